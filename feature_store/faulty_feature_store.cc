@@ -1,0 +1,55 @@
+#include "feature_store/faulty_feature_store.h"
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace recsys::feature_store {
+namespace {
+
+absl::Status Injected() { return absl::UnavailableError("injected fault"); }
+
+}  // namespace
+
+std::string FaultyFeatureStore::Describe() const {
+  return absl::StrCat("faulty(", base_->Describe(), ")");
+}
+
+absl::StatusOr<UserFeatures> FaultyFeatureStore::GetUser(
+    absl::string_view user_id, absl::Time deadline) const {
+  if (failing()) return Injected();
+  return base_->GetUser(user_id, deadline);
+}
+
+absl::StatusOr<std::vector<std::optional<ItemFeatures>>>
+FaultyFeatureStore::GetItems(absl::Span<const std::string> item_ids,
+                             absl::Time deadline) const {
+  if (failing()) return Injected();
+  return base_->GetItems(item_ids, deadline);
+}
+
+absl::Status FaultyFeatureStore::RecordEvents(absl::Span<const Event> events,
+                                              absl::Time deadline) {
+  if (failing()) return Injected();
+  return base_->RecordEvents(events, deadline);
+}
+
+absl::Status FaultyFeatureStore::PutUsers(
+    absl::Span<const UserFeatures> users) {
+  if (failing()) return Injected();
+  return base_->PutUsers(users);
+}
+
+absl::Status FaultyFeatureStore::PutItems(
+    absl::Span<const ItemFeatures> items) {
+  if (failing()) return Injected();
+  return base_->PutItems(items);
+}
+
+absl::Status FaultyFeatureStore::Ping(absl::Time deadline) const {
+  if (failing()) return Injected();
+  return base_->Ping(deadline);
+}
+
+}  // namespace recsys::feature_store

@@ -1,0 +1,44 @@
+// FaultyFeatureStore wraps another FeatureStore and, while failing is set,
+// answers every call with Unavailable instead of forwarding it. Tests use it
+// to check that callers degrade rather than fail.
+//
+// Thread safety: safe for concurrent use; set_failing may be called at any
+// time. The wrapped store must outlive this object.
+#ifndef RECSYS_FEATURE_STORE_FAULTY_FEATURE_STORE_H_
+#define RECSYS_FEATURE_STORE_FAULTY_FEATURE_STORE_H_
+
+#include <atomic>
+#include <string>
+
+#include "feature_store/feature_store.h"
+
+namespace recsys::feature_store {
+
+class FaultyFeatureStore : public FeatureStore {
+ public:
+  // `base` is borrowed and must remain live while this object is in use.
+  explicit FaultyFeatureStore(FeatureStore* base) : base_(base) {}
+
+  void set_failing(bool failing) { failing_.store(failing); }
+  bool failing() const { return failing_.load(); }
+
+  std::string Describe() const override;
+  absl::StatusOr<UserFeatures> GetUser(absl::string_view user_id,
+                                       absl::Time deadline) const override;
+  absl::StatusOr<std::vector<std::optional<ItemFeatures>>> GetItems(
+      absl::Span<const std::string> item_ids,
+      absl::Time deadline) const override;
+  absl::Status RecordEvents(absl::Span<const Event> events,
+                            absl::Time deadline) override;
+  absl::Status PutUsers(absl::Span<const UserFeatures> users) override;
+  absl::Status PutItems(absl::Span<const ItemFeatures> items) override;
+  absl::Status Ping(absl::Time deadline) const override;
+
+ private:
+  FeatureStore* const base_;
+  std::atomic<bool> failing_{false};
+};
+
+}  // namespace recsys::feature_store
+
+#endif  // RECSYS_FEATURE_STORE_FAULTY_FEATURE_STORE_H_

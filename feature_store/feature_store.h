@@ -1,0 +1,141 @@
+// FeatureStore: per-user and per-item features read on the request path and
+// written by RecordEvents and by the trainer's bulk load.
+//
+// Implementations:
+//   - NewRedisFeatureStore (redis_feature_store.h): the production store.
+//   - InMemoryFeatureStore (in_memory_feature_store.h): the embedded default,
+//     loaded from the model directory; also used by unit tests.
+//   - FaultyFeatureStore (faulty_feature_store.h): wraps a store and injects
+//     errors, for tests of degraded mode.
+//
+// Thread safety: every implementation is safe for concurrent calls from any
+// number of threads.
+//
+// Error contract shared by all implementations:
+//   - NotFound: the store holds nothing for that user (GetUser only).
+//   - Unavailable / DeadlineExceeded: the backend did not answer before the
+//     deadline. Callers degrade (answer from the model alone); they never
+//     turn these into request failures.
+//   - InvalidArgument: a malformed argument (empty id, ...), message names it.
+#ifndef RECSYS_FEATURE_STORE_FEATURE_STORE_H_
+#define RECSYS_FEATURE_STORE_FEATURE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+
+namespace recsys::feature_store {
+
+enum class EventType {
+  kView = 1,
+  kAddToCart = 2,
+  kPurchase = 3,
+  kImpression = 4,
+  kClick = 5,
+  kCouponIssued = 6,
+  kCouponRedeemed = 7,
+};
+
+// Short stable name of an event type ("view", "add_to_cart", ...), used in
+// stored values and logs.
+absl::string_view EventTypeName(EventType type);
+// Inverse of EventTypeName; nullopt for unknown names.
+std::optional<EventType> EventTypeFromName(absl::string_view name);
+
+struct Event {
+  EventType type = EventType::kView;
+  std::string user_id;
+  // Item events: the item. Coupon events: empty.
+  std::string item_id;
+  // Coupon events: the coupon.
+  std::string coupon_id;
+  absl::Time time = absl::UnixEpoch();
+  // Purchases: units bought and unit price.
+  int32_t quantity = 1;
+  double price = 0;
+  // Impressions / clicks: slot name.
+  std::string slot;
+};
+
+// One item a user has bought.
+struct PurchaseRecord {
+  std::string item_id;
+  // Number of purchase events (orders containing the item), not units.
+  int32_t count = 0;
+  absl::Time last_purchase = absl::InfinitePast();
+};
+
+// One recent non-purchase (or purchase) interaction.
+struct ActivityRecord {
+  std::string item_id;
+  EventType type = EventType::kView;
+  absl::Time time = absl::InfinitePast();
+};
+
+struct UserFeatures {
+  std::string user_id;
+  // Every item the user has bought; no particular order, one entry per item.
+  std::vector<PurchaseRecord> purchases;
+  // Recent activity (views, carts, clicks, purchases), most recent first,
+  // at most the store's recent-activity limit.
+  std::vector<ActivityRecord> recent;
+  // Recent impressions, most recent first (for rotation rules).
+  std::vector<ActivityRecord> impressions;
+};
+
+struct ItemFeatures {
+  std::string item_id;
+  std::string category;
+  double price = 0;
+  std::string title;
+  // Units in stock; -1 when unknown.
+  int64_t stock = -1;
+};
+
+class FeatureStore {
+ public:
+  virtual ~FeatureStore() = default;
+
+  // A short description for logs and GetModelInfo, e.g. "redis 127.0.0.1:6379".
+  virtual std::string Describe() const = 0;
+
+  // Everything the store has on `user_id`, read in one round trip.
+  // NotFound when the store holds nothing for the user.
+  virtual absl::StatusOr<UserFeatures> GetUser(absl::string_view user_id,
+                                               absl::Time deadline) const = 0;
+
+  // Features of `item_ids`, in the same order; nullopt for unknown items.
+  // One round trip for the whole batch.
+  virtual absl::StatusOr<std::vector<std::optional<ItemFeatures>>> GetItems(
+      absl::Span<const std::string> item_ids, absl::Time deadline) const = 0;
+
+  // Applies a batch of events:
+  //   purchase: increments the item's purchase count, sets its last purchase
+  //             time (if later) and pushes it onto recent activity;
+  //   view / add_to_cart / click: pushes onto recent activity;
+  //   impression: pushes onto the impression list;
+  //   coupon events: Unimplemented (the coupon budget store handles them).
+  // Lists are trimmed to the store's limits. All events in one round trip.
+  virtual absl::Status RecordEvents(absl::Span<const Event> events,
+                                    absl::Time deadline) = 0;
+
+  // Bulk loads, used by the trainer: replace the stored purchase history of
+  // each given user (recent activity is kept), and upsert item features.
+  virtual absl::Status PutUsers(absl::Span<const UserFeatures> users) = 0;
+  virtual absl::Status PutItems(absl::Span<const ItemFeatures> items) = 0;
+
+  // OK when the backend answers before `deadline`.
+  virtual absl::Status Ping(absl::Time deadline) const = 0;
+};
+
+}  // namespace recsys::feature_store
+
+#endif  // RECSYS_FEATURE_STORE_FEATURE_STORE_H_

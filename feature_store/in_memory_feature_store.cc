@@ -1,0 +1,164 @@
+#include "feature_store/in_memory_feature_store.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
+#include "feature_store/validation.h"
+
+namespace recsys::feature_store {
+namespace {
+
+// Pushes `record` onto the front of `list` (most recent first) and keeps at
+// most `limit` entries, like LPUSH + LTRIM in the Redis store.
+void PushFront(std::vector<ActivityRecord>& list, ActivityRecord record,
+               int limit) {
+  list.insert(list.begin(), std::move(record));
+  if (list.size() > static_cast<size_t>(limit)) list.resize(limit);
+}
+
+bool IsEmpty(const UserFeatures& user) {
+  return user.purchases.empty() && user.recent.empty() &&
+         user.impressions.empty();
+}
+
+}  // namespace
+
+InMemoryFeatureStore::InMemoryFeatureStore(const InMemoryOptions& options)
+    : options_{.recent_limit = std::max(1, options.recent_limit),
+               .impression_limit = std::max(1, options.impression_limit)} {}
+
+InMemoryFeatureStore::~InMemoryFeatureStore() = default;
+
+std::string InMemoryFeatureStore::Describe() const {
+  absl::MutexLock lock(&mu_);
+  return absl::StrCat("in-memory (", users_.size(), " users, ", items_.size(),
+                      " items)");
+}
+
+absl::StatusOr<UserFeatures> InMemoryFeatureStore::GetUser(
+    absl::string_view user_id, absl::Time /*deadline*/) const {
+  RECSYS_RETURN_IF_ERROR(internal::ValidateUserId(user_id));
+  absl::MutexLock lock(&mu_);
+  auto it = users_.find(user_id);
+  if (it == users_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("no features for user '", user_id, "'"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::vector<std::optional<ItemFeatures>>>
+InMemoryFeatureStore::GetItems(absl::Span<const std::string> item_ids,
+                               absl::Time /*deadline*/) const {
+  RECSYS_RETURN_IF_ERROR(internal::ValidateItemIds(item_ids));
+  std::vector<std::optional<ItemFeatures>> result;
+  result.reserve(item_ids.size());
+  absl::MutexLock lock(&mu_);
+  for (const std::string& id : item_ids) {
+    auto it = items_.find(id);
+    if (it == items_.end()) {
+      result.emplace_back(std::nullopt);
+    } else {
+      result.emplace_back(it->second);
+    }
+  }
+  return result;
+}
+
+absl::Status InMemoryFeatureStore::RecordEvents(absl::Span<const Event> events,
+                                                absl::Time /*deadline*/) {
+  RECSYS_RETURN_IF_ERROR(internal::ValidateEvents(events));
+  absl::MutexLock lock(&mu_);
+  for (const Event& event : events) {
+    UserFeatures& user = users_[event.user_id];
+    if (user.user_id.empty()) user.user_id = event.user_id;
+    ActivityRecord record{.item_id = event.item_id,
+                          .type = event.type,
+                          .time = internal::TruncateToSeconds(event.time)};
+    switch (event.type) {
+      case EventType::kPurchase: {
+        auto it = std::find_if(user.purchases.begin(), user.purchases.end(),
+                               [&](const PurchaseRecord& p) {
+                                 return p.item_id == event.item_id;
+                               });
+        if (it == user.purchases.end()) {
+          user.purchases.push_back(PurchaseRecord{.item_id = event.item_id});
+          it = user.purchases.end() - 1;
+        }
+        if (it->count < std::numeric_limits<int32_t>::max()) ++it->count;
+        it->last_purchase = std::max(it->last_purchase, record.time);
+        PushFront(user.recent, std::move(record), options_.recent_limit);
+        break;
+      }
+      case EventType::kImpression:
+        PushFront(user.impressions, std::move(record),
+                  options_.impression_limit);
+        break;
+      default:  // view, add_to_cart, click (others were rejected above).
+        PushFront(user.recent, std::move(record), options_.recent_limit);
+        break;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InMemoryFeatureStore::PutUsers(
+    absl::Span<const UserFeatures> users) {
+  RECSYS_RETURN_IF_ERROR(internal::ValidateUsers(users));
+  absl::MutexLock lock(&mu_);
+  for (const UserFeatures& input : users) {
+    // Same outcome as the Redis store's HSET: a repeated item keeps the
+    // values of its last occurrence.
+    std::vector<PurchaseRecord> purchases;
+    absl::flat_hash_map<std::string, size_t> index;
+    for (const PurchaseRecord& p : input.purchases) {
+      PurchaseRecord stored{
+          .item_id = p.item_id,
+          .count = p.count,
+          .last_purchase = internal::TruncateToSeconds(p.last_purchase)};
+      if (stored.last_purchase == absl::InfiniteFuture()) {
+        stored.last_purchase = absl::InfinitePast();
+      }
+      auto [it, inserted] = index.try_emplace(p.item_id, purchases.size());
+      if (inserted) {
+        purchases.push_back(std::move(stored));
+      } else {
+        purchases[it->second] = std::move(stored);
+      }
+    }
+    auto it = users_.find(input.user_id);
+    if (it == users_.end()) {
+      if (purchases.empty()) continue;
+      it = users_.try_emplace(input.user_id).first;
+      it->second.user_id = input.user_id;
+    }
+    it->second.purchases = std::move(purchases);
+    if (IsEmpty(it->second)) users_.erase(it);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InMemoryFeatureStore::PutItems(
+    absl::Span<const ItemFeatures> items) {
+  RECSYS_RETURN_IF_ERROR(internal::ValidateItems(items));
+  absl::MutexLock lock(&mu_);
+  for (const ItemFeatures& item : items) items_[item.item_id] = item;
+  return absl::OkStatus();
+}
+
+absl::Status InMemoryFeatureStore::Ping(absl::Time /*deadline*/) const {
+  return absl::OkStatus();
+}
+
+}  // namespace recsys::feature_store

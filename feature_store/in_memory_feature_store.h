@@ -1,0 +1,56 @@
+// InMemoryFeatureStore: the embedded default FeatureStore, kept in process
+// memory. The server fills it from the model directory's purchase history
+// when no Redis is configured; unit tests use it directly.
+//
+// Semantics match the Redis store (same list limits, same event handling,
+// same validation, times truncated to whole seconds), so tests written
+// against one hold for the other. Deadlines are ignored: calls never block
+// on I/O.
+//
+// Thread safety: safe for concurrent use (one absl::Mutex).
+#ifndef RECSYS_FEATURE_STORE_IN_MEMORY_FEATURE_STORE_H_
+#define RECSYS_FEATURE_STORE_IN_MEMORY_FEATURE_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "feature_store/feature_store.h"
+
+namespace recsys::feature_store {
+
+struct InMemoryOptions {
+  // Lengths kept of the per-user recent-activity and impression lists.
+  // Values below 1 are treated as 1.
+  int recent_limit = 100;
+  int impression_limit = 200;
+};
+
+class InMemoryFeatureStore : public FeatureStore {
+ public:
+  explicit InMemoryFeatureStore(const InMemoryOptions& options = {});
+  ~InMemoryFeatureStore() override;
+
+  std::string Describe() const override;
+  absl::StatusOr<UserFeatures> GetUser(absl::string_view user_id,
+                                       absl::Time deadline) const override;
+  absl::StatusOr<std::vector<std::optional<ItemFeatures>>> GetItems(
+      absl::Span<const std::string> item_ids,
+      absl::Time deadline) const override;
+  absl::Status RecordEvents(absl::Span<const Event> events,
+                            absl::Time deadline) override;
+  absl::Status PutUsers(absl::Span<const UserFeatures> users) override;
+  absl::Status PutItems(absl::Span<const ItemFeatures> items) override;
+  absl::Status Ping(absl::Time deadline) const override;
+
+ private:
+  const InMemoryOptions options_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, UserFeatures> users_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, ItemFeatures> items_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace recsys::feature_store
+
+#endif  // RECSYS_FEATURE_STORE_IN_MEMORY_FEATURE_STORE_H_

@@ -1,0 +1,555 @@
+// Tests of the Redis store that go beyond the shared contract suite in
+// feature_store_test.cc: address parsing, option checks, the key schema of
+// docs/redis_keys.md, corrupt data, a dead or paused Redis, and concurrency.
+#include "feature_store/redis_feature_store.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "feature_store/feature_store.h"
+#include "gtest/gtest.h"
+#include "tests/feature_store/test_util.h"
+#include "tests/testing/redis_server.h"
+#include "tests/testing/status_matchers.h"
+
+namespace recsys::feature_store {
+namespace {
+
+using recsys::testing::RedisServer;
+using test::FindPurchase;
+using test::Impression;
+using test::ItemIds;
+using test::Purchase;
+using test::T;
+using test::View;
+
+constexpr absl::Time kNoDeadline = absl::InfiniteFuture();
+
+// Options for a store on `server` with generous timeouts (the box running
+// the tests may be busy) and a key prefix of its own.
+RedisOptions OptionsFor(const RedisServer& server) {
+  RedisOptions options;
+  options.host = server.host();
+  options.port = server.port();
+  options.key_prefix = test::UniqueKeyPrefix();
+  options.connect_timeout = absl::Seconds(5);
+  options.default_timeout = absl::Seconds(10);
+  return options;
+}
+
+std::unique_ptr<FeatureStore> MustCreate(const RedisOptions& options) {
+  absl::StatusOr<std::unique_ptr<FeatureStore>> store =
+      NewRedisFeatureStore(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? *std::move(store) : nullptr;
+}
+
+bool IsUnavailableOrDeadline(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable ||
+         status.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
+// ---------------------------------------------------------------------------
+// ParseRedisAddress / NewRedisFeatureStore.
+
+TEST(ParseRedisAddressTest, HostAndPort) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisOptions options,
+                              ParseRedisAddress("redis.internal:6380"));
+  EXPECT_EQ(options.host, "redis.internal");
+  EXPECT_EQ(options.port, 6380);
+  EXPECT_EQ(options.key_prefix, RedisOptions().key_prefix);
+}
+
+TEST(ParseRedisAddressTest, HostOnlyUsesDefaultPort) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisOptions options,
+                              ParseRedisAddress("10.0.0.5"));
+  EXPECT_EQ(options.host, "10.0.0.5");
+  EXPECT_EQ(options.port, 6379);
+}
+
+TEST(ParseRedisAddressTest, BracketedIpv6) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisOptions options,
+                              ParseRedisAddress("[::1]:7000"));
+  EXPECT_EQ(options.host, "::1");
+  EXPECT_EQ(options.port, 7000);
+  RECSYS_ASSERT_OK_AND_ASSIGN(options, ParseRedisAddress("[::1]"));
+  EXPECT_EQ(options.port, 6379);
+}
+
+TEST(ParseRedisAddressTest, RejectsMalformedAddresses) {
+  for (absl::string_view bad :
+       {"", ":6379", "host:", "host:abc", "host:0", "host:65536", "host:-1",
+        "::1:6379", "[::1", "[::1]x", "[]:6379"}) {
+    absl::StatusOr<RedisOptions> options = ParseRedisAddress(bad);
+    EXPECT_EQ(options.status().code(), absl::StatusCode::kInvalidArgument)
+        << "'" << bad << "' gave " << options.status();
+  }
+  absl::Status status = ParseRedisAddress("host:abc").status();
+  EXPECT_NE(status.message().find("'abc'"), absl::string_view::npos) << status;
+}
+
+TEST(NewRedisFeatureStoreTest, RejectsBadOptions) {
+  auto expect_invalid = [](RedisOptions options, absl::string_view what) {
+    absl::StatusOr<std::unique_ptr<FeatureStore>> store =
+        NewRedisFeatureStore(options);
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument)
+        << what << ": " << store.status();
+  };
+  RedisOptions options;
+  options.host = "";
+  expect_invalid(options, "empty host");
+  options = RedisOptions();
+  options.port = 0;
+  expect_invalid(options, "port 0");
+  options.port = 70000;
+  expect_invalid(options, "port 70000");
+  options = RedisOptions();
+  options.pool_size = 0;
+  expect_invalid(options, "pool_size 0");
+  options = RedisOptions();
+  options.db = -1;
+  expect_invalid(options, "db -1");
+  options = RedisOptions();
+  options.recent_limit = 0;
+  expect_invalid(options, "recent_limit 0");
+  options = RedisOptions();
+  options.bulk_batch = 0;
+  expect_invalid(options, "bulk_batch 0");
+  options = RedisOptions();
+  options.default_timeout = absl::ZeroDuration();
+  expect_invalid(options, "default_timeout 0");
+}
+
+TEST(NewRedisFeatureStoreTest, DoesNotConnectAndDescribesItself) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
+  RedisOptions options;
+  options.port = port;
+  options.db = 2;
+  // Nothing listens on the port: creating the store must still succeed.
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<FeatureStore> store,
+                              NewRedisFeatureStore(options));
+  EXPECT_EQ(store->Describe(), absl::StrCat("redis 127.0.0.1:", port, " db 2"));
+}
+
+// ---------------------------------------------------------------------------
+// A dead Redis.
+
+TEST(RedisFeatureStoreTest, DeadRedisFailsFastWithUnavailable) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
+  RedisOptions options;
+  options.port = port;
+  options.reconnect_backoff = absl::Minutes(10);
+  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+
+  absl::Status first = store->GetUser("u", kNoDeadline).status();
+  EXPECT_EQ(first.code(), absl::StatusCode::kUnavailable) << first;
+
+  // During the backoff every call fails fast without touching the network.
+  // The time bound is deliberately loose: it only catches a store that pays
+  // a connect (or a timeout) per call.
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 100; ++i) {
+    absl::Status status = store->GetUser("u", kNoDeadline).status();
+    ASSERT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+
+  const Event events[] = {Purchase("u", "a", T(1))};
+  EXPECT_EQ(store->RecordEvents(events, kNoDeadline).code(),
+            absl::StatusCode::kUnavailable);
+  const std::string ids[] = {"a"};
+  EXPECT_EQ(store->GetItems(ids, kNoDeadline).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store->Ping(kNoDeadline).code(), absl::StatusCode::kUnavailable);
+  const UserFeatures users[] = {{.user_id = "u"}};
+  EXPECT_EQ(store->PutUsers(users).code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(RedisFeatureStoreTest, PassedDeadlineIsDeadlineExceeded) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
+  std::unique_ptr<FeatureStore> store = MustCreate(OptionsFor(*server));
+  ASSERT_NE(store, nullptr);
+  const absl::Time past = absl::Now() - absl::Seconds(1);
+  EXPECT_EQ(store->GetUser("u", past).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(store->Ping(past).code(), absl::StatusCode::kDeadlineExceeded);
+  // The store is still fine afterwards.
+  RECSYS_EXPECT_OK(store->Ping(kNoDeadline));
+}
+
+TEST(RedisFeatureStoreTest, SurvivesRedisStopAndRecoversAfterRestart) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  RedisOptions options = OptionsFor(*server);
+  options.pool_size = 4;
+  options.reconnect_backoff = absl::Milliseconds(100);
+  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+
+  // Open several pooled connections, which go stale when Redis dies.
+  {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&store] {
+        for (int i = 0; i < 20; ++i) store->Ping(kNoDeadline).IgnoreError();
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+  const Event before[] = {Purchase("u", "a", T(1))};
+  RECSYS_ASSERT_OK(store->RecordEvents(before, kNoDeadline));
+  RECSYS_ASSERT_OK(store->GetUser("u", kNoDeadline).status());
+
+  RECSYS_ASSERT_OK(server->Stop());
+
+  // A large write on a stale connection: the peer resets it mid-write, which
+  // must surface as an error, not kill the process with SIGPIPE.
+  std::vector<Event> big;
+  for (int i = 0; i < 5000; ++i) {
+    big.push_back(
+        View("u", absl::StrCat("item-", i, std::string(64, 'x')), T(i)));
+  }
+  absl::Status status = store->RecordEvents(big, kNoDeadline);
+  EXPECT_TRUE(IsUnavailableOrDeadline(status)) << status;
+  for (int i = 0; i < 10; ++i) {
+    status = store->GetUser("u", kNoDeadline).status();
+    EXPECT_TRUE(IsUnavailableOrDeadline(status)) << status;
+    status = store->Ping(kNoDeadline);
+    EXPECT_TRUE(IsUnavailableOrDeadline(status)) << status;
+  }
+
+  RECSYS_ASSERT_OK(server->Restart());
+
+  // Bounded polling: the store reconnects once the backoff has passed (and
+  // the remaining stale connections have each failed once). The restarted
+  // Redis is empty, so the user is NotFound.
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  absl::Status after = absl::UnknownError("not polled");
+  while (absl::Now() < give_up) {
+    after = store->GetUser("u", kNoDeadline).status();
+    if (after.code() == absl::StatusCode::kNotFound) break;
+    EXPECT_TRUE(IsUnavailableOrDeadline(after)) << after;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(after.code(), absl::StatusCode::kNotFound) << after;
+
+  RECSYS_ASSERT_OK(store->RecordEvents(before, kNoDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user,
+                              store->GetUser("u", kNoDeadline));
+  ASSERT_EQ(user.purchases.size(), 1u);
+  EXPECT_EQ(user.purchases[0].count, 1);
+}
+
+TEST(RedisFeatureStoreTest, SlowRedisIsDeadlineExceededAndConnectionDropped) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  RedisOptions options = OptionsFor(*server);
+  options.pool_size = 1;
+  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+  const Event events[] = {Purchase("u", "a", T(1))};
+  RECSYS_ASSERT_OK(store->RecordEvents(events, kNoDeadline));
+
+  // Redis stops answering writes (but keeps accepting connections and
+  // reads, so the fixture can unpause it) for a minute.
+  RECSYS_ASSERT_OK(
+      server->Command({"CLIENT", "PAUSE", "60000", "WRITE"}).status());
+  const Event late[] = {View("u", "v", T(2))};
+  absl::Status status =
+      store->RecordEvents(late, absl::Now() + absl::Milliseconds(200));
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  RECSYS_ASSERT_OK(server->Command({"CLIENT", "UNPAUSE"}).status());
+
+  // The timed-out connection (with a reply still in flight) was dropped, so
+  // the next call reads its own reply, not the stale one.
+  RECSYS_ASSERT_OK(store->Ping(kNoDeadline));
+  const std::string ids[] = {"nope"};
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto items, store->GetItems(ids, kNoDeadline));
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_FALSE(items[0].has_value());
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user,
+                              store->GetUser("u", kNoDeadline));
+  EXPECT_EQ(user.purchases.size(), 1u);
+}
+
+// ---------------------------------------------------------------------------
+// Key schema and stored data.
+
+TEST(RedisFeatureStoreTest, KeySchemaMatchesDocumentation) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
+  RedisOptions options = OptionsFor(*server);
+  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+  const std::string p = options.key_prefix;
+  const Event events[] = {Purchase("alice", "sku-1", T(10)),
+                          View("alice", "sku-2", T(11)),
+                          Impression("alice", "sku-3", T(12))};
+  RECSYS_ASSERT_OK(store->RecordEvents(events, kNoDeadline));
+  const ItemFeatures items[] = {{.item_id = "sku-1",
+                                 .category = "shoes",
+                                 .price = 19.5,
+                                 .title = "Shoe",
+                                 .stock = 3}};
+  RECSYS_ASSERT_OK(store->PutItems(items));
+
+  auto command = [&](std::vector<std::string> argv) {
+    absl::StatusOr<std::string> reply = server->Command(argv);
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    return reply.value_or("");
+  };
+  const std::string ts = absl::StrCat(absl::ToUnixSeconds(T(10)));
+  EXPECT_EQ(command({"TYPE", p + "u:alice:pc"}), "hash");
+  EXPECT_EQ(command({"HGET", p + "u:alice:pc", "sku-1"}), "1");
+  EXPECT_EQ(command({"HGET", p + "u:alice:pt", "sku-1"}), ts);
+  EXPECT_EQ(command({"LRANGE", p + "u:alice:act", "0", "-1"}),
+            absl::StrCat("view|", absl::ToUnixSeconds(T(11)), "|sku-2\n",
+                         "purchase|", ts, "|sku-1"));
+  EXPECT_EQ(command({"LRANGE", p + "u:alice:imp", "0", "-1"}),
+            absl::StrCat("impression|", absl::ToUnixSeconds(T(12)), "|sku-3"));
+  EXPECT_EQ(
+      command({"HMGET", p + "i:sku-1", "category", "price", "title", "stock"}),
+      "shoes\n19.5\nShoe\n3");
+}
+
+TEST(RedisFeatureStoreTest, SelectsTheConfiguredDatabase) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
+  RedisOptions options = OptionsFor(*server);
+  options.db = 5;
+  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+  const Event events[] = {Purchase("alice", "sku-1", T(10))};
+  RECSYS_ASSERT_OK(store->RecordEvents(events, kNoDeadline));
+  RECSYS_ASSERT_OK(store->GetUser("alice", kNoDeadline).status());
+  // The fixture's connections use db 0.
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::string exists,
+      server->Command({"EXISTS", options.key_prefix + "u:alice:pc"}));
+  EXPECT_EQ(exists, "0");
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string keyspace,
+                              server->Command({"INFO", "keyspace"}));
+  EXPECT_NE(keyspace.find("db5:keys="), std::string::npos) << keyspace;
+}
+
+TEST(RedisFeatureStoreTest, CorruptValuesAreSkipped) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
+  RedisOptions options = OptionsFor(*server);
+  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+  const std::string p = options.key_prefix;
+  for (const std::vector<std::string>& argv :
+       std::vector<std::vector<std::string>>{
+           {"HSET", p + "u:bob:pc", "good", "2", "text", "abc", "zero", "0",
+            "negative", "-3", "huge", "99999999999999999999"},
+           {"HSET", p + "u:bob:pt", "good", "not-a-time", "text", "5"},
+           {"RPUSH", p + "u:bob:act", "view|100|fine", "garbage", "view|abc|x",
+            "nosuchtype|1|x", "view|5|", "|1|x", "click|101|pipe|in|id"},
+           {"RPUSH", p + "u:bob:imp", "impression", "impression|7|shown"},
+           {"HSET", p + "i:broken", "price", "cheap", "stock", "lots",
+            "category", "c"},
+       }) {
+    RECSYS_ASSERT_OK(server->Command(argv).status());
+  }
+
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user,
+                              store->GetUser("bob", kNoDeadline));
+  ASSERT_EQ(user.purchases.size(), 1u);
+  EXPECT_EQ(user.purchases[0].item_id, "good");
+  EXPECT_EQ(user.purchases[0].count, 2);
+  EXPECT_EQ(user.purchases[0].last_purchase, absl::InfinitePast());
+  EXPECT_EQ(ItemIds(user.recent),
+            (std::vector<std::string>{"fine", "pipe|in|id"}));
+  EXPECT_EQ(ItemIds(user.impressions), (std::vector<std::string>{"shown"}));
+
+  const std::string ids[] = {"broken"};
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto items, store->GetItems(ids, kNoDeadline));
+  ASSERT_TRUE(items[0].has_value());
+  EXPECT_EQ(items[0]->category, "c");
+  EXPECT_EQ(items[0]->price, 0);
+  EXPECT_EQ(items[0]->stock, -1);
+
+  // A purchase of an item whose count is corrupt starts counting afresh, and
+  // a corrupt last-purchase time is overwritten.
+  const Event events[] = {Purchase("bob", "text", T(1)),
+                          Purchase("bob", "good", T(2))};
+  RECSYS_ASSERT_OK(store->RecordEvents(events, kNoDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(user, store->GetUser("bob", kNoDeadline));
+  std::optional<PurchaseRecord> text = FindPurchase(user, "text");
+  ASSERT_TRUE(text.has_value());
+  EXPECT_EQ(text->count, 1);
+  EXPECT_EQ(text->last_purchase, T(1));
+  std::optional<PurchaseRecord> good = FindPurchase(user, "good");
+  ASSERT_TRUE(good.has_value());
+  EXPECT_EQ(good->count, 3);
+  EXPECT_EQ(good->last_purchase, T(2));
+}
+
+TEST(RedisFeatureStoreTest, KeyOfWrongTypeIsNotACrash) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
+  RedisOptions options = OptionsFor(*server);
+  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+  const std::string p = options.key_prefix;
+  RECSYS_ASSERT_OK(server->Command({"SET", p + "u:cat:pc", "x"}).status());
+  RECSYS_ASSERT_OK(server->Command({"SET", p + "i:odd", "x"}).status());
+
+  // The key exists, so the user is known, with nothing readable.
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user,
+                              store->GetUser("cat", kNoDeadline));
+  EXPECT_TRUE(user.purchases.empty());
+  const std::string ids[] = {"odd"};
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto items, store->GetItems(ids, kNoDeadline));
+  EXPECT_FALSE(items[0].has_value());
+
+  // Writing into it is a Redis error, reported as Internal.
+  const Event events[] = {Purchase("cat", "a", T(1))};
+  absl::Status status = store->RecordEvents(events, kNoDeadline);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << status;
+  // The connection is still usable.
+  RECSYS_EXPECT_OK(store->Ping(kNoDeadline));
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency and bulk loads.
+
+class RedisConcurrencyTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(RedisConcurrencyTest, ConcurrentPurchasesCountExactly) {
+  const int pool_size = GetParam();
+  // Own server, so that the connection count below is this store's alone.
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  RedisOptions options = OptionsFor(*server);
+  options.pool_size = pool_size;
+  options.recent_limit = 50;
+  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+
+  constexpr int kThreads = 8;
+  constexpr int kEventsPerThread = 200;
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> errors(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEventsPerThread; ++i) {
+        // Times interleave across threads; the maximum is thread 7's last.
+        const absl::Time time = T(i * kThreads + t);
+        const Event events[] = {
+            Purchase("shared", "hot", time),
+            Purchase("shared", absl::StrCat("own-", t), time)};
+        absl::Status status = store->RecordEvents(events, kNoDeadline);
+        if (!status.ok() && errors[t].ok()) errors[t] = status;
+        if (i % 10 == 0) {
+          status = store->GetUser("shared", kNoDeadline).status();
+          if (!status.ok() && errors[t].ok()) errors[t] = status;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    RECSYS_EXPECT_OK(errors[t]) << "thread " << t;
+  }
+
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user,
+                              store->GetUser("shared", kNoDeadline));
+  std::optional<PurchaseRecord> hot = FindPurchase(user, "hot");
+  ASSERT_TRUE(hot.has_value());
+  EXPECT_EQ(hot->count, kThreads * kEventsPerThread);
+  EXPECT_EQ(hot->last_purchase, T(kThreads * kEventsPerThread - 1));
+  for (int t = 0; t < kThreads; ++t) {
+    std::optional<PurchaseRecord> own =
+        FindPurchase(user, absl::StrCat("own-", t));
+    ASSERT_TRUE(own.has_value()) << t;
+    EXPECT_EQ(own->count, kEventsPerThread);
+    EXPECT_EQ(own->last_purchase, T((kEventsPerThread - 1) * kThreads + t));
+  }
+  EXPECT_EQ(user.recent.size(), 50u);
+
+  // The pool never opened more than pool_size connections (plus the one the
+  // fixture uses to ask).
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string info,
+                              server->Command({"INFO", "clients"}));
+  int64_t connected = -1;
+  for (absl::string_view line : absl::StrSplit(info, '\n')) {
+    if (absl::ConsumePrefix(&line, "connected_clients:")) {
+      ASSERT_TRUE(absl::SimpleAtoi(line, &connected)) << line;
+    }
+  }
+  EXPECT_GE(connected, 2);
+  EXPECT_LE(connected, pool_size + 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(PoolSizes, RedisConcurrencyTest,
+                         ::testing::Values(2, 8),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return absl::StrCat("Pool", info.param);
+                         });
+
+TEST(RedisFeatureStoreTest, BulkPutUsers) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
+  RedisOptions options = OptionsFor(*server);
+  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+
+  constexpr int kUsers = 20000;
+  std::vector<UserFeatures> users(kUsers);
+  for (int u = 0; u < kUsers; ++u) {
+    users[u].user_id = absl::StrCat("user-", u);
+    for (int j = 0; j < 3; ++j) {
+      users[u].purchases.push_back(
+          {.item_id = absl::StrCat("item-", (u + j) % 997),
+           .count = j + 1,
+           .last_purchase = T(u + j)});
+    }
+  }
+  RECSYS_ASSERT_OK(store->PutUsers(users));
+
+  for (int u : {0, 1, kUsers / 2, kUsers - 1}) {
+    RECSYS_ASSERT_OK_AND_ASSIGN(
+        UserFeatures user,
+        store->GetUser(absl::StrCat("user-", u), kNoDeadline));
+    ASSERT_EQ(user.purchases.size(), 3u) << u;
+    std::optional<PurchaseRecord> third =
+        FindPurchase(user, absl::StrCat("item-", (u + 2) % 997));
+    ASSERT_TRUE(third.has_value()) << u;
+    EXPECT_EQ(third->count, 3);
+    EXPECT_EQ(third->last_purchase, T(u + 2));
+  }
+}
+
+TEST(RedisFeatureStoreTest, BulkPutItemsAcrossBatches) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
+  RedisOptions options = OptionsFor(*server);
+  options.bulk_batch = 7;  // Many small pipelines, one partial at the end.
+  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+  std::vector<ItemFeatures> items;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 100; ++i) {
+    items.push_back({.item_id = absl::StrCat("sku-", i), .stock = i});
+    ids.push_back(items.back().item_id);
+  }
+  RECSYS_ASSERT_OK(store->PutItems(items));
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto got, store->GetItems(ids, kNoDeadline));
+  ASSERT_EQ(got.size(), 100u);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(got[i].has_value()) << i;
+    EXPECT_EQ(got[i]->stock, i);
+  }
+}
+
+}  // namespace
+}  // namespace recsys::feature_store

@@ -1,0 +1,96 @@
+// Helpers shared by the feature_store tests: event builders, lookups, and a
+// redis-server shared by the whole test executable.
+#ifndef RECSYS_TESTS_FEATURE_STORE_TEST_UTIL_H_
+#define RECSYS_TESTS_FEATURE_STORE_TEST_UTIL_H_
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "feature_store/feature_store.h"
+#include "tests/testing/redis_server.h"
+
+namespace recsys::feature_store::test {
+
+// A fixed whole-second base time, so stored times compare exactly.
+inline absl::Time T(int64_t seconds) {
+  return absl::FromUnixSeconds(1'700'000'000 + seconds);
+}
+
+inline Event MakeEvent(EventType type, std::string user, std::string item,
+                       absl::Time time) {
+  Event event;
+  event.type = type;
+  event.user_id = std::move(user);
+  event.item_id = std::move(item);
+  event.time = time;
+  return event;
+}
+
+inline Event Purchase(std::string user, std::string item, absl::Time time) {
+  return MakeEvent(EventType::kPurchase, std::move(user), std::move(item),
+                   time);
+}
+
+inline Event View(std::string user, std::string item, absl::Time time) {
+  return MakeEvent(EventType::kView, std::move(user), std::move(item), time);
+}
+
+inline Event Impression(std::string user, std::string item, absl::Time time) {
+  return MakeEvent(EventType::kImpression, std::move(user), std::move(item),
+                   time);
+}
+
+// The purchase record of `item_id`, if any.
+inline std::optional<PurchaseRecord> FindPurchase(const UserFeatures& user,
+                                                  absl::string_view item_id) {
+  for (const PurchaseRecord& p : user.purchases) {
+    if (p.item_id == item_id) return p;
+  }
+  return std::nullopt;
+}
+
+// Purchases sorted by item id (stores return them in no particular order).
+inline std::vector<PurchaseRecord> SortedPurchases(const UserFeatures& user) {
+  std::vector<PurchaseRecord> sorted = user.purchases;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const PurchaseRecord& a, const PurchaseRecord& b) {
+              return a.item_id < b.item_id;
+            });
+  return sorted;
+}
+
+inline std::vector<std::string> ItemIds(
+    const std::vector<ActivityRecord>& records) {
+  std::vector<std::string> ids;
+  for (const ActivityRecord& r : records) ids.push_back(r.item_id);
+  return ids;
+}
+
+// A key prefix no other test in this process uses, so tests sharing one
+// redis-server never see each other's keys.
+inline std::string UniqueKeyPrefix() {
+  static std::atomic<int> next{0};
+  return absl::StrCat("t", next.fetch_add(1), ":");
+}
+
+// One redis-server for the whole test executable, started on first use from
+// the test (main) thread and stopped at exit. Tests that stop or pause Redis
+// start their own instead.
+inline absl::StatusOr<recsys::testing::RedisServer*> SharedRedisServer() {
+  static absl::StatusOr<std::unique_ptr<recsys::testing::RedisServer>> server =
+      recsys::testing::RedisServer::Start();
+  if (!server.ok()) return server.status();
+  return server->get();
+}
+
+}  // namespace recsys::feature_store::test
+
+#endif  // RECSYS_TESTS_FEATURE_STORE_TEST_UTIL_H_

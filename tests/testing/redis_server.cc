@@ -1,0 +1,319 @@
+#include "tests/testing/redis_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace recsys::testing {
+namespace {
+
+constexpr absl::Duration kPollInterval = absl::Milliseconds(10);
+
+struct ContextDeleter {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+using Context = std::unique_ptr<redisContext, ContextDeleter>;
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+absl::Status ErrnoStatus(absl::string_view what) {
+  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
+}
+
+bool IsExecutable(const std::string& path) {
+  return !path.empty() && access(path.c_str(), X_OK) == 0;
+}
+
+absl::StatusOr<std::string> FindRedisServer(const std::string& configured) {
+  if (!configured.empty()) {
+    if (IsExecutable(configured)) return configured;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "redis-server binary '", configured, "' is not executable"));
+  }
+  if (const char* path = std::getenv("PATH"); path != nullptr) {
+    for (absl::string_view dir : absl::StrSplit(path, ':')) {
+      if (dir.empty()) continue;
+      std::string candidate = absl::StrCat(dir, "/redis-server");
+      if (IsExecutable(candidate)) return candidate;
+    }
+  }
+  if (IsExecutable("/usr/bin/redis-server")) return "/usr/bin/redis-server";
+  return absl::FailedPreconditionError(
+      "redis-server not found in PATH or at /usr/bin/redis-server; the "
+      "integration tests need it (Debian/Ubuntu: apt-get install "
+      "redis-server)");
+}
+
+absl::StatusOr<std::string> MakeTempDir() {
+  std::error_code error;
+  std::filesystem::path base = std::filesystem::temp_directory_path(error);
+  if (error) base = "/tmp";
+  std::string pattern = (base / "recsys-redis-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return ErrnoStatus(absl::StrCat("mkdtemp ", pattern));
+  }
+  return pattern;
+}
+
+Context Connect(const std::string& host, int port, absl::Duration timeout) {
+  Context context(
+      redisConnectWithTimeout(host.c_str(), port, absl::ToTimeval(timeout)));
+  if (context == nullptr || context->err != 0) return nullptr;
+  if (redisSetTimeout(context.get(), absl::ToTimeval(timeout)) != REDIS_OK) {
+    return nullptr;
+  }
+  return context;
+}
+
+std::string RenderReply(const redisReply* reply) {
+  switch (reply->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+      return std::string(reply->str, reply->len);
+    case REDIS_REPLY_INTEGER:
+      return absl::StrCat(reply->integer);
+    case REDIS_REPLY_NIL:
+      return "(nil)";
+    case REDIS_REPLY_ARRAY: {
+      std::vector<std::string> parts;
+      for (size_t i = 0; i < reply->elements; ++i) {
+        parts.push_back(RenderReply(reply->element[i]));
+      }
+      return absl::StrJoin(parts, "\n");
+    }
+    default:
+      return "";
+  }
+}
+
+bool AnswersPing(const std::string& host, int port) {
+  Context context = Connect(host, port, absl::Milliseconds(500));
+  if (context == nullptr) return false;
+  Reply reply(static_cast<redisReply*>(redisCommand(context.get(), "PING")));
+  return reply != nullptr && reply->type == REDIS_REPLY_STATUS &&
+         absl::string_view(reply->str, reply->len) == "PONG";
+}
+
+}  // namespace
+
+absl::StatusOr<int> PickUnusedPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoStatus("socket");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    absl::Status status = ErrnoStatus("bind 127.0.0.1:0");
+    close(fd);
+    return status;
+  }
+  socklen_t length = sizeof(address);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    absl::Status status = ErrnoStatus("getsockname");
+    close(fd);
+    return status;
+  }
+  close(fd);
+  return static_cast<int>(ntohs(address.sin_port));
+}
+
+RedisServer::RedisServer(const RedisServerOptions& options, std::string binary,
+                         std::string dir)
+    : options_(options), binary_(std::move(binary)), dir_(std::move(dir)) {}
+
+RedisServer::~RedisServer() {
+  Stop().IgnoreError();
+  std::error_code error;
+  std::filesystem::remove_all(dir_, error);
+}
+
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
+    const RedisServerOptions& options) {
+  absl::StatusOr<std::string> binary = FindRedisServer(options.binary);
+  if (!binary.ok()) return binary.status();
+  absl::StatusOr<std::string> dir = MakeTempDir();
+  if (!dir.ok()) return dir.status();
+  std::unique_ptr<RedisServer> server(
+      new RedisServer(options, *std::move(binary), *std::move(dir)));
+  absl::Status status = absl::UnavailableError("no start attempt made");
+  for (int attempt = 0; attempt < std::max(1, options.start_attempts);
+       ++attempt) {
+    absl::StatusOr<int> port = PickUnusedPort();
+    if (!port.ok()) return port.status();
+    server->port_ = *port;
+    status = server->SpawnAndWait();
+    if (status.ok()) return server;
+  }
+  return status;
+}
+
+std::string RedisServer::address() const {
+  return absl::StrCat(host_, ":", port_);
+}
+
+std::string RedisServer::log_path() const { return dir_ + "/redis.log"; }
+
+std::string RedisServer::LogTail() const {
+  std::ifstream in(log_path());
+  std::string log((std::istreambuf_iterator<char>(in)),
+                  std::istreambuf_iterator<char>());
+  constexpr size_t kTail = 2000;
+  if (log.size() > kTail) log = log.substr(log.size() - kTail);
+  return log;
+}
+
+absl::Status RedisServer::SpawnAndWait() {
+  const std::string port = absl::StrCat(port_);
+  // Everything the child needs is prepared before fork(): after it, only
+  // async-signal-safe calls are allowed.
+  // clang-format off
+  std::vector<std::string> args = {
+      binary_,
+      "--port", port,
+      "--bind", host_,
+      "--save", "",
+      "--appendonly", "no",
+      "--daemonize", "no",
+      "--dir", dir_,
+  };
+  // clang-format on
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const std::string log = log_path();
+  const int log_fd =
+      open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) return ErrnoStatus(absl::StrCat("open ", log));
+  const pid_t parent = getpid();
+
+  const pid_t pid = fork();
+  if (pid < 0) {
+    absl::Status status = ErrnoStatus("fork");
+    close(log_fd);
+    return status;
+  }
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    dup2(log_fd, STDOUT_FILENO);
+    dup2(log_fd, STDERR_FILENO);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(log_fd);
+  pid_ = pid;
+
+  // Bounded polling: the server is ready when it answers PING.
+  const absl::Time deadline = absl::Now() + options_.startup_timeout;
+  while (true) {
+    int wait_status = 0;
+    const pid_t done = waitpid(pid_, &wait_status, WNOHANG);
+    if (done == pid_) {
+      pid_ = 0;
+      return absl::UnavailableError(absl::StrCat(
+          "redis-server on port ", port_, " exited early (wait status ",
+          wait_status, "); log tail:\n", LogTail()));
+    }
+    if (AnswersPing(host_, port_)) return absl::OkStatus();
+    if (absl::Now() >= deadline) break;
+    absl::SleepFor(kPollInterval);
+  }
+  Stop().IgnoreError();
+  return absl::UnavailableError(absl::StrCat(
+      "redis-server on port ", port_, " did not answer PING within ",
+      absl::FormatDuration(options_.startup_timeout), "; log tail:\n",
+      LogTail()));
+}
+
+absl::Status RedisServer::Stop() {
+  if (pid_ <= 0) return absl::OkStatus();
+  const pid_t pid = pid_;
+  pid_ = 0;
+  if (kill(pid, SIGKILL) != 0 && errno != ESRCH) return ErrnoStatus("kill");
+  while (waitpid(pid, nullptr, 0) < 0) {
+    if (errno != EINTR) return ErrnoStatus("waitpid");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RedisServer::Restart() {
+  if (absl::Status status = Stop(); !status.ok()) return status;
+  absl::Status status = absl::UnavailableError("no restart attempt made");
+  for (int attempt = 0; attempt < std::max(1, options_.start_attempts);
+       ++attempt) {
+    status = SpawnAndWait();
+    if (status.ok()) return status;
+  }
+  return status;
+}
+
+absl::StatusOr<std::string> RedisServer::Command(
+    const std::vector<std::string>& argv) const {
+  if (argv.empty()) return absl::InvalidArgumentError("empty command");
+  Context context = Connect(host_, port_, absl::Seconds(5));
+  if (context == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to redis at ", address()));
+  }
+  std::vector<const char*> args;
+  std::vector<size_t> lengths;
+  for (const std::string& arg : argv) {
+    args.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  Reply reply(static_cast<redisReply*>(
+      redisCommandArgv(context.get(), static_cast<int>(args.size()),
+                       args.data(), lengths.data())));
+  if (reply == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("redis at ", address(), ": ", context->errstr));
+  }
+  if (reply->type == REDIS_REPLY_ERROR) {
+    return absl::InternalError(RenderReply(reply.get()));
+  }
+  return RenderReply(reply.get());
+}
+
+absl::Status RedisServer::FlushAll() const {
+  absl::StatusOr<std::string> reply = Command({"FLUSHALL"});
+  return reply.status();
+}
+
+}  // namespace recsys::testing

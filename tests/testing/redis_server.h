@@ -1,0 +1,126 @@
+// RedisServer: a throwaway redis-server for integration tests.
+//
+// Start() picks a free TCP port on 127.0.0.1, runs
+//   redis-server --port N --bind 127.0.0.1 --save "" --appendonly no
+//                --daemonize no --dir <fresh temp dir>
+// as a child process (stdout/stderr go to <temp dir>/redis.log) and returns
+// once the server answers PING. Nothing is persisted: Restart() comes back
+// empty, on the same port. The destructor stops the server and removes the
+// temp dir.
+//
+// redis-server is looked up in RedisServerOptions::binary, then PATH, then
+// /usr/bin/redis-server. When it cannot be found, Start() returns
+// FailedPrecondition with an install hint: tests should ASSERT on the status
+// (and so fail, not skip), e.g.
+//
+//   absl::StatusOr<std::unique_ptr<recsys::testing::RedisServer>> redis =
+//       recsys::testing::RedisServer::Start();
+//   ASSERT_TRUE(redis.ok()) << redis.status();
+//   options.host = (*redis)->host();
+//   options.port = (*redis)->port();
+//
+// The child gets PR_SET_PDEATHSIG(SIGKILL): it is killed if the thread that
+// started it exits, so a crashed test never leaks a server. Start the server
+// from a thread that outlives it (the test body or SetUpTestSuite).
+//
+// Note: inside namespace recsys, `testing::` names this namespace; refer to
+// GoogleTest as `::testing::`.
+//
+// Thread safety: not thread-safe; use one RedisServer from one thread (the
+// server itself of course accepts any number of client connections).
+#ifndef RECSYS_TESTS_TESTING_REDIS_SERVER_H_
+#define RECSYS_TESTS_TESTING_REDIS_SERVER_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace recsys::testing {
+
+// A TCP port on 127.0.0.1 that was free when checked (bound to port 0, read
+// back, closed). Another process may take it before it is used; callers that
+// start a server on it should retry on failure. Nothing listens on it, so it
+// also serves as a "dead Redis" address.
+absl::StatusOr<int> PickUnusedPort();
+
+struct RedisServerOptions {
+  // Path of redis-server. Empty: search PATH, then /usr/bin/redis-server.
+  std::string binary;
+  // How long Start() and Restart() wait for the server to answer PING.
+  absl::Duration startup_timeout = absl::Seconds(10);
+  // Start() retries with a new port this many times when the server exits
+  // early (e.g. the port was taken in the meantime).
+  int start_attempts = 3;
+};
+
+class RedisServer {
+ public:
+  // Starts a server and waits until it answers PING.
+  // FailedPrecondition: redis-server not found. Unavailable: it did not start
+  // or answer within startup_timeout (the message quotes its log).
+  static absl::StatusOr<std::unique_ptr<RedisServer>> Start(
+      const RedisServerOptions& options = {});
+
+  // Stops the server (if running) and removes its temp dir.
+  ~RedisServer();
+
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  // Always "127.0.0.1".
+  const std::string& host() const { return host_; }
+  int port() const { return port_; }
+  // "127.0.0.1:<port>", the form ParseRedisAddress and --redis flags take.
+  std::string address() const;
+
+  // True between a successful Start()/Restart() and Stop().
+  bool running() const { return pid_ > 0; }
+
+  // Kills the server with SIGKILL (clients see their connections reset, as
+  // with a crashed Redis) and reaps it. OK when already stopped.
+  absl::Status Stop();
+
+  // Stop(), then starts a fresh, empty server on the same port and waits
+  // until it answers PING. Unavailable when it does not come up.
+  absl::Status Restart();
+
+  // Runs one command on a fresh connection and returns the reply as text:
+  // strings and status replies verbatim, integers in decimal, nil as "(nil)",
+  // arrays as their elements' text joined with '\n'. An error reply is
+  // returned as Internal. Handy to plant or inspect raw keys.
+  absl::StatusOr<std::string> Command(
+      const std::vector<std::string>& argv) const;
+
+  // FLUSHALL.
+  absl::Status FlushAll() const;
+
+  // Path of the server's log file (stdout and stderr).
+  std::string log_path() const;
+
+ private:
+  RedisServer(const RedisServerOptions& options, std::string binary,
+              std::string dir);
+
+  // Spawns redis-server on port_ and waits for PING. On failure the child is
+  // reaped and pid_ is 0.
+  absl::Status SpawnAndWait();
+  // Tail of the log, for error messages.
+  std::string LogTail() const;
+
+  const RedisServerOptions options_;
+  const std::string binary_;
+  const std::string dir_;
+  const std::string host_ = "127.0.0.1";
+  int port_ = 0;
+  pid_t pid_ = 0;
+};
+
+}  // namespace recsys::testing
+
+#endif  // RECSYS_TESTS_TESTING_REDIS_SERVER_H_

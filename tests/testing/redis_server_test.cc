@@ -1,0 +1,83 @@
+#include "tests/testing/redis_server.h"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+namespace recsys::testing {
+namespace {
+
+TEST(PickUnusedPortTest, ReturnsAPort) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(int port, PickUnusedPort());
+  EXPECT_GT(port, 0);
+  EXPECT_LE(port, 65535);
+}
+
+TEST(RedisServerTest, StartsAnswersStopsAndRestarts) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  EXPECT_TRUE(server->running());
+  EXPECT_EQ(server->host(), "127.0.0.1");
+  EXPECT_EQ(server->address(), "127.0.0.1:" + std::to_string(server->port()));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string pong, server->Command({"PING"}));
+  EXPECT_EQ(pong, "PONG");
+  RECSYS_ASSERT_OK(server->Command({"SET", "k", "v"}).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string value, server->Command({"GET", "k"}));
+  EXPECT_EQ(value, "v");
+  EXPECT_EQ(server->Command({"NOSUCHCOMMAND"}).status().code(),
+            absl::StatusCode::kInternal);
+
+  RECSYS_ASSERT_OK(server->Stop());
+  EXPECT_FALSE(server->running());
+  EXPECT_EQ(server->Command({"PING"}).status().code(),
+            absl::StatusCode::kUnavailable);
+  RECSYS_EXPECT_OK(server->Stop());  // Idempotent.
+
+  const int port = server->port();
+  RECSYS_ASSERT_OK(server->Restart());
+  EXPECT_TRUE(server->running());
+  EXPECT_EQ(server->port(), port);
+  // Nothing is persisted across a restart.
+  RECSYS_ASSERT_OK_AND_ASSIGN(value, server->Command({"GET", "k"}));
+  EXPECT_EQ(value, "(nil)");
+  RECSYS_ASSERT_OK(server->Command({"RPUSH", "l", "a", "b"}).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(value,
+                              server->Command({"LRANGE", "l", "0", "-1"}));
+  EXPECT_EQ(value, "a\nb");
+  RECSYS_ASSERT_OK(server->FlushAll());
+  RECSYS_ASSERT_OK_AND_ASSIGN(value, server->Command({"DBSIZE"}));
+  EXPECT_EQ(value, "0");
+}
+
+TEST(RedisServerTest, TwoServersUseDifferentPorts) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> a,
+                              RedisServer::Start());
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> b,
+                              RedisServer::Start());
+  EXPECT_NE(a->port(), b->port());
+}
+
+TEST(RedisServerTest, DestructorRemovesTheTempDir) {
+  std::filesystem::path dir;
+  {
+    RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                                RedisServer::Start());
+    dir = std::filesystem::path(server->log_path()).parent_path();
+    EXPECT_TRUE(std::filesystem::exists(dir));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+TEST(RedisServerTest, MissingBinaryIsFailedPrecondition) {
+  RedisServerOptions options;
+  options.binary = "/nonexistent/redis-server";
+  absl::Status status = RedisServer::Start(options).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+}
+
+}  // namespace
+}  // namespace recsys::testing
