@@ -1,0 +1,537 @@
+#include "recommender/model_format.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <numeric>
+#include <system_error>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "recommender/vector_index.h"
+
+namespace recsys::recommender {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kVectorMagic[4] = {'R', 'S', 'V', '1'};
+constexpr char kHistoryMagic[4] = {'R', 'S', 'H', '1'};
+
+constexpr char kManifestFile[] = "manifest.json";
+constexpr char kUsersFile[] = "users.tsv";
+constexpr char kItemsFile[] = "items.tsv";
+constexpr char kUserVectorsFile[] = "user_vectors.f32";
+constexpr char kItemVectorsFile[] = "item_vectors.f32";
+constexpr char kItemsIpIndexFile[] = "items_ip.faiss";
+constexpr char kItemsCosIndexFile[] = "items_cos.faiss";
+constexpr char kPopularFile[] = "popular.tsv";
+constexpr char kHistoryFile[] = "history.bin";
+
+absl::Status ErrnoError(absl::string_view what, const std::string& path) {
+  return absl::UnavailableError(
+      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+// A FILE* that is fsynced and closed by Close(); closed without sync by the
+// destructor on error paths.
+class OutFile {
+ public:
+  static absl::StatusOr<OutFile> Open(const std::string& path) {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    if (f == nullptr) return ErrnoError("cannot create", path);
+    return OutFile(f, path);
+  }
+  OutFile(OutFile&& o) noexcept : f_(o.f_), path_(std::move(o.path_)) {
+    o.f_ = nullptr;
+  }
+  ~OutFile() {
+    if (f_ != nullptr) std::fclose(f_);
+  }
+  absl::Status Write(const void* data, size_t n) {
+    if (n > 0 && std::fwrite(data, 1, n, f_) != n) {
+      return ErrnoError("write failed on", path_);
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Write(absl::string_view s) { return Write(s.data(), s.size()); }
+  absl::Status Close() {
+    FILE* f = f_;
+    f_ = nullptr;
+    if (std::fflush(f) != 0 || ::fsync(fileno(f)) != 0) {
+      std::fclose(f);
+      return ErrnoError("sync failed on", path_);
+    }
+    if (std::fclose(f) != 0) return ErrnoError("close failed on", path_);
+    return absl::OkStatus();
+  }
+
+ private:
+  OutFile(FILE* f, std::string path) : f_(f), path_(std::move(path)) {}
+  FILE* f_;
+  std::string path_;
+};
+
+absl::Status WriteText(const std::string& path, absl::string_view text) {
+  RECSYS_ASSIGN_OR_RETURN(OutFile out, OutFile::Open(path));
+  RECSYS_RETURN_IF_ERROR(out.Write(text));
+  return out.Close();
+}
+
+absl::Status WriteVectors(const std::string& path, const std::vector<float>& v,
+                          int64_t rows, int32_t dim) {
+  RECSYS_ASSIGN_OR_RETURN(OutFile out, OutFile::Open(path));
+  RECSYS_RETURN_IF_ERROR(out.Write(kVectorMagic, 4));
+  RECSYS_RETURN_IF_ERROR(out.Write(&rows, sizeof(rows)));
+  RECSYS_RETURN_IF_ERROR(out.Write(&dim, sizeof(dim)));
+  RECSYS_RETURN_IF_ERROR(out.Write(v.data(), v.size() * sizeof(float)));
+  return out.Close();
+}
+
+absl::Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return ErrnoError("cannot open directory", dir);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return ErrnoError("cannot sync directory", dir);
+  return absl::OkStatus();
+}
+
+bool HasSeparator(absl::string_view s) {
+  return s.find_first_of("\t\n\r") != absl::string_view::npos;
+}
+
+std::string CleanTitle(absl::string_view s) {
+  return absl::StrReplaceAll(s, {{"\t", " "}, {"\n", " "}, {"\r", " "}});
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::string data((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  return data;
+}
+
+absl::Status ReadVectors(const std::string& path, int64_t want_rows,
+                         int32_t want_dim, std::vector<float>* out) {
+  RECSYS_ASSIGN_OR_RETURN(std::string data, ReadFile(path));
+  const size_t header = 4 + sizeof(int64_t) + sizeof(int32_t);
+  if (data.size() < header || std::memcmp(data.data(), kVectorMagic, 4) != 0) {
+    return absl::DataLossError(absl::StrCat(path, ": not a vector file"));
+  }
+  int64_t rows;
+  int32_t dim;
+  std::memcpy(&rows, data.data() + 4, sizeof(rows));
+  std::memcpy(&dim, data.data() + 4 + sizeof(rows), sizeof(dim));
+  if (rows != want_rows || dim != want_dim) {
+    return absl::DataLossError(absl::StrCat(path, ": holds ", rows, "x", dim,
+                                            ", manifest says ", want_rows, "x",
+                                            want_dim));
+  }
+  const size_t bytes = static_cast<size_t>(rows) * dim * sizeof(float);
+  if (data.size() != header + bytes) {
+    return absl::DataLossError(absl::StrCat(path, ": truncated"));
+  }
+  out->resize(static_cast<size_t>(rows) * dim);
+  std::memcpy(out->data(), data.data() + header, bytes);
+  for (float x : *out) {
+    if (!std::isfinite(x)) {
+      return absl::DataLossError(absl::StrCat(path, ": non-finite value"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckData(const ModelData& d) {
+  const size_t nu = d.user_ids.size(), ni = d.items.size();
+  if (d.dim < 1) return absl::InvalidArgumentError("dim: must be >= 1");
+  if (ni == 0) return absl::InvalidArgumentError("items: no items");
+  if (d.user_factors.size() != nu * d.dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "user_factors: size ", d.user_factors.size(), " != users ", nu,
+        " x dim ", d.dim));
+  }
+  if (d.item_factors.size() != ni * d.dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "item_factors: size ", d.item_factors.size(), " != items ", ni,
+        " x dim ", d.dim));
+  }
+  for (const auto* v : {&d.user_factors, &d.item_factors}) {
+    for (float x : *v) {
+      if (!std::isfinite(x)) {
+        return absl::InvalidArgumentError(
+            v == &d.user_factors ? "user_factors: non-finite value"
+                                 : "item_factors: non-finite value");
+      }
+    }
+  }
+  absl::flat_hash_set<absl::string_view> seen;
+  for (const auto& u : d.user_ids) {
+    if (u.empty() || HasSeparator(u)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("user_ids: empty or contains tab/newline: '", u, "'"));
+    }
+    if (!seen.insert(u).second) {
+      return absl::InvalidArgumentError(absl::StrCat("user_ids: duplicate '", u, "'"));
+    }
+  }
+  seen.clear();
+  for (const auto& it : d.items) {
+    if (it.item_id.empty() || HasSeparator(it.item_id) ||
+        HasSeparator(it.category)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "items: id or category empty or contains tab/newline: '", it.item_id,
+          "'"));
+    }
+    if (!seen.insert(it.item_id).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("items: duplicate '", it.item_id, "'"));
+    }
+  }
+  if (!d.history_indptr.empty()) {
+    if (d.history_indptr.size() != nu + 1 || d.history_indptr.front() != 0 ||
+        d.history_indptr.back() != static_cast<int64_t>(d.history.size())) {
+      return absl::InvalidArgumentError("history_indptr: inconsistent with history");
+    }
+    for (size_t u = 0; u < nu; ++u) {
+      if (d.history_indptr[u] > d.history_indptr[u + 1]) {
+        return absl::InvalidArgumentError("history_indptr: not monotonic");
+      }
+    }
+    for (const auto& h : d.history) {
+      if (h.item < 0 || static_cast<size_t>(h.item) >= ni) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("history: item row ", h.item, " out of range"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string NewVersion(const std::string& root) {
+  int64_t v = 0;
+  absl::SimpleAtoi(absl::FormatTime("%Y%m%d%H%M%S", absl::Now(), absl::UTCTimeZone()), &v);
+  // Never go backwards relative to what is already there.
+  auto versions = ListModelVersions(root);
+  if (versions.ok() && !versions->empty()) {
+    int64_t newest = 0;
+    if (absl::SimpleAtoi(versions->front(), &newest) && newest >= v) v = newest + 1;
+  }
+  return absl::StrCat(v);
+}
+
+std::vector<int32_t> PopularOrder(const std::vector<ItemMeta>& items) {
+  std::vector<int32_t> order(items.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    if (items[a].buyers != items[b].buyers) return items[a].buyers > items[b].buyers;
+    return items[a].purchases > items[b].purchases;
+  });
+  return order;
+}
+
+absl::Status WriteAll(const std::string& dir, const ModelData& data,
+                      const PublishOptions& options,
+                      recsys::v1::ModelManifest* manifest) {
+  const int64_t nu = data.user_ids.size(), ni = data.items.size();
+  std::string text;
+  for (const auto& u : data.user_ids) absl::StrAppend(&text, u, "\n");
+  RECSYS_RETURN_IF_ERROR(WriteText(dir + "/" + kUsersFile, text));
+
+  text.clear();
+  for (const auto& it : data.items) {
+    absl::StrAppend(&text, it.item_id, "\t", it.category, "\t", it.price, "\t",
+                    it.purchases, "\t", it.buyers, "\t", CleanTitle(it.title),
+                    "\n");
+  }
+  RECSYS_RETURN_IF_ERROR(WriteText(dir + "/" + kItemsFile, text));
+
+  text.clear();
+  for (int32_t row : PopularOrder(data.items)) {
+    absl::StrAppend(&text, row, "\t", data.items[row].item_id, "\t",
+                    data.items[row].buyers, "\n");
+  }
+  RECSYS_RETURN_IF_ERROR(WriteText(dir + "/" + kPopularFile, text));
+
+  RECSYS_RETURN_IF_ERROR(WriteVectors(dir + "/" + kUserVectorsFile,
+                                      data.user_factors, nu, data.dim));
+  RECSYS_RETURN_IF_ERROR(WriteVectors(dir + "/" + kItemVectorsFile,
+                                      data.item_factors, ni, data.dim));
+
+  {
+    RECSYS_ASSIGN_OR_RETURN(OutFile out, OutFile::Open(dir + "/" + kHistoryFile));
+    const uint64_t users = nu;
+    const uint64_t nnz = data.history_indptr.empty() ? 0 : data.history.size();
+    RECSYS_RETURN_IF_ERROR(out.Write(kHistoryMagic, 4));
+    RECSYS_RETURN_IF_ERROR(out.Write(&users, sizeof(users)));
+    RECSYS_RETURN_IF_ERROR(out.Write(&nnz, sizeof(nnz)));
+    if (data.history_indptr.empty()) {
+      std::vector<int64_t> zeros(nu + 1, 0);
+      RECSYS_RETURN_IF_ERROR(out.Write(zeros.data(), zeros.size() * sizeof(int64_t)));
+    } else {
+      RECSYS_RETURN_IF_ERROR(out.Write(data.history_indptr.data(),
+                                       data.history_indptr.size() * sizeof(int64_t)));
+      for (const HistoryEntry& h : data.history) {
+        RECSYS_RETURN_IF_ERROR(out.Write(&h.item, sizeof(h.item)));
+        RECSYS_RETURN_IF_ERROR(out.Write(&h.count, sizeof(h.count)));
+        RECSYS_RETURN_IF_ERROR(out.Write(&h.last_unix, sizeof(h.last_unix)));
+      }
+    }
+    RECSYS_RETURN_IF_ERROR(out.Close());
+  }
+
+  std::string index_type;
+  for (Metric metric : {Metric::kInnerProduct, Metric::kCosine}) {
+    RECSYS_ASSIGN_OR_RETURN(auto index,
+                            VectorIndex::Create(data.dim, options.index_spec, metric));
+    RECSYS_RETURN_IF_ERROR(index->Add(data.item_factors));
+    const std::string path = dir + "/" +
+        (metric == Metric::kCosine ? kItemsCosIndexFile : kItemsIpIndexFile);
+    RECSYS_RETURN_IF_ERROR(index->Save(path));
+    index_type = options.index_spec;
+  }
+
+  manifest->set_format_version(kModelFormatVersion);
+  manifest->set_num_users(nu);
+  manifest->set_num_items(ni);
+  manifest->set_dim(data.dim);
+  manifest->set_index_type(index_type);
+  manifest->mutable_params()->set_index_spec(options.index_spec);
+  if (manifest->created_unix() == 0) manifest->set_created_unix(absl::ToUnixSeconds(absl::Now()));
+  manifest->clear_files();
+  for (const char* f : {kUsersFile, kItemsFile, kPopularFile, kUserVectorsFile,
+                        kItemVectorsFile, kHistoryFile, kItemsIpIndexFile,
+                        kItemsCosIndexFile}) {
+    std::error_code ec;
+    const auto size = fs::file_size(dir + "/" + f, ec);
+    if (ec) return absl::UnavailableError(absl::StrCat("stat ", f, ": ", ec.message()));
+    (*manifest->mutable_files())[f] = static_cast<int64_t>(size);
+  }
+  std::string json;
+  google::protobuf::util::JsonPrintOptions json_options;
+  json_options.add_whitespace = true;
+  json_options.preserve_proto_field_names = true;
+  auto st = google::protobuf::util::MessageToJsonString(*manifest, &json, json_options);
+  if (!st.ok()) {
+    return absl::InternalError(absl::StrCat("manifest to JSON: ", st.ToString()));
+  }
+  // The manifest goes last: a directory without it is never valid.
+  RECSYS_RETURN_IF_ERROR(WriteText(dir + "/" + kManifestFile, json));
+  return SyncDir(dir);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ListModelVersions(const std::string& root) {
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) {
+    return absl::NotFoundError(absl::StrCat("model root ", root, " does not exist"));
+  }
+  std::vector<std::pair<int64_t, std::string>> found;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    const std::string name = entry.path().filename().string();
+    int64_t v;
+    if (name.empty() || name[0] == '.' || !entry.is_directory()) continue;
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (!absl::SimpleAtoi(name, &v)) continue;
+    found.emplace_back(v, name);
+  }
+  if (ec) return absl::UnavailableError(absl::StrCat("listing ", root, ": ", ec.message()));
+  std::sort(found.begin(), found.end(), std::greater<>());
+  std::vector<std::string> out;
+  for (auto& [v, name] : found) out.push_back(std::move(name));
+  return out;
+}
+
+absl::StatusOr<std::string> PublishModel(const std::string& root,
+                                         const ModelData& data,
+                                         const PublishOptions& options) {
+  RECSYS_RETURN_IF_ERROR(CheckData(data));
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot create ", root, ": ", ec.message()));
+  }
+  std::string version = options.version.empty() ? data.manifest.version() : options.version;
+  if (version.empty()) version = NewVersion(root);
+  if (version.find_first_not_of("0123456789") != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("version: must be decimal digits, got '", version, "'"));
+  }
+  const std::string final_dir = root + "/" + version;
+  if (fs::exists(final_dir, ec)) {
+    return absl::AlreadyExistsError(absl::StrCat("model version ", final_dir, " exists"));
+  }
+  const std::string tmp_dir = root + "/.tmp-" + version;
+  fs::remove_all(tmp_dir, ec);
+  fs::create_directories(tmp_dir, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot create ", tmp_dir, ": ", ec.message()));
+  }
+  recsys::v1::ModelManifest manifest = data.manifest;
+  manifest.set_version(version);
+  absl::Status st = WriteAll(tmp_dir, data, options, &manifest);
+  if (st.ok() && std::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) {
+    st = ErrnoError("cannot rename to", final_dir);
+  }
+  if (!st.ok()) {
+    fs::remove_all(tmp_dir, ec);
+    return st;
+  }
+  RECSYS_RETURN_IF_ERROR(SyncDir(root));
+  return final_dir;
+}
+
+absl::StatusOr<ModelData> ReadModelData(const std::string& dir) {
+  ModelData d;
+  RECSYS_ASSIGN_OR_RETURN(std::string json, ReadFile(dir + "/" + kManifestFile));
+  google::protobuf::util::JsonParseOptions parse_options;
+  parse_options.ignore_unknown_fields = true;
+  auto st = google::protobuf::util::JsonStringToMessage(json, &d.manifest, parse_options);
+  if (!st.ok()) {
+    return absl::DataLossError(absl::StrCat(dir, "/", kManifestFile, ": ", st.ToString()));
+  }
+  const auto& m = d.manifest;
+  if (m.format_version() != kModelFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir, ": format_version ", m.format_version(), ", this server reads ",
+        kModelFormatVersion));
+  }
+  if (m.dim() < 1 || m.num_items() < 1 || m.num_users() < 0) {
+    return absl::DataLossError(absl::StrCat(dir, "/", kManifestFile,
+                                            ": bad dim/num_items/num_users"));
+  }
+  for (const auto& [name, size] : m.files()) {
+    std::error_code ec;
+    const auto actual = fs::file_size(dir + "/" + name, ec);
+    if (ec) return absl::DataLossError(absl::StrCat(dir, "/", name, ": missing"));
+    if (static_cast<int64_t>(actual) != size) {
+      return absl::DataLossError(absl::StrCat(dir, "/", name, ": size ", actual,
+                                              ", manifest says ", size));
+    }
+  }
+  d.dim = m.dim();
+
+  RECSYS_ASSIGN_OR_RETURN(std::string users_text, ReadFile(dir + "/" + kUsersFile));
+  for (absl::string_view line : absl::StrSplit(users_text, '\n', absl::SkipEmpty())) {
+    d.user_ids.emplace_back(line);
+  }
+  if (static_cast<int64_t>(d.user_ids.size()) != m.num_users()) {
+    return absl::DataLossError(absl::StrCat(dir, "/", kUsersFile, ": ", d.user_ids.size(),
+                                            " users, manifest says ", m.num_users()));
+  }
+  RECSYS_ASSIGN_OR_RETURN(std::string items, ReadFile(dir + "/" + kItemsFile));
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(items, '\n', absl::SkipEmpty())) {
+    ++line_no;
+    std::vector<absl::string_view> f = absl::StrSplit(line, '\t');
+    ItemMeta it;
+    if (f.size() != 6 || !absl::SimpleAtod(f[2], &it.price) ||
+        !absl::SimpleAtoi(f[3], &it.purchases) || !absl::SimpleAtoi(f[4], &it.buyers)) {
+      return absl::DataLossError(
+          absl::StrCat(dir, "/", kItemsFile, ": malformed line ", line_no));
+    }
+    it.item_id = std::string(f[0]);
+    it.category = std::string(f[1]);
+    it.title = std::string(f[5]);
+    d.items.push_back(std::move(it));
+  }
+  if (static_cast<int64_t>(d.items.size()) != m.num_items()) {
+    return absl::DataLossError(absl::StrCat(dir, "/", kItemsFile, ": ", d.items.size(),
+                                            " items, manifest says ", m.num_items()));
+  }
+  RECSYS_RETURN_IF_ERROR(ReadVectors(dir + "/" + kUserVectorsFile, m.num_users(),
+                                     m.dim(), &d.user_factors));
+  RECSYS_RETURN_IF_ERROR(ReadVectors(dir + "/" + kItemVectorsFile, m.num_items(),
+                                     m.dim(), &d.item_factors));
+
+  RECSYS_ASSIGN_OR_RETURN(std::string hist, ReadFile(dir + "/" + kHistoryFile));
+  const size_t header = 4 + 2 * sizeof(uint64_t);
+  uint64_t users = 0, nnz = 0;
+  if (hist.size() >= header && std::memcmp(hist.data(), kHistoryMagic, 4) == 0) {
+    std::memcpy(&users, hist.data() + 4, sizeof(users));
+    std::memcpy(&nnz, hist.data() + 4 + sizeof(users), sizeof(nnz));
+  }
+  constexpr size_t kEntryBytes = sizeof(int32_t) * 2 + sizeof(int64_t);
+  if (users != static_cast<uint64_t>(m.num_users()) ||
+      hist.size() != header + (users + 1) * sizeof(int64_t) + nnz * kEntryBytes) {
+    return absl::DataLossError(absl::StrCat(dir, "/", kHistoryFile, ": malformed"));
+  }
+  d.history_indptr.resize(users + 1);
+  std::memcpy(d.history_indptr.data(), hist.data() + header, (users + 1) * sizeof(int64_t));
+  d.history.resize(nnz);
+  const char* p = hist.data() + header + (users + 1) * sizeof(int64_t);
+  for (uint64_t i = 0; i < nnz; ++i, p += kEntryBytes) {
+    std::memcpy(&d.history[i].item, p, sizeof(int32_t));
+    std::memcpy(&d.history[i].count, p + sizeof(int32_t), sizeof(int32_t));
+    std::memcpy(&d.history[i].last_unix, p + 2 * sizeof(int32_t), sizeof(int64_t));
+  }
+  absl::Status check = CheckData(d);
+  if (!check.ok()) {
+    return absl::DataLossError(absl::StrCat(dir, ": ", check.message()));
+  }
+  return d;
+}
+
+absl::Status LoadIntoFeatureStore(const ModelData& data,
+                                  feature_store::FeatureStore* store, int batch) {
+  if (batch < 1) batch = 1;
+  std::vector<feature_store::ItemFeatures> items;
+  items.reserve(std::min<size_t>(batch, data.items.size()));
+  for (const ItemMeta& it : data.items) {
+    feature_store::ItemFeatures f;
+    f.item_id = it.item_id;
+    f.category = it.category;
+    f.price = it.price;
+    f.title = it.title;
+    items.push_back(std::move(f));
+    if (static_cast<int>(items.size()) == batch) {
+      RECSYS_RETURN_IF_ERROR(store->PutItems(items));
+      items.clear();
+    }
+  }
+  if (!items.empty()) RECSYS_RETURN_IF_ERROR(store->PutItems(items));
+  if (data.history_indptr.empty()) return absl::OkStatus();
+
+  std::vector<feature_store::UserFeatures> users;
+  for (size_t u = 0; u < data.user_ids.size(); ++u) {
+    const int64_t begin = data.history_indptr[u], end = data.history_indptr[u + 1];
+    if (begin == end) continue;
+    feature_store::UserFeatures f;
+    f.user_id = data.user_ids[u];
+    f.purchases.reserve(end - begin);
+    for (int64_t i = begin; i < end; ++i) {
+      const HistoryEntry& h = data.history[i];
+      f.purchases.push_back({data.items[h.item].item_id, h.count,
+                             absl::FromUnixSeconds(h.last_unix)});
+    }
+    users.push_back(std::move(f));
+    if (static_cast<int>(users.size()) == batch) {
+      RECSYS_RETURN_IF_ERROR(store->PutUsers(users));
+      users.clear();
+    }
+  }
+  if (!users.empty()) RECSYS_RETURN_IF_ERROR(store->PutUsers(users));
+  return absl::OkStatus();
+}
+
+}  // namespace recsys::recommender

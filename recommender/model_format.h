@@ -1,0 +1,111 @@
+// The versioned model directory: what the trainer publishes and the server
+// loads.
+//
+//   <root>/<version>/              version: a decimal number (YYYYMMDDhhmmss)
+//     manifest.json                recsys.v1.ModelManifest (protobuf JSON)
+//     users.tsv                    row -> user_id, one per line
+//     items.tsv                    row -> item_id \t category \t price \t
+//                                  purchases \t buyers \t title
+//     user_vectors.f32             header + num_users x dim float32
+//     item_vectors.f32             header + num_items x dim float32
+//     items_ip.faiss               FAISS index of item vectors (inner product)
+//     items_cos.faiss              FAISS index of normalized item vectors
+//     popular.tsv                  item rows by popularity, most popular first
+//     history.bin                  per-user purchase history (CSR)
+//
+// Publishing writes everything to <root>/.tmp-<version>/, fsyncs each file and
+// the directory, then renames it to <root>/<version>/, so a reader never sees
+// a half-written model. The server serves the largest numeric child.
+//
+// Thread safety: free functions without shared state; safe to call
+// concurrently on different directories.
+#ifndef RECSYS_RECOMMENDER_MODEL_FORMAT_H_
+#define RECSYS_RECOMMENDER_MODEL_FORMAT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "feature_store/feature_store.h"
+#include "recsys/v1/model_manifest.pb.h"
+
+namespace recsys::recommender {
+
+inline constexpr int kModelFormatVersion = 1;
+
+struct ItemMeta {
+  std::string item_id;
+  std::string category;
+  // Last seen unit price.
+  double price = 0;
+  // Number of purchase events in the training data.
+  int64_t purchases = 0;
+  // Number of distinct buyers in the training data.
+  int32_t buyers = 0;
+  // Optional description; tabs and newlines are replaced by spaces on write.
+  std::string title;
+};
+
+// One (user, item) entry of the purchase history.
+struct HistoryEntry {
+  int32_t item = 0;   // item row
+  int32_t count = 0;  // purchase events
+  int64_t last_unix = 0;
+};
+
+struct ModelData {
+  // version, params and data stats; num_users / num_items / dim / files /
+  // format_version / index_type are filled in by PublishModel.
+  recsys::v1::ModelManifest manifest;
+  std::vector<std::string> user_ids;
+  std::vector<ItemMeta> items;
+  int dim = 0;
+  // Row-major, user_ids.size() x dim and items.size() x dim.
+  std::vector<float> user_factors;
+  std::vector<float> item_factors;
+  // CSR: user u's history is history[history_indptr[u], history_indptr[u+1]).
+  // history_indptr has user_ids.size() + 1 entries (or is empty: no history).
+  std::vector<int64_t> history_indptr;
+  std::vector<HistoryEntry> history;
+};
+
+struct PublishOptions {
+  // FAISS index_factory spec for both item indexes ("Flat" = exact search).
+  std::string index_spec = "Flat";
+  // Version name; empty: the current UTC time as YYYYMMDDhhmmss, bumped by
+  // one while a directory of that name exists.
+  std::string version;
+};
+
+// Checks `data` for consistency (sizes, finite vectors, id uniqueness),
+// builds the indexes and publishes the directory atomically. Returns the
+// final directory path. InvalidArgument names the inconsistent field;
+// Internal / Unavailable for I/O failures (the temp dir is removed).
+absl::StatusOr<std::string> PublishModel(const std::string& root,
+                                         const ModelData& data,
+                                         const PublishOptions& options = {});
+
+// Reads a model directory written by PublishModel, without the FAISS
+// indexes (see model_store.h). Validates the manifest, file sizes and
+// vectors; DataLoss / InvalidArgument name the bad file.
+absl::StatusOr<ModelData> ReadModelData(const std::string& dir);
+
+// Lists the numeric version directories in `root`, newest first. Entries
+// starting with '.' (in-progress publishes) are ignored. NotFound if `root`
+// does not exist.
+absl::StatusOr<std::vector<std::string>> ListModelVersions(
+    const std::string& root);
+
+// Writes the model's purchase history (PutUsers: one UserFeatures per user
+// with at least one purchase) and item metadata (PutItems) into `store`, in
+// batches of `batch` users / items. Used by the trainer's --redis load and
+// by the server to seed its embedded in-memory store.
+absl::Status LoadIntoFeatureStore(const ModelData& data,
+                                  feature_store::FeatureStore* store,
+                                  int batch = 5000);
+
+}  // namespace recsys::recommender
+
+#endif  // RECSYS_RECOMMENDER_MODEL_FORMAT_H_

@@ -1,0 +1,169 @@
+// ModelBundle and ModelStore: the served model and its hot swapping.
+//
+// A ModelBundle is one loaded model version: vectors, id maps, item metadata,
+// FAISS indexes, popularity order and training-time purchase history. It is
+// immutable once built and shared as shared_ptr<const ModelBundle>, so a
+// request pins the version it started with while a reload swaps in another.
+//
+// ModelStore owns the current bundle. It loads the newest valid version under
+// a model root at creation, can reload (newest or a named version), roll back
+// to the previously served version, and optionally polls the root in a
+// background thread. A version that fails validation never replaces the
+// served one; it is remembered and not retried by the poller.
+#ifndef RECSYS_RECOMMENDER_MODEL_STORE_H_
+#define RECSYS_RECOMMENDER_MODEL_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "recommender/model_format.h"
+#include "recommender/vector_index.h"
+#include "recsys/v1/model_manifest.pb.h"
+
+namespace recsys::recommender {
+
+class ModelBundle {
+ public:
+  // Loads and validates the model directory `dir` (model_format.h) and its
+  // indexes. DataLoss / FailedPrecondition name the bad file.
+  static absl::StatusOr<std::shared_ptr<const ModelBundle>> Load(
+      const std::string& dir);
+
+  const std::string& version() const { return manifest_.version(); }
+  const std::string& path() const { return path_; }
+  absl::Time loaded_at() const { return loaded_at_; }
+  const recsys::v1::ModelManifest& manifest() const { return manifest_; }
+  int dim() const { return dim_; }
+  int32_t num_users() const { return static_cast<int32_t>(user_ids_.size()); }
+  int32_t num_items() const { return static_cast<int32_t>(items_.size()); }
+
+  // Row of a user / item id; -1 when unknown.
+  int32_t UserRow(absl::string_view user_id) const;
+  int32_t ItemRow(absl::string_view item_id) const;
+
+  const std::string& user_id(int32_t row) const { return user_ids_[row]; }
+  const ItemMeta& item(int32_t row) const { return items_[row]; }
+  absl::Span<const float> user_vector(int32_t row) const {
+    return {user_factors_.data() + static_cast<size_t>(row) * dim_,
+            static_cast<size_t>(dim_)};
+  }
+  absl::Span<const float> item_vector(int32_t row) const {
+    return {item_factors_.data() + static_cast<size_t>(row) * dim_,
+            static_cast<size_t>(dim_)};
+  }
+  // Training-time purchase history of a user row.
+  absl::Span<const HistoryEntry> history(int32_t user_row) const;
+  // Item rows, most popular first.
+  const std::vector<int32_t>& popular() const { return popular_; }
+  // YᵀY of the item vectors (dim x dim, row-major), for fold-in.
+  const std::vector<double>& item_gram() const { return item_gram_; }
+
+  // Inner-product index (user vector -> items) and cosine index
+  // (item -> similar items).
+  const VectorIndex& ip_index() const { return *ip_index_; }
+  const VectorIndex& cos_index() const { return *cos_index_; }
+
+ private:
+  ModelBundle() = default;
+
+  std::string path_;
+  absl::Time loaded_at_;
+  recsys::v1::ModelManifest manifest_;
+  int dim_ = 0;
+  std::vector<std::string> user_ids_;
+  std::vector<ItemMeta> items_;
+  std::vector<float> user_factors_;
+  std::vector<float> item_factors_;
+  std::vector<int64_t> history_indptr_;
+  std::vector<HistoryEntry> history_;
+  std::vector<int32_t> popular_;
+  std::vector<double> item_gram_;
+  absl::flat_hash_map<std::string, int32_t> user_rows_;
+  absl::flat_hash_map<std::string, int32_t> item_rows_;
+  std::unique_ptr<VectorIndex> ip_index_;
+  std::unique_ptr<VectorIndex> cos_index_;
+};
+
+struct ModelStoreOptions {
+  // Directory holding the numeric version directories.
+  std::string root;
+  // How often the background poller looks for a newer version;
+  // absl::ZeroDuration() disables polling.
+  absl::Duration poll_interval = absl::Seconds(30);
+};
+
+struct SwapResult {
+  std::string previous_version;
+  std::string version;
+  bool changed = false;
+};
+
+class ModelStore {
+ public:
+  // Loads the newest version under options.root that validates; broken
+  // newer versions are skipped (and logged). NotFound when the root has no
+  // versions, FailedPrecondition when none validates. Starts the poller when
+  // poll_interval > 0.
+  static absl::StatusOr<std::unique_ptr<ModelStore>> Create(
+      const ModelStoreOptions& options);
+
+  ~ModelStore();
+  ModelStore(const ModelStore&) = delete;
+  ModelStore& operator=(const ModelStore&) = delete;
+
+  // The served bundle; never null. Thread-safe; cheap (one shared_ptr copy).
+  std::shared_ptr<const ModelBundle> Current() const;
+
+  // Loads `version` (empty: the newest) and serves it. A bundle that fails
+  // to load leaves the served one in place and returns FailedPrecondition
+  // with the reason; NotFound for an unknown version. Unpins.
+  absl::StatusOr<SwapResult> Reload(absl::string_view version = "");
+
+  // Serves the previously served bundle (or, if none is held, the newest
+  // valid version older than the current one) and pins it so the poller
+  // stops moving forward until Reload. FailedPrecondition when there is
+  // nothing to roll back to.
+  absl::StatusOr<SwapResult> Rollback();
+
+  // One poll: reloads when a newer, not-yet-failed version exists and the
+  // store is not pinned. Returns whether the served version changed.
+  bool PollOnce();
+
+  bool pinned() const;
+  const std::string& root() const { return options_.root; }
+  // Versions present under the root, newest first.
+  std::vector<std::string> AvailableVersions() const;
+
+ private:
+  explicit ModelStore(const ModelStoreOptions& options);
+  void PollLoop();
+  absl::StatusOr<SwapResult> ReloadLocked(absl::string_view version)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(swap_mu_);
+  void Swap(std::shared_ptr<const ModelBundle> next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ModelStoreOptions options_;
+  // Serializes Reload / Rollback / PollOnce (loading happens outside mu_).
+  absl::Mutex swap_mu_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const ModelBundle> current_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const ModelBundle> previous_ ABSL_GUARDED_BY(mu_);
+  bool pinned_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_set<std::string> failed_versions_ ABSL_GUARDED_BY(swap_mu_);
+  absl::Notification stop_;
+  std::thread poller_;
+};
+
+}  // namespace recsys::recommender
+
+#endif  // RECSYS_RECOMMENDER_MODEL_STORE_H_

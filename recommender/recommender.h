@@ -1,0 +1,193 @@
+// Recommender: the domain logic behind the Recommender RPCs, without gRPC.
+//
+// Every call pins the model version it starts with (ModelStore::Current), so
+// a concurrent reload never mixes two models in one answer.
+//
+// Feature-store failures never fail a read: the answer is computed from the
+// model alone (training-time purchase history instead of the live one) and
+// flagged degraded with the reason. Writes (RecordEvents) report Unavailable
+// so the caller can retry; nothing is silently dropped.
+//
+// Argument errors are InvalidArgument with the request field named as in the
+// protobuf API ("slots[0].k: must be in [1, 200], got 0").
+//
+// Thread safety: all methods are const or internally synchronized; one
+// instance serves all RPC threads.
+#ifndef RECSYS_RECOMMENDER_RECOMMENDER_H_
+#define RECSYS_RECOMMENDER_RECOMMENDER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "feature_store/feature_store.h"
+#include "recommender/model_store.h"
+
+namespace recsys::recommender {
+
+// Mirrors recsys.v1.ReasonCode (same numeric values).
+enum class ReasonCode {
+  kUnspecified = 0,
+  kPersonalized = 1,
+  kPopular = 2,
+  kSimilarToItem = 3,
+  kBuyAgain = 4,
+};
+
+struct Explanation {
+  ReasonCode code = ReasonCode::kUnspecified;
+  std::string anchor_item_id;
+  std::string anchor_category;
+  std::string text;
+};
+
+struct ScoredItem {
+  std::string item_id;
+  float score = 0;
+  Explanation reason;
+  std::string category;
+  double price = 0;
+};
+
+struct AnswerMeta {
+  std::string model_version;
+  bool degraded = false;
+  std::string degraded_reason;
+};
+
+struct ItemFilters {
+  std::vector<std::string> categories;
+  std::vector<std::string> exclude_item_ids;
+  // 0: unbounded on that side.
+  double min_price = 0;
+  double max_price = 0;
+};
+
+struct SlotSpec {
+  std::string name;
+  int k = 0;
+};
+
+struct ProductRequest {
+  std::string user_id;
+  std::vector<SlotSpec> slots;
+  ItemFilters filters;
+  absl::Time now = absl::InfinitePast();  // InfinitePast: absl::Now()
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+struct SlotAnswer {
+  std::string name;
+  std::vector<ScoredItem> items;
+};
+
+struct ProductAnswer {
+  std::vector<SlotAnswer> slots;
+  AnswerMeta meta;
+};
+
+struct SimilarRequest {
+  std::string item_id;
+  int k = 0;
+  ItemFilters filters;
+  // Optional: this user's purchases are excluded.
+  std::string user_id;
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+struct SimilarAnswer {
+  std::vector<ScoredItem> items;
+  AnswerMeta meta;
+};
+
+struct EventsAnswer {
+  int accepted = 0;
+  // (index into the request, message) for each event not stored.
+  std::vector<std::pair<int, std::string>> rejected;
+  AnswerMeta meta;
+};
+
+struct PurchaseView {
+  std::string item_id;
+  int32_t count = 0;
+  absl::Time last_purchase;
+  std::string category;
+};
+
+struct ProfileAnswer {
+  std::string user_id;
+  bool known_to_model = false;
+  std::vector<PurchaseView> purchases;  // most recent first
+  std::vector<feature_store::ActivityRecord> recent;  // most recent first
+  AnswerMeta meta;
+};
+
+struct RecommenderOptions {
+  // Largest k accepted per slot / per SimilarItems call.
+  int max_k = 200;
+  // Most slots in one RecommendProducts request.
+  int max_slots = 10;
+  // Most exclude_item_ids / categories accepted in one request.
+  int max_exclude_ids = 1000;
+  int max_categories = 100;
+  // Upper bound on the time one request waits for the feature store; the
+  // request deadline may shorten it. A slower store degrades the answer.
+  absl::Duration feature_timeout = absl::Milliseconds(50);
+  // Most events in one RecordEvents call.
+  int max_events = 1000;
+  // How many of the user's purchases are considered as explanation anchors
+  // and fold-in inputs (most recent first).
+  int max_history_anchors = 50;
+  // Interaction strength of non-purchase events in fold-in (a purchase
+  // counts 1 per purchase event).
+  float view_strength = 0.25f;
+  float cart_strength = 0.5f;
+};
+
+class Recommender {
+ public:
+  // `models` and `features` are borrowed and must outlive the Recommender.
+  Recommender(const ModelStore* models, feature_store::FeatureStore* features,
+              const RecommenderOptions& options = {});
+
+  // Fills each slot in order from one ranking, so no item repeats across
+  // slots: user vector (the model's, or folded in from live activity for a
+  // user unknown to the model) → inner-product search, minus the user's
+  // purchases and filtered items; popular items fill what is left and serve
+  // users with no signal at all.
+  absl::StatusOr<ProductAnswer> RecommendProducts(const ProductRequest& request) const;
+
+  // Items nearest to `item_id` by cosine of item vectors. NotFound for an
+  // item unknown to the model.
+  absl::StatusOr<SimilarAnswer> SimilarItems(const SimilarRequest& request) const;
+
+  // Validates each event; stores the valid ones. InvalidArgument when no
+  // event is valid (message names the first bad field); Unavailable when the
+  // store is down (nothing stored, safe to retry).
+  absl::StatusOr<EventsAnswer> RecordEvents(
+      const std::vector<feature_store::Event>& events, absl::Time deadline) const;
+
+  // Purchases (live store, or training-time history when degraded) and
+  // recent activity. NotFound when neither the store nor the model knows the
+  // user.
+  absl::StatusOr<ProfileAnswer> GetUserProfile(absl::string_view user_id,
+                                               int history_limit,
+                                               absl::Time deadline) const;
+
+  const RecommenderOptions& options() const { return options_; }
+
+ private:
+  absl::Status ValidateFilters(const ItemFilters& filters) const;
+
+  const ModelStore* const models_;
+  feature_store::FeatureStore* const features_;
+  const RecommenderOptions options_;
+};
+
+}  // namespace recsys::recommender
+
+#endif  // RECSYS_RECOMMENDER_RECOMMENDER_H_

@@ -1,0 +1,174 @@
+#include "recommender/vector_index.h"
+
+#include <cmath>
+#include <exception>
+#include <utility>
+
+#include <faiss/Index.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/index_factory.h>
+#include <faiss/index_io.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace recsys::recommender {
+namespace {
+
+using idx_t = faiss::Index::idx_t;
+
+// Adapts an IdFilter to FAISS's selector interface.
+class FilterSelector : public faiss::IDSelector {
+ public:
+  explicit FilterSelector(const IdFilter* filter) : filter_(filter) {}
+  bool is_member(idx_t id) const override { return filter_->Allowed(id); }
+
+ private:
+  const IdFilter* filter_;
+};
+
+}  // namespace
+
+void Normalize(absl::Span<float> v) {
+  double norm = 0;
+  for (float x : v) norm += static_cast<double>(x) * x;
+  if (norm <= 0) return;
+  const float inv = static_cast<float>(1.0 / std::sqrt(norm));
+  for (float& x : v) x *= inv;
+}
+
+VectorIndex::VectorIndex(std::unique_ptr<faiss::Index> index, Metric metric)
+    : index_(std::move(index)), metric_(metric), dim_(index_->d) {}
+
+VectorIndex::~VectorIndex() = default;
+
+absl::StatusOr<std::unique_ptr<VectorIndex>> VectorIndex::Create(
+    int dim, absl::string_view spec, Metric metric) {
+  if (dim < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("dim must be >= 1, got ", dim));
+  }
+  try {
+    std::unique_ptr<faiss::Index> index(faiss::index_factory(
+        dim, std::string(spec).c_str(), faiss::METRIC_INNER_PRODUCT));
+    return std::unique_ptr<VectorIndex>(new VectorIndex(std::move(index), metric));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("index spec '", spec, "': ", e.what()));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<VectorIndex>> VectorIndex::Load(
+    const std::string& path, Metric metric) {
+  try {
+    std::unique_ptr<faiss::Index> index(faiss::read_index(path.c_str()));
+    if (index->metric_type != faiss::METRIC_INNER_PRODUCT) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": index metric is not inner product"));
+    }
+    return std::unique_ptr<VectorIndex>(new VectorIndex(std::move(index), metric));
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat(path, ": ", e.what()));
+  }
+}
+
+absl::Status VectorIndex::Add(absl::Span<const float> rows) {
+  if (rows.size() % dim_ != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rows: size ", rows.size(), " is not a multiple of dim ", dim_));
+  }
+  const idx_t n = static_cast<idx_t>(rows.size() / dim_);
+  if (n == 0) return absl::OkStatus();
+  std::vector<float> normalized;
+  const float* data = rows.data();
+  if (metric_ == Metric::kCosine) {
+    normalized.assign(rows.begin(), rows.end());
+    for (idx_t i = 0; i < n; ++i) {
+      Normalize(absl::MakeSpan(normalized.data() + i * dim_, dim_));
+    }
+    data = normalized.data();
+  }
+  try {
+    if (!index_->is_trained) index_->train(n, data);
+    index_->add(n, data);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("faiss add: ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VectorIndex::Save(const std::string& path) const {
+  try {
+    faiss::write_index(index_.get(), path.c_str());
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(path, ": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+int64_t VectorIndex::size() const { return index_->ntotal; }
+
+std::string VectorIndex::Describe() const {
+  std::string type = "Index";
+  if (dynamic_cast<const faiss::IndexHNSW*>(index_.get()) != nullptr) {
+    type = "HNSW";
+  } else if (dynamic_cast<const faiss::IndexIVF*>(index_.get()) != nullptr) {
+    type = "IVF";
+  } else {
+    type = "Flat";
+  }
+  return absl::StrCat(type, "(d=", dim_, ", n=", index_->ntotal, ", ",
+                      metric_ == Metric::kCosine ? "cosine" : "inner product",
+                      ")");
+}
+
+absl::StatusOr<std::vector<Neighbor>> VectorIndex::Search(
+    absl::Span<const float> query, int k, const SearchOptions& options) const {
+  if (static_cast<int>(query.size()) != dim_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "query: expected ", dim_, " floats, got ", query.size()));
+  }
+  if (k < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("k must be >= 1, got ", k));
+  }
+  const int64_t n = index_->ntotal;
+  if (n == 0) return std::vector<Neighbor>();
+  if (k > n) k = static_cast<int>(n);
+
+  std::vector<float> q(query.begin(), query.end());
+  if (metric_ == Metric::kCosine) Normalize(absl::MakeSpan(q));
+
+  FilterSelector selector(options.filter);
+  faiss::SearchParametersHNSW hnsw_params;
+  faiss::SearchParametersIVF ivf_params;
+  faiss::SearchParameters plain_params;
+  faiss::SearchParameters* params = &plain_params;
+  if (dynamic_cast<const faiss::IndexHNSW*>(index_.get()) != nullptr) {
+    if (options.ef_search > 0) hnsw_params.efSearch = options.ef_search;
+    else hnsw_params.efSearch = std::max(16, k);
+    params = &hnsw_params;
+  } else if (dynamic_cast<const faiss::IndexIVF*>(index_.get()) != nullptr) {
+    if (options.nprobe > 0) ivf_params.nprobe = options.nprobe;
+    else ivf_params.nprobe = static_cast<const faiss::IndexIVF*>(index_.get())->nprobe;
+    params = &ivf_params;
+  }
+  if (options.filter != nullptr) params->sel = &selector;
+
+  std::vector<float> scores(k);
+  std::vector<idx_t> ids(k);
+  try {
+    index_->search(1, q.data(), k, scores.data(), ids.data(), params);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("faiss search: ", e.what()));
+  }
+  std::vector<Neighbor> out;
+  out.reserve(k);
+  for (int i = 0; i < k; ++i) {
+    if (ids[i] < 0) break;
+    out.push_back({ids[i], scores[i]});
+  }
+  return out;
+}
+
+}  // namespace recsys::recommender

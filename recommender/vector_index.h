@@ -1,0 +1,104 @@
+// VectorIndex: a FAISS index over item vectors, behind an interface that
+// speaks absl::Status. FAISS exceptions stop here: every FAISS call is wrapped
+// and turned into InvalidArgument / Internal.
+//
+// Ids are the item rows of the model (0 .. size()-1).
+//
+// Thread safety: Search() is const and safe to call concurrently (FAISS const
+// search is reentrant). Add() and Save() need external exclusion; the model
+// store builds an index completely before publishing it to readers.
+#ifndef RECSYS_RECOMMENDER_VECTOR_INDEX_H_
+#define RECSYS_RECOMMENDER_VECTOR_INDEX_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+
+namespace faiss {
+struct Index;
+}  // namespace faiss
+
+namespace recsys::recommender {
+
+enum class Metric { kInnerProduct, kCosine };
+
+struct Neighbor {
+  int64_t id = -1;
+  float score = 0;
+};
+
+// Decides which ids a search may return. Implementations must be safe to
+// call from the searching thread while the index is shared.
+class IdFilter {
+ public:
+  virtual ~IdFilter() = default;
+  virtual bool Allowed(int64_t id) const = 0;
+};
+
+struct SearchOptions {
+  // When set, only ids it allows are returned. Borrowed for the call.
+  const IdFilter* filter = nullptr;
+  // HNSW: efSearch for this query (0: the index's default). Ignored by
+  // other index types.
+  int ef_search = 0;
+  // IVF: number of lists probed (0: the index's default).
+  int nprobe = 0;
+};
+
+class VectorIndex {
+ public:
+  // An empty index of dimension `dim` built by faiss::index_factory(spec).
+  // With Metric::kCosine, vectors (added and queried) are L2-normalized
+  // first, so scores are cosine similarities. InvalidArgument for a bad
+  // spec or dim < 1.
+  static absl::StatusOr<std::unique_ptr<VectorIndex>> Create(
+      int dim, absl::string_view spec, Metric metric);
+
+  // Reads an index written by Save(). NotFound / DataLoss on I/O or format
+  // errors.
+  static absl::StatusOr<std::unique_ptr<VectorIndex>> Load(
+      const std::string& path, Metric metric);
+
+  ~VectorIndex();
+  VectorIndex(const VectorIndex&) = delete;
+  VectorIndex& operator=(const VectorIndex&) = delete;
+
+  // Trains (when the index type needs it) and adds `rows` (n x dim,
+  // row-major) with ids 0..n-1 following those already present.
+  absl::Status Add(absl::Span<const float> rows);
+
+  absl::Status Save(const std::string& path) const;
+
+  // The k best ids for `query` (dim floats), best first. Fewer than k when
+  // the index (or the filter) has fewer ids. InvalidArgument for a query of
+  // the wrong size or k < 1.
+  absl::StatusOr<std::vector<Neighbor>> Search(
+      absl::Span<const float> query, int k,
+      const SearchOptions& options = {}) const;
+
+  int dim() const { return dim_; }
+  int64_t size() const;
+  Metric metric() const { return metric_; }
+  // Human-readable type, e.g. "IndexFlat(IP)" or "IndexHNSWFlat(IP)".
+  std::string Describe() const;
+
+ private:
+  VectorIndex(std::unique_ptr<faiss::Index> index, Metric metric);
+
+  const std::unique_ptr<faiss::Index> index_;
+  const Metric metric_;
+  const int dim_;
+};
+
+// L2-normalizes `v` in place; zero vectors are left as they are.
+void Normalize(absl::Span<float> v);
+
+}  // namespace recsys::recommender
+
+#endif  // RECSYS_RECOMMENDER_VECTOR_INDEX_H_

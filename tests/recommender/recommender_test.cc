@@ -1,0 +1,283 @@
+#include "recommender/recommender.h"
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "feature_store/faulty_feature_store.h"
+#include "feature_store/in_memory_feature_store.h"
+#include "gtest/gtest.h"
+#include "tests/recommender/test_model.h"
+#include "tests/testing/status_matchers.h"
+
+namespace recsys::recommender {
+namespace {
+
+using feature_store::Event;
+using feature_store::EventType;
+
+class RecommenderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string root = testing::FreshDir("recommender");
+    ModelData data = testing::MakePlantedModel();
+    PublishOptions publish;
+    publish.version = "7";
+    ASSERT_TRUE(PublishModel(root, data, publish).ok());
+    ModelStoreOptions options;
+    options.root = root;
+    options.poll_interval = absl::ZeroDuration();
+    auto models = ModelStore::Create(options);
+    ASSERT_TRUE(models.ok()) << models.status();
+    models_ = *std::move(models);
+    RECSYS_ASSERT_OK(LoadIntoFeatureStore(data, &memory_));
+    RecommenderOptions rec_options;
+    rec_options.max_k = 50;
+    rec_options.max_exclude_ids = 5;
+    recommender_ = std::make_unique<Recommender>(models_.get(), &faulty_, rec_options);
+  }
+
+  ProductRequest Request(const std::string& user, int k) {
+    ProductRequest r;
+    r.user_id = user;
+    r.slots.push_back({"feed", k});
+    return r;
+  }
+
+  static std::vector<std::string> Ids(const std::vector<ScoredItem>& items) {
+    std::vector<std::string> ids;
+    for (const auto& i : items) ids.push_back(i.item_id);
+    return ids;
+  }
+
+  Event Purchase(const std::string& user, const std::string& item) {
+    Event e;
+    e.type = EventType::kPurchase;
+    e.user_id = user;
+    e.item_id = item;
+    return e;
+  }
+
+  std::unique_ptr<ModelStore> models_;
+  feature_store::InMemoryFeatureStore memory_;
+  feature_store::FaultyFeatureStore faulty_{&memory_};
+  std::unique_ptr<Recommender> recommender_;
+};
+
+TEST_F(RecommenderTest, KnownUserGetsTheirGroupMinusPurchases) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer a, recommender_->RecommendProducts(Request("ua0", 5)));
+  EXPECT_EQ(a.meta.model_version, "7");
+  EXPECT_FALSE(a.meta.degraded);
+  ASSERT_EQ(a.slots.size(), 1u);
+  ASSERT_EQ(a.slots[0].items.size(), 5u);
+  for (const ScoredItem& item : a.slots[0].items) {
+    EXPECT_EQ(item.category, "alpha") << item.item_id;
+    EXPECT_NE(item.item_id, "a0");  // bought
+    EXPECT_NE(item.item_id, "a1");  // bought
+    EXPECT_EQ(item.reason.code, ReasonCode::kPersonalized);
+    EXPECT_TRUE(item.reason.anchor_item_id == "a0" || item.reason.anchor_item_id == "a1")
+        << item.reason.anchor_item_id;
+    EXPECT_NE(item.reason.text.find("you bought"), std::string::npos);
+  }
+  // Scores are sorted.
+  for (size_t i = 1; i < a.slots[0].items.size(); ++i) {
+    EXPECT_GE(a.slots[0].items[i - 1].score, a.slots[0].items[i].score);
+  }
+}
+
+TEST_F(RecommenderTest, UnknownUserGetsPopularItems) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer a,
+                              recommender_->RecommendProducts(Request("stranger", 3)));
+  EXPECT_EQ(Ids(a.slots[0].items), (std::vector<std::string>{"b0", "b1", "b2"}));
+  for (const auto& item : a.slots[0].items) EXPECT_EQ(item.reason.code, ReasonCode::kPopular);
+  EXPECT_FALSE(a.meta.degraded);
+}
+
+TEST_F(RecommenderTest, RecordedPurchaseIsExcludedFromTheNextAnswer) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer before,
+                              recommender_->RecommendProducts(Request("ua0", 3)));
+  const std::string top = before.slots[0].items[0].item_id;
+  RECSYS_ASSERT_OK_AND_ASSIGN(EventsAnswer ev,
+                              recommender_->RecordEvents({Purchase("ua0", top)}, absl::InfiniteFuture()));
+  EXPECT_EQ(ev.accepted, 1);
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer after,
+                              recommender_->RecommendProducts(Request("ua0", 3)));
+  for (const auto& item : after.slots[0].items) EXPECT_NE(item.item_id, top);
+}
+
+TEST_F(RecommenderTest, NewUserIsPersonalizedFromFirstEvents) {
+  // Cold: popular (beta) items.
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer cold,
+                              recommender_->RecommendProducts(Request("newbie", 4)));
+  EXPECT_EQ(cold.slots[0].items[0].reason.code, ReasonCode::kPopular);
+  // Views of alpha items fold the user into the alpha group.
+  std::vector<Event> views;
+  for (const char* item : {"a7", "a8"}) {
+    Event e;
+    e.type = EventType::kView;
+    e.user_id = "newbie";
+    e.item_id = item;
+    views.push_back(e);
+  }
+  RECSYS_ASSERT_OK(recommender_->RecordEvents(views, absl::InfiniteFuture()).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer warm,
+                              recommender_->RecommendProducts(Request("newbie", 4)));
+  for (const auto& item : warm.slots[0].items) {
+    EXPECT_EQ(item.category, "alpha") << item.item_id;
+    EXPECT_EQ(item.reason.code, ReasonCode::kPersonalized);
+    EXPECT_NE(item.reason.text.find("you viewed"), std::string::npos) << item.reason.text;
+  }
+}
+
+TEST_F(RecommenderTest, SlotsNeverRepeatAnItem) {
+  ProductRequest r = Request("ub0", 3);
+  r.slots.push_back({"more", 6});
+  r.slots.push_back({"tail", 10});
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer a, recommender_->RecommendProducts(r));
+  ASSERT_EQ(a.slots.size(), 3u);
+  EXPECT_EQ(a.slots[0].name, "feed");
+  EXPECT_EQ(a.slots[1].name, "more");
+  std::set<std::string> seen;
+  size_t total = 0;
+  for (const auto& slot : a.slots) {
+    for (const auto& item : slot.items) {
+      EXPECT_TRUE(seen.insert(item.item_id).second) << "repeated " << item.item_id;
+      ++total;
+    }
+  }
+  // 20 items minus 2 bought = 18 available, 19 requested.
+  EXPECT_EQ(total, 18u);
+}
+
+TEST_F(RecommenderTest, FiltersAreHonoured) {
+  ProductRequest r = Request("ub0", 5);
+  r.filters.categories = {"alpha"};
+  r.filters.exclude_item_ids = {"a0", "a1"};
+  r.filters.max_price = 6.0;
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer a, recommender_->RecommendProducts(r));
+  ASSERT_FALSE(a.slots[0].items.empty());
+  for (const auto& item : a.slots[0].items) {
+    EXPECT_EQ(item.category, "alpha");
+    EXPECT_NE(item.item_id, "a0");
+    EXPECT_NE(item.item_id, "a1");
+    EXPECT_LE(item.price, 6.0);
+  }
+  EXPECT_EQ(a.slots[0].items.size(), 4u);  // a2..a5
+}
+
+TEST_F(RecommenderTest, FeatureStoreDownDegradesInsteadOfFailing) {
+  faulty_.set_failing(true);
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer a, recommender_->RecommendProducts(Request("ua0", 4)));
+  EXPECT_TRUE(a.meta.degraded);
+  EXPECT_NE(a.meta.degraded_reason.find("feature store"), std::string::npos);
+  ASSERT_EQ(a.slots[0].items.size(), 4u);
+  // Training-time purchases are still excluded.
+  for (const auto& item : a.slots[0].items) {
+    EXPECT_NE(item.item_id, "a0");
+    EXPECT_NE(item.item_id, "a1");
+  }
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProfileAnswer p,
+                              recommender_->GetUserProfile("ua0", 0, absl::InfiniteFuture()));
+  EXPECT_TRUE(p.meta.degraded);
+  EXPECT_EQ(p.purchases.size(), 2u);
+  // Writes report Unavailable so the caller can retry.
+  auto st = recommender_->RecordEvents({Purchase("ua0", "a5")}, absl::InfiniteFuture()).status();
+  EXPECT_TRUE(absl::IsUnavailable(st)) << st;
+}
+
+TEST_F(RecommenderTest, BadRequestsNameTheField) {
+  auto expect = [](const absl::Status& st, absl::string_view field) {
+    EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+    EXPECT_NE(st.message().find(field), absl::string_view::npos) << st;
+  };
+  expect(recommender_->RecommendProducts(Request("", 5)).status(), "user_id");
+  expect(recommender_->RecommendProducts(Request("ua0", 0)).status(), "slots[0].k");
+  expect(recommender_->RecommendProducts(Request("ua0", 51)).status(), "slots[0].k");
+  ProductRequest no_slots = Request("ua0", 1);
+  no_slots.slots.clear();
+  expect(recommender_->RecommendProducts(no_slots).status(), "slots");
+  ProductRequest many = Request("ua0", 1);
+  many.filters.exclude_item_ids.assign(6, "x");
+  expect(recommender_->RecommendProducts(many).status(), "filters.exclude_item_ids");
+  ProductRequest price = Request("ua0", 1);
+  price.filters.min_price = 10;
+  price.filters.max_price = 5;
+  expect(recommender_->RecommendProducts(price).status(), "filters.min_price");
+
+  SimilarRequest s;
+  s.item_id = "a1";
+  s.k = 0;
+  expect(recommender_->SimilarItems(s).status(), "k");
+  s.item_id = "";
+  s.k = 3;
+  expect(recommender_->SimilarItems(s).status(), "item_id");
+  s.item_id = "nope";
+  auto st = recommender_->SimilarItems(s).status();
+  EXPECT_TRUE(absl::IsNotFound(st)) << st;
+  EXPECT_NE(st.message().find("item_id"), absl::string_view::npos);
+
+  expect(recommender_->GetUserProfile("", 0, absl::InfiniteFuture()).status(), "user_id");
+  EXPECT_TRUE(absl::IsNotFound(
+      recommender_->GetUserProfile("ghost", 0, absl::InfiniteFuture()).status()));
+}
+
+TEST_F(RecommenderTest, EventsAreValidatedOneByOne) {
+  Event no_item = Purchase("ua0", "");
+  Event no_user = Purchase("", "a3");
+  Event coupon;
+  coupon.type = EventType::kCouponRedeemed;
+  coupon.user_id = "ua0";
+  coupon.coupon_id = "c1";
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      EventsAnswer a,
+      recommender_->RecordEvents({Purchase("ua0", "a3"), no_item, no_user, coupon},
+                                 absl::InfiniteFuture()));
+  EXPECT_EQ(a.accepted, 1);
+  ASSERT_EQ(a.rejected.size(), 3u);
+  EXPECT_EQ(a.rejected[0].first, 1);
+  EXPECT_NE(a.rejected[0].second.find("events[1].item_id"), std::string::npos);
+  EXPECT_NE(a.rejected[1].second.find("events[2].user_id"), std::string::npos);
+  EXPECT_NE(a.rejected[2].second.find("events[3].type"), std::string::npos);
+  auto st = recommender_->RecordEvents({no_item}, absl::InfiniteFuture()).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(st));
+  EXPECT_TRUE(absl::IsInvalidArgument(recommender_->RecordEvents({}, absl::InfiniteFuture()).status()));
+}
+
+TEST_F(RecommenderTest, SimilarItemsStayInTheGroupAndSkipTheUsersPurchases) {
+  SimilarRequest s;
+  s.item_id = "a3";
+  s.k = 5;
+  RECSYS_ASSERT_OK_AND_ASSIGN(SimilarAnswer a, recommender_->SimilarItems(s));
+  ASSERT_EQ(a.items.size(), 5u);
+  for (const auto& item : a.items) {
+    EXPECT_EQ(item.category, "alpha");
+    EXPECT_NE(item.item_id, "a3");
+    EXPECT_EQ(item.reason.code, ReasonCode::kSimilarToItem);
+    EXPECT_EQ(item.reason.anchor_item_id, "a3");
+  }
+  s.user_id = "ua3";  // bought a3 and a4
+  RECSYS_ASSERT_OK_AND_ASSIGN(a, recommender_->SimilarItems(s));
+  for (const auto& item : a.items) EXPECT_NE(item.item_id, "a4");
+}
+
+TEST_F(RecommenderTest, ProfileShowsHistoryAndLiveEvents) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProfileAnswer p,
+                              recommender_->GetUserProfile("ub2", 0, absl::InfiniteFuture()));
+  EXPECT_TRUE(p.known_to_model);
+  ASSERT_EQ(p.purchases.size(), 2u);
+  EXPECT_EQ(p.purchases[0].item_id, "b3");  // more recent
+  Event e = Purchase("ub2", "b9");
+  e.time = absl::FromUnixSeconds(1750000000);
+  RECSYS_ASSERT_OK(recommender_->RecordEvents({e}, absl::InfiniteFuture()).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(p, recommender_->GetUserProfile("ub2", 0, absl::InfiniteFuture()));
+  ASSERT_EQ(p.purchases.size(), 3u);
+  EXPECT_EQ(p.purchases[0].item_id, "b9");
+  EXPECT_EQ(p.purchases[0].category, "beta");
+  ASSERT_FALSE(p.recent.empty());
+  EXPECT_EQ(p.recent[0].item_id, "b9");
+}
+
+}  // namespace
+}  // namespace recsys::recommender
