@@ -1,0 +1,472 @@
+#include "training/csv_reader.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/training/test_files.h"
+
+namespace recsys::training {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::MakeTestDir;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+using testing::WriteFile;
+using testing::WriteGzFile;
+
+struct Rec {
+  int64_t line;
+  bool too_long;
+  std::vector<std::string> fields;
+};
+
+std::vector<Rec> ReadAll(const std::string& path,
+                         const CsvReaderOptions& options = {}) {
+  std::vector<Rec> out;
+  auto reader = CsvReader::Open(path, options);
+  EXPECT_TRUE(reader.ok()) << reader.status();
+  if (!reader.ok()) return out;
+  CsvRecord record;
+  while (true) {
+    absl::StatusOr<bool> more = (*reader)->Next(&record);
+    EXPECT_TRUE(more.ok()) << more.status();
+    if (!more.ok() || !*more) break;
+    Rec r{record.line(), record.too_long(), {}};
+    for (int i = 0; i < record.size(); ++i) {
+      r.fields.emplace_back(record.field(i));
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<PurchaseRow> ReadRows(const std::string& path,
+                                  const ReadOptions& options, ReadStats* stats,
+                                  absl::Status* status = nullptr) {
+  std::vector<PurchaseRow> rows;
+  absl::Status s = ReadPurchases(
+      path, options, [&](const PurchaseRow& row) { rows.push_back(row); },
+      stats);
+  if (status != nullptr) {
+    *status = s;
+  } else {
+    EXPECT_TRUE(s.ok()) << s;
+  }
+  return rows;
+}
+
+TEST(CsvReaderTest, QuotingAndLineNumbers) {
+  const std::string dir = MakeTestDir();
+  const std::string path = WriteFile(dir, "a.csv",
+                                     "\xEF\xBB\xBF"
+                                     "a,b,c\r\n"
+                                     "1,\"x, y\",\"say \"\"hi\"\"\"\n"
+                                     "\n"
+                                     "2,\"two\nlines\",z\n"
+                                     "3,,\"\"\n"
+                                     "4,lit\"eral,\"q\"tail\n"
+                                     "5,last,no-newline");
+  const std::vector<Rec> recs = ReadAll(path);
+  ASSERT_EQ(recs.size(), 6u);
+  EXPECT_EQ(recs[0].line, 1);
+  EXPECT_THAT(recs[0].fields, ElementsAre("a", "b", "c"));
+  EXPECT_EQ(recs[1].line, 2);
+  EXPECT_THAT(recs[1].fields, ElementsAre("1", "x, y", "say \"hi\""));
+  EXPECT_EQ(recs[2].line, 4);  // line 3 is blank
+  EXPECT_THAT(recs[2].fields, ElementsAre("2", "two\nlines", "z"));
+  EXPECT_EQ(recs[3].line, 6);
+  EXPECT_THAT(recs[3].fields, ElementsAre("3", "", ""));
+  EXPECT_EQ(recs[4].line, 7);
+  EXPECT_THAT(recs[4].fields, ElementsAre("4", "lit\"eral", "qtail"));
+  EXPECT_EQ(recs[5].line, 8);
+  EXPECT_THAT(recs[5].fields, ElementsAre("5", "last", "no-newline"));
+}
+
+TEST(CsvReaderTest, TinyBufferGivesSameRecords) {
+  const std::string dir = MakeTestDir();
+  std::string content = "id,text\n";
+  for (int i = 0; i < 50; ++i) {
+    content += std::to_string(i) + ",\"field, with \"\"quotes\"\"\nand " +
+               std::string(i, 'x') + "\"\r\n";
+  }
+  const std::string path = WriteFile(dir, "b.csv", content);
+  CsvReaderOptions tiny;
+  tiny.buffer_bytes = 16;
+  const std::vector<Rec> big = ReadAll(path);
+  const std::vector<Rec> small = ReadAll(path, tiny);
+  ASSERT_EQ(big.size(), 51u);
+  ASSERT_EQ(small.size(), big.size());
+  for (size_t i = 0; i < big.size(); ++i) {
+    EXPECT_EQ(small[i].fields, big[i].fields) << i;
+    EXPECT_EQ(small[i].line, big[i].line) << i;
+  }
+  EXPECT_EQ(big[50].line, 100);
+  EXPECT_EQ(big[50].fields[1],
+            "field, with \"quotes\"\nand " + std::string(49, 'x'));
+}
+
+TEST(CsvReaderTest, TooLongRecordResyncsAtNextLine) {
+  const std::string dir = MakeTestDir();
+  const std::string path =
+      WriteFile(dir, "c.csv",
+                "a,b\n" + std::string(100, 'x') + ",y\nshort,ok\n\"" +
+                    std::string(100, 'q') + "\nstill quoted\",z\nlast,row\n");
+  CsvReaderOptions options;
+  options.max_record_bytes = 50;
+  options.buffer_bytes = 16;
+  const std::vector<Rec> recs = ReadAll(path, options);
+  ASSERT_EQ(recs.size(), 6u);
+  EXPECT_FALSE(recs[0].too_long);
+  EXPECT_TRUE(recs[1].too_long);
+  EXPECT_EQ(recs[1].line, 2);
+  EXPECT_TRUE(recs[1].fields.empty());
+  EXPECT_THAT(recs[2].fields, ElementsAre("short", "ok"));
+  EXPECT_EQ(recs[2].line, 3);
+  // The quoted field overflows on line 4; reading resumes at line 5, whose
+  // remainder is parsed as a (garbage) record of its own.
+  EXPECT_TRUE(recs[3].too_long);
+  EXPECT_EQ(recs[3].line, 4);
+  EXPECT_EQ(recs[4].line, 5);
+  EXPECT_FALSE(recs[4].too_long);
+  EXPECT_THAT(recs[5].fields, ElementsAre("last", "row"));
+  EXPECT_EQ(recs[5].line, 6);
+}
+
+TEST(CsvReaderTest, MissingFileIsNotFound) {
+  EXPECT_EQ(CsvReader::Open("/nonexistent/dir/x.csv").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(CsvReaderTest, TruncatedGzipIsDataLoss) {
+  const std::string dir = MakeTestDir();
+  std::string content = "a,b\n";
+  for (int i = 0; i < 20000; ++i) content += std::to_string(i * 7919) + ",x\n";
+  const std::string gz = WriteGzFile(dir, "t.csv.gz", content);
+  std::string bytes = testing::ReadFileBytes(gz);
+  const std::string cut =
+      WriteFile(dir, "cut.csv.gz", bytes.substr(0, bytes.size() / 2));
+  auto reader = CsvReader::Open(cut);
+  ASSERT_TRUE(reader.ok());
+  CsvRecord record;
+  absl::Status status;
+  while (true) {
+    absl::StatusOr<bool> more = (*reader)->Next(&record);
+    if (!more.ok()) {
+      status = more.status();
+      break;
+    }
+    if (!*more) break;
+  }
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+}
+
+TEST(ParseTimestampTest, Forms) {
+  EXPECT_EQ(ParseTimestamp("1700000000"), 1700000000);
+  EXPECT_EQ(ParseTimestamp(" 0 "), 0);
+  EXPECT_EQ(ParseTimestamp("-86400"), -86400);
+  EXPECT_EQ(ParseTimestamp("2010-12-01 08:26:00"), 1291191960);
+  EXPECT_EQ(ParseTimestamp("2010-12-01T08:26:00Z"), 1291191960);
+  EXPECT_EQ(ParseTimestamp("2010-12-01T08:26:00"), 1291191960);
+  EXPECT_EQ(ParseTimestamp("2010-12-01 08:26"), 1291191960);
+  EXPECT_EQ(ParseTimestamp("2010-12-01 08:26:00.250"), 1291191960);
+  EXPECT_EQ(ParseTimestamp("2010-12-01"), 1291161600);
+  EXPECT_EQ(ParseTimestamp("2024-02-29 00:00:00"), 1709164800);
+  EXPECT_EQ(ParseTimestamp("1970-01-01 00:00:00"), 0);
+  EXPECT_EQ(ParseTimestamp(""), std::nullopt);
+  EXPECT_EQ(ParseTimestamp("2023-02-29 00:00:00"), std::nullopt);
+  EXPECT_EQ(ParseTimestamp("2010-13-01 00:00:00"), std::nullopt);
+  EXPECT_EQ(ParseTimestamp("2010-12-01 24:00:00"), std::nullopt);
+  EXPECT_EQ(ParseTimestamp("12/1/10 8:26"), std::nullopt);
+  EXPECT_EQ(ParseTimestamp("2010-12-01x08:26:00"), std::nullopt);
+  EXPECT_EQ(ParseTimestamp("abc"), std::nullopt);
+  EXPECT_EQ(ParseTimestamp("99999999999999999999999"), std::nullopt);
+}
+
+TEST(ReadPurchasesTest, CanonicalUnixAndIsoTimestamps) {
+  const std::string dir = MakeTestDir();
+  const std::string path =
+      WriteFile(dir, "p.csv",
+                "user_id,item_id,timestamp,quantity,price,category\n"
+                "u1,i1,1700000000,2,3.5,grocery\n"
+                "u1,i2,2023-11-14 22:13:20,,10,\"books, used\"\n"
+                "u2,i1,2023-11-14T22:13:21Z,1,3.25,grocery\n");
+  ReadStats stats;
+  std::vector<PurchaseRow> rows = ReadRows(path, {}, &stats);
+  EXPECT_EQ(stats.format, PurchaseFormat::kCanonical);
+  EXPECT_EQ(stats.rows_read, 3);
+  EXPECT_EQ(stats.rows_used, 3);
+  EXPECT_TRUE(stats.skipped.empty());
+  EXPECT_TRUE(stats.errors.empty());
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].user_id, "u1");
+  EXPECT_EQ(rows[0].item_id, "i1");
+  EXPECT_EQ(rows[0].timestamp_unix, 1700000000);
+  EXPECT_EQ(rows[0].quantity, 2);
+  EXPECT_EQ(rows[0].price, 3.5);
+  EXPECT_EQ(rows[0].category, "grocery");
+  EXPECT_EQ(rows[1].timestamp_unix, 1700000000);
+  EXPECT_EQ(rows[1].quantity, 1);  // empty -> 1
+  EXPECT_EQ(rows[1].category, "books, used");
+  EXPECT_EQ(rows[2].timestamp_unix, 1700000001);
+  EXPECT_EQ(stats.first_unix, 1700000000);
+  EXPECT_EQ(stats.last_unix, 1700000001);
+}
+
+TEST(ReadPurchasesTest, CanonicalColumnsByNameWithTitle) {
+  const std::string dir = MakeTestDir();
+  const std::string path = WriteFile(dir, "p.csv",
+                                     "Timestamp,Title,Item_ID,User_ID\n"
+                                     "5,\"Mug, \"\"large\"\"\",i9,u3\n");
+  ReadStats stats;
+  std::vector<PurchaseRow> rows = ReadRows(path, {}, &stats);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].user_id, "u3");
+  EXPECT_EQ(rows[0].item_id, "i9");
+  EXPECT_EQ(rows[0].timestamp_unix, 5);
+  EXPECT_EQ(rows[0].title, "Mug, \"large\"");
+  EXPECT_EQ(rows[0].quantity, 1);
+  EXPECT_EQ(rows[0].price, 0);
+}
+
+TEST(ReadPurchasesTest, MalformedRowsCountedWithLineNumbers) {
+  const std::string dir = MakeTestDir();
+  const std::string path =
+      WriteFile(dir, "bad.csv",
+                "user_id,item_id,timestamp,quantity,price\n"  // 1
+                "u1,i1,100,1,1.0\n"                           // 2 ok
+                "u1,i1,100,abc,1.0\n"                         // 3 bad quantity
+                "u1,i1,yesterday,1,1.0\n"                     // 4 bad timestamp
+                "u1,i1,100,1\n"                 // 5 wrong column count
+                ",i1,100,1,1.0\n"               // 6 empty user
+                "u1,,100,1,1.0\n"               // 7 empty item
+                "u1,i1,100,0,1.0\n"             // 8 non-positive qty
+                "u1,i1,100,1,$3\n"              // 9 bad price
+                "u1,i1,,1,1.0\n"                // 10 missing timestamp
+                "u1,\"multi\nline\",100,1,2\n"  // 11-12 bad id
+                "u2,i2,200,-1,1.0\n"            // 13 non-positive qty
+                "u2,i2,200,1,2.0,extra\n"       // 14 wrong column count
+                "u2,i3,300,1.5,2.0\n"           // 15 ok
+                "u2,i3,300,1.5,nan\n");         // 16 bad price
+  ReadStats stats;
+  ReadOptions options;
+  options.max_error_lines = 20;
+  std::vector<PurchaseRow> rows = ReadRows(path, options, &stats);
+  EXPECT_EQ(stats.rows_read, 14);
+  EXPECT_EQ(stats.rows_used, 2);
+  EXPECT_EQ(stats.total_skipped(), 12);
+  EXPECT_THAT(
+      stats.skipped,
+      UnorderedElementsAre(
+          Pair("bad_number", 3), Pair("bad_id", 1), Pair("bad_timestamp", 1),
+          Pair("wrong_column_count", 2), Pair("empty_id", 2),
+          Pair("non_positive_quantity", 2), Pair("missing_field", 1)));
+  EXPECT_THAT(stats.errors,
+              ElementsAre("line 3: bad quantity 'abc'",
+                          "line 4: bad timestamp 'yesterday'",
+                          "line 5: expected 5 fields, got 4",
+                          "line 6: empty user id", "line 7: empty item id",
+                          "line 9: bad price '$3'", "line 10: empty timestamp",
+                          "line 11: id contains a tab or line break",
+                          "line 14: expected 5 fields, got 6",
+                          "line 16: bad price 'nan'"));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].quantity, 1.5);
+}
+
+TEST(ReadPurchasesTest, ErrorLinesAreCapped) {
+  const std::string dir = MakeTestDir();
+  std::string content = "user_id,item_id,timestamp\n";
+  for (int i = 0; i < 30; ++i) content += "u,i,bad\n";
+  const std::string path = WriteFile(dir, "p.csv", content);
+  ReadOptions options;
+  options.max_error_lines = 4;
+  ReadStats stats;
+  ReadRows(path, options, &stats);
+  EXPECT_EQ(stats.skipped["bad_timestamp"], 30);
+  ASSERT_EQ(stats.errors.size(), 4u);
+  EXPECT_EQ(stats.errors[3], "line 5: bad timestamp 'bad'");
+}
+
+TEST(ReadPurchasesTest, OnlineRetail) {
+  const std::string dir = MakeTestDir();
+  const std::string path = WriteFile(
+      dir, "or.csv",
+      "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,"
+      "CustomerID,Country\n"
+      "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 "
+      "08:26:00,2.55,17850,United Kingdom\n"
+      "536366,22633,\"HAND WARMER, UNION JACK\",6,2010-12-01 "
+      "08:28:00,1.85,17850.0,United Kingdom\n"
+      "C536379,D,Discount,-1,2010-12-01 09:41:00,27.5,14527,United Kingdom\n"
+      "536414,22139,,56,2010-12-01 11:52:00,0,,United Kingdom\n"
+      "536589,21777,damaged,-10,2010-12-01 16:50:00,0,13000,United Kingdom\n"
+      "536590,21777,thing,x,2010-12-01 16:50:00,0,13000,United Kingdom\n"
+      "536591,21777,thing,1,12/1/2010 16:50,0,13000,United Kingdom\n"
+      // Adjustments without a customer count as non-positive quantity.
+      "536592,21778,lost,-5,2010-12-01 16:51:00,0,,United Kingdom\n");
+  ReadStats stats;
+  std::vector<PurchaseRow> rows = ReadRows(path, {}, &stats);
+  EXPECT_EQ(stats.format, PurchaseFormat::kOnlineRetail);
+  EXPECT_EQ(stats.rows_read, 8);
+  EXPECT_EQ(stats.rows_used, 2);
+  EXPECT_THAT(
+      stats.skipped,
+      UnorderedElementsAre(Pair("cancelled", 1), Pair("missing_customer", 1),
+                           Pair("non_positive_quantity", 2),
+                           Pair("bad_number", 1), Pair("bad_timestamp", 1)));
+  EXPECT_THAT(stats.errors,
+              ElementsAre("line 7: bad quantity 'x'",
+                          "line 8: bad timestamp '12/1/2010 16:50'"));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].user_id, "17850");
+  EXPECT_EQ(rows[0].item_id, "85123A");
+  EXPECT_EQ(rows[0].title, "WHITE HANGING HEART T-LIGHT HOLDER");
+  EXPECT_EQ(rows[0].quantity, 6);
+  EXPECT_EQ(rows[0].price, 2.55);
+  EXPECT_EQ(rows[0].timestamp_unix, 1291191960);
+  EXPECT_EQ(rows[0].category, "");
+  EXPECT_EQ(rows[1].user_id, "17850");
+  EXPECT_EQ(rows[1].title, "HAND WARMER, UNION JACK");
+}
+
+TEST(ReadPurchasesTest, PairsFormat) {
+  const std::string dir = MakeTestDir();
+  const std::string path = WriteGzFile(
+      dir, "pairs.csv.gz", "user_id,movie_id\n1,1193\n1,661\n2,1\n");
+  ReadStats stats;
+  std::vector<PurchaseRow> rows = ReadRows(path, {}, &stats);
+  EXPECT_EQ(stats.format, PurchaseFormat::kPairs);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1].user_id, "1");
+  EXPECT_EQ(rows[1].item_id, "661");
+  EXPECT_EQ(rows[1].timestamp_unix, 0);
+  EXPECT_EQ(rows[1].quantity, 1);
+}
+
+TEST(ReadPurchasesTest, GzipInputMatchesPlain) {
+  const std::string dir = MakeTestDir();
+  std::string content = "user_id,item_id,timestamp,quantity,price,category\n";
+  for (int i = 0; i < 5000; ++i) {
+    content += "u" + std::to_string(i % 97) + ",i" + std::to_string(i % 31) +
+               "," + std::to_string(1600000000 + i) + ",1,2.5,\"c, " +
+               std::to_string(i % 3) + "\"\n";
+  }
+  const std::string plain = WriteFile(dir, "p.csv", content);
+  const std::string gz = WriteGzFile(dir, "p.csv.gz", content);
+  ReadStats plain_stats, gz_stats;
+  std::vector<PurchaseRow> a = ReadRows(plain, {}, &plain_stats);
+  std::vector<PurchaseRow> b = ReadRows(gz, {}, &gz_stats);
+  ASSERT_EQ(a.size(), 5000u);
+  ASSERT_EQ(b.size(), a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].user_id, b[i].user_id);
+    EXPECT_EQ(a[i].timestamp_unix, b[i].timestamp_unix);
+    EXPECT_EQ(a[i].category, b[i].category);
+  }
+  EXPECT_EQ(b[4999].category, "c, 1");
+}
+
+TEST(ReadPurchasesTest, HugeFieldIsSkippedNotFatal) {
+  const std::string dir = MakeTestDir();
+  const std::string huge(3 << 20, 'z');  // 3 MiB > 1 MiB default limit
+  const std::string path = WriteFile(
+      dir, "huge.csv",
+      "user_id,item_id,timestamp\nu1,i1,1\nu2,\"" + huge + "\",2\nu3,i3,3\n");
+  ReadStats stats;
+  std::vector<PurchaseRow> rows = ReadRows(path, {}, &stats);
+  EXPECT_EQ(stats.rows_read, 3);
+  EXPECT_EQ(stats.rows_used, 2);
+  EXPECT_EQ(stats.skipped["record_too_long"], 1);
+  ASSERT_EQ(stats.errors.size(), 1u);
+  EXPECT_THAT(stats.errors[0], HasSubstr("line 3: record longer than"));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].user_id, "u3");
+}
+
+TEST(ReadPurchasesTest, TimeFilter) {
+  const std::string dir = MakeTestDir();
+  const std::string path = WriteFile(
+      dir, "p.csv", "user_id,item_id,timestamp\nu,a,10\nu,b,20\nu,c,30\n");
+  ReadOptions options;
+  options.not_before_unix = 20;
+  options.before_unix = 30;
+  ReadStats stats;
+  std::vector<PurchaseRow> rows = ReadRows(path, options, &stats);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].item_id, "b");
+  EXPECT_EQ(stats.skipped["outside_time_range"], 2);
+  EXPECT_TRUE(stats.errors.empty());
+}
+
+TEST(ReadPurchasesTest, EmptyFile) {
+  const std::string dir = MakeTestDir();
+  for (const std::string& content : {std::string(""), std::string("\n\n")}) {
+    const std::string path = WriteFile(dir, "empty.csv", content);
+    ReadStats stats;
+    absl::Status status;
+    ReadRows(path, {}, &stats, &status);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(status.message(), HasSubstr("empty file, expected a header"));
+  }
+}
+
+TEST(ReadPurchasesTest, HeaderOnlyFileHasNoRows) {
+  const std::string dir = MakeTestDir();
+  const std::string path =
+      WriteFile(dir, "h.csv", "user_id,item_id,timestamp\n");
+  ReadStats stats;
+  EXPECT_TRUE(ReadRows(path, {}, &stats).empty());
+  EXPECT_EQ(stats.rows_read, 0);
+}
+
+TEST(ReadPurchasesTest, UnknownOrIncompleteHeader) {
+  const std::string dir = MakeTestDir();
+  const std::string path =
+      WriteFile(dir, "h.csv", "customer,product,when\nu,i,1\n");
+  ReadStats stats;
+  absl::Status status;
+  ReadRows(path, {}, &stats, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("unrecognised header"));
+  EXPECT_THAT(status.message(), HasSubstr("customer,product,when"));
+
+  const std::string partial =
+      WriteFile(dir, "h2.csv", "user_id,item_id,quantity\nu,i,1\n");
+  ReadOptions canonical;
+  canonical.format = PurchaseFormat::kCanonical;
+  ReadRows(partial, canonical, &stats, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("lacks column timestamp"));
+
+  ReadOptions retail;
+  retail.format = PurchaseFormat::kOnlineRetail;
+  ReadRows(partial, retail, &stats, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              HasSubstr("InvoiceNo, StockCode, InvoiceDate, UnitPrice, "
+                        "CustomerID"));
+}
+
+TEST(ReadPurchasesTest, MissingFileIsNotFound) {
+  ReadStats stats;
+  absl::Status status;
+  ReadRows("/nonexistent/purchases.csv", {}, &stats, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+}
+
+TEST(PurchaseFormatTest, NamesRoundTrip) {
+  for (PurchaseFormat f :
+       {PurchaseFormat::kAuto, PurchaseFormat::kCanonical,
+        PurchaseFormat::kOnlineRetail, PurchaseFormat::kPairs}) {
+    EXPECT_EQ(*ParsePurchaseFormat(PurchaseFormatName(f)), f);
+  }
+  EXPECT_EQ(ParsePurchaseFormat("xml").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace recsys::training

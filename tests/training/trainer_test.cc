@@ -1,0 +1,288 @@
+#include "training/trainer.h"
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "feature_store/in_memory_feature_store.h"
+#include "feature_store/redis_feature_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "recommender/model_format.h"
+#include "tests/testing/redis_server.h"
+#include "tests/training/test_files.h"
+#include "training/datagen.h"
+
+namespace recsys::training {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::MakeTestDir;
+using ::testing::StartsWith;
+using testing::WriteFile;
+
+TrainerOptions SmallOptions(const std::string& input, const std::string& root) {
+  TrainerOptions options;
+  options.input = input;
+  options.model_root = root;
+  options.als.factors = 8;
+  options.als.iterations = 3;
+  options.als.threads = 2;
+  return options;
+}
+
+std::string WriteSmallShop(const std::string& dir) {
+  ShopOptions shop;
+  shop.users = 300;
+  shop.items = 80;
+  shop.seed = 3;
+  const std::string path = dir + "/shop.csv.gz";
+  EXPECT_TRUE(WriteShopCsv(shop, path).ok());
+  return path;
+}
+
+TEST(TrainerTest, EndToEndPublishesModelAndLoadsStore) {
+  const std::string dir = MakeTestDir();
+  const std::string input = WriteSmallShop(dir);
+  TrainerOptions options = SmallOptions(input, dir + "/models");
+  options.version = "20240101000000";
+  std::vector<std::string> lines;
+  options.log = [&](absl::string_view line) { lines.emplace_back(line); };
+  feature_store::InMemoryFeatureStore store;
+
+  absl::StatusOr<TrainResult> result = Train(options, &store);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->model_dir, dir + "/models/20240101000000");
+  EXPECT_GT(result->read_stats.rows_used, 1000);
+  EXPECT_EQ(result->read_stats.rows_used, result->read_stats.rows_read);
+  EXPECT_EQ(result->users, 300);
+  EXPECT_GT(result->items, 60);
+  EXPECT_EQ(result->iterations.size(), 3u);
+  EXPECT_EQ(result->users_stored, 300);
+  EXPECT_EQ(result->items_stored, result->items);
+
+  // Progress lines.
+  EXPECT_THAT(lines,
+              ::testing::Contains(StartsWith("format canonical: rows read")));
+  EXPECT_THAT(lines, ::testing::Contains(StartsWith("iter 3/3 loss 0.")));
+  EXPECT_THAT(lines, ::testing::Contains(StartsWith("published ")));
+
+  // The published model.
+  absl::StatusOr<recommender::ModelData> model =
+      recommender::ReadModelData(result->model_dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const recsys::v1::ModelManifest& m = model->manifest;
+  EXPECT_EQ(m.version(), "20240101000000");
+  EXPECT_EQ(m.num_users(), 300);
+  EXPECT_EQ(m.num_items(), result->items);
+  EXPECT_EQ(m.dim(), 8);
+  EXPECT_EQ(m.params().factors(), 8);
+  EXPECT_EQ(m.params().iterations(), 3);
+  EXPECT_EQ(m.params().confidence(), "log");
+  EXPECT_EQ(m.params().cg_steps(), 3);
+  EXPECT_EQ(m.params().index_spec(), "Flat");
+  EXPECT_EQ(m.data().format(), "canonical");
+  EXPECT_EQ(m.data().source(), input);
+  EXPECT_EQ(m.data().rows_used(), result->read_stats.rows_used);
+  EXPECT_EQ(m.data().interactions(), result->interactions);
+  EXPECT_GT(m.data().density(), 0);
+  ASSERT_EQ(m.iterations_size(), 3);
+  EXPECT_GT(m.iterations(0).loss(), m.iterations(2).loss());
+  EXPECT_GT(m.created_unix(), 0);
+  EXPECT_GT(m.train_seconds(), 0);
+
+  ASSERT_EQ(model->history_indptr.size(), 301u);
+  EXPECT_EQ(static_cast<int64_t>(model->history.size()), result->interactions);
+  for (const recommender::ItemMeta& item : model->items) {
+    EXPECT_THAT(item.item_id, StartsWith("i"));
+    EXPECT_FALSE(item.category.empty());
+    EXPECT_GT(item.price, 0);
+    EXPECT_GE(item.purchases, item.buyers);
+  }
+
+  // The store holds each user's history, as in the model.
+  const std::string& user = model->user_ids[0];
+  absl::StatusOr<feature_store::UserFeatures> features =
+      store.GetUser(user, absl::InfiniteFuture());
+  ASSERT_TRUE(features.ok()) << features.status();
+  std::map<std::string, int> from_store, from_model;
+  for (const auto& p : features->purchases) from_store[p.item_id] = p.count;
+  for (int64_t k = model->history_indptr[0]; k < model->history_indptr[1];
+       ++k) {
+    from_model[model->items[model->history[k].item].item_id] =
+        model->history[k].count;
+  }
+  EXPECT_EQ(from_store, from_model);
+  const std::vector<std::string> ids = {model->items[0].item_id};
+  auto items = store.GetItems(ids, absl::InfiniteFuture());
+  ASSERT_TRUE(items.ok());
+  ASSERT_TRUE((*items)[0].has_value());
+  EXPECT_EQ((*items)[0]->category, model->items[0].category);
+
+  // Same version again: refused, nothing overwritten.
+  EXPECT_EQ(Train(options, nullptr).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST(TrainerTest, MalformedRowsAreCountedAndRecorded) {
+  const std::string dir = MakeTestDir();
+  const std::string input =
+      WriteFile(dir, "p.csv",
+                "user_id,item_id,timestamp,quantity,price,category\n"
+                "u1,a,2024-01-01 10:00:00,1,2.5,food\n"
+                "u1,b,2024-01-02 10:00:00,1,3.5,food\n"
+                "u2,a,2024-01-03 10:00:00,x,2.5,food\n"
+                "u2,b,1704362400,1,3.5,food\n"
+                "u3,c,not-a-time,1,1,toys\n"
+                "u3,a,1704362400,1,2.5\n");
+  TrainerOptions options = SmallOptions(input, dir + "/models");
+  options.als.factors = 2;
+  std::vector<std::string> lines;
+  options.log = [&](absl::string_view line) { lines.emplace_back(line); };
+  absl::StatusOr<TrainResult> result = Train(options, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->read_stats.rows_read, 6);
+  EXPECT_EQ(result->read_stats.rows_used, 3);
+  EXPECT_EQ(result->users, 2);
+  EXPECT_EQ(result->items, 2);
+  EXPECT_THAT(lines, ::testing::Contains("    line 4: bad quantity 'x'"));
+  EXPECT_THAT(lines, ::testing::Contains("  skipped wrong_column_count: 1"));
+
+  absl::StatusOr<recommender::ModelData> model =
+      recommender::ReadModelData(result->model_dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::map<std::string, int64_t> skipped;
+  for (const auto& s : model->manifest.data().skipped()) {
+    skipped[s.reason()] = s.rows();
+  }
+  EXPECT_EQ(
+      skipped,
+      (std::map<std::string, int64_t>{
+          {"bad_number", 1}, {"bad_timestamp", 1}, {"wrong_column_count", 1}}));
+  EXPECT_EQ(model->manifest.data().first_event_unix(), 1704103200);
+  EXPECT_EQ(model->manifest.data().last_event_unix(), 1704362400);
+}
+
+TEST(TrainerTest, NoUsableRowsPublishesNothing) {
+  const std::string dir = MakeTestDir();
+  const std::string input =
+      WriteFile(dir, "p.csv", "user_id,item_id,timestamp\nu1,a,never\nu2,,5\n");
+  const std::string root = dir + "/models";
+  absl::StatusOr<TrainResult> result =
+      Train(SmallOptions(input, root), nullptr);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(result.status().message(), HasSubstr("no usable purchase rows"));
+  EXPECT_THAT(result.status().message(),
+              HasSubstr("bad_timestamp 1, empty_id 1"));
+  EXPECT_FALSE(std::filesystem::exists(root));
+}
+
+TEST(TrainerTest, ReportsInputErrors) {
+  const std::string dir = MakeTestDir();
+  EXPECT_EQ(Train(SmallOptions(dir + "/missing.csv", dir + "/m"), nullptr)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  const std::string empty = WriteFile(dir, "empty.csv", "");
+  absl::Status status =
+      Train(SmallOptions(empty, dir + "/m"), nullptr).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("empty file"));
+}
+
+TEST(TrainerTest, ValidatesOptionsBeforeReading) {
+  TrainerOptions options = SmallOptions("/nonexistent.csv", "/tmp/x");
+  options.version = "v1";
+  EXPECT_EQ(Train(options, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options = SmallOptions("/nonexistent.csv", "");
+  EXPECT_EQ(Train(options, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options = SmallOptions("/nonexistent.csv", "/tmp/x");
+  options.als.cg_steps = 0;
+  EXPECT_EQ(Train(options, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options = SmallOptions("/nonexistent.csv", "/tmp/x");
+  options.confidence.epsilon = -1;
+  EXPECT_EQ(Train(options, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(BuildModelDataTest, CopiesHistoryAndMetadata) {
+  InteractionBuilder builder;
+  PurchaseRow row;
+  row.user_id = "u";
+  row.item_id = "x";
+  row.category = "with\ttab";
+  row.price = 2;
+  row.timestamp_unix = 10;
+  builder.Add(row);
+  row.timestamp_unix = 20;
+  builder.Add(row);
+  const InteractionData data = builder.Build();
+  AlsModel model;
+  model.factors = 2;
+  model.num_users = 1;
+  model.num_items = 1;
+  model.user_factors = {1, 2};
+  model.item_factors = {3, 4};
+  const recommender::ModelData out =
+      BuildModelData(data, model, recsys::v1::ModelManifest());
+  EXPECT_THAT(out.user_ids, ElementsAre("u"));
+  ASSERT_EQ(out.items.size(), 1u);
+  EXPECT_EQ(out.items[0].category, "with tab");
+  EXPECT_EQ(out.items[0].purchases, 2);
+  EXPECT_EQ(out.items[0].buyers, 1);
+  EXPECT_THAT(out.history_indptr, ElementsAre(0, 1));
+  ASSERT_EQ(out.history.size(), 1u);
+  EXPECT_EQ(out.history[0].item, 0);
+  EXPECT_EQ(out.history[0].count, 2);
+  EXPECT_EQ(out.history[0].last_unix, 20);
+  EXPECT_THAT(out.item_factors, ElementsAre(3, 4));
+}
+
+// Integration: bulk load into a real redis-server on a free port.
+TEST(TrainerRedisTest, BulkLoadsIntoRedis) {
+  absl::StatusOr<std::unique_ptr<recsys::testing::RedisServer>> redis =
+      recsys::testing::RedisServer::Start();
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  absl::StatusOr<feature_store::RedisOptions> redis_options =
+      feature_store::ParseRedisAddress((*redis)->address());
+  ASSERT_TRUE(redis_options.ok()) << redis_options.status();
+  absl::StatusOr<std::unique_ptr<feature_store::FeatureStore>> store =
+      feature_store::NewRedisFeatureStore(*redis_options);
+  ASSERT_TRUE(store.ok()) << store.status();
+
+  const std::string dir = MakeTestDir();
+  TrainerOptions options = SmallOptions(WriteSmallShop(dir), dir + "/models");
+  options.store_batch = 64;  // several pipelined batches
+  absl::StatusOr<TrainResult> result = Train(options, store->get());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->users_stored, 300);
+
+  absl::StatusOr<recommender::ModelData> model =
+      recommender::ReadModelData(result->model_dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  for (int u : {0, 150, 299}) {
+    absl::StatusOr<feature_store::UserFeatures> features =
+        (*store)->GetUser(model->user_ids[u], absl::InfiniteFuture());
+    ASSERT_TRUE(features.ok()) << features.status();
+    std::map<std::string, std::pair<int, int64_t>> from_store, from_model;
+    for (const auto& p : features->purchases) {
+      from_store[p.item_id] = {p.count, absl::ToUnixSeconds(p.last_purchase)};
+    }
+    for (int64_t k = model->history_indptr[u]; k < model->history_indptr[u + 1];
+         ++k) {
+      const recommender::HistoryEntry& h = model->history[k];
+      from_model[model->items[h.item].item_id] = {h.count, h.last_unix};
+    }
+    EXPECT_EQ(from_store, from_model) << "user row " << u;
+  }
+}
+
+}  // namespace
+}  // namespace recsys::training

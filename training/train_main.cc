@@ -1,0 +1,173 @@
+// recsys_train: trains an implicit-ALS model from a purchase file and
+// publishes it under --model_root (see training/trainer.h).
+//
+//   recsys_train --input purchases.csv.gz --model_root /models
+//   recsys_train --input purchases.csv.gz --model_root /models
+//       --redis 127.0.0.1:6379
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "feature_store/redis_feature_store.h"
+#include "training/trainer.h"
+
+namespace {
+
+const recsys::training::AlsOptions kAls;
+const recsys::training::ConfidenceOptions kConfidence;
+const recsys::training::ReadOptions kRead;
+
+}  // namespace
+
+ABSL_FLAG(std::string, input, "",
+          "Purchase file (CSV, plain or .gz). Required.");
+ABSL_FLAG(std::string, format, "auto",
+          "auto | canonical | online_retail | pairs.");
+ABSL_FLAG(std::string, model_root, "",
+          "Directory receiving <model_root>/<version>/. Required.");
+ABSL_FLAG(std::string, version, "",
+          "Model version (decimal digits); default: publish time "
+          "YYYYMMDDhhmmss.");
+ABSL_FLAG(int, factors, kAls.factors, "Latent factors.");
+ABSL_FLAG(int, iterations, kAls.iterations, "ALS sweeps.");
+ABSL_FLAG(double, regularization, kAls.regularization, "L2 weight lambda.");
+ABSL_FLAG(double, alpha, kConfidence.alpha, "Confidence weight alpha.");
+ABSL_FLAG(std::string, confidence, "log",
+          "log: c = 1 + alpha*log(1 + r/epsilon); linear: c = 1 + alpha*r.");
+ABSL_FLAG(double, epsilon, kConfidence.epsilon, "Epsilon of log confidence.");
+ABSL_FLAG(double, decay_half_life_days, kConfidence.decay_half_life_days,
+          "Half-life of the time decay of purchase counts; 0 = none.");
+ABSL_FLAG(std::string, solver, "cg", "cg (conjugate gradient) | cholesky.");
+ABSL_FLAG(int, cg_steps, kAls.cg_steps, "CG steps per row and sweep.");
+ABSL_FLAG(int, threads, kAls.threads, "Worker threads.");
+ABSL_FLAG(uint64_t, seed, kAls.seed, "Seed of the factor initialisation.");
+ABSL_FLAG(bool, loss, true,
+          "Compute and print the loss after every iteration (one extra pass).");
+ABSL_FLAG(std::string, index, "Flat", "FAISS index_factory spec.");
+ABSL_FLAG(std::string, redis, "",
+          "host:port; when set, bulk-load purchase histories and item "
+          "metadata into Redis after publishing.");
+ABSL_FLAG(std::string, redis_key_prefix, "",
+          "Key prefix in Redis; empty: the store's default.");
+ABSL_FLAG(int, max_error_lines, kRead.max_error_lines,
+          "Malformed rows to print.");
+ABSL_FLAG(int64_t, max_record_bytes, kRead.csv.max_record_bytes,
+          "Longest accepted CSV record; longer records are skipped.");
+ABSL_FLAG(std::string, not_before, "",
+          "Use only rows at or after this time (unix seconds or "
+          "YYYY-MM-DD[ HH:MM:SS]).");
+ABSL_FLAG(std::string, before, "",
+          "Use only rows before this time (unix seconds or "
+          "YYYY-MM-DD[ HH:MM:SS]).");
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "recsys_train: %s\n", status.ToString().c_str());
+  return 1;
+}
+
+absl::Status ParseTimeFlag(absl::string_view name, const std::string& value,
+                           int64_t* out) {
+  if (value.empty()) return absl::OkStatus();
+  std::optional<int64_t> t = recsys::training::ParseTimestamp(value);
+  if (!t) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": bad time '", value, "'"));
+  }
+  *out = *t;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Trains an implicit-ALS recommendation model and publishes it.\n"
+      "  recsys_train --input purchases.csv.gz --model_root /models");
+  absl::ParseCommandLine(argc, argv);
+  using recsys::training::AlsSolver;
+  using recsys::training::ConfidenceScaling;
+  using recsys::training::ParseAlsSolver;
+  using recsys::training::ParseConfidenceScaling;
+  using recsys::training::ParsePurchaseFormat;
+  using recsys::training::PurchaseFormat;
+  using recsys::training::Train;
+  using recsys::training::TrainerOptions;
+  using recsys::training::TrainResult;
+  using recsys::training::ValidateTrainerOptions;
+
+  TrainerOptions options;
+  options.input = absl::GetFlag(FLAGS_input);
+  options.model_root = absl::GetFlag(FLAGS_model_root);
+  options.version = absl::GetFlag(FLAGS_version);
+  options.index_spec = absl::GetFlag(FLAGS_index);
+  absl::StatusOr<PurchaseFormat> format =
+      ParsePurchaseFormat(absl::GetFlag(FLAGS_format));
+  if (!format.ok()) return Fail(format.status());
+  options.read.format = *format;
+  options.read.max_error_lines = absl::GetFlag(FLAGS_max_error_lines);
+  options.read.csv.max_record_bytes = absl::GetFlag(FLAGS_max_record_bytes);
+  if (absl::Status s =
+          ParseTimeFlag("not_before", absl::GetFlag(FLAGS_not_before),
+                        &options.read.not_before_unix);
+      !s.ok()) {
+    return Fail(s);
+  }
+  if (absl::Status s = ParseTimeFlag("before", absl::GetFlag(FLAGS_before),
+                                     &options.read.before_unix);
+      !s.ok()) {
+    return Fail(s);
+  }
+  absl::StatusOr<ConfidenceScaling> scaling =
+      ParseConfidenceScaling(absl::GetFlag(FLAGS_confidence));
+  if (!scaling.ok()) return Fail(scaling.status());
+  options.confidence.scaling = *scaling;
+  options.confidence.alpha = static_cast<float>(absl::GetFlag(FLAGS_alpha));
+  options.confidence.epsilon = static_cast<float>(absl::GetFlag(FLAGS_epsilon));
+  options.confidence.decay_half_life_days =
+      static_cast<float>(absl::GetFlag(FLAGS_decay_half_life_days));
+  absl::StatusOr<AlsSolver> solver =
+      ParseAlsSolver(absl::GetFlag(FLAGS_solver));
+  if (!solver.ok()) return Fail(solver.status());
+  options.als.solver = *solver;
+  options.als.factors = absl::GetFlag(FLAGS_factors);
+  options.als.iterations = absl::GetFlag(FLAGS_iterations);
+  options.als.regularization =
+      static_cast<float>(absl::GetFlag(FLAGS_regularization));
+  options.als.cg_steps = absl::GetFlag(FLAGS_cg_steps);
+  options.als.threads = absl::GetFlag(FLAGS_threads);
+  options.als.seed = absl::GetFlag(FLAGS_seed);
+  options.als.compute_loss = absl::GetFlag(FLAGS_loss);
+  options.log = [](absl::string_view line) {
+    std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
+    std::fflush(stdout);
+  };
+  if (absl::Status s = ValidateTrainerOptions(options); !s.ok()) return Fail(s);
+
+  std::unique_ptr<recsys::feature_store::FeatureStore> store;
+  const std::string redis = absl::GetFlag(FLAGS_redis);
+  if (!redis.empty()) {
+    absl::StatusOr<recsys::feature_store::RedisOptions> redis_options =
+        recsys::feature_store::ParseRedisAddress(redis);
+    if (!redis_options.ok()) return Fail(redis_options.status());
+    const std::string prefix = absl::GetFlag(FLAGS_redis_key_prefix);
+    if (!prefix.empty()) redis_options->key_prefix = prefix;
+    absl::StatusOr<std::unique_ptr<recsys::feature_store::FeatureStore>>
+        created = recsys::feature_store::NewRedisFeatureStore(*redis_options);
+    if (!created.ok()) return Fail(created.status());
+    store = *std::move(created);
+  }
+
+  absl::StatusOr<TrainResult> result = Train(options, store.get());
+  if (!result.ok()) return Fail(result.status());
+  return 0;
+}

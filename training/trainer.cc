@@ -1,0 +1,310 @@
+#include "training/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+
+namespace recsys::training {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string CleanField(absl::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+  }
+  return out;
+}
+
+std::string SkipSummary(const ReadStats& stats) {
+  if (stats.skipped.empty()) return "none";
+  std::vector<std::string> parts;
+  for (const auto& [reason, rows] : stats.skipped) {
+    parts.push_back(absl::StrCat(reason, " ", rows));
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+}  // namespace
+
+absl::Status ValidateTrainerOptions(const TrainerOptions& options) {
+  if (options.input.empty()) {
+    return absl::InvalidArgumentError("input: no purchase file given");
+  }
+  if (options.model_root.empty()) {
+    return absl::InvalidArgumentError("model_root: no directory given");
+  }
+  if (!options.version.empty() &&
+      options.version.find_first_not_of("0123456789") != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "version: must be decimal digits, got '", options.version, "'"));
+  }
+  if (options.index_spec.empty()) {
+    return absl::InvalidArgumentError("index_spec: empty");
+  }
+  if (options.store_batch < 1) {
+    return absl::InvalidArgumentError("store_batch: must be >= 1");
+  }
+  if (options.read.max_error_lines < 0) {
+    return absl::InvalidArgumentError("max_error_lines: must be >= 0");
+  }
+  if (options.read.csv.max_record_bytes < 1) {
+    return absl::InvalidArgumentError("max_record_bytes: must be >= 1");
+  }
+  RECSYS_RETURN_IF_ERROR(ValidateAlsOptions(options.als));
+  return ValidateConfidenceOptions(options.confidence);
+}
+
+std::vector<std::string> DescribeReadStats(const ReadStats& stats) {
+  std::vector<std::string> lines;
+  lines.push_back(absl::StrCat("format ", PurchaseFormatName(stats.format),
+                               ": rows read ", stats.rows_read, ", used ",
+                               stats.rows_used, ", skipped ",
+                               stats.total_skipped()));
+  for (const auto& [reason, rows] : stats.skipped) {
+    lines.push_back(absl::StrCat("  skipped ", reason, ": ", rows));
+  }
+  if (!stats.errors.empty()) {
+    lines.push_back("  first malformed rows:");
+    for (const std::string& e : stats.errors) {
+      lines.push_back(absl::StrCat("    ", e));
+    }
+  }
+  return lines;
+}
+
+recommender::ModelData BuildModelData(const InteractionData& data,
+                                      AlsModel model,
+                                      recsys::v1::ModelManifest manifest) {
+  recommender::ModelData out;
+  out.manifest = std::move(manifest);
+  out.user_ids = data.user_ids;
+  out.items.reserve(data.item_ids.size());
+  for (size_t i = 0; i < data.item_ids.size(); ++i) {
+    const ItemInfo& info = data.items[i];
+    recommender::ItemMeta meta;
+    meta.item_id = data.item_ids[i];
+    meta.category = CleanField(info.category);
+    meta.price = info.price;
+    meta.purchases = info.purchases;
+    meta.buyers = info.buyers;
+    meta.title = info.title;
+    out.items.push_back(std::move(meta));
+  }
+  out.dim = model.factors;
+  out.user_factors = std::move(model.user_factors);
+  out.item_factors = std::move(model.item_factors);
+  const CsrMatrix& m = data.events;
+  out.history_indptr = m.indptr;
+  out.history.resize(m.indices.size());
+  for (size_t k = 0; k < m.indices.size(); ++k) {
+    recommender::HistoryEntry& h = out.history[k];
+    h.item = m.indices[k];
+    h.count = static_cast<int32_t>(m.values[k]);
+    h.last_unix = data.last_unix[k];
+  }
+  return out;
+}
+
+absl::Status LoadFeatureStore(const InteractionData& data, int batch,
+                              feature_store::FeatureStore* store) {
+  if (store == nullptr || batch < 1) {
+    return absl::InvalidArgumentError(
+        "LoadFeatureStore: null store or batch < 1");
+  }
+  const CsrMatrix& m = data.events;
+  std::vector<feature_store::UserFeatures> users;
+  users.reserve(batch);
+  for (int32_t u = 0; u < m.rows; ++u) {
+    feature_store::UserFeatures& f = users.emplace_back();
+    f.user_id = data.user_ids[u];
+    f.purchases.reserve(m.indptr[u + 1] - m.indptr[u]);
+    for (int64_t k = m.indptr[u]; k < m.indptr[u + 1]; ++k) {
+      feature_store::PurchaseRecord& p = f.purchases.emplace_back();
+      p.item_id = data.item_ids[m.indices[k]];
+      p.count = static_cast<int32_t>(m.values[k]);
+      p.last_purchase = absl::FromUnixSeconds(data.last_unix[k]);
+    }
+    if (static_cast<int>(users.size()) == batch || u + 1 == m.rows) {
+      RECSYS_RETURN_IF_ERROR(store->PutUsers(users));
+      users.clear();
+    }
+  }
+  std::vector<feature_store::ItemFeatures> items;
+  items.reserve(batch);
+  for (size_t i = 0; i < data.item_ids.size(); ++i) {
+    feature_store::ItemFeatures& f = items.emplace_back();
+    f.item_id = data.item_ids[i];
+    f.category = data.items[i].category;
+    f.price = data.items[i].price;
+    f.title = data.items[i].title;
+    f.stock = -1;
+    if (static_cast<int>(items.size()) == batch ||
+        i + 1 == data.item_ids.size()) {
+      RECSYS_RETURN_IF_ERROR(store->PutItems(items));
+      items.clear();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
+                                  feature_store::FeatureStore* store) {
+  RECSYS_RETURN_IF_ERROR(ValidateTrainerOptions(options));
+  auto log = [&](absl::string_view line) {
+    if (options.log) options.log(line);
+  };
+  const Clock::time_point start = Clock::now();
+  TrainResult result;
+
+  // 1. Read and aggregate.
+  InteractionBuilder builder(options.interactions);
+  RECSYS_RETURN_IF_ERROR(ReadPurchases(
+      options.input, options.read,
+      [&builder](const PurchaseRow& row) { builder.Add(row); },
+      &result.read_stats));
+  const ReadStats& stats = result.read_stats;
+  log(absl::StrCat("read ", options.input));
+  for (const std::string& line : DescribeReadStats(stats)) log(line);
+  if (stats.rows_used == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.input, ": no usable purchase rows (read ", stats.rows_read,
+        " rows; skipped: ", SkipSummary(stats), "); nothing published"));
+  }
+  const InteractionData data = builder.Build();
+  result.users = data.num_users();
+  result.items = data.num_items();
+  result.interactions = data.events.nnz();
+  result.read_seconds = SecondsSince(start);
+  const double density = static_cast<double>(result.interactions) /
+                         (static_cast<double>(result.users) * result.items);
+  log(absl::StrFormat(
+      "users %d, items %d, interactions %d (density %.5f%%), events %d, "
+      "read in %.2fs",
+      result.users, result.items, result.interactions, 100 * density,
+      data.total_events, result.read_seconds));
+
+  // 2. Factorise.
+  ConfidenceOptions confidence = options.confidence;
+  if (confidence.reference_unix == 0) {
+    confidence.reference_unix = data.last_event_unix;
+  }
+  RECSYS_ASSIGN_OR_RETURN(CsrMatrix weights, BuildConfidence(data, confidence));
+  AlsOptions als = options.als;
+  als.on_iteration = [&](const AlsIterationStats& it) {
+    log(absl::StrFormat("iter %d/%d loss %s %.2fs", it.iteration,
+                        options.als.iterations,
+                        std::isnan(it.loss) ? std::string("-")
+                                            : absl::StrFormat("%.5f", it.loss),
+                        it.seconds));
+    if (options.als.on_iteration) options.als.on_iteration(it);
+  };
+  const Clock::time_point train_start = Clock::now();
+  RECSYS_ASSIGN_OR_RETURN(AlsModel model, TrainAls(weights, als));
+  result.train_seconds = SecondsSince(train_start);
+  result.iterations = model.iterations;
+  double solve_seconds = 0;
+  for (const AlsIterationStats& it : model.iterations)
+    solve_seconds += it.seconds;
+  log(absl::StrFormat("trained in %.2fs (%.3fs per iteration without loss)",
+                      result.train_seconds,
+                      model.iterations.empty()
+                          ? 0.0
+                          : solve_seconds / model.iterations.size()));
+  weights = CsrMatrix();
+
+  // 3. Publish.
+  recsys::v1::ModelManifest manifest;
+  manifest.set_version(options.version);
+  manifest.set_created_unix(absl::ToUnixSeconds(absl::Now()));
+  recsys::v1::TrainingParams* params = manifest.mutable_params();
+  params->set_factors(options.als.factors);
+  params->set_iterations(options.als.iterations);
+  params->set_regularization(options.als.regularization);
+  params->set_alpha(options.confidence.alpha);
+  params->set_confidence(
+      std::string(ConfidenceScalingName(options.confidence.scaling)));
+  params->set_epsilon(options.confidence.epsilon);
+  params->set_cg_steps(options.als.solver == AlsSolver::kConjugateGradient
+                           ? options.als.cg_steps
+                           : 0);
+  params->set_threads(options.als.threads);
+  params->set_seed(options.als.seed);
+  params->set_decay_half_life_days(options.confidence.decay_half_life_days);
+  params->set_index_spec(options.index_spec);
+  recsys::v1::DataStats* ds = manifest.mutable_data();
+  ds->set_source(options.input);
+  ds->set_format(std::string(PurchaseFormatName(stats.format)));
+  ds->set_rows_read(stats.rows_read);
+  ds->set_rows_used(stats.rows_used);
+  for (const auto& [reason, rows] : stats.skipped) {
+    recsys::v1::SkipCount* skip = ds->add_skipped();
+    skip->set_reason(reason);
+    skip->set_rows(rows);
+  }
+  ds->set_users(result.users);
+  ds->set_items(result.items);
+  ds->set_interactions(result.interactions);
+  ds->set_first_event_unix(data.first_unix);
+  ds->set_last_event_unix(data.last_event_unix);
+  ds->set_density(density);
+  for (const AlsIterationStats& it : model.iterations) {
+    recsys::v1::IterationStat* s = manifest.add_iterations();
+    s->set_iteration(it.iteration);
+    if (!std::isnan(it.loss)) s->set_loss(it.loss);
+    s->set_seconds(it.seconds);
+  }
+  manifest.set_train_seconds(result.train_seconds);
+
+  const Clock::time_point publish_start = Clock::now();
+  recommender::PublishOptions publish;
+  publish.index_spec = options.index_spec;
+  publish.version = options.version;
+  {
+    const recommender::ModelData model_data =
+        BuildModelData(data, std::move(model), std::move(manifest));
+    RECSYS_ASSIGN_OR_RETURN(
+        result.model_dir,
+        recommender::PublishModel(options.model_root, model_data, publish));
+  }
+  result.publish_seconds = SecondsSince(publish_start);
+  log(absl::StrFormat("published %s in %.2fs", result.model_dir,
+                      result.publish_seconds));
+
+  // 4. Bulk load the feature store.
+  if (store != nullptr) {
+    const Clock::time_point store_start = Clock::now();
+    absl::Status loaded = LoadFeatureStore(data, options.store_batch, store);
+    if (!loaded.ok()) {
+      return absl::Status(
+          loaded.code(),
+          absl::StrCat("feature store bulk load into ", store->Describe(),
+                       " failed (model already published at ", result.model_dir,
+                       "): ", loaded.message()));
+    }
+    result.users_stored = data.num_users();
+    result.items_stored = data.num_items();
+    result.store_seconds = SecondsSince(store_start);
+    log(absl::StrFormat("loaded %d users and %d items into %s in %.2fs",
+                        result.users_stored, result.items_stored,
+                        store->Describe(), result.store_seconds));
+  }
+  result.total_seconds = SecondsSince(start);
+  log(absl::StrFormat("total %.2fs", result.total_seconds));
+  return result;
+}
+
+}  // namespace recsys::training

@@ -1,0 +1,116 @@
+// The training pipeline: purchase file -> interaction matrix -> implicit ALS
+// -> published model directory (recommender/model_format.h), and optionally
+// a bulk load of every user's purchase history and the item metadata into a
+// FeatureStore.
+//
+//   TrainerOptions options;
+//   options.input = "purchases.csv.gz";
+//   options.model_root = "/models";
+//   absl::StatusOr<TrainResult> result = Train(options, /*store=*/nullptr);
+//
+// Thread safety: Train uses options.als.threads worker threads internally;
+// concurrent calls must publish to different model roots or versions.
+#ifndef RECSYS_TRAINING_TRAINER_H_
+#define RECSYS_TRAINING_TRAINER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "feature_store/feature_store.h"
+#include "recommender/model_format.h"
+#include "training/als.h"
+#include "training/csv_reader.h"
+#include "training/interactions.h"
+
+namespace recsys::training {
+
+struct TrainerOptions {
+  // Purchase file, plain or .gz (see ReadPurchases for the layouts).
+  std::string input;
+  // Format, record size limit, error lines and time filter of the read.
+  ReadOptions read;
+  // How rows become (user, item) events.
+  InteractionOptions interactions;
+  // Confidence weighting. A decay reference_unix of 0 means "the latest
+  // event in the data".
+  ConfidenceOptions confidence;
+  // Factorisation parameters. on_iteration, if set, is called in addition
+  // to the trainer's own progress line.
+  AlsOptions als;
+  // Directory receiving <model_root>/<version>/ (created if missing).
+  std::string model_root;
+  // FAISS index_factory spec of the item indexes.
+  std::string index_spec = "Flat";
+  // Model version (decimal digits); empty: the publish time, YYYYMMDDhhmmss.
+  std::string version;
+  // Receives each progress line (data stats, "iter 3/15 loss 0.01234 0.08s",
+  // timings, the published path), without trailing newline. Null: silent.
+  std::function<void(absl::string_view)> log;
+  // Users (and items) per PutUsers / PutItems call of the bulk load.
+  int store_batch = 1000;
+};
+
+struct TrainResult {
+  // The published directory, <model_root>/<version>.
+  std::string model_dir;
+  ReadStats read_stats;
+  int32_t users = 0;
+  int32_t items = 0;
+  // Distinct (user, item) pairs.
+  int64_t interactions = 0;
+  std::vector<AlsIterationStats> iterations;
+  // Wall times of the phases and of the whole run.
+  double read_seconds = 0;
+  double train_seconds = 0;
+  double publish_seconds = 0;
+  double store_seconds = 0;
+  double total_seconds = 0;
+  // Records written to the feature store (0 without a store).
+  int64_t users_stored = 0;
+  int64_t items_stored = 0;
+};
+
+// Runs the pipeline. `store` (nullable, not owned, must outlive the call)
+// receives the bulk load after the model is published.
+//
+// Errors: InvalidArgument for bad options (checked before reading) and when
+// the input has no usable rows (nothing is published; the message gives the
+// skip counts); the ReadPurchases errors (NotFound, InvalidArgument for an
+// empty file or unknown header, DataLoss); the PublishModel errors; the
+// store's errors from the bulk load (the model is then already published,
+// and TrainResult is lost: the status message names the model directory).
+absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
+                                  feature_store::FeatureStore* store);
+
+// Checks every option Train() depends on (input, model_root and version
+// included). InvalidArgument names the bad option.
+absl::Status ValidateTrainerOptions(const TrainerOptions& options);
+
+// Assembles the model to publish. `manifest` carries version, params, data
+// stats, iterations and timings; the rest comes from `data` and `model`
+// (whose factor arrays are moved, not copied).
+// Category strings are cleaned of tabs and line breaks. The history is
+// data.events in CSR form (count = events, last_unix = latest event).
+recommender::ModelData BuildModelData(const InteractionData& data,
+                                      AlsModel model,
+                                      recsys::v1::ModelManifest manifest);
+
+// Writes every user's purchase history (one PurchaseRecord per item:
+// events and latest time) and every item's metadata (category, last price,
+// title; stock unknown) to `store`, `batch` records per call. Returns the
+// first error of the store.
+absl::Status LoadFeatureStore(const InteractionData& data, int batch,
+                              feature_store::FeatureStore* store);
+
+// One line per fact of `stats`: rows read/used, skipped counts per reason,
+// then the recorded malformed rows.
+std::vector<std::string> DescribeReadStats(const ReadStats& stats);
+
+}  // namespace recsys::training
+
+#endif  // RECSYS_TRAINING_TRAINER_H_
