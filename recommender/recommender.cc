@@ -149,12 +149,23 @@ Explanation ExplainPersonalized(const ModelBundle& bundle, int32_t row,
   e.code = ReasonCode::kPersonalized;
   float best = -2;
   const Anchor* best_anchor = nullptr;
+  bool viewed_itself = false;
   for (const Anchor& a : anchors) {
+    if (a.row == row) {
+      viewed_itself = true;  // a viewed (never bought) item recommended again
+      continue;
+    }
     const float c = Cosine(bundle.item_vector(row), bundle.item_vector(a.row));
     if (c > best) {
       best = c;
       best_anchor = &a;
     }
+  }
+  if (viewed_itself) {
+    e.anchor_item_id = bundle.item(row).item_id;
+    e.anchor_category = bundle.item(row).category;
+    e.text = "you viewed this recently";
+    return e;
   }
   if (best_anchor == nullptr) {
     e.text = "matches your taste profile";
@@ -408,7 +419,7 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
   if (!st.ok()) {
     if (absl::IsInvalidArgument(st)) return st;
     return absl::UnavailableError(absl::StrCat(
-        "feature store did not store the events (", st.message(), "); nothing was stored, retry"));
+        "feature store did not confirm the events (", st.message(), "); retry the batch"));
   }
   answer.accepted = static_cast<int>(valid.size());
   return answer;

@@ -6,7 +6,8 @@
 // Feature-store failures never fail a read: the answer is computed from the
 // model alone (training-time purchase history instead of the live one) and
 // flagged degraded with the reason. Writes (RecordEvents) report Unavailable
-// so the caller can retry; nothing is silently dropped.
+// when the store does not confirm them, so the caller can retry; events are
+// never dropped silently.
 //
 // Argument errors are InvalidArgument with the request field named as in the
 // protobuf API ("slots[0].k: must be in [1, 200], got 0").
@@ -167,7 +168,7 @@ class Recommender {
 
   // Validates each event; stores the valid ones. InvalidArgument when no
   // event is valid (message names the first bad field); Unavailable when the
-  // store is down (nothing stored, safe to retry).
+  // store did not confirm the write (part of the batch may have been applied).
   absl::StatusOr<EventsAnswer> RecordEvents(
       const std::vector<feature_store::Event>& events, absl::Time deadline) const;
 

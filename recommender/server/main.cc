@@ -1,0 +1,115 @@
+// recsys_server: serves recommendations over gRPC from the newest model in
+// --model_root, with features from Redis (--redis) or, by default, an
+// embedded in-memory store seeded from the model.
+#include <pthread.h>
+#include <signal.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/log.h"
+#include "feature_store/in_memory_feature_store.h"
+#include "feature_store/redis_feature_store.h"
+#include "recommender/model_format.h"
+#include "recommender/model_store.h"
+#include "recommender/server/recommender_service.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "Address to listen on (port 0: any free port).");
+ABSL_FLAG(std::string, model_root, "models", "Directory of versioned model directories.");
+ABSL_FLAG(std::string, redis, "",
+          "Redis host:port for features; empty: embedded in-memory store seeded from the model.");
+ABSL_FLAG(std::string, redis_prefix, "rs:", "Prefix of every Redis key.");
+ABSL_FLAG(int, redis_pool, 8, "Maximum Redis connections.");
+ABSL_FLAG(int, poll_seconds, 30, "Seconds between checks for a newer model (0: never).");
+ABSL_FLAG(int, max_threads, 32, "Maximum gRPC server threads.");
+ABSL_FLAG(int, max_k, 200, "Largest k accepted per slot.");
+ABSL_FLAG(int, feature_timeout_ms, 50,
+          "Longest wait for the feature store per request before answering degraded.");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, the bound port is written to this file once serving (for scripts).");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Serves recsys.v1.Recommender and recsys.v1.Admin over gRPC.\n"
+      "  recsys_server --model_root=models --redis=127.0.0.1:6379");
+  absl::ParseCommandLine(argc, argv);
+  using namespace recsys;
+  // Block the stop signals before any thread starts (threads inherit the
+  // mask); main waits for them synchronously with sigwait below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  recommender::ModelStoreOptions store_options;
+  store_options.root = absl::GetFlag(FLAGS_model_root);
+  store_options.poll_interval = absl::Seconds(absl::GetFlag(FLAGS_poll_seconds));
+  auto models = recommender::ModelStore::Create(store_options);
+  if (!models.ok()) {
+    LogError(absl::StrCat("cannot load a model: ", models.status().ToString()));
+    return 1;
+  }
+
+  std::unique_ptr<feature_store::FeatureStore> features;
+  if (!absl::GetFlag(FLAGS_redis).empty()) {
+    auto redis_options = feature_store::ParseRedisAddress(absl::GetFlag(FLAGS_redis));
+    if (!redis_options.ok()) {
+      LogError(absl::StrCat("--redis: ", redis_options.status().message()));
+      return 1;
+    }
+    redis_options->key_prefix = absl::GetFlag(FLAGS_redis_prefix);
+    redis_options->pool_size = absl::GetFlag(FLAGS_redis_pool);
+    auto redis = feature_store::NewRedisFeatureStore(*redis_options);
+    if (!redis.ok()) {
+      LogError(absl::StrCat("--redis: ", redis.status().message()));
+      return 1;
+    }
+    features = *std::move(redis);
+  } else {
+    auto memory = std::make_unique<feature_store::InMemoryFeatureStore>();
+    auto data = recommender::ReadModelData((*models)->Current()->path());
+    absl::Status seeded = data.ok() ? recommender::LoadIntoFeatureStore(*data, memory.get())
+                                    : data.status();
+    if (!seeded.ok()) {
+      LogError(absl::StrCat("cannot seed the in-memory feature store: ", seeded.ToString()));
+      return 1;
+    }
+    features = std::move(memory);
+  }
+
+  server::ServerOptions server_options;
+  server_options.listen_address = absl::GetFlag(FLAGS_listen);
+  server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
+  recommender::RecommenderOptions rec_options;
+  rec_options.max_k = absl::GetFlag(FLAGS_max_k);
+  rec_options.feature_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_feature_timeout_ms));
+  auto server = server::RecsysServer::Start(server_options, models->get(), features.get(),
+                                            rec_options);
+  if (!server.ok()) {
+    LogError(server.status().ToString());
+    return 1;
+  }
+  if (!absl::GetFlag(FLAGS_port_file).empty()) {
+    const std::string path = absl::GetFlag(FLAGS_port_file);
+    const std::string tmp = path + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    if (f == nullptr || std::fprintf(f, "%d\n", (*server)->port()) < 0 ||
+        std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+      LogError(absl::StrCat("cannot write --port_file ", path));
+      return 1;
+    }
+  }
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  LogInfo("shutting down");
+  (*server)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,302 @@
+#include "recommender/server/recommender_service.h"
+
+#include <chrono>
+#include <utility>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "recommender/server/grpc_status.h"
+
+namespace recsys::server {
+namespace {
+
+namespace v1 = recsys::v1;
+using recommender::AnswerMeta;
+using recommender::ItemFilters;
+using recommender::ScoredItem;
+
+absl::Time Deadline(const grpc::ServerContext* context) {
+  const auto deadline = context->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromChrono(deadline);
+}
+
+ItemFilters ToFilters(const v1::Filters& f) {
+  ItemFilters out;
+  out.categories.assign(f.categories().begin(), f.categories().end());
+  out.exclude_item_ids.assign(f.exclude_item_ids().begin(), f.exclude_item_ids().end());
+  out.min_price = f.min_price();
+  out.max_price = f.max_price();
+  return out;
+}
+
+void ToProto(const AnswerMeta& meta, v1::ResponseMeta* out) {
+  out->set_model_version(meta.model_version);
+  out->set_degraded(meta.degraded);
+  out->set_degraded_reason(meta.degraded_reason);
+}
+
+void ToProto(const ScoredItem& item, v1::RecommendedItem* out) {
+  out->set_item_id(item.item_id);
+  out->set_score(item.score);
+  out->set_category(item.category);
+  out->set_price(item.price);
+  v1::Reason* reason = out->mutable_reason();
+  reason->set_code(static_cast<v1::ReasonCode>(item.reason.code));
+  reason->set_anchor_item_id(item.reason.anchor_item_id);
+  reason->set_anchor_category(item.reason.anchor_category);
+  reason->set_text(item.reason.text);
+}
+
+std::optional<feature_store::EventType> ToEventType(v1::EventType type) {
+  switch (type) {
+    case v1::EVENT_VIEW: return feature_store::EventType::kView;
+    case v1::EVENT_ADD_TO_CART: return feature_store::EventType::kAddToCart;
+    case v1::EVENT_PURCHASE: return feature_store::EventType::kPurchase;
+    case v1::EVENT_IMPRESSION: return feature_store::EventType::kImpression;
+    case v1::EVENT_CLICK: return feature_store::EventType::kClick;
+    case v1::EVENT_COUPON_ISSUED: return feature_store::EventType::kCouponIssued;
+    case v1::EVENT_COUPON_REDEEMED: return feature_store::EventType::kCouponRedeemed;
+    default: return std::nullopt;
+  }
+}
+
+v1::EventType FromEventType(feature_store::EventType type) {
+  return static_cast<v1::EventType>(static_cast<int>(type));
+}
+
+}  // namespace
+
+grpc::Status RecommenderService::RecommendProducts(
+    grpc::ServerContext* context, const v1::RecommendProductsRequest* request,
+    v1::RecommendProductsResponse* response) {
+  recommender::ProductRequest query;
+  query.user_id = request->user_id();
+  for (const auto& slot : request->slots()) query.slots.push_back({slot.name(), slot.k()});
+  query.filters = ToFilters(request->filters());
+  if (request->context().request_time_unix() != 0) {
+    query.now = absl::FromUnixSeconds(request->context().request_time_unix());
+  }
+  query.deadline = Deadline(context);
+  auto answer = recommender_->RecommendProducts(query);
+  if (!answer.ok()) return ToGrpcStatus(answer.status());
+  for (const auto& slot : answer->slots) {
+    v1::SlotResult* out = response->add_slots();
+    out->set_name(slot.name);
+    for (const auto& item : slot.items) ToProto(item, out->add_items());
+  }
+  ToProto(answer->meta, response->mutable_meta());
+  return grpc::Status::OK;
+}
+
+grpc::Status RecommenderService::SimilarItems(grpc::ServerContext* context,
+                                              const v1::SimilarItemsRequest* request,
+                                              v1::SimilarItemsResponse* response) {
+  recommender::SimilarRequest query;
+  query.item_id = request->item_id();
+  query.k = request->k();
+  query.filters = ToFilters(request->filters());
+  query.user_id = request->user_id();
+  query.deadline = Deadline(context);
+  auto answer = recommender_->SimilarItems(query);
+  if (!answer.ok()) return ToGrpcStatus(answer.status());
+  for (const auto& item : answer->items) ToProto(item, response->add_items());
+  ToProto(answer->meta, response->mutable_meta());
+  return grpc::Status::OK;
+}
+
+grpc::Status RecommenderService::RecommendCoupons(grpc::ServerContext*,
+                                                  const v1::RecommendCouponsRequest*,
+                                                  v1::RecommendCouponsResponse*) {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      "RecommendCoupons: the coupon catalog is not available in this "
+                      "release (planned with marketing segments)");
+}
+
+grpc::Status RecommenderService::FindAudience(grpc::ServerContext*,
+                                              const v1::FindAudienceRequest*,
+                                              grpc::ServerWriter<v1::AudienceMember>*) {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      "FindAudience: audiences are not available in this release "
+                      "(planned with marketing segments)");
+}
+
+grpc::Status RecommenderService::RecordEvents(grpc::ServerContext* context,
+                                              const v1::RecordEventsRequest* request,
+                                              v1::RecordEventsResponse* response) {
+  std::vector<feature_store::Event> events;
+  events.reserve(request->events_size());
+  for (const v1::Event& e : request->events()) {
+    feature_store::Event out;
+    // An unknown type maps to a value outside the enum, which the domain
+    // rejects with the event's index.
+    out.type = ToEventType(e.type()).value_or(static_cast<feature_store::EventType>(0));
+    out.user_id = e.user_id();
+    out.item_id = e.item_id();
+    out.coupon_id = e.coupon_id();
+    out.time = absl::FromUnixSeconds(e.timestamp_unix());
+    out.quantity = e.quantity();
+    out.price = e.price();
+    out.slot = e.slot();
+    events.push_back(std::move(out));
+  }
+  auto answer = recommender_->RecordEvents(events, Deadline(context));
+  if (!answer.ok()) return ToGrpcStatus(answer.status());
+  response->set_accepted(answer->accepted);
+  for (const auto& [index, message] : answer->rejected) {
+    v1::EventError* err = response->add_rejected();
+    err->set_index(index);
+    err->set_message(message);
+  }
+  ToProto(answer->meta, response->mutable_meta());
+  return grpc::Status::OK;
+}
+
+grpc::Status RecommenderService::GetUserProfile(grpc::ServerContext* context,
+                                                const v1::GetUserProfileRequest* request,
+                                                v1::UserProfile* response) {
+  auto answer = recommender_->GetUserProfile(request->user_id(), request->history_limit(),
+                                             Deadline(context));
+  if (!answer.ok()) return ToGrpcStatus(answer.status());
+  response->set_user_id(answer->user_id);
+  response->set_known_to_model(answer->known_to_model);
+  for (const auto& p : answer->purchases) {
+    v1::PurchasedItem* out = response->add_purchases();
+    out->set_item_id(p.item_id);
+    out->set_count(p.count);
+    out->set_last_purchase_unix(absl::ToUnixSeconds(p.last_purchase));
+    out->set_category(p.category);
+  }
+  for (const auto& a : answer->recent) {
+    v1::ViewedItem* out = response->add_recent_activity();
+    out->set_item_id(a.item_id);
+    out->set_timestamp_unix(absl::ToUnixSeconds(a.time));
+    out->set_type(FromEventType(a.type));
+  }
+  ToProto(answer->meta, response->mutable_meta());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetModelInfo(grpc::ServerContext* context,
+                                        const v1::GetModelInfoRequest*,
+                                        v1::ModelInfo* response) {
+  auto bundle = models_->Current();
+  response->set_version(bundle->version());
+  response->set_path(bundle->path());
+  response->set_created_unix(bundle->manifest().created_unix());
+  response->set_loaded_unix(absl::ToUnixSeconds(bundle->loaded_at()));
+  response->set_num_users(bundle->num_users());
+  response->set_num_items(bundle->num_items());
+  response->set_dim(bundle->dim());
+  response->set_index_type(bundle->ip_index().Describe());
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(bundle->manifest(), &json, options);
+  response->set_manifest_json(json);
+  for (const auto& v : models_->AvailableVersions()) response->add_available_versions(v);
+  response->set_pinned(models_->pinned());
+  response->set_feature_store(features_->Describe());
+  const absl::Time deadline = std::min(Deadline(context), absl::Now() + absl::Milliseconds(200));
+  response->set_feature_store_healthy(features_->Ping(deadline).ok());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ReloadModel(grpc::ServerContext*,
+                                       const v1::ReloadModelRequest* request,
+                                       v1::ReloadModelResponse* response) {
+  auto result = models_->Reload(request->version());
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  response->set_previous_version(result->previous_version);
+  response->set_version(result->version);
+  response->set_changed(result->changed);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Rollback(grpc::ServerContext*, const v1::RollbackRequest*,
+                                    v1::RollbackResponse* response) {
+  auto result = models_->Rollback();
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  response->set_previous_version(result->previous_version);
+  response->set_version(result->version);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
+    const ServerOptions& options, recommender::ModelStore* models,
+    feature_store::FeatureStore* features,
+    const recommender::RecommenderOptions& recommender_options) {
+  std::unique_ptr<RecsysServer> s(new RecsysServer());
+  s->options_ = options;
+  s->features_ = features;
+  s->recommender_ =
+      std::make_unique<recommender::Recommender>(models, features, recommender_options);
+  s->recommender_service_ = std::make_unique<RecommenderService>(s->recommender_.get());
+  s->admin_service_ = std::make_unique<AdminService>(models, features);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  if (options.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  grpc::ResourceQuota quota("recsys");
+  quota.SetMaxThreads(options.max_threads);
+  builder.SetResourceQuota(quota);
+  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
+                           &s->port_);
+  builder.RegisterService(s->recommender_service_.get());
+  builder.RegisterService(s->admin_service_.get());
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address));
+  }
+  auto* health = s->server_->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  health->SetServingStatus(kRecommenderHealthName, true);
+  health->SetServingStatus(
+      kFeatureStoreHealthName,
+      features->Ping(absl::Now() + absl::Milliseconds(200)).ok());
+  s->health_thread_ = std::thread([p = s.get()] { p->HealthLoop(); });
+  LogInfo(absl::StrCat("recsys server listening on port ", s->port_, ", feature store ",
+                       features->Describe()));
+  return s;
+}
+
+void RecsysServer::HealthLoop() {
+  bool last = true;
+  while (!stop_.WaitForNotificationWithTimeout(options_.health_interval)) {
+    const bool ok = features_->Ping(absl::Now() + absl::Milliseconds(200)).ok();
+    server_->GetHealthCheckService()->SetServingStatus(kFeatureStoreHealthName, ok);
+    if (ok != last) {
+      if (ok) {
+        LogInfo(absl::StrCat("feature store ", features_->Describe(), " is back"));
+      } else {
+        LogWarning(absl::StrCat("feature store ", features_->Describe(),
+                                " not answering; serving degraded answers"));
+      }
+      last = ok;
+    }
+  }
+}
+
+void RecsysServer::Shutdown() {
+  if (shut_down_.exchange(true)) return;
+  stop_.Notify();
+  if (health_thread_.joinable()) health_thread_.join();
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+}
+
+RecsysServer::~RecsysServer() { Shutdown(); }
+
+std::shared_ptr<grpc::Channel> RecsysServer::InProcessChannel() {
+  return server_->InProcessChannel(grpc::ChannelArguments());
+}
+
+}  // namespace recsys::server

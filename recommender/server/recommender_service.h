@@ -1,0 +1,133 @@
+// gRPC service implementations of recsys.v1.Recommender and recsys.v1.Admin.
+//
+// The layer is thin: proto → domain request, one domain call, domain →
+// proto, one status mapping (grpc_status.h). All logic, validation included,
+// lives in recommender::Recommender and recommender::ModelStore.
+//
+// Threading: the sync gRPC API calls these handlers from its thread pool;
+// the services hold only borrowed, thread-safe collaborators.
+#ifndef RECSYS_RECOMMENDER_SERVER_RECOMMENDER_SERVICE_H_
+#define RECSYS_RECOMMENDER_SERVER_RECOMMENDER_SERVICE_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/synchronization/notification.h"
+#include "feature_store/feature_store.h"
+#include "recommender/model_store.h"
+#include "recommender/recommender.h"
+#include "recsys/v1/recommender.grpc.pb.h"
+
+namespace recsys::server {
+
+// Health-check service names reported by the server.
+inline constexpr char kRecommenderHealthName[] = "recsys.v1.Recommender";
+// Reported separately so a Redis blip degrades but does not take the
+// replica out of rotation.
+inline constexpr char kFeatureStoreHealthName[] = "recsys.feature_store";
+
+class RecommenderService final : public recsys::v1::Recommender::Service {
+ public:
+  // `recommender` is borrowed and must outlive the service.
+  explicit RecommenderService(const recommender::Recommender* recommender)
+      : recommender_(recommender) {}
+
+  grpc::Status RecommendProducts(grpc::ServerContext* context,
+                                 const recsys::v1::RecommendProductsRequest* request,
+                                 recsys::v1::RecommendProductsResponse* response) override;
+  grpc::Status SimilarItems(grpc::ServerContext* context,
+                            const recsys::v1::SimilarItemsRequest* request,
+                            recsys::v1::SimilarItemsResponse* response) override;
+  grpc::Status RecommendCoupons(grpc::ServerContext* context,
+                                const recsys::v1::RecommendCouponsRequest* request,
+                                recsys::v1::RecommendCouponsResponse* response) override;
+  grpc::Status FindAudience(grpc::ServerContext* context,
+                            const recsys::v1::FindAudienceRequest* request,
+                            grpc::ServerWriter<recsys::v1::AudienceMember>* writer) override;
+  grpc::Status RecordEvents(grpc::ServerContext* context,
+                            const recsys::v1::RecordEventsRequest* request,
+                            recsys::v1::RecordEventsResponse* response) override;
+  grpc::Status GetUserProfile(grpc::ServerContext* context,
+                              const recsys::v1::GetUserProfileRequest* request,
+                              recsys::v1::UserProfile* response) override;
+
+ private:
+  const recommender::Recommender* const recommender_;
+};
+
+class AdminService final : public recsys::v1::Admin::Service {
+ public:
+  // All pointers are borrowed and must outlive the service.
+  AdminService(recommender::ModelStore* models,
+               const feature_store::FeatureStore* features)
+      : models_(models), features_(features) {}
+
+  grpc::Status GetModelInfo(grpc::ServerContext* context,
+                            const recsys::v1::GetModelInfoRequest* request,
+                            recsys::v1::ModelInfo* response) override;
+  grpc::Status ReloadModel(grpc::ServerContext* context,
+                           const recsys::v1::ReloadModelRequest* request,
+                           recsys::v1::ReloadModelResponse* response) override;
+  grpc::Status Rollback(grpc::ServerContext* context,
+                        const recsys::v1::RollbackRequest* request,
+                        recsys::v1::RollbackResponse* response) override;
+
+ private:
+  recommender::ModelStore* const models_;
+  const feature_store::FeatureStore* const features_;
+};
+
+struct ServerOptions {
+  // Address to listen on, e.g. "0.0.0.0:50051"; port 0 picks a free port.
+  std::string listen_address = "0.0.0.0:50051";
+  // Maximum threads of the sync server (ResourceQuota::SetMaxThreads).
+  int max_threads = 32;
+  // How often the feature store's health is probed.
+  absl::Duration health_interval = absl::Seconds(1);
+  // Serve the reflection service (for grpcurl and similar tools).
+  bool reflection = true;
+};
+
+// A running gRPC server with both services, health checking (the
+// recommender is SERVING once constructed, since a model is loaded; the
+// feature store is reported under kFeatureStoreHealthName) and reflection.
+class RecsysServer {
+ public:
+  // Borrowed pointers must outlive the server. Unavailable when the address
+  // cannot be bound.
+  static absl::StatusOr<std::unique_ptr<RecsysServer>> Start(
+      const ServerOptions& options, recommender::ModelStore* models,
+      feature_store::FeatureStore* features,
+      const recommender::RecommenderOptions& recommender_options = {});
+
+  ~RecsysServer();  // Shuts down (5 s grace) and joins.
+
+  int port() const { return port_; }
+  void Wait() { server_->Wait(); }
+  void Shutdown();
+  // In-process channel, for tests and tools in the same process.
+  std::shared_ptr<grpc::Channel> InProcessChannel();
+
+ private:
+  RecsysServer() = default;
+  void HealthLoop();
+
+  ServerOptions options_;
+  feature_store::FeatureStore* features_ = nullptr;
+  std::unique_ptr<recommender::Recommender> recommender_;
+  std::unique_ptr<RecommenderService> recommender_service_;
+  std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  absl::Notification stop_;
+  std::atomic<bool> shut_down_{false};
+  std::thread health_thread_;
+};
+
+}  // namespace recsys::server
+
+#endif  // RECSYS_RECOMMENDER_SERVER_RECOMMENDER_SERVICE_H_

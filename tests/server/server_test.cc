@@ -1,0 +1,448 @@
+// End-to-end tests of the gRPC service on a real redis-server:
+// recsys_datagen generates a shop, recsys_train trains on it and loads Redis,
+// the server runs on a free port and is called through a real TCP channel.
+#include "recommender/server/recommender_service.h"
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "feature_store/redis_feature_store.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "recommender/model_store.h"
+#include "recsys/v1/recommender.grpc.pb.h"
+#include "tests/testing/redis_server.h"
+#include "tests/testing/status_matchers.h"
+
+namespace recsys::server {
+namespace {
+
+namespace v1 = recsys::v1;
+namespace fs = std::filesystem;
+using grpc::health::v1::HealthCheckResponse;
+
+int RunCommand(const std::string& command) {
+  const int rc = std::system(command.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// Shared by all tests of one process: Redis, a trained model, the server.
+struct World {
+  std::unique_ptr<recsys::testing::RedisServer> redis;
+  std::string dir;
+  std::unique_ptr<recommender::ModelStore> models;
+  std::unique_ptr<feature_store::FeatureStore> features;
+  std::unique_ptr<RecsysServer> server;
+  std::shared_ptr<grpc::Channel> channel;
+  std::vector<std::string> users;  // users.tsv of the model
+};
+
+World* world = nullptr;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    world = new World();
+    auto redis = recsys::testing::RedisServer::Start();
+    ASSERT_TRUE(redis.ok()) << redis.status();
+    world->redis = *std::move(redis);
+    world->dir = absl::StrCat(fs::temp_directory_path().string(), "/recsys_server_test_",
+                              ::getpid());
+    fs::remove_all(world->dir);
+    fs::create_directories(world->dir);
+    const std::string csv = world->dir + "/shop.csv";
+    ASSERT_EQ(RunCommand(absl::StrCat(RECSYS_DATAGEN, " --users=400 --items=150 --seed=11 --out=", csv,
+                               " > ", world->dir, "/datagen.log 2>&1")),
+              0);
+    ASSERT_EQ(RunCommand(absl::StrCat(RECSYS_TRAIN, " --input=", csv, " --model_root=", world->dir,
+                               "/models --factors=16 --iterations=6 --threads=2 --redis=",
+                               world->redis->address(), " > ", world->dir,
+                               "/train.log 2>&1")),
+              0)
+        << "see " << world->dir << "/train.log";
+
+    recommender::ModelStoreOptions store_options;
+    store_options.root = world->dir + "/models";
+    store_options.poll_interval = absl::ZeroDuration();
+    auto models = recommender::ModelStore::Create(store_options);
+    ASSERT_TRUE(models.ok()) << models.status();
+    world->models = *std::move(models);
+    std::ifstream users(world->models->Current()->path() + "/users.tsv");
+    for (std::string line; std::getline(users, line);) world->users.push_back(line);
+
+    feature_store::RedisOptions redis_options;
+    redis_options.host = world->redis->host();
+    redis_options.port = world->redis->port();
+    redis_options.connect_timeout = absl::Milliseconds(100);
+    redis_options.reconnect_backoff = absl::Milliseconds(100);
+    auto features = feature_store::NewRedisFeatureStore(redis_options);
+    ASSERT_TRUE(features.ok()) << features.status();
+    world->features = *std::move(features);
+
+    ServerOptions options;
+    options.listen_address = "127.0.0.1:0";
+    options.health_interval = absl::Milliseconds(50);
+    recommender::RecommenderOptions rec_options;
+    rec_options.max_k = 100;
+    rec_options.max_exclude_ids = 20;
+    // Generous: the box running the tests may be busy.
+    rec_options.feature_timeout = absl::Milliseconds(500);
+    auto server = RecsysServer::Start(options, world->models.get(), world->features.get(),
+                                      rec_options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    world->server = *std::move(server);
+    world->channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", world->server->port()),
+                                         grpc::InsecureChannelCredentials());
+  }
+
+  static void TearDownTestSuite() {
+    if (world == nullptr) return;
+    world->server.reset();
+    world->features.reset();
+    world->models.reset();
+    world->redis.reset();
+    fs::remove_all(world->dir);
+    delete world;
+    world = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(world, nullptr);
+    ASSERT_NE(world->server, nullptr) << "suite set-up failed";
+    rec_ = v1::Recommender::NewStub(world->channel);
+    admin_ = v1::Admin::NewStub(world->channel);
+  }
+
+  static void Deadline(grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  }
+
+  grpc::Status Recommend(const std::string& user, int k, v1::RecommendProductsResponse* out,
+                         int second_k = 0) {
+    v1::RecommendProductsRequest req;
+    req.set_user_id(user);
+    auto* slot = req.add_slots();
+    slot->set_name("homepage_hero");
+    slot->set_k(k);
+    if (second_k > 0) {
+      slot = req.add_slots();
+      slot->set_name("homepage_feed");
+      slot->set_k(second_k);
+    }
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    return rec_->RecommendProducts(&ctx, req, out);
+  }
+
+  grpc::Status Profile(const std::string& user, v1::UserProfile* out) {
+    v1::GetUserProfileRequest req;
+    req.set_user_id(user);
+    req.set_history_limit(1000);
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    return rec_->GetUserProfile(&ctx, req, out);
+  }
+
+  grpc::Status Purchase(const std::string& user, const std::string& item,
+                        v1::RecordEventsResponse* out) {
+    v1::RecordEventsRequest req;
+    v1::Event* e = req.add_events();
+    e->set_type(v1::EVENT_PURCHASE);
+    e->set_user_id(user);
+    e->set_item_id(item);
+    e->set_quantity(1);
+    e->set_price(2.5);
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    return rec_->RecordEvents(&ctx, req, out);
+  }
+
+  HealthCheckResponse::ServingStatus Health(const std::string& service) {
+    auto stub = grpc::health::v1::Health::NewStub(world->channel);
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    HealthCheckResponse resp;
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    grpc::Status st = stub->Check(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp.status();
+  }
+
+  static void ExpectInvalid(const grpc::Status& st, const std::string& field) {
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+    EXPECT_NE(st.error_message().find(field), std::string::npos) << st.error_message();
+  }
+
+  std::unique_ptr<v1::Recommender::Stub> rec_;
+  std::unique_ptr<v1::Admin::Stub> admin_;
+};
+
+TEST_F(ServerTest, HealthAndModelInfo) {
+  EXPECT_EQ(Health(""), HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health(kRecommenderHealthName), HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health(kFeatureStoreHealthName), HealthCheckResponse::SERVING);
+
+  v1::ModelInfo info;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  ASSERT_TRUE(admin_->GetModelInfo(&ctx, v1::GetModelInfoRequest(), &info).ok());
+  EXPECT_EQ(info.version(), world->models->Current()->version());
+  EXPECT_EQ(info.num_users(), static_cast<int>(world->users.size()));
+  EXPECT_GT(info.num_items(), 50);
+  EXPECT_EQ(info.dim(), 16);
+  EXPECT_TRUE(info.feature_store_healthy());
+  EXPECT_NE(info.manifest_json().find("\"factors\""), std::string::npos);
+  EXPECT_EQ(info.available_versions_size(), 1);
+}
+
+TEST_F(ServerTest, KnownUserGetsPersonalizedSlotsWithoutTheirPurchases) {
+  const std::string user = world->users[0];
+  v1::UserProfile profile;
+  ASSERT_TRUE(Profile(user, &profile).ok());
+  EXPECT_TRUE(profile.known_to_model());
+  ASSERT_GT(profile.purchases_size(), 0);
+  std::set<std::string> bought;
+  for (const auto& p : profile.purchases()) bought.insert(p.item_id());
+
+  v1::RecommendProductsResponse resp;
+  grpc::Status st = Recommend(user, 5, &resp, 10);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_FALSE(resp.meta().degraded()) << resp.meta().degraded_reason();
+  EXPECT_EQ(resp.meta().model_version(), world->models->Current()->version());
+  ASSERT_EQ(resp.slots_size(), 2);
+  EXPECT_EQ(resp.slots(0).name(), "homepage_hero");
+  EXPECT_EQ(resp.slots(0).items_size(), 5);
+  EXPECT_EQ(resp.slots(1).items_size(), 10);
+  std::set<std::string> seen;
+  for (const auto& slot : resp.slots()) {
+    for (const auto& item : slot.items()) {
+      EXPECT_TRUE(seen.insert(item.item_id()).second) << "repeated " << item.item_id();
+      EXPECT_EQ(bought.count(item.item_id()), 0u) << "already bought " << item.item_id();
+      EXPECT_EQ(item.reason().code(), v1::REASON_PERSONALIZED);
+      EXPECT_FALSE(item.reason().text().empty());
+      EXPECT_EQ(bought.count(item.reason().anchor_item_id()), 1u)
+          << "anchor " << item.reason().anchor_item_id() << " is not a purchase";
+    }
+  }
+}
+
+TEST_F(ServerTest, UnknownUserGetsPopularItems) {
+  v1::RecommendProductsResponse resp;
+  ASSERT_TRUE(Recommend("visitor-without-history", 5, &resp).ok());
+  ASSERT_EQ(resp.slots(0).items_size(), 5);
+  for (const auto& item : resp.slots(0).items()) {
+    EXPECT_EQ(item.reason().code(), v1::REASON_POPULAR);
+  }
+  EXPECT_EQ(resp.slots(0).items(0).item_id(),
+            world->models->Current()->item(world->models->Current()->popular()[0]).item_id);
+}
+
+TEST_F(ServerTest, PurchaseRecordedThroughRecordEventsIsExcludedNextTime) {
+  const std::string user = world->users[1];
+  v1::RecommendProductsResponse before;
+  ASSERT_TRUE(Recommend(user, 5, &before).ok());
+  const std::string top = before.slots(0).items(0).item_id();
+
+  v1::RecordEventsResponse recorded;
+  grpc::Status st = Purchase(user, top, &recorded);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(recorded.accepted(), 1);
+
+  v1::RecommendProductsResponse after;
+  ASSERT_TRUE(Recommend(user, 5, &after).ok());
+  for (const auto& item : after.slots(0).items()) EXPECT_NE(item.item_id(), top);
+  v1::UserProfile profile;
+  ASSERT_TRUE(Profile(user, &profile).ok());
+  EXPECT_EQ(profile.purchases(0).item_id(), top);  // most recent first
+  ASSERT_GT(profile.recent_activity_size(), 0);
+  EXPECT_EQ(profile.recent_activity(0).item_id(), top);
+  EXPECT_EQ(profile.recent_activity(0).type(), v1::EVENT_PURCHASE);
+}
+
+TEST_F(ServerTest, ViewsPersonalizeABrandNewUser) {
+  const auto bundle = world->models->Current();
+  // The new user views the items most similar to one item.
+  v1::SimilarItemsRequest sreq;
+  sreq.set_item_id(bundle->item(bundle->popular()[20]).item_id);
+  sreq.set_k(3);
+  v1::SimilarItemsResponse similar;
+  grpc::ClientContext sctx;
+  Deadline(&sctx);
+  ASSERT_TRUE(rec_->SimilarItems(&sctx, sreq, &similar).ok());
+  v1::RecordEventsRequest req;
+  for (const auto& item : similar.items()) {
+    v1::Event* e = req.add_events();
+    e->set_type(v1::EVENT_VIEW);
+    e->set_user_id("brand-new-user");
+    e->set_item_id(item.item_id());
+  }
+  v1::RecordEventsResponse recorded;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  ASSERT_TRUE(rec_->RecordEvents(&ctx, req, &recorded).ok());
+  EXPECT_EQ(recorded.accepted(), 3);
+  v1::RecommendProductsResponse resp;
+  ASSERT_TRUE(Recommend("brand-new-user", 5, &resp).ok());
+  for (const auto& item : resp.slots(0).items()) {
+    EXPECT_EQ(item.reason().code(), v1::REASON_PERSONALIZED);
+    EXPECT_NE(item.reason().text().find("you viewed"), std::string::npos);
+  }
+}
+
+TEST_F(ServerTest, SimilarItems) {
+  const auto bundle = world->models->Current();
+  const std::string item = bundle->item(bundle->popular()[0]).item_id;
+  v1::SimilarItemsRequest req;
+  req.set_item_id(item);
+  req.set_k(8);
+  v1::SimilarItemsResponse resp;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  ASSERT_TRUE(rec_->SimilarItems(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.items_size(), 8);
+  for (const auto& it : resp.items()) {
+    EXPECT_NE(it.item_id(), item);
+    EXPECT_EQ(it.reason().code(), v1::REASON_SIMILAR_TO_ITEM);
+    EXPECT_EQ(it.reason().anchor_item_id(), item);
+    EXPECT_LE(it.score(), 1.0001f);
+  }
+  for (int i = 1; i < resp.items_size(); ++i) {
+    EXPECT_GE(resp.items(i - 1).score(), resp.items(i).score());
+  }
+  req.set_item_id("no-such-item");
+  grpc::ClientContext ctx2;
+  Deadline(&ctx2);
+  grpc::Status st = rec_->SimilarItems(&ctx2, req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(st.error_message().find("item_id"), std::string::npos);
+}
+
+TEST_F(ServerTest, BadRequestsGetInvalidArgumentNamingTheField) {
+  v1::RecommendProductsResponse resp;
+  ExpectInvalid(Recommend("", 5, &resp), "user_id");
+  ExpectInvalid(Recommend("u", 0, &resp), "slots[0].k");
+  ExpectInvalid(Recommend("u", -3, &resp), "slots[0].k");
+  ExpectInvalid(Recommend("u", 101, &resp), "slots[0].k");
+  ExpectInvalid(Recommend("u", 5, &resp, 1000), "slots[1].k");
+
+  v1::RecommendProductsRequest req;
+  req.set_user_id("u");
+  req.add_slots()->set_k(3);
+  for (int i = 0; i < 21; ++i) req.mutable_filters()->add_exclude_item_ids(absl::StrCat("x", i));
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  ExpectInvalid(rec_->RecommendProducts(&ctx, req, &resp), "filters.exclude_item_ids");
+
+  v1::SimilarItemsRequest sreq;
+  sreq.set_item_id("x");
+  sreq.set_k(0);
+  v1::SimilarItemsResponse sresp;
+  grpc::ClientContext sctx;
+  Deadline(&sctx);
+  ExpectInvalid(rec_->SimilarItems(&sctx, sreq, &sresp), "k");
+
+  v1::RecordEventsRequest ereq;
+  ereq.add_events()->set_user_id("u");  // type unset
+  v1::RecordEventsResponse eresp;
+  grpc::ClientContext ectx;
+  Deadline(&ectx);
+  ExpectInvalid(rec_->RecordEvents(&ectx, ereq, &eresp), "events[0].type");
+
+  v1::UserProfile profile;
+  ExpectInvalid(Profile("", &profile), "user_id");
+  EXPECT_EQ(Profile("nobody-at-all", &profile).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServerTest, NotYetAvailableRpcsAnswerUnimplemented) {
+  v1::RecommendCouponsRequest creq;
+  creq.set_user_id("u");
+  v1::RecommendCouponsResponse cresp;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  grpc::Status st = rec_->RecommendCoupons(&ctx, creq, &cresp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_FALSE(st.error_message().empty());
+
+  v1::FindAudienceRequest areq;
+  areq.set_category("x");
+  grpc::ClientContext actx;
+  Deadline(&actx);
+  auto reader = rec_->FindAudience(&actx, areq);
+  v1::AudienceMember m;
+  EXPECT_FALSE(reader->Read(&m));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST_F(ServerTest, AdminReloadAndRollback) {
+  v1::ReloadModelResponse reload;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  ASSERT_TRUE(admin_->ReloadModel(&ctx, v1::ReloadModelRequest(), &reload).ok());
+  EXPECT_FALSE(reload.changed());
+  EXPECT_EQ(reload.version(), world->models->Current()->version());
+
+  v1::RollbackResponse rollback;
+  grpc::ClientContext rctx;
+  Deadline(&rctx);
+  EXPECT_EQ(admin_->Rollback(&rctx, v1::RollbackRequest(), &rollback).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// Runs last in the suite: it stops Redis and brings it back empty.
+TEST_F(ServerTest, ZZRedisDownDegradesAnswersAndRecovers) {
+  const std::string user = world->users[2];
+  v1::UserProfile profile;
+  ASSERT_TRUE(Profile(user, &profile).ok());
+  std::set<std::string> bought;
+  for (const auto& p : profile.purchases()) bought.insert(p.item_id());
+
+  RECSYS_ASSERT_OK(world->redis->Stop());
+  v1::RecommendProductsResponse resp;
+  grpc::Status st = Recommend(user, 10, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(resp.meta().degraded());
+  EXPECT_NE(resp.meta().degraded_reason().find("feature store"), std::string::npos);
+  ASSERT_EQ(resp.slots(0).items_size(), 10);
+  // Training-time purchases are still excluded.
+  for (const auto& item : resp.slots(0).items()) {
+    EXPECT_EQ(bought.count(item.item_id()), 0u) << item.item_id();
+  }
+  ASSERT_TRUE(Profile(user, &profile).ok());
+  EXPECT_TRUE(profile.meta().degraded());
+  EXPECT_GT(profile.purchases_size(), 0);
+  v1::RecordEventsResponse recorded;
+  EXPECT_EQ(Purchase(user, "x", &recorded).error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  // Health reports the store, not the recommender, as down.
+  HealthCheckResponse::ServingStatus status = HealthCheckResponse::SERVING;
+  for (int i = 0; i < 200 && status == HealthCheckResponse::SERVING; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    status = Health(kFeatureStoreHealthName);
+  }
+  EXPECT_EQ(status, HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(Health(kRecommenderHealthName), HealthCheckResponse::SERVING);
+
+  // Redis comes back (empty): answers stop being degraded.
+  RECSYS_ASSERT_OK(world->redis->Restart());
+  bool degraded = true;
+  for (int i = 0; i < 200 && degraded; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    ASSERT_TRUE(Recommend(user, 3, &resp).ok());
+    degraded = resp.meta().degraded();
+  }
+  EXPECT_FALSE(degraded);
+}
+
+}  // namespace
+}  // namespace recsys::server

@@ -1,0 +1,366 @@
+// recsys_cli: calls the recsys gRPC API and prints readable tables.
+//
+//   recsys_cli [--target=host:port] COMMAND [flags]
+//
+// Commands: recommend, similar, profile, event, coupons, audience, info,
+// reload, rollback, health. Exit code: 0 on success, 1 on an RPC error (the
+// status code and message are printed), 2 on a usage error.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "recsys/v1/recommender.grpc.pb.h"
+
+ABSL_FLAG(std::string, target, "localhost:50051", "Server address.");
+ABSL_FLAG(int, timeout_ms, 2000, "Deadline of each call.");
+ABSL_FLAG(std::string, user, "", "User id.");
+ABSL_FLAG(std::string, item, "", "Item id.");
+ABSL_FLAG(std::string, slots, "homepage:10",
+          "recommend: comma-separated name:k list, e.g. hero:4,feed:12.");
+ABSL_FLAG(int, k, 10, "similar / coupons: number of results.");
+ABSL_FLAG(std::string, categories, "", "Comma-separated category filter.");
+ABSL_FLAG(std::string, exclude, "", "Comma-separated item ids to exclude.");
+ABSL_FLAG(double, min_price, 0, "Minimum price filter (0: none).");
+ABSL_FLAG(double, max_price, 0, "Maximum price filter (0: none).");
+ABSL_FLAG(int64_t, time, 0, "Request time / event time in Unix seconds (0: now).");
+ABSL_FLAG(std::string, type, "view",
+          "event: view, add_to_cart, purchase, impression, click.");
+ABSL_FLAG(int, quantity, 1, "event: units bought.");
+ABSL_FLAG(double, price, 0, "event: unit price.");
+ABSL_FLAG(std::string, version, "", "reload: version to load (empty: newest).");
+ABSL_FLAG(int, history, 10, "profile: history entries shown.");
+ABSL_FLAG(std::string, service, "", "health: service name (empty: the server).");
+
+namespace {
+
+namespace v1 = recsys::v1;
+
+const char* ReasonName(v1::ReasonCode code) {
+  switch (code) {
+    case v1::REASON_PERSONALIZED: return "personalized";
+    case v1::REASON_POPULAR: return "popular";
+    case v1::REASON_SIMILAR_TO_ITEM: return "similar";
+    case v1::REASON_BUY_AGAIN: return "buy_again";
+    case v1::REASON_TRENDING: return "trending";
+    case v1::REASON_CATEGORY_BESTSELLER: return "bestseller";
+    case v1::REASON_TRIAL_POOL: return "trial";
+    case v1::REASON_BUNDLE_COMPLEMENT: return "bundle";
+    case v1::REASON_CAMPAIGN: return "campaign";
+    default: return "-";
+  }
+}
+
+std::string Truncate(const std::string& s, size_t n) {
+  return s.size() <= n ? s : s.substr(0, n - 1) + "~";
+}
+
+std::string FormatTime(int64_t unix) {
+  if (unix <= 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixSeconds(unix), absl::UTCTimeZone());
+}
+
+void PrintMeta(const v1::ResponseMeta& meta) {
+  std::printf("model %s%s%s\n", meta.model_version().c_str(),
+              meta.degraded() ? "  DEGRADED: " : "",
+              meta.degraded() ? meta.degraded_reason().c_str() : "");
+}
+
+void PrintItems(const google::protobuf::RepeatedPtrField<v1::RecommendedItem>& items) {
+  std::printf("  %-3s %-12s %-14s %8s %8s  %-12s %s\n", "#", "item", "category", "price",
+              "score", "reason", "why");
+  int i = 0;
+  for (const auto& it : items) {
+    std::printf("  %-3d %-12s %-14s %8.2f %8.4f  %-12s %s\n", ++i,
+                Truncate(it.item_id(), 12).c_str(), Truncate(it.category(), 14).c_str(),
+                it.price(), it.score(), ReasonName(it.reason().code()),
+                it.reason().text().c_str());
+  }
+  if (items.empty()) std::printf("  (none)\n");
+}
+
+int Fail(const grpc::Status& status) {
+  std::fprintf(stderr, "error: %s: %s\n",
+               absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())).c_str(),
+               status.error_message().c_str());
+  return 1;
+}
+
+std::vector<std::string> SplitList(const std::string& s) {
+  return absl::StrSplit(s, ',', absl::SkipEmpty());
+}
+
+void FillFilters(v1::Filters* f) {
+  for (const auto& c : SplitList(absl::GetFlag(FLAGS_categories))) f->add_categories(c);
+  for (const auto& e : SplitList(absl::GetFlag(FLAGS_exclude))) f->add_exclude_item_ids(e);
+  f->set_min_price(absl::GetFlag(FLAGS_min_price));
+  f->set_max_price(absl::GetFlag(FLAGS_max_price));
+}
+
+class Cli {
+ public:
+  explicit Cli(std::shared_ptr<grpc::Channel> channel)
+      : channel_(channel),
+        rec_(v1::Recommender::NewStub(channel)),
+        admin_(v1::Admin::NewStub(channel)) {}
+
+  void SetDeadline(grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
+  }
+
+  int Recommend() {
+    v1::RecommendProductsRequest req;
+    req.set_user_id(absl::GetFlag(FLAGS_user));
+    for (absl::string_view spec : absl::StrSplit(absl::GetFlag(FLAGS_slots), ',', absl::SkipEmpty())) {
+      std::pair<std::string, std::string> parts = absl::StrSplit(spec, ':');
+      int k = 10;
+      if (!parts.second.empty() && !absl::SimpleAtoi(parts.second, &k)) {
+        std::fprintf(stderr, "--slots: bad k in '%s'\n", std::string(spec).c_str());
+        return 2;
+      }
+      auto* slot = req.add_slots();
+      slot->set_name(parts.first);
+      slot->set_k(k);
+    }
+    req.mutable_context()->set_request_time_unix(absl::GetFlag(FLAGS_time));
+    FillFilters(req.mutable_filters());
+    v1::RecommendProductsResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    const absl::Time start = absl::Now();
+    grpc::Status st = rec_->RecommendProducts(&ctx, req, &resp);
+    const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+    if (!st.ok()) return Fail(st);
+    std::printf("recommendations for user %s (%.1f ms)  ", req.user_id().c_str(), ms);
+    PrintMeta(resp.meta());
+    for (const auto& slot : resp.slots()) {
+      std::printf(" slot %s\n", slot.name().c_str());
+      PrintItems(slot.items());
+    }
+    return 0;
+  }
+
+  int Similar() {
+    v1::SimilarItemsRequest req;
+    req.set_item_id(absl::GetFlag(FLAGS_item));
+    req.set_k(absl::GetFlag(FLAGS_k));
+    req.set_user_id(absl::GetFlag(FLAGS_user));
+    FillFilters(req.mutable_filters());
+    v1::SimilarItemsResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = rec_->SimilarItems(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st);
+    std::printf("items similar to %s  ", req.item_id().c_str());
+    PrintMeta(resp.meta());
+    PrintItems(resp.items());
+    return 0;
+  }
+
+  int Profile() {
+    v1::GetUserProfileRequest req;
+    req.set_user_id(absl::GetFlag(FLAGS_user));
+    req.set_history_limit(absl::GetFlag(FLAGS_history));
+    v1::UserProfile resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = rec_->GetUserProfile(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st);
+    std::printf("user %s  known to model: %s  ", resp.user_id().c_str(),
+                resp.known_to_model() ? "yes" : "no");
+    PrintMeta(resp.meta());
+    std::printf(" purchases (most recent first)\n  %-12s %-14s %6s  %s\n", "item", "category",
+                "count", "last purchase");
+    for (const auto& p : resp.purchases()) {
+      std::printf("  %-12s %-14s %6d  %s\n", Truncate(p.item_id(), 12).c_str(),
+                  Truncate(p.category(), 14).c_str(), p.count(),
+                  FormatTime(p.last_purchase_unix()).c_str());
+    }
+    std::printf(" recent activity\n");
+    for (const auto& a : resp.recent_activity()) {
+      std::printf("  %-12s %-12s %s\n", Truncate(a.item_id(), 12).c_str(),
+                  v1::EventType_Name(a.type()).c_str(), FormatTime(a.timestamp_unix()).c_str());
+    }
+    if (resp.recent_activity().empty()) std::printf("  (none)\n");
+    return 0;
+  }
+
+  int Event() {
+    static const std::pair<const char*, v1::EventType> kTypes[] = {
+        {"view", v1::EVENT_VIEW},           {"add_to_cart", v1::EVENT_ADD_TO_CART},
+        {"purchase", v1::EVENT_PURCHASE},   {"impression", v1::EVENT_IMPRESSION},
+        {"click", v1::EVENT_CLICK}};
+    v1::RecordEventsRequest req;
+    v1::Event* e = req.add_events();
+    const std::string type = absl::GetFlag(FLAGS_type);
+    for (const auto& [name, value] : kTypes) {
+      if (type == name) e->set_type(value);
+    }
+    if (e->type() == v1::EVENT_TYPE_UNSPECIFIED) {
+      std::fprintf(stderr, "--type: unknown event type '%s'\n", type.c_str());
+      return 2;
+    }
+    e->set_user_id(absl::GetFlag(FLAGS_user));
+    e->set_item_id(absl::GetFlag(FLAGS_item));
+    e->set_timestamp_unix(absl::GetFlag(FLAGS_time));
+    e->set_quantity(absl::GetFlag(FLAGS_quantity));
+    e->set_price(absl::GetFlag(FLAGS_price));
+    v1::RecordEventsResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = rec_->RecordEvents(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st);
+    std::printf("recorded %d event(s): %s %s %s\n", resp.accepted(), type.c_str(),
+                e->user_id().c_str(), e->item_id().c_str());
+    for (const auto& r : resp.rejected()) {
+      std::printf("  rejected #%d: %s\n", r.index(), r.message().c_str());
+    }
+    return 0;
+  }
+
+  int Coupons() {
+    v1::RecommendCouponsRequest req;
+    req.set_user_id(absl::GetFlag(FLAGS_user));
+    req.set_k(absl::GetFlag(FLAGS_k));
+    v1::RecommendCouponsResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = rec_->RecommendCoupons(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st);
+    PrintMeta(resp.meta());
+    for (const auto& c : resp.coupons()) {
+      std::printf("  %-16s %8.3f  %s\n", c.coupon_id().c_str(), c.score(),
+                  c.reason().text().c_str());
+    }
+    return 0;
+  }
+
+  int Audience() {
+    v1::FindAudienceRequest req;
+    req.set_category(absl::GetFlag(FLAGS_categories));
+    req.set_limit(absl::GetFlag(FLAGS_k));
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    auto reader = rec_->FindAudience(&ctx, req);
+    v1::AudienceMember m;
+    while (reader->Read(&m)) {
+      std::printf("  %-12s %8.4f %-12s %s\n", m.user_id().c_str(), m.score(),
+                  m.segment().c_str(), m.reason().text().c_str());
+    }
+    grpc::Status st = reader->Finish();
+    return st.ok() ? 0 : Fail(st);
+  }
+
+  int Info() {
+    v1::ModelInfo resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = admin_->GetModelInfo(&ctx, v1::GetModelInfoRequest(), &resp);
+    if (!st.ok()) return Fail(st);
+    std::printf("model version   %s%s\n", resp.version().c_str(), resp.pinned() ? " (pinned)" : "");
+    std::printf("path            %s\n", resp.path().c_str());
+    std::printf("created         %s\n", FormatTime(resp.created_unix()).c_str());
+    std::printf("loaded          %s\n", FormatTime(resp.loaded_unix()).c_str());
+    std::printf("users x items   %d x %d, dim %d\n", resp.num_users(), resp.num_items(), resp.dim());
+    std::printf("index           %s\n", resp.index_type().c_str());
+    std::printf("feature store   %s (%s)\n", resp.feature_store().c_str(),
+                resp.feature_store_healthy() ? "healthy" : "NOT ANSWERING");
+    std::printf("versions        %s\n", absl::StrJoin(resp.available_versions(), " ").c_str());
+    return 0;
+  }
+
+  int Reload() {
+    v1::ReloadModelRequest req;
+    req.set_version(absl::GetFlag(FLAGS_version));
+    v1::ReloadModelResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = admin_->ReloadModel(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st);
+    std::printf("%s -> %s%s\n", resp.previous_version().c_str(), resp.version().c_str(),
+                resp.changed() ? "" : " (unchanged)");
+    return 0;
+  }
+
+  int Rollback() {
+    v1::RollbackResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = admin_->Rollback(&ctx, v1::RollbackRequest(), &resp);
+    if (!st.ok()) return Fail(st);
+    std::printf("rolled back %s -> %s (pinned)\n", resp.previous_version().c_str(),
+                resp.version().c_str());
+    return 0;
+  }
+
+  int Health() {
+    auto stub = grpc::health::v1::Health::NewStub(channel_);
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(absl::GetFlag(FLAGS_service));
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = stub->Check(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st);
+    std::printf("%s: %s\n", req.service().empty() ? "server" : req.service().c_str(),
+                grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status()).c_str());
+    return resp.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 1;
+  }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Recommender::Stub> rec_;
+  std::unique_ptr<v1::Admin::Stub> admin_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Calls the recsys API.\n"
+      "  recsys_cli [--target=host:port] COMMAND [flags]\n"
+      "Commands:\n"
+      "  recommend --user=U [--slots=hero:4,feed:12] [--categories=..] [--exclude=..]\n"
+      "  similar   --item=I [--k=10] [--user=U]\n"
+      "  profile   --user=U\n"
+      "  event     --user=U --item=I --type=view|add_to_cart|purchase|impression|click\n"
+      "  coupons   --user=U         audience --categories=C\n"
+      "  info | reload [--version=V] | rollback | health [--service=NAME]");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() != 2) {
+    std::fprintf(stderr, "%s\n", absl::ProgramUsageMessage().data());
+    return 2;
+  }
+  const std::string command = args[1];
+  Cli cli(grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials()));
+  if (command == "recommend") return cli.Recommend();
+  if (command == "similar") return cli.Similar();
+  if (command == "profile") return cli.Profile();
+  if (command == "event") return cli.Event();
+  if (command == "coupons") return cli.Coupons();
+  if (command == "audience") return cli.Audience();
+  if (command == "info") return cli.Info();
+  if (command == "reload") return cli.Reload();
+  if (command == "rollback") return cli.Rollback();
+  if (command == "health") return cli.Health();
+  std::fprintf(stderr, "unknown command '%s'\n%s\n", command.c_str(),
+               absl::ProgramUsageMessage().data());
+  return 2;
+}
