@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The whole recsys path on a fresh Debian 12 machine, in one command:
+# install dependencies, build, generate a demo shop, train, start Redis and
+# the gRPC server, and print real recommendations from the live server.
+#
+#   bash scripts/demo.sh
+#
+# Environment:
+#   DEMO_DIR      working directory for data, models and logs (default: demo)
+#   DEMO_INPUT    train on this purchase file instead of the generated shop,
+#                 e.g. ../shared/data/online_retail.csv.gz
+#   KEEP_RUNNING  1: leave redis-server and recsys_server running at the end
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DEMO_DIR=${DEMO_DIR:-demo}
+BUILD_DIR=${BUILD_DIR:-build}
+BIN="$ROOT/$BUILD_DIR"
+
+bash scripts/install_deps.sh
+bash scripts/build.sh recsys_datagen recsys_train recsys_server_bin recsys_cli
+
+mkdir -p "$DEMO_DIR"
+DEMO_DIR=$(cd "$DEMO_DIR" && pwd)
+CLI="$BIN/tools/recsys_cli"
+
+free_port() {
+  python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+PIDS=()
+cleanup() {
+  if [[ "${KEEP_RUNNING:-0}" != "1" ]]; then
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+echo "== 1. Demo data"
+if [[ -n "${DEMO_INPUT:-}" ]]; then
+  INPUT=$(cd "$(dirname "$DEMO_INPUT")" && pwd)/$(basename "$DEMO_INPUT")
+  echo "training on $INPUT"
+else
+  INPUT="$DEMO_DIR/shop.csv"
+  "$BIN/training/recsys_datagen" --out="$INPUT" --seed=7
+fi
+
+echo "== 2. Redis"
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+  --daemonize no --dir "$DEMO_DIR" > "$DEMO_DIR/redis.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do
+  redis-cli -p "$REDIS_PORT" ping > /dev/null 2>&1 && break
+  sleep 0.1
+done
+redis-cli -p "$REDIS_PORT" ping > /dev/null
+echo "redis-server on 127.0.0.1:$REDIS_PORT"
+
+echo "== 3. Train (and load purchase history + item metadata into Redis)"
+"$BIN/training/recsys_train" --input="$INPUT" --model_root="$DEMO_DIR/models" \
+  --redis="127.0.0.1:$REDIS_PORT"
+
+echo "== 4. Server"
+rm -f "$DEMO_DIR/server.port"
+"$BIN/recommender/server/recsys_server" --model_root="$DEMO_DIR/models" \
+  --redis="127.0.0.1:$REDIS_PORT" --listen=127.0.0.1:0 \
+  --port_file="$DEMO_DIR/server.port" > "$DEMO_DIR/server.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 300); do
+  [[ -s "$DEMO_DIR/server.port" ]] && break
+  sleep 0.1
+done
+[[ -s "$DEMO_DIR/server.port" ]] || { cat "$DEMO_DIR/server.log"; exit 1; }
+TARGET="127.0.0.1:$(cat "$DEMO_DIR/server.port")"
+echo "recsys_server on $TARGET"
+cli() { "$CLI" --target="$TARGET" "$@"; }
+
+echo
+echo "== 5. Live answers"
+cli health
+cli health --service=recsys.feature_store
+cli info
+# Three kinds of user: the heaviest buyer, a light buyer, and a stranger.
+MODEL_DIR="$DEMO_DIR/models/$(ls "$DEMO_DIR/models" | grep -E '^[0-9]+$' | sort -n | tail -1)"
+HEAVY=$(awk 'NR==1{print; exit}' "$MODEL_DIR/users.tsv")
+LIGHT=$(awk 'NR==50{print; exit}' "$MODEL_DIR/users.tsv")
+for user in "$HEAVY" "$LIGHT"; do
+  echo
+  cli profile --user="$user" --history=5
+  echo
+  cli recommend --user="$user" --slots=homepage_hero:4,homepage_feed:8
+done
+echo
+cli recommend --user=new-visitor --slots=homepage_hero:4
+TOP_ITEM=$(awk -F'\t' 'NR==1{print $2; exit}' "$MODEL_DIR/popular.tsv")
+echo
+cli similar --item="$TOP_ITEM" --k=5
+
+echo
+echo "== 6. Real time: the new visitor views two items, then buys one"
+SECOND_ITEM=$(awk -F'\t' 'NR==2{print $2; exit}' "$MODEL_DIR/popular.tsv")
+cli event --user=new-visitor --item="$TOP_ITEM" --type=view
+cli event --user=new-visitor --item="$SECOND_ITEM" --type=purchase --price=3.5
+cli recommend --user=new-visitor --slots=homepage_hero:4
+
+if [[ "${KEEP_RUNNING:-0}" == "1" ]]; then
+  echo
+  echo "Still running: redis-server (port $REDIS_PORT) and recsys_server ($TARGET)."
+  echo "Try: $CLI --target=$TARGET recommend --user=$HEAVY"
+  echo "Stop with: kill ${PIDS[*]}"
+fi
