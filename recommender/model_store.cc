@@ -72,8 +72,21 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(
           ", expected ", b->num_items(), " of dim ", f));
     }
   }
+  b->ranker_weights_ = RankerWeightsFromConfig(b->manifest_.ranker());
+  b->ranker_item_stats_ =
+      ComputeRankerItemStats(b->num_items(), b->history_indptr_, b->history_);
   b->loaded_at_ = absl::Now();
   return std::shared_ptr<const ModelBundle>(std::move(b));
+}
+
+RankerModel ModelBundle::ranker_model() const {
+  RankerModel m;
+  m.index = ip_index_.get();
+  m.item_factors = item_factors_;
+  m.dim = dim_;
+  m.item_stats = &ranker_item_stats_;
+  m.weights = &ranker_weights_;
+  return m;
 }
 
 int32_t ModelBundle::UserRow(absl::string_view user_id) const {

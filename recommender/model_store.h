@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "recommender/model_format.h"
+#include "recommender/ranker.h"
 #include "recommender/vector_index.h"
 #include "recsys/v1/model_manifest.pb.h"
 
@@ -74,6 +75,13 @@ class ModelBundle {
   const VectorIndex& ip_index() const { return *ip_index_; }
   const VectorIndex& cos_index() const { return *cos_index_; }
 
+  // The production ranker over this model: weights from the manifest (or
+  // the defaults), item statistics from the training history, the
+  // inner-product index. Valid while the bundle lives.
+  const RankerWeights& ranker_weights() const { return ranker_weights_; }
+  const RankerItemStats& ranker_item_stats() const { return ranker_item_stats_; }
+  RankerModel ranker_model() const;
+
  private:
   ModelBundle() = default;
 
@@ -93,6 +101,8 @@ class ModelBundle {
   absl::flat_hash_map<std::string, int32_t> item_rows_;
   std::unique_ptr<VectorIndex> ip_index_;
   std::unique_ptr<VectorIndex> cos_index_;
+  RankerWeights ranker_weights_;
+  RankerItemStats ranker_item_stats_;
 };
 
 struct ModelStoreOptions {

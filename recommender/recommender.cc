@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "recommender/fold_in.h"
+#include "recommender/ranker.h"
 
 namespace recsys::recommender {
 namespace {
@@ -236,20 +237,26 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
                             FeatureDeadline(request.deadline, options_.feature_timeout),
                             &answer.meta);
 
-  absl::flat_hash_set<int32_t> excluded = user.bought_rows;
+  // Items never shown: request exclusions. Discovery slots also skip what
+  // the user bought; blended slots may bring it back as a repurchase.
+  absl::flat_hash_set<int32_t> request_excluded;
   for (const std::string& id : request.filters.exclude_item_ids) {
     const int32_t row = bundle->ItemRow(id);
-    if (row >= 0) excluded.insert(row);
+    if (row >= 0) request_excluded.insert(row);
   }
+  absl::flat_hash_set<int32_t> excluded = request_excluded;
+  excluded.insert(user.bought_rows.begin(), user.bought_rows.end());
 
   // Anchors for explanations and fold-in: recent purchases, then recent
   // non-purchase activity.
   std::vector<Anchor> anchors;
   std::vector<WeightedItem> fold_in;
+  std::vector<HistoryEntry> history;
   for (const PurchaseView& p : user.purchases) {
-    if (static_cast<int>(anchors.size()) >= options_.max_history_anchors) break;
     const int32_t row = bundle->ItemRow(p.item_id);
     if (row < 0) continue;
+    history.push_back({row, p.count, absl::ToUnixSeconds(p.last_purchase)});
+    if (static_cast<int>(anchors.size()) >= options_.max_history_anchors) continue;
     anchors.push_back({row, true});
     fold_in.push_back({row, static_cast<float>(std::max(1, p.count))});
   }
@@ -275,47 +282,96 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
     if (folded.ok()) query = *std::move(folded);
   }
 
-  std::vector<ScoredItem> ranked;
-  ranked.reserve(total_k);
-  absl::flat_hash_set<int32_t> chosen;
+  bool any_blended = false, any_discovery = false;
+  for (const SlotSpec& slot : request.slots) {
+    (options_.blended_slots.contains(slot.name) ? any_blended : any_discovery) = true;
+  }
   RowFilter filter(*bundle, request.filters, &excluded);
-  if (!query.empty()) {
+  // With both kinds of slot the rankings may overlap; fetch enough of each.
+  const int fetch_k = any_blended && any_discovery ? 2 * total_k : total_k;
+
+  // Discovery: nearest unbought items by the user's vector.
+  std::vector<ScoredItem> discovery;
+  if (any_discovery && !query.empty()) {
     SearchOptions search_options;
     search_options.filter = &filter;
     RECSYS_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
-                            bundle->ip_index().Search(query, total_k, search_options));
+                            bundle->ip_index().Search(query, fetch_k, search_options));
     for (const Neighbor& n : hits) {
       const int32_t row = static_cast<int32_t>(n.id);
-      chosen.insert(row);
-      ranked.push_back(MakeItem(*bundle, row, n.score,
-                                ExplainPersonalized(*bundle, row, anchors)));
+      discovery.push_back(
+          MakeItem(*bundle, row, n.score, ExplainPersonalized(*bundle, row, anchors)));
     }
   }
-  // Popular items fill what personalization left (and serve cold users).
+  // Blended: the production ranker over repurchase and discovery.
+  std::vector<ScoredItem> blended;
+  if (any_blended && (!query.empty() || !history.empty())) {
+    RowFilter blended_filter(*bundle, request.filters, &request_excluded);
+    const RankerModel ranker = bundle->ranker_model();
+    RankerUser ranker_user;
+    ranker_user.vector = query;
+    ranker_user.history = history;
+    RankOptions rank_options;
+    rank_options.k = fetch_k;
+    rank_options.now_unix = absl::ToUnixSeconds(
+        request.now == absl::InfinitePast() ? absl::Now() : request.now);
+    rank_options.vector_candidates = std::max(options_.ranker_candidates, fetch_k);
+    rank_options.filter = &blended_filter;
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RankedItem> ranked,
+                            RankItems(ranker, ranker_user, rank_options));
+    for (const RankedItem& r : ranked) {
+      Explanation e;
+      if (r.bought) {
+        e.code = ReasonCode::kBuyAgain;
+        e.anchor_item_id = bundle->item(r.item).item_id;
+        e.anchor_category = bundle->item(r.item).category;
+        const HistoryEntry* h = nullptr;
+        for (const HistoryEntry& entry : history) {
+          if (entry.item == r.item) h = &entry;
+        }
+        e.text = h == nullptr
+                     ? "you bought this before"
+                     : absl::StrCat("you bought this ", h->count, h->count == 1 ? " time" : " times",
+                                    ", last on ",
+                                    absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(h->last_unix),
+                                                     absl::UTCTimeZone()));
+      } else {
+        e = ExplainPersonalized(*bundle, r.item, anchors);
+      }
+      blended.push_back(MakeItem(*bundle, r.item, r.score, std::move(e)));
+    }
+  }
+
+  // Slots in request order, each from its ranking, never repeating an item;
+  // popular items fill what is left (and serve users with no signal).
   const auto& popular = bundle->popular();
   const double top_buyers =
       popular.empty() ? 1.0 : std::max(1, bundle->item(popular.front()).buyers);
-  for (int32_t row : popular) {
-    if (static_cast<int>(ranked.size()) >= total_k) break;
-    if (chosen.contains(row) || !filter.Allowed(row)) continue;
-    chosen.insert(row);
-    Explanation e;
-    e.code = ReasonCode::kPopular;
-    e.anchor_category = bundle->item(row).category;
-    e.text = bundle->item(row).category.empty()
-                 ? "popular in the shop"
-                 : absl::StrCat("popular in ", bundle->item(row).category);
-    ranked.push_back(MakeItem(*bundle, row,
-                              static_cast<float>(bundle->item(row).buyers / top_buyers),
-                              std::move(e)));
-  }
-
-  size_t next = 0;
+  absl::flat_hash_set<std::string> chosen;
+  size_t next_discovery = 0, next_blended = 0, next_popular = 0;
   for (const SlotSpec& slot : request.slots) {
+    const bool is_blended = options_.blended_slots.contains(slot.name);
+    std::vector<ScoredItem>& source = is_blended ? blended : discovery;
+    size_t& next = is_blended ? next_blended : next_discovery;
     SlotAnswer out;
     out.name = slot.name;
-    for (int i = 0; i < slot.k && next < ranked.size(); ++i) {
-      out.items.push_back(std::move(ranked[next++]));
+    while (static_cast<int>(out.items.size()) < slot.k && next < source.size()) {
+      ScoredItem& item = source[next++];
+      if (chosen.insert(item.item_id).second) out.items.push_back(std::move(item));
+    }
+    while (static_cast<int>(out.items.size()) < slot.k && next_popular < popular.size()) {
+      const int32_t row = popular[next_popular++];
+      if (!filter.Allowed(row) || chosen.contains(bundle->item(row).item_id)) continue;
+      chosen.insert(bundle->item(row).item_id);
+      Explanation e;
+      e.code = ReasonCode::kPopular;
+      e.anchor_category = bundle->item(row).category;
+      e.text = bundle->item(row).category.empty()
+                   ? "popular in the shop"
+                   : absl::StrCat("popular in ", bundle->item(row).category);
+      out.items.push_back(MakeItem(*bundle, row,
+                                   static_cast<float>(bundle->item(row).buyers / top_buyers),
+                                   std::move(e)));
     }
     answer.slots.push_back(std::move(out));
   }

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -147,6 +148,12 @@ struct RecommenderOptions {
   // counts 1 per purchase event).
   float view_strength = 0.25f;
   float cart_strength = 0.5f;
+  // Slots served by the production ranker (recommender/ranker.h), which
+  // blends the user's repurchases with discovery; every other slot is
+  // discovery only (never an item the user bought).
+  absl::flat_hash_set<std::string> blended_slots = {"for_you"};
+  // Vector candidates the production ranker considers.
+  int ranker_candidates = 200;
 };
 
 class Recommender {
@@ -155,11 +162,14 @@ class Recommender {
   Recommender(const ModelStore* models, feature_store::FeatureStore* features,
               const RecommenderOptions& options = {});
 
-  // Fills each slot in order from one ranking, so no item repeats across
-  // slots: user vector (the model's, or folded in from live activity for a
-  // user unknown to the model) → inner-product search, minus the user's
-  // purchases and filtered items; popular items fill what is left and serve
-  // users with no signal at all.
+  // Fills the slots in request order, never repeating an item across them.
+  // The user vector is the model's, or folded in from live activity for a
+  // user unknown to the model. Discovery slots: inner-product search minus
+  // the user's purchases and filtered items. Blended slots
+  // (options.blended_slots): the production ranker over the user's own
+  // purchases (reason BUY_AGAIN) and vector neighbours, with the model's
+  // learned weights. Popular items fill what is left and serve users with
+  // no signal at all.
   absl::StatusOr<ProductAnswer> RecommendProducts(const ProductRequest& request) const;
 
   // Items nearest to `item_id` by cosine of item vectors. NotFound for an

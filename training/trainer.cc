@@ -10,7 +10,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "absl/container/flat_hash_map.h"
 #include "common/status_macros.h"
+#include "recommender/ranker.h"
+#include "recommender/vector_index.h"
 
 namespace recsys::training {
 namespace {
@@ -161,6 +164,71 @@ absl::Status LoadFeatureStore(const InteractionData& data, int batch,
   return absl::OkStatus();
 }
 
+// Fits the ranker on the last `ranker_validation_days` of the data: ALS on
+// the rows before the window, labels from the rows inside it.
+absl::StatusOr<RankerFitResult> FitRankerOnWindow(const TrainerOptions& options,
+                                                  int64_t last_event_unix) {
+  const int64_t cut = last_event_unix - int64_t{options.ranker_validation_days} * 86400;
+  ReadOptions before = options.read;
+  before.before_unix = std::min(before.before_unix, cut);
+  before.max_error_lines = 0;
+  InteractionBuilder builder(options.interactions);
+  ReadStats stats;
+  RECSYS_RETURN_IF_ERROR(ReadPurchases(
+      options.input, before, [&builder](const PurchaseRow& row) { builder.Add(row); }, &stats));
+  if (stats.rows_used == 0) {
+    return absl::FailedPreconditionError("no purchases before the validation window");
+  }
+  const InteractionData data = builder.Build();
+  ConfidenceOptions confidence = options.confidence;
+  if (confidence.reference_unix == 0) confidence.reference_unix = data.last_event_unix;
+  RECSYS_ASSIGN_OR_RETURN(CsrMatrix weights, BuildConfidence(data, confidence));
+  AlsOptions als = options.als;
+  als.on_iteration = nullptr;
+  als.compute_loss = false;
+  RECSYS_ASSIGN_OR_RETURN(AlsModel model, TrainAls(weights, als));
+
+  absl::flat_hash_map<absl::string_view, int32_t> user_rows, item_rows;
+  for (size_t u = 0; u < data.user_ids.size(); ++u) user_rows[data.user_ids[u]] = u;
+  for (size_t i = 0; i < data.item_ids.size(); ++i) item_rows[data.item_ids[i]] = i;
+  std::vector<std::vector<int32_t>> window(data.num_users());
+  ReadOptions inside = options.read;
+  inside.not_before_unix = std::max(inside.not_before_unix, cut);
+  inside.max_error_lines = 0;
+  ReadStats inside_stats;
+  RECSYS_RETURN_IF_ERROR(ReadPurchases(
+      options.input, inside,
+      [&](const PurchaseRow& row) {
+        auto u = user_rows.find(row.user_id);
+        auto i = item_rows.find(row.item_id);
+        if (u != user_rows.end() && i != item_rows.end()) window[u->second].push_back(i->second);
+      },
+      &inside_stats));
+
+  RECSYS_ASSIGN_OR_RETURN(auto index, recommender::VectorIndex::Create(
+                                          model.factors, "Flat", recommender::Metric::kInnerProduct));
+  RECSYS_RETURN_IF_ERROR(index->Add(model.item_factors));
+  const recommender::ModelData history = BuildModelData(data, AlsModel(), {});
+  const recommender::RankerItemStats item_stats = recommender::ComputeRankerItemStats(
+      data.num_items(), history.history_indptr, history.history);
+  recommender::RankerModel ranker_model;
+  ranker_model.index = index.get();
+  ranker_model.item_factors = model.item_factors;
+  ranker_model.dim = model.factors;
+  ranker_model.item_stats = &item_stats;
+  RankerFitOptions fit = options.ranker_fit;
+  if (fit.threads < 1) fit.threads = options.als.threads;
+  RECSYS_ASSIGN_OR_RETURN(RankerFitResult result,
+                          FitRanker(ranker_model, model.user_factors, history.history_indptr,
+                                    history.history, window, cut, fit));
+  result.weights.origin = absl::StrCat(
+      "fit on the window ",
+      absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(cut), absl::UTCTimeZone()), "..",
+      absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(last_event_unix), absl::UTCTimeZone()),
+      " (", result.weights.origin, ")");
+  return result;
+}
+
 absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                                   feature_store::FeatureStore* store) {
   RECSYS_RETURN_IF_ERROR(ValidateTrainerOptions(options));
@@ -226,8 +294,25 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                           : solve_seconds / model.iterations.size()));
   weights = CsrMatrix();
 
-  // 3. Publish.
+  // 3. The production ranker's weights.
+  result.ranker = recommender::DefaultRankerWeights();
+  if (options.ranker_validation_days > 0 && data.last_event_unix > 0) {
+    const Clock::time_point ranker_start = Clock::now();
+    auto fit = FitRankerOnWindow(options, data.last_event_unix);
+    result.ranker_seconds = SecondsSince(ranker_start);
+    if (fit.ok()) {
+      result.ranker = fit->weights;
+      log(absl::StrFormat("ranker %s in %.2fs", fit->weights.origin, result.ranker_seconds));
+    } else {
+      log(absl::StrCat("ranker: default weights (", fit.status().message(), ")"));
+    }
+  } else {
+    log("ranker: default weights (no validation window)");
+  }
+
+  // 4. Publish.
   recsys::v1::ModelManifest manifest;
+  *manifest.mutable_ranker() = recommender::RankerWeightsToConfig(result.ranker);
   manifest.set_version(options.version);
   manifest.set_created_unix(absl::ToUnixSeconds(absl::Now()));
   recsys::v1::TrainingParams* params = manifest.mutable_params();
@@ -284,7 +369,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   log(absl::StrFormat("published %s in %.2fs", result.model_dir,
                       result.publish_seconds));
 
-  // 4. Bulk load the feature store.
+  // 5. Bulk load the feature store.
   if (store != nullptr) {
     const Clock::time_point store_start = Clock::now();
     absl::Status loaded = LoadFeatureStore(data, options.store_batch, store);

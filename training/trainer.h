@@ -26,6 +26,7 @@
 #include "training/als.h"
 #include "training/csv_reader.h"
 #include "training/interactions.h"
+#include "training/ranker_fit.h"
 
 namespace recsys::training {
 
@@ -53,6 +54,13 @@ struct TrainerOptions {
   std::function<void(absl::string_view)> log;
   // Users (and items) per PutUsers / PutItems call of the bulk load.
   int store_batch = 1000;
+  // Length of the validation window, carved from the end of the data, on
+  // which the production ranker's weights are fit (a second, smaller ALS is
+  // trained on the data before the window). 0, data without timestamps, or
+  // a window without usable purchases: the default ranker weights.
+  int ranker_validation_days = 30;
+  // Options of the ranker fit (threads default to als.threads).
+  RankerFitOptions ranker_fit;
 };
 
 struct TrainResult {
@@ -70,6 +78,9 @@ struct TrainResult {
   double publish_seconds = 0;
   double store_seconds = 0;
   double total_seconds = 0;
+  // The ranker fit (empty origin "default" when no fit ran).
+  recommender::RankerWeights ranker;
+  double ranker_seconds = 0;
   // Records written to the feature store (0 without a store).
   int64_t users_stored = 0;
   int64_t items_stored = 0;

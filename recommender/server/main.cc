@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -32,6 +34,9 @@ ABSL_FLAG(int, max_threads, 32, "Maximum gRPC server threads.");
 ABSL_FLAG(int, max_k, 200, "Largest k accepted per slot.");
 ABSL_FLAG(int, feature_timeout_ms, 50,
           "Longest wait for the feature store per request before answering degraded.");
+ABSL_FLAG(std::vector<std::string>, blended_slots, std::vector<std::string>({"for_you"}),
+          "Slots served by the production ranker (repurchase + discovery); other "
+          "slots never show items the user bought.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written to this file once serving (for scripts).");
 
@@ -91,6 +96,10 @@ int main(int argc, char** argv) {
   recommender::RecommenderOptions rec_options;
   rec_options.max_k = absl::GetFlag(FLAGS_max_k);
   rec_options.feature_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_feature_timeout_ms));
+  rec_options.blended_slots.clear();
+  for (const std::string& slot : absl::GetFlag(FLAGS_blended_slots)) {
+    rec_options.blended_slots.insert(slot);
+  }
   auto server = server::RecsysServer::Start(server_options, models->get(), features.get(),
                                             rec_options);
   if (!server.ok()) {

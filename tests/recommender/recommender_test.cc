@@ -151,6 +151,33 @@ TEST_F(RecommenderTest, SlotsNeverRepeatAnItem) {
   EXPECT_EQ(total, 18u);
 }
 
+TEST_F(RecommenderTest, BlendedSlotBringsBackPurchasesAndDiscoveryDoesNot) {
+  ProductRequest r = Request("ua0", 5);
+  r.slots = {{"for_you", 5}, {"feed", 5}};
+  r.now = absl::FromUnixSeconds(1700000000 + 86400);
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer a, recommender_->RecommendProducts(r));
+  ASSERT_EQ(a.slots.size(), 2u);
+  ASSERT_EQ(a.slots[0].items.size(), 5u);
+  ASSERT_EQ(a.slots[1].items.size(), 5u);
+  // The user's own purchases (a0, a1) lead the blended slot as repurchases.
+  std::set<std::string> bought = {"a0", "a1"};
+  int buy_again = 0;
+  for (const auto& item : a.slots[0].items) {
+    if (item.reason.code == ReasonCode::kBuyAgain) {
+      ++buy_again;
+      EXPECT_EQ(bought.count(item.item_id), 1u) << item.item_id;
+      EXPECT_NE(item.reason.text.find("you bought this"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(buy_again, 2);
+  EXPECT_EQ(a.slots[0].items[0].reason.code, ReasonCode::kBuyAgain);
+  std::set<std::string> seen;
+  for (const auto& slot : a.slots) {
+    for (const auto& item : slot.items) EXPECT_TRUE(seen.insert(item.item_id).second);
+  }
+  for (const auto& item : a.slots[1].items) EXPECT_EQ(bought.count(item.item_id), 0u);
+}
+
 TEST_F(RecommenderTest, FiltersAreHonoured) {
   ProductRequest r = Request("ub0", 5);
   r.filters.categories = {"alpha"};

@@ -1,0 +1,132 @@
+#include "recommender/ranker.h"
+
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/recommender/test_model.h"
+#include "tests/testing/status_matchers.h"
+
+namespace recsys::recommender {
+namespace {
+
+// Four items in 2-d: 0 and 1 along x, 2 and 3 along y.
+class RankerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    factors_ = {1.0f, 0.0f, 0.9f, 0.1f, 0.0f, 1.0f, 0.1f, 0.8f};
+    auto index = VectorIndex::Create(2, "Flat", Metric::kInnerProduct);
+    ASSERT_TRUE(index.ok());
+    index_ = *std::move(index);
+    RECSYS_ASSERT_OK(index_->Add(factors_));
+    // History of two users: user 0 bought item 2 three times, item 3 once;
+    // user 1 bought item 2 once.
+    indptr_ = {0, 2, 3};
+    history_ = {{2, 3, 1000}, {3, 1, 1000}, {2, 1, 1000}};
+    stats_ = ComputeRankerItemStats(4, indptr_, history_);
+    weights_ = DefaultRankerWeights();
+    model_.index = index_.get();
+    model_.item_factors = factors_;
+    model_.dim = 2;
+    model_.item_stats = &stats_;
+    model_.weights = &weights_;
+  }
+
+  std::vector<float> factors_;
+  std::unique_ptr<VectorIndex> index_;
+  std::vector<int64_t> indptr_;
+  std::vector<HistoryEntry> history_;
+  RankerItemStats stats_;
+  RankerWeights weights_;
+  RankerModel model_;
+};
+
+TEST_F(RankerTest, ItemStats) {
+  EXPECT_FLOAT_EQ(stats_.repeat_rate[2], 0.5f);  // 1 of 2 buyers re-bought
+  EXPECT_FLOAT_EQ(stats_.repeat_rate[3], 0.0f);
+  EXPECT_FLOAT_EQ(stats_.repeat_rate[0], 0.0f);
+  EXPECT_FLOAT_EQ(stats_.popularity[2], 1.0f);
+  EXPECT_NEAR(stats_.popularity[3], std::log(2.0) / std::log(3.0), 1e-6);
+  EXPECT_FLOAT_EQ(stats_.popularity[0], 0.0f);
+}
+
+TEST_F(RankerTest, FeaturesByHand) {
+  const HistoryEntry entry{2, 3, 0};
+  const std::vector<HistoryEntry> user_history = {entry, {3, 1, 0}};
+  const RankerUserStats us = ComputeRankerUserStats(user_history);
+  EXPECT_FLOAT_EQ(us.repeat_ratio, 2.0f / 4.0f);
+  EXPECT_NEAR(us.log_history, std::log(3.0), 1e-6);
+  float f[kNumRankerFeatures];
+  const int64_t now = 15 * 86400;  // 15 days after the purchase
+  RankerFeatures(model_, us, 2, 0.7f, 1, &entry, now, f);
+  EXPECT_FLOAT_EQ(f[kFeatVectorScore], 0.7f);
+  EXPECT_NEAR(f[kFeatVectorRank], 1.0 / std::log2(3.0), 1e-6);
+  EXPECT_FLOAT_EQ(f[kFeatBought], 1.0f);
+  EXPECT_NEAR(f[kFeatLogCount], std::log(4.0), 1e-6);
+  EXPECT_NEAR(f[kFeatRecency], std::exp(-0.5), 1e-6);
+  EXPECT_FLOAT_EQ(f[kFeatBoughtXUserRepeat], 0.5f);
+  EXPECT_FLOAT_EQ(f[kFeatBoughtXItemRepeat], 0.5f);
+  EXPECT_FLOAT_EQ(f[kFeatItemRepeat], 0.5f);
+  RankerFeatures(model_, us, 0, 0.2f, -1, nullptr, now, f);
+  EXPECT_FLOAT_EQ(f[kFeatVectorRank], 0.0f);
+  EXPECT_FLOAT_EQ(f[kFeatBought], 0.0f);
+  EXPECT_FLOAT_EQ(f[kFeatRecency], 0.0f);
+  EXPECT_FLOAT_EQ(f[kFeatBoughtXItemRepeat], 0.0f);
+}
+
+TEST_F(RankerTest, WeightsDecideBetweenRepurchaseAndDiscovery) {
+  const std::vector<float> x_user = {1.0f, 0.0f};  // vector points at items 0, 1
+  const std::vector<HistoryEntry> user_history = {{2, 5, 1000}};
+  RankerUser user{x_user, user_history};
+  RankOptions options;
+  options.k = 4;
+  options.now_unix = 1000;
+
+  weights_ = RankerWeights();
+  weights_.w[kFeatVectorScore] = 1.0f;
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto ranked, RankItems(model_, user, options));
+  ASSERT_EQ(ranked.size(), 4u);
+  EXPECT_EQ(ranked[0].item, 0);
+  EXPECT_FALSE(ranked[0].bought);
+
+  weights_.w[kFeatBought] = 5.0f;
+  RECSYS_ASSERT_OK_AND_ASSIGN(ranked, RankItems(model_, user, options));
+  EXPECT_EQ(ranked[0].item, 2);
+  EXPECT_TRUE(ranked[0].bought);
+
+  options.include_bought = false;
+  RECSYS_ASSERT_OK_AND_ASSIGN(ranked, RankItems(model_, user, options));
+  for (const auto& r : ranked) EXPECT_NE(r.item, 2);
+}
+
+TEST_F(RankerTest, HistoryOnlyUserAndBadArguments) {
+  const std::vector<HistoryEntry> user_history = {{3, 2, 1000}, {1, 1, 10}};
+  RankerUser user{{}, user_history};
+  RankOptions options;
+  options.k = 5;
+  options.now_unix = 2000;
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto ranked, RankItems(model_, user, options));
+  ASSERT_EQ(ranked.size(), 2u);  // only the history is a candidate
+  EXPECT_EQ(ranked[0].item, 3);  // more purchases, more recent
+  options.k = 0;
+  EXPECT_TRUE(absl::IsInvalidArgument(RankItems(model_, user, options).status()));
+  options.k = 3;
+  const std::vector<float> wrong = {1.0f, 2.0f, 3.0f};
+  RankerUser bad{wrong, user_history};
+  EXPECT_TRUE(absl::IsInvalidArgument(RankItems(model_, bad, options).status()));
+}
+
+TEST(RankerWeightsTest, ConfigRoundTripAndDefaults) {
+  RankerWeights w = DefaultRankerWeights();
+  w.w[kFeatRecency] = 3.5f;
+  w.origin = "test";
+  RankerWeights back = RankerWeightsFromConfig(RankerWeightsToConfig(w));
+  EXPECT_EQ(back.w, w.w);
+  EXPECT_EQ(back.origin, "test");
+  EXPECT_EQ(RankerWeightsFromConfig(recsys::v1::RankerConfig()).origin, "default");
+  EXPECT_NE(RankerWeightsToJson(w).find("\"recency\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace recsys::recommender

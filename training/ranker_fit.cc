@@ -1,0 +1,237 @@
+#include "training/ranker_fit.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <thread>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace recsys::training {
+namespace {
+
+using recommender::HistoryEntry;
+using recommender::kNumRankerFeatures;
+
+// Features plus a constant 1 for the bias.
+constexpr int kDims = kNumRankerFeatures + 1;
+
+struct Examples {
+  std::vector<float> x;  // n x kDims
+  std::vector<uint8_t> y;
+  int64_t window_items = 0;
+  int64_t found = 0;
+  int users = 0;
+};
+
+// Solves a (kDims x kDims, SPD) * s = g in place (Cholesky); false if not
+// positive definite.
+bool Solve(std::vector<double> a, std::vector<double>* g) {
+  const int n = kDims;
+  for (int j = 0; j < n; ++j) {
+    double d = a[j * n + j];
+    for (int k = 0; k < j; ++k) d -= a[j * n + k] * a[j * n + k];
+    if (d <= 0) return false;
+    d = std::sqrt(d);
+    a[j * n + j] = d;
+    for (int i = j + 1; i < n; ++i) {
+      double s = a[i * n + j];
+      for (int k = 0; k < j; ++k) s -= a[i * n + k] * a[j * n + k];
+      a[i * n + j] = s / d;
+    }
+  }
+  std::vector<double>& b = *g;
+  for (int i = 0; i < n; ++i) {
+    double s = b[i];
+    for (int k = 0; k < i; ++k) s -= a[i * n + k] * b[k];
+    b[i] = s / a[i * n + i];
+  }
+  for (int i = n - 1; i >= 0; --i) {
+    double s = b[i];
+    for (int k = i + 1; k < n; ++k) s -= a[k * n + i] * b[k];
+    b[i] = s / a[i * n + i];
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<RankerFitResult> FitRanker(const recommender::RankerModel& model,
+                                          absl::Span<const float> user_factors,
+                                          absl::Span<const int64_t> history_indptr,
+                                          absl::Span<const HistoryEntry> history,
+                                          const std::vector<std::vector<int32_t>>& window_items,
+                                          int64_t now_unix, const RankerFitOptions& options) {
+  if (model.index == nullptr || model.item_stats == nullptr || model.dim < 1) {
+    return absl::InvalidArgumentError("model: index, item_stats and dim are required");
+  }
+  const int64_t num_users =
+      history_indptr.empty() ? 0 : static_cast<int64_t>(history_indptr.size()) - 1;
+  if (!user_factors.empty() &&
+      user_factors.size() != static_cast<size_t>(num_users) * model.dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "user_factors: ", user_factors.size(), " floats for ", num_users, " users x dim ",
+        model.dim));
+  }
+  recommender::RankerWeights tau_weights;
+  tau_weights.recency_tau_days = options.recency_tau_days;
+  recommender::RankerModel fit_model = model;
+  fit_model.weights = &tau_weights;
+
+  // Users with window purchases, in row order, capped.
+  std::vector<int32_t> users;
+  for (int64_t u = 0; u < num_users && u < static_cast<int64_t>(window_items.size()); ++u) {
+    if (!window_items[u].empty()) users.push_back(static_cast<int32_t>(u));
+    if (static_cast<int>(users.size()) >= options.max_users) break;
+  }
+  if (users.empty()) {
+    return absl::FailedPreconditionError("no user of the fit period bought in the window");
+  }
+
+  // Candidates and features per user, in parallel; merged in user order so
+  // the result does not depend on the thread count.
+  const int threads = std::max(1, options.threads);
+  std::vector<Examples> per_user(users.size());
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto work = [&] {
+    for (size_t idx = next++; idx < users.size(); idx = next++) {
+      const int32_t u = users[idx];
+      Examples& ex = per_user[idx];
+      absl::Span<const HistoryEntry> h = history.subspan(
+          history_indptr[u], history_indptr[u + 1] - history_indptr[u]);
+      recommender::RankerUser user;
+      if (!user_factors.empty()) {
+        user.vector = user_factors.subspan(static_cast<size_t>(u) * model.dim, model.dim);
+      }
+      user.history = h;
+      const recommender::RankerUserStats stats = recommender::ComputeRankerUserStats(h);
+      // Vector candidates with their ranks.
+      std::vector<std::pair<int32_t, std::pair<float, int>>> candidates;
+      absl::flat_hash_set<int32_t> seen;
+      if (!user.vector.empty()) {
+        auto hits = model.index->Search(user.vector, options.vector_candidates);
+        if (!hits.ok()) {
+          failed = true;
+          return;
+        }
+        for (size_t r = 0; r < hits->size(); ++r) {
+          const int32_t item = static_cast<int32_t>((*hits)[r].id);
+          seen.insert(item);
+          candidates.push_back({item, {(*hits)[r].score, static_cast<int>(r)}});
+        }
+      }
+      for (const HistoryEntry& e : h) {
+        if (!seen.insert(e.item).second) continue;
+        float score = 0;
+        if (!user.vector.empty()) {
+          const float* y = model.item_factors.data() + static_cast<size_t>(e.item) * model.dim;
+          for (int d = 0; d < model.dim; ++d) score += user.vector[d] * y[d];
+        }
+        candidates.push_back({e.item, {score, -1}});
+      }
+      absl::flat_hash_set<int32_t> positives(window_items[u].begin(), window_items[u].end());
+      ex.window_items = static_cast<int64_t>(positives.size());
+      ex.users = 1;
+      float f[kNumRankerFeatures];
+      for (const auto& [item, score_rank] : candidates) {
+        const HistoryEntry* entry = nullptr;
+        for (const HistoryEntry& e : h) {
+          if (e.item == item) {
+            entry = &e;
+            break;
+          }
+        }
+        recommender::RankerFeatures(fit_model, stats, item, score_rank.first, score_rank.second,
+                                    entry, now_unix, f);
+        ex.x.insert(ex.x.end(), f, f + kNumRankerFeatures);
+        ex.x.push_back(1.0f);
+        const bool positive = positives.contains(item);
+        ex.y.push_back(positive ? 1 : 0);
+        ex.found += positive;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (failed) return absl::InternalError("vector search failed while building examples");
+
+  Examples all;
+  for (Examples& ex : per_user) {
+    all.x.insert(all.x.end(), ex.x.begin(), ex.x.end());
+    all.y.insert(all.y.end(), ex.y.begin(), ex.y.end());
+    all.window_items += ex.window_items;
+    all.found += ex.found;
+    all.users += ex.users;
+    ex = Examples();
+  }
+  const int64_t n = static_cast<int64_t>(all.y.size());
+  if (all.found == 0) {
+    return absl::FailedPreconditionError(
+        "no window purchase is among the candidates; cannot fit the ranker");
+  }
+
+  // Logistic regression with L2 (bias unpenalized), Newton's method.
+  std::vector<double> w(kDims, 0.0);
+  double loss = 0;
+  for (int iter = 0; iter < options.max_iterations; ++iter) {
+    std::vector<double> grad(kDims, 0.0), hess(kDims * kDims, 0.0);
+    loss = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float* xi = all.x.data() + i * kDims;
+      double z = 0;
+      for (int d = 0; d < kDims; ++d) z += w[d] * xi[d];
+      const double p = 1.0 / (1.0 + std::exp(-z));
+      const double y = all.y[i];
+      loss += y > 0 ? -std::log(std::max(p, 1e-12)) : -std::log(std::max(1 - p, 1e-12));
+      const double r = p - y;
+      const double s = std::max(p * (1 - p), 1e-9);
+      for (int a = 0; a < kDims; ++a) {
+        grad[a] += r * xi[a];
+        const double sa = s * xi[a];
+        for (int b = 0; b <= a; ++b) hess[a * kDims + b] += sa * xi[b];
+      }
+    }
+    loss /= n;
+    for (int a = 0; a < kDims; ++a) {
+      grad[a] /= n;
+      for (int b = 0; b <= a; ++b) {
+        hess[a * kDims + b] /= n;
+        hess[b * kDims + a] = hess[a * kDims + b];
+      }
+    }
+    for (int a = 0; a < kNumRankerFeatures; ++a) {
+      grad[a] += 2 * options.l2 * w[a];
+      hess[a * kDims + a] += 2 * options.l2;
+    }
+    hess[(kDims - 1) * kDims + (kDims - 1)] += 1e-9;
+    std::vector<double> step = grad;
+    if (!Solve(hess, &step)) return absl::InternalError("ranker fit: singular Hessian");
+    double norm = 0;
+    for (int d = 0; d < kDims; ++d) {
+      w[d] -= step[d];
+      norm += step[d] * step[d];
+    }
+    if (norm < 1e-12) break;
+  }
+
+  RankerFitResult result;
+  for (int f = 0; f < kNumRankerFeatures; ++f) result.weights.w[f] = static_cast<float>(w[f]);
+  result.weights.recency_tau_days = options.recency_tau_days;
+  result.users = all.users;
+  result.examples = n;
+  result.positives = all.found;
+  result.candidate_recall =
+      all.window_items > 0 ? static_cast<double>(all.found) / all.window_items : 0.0;
+  result.log_loss = loss;
+  result.weights.origin = absl::StrFormat(
+      "logistic fit: %d users, %d examples, %d positives, candidate recall %.3f", result.users,
+      result.examples, result.positives, result.candidate_recall);
+  return result;
+}
+
+}  // namespace recsys::training
