@@ -93,7 +93,7 @@ for user in "$HEAVY" "$LIGHT"; do
   echo
   cli profile --user="$user" --history=5
   echo
-  cli recommend --user="$user" --slots=homepage_hero:4,homepage_feed:8
+  cli recommend --user="$user" --slots=for_you:6,homepage_feed:8
 done
 echo
 cli recommend --user=new-visitor --slots=homepage_hero:4
