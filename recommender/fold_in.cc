@@ -1,5 +1,6 @@
 #include "recommender/fold_in.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -7,6 +8,7 @@
 namespace recsys::recommender {
 
 float Confidence(const recsys::v1::TrainingParams& params, float r) {
+  if (params.signal() == "binary") r = std::min(r, 1.0f);
   const float alpha = params.alpha() > 0 ? params.alpha() : 1.0f;
   if (params.confidence() == "linear") return 1.0f + alpha * r;
   const float eps = params.epsilon() > 0 ? params.epsilon() : 1.0f;

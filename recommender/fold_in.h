@@ -5,7 +5,9 @@
 //   x = (YᵀY + Σ_i (c_i − 1) y_i y_iᵀ + λI)⁻¹ Σ_i c_i y_i
 //
 // with c_i = 1 + alpha · log(1 + r_i / epsilon) (or 1 + alpha · r_i for
-// linear confidence), the model's own training parameters. It lets a user
+// linear confidence), the model's own training parameters (r capped at 1
+// for models trained on binary signal; live purchase counts stand in for
+// units under the quantity signal). It lets a user
 // unknown to the model be personalized from their first events.
 //
 // Thread safety: pure function of its arguments.

@@ -167,6 +167,23 @@ absl::string_view ConfidenceScalingName(ConfidenceScaling scaling) {
   return scaling == ConfidenceScaling::kLog ? "log" : "linear";
 }
 
+absl::string_view ConfidenceSignalName(ConfidenceSignal signal) {
+  switch (signal) {
+    case ConfidenceSignal::kEvents: return "events";
+    case ConfidenceSignal::kQuantity: return "quantity";
+    case ConfidenceSignal::kBinary: return "binary";
+  }
+  return "events";
+}
+
+absl::StatusOr<ConfidenceSignal> ParseConfidenceSignal(absl::string_view name) {
+  if (name == "events") return ConfidenceSignal::kEvents;
+  if (name == "quantity") return ConfidenceSignal::kQuantity;
+  if (name == "binary") return ConfidenceSignal::kBinary;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown confidence signal '", name, "' (expected events, quantity or binary)"));
+}
+
 absl::StatusOr<ConfidenceScaling> ParseConfidenceScaling(
     absl::string_view name) {
   if (name == "log") return ConfidenceScaling::kLog;
@@ -198,6 +215,11 @@ absl::StatusOr<CsrMatrix> BuildConfidence(const InteractionData& data,
       static_cast<double>(options.decay_half_life_days) * 86400.0;
   for (size_t k = 0; k < c.values.size(); ++k) {
     double r = c.values[k];
+    if (options.signal == ConfidenceSignal::kQuantity && k < data.quantity.size()) {
+      r = std::max(1.0, data.quantity[k]);
+    } else if (options.signal == ConfidenceSignal::kBinary) {
+      r = 1.0;
+    }
     if (decay) {
       const double age = std::max<double>(
           0, static_cast<double>(options.reference_unix - data.last_unix[k]));

@@ -134,8 +134,24 @@ absl::string_view ConfidenceScalingName(ConfidenceScaling scaling);
 absl::StatusOr<ConfidenceScaling> ParseConfidenceScaling(
     absl::string_view name);
 
+// What r, the raw strength of a (user, item) pair, counts.
+enum class ConfidenceSignal {
+  // Purchase events (orders containing the item).
+  kEvents,
+  // Units bought (sum of quantities).
+  kQuantity,
+  // 1 for every pair, however often bought.
+  kBinary,
+};
+
+// "events" / "quantity" / "binary".
+absl::string_view ConfidenceSignalName(ConfidenceSignal signal);
+absl::StatusOr<ConfidenceSignal> ParseConfidenceSignal(absl::string_view name);
+
 struct ConfidenceOptions {
   ConfidenceScaling scaling = ConfidenceScaling::kLog;
+  // What r counts.
+  ConfidenceSignal signal = ConfidenceSignal::kEvents;
   // Weight of the observed signal. With the default log scaling a single
   // purchase gets c = 1 + 5 ln 2 ~= 4.5 and ten purchases c ~= 13. (On the
   // Online Retail time split, alpha in 1..10 scored within 2% of each other
@@ -154,7 +170,8 @@ struct ConfidenceOptions {
 absl::Status ValidateConfidenceOptions(const ConfidenceOptions& options);
 
 // The confidence matrix: same structure as data.events, values
-// c = f(r) >= 1 where r = events of the pair (decayed if configured).
+// c = f(r) >= 1 where r = the pair's events, units or 1 (options.signal),
+// decayed if configured.
 absl::StatusOr<CsrMatrix> BuildConfidence(const InteractionData& data,
                                           const ConfidenceOptions& options);
 

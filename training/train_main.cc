@@ -42,6 +42,9 @@ ABSL_FLAG(double, regularization, kAls.regularization, "L2 weight lambda.");
 ABSL_FLAG(double, alpha, kConfidence.alpha, "Confidence weight alpha.");
 ABSL_FLAG(std::string, confidence, "log",
           "log: c = 1 + alpha*log(1 + r/epsilon); linear: c = 1 + alpha*r.");
+ABSL_FLAG(std::string, signal, "events",
+          "What a (user, item) pair's strength counts: events (orders), quantity "
+          "(units) or binary.");
 ABSL_FLAG(double, epsilon, kConfidence.epsilon, "Epsilon of log confidence.");
 ABSL_FLAG(double, decay_half_life_days, kConfidence.decay_half_life_days,
           "Half-life of the time decay of purchase counts; 0 = none.");
@@ -134,6 +137,10 @@ int main(int argc, char** argv) {
       ParseConfidenceScaling(absl::GetFlag(FLAGS_confidence));
   if (!scaling.ok()) return Fail(scaling.status());
   options.confidence.scaling = *scaling;
+  absl::StatusOr<recsys::training::ConfidenceSignal> signal =
+      recsys::training::ParseConfidenceSignal(absl::GetFlag(FLAGS_signal));
+  if (!signal.ok()) return Fail(signal.status());
+  options.confidence.signal = *signal;
   options.confidence.alpha = static_cast<float>(absl::GetFlag(FLAGS_alpha));
   options.confidence.epsilon = static_cast<float>(absl::GetFlag(FLAGS_epsilon));
   options.confidence.decay_half_life_days =

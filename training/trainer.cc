@@ -323,6 +323,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   params->set_confidence(
       std::string(ConfidenceScalingName(options.confidence.scaling)));
   params->set_epsilon(options.confidence.epsilon);
+  params->set_signal(std::string(ConfidenceSignalName(options.confidence.signal)));
   params->set_cg_steps(options.als.solver == AlsSolver::kConjugateGradient
                            ? options.als.cg_steps
                            : 0);

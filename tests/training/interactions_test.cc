@@ -105,6 +105,31 @@ TEST(CsrMatrixTest, ValidateRejectsUnsortedRows) {
   EXPECT_EQ(ValidateCsr(m).code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ConfidenceTest, SignalCountsEventsUnitsOrPresence) {
+  InteractionBuilder builder;
+  builder.Add(Row("u", "a", 10, /*quantity=*/12));
+  builder.Add(Row("u", "b", 20, 1));
+  builder.Add(Row("u", "b", 30, 2));
+  InteractionData data = builder.Build();
+  ConfidenceOptions options;
+  options.scaling = ConfidenceScaling::kLinear;
+  options.alpha = 1;
+  CsrMatrix c = *BuildConfidence(data, options);  // events: a 1, b 2
+  EXPECT_FLOAT_EQ(c.values[0], 2);
+  EXPECT_FLOAT_EQ(c.values[1], 3);
+  options.signal = ConfidenceSignal::kQuantity;  // units: a 12, b 3
+  c = *BuildConfidence(data, options);
+  EXPECT_FLOAT_EQ(c.values[0], 13);
+  EXPECT_FLOAT_EQ(c.values[1], 4);
+  options.signal = ConfidenceSignal::kBinary;
+  c = *BuildConfidence(data, options);
+  EXPECT_FLOAT_EQ(c.values[0], 2);
+  EXPECT_FLOAT_EQ(c.values[1], 2);
+  EXPECT_EQ(*ParseConfidenceSignal("quantity"), ConfidenceSignal::kQuantity);
+  EXPECT_EQ(ParseConfidenceSignal("bogus").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ConfidenceTest, LogLinearAndDecay) {
   InteractionBuilder builder;
   builder.Add(Row("u", "a", 10));
