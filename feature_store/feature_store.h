@@ -96,8 +96,10 @@ struct ItemFeatures {
   std::string category;
   double price = 0;
   std::string title;
-  // Units in stock; -1 when unknown.
+  // Units in stock; -1 when unknown. 0: never recommended.
   int64_t stock = -1;
+  // Flagged by merchandising as a slow mover (demoted by the slot rules).
+  bool slow_mover = false;
 };
 
 class FeatureStore {

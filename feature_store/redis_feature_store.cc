@@ -66,6 +66,7 @@ constexpr absl::string_view kItemCategory = "category";
 constexpr absl::string_view kItemPrice = "price";
 constexpr absl::string_view kItemTitle = "title";
 constexpr absl::string_view kItemStock = "stock";
+constexpr absl::string_view kItemSlowMover = "slow";
 
 // hiredis 0.14 writes with write(2), so a peer that reset the connection
 // raises SIGPIPE, whose default action kills the process. While alive, this
@@ -531,7 +532,7 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
   for (const std::string& id : item_ids) {
     commands.push_back({"HMGET", ItemKey(id), std::string(kItemCategory),
                         std::string(kItemPrice), std::string(kItemTitle),
-                        std::string(kItemStock)});
+                        std::string(kItemStock), std::string(kItemSlowMover)});
   }
   RECSYS_ASSIGN_OR_RETURN(std::vector<Reply> replies,
                           RoundTrip(commands, deadline));
@@ -541,8 +542,8 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
     // Unknown item: every field nil. A key of another type (an error reply)
     // is treated as unknown too.
     bool any = false;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 4) {
-      for (size_t j = 0; j < 4; ++j) any = any || IsString(reply->element[j]);
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 5) {
+      for (size_t j = 0; j < 5; ++j) any = any || IsString(reply->element[j]);
     }
     if (!any) {
       result.emplace_back(std::nullopt);
@@ -567,6 +568,7 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
         absl::SimpleAtoi(ReplyText(reply->element[3]), &stock)) {
       item.stock = stock;
     }
+    item.slow_mover = IsString(reply->element[4]) && ReplyText(reply->element[4]) == "1";
     result.emplace_back(std::move(item));
   }
   return result;
@@ -662,7 +664,8 @@ absl::Status RedisFeatureStore::PutItems(absl::Span<const ItemFeatures> items) {
                      item.category, std::string(kItemPrice),
                      FormatDouble(item.price), std::string(kItemTitle),
                      item.title, std::string(kItemStock),
-                     absl::StrCat(item.stock)});
+                     absl::StrCat(item.stock), std::string(kItemSlowMover),
+                     item.slow_mover ? "1" : "0"});
     if (batch.size() >= static_cast<size_t>(options_.bulk_batch)) {
       RECSYS_RETURN_IF_ERROR(Write(batch, absl::InfiniteFuture()));
       batch.clear();

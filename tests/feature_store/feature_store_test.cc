@@ -411,7 +411,8 @@ TYPED_TEST(FeatureStoreContractTest, PutItemsAndGetItems) {
        .category = "shoes",
        .price = 19.99,
        .title = "Red | shoe",
-       .stock = 7},
+       .stock = 7,
+       .slow_mover = true},
       {.item_id = "sku-2", .category = "hats", .price = 0.1},
   };
   RECSYS_ASSERT_OK(store->PutItems(items));
@@ -432,6 +433,8 @@ TYPED_TEST(FeatureStoreContractTest, PutItemsAndGetItems) {
   EXPECT_EQ(got[2]->price, 19.99);
   EXPECT_EQ(got[2]->title, "Red | shoe");
   EXPECT_EQ(got[2]->stock, 7);
+  EXPECT_TRUE(got[2]->slow_mover);
+  EXPECT_FALSE(got[0]->slow_mover);
 
   // Upsert.
   const ItemFeatures update[] = {
@@ -444,6 +447,7 @@ TYPED_TEST(FeatureStoreContractTest, PutItemsAndGetItems) {
   EXPECT_EQ(got[0]->price, 25);
   EXPECT_EQ(got[0]->title, "");
   EXPECT_EQ(got[0]->stock, 0);
+  EXPECT_FALSE(got[0]->slow_mover);
 }
 
 TYPED_TEST(FeatureStoreContractTest, EmptyBatches) {

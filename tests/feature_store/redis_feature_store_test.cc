@@ -320,8 +320,8 @@ TEST(RedisFeatureStoreTest, KeySchemaMatchesDocumentation) {
   EXPECT_EQ(command({"LRANGE", p + "u:alice:imp", "0", "-1"}),
             absl::StrCat("impression|", absl::ToUnixSeconds(T(12)), "|sku-3"));
   EXPECT_EQ(
-      command({"HMGET", p + "i:sku-1", "category", "price", "title", "stock"}),
-      "shoes\n19.5\nShoe\n3");
+      command({"HMGET", p + "i:sku-1", "category", "price", "title", "stock", "slow"}),
+      "shoes\n19.5\nShoe\n3\n0");
 }
 
 TEST(RedisFeatureStoreTest, SelectsTheConfiguredDatabase) {
