@@ -44,6 +44,11 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(
                      return a.purchases > c.purchases;
                    });
 
+  for (int32_t row : b->popular_) {
+    std::vector<int32_t>& list = b->category_popular_[b->items_[row].category];
+    if (list.size() < 500) list.push_back(row);
+  }
+
   const int f = b->dim_;
   b->item_gram_.assign(static_cast<size_t>(f) * f, 0.0);
   for (size_t i = 0; i < b->items_.size(); ++i) {
@@ -97,6 +102,12 @@ int32_t ModelBundle::UserRow(absl::string_view user_id) const {
 int32_t ModelBundle::ItemRow(absl::string_view item_id) const {
   auto it = item_rows_.find(item_id);
   return it == item_rows_.end() ? -1 : it->second;
+}
+
+const std::vector<int32_t>& ModelBundle::category_popular(absl::string_view category) const {
+  static const std::vector<int32_t>* const kEmpty = new std::vector<int32_t>();
+  auto it = category_popular_.find(category);
+  return it == category_popular_.end() ? *kEmpty : it->second;
 }
 
 absl::Span<const HistoryEntry> ModelBundle::history(int32_t user_row) const {

@@ -67,6 +67,9 @@ class ModelBundle {
   absl::Span<const HistoryEntry> history(int32_t user_row) const;
   // Item rows, most popular first.
   const std::vector<int32_t>& popular() const { return popular_; }
+  // Item rows of one category, most popular first (at most 500); empty for
+  // unknown categories.
+  const std::vector<int32_t>& category_popular(absl::string_view category) const;
   // YᵀY of the item vectors (dim x dim, row-major), for fold-in.
   const std::vector<double>& item_gram() const { return item_gram_; }
 
@@ -96,6 +99,7 @@ class ModelBundle {
   std::vector<int64_t> history_indptr_;
   std::vector<HistoryEntry> history_;
   std::vector<int32_t> popular_;
+  absl::flat_hash_map<std::string, std::vector<int32_t>> category_popular_;
   std::vector<double> item_gram_;
   absl::flat_hash_map<std::string, int32_t> user_rows_;
   absl::flat_hash_map<std::string, int32_t> item_rows_;

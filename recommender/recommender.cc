@@ -25,6 +25,7 @@ struct UserState {
   // Live purchases (store) when available, else training-time history.
   std::vector<PurchaseView> purchases;
   std::vector<ActivityRecord> recent;
+  std::vector<ActivityRecord> impressions;
   // Item rows the user bought (live and training history), never
   // recommended again.
   absl::flat_hash_set<int32_t> bought_rows;
@@ -69,6 +70,7 @@ UserState LoadUser(const ModelBundle& bundle, const feature_store::FeatureStore&
                                  row >= 0 ? bundle.item(row).category : ""});
     }
     state.recent = std::move(live->recent);
+    state.impressions = std::move(live->impressions);
   } else if (absl::IsNotFound(live.status())) {
     state.store_answered = true;
   } else {
@@ -180,7 +182,28 @@ Explanation ExplainPersonalized(const ModelBundle& bundle, int32_t row,
   return e;
 }
 
+Explanation ExplainBuyAgain(const ModelBundle& bundle, const HistoryEntry& h) {
+  Explanation e;
+  e.code = ReasonCode::kBuyAgain;
+  e.anchor_item_id = bundle.item(h.item).item_id;
+  e.anchor_category = bundle.item(h.item).category;
+  e.text = absl::StrCat(
+      "you bought this ", h.count, h.count == 1 ? " time" : " times", ", last on ",
+      absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(h.last_unix), absl::UTCTimeZone()));
+  return e;
+}
+
 }  // namespace
+
+void Recommender::SetSlotPlan(std::shared_ptr<const SlotPlan> plan) {
+  absl::MutexLock lock(&plan_mu_);
+  plan_ = std::move(plan);
+}
+
+std::shared_ptr<const SlotPlan> Recommender::slot_plan() const {
+  absl::MutexLock lock(&plan_mu_);
+  return plan_;
+}
 
 Recommender::Recommender(const ModelStore* models, feature_store::FeatureStore* features,
                          const RecommenderOptions& options)
@@ -282,96 +305,396 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
     if (folded.ok()) query = *std::move(folded);
   }
 
-  bool any_blended = false, any_discovery = false;
+  const std::shared_ptr<const SlotPlan> plan = slot_plan();
+  static const Rules* const kNoRules = new Rules();
+  const Rules& rules = plan != nullptr ? plan->rules() : *kNoRules;
+  const absl::Time now = request.now == absl::InfinitePast() ? absl::Now() : request.now;
+  const int64_t now_unix = absl::ToUnixSeconds(now);
+
+  // Each slot's rule: configured, or the default for its name.
+  std::vector<SlotRule> slot_rules;
   for (const SlotSpec& slot : request.slots) {
-    (options_.blended_slots.contains(slot.name) ? any_blended : any_discovery) = true;
+    const SlotRule* configured = plan != nullptr ? plan->Find(slot.name) : nullptr;
+    if (configured != nullptr) {
+      slot_rules.push_back(*configured);
+    } else {
+      SlotRule rule;
+      rule.name = slot.name;
+      rule.sources = {{options_.blended_slots.contains(slot.name) ? Source::kBlended
+                                                                   : Source::kPersonalized,
+                       1.0f}};
+      slot_rules.push_back(std::move(rule));
+    }
   }
+
+  // A bought item may come back (through buy-again or the blended ranker)
+  // when no repurchase rules are configured, or when its category is
+  // repurchasable and its minimum days have passed.
+  absl::flat_hash_map<int32_t, const HistoryEntry*> bought;
+  for (const HistoryEntry& h : history) bought[h.item] = &h;
+  auto due_again = [&](int32_t row) {
+    auto it = bought.find(row);
+    if (it == bought.end()) return true;
+    if (rules.repurchasable_min_days.empty()) return true;
+    auto rule = rules.repurchasable_min_days.find(bundle->item(row).category);
+    if (rule == rules.repurchasable_min_days.end()) return false;
+    return now_unix - it->second->last_unix >= int64_t{rule->second} * 86400;
+  };
+  absl::flat_hash_set<int32_t> not_due;  // bought rows that must not return
+  for (int32_t row : user.bought_rows) {
+    if (!due_again(row)) not_due.insert(row);
+  }
+  absl::flat_hash_set<int32_t> repurchase_excluded = request_excluded;
+  repurchase_excluded.insert(not_due.begin(), not_due.end());
+
   RowFilter filter(*bundle, request.filters, &excluded);
-  // With both kinds of slot the rankings may overlap; fetch enough of each.
-  const int fetch_k = any_blended && any_discovery ? 2 * total_k : total_k;
+  RowFilter repurchase_filter(*bundle, request.filters, &repurchase_excluded);
+  const int fetch_k = 2 * total_k + 10;
 
-  // Discovery: nearest unbought items by the user's vector.
-  std::vector<ScoredItem> discovery;
-  if (any_discovery && !query.empty()) {
-    SearchOptions search_options;
-    search_options.filter = &filter;
-    RECSYS_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
-                            bundle->ip_index().Search(query, fetch_k, search_options));
-    for (const Neighbor& n : hits) {
-      const int32_t row = static_cast<int32_t>(n.id);
-      discovery.push_back(
-          MakeItem(*bundle, row, n.score, ExplainPersonalized(*bundle, row, anchors)));
-    }
+  // Candidate lists, computed once per request for the sources in use.
+  struct Candidate {
+    int32_t row;
+    float score;
+    Explanation why;
+  };
+  absl::flat_hash_map<Source, std::vector<Candidate>> lists;
+  for (const SlotRule& rule : slot_rules) {
+    for (const auto& [source, weight] : rule.sources) lists[source];
   }
-  // Blended: the production ranker over repurchase and discovery.
-  std::vector<ScoredItem> blended;
-  if (any_blended && (!query.empty() || !history.empty())) {
-    RowFilter blended_filter(*bundle, request.filters, &request_excluded);
-    const RankerModel ranker = bundle->ranker_model();
-    RankerUser ranker_user;
-    ranker_user.vector = query;
-    ranker_user.history = history;
-    RankOptions rank_options;
-    rank_options.k = fetch_k;
-    rank_options.now_unix = absl::ToUnixSeconds(
-        request.now == absl::InfinitePast() ? absl::Now() : request.now);
-    rank_options.vector_candidates = std::max(options_.ranker_candidates, fetch_k);
-    rank_options.filter = &blended_filter;
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RankedItem> ranked,
-                            RankItems(ranker, ranker_user, rank_options));
-    for (const RankedItem& r : ranked) {
-      Explanation e;
-      if (r.bought) {
-        e.code = ReasonCode::kBuyAgain;
-        e.anchor_item_id = bundle->item(r.item).item_id;
-        e.anchor_category = bundle->item(r.item).category;
-        const HistoryEntry* h = nullptr;
-        for (const HistoryEntry& entry : history) {
-          if (entry.item == r.item) h = &entry;
+  for (auto& [source, list] : lists) {
+    switch (source) {
+      case Source::kPersonalized: {
+        if (query.empty()) break;
+        SearchOptions search_options;
+        search_options.filter = &filter;
+        RECSYS_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
+                                bundle->ip_index().Search(query, fetch_k, search_options));
+        for (const Neighbor& n : hits) {
+          const int32_t row = static_cast<int32_t>(n.id);
+          list.push_back({row, n.score, ExplainPersonalized(*bundle, row, anchors)});
         }
-        e.text = h == nullptr
-                     ? "you bought this before"
-                     : absl::StrCat("you bought this ", h->count, h->count == 1 ? " time" : " times",
-                                    ", last on ",
-                                    absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(h->last_unix),
-                                                     absl::UTCTimeZone()));
-      } else {
-        e = ExplainPersonalized(*bundle, r.item, anchors);
+        break;
       }
-      blended.push_back(MakeItem(*bundle, r.item, r.score, std::move(e)));
+      case Source::kBlended: {
+        if (query.empty() && history.empty()) break;
+        const RankerModel ranker = bundle->ranker_model();
+        RankerUser ranker_user;
+        ranker_user.vector = query;
+        ranker_user.history = history;
+        RankOptions rank_options;
+        rank_options.k = fetch_k;
+        rank_options.now_unix = now_unix;
+        rank_options.vector_candidates = std::max(options_.ranker_candidates, fetch_k);
+        rank_options.filter = &repurchase_filter;
+        RECSYS_ASSIGN_OR_RETURN(std::vector<RankedItem> ranked,
+                                RankItems(ranker, ranker_user, rank_options));
+        for (const RankedItem& r : ranked) {
+          list.push_back({r.item, r.score,
+                          r.bought ? ExplainBuyAgain(*bundle, *bought[r.item])
+                                   : ExplainPersonalized(*bundle, r.item, anchors)});
+        }
+        break;
+      }
+      case Source::kBuyAgain: {
+        std::vector<const HistoryEntry*> due;
+        for (const HistoryEntry& h : history) {
+          if (!not_due.contains(h.item) && repurchase_filter.Allowed(h.item)) due.push_back(&h);
+        }
+        std::sort(due.begin(), due.end(), [](const HistoryEntry* a, const HistoryEntry* b) {
+          if (a->count != b->count) return a->count > b->count;
+          if (a->last_unix != b->last_unix) return a->last_unix > b->last_unix;
+          return a->item < b->item;
+        });
+        for (const HistoryEntry* h : due) {
+          list.push_back({h->item, static_cast<float>(h->count), ExplainBuyAgain(*bundle, *h)});
+        }
+        break;
+      }
+      case Source::kSimilarToRecent: {
+        // The most recent distinct items the user touched.
+        std::vector<std::pair<int32_t, bool>> recent;  // row, bought
+        absl::flat_hash_set<int32_t> seen;
+        for (const ActivityRecord& a : user.recent) {
+          if (a.type == EventType::kImpression) continue;
+          const int32_t row = bundle->ItemRow(a.item_id);
+          if (row >= 0 && seen.insert(row).second) {
+            recent.push_back({row, a.type == EventType::kPurchase});
+          }
+          if (recent.size() >= 5) break;
+        }
+        for (size_t i = 0; i < history.size() && recent.size() < 5; ++i) {
+          if (seen.insert(history[i].item).second) recent.push_back({history[i].item, true});
+        }
+        absl::flat_hash_map<int32_t, size_t> at;
+        SearchOptions search_options;
+        search_options.filter = &filter;
+        for (const auto& [anchor, was_bought] : recent) {
+          RECSYS_ASSIGN_OR_RETURN(
+              std::vector<Neighbor> hits,
+              bundle->cos_index().Search(bundle->item_vector(anchor), fetch_k, search_options));
+          for (const Neighbor& n : hits) {
+            const int32_t row = static_cast<int32_t>(n.id);
+            if (row == anchor) continue;
+            auto it = at.find(row);
+            if (it != at.end() && list[it->second].score >= n.score) continue;
+            Explanation e;
+            e.code = ReasonCode::kSimilarToItem;
+            e.anchor_item_id = bundle->item(anchor).item_id;
+            e.anchor_category = bundle->item(anchor).category;
+            e.text = absl::StrCat("similar to ", Label(bundle->item(anchor)),
+                                  was_bought ? " you bought recently" : " you viewed recently");
+            if (it != at.end()) {
+              list[it->second] = {row, n.score, std::move(e)};
+            } else {
+              at[row] = list.size();
+              list.push_back({row, n.score, std::move(e)});
+            }
+          }
+        }
+        std::sort(list.begin(), list.end(), [](const Candidate& a, const Candidate& b) {
+          if (a.score != b.score) return a.score > b.score;
+          return a.row < b.row;
+        });
+        if (static_cast<int>(list.size()) > fetch_k) list.resize(fetch_k);
+        break;
+      }
+      case Source::kTrending: {
+        const auto& popular = bundle->popular();
+        for (size_t i = 0; i < popular.size() && static_cast<int>(list.size()) < fetch_k; ++i) {
+          const int32_t row = popular[i];
+          if (!filter.Allowed(row)) continue;
+          Explanation e;
+          e.code = ReasonCode::kTrending;
+          e.anchor_category = bundle->item(row).category;
+          e.text = "trending in the shop";
+          list.push_back({row, static_cast<float>(bundle->item(row).buyers), std::move(e)});
+        }
+        break;
+      }
+      case Source::kCategoryBestsellers: {
+        // The user's categories by purchases, then by recent activity.
+        absl::flat_hash_map<std::string, int> weight;
+        for (const HistoryEntry& h : history) weight[bundle->item(h.item).category] += h.count;
+        for (const ActivityRecord& a : user.recent) {
+          const int32_t row = bundle->ItemRow(a.item_id);
+          if (row >= 0) weight[bundle->item(row).category] += 1;
+        }
+        std::vector<std::pair<int, std::string>> categories;
+        for (auto& [category, w] : weight) {
+          if (!category.empty()) categories.push_back({-w, category});
+        }
+        std::sort(categories.begin(), categories.end());
+        if (categories.size() > 3) categories.resize(3);
+        const int per_category = fetch_k / std::max<int>(1, categories.size()) + 1;
+        for (const auto& [neg_weight, category] : categories) {
+          int taken = 0;
+          for (int32_t row : bundle->category_popular(category)) {
+            if (taken >= per_category) break;
+            if (!filter.Allowed(row)) continue;
+            Explanation e;
+            e.code = ReasonCode::kCategoryBestseller;
+            e.anchor_category = category;
+            e.text = absl::StrCat("best seller in ", category);
+            list.push_back({row, static_cast<float>(bundle->item(row).buyers), std::move(e)});
+            ++taken;
+          }
+        }
+        std::stable_sort(list.begin(), list.end(), [](const Candidate& a, const Candidate& b) {
+          return a.score > b.score;
+        });
+        break;
+      }
     }
   }
 
-  // Slots in request order, each from its ranking, never repeating an item;
-  // popular items fill what is left (and serve users with no signal).
+  // Active time rules per slot, and the campaign items they pin.
+  std::vector<std::vector<const TimeRule*>> active(request.slots.size());
+  for (size_t s = 0; s < request.slots.size() && plan != nullptr; ++s) {
+    active[s] = plan->ActiveRules(request.slots[s].name, now);
+  }
+
+  // Stock and flags of every item that may be shown, in one round trip.
   const auto& popular = bundle->popular();
+  std::vector<std::string> feature_ids;
+  absl::flat_hash_map<int32_t, size_t> feature_at;
+  auto want_features = [&](int32_t row) {
+    if (feature_at.emplace(row, feature_ids.size()).second) {
+      feature_ids.push_back(bundle->item(row).item_id);
+    }
+  };
+  for (const auto& [source, list] : lists) {
+    for (const Candidate& c : list) want_features(c.row);
+  }
+  for (size_t i = 0; i < popular.size() && static_cast<int>(i) < 2 * fetch_k; ++i) {
+    want_features(popular[i]);
+  }
+  for (const auto& rules_of_slot : active) {
+    for (const TimeRule* r : rules_of_slot) {
+      for (const std::string& id : r->pinned_items) {
+        const int32_t row = bundle->ItemRow(id);
+        if (row >= 0) want_features(row);
+      }
+    }
+  }
+  std::vector<std::optional<feature_store::ItemFeatures>> item_features;
+  bool features_known = true;
+  if (!feature_ids.empty()) {
+    auto fetched = features_->GetItems(
+        feature_ids, FeatureDeadline(request.deadline, options_.feature_timeout));
+    if (fetched.ok()) {
+      item_features = *std::move(fetched);
+    } else {
+      features_known = false;
+      if (!answer.meta.degraded) MarkDegraded(&answer.meta, fetched.status());
+    }
+  }
+  auto features_of = [&](int32_t row) -> const feature_store::ItemFeatures* {
+    auto it = feature_at.find(row);
+    if (it == feature_at.end() || it->second >= item_features.size()) return nullptr;
+    const auto& f = item_features[it->second];
+    return f.has_value() ? &*f : nullptr;
+  };
+  // Never shown: out of stock; items whose features were never checked
+  // (beyond the fetched popular prefix) while the store answers.
+  auto in_stock = [&](int32_t row) {
+    if (!features_known) return true;
+    if (!feature_at.contains(row)) return false;
+    const feature_store::ItemFeatures* f = features_of(row);
+    return f == nullptr || f->stock != 0;
+  };
+  absl::flat_hash_set<int32_t> rotated;
+  if (rules.rotation_impressions > 0) {
+    for (size_t i = 0;
+         i < user.impressions.size() && static_cast<int>(i) < rules.rotation_impressions; ++i) {
+      const int32_t row = bundle->ItemRow(user.impressions[i].item_id);
+      if (row >= 0) rotated.insert(row);
+    }
+  }
+
+  // Fill the slots in request order.
   const double top_buyers =
       popular.empty() ? 1.0 : std::max(1, bundle->item(popular.front()).buyers);
-  absl::flat_hash_set<std::string> chosen;
-  size_t next_discovery = 0, next_blended = 0, next_popular = 0;
-  for (const SlotSpec& slot : request.slots) {
-    const bool is_blended = options_.blended_slots.contains(slot.name);
-    std::vector<ScoredItem>& source = is_blended ? blended : discovery;
-    size_t& next = is_blended ? next_blended : next_discovery;
+  absl::flat_hash_set<int32_t> chosen;
+  size_t next_popular = 0;
+  for (size_t s = 0; s < request.slots.size(); ++s) {
+    const SlotSpec& slot = request.slots[s];
+    const SlotRule& rule = slot_rules[s];
     SlotAnswer out;
     out.name = slot.name;
-    while (static_cast<int>(out.items.size()) < slot.k && next < source.size()) {
-      ScoredItem& item = source[next++];
-      if (chosen.insert(item.item_id).second) out.items.push_back(std::move(item));
+    absl::flat_hash_map<std::string, int> per_category;
+    auto can_show = [&](int32_t row, bool may_be_bought) {
+      if (chosen.contains(row) || !in_stock(row)) return false;
+      const ItemMeta& item = bundle->item(row);
+      if (rule.exclude_categories.contains(item.category)) return false;
+      if (rule.max_per_category > 0 && !item.category.empty()) {
+        auto it = per_category.find(item.category);
+        if (it != per_category.end() && it->second >= rule.max_per_category) return false;
+      }
+      return may_be_bought ? repurchase_filter.Allowed(row) : filter.Allowed(row);
+    };
+    auto take = [&](int32_t row, float score, Explanation why) {
+      chosen.insert(row);
+      ++per_category[bundle->item(row).category];
+      out.items.push_back(MakeItem(*bundle, row, score, std::move(why)));
+    };
+
+    // Campaign items pinned by active festivals, up to their share.
+    for (const TimeRule* r : active[s]) {
+      if (r->pinned_share <= 0) continue;
+      const int quota = std::max(1, static_cast<int>(r->pinned_share * slot.k));
+      int pinned = 0;
+      for (const std::string& id : r->pinned_items) {
+        if (pinned >= quota || static_cast<int>(out.items.size()) >= slot.k) break;
+        const int32_t row = bundle->ItemRow(id);
+        if (row < 0 || !can_show(row, false)) continue;
+        Explanation e;
+        e.code = ReasonCode::kCampaign;
+        e.anchor_category = bundle->item(row).category;
+        e.text = absl::StrCat("featured for ", r->name);
+        e.applied_rules.push_back(absl::StrCat("festival:", r->name));
+        take(row, 1.0f, std::move(e));
+        ++pinned;
+      }
     }
+
+    // Weighted reciprocal-rank fusion of the slot's sources, then the rules.
+    struct Scored {
+      int32_t row;
+      float score;
+      float best;
+      const Explanation* why;
+      bool from_repurchase;
+    };
+    std::vector<Scored> merged;
+    absl::flat_hash_map<int32_t, size_t> merged_at;
+    for (const auto& [source, weight] : rule.sources) {
+      const std::vector<Candidate>& list = lists[source];
+      const bool repurchase = source == Source::kBuyAgain || source == Source::kBlended;
+      for (size_t r = 0; r < list.size(); ++r) {
+        const float contribution = weight / (1.0f + static_cast<float>(r));
+        auto [it, inserted] = merged_at.emplace(list[r].row, merged.size());
+        if (inserted) {
+          merged.push_back({list[r].row, 0.0f, -1.0f, nullptr, false});
+        }
+        Scored& m = merged[it->second];
+        m.score += contribution;
+        m.from_repurchase = m.from_repurchase || repurchase;
+        if (contribution > m.best) {
+          m.best = contribution;
+          m.why = &list[r].why;
+        }
+      }
+    }
+    std::vector<std::vector<std::string>> applied(merged.size());
+    for (size_t i = 0; i < merged.size(); ++i) {
+      Scored& m = merged[i];
+      const ItemMeta& item = bundle->item(m.row);
+      for (const TimeRule* r : active[s]) {
+        auto boost = r->boosts.find(item.category);
+        if (boost == r->boosts.end()) continue;
+        m.score *= boost->second;
+        applied[i].push_back(absl::StrCat(r->is_festival ? "festival:" : "daypart:", r->name));
+      }
+      const feature_store::ItemFeatures* f = features_of(m.row);
+      if (f != nullptr && f->stock > 0 && f->stock <= rules.low_stock_threshold) {
+        m.score *= rules.low_stock_multiplier;
+        applied[i].push_back("low_stock");
+      }
+      if (f != nullptr && f->slow_mover && rules.slow_mover_multiplier < 1) {
+        m.score *= rules.slow_mover_multiplier;
+        applied[i].push_back("slow_mover");
+      }
+      if (rotated.contains(m.row)) {
+        m.score *= rules.rotation_multiplier;
+        applied[i].push_back("rotation");
+      }
+    }
+    std::vector<size_t> order(merged.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      if (merged[a].score != merged[b].score) return merged[a].score > merged[b].score;
+      return merged[a].row < merged[b].row;
+    });
+    for (size_t i : order) {
+      if (static_cast<int>(out.items.size()) >= slot.k) break;
+      const Scored& m = merged[i];
+      if (!can_show(m.row, m.from_repurchase)) continue;
+      Explanation why = *m.why;
+      why.applied_rules = std::move(applied[i]);
+      take(m.row, m.score, std::move(why));
+    }
+
+    // Popular items fill what is left.
     while (static_cast<int>(out.items.size()) < slot.k && next_popular < popular.size()) {
       const int32_t row = popular[next_popular++];
-      if (!filter.Allowed(row) || chosen.contains(bundle->item(row).item_id)) continue;
-      chosen.insert(bundle->item(row).item_id);
+      if (!can_show(row, false)) continue;
       Explanation e;
       e.code = ReasonCode::kPopular;
       e.anchor_category = bundle->item(row).category;
       e.text = bundle->item(row).category.empty()
                    ? "popular in the shop"
                    : absl::StrCat("popular in ", bundle->item(row).category);
-      out.items.push_back(MakeItem(*bundle, row,
-                                   static_cast<float>(bundle->item(row).buyers / top_buyers),
-                                   std::move(e)));
+      take(row, static_cast<float>(bundle->item(row).buyers / top_buyers), std::move(e));
     }
     answer.slots.push_back(std::move(out));
   }

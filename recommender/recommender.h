@@ -27,7 +27,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "feature_store/feature_store.h"
+#include "absl/synchronization/mutex.h"
 #include "recommender/model_store.h"
+#include "recommender/slot_config.h"
 
 namespace recsys::recommender {
 
@@ -38,6 +40,9 @@ enum class ReasonCode {
   kPopular = 2,
   kSimilarToItem = 3,
   kBuyAgain = 4,
+  kTrending = 5,
+  kCategoryBestseller = 6,
+  kCampaign = 9,
 };
 
 struct Explanation {
@@ -45,6 +50,9 @@ struct Explanation {
   std::string anchor_item_id;
   std::string anchor_category;
   std::string text;
+  // Business rules that changed the entry's rank ("daypart:<name>",
+  // "festival:<name>", "low_stock", "slow_mover", "rotation").
+  std::vector<std::string> applied_rules;
 };
 
 struct ScoredItem {
@@ -164,12 +172,16 @@ class Recommender {
 
   // Fills the slots in request order, never repeating an item across them.
   // The user vector is the model's, or folded in from live activity for a
-  // user unknown to the model. Discovery slots: inner-product search minus
-  // the user's purchases and filtered items. Blended slots
-  // (options.blended_slots): the production ranker over the user's own
-  // purchases (reason BUY_AGAIN) and vector neighbours, with the model's
-  // learned weights. Popular items fill what is left and serve users with
-  // no signal at all.
+  // user unknown to the model. Each slot draws from the candidate sources
+  // of its configuration (slot_config.h; unconfigured slots: the production
+  // ranker for options.blended_slots, personalized discovery otherwise),
+  // combines them by weight (reciprocal rank), applies the active daypart /
+  // festival boosts, low-stock, slow-mover and rotation multipliers, pins
+  // campaign items, caps items per category, and never shows out-of-stock
+  // items, filtered items, or items the user bought (unless the buy-again
+  // or blended source brings them back: with repurchasable categories
+  // configured, only those, once their minimum days have passed). Popular
+  // items fill what is left and serve users with no signal at all.
   absl::StatusOr<ProductAnswer> RecommendProducts(const ProductRequest& request) const;
 
   // Items nearest to `item_id` by cosine of item vectors. NotFound for an
@@ -191,12 +203,20 @@ class Recommender {
 
   const RecommenderOptions& options() const { return options_; }
 
+  // The storefront configuration (slot_config.h); null: every slot uses
+  // the default behaviour (options.blended_slots decides its source).
+  // Requests in flight keep the plan they started with.
+  void SetSlotPlan(std::shared_ptr<const SlotPlan> plan);
+  std::shared_ptr<const SlotPlan> slot_plan() const;
+
  private:
   absl::Status ValidateFilters(const ItemFilters& filters) const;
 
   const ModelStore* const models_;
   feature_store::FeatureStore* const features_;
   const RecommenderOptions options_;
+  mutable absl::Mutex plan_mu_;
+  std::shared_ptr<const SlotPlan> plan_ ABSL_GUARDED_BY(plan_mu_);
 };
 
 }  // namespace recsys::recommender

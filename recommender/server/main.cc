@@ -37,6 +37,9 @@ ABSL_FLAG(int, feature_timeout_ms, 50,
 ABSL_FLAG(std::vector<std::string>, blended_slots, std::vector<std::string>({"for_you"}),
           "Slots served by the production ranker (repurchase + discovery); other "
           "slots never show items the user bought.");
+ABSL_FLAG(std::string, slots_config, "",
+          "Storefront slot configuration (recsys.v1.SlotsConfig in text format, e.g. "
+          "deploy/slots.textproto); re-read by Admin.ReloadModel.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written to this file once serving (for scripts).");
 
@@ -93,6 +96,7 @@ int main(int argc, char** argv) {
   server::ServerOptions server_options;
   server_options.listen_address = absl::GetFlag(FLAGS_listen);
   server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
+  server_options.slots_config = absl::GetFlag(FLAGS_slots_config);
   recommender::RecommenderOptions rec_options;
   rec_options.max_k = absl::GetFlag(FLAGS_max_k);
   rec_options.feature_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_feature_timeout_ms));

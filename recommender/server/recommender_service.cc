@@ -54,6 +54,7 @@ void ToProto(const ScoredItem& item, v1::RecommendedItem* out) {
   reason->set_anchor_item_id(item.reason.anchor_item_id);
   reason->set_anchor_category(item.reason.anchor_category);
   reason->set_text(item.reason.text);
+  for (const std::string& rule : item.reason.applied_rules) reason->add_applied_rules(rule);
 }
 
 std::optional<feature_store::EventType> ToEventType(v1::EventType type) {
@@ -213,6 +214,17 @@ grpc::Status AdminService::GetModelInfo(grpc::ServerContext* context,
 grpc::Status AdminService::ReloadModel(grpc::ServerContext*,
                                        const v1::ReloadModelRequest* request,
                                        v1::ReloadModelResponse* response) {
+  if (!slots_config_.empty() && recommender_ != nullptr) {
+    auto plan = recommender::SlotPlan::Load(slots_config_);
+    if (!plan.ok()) {
+      LogError(absl::StrCat("slots config rejected, keeping the served one: ",
+                            plan.status().message()));
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("slots config rejected (nothing reloaded): ",
+                                       plan.status().message()));
+    }
+    recommender_->SetSlotPlan(*std::move(plan));
+  }
   auto result = models_->Reload(request->version());
   if (!result.ok()) return ToGrpcStatus(result.status());
   response->set_previous_version(result->previous_version);
@@ -239,8 +251,14 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
   s->features_ = features;
   s->recommender_ =
       std::make_unique<recommender::Recommender>(models, features, recommender_options);
+  if (!options.slots_config.empty()) {
+    auto plan = recommender::SlotPlan::Load(options.slots_config);
+    if (!plan.ok()) return plan.status();
+    s->recommender_->SetSlotPlan(*std::move(plan));
+  }
   s->recommender_service_ = std::make_unique<RecommenderService>(s->recommender_.get());
-  s->admin_service_ = std::make_unique<AdminService>(models, features);
+  s->admin_service_ = std::make_unique<AdminService>(models, features, s->recommender_.get(),
+                                                     options.slots_config);
 
   grpc::EnableDefaultHealthCheckService(true);
   if (options.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -290,7 +308,9 @@ void RecsysServer::Shutdown() {
   if (shut_down_.exchange(true)) return;
   stop_.Notify();
   if (health_thread_.joinable()) health_thread_.join();
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  }
 }
 
 RecsysServer::~RecsysServer() { Shutdown(); }

@@ -61,10 +61,18 @@ class RecommenderService final : public recsys::v1::Recommender::Service {
 
 class AdminService final : public recsys::v1::Admin::Service {
  public:
-  // All pointers are borrowed and must outlive the service.
+  // All pointers are borrowed and must outlive the service. When
+  // `slots_config` is set, ReloadModel re-reads it first; a config that
+  // fails validation is refused (INVALID_ARGUMENT naming the field) and both
+  // the served config and the served model stay as they are.
   AdminService(recommender::ModelStore* models,
-               const feature_store::FeatureStore* features)
-      : models_(models), features_(features) {}
+               const feature_store::FeatureStore* features,
+               recommender::Recommender* recommender = nullptr,
+               std::string slots_config = "")
+      : models_(models),
+        features_(features),
+        recommender_(recommender),
+        slots_config_(std::move(slots_config)) {}
 
   grpc::Status GetModelInfo(grpc::ServerContext* context,
                             const recsys::v1::GetModelInfoRequest* request,
@@ -79,6 +87,8 @@ class AdminService final : public recsys::v1::Admin::Service {
  private:
   recommender::ModelStore* const models_;
   const feature_store::FeatureStore* const features_;
+  recommender::Recommender* const recommender_;
+  const std::string slots_config_;
 };
 
 struct ServerOptions {
@@ -90,6 +100,9 @@ struct ServerOptions {
   absl::Duration health_interval = absl::Seconds(1);
   // Serve the reflection service (for grpcurl and similar tools).
   bool reflection = true;
+  // Storefront slot configuration (recsys.v1.SlotsConfig, text format);
+  // empty: none. An invalid file makes Start fail with the field named.
+  std::string slots_config;
 };
 
 // A running gRPC server with both services, health checking (the

@@ -1,0 +1,315 @@
+// Storefront rules on a real redis-server: one test per rule of the slot
+// configuration (dayparts, festivals, stock, repurchase windows, rotation,
+// slow movers, diversity), and the server's handling of a bad config.
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "feature_store/redis_feature_store.h"
+#include "gtest/gtest.h"
+#include "recommender/model_store.h"
+#include "recommender/recommender.h"
+#include "recommender/server/recommender_service.h"
+#include "recommender/slot_config.h"
+#include "recsys/v1/recommender.grpc.pb.h"
+#include "tests/recommender/test_model.h"
+#include "tests/testing/redis_server.h"
+#include "tests/testing/status_matchers.h"
+
+namespace recsys::recommender {
+namespace {
+
+using feature_store::Event;
+using feature_store::EventType;
+using feature_store::ItemFeatures;
+
+constexpr int64_t kBought = 1700000000;  // ua0 bought a0, a1 around then
+
+absl::Time At(int64_t unix_seconds) { return absl::FromUnixSeconds(unix_seconds); }
+absl::Time Hour(int hour) { return At(kBought + 30 * 86400 - kBought % 86400 + hour * 3600); }
+
+class StorefrontTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto redis = recsys::testing::RedisServer::Start();
+    ASSERT_TRUE(redis.ok()) << redis.status();
+    redis_ = *std::move(redis);
+    const std::string root = testing::FreshDir("storefront");
+    data_ = testing::MakePlantedModel();
+    PublishOptions publish;
+    publish.version = "1";
+    ASSERT_TRUE(PublishModel(root, data_, publish).ok());
+    ModelStoreOptions options;
+    options.root = root;
+    options.poll_interval = absl::ZeroDuration();
+    auto models = ModelStore::Create(options);
+    ASSERT_TRUE(models.ok()) << models.status();
+    models_ = *std::move(models);
+    feature_store::RedisOptions redis_options;
+    redis_options.host = redis_->host();
+    redis_options.port = redis_->port();
+    auto store = feature_store::NewRedisFeatureStore(redis_options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    RECSYS_ASSERT_OK(LoadIntoFeatureStore(data_, store_.get()));
+    RecommenderOptions rec_options;
+    rec_options.feature_timeout = absl::Seconds(2);
+    recommender_ = std::make_unique<Recommender>(models_.get(), store_.get(), rec_options);
+  }
+
+  void UsePlan(absl::string_view text) {
+    auto plan = SlotPlan::Parse(text);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    recommender_->SetSlotPlan(*plan);
+  }
+
+  void SetStock(const std::string& item, int64_t stock, bool slow = false) {
+    const int32_t row = models_->Current()->ItemRow(item);
+    ItemFeatures f;
+    f.item_id = item;
+    f.category = data_.items[row].category;
+    f.price = data_.items[row].price;
+    f.stock = stock;
+    f.slow_mover = slow;
+    RECSYS_ASSERT_OK(store_->PutItems({f}));
+  }
+
+  std::vector<SlotAnswer> Ask(const std::string& user, std::vector<SlotSpec> slots,
+                              absl::Time now) {
+    ProductRequest r;
+    r.user_id = user;
+    r.slots = std::move(slots);
+    r.now = now;
+    auto a = recommender_->RecommendProducts(r);
+    EXPECT_TRUE(a.ok()) << a.status();
+    if (!a.ok()) return {};
+    EXPECT_FALSE(a->meta.degraded) << a->meta.degraded_reason;
+    return a->slots;
+  }
+
+  static std::vector<std::string> Ids(const SlotAnswer& slot) {
+    std::vector<std::string> ids;
+    for (const auto& i : slot.items) ids.push_back(i.item_id);
+    return ids;
+  }
+  static bool HasRule(const ScoredItem& item, absl::string_view rule) {
+    for (const auto& r : item.reason.applied_rules) {
+      if (r == rule) return true;
+    }
+    return false;
+  }
+
+  std::unique_ptr<recsys::testing::RedisServer> redis_;
+  ModelData data_;
+  std::unique_ptr<ModelStore> models_;
+  std::unique_ptr<feature_store::FeatureStore> store_;
+  std::unique_ptr<Recommender> recommender_;
+};
+
+TEST_F(StorefrontTest, DaypartSwitchChangesTheHeroSlot) {
+  UsePlan(R"pb(
+    slots { name: "hero" sources { source: SOURCE_TRENDING weight: 1 } }
+    dayparts { name: "breakfast" start_hour: 6 end_hour: 10 slots: "hero"
+               boosts { category: "alpha" multiplier: 1000 } }
+  )pb");
+  auto morning = Ask("visitor", {{"hero", 3}}, Hour(8));
+  ASSERT_EQ(morning[0].items.size(), 3u);
+  for (const auto& item : morning[0].items) {
+    EXPECT_EQ(item.category, "alpha") << item.item_id;
+    EXPECT_TRUE(HasRule(item, "daypart:breakfast"));
+  }
+  auto evening = Ask("visitor", {{"hero", 3}}, Hour(20));
+  EXPECT_EQ(Ids(evening[0]), (std::vector<std::string>{"b0", "b1", "b2"}));
+  EXPECT_EQ(evening[0].items[0].reason.code, ReasonCode::kTrending);
+}
+
+TEST_F(StorefrontTest, NoItemRepeatsAcrossConfiguredSlots) {
+  UsePlan(R"pb(
+    slots { name: "hero" sources { source: SOURCE_PERSONALIZED weight: 1 } }
+    slots { name: "feed" sources { source: SOURCE_SIMILAR_TO_RECENT weight: 1 }
+                         sources { source: SOURCE_CATEGORY_BESTSELLERS weight: 0.5 } }
+    slots { name: "for_you" sources { source: SOURCE_BLENDED weight: 1 } }
+  )pb");
+  auto slots = Ask("ua0", {{"hero", 4}, {"feed", 6}, {"for_you", 6}}, Hour(12));
+  std::set<std::string> seen;
+  size_t total = 0;
+  for (const auto& slot : slots) {
+    for (const auto& item : slot.items) {
+      EXPECT_TRUE(seen.insert(item.item_id).second) << "repeated " << item.item_id;
+      ++total;
+    }
+  }
+  EXPECT_EQ(total, 16u);
+}
+
+TEST_F(StorefrontTest, OutOfStockIsNeverShownAndComesBackWhenRestocked) {
+  SetStock("b0", 0);
+  SetStock("a2", 0);
+  for (const char* user : {"visitor", "ub3", "ua0"}) {
+    auto slots = Ask(user, {{"hero", 5}, {"for_you", 5}, {"feed", 8}}, Hour(12));
+    for (const auto& slot : slots) {
+      for (const auto& item : slot.items) {
+        EXPECT_NE(item.item_id, "b0") << user << " " << slot.name;
+        EXPECT_NE(item.item_id, "a2") << user << " " << slot.name;
+      }
+    }
+  }
+  SetStock("b0", 50);
+  auto slots = Ask("visitor", {{"hero", 3}}, Hour(12));
+  EXPECT_EQ(slots[0].items[0].item_id, "b0");
+}
+
+TEST_F(StorefrontTest, RepurchaseWindowIsRespected) {
+  UsePlan(R"pb(
+    slots { name: "buy_again" sources { source: SOURCE_BUY_AGAIN weight: 1 } }
+    rules { repurchasable { category: "alpha" min_days: 7 } }
+  )pb");
+  // ua0 bought a0 and a1 at kBought (+100 s for a1).
+  auto early = Ask("ua0", {{"buy_again", 3}}, At(kBought + 3 * 86400));
+  for (const auto& item : early[0].items) {
+    EXPECT_NE(item.item_id, "a0");
+    EXPECT_NE(item.item_id, "a1");
+  }
+  auto due = Ask("ua0", {{"buy_again", 3}}, At(kBought + 8 * 86400));
+  const auto ids = Ids(due[0]);
+  ASSERT_GE(ids.size(), 2u);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.begin() + 2),
+            (std::set<std::string>{"a0", "a1"}));
+  EXPECT_EQ(due[0].items[0].reason.code, ReasonCode::kBuyAgain);
+  // Beta is not repurchasable: ub0's purchases never come back.
+  auto never = Ask("ub0", {{"buy_again", 5}, {"feed", 10}}, At(kBought + 400 * 86400));
+  for (const auto& slot : never) {
+    for (const auto& item : slot.items) {
+      EXPECT_NE(item.item_id, "b0");
+      EXPECT_NE(item.item_id, "b1");
+    }
+  }
+}
+
+TEST_F(StorefrontTest, RecentImpressionsRotateOut) {
+  UsePlan(R"pb(
+    slots { name: "feed" sources { source: SOURCE_PERSONALIZED weight: 1 } }
+    rules { rotation_impressions: 10 rotation_multiplier: 0.01 }
+  )pb");
+  auto first = Ask("ua0", {{"feed", 3}}, Hour(12));
+  std::vector<Event> shown;
+  for (const auto& item : first[0].items) {
+    Event e;
+    e.type = EventType::kImpression;
+    e.user_id = "ua0";
+    e.item_id = item.item_id;
+    e.time = Hour(12);
+    shown.push_back(e);
+  }
+  RECSYS_ASSERT_OK(recommender_->RecordEvents(shown, absl::InfiniteFuture()).status());
+  auto second = Ask("ua0", {{"feed", 3}}, Hour(12));
+  for (const auto& item : second[0].items) {
+    for (const auto& old : first[0].items) EXPECT_NE(item.item_id, old.item_id);
+  }
+  auto longer = Ask("ua0", {{"feed", 18}}, Hour(12));
+  int rotated = 0;
+  for (const auto& item : longer[0].items) rotated += HasRule(item, "rotation");
+  EXPECT_EQ(rotated, 3);
+}
+
+TEST_F(StorefrontTest, LowStockAndSlowMoversAreDemoted) {
+  UsePlan(R"pb(
+    slots { name: "hero" sources { source: SOURCE_TRENDING weight: 1 } }
+    rules { low_stock_threshold: 5 low_stock_multiplier: 0.01 slow_mover_multiplier: 0.01 }
+  )pb");
+  SetStock("b0", 2);
+  SetStock("b1", 100, /*slow=*/true);
+  auto slots = Ask("visitor", {{"hero", 20}}, Hour(12));
+  const auto ids = Ids(slots[0]);
+  ASSERT_GE(ids.size(), 10u);
+  EXPECT_EQ(ids[0], "b2");
+  for (const auto& item : slots[0].items) {
+    if (item.item_id == "b0") EXPECT_TRUE(HasRule(item, "low_stock"));
+    if (item.item_id == "b1") EXPECT_TRUE(HasRule(item, "slow_mover"));
+  }
+  const auto pos = [&](const std::string& id) {
+    return std::find(ids.begin(), ids.end(), id) - ids.begin();
+  };
+  EXPECT_GT(pos("b0"), pos("b5"));
+  EXPECT_GT(pos("b1"), pos("b5"));
+}
+
+TEST_F(StorefrontTest, FestivalPinsCampaignItemsUpToItsShare) {
+  UsePlan(R"pb(
+    slots { name: "hero" sources { source: SOURCE_TRENDING weight: 1 } }
+    festivals { name: "valentines" start_date: "2023-11-01" end_date: "2023-12-31"
+                pinned_items: "a9" pinned_items: "a8" pinned_items: "a7"
+                pinned_share: 0.4 slots: "hero" }
+  )pb");
+  auto during = Ask("visitor", {{"hero", 5}}, At(kBought + 86400 * 20));  // 2023-12-04
+  const auto ids = Ids(during[0]);
+  ASSERT_EQ(ids.size(), 5u);
+  EXPECT_EQ(ids[0], "a9");
+  EXPECT_EQ(ids[1], "a8");
+  EXPECT_EQ(during[0].items[0].reason.code, ReasonCode::kCampaign);
+  EXPECT_TRUE(HasRule(during[0].items[0], "festival:valentines"));
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), "a7"), 0);  // over the 40% share
+  auto after = Ask("visitor", {{"hero", 5}}, At(kBought + 86400 * 80));  // 2024-02
+  EXPECT_EQ(after[0].items[0].item_id, "b0");
+}
+
+TEST_F(StorefrontTest, CategoryCapKeepsTheSlotDiverse) {
+  UsePlan(R"pb(
+    slots { name: "hero" sources { source: SOURCE_TRENDING weight: 1 } max_per_category: 2 }
+  )pb");
+  auto slots = Ask("visitor", {{"hero", 6}}, Hour(12));
+  std::map<std::string, int> per_category;
+  for (const auto& item : slots[0].items) ++per_category[item.category];
+  EXPECT_EQ(slots[0].items.size(), 4u);  // two categories, two each
+  for (const auto& [category, n] : per_category) EXPECT_LE(n, 2) << category;
+}
+
+TEST_F(StorefrontTest, BadConfigOnReloadKeepsTheServedOne) {
+  const std::string dir = testing::FreshDir("storefront_cfg");
+  const std::string path = dir + "/slots.textproto";
+  std::ofstream(path) << R"pb(
+    slots { name: "hero" sources { source: SOURCE_TRENDING weight: 1 } }
+    dayparts { name: "breakfast" start_hour: 0 end_hour: 24
+               boosts { category: "alpha" multiplier: 1000 } }
+  )pb";
+  server::ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.slots_config = path;
+  auto server = server::RecsysServer::Start(options, models_.get(), store_.get());
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                     grpc::InsecureChannelCredentials());
+  auto rec = recsys::v1::Recommender::NewStub(channel);
+  auto admin = recsys::v1::Admin::NewStub(channel);
+  auto hero_category = [&]() {
+    recsys::v1::RecommendProductsRequest req;
+    req.set_user_id("visitor");
+    auto* slot = req.add_slots();
+    slot->set_name("hero");
+    slot->set_k(1);
+    recsys::v1::RecommendProductsResponse resp;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(rec->RecommendProducts(&ctx, req, &resp).ok());
+    return resp.slots(0).items(0).category();
+  };
+  EXPECT_EQ(hero_category(), "alpha");
+  std::ofstream(path) << R"pb(slots { name: "hero" max_per_category: -4 })pb";
+  recsys::v1::ReloadModelResponse reload;
+  grpc::ClientContext ctx;
+  grpc::Status st = admin->ReloadModel(&ctx, recsys::v1::ReloadModelRequest(), &reload);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("slots[0]"), std::string::npos) << st.error_message();
+  EXPECT_EQ(hero_category(), "alpha");  // the old config still serves
+  // A broken file at start-up refuses to start, naming the field.
+  auto refused = server::RecsysServer::Start(options, models_.get(), store_.get());
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("slots[0]"), absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace recsys::recommender
