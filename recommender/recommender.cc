@@ -684,7 +684,8 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
       take(m.row, m.score, std::move(why));
     }
 
-    // Popular items fill what is left.
+    // Popular items fill what is left, scored below what the sources chose.
+    const float fill_scale = out.items.empty() ? 1.0f : std::min(1.0f, out.items.back().score);
     while (static_cast<int>(out.items.size()) < slot.k && next_popular < popular.size()) {
       const int32_t row = popular[next_popular++];
       if (!can_show(row, false)) continue;
@@ -694,7 +695,8 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
       e.text = bundle->item(row).category.empty()
                    ? "popular in the shop"
                    : absl::StrCat("popular in ", bundle->item(row).category);
-      take(row, static_cast<float>(bundle->item(row).buyers / top_buyers), std::move(e));
+      take(row, fill_scale * static_cast<float>(bundle->item(row).buyers / top_buyers),
+           std::move(e));
     }
     answer.slots.push_back(std::move(out));
   }

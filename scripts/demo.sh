@@ -69,6 +69,7 @@ echo "== 4. Server"
 rm -f "$DEMO_DIR/server.port"
 "$BIN/recommender/server/recsys_server" --model_root="$DEMO_DIR/models" \
   --redis="127.0.0.1:$REDIS_PORT" --listen=127.0.0.1:0 \
+  --slots_config="$ROOT/deploy/slots.textproto" \
   --port_file="$DEMO_DIR/server.port" > "$DEMO_DIR/server.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 300); do
@@ -89,11 +90,19 @@ cli info
 MODEL_DIR="$DEMO_DIR/models/$(ls "$DEMO_DIR/models" | grep -E '^[0-9]+$' | sort -n | tail -1)"
 HEAVY=$(awk 'NR==1{print; exit}' "$MODEL_DIR/users.tsv")
 LIGHT=$(awk 'NR==50{print; exit}' "$MODEL_DIR/users.tsv")
+# The homepage (deploy/slots.textproto) at breakfast and in the evening:
+# dayparts boost coffee/grocery in the morning and home/books/toys at night.
+MORNING=$(date -u -d "2025-01-06 08:00" +%s)
+EVENING=$(date -u -d "2025-01-06 20:00" +%s)
 for user in "$HEAVY" "$LIGHT"; do
   echo
   cli profile --user="$user" --history=5
-  echo
-  cli recommend --user="$user" --slots=for_you:6,homepage_feed:8
+  for when in "$MORNING" "$EVENING"; do
+    echo
+    echo "-- homepage at $(date -u -d "@$when" '+%Y-%m-%d %H:%M') UTC"
+    cli recommend --user="$user" --time="$when" \
+      --slots=homepage_hero:4,buy_again:3,for_you:5,homepage_feed:6
+  done
 done
 echo
 cli recommend --user=new-visitor --slots=homepage_hero:4

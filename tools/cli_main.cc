@@ -87,10 +87,13 @@ void PrintItems(const google::protobuf::RepeatedPtrField<v1::RecommendedItem>& i
               "score", "reason", "why");
   int i = 0;
   for (const auto& it : items) {
+    std::string why = it.reason().text();
+    if (!it.reason().applied_rules().empty()) {
+      absl::StrAppend(&why, " [", absl::StrJoin(it.reason().applied_rules(), ", "), "]");
+    }
     std::printf("  %-3d %-12s %-14s %8.2f %8.4f  %-12s %s\n", ++i,
                 Truncate(it.item_id(), 12).c_str(), Truncate(it.category(), 14).c_str(),
-                it.price(), it.score(), ReasonName(it.reason().code()),
-                it.reason().text().c_str());
+                it.price(), it.score(), ReasonName(it.reason().code()), why.c_str());
   }
   if (items.empty()) std::printf("  (none)\n");
 }
