@@ -279,9 +279,10 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
     const int32_t row = bundle->ItemRow(p.item_id);
     if (row < 0) continue;
     history.push_back({row, p.count, absl::ToUnixSeconds(p.last_purchase)});
-    if (static_cast<int>(anchors.size()) >= options_.max_history_anchors) continue;
-    anchors.push_back({row, true});
     fold_in.push_back({row, static_cast<float>(std::max(1, p.count))});
+    if (static_cast<int>(anchors.size()) < options_.max_history_anchors) {
+      anchors.push_back({row, true});
+    }
   }
   absl::flat_hash_set<int32_t> seen_recent;
   for (const ActivityRecord& a : user.recent) {
@@ -295,14 +296,26 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
                                                             : options_.view_strength});
   }
 
+  // The user's vector: trained, unless the user has activity newer than the
+  // model's data (or is unknown to it), in which case it is folded in from
+  // everything the store knows, so the next answer follows the events.
   std::vector<float> query;
   const int32_t user_row = bundle->UserRow(request.user_id);
-  if (user_row >= 0) {
-    absl::Span<const float> v = bundle->user_vector(user_row);
-    query.assign(v.begin(), v.end());
-  } else if (!fold_in.empty()) {
+  const int64_t model_until = bundle->manifest().data().last_event_unix();
+  bool newer_activity = false;
+  for (const ActivityRecord& a : user.recent) {
+    if (a.type != EventType::kImpression && absl::ToUnixSeconds(a.time) > model_until) {
+      newer_activity = true;
+      break;
+    }
+  }
+  if ((user_row < 0 || newer_activity) && !fold_in.empty()) {
     auto folded = FoldInUser(*bundle, fold_in);
     if (folded.ok()) query = *std::move(folded);
+  }
+  if (query.empty() && user_row >= 0) {
+    absl::Span<const float> v = bundle->user_vector(user_row);
+    query.assign(v.begin(), v.end());
   }
 
   const std::shared_ptr<const SlotPlan> plan = slot_plan();
@@ -711,6 +724,10 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
   }
   RECSYS_RETURN_IF_ERROR(ValidateFilters(request.filters));
   if (!request.user_id.empty()) RECSYS_RETURN_IF_ERROR(CheckId("user_id", request.user_id));
+  if (!std::isfinite(request.price_band) || request.price_band < 0 || request.price_band >= 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("price_band: must be in [0, 1), got ", request.price_band));
+  }
 
   const std::shared_ptr<const ModelBundle> bundle = models_->Current();
   SimilarAnswer answer;
@@ -731,20 +748,43 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
                               &answer.meta);
     excluded.insert(user.bought_rows.begin(), user.bought_rows.end());
   }
-  RowFilter filter(*bundle, request.filters, &excluded);
+  const ItemMeta& anchor = bundle->item(item_row);
+  ItemFilters filters = request.filters;
+  if (request.price_band > 0 && anchor.price > 0) {
+    const double low = anchor.price * (1 - request.price_band);
+    const double high = anchor.price * (1 + request.price_band);
+    filters.min_price = std::max(filters.min_price, std::max(low, 1e-9));
+    filters.max_price = filters.max_price > 0 ? std::min(filters.max_price, high) : high;
+  }
+  RowFilter filter(*bundle, filters, &excluded);
   SearchOptions search_options;
   search_options.filter = &filter;
+  // Extra candidates make room for out-of-stock items dropped below.
+  const int fetch = std::min(bundle->num_items(), 2 * request.k + 10);
   RECSYS_ASSIGN_OR_RETURN(
       std::vector<Neighbor> hits,
-      bundle->cos_index().Search(bundle->item_vector(item_row), request.k, search_options));
-  const ItemMeta& anchor = bundle->item(item_row);
-  for (const Neighbor& n : hits) {
+      bundle->cos_index().Search(bundle->item_vector(item_row), fetch, search_options));
+  std::vector<std::string> ids;
+  for (const Neighbor& n : hits) ids.push_back(bundle->item(n.id).item_id);
+  std::vector<std::optional<feature_store::ItemFeatures>> stock;
+  if (!ids.empty()) {
+    auto fetched =
+        features_->GetItems(ids, FeatureDeadline(request.deadline, options_.feature_timeout));
+    if (fetched.ok()) {
+      stock = *std::move(fetched);
+    } else if (!answer.meta.degraded) {
+      MarkDegraded(&answer.meta, fetched.status());
+    }
+  }
+  for (size_t i = 0; i < hits.size() && static_cast<int>(answer.items.size()) < request.k; ++i) {
+    if (i < stock.size() && stock[i].has_value() && stock[i]->stock == 0) continue;
     Explanation e;
     e.code = ReasonCode::kSimilarToItem;
     e.anchor_item_id = anchor.item_id;
     e.anchor_category = anchor.category;
     e.text = absl::StrCat("similar to ", Label(anchor));
-    answer.items.push_back(MakeItem(*bundle, static_cast<int32_t>(n.id), n.score, std::move(e)));
+    answer.items.push_back(
+        MakeItem(*bundle, static_cast<int32_t>(hits[i].id), hits[i].score, std::move(e)));
   }
   return answer;
 }

@@ -106,6 +106,9 @@ struct SimilarRequest {
   ItemFilters filters;
   // Optional: this user's purchases are excluded.
   std::string user_id;
+  // When > 0, only items priced within ±price_band (relative) of the
+  // anchor's price, e.g. 0.3 for ±30%.
+  double price_band = 0;
   absl::Time deadline = absl::InfiniteFuture();
 };
 
@@ -184,7 +187,8 @@ class Recommender {
   // items fill what is left and serve users with no signal at all.
   absl::StatusOr<ProductAnswer> RecommendProducts(const ProductRequest& request) const;
 
-  // Items nearest to `item_id` by cosine of item vectors. NotFound for an
+  // Items nearest to `item_id` by cosine of item vectors, never out of stock
+  // (feature store), within the price band and filters. NotFound for an
   // item unknown to the model.
   absl::StatusOr<SimilarAnswer> SimilarItems(const SimilarRequest& request) const;
 

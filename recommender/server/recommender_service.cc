@@ -106,6 +106,7 @@ grpc::Status RecommenderService::SimilarItems(grpc::ServerContext* context,
   query.k = request->k();
   query.filters = ToFilters(request->filters());
   query.user_id = request->user_id();
+  query.price_band = request->price_band();
   query.deadline = Deadline(context);
   auto answer = recommender_->SimilarItems(query);
   if (!answer.ok()) return ToGrpcStatus(answer.status());

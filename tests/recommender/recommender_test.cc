@@ -131,6 +131,27 @@ TEST_F(RecommenderTest, NewUserIsPersonalizedFromFirstEvents) {
   }
 }
 
+TEST_F(RecommenderTest, KnownUserWithNewerActivityIsFoldedInAgain) {
+  // ua0 likes alpha; after carting six beta items, beta items surface.
+  std::vector<Event> carts;
+  for (const char* item : {"b2", "b3", "b4", "b5", "b6", "b7"}) {
+    Event e;
+    e.type = EventType::kAddToCart;
+    e.user_id = "ua0";
+    e.item_id = item;
+    carts.push_back(e);
+  }
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer before,
+                              recommender_->RecommendProducts(Request("ua0", 5)));
+  for (const auto& item : before.slots[0].items) EXPECT_EQ(item.category, "alpha");
+  RECSYS_ASSERT_OK(recommender_->RecordEvents(carts, absl::InfiniteFuture()).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer after,
+                              recommender_->RecommendProducts(Request("ua0", 5)));
+  int beta = 0;
+  for (const auto& item : after.slots[0].items) beta += item.category == "beta";
+  EXPECT_GE(beta, 1);
+}
+
 TEST_F(RecommenderTest, SlotsNeverRepeatAnItem) {
   ProductRequest r = Request("ub0", 3);
   r.slots.push_back({"more", 6});

@@ -269,6 +269,24 @@ TEST_F(StorefrontTest, CategoryCapKeepsTheSlotDiverse) {
   for (const auto& [category, n] : per_category) EXPECT_LE(n, 2) << category;
 }
 
+TEST_F(StorefrontTest, SimilarItemsSkipOutOfStockAndKeepThePriceBand) {
+  SimilarRequest r;
+  r.item_id = "a3";  // price 4
+  r.k = 10;
+  r.price_band = 0.3;  // 2.8 .. 5.2
+  SetStock("a4", 0);
+  RECSYS_ASSERT_OK_AND_ASSIGN(SimilarAnswer a, recommender_->SimilarItems(r));
+  ASSERT_FALSE(a.items.empty());
+  EXPECT_EQ(a.items[0].item_id, "a2");
+  for (const auto& item : a.items) {
+    EXPECT_NE(item.item_id, "a4");
+    EXPECT_GE(item.price, 2.8);
+    EXPECT_LE(item.price, 5.2);
+  }
+  r.price_band = 1.5;
+  EXPECT_TRUE(absl::IsInvalidArgument(recommender_->SimilarItems(r).status()));
+}
+
 TEST_F(StorefrontTest, BadConfigOnReloadKeepsTheServedOne) {
   const std::string dir = testing::FreshDir("storefront_cfg");
   const std::string path = dir + "/slots.textproto";
