@@ -44,6 +44,7 @@ constexpr char kItemsIpIndexFile[] = "items_ip.faiss";
 constexpr char kItemsCosIndexFile[] = "items_cos.faiss";
 constexpr char kPopularFile[] = "popular.tsv";
 constexpr char kHistoryFile[] = "history.bin";
+constexpr char kComplementsFile[] = "complements.tsv";
 
 absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   return absl::UnavailableError(
@@ -207,6 +208,19 @@ absl::Status CheckData(const ModelData& d) {
           absl::StrCat("items: duplicate '", it.item_id, "'"));
     }
   }
+  if (!d.complements.empty()) {
+    if (d.complements.size() != ni) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "complements: ", d.complements.size(), " lists for ", ni, " items"));
+    }
+    for (const auto& list : d.complements) {
+      for (const auto& [item, score] : list) {
+        if (item < 0 || static_cast<size_t>(item) >= ni || !std::isfinite(score)) {
+          return absl::InvalidArgumentError("complements: item row out of range or bad score");
+        }
+      }
+    }
+  }
   if (!d.history_indptr.empty()) {
     if (d.history_indptr.size() != nu + 1 || d.history_indptr.front() != 0 ||
         d.history_indptr.back() != static_cast<int64_t>(d.history.size())) {
@@ -299,6 +313,24 @@ absl::Status WriteAll(const std::string& dir, const ModelData& data,
     RECSYS_RETURN_IF_ERROR(out.Close());
   }
 
+  std::vector<const char*> files = {kUsersFile, kItemsFile, kPopularFile, kUserVectorsFile,
+                                    kItemVectorsFile, kHistoryFile, kItemsIpIndexFile,
+                                    kItemsCosIndexFile};
+  if (!data.complements.empty()) {
+    text.clear();
+    for (size_t i = 0; i < data.complements.size(); ++i) {
+      if (data.complements[i].empty()) continue;
+      absl::StrAppend(&text, i, "\t");
+      for (size_t k = 0; k < data.complements[i].size(); ++k) {
+        absl::StrAppend(&text, k == 0 ? "" : ",", data.complements[i][k].first, ":",
+                        data.complements[i][k].second);
+      }
+      absl::StrAppend(&text, "\n");
+    }
+    RECSYS_RETURN_IF_ERROR(WriteText(dir + "/" + kComplementsFile, text));
+    files.push_back(kComplementsFile);
+  }
+
   std::string index_type;
   for (Metric metric : {Metric::kInnerProduct, Metric::kCosine}) {
     RECSYS_ASSIGN_OR_RETURN(auto index,
@@ -318,9 +350,7 @@ absl::Status WriteAll(const std::string& dir, const ModelData& data,
   manifest->mutable_params()->set_index_spec(options.index_spec);
   if (manifest->created_unix() == 0) manifest->set_created_unix(absl::ToUnixSeconds(absl::Now()));
   manifest->clear_files();
-  for (const char* f : {kUsersFile, kItemsFile, kPopularFile, kUserVectorsFile,
-                        kItemVectorsFile, kHistoryFile, kItemsIpIndexFile,
-                        kItemsCosIndexFile}) {
+  for (const char* f : files) {
     std::error_code ec;
     const auto size = fs::file_size(dir + "/" + f, ec);
     if (ec) return absl::UnavailableError(absl::StrCat("stat ", f, ": ", ec.message()));
@@ -484,6 +514,31 @@ absl::StatusOr<ModelData> ReadModelData(const std::string& dir) {
     std::memcpy(&d.history[i].item, p, sizeof(int32_t));
     std::memcpy(&d.history[i].count, p + sizeof(int32_t), sizeof(int32_t));
     std::memcpy(&d.history[i].last_unix, p + 2 * sizeof(int32_t), sizeof(int64_t));
+  }
+  if (m.files().contains(kComplementsFile)) {
+    RECSYS_ASSIGN_OR_RETURN(std::string comp, ReadFile(dir + "/" + kComplementsFile));
+    d.complements.resize(d.items.size());
+    int comp_line = 0;
+    for (absl::string_view line : absl::StrSplit(comp, '\n', absl::SkipEmpty())) {
+      ++comp_line;
+      std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(line, '\t');
+      int32_t row;
+      if (!absl::SimpleAtoi(parts.first, &row) || row < 0 ||
+          static_cast<size_t>(row) >= d.items.size()) {
+        return absl::DataLossError(
+            absl::StrCat(dir, "/", kComplementsFile, ": malformed line ", comp_line));
+      }
+      for (absl::string_view entry : absl::StrSplit(parts.second, ',', absl::SkipEmpty())) {
+        std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(entry, ':');
+        int32_t item;
+        float score;
+        if (!absl::SimpleAtoi(kv.first, &item) || !absl::SimpleAtof(kv.second, &score)) {
+          return absl::DataLossError(
+              absl::StrCat(dir, "/", kComplementsFile, ": malformed line ", comp_line));
+        }
+        d.complements[row].push_back({item, score});
+      }
+    }
   }
   absl::Status check = CheckData(d);
   if (!check.ok()) {

@@ -12,6 +12,7 @@
 //     items_cos.faiss              FAISS index of normalized item vectors
 //     popular.tsv                  item rows by popularity, most popular first
 //     history.bin                  per-user purchase history (CSR)
+//     complements.tsv              optional: item row -> bundle complements
 //
 // Publishing writes everything to <root>/.tmp-<version>/, fsyncs each file and
 // the directory, then renames it to <root>/<version>/, so a reader never sees
@@ -24,6 +25,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -69,6 +71,9 @@ struct ModelData {
   // history_indptr has user_ids.size() + 1 entries (or is empty: no history).
   std::vector<int64_t> history_indptr;
   std::vector<HistoryEntry> history;
+  // Optional "frequently bought together" complements per item row (item
+  // row, score), best first; empty: none computed.
+  std::vector<std::vector<std::pair<int32_t, float>>> complements;
 };
 
 struct PublishOptions {

@@ -24,6 +24,7 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(
   b->item_factors_ = std::move(data.item_factors);
   b->history_indptr_ = std::move(data.history_indptr);
   b->history_ = std::move(data.history);
+  b->complements_ = std::move(data.complements);
 
   b->user_rows_.reserve(b->user_ids_.size());
   for (size_t i = 0; i < b->user_ids_.size(); ++i) {

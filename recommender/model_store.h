@@ -63,6 +63,12 @@ class ModelBundle {
     return {item_factors_.data() + static_cast<size_t>(row) * dim_,
             static_cast<size_t>(dim_)};
   }
+  // "Frequently bought together" complements of an item row (item row,
+  // score), best first; empty when the model has none.
+  absl::Span<const std::pair<int32_t, float>> complements(int32_t item_row) const {
+    if (item_row < 0 || static_cast<size_t>(item_row) >= complements_.size()) return {};
+    return complements_[item_row];
+  }
   // Training-time purchase history of a user row.
   absl::Span<const HistoryEntry> history(int32_t user_row) const;
   // Item rows, most popular first.
@@ -98,6 +104,7 @@ class ModelBundle {
   std::vector<float> item_factors_;
   std::vector<int64_t> history_indptr_;
   std::vector<HistoryEntry> history_;
+  std::vector<std::vector<std::pair<int32_t, float>>> complements_;
   std::vector<int32_t> popular_;
   absl::flat_hash_map<std::string, std::vector<int32_t>> category_popular_;
   std::vector<double> item_gram_;

@@ -484,6 +484,45 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
         }
         break;
       }
+      case Source::kBundleComplements: {
+        // Complements of the most recent carted or bought items.
+        std::vector<int32_t> anchors_rows;
+        absl::flat_hash_set<int32_t> seen;
+        for (const ActivityRecord& a : user.recent) {
+          if (a.type != EventType::kAddToCart && a.type != EventType::kPurchase) continue;
+          const int32_t row = bundle->ItemRow(a.item_id);
+          if (row >= 0 && seen.insert(row).second) anchors_rows.push_back(row);
+          if (anchors_rows.size() >= 5) break;
+        }
+        for (size_t i = 0; i < history.size() && anchors_rows.size() < 5; ++i) {
+          if (seen.insert(history[i].item).second) anchors_rows.push_back(history[i].item);
+        }
+        absl::flat_hash_map<int32_t, size_t> at;
+        for (int32_t anchor : anchors_rows) {
+          for (const auto& [row, score] : bundle->complements(anchor)) {
+            if (!filter.Allowed(row)) continue;
+            auto it = at.find(row);
+            if (it != at.end() && list[it->second].score >= score) continue;
+            Explanation e;
+            e.code = ReasonCode::kBundleComplement;
+            e.anchor_item_id = bundle->item(anchor).item_id;
+            e.anchor_category = bundle->item(anchor).category;
+            e.text = absl::StrCat("often bought with ", Label(bundle->item(anchor)));
+            if (it != at.end()) {
+              list[it->second] = {row, score, std::move(e)};
+            } else {
+              at[row] = list.size();
+              list.push_back({row, score, std::move(e)});
+            }
+          }
+        }
+        std::sort(list.begin(), list.end(), [](const Candidate& a, const Candidate& b) {
+          if (a.score != b.score) return a.score > b.score;
+          return a.row < b.row;
+        });
+        if (static_cast<int>(list.size()) > fetch_k) list.resize(fetch_k);
+        break;
+      }
       case Source::kCategoryBestsellers: {
         // The user's categories by purchases, then by recent activity.
         absl::flat_hash_map<std::string, int> weight;
@@ -761,9 +800,16 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
   search_options.filter = &filter;
   // Extra candidates make room for out-of-stock items dropped below.
   const int fetch = std::min(bundle->num_items(), 2 * request.k + 10);
-  RECSYS_ASSIGN_OR_RETURN(
-      std::vector<Neighbor> hits,
-      bundle->cos_index().Search(bundle->item_vector(item_row), fetch, search_options));
+  std::vector<Neighbor> hits;
+  if (request.complements) {
+    for (const auto& [row, score] : bundle->complements(item_row)) {
+      if (static_cast<int>(hits.size()) >= fetch) break;
+      if (filter.Allowed(row)) hits.push_back({row, score});
+    }
+  } else {
+    RECSYS_ASSIGN_OR_RETURN(
+        hits, bundle->cos_index().Search(bundle->item_vector(item_row), fetch, search_options));
+  }
   std::vector<std::string> ids;
   for (const Neighbor& n : hits) ids.push_back(bundle->item(n.id).item_id);
   std::vector<std::optional<feature_store::ItemFeatures>> stock;
@@ -779,10 +825,11 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
   for (size_t i = 0; i < hits.size() && static_cast<int>(answer.items.size()) < request.k; ++i) {
     if (i < stock.size() && stock[i].has_value() && stock[i]->stock == 0) continue;
     Explanation e;
-    e.code = ReasonCode::kSimilarToItem;
+    e.code = request.complements ? ReasonCode::kBundleComplement : ReasonCode::kSimilarToItem;
     e.anchor_item_id = anchor.item_id;
     e.anchor_category = anchor.category;
-    e.text = absl::StrCat("similar to ", Label(anchor));
+    e.text = absl::StrCat(request.complements ? "often bought with " : "similar to ",
+                          Label(anchor));
     answer.items.push_back(
         MakeItem(*bundle, static_cast<int32_t>(hits[i].id), hits[i].score, std::move(e)));
   }

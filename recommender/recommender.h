@@ -42,6 +42,7 @@ enum class ReasonCode {
   kBuyAgain = 4,
   kTrending = 5,
   kCategoryBestseller = 6,
+  kBundleComplement = 8,
   kCampaign = 9,
 };
 
@@ -109,6 +110,10 @@ struct SimilarRequest {
   // When > 0, only items priced within ±price_band (relative) of the
   // anchor's price, e.g. 0.3 for ±30%.
   double price_band = 0;
+  // false: substitutes (nearest by cosine). true: complements ("frequently
+  // bought together", other categories), from the model's co-purchase
+  // statistics.
+  bool complements = false;
   absl::Time deadline = absl::InfiniteFuture();
 };
 
@@ -187,7 +192,8 @@ class Recommender {
   // items fill what is left and serve users with no signal at all.
   absl::StatusOr<ProductAnswer> RecommendProducts(const ProductRequest& request) const;
 
-  // Items nearest to `item_id` by cosine of item vectors, never out of stock
+  // Items nearest to `item_id` by cosine of item vectors (or, with
+  // request.complements, its bundle complements), never out of stock
   // (feature store), within the price band and filters. NotFound for an
   // item unknown to the model.
   absl::StatusOr<SimilarAnswer> SimilarItems(const SimilarRequest& request) const;

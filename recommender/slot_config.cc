@@ -67,6 +67,7 @@ absl::string_view SourceName(Source source) {
     case Source::kSimilarToRecent: return "similar_to_recent";
     case Source::kTrending: return "trending";
     case Source::kCategoryBestsellers: return "category_bestsellers";
+    case Source::kBundleComplements: return "bundle_complements";
   }
   return "unknown";
 }
@@ -115,7 +116,7 @@ absl::StatusOr<std::shared_ptr<const SlotPlan>> SlotPlan::FromProto(
       const std::string field = absl::StrCat(prefix, ".sources[", i, "]");
       const int source = in.sources(i).source();
       if (source < static_cast<int>(Source::kPersonalized) ||
-          source > static_cast<int>(Source::kCategoryBestsellers)) {
+          source > static_cast<int>(Source::kBundleComplements)) {
         return Invalid(field + ".source", "must be set to a known source");
       }
       if (!Positive(in.sources(i).weight())) {

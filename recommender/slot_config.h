@@ -30,6 +30,7 @@ enum class Source {
   kSimilarToRecent = 4,
   kTrending = 5,
   kCategoryBestsellers = 6,
+  kBundleComplements = 7,
 };
 
 struct SlotRule {

@@ -51,6 +51,8 @@ ABSL_FLAG(double, decay_half_life_days, kConfidence.decay_half_life_days,
 ABSL_FLAG(std::string, solver, "cg", "cg (conjugate gradient) | cholesky.");
 ABSL_FLAG(int, cg_steps, kAls.cg_steps, "CG steps per row and sweep.");
 ABSL_FLAG(int, threads, kAls.threads, "Worker threads.");
+ABSL_FLAG(bool, bundles, true,
+          "Compute 'frequently bought together' complements from the orders.");
 ABSL_FLAG(int, ranker_validation_days, 30,
           "Days at the end of the data on which the production ranker's weights "
           "are fit (0: default weights).");
@@ -156,6 +158,7 @@ int main(int argc, char** argv) {
   options.als.cg_steps = absl::GetFlag(FLAGS_cg_steps);
   options.als.threads = absl::GetFlag(FLAGS_threads);
   options.ranker_validation_days = absl::GetFlag(FLAGS_ranker_validation_days);
+  options.compute_complements = absl::GetFlag(FLAGS_bundles);
   options.als.seed = absl::GetFlag(FLAGS_seed);
   options.als.compute_loss = absl::GetFlag(FLAGS_loss);
   options.log = [](absl::string_view line) {

@@ -229,6 +229,32 @@ absl::StatusOr<RankerFitResult> FitRankerOnWindow(const TrainerOptions& options,
   return result;
 }
 
+// Re-reads the input and groups its rows into orders (one user, one time).
+absl::StatusOr<std::vector<std::vector<int32_t>>> ReadBaskets(const TrainerOptions& options,
+                                                              const InteractionData& data) {
+  absl::flat_hash_map<absl::string_view, int32_t> user_rows, item_rows;
+  for (size_t u = 0; u < data.user_ids.size(); ++u) user_rows[data.user_ids[u]] = u;
+  for (size_t i = 0; i < data.item_ids.size(); ++i) item_rows[data.item_ids[i]] = i;
+  absl::flat_hash_map<std::pair<int32_t, int64_t>, int32_t> basket_of;
+  std::vector<std::vector<int32_t>> baskets;
+  ReadOptions read = options.read;
+  read.max_error_lines = 0;
+  ReadStats stats;
+  RECSYS_RETURN_IF_ERROR(ReadPurchases(
+      options.input, read,
+      [&](const PurchaseRow& row) {
+        auto u = user_rows.find(row.user_id);
+        auto i = item_rows.find(row.item_id);
+        if (u == user_rows.end() || i == item_rows.end()) return;
+        auto [it, inserted] =
+            basket_of.emplace(std::make_pair(u->second, row.timestamp_unix), baskets.size());
+        if (inserted) baskets.emplace_back();
+        baskets[it->second].push_back(i->second);
+      },
+      &stats));
+  return baskets;
+}
+
 absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                                   feature_store::FeatureStore* store) {
   RECSYS_RETURN_IF_ERROR(ValidateTrainerOptions(options));
@@ -310,7 +336,22 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     log("ranker: default weights (no validation window)");
   }
 
-  // 4. Publish.
+  // 4. Bundles: complements from co-purchases in the same order.
+  std::vector<std::vector<std::pair<int32_t, float>>> complements;
+  if (options.compute_complements && data.last_event_unix > 0) {
+    const Clock::time_point bundle_start = Clock::now();
+    RECSYS_ASSIGN_OR_RETURN(std::vector<std::vector<int32_t>> baskets, ReadBaskets(options, data));
+    std::vector<std::string> categories;
+    categories.reserve(data.items.size());
+    for (const ItemInfo& info : data.items) categories.push_back(info.category);
+    complements = ComputeComplements(baskets, categories, options.complements);
+    int64_t with = 0;
+    for (const auto& list : complements) with += !list.empty();
+    log(absl::StrFormat("bundles: %d orders, complements for %d of %d items in %.2fs",
+                        baskets.size(), with, data.num_items(), SecondsSince(bundle_start)));
+  }
+
+  // 5. Publish.
   recsys::v1::ModelManifest manifest;
   *manifest.mutable_ranker() = recommender::RankerWeightsToConfig(result.ranker);
   manifest.set_version(options.version);
@@ -360,8 +401,9 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   publish.index_spec = options.index_spec;
   publish.version = options.version;
   {
-    const recommender::ModelData model_data =
+    recommender::ModelData model_data =
         BuildModelData(data, std::move(model), std::move(manifest));
+    model_data.complements = std::move(complements);
     RECSYS_ASSIGN_OR_RETURN(
         result.model_dir,
         recommender::PublishModel(options.model_root, model_data, publish));
@@ -370,7 +412,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   log(absl::StrFormat("published %s in %.2fs", result.model_dir,
                       result.publish_seconds));
 
-  // 5. Bulk load the feature store.
+  // 6. Bulk load the feature store.
   if (store != nullptr) {
     const Clock::time_point store_start = Clock::now();
     absl::Status loaded = LoadFeatureStore(data, options.store_batch, store);

@@ -25,6 +25,7 @@
 #include "recommender/model_format.h"
 #include "training/als.h"
 #include "training/csv_reader.h"
+#include "training/bundles.h"
 #include "training/interactions.h"
 #include "training/ranker_fit.h"
 
@@ -61,6 +62,10 @@ struct TrainerOptions {
   int ranker_validation_days = 30;
   // Options of the ranker fit (threads default to als.threads).
   RankerFitOptions ranker_fit;
+  // Compute "frequently bought together" complements from the orders
+  // (rows of one user at one time); skipped for data without timestamps.
+  bool compute_complements = true;
+  ComplementOptions complements;
 };
 
 struct TrainResult {

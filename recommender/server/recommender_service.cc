@@ -107,6 +107,7 @@ grpc::Status RecommenderService::SimilarItems(grpc::ServerContext* context,
   query.filters = ToFilters(request->filters());
   query.user_id = request->user_id();
   query.price_band = request->price_band();
+  query.complements = request->mode() == v1::SIMILAR_MODE_COMPLEMENTS;
   query.deadline = Deadline(context);
   auto answer = recommender_->SimilarItems(query);
   if (!answer.ok()) return ToGrpcStatus(answer.status());

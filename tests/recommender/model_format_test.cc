@@ -16,6 +16,8 @@ TEST(ModelFormatTest, PublishAndReadRoundTrip) {
   const std::string root = testing::FreshDir("model_format");
   ModelData data = testing::MakePlantedModel();
   data.manifest.mutable_data()->set_rows_read(123);
+  data.complements.resize(data.items.size());
+  data.complements[3] = {{12, 0.75f}, {15, 0.5f}};
   PublishOptions options;
   options.version = "100";
   RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir, PublishModel(root, data, options));
@@ -42,6 +44,9 @@ TEST(ModelFormatTest, PublishAndReadRoundTrip) {
   ASSERT_EQ(back.history.size(), data.history.size());
   EXPECT_EQ(back.history[1].item, data.history[1].item);
   EXPECT_EQ(back.history[1].last_unix, data.history[1].last_unix);
+  ASSERT_EQ(back.complements.size(), data.items.size());
+  EXPECT_EQ(back.complements[3], data.complements[3]);
+  EXPECT_TRUE(back.complements[4].empty());
 }
 
 TEST(ModelFormatTest, VersionsListedNewestFirstAndAutoVersionIncreases) {

@@ -41,6 +41,11 @@ class StorefrontTest : public ::testing::Test {
     redis_ = *std::move(redis);
     const std::string root = testing::FreshDir("storefront");
     data_ = testing::MakePlantedModel();
+    // a3 is often bought with b7 and b8.
+    data_.complements.resize(data_.items.size());
+    data_.complements[3] = {{17, 0.9f}, {18, 0.5f}};
+    data_.complements[17] = {{3, 0.9f}};
+    data_.complements[18] = {{3, 0.5f}};
     PublishOptions publish;
     publish.version = "1";
     ASSERT_TRUE(PublishModel(root, data_, publish).ok());
@@ -285,6 +290,36 @@ TEST_F(StorefrontTest, SimilarItemsSkipOutOfStockAndKeepThePriceBand) {
   }
   r.price_band = 1.5;
   EXPECT_TRUE(absl::IsInvalidArgument(recommender_->SimilarItems(r).status()));
+}
+
+TEST_F(StorefrontTest, BundlesAreComplementsFromOtherCategories) {
+  SimilarRequest r;
+  r.item_id = "a3";
+  r.k = 5;
+  r.complements = true;
+  RECSYS_ASSERT_OK_AND_ASSIGN(SimilarAnswer a, recommender_->SimilarItems(r));
+  ASSERT_EQ(a.items.size(), 2u);
+  EXPECT_EQ(a.items[0].item_id, "b7");
+  EXPECT_EQ(a.items[1].item_id, "b8");
+  EXPECT_EQ(a.items[0].reason.code, ReasonCode::kBundleComplement);
+  EXPECT_NE(a.items[0].reason.text.find("often bought with"), std::string::npos);
+  for (const auto& item : a.items) EXPECT_NE(item.category, "alpha");  // not substitutes
+
+  // In a cart_bundle slot, complements of what the user just carted lead.
+  UsePlan(R"pb(
+    slots { name: "cart_bundle" sources { source: SOURCE_BUNDLE_COMPLEMENTS weight: 1 } }
+  )pb");
+  Event cart;
+  cart.type = EventType::kAddToCart;
+  cart.user_id = "shopper";
+  cart.item_id = "a3";
+  cart.time = Hour(11);
+  RECSYS_ASSERT_OK(recommender_->RecordEvents({cart}, absl::InfiniteFuture()).status());
+  auto slots = Ask("shopper", {{"cart_bundle", 3}}, Hour(12));
+  ASSERT_EQ(slots[0].items.size(), 3u);
+  EXPECT_EQ(slots[0].items[0].item_id, "b7");
+  EXPECT_EQ(slots[0].items[0].reason.anchor_item_id, "a3");
+  EXPECT_EQ(slots[0].items[1].item_id, "b8");
 }
 
 TEST_F(StorefrontTest, BadConfigOnReloadKeepsTheServedOne) {
