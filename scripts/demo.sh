@@ -109,6 +109,8 @@ cli recommend --user=new-visitor --slots=homepage_hero:4
 TOP_ITEM=$(awk -F'\t' 'NR==1{print $2; exit}' "$MODEL_DIR/popular.tsv")
 echo
 cli similar --item="$TOP_ITEM" --k=5
+echo
+cli similar --item="$TOP_ITEM" --k=5 --mode=complements
 
 echo
 echo "== 6. Real time: the new visitor views two items, then buys one"

@@ -35,6 +35,8 @@ ABSL_FLAG(std::string, item, "", "Item id.");
 ABSL_FLAG(std::string, slots, "homepage:10",
           "recommend: comma-separated name:k list, e.g. hero:4,feed:12.");
 ABSL_FLAG(int, k, 10, "similar / coupons: number of results.");
+ABSL_FLAG(std::string, mode, "similar", "similar: 'similar' (substitutes) or 'complements' (bundles).");
+ABSL_FLAG(double, price_band, 0, "similar: keep items within this relative band of the price.");
 ABSL_FLAG(std::string, categories, "", "Comma-separated category filter.");
 ABSL_FLAG(std::string, exclude, "", "Comma-separated item ids to exclude.");
 ABSL_FLAG(double, min_price, 0, "Minimum price filter (0: none).");
@@ -165,13 +167,21 @@ class Cli {
     req.set_item_id(absl::GetFlag(FLAGS_item));
     req.set_k(absl::GetFlag(FLAGS_k));
     req.set_user_id(absl::GetFlag(FLAGS_user));
+    req.set_price_band(static_cast<float>(absl::GetFlag(FLAGS_price_band)));
+    if (absl::GetFlag(FLAGS_mode) == "complements") {
+      req.set_mode(v1::SIMILAR_MODE_COMPLEMENTS);
+    } else if (absl::GetFlag(FLAGS_mode) != "similar") {
+      std::fprintf(stderr, "--mode: expected similar or complements\n");
+      return 2;
+    }
     FillFilters(req.mutable_filters());
     v1::SimilarItemsResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
     grpc::Status st = rec_->SimilarItems(&ctx, req, &resp);
     if (!st.ok()) return Fail(st);
-    std::printf("items similar to %s  ", req.item_id().c_str());
+    std::printf("%s %s  ", req.mode() == v1::SIMILAR_MODE_COMPLEMENTS ? "bundle for" : "items similar to",
+                req.item_id().c_str());
     PrintMeta(resp.meta());
     PrintItems(resp.items());
     return 0;
@@ -341,7 +351,7 @@ int main(int argc, char** argv) {
       "  recsys_cli [--target=host:port] COMMAND [flags]\n"
       "Commands:\n"
       "  recommend --user=U [--slots=hero:4,feed:12] [--categories=..] [--exclude=..]\n"
-      "  similar   --item=I [--k=10] [--user=U]\n"
+      "  similar   --item=I [--k=10] [--user=U] [--mode=similar|complements] [--price_band=0.3]\n"
       "  profile   --user=U\n"
       "  event     --user=U --item=I --type=view|add_to_cart|purchase|impression|click\n"
       "  coupons   --user=U         audience --categories=C\n"
