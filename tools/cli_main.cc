@@ -49,6 +49,8 @@ ABSL_FLAG(double, price, 0, "event: unit price.");
 ABSL_FLAG(std::string, version, "", "reload: version to load (empty: newest).");
 ABSL_FLAG(int, history, 10, "profile: history entries shown.");
 ABSL_FLAG(std::string, service, "", "health: service name (empty: the server).");
+ABSL_FLAG(int64_t, stock, -1, "stock: units in stock (0: out of stock, -1: unknown).");
+ABSL_FLAG(bool, slow, false, "stock: flag the item as a slow mover.");
 
 namespace {
 
@@ -312,6 +314,23 @@ class Cli {
     return 0;
   }
 
+  int Stock() {
+    v1::UpdateItemsRequest req;
+    v1::ItemUpdate* item = req.add_items();
+    item->set_item_id(absl::GetFlag(FLAGS_item));
+    item->set_stock(absl::GetFlag(FLAGS_stock));
+    item->set_slow_mover(absl::GetFlag(FLAGS_slow));
+    v1::UpdateItemsResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = admin_->UpdateItems(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st);
+    std::printf("updated %d item(s): %s stock %lld%s%s\n", resp.updated(), item->item_id().c_str(),
+                static_cast<long long>(item->stock()), item->slow_mover() ? ", slow mover" : "",
+                resp.unknown_to_model().empty() ? "" : " (unknown to the model)");
+    return 0;
+  }
+
   int Rollback() {
     v1::RollbackResponse resp;
     grpc::ClientContext ctx;
@@ -355,6 +374,7 @@ int main(int argc, char** argv) {
       "  profile   --user=U\n"
       "  event     --user=U --item=I --type=view|add_to_cart|purchase|impression|click\n"
       "  coupons   --user=U         audience --categories=C\n"
+      "  stock     --item=I --stock=N [--slow]\n"
       "  info | reload [--version=V] | rollback | health [--service=NAME]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() != 2) {
@@ -372,6 +392,7 @@ int main(int argc, char** argv) {
   if (command == "info") return cli.Info();
   if (command == "reload") return cli.Reload();
   if (command == "rollback") return cli.Rollback();
+  if (command == "stock") return cli.Stock();
   if (command == "health") return cli.Health();
   std::fprintf(stderr, "unknown command '%s'\n%s\n", command.c_str(),
                absl::ProgramUsageMessage().data());

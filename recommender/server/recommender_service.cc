@@ -244,6 +244,58 @@ grpc::Status AdminService::Rollback(grpc::ServerContext*, const v1::RollbackRequ
   return grpc::Status::OK;
 }
 
+grpc::Status AdminService::UpdateItems(grpc::ServerContext* context,
+                                       const v1::UpdateItemsRequest* request,
+                                       v1::UpdateItemsResponse* response) {
+  if (request->items().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "items: at least one item is required");
+  }
+  if (request->items_size() > 10000) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("items: at most 10000 per call, got ", request->items_size()));
+  }
+  const auto bundle = models_->Current();
+  std::vector<feature_store::ItemFeatures> items;
+  items.reserve(request->items_size());
+  for (int i = 0; i < request->items_size(); ++i) {
+    const v1::ItemUpdate& in = request->items(i);
+    const std::string prefix = absl::StrCat("items[", i, "].");
+    if (in.item_id().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, prefix + "item_id: must not be empty");
+    }
+    if (in.stock() < -1) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat(prefix, "stock: must be >= -1, got ", in.stock()));
+    }
+    if (!(in.price() >= 0)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, prefix + "price: must be >= 0");
+    }
+    feature_store::ItemFeatures f;
+    f.item_id = in.item_id();
+    f.stock = in.stock();
+    f.slow_mover = in.slow_mover();
+    const int32_t row = bundle->ItemRow(in.item_id());
+    if (row >= 0) {
+      f.category = bundle->item(row).category;
+      f.price = bundle->item(row).price;
+      f.title = bundle->item(row).title;
+    } else {
+      response->add_unknown_to_model(in.item_id());
+    }
+    if (!in.category().empty()) f.category = in.category();
+    if (in.price() > 0) f.price = in.price();
+    if (!in.title().empty()) f.title = in.title();
+    items.push_back(std::move(f));
+  }
+  absl::Status st = features_->PutItems(items);
+  if (!st.ok()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        absl::StrCat("feature store did not store the items: ", st.message()));
+  }
+  response->set_updated(static_cast<int>(items.size()));
+  return grpc::Status::OK;
+}
+
 absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
     const ServerOptions& options, recommender::ModelStore* models,
     feature_store::FeatureStore* features,

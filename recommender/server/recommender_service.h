@@ -66,7 +66,7 @@ class AdminService final : public recsys::v1::Admin::Service {
   // fails validation is refused (INVALID_ARGUMENT naming the field) and both
   // the served config and the served model stay as they are.
   AdminService(recommender::ModelStore* models,
-               const feature_store::FeatureStore* features,
+               feature_store::FeatureStore* features,
                recommender::Recommender* recommender = nullptr,
                std::string slots_config = "")
       : models_(models),
@@ -83,10 +83,13 @@ class AdminService final : public recsys::v1::Admin::Service {
   grpc::Status Rollback(grpc::ServerContext* context,
                         const recsys::v1::RollbackRequest* request,
                         recsys::v1::RollbackResponse* response) override;
+  grpc::Status UpdateItems(grpc::ServerContext* context,
+                           const recsys::v1::UpdateItemsRequest* request,
+                           recsys::v1::UpdateItemsResponse* response) override;
 
  private:
   recommender::ModelStore* const models_;
-  const feature_store::FeatureStore* const features_;
+  feature_store::FeatureStore* const features_;
   recommender::Recommender* const recommender_;
   const std::string slots_config_;
 };

@@ -384,6 +384,36 @@ TEST_F(ServerTest, NotYetAvailableRpcsAnswerUnimplemented) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
+TEST_F(ServerTest, StockUpdatesTakeEffectWithoutRetraining) {
+  const auto bundle = world->models->Current();
+  const std::string top = bundle->item(bundle->popular()[0]).item_id;
+  auto update = [&](const std::string& item, int64_t stock, v1::UpdateItemsResponse* resp) {
+    v1::UpdateItemsRequest req;
+    v1::ItemUpdate* u = req.add_items();
+    u->set_item_id(item);
+    u->set_stock(stock);
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    return admin_->UpdateItems(&ctx, req, resp);
+  };
+  v1::UpdateItemsResponse resp;
+  ASSERT_TRUE(update(top, 0, &resp).ok());
+  EXPECT_EQ(resp.updated(), 1);
+  EXPECT_TRUE(resp.unknown_to_model().empty());
+  v1::RecommendProductsResponse rec;
+  ASSERT_TRUE(Recommend("stock-watcher", 10, &rec).ok());
+  for (const auto& item : rec.slots(0).items()) EXPECT_NE(item.item_id(), top);
+  ASSERT_TRUE(update(top, 25, &resp).ok());
+  ASSERT_TRUE(Recommend("stock-watcher", 10, &rec).ok());
+  EXPECT_EQ(rec.slots(0).items(0).item_id(), top);
+  // The model's category and price are kept.
+  ASSERT_EQ(rec.slots(0).items(0).category(), bundle->item(bundle->popular()[0]).category);
+  ASSERT_TRUE(update("brand-new-sku", 5, &resp).ok());
+  EXPECT_EQ(resp.unknown_to_model_size(), 1);
+  ExpectInvalid(update("", 5, &resp), "items[0].item_id");
+  ExpectInvalid(update(top, -7, &resp), "items[0].stock");
+}
+
 TEST_F(ServerTest, AdminReloadAndRollback) {
   v1::ReloadModelResponse reload;
   grpc::ClientContext ctx;
