@@ -1,0 +1,305 @@
+#include "evaluation/production_ranker.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "recommender/vector_index.h"
+#include "training/trainer.h"
+
+namespace recsys::evaluation {
+namespace {
+
+using recommender::HistoryEntry;
+using recommender::ModelData;
+using recommender::RankerItemStats;
+using recommender::RankerModel;
+using recommender::RankerWeights;
+using recommender::VectorIndex;
+using training::InteractionData;
+
+using Clock = std::chrono::steady_clock;
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+absl::StatusOr<std::unique_ptr<VectorIndex>> BuildIndex(
+    absl::Span<const float> item_factors, int dim, absl::string_view spec) {
+  RECSYS_ASSIGN_OR_RETURN(
+      std::unique_ptr<VectorIndex> index,
+      VectorIndex::Create(dim, spec, recommender::Metric::kInnerProduct));
+  RECSYS_RETURN_IF_ERROR(index->Add(item_factors));
+  return index;
+}
+
+absl::Span<const HistoryEntry> HistoryOf(const ModelData& data, int32_t u) {
+  if (data.history_indptr.empty()) return {};
+  const int64_t b = data.history_indptr[u];
+  const int64_t e = data.history_indptr[u + 1];
+  return {data.history.data() + b, static_cast<size_t>(e - b)};
+}
+
+// The trained iALS of `data` in the model format (factors, history).
+absl::StatusOr<ModelData> TrainModelData(const InteractionData& data,
+                                         const IalsSpec& spec) {
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<Model> ials,
+                          NewIalsModel(&data, spec));
+  training::AlsModel als = *IalsFactors(*ials);
+  return training::BuildModelData(data, std::move(als),
+                                  recsys::v1::ModelManifest());
+}
+
+// Everything the ranker borrows, owned in one place.
+struct RankerParts {
+  ModelData data;
+  std::unique_ptr<VectorIndex> index;
+  RankerItemStats stats;
+  RankerWeights weights;
+
+  RankerModel model() const {
+    RankerModel m;
+    m.index = index.get();
+    m.item_factors = data.item_factors;
+    m.dim = data.dim;
+    m.item_stats = &stats;
+    m.weights = &weights;
+    return m;
+  }
+};
+
+absl::StatusOr<std::unique_ptr<RankerParts>> MakeParts(
+    ModelData data, RankerWeights weights, absl::string_view index_spec) {
+  auto parts = std::make_unique<RankerParts>();
+  parts->data = std::move(data);
+  RECSYS_ASSIGN_OR_RETURN(
+      parts->index,
+      BuildIndex(parts->data.item_factors, parts->data.dim, index_spec));
+  parts->stats = recommender::ComputeRankerItemStats(
+      static_cast<int32_t>(parts->data.items.size()),
+      parts->data.history_indptr, parts->data.history);
+  parts->weights = std::move(weights);
+  return parts;
+}
+
+class ProductionRankerModel : public Model {
+ public:
+  ProductionRankerModel(const InteractionData* train,
+                        std::unique_ptr<RankerParts> parts, int64_t now_unix,
+                        int vector_candidates, ModelParams params)
+      : Model(train),
+        parts_(std::move(parts)),
+        model_(parts_->model()),
+        now_unix_(now_unix),
+        vector_candidates_(vector_candidates),
+        params_(std::move(params)) {}
+
+  std::string name() const override { return "production_ranker"; }
+  ModelParams params() const override { return params_; }
+  absl::Status ScoreAll(int32_t, absl::Span<float>) const override {
+    return absl::UnimplementedError(
+        "production_ranker ranks lists only (no per-item scores)");
+  }
+  absl::StatusOr<std::vector<int32_t>> Recommend(
+      int32_t user, int k, bool exclude_bought) const override {
+    const ModelData& d = parts_->data;
+    absl::Span<const float> vec(
+        d.user_factors.data() + static_cast<size_t>(user) * d.dim,
+        static_cast<size_t>(d.dim));
+    return RankWithRanker(model_, vec, HistoryOf(d, user), k, now_unix_,
+                          !exclude_bought, vector_candidates_);
+  }
+
+ private:
+  const std::unique_ptr<RankerParts> parts_;
+  const RankerModel model_;
+  const int64_t now_unix_;
+  const int vector_candidates_;
+  const ModelParams params_;
+};
+
+ModelParams RankerParams(const RankerWeights& w, int vector_candidates) {
+  ModelParams p;
+  p.emplace_back("weights_origin", w.origin);
+  p.emplace_back("recency_tau_days", absl::StrCat(w.recency_tau_days));
+  p.emplace_back("vector_candidates", absl::StrCat(vector_candidates));
+  for (int f = 0; f < recommender::kNumRankerFeatures; ++f) {
+    p.emplace_back(absl::StrCat("w.", recommender::RankerFeatureName(f)),
+                   absl::StrCat(w.w[f]));
+  }
+  return p;
+}
+
+std::string DateOf(int64_t unix) {
+  return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(unix),
+                          absl::UTCTimeZone());
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int32_t>> RankWithRanker(
+    const RankerModel& model, absl::Span<const float> user_vector,
+    absl::Span<const HistoryEntry> history, int k, int64_t now_unix,
+    bool include_bought, int vector_candidates) {
+  recommender::RankerUser user;
+  user.vector = user_vector;
+  user.history = history;
+  recommender::RankOptions options;
+  options.k = k;
+  options.now_unix = now_unix;
+  options.vector_candidates = vector_candidates;
+  options.include_bought = include_bought;
+  RECSYS_ASSIGN_OR_RETURN(std::vector<recommender::RankedItem> ranked,
+                          recommender::RankItems(model, user, options));
+  std::vector<int32_t> out;
+  out.reserve(ranked.size());
+  for (const recommender::RankedItem& r : ranked) out.push_back(r.item);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Model>> NewProductionRankerModel(
+    const PurchaseLog& training_period, const InteractionData* train,
+    int64_t now_unix, const ProductionRankerOptions& options,
+    RankerFitReport* report) {
+  const Clock::time_point start = Clock::now();
+  if (!training_period.rows.empty() && training_period.last_unix >= now_unix) {
+    return absl::InvalidArgumentError(
+        "production ranker: the training period has rows at or after now");
+  }
+  if (options.validation_days < 1) {
+    return absl::InvalidArgumentError("validation_days must be >= 1");
+  }
+  RankerFitReport local;
+  RankerFitReport& rep = report != nullptr ? *report : local;
+  const int64_t window_start =
+      now_unix - static_cast<int64_t>(options.validation_days) * 86400;
+  rep.window_start_unix = window_start;
+  rep.window_end_unix = now_unix;
+
+  // 1. Fit period model.
+  const PurchaseLog fit_log = SliceByTime(
+      training_period, std::numeric_limits<int64_t>::min(), window_start);
+  const InteractionData fit_data = BuildInteractions(fit_log);
+  rep.fit_period_rows = static_cast<int64_t>(fit_log.rows.size());
+  rep.fit_users = fit_data.num_users();
+  rep.fit_items = fit_data.num_items();
+  if (fit_data.num_users() == 0) {
+    return absl::FailedPreconditionError(
+        "production ranker: no purchases before the validation window");
+  }
+  RECSYS_ASSIGN_OR_RETURN(ModelData fit_model,
+                          TrainModelData(fit_data, options.ials));
+  RankerWeights start_weights = recommender::DefaultRankerWeights();
+  start_weights.recency_tau_days = options.fit.recency_tau_days;
+  RECSYS_ASSIGN_OR_RETURN(
+      std::unique_ptr<RankerParts> fit_parts,
+      MakeParts(std::move(fit_model), start_weights, options.index_spec));
+
+  // 2. Labels: window purchases of fit-period users on fit-period items.
+  absl::flat_hash_map<absl::string_view, int32_t> user_rows;
+  for (size_t u = 0; u < fit_data.user_ids.size(); ++u) {
+    user_rows.emplace(fit_data.user_ids[u], static_cast<int32_t>(u));
+  }
+  absl::flat_hash_map<absl::string_view, int32_t> item_rows;
+  for (size_t i = 0; i < fit_data.item_ids.size(); ++i) {
+    item_rows.emplace(fit_data.item_ids[i], static_cast<int32_t>(i));
+  }
+  std::vector<std::vector<int32_t>> window_items(fit_data.num_users());
+  for (const Purchase& p : training_period.rows) {
+    if (p.timestamp_unix < window_start || p.timestamp_unix >= now_unix) {
+      continue;
+    }
+    ++rep.window_rows;
+    auto u = user_rows.find(training_period.user_ids[p.user]);
+    auto i = item_rows.find(training_period.item_ids[p.item]);
+    if (u == user_rows.end() || i == item_rows.end()) continue;
+    window_items[u->second].push_back(i->second);
+  }
+  for (std::vector<int32_t>& items : window_items) {
+    std::sort(items.begin(), items.end());
+    items.erase(std::unique(items.begin(), items.end()), items.end());
+  }
+  training::RankerFitOptions fit_options = options.fit;
+  fit_options.vector_candidates = options.vector_candidates;
+  RECSYS_ASSIGN_OR_RETURN(
+      rep.fit, training::FitRanker(
+                   fit_parts->model(), fit_parts->data.user_factors,
+                   fit_parts->data.history_indptr, fit_parts->data.history,
+                   window_items, window_start, fit_options));
+  // Named as the trainer names it.
+  rep.fit.weights.origin =
+      absl::StrCat("fit on the window ", DateOf(window_start), "..",
+                   DateOf(now_unix), " (", rep.fit.weights.origin, ")");
+  fit_parts.reset();
+
+  // 3. Final model on the whole training period.
+  RECSYS_ASSIGN_OR_RETURN(ModelData full, TrainModelData(*train, options.ials));
+  RankerWeights weights = rep.fit.weights;
+  ModelParams params = IalsParams(options.ials);
+  params.emplace_back("validation_days", absl::StrCat(options.validation_days));
+  for (auto& p : RankerParams(weights, options.vector_candidates)) {
+    params.push_back(std::move(p));
+  }
+  RECSYS_ASSIGN_OR_RETURN(
+      std::unique_ptr<RankerParts> parts,
+      MakeParts(std::move(full), std::move(weights), options.index_spec));
+  auto model = std::make_unique<ProductionRankerModel>(
+      train, std::move(parts), now_unix, options.vector_candidates,
+      std::move(params));
+  rep.seconds = SecondsSince(start);
+  model->set_train_seconds(rep.seconds);
+  return model;
+}
+
+absl::StatusOr<std::unique_ptr<Model>> NewRankerModelFromData(
+    const InteractionData* train, ModelData data, RankerWeights weights,
+    int64_t now_unix, int vector_candidates, absl::string_view index_spec) {
+  if (data.dim < 1 ||
+      data.user_factors.size() != static_cast<size_t>(train->num_users()) *
+                                      static_cast<size_t>(data.dim)) {
+    return absl::InvalidArgumentError(
+        "ranker model: user factors do not match the training users");
+  }
+  ModelParams params = RankerParams(weights, vector_candidates);
+  RECSYS_ASSIGN_OR_RETURN(
+      std::unique_ptr<RankerParts> parts,
+      MakeParts(std::move(data), std::move(weights), index_spec));
+  return std::make_unique<ProductionRankerModel>(
+      train, std::move(parts), now_unix, vector_candidates, std::move(params));
+}
+
+BundleRanker::BundleRanker(const recommender::ModelBundle* bundle,
+                           int vector_candidates)
+    : bundle_(bundle),
+      vector_candidates_(vector_candidates),
+      model_(bundle->ranker_model()) {}
+
+absl::StatusOr<std::vector<std::string>> BundleRanker::Rank(
+    absl::string_view user_id, int k, int64_t now_unix,
+    bool include_bought) const {
+  if (k < 1) return absl::InvalidArgumentError("k must be >= 1");
+  const int32_t row = bundle_->UserRow(user_id);
+  if (row < 0) {
+    return absl::NotFoundError(absl::StrCat("unknown user '", user_id, "'"));
+  }
+  RECSYS_ASSIGN_OR_RETURN(
+      std::vector<int32_t> items,
+      RankWithRanker(model_, bundle_->user_vector(row), bundle_->history(row),
+                     k, now_unix, include_bought, vector_candidates_));
+  std::vector<std::string> out;
+  out.reserve(items.size());
+  for (int32_t i : items) out.push_back(bundle_->item(i).item_id);
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> RankForUser(
+    const recommender::ModelBundle& bundle, absl::string_view user_id, int k,
+    int64_t now_unix) {
+  return BundleRanker(&bundle).Rank(user_id, k, now_unix);
+}
+
+}  // namespace recsys::evaluation

@@ -1,0 +1,126 @@
+// The production ranker (recommender/ranker.h) as an evaluated model, and
+// the same ranking from a published model directory.
+//
+// Offline, the ranker is built exactly as the trainer and server build it:
+//   1. the training period is split at now - validation_days into a fit
+//      period and a validation window;
+//   2. iALS trained on the fit period, a "Flat" inner-product VectorIndex over
+//      its item factors and recommender::ComputeRankerItemStats over its
+//      purchase history form a RankerModel; training::FitRanker learns the
+//      weights from the window's purchases (labels);
+//   3. iALS is trained again on the whole training period; with a fresh
+//      index and item statistics and the fitted weights, every user is
+//      ranked by recommender::RankItems at `now` (the time split's cut).
+//
+// BundleRanker ranks from a recommender::ModelBundle (what the server
+// loads): the bundle's RankerModel (weights from the manifest, item
+// statistics from the training history, the inner-product index), the
+// user's vector and training history from the bundle. Both paths call
+// RankWithRanker, so for the same factors, history and weights they return
+// the same lists.
+//
+// Thread safety: built objects are immutable; ranking calls are const and
+// safe to call concurrently.
+#ifndef RECSYS_EVALUATION_PRODUCTION_RANKER_H_
+#define RECSYS_EVALUATION_PRODUCTION_RANKER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "evaluation/dataset.h"
+#include "evaluation/models.h"
+#include "recommender/model_format.h"
+#include "recommender/model_store.h"
+#include "recommender/ranker.h"
+#include "training/ranker_fit.h"
+
+namespace recsys::evaluation {
+
+// The ranked item rows for one user (RankItems with `now_unix` and
+// `vector_candidates`); include_bought = false drops the user's history.
+absl::StatusOr<std::vector<int32_t>> RankWithRanker(
+    const recommender::RankerModel& model, absl::Span<const float> user_vector,
+    absl::Span<const recommender::HistoryEntry> history, int k,
+    int64_t now_unix, bool include_bought, int vector_candidates);
+
+struct ProductionRankerOptions {
+  // The iALS of both trainings (fit period and full training period).
+  IalsSpec ials;
+  // Length of the validation window at the end of the training period.
+  int validation_days = 30;
+  // Options of training::FitRanker (vector_candidates is overwritten by the
+  // field below).
+  training::RankerFitOptions fit;
+  // RankOptions::vector_candidates when ranking.
+  int vector_candidates = 200;
+  // FAISS spec of the item index.
+  std::string index_spec = "Flat";
+};
+
+// What the weight fit saw, for the report.
+struct RankerFitReport {
+  int64_t fit_period_rows = 0;
+  int64_t window_rows = 0;
+  int32_t fit_users = 0;
+  int32_t fit_items = 0;
+  int64_t window_start_unix = 0;
+  int64_t window_end_unix = 0;
+  training::RankerFitResult fit;
+  double seconds = 0;
+};
+
+// Builds the production ranker model. `training_period` holds only rows
+// before `now_unix` (InvalidArgument otherwise); `train` is the interaction
+// data built from the same rows (e.g. EvalSplit::train of a time split at
+// now_unix) and must outlive the model. `report` (nullable) receives the
+// fit statistics. FailedPrecondition when the window has no purchases of
+// fit-period users; the errors of TrainAls, VectorIndex and FitRanker.
+// The returned model implements Recommend only (ScoreAll: Unimplemented).
+absl::StatusOr<std::unique_ptr<Model>> NewProductionRankerModel(
+    const PurchaseLog& training_period, const training::InteractionData* train,
+    int64_t now_unix, const ProductionRankerOptions& options,
+    RankerFitReport* report);
+
+// The production ranker with given weights over an already trained model,
+// without the fit: `data` must carry dim, item_factors, user_factors and
+// history (user rows of `train`). For tests and for ranking a model whose
+// weights were fit elsewhere.
+absl::StatusOr<std::unique_ptr<Model>> NewRankerModelFromData(
+    const training::InteractionData* train, recommender::ModelData data,
+    recommender::RankerWeights weights, int64_t now_unix, int vector_candidates,
+    absl::string_view index_spec = "Flat");
+
+// Ranking from a published model, as the server does (without a feature
+// store: the history is the model's training history).
+class BundleRanker {
+ public:
+  // `bundle` is borrowed and must outlive the ranker.
+  explicit BundleRanker(const recommender::ModelBundle* bundle,
+                        int vector_candidates = 200);
+
+  // The k best item ids for `user_id` at `now_unix`. NotFound for a user
+  // unknown to the model; InvalidArgument for k < 1.
+  absl::StatusOr<std::vector<std::string>> Rank(
+      absl::string_view user_id, int k, int64_t now_unix,
+      bool include_bought = true) const;
+
+ private:
+  // Immutable after construction.
+  const recommender::ModelBundle* const bundle_;
+  const int vector_candidates_;
+  const recommender::RankerModel model_;
+};
+
+// One-shot form of BundleRanker(&bundle).Rank(user_id, k, now_unix).
+absl::StatusOr<std::vector<std::string>> RankForUser(
+    const recommender::ModelBundle& bundle, absl::string_view user_id, int k,
+    int64_t now_unix);
+
+}  // namespace recsys::evaluation
+
+#endif  // RECSYS_EVALUATION_PRODUCTION_RANKER_H_

@@ -1,0 +1,149 @@
+#include "evaluation/production_ranker.h"
+
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "evaluation/dataset.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "recommender/model_format.h"
+#include "recommender/model_store.h"
+#include "tests/evaluation/test_files.h"
+#include "tests/testing/status_matchers.h"
+#include "training/datagen.h"
+#include "training/trainer.h"
+
+namespace recsys::evaluation {
+namespace {
+
+using testing::MakeTestDir;
+
+constexpr int64_t kDay = 86400;
+
+// A small synthetic shop: 120 days ending 2024-06-30.
+PurchaseLog ShopLog(const std::string& dir) {
+  training::ShopOptions shop;
+  shop.users = 150;
+  shop.items = 60;
+  shop.days = 120;
+  shop.seed = 3;
+  shop.end_date = "2024-06-30";
+  const std::string path = dir + "/shop.csv";
+  EXPECT_TRUE(training::WriteShopCsv(shop, path).ok());
+  absl::StatusOr<PurchaseLog> log = ReadPurchaseLog(path, {});
+  EXPECT_TRUE(log.ok()) << log.status();
+  return log.ok() ? *std::move(log) : PurchaseLog();
+}
+
+IalsSpec SmallIals() {
+  IalsSpec spec;
+  spec.als.factors = 8;
+  spec.als.iterations = 4;
+  spec.als.threads = 1;
+  return spec;
+}
+
+TEST(ProductionRankerTest, EvaluatorListsEqualTheServedModelsLists) {
+  const std::string dir = MakeTestDir();
+  const PurchaseLog log = ShopLog(dir);
+  ASSERT_FALSE(log.rows.empty());
+  const int64_t now = log.last_unix + 1;
+  const EvalSplit split = SplitByTime(log, now);
+
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Model> ials,
+                              NewIalsModel(&split.train, SmallIals()));
+  recommender::RankerWeights weights = recommender::DefaultRankerWeights();
+  weights.w[recommender::kFeatPopularity] = 0.7f;
+  weights.origin = "test";
+  recsys::v1::ModelManifest manifest;
+  manifest.set_version("1");
+  *manifest.mutable_ranker() = recommender::RankerWeightsToConfig(weights);
+  recommender::ModelData data =
+      training::BuildModelData(split.train, *IalsFactors(*ials), manifest);
+
+  // The evaluator's ranker over the in-memory model...
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Model> evaluated,
+      NewRankerModelFromData(&split.train, data, weights, now, 200));
+  // ... and the server's view of the same model, published and loaded.
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::string model_dir,
+      recommender::PublishModel(dir + "/models", data, {.version = "1"}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::shared_ptr<const recommender::ModelBundle> bundle,
+      recommender::ModelBundle::Load(model_dir));
+  const BundleRanker served(bundle.get());
+  int compared = 0;
+  for (int32_t u = 0; u < split.train.num_users(); ++u) {
+    RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<int32_t> rows,
+                                evaluated->Recommend(u, 10, false));
+    std::vector<std::string> ids;
+    for (int32_t i : rows) ids.push_back(split.train.item_ids[i]);
+    RECSYS_ASSERT_OK_AND_ASSIGN(
+        std::vector<std::string> from_bundle,
+        RankForUser(*bundle, split.train.user_ids[u], 10, now));
+    EXPECT_EQ(ids, from_bundle) << split.train.user_ids[u];
+    // The new-items setting drops the history on both sides.
+    RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<int32_t> fresh,
+                                evaluated->Recommend(u, 10, true));
+    RECSYS_ASSERT_OK_AND_ASSIGN(
+        std::vector<std::string> served_fresh,
+        served.Rank(split.train.user_ids[u], 10, now, false));
+    ASSERT_EQ(fresh.size(), served_fresh.size());
+    for (size_t k = 0; k < fresh.size(); ++k) {
+      EXPECT_EQ(split.train.item_ids[fresh[k]], served_fresh[k]);
+    }
+    ++compared;
+  }
+  EXPECT_GT(compared, 100);
+  EXPECT_EQ(RankForUser(*bundle, "nobody", 10, now).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      RankForUser(*bundle, split.train.user_ids[0], 0, now).status().code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ProductionRankerTest, FitsOnTheWindowBeforeNow) {
+  const std::string dir = MakeTestDir();
+  const PurchaseLog log = ShopLog(dir);
+  ASSERT_FALSE(log.rows.empty());
+  const int64_t cut = log.last_unix - 20 * kDay;
+  const EvalSplit split = SplitByTime(log, cut);
+  const PurchaseLog training_period =
+      SliceByTime(log, std::numeric_limits<int64_t>::min(), cut);
+  ProductionRankerOptions options;
+  options.ials = SmallIals();
+  options.validation_days = 30;
+  options.fit.threads = 1;
+  RankerFitReport report;
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Model> model,
+      NewProductionRankerModel(training_period, &split.train, cut, options,
+                               &report));
+  EXPECT_EQ(report.window_end_unix, cut);
+  EXPECT_EQ(report.window_start_unix, cut - 30 * kDay);
+  EXPECT_GT(report.window_rows, 0);
+  EXPECT_GT(report.fit.positives, 0);
+  EXPECT_EQ(report.fit_period_rows + report.window_rows,
+            static_cast<int64_t>(training_period.rows.size()));
+  EXPECT_EQ(model->name(), "production_ranker");
+  ASSERT_FALSE(split.users.empty());
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<int32_t> list,
+                              model->Recommend(split.users[0].user, 20, false));
+  EXPECT_FALSE(list.empty());
+  EXPECT_LE(list.size(), 20u);
+  std::vector<float> scores(split.train.num_items());
+  EXPECT_EQ(model->ScoreAll(0, absl::MakeSpan(scores)).code(),
+            absl::StatusCode::kUnimplemented);
+
+  // Rows at or after `now` must never reach the fit.
+  EXPECT_EQ(NewProductionRankerModel(log, &split.train, cut, options, nullptr)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace recsys::evaluation
