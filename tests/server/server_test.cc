@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "recommender/model_store.h"
 #include "recsys/v1/recommender.grpc.pb.h"
+#include "evaluation/production_ranker.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/status_matchers.h"
 
@@ -298,6 +299,35 @@ TEST_F(ServerTest, ViewsPersonalizeABrandNewUser) {
     EXPECT_EQ(item.reason().code(), v1::REASON_PERSONALIZED);
     EXPECT_NE(item.reason().text().find("you viewed"), std::string::npos);
   }
+}
+
+// The production ranker served for blended slots is the evaluator's: for
+// users without live events, the server's "for_you" slot equals the
+// evaluator's list from the same model directory.
+TEST_F(ServerTest, BlendedSlotEqualsTheEvaluatorsProductionRankerLists) {
+  const auto bundle = world->models->Current();
+  const int64_t now = bundle->manifest().data().last_event_unix() + 86400;
+  int compared = 0;
+  for (size_t u = 3; u < 9 && u < world->users.size(); ++u) {
+    const std::string& user = world->users[u];
+    auto expected = evaluation::RankForUser(*bundle, user, 10, now);
+    ASSERT_TRUE(expected.ok()) << expected.status();
+    v1::RecommendProductsRequest req;
+    req.set_user_id(user);
+    auto* slot = req.add_slots();
+    slot->set_name("for_you");
+    slot->set_k(10);
+    req.mutable_context()->set_request_time_unix(now);
+    v1::RecommendProductsResponse resp;
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    ASSERT_TRUE(rec_->RecommendProducts(&ctx, req, &resp).ok());
+    std::vector<std::string> served;
+    for (const auto& item : resp.slots(0).items()) served.push_back(item.item_id());
+    EXPECT_EQ(served, *expected) << "user " << user;
+    ++compared;
+  }
+  EXPECT_GE(compared, 5);
 }
 
 TEST_F(ServerTest, SimilarItems) {
