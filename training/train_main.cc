@@ -36,17 +36,19 @@ ABSL_FLAG(std::string, model_root, "",
 ABSL_FLAG(std::string, version, "",
           "Model version (decimal digits); default: publish time "
           "YYYYMMDDhhmmss.");
-ABSL_FLAG(int, factors, kAls.factors, "Latent factors.");
+// Defaults: the configuration docs/evaluation.md selected for the production
+// ranker on validation windows of the Online Retail data.
+ABSL_FLAG(int, factors, 128, "Latent factors.");
 ABSL_FLAG(int, iterations, kAls.iterations, "ALS sweeps.");
-ABSL_FLAG(double, regularization, kAls.regularization, "L2 weight lambda.");
-ABSL_FLAG(double, alpha, kConfidence.alpha, "Confidence weight alpha.");
-ABSL_FLAG(std::string, confidence, "log",
+ABSL_FLAG(double, regularization, 20, "L2 weight lambda.");
+ABSL_FLAG(double, alpha, 3, "Confidence weight alpha.");
+ABSL_FLAG(std::string, confidence, "linear",
           "log: c = 1 + alpha*log(1 + r/epsilon); linear: c = 1 + alpha*r.");
 ABSL_FLAG(std::string, signal, "events",
           "What a (user, item) pair's strength counts: events (orders), quantity "
           "(units) or binary.");
 ABSL_FLAG(double, epsilon, kConfidence.epsilon, "Epsilon of log confidence.");
-ABSL_FLAG(double, decay_half_life_days, kConfidence.decay_half_life_days,
+ABSL_FLAG(double, decay_half_life_days, 30,
           "Half-life of the time decay of purchase counts; 0 = none.");
 ABSL_FLAG(std::string, solver, "cg", "cg (conjugate gradient) | cholesky.");
 ABSL_FLAG(int, cg_steps, kAls.cg_steps, "CG steps per row and sweep.");
