@@ -16,7 +16,8 @@
 // is much cheaper per row and converges to the same fixed point.
 //
 // Factors are float32, row-major and contiguous. Results are deterministic
-// for a given seed and independent of the number of threads.
+// for a given seed and kernel variant (AlsKernel) and independent of the
+// number of threads.
 //
 // Thread safety: TrainAls uses `threads` worker threads internally and is
 // safe to call concurrently on different inputs. The row solvers are pure
@@ -47,6 +48,36 @@ enum class AlsSolver {
 absl::string_view AlsSolverName(AlsSolver solver);
 absl::StatusOr<AlsSolver> ParseAlsSolver(absl::string_view name);
 
+// Instruction-set variant of the CG row kernel and the Gramian. Every
+// variant computes the same quantities in float32; they differ only in
+// rounding (summation order, fused multiply-adds), so a result is
+// reproducible for a given variant, input and any thread count, but not
+// bit-identical across variants. The Cholesky solver and the loss always use
+// portable code.
+enum class AlsKernel {
+  // kAvx2 when the CPU supports it, else kScalar.
+  kAuto,
+  // Portable C++, vectorised by the compiler for the baseline instruction
+  // set.
+  kScalar,
+  // AVX2 + FMA intrinsics, selected at run time (the binary itself needs
+  // neither). Used when factors is a multiple of 8 and at most
+  // kMaxAvx2Factors; other sizes run kScalar.
+  kAvx2,
+};
+inline constexpr int kMaxAvx2Factors = 256;
+
+// "auto" / "scalar" / "avx2".
+absl::string_view AlsKernelName(AlsKernel kernel);
+absl::StatusOr<AlsKernel> ParseAlsKernel(absl::string_view name);
+// True when `kernel` can run on this build and CPU (kAuto and kScalar
+// always can).
+bool AlsKernelSupported(AlsKernel kernel);
+// The variant that runs for `kernel` and `dim` factors: kAuto resolved for
+// this CPU, and kScalar where kAvx2 does not cover `dim`.
+// REQUIRES: AlsKernelSupported(kernel).
+AlsKernel EffectiveAlsKernel(AlsKernel kernel, int dim);
+
 struct AlsIterationStats {
   // 1-based.
   int iteration = 0;
@@ -55,6 +86,8 @@ struct AlsIterationStats {
   double loss = 0;
   // Wall time of the iteration (both half-sweeps, excluding the loss).
   double seconds = 0;
+  // Wall time of the loss computation (0 when it is off).
+  double loss_seconds = 0;
 };
 
 struct AlsOptions {
@@ -74,12 +107,17 @@ struct AlsOptions {
   // [0, init_scale) / sqrt(factors), drawn from a splitmix64 stream.
   uint64_t seed = 42;
   float init_scale = 0.1f;
-  // Compute the loss after every iteration (one extra pass over the data).
+  // Compute the loss after every iteration (one extra pass over the data,
+  // not counted in AlsIterationStats::seconds).
   bool compute_loss = true;
+  // Instruction-set variant of the kernels (see AlsKernel).
+  AlsKernel kernel = AlsKernel::kAuto;
   // Called after every iteration, on the calling thread.
   std::function<void(const AlsIterationStats&)> on_iteration;
 };
 
+// InvalidArgument for an out-of-range field; FailedPrecondition when
+// `options.kernel` cannot run on this CPU.
 absl::Status ValidateAlsOptions(const AlsOptions& options);
 
 struct AlsModel {
@@ -94,15 +132,23 @@ struct AlsModel {
 
 // Trains on `confidence` (users x items, values c_ui > 0 as built by
 // BuildConfidence). InvalidArgument for bad options or a malformed matrix
-// (ValidateCsr, non-finite or non-positive values).
+// (ValidateCsr, non-finite or non-positive values); FailedPrecondition for
+// an unsupported kernel.
+//
+// Memory: the factors, a transposed (item-major) copy of `confidence`, at
+// most 256 partial factors x factors Gramians (4 MiB for 64 factors) and
+// O(threads * factors^2) bytes of scheduling and scratch space. Rows
+// are handed to the threads in chunks of similar work (heaviest first), so
+// a few very long rows do not leave a thread idle.
 absl::StatusOr<AlsModel> TrainAls(const CsrMatrix& confidence,
                                   const AlsOptions& options);
 
 // The Gramian F^T F + reg * I of a row-major (rows x dim) factor matrix, as
 // a dense dim x dim row-major matrix. Summed in fixed blocks, so the result
-// does not depend on `threads`.
+// does not depend on `threads`. REQUIRES: AlsKernelSupported(kernel).
 std::vector<float> ComputeGramian(absl::Span<const float> factors, int dim,
-                                  float reg, int threads = 1);
+                                  float reg, int threads = 1,
+                                  AlsKernel kernel = AlsKernel::kAuto);
 
 // Solves one row's system (see the top of this file):
 //   (G + sum_k (c_k - 1) y_k y_k^T) x = sum_k c_k y_k
@@ -123,11 +169,14 @@ absl::Status SolveRow(absl::Span<const float> gramian_reg,
 
 // The allocation-free kernels behind SolveRow, without argument checks.
 // `scratch` must hold 3 * dim floats (CG) or dim * dim + dim doubles
-// (Cholesky). The Cholesky kernel returns false (leaving x unchanged) when
-// the system is not positive definite.
+// (Cholesky); it needs no particular alignment. The Cholesky kernel returns
+// false (leaving x unchanged) when the system is not positive definite.
+// SolveRowCg runs the variant EffectiveAlsKernel(kernel, dim).
+// REQUIRES: AlsKernelSupported(kernel).
 void SolveRowCg(const float* gramian_reg, const float* item_factors, int dim,
                 const int32_t* items, const float* confidences, int64_t n,
-                int cg_steps, float* x, float* scratch);
+                int cg_steps, float* x, float* scratch,
+                AlsKernel kernel = AlsKernel::kAuto);
 bool SolveRowCholesky(const float* gramian_reg, const float* item_factors,
                       int dim, const int32_t* items, const float* confidences,
                       int64_t n, float* x, double* scratch);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -330,6 +331,190 @@ TEST(TrainAlsTest, ZeroIterationsReturnsInitialFactors) {
   EXPECT_EQ(model.user_factors.size(), 40u);
   EXPECT_EQ(model.item_factors.size(), 40u);
   EXPECT_TRUE(model.iterations.empty());
+}
+
+// ---------------------------------------------------------------------------
+// Kernel variants.
+
+TEST(AlsKernelTest, NamesAndResolution) {
+  for (AlsKernel k : {AlsKernel::kAuto, AlsKernel::kScalar, AlsKernel::kAvx2}) {
+    absl::StatusOr<AlsKernel> parsed = ParseAlsKernel(AlsKernelName(k));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, k);
+  }
+  EXPECT_EQ(ParseAlsKernel("sse9").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(AlsKernelSupported(AlsKernel::kAuto));
+  EXPECT_TRUE(AlsKernelSupported(AlsKernel::kScalar));
+  EXPECT_EQ(EffectiveAlsKernel(AlsKernel::kScalar, 64), AlsKernel::kScalar);
+  const AlsKernel automatic = EffectiveAlsKernel(AlsKernel::kAuto, 64);
+  EXPECT_EQ(automatic, AlsKernelSupported(AlsKernel::kAvx2)
+                           ? AlsKernel::kAvx2
+                           : AlsKernel::kScalar);
+  if (AlsKernelSupported(AlsKernel::kAvx2)) {
+    EXPECT_EQ(EffectiveAlsKernel(AlsKernel::kAvx2, 64), AlsKernel::kAvx2);
+    EXPECT_EQ(EffectiveAlsKernel(AlsKernel::kAvx2, 8), AlsKernel::kAvx2);
+    EXPECT_EQ(EffectiveAlsKernel(AlsKernel::kAvx2, kMaxAvx2Factors),
+              AlsKernel::kAvx2);
+    // Sizes the AVX2 kernels do not cover run the portable code.
+    EXPECT_EQ(EffectiveAlsKernel(AlsKernel::kAvx2, 4), AlsKernel::kScalar);
+    EXPECT_EQ(EffectiveAlsKernel(AlsKernel::kAvx2, 50), AlsKernel::kScalar);
+    EXPECT_EQ(EffectiveAlsKernel(AlsKernel::kAvx2, kMaxAvx2Factors + 8),
+              AlsKernel::kScalar);
+  } else {
+    AlsOptions options;
+    options.kernel = AlsKernel::kAvx2;
+    EXPECT_EQ(ValidateAlsOptions(options).code(),
+              absl::StatusCode::kFailedPrecondition);
+  }
+}
+
+// Largest |a - b| relative to the largest |b| (at least 1e-3).
+double MaxRelativeDiff(const std::vector<float>& a,
+                       const std::vector<float>& b) {
+  double diff = 0, scale = 1e-3;
+  for (size_t k = 0; k < a.size(); ++k) {
+    diff = std::max(diff, std::abs(double{a[k]} - b[k]));
+    scale = std::max(scale, std::abs(double{b[k]}));
+  }
+  return diff / scale;
+}
+
+TEST(AlsKernelTest, Avx2GramianMatchesScalar) {
+  if (!AlsKernelSupported(AlsKernel::kAvx2)) GTEST_SKIP() << "no AVX2/FMA";
+  // Row counts that are not multiples of 4 and span several blocks.
+  for (int dim : {8, 16, 24, 64, 72, 256, 12}) {
+    for (int rows : {0, 1, 7, 2503}) {
+      const std::vector<float> f = RandomMatrix(rows, dim, 100 + dim + rows);
+      const std::vector<float> scalar =
+          ComputeGramian(f, dim, 0.25f, 2, AlsKernel::kScalar);
+      const std::vector<float> avx2 =
+          ComputeGramian(f, dim, 0.25f, 2, AlsKernel::kAvx2);
+      ASSERT_EQ(avx2.size(), scalar.size());
+      EXPECT_LT(MaxRelativeDiff(avx2, scalar), 1e-5)
+          << "dim " << dim << " rows " << rows;
+      for (int a = 0; a < dim; ++a) {
+        for (int b = 0; b < a; ++b) {
+          ASSERT_EQ(avx2[a * dim + b], avx2[b * dim + a]) << a << "," << b;
+        }
+      }
+      EXPECT_EQ(ComputeGramian(f, dim, 0.25f, 1, AlsKernel::kAvx2), avx2)
+          << "thread-independent";
+    }
+  }
+}
+
+TEST(AlsKernelTest, Avx2CgMatchesScalarReference) {
+  if (!AlsKernelSupported(AlsKernel::kAvx2)) GTEST_SKIP() << "no AVX2/FMA";
+  for (int dim : {8, 16, 24, 32, 64, 72, 128, 256}) {
+    const int num_items = 300;
+    const std::vector<float> y = RandomMatrix(num_items, dim, 7 * dim);
+    const std::vector<float> g = ComputeGramian(y, dim, 0.1f);
+    TestRng rng(dim);
+    for (int n : {0, 1, 3, 9, 17, 150}) {
+      std::vector<int32_t> rows;
+      std::vector<float> conf;
+      for (int k = 0; k < n; ++k) {
+        rows.push_back(rng.Below(num_items));
+        conf.push_back(1.0f + 20.0f * static_cast<float>(rng.Uniform()));
+      }
+      for (int steps : {1, 3}) {
+        const std::vector<float> start = RandomMatrix(1, dim, n + dim);
+        std::vector<float> scalar = start, avx2 = start;
+        std::vector<float> scratch(3 * dim);
+        SolveRowCg(g.data(), y.data(), dim, rows.data(), conf.data(), n, steps,
+                   scalar.data(), scratch.data(), AlsKernel::kScalar);
+        // Unaligned scratch is allowed.
+        std::vector<float> scratch2(3 * dim + 1);
+        SolveRowCg(g.data(), y.data(), dim, rows.data(), conf.data(), n, steps,
+                   avx2.data(), scratch2.data() + 1, AlsKernel::kAvx2);
+        EXPECT_LT(MaxRelativeDiff(avx2, scalar), 1e-4)
+            << "dim " << dim << " n " << n << " steps " << steps;
+        EXPECT_NE(avx2, start);
+      }
+    }
+  }
+}
+
+TEST(AlsKernelTest, Avx2TrainingMatchesScalarTraining) {
+  if (!AlsKernelSupported(AlsKernel::kAvx2)) GTEST_SKIP() << "no AVX2/FMA";
+  const Planted p = MakePlanted(4, 60, 40, 9, 17);
+  AlsOptions options;
+  options.factors = 32;
+  options.iterations = 8;
+  options.kernel = AlsKernel::kScalar;
+  const AlsModel scalar = *TrainAls(p.confidence, options);
+  options.kernel = AlsKernel::kAvx2;
+  const AlsModel avx2 = *TrainAls(p.confidence, options);
+  for (int i = 0; i < options.iterations; ++i) {
+    EXPECT_NEAR(avx2.iterations[i].loss, scalar.iterations[i].loss,
+                1e-4 * scalar.iterations[i].loss)
+        << "iteration " << i + 1;
+  }
+  EXPECT_LT(MaxRelativeDiff(avx2.user_factors, scalar.user_factors), 1e-2);
+  EXPECT_LT(MaxRelativeDiff(avx2.item_factors, scalar.item_factors), 1e-2);
+}
+
+// A matrix whose rows are very unequal (a few rows hold most entries), so
+// that the work-balanced schedule cuts chunks of very different sizes.
+CsrMatrix Skewed(int rows, int cols, uint64_t seed) {
+  TestRng rng(seed);
+  std::vector<std::tuple<int, int, float>> triples;
+  for (int r = 0; r < rows; ++r) {
+    const int n = r % 50 == 7 ? cols * 3 / 4 : 1 + rng.Below(4);
+    std::set<int> chosen;
+    while (static_cast<int>(chosen.size()) < n) chosen.insert(rng.Below(cols));
+    for (int c : chosen) {
+      triples.emplace_back(r, c,
+                           1.0f + 5.0f * static_cast<float>(rng.Uniform()));
+    }
+  }
+  return FromTriples(rows, cols, triples);
+}
+
+TEST(TrainAlsTest, SkewedRowsAreThreadIndependentForEveryKernel) {
+  const CsrMatrix c = Skewed(3000, 400, 3);
+  for (AlsKernel kernel : {AlsKernel::kScalar, AlsKernel::kAvx2}) {
+    if (!AlsKernelSupported(kernel)) continue;
+    for (int factors : {64, 20}) {
+      AlsOptions options;
+      options.factors = factors;
+      options.iterations = 3;
+      options.kernel = kernel;
+      options.threads = 1;
+      const AlsModel one = *TrainAls(c, options);
+      for (int threads : {2, 5}) {
+        options.threads = threads;
+        const AlsModel more = *TrainAls(c, options);
+        EXPECT_EQ(one.user_factors, more.user_factors)
+            << AlsKernelName(kernel) << " " << threads;
+        EXPECT_EQ(one.item_factors, more.item_factors)
+            << AlsKernelName(kernel) << " " << threads;
+        EXPECT_EQ(one.iterations.back().loss, more.iterations.back().loss);
+      }
+      EXPECT_LT(one.iterations.back().loss, one.iterations.front().loss);
+    }
+  }
+}
+
+TEST(TrainAlsTest, LossIsOptionalAndTimedSeparately) {
+  const Planted p = MakePlanted(2, 10, 10, 3, 4);
+  AlsOptions options;
+  options.factors = 8;
+  options.iterations = 2;
+  options.compute_loss = false;
+  const AlsModel without = *TrainAls(p.confidence, options);
+  for (const AlsIterationStats& s : without.iterations) {
+    EXPECT_TRUE(std::isnan(s.loss));
+    EXPECT_EQ(s.loss_seconds, 0);
+  }
+  options.compute_loss = true;
+  const AlsModel with = *TrainAls(p.confidence, options);
+  for (const AlsIterationStats& s : with.iterations) {
+    EXPECT_FALSE(std::isnan(s.loss));
+    EXPECT_GE(s.loss_seconds, 0);
+  }
+  EXPECT_EQ(with.user_factors, without.user_factors);
 }
 
 }  // namespace
