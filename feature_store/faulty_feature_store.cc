@@ -47,6 +47,18 @@ absl::Status FaultyFeatureStore::PutItems(
   return base_->PutItems(items);
 }
 
+absl::StatusOr<std::vector<ListedItem>> FaultyFeatureStore::GetListedItems(
+    int limit, absl::Time deadline) const {
+  if (failing()) return Injected();
+  return base_->GetListedItems(limit, deadline);
+}
+
+absl::StatusOr<std::vector<TrialCounts>> FaultyFeatureStore::GetTrialCounts(
+    absl::Span<const std::string> item_ids, absl::Time deadline) const {
+  if (failing()) return Injected();
+  return base_->GetTrialCounts(item_ids, deadline);
+}
+
 absl::Status FaultyFeatureStore::Ping(absl::Time deadline) const {
   if (failing()) return Injected();
   return base_->Ping(deadline);

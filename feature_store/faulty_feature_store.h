@@ -32,6 +32,11 @@ class FaultyFeatureStore : public FeatureStore {
                             absl::Time deadline) override;
   absl::Status PutUsers(absl::Span<const UserFeatures> users) override;
   absl::Status PutItems(absl::Span<const ItemFeatures> items) override;
+  absl::StatusOr<std::vector<ListedItem>> GetListedItems(
+      int limit, absl::Time deadline) const override;
+  absl::StatusOr<std::vector<TrialCounts>> GetTrialCounts(
+      absl::Span<const std::string> item_ids,
+      absl::Time deadline) const override;
   absl::Status Ping(absl::Time deadline) const override;
 
  private:

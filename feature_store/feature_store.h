@@ -63,6 +63,10 @@ struct Event {
   double price = 0;
   // Impressions / clicks: slot name.
   std::string slot;
+  // Impressions, clicks and purchases of an item in its trial window (the
+  // caller decides): also counted in the item's trial counters
+  // (GetTrialCounts). Ignored for other event types.
+  bool count_for_trial = false;
 };
 
 // One item a user has bought.
@@ -100,6 +104,25 @@ struct ItemFeatures {
   int64_t stock = -1;
   // Flagged by merchandising as a slow mover (demoted by the slot rules).
   bool slow_mover = false;
+  // When the item was listed in the catalog (start of its trial window);
+  // InfinitePast: not known. PutItems records a known listing time (and
+  // registers the item in the listing index, GetListedItems); it never
+  // clears one.
+  absl::Time listed = absl::InfinitePast();
+};
+
+// An entry of the listing index.
+struct ListedItem {
+  std::string item_id;
+  absl::Time listed = absl::InfinitePast();
+};
+
+// Outcome counters of an item's trial: events recorded with
+// count_for_trial.
+struct TrialCounts {
+  int64_t impressions = 0;
+  int64_t clicks = 0;
+  int64_t purchases = 0;
 };
 
 class FeatureStore {
@@ -125,6 +148,8 @@ class FeatureStore {
   //   view / add_to_cart / click: pushes onto recent activity;
   //   impression: pushes onto the impression list;
   //   coupon events: Unimplemented (the coupon budget store handles them).
+  // Impressions, clicks and purchases with count_for_trial also increment
+  // the item's trial counters.
   // Lists are trimmed to the store's limits. All events in one round trip.
   virtual absl::Status RecordEvents(absl::Span<const Event> events,
                                     absl::Time deadline) = 0;
@@ -133,6 +158,16 @@ class FeatureStore {
   // each given user (recent activity is kept), and upsert item features.
   virtual absl::Status PutUsers(absl::Span<const UserFeatures> users) = 0;
   virtual absl::Status PutItems(absl::Span<const ItemFeatures> items) = 0;
+
+  // The `limit` most recently listed items (ItemFeatures.listed), newest
+  // first; equal times in descending item-id order (as Redis ZREVRANGE).
+  virtual absl::StatusOr<std::vector<ListedItem>> GetListedItems(
+      int limit, absl::Time deadline) const = 0;
+
+  // Trial counters of `item_ids`, in the same order (zeros for items never
+  // counted). One round trip for the whole batch.
+  virtual absl::StatusOr<std::vector<TrialCounts>> GetTrialCounts(
+      absl::Span<const std::string> item_ids, absl::Time deadline) const = 0;
 
   // OK when the backend answers before `deadline`.
   virtual absl::Status Ping(absl::Time deadline) const = 0;

@@ -81,6 +81,12 @@ absl::Status InMemoryFeatureStore::RecordEvents(absl::Span<const Event> events,
   RECSYS_RETURN_IF_ERROR(internal::ValidateEvents(events));
   absl::MutexLock lock(&mu_);
   for (const Event& event : events) {
+    if (event.count_for_trial) {
+      TrialCounts& counts = trial_[event.item_id];
+      if (event.type == EventType::kImpression) ++counts.impressions;
+      if (event.type == EventType::kClick) ++counts.clicks;
+      if (event.type == EventType::kPurchase) ++counts.purchases;
+    }
     UserFeatures& user = users_[event.user_id];
     if (user.user_id.empty()) user.user_id = event.user_id;
     ActivityRecord record{.item_id = event.item_id,
@@ -153,8 +159,53 @@ absl::Status InMemoryFeatureStore::PutItems(
     absl::Span<const ItemFeatures> items) {
   RECSYS_RETURN_IF_ERROR(internal::ValidateItems(items));
   absl::MutexLock lock(&mu_);
-  for (const ItemFeatures& item : items) items_[item.item_id] = item;
+  for (const ItemFeatures& item : items) {
+    ItemFeatures& stored = items_[item.item_id];
+    const absl::Time listed = stored.listed;
+    stored = item;
+    stored.listed = internal::TruncateToSeconds(item.listed);
+    // A known listing time is recorded; an unknown one keeps the old.
+    if (stored.listed == absl::InfinitePast()) {
+      stored.listed = listed;
+    } else {
+      listed_[item.item_id] = stored.listed;
+    }
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ListedItem>> InMemoryFeatureStore::GetListedItems(
+    int limit, absl::Time /*deadline*/) const {
+  if (limit < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: must be at least 1, got ", limit));
+  }
+  std::vector<ListedItem> result;
+  {
+    absl::MutexLock lock(&mu_);
+    result.reserve(listed_.size());
+    for (const auto& [id, listed] : listed_) result.push_back({id, listed});
+  }
+  std::sort(result.begin(), result.end(),
+            [](const ListedItem& a, const ListedItem& b) {
+              if (a.listed != b.listed) return a.listed > b.listed;
+              return a.item_id > b.item_id;
+            });
+  if (result.size() > static_cast<size_t>(limit)) result.resize(limit);
+  return result;
+}
+
+absl::StatusOr<std::vector<TrialCounts>> InMemoryFeatureStore::GetTrialCounts(
+    absl::Span<const std::string> item_ids, absl::Time /*deadline*/) const {
+  RECSYS_RETURN_IF_ERROR(internal::ValidateItemIds(item_ids));
+  std::vector<TrialCounts> result;
+  result.reserve(item_ids.size());
+  absl::MutexLock lock(&mu_);
+  for (const std::string& id : item_ids) {
+    auto it = trial_.find(id);
+    result.push_back(it == trial_.end() ? TrialCounts{} : it->second);
+  }
+  return result;
 }
 
 absl::Status InMemoryFeatureStore::Ping(absl::Time /*deadline*/) const {

@@ -42,6 +42,11 @@ class InMemoryFeatureStore : public FeatureStore {
                             absl::Time deadline) override;
   absl::Status PutUsers(absl::Span<const UserFeatures> users) override;
   absl::Status PutItems(absl::Span<const ItemFeatures> items) override;
+  absl::StatusOr<std::vector<ListedItem>> GetListedItems(
+      int limit, absl::Time deadline) const override;
+  absl::StatusOr<std::vector<TrialCounts>> GetTrialCounts(
+      absl::Span<const std::string> item_ids,
+      absl::Time deadline) const override;
   absl::Status Ping(absl::Time deadline) const override;
 
  private:
@@ -49,6 +54,9 @@ class InMemoryFeatureStore : public FeatureStore {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, UserFeatures> users_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, ItemFeatures> items_ ABSL_GUARDED_BY(mu_);
+  // Listing index: item id -> listing time (only items with a known one).
+  absl::flat_hash_map<std::string, absl::Time> listed_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, TrialCounts> trial_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace recsys::feature_store

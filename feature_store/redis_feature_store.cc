@@ -67,6 +67,12 @@ constexpr absl::string_view kItemPrice = "price";
 constexpr absl::string_view kItemTitle = "title";
 constexpr absl::string_view kItemStock = "stock";
 constexpr absl::string_view kItemSlowMover = "slow";
+constexpr absl::string_view kItemListed = "listed";
+
+// Trial counter fields ({p}t:{item_id} hash).
+constexpr absl::string_view kTrialImpressions = "impressions";
+constexpr absl::string_view kTrialClicks = "clicks";
+constexpr absl::string_view kTrialPurchases = "purchases";
 
 // hiredis 0.14 writes with write(2), so a peer that reset the connection
 // raises SIGPIPE, whose default action kills the process. While alive, this
@@ -327,9 +333,20 @@ class RedisFeatureStore final : public FeatureStore {
                             absl::Time deadline) override;
   absl::Status PutUsers(absl::Span<const UserFeatures> users) override;
   absl::Status PutItems(absl::Span<const ItemFeatures> items) override;
+  absl::StatusOr<std::vector<ListedItem>> GetListedItems(
+      int limit, absl::Time deadline) const override;
+  absl::StatusOr<std::vector<TrialCounts>> GetTrialCounts(
+      absl::Span<const std::string> item_ids,
+      absl::Time deadline) const override;
   absl::Status Ping(absl::Time deadline) const override;
 
  private:
+  std::string TrialKey(absl::string_view item_id) const {
+    return absl::StrCat(options_.key_prefix, "t:", item_id);
+  }
+  std::string ListedKey() const {
+    return absl::StrCat(options_.key_prefix, "listed");
+  }
   std::string UserKey(absl::string_view user_id,
                       absl::string_view suffix) const {
     return absl::StrCat(options_.key_prefix, "u:", user_id, ":", suffix);
@@ -532,7 +549,8 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
   for (const std::string& id : item_ids) {
     commands.push_back({"HMGET", ItemKey(id), std::string(kItemCategory),
                         std::string(kItemPrice), std::string(kItemTitle),
-                        std::string(kItemStock), std::string(kItemSlowMover)});
+                        std::string(kItemStock), std::string(kItemSlowMover),
+                        std::string(kItemListed)});
   }
   RECSYS_ASSIGN_OR_RETURN(std::vector<Reply> replies,
                           RoundTrip(commands, deadline));
@@ -542,8 +560,8 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
     // Unknown item: every field nil. A key of another type (an error reply)
     // is treated as unknown too.
     bool any = false;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 5) {
-      for (size_t j = 0; j < 5; ++j) any = any || IsString(reply->element[j]);
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 6) {
+      for (size_t j = 0; j < 6; ++j) any = any || IsString(reply->element[j]);
     }
     if (!any) {
       result.emplace_back(std::nullopt);
@@ -569,6 +587,11 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
       item.stock = stock;
     }
     item.slow_mover = IsString(reply->element[4]) && ReplyText(reply->element[4]) == "1";
+    int64_t listed = 0;
+    if (IsString(reply->element[5]) &&
+        absl::SimpleAtoi(ReplyText(reply->element[5]), &listed)) {
+      item.listed = absl::FromUnixSeconds(listed);
+    }
     result.emplace_back(std::move(item));
   }
   return result;
@@ -588,6 +611,16 @@ absl::Status RedisFeatureStore::RecordEvents(absl::Span<const Event> events,
     if (trimmed.insert(key).second) trims.emplace_back(std::move(key), limit);
   };
   for (const Event& event : events) {
+    if (event.count_for_trial) {
+      absl::string_view field;
+      if (event.type == EventType::kImpression) field = kTrialImpressions;
+      if (event.type == EventType::kClick) field = kTrialClicks;
+      if (event.type == EventType::kPurchase) field = kTrialPurchases;
+      if (!field.empty()) {
+        commands.push_back({"HINCRBY", TrialKey(event.item_id),
+                            std::string(field), "1"});
+      }
+    }
     std::string entry = FormatActivity(event);
     switch (event.type) {
       case EventType::kPurchase:
@@ -666,6 +699,11 @@ absl::Status RedisFeatureStore::PutItems(absl::Span<const ItemFeatures> items) {
                      item.title, std::string(kItemStock),
                      absl::StrCat(item.stock), std::string(kItemSlowMover),
                      item.slow_mover ? "1" : "0"});
+    if (item.listed != absl::InfinitePast()) {
+      const std::string listed = absl::StrCat(absl::ToUnixSeconds(item.listed));
+      batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemListed), listed});
+      batch.push_back({"ZADD", ListedKey(), listed, item.item_id});
+    }
     if (batch.size() >= static_cast<size_t>(options_.bulk_batch)) {
       RECSYS_RETURN_IF_ERROR(Write(batch, absl::InfiniteFuture()));
       batch.clear();
@@ -675,6 +713,60 @@ absl::Status RedisFeatureStore::PutItems(absl::Span<const ItemFeatures> items) {
     RECSYS_RETURN_IF_ERROR(Write(batch, absl::InfiniteFuture()));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ListedItem>> RedisFeatureStore::GetListedItems(
+    int limit, absl::Time deadline) const {
+  if (limit < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: must be at least 1, got ", limit));
+  }
+  const Command commands[] = {{"ZREVRANGE", ListedKey(), "0",
+                               absl::StrCat(limit - 1), "WITHSCORES"}};
+  RECSYS_ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                          RoundTrip(commands, deadline));
+  const redisReply* reply = replies[0].get();
+  std::vector<ListedItem> result;
+  if (reply->type != REDIS_REPLY_ARRAY) return result;  // wrong type: empty
+  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+    double score = 0;
+    if (!IsString(reply->element[i]) || !IsString(reply->element[i + 1]) ||
+        !absl::SimpleAtod(ReplyText(reply->element[i + 1]), &score)) {
+      continue;
+    }
+    result.push_back({std::string(ReplyText(reply->element[i])),
+                      absl::FromUnixSeconds(static_cast<int64_t>(score))});
+  }
+  return result;
+}
+
+absl::StatusOr<std::vector<TrialCounts>> RedisFeatureStore::GetTrialCounts(
+    absl::Span<const std::string> item_ids, absl::Time deadline) const {
+  RECSYS_RETURN_IF_ERROR(internal::ValidateItemIds(item_ids));
+  std::vector<TrialCounts> result(item_ids.size());
+  if (item_ids.empty()) return result;
+  std::vector<Command> commands;
+  commands.reserve(item_ids.size());
+  for (const std::string& id : item_ids) {
+    commands.push_back({"HMGET", TrialKey(id), std::string(kTrialImpressions),
+                        std::string(kTrialClicks), std::string(kTrialPurchases)});
+  }
+  RECSYS_ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                          RoundTrip(commands, deadline));
+  for (size_t i = 0; i < item_ids.size(); ++i) {
+    const redisReply* reply = replies[i].get();
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) continue;
+    int64_t* fields[] = {&result[i].impressions, &result[i].clicks,
+                         &result[i].purchases};
+    for (size_t j = 0; j < 3; ++j) {
+      int64_t value = 0;
+      if (IsString(reply->element[j]) &&
+          absl::SimpleAtoi(ReplyText(reply->element[j]), &value)) {
+        *fields[j] = value;
+      }
+    }
+  }
+  return result;
 }
 
 absl::Status RedisFeatureStore::Ping(absl::Time deadline) const {

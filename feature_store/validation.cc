@@ -90,6 +90,10 @@ absl::Status ValidateItems(absl::Span<const ItemFeatures> items) {
       return absl::InvalidArgumentError(
           absl::StrCat("items[", i, "].item_id is empty"));
     }
+    if (items[i].listed == absl::InfiniteFuture()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("items[", i, "].listed is infinite"));
+    }
   }
   return absl::OkStatus();
 }

@@ -28,7 +28,8 @@ absl::Status ValidateEvents(absl::Span<const Event> events);
 // purchase count below 1, naming e.g. "users[2].purchases[0].count".
 absl::Status ValidateUsers(absl::Span<const UserFeatures> users);
 
-// InvalidArgument for an empty item_id, naming e.g. "items[4].item_id".
+// InvalidArgument for an empty item_id or a listing time in the infinite
+// future, naming e.g. "items[4].item_id".
 absl::Status ValidateItems(absl::Span<const ItemFeatures> items);
 
 // InvalidArgument for an empty id, naming e.g. "item_ids[1]".

@@ -11,6 +11,7 @@
 #include "common/status_macros.h"
 #include "recommender/fold_in.h"
 #include "recommender/ranker.h"
+#include "recommender/trial_pool.h"
 
 namespace recsys::recommender {
 namespace {
@@ -139,6 +140,34 @@ struct Anchor {
   bool bought;
 };
 
+// A number in [0, 1) fixed by the request (user, a key, time), so a request
+// replayed gets the same answer while many requests average out.
+double RequestUniform(absl::string_view user_id, absl::string_view key, absl::Time now) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  auto mix = [&h](absl::string_view bytes) {
+    for (unsigned char c : bytes) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;
+    h *= 1099511628211ull;
+  };
+  mix(user_id);
+  mix(key);
+  mix(absl::StrCat(absl::ToUnixNanos(now)));
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return static_cast<double>(h >> 11) * 0x1.0p-53;
+}
+
+float Dot(absl::Span<const float> a, absl::Span<const float> b) {
+  if (a.size() != b.size()) return 0;
+  float sum = 0;
+  for (size_t i = 0; i < a.size(); ++i) sum += a[i] * b[i];
+  return sum;
+}
+
 ScoredItem MakeItem(const ModelBundle& bundle, int32_t row, float score,
                     Explanation reason) {
   const ItemMeta& item = bundle.item(row);
@@ -207,7 +236,10 @@ std::shared_ptr<const SlotPlan> Recommender::slot_plan() const {
 
 Recommender::Recommender(const ModelStore* models, feature_store::FeatureStore* features,
                          const RecommenderOptions& options)
-    : models_(models), features_(features), options_(options) {}
+    : models_(models),
+      features_(features),
+      options_(options),
+      trial_pool_(std::make_unique<TrialPool>(features, options.trial_pool)) {}
 
 absl::Status Recommender::ValidateFilters(const ItemFilters& filters) const {
   if (static_cast<int>(filters.exclude_item_ids.size()) > options_.max_exclude_ids) {
@@ -565,6 +597,52 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
     active[s] = plan->ActiveRules(request.slots[s].name, now);
   }
 
+  // Trial-pool items eligible for this request (any slot with a share):
+  // in their window at the request time, passing the request filters, not
+  // bought; best for the user first, recently shown ones last.
+  std::vector<const TrialItem*> trial_items;
+  std::shared_ptr<const TrialSnapshot> trial;
+  absl::flat_hash_set<std::string> rotated_ids;
+  if (rules.rotation_impressions > 0) {
+    for (size_t i = 0;
+         i < user.impressions.size() && static_cast<int>(i) < rules.rotation_impressions; ++i) {
+      rotated_ids.insert(user.impressions[i].item_id);
+    }
+  }
+  if (std::any_of(slot_rules.begin(), slot_rules.end(),
+                  [](const SlotRule& r) { return r.trial_share > 0; })) {
+    trial = trial_pool_->Get(*bundle, FeatureDeadline(request.deadline, options_.feature_timeout));
+    absl::flat_hash_set<absl::string_view> skip_ids(request.filters.exclude_item_ids.begin(),
+                                                    request.filters.exclude_item_ids.end());
+    for (const PurchaseView& p : user.purchases) skip_ids.insert(p.item_id);
+    absl::flat_hash_set<absl::string_view> categories(request.filters.categories.begin(),
+                                                      request.filters.categories.end());
+    struct RankedTrial {
+      float affinity;
+      double tie;  // spreads exposure among equally good items
+      const TrialItem* item;
+    };
+    std::vector<RankedTrial> ranked;
+    for (const TrialItem& t : trial->items()) {
+      if (!InTrialWindow(t, now, rules.trial_days)) continue;
+      if (skip_ids.contains(t.item_id) || (t.row >= 0 && excluded.contains(t.row))) continue;
+      if (!categories.empty() && !categories.contains(t.category)) continue;
+      if (request.filters.min_price > 0 && t.price < request.filters.min_price) continue;
+      if (request.filters.max_price > 0 && t.price > request.filters.max_price) continue;
+      const float affinity = query.empty() || t.vector.empty() ? 0.0f : Dot(query, t.vector);
+      ranked.push_back({affinity, RequestUniform(request.user_id, t.item_id, now), &t});
+    }
+    std::sort(ranked.begin(), ranked.end(), [&](const RankedTrial& a, const RankedTrial& b) {
+      const bool ra = rotated_ids.contains(a.item->item_id);
+      const bool rb = rotated_ids.contains(b.item->item_id);
+      if (ra != rb) return rb;
+      if (a.affinity != b.affinity) return a.affinity > b.affinity;
+      if (a.tie != b.tie) return a.tie < b.tie;
+      return a.item->item_id < b.item->item_id;
+    });
+    for (const RankedTrial& r : ranked) trial_items.push_back(r.item);
+  }
+
   // Stock and flags of every item that may be shown, in one round trip.
   const auto& popular = bundle->popular();
   std::vector<std::string> feature_ids;
@@ -586,6 +664,15 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
         const int32_t row = bundle->ItemRow(id);
         if (row >= 0) want_features(row);
       }
+    }
+  }
+  // Trial items the model does not know, by id.
+  absl::flat_hash_map<std::string, size_t> new_feature_at;
+  for (const TrialItem* t : trial_items) {
+    if (t->row >= 0) {
+      want_features(t->row);
+    } else if (new_feature_at.emplace(t->item_id, feature_ids.size()).second) {
+      feature_ids.push_back(t->item_id);
     }
   }
   std::vector<std::optional<feature_store::ItemFeatures>> item_features;
@@ -614,6 +701,13 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
     const feature_store::ItemFeatures* f = features_of(row);
     return f == nullptr || f->stock != 0;
   };
+  auto new_item_in_stock = [&](const TrialItem& t) {
+    if (!features_known) return true;
+    auto it = new_feature_at.find(t.item_id);
+    if (it == new_feature_at.end() || it->second >= item_features.size()) return false;
+    const auto& f = item_features[it->second];
+    return !f.has_value() || f->stock != 0;
+  };
   absl::flat_hash_set<int32_t> rotated;
   if (rules.rotation_impressions > 0) {
     for (size_t i = 0;
@@ -627,6 +721,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   const double top_buyers =
       popular.empty() ? 1.0 : std::max(1, bundle->item(popular.front()).buyers);
   absl::flat_hash_set<int32_t> chosen;
+  absl::flat_hash_set<std::string> chosen_new;  // trial items unknown to the model
   size_t next_popular = 0;
   for (size_t s = 0; s < request.slots.size(); ++s) {
     const SlotSpec& slot = request.slots[s];
@@ -668,6 +763,36 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
         ++pinned;
       }
     }
+
+    const size_t pinned_count = out.items.size();
+
+    // Trial-pool items, up to the slot's share (the fractional part drawn
+    // per request); placed through the slot once the rest is filled.
+    std::vector<const TrialItem*> trial_taken;
+    if (rule.trial_share > 0 && !trial_items.empty()) {
+      const double expected = static_cast<double>(rule.trial_share) * slot.k;
+      int quota = static_cast<int>(std::floor(expected));
+      if (RequestUniform(request.user_id, slot.name, now) < expected - quota) ++quota;
+      quota = std::min(quota, slot.k - static_cast<int>(out.items.size()));
+      for (const TrialItem* t : trial_items) {
+        if (static_cast<int>(trial_taken.size()) >= quota) break;
+        if (t->row >= 0) {
+          if (!can_show(t->row, false)) continue;
+          chosen.insert(t->row);
+        } else {
+          if (chosen_new.contains(t->item_id) || !new_item_in_stock(*t)) continue;
+          if (rule.exclude_categories.contains(t->category)) continue;
+          if (rule.max_per_category > 0 && !t->category.empty() &&
+              per_category[t->category] >= rule.max_per_category) {
+            continue;
+          }
+          chosen_new.insert(t->item_id);
+        }
+        ++per_category[t->row >= 0 ? bundle->item(t->row).category : t->category];
+        trial_taken.push_back(t);
+      }
+    }
+    const int regular_k = slot.k - static_cast<int>(trial_taken.size());
 
     // Weighted reciprocal-rank fusion of the slot's sources, then the rules.
     struct Scored {
@@ -728,7 +853,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
       return merged[a].row < merged[b].row;
     });
     for (size_t i : order) {
-      if (static_cast<int>(out.items.size()) >= slot.k) break;
+      if (static_cast<int>(out.items.size()) >= regular_k) break;
       const Scored& m = merged[i];
       if (!can_show(m.row, m.from_repurchase)) continue;
       Explanation why = *m.why;
@@ -738,7 +863,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
 
     // Popular items fill what is left, scored below what the sources chose.
     const float fill_scale = out.items.empty() ? 1.0f : std::min(1.0f, out.items.back().score);
-    while (static_cast<int>(out.items.size()) < slot.k && next_popular < popular.size()) {
+    while (static_cast<int>(out.items.size()) < regular_k && next_popular < popular.size()) {
       const int32_t row = popular[next_popular++];
       if (!can_show(row, false)) continue;
       Explanation e;
@@ -749,6 +874,37 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
                    : absl::StrCat("popular in ", bundle->item(row).category);
       take(row, fill_scale * static_cast<float>(bundle->item(row).buyers / top_buyers),
            std::move(e));
+    }
+
+    // Trial items at evenly spaced positions after the pinned ones, each
+    // carrying the score of the position it takes.
+    const size_t total = out.items.size() + trial_taken.size();
+    const size_t region = total - pinned_count;
+    for (size_t j = 0; j < trial_taken.size(); ++j) {
+      const TrialItem& t = *trial_taken[j];
+      size_t pos = pinned_count + (j + 1) * region / (trial_taken.size() + 1);
+      pos = std::min(pos, out.items.size());
+      float score = 1.0f;
+      if (pos < out.items.size()) {
+        score = out.items[pos].score;
+      } else if (pos > 0) {
+        score = out.items[pos - 1].score;
+      }
+      ScoredItem item;
+      item.item_id = t.item_id;
+      item.score = score;
+      item.category = t.category;
+      item.price = t.price;
+      item.reason.code = ReasonCode::kTrialPool;
+      item.reason.anchor_category = t.category;
+      const int64_t days = (now - t.listed) / absl::Hours(24);
+      item.reason.text = absl::StrCat(
+          t.category.empty() ? "new arrival" : absl::StrCat("new in ", t.category),
+          days == 0 ? ", listed today" : absl::StrCat(", listed ", days, days == 1 ? " day" : " days", " ago"),
+          " (", rules.trial_days, "-day trial)");
+      item.reason.applied_rules.push_back("trial_pool");
+      if (rotated_ids.contains(t.item_id)) item.reason.applied_rules.push_back("rotation");
+      out.items.insert(out.items.begin() + pos, std::move(item));
     }
     answer.slots.push_back(std::move(out));
   }
@@ -772,11 +928,25 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
   SimilarAnswer answer;
   answer.meta.model_version = bundle->version();
   const int32_t item_row = bundle->ItemRow(request.item_id);
+  // An item listed after the last training: its trial-pool vector.
+  ItemMeta new_anchor;
+  std::vector<float> new_anchor_vector;
   if (item_row < 0) {
-    return absl::NotFoundError(
-        absl::StrCat("item_id: unknown item '", request.item_id, "'"));
+    std::shared_ptr<const TrialSnapshot> trial = trial_pool_->Get(
+        *bundle, FeatureDeadline(request.deadline, options_.feature_timeout));
+    const TrialItem* t = trial->Find(request.item_id);
+    if (t == nullptr || t->vector.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("item_id: unknown item '", request.item_id, "'"));
+    }
+    new_anchor.item_id = t->item_id;
+    new_anchor.category = t->category;
+    new_anchor.price = t->price;
+    new_anchor.title = t->title;
+    new_anchor_vector = t->vector;
   }
-  absl::flat_hash_set<int32_t> excluded = {item_row};
+  absl::flat_hash_set<int32_t> excluded;
+  if (item_row >= 0) excluded.insert(item_row);
   for (const std::string& id : request.filters.exclude_item_ids) {
     const int32_t row = bundle->ItemRow(id);
     if (row >= 0) excluded.insert(row);
@@ -787,7 +957,7 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
                               &answer.meta);
     excluded.insert(user.bought_rows.begin(), user.bought_rows.end());
   }
-  const ItemMeta& anchor = bundle->item(item_row);
+  const ItemMeta& anchor = item_row >= 0 ? bundle->item(item_row) : new_anchor;
   ItemFilters filters = request.filters;
   if (request.price_band > 0 && anchor.price > 0) {
     const double low = anchor.price * (1 - request.price_band);
@@ -802,13 +972,15 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
   const int fetch = std::min(bundle->num_items(), 2 * request.k + 10);
   std::vector<Neighbor> hits;
   if (request.complements) {
-    for (const auto& [row, score] : bundle->complements(item_row)) {
+    for (const auto& [row, score] : bundle->complements(item_row)) {  // none for -1
       if (static_cast<int>(hits.size()) >= fetch) break;
       if (filter.Allowed(row)) hits.push_back({row, score});
     }
   } else {
     RECSYS_ASSIGN_OR_RETURN(
-        hits, bundle->cos_index().Search(bundle->item_vector(item_row), fetch, search_options));
+        hits, bundle->cos_index().Search(
+                  item_row >= 0 ? bundle->item_vector(item_row) : absl::MakeConstSpan(new_anchor_vector),
+                  fetch, search_options));
   }
   std::vector<std::string> ids;
   for (const Neighbor& n : hits) ids.push_back(bundle->item(n.id).item_id);
@@ -882,6 +1054,25 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
     if (valid.back().quantity == 0) valid.back().quantity = 1;
   }
   if (valid.empty()) return absl::InvalidArgumentError(answer.rejected.front().second);
+  // Exposure of items in their trial window is counted for the trial report.
+  if (std::any_of(valid.begin(), valid.end(), [](const feature_store::Event& e) {
+        return e.type == EventType::kImpression || e.type == EventType::kClick ||
+               e.type == EventType::kPurchase;
+      })) {
+    const std::shared_ptr<const ModelBundle> bundle = models_->Current();
+    std::shared_ptr<const TrialSnapshot> trial =
+        trial_pool_->Get(*bundle, FeatureDeadline(deadline, options_.feature_timeout));
+    const std::shared_ptr<const SlotPlan> plan = slot_plan();
+    const int trial_days = plan != nullptr ? plan->rules().trial_days : Rules().trial_days;
+    for (feature_store::Event& e : valid) {
+      if (e.type != EventType::kImpression && e.type != EventType::kClick &&
+          e.type != EventType::kPurchase) {
+        continue;
+      }
+      const TrialItem* t = trial->Find(e.item_id);
+      e.count_for_trial = t != nullptr && InTrialWindow(*t, e.time, trial_days);
+    }
+  }
   absl::Status st =
       features_->RecordEvents(valid, FeatureDeadline(deadline, options_.feature_timeout * 4));
   if (!st.ok()) {
@@ -919,6 +1110,59 @@ absl::StatusOr<ProfileAnswer> Recommender::GetUserProfile(absl::string_view user
   answer.recent = std::move(user.recent);
   if (static_cast<int>(answer.recent.size()) > history_limit) {
     answer.recent.resize(history_limit);
+  }
+  return answer;
+}
+
+absl::StatusOr<TrialReportAnswer> Recommender::TrialReport(absl::Time now,
+                                                          int ended_within_days,
+                                                          absl::Time deadline) const {
+  if (ended_within_days < 0 || ended_within_days > 3650) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ended_within_days: must be in [0, 3650], got ", ended_within_days));
+  }
+  const std::shared_ptr<const ModelBundle> bundle = models_->Current();
+  const std::shared_ptr<const SlotPlan> plan = slot_plan();
+  const Rules rules = plan != nullptr ? plan->rules() : Rules();
+  if (ended_within_days == 0) ended_within_days = rules.trial_days;
+  TrialReportAnswer answer;
+  answer.meta.model_version = bundle->version();
+  answer.trial_days = rules.trial_days;
+  // Read the listing index now rather than through the cache, so the
+  // report reflects the latest catalog updates.
+  const absl::Time store_deadline = std::min(deadline, absl::Now() + absl::Seconds(5));
+  RECSYS_ASSIGN_OR_RETURN(
+      std::shared_ptr<const TrialSnapshot> trial,
+      BuildTrialSnapshot(*bundle, *features_, options_.trial_pool.max_items, store_deadline));
+  std::vector<const TrialItem*> shown;
+  std::vector<std::string> ids;
+  for (const TrialItem& t : trial->items()) {
+    if (t.listed > now) continue;
+    if (now >= t.listed + absl::Hours(24) * (rules.trial_days + ended_within_days)) continue;
+    shown.push_back(&t);
+    ids.push_back(t.item_id);
+  }
+  std::vector<feature_store::TrialCounts> counts;
+  if (!ids.empty()) {
+    RECSYS_ASSIGN_OR_RETURN(counts, features_->GetTrialCounts(ids, store_deadline));
+  }
+  for (size_t i = 0; i < shown.size(); ++i) {
+    const TrialItem& t = *shown[i];
+    TrialItemReport r;
+    r.item_id = t.item_id;
+    r.category = t.category;
+    r.title = t.title;
+    r.listed = t.listed;
+    r.day = static_cast<int>((now - t.listed) / absl::Hours(24));
+    r.counts = counts[i];
+    r.vector_source = t.vector_source;
+    if (InTrialWindow(t, now, rules.trial_days)) {
+      r.status = "in_trial";
+    } else {
+      r.status = r.counts.purchases >= rules.trial_graduation_purchases ? "graduated"
+                                                                        : "slow_mover_candidate";
+    }
+    answer.items.push_back(std::move(r));
   }
   return answer;
 }

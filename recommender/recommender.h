@@ -30,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "recommender/model_store.h"
 #include "recommender/slot_config.h"
+#include "recommender/trial_pool.h"
 
 namespace recsys::recommender {
 
@@ -42,6 +43,7 @@ enum class ReasonCode {
   kBuyAgain = 4,
   kTrending = 5,
   kCategoryBestseller = 6,
+  kTrialPool = 7,
   kBundleComplement = 8,
   kCampaign = 9,
 };
@@ -52,7 +54,8 @@ struct Explanation {
   std::string anchor_category;
   std::string text;
   // Business rules that changed the entry's rank ("daypart:<name>",
-  // "festival:<name>", "low_stock", "slow_mover", "rotation").
+  // "festival:<name>", "low_stock", "slow_mover", "rotation",
+  // "trial_pool").
   std::vector<std::string> applied_rules;
 };
 
@@ -144,6 +147,24 @@ struct ProfileAnswer {
   AnswerMeta meta;
 };
 
+struct TrialItemReport {
+  std::string item_id;
+  std::string category;
+  std::string title;
+  absl::Time listed;
+  int day = 0;  // whole days since listing
+  // "in_trial", "graduated" or "slow_mover_candidate".
+  std::string status;
+  feature_store::TrialCounts counts;
+  TrialVectorSource vector_source = TrialVectorSource::kNone;
+};
+
+struct TrialReportAnswer {
+  int trial_days = 0;
+  std::vector<TrialItemReport> items;  // newest listing first
+  AnswerMeta meta;
+};
+
 struct RecommenderOptions {
   // Largest k accepted per slot / per SimilarItems call.
   int max_k = 200;
@@ -170,6 +191,9 @@ struct RecommenderOptions {
   absl::flat_hash_set<std::string> blended_slots = {"for_you"};
   // Vector candidates the production ranker considers.
   int ranker_candidates = 200;
+  // How the trial pool reads the store's listing index (trial_pool.h): a
+  // catalog listing is served within about `refresh`.
+  TrialPoolOptions trial_pool;
 };
 
 class Recommender {
@@ -194,11 +218,15 @@ class Recommender {
 
   // Items nearest to `item_id` by cosine of item vectors (or, with
   // request.complements, its bundle complements), never out of stock
-  // (feature store), within the price band and filters. NotFound for an
-  // item unknown to the model.
+  // (feature store), within the price band and filters. An item unknown to
+  // the model but listed in the trial pool is searched with its category's
+  // mean vector (no complements until trained). NotFound for any other
+  // unknown item.
   absl::StatusOr<SimilarAnswer> SimilarItems(const SimilarRequest& request) const;
 
-  // Validates each event; stores the valid ones. InvalidArgument when no
+  // Validates each event; stores the valid ones (impressions, clicks and
+  // purchases of items in their trial window at the event's time are also
+  // counted for the trial report). InvalidArgument when no
   // event is valid (message names the first bad field); Unavailable when the
   // store did not confirm the write (part of the batch may have been applied).
   absl::StatusOr<EventsAnswer> RecordEvents(
@@ -210,6 +238,18 @@ class Recommender {
   absl::StatusOr<ProfileAnswer> GetUserProfile(absl::string_view user_id,
                                                int history_limit,
                                                absl::Time deadline) const;
+
+  // The trial pool at `now`: items within their trial window or whose
+  // window ended less than `ended_within_days` ago (0: one trial length),
+  // with their trial counters. Trial length and graduation threshold come
+  // from the slot plan's rules (defaults without a plan). Unavailable when
+  // the store cannot be read.
+  absl::StatusOr<TrialReportAnswer> TrialReport(absl::Time now, int ended_within_days,
+                                                absl::Time deadline) const;
+
+  // Call after a catalog update (listing times): the next request re-reads
+  // the listing index instead of waiting for options.trial_pool.refresh.
+  void CatalogChanged() { trial_pool_->Invalidate(); }
 
   const RecommenderOptions& options() const { return options_; }
 
@@ -225,6 +265,7 @@ class Recommender {
   const ModelStore* const models_;
   feature_store::FeatureStore* const features_;
   const RecommenderOptions options_;
+  const std::unique_ptr<TrialPool> trial_pool_;
   mutable absl::Mutex plan_mu_;
   std::shared_ptr<const SlotPlan> plan_ ABSL_GUARDED_BY(plan_mu_);
 };

@@ -128,6 +128,11 @@ absl::StatusOr<std::shared_ptr<const SlotPlan>> SlotPlan::FromProto(
       return Invalid(prefix + ".max_per_category", "must be >= 0");
     }
     rule.max_per_category = in.max_per_category();
+    if (!(in.trial_share() >= 0 && in.trial_share() <= 1)) {
+      return Invalid(prefix + ".trial_share",
+                     absl::StrCat("must be in [0, 1], got ", in.trial_share()));
+    }
+    rule.trial_share = in.trial_share();
     rule.exclude_categories.insert(in.exclude_categories().begin(), in.exclude_categories().end());
     plan->by_name_[rule.name] = plan->slots_.size();
     plan->slots_.push_back(std::move(rule));
@@ -209,6 +214,16 @@ absl::StatusOr<std::shared_ptr<const SlotPlan>> SlotPlan::FromProto(
   plan->rules_.rotation_impressions = r.rotation_impressions();
   RECSYS_RETURN_IF_ERROR(multiplier("rules.rotation_multiplier", r.rotation_multiplier(),
                                     &plan->rules_.rotation_multiplier));
+  if (r.trial_days() < 0 || r.trial_days() > 365) {
+    return Invalid("rules.trial_days", absl::StrCat("must be in [0, 365], got ", r.trial_days()));
+  }
+  if (r.trial_days() > 0) plan->rules_.trial_days = r.trial_days();
+  if (r.trial_graduation_purchases() < 0) {
+    return Invalid("rules.trial_graduation_purchases", "must be >= 0");
+  }
+  if (r.trial_graduation_purchases() > 0) {
+    plan->rules_.trial_graduation_purchases = r.trial_graduation_purchases();
+  }
   return std::shared_ptr<const SlotPlan>(std::move(plan));
 }
 

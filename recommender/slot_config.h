@@ -38,6 +38,8 @@ struct SlotRule {
   std::vector<std::pair<Source, float>> sources;
   int max_per_category = 0;  // 0: no cap
   absl::flat_hash_set<std::string> exclude_categories;
+  // Expected share of the slot given to trial-pool items, in [0, 1].
+  float trial_share = 0;
 };
 
 struct TimeRule {
@@ -63,6 +65,8 @@ struct Rules {
   float slow_mover_multiplier = 1;
   int rotation_impressions = 0;
   float rotation_multiplier = 1;
+  int trial_days = 15;
+  int trial_graduation_purchases = 1;
 };
 
 class SlotPlan {

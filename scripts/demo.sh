@@ -119,6 +119,26 @@ cli event --user=new-visitor --item="$TOP_ITEM" --type=view
 cli event --user=new-visitor --item="$SECOND_ITEM" --type=purchase --price=3.5
 cli recommend --user=new-visitor --slots=homepage_hero:4
 
+echo
+echo "== 7. Catalog: two new products enter the 15-day trial pool"
+# Listed two days before the morning above; the model has never seen them,
+# so each is scored with its category's mean vector until the next training.
+LISTED=$((MORNING - 2 * 86400))
+cli item --item=new-drip-coffee --category=coffee_tea --item_price=9.5 \
+  --title="Single-origin drip bags" --stock=40 --listed="$LISTED"
+cli item --item=new-throw-blanket --category=home --item_price=34 \
+  --title="Waffle throw blanket" --stock=12 --listed="$LISTED"
+echo
+echo "-- homepage feed at $(date -u -d "@$MORNING" '+%Y-%m-%d %H:%M') UTC (trial_share 0.1)"
+cli recommend --user="$HEAVY" --time="$MORNING" --slots=homepage_feed:10
+cli similar --item=new-drip-coffee --k=3
+# The storefront reports what it showed and what the shopper did.
+cli event --user="$HEAVY" --item=new-drip-coffee --type=impression --time="$MORNING"
+cli event --user="$HEAVY" --item=new-drip-coffee --type=click --time="$MORNING"
+cli event --user="$LIGHT" --item=new-throw-blanket --type=impression --time="$MORNING"
+echo
+cli trial --time="$MORNING"
+
 if [[ "${KEEP_RUNNING:-0}" == "1" ]]; then
   echo
   echo "Still running: redis-server (port $REDIS_PORT) and recsys_server ($TARGET)."

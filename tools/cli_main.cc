@@ -2,7 +2,7 @@
 //
 //   recsys_cli [--target=host:port] COMMAND [flags]
 //
-// Commands: recommend, similar, profile, event, coupons, audience, info,
+// Commands: recommend, similar, profile, event, item, trial, coupons, audience, info,
 // reload, rollback, health. Exit code: 0 on success, 1 on an RPC error (the
 // status code and message are printed), 2 on a usage error.
 #include <chrono>
@@ -49,8 +49,15 @@ ABSL_FLAG(double, price, 0, "event: unit price.");
 ABSL_FLAG(std::string, version, "", "reload: version to load (empty: newest).");
 ABSL_FLAG(int, history, 10, "profile: history entries shown.");
 ABSL_FLAG(std::string, service, "", "health: service name (empty: the server).");
-ABSL_FLAG(int64_t, stock, -1, "stock: units in stock (0: out of stock, -1: unknown).");
-ABSL_FLAG(bool, slow, false, "stock: flag the item as a slow mover.");
+ABSL_FLAG(std::string, stock, "",
+          "item: units in stock (0: out of stock, -1: unknown); empty: unchanged.");
+ABSL_FLAG(std::string, slow, "", "item: 'true' flags a slow mover, 'false' clears the flag.");
+ABSL_FLAG(std::string, category, "", "item: catalog category.");
+ABSL_FLAG(double, item_price, 0, "item: catalog unit price.");
+ABSL_FLAG(std::string, title, "", "item: catalog title.");
+ABSL_FLAG(std::string, listed, "",
+          "item: listing time, Unix seconds or 'now' (starts the trial window).");
+ABSL_FLAG(int, ended_within_days, 0, "trial: also list trials ended this many days ago.");
 
 namespace {
 
@@ -314,20 +321,75 @@ class Cli {
     return 0;
   }
 
-  int Stock() {
+  int Item() {
     v1::UpdateItemsRequest req;
     v1::ItemUpdate* item = req.add_items();
     item->set_item_id(absl::GetFlag(FLAGS_item));
-    item->set_stock(absl::GetFlag(FLAGS_stock));
-    item->set_slow_mover(absl::GetFlag(FLAGS_slow));
+    if (const std::string stock = absl::GetFlag(FLAGS_stock); !stock.empty()) {
+      int64_t units = 0;
+      if (!absl::SimpleAtoi(stock, &units)) {
+        std::fprintf(stderr, "--stock: expected an integer, got '%s'\n", stock.c_str());
+        return 2;
+      }
+      item->set_stock(units);
+    }
+    if (const std::string slow = absl::GetFlag(FLAGS_slow); !slow.empty()) {
+      bool flag = false;
+      if (!absl::SimpleAtob(slow, &flag)) {
+        std::fprintf(stderr, "--slow: expected true or false, got '%s'\n", slow.c_str());
+        return 2;
+      }
+      item->set_slow_mover(flag);
+    }
+    item->set_category(absl::GetFlag(FLAGS_category));
+    item->set_price(absl::GetFlag(FLAGS_item_price));
+    item->set_title(absl::GetFlag(FLAGS_title));
+    const std::string listed = absl::GetFlag(FLAGS_listed);
+    if (listed == "now") {
+      item->set_listed_unix(absl::ToUnixSeconds(absl::Now()));
+    } else if (!listed.empty()) {
+      int64_t unix = 0;
+      if (!absl::SimpleAtoi(listed, &unix)) {
+        std::fprintf(stderr, "--listed: expected Unix seconds or 'now', got '%s'\n",
+                     listed.c_str());
+        return 2;
+      }
+      item->set_listed_unix(unix);
+    }
     v1::UpdateItemsResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
     grpc::Status st = admin_->UpdateItems(&ctx, req, &resp);
     if (!st.ok()) return Fail(st);
-    std::printf("updated %d item(s): %s stock %lld%s%s\n", resp.updated(), item->item_id().c_str(),
-                static_cast<long long>(item->stock()), item->slow_mover() ? ", slow mover" : "",
-                resp.unknown_to_model().empty() ? "" : " (unknown to the model)");
+    std::string what;
+    if (item->has_stock()) what += absl::StrCat(" stock ", item->stock());
+    if (item->has_slow_mover()) what += item->slow_mover() ? ", slow mover" : ", not a slow mover";
+    if (!item->category().empty()) what += absl::StrCat(", category ", item->category());
+    if (item->listed_unix() > 0) what += absl::StrCat(", listed ", FormatTime(item->listed_unix()));
+    std::printf("updated %d item(s): %s%s%s\n", resp.updated(), item->item_id().c_str(),
+                what.c_str(), resp.unknown_to_model().empty() ? "" : " (new to the model)");
+    return 0;
+  }
+
+  int Trial() {
+    v1::GetTrialReportRequest req;
+    req.set_request_time_unix(absl::GetFlag(FLAGS_time));
+    req.set_ended_within_days(absl::GetFlag(FLAGS_ended_within_days));
+    v1::TrialReport resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = admin_->GetTrialReport(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st);
+    std::printf("trial pool (%d-day window): %d item(s)\n", resp.trial_days(), resp.items_size());
+    std::printf("  %-20s %-14s %-20s %4s %6s %6s %5s %6s %6s  %s\n", "item", "category",
+                "status", "days", "impr", "clicks", "buys", "ctr", "cvr", "vector");
+    for (const v1::TrialItemReport& r : resp.items()) {
+      std::printf("  %-20s %-14s %-20s %4d %6lld %6lld %5lld %5.1f%% %5.1f%%  %s\n",
+                  r.item_id().substr(0, 20).c_str(), r.category().substr(0, 14).c_str(), r.status().c_str(), r.day(),
+                  static_cast<long long>(r.impressions()), static_cast<long long>(r.clicks()),
+                  static_cast<long long>(r.purchases()), 100 * r.click_rate(),
+                  100 * r.purchase_rate(), r.vector_source().c_str());
+    }
     return 0;
   }
 
@@ -374,7 +436,9 @@ int main(int argc, char** argv) {
       "  profile   --user=U\n"
       "  event     --user=U --item=I --type=view|add_to_cart|purchase|impression|click\n"
       "  coupons   --user=U         audience --categories=C\n"
-      "  stock     --item=I --stock=N [--slow]\n"
+      "  item      --item=I [--stock=N] [--slow=true|false] [--category=C] [--item_price=P]\n"
+      "            [--title=T] [--listed=now|UNIX]   (alias: stock)\n"
+      "  trial     [--time=UNIX] [--ended_within_days=N]\n"
       "  info | reload [--version=V] | rollback | health [--service=NAME]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() != 2) {
@@ -392,7 +456,8 @@ int main(int argc, char** argv) {
   if (command == "info") return cli.Info();
   if (command == "reload") return cli.Reload();
   if (command == "rollback") return cli.Rollback();
-  if (command == "stock") return cli.Stock();
+  if (command == "item" || command == "stock") return cli.Item();
+  if (command == "trial") return cli.Trial();
   if (command == "health") return cli.Health();
   std::fprintf(stderr, "unknown command '%s'\n%s\n", command.c_str(),
                absl::ProgramUsageMessage().data());

@@ -254,37 +254,60 @@ grpc::Status AdminService::UpdateItems(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("items: at most 10000 per call, got ", request->items_size()));
   }
-  const auto bundle = models_->Current();
-  std::vector<feature_store::ItemFeatures> items;
-  items.reserve(request->items_size());
   for (int i = 0; i < request->items_size(); ++i) {
     const v1::ItemUpdate& in = request->items(i);
     const std::string prefix = absl::StrCat("items[", i, "].");
     if (in.item_id().empty()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, prefix + "item_id: must not be empty");
     }
-    if (in.stock() < -1) {
+    if (in.has_stock() && in.stock() < -1) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           absl::StrCat(prefix, "stock: must be >= -1, got ", in.stock()));
     }
-    if (!(in.price() >= 0)) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, prefix + "price: must be >= 0");
+    if (!(in.price() >= 0) || !std::isfinite(in.price())) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          prefix + "price: must be finite and >= 0");
     }
+    if (in.listed_unix() < 0 ||
+        in.listed_unix() > absl::ToUnixSeconds(absl::Now() + absl::Hours(24 * 366))) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat(prefix, "listed_unix: must be a Unix time within a year "
+                                               "from now, got ", in.listed_unix()));
+    }
+  }
+  // Fields left unset keep what the store holds (else the model's values).
+  std::vector<std::string> ids;
+  for (const v1::ItemUpdate& in : request->items()) ids.push_back(in.item_id());
+  auto stored =
+      features_->GetItems(ids, std::min(Deadline(context), absl::Now() + absl::Seconds(5)));
+  if (!stored.ok()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        absl::StrCat("feature store did not answer: ", stored.status().message()));
+  }
+  const auto bundle = models_->Current();
+  std::vector<feature_store::ItemFeatures> items;
+  items.reserve(request->items_size());
+  for (int i = 0; i < request->items_size(); ++i) {
+    const v1::ItemUpdate& in = request->items(i);
     feature_store::ItemFeatures f;
-    f.item_id = in.item_id();
-    f.stock = in.stock();
-    f.slow_mover = in.slow_mover();
     const int32_t row = bundle->ItemRow(in.item_id());
-    if (row >= 0) {
+    if ((*stored)[i].has_value()) {
+      f = *(*stored)[i];
+    } else if (row >= 0) {
       f.category = bundle->item(row).category;
       f.price = bundle->item(row).price;
       f.title = bundle->item(row).title;
-    } else {
-      response->add_unknown_to_model(in.item_id());
     }
+    if (row < 0) response->add_unknown_to_model(in.item_id());
+    f.item_id = in.item_id();
+    if (in.has_stock()) f.stock = in.stock();
+    if (in.has_slow_mover()) f.slow_mover = in.slow_mover();
     if (!in.category().empty()) f.category = in.category();
     if (in.price() > 0) f.price = in.price();
     if (!in.title().empty()) f.title = in.title();
+    // PutItems records a known listing time; an unset one keeps the stored.
+    f.listed = in.listed_unix() > 0 ? absl::FromUnixSeconds(in.listed_unix())
+                                    : absl::InfinitePast();
     items.push_back(std::move(f));
   }
   absl::Status st = features_->PutItems(items);
@@ -292,7 +315,45 @@ grpc::Status AdminService::UpdateItems(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         absl::StrCat("feature store did not store the items: ", st.message()));
   }
+  if (recommender_ != nullptr) recommender_->CatalogChanged();
   response->set_updated(static_cast<int>(items.size()));
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetTrialReport(grpc::ServerContext* context,
+                                          const v1::GetTrialReportRequest* request,
+                                          v1::TrialReport* response) {
+  if (recommender_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no recommender attached");
+  }
+  if (request->request_time_unix() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "request_time_unix: must be >= 0 (0: now)");
+  }
+  const absl::Time now = request->request_time_unix() > 0
+                             ? absl::FromUnixSeconds(request->request_time_unix())
+                             : absl::Now();
+  auto answer = recommender_->TrialReport(now, request->ended_within_days(), Deadline(context));
+  if (!answer.ok()) return ToGrpcStatus(answer.status());
+  response->set_trial_days(answer->trial_days);
+  for (const recommender::TrialItemReport& r : answer->items) {
+    v1::TrialItemReport* out = response->add_items();
+    out->set_item_id(r.item_id);
+    out->set_category(r.category);
+    out->set_title(r.title);
+    out->set_listed_unix(absl::ToUnixSeconds(r.listed));
+    out->set_day(r.day);
+    out->set_status(r.status);
+    out->set_impressions(r.counts.impressions);
+    out->set_clicks(r.counts.clicks);
+    out->set_purchases(r.counts.purchases);
+    if (r.counts.impressions > 0) {
+      out->set_click_rate(static_cast<double>(r.counts.clicks) / r.counts.impressions);
+      out->set_purchase_rate(static_cast<double>(r.counts.purchases) / r.counts.impressions);
+    }
+    out->set_vector_source(std::string(recommender::TrialVectorSourceName(r.vector_source)));
+  }
+  ToProto(answer->meta, response->mutable_meta());
   return grpc::Status::OK;
 }
 

@@ -86,6 +86,9 @@ class AdminService final : public recsys::v1::Admin::Service {
   grpc::Status UpdateItems(grpc::ServerContext* context,
                            const recsys::v1::UpdateItemsRequest* request,
                            recsys::v1::UpdateItemsResponse* response) override;
+  grpc::Status GetTrialReport(grpc::ServerContext* context,
+                              const recsys::v1::GetTrialReportRequest* request,
+                              recsys::v1::TrialReport* response) override;
 
  private:
   recommender::ModelStore* const models_;

@@ -532,5 +532,68 @@ TYPED_TEST(FeatureStoreContractTest, CouponEventsAreUnimplemented) {
             absl::StatusCode::kNotFound);
 }
 
+TYPED_TEST(FeatureStoreContractTest, ListingIndexNewestFirstAndKeptOnUpdate) {
+  std::unique_ptr<FeatureStore> store = this->MakeStore();
+  ASSERT_NE(store, nullptr);
+  const ItemFeatures items[] = {
+      {.item_id = "old", .category = "tea", .listed = T(100)},
+      {.item_id = "new", .category = "tea", .listed = T(300)},
+      {.item_id = "mid", .category = "tea", .listed = T(200) + absl::Milliseconds(700)},
+      {.item_id = "unlisted", .category = "tea"}};
+  RECSYS_ASSERT_OK(store->PutItems(items));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<ListedItem> listed,
+                              store->GetListedItems(10, kNoDeadline));
+  ASSERT_EQ(listed.size(), 3u);
+  EXPECT_EQ(listed[0].item_id, "new");
+  EXPECT_EQ(listed[0].listed, T(300));
+  EXPECT_EQ(listed[1].item_id, "mid");
+  EXPECT_EQ(listed[1].listed, T(200));  // whole seconds
+  EXPECT_EQ(listed[2].item_id, "old");
+  RECSYS_ASSERT_OK_AND_ASSIGN(listed, store->GetListedItems(2, kNoDeadline));
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[1].item_id, "mid");
+
+  // An update without a listing time keeps the recorded one.
+  const ItemFeatures update[] = {{.item_id = "new", .category = "tea", .stock = 0}};
+  RECSYS_ASSERT_OK(store->PutItems(update));
+  const std::string ids[] = {"new", "unlisted"};
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto features, store->GetItems(ids, kNoDeadline));
+  ASSERT_TRUE(features[0].has_value());
+  EXPECT_EQ(features[0]->listed, T(300));
+  EXPECT_EQ(features[0]->stock, 0);
+  ASSERT_TRUE(features[1].has_value());
+  EXPECT_EQ(features[1]->listed, absl::InfinitePast());
+  EXPECT_EQ(store->GetListedItems(0, kNoDeadline).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TYPED_TEST(FeatureStoreContractTest, TrialCountersCountFlaggedEventsOnly) {
+  std::unique_ptr<FeatureStore> store = this->MakeStore();
+  ASSERT_NE(store, nullptr);
+  std::vector<Event> events = {Impression("ann", "new", T(1)),
+                               Impression("bob", "new", T(2)),
+                               MakeEvent(EventType::kClick, "ann", "new", T(3)),
+                               Purchase("ann", "new", T(4)),
+                               Impression("ann", "other", T(5)),
+                               View("ann", "new", T(6))};
+  for (Event& e : events) e.count_for_trial = true;
+  events.push_back(Impression("cid", "new", T(7)));  // not flagged
+  RECSYS_ASSERT_OK(store->RecordEvents(events, kNoDeadline));
+  const std::string ids[] = {"new", "other", "never"};
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<TrialCounts> counts,
+                              store->GetTrialCounts(ids, kNoDeadline));
+  ASSERT_EQ(counts.size(), 3u);
+  EXPECT_EQ(counts[0].impressions, 2);
+  EXPECT_EQ(counts[0].clicks, 1);
+  EXPECT_EQ(counts[0].purchases, 1);
+  EXPECT_EQ(counts[1].impressions, 1);
+  EXPECT_EQ(counts[1].clicks + counts[1].purchases, 0);
+  EXPECT_EQ(counts[2].impressions + counts[2].clicks + counts[2].purchases, 0);
+  // The events are stored as usual too.
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures ann, store->GetUser("ann", kNoDeadline));
+  EXPECT_EQ(ann.impressions.size(), 2u);
+  EXPECT_EQ(ann.purchases.size(), 1u);
+}
+
 }  // namespace
 }  // namespace recsys::feature_store

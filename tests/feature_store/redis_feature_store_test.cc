@@ -302,8 +302,13 @@ TEST(RedisFeatureStoreTest, KeySchemaMatchesDocumentation) {
                                  .category = "shoes",
                                  .price = 19.5,
                                  .title = "Shoe",
-                                 .stock = 3}};
+                                 .stock = 3,
+                                 .listed = T(5)}};
   RECSYS_ASSERT_OK(store->PutItems(items));
+  Event trial = Impression("bob", "sku-1", T(13));
+  trial.count_for_trial = true;
+  const Event trial_events[] = {trial};
+  RECSYS_ASSERT_OK(store->RecordEvents(trial_events, kNoDeadline));
 
   auto command = [&](std::vector<std::string> argv) {
     absl::StatusOr<std::string> reply = server->Command(argv);
@@ -320,8 +325,12 @@ TEST(RedisFeatureStoreTest, KeySchemaMatchesDocumentation) {
   EXPECT_EQ(command({"LRANGE", p + "u:alice:imp", "0", "-1"}),
             absl::StrCat("impression|", absl::ToUnixSeconds(T(12)), "|sku-3"));
   EXPECT_EQ(
-      command({"HMGET", p + "i:sku-1", "category", "price", "title", "stock", "slow"}),
-      "shoes\n19.5\nShoe\n3\n0");
+      command({"HMGET", p + "i:sku-1", "category", "price", "title", "stock", "slow",
+               "listed"}),
+      absl::StrCat("shoes\n19.5\nShoe\n3\n0\n", absl::ToUnixSeconds(T(5))));
+  EXPECT_EQ(command({"ZSCORE", p + "listed", "sku-1"}),
+            absl::StrCat(absl::ToUnixSeconds(T(5))));
+  EXPECT_EQ(command({"HGET", p + "t:sku-1", "impressions"}), "1");
 }
 
 TEST(RedisFeatureStoreTest, SelectsTheConfiguredDatabase) {

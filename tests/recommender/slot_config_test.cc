@@ -103,6 +103,12 @@ TEST(SlotConfigTest, BadConfigsNameTheField) {
                 "rules.repurchasable[0].min_days");
   ExpectInvalid(R"pb(rules { low_stock_multiplier: 3 })pb", "rules.low_stock_multiplier");
   ExpectInvalid(R"pb(timezone: "Mars/Olympus")pb", "timezone");
+  ExpectInvalid(R"pb(slots { name: "a" sources { source: SOURCE_TRENDING weight: 1 }
+                             trial_share: 1.5 })pb",
+                "slots[0].trial_share");
+  ExpectInvalid(R"pb(rules { trial_days: -1 })pb", "rules.trial_days");
+  ExpectInvalid(R"pb(rules { trial_graduation_purchases: -1 })pb",
+                "rules.trial_graduation_purchases");
   // Syntax errors give the position.
   ExpectInvalid("slots { name: \"a\"\n  sources { sorce: 1 } }", "line 2");
   EXPECT_TRUE(absl::IsNotFound(SlotPlan::Load("/nonexistent/slots.textproto").status()));

@@ -3,6 +3,7 @@
 // slow movers, diversity), and the server's handling of a bad config.
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -64,6 +65,7 @@ class StorefrontTest : public ::testing::Test {
     RECSYS_ASSERT_OK(LoadIntoFeatureStore(data_, store_.get()));
     RecommenderOptions rec_options;
     rec_options.feature_timeout = absl::Seconds(2);
+    rec_options.trial_pool.refresh = absl::ZeroDuration();  // see listings at once
     recommender_ = std::make_unique<Recommender>(models_.get(), store_.get(), rec_options);
   }
 
@@ -82,6 +84,29 @@ class StorefrontTest : public ::testing::Test {
     f.stock = stock;
     f.slow_mover = slow;
     RECSYS_ASSERT_OK(store_->PutItems({f}));
+  }
+
+  // Lists a catalog item (new to the model unless it is one of its items).
+  void List(const std::string& item, const std::string& category, absl::Time listed,
+            int64_t stock = 10) {
+    ItemFeatures f;
+    f.item_id = item;
+    f.category = category;
+    f.price = 3;
+    f.title = absl::StrCat("New ", item);
+    f.stock = stock;
+    f.listed = listed;
+    RECSYS_ASSERT_OK(store_->PutItems({f}));
+  }
+
+  static Event MakeEvent(EventType type, const std::string& user, const std::string& item,
+                         absl::Time t) {
+    Event e;
+    e.type = type;
+    e.user_id = user;
+    e.item_id = item;
+    e.time = t;
+    return e;
   }
 
   std::vector<SlotAnswer> Ask(const std::string& user, std::vector<SlotSpec> slots,
@@ -234,8 +259,12 @@ TEST_F(StorefrontTest, LowStockAndSlowMoversAreDemoted) {
   ASSERT_GE(ids.size(), 10u);
   EXPECT_EQ(ids[0], "b2");
   for (const auto& item : slots[0].items) {
-    if (item.item_id == "b0") EXPECT_TRUE(HasRule(item, "low_stock"));
-    if (item.item_id == "b1") EXPECT_TRUE(HasRule(item, "slow_mover"));
+    if (item.item_id == "b0") {
+      EXPECT_TRUE(HasRule(item, "low_stock"));
+    }
+    if (item.item_id == "b1") {
+      EXPECT_TRUE(HasRule(item, "slow_mover"));
+    }
   }
   const auto pos = [&](const std::string& id) {
     return std::find(ids.begin(), ids.end(), id) - ids.begin();
@@ -362,6 +391,222 @@ TEST_F(StorefrontTest, BadConfigOnReloadKeepsTheServedOne) {
   auto refused = server::RecsysServer::Start(options, models_.get(), store_.get());
   EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
   EXPECT_NE(refused.status().message().find("slots[0]"), absl::string_view::npos);
+}
+
+TEST_F(StorefrontTest, TrialShareIsMetOverManyRequests) {
+  UsePlan(R"pb(
+    slots { name: "feed" sources { source: SOURCE_TRENDING weight: 1 } trial_share: 0.25 }
+    rules { trial_days: 15 }
+  )pb");
+  const absl::Time now = Hour(12);
+  // Four new items in their window, one whose window ended, one not yet
+  // listed, one out of stock, and a model item listed as new.
+  List("n0", "alpha", now - absl::Hours(24 * 2));
+  List("n1", "beta", now - absl::Hours(24 * 5));
+  List("n2", "alpha", now - absl::Hours(24 * 14));
+  List("n3", "gamma", now - absl::Hours(1));
+  List("old", "alpha", now - absl::Hours(24 * 15) - absl::Seconds(1));
+  List("future", "alpha", now + absl::Hours(1));
+  List("gone", "beta", now - absl::Hours(24), /*stock=*/0);
+  List("a9", "alpha", now - absl::Hours(24 * 3));
+  const std::set<std::string> trial = {"n0", "n1", "n2", "n3", "a9"};
+
+  constexpr int kRequests = 400;
+  int trial_shown = 0;
+  std::map<std::string, int> per_item;
+  for (int i = 0; i < kRequests; ++i) {
+    auto slots = Ask(absl::StrCat("visitor", i), {{"feed", 10}}, now);
+    ASSERT_EQ(slots[0].items.size(), 10u);
+    int in_request = 0;
+    std::set<std::string> seen;
+    for (size_t pos = 0; pos < slots[0].items.size(); ++pos) {
+      const ScoredItem& item = slots[0].items[pos];
+      EXPECT_TRUE(seen.insert(item.item_id).second) << item.item_id;
+      EXPECT_NE(item.item_id, "old");
+      EXPECT_NE(item.item_id, "future");
+      EXPECT_NE(item.item_id, "gone");
+      if (item.reason.code != ReasonCode::kTrialPool) continue;
+      EXPECT_TRUE(trial.contains(item.item_id)) << item.item_id;
+      EXPECT_TRUE(HasRule(item, "trial_pool"));
+      EXPECT_GT(pos, 0u) << "trial items are spread through the slot";
+      ++in_request;
+      ++per_item[item.item_id];
+    }
+    // 0.25 * 10 = 2.5: two or three per request.
+    EXPECT_GE(in_request, 2);
+    EXPECT_LE(in_request, 3);
+    trial_shown += in_request;
+  }
+  const double share = static_cast<double>(trial_shown) / (10.0 * kRequests);
+  EXPECT_NEAR(share, 0.25, 0.015);
+  // Visitors without a history have no preference: the exposure is spread
+  // over the whole pool, including the item of a category the model does
+  // not know (no vector at all).
+  for (const std::string& id : trial) {
+    EXPECT_GT(per_item[id], trial_shown / 10) << id;
+  }
+}
+
+TEST_F(StorefrontTest, NewItemsGetTheirCategorysVectorAndFollowTheUsersTaste) {
+  UsePlan(R"pb(
+    slots { name: "feed" sources { source: SOURCE_PERSONALIZED weight: 1 } trial_share: 0.1 }
+  )pb");
+  const absl::Time now = Hour(12);
+  List("new-alpha", "alpha", now - absl::Hours(24));
+  List("new-beta", "beta", now - absl::Hours(24));
+  auto trial_item = [&](const std::string& user) {
+    auto slots = Ask(user, {{"feed", 10}}, now);
+    for (const auto& item : slots[0].items) {
+      if (item.reason.code == ReasonCode::kTrialPool) return item.item_id;
+    }
+    return std::string();
+  };
+  EXPECT_EQ(trial_item("ua0"), "new-alpha");
+  EXPECT_EQ(trial_item("ub0"), "new-beta");
+  // Similar items of a new item, before any training, come from its category.
+  SimilarRequest r;
+  r.item_id = "new-beta";
+  r.k = 5;
+  RECSYS_ASSERT_OK_AND_ASSIGN(SimilarAnswer similar, recommender_->SimilarItems(r));
+  ASSERT_EQ(similar.items.size(), 5u);
+  for (const auto& item : similar.items) EXPECT_EQ(item.category, "beta") << item.item_id;
+  r.item_id = "never-listed";
+  EXPECT_TRUE(absl::IsNotFound(recommender_->SimilarItems(r).status()));
+}
+
+TEST_F(StorefrontTest, TrialOutcomeIsCountedPerItem) {
+  const absl::Time now = Hour(12);
+  UsePlan(R"pb(
+    slots { name: "feed" sources { source: SOURCE_TRENDING weight: 1 } trial_share: 0.5 }
+    rules { trial_days: 10 trial_graduation_purchases: 1 }
+  )pb");
+  List("fresh", "alpha", now - absl::Hours(24 * 2));
+  List("hit", "alpha", now - absl::Hours(24 * 12));   // trial ended 2 days ago
+  List("flop", "beta", now - absl::Hours(24 * 11));   // trial ended 1 day ago
+  std::vector<Event> events = {
+      MakeEvent(EventType::kImpression, "u1", "fresh", now),
+      MakeEvent(EventType::kImpression, "u2", "fresh", now),
+      MakeEvent(EventType::kClick, "u2", "fresh", now),
+      MakeEvent(EventType::kPurchase, "u2", "fresh", now),
+      // During their windows.
+      MakeEvent(EventType::kImpression, "u3", "hit", now - absl::Hours(24 * 5)),
+      MakeEvent(EventType::kPurchase, "u3", "hit", now - absl::Hours(24 * 5)),
+      MakeEvent(EventType::kImpression, "u4", "flop", now - absl::Hours(24 * 5)),
+      // After the window, and for an item never on trial: not counted.
+      MakeEvent(EventType::kPurchase, "u5", "flop", now),
+      MakeEvent(EventType::kImpression, "u5", "b0", now),
+      MakeEvent(EventType::kView, "u5", "fresh", now),
+  };
+  RECSYS_ASSERT_OK(recommender_->RecordEvents(events, absl::InfiniteFuture()).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(TrialReportAnswer report,
+                              recommender_->TrialReport(now, 0, absl::InfiniteFuture()));
+  EXPECT_EQ(report.trial_days, 10);
+  ASSERT_EQ(report.items.size(), 3u);
+  EXPECT_EQ(report.items[0].item_id, "fresh");  // newest first
+  EXPECT_EQ(report.items[0].status, "in_trial");
+  EXPECT_EQ(report.items[0].day, 2);
+  EXPECT_EQ(report.items[0].counts.impressions, 2);
+  EXPECT_EQ(report.items[0].counts.clicks, 1);
+  EXPECT_EQ(report.items[0].counts.purchases, 1);
+  EXPECT_EQ(report.items[0].vector_source, TrialVectorSource::kCategoryMean);
+  EXPECT_EQ(report.items[1].item_id, "flop");
+  EXPECT_EQ(report.items[1].status, "slow_mover_candidate");
+  EXPECT_EQ(report.items[1].counts.impressions, 1);
+  EXPECT_EQ(report.items[1].counts.purchases, 0);
+  EXPECT_EQ(report.items[2].item_id, "hit");
+  EXPECT_EQ(report.items[2].status, "graduated");
+  // Ended long enough ago: out of the report.
+  RECSYS_ASSERT_OK_AND_ASSIGN(report, recommender_->TrialReport(now + absl::Hours(24 * 20), 0,
+                                                                absl::InfiniteFuture()));
+  EXPECT_TRUE(report.items.empty());
+}
+
+TEST_F(StorefrontTest, CatalogListingThroughGrpcReachesTheTrialPool) {
+  const std::string dir = testing::FreshDir("storefront_trial");
+  const std::string path = dir + "/slots.textproto";
+  std::ofstream(path) << R"pb(
+    slots { name: "feed" sources { source: SOURCE_TRENDING weight: 1 } trial_share: 0.2 }
+  )pb";
+  server::ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.slots_config = path;
+  auto server = server::RecsysServer::Start(options, models_.get(), store_.get());
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                     grpc::InsecureChannelCredentials());
+  auto rec = recsys::v1::Recommender::NewStub(channel);
+  auto admin = recsys::v1::Admin::NewStub(channel);
+
+  recsys::v1::UpdateItemsRequest update;
+  auto* item = update.add_items();
+  item->set_item_id("kettle-2");
+  item->set_category("alpha");
+  item->set_price(29.5);
+  item->set_title("Kettle 2");
+  item->set_listed_unix(absl::ToUnixSeconds(absl::Now()) - 3600);
+  recsys::v1::UpdateItemsResponse updated;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(admin->UpdateItems(&ctx, update, &updated).ok());
+  }
+  ASSERT_EQ(updated.unknown_to_model_size(), 1);
+  // A bad listing time names the field.
+  item->set_listed_unix(-5);
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = admin->UpdateItems(&ctx, update, &updated);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(st.error_message().find("items[0].listed_unix"), std::string::npos);
+  }
+
+  recsys::v1::RecommendProductsRequest req;
+  req.set_user_id("newcomer");
+  auto* slot = req.add_slots();
+  slot->set_name("feed");
+  slot->set_k(5);  // 0.2 * 5 = exactly one trial item
+  recsys::v1::RecommendProductsResponse resp;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(rec->RecommendProducts(&ctx, req, &resp).ok());
+  }
+  std::string shown;
+  for (const auto& i : resp.slots(0).items()) {
+    if (i.reason().code() == recsys::v1::REASON_TRIAL_POOL) shown = i.item_id();
+  }
+  ASSERT_EQ(shown, "kettle-2");
+
+  // A stock-only update keeps the listing and the catalog fields.
+  recsys::v1::UpdateItemsRequest restock;
+  restock.add_items()->set_item_id("kettle-2");
+  restock.mutable_items(0)->set_stock(7);
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(admin->UpdateItems(&ctx, restock, &updated).ok());
+  }
+  recsys::v1::RecordEventsRequest events;
+  auto* e = events.add_events();
+  e->set_type(recsys::v1::EVENT_IMPRESSION);
+  e->set_user_id("newcomer");
+  e->set_item_id("kettle-2");
+  e->set_slot("feed");
+  recsys::v1::RecordEventsResponse recorded;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(rec->RecordEvents(&ctx, events, &recorded).ok());
+  }
+  recsys::v1::TrialReport report;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(admin->GetTrialReport(&ctx, recsys::v1::GetTrialReportRequest(), &report).ok());
+  }
+  ASSERT_EQ(report.items_size(), 1);
+  EXPECT_EQ(report.items(0).item_id(), "kettle-2");
+  EXPECT_EQ(report.items(0).category(), "alpha");
+  EXPECT_EQ(report.items(0).title(), "Kettle 2");
+  EXPECT_EQ(report.items(0).status(), "in_trial");
+  EXPECT_EQ(report.items(0).impressions(), 1);
+  EXPECT_EQ(report.items(0).vector_source(), "category_mean");
+  EXPECT_EQ(report.trial_days(), 15);
 }
 
 }  // namespace
