@@ -130,6 +130,8 @@ class SegmentBuilder {
   SegmentBuilder() = default;
   SegmentBuilder(const SegmentBuilder&) = delete;
   SegmentBuilder& operator=(const SegmentBuilder&) = delete;
+  SegmentBuilder(SegmentBuilder&&) = default;
+  SegmentBuilder& operator=(SegmentBuilder&&) = default;
 
   // Adds one purchase line: `amount` = quantity x unit price. Lines of one
   // order (same user and order id; without an order id, same user and time)
