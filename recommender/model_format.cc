@@ -45,6 +45,7 @@ constexpr char kItemsCosIndexFile[] = "items_cos.faiss";
 constexpr char kPopularFile[] = "popular.tsv";
 constexpr char kHistoryFile[] = "history.bin";
 constexpr char kComplementsFile[] = "complements.tsv";
+constexpr char kSegmentsFile[] = "segments.tsv";
 
 absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   return absl::UnavailableError(
@@ -330,6 +331,10 @@ absl::Status WriteAll(const std::string& dir, const ModelData& data,
     RECSYS_RETURN_IF_ERROR(WriteText(dir + "/" + kComplementsFile, text));
     files.push_back(kComplementsFile);
   }
+  if (!data.segments_tsv.empty()) {
+    RECSYS_RETURN_IF_ERROR(WriteText(dir + "/" + kSegmentsFile, data.segments_tsv));
+    files.push_back(kSegmentsFile);
+  }
 
   std::string index_type;
   for (Metric metric : {Metric::kInnerProduct, Metric::kCosine}) {
@@ -539,6 +544,9 @@ absl::StatusOr<ModelData> ReadModelData(const std::string& dir) {
         d.complements[row].push_back({item, score});
       }
     }
+  }
+  if (m.files().contains(kSegmentsFile)) {
+    RECSYS_ASSIGN_OR_RETURN(d.segments_tsv, ReadFile(dir + "/" + kSegmentsFile));
   }
   absl::Status check = CheckData(d);
   if (!check.ok()) {

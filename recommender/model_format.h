@@ -13,6 +13,7 @@
 //     popular.tsv                  item rows by popularity, most popular first
 //     history.bin                  per-user purchase history (CSR)
 //     complements.tsv              optional: item row -> bundle complements
+//     segments.tsv                 optional: marketing segment per user
 //
 // Publishing writes everything to <root>/.tmp-<version>/, fsyncs each file and
 // the directory, then renames it to <root>/<version>/, so a reader never sees
@@ -74,6 +75,10 @@ struct ModelData {
   // Optional "frequently bought together" complements per item row (item
   // row, score), best first; empty: none computed.
   std::vector<std::vector<std::pair<int32_t, float>>> complements;
+  // Optional marketing segments: the text of segments.tsv, whose layout
+  // belongs to marketing/segments.h (SegmentsToTsv writes it,
+  // ParseSegmentsTsv reads it). Empty: no file (older models have none).
+  std::string segments_tsv;
 };
 
 struct PublishOptions {

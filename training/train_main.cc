@@ -3,7 +3,7 @@
 //
 //   recsys_train --input purchases.csv.gz --model_root /models
 //   recsys_train --input purchases.csv.gz --model_root /models
-//       --redis 127.0.0.1:6379
+//       --redis 127.0.0.1:6379 --marketing_config deploy/marketing.textproto
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -17,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "feature_store/redis_feature_store.h"
+#include "marketing/coupons.h"
+#include "marketing/segment_store.h"
 #include "training/trainer.h"
 
 namespace {
@@ -77,6 +79,16 @@ ABSL_FLAG(std::string, not_before, "",
 ABSL_FLAG(std::string, before, "",
           "Use only rows before this time (unix seconds or "
           "YYYY-MM-DD[ HH:MM:SS]).");
+ABSL_FLAG(bool, segments, true,
+          "Compute marketing segments (RFM, segment, tier, lifecycle) from the "
+          "same rows: summary in the manifest, segments.tsv in the model, "
+          "and with --redis each user's record in Redis.");
+ABSL_FLAG(std::string, marketing_config, "",
+          "recsys.v1.MarketingConfig text file with the segment and tier "
+          "thresholds (e.g. deploy/marketing.textproto); empty: the defaults.");
+ABSL_FLAG(std::string, segments_as_of, "",
+          "Reference time of recency and trailing spend (unix seconds or "
+          "YYYY-MM-DD[ HH:MM:SS]); empty: the latest event of the data.");
 
 namespace {
 
@@ -163,6 +175,18 @@ int main(int argc, char** argv) {
   options.compute_complements = absl::GetFlag(FLAGS_bundles);
   options.als.seed = absl::GetFlag(FLAGS_seed);
   options.als.compute_loss = absl::GetFlag(FLAGS_loss);
+  options.compute_segments = absl::GetFlag(FLAGS_segments);
+  if (const std::string path = absl::GetFlag(FLAGS_marketing_config); !path.empty()) {
+    absl::StatusOr<recsys::v1::MarketingConfig> config =
+        recsys::marketing::LoadMarketingConfig(path);
+    if (!config.ok()) return Fail(config.status());
+    options.marketing = *std::move(config);
+  }
+  if (absl::Status s = ParseTimeFlag("segments_as_of", absl::GetFlag(FLAGS_segments_as_of),
+                                     &options.segments_as_of_unix);
+      !s.ok()) {
+    return Fail(s);
+  }
   options.log = [](absl::string_view line) {
     std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
     std::fflush(stdout);
@@ -170,6 +194,7 @@ int main(int argc, char** argv) {
   if (absl::Status s = ValidateTrainerOptions(options); !s.ok()) return Fail(s);
 
   std::unique_ptr<recsys::feature_store::FeatureStore> store;
+  std::unique_ptr<recsys::marketing::SegmentStore> segment_store;
   const std::string redis = absl::GetFlag(FLAGS_redis);
   if (!redis.empty()) {
     absl::StatusOr<recsys::feature_store::RedisOptions> redis_options =
@@ -181,9 +206,20 @@ int main(int argc, char** argv) {
         created = recsys::feature_store::NewRedisFeatureStore(*redis_options);
     if (!created.ok()) return Fail(created.status());
     store = *std::move(created);
+    if (options.compute_segments) {
+      recsys::marketing::RedisClientOptions segment_options;
+      segment_options.host = redis_options->host;
+      segment_options.port = redis_options->port;
+      segment_options.db = redis_options->db;
+      segment_options.key_prefix = redis_options->key_prefix;
+      absl::StatusOr<std::unique_ptr<recsys::marketing::SegmentStore>> segments =
+          recsys::marketing::NewRedisSegmentStore(segment_options);
+      if (!segments.ok()) return Fail(segments.status());
+      segment_store = *std::move(segments);
+    }
   }
 
-  absl::StatusOr<TrainResult> result = Train(options, store.get());
+  absl::StatusOr<TrainResult> result = Train(options, store.get(), segment_store.get());
   if (!result.ok()) return Fail(result.status());
   return 0;
 }

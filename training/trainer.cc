@@ -8,10 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/container/flat_hash_map.h"
 #include "common/status_macros.h"
+#include "marketing/coupons.h"
 #include "recommender/ranker.h"
 #include "recommender/vector_index.h"
 
@@ -66,6 +68,14 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& options) {
   }
   if (options.read.csv.max_record_bytes < 1) {
     return absl::InvalidArgumentError("max_record_bytes: must be >= 1");
+  }
+  if (absl::Status s = marketing::ValidateMarketingConfig(
+          marketing::WithDefaults(options.marketing));
+      !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("marketing config: ", s.message()));
+  }
+  if (options.segments_as_of_unix < 0) {
+    return absl::InvalidArgumentError("segments_as_of_unix: must be >= 0");
   }
   RECSYS_RETURN_IF_ERROR(ValidateAlsOptions(options.als));
   return ValidateConfidenceOptions(options.confidence);
@@ -256,7 +266,8 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> ReadBaskets(const TrainerOptio
 }
 
 absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
-                                  feature_store::FeatureStore* store) {
+                                  feature_store::FeatureStore* store,
+                                  marketing::SegmentStore* segment_store) {
   RECSYS_RETURN_IF_ERROR(ValidateTrainerOptions(options));
   auto log = [&](absl::string_view line) {
     if (options.log) options.log(line);
@@ -264,11 +275,18 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   const Clock::time_point start = Clock::now();
   TrainResult result;
 
-  // 1. Read and aggregate.
+  // 1. Read and aggregate (orders for the segments too: one order per user
+  // and time, as the files carry no order ids).
   InteractionBuilder builder(options.interactions);
+  marketing::SegmentBuilder segment_builder;
   RECSYS_RETURN_IF_ERROR(ReadPurchases(
       options.input, options.read,
-      [&builder](const PurchaseRow& row) { builder.Add(row); },
+      [&](const PurchaseRow& row) {
+        builder.Add(row);
+        if (options.compute_segments) {
+          segment_builder.Add(row.user_id, "", row.timestamp_unix, row.quantity * row.price);
+        }
+      },
       &result.read_stats));
   const ReadStats& stats = result.read_stats;
   log(absl::StrCat("read ", options.input));
@@ -351,7 +369,34 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                         baskets.size(), with, data.num_items(), SecondsSince(bundle_start)));
   }
 
-  // 5. Publish.
+  // 5. Marketing segments, from the same rows.
+  std::vector<marketing::UserSegment> segments;
+  std::string segments_tsv;
+  recsys::v1::SegmentSummary segment_summary;
+  if (options.compute_segments && data.last_event_unix > 0) {
+    const Clock::time_point segments_start = Clock::now();
+    const recsys::v1::MarketingConfig config = marketing::WithDefaults(options.marketing);
+    const int64_t as_of =
+        options.segments_as_of_unix > 0 ? options.segments_as_of_unix : data.last_event_unix;
+    RECSYS_ASSIGN_OR_RETURN(segments, segment_builder.Build(config, as_of));
+    result.segments = marketing::Summarize(segments, as_of);
+    segment_summary = marketing::SummaryToProto(result.segments, config);
+    RECSYS_ASSIGN_OR_RETURN(segments_tsv, marketing::SegmentsToTsv(segments));
+    result.segments_seconds = SecondsSince(segments_start);
+    log(absl::StrFormat("segments as of %s: %d users in %.2fs",
+                        absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(as_of),
+                                         absl::UTCTimeZone()),
+                        result.segments.users, result.segments_seconds));
+    for (absl::string_view line :
+         absl::StrSplit(marketing::FormatSummaryTable(result.segments), '\n', absl::SkipEmpty())) {
+      log(absl::StrCat("  ", line));
+    }
+  } else if (options.compute_segments) {
+    log("segments: skipped (the data has no timestamps)");
+  }
+  segment_builder = marketing::SegmentBuilder();
+
+  // 6. Publish.
   recsys::v1::ModelManifest manifest;
   *manifest.mutable_ranker() = recommender::RankerWeightsToConfig(result.ranker);
   manifest.set_version(options.version);
@@ -395,6 +440,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     s->set_seconds(it.seconds);
   }
   manifest.set_train_seconds(result.train_seconds);
+  if (!segments_tsv.empty()) *manifest.mutable_segments() = std::move(segment_summary);
 
   const Clock::time_point publish_start = Clock::now();
   recommender::PublishOptions publish;
@@ -404,6 +450,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     recommender::ModelData model_data =
         BuildModelData(data, std::move(model), std::move(manifest));
     model_data.complements = std::move(complements);
+    model_data.segments_tsv = std::move(segments_tsv);
     RECSYS_ASSIGN_OR_RETURN(
         result.model_dir,
         recommender::PublishModel(options.model_root, model_data, publish));
@@ -412,7 +459,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   log(absl::StrFormat("published %s in %.2fs", result.model_dir,
                       result.publish_seconds));
 
-  // 6. Bulk load the feature store.
+  // 7. Bulk load the feature store, then the segment store.
   if (store != nullptr) {
     const Clock::time_point store_start = Clock::now();
     absl::Status loaded = LoadFeatureStore(data, options.store_batch, store);
@@ -429,6 +476,24 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     log(absl::StrFormat("loaded %d users and %d items into %s in %.2fs",
                         result.users_stored, result.items_stored,
                         store->Describe(), result.store_seconds));
+  }
+  if (segment_store != nullptr && !segments.empty()) {
+    const Clock::time_point start_segments = Clock::now();
+    for (size_t begin = 0; begin < segments.size(); begin += options.store_batch) {
+      const size_t n = std::min<size_t>(options.store_batch, segments.size() - begin);
+      absl::Status stored =
+          segment_store->PutSegments(absl::MakeConstSpan(segments).subspan(begin, n));
+      if (!stored.ok()) {
+        return absl::Status(
+            stored.code(),
+            absl::StrCat("segment load into ", segment_store->Describe(),
+                         " failed (model already published at ", result.model_dir,
+                         "): ", stored.message()));
+      }
+      result.segments_stored += static_cast<int64_t>(n);
+    }
+    log(absl::StrFormat("loaded %d segment records into %s in %.2fs", result.segments_stored,
+                        segment_store->Describe(), SecondsSince(start_segments)));
   }
   result.total_seconds = SecondsSince(start);
   log(absl::StrFormat("total %.2fs", result.total_seconds));

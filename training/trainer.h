@@ -1,7 +1,10 @@
 // The training pipeline: purchase file -> interaction matrix -> implicit ALS
 // -> published model directory (recommender/model_format.h), and optionally
 // a bulk load of every user's purchase history and the item metadata into a
-// FeatureStore.
+// FeatureStore. From the same rows it computes the customers' marketing
+// segments (marketing/segments.h): a summary in the manifest and the log,
+// segments.tsv in the model directory, and each user's record in a
+// SegmentStore when one is given.
 //
 //   TrainerOptions options;
 //   options.input = "purchases.csv.gz";
@@ -22,6 +25,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "feature_store/feature_store.h"
+#include "marketing/segment_store.h"
+#include "marketing/segments.h"
 #include "recommender/model_format.h"
 #include "training/als.h"
 #include "training/csv_reader.h"
@@ -66,6 +71,14 @@ struct TrainerOptions {
   // (rows of one user at one time); skipped for data without timestamps.
   bool compute_complements = true;
   ComplementOptions complements;
+  // Compute marketing segments (skipped for data without timestamps).
+  bool compute_segments = true;
+  // Segment and tier thresholds; zero fields take the defaults of
+  // marketing/coupons.h (WithDefaults).
+  recsys::v1::MarketingConfig marketing;
+  // Reference time of recency and trailing spend; 0: the latest event of
+  // the data.
+  int64_t segments_as_of_unix = 0;
 };
 
 struct TrainResult {
@@ -89,19 +102,27 @@ struct TrainResult {
   // Records written to the feature store (0 without a store).
   int64_t users_stored = 0;
   int64_t items_stored = 0;
+  // Segment summary (users 0 when segments were not computed).
+  marketing::SegmentSummary segments;
+  double segments_seconds = 0;
+  // Records written to the segment store (0 without one).
+  int64_t segments_stored = 0;
 };
 
 // Runs the pipeline. `store` (nullable, not owned, must outlive the call)
-// receives the bulk load after the model is published.
+// receives the bulk load after the model is published; `segment_store`
+// (nullable, not owned, must outlive the call) then receives every user's
+// segment record.
 //
 // Errors: InvalidArgument for bad options (checked before reading) and when
 // the input has no usable rows (nothing is published; the message gives the
 // skip counts); the ReadPurchases errors (NotFound, InvalidArgument for an
 // empty file or unknown header, DataLoss); the PublishModel errors; the
-// store's errors from the bulk load (the model is then already published,
+// stores' errors from the bulk loads (the model is then already published,
 // and TrainResult is lost: the status message names the model directory).
 absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
-                                  feature_store::FeatureStore* store);
+                                  feature_store::FeatureStore* store,
+                                  marketing::SegmentStore* segment_store = nullptr);
 
 // Checks every option Train() depends on (input, model_root and version
 // included). InvalidArgument names the bad option.

@@ -47,6 +47,26 @@ TEST(ModelFormatTest, PublishAndReadRoundTrip) {
   ASSERT_EQ(back.complements.size(), data.items.size());
   EXPECT_EQ(back.complements[3], data.complements[3]);
   EXPECT_TRUE(back.complements[4].empty());
+  // No segments given: no file.
+  EXPECT_TRUE(back.segments_tsv.empty());
+  EXPECT_FALSE(fs::exists(dir + "/segments.tsv"));
+  EXPECT_FALSE(back.manifest.files().contains("segments.tsv"));
+}
+
+TEST(ModelFormatTest, OptionalSegmentsFile) {
+  const std::string root = testing::FreshDir("model_format_segments");
+  ModelData data = testing::MakePlantedModel();
+  data.segments_tsv = "user_id\tsegment\nua0\tcore\n";
+  PublishOptions options;
+  options.version = "7";
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir, PublishModel(root, data, options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(ModelData back, ReadModelData(dir));
+  EXPECT_EQ(back.segments_tsv, data.segments_tsv);
+  EXPECT_EQ(back.manifest.files().at("segments.tsv"),
+            static_cast<int64_t>(data.segments_tsv.size()));
+  // Its size is checked like every other file's.
+  std::ofstream(dir + "/segments.tsv", std::ios::app) << "ub0\tnew\n";
+  EXPECT_EQ(ReadModelData(dir).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(ModelFormatTest, VersionsListedNewestFirstAndAutoVersionIncreases) {

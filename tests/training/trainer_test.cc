@@ -9,6 +9,8 @@
 #include "absl/time/time.h"
 #include "feature_store/in_memory_feature_store.h"
 #include "feature_store/redis_feature_store.h"
+#include "marketing/segment_store.h"
+#include "marketing/segments.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "recommender/model_format.h"
@@ -212,6 +214,106 @@ TEST(TrainerTest, ValidatesOptionsBeforeReading) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(TrainerTest, ComputesSegmentsFromTheSameRows) {
+  const std::string dir = MakeTestDir();
+  constexpr int64_t kT = 1700000000, kDay = 86400;
+  std::string csv = "user_id,item_id,timestamp,quantity,price\n";
+  auto row = [&](const char* user, const char* item, int64_t t, int q, double price) {
+    absl::StrAppend(&csv, user, ",", item, ",", t, ",", q, ",", price, "\n");
+  };
+  row("dormant", "i1", kT - 200 * kDay, 1, 5);
+  row("dormant", "i2", kT - 100 * kDay, 2, 10);  // same order time: one order
+  row("dormant", "i3", kT - 100 * kDay, 1, 1);
+  row("deep", "i1", kT - 400 * kDay, 1, 700);
+  row("deep", "i2", kT - 180 * kDay, 1, 1);
+  row("new", "i3", kT - 5 * kDay, 1, 30);
+  row("gold", "i1", kT - 300 * kDay, 10, 100);
+  row("gold", "i2", kT - 2 * kDay, 6, 100);
+  row("latest", "i2", kT, 1, 3);
+  TrainerOptions options = SmallOptions(WriteFile(dir, "p.csv", csv), dir + "/models");
+  options.version = "1";
+  std::vector<std::string> lines;
+  options.log = [&](absl::string_view line) { lines.emplace_back(line); };
+  std::unique_ptr<marketing::SegmentStore> segments = marketing::NewInMemorySegmentStore();
+  absl::StatusOr<TrainResult> result = Train(options, nullptr, segments.get());
+  ASSERT_TRUE(result.ok()) << result.status();
+
+  EXPECT_EQ(result->segments.users, 5);
+  EXPECT_EQ(result->segments.as_of_unix, kT);
+  EXPECT_DOUBLE_EQ(result->segments.spend, 5 + 21 + 701 + 30 + 1600 + 3);
+  EXPECT_EQ(result->segments_stored, 5);
+  EXPECT_THAT(lines, ::testing::Contains(StartsWith("segments as of 2023-11-14 22:13:20 UTC: 5 users")));
+  EXPECT_THAT(lines, ::testing::Contains(StartsWith("  deep_dormant           1   20.0%")));
+
+  absl::StatusOr<marketing::UserSegment> dormant =
+      segments->GetSegment("dormant", absl::InfiniteFuture());
+  ASSERT_TRUE(dormant.ok()) << dormant.status();
+  EXPECT_EQ(dormant->segment, marketing::Segment::kDormant);
+  EXPECT_EQ(dormant->frequency, 2);
+  EXPECT_EQ(dormant->recency_days, 100);
+  EXPECT_DOUBLE_EQ(dormant->monetary, 26);
+  absl::StatusOr<marketing::UserSegment> gold = segments->GetSegment("gold", absl::InfiniteFuture());
+  ASSERT_TRUE(gold.ok());
+  EXPECT_EQ(gold->tier, marketing::Tier::kGold);  // 1600 in the trailing year
+  EXPECT_EQ(segments->GetSegment("new", absl::InfiniteFuture())->segment,
+            marketing::Segment::kNew);
+  EXPECT_EQ(segments->GetSegment("deep", absl::InfiniteFuture())->segment,
+            marketing::Segment::kDeepDormant);
+
+  // The model directory carries segments.tsv and the manifest the summary.
+  absl::StatusOr<recommender::ModelData> model = recommender::ReadModelData(result->model_dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<std::vector<marketing::UserSegment>> tsv =
+      marketing::ParseSegmentsTsv(model->segments_tsv);
+  ASSERT_TRUE(tsv.ok()) << tsv.status();
+  ASSERT_EQ(tsv->size(), 5u);
+  EXPECT_EQ((*tsv)[0].user_id, "deep");
+  const recsys::v1::SegmentSummary& summary = model->manifest.segments();
+  EXPECT_EQ(summary.users(), 5);
+  EXPECT_EQ(summary.as_of_unix(), kT);
+  ASSERT_EQ(summary.segments_size(), marketing::kNumSegments);
+  EXPECT_EQ(summary.segments(4).name(), "dormant");
+  EXPECT_EQ(summary.segments(4).users(), 1);
+  EXPECT_EQ(summary.config().segments().dormant_days(), 90);
+
+  // A configured threshold and reference time change the answer.
+  options.version = "2";
+  options.marketing.mutable_segments()->set_dormant_days(150);
+  options.segments_as_of_unix = kT + 60 * kDay;
+  result = Train(options, nullptr, segments.get());
+  ASSERT_TRUE(result.ok()) << result.status();
+  dormant = segments->GetSegment("dormant", absl::InfiniteFuture());
+  EXPECT_EQ(dormant->recency_days, 160);
+  EXPECT_EQ(dormant->segment, marketing::Segment::kDormant);
+  EXPECT_EQ(segments->GetSegment("new", absl::InfiniteFuture())->segment,
+            marketing::Segment::kAtRisk);
+}
+
+TEST(TrainerTest, SegmentsNeedTimestamps) {
+  const std::string dir = MakeTestDir();
+  TrainerOptions options = SmallOptions(
+      WriteFile(dir, "pairs.csv", "user,item\nu1,a\nu1,b\nu2,a\nu3,b\nu3,c\n"),
+      dir + "/models");
+  std::vector<std::string> lines;
+  options.log = [&](absl::string_view line) { lines.emplace_back(line); };
+  absl::StatusOr<TrainResult> result = Train(options, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->segments.users, 0);
+  EXPECT_THAT(lines, ::testing::Contains("segments: skipped (the data has no timestamps)"));
+  absl::StatusOr<recommender::ModelData> model = recommender::ReadModelData(result->model_dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_TRUE(model->segments_tsv.empty());
+  EXPECT_FALSE(model->manifest.has_segments());
+}
+
+TEST(TrainerTest, RejectsABadMarketingConfig) {
+  TrainerOptions options = SmallOptions("/nonexistent.csv", "/tmp/x");
+  options.marketing.mutable_tiers()->set_gold(1);
+  const absl::Status status = Train(options, nullptr).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("marketing config: tiers.gold"));
+}
+
 TEST(BuildModelDataTest, CopiesHistoryAndMetadata) {
   InteractionBuilder builder;
   PurchaseRow row;
@@ -257,12 +359,24 @@ TEST(TrainerRedisTest, BulkLoadsIntoRedis) {
       feature_store::NewRedisFeatureStore(*redis_options);
   ASSERT_TRUE(store.ok()) << store.status();
 
+  marketing::RedisClientOptions segment_options;
+  segment_options.host = redis_options->host;
+  segment_options.port = redis_options->port;
+  absl::StatusOr<std::unique_ptr<marketing::SegmentStore>> segments =
+      marketing::NewRedisSegmentStore(segment_options);
+  ASSERT_TRUE(segments.ok()) << segments.status();
+
   const std::string dir = MakeTestDir();
   TrainerOptions options = SmallOptions(WriteSmallShop(dir), dir + "/models");
   options.store_batch = 64;  // several pipelined batches
-  absl::StatusOr<TrainResult> result = Train(options, store->get());
+  absl::StatusOr<TrainResult> result = Train(options, store->get(), segments->get());
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->users_stored, 300);
+  EXPECT_EQ(result->segments_stored, 300);
+  absl::StatusOr<std::string> segment =
+      (*redis)->Command({"HGET", "rs:u:u000001:seg", "segment"});
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  EXPECT_TRUE(marketing::SegmentFromName(*segment).has_value()) << *segment;
 
   absl::StatusOr<recommender::ModelData> model =
       recommender::ReadModelData(result->model_dir);

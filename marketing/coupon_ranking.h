@@ -1,0 +1,122 @@
+// Which coupons for this user: eligibility filtering and ranking by expected
+// value for the shop (docs/marketing.md, "Ranking coupons").
+//
+// With p = the user's propensity to buy in the coupon's scope, u = the
+// incrementality prior of the user's segment, B = the expected basket (the
+// user's average order value, else config.default_basket_value), B' = the
+// basket when the coupon is used (max(B, threshold_spend) for threshold
+// coupons, else B), m = config.gross_margin_rate and D = the discount on B'
+// (DiscountCents; free shipping: config.free_shipping_value):
+//
+//   EV = p * (u * B' * m + (1 - u) * (B' - B) * m - D)
+//
+// The first term is the margin of purchases the coupon causes, the second
+// the margin of the extra basket a threshold coupon draws from purchases that
+// would have happened anyway, and D is paid on every redemption, incremental
+// or not. For coupons other than threshold ones this is p*u*B*m - p*D.
+//
+// Thread safety: free functions without shared state; `propensity` is called
+// from the calling thread only.
+#ifndef RECSYS_MARKETING_COUPON_RANKING_H_
+#define RECSYS_MARKETING_COUPON_RANKING_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "marketing/coupon_store.h"
+#include "marketing/segments.h"
+#include "recsys/v1/marketing.pb.h"
+
+namespace recsys::marketing {
+
+// Why a coupon or an audience member was chosen. The server maps these to
+// recsys.v1.ReasonCode REASON_FIRST_ORDER, REASON_WIN_BACK,
+// REASON_SEGMENT_OFFER and REASON_AFFINITY.
+enum class CouponReason {
+  // A first_order_only coupon.
+  kFirstOrder,
+  // Any other coupon for a dormant or deep-dormant user.
+  kWinBack,
+  // Any other coupon.
+  kSegmentOffer,
+  // Audience members, ranked by affinity to the offer.
+  kAffinity,
+};
+
+// "first_order", "win_back", "segment_offer", "affinity".
+absl::string_view CouponReasonName(CouponReason reason);
+
+// What ranking needs to know of the user.
+struct CustomerInfo {
+  Segment segment = Segment::kNew;
+  Tier tier = Tier::kNone;
+  // Orders so far; 0 = the next order is the first.
+  int32_t orders = 0;
+  // Days since the last order (for reason texts).
+  int32_t recency_days = 0;
+  // Average order value; 0 = unknown (config.default_basket_value is used).
+  double average_order_value = 0;
+};
+
+// From the user's segment record. Users without a record are new:
+// CustomerInfo{} (segment new, tier none, no orders).
+CustomerInfo CustomerInfoFrom(const UserSegment& user);
+
+struct RankedCoupon {
+  std::string coupon_id;
+  recsys::v1::CouponType type = recsys::v1::COUPON_TYPE_UNSPECIFIED;
+  // EV of the formula above, in money; may be negative.
+  double expected_value = 0;
+  // Its inputs: p, u, B' and D.
+  double propensity = 0;
+  double incrementality = 0;
+  double basket_value = 0;
+  double discount = 0;
+  CouponReason reason = CouponReason::kSegmentOffer;
+  // E.g. "win-back: 15% off (up to 20.00) on coffee_tea; last order 120
+  // days ago".
+  std::string reason_text;
+};
+
+// The user's probability of buying in `coupon`'s scope, in [0, 1] (values
+// outside are clamped, NaN counts as 0).
+using PropensityFn = std::function<double(const recsys::v1::Coupon& coupon)>;
+
+// OK when `coupon` may be offered to the customer at `now`:
+//   FailedPrecondition: not yet valid, expired, segment or tier not
+//     eligible, first-order coupon for a customer with orders;
+//   ResourceExhausted: no redemptions left, money budget left below the
+//     discount on the customer's basket, the customer's issuances at the
+//     per-user cap.
+// The message says which. `config` must have gone through WithDefaults.
+absl::Status CheckEligible(const recsys::v1::CouponWithState& coupon,
+                           const CustomerInfo& customer,
+                           const UserCouponCounts& counts, absl::Time now,
+                           const recsys::v1::MarketingConfig& config);
+
+// The eligible coupons of `coupons`, best expected value first (ties: coupon
+// id ascending), at most `max_results` (0 = all). `counts[i]` is the
+// customer's history with coupons[i]; an empty span means none. `config`
+// gets WithDefaults applied. InvalidArgument when counts and coupons differ
+// in length or the config is invalid.
+absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
+    absl::Span<const recsys::v1::CouponWithState> coupons,
+    const CustomerInfo& customer, absl::Span<const UserCouponCounts> counts,
+    absl::Time now, const recsys::v1::MarketingConfig& config,
+    const PropensityFn& propensity, int max_results = 0);
+
+// A short text for the coupon: its description, or e.g. "15% off (up to
+// 20.00) on coffee_tea", "save 10.00 on orders of 50.00 or more", "free
+// shipping".
+std::string DescribeCoupon(const recsys::v1::Coupon& coupon);
+
+}  // namespace recsys::marketing
+
+#endif  // RECSYS_MARKETING_COUPON_RANKING_H_

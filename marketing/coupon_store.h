@@ -1,0 +1,139 @@
+// CouponStore: coupon definitions, their budgets, per-user issuance and
+// redemption counts, and per-campaign contact times.
+//
+// Implementations:
+//   - NewInMemoryCouponStore: one process; for tests and an embedded server.
+//   - NewRedisCouponStore: shared by every server replica; keys in
+//     docs/redis_keys.md; Issue and Redeem are each one Lua script, so
+//     budgets and caps hold under any concurrency.
+//
+// Semantics (docs/marketing.md):
+//   - A coupon's state counts issuances, redemptions and the discount money
+//     granted. Budgets limit redemptions: remaining_count = budget_count -
+//     redeemed and remaining_money = budget_money - discount_spent, never
+//     negative, -1 when unlimited. Changing a budget with PutCoupons
+//     therefore adjusts what remains, and a budget below what was already
+//     used leaves 0.
+//   - Issue(user, coupon, t) succeeds when t is inside the validity window,
+//     some budget remains (remaining_count >= 1, remaining_money > 0), and
+//     the user holds fewer than per_user_cap issuances. It counts the
+//     issuance for the coupon and the user and records t as the user's last
+//     contact for the coupon's campaign (campaign, or the id when empty).
+//     Segment / tier eligibility is the caller's business (coupon_ranking.h).
+//   - Redeem(user, coupon, order_value, t) succeeds when t is inside the
+//     window, the user has more issuances than redemptions of the coupon,
+//     the coupon applies to the order (threshold coupons need order_value >=
+//     threshold_spend), at least one redemption and the discount's worth of
+//     money remain. It returns the discount (DiscountCents in coupons.h with
+//     the store's free_shipping_value) and counts it.
+//   - Money is kept in whole cents.
+//
+// Error contract shared by all implementations:
+//   - InvalidArgument: malformed argument (empty or invalid id, a catalog
+//     failing ValidateCatalog, negative or non-finite order value).
+//   - NotFound: unknown coupon id.
+//   - FailedPrecondition: outside the validity window; Redeem without an
+//     unredeemed issuance; order below the threshold.
+//   - ResourceExhausted: no budget left (count or money), per-user cap reached.
+//   - Unavailable / DeadlineExceeded: the backend did not answer before the
+//     deadline (Redis down). Callers degrade: no coupons rather than errors.
+//     A write that failed this way may or may not have been applied.
+//
+// Thread safety: every implementation is safe for concurrent calls.
+#ifndef RECSYS_MARKETING_COUPON_STORE_H_
+#define RECSYS_MARKETING_COUPON_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "marketing/redis_client.h"
+#include "recsys/v1/marketing.pb.h"
+
+namespace recsys::marketing {
+
+// One user's history with one coupon.
+struct UserCouponCounts {
+  int64_t issued = 0;
+  int64_t redeemed = 0;
+};
+
+struct CouponStoreOptions {
+  // Discount of a COUPON_FREE_SHIPPING redemption (the shipping cost the
+  // shop absorbs); MarketingConfig.free_shipping_value. Must be >= 0.
+  double free_shipping_value = 5;
+};
+
+class CouponStore {
+ public:
+  virtual ~CouponStore() = default;
+
+  // E.g. "in-memory" or "redis 127.0.0.1:6379 db 0".
+  virtual std::string Describe() const = 0;
+
+  // Upserts every coupon of `catalog` (validated first, all or nothing):
+  // definitions are replaced, states kept. Coupons not in the catalog stay.
+  virtual absl::Status PutCoupons(const recsys::v1::CouponCatalog& catalog,
+                                  absl::Time deadline) = 0;
+
+  // Every coupon with its state, sorted by id.
+  virtual absl::StatusOr<std::vector<recsys::v1::CouponWithState>>
+  ListCoupons(absl::Time deadline) const = 0;
+
+  // Removes the definition and state (NotFound when unknown). Per-user
+  // counts stay: a coupon re-created under the same id keeps its caps.
+  virtual absl::Status DeleteCoupon(absl::string_view coupon_id,
+                                    absl::Time deadline) = 0;
+
+  // The user's counts for each of `coupon_ids`, in the same order (zeros for
+  // coupons the user never got, or unknown ones). One round trip.
+  virtual absl::StatusOr<std::vector<UserCouponCounts>> GetUserCounts(
+      absl::string_view user_id, absl::Span<const std::string> coupon_ids,
+      absl::Time deadline) const = 0;
+
+  // Last contact (unix seconds; 0 = never) of each user for `campaign`, in
+  // the order of `user_ids`. One pipelined round trip for the batch.
+  virtual absl::StatusOr<std::vector<int64_t>> LastContacts(
+      absl::string_view campaign, absl::Span<const std::string> user_ids,
+      absl::Time deadline) const = 0;
+
+  // See the file comment. Returns the user's issued count after this one.
+  virtual absl::StatusOr<int64_t> Issue(absl::string_view user_id,
+                                        absl::string_view coupon_id,
+                                        absl::Time time,
+                                        absl::Time deadline) = 0;
+
+  // See the file comment. Returns the discount granted, in money.
+  virtual absl::StatusOr<double> Redeem(absl::string_view user_id,
+                                        absl::string_view coupon_id,
+                                        double order_value, absl::Time time,
+                                        absl::Time deadline) = 0;
+
+  // OK when the backend answers before `deadline`.
+  virtual absl::Status Ping(absl::Time deadline) const = 0;
+};
+
+// InvalidArgument for a negative or non-finite free_shipping_value.
+absl::StatusOr<std::unique_ptr<CouponStore>> NewInMemoryCouponStore(
+    const CouponStoreOptions& options = {});
+
+// Does not connect: a Redis that is down makes calls fail with Unavailable
+// until it is back. InvalidArgument for bad options.
+absl::StatusOr<std::unique_ptr<CouponStore>> NewRedisCouponStore(
+    const RedisClientOptions& redis, const CouponStoreOptions& options = {});
+
+// The state a coupon has after `issued` issuances, `redeemed` redemptions
+// and `spent_cents` of discounts, under its current budgets.
+recsys::v1::CouponState MakeCouponState(const recsys::v1::Coupon& coupon,
+                                        int64_t issued, int64_t redeemed,
+                                        int64_t spent_cents);
+
+}  // namespace recsys::marketing
+
+#endif  // RECSYS_MARKETING_COUPON_STORE_H_

@@ -1,0 +1,370 @@
+// The Redis CouponStore. Key schema: docs/redis_keys.md ("Marketing keys").
+//
+//   {p}coupons                  SET   of coupon ids
+//   {p}coupon:{coupon_id}       HASH  definition (proto + the fields the
+//                                     scripts read) and state counters
+//   {p}u:{user_id}:cpn          HASH  i:{coupon_id} / r:{coupon_id} ->
+//                                     the user's issuances / redemptions
+//   {p}u:{user_id}:contact      HASH  campaign -> last contact (unix s)
+//
+// Issue and Redeem are one EVAL each: Redis runs a script atomically, so the
+// checks and the increments cannot interleave with another client's.
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "marketing/coupon_store.h"
+#include "marketing/coupon_store_internal.h"
+#include "marketing/coupons.h"
+#include "marketing/redis_client.h"
+
+namespace recsys::marketing {
+namespace {
+
+using internal::CheckId;
+using internal::CheckUserId;
+using internal::CouponOutcome;
+using internal::OutcomeStatus;
+using internal::RedisClient;
+using internal::RedisCommand;
+using internal::RedisValue;
+
+// Coupon hash fields.
+constexpr char kDef[] = "def";
+constexpr char kType[] = "type";
+constexpr char kAmountCents[] = "amount_cents";
+constexpr char kPercent[] = "percent";
+constexpr char kThresholdCents[] = "threshold_cents";
+constexpr char kMaxCents[] = "max_cents";
+constexpr char kFrom[] = "from";
+constexpr char kUntil[] = "until";
+constexpr char kBudgetCount[] = "budget_count";
+constexpr char kBudgetCents[] = "budget_cents";
+constexpr char kCap[] = "cap";
+constexpr char kCampaign[] = "campaign";
+constexpr char kIssued[] = "issued";
+constexpr char kRedeemed[] = "redeemed";
+constexpr char kSpentCents[] = "spent_cents";
+
+// Issue. KEYS: coupon hash, the user's counts, the user's contacts.
+// ARGV: coupon id, now (unix seconds).
+// Returns {outcome, a, b} (internal::CouponOutcome); on success a = the
+// user's issuances after this one.
+constexpr absl::string_view kIssueScript = R"lua(
+local d = redis.call('HMGET', KEYS[1], 'def', 'from', 'until', 'budget_count',
+                     'budget_cents', 'cap', 'campaign', 'redeemed', 'spent_cents')
+if not d[1] then return {1, 0, 0} end
+local now = tonumber(ARGV[2])
+local from = tonumber(d[2]) or 0
+local untl = tonumber(d[3]) or 0
+if from > 0 and now < from then return {2, from, 0} end
+if untl > 0 and now >= untl then return {3, untl, 0} end
+local bc = tonumber(d[4]) or 0
+local redeemed = tonumber(d[8]) or 0
+if bc > 0 and redeemed >= bc then return {4, redeemed, bc} end
+local bm = tonumber(d[5]) or 0
+local spent = tonumber(d[9]) or 0
+if bm > 0 and spent >= bm then return {5, spent, bm} end
+local field = 'i:' .. ARGV[1]
+local cap = tonumber(d[6]) or 0
+local held = tonumber(redis.call('HGET', KEYS[2], field)) or 0
+if cap > 0 and held >= cap then return {6, held, cap} end
+redis.call('HINCRBY', KEYS[1], 'issued', 1)
+local n = redis.call('HINCRBY', KEYS[2], field, 1)
+local campaign = d[7] or ARGV[1]
+local last = tonumber(redis.call('HGET', KEYS[3], campaign)) or 0
+if now > last then redis.call('HSET', KEYS[3], campaign, ARGV[2]) end
+return {0, n, 0}
+)lua";
+
+// Redeem. KEYS: coupon hash, the user's counts.
+// ARGV: coupon id, now, order value in cents, free-shipping value in cents.
+// Returns {outcome, a, b}; on success a = the discount in cents. The
+// discount follows DiscountCents (coupons.cc) step by step.
+constexpr absl::string_view kRedeemScript = R"lua(
+local d = redis.call('HMGET', KEYS[1], 'def', 'from', 'until', 'budget_count',
+                     'budget_cents', 'type', 'amount_cents', 'percent',
+                     'threshold_cents', 'max_cents', 'redeemed', 'spent_cents')
+if not d[1] then return {1, 0, 0} end
+local now = tonumber(ARGV[2])
+local from = tonumber(d[2]) or 0
+local untl = tonumber(d[3]) or 0
+if from > 0 and now < from then return {2, from, 0} end
+if untl > 0 and now >= untl then return {3, untl, 0} end
+local ifield = 'i:' .. ARGV[1]
+local rfield = 'r:' .. ARGV[1]
+local u = redis.call('HMGET', KEYS[2], ifield, rfield)
+local issued = tonumber(u[1]) or 0
+local used = tonumber(u[2]) or 0
+if used >= issued then return {7, issued, used} end
+local order = tonumber(ARGV[3])
+local t = tonumber(d[6]) or 0
+local disc = 0
+if t == 1 then
+  disc = math.min(tonumber(d[7]) or 0, order)
+elseif t == 2 then
+  disc = math.floor(order * (tonumber(d[8]) or 0) / 100 + 1e-9)
+  local cap = tonumber(d[10]) or 0
+  if cap > 0 and disc > cap then disc = cap end
+elseif t == 3 then
+  local threshold = tonumber(d[9]) or 0
+  if order < threshold then return {8, order, threshold} end
+  disc = math.min(tonumber(d[7]) or 0, order)
+elseif t == 4 then
+  disc = tonumber(ARGV[4])
+end
+local bc = tonumber(d[4]) or 0
+local redeemed = tonumber(d[11]) or 0
+if bc > 0 and redeemed >= bc then return {4, redeemed, bc} end
+local bm = tonumber(d[5]) or 0
+local spent = tonumber(d[12]) or 0
+if bm > 0 and spent + disc > bm then return {9, math.max(0, bm - spent), disc} end
+redis.call('HINCRBY', KEYS[1], 'redeemed', 1)
+redis.call('HINCRBY', KEYS[1], 'spent_cents', disc)
+redis.call('HINCRBY', KEYS[2], rfield, 1)
+return {0, disc, 0}
+)lua";
+
+// Shortest text that reads back as the same double (Lua's tonumber included).
+std::string FormatDouble(double value) {
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  if (ec != std::errc()) return "0";
+  return std::string(buffer, end);
+}
+
+class RedisCouponStore final : public CouponStore {
+ public:
+  RedisCouponStore(std::unique_ptr<RedisClient> client, const CouponStoreOptions& options)
+      : client_(std::move(client)), shipping_cents_(ToCents(options.free_shipping_value)) {}
+
+  std::string Describe() const override {
+    return absl::StrCat("redis ", client_->address(), " db ", client_->options().db);
+  }
+
+  absl::Status PutCoupons(const recsys::v1::CouponCatalog& catalog,
+                          absl::Time deadline) override {
+    RECSYS_RETURN_IF_ERROR(ValidateCatalog(catalog));
+    if (catalog.coupons().empty()) return absl::OkStatus();
+    std::vector<RedisCommand> commands;
+    commands.push_back({"MULTI"});
+    for (const recsys::v1::Coupon& c : catalog.coupons()) {
+      std::string def;
+      if (!c.SerializeToString(&def)) {
+        return absl::InternalError(absl::StrCat("cannot serialize coupon '", c.id(), "'"));
+      }
+      commands.push_back({"SADD", IdsKey(), c.id()});
+      commands.push_back({"HSET", CouponKey(c.id()), kDef, std::move(def), kType,
+                          absl::StrCat(static_cast<int>(c.type())), kAmountCents,
+                          absl::StrCat(ToCents(c.amount_off())), kPercent,
+                          FormatDouble(c.percent_off()), kThresholdCents,
+                          absl::StrCat(ToCents(c.threshold_spend())), kMaxCents,
+                          absl::StrCat(ToCents(c.max_discount())), kFrom,
+                          absl::StrCat(c.valid_from_unix()), kUntil,
+                          absl::StrCat(c.valid_until_unix()), kBudgetCount,
+                          absl::StrCat(c.budget_count()), kBudgetCents,
+                          absl::StrCat(ToCents(c.budget_money())), kCap,
+                          absl::StrCat(c.per_user_cap()), kCampaign,
+                          c.campaign().empty() ? c.id() : c.campaign()});
+    }
+    commands.push_back({"EXEC"});
+    return client_->Execute(commands, deadline).status();
+  }
+
+  absl::StatusOr<std::vector<recsys::v1::CouponWithState>> ListCoupons(
+      absl::Time deadline) const override {
+    const RedisCommand members[] = {{"SMEMBERS", IdsKey()}};
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> ids, client_->Execute(members, deadline));
+    std::vector<std::string> sorted;
+    for (const RedisValue& id : ids[0].elements) {
+      if (id.type == RedisValue::Type::kString) sorted.push_back(id.text);
+    }
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<recsys::v1::CouponWithState> out;
+    if (sorted.empty()) return out;
+    std::vector<RedisCommand> commands;
+    commands.reserve(sorted.size());
+    for (const std::string& id : sorted) {
+      commands.push_back({"HMGET", CouponKey(id), kDef, kIssued, kRedeemed, kSpentCents});
+    }
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, client_->RoundTrip(commands, deadline));
+    out.reserve(sorted.size());
+    for (size_t i = 0; i < sorted.size(); ++i) {
+      const RedisValue& r = replies[i];
+      // Deleted meanwhile, or not a hash: skipped.
+      if (r.type != RedisValue::Type::kArray || r.elements.size() != 4 ||
+          r.elements[0].type != RedisValue::Type::kString) {
+        continue;
+      }
+      recsys::v1::CouponWithState& c = out.emplace_back();
+      if (!c.mutable_coupon()->ParseFromString(r.elements[0].text)) {
+        return absl::DataLossError(
+            absl::StrCat("redis ", client_->address(), ": corrupt definition of coupon '",
+                         sorted[i], "'"));
+      }
+      *c.mutable_state() =
+          MakeCouponState(c.coupon(), r.elements[1].AsInt().value_or(0),
+                          r.elements[2].AsInt().value_or(0), r.elements[3].AsInt().value_or(0));
+    }
+    return out;
+  }
+
+  absl::Status DeleteCoupon(absl::string_view coupon_id, absl::Time deadline) override {
+    RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
+    const RedisCommand commands[] = {{"MULTI"},
+                                     {"DEL", CouponKey(coupon_id)},
+                                     {"SREM", IdsKey(), std::string(coupon_id)},
+                                     {"EXEC"}};
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, client_->Execute(commands, deadline));
+    const RedisValue& exec = replies.back();
+    if (exec.elements.size() != 2 || (exec.elements[0].integer == 0 && exec.elements[1].integer == 0)) {
+      return OutcomeStatus(CouponOutcome::kNotFound, "", coupon_id, 0, 0);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<UserCouponCounts>> GetUserCounts(
+      absl::string_view user_id, absl::Span<const std::string> coupon_ids,
+      absl::Time deadline) const override {
+    RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
+    for (size_t i = 0; i < coupon_ids.size(); ++i) {
+      RECSYS_RETURN_IF_ERROR(CheckId(absl::StrCat("coupon_ids[", i, "]"), coupon_ids[i]));
+    }
+    std::vector<UserCouponCounts> out(coupon_ids.size());
+    if (coupon_ids.empty()) return out;
+    RedisCommand command = {"HMGET", UserKey(user_id, "cpn")};
+    command.reserve(2 + 2 * coupon_ids.size());
+    for (const std::string& id : coupon_ids) {
+      command.push_back(absl::StrCat("i:", id));
+      command.push_back(absl::StrCat("r:", id));
+    }
+    const RedisCommand commands[] = {std::move(command)};
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, client_->RoundTrip(commands, deadline));
+    const RedisValue& r = replies[0];
+    // A key of another type (an error reply) reads as no counts.
+    if (r.type != RedisValue::Type::kArray || r.elements.size() != 2 * coupon_ids.size()) {
+      return out;
+    }
+    for (size_t i = 0; i < coupon_ids.size(); ++i) {
+      out[i].issued = std::max<int64_t>(0, r.elements[2 * i].AsInt().value_or(0));
+      out[i].redeemed = std::max<int64_t>(0, r.elements[2 * i + 1].AsInt().value_or(0));
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<int64_t>> LastContacts(absl::string_view campaign,
+                                                    absl::Span<const std::string> user_ids,
+                                                    absl::Time deadline) const override {
+    RECSYS_RETURN_IF_ERROR(CheckId("campaign", campaign));
+    for (size_t i = 0; i < user_ids.size(); ++i) {
+      RECSYS_RETURN_IF_ERROR(CheckUserId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
+    }
+    std::vector<int64_t> out(user_ids.size(), 0);
+    if (user_ids.empty()) return out;
+    std::vector<RedisCommand> commands;
+    commands.reserve(user_ids.size());
+    for (const std::string& user : user_ids) {
+      commands.push_back({"HGET", UserKey(user, "contact"), std::string(campaign)});
+    }
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, client_->RoundTrip(commands, deadline));
+    for (size_t i = 0; i < user_ids.size(); ++i) {
+      out[i] = std::max<int64_t>(0, replies[i].AsInt().value_or(0));
+    }
+    return out;
+  }
+
+  absl::StatusOr<int64_t> Issue(absl::string_view user_id, absl::string_view coupon_id,
+                                absl::Time time, absl::Time deadline) override {
+    RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
+    RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
+    const RedisCommand commands[] = {
+        {"EVAL", std::string(kIssueScript), "3", CouponKey(coupon_id), UserKey(user_id, "cpn"),
+         UserKey(user_id, "contact"), std::string(coupon_id),
+         absl::StrCat(absl::ToUnixSeconds(time))}};
+    RECSYS_ASSIGN_OR_RETURN(ScriptResult result, RunScript(commands, deadline));
+    RECSYS_RETURN_IF_ERROR(OutcomeStatus(result.outcome, user_id, coupon_id, result.a, result.b));
+    return result.a;
+  }
+
+  absl::StatusOr<double> Redeem(absl::string_view user_id, absl::string_view coupon_id,
+                                double order_value, absl::Time time,
+                                absl::Time deadline) override {
+    RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
+    RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
+    if (!std::isfinite(order_value) || order_value < 0 || order_value > 1e12) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("order_value: must be in [0, 1e12], got ", order_value));
+    }
+    const RedisCommand commands[] = {
+        {"EVAL", std::string(kRedeemScript), "2", CouponKey(coupon_id), UserKey(user_id, "cpn"),
+         std::string(coupon_id), absl::StrCat(absl::ToUnixSeconds(time)),
+         absl::StrCat(ToCents(order_value)), absl::StrCat(shipping_cents_)}};
+    RECSYS_ASSIGN_OR_RETURN(ScriptResult result, RunScript(commands, deadline));
+    RECSYS_RETURN_IF_ERROR(OutcomeStatus(result.outcome, user_id, coupon_id, result.a, result.b));
+    return FromCents(result.a);
+  }
+
+  absl::Status Ping(absl::Time deadline) const override {
+    const RedisCommand commands[] = {{"PING"}};
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, client_->Execute(commands, deadline));
+    if (replies[0].type == RedisValue::Type::kStatus && replies[0].text == "PONG") {
+      return absl::OkStatus();
+    }
+    return absl::InternalError(absl::StrCat("redis ", client_->address(),
+                                            ": unexpected PING reply '", replies[0].text, "'"));
+  }
+
+ private:
+  struct ScriptResult {
+    CouponOutcome outcome = CouponOutcome::kOk;
+    int64_t a = 0;
+    int64_t b = 0;
+  };
+
+  absl::StatusOr<ScriptResult> RunScript(absl::Span<const RedisCommand> commands,
+                                         absl::Time deadline) const {
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, client_->Execute(commands, deadline));
+    const RedisValue& r = replies[0];
+    if (r.type != RedisValue::Type::kArray || r.elements.size() != 3 ||
+        r.elements[0].type != RedisValue::Type::kInteger ||
+        r.elements[0].integer < static_cast<int>(CouponOutcome::kOk) ||
+        r.elements[0].integer > static_cast<int>(CouponOutcome::kMoneyShort)) {
+      return absl::InternalError(
+          absl::StrCat("redis ", client_->address(), ": unexpected coupon script reply"));
+    }
+    return ScriptResult{static_cast<CouponOutcome>(r.elements[0].integer),
+                        r.elements[1].integer, r.elements[2].integer};
+  }
+
+  std::string IdsKey() const { return absl::StrCat(client_->options().key_prefix, "coupons"); }
+  std::string CouponKey(absl::string_view id) const {
+    return absl::StrCat(client_->options().key_prefix, "coupon:", id);
+  }
+  std::string UserKey(absl::string_view user_id, absl::string_view suffix) const {
+    return absl::StrCat(client_->options().key_prefix, "u:", user_id, ":", suffix);
+  }
+
+  // Immutable after construction.
+  const std::unique_ptr<RedisClient> client_;
+  const int64_t shipping_cents_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CouponStore>> NewRedisCouponStore(
+    const RedisClientOptions& redis, const CouponStoreOptions& options) {
+  if (!std::isfinite(options.free_shipping_value) || options.free_shipping_value < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "free_shipping_value: must be >= 0, got ", options.free_shipping_value));
+  }
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<RedisClient> client, RedisClient::Create(redis));
+  return std::unique_ptr<CouponStore>(new RedisCouponStore(std::move(client), options));
+}
+
+}  // namespace recsys::marketing

@@ -1,0 +1,62 @@
+// SegmentStore: each user's marketing record (segments.h UserSegment), as
+// written by the trainer and read on the request path (GetUserProfile,
+// RecommendCoupons).
+//
+// Implementations:
+//   - NewInMemorySegmentStore: one process; tests and an embedded server
+//     (seeded from the model directory's segments.tsv).
+//   - NewRedisSegmentStore: key {p}u:{user_id}:seg, a HASH (docs/redis_keys.md).
+//
+// Error contract:
+//   - InvalidArgument: empty user id, or a user id with a tab or line break.
+//   - NotFound: no record for the user (GetSegment).
+//   - Unavailable / DeadlineExceeded: the backend did not answer in time.
+//
+// Thread safety: every implementation is safe for concurrent calls.
+#ifndef RECSYS_MARKETING_SEGMENT_STORE_H_
+#define RECSYS_MARKETING_SEGMENT_STORE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "marketing/redis_client.h"
+#include "marketing/segments.h"
+
+namespace recsys::marketing {
+
+class SegmentStore {
+ public:
+  virtual ~SegmentStore() = default;
+
+  virtual std::string Describe() const = 0;
+
+  // Replaces the record of every given user (others are untouched). Bulk:
+  // Redis sends pipelines of bulk_batch users.
+  virtual absl::Status PutSegments(absl::Span<const UserSegment> users) = 0;
+
+  // The user's record; NotFound when there is none.
+  virtual absl::StatusOr<UserSegment> GetSegment(absl::string_view user_id,
+                                                 absl::Time deadline) const = 0;
+
+  // Records of `user_ids` in the same order, nullopt for users without one.
+  // One round trip.
+  virtual absl::StatusOr<std::vector<std::optional<UserSegment>>> GetSegments(
+      absl::Span<const std::string> user_ids, absl::Time deadline) const = 0;
+};
+
+std::unique_ptr<SegmentStore> NewInMemorySegmentStore();
+
+// Does not connect. InvalidArgument for bad options.
+absl::StatusOr<std::unique_ptr<SegmentStore>> NewRedisSegmentStore(
+    const RedisClientOptions& options);
+
+}  // namespace recsys::marketing
+
+#endif  // RECSYS_MARKETING_SEGMENT_STORE_H_
