@@ -44,8 +44,10 @@ float ScoreOf(uint64_t key) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<const AudienceTable>> AudienceTable::Create(
-    int dim, std::vector<float> vectors, std::vector<AudienceUser> users) {
+namespace {
+
+absl::Status CheckTable(int dim, absl::Span<const float> vectors,
+                        const std::vector<AudienceUser>& users) {
   if (dim < 1) return absl::InvalidArgumentError(absl::StrCat("dim: must be >= 1, got ", dim));
   if (users.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
     return absl::InvalidArgumentError("users: more than 2^31 - 1");
@@ -72,8 +74,24 @@ absl::StatusOr<std::unique_ptr<const AudienceTable>> AudienceTable::Create(
           absl::StrCat("users[", r, "].user_id: duplicate '", users[r].user_id, "'"));
     }
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<const AudienceTable>> AudienceTable::Create(
+    int dim, std::vector<float> vectors, std::vector<AudienceUser> users) {
+  RECSYS_RETURN_IF_ERROR(CheckTable(dim, vectors, users));
   return std::unique_ptr<const AudienceTable>(
-      new AudienceTable(dim, std::move(vectors), std::move(users)));
+      new AudienceTable(dim, std::move(vectors), {}, nullptr, std::move(users)));
+}
+
+absl::StatusOr<std::unique_ptr<const AudienceTable>> AudienceTable::CreateBorrowed(
+    int dim, absl::Span<const float> vectors, std::shared_ptr<const void> owner,
+    std::vector<AudienceUser> users) {
+  RECSYS_RETURN_IF_ERROR(CheckTable(dim, vectors, users));
+  return std::unique_ptr<const AudienceTable>(
+      new AudienceTable(dim, {}, vectors, std::move(owner), std::move(users)));
 }
 
 absl::StatusOr<AudienceStats> ScanAudience(const AudienceTable& table,

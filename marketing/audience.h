@@ -59,6 +59,11 @@ class AudienceTable {
   // id, more than 2^31 - 1 users.
   static absl::StatusOr<std::unique_ptr<const AudienceTable>> Create(
       int dim, std::vector<float> vectors, std::vector<AudienceUser> users);
+  // The same over vectors owned elsewhere (e.g. a served model's user
+  // factors), kept alive by `owner` for the table's lifetime: no copy.
+  static absl::StatusOr<std::unique_ptr<const AudienceTable>> CreateBorrowed(
+      int dim, absl::Span<const float> vectors, std::shared_ptr<const void> owner,
+      std::vector<AudienceUser> users);
 
   int dim() const { return dim_; }
   int64_t size() const { return static_cast<int64_t>(users_.size()); }
@@ -68,11 +73,18 @@ class AudienceTable {
   }
 
  private:
-  AudienceTable(int dim, std::vector<float> vectors, std::vector<AudienceUser> users)
-      : dim_(dim), vectors_(std::move(vectors)), users_(std::move(users)) {}
+  AudienceTable(int dim, std::vector<float> owned, absl::Span<const float> vectors,
+                std::shared_ptr<const void> owner, std::vector<AudienceUser> users)
+      : dim_(dim),
+        owned_(std::move(owned)),
+        owner_(std::move(owner)),
+        vectors_(owned_.empty() ? vectors : absl::MakeConstSpan(owned_)),
+        users_(std::move(users)) {}
 
   const int dim_;
-  const std::vector<float> vectors_;
+  const std::vector<float> owned_;
+  const std::shared_ptr<const void> owner_;
+  const absl::Span<const float> vectors_;
   const std::vector<AudienceUser> users_;
 };
 

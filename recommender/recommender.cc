@@ -1009,7 +1009,8 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
 }
 
 absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
-    const std::vector<feature_store::Event>& events, absl::Time deadline) const {
+    const std::vector<feature_store::Event>& events, absl::Time deadline,
+    const std::vector<int>* indices) const {
   if (events.empty()) return absl::InvalidArgumentError("events: at least one event is required");
   if (static_cast<int>(events.size()) > options_.max_events) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -1022,7 +1023,8 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
   const absl::Time now = absl::Now();
   for (size_t i = 0; i < events.size(); ++i) {
     const feature_store::Event& e = events[i];
-    const std::string prefix = absl::StrCat("events[", i, "].");
+    const int index = indices != nullptr && i < indices->size() ? (*indices)[i] : static_cast<int>(i);
+    const std::string prefix = absl::StrCat("events[", index, "].");
     absl::Status st = CheckId(prefix + "user_id", e.user_id);
     const int type = static_cast<int>(e.type);
     if (st.ok() && (type < static_cast<int>(EventType::kView) ||
@@ -1032,7 +1034,7 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
     }
     if (st.ok() && (e.type == EventType::kCouponIssued || e.type == EventType::kCouponRedeemed)) {
       st = absl::InvalidArgumentError(
-          absl::StrCat(prefix, "type: coupon events are not supported by this server yet"));
+          absl::StrCat(prefix, "type: coupon events are stored by the marketing engine"));
     }
     if (st.ok()) st = CheckId(prefix + "item_id", e.item_id);
     if (st.ok() && e.quantity < 0) {
@@ -1046,7 +1048,7 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
           absl::StrCat(prefix, "timestamp_unix: more than a day in the future"));
     }
     if (!st.ok()) {
-      answer.rejected.emplace_back(static_cast<int>(i), std::string(st.message()));
+      answer.rejected.emplace_back(index, std::string(st.message()));
       continue;
     }
     valid.push_back(e);

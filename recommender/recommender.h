@@ -229,8 +229,12 @@ class Recommender {
   // counted for the trial report). InvalidArgument when no
   // event is valid (message names the first bad field); Unavailable when the
   // store did not confirm the write (part of the batch may have been applied).
-  absl::StatusOr<EventsAnswer> RecordEvents(
-      const std::vector<feature_store::Event>& events, absl::Time deadline) const;
+  // `indices`, when given, numbers the events in messages and in
+  // EventsAnswer::rejected (events[i] is reported as events[(*indices)[i]]).
+  // Coupon events are rejected: the marketing engine stores them.
+  absl::StatusOr<EventsAnswer> RecordEvents(const std::vector<feature_store::Event>& events,
+                                            absl::Time deadline,
+                                            const std::vector<int>* indices = nullptr) const;
 
   // Purchases (live store, or training-time history when degraded) and
   // recent activity. NotFound when neither the store nor the model knows the

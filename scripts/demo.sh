@@ -139,6 +139,41 @@ cli event --user="$LIGHT" --item=new-throw-blanket --type=impression --time="$MO
 echo
 cli trial --time="$MORNING"
 
+echo
+echo "== 8. Marketing: segments, coupons, a win-back audience"
+# Segments were computed by recsys_train (see its summary table above) and
+# loaded into Redis; the coupon catalog is managed through the Admin API.
+cli load-coupons --file="$ROOT/deploy/coupons.textproto"
+CORE=$(awk -F'\t' '$2=="core" && ($3=="gold" || $3=="black"){print $1; exit}' \
+  "$MODEL_DIR/segments.tsv")
+DORMANT=$(awk -F'\t' '$2=="dormant"{print $1; exit}' "$MODEL_DIR/segments.tsv")
+for user in "$CORE" "$DORMANT"; do
+  echo
+  cli profile --user="$user" --history=3
+  cli coupons --user="$user" --k=3 --time="$MORNING"
+done
+echo
+cli coupons --user=first-time-visitor --k=3 --time="$MORNING"
+echo
+echo "-- dormant users (90+ days) for the recall coupon COMEBACK15, best first"
+cli audience --coupon=COMEBACK15 --k=8 --time="$MORNING"
+echo
+echo "-- the first of them gets the coupon and redeems it on a 48.00 order"
+FIRST=$(cli audience --coupon=COMEBACK15 --k=1 --time="$MORNING" | awk 'NR==3{print $2}')
+cli event --type=coupon_issued --user="$FIRST" --coupon=COMEBACK15 --time="$MORNING"
+cli event --type=coupon_redeemed --user="$FIRST" --coupon=COMEBACK15 --price=48 --time="$MORNING"
+echo "-- redeeming the same issuance again is refused"
+cli event --type=coupon_redeemed --user="$FIRST" --coupon=COMEBACK15 --price=48 --time="$MORNING"
+cli list-coupons
+echo
+echo "-- with a 30-day contact cap for the win_back campaign, $FIRST is left out"
+cli audience --coupon=COMEBACK15 --k=3 --contact_cap_days=30 --time="$MORNING"
+echo
+echo "-- nightly export: one file per campaign and segment"
+"$BIN/tools/recsys_audience" --target="$TARGET" --coupons=COMEBACK15,COMEBACK_GROCERY20,SPEND60SAVE8 \
+  --contact_cap_days=30 --out_dir="$DEMO_DIR/audiences" --time="$MORNING"
+head -3 "$DEMO_DIR/audiences/win_back__dormant.csv"
+
 if [[ "${KEEP_RUNNING:-0}" == "1" ]]; then
   echo
   echo "Still running: redis-server (port $REDIS_PORT) and recsys_server ($TARGET)."

@@ -2,10 +2,12 @@
 //
 //   recsys_cli [--target=host:port] COMMAND [flags]
 //
-// Commands: recommend, similar, profile, event, item, trial, coupons, audience, info,
-// reload, rollback, health. Exit code: 0 on success, 1 on an RPC error (the
+// Commands: recommend, similar, profile, event, item, trial, coupons, audience,
+// load-coupons, list-coupons, info, reload, rollback, health. Exit code: 0 on success, 1 on an RPC error (the
 // status code and message are printed), 2 on a usage error.
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -19,6 +21,8 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/text_format.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -58,6 +62,14 @@ ABSL_FLAG(std::string, title, "", "item: catalog title.");
 ABSL_FLAG(std::string, listed, "",
           "item: listing time, Unix seconds or 'now' (starts the trial window).");
 ABSL_FLAG(int, ended_within_days, 0, "trial: also list trials ended this many days ago.");
+ABSL_FLAG(std::string, coupon, "", "audience: the offered coupon; event: the coupon of a coupon event.");
+ABSL_FLAG(std::string, items, "", "audience: comma-separated item ids offered.");
+ABSL_FLAG(std::string, segments, "", "audience: comma-separated segments (e.g. dormant,deep_dormant).");
+ABSL_FLAG(std::string, tiers, "", "audience: comma-separated tiers (silver, gold, black).");
+ABSL_FLAG(int, min_days, 0, "audience: minimum days since the last purchase.");
+ABSL_FLAG(int, contact_cap_days, 0, "audience: skip users contacted for the campaign this recently.");
+ABSL_FLAG(std::string, campaign, "", "audience: campaign name for the contact cap.");
+ABSL_FLAG(std::string, file, "", "load-coupons: catalog file (recsys.v1.CouponCatalog, text format).");
 
 namespace {
 
@@ -208,6 +220,16 @@ class Cli {
     std::printf("user %s  known to model: %s  ", resp.user_id().c_str(),
                 resp.known_to_model() ? "yes" : "no");
     PrintMeta(resp.meta());
+    if (!resp.segment().empty()) {
+      std::printf(" segment %s, tier %s, lifecycle %s", resp.segment().c_str(),
+                  resp.tier().c_str(), resp.lifecycle_stage().c_str());
+      if (resp.has_rfm()) {
+        std::printf("; last order %d days ago, %d orders, spend %.2f, RFM %d-%d-%d",
+                    resp.rfm().recency_days(), resp.rfm().frequency(), resp.rfm().monetary(),
+                    resp.rfm().r_score(), resp.rfm().f_score(), resp.rfm().m_score());
+      }
+      std::printf("\n");
+    }
     std::printf(" purchases (most recent first)\n  %-12s %-14s %6s  %s\n", "item", "category",
                 "count", "last purchase");
     for (const auto& p : resp.purchases()) {
@@ -228,7 +250,8 @@ class Cli {
     static const std::pair<const char*, v1::EventType> kTypes[] = {
         {"view", v1::EVENT_VIEW},           {"add_to_cart", v1::EVENT_ADD_TO_CART},
         {"purchase", v1::EVENT_PURCHASE},   {"impression", v1::EVENT_IMPRESSION},
-        {"click", v1::EVENT_CLICK}};
+        {"click", v1::EVENT_CLICK},         {"coupon_issued", v1::EVENT_COUPON_ISSUED},
+        {"coupon_redeemed", v1::EVENT_COUPON_REDEEMED}};
     v1::RecordEventsRequest req;
     v1::Event* e = req.add_events();
     const std::string type = absl::GetFlag(FLAGS_type);
@@ -241,6 +264,7 @@ class Cli {
     }
     e->set_user_id(absl::GetFlag(FLAGS_user));
     e->set_item_id(absl::GetFlag(FLAGS_item));
+    e->set_coupon_id(absl::GetFlag(FLAGS_coupon));
     e->set_timestamp_unix(absl::GetFlag(FLAGS_time));
     e->set_quantity(absl::GetFlag(FLAGS_quantity));
     e->set_price(absl::GetFlag(FLAGS_price));
@@ -250,7 +274,8 @@ class Cli {
     grpc::Status st = rec_->RecordEvents(&ctx, req, &resp);
     if (!st.ok()) return Fail(st);
     std::printf("recorded %d event(s): %s %s %s\n", resp.accepted(), type.c_str(),
-                e->user_id().c_str(), e->item_id().c_str());
+                e->user_id().c_str(),
+                e->coupon_id().empty() ? e->item_id().c_str() : e->coupon_id().c_str());
     for (const auto& r : resp.rejected()) {
       std::printf("  rejected #%d: %s\n", r.index(), r.message().c_str());
     }
@@ -261,14 +286,23 @@ class Cli {
     v1::RecommendCouponsRequest req;
     req.set_user_id(absl::GetFlag(FLAGS_user));
     req.set_k(absl::GetFlag(FLAGS_k));
+    req.mutable_context()->set_request_time_unix(absl::GetFlag(FLAGS_time));
     v1::RecommendCouponsResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
     grpc::Status st = rec_->RecommendCoupons(&ctx, req, &resp);
     if (!st.ok()) return Fail(st);
-    PrintMeta(resp.meta());
+    std::printf("coupons for user %s (%s, tier %s, %d orders)  model %s%s\n",
+                req.user_id().c_str(), resp.segment().c_str(), resp.tier().c_str(),
+                resp.orders(), resp.meta().model_version().c_str(),
+                resp.meta().degraded() ? "  DEGRADED" : "");
+    if (resp.meta().degraded()) std::printf("  (%s)\n", resp.meta().degraded_reason().c_str());
+    if (resp.coupons().empty()) std::printf("  no eligible coupon\n");
+    else std::printf("  %-16s %8s %6s %5s %8s %8s  %s\n", "coupon", "EV", "p", "u", "basket",
+                     "discount", "why");
     for (const auto& c : resp.coupons()) {
-      std::printf("  %-16s %8.3f  %s\n", c.coupon_id().c_str(), c.score(),
+      std::printf("  %-16s %8.2f %6.3f %5.2f %8.2f %8.2f  %s\n", c.coupon_id().c_str(),
+                  c.score(), c.propensity(), c.incrementality(), c.basket_value(), c.discount(),
                   c.reason().text().c_str());
     }
     return 0;
@@ -276,18 +310,91 @@ class Cli {
 
   int Audience() {
     v1::FindAudienceRequest req;
-    req.set_category(absl::GetFlag(FLAGS_categories));
+    if (!absl::GetFlag(FLAGS_coupon).empty()) {
+      req.set_coupon_id(absl::GetFlag(FLAGS_coupon));
+    } else if (!absl::GetFlag(FLAGS_categories).empty()) {
+      req.set_category(absl::GetFlag(FLAGS_categories));
+    } else {
+      for (absl::string_view id : absl::StrSplit(absl::GetFlag(FLAGS_items), ',', absl::SkipEmpty())) {
+        req.mutable_items()->add_item_ids(std::string(id));
+      }
+    }
+    for (absl::string_view v : absl::StrSplit(absl::GetFlag(FLAGS_segments), ',', absl::SkipEmpty())) {
+      req.mutable_filters()->add_segments(std::string(v));
+    }
+    for (absl::string_view v : absl::StrSplit(absl::GetFlag(FLAGS_tiers), ',', absl::SkipEmpty())) {
+      req.mutable_filters()->add_tiers(std::string(v));
+    }
+    req.mutable_filters()->set_min_days_since_purchase(absl::GetFlag(FLAGS_min_days));
+    req.mutable_filters()->set_contact_cap_days(absl::GetFlag(FLAGS_contact_cap_days));
+    req.set_campaign(absl::GetFlag(FLAGS_campaign));
     req.set_limit(absl::GetFlag(FLAGS_k));
+    req.mutable_context()->set_request_time_unix(absl::GetFlag(FLAGS_time));
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
     auto reader = rec_->FindAudience(&ctx, req);
     v1::AudienceMember m;
+    int n = 0;
     while (reader->Read(&m)) {
-      std::printf("  %-12s %8.4f %-12s %s\n", m.user_id().c_str(), m.score(),
-                  m.segment().c_str(), m.reason().text().c_str());
+      if (n == 0) {
+        std::printf("audience  model %s\n", m.meta().model_version().c_str());
+        std::printf("  %-4s %-12s %8s %-13s %-7s %5s %-14s %s\n", "#", "user", "score",
+                    "segment", "tier", "days", "coupon", "why");
+      }
+      ++n;
+      std::printf("  %-4d %-12s %8.4f %-13s %-7s %5d %-14s %s\n", n, m.user_id().c_str(),
+                  m.score(), m.segment().c_str(), m.tier().c_str(), m.days_since_purchase(),
+                  m.best_coupon_id().c_str(), m.reason().text().c_str());
     }
     grpc::Status st = reader->Finish();
-    return st.ok() ? 0 : Fail(st);
+    if (!st.ok()) return Fail(st);
+    if (n == 0) std::printf("audience: no matching user\n");
+    return 0;
+  }
+
+  int LoadCoupons() {
+    const std::string path = absl::GetFlag(FLAGS_file);
+    std::ifstream in(path);
+    if (!in) {
+      std::fprintf(stderr, "--file: cannot open '%s'\n", path.c_str());
+      return 2;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    v1::CouponCatalog catalog;
+    if (!google::protobuf::TextFormat::ParseFromString(text.str(), &catalog)) {
+      std::fprintf(stderr, "--file: '%s' is not a recsys.v1.CouponCatalog in text format\n",
+                   path.c_str());
+      return 2;
+    }
+    v1::PutCouponsResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = admin_->PutCoupons(&ctx, catalog, &resp);
+    if (!st.ok()) return Fail(st);
+    std::printf("stored %d coupon(s) from %s\n", resp.stored(), path.c_str());
+    return 0;
+  }
+
+  int ListCoupons() {
+    v1::CouponList resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = admin_->ListCoupons(&ctx, v1::ListCouponsRequest(), &resp);
+    if (!st.ok()) return Fail(st);
+    std::printf("  %-16s %-16s %7s %8s %10s %10s %10s\n", "coupon", "campaign", "issued",
+                "redeemed", "spent", "left#", "left$");
+    for (const auto& c : resp.coupons()) {
+      const auto& s = c.state();
+      std::printf("  %-16s %-16s %7lld %8lld %10.2f %10s %10s\n", c.coupon().id().c_str(),
+                  c.coupon().campaign().c_str(), static_cast<long long>(s.issued()),
+                  static_cast<long long>(s.redeemed()), s.discount_spent(),
+                  s.remaining_count() < 0 ? "unlimited"
+                                          : absl::StrCat(s.remaining_count()).c_str(),
+                  s.remaining_money() < 0 ? "unlimited"
+                                          : absl::StrFormat("%.2f", s.remaining_money()).c_str());
+    }
+    return 0;
   }
 
   int Info() {
@@ -435,7 +542,11 @@ int main(int argc, char** argv) {
       "  similar   --item=I [--k=10] [--user=U] [--mode=similar|complements] [--price_band=0.3]\n"
       "  profile   --user=U\n"
       "  event     --user=U --item=I --type=view|add_to_cart|purchase|impression|click\n"
-      "  coupons   --user=U         audience --categories=C\n"
+      "            --user=U --coupon=C --type=coupon_issued|coupon_redeemed [--price=ORDER]\n"
+      "  coupons   --user=U [--k=5] [--time=UNIX]\n"
+      "  audience  (--coupon=C | --categories=CAT | --items=I1,I2) [--segments=dormant,..]\n"
+      "            [--tiers=gold,..] [--min_days=N] [--contact_cap_days=N --campaign=X] [--k=N]\n"
+      "  load-coupons --file=deploy/coupons.textproto    list-coupons\n"
       "  item      --item=I [--stock=N] [--slow=true|false] [--category=C] [--item_price=P]\n"
       "            [--title=T] [--listed=now|UNIX]   (alias: stock)\n"
       "  trial     [--time=UNIX] [--ended_within_days=N]\n"
@@ -458,6 +569,8 @@ int main(int argc, char** argv) {
   if (command == "rollback") return cli.Rollback();
   if (command == "item" || command == "stock") return cli.Item();
   if (command == "trial") return cli.Trial();
+  if (command == "load-coupons") return cli.LoadCoupons();
+  if (command == "list-coupons") return cli.ListCoupons();
   if (command == "health") return cli.Health();
   std::fprintf(stderr, "unknown command '%s'\n%s\n", command.c_str(),
                absl::ProgramUsageMessage().data());

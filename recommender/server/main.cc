@@ -20,6 +20,10 @@
 #include "feature_store/in_memory_feature_store.h"
 #include "feature_store/redis_feature_store.h"
 #include "recommender/model_format.h"
+#include "marketing/coupon_store.h"
+#include "marketing/coupons.h"
+#include "marketing/marketer.h"
+#include "marketing/segment_store.h"
 #include "recommender/model_store.h"
 #include "recommender/server/recommender_service.h"
 
@@ -40,6 +44,12 @@ ABSL_FLAG(std::vector<std::string>, blended_slots, std::vector<std::string>({"fo
 ABSL_FLAG(std::string, slots_config, "",
           "Storefront slot configuration (recsys.v1.SlotsConfig in text format, e.g. "
           "deploy/slots.textproto); re-read by Admin.ReloadModel.");
+ABSL_FLAG(std::string, marketing_config, "",
+          "Marketing config (recsys.v1.MarketingConfig, text format): segment and tier "
+          "thresholds, incrementality priors, margin; empty: the documented defaults.");
+ABSL_FLAG(std::string, coupons, "",
+          "Coupon catalog (recsys.v1.CouponCatalog, text format) upserted into the coupon "
+          "store at start; an invalid file stops the server with the field named.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written to this file once serving (for scripts).");
 
@@ -67,6 +77,8 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<feature_store::FeatureStore> features;
+  std::unique_ptr<marketing::CouponStore> coupons;
+  std::unique_ptr<marketing::SegmentStore> segments;
   if (!absl::GetFlag(FLAGS_redis).empty()) {
     auto redis_options = feature_store::ParseRedisAddress(absl::GetFlag(FLAGS_redis));
     if (!redis_options.ok()) {
@@ -81,6 +93,20 @@ int main(int argc, char** argv) {
       return 1;
     }
     features = *std::move(redis);
+    marketing::RedisClientOptions client;
+    client.host = redis_options->host;
+    client.port = redis_options->port;
+    client.key_prefix = redis_options->key_prefix;
+    client.pool_size = redis_options->pool_size;
+    auto coupon_store = marketing::NewRedisCouponStore(client);
+    auto segment_store = marketing::NewRedisSegmentStore(client);
+    if (!coupon_store.ok() || !segment_store.ok()) {
+      LogError(absl::StrCat("--redis: ", coupon_store.ok() ? segment_store.status().message()
+                                                           : coupon_store.status().message()));
+      return 1;
+    }
+    coupons = *std::move(coupon_store);
+    segments = *std::move(segment_store);
   } else {
     auto memory = std::make_unique<feature_store::InMemoryFeatureStore>();
     auto data = recommender::ReadModelData((*models)->Current()->path());
@@ -91,6 +117,50 @@ int main(int argc, char** argv) {
       return 1;
     }
     features = std::move(memory);
+    // Marketing records from the model's segments.tsv (when trained with
+    // segments); coupons live in this process only.
+    segments = marketing::NewInMemorySegmentStore();
+    if (!data->segments_tsv.empty()) {
+      auto parsed = marketing::ParseSegmentsTsv(data->segments_tsv);
+      absl::Status put = parsed.ok() ? segments->PutSegments(*parsed) : parsed.status();
+      if (!put.ok()) {
+        LogError(absl::StrCat("cannot seed the segment store: ", put.ToString()));
+        return 1;
+      }
+    }
+    auto coupon_store = marketing::NewInMemoryCouponStore();
+    if (!coupon_store.ok()) {
+      LogError(coupon_store.status().ToString());
+      return 1;
+    }
+    coupons = *std::move(coupon_store);
+  }
+
+  marketing::MarketerOptions marketer_options;
+  if (!absl::GetFlag(FLAGS_marketing_config).empty()) {
+    auto config = marketing::LoadMarketingConfig(absl::GetFlag(FLAGS_marketing_config));
+    if (!config.ok()) {
+      LogError(absl::StrCat("--marketing_config: ", config.status().ToString()));
+      return 1;
+    }
+    marketer_options.config = *config;
+  }
+  auto marketer = marketing::Marketer::Create(models->get(), features.get(), coupons.get(),
+                                              segments.get(), marketer_options);
+  if (!marketer.ok()) {
+    LogError(absl::StrCat("marketing engine: ", marketer.status().ToString()));
+    return 1;
+  }
+  if (!absl::GetFlag(FLAGS_coupons).empty()) {
+    auto catalog = marketing::LoadCouponCatalog(absl::GetFlag(FLAGS_coupons));
+    absl::Status put = catalog.ok() ? (*marketer)->PutCoupons(*catalog, absl::InfiniteFuture())
+                                    : catalog.status();
+    if (!put.ok()) {
+      LogError(absl::StrCat("--coupons: ", put.ToString()));
+      return 1;
+    }
+    LogInfo(absl::StrCat("loaded ", catalog->coupons_size(), " coupons from ",
+                         absl::GetFlag(FLAGS_coupons)));
   }
 
   server::ServerOptions server_options;
@@ -105,7 +175,7 @@ int main(int argc, char** argv) {
     rec_options.blended_slots.insert(slot);
   }
   auto server = server::RecsysServer::Start(server_options, models->get(), features.get(),
-                                            rec_options);
+                                            rec_options, marketer->get());
   if (!server.ok()) {
     LogError(server.status().ToString());
     return 1;

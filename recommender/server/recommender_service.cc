@@ -1,6 +1,7 @@
 #include "recommender/server/recommender_service.h"
 
 #include <chrono>
+#include <cmath>
 #include <utility>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -70,6 +71,22 @@ std::optional<feature_store::EventType> ToEventType(v1::EventType type) {
   }
 }
 
+v1::ReasonCode ToReasonCode(marketing::CouponReason reason) {
+  switch (reason) {
+    case marketing::CouponReason::kFirstOrder: return v1::REASON_FIRST_ORDER;
+    case marketing::CouponReason::kWinBack: return v1::REASON_WIN_BACK;
+    case marketing::CouponReason::kSegmentOffer: return v1::REASON_SEGMENT_OFFER;
+    case marketing::CouponReason::kAffinity: return v1::REASON_AFFINITY;
+  }
+  return v1::REASON_UNSPECIFIED;
+}
+
+void ToProto(const marketing::MarketingMeta& meta, v1::ResponseMeta* out) {
+  out->set_model_version(meta.model_version);
+  out->set_degraded(meta.degraded);
+  out->set_degraded_reason(meta.degraded_reason);
+}
+
 v1::EventType FromEventType(feature_store::EventType type) {
   return static_cast<v1::EventType>(static_cast<int>(type));
 }
@@ -116,28 +133,148 @@ grpc::Status RecommenderService::SimilarItems(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status RecommenderService::RecommendCoupons(grpc::ServerContext*,
-                                                  const v1::RecommendCouponsRequest*,
-                                                  v1::RecommendCouponsResponse*) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "RecommendCoupons: the coupon catalog is not available in this "
-                      "release (planned with marketing segments)");
+grpc::Status RecommenderService::RecommendCoupons(grpc::ServerContext* context,
+                                                  const v1::RecommendCouponsRequest* request,
+                                                  v1::RecommendCouponsResponse* response) {
+  if (marketer_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "RecommendCoupons: this server runs without the marketing engine");
+  }
+  const absl::Time now = request->context().request_time_unix() > 0
+                             ? absl::FromUnixSeconds(request->context().request_time_unix())
+                             : absl::Now();
+  auto answer =
+      marketer_->RecommendCoupons(request->user_id(), request->k(), now, Deadline(context));
+  if (!answer.ok()) return ToGrpcStatus(answer.status());
+  for (const marketing::RankedCoupon& c : answer->coupons) {
+    v1::RecommendedCoupon* out = response->add_coupons();
+    out->set_coupon_id(c.coupon_id);
+    out->set_type(c.type);
+    out->set_score(static_cast<float>(c.expected_value));
+    out->mutable_reason()->set_code(ToReasonCode(c.reason));
+    out->mutable_reason()->set_text(c.reason_text);
+    out->set_propensity(static_cast<float>(c.propensity));
+    out->set_incrementality(static_cast<float>(c.incrementality));
+    out->set_basket_value(c.basket_value);
+    out->set_discount(c.discount);
+  }
+  response->set_segment(std::string(marketing::SegmentName(answer->customer.segment)));
+  response->set_tier(std::string(marketing::TierName(answer->customer.tier)));
+  response->set_orders(answer->customer.orders);
+  ToProto(answer->meta, response->mutable_meta());
+  return grpc::Status::OK;
 }
 
-grpc::Status RecommenderService::FindAudience(grpc::ServerContext*,
-                                              const v1::FindAudienceRequest*,
-                                              grpc::ServerWriter<v1::AudienceMember>*) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "FindAudience: audiences are not available in this release "
-                      "(planned with marketing segments)");
+grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
+                                              const v1::FindAudienceRequest* request,
+                                              grpc::ServerWriter<v1::AudienceMember>* writer) {
+  if (marketer_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "FindAudience: this server runs without the marketing engine");
+  }
+  marketing::AudienceQuery query;
+  switch (request->offer_case()) {
+    case v1::FindAudienceRequest::kCouponId:
+      query.coupon_id = request->coupon_id();
+      if (query.coupon_id.empty()) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "coupon_id: must not be empty");
+      }
+      break;
+    case v1::FindAudienceRequest::kCategory:
+      query.category = request->category();
+      if (query.category.empty()) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "category: must not be empty");
+      }
+      break;
+    case v1::FindAudienceRequest::kItems:
+      query.item_ids.assign(request->items().item_ids().begin(), request->items().item_ids().end());
+      if (query.item_ids.empty()) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "items.item_ids: at least one item is required");
+      }
+      break;
+    default:
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "offer: one of coupon_id, category or items is required");
+  }
+  const v1::AudienceFilters& f = request->filters();
+  query.segments.assign(f.segments().begin(), f.segments().end());
+  query.tiers.assign(f.tiers().begin(), f.tiers().end());
+  query.min_days_since_purchase = f.min_days_since_purchase();
+  query.contact_cap_days = f.contact_cap_days();
+  query.campaign = request->campaign();
+  if (request->limit() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "limit: must be >= 0 (0: all)");
+  }
+  query.limit = request->limit();
+  query.now = request->context().request_time_unix() > 0
+                  ? absl::FromUnixSeconds(request->context().request_time_unix())
+                  : absl::Now();
+  query.deadline = Deadline(context);
+  bool first = true;
+  v1::AudienceMember member;
+  auto summary = marketer_->FindAudience(
+      query, [&](const std::vector<marketing::AudienceEntry>& chunk,
+                 const marketing::MarketingMeta& meta) {
+        for (size_t i = 0; i < chunk.size(); ++i) {
+          const marketing::AudienceEntry& e = chunk[i];
+          member.Clear();
+          member.set_user_id(std::string(e.user_id));
+          member.set_score(e.score);
+          member.set_segment(std::string(marketing::SegmentName(e.segment)));
+          member.set_tier(std::string(marketing::TierName(e.tier)));
+          member.set_days_since_purchase(e.days_since_purchase);
+          member.set_best_coupon_id(e.best_coupon_id);
+          member.mutable_reason()->set_code(v1::REASON_AFFINITY);
+          member.mutable_reason()->set_text(e.reason_text);
+          if (first) {
+            member.mutable_meta()->set_model_version(meta.model_version);
+            member.mutable_meta()->set_degraded(meta.degraded);
+            member.mutable_meta()->set_degraded_reason(meta.degraded_reason);
+            first = false;
+          }
+          if (!writer->Write(member)) return false;  // client gone
+        }
+        return !context->IsCancelled();
+      });
+  if (!summary.ok()) return ToGrpcStatus(summary.status());
+  return grpc::Status::OK;
 }
 
 grpc::Status RecommenderService::RecordEvents(grpc::ServerContext* context,
                                               const v1::RecordEventsRequest* request,
                                               v1::RecordEventsResponse* response) {
+  // Item events go to the recommender (feature store), coupon events to the
+  // marketing engine (coupon store); indices refer to the request.
   std::vector<feature_store::Event> events;
-  events.reserve(request->events_size());
-  for (const v1::Event& e : request->events()) {
+  std::vector<int> event_index;
+  std::vector<marketing::CouponEvent> coupon_events;
+  std::vector<std::pair<int, std::string>> rejected;
+  const absl::Time now = absl::Now();
+  for (int i = 0; i < request->events_size(); ++i) {
+    const v1::Event& e = request->events(i);
+    if (e.type() == v1::EVENT_COUPON_ISSUED || e.type() == v1::EVENT_COUPON_REDEEMED) {
+      const std::string prefix = absl::StrCat("events[", i, "].");
+      if (marketer_ == nullptr) {
+        rejected.emplace_back(i, prefix + "type: coupon events need the marketing engine");
+      } else if (e.user_id().empty()) {
+        rejected.emplace_back(i, prefix + "user_id: must not be empty");
+      } else if (e.coupon_id().empty()) {
+        rejected.emplace_back(i, prefix + "coupon_id: must not be empty");
+      } else if (!(e.price() >= 0) || !std::isfinite(e.price())) {
+        rejected.emplace_back(i, prefix + "price: must be finite and >= 0");
+      } else {
+        marketing::CouponEvent c;
+        c.index = i;
+        c.redeemed = e.type() == v1::EVENT_COUPON_REDEEMED;
+        c.user_id = e.user_id();
+        c.coupon_id = e.coupon_id();
+        c.time = e.timestamp_unix() > 0 ? absl::FromUnixSeconds(e.timestamp_unix()) : now;
+        c.order_value = e.price();
+        coupon_events.push_back(std::move(c));
+      }
+      continue;
+    }
     feature_store::Event out;
     // An unknown type maps to a value outside the enum, which the domain
     // rejects with the event's index.
@@ -150,16 +287,50 @@ grpc::Status RecommenderService::RecordEvents(grpc::ServerContext* context,
     out.price = e.price();
     out.slot = e.slot();
     events.push_back(std::move(out));
+    event_index.push_back(i);
   }
-  auto answer = recommender_->RecordEvents(events, Deadline(context));
-  if (!answer.ok()) return ToGrpcStatus(answer.status());
-  response->set_accepted(answer->accepted);
-  for (const auto& [index, message] : answer->rejected) {
+  if (request->events().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "events: at least one event is required");
+  }
+  int accepted = 0;
+  if (!events.empty()) {
+    auto answer = recommender_->RecordEvents(events, Deadline(context), &event_index);
+    if (!answer.ok()) {
+      if (!absl::IsInvalidArgument(answer.status()) ||
+          (coupon_events.empty() && rejected.empty())) {
+        return ToGrpcStatus(answer.status());
+      }
+      // None of the item events is valid; the coupon events may be.
+      for (int i : event_index) rejected.emplace_back(i, std::string(answer.status().message()));
+    } else {
+      accepted += answer->accepted;
+      for (const auto& r : answer->rejected) rejected.push_back(r);
+      ToProto(answer->meta, response->mutable_meta());
+    }
+  }
+  // Coupon events refused by a budget, cap, window or eligibility rule are
+  // well-formed: they are reported, not turned into INVALID_ARGUMENT.
+  int refused = 0;
+  if (!coupon_events.empty()) {
+    auto answer = marketer_->RecordCouponEvents(coupon_events, Deadline(context));
+    if (!answer.ok()) return ToGrpcStatus(answer.status());
+    accepted += answer->accepted;
+    refused = static_cast<int>(answer->rejected.size());
+    for (const auto& r : answer->rejected) rejected.push_back(r);
+  }
+  if (accepted == 0 && refused == 0) {
+    std::sort(rejected.begin(), rejected.end());
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        rejected.empty() ? "events: nothing stored" : rejected.front().second);
+  }
+  std::sort(rejected.begin(), rejected.end());
+  response->set_accepted(accepted);
+  for (const auto& [index, message] : rejected) {
     v1::EventError* err = response->add_rejected();
     err->set_index(index);
     err->set_message(message);
   }
-  ToProto(answer->meta, response->mutable_meta());
   return grpc::Status::OK;
 }
 
@@ -183,6 +354,29 @@ grpc::Status RecommenderService::GetUserProfile(grpc::ServerContext* context,
     out->set_item_id(a.item_id);
     out->set_timestamp_unix(absl::ToUnixSeconds(a.time));
     out->set_type(FromEventType(a.type));
+  }
+  if (marketer_ != nullptr) {
+    const marketing::MarketingProfile m =
+        marketer_->Profile(request->user_id(), absl::Now(), Deadline(context));
+    response->set_segment(std::string(marketing::SegmentName(m.customer.segment)));
+    response->set_tier(std::string(marketing::TierName(m.customer.tier)));
+    if (m.record.has_value()) {
+      const marketing::UserSegment& r = *m.record;
+      response->set_lifecycle_stage(std::string(marketing::LifecycleName(r.lifecycle)));
+      v1::RfmScores* rfm = response->mutable_rfm();
+      rfm->set_recency_days(r.recency_days);
+      rfm->set_frequency(r.frequency);
+      rfm->set_monetary(r.monetary);
+      rfm->set_r_score(r.r_score);
+      rfm->set_f_score(r.f_score);
+      rfm->set_m_score(r.m_score);
+    } else {
+      response->set_lifecycle_stage("new");
+    }
+    if (m.meta.degraded && !answer->meta.degraded) {
+      answer->meta.degraded = true;
+      answer->meta.degraded_reason = m.meta.degraded_reason;
+    }
   }
   ToProto(answer->meta, response->mutable_meta());
   return grpc::Status::OK;
@@ -357,10 +551,47 @@ grpc::Status AdminService::GetTrialReport(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status AdminService::PutCoupons(grpc::ServerContext* context,
+                                      const v1::CouponCatalog* request,
+                                      v1::PutCouponsResponse* response) {
+  if (marketer_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no marketing engine");
+  }
+  if (request->coupons().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "coupons: at least one coupon is required");
+  }
+  absl::Status st = marketer_->PutCoupons(*request, Deadline(context));
+  if (!st.ok()) return ToGrpcStatus(st);
+  response->set_stored(request->coupons_size());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ListCoupons(grpc::ServerContext* context,
+                                       const v1::ListCouponsRequest*, v1::CouponList* response) {
+  if (marketer_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no marketing engine");
+  }
+  auto coupons = marketer_->ListCoupons(Deadline(context));
+  if (!coupons.ok()) return ToGrpcStatus(coupons.status());
+  for (auto& c : *coupons) *response->add_coupons() = std::move(c);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::DeleteCoupon(grpc::ServerContext* context,
+                                        const v1::DeleteCouponRequest* request,
+                                        v1::DeleteCouponResponse*) {
+  if (marketer_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no marketing engine");
+  }
+  return ToGrpcStatus(marketer_->DeleteCoupon(request->coupon_id(), Deadline(context)));
+}
+
 absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
     const ServerOptions& options, recommender::ModelStore* models,
     feature_store::FeatureStore* features,
-    const recommender::RecommenderOptions& recommender_options) {
+    const recommender::RecommenderOptions& recommender_options,
+    const marketing::Marketer* marketer) {
   std::unique_ptr<RecsysServer> s(new RecsysServer());
   s->options_ = options;
   s->features_ = features;
@@ -371,9 +602,10 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
     if (!plan.ok()) return plan.status();
     s->recommender_->SetSlotPlan(*std::move(plan));
   }
-  s->recommender_service_ = std::make_unique<RecommenderService>(s->recommender_.get());
+  s->recommender_service_ =
+      std::make_unique<RecommenderService>(s->recommender_.get(), marketer);
   s->admin_service_ = std::make_unique<AdminService>(models, features, s->recommender_.get(),
-                                                     options.slots_config);
+                                                     options.slots_config, marketer);
 
   grpc::EnableDefaultHealthCheckService(true);
   if (options.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();

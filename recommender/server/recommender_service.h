@@ -18,6 +18,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "feature_store/feature_store.h"
+#include "marketing/marketer.h"
 #include "recommender/model_store.h"
 #include "recommender/recommender.h"
 #include "recsys/v1/recommender.grpc.pb.h"
@@ -32,9 +33,11 @@ inline constexpr char kFeatureStoreHealthName[] = "recsys.feature_store";
 
 class RecommenderService final : public recsys::v1::Recommender::Service {
  public:
-  // `recommender` is borrowed and must outlive the service.
-  explicit RecommenderService(const recommender::Recommender* recommender)
-      : recommender_(recommender) {}
+  // Borrowed pointers must outlive the service. Without a `marketer`,
+  // RecommendCoupons, FindAudience and coupon events answer UNIMPLEMENTED.
+  explicit RecommenderService(const recommender::Recommender* recommender,
+                              const marketing::Marketer* marketer = nullptr)
+      : recommender_(recommender), marketer_(marketer) {}
 
   grpc::Status RecommendProducts(grpc::ServerContext* context,
                                  const recsys::v1::RecommendProductsRequest* request,
@@ -57,6 +60,7 @@ class RecommenderService final : public recsys::v1::Recommender::Service {
 
  private:
   const recommender::Recommender* const recommender_;
+  const marketing::Marketer* const marketer_;
 };
 
 class AdminService final : public recsys::v1::Admin::Service {
@@ -68,11 +72,13 @@ class AdminService final : public recsys::v1::Admin::Service {
   AdminService(recommender::ModelStore* models,
                feature_store::FeatureStore* features,
                recommender::Recommender* recommender = nullptr,
-               std::string slots_config = "")
+               std::string slots_config = "",
+               const marketing::Marketer* marketer = nullptr)
       : models_(models),
         features_(features),
         recommender_(recommender),
-        slots_config_(std::move(slots_config)) {}
+        slots_config_(std::move(slots_config)),
+        marketer_(marketer) {}
 
   grpc::Status GetModelInfo(grpc::ServerContext* context,
                             const recsys::v1::GetModelInfoRequest* request,
@@ -89,12 +95,22 @@ class AdminService final : public recsys::v1::Admin::Service {
   grpc::Status GetTrialReport(grpc::ServerContext* context,
                               const recsys::v1::GetTrialReportRequest* request,
                               recsys::v1::TrialReport* response) override;
+  grpc::Status PutCoupons(grpc::ServerContext* context,
+                          const recsys::v1::CouponCatalog* request,
+                          recsys::v1::PutCouponsResponse* response) override;
+  grpc::Status ListCoupons(grpc::ServerContext* context,
+                           const recsys::v1::ListCouponsRequest* request,
+                           recsys::v1::CouponList* response) override;
+  grpc::Status DeleteCoupon(grpc::ServerContext* context,
+                            const recsys::v1::DeleteCouponRequest* request,
+                            recsys::v1::DeleteCouponResponse* response) override;
 
  private:
   recommender::ModelStore* const models_;
   feature_store::FeatureStore* const features_;
   recommender::Recommender* const recommender_;
   const std::string slots_config_;
+  const marketing::Marketer* const marketer_;
 };
 
 struct ServerOptions {
@@ -121,7 +137,8 @@ class RecsysServer {
   static absl::StatusOr<std::unique_ptr<RecsysServer>> Start(
       const ServerOptions& options, recommender::ModelStore* models,
       feature_store::FeatureStore* features,
-      const recommender::RecommenderOptions& recommender_options = {});
+      const recommender::RecommenderOptions& recommender_options = {},
+      const marketing::Marketer* marketer = nullptr);
 
   ~RecsysServer();  // Shuts down (5 s grace) and joins.
 

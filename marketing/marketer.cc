@@ -1,0 +1,603 @@
+#include "marketing/marketer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/algorithm/container.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "marketing/coupons.h"
+
+namespace recsys::marketing {
+namespace {
+
+using recommender::ModelBundle;
+
+constexpr size_t kMaxIdLength = 256;
+constexpr size_t kScopeItems = 500;
+
+absl::Status CheckUserId(absl::string_view user_id) {
+  if (user_id.empty()) return absl::InvalidArgumentError("user_id: must not be empty");
+  if (user_id.size() > kMaxIdLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("user_id: longer than ", kMaxIdLength, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+void Degrade(MarketingMeta* meta, absl::string_view what, const absl::Status& status) {
+  meta->degraded = true;
+  if (!meta->degraded_reason.empty()) meta->degraded_reason += "; ";
+  absl::StrAppend(&meta->degraded_reason, what, " unavailable (",
+                  absl::StatusCodeToString(status.code()), ": ", status.message(), ")");
+}
+
+bool StoreDown(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
+}
+
+// Item rows a coupon's scope covers: at most kScopeItems most popular per
+// category (or of the shop), the listed items.
+std::vector<int32_t> ScopeRows(const ModelBundle& bundle, const recsys::v1::CouponScope& scope) {
+  std::vector<int32_t> rows;
+  switch (scope.kind()) {
+    case recsys::v1::CouponScope::SCOPE_CATEGORIES: {
+      for (const std::string& category : scope.categories()) {
+        const std::vector<int32_t>& popular = bundle.category_popular(category);
+        rows.insert(rows.end(), popular.begin(),
+                    popular.begin() + std::min(popular.size(), kScopeItems));
+      }
+      break;
+    }
+    case recsys::v1::CouponScope::SCOPE_ITEMS: {
+      for (const std::string& id : scope.item_ids()) {
+        const int32_t row = bundle.ItemRow(id);
+        if (row >= 0) rows.push_back(row);
+      }
+      break;
+    }
+    default: {
+      const std::vector<int32_t>& popular = bundle.popular();
+      rows.assign(popular.begin(), popular.begin() + std::min(popular.size(), kScopeItems));
+      break;
+    }
+  }
+  return rows;
+}
+
+float Dot(absl::Span<const float> a, absl::Span<const float> b) {
+  float sum = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+// Propensity to buy in `rows` (see the header).
+double Propensity(const ModelBundle& bundle, int32_t user_row, absl::Span<const int32_t> rows) {
+  double best = 0;
+  if (user_row >= 0) {
+    absl::Span<const float> q = bundle.user_vector(user_row);
+    for (int32_t row : rows) best = std::max<double>(best, Dot(q, bundle.item_vector(row)));
+  } else if (bundle.num_users() > 0) {
+    for (int32_t row : rows) {
+      best = std::max(best, static_cast<double>(bundle.item(row).buyers) / bundle.num_users());
+    }
+  }
+  return std::clamp(best, 0.0, 1.0);
+}
+
+// The mean of the item vectors of `rows`.
+std::vector<float> MeanVector(const ModelBundle& bundle, absl::Span<const int32_t> rows) {
+  std::vector<double> sum(bundle.dim(), 0.0);
+  for (int32_t row : rows) {
+    absl::Span<const float> v = bundle.item_vector(row);
+    for (int d = 0; d < bundle.dim(); ++d) sum[d] += v[d];
+  }
+  std::vector<float> mean(bundle.dim(), 0.0f);
+  if (rows.empty()) return mean;
+  for (int d = 0; d < bundle.dim(); ++d) mean[d] = static_cast<float>(sum[d] / rows.size());
+  return mean;
+}
+
+// Whether a coupon of scope `scope` applies to an offer of `offer_rows`
+// (category / items): scope all, or any shared category or item.
+bool Covers(const ModelBundle& bundle, const recsys::v1::CouponScope& scope,
+            absl::Span<const int32_t> offer_rows) {
+  switch (scope.kind()) {
+    case recsys::v1::CouponScope::SCOPE_CATEGORIES: {
+      absl::flat_hash_set<absl::string_view> categories(scope.categories().begin(),
+                                                        scope.categories().end());
+      for (int32_t row : offer_rows) {
+        if (categories.contains(bundle.item(row).category)) return true;
+      }
+      return false;
+    }
+    case recsys::v1::CouponScope::SCOPE_ITEMS: {
+      absl::flat_hash_set<absl::string_view> items(scope.item_ids().begin(),
+                                                   scope.item_ids().end());
+      for (int32_t row : offer_rows) {
+        if (items.contains(bundle.item(row).item_id)) return true;
+      }
+      return false;
+    }
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+// The audience table of one model version.
+struct Marketer::AudienceModel {
+  std::string version;
+  std::unique_ptr<const AudienceTable> table;
+  // Users with a segment record in segments.tsv.
+  int64_t with_segments = 0;
+};
+
+Marketer::Marketer(const recommender::ModelStore* models, feature_store::FeatureStore* features,
+                   CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options)
+    : models_(models),
+      features_(features),
+      coupons_(coupons),
+      segments_(segments),
+      options_(options) {}
+
+absl::StatusOr<std::unique_ptr<Marketer>> Marketer::Create(
+    const recommender::ModelStore* models, feature_store::FeatureStore* features,
+    CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options) {
+  MarketerOptions o = options;
+  o.config = WithDefaults(options.config);
+  RECSYS_RETURN_IF_ERROR(ValidateMarketingConfig(o.config));
+  if (o.max_coupons < 1 || o.audience_chunk < 1 || o.audience_threads < 1) {
+    return absl::InvalidArgumentError(
+        "max_coupons, audience_chunk and audience_threads must be >= 1");
+  }
+  return std::unique_ptr<Marketer>(new Marketer(models, features, coupons, segments, o));
+}
+
+absl::Time Marketer::StoreDeadline(absl::Time deadline) const {
+  return std::min(deadline, absl::Now() + options_.store_timeout);
+}
+
+CustomerInfo Marketer::Customer(absl::string_view user_id, absl::Time now, absl::Time deadline,
+                                std::optional<UserSegment>* record, MarketingMeta* meta) const {
+  CustomerInfo info;
+  auto stored = segments_->GetSegment(user_id, StoreDeadline(deadline));
+  if (stored.ok()) {
+    *record = *stored;
+    info = CustomerInfoFrom(*stored);
+  } else if (!absl::IsNotFound(stored.status())) {
+    Degrade(meta, "segment store", stored.status());
+  }
+  // Purchases since the record (or without one) from the live store.
+  absl::Time latest = absl::InfinitePast();
+  absl::flat_hash_set<int64_t> order_times;
+  auto live = features_->GetUser(user_id, StoreDeadline(deadline));
+  if (live.ok()) {
+    for (const auto& p : live->purchases) {
+      latest = std::max(latest, p.last_purchase);
+      if (p.last_purchase != absl::InfinitePast()) {
+        order_times.insert(absl::ToUnixSeconds(p.last_purchase));
+      }
+    }
+  } else if (!absl::IsNotFound(live.status())) {
+    Degrade(meta, "feature store", live.status());
+  }
+  const int32_t days =
+      latest == absl::InfinitePast() ? 0 : static_cast<int32_t>((now - latest) / absl::Hours(24));
+  if (record->has_value()) {
+    if (latest != absl::InfinitePast() &&
+        absl::ToUnixSeconds(latest) > (*record)->last_purchase_unix) {
+      // Bought again since the trainer looked: no longer lapsing.
+      info.orders = std::max(info.orders, 0) + 1;
+      info.recency_days = std::max(0, days);
+      if (info.segment == Segment::kAtRisk || IsDormant(info.segment)) {
+        info.segment = Segment::kPotential;
+      }
+    }
+    return info;
+  }
+  // Not seen by the trainer: new, with the orders the live store shows (or
+  // the model's history, when the store did not answer).
+  info.segment = Segment::kNew;
+  info.orders = static_cast<int32_t>(order_times.size());
+  if (latest != absl::InfinitePast() && info.orders == 0) info.orders = 1;
+  if (info.orders == 0) {
+    const std::shared_ptr<const ModelBundle> bundle = models_->Current();
+    const int32_t row = bundle->UserRow(user_id);
+    if (row >= 0 && !bundle->history(row).empty()) {
+      info.orders = static_cast<int32_t>(bundle->history(row).size());
+    }
+  }
+  info.recency_days = std::max(0, days);
+  return info;
+}
+
+absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_id, int k,
+                                                        absl::Time now,
+                                                        absl::Time deadline) const {
+  RECSYS_RETURN_IF_ERROR(CheckUserId(user_id));
+  if (k < 1 || k > options_.max_coupons) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("k: must be in [1, ", options_.max_coupons, "], got ", k));
+  }
+  if (now == absl::InfinitePast()) now = absl::Now();
+  const std::shared_ptr<const ModelBundle> bundle = models_->Current();
+  CouponAnswer answer;
+  answer.meta.model_version = bundle->version();
+  std::optional<UserSegment> record;
+  answer.customer = Customer(user_id, now, deadline, &record, &answer.meta);
+
+  auto catalog = coupons_->ListCoupons(StoreDeadline(deadline));
+  if (!catalog.ok()) {
+    // Without budgets and caps no coupon can be promised.
+    Degrade(&answer.meta, "coupon store", catalog.status());
+    return answer;
+  }
+  std::vector<std::string> ids;
+  ids.reserve(catalog->size());
+  for (const auto& c : *catalog) ids.push_back(c.coupon().id());
+  std::vector<UserCouponCounts> counts;
+  if (!ids.empty()) {
+    auto fetched = coupons_->GetUserCounts(user_id, ids, StoreDeadline(deadline));
+    if (!fetched.ok()) {
+      Degrade(&answer.meta, "coupon store", fetched.status());
+      return answer;
+    }
+    counts = *std::move(fetched);
+  }
+  const int32_t user_row = bundle->UserRow(user_id);
+  PropensityFn propensity = [&](const recsys::v1::Coupon& coupon) {
+    const std::vector<int32_t> rows = ScopeRows(*bundle, coupon.scope());
+    return Propensity(*bundle, user_row, rows);
+  };
+  RECSYS_ASSIGN_OR_RETURN(answer.coupons,
+                          RankCoupons(*catalog, answer.customer, counts, now, options_.config,
+                                      propensity, k));
+  return answer;
+}
+
+MarketingProfile Marketer::Profile(absl::string_view user_id, absl::Time now,
+                                   absl::Time deadline) const {
+  MarketingProfile profile;
+  profile.meta.model_version = models_->Current()->version();
+  if (now == absl::InfinitePast()) now = absl::Now();
+  profile.customer = Customer(user_id, now, deadline, &profile.record, &profile.meta);
+  return profile;
+}
+
+absl::StatusOr<std::shared_ptr<const Marketer::AudienceModel>> Marketer::Audience(
+    std::shared_ptr<const ModelBundle> bundle) const {
+  absl::MutexLock lock(&audience_mu_);
+  if (audience_ != nullptr && audience_->version == bundle->version()) return audience_;
+  // segments.tsv of the model directory (optional).
+  absl::flat_hash_map<std::string, UserSegment> records;
+  std::ifstream in(bundle->path() + "/segments.tsv");
+  if (in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    RECSYS_ASSIGN_OR_RETURN(std::vector<UserSegment> parsed, ParseSegmentsTsv(text.str()));
+    records.reserve(parsed.size());
+    for (UserSegment& s : parsed) records.emplace(s.user_id, std::move(s));
+  }
+  auto model = std::make_shared<AudienceModel>();
+  model->version = bundle->version();
+  std::vector<AudienceUser> users(bundle->num_users());
+  for (int32_t row = 0; row < bundle->num_users(); ++row) {
+    AudienceUser& u = users[row];
+    u.user_id = bundle->user_id(row);
+    auto it = records.find(u.user_id);
+    if (it != records.end()) {
+      u.segment = it->second.segment;
+      u.tier = it->second.tier;
+      u.last_purchase_unix = it->second.last_purchase_unix;
+      ++model->with_segments;
+    } else {
+      for (const auto& h : bundle->history(row)) {
+        u.last_purchase_unix = std::max(u.last_purchase_unix, h.last_unix);
+      }
+    }
+  }
+  absl::Span<const float> vectors;
+  if (bundle->num_users() > 0) {
+    vectors = absl::MakeConstSpan(bundle->user_vector(0).data(),
+                                  static_cast<size_t>(bundle->num_users()) * bundle->dim());
+  }
+  RECSYS_ASSIGN_OR_RETURN(
+      model->table,
+      AudienceTable::CreateBorrowed(std::max(1, bundle->dim()), vectors, bundle, std::move(users)));
+  audience_ = model;
+  return audience_;
+}
+
+absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& query,
+                                                       const AudienceEntrySink& sink) const {
+  const int offers = !query.coupon_id.empty() + !query.category.empty() + !query.item_ids.empty();
+  if (offers != 1) {
+    return absl::InvalidArgumentError(
+        "offer: exactly one of coupon_id, category or items must be set");
+  }
+  if (query.limit < 0) return absl::InvalidArgumentError("limit: must be >= 0");
+  if (query.min_days_since_purchase < 0) {
+    return absl::InvalidArgumentError("filters.min_days_since_purchase: must be >= 0");
+  }
+  if (query.contact_cap_days < 0) {
+    return absl::InvalidArgumentError("filters.contact_cap_days: must be >= 0");
+  }
+  AudienceFilter filter;
+  for (size_t i = 0; i < query.segments.size(); ++i) {
+    auto s = SegmentFromName(query.segments[i]);
+    if (!s.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "filters.segments[", i, "]: unknown segment '", query.segments[i],
+          "' (core, potential, new, at_risk, dormant, deep_dormant)"));
+    }
+    filter.segments.push_back(*s);
+  }
+  for (size_t i = 0; i < query.tiers.size(); ++i) {
+    auto t = TierFromName(query.tiers[i]);
+    if (!t.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat("filters.tiers[", i, "]: unknown tier '",
+                                                     query.tiers[i],
+                                                     "' (none, silver, gold, black)"));
+    }
+    filter.tiers.push_back(*t);
+  }
+  filter.min_days_since_purchase = query.min_days_since_purchase;
+  filter.contact_cap_days = query.contact_cap_days;
+  const absl::Time now = query.now == absl::InfinitePast() ? absl::Now() : query.now;
+
+  const std::shared_ptr<const ModelBundle> bundle = models_->Current();
+  AudienceSummary summary;
+  summary.meta.model_version = bundle->version();
+
+  // The catalog: the offered coupon, and the best coupon per member.
+  std::vector<recsys::v1::CouponWithState> catalog;
+  {
+    auto listed = coupons_->ListCoupons(StoreDeadline(query.deadline));
+    if (listed.ok()) {
+      catalog = *std::move(listed);
+    } else if (!query.coupon_id.empty()) {
+      return absl::UnavailableError(
+          absl::StrCat("coupon store unavailable: ", listed.status().message()));
+    } else {
+      Degrade(&summary.meta, "coupon store (no coupons attached)", listed.status());
+    }
+  }
+
+  // The offer's item rows and label.
+  std::vector<int32_t> offer_rows;
+  std::string label;
+  std::string campaign = query.campaign;
+  const recsys::v1::CouponWithState* offered = nullptr;
+  if (!query.coupon_id.empty()) {
+    for (const auto& c : catalog) {
+      if (c.coupon().id() == query.coupon_id) offered = &c;
+    }
+    if (offered == nullptr) {
+      return absl::NotFoundError(absl::StrCat("coupon_id: unknown coupon '", query.coupon_id, "'"));
+    }
+    offer_rows = ScopeRows(*bundle, offered->coupon().scope());
+    label = DescribeCoupon(offered->coupon());
+    if (campaign.empty()) {
+      campaign = offered->coupon().campaign().empty() ? offered->coupon().id()
+                                                      : offered->coupon().campaign();
+    }
+    // The coupon's own eligibility narrows the filters; an empty
+    // intersection is an empty audience.
+    bool nobody = offered->coupon().eligibility().first_order_only();  // every user has ordered
+    if (!offered->coupon().eligibility().segments().empty()) {
+      std::vector<Segment> keep;
+      for (const std::string& name : offered->coupon().eligibility().segments()) {
+        auto v = SegmentFromName(name);
+        if (v.has_value() && (filter.segments.empty() ||
+                              absl::c_linear_search(filter.segments, *v))) {
+          keep.push_back(*v);
+        }
+      }
+      nobody = nobody || keep.empty();
+      filter.segments = std::move(keep);
+    }
+    if (!offered->coupon().eligibility().tiers().empty()) {
+      std::vector<Tier> keep;
+      for (const std::string& name : offered->coupon().eligibility().tiers()) {
+        auto v = TierFromName(name);
+        if (v.has_value() && (filter.tiers.empty() || absl::c_linear_search(filter.tiers, *v))) {
+          keep.push_back(*v);
+        }
+      }
+      nobody = nobody || keep.empty();
+      filter.tiers = std::move(keep);
+    }
+    const recsys::v1::Coupon& c = offered->coupon();
+    const int64_t t = absl::ToUnixSeconds(now);
+    if ((c.valid_from_unix() > 0 && t < c.valid_from_unix()) ||
+        (c.valid_until_unix() > 0 && t >= c.valid_until_unix())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("coupon_id: coupon '", c.id(), "' is not valid at ", t));
+    }
+    if (offered->state().remaining_count() == 0 || offered->state().remaining_money() == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("coupon_id: coupon '", c.id(), "' has no budget left"));
+    }
+    if (nobody) return summary;
+  } else if (!query.category.empty()) {
+    const std::vector<int32_t>& rows = bundle->category_popular(query.category);
+    if (rows.empty()) {
+      return absl::NotFoundError(absl::StrCat("category: unknown category '", query.category, "'"));
+    }
+    offer_rows.assign(rows.begin(), rows.end());
+    label = query.category;
+  } else {
+    for (const std::string& id : query.item_ids) {
+      const int32_t row = bundle->ItemRow(id);
+      if (row >= 0) offer_rows.push_back(row);
+    }
+    if (offer_rows.empty()) {
+      return absl::NotFoundError("items.item_ids: none of the items is known to the model");
+    }
+    label = query.item_ids.size() == 1 ? query.item_ids[0]
+                                       : absl::StrCat(query.item_ids.size(), " items");
+  }
+  if (offer_rows.empty()) {
+    return absl::FailedPreconditionError(
+        "offer: none of its items is known to the served model");
+  }
+  if (filter.contact_cap_days > 0 && campaign.empty()) {
+    return absl::InvalidArgumentError(
+        "campaign: required with filters.contact_cap_days for a category or item offer");
+  }
+  const std::vector<float> target = MeanVector(*bundle, offer_rows);
+
+  // Best coupon per (segment, tier): EV ordering does not depend on the
+  // propensity, which is the same for all coupons of one offer.
+  std::vector<recsys::v1::CouponWithState> candidates;
+  if (offered != nullptr) {
+    candidates.push_back(*offered);
+  } else {
+    for (const auto& c : catalog) {
+      if (Covers(*bundle, c.coupon().scope(), offer_rows)) candidates.push_back(c);
+    }
+  }
+  struct Best {
+    std::string coupon_id;
+    std::string text;
+  };
+  std::vector<Best> best(kNumSegments * kNumTiers);
+  for (int s = 0; s < kNumSegments; ++s) {
+    for (int t = 0; t < kNumTiers; ++t) {
+      CustomerInfo customer;
+      customer.segment = static_cast<Segment>(s);
+      customer.tier = static_cast<Tier>(t);
+      customer.orders = 1;
+      auto ranked = RankCoupons(candidates, customer, {}, now, options_.config,
+                                [](const recsys::v1::Coupon&) { return 0.5; }, 1);
+      if (ranked.ok() && !ranked->empty()) {
+        best[s * kNumTiers + t] = {ranked->front().coupon_id, DescribeCoupon([&] {
+                                     for (const auto& c : candidates) {
+                                       if (c.coupon().id() == ranked->front().coupon_id) {
+                                         return c.coupon();
+                                       }
+                                     }
+                                     return recsys::v1::Coupon();
+                                   }())};
+      }
+    }
+  }
+
+  RECSYS_ASSIGN_OR_RETURN(std::shared_ptr<const AudienceModel> audience, Audience(bundle));
+  ContactLookup contacts;
+  if (filter.contact_cap_days > 0) {
+    contacts = [&](absl::Span<const std::string> ids) {
+      return coupons_->LastContacts(campaign, ids, StoreDeadline(query.deadline));
+    };
+  }
+  AudienceOptions scan;
+  scan.limit = query.limit;
+  scan.chunk_size = options_.audience_chunk;
+  scan.threads = options_.audience_threads;
+  std::vector<AudienceEntry> entries;
+  auto result = ScanAudience(
+      *audience->table, target, filter, now, contacts, scan,
+      [&](absl::Span<const AudienceMember> chunk) {
+        entries.clear();
+        entries.reserve(chunk.size());
+        for (const AudienceMember& m : chunk) {
+          AudienceEntry e;
+          e.user_id = m.user_id;
+          e.score = m.score;
+          e.segment = m.segment;
+          e.tier = m.tier;
+          e.days_since_purchase = m.days_since_purchase;
+          const Best& b = best[static_cast<int>(m.segment) * kNumTiers + static_cast<int>(m.tier)];
+          e.best_coupon_id = b.coupon_id;
+          e.reason = CouponReason::kAffinity;
+          e.reason_text = absl::StrFormat("affinity %.2f to %s; %s", m.score, label,
+                                          SegmentName(m.segment));
+          if (m.days_since_purchase >= 0) {
+            absl::StrAppend(&e.reason_text, ", last order ", m.days_since_purchase, " days ago");
+          }
+          if (!b.coupon_id.empty()) absl::StrAppend(&e.reason_text, "; offer: ", b.text);
+          entries.push_back(std::move(e));
+        }
+        return sink(entries, summary.meta);
+      });
+  if (!result.ok()) {
+    if (StoreDown(result.status())) {
+      return absl::UnavailableError(absl::StrCat(
+          "coupon store unavailable, contact caps cannot be checked: ", result.status().message()));
+    }
+    return result.status();
+  }
+  summary.stats = *result;
+  return summary;
+}
+
+absl::StatusOr<CouponEventsAnswer> Marketer::RecordCouponEvents(
+    const std::vector<CouponEvent>& events, absl::Time deadline) const {
+  CouponEventsAnswer answer;
+  const absl::Time store_deadline = std::min(deadline, absl::Now() + 4 * options_.store_timeout);
+  for (const CouponEvent& e : events) {
+    const std::string prefix = absl::StrCat("events[", e.index, "]");
+    absl::Status st;
+    if (e.redeemed) {
+      st = coupons_->Redeem(e.user_id, e.coupon_id, e.order_value, e.time, store_deadline).status();
+    } else {
+      // Issuing checks the segment rules too (the store checks budgets,
+      // caps and the window).
+      MarketingMeta meta;
+      std::optional<UserSegment> record;
+      const CustomerInfo customer = Customer(e.user_id, e.time, deadline, &record, &meta);
+      auto listed = coupons_->ListCoupons(store_deadline);
+      if (!listed.ok()) {
+        st = listed.status();
+      } else {
+        const recsys::v1::CouponWithState* coupon = nullptr;
+        for (const auto& c : *listed) {
+          if (c.coupon().id() == e.coupon_id) coupon = &c;
+        }
+        if (coupon == nullptr) {
+          st = absl::NotFoundError(absl::StrCat("unknown coupon '", e.coupon_id, "'"));
+        } else {
+          st = CheckEligible(*coupon, customer, {}, e.time, options_.config);
+        }
+        if (st.ok()) st = coupons_->Issue(e.user_id, e.coupon_id, e.time, store_deadline).status();
+      }
+    }
+    if (st.ok()) {
+      ++answer.accepted;
+    } else if (StoreDown(st)) {
+      return absl::UnavailableError(absl::StrCat(
+          "coupon store did not confirm ", prefix, " (", st.message(),
+          "); earlier coupon events of the batch were applied, retry from there"));
+    } else {
+      answer.rejected.emplace_back(e.index, absl::StrCat(prefix, ": ", st.message()));
+    }
+  }
+  return answer;
+}
+
+absl::Status Marketer::PutCoupons(const recsys::v1::CouponCatalog& catalog,
+                                  absl::Time deadline) const {
+  RECSYS_RETURN_IF_ERROR(ValidateCatalog(catalog));
+  return coupons_->PutCoupons(catalog, std::min(deadline, absl::Now() + absl::Seconds(5)));
+}
+
+absl::StatusOr<std::vector<recsys::v1::CouponWithState>> Marketer::ListCoupons(
+    absl::Time deadline) const {
+  return coupons_->ListCoupons(std::min(deadline, absl::Now() + absl::Seconds(5)));
+}
+
+absl::Status Marketer::DeleteCoupon(absl::string_view coupon_id, absl::Time deadline) const {
+  if (coupon_id.empty()) return absl::InvalidArgumentError("coupon_id: must not be empty");
+  return coupons_->DeleteCoupon(coupon_id, std::min(deadline, absl::Now() + absl::Seconds(5)));
+}
+
+}  // namespace recsys::marketing
