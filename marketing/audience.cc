@@ -67,11 +67,12 @@ absl::Status CheckTable(int dim, absl::Span<const float> vectors,
   seen.reserve(users.size());
   for (size_t r = 0; r < users.size(); ++r) {
     if (users[r].user_id.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("users[", r, "].user_id: empty"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("users[", r, "].user_id: empty"));
     }
     if (!seen.insert(users[r].user_id).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("users[", r, "].user_id: duplicate '", users[r].user_id, "'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "users[", r, "].user_id: duplicate '", users[r].user_id, "'"));
     }
   }
   return absl::OkStatus();
@@ -96,31 +97,36 @@ absl::StatusOr<std::unique_ptr<const AudienceTable>> AudienceTable::CreateBorrow
 
 absl::StatusOr<AudienceStats> ScanAudience(const AudienceTable& table,
                                            absl::Span<const float> target,
-                                           const AudienceFilter& filter, absl::Time now,
+                                           const AudienceFilter& filter,
+                                           absl::Time now,
                                            const ContactLookup& last_contact,
                                            const AudienceOptions& options,
                                            const AudienceSink& sink) {
   const int dim = table.dim();
   if (static_cast<int64_t>(target.size()) != dim) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("target: has ", target.size(), " values, the table's dim is ", dim));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "target: has ", target.size(), " values, the table's dim is ", dim));
   }
   for (float x : target) {
-    if (!std::isfinite(x)) return absl::InvalidArgumentError("target: non-finite value");
+    if (!std::isfinite(x))
+      return absl::InvalidArgumentError("target: non-finite value");
   }
   if (filter.min_days_since_purchase < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "min_days_since_purchase: must be >= 0, got ", filter.min_days_since_purchase));
+    return absl::InvalidArgumentError(
+        absl::StrCat("min_days_since_purchase: must be >= 0, got ",
+                     filter.min_days_since_purchase));
   }
   if (filter.contact_cap_days < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("contact_cap_days: must be >= 0, got ", filter.contact_cap_days));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "contact_cap_days: must be >= 0, got ", filter.contact_cap_days));
   }
   if (filter.contact_cap_days > 0 && !last_contact) {
-    return absl::InvalidArgumentError("contact_cap_days: set, but no last-contact lookup given");
+    return absl::InvalidArgumentError(
+        "contact_cap_days: set, but no last-contact lookup given");
   }
   if (options.limit < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("limit: must be >= 0, got ", options.limit));
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: must be >= 0, got ", options.limit));
   }
   if (options.chunk_size < 1) {
     return absl::InvalidArgumentError(
@@ -149,7 +155,8 @@ absl::StatusOr<AudienceStats> ScanAudience(const AudienceTable& table,
   stats.scanned = n;
 
   // 1. Score the matching users: per thread, keys of its slice of rows.
-  const int threads = static_cast<int>(std::min<int64_t>(options.threads, std::max<int64_t>(n, 1)));
+  const int threads = static_cast<int>(
+      std::min<int64_t>(options.threads, std::max<int64_t>(n, 1)));
   std::vector<std::vector<uint64_t>> parts(threads);
   auto score_slice = [&](int part) {
     const int64_t begin = n * part / threads, end = n * (part + 1) / threads;
@@ -163,15 +170,18 @@ absl::StatusOr<AudienceStats> ScanAudience(const AudienceTable& table,
         continue;
       }
       if (filter.min_days_since_purchase > 0 &&
-          (u.last_purchase_unix <= 0 || u.last_purchase_unix > latest_purchase)) {
+          (u.last_purchase_unix <= 0 ||
+           u.last_purchase_unix > latest_purchase)) {
         continue;
       }
-      keys.push_back(SortKey(Dot(table.vector(r).data(), t, dim), static_cast<uint32_t>(r)));
+      keys.push_back(SortKey(Dot(table.vector(r).data(), t, dim),
+                             static_cast<uint32_t>(r)));
     }
   };
   {
     std::vector<std::thread> workers;
-    for (int part = 1; part < threads; ++part) workers.emplace_back(score_slice, part);
+    for (int part = 1; part < threads; ++part)
+      workers.emplace_back(score_slice, part);
     score_slice(0);
     for (std::thread& w : workers) w.join();
   }
@@ -184,14 +194,16 @@ absl::StatusOr<AudienceStats> ScanAudience(const AudienceTable& table,
 
   // 2. Order them. Without a contact cap only the first `limit` are needed.
   const bool capped = filter.contact_cap_days > 0;
-  if (options.limit > 0 && !capped && options.limit < static_cast<int64_t>(keys.size())) {
+  if (options.limit > 0 && !capped &&
+      options.limit < static_cast<int64_t>(keys.size())) {
     std::nth_element(keys.begin(), keys.begin() + options.limit, keys.end());
     keys.resize(options.limit);
   }
   std::sort(keys.begin(), keys.end());
 
   // 3. Deliver in chunks, dropping recently contacted users block by block.
-  const int64_t limit = options.limit > 0 ? options.limit : std::numeric_limits<int64_t>::max();
+  const int64_t limit =
+      options.limit > 0 ? options.limit : std::numeric_limits<int64_t>::max();
   const int64_t cap_seconds = int64_t{filter.contact_cap_days} * kDay;
   std::vector<AudienceMember> pending;
   pending.reserve(options.chunk_size);
@@ -206,7 +218,8 @@ absl::StatusOr<AudienceStats> ScanAudience(const AudienceTable& table,
     m.tier = u.tier;
     m.days_since_purchase =
         u.last_purchase_unix > 0
-            ? static_cast<int32_t>(std::max<int64_t>(0, now_unix - u.last_purchase_unix) / kDay)
+            ? static_cast<int32_t>(
+                  std::max<int64_t>(0, now_unix - u.last_purchase_unix) / kDay)
             : -1;
     return m;
   };
@@ -225,11 +238,13 @@ absl::StatusOr<AudienceStats> ScanAudience(const AudienceTable& table,
     std::vector<int64_t> contacts;
     if (capped) {
       ids.clear();
-      for (size_t i = begin; i < end; ++i) ids.emplace_back(table.user(keys[i] & 0xffffffffu).user_id);
+      for (size_t i = begin; i < end; ++i)
+        ids.emplace_back(table.user(keys[i] & 0xffffffffu).user_id);
       RECSYS_ASSIGN_OR_RETURN(contacts, last_contact(ids));
       if (contacts.size() != ids.size()) {
-        return absl::InternalError(absl::StrCat("last-contact lookup returned ", contacts.size(),
-                                                " times for ", ids.size(), " users"));
+        return absl::InternalError(absl::StrCat("last-contact lookup returned ",
+                                                contacts.size(), " times for ",
+                                                ids.size(), " users"));
       }
     }
     for (size_t i = begin; i < end; ++i) {
@@ -241,7 +256,8 @@ absl::StatusOr<AudienceStats> ScanAudience(const AudienceTable& table,
         }
       }
       pending.push_back(member(keys[i]));
-      if (stats.delivered + static_cast<int64_t>(pending.size()) >= limit) break;
+      if (stats.delivered + static_cast<int64_t>(pending.size()) >= limit)
+        break;
       if (pending.size() == block && !flush()) return stats;
     }
   }

@@ -142,7 +142,8 @@ using ContactLookup = std::function<absl::StatusOr<std::vector<int64_t>>(
 
 // Receives the next chunk of users (best first, never empty). Returning
 // false stops the scan.
-using AudienceSink = std::function<bool(absl::Span<const AudienceMember> chunk)>;
+using AudienceSink =
+    std::function<bool(absl::Span<const AudienceMember> chunk)>;
 
 // Scores every user against `target`, keeps those passing `filter`, and
 // delivers them by score descending (ties: table row ascending) in chunks.

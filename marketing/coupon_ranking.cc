@@ -27,7 +27,8 @@ bool Contains(const google::protobuf::RepeatedPtrField<std::string>& list,
 }
 
 // The expected basket, and the basket when the coupon is used.
-double ExpectedBasket(const CustomerInfo& customer, const recsys::v1::MarketingConfig& config) {
+double ExpectedBasket(const CustomerInfo& customer,
+                      const recsys::v1::MarketingConfig& config) {
   return customer.average_order_value > 0 ? customer.average_order_value
                                           : config.default_basket_value();
 }
@@ -42,7 +43,8 @@ double BasketWithCoupon(const recsys::v1::Coupon& coupon, double basket) {
 int64_t DiscountOn(const recsys::v1::Coupon& coupon, double basket,
                    const recsys::v1::MarketingConfig& config) {
   return std::max<int64_t>(
-      0, DiscountCents(coupon, ToCents(basket), ToCents(config.free_shipping_value())));
+      0, DiscountCents(coupon, ToCents(basket),
+                       ToCents(config.free_shipping_value())));
 }
 
 }  // namespace
@@ -98,13 +100,15 @@ std::string DescribeCoupon(const recsys::v1::Coupon& coupon) {
   if (scope.kind() == recsys::v1::CouponScope::SCOPE_CATEGORIES) {
     absl::StrAppend(&text, " on ", absl::StrJoin(scope.categories(), ", "));
   } else if (scope.kind() == recsys::v1::CouponScope::SCOPE_ITEMS) {
-    absl::StrAppend(&text, " on ", scope.item_ids_size(),
-                    scope.item_ids_size() == 1 ? " selected item" : " selected items");
+    absl::StrAppend(
+        &text, " on ", scope.item_ids_size(),
+        scope.item_ids_size() == 1 ? " selected item" : " selected items");
   }
   return text;
 }
 
-absl::Status CheckEligible(const recsys::v1::CouponWithState& entry, const CustomerInfo& customer,
+absl::Status CheckEligible(const recsys::v1::CouponWithState& entry,
+                           const CustomerInfo& customer,
                            const UserCouponCounts& counts, absl::Time now,
                            const recsys::v1::MarketingConfig& config) {
   const recsys::v1::Coupon& c = entry.coupon();
@@ -115,16 +119,18 @@ absl::Status CheckEligible(const recsys::v1::CouponWithState& entry, const Custo
         absl::StrCat("not valid before ", c.valid_from_unix()));
   }
   if (c.valid_until_unix() > 0 && t >= c.valid_until_unix()) {
-    return absl::FailedPreconditionError(absl::StrCat("expired at ", c.valid_until_unix()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("expired at ", c.valid_until_unix()));
   }
   const recsys::v1::CouponEligibility& e = c.eligibility();
   if (e.first_order_only() && customer.orders > 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("first-order coupon; the customer has ", customer.orders, " orders"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "first-order coupon; the customer has ", customer.orders, " orders"));
   }
-  if (!e.segments().empty() && !Contains(e.segments(), SegmentName(customer.segment))) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("segment '", SegmentName(customer.segment), "' not eligible"));
+  if (!e.segments().empty() &&
+      !Contains(e.segments(), SegmentName(customer.segment))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "segment '", SegmentName(customer.segment), "' not eligible"));
   }
   if (!e.tiers().empty() && !Contains(e.tiers(), TierName(customer.tier))) {
     return absl::FailedPreconditionError(
@@ -144,22 +150,22 @@ absl::Status CheckEligible(const recsys::v1::CouponWithState& entry, const Custo
     }
   }
   if (c.per_user_cap() > 0 && counts.issued >= c.per_user_cap()) {
-    return absl::ResourceExhaustedError(absl::StrCat("customer holds ", counts.issued,
-                                                     " issuances, the per-user cap is ",
-                                                     c.per_user_cap()));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("customer holds ", counts.issued,
+                     " issuances, the per-user cap is ", c.per_user_cap()));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
-    absl::Span<const recsys::v1::CouponWithState> coupons, const CustomerInfo& customer,
-    absl::Span<const UserCouponCounts> counts, absl::Time now,
-    const recsys::v1::MarketingConfig& config_in, const PropensityFn& propensity,
-    int max_results) {
+    absl::Span<const recsys::v1::CouponWithState> coupons,
+    const CustomerInfo& customer, absl::Span<const UserCouponCounts> counts,
+    absl::Time now, const recsys::v1::MarketingConfig& config_in,
+    const PropensityFn& propensity, int max_results) {
   if (!counts.empty() && counts.size() != coupons.size()) {
     return absl::InvalidArgumentError(absl::StrCat("counts: ", counts.size(),
-                                                   " entries for ", coupons.size(),
-                                                   " coupons"));
+                                                   " entries for ",
+                                                   coupons.size(), " coupons"));
   }
   if (max_results < 0) {
     return absl::InvalidArgumentError(
@@ -174,7 +180,8 @@ absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
   std::vector<RankedCoupon> ranked;
   for (size_t i = 0; i < coupons.size(); ++i) {
     const UserCouponCounts no_counts;
-    if (!CheckEligible(coupons[i], customer, counts.empty() ? no_counts : counts[i], now, config)
+    if (!CheckEligible(coupons[i], customer,
+                       counts.empty() ? no_counts : counts[i], now, config)
              .ok()) {
       continue;
     }
@@ -193,28 +200,34 @@ absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
     r.basket_value = with_coupon;
     r.discount = discount;
     r.expected_value =
-        p * (u * with_coupon * margin + (1 - u) * (with_coupon - basket) * margin - discount);
+        p * (u * with_coupon * margin +
+             (1 - u) * (with_coupon - basket) * margin - discount);
     if (c.eligibility().first_order_only()) {
       r.reason = CouponReason::kFirstOrder;
       r.reason_text = absl::StrCat("first order: ", DescribeCoupon(c));
     } else if (IsDormant(customer.segment)) {
       r.reason = CouponReason::kWinBack;
-      r.reason_text = absl::StrCat("win-back: ", DescribeCoupon(c), "; last order ",
-                                   customer.recency_days, " days ago");
+      r.reason_text =
+          absl::StrCat("win-back: ", DescribeCoupon(c), "; last order ",
+                       customer.recency_days, " days ago");
     } else {
       r.reason = CouponReason::kSegmentOffer;
-      r.reason_text = absl::StrCat("offer for ", SegmentName(customer.segment), " customers");
+      r.reason_text = absl::StrCat("offer for ", SegmentName(customer.segment),
+                                   " customers");
       if (customer.tier != Tier::kNone) {
-        absl::StrAppend(&r.reason_text, " (", TierName(customer.tier), " tier)");
+        absl::StrAppend(&r.reason_text, " (", TierName(customer.tier),
+                        " tier)");
       }
       absl::StrAppend(&r.reason_text, ": ", DescribeCoupon(c));
     }
     ranked.push_back(std::move(r));
   }
-  std::sort(ranked.begin(), ranked.end(), [](const RankedCoupon& a, const RankedCoupon& b) {
-    if (a.expected_value != b.expected_value) return a.expected_value > b.expected_value;
-    return a.coupon_id < b.coupon_id;
-  });
+  std::sort(ranked.begin(), ranked.end(),
+            [](const RankedCoupon& a, const RankedCoupon& b) {
+              if (a.expected_value != b.expected_value)
+                return a.expected_value > b.expected_value;
+              return a.coupon_id < b.coupon_id;
+            });
   if (max_results > 0 && ranked.size() > static_cast<size_t>(max_results)) {
     ranked.resize(max_results);
   }

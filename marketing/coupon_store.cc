@@ -21,7 +21,9 @@ namespace internal {
 
 namespace {
 
-std::string Money(int64_t cents) { return absl::StrFormat("%.2f", FromCents(cents)); }
+std::string Money(int64_t cents) {
+  return absl::StrFormat("%.2f", FromCents(cents));
+}
 
 std::string Time(int64_t unix_seconds) {
   return absl::StrCat(absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
@@ -38,54 +40,62 @@ absl::Status OutcomeStatus(CouponOutcome outcome, absl::string_view user_id,
     case CouponOutcome::kOk:
       return absl::OkStatus();
     case CouponOutcome::kNotFound:
-      return absl::NotFoundError(absl::StrCat("unknown coupon '", coupon_id, "'"));
+      return absl::NotFoundError(
+          absl::StrCat("unknown coupon '", coupon_id, "'"));
     case CouponOutcome::kNotYetValid:
-      return absl::FailedPreconditionError(
-          absl::StrCat("coupon '", coupon_id, "' is not valid before ", Time(a)));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "coupon '", coupon_id, "' is not valid before ", Time(a)));
     case CouponOutcome::kExpired:
       return absl::FailedPreconditionError(
           absl::StrCat("coupon '", coupon_id, "' expired at ", Time(a)));
     case CouponOutcome::kCountExhausted:
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "coupon '", coupon_id, "' budget exhausted: ", a, " of ", b, " redemptions used"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("coupon '", coupon_id, "' budget exhausted: ", a, " of ",
+                       b, " redemptions used"));
     case CouponOutcome::kMoneyExhausted:
-      return absl::ResourceExhaustedError(absl::StrCat("coupon '", coupon_id,
-                                                       "' money budget exhausted: ", Money(a),
-                                                       " of ", Money(b), " spent"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "coupon '", coupon_id, "' money budget exhausted: ", Money(a), " of ",
+          Money(b), " spent"));
     case CouponOutcome::kUserCapReached:
-      return absl::ResourceExhaustedError(absl::StrCat("user '", user_id, "' already holds ", a,
-                                                       " issuances of coupon '", coupon_id,
-                                                       "' (per-user cap ", b, ")"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "user '", user_id, "' already holds ", a, " issuances of coupon '",
+          coupon_id, "' (per-user cap ", b, ")"));
     case CouponOutcome::kNotIssued:
-      return absl::FailedPreconditionError(
-          absl::StrCat("user '", user_id, "' holds no unredeemed issuance of coupon '",
-                       coupon_id, "' (issued ", a, ", redeemed ", b, ")"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "user '", user_id, "' holds no unredeemed issuance of coupon '",
+          coupon_id, "' (issued ", a, ", redeemed ", b, ")"));
     case CouponOutcome::kBelowThreshold:
-      return absl::FailedPreconditionError(absl::StrCat("order value ", Money(a),
-                                                        " is below the threshold ", Money(b),
-                                                        " of coupon '", coupon_id, "'"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("order value ", Money(a), " is below the threshold ",
+                       Money(b), " of coupon '", coupon_id, "'"));
     case CouponOutcome::kMoneyShort:
-      return absl::ResourceExhaustedError(absl::StrCat("coupon '", coupon_id, "' has ",
-                                                       Money(a),
-                                                       " of its money budget left, the discount "
-                                                       "is ",
-                                                       Money(b)));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("coupon '", coupon_id, "' has ", Money(a),
+                       " of its money budget left, the discount "
+                       "is ",
+                       Money(b)));
   }
-  return absl::InternalError(absl::StrCat("unknown coupon outcome ", static_cast<int>(outcome)));
+  return absl::InternalError(
+      absl::StrCat("unknown coupon outcome ", static_cast<int>(outcome)));
 }
 
 absl::Status CheckId(absl::string_view field, absl::string_view id) {
-  if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
+  if (id.empty())
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must not be empty"));
   if (!IsValidId(id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": must be at most 128 bytes without whitespace or control characters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field,
+                     ": must be at most 128 bytes without whitespace or "
+                     "control characters"));
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckUserId(absl::string_view field, absl::string_view user_id) {
   if (user_id.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must not be empty"));
   }
   if (user_id.find_first_of("\t\r\n") != absl::string_view::npos) {
     return absl::InvalidArgumentError(
@@ -96,17 +106,22 @@ absl::Status CheckUserId(absl::string_view field, absl::string_view user_id) {
 
 }  // namespace internal
 
-recsys::v1::CouponState MakeCouponState(const recsys::v1::Coupon& coupon, int64_t issued,
-                                        int64_t redeemed, int64_t spent_cents) {
+recsys::v1::CouponState MakeCouponState(const recsys::v1::Coupon& coupon,
+                                        int64_t issued, int64_t redeemed,
+                                        int64_t spent_cents) {
   recsys::v1::CouponState state;
   state.set_issued(issued);
   state.set_redeemed(redeemed);
   state.set_discount_spent(FromCents(spent_cents));
   state.set_remaining_count(
-      coupon.budget_count() > 0 ? std::max<int64_t>(0, coupon.budget_count() - redeemed) : -1);
+      coupon.budget_count() > 0
+          ? std::max<int64_t>(0, coupon.budget_count() - redeemed)
+          : -1);
   const int64_t budget_cents = ToCents(coupon.budget_money());
   state.set_remaining_money(
-      budget_cents > 0 ? FromCents(std::max<int64_t>(0, budget_cents - spent_cents)) : -1);
+      budget_cents > 0
+          ? FromCents(std::max<int64_t>(0, budget_cents - spent_cents))
+          : -1);
   return state;
 }
 
@@ -124,7 +139,8 @@ class InMemoryCouponStore final : public CouponStore {
 
   std::string Describe() const override { return "in-memory"; }
 
-  absl::Status PutCoupons(const recsys::v1::CouponCatalog& catalog, absl::Time) override {
+  absl::Status PutCoupons(const recsys::v1::CouponCatalog& catalog,
+                          absl::Time) override {
     RECSYS_RETURN_IF_ERROR(ValidateCatalog(catalog));
     absl::MutexLock lock(&mu_);
     for (const recsys::v1::Coupon& coupon : catalog.coupons()) {
@@ -141,8 +157,8 @@ class InMemoryCouponStore final : public CouponStore {
     for (const auto& [id, entry] : coupons_) {
       recsys::v1::CouponWithState& c = out.emplace_back();
       *c.mutable_coupon() = entry.coupon;
-      *c.mutable_state() =
-          MakeCouponState(entry.coupon, entry.issued, entry.redeemed, entry.spent_cents);
+      *c.mutable_state() = MakeCouponState(entry.coupon, entry.issued,
+                                           entry.redeemed, entry.spent_cents);
     }
     return out;
   }
@@ -151,7 +167,8 @@ class InMemoryCouponStore final : public CouponStore {
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
     absl::MutexLock lock(&mu_);
     auto it = coupons_.find(coupon_id);
-    if (it == coupons_.end()) return OutcomeStatus(CouponOutcome::kNotFound, "", coupon_id, 0, 0);
+    if (it == coupons_.end())
+      return OutcomeStatus(CouponOutcome::kNotFound, "", coupon_id, 0, 0);
     coupons_.erase(it);
     return absl::OkStatus();
   }
@@ -161,7 +178,8 @@ class InMemoryCouponStore final : public CouponStore {
       absl::Time) const override {
     RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
     for (size_t i = 0; i < coupon_ids.size(); ++i) {
-      RECSYS_RETURN_IF_ERROR(CheckId(absl::StrCat("coupon_ids[", i, "]"), coupon_ids[i]));
+      RECSYS_RETURN_IF_ERROR(
+          CheckId(absl::StrCat("coupon_ids[", i, "]"), coupon_ids[i]));
     }
     std::vector<UserCouponCounts> out(coupon_ids.size());
     absl::MutexLock lock(&mu_);
@@ -174,12 +192,13 @@ class InMemoryCouponStore final : public CouponStore {
     return out;
   }
 
-  absl::StatusOr<std::vector<int64_t>> LastContacts(absl::string_view campaign,
-                                                    absl::Span<const std::string> user_ids,
-                                                    absl::Time) const override {
+  absl::StatusOr<std::vector<int64_t>> LastContacts(
+      absl::string_view campaign, absl::Span<const std::string> user_ids,
+      absl::Time) const override {
     RECSYS_RETURN_IF_ERROR(CheckId("campaign", campaign));
     for (size_t i = 0; i < user_ids.size(); ++i) {
-      RECSYS_RETURN_IF_ERROR(CheckUserId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
+      RECSYS_RETURN_IF_ERROR(
+          CheckUserId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
     }
     std::vector<int64_t> out(user_ids.size(), 0);
     absl::MutexLock lock(&mu_);
@@ -192,8 +211,9 @@ class InMemoryCouponStore final : public CouponStore {
     return out;
   }
 
-  absl::StatusOr<int64_t> Issue(absl::string_view user_id, absl::string_view coupon_id,
-                                absl::Time time, absl::Time) override {
+  absl::StatusOr<int64_t> Issue(absl::string_view user_id,
+                                absl::string_view coupon_id, absl::Time time,
+                                absl::Time) override {
     RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
     const int64_t now = absl::ToUnixSeconds(time);
@@ -206,8 +226,8 @@ class InMemoryCouponStore final : public CouponStore {
     const recsys::v1::Coupon& c = entry.coupon;
     RECSYS_RETURN_IF_ERROR(CheckWindow(c, user_id, now));
     if (c.budget_count() > 0 && entry.redeemed >= c.budget_count()) {
-      return OutcomeStatus(CouponOutcome::kCountExhausted, user_id, coupon_id, entry.redeemed,
-                           c.budget_count());
+      return OutcomeStatus(CouponOutcome::kCountExhausted, user_id, coupon_id,
+                           entry.redeemed, c.budget_count());
     }
     const int64_t budget_cents = ToCents(c.budget_money());
     if (budget_cents > 0 && entry.spent_cents >= budget_cents) {
@@ -216,8 +236,8 @@ class InMemoryCouponStore final : public CouponStore {
     }
     UserCouponCounts& counts = users_[user_id][coupon_id];
     if (c.per_user_cap() > 0 && counts.issued >= c.per_user_cap()) {
-      return OutcomeStatus(CouponOutcome::kUserCapReached, user_id, coupon_id, counts.issued,
-                           c.per_user_cap());
+      return OutcomeStatus(CouponOutcome::kUserCapReached, user_id, coupon_id,
+                           counts.issued, c.per_user_cap());
     }
     ++entry.issued;
     ++counts.issued;
@@ -227,8 +247,9 @@ class InMemoryCouponStore final : public CouponStore {
     return counts.issued;
   }
 
-  absl::StatusOr<double> Redeem(absl::string_view user_id, absl::string_view coupon_id,
-                                double order_value, absl::Time time, absl::Time) override {
+  absl::StatusOr<double> Redeem(absl::string_view user_id,
+                                absl::string_view coupon_id, double order_value,
+                                absl::Time time, absl::Time) override {
     RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
     if (!std::isfinite(order_value) || order_value < 0 || order_value > 1e12) {
@@ -247,27 +268,30 @@ class InMemoryCouponStore final : public CouponStore {
     RECSYS_RETURN_IF_ERROR(CheckWindow(c, user_id, now));
     UserCouponCounts* counts = nullptr;
     if (auto user = users_.find(user_id); user != users_.end()) {
-      if (auto found = user->second.find(coupon_id); found != user->second.end()) {
+      if (auto found = user->second.find(coupon_id);
+          found != user->second.end()) {
         counts = &found->second;
       }
     }
     if (counts == nullptr || counts->redeemed >= counts->issued) {
       return OutcomeStatus(CouponOutcome::kNotIssued, user_id, coupon_id,
-                           counts ? counts->issued : 0, counts ? counts->redeemed : 0);
+                           counts ? counts->issued : 0,
+                           counts ? counts->redeemed : 0);
     }
     const int64_t discount = DiscountCents(c, order_cents, shipping_cents_);
     if (discount < 0) {
-      return OutcomeStatus(CouponOutcome::kBelowThreshold, user_id, coupon_id, order_cents,
-                           ToCents(c.threshold_spend()));
+      return OutcomeStatus(CouponOutcome::kBelowThreshold, user_id, coupon_id,
+                           order_cents, ToCents(c.threshold_spend()));
     }
     if (c.budget_count() > 0 && entry.redeemed >= c.budget_count()) {
-      return OutcomeStatus(CouponOutcome::kCountExhausted, user_id, coupon_id, entry.redeemed,
-                           c.budget_count());
+      return OutcomeStatus(CouponOutcome::kCountExhausted, user_id, coupon_id,
+                           entry.redeemed, c.budget_count());
     }
     const int64_t budget_cents = ToCents(c.budget_money());
     if (budget_cents > 0 && entry.spent_cents + discount > budget_cents) {
-      return OutcomeStatus(CouponOutcome::kMoneyShort, user_id, coupon_id,
-                           std::max<int64_t>(0, budget_cents - entry.spent_cents), discount);
+      return OutcomeStatus(
+          CouponOutcome::kMoneyShort, user_id, coupon_id,
+          std::max<int64_t>(0, budget_cents - entry.spent_cents), discount);
     }
     ++entry.redeemed;
     entry.spent_cents += discount;
@@ -285,13 +309,15 @@ class InMemoryCouponStore final : public CouponStore {
     int64_t spent_cents = 0;
   };
 
-  static absl::Status CheckWindow(const recsys::v1::Coupon& c, absl::string_view user_id,
-                                  int64_t now) {
+  static absl::Status CheckWindow(const recsys::v1::Coupon& c,
+                                  absl::string_view user_id, int64_t now) {
     if (c.valid_from_unix() > 0 && now < c.valid_from_unix()) {
-      return OutcomeStatus(CouponOutcome::kNotYetValid, user_id, c.id(), c.valid_from_unix(), 0);
+      return OutcomeStatus(CouponOutcome::kNotYetValid, user_id, c.id(),
+                           c.valid_from_unix(), 0);
     }
     if (c.valid_until_unix() > 0 && now >= c.valid_until_unix()) {
-      return OutcomeStatus(CouponOutcome::kExpired, user_id, c.id(), c.valid_until_unix(), 0);
+      return OutcomeStatus(CouponOutcome::kExpired, user_id, c.id(),
+                           c.valid_until_unix(), 0);
     }
     return absl::OkStatus();
   }
@@ -303,20 +329,23 @@ class InMemoryCouponStore final : public CouponStore {
   // Sorted by id, so ListCoupons needs no sort.
   std::map<std::string, Entry, std::less<>> coupons_ ABSL_GUARDED_BY(mu_);
   // user -> coupon -> counts.
-  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, UserCouponCounts>> users_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string,
+                      absl::flat_hash_map<std::string, UserCouponCounts>>
+      users_ ABSL_GUARDED_BY(mu_);
   // user -> campaign -> last contact (unix seconds).
-  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, int64_t>> contacts_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, int64_t>>
+      contacts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CouponStore>> NewInMemoryCouponStore(
     const CouponStoreOptions& options) {
-  if (!std::isfinite(options.free_shipping_value) || options.free_shipping_value < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "free_shipping_value: must be >= 0, got ", options.free_shipping_value));
+  if (!std::isfinite(options.free_shipping_value) ||
+      options.free_shipping_value < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("free_shipping_value: must be >= 0, got ",
+                     options.free_shipping_value));
   }
   return std::unique_ptr<CouponStore>(new InMemoryCouponStore(options));
 }

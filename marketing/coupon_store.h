@@ -83,8 +83,8 @@ class CouponStore {
                                   absl::Time deadline) = 0;
 
   // Every coupon with its state, sorted by id.
-  virtual absl::StatusOr<std::vector<recsys::v1::CouponWithState>>
-  ListCoupons(absl::Time deadline) const = 0;
+  virtual absl::StatusOr<std::vector<recsys::v1::CouponWithState>> ListCoupons(
+      absl::Time deadline) const = 0;
 
   // Removes the definition and state (NotFound when unknown). Per-user
   // counts stay: a coupon re-created under the same id keeps its caps.

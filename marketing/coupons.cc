@@ -28,7 +28,8 @@ class FirstError : public google::protobuf::io::ErrorCollector {
  public:
   void AddError(int line, int column, const std::string& message) override {
     if (error_.empty()) {
-      error_ = absl::StrCat("line ", line + 1, ", column ", column + 1, ": ", message);
+      error_ = absl::StrCat("line ", line + 1, ", column ", column + 1, ": ",
+                            message);
     }
   }
   const std::string& error() const { return error_; }
@@ -43,25 +44,32 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
 
 absl::Status CheckMoney(absl::string_view field, double value) {
   if (!std::isfinite(value)) return Invalid(field, "must be finite");
-  if (value < 0) return Invalid(field, absl::StrCat("must be >= 0, got ", value));
-  if (value > 1e12) return Invalid(field, absl::StrCat("must be <= 1e12, got ", value));
+  if (value < 0)
+    return Invalid(field, absl::StrCat("must be >= 0, got ", value));
+  if (value > 1e12)
+    return Invalid(field, absl::StrCat("must be <= 1e12, got ", value));
   if (value > 0 && value < 0.01) {
-    return Invalid(field, absl::StrCat("must be 0 or >= 0.01 (money is kept in cents), got ",
-                                       value));
+    return Invalid(
+        field,
+        absl::StrCat("must be 0 or >= 0.01 (money is kept in cents), got ",
+                     value));
   }
   return absl::OkStatus();
 }
 
-absl::Status MustBeZero(absl::string_view field, double value, absl::string_view type) {
+absl::Status MustBeZero(absl::string_view field, double value,
+                        absl::string_view type) {
   if (value != 0) {
-    return Invalid(field, absl::StrCat("must be 0 for ", type, ", got ", value));
+    return Invalid(field,
+                   absl::StrCat("must be 0 for ", type, ", got ", value));
   }
   return absl::OkStatus();
 }
 
 // Non-empty, distinct entries.
-absl::Status CheckList(absl::string_view field,
-                       const google::protobuf::RepeatedPtrField<std::string>& list) {
+absl::Status CheckList(
+    absl::string_view field,
+    const google::protobuf::RepeatedPtrField<std::string>& list) {
   absl::flat_hash_set<absl::string_view> seen;
   for (int i = 0; i < list.size(); ++i) {
     const std::string name = absl::StrCat(field, "[", i, "]");
@@ -76,7 +84,8 @@ absl::Status CheckList(absl::string_view field,
 std::string SegmentChoices() {
   std::string out;
   for (int i = 0; i < kNumSegments; ++i) {
-    absl::StrAppend(&out, i == 0 ? "" : ", ", SegmentName(static_cast<Segment>(i)));
+    absl::StrAppend(&out, i == 0 ? "" : ", ",
+                    SegmentName(static_cast<Segment>(i)));
   }
   return out;
 }
@@ -89,29 +98,35 @@ std::string TierChoices() {
   return out;
 }
 
-absl::StatusOr<std::string> ReadTextFile(const std::string& path, absl::string_view what) {
+absl::StatusOr<std::string> ReadTextFile(const std::string& path,
+                                         absl::string_view what) {
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(what, " ", path, ": cannot open"));
+  if (!in)
+    return absl::NotFoundError(absl::StrCat(what, " ", path, ": cannot open"));
   std::stringstream buffer;
   buffer << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat(what, " ", path, ": read error"));
+  if (in.bad())
+    return absl::DataLossError(absl::StrCat(what, " ", path, ": read error"));
   return buffer.str();
 }
 
 template <typename Message>
-absl::Status ParseText(absl::string_view text, absl::string_view origin, Message* out) {
+absl::Status ParseText(absl::string_view text, absl::string_view origin,
+                       Message* out) {
   google::protobuf::TextFormat::Parser parser;
   FirstError errors;
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(std::string(text), out)) {
-    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", errors.error()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": ", errors.error()));
   }
   return absl::OkStatus();
 }
 
 absl::Status Prefixed(absl::string_view origin, const absl::Status& status) {
   if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(origin, ": ", status.message()));
+  return absl::Status(status.code(),
+                      absl::StrCat(origin, ": ", status.message()));
 }
 
 }  // namespace
@@ -149,7 +164,8 @@ MarketingConfig WithDefaults(const MarketingConfig& config) {
   recsys::v1::SegmentThresholds* s = c.mutable_segments();
   if (s->at_risk_days() == 0) s->set_at_risk_days(D::kAtRiskDays);
   if (s->dormant_days() == 0) s->set_dormant_days(D::kDormantDays);
-  if (s->deep_dormant_days() == 0) s->set_deep_dormant_days(D::kDeepDormantDays);
+  if (s->deep_dormant_days() == 0)
+    s->set_deep_dormant_days(D::kDeepDormantDays);
   if (s->new_days() == 0) s->set_new_days(D::kNewDays);
   if (s->new_max_orders() == 0) s->set_new_max_orders(D::kNewMaxOrders);
   if (s->core_min_score() == 0) s->set_core_min_score(D::kCoreMinScore);
@@ -166,8 +182,10 @@ MarketingConfig WithDefaults(const MarketingConfig& config) {
     }
   }
   if (c.gross_margin_rate() == 0) c.set_gross_margin_rate(D::kGrossMarginRate);
-  if (c.default_basket_value() == 0) c.set_default_basket_value(D::kDefaultBasketValue);
-  if (c.free_shipping_value() == 0) c.set_free_shipping_value(D::kFreeShippingValue);
+  if (c.default_basket_value() == 0)
+    c.set_default_basket_value(D::kDefaultBasketValue);
+  if (c.free_shipping_value() == 0)
+    c.set_free_shipping_value(D::kFreeShippingValue);
   return c;
 }
 
@@ -183,17 +201,19 @@ absl::Status ValidateMarketingConfig(const MarketingConfig& config) {
               {"segments.new_max_orders", s.new_max_orders()},
               {"tiers.trailing_days", config.tiers().trailing_days()}};
   for (const auto& d : days) {
-    if (d.value < 1) return Invalid(d.name, absl::StrCat("must be >= 1, got ", d.value));
+    if (d.value < 1)
+      return Invalid(d.name, absl::StrCat("must be >= 1, got ", d.value));
   }
   if (s.at_risk_days() >= s.dormant_days()) {
     return Invalid("segments.at_risk_days",
-                   absl::StrCat("must be below dormant_days (", s.dormant_days(), "), got ",
-                                s.at_risk_days()));
+                   absl::StrCat("must be below dormant_days (",
+                                s.dormant_days(), "), got ", s.at_risk_days()));
   }
   if (s.dormant_days() >= s.deep_dormant_days()) {
-    return Invalid("segments.dormant_days",
-                   absl::StrCat("must be below deep_dormant_days (", s.deep_dormant_days(),
-                                "), got ", s.dormant_days()));
+    return Invalid(
+        "segments.dormant_days",
+        absl::StrCat("must be below deep_dormant_days (", s.deep_dormant_days(),
+                     "), got ", s.dormant_days()));
   }
   if (s.core_min_score() < 1 || s.core_min_score() > 5) {
     return Invalid("segments.core_min_score",
@@ -205,18 +225,19 @@ absl::Status ValidateMarketingConfig(const MarketingConfig& config) {
   RECSYS_RETURN_IF_ERROR(CheckMoney("tiers.black", t.black()));
   if (!(t.silver() > 0)) return Invalid("tiers.silver", "must be > 0");
   if (!(t.gold() > t.silver())) {
-    return Invalid("tiers.gold", absl::StrCat("must be above silver (", t.silver(), "), got ",
-                                              t.gold()));
+    return Invalid("tiers.gold", absl::StrCat("must be above silver (",
+                                              t.silver(), "), got ", t.gold()));
   }
   if (!(t.black() > t.gold())) {
-    return Invalid("tiers.black", absl::StrCat("must be above gold (", t.gold(), "), got ",
-                                               t.black()));
+    return Invalid("tiers.black", absl::StrCat("must be above gold (", t.gold(),
+                                               "), got ", t.black()));
   }
   for (const auto& [name, prior] : config.incrementality()) {
     const std::string field = absl::StrCat("incrementality[\"", name, "\"]");
     if (!SegmentFromName(name)) {
-      return Invalid(field, absl::StrCat("unknown segment '", name, "' (expected one of ",
-                                         SegmentChoices(), ")"));
+      return Invalid(
+          field, absl::StrCat("unknown segment '", name, "' (expected one of ",
+                              SegmentChoices(), ")"));
     }
     if (!std::isfinite(prior) || prior < 0 || prior > 1) {
       return Invalid(field, absl::StrCat("must be in [0, 1], got ", prior));
@@ -224,30 +245,37 @@ absl::Status ValidateMarketingConfig(const MarketingConfig& config) {
   }
   const double margin = config.gross_margin_rate();
   if (!std::isfinite(margin) || margin <= 0 || margin > 1) {
-    return Invalid("gross_margin_rate", absl::StrCat("must be in (0, 1], got ", margin));
+    return Invalid("gross_margin_rate",
+                   absl::StrCat("must be in (0, 1], got ", margin));
   }
-  RECSYS_RETURN_IF_ERROR(CheckMoney("default_basket_value", config.default_basket_value()));
+  RECSYS_RETURN_IF_ERROR(
+      CheckMoney("default_basket_value", config.default_basket_value()));
   if (!(config.default_basket_value() > 0)) {
     return Invalid("default_basket_value", "must be > 0");
   }
-  RECSYS_RETURN_IF_ERROR(CheckMoney("free_shipping_value", config.free_shipping_value()));
+  RECSYS_RETURN_IF_ERROR(
+      CheckMoney("free_shipping_value", config.free_shipping_value()));
   return absl::OkStatus();
 }
 
 double IncrementalityPrior(const MarketingConfig& config, Segment segment) {
   auto it = config.incrementality().find(std::string(SegmentName(segment)));
-  if (it == config.incrementality().end()) return DefaultIncrementality(segment);
+  if (it == config.incrementality().end())
+    return DefaultIncrementality(segment);
   return it->second;
 }
 
 absl::Status ValidateCoupon(const Coupon& coupon, absl::string_view field) {
-  auto name = [&](absl::string_view sub) { return absl::StrCat(field, ".", sub); };
+  auto name = [&](absl::string_view sub) {
+    return absl::StrCat(field, ".", sub);
+  };
   if (coupon.id().empty()) return Invalid(name("id"), "must not be empty");
   if (!IsValidId(coupon.id())) {
-    return Invalid(name("id"),
-                   absl::StrCat("must be at most 128 bytes without whitespace or control "
-                                "characters, got '",
-                                coupon.id(), "'"));
+    return Invalid(
+        name("id"),
+        absl::StrCat("must be at most 128 bytes without whitespace or control "
+                     "characters, got '",
+                     coupon.id(), "'"));
   }
   for (const auto& [sub, value] :
        {std::pair<const char*, double>{"amount_off", coupon.amount_off()},
@@ -261,48 +289,62 @@ absl::Status ValidateCoupon(const Coupon& coupon, absl::string_view field) {
     }
     RECSYS_RETURN_IF_ERROR(CheckMoney(name(sub), value));
   }
-  const absl::string_view type_name = recsys::v1::CouponType_Name(coupon.type());
+  const absl::string_view type_name =
+      recsys::v1::CouponType_Name(coupon.type());
   switch (coupon.type()) {
     case recsys::v1::COUPON_AMOUNT_OFF:
       if (!(coupon.amount_off() > 0)) {
-        return Invalid(name("amount_off"), absl::StrCat("must be > 0 for ", type_name));
+        return Invalid(name("amount_off"),
+                       absl::StrCat("must be > 0 for ", type_name));
       }
-      RECSYS_RETURN_IF_ERROR(MustBeZero(name("percent_off"), coupon.percent_off(), type_name));
       RECSYS_RETURN_IF_ERROR(
-          MustBeZero(name("threshold_spend"), coupon.threshold_spend(), type_name));
-      RECSYS_RETURN_IF_ERROR(MustBeZero(name("max_discount"), coupon.max_discount(), type_name));
+          MustBeZero(name("percent_off"), coupon.percent_off(), type_name));
+      RECSYS_RETURN_IF_ERROR(MustBeZero(name("threshold_spend"),
+                                        coupon.threshold_spend(), type_name));
+      RECSYS_RETURN_IF_ERROR(
+          MustBeZero(name("max_discount"), coupon.max_discount(), type_name));
       break;
     case recsys::v1::COUPON_PERCENT_OFF:
       if (!(coupon.percent_off() > 0 && coupon.percent_off() <= 100)) {
-        return Invalid(name("percent_off"),
-                       absl::StrCat("must be in (0, 100], got ", coupon.percent_off()));
+        return Invalid(
+            name("percent_off"),
+            absl::StrCat("must be in (0, 100], got ", coupon.percent_off()));
       }
-      RECSYS_RETURN_IF_ERROR(MustBeZero(name("amount_off"), coupon.amount_off(), type_name));
       RECSYS_RETURN_IF_ERROR(
-          MustBeZero(name("threshold_spend"), coupon.threshold_spend(), type_name));
+          MustBeZero(name("amount_off"), coupon.amount_off(), type_name));
+      RECSYS_RETURN_IF_ERROR(MustBeZero(name("threshold_spend"),
+                                        coupon.threshold_spend(), type_name));
       break;
     case recsys::v1::COUPON_THRESHOLD:
       if (!(coupon.amount_off() > 0)) {
-        return Invalid(name("amount_off"), absl::StrCat("must be > 0 for ", type_name));
+        return Invalid(name("amount_off"),
+                       absl::StrCat("must be > 0 for ", type_name));
       }
       if (!(coupon.threshold_spend() > coupon.amount_off())) {
         return Invalid(name("threshold_spend"),
-                       absl::StrCat("must be above amount_off (", coupon.amount_off(),
-                                    ") for ", type_name, ", got ", coupon.threshold_spend()));
+                       absl::StrCat("must be above amount_off (",
+                                    coupon.amount_off(), ") for ", type_name,
+                                    ", got ", coupon.threshold_spend()));
       }
-      RECSYS_RETURN_IF_ERROR(MustBeZero(name("percent_off"), coupon.percent_off(), type_name));
-      RECSYS_RETURN_IF_ERROR(MustBeZero(name("max_discount"), coupon.max_discount(), type_name));
+      RECSYS_RETURN_IF_ERROR(
+          MustBeZero(name("percent_off"), coupon.percent_off(), type_name));
+      RECSYS_RETURN_IF_ERROR(
+          MustBeZero(name("max_discount"), coupon.max_discount(), type_name));
       break;
     case recsys::v1::COUPON_FREE_SHIPPING:
-      RECSYS_RETURN_IF_ERROR(MustBeZero(name("amount_off"), coupon.amount_off(), type_name));
-      RECSYS_RETURN_IF_ERROR(MustBeZero(name("percent_off"), coupon.percent_off(), type_name));
       RECSYS_RETURN_IF_ERROR(
-          MustBeZero(name("threshold_spend"), coupon.threshold_spend(), type_name));
-      RECSYS_RETURN_IF_ERROR(MustBeZero(name("max_discount"), coupon.max_discount(), type_name));
+          MustBeZero(name("amount_off"), coupon.amount_off(), type_name));
+      RECSYS_RETURN_IF_ERROR(
+          MustBeZero(name("percent_off"), coupon.percent_off(), type_name));
+      RECSYS_RETURN_IF_ERROR(MustBeZero(name("threshold_spend"),
+                                        coupon.threshold_spend(), type_name));
+      RECSYS_RETURN_IF_ERROR(
+          MustBeZero(name("max_discount"), coupon.max_discount(), type_name));
       break;
     default:
-      return Invalid(name("type"), absl::StrCat("must be set to a known coupon type, got ",
-                                                static_cast<int>(coupon.type())));
+      return Invalid(name("type"),
+                     absl::StrCat("must be set to a known coupon type, got ",
+                                  static_cast<int>(coupon.type())));
   }
 
   const CouponScope& scope = coupon.scope();
@@ -316,71 +358,85 @@ absl::Status ValidateCoupon(const Coupon& coupon, absl::string_view field) {
       break;
     case CouponScope::SCOPE_CATEGORIES:
       if (scope.categories().empty()) {
-        return Invalid(name("scope.categories"), "must not be empty for SCOPE_CATEGORIES");
+        return Invalid(name("scope.categories"),
+                       "must not be empty for SCOPE_CATEGORIES");
       }
       if (!scope.item_ids().empty()) {
-        return Invalid(name("scope.item_ids"), "must be empty for SCOPE_CATEGORIES");
+        return Invalid(name("scope.item_ids"),
+                       "must be empty for SCOPE_CATEGORIES");
       }
-      RECSYS_RETURN_IF_ERROR(CheckList(name("scope.categories"), scope.categories()));
+      RECSYS_RETURN_IF_ERROR(
+          CheckList(name("scope.categories"), scope.categories()));
       break;
     case CouponScope::SCOPE_ITEMS:
       if (scope.item_ids().empty()) {
-        return Invalid(name("scope.item_ids"), "must not be empty for SCOPE_ITEMS");
+        return Invalid(name("scope.item_ids"),
+                       "must not be empty for SCOPE_ITEMS");
       }
       if (!scope.categories().empty()) {
-        return Invalid(name("scope.categories"), "must be empty for SCOPE_ITEMS");
+        return Invalid(name("scope.categories"),
+                       "must be empty for SCOPE_ITEMS");
       }
-      RECSYS_RETURN_IF_ERROR(CheckList(name("scope.item_ids"), scope.item_ids()));
+      RECSYS_RETURN_IF_ERROR(
+          CheckList(name("scope.item_ids"), scope.item_ids()));
       break;
     default:
-      return Invalid(name("scope.kind"), absl::StrCat("unknown kind ", scope.kind()));
+      return Invalid(name("scope.kind"),
+                     absl::StrCat("unknown kind ", scope.kind()));
   }
 
   const recsys::v1::CouponEligibility& e = coupon.eligibility();
   RECSYS_RETURN_IF_ERROR(CheckList(name("eligibility.segments"), e.segments()));
   for (int i = 0; i < e.segments_size(); ++i) {
     if (!SegmentFromName(e.segments(i))) {
-      return Invalid(name(absl::StrCat("eligibility.segments[", i, "]")),
-                     absl::StrCat("unknown segment '", e.segments(i), "' (expected one of ",
-                                  SegmentChoices(), ")"));
+      return Invalid(
+          name(absl::StrCat("eligibility.segments[", i, "]")),
+          absl::StrCat("unknown segment '", e.segments(i),
+                       "' (expected one of ", SegmentChoices(), ")"));
     }
   }
   RECSYS_RETURN_IF_ERROR(CheckList(name("eligibility.tiers"), e.tiers()));
   for (int i = 0; i < e.tiers_size(); ++i) {
     if (!TierFromName(e.tiers(i))) {
       return Invalid(name(absl::StrCat("eligibility.tiers[", i, "]")),
-                     absl::StrCat("unknown tier '", e.tiers(i), "' (expected one of ",
-                                  TierChoices(), ")"));
+                     absl::StrCat("unknown tier '", e.tiers(i),
+                                  "' (expected one of ", TierChoices(), ")"));
     }
   }
 
   if (coupon.valid_from_unix() < 0) {
-    return Invalid(name("valid_from_unix"),
-                   absl::StrCat("must be >= 0, got ", coupon.valid_from_unix()));
+    return Invalid(
+        name("valid_from_unix"),
+        absl::StrCat("must be >= 0, got ", coupon.valid_from_unix()));
   }
   if (coupon.valid_until_unix() < 0) {
-    return Invalid(name("valid_until_unix"),
-                   absl::StrCat("must be >= 0, got ", coupon.valid_until_unix()));
+    return Invalid(
+        name("valid_until_unix"),
+        absl::StrCat("must be >= 0, got ", coupon.valid_until_unix()));
   }
   if (coupon.valid_from_unix() > 0 && coupon.valid_until_unix() > 0 &&
       coupon.valid_until_unix() <= coupon.valid_from_unix()) {
     return Invalid(name("valid_until_unix"),
-                   absl::StrCat("must be after valid_from_unix (", coupon.valid_from_unix(),
-                                "), got ", coupon.valid_until_unix()));
+                   absl::StrCat("must be after valid_from_unix (",
+                                coupon.valid_from_unix(), "), got ",
+                                coupon.valid_until_unix()));
   }
   if (coupon.budget_count() < 0) {
     return Invalid(name("budget_count"),
-                   absl::StrCat("must be >= 0 (0 = unlimited), got ", coupon.budget_count()));
+                   absl::StrCat("must be >= 0 (0 = unlimited), got ",
+                                coupon.budget_count()));
   }
   if (coupon.per_user_cap() < 0) {
     return Invalid(name("per_user_cap"),
-                   absl::StrCat("must be >= 0 (0 = unlimited), got ", coupon.per_user_cap()));
+                   absl::StrCat("must be >= 0 (0 = unlimited), got ",
+                                coupon.per_user_cap()));
   }
   if (!coupon.campaign().empty() && !IsValidId(coupon.campaign())) {
-    return Invalid(name("campaign"),
-                   absl::StrCat("must be at most 128 bytes without whitespace or control "
-                                "characters, got '",
-                                coupon.campaign(), "'"));
+    return Invalid(
+        name("campaign"),
+        absl::StrCat("must be at most 128 bytes without whitespace or control "
+                     "characters, got '",
+                     coupon.campaign(), "'"));
   }
   return absl::OkStatus();
 }
@@ -392,8 +448,9 @@ absl::Status ValidateCatalog(const CouponCatalog& catalog) {
     RECSYS_RETURN_IF_ERROR(ValidateCoupon(catalog.coupons(i), field));
     auto [it, inserted] = first.try_emplace(catalog.coupons(i).id(), i);
     if (!inserted) {
-      return Invalid(field + ".id", absl::StrCat("duplicate id '", catalog.coupons(i).id(),
-                                                 "' (also coupons[", it->second, "])"));
+      return Invalid(field + ".id",
+                     absl::StrCat("duplicate id '", catalog.coupons(i).id(),
+                                  "' (also coupons[", it->second, "])"));
     }
   }
   return absl::OkStatus();
@@ -417,12 +474,14 @@ absl::StatusOr<MarketingConfig> ParseMarketingConfig(absl::string_view text,
 }
 
 absl::StatusOr<CouponCatalog> LoadCouponCatalog(const std::string& path) {
-  RECSYS_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path, "coupon catalog"));
+  RECSYS_ASSIGN_OR_RETURN(std::string text,
+                          ReadTextFile(path, "coupon catalog"));
   return ParseCouponCatalog(text, path);
 }
 
 absl::StatusOr<MarketingConfig> LoadMarketingConfig(const std::string& path) {
-  RECSYS_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path, "marketing config"));
+  RECSYS_ASSIGN_OR_RETURN(std::string text,
+                          ReadTextFile(path, "marketing config"));
   return ParseMarketingConfig(text, path);
 }
 
@@ -430,15 +489,17 @@ int64_t ToCents(double money) { return std::llround(money * 100); }
 
 double FromCents(int64_t cents) { return static_cast<double>(cents) / 100; }
 
-int64_t DiscountCents(const Coupon& coupon, int64_t order_cents, int64_t shipping_cents) {
+int64_t DiscountCents(const Coupon& coupon, int64_t order_cents,
+                      int64_t shipping_cents) {
   order_cents = std::max<int64_t>(order_cents, 0);
   switch (coupon.type()) {
     case recsys::v1::COUPON_AMOUNT_OFF:
       return std::min(ToCents(coupon.amount_off()), order_cents);
     case recsys::v1::COUPON_PERCENT_OFF: {
       // Same steps as the Redis store's Lua script.
-      int64_t d = static_cast<int64_t>(
-          std::floor(static_cast<double>(order_cents) * coupon.percent_off() / 100 + 1e-9));
+      int64_t d = static_cast<int64_t>(std::floor(
+          static_cast<double>(order_cents) * coupon.percent_off() / 100 +
+          1e-9));
       const int64_t cap = ToCents(coupon.max_discount());
       if (cap > 0) d = std::min(d, cap);
       return d;

@@ -103,10 +103,12 @@ RedisValue Convert(const redisReply* reply) {
 // The pooled client. See redis_client.h for the policy.
 class PooledRedisClient final : public RedisClient {
  public:
-  explicit PooledRedisClient(const RedisClientOptions& options) : RedisClient(options) {}
+  explicit PooledRedisClient(const RedisClientOptions& options)
+      : RedisClient(options) {}
 
-  absl::StatusOr<std::vector<RedisValue>> RoundTrip(absl::Span<const RedisCommand> commands,
-                                                    absl::Time deadline) const override;
+  absl::StatusOr<std::vector<RedisValue>> RoundTrip(
+      absl::Span<const RedisCommand> commands,
+      absl::Time deadline) const override;
 
  private:
   // An idle connection, a new one if fewer than pool_size are open, or one
@@ -117,7 +119,8 @@ class PooledRedisClient final : public RedisClient {
   void Release(Context context, bool healthy) const;
   // Opens one connection. Sets `back_off` when Redis looks unreachable.
   absl::StatusOr<Context> Connect(absl::Time deadline, bool& back_off) const;
-  absl::Status IoError(const redisContext* context, int saved_errno, absl::Time deadline) const;
+  absl::Status IoError(const redisContext* context, int saved_errno,
+                       absl::Time deadline) const;
 
   mutable absl::Mutex mu_;
   // Signalled when a connection or a slot is freed, or a connect failed.
@@ -141,18 +144,18 @@ absl::StatusOr<Context> PooledRedisClient::Acquire(absl::Time deadline) const {
       }
       const absl::Time now = absl::Now();
       if (now < retry_after_) {
-        return absl::UnavailableError(
-            absl::StrCat("redis ", address(), " unreachable (", last_connect_error_,
-                         "); in reconnect backoff for another ",
-                         absl::FormatDuration(retry_after_ - now)));
+        return absl::UnavailableError(absl::StrCat(
+            "redis ", address(), " unreachable (", last_connect_error_,
+            "); in reconnect backoff for another ",
+            absl::FormatDuration(retry_after_ - now)));
       }
       if (open_ < options().pool_size) {
         ++open_;
         break;
       }
       if (now >= deadline) {
-        return absl::DeadlineExceededError(
-            absl::StrCat("no free redis connection to ", address(), " before deadline"));
+        return absl::DeadlineExceededError(absl::StrCat(
+            "no free redis connection to ", address(), " before deadline"));
       }
       cv_.WaitWithDeadline(&mu_, deadline);
     }
@@ -183,15 +186,16 @@ void PooledRedisClient::Release(Context context, bool healthy) const {
   cv_.Signal();
 }
 
-absl::StatusOr<Context> PooledRedisClient::Connect(absl::Time deadline, bool& back_off) const {
+absl::StatusOr<Context> PooledRedisClient::Connect(absl::Time deadline,
+                                                   bool& back_off) const {
   const absl::Duration left = deadline - absl::Now();
   if (left <= absl::ZeroDuration()) {
     return absl::DeadlineExceededError(
         absl::StrCat("deadline passed before connecting to redis ", address()));
   }
   const absl::Duration timeout = std::min(options().connect_timeout, left);
-  Context context(redisConnectWithTimeout(options().host.c_str(), options().port,
-                                          absl::ToTimeval(timeout)));
+  Context context(redisConnectWithTimeout(
+      options().host.c_str(), options().port, absl::ToTimeval(timeout)));
   if (context == nullptr) {
     return absl::ResourceExhaustedError("cannot allocate a redis context");
   }
@@ -205,35 +209,41 @@ absl::StatusOr<Context> PooledRedisClient::Connect(absl::Time deadline, bool& ba
         absl::StrCat("connect to redis ", address(), ": ", context->errstr));
   }
   if (options().db != 0) {
-    redisSetTimeout(context.get(), absl::ToTimeval(std::max(deadline - absl::Now(),
-                                                            absl::Milliseconds(1))));
+    redisSetTimeout(context.get(),
+                    absl::ToTimeval(std::max(deadline - absl::Now(),
+                                             absl::Milliseconds(1))));
     const std::string db = absl::StrCat(options().db);
     const char* argv[] = {"SELECT", db.c_str()};
     const size_t lengths[] = {6, db.size()};
-    Reply reply(static_cast<redisReply*>(redisCommandArgv(context.get(), 2, argv, lengths)));
+    Reply reply(static_cast<redisReply*>(
+        redisCommandArgv(context.get(), 2, argv, lengths)));
     if (reply == nullptr || reply->type == REDIS_REPLY_ERROR) {
       back_off = reply != nullptr || absl::Now() < deadline;
-      return absl::UnavailableError(absl::StrCat("SELECT ", db, " on redis ", address(),
-                                                 " failed"));
+      return absl::UnavailableError(
+          absl::StrCat("SELECT ", db, " on redis ", address(), " failed"));
     }
   }
   return context;
 }
 
-absl::Status PooledRedisClient::IoError(const redisContext* context, int saved_errno,
+absl::Status PooledRedisClient::IoError(const redisContext* context,
+                                        int saved_errno,
                                         absl::Time deadline) const {
-  const bool timed_out = (context->err == REDIS_ERR_IO &&
-                          (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)) ||
-                         absl::Now() >= deadline;
-  std::string message = absl::StrCat("redis ", address(), ": ",
-                                     context->err != 0 ? context->errstr : "I/O error");
+  const bool timed_out =
+      (context->err == REDIS_ERR_IO &&
+       (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)) ||
+      absl::Now() >= deadline;
+  std::string message =
+      absl::StrCat("redis ", address(), ": ",
+                   context->err != 0 ? context->errstr : "I/O error");
   if (timed_out) return absl::DeadlineExceededError(message);
   return absl::UnavailableError(message);
 }
 
 absl::StatusOr<std::vector<RedisValue>> PooledRedisClient::RoundTrip(
     absl::Span<const RedisCommand> commands, absl::Time deadline) const {
-  if (deadline == absl::InfiniteFuture()) deadline = absl::Now() + options().default_timeout;
+  if (deadline == absl::InfiniteFuture())
+    deadline = absl::Now() + options().default_timeout;
   if (absl::Now() >= deadline) {
     return absl::DeadlineExceededError(
         absl::StrCat("deadline passed before calling redis ", address()));
@@ -246,8 +256,8 @@ absl::StatusOr<std::vector<RedisValue>> PooledRedisClient::RoundTrip(
   absl::Status status;
   errno = 0;
   if (redisSetTimeout(context.get(), absl::ToTimeval(std::max(
-                                         deadline - absl::Now(), absl::Milliseconds(1)))) !=
-      REDIS_OK) {
+                                         deadline - absl::Now(),
+                                         absl::Milliseconds(1)))) != REDIS_OK) {
     status = IoError(context.get(), errno, deadline);
   }
   std::vector<const char*> argv;
@@ -260,8 +270,8 @@ absl::StatusOr<std::vector<RedisValue>> PooledRedisClient::RoundTrip(
       lengths.push_back(arg.size());
     }
     errno = 0;
-    if (redisAppendCommandArgv(context.get(), static_cast<int>(argv.size()), argv.data(),
-                               lengths.data()) != REDIS_OK) {
+    if (redisAppendCommandArgv(context.get(), static_cast<int>(argv.size()),
+                               argv.data(), lengths.data()) != REDIS_OK) {
       status = IoError(context.get(), errno, deadline);
     }
   }
@@ -304,7 +314,8 @@ std::optional<int64_t> RedisValue::AsInt() const {
 }
 
 RedisClient::RedisClient(const RedisClientOptions& options)
-    : options_(options), address_(absl::StrCat(options.host, ":", options.port)) {}
+    : options_(options),
+      address_(absl::StrCat(options.host, ":", options.port)) {}
 
 absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Create(
     const RedisClientOptions& options) {
@@ -314,20 +325,24 @@ absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Create(
 
 absl::StatusOr<std::vector<RedisValue>> RedisClient::Execute(
     absl::Span<const RedisCommand> commands, absl::Time deadline) const {
-  RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, RoundTrip(commands, deadline));
+  RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
+                          RoundTrip(commands, deadline));
   for (size_t i = 0; i < replies.size(); ++i) {
     if (replies[i].is_error()) {
-      return absl::InternalError(absl::StrCat("redis ", address_, ": ", commands[i][0],
+      return absl::InternalError(absl::StrCat("redis ", address_, ": ",
+                                              commands[i][0],
                                               " failed: ", replies[i].text));
     }
     if (commands[i][0] == "EXEC") {
       if (replies[i].type != RedisValue::Type::kArray) {
-        return absl::InternalError(absl::StrCat("redis ", address_, ": transaction aborted"));
+        return absl::InternalError(
+            absl::StrCat("redis ", address_, ": transaction aborted"));
       }
       for (const RedisValue& element : replies[i].elements) {
         if (element.is_error()) {
-          return absl::InternalError(absl::StrCat(
-              "redis ", address_, ": command in transaction failed: ", element.text));
+          return absl::InternalError(
+              absl::StrCat("redis ", address_,
+                           ": command in transaction failed: ", element.text));
         }
       }
     }
@@ -344,7 +359,8 @@ absl::Status ValidateRedisClientOptions(const RedisClientOptions& options) {
         absl::StrCat("port: must be in 1..65535, got ", options.port));
   }
   if (options.db < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("db: must be >= 0, got ", options.db));
+    return absl::InvalidArgumentError(
+        absl::StrCat("db: must be >= 0, got ", options.db));
   }
   if (options.pool_size < 1) {
     return absl::InvalidArgumentError(

@@ -141,11 +141,14 @@ std::string FormatDouble(double value) {
 
 class RedisCouponStore final : public CouponStore {
  public:
-  RedisCouponStore(std::unique_ptr<RedisClient> client, const CouponStoreOptions& options)
-      : client_(std::move(client)), shipping_cents_(ToCents(options.free_shipping_value)) {}
+  RedisCouponStore(std::unique_ptr<RedisClient> client,
+                   const CouponStoreOptions& options)
+      : client_(std::move(client)),
+        shipping_cents_(ToCents(options.free_shipping_value)) {}
 
   std::string Describe() const override {
-    return absl::StrCat("redis ", client_->address(), " db ", client_->options().db);
+    return absl::StrCat("redis ", client_->address(), " db ",
+                        client_->options().db);
   }
 
   absl::Status PutCoupons(const recsys::v1::CouponCatalog& catalog,
@@ -157,20 +160,35 @@ class RedisCouponStore final : public CouponStore {
     for (const recsys::v1::Coupon& c : catalog.coupons()) {
       std::string def;
       if (!c.SerializeToString(&def)) {
-        return absl::InternalError(absl::StrCat("cannot serialize coupon '", c.id(), "'"));
+        return absl::InternalError(
+            absl::StrCat("cannot serialize coupon '", c.id(), "'"));
       }
       commands.push_back({"SADD", IdsKey(), c.id()});
-      commands.push_back({"HSET", CouponKey(c.id()), kDef, std::move(def), kType,
-                          absl::StrCat(static_cast<int>(c.type())), kAmountCents,
-                          absl::StrCat(ToCents(c.amount_off())), kPercent,
-                          FormatDouble(c.percent_off()), kThresholdCents,
-                          absl::StrCat(ToCents(c.threshold_spend())), kMaxCents,
-                          absl::StrCat(ToCents(c.max_discount())), kFrom,
-                          absl::StrCat(c.valid_from_unix()), kUntil,
-                          absl::StrCat(c.valid_until_unix()), kBudgetCount,
-                          absl::StrCat(c.budget_count()), kBudgetCents,
-                          absl::StrCat(ToCents(c.budget_money())), kCap,
-                          absl::StrCat(c.per_user_cap()), kCampaign,
+      commands.push_back({"HSET",
+                          CouponKey(c.id()),
+                          kDef,
+                          std::move(def),
+                          kType,
+                          absl::StrCat(static_cast<int>(c.type())),
+                          kAmountCents,
+                          absl::StrCat(ToCents(c.amount_off())),
+                          kPercent,
+                          FormatDouble(c.percent_off()),
+                          kThresholdCents,
+                          absl::StrCat(ToCents(c.threshold_spend())),
+                          kMaxCents,
+                          absl::StrCat(ToCents(c.max_discount())),
+                          kFrom,
+                          absl::StrCat(c.valid_from_unix()),
+                          kUntil,
+                          absl::StrCat(c.valid_until_unix()),
+                          kBudgetCount,
+                          absl::StrCat(c.budget_count()),
+                          kBudgetCents,
+                          absl::StrCat(ToCents(c.budget_money())),
+                          kCap,
+                          absl::StrCat(c.per_user_cap()),
+                          kCampaign,
                           c.campaign().empty() ? c.id() : c.campaign()});
     }
     commands.push_back({"EXEC"});
@@ -180,7 +198,8 @@ class RedisCouponStore final : public CouponStore {
   absl::StatusOr<std::vector<recsys::v1::CouponWithState>> ListCoupons(
       absl::Time deadline) const override {
     const RedisCommand members[] = {{"SMEMBERS", IdsKey()}};
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> ids, client_->Execute(members, deadline));
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> ids,
+                            client_->Execute(members, deadline));
     std::vector<std::string> sorted;
     for (const RedisValue& id : ids[0].elements) {
       if (id.type == RedisValue::Type::kString) sorted.push_back(id.text);
@@ -191,9 +210,11 @@ class RedisCouponStore final : public CouponStore {
     std::vector<RedisCommand> commands;
     commands.reserve(sorted.size());
     for (const std::string& id : sorted) {
-      commands.push_back({"HMGET", CouponKey(id), kDef, kIssued, kRedeemed, kSpentCents});
+      commands.push_back(
+          {"HMGET", CouponKey(id), kDef, kIssued, kRedeemed, kSpentCents});
     }
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, client_->RoundTrip(commands, deadline));
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
+                            client_->RoundTrip(commands, deadline));
     out.reserve(sorted.size());
     for (size_t i = 0; i < sorted.size(); ++i) {
       const RedisValue& r = replies[i];
@@ -205,25 +226,28 @@ class RedisCouponStore final : public CouponStore {
       recsys::v1::CouponWithState& c = out.emplace_back();
       if (!c.mutable_coupon()->ParseFromString(r.elements[0].text)) {
         return absl::DataLossError(
-            absl::StrCat("redis ", client_->address(), ": corrupt definition of coupon '",
-                         sorted[i], "'"));
+            absl::StrCat("redis ", client_->address(),
+                         ": corrupt definition of coupon '", sorted[i], "'"));
       }
-      *c.mutable_state() =
-          MakeCouponState(c.coupon(), r.elements[1].AsInt().value_or(0),
-                          r.elements[2].AsInt().value_or(0), r.elements[3].AsInt().value_or(0));
+      *c.mutable_state() = MakeCouponState(
+          c.coupon(), r.elements[1].AsInt().value_or(0),
+          r.elements[2].AsInt().value_or(0), r.elements[3].AsInt().value_or(0));
     }
     return out;
   }
 
-  absl::Status DeleteCoupon(absl::string_view coupon_id, absl::Time deadline) override {
+  absl::Status DeleteCoupon(absl::string_view coupon_id,
+                            absl::Time deadline) override {
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
     const RedisCommand commands[] = {{"MULTI"},
                                      {"DEL", CouponKey(coupon_id)},
                                      {"SREM", IdsKey(), std::string(coupon_id)},
                                      {"EXEC"}};
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, client_->Execute(commands, deadline));
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
+                            client_->Execute(commands, deadline));
     const RedisValue& exec = replies.back();
-    if (exec.elements.size() != 2 || (exec.elements[0].integer == 0 && exec.elements[1].integer == 0)) {
+    if (exec.elements.size() != 2 ||
+        (exec.elements[0].integer == 0 && exec.elements[1].integer == 0)) {
       return OutcomeStatus(CouponOutcome::kNotFound, "", coupon_id, 0, 0);
     }
     return absl::OkStatus();
@@ -234,7 +258,8 @@ class RedisCouponStore final : public CouponStore {
       absl::Time deadline) const override {
     RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
     for (size_t i = 0; i < coupon_ids.size(); ++i) {
-      RECSYS_RETURN_IF_ERROR(CheckId(absl::StrCat("coupon_ids[", i, "]"), coupon_ids[i]));
+      RECSYS_RETURN_IF_ERROR(
+          CheckId(absl::StrCat("coupon_ids[", i, "]"), coupon_ids[i]));
     }
     std::vector<UserCouponCounts> out(coupon_ids.size());
     if (coupon_ids.empty()) return out;
@@ -245,56 +270,65 @@ class RedisCouponStore final : public CouponStore {
       command.push_back(absl::StrCat("r:", id));
     }
     const RedisCommand commands[] = {std::move(command)};
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, client_->RoundTrip(commands, deadline));
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
+                            client_->RoundTrip(commands, deadline));
     const RedisValue& r = replies[0];
     // A key of another type (an error reply) reads as no counts.
-    if (r.type != RedisValue::Type::kArray || r.elements.size() != 2 * coupon_ids.size()) {
+    if (r.type != RedisValue::Type::kArray ||
+        r.elements.size() != 2 * coupon_ids.size()) {
       return out;
     }
     for (size_t i = 0; i < coupon_ids.size(); ++i) {
-      out[i].issued = std::max<int64_t>(0, r.elements[2 * i].AsInt().value_or(0));
-      out[i].redeemed = std::max<int64_t>(0, r.elements[2 * i + 1].AsInt().value_or(0));
+      out[i].issued =
+          std::max<int64_t>(0, r.elements[2 * i].AsInt().value_or(0));
+      out[i].redeemed =
+          std::max<int64_t>(0, r.elements[2 * i + 1].AsInt().value_or(0));
     }
     return out;
   }
 
-  absl::StatusOr<std::vector<int64_t>> LastContacts(absl::string_view campaign,
-                                                    absl::Span<const std::string> user_ids,
-                                                    absl::Time deadline) const override {
+  absl::StatusOr<std::vector<int64_t>> LastContacts(
+      absl::string_view campaign, absl::Span<const std::string> user_ids,
+      absl::Time deadline) const override {
     RECSYS_RETURN_IF_ERROR(CheckId("campaign", campaign));
     for (size_t i = 0; i < user_ids.size(); ++i) {
-      RECSYS_RETURN_IF_ERROR(CheckUserId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
+      RECSYS_RETURN_IF_ERROR(
+          CheckUserId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
     }
     std::vector<int64_t> out(user_ids.size(), 0);
     if (user_ids.empty()) return out;
     std::vector<RedisCommand> commands;
     commands.reserve(user_ids.size());
     for (const std::string& user : user_ids) {
-      commands.push_back({"HGET", UserKey(user, "contact"), std::string(campaign)});
+      commands.push_back(
+          {"HGET", UserKey(user, "contact"), std::string(campaign)});
     }
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, client_->RoundTrip(commands, deadline));
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
+                            client_->RoundTrip(commands, deadline));
     for (size_t i = 0; i < user_ids.size(); ++i) {
       out[i] = std::max<int64_t>(0, replies[i].AsInt().value_or(0));
     }
     return out;
   }
 
-  absl::StatusOr<int64_t> Issue(absl::string_view user_id, absl::string_view coupon_id,
-                                absl::Time time, absl::Time deadline) override {
+  absl::StatusOr<int64_t> Issue(absl::string_view user_id,
+                                absl::string_view coupon_id, absl::Time time,
+                                absl::Time deadline) override {
     RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
     const RedisCommand commands[] = {
-        {"EVAL", std::string(kIssueScript), "3", CouponKey(coupon_id), UserKey(user_id, "cpn"),
-         UserKey(user_id, "contact"), std::string(coupon_id),
-         absl::StrCat(absl::ToUnixSeconds(time))}};
+        {"EVAL", std::string(kIssueScript), "3", CouponKey(coupon_id),
+         UserKey(user_id, "cpn"), UserKey(user_id, "contact"),
+         std::string(coupon_id), absl::StrCat(absl::ToUnixSeconds(time))}};
     RECSYS_ASSIGN_OR_RETURN(ScriptResult result, RunScript(commands, deadline));
-    RECSYS_RETURN_IF_ERROR(OutcomeStatus(result.outcome, user_id, coupon_id, result.a, result.b));
+    RECSYS_RETURN_IF_ERROR(
+        OutcomeStatus(result.outcome, user_id, coupon_id, result.a, result.b));
     return result.a;
   }
 
-  absl::StatusOr<double> Redeem(absl::string_view user_id, absl::string_view coupon_id,
-                                double order_value, absl::Time time,
-                                absl::Time deadline) override {
+  absl::StatusOr<double> Redeem(absl::string_view user_id,
+                                absl::string_view coupon_id, double order_value,
+                                absl::Time time, absl::Time deadline) override {
     RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
     if (!std::isfinite(order_value) || order_value < 0 || order_value > 1e12) {
@@ -302,22 +336,27 @@ class RedisCouponStore final : public CouponStore {
           absl::StrCat("order_value: must be in [0, 1e12], got ", order_value));
     }
     const RedisCommand commands[] = {
-        {"EVAL", std::string(kRedeemScript), "2", CouponKey(coupon_id), UserKey(user_id, "cpn"),
-         std::string(coupon_id), absl::StrCat(absl::ToUnixSeconds(time)),
+        {"EVAL", std::string(kRedeemScript), "2", CouponKey(coupon_id),
+         UserKey(user_id, "cpn"), std::string(coupon_id),
+         absl::StrCat(absl::ToUnixSeconds(time)),
          absl::StrCat(ToCents(order_value)), absl::StrCat(shipping_cents_)}};
     RECSYS_ASSIGN_OR_RETURN(ScriptResult result, RunScript(commands, deadline));
-    RECSYS_RETURN_IF_ERROR(OutcomeStatus(result.outcome, user_id, coupon_id, result.a, result.b));
+    RECSYS_RETURN_IF_ERROR(
+        OutcomeStatus(result.outcome, user_id, coupon_id, result.a, result.b));
     return FromCents(result.a);
   }
 
   absl::Status Ping(absl::Time deadline) const override {
     const RedisCommand commands[] = {{"PING"}};
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, client_->Execute(commands, deadline));
-    if (replies[0].type == RedisValue::Type::kStatus && replies[0].text == "PONG") {
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
+                            client_->Execute(commands, deadline));
+    if (replies[0].type == RedisValue::Type::kStatus &&
+        replies[0].text == "PONG") {
       return absl::OkStatus();
     }
     return absl::InternalError(absl::StrCat("redis ", client_->address(),
-                                            ": unexpected PING reply '", replies[0].text, "'"));
+                                            ": unexpected PING reply '",
+                                            replies[0].text, "'"));
   }
 
  private:
@@ -327,27 +366,32 @@ class RedisCouponStore final : public CouponStore {
     int64_t b = 0;
   };
 
-  absl::StatusOr<ScriptResult> RunScript(absl::Span<const RedisCommand> commands,
-                                         absl::Time deadline) const {
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, client_->Execute(commands, deadline));
+  absl::StatusOr<ScriptResult> RunScript(
+      absl::Span<const RedisCommand> commands, absl::Time deadline) const {
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
+                            client_->Execute(commands, deadline));
     const RedisValue& r = replies[0];
     if (r.type != RedisValue::Type::kArray || r.elements.size() != 3 ||
         r.elements[0].type != RedisValue::Type::kInteger ||
         r.elements[0].integer < static_cast<int>(CouponOutcome::kOk) ||
         r.elements[0].integer > static_cast<int>(CouponOutcome::kMoneyShort)) {
-      return absl::InternalError(
-          absl::StrCat("redis ", client_->address(), ": unexpected coupon script reply"));
+      return absl::InternalError(absl::StrCat(
+          "redis ", client_->address(), ": unexpected coupon script reply"));
     }
     return ScriptResult{static_cast<CouponOutcome>(r.elements[0].integer),
                         r.elements[1].integer, r.elements[2].integer};
   }
 
-  std::string IdsKey() const { return absl::StrCat(client_->options().key_prefix, "coupons"); }
+  std::string IdsKey() const {
+    return absl::StrCat(client_->options().key_prefix, "coupons");
+  }
   std::string CouponKey(absl::string_view id) const {
     return absl::StrCat(client_->options().key_prefix, "coupon:", id);
   }
-  std::string UserKey(absl::string_view user_id, absl::string_view suffix) const {
-    return absl::StrCat(client_->options().key_prefix, "u:", user_id, ":", suffix);
+  std::string UserKey(absl::string_view user_id,
+                      absl::string_view suffix) const {
+    return absl::StrCat(client_->options().key_prefix, "u:", user_id, ":",
+                        suffix);
   }
 
   // Immutable after construction.
@@ -359,12 +403,16 @@ class RedisCouponStore final : public CouponStore {
 
 absl::StatusOr<std::unique_ptr<CouponStore>> NewRedisCouponStore(
     const RedisClientOptions& redis, const CouponStoreOptions& options) {
-  if (!std::isfinite(options.free_shipping_value) || options.free_shipping_value < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "free_shipping_value: must be >= 0, got ", options.free_shipping_value));
+  if (!std::isfinite(options.free_shipping_value) ||
+      options.free_shipping_value < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("free_shipping_value: must be >= 0, got ",
+                     options.free_shipping_value));
   }
-  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<RedisClient> client, RedisClient::Create(redis));
-  return std::unique_ptr<CouponStore>(new RedisCouponStore(std::move(client), options));
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<RedisClient> client,
+                          RedisClient::Create(redis));
+  return std::unique_ptr<CouponStore>(
+      new RedisCouponStore(std::move(client), options));
 }
 
 }  // namespace recsys::marketing

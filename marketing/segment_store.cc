@@ -21,10 +21,19 @@ using internal::RedisCommand;
 using internal::RedisValue;
 
 // Fields of {p}u:{user_id}:seg, in the order GetSegment asks for them.
-constexpr const char* kFields[] = {
-    "segment",        "tier",       "lifecycle",  "recency_days", "frequency",
-    "monetary",       "trailing_spend", "first_purchase", "last_purchase", "r",
-    "f",              "m",          "as_of"};
+constexpr const char* kFields[] = {"segment",
+                                   "tier",
+                                   "lifecycle",
+                                   "recency_days",
+                                   "frequency",
+                                   "monetary",
+                                   "trailing_spend",
+                                   "first_purchase",
+                                   "last_purchase",
+                                   "r",
+                                   "f",
+                                   "m",
+                                   "as_of"};
 constexpr size_t kNumFields = sizeof(kFields) / sizeof(kFields[0]);
 
 std::string FormatDouble(double value) {
@@ -40,7 +49,8 @@ class InMemorySegmentStore final : public SegmentStore {
 
   absl::Status PutSegments(absl::Span<const UserSegment> users) override {
     for (size_t i = 0; i < users.size(); ++i) {
-      RECSYS_RETURN_IF_ERROR(CheckUserId(absl::StrCat("users[", i, "].user_id"), users[i].user_id));
+      RECSYS_RETURN_IF_ERROR(CheckUserId(absl::StrCat("users[", i, "].user_id"),
+                                         users[i].user_id));
     }
     absl::MutexLock lock(&mu_);
     for (const UserSegment& u : users) users_[u.user_id] = u;
@@ -53,7 +63,8 @@ class InMemorySegmentStore final : public SegmentStore {
     absl::MutexLock lock(&mu_);
     auto it = users_.find(user_id);
     if (it == users_.end()) {
-      return absl::NotFoundError(absl::StrCat("no segment record for user '", user_id, "'"));
+      return absl::NotFoundError(
+          absl::StrCat("no segment record for user '", user_id, "'"));
     }
     return it->second;
   }
@@ -61,7 +72,8 @@ class InMemorySegmentStore final : public SegmentStore {
   absl::StatusOr<std::vector<std::optional<UserSegment>>> GetSegments(
       absl::Span<const std::string> user_ids, absl::Time) const override {
     for (size_t i = 0; i < user_ids.size(); ++i) {
-      RECSYS_RETURN_IF_ERROR(CheckUserId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
+      RECSYS_RETURN_IF_ERROR(
+          CheckUserId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
     }
     std::vector<std::optional<UserSegment>> out(user_ids.size());
     absl::MutexLock lock(&mu_);
@@ -79,15 +91,18 @@ class InMemorySegmentStore final : public SegmentStore {
 
 class RedisSegmentStore final : public SegmentStore {
  public:
-  explicit RedisSegmentStore(std::unique_ptr<RedisClient> client) : client_(std::move(client)) {}
+  explicit RedisSegmentStore(std::unique_ptr<RedisClient> client)
+      : client_(std::move(client)) {}
 
   std::string Describe() const override {
-    return absl::StrCat("redis ", client_->address(), " db ", client_->options().db);
+    return absl::StrCat("redis ", client_->address(), " db ",
+                        client_->options().db);
   }
 
   absl::Status PutSegments(absl::Span<const UserSegment> users) override {
     for (size_t i = 0; i < users.size(); ++i) {
-      RECSYS_RETURN_IF_ERROR(CheckUserId(absl::StrCat("users[", i, "].user_id"), users[i].user_id));
+      RECSYS_RETURN_IF_ERROR(CheckUserId(absl::StrCat("users[", i, "].user_id"),
+                                         users[i].user_id));
     }
     std::vector<RedisCommand> batch;
     for (const UserSegment& u : users) {
@@ -95,24 +110,30 @@ class RedisSegmentStore final : public SegmentStore {
       const std::string key = Key(u.user_id);
       batch.push_back({"MULTI"});
       batch.push_back({"DEL", key});
-      batch.push_back({"HSET", key, kFields[0], std::string(SegmentName(u.segment)), kFields[1],
-                       std::string(TierName(u.tier)), kFields[2],
-                       std::string(LifecycleName(u.lifecycle)), kFields[3],
-                       absl::StrCat(u.recency_days), kFields[4], absl::StrCat(u.frequency),
-                       kFields[5], FormatDouble(u.monetary), kFields[6],
-                       FormatDouble(u.trailing_spend), kFields[7],
-                       absl::StrCat(u.first_purchase_unix), kFields[8],
-                       absl::StrCat(u.last_purchase_unix), kFields[9], absl::StrCat(u.r_score),
-                       kFields[10], absl::StrCat(u.f_score), kFields[11],
-                       absl::StrCat(u.m_score), kFields[12], absl::StrCat(u.as_of_unix)});
+      batch.push_back({"HSET",      key,
+                       kFields[0],  std::string(SegmentName(u.segment)),
+                       kFields[1],  std::string(TierName(u.tier)),
+                       kFields[2],  std::string(LifecycleName(u.lifecycle)),
+                       kFields[3],  absl::StrCat(u.recency_days),
+                       kFields[4],  absl::StrCat(u.frequency),
+                       kFields[5],  FormatDouble(u.monetary),
+                       kFields[6],  FormatDouble(u.trailing_spend),
+                       kFields[7],  absl::StrCat(u.first_purchase_unix),
+                       kFields[8],  absl::StrCat(u.last_purchase_unix),
+                       kFields[9],  absl::StrCat(u.r_score),
+                       kFields[10], absl::StrCat(u.f_score),
+                       kFields[11], absl::StrCat(u.m_score),
+                       kFields[12], absl::StrCat(u.as_of_unix)});
       batch.push_back({"EXEC"});
       if (batch.size() >= static_cast<size_t>(client_->options().bulk_batch)) {
-        RECSYS_RETURN_IF_ERROR(client_->Execute(batch, absl::InfiniteFuture()).status());
+        RECSYS_RETURN_IF_ERROR(
+            client_->Execute(batch, absl::InfiniteFuture()).status());
         batch.clear();
       }
     }
     if (!batch.empty()) {
-      RECSYS_RETURN_IF_ERROR(client_->Execute(batch, absl::InfiniteFuture()).status());
+      RECSYS_RETURN_IF_ERROR(
+          client_->Execute(batch, absl::InfiniteFuture()).status());
     }
     return absl::OkStatus();
   }
@@ -124,15 +145,18 @@ class RedisSegmentStore final : public SegmentStore {
     RECSYS_ASSIGN_OR_RETURN(std::vector<std::optional<UserSegment>> found,
                             GetSegments(ids, deadline));
     if (!found[0].has_value()) {
-      return absl::NotFoundError(absl::StrCat("no segment record for user '", user_id, "'"));
+      return absl::NotFoundError(
+          absl::StrCat("no segment record for user '", user_id, "'"));
     }
     return *std::move(found[0]);
   }
 
   absl::StatusOr<std::vector<std::optional<UserSegment>>> GetSegments(
-      absl::Span<const std::string> user_ids, absl::Time deadline) const override {
+      absl::Span<const std::string> user_ids,
+      absl::Time deadline) const override {
     for (size_t i = 0; i < user_ids.size(); ++i) {
-      RECSYS_RETURN_IF_ERROR(CheckUserId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
+      RECSYS_RETURN_IF_ERROR(
+          CheckUserId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
     }
     std::vector<std::optional<UserSegment>> out(user_ids.size());
     if (user_ids.empty()) return out;
@@ -143,7 +167,8 @@ class RedisSegmentStore final : public SegmentStore {
       for (const char* field : kFields) command.push_back(field);
       commands.push_back(std::move(command));
     }
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, client_->RoundTrip(commands, deadline));
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
+                            client_->RoundTrip(commands, deadline));
     for (size_t i = 0; i < user_ids.size(); ++i) {
       out[i] = Parse(user_ids[i], replies[i]);
     }
@@ -153,7 +178,8 @@ class RedisSegmentStore final : public SegmentStore {
  private:
   // nullopt for a missing or unreadable record (a key of another type, an
   // unknown segment name, a malformed number).
-  static std::optional<UserSegment> Parse(const std::string& user_id, const RedisValue& r) {
+  static std::optional<UserSegment> Parse(const std::string& user_id,
+                                          const RedisValue& r) {
     if (r.type != RedisValue::Type::kArray || r.elements.size() != kNumFields) {
       return std::nullopt;
     }
@@ -171,11 +197,15 @@ class RedisSegmentStore final : public SegmentStore {
     u.segment = *segment;
     u.tier = *tier;
     u.lifecycle = *stage;
-    if (!absl::SimpleAtoi(f[3], &u.recency_days) || !absl::SimpleAtoi(f[4], &u.frequency) ||
-        !absl::SimpleAtod(f[5], &u.monetary) || !absl::SimpleAtod(f[6], &u.trailing_spend) ||
+    if (!absl::SimpleAtoi(f[3], &u.recency_days) ||
+        !absl::SimpleAtoi(f[4], &u.frequency) ||
+        !absl::SimpleAtod(f[5], &u.monetary) ||
+        !absl::SimpleAtod(f[6], &u.trailing_spend) ||
         !absl::SimpleAtoi(f[7], &u.first_purchase_unix) ||
-        !absl::SimpleAtoi(f[8], &u.last_purchase_unix) || !absl::SimpleAtoi(f[9], &u.r_score) ||
-        !absl::SimpleAtoi(f[10], &u.f_score) || !absl::SimpleAtoi(f[11], &u.m_score) ||
+        !absl::SimpleAtoi(f[8], &u.last_purchase_unix) ||
+        !absl::SimpleAtoi(f[9], &u.r_score) ||
+        !absl::SimpleAtoi(f[10], &u.f_score) ||
+        !absl::SimpleAtoi(f[11], &u.m_score) ||
         !absl::SimpleAtoi(f[12], &u.as_of_unix)) {
       return std::nullopt;
     }
@@ -198,8 +228,10 @@ std::unique_ptr<SegmentStore> NewInMemorySegmentStore() {
 
 absl::StatusOr<std::unique_ptr<SegmentStore>> NewRedisSegmentStore(
     const RedisClientOptions& options) {
-  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<RedisClient> client, RedisClient::Create(options));
-  return std::unique_ptr<SegmentStore>(new RedisSegmentStore(std::move(client)));
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<RedisClient> client,
+                          RedisClient::Create(options));
+  return std::unique_ptr<SegmentStore>(
+      new RedisSegmentStore(std::move(client)));
 }
 
 }  // namespace recsys::marketing

@@ -5,7 +5,8 @@
 // Implementations:
 //   - NewInMemorySegmentStore: one process; tests and an embedded server
 //     (seeded from the model directory's segments.tsv).
-//   - NewRedisSegmentStore: key {p}u:{user_id}:seg, a HASH (docs/redis_keys.md).
+//   - NewRedisSegmentStore: key {p}u:{user_id}:seg, a HASH
+//   (docs/redis_keys.md).
 //
 // Error contract:
 //   - InvalidArgument: empty user id, or a user id with a tab or line break.

@@ -93,8 +93,8 @@ bool IsDormant(Segment segment) {
 }
 
 int32_t SegmentBuilder::UserIndex(absl::string_view user_id) {
-  auto [it, inserted] = user_index_.try_emplace(
-      user_id, static_cast<int32_t>(user_ids_.size()));
+  auto [it, inserted] =
+      user_index_.try_emplace(user_id, static_cast<int32_t>(user_ids_.size()));
   if (inserted) user_ids_.emplace_back(user_id);
   return it->second;
 }
@@ -118,7 +118,8 @@ void SegmentBuilder::Add(absl::string_view user_id, absl::string_view order_id,
   }
   order->time = std::max(order->time, time_unix);
   order->amount += amount;
-  last_time_ = lines_ - skipped_ == 1 ? time_unix : std::max(last_time_, time_unix);
+  last_time_ =
+      lines_ - skipped_ == 1 ? time_unix : std::max(last_time_, time_unix);
 }
 
 absl::StatusOr<std::vector<UserSegment>> SegmentBuilder::Build(
@@ -133,10 +134,12 @@ absl::StatusOr<std::vector<UserSegment>> SegmentBuilder::Build(
   std::vector<std::tuple<int32_t, int64_t, double>> orders;
   orders.reserve(timed_orders_.size() + named_orders_.size());
   for (const auto& [key, order] : timed_orders_) {
-    if (order.time <= as_of) orders.emplace_back(key.first, order.time, order.amount);
+    if (order.time <= as_of)
+      orders.emplace_back(key.first, order.time, order.amount);
   }
   for (const auto& [key, order] : named_orders_) {
-    if (order.time <= as_of) orders.emplace_back(key.first, order.time, order.amount);
+    if (order.time <= as_of)
+      orders.emplace_back(key.first, order.time, order.amount);
   }
   std::sort(orders.begin(), orders.end());
 
@@ -164,7 +167,8 @@ absl::StatusOr<std::vector<UserSegment>> SegmentBuilder::Build(
   std::vector<double> monetary(n);
   for (int64_t i = 0; i < n; ++i) {
     UserSegment& u = users[i];
-    u.recency_days = static_cast<int32_t>((as_of - u.last_purchase_unix) / kDay);
+    u.recency_days =
+        static_cast<int32_t>((as_of - u.last_purchase_unix) / kDay);
     recency[i] = u.recency_days;
     frequency[i] = u.frequency;
     monetary[i] = u.monetary;
@@ -176,16 +180,20 @@ absl::StatusOr<std::vector<UserSegment>> SegmentBuilder::Build(
   for (UserSegment& u : users) {
     // Worse recency = more days.
     const int64_t r_worse =
-        recency.end() - std::upper_bound(recency.begin(), recency.end(), u.recency_days);
+        recency.end() -
+        std::upper_bound(recency.begin(), recency.end(), u.recency_days);
     const int64_t f_worse =
-        std::lower_bound(frequency.begin(), frequency.end(), u.frequency) - frequency.begin();
+        std::lower_bound(frequency.begin(), frequency.end(), u.frequency) -
+        frequency.begin();
     const int64_t m_worse =
-        std::lower_bound(monetary.begin(), monetary.end(), u.monetary) - monetary.begin();
+        std::lower_bound(monetary.begin(), monetary.end(), u.monetary) -
+        monetary.begin();
     u.r_score = QuantileScore(r_worse, n);
     u.f_score = QuantileScore(f_worse, n);
     u.m_score = QuantileScore(m_worse, n);
 
-    const bool recent_first = as_of - u.first_purchase_unix < int64_t{st.new_days()} * kDay;
+    const bool recent_first =
+        as_of - u.first_purchase_unix < int64_t{st.new_days()} * kDay;
     if (u.recency_days >= st.deep_dormant_days()) {
       u.segment = Segment::kDeepDormant;
     } else if (u.recency_days >= st.dormant_days()) {
@@ -194,7 +202,8 @@ absl::StatusOr<std::vector<UserSegment>> SegmentBuilder::Build(
       u.segment = Segment::kAtRisk;
     } else if (recent_first && u.frequency <= st.new_max_orders()) {
       u.segment = Segment::kNew;
-    } else if (u.r_score >= st.core_min_score() && u.f_score >= st.core_min_score() &&
+    } else if (u.r_score >= st.core_min_score() &&
+               u.f_score >= st.core_min_score() &&
                u.m_score >= st.core_min_score()) {
       u.segment = Segment::kCore;
     } else {
@@ -224,17 +233,22 @@ absl::StatusOr<std::vector<UserSegment>> SegmentBuilder::Build(
     }
   }
   std::sort(users.begin(), users.end(),
-            [](const UserSegment& a, const UserSegment& b) { return a.user_id < b.user_id; });
+            [](const UserSegment& a, const UserSegment& b) {
+              return a.user_id < b.user_id;
+            });
   return users;
 }
 
-SegmentSummary Summarize(absl::Span<const UserSegment> users, int64_t as_of_unix) {
+SegmentSummary Summarize(absl::Span<const UserSegment> users,
+                         int64_t as_of_unix) {
   SegmentSummary s;
   s.as_of_unix = as_of_unix;
   s.segments.resize(kNumSegments);
   s.tiers.resize(kNumTiers);
-  for (int i = 0; i < kNumSegments; ++i) s.segments[i].name = std::string(kSegmentNames[i]);
-  for (int i = 0; i < kNumTiers; ++i) s.tiers[i].name = std::string(kTierNames[i]);
+  for (int i = 0; i < kNumSegments; ++i)
+    s.segments[i].name = std::string(kSegmentNames[i]);
+  for (int i = 0; i < kNumTiers; ++i)
+    s.tiers[i].name = std::string(kTierNames[i]);
   for (const UserSegment& u : users) {
     ++s.users;
     s.spend += u.monetary;
@@ -256,25 +270,29 @@ SegmentSummary Summarize(absl::Span<const UserSegment> users, int64_t as_of_unix
 
 std::string FormatSummaryTable(const SegmentSummary& summary) {
   std::string out;
-  auto block = [&](absl::string_view title, const std::vector<GroupShare>& groups) {
-    absl::StrAppend(&out, absl::StrFormat("%-14s %9s %7s %14s %7s\n", title, "users",
-                                          "users%", "spend", "spend%"));
+  auto block = [&](absl::string_view title,
+                   const std::vector<GroupShare>& groups) {
+    absl::StrAppend(&out,
+                    absl::StrFormat("%-14s %9s %7s %14s %7s\n", title, "users",
+                                    "users%", "spend", "spend%"));
     for (const GroupShare& g : groups) {
-      absl::StrAppend(&out, absl::StrFormat("%-14s %9d %6.1f%% %14.2f %6.1f%%\n", g.name,
-                                            g.users, 100 * g.user_share, g.spend,
-                                            100 * g.spend_share));
+      absl::StrAppend(
+          &out,
+          absl::StrFormat("%-14s %9d %6.1f%% %14.2f %6.1f%%\n", g.name, g.users,
+                          100 * g.user_share, g.spend, 100 * g.spend_share));
     }
-    absl::StrAppend(&out, absl::StrFormat("%-14s %9d %6.1f%% %14.2f %6.1f%%\n", "all",
-                                          summary.users, summary.users > 0 ? 100.0 : 0.0,
-                                          summary.spend, summary.spend > 0 ? 100.0 : 0.0));
+    absl::StrAppend(
+        &out, absl::StrFormat("%-14s %9d %6.1f%% %14.2f %6.1f%%\n", "all",
+                              summary.users, summary.users > 0 ? 100.0 : 0.0,
+                              summary.spend, summary.spend > 0 ? 100.0 : 0.0));
   };
   block("segment", summary.segments);
   block("tier", summary.tiers);
   return out;
 }
 
-recsys::v1::SegmentSummary SummaryToProto(const SegmentSummary& summary,
-                                          const recsys::v1::MarketingConfig& config) {
+recsys::v1::SegmentSummary SummaryToProto(
+    const SegmentSummary& summary, const recsys::v1::MarketingConfig& config) {
   recsys::v1::SegmentSummary p;
   p.set_as_of_unix(summary.as_of_unix);
   p.set_users(summary.users);
@@ -297,21 +315,25 @@ absl::StatusOr<std::string> SegmentsToTsv(absl::Span<const UserSegment> users) {
   out.reserve(64 + users.size() * 96);
   absl::StrAppend(&out, kTsvHeader, "\n");
   for (const UserSegment& u : users) {
-    if (u.user_id.empty() || u.user_id.find_first_of("\t\r\n") != std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("user_id: empty or contains a tab or line break: '", u.user_id, "'"));
+    if (u.user_id.empty() ||
+        u.user_id.find_first_of("\t\r\n") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "user_id: empty or contains a tab or line break: '", u.user_id, "'"));
     }
-    absl::StrAppend(&out, u.user_id, "\t", SegmentName(u.segment), "\t", TierName(u.tier),
-                    "\t", LifecycleName(u.lifecycle), "\t", u.recency_days, "\t",
-                    u.frequency, "\t", FormatDouble(u.monetary), "\t");
-    absl::StrAppend(&out, FormatDouble(u.trailing_spend), "\t", u.first_purchase_unix, "\t",
-                    u.last_purchase_unix, "\t", u.r_score, "\t", u.f_score, "\t", u.m_score,
-                    "\t", u.as_of_unix, "\n");
+    absl::StrAppend(&out, u.user_id, "\t", SegmentName(u.segment), "\t",
+                    TierName(u.tier), "\t", LifecycleName(u.lifecycle), "\t",
+                    u.recency_days, "\t", u.frequency, "\t",
+                    FormatDouble(u.monetary), "\t");
+    absl::StrAppend(&out, FormatDouble(u.trailing_spend), "\t",
+                    u.first_purchase_unix, "\t", u.last_purchase_unix, "\t",
+                    u.r_score, "\t", u.f_score, "\t", u.m_score, "\t",
+                    u.as_of_unix, "\n");
   }
   return out;
 }
 
-absl::StatusOr<std::vector<UserSegment>> ParseSegmentsTsv(absl::string_view text) {
+absl::StatusOr<std::vector<UserSegment>> ParseSegmentsTsv(
+    absl::string_view text) {
   std::vector<UserSegment> users;
   int64_t line_no = 0;
   bool header = true;
@@ -319,7 +341,8 @@ absl::StatusOr<std::vector<UserSegment>> ParseSegmentsTsv(absl::string_view text
     ++line_no;
     if (line.empty()) continue;
     auto bad = [&](absl::string_view what) {
-      return absl::DataLossError(absl::StrCat("segments.tsv line ", line_no, ": ", what));
+      return absl::DataLossError(
+          absl::StrCat("segments.tsv line ", line_no, ": ", what));
     };
     if (header) {
       if (line != kTsvHeader) return bad("unexpected header");
@@ -336,15 +359,20 @@ absl::StatusOr<std::vector<UserSegment>> ParseSegmentsTsv(absl::string_view text
     std::optional<Tier> tier = TierFromName(f[2]);
     std::optional<Lifecycle> stage = LifecycleFromName(f[3]);
     if (u.user_id.empty()) return bad("empty user_id");
-    if (!segment || !tier || !stage) return bad("unknown segment, tier or lifecycle");
+    if (!segment || !tier || !stage)
+      return bad("unknown segment, tier or lifecycle");
     u.segment = *segment;
     u.tier = *tier;
     u.lifecycle = *stage;
-    if (!absl::SimpleAtoi(f[4], &u.recency_days) || !absl::SimpleAtoi(f[5], &u.frequency) ||
-        !absl::SimpleAtod(f[6], &u.monetary) || !absl::SimpleAtod(f[7], &u.trailing_spend) ||
+    if (!absl::SimpleAtoi(f[4], &u.recency_days) ||
+        !absl::SimpleAtoi(f[5], &u.frequency) ||
+        !absl::SimpleAtod(f[6], &u.monetary) ||
+        !absl::SimpleAtod(f[7], &u.trailing_spend) ||
         !absl::SimpleAtoi(f[8], &u.first_purchase_unix) ||
-        !absl::SimpleAtoi(f[9], &u.last_purchase_unix) || !absl::SimpleAtoi(f[10], &u.r_score) ||
-        !absl::SimpleAtoi(f[11], &u.f_score) || !absl::SimpleAtoi(f[12], &u.m_score) ||
+        !absl::SimpleAtoi(f[9], &u.last_purchase_unix) ||
+        !absl::SimpleAtoi(f[10], &u.r_score) ||
+        !absl::SimpleAtoi(f[11], &u.f_score) ||
+        !absl::SimpleAtoi(f[12], &u.m_score) ||
         !absl::SimpleAtoi(f[13], &u.as_of_unix)) {
       return bad("malformed number");
     }

@@ -66,18 +66,18 @@ std::vector<std::string> Ids(const std::vector<RankedCoupon>& ranked) {
   return ids;
 }
 
-std::vector<RankedCoupon> MustRank(const std::vector<CouponWithState>& coupons,
-                                   const CustomerInfo& customer,
-                                   const PropensityFn& propensity = Constant(0.5),
-                                   const std::vector<UserCouponCounts>& counts = {},
-                                   int max_results = 0) {
+std::vector<RankedCoupon> MustRank(
+    const std::vector<CouponWithState>& coupons, const CustomerInfo& customer,
+    const PropensityFn& propensity = Constant(0.5),
+    const std::vector<UserCouponCounts>& counts = {}, int max_results = 0) {
   absl::StatusOr<std::vector<RankedCoupon>> ranked =
       RankCoupons(coupons, customer, counts, kAt, {}, propensity, max_results);
   EXPECT_TRUE(ranked.ok()) << ranked.status();
   return ranked.ok() ? *ranked : std::vector<RankedCoupon>{};
 }
 
-absl::Status Eligible(const CouponWithState& coupon, const CustomerInfo& customer,
+absl::Status Eligible(const CouponWithState& coupon,
+                      const CustomerInfo& customer,
                       UserCouponCounts counts = {}, absl::Time now = kAt) {
   return CheckEligible(coupon, customer, counts, now, WithDefaults({}));
 }
@@ -88,11 +88,14 @@ TEST(CheckEligibleTest, ValidityWindow) {
   c.set_valid_until_unix(kNow + 10);
   const CustomerInfo who = Customer(Segment::kPotential);
   RECSYS_EXPECT_OK(Eligible(Entry(c), who));
-  RECSYS_EXPECT_OK(Eligible(Entry(c), who, {}, absl::FromUnixSeconds(kNow - 10)));
-  const absl::Status early = Eligible(Entry(c), who, {}, absl::FromUnixSeconds(kNow - 11));
+  RECSYS_EXPECT_OK(
+      Eligible(Entry(c), who, {}, absl::FromUnixSeconds(kNow - 10)));
+  const absl::Status early =
+      Eligible(Entry(c), who, {}, absl::FromUnixSeconds(kNow - 11));
   EXPECT_EQ(early.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(early.message()), HasSubstr("not valid before"));
-  const absl::Status late = Eligible(Entry(c), who, {}, absl::FromUnixSeconds(kNow + 10));
+  const absl::Status late =
+      Eligible(Entry(c), who, {}, absl::FromUnixSeconds(kNow + 10));
   EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(late.message()), HasSubstr("expired"));
 }
@@ -103,8 +106,9 @@ TEST(CheckEligibleTest, SegmentsTiersAndFirstOrder) {
   c.mutable_eligibility()->add_segments("deep_dormant");
   RECSYS_EXPECT_OK(Eligible(Entry(c), Customer(Segment::kDormant)));
   RECSYS_EXPECT_OK(Eligible(Entry(c), Customer(Segment::kDeepDormant)));
-  EXPECT_THAT(std::string(Eligible(Entry(c), Customer(Segment::kCore)).message()),
-              HasSubstr("segment 'core' not eligible"));
+  EXPECT_THAT(
+      std::string(Eligible(Entry(c), Customer(Segment::kCore)).message()),
+      HasSubstr("segment 'core' not eligible"));
 
   c.mutable_eligibility()->clear_segments();
   c.mutable_eligibility()->add_tiers("gold");
@@ -116,8 +120,10 @@ TEST(CheckEligibleTest, SegmentsTiersAndFirstOrder) {
   c.mutable_eligibility()->set_first_order_only(true);
   RECSYS_EXPECT_OK(Eligible(Entry(c), Customer(Segment::kNew, Tier::kNone, 0)));
   RECSYS_EXPECT_OK(Eligible(Entry(c), CustomerInfo()));
-  EXPECT_THAT(std::string(Eligible(Entry(c), Customer(Segment::kNew, Tier::kNone, 1)).message()),
-              HasSubstr("first-order coupon"));
+  EXPECT_THAT(
+      std::string(Eligible(Entry(c), Customer(Segment::kNew, Tier::kNone, 1))
+                      .message()),
+      HasSubstr("first-order coupon"));
 }
 
 TEST(CheckEligibleTest, BudgetsAndCap) {
@@ -125,20 +131,25 @@ TEST(CheckEligibleTest, BudgetsAndCap) {
   c.set_budget_count(3);
   const CustomerInfo who = Customer(Segment::kPotential);
   RECSYS_EXPECT_OK(Eligible(Entry(c, 2), who));
-  EXPECT_EQ(Eligible(Entry(c, 3), who).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Eligible(Entry(c, 3), who).code(),
+            absl::StatusCode::kResourceExhausted);
 
   c.set_budget_count(0);
   c.set_budget_money(12);
-  RECSYS_EXPECT_OK(Eligible(Entry(c, 1, 5), who));   // 7 left >= 5
-  const absl::Status short_money = Eligible(Entry(c, 2, 10), who);  // 2 left < 5
+  RECSYS_EXPECT_OK(Eligible(Entry(c, 1, 5), who));  // 7 left >= 5
+  const absl::Status short_money =
+      Eligible(Entry(c, 2, 10), who);  // 2 left < 5
   EXPECT_EQ(short_money.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(std::string(short_money.message()), HasSubstr("below the discount 5.00"));
-  EXPECT_EQ(Eligible(Entry(c, 3, 12), who).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(short_money.message()),
+              HasSubstr("below the discount 5.00"));
+  EXPECT_EQ(Eligible(Entry(c, 3, 12), who).code(),
+            absl::StatusCode::kResourceExhausted);
 
   c.set_budget_money(0);
   c.set_per_user_cap(2);
   RECSYS_EXPECT_OK(Eligible(Entry(c), who, {.issued = 1}));
-  EXPECT_EQ(Eligible(Entry(c), who, {.issued = 2}).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Eligible(Entry(c), who, {.issued = 2}).code(),
+            absl::StatusCode::kResourceExhausted);
 }
 
 TEST(RankCouponsTest, IneligibleCouponsAreNeverReturned) {
@@ -159,13 +170,13 @@ TEST(RankCouponsTest, IneligibleCouponsAreNeverReturned) {
   Coupon first = AmountOff("first", 5);
   first.mutable_eligibility()->set_first_order_only(true);
   const std::vector<CouponWithState> coupons = {
-      Entry(expired),       Entry(future),        Entry(no_count, 10), Entry(no_money, 4, 20),
-      Entry(capped),        Entry(wrong_segment), Entry(wrong_tier),   Entry(first),
-      Entry(AmountOff("ok", 5))};
+      Entry(expired),         Entry(future), Entry(no_count, 10),
+      Entry(no_money, 4, 20), Entry(capped), Entry(wrong_segment),
+      Entry(wrong_tier),      Entry(first),  Entry(AmountOff("ok", 5))};
   std::vector<UserCouponCounts> counts(coupons.size());
   counts[4].issued = 1;
-  const std::vector<RankedCoupon> ranked =
-      MustRank(coupons, Customer(Segment::kDormant, Tier::kGold), Constant(0.5), counts);
+  const std::vector<RankedCoupon> ranked = MustRank(
+      coupons, Customer(Segment::kDormant, Tier::kGold), Constant(0.5), counts);
   EXPECT_THAT(Ids(ranked), ElementsAre("ok"));
   // Without the issuance the capped coupon is back.
   EXPECT_THAT(Ids(MustRank(coupons, Customer(Segment::kDormant, Tier::kGold))),
@@ -181,8 +192,10 @@ TEST(RankCouponsTest, OrderFollowsExpectedValue) {
   const std::vector<CouponWithState> coupons = {
       Entry(AmountOff("b_five", 5)), Entry(PercentOff("a_ten_percent", 10)),
       Entry(AmountOff("twenty", 20)), Entry(AmountOff("one", 1))};
-  const std::vector<RankedCoupon> ranked = MustRank(coupons, Customer(Segment::kDormant));
-  EXPECT_THAT(Ids(ranked), ElementsAre("one", "a_ten_percent", "b_five", "twenty"));
+  const std::vector<RankedCoupon> ranked =
+      MustRank(coupons, Customer(Segment::kDormant));
+  EXPECT_THAT(Ids(ranked),
+              ElementsAre("one", "a_ten_percent", "b_five", "twenty"));
   EXPECT_DOUBLE_EQ(ranked[0].expected_value, 4.75);
   EXPECT_DOUBLE_EQ(ranked[1].expected_value, 2.75);
   EXPECT_DOUBLE_EQ(ranked[3].expected_value, -4.75);
@@ -192,8 +205,9 @@ TEST(RankCouponsTest, OrderFollowsExpectedValue) {
   EXPECT_DOUBLE_EQ(ranked[0].propensity, 0.5);
 
   // max_results keeps the best.
-  EXPECT_THAT(Ids(MustRank(coupons, Customer(Segment::kDormant), Constant(0.5), {}, 2)),
-              ElementsAre("one", "a_ten_percent"));
+  EXPECT_THAT(
+      Ids(MustRank(coupons, Customer(Segment::kDormant), Constant(0.5), {}, 2)),
+      ElementsAre("one", "a_ten_percent"));
 }
 
 TEST(RankCouponsTest, PropensityAndIncrementalityMatter) {
@@ -207,7 +221,8 @@ TEST(RankCouponsTest, PropensityAndIncrementalityMatter) {
   auto by_scope = [](const Coupon& c) {
     return c.scope().categories(0) == "grocery" ? 0.8 : 0.1;
   };
-  std::vector<RankedCoupon> ranked = MustRank(coupons, Customer(Segment::kDormant), by_scope);
+  std::vector<RankedCoupon> ranked =
+      MustRank(coupons, Customer(Segment::kDormant), by_scope);
   EXPECT_THAT(Ids(ranked), ElementsAre("grocery", "toys"));
   EXPECT_DOUBLE_EQ(ranked[0].expected_value, 0.8 * (0.7 * 50 * 0.3 - 3));
 
@@ -220,7 +235,8 @@ TEST(RankCouponsTest, PropensityAndIncrementalityMatter) {
   // Propensities outside [0, 1] are clamped; NaN is 0.
   ranked = MustRank(coupons, Customer(Segment::kDormant), Constant(7));
   EXPECT_DOUBLE_EQ(ranked[0].propensity, 1);
-  ranked = MustRank(coupons, Customer(Segment::kDormant), Constant(std::nan("")));
+  ranked =
+      MustRank(coupons, Customer(Segment::kDormant), Constant(std::nan("")));
   EXPECT_DOUBLE_EQ(ranked[0].propensity, 0);
   EXPECT_DOUBLE_EQ(ranked[0].expected_value, 0);
 }
@@ -230,9 +246,10 @@ TEST(RankCouponsTest, ThresholdCouponLiftsTheBasket) {
   spend60.set_type(recsys::v1::COUPON_THRESHOLD);
   spend60.set_threshold_spend(60);
   // Potential customer, basket 40 -> 60 with the coupon, u = 0.3:
-  //   EV = p * (0.3 * 60 * 0.3 + 0.7 * 20 * 0.3 - 8) = 0.5 * (5.4 + 4.2 - 8) = 0.8
-  const std::vector<RankedCoupon> ranked =
-      MustRank({Entry(spend60)}, Customer(Segment::kPotential, Tier::kNone, 3, 40));
+  //   EV = p * (0.3 * 60 * 0.3 + 0.7 * 20 * 0.3 - 8) = 0.5 * (5.4 + 4.2 - 8) =
+  //   0.8
+  const std::vector<RankedCoupon> ranked = MustRank(
+      {Entry(spend60)}, Customer(Segment::kPotential, Tier::kNone, 3, 40));
   ASSERT_EQ(ranked.size(), 1u);
   EXPECT_DOUBLE_EQ(ranked[0].basket_value, 60);
   EXPECT_DOUBLE_EQ(ranked[0].discount, 8);
@@ -244,7 +261,8 @@ TEST(RankCouponsTest, DefaultBasketAndFreeShipping) {
   ship.set_id("ship");
   ship.set_type(recsys::v1::COUPON_FREE_SHIPPING);
   // A customer without orders: basket = default 40, discount = shipping 5.
-  const std::vector<RankedCoupon> ranked = MustRank({Entry(ship)}, CustomerInfo());
+  const std::vector<RankedCoupon> ranked =
+      MustRank({Entry(ship)}, CustomerInfo());
   ASSERT_EQ(ranked.size(), 1u);
   EXPECT_DOUBLE_EQ(ranked[0].basket_value, 40);
   EXPECT_DOUBLE_EQ(ranked[0].discount, 5);
@@ -270,13 +288,15 @@ TEST(RankCouponsTest, Reasons) {
   r = MustRank({Entry(recall)}, Customer(Segment::kDeepDormant));
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].reason, CouponReason::kWinBack);
-  EXPECT_EQ(r[0].reason_text,
-            "win-back: 15% off (up to 25.00) on coffee_tea; last order 120 days ago");
+  EXPECT_EQ(
+      r[0].reason_text,
+      "win-back: 15% off (up to 25.00) on coffee_tea; last order 120 days ago");
 
   r = MustRank({Entry(perk)}, Customer(Segment::kCore, Tier::kGold));
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].reason, CouponReason::kSegmentOffer);
-  EXPECT_EQ(r[0].reason_text, "offer for core customers (gold tier): free shipping for members");
+  EXPECT_EQ(r[0].reason_text,
+            "offer for core customers (gold tier): free shipping for members");
   EXPECT_EQ(CouponReasonName(CouponReason::kAffinity), "affinity");
   EXPECT_EQ(CouponReasonName(CouponReason::kWinBack), "win_back");
 }
@@ -300,13 +320,19 @@ TEST(RankCouponsTest, CustomerInfoFromSegment) {
 TEST(RankCouponsTest, BadArguments) {
   const std::vector<CouponWithState> coupons = {Entry(AmountOff("a", 1))};
   const std::vector<UserCouponCounts> two(2);
-  EXPECT_EQ(RankCoupons(coupons, CustomerInfo(), two, kAt, {}, Constant(0.5)).status().code(),
+  EXPECT_EQ(RankCoupons(coupons, CustomerInfo(), two, kAt, {}, Constant(0.5))
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
   recsys::v1::MarketingConfig bad;
   bad.set_gross_margin_rate(2);
-  EXPECT_EQ(RankCoupons(coupons, CustomerInfo(), {}, kAt, bad, Constant(0.5)).status().code(),
+  EXPECT_EQ(RankCoupons(coupons, CustomerInfo(), {}, kAt, bad, Constant(0.5))
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(RankCoupons(coupons, CustomerInfo(), {}, kAt, {}, Constant(0.5), -1).status().code(),
+  EXPECT_EQ(RankCoupons(coupons, CustomerInfo(), {}, kAt, {}, Constant(0.5), -1)
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
 }
 

@@ -28,7 +28,9 @@ using ::testing::HasSubstr;
 constexpr int64_t kNow = 1700000000;
 constexpr absl::Time kDeadline = absl::InfiniteFuture();
 
-absl::Time At(int64_t unix_seconds) { return absl::FromUnixSeconds(unix_seconds); }
+absl::Time At(int64_t unix_seconds) {
+  return absl::FromUnixSeconds(unix_seconds);
+}
 
 Coupon AmountOff(absl::string_view id, double amount) {
   Coupon c;
@@ -51,7 +53,8 @@ class CouponStoreContractTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<CouponStore> Make(const CouponStoreOptions& options) {
     absl::StatusOr<std::unique_ptr<CouponStore>> store;
     if (GetParam() == "redis") {
-      absl::StatusOr<recsys::testing::RedisServer*> server = test::SharedRedisServer();
+      absl::StatusOr<recsys::testing::RedisServer*> server =
+          test::SharedRedisServer();
       EXPECT_TRUE(server.ok()) << server.status();
       if (!server.ok()) return nullptr;
       store = NewRedisCouponStore(test::OptionsFor(**server), options);
@@ -67,7 +70,8 @@ class CouponStoreContractTest : public ::testing::TestWithParam<std::string> {
   }
 
   CouponWithState Get(absl::string_view id) {
-    absl::StatusOr<std::vector<CouponWithState>> all = store_->ListCoupons(kDeadline);
+    absl::StatusOr<std::vector<CouponWithState>> all =
+        store_->ListCoupons(kDeadline);
     EXPECT_TRUE(all.ok()) << all.status();
     if (all.ok()) {
       for (const CouponWithState& c : *all) {
@@ -79,9 +83,11 @@ class CouponStoreContractTest : public ::testing::TestWithParam<std::string> {
   }
 
   // Issue then Redeem; the status of whichever failed.
-  absl::StatusOr<double> IssueAndRedeem(absl::string_view user, absl::string_view coupon,
-                                        double order, int64_t t = kNow) {
-    absl::StatusOr<int64_t> issued = store_->Issue(user, coupon, At(t), kDeadline);
+  absl::StatusOr<double> IssueAndRedeem(absl::string_view user,
+                                        absl::string_view coupon, double order,
+                                        int64_t t = kNow) {
+    absl::StatusOr<int64_t> issued =
+        store_->Issue(user, coupon, At(t), kDeadline);
     if (!issued.ok()) return issued.status();
     return store_->Redeem(user, coupon, order, At(t), kDeadline);
   }
@@ -96,7 +102,8 @@ TEST_P(CouponStoreContractTest, PutAndListCoupons) {
   b.set_budget_money(100);
   b.set_description("five off");
   Put({b, AmountOff("a", 3)});
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<CouponWithState> all, store_->ListCoupons(kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<CouponWithState> all,
+                              store_->ListCoupons(kDeadline));
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].coupon().id(), "a");
   EXPECT_EQ(all[1].coupon().id(), "b");
@@ -114,14 +121,17 @@ TEST_P(CouponStoreContractTest, InvalidCatalogStoresNothing) {
   ASSERT_NE(store_, nullptr);
   Coupon bad = AmountOff("bad", 5);
   bad.set_percent_off(10);
-  const absl::Status s = store_->PutCoupons(Catalog({AmountOff("good", 1), bad}), kDeadline);
+  const absl::Status s =
+      store_->PutCoupons(Catalog({AmountOff("good", 1), bad}), kDeadline);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("coupons[1].percent_off"));
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<CouponWithState> all, store_->ListCoupons(kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<CouponWithState> all,
+                              store_->ListCoupons(kDeadline));
   EXPECT_TRUE(all.empty());
 }
 
-TEST_P(CouponStoreContractTest, UpsertKeepsStateAndBudgetChangesAdjustRemaining) {
+TEST_P(CouponStoreContractTest,
+       UpsertKeepsStateAndBudgetChangesAdjustRemaining) {
   ASSERT_NE(store_, nullptr);
   Coupon c = AmountOff("c", 5);
   c.set_budget_count(10);
@@ -165,8 +175,10 @@ TEST_P(CouponStoreContractTest, DeleteCoupon) {
   Put({c, AmountOff("kept", 1)});
   RECSYS_ASSERT_OK(store_->Issue("u1", "gone", At(kNow), kDeadline));
   RECSYS_ASSERT_OK(store_->DeleteCoupon("gone", kDeadline));
-  EXPECT_EQ(store_->DeleteCoupon("gone", kDeadline).code(), absl::StatusCode::kNotFound);
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<CouponWithState> all, store_->ListCoupons(kDeadline));
+  EXPECT_EQ(store_->DeleteCoupon("gone", kDeadline).code(),
+            absl::StatusCode::kNotFound);
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<CouponWithState> all,
+                              store_->ListCoupons(kDeadline));
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].coupon().id(), "kept");
   EXPECT_EQ(store_->Issue("u1", "gone", At(kNow), kDeadline).status().code(),
@@ -185,20 +197,27 @@ TEST_P(CouponStoreContractTest, IssueChecksWindowAndCountsPerUser) {
   c.set_valid_until_unix(kNow + 100);
   c.set_per_user_cap(2);
   Put({c, AmountOff("other", 1)});
-  absl::StatusOr<int64_t> early = store_->Issue("u1", "w", At(kNow - 101), kDeadline);
+  absl::StatusOr<int64_t> early =
+      store_->Issue("u1", "w", At(kNow - 101), kDeadline);
   EXPECT_EQ(early.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(early.status().message()), HasSubstr("not valid before"));
-  absl::StatusOr<int64_t> late = store_->Issue("u1", "w", At(kNow + 100), kDeadline);
+  EXPECT_THAT(std::string(early.status().message()),
+              HasSubstr("not valid before"));
+  absl::StatusOr<int64_t> late =
+      store_->Issue("u1", "w", At(kNow + 100), kDeadline);
   EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(late.status().message()), HasSubstr("expired"));
 
-  RECSYS_ASSERT_OK_AND_ASSIGN(int64_t n, store_->Issue("u1", "w", At(kNow - 100), kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      int64_t n, store_->Issue("u1", "w", At(kNow - 100), kDeadline));
   EXPECT_EQ(n, 1);
-  RECSYS_ASSERT_OK_AND_ASSIGN(n, store_->Issue("u1", "w", At(kNow + 99), kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      n, store_->Issue("u1", "w", At(kNow + 99), kDeadline));
   EXPECT_EQ(n, 2);
-  absl::StatusOr<int64_t> capped = store_->Issue("u1", "w", At(kNow), kDeadline);
+  absl::StatusOr<int64_t> capped =
+      store_->Issue("u1", "w", At(kNow), kDeadline);
   EXPECT_EQ(capped.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(std::string(capped.status().message()), HasSubstr("per-user cap 2"));
+  EXPECT_THAT(std::string(capped.status().message()),
+              HasSubstr("per-user cap 2"));
   RECSYS_EXPECT_OK(store_->Issue("u2", "w", At(kNow), kDeadline));
 
   const std::vector<std::string> ids = {"w", "other", "unknown"};
@@ -210,9 +229,11 @@ TEST_P(CouponStoreContractTest, IssueChecksWindowAndCountsPerUser) {
   EXPECT_EQ(counts[1].issued, 0);
   EXPECT_EQ(counts[2].issued, 0);
   EXPECT_EQ(Get("w").state().issued(), 3);
-  RECSYS_ASSERT_OK_AND_ASSIGN(counts, store_->GetUserCounts("nobody", ids, kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(counts,
+                              store_->GetUserCounts("nobody", ids, kDeadline));
   EXPECT_EQ(counts[0].issued, 0);
-  RECSYS_ASSERT_OK_AND_ASSIGN(counts, store_->GetUserCounts("u1", {}, kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(counts,
+                              store_->GetUserCounts("u1", {}, kDeadline));
   EXPECT_TRUE(counts.empty());
 }
 
@@ -225,26 +246,33 @@ TEST_P(CouponStoreContractTest, IssueRecordsCampaignContacts) {
   Put({a, b, AmountOff("solo", 1)});  // solo's campaign is its id
   RECSYS_ASSERT_OK(store_->Issue("u1", "a", At(kNow), kDeadline));
   RECSYS_ASSERT_OK(store_->Issue("u2", "b", At(kNow + 50), kDeadline));
-  RECSYS_ASSERT_OK(store_->Issue("u1", "b", At(kNow - 1000), kDeadline));  // older: kept
+  RECSYS_ASSERT_OK(
+      store_->Issue("u1", "b", At(kNow - 1000), kDeadline));  // older: kept
   RECSYS_ASSERT_OK(store_->Issue("u3", "solo", At(kNow + 7), kDeadline));
   const std::vector<std::string> users = {"u1", "u2", "u3", "u4"};
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<int64_t> last,
-                              store_->LastContacts("win_back", users, kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::vector<int64_t> last,
+      store_->LastContacts("win_back", users, kDeadline));
   EXPECT_THAT(last, ::testing::ElementsAre(kNow, kNow + 50, 0, 0));
-  RECSYS_ASSERT_OK_AND_ASSIGN(last, store_->LastContacts("solo", users, kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(last,
+                              store_->LastContacts("solo", users, kDeadline));
   EXPECT_THAT(last, ::testing::ElementsAre(0, 0, kNow + 7, 0));
-  RECSYS_ASSERT_OK_AND_ASSIGN(last, store_->LastContacts("win_back", {}, kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(last,
+                              store_->LastContacts("win_back", {}, kDeadline));
   EXPECT_TRUE(last.empty());
 }
 
 TEST_P(CouponStoreContractTest, RedeemNeedsAnUnredeemedIssuance) {
   ASSERT_NE(store_, nullptr);
   Put({AmountOff("c", 5)});
-  absl::StatusOr<double> not_issued = store_->Redeem("u1", "c", 50, At(kNow), kDeadline);
+  absl::StatusOr<double> not_issued =
+      store_->Redeem("u1", "c", 50, At(kNow), kDeadline);
   EXPECT_EQ(not_issued.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(not_issued.status().message()), HasSubstr("no unredeemed issuance"));
+  EXPECT_THAT(std::string(not_issued.status().message()),
+              HasSubstr("no unredeemed issuance"));
   RECSYS_ASSERT_OK(store_->Issue("u1", "c", At(kNow), kDeadline));
-  RECSYS_ASSERT_OK_AND_ASSIGN(double discount, store_->Redeem("u1", "c", 50, At(kNow), kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      double discount, store_->Redeem("u1", "c", 50, At(kNow), kDeadline));
   EXPECT_DOUBLE_EQ(discount, 5);
   EXPECT_EQ(store_->Redeem("u1", "c", 50, At(kNow), kDeadline).status().code(),
             absl::StatusCode::kFailedPrecondition);
@@ -253,8 +281,9 @@ TEST_P(CouponStoreContractTest, RedeemNeedsAnUnredeemedIssuance) {
                               store_->GetUserCounts("u1", ids, kDeadline));
   EXPECT_EQ(counts[0].issued, 1);
   EXPECT_EQ(counts[0].redeemed, 1);
-  EXPECT_EQ(store_->Redeem("u1", "nope", 50, At(kNow), kDeadline).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      store_->Redeem("u1", "nope", 50, At(kNow), kDeadline).status().code(),
+      absl::StatusCode::kNotFound);
 }
 
 TEST_P(CouponStoreContractTest, RedeemAfterExpiryFails) {
@@ -291,20 +320,25 @@ TEST_P(CouponStoreContractTest, DiscountOfEveryType) {
   Put({amount, percent, odd, threshold, shipping});
 
   EXPECT_DOUBLE_EQ(*IssueAndRedeem("u1", "amount", 50), 5);
-  EXPECT_DOUBLE_EQ(*IssueAndRedeem("u2", "amount", 3.5), 3.5);  // at most the order
+  EXPECT_DOUBLE_EQ(*IssueAndRedeem("u2", "amount", 3.5),
+                   3.5);  // at most the order
   EXPECT_DOUBLE_EQ(*IssueAndRedeem("u1", "percent", 80), 10);
   EXPECT_DOUBLE_EQ(*IssueAndRedeem("u2", "percent", 500), 20);  // capped
-  EXPECT_DOUBLE_EQ(*IssueAndRedeem("u3", "percent", 33.35), 4.16);  // 4.16875 rounded down
+  EXPECT_DOUBLE_EQ(*IssueAndRedeem("u3", "percent", 33.35),
+                   4.16);  // 4.16875 rounded down
   for (double order : {0.0, 0.01, 1.0, 12.34, 99.99, 123456.78}) {
     const std::string user = absl::StrCat("odd", order);
     RECSYS_ASSERT_OK_AND_ASSIGN(double d, IssueAndRedeem(user, "odd", order));
-    EXPECT_DOUBLE_EQ(d, FromCents(DiscountCents(odd, ToCents(order), 0))) << order;
+    EXPECT_DOUBLE_EQ(d, FromCents(DiscountCents(odd, ToCents(order), 0)))
+        << order;
   }
   absl::StatusOr<double> below = IssueAndRedeem("u1", "threshold", 59.99);
   EXPECT_EQ(below.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(below.status().message()), HasSubstr("below the threshold 60.00"));
+  EXPECT_THAT(std::string(below.status().message()),
+              HasSubstr("below the threshold 60.00"));
   // The issuance is still unredeemed, so a bigger order may use it.
-  RECSYS_ASSERT_OK_AND_ASSIGN(double d, store_->Redeem("u1", "threshold", 60, At(kNow), kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      double d, store_->Redeem("u1", "threshold", 60, At(kNow), kDeadline));
   EXPECT_DOUBLE_EQ(d, 10);
   EXPECT_DOUBLE_EQ(*IssueAndRedeem("u1", "ship", 10), 4.95);
   EXPECT_DOUBLE_EQ(Get("percent").state().discount_spent(), 34.16);
@@ -322,9 +356,11 @@ TEST_P(CouponStoreContractTest, BudgetsStopIssuanceAndRedemption) {
   RECSYS_ASSERT_OK(store_->Issue("u2", "count", At(kNow), kDeadline));
   RECSYS_ASSERT_OK(store_->Issue("u3", "count", At(kNow), kDeadline));
   RECSYS_ASSERT_OK(store_->Redeem("u2", "count", 50, At(kNow), kDeadline));
-  absl::StatusOr<double> over = store_->Redeem("u3", "count", 50, At(kNow), kDeadline);
+  absl::StatusOr<double> over =
+      store_->Redeem("u3", "count", 50, At(kNow), kDeadline);
   EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(std::string(over.status().message()), HasSubstr("2 of 2 redemptions used"));
+  EXPECT_THAT(std::string(over.status().message()),
+              HasSubstr("2 of 2 redemptions used"));
   EXPECT_EQ(store_->Issue("u4", "count", At(kNow), kDeadline).status().code(),
             absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(Get("count").state().remaining_count(), 0);
@@ -334,16 +370,20 @@ TEST_P(CouponStoreContractTest, BudgetsStopIssuanceAndRedemption) {
   // 2.00 left, the discount is 5.00.
   absl::StatusOr<double> short_money = IssueAndRedeem("u3", "money", 50);
   EXPECT_EQ(short_money.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(std::string(short_money.status().message()), HasSubstr("has 2.00 of its money budget left"));
+  EXPECT_THAT(std::string(short_money.status().message()),
+              HasSubstr("has 2.00 of its money budget left"));
   // A smaller order, a smaller discount that fits.
-  RECSYS_ASSERT_OK_AND_ASSIGN(double d, store_->Redeem("u3", "money", 2, At(kNow), kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      double d, store_->Redeem("u3", "money", 2, At(kNow), kDeadline));
   EXPECT_DOUBLE_EQ(d, 2);
   const CouponWithState state = Get("money");
   EXPECT_DOUBLE_EQ(state.state().remaining_money(), 0);
   EXPECT_DOUBLE_EQ(state.state().discount_spent(), 12);
-  absl::StatusOr<int64_t> exhausted = store_->Issue("u5", "money", At(kNow), kDeadline);
+  absl::StatusOr<int64_t> exhausted =
+      store_->Issue("u5", "money", At(kNow), kDeadline);
   EXPECT_EQ(exhausted.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(std::string(exhausted.status().message()), HasSubstr("money budget exhausted"));
+  EXPECT_THAT(std::string(exhausted.status().message()),
+              HasSubstr("money budget exhausted"));
 }
 
 TEST_P(CouponStoreContractTest, InvalidArguments) {
@@ -356,17 +396,23 @@ TEST_P(CouponStoreContractTest, InvalidArguments) {
   EXPECT_EQ(store_->Issue("u1", "", At(kNow), kDeadline).status().code(),
             absl::StatusCode::kInvalidArgument);
   RECSYS_ASSERT_OK(store_->Issue("user with spaces", "c", At(kNow), kDeadline));
-  EXPECT_EQ(store_->Redeem("user with spaces", "c", -1, At(kNow), kDeadline).status().code(),
+  EXPECT_EQ(store_->Redeem("user with spaces", "c", -1, At(kNow), kDeadline)
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->Redeem("user with spaces", "c", NAN, At(kNow), kDeadline).status().code(),
+  EXPECT_EQ(store_->Redeem("user with spaces", "c", NAN, At(kNow), kDeadline)
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
-  RECSYS_EXPECT_OK(store_->Redeem("user with spaces", "c", 10, At(kNow), kDeadline));
+  RECSYS_EXPECT_OK(
+      store_->Redeem("user with spaces", "c", 10, At(kNow), kDeadline));
   const std::vector<std::string> bad = {"ok", ""};
   EXPECT_EQ(store_->GetUserCounts("u1", bad, kDeadline).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->LastContacts("", {}, kDeadline).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->DeleteCoupon("", kDeadline).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->DeleteCoupon("", kDeadline).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // Many threads issue and redeem concurrently; the budgets hold exactly.
@@ -390,14 +436,17 @@ TEST_P(CouponStoreContractTest, ConcurrentRedemptionNeverOverspends) {
     threads.emplace_back([&, t] {
       for (int j = 0; j < kAttempts; ++j) {
         for (const char* coupon : {"money_bound", "count_bound"}) {
-          absl::StatusOr<double> r = IssueAndRedeem(absl::StrCat("t", t, "_", j), coupon, 40);
+          absl::StatusOr<double> r =
+              IssueAndRedeem(absl::StrCat("t", t, "_", j), coupon, 40);
           if (r.ok()) {
             if (*r != 5) ++unexpected;
             ++(coupon[0] == 'm' ? redeemed_money : redeemed_count);
-          } else if (r.status().code() != absl::StatusCode::kResourceExhausted) {
+          } else if (r.status().code() !=
+                     absl::StatusCode::kResourceExhausted) {
             ++unexpected;
             absl::MutexLock lock(&mu);
-            if (first_unexpected.empty()) first_unexpected = r.status().ToString();
+            if (first_unexpected.empty())
+              first_unexpected = r.status().ToString();
           }
         }
       }
@@ -430,9 +479,11 @@ TEST_P(CouponStoreContractTest, ConcurrentIssuanceRespectsPerUserCap) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
       for (int j = 0; j < 10; ++j) {
-        absl::StatusOr<int64_t> r = store_->Issue("shared_user", "capped", At(kNow), kDeadline);
+        absl::StatusOr<int64_t> r =
+            store_->Issue("shared_user", "capped", At(kNow), kDeadline);
         if (r.ok()) ++issued;
-        if (r.status().code() == absl::StatusCode::kResourceExhausted) ++exhausted;
+        if (r.status().code() == absl::StatusCode::kResourceExhausted)
+          ++exhausted;
       }
     });
   }
@@ -467,10 +518,12 @@ TEST(CouponStoreTest, BadOptions) {
   EXPECT_EQ(NewInMemoryCouponStore({.free_shipping_value = -1}).status().code(),
             absl::StatusCode::kInvalidArgument);
   RedisClientOptions redis;
-  EXPECT_EQ(NewRedisCouponStore(redis, {.free_shipping_value = NAN}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      NewRedisCouponStore(redis, {.free_shipping_value = NAN}).status().code(),
+      absl::StatusCode::kInvalidArgument);
   redis.port = 0;
-  EXPECT_EQ(NewRedisCouponStore(redis).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(NewRedisCouponStore(redis).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

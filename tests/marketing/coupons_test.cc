@@ -49,51 +49,66 @@ std::string Error(const Coupon& coupon) {
   return std::string(s.message());
 }
 
-std::string Mutated(recsys::v1::CouponType type, const std::function<void(Coupon&)>& change) {
+std::string Mutated(recsys::v1::CouponType type,
+                    const std::function<void(Coupon&)>& change) {
   Coupon c = Valid(type);
   change(c);
   return Error(c);
 }
 
 TEST(ValidateCouponTest, ValidCouponsOfEveryType) {
-  for (auto type : {recsys::v1::COUPON_AMOUNT_OFF, recsys::v1::COUPON_PERCENT_OFF,
-                    recsys::v1::COUPON_THRESHOLD, recsys::v1::COUPON_FREE_SHIPPING}) {
+  for (auto type :
+       {recsys::v1::COUPON_AMOUNT_OFF, recsys::v1::COUPON_PERCENT_OFF,
+        recsys::v1::COUPON_THRESHOLD, recsys::v1::COUPON_FREE_SHIPPING}) {
     EXPECT_EQ(Error(Valid(type)), "OK") << type;
   }
 }
 
 TEST(ValidateCouponTest, Id) {
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.clear_id(); }),
-            "coupons[2].id: must not be empty");
-  EXPECT_THAT(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_id("a b"); }),
-              StartsWith("coupons[2].id: must be at most 128 bytes without whitespace"));
+  EXPECT_EQ(
+      Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.clear_id(); }),
+      "coupons[2].id: must not be empty");
+  EXPECT_THAT(
+      Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+              [](Coupon& c) { c.set_id("a b"); }),
+      StartsWith(
+          "coupons[2].id: must be at most 128 bytes without whitespace"));
   EXPECT_THAT(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
                       [](Coupon& c) { c.set_id(std::string(129, 'x')); }),
               StartsWith("coupons[2].id:"));
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_id("WELCOME-10_a.b"); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+                    [](Coupon& c) { c.set_id("WELCOME-10_a.b"); }),
             "OK");
 }
 
 TEST(ValidateCouponTest, Type) {
-  EXPECT_EQ(
-      Mutated(recsys::v1::COUPON_FREE_SHIPPING,
-              [](Coupon& c) { c.set_type(recsys::v1::COUPON_TYPE_UNSPECIFIED); }),
-      "coupons[2].type: must be set to a known coupon type, got 0");
   EXPECT_EQ(Mutated(recsys::v1::COUPON_FREE_SHIPPING,
-                    [](Coupon& c) { c.set_type(static_cast<recsys::v1::CouponType>(9)); }),
+                    [](Coupon& c) {
+                      c.set_type(recsys::v1::COUPON_TYPE_UNSPECIFIED);
+                    }),
+            "coupons[2].type: must be set to a known coupon type, got 0");
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_FREE_SHIPPING,
+                    [](Coupon& c) {
+                      c.set_type(static_cast<recsys::v1::CouponType>(9));
+                    }),
             "coupons[2].type: must be set to a known coupon type, got 9");
 }
 
 TEST(ValidateCouponTest, PercentOff) {
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_PERCENT_OFF, [](Coupon& c) { c.set_percent_off(150); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_PERCENT_OFF,
+                    [](Coupon& c) { c.set_percent_off(150); }),
             "coupons[2].percent_off: must be in (0, 100], got 150");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_PERCENT_OFF, [](Coupon& c) { c.set_percent_off(0); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_PERCENT_OFF,
+                    [](Coupon& c) { c.set_percent_off(0); }),
             "coupons[2].percent_off: must be in (0, 100], got 0");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_PERCENT_OFF, [](Coupon& c) { c.set_percent_off(100); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_PERCENT_OFF,
+                    [](Coupon& c) { c.set_percent_off(100); }),
             "OK");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_PERCENT_OFF, [](Coupon& c) { c.set_amount_off(3); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_PERCENT_OFF,
+                    [](Coupon& c) { c.set_amount_off(3); }),
             "coupons[2].amount_off: must be 0 for COUPON_PERCENT_OFF, got 3");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_PERCENT_OFF, [](Coupon& c) { c.set_max_discount(-1); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_PERCENT_OFF,
+                    [](Coupon& c) { c.set_max_discount(-1); }),
             "coupons[2].max_discount: must be >= 0, got -1");
   EXPECT_EQ(Mutated(recsys::v1::COUPON_PERCENT_OFF,
                     [](Coupon& c) { c.set_percent_off(std::nan("")); }),
@@ -101,58 +116,80 @@ TEST(ValidateCouponTest, PercentOff) {
 }
 
 TEST(ValidateCouponTest, AmountOff) {
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_amount_off(0); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+                    [](Coupon& c) { c.set_amount_off(0); }),
             "coupons[2].amount_off: must be > 0 for COUPON_AMOUNT_OFF");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_amount_off(-5); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+                    [](Coupon& c) { c.set_amount_off(-5); }),
             "coupons[2].amount_off: must be >= 0, got -5");
-  EXPECT_THAT(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_amount_off(0.001); }),
-              StartsWith("coupons[2].amount_off: must be 0 or >= 0.01 (money is kept in cents)"));
+  EXPECT_THAT(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+                      [](Coupon& c) { c.set_amount_off(0.001); }),
+              StartsWith("coupons[2].amount_off: must be 0 or >= 0.01 (money "
+                         "is kept in cents)"));
   EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
                     [](Coupon& c) { c.set_amount_off(INFINITY); }),
             "coupons[2].amount_off: must be finite");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_percent_off(10); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+                    [](Coupon& c) { c.set_percent_off(10); }),
             "coupons[2].percent_off: must be 0 for COUPON_AMOUNT_OFF, got 10");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_threshold_spend(10); }),
-            "coupons[2].threshold_spend: must be 0 for COUPON_AMOUNT_OFF, got 10");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_max_discount(10); }),
+  EXPECT_EQ(
+      Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+              [](Coupon& c) { c.set_threshold_spend(10); }),
+      "coupons[2].threshold_spend: must be 0 for COUPON_AMOUNT_OFF, got 10");
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+                    [](Coupon& c) { c.set_max_discount(10); }),
             "coupons[2].max_discount: must be 0 for COUPON_AMOUNT_OFF, got 10");
 }
 
 TEST(ValidateCouponTest, Threshold) {
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_THRESHOLD, [](Coupon& c) { c.set_threshold_spend(10); }),
-            "coupons[2].threshold_spend: must be above amount_off (10) for COUPON_THRESHOLD, "
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_THRESHOLD,
+                    [](Coupon& c) { c.set_threshold_spend(10); }),
+            "coupons[2].threshold_spend: must be above amount_off (10) for "
+            "COUPON_THRESHOLD, "
             "got 10");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_THRESHOLD, [](Coupon& c) { c.set_amount_off(0); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_THRESHOLD,
+                    [](Coupon& c) { c.set_amount_off(0); }),
             "coupons[2].amount_off: must be > 0 for COUPON_THRESHOLD");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_THRESHOLD, [](Coupon& c) { c.set_percent_off(5); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_THRESHOLD,
+                    [](Coupon& c) { c.set_percent_off(5); }),
             "coupons[2].percent_off: must be 0 for COUPON_THRESHOLD, got 5");
 }
 
 TEST(ValidateCouponTest, FreeShipping) {
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_FREE_SHIPPING, [](Coupon& c) { c.set_amount_off(5); }),
-            "coupons[2].amount_off: must be 0 for COUPON_FREE_SHIPPING, got 5");
   EXPECT_EQ(Mutated(recsys::v1::COUPON_FREE_SHIPPING,
-                    [](Coupon& c) { c.set_threshold_spend(5); }),
-            "coupons[2].threshold_spend: must be 0 for COUPON_FREE_SHIPPING, got 5");
+                    [](Coupon& c) { c.set_amount_off(5); }),
+            "coupons[2].amount_off: must be 0 for COUPON_FREE_SHIPPING, got 5");
+  EXPECT_EQ(
+      Mutated(recsys::v1::COUPON_FREE_SHIPPING,
+              [](Coupon& c) { c.set_threshold_spend(5); }),
+      "coupons[2].threshold_spend: must be 0 for COUPON_FREE_SHIPPING, got 5");
 }
 
 TEST(ValidateCouponTest, Scope) {
-  EXPECT_THAT(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
-                      [](Coupon& c) { c.mutable_scope()->add_categories("bakery"); }),
-              StartsWith("coupons[2].scope: SCOPE_ALL takes no categories or item_ids"));
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
-                    [](Coupon& c) { c.mutable_scope()->set_kind(CouponScope::SCOPE_CATEGORIES); }),
-            "coupons[2].scope.categories: must not be empty for SCOPE_CATEGORIES");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
-                    [](Coupon& c) { c.mutable_scope()->set_kind(CouponScope::SCOPE_ITEMS); }),
-            "coupons[2].scope.item_ids: must not be empty for SCOPE_ITEMS");
+  EXPECT_THAT(
+      Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+              [](Coupon& c) { c.mutable_scope()->add_categories("bakery"); }),
+      StartsWith(
+          "coupons[2].scope: SCOPE_ALL takes no categories or item_ids"));
+  EXPECT_EQ(
+      Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+              [](Coupon& c) {
+                c.mutable_scope()->set_kind(CouponScope::SCOPE_CATEGORIES);
+              }),
+      "coupons[2].scope.categories: must not be empty for SCOPE_CATEGORIES");
   EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
                     [](Coupon& c) {
-                      c.mutable_scope()->set_kind(CouponScope::SCOPE_CATEGORIES);
-                      c.mutable_scope()->add_categories("bakery");
-                      c.mutable_scope()->add_categories("");
+                      c.mutable_scope()->set_kind(CouponScope::SCOPE_ITEMS);
                     }),
-            "coupons[2].scope.categories[1]: must not be empty");
+            "coupons[2].scope.item_ids: must not be empty for SCOPE_ITEMS");
+  EXPECT_EQ(
+      Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+              [](Coupon& c) {
+                c.mutable_scope()->set_kind(CouponScope::SCOPE_CATEGORIES);
+                c.mutable_scope()->add_categories("bakery");
+                c.mutable_scope()->add_categories("");
+              }),
+      "coupons[2].scope.categories[1]: must not be empty");
   EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
                     [](Coupon& c) {
                       c.mutable_scope()->set_kind(CouponScope::SCOPE_ITEMS);
@@ -167,25 +204,30 @@ TEST(ValidateCouponTest, Scope) {
                       c.mutable_scope()->add_categories("bakery");
                     }),
             "coupons[2].scope.categories: must be empty for SCOPE_ITEMS");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
-                    [](Coupon& c) {
-                      c.mutable_scope()->set_kind(CouponScope::SCOPE_CATEGORIES);
-                      c.mutable_scope()->add_categories("bakery");
-                    }),
-            "OK");
+  EXPECT_EQ(
+      Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+              [](Coupon& c) {
+                c.mutable_scope()->set_kind(CouponScope::SCOPE_CATEGORIES);
+                c.mutable_scope()->add_categories("bakery");
+              }),
+      "OK");
 }
 
 TEST(ValidateCouponTest, Eligibility) {
   EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
-                    [](Coupon& c) { c.mutable_eligibility()->add_segments("dormnt"); }),
-            "coupons[2].eligibility.segments[0]: unknown segment 'dormnt' (expected one of "
+                    [](Coupon& c) {
+                      c.mutable_eligibility()->add_segments("dormnt");
+                    }),
+            "coupons[2].eligibility.segments[0]: unknown segment 'dormnt' "
+            "(expected one of "
             "core, potential, new, at_risk, dormant, deep_dormant)");
   EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
                     [](Coupon& c) {
                       c.mutable_eligibility()->add_tiers("gold");
                       c.mutable_eligibility()->add_tiers("platinum");
                     }),
-            "coupons[2].eligibility.tiers[1]: unknown tier 'platinum' (expected one of none, "
+            "coupons[2].eligibility.tiers[1]: unknown tier 'platinum' "
+            "(expected one of none, "
             "silver, gold, black)");
   EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
                     [](Coupon& c) {
@@ -193,9 +235,10 @@ TEST(ValidateCouponTest, Eligibility) {
                       c.mutable_eligibility()->add_segments("dormant");
                     }),
             "coupons[2].eligibility.segments[1]: duplicate 'dormant'");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
-                    [](Coupon& c) { c.mutable_eligibility()->add_segments(""); }),
-            "coupons[2].eligibility.segments[0]: must not be empty");
+  EXPECT_EQ(
+      Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+              [](Coupon& c) { c.mutable_eligibility()->add_segments(""); }),
+      "coupons[2].eligibility.segments[0]: must not be empty");
 }
 
 TEST(ValidateCouponTest, ValidityWindow) {
@@ -204,30 +247,39 @@ TEST(ValidateCouponTest, ValidityWindow) {
                       c.set_valid_from_unix(2000);
                       c.set_valid_until_unix(1000);
                     }),
-            "coupons[2].valid_until_unix: must be after valid_from_unix (2000), got 1000");
+            "coupons[2].valid_until_unix: must be after valid_from_unix "
+            "(2000), got 1000");
   EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
                     [](Coupon& c) {
                       c.set_valid_from_unix(2000);
                       c.set_valid_until_unix(2000);
                     }),
-            "coupons[2].valid_until_unix: must be after valid_from_unix (2000), got 2000");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_valid_from_unix(-1); }),
+            "coupons[2].valid_until_unix: must be after valid_from_unix "
+            "(2000), got 2000");
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+                    [](Coupon& c) { c.set_valid_from_unix(-1); }),
             "coupons[2].valid_from_unix: must be >= 0, got -1");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_valid_until_unix(-1); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+                    [](Coupon& c) { c.set_valid_until_unix(-1); }),
             "coupons[2].valid_until_unix: must be >= 0, got -1");
   // Open on either side.
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_valid_until_unix(10); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+                    [](Coupon& c) { c.set_valid_until_unix(10); }),
             "OK");
 }
 
 TEST(ValidateCouponTest, BudgetsAndCap) {
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_budget_count(-1); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+                    [](Coupon& c) { c.set_budget_count(-1); }),
             "coupons[2].budget_count: must be >= 0 (0 = unlimited), got -1");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_budget_money(-10); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+                    [](Coupon& c) { c.set_budget_money(-10); }),
             "coupons[2].budget_money: must be >= 0, got -10");
-  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_per_user_cap(-2); }),
+  EXPECT_EQ(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+                    [](Coupon& c) { c.set_per_user_cap(-2); }),
             "coupons[2].per_user_cap: must be >= 0 (0 = unlimited), got -2");
-  EXPECT_THAT(Mutated(recsys::v1::COUPON_AMOUNT_OFF, [](Coupon& c) { c.set_campaign("win back"); }),
+  EXPECT_THAT(Mutated(recsys::v1::COUPON_AMOUNT_OFF,
+                      [](Coupon& c) { c.set_campaign("win back"); }),
               StartsWith("coupons[2].campaign: must be at most 128 bytes"));
 }
 
@@ -248,28 +300,32 @@ TEST(ValidateCatalogTest, DuplicateIdsAndIndexes) {
 }
 
 TEST(ParseCouponCatalogTest, TextFormatAndErrors) {
-  RECSYS_ASSERT_OK_AND_ASSIGN(CouponCatalog catalog, ParseCouponCatalog(R"pb(
-    coupons {
-      id: "WELCOME10"
-      type: COUPON_AMOUNT_OFF
-      amount_off: 10
-      eligibility { first_order_only: true segments: "new" }
-      scope { kind: SCOPE_CATEGORIES categories: "coffee_tea" }
-    }
-  )pb"));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      CouponCatalog catalog, ParseCouponCatalog(R"pb(
+        coupons {
+          id: "WELCOME10"
+          type: COUPON_AMOUNT_OFF
+          amount_off: 10
+          eligibility { first_order_only: true segments: "new" }
+          scope { kind: SCOPE_CATEGORIES categories: "coffee_tea" }
+        }
+      )pb"));
   ASSERT_EQ(catalog.coupons_size(), 1);
   EXPECT_EQ(catalog.coupons(0).scope().categories(0), "coffee_tea");
 
-  absl::StatusOr<CouponCatalog> bad = ParseCouponCatalog("coupons {\n  id: \"x\"\n  typ: 1\n}\n",
-                                                         "coupons.textproto");
+  absl::StatusOr<CouponCatalog> bad = ParseCouponCatalog(
+      "coupons {\n  id: \"x\"\n  typ: 1\n}\n", "coupons.textproto");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(bad.status().message()), StartsWith("coupons.textproto: line 3, column 6:"));
+  EXPECT_THAT(std::string(bad.status().message()),
+              StartsWith("coupons.textproto: line 3, column 6:"));
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("typ"));
 
-  bad = ParseCouponCatalog("coupons { id: \"x\" type: COUPON_PERCENT_OFF percent_off: 150 }",
-                           "coupons.textproto");
+  bad = ParseCouponCatalog(
+      "coupons { id: \"x\" type: COUPON_PERCENT_OFF percent_off: 150 }",
+      "coupons.textproto");
   EXPECT_EQ(bad.status().message(),
-            "coupons.textproto: coupons[0].percent_off: must be in (0, 100], got 150");
+            "coupons.textproto: coupons[0].percent_off: must be in (0, 100], "
+            "got 150");
 }
 
 TEST(MarketingConfigTest, DefaultsApplied) {
@@ -309,70 +365,100 @@ std::string ConfigError(const std::function<void(MarketingConfig&)>& change) {
 }
 
 TEST(MarketingConfigTest, Validation) {
-  EXPECT_EQ(ConfigError([](MarketingConfig& c) { c.mutable_segments()->set_dormant_days(-3); }),
+  EXPECT_EQ(ConfigError([](MarketingConfig& c) {
+              c.mutable_segments()->set_dormant_days(-3);
+            }),
             "segments.dormant_days: must be >= 1, got -3");
-  EXPECT_EQ(ConfigError([](MarketingConfig& c) { c.mutable_segments()->set_at_risk_days(90); }),
+  EXPECT_EQ(ConfigError([](MarketingConfig& c) {
+              c.mutable_segments()->set_at_risk_days(90);
+            }),
             "segments.at_risk_days: must be below dormant_days (90), got 90");
-  EXPECT_EQ(ConfigError([](MarketingConfig& c) { c.mutable_segments()->set_dormant_days(180); }),
-            "segments.dormant_days: must be below deep_dormant_days (180), got 180");
-  EXPECT_EQ(ConfigError([](MarketingConfig& c) { c.mutable_segments()->set_core_min_score(6); }),
-            "segments.core_min_score: must be in [1, 5], got 6");
-  EXPECT_EQ(ConfigError([](MarketingConfig& c) { c.mutable_segments()->set_new_days(-1); }),
-            "segments.new_days: must be >= 1, got -1");
-  EXPECT_EQ(ConfigError([](MarketingConfig& c) { c.mutable_tiers()->set_gold(100); }),
-            "tiers.gold: must be above silver (500), got 100");
-  EXPECT_EQ(ConfigError([](MarketingConfig& c) { c.mutable_tiers()->set_black(1000); }),
-            "tiers.black: must be above gold (1500), got 1000");
-  EXPECT_EQ(ConfigError([](MarketingConfig& c) { c.mutable_tiers()->set_silver(-1); }),
-            "tiers.silver: must be >= 0, got -1");
-  EXPECT_EQ(ConfigError([](MarketingConfig& c) { c.mutable_tiers()->set_trailing_days(-1); }),
-            "tiers.trailing_days: must be >= 1, got -1");
-  EXPECT_EQ(ConfigError([](MarketingConfig& c) { (*c.mutable_incrementality())["vip"] = 0.5; }),
-            "incrementality[\"vip\"]: unknown segment 'vip' (expected one of core, potential, "
-            "new, at_risk, dormant, deep_dormant)");
   EXPECT_EQ(
-      ConfigError([](MarketingConfig& c) { (*c.mutable_incrementality())["dormant"] = 1.5; }),
-      "incrementality[\"dormant\"]: must be in [0, 1], got 1.5");
-  EXPECT_EQ(ConfigError([](MarketingConfig& c) { c.set_gross_margin_rate(1.2); }),
-            "gross_margin_rate: must be in (0, 1], got 1.2");
-  EXPECT_EQ(ConfigError([](MarketingConfig& c) { c.set_default_basket_value(-5); }),
-            "default_basket_value: must be >= 0, got -5");
-  EXPECT_EQ(ConfigError([](MarketingConfig& c) { c.set_free_shipping_value(-5); }),
-            "free_shipping_value: must be >= 0, got -5");
+      ConfigError([](MarketingConfig& c) {
+        c.mutable_segments()->set_dormant_days(180);
+      }),
+      "segments.dormant_days: must be below deep_dormant_days (180), got 180");
+  EXPECT_EQ(ConfigError([](MarketingConfig& c) {
+              c.mutable_segments()->set_core_min_score(6);
+            }),
+            "segments.core_min_score: must be in [1, 5], got 6");
+  EXPECT_EQ(ConfigError([](MarketingConfig& c) {
+              c.mutable_segments()->set_new_days(-1);
+            }),
+            "segments.new_days: must be >= 1, got -1");
+  EXPECT_EQ(
+      ConfigError([](MarketingConfig& c) { c.mutable_tiers()->set_gold(100); }),
+      "tiers.gold: must be above silver (500), got 100");
+  EXPECT_EQ(ConfigError(
+                [](MarketingConfig& c) { c.mutable_tiers()->set_black(1000); }),
+            "tiers.black: must be above gold (1500), got 1000");
+  EXPECT_EQ(ConfigError(
+                [](MarketingConfig& c) { c.mutable_tiers()->set_silver(-1); }),
+            "tiers.silver: must be >= 0, got -1");
+  EXPECT_EQ(ConfigError([](MarketingConfig& c) {
+              c.mutable_tiers()->set_trailing_days(-1);
+            }),
+            "tiers.trailing_days: must be >= 1, got -1");
+  EXPECT_EQ(ConfigError([](MarketingConfig& c) {
+              (*c.mutable_incrementality())["vip"] = 0.5;
+            }),
+            "incrementality[\"vip\"]: unknown segment 'vip' (expected one of "
+            "core, potential, "
+            "new, at_risk, dormant, deep_dormant)");
+  EXPECT_EQ(ConfigError([](MarketingConfig& c) {
+              (*c.mutable_incrementality())["dormant"] = 1.5;
+            }),
+            "incrementality[\"dormant\"]: must be in [0, 1], got 1.5");
+  EXPECT_EQ(
+      ConfigError([](MarketingConfig& c) { c.set_gross_margin_rate(1.2); }),
+      "gross_margin_rate: must be in (0, 1], got 1.2");
+  EXPECT_EQ(
+      ConfigError([](MarketingConfig& c) { c.set_default_basket_value(-5); }),
+      "default_basket_value: must be >= 0, got -5");
+  EXPECT_EQ(
+      ConfigError([](MarketingConfig& c) { c.set_free_shipping_value(-5); }),
+      "free_shipping_value: must be >= 0, got -5");
   EXPECT_EQ(ConfigError([](MarketingConfig&) {}), "OK");
 }
 
 TEST(MarketingConfigTest, ParseAppliesDefaults) {
   RECSYS_ASSERT_OK_AND_ASSIGN(
       MarketingConfig c,
-      ParseMarketingConfig("segments { dormant_days: 60 }\nincrementality { key: \"core\" "
-                           "value: 0.05 }\n"));
+      ParseMarketingConfig(
+          "segments { dormant_days: 60 }\nincrementality { key: \"core\" "
+          "value: 0.05 }\n"));
   EXPECT_EQ(c.segments().dormant_days(), 60);
   EXPECT_EQ(c.segments().deep_dormant_days(), 180);
   EXPECT_DOUBLE_EQ(IncrementalityPrior(c, Segment::kCore), 0.05);
-  absl::StatusOr<MarketingConfig> bad =
-      ParseMarketingConfig("segments { dormant_days: 600 }", "marketing.textproto");
+  absl::StatusOr<MarketingConfig> bad = ParseMarketingConfig(
+      "segments { dormant_days: 600 }", "marketing.textproto");
   EXPECT_EQ(bad.status().message(),
-            "marketing.textproto: segments.dormant_days: must be below deep_dormant_days "
+            "marketing.textproto: segments.dormant_days: must be below "
+            "deep_dormant_days "
             "(180), got 600");
   bad = ParseMarketingConfig("segments {", "m");
-  EXPECT_THAT(std::string(bad.status().message()), StartsWith("m: line 1, column"));
+  EXPECT_THAT(std::string(bad.status().message()),
+              StartsWith("m: line 1, column"));
 }
 
 TEST(ShippedFilesTest, DeployCatalogAndConfigParse) {
-  RECSYS_ASSERT_OK_AND_ASSIGN(CouponCatalog catalog,
-                              LoadCouponCatalog(RECSYS_DEPLOY_DIR "/coupons.textproto"));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      CouponCatalog catalog,
+      LoadCouponCatalog(RECSYS_DEPLOY_DIR "/coupons.textproto"));
   EXPECT_GE(catalog.coupons_size(), 4);
-  bool first_order = false, win_back = false, threshold = false, shipping = false;
+  bool first_order = false, win_back = false, threshold = false,
+       shipping = false;
   for (const Coupon& c : catalog.coupons()) {
     first_order |= c.eligibility().first_order_only();
-    for (const std::string& s : c.eligibility().segments()) win_back |= s == "deep_dormant";
+    for (const std::string& s : c.eligibility().segments())
+      win_back |= s == "deep_dormant";
     threshold |= c.type() == recsys::v1::COUPON_THRESHOLD;
     shipping |= c.type() == recsys::v1::COUPON_FREE_SHIPPING;
   }
   EXPECT_TRUE(first_order && win_back && threshold && shipping);
-  RECSYS_ASSERT_OK_AND_ASSIGN(MarketingConfig config,
-                              LoadMarketingConfig(RECSYS_DEPLOY_DIR "/marketing.textproto"));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      MarketingConfig config,
+      LoadMarketingConfig(RECSYS_DEPLOY_DIR "/marketing.textproto"));
   RECSYS_EXPECT_OK(ValidateMarketingConfig(config));
   EXPECT_EQ(LoadCouponCatalog("/nonexistent/coupons.textproto").status().code(),
             absl::StatusCode::kNotFound);
@@ -384,14 +470,15 @@ TEST(DiscountTest, EveryType) {
   EXPECT_EQ(DiscountCents(amount, 300, 500), 300);  // never above the order
   Coupon percent = Valid(recsys::v1::COUPON_PERCENT_OFF);  // 15%, max 20.00
   EXPECT_EQ(DiscountCents(percent, 10000, 500), 1500);
-  EXPECT_EQ(DiscountCents(percent, 3333, 500), 499);  // 499.95 rounded down
+  EXPECT_EQ(DiscountCents(percent, 3333, 500), 499);    // 499.95 rounded down
   EXPECT_EQ(DiscountCents(percent, 50000, 500), 2000);  // capped
   percent.set_max_discount(0);
   EXPECT_EQ(DiscountCents(percent, 50000, 500), 7500);
   Coupon threshold = Valid(recsys::v1::COUPON_THRESHOLD);  // 10 off 50
   EXPECT_EQ(DiscountCents(threshold, 4999, 500), -1);
   EXPECT_EQ(DiscountCents(threshold, 5000, 500), 1000);
-  EXPECT_EQ(DiscountCents(Valid(recsys::v1::COUPON_FREE_SHIPPING), 100, 495), 495);
+  EXPECT_EQ(DiscountCents(Valid(recsys::v1::COUPON_FREE_SHIPPING), 100, 495),
+            495);
   EXPECT_EQ(ToCents(19.99), 1999);
   EXPECT_EQ(ToCents(0.1 + 0.2), 30);
   EXPECT_DOUBLE_EQ(FromCents(1999), 19.99);

@@ -36,8 +36,10 @@ TEST(RedisClientOptionsTest, Validation) {
   EXPECT_EQ(error({.pool_size = 0}), "pool_size: must be >= 1, got 0");
   EXPECT_EQ(error({.connect_timeout = absl::ZeroDuration()}),
             "connect_timeout: must be positive");
-  EXPECT_EQ(error({.default_timeout = -absl::Seconds(1)}), "default_timeout: must be positive");
-  EXPECT_EQ(error({.reconnect_backoff = -absl::Seconds(1)}), "reconnect_backoff: must be >= 0");
+  EXPECT_EQ(error({.default_timeout = -absl::Seconds(1)}),
+            "default_timeout: must be positive");
+  EXPECT_EQ(error({.reconnect_backoff = -absl::Seconds(1)}),
+            "reconnect_backoff: must be >= 0");
   EXPECT_EQ(error({.bulk_batch = 0}), "bulk_batch: must be >= 1, got 0");
   EXPECT_EQ(RedisClient::Create({.port = 0}).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -65,14 +67,19 @@ TEST(RedisValueTest, Conversions) {
 TEST(RedisClientTest, PipelinedRepliesOfEveryType) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
   RedisClientOptions options = test::OptionsFor(*server);
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisClient> client, RedisClient::Create(options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisClient> client,
+                              RedisClient::Create(options));
   const std::string key = options.key_prefix + "k";
   const std::string binary("a\0b", 3);
-  const RedisCommand commands[] = {
-      {"SET", key, binary}, {"GET", key},        {"GET", key + "missing"},
-      {"INCR", key + "n"},  {"LPUSH", key + "l", "x", "y"}, {"LRANGE", key + "l", "0", "-1"},
-      {"INCR", key}};
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<RedisValue> r, client->RoundTrip(commands, kDeadline));
+  const RedisCommand commands[] = {{"SET", key, binary},
+                                   {"GET", key},
+                                   {"GET", key + "missing"},
+                                   {"INCR", key + "n"},
+                                   {"LPUSH", key + "l", "x", "y"},
+                                   {"LRANGE", key + "l", "0", "-1"},
+                                   {"INCR", key}};
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<RedisValue> r,
+                              client->RoundTrip(commands, kDeadline));
   ASSERT_EQ(r.size(), 7u);
   EXPECT_EQ(r[0].type, RedisValue::Type::kStatus);
   EXPECT_EQ(r[0].text, "OK");
@@ -84,16 +91,21 @@ TEST(RedisClientTest, PipelinedRepliesOfEveryType) {
   ASSERT_EQ(r[5].type, RedisValue::Type::kArray);
   ASSERT_EQ(r[5].elements.size(), 2u);
   EXPECT_EQ(r[5].elements[0].text, "y");
-  EXPECT_TRUE(r[6].is_error());  // INCR of a non-integer: an error reply, not a failure
+  EXPECT_TRUE(
+      r[6].is_error());  // INCR of a non-integer: an error reply, not a failure
 
   // Execute turns the error reply into Internal naming the command.
-  const absl::StatusOr<std::vector<RedisValue>> failed = client->Execute(commands, kDeadline);
+  const absl::StatusOr<std::vector<RedisValue>> failed =
+      client->Execute(commands, kDeadline);
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kInternal);
   EXPECT_THAT(std::string(failed.status().message()), HasSubstr("INCR failed"));
-  const RedisCommand transaction[] = {{"MULTI"}, {"SET", key, "1"}, {"LPUSH", key, "x"}, {"EXEC"}};
-  EXPECT_THAT(std::string(client->Execute(transaction, kDeadline).status().message()),
-              HasSubstr("command in transaction failed"));
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<RedisValue> none, client->RoundTrip({}, kDeadline));
+  const RedisCommand transaction[] = {
+      {"MULTI"}, {"SET", key, "1"}, {"LPUSH", key, "x"}, {"EXEC"}};
+  EXPECT_THAT(
+      std::string(client->Execute(transaction, kDeadline).status().message()),
+      HasSubstr("command in transaction failed"));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<RedisValue> none,
+                              client->RoundTrip({}, kDeadline));
   EXPECT_TRUE(none.empty());
   EXPECT_EQ(client->address(), absl::StrCat("127.0.0.1:", server->port()));
 }
@@ -102,11 +114,13 @@ TEST(RedisClientTest, SelectsTheDatabase) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
   RedisClientOptions options = test::OptionsFor(*server);
   options.db = 3;
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisClient> client, RedisClient::Create(options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisClient> client,
+                              RedisClient::Create(options));
   const RedisCommand commands[] = {{"SET", options.key_prefix + "db", "3"}};
   RECSYS_ASSERT_OK(client->Execute(commands, kDeadline).status());
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::string in_db0,
-                              server->Command({"EXISTS", options.key_prefix + "db"}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::string in_db0,
+      server->Command({"EXISTS", options.key_prefix + "db"}));
   EXPECT_EQ(in_db0, "0");
 }
 
@@ -114,7 +128,8 @@ TEST(RedisClientTest, ConcurrentCallsShareTheBoundedPool) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
   RedisClientOptions options = test::OptionsFor(*server);
   options.pool_size = 2;
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisClient> client, RedisClient::Create(options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisClient> client,
+                              RedisClient::Create(options));
   const std::string key = options.key_prefix + "counter";
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
@@ -141,7 +156,9 @@ TEST(RedisClientTest, DeadRedisAndPassedDeadlines) {
   const absl::Status second = client->RoundTrip(commands, kDeadline).status();
   EXPECT_EQ(second.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(second.message()), HasSubstr("reconnect backoff"));
-  EXPECT_EQ(client->RoundTrip(commands, absl::Now() - absl::Seconds(1)).status().code(),
+  EXPECT_EQ(client->RoundTrip(commands, absl::Now() - absl::Seconds(1))
+                .status()
+                .code(),
             absl::StatusCode::kDeadlineExceeded);
 }
 

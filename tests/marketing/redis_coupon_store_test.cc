@@ -49,10 +49,13 @@ TEST(RedisCouponStoreTest, KeySchemaMatchesDocumentation) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
   RedisClientOptions options = test::OptionsFor(*server);
   const std::string p = options.key_prefix;
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store, NewRedisCouponStore(options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store,
+                              NewRedisCouponStore(options));
   RECSYS_ASSERT_OK(store->PutCoupons(OneCoupon(), kDeadline));
-  RECSYS_ASSERT_OK(store->Issue("user:1", "C1", absl::FromUnixSeconds(kNow), kDeadline));
-  RECSYS_ASSERT_OK(store->Redeem("user:1", "C1", 80, absl::FromUnixSeconds(kNow), kDeadline));
+  RECSYS_ASSERT_OK(
+      store->Issue("user:1", "C1", absl::FromUnixSeconds(kNow), kDeadline));
+  RECSYS_ASSERT_OK(store->Redeem("user:1", "C1", 80,
+                                 absl::FromUnixSeconds(kNow), kDeadline));
 
   auto cmd = [&](std::vector<std::string> argv) {
     absl::StatusOr<std::string> r = server->Command(argv);
@@ -63,9 +66,10 @@ TEST(RedisCouponStoreTest, KeySchemaMatchesDocumentation) {
   EXPECT_EQ(cmd({"SMEMBERS", p + "coupons"}), "C1");
   const std::string coupon = p + "coupon:C1";
   EXPECT_EQ(cmd({"TYPE", coupon}), "hash");
-  EXPECT_EQ(cmd({"HMGET", coupon, "type", "amount_cents", "percent", "threshold_cents",
-                 "max_cents", "from", "until", "budget_count", "budget_cents", "cap",
-                 "campaign", "issued", "redeemed", "spent_cents"}),
+  EXPECT_EQ(cmd({"HMGET", coupon, "type", "amount_cents", "percent",
+                 "threshold_cents", "max_cents", "from", "until",
+                 "budget_count", "budget_cents", "cap", "campaign", "issued",
+                 "redeemed", "spent_cents"}),
             absl::StrCat("2\n0\n12.5\n0\n2000\n", kNow - 10, "\n", kNow + 10,
                          "\n10\n9950\n2\nspring\n1\n1\n1000"));
   EXPECT_EQ(cmd({"HEXISTS", coupon, "def"}), "1");
@@ -75,20 +79,25 @@ TEST(RedisCouponStoreTest, KeySchemaMatchesDocumentation) {
   const std::string contacts = p + "u:user:1:contact";
   EXPECT_EQ(cmd({"HGETALL", contacts}), absl::StrCat("spring\n", kNow));
   // Nothing else under the prefix.
-  EXPECT_EQ(cmd({"EVAL", "return #redis.call('KEYS', ARGV[1])", "0", p + "*"}), "4");
+  EXPECT_EQ(cmd({"EVAL", "return #redis.call('KEYS', ARGV[1])", "0", p + "*"}),
+            "4");
 }
 
 TEST(RedisCouponStoreTest, DeadRedisIsUnavailable) {
   RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
   RedisClientOptions options;
   options.port = port;
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store, NewRedisCouponStore(options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store,
+                              NewRedisCouponStore(options));
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
   const absl::Time t = absl::FromUnixSeconds(kNow);
   const std::vector<std::string> ids = {"C1"};
-  EXPECT_EQ(store->PutCoupons(OneCoupon(), deadline).code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(store->ListCoupons(deadline).status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(store->DeleteCoupon("C1", deadline).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store->PutCoupons(OneCoupon(), deadline).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store->ListCoupons(deadline).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store->DeleteCoupon("C1", deadline).code(),
+            absl::StatusCode::kUnavailable);
   EXPECT_EQ(store->GetUserCounts("u1", ids, deadline).status().code(),
             absl::StatusCode::kUnavailable);
   EXPECT_EQ(store->LastContacts("spring", ids, deadline).status().code(),
@@ -101,19 +110,23 @@ TEST(RedisCouponStoreTest, DeadRedisIsUnavailable) {
 }
 
 TEST(RedisCouponStoreTest, RecoversAfterRestart) {
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server, RedisServer::Start());
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
   RedisClientOptions options = test::OptionsFor(*server);
   options.reconnect_backoff = absl::Milliseconds(50);
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store, NewRedisCouponStore(options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store,
+                              NewRedisCouponStore(options));
   RECSYS_ASSERT_OK(store->PutCoupons(OneCoupon(), kDeadline));
   RECSYS_ASSERT_OK(server->Stop());
-  const absl::Status down = store->Issue("u1", "C1", absl::FromUnixSeconds(kNow), kDeadline).status();
+  const absl::Status down =
+      store->Issue("u1", "C1", absl::FromUnixSeconds(kNow), kDeadline).status();
   EXPECT_TRUE(IsUnavailableOrDeadline(down)) << down;
   RECSYS_ASSERT_OK(server->Restart());
   // Back, empty (nothing is persisted): the coupon is unknown now.
   absl::Status status;
   for (int i = 0; i < 100; ++i) {
-    status = store->Issue("u1", "C1", absl::FromUnixSeconds(kNow), kDeadline).status();
+    status = store->Issue("u1", "C1", absl::FromUnixSeconds(kNow), kDeadline)
+                 .status();
     if (!IsUnavailableOrDeadline(status)) break;
     absl::SleepFor(absl::Milliseconds(20));
   }
@@ -123,15 +136,20 @@ TEST(RedisCouponStoreTest, RecoversAfterRestart) {
 TEST(RedisCouponStoreTest, CorruptDefinitionIsDataLoss) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
   RedisClientOptions options = test::OptionsFor(*server);
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store, NewRedisCouponStore(options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store,
+                              NewRedisCouponStore(options));
   RECSYS_ASSERT_OK(store->PutCoupons(OneCoupon(), kDeadline));
-  RECSYS_ASSERT_OK(
-      server->Command({"HSET", options.key_prefix + "coupon:C1", "def", "\xff\xff\xff"}).status());
-  absl::StatusOr<std::vector<recsys::v1::CouponWithState>> all = store->ListCoupons(kDeadline);
+  RECSYS_ASSERT_OK(server
+                       ->Command({"HSET", options.key_prefix + "coupon:C1",
+                                  "def", "\xff\xff\xff"})
+                       .status());
+  absl::StatusOr<std::vector<recsys::v1::CouponWithState>> all =
+      store->ListCoupons(kDeadline);
   EXPECT_EQ(all.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(all.status().message()), HasSubstr("C1"));
   // An id in the set without a hash (deleted by hand) is skipped.
-  RECSYS_ASSERT_OK(server->Command({"DEL", options.key_prefix + "coupon:C1"}).status());
+  RECSYS_ASSERT_OK(
+      server->Command({"DEL", options.key_prefix + "coupon:C1"}).status());
   RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<recsys::v1::CouponWithState> none,
                               store->ListCoupons(kDeadline));
   EXPECT_TRUE(none.empty());
@@ -140,11 +158,14 @@ TEST(RedisCouponStoreTest, CorruptDefinitionIsDataLoss) {
 TEST(RedisCouponStoreTest, CorruptCountersAreInternalErrors) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
   RedisClientOptions options = test::OptionsFor(*server);
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store, NewRedisCouponStore(options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store,
+                              NewRedisCouponStore(options));
   RECSYS_ASSERT_OK(store->PutCoupons(OneCoupon(), kDeadline));
   // The user's counts key holds a string instead of a hash.
-  RECSYS_ASSERT_OK(server->Command({"SET", options.key_prefix + "u:u1:cpn", "x"}).status());
-  const absl::Status s = store->Issue("u1", "C1", absl::FromUnixSeconds(kNow), kDeadline).status();
+  RECSYS_ASSERT_OK(
+      server->Command({"SET", options.key_prefix + "u:u1:cpn", "x"}).status());
+  const absl::Status s =
+      store->Issue("u1", "C1", absl::FromUnixSeconds(kNow), kDeadline).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
   const std::vector<std::string> ids = {"C1"};
   RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<UserCouponCounts> counts,

@@ -64,7 +64,8 @@ class SegmentStoreContractTest : public ::testing::TestWithParam<std::string> {
       ASSERT_TRUE(server.ok()) << server.status();
       RedisClientOptions options = test::OptionsFor(**server);
       options.bulk_batch = 7;  // several pipelines for the bulk test
-      absl::StatusOr<std::unique_ptr<SegmentStore>> store = NewRedisSegmentStore(options);
+      absl::StatusOr<std::unique_ptr<SegmentStore>> store =
+          NewRedisSegmentStore(options);
       ASSERT_TRUE(store.ok()) << store.status();
       store_ = *std::move(store);
     } else {
@@ -75,10 +76,12 @@ class SegmentStoreContractTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(SegmentStoreContractTest, PutAndGet) {
-  const std::vector<UserSegment> users = {Record("a", Segment::kDormant, Tier::kGold),
-                                          Record("b:c d", Segment::kCore, Tier::kBlack)};
+  const std::vector<UserSegment> users = {
+      Record("a", Segment::kDormant, Tier::kGold),
+      Record("b:c d", Segment::kCore, Tier::kBlack)};
   RECSYS_ASSERT_OK(store_->PutSegments(users));
-  RECSYS_ASSERT_OK_AND_ASSIGN(UserSegment a, store_->GetSegment("a", kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserSegment a,
+                              store_->GetSegment("a", kDeadline));
   ExpectSame(a, users[0]);
   const std::vector<std::string> ids = {"b:c d", "nobody", "a"};
   RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<std::optional<UserSegment>> found,
@@ -88,7 +91,8 @@ TEST_P(SegmentStoreContractTest, PutAndGet) {
   ExpectSame(*found[0], users[1]);
   EXPECT_FALSE(found[1].has_value());
   ASSERT_TRUE(found[2].has_value());
-  EXPECT_EQ(store_->GetSegment("nobody", kDeadline).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetSegment("nobody", kDeadline).status().code(),
+            absl::StatusCode::kNotFound);
 
   // Replaced, not merged.
   UserSegment changed = Record("a", Segment::kNew, Tier::kNone);
@@ -103,19 +107,22 @@ TEST_P(SegmentStoreContractTest, PutAndGet) {
 TEST_P(SegmentStoreContractTest, BulkLoad) {
   std::vector<UserSegment> users;
   for (int i = 0; i < 100; ++i) {
-    users.push_back(Record(absl::StrCat("u", i), static_cast<Segment>(i % kNumSegments),
+    users.push_back(Record(absl::StrCat("u", i),
+                           static_cast<Segment>(i % kNumSegments),
                            static_cast<Tier>(i % kNumTiers)));
   }
   RECSYS_ASSERT_OK(store_->PutSegments(users));
-  RECSYS_ASSERT_OK_AND_ASSIGN(UserSegment u, store_->GetSegment("u99", kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserSegment u,
+                              store_->GetSegment("u99", kDeadline));
   ExpectSame(u, users[99]);
 }
 
 TEST_P(SegmentStoreContractTest, InvalidIds) {
   EXPECT_EQ(store_->GetSegment("", kDeadline).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->PutSegments({Record("a\tb", Segment::kCore, Tier::kNone)}).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      store_->PutSegments({Record("a\tb", Segment::kCore, Tier::kNone)}).code(),
+      absl::StatusCode::kInvalidArgument);
   const std::vector<std::string> ids = {"ok", "bad\n"};
   EXPECT_EQ(store_->GetSegments(ids, kDeadline).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -131,30 +138,40 @@ INSTANTIATE_TEST_SUITE_P(Stores, SegmentStoreContractTest,
 TEST(RedisSegmentStoreTest, KeySchemaMatchesDocumentation) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
   const RedisClientOptions options = test::OptionsFor(*server);
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<SegmentStore> store, NewRedisSegmentStore(options));
-  RECSYS_ASSERT_OK(store->PutSegments({Record("u1", Segment::kDeepDormant, Tier::kSilver)}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<SegmentStore> store,
+                              NewRedisSegmentStore(options));
+  RECSYS_ASSERT_OK(
+      store->PutSegments({Record("u1", Segment::kDeepDormant, Tier::kSilver)}));
   RECSYS_ASSERT_OK_AND_ASSIGN(
       std::string fields,
       server->Command({"HGETALL", options.key_prefix + "u:u1:seg"}));
-  EXPECT_EQ(fields,
-            "segment\ndeep_dormant\ntier\nsilver\nlifecycle\nlapsed\nrecency_days\n120\n"
-            "frequency\n3\nmonetary\n0.30000000000000004\ntrailing_spend\n123.45\n"
-            "first_purchase\n1600000000\nlast_purchase\n1690000000\nr\n2\nf\n3\nm\n4\n"
-            "as_of\n1700000000");
+  EXPECT_EQ(
+      fields,
+      "segment\ndeep_dormant\ntier\nsilver\nlifecycle\nlapsed\nrecency_"
+      "days\n120\n"
+      "frequency\n3\nmonetary\n0.30000000000000004\ntrailing_spend\n123.45\n"
+      "first_purchase\n1600000000\nlast_"
+      "purchase\n1690000000\nr\n2\nf\n3\nm\n4\n"
+      "as_of\n1700000000");
   // A record that does not parse reads as missing.
   RECSYS_ASSERT_OK(
-      server->Command({"HSET", options.key_prefix + "u:u1:seg", "segment", "vip"}).status());
-  EXPECT_EQ(store->GetSegment("u1", kDeadline).status().code(), absl::StatusCode::kNotFound);
+      server
+          ->Command({"HSET", options.key_prefix + "u:u1:seg", "segment", "vip"})
+          .status());
+  EXPECT_EQ(store->GetSegment("u1", kDeadline).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(RedisSegmentStoreTest, DeadRedisIsUnavailable) {
   RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<SegmentStore> store,
                               NewRedisSegmentStore({.port = port}));
-  EXPECT_EQ(store->GetSegment("u1", absl::Now() + absl::Seconds(5)).status().code(),
-            absl::StatusCode::kUnavailable);
-  EXPECT_EQ(store->PutSegments({Record("u1", Segment::kCore, Tier::kNone)}).code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(
+      store->GetSegment("u1", absl::Now() + absl::Seconds(5)).status().code(),
+      absl::StatusCode::kUnavailable);
+  EXPECT_EQ(
+      store->PutSegments({Record("u1", Segment::kCore, Tier::kNone)}).code(),
+      absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

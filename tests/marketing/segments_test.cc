@@ -21,15 +21,17 @@ constexpr int64_t kDay = 86400;
 
 int64_t DaysAgo(int days) { return kAsOf - days * kDay; }
 
-const UserSegment* Find(const std::vector<UserSegment>& users, absl::string_view id) {
+const UserSegment* Find(const std::vector<UserSegment>& users,
+                        absl::string_view id) {
   for (const UserSegment& u : users) {
     if (u.user_id == id) return &u;
   }
   return nullptr;
 }
 
-std::vector<UserSegment> MustBuild(const SegmentBuilder& builder, int64_t as_of = kAsOf,
-                                   const recsys::v1::MarketingConfig& config = {}) {
+std::vector<UserSegment> MustBuild(
+    const SegmentBuilder& builder, int64_t as_of = kAsOf,
+    const recsys::v1::MarketingConfig& config = {}) {
   absl::StatusOr<std::vector<UserSegment>> users = builder.Build(config, as_of);
   EXPECT_TRUE(users.ok()) << users.status();
   return users.ok() ? *users : std::vector<UserSegment>{};
@@ -147,7 +149,8 @@ TEST(SegmentBuilderTest, CoreNeedsAllThreeScores) {
   for (int k = 0; k < 12; ++k) b.Add("best", "", DaysAgo(1 + 10 * k), 100);
   b.Add("rich_rare", "", DaysAgo(300), 5000);
   b.Add("rich_rare", "", DaysAgo(2), 10);
-  for (int k = 0; k < 12; ++k) b.Add("frequent_cheap", "", DaysAgo(3 + 10 * k), 0.5);
+  for (int k = 0; k < 12; ++k)
+    b.Add("frequent_cheap", "", DaysAgo(3 + 10 * k), 0.5);
   const std::vector<UserSegment> users = MustBuild(b);
   ASSERT_EQ(users.size(), 10u);
   const UserSegment* best = Find(users, "best");
@@ -175,7 +178,8 @@ TEST(SegmentBuilderTest, QuantileScores) {
   // Spend 10..50, recency 40..0 days, 1..5 orders.
   for (int i = 0; i < 5; ++i) {
     const std::string user = absl::StrCat("u", i);
-    for (int k = 0; k <= i; ++k) b.Add(user, "", DaysAgo(40 - 10 * i) - k * 3600, 10);
+    for (int k = 0; k <= i; ++k)
+      b.Add(user, "", DaysAgo(40 - 10 * i) - k * 3600, 10);
   }
   const std::vector<UserSegment> users = MustBuild(b);
   ASSERT_EQ(users.size(), 5u);
@@ -193,7 +197,8 @@ TEST(SegmentBuilderTest, TiedValuesGetTiedScores) {
   SegmentBuilder b;
   // Spends 10, 10, 30, 40, 50; all one order on the same day.
   const double spend[] = {10, 10, 30, 40, 50};
-  for (int i = 0; i < 5; ++i) b.Add(absl::StrCat("u", i), "", DaysAgo(5), spend[i]);
+  for (int i = 0; i < 5; ++i)
+    b.Add(absl::StrCat("u", i), "", DaysAgo(5), spend[i]);
   const std::vector<UserSegment> users = MustBuild(b);
   std::vector<int> m, r, f;
   for (const UserSegment& u : users) {
@@ -260,8 +265,9 @@ TEST(SegmentBuilderTest, AsOfDefaultsToLatestLineAndIgnoresLaterOrders) {
   SegmentBuilder b;
   b.Add("a", "", DaysAgo(100), 5);
   b.Add("b", "", kAsOf, 5);
-  b.Add("", "", kAsOf + kDay, 5);                              // skipped
-  b.Add("c", "", DaysAgo(1), std::numeric_limits<double>::quiet_NaN());  // skipped
+  b.Add("", "", kAsOf + kDay, 5);  // skipped
+  b.Add("c", "", DaysAgo(1),
+        std::numeric_limits<double>::quiet_NaN());  // skipped
   EXPECT_EQ(b.lines(), 4);
   EXPECT_EQ(b.skipped(), 2);
   EXPECT_EQ(b.last_time_unix(), kAsOf);
@@ -284,7 +290,8 @@ TEST(SegmentBuilderTest, InvalidConfigIsRejected) {
   config.mutable_segments()->set_dormant_days(200);  // above deep_dormant 180
   absl::StatusOr<std::vector<UserSegment>> users = b.Build(config, kAsOf);
   EXPECT_EQ(users.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(users.status().message()), HasSubstr("segments.dormant_days"));
+  EXPECT_THAT(std::string(users.status().message()),
+              HasSubstr("segments.dormant_days"));
 }
 
 TEST(SegmentSummaryTest, SharesAndTable) {
@@ -321,11 +328,15 @@ TEST(SegmentSummaryTest, SharesAndTable) {
   EXPECT_EQ(s.tiers[static_cast<int>(Tier::kNone)].users, 3);
 
   const std::string table = FormatSummaryTable(s);
-  const std::vector<std::string> lines = absl::StrSplit(table, '\n', absl::SkipEmpty());
+  const std::vector<std::string> lines =
+      absl::StrSplit(table, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 1u + kNumSegments + 1 + 1 + kNumTiers + 1);
-  EXPECT_EQ(lines[0], "segment            users  users%          spend  spend%");
-  EXPECT_EQ(lines[6], "deep_dormant           2   50.0%         600.00   60.0%");
-  EXPECT_EQ(lines[7], "all                    4  100.0%        1000.00  100.0%");
+  EXPECT_EQ(lines[0],
+            "segment            users  users%          spend  spend%");
+  EXPECT_EQ(lines[6],
+            "deep_dormant           2   50.0%         600.00   60.0%");
+  EXPECT_EQ(lines[7],
+            "all                    4  100.0%        1000.00  100.0%");
   EXPECT_THAT(table, HasSubstr("silver                 1   25.0%"));
 
   const recsys::v1::SegmentSummary proto = SummaryToProto(s, WithDefaults({}));
@@ -341,7 +352,8 @@ TEST(SegmentSummaryTest, Empty) {
   const SegmentSummary s = Summarize({}, kAsOf);
   EXPECT_EQ(s.users, 0);
   EXPECT_EQ(s.segments.size(), static_cast<size_t>(kNumSegments));
-  EXPECT_THAT(FormatSummaryTable(s), HasSubstr("all                    0    0.0%"));
+  EXPECT_THAT(FormatSummaryTable(s),
+              HasSubstr("all                    0    0.0%"));
 }
 
 TEST(SegmentsTsvTest, RoundTrip) {
@@ -350,8 +362,10 @@ TEST(SegmentsTsvTest, RoundTrip) {
   b.Add("c", "", DaysAgo(100), 0.1 + 0.2);
   const std::vector<UserSegment> users = MustBuild(b);
   RECSYS_ASSERT_OK_AND_ASSIGN(std::string tsv, SegmentsToTsv(users));
-  EXPECT_THAT(tsv, ::testing::StartsWith("user_id\tsegment\ttier\tlifecycle\t"));
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<UserSegment> back, ParseSegmentsTsv(tsv));
+  EXPECT_THAT(tsv,
+              ::testing::StartsWith("user_id\tsegment\ttier\tlifecycle\t"));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<UserSegment> back,
+                              ParseSegmentsTsv(tsv));
   ASSERT_EQ(back.size(), users.size());
   for (size_t i = 0; i < users.size(); ++i) {
     EXPECT_EQ(back[i].user_id, users[i].user_id);
@@ -374,20 +388,30 @@ TEST(SegmentsTsvTest, RoundTrip) {
 TEST(SegmentsTsvTest, Errors) {
   UserSegment tab;
   tab.user_id = "a\tb";
-  EXPECT_EQ(SegmentsToTsv({tab}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(SegmentsToTsv({tab}).status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseSegmentsTsv("").status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(ParseSegmentsTsv("wrong header\n").status().message()), HasSubstr("line 1"));
+  EXPECT_THAT(
+      std::string(ParseSegmentsTsv("wrong header\n").status().message()),
+      HasSubstr("line 1"));
   RECSYS_ASSERT_OK_AND_ASSIGN(std::string tsv, SegmentsToTsv({}));
-  absl::StatusOr<std::vector<UserSegment>> bad = ParseSegmentsTsv(tsv + "u\tcore\n");
+  absl::StatusOr<std::vector<UserSegment>> bad =
+      ParseSegmentsTsv(tsv + "u\tcore\n");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("line 2: 2 columns"));
-  bad = ParseSegmentsTsv(tsv + "u\tcore\tnone\tactive\t1\t1\t5\t5\t1\t1\t9\t1\t1\t1\n");
-  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("score outside 1..5"));
-  bad = ParseSegmentsTsv(tsv + "u\tvip\tnone\tactive\t1\t1\t5\t5\t1\t1\t1\t1\t1\t1\n");
-  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("unknown segment"));
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("line 2: 2 columns"));
+  bad = ParseSegmentsTsv(
+      tsv + "u\tcore\tnone\tactive\t1\t1\t5\t5\t1\t1\t9\t1\t1\t1\n");
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("score outside 1..5"));
+  bad = ParseSegmentsTsv(
+      tsv + "u\tvip\tnone\tactive\t1\t1\t5\t5\t1\t1\t1\t1\t1\t1\n");
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("unknown segment"));
   RECSYS_ASSERT_OK_AND_ASSIGN(
       std::vector<UserSegment> one,
-      ParseSegmentsTsv(tsv + "u\tcore\tgold\tactive\t1\t2\t5.5\t5\t10\t20\t5\t4\t3\t30\n"));
+      ParseSegmentsTsv(
+          tsv + "u\tcore\tgold\tactive\t1\t2\t5.5\t5\t10\t20\t5\t4\t3\t30\n"));
   ASSERT_EQ(one.size(), 1u);
   EXPECT_EQ(one[0].tier, Tier::kGold);
   EXPECT_DOUBLE_EQ(one[0].monetary, 5.5);

@@ -34,7 +34,8 @@ inline absl::StatusOr<recsys::testing::RedisServer*> SharedRedisServer() {
 
 // Options for `server` with a fresh key prefix and generous timeouts (the
 // machine running the tests may be busy).
-inline RedisClientOptions OptionsFor(const recsys::testing::RedisServer& server) {
+inline RedisClientOptions OptionsFor(
+    const recsys::testing::RedisServer& server) {
   RedisClientOptions options;
   options.host = server.host();
   options.port = server.port();

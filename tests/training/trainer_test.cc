@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "feature_store/in_memory_feature_store.h"
 #include "feature_store/redis_feature_store.h"
+#include "marketing/audience.h"
 #include "marketing/segment_store.h"
 #include "marketing/segments.h"
 #include "gmock/gmock.h"
@@ -287,6 +288,61 @@ TEST(TrainerTest, ComputesSegmentsFromTheSameRows) {
   EXPECT_EQ(dormant->segment, marketing::Segment::kDormant);
   EXPECT_EQ(segments->GetSegment("new", absl::InfiniteFuture())->segment,
             marketing::Segment::kAtRisk);
+}
+
+// The dormant audience of a generated shop: users past 90 days only, all of
+// them, best affinity first.
+TEST(TrainerTest, DormantAudienceOnAGeneratedShop) {
+  const std::string dir = MakeTestDir();
+  TrainerOptions options = SmallOptions(WriteSmallShop(dir), dir + "/models");
+  absl::StatusOr<TrainResult> result = Train(options, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status();
+  absl::StatusOr<recommender::ModelData> model = recommender::ReadModelData(result->model_dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<std::vector<marketing::UserSegment>> records =
+      marketing::ParseSegmentsTsv(model->segments_tsv);
+  ASSERT_TRUE(records.ok()) << records.status();
+  std::map<std::string, const marketing::UserSegment*> by_id;
+  for (const marketing::UserSegment& r : *records) by_id[r.user_id] = &r;
+
+  std::vector<marketing::AudienceUser> users;
+  int64_t dormant = 0;
+  for (const std::string& id : model->user_ids) {
+    const marketing::UserSegment* r = by_id.at(id);
+    users.push_back({.user_id = id,
+                     .segment = r->segment,
+                     .tier = r->tier,
+                     .last_purchase_unix = r->last_purchase_unix});
+    dormant += r->recency_days >= 90;
+  }
+  ASSERT_GT(dormant, 10);
+  ASSERT_LT(dormant, static_cast<int64_t>(users.size()));
+  absl::StatusOr<std::unique_ptr<const marketing::AudienceTable>> table =
+      marketing::AudienceTable::Create(model->dim, model->user_factors, std::move(users));
+  ASSERT_TRUE(table.ok()) << table.status();
+  const std::vector<float> target(model->item_factors.begin(),
+                                  model->item_factors.begin() + model->dim);
+  marketing::AudienceFilter filter;
+  filter.segments = {marketing::Segment::kDormant, marketing::Segment::kDeepDormant};
+  filter.min_days_since_purchase = 90;
+  std::vector<marketing::AudienceMember> got;
+  marketing::AudienceOptions scan;
+  scan.chunk_size = 16;
+  absl::StatusOr<marketing::AudienceStats> stats = marketing::ScanAudience(
+      **table, target, filter, absl::FromUnixSeconds(result->segments.as_of_unix), nullptr,
+      scan, [&](absl::Span<const marketing::AudienceMember> chunk) {
+        got.insert(got.end(), chunk.begin(), chunk.end());
+        return true;
+      });
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(static_cast<int64_t>(got.size()), dormant);
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_GE(got[i].days_since_purchase, 90) << got[i].user_id;
+    EXPECT_GE(by_id.at(std::string(got[i].user_id))->recency_days, 90);
+    if (i > 0) {
+      EXPECT_GE(got[i - 1].score, got[i].score);
+    }
+  }
 }
 
 TEST(TrainerTest, SegmentsNeedTimestamps) {
