@@ -76,6 +76,18 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  marketing::MarketerOptions marketer_options;
+  if (!absl::GetFlag(FLAGS_marketing_config).empty()) {
+    auto config = marketing::LoadMarketingConfig(absl::GetFlag(FLAGS_marketing_config));
+    if (!config.ok()) {
+      LogError(absl::StrCat("--marketing_config: ", config.status().ToString()));
+      return 1;
+    }
+    marketer_options.config = *config;
+  }
+  marketing::CouponStoreOptions coupon_options;
+  coupon_options.free_shipping_value =
+      marketing::WithDefaults(marketer_options.config).free_shipping_value();
   std::unique_ptr<feature_store::FeatureStore> features;
   std::unique_ptr<marketing::CouponStore> coupons;
   std::unique_ptr<marketing::SegmentStore> segments;
@@ -98,7 +110,7 @@ int main(int argc, char** argv) {
     client.port = redis_options->port;
     client.key_prefix = redis_options->key_prefix;
     client.pool_size = redis_options->pool_size;
-    auto coupon_store = marketing::NewRedisCouponStore(client);
+    auto coupon_store = marketing::NewRedisCouponStore(client, coupon_options);
     auto segment_store = marketing::NewRedisSegmentStore(client);
     if (!coupon_store.ok() || !segment_store.ok()) {
       LogError(absl::StrCat("--redis: ", coupon_store.ok() ? segment_store.status().message()
@@ -128,7 +140,7 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
-    auto coupon_store = marketing::NewInMemoryCouponStore();
+    auto coupon_store = marketing::NewInMemoryCouponStore(coupon_options);
     if (!coupon_store.ok()) {
       LogError(coupon_store.status().ToString());
       return 1;
@@ -136,15 +148,6 @@ int main(int argc, char** argv) {
     coupons = *std::move(coupon_store);
   }
 
-  marketing::MarketerOptions marketer_options;
-  if (!absl::GetFlag(FLAGS_marketing_config).empty()) {
-    auto config = marketing::LoadMarketingConfig(absl::GetFlag(FLAGS_marketing_config));
-    if (!config.ok()) {
-      LogError(absl::StrCat("--marketing_config: ", config.status().ToString()));
-      return 1;
-    }
-    marketer_options.config = *config;
-  }
   auto marketer = marketing::Marketer::Create(models->get(), features.get(), coupons.get(),
                                               segments.get(), marketer_options);
   if (!marketer.ok()) {
