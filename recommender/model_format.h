@@ -24,6 +24,7 @@
 #define RECSYS_RECOMMENDER_MODEL_FORMAT_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,18 +77,53 @@ struct ModelData {
   std::vector<std::vector<std::pair<int32_t, float>>> complements;
 };
 
+inline constexpr char kAutoIndexSpec[] = "auto";
+
 struct PublishOptions {
-  // FAISS index_factory spec for both item indexes ("Flat" = exact search).
-  std::string index_spec = "Flat";
+  // FAISS index_factory spec for both item indexes ("Flat" = exact search),
+  // or "auto": exact "Flat" for catalogs of at most flat_max_items items, an
+  // inverted-file index "IVF<nlist>,Flat" above (nlist: the power of two
+  // nearest below 4 * sqrt(items), at most items / 39 so every list gets
+  // enough training points).
+  std::string index_spec = kAutoIndexSpec;
   // Version name; empty: the current UTC time as YYYYMMDDhhmmss, bumped by
   // one while a directory of that name exists.
   std::string version;
+  // "auto": the largest catalog searched exactly. At 64 dimensions an exact
+  // search costs about 27 ns per item on one core (2.7 ms at 100k items),
+  // an IVF search at recall@20 >= 0.95 0.1-0.2 ms (docs/benchmarks.md,
+  // "Index choice"), so above 10k items exact search would take most of a
+  // request's budget.
+  int64_t flat_max_items = 10000;
+  // Approximate indexes (IVF, HNSW): the search parameter (nprobe,
+  // efSearch) stored in each index is the smallest of a fixed ladder that
+  // reaches this recall@recall_k against exact search on sampled queries;
+  // the largest of the ladder when none does (the shortfall is recorded).
+  double target_recall = 0.95;
+  int recall_k = 20;
+  // Sampled queries for the recall: user vectors for the inner-product
+  // index (item vectors for a model without users), item vectors for the
+  // cosine index. All rows when there are fewer.
+  int recall_queries = 1000;
+  uint64_t recall_seed = 1;
+  // Receives one line per index with its spec, parameter and recall.
+  // Null: silent.
+  std::function<void(absl::string_view)> log;
 };
 
+// The index_factory spec PublishModel builds for `num_items` items, and why
+// (e.g. "auto: 100000 items > flat_max_items 10000"). A spec other than
+// "auto" is returned as it is.
+std::pair<std::string, std::string> ChooseIndexSpec(int64_t num_items,
+                                                    const PublishOptions& options);
+
 // Checks `data` for consistency (sizes, finite vectors, id uniqueness),
-// builds the indexes and publishes the directory atomically. Returns the
-// final directory path. InvalidArgument names the inconsistent field;
-// Internal / Unavailable for I/O failures (the temp dir is removed).
+// builds the indexes (ChooseIndexSpec; approximate ones are tuned and their
+// recall measured, recorded in manifest.index) and publishes the directory
+// atomically. Returns the final directory path. InvalidArgument names the
+// inconsistent field (or a bad index spec / recall option); Internal /
+// Unavailable for I/O failures (the temp dir is removed). Uses FAISS's
+// OpenMP threads to build and measure the indexes.
 absl::StatusOr<std::string> PublishModel(const std::string& root,
                                          const ModelData& data,
                                          const PublishOptions& options = {});
