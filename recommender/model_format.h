@@ -89,12 +89,12 @@ struct PublishOptions {
   // Version name; empty: the current UTC time as YYYYMMDDhhmmss, bumped by
   // one while a directory of that name exists.
   std::string version;
-  // "auto": the largest catalog searched exactly. At 64 dimensions an exact
-  // search costs about 27 ns per item on one core (2.7 ms at 100k items),
-  // an IVF search at recall@20 >= 0.95 0.1-0.2 ms (docs/benchmarks.md,
-  // "Index choice"), so above 10k items exact search would take most of a
-  // request's budget.
-  int64_t flat_max_items = 10000;
+  // "auto": the largest catalog searched exactly. Measured at 64
+  // dimensions on one core (docs/benchmarks.md, "Index choice"), an exact
+  // search costs about 22 ns per item (0.11 ms at 5k items, 2 ms at 100k),
+  // the tuned IVF search 30-60 us at any of those sizes; up to 5k items the
+  // exact search costs no more than the rest of a request's rule pass.
+  int64_t flat_max_items = 5000;
   // Approximate indexes (IVF, HNSW): the search parameter (nprobe,
   // efSearch) stored in each index is the smallest of a fixed ladder that
   // reaches this recall@recall_k against exact search on sampled queries;
@@ -112,7 +112,7 @@ struct PublishOptions {
 };
 
 // The index_factory spec PublishModel builds for `num_items` items, and why
-// (e.g. "auto: 100000 items > flat_max_items 10000"). A spec other than
+// (e.g. "auto: 100000 items > flat_max_items 5000"). A spec other than
 // "auto" is returned as it is.
 std::pair<std::string, std::string> ChooseIndexSpec(int64_t num_items,
                                                     const PublishOptions& options);

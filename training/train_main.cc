@@ -63,7 +63,7 @@ ABSL_FLAG(bool, loss, true,
           "Compute and print the loss after every iteration (one extra pass).");
 ABSL_FLAG(std::string, index, "auto",
           "FAISS index_factory spec of the item indexes, or auto: exact (Flat) up "
-          "to 10000 items, IVF above, tuned for recall@20 >= 0.95.");
+          "to 5000 items, IVF above, tuned for recall@20 >= 0.95.");
 ABSL_FLAG(std::string, redis, "",
           "host:port; when set, bulk-load purchase histories and item "
           "metadata into Redis after publishing.");

@@ -155,7 +155,9 @@ TEST(IndexChoiceTest, ExactUpToThresholdIvfAbove) {
   EXPECT_EQ(ChooseIndexSpec(20, options).first, "Flat");
   EXPECT_EQ(ChooseIndexSpec(options.flat_max_items, options).first, "Flat");
   // nlist: the power of two at or below 4 * sqrt(items), at most items / 39.
-  EXPECT_EQ(ChooseIndexSpec(options.flat_max_items + 1, options).first, "IVF256,Flat");
+  EXPECT_EQ(options.flat_max_items, 5000);
+  EXPECT_EQ(ChooseIndexSpec(5001, options).first, "IVF128,Flat");
+  EXPECT_EQ(ChooseIndexSpec(20000, options).first, "IVF512,Flat");
   EXPECT_EQ(ChooseIndexSpec(100000, options).first, "IVF1024,Flat");
   EXPECT_EQ(ChooseIndexSpec(1000000, options).first, "IVF2048,Flat");
   EXPECT_NE(ChooseIndexSpec(100000, options).second.find("flat_max_items"), std::string::npos);
