@@ -22,6 +22,11 @@
 //                              the in-memory store and --slots_config: the
 //                              whole domain request path without gRPC and
 //                              Redis.
+//   redis/get_user, redis/get_items:N  (--redis) the same reads from Redis:
+//                              one pipelined round trip each, decoding
+//                              included (CPU time is this process only).
+//   redis/rule_pass/<slot>     (--redis) rule_pass with the Redis store:
+//                              the request path without gRPC.
 //   crossover/{flat,ivf}/N     (--crossover) exact against auto-tuned IVF
 //                              search on synthesized catalogs of N items:
 //                              the measurement behind PublishOptions'
@@ -55,6 +60,7 @@
 #include "bench/load_stats.h"
 #include "bench/synth_model.h"
 #include "feature_store/in_memory_feature_store.h"
+#include "feature_store/redis_feature_store.h"
 #include "recommender/fold_in.h"
 #include "recommender/model_format.h"
 #include "recommender/model_store.h"
@@ -73,6 +79,10 @@ ABSL_FLAG(std::vector<std::string>, slots,
           "Slots of the rule pass (one benchmark each).");
 ABSL_FLAG(int, k, 20, "k of the floor and the rule pass.");
 ABSL_FLAG(bool, crossover, false, "Also run the crossover/* benchmarks.");
+ABSL_FLAG(std::string, redis, "",
+          "host:port of a Redis loaded with the model (recsys_synth_model --redis): "
+          "also run the redis/* benchmarks.");
+ABSL_FLAG(std::string, redis_prefix, "rs:", "Prefix of every Redis key.");
 ABSL_FLAG(std::string, crossover_items, "5000,10000,20000,50000,100000",
           "Catalog sizes of the crossover benchmarks.");
 
@@ -90,6 +100,9 @@ struct Fixture {
   std::unique_ptr<feature_store::InMemoryFeatureStore> store;
   std::unique_ptr<recommender::Recommender> recommender;
   std::vector<std::string> feature_item_ids;
+  // --redis only.
+  std::unique_ptr<feature_store::FeatureStore> redis;
+  std::unique_ptr<recommender::Recommender> redis_recommender;
 };
 Fixture* fixture = nullptr;
 
@@ -153,30 +166,33 @@ void BM_FoldIn(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_GetUser(benchmark::State& state) {
+void BM_GetUser(benchmark::State& state, const feature_store::FeatureStore* store) {
   size_t q = static_cast<size_t>(state.thread_index()) * 7919;
   for (auto _ : state) {
     const int32_t row = fixture->query_users[q++ % fixture->query_users.size()];
-    auto user = fixture->store->GetUser(fixture->bundle->user_id(row), absl::InfiniteFuture());
+    auto user = store->GetUser(fixture->bundle->user_id(row), absl::InfiniteFuture());
+    if (!user.ok()) state.SkipWithError(std::string(user.status().message()).c_str());
     benchmark::DoNotOptimize(user);
   }
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_GetItems(benchmark::State& state) {
+void BM_GetItems(benchmark::State& state, const feature_store::FeatureStore* store) {
   const size_t n = static_cast<size_t>(state.range(0));
   const auto& ids = fixture->feature_item_ids;
   size_t offset = 0;
   for (auto _ : state) {
     offset = (offset + 131) % (ids.size() - n + 1);
-    auto items = fixture->store->GetItems(absl::MakeConstSpan(ids.data() + offset, n),
-                                          absl::InfiniteFuture());
+    auto items = store->GetItems(absl::MakeConstSpan(ids.data() + offset, n),
+                                 absl::InfiniteFuture());
+    if (!items.ok()) state.SkipWithError(std::string(items.status().message()).c_str());
     benchmark::DoNotOptimize(items);
   }
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_RecommendProducts(benchmark::State& state, std::string slot) {
+void BM_RecommendProducts(benchmark::State& state, const recommender::Recommender* recommender,
+                          std::string slot) {
   omp_set_num_threads(1);
   recommender::ProductRequest request;
   request.slots.push_back({slot, absl::GetFlag(FLAGS_k)});
@@ -184,7 +200,7 @@ void BM_RecommendProducts(benchmark::State& state, std::string slot) {
   for (auto _ : state) {
     const int32_t row = fixture->query_users[q++ % fixture->query_users.size()];
     request.user_id = fixture->bundle->user_id(row);
-    auto answer = fixture->recommender->RecommendProducts(request);
+    auto answer = recommender->RecommendProducts(request);
     if (!answer.ok()) state.SkipWithError(std::string(answer.status().message()).c_str());
     benchmark::DoNotOptimize(answer);
   }
@@ -287,6 +303,17 @@ int main(int argc, char** argv) {
     if (!plan.ok()) return Fail(plan.status());
     f.recommender->SetSlotPlan(*plan);
   }
+  if (!absl::GetFlag(FLAGS_redis).empty()) {
+    auto options = feature_store::ParseRedisAddress(absl::GetFlag(FLAGS_redis));
+    if (!options.ok()) return Fail(options.status());
+    options->key_prefix = absl::GetFlag(FLAGS_redis_prefix);
+    auto redis = feature_store::NewRedisFeatureStore(*options);
+    if (!redis.ok()) return Fail(redis.status());
+    f.redis = *std::move(redis);
+    f.redis_recommender =
+        std::make_unique<recommender::Recommender>(f.models.get(), f.redis.get());
+    f.redis_recommender->SetSlotPlan(f.recommender->slot_plan());
+  }
 
   const int k = absl::GetFlag(FLAGS_k);
   const int all = HardwareThreads();
@@ -306,12 +333,23 @@ int main(int argc, char** argv) {
               BM_VectorIndex)
               ->Args({2 * k + 10, 1}));
   benchmark::RegisterBenchmark("fold_in/items", BM_FoldIn)->Arg(1)->Arg(5)->Arg(50);
-  threads(benchmark::RegisterBenchmark("features/get_user", BM_GetUser));
-  benchmark::RegisterBenchmark("features/get_items", BM_GetItems)
-      ->Arg(std::min<int64_t>(150, bundle.num_items()));
+  const int64_t get_items = std::min<int64_t>(150, bundle.num_items());
+  threads(benchmark::RegisterBenchmark("features/get_user", BM_GetUser, f.store.get()));
+  benchmark::RegisterBenchmark("features/get_items", BM_GetItems, f.store.get())
+      ->Arg(get_items);
   for (const std::string& slot : absl::GetFlag(FLAGS_slots)) {
     threads(benchmark::RegisterBenchmark(absl::StrCat("rule_pass/", slot).c_str(),
-                                         BM_RecommendProducts, slot));
+                                         BM_RecommendProducts, f.recommender.get(), slot));
+  }
+  if (f.redis != nullptr) {
+    threads(benchmark::RegisterBenchmark("redis/get_user", BM_GetUser, f.redis.get()));
+    threads(benchmark::RegisterBenchmark("redis/get_items", BM_GetItems, f.redis.get())
+                ->Arg(get_items));
+    for (const std::string& slot : absl::GetFlag(FLAGS_slots)) {
+      threads(benchmark::RegisterBenchmark(absl::StrCat("redis/rule_pass/", slot).c_str(),
+                                           BM_RecommendProducts, f.redis_recommender.get(),
+                                           slot));
+    }
   }
 
   std::vector<std::unique_ptr<Crossover>> crossovers;

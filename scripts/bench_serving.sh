@@ -15,7 +15,7 @@
 #   BENCH_USERS [1000000]  BENCH_ITEMS [100000]  BENCH_DIM [64]  model size
 #   BENCH_INDEX [auto]            --index of the synthesized model
 #   BENCH_RATES ["500 1000 2000"] open-loop rates, requests/s
-#   BENCH_CONCURRENCY ["8 32"]    closed-loop runs (outstanding requests)
+#   BENCH_CONCURRENCY ["4 8 16"]  closed-loop runs (outstanding requests)
 #   BENCH_DURATION [30s] BENCH_WARMUP [5s]  measured / unmeasured time per run
 #   BENCH_MIX [home_known:100]    recsys_load --mix
 #   BENCH_SLOT [homepage] BENCH_K [20]  the homepage slot asked for (homepage:
@@ -45,7 +45,7 @@ ITEMS=${BENCH_ITEMS:-100000}
 DIM=${BENCH_DIM:-64}
 INDEX=${BENCH_INDEX:-auto}
 RATES=${BENCH_RATES:-500 1000 2000}
-CONCURRENCY=${BENCH_CONCURRENCY:-8 32}
+CONCURRENCY=${BENCH_CONCURRENCY:-4 8 16}
 DURATION=${BENCH_DURATION:-30s}
 WARMUP=${BENCH_WARMUP:-5s}
 MIX=${BENCH_MIX:-home_known:100}
@@ -141,6 +141,7 @@ echo "== floor and in-process micro-benchmarks (server not running)"
 wait_idle
 OMP_NUM_THREADS=1 "$BIN/bench/recsys_bench_micro" --model_root="$WORK/models" \
   --slots_config="$SLOTS_CONFIG" --slots="$SLOT,homepage_feed,homepage_hero,for_you" --k="$K" \
+  --redis="127.0.0.1:$REDIS_PORT" \
   --benchmark_min_time="$MICRO_TIME" \
   --benchmark_out="$WORK/micro.json" --benchmark_out_format=json | tee "$WORK/micro.log"
 
@@ -171,7 +172,7 @@ LAST_RATE=${RATES_ARRAY[${#RATES_ARRAY[@]}-1]}
 for rate in "${RATES_ARRAY[@]}"; do
   echo "== open loop, $rate requests/s"
   if [[ "$PROFILE" == "1" && "$rate" == "$LAST_RATE" ]]; then
-    perf record -F 999 -g -p "$SERVER_PID" -o "$WORK/perf.data" > "$WORK/perf.log" 2>&1 &
+    perf record -F 999 -p "$SERVER_PID" -o "$WORK/perf.data" > "$WORK/perf.log" 2>&1 &
     PERF_PID=$!
   fi
   wait_idle
@@ -188,14 +189,21 @@ for c in $CONCURRENCY; do
     "${LOAD[@]}" --mode=closed --concurrency="$c" --json="$WORK/closed_$c.json" \
     | tee "$WORK/closed_$c.log"
 done
+echo "== gRPC alone: RecommendCoupons (answers UNIMPLEMENTED at once), 1000 requests/s"
+wait_idle
+measured "$WORK/grpc_1000.cpu" \
+  "${LOAD[@]}" --mode=open --rate=1000 --mix=coupons:100 --json="$WORK/grpc_1000.json" \
+  | tee "$WORK/grpc_1000.log"
 RSS_NOW=$(rss_kib VmRSS)
 RSS_PEAK=$(rss_kib VmHWM)
 REDIS_MEM=$(redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r')
 
 if [[ "$PROFILE" == "1" && -f "$WORK/perf.data" ]]; then
   echo "== perf: server during the $LAST_RATE requests/s run (self time)"
-  perf report -i "$WORK/perf.data" --no-children --sort symbol --percent-limit 0.7 --stdio \
-    2> /dev/null | grep -v '^$' | grep -v '^#' | grep '%' | head -40 | tee "$WORK/perf_top.log"
+  for sort in dso symbol; do
+    perf report -i "$WORK/perf.data" --no-children --sort "$sort" --stdio -g none 2> /dev/null \
+      | awk '/^ +[0-9.]+%/ && n < 30 { print substr($0, 1, 160); n++ }'
+  done | tee "$WORK/perf_top.log"
 fi
 
 echo
@@ -226,10 +234,14 @@ def load(path):
     redis = (red1 - red0) / per_core
     client = r["client_cpu_s"] * clk_tck / per_core
     r["cpu"] = (server, redis, client, max(0.0, busy - server - redis - client))
+    # CPU microseconds per request sent (warm-up included, as the ticks are).
+    seconds = per_core / clk_tck
+    r["per_request_us"] = tuple(c * seconds / r["sent"] * 1e6 for c in (server, redis, client))
     return r
 opens = sorted((load(p) for p in glob.glob(os.path.join(work, "open_*.json"))),
                key=lambda r: r["rate"])
 closed = [load(p) for p in glob.glob(os.path.join(work, "closed_*.json"))]
+grpc_only = [load(p) for p in glob.glob(os.path.join(work, "grpc_*.json"))]
 best = max(closed, key=lambda r: r["achieved_rate"]) if closed else None
 files = manifest["files"]
 vec_idx = sum(int(files[f]) for f in
@@ -265,13 +277,29 @@ print("| server RSS after load / after the runs / peak | %.1f / %.1f / %.1f MiB 
 print("| server RSS after the runs / (vectors + indexes) | %.2f |" % (int(rss_now) * 1024 / vec_idx))
 print("| Redis used_memory | %.1f MiB |" % mib(int(redis_mem)))
 print()
-print("| load | achieved ok/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | CPU cores: server / redis / load gen / other |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| load | achieved ok/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | CPU cores: server / redis / load gen / rest | CPU us per request: server / redis / load gen |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for r in opens + sorted(closed, key=lambda r: r["concurrency"]):
     a = r["all"]
     name = ("open %d/s" % r["rate"]) if r["mode"] == "open" else ("closed, %d outstanding" % r["concurrency"])
     errors = ", ".join("%s %d" % (c, n) for c, n in a["codes"].items() if c != "OK") or "0"
-    print("| %s | %.1f | %.3f | %.3f | %.3f | %.3f | %.3f | %s | %.2f / %.2f / %.2f / %.2f |" % (
+    print("| %s | %.1f | %.3f | %.3f | %.3f | %.3f | %.3f | %s | %.2f / %.2f / %.2f / %.2f | %.0f / %.0f / %.0f |" % (
         (name, r["achieved_rate"], a["p50_ms"], a["p90_ms"], a["p99_ms"], a["p999_ms"], a["max_ms"],
-         errors) + r["cpu"]))
+         errors) + r["cpu"] + r["per_request_us"]))
+for r in grpc_only:
+    print("| gRPC alone (RecommendCoupons, UNIMPLEMENTED) open %d/s | - | - | - | - | - | - | all UNIMPLEMENTED | %.2f / %.2f / %.2f / %.2f | %.0f / %.0f / %.0f |" % (
+        (r["rate"],) + r["cpu"] + r["per_request_us"]))
+print()
+print("rest = busy CPU not charged to the server, Redis or the load generator: other")
+print("processes plus kernel interrupt time (loopback networking) charged to no process.")
+redis_rows = [b for b in micro["benchmarks"] if b["name"].startswith(("redis/", "features/", "rule_pass/", "index/", "fold_in/"))
+              and "/threads:%d" % ncpu not in b["name"]]
+if redis_rows:
+    print()
+    print("| in-process micro-benchmark (1 thread) | real us | CPU us |")
+    print("|---|---|---|")
+    for b in redis_rows:
+        scale = {"ns": 1e-3, "us": 1, "ms": 1e3}[b["time_unit"]]
+        print("| %s | %.1f | %.1f |" % (b["name"].replace("/real_time/threads:1", ""),
+                                        b["real_time"] * scale, b["cpu_time"] * scale))
 PY
