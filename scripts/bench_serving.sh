@@ -97,7 +97,8 @@ echo "== machine"
 # through their parent).
 # Ticks of every process except this script, the server, Redis and perf.
 others_ticks() {
-  cat /proc/[0-9]*/stat 2> /dev/null | awk -v skip=" $$ ${SERVER_PID:-} ${REDIS_PID:-} ${PERF_PID:-} " '
+  # A process may exit between the glob and the read: not an error.
+  { cat /proc/[0-9]*/stat 2> /dev/null || true; } | awk -v skip=" $$ ${SERVER_PID:-} ${REDIS_PID:-} ${PERF_PID:-} " '
     { pid = $1; sub(/^.*\) /, ""); if (index(skip, " " pid " ") == 0) t += $12 + $13 + $14 + $15 }
     END { print t + 0 }'
 }
