@@ -108,7 +108,7 @@ struct PublishOptions {
   uint64_t recall_seed = 1;
   // Receives one line per index with its spec, parameter and recall.
   // Null: silent.
-  std::function<void(absl::string_view)> log;
+  std::function<void(absl::string_view)> log = nullptr;
 };
 
 // The index_factory spec PublishModel builds for `num_items` items, and why
