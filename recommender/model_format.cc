@@ -264,6 +264,153 @@ std::vector<int32_t> PopularOrder(const std::vector<ItemMeta>& items) {
   return order;
 }
 
+// Rows `count` of `rows` (n x dim), sampled without replacement by a seeded
+// generator (all rows, in order, when n <= count).
+std::vector<float> SampleRows(const std::vector<float>& rows, int dim, int count,
+                              uint64_t seed) {
+  const int64_t n = static_cast<int64_t>(rows.size()) / dim;
+  std::vector<int64_t> picked(n);
+  std::iota(picked.begin(), picked.end(), 0);
+  if (n > count) {
+    // Partial Fisher-Yates with splitmix64.
+    uint64_t state = seed;
+    auto next = [&state] {
+      uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      return z ^ (z >> 31);
+    };
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t j = i + static_cast<int64_t>(next() % static_cast<uint64_t>(n - i));
+      std::swap(picked[i], picked[j]);
+    }
+    picked.resize(count);
+  }
+  std::vector<float> out;
+  out.reserve(picked.size() * dim);
+  for (int64_t row : picked) {
+    out.insert(out.end(), rows.begin() + row * dim, rows.begin() + (row + 1) * dim);
+  }
+  return out;
+}
+
+// Mean fraction of each query's exact top-k (`truth`, n x k, -1 padded)
+// found in the approximate top-k (`got`).
+double Recall(const std::vector<int64_t>& truth, const std::vector<int64_t>& got, int k) {
+  const size_t n = truth.size() / k;
+  int64_t wanted = 0, found = 0;
+  for (size_t q = 0; q < n; ++q) {
+    const int64_t* t = truth.data() + q * k;
+    const int64_t* g = got.data() + q * k;
+    for (int i = 0; i < k; ++i) {
+      if (t[i] < 0) continue;
+      ++wanted;
+      found += std::find(g, g + k, t[i]) != g + k;
+    }
+  }
+  return wanted == 0 ? 1.0 : static_cast<double>(found) / wanted;
+}
+
+// The search parameter values tried, smallest first.
+std::vector<int> ParameterLadder(IndexKind kind) {
+  if (kind == IndexKind::kHnsw) return {16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512};
+  std::vector<int> ladder;  // IVF: nprobe, capped at nlist by the index
+  for (int v = 1; v <= 4096; v *= 2) ladder.push_back(v);
+  return ladder;
+}
+
+// Builds the index of `metric` over the item vectors, tunes its search
+// parameter towards options.target_recall on `queries`, records the result
+// in `tuning` and saves it to `path`.
+absl::Status BuildIndex(const std::string& path, const ModelData& data, Metric metric,
+                        const std::string& spec, absl::Span<const float> queries,
+                        const PublishOptions& options, recsys::v1::IndexTuning* tuning) {
+  RECSYS_ASSIGN_OR_RETURN(auto index, VectorIndex::Create(data.dim, spec, metric));
+  RECSYS_RETURN_IF_ERROR(index->Add(data.item_factors));
+  const IndexKind kind = index->kind();
+  tuning->set_recall(1.0);
+  if (kind != IndexKind::kFlat) {
+    const int k = options.recall_k;
+    RECSYS_ASSIGN_OR_RETURN(auto exact, VectorIndex::Create(data.dim, "Flat", metric));
+    RECSYS_RETURN_IF_ERROR(exact->Add(data.item_factors));
+    RECSYS_ASSIGN_OR_RETURN(std::vector<int64_t> truth, exact->SearchBatch(queries, k));
+    exact.reset();
+    if (kind == IndexKind::kOther) {
+      RECSYS_ASSIGN_OR_RETURN(std::vector<int64_t> got, index->SearchBatch(queries, k));
+      tuning->set_recall(Recall(truth, got, k));
+    } else {
+      tuning->set_parameter(kind == IndexKind::kIvf ? "nprobe" : "efSearch");
+      int last = 0;
+      for (int value : ParameterLadder(kind)) {
+        RECSYS_RETURN_IF_ERROR(index->SetDefaultSearchParameter(value));
+        const int effective = index->default_search_parameter();
+        if (effective == last) break;  // IVF: nprobe reached nlist
+        last = effective;
+        RECSYS_ASSIGN_OR_RETURN(std::vector<int64_t> got, index->SearchBatch(queries, k));
+        tuning->set_value(effective);
+        tuning->set_recall(Recall(truth, got, k));
+        if (tuning->recall() >= options.target_recall) break;
+      }
+      RECSYS_RETURN_IF_ERROR(index->SetDefaultSearchParameter(tuning->value()));
+    }
+  }
+  if (options.log) {
+    options.log(absl::StrCat(
+        "index ", metric == Metric::kCosine ? "cos" : "ip", ": ", index->Describe(),
+        kind == IndexKind::kFlat
+            ? ", exact"
+            : absl::StrCat(", recall@", options.recall_k, " ",
+                           absl::SixDigits(tuning->recall()), " over ",
+                           queries.size() / data.dim, " queries (target ",
+                           options.target_recall, ")")));
+  }
+  return index->Save(path);
+}
+
+absl::Status BuildIndexes(const std::string& dir, const ModelData& data,
+                          const PublishOptions& options,
+                          recsys::v1::ModelManifest* manifest) {
+  if (options.recall_k < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("recall_k: must be >= 1, got ", options.recall_k));
+  }
+  if (options.recall_queries < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("recall_queries: must be >= 1, got ", options.recall_queries));
+  }
+  if (!(options.target_recall > 0 && options.target_recall <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target_recall: must be in (0, 1], got ", options.target_recall));
+  }
+  if (options.flat_max_items < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flat_max_items: must be >= 0, got ", options.flat_max_items));
+  }
+  const absl::Time start = absl::Now();
+  const auto [spec, reason] = ChooseIndexSpec(static_cast<int64_t>(data.items.size()), options);
+  recsys::v1::IndexInfo* info = manifest->mutable_index();
+  info->Clear();
+  info->set_requested(options.index_spec);
+  info->set_spec(spec);
+  info->set_reason(reason);
+  info->set_recall_k(options.recall_k);
+  info->set_target_recall(options.target_recall);
+  const std::vector<float>& user_queries =
+      data.user_factors.empty() ? data.item_factors : data.user_factors;
+  const std::vector<float> ip_queries =
+      SampleRows(user_queries, data.dim, options.recall_queries, options.recall_seed);
+  const std::vector<float> cos_queries =
+      SampleRows(data.item_factors, data.dim, options.recall_queries, options.recall_seed + 1);
+  info->set_recall_queries(static_cast<int32_t>(ip_queries.size() / data.dim));
+  RECSYS_RETURN_IF_ERROR(BuildIndex(dir + "/" + kItemsIpIndexFile, data,
+                                    Metric::kInnerProduct, spec, ip_queries, options,
+                                    info->mutable_ip()));
+  RECSYS_RETURN_IF_ERROR(BuildIndex(dir + "/" + kItemsCosIndexFile, data, Metric::kCosine,
+                                    spec, cos_queries, options, info->mutable_cos()));
+  info->set_build_seconds(absl::ToDoubleSeconds(absl::Now() - start));
+  return absl::OkStatus();
+}
+
 absl::Status WriteAll(const std::string& dir, const ModelData& data,
                       const PublishOptions& options,
                       recsys::v1::ModelManifest* manifest) {
@@ -336,22 +483,13 @@ absl::Status WriteAll(const std::string& dir, const ModelData& data,
     files.push_back(kSegmentsFile);
   }
 
-  std::string index_type;
-  for (Metric metric : {Metric::kInnerProduct, Metric::kCosine}) {
-    RECSYS_ASSIGN_OR_RETURN(auto index,
-                            VectorIndex::Create(data.dim, options.index_spec, metric));
-    RECSYS_RETURN_IF_ERROR(index->Add(data.item_factors));
-    const std::string path = dir + "/" +
-        (metric == Metric::kCosine ? kItemsCosIndexFile : kItemsIpIndexFile);
-    RECSYS_RETURN_IF_ERROR(index->Save(path));
-    index_type = options.index_spec;
-  }
+  RECSYS_RETURN_IF_ERROR(BuildIndexes(dir, data, options, manifest));
 
   manifest->set_format_version(kModelFormatVersion);
   manifest->set_num_users(nu);
   manifest->set_num_items(ni);
   manifest->set_dim(data.dim);
-  manifest->set_index_type(index_type);
+  manifest->set_index_type(manifest->index().spec());
   manifest->mutable_params()->set_index_spec(options.index_spec);
   if (manifest->created_unix() == 0) manifest->set_created_unix(absl::ToUnixSeconds(absl::Now()));
   manifest->clear_files();
@@ -375,6 +513,25 @@ absl::Status WriteAll(const std::string& dir, const ModelData& data,
 }
 
 }  // namespace
+
+std::pair<std::string, std::string> ChooseIndexSpec(int64_t num_items,
+                                                    const PublishOptions& options) {
+  if (options.index_spec != kAutoIndexSpec) {
+    return {options.index_spec, "requested"};
+  }
+  if (num_items <= options.flat_max_items) {
+    return {"Flat", absl::StrCat("auto: ", num_items, " items <= flat_max_items ",
+                                 options.flat_max_items)};
+  }
+  int64_t nlist = 1;
+  while (static_cast<double>(nlist * 2) <= 4 * std::sqrt(static_cast<double>(num_items))) {
+    nlist *= 2;
+  }
+  while (nlist > 1 && nlist * 39 > num_items) nlist /= 2;
+  return {absl::StrCat("IVF", nlist, ",Flat"),
+          absl::StrCat("auto: ", num_items, " items > flat_max_items ",
+                       options.flat_max_items)};
+}
 
 absl::StatusOr<std::vector<std::string>> ListModelVersions(const std::string& root) {
   std::error_code ec;

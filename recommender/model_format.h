@@ -25,6 +25,7 @@
 #define RECSYS_RECOMMENDER_MODEL_FORMAT_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -81,18 +82,53 @@ struct ModelData {
   std::string segments_tsv;
 };
 
+inline constexpr char kAutoIndexSpec[] = "auto";
+
 struct PublishOptions {
-  // FAISS index_factory spec for both item indexes ("Flat" = exact search).
-  std::string index_spec = "Flat";
+  // FAISS index_factory spec for both item indexes ("Flat" = exact search),
+  // or "auto": exact "Flat" for catalogs of at most flat_max_items items, an
+  // inverted-file index "IVF<nlist>,Flat" above (nlist: the power of two
+  // nearest below 4 * sqrt(items), at most items / 39 so every list gets
+  // enough training points).
+  std::string index_spec = kAutoIndexSpec;
   // Version name; empty: the current UTC time as YYYYMMDDhhmmss, bumped by
   // one while a directory of that name exists.
   std::string version;
+  // "auto": the largest catalog searched exactly. Measured at 64
+  // dimensions on one core (docs/benchmarks.md, "Index choice"), an exact
+  // search costs about 22 ns per item (0.11 ms at 5k items, 2 ms at 100k),
+  // the tuned IVF search 30-60 us at any of those sizes; up to 5k items the
+  // exact search costs no more than the rest of a request's rule pass.
+  int64_t flat_max_items = 5000;
+  // Approximate indexes (IVF, HNSW): the search parameter (nprobe,
+  // efSearch) stored in each index is the smallest of a fixed ladder that
+  // reaches this recall@recall_k against exact search on sampled queries;
+  // the largest of the ladder when none does (the shortfall is recorded).
+  double target_recall = 0.95;
+  int recall_k = 20;
+  // Sampled queries for the recall: user vectors for the inner-product
+  // index (item vectors for a model without users), item vectors for the
+  // cosine index. All rows when there are fewer.
+  int recall_queries = 1000;
+  uint64_t recall_seed = 1;
+  // Receives one line per index with its spec, parameter and recall.
+  // Null: silent.
+  std::function<void(absl::string_view)> log = nullptr;
 };
 
+// The index_factory spec PublishModel builds for `num_items` items, and why
+// (e.g. "auto: 100000 items > flat_max_items 5000"). A spec other than
+// "auto" is returned as it is.
+std::pair<std::string, std::string> ChooseIndexSpec(int64_t num_items,
+                                                    const PublishOptions& options);
+
 // Checks `data` for consistency (sizes, finite vectors, id uniqueness),
-// builds the indexes and publishes the directory atomically. Returns the
-// final directory path. InvalidArgument names the inconsistent field;
-// Internal / Unavailable for I/O failures (the temp dir is removed).
+// builds the indexes (ChooseIndexSpec; approximate ones are tuned and their
+// recall measured, recorded in manifest.index) and publishes the directory
+// atomically. Returns the final directory path. InvalidArgument names the
+// inconsistent field (or a bad index spec / recall option); Internal /
+// Unavailable for I/O failures (the temp dir is removed). Uses FAISS's
+// OpenMP threads to build and measure the indexes.
 absl::StatusOr<std::string> PublishModel(const std::string& root,
                                          const ModelData& data,
                                          const PublishOptions& options = {});

@@ -1,10 +1,12 @@
 #include "recommender/vector_index.h"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <utility>
 
 #include <faiss/Index.h>
+#include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/impl/AuxIndexStructures.h>
@@ -109,16 +111,65 @@ absl::Status VectorIndex::Save(const std::string& path) const {
 
 int64_t VectorIndex::size() const { return index_->ntotal; }
 
-std::string VectorIndex::Describe() const {
-  std::string type = "Index";
+IndexKind VectorIndex::kind() const {
   if (dynamic_cast<const faiss::IndexHNSW*>(index_.get()) != nullptr) {
-    type = "HNSW";
-  } else if (dynamic_cast<const faiss::IndexIVF*>(index_.get()) != nullptr) {
-    type = "IVF";
-  } else {
-    type = "Flat";
+    return IndexKind::kHnsw;
   }
-  return absl::StrCat(type, "(d=", dim_, ", n=", index_->ntotal, ", ",
+  if (dynamic_cast<const faiss::IndexIVF*>(index_.get()) != nullptr) {
+    return IndexKind::kIvf;
+  }
+  if (dynamic_cast<const faiss::IndexFlat*>(index_.get()) != nullptr) {
+    return IndexKind::kFlat;
+  }
+  return IndexKind::kOther;
+}
+
+int VectorIndex::default_search_parameter() const {
+  if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(index_.get())) {
+    return hnsw->hnsw.efSearch;
+  }
+  if (const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index_.get())) {
+    return static_cast<int>(ivf->nprobe);
+  }
+  return 0;
+}
+
+absl::Status VectorIndex::SetDefaultSearchParameter(int value) {
+  if (value < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("search parameter must be >= 1, got ", value));
+  }
+  if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(index_.get())) {
+    hnsw->hnsw.efSearch = value;
+    return absl::OkStatus();
+  }
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index_.get())) {
+    ivf->nprobe = std::min<size_t>(value, ivf->nlist);
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("index ", Describe(), " has no search parameter"));
+}
+
+std::string VectorIndex::Describe() const {
+  std::string type;
+  switch (kind()) {
+    case IndexKind::kHnsw:
+      type = absl::StrCat("HNSW(efSearch=", default_search_parameter(), ", ");
+      break;
+    case IndexKind::kIvf:
+      type = absl::StrCat(
+          "IVF(nlist=", static_cast<const faiss::IndexIVF*>(index_.get())->nlist,
+          ", nprobe=", default_search_parameter(), ", ");
+      break;
+    case IndexKind::kFlat:
+      type = "Flat(";
+      break;
+    case IndexKind::kOther:
+      type = "Index(";
+      break;
+  }
+  return absl::StrCat(type, "d=", dim_, ", n=", index_->ntotal, ", ",
                       metric_ == Metric::kCosine ? "cosine" : "inner product",
                       ")");
 }
@@ -145,8 +196,10 @@ absl::StatusOr<std::vector<Neighbor>> VectorIndex::Search(
   faiss::SearchParameters plain_params;
   faiss::SearchParameters* params = &plain_params;
   if (dynamic_cast<const faiss::IndexHNSW*>(index_.get()) != nullptr) {
-    if (options.ef_search > 0) hnsw_params.efSearch = options.ef_search;
-    else hnsw_params.efSearch = std::max(16, k);
+    // FAISS 1.7.3 reads the index's own efSearch and ignores this one
+    // (vector_index.h); set it anyway for versions that honour it.
+    const int stored = static_cast<const faiss::IndexHNSW*>(index_.get())->hnsw.efSearch;
+    hnsw_params.efSearch = options.ef_search > 0 ? options.ef_search : std::max(stored, k);
     params = &hnsw_params;
   } else if (dynamic_cast<const faiss::IndexIVF*>(index_.get()) != nullptr) {
     if (options.nprobe > 0) ivf_params.nprobe = options.nprobe;
@@ -167,6 +220,57 @@ absl::StatusOr<std::vector<Neighbor>> VectorIndex::Search(
   for (int i = 0; i < k; ++i) {
     if (ids[i] < 0) break;
     out.push_back({ids[i], scores[i]});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<int64_t>> VectorIndex::SearchBatch(
+    absl::Span<const float> queries, int k, const SearchOptions& options) const {
+  if (queries.size() % dim_ != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "queries: size ", queries.size(), " is not a multiple of dim ", dim_));
+  }
+  if (k < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("k must be >= 1, got ", k));
+  }
+  const idx_t n = static_cast<idx_t>(queries.size() / dim_);
+  std::vector<int64_t> out(static_cast<size_t>(n) * k, -1);
+  if (n == 0 || index_->ntotal == 0) return out;
+  const int kk = static_cast<int>(std::min<int64_t>(k, index_->ntotal));
+
+  std::vector<float> normalized;
+  const float* data = queries.data();
+  if (metric_ == Metric::kCosine) {
+    normalized.assign(queries.begin(), queries.end());
+    for (idx_t i = 0; i < n; ++i) {
+      Normalize(absl::MakeSpan(normalized.data() + i * dim_, dim_));
+    }
+    data = normalized.data();
+  }
+  FilterSelector selector(options.filter);
+  faiss::SearchParametersHNSW hnsw_params;
+  faiss::SearchParametersIVF ivf_params;
+  faiss::SearchParameters plain_params;
+  faiss::SearchParameters* params = &plain_params;
+  if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(index_.get())) {
+    hnsw_params.efSearch =
+        options.ef_search > 0 ? options.ef_search : std::max(hnsw->hnsw.efSearch, kk);
+    params = &hnsw_params;
+  } else if (const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index_.get())) {
+    ivf_params.nprobe = options.nprobe > 0 ? options.nprobe : ivf->nprobe;
+    params = &ivf_params;
+  }
+  if (options.filter != nullptr) params->sel = &selector;
+
+  std::vector<float> scores(static_cast<size_t>(n) * kk);
+  std::vector<idx_t> ids(static_cast<size_t>(n) * kk);
+  try {
+    index_->search(n, data, kk, scores.data(), ids.data(), params);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("faiss search: ", e.what()));
+  }
+  for (idx_t i = 0; i < n; ++i) {
+    for (int j = 0; j < kk; ++j) out[i * k + j] = ids[i * kk + j];
   }
   return out;
 }

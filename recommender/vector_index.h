@@ -4,8 +4,9 @@
 //
 // Ids are the item rows of the model (0 .. size()-1).
 //
-// Thread safety: Search() is const and safe to call concurrently (FAISS const
-// search is reentrant). Add() and Save() need external exclusion; the model
+// Thread safety: Search() and SearchBatch() are const and safe to call
+// concurrently (FAISS const search is reentrant). Add(),
+// SetDefaultSearchParameter() and Save() need external exclusion; the model
 // store builds an index completely before publishing it to readers.
 #ifndef RECSYS_RECOMMENDER_VECTOR_INDEX_H_
 #define RECSYS_RECOMMENDER_VECTOR_INDEX_H_
@@ -44,11 +45,22 @@ class IdFilter {
 struct SearchOptions {
   // When set, only ids it allows are returned. Borrowed for the call.
   const IdFilter* filter = nullptr;
-  // HNSW: efSearch for this query (0: the index's default). Ignored by
-  // other index types.
+  // HNSW: efSearch for this query (0: the index's default, at least k).
+  // Ignored by other index types. FAISS 1.7.3 (Debian 12) ignores a
+  // per-query efSearch and always uses the index's default (fixed upstream
+  // in faiss#3233), so with that version set it through
+  // SetDefaultSearchParameter() instead.
   int ef_search = 0;
-  // IVF: number of lists probed (0: the index's default).
+  // IVF: number of lists probed for this query (0: the index's default).
   int nprobe = 0;
+};
+
+// The family of a FAISS index, as far as search parameters are concerned.
+enum class IndexKind {
+  kFlat,   // exact search, no parameter
+  kIvf,    // inverted lists; parameter nprobe
+  kHnsw,   // graph; parameter efSearch
+  kOther,  // anything else index_factory builds (no parameter handled here)
 };
 
 class VectorIndex {
@@ -82,10 +94,30 @@ class VectorIndex {
       absl::Span<const float> query, int k,
       const SearchOptions& options = {}) const;
 
+  // The k best ids of each of the n = queries.size() / dim queries, as an
+  // n x k row-major array; -1 pads rows with fewer than k results. One
+  // FAISS call, parallel over the queries with FAISS's OpenMP threads: for
+  // offline work (publish-time recall, benchmarks), not the request path.
+  // InvalidArgument for a size that is not a multiple of dim or k < 1.
+  absl::StatusOr<std::vector<int64_t>> SearchBatch(
+      absl::Span<const float> queries, int k,
+      const SearchOptions& options = {}) const;
+
+  IndexKind kind() const;
+  // The search parameter used when SearchOptions leaves it at 0 (IVF:
+  // nprobe; HNSW: efSearch, raised to k per query); 0 for other kinds. It is
+  // saved with the index.
+  int default_search_parameter() const;
+  // Sets that parameter. IVF: nprobe, capped at the number of lists; HNSW:
+  // efSearch. InvalidArgument for value < 1 or an index kind without a
+  // parameter.
+  absl::Status SetDefaultSearchParameter(int value);
+
   int dim() const { return dim_; }
   int64_t size() const;
   Metric metric() const { return metric_; }
-  // Human-readable type, e.g. "IndexFlat(IP)" or "IndexHNSWFlat(IP)".
+  // Human-readable type, e.g. "Flat(d=64, n=1000, inner product)" or
+  // "IVF(d=64, n=100000, nlist=1024, nprobe=8, cosine)".
   std::string Describe() const;
 
  private:

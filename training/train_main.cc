@@ -63,7 +63,9 @@ ABSL_FLAG(int, ranker_validation_days, 30,
 ABSL_FLAG(uint64_t, seed, kAls.seed, "Seed of the factor initialisation.");
 ABSL_FLAG(bool, loss, true,
           "Compute and print the loss after every iteration (one extra pass).");
-ABSL_FLAG(std::string, index, "Flat", "FAISS index_factory spec.");
+ABSL_FLAG(std::string, index, "auto",
+          "FAISS index_factory spec of the item indexes, or auto: exact (Flat) up "
+          "to 5000 items, IVF above, tuned for recall@20 >= 0.95.");
 ABSL_FLAG(std::string, redis, "",
           "host:port; when set, bulk-load purchase histories and item "
           "metadata into Redis after publishing.");

@@ -446,6 +446,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   recommender::PublishOptions publish;
   publish.index_spec = options.index_spec;
   publish.version = options.version;
+  publish.log = log;
   {
     recommender::ModelData model_data =
         BuildModelData(data, std::move(model), std::move(manifest));

@@ -51,8 +51,9 @@ struct TrainerOptions {
   AlsOptions als;
   // Directory receiving <model_root>/<version>/ (created if missing).
   std::string model_root;
-  // FAISS index_factory spec of the item indexes.
-  std::string index_spec = "Flat";
+  // FAISS index_factory spec of the item indexes, or "auto": chosen by
+  // catalog size and tuned for recall (recommender::PublishOptions).
+  std::string index_spec = "auto";
   // Model version (decimal digits); empty: the publish time, YYYYMMDDhhmmss.
   std::string version;
   // Receives each progress line (data stats, "iter 3/15 loss 0.01234 0.08s",

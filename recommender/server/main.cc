@@ -15,6 +15,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "feature_store/in_memory_feature_store.h"
@@ -58,6 +59,10 @@ int main(int argc, char** argv) {
       "Serves recsys.v1.Recommender and recsys.v1.Admin over gRPC.\n"
       "  recsys_server --model_root=models --redis=127.0.0.1:6379");
   absl::ParseCommandLine(argc, argv);
+  // Debian's Abseil is built without NDEBUG, so every absl::Mutex lock would
+  // run the deadlock detector (a global graph under a global lock): about 3%
+  // of the server's CPU at 2,000 requests/s (docs/benchmarks.md, "Serving").
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   using namespace recsys;
   // Block the stop signals before any thread starts (threads inherit the
   // mask); main waits for them synchronously with sigwait below.

@@ -1,7 +1,13 @@
 #include "recommender/model_format.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <vector>
+
+#include "recommender/model_store.h"
+#include "recommender/vector_index.h"
 
 #include "gtest/gtest.h"
 #include "tests/recommender/test_model.h"
@@ -128,6 +134,163 @@ TEST(ModelFormatTest, CorruptFilesAreDetected) {
   RECSYS_ASSERT_OK_AND_ASSIGN(dir, PublishModel(root, testing::MakePlantedModel(), options));
   std::ofstream(dir + "/manifest.json") << "{ not json";
   EXPECT_TRUE(absl::IsDataLoss(ReadModelData(dir).status()));
+}
+
+// A model whose item vectors lie around `centres` centres (dim 16) and
+// whose users mix two centres; every user has no history.
+ModelData MakeClusteredModel(int users, int items, int centres) {
+  ModelData d;
+  d.dim = 16;
+  uint64_t state = 7;
+  auto uniform = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<float>((state >> 33) % 100000) / 100000.0f - 0.5f;
+  };
+  std::vector<float> centre(static_cast<size_t>(centres) * d.dim);
+  for (float& x : centre) x = uniform();
+  for (int i = 0; i < items; ++i) {
+    ItemMeta it;
+    it.item_id = absl::StrCat("i", i);
+    it.category = absl::StrCat("c", i % centres);
+    it.buyers = items - i;
+    d.items.push_back(it);
+    for (int j = 0; j < d.dim; ++j) {
+      d.item_factors.push_back(centre[(i % centres) * d.dim + j] + 0.15f * uniform());
+    }
+  }
+  for (int u = 0; u < users; ++u) {
+    d.user_ids.push_back(absl::StrCat("u", u));
+    const int a = u % centres, b = (u * 7 + 3) % centres;
+    for (int j = 0; j < d.dim; ++j) {
+      d.user_factors.push_back(0.7f * centre[a * d.dim + j] + 0.3f * centre[b * d.dim + j] +
+                               0.05f * uniform());
+    }
+  }
+  return d;
+}
+
+TEST(IndexChoiceTest, ExactUpToThresholdIvfAbove) {
+  PublishOptions options;
+  EXPECT_EQ(options.index_spec, "auto");
+  EXPECT_EQ(ChooseIndexSpec(20, options).first, "Flat");
+  EXPECT_EQ(ChooseIndexSpec(options.flat_max_items, options).first, "Flat");
+  // nlist: the power of two at or below 4 * sqrt(items), at most items / 39.
+  EXPECT_EQ(options.flat_max_items, 5000);
+  EXPECT_EQ(ChooseIndexSpec(5001, options).first, "IVF128,Flat");
+  EXPECT_EQ(ChooseIndexSpec(20000, options).first, "IVF512,Flat");
+  EXPECT_EQ(ChooseIndexSpec(100000, options).first, "IVF1024,Flat");
+  EXPECT_EQ(ChooseIndexSpec(1000000, options).first, "IVF2048,Flat");
+  EXPECT_NE(ChooseIndexSpec(100000, options).second.find("flat_max_items"), std::string::npos);
+  options.flat_max_items = 100;
+  EXPECT_EQ(ChooseIndexSpec(500, options).first, "IVF8,Flat");
+  options.index_spec = "HNSW32";
+  EXPECT_EQ(ChooseIndexSpec(500, options).first, "HNSW32");
+  EXPECT_EQ(ChooseIndexSpec(500, options).second, "requested");
+}
+
+TEST(IndexChoiceTest, SmallCatalogIsExactWithRecallOne) {
+  const std::string root = testing::FreshDir("index_small");
+  std::vector<std::string> lines;
+  PublishOptions options;
+  options.log = [&](absl::string_view line) { lines.emplace_back(line); };
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir,
+                              PublishModel(root, testing::MakePlantedModel(), options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(ModelData back, ReadModelData(dir));
+  const auto& index = back.manifest.index();
+  EXPECT_EQ(back.manifest.index_type(), "Flat");
+  EXPECT_EQ(back.manifest.params().index_spec(), "auto");
+  EXPECT_EQ(index.requested(), "auto");
+  EXPECT_EQ(index.spec(), "Flat");
+  EXPECT_EQ(index.ip().parameter(), "");
+  EXPECT_EQ(index.ip().recall(), 1.0);
+  EXPECT_EQ(index.cos().recall(), 1.0);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("exact"), std::string::npos) << lines[0];
+}
+
+TEST(IndexChoiceTest, LargeCatalogGetsTunedIvfWithMeasuredRecall) {
+  const std::string root = testing::FreshDir("index_ivf");
+  const ModelData data = MakeClusteredModel(/*users=*/400, /*items=*/4000, /*centres=*/40);
+  PublishOptions options;
+  options.version = "1";
+  options.flat_max_items = 1000;
+  options.recall_queries = 200;
+  std::vector<std::string> lines;
+  options.log = [&](absl::string_view line) { lines.emplace_back(line); };
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir, PublishModel(root, data, options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(ModelData back, ReadModelData(dir));
+  const auto& index = back.manifest.index();
+  EXPECT_EQ(index.spec(), "IVF64,Flat");
+  EXPECT_EQ(back.manifest.index_type(), "IVF64,Flat");
+  EXPECT_EQ(index.recall_k(), 20);
+  EXPECT_EQ(index.recall_queries(), 200);
+  EXPECT_EQ(index.target_recall(), 0.95);
+  for (const auto* tuning : {&index.ip(), &index.cos()}) {
+    EXPECT_EQ(tuning->parameter(), "nprobe");
+    EXPECT_GE(tuning->value(), 1);
+    EXPECT_LE(tuning->value(), 64);
+    EXPECT_GE(tuning->recall(), 0.95);
+  }
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("recall@20"), std::string::npos) << lines[0];
+
+  // The served index carries the tuned nprobe, and reaches the recall on
+  // users it was not tuned on (all 400 here, against 200 sampled).
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto bundle, ModelBundle::Load(dir));
+  EXPECT_EQ(bundle->ip_index().kind(), IndexKind::kIvf);
+  EXPECT_EQ(bundle->ip_index().default_search_parameter(), index.ip().value());
+  EXPECT_EQ(bundle->cos_index().default_search_parameter(), index.cos().value());
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto exact, VectorIndex::Create(16, "Flat", Metric::kInnerProduct));
+  RECSYS_ASSERT_OK(exact->Add(data.item_factors));
+  int found = 0, wanted = 0;
+  for (int u = 0; u < 400; ++u) {
+    absl::Span<const float> q = bundle->user_vector(u);
+    RECSYS_ASSERT_OK_AND_ASSIGN(auto truth, exact->Search(q, 20));
+    RECSYS_ASSERT_OK_AND_ASSIGN(auto got, bundle->ip_index().Search(q, 20));
+    std::set<int64_t> got_ids;
+    for (const Neighbor& n : got) got_ids.insert(n.id);
+    for (const Neighbor& n : truth) {
+      ++wanted;
+      found += got_ids.count(n.id);
+    }
+  }
+  EXPECT_GE(found, wanted * 93 / 100);
+}
+
+TEST(IndexChoiceTest, HnswSpecTunesEfSearch) {
+  const std::string root = testing::FreshDir("index_hnsw");
+  PublishOptions options;
+  options.index_spec = "HNSW16";
+  options.recall_queries = 100;
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::string dir, PublishModel(root, MakeClusteredModel(100, 1500, 30), options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(ModelData back, ReadModelData(dir));
+  const auto& index = back.manifest.index();
+  EXPECT_EQ(index.reason(), "requested");
+  EXPECT_EQ(index.ip().parameter(), "efSearch");
+  EXPECT_GE(index.ip().value(), 16);
+  EXPECT_GT(index.ip().recall(), 0);
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto bundle, ModelBundle::Load(dir));
+  EXPECT_EQ(bundle->ip_index().kind(), IndexKind::kHnsw);
+  EXPECT_EQ(bundle->ip_index().default_search_parameter(), index.ip().value());
+}
+
+TEST(IndexChoiceTest, BadRecallOptionsNameTheField) {
+  const std::string root = testing::FreshDir("index_bad");
+  PublishOptions options;
+  options.recall_k = 0;
+  auto st = PublishModel(root, testing::MakePlantedModel(), options).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+  EXPECT_NE(st.message().find("recall_k"), absl::string_view::npos) << st;
+  options = PublishOptions();
+  options.target_recall = 1.5;
+  st = PublishModel(root, testing::MakePlantedModel(), options).status();
+  EXPECT_NE(st.message().find("target_recall"), absl::string_view::npos) << st;
+  options = PublishOptions();
+  options.index_spec = "NoSuchIndex";
+  EXPECT_TRUE(absl::IsInvalidArgument(PublishModel(root, testing::MakePlantedModel(), options).status()));
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto versions, ListModelVersions(root));
+  EXPECT_TRUE(versions.empty());
 }
 
 }  // namespace

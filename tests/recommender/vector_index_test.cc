@@ -103,6 +103,89 @@ TEST(VectorIndexTest, HnswFindsTrueNeighboursOnSmallSet) {
   EXPECT_GE(found, total * 8 / 10);
 }
 
+// n points in `dim` dimensions around `centres` centres; deterministic.
+std::vector<float> ClusteredRows(int n, int dim, int centres) {
+  uint64_t state = 99;
+  auto uniform = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<float>((state >> 33) % 100000) / 100000.0f - 0.5f;
+  };
+  std::vector<float> centre(static_cast<size_t>(centres) * dim);
+  for (float& x : centre) x = uniform();
+  std::vector<float> rows;
+  for (int i = 0; i < n; ++i) {
+    const int c = i % centres;
+    for (int j = 0; j < dim; ++j) rows.push_back(centre[c * dim + j] + 0.1f * uniform());
+  }
+  return rows;
+}
+
+TEST(VectorIndexTest, SearchBatchMatchesSearch) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto index, VectorIndex::Create(2, "Flat", Metric::kCosine));
+  RECSYS_ASSERT_OK(index->Add(Rows()));
+  const std::vector<float> queries = {1.0f, 0.0f, 0.0f, 2.0f, -1.0f, 0.2f};
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<int64_t> batch, index->SearchBatch(queries, 4));
+  ASSERT_EQ(batch.size(), 12u);
+  for (int q = 0; q < 3; ++q) {
+    RECSYS_ASSERT_OK_AND_ASSIGN(
+        auto hits, index->Search(absl::MakeConstSpan(queries.data() + 2 * q, 2), 4));
+    ASSERT_EQ(hits.size(), 4u);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(batch[q * 4 + i], hits[i].id) << q << " " << i;
+  }
+  // More wanted than held: padded with -1.
+  RECSYS_ASSERT_OK_AND_ASSIGN(batch, index->SearchBatch(absl::MakeConstSpan(queries.data(), 2), 8));
+  EXPECT_EQ(batch[5], 4);  // (-1, 0): the least similar
+  EXPECT_EQ(batch[6], -1);
+  EXPECT_EQ(batch[7], -1);
+  EXPECT_TRUE(absl::IsInvalidArgument(index->SearchBatch({1.0f, 2.0f, 3.0f}, 1).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(index->SearchBatch(queries, 0).status()));
+}
+
+TEST(VectorIndexTest, FlatHasNoSearchParameter) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto index, VectorIndex::Create(2, "Flat", Metric::kInnerProduct));
+  EXPECT_EQ(index->kind(), IndexKind::kFlat);
+  EXPECT_EQ(index->default_search_parameter(), 0);
+  EXPECT_TRUE(absl::IsInvalidArgument(index->SetDefaultSearchParameter(4)));
+}
+
+TEST(VectorIndexTest, IvfParameterIsCappedSavedAndFilterApplies) {
+  const std::string dir = testing::FreshDir("vector_index_ivf");
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto index,
+                              VectorIndex::Create(8, "IVF16,Flat", Metric::kInnerProduct));
+  EXPECT_EQ(index->kind(), IndexKind::kIvf);
+  const std::vector<float> rows = ClusteredRows(2000, 8, 20);
+  RECSYS_ASSERT_OK(index->Add(rows));
+  EXPECT_EQ(index->size(), 2000);
+  EXPECT_TRUE(absl::IsInvalidArgument(index->SetDefaultSearchParameter(0)));
+  RECSYS_ASSERT_OK(index->SetDefaultSearchParameter(1000));
+  EXPECT_EQ(index->default_search_parameter(), 16);  // capped at nlist
+  RECSYS_ASSERT_OK(index->SetDefaultSearchParameter(3));
+  RECSYS_ASSERT_OK(index->Save(dir + "/ivf.faiss"));
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto loaded,
+                              VectorIndex::Load(dir + "/ivf.faiss", Metric::kInnerProduct));
+  EXPECT_EQ(loaded->kind(), IndexKind::kIvf);
+  EXPECT_EQ(loaded->default_search_parameter(), 3);
+  EXPECT_NE(loaded->Describe().find("nprobe=3"), std::string::npos) << loaded->Describe();
+
+  // With every list probed the search is exact, filter included.
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto flat, VectorIndex::Create(8, "Flat", Metric::kInnerProduct));
+  RECSYS_ASSERT_OK(flat->Add(rows));
+  EvenIds even;
+  SearchOptions exhaustive;
+  exhaustive.nprobe = 16;
+  exhaustive.filter = &even;
+  SearchOptions exact_filtered;
+  exact_filtered.filter = &even;
+  absl::Span<const float> q(rows.data() + 5 * 8, 8);
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto got, loaded->Search(q, 10, exhaustive));
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto want, flat->Search(q, 10, exact_filtered));
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].id % 2, 0);
+    EXPECT_EQ(got[i].id, want[i].id);
+  }
+}
+
 TEST(VectorIndexTest, BadArguments) {
   EXPECT_TRUE(absl::IsInvalidArgument(
       VectorIndex::Create(4, "NoSuchIndex", Metric::kInnerProduct).status()));

@@ -87,7 +87,10 @@ TEST(TrainerTest, EndToEndPublishesModelAndLoadsStore) {
   EXPECT_EQ(m.params().iterations(), 3);
   EXPECT_EQ(m.params().confidence(), "log");
   EXPECT_EQ(m.params().cg_steps(), 3);
-  EXPECT_EQ(m.params().index_spec(), "Flat");
+  // The default "auto" index is exact for a catalog this small.
+  EXPECT_EQ(m.params().index_spec(), "auto");
+  EXPECT_EQ(m.index_type(), "Flat");
+  EXPECT_EQ(m.index().ip().recall(), 1.0);
   EXPECT_EQ(m.data().format(), "canonical");
   EXPECT_EQ(m.data().source(), input);
   EXPECT_EQ(m.data().rows_used(), result->read_stats.rows_used);

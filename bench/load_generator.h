@@ -1,0 +1,126 @@
+// The recsys_load engine: drives a recsys server over gRPC with the
+// callback (async) client API and measures latency.
+//
+// Open loop (the default): request i is sent at start + i / rate whatever
+// the server does, and its latency is measured from that scheduled time,
+// not from when the client got round to sending it. A slow server therefore
+// cannot hide its latency by slowing the client down (no coordinated
+// omission): a stall shows up in the latency of every request scheduled
+// during it.
+//
+// Closed loop: `concurrency` requests are kept outstanding; each completion
+// sends the next one at once. Latency is measured from the actual send. It
+// finds the maximum throughput.
+//
+// In both modes the first `warmup` is sent but not measured. Errors are
+// counted by status code (latency percentiles cover OK answers only).
+//
+// Thread safety: RunLoad may be called from any thread; it blocks until the
+// run has finished and every request has completed or timed out.
+#ifndef RECSYS_BENCH_LOAD_GENERATOR_H_
+#define RECSYS_BENCH_LOAD_GENERATOR_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "bench/load_stats.h"
+
+namespace recsys::bench {
+
+enum class LoadMode { kOpenLoop, kClosedLoop };
+
+struct LoadOptions {
+  // Server address.
+  std::string target = "127.0.0.1:50051";
+  LoadMode mode = LoadMode::kOpenLoop;
+  // Open loop: requests per second (> 0).
+  double rate = 1000;
+  // Closed loop: requests kept outstanding (>= 1).
+  int concurrency = 16;
+  // Measured period, after the warm-up (> 0).
+  absl::Duration duration = absl::Seconds(30);
+  // Sent but not measured (>= 0).
+  absl::Duration warmup = absl::Seconds(5);
+  // Kinds of request and their weights.
+  RequestMix mix = *RequestMix::Parse("home_known:1");
+  // Homepage requests: the slot asked for and its k.
+  std::string slot = "homepage";
+  int k = 20;
+  // Users the model knows (home_known, coupons) and catalog items
+  // (home_new's viewed item, similar); required when the mix uses them.
+  std::vector<std::string> known_users;
+  std::vector<std::string> items;
+  // Deadline of each RPC; a request that misses it counts as
+  // DEADLINE_EXCEEDED.
+  absl::Duration timeout = absl::Seconds(1);
+  // Separate HTTP/2 connections the requests are spread over (>= 1).
+  int channels = 4;
+  // How long RunLoad waits for each connection before giving up (> 0).
+  absl::Duration connect_timeout = absl::Seconds(10);
+  // Open loop: at most this many requests outstanding. When reached, the
+  // sender waits (the waiting shows up as latency, since latency counts
+  // from the scheduled time) (>= 1).
+  int max_in_flight = 20000;
+  // Seeds the request plan (RequestPlanner).
+  uint64_t seed = 1;
+  // Prefix of the ids of brand-new and unknown users, so runs against the
+  // same Redis do not reuse them.
+  std::string run_id = "load";
+  // RequestContext.request_time_unix of homepage requests (0: server time).
+  int64_t request_time_unix = 0;
+};
+
+struct KindResult {
+  // Requests measured: sent after the warm-up (open loop: scheduled after).
+  int64_t measured = 0;
+  // Final status code -> count (0 = OK).
+  std::map<int, int64_t> codes;
+  // Latency of the OK ones.
+  LatencySummary latency;
+};
+
+struct LoadResult {
+  LoadOptions options;
+  // Per kind, indexed by RequestKind, and all kinds together.
+  std::array<KindResult, kNumRequestKinds> kinds;
+  KindResult all;
+  // Requests sent, warm-up included.
+  int64_t sent = 0;
+  // Measured window: from the end of the warm-up to the last completion of
+  // a measured request (at least `duration`).
+  absl::Duration window;
+  // OK answers to measured requests per second of the window.
+  double achieved_rate = 0;
+  // Open loop: how far behind schedule the sender fell at worst (a large
+  // value means the client, not the server, was the bottleneck) and how
+  // often it had to wait for max_in_flight.
+  absl::Duration max_send_lag;
+  int64_t in_flight_waits = 0;
+  // CPU time (user + system) the load generator itself used during the
+  // run: it shares the machine with the server.
+  absl::Duration client_cpu;
+};
+
+// InvalidArgument naming the first bad field of `options` (including a mix
+// that needs known users or items that were not given).
+absl::Status ValidateLoadOptions(const LoadOptions& options);
+
+// Runs the load. InvalidArgument as ValidateLoadOptions; Unavailable when a
+// connection to the server cannot be made within connect_timeout.
+absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options);
+
+// A human-readable report: settings, a table of percentiles per kind, the
+// achieved rate, errors by status code.
+std::string FormatReport(const LoadResult& result);
+
+// The same as a JSON object (durations in milliseconds).
+std::string ToJson(const LoadResult& result);
+
+}  // namespace recsys::bench
+
+#endif  // RECSYS_BENCH_LOAD_GENERATOR_H_
