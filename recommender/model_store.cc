@@ -28,7 +28,7 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(
 
   b->user_rows_.reserve(b->user_ids_.size());
   for (size_t i = 0; i < b->user_ids_.size(); ++i) {
-    b->user_rows_.emplace(b->user_ids_[i], static_cast<int32_t>(i));
+    b->user_rows_.insert(static_cast<int32_t>(i));
   }
   b->item_rows_.reserve(b->items_.size());
   for (size_t i = 0; i < b->items_.size(); ++i) {
@@ -97,7 +97,7 @@ RankerModel ModelBundle::ranker_model() const {
 
 int32_t ModelBundle::UserRow(absl::string_view user_id) const {
   auto it = user_rows_.find(user_id);
-  return it == user_rows_.end() ? -1 : it->second;
+  return it == user_rows_.end() ? -1 : *it;
 }
 
 int32_t ModelBundle::ItemRow(absl::string_view item_id) const {

@@ -21,6 +21,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -93,6 +94,9 @@ class ModelBundle {
 
  private:
   ModelBundle() = default;
+  // user_rows_ points into user_ids_: never copied or moved.
+  ModelBundle(const ModelBundle&) = delete;
+  ModelBundle& operator=(const ModelBundle&) = delete;
 
   std::string path_;
   absl::Time loaded_at_;
@@ -108,7 +112,24 @@ class ModelBundle {
   std::vector<int32_t> popular_;
   absl::flat_hash_map<std::string, std::vector<int32_t>> category_popular_;
   std::vector<double> item_gram_;
-  absl::flat_hash_map<std::string, int32_t> user_rows_;
+  // Row of each user id, stored as the row alone (4 bytes a slot instead of
+  // a copy of the id): hashing and equality look the id up in user_ids_,
+  // and find() takes the id itself (transparent lookup).
+  struct RowIdHash {
+    using is_transparent = void;
+    const std::vector<std::string>* ids;
+    size_t operator()(int32_t row) const { return (*this)(absl::string_view((*ids)[row])); }
+    size_t operator()(absl::string_view id) const { return absl::Hash<absl::string_view>()(id); }
+  };
+  struct RowIdEq {
+    using is_transparent = void;
+    const std::vector<std::string>* ids;
+    bool operator()(int32_t a, int32_t b) const { return a == b; }
+    bool operator()(int32_t row, absl::string_view id) const { return (*ids)[row] == id; }
+    bool operator()(absl::string_view id, int32_t row) const { return (*ids)[row] == id; }
+  };
+  absl::flat_hash_set<int32_t, RowIdHash, RowIdEq> user_rows_{0, RowIdHash{&user_ids_},
+                                                             RowIdEq{&user_ids_}};
   absl::flat_hash_map<std::string, int32_t> item_rows_;
   std::unique_ptr<VectorIndex> ip_index_;
   std::unique_ptr<VectorIndex> cos_index_;

@@ -655,9 +655,14 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   for (const auto& [source, list] : lists) {
     for (const Candidate& c : list) want_features(c.row);
   }
-  for (size_t i = 0; i < popular.size() && static_cast<int>(i) < 2 * fetch_k; ++i) {
-    want_features(popular[i]);
-  }
+  // The popular fill can use at most this prefix of the popularity list:
+  // twice what the request asks for, plus what the user bought (skipped),
+  // plus slack. Features are checked for these only (each costs the store
+  // one read), and items past the prefix are never shown.
+  const size_t popular_prefix = std::min(
+      popular.size(),
+      static_cast<size_t>(2 * total_k + 10) + std::min<size_t>(user.bought_rows.size(), 50));
+  for (size_t i = 0; i < popular_prefix; ++i) want_features(popular[i]);
   for (const auto& rules_of_slot : active) {
     for (const TimeRule* r : rules_of_slot) {
       for (const std::string& id : r->pinned_items) {
@@ -863,7 +868,8 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
 
     // Popular items fill what is left, scored below what the sources chose.
     const float fill_scale = out.items.empty() ? 1.0f : std::min(1.0f, out.items.back().score);
-    while (static_cast<int>(out.items.size()) < regular_k && next_popular < popular.size()) {
+    const size_t fill_end = features_known ? popular_prefix : popular.size();
+    while (static_cast<int>(out.items.size()) < regular_k && next_popular < fill_end) {
       const int32_t row = popular[next_popular++];
       if (!can_show(row, false)) continue;
       Explanation e;
