@@ -183,28 +183,30 @@ int main(int argc, char** argv) {
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::seconds(absl::GetFlag(FLAGS_timeout_s)));
     auto reader = rec->FindAudience(&ctx, req);
-    v1::AudienceMember m;
+    v1::AudiencePage page;
     int64_t streamed = 0, kept = 0;
     auto& seen = written[campaign];
-    while (reader->Read(&m)) {
-      ++streamed;
-      if (!seen.insert(m.user_id()).second) continue;
-      ++kept;
-      OutFile* f = file_for(campaign, m.segment());
-      if (format == "csv") {
-        f->out << CsvField(m.user_id()) << ',' << CsvField(coupon) << ','
-               << absl::StrFormat("%.6f", m.score()) << ',' << m.segment() << ',' << m.tier()
-               << ',' << m.days_since_purchase() << ',' << CsvField(m.reason().text()) << '\n';
-      } else {
-        f->out << "{\"user_id\":" << JsonString(m.user_id())
-               << ",\"coupon_id\":" << JsonString(coupon)
-               << ",\"score\":" << absl::StrFormat("%.6f", m.score())
-               << ",\"segment\":" << JsonString(m.segment())
-               << ",\"tier\":" << JsonString(m.tier())
-               << ",\"days_since_purchase\":" << m.days_since_purchase()
-               << ",\"reason\":" << JsonString(m.reason().text()) << "}\n";
+    while (reader->Read(&page)) {
+      for (const v1::AudienceMember& m : page.members()) {
+        ++streamed;
+        if (!seen.insert(m.user_id()).second) continue;
+        ++kept;
+        OutFile* f = file_for(campaign, m.segment());
+        if (format == "csv") {
+          f->out << CsvField(m.user_id()) << ',' << CsvField(coupon) << ','
+                 << absl::StrFormat("%.6f", m.score()) << ',' << m.segment() << ',' << m.tier()
+                 << ',' << m.days_since_purchase() << ',' << CsvField(m.reason().text()) << '\n';
+        } else {
+          f->out << "{\"user_id\":" << JsonString(m.user_id())
+                 << ",\"coupon_id\":" << JsonString(coupon)
+                 << ",\"score\":" << absl::StrFormat("%.6f", m.score())
+                 << ",\"segment\":" << JsonString(m.segment())
+                 << ",\"tier\":" << JsonString(m.tier())
+                 << ",\"days_since_purchase\":" << m.days_since_purchase()
+                 << ",\"reason\":" << JsonString(m.reason().text()) << "}\n";
+        }
+        ++f->rows;
       }
-      ++f->rows;
     }
     grpc::Status st = reader->Finish();
     if (!st.ok()) {

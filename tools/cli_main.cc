@@ -333,18 +333,21 @@ class Cli {
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
     auto reader = rec_->FindAudience(&ctx, req);
-    v1::AudienceMember m;
+    v1::AudiencePage page;
     int n = 0;
-    while (reader->Read(&m)) {
-      if (n == 0) {
-        std::printf("audience  model %s\n", m.meta().model_version().c_str());
-        std::printf("  %-4s %-12s %8s %-13s %-7s %5s %-14s %s\n", "#", "user", "score",
-                    "segment", "tier", "days", "coupon", "why");
+    while (reader->Read(&page)) {
+      for (const v1::AudienceMember& m : page.members()) {
+        if (n == 0) {
+          std::printf("audience  model %s%s\n", page.meta().model_version().c_str(),
+                      page.meta().degraded() ? "  DEGRADED" : "");
+          std::printf("  %-4s %-12s %8s %-13s %-7s %5s %-14s %s\n", "#", "user", "score",
+                      "segment", "tier", "days", "coupon", "why");
+        }
+        ++n;
+        std::printf("  %-4d %-12s %8.4f %-13s %-7s %5d %-14s %s\n", n, m.user_id().c_str(),
+                    m.score(), m.segment().c_str(), m.tier().c_str(), m.days_since_purchase(),
+                    m.best_coupon_id().c_str(), m.reason().text().c_str());
       }
-      ++n;
-      std::printf("  %-4d %-12s %8.4f %-13s %-7s %5d %-14s %s\n", n, m.user_id().c_str(),
-                  m.score(), m.segment().c_str(), m.tier().c_str(), m.days_since_purchase(),
-                  m.best_coupon_id().c_str(), m.reason().text().c_str());
     }
     grpc::Status st = reader->Finish();
     if (!st.ok()) return Fail(st);

@@ -167,7 +167,7 @@ grpc::Status RecommenderService::RecommendCoupons(grpc::ServerContext* context,
 
 grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
                                               const v1::FindAudienceRequest* request,
-                                              grpc::ServerWriter<v1::AudienceMember>* writer) {
+                                              grpc::ServerWriter<v1::AudiencePage>* writer) {
   if (marketer_ == nullptr) {
     return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                         "FindAudience: this server runs without the marketing engine");
@@ -212,29 +212,28 @@ grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
                   : absl::Now();
   query.deadline = Deadline(context);
   bool first = true;
-  v1::AudienceMember member;
+  v1::AudiencePage page;
   auto summary = marketer_->FindAudience(
       query, [&](const std::vector<marketing::AudienceEntry>& chunk,
                  const marketing::MarketingMeta& meta) {
-        for (size_t i = 0; i < chunk.size(); ++i) {
-          const marketing::AudienceEntry& e = chunk[i];
-          member.Clear();
-          member.set_user_id(std::string(e.user_id));
-          member.set_score(e.score);
-          member.set_segment(std::string(marketing::SegmentName(e.segment)));
-          member.set_tier(std::string(marketing::TierName(e.tier)));
-          member.set_days_since_purchase(e.days_since_purchase);
-          member.set_best_coupon_id(e.best_coupon_id);
-          member.mutable_reason()->set_code(v1::REASON_AFFINITY);
-          member.mutable_reason()->set_text(e.reason_text);
-          if (first) {
-            member.mutable_meta()->set_model_version(meta.model_version);
-            member.mutable_meta()->set_degraded(meta.degraded);
-            member.mutable_meta()->set_degraded_reason(meta.degraded_reason);
-            first = false;
-          }
-          if (!writer->Write(member)) return false;  // client gone
+        page.Clear();
+        page.mutable_members()->Reserve(static_cast<int>(chunk.size()));
+        for (const marketing::AudienceEntry& e : chunk) {
+          v1::AudienceMember* member = page.add_members();
+          member->set_user_id(std::string(e.user_id));
+          member->set_score(e.score);
+          member->set_segment(std::string(marketing::SegmentName(e.segment)));
+          member->set_tier(std::string(marketing::TierName(e.tier)));
+          member->set_days_since_purchase(e.days_since_purchase);
+          member->set_best_coupon_id(e.best_coupon_id);
+          member->mutable_reason()->set_code(v1::REASON_AFFINITY);
+          member->mutable_reason()->set_text(e.reason_text);
         }
+        if (first) {
+          ToProto(meta, page.mutable_meta());
+          first = false;
+        }
+        if (!writer->Write(page)) return false;  // client gone
         return !context->IsCancelled();
       });
   if (!summary.ok()) return ToGrpcStatus(summary.status());

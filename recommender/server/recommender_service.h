@@ -50,7 +50,7 @@ class RecommenderService final : public recsys::v1::Recommender::Service {
                                 recsys::v1::RecommendCouponsResponse* response) override;
   grpc::Status FindAudience(grpc::ServerContext* context,
                             const recsys::v1::FindAudienceRequest* request,
-                            grpc::ServerWriter<recsys::v1::AudienceMember>* writer) override;
+                            grpc::ServerWriter<recsys::v1::AudiencePage>* writer) override;
   grpc::Status RecordEvents(grpc::ServerContext* context,
                             const recsys::v1::RecordEventsRequest* request,
                             recsys::v1::RecordEventsResponse* response) override;

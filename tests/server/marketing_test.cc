@@ -191,8 +191,16 @@ class MarketingTest : public ::testing::Test {
     Deadline(&ctx);
     auto reader = rec_->FindAudience(&ctx, req);
     std::vector<v1::AudienceMember> out;
-    v1::AudienceMember m;
-    while (reader->Read(&m)) out.push_back(m);
+    v1::AudiencePage page;
+    bool first = true;
+    while (reader->Read(&page)) {
+      EXPECT_EQ(page.has_meta(), first);
+      if (first) {
+        EXPECT_FALSE(page.meta().model_version().empty());
+      }
+      first = false;
+      for (const auto& m : page.members()) out.push_back(m);
+    }
     grpc::Status st = reader->Finish();
     if (status != nullptr) {
       *status = st;
@@ -353,7 +361,6 @@ TEST_F(MarketingTest, DormantAudienceHoldsOnlyUsersPastTheThresholdSortedByScore
   }
   EXPECT_EQ(got, expected);
   ASSERT_FALSE(members.empty());
-  EXPECT_FALSE(members[0].meta().model_version().empty());
 
   // Tier filter and limit.
   req.mutable_filters()->add_tiers("none");

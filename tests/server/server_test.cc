@@ -409,7 +409,7 @@ TEST_F(ServerTest, NotYetAvailableRpcsAnswerUnimplemented) {
   grpc::ClientContext actx;
   Deadline(&actx);
   auto reader = rec_->FindAudience(&actx, areq);
-  v1::AudienceMember m;
+  v1::AudiencePage m;
   EXPECT_FALSE(reader->Read(&m));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
