@@ -59,6 +59,12 @@ absl::StatusOr<std::vector<TrialCounts>> FaultyFeatureStore::GetTrialCounts(
   return base_->GetTrialCounts(item_ids, deadline);
 }
 
+absl::StatusOr<ItemChanges> FaultyFeatureStore::GetItemChanges(
+    int64_t since, absl::Time deadline) const {
+  if (failing()) return Injected();
+  return base_->GetItemChanges(since, deadline);
+}
+
 absl::Status FaultyFeatureStore::Ping(absl::Time deadline) const {
   if (failing()) return Injected();
   return base_->Ping(deadline);

@@ -37,6 +37,8 @@ class FaultyFeatureStore : public FeatureStore {
   absl::StatusOr<std::vector<TrialCounts>> GetTrialCounts(
       absl::Span<const std::string> item_ids,
       absl::Time deadline) const override;
+  absl::StatusOr<ItemChanges> GetItemChanges(
+      int64_t since, absl::Time deadline) const override;
   absl::Status Ping(absl::Time deadline) const override;
 
  private:

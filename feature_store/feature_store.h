@@ -117,6 +117,20 @@ struct ListedItem {
   absl::Time listed = absl::InfinitePast();
 };
 
+// Items written by PutItems after a catalog version (GetItemChanges).
+struct ItemChanges {
+  // The store's catalog version that these changes bring the caller to:
+  // pass it as `since` to the next call.
+  int64_t version = 0;
+  // Every item written after `since` up to `version`, each once, in no
+  // particular order.
+  std::vector<std::string> item_ids;
+  // The store's version is below `since`: it lost or dropped its catalog
+  // history (a flushed or restored Redis). Anything derived from the catalog
+  // before must be thrown away; `item_ids` is then empty.
+  bool reset = false;
+};
+
 // Outcome counters of an item's trial: events recorded with
 // count_for_trial.
 struct TrialCounts {
@@ -168,6 +182,18 @@ class FeatureStore {
   // counted). One round trip for the whole batch.
   virtual absl::StatusOr<std::vector<TrialCounts>> GetTrialCounts(
       absl::Span<const std::string> item_ids, absl::Time deadline) const = 0;
+
+  // Catalog change feed, for item-feature caches (item_cache.h). Every
+  // PutItems call raises the store's catalog version (a counter that starts
+  // at 0) and records its items under the new version; GetItemChanges
+  // returns the items recorded after version `since`. `since` =
+  // kLatestCatalogVersion returns the current version and no items. A
+  // version and its items become visible together, after the items'
+  // features: a caller that has seen version v and then reads an item reads
+  // it as of v or later. One round trip.
+  static constexpr int64_t kLatestCatalogVersion = -1;
+  virtual absl::StatusOr<ItemChanges> GetItemChanges(
+      int64_t since, absl::Time deadline) const = 0;
 
   // OK when the backend answers before `deadline`.
   virtual absl::Status Ping(absl::Time deadline) const = 0;

@@ -159,7 +159,14 @@ absl::Status InMemoryFeatureStore::PutItems(
     absl::Span<const ItemFeatures> items) {
   RECSYS_RETURN_IF_ERROR(internal::ValidateItems(items));
   absl::MutexLock lock(&mu_);
+  if (!items.empty()) ++catalog_version_;
   for (const ItemFeatures& item : items) {
+    auto [version, inserted] = item_version_.try_emplace(item.item_id, catalog_version_);
+    if (!inserted) {
+      items_by_version_.erase({version->second, item.item_id});
+      version->second = catalog_version_;
+    }
+    items_by_version_.insert({catalog_version_, item.item_id});
     ItemFeatures& stored = items_[item.item_id];
     const absl::Time listed = stored.listed;
     stored = item;
@@ -206,6 +213,28 @@ absl::StatusOr<std::vector<TrialCounts>> InMemoryFeatureStore::GetTrialCounts(
     result.push_back(it == trial_.end() ? TrialCounts{} : it->second);
   }
   return result;
+}
+
+absl::StatusOr<ItemChanges> InMemoryFeatureStore::GetItemChanges(
+    int64_t since, absl::Time /*deadline*/) const {
+  if (since < kLatestCatalogVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("since: must be a catalog version (>= 0) or ",
+                     kLatestCatalogVersion, ", got ", since));
+  }
+  absl::MutexLock lock(&mu_);
+  ItemChanges changes;
+  changes.version = catalog_version_;
+  if (since == kLatestCatalogVersion) return changes;
+  if (catalog_version_ < since) {
+    changes.reset = true;
+    return changes;
+  }
+  for (auto it = items_by_version_.upper_bound({since, std::string()});
+       it != items_by_version_.end(); ++it) {
+    if (it->first > since) changes.item_ids.push_back(it->second);
+  }
+  return changes;
 }
 
 absl::Status InMemoryFeatureStore::Ping(absl::Time /*deadline*/) const {

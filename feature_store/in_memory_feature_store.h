@@ -13,7 +13,9 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "feature_store/feature_store.h"
@@ -47,6 +49,8 @@ class InMemoryFeatureStore : public FeatureStore {
   absl::StatusOr<std::vector<TrialCounts>> GetTrialCounts(
       absl::Span<const std::string> item_ids,
       absl::Time deadline) const override;
+  absl::StatusOr<ItemChanges> GetItemChanges(
+      int64_t since, absl::Time deadline) const override;
   absl::Status Ping(absl::Time deadline) const override;
 
  private:
@@ -57,6 +61,12 @@ class InMemoryFeatureStore : public FeatureStore {
   // Listing index: item id -> listing time (only items with a known one).
   absl::flat_hash_map<std::string, absl::Time> listed_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, TrialCounts> trial_ ABSL_GUARDED_BY(mu_);
+  // Catalog change feed: the version of the last PutItems, and the items
+  // by the version that last wrote them (both directions).
+  int64_t catalog_version_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, int64_t> item_version_ ABSL_GUARDED_BY(mu_);
+  absl::btree_set<std::pair<int64_t, std::string>> items_by_version_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace recsys::feature_store

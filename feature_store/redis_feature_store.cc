@@ -62,6 +62,15 @@ constexpr absl::string_view kPurchaseScript =
     "return 1\n";
 
 // Item hash fields, in the order GetItems asks for them (HMGET).
+// Records a PutItems batch in the catalog change feed: raises the version
+// counter (KEYS[1]) and scores each item (ARGV) in the change set (KEYS[2])
+// with the new version. One script, so a reader sees the version together
+// with all of its items.
+constexpr absl::string_view kCatalogChangeScript =
+    "local v = redis.call('INCR', KEYS[1]) "
+    "for i = 1, #ARGV do redis.call('ZADD', KEYS[2], v, ARGV[i]) end "
+    "return v";
+
 constexpr absl::string_view kItemCategory = "category";
 constexpr absl::string_view kItemPrice = "price";
 constexpr absl::string_view kItemTitle = "title";
@@ -338,6 +347,8 @@ class RedisFeatureStore final : public FeatureStore {
   absl::StatusOr<std::vector<TrialCounts>> GetTrialCounts(
       absl::Span<const std::string> item_ids,
       absl::Time deadline) const override;
+  absl::StatusOr<ItemChanges> GetItemChanges(
+      int64_t since, absl::Time deadline) const override;
   absl::Status Ping(absl::Time deadline) const override;
 
  private:
@@ -346,6 +357,20 @@ class RedisFeatureStore final : public FeatureStore {
   }
   std::string ListedKey() const {
     return absl::StrCat(options_.key_prefix, "listed");
+  }
+  std::string CatalogVersionKey() const {
+    return absl::StrCat(options_.key_prefix, "catalog_version");
+  }
+  std::string CatalogChangesKey() const {
+    return absl::StrCat(options_.key_prefix, "catalog_changes");
+  }
+  // The change-feed command for the items of one PutItems batch.
+  Command CatalogChange(absl::Span<const ItemFeatures> items) const {
+    Command command = {"EVAL", std::string(kCatalogChangeScript), "2",
+                       CatalogVersionKey(), CatalogChangesKey()};
+    command.reserve(command.size() + items.size());
+    for (const ItemFeatures& item : items) command.push_back(item.item_id);
+    return command;
   }
   std::string UserKey(absl::string_view user_id,
                       absl::string_view suffix) const {
@@ -691,8 +716,10 @@ absl::Status RedisFeatureStore::PutUsers(absl::Span<const UserFeatures> users) {
 absl::Status RedisFeatureStore::PutItems(absl::Span<const ItemFeatures> items) {
   RECSYS_RETURN_IF_ERROR(internal::ValidateItems(items));
   std::vector<Command> batch;
-  batch.reserve(std::min<size_t>(items.size(), options_.bulk_batch));
-  for (const ItemFeatures& item : items) {
+  batch.reserve(std::min<size_t>(items.size(), options_.bulk_batch) + 1);
+  size_t batch_begin = 0;  // first item of `batch`
+  for (size_t i = 0; i < items.size(); ++i) {
+    const ItemFeatures& item = items[i];
     batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemCategory),
                      item.category, std::string(kItemPrice),
                      FormatDouble(item.price), std::string(kItemTitle),
@@ -704,15 +731,67 @@ absl::Status RedisFeatureStore::PutItems(absl::Span<const ItemFeatures> items) {
       batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemListed), listed});
       batch.push_back({"ZADD", ListedKey(), listed, item.item_id});
     }
-    if (batch.size() >= static_cast<size_t>(options_.bulk_batch)) {
+    if (batch.size() >= static_cast<size_t>(options_.bulk_batch) || i + 1 == items.size()) {
+      // The change feed entry follows the features it announces, on the
+      // same connection.
+      batch.push_back(CatalogChange(items.subspan(batch_begin, i + 1 - batch_begin)));
       RECSYS_RETURN_IF_ERROR(Write(batch, absl::InfiniteFuture()));
       batch.clear();
+      batch_begin = i + 1;
     }
   }
-  if (!batch.empty()) {
-    RECSYS_RETURN_IF_ERROR(Write(batch, absl::InfiniteFuture()));
-  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<ItemChanges> RedisFeatureStore::GetItemChanges(
+    int64_t since, absl::Time deadline) const {
+  if (since < kLatestCatalogVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("since: must be a catalog version (>= 0) or ",
+                     kLatestCatalogVersion, ", got ", since));
+  }
+  std::vector<Command> commands = {{"GET", CatalogVersionKey()}};
+  if (since != kLatestCatalogVersion) {
+    commands.push_back({"ZRANGEBYSCORE", CatalogChangesKey(),
+                        absl::StrCat("(", since), "+inf", "WITHSCORES"});
+  }
+  RECSYS_ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                          RoundTrip(commands, deadline));
+  ItemChanges changes;
+  const redisReply* version = replies[0].get();
+  if (version->type == REDIS_REPLY_ERROR) {
+    return absl::InternalError(absl::StrCat("redis ", pool_.address(), ": GET ",
+                                            CatalogVersionKey(),
+                                            " failed: ", ReplyText(version)));
+  }
+  if (IsString(version) && !absl::SimpleAtoi(ReplyText(version), &changes.version)) {
+    return absl::InternalError(absl::StrCat("redis ", pool_.address(), ": ",
+                                            CatalogVersionKey(), " holds \"",
+                                            ReplyText(version), "\", not a version"));
+  }
+  if (since == kLatestCatalogVersion) return changes;
+  if (changes.version < since) {
+    changes.reset = true;
+    return changes;
+  }
+  // The GET ran first: items written between the two commands arrive with
+  // versions above it. The highest score seen is the version reached.
+  const redisReply* items = replies[1].get();
+  if (items->type != REDIS_REPLY_ARRAY) {
+    return absl::InternalError(absl::StrCat("redis ", pool_.address(), ": ",
+                                            CatalogChangesKey(), " is not a sorted set"));
+  }
+  changes.item_ids.reserve(items->elements / 2);
+  for (size_t i = 0; i + 1 < items->elements; i += 2) {
+    double score = 0;
+    if (!IsString(items->element[i]) || !IsString(items->element[i + 1]) ||
+        !absl::SimpleAtod(ReplyText(items->element[i + 1]), &score)) {
+      continue;
+    }
+    changes.item_ids.emplace_back(ReplyText(items->element[i]));
+    changes.version = std::max(changes.version, static_cast<int64_t>(score));
+  }
+  return changes;
 }
 
 absl::StatusOr<std::vector<ListedItem>> RedisFeatureStore::GetListedItems(

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "feature_store/in_memory_feature_store.h"
+#include "feature_store/item_cache.h"
 #include "feature_store/redis_feature_store.h"
 #include "recommender/model_format.h"
 #include "marketing/coupon_store.h"
@@ -34,6 +35,13 @@ ABSL_FLAG(std::string, redis, "",
           "Redis host:port for features; empty: embedded in-memory store seeded from the model.");
 ABSL_FLAG(std::string, redis_prefix, "rs:", "Prefix of every Redis key.");
 ABSL_FLAG(int, redis_pool, 8, "Maximum Redis connections.");
+ABSL_FLAG(bool, item_cache, true,
+          "Keep Redis item features (stock, flags, price) in process memory, following the "
+          "store's catalog change feed (docs/redis_keys.md); false: read them per request.");
+ABSL_FLAG(absl::Duration, item_cache_staleness, absl::Seconds(1),
+          "With --item_cache: longest delay before an item update made by another process "
+          "is seen (updates through this server are seen at once); 0s: check on every "
+          "request.");
 ABSL_FLAG(int, poll_seconds, 30, "Seconds between checks for a newer model (0: never).");
 ABSL_FLAG(int, max_threads, 32, "Maximum gRPC server threads.");
 ABSL_FLAG(int, max_k, 200, "Largest k accepted per slot.");
@@ -110,6 +118,16 @@ int main(int argc, char** argv) {
       return 1;
     }
     features = *std::move(redis);
+    if (absl::GetFlag(FLAGS_item_cache)) {
+      auto cached = feature_store::NewItemCachingFeatureStore(
+          std::move(features),
+          {.max_staleness = absl::GetFlag(FLAGS_item_cache_staleness)});
+      if (!cached.ok()) {
+        LogError(absl::StrCat("--item_cache_staleness: ", cached.status().message()));
+        return 1;
+      }
+      features = *std::move(cached);
+    }
     marketing::RedisClientOptions client;
     client.host = redis_options->host;
     client.port = redis_options->port;

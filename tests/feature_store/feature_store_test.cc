@@ -4,6 +4,7 @@
 // redis-server.
 #include "feature_store/feature_store.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "feature_store/in_memory_feature_store.h"
+#include "feature_store/item_cache.h"
 #include "feature_store/redis_feature_store.h"
 #include "gtest/gtest.h"
 #include "tests/feature_store/test_util.h"
@@ -98,6 +100,21 @@ struct RedisBackend {
   }
 };
 
+// The Redis store behind the item cache, reading the change feed on every
+// call: the cache must keep the whole contract.
+struct CachedRedisBackend {
+  static constexpr char kName[] = "CachedRedis";
+  static absl::StatusOr<std::unique_ptr<FeatureStore>> Make(
+      const Limits& limits) {
+    absl::StatusOr<std::unique_ptr<FeatureStore>> redis = RedisBackend::Make(limits);
+    if (!redis.ok()) return redis.status();
+    absl::StatusOr<std::unique_ptr<ItemCachingFeatureStore>> cached =
+        NewItemCachingFeatureStore(*std::move(redis), {.max_staleness = absl::ZeroDuration()});
+    if (!cached.ok()) return cached.status();
+    return std::unique_ptr<FeatureStore>(*std::move(cached));
+  }
+};
+
 class BackendNames {
  public:
   template <typename T>
@@ -118,7 +135,7 @@ class FeatureStoreContractTest : public ::testing::Test {
   }
 };
 
-using Backends = ::testing::Types<InMemoryBackend, RedisBackend>;
+using Backends = ::testing::Types<InMemoryBackend, RedisBackend, CachedRedisBackend>;
 TYPED_TEST_SUITE(FeatureStoreContractTest, Backends, BackendNames);
 
 TYPED_TEST(FeatureStoreContractTest, PingIsOk) {
@@ -401,6 +418,69 @@ TYPED_TEST(FeatureStoreContractTest, PutUsersRejectsInvalidUsers) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_NE(status.message().find("users[0].user_id"), absl::string_view::npos)
       << status;
+}
+
+TYPED_TEST(FeatureStoreContractTest, ItemChangesFollowPutItems) {
+  std::unique_ptr<FeatureStore> store = this->MakeStore();
+  ASSERT_NE(store, nullptr);
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      ItemChanges latest, store->GetItemChanges(FeatureStore::kLatestCatalogVersion, kNoDeadline));
+  EXPECT_EQ(latest.version, 0);
+  EXPECT_TRUE(latest.item_ids.empty());
+  RECSYS_ASSERT_OK_AND_ASSIGN(ItemChanges none, store->GetItemChanges(0, kNoDeadline));
+  EXPECT_EQ(none.version, 0);
+  EXPECT_TRUE(none.item_ids.empty());
+  EXPECT_FALSE(none.reset);
+
+  const ItemFeatures first[] = {{.item_id = "a", .category = "c", .stock = 1},
+                                {.item_id = "b", .category = "c", .stock = 2}};
+  RECSYS_ASSERT_OK(store->PutItems(first));
+  RECSYS_ASSERT_OK_AND_ASSIGN(ItemChanges one, store->GetItemChanges(0, kNoDeadline));
+  EXPECT_GT(one.version, 0);
+  std::vector<std::string> ids = one.item_ids;
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "b"}));
+
+  const ItemFeatures second[] = {{.item_id = "b", .category = "c", .stock = 0}};
+  RECSYS_ASSERT_OK(store->PutItems(second));
+  RECSYS_ASSERT_OK_AND_ASSIGN(ItemChanges two, store->GetItemChanges(one.version, kNoDeadline));
+  EXPECT_GT(two.version, one.version);
+  EXPECT_EQ(two.item_ids, (std::vector<std::string>{"b"}));
+  // From the start, each item once.
+  RECSYS_ASSERT_OK_AND_ASSIGN(ItemChanges all, store->GetItemChanges(0, kNoDeadline));
+  EXPECT_EQ(all.version, two.version);
+  EXPECT_EQ(all.item_ids.size(), 2u);
+  RECSYS_ASSERT_OK_AND_ASSIGN(ItemChanges after, store->GetItemChanges(two.version, kNoDeadline));
+  EXPECT_EQ(after.version, two.version);
+  EXPECT_TRUE(after.item_ids.empty());
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      latest, store->GetItemChanges(FeatureStore::kLatestCatalogVersion, kNoDeadline));
+  EXPECT_EQ(latest.version, two.version);
+  EXPECT_TRUE(latest.item_ids.empty());
+  // Events do not touch the catalog.
+  const Event events[] = {Purchase("alice", "a", T(10))};
+  RECSYS_ASSERT_OK(store->RecordEvents(events, kNoDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(after, store->GetItemChanges(two.version, kNoDeadline));
+  EXPECT_TRUE(after.item_ids.empty());
+}
+
+TYPED_TEST(FeatureStoreContractTest, ItemChangesReportAVersionThatWentBack) {
+  std::unique_ptr<FeatureStore> store = this->MakeStore();
+  ASSERT_NE(store, nullptr);
+  const ItemFeatures items[] = {{.item_id = "a", .category = "c"}};
+  RECSYS_ASSERT_OK(store->PutItems(items));
+  RECSYS_ASSERT_OK_AND_ASSIGN(ItemChanges changes, store->GetItemChanges(1000, kNoDeadline));
+  EXPECT_TRUE(changes.reset);
+  EXPECT_TRUE(changes.item_ids.empty());
+  EXPECT_EQ(changes.version, 1);
+}
+
+TYPED_TEST(FeatureStoreContractTest, ItemChangesRejectABadVersion) {
+  std::unique_ptr<FeatureStore> store = this->MakeStore();
+  ASSERT_NE(store, nullptr);
+  absl::Status status = store->GetItemChanges(-2, kNoDeadline).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_NE(status.message().find("since"), absl::string_view::npos) << status;
 }
 
 TYPED_TEST(FeatureStoreContractTest, PutItemsAndGetItems) {

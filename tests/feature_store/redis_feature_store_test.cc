@@ -331,6 +331,8 @@ TEST(RedisFeatureStoreTest, KeySchemaMatchesDocumentation) {
   EXPECT_EQ(command({"ZSCORE", p + "listed", "sku-1"}),
             absl::StrCat(absl::ToUnixSeconds(T(5))));
   EXPECT_EQ(command({"HGET", p + "t:sku-1", "impressions"}), "1");
+  EXPECT_EQ(command({"GET", p + "catalog_version"}), "1");
+  EXPECT_EQ(command({"ZSCORE", p + "catalog_changes", "sku-1"}), "1");
 }
 
 TEST(RedisFeatureStoreTest, SelectsTheConfiguredDatabase) {

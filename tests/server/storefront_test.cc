@@ -11,6 +11,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "feature_store/item_cache.h"
 #include "feature_store/redis_feature_store.h"
 #include "gtest/gtest.h"
 #include "recommender/model_store.h"
@@ -63,10 +64,17 @@ class StorefrontTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     RECSYS_ASSERT_OK(LoadIntoFeatureStore(data_, store_.get()));
+    // As in production, items are read through the in-process cache; the
+    // tests write to Redis directly, as another process would, so the cache
+    // reads the change feed on every request here.
+    auto cached = feature_store::NewItemCachingFeatureStore(
+        store_.get(), {.max_staleness = absl::ZeroDuration()});
+    ASSERT_TRUE(cached.ok()) << cached.status();
+    cached_ = *std::move(cached);
     RecommenderOptions rec_options;
     rec_options.feature_timeout = absl::Seconds(2);
     rec_options.trial_pool.refresh = absl::ZeroDuration();  // see listings at once
-    recommender_ = std::make_unique<Recommender>(models_.get(), store_.get(), rec_options);
+    recommender_ = std::make_unique<Recommender>(models_.get(), cached_.get(), rec_options);
   }
 
   void UsePlan(absl::string_view text) {
@@ -138,6 +146,7 @@ class StorefrontTest : public ::testing::Test {
   ModelData data_;
   std::unique_ptr<ModelStore> models_;
   std::unique_ptr<feature_store::FeatureStore> store_;
+  std::unique_ptr<feature_store::ItemCachingFeatureStore> cached_;
   std::unique_ptr<Recommender> recommender_;
 };
 
@@ -519,6 +528,59 @@ TEST_F(StorefrontTest, TrialOutcomeIsCountedPerItem) {
   RECSYS_ASSERT_OK_AND_ASSIGN(report, recommender_->TrialReport(now + absl::Hours(24 * 20), 0,
                                                                 absl::InfiniteFuture()));
   EXPECT_TRUE(report.items.empty());
+}
+
+TEST_F(StorefrontTest, StockSetThroughGrpcIsSeenAtOnceDespiteTheItemCache) {
+  // A server whose item cache would not read the change feed for a day:
+  // updates through its own Admin.UpdateItems must still be seen by the
+  // next request.
+  auto lazy = feature_store::NewItemCachingFeatureStore(store_.get(),
+                                                        {.max_staleness = absl::Hours(24)});
+  ASSERT_TRUE(lazy.ok()) << lazy.status();
+  server::ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  auto server = server::RecsysServer::Start(options, models_.get(), lazy->get());
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                     grpc::InsecureChannelCredentials());
+  auto rec = recsys::v1::Recommender::NewStub(channel);
+  auto admin = recsys::v1::Admin::NewStub(channel);
+  auto top = [&]() -> std::vector<std::string> {
+    recsys::v1::RecommendProductsRequest req;
+    req.set_user_id("visitor");
+    auto* slot = req.add_slots();
+    slot->set_name("homepage");
+    slot->set_k(3);
+    recsys::v1::RecommendProductsResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status st = rec->RecommendProducts(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    EXPECT_FALSE(resp.meta().degraded()) << resp.meta().degraded_reason();
+    std::vector<std::string> ids;
+    if (resp.slots_size() == 1) {
+      for (const auto& i : resp.slots(0).items()) ids.push_back(i.item_id());
+    }
+    return ids;
+  };
+  auto set_stock = [&](const std::string& item, int64_t stock) {
+    recsys::v1::UpdateItemsRequest update;
+    update.add_items()->set_item_id(item);
+    update.mutable_items(0)->set_stock(stock);
+    recsys::v1::UpdateItemsResponse updated;
+    grpc::ClientContext ctx;
+    grpc::Status st = admin->UpdateItems(&ctx, update, &updated);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  };
+  const std::vector<std::string> before = top();
+  ASSERT_FALSE(before.empty());
+  const std::string first = before[0];
+  EXPECT_GT((*lazy)->stats().items, 0);  // the answer was checked through the cache
+  set_stock(first, 0);
+  for (const std::string& id : top()) EXPECT_NE(id, first);
+  set_stock(first, 50);
+  EXPECT_EQ(top(), before);
+  EXPECT_EQ((*lazy)->stats().refreshes, 1);
+  EXPECT_GE((*lazy)->stats().invalidated, 1);
 }
 
 TEST_F(StorefrontTest, CatalogListingThroughGrpcReachesTheTrialPool) {
