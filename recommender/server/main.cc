@@ -43,7 +43,10 @@ ABSL_FLAG(absl::Duration, item_cache_staleness, absl::Seconds(1),
           "is seen (updates through this server are seen at once); 0s: check on every "
           "request.");
 ABSL_FLAG(int, poll_seconds, 30, "Seconds between checks for a newer model (0: never).");
-ABSL_FLAG(int, max_threads, 32, "Maximum gRPC server threads.");
+ABSL_FLAG(int, max_threads, 32, "Maximum gRPC server threads (sync API).");
+ABSL_FLAG(bool, callback_api, false,
+          "Serve RecommendProducts and SimilarItems through gRPC's callback API instead of "
+          "the sync thread pool (docs/benchmarks.md, \"Thread model\").");
 ABSL_FLAG(int, max_k, 200, "Largest k accepted per slot.");
 ABSL_FLAG(int, feature_timeout_ms, 50,
           "Longest wait for the feature store per request before answering degraded.");
@@ -192,6 +195,7 @@ int main(int argc, char** argv) {
   server::ServerOptions server_options;
   server_options.listen_address = absl::GetFlag(FLAGS_listen);
   server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
+  server_options.callback_api = absl::GetFlag(FLAGS_callback_api);
   server_options.slots_config = absl::GetFlag(FLAGS_slots_config);
   recommender::RecommenderOptions rec_options;
   rec_options.max_k = absl::GetFlag(FLAGS_max_k);

@@ -22,7 +22,7 @@ using recommender::AnswerMeta;
 using recommender::ItemFilters;
 using recommender::ScoredItem;
 
-absl::Time Deadline(const grpc::ServerContext* context) {
+absl::Time Deadline(const grpc::ServerContextBase* context) {
   const auto deadline = context->deadline();
   if (deadline == std::chrono::system_clock::time_point::max()) {
     return absl::InfiniteFuture();
@@ -93,17 +93,29 @@ v1::EventType FromEventType(feature_store::EventType type) {
 
 }  // namespace
 
-grpc::Status RecommenderService::RecommendProducts(
-    grpc::ServerContext* context, const v1::RecommendProductsRequest* request,
-    v1::RecommendProductsResponse* response) {
+grpc::Status RecommenderService::RecommendProducts(grpc::ServerContext* context,
+                                                   const v1::RecommendProductsRequest* request,
+                                                   v1::RecommendProductsResponse* response) {
+  return DoRecommendProducts(Deadline(context), *request, response);
+}
+
+grpc::Status RecommenderService::SimilarItems(grpc::ServerContext* context,
+                                              const v1::SimilarItemsRequest* request,
+                                              v1::SimilarItemsResponse* response) {
+  return DoSimilarItems(Deadline(context), *request, response);
+}
+
+grpc::Status RecommenderService::DoRecommendProducts(absl::Time deadline,
+                                                     const v1::RecommendProductsRequest& request,
+                                                     v1::RecommendProductsResponse* response) const {
   recommender::ProductRequest query;
-  query.user_id = request->user_id();
-  for (const auto& slot : request->slots()) query.slots.push_back({slot.name(), slot.k()});
-  query.filters = ToFilters(request->filters());
-  if (request->context().request_time_unix() != 0) {
-    query.now = absl::FromUnixSeconds(request->context().request_time_unix());
+  query.user_id = request.user_id();
+  for (const auto& slot : request.slots()) query.slots.push_back({slot.name(), slot.k()});
+  query.filters = ToFilters(request.filters());
+  if (request.context().request_time_unix() != 0) {
+    query.now = absl::FromUnixSeconds(request.context().request_time_unix());
   }
-  query.deadline = Deadline(context);
+  query.deadline = deadline;
   auto answer = recommender_->RecommendProducts(query);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
   for (const auto& slot : answer->slots) {
@@ -115,22 +127,38 @@ grpc::Status RecommenderService::RecommendProducts(
   return grpc::Status::OK;
 }
 
-grpc::Status RecommenderService::SimilarItems(grpc::ServerContext* context,
-                                              const v1::SimilarItemsRequest* request,
-                                              v1::SimilarItemsResponse* response) {
+grpc::Status RecommenderService::DoSimilarItems(absl::Time deadline,
+                                                const v1::SimilarItemsRequest& request,
+                                                v1::SimilarItemsResponse* response) const {
   recommender::SimilarRequest query;
-  query.item_id = request->item_id();
-  query.k = request->k();
-  query.filters = ToFilters(request->filters());
-  query.user_id = request->user_id();
-  query.price_band = request->price_band();
-  query.complements = request->mode() == v1::SIMILAR_MODE_COMPLEMENTS;
-  query.deadline = Deadline(context);
+  query.item_id = request.item_id();
+  query.k = request.k();
+  query.filters = ToFilters(request.filters());
+  query.user_id = request.user_id();
+  query.price_band = request.price_band();
+  query.complements = request.mode() == v1::SIMILAR_MODE_COMPLEMENTS;
+  query.deadline = deadline;
   auto answer = recommender_->SimilarItems(query);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
   for (const auto& item : answer->items) ToProto(item, response->add_items());
   ToProto(answer->meta, response->mutable_meta());
   return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* CallbackRecommenderService::RecommendProducts(
+    grpc::CallbackServerContext* context, const v1::RecommendProductsRequest* request,
+    v1::RecommendProductsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(DoRecommendProducts(Deadline(context), *request, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CallbackRecommenderService::SimilarItems(
+    grpc::CallbackServerContext* context, const v1::SimilarItemsRequest* request,
+    v1::SimilarItemsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(DoSimilarItems(Deadline(context), *request, response));
+  return reactor;
 }
 
 grpc::Status RecommenderService::RecommendCoupons(grpc::ServerContext* context,
@@ -601,8 +629,13 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
     if (!plan.ok()) return plan.status();
     s->recommender_->SetSlotPlan(*std::move(plan));
   }
-  s->recommender_service_ =
-      std::make_unique<RecommenderService>(s->recommender_.get(), marketer);
+  if (options.callback_api) {
+    s->recommender_service_ =
+        std::make_unique<CallbackRecommenderService>(s->recommender_.get(), marketer);
+  } else {
+    s->recommender_service_ =
+        std::make_unique<RecommenderService>(s->recommender_.get(), marketer);
+  }
   s->admin_service_ = std::make_unique<AdminService>(models, features, s->recommender_.get(),
                                                      options.slots_config, marketer);
 

@@ -4,8 +4,12 @@
 // proto, one status mapping (grpc_status.h). All logic, validation included,
 // lives in recommender::Recommender and recommender::ModelStore.
 //
-// Threading: the sync gRPC API calls these handlers from its thread pool;
-// the services hold only borrowed, thread-safe collaborators.
+// Threading: the sync gRPC API calls these handlers from its thread pool.
+// With ServerOptions::callback_api, RecommendProducts and SimilarItems (the
+// storefront's latency-bound calls) are served through the callback API
+// instead, on gRPC's own threads (CallbackRecommenderService); the other
+// calls stay sync. The services hold only borrowed, thread-safe
+// collaborators.
 #ifndef RECSYS_RECOMMENDER_SERVER_RECOMMENDER_SERVICE_H_
 #define RECSYS_RECOMMENDER_SERVER_RECOMMENDER_SERVICE_H_
 
@@ -31,13 +35,14 @@ inline constexpr char kRecommenderHealthName[] = "recsys.v1.Recommender";
 // replica out of rotation.
 inline constexpr char kFeatureStoreHealthName[] = "recsys.feature_store";
 
-class RecommenderService final : public recsys::v1::Recommender::Service {
+class RecommenderService : public recsys::v1::Recommender::Service {
  public:
   // Borrowed pointers must outlive the service. Without a `marketer`,
   // RecommendCoupons, FindAudience and coupon events answer UNIMPLEMENTED.
   explicit RecommenderService(const recommender::Recommender* recommender,
-                              const marketing::Marketer* marketer = nullptr)
-      : recommender_(recommender), marketer_(marketer) {}
+                              const marketing::Marketer* marketer = nullptr) {
+    Init(recommender, marketer);
+  }
 
   grpc::Status RecommendProducts(grpc::ServerContext* context,
                                  const recsys::v1::RecommendProductsRequest* request,
@@ -58,9 +63,47 @@ class RecommenderService final : public recsys::v1::Recommender::Service {
                               const recsys::v1::GetUserProfileRequest* request,
                               recsys::v1::UserProfile* response) override;
 
+ protected:
+  // For CallbackRecommenderService, whose gRPC base classes are default
+  // constructed: Init before use.
+  RecommenderService() = default;
+  void Init(const recommender::Recommender* recommender, const marketing::Marketer* marketer) {
+    recommender_ = recommender;
+    marketer_ = marketer;
+  }
+
+  // The bodies of the storefront calls, shared by both APIs.
+  grpc::Status DoRecommendProducts(absl::Time deadline,
+                                   const recsys::v1::RecommendProductsRequest& request,
+                                   recsys::v1::RecommendProductsResponse* response) const;
+  grpc::Status DoSimilarItems(absl::Time deadline, const recsys::v1::SimilarItemsRequest& request,
+                              recsys::v1::SimilarItemsResponse* response) const;
+
  private:
-  const recommender::Recommender* const recommender_;
-  const marketing::Marketer* const marketer_;
+  const recommender::Recommender* recommender_ = nullptr;
+  const marketing::Marketer* marketer_ = nullptr;
+};
+
+// RecommenderService with RecommendProducts and SimilarItems on the
+// callback API: each request runs to completion on the gRPC thread that
+// read it (the handlers block only on the feature store's round trips,
+// bounded by RecommenderOptions::feature_timeout), with no hand-off to a
+// sync worker thread.
+class CallbackRecommenderService final
+    : public recsys::v1::Recommender::WithCallbackMethod_RecommendProducts<
+          recsys::v1::Recommender::WithCallbackMethod_SimilarItems<RecommenderService>> {
+ public:
+  CallbackRecommenderService(const recommender::Recommender* recommender,
+                             const marketing::Marketer* marketer = nullptr) {
+    Init(recommender, marketer);
+  }
+
+  grpc::ServerUnaryReactor* RecommendProducts(
+      grpc::CallbackServerContext* context, const recsys::v1::RecommendProductsRequest* request,
+      recsys::v1::RecommendProductsResponse* response) override;
+  grpc::ServerUnaryReactor* SimilarItems(grpc::CallbackServerContext* context,
+                                         const recsys::v1::SimilarItemsRequest* request,
+                                         recsys::v1::SimilarItemsResponse* response) override;
 };
 
 class AdminService final : public recsys::v1::Admin::Service {
@@ -118,6 +161,11 @@ struct ServerOptions {
   std::string listen_address = "0.0.0.0:50051";
   // Maximum threads of the sync server (ResourceQuota::SetMaxThreads).
   int max_threads = 32;
+  // Serve RecommendProducts and SimilarItems through the callback API
+  // (CallbackRecommenderService) instead of the sync thread pool.
+  // docs/benchmarks.md ("Thread model") has the measurements behind the
+  // default.
+  bool callback_api = false;
   // How often the feature store's health is probed.
   absl::Duration health_interval = absl::Seconds(1);
   // Serve the reflection service (for grpcurl and similar tools).

@@ -394,6 +394,83 @@ TEST_F(ServerTest, BadRequestsGetInvalidArgumentNamingTheField) {
   EXPECT_EQ(Profile("nobody-at-all", &profile).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(ServerTest, CallbackApiGivesTheSameAnswersAndErrors) {
+  ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.callback_api = true;
+  recommender::RecommenderOptions rec_options;
+  rec_options.max_k = 100;
+  rec_options.max_exclude_ids = 20;
+  rec_options.feature_timeout = absl::Milliseconds(500);
+  auto server =
+      RecsysServer::Start(options, world->models.get(), world->features.get(), rec_options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                     grpc::InsecureChannelCredentials());
+  auto callback = v1::Recommender::NewStub(channel);
+
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  for (size_t u = 0; u < 5 && u < world->users.size(); ++u) {
+    v1::RecommendProductsRequest req;
+    req.set_user_id(world->users[u]);
+    req.mutable_context()->set_request_time_unix(now);
+    for (const char* name : {"homepage_hero", "for_you"}) {
+      auto* slot = req.add_slots();
+      slot->set_name(name);
+      slot->set_k(6);
+    }
+    v1::RecommendProductsResponse sync_resp, callback_resp;
+    grpc::ClientContext sync_ctx, callback_ctx;
+    Deadline(&sync_ctx);
+    Deadline(&callback_ctx);
+    ASSERT_TRUE(rec_->RecommendProducts(&sync_ctx, req, &sync_resp).ok());
+    ASSERT_TRUE(callback->RecommendProducts(&callback_ctx, req, &callback_resp).ok());
+    ASSERT_EQ(sync_resp.slots_size(), 2);
+    ASSERT_EQ(callback_resp.slots_size(), 2);
+    for (int s = 0; s < 2; ++s) {
+      EXPECT_EQ(callback_resp.slots(s).SerializeAsString(), sync_resp.slots(s).SerializeAsString())
+          << world->users[u] << " slot " << s;
+      EXPECT_GT(callback_resp.slots(s).items_size(), 0);
+    }
+  }
+  const auto bundle = world->models->Current();
+  v1::SimilarItemsRequest sreq;
+  sreq.set_item_id(bundle->item(bundle->popular()[0]).item_id);
+  sreq.set_k(8);
+  v1::SimilarItemsResponse sync_similar, callback_similar;
+  grpc::ClientContext sync_ctx, callback_ctx;
+  Deadline(&sync_ctx);
+  Deadline(&callback_ctx);
+  ASSERT_TRUE(rec_->SimilarItems(&sync_ctx, sreq, &sync_similar).ok());
+  ASSERT_TRUE(callback->SimilarItems(&callback_ctx, sreq, &callback_similar).ok());
+  EXPECT_EQ(callback_similar.items_size(), 8);
+  EXPECT_EQ(callback_similar.SerializeAsString().size(), sync_similar.SerializeAsString().size());
+  for (int i = 0; i < callback_similar.items_size() && i < sync_similar.items_size(); ++i) {
+    EXPECT_EQ(callback_similar.items(i).item_id(), sync_similar.items(i).item_id());
+  }
+
+  // Errors keep their code and the field's name.
+  v1::RecommendProductsRequest bad;
+  bad.set_user_id("u");
+  bad.add_slots()->set_k(0);
+  v1::RecommendProductsResponse resp;
+  grpc::ClientContext bad_ctx;
+  Deadline(&bad_ctx);
+  ExpectInvalid(callback->RecommendProducts(&bad_ctx, bad, &resp), "slots[0].k");
+  sreq.set_item_id("no-such-item");
+  grpc::ClientContext missing_ctx;
+  Deadline(&missing_ctx);
+  grpc::Status st = callback->SimilarItems(&missing_ctx, sreq, &callback_similar);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+  // The other calls are still served (sync) by the same server.
+  v1::GetUserProfileRequest preq;
+  preq.set_user_id(world->users[0]);
+  v1::UserProfile profile;
+  grpc::ClientContext profile_ctx;
+  Deadline(&profile_ctx);
+  EXPECT_TRUE(callback->GetUserProfile(&profile_ctx, preq, &profile).ok());
+}
+
 TEST_F(ServerTest, NotYetAvailableRpcsAnswerUnimplemented) {
   v1::RecommendCouponsRequest creq;
   creq.set_user_id("u");
