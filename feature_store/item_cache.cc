@@ -109,9 +109,26 @@ class ItemCache final : public ItemCachingFeatureStore {
   // time; never held together with a wait on mu_ by another path.
   mutable absl::Mutex refresh_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
-  // Cached answers of the store: nullopt for items it does not know.
-  mutable absl::flat_hash_map<std::string, std::optional<ItemFeatures>> items_
-      ABSL_GUARDED_BY(mu_);
+  // A cached answer of the store, compact (a 100k-item catalog is a few
+  // MiB): the id is the map's key, the category an index into
+  // categories_.
+  struct Entry {
+    std::string title;
+    double price = 0;
+    int64_t stock = -1;
+    absl::Time listed = absl::InfinitePast();
+    uint32_t category = 0;
+    bool known = false;  // false: the store does not know the item
+    bool slow_mover = false;
+  };
+  Entry ToEntry(const std::optional<ItemFeatures>& item) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<ItemFeatures> FromEntry(const std::string& id, const Entry& entry) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  mutable absl::flat_hash_map<std::string, Entry> items_ ABSL_GUARDED_BY(mu_);
+  // Distinct category names, and their indices.
+  mutable std::vector<std::string> categories_ ABSL_GUARDED_BY(mu_);
+  mutable absl::flat_hash_map<std::string, uint32_t> category_index_ ABSL_GUARDED_BY(mu_);
   // Catalog version the entries are current with; -1 until first read.
   mutable int64_t version_ ABSL_GUARDED_BY(mu_) = -1;
   // Raised whenever entries are dropped: a miss read before that may hold
@@ -125,6 +142,35 @@ class ItemCache final : public ItemCachingFeatureStore {
   mutable std::atomic<int64_t> refresh_failures_{0};
   mutable std::atomic<int64_t> invalidated_{0};
 };
+
+ItemCache::Entry ItemCache::ToEntry(const std::optional<ItemFeatures>& item) const {
+  Entry entry;
+  if (!item.has_value()) return entry;
+  entry.known = true;
+  entry.title = item->title;
+  entry.price = item->price;
+  entry.stock = item->stock;
+  entry.listed = item->listed;
+  entry.slow_mover = item->slow_mover;
+  auto [it, inserted] =
+      category_index_.try_emplace(item->category, static_cast<uint32_t>(categories_.size()));
+  if (inserted) categories_.push_back(item->category);
+  entry.category = it->second;
+  return entry;
+}
+
+std::optional<ItemFeatures> ItemCache::FromEntry(const std::string& id, const Entry& entry) const {
+  if (!entry.known) return std::nullopt;
+  ItemFeatures item;
+  item.item_id = id;
+  item.category = categories_[entry.category];
+  item.title = entry.title;
+  item.price = entry.price;
+  item.stock = entry.stock;
+  item.listed = entry.listed;
+  item.slow_mover = entry.slow_mover;
+  return item;
+}
 
 void ItemCache::MaybeRefresh(absl::Time deadline) const {
   const bool every_call = options_.max_staleness <= absl::ZeroDuration();
@@ -191,7 +237,7 @@ absl::StatusOr<std::vector<std::optional<ItemFeatures>>> ItemCache::GetItems(
       if (it == items_.end()) {
         missing.push_back(i);
       } else {
-        result[i] = it->second;
+        result[i] = FromEntry(it->first, it->second);
       }
     }
   }
@@ -215,7 +261,7 @@ absl::StatusOr<std::vector<std::optional<ItemFeatures>>> ItemCache::GetItems(
     // predate the change that dropped it) and a version is known.
     if (keep && epoch == epoch_) {
       for (size_t j = 0; j < ids.size() && items_.size() < options_.max_items; ++j) {
-        items_.try_emplace(ids[j], fetched[j]);
+        if (!items_.contains(ids[j])) items_.emplace(ids[j], ToEntry(fetched[j]));
       }
     }
   }

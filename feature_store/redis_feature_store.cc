@@ -206,17 +206,17 @@ class ConnectionPool {
     {
       absl::MutexLock lock(&mu_);
       while (true) {
-        if (!idle_.empty()) {
-          Context context = std::move(idle_.back());
-          idle_.pop_back();
-          return context;
-        }
         const absl::Time now = absl::Now();
         if (now < retry_after_) {
           return absl::UnavailableError(absl::StrCat(
               "redis ", address_, " unreachable (", last_connect_error_,
               "); in reconnect backoff for another ",
               absl::FormatDuration(retry_after_ - now)));
+        }
+        if (!idle_.empty()) {
+          Context context = std::move(idle_.back());
+          idle_.pop_back();
+          return context;
         }
         if (open_ < options_.pool_size) {
           ++open_;
@@ -243,6 +243,24 @@ class ConnectionPool {
       cv_.SignalAll();
     }
     return context;
+  }
+
+  // Records how a call on a pooled connection ended: `stalled` when Redis
+  // did not answer before the call's timeout. After options.stall_trip
+  // stalled calls in a row, calls fail fast for reconnect_backoff, as after
+  // a failed connect: a hung Redis (accepting connections, answering
+  // nothing) then costs requests nothing instead of their whole timeout.
+  void ReportCall(bool stalled, absl::string_view error) {
+    absl::MutexLock lock(&mu_);
+    if (!stalled) {
+      stalled_in_a_row_ = 0;
+      return;
+    }
+    if (options_.stall_trip > 0 && ++stalled_in_a_row_ >= options_.stall_trip) {
+      stalled_in_a_row_ = 0;
+      retry_after_ = absl::Now() + options_.reconnect_backoff;
+      last_connect_error_ = absl::StrCat(options_.stall_trip, " calls in a row unanswered: ", error);
+    }
   }
 
   // Returns a connection from Acquire. An unhealthy one (it saw an I/O or
@@ -321,6 +339,7 @@ class ConnectionPool {
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   // Until then, Acquire fails fast instead of connecting.
   absl::Time retry_after_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int stalled_in_a_row_ ABSL_GUARDED_BY(mu_) = 0;
   std::string last_connect_error_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -466,6 +485,7 @@ absl::StatusOr<std::vector<Reply>> RedisFeatureStore::RoundTrip(
   }
 
   pool_.Release(std::move(context), status.ok());
+  pool_.ReportCall(status.code() == absl::StatusCode::kDeadlineExceeded, status.message());
   if (!status.ok()) return status;
   return replies;
 }
@@ -947,6 +967,10 @@ absl::StatusOr<std::unique_ptr<FeatureStore>> NewRedisFeatureStore(
       options.default_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "RedisOptions.connect_timeout and default_timeout must be positive");
+  }
+  if (options.stall_trip < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "RedisOptions.stall_trip ", options.stall_trip, " is negative"));
   }
   if (options.reconnect_backoff < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(

@@ -7,7 +7,10 @@
 // absl::InfiniteFuture()). A connection that saw an error is dropped, not
 // returned to the pool. After a failed connect, calls fail fast with
 // Unavailable for `reconnect_backoff` instead of each paying the connect
-// timeout, so a dead Redis costs the request path almost nothing.
+// timeout, so a dead Redis costs the request path almost nothing. The same
+// happens after `stall_trip` calls in a row got no answer before their
+// timeout: a hung Redis (it accepts connections but answers nothing) would
+// otherwise hold every request for its whole feature timeout.
 //
 // Every call is one pipelined round trip (PutUsers / PutItems: one per
 // bulk_batch commands). Writes are not atomic across a batch: when a write
@@ -55,6 +58,11 @@ struct RedisOptions {
   absl::Duration default_timeout = absl::Seconds(2);
   // After a failed connect, fail fast for this long before trying again.
   absl::Duration reconnect_backoff = absl::Milliseconds(500);
+  // After this many calls in a row end unanswered (timed out), fail fast as
+  // after a failed connect, for reconnect_backoff. 0: never. One slow answer
+  // (a scheduling stall) does not trip it; a hung Redis does within a few
+  // requests.
+  int stall_trip = 3;
   // Lengths kept of the per-user recent-activity and impression lists.
   int recent_limit = 100;
   int impression_limit = 200;

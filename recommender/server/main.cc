@@ -44,9 +44,9 @@ ABSL_FLAG(absl::Duration, item_cache_staleness, absl::Seconds(1),
           "request.");
 ABSL_FLAG(int, poll_seconds, 30, "Seconds between checks for a newer model (0: never).");
 ABSL_FLAG(int, max_threads, 32, "Maximum gRPC server threads (sync API).");
-ABSL_FLAG(bool, callback_api, false,
-          "Serve RecommendProducts and SimilarItems through gRPC's callback API instead of "
-          "the sync thread pool (docs/benchmarks.md, \"Thread model\").");
+ABSL_FLAG(bool, callback_api, true,
+          "Serve RecommendProducts and SimilarItems through gRPC's callback API; false: "
+          "the sync thread pool, as the other calls (docs/benchmarks.md, \"Thread model\").");
 ABSL_FLAG(int, max_k, 200, "Largest k accepted per slot.");
 ABSL_FLAG(int, feature_timeout_ms, 50,
           "Longest wait for the feature store per request before answering degraded.");

@@ -165,7 +165,7 @@ struct ServerOptions {
   // (CallbackRecommenderService) instead of the sync thread pool.
   // docs/benchmarks.md ("Thread model") has the measurements behind the
   // default.
-  bool callback_api = false;
+  bool callback_api = true;
   // How often the feature store's health is probed.
   absl::Duration health_interval = absl::Seconds(1);
   // Serve the reflection service (for grpcurl and similar tools).

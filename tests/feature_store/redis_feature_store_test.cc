@@ -130,6 +130,9 @@ TEST(NewRedisFeatureStoreTest, RejectsBadOptions) {
   options = RedisOptions();
   options.default_timeout = absl::ZeroDuration();
   expect_invalid(options, "default_timeout 0");
+  options = RedisOptions();
+  options.stall_trip = -1;
+  expect_invalid(options, "stall_trip -1");
 }
 
 TEST(NewRedisFeatureStoreTest, DoesNotConnectAndDescribesItself) {
@@ -176,6 +179,51 @@ TEST(RedisFeatureStoreTest, DeadRedisFailsFastWithUnavailable) {
   EXPECT_EQ(store->Ping(kNoDeadline).code(), absl::StatusCode::kUnavailable);
   const UserFeatures users[] = {{.user_id = "u"}};
   EXPECT_EQ(store->PutUsers(users).code(), absl::StatusCode::kUnavailable);
+}
+
+// A hung Redis: connections are accepted, commands are not answered
+// (CLIENT PAUSE). After stall_trip unanswered calls in a row, calls fail
+// fast instead of each waiting out its timeout.
+TEST(RedisFeatureStoreTest, HungRedisTripsToFailFast) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server, RedisServer::Start());
+  RedisOptions options = OptionsFor(*server);
+  options.stall_trip = 3;
+  options.reconnect_backoff = absl::Minutes(10);
+  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+  RECSYS_ASSERT_OK(store->Ping(kNoDeadline));
+  RECSYS_ASSERT_OK(server->Command({"CLIENT", "PAUSE", "30000", "ALL"}).status());
+  for (int i = 0; i < 3; ++i) {
+    absl::Status status =
+        store->GetUser("u", absl::Now() + absl::Milliseconds(30)).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << i << ": " << status;
+  }
+  for (int i = 0; i < 20; ++i) {
+    absl::Status status = store->GetUser("u", absl::Now() + absl::Seconds(30)).status();
+    ASSERT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+    EXPECT_NE(status.message().find("unanswered"), absl::string_view::npos) << status;
+  }
+}
+
+TEST(RedisFeatureStoreTest, AnAnswerBetweenStallsKeepsTheStoreOpen) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server, RedisServer::Start());
+  RedisOptions options = OptionsFor(*server);
+  options.stall_trip = 3;
+  options.reconnect_backoff = absl::Minutes(10);
+  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+  for (int round = 0; round < 3; ++round) {
+    // Two stalls, then an answer: never three in a row.
+    RECSYS_ASSERT_OK(server->Command({"CLIENT", "PAUSE", "400", "ALL"}).status());
+    for (int i = 0; i < 2; ++i) {
+      absl::Status status =
+          store->GetUser("u", absl::Now() + absl::Milliseconds(20)).status();
+      EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+    }
+    // Waits out the pause.
+    absl::Status answered = store->Ping(absl::Now() + absl::Seconds(30));
+    RECSYS_ASSERT_OK(answered) << "round " << round;
+  }
 }
 
 TEST(RedisFeatureStoreTest, PassedDeadlineIsDeadlineExceeded) {
