@@ -3,18 +3,26 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <typeinfo>
 #include <utility>
+#include <vector>
 
 #include <faiss/Index.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/invlists/InvertedLists.h>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
 
 #include "absl/strings/str_cat.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace recsys::recommender {
 namespace {
@@ -30,6 +38,149 @@ class FilterSelector : public faiss::IDSelector {
  private:
   const IdFilter* filter_;
 };
+
+// Inner product of two float vectors of length n.
+float DotPortable(const float* a, const float* b, int n) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; ++i) s0 += a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b, int n) {
+  __m256 acc0 = _mm256_setzero_ps();
+  __m256 acc1 = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  for (; i + 8 <= n; i += 8) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  }
+  const __m256 acc = _mm256_add_ps(acc0, acc1);
+  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));
+  float s = _mm_cvtss_f32(sum);
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+#endif
+
+using DotFn = float (*)(const float*, const float*, int);
+
+// The widest kernel this CPU runs, picked once.
+DotFn PickDot() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &DotAvx2;
+#endif
+  return &DotPortable;
+}
+
+const DotFn kDot = PickDot();
+
+// The k best (score, id) seen, kept as a min-heap on score.
+class TopK {
+ public:
+  explicit TopK(int k) : k_(k) { heap_.reserve(k); }
+
+  // The score an id must beat to enter (when full).
+  bool Full() const { return static_cast<int>(heap_.size()) == k_; }
+  float Worst() const { return heap_.front().score; }
+
+  void Push(float score, int64_t id) {
+    if (!Full()) {
+      heap_.push_back({id, score});
+      std::push_heap(heap_.begin(), heap_.end(), Greater);
+    } else if (score > heap_.front().score) {
+      std::pop_heap(heap_.begin(), heap_.end(), Greater);
+      heap_.back() = {id, score};
+      std::push_heap(heap_.begin(), heap_.end(), Greater);
+    }
+  }
+
+  // Best first; equal scores by id.
+  std::vector<Neighbor> Take() {
+    std::sort(heap_.begin(), heap_.end(), [](const Neighbor& a, const Neighbor& b) {
+      return a.score != b.score ? a.score > b.score : a.id < b.id;
+    });
+    return std::move(heap_);
+  }
+
+ private:
+  static bool Greater(const Neighbor& a, const Neighbor& b) { return a.score > b.score; }
+
+  const int k_;
+  std::vector<Neighbor> heap_;
+};
+
+// Exact inner-product scan of `n` row-major vectors.
+void ScanRows(const float* query, const float* rows, const idx_t* ids, size_t n, int dim,
+              const IdFilter* filter, TopK& top) {
+  for (size_t i = 0; i < n; ++i) {
+    const idx_t id = ids != nullptr ? ids[i] : static_cast<idx_t>(i);
+    if (filter != nullptr && !filter->Allowed(id)) continue;
+    top.Push(kDot(query, rows + i * dim, dim), id);
+  }
+}
+
+// The request path's search for the two index types the model publishes
+// (docs/model_format.md): exact inner product (IndexFlatIP) and
+// IndexIVFFlat over an exact inner-product quantizer. FAISS from Debian is
+// built for baseline x86-64, so its distance loop is scalar; this scan
+// uses the CPU's vector unit (AVX2/FMA, checked at run time) over FAISS's
+// own data (the flat codes, the coarse centroids, the inverted lists). It
+// visits the same vectors as IndexIVF::search with the same nprobe, so the
+// answers are FAISS's up to rounding (tests/recommender/vector_index_test.cc).
+// Other index types return false and go through faiss::Index::search.
+bool FastSearch(const faiss::Index& index, const float* query, int k, int nprobe,
+                const IdFilter* filter, std::vector<Neighbor>* out) {
+  if (index.metric_type != faiss::METRIC_INNER_PRODUCT) return false;
+  const int dim = index.d;
+  if (typeid(index) == typeid(faiss::IndexFlatIP) ||
+      typeid(index) == typeid(faiss::IndexFlat)) {
+    const auto& flat = static_cast<const faiss::IndexFlat&>(index);
+    TopK top(k);
+    ScanRows(query, flat.get_xb(), nullptr, static_cast<size_t>(flat.ntotal), dim, filter, top);
+    *out = top.Take();
+    return true;
+  }
+  if (typeid(index) != typeid(faiss::IndexIVFFlat)) return false;
+  const auto& ivf = static_cast<const faiss::IndexIVFFlat&>(index);
+  const faiss::Index* quantizer = ivf.quantizer;
+  if (quantizer == nullptr || quantizer->metric_type != faiss::METRIC_INNER_PRODUCT ||
+      (typeid(*quantizer) != typeid(faiss::IndexFlatIP) &&
+       typeid(*quantizer) != typeid(faiss::IndexFlat)) ||
+      ivf.invlists == nullptr || ivf.code_size != sizeof(float) * dim) {
+    return false;
+  }
+  const auto& centroids = static_cast<const faiss::IndexFlat&>(*quantizer);
+  const int lists = static_cast<int>(std::min<int64_t>(nprobe, centroids.ntotal));
+  if (lists < 1) return false;
+  TopK probe(lists);
+  ScanRows(query, centroids.get_xb(), nullptr, static_cast<size_t>(centroids.ntotal), dim,
+           nullptr, probe);
+  TopK top(k);
+  for (const Neighbor& list : probe.Take()) {
+    const size_t n = ivf.invlists->list_size(list.id);
+    if (n == 0) continue;
+    faiss::InvertedLists::ScopedCodes codes(ivf.invlists, list.id);
+    faiss::InvertedLists::ScopedIds ids(ivf.invlists, list.id);
+    ScanRows(query, reinterpret_cast<const float*>(codes.get()), ids.get(), n, dim, filter,
+             top);
+  }
+  *out = top.Take();
+  return true;
+}
 
 }  // namespace
 
@@ -189,6 +340,16 @@ absl::StatusOr<std::vector<Neighbor>> VectorIndex::Search(
 
   std::vector<float> q(query.begin(), query.end());
   if (metric_ == Metric::kCosine) Normalize(absl::MakeSpan(q));
+
+  if (use_fast_search_) {
+    int nprobe = options.nprobe;
+    if (nprobe <= 0) {
+      const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index_.get());
+      nprobe = ivf != nullptr ? static_cast<int>(ivf->nprobe) : 1;
+    }
+    std::vector<Neighbor> out;
+    if (FastSearch(*index_, q.data(), k, nprobe, options.filter, &out)) return out;
+  }
 
   FilterSelector selector(options.filter);
   faiss::SearchParametersHNSW hnsw_params;

@@ -113,6 +113,12 @@ class VectorIndex {
   // parameter.
   absl::Status SetDefaultSearchParameter(int value);
 
+  // Search() of flat and IVF-flat inner-product indexes scans FAISS's data
+  // with the CPU's vector unit instead of calling faiss::Index::search
+  // (whose Debian build is scalar). On by default; off: every search goes
+  // through FAISS (for comparisons). Not thread-safe against Search().
+  void set_fast_search(bool on) { use_fast_search_ = on; }
+
   int dim() const { return dim_; }
   int64_t size() const;
   Metric metric() const { return metric_; }
@@ -126,6 +132,7 @@ class VectorIndex {
   const std::unique_ptr<faiss::Index> index_;
   const Metric metric_;
   const int dim_;
+  bool use_fast_search_ = true;
 };
 
 // L2-normalizes `v` in place; zero vectors are left as they are.
