@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 
 namespace recsys::bench {
@@ -32,11 +33,13 @@ bool UsesItems(const RequestMix& mix) {
 // State shared by the sender and every in-flight call.
 class Run {
  public:
-  Run(const LoadOptions& options, std::vector<std::unique_ptr<v1::Recommender::Stub>> stubs)
+  Run(const LoadOptions& options, std::vector<std::unique_ptr<v1::Recommender::Stub>> stubs,
+      std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> health_stubs)
       : options_(options),
         planner_(options.mix, options.seed, static_cast<int64_t>(options.known_users.size()),
                  static_cast<int64_t>(options.items.size())),
-        stubs_(std::move(stubs)) {}
+        stubs_(std::move(stubs)),
+        health_stubs_(std::move(health_stubs)) {}
 
   // Starts request `index`, due at `origin` (its latency counts from
   // there). Never blocks.
@@ -77,6 +80,7 @@ class Run {
   const LoadOptions& options_;
   const RequestPlanner planner_;
   const std::vector<std::unique_ptr<v1::Recommender::Stub>> stubs_;
+  const std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> health_stubs_;
   absl::Time measure_start_ = absl::InfinitePast();
   absl::Time measure_end_ = absl::InfiniteFuture();
   absl::Time closed_loop_end_ = absl::InfinitePast();  // past: open loop
@@ -105,6 +109,8 @@ struct Run::Call {
   v1::RecommendCouponsResponse coupons_response;
   v1::RecordEventsRequest events_request;
   v1::RecordEventsResponse events_response;
+  grpc::health::v1::HealthCheckRequest health_request;
+  grpc::health::v1::HealthCheckResponse health_response;
 };
 
 std::chrono::system_clock::time_point DeadlineAfter(absl::Duration timeout) {
@@ -167,6 +173,11 @@ void Run::Send(int64_t index, absl::Time origin) {
       call->coupons_request.set_k(options_.k);
       stub(index)->async()->RecommendCoupons(&call->context, &call->coupons_request,
                                              &call->coupons_response, done);
+      break;
+    case RequestKind::kHealth:
+      call->health_request.set_service("recsys.v1.Recommender");
+      health_stubs_[static_cast<size_t>(index) % health_stubs_.size()]->async()->Check(
+          &call->context, &call->health_request, &call->health_response, done);
       break;
   }
 }
@@ -266,6 +277,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
   if (absl::Status st = ValidateLoadOptions(options); !st.ok()) return st;
 
   std::vector<std::unique_ptr<v1::Recommender::Stub>> stubs;
+  std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> health_stubs;
   const absl::Time connect_deadline = absl::Now() + options.connect_timeout;
   for (int c = 0; c < options.channels; ++c) {
     grpc::ChannelArguments args;
@@ -280,12 +292,13 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
                        absl::FormatDuration(options.connect_timeout)));
     }
     stubs.push_back(v1::Recommender::NewStub(channel));
+    health_stubs.push_back(grpc::health::v1::Health::NewStub(channel));
   }
 
   LoadResult result;
   result.options = options;
   const absl::Duration cpu_at_start = ProcessCpu();
-  Run run(options, std::move(stubs));
+  Run run(options, std::move(stubs), std::move(health_stubs));
   const absl::Time start = absl::Now() + absl::Milliseconds(50);
   const absl::Time measure_start = start + options.warmup;
   const absl::Time measure_end = measure_start + options.duration;

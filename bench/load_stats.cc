@@ -19,6 +19,7 @@ absl::string_view RequestKindName(RequestKind kind) {
     case RequestKind::kHomeUnknown: return "home_unknown";
     case RequestKind::kSimilar: return "similar";
     case RequestKind::kCoupons: return "coupons";
+    case RequestKind::kHealth: return "health";
   }
   return "?";
 }
@@ -36,7 +37,7 @@ absl::StatusOr<RequestMix> RequestMix::Parse(absl::string_view spec) {
     if (kind < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "mix: unknown request kind '", kv.first,
-          "' (known: home_known, home_new, home_unknown, similar, coupons)"));
+          "' (known: home_known, home_new, home_unknown, similar, coupons, health)"));
     }
     if (seen[kind]) {
       return absl::InvalidArgumentError(absl::StrCat("mix: '", kv.first, "' given twice"));

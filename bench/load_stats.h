@@ -34,8 +34,11 @@ enum class RequestKind {
   kSimilar = 3,
   // RecommendCoupons for a known user.
   kCoupons = 4,
+  // grpc.health.v1.Health/Check of the recommender service: a call the
+  // server answers without touching the model or Redis (gRPC's own cost).
+  kHealth = 5,
 };
-inline constexpr int kNumRequestKinds = 5;
+inline constexpr int kNumRequestKinds = 6;
 
 // "home_known", "home_new", "home_unknown", "similar", "coupons".
 absl::string_view RequestKindName(RequestKind kind);

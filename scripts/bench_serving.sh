@@ -24,6 +24,8 @@
 #                                 the global rules)
 #   BENCH_MICRO_TIME [2]          seconds per micro-benchmark
 #   BENCH_SERVER_FLAGS []         extra recsys_server flags
+#   BENCH_HANG [4]                seconds Redis is stopped (SIGSTOP) during a
+#                                 last run at 500 requests/s (0: no such run)
 #   BENCH_PROFILE [0]             1: perf record the server during the last
 #                                 open-loop run, and print the top symbols
 #   BENCH_IDLE_WAIT [0]           before each measurement, wait up to this
@@ -59,6 +61,7 @@ PROFILE=${BENCH_PROFILE:-0}
 IDLE_WAIT=${BENCH_IDLE_WAIT:-0}
 MAX_REST=${BENCH_MAX_REST:-0.1}
 RETRIES=${BENCH_RETRIES:-0}
+HANG=${BENCH_HANG:-4}
 WORK=${BENCH_DIR:-bench-serving}
 
 command -v redis-server > /dev/null || { echo "redis-server is required"; exit 1; }
@@ -213,8 +216,18 @@ for c in $CONCURRENCY; do
   echo "== closed loop, $c outstanding"
   load_run "closed_$c" --mode=closed --concurrency="$c"
 done
-echo "== gRPC alone: RecommendCoupons (answers UNIMPLEMENTED at once), 1000 requests/s"
-load_run grpc_1000 --mode=open --rate=1000 --mix=coupons:100
+echo "== gRPC alone: health checks (no model, no Redis), 1000 requests/s"
+load_run grpc_1000 --mode=open --rate=1000 --mix=health:100
+if ((HANG > 0)); then
+  echo "== Redis hung (SIGSTOP) for ${HANG}s in the middle of a 15 s run at 500 requests/s"
+  wait_idle
+  ( sleep $((5 + ${WARMUP%s})); kill -STOP "$REDIS_PID"; sleep "$HANG"; kill -CONT "$REDIS_PID" ) &
+  HANG_PID=$!
+  "${LOAD[@]}" --mode=open --rate=500 --duration=15s --json="$WORK/hang.json" > "$WORK/hang.log"
+  wait "$HANG_PID" || true
+  kill -CONT "$REDIS_PID" 2> /dev/null || true
+  cat "$WORK/hang.log"
+fi
 RSS_NOW=$(rss_kib VmRSS)
 RSS_PEAK=$(rss_kib VmHWM)
 REDIS_MEM=$(redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r')
@@ -260,6 +273,7 @@ opens = sorted((load(p) for p in glob.glob(os.path.join(work, "open_*.json"))),
                key=lambda r: r["rate"])
 closed = [load(p) for p in glob.glob(os.path.join(work, "closed_*.json"))]
 grpc_only = [load(p) for p in glob.glob(os.path.join(work, "grpc_*.json"))]
+hang = json.load(open(os.path.join(work, "hang.json"))) if os.path.exists(os.path.join(work, "hang.json")) else None
 best = max(closed, key=lambda r: r["achieved_rate"]) if closed else None
 files = manifest["files"]
 vec_idx = sum(int(files[f]) for f in
@@ -305,8 +319,16 @@ for r in opens + sorted(closed, key=lambda r: r["concurrency"]):
         (name, r["achieved_rate"], a["p50_ms"], a["p90_ms"], a["p99_ms"], a["p999_ms"], a["max_ms"],
          errors) + r["cpu"] + r["per_request_us"]))
 for r in grpc_only:
-    print("| gRPC alone (RecommendCoupons, UNIMPLEMENTED) open %d/s | - | - | - | - | - | - | all UNIMPLEMENTED | %.2f / %.2f / %.2f / %.2f | %.0f / %.0f / %.0f |" % (
-        (r["rate"],) + r["cpu"] + r["per_request_us"]))
+    a = r["all"]
+    errors = ", ".join("%s %d" % (c, n) for c, n in a["codes"].items() if c != "OK") or "0"
+    print("| gRPC alone (health checks) open %d/s | %.1f | %.3f | %.3f | %.3f | %.3f | %.3f | %s | %.2f / %.2f / %.2f / %.2f | %.0f / %.0f / %.0f |" % (
+        (r["rate"], r["achieved_rate"], a["p50_ms"], a["p90_ms"], a["p99_ms"], a["p999_ms"], a["max_ms"], errors)
+        + r["cpu"] + r["per_request_us"]))
+if hang:
+    a = hang["all"]
+    errors = ", ".join("%s %d" % (c, n) for c, n in a["codes"].items() if c != "OK") or "0"
+    print("| open 500/s, Redis stopped for part of the run | %.1f | %.3f | %.3f | %.3f | %.3f | %.3f | %s | - | - |" % (
+        hang["achieved_rate"], a["p50_ms"], a["p90_ms"], a["p99_ms"], a["p999_ms"], a["max_ms"], errors))
 print()
 print("CPU from /proc/<pid>/stat (other processes: every process but these three, exited")
 print("children included through their parents); kernel interrupt time is in none of them.")

@@ -101,7 +101,8 @@ TEST_F(LoadGeneratorTest, OpenLoopSendsTheScheduleAndCountsCodes) {
   o.rate = 200;
   o.warmup = absl::Milliseconds(100);
   o.duration = absl::Milliseconds(500);
-  o.mix = *RequestMix::Parse("home_known:5,home_new:2,home_unknown:1,similar:1,coupons:1");
+  o.mix = *RequestMix::Parse(
+      "home_known:5,home_new:2,home_unknown:1,similar:1,coupons:1,health:1");
   RECSYS_ASSERT_OK_AND_ASSIGN(LoadResult r, RunLoad(o));
   // 120 due in 0.6 s, of which the 100 after the warm-up are measured.
   EXPECT_EQ(r.sent, 120);
@@ -124,6 +125,9 @@ TEST_F(LoadGeneratorTest, OpenLoopSendsTheScheduleAndCountsCodes) {
   EXPECT_EQ(r.kinds[coupons].codes.at(12), r.kinds[coupons].measured);
   EXPECT_GT(r.kinds[static_cast<int>(RequestKind::kHomeKnown)].measured, 0);
   EXPECT_GT(r.kinds[static_cast<int>(RequestKind::kHomeNew)].measured, 0);
+  const int health = static_cast<int>(RequestKind::kHealth);
+  EXPECT_GT(r.kinds[health].measured, 0);
+  EXPECT_EQ(r.kinds[health].codes.at(0), r.kinds[health].measured);
   EXPECT_GE(r.window, o.duration);
   EXPECT_GT(r.achieved_rate, 0);
 
