@@ -119,14 +119,16 @@ class RowFilter : public IdFilter {
   absl::flat_hash_set<std::string> categories_;
 };
 
-float Cosine(absl::Span<const float> a, absl::Span<const float> b) {
-  double dot = 0, na = 0, nb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    dot += static_cast<double>(a[i]) * b[i];
-    na += static_cast<double>(a[i]) * a[i];
-    nb += static_cast<double>(b[i]) * b[i];
-  }
+// Cosine of two item vectors, in double, from the norms the bundle computed
+// at load; 0 when either vector is zero.
+float ItemCosine(const ModelBundle& bundle, int32_t a, int32_t b) {
+  const double na = bundle.item_squared_norm(a);
+  const double nb = bundle.item_squared_norm(b);
   if (na <= 0 || nb <= 0) return 0;
+  absl::Span<const float> va = bundle.item_vector(a);
+  absl::Span<const float> vb = bundle.item_vector(b);
+  double dot = 0;
+  for (size_t i = 0; i < va.size(); ++i) dot += static_cast<double>(va[i]) * vb[i];
   return static_cast<float>(dot / std::sqrt(na * nb));
 }
 
@@ -187,7 +189,7 @@ Explanation ExplainPersonalized(const ModelBundle& bundle, int32_t row,
       viewed_itself = true;  // a viewed (never bought) item recommended again
       continue;
     }
-    const float c = Cosine(bundle.item_vector(row), bundle.item_vector(a.row));
+    const float c = ItemCosine(bundle, row, a.row);
     if (c > best) {
       best = c;
       best_anchor = &a;
