@@ -224,6 +224,69 @@ Explanation ExplainBuyAgain(const ModelBundle& bundle, const HistoryEntry& h) {
   return e;
 }
 
+// An item proposed by one candidate source, with what explains it. The
+// Explanation itself (strings, and for personalized items a cosine per
+// anchor) is built by ExplainCandidate only for the items an answer shows,
+// a few of the sources' candidates.
+struct Candidate {
+  int32_t row;
+  float score;
+  // kPersonalized, kBuyAgain, kSimilarToItem, kTrending,
+  // kBundleComplement or kCategoryBestseller.
+  ReasonCode code;
+  // kSimilarToItem, kBundleComplement: the user's item it is similar to /
+  // bought with.
+  int32_t anchor = -1;
+  // kSimilarToItem: the user bought the anchor (else viewed it).
+  bool anchor_bought = false;
+  // kBuyAgain: the purchase; points into the request's history.
+  const HistoryEntry* purchase = nullptr;
+};
+
+Explanation ExplainCandidate(const ModelBundle& bundle, const Candidate& c,
+                             const std::vector<Anchor>& anchors) {
+  switch (c.code) {
+    case ReasonCode::kPersonalized:
+      return ExplainPersonalized(bundle, c.row, anchors);
+    case ReasonCode::kBuyAgain:
+      return ExplainBuyAgain(bundle, *c.purchase);
+    default:
+      break;
+  }
+  Explanation e;
+  e.code = c.code;
+  switch (c.code) {
+    case ReasonCode::kSimilarToItem: {
+      const ItemMeta& anchor = bundle.item(c.anchor);
+      e.anchor_item_id = anchor.item_id;
+      e.anchor_category = anchor.category;
+      e.text = absl::StrCat("similar to ", Label(anchor),
+                            c.anchor_bought ? " you bought recently" : " you viewed recently");
+      break;
+    }
+    case ReasonCode::kBundleComplement: {
+      const ItemMeta& anchor = bundle.item(c.anchor);
+      e.anchor_item_id = anchor.item_id;
+      e.anchor_category = anchor.category;
+      e.text = absl::StrCat("often bought with ", Label(anchor));
+      break;
+    }
+    case ReasonCode::kTrending:
+      e.anchor_category = bundle.item(c.row).category;
+      e.text = "trending in the shop";
+      break;
+    case ReasonCode::kCategoryBestseller:
+      // The source reads ModelBundle::category_popular, whose lists hold
+      // items of that category only.
+      e.anchor_category = bundle.item(c.row).category;
+      e.text = absl::StrCat("best seller in ", e.anchor_category);
+      break;
+    default:
+      break;
+  }
+  return e;
+}
+
 }  // namespace
 
 void Recommender::SetSlotPlan(std::shared_ptr<const SlotPlan> plan) {
@@ -399,11 +462,6 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   const int fetch_k = 2 * total_k + 10;
 
   // Candidate lists, computed once per request for the sources in use.
-  struct Candidate {
-    int32_t row;
-    float score;
-    Explanation why;
-  };
   absl::flat_hash_map<Source, std::vector<Candidate>> lists;
   for (const SlotRule& rule : slot_rules) {
     for (const auto& [source, weight] : rule.sources) lists[source];
@@ -416,9 +474,9 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
         search_options.filter = &filter;
         RECSYS_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
                                 bundle->ip_index().Search(query, fetch_k, search_options));
+        list.reserve(hits.size());
         for (const Neighbor& n : hits) {
-          const int32_t row = static_cast<int32_t>(n.id);
-          list.push_back({row, n.score, ExplainPersonalized(*bundle, row, anchors)});
+          list.push_back({static_cast<int32_t>(n.id), n.score, ReasonCode::kPersonalized});
         }
         break;
       }
@@ -435,10 +493,13 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
         rank_options.filter = &repurchase_filter;
         RECSYS_ASSIGN_OR_RETURN(std::vector<RankedItem> ranked,
                                 RankItems(ranker, ranker_user, rank_options));
+        list.reserve(ranked.size());
         for (const RankedItem& r : ranked) {
-          list.push_back({r.item, r.score,
-                          r.bought ? ExplainBuyAgain(*bundle, *bought[r.item])
-                                   : ExplainPersonalized(*bundle, r.item, anchors)});
+          if (r.bought) {
+            list.push_back({r.item, r.score, ReasonCode::kBuyAgain, -1, false, bought[r.item]});
+          } else {
+            list.push_back({r.item, r.score, ReasonCode::kPersonalized});
+          }
         }
         break;
       }
@@ -452,8 +513,10 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
           if (a->last_unix != b->last_unix) return a->last_unix > b->last_unix;
           return a->item < b->item;
         });
+        list.reserve(due.size());
         for (const HistoryEntry* h : due) {
-          list.push_back({h->item, static_cast<float>(h->count), ExplainBuyAgain(*bundle, *h)});
+          list.push_back(
+              {h->item, static_cast<float>(h->count), ReasonCode::kBuyAgain, -1, false, h});
         }
         break;
       }
@@ -484,17 +547,12 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
             if (row == anchor) continue;
             auto it = at.find(row);
             if (it != at.end() && list[it->second].score >= n.score) continue;
-            Explanation e;
-            e.code = ReasonCode::kSimilarToItem;
-            e.anchor_item_id = bundle->item(anchor).item_id;
-            e.anchor_category = bundle->item(anchor).category;
-            e.text = absl::StrCat("similar to ", Label(bundle->item(anchor)),
-                                  was_bought ? " you bought recently" : " you viewed recently");
+            const Candidate c{row, n.score, ReasonCode::kSimilarToItem, anchor, was_bought};
             if (it != at.end()) {
-              list[it->second] = {row, n.score, std::move(e)};
+              list[it->second] = c;
             } else {
               at[row] = list.size();
-              list.push_back({row, n.score, std::move(e)});
+              list.push_back(c);
             }
           }
         }
@@ -510,11 +568,8 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
         for (size_t i = 0; i < popular.size() && static_cast<int>(list.size()) < fetch_k; ++i) {
           const int32_t row = popular[i];
           if (!filter.Allowed(row)) continue;
-          Explanation e;
-          e.code = ReasonCode::kTrending;
-          e.anchor_category = bundle->item(row).category;
-          e.text = "trending in the shop";
-          list.push_back({row, static_cast<float>(bundle->item(row).buyers), std::move(e)});
+          list.push_back(
+              {row, static_cast<float>(bundle->item(row).buyers), ReasonCode::kTrending});
         }
         break;
       }
@@ -537,16 +592,12 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
             if (!filter.Allowed(row)) continue;
             auto it = at.find(row);
             if (it != at.end() && list[it->second].score >= score) continue;
-            Explanation e;
-            e.code = ReasonCode::kBundleComplement;
-            e.anchor_item_id = bundle->item(anchor).item_id;
-            e.anchor_category = bundle->item(anchor).category;
-            e.text = absl::StrCat("often bought with ", Label(bundle->item(anchor)));
+            const Candidate c{row, score, ReasonCode::kBundleComplement, anchor};
             if (it != at.end()) {
-              list[it->second] = {row, score, std::move(e)};
+              list[it->second] = c;
             } else {
               at[row] = list.size();
-              list.push_back({row, score, std::move(e)});
+              list.push_back(c);
             }
           }
         }
@@ -577,11 +628,8 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
           for (int32_t row : bundle->category_popular(category)) {
             if (taken >= per_category) break;
             if (!filter.Allowed(row)) continue;
-            Explanation e;
-            e.code = ReasonCode::kCategoryBestseller;
-            e.anchor_category = category;
-            e.text = absl::StrCat("best seller in ", category);
-            list.push_back({row, static_cast<float>(bundle->item(row).buyers), std::move(e)});
+            list.push_back({row, static_cast<float>(bundle->item(row).buyers),
+                            ReasonCode::kCategoryBestseller});
             ++taken;
           }
         }
@@ -806,7 +854,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
       int32_t row;
       float score;
       float best;
-      const Explanation* why;
+      const Candidate* why;
       bool from_repurchase;
     };
     std::vector<Scored> merged;
@@ -825,7 +873,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
         m.from_repurchase = m.from_repurchase || repurchase;
         if (contribution > m.best) {
           m.best = contribution;
-          m.why = &list[r].why;
+          m.why = &list[r];
         }
       }
     }
@@ -863,7 +911,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
       if (static_cast<int>(out.items.size()) >= regular_k) break;
       const Scored& m = merged[i];
       if (!can_show(m.row, m.from_repurchase)) continue;
-      Explanation why = *m.why;
+      Explanation why = ExplainCandidate(*bundle, *m.why, anchors);
       why.applied_rules = std::move(applied[i]);
       take(m.row, m.score, std::move(why));
     }
