@@ -64,10 +64,12 @@ UserState LoadUser(const ModelBundle& bundle, const feature_store::FeatureStore&
   auto live = store.GetUser(user_id, deadline);
   if (live.ok()) {
     state.store_answered = state.store_found = true;
-    for (const auto& p : live->purchases) {
+    state.purchases.reserve(live->purchases.size());
+    state.bought_rows.reserve(live->purchases.size());
+    for (auto& p : live->purchases) {
       const int32_t row = bundle.ItemRow(p.item_id);
       if (row >= 0) state.bought_rows.insert(row);
-      state.purchases.push_back({p.item_id, p.count, p.last_purchase,
+      state.purchases.push_back({std::move(p.item_id), p.count, p.last_purchase,
                                  row >= 0 ? bundle.item(row).category : ""});
     }
     state.recent = std::move(live->recent);
@@ -156,7 +158,7 @@ double RequestUniform(absl::string_view user_id, absl::string_view key, absl::Ti
   };
   mix(user_id);
   mix(key);
-  mix(absl::StrCat(absl::ToUnixNanos(now)));
+  mix(absl::AlphaNum(absl::ToUnixNanos(now)).Piece());
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdull;
   h ^= h >> 33;
@@ -364,7 +366,9 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
     const int32_t row = bundle->ItemRow(id);
     if (row >= 0) request_excluded.insert(row);
   }
-  absl::flat_hash_set<int32_t> excluded = request_excluded;
+  absl::flat_hash_set<int32_t> excluded;
+  excluded.reserve(request_excluded.size() + user.bought_rows.size());
+  excluded.insert(request_excluded.begin(), request_excluded.end());
   excluded.insert(user.bought_rows.begin(), user.bought_rows.end());
 
   // Anchors for explanations and fold-in: recent purchases, then recent
@@ -372,6 +376,10 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   std::vector<Anchor> anchors;
   std::vector<WeightedItem> fold_in;
   std::vector<HistoryEntry> history;
+  anchors.reserve(std::min<size_t>(options_.max_history_anchors,
+                                   user.purchases.size() + user.recent.size()));
+  fold_in.reserve(user.purchases.size() + user.recent.size());
+  history.reserve(user.purchases.size());
   for (const PurchaseView& p : user.purchases) {
     const int32_t row = bundle->ItemRow(p.item_id);
     if (row < 0) continue;
@@ -421,19 +429,23 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   const absl::Time now = request.now == absl::InfinitePast() ? absl::Now() : request.now;
   const int64_t now_unix = absl::ToUnixSeconds(now);
 
-  // Each slot's rule: configured, or the default for its name.
-  std::vector<SlotRule> slot_rules;
+  // Each slot's rule: configured (owned by `plan`), or the default for its
+  // name (owned by `default_rules`, which never reallocates).
+  std::vector<const SlotRule*> slot_rules;
+  std::vector<SlotRule> default_rules;
+  slot_rules.reserve(request.slots.size());
+  default_rules.reserve(request.slots.size());
   for (const SlotSpec& slot : request.slots) {
     const SlotRule* configured = plan != nullptr ? plan->Find(slot.name) : nullptr;
     if (configured != nullptr) {
-      slot_rules.push_back(*configured);
+      slot_rules.push_back(configured);
     } else {
-      SlotRule rule;
+      SlotRule& rule = default_rules.emplace_back();
       rule.name = slot.name;
       rule.sources = {{options_.blended_slots.contains(slot.name) ? Source::kBlended
                                                                    : Source::kPersonalized,
                        1.0f}};
-      slot_rules.push_back(std::move(rule));
+      slot_rules.push_back(&rule);
     }
   }
 
@@ -454,7 +466,9 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   for (int32_t row : user.bought_rows) {
     if (!due_again(row)) not_due.insert(row);
   }
-  absl::flat_hash_set<int32_t> repurchase_excluded = request_excluded;
+  absl::flat_hash_set<int32_t> repurchase_excluded;
+  repurchase_excluded.reserve(request_excluded.size() + not_due.size());
+  repurchase_excluded.insert(request_excluded.begin(), request_excluded.end());
   repurchase_excluded.insert(not_due.begin(), not_due.end());
 
   RowFilter filter(*bundle, request.filters, &excluded);
@@ -463,8 +477,8 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
 
   // Candidate lists, computed once per request for the sources in use.
   absl::flat_hash_map<Source, std::vector<Candidate>> lists;
-  for (const SlotRule& rule : slot_rules) {
-    for (const auto& [source, weight] : rule.sources) lists[source];
+  for (const SlotRule* rule : slot_rules) {
+    for (const auto& [source, weight] : rule->sources) lists[source];
   }
   for (auto& [source, list] : lists) {
     switch (source) {
@@ -652,7 +666,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   // bought; best for the user first, recently shown ones last.
   std::vector<const TrialItem*> trial_items;
   std::shared_ptr<const TrialSnapshot> trial;
-  absl::flat_hash_set<std::string> rotated_ids;
+  absl::flat_hash_set<absl::string_view> rotated_ids;  // ids in user.impressions
   if (rules.rotation_impressions > 0) {
     for (size_t i = 0;
          i < user.impressions.size() && static_cast<int>(i) < rules.rotation_impressions; ++i) {
@@ -660,7 +674,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
     }
   }
   if (std::any_of(slot_rules.begin(), slot_rules.end(),
-                  [](const SlotRule& r) { return r.trial_share > 0; })) {
+                  [](const SlotRule* r) { return r->trial_share > 0; })) {
     trial = trial_pool_->Get(*bundle, FeatureDeadline(request.deadline, options_.feature_timeout));
     absl::flat_hash_set<absl::string_view> skip_ids(request.filters.exclude_item_ids.begin(),
                                                     request.filters.exclude_item_ids.end());
@@ -697,6 +711,12 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   const auto& popular = bundle->popular();
   std::vector<std::string> feature_ids;
   absl::flat_hash_map<int32_t, size_t> feature_at;
+  {
+    size_t wanted = trial_items.size() + static_cast<size_t>(2 * total_k + 10) + 50;
+    for (const auto& [source, list] : lists) wanted += list.size();
+    feature_ids.reserve(wanted);
+    feature_at.reserve(wanted);
+  }
   auto want_features = [&](int32_t row) {
     if (feature_at.emplace(row, feature_ids.size()).second) {
       feature_ids.push_back(bundle->item(row).item_id);
@@ -721,8 +741,8 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
       }
     }
   }
-  // Trial items the model does not know, by id.
-  absl::flat_hash_map<std::string, size_t> new_feature_at;
+  // Trial items the model does not know, by id (in `trial`).
+  absl::flat_hash_map<absl::string_view, size_t> new_feature_at;
   for (const TrialItem* t : trial_items) {
     if (t->row >= 0) {
       want_features(t->row);
@@ -776,14 +796,18 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   const double top_buyers =
       popular.empty() ? 1.0 : std::max(1, bundle->item(popular.front()).buyers);
   absl::flat_hash_set<int32_t> chosen;
-  absl::flat_hash_set<std::string> chosen_new;  // trial items unknown to the model
+  chosen.reserve(total_k);
+  // Trial items unknown to the model, by id (in `trial`).
+  absl::flat_hash_set<absl::string_view> chosen_new;
   size_t next_popular = 0;
   for (size_t s = 0; s < request.slots.size(); ++s) {
     const SlotSpec& slot = request.slots[s];
-    const SlotRule& rule = slot_rules[s];
+    const SlotRule& rule = *slot_rules[s];
     SlotAnswer out;
     out.name = slot.name;
-    absl::flat_hash_map<std::string, int> per_category;
+    out.items.reserve(slot.k);
+    // Categories of the bundle's items and of `trial`'s.
+    absl::flat_hash_map<absl::string_view, int> per_category;
     auto can_show = [&](int32_t row, bool may_be_bought) {
       if (chosen.contains(row) || !in_stock(row)) return false;
       const ItemMeta& item = bundle->item(row);
@@ -859,6 +883,12 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
     };
     std::vector<Scored> merged;
     absl::flat_hash_map<int32_t, size_t> merged_at;
+    {
+      size_t candidates = 0;
+      for (const auto& [source, weight] : rule.sources) candidates += lists[source].size();
+      merged.reserve(candidates);
+      merged_at.reserve(candidates);
+    }
     for (const auto& [source, weight] : rule.sources) {
       const std::vector<Candidate>& list = lists[source];
       const bool repurchase = source == Source::kBuyAgain || source == Source::kBlended;
@@ -877,30 +907,35 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
         }
       }
     }
-    std::vector<std::vector<std::string>> applied(merged.size());
-    for (size_t i = 0; i < merged.size(); ++i) {
-      Scored& m = merged[i];
-      const ItemMeta& item = bundle->item(m.row);
+    // The rules on one item: `score` multiplied by each rule that applies.
+    // Their names go to `applied` when given, which is done only for the
+    // items shown.
+    auto apply_rules = [&](int32_t row, float score, std::vector<std::string>* applied) {
+      const ItemMeta& item = bundle->item(row);
       for (const TimeRule* r : active[s]) {
         auto boost = r->boosts.find(item.category);
         if (boost == r->boosts.end()) continue;
-        m.score *= boost->second;
-        applied[i].push_back(absl::StrCat(r->is_festival ? "festival:" : "daypart:", r->name));
+        score *= boost->second;
+        if (applied != nullptr) {
+          applied->push_back(absl::StrCat(r->is_festival ? "festival:" : "daypart:", r->name));
+        }
       }
-      const feature_store::ItemFeatures* f = features_of(m.row);
+      const feature_store::ItemFeatures* f = features_of(row);
       if (f != nullptr && f->stock > 0 && f->stock <= rules.low_stock_threshold) {
-        m.score *= rules.low_stock_multiplier;
-        applied[i].push_back("low_stock");
+        score *= rules.low_stock_multiplier;
+        if (applied != nullptr) applied->push_back("low_stock");
       }
       if (f != nullptr && f->slow_mover && rules.slow_mover_multiplier < 1) {
-        m.score *= rules.slow_mover_multiplier;
-        applied[i].push_back("slow_mover");
+        score *= rules.slow_mover_multiplier;
+        if (applied != nullptr) applied->push_back("slow_mover");
       }
-      if (rotated.contains(m.row)) {
-        m.score *= rules.rotation_multiplier;
-        applied[i].push_back("rotation");
+      if (rotated.contains(row)) {
+        score *= rules.rotation_multiplier;
+        if (applied != nullptr) applied->push_back("rotation");
       }
-    }
+      return score;
+    };
+    for (Scored& m : merged) m.score = apply_rules(m.row, m.score, nullptr);
     std::vector<size_t> order(merged.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -912,7 +947,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
       const Scored& m = merged[i];
       if (!can_show(m.row, m.from_repurchase)) continue;
       Explanation why = ExplainCandidate(*bundle, *m.why, anchors);
-      why.applied_rules = std::move(applied[i]);
+      apply_rules(m.row, 1.0f, &why.applied_rules);  // names only: m.score has them
       take(m.row, m.score, std::move(why));
     }
 
