@@ -66,6 +66,13 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(
           b->item_gram_[static_cast<size_t>(c) * f + r];
     }
   }
+  b->item_squared_norms_.resize(b->items_.size());
+  for (size_t i = 0; i < b->items_.size(); ++i) {
+    const float* y = b->item_factors_.data() + i * f;
+    double sum = 0;
+    for (int j = 0; j < f; ++j) sum += static_cast<double>(y[j]) * y[j];
+    b->item_squared_norms_[i] = sum;
+  }
 
   RECSYS_ASSIGN_OR_RETURN(
       b->ip_index_, VectorIndex::Load(dir + "/items_ip.faiss", Metric::kInnerProduct));

@@ -79,6 +79,9 @@ class ModelBundle {
   const std::vector<int32_t>& category_popular(absl::string_view category) const;
   // YᵀY of the item vectors (dim x dim, row-major), for fold-in.
   const std::vector<double>& item_gram() const { return item_gram_; }
+  // Squared Euclidean norm of an item vector, summed in double in index
+  // order (so a cosine computed from it equals one summed on the spot).
+  double item_squared_norm(int32_t row) const { return item_squared_norms_[row]; }
 
   // Inner-product index (user vector -> items) and cosine index
   // (item -> similar items).
@@ -112,6 +115,7 @@ class ModelBundle {
   std::vector<int32_t> popular_;
   absl::flat_hash_map<std::string, std::vector<int32_t>> category_popular_;
   std::vector<double> item_gram_;
+  std::vector<double> item_squared_norms_;  // one per item row
   // Row of each user id, stored as the row alone (4 bytes a slot instead of
   // a copy of the id): hashing and equality look the id up in user_ids_,
   // and find() takes the id itself (transparent lookup).

@@ -64,10 +64,12 @@ UserState LoadUser(const ModelBundle& bundle, const feature_store::FeatureStore&
   auto live = store.GetUser(user_id, deadline);
   if (live.ok()) {
     state.store_answered = state.store_found = true;
-    for (const auto& p : live->purchases) {
+    state.purchases.reserve(live->purchases.size());
+    state.bought_rows.reserve(live->purchases.size());
+    for (auto& p : live->purchases) {
       const int32_t row = bundle.ItemRow(p.item_id);
       if (row >= 0) state.bought_rows.insert(row);
-      state.purchases.push_back({p.item_id, p.count, p.last_purchase,
+      state.purchases.push_back({std::move(p.item_id), p.count, p.last_purchase,
                                  row >= 0 ? bundle.item(row).category : ""});
     }
     state.recent = std::move(live->recent);
@@ -119,14 +121,16 @@ class RowFilter : public IdFilter {
   absl::flat_hash_set<std::string> categories_;
 };
 
-float Cosine(absl::Span<const float> a, absl::Span<const float> b) {
-  double dot = 0, na = 0, nb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    dot += static_cast<double>(a[i]) * b[i];
-    na += static_cast<double>(a[i]) * a[i];
-    nb += static_cast<double>(b[i]) * b[i];
-  }
+// Cosine of two item vectors, in double, from the norms the bundle computed
+// at load; 0 when either vector is zero.
+float ItemCosine(const ModelBundle& bundle, int32_t a, int32_t b) {
+  const double na = bundle.item_squared_norm(a);
+  const double nb = bundle.item_squared_norm(b);
   if (na <= 0 || nb <= 0) return 0;
+  absl::Span<const float> va = bundle.item_vector(a);
+  absl::Span<const float> vb = bundle.item_vector(b);
+  double dot = 0;
+  for (size_t i = 0; i < va.size(); ++i) dot += static_cast<double>(va[i]) * vb[i];
   return static_cast<float>(dot / std::sqrt(na * nb));
 }
 
@@ -154,7 +158,7 @@ double RequestUniform(absl::string_view user_id, absl::string_view key, absl::Ti
   };
   mix(user_id);
   mix(key);
-  mix(absl::StrCat(absl::ToUnixNanos(now)));
+  mix(absl::AlphaNum(absl::ToUnixNanos(now)).Piece());
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdull;
   h ^= h >> 33;
@@ -187,7 +191,7 @@ Explanation ExplainPersonalized(const ModelBundle& bundle, int32_t row,
       viewed_itself = true;  // a viewed (never bought) item recommended again
       continue;
     }
-    const float c = Cosine(bundle.item_vector(row), bundle.item_vector(a.row));
+    const float c = ItemCosine(bundle, row, a.row);
     if (c > best) {
       best = c;
       best_anchor = &a;
@@ -219,6 +223,69 @@ Explanation ExplainBuyAgain(const ModelBundle& bundle, const HistoryEntry& h) {
   e.text = absl::StrCat(
       "you bought this ", h.count, h.count == 1 ? " time" : " times", ", last on ",
       absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(h.last_unix), absl::UTCTimeZone()));
+  return e;
+}
+
+// An item proposed by one candidate source, with what explains it. The
+// Explanation itself (strings, and for personalized items a cosine per
+// anchor) is built by ExplainCandidate only for the items an answer shows,
+// a few of the sources' candidates.
+struct Candidate {
+  int32_t row;
+  float score;
+  // kPersonalized, kBuyAgain, kSimilarToItem, kTrending,
+  // kBundleComplement or kCategoryBestseller.
+  ReasonCode code;
+  // kSimilarToItem, kBundleComplement: the user's item it is similar to /
+  // bought with.
+  int32_t anchor = -1;
+  // kSimilarToItem: the user bought the anchor (else viewed it).
+  bool anchor_bought = false;
+  // kBuyAgain: the purchase; points into the request's history.
+  const HistoryEntry* purchase = nullptr;
+};
+
+Explanation ExplainCandidate(const ModelBundle& bundle, const Candidate& c,
+                             const std::vector<Anchor>& anchors) {
+  switch (c.code) {
+    case ReasonCode::kPersonalized:
+      return ExplainPersonalized(bundle, c.row, anchors);
+    case ReasonCode::kBuyAgain:
+      return ExplainBuyAgain(bundle, *c.purchase);
+    default:
+      break;
+  }
+  Explanation e;
+  e.code = c.code;
+  switch (c.code) {
+    case ReasonCode::kSimilarToItem: {
+      const ItemMeta& anchor = bundle.item(c.anchor);
+      e.anchor_item_id = anchor.item_id;
+      e.anchor_category = anchor.category;
+      e.text = absl::StrCat("similar to ", Label(anchor),
+                            c.anchor_bought ? " you bought recently" : " you viewed recently");
+      break;
+    }
+    case ReasonCode::kBundleComplement: {
+      const ItemMeta& anchor = bundle.item(c.anchor);
+      e.anchor_item_id = anchor.item_id;
+      e.anchor_category = anchor.category;
+      e.text = absl::StrCat("often bought with ", Label(anchor));
+      break;
+    }
+    case ReasonCode::kTrending:
+      e.anchor_category = bundle.item(c.row).category;
+      e.text = "trending in the shop";
+      break;
+    case ReasonCode::kCategoryBestseller:
+      // The source reads ModelBundle::category_popular, whose lists hold
+      // items of that category only.
+      e.anchor_category = bundle.item(c.row).category;
+      e.text = absl::StrCat("best seller in ", e.anchor_category);
+      break;
+    default:
+      break;
+  }
   return e;
 }
 
@@ -299,7 +366,9 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
     const int32_t row = bundle->ItemRow(id);
     if (row >= 0) request_excluded.insert(row);
   }
-  absl::flat_hash_set<int32_t> excluded = request_excluded;
+  absl::flat_hash_set<int32_t> excluded;
+  excluded.reserve(request_excluded.size() + user.bought_rows.size());
+  excluded.insert(request_excluded.begin(), request_excluded.end());
   excluded.insert(user.bought_rows.begin(), user.bought_rows.end());
 
   // Anchors for explanations and fold-in: recent purchases, then recent
@@ -307,6 +376,10 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   std::vector<Anchor> anchors;
   std::vector<WeightedItem> fold_in;
   std::vector<HistoryEntry> history;
+  anchors.reserve(std::min<size_t>(options_.max_history_anchors,
+                                   user.purchases.size() + user.recent.size()));
+  fold_in.reserve(user.purchases.size() + user.recent.size());
+  history.reserve(user.purchases.size());
   for (const PurchaseView& p : user.purchases) {
     const int32_t row = bundle->ItemRow(p.item_id);
     if (row < 0) continue;
@@ -356,19 +429,23 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   const absl::Time now = request.now == absl::InfinitePast() ? absl::Now() : request.now;
   const int64_t now_unix = absl::ToUnixSeconds(now);
 
-  // Each slot's rule: configured, or the default for its name.
-  std::vector<SlotRule> slot_rules;
+  // Each slot's rule: configured (owned by `plan`), or the default for its
+  // name (owned by `default_rules`, which never reallocates).
+  std::vector<const SlotRule*> slot_rules;
+  std::vector<SlotRule> default_rules;
+  slot_rules.reserve(request.slots.size());
+  default_rules.reserve(request.slots.size());
   for (const SlotSpec& slot : request.slots) {
     const SlotRule* configured = plan != nullptr ? plan->Find(slot.name) : nullptr;
     if (configured != nullptr) {
-      slot_rules.push_back(*configured);
+      slot_rules.push_back(configured);
     } else {
-      SlotRule rule;
+      SlotRule& rule = default_rules.emplace_back();
       rule.name = slot.name;
       rule.sources = {{options_.blended_slots.contains(slot.name) ? Source::kBlended
                                                                    : Source::kPersonalized,
                        1.0f}};
-      slot_rules.push_back(std::move(rule));
+      slot_rules.push_back(&rule);
     }
   }
 
@@ -389,7 +466,9 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   for (int32_t row : user.bought_rows) {
     if (!due_again(row)) not_due.insert(row);
   }
-  absl::flat_hash_set<int32_t> repurchase_excluded = request_excluded;
+  absl::flat_hash_set<int32_t> repurchase_excluded;
+  repurchase_excluded.reserve(request_excluded.size() + not_due.size());
+  repurchase_excluded.insert(request_excluded.begin(), request_excluded.end());
   repurchase_excluded.insert(not_due.begin(), not_due.end());
 
   RowFilter filter(*bundle, request.filters, &excluded);
@@ -397,14 +476,9 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   const int fetch_k = 2 * total_k + 10;
 
   // Candidate lists, computed once per request for the sources in use.
-  struct Candidate {
-    int32_t row;
-    float score;
-    Explanation why;
-  };
   absl::flat_hash_map<Source, std::vector<Candidate>> lists;
-  for (const SlotRule& rule : slot_rules) {
-    for (const auto& [source, weight] : rule.sources) lists[source];
+  for (const SlotRule* rule : slot_rules) {
+    for (const auto& [source, weight] : rule->sources) lists[source];
   }
   for (auto& [source, list] : lists) {
     switch (source) {
@@ -414,9 +488,9 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
         search_options.filter = &filter;
         RECSYS_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
                                 bundle->ip_index().Search(query, fetch_k, search_options));
+        list.reserve(hits.size());
         for (const Neighbor& n : hits) {
-          const int32_t row = static_cast<int32_t>(n.id);
-          list.push_back({row, n.score, ExplainPersonalized(*bundle, row, anchors)});
+          list.push_back({static_cast<int32_t>(n.id), n.score, ReasonCode::kPersonalized});
         }
         break;
       }
@@ -433,10 +507,13 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
         rank_options.filter = &repurchase_filter;
         RECSYS_ASSIGN_OR_RETURN(std::vector<RankedItem> ranked,
                                 RankItems(ranker, ranker_user, rank_options));
+        list.reserve(ranked.size());
         for (const RankedItem& r : ranked) {
-          list.push_back({r.item, r.score,
-                          r.bought ? ExplainBuyAgain(*bundle, *bought[r.item])
-                                   : ExplainPersonalized(*bundle, r.item, anchors)});
+          if (r.bought) {
+            list.push_back({r.item, r.score, ReasonCode::kBuyAgain, -1, false, bought[r.item]});
+          } else {
+            list.push_back({r.item, r.score, ReasonCode::kPersonalized});
+          }
         }
         break;
       }
@@ -450,8 +527,10 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
           if (a->last_unix != b->last_unix) return a->last_unix > b->last_unix;
           return a->item < b->item;
         });
+        list.reserve(due.size());
         for (const HistoryEntry* h : due) {
-          list.push_back({h->item, static_cast<float>(h->count), ExplainBuyAgain(*bundle, *h)});
+          list.push_back(
+              {h->item, static_cast<float>(h->count), ReasonCode::kBuyAgain, -1, false, h});
         }
         break;
       }
@@ -482,17 +561,12 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
             if (row == anchor) continue;
             auto it = at.find(row);
             if (it != at.end() && list[it->second].score >= n.score) continue;
-            Explanation e;
-            e.code = ReasonCode::kSimilarToItem;
-            e.anchor_item_id = bundle->item(anchor).item_id;
-            e.anchor_category = bundle->item(anchor).category;
-            e.text = absl::StrCat("similar to ", Label(bundle->item(anchor)),
-                                  was_bought ? " you bought recently" : " you viewed recently");
+            const Candidate c{row, n.score, ReasonCode::kSimilarToItem, anchor, was_bought};
             if (it != at.end()) {
-              list[it->second] = {row, n.score, std::move(e)};
+              list[it->second] = c;
             } else {
               at[row] = list.size();
-              list.push_back({row, n.score, std::move(e)});
+              list.push_back(c);
             }
           }
         }
@@ -508,11 +582,8 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
         for (size_t i = 0; i < popular.size() && static_cast<int>(list.size()) < fetch_k; ++i) {
           const int32_t row = popular[i];
           if (!filter.Allowed(row)) continue;
-          Explanation e;
-          e.code = ReasonCode::kTrending;
-          e.anchor_category = bundle->item(row).category;
-          e.text = "trending in the shop";
-          list.push_back({row, static_cast<float>(bundle->item(row).buyers), std::move(e)});
+          list.push_back(
+              {row, static_cast<float>(bundle->item(row).buyers), ReasonCode::kTrending});
         }
         break;
       }
@@ -535,16 +606,12 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
             if (!filter.Allowed(row)) continue;
             auto it = at.find(row);
             if (it != at.end() && list[it->second].score >= score) continue;
-            Explanation e;
-            e.code = ReasonCode::kBundleComplement;
-            e.anchor_item_id = bundle->item(anchor).item_id;
-            e.anchor_category = bundle->item(anchor).category;
-            e.text = absl::StrCat("often bought with ", Label(bundle->item(anchor)));
+            const Candidate c{row, score, ReasonCode::kBundleComplement, anchor};
             if (it != at.end()) {
-              list[it->second] = {row, score, std::move(e)};
+              list[it->second] = c;
             } else {
               at[row] = list.size();
-              list.push_back({row, score, std::move(e)});
+              list.push_back(c);
             }
           }
         }
@@ -575,11 +642,8 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
           for (int32_t row : bundle->category_popular(category)) {
             if (taken >= per_category) break;
             if (!filter.Allowed(row)) continue;
-            Explanation e;
-            e.code = ReasonCode::kCategoryBestseller;
-            e.anchor_category = category;
-            e.text = absl::StrCat("best seller in ", category);
-            list.push_back({row, static_cast<float>(bundle->item(row).buyers), std::move(e)});
+            list.push_back({row, static_cast<float>(bundle->item(row).buyers),
+                            ReasonCode::kCategoryBestseller});
             ++taken;
           }
         }
@@ -602,7 +666,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   // bought; best for the user first, recently shown ones last.
   std::vector<const TrialItem*> trial_items;
   std::shared_ptr<const TrialSnapshot> trial;
-  absl::flat_hash_set<std::string> rotated_ids;
+  absl::flat_hash_set<absl::string_view> rotated_ids;  // ids in user.impressions
   if (rules.rotation_impressions > 0) {
     for (size_t i = 0;
          i < user.impressions.size() && static_cast<int>(i) < rules.rotation_impressions; ++i) {
@@ -610,7 +674,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
     }
   }
   if (std::any_of(slot_rules.begin(), slot_rules.end(),
-                  [](const SlotRule& r) { return r.trial_share > 0; })) {
+                  [](const SlotRule* r) { return r->trial_share > 0; })) {
     trial = trial_pool_->Get(*bundle, FeatureDeadline(request.deadline, options_.feature_timeout));
     absl::flat_hash_set<absl::string_view> skip_ids(request.filters.exclude_item_ids.begin(),
                                                     request.filters.exclude_item_ids.end());
@@ -647,6 +711,12 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   const auto& popular = bundle->popular();
   std::vector<std::string> feature_ids;
   absl::flat_hash_map<int32_t, size_t> feature_at;
+  {
+    size_t wanted = trial_items.size() + static_cast<size_t>(2 * total_k + 10) + 50;
+    for (const auto& [source, list] : lists) wanted += list.size();
+    feature_ids.reserve(wanted);
+    feature_at.reserve(wanted);
+  }
   auto want_features = [&](int32_t row) {
     if (feature_at.emplace(row, feature_ids.size()).second) {
       feature_ids.push_back(bundle->item(row).item_id);
@@ -671,8 +741,8 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
       }
     }
   }
-  // Trial items the model does not know, by id.
-  absl::flat_hash_map<std::string, size_t> new_feature_at;
+  // Trial items the model does not know, by id (in `trial`).
+  absl::flat_hash_map<absl::string_view, size_t> new_feature_at;
   for (const TrialItem* t : trial_items) {
     if (t->row >= 0) {
       want_features(t->row);
@@ -726,14 +796,18 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   const double top_buyers =
       popular.empty() ? 1.0 : std::max(1, bundle->item(popular.front()).buyers);
   absl::flat_hash_set<int32_t> chosen;
-  absl::flat_hash_set<std::string> chosen_new;  // trial items unknown to the model
+  chosen.reserve(total_k);
+  // Trial items unknown to the model, by id (in `trial`).
+  absl::flat_hash_set<absl::string_view> chosen_new;
   size_t next_popular = 0;
   for (size_t s = 0; s < request.slots.size(); ++s) {
     const SlotSpec& slot = request.slots[s];
-    const SlotRule& rule = slot_rules[s];
+    const SlotRule& rule = *slot_rules[s];
     SlotAnswer out;
     out.name = slot.name;
-    absl::flat_hash_map<std::string, int> per_category;
+    out.items.reserve(slot.k);
+    // Categories of the bundle's items and of `trial`'s.
+    absl::flat_hash_map<absl::string_view, int> per_category;
     auto can_show = [&](int32_t row, bool may_be_bought) {
       if (chosen.contains(row) || !in_stock(row)) return false;
       const ItemMeta& item = bundle->item(row);
@@ -804,11 +878,17 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
       int32_t row;
       float score;
       float best;
-      const Explanation* why;
+      const Candidate* why;
       bool from_repurchase;
     };
     std::vector<Scored> merged;
     absl::flat_hash_map<int32_t, size_t> merged_at;
+    {
+      size_t candidates = 0;
+      for (const auto& [source, weight] : rule.sources) candidates += lists[source].size();
+      merged.reserve(candidates);
+      merged_at.reserve(candidates);
+    }
     for (const auto& [source, weight] : rule.sources) {
       const std::vector<Candidate>& list = lists[source];
       const bool repurchase = source == Source::kBuyAgain || source == Source::kBlended;
@@ -823,34 +903,39 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
         m.from_repurchase = m.from_repurchase || repurchase;
         if (contribution > m.best) {
           m.best = contribution;
-          m.why = &list[r].why;
+          m.why = &list[r];
         }
       }
     }
-    std::vector<std::vector<std::string>> applied(merged.size());
-    for (size_t i = 0; i < merged.size(); ++i) {
-      Scored& m = merged[i];
-      const ItemMeta& item = bundle->item(m.row);
+    // The rules on one item: `score` multiplied by each rule that applies.
+    // Their names go to `applied` when given, which is done only for the
+    // items shown.
+    auto apply_rules = [&](int32_t row, float score, std::vector<std::string>* applied) {
+      const ItemMeta& item = bundle->item(row);
       for (const TimeRule* r : active[s]) {
         auto boost = r->boosts.find(item.category);
         if (boost == r->boosts.end()) continue;
-        m.score *= boost->second;
-        applied[i].push_back(absl::StrCat(r->is_festival ? "festival:" : "daypart:", r->name));
+        score *= boost->second;
+        if (applied != nullptr) {
+          applied->push_back(absl::StrCat(r->is_festival ? "festival:" : "daypart:", r->name));
+        }
       }
-      const feature_store::ItemFeatures* f = features_of(m.row);
+      const feature_store::ItemFeatures* f = features_of(row);
       if (f != nullptr && f->stock > 0 && f->stock <= rules.low_stock_threshold) {
-        m.score *= rules.low_stock_multiplier;
-        applied[i].push_back("low_stock");
+        score *= rules.low_stock_multiplier;
+        if (applied != nullptr) applied->push_back("low_stock");
       }
       if (f != nullptr && f->slow_mover && rules.slow_mover_multiplier < 1) {
-        m.score *= rules.slow_mover_multiplier;
-        applied[i].push_back("slow_mover");
+        score *= rules.slow_mover_multiplier;
+        if (applied != nullptr) applied->push_back("slow_mover");
       }
-      if (rotated.contains(m.row)) {
-        m.score *= rules.rotation_multiplier;
-        applied[i].push_back("rotation");
+      if (rotated.contains(row)) {
+        score *= rules.rotation_multiplier;
+        if (applied != nullptr) applied->push_back("rotation");
       }
-    }
+      return score;
+    };
+    for (Scored& m : merged) m.score = apply_rules(m.row, m.score, nullptr);
     std::vector<size_t> order(merged.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -861,8 +946,8 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
       if (static_cast<int>(out.items.size()) >= regular_k) break;
       const Scored& m = merged[i];
       if (!can_show(m.row, m.from_repurchase)) continue;
-      Explanation why = *m.why;
-      why.applied_rules = std::move(applied[i]);
+      Explanation why = ExplainCandidate(*bundle, *m.why, anchors);
+      apply_rules(m.row, 1.0f, &why.applied_rules);  // names only: m.score has them
       take(m.row, m.score, std::move(why));
     }
 

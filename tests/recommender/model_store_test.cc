@@ -45,6 +45,17 @@ TEST(ModelBundleTest, LoadsIdsVectorsAndPopularity) {
   EXPECT_EQ(bundle->ip_index().size(), 20);
 }
 
+TEST(ModelBundleTest, ItemSquaredNormsMatchTheVectors) {
+  const std::string root = testing::FreshDir("bundle_norms");
+  Publish(root, "1");
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto bundle, ModelBundle::Load(root + "/1"));
+  for (int32_t row = 0; row < bundle->num_items(); ++row) {
+    double sum = 0;
+    for (float x : bundle->item_vector(row)) sum += static_cast<double>(x) * x;
+    EXPECT_EQ(bundle->item_squared_norm(row), sum) << "row " << row;
+  }
+}
+
 TEST(ModelStoreTest, ServesNewestValidVersionAndSkipsBrokenOnes) {
   const std::string root = testing::FreshDir("store_newest");
   Publish(root, "10");

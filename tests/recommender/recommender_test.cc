@@ -1,11 +1,13 @@
 #include "recommender/recommender.h"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "feature_store/faulty_feature_store.h"
 #include "feature_store/in_memory_feature_store.h"
 #include "gtest/gtest.h"
@@ -85,6 +87,36 @@ TEST_F(RecommenderTest, KnownUserGetsTheirGroupMinusPurchases) {
   for (size_t i = 1; i < a.slots[0].items.size(); ++i) {
     EXPECT_GE(a.slots[0].items[i - 1].score, a.slots[0].items[i].score);
   }
+}
+
+TEST_F(RecommenderTest, PersonalizedItemIsExplainedByItsMostSimilarPurchase) {
+  // ua2 bought a2 and then a3: each item shown names the nearer of the two
+  // by cosine (the more recent purchase on a tie).
+  const std::shared_ptr<const ModelBundle> bundle = models_->Current();
+  auto cosine = [&](const std::string& x, const std::string& y) {
+    absl::Span<const float> a = bundle->item_vector(bundle->ItemRow(x));
+    absl::Span<const float> b = bundle->item_vector(bundle->ItemRow(y));
+    double dot = 0, na = 0, nb = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      dot += static_cast<double>(a[i]) * b[i];
+      na += static_cast<double>(a[i]) * a[i];
+      nb += static_cast<double>(b[i]) * b[i];
+    }
+    return dot / std::sqrt(na * nb);
+  };
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer a, recommender_->RecommendProducts(Request("ua2", 8)));
+  ASSERT_EQ(a.slots[0].items.size(), 8u);
+  std::set<std::string> anchors;
+  for (const ScoredItem& item : a.slots[0].items) {
+    ASSERT_EQ(item.reason.code, ReasonCode::kPersonalized) << item.item_id;
+    const std::string nearer =
+        cosine(item.item_id, "a3") >= cosine(item.item_id, "a2") ? "a3" : "a2";
+    EXPECT_EQ(item.reason.anchor_item_id, nearer) << item.item_id;
+    EXPECT_EQ(item.reason.anchor_category, "alpha");
+    EXPECT_EQ(item.reason.text, absl::StrCat("similar to Item ", nearer, " you bought"));
+    anchors.insert(item.reason.anchor_item_id);
+  }
+  EXPECT_EQ(anchors.size(), 2u);  // both purchases explain some item
 }
 
 TEST_F(RecommenderTest, UnknownUserGetsPopularItems) {
