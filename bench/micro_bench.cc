@@ -27,6 +27,10 @@
 //                              included (CPU time is this process only).
 //   redis/rule_pass/<slot>     (--redis) rule_pass with the Redis store:
 //                              the request path without gRPC.
+//   cached/get_items:N, cached/rule_pass/<slot>  (--redis) the same through
+//                              the server's item cache (item_cache.h, 1 s
+//                              staleness), warmed with the whole catalog:
+//                              the server's request path without gRPC.
 //   crossover/{flat,ivf}/N     (--crossover) exact against auto-tuned IVF
 //                              search on synthesized catalogs of N items:
 //                              the measurement behind PublishOptions'
@@ -60,6 +64,7 @@
 #include "bench/load_stats.h"
 #include "bench/synth_model.h"
 #include "feature_store/in_memory_feature_store.h"
+#include "feature_store/item_cache.h"
 #include "feature_store/redis_feature_store.h"
 #include "recommender/fold_in.h"
 #include "recommender/model_format.h"
@@ -103,6 +108,8 @@ struct Fixture {
   // --redis only.
   std::unique_ptr<feature_store::FeatureStore> redis;
   std::unique_ptr<recommender::Recommender> redis_recommender;
+  std::unique_ptr<feature_store::ItemCachingFeatureStore> cached;
+  std::unique_ptr<recommender::Recommender> cached_recommender;
 };
 Fixture* fixture = nullptr;
 
@@ -313,6 +320,20 @@ int main(int argc, char** argv) {
     f.redis_recommender =
         std::make_unique<recommender::Recommender>(f.models.get(), f.redis.get());
     f.redis_recommender->SetSlotPlan(f.recommender->slot_plan());
+    auto cached = feature_store::NewItemCachingFeatureStore(f.redis.get(), {});
+    if (!cached.ok()) return Fail(cached.status());
+    f.cached = *std::move(cached);
+    // Warm, as in a server that has run for a while: every catalog item read
+    // once, so cached/ measures hits.
+    for (size_t i = 0; i < f.feature_item_ids.size(); i += 1000) {
+      const size_t n = std::min<size_t>(1000, f.feature_item_ids.size() - i);
+      auto warm = f.cached->GetItems(absl::MakeConstSpan(f.feature_item_ids.data() + i, n),
+                                     absl::InfiniteFuture());
+      if (!warm.ok()) return Fail(warm.status());
+    }
+    f.cached_recommender =
+        std::make_unique<recommender::Recommender>(f.models.get(), f.cached.get());
+    f.cached_recommender->SetSlotPlan(f.recommender->slot_plan());
   }
 
   const int k = absl::GetFlag(FLAGS_k);
@@ -348,6 +369,13 @@ int main(int argc, char** argv) {
     for (const std::string& slot : absl::GetFlag(FLAGS_slots)) {
       threads(benchmark::RegisterBenchmark(absl::StrCat("redis/rule_pass/", slot).c_str(),
                                            BM_RecommendProducts, f.redis_recommender.get(),
+                                           slot));
+    }
+    threads(benchmark::RegisterBenchmark("cached/get_items", BM_GetItems, f.cached.get())
+                ->Arg(get_items));
+    for (const std::string& slot : absl::GetFlag(FLAGS_slots)) {
+      threads(benchmark::RegisterBenchmark(absl::StrCat("cached/rule_pass/", slot).c_str(),
+                                           BM_RecommendProducts, f.cached_recommender.get(),
                                            slot));
     }
   }

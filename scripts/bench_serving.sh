@@ -332,7 +332,7 @@ if hang:
 print()
 print("CPU from /proc/<pid>/stat (other processes: every process but these three, exited")
 print("children included through their parents); kernel interrupt time is in none of them.")
-redis_rows = [b for b in micro["benchmarks"] if b["name"].startswith(("redis/", "features/", "rule_pass/", "index/", "fold_in/"))
+redis_rows = [b for b in micro["benchmarks"] if b["name"].startswith(("redis/", "cached/", "features/", "rule_pass/", "index/", "fold_in/"))
               and "/threads:%d" % ncpu not in b["name"]]
 if redis_rows:
     print()
