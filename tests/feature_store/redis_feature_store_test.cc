@@ -184,13 +184,26 @@ TEST(RedisFeatureStoreTest, DeadRedisFailsFastWithUnavailable) {
 // A hung Redis: connections are accepted, commands are not answered
 // (CLIENT PAUSE). After stall_trip unanswered calls in a row, calls fail
 // fast instead of each waiting out its timeout.
-TEST(RedisFeatureStoreTest, HungRedisTripsToFailFast) {
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server, RedisServer::Start());
-  RedisOptions options = OptionsFor(*server);
-  options.stall_trip = 3;
-  options.reconnect_backoff = absl::Minutes(10);
-  std::unique_ptr<FeatureStore> store = MustCreate(options);
-  ASSERT_NE(store, nullptr);
+// A store on its own redis-server that trips after 3 unanswered calls and
+// then stays open for 10 minutes.
+class StallTripTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RECSYS_ASSERT_OK_AND_ASSIGN(server_, RedisServer::Start());
+    RedisOptions options = OptionsFor(*server_);
+    options.stall_trip = 3;
+    options.reconnect_backoff = absl::Minutes(10);
+    store_ = MustCreate(options);
+    ASSERT_NE(store_, nullptr);
+  }
+
+  std::unique_ptr<RedisServer> server_;
+  std::unique_ptr<FeatureStore> store_;
+};
+
+TEST_F(StallTripTest, HungRedisTripsToFailFast) {
+  RedisServer* server = server_.get();
+  FeatureStore* store = store_.get();
   RECSYS_ASSERT_OK(store->Ping(kNoDeadline));
   RECSYS_ASSERT_OK(server->Command({"CLIENT", "PAUSE", "30000", "ALL"}).status());
   for (int i = 0; i < 3; ++i) {
@@ -205,13 +218,9 @@ TEST(RedisFeatureStoreTest, HungRedisTripsToFailFast) {
   }
 }
 
-TEST(RedisFeatureStoreTest, AnAnswerBetweenStallsKeepsTheStoreOpen) {
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server, RedisServer::Start());
-  RedisOptions options = OptionsFor(*server);
-  options.stall_trip = 3;
-  options.reconnect_backoff = absl::Minutes(10);
-  std::unique_ptr<FeatureStore> store = MustCreate(options);
-  ASSERT_NE(store, nullptr);
+TEST_F(StallTripTest, AnAnswerBetweenStallsKeepsTheStoreOpen) {
+  RedisServer* server = server_.get();
+  FeatureStore* store = store_.get();
   for (int round = 0; round < 3; ++round) {
     // Two stalls, then an answer: never three in a row.
     RECSYS_ASSERT_OK(server->Command({"CLIENT", "PAUSE", "400", "ALL"}).status());
