@@ -29,6 +29,13 @@ FaultyFeatureStore::GetItems(absl::Span<const std::string> item_ids,
   return base_->GetItems(item_ids, deadline);
 }
 
+absl::StatusOr<std::vector<std::optional<ItemFeatures>>>
+FaultyFeatureStore::GetItemsUncached(absl::Span<const std::string> item_ids,
+                                     absl::Time deadline) const {
+  if (failing()) return Injected();
+  return base_->GetItemsUncached(item_ids, deadline);
+}
+
 absl::Status FaultyFeatureStore::RecordEvents(absl::Span<const Event> events,
                                               absl::Time deadline) {
   if (failing()) return Injected();

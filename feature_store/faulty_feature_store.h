@@ -28,6 +28,8 @@ class FaultyFeatureStore : public FeatureStore {
   absl::StatusOr<std::vector<std::optional<ItemFeatures>>> GetItems(
       absl::Span<const std::string> item_ids,
       absl::Time deadline) const override;
+  absl::StatusOr<std::vector<std::optional<ItemFeatures>>> GetItemsUncached(
+      absl::Span<const std::string> item_ids, absl::Time deadline) const override;
   absl::Status RecordEvents(absl::Span<const Event> events,
                             absl::Time deadline) override;
   absl::Status PutUsers(absl::Span<const UserFeatures> users) override;

@@ -156,6 +156,15 @@ class FeatureStore {
   virtual absl::StatusOr<std::vector<std::optional<ItemFeatures>>> GetItems(
       absl::Span<const std::string> item_ids, absl::Time deadline) const = 0;
 
+  // GetItems read from the backing store itself, past any cache in between
+  // (item_cache.h): for read-modify-write updates, which must not merge
+  // into a copy that another process has since changed. Stores without a
+  // cache answer as GetItems.
+  virtual absl::StatusOr<std::vector<std::optional<ItemFeatures>>> GetItemsUncached(
+      absl::Span<const std::string> item_ids, absl::Time deadline) const {
+    return GetItems(item_ids, deadline);
+  }
+
   // Applies a batch of events:
   //   purchase: increments the item's purchase count, sets its last purchase
   //             time (if later) and pushes it onto recent activity;

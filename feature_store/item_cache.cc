@@ -43,6 +43,11 @@ class ItemCache final : public ItemCachingFeatureStore {
       absl::Span<const std::string> item_ids,
       absl::Time deadline) const override;
 
+  absl::StatusOr<std::vector<std::optional<ItemFeatures>>> GetItemsUncached(
+      absl::Span<const std::string> item_ids, absl::Time deadline) const override {
+    return base_->GetItemsUncached(item_ids, deadline);
+  }
+
   absl::Status RecordEvents(absl::Span<const Event> events,
                             absl::Time deadline) override {
     return base_->RecordEvents(events, deadline);

@@ -22,8 +22,9 @@
 // knowledge there is) and GetItems fails only when an item is missing from
 // the cache. Items are cached only once a catalog version is known.
 //
-// Every other call (users, events, listings, trial counters, ping) goes
-// straight to the wrapped store.
+// Every other call (users, events, listings, trial counters, ping, and
+// GetItemsUncached for read-modify-write updates) goes straight to the
+// wrapped store.
 //
 // Thread safety: safe for concurrent use, as the wrapped store is. Lookups
 // share a reader lock; a miss reads the store without holding any lock.

@@ -500,7 +500,8 @@ grpc::Status AdminService::UpdateItems(grpc::ServerContext* context,
   std::vector<std::string> ids;
   for (const v1::ItemUpdate& in : request->items()) ids.push_back(in.item_id());
   auto stored =
-      features_->GetItems(ids, std::min(Deadline(context), absl::Now() + absl::Seconds(5)));
+      features_->GetItemsUncached(ids,
+                                  std::min(Deadline(context), absl::Now() + absl::Seconds(5)));
   if (!stored.ok()) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         absl::StrCat("feature store did not answer: ", stored.status().message()));

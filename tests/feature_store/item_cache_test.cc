@@ -166,6 +166,20 @@ TEST_F(ItemCacheTest, WritesElsewhereAreSeenAfterTheFeedIsRead) {
   EXPECT_EQ(lazy->stats().refreshes, 1);
 }
 
+TEST_F(ItemCacheTest, UncachedReadsSeeWritesElsewhereAtOnce) {
+  auto cache = MakeCache(absl::Hours(24));
+  ASSERT_NE(cache, nullptr);
+  EXPECT_EQ(Stocks(*cache, {"a"}), (std::vector<int64_t>{5}));
+  const ItemFeatures update[] = {Item("a", 0)};
+  RECSYS_ASSERT_OK(memory_.PutItems(update));  // another process
+  EXPECT_EQ(Stocks(*cache, {"a"}), (std::vector<int64_t>{5}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto fresh, cache->GetItemsUncached({"a", "zz"}, kNoDeadline));
+  ASSERT_EQ(fresh.size(), 2u);
+  ASSERT_TRUE(fresh[0].has_value());
+  EXPECT_EQ(fresh[0]->stock, 0);
+  EXPECT_FALSE(fresh[1].has_value());
+}
+
 TEST_F(ItemCacheTest, ReadsTheFeedAtMostOncePerStaleness) {
   auto cache = MakeCache(absl::Hours(24));
   ASSERT_NE(cache, nullptr);

@@ -5,8 +5,10 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -581,6 +583,49 @@ TEST_F(StorefrontTest, StockSetThroughGrpcIsSeenAtOnceDespiteTheItemCache) {
   EXPECT_EQ(top(), before);
   EXPECT_EQ((*lazy)->stats().refreshes, 1);
   EXPECT_GE((*lazy)->stats().invalidated, 1);
+}
+
+TEST_F(StorefrontTest, PartialUpdatesOnTwoReplicasLoseNothing) {
+  // Two replicas whose item caches would not read the change feed for a
+  // day. An update on one must not be undone by a partial update of the
+  // same item on the other (which merges the fields it was not given).
+  std::vector<std::unique_ptr<feature_store::ItemCachingFeatureStore>> caches;
+  std::vector<std::unique_ptr<server::RecsysServer>> servers;
+  std::vector<std::unique_ptr<recsys::v1::Admin::Stub>> admins;
+  for (int r = 0; r < 2; ++r) {
+    auto cache = feature_store::NewItemCachingFeatureStore(store_.get(),
+                                                           {.max_staleness = absl::Hours(24)});
+    ASSERT_TRUE(cache.ok()) << cache.status();
+    server::ServerOptions options;
+    options.listen_address = "127.0.0.1:0";
+    auto server = server::RecsysServer::Start(options, models_.get(), cache->get());
+    ASSERT_TRUE(server.ok()) << server.status();
+    admins.push_back(recsys::v1::Admin::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials())));
+    caches.push_back(*std::move(cache));
+    servers.push_back(*std::move(server));
+  }
+  auto update = [&](int replica, std::optional<int64_t> stock, std::optional<bool> slow) {
+    recsys::v1::UpdateItemsRequest request;
+    auto* item = request.add_items();
+    item->set_item_id("a2");
+    if (stock.has_value()) item->set_stock(*stock);
+    if (slow.has_value()) item->set_slow_mover(*slow);
+    recsys::v1::UpdateItemsResponse response;
+    grpc::ClientContext ctx;
+    grpc::Status st = admins[replica]->UpdateItems(&ctx, request, &response);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  };
+  update(0, 40, std::nullopt);  // both replicas' caches now hold a2
+  for (auto& cache : caches) {
+    RECSYS_ASSERT_OK(cache->GetItems({"a2"}, absl::InfiniteFuture()).status());
+  }
+  update(0, 0, std::nullopt);     // sold out, through replica 0
+  update(1, std::nullopt, true);  // flagged slow, through replica 1
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto stored, store_->GetItems({"a2"}, absl::InfiniteFuture()));
+  ASSERT_TRUE(stored[0].has_value());
+  EXPECT_EQ(stored[0]->stock, 0);
+  EXPECT_TRUE(stored[0]->slow_mover);
 }
 
 TEST_F(StorefrontTest, CatalogListingThroughGrpcReachesTheTrialPool) {
