@@ -7,6 +7,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
+#include <google/protobuf/arena.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
@@ -144,6 +145,56 @@ grpc::Status RecommenderService::DoSimilarItems(absl::Time deadline,
   ToProto(answer->meta, response->mutable_meta());
   return grpc::Status::OK;
 }
+
+namespace {
+
+// One call's messages in an arena whose first block is part of this
+// object. 16 KiB holds a homepage answer of a few slots; larger answers
+// grow the arena.
+template <typename Request, typename Response>
+class ArenaMessages final : public grpc::MessageHolder<Request, Response> {
+ public:
+  ArenaMessages() : arena_(Options(block_)) {
+    this->set_request(google::protobuf::Arena::CreateMessage<Request>(&arena_));
+    this->set_response(google::protobuf::Arena::CreateMessage<Response>(&arena_));
+  }
+  void Release() override { delete this; }
+
+ private:
+  static constexpr size_t kBlockSize = 16 << 10;
+  static google::protobuf::ArenaOptions Options(char* block) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block;
+    options.initial_block_size = kBlockSize;
+    return options;
+  }
+
+  alignas(16) char block_[kBlockSize];
+  google::protobuf::Arena arena_;
+};
+
+template <typename Request, typename Response>
+class ArenaAllocator final : public grpc::MessageAllocator<Request, Response> {
+ public:
+  grpc::MessageHolder<Request, Response>* AllocateMessages() override {
+    return new ArenaMessages<Request, Response>();
+  }
+};
+
+}  // namespace
+
+CallbackRecommenderService::CallbackRecommenderService(
+    const recommender::Recommender* recommender, const marketing::Marketer* marketer)
+    : products_allocator_(std::make_unique<ArenaAllocator<v1::RecommendProductsRequest,
+                                                          v1::RecommendProductsResponse>>()),
+      similar_allocator_(
+          std::make_unique<ArenaAllocator<v1::SimilarItemsRequest, v1::SimilarItemsResponse>>()) {
+  Init(recommender, marketer);
+  SetMessageAllocatorFor_RecommendProducts(products_allocator_.get());
+  SetMessageAllocatorFor_SimilarItems(similar_allocator_.get());
+}
+
+CallbackRecommenderService::~CallbackRecommenderService() = default;
 
 grpc::ServerUnaryReactor* CallbackRecommenderService::RecommendProducts(
     grpc::CallbackServerContext* context, const v1::RecommendProductsRequest* request,

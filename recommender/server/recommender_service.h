@@ -19,6 +19,7 @@
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/message_allocator.h>
 
 #include "absl/synchronization/notification.h"
 #include "feature_store/feature_store.h"
@@ -89,14 +90,16 @@ class RecommenderService : public recsys::v1::Recommender::Service {
 // read it (the handlers block only on the feature store's round trips,
 // bounded by RecommenderOptions::feature_timeout), with no hand-off to a
 // sync worker thread.
+// Requests and responses of both calls live in a protobuf arena per call,
+// whose first block is allocated with the call's state: one allocation per
+// call for the messages instead of one per field.
 class CallbackRecommenderService final
     : public recsys::v1::Recommender::WithCallbackMethod_RecommendProducts<
           recsys::v1::Recommender::WithCallbackMethod_SimilarItems<RecommenderService>> {
  public:
   CallbackRecommenderService(const recommender::Recommender* recommender,
-                             const marketing::Marketer* marketer = nullptr) {
-    Init(recommender, marketer);
-  }
+                             const marketing::Marketer* marketer = nullptr);
+  ~CallbackRecommenderService() override;
 
   grpc::ServerUnaryReactor* RecommendProducts(
       grpc::CallbackServerContext* context, const recsys::v1::RecommendProductsRequest* request,
@@ -104,6 +107,15 @@ class CallbackRecommenderService final
   grpc::ServerUnaryReactor* SimilarItems(grpc::CallbackServerContext* context,
                                          const recsys::v1::SimilarItemsRequest* request,
                                          recsys::v1::SimilarItemsResponse* response) override;
+
+ private:
+  // Must outlive the server (gRPC keeps pointers to them).
+  std::unique_ptr<grpc::MessageAllocator<recsys::v1::RecommendProductsRequest,
+                                         recsys::v1::RecommendProductsResponse>>
+      products_allocator_;
+  std::unique_ptr<
+      grpc::MessageAllocator<recsys::v1::SimilarItemsRequest, recsys::v1::SimilarItemsResponse>>
+      similar_allocator_;
 };
 
 class AdminService final : public recsys::v1::Admin::Service {
