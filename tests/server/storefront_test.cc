@@ -144,6 +144,31 @@ class StorefrontTest : public ::testing::Test {
     return false;
   }
 
+  // A server replica over store_ whose item cache would not read the
+  // change feed for a day. `server` is null (and the test failed) on error.
+  struct Replica {
+    std::unique_ptr<feature_store::ItemCachingFeatureStore> cache;
+    std::unique_ptr<server::RecsysServer> server;
+    std::shared_ptr<grpc::Channel> channel;
+  };
+  Replica StartReplica() {
+    Replica replica;
+    auto cache = feature_store::NewItemCachingFeatureStore(store_.get(),
+                                                           {.max_staleness = absl::Hours(24)});
+    EXPECT_TRUE(cache.ok()) << cache.status();
+    if (!cache.ok()) return replica;
+    replica.cache = *std::move(cache);
+    server::ServerOptions options;
+    options.listen_address = "127.0.0.1:0";
+    auto server = server::RecsysServer::Start(options, models_.get(), replica.cache.get());
+    EXPECT_TRUE(server.ok()) << server.status();
+    if (!server.ok()) return replica;
+    replica.server = *std::move(server);
+    replica.channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", replica.server->port()),
+                                          grpc::InsecureChannelCredentials());
+    return replica;
+  }
+
   std::unique_ptr<recsys::testing::RedisServer> redis_;
   ModelData data_;
   std::unique_ptr<ModelStore> models_;
@@ -536,17 +561,11 @@ TEST_F(StorefrontTest, StockSetThroughGrpcIsSeenAtOnceDespiteTheItemCache) {
   // A server whose item cache would not read the change feed for a day:
   // updates through its own Admin.UpdateItems must still be seen by the
   // next request.
-  auto lazy = feature_store::NewItemCachingFeatureStore(store_.get(),
-                                                        {.max_staleness = absl::Hours(24)});
-  ASSERT_TRUE(lazy.ok()) << lazy.status();
-  server::ServerOptions options;
-  options.listen_address = "127.0.0.1:0";
-  auto server = server::RecsysServer::Start(options, models_.get(), lazy->get());
-  ASSERT_TRUE(server.ok()) << server.status();
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
-                                     grpc::InsecureChannelCredentials());
-  auto rec = recsys::v1::Recommender::NewStub(channel);
-  auto admin = recsys::v1::Admin::NewStub(channel);
+  Replica replica = StartReplica();
+  ASSERT_NE(replica.server, nullptr);
+  auto* lazy = &replica.cache;
+  auto rec = recsys::v1::Recommender::NewStub(replica.channel);
+  auto admin = recsys::v1::Admin::NewStub(replica.channel);
   auto top = [&]() -> std::vector<std::string> {
     recsys::v1::RecommendProductsRequest req;
     req.set_user_id("visitor");
@@ -589,21 +608,12 @@ TEST_F(StorefrontTest, PartialUpdatesOnTwoReplicasLoseNothing) {
   // Two replicas whose item caches would not read the change feed for a
   // day. An update on one must not be undone by a partial update of the
   // same item on the other (which merges the fields it was not given).
-  std::vector<std::unique_ptr<feature_store::ItemCachingFeatureStore>> caches;
-  std::vector<std::unique_ptr<server::RecsysServer>> servers;
+  std::vector<Replica> replicas;
   std::vector<std::unique_ptr<recsys::v1::Admin::Stub>> admins;
   for (int r = 0; r < 2; ++r) {
-    auto cache = feature_store::NewItemCachingFeatureStore(store_.get(),
-                                                           {.max_staleness = absl::Hours(24)});
-    ASSERT_TRUE(cache.ok()) << cache.status();
-    server::ServerOptions options;
-    options.listen_address = "127.0.0.1:0";
-    auto server = server::RecsysServer::Start(options, models_.get(), cache->get());
-    ASSERT_TRUE(server.ok()) << server.status();
-    admins.push_back(recsys::v1::Admin::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials())));
-    caches.push_back(*std::move(cache));
-    servers.push_back(*std::move(server));
+    replicas.push_back(StartReplica());
+    ASSERT_NE(replicas.back().server, nullptr);
+    admins.push_back(recsys::v1::Admin::NewStub(replicas.back().channel));
   }
   auto update = [&](int replica, std::optional<int64_t> stock, std::optional<bool> slow) {
     recsys::v1::UpdateItemsRequest request;
@@ -617,8 +627,8 @@ TEST_F(StorefrontTest, PartialUpdatesOnTwoReplicasLoseNothing) {
     ASSERT_TRUE(st.ok()) << st.error_message();
   };
   update(0, 40, std::nullopt);  // both replicas' caches now hold a2
-  for (auto& cache : caches) {
-    RECSYS_ASSERT_OK(cache->GetItems({"a2"}, absl::InfiniteFuture()).status());
+  for (const Replica& replica : replicas) {
+    RECSYS_ASSERT_OK(replica.cache->GetItems({"a2"}, absl::InfiniteFuture()).status());
   }
   update(0, 0, std::nullopt);     // sold out, through replica 0
   update(1, std::nullopt, true);  // flagged slow, through replica 1
