@@ -66,12 +66,12 @@
 #include "feature_store/in_memory_feature_store.h"
 #include "feature_store/item_cache.h"
 #include "feature_store/redis_feature_store.h"
-#include "recommender/fold_in.h"
-#include "recommender/model_format.h"
-#include "recommender/model_store.h"
+#include "model/fold_in.h"
+#include "model/model_format.h"
+#include "model/model_store.h"
 #include "recommender/recommender.h"
 #include "recommender/slot_config.h"
-#include "recommender/vector_index.h"
+#include "model/vector_index.h"
 
 ABSL_FLAG(std::string, model_root, "",
           "Model root whose newest version is measured; empty: synthesize one.");
@@ -98,8 +98,8 @@ namespace fs = std::filesystem;
 
 // Everything the benchmarks share; built once in main.
 struct Fixture {
-  std::unique_ptr<recommender::ModelStore> models;
-  std::shared_ptr<const recommender::ModelBundle> bundle;
+  std::unique_ptr<model::ModelStore> models;
+  std::shared_ptr<const model::ModelBundle> bundle;
   std::unique_ptr<faiss::Index> raw_index;
   std::vector<int32_t> query_users;  // user rows
   std::unique_ptr<feature_store::InMemoryFeatureStore> store;
@@ -116,7 +116,7 @@ Fixture* fixture = nullptr;
 int HardwareThreads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 // Allows every id but the multiples of 97 (a few "bought" items).
-class SkipSome : public recommender::IdFilter {
+class SkipSome : public model::IdFilter {
  public:
   bool Allowed(int64_t id) const override { return id % 97 != 0; }
 };
@@ -148,7 +148,7 @@ void BM_VectorIndex(benchmark::State& state) {
   const int k = static_cast<int>(state.range(0));
   const bool filtered = state.range(1) != 0;
   SkipSome filter;
-  recommender::SearchOptions options;
+  model::SearchOptions options;
   if (filtered) options.filter = &filter;
   size_t q = static_cast<size_t>(state.thread_index()) * 7919;
   for (auto _ : state) {
@@ -162,12 +162,12 @@ void BM_VectorIndex(benchmark::State& state) {
 
 void BM_FoldIn(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
-  std::vector<recommender::WeightedItem> items;
+  std::vector<model::WeightedItem> items;
   for (int i = 0; i < n; ++i) {
     items.push_back({static_cast<int32_t>((i * 7919) % fixture->bundle->num_items()), 1.0f});
   }
   for (auto _ : state) {
-    auto v = recommender::FoldInUser(*fixture->bundle, items);
+    auto v = model::FoldInUser(*fixture->bundle, items);
     benchmark::DoNotOptimize(v);
   }
   state.SetItemsProcessed(state.iterations());
@@ -217,10 +217,10 @@ void BM_RecommendProducts(benchmark::State& state, const recommender::Recommende
 // crossover/*: one synthesized catalog per size, published twice (exact and
 // auto-tuned IVF); kept alive for the process.
 struct Crossover {
-  std::shared_ptr<const recommender::ModelBundle> flat, ivf;
+  std::shared_ptr<const model::ModelBundle> flat, ivf;
 };
 
-void BM_Crossover(benchmark::State& state, const recommender::ModelBundle* bundle) {
+void BM_Crossover(benchmark::State& state, const model::ModelBundle* bundle) {
   omp_set_num_threads(1);
   const int k = absl::GetFlag(FLAGS_k);
   int32_t u = 0;
@@ -255,18 +255,18 @@ int main(int argc, char** argv) {
     synth.items = absl::GetFlag(FLAGS_synth_items);
     auto data = bench::SynthesizeModel(synth);
     if (!data.ok()) return Fail(data.status());
-    auto dir = recommender::PublishModel(temp_root, *data);
+    auto dir = model::PublishModel(temp_root, *data);
     if (!dir.ok()) return Fail(dir.status());
     root = temp_root;
   }
-  recommender::ModelStoreOptions store_options;
+  model::ModelStoreOptions store_options;
   store_options.root = root;
   store_options.poll_interval = absl::ZeroDuration();
-  auto models = recommender::ModelStore::Create(store_options);
+  auto models = model::ModelStore::Create(store_options);
   if (!models.ok()) return Fail(models.status());
   f.models = *std::move(models);
   f.bundle = f.models->Current();
-  const recommender::ModelBundle& bundle = *f.bundle;
+  const model::ModelBundle& bundle = *f.bundle;
   try {
     f.raw_index.reset(faiss::read_index((bundle.path() + "/items_ip.faiss").c_str()));
   } catch (const std::exception& e) {
@@ -288,7 +288,7 @@ int main(int argc, char** argv) {
   f.store = std::make_unique<feature_store::InMemoryFeatureStore>();
   std::vector<feature_store::ItemFeatures> items;
   for (int32_t i = 0; i < bundle.num_items(); ++i) {
-    const recommender::ItemMeta& m = bundle.item(i);
+    const model::ItemMeta& m = bundle.item(i);
     items.push_back({m.item_id, m.category, m.price, m.title, /*stock=*/-1, false});
     f.feature_item_ids.push_back(m.item_id);
   }
@@ -297,7 +297,7 @@ int main(int argc, char** argv) {
   for (int32_t row : f.query_users) {
     feature_store::UserFeatures u;
     u.user_id = bundle.user_id(row);
-    for (const recommender::HistoryEntry& h : bundle.history(row)) {
+    for (const model::HistoryEntry& h : bundle.history(row)) {
       u.purchases.push_back({bundle.item(h.item).item_id, h.count,
                              absl::FromUnixSeconds(h.last_unix)});
     }
@@ -399,13 +399,13 @@ int main(int argc, char** argv) {
           (fs::temp_directory_path() / absl::StrCat("recsys_crossover_", ::getpid(), "_", n))
               .string();
       for (const char* spec : {"Flat", "auto"}) {
-        recommender::PublishOptions publish;
+        model::PublishOptions publish;
         publish.index_spec = spec;
         publish.flat_max_items = 0;  // auto: always IVF here
         publish.recall_queries = 500;
-        auto published = recommender::PublishModel(dir, *data, publish);
+        auto published = model::PublishModel(dir, *data, publish);
         if (!published.ok()) return Fail(published.status());
-        auto loaded = recommender::ModelBundle::Load(*published);
+        auto loaded = model::ModelBundle::Load(*published);
         if (!loaded.ok()) return Fail(loaded.status());
         (std::string(spec) == "Flat" ? c->flat : c->ivf) = *loaded;
         std::printf("crossover %lld items: %s (recall@20 ip %.4f)\n", static_cast<long long>(n),

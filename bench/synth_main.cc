@@ -16,11 +16,11 @@
 #include "absl/time/clock.h"
 #include "bench/synth_model.h"
 #include "feature_store/redis_feature_store.h"
-#include "recommender/model_format.h"
+#include "model/model_format.h"
 
 namespace {
 const recsys::bench::SynthOptions kSynth;
-const recsys::recommender::PublishOptions kPublish;
+const recsys::model::PublishOptions kPublish;
 }  // namespace
 
 ABSL_FLAG(int64_t, users, kSynth.users, "Users.");
@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
               absl::ToDoubleSeconds(absl::Now() - t0));
   std::fflush(stdout);
 
-  recommender::PublishOptions publish;
+  model::PublishOptions publish;
   publish.index_spec = absl::GetFlag(FLAGS_index);
   publish.version = absl::GetFlag(FLAGS_version);
   publish.flat_max_items = absl::GetFlag(FLAGS_flat_max_items);
@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   };
   t0 = absl::Now();
-  auto dir = recommender::PublishModel(root, *data, publish);
+  auto dir = model::PublishModel(root, *data, publish);
   if (!dir.ok()) {
     std::fprintf(stderr, "publish: %s\n", dir.status().ToString().c_str());
     return 1;
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     t0 = absl::Now();
-    absl::Status loaded = recommender::LoadIntoFeatureStore(*data, store->get());
+    absl::Status loaded = model::LoadIntoFeatureStore(*data, store->get());
     if (!loaded.ok()) {
       std::fprintf(stderr, "redis load: %s\n", loaded.ToString().c_str());
       return 1;

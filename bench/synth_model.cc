@@ -15,9 +15,9 @@
 namespace recsys::bench {
 namespace {
 
-using recommender::HistoryEntry;
-using recommender::ItemMeta;
-using recommender::ModelData;
+using model::HistoryEntry;
+using model::ItemMeta;
+using model::ModelData;
 
 // xoshiro256** seeded through splitmix64; Box-Muller normals.
 class Rng {

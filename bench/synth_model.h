@@ -30,7 +30,7 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
-#include "recommender/model_format.h"
+#include "model/model_format.h"
 
 namespace recsys::bench {
 
@@ -57,7 +57,7 @@ struct SynthOptions {
 };
 
 // InvalidArgument names the bad field.
-absl::StatusOr<recommender::ModelData> SynthesizeModel(const SynthOptions& options);
+absl::StatusOr<model::ModelData> SynthesizeModel(const SynthOptions& options);
 
 }  // namespace recsys::bench
 

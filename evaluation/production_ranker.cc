@@ -9,18 +9,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
-#include "recommender/vector_index.h"
+#include "model/vector_index.h"
 #include "training/trainer.h"
 
 namespace recsys::evaluation {
 namespace {
 
-using recommender::HistoryEntry;
-using recommender::ModelData;
-using recommender::RankerItemStats;
-using recommender::RankerModel;
-using recommender::RankerWeights;
-using recommender::VectorIndex;
+using model::HistoryEntry;
+using model::ModelData;
+using model::RankerItemStats;
+using model::RankerModel;
+using model::RankerWeights;
+using model::VectorIndex;
 using training::InteractionData;
 
 using Clock = std::chrono::steady_clock;
@@ -32,7 +32,7 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> BuildIndex(
     absl::Span<const float> item_factors, int dim, absl::string_view spec) {
   RECSYS_ASSIGN_OR_RETURN(
       std::unique_ptr<VectorIndex> index,
-      VectorIndex::Create(dim, spec, recommender::Metric::kInnerProduct));
+      VectorIndex::Create(dim, spec, model::Metric::kInnerProduct));
   RECSYS_RETURN_IF_ERROR(index->Add(item_factors));
   return index;
 }
@@ -79,7 +79,7 @@ absl::StatusOr<std::unique_ptr<RankerParts>> MakeParts(
   RECSYS_ASSIGN_OR_RETURN(
       parts->index,
       BuildIndex(parts->data.item_factors, parts->data.dim, index_spec));
-  parts->stats = recommender::ComputeRankerItemStats(
+  parts->stats = model::ComputeRankerItemStats(
       static_cast<int32_t>(parts->data.items.size()),
       parts->data.history_indptr, parts->data.history);
   parts->weights = std::move(weights);
@@ -127,8 +127,8 @@ ModelParams RankerParams(const RankerWeights& w, int vector_candidates) {
   p.emplace_back("weights_origin", w.origin);
   p.emplace_back("recency_tau_days", absl::StrCat(w.recency_tau_days));
   p.emplace_back("vector_candidates", absl::StrCat(vector_candidates));
-  for (int f = 0; f < recommender::kNumRankerFeatures; ++f) {
-    p.emplace_back(absl::StrCat("w.", recommender::RankerFeatureName(f)),
+  for (int f = 0; f < model::kNumRankerFeatures; ++f) {
+    p.emplace_back(absl::StrCat("w.", model::RankerFeatureName(f)),
                    absl::StrCat(w.w[f]));
   }
   return p;
@@ -145,19 +145,19 @@ absl::StatusOr<std::vector<int32_t>> RankWithRanker(
     const RankerModel& model, absl::Span<const float> user_vector,
     absl::Span<const HistoryEntry> history, int k, int64_t now_unix,
     bool include_bought, int vector_candidates) {
-  recommender::RankerUser user;
+  model::RankerUser user;
   user.vector = user_vector;
   user.history = history;
-  recommender::RankOptions options;
+  model::RankOptions options;
   options.k = k;
   options.now_unix = now_unix;
   options.vector_candidates = vector_candidates;
   options.include_bought = include_bought;
-  RECSYS_ASSIGN_OR_RETURN(std::vector<recommender::RankedItem> ranked,
-                          recommender::RankItems(model, user, options));
+  RECSYS_ASSIGN_OR_RETURN(std::vector<model::RankedItem> ranked,
+                          model::RankItems(model, user, options));
   std::vector<int32_t> out;
   out.reserve(ranked.size());
-  for (const recommender::RankedItem& r : ranked) out.push_back(r.item);
+  for (const model::RankedItem& r : ranked) out.push_back(r.item);
   return out;
 }
 
@@ -193,7 +193,7 @@ absl::StatusOr<std::unique_ptr<Model>> NewProductionRankerModel(
   }
   RECSYS_ASSIGN_OR_RETURN(ModelData fit_model,
                           TrainModelData(fit_data, options.ials));
-  RankerWeights start_weights = recommender::DefaultRankerWeights();
+  RankerWeights start_weights = model::DefaultRankerWeights();
   start_weights.recency_tau_days = options.fit.recency_tau_days;
   RECSYS_ASSIGN_OR_RETURN(
       std::unique_ptr<RankerParts> fit_parts,
@@ -272,7 +272,7 @@ absl::StatusOr<std::unique_ptr<Model>> NewRankerModelFromData(
       train, std::move(parts), now_unix, vector_candidates, std::move(params));
 }
 
-BundleRanker::BundleRanker(const recommender::ModelBundle* bundle,
+BundleRanker::BundleRanker(const model::ModelBundle* bundle,
                            int vector_candidates)
     : bundle_(bundle),
       vector_candidates_(vector_candidates),
@@ -297,7 +297,7 @@ absl::StatusOr<std::vector<std::string>> BundleRanker::Rank(
 }
 
 absl::StatusOr<std::vector<std::string>> RankForUser(
-    const recommender::ModelBundle& bundle, absl::string_view user_id, int k,
+    const model::ModelBundle& bundle, absl::string_view user_id, int k,
     int64_t now_unix) {
   return BundleRanker(&bundle).Rank(user_id, k, now_unix);
 }

@@ -5,14 +5,14 @@
 //   1. the training period is split at now - validation_days into a fit
 //      period and a validation window;
 //   2. iALS trained on the fit period, a "Flat" inner-product VectorIndex over
-//      its item factors and recommender::ComputeRankerItemStats over its
+//      its item factors and model::ComputeRankerItemStats over its
 //      purchase history form a RankerModel; training::FitRanker learns the
 //      weights from the window's purchases (labels);
 //   3. iALS is trained again on the whole training period; with a fresh
 //      index and item statistics and the fitted weights, every user is
-//      ranked by recommender::RankItems at `now` (the time split's cut).
+//      ranked by model::RankItems at `now` (the time split's cut).
 //
-// BundleRanker ranks from a recommender::ModelBundle (what the server
+// BundleRanker ranks from a model::ModelBundle (what the server
 // loads): the bundle's RankerModel (weights from the manifest, item
 // statistics from the training history, the inner-product index), the
 // user's vector and training history from the bundle. Both paths call
@@ -34,9 +34,9 @@
 #include "absl/types/span.h"
 #include "evaluation/dataset.h"
 #include "evaluation/models.h"
-#include "recommender/model_format.h"
-#include "recommender/model_store.h"
-#include "recommender/ranker.h"
+#include "model/model_format.h"
+#include "model/model_store.h"
+#include "model/ranker.h"
 #include "training/ranker_fit.h"
 
 namespace recsys::evaluation {
@@ -44,8 +44,8 @@ namespace recsys::evaluation {
 // The ranked item rows for one user (RankItems with `now_unix` and
 // `vector_candidates`); include_bought = false drops the user's history.
 absl::StatusOr<std::vector<int32_t>> RankWithRanker(
-    const recommender::RankerModel& model, absl::Span<const float> user_vector,
-    absl::Span<const recommender::HistoryEntry> history, int k,
+    const model::RankerModel& model, absl::Span<const float> user_vector,
+    absl::Span<const model::HistoryEntry> history, int k,
     int64_t now_unix, bool include_bought, int vector_candidates);
 
 struct ProductionRankerOptions {
@@ -91,8 +91,8 @@ absl::StatusOr<std::unique_ptr<Model>> NewProductionRankerModel(
 // history (user rows of `train`). For tests and for ranking a model whose
 // weights were fit elsewhere.
 absl::StatusOr<std::unique_ptr<Model>> NewRankerModelFromData(
-    const training::InteractionData* train, recommender::ModelData data,
-    recommender::RankerWeights weights, int64_t now_unix, int vector_candidates,
+    const training::InteractionData* train, model::ModelData data,
+    model::RankerWeights weights, int64_t now_unix, int vector_candidates,
     absl::string_view index_spec = "Flat");
 
 // Ranking from a published model, as the server does (without a feature
@@ -100,7 +100,7 @@ absl::StatusOr<std::unique_ptr<Model>> NewRankerModelFromData(
 class BundleRanker {
  public:
   // `bundle` is borrowed and must outlive the ranker.
-  explicit BundleRanker(const recommender::ModelBundle* bundle,
+  explicit BundleRanker(const model::ModelBundle* bundle,
                         int vector_candidates = 200);
 
   // The k best item ids for `user_id` at `now_unix`. NotFound for a user
@@ -111,14 +111,14 @@ class BundleRanker {
 
  private:
   // Immutable after construction.
-  const recommender::ModelBundle* const bundle_;
+  const model::ModelBundle* const bundle_;
   const int vector_candidates_;
-  const recommender::RankerModel model_;
+  const model::RankerModel model_;
 };
 
 // One-shot form of BundleRanker(&bundle).Rank(user_id, k, now_unix).
 absl::StatusOr<std::vector<std::string>> RankForUser(
-    const recommender::ModelBundle& bundle, absl::string_view user_id, int k,
+    const model::ModelBundle& bundle, absl::string_view user_id, int k,
     int64_t now_unix);
 
 }  // namespace recsys::evaluation

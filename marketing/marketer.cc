@@ -18,7 +18,7 @@
 namespace recsys::marketing {
 namespace {
 
-using recommender::ModelBundle;
+using model::ModelBundle;
 
 constexpr size_t kMaxIdLength = 256;
 constexpr size_t kScopeItems = 500;
@@ -141,7 +141,7 @@ struct Marketer::AudienceModel {
   int64_t with_segments = 0;
 };
 
-Marketer::Marketer(const recommender::ModelStore* models, feature_store::FeatureStore* features,
+Marketer::Marketer(const model::ModelStore* models, feature_store::FeatureStore* features,
                    CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options)
     : models_(models),
       features_(features),
@@ -150,7 +150,7 @@ Marketer::Marketer(const recommender::ModelStore* models, feature_store::Feature
       options_(options) {}
 
 absl::StatusOr<std::unique_ptr<Marketer>> Marketer::Create(
-    const recommender::ModelStore* models, feature_store::FeatureStore* features,
+    const model::ModelStore* models, feature_store::FeatureStore* features,
     CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options) {
   MarketerOptions o = options;
   o.config = WithDefaults(options.config);

@@ -45,7 +45,7 @@
 #include "marketing/coupon_store.h"
 #include "marketing/segment_store.h"
 #include "marketing/segments.h"
-#include "recommender/model_store.h"
+#include "model/model_store.h"
 #include "recsys/v1/marketing.pb.h"
 
 namespace recsys::marketing {
@@ -149,7 +149,7 @@ class Marketer {
   // Borrowed pointers must outlive the Marketer. InvalidArgument when the
   // config fails ValidateMarketingConfig.
   static absl::StatusOr<std::unique_ptr<Marketer>> Create(
-      const recommender::ModelStore* models, feature_store::FeatureStore* features,
+      const model::ModelStore* models, feature_store::FeatureStore* features,
       CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options);
 
   // Eligible coupons for `user_id` at `now`, best expected value first, at
@@ -184,7 +184,7 @@ class Marketer {
  private:
   struct AudienceModel;
 
-  Marketer(const recommender::ModelStore* models, feature_store::FeatureStore* features,
+  Marketer(const model::ModelStore* models, feature_store::FeatureStore* features,
            CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options);
 
   absl::Time StoreDeadline(absl::Time deadline) const;
@@ -192,9 +192,9 @@ class Marketer {
   CustomerInfo Customer(absl::string_view user_id, absl::Time now, absl::Time deadline,
                         std::optional<UserSegment>* record, MarketingMeta* meta) const;
   absl::StatusOr<std::shared_ptr<const AudienceModel>> Audience(
-      std::shared_ptr<const recommender::ModelBundle> bundle) const;
+      std::shared_ptr<const model::ModelBundle> bundle) const;
 
-  const recommender::ModelStore* const models_;
+  const model::ModelStore* const models_;
   feature_store::FeatureStore* const features_;
   CouponStore* const coupons_;
   SegmentStore* const segments_;

@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
-#include "recommender/fold_in.h"
-#include "recommender/ranker.h"
+#include "model/fold_in.h"
+#include "model/ranker.h"
 #include "recommender/trial_pool.h"
 
 namespace recsys::recommender {
@@ -57,7 +57,7 @@ void MarkDegraded(AnswerMeta* meta, const absl::Status& status) {
 
 // Reads the user from the store (degrading on failure) and merges the
 // model's training-time history.
-UserState LoadUser(const ModelBundle& bundle, const feature_store::FeatureStore& store,
+UserState LoadUser(const model::ModelBundle& bundle, const feature_store::FeatureStore& store,
                    absl::string_view user_id, absl::Time deadline, AnswerMeta* meta) {
   UserState state;
   const int32_t user_row = bundle.UserRow(user_id);
@@ -79,10 +79,10 @@ UserState LoadUser(const ModelBundle& bundle, const feature_store::FeatureStore&
   } else {
     MarkDegraded(meta, live.status());
   }
-  for (const HistoryEntry& h : bundle.history(user_row)) {
+  for (const model::HistoryEntry& h : bundle.history(user_row)) {
     state.bought_rows.insert(h.item);
     if (!state.store_found) {
-      const ItemMeta& item = bundle.item(h.item);
+      const model::ItemMeta& item = bundle.item(h.item);
       state.purchases.push_back(
           {item.item_id, h.count, absl::FromUnixSeconds(h.last_unix), item.category});
     }
@@ -96,9 +96,9 @@ UserState LoadUser(const ModelBundle& bundle, const feature_store::FeatureStore&
 }
 
 // Allows items that pass the request filters and are not excluded.
-class RowFilter : public IdFilter {
+class RowFilter : public model::IdFilter {
  public:
-  RowFilter(const ModelBundle& bundle, const ItemFilters& filters,
+  RowFilter(const model::ModelBundle& bundle, const ItemFilters& filters,
             const absl::flat_hash_set<int32_t>* excluded)
       : bundle_(bundle), filters_(filters), excluded_(excluded) {
     categories_.insert(filters.categories.begin(), filters.categories.end());
@@ -107,7 +107,7 @@ class RowFilter : public IdFilter {
     if (id < 0 || id >= bundle_.num_items()) return false;
     const int32_t row = static_cast<int32_t>(id);
     if (excluded_->contains(row)) return false;
-    const ItemMeta& item = bundle_.item(row);
+    const model::ItemMeta& item = bundle_.item(row);
     if (!categories_.empty() && !categories_.contains(item.category)) return false;
     if (filters_.min_price > 0 && item.price < filters_.min_price) return false;
     if (filters_.max_price > 0 && item.price > filters_.max_price) return false;
@@ -115,7 +115,7 @@ class RowFilter : public IdFilter {
   }
 
  private:
-  const ModelBundle& bundle_;
+  const model::ModelBundle& bundle_;
   const ItemFilters& filters_;
   const absl::flat_hash_set<int32_t>* excluded_;
   absl::flat_hash_set<std::string> categories_;
@@ -123,7 +123,7 @@ class RowFilter : public IdFilter {
 
 // Cosine of two item vectors, in double, from the norms the bundle computed
 // at load; 0 when either vector is zero.
-float ItemCosine(const ModelBundle& bundle, int32_t a, int32_t b) {
+float ItemCosine(const model::ModelBundle& bundle, int32_t a, int32_t b) {
   const double na = bundle.item_squared_norm(a);
   const double nb = bundle.item_squared_norm(b);
   if (na <= 0 || nb <= 0) return 0;
@@ -134,7 +134,7 @@ float ItemCosine(const ModelBundle& bundle, int32_t a, int32_t b) {
   return static_cast<float>(dot / std::sqrt(na * nb));
 }
 
-const std::string& Label(const ItemMeta& item) {
+const std::string& Label(const model::ItemMeta& item) {
   return item.title.empty() ? item.item_id : item.title;
 }
 
@@ -172,14 +172,14 @@ float Dot(absl::Span<const float> a, absl::Span<const float> b) {
   return sum;
 }
 
-ScoredItem MakeItem(const ModelBundle& bundle, int32_t row, float score,
+ScoredItem MakeItem(const model::ModelBundle& bundle, int32_t row, float score,
                     Explanation reason) {
-  const ItemMeta& item = bundle.item(row);
+  const model::ItemMeta& item = bundle.item(row);
   return ScoredItem{item.item_id, score, std::move(reason), item.category, item.price};
 }
 
 // Explains a personalized item by the anchor item most similar to it.
-Explanation ExplainPersonalized(const ModelBundle& bundle, int32_t row,
+Explanation ExplainPersonalized(const model::ModelBundle& bundle, int32_t row,
                                 const std::vector<Anchor>& anchors) {
   Explanation e;
   e.code = ReasonCode::kPersonalized;
@@ -207,7 +207,7 @@ Explanation ExplainPersonalized(const ModelBundle& bundle, int32_t row,
     e.text = "matches your taste profile";
     return e;
   }
-  const ItemMeta& anchor = bundle.item(best_anchor->row);
+  const model::ItemMeta& anchor = bundle.item(best_anchor->row);
   e.anchor_item_id = anchor.item_id;
   e.anchor_category = anchor.category;
   e.text = absl::StrCat("similar to ", Label(anchor),
@@ -215,7 +215,7 @@ Explanation ExplainPersonalized(const ModelBundle& bundle, int32_t row,
   return e;
 }
 
-Explanation ExplainBuyAgain(const ModelBundle& bundle, const HistoryEntry& h) {
+Explanation ExplainBuyAgain(const model::ModelBundle& bundle, const model::HistoryEntry& h) {
   Explanation e;
   e.code = ReasonCode::kBuyAgain;
   e.anchor_item_id = bundle.item(h.item).item_id;
@@ -242,10 +242,10 @@ struct Candidate {
   // kSimilarToItem: the user bought the anchor (else viewed it).
   bool anchor_bought = false;
   // kBuyAgain: the purchase; points into the request's history.
-  const HistoryEntry* purchase = nullptr;
+  const model::HistoryEntry* purchase = nullptr;
 };
 
-Explanation ExplainCandidate(const ModelBundle& bundle, const Candidate& c,
+Explanation ExplainCandidate(const model::ModelBundle& bundle, const Candidate& c,
                              const std::vector<Anchor>& anchors) {
   switch (c.code) {
     case ReasonCode::kPersonalized:
@@ -259,7 +259,7 @@ Explanation ExplainCandidate(const ModelBundle& bundle, const Candidate& c,
   e.code = c.code;
   switch (c.code) {
     case ReasonCode::kSimilarToItem: {
-      const ItemMeta& anchor = bundle.item(c.anchor);
+      const model::ItemMeta& anchor = bundle.item(c.anchor);
       e.anchor_item_id = anchor.item_id;
       e.anchor_category = anchor.category;
       e.text = absl::StrCat("similar to ", Label(anchor),
@@ -267,7 +267,7 @@ Explanation ExplainCandidate(const ModelBundle& bundle, const Candidate& c,
       break;
     }
     case ReasonCode::kBundleComplement: {
-      const ItemMeta& anchor = bundle.item(c.anchor);
+      const model::ItemMeta& anchor = bundle.item(c.anchor);
       e.anchor_item_id = anchor.item_id;
       e.anchor_category = anchor.category;
       e.text = absl::StrCat("often bought with ", Label(anchor));
@@ -278,7 +278,7 @@ Explanation ExplainCandidate(const ModelBundle& bundle, const Candidate& c,
       e.text = "trending in the shop";
       break;
     case ReasonCode::kCategoryBestseller:
-      // The source reads ModelBundle::category_popular, whose lists hold
+      // The source reads model::ModelBundle::category_popular, whose lists hold
       // items of that category only.
       e.anchor_category = bundle.item(c.row).category;
       e.text = absl::StrCat("best seller in ", e.anchor_category);
@@ -301,7 +301,7 @@ std::shared_ptr<const SlotPlan> Recommender::slot_plan() const {
   return plan_;
 }
 
-Recommender::Recommender(const ModelStore* models, feature_store::FeatureStore* features,
+Recommender::Recommender(const model::ModelStore* models, feature_store::FeatureStore* features,
                          const RecommenderOptions& options)
     : models_(models),
       features_(features),
@@ -352,7 +352,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   }
   RECSYS_RETURN_IF_ERROR(ValidateFilters(request.filters));
 
-  const std::shared_ptr<const ModelBundle> bundle = models_->Current();
+  const std::shared_ptr<const model::ModelBundle> bundle = models_->Current();
   ProductAnswer answer;
   answer.meta.model_version = bundle->version();
   UserState user = LoadUser(*bundle, *features_, request.user_id,
@@ -374,8 +374,8 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   // Anchors for explanations and fold-in: recent purchases, then recent
   // non-purchase activity.
   std::vector<Anchor> anchors;
-  std::vector<WeightedItem> fold_in;
-  std::vector<HistoryEntry> history;
+  std::vector<model::WeightedItem> fold_in;
+  std::vector<model::HistoryEntry> history;
   anchors.reserve(std::min<size_t>(options_.max_history_anchors,
                                    user.purchases.size() + user.recent.size()));
   fold_in.reserve(user.purchases.size() + user.recent.size());
@@ -415,7 +415,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
     }
   }
   if ((user_row < 0 || newer_activity) && !fold_in.empty()) {
-    auto folded = FoldInUser(*bundle, fold_in);
+    auto folded = model::FoldInUser(*bundle, fold_in);
     if (folded.ok()) query = *std::move(folded);
   }
   if (query.empty() && user_row >= 0) {
@@ -452,8 +452,8 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   // A bought item may come back (through buy-again or the blended ranker)
   // when no repurchase rules are configured, or when its category is
   // repurchasable and its minimum days have passed.
-  absl::flat_hash_map<int32_t, const HistoryEntry*> bought;
-  for (const HistoryEntry& h : history) bought[h.item] = &h;
+  absl::flat_hash_map<int32_t, const model::HistoryEntry*> bought;
+  for (const model::HistoryEntry& h : history) bought[h.item] = &h;
   auto due_again = [&](int32_t row) {
     auto it = bought.find(row);
     if (it == bought.end()) return true;
@@ -484,31 +484,31 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
     switch (source) {
       case Source::kPersonalized: {
         if (query.empty()) break;
-        SearchOptions search_options;
+        model::SearchOptions search_options;
         search_options.filter = &filter;
-        RECSYS_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
+        RECSYS_ASSIGN_OR_RETURN(std::vector<model::Neighbor> hits,
                                 bundle->ip_index().Search(query, fetch_k, search_options));
         list.reserve(hits.size());
-        for (const Neighbor& n : hits) {
+        for (const model::Neighbor& n : hits) {
           list.push_back({static_cast<int32_t>(n.id), n.score, ReasonCode::kPersonalized});
         }
         break;
       }
       case Source::kBlended: {
         if (query.empty() && history.empty()) break;
-        const RankerModel ranker = bundle->ranker_model();
-        RankerUser ranker_user;
+        const model::RankerModel ranker = bundle->ranker_model();
+        model::RankerUser ranker_user;
         ranker_user.vector = query;
         ranker_user.history = history;
-        RankOptions rank_options;
+        model::RankOptions rank_options;
         rank_options.k = fetch_k;
         rank_options.now_unix = now_unix;
         rank_options.vector_candidates = std::max(options_.ranker_candidates, fetch_k);
         rank_options.filter = &repurchase_filter;
-        RECSYS_ASSIGN_OR_RETURN(std::vector<RankedItem> ranked,
-                                RankItems(ranker, ranker_user, rank_options));
+        RECSYS_ASSIGN_OR_RETURN(std::vector<model::RankedItem> ranked,
+                                model::RankItems(ranker, ranker_user, rank_options));
         list.reserve(ranked.size());
-        for (const RankedItem& r : ranked) {
+        for (const model::RankedItem& r : ranked) {
           if (r.bought) {
             list.push_back({r.item, r.score, ReasonCode::kBuyAgain, -1, false, bought[r.item]});
           } else {
@@ -518,17 +518,17 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
         break;
       }
       case Source::kBuyAgain: {
-        std::vector<const HistoryEntry*> due;
-        for (const HistoryEntry& h : history) {
+        std::vector<const model::HistoryEntry*> due;
+        for (const model::HistoryEntry& h : history) {
           if (!not_due.contains(h.item) && repurchase_filter.Allowed(h.item)) due.push_back(&h);
         }
-        std::sort(due.begin(), due.end(), [](const HistoryEntry* a, const HistoryEntry* b) {
+        std::sort(due.begin(), due.end(), [](const model::HistoryEntry* a, const model::HistoryEntry* b) {
           if (a->count != b->count) return a->count > b->count;
           if (a->last_unix != b->last_unix) return a->last_unix > b->last_unix;
           return a->item < b->item;
         });
         list.reserve(due.size());
-        for (const HistoryEntry* h : due) {
+        for (const model::HistoryEntry* h : due) {
           list.push_back(
               {h->item, static_cast<float>(h->count), ReasonCode::kBuyAgain, -1, false, h});
         }
@@ -550,13 +550,13 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
           if (seen.insert(history[i].item).second) recent.push_back({history[i].item, true});
         }
         absl::flat_hash_map<int32_t, size_t> at;
-        SearchOptions search_options;
+        model::SearchOptions search_options;
         search_options.filter = &filter;
         for (const auto& [anchor, was_bought] : recent) {
           RECSYS_ASSIGN_OR_RETURN(
-              std::vector<Neighbor> hits,
+              std::vector<model::Neighbor> hits,
               bundle->cos_index().Search(bundle->item_vector(anchor), fetch_k, search_options));
-          for (const Neighbor& n : hits) {
+          for (const model::Neighbor& n : hits) {
             const int32_t row = static_cast<int32_t>(n.id);
             if (row == anchor) continue;
             auto it = at.find(row);
@@ -625,7 +625,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
       case Source::kCategoryBestsellers: {
         // The user's categories by purchases, then by recent activity.
         absl::flat_hash_map<std::string, int> weight;
-        for (const HistoryEntry& h : history) weight[bundle->item(h.item).category] += h.count;
+        for (const model::HistoryEntry& h : history) weight[bundle->item(h.item).category] += h.count;
         for (const ActivityRecord& a : user.recent) {
           const int32_t row = bundle->ItemRow(a.item_id);
           if (row >= 0) weight[bundle->item(row).category] += 1;
@@ -810,7 +810,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
     absl::flat_hash_map<absl::string_view, int> per_category;
     auto can_show = [&](int32_t row, bool may_be_bought) {
       if (chosen.contains(row) || !in_stock(row)) return false;
-      const ItemMeta& item = bundle->item(row);
+      const model::ItemMeta& item = bundle->item(row);
       if (rule.exclude_categories.contains(item.category)) return false;
       if (rule.max_per_category > 0 && !item.category.empty()) {
         auto it = per_category.find(item.category);
@@ -911,7 +911,7 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
     // Their names go to `applied` when given, which is done only for the
     // items shown.
     auto apply_rules = [&](int32_t row, float score, std::vector<std::string>* applied) {
-      const ItemMeta& item = bundle->item(row);
+      const model::ItemMeta& item = bundle->item(row);
       for (const TimeRule* r : active[s]) {
         auto boost = r->boosts.find(item.category);
         if (boost == r->boosts.end()) continue;
@@ -1015,12 +1015,12 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
         absl::StrCat("price_band: must be in [0, 1), got ", request.price_band));
   }
 
-  const std::shared_ptr<const ModelBundle> bundle = models_->Current();
+  const std::shared_ptr<const model::ModelBundle> bundle = models_->Current();
   SimilarAnswer answer;
   answer.meta.model_version = bundle->version();
   const int32_t item_row = bundle->ItemRow(request.item_id);
   // An item listed after the last training: its trial-pool vector.
-  ItemMeta new_anchor;
+  model::ItemMeta new_anchor;
   std::vector<float> new_anchor_vector;
   if (item_row < 0) {
     std::shared_ptr<const TrialSnapshot> trial = trial_pool_->Get(
@@ -1048,7 +1048,7 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
                               &answer.meta);
     excluded.insert(user.bought_rows.begin(), user.bought_rows.end());
   }
-  const ItemMeta& anchor = item_row >= 0 ? bundle->item(item_row) : new_anchor;
+  const model::ItemMeta& anchor = item_row >= 0 ? bundle->item(item_row) : new_anchor;
   ItemFilters filters = request.filters;
   if (request.price_band > 0 && anchor.price > 0) {
     const double low = anchor.price * (1 - request.price_band);
@@ -1057,11 +1057,11 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
     filters.max_price = filters.max_price > 0 ? std::min(filters.max_price, high) : high;
   }
   RowFilter filter(*bundle, filters, &excluded);
-  SearchOptions search_options;
+  model::SearchOptions search_options;
   search_options.filter = &filter;
   // Extra candidates make room for out-of-stock items dropped below.
   const int fetch = std::min(bundle->num_items(), 2 * request.k + 10);
-  std::vector<Neighbor> hits;
+  std::vector<model::Neighbor> hits;
   if (request.complements) {
     for (const auto& [row, score] : bundle->complements(item_row)) {  // none for -1
       if (static_cast<int>(hits.size()) >= fetch) break;
@@ -1074,7 +1074,7 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
                   fetch, search_options));
   }
   std::vector<std::string> ids;
-  for (const Neighbor& n : hits) ids.push_back(bundle->item(n.id).item_id);
+  for (const model::Neighbor& n : hits) ids.push_back(bundle->item(n.id).item_id);
   std::vector<std::optional<feature_store::ItemFeatures>> stock;
   if (!ids.empty()) {
     auto fetched =
@@ -1152,7 +1152,7 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
         return e.type == EventType::kImpression || e.type == EventType::kClick ||
                e.type == EventType::kPurchase;
       })) {
-    const std::shared_ptr<const ModelBundle> bundle = models_->Current();
+    const std::shared_ptr<const model::ModelBundle> bundle = models_->Current();
     std::shared_ptr<const TrialSnapshot> trial =
         trial_pool_->Get(*bundle, FeatureDeadline(deadline, options_.feature_timeout));
     const std::shared_ptr<const SlotPlan> plan = slot_plan();
@@ -1186,7 +1186,7 @@ absl::StatusOr<ProfileAnswer> Recommender::GetUserProfile(absl::string_view user
         absl::StrCat("history_limit: must be in [0, 1000], got ", history_limit));
   }
   if (history_limit == 0) history_limit = 50;
-  const std::shared_ptr<const ModelBundle> bundle = models_->Current();
+  const std::shared_ptr<const model::ModelBundle> bundle = models_->Current();
   ProfileAnswer answer;
   answer.user_id = std::string(user_id);
   answer.meta.model_version = bundle->version();
@@ -1214,7 +1214,7 @@ absl::StatusOr<TrialReportAnswer> Recommender::TrialReport(absl::Time now,
     return absl::InvalidArgumentError(absl::StrCat(
         "ended_within_days: must be in [0, 3650], got ", ended_within_days));
   }
-  const std::shared_ptr<const ModelBundle> bundle = models_->Current();
+  const std::shared_ptr<const model::ModelBundle> bundle = models_->Current();
   const std::shared_ptr<const SlotPlan> plan = slot_plan();
   const Rules rules = plan != nullptr ? plan->rules() : Rules();
   if (ended_within_days == 0) ended_within_days = rules.trial_days;

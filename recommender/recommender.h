@@ -1,6 +1,6 @@
 // Recommender: the domain logic behind the Recommender RPCs, without gRPC.
 //
-// Every call pins the model version it starts with (ModelStore::Current), so
+// Every call pins the model version it starts with (model::ModelStore::Current), so
 // a concurrent reload never mixes two models in one answer.
 //
 // Feature-store failures never fail a read: the answer is computed from the
@@ -28,7 +28,7 @@
 #include "absl/time/time.h"
 #include "feature_store/feature_store.h"
 #include "absl/synchronization/mutex.h"
-#include "recommender/model_store.h"
+#include "model/model_store.h"
 #include "recommender/slot_config.h"
 #include "recommender/trial_pool.h"
 
@@ -199,7 +199,7 @@ struct RecommenderOptions {
 class Recommender {
  public:
   // `models` and `features` are borrowed and must outlive the Recommender.
-  Recommender(const ModelStore* models, feature_store::FeatureStore* features,
+  Recommender(const model::ModelStore* models, feature_store::FeatureStore* features,
               const RecommenderOptions& options = {});
 
   // Fills the slots in request order, never repeating an item across them.
@@ -266,7 +266,7 @@ class Recommender {
  private:
   absl::Status ValidateFilters(const ItemFilters& filters) const;
 
-  const ModelStore* const models_;
+  const model::ModelStore* const models_;
   feature_store::FeatureStore* const features_;
   const RecommenderOptions options_;
   const std::unique_ptr<TrialPool> trial_pool_;

@@ -40,7 +40,7 @@ bool InTrialWindow(const TrialItem& item, absl::Time t, int days) {
          t < item.listed + absl::Hours(24) * days;
 }
 
-std::vector<float> CategoryMeanVector(const ModelBundle& bundle,
+std::vector<float> CategoryMeanVector(const model::ModelBundle& bundle,
                                       absl::string_view category) {
   const std::vector<int32_t>& rows = bundle.category_popular(category);
   if (rows.empty() || bundle.dim() < 1) return {};
@@ -67,7 +67,7 @@ std::vector<float> CategoryMeanVector(const ModelBundle& bundle,
 }
 
 absl::StatusOr<std::shared_ptr<const TrialSnapshot>> BuildTrialSnapshot(
-    const ModelBundle& bundle, const feature_store::FeatureStore& store,
+    const model::ModelBundle& bundle, const feature_store::FeatureStore& store,
     int max_items, absl::Time deadline) {
   RECSYS_ASSIGN_OR_RETURN(std::vector<feature_store::ListedItem> listed,
                           store.GetListedItems(max_items, deadline));
@@ -87,7 +87,7 @@ absl::StatusOr<std::shared_ptr<const TrialSnapshot>> BuildTrialSnapshot(
     item.listed = listed[i].listed;
     item.row = bundle.ItemRow(item.item_id);
     if (item.row >= 0) {
-      const ItemMeta& meta = bundle.item(item.row);
+      const model::ItemMeta& meta = bundle.item(item.row);
       item.category = meta.category;
       item.title = meta.title;
       item.price = meta.price;
@@ -131,7 +131,7 @@ void TrialPool::Invalidate() {
   next_try_ = absl::InfinitePast();
 }
 
-std::shared_ptr<const TrialSnapshot> TrialPool::Get(const ModelBundle& bundle,
+std::shared_ptr<const TrialSnapshot> TrialPool::Get(const model::ModelBundle& bundle,
                                                     absl::Time deadline) const
     ABSL_NO_THREAD_SAFETY_ANALYSIS {
   const absl::Time now = absl::Now();

@@ -41,7 +41,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "feature_store/feature_store.h"
-#include "recommender/model_store.h"
+#include "model/model_store.h"
 
 namespace recsys::recommender {
 
@@ -89,14 +89,14 @@ bool InTrialWindow(const TrialItem& item, absl::Time t, int days);
 
 // The mean direction of `category`'s item vectors scaled to their mean
 // norm; empty when the model has no item of that category.
-std::vector<float> CategoryMeanVector(const ModelBundle& bundle,
+std::vector<float> CategoryMeanVector(const model::ModelBundle& bundle,
                                       absl::string_view category);
 
 // Reads the `max_items` most recently listed items and their catalog
 // fields from `store` and resolves them against `bundle`. Fails with the
 // store's error.
 absl::StatusOr<std::shared_ptr<const TrialSnapshot>> BuildTrialSnapshot(
-    const ModelBundle& bundle, const feature_store::FeatureStore& store,
+    const model::ModelBundle& bundle, const feature_store::FeatureStore& store,
     int max_items, absl::Time deadline);
 
 struct TrialPoolOptions {
@@ -118,7 +118,7 @@ class TrialPool {
   // The snapshot for `bundle`: cached when fresh, else rebuilt (bounded by
   // `deadline`). Never null: a store failure yields the last snapshot of
   // the same model, or an empty one.
-  std::shared_ptr<const TrialSnapshot> Get(const ModelBundle& bundle,
+  std::shared_ptr<const TrialSnapshot> Get(const model::ModelBundle& bundle,
                                            absl::Time deadline) const;
 
   // Makes the next Get rebuild (after a catalog update through this

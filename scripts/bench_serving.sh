@@ -180,7 +180,7 @@ OMP_NUM_THREADS=1 "$BIN/bench/recsys_bench_micro" --model_root="$WORK/models" \
 echo "== recsys_server"
 rm -f "$WORK/server.port"
 # shellcheck disable=SC2086
-OMP_NUM_THREADS=1 "$BIN/recommender/server/recsys_server" --model_root="$WORK/models" \
+OMP_NUM_THREADS=1 "$BIN/server/recsys_server" --model_root="$WORK/models" \
   --redis="127.0.0.1:$REDIS_PORT" --slots_config="$SLOTS_CONFIG" --poll_seconds=0 \
   --listen=127.0.0.1:0 --port_file="$WORK/server.port" ${BENCH_SERVER_FLAGS:-} \
   > "$WORK/server.log" 2>&1 &

@@ -67,7 +67,7 @@ echo "== 3. Train (and load purchase history + item metadata into Redis)"
 
 echo "== 4. Server"
 rm -f "$DEMO_DIR/server.port"
-"$BIN/recommender/server/recsys_server" --model_root="$DEMO_DIR/models" \
+"$BIN/server/recsys_server" --model_root="$DEMO_DIR/models" \
   --redis="127.0.0.1:$REDIS_PORT" --listen=127.0.0.1:0 \
   --slots_config="$ROOT/deploy/slots.textproto" \
   --port_file="$DEMO_DIR/server.port" > "$DEMO_DIR/server.log" 2>&1 &

@@ -12,8 +12,8 @@
 namespace recsys::training {
 namespace {
 
-using recommender::HistoryEntry;
-using recommender::kNumRankerFeatures;
+using model::HistoryEntry;
+using model::kNumRankerFeatures;
 
 // Features plus a constant 1 for the bias.
 constexpr int kDims = kNumRankerFeatures + 1;
@@ -58,7 +58,7 @@ bool Solve(std::vector<double> a, std::vector<double>* g) {
 
 }  // namespace
 
-absl::StatusOr<RankerFitResult> FitRanker(const recommender::RankerModel& model,
+absl::StatusOr<RankerFitResult> FitRanker(const model::RankerModel& model,
                                           absl::Span<const float> user_factors,
                                           absl::Span<const int64_t> history_indptr,
                                           absl::Span<const HistoryEntry> history,
@@ -75,9 +75,9 @@ absl::StatusOr<RankerFitResult> FitRanker(const recommender::RankerModel& model,
         "user_factors: ", user_factors.size(), " floats for ", num_users, " users x dim ",
         model.dim));
   }
-  recommender::RankerWeights tau_weights;
+  model::RankerWeights tau_weights;
   tau_weights.recency_tau_days = options.recency_tau_days;
-  recommender::RankerModel fit_model = model;
+  model::RankerModel fit_model = model;
   fit_model.weights = &tau_weights;
 
   // Users with window purchases, in row order, capped.
@@ -102,12 +102,12 @@ absl::StatusOr<RankerFitResult> FitRanker(const recommender::RankerModel& model,
       Examples& ex = per_user[idx];
       absl::Span<const HistoryEntry> h = history.subspan(
           history_indptr[u], history_indptr[u + 1] - history_indptr[u]);
-      recommender::RankerUser user;
+      model::RankerUser user;
       if (!user_factors.empty()) {
         user.vector = user_factors.subspan(static_cast<size_t>(u) * model.dim, model.dim);
       }
       user.history = h;
-      const recommender::RankerUserStats stats = recommender::ComputeRankerUserStats(h);
+      const model::RankerUserStats stats = model::ComputeRankerUserStats(h);
       // Vector candidates with their ranks.
       std::vector<std::pair<int32_t, std::pair<float, int>>> candidates;
       absl::flat_hash_set<int32_t> seen;
@@ -144,7 +144,7 @@ absl::StatusOr<RankerFitResult> FitRanker(const recommender::RankerModel& model,
             break;
           }
         }
-        recommender::RankerFeatures(fit_model, stats, item, score_rank.first, score_rank.second,
+        model::RankerFeatures(fit_model, stats, item, score_rank.first, score_rank.second,
                                     entry, now_unix, f);
         ex.x.insert(ex.x.end(), f, f + kNumRankerFeatures);
         ex.x.push_back(1.0f);

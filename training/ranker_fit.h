@@ -19,8 +19,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "recommender/model_format.h"
-#include "recommender/ranker.h"
+#include "model/model_format.h"
+#include "model/ranker.h"
 
 namespace recsys::training {
 
@@ -39,7 +39,7 @@ struct RankerFitOptions {
 };
 
 struct RankerFitResult {
-  recommender::RankerWeights weights;
+  model::RankerWeights weights;
   int users = 0;
   int64_t examples = 0;
   int64_t positives = 0;
@@ -57,9 +57,9 @@ struct RankerFitResult {
 // keep model.weights->recency_tau_days = options.recency_tau_days.
 // FailedPrecondition when the window has no positive example.
 absl::StatusOr<RankerFitResult> FitRanker(
-    const recommender::RankerModel& model, absl::Span<const float> user_factors,
+    const model::RankerModel& model, absl::Span<const float> user_factors,
     absl::Span<const int64_t> history_indptr,
-    absl::Span<const recommender::HistoryEntry> history,
+    absl::Span<const model::HistoryEntry> history,
     const std::vector<std::vector<int32_t>>& window_items, int64_t now_unix,
     const RankerFitOptions& options);
 

@@ -14,8 +14,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "common/status_macros.h"
 #include "marketing/coupons.h"
-#include "recommender/ranker.h"
-#include "recommender/vector_index.h"
+#include "model/ranker.h"
+#include "model/vector_index.h"
 
 namespace recsys::training {
 namespace {
@@ -99,16 +99,16 @@ std::vector<std::string> DescribeReadStats(const ReadStats& stats) {
   return lines;
 }
 
-recommender::ModelData BuildModelData(const InteractionData& data,
+model::ModelData BuildModelData(const InteractionData& data,
                                       AlsModel model,
                                       recsys::v1::ModelManifest manifest) {
-  recommender::ModelData out;
+  model::ModelData out;
   out.manifest = std::move(manifest);
   out.user_ids = data.user_ids;
   out.items.reserve(data.item_ids.size());
   for (size_t i = 0; i < data.item_ids.size(); ++i) {
     const ItemInfo& info = data.items[i];
-    recommender::ItemMeta meta;
+    model::ItemMeta meta;
     meta.item_id = data.item_ids[i];
     meta.category = CleanField(info.category);
     meta.price = info.price;
@@ -124,7 +124,7 @@ recommender::ModelData BuildModelData(const InteractionData& data,
   out.history_indptr = m.indptr;
   out.history.resize(m.indices.size());
   for (size_t k = 0; k < m.indices.size(); ++k) {
-    recommender::HistoryEntry& h = out.history[k];
+    model::HistoryEntry& h = out.history[k];
     h.item = m.indices[k];
     h.count = static_cast<int32_t>(m.values[k]);
     h.last_unix = data.last_unix[k];
@@ -215,13 +215,13 @@ absl::StatusOr<RankerFitResult> FitRankerOnWindow(const TrainerOptions& options,
       },
       &inside_stats));
 
-  RECSYS_ASSIGN_OR_RETURN(auto index, recommender::VectorIndex::Create(
-                                          model.factors, "Flat", recommender::Metric::kInnerProduct));
+  RECSYS_ASSIGN_OR_RETURN(auto index, model::VectorIndex::Create(
+                                          model.factors, "Flat", model::Metric::kInnerProduct));
   RECSYS_RETURN_IF_ERROR(index->Add(model.item_factors));
-  const recommender::ModelData history = BuildModelData(data, AlsModel(), {});
-  const recommender::RankerItemStats item_stats = recommender::ComputeRankerItemStats(
+  const model::ModelData history = BuildModelData(data, AlsModel(), {});
+  const model::RankerItemStats item_stats = model::ComputeRankerItemStats(
       data.num_items(), history.history_indptr, history.history);
-  recommender::RankerModel ranker_model;
+  model::RankerModel ranker_model;
   ranker_model.index = index.get();
   ranker_model.item_factors = model.item_factors;
   ranker_model.dim = model.factors;
@@ -339,7 +339,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   weights = CsrMatrix();
 
   // 3. The production ranker's weights.
-  result.ranker = recommender::DefaultRankerWeights();
+  result.ranker = model::DefaultRankerWeights();
   if (options.ranker_validation_days > 0 && data.last_event_unix > 0) {
     const Clock::time_point ranker_start = Clock::now();
     auto fit = FitRankerOnWindow(options, data.last_event_unix);
@@ -398,7 +398,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
 
   // 6. Publish.
   recsys::v1::ModelManifest manifest;
-  *manifest.mutable_ranker() = recommender::RankerWeightsToConfig(result.ranker);
+  *manifest.mutable_ranker() = model::RankerWeightsToConfig(result.ranker);
   manifest.set_version(options.version);
   manifest.set_created_unix(absl::ToUnixSeconds(absl::Now()));
   recsys::v1::TrainingParams* params = manifest.mutable_params();
@@ -443,18 +443,18 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   if (!segments_tsv.empty()) *manifest.mutable_segments() = std::move(segment_summary);
 
   const Clock::time_point publish_start = Clock::now();
-  recommender::PublishOptions publish;
+  model::PublishOptions publish;
   publish.index_spec = options.index_spec;
   publish.version = options.version;
   publish.log = log;
   {
-    recommender::ModelData model_data =
+    model::ModelData model_data =
         BuildModelData(data, std::move(model), std::move(manifest));
     model_data.complements = std::move(complements);
     model_data.segments_tsv = std::move(segments_tsv);
     RECSYS_ASSIGN_OR_RETURN(
         result.model_dir,
-        recommender::PublishModel(options.model_root, model_data, publish));
+        model::PublishModel(options.model_root, model_data, publish));
   }
   result.publish_seconds = SecondsSince(publish_start);
   log(absl::StrFormat("published %s in %.2fs", result.model_dir,

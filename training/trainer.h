@@ -27,7 +27,7 @@
 #include "feature_store/feature_store.h"
 #include "marketing/segment_store.h"
 #include "marketing/segments.h"
-#include "recommender/model_format.h"
+#include "model/model_format.h"
 #include "training/als.h"
 #include "training/csv_reader.h"
 #include "training/bundles.h"
@@ -52,7 +52,7 @@ struct TrainerOptions {
   // Directory receiving <model_root>/<version>/ (created if missing).
   std::string model_root;
   // FAISS index_factory spec of the item indexes, or "auto": chosen by
-  // catalog size and tuned for recall (recommender::PublishOptions).
+  // catalog size and tuned for recall (model::PublishOptions).
   std::string index_spec = "auto";
   // Model version (decimal digits); empty: the publish time, YYYYMMDDhhmmss.
   std::string version;
@@ -98,7 +98,7 @@ struct TrainResult {
   double store_seconds = 0;
   double total_seconds = 0;
   // The ranker fit (empty origin "default" when no fit ran).
-  recommender::RankerWeights ranker;
+  model::RankerWeights ranker;
   double ranker_seconds = 0;
   // Records written to the feature store (0 without a store).
   int64_t users_stored = 0;
@@ -134,7 +134,7 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& options);
 // (whose factor arrays are moved, not copied).
 // Category strings are cleaned of tabs and line breaks. The history is
 // data.events in CSR form (count = events, last_unix = latest event).
-recommender::ModelData BuildModelData(const InteractionData& data,
+model::ModelData BuildModelData(const InteractionData& data,
                                       AlsModel model,
                                       recsys::v1::ModelManifest manifest);
 

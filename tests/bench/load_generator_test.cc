@@ -6,10 +6,10 @@
 #include "bench/synth_model.h"
 #include "feature_store/in_memory_feature_store.h"
 #include "gtest/gtest.h"
-#include "recommender/model_format.h"
-#include "recommender/model_store.h"
-#include "recommender/server/recommender_service.h"
-#include "tests/recommender/test_model.h"
+#include "model/model_format.h"
+#include "model/model_store.h"
+#include "server/recommender_service.h"
+#include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
 
 namespace recsys::bench {
@@ -57,19 +57,19 @@ TEST(LoadOptionsTest, BadOptionsNameTheField) {
 class LoadGeneratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string root = recommender::testing::FreshDir("load_generator");
+    const std::string root = model::testing::FreshDir("load_generator");
     SynthOptions synth;
     synth.users = 200;
     synth.items = 300;
     synth.dim = 8;
     synth.threads = 1;
     RECSYS_ASSERT_OK_AND_ASSIGN(data_, SynthesizeModel(synth));
-    RECSYS_ASSERT_OK(recommender::PublishModel(root, data_).status());
-    recommender::ModelStoreOptions store_options;
+    RECSYS_ASSERT_OK(model::PublishModel(root, data_).status());
+    model::ModelStoreOptions store_options;
     store_options.root = root;
     store_options.poll_interval = absl::ZeroDuration();
-    RECSYS_ASSERT_OK_AND_ASSIGN(models_, recommender::ModelStore::Create(store_options));
-    RECSYS_ASSERT_OK(recommender::LoadIntoFeatureStore(data_, &features_));
+    RECSYS_ASSERT_OK_AND_ASSIGN(models_, model::ModelStore::Create(store_options));
+    RECSYS_ASSERT_OK(model::LoadIntoFeatureStore(data_, &features_));
     server::ServerOptions options;
     options.listen_address = "127.0.0.1:0";
     options.reflection = false;
@@ -90,8 +90,8 @@ class LoadGeneratorTest : public ::testing::Test {
     return o;
   }
 
-  recommender::ModelData data_;
-  std::unique_ptr<recommender::ModelStore> models_;
+  model::ModelData data_;
+  std::unique_ptr<model::ModelStore> models_;
   feature_store::InMemoryFeatureStore features_;
   std::unique_ptr<server::RecsysServer> server_;
 };

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "recommender/model_format.h"
-#include "tests/recommender/test_model.h"
+#include "model/model_format.h"
+#include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
 #include "training/datagen.h"
 
@@ -36,7 +36,7 @@ double Cosine(const float* a, const float* b, int dim) {
 
 TEST(SynthModelTest, ShapesIdsCatalogAndHistory) {
   const SynthOptions o = Small();
-  RECSYS_ASSERT_OK_AND_ASSIGN(recommender::ModelData d, SynthesizeModel(o));
+  RECSYS_ASSERT_OK_AND_ASSIGN(model::ModelData d, SynthesizeModel(o));
   EXPECT_EQ(d.dim, 16);
   ASSERT_EQ(d.user_ids.size(), 500u);
   ASSERT_EQ(d.items.size(), 2000u);
@@ -85,9 +85,9 @@ TEST(SynthModelTest, ShapesIdsCatalogAndHistory) {
 
 TEST(SynthModelTest, DeterministicWhateverTheThreads) {
   SynthOptions o = Small();
-  RECSYS_ASSERT_OK_AND_ASSIGN(recommender::ModelData a, SynthesizeModel(o));
+  RECSYS_ASSERT_OK_AND_ASSIGN(model::ModelData a, SynthesizeModel(o));
   o.threads = 3;
-  RECSYS_ASSERT_OK_AND_ASSIGN(recommender::ModelData b, SynthesizeModel(o));
+  RECSYS_ASSERT_OK_AND_ASSIGN(model::ModelData b, SynthesizeModel(o));
   EXPECT_EQ(a.user_factors, b.user_factors);
   EXPECT_EQ(a.item_factors, b.item_factors);
   EXPECT_EQ(a.history_indptr, b.history_indptr);
@@ -97,14 +97,14 @@ TEST(SynthModelTest, DeterministicWhateverTheThreads) {
     EXPECT_EQ(a.history[i].last_unix, b.history[i].last_unix);
   }
   o.seed = 2;
-  RECSYS_ASSERT_OK_AND_ASSIGN(recommender::ModelData c, SynthesizeModel(o));
+  RECSYS_ASSERT_OK_AND_ASSIGN(model::ModelData c, SynthesizeModel(o));
   EXPECT_NE(a.item_factors, c.item_factors);
 }
 
 TEST(SynthModelTest, ItemsAreClustered) {
   // 2000 items around 5 centers: an item's nearest neighbours mostly share
   // its center, hence its category.
-  RECSYS_ASSERT_OK_AND_ASSIGN(recommender::ModelData d, SynthesizeModel(Small()));
+  RECSYS_ASSERT_OK_AND_ASSIGN(model::ModelData d, SynthesizeModel(Small()));
   const int dim = d.dim;
   int same = 0, total = 0;
   for (int i = 0; i < 50; ++i) {
@@ -123,10 +123,10 @@ TEST(SynthModelTest, ItemsAreClustered) {
 }
 
 TEST(SynthModelTest, PublishesAsAServableModel) {
-  const std::string root = recommender::testing::FreshDir("synth_model");
-  RECSYS_ASSERT_OK_AND_ASSIGN(recommender::ModelData d, SynthesizeModel(Small()));
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir, recommender::PublishModel(root, d));
-  RECSYS_ASSERT_OK_AND_ASSIGN(recommender::ModelData back, recommender::ReadModelData(dir));
+  const std::string root = model::testing::FreshDir("synth_model");
+  RECSYS_ASSERT_OK_AND_ASSIGN(model::ModelData d, SynthesizeModel(Small()));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir, model::PublishModel(root, d));
+  RECSYS_ASSERT_OK_AND_ASSIGN(model::ModelData back, model::ReadModelData(dir));
   EXPECT_EQ(back.user_ids, d.user_ids);
   EXPECT_EQ(back.manifest.index().spec(), "Flat");
 }

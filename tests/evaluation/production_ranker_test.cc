@@ -8,8 +8,8 @@
 #include "evaluation/dataset.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "recommender/model_format.h"
-#include "recommender/model_store.h"
+#include "model/model_format.h"
+#include "model/model_store.h"
 #include "tests/evaluation/test_files.h"
 #include "tests/testing/status_matchers.h"
 #include "training/datagen.h"
@@ -54,13 +54,13 @@ TEST(ProductionRankerTest, EvaluatorListsEqualTheServedModelsLists) {
 
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Model> ials,
                               NewIalsModel(&split.train, SmallIals()));
-  recommender::RankerWeights weights = recommender::DefaultRankerWeights();
-  weights.w[recommender::kFeatPopularity] = 0.7f;
+  model::RankerWeights weights = model::DefaultRankerWeights();
+  weights.w[model::kFeatPopularity] = 0.7f;
   weights.origin = "test";
   recsys::v1::ModelManifest manifest;
   manifest.set_version("1");
-  *manifest.mutable_ranker() = recommender::RankerWeightsToConfig(weights);
-  recommender::ModelData data =
+  *manifest.mutable_ranker() = model::RankerWeightsToConfig(weights);
+  model::ModelData data =
       training::BuildModelData(split.train, *IalsFactors(*ials), manifest);
 
   // The evaluator's ranker over the in-memory model...
@@ -70,10 +70,10 @@ TEST(ProductionRankerTest, EvaluatorListsEqualTheServedModelsLists) {
   // ... and the server's view of the same model, published and loaded.
   RECSYS_ASSERT_OK_AND_ASSIGN(
       std::string model_dir,
-      recommender::PublishModel(dir + "/models", data, {.version = "1"}));
+      model::PublishModel(dir + "/models", data, {.version = "1"}));
   RECSYS_ASSERT_OK_AND_ASSIGN(
-      std::shared_ptr<const recommender::ModelBundle> bundle,
-      recommender::ModelBundle::Load(model_dir));
+      std::shared_ptr<const model::ModelBundle> bundle,
+      model::ModelBundle::Load(model_dir));
   const BundleRanker served(bundle.get());
   int compared = 0;
   for (int32_t u = 0; u < split.train.num_users(); ++u) {

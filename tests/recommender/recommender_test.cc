@@ -11,7 +11,7 @@
 #include "feature_store/faulty_feature_store.h"
 #include "feature_store/in_memory_feature_store.h"
 #include "gtest/gtest.h"
-#include "tests/recommender/test_model.h"
+#include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
 
 namespace recsys::recommender {
@@ -23,18 +23,18 @@ using feature_store::EventType;
 class RecommenderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string root = testing::FreshDir("recommender");
-    ModelData data = testing::MakePlantedModel();
-    PublishOptions publish;
+    const std::string root = model::testing::FreshDir("recommender");
+    model::ModelData data = model::testing::MakePlantedModel();
+    model::PublishOptions publish;
     publish.version = "7";
-    ASSERT_TRUE(PublishModel(root, data, publish).ok());
-    ModelStoreOptions options;
+    ASSERT_TRUE(model::PublishModel(root, data, publish).ok());
+    model::ModelStoreOptions options;
     options.root = root;
     options.poll_interval = absl::ZeroDuration();
-    auto models = ModelStore::Create(options);
+    auto models = model::ModelStore::Create(options);
     ASSERT_TRUE(models.ok()) << models.status();
     models_ = *std::move(models);
-    RECSYS_ASSERT_OK(LoadIntoFeatureStore(data, &memory_));
+    RECSYS_ASSERT_OK(model::LoadIntoFeatureStore(data, &memory_));
     RecommenderOptions rec_options;
     rec_options.max_k = 50;
     rec_options.max_exclude_ids = 5;
@@ -62,7 +62,7 @@ class RecommenderTest : public ::testing::Test {
     return e;
   }
 
-  std::unique_ptr<ModelStore> models_;
+  std::unique_ptr<model::ModelStore> models_;
   feature_store::InMemoryFeatureStore memory_;
   feature_store::FaultyFeatureStore faulty_{&memory_};
   std::unique_ptr<Recommender> recommender_;
@@ -92,7 +92,7 @@ TEST_F(RecommenderTest, KnownUserGetsTheirGroupMinusPurchases) {
 TEST_F(RecommenderTest, PersonalizedItemIsExplainedByItsMostSimilarPurchase) {
   // ua2 bought a2 and then a3: each item shown names the nearer of the two
   // by cosine (the more recent purchase on a tie).
-  const std::shared_ptr<const ModelBundle> bundle = models_->Current();
+  const std::shared_ptr<const model::ModelBundle> bundle = models_->Current();
   auto cosine = [&](const std::string& x, const std::string& y) {
     absl::Span<const float> a = bundle->item_vector(bundle->ItemRow(x));
     absl::Span<const float> b = bundle->item_vector(bundle->ItemRow(y));

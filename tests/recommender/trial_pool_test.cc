@@ -7,8 +7,8 @@
 #include "feature_store/faulty_feature_store.h"
 #include "feature_store/in_memory_feature_store.h"
 #include "gtest/gtest.h"
-#include "recommender/model_store.h"
-#include "tests/recommender/test_model.h"
+#include "model/model_store.h"
+#include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
 
 namespace recsys::recommender {
@@ -19,11 +19,11 @@ using feature_store::ItemFeatures;
 class TrialPoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string root = testing::FreshDir("trial_pool");
-    PublishOptions publish;
+    const std::string root = model::testing::FreshDir("trial_pool");
+    model::PublishOptions publish;
     publish.version = "1";
-    ASSERT_TRUE(PublishModel(root, testing::MakePlantedModel(), publish).ok());
-    RECSYS_ASSERT_OK_AND_ASSIGN(bundle_, ModelBundle::Load(root + "/1"));
+    ASSERT_TRUE(model::PublishModel(root, model::testing::MakePlantedModel(), publish).ok());
+    RECSYS_ASSERT_OK_AND_ASSIGN(bundle_, model::ModelBundle::Load(root + "/1"));
   }
 
   void List(const std::string& id, const std::string& category,
@@ -35,7 +35,7 @@ class TrialPoolTest : public ::testing::Test {
     RECSYS_ASSERT_OK(store_.PutItems({f}));
   }
 
-  std::shared_ptr<const ModelBundle> bundle_;
+  std::shared_ptr<const model::ModelBundle> bundle_;
   feature_store::InMemoryFeatureStore store_;
 };
 

@@ -25,8 +25,8 @@
 #include "marketing/marketer.h"
 #include "marketing/segment_store.h"
 #include "marketing/segments.h"
-#include "recommender/model_store.h"
-#include "recommender/server/recommender_service.h"
+#include "model/model_store.h"
+#include "server/recommender_service.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "tests/testing/redis_server.h"
 
@@ -44,7 +44,7 @@ int RunCommand(const std::string& command) {
 struct World {
   std::unique_ptr<recsys::testing::RedisServer> redis;
   std::string dir;
-  std::unique_ptr<recommender::ModelStore> models;
+  std::unique_ptr<model::ModelStore> models;
   std::unique_ptr<feature_store::FeatureStore> features;
   std::unique_ptr<marketing::CouponStore> coupons;
   std::unique_ptr<marketing::SegmentStore> segments;
@@ -79,10 +79,10 @@ class MarketingTest : public ::testing::Test {
                                       world->dir, "/train.log 2>&1")),
               0)
         << "see " << world->dir << "/train.log";
-    recommender::ModelStoreOptions store_options;
+    model::ModelStoreOptions store_options;
     store_options.root = world->dir + "/models";
     store_options.poll_interval = absl::ZeroDuration();
-    auto models = recommender::ModelStore::Create(store_options);
+    auto models = model::ModelStore::Create(store_options);
     ASSERT_TRUE(models.ok()) << models.status();
     world->models = *std::move(models);
     std::ifstream in(world->models->Current()->path() + "/segments.tsv");

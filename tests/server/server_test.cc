@@ -1,7 +1,7 @@
 // End-to-end tests of the gRPC service on a real redis-server:
 // recsys_datagen generates a shop, recsys_train trains on it and loads Redis,
 // the server runs on a free port and is called through a real TCP channel.
-#include "recommender/server/recommender_service.h"
+#include "server/recommender_service.h"
 
 #include <sys/wait.h>
 
@@ -19,7 +19,7 @@
 #include "feature_store/redis_feature_store.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "recommender/model_store.h"
+#include "model/model_store.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "evaluation/production_ranker.h"
 #include "tests/testing/redis_server.h"
@@ -41,7 +41,7 @@ int RunCommand(const std::string& command) {
 struct World {
   std::unique_ptr<recsys::testing::RedisServer> redis;
   std::string dir;
-  std::unique_ptr<recommender::ModelStore> models;
+  std::unique_ptr<model::ModelStore> models;
   std::unique_ptr<feature_store::FeatureStore> features;
   std::unique_ptr<RecsysServer> server;
   std::shared_ptr<grpc::Channel> channel;
@@ -72,10 +72,10 @@ class ServerTest : public ::testing::Test {
               0)
         << "see " << world->dir << "/train.log";
 
-    recommender::ModelStoreOptions store_options;
+    model::ModelStoreOptions store_options;
     store_options.root = world->dir + "/models";
     store_options.poll_interval = absl::ZeroDuration();
-    auto models = recommender::ModelStore::Create(store_options);
+    auto models = model::ModelStore::Create(store_options);
     ASSERT_TRUE(models.ok()) << models.status();
     world->models = *std::move(models);
     std::ifstream users(world->models->Current()->path() + "/users.tsv");

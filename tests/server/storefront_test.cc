@@ -16,12 +16,12 @@
 #include "feature_store/item_cache.h"
 #include "feature_store/redis_feature_store.h"
 #include "gtest/gtest.h"
-#include "recommender/model_store.h"
+#include "model/model_store.h"
 #include "recommender/recommender.h"
-#include "recommender/server/recommender_service.h"
+#include "server/recommender_service.h"
 #include "recommender/slot_config.h"
 #include "recsys/v1/recommender.grpc.pb.h"
-#include "tests/recommender/test_model.h"
+#include "tests/model/test_model.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/status_matchers.h"
 
@@ -43,20 +43,20 @@ class StorefrontTest : public ::testing::Test {
     auto redis = recsys::testing::RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = *std::move(redis);
-    const std::string root = testing::FreshDir("storefront");
-    data_ = testing::MakePlantedModel();
+    const std::string root = model::testing::FreshDir("storefront");
+    data_ = model::testing::MakePlantedModel();
     // a3 is often bought with b7 and b8.
     data_.complements.resize(data_.items.size());
     data_.complements[3] = {{17, 0.9f}, {18, 0.5f}};
     data_.complements[17] = {{3, 0.9f}};
     data_.complements[18] = {{3, 0.5f}};
-    PublishOptions publish;
+    model::PublishOptions publish;
     publish.version = "1";
-    ASSERT_TRUE(PublishModel(root, data_, publish).ok());
-    ModelStoreOptions options;
+    ASSERT_TRUE(model::PublishModel(root, data_, publish).ok());
+    model::ModelStoreOptions options;
     options.root = root;
     options.poll_interval = absl::ZeroDuration();
-    auto models = ModelStore::Create(options);
+    auto models = model::ModelStore::Create(options);
     ASSERT_TRUE(models.ok()) << models.status();
     models_ = *std::move(models);
     feature_store::RedisOptions redis_options;
@@ -65,7 +65,7 @@ class StorefrontTest : public ::testing::Test {
     auto store = feature_store::NewRedisFeatureStore(redis_options);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    RECSYS_ASSERT_OK(LoadIntoFeatureStore(data_, store_.get()));
+    RECSYS_ASSERT_OK(model::LoadIntoFeatureStore(data_, store_.get()));
     // As in production, items are read through the in-process cache; the
     // tests write to Redis directly, as another process would, so the cache
     // reads the change feed on every request here.
@@ -170,8 +170,8 @@ class StorefrontTest : public ::testing::Test {
   }
 
   std::unique_ptr<recsys::testing::RedisServer> redis_;
-  ModelData data_;
-  std::unique_ptr<ModelStore> models_;
+  model::ModelData data_;
+  std::unique_ptr<model::ModelStore> models_;
   std::unique_ptr<feature_store::FeatureStore> store_;
   std::unique_ptr<feature_store::ItemCachingFeatureStore> cached_;
   std::unique_ptr<Recommender> recommender_;
@@ -388,7 +388,7 @@ TEST_F(StorefrontTest, BundlesAreComplementsFromOtherCategories) {
 }
 
 TEST_F(StorefrontTest, BadConfigOnReloadKeepsTheServedOne) {
-  const std::string dir = testing::FreshDir("storefront_cfg");
+  const std::string dir = model::testing::FreshDir("storefront_cfg");
   const std::string path = dir + "/slots.textproto";
   std::ofstream(path) << R"pb(
     slots { name: "hero" sources { source: SOURCE_TRENDING weight: 1 } }
@@ -639,7 +639,7 @@ TEST_F(StorefrontTest, PartialUpdatesOnTwoReplicasLoseNothing) {
 }
 
 TEST_F(StorefrontTest, CatalogListingThroughGrpcReachesTheTrialPool) {
-  const std::string dir = testing::FreshDir("storefront_trial");
+  const std::string dir = model::testing::FreshDir("storefront_trial");
   const std::string path = dir + "/slots.textproto";
   std::ofstream(path) << R"pb(
     slots { name: "feed" sources { source: SOURCE_TRENDING weight: 1 } trial_share: 0.2 }

@@ -9,9 +9,9 @@
 namespace recsys::training {
 namespace {
 
-using recommender::HistoryEntry;
-using recommender::RankerModel;
-using recommender::VectorIndex;
+using model::HistoryEntry;
+using model::RankerModel;
+using model::VectorIndex;
 
 // 20 items on a circle (2-d), 60 users each with 3 bought items.
 class RankerFitTest : public ::testing::Test {
@@ -22,7 +22,7 @@ class RankerFitTest : public ::testing::Test {
       factors_.push_back(static_cast<float>(std::cos(a)));
       factors_.push_back(static_cast<float>(std::sin(a)));
     }
-    auto index = VectorIndex::Create(2, "Flat", recommender::Metric::kInnerProduct);
+    auto index = VectorIndex::Create(2, "Flat", model::Metric::kInnerProduct);
     ASSERT_TRUE(index.ok());
     index_ = *std::move(index);
     RECSYS_ASSERT_OK(index_->Add(factors_));
@@ -38,7 +38,7 @@ class RankerFitTest : public ::testing::Test {
       }
       indptr_.push_back(static_cast<int64_t>(history_.size()));
     }
-    stats_ = recommender::ComputeRankerItemStats(kItems, indptr_, history_);
+    stats_ = model::ComputeRankerItemStats(kItems, indptr_, history_);
     model_.index = index_.get();
     model_.item_factors = factors_;
     model_.dim = 2;
@@ -52,7 +52,7 @@ class RankerFitTest : public ::testing::Test {
   std::unique_ptr<VectorIndex> index_;
   std::vector<int64_t> indptr_;
   std::vector<HistoryEntry> history_;
-  recommender::RankerItemStats stats_;
+  model::RankerItemStats stats_;
   RankerModel model_;
 };
 
@@ -70,14 +70,14 @@ TEST_F(RankerFitTest, LearnsRepurchaseWhenTheWindowRepeatsHistory) {
   model_.weights = &fit.weights;
   int first = 0;
   for (int u = 0; u < kUsers; ++u) {
-    recommender::RankerUser user;
+    model::RankerUser user;
     user.vector = absl::MakeSpan(users_).subspan(2 * u, 2);
     user.history = absl::MakeSpan(history_).subspan(3 * u, 3);
-    recommender::RankOptions rank;
+    model::RankOptions rank;
     rank.k = 1;
     rank.now_unix = kNow;
     rank.vector_candidates = 5;
-    RECSYS_ASSERT_OK_AND_ASSIGN(auto ranked, recommender::RankItems(model_, user, rank));
+    RECSYS_ASSERT_OK_AND_ASSIGN(auto ranked, model::RankItems(model_, user, rank));
     first += ranked[0].item == window[u][0];
   }
   EXPECT_GE(first, kUsers * 9 / 10);
@@ -91,8 +91,8 @@ TEST_F(RankerFitTest, LearnsDiscoveryWhenTheWindowFollowsTheVector) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RankerFitResult fit,
                               FitRanker(model_, users_, indptr_, history_, window, kNow, options));
   const auto& w = fit.weights.w;
-  EXPECT_GT(w[recommender::kFeatVectorScore] + w[recommender::kFeatVectorRank], 0.0f);
-  EXPECT_LT(w[recommender::kFeatBought], 0.0f);
+  EXPECT_GT(w[model::kFeatVectorScore] + w[model::kFeatVectorRank], 0.0f);
+  EXPECT_LT(w[model::kFeatBought], 0.0f);
 }
 
 TEST_F(RankerFitTest, NoWindowPurchasesIsAnError) {

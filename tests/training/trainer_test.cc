@@ -14,7 +14,7 @@
 #include "marketing/segments.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "recommender/model_format.h"
+#include "model/model_format.h"
 #include "tests/testing/redis_server.h"
 #include "tests/training/test_files.h"
 #include "training/datagen.h"
@@ -75,8 +75,8 @@ TEST(TrainerTest, EndToEndPublishesModelAndLoadsStore) {
   EXPECT_THAT(lines, ::testing::Contains(StartsWith("published ")));
 
   // The published model.
-  absl::StatusOr<recommender::ModelData> model =
-      recommender::ReadModelData(result->model_dir);
+  absl::StatusOr<model::ModelData> model =
+      model::ReadModelData(result->model_dir);
   ASSERT_TRUE(model.ok()) << model.status();
   const recsys::v1::ModelManifest& m = model->manifest;
   EXPECT_EQ(m.version(), "20240101000000");
@@ -103,7 +103,7 @@ TEST(TrainerTest, EndToEndPublishesModelAndLoadsStore) {
 
   ASSERT_EQ(model->history_indptr.size(), 301u);
   EXPECT_EQ(static_cast<int64_t>(model->history.size()), result->interactions);
-  for (const recommender::ItemMeta& item : model->items) {
+  for (const model::ItemMeta& item : model->items) {
     EXPECT_THAT(item.item_id, StartsWith("i"));
     EXPECT_FALSE(item.category.empty());
     EXPECT_GT(item.price, 0);
@@ -158,8 +158,8 @@ TEST(TrainerTest, MalformedRowsAreCountedAndRecorded) {
   EXPECT_THAT(lines, ::testing::Contains("    line 4: bad quantity 'x'"));
   EXPECT_THAT(lines, ::testing::Contains("  skipped wrong_column_count: 1"));
 
-  absl::StatusOr<recommender::ModelData> model =
-      recommender::ReadModelData(result->model_dir);
+  absl::StatusOr<model::ModelData> model =
+      model::ReadModelData(result->model_dir);
   ASSERT_TRUE(model.ok()) << model.status();
   std::map<std::string, int64_t> skipped;
   for (const auto& s : model->manifest.data().skipped()) {
@@ -265,7 +265,7 @@ TEST(TrainerTest, ComputesSegmentsFromTheSameRows) {
             marketing::Segment::kDeepDormant);
 
   // The model directory carries segments.tsv and the manifest the summary.
-  absl::StatusOr<recommender::ModelData> model = recommender::ReadModelData(result->model_dir);
+  absl::StatusOr<model::ModelData> model = model::ReadModelData(result->model_dir);
   ASSERT_TRUE(model.ok()) << model.status();
   absl::StatusOr<std::vector<marketing::UserSegment>> tsv =
       marketing::ParseSegmentsTsv(model->segments_tsv);
@@ -300,7 +300,7 @@ TEST(TrainerTest, DormantAudienceOnAGeneratedShop) {
   TrainerOptions options = SmallOptions(WriteSmallShop(dir), dir + "/models");
   absl::StatusOr<TrainResult> result = Train(options, nullptr);
   ASSERT_TRUE(result.ok()) << result.status();
-  absl::StatusOr<recommender::ModelData> model = recommender::ReadModelData(result->model_dir);
+  absl::StatusOr<model::ModelData> model = model::ReadModelData(result->model_dir);
   ASSERT_TRUE(model.ok()) << model.status();
   absl::StatusOr<std::vector<marketing::UserSegment>> records =
       marketing::ParseSegmentsTsv(model->segments_tsv);
@@ -359,7 +359,7 @@ TEST(TrainerTest, SegmentsNeedTimestamps) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->segments.users, 0);
   EXPECT_THAT(lines, ::testing::Contains("segments: skipped (the data has no timestamps)"));
-  absl::StatusOr<recommender::ModelData> model = recommender::ReadModelData(result->model_dir);
+  absl::StatusOr<model::ModelData> model = model::ReadModelData(result->model_dir);
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_TRUE(model->segments_tsv.empty());
   EXPECT_FALSE(model->manifest.has_segments());
@@ -391,7 +391,7 @@ TEST(BuildModelDataTest, CopiesHistoryAndMetadata) {
   model.num_items = 1;
   model.user_factors = {1, 2};
   model.item_factors = {3, 4};
-  const recommender::ModelData out =
+  const model::ModelData out =
       BuildModelData(data, model, recsys::v1::ModelManifest());
   EXPECT_THAT(out.user_ids, ElementsAre("u"));
   ASSERT_EQ(out.items.size(), 1u);
@@ -437,8 +437,8 @@ TEST(TrainerRedisTest, BulkLoadsIntoRedis) {
   ASSERT_TRUE(segment.ok()) << segment.status();
   EXPECT_TRUE(marketing::SegmentFromName(*segment).has_value()) << *segment;
 
-  absl::StatusOr<recommender::ModelData> model =
-      recommender::ReadModelData(result->model_dir);
+  absl::StatusOr<model::ModelData> model =
+      model::ReadModelData(result->model_dir);
   ASSERT_TRUE(model.ok()) << model.status();
   for (int u : {0, 150, 299}) {
     absl::StatusOr<feature_store::UserFeatures> features =
@@ -450,7 +450,7 @@ TEST(TrainerRedisTest, BulkLoadsIntoRedis) {
     }
     for (int64_t k = model->history_indptr[u]; k < model->history_indptr[u + 1];
          ++k) {
-      const recommender::HistoryEntry& h = model->history[k];
+      const model::HistoryEntry& h = model->history[k];
       from_model[model->items[h.item].item_id] = {h.count, h.last_unix};
     }
     EXPECT_EQ(from_store, from_model) << "user row " << u;

@@ -15,8 +15,8 @@
 // serves models trained without that window.
 //
 // Thread safety: pure functions over borrowed, immutable inputs.
-#ifndef RECSYS_RECOMMENDER_RANKER_H_
-#define RECSYS_RECOMMENDER_RANKER_H_
+#ifndef RECSYS_MODEL_RANKER_H_
+#define RECSYS_MODEL_RANKER_H_
 
 #include <array>
 #include <cstdint>
@@ -26,11 +26,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "recommender/model_format.h"
-#include "recommender/vector_index.h"
+#include "model/model_format.h"
+#include "model/vector_index.h"
 #include "recsys/v1/model_manifest.pb.h"
 
-namespace recsys::recommender {
+namespace recsys::model {
 
 enum RankerFeature : int {
   // x_u · y_i (0 when the user has no vector).
@@ -151,6 +151,6 @@ absl::StatusOr<std::vector<RankedItem>> RankItems(const RankerModel& model,
                                                   const RankerUser& user,
                                                   const RankOptions& options);
 
-}  // namespace recsys::recommender
+}  // namespace recsys::model
 
-#endif  // RECSYS_RECOMMENDER_RANKER_H_
+#endif  // RECSYS_MODEL_RANKER_H_

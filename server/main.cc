@@ -21,13 +21,13 @@
 #include "feature_store/in_memory_feature_store.h"
 #include "feature_store/item_cache.h"
 #include "feature_store/redis_feature_store.h"
-#include "recommender/model_format.h"
+#include "model/model_format.h"
 #include "marketing/coupon_store.h"
 #include "marketing/coupons.h"
 #include "marketing/marketer.h"
 #include "marketing/segment_store.h"
-#include "recommender/model_store.h"
-#include "recommender/server/recommender_service.h"
+#include "model/model_store.h"
+#include "server/recommender_service.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "Address to listen on (port 0: any free port).");
 ABSL_FLAG(std::string, model_root, "models", "Directory of versioned model directories.");
@@ -83,10 +83,10 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  recommender::ModelStoreOptions store_options;
+  model::ModelStoreOptions store_options;
   store_options.root = absl::GetFlag(FLAGS_model_root);
   store_options.poll_interval = absl::Seconds(absl::GetFlag(FLAGS_poll_seconds));
-  auto models = recommender::ModelStore::Create(store_options);
+  auto models = model::ModelStore::Create(store_options);
   if (!models.ok()) {
     LogError(absl::StrCat("cannot load a model: ", models.status().ToString()));
     return 1;
@@ -147,8 +147,8 @@ int main(int argc, char** argv) {
     segments = *std::move(segment_store);
   } else {
     auto memory = std::make_unique<feature_store::InMemoryFeatureStore>();
-    auto data = recommender::ReadModelData((*models)->Current()->path());
-    absl::Status seeded = data.ok() ? recommender::LoadIntoFeatureStore(*data, memory.get())
+    auto data = model::ReadModelData((*models)->Current()->path());
+    absl::Status seeded = data.ok() ? model::LoadIntoFeatureStore(*data, memory.get())
                                     : data.status();
     if (!seeded.ok()) {
       LogError(absl::StrCat("cannot seed the in-memory feature store: ", seeded.ToString()));

@@ -1,13 +1,13 @@
-#include "recommender/fold_in.h"
+#include "model/fold_in.h"
 
 #include <cmath>
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/recommender/test_model.h"
+#include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
 
-namespace recsys::recommender {
+namespace recsys::model {
 namespace {
 
 std::shared_ptr<const ModelBundle> LoadPlanted() {
@@ -74,4 +74,4 @@ TEST(FoldInTest, BadInput) {
 }
 
 }  // namespace
-}  // namespace recsys::recommender
+}  // namespace recsys::model

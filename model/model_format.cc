@@ -1,4 +1,4 @@
-#include "recommender/model_format.h"
+#include "model/model_format.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -25,9 +25,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
-#include "recommender/vector_index.h"
+#include "model/vector_index.h"
 
-namespace recsys::recommender {
+namespace recsys::model {
 namespace {
 
 namespace fs = std::filesystem;
@@ -754,4 +754,4 @@ absl::Status LoadIntoFeatureStore(const ModelData& data,
   return absl::OkStatus();
 }
 
-}  // namespace recsys::recommender
+}  // namespace recsys::model

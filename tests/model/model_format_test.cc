@@ -1,4 +1,4 @@
-#include "recommender/model_format.h"
+#include "model/model_format.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -6,14 +6,14 @@
 #include <set>
 #include <vector>
 
-#include "recommender/model_store.h"
-#include "recommender/vector_index.h"
+#include "model/model_store.h"
+#include "model/vector_index.h"
 
 #include "gtest/gtest.h"
-#include "tests/recommender/test_model.h"
+#include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
 
-namespace recsys::recommender {
+namespace recsys::model {
 namespace {
 
 namespace fs = std::filesystem;
@@ -294,4 +294,4 @@ TEST(IndexChoiceTest, BadRecallOptionsNameTheField) {
 }
 
 }  // namespace
-}  // namespace recsys::recommender
+}  // namespace recsys::model

@@ -1,4 +1,4 @@
-#include "recommender/ranker.h"
+#include "model/ranker.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
-namespace recsys::recommender {
+namespace recsys::model {
 namespace {
 
 constexpr const char* kFeatureNames[kNumRankerFeatures] = {
@@ -236,4 +236,4 @@ absl::StatusOr<std::vector<RankedItem>> RankItems(const RankerModel& model,
   return ranked;
 }
 
-}  // namespace recsys::recommender
+}  // namespace recsys::model

@@ -11,17 +11,17 @@
 // unknown to the model be personalized from their first events.
 //
 // Thread safety: pure function of its arguments.
-#ifndef RECSYS_RECOMMENDER_FOLD_IN_H_
-#define RECSYS_RECOMMENDER_FOLD_IN_H_
+#ifndef RECSYS_MODEL_FOLD_IN_H_
+#define RECSYS_MODEL_FOLD_IN_H_
 
 #include <cstdint>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "recommender/model_store.h"
+#include "model/model_store.h"
 
-namespace recsys::recommender {
+namespace recsys::model {
 
 struct WeightedItem {
   int32_t item = 0;  // item row in the bundle
@@ -36,6 +36,6 @@ absl::StatusOr<std::vector<float>> FoldInUser(
 // Confidence c for interaction strength r under the bundle's parameters.
 float Confidence(const recsys::v1::TrainingParams& params, float r);
 
-}  // namespace recsys::recommender
+}  // namespace recsys::model
 
-#endif  // RECSYS_RECOMMENDER_FOLD_IN_H_
+#endif  // RECSYS_MODEL_FOLD_IN_H_

@@ -1,14 +1,14 @@
-#include "recommender/ranker.h"
+#include "model/ranker.h"
 
 #include <cmath>
 #include <memory>
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/recommender/test_model.h"
+#include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
 
-namespace recsys::recommender {
+namespace recsys::model {
 namespace {
 
 // Four items in 2-d: 0 and 1 along x, 2 and 3 along y.
@@ -129,4 +129,4 @@ TEST(RankerWeightsTest, ConfigRoundTripAndDefaults) {
 }
 
 }  // namespace
-}  // namespace recsys::recommender
+}  // namespace recsys::model

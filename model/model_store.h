@@ -10,8 +10,8 @@
 // to the previously served version, and optionally polls the root in a
 // background thread. A version that fails validation never replaces the
 // served one; it is remembered and not retried by the poller.
-#ifndef RECSYS_RECOMMENDER_MODEL_STORE_H_
-#define RECSYS_RECOMMENDER_MODEL_STORE_H_
+#ifndef RECSYS_MODEL_MODEL_STORE_H_
+#define RECSYS_MODEL_MODEL_STORE_H_
 
 #include <cstdint>
 #include <memory>
@@ -28,12 +28,12 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "recommender/model_format.h"
-#include "recommender/ranker.h"
-#include "recommender/vector_index.h"
+#include "model/model_format.h"
+#include "model/ranker.h"
+#include "model/vector_index.h"
 #include "recsys/v1/model_manifest.pb.h"
 
-namespace recsys::recommender {
+namespace recsys::model {
 
 class ModelBundle {
  public:
@@ -210,6 +210,6 @@ class ModelStore {
   std::thread poller_;
 };
 
-}  // namespace recsys::recommender
+}  // namespace recsys::model
 
-#endif  // RECSYS_RECOMMENDER_MODEL_STORE_H_
+#endif  // RECSYS_MODEL_MODEL_STORE_H_

@@ -1,13 +1,13 @@
-#include "recommender/model_store.h"
+#include "model/model_store.h"
 
 #include <filesystem>
 #include <fstream>
 
 #include "gtest/gtest.h"
-#include "tests/recommender/test_model.h"
+#include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
 
-namespace recsys::recommender {
+namespace recsys::model {
 namespace {
 
 namespace fs = std::filesystem;
@@ -131,4 +131,4 @@ TEST(ModelStoreTest, RollbackFromDiskWhenNothingHeld) {
 }
 
 }  // namespace
-}  // namespace recsys::recommender
+}  // namespace recsys::model

@@ -1,11 +1,11 @@
-#include "recommender/fold_in.h"
+#include "model/fold_in.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
 
-namespace recsys::recommender {
+namespace recsys::model {
 
 float Confidence(const recsys::v1::TrainingParams& params, float r) {
   if (params.signal() == "binary") r = std::min(r, 1.0f);
@@ -69,4 +69,4 @@ absl::StatusOr<std::vector<float>> FoldInUser(
   return std::vector<float>(b.begin(), b.end());
 }
 
-}  // namespace recsys::recommender
+}  // namespace recsys::model

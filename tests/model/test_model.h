@@ -6,8 +6,8 @@
 // alpha, "ub0".."ub4" like beta; each has bought two items of their group.
 // Popularity: b-items are bought by more users than a-items, so the popular
 // list starts with beta items.
-#ifndef RECSYS_TESTS_RECOMMENDER_TEST_MODEL_H_
-#define RECSYS_TESTS_RECOMMENDER_TEST_MODEL_H_
+#ifndef RECSYS_TESTS_MODEL_TEST_MODEL_H_
+#define RECSYS_TESTS_MODEL_TEST_MODEL_H_
 
 #include <cstdlib>
 #include <filesystem>
@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
-#include "recommender/model_format.h"
+#include "model/model_format.h"
 
-namespace recsys::recommender::testing {
+namespace recsys::model::testing {
 
 inline ModelData MakePlantedModel() {
   ModelData d;
@@ -71,6 +71,6 @@ inline std::string FreshDir(const std::string& name) {
   return dir;
 }
 
-}  // namespace recsys::recommender::testing
+}  // namespace recsys::model::testing
 
-#endif  // RECSYS_TESTS_RECOMMENDER_TEST_MODEL_H_
+#endif  // RECSYS_TESTS_MODEL_TEST_MODEL_H_

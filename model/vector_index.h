@@ -8,8 +8,8 @@
 // concurrently (FAISS const search is reentrant). Add(),
 // SetDefaultSearchParameter() and Save() need external exclusion; the model
 // store builds an index completely before publishing it to readers.
-#ifndef RECSYS_RECOMMENDER_VECTOR_INDEX_H_
-#define RECSYS_RECOMMENDER_VECTOR_INDEX_H_
+#ifndef RECSYS_MODEL_VECTOR_INDEX_H_
+#define RECSYS_MODEL_VECTOR_INDEX_H_
 
 #include <cstdint>
 #include <memory>
@@ -25,7 +25,7 @@ namespace faiss {
 struct Index;
 }  // namespace faiss
 
-namespace recsys::recommender {
+namespace recsys::model {
 
 enum class Metric { kInnerProduct, kCosine };
 
@@ -138,6 +138,6 @@ class VectorIndex {
 // L2-normalizes `v` in place; zero vectors are left as they are.
 void Normalize(absl::Span<float> v);
 
-}  // namespace recsys::recommender
+}  // namespace recsys::model
 
-#endif  // RECSYS_RECOMMENDER_VECTOR_INDEX_H_
+#endif  // RECSYS_MODEL_VECTOR_INDEX_H_

@@ -1,4 +1,4 @@
-#include "recommender/model_store.h"
+#include "model/model_store.h"
 
 #include <algorithm>
 #include <utility>
@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 
-namespace recsys::recommender {
+namespace recsys::model {
 
 absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(
     const std::string& dir) {
@@ -300,4 +300,4 @@ void ModelStore::PollLoop() {
   }
 }
 
-}  // namespace recsys::recommender
+}  // namespace recsys::model

@@ -2,7 +2,7 @@
 //
 // The layer is thin: proto → domain request, one domain call, domain →
 // proto, one status mapping (grpc_status.h). All logic, validation included,
-// lives in recommender::Recommender and recommender::ModelStore.
+// lives in recommender::Recommender and model::ModelStore.
 //
 // Threading: the sync gRPC API calls these handlers from its thread pool.
 // With ServerOptions::callback_api, RecommendProducts and SimilarItems (the
@@ -10,8 +10,8 @@
 // instead, on gRPC's own threads (CallbackRecommenderService); the other
 // calls stay sync. The services hold only borrowed, thread-safe
 // collaborators.
-#ifndef RECSYS_RECOMMENDER_SERVER_RECOMMENDER_SERVICE_H_
-#define RECSYS_RECOMMENDER_SERVER_RECOMMENDER_SERVICE_H_
+#ifndef RECSYS_SERVER_RECOMMENDER_SERVICE_H_
+#define RECSYS_SERVER_RECOMMENDER_SERVICE_H_
 
 #include <atomic>
 #include <memory>
@@ -24,7 +24,7 @@
 #include "absl/synchronization/notification.h"
 #include "feature_store/feature_store.h"
 #include "marketing/marketer.h"
-#include "recommender/model_store.h"
+#include "model/model_store.h"
 #include "recommender/recommender.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 
@@ -124,7 +124,7 @@ class AdminService final : public recsys::v1::Admin::Service {
   // `slots_config` is set, ReloadModel re-reads it first; a config that
   // fails validation is refused (INVALID_ARGUMENT naming the field) and both
   // the served config and the served model stay as they are.
-  AdminService(recommender::ModelStore* models,
+  AdminService(model::ModelStore* models,
                feature_store::FeatureStore* features,
                recommender::Recommender* recommender = nullptr,
                std::string slots_config = "",
@@ -161,7 +161,7 @@ class AdminService final : public recsys::v1::Admin::Service {
                             recsys::v1::DeleteCouponResponse* response) override;
 
  private:
-  recommender::ModelStore* const models_;
+  model::ModelStore* const models_;
   feature_store::FeatureStore* const features_;
   recommender::Recommender* const recommender_;
   const std::string slots_config_;
@@ -195,7 +195,7 @@ class RecsysServer {
   // Borrowed pointers must outlive the server. Unavailable when the address
   // cannot be bound.
   static absl::StatusOr<std::unique_ptr<RecsysServer>> Start(
-      const ServerOptions& options, recommender::ModelStore* models,
+      const ServerOptions& options, model::ModelStore* models,
       feature_store::FeatureStore* features,
       const recommender::RecommenderOptions& recommender_options = {},
       const marketing::Marketer* marketer = nullptr);
@@ -226,4 +226,4 @@ class RecsysServer {
 
 }  // namespace recsys::server
 
-#endif  // RECSYS_RECOMMENDER_SERVER_RECOMMENDER_SERVICE_H_
+#endif  // RECSYS_SERVER_RECOMMENDER_SERVICE_H_

@@ -21,8 +21,8 @@
 //
 // Thread safety: free functions without shared state; safe to call
 // concurrently on different directories.
-#ifndef RECSYS_RECOMMENDER_MODEL_FORMAT_H_
-#define RECSYS_RECOMMENDER_MODEL_FORMAT_H_
+#ifndef RECSYS_MODEL_MODEL_FORMAT_H_
+#define RECSYS_MODEL_MODEL_FORMAT_H_
 
 #include <cstdint>
 #include <functional>
@@ -35,7 +35,7 @@
 #include "feature_store/feature_store.h"
 #include "recsys/v1/model_manifest.pb.h"
 
-namespace recsys::recommender {
+namespace recsys::model {
 
 inline constexpr int kModelFormatVersion = 1;
 
@@ -152,6 +152,6 @@ absl::Status LoadIntoFeatureStore(const ModelData& data,
                                   feature_store::FeatureStore* store,
                                   int batch = 5000);
 
-}  // namespace recsys::recommender
+}  // namespace recsys::model
 
-#endif  // RECSYS_RECOMMENDER_MODEL_FORMAT_H_
+#endif  // RECSYS_MODEL_MODEL_FORMAT_H_

@@ -1,7 +1,7 @@
 // Conversion of absl::Status to grpc::Status. The numeric codes of the two
 // are the same (checked below), so the mapping is one cast plus the message.
-#ifndef RECSYS_RECOMMENDER_SERVER_GRPC_STATUS_H_
-#define RECSYS_RECOMMENDER_SERVER_GRPC_STATUS_H_
+#ifndef RECSYS_SERVER_GRPC_STATUS_H_
+#define RECSYS_SERVER_GRPC_STATUS_H_
 
 #include <string>
 
@@ -26,4 +26,4 @@ inline grpc::Status ToGrpcStatus(const absl::Status& status) {
 
 }  // namespace recsys::server
 
-#endif  // RECSYS_RECOMMENDER_SERVER_GRPC_STATUS_H_
+#endif  // RECSYS_SERVER_GRPC_STATUS_H_

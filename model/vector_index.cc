@@ -1,4 +1,4 @@
-#include "recommender/vector_index.h"
+#include "model/vector_index.h"
 
 #include <algorithm>
 #include <cmath>
@@ -24,7 +24,7 @@
 #include <immintrin.h>
 #endif
 
-namespace recsys::recommender {
+namespace recsys::model {
 namespace {
 
 using idx_t = faiss::Index::idx_t;
@@ -436,4 +436,4 @@ absl::StatusOr<std::vector<int64_t>> VectorIndex::SearchBatch(
   return out;
 }
 
-}  // namespace recsys::recommender
+}  // namespace recsys::model

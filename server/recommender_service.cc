@@ -1,4 +1,4 @@
-#include "recommender/server/recommender_service.h"
+#include "server/recommender_service.h"
 
 #include <chrono>
 #include <cmath>
@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
-#include "recommender/server/grpc_status.h"
+#include "server/grpc_status.h"
 
 namespace recsys::server {
 namespace {
@@ -667,7 +667,7 @@ grpc::Status AdminService::DeleteCoupon(grpc::ServerContext* context,
 }
 
 absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
-    const ServerOptions& options, recommender::ModelStore* models,
+    const ServerOptions& options, model::ModelStore* models,
     feature_store::FeatureStore* features,
     const recommender::RecommenderOptions& recommender_options,
     const marketing::Marketer* marketer) {

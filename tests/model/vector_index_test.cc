@@ -1,4 +1,4 @@
-#include "recommender/vector_index.h"
+#include "model/vector_index.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -7,10 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tests/recommender/test_model.h"
+#include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
 
-namespace recsys::recommender {
+namespace recsys::model {
 namespace {
 
 class EvenIds : public IdFilter {
@@ -252,4 +252,4 @@ TEST(VectorIndexTest, BadArguments) {
 }
 
 }  // namespace
-}  // namespace recsys::recommender
+}  // namespace recsys::model
