@@ -1,6 +1,11 @@
 // recsys_server: serves recommendations over gRPC from the newest model in
 // --model_root, with features from Redis (--redis) or, by default, an
 // embedded in-memory store seeded from the model.
+//
+// This file is the one composition root: it builds the feature, coupon and
+// segment stores, the model store, the marketing engine and the storefront,
+// and hands them to the gRPC server (server/recommender_service.h), which
+// builds no domain object of its own.
 #include <pthread.h>
 #include <signal.h>
 
@@ -27,6 +32,8 @@
 #include "marketing/marketer.h"
 #include "marketing/segment_store.h"
 #include "model/model_store.h"
+#include "recommender/storefront.h"
+#include "server/coupon_event_sink.h"
 #include "server/recommender_service.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "Address to listen on (port 0: any free port).");
@@ -192,20 +199,29 @@ int main(int argc, char** argv) {
                          absl::GetFlag(FLAGS_coupons)));
   }
 
-  server::ServerOptions server_options;
-  server_options.listen_address = absl::GetFlag(FLAGS_listen);
-  server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
-  server_options.callback_api = absl::GetFlag(FLAGS_callback_api);
-  server_options.slots_config = absl::GetFlag(FLAGS_slots_config);
-  recommender::RecommenderOptions rec_options;
+  recommender::StorefrontOptions storefront_options;
+  storefront_options.slots_config = absl::GetFlag(FLAGS_slots_config);
+  recommender::RecommenderOptions& rec_options = storefront_options.recommender;
   rec_options.max_k = absl::GetFlag(FLAGS_max_k);
   rec_options.feature_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_feature_timeout_ms));
   rec_options.blended_slots.clear();
   for (const std::string& slot : absl::GetFlag(FLAGS_blended_slots)) {
     rec_options.blended_slots.insert(slot);
   }
+  const server::MarketerCouponSink coupon_sink(marketer->get());
+  auto storefront = recommender::Storefront::Create(storefront_options, models->get(),
+                                                    features.get(), &coupon_sink);
+  if (!storefront.ok()) {
+    LogError(absl::StrCat("--slots_config: ", storefront.status().ToString()));
+    return 1;
+  }
+
+  server::ServerOptions server_options;
+  server_options.listen_address = absl::GetFlag(FLAGS_listen);
+  server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
+  server_options.callback_api = absl::GetFlag(FLAGS_callback_api);
   auto server = server::RecsysServer::Start(server_options, models->get(), features.get(),
-                                            rec_options, marketer->get());
+                                            storefront->get(), marketer->get());
   if (!server.ok()) {
     LogError(server.status().ToString());
     return 1;

@@ -184,12 +184,12 @@ class ArenaAllocator final : public grpc::MessageAllocator<Request, Response> {
 }  // namespace
 
 CallbackRecommenderService::CallbackRecommenderService(
-    const recommender::Recommender* recommender, const marketing::Marketer* marketer)
+    const recommender::Storefront* storefront, const marketing::Marketer* marketer)
     : products_allocator_(std::make_unique<ArenaAllocator<v1::RecommendProductsRequest,
                                                           v1::RecommendProductsResponse>>()),
       similar_allocator_(
           std::make_unique<ArenaAllocator<v1::SimilarItemsRequest, v1::SimilarItemsResponse>>()) {
-  Init(recommender, marketer);
+  Init(storefront, marketer);
   SetMessageAllocatorFor_RecommendProducts(products_allocator_.get());
   SetMessageAllocatorFor_SimilarItems(similar_allocator_.get());
 }
@@ -216,8 +216,7 @@ grpc::Status RecommenderService::RecommendCoupons(grpc::ServerContext* context,
                                                   const v1::RecommendCouponsRequest* request,
                                                   v1::RecommendCouponsResponse* response) {
   if (marketer_ == nullptr) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        "RecommendCoupons: this server runs without the marketing engine");
+    return ToGrpcStatus(absl::UnimplementedError("RecommendCoupons: this server runs without the marketing engine"));
   }
   const absl::Time now = request->context().request_time_unix() > 0
                              ? absl::FromUnixSeconds(request->context().request_time_unix())
@@ -248,33 +247,30 @@ grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
                                               const v1::FindAudienceRequest* request,
                                               grpc::ServerWriter<v1::AudiencePage>* writer) {
   if (marketer_ == nullptr) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        "FindAudience: this server runs without the marketing engine");
+    return ToGrpcStatus(absl::UnimplementedError("FindAudience: this server runs without the marketing engine"));
   }
   marketing::AudienceQuery query;
   switch (request->offer_case()) {
     case v1::FindAudienceRequest::kCouponId:
       query.coupon_id = request->coupon_id();
       if (query.coupon_id.empty()) {
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "coupon_id: must not be empty");
+        return ToGrpcStatus(absl::InvalidArgumentError("coupon_id: must not be empty"));
       }
       break;
     case v1::FindAudienceRequest::kCategory:
       query.category = request->category();
       if (query.category.empty()) {
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "category: must not be empty");
+        return ToGrpcStatus(absl::InvalidArgumentError("category: must not be empty"));
       }
       break;
     case v1::FindAudienceRequest::kItems:
       query.item_ids.assign(request->items().item_ids().begin(), request->items().item_ids().end());
       if (query.item_ids.empty()) {
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            "items.item_ids: at least one item is required");
+        return ToGrpcStatus(absl::InvalidArgumentError("items.item_ids: at least one item is required"));
       }
       break;
     default:
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "offer: one of coupon_id, category or items is required");
+      return ToGrpcStatus(absl::InvalidArgumentError("offer: one of coupon_id, category or items is required"));
   }
   const v1::AudienceFilters& f = request->filters();
   query.segments.assign(f.segments().begin(), f.segments().end());
@@ -283,7 +279,7 @@ grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
   query.contact_cap_days = f.contact_cap_days();
   query.campaign = request->campaign();
   if (request->limit() < 0) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "limit: must be >= 0 (0: all)");
+    return ToGrpcStatus(absl::InvalidArgumentError("limit: must be >= 0 (0: all)"));
   }
   query.limit = request->limit();
   query.now = request->context().request_time_unix() > 0
@@ -322,38 +318,10 @@ grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
 grpc::Status RecommenderService::RecordEvents(grpc::ServerContext* context,
                                               const v1::RecordEventsRequest* request,
                                               v1::RecordEventsResponse* response) {
-  // Item events go to the recommender (feature store), coupon events to the
-  // marketing engine (coupon store); indices refer to the request.
   std::vector<feature_store::Event> events;
-  std::vector<int> event_index;
-  std::vector<marketing::CouponEvent> coupon_events;
-  std::vector<std::pair<int, std::string>> rejected;
-  const absl::Time now = absl::Now();
-  for (int i = 0; i < request->events_size(); ++i) {
-    const v1::Event& e = request->events(i);
-    if (e.type() == v1::EVENT_COUPON_ISSUED || e.type() == v1::EVENT_COUPON_REDEEMED) {
-      const std::string prefix = absl::StrCat("events[", i, "].");
-      if (marketer_ == nullptr) {
-        rejected.emplace_back(i, prefix + "type: coupon events need the marketing engine");
-      } else if (e.user_id().empty()) {
-        rejected.emplace_back(i, prefix + "user_id: must not be empty");
-      } else if (e.coupon_id().empty()) {
-        rejected.emplace_back(i, prefix + "coupon_id: must not be empty");
-      } else if (!(e.price() >= 0) || !std::isfinite(e.price())) {
-        rejected.emplace_back(i, prefix + "price: must be finite and >= 0");
-      } else {
-        marketing::CouponEvent c;
-        c.index = i;
-        c.redeemed = e.type() == v1::EVENT_COUPON_REDEEMED;
-        c.user_id = e.user_id();
-        c.coupon_id = e.coupon_id();
-        c.time = e.timestamp_unix() > 0 ? absl::FromUnixSeconds(e.timestamp_unix()) : now;
-        c.order_value = e.price();
-        coupon_events.push_back(std::move(c));
-      }
-      continue;
-    }
-    feature_store::Event out;
+  events.reserve(request->events_size());
+  for (const v1::Event& e : request->events()) {
+    feature_store::Event& out = events.emplace_back();
     // An unknown type maps to a value outside the enum, which the domain
     // rejects with the event's index.
     out.type = ToEventType(e.type()).value_or(static_cast<feature_store::EventType>(0));
@@ -364,51 +332,16 @@ grpc::Status RecommenderService::RecordEvents(grpc::ServerContext* context,
     out.quantity = e.quantity();
     out.price = e.price();
     out.slot = e.slot();
-    events.push_back(std::move(out));
-    event_index.push_back(i);
   }
-  if (request->events().empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "events: at least one event is required");
-  }
-  int accepted = 0;
-  if (!events.empty()) {
-    auto answer = recommender_->RecordEvents(events, Deadline(context), &event_index);
-    if (!answer.ok()) {
-      if (!absl::IsInvalidArgument(answer.status()) ||
-          (coupon_events.empty() && rejected.empty())) {
-        return ToGrpcStatus(answer.status());
-      }
-      // None of the item events is valid; the coupon events may be.
-      for (int i : event_index) rejected.emplace_back(i, std::string(answer.status().message()));
-    } else {
-      accepted += answer->accepted;
-      for (const auto& r : answer->rejected) rejected.push_back(r);
-      ToProto(answer->meta, response->mutable_meta());
-    }
-  }
-  // Coupon events refused by a budget, cap, window or eligibility rule are
-  // well-formed: they are reported, not turned into INVALID_ARGUMENT.
-  int refused = 0;
-  if (!coupon_events.empty()) {
-    auto answer = marketer_->RecordCouponEvents(coupon_events, Deadline(context));
-    if (!answer.ok()) return ToGrpcStatus(answer.status());
-    accepted += answer->accepted;
-    refused = static_cast<int>(answer->rejected.size());
-    for (const auto& r : answer->rejected) rejected.push_back(r);
-  }
-  if (accepted == 0 && refused == 0) {
-    std::sort(rejected.begin(), rejected.end());
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        rejected.empty() ? "events: nothing stored" : rejected.front().second);
-  }
-  std::sort(rejected.begin(), rejected.end());
-  response->set_accepted(accepted);
-  for (const auto& [index, message] : rejected) {
+  auto answer = storefront_->RecordEvents(events, Deadline(context));
+  if (!answer.ok()) return ToGrpcStatus(answer.status());
+  response->set_accepted(answer->accepted);
+  for (const auto& [index, message] : answer->rejected) {
     v1::EventError* err = response->add_rejected();
     err->set_index(index);
     err->set_message(message);
   }
+  ToProto(answer->meta, response->mutable_meta());
   return grpc::Status::OK;
 }
 
@@ -488,17 +421,8 @@ grpc::Status AdminService::GetModelInfo(grpc::ServerContext* context,
 grpc::Status AdminService::ReloadModel(grpc::ServerContext*,
                                        const v1::ReloadModelRequest* request,
                                        v1::ReloadModelResponse* response) {
-  if (!slots_config_.empty() && recommender_ != nullptr) {
-    auto plan = recommender::SlotPlan::Load(slots_config_);
-    if (!plan.ok()) {
-      LogError(absl::StrCat("slots config rejected, keeping the served one: ",
-                            plan.status().message()));
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("slots config rejected (nothing reloaded): ",
-                                       plan.status().message()));
-    }
-    recommender_->SetSlotPlan(*std::move(plan));
-  }
+  absl::Status config = storefront_->ReloadSlotConfig();
+  if (!config.ok()) return ToGrpcStatus(config);
   auto result = models_->Reload(request->version());
   if (!result.ok()) return ToGrpcStatus(result.status());
   response->set_previous_version(result->previous_version);
@@ -519,94 +443,35 @@ grpc::Status AdminService::Rollback(grpc::ServerContext*, const v1::RollbackRequ
 grpc::Status AdminService::UpdateItems(grpc::ServerContext* context,
                                        const v1::UpdateItemsRequest* request,
                                        v1::UpdateItemsResponse* response) {
-  if (request->items().empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "items: at least one item is required");
+  std::vector<recommender::ItemUpdate> updates;
+  updates.reserve(request->items_size());
+  for (const v1::ItemUpdate& in : request->items()) {
+    recommender::ItemUpdate& u = updates.emplace_back();
+    u.item_id = in.item_id();
+    if (in.has_stock()) u.stock = in.stock();
+    if (in.has_slow_mover()) u.slow_mover = in.slow_mover();
+    u.category = in.category();
+    u.price = in.price();
+    u.title = in.title();
+    u.listed_unix = in.listed_unix();
   }
-  if (request->items_size() > 10000) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("items: at most 10000 per call, got ", request->items_size()));
-  }
-  for (int i = 0; i < request->items_size(); ++i) {
-    const v1::ItemUpdate& in = request->items(i);
-    const std::string prefix = absl::StrCat("items[", i, "].");
-    if (in.item_id().empty()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, prefix + "item_id: must not be empty");
-    }
-    if (in.has_stock() && in.stock() < -1) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat(prefix, "stock: must be >= -1, got ", in.stock()));
-    }
-    if (!(in.price() >= 0) || !std::isfinite(in.price())) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          prefix + "price: must be finite and >= 0");
-    }
-    if (in.listed_unix() < 0 ||
-        in.listed_unix() > absl::ToUnixSeconds(absl::Now() + absl::Hours(24 * 366))) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat(prefix, "listed_unix: must be a Unix time within a year "
-                                               "from now, got ", in.listed_unix()));
-    }
-  }
-  // Fields left unset keep what the store holds (else the model's values).
-  std::vector<std::string> ids;
-  for (const v1::ItemUpdate& in : request->items()) ids.push_back(in.item_id());
-  auto stored =
-      features_->GetItemsUncached(ids,
-                                  std::min(Deadline(context), absl::Now() + absl::Seconds(5)));
-  if (!stored.ok()) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        absl::StrCat("feature store did not answer: ", stored.status().message()));
-  }
-  const auto bundle = models_->Current();
-  std::vector<feature_store::ItemFeatures> items;
-  items.reserve(request->items_size());
-  for (int i = 0; i < request->items_size(); ++i) {
-    const v1::ItemUpdate& in = request->items(i);
-    feature_store::ItemFeatures f;
-    const int32_t row = bundle->ItemRow(in.item_id());
-    if ((*stored)[i].has_value()) {
-      f = *(*stored)[i];
-    } else if (row >= 0) {
-      f.category = bundle->item(row).category;
-      f.price = bundle->item(row).price;
-      f.title = bundle->item(row).title;
-    }
-    if (row < 0) response->add_unknown_to_model(in.item_id());
-    f.item_id = in.item_id();
-    if (in.has_stock()) f.stock = in.stock();
-    if (in.has_slow_mover()) f.slow_mover = in.slow_mover();
-    if (!in.category().empty()) f.category = in.category();
-    if (in.price() > 0) f.price = in.price();
-    if (!in.title().empty()) f.title = in.title();
-    // PutItems records a known listing time; an unset one keeps the stored.
-    f.listed = in.listed_unix() > 0 ? absl::FromUnixSeconds(in.listed_unix())
-                                    : absl::InfinitePast();
-    items.push_back(std::move(f));
-  }
-  absl::Status st = features_->PutItems(items);
-  if (!st.ok()) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        absl::StrCat("feature store did not store the items: ", st.message()));
-  }
-  if (recommender_ != nullptr) recommender_->CatalogChanged();
-  response->set_updated(static_cast<int>(items.size()));
+  auto answer = storefront_->UpdateItems(updates, Deadline(context));
+  if (!answer.ok()) return ToGrpcStatus(answer.status());
+  response->set_updated(answer->updated);
+  for (const std::string& id : answer->unknown_to_model) response->add_unknown_to_model(id);
   return grpc::Status::OK;
 }
 
 grpc::Status AdminService::GetTrialReport(grpc::ServerContext* context,
                                           const v1::GetTrialReportRequest* request,
                                           v1::TrialReport* response) {
-  if (recommender_ == nullptr) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no recommender attached");
-  }
   if (request->request_time_unix() < 0) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "request_time_unix: must be >= 0 (0: now)");
+    return ToGrpcStatus(absl::InvalidArgumentError("request_time_unix: must be >= 0 (0: now)"));
   }
   const absl::Time now = request->request_time_unix() > 0
                              ? absl::FromUnixSeconds(request->request_time_unix())
                              : absl::Now();
-  auto answer = recommender_->TrialReport(now, request->ended_within_days(), Deadline(context));
+  auto answer = storefront_->recommender().TrialReport(now, request->ended_within_days(), Deadline(context));
   if (!answer.ok()) return ToGrpcStatus(answer.status());
   response->set_trial_days(answer->trial_days);
   for (const recommender::TrialItemReport& r : answer->items) {
@@ -634,11 +499,10 @@ grpc::Status AdminService::PutCoupons(grpc::ServerContext* context,
                                       const v1::CouponCatalog* request,
                                       v1::PutCouponsResponse* response) {
   if (marketer_ == nullptr) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no marketing engine");
+    return ToGrpcStatus(absl::UnimplementedError("no marketing engine"));
   }
   if (request->coupons().empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "coupons: at least one coupon is required");
+    return ToGrpcStatus(absl::InvalidArgumentError("coupons: at least one coupon is required"));
   }
   absl::Status st = marketer_->PutCoupons(*request, Deadline(context));
   if (!st.ok()) return ToGrpcStatus(st);
@@ -649,7 +513,7 @@ grpc::Status AdminService::PutCoupons(grpc::ServerContext* context,
 grpc::Status AdminService::ListCoupons(grpc::ServerContext* context,
                                        const v1::ListCouponsRequest*, v1::CouponList* response) {
   if (marketer_ == nullptr) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no marketing engine");
+    return ToGrpcStatus(absl::UnimplementedError("no marketing engine"));
   }
   auto coupons = marketer_->ListCoupons(Deadline(context));
   if (!coupons.ok()) return ToGrpcStatus(coupons.status());
@@ -661,35 +525,24 @@ grpc::Status AdminService::DeleteCoupon(grpc::ServerContext* context,
                                         const v1::DeleteCouponRequest* request,
                                         v1::DeleteCouponResponse*) {
   if (marketer_ == nullptr) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no marketing engine");
+    return ToGrpcStatus(absl::UnimplementedError("no marketing engine"));
   }
   return ToGrpcStatus(marketer_->DeleteCoupon(request->coupon_id(), Deadline(context)));
 }
 
 absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
     const ServerOptions& options, model::ModelStore* models,
-    feature_store::FeatureStore* features,
-    const recommender::RecommenderOptions& recommender_options,
+    feature_store::FeatureStore* features, recommender::Storefront* storefront,
     const marketing::Marketer* marketer) {
   std::unique_ptr<RecsysServer> s(new RecsysServer());
   s->options_ = options;
   s->features_ = features;
-  s->recommender_ =
-      std::make_unique<recommender::Recommender>(models, features, recommender_options);
-  if (!options.slots_config.empty()) {
-    auto plan = recommender::SlotPlan::Load(options.slots_config);
-    if (!plan.ok()) return plan.status();
-    s->recommender_->SetSlotPlan(*std::move(plan));
-  }
   if (options.callback_api) {
-    s->recommender_service_ =
-        std::make_unique<CallbackRecommenderService>(s->recommender_.get(), marketer);
+    s->recommender_service_ = std::make_unique<CallbackRecommenderService>(storefront, marketer);
   } else {
-    s->recommender_service_ =
-        std::make_unique<RecommenderService>(s->recommender_.get(), marketer);
+    s->recommender_service_ = std::make_unique<RecommenderService>(storefront, marketer);
   }
-  s->admin_service_ = std::make_unique<AdminService>(models, features, s->recommender_.get(),
-                                                     options.slots_config, marketer);
+  s->admin_service_ = std::make_unique<AdminService>(models, features, storefront, marketer);
 
   grpc::EnableDefaultHealthCheckService(true);
   if (options.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();

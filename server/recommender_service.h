@@ -26,6 +26,7 @@
 #include "marketing/marketer.h"
 #include "model/model_store.h"
 #include "recommender/recommender.h"
+#include "recommender/storefront.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 
 namespace recsys::server {
@@ -39,10 +40,11 @@ inline constexpr char kFeatureStoreHealthName[] = "recsys.feature_store";
 class RecommenderService : public recsys::v1::Recommender::Service {
  public:
   // Borrowed pointers must outlive the service. Without a `marketer`,
-  // RecommendCoupons, FindAudience and coupon events answer UNIMPLEMENTED.
-  explicit RecommenderService(const recommender::Recommender* recommender,
+  // RecommendCoupons and FindAudience answer UNIMPLEMENTED (and coupon events
+  // are refused by the storefront, which then has no coupon sink).
+  explicit RecommenderService(const recommender::Storefront* storefront,
                               const marketing::Marketer* marketer = nullptr) {
-    Init(recommender, marketer);
+    Init(storefront, marketer);
   }
 
   grpc::Status RecommendProducts(grpc::ServerContext* context,
@@ -68,8 +70,9 @@ class RecommenderService : public recsys::v1::Recommender::Service {
   // For CallbackRecommenderService, whose gRPC base classes are default
   // constructed: Init before use.
   RecommenderService() = default;
-  void Init(const recommender::Recommender* recommender, const marketing::Marketer* marketer) {
-    recommender_ = recommender;
+  void Init(const recommender::Storefront* storefront, const marketing::Marketer* marketer) {
+    storefront_ = storefront;
+    recommender_ = &storefront->recommender();
     marketer_ = marketer;
   }
 
@@ -81,6 +84,7 @@ class RecommenderService : public recsys::v1::Recommender::Service {
                               recsys::v1::SimilarItemsResponse* response) const;
 
  private:
+  const recommender::Storefront* storefront_ = nullptr;
   const recommender::Recommender* recommender_ = nullptr;
   const marketing::Marketer* marketer_ = nullptr;
 };
@@ -97,7 +101,7 @@ class CallbackRecommenderService final
     : public recsys::v1::Recommender::WithCallbackMethod_RecommendProducts<
           recsys::v1::Recommender::WithCallbackMethod_SimilarItems<RecommenderService>> {
  public:
-  CallbackRecommenderService(const recommender::Recommender* recommender,
+  CallbackRecommenderService(const recommender::Storefront* storefront,
                              const marketing::Marketer* marketer = nullptr);
   ~CallbackRecommenderService() override;
 
@@ -120,20 +124,15 @@ class CallbackRecommenderService final
 
 class AdminService final : public recsys::v1::Admin::Service {
  public:
-  // All pointers are borrowed and must outlive the service. When
-  // `slots_config` is set, ReloadModel re-reads it first; a config that
-  // fails validation is refused (INVALID_ARGUMENT naming the field) and both
-  // the served config and the served model stay as they are.
-  AdminService(model::ModelStore* models,
-               feature_store::FeatureStore* features,
-               recommender::Recommender* recommender = nullptr,
-               std::string slots_config = "",
+  // All pointers are borrowed and must outlive the service. ReloadModel
+  // re-reads the storefront's slot configuration first; a config that fails
+  // validation is refused (INVALID_ARGUMENT naming the field) and both the
+  // served config and the served model stay as they are. Without a
+  // `marketer`, the coupon calls answer UNIMPLEMENTED.
+  AdminService(model::ModelStore* models, feature_store::FeatureStore* features,
+               recommender::Storefront* storefront,
                const marketing::Marketer* marketer = nullptr)
-      : models_(models),
-        features_(features),
-        recommender_(recommender),
-        slots_config_(std::move(slots_config)),
-        marketer_(marketer) {}
+      : models_(models), features_(features), storefront_(storefront), marketer_(marketer) {}
 
   grpc::Status GetModelInfo(grpc::ServerContext* context,
                             const recsys::v1::GetModelInfoRequest* request,
@@ -163,8 +162,7 @@ class AdminService final : public recsys::v1::Admin::Service {
  private:
   model::ModelStore* const models_;
   feature_store::FeatureStore* const features_;
-  recommender::Recommender* const recommender_;
-  const std::string slots_config_;
+  recommender::Storefront* const storefront_;
   const marketing::Marketer* const marketer_;
 };
 
@@ -182,9 +180,6 @@ struct ServerOptions {
   absl::Duration health_interval = absl::Seconds(1);
   // Serve the reflection service (for grpcurl and similar tools).
   bool reflection = true;
-  // Storefront slot configuration (recsys.v1.SlotsConfig, text format);
-  // empty: none. An invalid file makes Start fail with the field named.
-  std::string slots_config;
 };
 
 // A running gRPC server with both services, health checking (the
@@ -192,12 +187,13 @@ struct ServerOptions {
 // feature store is reported under kFeatureStoreHealthName) and reflection.
 class RecsysServer {
  public:
-  // Borrowed pointers must outlive the server. Unavailable when the address
-  // cannot be bound.
+  // Serves the given domain objects; it builds none. Borrowed pointers must
+  // outlive the server; `marketer` may be null (no marketing calls).
+  // `features` is the store the health check probes. Unavailable when the
+  // address cannot be bound.
   static absl::StatusOr<std::unique_ptr<RecsysServer>> Start(
       const ServerOptions& options, model::ModelStore* models,
-      feature_store::FeatureStore* features,
-      const recommender::RecommenderOptions& recommender_options = {},
+      feature_store::FeatureStore* features, recommender::Storefront* storefront,
       const marketing::Marketer* marketer = nullptr);
 
   ~RecsysServer();  // Shuts down (5 s grace) and joins.
@@ -214,7 +210,6 @@ class RecsysServer {
 
   ServerOptions options_;
   feature_store::FeatureStore* features_ = nullptr;
-  std::unique_ptr<recommender::Recommender> recommender_;
   std::unique_ptr<RecommenderService> recommender_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<grpc::Server> server_;

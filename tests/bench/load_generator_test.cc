@@ -9,6 +9,7 @@
 #include "model/model_format.h"
 #include "model/model_store.h"
 #include "server/recommender_service.h"
+#include "tests/testing/test_server.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
 
@@ -73,8 +74,9 @@ class LoadGeneratorTest : public ::testing::Test {
     server::ServerOptions options;
     options.listen_address = "127.0.0.1:0";
     options.reflection = false;
-    RECSYS_ASSERT_OK_AND_ASSIGN(server_,
-                                server::RecsysServer::Start(options, models_.get(), &features_));
+    RECSYS_ASSERT_OK_AND_ASSIGN(
+        served_, recsys::testing::StartTestServer(options, models_.get(), &features_));
+    server_ = served_->server.get();
   }
 
   LoadOptions BaseOptions() const {
@@ -93,7 +95,8 @@ class LoadGeneratorTest : public ::testing::Test {
   model::ModelData data_;
   std::unique_ptr<model::ModelStore> models_;
   feature_store::InMemoryFeatureStore features_;
-  std::unique_ptr<server::RecsysServer> server_;
+  std::unique_ptr<recsys::testing::TestServer> served_;
+  server::RecsysServer* server_ = nullptr;  // served_->server
 };
 
 TEST_F(LoadGeneratorTest, OpenLoopSendsTheScheduleAndCountsCodes) {

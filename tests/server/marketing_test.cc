@@ -29,6 +29,7 @@
 #include "server/recommender_service.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "tests/testing/redis_server.h"
+#include "tests/testing/test_server.h"
 
 namespace recsys::server {
 namespace {
@@ -49,7 +50,7 @@ struct World {
   std::unique_ptr<marketing::CouponStore> coupons;
   std::unique_ptr<marketing::SegmentStore> segments;
   std::unique_ptr<marketing::Marketer> marketer;
-  std::unique_ptr<RecsysServer> server;
+  std::unique_ptr<recsys::testing::TestServer> server;
   std::shared_ptr<grpc::Channel> channel;
   // segments.tsv of the model.
   std::vector<marketing::UserSegment> records;
@@ -123,14 +124,14 @@ class MarketingTest : public ::testing::Test {
 
     ServerOptions options;
     options.listen_address = "127.0.0.1:0";
-    recommender::RecommenderOptions rec_options;
-    rec_options.feature_timeout = absl::Milliseconds(500);
-    auto server = RecsysServer::Start(options, world->models.get(), world->features.get(),
-                                      rec_options, world->marketer.get());
+    recommender::StorefrontOptions storefront_options;
+    storefront_options.recommender.feature_timeout = absl::Milliseconds(500);
+    auto server = recsys::testing::StartTestServer(options, world->models.get(),
+                                                   world->features.get(), storefront_options,
+                                                   world->marketer.get());
     ASSERT_TRUE(server.ok()) << server.status();
     world->server = *std::move(server);
-    world->channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", world->server->port()),
-                                         grpc::InsecureChannelCredentials());
+    world->channel = world->server->channel;
   }
 
   static void TearDownTestSuite() {

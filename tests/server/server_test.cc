@@ -23,6 +23,7 @@
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "evaluation/production_ranker.h"
 #include "tests/testing/redis_server.h"
+#include "tests/testing/test_server.h"
 #include "tests/testing/status_matchers.h"
 
 namespace recsys::server {
@@ -43,7 +44,7 @@ struct World {
   std::string dir;
   std::unique_ptr<model::ModelStore> models;
   std::unique_ptr<feature_store::FeatureStore> features;
-  std::unique_ptr<RecsysServer> server;
+  std::unique_ptr<recsys::testing::TestServer> server;
   std::shared_ptr<grpc::Channel> channel;
   std::vector<std::string> users;  // users.tsv of the model
 };
@@ -93,17 +94,17 @@ class ServerTest : public ::testing::Test {
     ServerOptions options;
     options.listen_address = "127.0.0.1:0";
     options.health_interval = absl::Milliseconds(50);
-    recommender::RecommenderOptions rec_options;
+    recommender::StorefrontOptions storefront_options;
+    recommender::RecommenderOptions& rec_options = storefront_options.recommender;
     rec_options.max_k = 100;
     rec_options.max_exclude_ids = 20;
     // Generous: the box running the tests may be busy.
     rec_options.feature_timeout = absl::Milliseconds(500);
-    auto server = RecsysServer::Start(options, world->models.get(), world->features.get(),
-                                      rec_options);
+    auto server = recsys::testing::StartTestServer(options, world->models.get(),
+                                                   world->features.get(), storefront_options);
     ASSERT_TRUE(server.ok()) << server.status();
     world->server = *std::move(server);
-    world->channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", world->server->port()),
-                                         grpc::InsecureChannelCredentials());
+    world->channel = world->server->channel;
   }
 
   static void TearDownTestSuite() {
@@ -400,15 +401,15 @@ TEST_F(ServerTest, SyncAndCallbackApisGiveTheSameAnswersAndErrors) {
   ServerOptions options;
   options.listen_address = "127.0.0.1:0";
   options.callback_api = false;
-  recommender::RecommenderOptions rec_options;
+  recommender::StorefrontOptions storefront_options;
+  recommender::RecommenderOptions& rec_options = storefront_options.recommender;
   rec_options.max_k = 100;
   rec_options.max_exclude_ids = 20;
   rec_options.feature_timeout = absl::Milliseconds(500);
-  auto server =
-      RecsysServer::Start(options, world->models.get(), world->features.get(), rec_options);
+  auto server = recsys::testing::StartTestServer(options, world->models.get(),
+                                                 world->features.get(), storefront_options);
   ASSERT_TRUE(server.ok()) << server.status();
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
-                                     grpc::InsecureChannelCredentials());
+  auto channel = (*server)->channel;
   auto callback = v1::Recommender::NewStub(channel);
 
   const int64_t now = absl::ToUnixSeconds(absl::Now());

@@ -23,6 +23,7 @@
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/redis_server.h"
+#include "tests/testing/test_server.h"
 #include "tests/testing/status_matchers.h"
 
 namespace recsys::recommender {
@@ -148,7 +149,7 @@ class StorefrontTest : public ::testing::Test {
   // change feed for a day. `server` is null (and the test failed) on error.
   struct Replica {
     std::unique_ptr<feature_store::ItemCachingFeatureStore> cache;
-    std::unique_ptr<server::RecsysServer> server;
+    std::unique_ptr<recsys::testing::TestServer> server;
     std::shared_ptr<grpc::Channel> channel;
   };
   Replica StartReplica() {
@@ -160,12 +161,11 @@ class StorefrontTest : public ::testing::Test {
     replica.cache = *std::move(cache);
     server::ServerOptions options;
     options.listen_address = "127.0.0.1:0";
-    auto server = server::RecsysServer::Start(options, models_.get(), replica.cache.get());
+    auto server = recsys::testing::StartTestServer(options, models_.get(), replica.cache.get());
     EXPECT_TRUE(server.ok()) << server.status();
     if (!server.ok()) return replica;
     replica.server = *std::move(server);
-    replica.channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", replica.server->port()),
-                                          grpc::InsecureChannelCredentials());
+    replica.channel = replica.server->channel;
     return replica;
   }
 
@@ -397,11 +397,12 @@ TEST_F(StorefrontTest, BadConfigOnReloadKeepsTheServedOne) {
   )pb";
   server::ServerOptions options;
   options.listen_address = "127.0.0.1:0";
-  options.slots_config = path;
-  auto server = server::RecsysServer::Start(options, models_.get(), store_.get());
+  recommender::StorefrontOptions storefront_options;
+  storefront_options.slots_config = path;
+  auto server =
+      recsys::testing::StartTestServer(options, models_.get(), store_.get(), storefront_options);
   ASSERT_TRUE(server.ok()) << server.status();
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
-                                     grpc::InsecureChannelCredentials());
+  auto channel = (*server)->channel;
   auto rec = recsys::v1::Recommender::NewStub(channel);
   auto admin = recsys::v1::Admin::NewStub(channel);
   auto hero_category = [&]() {
@@ -424,7 +425,8 @@ TEST_F(StorefrontTest, BadConfigOnReloadKeepsTheServedOne) {
   EXPECT_NE(st.error_message().find("slots[0]"), std::string::npos) << st.error_message();
   EXPECT_EQ(hero_category(), "alpha");  // the old config still serves
   // A broken file at start-up refuses to start, naming the field.
-  auto refused = server::RecsysServer::Start(options, models_.get(), store_.get());
+  auto refused =
+      recsys::testing::StartTestServer(options, models_.get(), store_.get(), storefront_options);
   EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
   EXPECT_NE(refused.status().message().find("slots[0]"), absl::string_view::npos);
 }
@@ -646,11 +648,12 @@ TEST_F(StorefrontTest, CatalogListingThroughGrpcReachesTheTrialPool) {
   )pb";
   server::ServerOptions options;
   options.listen_address = "127.0.0.1:0";
-  options.slots_config = path;
-  auto server = server::RecsysServer::Start(options, models_.get(), store_.get());
+  recommender::StorefrontOptions storefront_options;
+  storefront_options.slots_config = path;
+  auto server =
+      recsys::testing::StartTestServer(options, models_.get(), store_.get(), storefront_options);
   ASSERT_TRUE(server.ok()) << server.status();
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
-                                     grpc::InsecureChannelCredentials());
+  auto channel = (*server)->channel;
   auto rec = recsys::v1::Recommender::NewStub(channel);
   auto admin = recsys::v1::Admin::NewStub(channel);
 

@@ -1,0 +1,194 @@
+#include "recommender/storefront.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "recommender/slot_config.h"
+
+namespace recsys::recommender {
+
+using feature_store::Event;
+using feature_store::EventType;
+
+Storefront::Storefront(const StorefrontOptions& options, const model::ModelStore* models,
+                       feature_store::FeatureStore* features, const CouponEventSink* coupons)
+    : options_(options),
+      models_(models),
+      features_(features),
+      coupons_(coupons),
+      recommender_(std::make_unique<Recommender>(models, features, options.recommender)) {}
+
+absl::StatusOr<std::unique_ptr<Storefront>> Storefront::Create(
+    const StorefrontOptions& options, const model::ModelStore* models,
+    feature_store::FeatureStore* features, const CouponEventSink* coupons) {
+  std::unique_ptr<Storefront> s(new Storefront(options, models, features, coupons));
+  if (!options.slots_config.empty()) {
+    auto plan = SlotPlan::Load(options.slots_config);
+    if (!plan.ok()) return plan.status();
+    s->recommender_->SetSlotPlan(*std::move(plan));
+  }
+  return s;
+}
+
+absl::Status Storefront::ReloadSlotConfig() {
+  if (options_.slots_config.empty()) return absl::OkStatus();
+  auto plan = SlotPlan::Load(options_.slots_config);
+  if (!plan.ok()) {
+    LogError(absl::StrCat("slots config rejected, keeping the served one: ",
+                          plan.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("slots config rejected (nothing reloaded): ",
+                                                   plan.status().message()));
+  }
+  recommender_->SetSlotPlan(*std::move(plan));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ItemUpdateAnswer> Storefront::UpdateItems(const std::vector<ItemUpdate>& updates,
+                                                         absl::Time deadline) {
+  if (updates.empty()) return absl::InvalidArgumentError("items: at least one item is required");
+  if (static_cast<int>(updates.size()) > options_.max_item_updates) {
+    return absl::InvalidArgumentError(absl::StrCat("items: at most ", options_.max_item_updates,
+                                                   " per call, got ", updates.size()));
+  }
+  const int64_t latest_listing = absl::ToUnixSeconds(absl::Now() + absl::Hours(24 * 366));
+  for (size_t i = 0; i < updates.size(); ++i) {
+    const ItemUpdate& in = updates[i];
+    const std::string prefix = absl::StrCat("items[", i, "].");
+    if (in.item_id.empty()) return absl::InvalidArgumentError(prefix + "item_id: must not be empty");
+    if (in.stock.has_value() && *in.stock < -1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(prefix, "stock: must be >= -1, got ", *in.stock));
+    }
+    if (!(in.price >= 0) || !std::isfinite(in.price)) {
+      return absl::InvalidArgumentError(prefix + "price: must be finite and >= 0");
+    }
+    if (in.listed_unix < 0 || in.listed_unix > latest_listing) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          prefix, "listed_unix: must be a Unix time within a year from now, got ",
+          in.listed_unix));
+    }
+  }
+  // Merged into the stored item read past any cache, so an update never
+  // writes back a copy another replica has changed since.
+  std::vector<std::string> ids;
+  ids.reserve(updates.size());
+  for (const ItemUpdate& in : updates) ids.push_back(in.item_id);
+  auto stored = features_->GetItemsUncached(
+      ids, std::min(deadline, absl::Now() + options_.update_timeout));
+  if (!stored.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("feature store did not answer: ", stored.status().message()));
+  }
+  const auto bundle = models_->Current();
+  ItemUpdateAnswer answer;
+  std::vector<feature_store::ItemFeatures> items;
+  items.reserve(updates.size());
+  for (size_t i = 0; i < updates.size(); ++i) {
+    const ItemUpdate& in = updates[i];
+    feature_store::ItemFeatures f;
+    const int32_t row = bundle->ItemRow(in.item_id);
+    if ((*stored)[i].has_value()) {
+      f = *(*stored)[i];
+    } else if (row >= 0) {
+      f.category = bundle->item(row).category;
+      f.price = bundle->item(row).price;
+      f.title = bundle->item(row).title;
+    }
+    if (row < 0) answer.unknown_to_model.push_back(in.item_id);
+    f.item_id = in.item_id;
+    if (in.stock.has_value()) f.stock = *in.stock;
+    if (in.slow_mover.has_value()) f.slow_mover = *in.slow_mover;
+    if (!in.category.empty()) f.category = in.category;
+    if (in.price > 0) f.price = in.price;
+    if (!in.title.empty()) f.title = in.title;
+    // PutItems records a known listing time; an unset one keeps the stored.
+    f.listed = in.listed_unix > 0 ? absl::FromUnixSeconds(in.listed_unix) : absl::InfinitePast();
+    items.push_back(std::move(f));
+  }
+  absl::Status st = features_->PutItems(items);
+  if (!st.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("feature store did not store the items: ", st.message()));
+  }
+  recommender_->CatalogChanged();
+  answer.updated = static_cast<int>(items.size());
+  return answer;
+}
+
+absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& events,
+                                                      absl::Time deadline) const {
+  // Item events go to the Recommender (feature store), coupon events to the
+  // sink; indices refer to `events`.
+  std::vector<Event> item_events;
+  std::vector<int> item_index;
+  std::vector<Event> coupon_events;
+  std::vector<int> coupon_index;
+  std::vector<std::pair<int, std::string>> rejected;
+  const absl::Time now = absl::Now();
+  for (size_t n = 0; n < events.size(); ++n) {
+    const int i = static_cast<int>(n);
+    const Event& e = events[n];
+    if (e.type == EventType::kCouponIssued || e.type == EventType::kCouponRedeemed) {
+      const std::string prefix = absl::StrCat("events[", i, "].");
+      if (coupons_ == nullptr) {
+        rejected.emplace_back(i, prefix + "type: coupon events need the marketing engine");
+      } else if (e.user_id.empty()) {
+        rejected.emplace_back(i, prefix + "user_id: must not be empty");
+      } else if (e.coupon_id.empty()) {
+        rejected.emplace_back(i, prefix + "coupon_id: must not be empty");
+      } else if (!(e.price >= 0) || !std::isfinite(e.price)) {
+        rejected.emplace_back(i, prefix + "price: must be finite and >= 0");
+      } else {
+        Event c = e;
+        if (c.time <= absl::UnixEpoch()) c.time = now;
+        coupon_events.push_back(std::move(c));
+        coupon_index.push_back(i);
+      }
+      continue;
+    }
+    item_events.push_back(e);
+    item_index.push_back(i);
+  }
+  if (events.empty()) return absl::InvalidArgumentError("events: at least one event is required");
+  EventsAnswer answer;
+  int accepted = 0;
+  if (!item_events.empty()) {
+    auto stored = recommender_->RecordEvents(item_events, deadline, &item_index);
+    if (!stored.ok()) {
+      if (!absl::IsInvalidArgument(stored.status()) ||
+          (coupon_events.empty() && rejected.empty())) {
+        return stored.status();
+      }
+      // None of the item events is valid; the coupon events may be.
+      for (int i : item_index) rejected.emplace_back(i, std::string(stored.status().message()));
+    } else {
+      accepted += stored->accepted;
+      for (const auto& r : stored->rejected) rejected.push_back(r);
+      answer.meta = stored->meta;
+    }
+  }
+  // Coupon events refused by a budget, cap, window or eligibility rule are
+  // well-formed: they are reported, not turned into InvalidArgument.
+  int refused = 0;
+  if (!coupon_events.empty()) {
+    auto outcome = coupons_->RecordCouponEvents(coupon_events, coupon_index, deadline);
+    if (!outcome.ok()) return outcome.status();
+    accepted += outcome->accepted;
+    refused = static_cast<int>(outcome->rejected.size());
+    for (const auto& r : outcome->rejected) rejected.push_back(r);
+  }
+  std::sort(rejected.begin(), rejected.end());
+  if (accepted == 0 && refused == 0) {
+    return absl::InvalidArgumentError(rejected.empty() ? "events: nothing stored"
+                                                       : rejected.front().second);
+  }
+  answer.accepted = accepted;
+  answer.rejected = std::move(rejected);
+  return answer;
+}
+
+}  // namespace recsys::recommender

@@ -1,0 +1,131 @@
+// Storefront: the recommender's domain entry point for everything the
+// storefront backend and the admin tools change, on top of the Recommender
+// (recommender.h) that answers reads:
+//   - catalog updates (UpdateItems): each update is merged into the item as
+//     stored (else the model's metadata) and written back, then the trial
+//     pool and the item cache see it at once;
+//   - event batches (RecordEvents): item events go to the feature store
+//     through the Recommender, coupon events to a CouponEventSink (the
+//     marketing engine), with the request's indices kept in every message;
+//   - the slot configuration (ReloadSlotConfig): re-read from its file, a
+//     bad file refused with the field named and the served one kept.
+//
+// Thread safety: all methods may be called concurrently. Borrowed pointers
+// must outlive the Storefront.
+#ifndef RECSYS_RECOMMENDER_STOREFRONT_H_
+#define RECSYS_RECOMMENDER_STOREFRONT_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "feature_store/feature_store.h"
+#include "model/model_store.h"
+#include "recommender/recommender.h"
+
+namespace recsys::recommender {
+
+// One catalog change; fields left unset keep what the store holds (else the
+// model's values).
+struct ItemUpdate {
+  std::string item_id;
+  // Units in stock: 0 = out of stock, -1 = unknown. nullopt: keep.
+  std::optional<int64_t> stock;
+  // nullopt: keep.
+  std::optional<bool> slow_mover;
+  // Empty / 0: keep.
+  std::string category;
+  double price = 0;
+  std::string title;
+  // Listing time (start of the trial window) in Unix seconds; 0: keep.
+  int64_t listed_unix = 0;
+};
+
+struct ItemUpdateAnswer {
+  int updated = 0;
+  // Items the served model does not know (stored; shown only through the
+  // trial pool until the next training).
+  std::vector<std::string> unknown_to_model;
+};
+
+// Where coupon events go (the marketing engine). Implementations report
+// each event refused by a budget, cap, window or eligibility rule in
+// `rejected` with its index from `indices`; an error Status means the store
+// did not confirm the batch.
+struct CouponEventsOutcome {
+  int accepted = 0;
+  std::vector<std::pair<int, std::string>> rejected;
+};
+class CouponEventSink {
+ public:
+  virtual ~CouponEventSink() = default;
+  // REQUIRES: events.size() == indices.size(); every event is a coupon
+  // event with user_id and coupon_id set, time set (not the epoch) and
+  // price (the order value) finite and >= 0.
+  virtual absl::StatusOr<CouponEventsOutcome> RecordCouponEvents(
+      absl::Span<const feature_store::Event> events, absl::Span<const int> indices,
+      absl::Time deadline) const = 0;
+};
+
+struct StorefrontOptions {
+  // Options of the Recommender the Storefront owns.
+  RecommenderOptions recommender;
+  // Slot configuration file (recsys.v1.SlotsConfig, text format); empty:
+  // none (every slot uses the default behaviour).
+  std::string slots_config;
+  // Most items in one UpdateItems call.
+  int max_item_updates = 10000;
+  // Upper bound on the store calls of UpdateItems; the deadline may shorten
+  // it.
+  absl::Duration update_timeout = absl::Seconds(5);
+};
+
+class Storefront {
+ public:
+  // InvalidArgument (naming the field) when options.slots_config does not
+  // load. `coupons` may be null: coupon events are then refused per event.
+  static absl::StatusOr<std::unique_ptr<Storefront>> Create(
+      const StorefrontOptions& options, const model::ModelStore* models,
+      feature_store::FeatureStore* features, const CouponEventSink* coupons = nullptr);
+
+  const Recommender& recommender() const { return *recommender_; }
+  Recommender& recommender() { return *recommender_; }
+
+  // Merges and stores the updates. InvalidArgument naming the first bad
+  // field ("items[2].stock: ..."), nothing stored; Unavailable when the
+  // store did not answer or did not confirm the write.
+  absl::StatusOr<ItemUpdateAnswer> UpdateItems(const std::vector<ItemUpdate>& updates,
+                                               absl::Time deadline);
+
+  // Stores a batch of item and coupon events. Malformed events are reported
+  // per event (index into `events`); InvalidArgument when nothing could be
+  // stored and no event was refused by a coupon rule (the message names the
+  // first bad field); Unavailable when a store did not confirm a write.
+  absl::StatusOr<EventsAnswer> RecordEvents(const std::vector<feature_store::Event>& events,
+                                            absl::Time deadline) const;
+
+  // Re-reads options.slots_config (no-op without one). InvalidArgument
+  // naming the field, and the served configuration kept, for a bad file.
+  absl::Status ReloadSlotConfig();
+
+ private:
+  Storefront(const StorefrontOptions& options, const model::ModelStore* models,
+             feature_store::FeatureStore* features, const CouponEventSink* coupons);
+
+  const StorefrontOptions options_;
+  const model::ModelStore* const models_;
+  feature_store::FeatureStore* const features_;
+  const CouponEventSink* const coupons_;
+  const std::unique_ptr<Recommender> recommender_;
+};
+
+}  // namespace recsys::recommender
+
+#endif  // RECSYS_RECOMMENDER_STOREFRONT_H_
