@@ -11,6 +11,7 @@
 #include "recommender/server/recommender_service.h"
 #include "tests/recommender/test_model.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_files.h"
 
 namespace recsys::bench {
 namespace {
@@ -57,7 +58,7 @@ TEST(LoadOptionsTest, BadOptionsNameTheField) {
 class LoadGeneratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string root = recommender::testing::FreshDir("load_generator");
+    const std::string root = recsys::testing::MakeUniqueDir("load_generator");
     SynthOptions synth;
     synth.users = 200;
     synth.items = 300;

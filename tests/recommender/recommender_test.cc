@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "tests/recommender/test_model.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_files.h"
 
 namespace recsys::recommender {
 namespace {
@@ -23,7 +24,7 @@ using feature_store::EventType;
 class RecommenderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string root = testing::FreshDir("recommender");
+    const std::string root = recsys::testing::MakeUniqueDir("recommender");
     ModelData data = testing::MakePlantedModel();
     PublishOptions publish;
     publish.version = "7";

@@ -10,6 +10,7 @@
 #include "recommender/model_store.h"
 #include "tests/recommender/test_model.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_files.h"
 
 namespace recsys::recommender {
 namespace {
@@ -19,7 +20,7 @@ using feature_store::ItemFeatures;
 class TrialPoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string root = testing::FreshDir("trial_pool");
+    const std::string root = recsys::testing::MakeUniqueDir("trial_pool");
     PublishOptions publish;
     publish.version = "1";
     ASSERT_TRUE(PublishModel(root, testing::MakePlantedModel(), publish).ok());
