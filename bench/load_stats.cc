@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/random.h"
 
 namespace recsys::bench {
 
@@ -92,13 +93,6 @@ int64_t OpenLoopSchedule::CountWithin(absl::Duration d) const {
   while (i > 0 && SendTime(i - 1) >= start_ + d) --i;
   while (SendTime(i) < start_ + d) ++i;
   return i;
-}
-
-uint64_t Mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
 }
 
 PlannedRequest RequestPlanner::Plan(int64_t i) const {

@@ -85,9 +85,6 @@ class OpenLoopSchedule {
   double rate_;
 };
 
-// splitmix64: a well-mixed 64-bit value of `x`.
-uint64_t Mix64(uint64_t x);
-
 // Request i of a run: its kind and which known user / catalog item it
 // uses, a pure function of (seed, i), so a run's requests do not depend on
 // timing or threads.

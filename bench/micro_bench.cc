@@ -63,6 +63,7 @@
 #include "absl/time/clock.h"
 #include "bench/load_stats.h"
 #include "bench/synth_model.h"
+#include "common/random.h"
 #include "feature_store/in_memory_feature_store.h"
 #include "feature_store/item_cache.h"
 #include "feature_store/redis_feature_store.h"
@@ -280,7 +281,7 @@ int main(int argc, char** argv) {
   const int queries = std::max(1, absl::GetFlag(FLAGS_queries));
   for (int i = 0; i < queries; ++i) {
     f.query_users.push_back(static_cast<int32_t>(
-        bench::Mix64(static_cast<uint64_t>(i) + 17) % std::max(1, bundle.num_users())));
+        recsys::Mix64(static_cast<uint64_t>(i) + 17) % std::max(1, bundle.num_users())));
   }
   if (bundle.num_users() == 0) return Fail(absl::FailedPreconditionError("model has no users"));
 

@@ -1,6 +1,7 @@
 #include "bench/synth_model.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 #include <thread>
@@ -10,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/load_stats.h"
+#include "common/parallel.h"
+#include "common/random.h"
 #include "training/datagen.h"
 
 namespace recsys::bench {
@@ -19,52 +22,31 @@ using model::HistoryEntry;
 using model::ItemMeta;
 using model::ModelData;
 
-// xoshiro256** seeded through splitmix64; Box-Muller normals.
-class Rng {
+// The synthesizer's generator: xoshiro256** (common/random.h) whose state
+// is Mix64 chained from the seed, with paired Box-Muller normals.
+class SynthRng {
  public:
-  explicit Rng(uint64_t seed) {
-    for (uint64_t& s : s_) s = seed = Mix64(seed);
-  }
-  uint64_t Next() {
-    const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = Rotl(s_[3], 45);
-    return result;
-  }
+  explicit SynthRng(uint64_t seed) : rng_(Rng::FromState(Chain(seed))) {}
   // Uniform in [0, 1).
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+  double Uniform() { return rng_.Uniform(); }
   // Uniform in [0, n).
-  uint64_t Below(uint64_t n) { return Next() % n; }
-  double Normal() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
-    double u = Uniform();
-    while (u <= 0) u = Uniform();
-    const double v = Uniform();
-    const double r = std::sqrt(-2.0 * std::log(u));
-    spare_ = r * std::sin(2 * M_PI * v);
-    has_spare_ = true;
-    return r * std::cos(2 * M_PI * v);
-  }
+  uint64_t Below(uint64_t n) { return rng_.UniformModulo(n); }
+  double Normal() { return normal_.Next(rng_); }
 
  private:
-  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-  double spare_ = 0;
-  bool has_spare_ = false;
+  static std::array<uint64_t, 4> Chain(uint64_t seed) {
+    std::array<uint64_t, 4> state;
+    for (uint64_t& s : state) s = seed = Mix64(seed);
+    return state;
+  }
+  Rng rng_;
+  PairedNormal normal_;
 };
 
 // Independent generator streams per purpose and row.
 enum Stream : uint64_t { kCenters = 1, kItems = 2, kUsers = 3, kPermutation = 4 };
-Rng RowRng(uint64_t seed, Stream stream, int64_t row) {
-  return Rng(Mix64(seed) ^ Mix64((stream << 56) ^ static_cast<uint64_t>(row)));
+SynthRng RowRng(uint64_t seed, Stream stream, int64_t row) {
+  return SynthRng(Mix64(seed) ^ Mix64((stream << 56) ^ static_cast<uint64_t>(row)));
 }
 
 int Digits(int64_t n) {
@@ -74,18 +56,6 @@ int Digits(int64_t n) {
     ++d;
   }
   return d;
-}
-
-// Runs fn(begin, end) over [0, n) split into `threads` contiguous ranges.
-template <typename Fn>
-void ParallelRanges(int64_t n, int threads, Fn fn) {
-  threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, n)));
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    const int64_t begin = n * t / threads, end = n * (t + 1) / threads;
-    workers.emplace_back([&fn, t, begin, end] { fn(t, begin, end); });
-  }
-  for (std::thread& w : workers) w.join();
 }
 
 }  // namespace
@@ -117,7 +87,7 @@ absl::StatusOr<ModelData> SynthesizeModel(const SynthOptions& o) {
   // Centers: random unit directions.
   std::vector<float> centers(static_cast<size_t>(num_centers) * dim);
   for (int64_t c = 0; c < num_centers; ++c) {
-    Rng rng = RowRng(o.seed, kCenters, c);
+    SynthRng rng = RowRng(o.seed, kCenters, c);
     double norm = 0;
     float* v = centers.data() + c * dim;
     for (int j = 0; j < dim; ++j) {
@@ -132,7 +102,7 @@ absl::StatusOr<ModelData> SynthesizeModel(const SynthOptions& o) {
   std::vector<int32_t> rank(o.items);
   for (int64_t i = 0; i < o.items; ++i) rank[i] = static_cast<int32_t>(i);
   {
-    Rng rng = RowRng(o.seed, kPermutation, 0);
+    SynthRng rng = RowRng(o.seed, kPermutation, 0);
     for (int64_t i = o.items - 1; i > 0; --i) {
       std::swap(rank[i], rank[rng.Below(static_cast<uint64_t>(i + 1))]);
     }
@@ -144,9 +114,10 @@ absl::StatusOr<ModelData> SynthesizeModel(const SynthOptions& o) {
   d.items.resize(o.items);
   d.item_factors.resize(static_cast<size_t>(o.items) * dim);
   std::vector<int32_t> item_center(o.items);
-  ParallelRanges(o.items, threads, [&](int, int64_t begin, int64_t end) {
+  const int64_t item_slice = (o.items + threads - 1) / threads;
+  ParallelFor(o.items, threads, item_slice, [&](int, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      Rng rng = RowRng(o.seed, kItems, i);
+      SynthRng rng = RowRng(o.seed, kItems, i);
       const int64_t c = static_cast<int64_t>(rng.Below(num_centers));
       item_center[i] = static_cast<int32_t>(c);
       const double popularity = o.items > 1 ? 1.0 - static_cast<double>(rank[i]) / (o.items - 1)
@@ -180,15 +151,17 @@ absl::StatusOr<ModelData> SynthesizeModel(const SynthOptions& o) {
   constexpr int kMaxHistory = 20;
   d.user_ids.resize(o.users);
   d.user_factors.resize(static_cast<size_t>(o.users) * dim);
+  // Per slice of users, joined in user order.
+  const int64_t slice = (o.users + threads - 1) / threads;
   std::vector<std::vector<HistoryEntry>> histories(threads);
   std::vector<std::vector<int32_t>> lengths(threads);
-  ParallelRanges(o.users, threads, [&](int t, int64_t begin, int64_t end) {
-    std::vector<HistoryEntry>& history = histories[t];
-    std::vector<int32_t>& length = lengths[t];
+  ParallelFor(o.users, threads, slice, [&](int, int64_t begin, int64_t end) {
+    std::vector<HistoryEntry>& history = histories[begin / slice];
+    std::vector<int32_t>& length = lengths[begin / slice];
     std::vector<int64_t> mine;
     std::vector<double> weight;
     for (int64_t u = begin; u < end; ++u) {
-      Rng rng = RowRng(o.seed, kUsers, u);
+      SynthRng rng = RowRng(o.seed, kUsers, u);
       d.user_ids[u] = absl::StrFormat("u%0*d", user_width, u);
       const int m = 1 + static_cast<int>(rng.Below(o.max_user_centers));
       mine.clear();

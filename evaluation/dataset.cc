@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/random.h"
 #include "common/status_macros.h"
-#include "evaluation/random.h"
 
 namespace recsys::evaluation {
 namespace {
@@ -316,7 +316,7 @@ EvalSplit SplitByHoldout(const PurchaseLog& log, double fraction, uint64_t seed,
     take = std::clamp(take, 1, n - 1);
     // Partial Fisher-Yates: the first `take` entries become the sample.
     for (int i = 0; i < take; ++i) {
-      const int j = i + static_cast<int>(rng.Uniform(n - i));
+      const int j = i + static_cast<int>(rng.UniformModulo(n - i));
       std::swap(mine[i], mine[j]);
       held.insert((static_cast<uint64_t>(u) << 32) |
                   static_cast<uint32_t>(mine[i]));
@@ -508,7 +508,7 @@ LeaveOneOutData CarveLeaveOneOut(const InteractionData& train,
     const int64_t n = m.row_end(u) - b;
     int64_t skip = -1;
     if (n >= 2) {
-      skip = b + static_cast<int64_t>(rng.Uniform(static_cast<uint64_t>(n)));
+      skip = b + static_cast<int64_t>(rng.UniformModulo(static_cast<uint64_t>(n)));
       out.test_item[u] = m.indices[skip];
       ++out.test_users;
       // Negatives: items outside the user's training row.
@@ -521,7 +521,7 @@ LeaveOneOutData CarveLeaveOneOut(const InteractionData& train,
       std::vector<int32_t>& list = out.negatives[u];
       while (static_cast<int>(list.size()) < want) {
         const int32_t cand =
-            static_cast<int32_t>(rng.Uniform(static_cast<uint64_t>(m.cols)));
+            static_cast<int32_t>(rng.UniformModulo(static_cast<uint64_t>(m.cols)));
         if (std::binary_search(hb, he, cand)) continue;
         if (!chosen.insert(cand).second) continue;
         list.push_back(cand);

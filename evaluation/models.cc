@@ -12,9 +12,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/dot.h"
+#include "common/parallel.h"
+#include "common/random.h"
 #include "common/status_macros.h"
-#include "evaluation/parallel.h"
-#include "evaluation/random.h"
 
 // LAPACK (Fortran ABI): Cholesky factorisation and inverse of an SPD matrix.
 extern "C" {
@@ -219,9 +220,7 @@ class IalsModel : public Model {
     const float* x = als_.user_factors.data() + static_cast<size_t>(u) * f;
     for (int32_t i = 0; i < als_.num_items; ++i) {
       const float* y = als_.item_factors.data() + static_cast<size_t>(i) * f;
-      float s = 0;
-      for (int d = 0; d < f; ++d) s += x[d] * y[d];
-      out[i] = s;
+      out[i] = DotSequential(x, y, f);
     }
     return absl::OkStatus();
   }
@@ -320,9 +319,9 @@ absl::StatusOr<training::AlsModel> TrainScaledAls(
   SplitMix64 rng(options.seed);
   const double scale = options.init_scale / std::sqrt(static_cast<double>(dim));
   for (float& v : model.user_factors)
-    v = static_cast<float>(rng.UniformDouble() * scale);
+    v = static_cast<float>(rng.Uniform() * scale);
   for (float& v : model.item_factors)
-    v = static_cast<float>(rng.UniformDouble() * scale);
+    v = static_cast<float>(rng.Uniform() * scale);
   const CsrMatrix by_item = training::Transpose(confidence);
   auto lambdas = [&](const CsrMatrix& m) {
     const std::vector<double> w = RowWeights(m);

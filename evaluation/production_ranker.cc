@@ -5,9 +5,7 @@
 #include <limits>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "model/vector_index.h"
 #include "training/trainer.h"
@@ -62,13 +60,8 @@ struct RankerParts {
   RankerWeights weights;
 
   RankerModel model() const {
-    RankerModel m;
-    m.index = index.get();
-    m.item_factors = data.item_factors;
-    m.dim = data.dim;
-    m.item_stats = &stats;
-    m.weights = &weights;
-    return m;
+    return model::MakeRankerModel(index.get(), data.item_factors, data.dim, &stats,
+                                        &weights);
   }
 };
 
@@ -134,11 +127,6 @@ ModelParams RankerParams(const RankerWeights& w, int vector_candidates) {
   return p;
 }
 
-std::string DateOf(int64_t unix) {
-  return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(unix),
-                          absl::UTCTimeZone());
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<int32_t>> RankWithRanker(
@@ -191,50 +179,27 @@ absl::StatusOr<std::unique_ptr<Model>> NewProductionRankerModel(
     return absl::FailedPreconditionError(
         "production ranker: no purchases before the validation window");
   }
-  RECSYS_ASSIGN_OR_RETURN(ModelData fit_model,
-                          TrainModelData(fit_data, options.ials));
-  RankerWeights start_weights = model::DefaultRankerWeights();
-  start_weights.recency_tau_days = options.fit.recency_tau_days;
-  RECSYS_ASSIGN_OR_RETURN(
-      std::unique_ptr<RankerParts> fit_parts,
-      MakeParts(std::move(fit_model), start_weights, options.index_spec));
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<Model> fit_model,
+                          NewIalsModel(&fit_data, options.ials));
 
-  // 2. Labels: window purchases of fit-period users on fit-period items.
-  absl::flat_hash_map<absl::string_view, int32_t> user_rows;
-  for (size_t u = 0; u < fit_data.user_ids.size(); ++u) {
-    user_rows.emplace(fit_data.user_ids[u], static_cast<int32_t>(u));
-  }
-  absl::flat_hash_map<absl::string_view, int32_t> item_rows;
-  for (size_t i = 0; i < fit_data.item_ids.size(); ++i) {
-    item_rows.emplace(fit_data.item_ids[i], static_cast<int32_t>(i));
-  }
-  std::vector<std::vector<int32_t>> window_items(fit_data.num_users());
+  // 2. Labels: window purchases of fit-period users on fit-period items;
+  // the weights fit on them (the trainer's step).
+  training::WindowLabels labels(fit_data);
   for (const Purchase& p : training_period.rows) {
     if (p.timestamp_unix < window_start || p.timestamp_unix >= now_unix) {
       continue;
     }
     ++rep.window_rows;
-    auto u = user_rows.find(training_period.user_ids[p.user]);
-    auto i = item_rows.find(training_period.item_ids[p.item]);
-    if (u == user_rows.end() || i == item_rows.end()) continue;
-    window_items[u->second].push_back(i->second);
+    labels.Add(training_period.user_ids[p.user], training_period.item_ids[p.item]);
   }
-  for (std::vector<int32_t>& items : window_items) {
-    std::sort(items.begin(), items.end());
-    items.erase(std::unique(items.begin(), items.end()), items.end());
-  }
-  training::RankerFitOptions fit_options = options.fit;
-  fit_options.vector_candidates = options.vector_candidates;
+  training::WindowFitOptions fit_options;
+  fit_options.fit = options.fit;
+  fit_options.fit.vector_candidates = options.vector_candidates;
+  fit_options.index_spec = options.index_spec;
   RECSYS_ASSIGN_OR_RETURN(
-      rep.fit, training::FitRanker(
-                   fit_parts->model(), fit_parts->data.user_factors,
-                   fit_parts->data.history_indptr, fit_parts->data.history,
-                   window_items, window_start, fit_options));
-  // Named as the trainer names it.
-  rep.fit.weights.origin =
-      absl::StrCat("fit on the window ", DateOf(window_start), "..",
-                   DateOf(now_unix), " (", rep.fit.weights.origin, ")");
-  fit_parts.reset();
+      rep.fit, training::FitRankerOnWindow(fit_data, *IalsFactors(*fit_model), labels.Take(),
+                                           window_start, now_unix, fit_options));
+  fit_model.reset();
 
   // 3. Final model on the whole training period.
   RECSYS_ASSIGN_OR_RETURN(ModelData full, TrainModelData(*train, options.ials));

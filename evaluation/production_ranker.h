@@ -4,10 +4,11 @@
 // Offline, the ranker is built exactly as the trainer and server build it:
 //   1. the training period is split at now - validation_days into a fit
 //      period and a validation window;
-//   2. iALS trained on the fit period, a "Flat" inner-product VectorIndex over
-//      its item factors and model::ComputeRankerItemStats over its
-//      purchase history form a RankerModel; training::FitRanker learns the
-//      weights from the window's purchases (labels);
+//   2. iALS trained on the fit period; training::FitRankerOnWindow (the
+//      trainer's own step: an inner-product VectorIndex over its item
+//      factors, model::ComputeRankerItemStats over its purchase
+//      history, training::FitRanker) learns the weights from the window's
+//      purchases (labels from training::WindowLabels);
 //   3. iALS is trained again on the whole training period; with a fresh
 //      index and item statistics and the fitted weights, every user is
 //      ranked by model::RankItems at `now` (the time split's cut).

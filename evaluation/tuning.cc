@@ -13,8 +13,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/random.h"
 #include "common/status_macros.h"
-#include "evaluation/random.h"
 
 namespace recsys::evaluation {
 namespace {
@@ -192,7 +192,7 @@ std::vector<IalsSpec> RandomConfigs(const IalsSpec& base,
   absl::flat_hash_set<uint64_t> used;
   std::vector<IalsSpec> out;
   while (static_cast<int>(out.size()) < trials) {
-    const uint64_t i = rng.Uniform(n);
+    const uint64_t i = rng.UniformModulo(n);
     if (!used.insert(i).second) continue;
     out.push_back(Compose(base, space, Decode(i, dims)));
   }

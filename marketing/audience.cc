@@ -4,24 +4,18 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/dot.h"
+#include "common/parallel.h"
 #include "common/status_macros.h"
 
 namespace recsys::marketing {
 namespace {
 
 constexpr int64_t kDay = 86400;
-
-float Dot(const float* a, const float* b, int dim) {
-  float s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int i = 0; i < dim; ++i) s += a[i] * b[i];
-  return s;
-}
 
 // A key whose ascending order is score descending, then row ascending.
 uint64_t SortKey(float score, uint32_t row) {
@@ -154,13 +148,14 @@ absl::StatusOr<AudienceStats> ScanAudience(const AudienceTable& table,
   const int64_t n = table.size();
   stats.scanned = n;
 
-  // 1. Score the matching users: per thread, keys of its slice of rows.
+  // 1. Score the matching users: keys per slice of rows, one slice per
+  // thread, joined in row order.
   const int threads = static_cast<int>(
       std::min<int64_t>(options.threads, std::max<int64_t>(n, 1)));
+  const int64_t slice = std::max<int64_t>(1, (n + threads - 1) / threads);
   std::vector<std::vector<uint64_t>> parts(threads);
-  auto score_slice = [&](int part) {
-    const int64_t begin = n * part / threads, end = n * (part + 1) / threads;
-    std::vector<uint64_t>& keys = parts[part];
+  ParallelFor(n, threads, slice, [&](int, int64_t begin, int64_t end) {
+    std::vector<uint64_t>& keys = parts[begin / slice];
     keys.reserve(end - begin);
     const float* t = target.data();
     for (int64_t r = begin; r < end; ++r) {
@@ -174,17 +169,10 @@ absl::StatusOr<AudienceStats> ScanAudience(const AudienceTable& table,
            u.last_purchase_unix > latest_purchase)) {
         continue;
       }
-      keys.push_back(SortKey(Dot(table.vector(r).data(), t, dim),
+      keys.push_back(SortKey(DotSimd(table.vector(r).data(), t, dim),
                              static_cast<uint32_t>(r)));
     }
-  };
-  {
-    std::vector<std::thread> workers;
-    for (int part = 1; part < threads; ++part)
-      workers.emplace_back(score_slice, part);
-    score_slice(0);
-    for (std::thread& w : workers) w.join();
-  }
+  });
   std::vector<uint64_t> keys = std::move(parts[0]);
   for (int part = 1; part < threads; ++part) {
     keys.insert(keys.end(), parts[part].begin(), parts[part].end());

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/dot.h"
 #include "common/status_macros.h"
 #include "marketing/coupons.h"
 
@@ -72,18 +73,14 @@ std::vector<int32_t> ScopeRows(const ModelBundle& bundle, const recsys::v1::Coup
   return rows;
 }
 
-float Dot(absl::Span<const float> a, absl::Span<const float> b) {
-  float sum = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) sum += a[i] * b[i];
-  return sum;
-}
-
 // Propensity to buy in `rows` (see the header).
 double Propensity(const ModelBundle& bundle, int32_t user_row, absl::Span<const int32_t> rows) {
   double best = 0;
   if (user_row >= 0) {
     absl::Span<const float> q = bundle.user_vector(user_row);
-    for (int32_t row : rows) best = std::max<double>(best, Dot(q, bundle.item_vector(row)));
+    for (int32_t row : rows) {
+      best = std::max<double>(best, DotSequential(q, bundle.item_vector(row)));
+    }
   } else if (bundle.num_users() > 0) {
     for (int32_t row : rows) {
       best = std::max(best, static_cast<double>(bundle.item(row).buyers) / bundle.num_users());

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/dot.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 
@@ -69,9 +70,7 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(
   b->item_squared_norms_.resize(b->items_.size());
   for (size_t i = 0; i < b->items_.size(); ++i) {
     const float* y = b->item_factors_.data() + i * f;
-    double sum = 0;
-    for (int j = 0; j < f; ++j) sum += static_cast<double>(y[j]) * y[j];
-    b->item_squared_norms_[i] = sum;
+    b->item_squared_norms_[i] = DotDouble(y, y, f);
   }
 
   RECSYS_ASSIGN_OR_RETURN(
@@ -93,13 +92,8 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(
 }
 
 RankerModel ModelBundle::ranker_model() const {
-  RankerModel m;
-  m.index = ip_index_.get();
-  m.item_factors = item_factors_;
-  m.dim = dim_;
-  m.item_stats = &ranker_item_stats_;
-  m.weights = &ranker_weights_;
-  return m;
+  return MakeRankerModel(ip_index_.get(), item_factors_, dim_, &ranker_item_stats_,
+                         &ranker_weights_);
 }
 
 int32_t ModelBundle::UserRow(absl::string_view user_id) const {

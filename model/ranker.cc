@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "common/dot.h"
 
 namespace recsys::model {
 namespace {
@@ -35,12 +36,6 @@ class CandidateFilter : public IdFilter {
   const IdFilter* base_;
   const absl::flat_hash_map<int32_t, const HistoryEntry*>* bought_;
 };
-
-float Dot(const float* a, const float* b, int n) {
-  float s = 0;
-  for (int i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
 
 }  // namespace
 
@@ -133,6 +128,18 @@ RankerUserStats ComputeRankerUserStats(absl::Span<const HistoryEntry> history) {
   return stats;
 }
 
+RankerModel MakeRankerModel(const VectorIndex* index, absl::Span<const float> item_factors,
+                            int dim, const RankerItemStats* item_stats,
+                            const RankerWeights* weights) {
+  RankerModel m;
+  m.index = index;
+  m.item_factors = item_factors;
+  m.dim = dim;
+  m.item_stats = item_stats;
+  m.weights = weights;
+  return m;
+}
+
 void RankerFeatures(const RankerModel& model, const RankerUserStats& user_stats, int32_t item,
                     float vector_score, int vector_rank, const HistoryEntry* history_entry,
                     int64_t now_unix, float* f) {
@@ -207,8 +214,10 @@ absl::StatusOr<std::vector<RankedItem>> RankItems(const RankerModel& model,
       const float score =
           user.vector.empty()
               ? 0.0f
-              : Dot(user.vector.data(),
-                    model.item_factors.data() + static_cast<size_t>(h.item) * model.dim, model.dim);
+              : DotSequential(
+                    user.vector.data(),
+                    model.item_factors.data() + static_cast<size_t>(h.item) * model.dim,
+                    model.dim);
       position[h.item] = static_cast<int>(candidates.size());
       candidates.push_back({h.item, score, -1});
     }

@@ -105,6 +105,13 @@ struct RankerModel {
   const RankerWeights* weights = nullptr;
 };
 
+// The RankerModel over these parts, all borrowed: each must outlive the
+// result. `index` searches `item_factors` (num_items x dim, ids = rows).
+RankerModel MakeRankerModel(const VectorIndex* index,
+                            absl::Span<const float> item_factors, int dim,
+                            const RankerItemStats* item_stats,
+                            const RankerWeights* weights);
+
 // What is known of the user at ranking time.
 struct RankerUser {
   // Empty: no vector (only history and item statistics rank).

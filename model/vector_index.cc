@@ -19,10 +19,7 @@
 #include <faiss/index_io.h>
 
 #include "absl/strings/str_cat.h"
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include "common/dot.h"
 
 namespace recsys::model {
 namespace {
@@ -38,55 +35,6 @@ class FilterSelector : public faiss::IDSelector {
  private:
   const IdFilter* filter_;
 };
-
-// Inner product of two float vectors of length n.
-float DotPortable(const float* a, const float* b, int n) {
-  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  int i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += a[i] * b[i];
-    s1 += a[i + 1] * b[i + 1];
-    s2 += a[i + 2] * b[i + 2];
-    s3 += a[i + 3] * b[i + 3];
-  }
-  for (; i < n; ++i) s0 += a[i] * b[i];
-  return (s0 + s1) + (s2 + s3);
-}
-
-#if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b, int n) {
-  __m256 acc0 = _mm256_setzero_ps();
-  __m256 acc1 = _mm256_setzero_ps();
-  int i = 0;
-  for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
-  }
-  for (; i + 8 <= n; i += 8) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-  }
-  const __m256 acc = _mm256_add_ps(acc0, acc1);
-  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-  sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));
-  float s = _mm_cvtss_f32(sum);
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-#endif
-
-using DotFn = float (*)(const float*, const float*, int);
-
-// The widest kernel this CPU runs, picked once.
-DotFn PickDot() {
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &DotAvx2;
-#endif
-  return &DotPortable;
-}
-
-const DotFn kDot = PickDot();
 
 // The k best (score, id) seen, kept as a min-heap on score.
 class TopK {
@@ -129,7 +77,7 @@ void ScanRows(const float* query, const float* rows, const idx_t* ids, size_t n,
   for (size_t i = 0; i < n; ++i) {
     const idx_t id = ids != nullptr ? ids[i] : static_cast<idx_t>(i);
     if (filter != nullptr && !filter->Allowed(id)) continue;
-    top.Push(kDot(query, rows + i * dim, dim), id);
+    top.Push(Dot(query, rows + i * dim, dim), id);
   }
 }
 

@@ -2,11 +2,9 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <thread>
 #include <utility>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -15,42 +13,13 @@
 #endif
 
 #include "absl/strings/str_cat.h"
+#include "common/dot.h"
+#include "common/parallel.h"
+#include "common/random.h"
 #include "common/status_macros.h"
 
 namespace recsys::training {
 namespace {
-
-// Runs fn(thread, begin, end) over [0, n) in chunks of `chunk`, handed out
-// through an atomic counter to `threads` workers (the caller is one of them).
-template <typename Fn>
-void ParallelFor(int64_t n, int threads, int64_t chunk, const Fn& fn) {
-  if (n <= 0) return;
-  chunk = std::max<int64_t>(1, chunk);
-  const int64_t chunks = (n + chunk - 1) / chunk;
-  threads = static_cast<int>(
-      std::max<int64_t>(1, std::min<int64_t>(threads, chunks)));
-  std::atomic<int64_t> next{0};
-  auto worker = [&](int thread) {
-    while (true) {
-      const int64_t c = next.fetch_add(1, std::memory_order_relaxed);
-      if (c >= chunks) return;
-      const int64_t begin = c * chunk;
-      fn(thread, begin, std::min(n, begin + chunk));
-    }
-  };
-  std::vector<std::thread> pool;
-  pool.reserve(threads - 1);
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker, t);
-  worker(0);
-  for (std::thread& t : pool) t.join();
-}
-
-inline float Dot(const float* __restrict a, const float* __restrict b, int n) {
-  float s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
 
 // y += a * x
 inline void Axpy(float a, const float* __restrict x, float* __restrict y,
@@ -74,18 +43,8 @@ int64_t BlockRows(int64_t rows) {
   return std::max<int64_t>(1024, (rows + 255) / 256);
 }
 
-uint64_t SplitMix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-void InitFactors(std::vector<float>* factors, float scale, uint64_t* state) {
-  for (float& v : *factors) {
-    const double u = static_cast<double>(SplitMix64(state) >> 11) * 0x1.0p-53;
-    v = static_cast<float>(u * scale);
-  }
+void InitFactors(std::vector<float>* factors, float scale, SplitMix64* rng) {
+  for (float& v : *factors) v = static_cast<float>(rng->Uniform() * scale);
 }
 
 // ---------------------------------------------------------------------------
@@ -104,24 +63,24 @@ void SolveRowCgScalar(const float* gramian_reg, const float* item_factors,
   for (int64_t k = 0; k < n; ++k) {
     const float* y = item_factors + static_cast<size_t>(items[k]) * dim;
     const float c = confidences[k];
-    Axpy(c - (c - 1.0f) * Dot(y, x, dim), y, r, dim);
+    Axpy(c - (c - 1.0f) * DotSimd(y, x, dim), y, r, dim);
   }
   std::copy(r, r + dim, p);
-  float rs_old = Dot(r, r, dim);
+  float rs_old = DotSimd(r, r, dim);
   for (int step = 0; step < cg_steps; ++step) {
     if (rs_old < 1e-20f) break;
     // ap = A p = G p + sum_k (c_k - 1)(y_k.p) y_k
     SymMatVec(gramian_reg, p, ap, dim);
     for (int64_t k = 0; k < n; ++k) {
       const float* y = item_factors + static_cast<size_t>(items[k]) * dim;
-      Axpy((confidences[k] - 1.0f) * Dot(y, p, dim), y, ap, dim);
+      Axpy((confidences[k] - 1.0f) * DotSimd(y, p, dim), y, ap, dim);
     }
-    const float pap = Dot(p, ap, dim);
+    const float pap = DotSimd(p, ap, dim);
     if (!(pap > 0)) break;  // Not positive definite along p (or NaN).
     const float step_size = rs_old / pap;
     Axpy(step_size, p, x, dim);
     Axpy(-step_size, ap, r, dim);
-    const float rs_new = Dot(r, r, dim);
+    const float rs_new = DotSimd(r, r, dim);
     if (rs_new < 1e-20f) break;
     const float beta = rs_new / rs_old;
     for (int a = 0; a < dim; ++a) p[a] = r[a] + beta * p[a];
@@ -945,12 +904,12 @@ double ComputeAlsLoss(const CsrMatrix& confidence,
           for (int64_t u = bl * block; u < r_end; ++u) {
             const float* x = user_factors.data() + u * dim;
             SymMatVec(yty.data(), x, v.data(), dim);
-            e += Dot(x, v.data(), dim);  // sum over all items of p^2
+            e += DotSimd(x, v.data(), dim);  // sum over all items of p^2
             for (int64_t k = confidence.indptr[u]; k < confidence.indptr[u + 1];
                  ++k) {
               const float* y = item_factors.data() +
                                static_cast<size_t>(confidence.indices[k]) * dim;
-              const double p = Dot(x, y, dim);
+              const double p = DotSimd(x, y, dim);
               const double c = confidence.values[k];
               e += c * (1 - p) * (1 - p) - p * p;
               w += c;
@@ -985,10 +944,10 @@ absl::StatusOr<AlsModel> TrainAls(const CsrMatrix& confidence,
   model.num_items = confidence.cols;
   model.user_factors.resize(static_cast<size_t>(confidence.rows) * dim);
   model.item_factors.resize(static_cast<size_t>(confidence.cols) * dim);
-  uint64_t state = options.seed;
+  SplitMix64 rng(options.seed);
   const float scale = options.init_scale / std::sqrt(static_cast<float>(dim));
-  InitFactors(&model.user_factors, scale, &state);
-  InitFactors(&model.item_factors, scale, &state);
+  InitFactors(&model.user_factors, scale, &rng);
+  InitFactors(&model.item_factors, scale, &rng);
 
   const CsrMatrix by_item = Transpose(confidence);
   const RowSchedule user_schedule =

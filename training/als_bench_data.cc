@@ -8,41 +8,13 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "common/random.h"
 #include "common/status_macros.h"
 
 namespace recsys::training {
 namespace {
 
 constexpr int64_t kMaxIndex = std::numeric_limits<int32_t>::max();
-
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, 1).
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-  // Uniform in [0, n), n >= 1 (Lemire's multiply-shift; the tiny bias of
-  // skipping the rejection step does not matter here).
-  uint64_t Below(uint64_t n) {
-    return static_cast<uint64_t>((static_cast<unsigned __int128>(Next()) * n) >>
-                                 64);
-  }
-  // Geometric on {0, 1, ...} with success probability q in (0, 1]:
-  // floor(log(U) / log(1 - q)).
-  int64_t Geometric(double log_one_minus_q) {
-    if (log_one_minus_q == 0) return 0;
-    const double u = 1.0 - Uniform();  // (0, 1]
-    return static_cast<int64_t>(std::floor(std::log(u) / log_one_minus_q));
-  }
-
- private:
-  uint64_t state_;
-};
 
 absl::Status CheckConfidence(const ConfidenceOptions& confidence) {
   RECSYS_RETURN_IF_ERROR(ValidateConfidenceOptions(confidence));
@@ -146,7 +118,7 @@ absl::StatusOr<CsrMatrix> GenerateSyntheticConfidence(
   std::vector<int32_t> item_of_rank(items);
   for (int32_t k = 0; k < items; ++k) item_of_rank[k] = k;
   for (int32_t k = items - 1; k > 0; --k) {
-    std::swap(item_of_rank[k], item_of_rank[rng.Below(k + 1)]);
+    std::swap(item_of_rank[k], item_of_rank[rng.UniformMulShift64(k + 1)]);
   }
   std::vector<double> cdf(items);
   double total = 0;

@@ -15,68 +15,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/random.h"
 #include "common/status_macros.h"
 
 namespace recsys::training {
 namespace {
 
 constexpr int64_t kDay = 86400;
-
-uint64_t SplitMix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// xoshiro256** with splitmix64 seeding, plus the few distributions the
-// generator needs, all written out so results are the same everywhere.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) {
-    uint64_t sm = seed;
-    for (uint64_t& s : s_) s = SplitMix64(&sm);
-  }
-
-  uint64_t Next() {
-    const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = Rotl(s_[3], 45);
-    return result;
-  }
-
-  // [0, 1)
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-  // (0, 1)
-  double UniformOpen() {
-    return (static_cast<double>(Next() >> 11) + 0.5) * 0x1.0p-53;
-  }
-  // [0, n), n >= 1.
-  int Below(int n) {
-    return static_cast<int>(((Next() >> 32) * static_cast<uint64_t>(n)) >> 32);
-  }
-  bool Bernoulli(double p) { return Uniform() < p; }
-  // Standard normal (Box-Muller, one value per call).
-  double Normal() {
-    const double u1 = UniformOpen();
-    const double u2 = Uniform();
-    return std::sqrt(-2.0 * std::log(u1)) *
-           std::cos(2.0 * std::numbers::pi * u2);
-  }
-  double LogNormal(double mu, double sigma) {
-    return std::exp(mu + sigma * Normal());
-  }
-  double Exponential(double rate) { return -std::log(UniformOpen()) / rate; }
-
- private:
-  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-};
 
 // Samples an index with probability proportional to its weight.
 class Discrete {
@@ -250,7 +195,7 @@ Catalogue MakeCatalogue(int num_items, Rng& rng) {
   std::vector<int> ids(num_items);
   std::iota(ids.begin(), ids.end(), 0);
   for (int i = num_items - 1; i > 0; --i)
-    std::swap(ids[i], ids[rng.Below(i + 1)]);
+    std::swap(ids[i], ids[static_cast<int>(rng.UniformMulShift32(i + 1))]);
 
   cat.members.resize(kNumCategories);
   cat.staple_members.resize(kNumCategories);
@@ -271,8 +216,9 @@ Catalogue MakeCatalogue(int num_items, Rng& rng) {
       item.price_cents = item.price_cents / 10 * 10 + 9;
       item.staple = rng.Bernoulli(spec.staple_share);
       item.cycle_days =
-          item.staple ? spec.cycle_min_days + rng.Below(spec.cycle_max_days -
-                                                        spec.cycle_min_days + 1)
+          item.staple ? spec.cycle_min_days +
+                            static_cast<int>(rng.UniformMulShift32(
+                                spec.cycle_max_days - spec.cycle_min_days + 1))
                       : 0;
       const double w = 1.0 / std::pow(rank + 1.0, kZipfExponent);
       const int index = static_cast<int>(cat.items.size());
@@ -325,7 +271,7 @@ void GenerateUser(int user, const ShopOptions& options, const Catalogue& cat,
                   int64_t start, int64_t end, std::vector<GenRow>* rows,
                   ShopStats* stats) {
   uint64_t mix = options.seed ^ (0xA0761D6478BD642Full * (user + 1));
-  Rng rng(SplitMix64(&mix));
+  Rng rng(SplitMix64Next(&mix));
   const SegmentSpec& segment = Segments()[segments.Sample(rng)];
 
   // Taste over categories, and a holiday variant.
@@ -402,7 +348,9 @@ void GenerateUser(int user, const ShopOptions& options, const Catalogue& cat,
   int64_t seq = static_cast<int64_t>(rows->size());
   for (int64_t day_start : order_times) {
     const int64_t ts = std::clamp<int64_t>(
-        day_start + hours.Sample(rng) * 3600 + rng.Below(3600), start, end - 1);
+        day_start + hours.Sample(rng) * 3600 +
+            static_cast<int>(rng.UniformMulShift32(3600)),
+        start, end - 1);
     basket.clear();
     auto add = [&](int item, int quantity, bool staple) {
       int price = cat.items[item].price_cents;
@@ -427,7 +375,8 @@ void GenerateUser(int user, const ShopOptions& options, const Catalogue& cat,
       for (int attempt = 0; attempt < 4; ++attempt) {
         int item;
         if (!history.empty() && rng.Bernoulli(0.12)) {
-          item = history[rng.Below(static_cast<int>(history.size()))];
+          item = history[rng.UniformMulShift32(
+              static_cast<uint32_t>(history.size()))];
         } else {
           const int c = categories.Sample(rng);
           item = cat.members[c][cat.by_popularity[c].Sample(rng)];

@@ -3,11 +3,17 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <thread>
+#include <memory>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "common/dot.h"
+#include "common/parallel.h"
+#include "common/status_macros.h"
+#include "model/vector_index.h"
+#include "training/trainer.h"
 
 namespace recsys::training {
 namespace {
@@ -94,10 +100,10 @@ absl::StatusOr<RankerFitResult> FitRanker(const model::RankerModel& model,
   // the result does not depend on the thread count.
   const int threads = std::max(1, options.threads);
   std::vector<Examples> per_user(users.size());
-  std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
-  auto work = [&] {
-    for (size_t idx = next++; idx < users.size(); idx = next++) {
+  ParallelFor(static_cast<int64_t>(users.size()), threads, 1, [&](int, int64_t begin,
+                                                                  int64_t end) {
+    for (int64_t idx = begin; idx < end; ++idx) {
       const int32_t u = users[idx];
       Examples& ex = per_user[idx];
       absl::Span<const HistoryEntry> h = history.subspan(
@@ -128,7 +134,7 @@ absl::StatusOr<RankerFitResult> FitRanker(const model::RankerModel& model,
         float score = 0;
         if (!user.vector.empty()) {
           const float* y = model.item_factors.data() + static_cast<size_t>(e.item) * model.dim;
-          for (int d = 0; d < model.dim; ++d) score += user.vector[d] * y[d];
+          score = DotSequential(user.vector.data(), y, model.dim);
         }
         candidates.push_back({e.item, {score, -1}});
       }
@@ -153,11 +159,7 @@ absl::StatusOr<RankerFitResult> FitRanker(const model::RankerModel& model,
         ex.found += positive;
       }
     }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+  });
   if (failed) return absl::InternalError("vector search failed while building examples");
 
   Examples all;
@@ -231,6 +233,65 @@ absl::StatusOr<RankerFitResult> FitRanker(const model::RankerModel& model,
   result.weights.origin = absl::StrFormat(
       "logistic fit: %d users, %d examples, %d positives, candidate recall %.3f", result.users,
       result.examples, result.positives, result.candidate_recall);
+  return result;
+}
+
+WindowLabels::WindowLabels(const InteractionData& fit_period)
+    : items_(fit_period.num_users()) {
+  for (size_t u = 0; u < fit_period.user_ids.size(); ++u) {
+    user_rows_.emplace(fit_period.user_ids[u], static_cast<int32_t>(u));
+  }
+  for (size_t i = 0; i < fit_period.item_ids.size(); ++i) {
+    item_rows_.emplace(fit_period.item_ids[i], static_cast<int32_t>(i));
+  }
+}
+
+void WindowLabels::Add(absl::string_view user_id, absl::string_view item_id) {
+  auto u = user_rows_.find(user_id);
+  auto i = item_rows_.find(item_id);
+  if (u == user_rows_.end() || i == item_rows_.end()) return;
+  items_[u->second].push_back(i->second);
+}
+
+std::vector<std::vector<int32_t>> WindowLabels::Take() {
+  for (std::vector<int32_t>& items : items_) {
+    std::sort(items.begin(), items.end());
+    items.erase(std::unique(items.begin(), items.end()), items.end());
+  }
+  return std::move(items_);
+}
+
+absl::StatusOr<RankerFitResult> FitRankerOnWindow(
+    const InteractionData& fit_period, const AlsModel& fit_model,
+    const std::vector<std::vector<int32_t>>& window_items, int64_t window_start_unix,
+    int64_t window_end_unix, const WindowFitOptions& options) {
+  if (fit_model.num_users != fit_period.num_users() ||
+      fit_model.num_items != fit_period.num_items()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fit model: ", fit_model.num_users, " users x ", fit_model.num_items,
+        " items for a fit period of ", fit_period.num_users(), " x ",
+        fit_period.num_items()));
+  }
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<model::VectorIndex> index,
+                          model::VectorIndex::Create(
+                              fit_model.factors, options.index_spec,
+                              model::Metric::kInnerProduct));
+  RECSYS_RETURN_IF_ERROR(index->Add(fit_model.item_factors));
+  const model::ModelData history = BuildModelData(fit_period, AlsModel(), {});
+  const model::RankerItemStats item_stats = model::ComputeRankerItemStats(
+      fit_period.num_items(), history.history_indptr, history.history);
+  // FitRanker supplies its own weights.
+  const model::RankerModel model = model::MakeRankerModel(
+      index.get(), fit_model.item_factors, fit_model.factors, &item_stats, nullptr);
+  RECSYS_ASSIGN_OR_RETURN(
+      RankerFitResult result,
+      FitRanker(model, fit_model.user_factors, history.history_indptr, history.history,
+                window_items, window_start_unix, options.fit));
+  auto date = [](int64_t unix) {
+    return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(unix), absl::UTCTimeZone());
+  };
+  result.weights.origin = absl::StrCat("fit on the window ", date(window_start_unix), "..",
+                                       date(window_end_unix), " (", result.weights.origin, ")");
   return result;
 }
 

@@ -10,17 +10,27 @@
 // weights. Because candidates include both sources, the weights learn how
 // much repurchase versus discovery deserves, per user and item features.
 //
-// Thread safety: pure function; `threads` workers build the examples.
+// FitRankerOnWindow is that whole step for a model already trained on the
+// fit period (the trainer and the evaluation's production ranker both call
+// it); WindowLabels turns the window's purchases into its labels.
+//
+// Thread safety: FitRanker and FitRankerOnWindow are pure functions;
+// `threads` workers build the examples. A WindowLabels is not thread-safe.
 #ifndef RECSYS_TRAINING_RANKER_FIT_H_
 #define RECSYS_TRAINING_RANKER_FIT_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "model/model_format.h"
 #include "model/ranker.h"
+#include "training/als.h"
+#include "training/interactions.h"
 
 namespace recsys::training {
 
@@ -62,6 +72,52 @@ absl::StatusOr<RankerFitResult> FitRanker(
     absl::Span<const model::HistoryEntry> history,
     const std::vector<std::vector<int32_t>>& window_items, int64_t now_unix,
     const RankerFitOptions& options);
+
+// The labels of a validation window: per user row of the fit period, the
+// item rows of the fit period the user bought in the window.
+class WindowLabels {
+ public:
+  // `fit_period` is borrowed and must outlive this object.
+  explicit WindowLabels(const InteractionData& fit_period);
+
+  // Records one purchase inside the window. Ignored when the user or the
+  // item does not occur in the fit period.
+  void Add(absl::string_view user_id, absl::string_view item_id);
+
+  // window_items for FitRanker / FitRankerOnWindow: one list per user row
+  // (num_users() lists), sorted, without duplicates. Leaves this empty.
+  std::vector<std::vector<int32_t>> Take();
+
+ private:
+  absl::flat_hash_map<absl::string_view, int32_t> user_rows_;
+  absl::flat_hash_map<absl::string_view, int32_t> item_rows_;
+  std::vector<std::vector<int32_t>> items_;
+};
+
+struct WindowFitOptions {
+  // Options of FitRanker (threads: at least 1 is used).
+  RankerFitOptions fit;
+  // FAISS spec of the inner-product index over the fit model's items.
+  std::string index_spec = "Flat";
+};
+
+// The fit-on-window step: fits the ranker's weights on the validation window
+// [window_start_unix, window_end_unix) at the end of the data.
+// `fit_period` holds the interactions before window_start_unix, `fit_model`
+// the iALS trained on them (its rows are fit_period's rows) and
+// `window_items` the window's labels (WindowLabels over fit_period). Ranks
+// as the server would at window_start_unix: a `index_spec` inner-product
+// index over fit_model's item factors, item statistics from fit_period's
+// history, the user vectors of fit_model; then FitRanker. The weights'
+// origin reads "fit on the window <start>..<end> (<FitRanker's origin>)",
+// dates in UTC.
+// Errors: InvalidArgument when fit_model does not match fit_period; those
+// of VectorIndex and FitRanker (FailedPrecondition: no positive example).
+absl::StatusOr<RankerFitResult> FitRankerOnWindow(
+    const InteractionData& fit_period, const AlsModel& fit_model,
+    const std::vector<std::vector<int32_t>>& window_items,
+    int64_t window_start_unix, int64_t window_end_unix,
+    const WindowFitOptions& options);
 
 }  // namespace recsys::training
 

@@ -15,7 +15,6 @@
 #include "common/status_macros.h"
 #include "marketing/coupons.h"
 #include "model/ranker.h"
-#include "model/vector_index.h"
 
 namespace recsys::training {
 namespace {
@@ -176,8 +175,8 @@ absl::Status LoadFeatureStore(const InteractionData& data, int batch,
 
 // Fits the ranker on the last `ranker_validation_days` of the data: ALS on
 // the rows before the window, labels from the rows inside it.
-absl::StatusOr<RankerFitResult> FitRankerOnWindow(const TrainerOptions& options,
-                                                  int64_t last_event_unix) {
+absl::StatusOr<RankerFitResult> FitRankerOnInput(const TrainerOptions& options,
+                                                 int64_t last_event_unix) {
   const int64_t cut = last_event_unix - int64_t{options.ranker_validation_days} * 86400;
   ReadOptions before = options.read;
   before.before_unix = std::min(before.before_unix, cut);
@@ -198,45 +197,19 @@ absl::StatusOr<RankerFitResult> FitRankerOnWindow(const TrainerOptions& options,
   als.compute_loss = false;
   RECSYS_ASSIGN_OR_RETURN(AlsModel model, TrainAls(weights, als));
 
-  absl::flat_hash_map<absl::string_view, int32_t> user_rows, item_rows;
-  for (size_t u = 0; u < data.user_ids.size(); ++u) user_rows[data.user_ids[u]] = u;
-  for (size_t i = 0; i < data.item_ids.size(); ++i) item_rows[data.item_ids[i]] = i;
-  std::vector<std::vector<int32_t>> window(data.num_users());
+  WindowLabels labels(data);
   ReadOptions inside = options.read;
   inside.not_before_unix = std::max(inside.not_before_unix, cut);
   inside.max_error_lines = 0;
   ReadStats inside_stats;
   RECSYS_RETURN_IF_ERROR(ReadPurchases(
       options.input, inside,
-      [&](const PurchaseRow& row) {
-        auto u = user_rows.find(row.user_id);
-        auto i = item_rows.find(row.item_id);
-        if (u != user_rows.end() && i != item_rows.end()) window[u->second].push_back(i->second);
-      },
+      [&labels](const PurchaseRow& row) { labels.Add(row.user_id, row.item_id); },
       &inside_stats));
-
-  RECSYS_ASSIGN_OR_RETURN(auto index, model::VectorIndex::Create(
-                                          model.factors, "Flat", model::Metric::kInnerProduct));
-  RECSYS_RETURN_IF_ERROR(index->Add(model.item_factors));
-  const model::ModelData history = BuildModelData(data, AlsModel(), {});
-  const model::RankerItemStats item_stats = model::ComputeRankerItemStats(
-      data.num_items(), history.history_indptr, history.history);
-  model::RankerModel ranker_model;
-  ranker_model.index = index.get();
-  ranker_model.item_factors = model.item_factors;
-  ranker_model.dim = model.factors;
-  ranker_model.item_stats = &item_stats;
-  RankerFitOptions fit = options.ranker_fit;
-  if (fit.threads < 1) fit.threads = options.als.threads;
-  RECSYS_ASSIGN_OR_RETURN(RankerFitResult result,
-                          FitRanker(ranker_model, model.user_factors, history.history_indptr,
-                                    history.history, window, cut, fit));
-  result.weights.origin = absl::StrCat(
-      "fit on the window ",
-      absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(cut), absl::UTCTimeZone()), "..",
-      absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(last_event_unix), absl::UTCTimeZone()),
-      " (", result.weights.origin, ")");
-  return result;
+  WindowFitOptions fit;
+  fit.fit = options.ranker_fit;
+  if (fit.fit.threads < 1) fit.fit.threads = options.als.threads;
+  return FitRankerOnWindow(data, model, labels.Take(), cut, last_event_unix, fit);
 }
 
 // Re-reads the input and groups its rows into orders (one user, one time).
@@ -342,7 +315,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   result.ranker = model::DefaultRankerWeights();
   if (options.ranker_validation_days > 0 && data.last_event_unix > 0) {
     const Clock::time_point ranker_start = Clock::now();
-    auto fit = FitRankerOnWindow(options, data.last_event_unix);
+    auto fit = FitRankerOnInput(options, data.last_event_unix);
     result.ranker_seconds = SecondsSince(ranker_start);
     if (fit.ok()) {
       result.ranker = fit->weights;

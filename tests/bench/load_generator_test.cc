@@ -12,6 +12,7 @@
 #include "tests/testing/test_server.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_files.h"
 
 namespace recsys::bench {
 namespace {
@@ -58,7 +59,7 @@ TEST(LoadOptionsTest, BadOptionsNameTheField) {
 class LoadGeneratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string root = model::testing::FreshDir("load_generator");
+    const std::string root = recsys::testing::MakeUniqueDir("load_generator");
     SynthOptions synth;
     synth.users = 200;
     synth.items = 300;

@@ -10,6 +10,7 @@
 #include "model/model_format.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_files.h"
 #include "training/datagen.h"
 
 namespace recsys::bench {
@@ -123,7 +124,7 @@ TEST(SynthModelTest, ItemsAreClustered) {
 }
 
 TEST(SynthModelTest, PublishesAsAServableModel) {
-  const std::string root = model::testing::FreshDir("synth_model");
+  const std::string root = recsys::testing::MakeUniqueDir("synth_model");
   RECSYS_ASSERT_OK_AND_ASSIGN(model::ModelData d, SynthesizeModel(Small()));
   RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir, model::PublishModel(root, d));
   RECSYS_ASSERT_OK_AND_ASSIGN(model::ModelData back, model::ReadModelData(dir));

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/evaluation/test_files.h"
+#include "tests/testing/test_files.h"
 #include "tests/testing/status_matchers.h"
 
 namespace recsys::evaluation {
@@ -15,9 +15,9 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using testing::MakeTestDir;
-using testing::WriteFile;
-using testing::WriteGzFile;
+using recsys::testing::MakeTestDir;
+using recsys::testing::WriteFile;
+using recsys::testing::WriteGzFile;
 
 // 2024-01-10 00:00:00 UTC and one day.
 constexpr int64_t kCut = 1704844800;

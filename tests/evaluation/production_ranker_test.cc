@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "model/model_format.h"
 #include "model/model_store.h"
-#include "tests/evaluation/test_files.h"
+#include "tests/testing/test_files.h"
 #include "tests/testing/status_matchers.h"
 #include "training/datagen.h"
 #include "training/trainer.h"
@@ -18,7 +18,7 @@
 namespace recsys::evaluation {
 namespace {
 
-using testing::MakeTestDir;
+using recsys::testing::MakeTestDir;
 
 constexpr int64_t kDay = 86400;
 

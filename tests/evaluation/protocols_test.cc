@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/evaluation/test_files.h"
+#include "tests/testing/test_files.h"
 #include "tests/testing/status_matchers.h"
 #include "training/datagen.h"
 
@@ -13,8 +13,8 @@ namespace recsys::evaluation {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::MakeTestDir;
-using testing::WriteFile;
+using recsys::testing::MakeTestDir;
+using recsys::testing::WriteFile;
 
 std::string ShopCsv(const std::string& dir) {
   training::ShopOptions shop;

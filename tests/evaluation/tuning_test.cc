@@ -6,15 +6,15 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/evaluation/test_files.h"
+#include "tests/testing/test_files.h"
 #include "tests/testing/status_matchers.h"
 #include "training/datagen.h"
 
 namespace recsys::evaluation {
 namespace {
 
-using testing::MakeTestDir;
-using testing::WriteFile;
+using recsys::testing::MakeTestDir;
+using recsys::testing::WriteFile;
 
 constexpr int64_t kDay = 86400;
 

@@ -6,12 +6,13 @@
 #include "gtest/gtest.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_files.h"
 
 namespace recsys::model {
 namespace {
 
 std::shared_ptr<const ModelBundle> LoadPlanted() {
-  const std::string root = testing::FreshDir("fold_in");
+  const std::string root = recsys::testing::MakeUniqueDir("fold_in");
   PublishOptions options;
   options.version = "1";
   auto dir = PublishModel(root, testing::MakePlantedModel(), options);

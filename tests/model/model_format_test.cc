@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_files.h"
 
 namespace recsys::model {
 namespace {
@@ -19,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(ModelFormatTest, PublishAndReadRoundTrip) {
-  const std::string root = testing::FreshDir("model_format");
+  const std::string root = recsys::testing::MakeUniqueDir("model_format");
   ModelData data = testing::MakePlantedModel();
   data.manifest.mutable_data()->set_rows_read(123);
   data.complements.resize(data.items.size());
@@ -60,7 +61,7 @@ TEST(ModelFormatTest, PublishAndReadRoundTrip) {
 }
 
 TEST(ModelFormatTest, OptionalSegmentsFile) {
-  const std::string root = testing::FreshDir("model_format_segments");
+  const std::string root = recsys::testing::MakeUniqueDir("model_format_segments");
   ModelData data = testing::MakePlantedModel();
   data.segments_tsv = "user_id\tsegment\nua0\tcore\n";
   PublishOptions options;
@@ -76,7 +77,7 @@ TEST(ModelFormatTest, OptionalSegmentsFile) {
 }
 
 TEST(ModelFormatTest, VersionsListedNewestFirstAndAutoVersionIncreases) {
-  const std::string root = testing::FreshDir("model_versions");
+  const std::string root = recsys::testing::MakeUniqueDir("model_versions");
   ModelData data = testing::MakePlantedModel();
   PublishOptions options;
   options.version = "5";
@@ -97,7 +98,7 @@ TEST(ModelFormatTest, VersionsListedNewestFirstAndAutoVersionIncreases) {
 }
 
 TEST(ModelFormatTest, InconsistentDataIsRejectedWithTheFieldNamed) {
-  const std::string root = testing::FreshDir("model_bad");
+  const std::string root = recsys::testing::MakeUniqueDir("model_bad");
   ModelData data = testing::MakePlantedModel();
   data.item_factors.pop_back();
   auto st = PublishModel(root, data).status();
@@ -119,7 +120,7 @@ TEST(ModelFormatTest, InconsistentDataIsRejectedWithTheFieldNamed) {
 }
 
 TEST(ModelFormatTest, CorruptFilesAreDetected) {
-  const std::string root = testing::FreshDir("model_corrupt");
+  const std::string root = recsys::testing::MakeUniqueDir("model_corrupt");
   PublishOptions options;
   options.version = "1";
   RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir,
@@ -189,7 +190,7 @@ TEST(IndexChoiceTest, ExactUpToThresholdIvfAbove) {
 }
 
 TEST(IndexChoiceTest, SmallCatalogIsExactWithRecallOne) {
-  const std::string root = testing::FreshDir("index_small");
+  const std::string root = recsys::testing::MakeUniqueDir("index_small");
   std::vector<std::string> lines;
   PublishOptions options;
   options.log = [&](absl::string_view line) { lines.emplace_back(line); };
@@ -209,7 +210,7 @@ TEST(IndexChoiceTest, SmallCatalogIsExactWithRecallOne) {
 }
 
 TEST(IndexChoiceTest, LargeCatalogGetsTunedIvfWithMeasuredRecall) {
-  const std::string root = testing::FreshDir("index_ivf");
+  const std::string root = recsys::testing::MakeUniqueDir("index_ivf");
   const ModelData data = MakeClusteredModel(/*users=*/400, /*items=*/4000, /*centres=*/40);
   PublishOptions options;
   options.version = "1";
@@ -258,7 +259,7 @@ TEST(IndexChoiceTest, LargeCatalogGetsTunedIvfWithMeasuredRecall) {
 }
 
 TEST(IndexChoiceTest, HnswSpecTunesEfSearch) {
-  const std::string root = testing::FreshDir("index_hnsw");
+  const std::string root = recsys::testing::MakeUniqueDir("index_hnsw");
   PublishOptions options;
   options.index_spec = "HNSW16";
   options.recall_queries = 100;
@@ -276,7 +277,7 @@ TEST(IndexChoiceTest, HnswSpecTunesEfSearch) {
 }
 
 TEST(IndexChoiceTest, BadRecallOptionsNameTheField) {
-  const std::string root = testing::FreshDir("index_bad");
+  const std::string root = recsys::testing::MakeUniqueDir("index_bad");
   PublishOptions options;
   options.recall_k = 0;
   auto st = PublishModel(root, testing::MakePlantedModel(), options).status();

@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_files.h"
 
 namespace recsys::model {
 namespace {
@@ -30,7 +31,7 @@ ModelStoreOptions Options(const std::string& root) {
 }
 
 TEST(ModelBundleTest, LoadsIdsVectorsAndPopularity) {
-  const std::string root = testing::FreshDir("bundle");
+  const std::string root = recsys::testing::MakeUniqueDir("bundle");
   Publish(root, "1");
   RECSYS_ASSERT_OK_AND_ASSIGN(auto bundle, ModelBundle::Load(root + "/1"));
   EXPECT_EQ(bundle->version(), "1");
@@ -46,7 +47,7 @@ TEST(ModelBundleTest, LoadsIdsVectorsAndPopularity) {
 }
 
 TEST(ModelBundleTest, ItemSquaredNormsMatchTheVectors) {
-  const std::string root = testing::FreshDir("bundle_norms");
+  const std::string root = recsys::testing::MakeUniqueDir("bundle_norms");
   Publish(root, "1");
   RECSYS_ASSERT_OK_AND_ASSIGN(auto bundle, ModelBundle::Load(root + "/1"));
   for (int32_t row = 0; row < bundle->num_items(); ++row) {
@@ -57,7 +58,7 @@ TEST(ModelBundleTest, ItemSquaredNormsMatchTheVectors) {
 }
 
 TEST(ModelStoreTest, ServesNewestValidVersionAndSkipsBrokenOnes) {
-  const std::string root = testing::FreshDir("store_newest");
+  const std::string root = recsys::testing::MakeUniqueDir("store_newest");
   Publish(root, "10");
   Publish(root, "20");
   Corrupt(root, "20");
@@ -66,7 +67,7 @@ TEST(ModelStoreTest, ServesNewestValidVersionAndSkipsBrokenOnes) {
 }
 
 TEST(ModelStoreTest, NoValidModelIsAnError) {
-  const std::string root = testing::FreshDir("store_none");
+  const std::string root = recsys::testing::MakeUniqueDir("store_none");
   EXPECT_TRUE(absl::IsNotFound(ModelStore::Create(Options(root)).status()));
   Publish(root, "1");
   Corrupt(root, "1");
@@ -74,7 +75,7 @@ TEST(ModelStoreTest, NoValidModelIsAnError) {
 }
 
 TEST(ModelStoreTest, BrokenModelNeverReplacesTheServedOne) {
-  const std::string root = testing::FreshDir("store_broken");
+  const std::string root = recsys::testing::MakeUniqueDir("store_broken");
   Publish(root, "1");
   RECSYS_ASSERT_OK_AND_ASSIGN(auto store, ModelStore::Create(Options(root)));
   Publish(root, "2");
@@ -92,7 +93,7 @@ TEST(ModelStoreTest, BrokenModelNeverReplacesTheServedOne) {
 }
 
 TEST(ModelStoreTest, ReloadNamedVersionAndRollbackPins) {
-  const std::string root = testing::FreshDir("store_rollback");
+  const std::string root = recsys::testing::MakeUniqueDir("store_rollback");
   Publish(root, "1");
   RECSYS_ASSERT_OK_AND_ASSIGN(auto store, ModelStore::Create(Options(root)));
   EXPECT_TRUE(absl::IsFailedPrecondition(store->Rollback().status()));
@@ -121,7 +122,7 @@ TEST(ModelStoreTest, ReloadNamedVersionAndRollbackPins) {
 }
 
 TEST(ModelStoreTest, RollbackFromDiskWhenNothingHeld) {
-  const std::string root = testing::FreshDir("store_rollback_disk");
+  const std::string root = recsys::testing::MakeUniqueDir("store_rollback_disk");
   Publish(root, "1");
   Publish(root, "2");
   RECSYS_ASSERT_OK_AND_ASSIGN(auto store, ModelStore::Create(Options(root)));

@@ -9,10 +9,7 @@
 #ifndef RECSYS_TESTS_MODEL_TEST_MODEL_H_
 #define RECSYS_TESTS_MODEL_TEST_MODEL_H_
 
-#include <cstdlib>
-#include <filesystem>
 #include <string>
-#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "model/model_format.h"
@@ -57,18 +54,6 @@ inline ModelData MakePlantedModel() {
     }
   }
   return d;
-}
-
-// A fresh empty directory under the test temp dir, removed by the caller
-// (or left for the OS to clean; names are unique per call).
-inline std::string FreshDir(const std::string& name) {
-  static int counter = 0;
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  std::string base = tmp != nullptr ? tmp : std::filesystem::temp_directory_path().string();
-  std::string dir = absl::StrCat(base, "/recsys_", name, "_", ::getpid(), "_", counter++);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
 }
 
 }  // namespace recsys::model::testing

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_files.h"
 
 namespace recsys::model {
 namespace {
@@ -65,7 +66,7 @@ TEST(VectorIndexTest, CosineNormalizes) {
 }
 
 TEST(VectorIndexTest, SaveLoadRoundTrip) {
-  const std::string dir = testing::FreshDir("vector_index");
+  const std::string dir = recsys::testing::MakeUniqueDir("vector_index");
   RECSYS_ASSERT_OK_AND_ASSIGN(auto index, VectorIndex::Create(2, "Flat", Metric::kInnerProduct));
   RECSYS_ASSERT_OK(index->Add(Rows()));
   RECSYS_ASSERT_OK(index->Save(dir + "/i.faiss"));
@@ -151,7 +152,7 @@ TEST(VectorIndexTest, FlatHasNoSearchParameter) {
 }
 
 TEST(VectorIndexTest, IvfParameterIsCappedSavedAndFilterApplies) {
-  const std::string dir = testing::FreshDir("vector_index_ivf");
+  const std::string dir = recsys::testing::MakeUniqueDir("vector_index_ivf");
   RECSYS_ASSERT_OK_AND_ASSIGN(auto index,
                               VectorIndex::Create(8, "IVF16,Flat", Metric::kInnerProduct));
   EXPECT_EQ(index->kind(), IndexKind::kIvf);

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_files.h"
 
 namespace recsys::recommender {
 namespace {
@@ -23,7 +24,7 @@ using feature_store::EventType;
 class RecommenderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string root = model::testing::FreshDir("recommender");
+    const std::string root = recsys::testing::MakeUniqueDir("recommender");
     model::ModelData data = model::testing::MakePlantedModel();
     model::PublishOptions publish;
     publish.version = "7";

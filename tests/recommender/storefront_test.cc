@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_files.h"
 
 namespace recsys::recommender {
 namespace {
@@ -42,7 +43,7 @@ class FakeCouponSink : public CouponEventSink {
 class StorefrontDomainTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = model::testing::FreshDir("storefront_unit");
+    root_ = recsys::testing::MakeUniqueDir("storefront_unit");
     data_ = model::testing::MakePlantedModel();
     model::PublishOptions publish;
     publish.version = "3";

@@ -10,6 +10,7 @@
 #include "model/model_store.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_files.h"
 
 namespace recsys::recommender {
 namespace {
@@ -19,7 +20,7 @@ using feature_store::ItemFeatures;
 class TrialPoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string root = model::testing::FreshDir("trial_pool");
+    const std::string root = recsys::testing::MakeUniqueDir("trial_pool");
     model::PublishOptions publish;
     publish.version = "1";
     ASSERT_TRUE(model::PublishModel(root, model::testing::MakePlantedModel(), publish).ok());

@@ -25,6 +25,7 @@
 #include "tests/testing/redis_server.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_files.h"
 
 namespace recsys::recommender {
 namespace {
@@ -44,7 +45,7 @@ class StorefrontTest : public ::testing::Test {
     auto redis = recsys::testing::RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = *std::move(redis);
-    const std::string root = model::testing::FreshDir("storefront");
+    const std::string root = recsys::testing::MakeUniqueDir("storefront");
     data_ = model::testing::MakePlantedModel();
     // a3 is often bought with b7 and b8.
     data_.complements.resize(data_.items.size());
@@ -388,7 +389,7 @@ TEST_F(StorefrontTest, BundlesAreComplementsFromOtherCategories) {
 }
 
 TEST_F(StorefrontTest, BadConfigOnReloadKeepsTheServedOne) {
-  const std::string dir = model::testing::FreshDir("storefront_cfg");
+  const std::string dir = recsys::testing::MakeUniqueDir("storefront_cfg");
   const std::string path = dir + "/slots.textproto";
   std::ofstream(path) << R"pb(
     slots { name: "hero" sources { source: SOURCE_TRENDING weight: 1 } }
@@ -641,7 +642,7 @@ TEST_F(StorefrontTest, PartialUpdatesOnTwoReplicasLoseNothing) {
 }
 
 TEST_F(StorefrontTest, CatalogListingThroughGrpcReachesTheTrialPool) {
-  const std::string dir = model::testing::FreshDir("storefront_trial");
+  const std::string dir = recsys::testing::MakeUniqueDir("storefront_trial");
   const std::string path = dir + "/slots.textproto";
   std::ofstream(path) << R"pb(
     slots { name: "feed" sources { source: SOURCE_TRENDING weight: 1 } trial_share: 0.2 }

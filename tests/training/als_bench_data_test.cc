@@ -6,13 +6,13 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/training/test_files.h"
+#include "tests/testing/test_files.h"
 
 namespace recsys::training {
 namespace {
 
-using ::recsys::training::testing::MakeTestDir;
-using ::recsys::training::testing::WriteGzFile;
+using ::recsys::testing::MakeTestDir;
+using ::recsys::testing::WriteGzFile;
 
 TEST(PairConfidenceTest, MatchesTheTrainerWeighting) {
   ConfidenceOptions log;

@@ -5,18 +5,18 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/training/test_files.h"
+#include "tests/testing/test_files.h"
 
 namespace recsys::training {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using testing::MakeTestDir;
+using recsys::testing::MakeTestDir;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
-using testing::WriteFile;
-using testing::WriteGzFile;
+using recsys::testing::WriteFile;
+using recsys::testing::WriteGzFile;
 
 struct Rec {
   int64_t line;
@@ -146,7 +146,7 @@ TEST(CsvReaderTest, TruncatedGzipIsDataLoss) {
   std::string content = "a,b\n";
   for (int i = 0; i < 20000; ++i) content += std::to_string(i * 7919) + ",x\n";
   const std::string gz = WriteGzFile(dir, "t.csv.gz", content);
-  std::string bytes = testing::ReadFileBytes(gz);
+  std::string bytes = recsys::testing::ReadFileBytes(gz);
   const std::string cut =
       WriteFile(dir, "cut.csv.gz", bytes.substr(0, bytes.size() / 2));
   auto reader = CsvReader::Open(cut);

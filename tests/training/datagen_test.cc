@@ -9,7 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/training/test_files.h"
+#include "tests/testing/test_files.h"
 #include "training/csv_reader.h"
 #include "training/interactions.h"
 
@@ -17,8 +17,8 @@ namespace recsys::training {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::MakeTestDir;
-using testing::ReadFileBytes;
+using recsys::testing::MakeTestDir;
+using recsys::testing::ReadFileBytes;
 using ::testing::StartsWith;
 
 TEST(DatagenTest, SameSeedSameBytes) {

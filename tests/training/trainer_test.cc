@@ -16,7 +16,7 @@
 #include "gtest/gtest.h"
 #include "model/model_format.h"
 #include "tests/testing/redis_server.h"
-#include "tests/training/test_files.h"
+#include "tests/testing/test_files.h"
 #include "training/datagen.h"
 
 namespace recsys::training {
@@ -24,9 +24,9 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using testing::MakeTestDir;
+using recsys::testing::MakeTestDir;
 using ::testing::StartsWith;
-using testing::WriteFile;
+using recsys::testing::WriteFile;
 
 TrainerOptions SmallOptions(const std::string& input, const std::string& root) {
   TrainerOptions options;
