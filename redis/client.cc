@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -181,8 +182,8 @@ class Client::Pool {
       stalled_in_a_row_ = 0;
       ++stall_trips_;
       retry_after_ = absl::Now() + options_.reconnect_backoff;
-      fail_fast_reason_ = absl::StrCat(
-          options_.stall_trip, " calls in a row unanswered: ", error);
+      fail_fast_reason_ = absl::StrCat(options_.stall_trip,
+                                       " calls in a row unanswered: ", error);
     }
   }
 
@@ -200,12 +201,12 @@ class Client::Pool {
     absl::MutexLock lock(&scripts_mu_);
     if (!scripts_.contains(sha)) scripts_.emplace(sha, source);
   }
-  // The source registered for `sha`; nullptr when unknown. Sources are
-  // never removed, so the pointer stays valid.
-  const std::string* ScriptSource(absl::string_view sha) const {
+  // The source registered for `sha`; nullopt when unknown.
+  std::optional<std::string> ScriptSource(absl::string_view sha) const {
     absl::MutexLock lock(&scripts_mu_);
     auto it = scripts_.find(sha);
-    return it == scripts_.end() ? nullptr : &it->second;
+    if (it == scripts_.end()) return std::nullopt;
+    return it->second;
   }
 
   // After a pipeline on `context` got its replies: loads again every
@@ -368,33 +369,34 @@ absl::Status Client::Pool::RerunNoScript(redisContext* context,
                                          absl::Span<const Command> commands,
                                          absl::Time deadline,
                                          std::vector<Value>& replies) {
-  // Indexes of EVALSHA commands of known scripts that met NOSCRIPT.
+  // One more round trip for the EVALSHA commands of known scripts that met
+  // NOSCRIPT: each script loaded once, then the commands again, in their
+  // order.
   std::vector<size_t> rerun;
-  for (size_t i = 0; i < replies.size(); ++i) {
-    if (IsNoScript(replies[i]) && commands[i].size() >= 2 &&
-        commands[i][0] == "EVALSHA" &&
-        ScriptSource(commands[i][1]) != nullptr) {
-      rerun.push_back(i);
-    }
-  }
-  if (rerun.empty()) return absl::OkStatus();
-  // One more round trip: each script loaded once, then the commands again,
-  // in their order.
   std::vector<Command> again;
   std::vector<size_t> reply_of;  // index in `again` of each rerun's reply
   absl::flat_hash_set<std::string> loaded;
-  for (size_t i : rerun) {
-    const std::string& sha = commands[i][1];
-    if (loaded.insert(sha).second) {
-      again.push_back({"SCRIPT", "LOAD", *ScriptSource(sha)});
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (!IsNoScript(replies[i]) || commands[i].size() < 2 ||
+        commands[i][0] != "EVALSHA") {
+      continue;
     }
+    const std::string& sha = commands[i][1];
+    if (!loaded.contains(sha)) {
+      std::optional<std::string> source = ScriptSource(sha);
+      if (!source.has_value()) continue;  // not loaded through this client
+      loaded.insert(sha);
+      again.push_back({"SCRIPT", "LOAD", *std::move(source)});
+    }
+    rerun.push_back(i);
     reply_of.push_back(again.size());
     again.push_back(commands[i]);
   }
+  if (rerun.empty()) return absl::OkStatus();
   CountScriptReloads(static_cast<int>(loaded.size()));
   std::vector<Value> again_replies;
-  RECSYS_RETURN_IF_ERROR(Pipeline(address_, context, again,
-                                  deadline, &again_replies));
+  RECSYS_RETURN_IF_ERROR(
+      Pipeline(address_, context, again, deadline, &again_replies));
   for (size_t k = 0; k < rerun.size(); ++k) {
     replies[rerun[k]] = std::move(again_replies[reply_of[k]]);
   }
@@ -472,7 +474,10 @@ absl::StatusOr<std::vector<Value>> Client::RoundTrip(
     replies.clear();
     absl::Status status =
         Pipeline(address_, lease.context.get(), commands, deadline, &replies);
-    if (status.ok()) status = pool_->RerunNoScript(lease.context.get(), commands, deadline, replies);
+    if (status.ok()) {
+      status = pool_->RerunNoScript(lease.context.get(), commands, deadline,
+                                    replies);
+    }
     // A pooled connection that failed before any reply, other than by
     // timing out, was dead before this call (e.g. Redis restarted).
     const bool stale = lease.reused &&
@@ -571,9 +576,8 @@ absl::Status Client::Ping(absl::Time deadline) const {
   if (replies[0].type == Value::Type::kStatus && replies[0].text == "PONG") {
     return absl::OkStatus();
   }
-  return absl::InternalError(absl::StrCat("redis ", address_,
-                                          ": unexpected PING reply '",
-                                          replies[0].text, "'"));
+  return absl::InternalError(absl::StrCat(
+      "redis ", address_, ": unexpected PING reply '", replies[0].text, "'"));
 }
 
 Stats Client::GetStats() const { return pool_->GetStats(); }
