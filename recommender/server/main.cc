@@ -212,6 +212,7 @@ int main(int argc, char** argv) {
   server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
   server_options.callback_api = absl::GetFlag(FLAGS_callback_api);
   server_options.slots_config = absl::GetFlag(FLAGS_slots_config);
+  server_options.redis = redis_client.get();
   recommender::RecommenderOptions rec_options;
   rec_options.max_k = absl::GetFlag(FLAGS_max_k);
   rec_options.feature_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_feature_timeout_ms));

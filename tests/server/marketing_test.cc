@@ -123,6 +123,7 @@ class MarketingTest : public ::testing::Test {
 
     ServerOptions options;
     options.listen_address = "127.0.0.1:0";
+    options.redis = world->redis_client.get();
     recommender::RecommenderOptions rec_options;
     rec_options.feature_timeout = absl::Milliseconds(500);
     auto server = RecsysServer::Start(options, world->models.get(), world->features.get(),

@@ -98,6 +98,7 @@ class ServerTest : public ::testing::Test {
     ServerOptions options;
     options.listen_address = "127.0.0.1:0";
     options.health_interval = absl::Milliseconds(50);
+    options.redis = world->redis_client.get();
     recommender::RecommenderOptions rec_options;
     rec_options.max_k = 100;
     rec_options.max_exclude_ids = 20;
