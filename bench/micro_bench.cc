@@ -70,6 +70,7 @@
 #include "model/fold_in.h"
 #include "model/model_format.h"
 #include "model/model_store.h"
+#include "redis/client.h"
 #include "recommender/recommender.h"
 #include "recommender/slot_config.h"
 #include "model/vector_index.h"
@@ -106,7 +107,8 @@ struct Fixture {
   std::unique_ptr<feature_store::InMemoryFeatureStore> store;
   std::unique_ptr<recommender::Recommender> recommender;
   std::vector<std::string> feature_item_ids;
-  // --redis only.
+  // --redis only. The pool outlives the stores over it.
+  std::unique_ptr<recsys::redis::Client> redis_client;
   std::unique_ptr<feature_store::FeatureStore> redis;
   std::unique_ptr<recommender::Recommender> redis_recommender;
   std::unique_ptr<feature_store::ItemCachingFeatureStore> cached;
@@ -312,10 +314,14 @@ int main(int argc, char** argv) {
     f.recommender->SetSlotPlan(*plan);
   }
   if (!absl::GetFlag(FLAGS_redis).empty()) {
-    auto options = feature_store::ParseRedisAddress(absl::GetFlag(FLAGS_redis));
+    auto options = recsys::redis::ParseAddress(absl::GetFlag(FLAGS_redis));
     if (!options.ok()) return Fail(options.status());
-    options->key_prefix = absl::GetFlag(FLAGS_redis_prefix);
-    auto redis = feature_store::NewRedisFeatureStore(*options);
+    auto client = recsys::redis::Client::Create(*options);
+    if (!client.ok()) return Fail(client.status());
+    f.redis_client = *std::move(client);
+    feature_store::RedisFeatureStoreOptions store_options;
+    store_options.key_prefix = absl::GetFlag(FLAGS_redis_prefix);
+    auto redis = feature_store::NewRedisFeatureStore(f.redis_client.get(), store_options);
     if (!redis.ok()) return Fail(redis.status());
     f.redis = *std::move(redis);
     f.redis_recommender =

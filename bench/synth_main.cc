@@ -17,6 +17,7 @@
 #include "bench/synth_model.h"
 #include "feature_store/redis_feature_store.h"
 #include "model/model_format.h"
+#include "redis/client.h"
 
 namespace {
 const recsys::bench::SynthOptions kSynth;
@@ -94,14 +95,20 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   if (!absl::GetFlag(FLAGS_redis).empty()) {
-    auto options = feature_store::ParseRedisAddress(absl::GetFlag(FLAGS_redis));
+    auto options = recsys::redis::ParseAddress(absl::GetFlag(FLAGS_redis));
     if (!options.ok()) {
       std::fprintf(stderr, "--redis: %s\n", std::string(options.status().message()).c_str());
       return 2;
     }
-    options->key_prefix = absl::GetFlag(FLAGS_redis_prefix);
     options->default_timeout = absl::Seconds(30);
-    auto store = feature_store::NewRedisFeatureStore(*options);
+    auto client = recsys::redis::Client::Create(*options);
+    if (!client.ok()) {
+      std::fprintf(stderr, "--redis: %s\n", std::string(client.status().message()).c_str());
+      return 2;
+    }
+    feature_store::RedisFeatureStoreOptions store_options;
+    store_options.key_prefix = absl::GetFlag(FLAGS_redis_prefix);
+    auto store = feature_store::NewRedisFeatureStore(client->get(), store_options);
     if (!store.ok()) {
       std::fprintf(stderr, "--redis: %s\n", std::string(store.status().message()).c_str());
       return 2;

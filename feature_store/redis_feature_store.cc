@@ -1,11 +1,6 @@
 #include "feature_store/redis_feature_store.h"
 
-#include <hiredis/hiredis.h>
-#include <pthread.h>
-#include <signal.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -16,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -24,27 +18,18 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/status_macros.h"
 #include "feature_store/validation.h"
+#include "redis/client.h"
 
 namespace recsys::feature_store {
 namespace {
 
-struct ReplyDeleter {
-  void operator()(redisReply* reply) const { freeReplyObject(reply); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
-struct ContextDeleter {
-  void operator()(redisContext* context) const { redisFree(context); }
-};
-using Context = std::unique_ptr<redisContext, ContextDeleter>;
-
-// One Redis command and its arguments; arguments are binary-safe.
-using Command = std::vector<std::string>;
+using redis::CallKind;
+using redis::Command;
+using redis::Value;
 
 // Records a purchase of ARGV[1] at unix second ARGV[2]:
 //   KEYS[1] (pc hash): count += 1; a corrupt (non-integer) count restarts at 1.
@@ -61,7 +46,6 @@ constexpr absl::string_view kPurchaseScript =
     "end\n"
     "return 1\n";
 
-// Item hash fields, in the order GetItems asks for them (HMGET).
 // Records a PutItems batch in the catalog change feed: raises the version
 // counter (KEYS[1]) and scores each item (ARGV) in the change set (KEYS[2])
 // with the new version. One script, so a reader sees the version together
@@ -71,6 +55,7 @@ constexpr absl::string_view kCatalogChangeScript =
     "for i = 1, #ARGV do redis.call('ZADD', KEYS[2], v, ARGV[i]) end "
     "return v";
 
+// Item hash fields, in the order GetItems asks for them (HMGET).
 constexpr absl::string_view kItemCategory = "category";
 constexpr absl::string_view kItemPrice = "price";
 constexpr absl::string_view kItemTitle = "title";
@@ -83,52 +68,10 @@ constexpr absl::string_view kTrialImpressions = "impressions";
 constexpr absl::string_view kTrialClicks = "clicks";
 constexpr absl::string_view kTrialPurchases = "purchases";
 
-// hiredis 0.14 writes with write(2), so a peer that reset the connection
-// raises SIGPIPE, whose default action kills the process. While alive, this
-// blocks SIGPIPE in the calling thread; on destruction it discards a SIGPIPE
-// raised meanwhile (unless one was already pending) and restores the mask.
-class ScopedSigpipeBlock {
- public:
-  ScopedSigpipeBlock() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    sigset_t pending;
-    sigemptyset(&pending);
-    was_pending_ = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
-    blocked_ = pthread_sigmask(SIG_BLOCK, &pipe_, &old_) == 0;
-  }
-  ~ScopedSigpipeBlock() {
-    if (!blocked_) return;
-    const int saved_errno = errno;
-    if (!was_pending_) {
-      sigset_t pending;
-      sigemptyset(&pending);
-      if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
-        const struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_, nullptr, &zero) == -1 && errno == EINTR) {
-        }
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-    errno = saved_errno;
-  }
-  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
-  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
+absl::string_view ReplyText(const Value* reply) { return reply->text; }
 
- private:
-  sigset_t pipe_;
-  sigset_t old_;
-  bool was_pending_ = false;
-  bool blocked_ = false;
-};
-
-absl::string_view ReplyText(const redisReply* reply) {
-  if (reply->str == nullptr) return absl::string_view();
-  return absl::string_view(reply->str, reply->len);
-}
-
-bool IsString(const redisReply* reply) {
-  return reply != nullptr && reply->type == REDIS_REPLY_STRING;
+bool IsString(const Value* reply) {
+  return reply != nullptr && reply->type == Value::Type::kString;
 }
 
 std::string FormatDouble(double value) {
@@ -164,12 +107,12 @@ std::string FormatActivity(const Event& event) {
 }
 
 // Appends the parsable entries of an LRANGE reply to `out`.
-void ParseActivityList(const redisReply* reply,
+void ParseActivityList(const Value* reply,
                        std::vector<ActivityRecord>& out) {
-  if (reply->type != REDIS_REPLY_ARRAY) return;
-  out.reserve(reply->elements);
-  for (size_t i = 0; i < reply->elements; ++i) {
-    const redisReply* element = reply->element[i];
+  if (reply->type != Value::Type::kArray) return;
+  out.reserve(reply->elements.size());
+  for (size_t i = 0; i < reply->elements.size(); ++i) {
+    const Value* element = &reply->elements[i];
     if (!IsString(element)) continue;
     std::optional<ActivityRecord> record = ParseActivity(ReplyText(element));
     if (record.has_value()) out.push_back(*std::move(record));
@@ -178,179 +121,17 @@ void ParseActivityList(const redisReply* reply,
 
 // True unless `reply` is an empty array, i.e. the key exists (an error reply
 // such as WRONGTYPE also means a key exists).
-bool KeyExists(const redisReply* reply) {
-  return !(reply->type == REDIS_REPLY_ARRAY && reply->elements == 0);
+bool KeyExists(const Value* reply) {
+  return !(reply->type == Value::Type::kArray && reply->elements.size() == 0);
 }
-
-// A bounded pool of connections to one Redis. See the class comment of
-// RedisFeatureStore in redis_feature_store.h for the policy.
-//
-// Thread safety: safe for concurrent use. A connection handed out by Acquire
-// belongs to the caller until passed back to Release.
-class ConnectionPool {
- public:
-  explicit ConnectionPool(const RedisOptions& options)
-      : options_(options),
-        address_(absl::StrCat(options.host, ":", options.port)) {}
-
-  ConnectionPool(const ConnectionPool&) = delete;
-  ConnectionPool& operator=(const ConnectionPool&) = delete;
-
-  const std::string& address() const { return address_; }
-
-  // Returns an idle connection, or opens one if fewer than pool_size are
-  // open, or waits for one until `deadline` (DeadlineExceeded after it).
-  // Unavailable while backing off after a failed connect, or when the
-  // connect fails.
-  absl::StatusOr<Context> Acquire(absl::Time deadline) {
-    {
-      absl::MutexLock lock(&mu_);
-      while (true) {
-        const absl::Time now = absl::Now();
-        if (now < retry_after_) {
-          return absl::UnavailableError(absl::StrCat(
-              "redis ", address_, " unreachable (", last_connect_error_,
-              "); in reconnect backoff for another ",
-              absl::FormatDuration(retry_after_ - now)));
-        }
-        if (!idle_.empty()) {
-          Context context = std::move(idle_.back());
-          idle_.pop_back();
-          return context;
-        }
-        if (open_ < options_.pool_size) {
-          ++open_;
-          break;
-        }
-        if (now >= deadline) {
-          return absl::DeadlineExceededError(absl::StrCat(
-              "no free redis connection to ", address_, " before deadline"));
-        }
-        cv_.WaitWithDeadline(&mu_, deadline);
-      }
-    }
-    // A slot is reserved; connect without holding the lock.
-    bool back_off = false;
-    absl::StatusOr<Context> context = Connect(deadline, back_off);
-    if (!context.ok()) {
-      absl::MutexLock lock(&mu_);
-      --open_;
-      if (back_off) {
-        retry_after_ = absl::Now() + options_.reconnect_backoff;
-        last_connect_error_ = std::string(context.status().message());
-      }
-      // Waiters either take the freed slot or see the backoff.
-      cv_.SignalAll();
-    }
-    return context;
-  }
-
-  // Records how a call on a pooled connection ended: `stalled` when Redis
-  // did not answer before the call's timeout. After options.stall_trip
-  // stalled calls in a row, calls fail fast for reconnect_backoff, as after
-  // a failed connect: a hung Redis (accepting connections, answering
-  // nothing) then costs requests nothing instead of their whole timeout.
-  void ReportCall(bool stalled, absl::string_view error) {
-    absl::MutexLock lock(&mu_);
-    if (!stalled) {
-      stalled_in_a_row_ = 0;
-      return;
-    }
-    if (options_.stall_trip > 0 && ++stalled_in_a_row_ >= options_.stall_trip) {
-      stalled_in_a_row_ = 0;
-      retry_after_ = absl::Now() + options_.reconnect_backoff;
-      last_connect_error_ = absl::StrCat(options_.stall_trip, " calls in a row unanswered: ", error);
-    }
-  }
-
-  // Returns a connection from Acquire. An unhealthy one (it saw an I/O or
-  // protocol error, or has unread replies) is closed and its slot freed.
-  void Release(Context context, bool healthy) {
-    Context to_close;
-    {
-      absl::MutexLock lock(&mu_);
-      if (healthy) {
-        idle_.push_back(std::move(context));
-      } else {
-        to_close = std::move(context);
-        --open_;
-      }
-      cv_.Signal();
-    }
-  }
-
- private:
-  // Opens and prepares one connection. Sets `back_off` when the failure says
-  // Redis is unreachable (not merely that the caller's deadline was short).
-  absl::StatusOr<Context> Connect(absl::Time deadline, bool& back_off) {
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "deadline passed before connecting to redis ", address_));
-    }
-    const absl::Duration timeout = std::min(options_.connect_timeout, left);
-    Context context(redisConnectWithTimeout(
-        options_.host.c_str(), options_.port, absl::ToTimeval(timeout)));
-    if (context == nullptr) {
-      return absl::ResourceExhaustedError("cannot allocate a redis context");
-    }
-    if (context->err != 0) {
-      if (timeout < options_.connect_timeout && absl::Now() >= deadline) {
-        return absl::DeadlineExceededError(
-            absl::StrCat("connect to redis ", address_, ": ", context->errstr));
-      }
-      back_off = true;
-      return absl::UnavailableError(
-          absl::StrCat("connect to redis ", address_, ": ", context->errstr));
-    }
-    if (options_.db != 0) {
-      const absl::Duration select_left =
-          std::max(deadline - absl::Now(), absl::Milliseconds(1));
-      redisSetTimeout(context.get(), absl::ToTimeval(select_left));
-      const std::string db = absl::StrCat(options_.db);
-      const char* argv[] = {"SELECT", db.c_str()};
-      const size_t lengths[] = {6, db.size()};
-      Reply reply(static_cast<redisReply*>(
-          redisCommandArgv(context.get(), 2, argv, lengths)));
-      if (reply == nullptr) {
-        back_off = absl::Now() < deadline;
-        return absl::UnavailableError(absl::StrCat(
-            "SELECT ", db, " on redis ", address_, ": ", context->errstr));
-      }
-      if (reply->type == REDIS_REPLY_ERROR) {
-        back_off = true;
-        return absl::UnavailableError(absl::StrCat("SELECT ", db, " on redis ",
-                                                   address_, ": ",
-                                                   ReplyText(reply.get())));
-      }
-    }
-    return context;
-  }
-
-  // Immutable after construction.
-  const RedisOptions options_;
-  const std::string address_;
-
-  absl::Mutex mu_;
-  // Signalled when a connection or a slot is freed, or a connect failed.
-  absl::CondVar cv_;
-  std::vector<Context> idle_ ABSL_GUARDED_BY(mu_);
-  // Connections open: idle, lent out, or being connected.
-  int open_ ABSL_GUARDED_BY(mu_) = 0;
-  // Until then, Acquire fails fast instead of connecting.
-  absl::Time retry_after_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  int stalled_in_a_row_ ABSL_GUARDED_BY(mu_) = 0;
-  std::string last_connect_error_ ABSL_GUARDED_BY(mu_);
-};
 
 class RedisFeatureStore final : public FeatureStore {
  public:
-  explicit RedisFeatureStore(const RedisOptions& options)
-      : options_(options), pool_(options) {}
+  RedisFeatureStore(redis::Client* client,
+                    const RedisFeatureStoreOptions& options)
+      : client_(client), options_(options) {}
 
-  std::string Describe() const override {
-    return absl::StrCat("redis ", pool_.address(), " db ", options_.db);
-  }
+  std::string Describe() const override { return client_->Describe(); }
 
   absl::StatusOr<UserFeatures> GetUser(absl::string_view user_id,
                                        absl::Time deadline) const override;
@@ -384,12 +165,14 @@ class RedisFeatureStore final : public FeatureStore {
     return absl::StrCat(options_.key_prefix, "catalog_changes");
   }
   // The change-feed command for the items of one PutItems batch.
-  Command CatalogChange(absl::Span<const ItemFeatures> items) const {
-    Command command = {"EVAL", std::string(kCatalogChangeScript), "2",
-                       CatalogVersionKey(), CatalogChangesKey()};
-    command.reserve(command.size() + items.size());
-    for (const ItemFeatures& item : items) command.push_back(item.item_id);
-    return command;
+  absl::StatusOr<Command> CatalogChange(
+      absl::Span<const ItemFeatures> items) const {
+    std::vector<std::string> ids;
+    ids.reserve(items.size());
+    for (const ItemFeatures& item : items) ids.push_back(item.item_id);
+    return client_->ScriptCommand(catalog_change_script_,
+                                  {CatalogVersionKey(), CatalogChangesKey()},
+                                  ids, absl::InfiniteFuture());
   }
   std::string UserKey(absl::string_view user_id,
                       absl::string_view suffix) const {
@@ -399,124 +182,13 @@ class RedisFeatureStore final : public FeatureStore {
     return absl::StrCat(options_.key_prefix, "i:", item_id);
   }
 
-  // Sends `commands` pipelined on one pooled connection and reads one reply
-  // per command: a single round trip. Error replies are returned as replies.
-  // Unavailable / DeadlineExceeded when Redis cannot be reached or does not
-  // answer before `deadline` (InfiniteFuture: default_timeout from now); the
-  // commands may then have been partly applied.
-  absl::StatusOr<std::vector<Reply>> RoundTrip(
-      absl::Span<const Command> commands, absl::Time deadline) const;
-
-  // RoundTrip for writes: Internal when any reply (or any result inside an
-  // EXEC reply) is an error.
-  absl::Status Write(absl::Span<const Command> commands,
-                     absl::Time deadline) const;
-
-  // Status for a failed hiredis call on `context`.
-  absl::Status IoError(const redisContext* context, int saved_errno,
-                       absl::Time deadline) const;
-
-  const RedisOptions options_;
-  mutable ConnectionPool pool_;
+  // Immutable after construction.
+  redis::Client* const client_;  // borrowed; thread-safe
+  const RedisFeatureStoreOptions options_;
+  const redis::Script purchase_script_{std::string(kPurchaseScript)};
+  const redis::Script catalog_change_script_{
+      std::string(kCatalogChangeScript)};
 };
-
-absl::Status RedisFeatureStore::IoError(const redisContext* context,
-                                        int saved_errno,
-                                        absl::Time deadline) const {
-  const bool timed_out =
-      (context->err == REDIS_ERR_IO &&
-       (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)) ||
-      absl::Now() >= deadline;
-  std::string message =
-      absl::StrCat("redis ", pool_.address(), ": ",
-                   context->err != 0 ? context->errstr : "I/O error");
-  if (timed_out) return absl::DeadlineExceededError(message);
-  return absl::UnavailableError(message);
-}
-
-absl::StatusOr<std::vector<Reply>> RedisFeatureStore::RoundTrip(
-    absl::Span<const Command> commands, absl::Time deadline) const {
-  if (deadline == absl::InfiniteFuture()) {
-    deadline = absl::Now() + options_.default_timeout;
-  }
-  if (absl::Now() >= deadline) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("deadline passed before calling redis ", pool_.address()));
-  }
-  ScopedSigpipeBlock sigpipe_block;
-  RECSYS_ASSIGN_OR_RETURN(Context context, pool_.Acquire(deadline));
-
-  absl::Status status;
-  // A zero timeval would mean "block forever"; keep at least 1ms.
-  const absl::Duration timeout =
-      std::max(deadline - absl::Now(), absl::Milliseconds(1));
-  errno = 0;
-  if (redisSetTimeout(context.get(), absl::ToTimeval(timeout)) != REDIS_OK) {
-    status = IoError(context.get(), errno, deadline);
-  }
-
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  for (size_t i = 0; status.ok() && i < commands.size(); ++i) {
-    const Command& command = commands[i];
-    argv.clear();
-    lengths.clear();
-    for (const std::string& arg : command) {
-      argv.push_back(arg.data());
-      lengths.push_back(arg.size());
-    }
-    errno = 0;
-    if (redisAppendCommandArgv(context.get(), static_cast<int>(argv.size()),
-                               argv.data(), lengths.data()) != REDIS_OK) {
-      status = IoError(context.get(), errno, deadline);
-    }
-  }
-
-  std::vector<Reply> replies;
-  replies.reserve(commands.size());
-  for (size_t i = 0; status.ok() && i < commands.size(); ++i) {
-    void* raw = nullptr;
-    errno = 0;
-    if (redisGetReply(context.get(), &raw) != REDIS_OK || raw == nullptr) {
-      status = IoError(context.get(), errno, deadline);
-      break;
-    }
-    replies.emplace_back(static_cast<redisReply*>(raw));
-  }
-
-  pool_.Release(std::move(context), status.ok());
-  pool_.ReportCall(status.code() == absl::StatusCode::kDeadlineExceeded, status.message());
-  if (!status.ok()) return status;
-  return replies;
-}
-
-absl::Status RedisFeatureStore::Write(absl::Span<const Command> commands,
-                                      absl::Time deadline) const {
-  RECSYS_ASSIGN_OR_RETURN(std::vector<Reply> replies,
-                          RoundTrip(commands, deadline));
-  for (size_t i = 0; i < replies.size(); ++i) {
-    const redisReply* reply = replies[i].get();
-    if (reply->type == REDIS_REPLY_ERROR) {
-      return absl::InternalError(absl::StrCat("redis ", pool_.address(), ": ",
-                                              commands[i][0],
-                                              " failed: ", ReplyText(reply)));
-    }
-    if (commands[i][0] == "EXEC") {
-      if (reply->type != REDIS_REPLY_ARRAY) {
-        return absl::InternalError(absl::StrCat("redis ", pool_.address(),
-                                                ": transaction was aborted"));
-      }
-      for (size_t j = 0; j < reply->elements; ++j) {
-        if (reply->element[j]->type == REDIS_REPLY_ERROR) {
-          return absl::InternalError(absl::StrCat(
-              "redis ", pool_.address(), ": command in transaction failed: ",
-              ReplyText(reply->element[j])));
-        }
-      }
-    }
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<UserFeatures> RedisFeatureStore::GetUser(
     absl::string_view user_id, absl::Time deadline) const {
@@ -529,12 +201,12 @@ absl::StatusOr<UserFeatures> RedisFeatureStore::GetUser(
       {"LRANGE", UserKey(user_id, "imp"), "0",
        absl::StrCat(options_.impression_limit - 1)},
   };
-  RECSYS_ASSIGN_OR_RETURN(std::vector<Reply> replies,
-                          RoundTrip(commands, deadline));
-  const redisReply* counts = replies[0].get();
-  const redisReply* times = replies[1].get();
-  const redisReply* recent = replies[2].get();
-  const redisReply* impressions = replies[3].get();
+  RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
+                          client_->RoundTrip(commands, deadline, CallKind::kRead));
+  const Value* counts = &replies[0];
+  const Value* times = &replies[1];
+  const Value* recent = &replies[2];
+  const Value* impressions = &replies[3];
   if (!KeyExists(counts) && !KeyExists(times) && !KeyExists(recent) &&
       !KeyExists(impressions)) {
     return absl::NotFoundError(
@@ -546,10 +218,10 @@ absl::StatusOr<UserFeatures> RedisFeatureStore::GetUser(
   // Values that do not parse are skipped: one corrupt field must not make the
   // whole user unreadable.
   absl::flat_hash_map<absl::string_view, int64_t> last_purchase;
-  if (times->type == REDIS_REPLY_ARRAY) {
-    for (size_t i = 0; i + 1 < times->elements; i += 2) {
-      const redisReply* field = times->element[i];
-      const redisReply* value = times->element[i + 1];
+  if (times->type == Value::Type::kArray) {
+    for (size_t i = 0; i + 1 < times->elements.size(); i += 2) {
+      const Value* field = &times->elements[i];
+      const Value* value = &times->elements[i + 1];
       int64_t seconds = 0;
       if (IsString(field) && IsString(value) &&
           absl::SimpleAtoi(ReplyText(value), &seconds)) {
@@ -557,11 +229,11 @@ absl::StatusOr<UserFeatures> RedisFeatureStore::GetUser(
       }
     }
   }
-  if (counts->type == REDIS_REPLY_ARRAY) {
-    user.purchases.reserve(counts->elements / 2);
-    for (size_t i = 0; i + 1 < counts->elements; i += 2) {
-      const redisReply* field = counts->element[i];
-      const redisReply* value = counts->element[i + 1];
+  if (counts->type == Value::Type::kArray) {
+    user.purchases.reserve(counts->elements.size() / 2);
+    for (size_t i = 0; i + 1 < counts->elements.size(); i += 2) {
+      const Value* field = &counts->elements[i];
+      const Value* value = &counts->elements[i + 1];
       int64_t count = 0;
       if (!IsString(field) || ReplyText(field).empty() || !IsString(value) ||
           !absl::SimpleAtoi(ReplyText(value), &count) || count < 1) {
@@ -597,16 +269,16 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
                         std::string(kItemStock), std::string(kItemSlowMover),
                         std::string(kItemListed)});
   }
-  RECSYS_ASSIGN_OR_RETURN(std::vector<Reply> replies,
-                          RoundTrip(commands, deadline));
+  RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
+                          client_->RoundTrip(commands, deadline, CallKind::kRead));
   result.reserve(item_ids.size());
   for (size_t i = 0; i < item_ids.size(); ++i) {
-    const redisReply* reply = replies[i].get();
+    const Value* reply = &replies[i];
     // Unknown item: every field nil. A key of another type (an error reply)
     // is treated as unknown too.
     bool any = false;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 6) {
-      for (size_t j = 0; j < 6; ++j) any = any || IsString(reply->element[j]);
+    if (reply->type == Value::Type::kArray && reply->elements.size() == 6) {
+      for (size_t j = 0; j < 6; ++j) any = any || IsString(&reply->elements[j]);
     }
     if (!any) {
       result.emplace_back(std::nullopt);
@@ -615,26 +287,26 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
     ItemFeatures item;
     item.item_id = item_ids[i];
     // Fields missing or failing to parse keep their defaults.
-    if (IsString(reply->element[0])) {
-      item.category = std::string(ReplyText(reply->element[0]));
+    if (IsString(&reply->elements[0])) {
+      item.category = std::string(ReplyText(&reply->elements[0]));
     }
     double price = 0;
-    if (IsString(reply->element[1]) &&
-        absl::SimpleAtod(ReplyText(reply->element[1]), &price)) {
+    if (IsString(&reply->elements[1]) &&
+        absl::SimpleAtod(ReplyText(&reply->elements[1]), &price)) {
       item.price = price;
     }
-    if (IsString(reply->element[2])) {
-      item.title = std::string(ReplyText(reply->element[2]));
+    if (IsString(&reply->elements[2])) {
+      item.title = std::string(ReplyText(&reply->elements[2]));
     }
     int64_t stock = 0;
-    if (IsString(reply->element[3]) &&
-        absl::SimpleAtoi(ReplyText(reply->element[3]), &stock)) {
+    if (IsString(&reply->elements[3]) &&
+        absl::SimpleAtoi(ReplyText(&reply->elements[3]), &stock)) {
       item.stock = stock;
     }
-    item.slow_mover = IsString(reply->element[4]) && ReplyText(reply->element[4]) == "1";
+    item.slow_mover = IsString(&reply->elements[4]) && ReplyText(&reply->elements[4]) == "1";
     int64_t listed = 0;
-    if (IsString(reply->element[5]) &&
-        absl::SimpleAtoi(ReplyText(reply->element[5]), &listed)) {
+    if (IsString(&reply->elements[5]) &&
+        absl::SimpleAtoi(ReplyText(&reply->elements[5]), &listed)) {
       item.listed = absl::FromUnixSeconds(listed);
     }
     result.emplace_back(std::move(item));
@@ -668,14 +340,19 @@ absl::Status RedisFeatureStore::RecordEvents(absl::Span<const Event> events,
     }
     std::string entry = FormatActivity(event);
     switch (event.type) {
-      case EventType::kPurchase:
-        commands.push_back({"EVAL", std::string(kPurchaseScript), "2",
-                            UserKey(event.user_id, "pc"),
-                            UserKey(event.user_id, "pt"), event.item_id,
-                            absl::StrCat(absl::ToUnixSeconds(event.time))});
+      case EventType::kPurchase: {
+        RECSYS_ASSIGN_OR_RETURN(
+            Command purchase,
+            client_->ScriptCommand(
+                purchase_script_,
+                {UserKey(event.user_id, "pc"), UserKey(event.user_id, "pt")},
+                {event.item_id, absl::StrCat(absl::ToUnixSeconds(event.time))},
+                deadline));
+        commands.push_back(std::move(purchase));
         push(UserKey(event.user_id, "act"), std::move(entry),
              options_.recent_limit);
         break;
+      }
       case EventType::kImpression:
         push(UserKey(event.user_id, "imp"), std::move(entry),
              options_.impression_limit);
@@ -689,7 +366,7 @@ absl::Status RedisFeatureStore::RecordEvents(absl::Span<const Event> events,
   for (auto& [key, limit] : trims) {
     commands.push_back({"LTRIM", std::move(key), "0", absl::StrCat(limit - 1)});
   }
-  return Write(commands, deadline);
+  return client_->Execute(commands, deadline).status();
 }
 
 absl::Status RedisFeatureStore::PutUsers(absl::Span<const UserFeatures> users) {
@@ -723,12 +400,14 @@ absl::Status RedisFeatureStore::PutUsers(absl::Span<const UserFeatures> users) {
     }
     batch.push_back({"EXEC"});
     if (batch.size() >= static_cast<size_t>(options_.bulk_batch)) {
-      RECSYS_RETURN_IF_ERROR(Write(batch, absl::InfiniteFuture()));
+      RECSYS_RETURN_IF_ERROR(
+          client_->Execute(batch, absl::InfiniteFuture()).status());
       batch.clear();
     }
   }
   if (!batch.empty()) {
-    RECSYS_RETURN_IF_ERROR(Write(batch, absl::InfiniteFuture()));
+    RECSYS_RETURN_IF_ERROR(
+          client_->Execute(batch, absl::InfiniteFuture()).status());
   }
   return absl::OkStatus();
 }
@@ -754,8 +433,12 @@ absl::Status RedisFeatureStore::PutItems(absl::Span<const ItemFeatures> items) {
     if (batch.size() >= static_cast<size_t>(options_.bulk_batch) || i + 1 == items.size()) {
       // The change feed entry follows the features it announces, on the
       // same connection.
-      batch.push_back(CatalogChange(items.subspan(batch_begin, i + 1 - batch_begin)));
-      RECSYS_RETURN_IF_ERROR(Write(batch, absl::InfiniteFuture()));
+      RECSYS_ASSIGN_OR_RETURN(
+          Command change,
+          CatalogChange(items.subspan(batch_begin, i + 1 - batch_begin)));
+      batch.push_back(std::move(change));
+      RECSYS_RETURN_IF_ERROR(
+          client_->Execute(batch, absl::InfiniteFuture()).status());
       batch.clear();
       batch_begin = i + 1;
     }
@@ -775,17 +458,17 @@ absl::StatusOr<ItemChanges> RedisFeatureStore::GetItemChanges(
     commands.push_back({"ZRANGEBYSCORE", CatalogChangesKey(),
                         absl::StrCat("(", since), "+inf", "WITHSCORES"});
   }
-  RECSYS_ASSIGN_OR_RETURN(std::vector<Reply> replies,
-                          RoundTrip(commands, deadline));
+  RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
+                          client_->RoundTrip(commands, deadline, CallKind::kRead));
   ItemChanges changes;
-  const redisReply* version = replies[0].get();
-  if (version->type == REDIS_REPLY_ERROR) {
-    return absl::InternalError(absl::StrCat("redis ", pool_.address(), ": GET ",
+  const Value* version = &replies[0];
+  if (version->type == Value::Type::kError) {
+    return absl::InternalError(absl::StrCat("redis ", client_->address(), ": GET ",
                                             CatalogVersionKey(),
                                             " failed: ", ReplyText(version)));
   }
   if (IsString(version) && !absl::SimpleAtoi(ReplyText(version), &changes.version)) {
-    return absl::InternalError(absl::StrCat("redis ", pool_.address(), ": ",
+    return absl::InternalError(absl::StrCat("redis ", client_->address(), ": ",
                                             CatalogVersionKey(), " holds \"",
                                             ReplyText(version), "\", not a version"));
   }
@@ -796,19 +479,19 @@ absl::StatusOr<ItemChanges> RedisFeatureStore::GetItemChanges(
   }
   // The GET ran first: items written between the two commands arrive with
   // versions above it. The highest score seen is the version reached.
-  const redisReply* items = replies[1].get();
-  if (items->type != REDIS_REPLY_ARRAY) {
-    return absl::InternalError(absl::StrCat("redis ", pool_.address(), ": ",
+  const Value* items = &replies[1];
+  if (items->type != Value::Type::kArray) {
+    return absl::InternalError(absl::StrCat("redis ", client_->address(), ": ",
                                             CatalogChangesKey(), " is not a sorted set"));
   }
-  changes.item_ids.reserve(items->elements / 2);
-  for (size_t i = 0; i + 1 < items->elements; i += 2) {
+  changes.item_ids.reserve(items->elements.size() / 2);
+  for (size_t i = 0; i + 1 < items->elements.size(); i += 2) {
     double score = 0;
-    if (!IsString(items->element[i]) || !IsString(items->element[i + 1]) ||
-        !absl::SimpleAtod(ReplyText(items->element[i + 1]), &score)) {
+    if (!IsString(&items->elements[i]) || !IsString(&items->elements[i + 1]) ||
+        !absl::SimpleAtod(ReplyText(&items->elements[i + 1]), &score)) {
       continue;
     }
-    changes.item_ids.emplace_back(ReplyText(items->element[i]));
+    changes.item_ids.emplace_back(ReplyText(&items->elements[i]));
     changes.version = std::max(changes.version, static_cast<int64_t>(score));
   }
   return changes;
@@ -822,18 +505,18 @@ absl::StatusOr<std::vector<ListedItem>> RedisFeatureStore::GetListedItems(
   }
   const Command commands[] = {{"ZREVRANGE", ListedKey(), "0",
                                absl::StrCat(limit - 1), "WITHSCORES"}};
-  RECSYS_ASSIGN_OR_RETURN(std::vector<Reply> replies,
-                          RoundTrip(commands, deadline));
-  const redisReply* reply = replies[0].get();
+  RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
+                          client_->RoundTrip(commands, deadline, CallKind::kRead));
+  const Value* reply = &replies[0];
   std::vector<ListedItem> result;
-  if (reply->type != REDIS_REPLY_ARRAY) return result;  // wrong type: empty
-  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+  if (reply->type != Value::Type::kArray) return result;  // wrong type: empty
+  for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
     double score = 0;
-    if (!IsString(reply->element[i]) || !IsString(reply->element[i + 1]) ||
-        !absl::SimpleAtod(ReplyText(reply->element[i + 1]), &score)) {
+    if (!IsString(&reply->elements[i]) || !IsString(&reply->elements[i + 1]) ||
+        !absl::SimpleAtod(ReplyText(&reply->elements[i + 1]), &score)) {
       continue;
     }
-    result.push_back({std::string(ReplyText(reply->element[i])),
+    result.push_back({std::string(ReplyText(&reply->elements[i])),
                       absl::FromUnixSeconds(static_cast<int64_t>(score))});
   }
   return result;
@@ -850,17 +533,17 @@ absl::StatusOr<std::vector<TrialCounts>> RedisFeatureStore::GetTrialCounts(
     commands.push_back({"HMGET", TrialKey(id), std::string(kTrialImpressions),
                         std::string(kTrialClicks), std::string(kTrialPurchases)});
   }
-  RECSYS_ASSIGN_OR_RETURN(std::vector<Reply> replies,
-                          RoundTrip(commands, deadline));
+  RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
+                          client_->RoundTrip(commands, deadline, CallKind::kRead));
   for (size_t i = 0; i < item_ids.size(); ++i) {
-    const redisReply* reply = replies[i].get();
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) continue;
+    const Value* reply = &replies[i];
+    if (reply->type != Value::Type::kArray || reply->elements.size() != 3) continue;
     int64_t* fields[] = {&result[i].impressions, &result[i].clicks,
                          &result[i].purchases};
     for (size_t j = 0; j < 3; ++j) {
       int64_t value = 0;
-      if (IsString(reply->element[j]) &&
-          absl::SimpleAtoi(ReplyText(reply->element[j]), &value)) {
+      if (IsString(&reply->elements[j]) &&
+          absl::SimpleAtoi(ReplyText(&reply->elements[j]), &value)) {
         *fields[j] = value;
       }
     }
@@ -869,114 +552,29 @@ absl::StatusOr<std::vector<TrialCounts>> RedisFeatureStore::GetTrialCounts(
 }
 
 absl::Status RedisFeatureStore::Ping(absl::Time deadline) const {
-  const Command commands[] = {{"PING"}};
-  RECSYS_ASSIGN_OR_RETURN(std::vector<Reply> replies,
-                          RoundTrip(commands, deadline));
-  const redisReply* reply = replies[0].get();
-  if (reply->type == REDIS_REPLY_STATUS && ReplyText(reply) == "PONG") {
-    return absl::OkStatus();
-  }
-  return absl::InternalError(absl::StrCat("redis ", pool_.address(),
-                                          ": unexpected PING reply '",
-                                          ReplyText(reply), "'"));
+  return client_->Ping(deadline);
 }
 
 }  // namespace
 
-absl::StatusOr<RedisOptions> ParseRedisAddress(absl::string_view address) {
-  if (address.empty()) {
-    return absl::InvalidArgumentError("redis address is empty");
-  }
-  absl::string_view host = address;
-  absl::string_view port_text;
-  bool has_port = false;
-  if (address.front() == '[') {
-    // "[v6 address]" or "[v6 address]:port".
-    const size_t close = address.find(']');
-    if (close == absl::string_view::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("missing ']' in redis address '", address, "'"));
-    }
-    host = address.substr(1, close - 1);
-    absl::string_view rest = address.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') {
-        return absl::InvalidArgumentError(
-            absl::StrCat("unexpected '", rest, "' after ']' in redis address '",
-                         address, "'"));
-      }
-      port_text = rest.substr(1);
-      has_port = true;
-    }
-  } else {
-    const size_t colon = address.find(':');
-    if (colon != absl::string_view::npos) {
-      if (address.find(':', colon + 1) != absl::string_view::npos) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("redis address '", address,
-                         "' has several ':'; write IPv6 hosts as [host]:port"));
-      }
-      host = address.substr(0, colon);
-      port_text = address.substr(colon + 1);
-      has_port = true;
-    }
-  }
-  if (host.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("empty host in redis address '", address, "'"));
-  }
-  RedisOptions options;
-  options.host = std::string(host);
-  if (has_port) {
-    int port = 0;
-    if (!absl::SimpleAtoi(port_text, &port) || port < 1 || port > 65535) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad port '", port_text, "' in redis address '", address, "'"));
-    }
-    options.port = port;
-  }
-  return options;
-}
-
 absl::StatusOr<std::unique_ptr<FeatureStore>> NewRedisFeatureStore(
-    const RedisOptions& options) {
-  if (options.host.empty()) {
-    return absl::InvalidArgumentError("RedisOptions.host is empty");
+    redis::Client* client, const RedisFeatureStoreOptions& options) {
+  if (client == nullptr) {
+    return absl::InvalidArgumentError("client: must not be null");
   }
-  if (options.port < 1 || options.port > 65535) {
+  if (options.recent_limit < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "RedisOptions.port ", options.port, " is outside 1..65535"));
+        "recent_limit: must be >= 1, got ", options.recent_limit));
   }
-  if (options.db < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("RedisOptions.db ", options.db, " is negative"));
-  }
-  if (options.pool_size < 1) {
+  if (options.impression_limit < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "RedisOptions.pool_size ", options.pool_size, " is below 1"));
-  }
-  if (options.recent_limit < 1 || options.impression_limit < 1) {
-    return absl::InvalidArgumentError(
-        "RedisOptions.recent_limit and impression_limit must be at least 1");
+        "impression_limit: must be >= 1, got ", options.impression_limit));
   }
   if (options.bulk_batch < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "RedisOptions.bulk_batch ", options.bulk_batch, " is below 1"));
-  }
-  if (options.connect_timeout <= absl::ZeroDuration() ||
-      options.default_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
-        "RedisOptions.connect_timeout and default_timeout must be positive");
+        absl::StrCat("bulk_batch: must be >= 1, got ", options.bulk_batch));
   }
-  if (options.stall_trip < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "RedisOptions.stall_trip ", options.stall_trip, " is negative"));
-  }
-  if (options.reconnect_backoff < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        "RedisOptions.reconnect_backoff is negative");
-  }
-  return std::make_unique<RedisFeatureStore>(options);
+  return std::make_unique<RedisFeatureStore>(client, options);
 }
 
 }  // namespace recsys::feature_store

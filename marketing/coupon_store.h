@@ -53,8 +53,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "marketing/redis_client.h"
 #include "recsys/v1/marketing.pb.h"
+#include "redis/client.h"
 
 namespace recsys::marketing {
 
@@ -123,10 +123,22 @@ class CouponStore {
 absl::StatusOr<std::unique_ptr<CouponStore>> NewInMemoryCouponStore(
     const CouponStoreOptions& options = {});
 
-// Does not connect: a Redis that is down makes calls fail with Unavailable
-// until it is back. InvalidArgument for bad options.
+struct RedisCouponStoreOptions {
+  // Prefix of every key (the same default as the feature store's, so one
+  // --redis_prefix flag covers both).
+  std::string key_prefix = "rs:";
+  // Options every CouponStore takes.
+  CouponStoreOptions coupons;
+};
+
+// A store over `client`, which is borrowed: it must outlive the store (and
+// may be shared with other stores). Issue and Redeem run Lua scripts by SHA
+// (redis::Script). Reads are marked idempotent, so they survive a stale
+// pooled connection; writes are never re-sent. Does not connect: a Redis
+// that is down makes calls fail with Unavailable until it is back.
+// InvalidArgument for a null client or bad options.
 absl::StatusOr<std::unique_ptr<CouponStore>> NewRedisCouponStore(
-    const RedisClientOptions& redis, const CouponStoreOptions& options = {});
+    redis::Client* client, const RedisCouponStoreOptions& options = {});
 
 // The state a coupon has after `issued` issuances, `redeemed` redemptions
 // and `spent_cents` of discounts, under its current budgets.

@@ -7,8 +7,9 @@
 //                                     the user's issuances / redemptions
 //   {p}u:{user_id}:contact      HASH  campaign -> last contact (unix s)
 //
-// Issue and Redeem are one EVAL each: Redis runs a script atomically, so the
-// checks and the increments cannot interleave with another client's.
+// Issue and Redeem are one script each (EVALSHA, redis::Script): Redis runs a
+// script atomically, so the checks and the increments cannot interleave with
+// another client's.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -22,7 +23,7 @@
 #include "marketing/coupon_store.h"
 #include "marketing/coupon_store_internal.h"
 #include "marketing/coupons.h"
-#include "marketing/redis_client.h"
+#include "redis/client.h"
 
 namespace recsys::marketing {
 namespace {
@@ -31,9 +32,9 @@ using internal::CheckId;
 using internal::CheckUserId;
 using internal::CouponOutcome;
 using internal::OutcomeStatus;
-using internal::RedisClient;
-using internal::RedisCommand;
-using internal::RedisValue;
+using redis::CallKind;
+using redis::Value;
+using RedisCommand = redis::Command;
 
 // Coupon hash fields.
 constexpr char kDef[] = "def";
@@ -141,15 +142,13 @@ std::string FormatDouble(double value) {
 
 class RedisCouponStore final : public CouponStore {
  public:
-  RedisCouponStore(std::unique_ptr<RedisClient> client,
-                   const CouponStoreOptions& options)
-      : client_(std::move(client)),
-        shipping_cents_(ToCents(options.free_shipping_value)) {}
+  RedisCouponStore(redis::Client* client,
+                   const RedisCouponStoreOptions& options)
+      : client_(client),
+        key_prefix_(options.key_prefix),
+        shipping_cents_(ToCents(options.coupons.free_shipping_value)) {}
 
-  std::string Describe() const override {
-    return absl::StrCat("redis ", client_->address(), " db ",
-                        client_->options().db);
-  }
+  std::string Describe() const override { return client_->Describe(); }
 
   absl::Status PutCoupons(const recsys::v1::CouponCatalog& catalog,
                           absl::Time deadline) override {
@@ -198,11 +197,11 @@ class RedisCouponStore final : public CouponStore {
   absl::StatusOr<std::vector<recsys::v1::CouponWithState>> ListCoupons(
       absl::Time deadline) const override {
     const RedisCommand members[] = {{"SMEMBERS", IdsKey()}};
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> ids,
-                            client_->Execute(members, deadline));
+    RECSYS_ASSIGN_OR_RETURN(std::vector<Value> ids,
+                            client_->Execute(members, deadline, CallKind::kRead));
     std::vector<std::string> sorted;
-    for (const RedisValue& id : ids[0].elements) {
-      if (id.type == RedisValue::Type::kString) sorted.push_back(id.text);
+    for (const Value& id : ids[0].elements) {
+      if (id.type == Value::Type::kString) sorted.push_back(id.text);
     }
     std::sort(sorted.begin(), sorted.end());
     std::vector<recsys::v1::CouponWithState> out;
@@ -213,14 +212,14 @@ class RedisCouponStore final : public CouponStore {
       commands.push_back(
           {"HMGET", CouponKey(id), kDef, kIssued, kRedeemed, kSpentCents});
     }
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
-                            client_->RoundTrip(commands, deadline));
+    RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
+                            client_->RoundTrip(commands, deadline, CallKind::kRead));
     out.reserve(sorted.size());
     for (size_t i = 0; i < sorted.size(); ++i) {
-      const RedisValue& r = replies[i];
+      const Value& r = replies[i];
       // Deleted meanwhile, or not a hash: skipped.
-      if (r.type != RedisValue::Type::kArray || r.elements.size() != 4 ||
-          r.elements[0].type != RedisValue::Type::kString) {
+      if (r.type != Value::Type::kArray || r.elements.size() != 4 ||
+          r.elements[0].type != Value::Type::kString) {
         continue;
       }
       recsys::v1::CouponWithState& c = out.emplace_back();
@@ -243,9 +242,9 @@ class RedisCouponStore final : public CouponStore {
                                      {"DEL", CouponKey(coupon_id)},
                                      {"SREM", IdsKey(), std::string(coupon_id)},
                                      {"EXEC"}};
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
+    RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
                             client_->Execute(commands, deadline));
-    const RedisValue& exec = replies.back();
+    const Value& exec = replies.back();
     if (exec.elements.size() != 2 ||
         (exec.elements[0].integer == 0 && exec.elements[1].integer == 0)) {
       return OutcomeStatus(CouponOutcome::kNotFound, "", coupon_id, 0, 0);
@@ -270,11 +269,11 @@ class RedisCouponStore final : public CouponStore {
       command.push_back(absl::StrCat("r:", id));
     }
     const RedisCommand commands[] = {std::move(command)};
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
-                            client_->RoundTrip(commands, deadline));
-    const RedisValue& r = replies[0];
+    RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
+                            client_->RoundTrip(commands, deadline, CallKind::kRead));
+    const Value& r = replies[0];
     // A key of another type (an error reply) reads as no counts.
-    if (r.type != RedisValue::Type::kArray ||
+    if (r.type != Value::Type::kArray ||
         r.elements.size() != 2 * coupon_ids.size()) {
       return out;
     }
@@ -303,8 +302,8 @@ class RedisCouponStore final : public CouponStore {
       commands.push_back(
           {"HGET", UserKey(user, "contact"), std::string(campaign)});
     }
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
-                            client_->RoundTrip(commands, deadline));
+    RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
+                            client_->RoundTrip(commands, deadline, CallKind::kRead));
     for (size_t i = 0; i < user_ids.size(); ++i) {
       out[i] = std::max<int64_t>(0, replies[i].AsInt().value_or(0));
     }
@@ -316,11 +315,14 @@ class RedisCouponStore final : public CouponStore {
                                 absl::Time deadline) override {
     RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
-    const RedisCommand commands[] = {
-        {"EVAL", std::string(kIssueScript), "3", CouponKey(coupon_id),
-         UserKey(user_id, "cpn"), UserKey(user_id, "contact"),
-         std::string(coupon_id), absl::StrCat(absl::ToUnixSeconds(time))}};
-    RECSYS_ASSIGN_OR_RETURN(ScriptResult result, RunScript(commands, deadline));
+    RECSYS_ASSIGN_OR_RETURN(
+        ScriptResult result,
+        RunScript(issue_script_,
+                  {CouponKey(coupon_id), UserKey(user_id, "cpn"),
+                   UserKey(user_id, "contact")},
+                  {std::string(coupon_id),
+                   absl::StrCat(absl::ToUnixSeconds(time))},
+                  deadline));
     RECSYS_RETURN_IF_ERROR(
         OutcomeStatus(result.outcome, user_id, coupon_id, result.a, result.b));
     return result.a;
@@ -335,28 +337,21 @@ class RedisCouponStore final : public CouponStore {
       return absl::InvalidArgumentError(
           absl::StrCat("order_value: must be in [0, 1e12], got ", order_value));
     }
-    const RedisCommand commands[] = {
-        {"EVAL", std::string(kRedeemScript), "2", CouponKey(coupon_id),
-         UserKey(user_id, "cpn"), std::string(coupon_id),
-         absl::StrCat(absl::ToUnixSeconds(time)),
-         absl::StrCat(ToCents(order_value)), absl::StrCat(shipping_cents_)}};
-    RECSYS_ASSIGN_OR_RETURN(ScriptResult result, RunScript(commands, deadline));
+    RECSYS_ASSIGN_OR_RETURN(
+        ScriptResult result,
+        RunScript(redeem_script_, {CouponKey(coupon_id), UserKey(user_id, "cpn")},
+                  {std::string(coupon_id),
+                   absl::StrCat(absl::ToUnixSeconds(time)),
+                   absl::StrCat(ToCents(order_value)),
+                   absl::StrCat(shipping_cents_)},
+                  deadline));
     RECSYS_RETURN_IF_ERROR(
         OutcomeStatus(result.outcome, user_id, coupon_id, result.a, result.b));
     return FromCents(result.a);
   }
 
   absl::Status Ping(absl::Time deadline) const override {
-    const RedisCommand commands[] = {{"PING"}};
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
-                            client_->Execute(commands, deadline));
-    if (replies[0].type == RedisValue::Type::kStatus &&
-        replies[0].text == "PONG") {
-      return absl::OkStatus();
-    }
-    return absl::InternalError(absl::StrCat("redis ", client_->address(),
-                                            ": unexpected PING reply '",
-                                            replies[0].text, "'"));
+    return client_->Ping(deadline);
   }
 
  private:
@@ -366,13 +361,20 @@ class RedisCouponStore final : public CouponStore {
     int64_t b = 0;
   };
 
-  absl::StatusOr<ScriptResult> RunScript(
-      absl::Span<const RedisCommand> commands, absl::Time deadline) const {
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
-                            client_->Execute(commands, deadline));
-    const RedisValue& r = replies[0];
-    if (r.type != RedisValue::Type::kArray || r.elements.size() != 3 ||
-        r.elements[0].type != RedisValue::Type::kInteger ||
+  // Runs one of the coupon scripts (a write: never re-sent). Internal for a
+  // Lua error or a reply of the wrong shape.
+  absl::StatusOr<ScriptResult> RunScript(const redis::Script& script,
+                                         absl::Span<const std::string> keys,
+                                         absl::Span<const std::string> args,
+                                         absl::Time deadline) const {
+    RECSYS_ASSIGN_OR_RETURN(Value r,
+                            client_->Eval(script, keys, args, deadline));
+    if (r.is_error()) {
+      return absl::InternalError(absl::StrCat(
+          "redis ", client_->address(), ": coupon script failed: ", r.text));
+    }
+    if (r.type != Value::Type::kArray || r.elements.size() != 3 ||
+        r.elements[0].type != Value::Type::kInteger ||
         r.elements[0].integer < static_cast<int>(CouponOutcome::kOk) ||
         r.elements[0].integer > static_cast<int>(CouponOutcome::kMoneyShort)) {
       return absl::InternalError(absl::StrCat(
@@ -382,37 +384,36 @@ class RedisCouponStore final : public CouponStore {
                         r.elements[1].integer, r.elements[2].integer};
   }
 
-  std::string IdsKey() const {
-    return absl::StrCat(client_->options().key_prefix, "coupons");
-  }
+  std::string IdsKey() const { return absl::StrCat(key_prefix_, "coupons"); }
   std::string CouponKey(absl::string_view id) const {
-    return absl::StrCat(client_->options().key_prefix, "coupon:", id);
+    return absl::StrCat(key_prefix_, "coupon:", id);
   }
   std::string UserKey(absl::string_view user_id,
                       absl::string_view suffix) const {
-    return absl::StrCat(client_->options().key_prefix, "u:", user_id, ":",
-                        suffix);
+    return absl::StrCat(key_prefix_, "u:", user_id, ":", suffix);
   }
 
   // Immutable after construction.
-  const std::unique_ptr<RedisClient> client_;
+  redis::Client* const client_;  // borrowed; thread-safe
+  const std::string key_prefix_;
   const int64_t shipping_cents_;
+  const redis::Script issue_script_{std::string(kIssueScript)};
+  const redis::Script redeem_script_{std::string(kRedeemScript)};
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CouponStore>> NewRedisCouponStore(
-    const RedisClientOptions& redis, const CouponStoreOptions& options) {
-  if (!std::isfinite(options.free_shipping_value) ||
-      options.free_shipping_value < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("free_shipping_value: must be >= 0, got ",
-                     options.free_shipping_value));
+    redis::Client* client, const RedisCouponStoreOptions& options) {
+  const double shipping = options.coupons.free_shipping_value;
+  if (!std::isfinite(shipping) || shipping < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "free_shipping_value: must be >= 0, got ", shipping));
   }
-  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<RedisClient> client,
-                          RedisClient::Create(redis));
-  return std::unique_ptr<CouponStore>(
-      new RedisCouponStore(std::move(client), options));
+  if (client == nullptr) {
+    return absl::InvalidArgumentError("client: must not be null");
+  }
+  return std::unique_ptr<CouponStore>(new RedisCouponStore(client, options));
 }
 
 }  // namespace recsys::marketing

@@ -16,9 +16,9 @@ namespace recsys::marketing {
 namespace {
 
 using internal::CheckUserId;
-using internal::RedisClient;
-using internal::RedisCommand;
-using internal::RedisValue;
+using redis::CallKind;
+using redis::Value;
+using RedisCommand = redis::Command;
 
 // Fields of {p}u:{user_id}:seg, in the order GetSegment asks for them.
 constexpr const char* kFields[] = {"segment",
@@ -91,13 +91,11 @@ class InMemorySegmentStore final : public SegmentStore {
 
 class RedisSegmentStore final : public SegmentStore {
  public:
-  explicit RedisSegmentStore(std::unique_ptr<RedisClient> client)
-      : client_(std::move(client)) {}
+  RedisSegmentStore(redis::Client* client,
+                    const RedisSegmentStoreOptions& options)
+      : client_(client), options_(options) {}
 
-  std::string Describe() const override {
-    return absl::StrCat("redis ", client_->address(), " db ",
-                        client_->options().db);
-  }
+  std::string Describe() const override { return client_->Describe(); }
 
   absl::Status PutSegments(absl::Span<const UserSegment> users) override {
     for (size_t i = 0; i < users.size(); ++i) {
@@ -125,7 +123,7 @@ class RedisSegmentStore final : public SegmentStore {
                        kFields[11], absl::StrCat(u.m_score),
                        kFields[12], absl::StrCat(u.as_of_unix)});
       batch.push_back({"EXEC"});
-      if (batch.size() >= static_cast<size_t>(client_->options().bulk_batch)) {
+      if (batch.size() >= static_cast<size_t>(options_.bulk_batch)) {
         RECSYS_RETURN_IF_ERROR(
             client_->Execute(batch, absl::InfiniteFuture()).status());
         batch.clear();
@@ -167,8 +165,8 @@ class RedisSegmentStore final : public SegmentStore {
       for (const char* field : kFields) command.push_back(field);
       commands.push_back(std::move(command));
     }
-    RECSYS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies,
-                            client_->RoundTrip(commands, deadline));
+    RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
+                            client_->RoundTrip(commands, deadline, CallKind::kRead));
     for (size_t i = 0; i < user_ids.size(); ++i) {
       out[i] = Parse(user_ids[i], replies[i]);
     }
@@ -179,13 +177,13 @@ class RedisSegmentStore final : public SegmentStore {
   // nullopt for a missing or unreadable record (a key of another type, an
   // unknown segment name, a malformed number).
   static std::optional<UserSegment> Parse(const std::string& user_id,
-                                          const RedisValue& r) {
-    if (r.type != RedisValue::Type::kArray || r.elements.size() != kNumFields) {
+                                          const Value& r) {
+    if (r.type != Value::Type::kArray || r.elements.size() != kNumFields) {
       return std::nullopt;
     }
     std::string f[kNumFields];
     for (size_t j = 0; j < kNumFields; ++j) {
-      if (r.elements[j].type != RedisValue::Type::kString) return std::nullopt;
+      if (r.elements[j].type != Value::Type::kString) return std::nullopt;
       f[j] = r.elements[j].text;
     }
     UserSegment u;
@@ -213,11 +211,12 @@ class RedisSegmentStore final : public SegmentStore {
   }
 
   std::string Key(absl::string_view user_id) const {
-    return absl::StrCat(client_->options().key_prefix, "u:", user_id, ":seg");
+    return absl::StrCat(options_.key_prefix, "u:", user_id, ":seg");
   }
 
   // Immutable after construction.
-  const std::unique_ptr<RedisClient> client_;
+  redis::Client* const client_;  // borrowed; thread-safe
+  const RedisSegmentStoreOptions options_;
 };
 
 }  // namespace
@@ -227,11 +226,15 @@ std::unique_ptr<SegmentStore> NewInMemorySegmentStore() {
 }
 
 absl::StatusOr<std::unique_ptr<SegmentStore>> NewRedisSegmentStore(
-    const RedisClientOptions& options) {
-  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<RedisClient> client,
-                          RedisClient::Create(options));
-  return std::unique_ptr<SegmentStore>(
-      new RedisSegmentStore(std::move(client)));
+    redis::Client* client, const RedisSegmentStoreOptions& options) {
+  if (client == nullptr) {
+    return absl::InvalidArgumentError("client: must not be null");
+  }
+  if (options.bulk_batch < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bulk_batch: must be >= 1, got ", options.bulk_batch));
+  }
+  return std::unique_ptr<SegmentStore>(new RedisSegmentStore(client, options));
 }
 
 }  // namespace recsys::marketing

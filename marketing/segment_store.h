@@ -27,8 +27,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "marketing/redis_client.h"
 #include "marketing/segments.h"
+#include "redis/client.h"
 
 namespace recsys::marketing {
 
@@ -39,7 +39,7 @@ class SegmentStore {
   virtual std::string Describe() const = 0;
 
   // Replaces the record of every given user (others are untouched). Bulk:
-  // Redis sends pipelines of bulk_batch users.
+  // Redis sends pipelines of about bulk_batch commands.
   virtual absl::Status PutSegments(absl::Span<const UserSegment> users) = 0;
 
   // The user's record; NotFound when there is none.
@@ -54,9 +54,19 @@ class SegmentStore {
 
 std::unique_ptr<SegmentStore> NewInMemorySegmentStore();
 
-// Does not connect. InvalidArgument for bad options.
+struct RedisSegmentStoreOptions {
+  // Prefix of every key (the same default as the feature store's).
+  std::string key_prefix = "rs:";
+  // Commands per pipelined batch of PutSegments.
+  int bulk_batch = 1000;
+};
+
+// A store over `client`, which is borrowed: it must outlive the store (and
+// may be shared with other stores). Reads are marked idempotent (they
+// survive a stale pooled connection). Does not connect. InvalidArgument for
+// a null client or bad options (bulk_batch < 1), naming the field.
 absl::StatusOr<std::unique_ptr<SegmentStore>> NewRedisSegmentStore(
-    const RedisClientOptions& options);
+    redis::Client* client, const RedisSegmentStoreOptions& options = {});
 
 }  // namespace recsys::marketing
 

@@ -35,13 +35,16 @@
 #include "recommender/storefront.h"
 #include "server/coupon_event_sink.h"
 #include "server/recommender_service.h"
+#include "redis/client.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "Address to listen on (port 0: any free port).");
 ABSL_FLAG(std::string, model_root, "models", "Directory of versioned model directories.");
 ABSL_FLAG(std::string, redis, "",
           "Redis host:port for features; empty: embedded in-memory store seeded from the model.");
 ABSL_FLAG(std::string, redis_prefix, "rs:", "Prefix of every Redis key.");
-ABSL_FLAG(int, redis_pool, 8, "Maximum Redis connections.");
+ABSL_FLAG(int, redis_pool, 8,
+          "Maximum Redis connections of the process (one pool shared by the feature, coupon "
+          "and segment stores).");
 ABSL_FLAG(bool, item_cache, true,
           "Keep Redis item features (stock, flags, price) in process memory, following the "
           "store's catalog change feed (docs/redis_keys.md); false: read them per request.");
@@ -111,23 +114,35 @@ int main(int argc, char** argv) {
   marketing::CouponStoreOptions coupon_options;
   coupon_options.free_shipping_value =
       marketing::WithDefaults(marketer_options.config).free_shipping_value();
+  // Declared before the stores that borrow it, so it outlives them.
+  std::unique_ptr<redis::Client> redis_client;
   std::unique_ptr<feature_store::FeatureStore> features;
   std::unique_ptr<marketing::CouponStore> coupons;
   std::unique_ptr<marketing::SegmentStore> segments;
   if (!absl::GetFlag(FLAGS_redis).empty()) {
-    auto redis_options = feature_store::ParseRedisAddress(absl::GetFlag(FLAGS_redis));
+    auto redis_options = redis::ParseAddress(absl::GetFlag(FLAGS_redis));
     if (!redis_options.ok()) {
       LogError(absl::StrCat("--redis: ", redis_options.status().message()));
       return 1;
     }
-    redis_options->key_prefix = absl::GetFlag(FLAGS_redis_prefix);
     redis_options->pool_size = absl::GetFlag(FLAGS_redis_pool);
-    auto redis = feature_store::NewRedisFeatureStore(*redis_options);
-    if (!redis.ok()) {
-      LogError(absl::StrCat("--redis: ", redis.status().message()));
+    auto client = redis::Client::Create(*redis_options);
+    if (!client.ok()) {
+      LogError(absl::StrCat("--redis: ", client.status().message()));
       return 1;
     }
-    features = *std::move(redis);
+    // The process's one Redis pool, lent to every store below.
+    redis_client = *std::move(client);
+    const std::string prefix = absl::GetFlag(FLAGS_redis_prefix);
+    feature_store::RedisFeatureStoreOptions feature_options;
+    feature_options.key_prefix = prefix;
+    auto redis_features =
+        feature_store::NewRedisFeatureStore(redis_client.get(), feature_options);
+    if (!redis_features.ok()) {
+      LogError(absl::StrCat("--redis: ", redis_features.status().message()));
+      return 1;
+    }
+    features = *std::move(redis_features);
     if (absl::GetFlag(FLAGS_item_cache)) {
       auto cached = feature_store::NewItemCachingFeatureStore(
           std::move(features),
@@ -138,13 +153,13 @@ int main(int argc, char** argv) {
       }
       features = *std::move(cached);
     }
-    marketing::RedisClientOptions client;
-    client.host = redis_options->host;
-    client.port = redis_options->port;
-    client.key_prefix = redis_options->key_prefix;
-    client.pool_size = redis_options->pool_size;
-    auto coupon_store = marketing::NewRedisCouponStore(client, coupon_options);
-    auto segment_store = marketing::NewRedisSegmentStore(client);
+    marketing::RedisCouponStoreOptions redis_coupon_options;
+    redis_coupon_options.key_prefix = prefix;
+    redis_coupon_options.coupons = coupon_options;
+    marketing::RedisSegmentStoreOptions segment_options;
+    segment_options.key_prefix = prefix;
+    auto coupon_store = marketing::NewRedisCouponStore(redis_client.get(), redis_coupon_options);
+    auto segment_store = marketing::NewRedisSegmentStore(redis_client.get(), segment_options);
     if (!coupon_store.ok() || !segment_store.ok()) {
       LogError(absl::StrCat("--redis: ", coupon_store.ok() ? segment_store.status().message()
                                                            : coupon_store.status().message()));
@@ -220,6 +235,7 @@ int main(int argc, char** argv) {
   server_options.listen_address = absl::GetFlag(FLAGS_listen);
   server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
   server_options.callback_api = absl::GetFlag(FLAGS_callback_api);
+  server_options.redis = redis_client.get();
   auto server = server::RecsysServer::Start(server_options, models->get(), features.get(),
                                             storefront->get(), marketer->get());
   if (!server.ok()) {

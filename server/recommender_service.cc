@@ -562,25 +562,31 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
   auto* health = s->server_->GetHealthCheckService();
   health->SetServingStatus("", true);
   health->SetServingStatus(kRecommenderHealthName, true);
-  health->SetServingStatus(
-      kFeatureStoreHealthName,
-      features->Ping(absl::Now() + absl::Milliseconds(200)).ok());
+  health->SetServingStatus(kFeatureStoreHealthName,
+                           s->PingFeatureBackend(absl::Now() + absl::Milliseconds(200)).ok());
   s->health_thread_ = std::thread([p = s.get()] { p->HealthLoop(); });
   LogInfo(absl::StrCat("recsys server listening on port ", s->port_, ", feature store ",
                        features->Describe()));
   return s;
 }
 
+absl::Status RecsysServer::PingFeatureBackend(absl::Time deadline) const {
+  if (options_.redis != nullptr) return options_.redis->Ping(deadline);
+  return features_->Ping(deadline);
+}
+
 void RecsysServer::HealthLoop() {
   bool last = true;
   while (!stop_.WaitForNotificationWithTimeout(options_.health_interval)) {
-    const bool ok = features_->Ping(absl::Now() + absl::Milliseconds(200)).ok();
+    const bool ok = PingFeatureBackend(absl::Now() + absl::Milliseconds(200)).ok();
     server_->GetHealthCheckService()->SetServingStatus(kFeatureStoreHealthName, ok);
     if (ok != last) {
+      const std::string what = options_.redis != nullptr ? options_.redis->GetStats().ToString()
+                                                         : features_->Describe();
       if (ok) {
-        LogInfo(absl::StrCat("feature store ", features_->Describe(), " is back"));
+        LogInfo(absl::StrCat("feature store ", what, " is back"));
       } else {
-        LogWarning(absl::StrCat("feature store ", features_->Describe(),
+        LogWarning(absl::StrCat("feature store ", what,
                                 " not answering; serving degraded answers"));
       }
       last = ok;

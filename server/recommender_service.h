@@ -28,6 +28,7 @@
 #include "recommender/recommender.h"
 #include "recommender/storefront.h"
 #include "recsys/v1/recommender.grpc.pb.h"
+#include "redis/client.h"
 
 namespace recsys::server {
 
@@ -178,6 +179,12 @@ struct ServerOptions {
   bool callback_api = true;
   // How often the feature store's health is probed.
   absl::Duration health_interval = absl::Seconds(1);
+  // The process's Redis pool, shared by the Redis stores (borrowed; must
+  // outlive the server). When set, kFeatureStoreHealthName reports this
+  // pool (its Ping, which fails fast while the pool backs off or its stall
+  // breaker is open) and state changes are logged with its Stats; when
+  // null (in-memory stores), the feature store's Ping.
+  const redis::Client* redis = nullptr;
   // Serve the reflection service (for grpcurl and similar tools).
   bool reflection = true;
 };
@@ -207,6 +214,9 @@ class RecsysServer {
  private:
   RecsysServer() = default;
   void HealthLoop();
+  // What kFeatureStoreHealthName reports: ServerOptions::redis, else the
+  // feature store.
+  absl::Status PingFeatureBackend(absl::Time deadline) const;
 
   ServerOptions options_;
   feature_store::FeatureStore* features_ = nullptr;

@@ -19,6 +19,7 @@
 #include "feature_store/redis_feature_store.h"
 #include "marketing/coupons.h"
 #include "marketing/segment_store.h"
+#include "redis/client.h"
 #include "training/trainer.h"
 
 namespace {
@@ -195,27 +196,33 @@ int main(int argc, char** argv) {
   };
   if (absl::Status s = ValidateTrainerOptions(options); !s.ok()) return Fail(s);
 
+  // One Redis pool for both stores; it outlives them (declared first).
+  std::unique_ptr<recsys::redis::Client> redis_client;
   std::unique_ptr<recsys::feature_store::FeatureStore> store;
   std::unique_ptr<recsys::marketing::SegmentStore> segment_store;
   const std::string redis = absl::GetFlag(FLAGS_redis);
   if (!redis.empty()) {
-    absl::StatusOr<recsys::feature_store::RedisOptions> redis_options =
-        recsys::feature_store::ParseRedisAddress(redis);
+    absl::StatusOr<recsys::redis::Options> redis_options =
+        recsys::redis::ParseAddress(redis);
     if (!redis_options.ok()) return Fail(redis_options.status());
+    absl::StatusOr<std::unique_ptr<recsys::redis::Client>> client =
+        recsys::redis::Client::Create(*redis_options);
+    if (!client.ok()) return Fail(client.status());
+    redis_client = *std::move(client);
+    recsys::feature_store::RedisFeatureStoreOptions store_options;
     const std::string prefix = absl::GetFlag(FLAGS_redis_key_prefix);
-    if (!prefix.empty()) redis_options->key_prefix = prefix;
+    if (!prefix.empty()) store_options.key_prefix = prefix;
     absl::StatusOr<std::unique_ptr<recsys::feature_store::FeatureStore>>
-        created = recsys::feature_store::NewRedisFeatureStore(*redis_options);
+        created = recsys::feature_store::NewRedisFeatureStore(
+            redis_client.get(), store_options);
     if (!created.ok()) return Fail(created.status());
     store = *std::move(created);
     if (options.compute_segments) {
-      recsys::marketing::RedisClientOptions segment_options;
-      segment_options.host = redis_options->host;
-      segment_options.port = redis_options->port;
-      segment_options.db = redis_options->db;
-      segment_options.key_prefix = redis_options->key_prefix;
+      recsys::marketing::RedisSegmentStoreOptions segment_options;
+      segment_options.key_prefix = store_options.key_prefix;
       absl::StatusOr<std::unique_ptr<recsys::marketing::SegmentStore>> segments =
-          recsys::marketing::NewRedisSegmentStore(segment_options);
+          recsys::marketing::NewRedisSegmentStore(redis_client.get(),
+                                                  segment_options);
       if (!segments.ok()) return Fail(segments.status());
       segment_store = *std::move(segments);
     }

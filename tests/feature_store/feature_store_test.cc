@@ -84,19 +84,14 @@ struct RedisBackend {
   static constexpr char kName[] = "Redis";
   static absl::StatusOr<std::unique_ptr<FeatureStore>> Make(
       const Limits& limits) {
-    absl::StatusOr<recsys::testing::RedisServer*> server =
-        test::SharedRedisServer();
-    if (!server.ok()) return server.status();
-    RedisOptions options;
-    options.host = (*server)->host();
-    options.port = (*server)->port();
+    // Every store borrows the one shared client (pool).
+    absl::StatusOr<redis::Client*> client = test::SharedRedisClient();
+    if (!client.ok()) return client.status();
+    RedisFeatureStoreOptions options;
     options.key_prefix = test::UniqueKeyPrefix();
     options.recent_limit = limits.recent;
     options.impression_limit = limits.impressions;
-    // Generous: the box running the tests may be busy.
-    options.connect_timeout = absl::Seconds(5);
-    options.default_timeout = absl::Seconds(10);
-    return NewRedisFeatureStore(options);
+    return NewRedisFeatureStore(*client, options);
   }
 };
 

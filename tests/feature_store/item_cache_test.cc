@@ -275,12 +275,18 @@ class ItemCacheRedisTest : public ::testing::Test {
     EXPECT_TRUE(server.ok()) << server.status();
     if (!server.ok()) return nullptr;
     server_ = *server;
-    RedisOptions options;
-    options.host = server_->host();
-    options.port = server_->port();
+    // Each replica has a pool of its own, as separate processes would.
+    redis::Options redis_options;
+    redis_options.host = server_->host();
+    redis_options.port = server_->port();
+    redis_options.default_timeout = absl::Seconds(10);
+    auto client = redis::Client::Create(redis_options);
+    EXPECT_TRUE(client.ok()) << client.status();
+    if (!client.ok()) return nullptr;
+    clients_.push_back(*std::move(client));
+    RedisFeatureStoreOptions options;
     options.key_prefix = prefix_;
-    options.default_timeout = absl::Seconds(10);
-    auto redis = NewRedisFeatureStore(options);
+    auto redis = NewRedisFeatureStore(clients_.back().get(), options);
     EXPECT_TRUE(redis.ok()) << redis.status();
     if (!redis.ok()) return nullptr;
     auto cache = NewItemCachingFeatureStore(*std::move(redis), {.max_staleness = max_staleness});
@@ -290,6 +296,9 @@ class ItemCacheRedisTest : public ::testing::Test {
 
   const std::string prefix_ = test::UniqueKeyPrefix();
   recsys::testing::RedisServer* server_ = nullptr;
+  // The replicas' pools; they outlive the replicas, which are locals of the
+  // test bodies.
+  std::vector<std::unique_ptr<redis::Client>> clients_;
 };
 
 TEST_F(ItemCacheRedisTest, AnUpdateOnOneReplicaReachesTheOther) {

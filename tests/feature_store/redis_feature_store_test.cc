@@ -1,6 +1,8 @@
 // Tests of the Redis store that go beyond the shared contract suite in
-// feature_store_test.cc: address parsing, option checks, the key schema of
-// docs/redis_keys.md, corrupt data, a dead or paused Redis, and concurrency.
+// feature_store_test.cc: option checks, the key schema of docs/redis_keys.md,
+// corrupt data, a dead or paused Redis, and concurrency. The pool itself
+// (address parsing, its options, stale connections, scripts) is tested in
+// tests/redis/client_test.cc.
 #include "feature_store/redis_feature_store.h"
 
 #include <memory>
@@ -20,6 +22,7 @@
 #include "absl/time/time.h"
 #include "feature_store/feature_store.h"
 #include "gtest/gtest.h"
+#include "redis/client.h"
 #include "tests/feature_store/test_util.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/status_matchers.h"
@@ -37,23 +40,47 @@ using test::View;
 
 constexpr absl::Time kNoDeadline = absl::InfiniteFuture();
 
+// The options of a store and of the client (pool) it gets.
+struct Options {
+  redis::Options redis;
+  RedisFeatureStoreOptions store;
+};
+
 // Options for a store on `server` with generous timeouts (the box running
 // the tests may be busy) and a key prefix of its own.
-RedisOptions OptionsFor(const RedisServer& server) {
-  RedisOptions options;
-  options.host = server.host();
-  options.port = server.port();
-  options.key_prefix = test::UniqueKeyPrefix();
-  options.connect_timeout = absl::Seconds(5);
-  options.default_timeout = absl::Seconds(10);
+Options OptionsFor(const RedisServer& server) {
+  Options options;
+  options.redis.host = server.host();
+  options.redis.port = server.port();
+  options.store.key_prefix = test::UniqueKeyPrefix();
+  options.redis.connect_timeout = absl::Seconds(5);
+  options.redis.default_timeout = absl::Seconds(10);
   return options;
 }
 
-std::unique_ptr<FeatureStore> MustCreate(const RedisOptions& options) {
+// A store with a client of its own, as the server's main builds them. The
+// client is declared first, so it outlives the store.
+struct TestStore {
+  std::unique_ptr<redis::Client> client;
+  std::unique_ptr<FeatureStore> store;
+
+  FeatureStore* get() const { return store.get(); }
+  FeatureStore* operator->() const { return store.get(); }
+  bool operator==(std::nullptr_t) const { return store == nullptr; }
+};
+
+TestStore MustCreate(const Options& options) {
+  TestStore result;
+  absl::StatusOr<std::unique_ptr<redis::Client>> client =
+      redis::Client::Create(options.redis);
+  EXPECT_TRUE(client.ok()) << client.status();
+  if (!client.ok()) return result;
+  result.client = *std::move(client);
   absl::StatusOr<std::unique_ptr<FeatureStore>> store =
-      NewRedisFeatureStore(options);
+      NewRedisFeatureStore(result.client.get(), options.store);
   EXPECT_TRUE(store.ok()) << store.status();
-  return store.ok() ? *std::move(store) : nullptr;
+  if (store.ok()) result.store = *std::move(store);
+  return result;
 }
 
 bool IsUnavailableOrDeadline(const absl::Status& status) {
@@ -62,87 +89,42 @@ bool IsUnavailableOrDeadline(const absl::Status& status) {
 }
 
 // ---------------------------------------------------------------------------
-// ParseRedisAddress / NewRedisFeatureStore.
-
-TEST(ParseRedisAddressTest, HostAndPort) {
-  RECSYS_ASSERT_OK_AND_ASSIGN(RedisOptions options,
-                              ParseRedisAddress("redis.internal:6380"));
-  EXPECT_EQ(options.host, "redis.internal");
-  EXPECT_EQ(options.port, 6380);
-  EXPECT_EQ(options.key_prefix, RedisOptions().key_prefix);
-}
-
-TEST(ParseRedisAddressTest, HostOnlyUsesDefaultPort) {
-  RECSYS_ASSERT_OK_AND_ASSIGN(RedisOptions options,
-                              ParseRedisAddress("10.0.0.5"));
-  EXPECT_EQ(options.host, "10.0.0.5");
-  EXPECT_EQ(options.port, 6379);
-}
-
-TEST(ParseRedisAddressTest, BracketedIpv6) {
-  RECSYS_ASSERT_OK_AND_ASSIGN(RedisOptions options,
-                              ParseRedisAddress("[::1]:7000"));
-  EXPECT_EQ(options.host, "::1");
-  EXPECT_EQ(options.port, 7000);
-  RECSYS_ASSERT_OK_AND_ASSIGN(options, ParseRedisAddress("[::1]"));
-  EXPECT_EQ(options.port, 6379);
-}
-
-TEST(ParseRedisAddressTest, RejectsMalformedAddresses) {
-  for (absl::string_view bad :
-       {"", ":6379", "host:", "host:abc", "host:0", "host:65536", "host:-1",
-        "::1:6379", "[::1", "[::1]x", "[]:6379"}) {
-    absl::StatusOr<RedisOptions> options = ParseRedisAddress(bad);
-    EXPECT_EQ(options.status().code(), absl::StatusCode::kInvalidArgument)
-        << "'" << bad << "' gave " << options.status();
-  }
-  absl::Status status = ParseRedisAddress("host:abc").status();
-  EXPECT_NE(status.message().find("'abc'"), absl::string_view::npos) << status;
-}
+// NewRedisFeatureStore. (Address parsing and the client's options:
+// tests/redis/client_test.cc.)
 
 TEST(NewRedisFeatureStoreTest, RejectsBadOptions) {
-  auto expect_invalid = [](RedisOptions options, absl::string_view what) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> client,
+                              redis::Client::Create({}));
+  auto expect_invalid = [&client](RedisFeatureStoreOptions options,
+                                  absl::string_view what) {
     absl::StatusOr<std::unique_ptr<FeatureStore>> store =
-        NewRedisFeatureStore(options);
+        NewRedisFeatureStore(client.get(), options);
     EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument)
         << what << ": " << store.status();
   };
-  RedisOptions options;
-  options.host = "";
-  expect_invalid(options, "empty host");
-  options = RedisOptions();
-  options.port = 0;
-  expect_invalid(options, "port 0");
-  options.port = 70000;
-  expect_invalid(options, "port 70000");
-  options = RedisOptions();
-  options.pool_size = 0;
-  expect_invalid(options, "pool_size 0");
-  options = RedisOptions();
-  options.db = -1;
-  expect_invalid(options, "db -1");
-  options = RedisOptions();
+  RedisFeatureStoreOptions options;
   options.recent_limit = 0;
   expect_invalid(options, "recent_limit 0");
-  options = RedisOptions();
+  options = RedisFeatureStoreOptions();
+  options.impression_limit = 0;
+  expect_invalid(options, "impression_limit 0");
+  options = RedisFeatureStoreOptions();
   options.bulk_batch = 0;
   expect_invalid(options, "bulk_batch 0");
-  options = RedisOptions();
-  options.default_timeout = absl::ZeroDuration();
-  expect_invalid(options, "default_timeout 0");
-  options = RedisOptions();
-  options.stall_trip = -1;
-  expect_invalid(options, "stall_trip -1");
+  EXPECT_EQ(NewRedisFeatureStore(nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(NewRedisFeatureStoreTest, DoesNotConnectAndDescribesItself) {
   RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
-  RedisOptions options;
+  redis::Options options;
   options.port = port;
   options.db = 2;
   // Nothing listens on the port: creating the store must still succeed.
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> client,
+                              redis::Client::Create(options));
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<FeatureStore> store,
-                              NewRedisFeatureStore(options));
+                              NewRedisFeatureStore(client.get()));
   EXPECT_EQ(store->Describe(), absl::StrCat("redis 127.0.0.1:", port, " db 2"));
 }
 
@@ -151,10 +133,10 @@ TEST(NewRedisFeatureStoreTest, DoesNotConnectAndDescribesItself) {
 
 TEST(RedisFeatureStoreTest, DeadRedisFailsFastWithUnavailable) {
   RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
-  RedisOptions options;
-  options.port = port;
-  options.reconnect_backoff = absl::Minutes(10);
-  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  Options options;
+  options.redis.port = port;
+  options.redis.reconnect_backoff = absl::Minutes(10);
+  TestStore store = MustCreate(options);
   ASSERT_NE(store, nullptr);
 
   absl::Status first = store->GetUser("u", kNoDeadline).status();
@@ -190,15 +172,15 @@ class StallTripTest : public ::testing::Test {
  protected:
   void SetUp() override {
     RECSYS_ASSERT_OK_AND_ASSIGN(server_, RedisServer::Start());
-    RedisOptions options = OptionsFor(*server_);
-    options.stall_trip = 3;
-    options.reconnect_backoff = absl::Minutes(10);
+    Options options = OptionsFor(*server_);
+    options.redis.stall_trip = 3;
+    options.redis.reconnect_backoff = absl::Minutes(10);
     store_ = MustCreate(options);
     ASSERT_NE(store_, nullptr);
   }
 
   std::unique_ptr<RedisServer> server_;
-  std::unique_ptr<FeatureStore> store_;
+  TestStore store_;
 };
 
 TEST_F(StallTripTest, HungRedisTripsToFailFast) {
@@ -237,7 +219,7 @@ TEST_F(StallTripTest, AnAnswerBetweenStallsKeepsTheStoreOpen) {
 
 TEST(RedisFeatureStoreTest, PassedDeadlineIsDeadlineExceeded) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
-  std::unique_ptr<FeatureStore> store = MustCreate(OptionsFor(*server));
+  TestStore store = MustCreate(OptionsFor(*server));
   ASSERT_NE(store, nullptr);
   const absl::Time past = absl::Now() - absl::Seconds(1);
   EXPECT_EQ(store->GetUser("u", past).status().code(),
@@ -250,10 +232,10 @@ TEST(RedisFeatureStoreTest, PassedDeadlineIsDeadlineExceeded) {
 TEST(RedisFeatureStoreTest, SurvivesRedisStopAndRecoversAfterRestart) {
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
                               RedisServer::Start());
-  RedisOptions options = OptionsFor(*server);
-  options.pool_size = 4;
-  options.reconnect_backoff = absl::Milliseconds(100);
-  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  Options options = OptionsFor(*server);
+  options.redis.pool_size = 4;
+  options.redis.reconnect_backoff = absl::Milliseconds(100);
+  TestStore store = MustCreate(options);
   ASSERT_NE(store, nullptr);
 
   // Open several pooled connections, which go stale when Redis dies.
@@ -313,9 +295,9 @@ TEST(RedisFeatureStoreTest, SurvivesRedisStopAndRecoversAfterRestart) {
 TEST(RedisFeatureStoreTest, SlowRedisIsDeadlineExceededAndConnectionDropped) {
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
                               RedisServer::Start());
-  RedisOptions options = OptionsFor(*server);
-  options.pool_size = 1;
-  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  Options options = OptionsFor(*server);
+  options.redis.pool_size = 1;
+  TestStore store = MustCreate(options);
   ASSERT_NE(store, nullptr);
   const Event events[] = {Purchase("u", "a", T(1))};
   RECSYS_ASSERT_OK(store->RecordEvents(events, kNoDeadline));
@@ -347,10 +329,10 @@ TEST(RedisFeatureStoreTest, SlowRedisIsDeadlineExceededAndConnectionDropped) {
 
 TEST(RedisFeatureStoreTest, KeySchemaMatchesDocumentation) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
-  RedisOptions options = OptionsFor(*server);
-  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  Options options = OptionsFor(*server);
+  TestStore store = MustCreate(options);
   ASSERT_NE(store, nullptr);
-  const std::string p = options.key_prefix;
+  const std::string p = options.store.key_prefix;
   const Event events[] = {Purchase("alice", "sku-1", T(10)),
                           View("alice", "sku-2", T(11)),
                           Impression("alice", "sku-3", T(12))};
@@ -394,9 +376,9 @@ TEST(RedisFeatureStoreTest, KeySchemaMatchesDocumentation) {
 
 TEST(RedisFeatureStoreTest, SelectsTheConfiguredDatabase) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
-  RedisOptions options = OptionsFor(*server);
-  options.db = 5;
-  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  Options options = OptionsFor(*server);
+  options.redis.db = 5;
+  TestStore store = MustCreate(options);
   ASSERT_NE(store, nullptr);
   const Event events[] = {Purchase("alice", "sku-1", T(10))};
   RECSYS_ASSERT_OK(store->RecordEvents(events, kNoDeadline));
@@ -404,7 +386,7 @@ TEST(RedisFeatureStoreTest, SelectsTheConfiguredDatabase) {
   // The fixture's connections use db 0.
   RECSYS_ASSERT_OK_AND_ASSIGN(
       std::string exists,
-      server->Command({"EXISTS", options.key_prefix + "u:alice:pc"}));
+      server->Command({"EXISTS", options.store.key_prefix + "u:alice:pc"}));
   EXPECT_EQ(exists, "0");
   RECSYS_ASSERT_OK_AND_ASSIGN(std::string keyspace,
                               server->Command({"INFO", "keyspace"}));
@@ -413,10 +395,10 @@ TEST(RedisFeatureStoreTest, SelectsTheConfiguredDatabase) {
 
 TEST(RedisFeatureStoreTest, CorruptValuesAreSkipped) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
-  RedisOptions options = OptionsFor(*server);
-  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  Options options = OptionsFor(*server);
+  TestStore store = MustCreate(options);
   ASSERT_NE(store, nullptr);
-  const std::string p = options.key_prefix;
+  const std::string p = options.store.key_prefix;
   for (const std::vector<std::string>& argv :
        std::vector<std::vector<std::string>>{
            {"HSET", p + "u:bob:pc", "good", "2", "text", "abc", "zero", "0",
@@ -466,10 +448,10 @@ TEST(RedisFeatureStoreTest, CorruptValuesAreSkipped) {
 
 TEST(RedisFeatureStoreTest, KeyOfWrongTypeIsNotACrash) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
-  RedisOptions options = OptionsFor(*server);
-  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  Options options = OptionsFor(*server);
+  TestStore store = MustCreate(options);
   ASSERT_NE(store, nullptr);
-  const std::string p = options.key_prefix;
+  const std::string p = options.store.key_prefix;
   RECSYS_ASSERT_OK(server->Command({"SET", p + "u:cat:pc", "x"}).status());
   RECSYS_ASSERT_OK(server->Command({"SET", p + "i:odd", "x"}).status());
 
@@ -489,6 +471,36 @@ TEST(RedisFeatureStoreTest, KeyOfWrongTypeIsNotACrash) {
   RECSYS_EXPECT_OK(store->Ping(kNoDeadline));
 }
 
+// The purchase and catalog-change scripts run by SHA; after SCRIPT FLUSH
+// (or a restart) they are loaded again, and each runs exactly once.
+TEST(RedisFeatureStoreTest, ScriptsSurviveScriptFlush) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
+  Options options = OptionsFor(*server);
+  TestStore store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+  const std::string p = options.store.key_prefix;
+  const Event first[] = {Purchase("ann", "a", T(1))};
+  RECSYS_ASSERT_OK(store->RecordEvents(first, kNoDeadline));
+  const ItemFeatures items[] = {{.item_id = "a", .stock = 1}};
+  RECSYS_ASSERT_OK(store->PutItems(items));
+
+  RECSYS_ASSERT_OK(server->Command({"SCRIPT", "FLUSH"}).status());
+  const Event again[] = {Purchase("ann", "a", T(2)), View("ann", "b", T(3)),
+                         Purchase("ann", "a", T(4))};
+  RECSYS_ASSERT_OK(store->RecordEvents(again, kNoDeadline));
+  RECSYS_ASSERT_OK(store->PutItems(items));
+
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user, store->GetUser("ann", kNoDeadline));
+  std::optional<PurchaseRecord> a = FindPurchase(user, "a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->count, 3);
+  EXPECT_EQ(a->last_purchase, T(4));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string version,
+                              server->Command({"GET", p + "catalog_version"}));
+  EXPECT_EQ(version, "2");
+  EXPECT_EQ(store.client->GetStats().script_reloads, 2);
+}
+
 // ---------------------------------------------------------------------------
 // Concurrency and bulk loads.
 
@@ -499,10 +511,10 @@ TEST_P(RedisConcurrencyTest, ConcurrentPurchasesCountExactly) {
   // Own server, so that the connection count below is this store's alone.
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
                               RedisServer::Start());
-  RedisOptions options = OptionsFor(*server);
-  options.pool_size = pool_size;
-  options.recent_limit = 50;
-  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  Options options = OptionsFor(*server);
+  options.redis.pool_size = pool_size;
+  options.store.recent_limit = 50;
+  TestStore store = MustCreate(options);
   ASSERT_NE(store, nullptr);
 
   constexpr int kThreads = 8;
@@ -568,8 +580,8 @@ INSTANTIATE_TEST_SUITE_P(PoolSizes, RedisConcurrencyTest,
 
 TEST(RedisFeatureStoreTest, BulkPutUsers) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
-  RedisOptions options = OptionsFor(*server);
-  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  Options options = OptionsFor(*server);
+  TestStore store = MustCreate(options);
   ASSERT_NE(store, nullptr);
 
   constexpr int kUsers = 20000;
@@ -600,9 +612,9 @@ TEST(RedisFeatureStoreTest, BulkPutUsers) {
 
 TEST(RedisFeatureStoreTest, BulkPutItemsAcrossBatches) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
-  RedisOptions options = OptionsFor(*server);
-  options.bulk_batch = 7;  // Many small pipelines, one partial at the end.
-  std::unique_ptr<FeatureStore> store = MustCreate(options);
+  Options options = OptionsFor(*server);
+  options.store.bulk_batch = 7;  // Many small pipelines, one partial at the end.
+  TestStore store = MustCreate(options);
   ASSERT_NE(store, nullptr);
   std::vector<ItemFeatures> items;
   std::vector<std::string> ids;

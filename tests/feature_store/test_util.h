@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "feature_store/feature_store.h"
+#include "redis/client.h"
 #include "tests/testing/redis_server.h"
 
 namespace recsys::feature_store::test {
@@ -81,14 +82,30 @@ inline std::string UniqueKeyPrefix() {
   return absl::StrCat("t", next.fetch_add(1), ":");
 }
 
-// One redis-server for the whole test executable, started on first use from
-// the test (main) thread and stopped at exit. Tests that stop or pause Redis
-// start their own instead.
+// The redis-server shared by the whole test executable
+// (tests/testing/redis_server.h). Tests that stop or pause Redis start their
+// own instead.
 inline absl::StatusOr<recsys::testing::RedisServer*> SharedRedisServer() {
-  static absl::StatusOr<std::unique_ptr<recsys::testing::RedisServer>> server =
-      recsys::testing::RedisServer::Start();
-  if (!server.ok()) return server.status();
-  return server->get();
+  return recsys::testing::SharedRedisServer();
+}
+
+// One client (pool) on SharedRedisServer() for the whole test executable,
+// with generous timeouts (the box running the tests may be busy); stores
+// borrow it, as the server's stores share one pool.
+inline absl::StatusOr<redis::Client*> SharedRedisClient() {
+  static absl::StatusOr<std::unique_ptr<redis::Client>> client =
+      []() -> absl::StatusOr<std::unique_ptr<redis::Client>> {
+    absl::StatusOr<recsys::testing::RedisServer*> server = SharedRedisServer();
+    if (!server.ok()) return server.status();
+    redis::Options options;
+    options.host = (*server)->host();
+    options.port = (*server)->port();
+    options.connect_timeout = absl::Seconds(5);
+    options.default_timeout = absl::Seconds(10);
+    return redis::Client::Create(options);
+  }();
+  if (!client.ok()) return client.status();
+  return client->get();
 }
 
 }  // namespace recsys::feature_store::test

@@ -53,11 +53,11 @@ class CouponStoreContractTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<CouponStore> Make(const CouponStoreOptions& options) {
     absl::StatusOr<std::unique_ptr<CouponStore>> store;
     if (GetParam() == "redis") {
-      absl::StatusOr<recsys::testing::RedisServer*> server =
-          test::SharedRedisServer();
-      EXPECT_TRUE(server.ok()) << server.status();
-      if (!server.ok()) return nullptr;
-      store = NewRedisCouponStore(test::OptionsFor(**server), options);
+      absl::StatusOr<redis::Client*> client = test::SharedRedisClient();
+      EXPECT_TRUE(client.ok()) << client.status();
+      if (!client.ok()) return nullptr;
+      store = NewRedisCouponStore(
+          *client, {.key_prefix = test::UniqueKeyPrefix(), .coupons = options});
     } else {
       store = NewInMemoryCouponStore(options);
     }
@@ -517,12 +517,17 @@ TEST(CouponStoreTest, MakeCouponState) {
 TEST(CouponStoreTest, BadOptions) {
   EXPECT_EQ(NewInMemoryCouponStore({.free_shipping_value = -1}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  RedisClientOptions redis;
-  EXPECT_EQ(
-      NewRedisCouponStore(redis, {.free_shipping_value = NAN}).status().code(),
-      absl::StatusCode::kInvalidArgument);
-  redis.port = 0;
-  EXPECT_EQ(NewRedisCouponStore(redis).status().code(),
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> client,
+                              redis::Client::Create({}));
+  EXPECT_EQ(NewRedisCouponStore(client.get(),
+                                {.coupons = {.free_shipping_value = NAN}})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(NewRedisCouponStore(nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Bad client options are refused where the client is made.
+  EXPECT_EQ(redis::Client::Create({.port = 0}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

@@ -3,14 +3,19 @@
 // restarted Redis, corrupt data.
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "feature_store/redis_feature_store.h"
 #include "gtest/gtest.h"
 #include "marketing/coupon_store.h"
+#include "marketing/segment_store.h"
 #include "tests/marketing/test_util.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/status_matchers.h"
@@ -47,10 +52,10 @@ bool IsUnavailableOrDeadline(const absl::Status& status) {
 
 TEST(RedisCouponStoreTest, KeySchemaMatchesDocumentation) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
-  RedisClientOptions options = test::OptionsFor(*server);
-  const std::string p = options.key_prefix;
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::Client * client, test::SharedRedisClient());
+  const std::string p = test::UniqueKeyPrefix();
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store,
-                              NewRedisCouponStore(options));
+                              NewRedisCouponStore(client, {.key_prefix = p}));
   RECSYS_ASSERT_OK(store->PutCoupons(OneCoupon(), kDeadline));
   RECSYS_ASSERT_OK(
       store->Issue("user:1", "C1", absl::FromUnixSeconds(kNow), kDeadline));
@@ -85,10 +90,12 @@ TEST(RedisCouponStoreTest, KeySchemaMatchesDocumentation) {
 
 TEST(RedisCouponStoreTest, DeadRedisIsUnavailable) {
   RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
-  RedisClientOptions options;
+  redis::Options options;
   options.port = port;
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> client,
+                              redis::Client::Create(options));
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store,
-                              NewRedisCouponStore(options));
+                              NewRedisCouponStore(client.get()));
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
   const absl::Time t = absl::FromUnixSeconds(kNow);
   const std::vector<std::string> ids = {"C1"};
@@ -112,10 +119,13 @@ TEST(RedisCouponStoreTest, DeadRedisIsUnavailable) {
 TEST(RedisCouponStoreTest, RecoversAfterRestart) {
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
                               RedisServer::Start());
-  RedisClientOptions options = test::OptionsFor(*server);
+  redis::Options options = test::OptionsFor(*server);
   options.reconnect_backoff = absl::Milliseconds(50);
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store,
-                              NewRedisCouponStore(options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> client,
+                              redis::Client::Create(options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<CouponStore> store,
+      NewRedisCouponStore(client.get(), {.key_prefix = test::UniqueKeyPrefix()}));
   RECSYS_ASSERT_OK(store->PutCoupons(OneCoupon(), kDeadline));
   RECSYS_ASSERT_OK(server->Stop());
   const absl::Status down =
@@ -135,12 +145,13 @@ TEST(RedisCouponStoreTest, RecoversAfterRestart) {
 
 TEST(RedisCouponStoreTest, CorruptDefinitionIsDataLoss) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
-  RedisClientOptions options = test::OptionsFor(*server);
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::Client * client, test::SharedRedisClient());
+  const std::string p = test::UniqueKeyPrefix();
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store,
-                              NewRedisCouponStore(options));
+                              NewRedisCouponStore(client, {.key_prefix = p}));
   RECSYS_ASSERT_OK(store->PutCoupons(OneCoupon(), kDeadline));
   RECSYS_ASSERT_OK(server
-                       ->Command({"HSET", options.key_prefix + "coupon:C1",
+                       ->Command({"HSET", p + "coupon:C1",
                                   "def", "\xff\xff\xff"})
                        .status());
   absl::StatusOr<std::vector<recsys::v1::CouponWithState>> all =
@@ -149,7 +160,7 @@ TEST(RedisCouponStoreTest, CorruptDefinitionIsDataLoss) {
   EXPECT_THAT(std::string(all.status().message()), HasSubstr("C1"));
   // An id in the set without a hash (deleted by hand) is skipped.
   RECSYS_ASSERT_OK(
-      server->Command({"DEL", options.key_prefix + "coupon:C1"}).status());
+      server->Command({"DEL", p + "coupon:C1"}).status());
   RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<recsys::v1::CouponWithState> none,
                               store->ListCoupons(kDeadline));
   EXPECT_TRUE(none.empty());
@@ -157,13 +168,14 @@ TEST(RedisCouponStoreTest, CorruptDefinitionIsDataLoss) {
 
 TEST(RedisCouponStoreTest, CorruptCountersAreInternalErrors) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
-  RedisClientOptions options = test::OptionsFor(*server);
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::Client * client, test::SharedRedisClient());
+  const std::string p = test::UniqueKeyPrefix();
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store,
-                              NewRedisCouponStore(options));
+                              NewRedisCouponStore(client, {.key_prefix = p}));
   RECSYS_ASSERT_OK(store->PutCoupons(OneCoupon(), kDeadline));
   // The user's counts key holds a string instead of a hash.
   RECSYS_ASSERT_OK(
-      server->Command({"SET", options.key_prefix + "u:u1:cpn", "x"}).status());
+      server->Command({"SET", p + "u:u1:cpn", "x"}).status());
   const absl::Status s =
       store->Issue("u1", "C1", absl::FromUnixSeconds(kNow), kDeadline).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
@@ -171,6 +183,97 @@ TEST(RedisCouponStoreTest, CorruptCountersAreInternalErrors) {
   RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<UserCouponCounts> counts,
                               store->GetUserCounts("u1", ids, kDeadline));
   EXPECT_EQ(counts[0].issued, 0);
+}
+
+TEST(RedisCouponStoreTest, ScriptsSurviveScriptFlush) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::Client * client, test::SharedRedisClient());
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<CouponStore> store,
+      NewRedisCouponStore(client, {.key_prefix = test::UniqueKeyPrefix()}));
+  RECSYS_ASSERT_OK(store->PutCoupons(OneCoupon(), kDeadline));
+  const absl::Time t = absl::FromUnixSeconds(kNow);
+  RECSYS_ASSERT_OK_AND_ASSIGN(int64_t issued, store->Issue("u1", "C1", t, kDeadline));
+  EXPECT_EQ(issued, 1);
+  // Redis forgets every script; the store's EVALSHA meets NOSCRIPT and is
+  // run again after loading the script.
+  RECSYS_ASSERT_OK(server->Command({"SCRIPT", "FLUSH"}).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(issued, store->Issue("u1", "C1", t, kDeadline));
+  EXPECT_EQ(issued, 2);
+  RECSYS_ASSERT_OK(server->Command({"SCRIPT", "FLUSH"}).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(double discount,
+                              store->Redeem("u1", "C1", 80, t, kDeadline));
+  EXPECT_DOUBLE_EQ(discount, 10);
+}
+
+// The server's stores share one pool: however busy, the feature, coupon and
+// segment stores together never open more than pool_size connections.
+TEST(RedisStoresTest, ShareOnePoolWithinItsSize) {
+  // Own server, so that the connections counted are this pool's alone.
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  redis::Options options = test::OptionsFor(*server);
+  options.pool_size = 3;
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> client,
+                              redis::Client::Create(options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<feature_store::FeatureStore> features,
+      feature_store::NewRedisFeatureStore(client.get()));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> coupons,
+                              NewRedisCouponStore(client.get()));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<SegmentStore> segments,
+                              NewRedisSegmentStore(client.get()));
+  recsys::v1::CouponCatalog catalog = OneCoupon();
+  catalog.mutable_coupons(0)->set_per_user_cap(0);
+  catalog.mutable_coupons(0)->set_budget_count(0);
+  catalog.mutable_coupons(0)->set_budget_money(0);
+  RECSYS_ASSERT_OK(coupons->PutCoupons(catalog, kDeadline));
+  const absl::Time t = absl::FromUnixSeconds(kNow);
+  std::vector<std::thread> threads;
+  for (int th = 0; th < 9; ++th) {
+    threads.emplace_back([&, th] {
+      for (int i = 0; i < 30; ++i) {
+        const std::string user = absl::StrCat("u", th, "-", i);
+        absl::Status status;
+        switch (th % 3) {
+          case 0: {
+            feature_store::Event event;
+            event.type = feature_store::EventType::kPurchase;
+            event.user_id = user;
+            event.item_id = "sku";
+            event.time = t;
+            const feature_store::Event events[] = {event};
+            status = features->RecordEvents(events, kDeadline);
+            if (status.ok()) status = features->GetUser(user, kDeadline).status();
+            break;
+          }
+          case 1:
+            status = coupons->Issue(user, "C1", t, kDeadline).status();
+            break;
+          default: {
+            UserSegment u;
+            u.user_id = user;
+            status = segments->PutSegments({u});
+            if (status.ok()) status = segments->GetSegment(user, kDeadline).status();
+            break;
+          }
+        }
+        EXPECT_TRUE(status.ok()) << status;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_LE(client->GetStats().open_connections, 3);
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string list, server->Command({"CLIENT", "LIST"}));
+  int connections = 0;
+  for (absl::string_view line : absl::StrSplit(list, '\n')) {
+    if (absl::StartsWith(line, "id=")) ++connections;
+  }
+  EXPECT_GE(connections, 2);
+  EXPECT_LE(connections, 3 + 1);  // the pool, plus the connection asking
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string issued,
+                              server->Command({"HGET", "rs:coupon:C1", "issued"}));
+  EXPECT_EQ(issued, "90");
 }
 
 }  // namespace

@@ -60,12 +60,13 @@ class SegmentStoreContractTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "redis") {
-      absl::StatusOr<RedisServer*> server = test::SharedRedisServer();
-      ASSERT_TRUE(server.ok()) << server.status();
-      RedisClientOptions options = test::OptionsFor(**server);
+      absl::StatusOr<redis::Client*> client = test::SharedRedisClient();
+      ASSERT_TRUE(client.ok()) << client.status();
+      RedisSegmentStoreOptions options;
+      options.key_prefix = test::UniqueKeyPrefix();
       options.bulk_batch = 7;  // several pipelines for the bulk test
       absl::StatusOr<std::unique_ptr<SegmentStore>> store =
-          NewRedisSegmentStore(options);
+          NewRedisSegmentStore(*client, options);
       ASSERT_TRUE(store.ok()) << store.status();
       store_ = *std::move(store);
     } else {
@@ -137,14 +138,15 @@ INSTANTIATE_TEST_SUITE_P(Stores, SegmentStoreContractTest,
 
 TEST(RedisSegmentStoreTest, KeySchemaMatchesDocumentation) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
-  const RedisClientOptions options = test::OptionsFor(*server);
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::Client * client, test::SharedRedisClient());
+  const std::string p = test::UniqueKeyPrefix();
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<SegmentStore> store,
-                              NewRedisSegmentStore(options));
+                              NewRedisSegmentStore(client, {.key_prefix = p}));
   RECSYS_ASSERT_OK(
       store->PutSegments({Record("u1", Segment::kDeepDormant, Tier::kSilver)}));
   RECSYS_ASSERT_OK_AND_ASSIGN(
       std::string fields,
-      server->Command({"HGETALL", options.key_prefix + "u:u1:seg"}));
+      server->Command({"HGETALL", p + "u:u1:seg"}));
   EXPECT_EQ(
       fields,
       "segment\ndeep_dormant\ntier\nsilver\nlifecycle\nlapsed\nrecency_"
@@ -156,7 +158,7 @@ TEST(RedisSegmentStoreTest, KeySchemaMatchesDocumentation) {
   // A record that does not parse reads as missing.
   RECSYS_ASSERT_OK(
       server
-          ->Command({"HSET", options.key_prefix + "u:u1:seg", "segment", "vip"})
+          ->Command({"HSET", p + "u:u1:seg", "segment", "vip"})
           .status());
   EXPECT_EQ(store->GetSegment("u1", kDeadline).status().code(),
             absl::StatusCode::kNotFound);
@@ -164,14 +166,27 @@ TEST(RedisSegmentStoreTest, KeySchemaMatchesDocumentation) {
 
 TEST(RedisSegmentStoreTest, DeadRedisIsUnavailable) {
   RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> client,
+                              redis::Client::Create({.port = port}));
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<SegmentStore> store,
-                              NewRedisSegmentStore({.port = port}));
+                              NewRedisSegmentStore(client.get()));
   EXPECT_EQ(
       store->GetSegment("u1", absl::Now() + absl::Seconds(5)).status().code(),
       absl::StatusCode::kUnavailable);
   EXPECT_EQ(
       store->PutSegments({Record("u1", Segment::kCore, Tier::kNone)}).code(),
       absl::StatusCode::kUnavailable);
+}
+
+TEST(RedisSegmentStoreTest, BadOptions) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> client,
+                              redis::Client::Create({}));
+  const absl::Status status =
+      NewRedisSegmentStore(client.get(), {.bulk_batch = 0}).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "bulk_batch: must be >= 1, got 0");
+  EXPECT_EQ(NewRedisSegmentStore(nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

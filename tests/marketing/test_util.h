@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "marketing/redis_client.h"
+#include "redis/client.h"
 #include "tests/testing/redis_server.h"
 
 namespace recsys::marketing::test {
@@ -23,26 +23,36 @@ inline std::string UniqueKeyPrefix() {
   return absl::StrCat("mt", next.fetch_add(1), ":");
 }
 
-// One redis-server for the whole test executable, started on first use and
-// stopped at exit. Tests that stop Redis start their own instead.
+// The redis-server shared by the whole test executable
+// (tests/testing/redis_server.h). Tests that stop or pause Redis start their
+// own instead.
 inline absl::StatusOr<recsys::testing::RedisServer*> SharedRedisServer() {
-  static absl::StatusOr<std::unique_ptr<recsys::testing::RedisServer>> server =
-      recsys::testing::RedisServer::Start();
-  if (!server.ok()) return server.status();
-  return server->get();
+  return recsys::testing::SharedRedisServer();
 }
 
-// Options for `server` with a fresh key prefix and generous timeouts (the
-// machine running the tests may be busy).
-inline RedisClientOptions OptionsFor(
-    const recsys::testing::RedisServer& server) {
-  RedisClientOptions options;
+// Client options for `server` with generous timeouts (the machine running
+// the tests may be busy).
+inline redis::Options OptionsFor(const recsys::testing::RedisServer& server) {
+  redis::Options options;
   options.host = server.host();
   options.port = server.port();
-  options.key_prefix = UniqueKeyPrefix();
   options.connect_timeout = absl::Seconds(5);
   options.default_timeout = absl::Seconds(20);
   return options;
+}
+
+// One client (pool) on SharedRedisServer() for the whole test executable;
+// stores borrow it, as the server's stores share one pool. Give each store
+// a UniqueKeyPrefix().
+inline absl::StatusOr<redis::Client*> SharedRedisClient() {
+  static absl::StatusOr<std::unique_ptr<redis::Client>> client =
+      []() -> absl::StatusOr<std::unique_ptr<redis::Client>> {
+    absl::StatusOr<recsys::testing::RedisServer*> server = SharedRedisServer();
+    if (!server.ok()) return server.status();
+    return redis::Client::Create(OptionsFor(**server));
+  }();
+  if (!client.ok()) return client.status();
+  return client->get();
 }
 
 }  // namespace recsys::marketing::test

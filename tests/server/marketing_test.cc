@@ -46,6 +46,8 @@ struct World {
   std::unique_ptr<recsys::testing::RedisServer> redis;
   std::string dir;
   std::unique_ptr<model::ModelStore> models;
+  // One pool for the three stores, as in recsys_server; outlives them.
+  std::unique_ptr<recsys::redis::Client> redis_client;
   std::unique_ptr<feature_store::FeatureStore> features;
   std::unique_ptr<marketing::CouponStore> coupons;
   std::unique_ptr<marketing::SegmentStore> segments;
@@ -95,23 +97,21 @@ class MarketingTest : public ::testing::Test {
     ASSERT_FALSE(world->records.empty());
     world->as_of = world->records.front().as_of_unix;
 
-    feature_store::RedisOptions redis_options;
+    recsys::redis::Options redis_options;
     redis_options.host = world->redis->host();
     redis_options.port = world->redis->port();
     redis_options.connect_timeout = absl::Milliseconds(100);
     redis_options.reconnect_backoff = absl::Milliseconds(100);
-    auto features = feature_store::NewRedisFeatureStore(redis_options);
+    auto client = recsys::redis::Client::Create(redis_options);
+    ASSERT_TRUE(client.ok()) << client.status();
+    world->redis_client = *std::move(client);
+    auto features = feature_store::NewRedisFeatureStore(world->redis_client.get());
     ASSERT_TRUE(features.ok()) << features.status();
     world->features = *std::move(features);
-    marketing::RedisClientOptions client;
-    client.host = world->redis->host();
-    client.port = world->redis->port();
-    client.connect_timeout = absl::Milliseconds(100);
-    client.reconnect_backoff = absl::Milliseconds(100);
-    auto coupons = marketing::NewRedisCouponStore(client);
+    auto coupons = marketing::NewRedisCouponStore(world->redis_client.get());
     ASSERT_TRUE(coupons.ok()) << coupons.status();
     world->coupons = *std::move(coupons);
-    auto segments = marketing::NewRedisSegmentStore(client);
+    auto segments = marketing::NewRedisSegmentStore(world->redis_client.get());
     ASSERT_TRUE(segments.ok()) << segments.status();
     world->segments = *std::move(segments);
     marketing::MarketerOptions marketer_options;
@@ -124,6 +124,7 @@ class MarketingTest : public ::testing::Test {
 
     ServerOptions options;
     options.listen_address = "127.0.0.1:0";
+    options.redis = world->redis_client.get();
     recommender::StorefrontOptions storefront_options;
     storefront_options.recommender.feature_timeout = absl::Milliseconds(500);
     auto server = recsys::testing::StartTestServer(options, world->models.get(),

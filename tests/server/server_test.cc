@@ -43,6 +43,8 @@ struct World {
   std::unique_ptr<recsys::testing::RedisServer> redis;
   std::string dir;
   std::unique_ptr<model::ModelStore> models;
+  // The Redis pool (outlives the store); health reports it.
+  std::unique_ptr<recsys::redis::Client> redis_client;
   std::unique_ptr<feature_store::FeatureStore> features;
   std::unique_ptr<recsys::testing::TestServer> server;
   std::shared_ptr<grpc::Channel> channel;
@@ -82,18 +84,22 @@ class ServerTest : public ::testing::Test {
     std::ifstream users(world->models->Current()->path() + "/users.tsv");
     for (std::string line; std::getline(users, line);) world->users.push_back(line);
 
-    feature_store::RedisOptions redis_options;
+    recsys::redis::Options redis_options;
     redis_options.host = world->redis->host();
     redis_options.port = world->redis->port();
     redis_options.connect_timeout = absl::Milliseconds(100);
     redis_options.reconnect_backoff = absl::Milliseconds(100);
-    auto features = feature_store::NewRedisFeatureStore(redis_options);
+    auto client = recsys::redis::Client::Create(redis_options);
+    ASSERT_TRUE(client.ok()) << client.status();
+    world->redis_client = *std::move(client);
+    auto features = feature_store::NewRedisFeatureStore(world->redis_client.get());
     ASSERT_TRUE(features.ok()) << features.status();
     world->features = *std::move(features);
 
     ServerOptions options;
     options.listen_address = "127.0.0.1:0";
     options.health_interval = absl::Milliseconds(50);
+    options.redis = world->redis_client.get();
     recommender::StorefrontOptions storefront_options;
     recommender::RecommenderOptions& rec_options = storefront_options.recommender;
     rec_options.max_k = 100;

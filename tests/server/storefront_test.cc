@@ -61,10 +61,13 @@ class StorefrontTest : public ::testing::Test {
     auto models = model::ModelStore::Create(options);
     ASSERT_TRUE(models.ok()) << models.status();
     models_ = *std::move(models);
-    feature_store::RedisOptions redis_options;
+    recsys::redis::Options redis_options;
     redis_options.host = redis_->host();
     redis_options.port = redis_->port();
-    auto store = feature_store::NewRedisFeatureStore(redis_options);
+    auto client = recsys::redis::Client::Create(redis_options);
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = *std::move(client);
+    auto store = feature_store::NewRedisFeatureStore(client_.get());
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     RECSYS_ASSERT_OK(model::LoadIntoFeatureStore(data_, store_.get()));
@@ -173,6 +176,7 @@ class StorefrontTest : public ::testing::Test {
   std::unique_ptr<recsys::testing::RedisServer> redis_;
   model::ModelData data_;
   std::unique_ptr<model::ModelStore> models_;
+  std::unique_ptr<redis::Client> client_;  // outlives store_
   std::unique_ptr<feature_store::FeatureStore> store_;
   std::unique_ptr<feature_store::ItemCachingFeatureStore> cached_;
   std::unique_ptr<Recommender> recommender_;

@@ -273,6 +273,18 @@ absl::Status RedisServer::Stop() {
   return absl::OkStatus();
 }
 
+absl::Status RedisServer::Suspend() {
+  if (pid_ <= 0) return absl::FailedPreconditionError("redis-server is not running");
+  if (kill(pid_, SIGSTOP) != 0) return ErrnoStatus("kill(SIGSTOP)");
+  return absl::OkStatus();
+}
+
+absl::Status RedisServer::Resume() {
+  if (pid_ <= 0) return absl::FailedPreconditionError("redis-server is not running");
+  if (kill(pid_, SIGCONT) != 0) return ErrnoStatus("kill(SIGCONT)");
+  return absl::OkStatus();
+}
+
 absl::Status RedisServer::Restart() {
   if (absl::Status status = Stop(); !status.ok()) return status;
   absl::Status status = absl::UnavailableError("no restart attempt made");
@@ -314,6 +326,13 @@ absl::StatusOr<std::string> RedisServer::Command(
 absl::Status RedisServer::FlushAll() const {
   absl::StatusOr<std::string> reply = Command({"FLUSHALL"});
   return reply.status();
+}
+
+absl::StatusOr<RedisServer*> SharedRedisServer() {
+  static absl::StatusOr<std::unique_ptr<RedisServer>> server =
+      RedisServer::Start();
+  if (!server.ok()) return server.status();
+  return server->get();
 }
 
 }  // namespace recsys::testing

@@ -76,7 +76,7 @@ class RedisServer {
   // Always "127.0.0.1".
   const std::string& host() const { return host_; }
   int port() const { return port_; }
-  // "127.0.0.1:<port>", the form ParseRedisAddress and --redis flags take.
+  // "127.0.0.1:<port>", the form redis::ParseAddress and --redis flags take.
   std::string address() const;
 
   // True between a successful Start()/Restart() and Stop().
@@ -85,6 +85,13 @@ class RedisServer {
   // Kills the server with SIGKILL (clients see their connections reset, as
   // with a crashed Redis) and reaps it. OK when already stopped.
   absl::Status Stop();
+
+  // Freezes the server with SIGSTOP: the kernel still accepts connections
+  // on its port, but nothing is answered (a hung Redis). Resume() sends
+  // SIGCONT. Stop() and the destructor work on a suspended server too.
+  // FailedPrecondition when not running.
+  absl::Status Suspend();
+  absl::Status Resume();
 
   // Stop(), then starts a fresh, empty server on the same port and waits
   // until it answers PING. Unavailable when it does not come up.
@@ -120,6 +127,12 @@ class RedisServer {
   int port_ = 0;
   pid_t pid_ = 0;
 };
+
+// One server for the whole test executable, started on first use and
+// stopped at exit. Call it first from the main test thread (see
+// PR_SET_PDEATHSIG above). Tests that stop, restart, pause or suspend Redis
+// start their own instead.
+absl::StatusOr<RedisServer*> SharedRedisServer();
 
 }  // namespace recsys::testing
 

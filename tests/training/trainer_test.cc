@@ -411,18 +411,19 @@ TEST(TrainerRedisTest, BulkLoadsIntoRedis) {
   absl::StatusOr<std::unique_ptr<recsys::testing::RedisServer>> redis =
       recsys::testing::RedisServer::Start();
   ASSERT_TRUE(redis.ok()) << redis.status();
-  absl::StatusOr<feature_store::RedisOptions> redis_options =
-      feature_store::ParseRedisAddress((*redis)->address());
+  absl::StatusOr<recsys::redis::Options> redis_options =
+      recsys::redis::ParseAddress((*redis)->address());
   ASSERT_TRUE(redis_options.ok()) << redis_options.status();
+  // One pool for both stores, as recsys_train builds them.
+  absl::StatusOr<std::unique_ptr<recsys::redis::Client>> client =
+      recsys::redis::Client::Create(*redis_options);
+  ASSERT_TRUE(client.ok()) << client.status();
   absl::StatusOr<std::unique_ptr<feature_store::FeatureStore>> store =
-      feature_store::NewRedisFeatureStore(*redis_options);
+      feature_store::NewRedisFeatureStore(client->get());
   ASSERT_TRUE(store.ok()) << store.status();
 
-  marketing::RedisClientOptions segment_options;
-  segment_options.host = redis_options->host;
-  segment_options.port = redis_options->port;
   absl::StatusOr<std::unique_ptr<marketing::SegmentStore>> segments =
-      marketing::NewRedisSegmentStore(segment_options);
+      marketing::NewRedisSegmentStore(client->get());
   ASSERT_TRUE(segments.ok()) << segments.status();
 
   const std::string dir = MakeTestDir();

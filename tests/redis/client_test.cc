@@ -1,0 +1,652 @@
+// Tests of redis::Client against a real redis-server: options and address
+// parsing, replies, deadlines, the connect backoff and the stall breaker,
+// stale pooled connections after a restart, scripts after SCRIPT FLUSH or a
+// restart, the pool bound, and concurrent use.
+#include "redis/client.h"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/redis_server.h"
+#include "tests/testing/status_matchers.h"
+
+namespace recsys::redis {
+namespace {
+
+using recsys::testing::RedisServer;
+using recsys::testing::SharedRedisServer;
+using ::testing::HasSubstr;
+
+constexpr absl::Time kDeadline = absl::InfiniteFuture();
+
+// A key prefix no other test in this process uses.
+std::string UniqueKeyPrefix() {
+  static std::atomic<int> next{0};
+  return absl::StrCat("rt", next.fetch_add(1), ":");
+}
+
+// Options for `server` with generous timeouts (the machine running the
+// tests may be busy).
+Options OptionsFor(const RedisServer& server) {
+  Options options;
+  options.host = server.host();
+  options.port = server.port();
+  options.connect_timeout = absl::Seconds(5);
+  options.default_timeout = absl::Seconds(20);
+  return options;
+}
+
+std::unique_ptr<Client> MustCreate(const Options& options) {
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Create(options);
+  EXPECT_TRUE(client.ok()) << client.status();
+  return client.ok() ? *std::move(client) : nullptr;
+}
+
+// connected_clients of INFO clients (the asking connection included).
+int64_t ConnectedClients(const RedisServer& server) {
+  absl::StatusOr<std::string> info = server.Command({"INFO", "clients"});
+  EXPECT_TRUE(info.ok()) << info.status();
+  int64_t connected = -1;
+  for (absl::string_view line : absl::StrSplit(info.value_or(""), '\n')) {
+    if (absl::ConsumePrefix(&line, "connected_clients:")) {
+      EXPECT_TRUE(
+          absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &connected))
+          << line;
+    }
+  }
+  return connected;
+}
+
+// Lines of CLIENT LIST (one per connection, the asking one included).
+int64_t ClientListSize(const RedisServer& server) {
+  absl::StatusOr<std::string> list = server.Command({"CLIENT", "LIST"});
+  EXPECT_TRUE(list.ok()) << list.status();
+  int64_t n = 0;
+  for (absl::string_view line : absl::StrSplit(list.value_or(""), '\n')) {
+    if (absl::StartsWith(line, "id=")) ++n;
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------
+// Options and addresses.
+
+TEST(OptionsTest, Validation) {
+  RECSYS_EXPECT_OK(ValidateOptions({}));
+  auto error = [](Options o) {
+    return std::string(ValidateOptions(o).message());
+  };
+  EXPECT_EQ(error({.host = ""}), "host: empty");
+  EXPECT_EQ(error({.port = 0}), "port: must be in 1..65535, got 0");
+  EXPECT_EQ(error({.port = 70000}), "port: must be in 1..65535, got 70000");
+  EXPECT_EQ(error({.db = -1}), "db: must be >= 0, got -1");
+  EXPECT_EQ(error({.pool_size = 0}), "pool_size: must be >= 1, got 0");
+  EXPECT_EQ(error({.connect_timeout = absl::ZeroDuration()}),
+            "connect_timeout: must be positive");
+  EXPECT_EQ(error({.default_timeout = -absl::Seconds(1)}),
+            "default_timeout: must be positive");
+  EXPECT_EQ(error({.default_timeout = absl::ZeroDuration()}),
+            "default_timeout: must be positive");
+  EXPECT_EQ(error({.reconnect_backoff = -absl::Seconds(1)}),
+            "reconnect_backoff: must be >= 0");
+  EXPECT_EQ(error({.stall_trip = -1}), "stall_trip: must be >= 0, got -1");
+  for (const Options& bad :
+       {Options{.host = ""}, Options{.port = 0}, Options{.port = 70000},
+        Options{.db = -1}, Options{.pool_size = 0},
+        Options{.default_timeout = absl::ZeroDuration()},
+        Options{.stall_trip = -1}}) {
+    EXPECT_EQ(Client::Create(bad).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(OptionsTest, DefaultsAreTheDocumentedOnes) {
+  const Options options;
+  EXPECT_EQ(options.host, "127.0.0.1");
+  EXPECT_EQ(options.port, 6379);
+  EXPECT_EQ(options.db, 0);
+  EXPECT_EQ(options.pool_size, 8);
+  EXPECT_EQ(options.connect_timeout, absl::Milliseconds(200));
+  EXPECT_EQ(options.default_timeout, absl::Seconds(2));
+  EXPECT_EQ(options.reconnect_backoff, absl::Milliseconds(500));
+  EXPECT_EQ(options.stall_trip, 3);
+}
+
+TEST(ParseAddressTest, HostAndPort) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(Options options,
+                              ParseAddress("redis.internal:6380"));
+  EXPECT_EQ(options.host, "redis.internal");
+  EXPECT_EQ(options.port, 6380);
+  // The other fields keep their defaults.
+  EXPECT_EQ(options.pool_size, Options().pool_size);
+  EXPECT_EQ(options.db, Options().db);
+}
+
+TEST(ParseAddressTest, HostOnlyUsesDefaultPort) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(Options options, ParseAddress("10.0.0.5"));
+  EXPECT_EQ(options.host, "10.0.0.5");
+  EXPECT_EQ(options.port, 6379);
+}
+
+TEST(ParseAddressTest, BracketedIpv6) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(Options options, ParseAddress("[::1]:7000"));
+  EXPECT_EQ(options.host, "::1");
+  EXPECT_EQ(options.port, 7000);
+  RECSYS_ASSERT_OK_AND_ASSIGN(options, ParseAddress("[::1]"));
+  EXPECT_EQ(options.port, 6379);
+}
+
+TEST(ParseAddressTest, RejectsMalformedAddresses) {
+  for (absl::string_view bad :
+       {"", ":6379", "host:", "host:abc", "host:0", "host:65536", "host:-1",
+        "::1:6379", "[::1", "[::1]x", "[]:6379"}) {
+    absl::StatusOr<Options> options = ParseAddress(bad);
+    EXPECT_EQ(options.status().code(), absl::StatusCode::kInvalidArgument)
+        << "'" << bad << "' gave " << options.status();
+  }
+  absl::Status status = ParseAddress("host:abc").status();
+  EXPECT_NE(status.message().find("'abc'"), absl::string_view::npos) << status;
+}
+
+// ---------------------------------------------------------------------------
+// Replies.
+
+TEST(ValueTest, Conversions) {
+  Value v;
+  EXPECT_TRUE(v.is_nil());
+  EXPECT_EQ(v.AsText(), std::nullopt);
+  v.type = Value::Type::kString;
+  v.text = "42";
+  EXPECT_TRUE(v.is_string());
+  EXPECT_EQ(v.AsInt(), 42);
+  v.text = "4x";
+  EXPECT_EQ(v.AsInt(), std::nullopt);
+  EXPECT_EQ(v.AsText(), "4x");
+  v.type = Value::Type::kInteger;
+  v.integer = -7;
+  EXPECT_EQ(v.AsInt(), -7);
+  EXPECT_EQ(v.AsText(), "-7");
+  v.type = Value::Type::kError;
+  EXPECT_TRUE(v.is_error());
+  EXPECT_EQ(v.AsInt(), std::nullopt);
+}
+
+TEST(ClientTest, PipelinedRepliesOfEveryType) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, SharedRedisServer());
+  std::unique_ptr<Client> client = MustCreate(OptionsFor(*server));
+  ASSERT_NE(client, nullptr);
+  const std::string key = UniqueKeyPrefix() + "k";
+  const std::string binary("a\0b", 3);
+  const Command commands[] = {{"SET", key, binary},
+                              {"GET", key},
+                              {"GET", key + "missing"},
+                              {"INCR", key + "n"},
+                              {"LPUSH", key + "l", "x", "y"},
+                              {"LRANGE", key + "l", "0", "-1"},
+                              {"INCR", key}};
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<Value> r,
+                              client->RoundTrip(commands, kDeadline));
+  ASSERT_EQ(r.size(), 7u);
+  EXPECT_EQ(r[0].type, Value::Type::kStatus);
+  EXPECT_EQ(r[0].text, "OK");
+  EXPECT_EQ(r[1].type, Value::Type::kString);
+  EXPECT_EQ(r[1].text, binary);
+  EXPECT_TRUE(r[2].is_nil());
+  EXPECT_EQ(r[3].AsInt(), 1);
+  EXPECT_EQ(r[4].integer, 2);
+  ASSERT_EQ(r[5].type, Value::Type::kArray);
+  ASSERT_EQ(r[5].elements.size(), 2u);
+  EXPECT_EQ(r[5].elements[0].text, "y");
+  // INCR of a non-integer: an error reply, not a failure.
+  EXPECT_TRUE(r[6].is_error());
+
+  // Execute turns the error reply into Internal naming the command.
+  const absl::StatusOr<std::vector<Value>> failed =
+      client->Execute(commands, kDeadline);
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(failed.status().message()), HasSubstr("INCR failed"));
+  const Command transaction[] = {
+      {"MULTI"}, {"SET", key, "1"}, {"LPUSH", key, "x"}, {"EXEC"}};
+  EXPECT_THAT(
+      std::string(client->Execute(transaction, kDeadline).status().message()),
+      HasSubstr("command in transaction failed"));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<Value> none,
+                              client->RoundTrip({}, kDeadline));
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(client->address(), absl::StrCat("127.0.0.1:", server->port()));
+  EXPECT_EQ(client->Describe(),
+            absl::StrCat("redis 127.0.0.1:", server->port(), " db 0"));
+}
+
+TEST(ClientTest, SelectsTheDatabase) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, SharedRedisServer());
+  Options options = OptionsFor(*server);
+  options.db = 3;
+  std::unique_ptr<Client> client = MustCreate(options);
+  ASSERT_NE(client, nullptr);
+  const std::string key = UniqueKeyPrefix() + "db";
+  const Command commands[] = {{"SET", key, "3"}};
+  RECSYS_ASSERT_OK(client->Execute(commands, kDeadline).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string in_db0,
+                              server->Command({"EXISTS", key}));
+  EXPECT_EQ(in_db0, "0");
+  EXPECT_EQ(client->Describe(),
+            absl::StrCat("redis 127.0.0.1:", server->port(), " db 3"));
+}
+
+TEST(ClientTest, PingAndStats) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, SharedRedisServer());
+  Options options = OptionsFor(*server);
+  options.pool_size = 3;
+  std::unique_ptr<Client> client = MustCreate(options);
+  ASSERT_NE(client, nullptr);
+  Stats stats = client->GetStats();
+  EXPECT_EQ(stats.address, client->address());
+  EXPECT_EQ(stats.pool_size, 3);
+  EXPECT_EQ(stats.open_connections, 0);  // Create does not connect.
+  RECSYS_ASSERT_OK(client->Ping(kDeadline));
+  stats = client->GetStats();
+  EXPECT_EQ(stats.open_connections, 1);
+  EXPECT_EQ(stats.idle_connections, 1);
+  EXPECT_FALSE(stats.failing_fast);
+  EXPECT_THAT(stats.ToString(),
+              HasSubstr(absl::StrCat("redis ", client->address(),
+                                     " db 0: 1/3 connections (1 idle)")));
+}
+
+// ---------------------------------------------------------------------------
+// Deadlines, a dead Redis, a hung Redis.
+
+TEST(ClientTest, PassedDeadlineIsDeadlineExceeded) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, SharedRedisServer());
+  std::unique_ptr<Client> client = MustCreate(OptionsFor(*server));
+  ASSERT_NE(client, nullptr);
+  const absl::Time past = absl::Now() - absl::Seconds(1);
+  const Command commands[] = {{"PING"}};
+  EXPECT_EQ(client->RoundTrip(commands, past).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(client->Ping(past).code(), absl::StatusCode::kDeadlineExceeded);
+  RECSYS_EXPECT_OK(client->Ping(kDeadline));
+}
+
+TEST(ClientTest, UnansweredCallIsDeadlineExceededAndItsConnectionDropped) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  Options options = OptionsFor(*server);
+  options.pool_size = 1;
+  std::unique_ptr<Client> client = MustCreate(options);
+  ASSERT_NE(client, nullptr);
+  RECSYS_ASSERT_OK(client->Ping(kDeadline));
+  RECSYS_ASSERT_OK(server->Suspend());
+  const Command incr[] = {{"INCR", "n"}};
+  const absl::Status status =
+      client->RoundTrip(incr, absl::Now() + absl::Milliseconds(100)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  RECSYS_ASSERT_OK(server->Resume());
+  // The timed-out connection (its reply still in flight) was dropped: the
+  // next call reads its own reply, not the INCR's integer. (Whether the INCR
+  // was applied is unknown, as for any write that timed out.)
+  const Command get[] = {{"GET", "n"}};
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::vector<Value> r, client->RoundTrip(get, kDeadline, CallKind::kRead));
+  EXPECT_NE(r[0].type, Value::Type::kInteger);
+}
+
+TEST(ClientTest, DeadRedisFailsFastAfterTheFirstFailedConnect) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
+  std::unique_ptr<Client> client =
+      MustCreate({.port = port, .reconnect_backoff = absl::Minutes(10)});
+  ASSERT_NE(client, nullptr);
+  const Command commands[] = {{"PING"}};
+  const absl::Status first = client->RoundTrip(commands, kDeadline).status();
+  EXPECT_EQ(first.code(), absl::StatusCode::kUnavailable) << first;
+  // Within the backoff: fails fast, without touching the network. The
+  // bound is loose: it only catches a client that pays a connect per call.
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 100; ++i) {
+    const absl::Status status =
+        client->RoundTrip(commands, kDeadline, CallKind::kRead).status();
+    ASSERT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("reconnect backoff"));
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(client->Ping(kDeadline).code(), absl::StatusCode::kUnavailable);
+  const Stats stats = client->GetStats();
+  EXPECT_TRUE(stats.failing_fast);
+  EXPECT_GT(stats.fail_fast_remaining, absl::Minutes(9));
+  EXPECT_THAT(stats.fail_fast_reason, HasSubstr("connect to redis"));
+  EXPECT_EQ(stats.open_connections, 0);
+  // A passed deadline is still DeadlineExceeded.
+  EXPECT_EQ(client->RoundTrip(commands, absl::Now() - absl::Seconds(1))
+                .status()
+                .code(),
+            absl::StatusCode::kDeadlineExceeded);
+}
+
+// A hung Redis (SIGSTOP: connections are accepted, nothing is answered)
+// trips the breaker after stall_trip unanswered calls; calls then fail fast
+// for reconnect_backoff, and the client recovers once Redis answers again.
+TEST(ClientTest, StallBreakerTripsOnAHungRedisAndRecovers) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  Options options = OptionsFor(*server);
+  options.stall_trip = 3;
+  options.reconnect_backoff = absl::Seconds(1);
+  std::unique_ptr<Client> client = MustCreate(options);
+  ASSERT_NE(client, nullptr);
+  RECSYS_ASSERT_OK(client->Ping(kDeadline));
+  RECSYS_ASSERT_OK(server->Suspend());
+  for (int i = 0; i < 3; ++i) {
+    const absl::Status status =
+        client->Ping(absl::Now() + absl::Milliseconds(50));
+    EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded)
+        << i << ": " << status;
+  }
+  Stats stats = client->GetStats();
+  EXPECT_TRUE(stats.failing_fast);
+  EXPECT_EQ(stats.stall_trips, 1);
+  EXPECT_THAT(stats.fail_fast_reason, HasSubstr("3 calls in a row unanswered"));
+  // Open: every caller fails fast, even with a long deadline.
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 20; ++i) {
+    const absl::Status status = client->Ping(absl::Now() + absl::Seconds(30));
+    ASSERT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("unanswered"));
+  }
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
+
+  RECSYS_ASSERT_OK(server->Resume());
+  // After the backoff, calls reach Redis again.
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  absl::Status status = absl::UnknownError("not polled");
+  while (absl::Now() < give_up) {
+    status = client->Ping(absl::Now() + absl::Seconds(5));
+    if (status.ok()) break;
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  RECSYS_ASSERT_OK(status);
+  stats = client->GetStats();
+  EXPECT_FALSE(stats.failing_fast);
+  EXPECT_EQ(stats.stalled_in_a_row, 0);
+}
+
+TEST(ClientTest, AnAnswerBetweenStallsKeepsTheBreakerClosed) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  Options options = OptionsFor(*server);
+  options.stall_trip = 3;
+  options.reconnect_backoff = absl::Minutes(10);
+  std::unique_ptr<Client> client = MustCreate(options);
+  ASSERT_NE(client, nullptr);
+  for (int round = 0; round < 3; ++round) {
+    // Two stalls, then an answer: never three in a row.
+    RECSYS_ASSERT_OK(server->Suspend());
+    for (int i = 0; i < 2; ++i) {
+      const absl::Status status =
+          client->Ping(absl::Now() + absl::Milliseconds(30));
+      EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+    }
+    RECSYS_ASSERT_OK(server->Resume());
+    RECSYS_ASSERT_OK(client->Ping(absl::Now() + absl::Seconds(30)))
+        << "round " << round;
+  }
+  EXPECT_EQ(client->GetStats().stall_trips, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Stale pooled connections (Redis restarted).
+
+TEST(ClientTest, ReadOnAStaleConnectionIsRetriedAfterRestart) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  std::unique_ptr<Client> client = MustCreate(OptionsFor(*server));
+  ASSERT_NE(client, nullptr);
+  const Command set[] = {{"SET", "k", "v"}};
+  RECSYS_ASSERT_OK(client->Execute(set, kDeadline).status());
+  ASSERT_EQ(client->GetStats().idle_connections, 1);
+
+  RECSYS_ASSERT_OK(server->Restart());
+
+  // The pooled connection is dead; the read is re-sent on a new one and the
+  // caller sees the (empty) restarted Redis, not an error.
+  const Command get[] = {{"GET", "k"}, {"DBSIZE"}};
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::vector<Value> r, client->RoundTrip(get, kDeadline, CallKind::kRead));
+  EXPECT_TRUE(r[0].is_nil());
+  EXPECT_EQ(r[1].AsInt(), 0);
+  EXPECT_EQ(client->GetStats().stale_retries, 1);
+  // Ping is a read too.
+  RECSYS_ASSERT_OK(server->Restart());
+  RECSYS_EXPECT_OK(client->Ping(kDeadline));
+  EXPECT_EQ(client->GetStats().stale_retries, 2);
+}
+
+TEST(ClientTest, WriteOnAStaleConnectionReportsTheFailure) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  Options options = OptionsFor(*server);
+  options.pool_size = 2;
+  std::unique_ptr<Client> client = MustCreate(options);
+  ASSERT_NE(client, nullptr);
+  // Two pooled connections.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&client] {
+      for (int i = 0; i < 50; ++i) client->Ping(kDeadline).IgnoreError();
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  ASSERT_GE(client->GetStats().idle_connections, 1);
+
+  RECSYS_ASSERT_OK(server->Restart());
+
+  // A write is never re-sent: the caller learns it may not have happened.
+  const Command set[] = {{"SET", "k", "v"}};
+  const absl::Status status = client->Execute(set, kDeadline).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_EQ(client->GetStats().stale_retries, 0);
+  // The other idle connections, as old, were closed with it: the next write
+  // gets a fresh connection and succeeds.
+  EXPECT_EQ(client->GetStats().idle_connections, 0);
+  RECSYS_ASSERT_OK(client->Execute(set, kDeadline).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string value, server->Command({"GET", "k"}));
+  EXPECT_EQ(value, "v");
+}
+
+// ---------------------------------------------------------------------------
+// Scripts.
+
+TEST(ClientTest, ScriptRunsBySha) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, SharedRedisServer());
+  std::unique_ptr<Client> client = MustCreate(OptionsFor(*server));
+  ASSERT_NE(client, nullptr);
+  const Script script("return {KEYS[1], ARGV[1], ARGV[2]}");
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      Command command,
+      client->ScriptCommand(script, {"k"}, {"a", "b"}, kDeadline));
+  ASSERT_EQ(command.size(), 6u);
+  EXPECT_EQ(command[0], "EVALSHA");
+  EXPECT_EQ(command[1].size(), 40u);  // the SHA-1 Redis returned, in hex
+  EXPECT_EQ(command[2], "1");
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      Value reply, client->Eval(script, {"k"}, {"a", "b"}, kDeadline));
+  ASSERT_EQ(reply.type, Value::Type::kArray);
+  ASSERT_EQ(reply.elements.size(), 3u);
+  EXPECT_EQ(reply.elements[2].text, "b");
+  // A Lua error is an error reply; a script that does not compile is
+  // refused by SCRIPT LOAD.
+  const Script failing("return redis.error_reply('nope')");
+  RECSYS_ASSERT_OK_AND_ASSIGN(reply, client->Eval(failing, {}, {}, kDeadline));
+  EXPECT_TRUE(reply.is_error());
+  const Script broken("this is not lua");
+  EXPECT_EQ(client->Eval(broken, {}, {}, kDeadline).status().code(),
+            absl::StatusCode::kInternal);
+}
+
+TEST(ClientTest, ScriptSurvivesScriptFlushAndRestart) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  std::unique_ptr<Client> client = MustCreate(OptionsFor(*server));
+  ASSERT_NE(client, nullptr);
+  const Script incr("return redis.call('INCR', KEYS[1])");
+  RECSYS_ASSERT_OK_AND_ASSIGN(Value v,
+                              client->Eval(incr, {"n"}, {}, kDeadline));
+  EXPECT_EQ(v.AsInt(), 1);
+
+  // SCRIPT FLUSH: EVALSHA meets NOSCRIPT, the script is loaded again and
+  // run once.
+  RECSYS_ASSERT_OK(server->Command({"SCRIPT", "FLUSH"}).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(v, client->Eval(incr, {"n"}, {}, kDeadline));
+  EXPECT_EQ(v.AsInt(), 2);
+  EXPECT_EQ(client->GetStats().script_reloads, 1);
+
+  // In a pipeline: the other commands run once, the script once.
+  RECSYS_ASSERT_OK(server->Command({"SCRIPT", "FLUSH"}).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      Command call, client->ScriptCommand(incr, {"n"}, {}, kDeadline));
+  const Command pipeline[] = {{"INCR", "other"}, call, {"INCR", "other"}, call};
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<Value> r,
+                              client->Execute(pipeline, kDeadline));
+  EXPECT_EQ(r[0].AsInt(), 1);
+  EXPECT_EQ(r[1].AsInt(), 3);
+  EXPECT_EQ(r[2].AsInt(), 2);
+  EXPECT_EQ(r[3].AsInt(), 4);
+  EXPECT_EQ(client->GetStats().script_reloads, 2);
+
+  // A restart empties Redis, scripts included.
+  RECSYS_ASSERT_OK(server->Restart());
+  RECSYS_ASSERT_OK(
+      client->Ping(kDeadline));  // a read: replaces the stale connection
+  RECSYS_ASSERT_OK_AND_ASSIGN(v, client->Eval(incr, {"n"}, {}, kDeadline));
+  EXPECT_EQ(v.AsInt(), 1);
+  EXPECT_EQ(client->GetStats().script_reloads, 3);
+}
+
+// ---------------------------------------------------------------------------
+// The pool bound and concurrency.
+
+TEST(ClientTest, ManyThreadsShareTheBoundedPool) {
+  // Own server, so that the connections counted are this client's alone.
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  Options options = OptionsFor(*server);
+  options.pool_size = 3;
+  std::unique_ptr<Client> client = MustCreate(options);
+  ASSERT_NE(client, nullptr);
+  const Script add("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+  constexpr int kThreads = 16;
+  constexpr int kCalls = 100;
+  std::atomic<int> max_open{0};
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> errors(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        absl::Status status;
+        if (i % 3 == 0) {
+          status = client->Eval(add, {"sum"}, {"2"}, kDeadline).status();
+        } else if (i % 3 == 1) {
+          const Command commands[] = {{"INCR", "count"}, {"GET", "count"}};
+          status = client->Execute(commands, kDeadline).status();
+        } else {
+          const Command commands[] = {{"GET", "count"}, {"GET", "sum"}};
+          status =
+              client->RoundTrip(commands, kDeadline, CallKind::kRead).status();
+        }
+        if (!status.ok() && errors[t].ok()) errors[t] = status;
+        int open = client->GetStats().open_connections;
+        int seen = max_open.load();
+        while (open > seen && !max_open.compare_exchange_weak(seen, open)) {
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t)
+    RECSYS_EXPECT_OK(errors[t]) << "thread " << t;
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string count,
+                              server->Command({"GET", "count"}));
+  EXPECT_EQ(count, absl::StrCat(kThreads * 33));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string sum, server->Command({"GET", "sum"}));
+  EXPECT_EQ(sum, absl::StrCat(kThreads * 34 * 2));
+  EXPECT_LE(max_open.load(), 3);
+  // The server saw at most pool_size connections (plus the one asking).
+  EXPECT_GE(ConnectedClients(*server), 2);
+  EXPECT_LE(ConnectedClients(*server), 3 + 1);
+  EXPECT_LE(ClientListSize(*server), 3 + 1);
+}
+
+// Two users of one client (as the feature, coupon and segment stores share
+// the server's pool) together stay within pool_size.
+TEST(ClientTest, TwoUsersOfOneClientStayWithinPoolSize) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  Options options = OptionsFor(*server);
+  options.pool_size = 2;
+  std::unique_ptr<Client> client = MustCreate(options);
+  ASSERT_NE(client, nullptr);
+  const std::string a = UniqueKeyPrefix();
+  const std::string b = UniqueKeyPrefix();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    const std::string prefix = t % 2 == 0 ? a : b;
+    threads.emplace_back([&client, prefix] {
+      for (int i = 0; i < 50; ++i) {
+        const Command commands[] = {{"HINCRBY", prefix + "h", "f", "1"}};
+        EXPECT_TRUE(client->Execute(commands, kDeadline).ok());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string va,
+                              server->Command({"HGET", a + "h", "f"}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string vb,
+                              server->Command({"HGET", b + "h", "f"}));
+  EXPECT_EQ(va, "200");
+  EXPECT_EQ(vb, "200");
+  EXPECT_LE(ConnectedClients(*server), 2 + 1);
+  EXPECT_LE(ClientListSize(*server), 2 + 1);
+}
+
+TEST(ClientTest, CallersBeyondThePoolWaitUntilTheirDeadline) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  Options options = OptionsFor(*server);
+  options.pool_size = 1;
+  options.stall_trip = 0;
+  std::unique_ptr<Client> client = MustCreate(options);
+  ASSERT_NE(client, nullptr);
+  // One caller holds the only connection for about a second (BLPOP on an
+  // empty list answers nil after its timeout).
+  std::thread holder([&client] {
+    const Command commands[] = {{"BLPOP", "nothing", "1"}};
+    EXPECT_TRUE(client->RoundTrip(commands, kDeadline).ok());
+  });
+  absl::SleepFor(absl::Milliseconds(200));
+  const absl::Status status =
+      client->Ping(absl::Now() + absl::Milliseconds(100));
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("no free redis connection"));
+  holder.join();
+  RECSYS_EXPECT_OK(client->Ping(kDeadline));
+}
+
+}  // namespace
+}  // namespace recsys::redis
