@@ -1,7 +1,6 @@
 // Marketing through the gRPC API on a real redis-server: recsys_datagen
 // generates a shop, recsys_train computes segments and loads them into
 // Redis, the server serves coupons and audiences from Redis-backed stores.
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,25 +29,15 @@
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/test_server.h"
+#include "tests/testing/trained_shop.h"
 
 namespace recsys::server {
 namespace {
 
 namespace v1 = recsys::v1;
-namespace fs = std::filesystem;
-
-int RunCommand(const std::string& command) {
-  const int rc = std::system(command.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 struct World {
-  std::unique_ptr<recsys::testing::RedisServer> redis;
-  std::string dir;
-  std::unique_ptr<model::ModelStore> models;
-  // One pool for the three stores, as in recsys_server; outlives them.
-  std::unique_ptr<recsys::redis::Client> redis_client;
-  std::unique_ptr<feature_store::FeatureStore> features;
+  std::unique_ptr<recsys::testing::TrainedShop> shop;
   std::unique_ptr<marketing::CouponStore> coupons;
   std::unique_ptr<marketing::SegmentStore> segments;
   std::unique_ptr<marketing::Marketer> marketer;
@@ -65,30 +54,14 @@ class MarketingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     world = new World();
-    auto redis = recsys::testing::RedisServer::Start();
-    ASSERT_TRUE(redis.ok()) << redis.status();
-    world->redis = *std::move(redis);
-    world->dir =
-        absl::StrCat(fs::temp_directory_path().string(), "/recsys_marketing_test_", ::getpid());
-    fs::remove_all(world->dir);
-    fs::create_directories(world->dir);
-    const std::string csv = world->dir + "/shop.csv";
-    ASSERT_EQ(RunCommand(absl::StrCat(RECSYS_DATAGEN, " --users=500 --items=150 --seed=5 --out=",
-                                      csv, " > ", world->dir, "/datagen.log 2>&1")),
-              0);
-    ASSERT_EQ(RunCommand(absl::StrCat(RECSYS_TRAIN, " --input=", csv, " --model_root=",
-                                      world->dir, "/models --factors=16 --iterations=6 "
-                                      "--threads=2 --redis=", world->redis->address(), " > ",
-                                      world->dir, "/train.log 2>&1")),
-              0)
-        << "see " << world->dir << "/train.log";
-    model::ModelStoreOptions store_options;
-    store_options.root = world->dir + "/models";
-    store_options.poll_interval = absl::ZeroDuration();
-    auto models = model::ModelStore::Create(store_options);
-    ASSERT_TRUE(models.ok()) << models.status();
-    world->models = *std::move(models);
-    std::ifstream in(world->models->Current()->path() + "/segments.tsv");
+    auto shop = recsys::testing::TrainedShop::Create({.datagen = RECSYS_DATAGEN,
+                                                      .train = RECSYS_TRAIN,
+                                                      .name = "marketing_test",
+                                                      .users = 500,
+                                                      .seed = 5});
+    ASSERT_TRUE(shop.ok()) << shop.status();
+    world->shop = *std::move(shop);
+    std::ifstream in(world->shop->models->Current()->path() + "/segments.tsv");
     std::stringstream text;
     text << in.rdbuf();
     auto records = marketing::ParseSegmentsTsv(text.str());
@@ -97,38 +70,27 @@ class MarketingTest : public ::testing::Test {
     ASSERT_FALSE(world->records.empty());
     world->as_of = world->records.front().as_of_unix;
 
-    recsys::redis::Options redis_options;
-    redis_options.host = world->redis->host();
-    redis_options.port = world->redis->port();
-    redis_options.connect_timeout = absl::Milliseconds(100);
-    redis_options.reconnect_backoff = absl::Milliseconds(100);
-    auto client = recsys::redis::Client::Create(redis_options);
-    ASSERT_TRUE(client.ok()) << client.status();
-    world->redis_client = *std::move(client);
-    auto features = feature_store::NewRedisFeatureStore(world->redis_client.get());
-    ASSERT_TRUE(features.ok()) << features.status();
-    world->features = *std::move(features);
-    auto coupons = marketing::NewRedisCouponStore(world->redis_client.get());
+    auto coupons = marketing::NewRedisCouponStore(world->shop->redis_client.get());
     ASSERT_TRUE(coupons.ok()) << coupons.status();
     world->coupons = *std::move(coupons);
-    auto segments = marketing::NewRedisSegmentStore(world->redis_client.get());
+    auto segments = marketing::NewRedisSegmentStore(world->shop->redis_client.get());
     ASSERT_TRUE(segments.ok()) << segments.status();
     world->segments = *std::move(segments);
     marketing::MarketerOptions marketer_options;
     marketer_options.store_timeout = absl::Seconds(2);  // the test box may be busy
     auto marketer =
-        marketing::Marketer::Create(world->models.get(), world->features.get(),
+        marketing::Marketer::Create(world->shop->models.get(), world->shop->features.get(),
                                     world->coupons.get(), world->segments.get(), marketer_options);
     ASSERT_TRUE(marketer.ok()) << marketer.status();
     world->marketer = *std::move(marketer);
 
     ServerOptions options;
     options.listen_address = "127.0.0.1:0";
-    options.redis = world->redis_client.get();
+    options.redis = world->shop->redis_client.get();
     recommender::StorefrontOptions storefront_options;
     storefront_options.recommender.feature_timeout = absl::Milliseconds(500);
-    auto server = recsys::testing::StartTestServer(options, world->models.get(),
-                                                   world->features.get(), storefront_options,
+    auto server = recsys::testing::StartTestServer(options, world->shop->models.get(),
+                                                   world->shop->features.get(), storefront_options,
                                                    world->marketer.get());
     ASSERT_TRUE(server.ok()) << server.status();
     world->server = *std::move(server);
@@ -139,8 +101,9 @@ class MarketingTest : public ::testing::Test {
     if (world == nullptr) return;
     world->server.reset();
     world->marketer.reset();
-    world->redis.reset();
-    fs::remove_all(world->dir);
+    world->coupons.reset();
+    world->segments.reset();
+    world->shop.reset();
     delete world;
     world = nullptr;
   }
@@ -336,7 +299,7 @@ TEST_F(MarketingTest, CouponsAreEligibleAndNeverExpiredExhaustedOrCapped) {
 
 TEST_F(MarketingTest, DormantAudienceHoldsOnlyUsersPastTheThresholdSortedByScore) {
   v1::FindAudienceRequest req;
-  req.set_category(world->models->Current()->item(0).category);
+  req.set_category(world->shop->models->Current()->item(0).category);
   req.mutable_filters()->add_segments("dormant");
   req.mutable_filters()->add_segments("deep_dormant");
   req.mutable_filters()->set_min_days_since_purchase(90);
@@ -345,7 +308,7 @@ TEST_F(MarketingTest, DormantAudienceHoldsOnlyUsersPastTheThresholdSortedByScore
   std::set<std::string> expected;
   for (const auto& r : world->records) {
     if (marketing::IsDormant(r.segment) && r.recency_days >= 90 &&
-        world->models->Current()->UserRow(r.user_id) >= 0) {
+        world->shop->models->Current()->UserRow(r.user_id) >= 0) {
       expected.insert(r.user_id);
     }
   }
@@ -482,7 +445,7 @@ TEST_F(MarketingTest, RedisDownDegradesCouponsInsteadOfFailing) {
   const marketing::UserSegment* d = FirstOf(marketing::Segment::kDormant);
   ASSERT_NE(d, nullptr);
   EXPECT_GT(Coupons(d->user_id).coupons_size(), 0);
-  ASSERT_TRUE(world->redis->Stop().ok());
+  ASSERT_TRUE(world->shop->redis->Stop().ok());
   const auto degraded = Coupons(d->user_id);
   EXPECT_TRUE(degraded.meta().degraded());
   EXPECT_EQ(degraded.coupons_size(), 0);

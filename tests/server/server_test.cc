@@ -3,7 +3,6 @@
 // the server runs on a free port and is called through a real TCP channel.
 #include "server/recommender_service.h"
 
-#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -24,31 +23,20 @@
 #include "evaluation/production_ranker.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/test_server.h"
+#include "tests/testing/trained_shop.h"
 #include "tests/testing/status_matchers.h"
 
 namespace recsys::server {
 namespace {
 
 namespace v1 = recsys::v1;
-namespace fs = std::filesystem;
 using grpc::health::v1::HealthCheckResponse;
-
-int RunCommand(const std::string& command) {
-  const int rc = std::system(command.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 // Shared by all tests of one process: Redis, a trained model, the server.
 struct World {
-  std::unique_ptr<recsys::testing::RedisServer> redis;
-  std::string dir;
-  std::unique_ptr<model::ModelStore> models;
-  // The Redis pool (outlives the store); health reports it.
-  std::unique_ptr<recsys::redis::Client> redis_client;
-  std::unique_ptr<feature_store::FeatureStore> features;
+  std::unique_ptr<recsys::testing::TrainedShop> shop;
   std::unique_ptr<recsys::testing::TestServer> server;
   std::shared_ptr<grpc::Channel> channel;
-  std::vector<std::string> users;  // users.tsv of the model
 };
 
 World* world = nullptr;
@@ -57,57 +45,23 @@ class ServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     world = new World();
-    auto redis = recsys::testing::RedisServer::Start();
-    ASSERT_TRUE(redis.ok()) << redis.status();
-    world->redis = *std::move(redis);
-    world->dir = absl::StrCat(fs::temp_directory_path().string(), "/recsys_server_test_",
-                              ::getpid());
-    fs::remove_all(world->dir);
-    fs::create_directories(world->dir);
-    const std::string csv = world->dir + "/shop.csv";
-    ASSERT_EQ(RunCommand(absl::StrCat(RECSYS_DATAGEN, " --users=400 --items=150 --seed=11 --out=", csv,
-                               " > ", world->dir, "/datagen.log 2>&1")),
-              0);
-    ASSERT_EQ(RunCommand(absl::StrCat(RECSYS_TRAIN, " --input=", csv, " --model_root=", world->dir,
-                               "/models --factors=16 --iterations=6 --threads=2 --redis=",
-                               world->redis->address(), " > ", world->dir,
-                               "/train.log 2>&1")),
-              0)
-        << "see " << world->dir << "/train.log";
-
-    model::ModelStoreOptions store_options;
-    store_options.root = world->dir + "/models";
-    store_options.poll_interval = absl::ZeroDuration();
-    auto models = model::ModelStore::Create(store_options);
-    ASSERT_TRUE(models.ok()) << models.status();
-    world->models = *std::move(models);
-    std::ifstream users(world->models->Current()->path() + "/users.tsv");
-    for (std::string line; std::getline(users, line);) world->users.push_back(line);
-
-    recsys::redis::Options redis_options;
-    redis_options.host = world->redis->host();
-    redis_options.port = world->redis->port();
-    redis_options.connect_timeout = absl::Milliseconds(100);
-    redis_options.reconnect_backoff = absl::Milliseconds(100);
-    auto client = recsys::redis::Client::Create(redis_options);
-    ASSERT_TRUE(client.ok()) << client.status();
-    world->redis_client = *std::move(client);
-    auto features = feature_store::NewRedisFeatureStore(world->redis_client.get());
-    ASSERT_TRUE(features.ok()) << features.status();
-    world->features = *std::move(features);
+    auto shop = recsys::testing::TrainedShop::Create(
+        {.datagen = RECSYS_DATAGEN, .train = RECSYS_TRAIN, .name = "server_test"});
+    ASSERT_TRUE(shop.ok()) << shop.status();
+    world->shop = *std::move(shop);
 
     ServerOptions options;
     options.listen_address = "127.0.0.1:0";
     options.health_interval = absl::Milliseconds(50);
-    options.redis = world->redis_client.get();
+    options.redis = world->shop->redis_client.get();
     recommender::StorefrontOptions storefront_options;
     recommender::RecommenderOptions& rec_options = storefront_options.recommender;
     rec_options.max_k = 100;
     rec_options.max_exclude_ids = 20;
     // Generous: the box running the tests may be busy.
     rec_options.feature_timeout = absl::Milliseconds(500);
-    auto server = recsys::testing::StartTestServer(options, world->models.get(),
-                                                   world->features.get(), storefront_options);
+    auto server = recsys::testing::StartTestServer(options, world->shop->models.get(),
+                                                   world->shop->features.get(), storefront_options);
     ASSERT_TRUE(server.ok()) << server.status();
     world->server = *std::move(server);
     world->channel = world->server->channel;
@@ -116,10 +70,7 @@ class ServerTest : public ::testing::Test {
   static void TearDownTestSuite() {
     if (world == nullptr) return;
     world->server.reset();
-    world->features.reset();
-    world->models.reset();
-    world->redis.reset();
-    fs::remove_all(world->dir);
+    world->shop.reset();
     delete world;
     world = nullptr;
   }
@@ -205,8 +156,8 @@ TEST_F(ServerTest, HealthAndModelInfo) {
   grpc::ClientContext ctx;
   Deadline(&ctx);
   ASSERT_TRUE(admin_->GetModelInfo(&ctx, v1::GetModelInfoRequest(), &info).ok());
-  EXPECT_EQ(info.version(), world->models->Current()->version());
-  EXPECT_EQ(info.num_users(), static_cast<int>(world->users.size()));
+  EXPECT_EQ(info.version(), world->shop->models->Current()->version());
+  EXPECT_EQ(info.num_users(), static_cast<int>(world->shop->users.size()));
   EXPECT_GT(info.num_items(), 50);
   EXPECT_EQ(info.dim(), 16);
   EXPECT_TRUE(info.feature_store_healthy());
@@ -215,7 +166,7 @@ TEST_F(ServerTest, HealthAndModelInfo) {
 }
 
 TEST_F(ServerTest, KnownUserGetsPersonalizedSlotsWithoutTheirPurchases) {
-  const std::string user = world->users[0];
+  const std::string user = world->shop->users[0];
   v1::UserProfile profile;
   ASSERT_TRUE(Profile(user, &profile).ok());
   EXPECT_TRUE(profile.known_to_model());
@@ -227,7 +178,7 @@ TEST_F(ServerTest, KnownUserGetsPersonalizedSlotsWithoutTheirPurchases) {
   grpc::Status st = Recommend(user, 5, &resp, 10);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_FALSE(resp.meta().degraded()) << resp.meta().degraded_reason();
-  EXPECT_EQ(resp.meta().model_version(), world->models->Current()->version());
+  EXPECT_EQ(resp.meta().model_version(), world->shop->models->Current()->version());
   ASSERT_EQ(resp.slots_size(), 2);
   EXPECT_EQ(resp.slots(0).name(), "homepage_hero");
   EXPECT_EQ(resp.slots(0).items_size(), 5);
@@ -253,11 +204,11 @@ TEST_F(ServerTest, UnknownUserGetsPopularItems) {
     EXPECT_EQ(item.reason().code(), v1::REASON_POPULAR);
   }
   EXPECT_EQ(resp.slots(0).items(0).item_id(),
-            world->models->Current()->item(world->models->Current()->popular()[0]).item_id);
+            world->shop->models->Current()->item(world->shop->models->Current()->popular()[0]).item_id);
 }
 
 TEST_F(ServerTest, PurchaseRecordedThroughRecordEventsIsExcludedNextTime) {
-  const std::string user = world->users[1];
+  const std::string user = world->shop->users[1];
   v1::RecommendProductsResponse before;
   ASSERT_TRUE(Recommend(user, 5, &before).ok());
   const std::string top = before.slots(0).items(0).item_id();
@@ -279,7 +230,7 @@ TEST_F(ServerTest, PurchaseRecordedThroughRecordEventsIsExcludedNextTime) {
 }
 
 TEST_F(ServerTest, ViewsPersonalizeABrandNewUser) {
-  const auto bundle = world->models->Current();
+  const auto bundle = world->shop->models->Current();
   // The new user views the items most similar to one item.
   v1::SimilarItemsRequest sreq;
   sreq.set_item_id(bundle->item(bundle->popular()[20]).item_id);
@@ -312,11 +263,11 @@ TEST_F(ServerTest, ViewsPersonalizeABrandNewUser) {
 // users without live events, the server's "for_you" slot equals the
 // evaluator's list from the same model directory.
 TEST_F(ServerTest, BlendedSlotEqualsTheEvaluatorsProductionRankerLists) {
-  const auto bundle = world->models->Current();
+  const auto bundle = world->shop->models->Current();
   const int64_t now = bundle->manifest().data().last_event_unix() + 86400;
   int compared = 0;
-  for (size_t u = 3; u < 9 && u < world->users.size(); ++u) {
-    const std::string& user = world->users[u];
+  for (size_t u = 3; u < 9 && u < world->shop->users.size(); ++u) {
+    const std::string& user = world->shop->users[u];
     auto expected = evaluation::RankForUser(*bundle, user, 10, now);
     ASSERT_TRUE(expected.ok()) << expected.status();
     v1::RecommendProductsRequest req;
@@ -338,7 +289,7 @@ TEST_F(ServerTest, BlendedSlotEqualsTheEvaluatorsProductionRankerLists) {
 }
 
 TEST_F(ServerTest, SimilarItems) {
-  const auto bundle = world->models->Current();
+  const auto bundle = world->shop->models->Current();
   const std::string item = bundle->item(bundle->popular()[0]).item_id;
   v1::SimilarItemsRequest req;
   req.set_item_id(item);
@@ -412,16 +363,16 @@ TEST_F(ServerTest, SyncAndCallbackApisGiveTheSameAnswersAndErrors) {
   rec_options.max_k = 100;
   rec_options.max_exclude_ids = 20;
   rec_options.feature_timeout = absl::Milliseconds(500);
-  auto server = recsys::testing::StartTestServer(options, world->models.get(),
-                                                 world->features.get(), storefront_options);
+  auto server = recsys::testing::StartTestServer(options, world->shop->models.get(),
+                                                 world->shop->features.get(), storefront_options);
   ASSERT_TRUE(server.ok()) << server.status();
   auto channel = (*server)->channel;
   auto callback = v1::Recommender::NewStub(channel);
 
   const int64_t now = absl::ToUnixSeconds(absl::Now());
-  for (size_t u = 0; u < 5 && u < world->users.size(); ++u) {
+  for (size_t u = 0; u < 5 && u < world->shop->users.size(); ++u) {
     v1::RecommendProductsRequest req;
-    req.set_user_id(world->users[u]);
+    req.set_user_id(world->shop->users[u]);
     req.mutable_context()->set_request_time_unix(now);
     for (const char* name : {"homepage_hero", "for_you"}) {
       auto* slot = req.add_slots();
@@ -438,11 +389,11 @@ TEST_F(ServerTest, SyncAndCallbackApisGiveTheSameAnswersAndErrors) {
     ASSERT_EQ(callback_resp.slots_size(), 2);
     for (int s = 0; s < 2; ++s) {
       EXPECT_EQ(callback_resp.slots(s).SerializeAsString(), sync_resp.slots(s).SerializeAsString())
-          << world->users[u] << " slot " << s;
+          << world->shop->users[u] << " slot " << s;
       EXPECT_GT(callback_resp.slots(s).items_size(), 0);
     }
   }
-  const auto bundle = world->models->Current();
+  const auto bundle = world->shop->models->Current();
   v1::SimilarItemsRequest sreq;
   sreq.set_item_id(bundle->item(bundle->popular()[0]).item_id);
   sreq.set_k(8);
@@ -473,7 +424,7 @@ TEST_F(ServerTest, SyncAndCallbackApisGiveTheSameAnswersAndErrors) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
   // The other calls are served alike.
   v1::GetUserProfileRequest preq;
-  preq.set_user_id(world->users[0]);
+  preq.set_user_id(world->shop->users[0]);
   v1::UserProfile profile;
   grpc::ClientContext profile_ctx;
   Deadline(&profile_ctx);
@@ -501,7 +452,7 @@ TEST_F(ServerTest, NotYetAvailableRpcsAnswerUnimplemented) {
 }
 
 TEST_F(ServerTest, StockUpdatesTakeEffectWithoutRetraining) {
-  const auto bundle = world->models->Current();
+  const auto bundle = world->shop->models->Current();
   const std::string top = bundle->item(bundle->popular()[0]).item_id;
   auto update = [&](const std::string& item, int64_t stock, v1::UpdateItemsResponse* resp) {
     v1::UpdateItemsRequest req;
@@ -536,7 +487,7 @@ TEST_F(ServerTest, AdminReloadAndRollback) {
   Deadline(&ctx);
   ASSERT_TRUE(admin_->ReloadModel(&ctx, v1::ReloadModelRequest(), &reload).ok());
   EXPECT_FALSE(reload.changed());
-  EXPECT_EQ(reload.version(), world->models->Current()->version());
+  EXPECT_EQ(reload.version(), world->shop->models->Current()->version());
 
   v1::RollbackResponse rollback;
   grpc::ClientContext rctx;
@@ -547,13 +498,13 @@ TEST_F(ServerTest, AdminReloadAndRollback) {
 
 // Runs last in the suite: it stops Redis and brings it back empty.
 TEST_F(ServerTest, ZZRedisDownDegradesAnswersAndRecovers) {
-  const std::string user = world->users[2];
+  const std::string user = world->shop->users[2];
   v1::UserProfile profile;
   ASSERT_TRUE(Profile(user, &profile).ok());
   std::set<std::string> bought;
   for (const auto& p : profile.purchases()) bought.insert(p.item_id());
 
-  RECSYS_ASSERT_OK(world->redis->Stop());
+  RECSYS_ASSERT_OK(world->shop->redis->Stop());
   v1::RecommendProductsResponse resp;
   grpc::Status st = Recommend(user, 10, &resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
@@ -580,7 +531,7 @@ TEST_F(ServerTest, ZZRedisDownDegradesAnswersAndRecovers) {
   EXPECT_EQ(Health(kRecommenderHealthName), HealthCheckResponse::SERVING);
 
   // Redis comes back (empty): answers stop being degraded.
-  RECSYS_ASSERT_OK(world->redis->Restart());
+  RECSYS_ASSERT_OK(world->shop->redis->Restart());
   bool degraded = true;
   for (int i = 0; i < 200 && degraded; ++i) {
     absl::SleepFor(absl::Milliseconds(50));
