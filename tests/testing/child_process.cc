@@ -79,6 +79,14 @@ absl::StatusOr<int> ChildProcess::Stop(int signal, absl::Duration timeout) {
   return exit_code_;
 }
 
+absl::Status ChildProcess::Signal(int signal) {
+  if (!Running()) return absl::FailedPreconditionError("the process has exited");
+  if (kill(pid_, signal) != 0) {
+    return absl::InternalError(absl::StrCat("kill: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 int RunCommand(const std::string& command) {
   const int rc = std::system(command.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;

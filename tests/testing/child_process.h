@@ -40,6 +40,9 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   // True until the child has exited and been reaped.
   bool Running();
+  // Sends `signal` (e.g. SIGSTOP) without waiting. FailedPrecondition when
+  // the child has exited.
+  absl::Status Signal(int signal);
   // Sends `signal` (e.g. SIGTERM) and waits up to `timeout` for the exit.
   // Returns the exit code (128 + signal when killed by one); DeadlineExceeded
   // when it is still running.

@@ -5,7 +5,6 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/testing/child_process.h"
 
 namespace recsys::testing {
 namespace {
@@ -197,59 +197,29 @@ std::string RedisServer::LogTail() const {
 }
 
 absl::Status RedisServer::SpawnAndWait() {
-  const std::string port = absl::StrCat(port_);
-  // Everything the child needs is prepared before fork(): after it, only
-  // async-signal-safe calls are allowed.
   // clang-format off
-  std::vector<std::string> args = {
+  auto process = ChildProcess::Start({
       binary_,
-      "--port", port,
+      "--port", absl::StrCat(port_),
       "--bind", host_,
       "--save", "",
       "--appendonly", "no",
       "--daemonize", "no",
       "--dir", dir_,
-  };
+  }, log_path());
   // clang-format on
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const std::string log = log_path();
-  const int log_fd =
-      open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) return ErrnoStatus(absl::StrCat("open ", log));
-  const pid_t parent = getpid();
-
-  const pid_t pid = fork();
-  if (pid < 0) {
-    absl::Status status = ErrnoStatus("fork");
-    close(log_fd);
-    return status;
-  }
-  if (pid == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(1);
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(log_fd);
-  pid_ = pid;
+  if (!process.ok()) return process.status();
+  process_ = *std::move(process);
 
   // Bounded polling: the server is ready when it answers PING.
   const absl::Time deadline = absl::Now() + options_.startup_timeout;
   while (true) {
-    int wait_status = 0;
-    const pid_t done = waitpid(pid_, &wait_status, WNOHANG);
-    if (done == pid_) {
-      pid_ = 0;
-      return absl::UnavailableError(absl::StrCat(
-          "redis-server on port ", port_, " exited early (wait status ",
-          wait_status, "); log tail:\n", LogTail()));
+    if (!process_->Running()) {
+      const int code = process_->Stop(SIGKILL, absl::ZeroDuration()).value_or(-1);
+      process_.reset();
+      return absl::UnavailableError(absl::StrCat("redis-server on port ", port_,
+                                                 " exited early (exit code ", code,
+                                                 "); log tail:\n", LogTail()));
     }
     if (AnswersPing(host_, port_)) return absl::OkStatus();
     if (absl::Now() >= deadline) break;
@@ -263,26 +233,20 @@ absl::Status RedisServer::SpawnAndWait() {
 }
 
 absl::Status RedisServer::Stop() {
-  if (pid_ <= 0) return absl::OkStatus();
-  const pid_t pid = pid_;
-  pid_ = 0;
-  if (kill(pid, SIGKILL) != 0 && errno != ESRCH) return ErrnoStatus("kill");
-  while (waitpid(pid, nullptr, 0) < 0) {
-    if (errno != EINTR) return ErrnoStatus("waitpid");
-  }
-  return absl::OkStatus();
+  if (process_ == nullptr) return absl::OkStatus();
+  auto stopped = process_->Stop(SIGKILL, absl::Seconds(30));
+  process_.reset();
+  return stopped.ok() ? absl::OkStatus() : stopped.status();
 }
 
 absl::Status RedisServer::Suspend() {
-  if (pid_ <= 0) return absl::FailedPreconditionError("redis-server is not running");
-  if (kill(pid_, SIGSTOP) != 0) return ErrnoStatus("kill(SIGSTOP)");
-  return absl::OkStatus();
+  if (process_ == nullptr) return absl::FailedPreconditionError("redis-server is not running");
+  return process_->Signal(SIGSTOP);
 }
 
 absl::Status RedisServer::Resume() {
-  if (pid_ <= 0) return absl::FailedPreconditionError("redis-server is not running");
-  if (kill(pid_, SIGCONT) != 0) return ErrnoStatus("kill(SIGCONT)");
-  return absl::OkStatus();
+  if (process_ == nullptr) return absl::FailedPreconditionError("redis-server is not running");
+  return process_->Signal(SIGCONT);
 }
 
 absl::Status RedisServer::Restart() {

@@ -40,6 +40,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "tests/testing/child_process.h"
 
 namespace recsys::testing {
 
@@ -80,7 +81,7 @@ class RedisServer {
   std::string address() const;
 
   // True between a successful Start()/Restart() and Stop().
-  bool running() const { return pid_ > 0; }
+  bool running() const { return process_ != nullptr; }
 
   // Kills the server with SIGKILL (clients see their connections reset, as
   // with a crashed Redis) and reaps it. OK when already stopped.
@@ -115,7 +116,7 @@ class RedisServer {
               std::string dir);
 
   // Spawns redis-server on port_ and waits for PING. On failure the child is
-  // reaped and pid_ is 0.
+  // reaped and process_ is null.
   absl::Status SpawnAndWait();
   // Tail of the log, for error messages.
   std::string LogTail() const;
@@ -125,7 +126,7 @@ class RedisServer {
   const std::string dir_;
   const std::string host_ = "127.0.0.1";
   int port_ = 0;
-  pid_t pid_ = 0;
+  std::unique_ptr<ChildProcess> process_;
 };
 
 // One server for the whole test executable, started on first use and
