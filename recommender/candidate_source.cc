@@ -36,8 +36,7 @@ absl::StatusOr<CandidateLists> SourceRegistry::Generate(const RequestContext& ct
   return lists;
 }
 
-std::unique_ptr<const SourceRegistry> NewDefaultSourceRegistry(
-    const RecommenderOptions& options) {
+std::unique_ptr<const SourceRegistry> NewDefaultSourceRegistry(const RecommenderOptions& options) {
   auto registry = std::make_unique<SourceRegistry>();
   registry->Register(Source::kPersonalized, std::make_unique<PersonalizedSource>());
   registry->Register(Source::kBlended, std::make_unique<BlendedSource>(options.ranker_candidates));

@@ -20,8 +20,8 @@ namespace recsys::recommender {
 
 struct FusedCandidate {
   int32_t row;
-  float score;  // the fused score (rules may multiply it afterwards)
-  float best;   // the largest single contribution
+  float score;           // the fused score (rules may multiply it afterwards)
+  float best;            // the largest single contribution
   const Candidate* why;  // points into the fused lists
   bool from_repurchase;  // some contributing list was a repurchase source
 };

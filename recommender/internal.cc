@@ -25,8 +25,8 @@ absl::Time FeatureDeadline(absl::Time deadline, absl::Duration timeout) {
 void MarkDegraded(AnswerMeta* meta, const absl::Status& status) {
   meta->degraded = true;
   meta->degraded_reason =
-      absl::StrCat("feature store unavailable (", absl::StatusCodeToString(status.code()),
-                   ": ", status.message(), "); answered from the model alone");
+      absl::StrCat("feature store unavailable (", absl::StatusCodeToString(status.code()), ": ",
+                   status.message(), "); answered from the model alone");
 }
 
 double RequestUniform(absl::string_view user_id, absl::string_view key, absl::Time now) {
@@ -212,11 +212,11 @@ Explanation ExplainTrial(const TrialItem& t, absl::Time now, int trial_days, boo
   e.code = ReasonCode::kTrialPool;
   e.anchor_category = t.category;
   const int64_t days = (now - t.listed) / absl::Hours(24);
-  e.text = absl::StrCat(
-      t.category.empty() ? "new arrival" : absl::StrCat("new in ", t.category),
-      days == 0 ? ", listed today"
-                : absl::StrCat(", listed ", days, days == 1 ? " day" : " days", " ago"),
-      " (", trial_days, "-day trial)");
+  e.text = absl::StrCat(t.category.empty() ? "new arrival" : absl::StrCat("new in ", t.category),
+                        days == 0
+                            ? ", listed today"
+                            : absl::StrCat(", listed ", days, days == 1 ? " day" : " days", " ago"),
+                        " (", trial_days, "-day trial)");
   e.applied_rules.push_back("trial_pool");
   if (rotated) e.applied_rules.push_back("rotation");
   return e;

@@ -54,8 +54,7 @@ float Dot(absl::Span<const float> a, absl::Span<const float> b);
 const std::string& Label(const model::ItemMeta& item);
 
 // The answer entry of model item `row`.
-ScoredItem MakeItem(const model::ModelBundle& bundle, int32_t row, float score,
-                    Explanation reason);
+ScoredItem MakeItem(const model::ModelBundle& bundle, int32_t row, float score, Explanation reason);
 
 // Adds `c` to `*list`, or replaces the entry of the same row when `c`
 // scores higher; `*at` maps each row of `*list` to its index.

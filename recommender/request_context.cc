@@ -94,8 +94,8 @@ void ResolveUserSignal(const RecommenderOptions& options, RequestContext* ctx) {
   const model::ModelBundle& bundle = *ctx->bundle;
   const UserState& user = ctx->user;
   std::vector<model::WeightedItem> fold_in;
-  ctx->anchors.reserve(std::min<size_t>(options.max_history_anchors,
-                                        user.purchases.size() + user.recent.size()));
+  ctx->anchors.reserve(
+      std::min<size_t>(options.max_history_anchors, user.purchases.size() + user.recent.size()));
   fold_in.reserve(user.purchases.size() + user.recent.size());
   ctx->history.reserve(user.purchases.size());
   for (const PurchaseView& p : user.purchases) {
@@ -115,8 +115,8 @@ void ResolveUserSignal(const RecommenderOptions& options, RequestContext* ctx) {
     if (static_cast<int>(ctx->anchors.size()) < options.max_history_anchors) {
       ctx->anchors.push_back({row, false});
     }
-    fold_in.push_back({row, a.type == EventType::kAddToCart ? options.cart_strength
-                                                            : options.view_strength});
+    fold_in.push_back(
+        {row, a.type == EventType::kAddToCart ? options.cart_strength : options.view_strength});
   }
 
   const int32_t user_row = bundle.UserRow(ctx->request->user_id);
@@ -153,9 +153,9 @@ void ResolveSlots(const RecommenderOptions& options, RequestContext* ctx) {
     } else {
       SlotRule& rule = ctx->default_rules.emplace_back();
       rule.name = slot.name;
-      rule.sources = {{options.blended_slots.contains(slot.name) ? Source::kBlended
-                                                                  : Source::kPersonalized,
-                       1.0f}};
+      rule.sources = {
+          {options.blended_slots.contains(slot.name) ? Source::kBlended : Source::kPersonalized,
+           1.0f}};
       ctx->slot_rules.push_back(&rule);
     }
   }
@@ -167,11 +167,9 @@ void ResolveSlots(const RecommenderOptions& options, RequestContext* ctx) {
 
 }  // namespace
 
-std::unique_ptr<RequestContext> BuildRequestContext(const ProductRequest& request,
-                                                    std::shared_ptr<const model::ModelBundle> bundle,
-                                                    UserState user,
-                                                    std::shared_ptr<const SlotPlan> plan,
-                                                    const RecommenderOptions& options) {
+std::unique_ptr<RequestContext> BuildRequestContext(
+    const ProductRequest& request, std::shared_ptr<const model::ModelBundle> bundle, UserState user,
+    std::shared_ptr<const SlotPlan> plan, const RecommenderOptions& options) {
   static const Rules* const kNoRules = new Rules();
   auto ctx = std::make_unique<RequestContext>();
   ctx->request = &request;
@@ -199,8 +197,7 @@ std::unique_ptr<RequestContext> BuildRequestContext(const ProductRequest& reques
   ResolveSlots(options, ctx.get());
 
   for (const model::HistoryEntry& h : ctx->history) ctx->bought[h.item] = &h;
-  ctx->not_due = NotDueRows(model, *ctx->rules, ctx->bought, ctx->user.bought_rows,
-                            ctx->now_unix);
+  ctx->not_due = NotDueRows(model, *ctx->rules, ctx->bought, ctx->user.bought_rows, ctx->now_unix);
   ctx->repurchase_excluded.reserve(ctx->request_excluded.size() + ctx->not_due.size());
   ctx->repurchase_excluded.insert(ctx->request_excluded.begin(), ctx->request_excluded.end());
   ctx->repurchase_excluded.insert(ctx->not_due.begin(), ctx->not_due.end());
@@ -237,9 +234,9 @@ void FetchItemFeatures(const CandidateLists& lists, const feature_store::Feature
   // twice what the request asks for, plus what the user bought (skipped),
   // plus slack. Features are checked for these only (each costs the store
   // one read), and items past the prefix are never shown.
-  out.popular_prefix_ = std::min(
-      popular.size(),
-      static_cast<size_t>(ctx->fetch_k) + std::min<size_t>(ctx->user.bought_rows.size(), 50));
+  out.popular_prefix_ =
+      std::min(popular.size(), static_cast<size_t>(ctx->fetch_k) +
+                                   std::min<size_t>(ctx->user.bought_rows.size(), 50));
   for (size_t i = 0; i < out.popular_prefix_; ++i) want_features(popular[i]);
   for (const auto& rules_of_slot : ctx->active) {
     for (const TimeRule* r : rules_of_slot) {

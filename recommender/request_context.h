@@ -166,11 +166,9 @@ struct RequestContext {
 // Resolves `request` against `bundle` and `plan` (null: defaults) for
 // `user`. Never fails; `request` must have passed validation and outlive
 // the result.
-std::unique_ptr<RequestContext> BuildRequestContext(const ProductRequest& request,
-                                                    std::shared_ptr<const model::ModelBundle> bundle,
-                                                    UserState user,
-                                                    std::shared_ptr<const SlotPlan> plan,
-                                                    const RecommenderOptions& options);
+std::unique_ptr<RequestContext> BuildRequestContext(
+    const ProductRequest& request, std::shared_ptr<const model::ModelBundle> bundle, UserState user,
+    std::shared_ptr<const SlotPlan> plan, const RecommenderOptions& options);
 
 // Reads, in one store call bounded by `deadline`, the features of every
 // candidate in `lists`, of the popular prefix, of the items pinned by

@@ -62,8 +62,7 @@ void FillFromCandidates(const RequestContext& ctx, const CandidateLists& lists,
   }
 }
 
-void FillPopular(const RequestContext& ctx, int regular_k, FillProgress* progress,
-                 SlotFill* fill) {
+void FillPopular(const RequestContext& ctx, int regular_k, FillProgress* progress, SlotFill* fill) {
   const model::ModelBundle& bundle = ctx.model();
   const auto& popular = bundle.popular();
   const double top_buyers =

@@ -74,8 +74,7 @@ void FillFromCandidates(const RequestContext& ctx, const CandidateLists& lists,
 
 // Popular items up to `regular_k` items in `*fill`, from
 // progress->next_popular on.
-void FillPopular(const RequestContext& ctx, int regular_k, FillProgress* progress,
-                 SlotFill* fill);
+void FillPopular(const RequestContext& ctx, int regular_k, FillProgress* progress, SlotFill* fill);
 
 // Every slot of ctx.request, in request order.
 std::vector<SlotAnswer> FillSlots(const RequestContext& ctx, const CandidateLists& lists,

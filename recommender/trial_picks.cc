@@ -68,10 +68,9 @@ std::vector<const TrialItem*> TakeTrialItems(const RequestContext& ctx, SlotFill
   const SlotRule& rule = *fill->state().rule;
   if (rule.trial_share <= 0 || ctx.trial_items.empty()) return taken;
   const SlotSpec& slot = *fill->state().spec;
-  const int quota =
-      TrialQuota(rule.trial_share, slot.k,
-                 internal::RequestUniform(ctx.request->user_id, slot.name, ctx.now),
-                 slot.k - fill->size());
+  const int quota = TrialQuota(rule.trial_share, slot.k,
+                               internal::RequestUniform(ctx.request->user_id, slot.name, ctx.now),
+                               slot.k - fill->size());
   for (const TrialItem* t : ctx.trial_items) {
     if (static_cast<int>(taken.size()) >= quota) break;
     if (t->row >= 0 ? !fill->CanShow(t->row, false) : !fill->CanShowNew(*t)) continue;

@@ -3,8 +3,8 @@
 namespace recsys::recommender {
 
 absl::flat_hash_set<int32_t> RotatedRows(
-    const model::ModelBundle& bundle,
-    const std::vector<feature_store::ActivityRecord>& impressions, int count) {
+    const model::ModelBundle& bundle, const std::vector<feature_store::ActivityRecord>& impressions,
+    int count) {
   absl::flat_hash_set<int32_t> rotated;
   if (count > 0) {
     for (size_t i = 0; i < impressions.size() && static_cast<int>(i) < count; ++i) {

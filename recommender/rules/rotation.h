@@ -20,8 +20,8 @@ namespace recsys::recommender {
 // Rows of the first `count` of `impressions` (most recent first) that the
 // model knows; empty when count <= 0.
 absl::flat_hash_set<int32_t> RotatedRows(
-    const model::ModelBundle& bundle,
-    const std::vector<feature_store::ActivityRecord>& impressions, int count);
+    const model::ModelBundle& bundle, const std::vector<feature_store::ActivityRecord>& impressions,
+    int count);
 
 // Ids of the first `count` of `impressions`, pointing into `impressions`.
 absl::flat_hash_set<absl::string_view> RotatedIds(

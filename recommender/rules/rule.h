@@ -25,9 +25,9 @@ namespace recsys::recommender {
 
 // The slot being filled, as rules see it.
 struct SlotState {
-  size_t index = 0;                 // in request.slots and RequestContext's per-slot vectors
-  const SlotSpec* spec = nullptr;   // the request's slot
-  const SlotRule* rule = nullptr;   // its configuration
+  size_t index = 0;                // in request.slots and RequestContext's per-slot vectors
+  const SlotSpec* spec = nullptr;  // the request's slot
+  const SlotRule* rule = nullptr;  // its configuration
   const std::vector<const TimeRule*>* active = nullptr;  // time rules active for it
   // Items taken so far per category (model items and trial items).
   absl::flat_hash_map<absl::string_view, int> per_category;
@@ -35,9 +35,9 @@ struct SlotState {
 
 // An item a slot is about to show.
 struct ShowCandidate {
-  int32_t row = -1;             // model row; -1: a trial item the model does not know
-  absl::string_view item_id;    // set for row -1
-  absl::string_view category;   // the model's category, or the trial item's
+  int32_t row = -1;            // model row; -1: a trial item the model does not know
+  absl::string_view item_id;   // set for row -1
+  absl::string_view category;  // the model's category, or the trial item's
   // Came from a repurchase source (buy-again, blended): a bought item may
   // return once due.
   bool may_be_bought = false;

@@ -11,12 +11,11 @@ absl::StatusOr<std::vector<Candidate>> BuyAgainSource::Generate(const RequestCon
       due.push_back(&h);
     }
   }
-  std::sort(due.begin(), due.end(),
-            [](const model::HistoryEntry* a, const model::HistoryEntry* b) {
-              if (a->count != b->count) return a->count > b->count;
-              if (a->last_unix != b->last_unix) return a->last_unix > b->last_unix;
-              return a->item < b->item;
-            });
+  std::sort(due.begin(), due.end(), [](const model::HistoryEntry* a, const model::HistoryEntry* b) {
+    if (a->count != b->count) return a->count > b->count;
+    if (a->last_unix != b->last_unix) return a->last_unix > b->last_unix;
+    return a->item < b->item;
+  });
   std::vector<Candidate> list;
   list.reserve(due.size());
   for (const model::HistoryEntry* h : due) {
