@@ -34,6 +34,9 @@
 
 namespace recsys::recommender {
 
+class SourceRegistry;  // candidate_source.h
+class RuleSet;         // rules/rule_set.h
+
 // Mirrors recsys.v1.ReasonCode (same numeric values).
 enum class ReasonCode {
   kUnspecified = 0,
@@ -201,6 +204,7 @@ class Recommender {
   // `models` and `features` are borrowed and must outlive the Recommender.
   Recommender(const model::ModelStore* models, feature_store::FeatureStore* features,
               const RecommenderOptions& options = {});
+  ~Recommender();
 
   // Fills the slots in request order, never repeating an item across them.
   // The user vector is the model's, or folded in from live activity for a
@@ -265,11 +269,15 @@ class Recommender {
 
  private:
   absl::Status ValidateFilters(const ItemFilters& filters) const;
+  absl::Status ValidateProductRequest(const ProductRequest& request) const;
 
   const model::ModelStore* const models_;
   feature_store::FeatureStore* const features_;
   const RecommenderOptions options_;
   const std::unique_ptr<TrialPool> trial_pool_;
+  // The candidate sources and business rules of RecommendProducts.
+  const std::unique_ptr<const SourceRegistry> sources_;
+  const std::unique_ptr<const RuleSet> rules_;
   mutable absl::Mutex plan_mu_;
   std::shared_ptr<const SlotPlan> plan_ ABSL_GUARDED_BY(plan_mu_);
 };

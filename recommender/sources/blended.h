@@ -1,0 +1,32 @@
+// BlendedSource (Source::kBlended): the production ranker (model/ranker.h)
+// over the user's purchases and vector neighbours: repurchases that are due
+// (rules/repurchase_window.h) blended with discovery, fetch_k items. Reason
+// kBuyAgain for bought items, kPersonalized otherwise; none for a user with
+// neither a query vector nor purchases.
+//
+// Thread safety: immutable; Generate is safe to call concurrently.
+#ifndef RECSYS_RECOMMENDER_SOURCES_BLENDED_H_
+#define RECSYS_RECOMMENDER_SOURCES_BLENDED_H_
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "recommender/candidate_source.h"
+
+namespace recsys::recommender {
+
+class BlendedSource : public CandidateSource {
+ public:
+  // The ranker considers at least `ranker_candidates` vector neighbours
+  // (RecommenderOptions::ranker_candidates).
+  explicit BlendedSource(int ranker_candidates) : ranker_candidates_(ranker_candidates) {}
+  bool repurchase() const override { return true; }
+  absl::StatusOr<std::vector<Candidate>> Generate(const RequestContext& ctx) const override;
+
+ private:
+  const int ranker_candidates_;
+};
+
+}  // namespace recsys::recommender
+
+#endif  // RECSYS_RECOMMENDER_SOURCES_BLENDED_H_

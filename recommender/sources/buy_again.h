@@ -1,0 +1,25 @@
+// BuyAgainSource (Source::kBuyAgain): the user's purchases that are due again
+// (rules/repurchase_window.h) and pass the request filters, most purchased
+// first (then most recent, then row), scored by purchase count. Reason
+// kBuyAgain.
+//
+// Thread safety: immutable; Generate is safe to call concurrently.
+#ifndef RECSYS_RECOMMENDER_SOURCES_BUY_AGAIN_H_
+#define RECSYS_RECOMMENDER_SOURCES_BUY_AGAIN_H_
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "recommender/candidate_source.h"
+
+namespace recsys::recommender {
+
+class BuyAgainSource : public CandidateSource {
+ public:
+  bool repurchase() const override { return true; }
+  absl::StatusOr<std::vector<Candidate>> Generate(const RequestContext& ctx) const override;
+};
+
+}  // namespace recsys::recommender
+
+#endif  // RECSYS_RECOMMENDER_SOURCES_BUY_AGAIN_H_

@@ -1,0 +1,81 @@
+#include "recommender/request_context.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/recommender/unit_fixture.h"
+
+namespace recsys::recommender {
+namespace {
+
+using feature_store::EventType;
+
+class RequestContextTest : public testing::UnitTest {};
+
+TEST_F(RequestContextTest, ResolvesTheUserAndTheSlots) {
+  ProductRequest request = Request("ua2", 3, "feed");
+  request.slots.push_back({"for_you", 2});
+  request.filters.exclude_item_ids = {"b1", "nope"};
+  auto ctx = Context(request);
+  EXPECT_EQ(ctx->total_k, 5);
+  EXPECT_EQ(ctx->fetch_k, 20);
+  EXPECT_EQ(ctx->request_excluded, (absl::flat_hash_set<int32_t>{Row("b1")}));
+  EXPECT_EQ(ctx->excluded, (absl::flat_hash_set<int32_t>{Row("b1"), Row("a2"), Row("a3")}));
+  // Most recent purchase first.
+  ASSERT_EQ(ctx->history.size(), 2u);
+  EXPECT_EQ(ctx->history[0].item, Row("a3"));
+  EXPECT_EQ(ctx->bought.at(Row("a2"))->count, 3);
+  ASSERT_EQ(ctx->anchors.size(), 2u);
+  EXPECT_TRUE(ctx->anchors[0].bought);
+  // The trained vector.
+  absl::Span<const float> trained = bundle_->user_vector(bundle_->UserRow("ua2"));
+  EXPECT_EQ(ctx->query, std::vector<float>(trained.begin(), trained.end()));
+  // Default rules: blended for options.blended_slots, personalized otherwise.
+  ASSERT_EQ(ctx->slot_rules.size(), 2u);
+  EXPECT_EQ(ctx->slot_rules[0]->sources[0].first, Source::kPersonalized);
+  EXPECT_EQ(ctx->slot_rules[1]->sources[0].first, Source::kBlended);
+  EXPECT_TRUE(ctx->filter->Allowed(Row("b2")));
+  EXPECT_FALSE(ctx->filter->Allowed(Row("a2")));
+  EXPECT_TRUE(ctx->repurchase_filter->Allowed(Row("a2")));
+  EXPECT_FALSE(ctx->repurchase_filter->Allowed(Row("b1")));
+}
+
+TEST_F(RequestContextTest, NewActivityFoldsInTheUser) {
+  Record("ua0", "b3", EventType::kView);
+  Record("ua0", "b4", EventType::kAddToCart);
+  const ProductRequest request = Request("ua0", 3);
+  auto ctx = Context(request);
+  absl::Span<const float> trained = bundle_->user_vector(bundle_->UserRow("ua0"));
+  EXPECT_NE(ctx->query, std::vector<float>(trained.begin(), trained.end()));
+  // Purchases, then the viewed and carted items.
+  ASSERT_EQ(ctx->anchors.size(), 4u);
+  EXPECT_FALSE(ctx->anchors[2].bought);
+}
+
+TEST_F(RequestContextTest, TheStoreDownDegradesToTheModelsHistory) {
+  store_.set_failing(true);
+  const ProductRequest request = Request("ua2", 3);
+  auto ctx = Context(request);
+  EXPECT_TRUE(meta_.degraded);
+  EXPECT_FALSE(ctx->user.store_answered);
+  EXPECT_EQ(ctx->history.size(), 2u);
+}
+
+TEST_F(RequestContextTest, ItemFeaturesAreReadInOneRoundTrip) {
+  SetStock("b0", 7);
+  const ProductRequest request = Request("ua0", 1);
+  auto ctx = Context(request);
+  CandidateLists lists;
+  lists[Source::kPersonalized].candidates = {{Row("a9"), 1.0f, ReasonCode::kPersonalized}};
+  FetchItemFeatures(lists, store_, absl::InfiniteFuture(), ctx.get(), &meta_);
+  EXPECT_TRUE(ctx->features.known());
+  EXPECT_TRUE(ctx->features.Checked(Row("a9")));  // a candidate
+  EXPECT_TRUE(ctx->features.Checked(Row("a3")));  // in the popular prefix (14)
+  EXPECT_FALSE(ctx->features.Checked(Row("a4")));
+  ASSERT_NE(ctx->features.Of(Row("b0")), nullptr);
+  EXPECT_EQ(ctx->features.Of(Row("b0"))->stock, 7);
+}
+
+}  // namespace
+}  // namespace recsys::recommender

@@ -1,0 +1,57 @@
+#include "recommender/sources/blended.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/recommender/unit_fixture.h"
+
+namespace recsys::recommender {
+namespace {
+
+using feature_store::EventType;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::Not;
+class BlendedSourceTest : public testing::UnitTest {};
+
+TEST_F(BlendedSourceTest, BlendedMayBringBackPurchasesWithTheirHistory) {
+  const ProductRequest request = Request("ua2", 5);
+  auto ctx = Context(request);
+  const BlendedSource source(/*ranker_candidates=*/50);
+  EXPECT_TRUE(source.repurchase());
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<Candidate> list, source.Generate(*ctx));
+  ASSERT_FALSE(list.empty());
+  EXPECT_LE(static_cast<int>(list.size()), ctx->fetch_k);
+  for (const Candidate& c : list) {
+    if (c.code == ReasonCode::kBuyAgain) {
+      ASSERT_NE(c.purchase, nullptr) << Id(c.row);
+      EXPECT_EQ(c.purchase->item, c.row);
+      EXPECT_TRUE(Id(c.row) == "a2" || Id(c.row) == "a3") << Id(c.row);
+    } else {
+      EXPECT_EQ(c.code, ReasonCode::kPersonalized);
+      EXPECT_EQ(c.purchase, nullptr);
+    }
+  }
+}
+
+TEST_F(BlendedSourceTest, BlendedKeepsPurchasesThatAreNotDueAway) {
+  // Only beta is repurchasable: the user's alpha purchases never return.
+  const ProductRequest request = Request("ua2", 5);
+  auto ctx =
+      Context(request, Plan(R"pb(rules { repurchasable { category: "beta" min_days: 1 } })pb"));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<Candidate> list, BlendedSource(50).Generate(*ctx));
+  EXPECT_THAT(Ids(list), Not(Contains("a2")));
+  EXPECT_THAT(Ids(list), Not(Contains("a3")));
+}
+
+TEST_F(BlendedSourceTest, BlendedIsEmptyForAUserWithoutSignal) {
+  const ProductRequest request = Request("stranger", 5);
+  auto ctx = Context(request);
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<Candidate> list, BlendedSource(50).Generate(*ctx));
+  EXPECT_TRUE(list.empty());
+}
+
+}  // namespace
+}  // namespace recsys::recommender
