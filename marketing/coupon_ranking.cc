@@ -21,30 +21,29 @@ std::string Percent(double value) {
                                     : absl::StrFormat("%g%%", value);
 }
 
-bool Contains(const google::protobuf::RepeatedPtrField<std::string>& list,
-              absl::string_view name) {
+bool Contains(const std::vector<std::string>& list, absl::string_view name) {
   return std::find(list.begin(), list.end(), name) != list.end();
 }
 
 // The expected basket, and the basket when the coupon is used.
 double ExpectedBasket(const CustomerInfo& customer,
-                      const recsys::v1::MarketingConfig& config) {
+                      const MarketingConfig& config) {
   return customer.average_order_value > 0 ? customer.average_order_value
-                                          : config.default_basket_value();
+                                          : config.default_basket_value;
 }
 
-double BasketWithCoupon(const recsys::v1::Coupon& coupon, double basket) {
-  if (coupon.type() == recsys::v1::COUPON_THRESHOLD) {
-    return std::max(basket, coupon.threshold_spend());
+double BasketWithCoupon(const Coupon& coupon, double basket) {
+  if (coupon.type == CouponType::kThreshold) {
+    return std::max(basket, coupon.threshold_spend);
   }
   return basket;
 }
 
-int64_t DiscountOn(const recsys::v1::Coupon& coupon, double basket,
-                   const recsys::v1::MarketingConfig& config) {
+int64_t DiscountOn(const Coupon& coupon, double basket,
+                   const MarketingConfig& config) {
   return std::max<int64_t>(
       0, DiscountCents(coupon, ToCents(basket),
-                       ToCents(config.free_shipping_value())));
+                       ToCents(config.free_shipping_value)));
 }
 
 }  // namespace
@@ -73,94 +72,94 @@ CustomerInfo CustomerInfoFrom(const UserSegment& user) {
   return c;
 }
 
-std::string DescribeCoupon(const recsys::v1::Coupon& coupon) {
-  if (!coupon.description().empty()) return coupon.description();
+std::string DescribeCoupon(const Coupon& coupon) {
+  if (!coupon.description.empty()) return coupon.description;
   std::string text;
-  switch (coupon.type()) {
-    case recsys::v1::COUPON_AMOUNT_OFF:
-      text = absl::StrCat(Money(coupon.amount_off()), " off");
+  switch (coupon.type) {
+    case CouponType::kAmountOff:
+      text = absl::StrCat(Money(coupon.amount_off), " off");
       break;
-    case recsys::v1::COUPON_PERCENT_OFF:
-      text = absl::StrCat(Percent(coupon.percent_off()), " off");
-      if (coupon.max_discount() > 0) {
-        absl::StrAppend(&text, " (up to ", Money(coupon.max_discount()), ")");
+    case CouponType::kPercentOff:
+      text = absl::StrCat(Percent(coupon.percent_off), " off");
+      if (coupon.max_discount > 0) {
+        absl::StrAppend(&text, " (up to ", Money(coupon.max_discount), ")");
       }
       break;
-    case recsys::v1::COUPON_THRESHOLD:
-      text = absl::StrCat("save ", Money(coupon.amount_off()), " on orders of ",
-                          Money(coupon.threshold_spend()), " or more");
+    case CouponType::kThreshold:
+      text = absl::StrCat("save ", Money(coupon.amount_off), " on orders of ",
+                          Money(coupon.threshold_spend), " or more");
       break;
-    case recsys::v1::COUPON_FREE_SHIPPING:
+    case CouponType::kFreeShipping:
       text = "free shipping";
       break;
     default:
       text = "coupon";
   }
-  const recsys::v1::CouponScope& scope = coupon.scope();
-  if (scope.kind() == recsys::v1::CouponScope::SCOPE_CATEGORIES) {
-    absl::StrAppend(&text, " on ", absl::StrJoin(scope.categories(), ", "));
-  } else if (scope.kind() == recsys::v1::CouponScope::SCOPE_ITEMS) {
+  const CouponScope& scope = coupon.scope;
+  if (scope.kind == CouponScope::Kind::kCategories) {
+    absl::StrAppend(&text, " on ", absl::StrJoin(scope.categories, ", "));
+  } else if (scope.kind == CouponScope::Kind::kItems) {
     absl::StrAppend(
-        &text, " on ", scope.item_ids_size(),
-        scope.item_ids_size() == 1 ? " selected item" : " selected items");
+        &text, " on ", scope.item_ids.size(),
+        scope.item_ids.size() == 1 ? " selected item" : " selected items");
   }
   return text;
 }
 
-absl::Status CheckEligible(const recsys::v1::CouponWithState& entry,
+absl::Status CheckEligible(const CouponWithState& entry,
                            const CustomerInfo& customer,
                            const UserCouponCounts& counts, absl::Time now,
-                           const recsys::v1::MarketingConfig& config) {
-  const recsys::v1::Coupon& c = entry.coupon();
-  const recsys::v1::CouponState& s = entry.state();
+                           const MarketingConfig& config) {
+  const Coupon& c = entry.coupon;
+  const CouponState& s = entry.state;
   const int64_t t = absl::ToUnixSeconds(now);
-  if (c.valid_from_unix() > 0 && t < c.valid_from_unix()) {
+  if (c.valid_from_unix > 0 && t < c.valid_from_unix) {
     return absl::FailedPreconditionError(
-        absl::StrCat("not valid before ", c.valid_from_unix()));
+        absl::StrCat("not valid before ", c.valid_from_unix));
   }
-  if (c.valid_until_unix() > 0 && t >= c.valid_until_unix()) {
+  if (c.valid_until_unix > 0 && t >= c.valid_until_unix) {
     return absl::FailedPreconditionError(
-        absl::StrCat("expired at ", c.valid_until_unix()));
+        absl::StrCat("expired at ", c.valid_until_unix));
   }
-  const recsys::v1::CouponEligibility& e = c.eligibility();
-  if (e.first_order_only() && customer.orders > 0) {
+  const CouponEligibility& e = c.eligibility;
+  if (e.first_order_only && customer.orders > 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "first-order coupon; the customer has ", customer.orders, " orders"));
   }
-  if (!e.segments().empty() &&
-      !Contains(e.segments(), SegmentName(customer.segment))) {
+  if (!e.segments.empty() &&
+      !Contains(e.segments, SegmentName(customer.segment))) {
     return absl::FailedPreconditionError(absl::StrCat(
         "segment '", SegmentName(customer.segment), "' not eligible"));
   }
-  if (!e.tiers().empty() && !Contains(e.tiers(), TierName(customer.tier))) {
+  if (!e.tiers.empty() && !Contains(e.tiers, TierName(customer.tier))) {
     return absl::FailedPreconditionError(
         absl::StrCat("tier '", TierName(customer.tier), "' not eligible"));
   }
-  if (s.remaining_count() == 0) {
+  if (s.remaining_count == 0) {
     return absl::ResourceExhaustedError("no redemptions left in the budget");
   }
-  if (s.remaining_money() >= 0) {
+  if (s.remaining_money >= 0) {
     const double basket = BasketWithCoupon(c, ExpectedBasket(customer, config));
     const int64_t discount = DiscountOn(c, basket, config);
-    const int64_t left = ToCents(s.remaining_money());
+    const int64_t left = ToCents(s.remaining_money);
     if (left <= 0 || left < discount) {
       return absl::ResourceExhaustedError(
-          absl::StrCat("money budget left ", Money(s.remaining_money()),
+          absl::StrCat("money budget left ", Money(s.remaining_money),
                        " is below the discount ", Money(FromCents(discount))));
     }
   }
-  if (c.per_user_cap() > 0 && counts.issued >= c.per_user_cap()) {
+  if (c.per_user_cap > 0 && counts.issued >= c.per_user_cap) {
     return absl::ResourceExhaustedError(
         absl::StrCat("customer holds ", counts.issued,
-                     " issuances, the per-user cap is ", c.per_user_cap()));
+                     " issuances, the per-user cap is ", c.per_user_cap));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
-    absl::Span<const recsys::v1::CouponWithState> coupons,
+    absl::Span<const CouponWithState> coupons,
     const CustomerInfo& customer, absl::Span<const UserCouponCounts> counts,
-    absl::Time now, const recsys::v1::MarketingConfig& config_in,
+    absl::Time now, const MarketingConfig& config_in,
     const PropensityFn& propensity, int max_results) {
   if (!counts.empty() && counts.size() != coupons.size()) {
     return absl::InvalidArgumentError(absl::StrCat("counts: ", counts.size(),
@@ -171,10 +170,10 @@ absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
     return absl::InvalidArgumentError(
         absl::StrCat("max_results: must be >= 0, got ", max_results));
   }
-  const recsys::v1::MarketingConfig config = WithDefaults(config_in);
+  const MarketingConfig config = WithDefaults(config_in);
   RECSYS_RETURN_IF_ERROR(ValidateMarketingConfig(config));
   const double basket = ExpectedBasket(customer, config);
-  const double margin = config.gross_margin_rate();
+  const double margin = config.gross_margin_rate;
   const double u = IncrementalityPrior(config, customer.segment);
 
   std::vector<RankedCoupon> ranked;
@@ -185,7 +184,7 @@ absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
              .ok()) {
       continue;
     }
-    const recsys::v1::Coupon& c = coupons[i].coupon();
+    const Coupon& c = coupons[i].coupon;
     double p = propensity ? propensity(c) : 0;
     if (!(p >= 0)) p = 0;  // NaN too
     p = std::min(p, 1.0);
@@ -193,8 +192,8 @@ absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
     const double discount = FromCents(DiscountOn(c, with_coupon, config));
 
     RankedCoupon r;
-    r.coupon_id = c.id();
-    r.type = c.type();
+    r.coupon_id = c.id;
+    r.type = c.type;
     r.propensity = p;
     r.incrementality = u;
     r.basket_value = with_coupon;
@@ -202,7 +201,7 @@ absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
     r.expected_value =
         p * (u * with_coupon * margin +
              (1 - u) * (with_coupon - basket) * margin - discount);
-    if (c.eligibility().first_order_only()) {
+    if (c.eligibility.first_order_only) {
       r.reason = CouponReason::kFirstOrder;
       r.reason_text = absl::StrCat("first order: ", DescribeCoupon(c));
     } else if (IsDormant(customer.segment)) {

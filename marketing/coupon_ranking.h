@@ -30,9 +30,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "marketing/coupon.h"
 #include "marketing/coupon_store.h"
+#include "marketing/marketing_config.h"
 #include "marketing/segments.h"
-#include "recsys/v1/marketing.pb.h"
 
 namespace recsys::marketing {
 
@@ -71,7 +72,7 @@ CustomerInfo CustomerInfoFrom(const UserSegment& user);
 
 struct RankedCoupon {
   std::string coupon_id;
-  recsys::v1::CouponType type = recsys::v1::COUPON_TYPE_UNSPECIFIED;
+  CouponType type = CouponType::kUnspecified;
   // EV of the formula above, in money; may be negative.
   double expected_value = 0;
   // Its inputs: p, u, B' and D.
@@ -87,7 +88,7 @@ struct RankedCoupon {
 
 // The user's probability of buying in `coupon`'s scope, in [0, 1] (values
 // outside are clamped, NaN counts as 0).
-using PropensityFn = std::function<double(const recsys::v1::Coupon& coupon)>;
+using PropensityFn = std::function<double(const Coupon& coupon)>;
 
 // OK when `coupon` may be offered to the customer at `now`:
 //   FailedPrecondition: not yet valid, expired, segment or tier not
@@ -96,10 +97,10 @@ using PropensityFn = std::function<double(const recsys::v1::Coupon& coupon)>;
 //     discount on the customer's basket, the customer's issuances at the
 //     per-user cap.
 // The message says which. `config` must have gone through WithDefaults.
-absl::Status CheckEligible(const recsys::v1::CouponWithState& coupon,
+absl::Status CheckEligible(const CouponWithState& coupon,
                            const CustomerInfo& customer,
                            const UserCouponCounts& counts, absl::Time now,
-                           const recsys::v1::MarketingConfig& config);
+                           const MarketingConfig& config);
 
 // The eligible coupons of `coupons`, best expected value first (ties: coupon
 // id ascending), at most `max_results` (0 = all). `counts[i]` is the
@@ -107,15 +108,15 @@ absl::Status CheckEligible(const recsys::v1::CouponWithState& coupon,
 // gets WithDefaults applied. InvalidArgument when counts and coupons differ
 // in length or the config is invalid.
 absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
-    absl::Span<const recsys::v1::CouponWithState> coupons,
-    const CustomerInfo& customer, absl::Span<const UserCouponCounts> counts,
-    absl::Time now, const recsys::v1::MarketingConfig& config,
+    absl::Span<const CouponWithState> coupons, const CustomerInfo& customer,
+    absl::Span<const UserCouponCounts> counts, absl::Time now,
+    const MarketingConfig& config,
     const PropensityFn& propensity, int max_results = 0);
 
 // A short text for the coupon: its description, or e.g. "15% off (up to
 // 20.00) on coffee_tea", "save 10.00 on orders of 50.00 or more", "free
 // shipping".
-std::string DescribeCoupon(const recsys::v1::Coupon& coupon);
+std::string DescribeCoupon(const Coupon& coupon);
 
 }  // namespace recsys::marketing
 

@@ -106,22 +106,21 @@ absl::Status CheckUserId(absl::string_view field, absl::string_view user_id) {
 
 }  // namespace internal
 
-recsys::v1::CouponState MakeCouponState(const recsys::v1::Coupon& coupon,
-                                        int64_t issued, int64_t redeemed,
-                                        int64_t spent_cents) {
-  recsys::v1::CouponState state;
-  state.set_issued(issued);
-  state.set_redeemed(redeemed);
-  state.set_discount_spent(FromCents(spent_cents));
-  state.set_remaining_count(
-      coupon.budget_count() > 0
-          ? std::max<int64_t>(0, coupon.budget_count() - redeemed)
-          : -1);
-  const int64_t budget_cents = ToCents(coupon.budget_money());
-  state.set_remaining_money(
+CouponState MakeCouponState(const Coupon& coupon, int64_t issued,
+                            int64_t redeemed, int64_t spent_cents) {
+  CouponState state;
+  state.issued = issued;
+  state.redeemed = redeemed;
+  state.discount_spent = FromCents(spent_cents);
+  state.remaining_count =
+      coupon.budget_count > 0
+          ? std::max<int64_t>(0, coupon.budget_count - redeemed)
+          : -1;
+  const int64_t budget_cents = ToCents(coupon.budget_money);
+  state.remaining_money =
       budget_cents > 0
           ? FromCents(std::max<int64_t>(0, budget_cents - spent_cents))
-          : -1);
+          : -1;
   return state;
 }
 
@@ -139,26 +138,26 @@ class InMemoryCouponStore final : public CouponStore {
 
   std::string Describe() const override { return "in-memory"; }
 
-  absl::Status PutCoupons(const recsys::v1::CouponCatalog& catalog,
+  absl::Status PutCoupons(const CouponCatalog& catalog,
                           absl::Time) override {
     RECSYS_RETURN_IF_ERROR(ValidateCatalog(catalog));
     absl::MutexLock lock(&mu_);
-    for (const recsys::v1::Coupon& coupon : catalog.coupons()) {
-      coupons_[coupon.id()].coupon = coupon;
+    for (const Coupon& coupon : catalog.coupons) {
+      coupons_[coupon.id].coupon = coupon;
     }
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::vector<recsys::v1::CouponWithState>> ListCoupons(
+  absl::StatusOr<std::vector<CouponWithState>> ListCoupons(
       absl::Time) const override {
     absl::MutexLock lock(&mu_);
-    std::vector<recsys::v1::CouponWithState> out;
+    std::vector<CouponWithState> out;
     out.reserve(coupons_.size());
     for (const auto& [id, entry] : coupons_) {
-      recsys::v1::CouponWithState& c = out.emplace_back();
-      *c.mutable_coupon() = entry.coupon;
-      *c.mutable_state() = MakeCouponState(entry.coupon, entry.issued,
-                                           entry.redeemed, entry.spent_cents);
+      CouponWithState& c = out.emplace_back();
+      c.coupon = entry.coupon;
+      c.state = MakeCouponState(entry.coupon, entry.issued, entry.redeemed,
+                                entry.spent_cents);
     }
     return out;
   }
@@ -223,25 +222,25 @@ class InMemoryCouponStore final : public CouponStore {
       return OutcomeStatus(CouponOutcome::kNotFound, user_id, coupon_id, 0, 0);
     }
     Entry& entry = it->second;
-    const recsys::v1::Coupon& c = entry.coupon;
+    const Coupon& c = entry.coupon;
     RECSYS_RETURN_IF_ERROR(CheckWindow(c, user_id, now));
-    if (c.budget_count() > 0 && entry.redeemed >= c.budget_count()) {
+    if (c.budget_count > 0 && entry.redeemed >= c.budget_count) {
       return OutcomeStatus(CouponOutcome::kCountExhausted, user_id, coupon_id,
-                           entry.redeemed, c.budget_count());
+                           entry.redeemed, c.budget_count);
     }
-    const int64_t budget_cents = ToCents(c.budget_money());
+    const int64_t budget_cents = ToCents(c.budget_money);
     if (budget_cents > 0 && entry.spent_cents >= budget_cents) {
       return OutcomeStatus(CouponOutcome::kMoneyExhausted, user_id, coupon_id,
                            entry.spent_cents, budget_cents);
     }
     UserCouponCounts& counts = users_[user_id][coupon_id];
-    if (c.per_user_cap() > 0 && counts.issued >= c.per_user_cap()) {
+    if (c.per_user_cap > 0 && counts.issued >= c.per_user_cap) {
       return OutcomeStatus(CouponOutcome::kUserCapReached, user_id, coupon_id,
-                           counts.issued, c.per_user_cap());
+                           counts.issued, c.per_user_cap);
     }
     ++entry.issued;
     ++counts.issued;
-    const std::string& campaign = c.campaign().empty() ? c.id() : c.campaign();
+    const std::string& campaign = c.campaign.empty() ? c.id : c.campaign;
     int64_t& last = contacts_[user_id][campaign];
     last = std::max(last, now);
     return counts.issued;
@@ -264,7 +263,7 @@ class InMemoryCouponStore final : public CouponStore {
       return OutcomeStatus(CouponOutcome::kNotFound, user_id, coupon_id, 0, 0);
     }
     Entry& entry = it->second;
-    const recsys::v1::Coupon& c = entry.coupon;
+    const Coupon& c = entry.coupon;
     RECSYS_RETURN_IF_ERROR(CheckWindow(c, user_id, now));
     UserCouponCounts* counts = nullptr;
     if (auto user = users_.find(user_id); user != users_.end()) {
@@ -281,13 +280,13 @@ class InMemoryCouponStore final : public CouponStore {
     const int64_t discount = DiscountCents(c, order_cents, shipping_cents_);
     if (discount < 0) {
       return OutcomeStatus(CouponOutcome::kBelowThreshold, user_id, coupon_id,
-                           order_cents, ToCents(c.threshold_spend()));
+                           order_cents, ToCents(c.threshold_spend));
     }
-    if (c.budget_count() > 0 && entry.redeemed >= c.budget_count()) {
+    if (c.budget_count > 0 && entry.redeemed >= c.budget_count) {
       return OutcomeStatus(CouponOutcome::kCountExhausted, user_id, coupon_id,
-                           entry.redeemed, c.budget_count());
+                           entry.redeemed, c.budget_count);
     }
-    const int64_t budget_cents = ToCents(c.budget_money());
+    const int64_t budget_cents = ToCents(c.budget_money);
     if (budget_cents > 0 && entry.spent_cents + discount > budget_cents) {
       return OutcomeStatus(
           CouponOutcome::kMoneyShort, user_id, coupon_id,
@@ -303,21 +302,21 @@ class InMemoryCouponStore final : public CouponStore {
 
  private:
   struct Entry {
-    recsys::v1::Coupon coupon;
+    Coupon coupon;
     int64_t issued = 0;
     int64_t redeemed = 0;
     int64_t spent_cents = 0;
   };
 
-  static absl::Status CheckWindow(const recsys::v1::Coupon& c,
+  static absl::Status CheckWindow(const Coupon& c,
                                   absl::string_view user_id, int64_t now) {
-    if (c.valid_from_unix() > 0 && now < c.valid_from_unix()) {
-      return OutcomeStatus(CouponOutcome::kNotYetValid, user_id, c.id(),
-                           c.valid_from_unix(), 0);
+    if (c.valid_from_unix > 0 && now < c.valid_from_unix) {
+      return OutcomeStatus(CouponOutcome::kNotYetValid, user_id, c.id,
+                           c.valid_from_unix, 0);
     }
-    if (c.valid_until_unix() > 0 && now >= c.valid_until_unix()) {
-      return OutcomeStatus(CouponOutcome::kExpired, user_id, c.id(),
-                           c.valid_until_unix(), 0);
+    if (c.valid_until_unix > 0 && now >= c.valid_until_unix) {
+      return OutcomeStatus(CouponOutcome::kExpired, user_id, c.id,
+                           c.valid_until_unix, 0);
     }
     return absl::OkStatus();
   }

@@ -53,7 +53,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "recsys/v1/marketing.pb.h"
+#include "marketing/coupon.h"
 #include "redis/client.h"
 
 namespace recsys::marketing {
@@ -79,11 +79,11 @@ class CouponStore {
 
   // Upserts every coupon of `catalog` (validated first, all or nothing):
   // definitions are replaced, states kept. Coupons not in the catalog stay.
-  virtual absl::Status PutCoupons(const recsys::v1::CouponCatalog& catalog,
+  virtual absl::Status PutCoupons(const CouponCatalog& catalog,
                                   absl::Time deadline) = 0;
 
   // Every coupon with its state, sorted by id.
-  virtual absl::StatusOr<std::vector<recsys::v1::CouponWithState>> ListCoupons(
+  virtual absl::StatusOr<std::vector<CouponWithState>> ListCoupons(
       absl::Time deadline) const = 0;
 
   // Removes the definition and state (NotFound when unknown). Per-user
@@ -142,9 +142,8 @@ absl::StatusOr<std::unique_ptr<CouponStore>> NewRedisCouponStore(
 
 // The state a coupon has after `issued` issuances, `redeemed` redemptions
 // and `spent_cents` of discounts, under its current budgets.
-recsys::v1::CouponState MakeCouponState(const recsys::v1::Coupon& coupon,
-                                        int64_t issued, int64_t redeemed,
-                                        int64_t spent_cents);
+CouponState MakeCouponState(const Coupon& coupon, int64_t issued,
+                            int64_t redeemed, int64_t spent_cents);
 
 }  // namespace recsys::marketing
 

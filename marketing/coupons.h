@@ -1,10 +1,15 @@
 // Coupon definitions and the marketing configuration: validation, defaults,
 // text-format files, and the discount a coupon grants.
 //
-//   absl::StatusOr<recsys::v1::CouponCatalog> catalog =
+//   absl::StatusOr<CouponCatalog> catalog =
 //       LoadCouponCatalog("deploy/coupons.textproto");
-//   absl::StatusOr<recsys::v1::MarketingConfig> config =
+//   absl::StatusOr<MarketingConfig> config =
 //       LoadMarketingConfig("deploy/marketing.textproto");  // defaults applied
+//
+// The files are recsys.v1.CouponCatalog / recsys.v1.MarketingConfig in
+// protobuf text format; the readers convert them to the domain structs of
+// coupon.h and marketing_config.h (through marketing_proto.h), and every
+// check below runs on those structs.
 //
 // Every check fails with InvalidArgument whose message starts with the path
 // of the offending field, e.g.
@@ -26,27 +31,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "marketing/coupon.h"
+#include "marketing/marketing_config.h"
 #include "marketing/segments.h"
-#include "recsys/v1/marketing.pb.h"
 
 namespace recsys::marketing {
-
-// Defaults of MarketingConfig (docs/marketing.md), used for fields left 0.
-struct MarketingDefaults {
-  static constexpr int32_t kAtRiskDays = 45;
-  static constexpr int32_t kDormantDays = 90;
-  static constexpr int32_t kDeepDormantDays = 180;
-  static constexpr int32_t kNewDays = 30;
-  static constexpr int32_t kNewMaxOrders = 1;
-  static constexpr int32_t kCoreMinScore = 4;
-  static constexpr double kSilver = 500;
-  static constexpr double kGold = 1500;
-  static constexpr double kBlack = 4000;
-  static constexpr int32_t kTrailingDays = 365;
-  static constexpr double kGrossMarginRate = 0.3;
-  static constexpr double kDefaultBasketValue = 40;
-  static constexpr double kFreeShippingValue = 5;
-};
 
 // Default incrementality prior of a segment: core 0.1, potential 0.3,
 // new 0.5, at_risk 0.5, dormant 0.7, deep_dormant 0.8.
@@ -54,8 +43,7 @@ double DefaultIncrementality(Segment segment);
 
 // `config` with every zero (unset) field replaced by its default, and every
 // segment missing from `incrementality` given its default prior.
-recsys::v1::MarketingConfig WithDefaults(
-    const recsys::v1::MarketingConfig& config);
+MarketingConfig WithDefaults(const MarketingConfig& config);
 
 // Checks `config` after WithDefaults: non-negative fields; at_risk_days <
 // dormant_days < deep_dormant_days; new_days, new_max_orders >= 1;
@@ -63,11 +51,11 @@ recsys::v1::MarketingConfig WithDefaults(
 // >= 1; incrementality keys are segment names and values in [0, 1];
 // gross_margin_rate in (0, 1]; default_basket_value > 0;
 // free_shipping_value >= 0; everything finite.
-absl::Status ValidateMarketingConfig(const recsys::v1::MarketingConfig& config);
+absl::Status ValidateMarketingConfig(const MarketingConfig& config);
 
 // Incrementality prior of `segment` in a config that went through
 // WithDefaults (falls back to DefaultIncrementality otherwise).
-double IncrementalityPrior(const recsys::v1::MarketingConfig& config,
+double IncrementalityPrior(const MarketingConfig& config,
                            Segment segment);
 
 // Checks one coupon; `field` prefixes the messages ("coupons[2]").
@@ -82,24 +70,24 @@ double IncrementalityPrior(const recsys::v1::MarketingConfig& config,
 //   - valid_from_unix, valid_until_unix >= 0, until after from when both set;
 //   - budget_count, budget_money, per_user_cap >= 0;
 //   - campaign, description: no line breaks or tabs in campaign.
-absl::Status ValidateCoupon(const recsys::v1::Coupon& coupon,
+absl::Status ValidateCoupon(const Coupon& coupon,
                             absl::string_view field = "coupon");
 
 // ValidateCoupon for each coupon ("coupons[i]") and distinct ids.
-absl::Status ValidateCatalog(const recsys::v1::CouponCatalog& catalog);
+absl::Status ValidateCatalog(const CouponCatalog& catalog);
 
 // Text-format parsing. `origin` (e.g. a file name) prefixes the messages.
 // InvalidArgument for syntax errors ("<origin>: line 3, column 7: ...") and
 // failed validation ("<origin>: coupons[1].id: ..."). The config comes back
 // with defaults applied.
-absl::StatusOr<recsys::v1::CouponCatalog> ParseCouponCatalog(
+absl::StatusOr<CouponCatalog> ParseCouponCatalog(
     absl::string_view text, absl::string_view origin = "coupon catalog");
-absl::StatusOr<recsys::v1::MarketingConfig> ParseMarketingConfig(
+absl::StatusOr<MarketingConfig> ParseMarketingConfig(
     absl::string_view text, absl::string_view origin = "marketing config");
 // Read a file and parse it; NotFound when it cannot be opened.
-absl::StatusOr<recsys::v1::CouponCatalog> LoadCouponCatalog(
+absl::StatusOr<CouponCatalog> LoadCouponCatalog(
     const std::string& path);
-absl::StatusOr<recsys::v1::MarketingConfig> LoadMarketingConfig(
+absl::StatusOr<MarketingConfig> LoadMarketingConfig(
     const std::string& path);
 
 // Money <-> whole cents (rounded to nearest).
@@ -116,7 +104,7 @@ double FromCents(int64_t cents);
 //   free shipping: shipping_cents.
 // The coupon stores compute the same figure (Redis in Lua, with the same
 // floating-point steps).
-int64_t DiscountCents(const recsys::v1::Coupon& coupon, int64_t order_cents,
+int64_t DiscountCents(const Coupon& coupon, int64_t order_cents,
                       int64_t shipping_cents);
 
 // The minimal whitespace-free check used for ids and names ("" fails).

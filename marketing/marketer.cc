@@ -46,19 +46,19 @@ bool StoreDown(const absl::Status& status) {
 
 // Item rows a coupon's scope covers: at most kScopeItems most popular per
 // category (or of the shop), the listed items.
-std::vector<int32_t> ScopeRows(const ModelBundle& bundle, const recsys::v1::CouponScope& scope) {
+std::vector<int32_t> ScopeRows(const ModelBundle& bundle, const CouponScope& scope) {
   std::vector<int32_t> rows;
-  switch (scope.kind()) {
-    case recsys::v1::CouponScope::SCOPE_CATEGORIES: {
-      for (const std::string& category : scope.categories()) {
+  switch (scope.kind) {
+    case CouponScope::Kind::kCategories: {
+      for (const std::string& category : scope.categories) {
         const std::vector<int32_t>& popular = bundle.category_popular(category);
         rows.insert(rows.end(), popular.begin(),
                     popular.begin() + std::min(popular.size(), kScopeItems));
       }
       break;
     }
-    case recsys::v1::CouponScope::SCOPE_ITEMS: {
-      for (const std::string& id : scope.item_ids()) {
+    case CouponScope::Kind::kItems: {
+      for (const std::string& id : scope.item_ids) {
         const int32_t row = bundle.ItemRow(id);
         if (row >= 0) rows.push_back(row);
       }
@@ -104,20 +104,20 @@ std::vector<float> MeanVector(const ModelBundle& bundle, absl::Span<const int32_
 
 // Whether a coupon of scope `scope` applies to an offer of `offer_rows`
 // (category / items): scope all, or any shared category or item.
-bool Covers(const ModelBundle& bundle, const recsys::v1::CouponScope& scope,
+bool Covers(const ModelBundle& bundle, const CouponScope& scope,
             absl::Span<const int32_t> offer_rows) {
-  switch (scope.kind()) {
-    case recsys::v1::CouponScope::SCOPE_CATEGORIES: {
-      absl::flat_hash_set<absl::string_view> categories(scope.categories().begin(),
-                                                        scope.categories().end());
+  switch (scope.kind) {
+    case CouponScope::Kind::kCategories: {
+      absl::flat_hash_set<absl::string_view> categories(scope.categories.begin(),
+                                                        scope.categories.end());
       for (int32_t row : offer_rows) {
         if (categories.contains(bundle.item(row).category)) return true;
       }
       return false;
     }
-    case recsys::v1::CouponScope::SCOPE_ITEMS: {
-      absl::flat_hash_set<absl::string_view> items(scope.item_ids().begin(),
-                                                   scope.item_ids().end());
+    case CouponScope::Kind::kItems: {
+      absl::flat_hash_set<absl::string_view> items(scope.item_ids.begin(),
+                                                   scope.item_ids.end());
       for (int32_t row : offer_rows) {
         if (items.contains(bundle.item(row).item_id)) return true;
       }
@@ -240,7 +240,7 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
   }
   std::vector<std::string> ids;
   ids.reserve(catalog->size());
-  for (const auto& c : *catalog) ids.push_back(c.coupon().id());
+  for (const auto& c : *catalog) ids.push_back(c.coupon.id);
   std::vector<UserCouponCounts> counts;
   if (!ids.empty()) {
     auto fetched = coupons_->GetUserCounts(user_id, ids, StoreDeadline(deadline));
@@ -251,8 +251,8 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
     counts = *std::move(fetched);
   }
   const int32_t user_row = bundle->UserRow(user_id);
-  PropensityFn propensity = [&](const recsys::v1::Coupon& coupon) {
-    const std::vector<int32_t> rows = ScopeRows(*bundle, coupon.scope());
+  PropensityFn propensity = [&](const Coupon& coupon) {
+    const std::vector<int32_t> rows = ScopeRows(*bundle, coupon.scope);
     return Propensity(*bundle, user_row, rows);
   };
   RECSYS_ASSIGN_OR_RETURN(answer.coupons,
@@ -356,7 +356,7 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
   summary.meta.model_version = bundle->version();
 
   // The catalog: the offered coupon, and the best coupon per member.
-  std::vector<recsys::v1::CouponWithState> catalog;
+  std::vector<CouponWithState> catalog;
   {
     auto listed = coupons_->ListCoupons(StoreDeadline(query.deadline));
     if (listed.ok()) {
@@ -373,26 +373,26 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
   std::vector<int32_t> offer_rows;
   std::string label;
   std::string campaign = query.campaign;
-  const recsys::v1::CouponWithState* offered = nullptr;
+  const CouponWithState* offered = nullptr;
   if (!query.coupon_id.empty()) {
     for (const auto& c : catalog) {
-      if (c.coupon().id() == query.coupon_id) offered = &c;
+      if (c.coupon.id == query.coupon_id) offered = &c;
     }
     if (offered == nullptr) {
       return absl::NotFoundError(absl::StrCat("coupon_id: unknown coupon '", query.coupon_id, "'"));
     }
-    offer_rows = ScopeRows(*bundle, offered->coupon().scope());
-    label = DescribeCoupon(offered->coupon());
+    offer_rows = ScopeRows(*bundle, offered->coupon.scope);
+    label = DescribeCoupon(offered->coupon);
     if (campaign.empty()) {
-      campaign = offered->coupon().campaign().empty() ? offered->coupon().id()
-                                                      : offered->coupon().campaign();
+      campaign = offered->coupon.campaign.empty() ? offered->coupon.id
+                                                      : offered->coupon.campaign;
     }
     // The coupon's own eligibility narrows the filters; an empty
     // intersection is an empty audience.
-    bool nobody = offered->coupon().eligibility().first_order_only();  // every user has ordered
-    if (!offered->coupon().eligibility().segments().empty()) {
+    bool nobody = offered->coupon.eligibility.first_order_only;  // every user has ordered
+    if (!offered->coupon.eligibility.segments.empty()) {
       std::vector<Segment> keep;
-      for (const std::string& name : offered->coupon().eligibility().segments()) {
+      for (const std::string& name : offered->coupon.eligibility.segments) {
         auto v = SegmentFromName(name);
         if (v.has_value() && (filter.segments.empty() ||
                               absl::c_linear_search(filter.segments, *v))) {
@@ -402,9 +402,9 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
       nobody = nobody || keep.empty();
       filter.segments = std::move(keep);
     }
-    if (!offered->coupon().eligibility().tiers().empty()) {
+    if (!offered->coupon.eligibility.tiers.empty()) {
       std::vector<Tier> keep;
-      for (const std::string& name : offered->coupon().eligibility().tiers()) {
+      for (const std::string& name : offered->coupon.eligibility.tiers) {
         auto v = TierFromName(name);
         if (v.has_value() && (filter.tiers.empty() || absl::c_linear_search(filter.tiers, *v))) {
           keep.push_back(*v);
@@ -413,16 +413,16 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
       nobody = nobody || keep.empty();
       filter.tiers = std::move(keep);
     }
-    const recsys::v1::Coupon& c = offered->coupon();
+    const Coupon& c = offered->coupon;
     const int64_t t = absl::ToUnixSeconds(now);
-    if ((c.valid_from_unix() > 0 && t < c.valid_from_unix()) ||
-        (c.valid_until_unix() > 0 && t >= c.valid_until_unix())) {
+    if ((c.valid_from_unix > 0 && t < c.valid_from_unix) ||
+        (c.valid_until_unix > 0 && t >= c.valid_until_unix)) {
       return absl::FailedPreconditionError(
-          absl::StrCat("coupon_id: coupon '", c.id(), "' is not valid at ", t));
+          absl::StrCat("coupon_id: coupon '", c.id, "' is not valid at ", t));
     }
-    if (offered->state().remaining_count() == 0 || offered->state().remaining_money() == 0) {
+    if (offered->state.remaining_count == 0 || offered->state.remaining_money == 0) {
       return absl::FailedPreconditionError(
-          absl::StrCat("coupon_id: coupon '", c.id(), "' has no budget left"));
+          absl::StrCat("coupon_id: coupon '", c.id, "' has no budget left"));
     }
     if (nobody) return summary;
   } else if (!query.category.empty()) {
@@ -455,12 +455,12 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
 
   // Best coupon per (segment, tier): EV ordering does not depend on the
   // propensity, which is the same for all coupons of one offer.
-  std::vector<recsys::v1::CouponWithState> candidates;
+  std::vector<CouponWithState> candidates;
   if (offered != nullptr) {
     candidates.push_back(*offered);
   } else {
     for (const auto& c : catalog) {
-      if (Covers(*bundle, c.coupon().scope(), offer_rows)) candidates.push_back(c);
+      if (Covers(*bundle, c.coupon.scope, offer_rows)) candidates.push_back(c);
     }
   }
   struct Best {
@@ -475,15 +475,15 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
       customer.tier = static_cast<Tier>(t);
       customer.orders = 1;
       auto ranked = RankCoupons(candidates, customer, {}, now, options_.config,
-                                [](const recsys::v1::Coupon&) { return 0.5; }, 1);
+                                [](const Coupon&) { return 0.5; }, 1);
       if (ranked.ok() && !ranked->empty()) {
         best[s * kNumTiers + t] = {ranked->front().coupon_id, DescribeCoupon([&] {
                                      for (const auto& c : candidates) {
-                                       if (c.coupon().id() == ranked->front().coupon_id) {
-                                         return c.coupon();
+                                       if (c.coupon.id == ranked->front().coupon_id) {
+                                         return c.coupon;
                                        }
                                      }
-                                     return recsys::v1::Coupon();
+                                     return Coupon();
                                    }())};
       }
     }
@@ -556,9 +556,9 @@ absl::StatusOr<CouponEventsAnswer> Marketer::RecordCouponEvents(
       if (!listed.ok()) {
         st = listed.status();
       } else {
-        const recsys::v1::CouponWithState* coupon = nullptr;
+        const CouponWithState* coupon = nullptr;
         for (const auto& c : *listed) {
-          if (c.coupon().id() == e.coupon_id) coupon = &c;
+          if (c.coupon.id == e.coupon_id) coupon = &c;
         }
         if (coupon == nullptr) {
           st = absl::NotFoundError(absl::StrCat("unknown coupon '", e.coupon_id, "'"));
@@ -581,13 +581,13 @@ absl::StatusOr<CouponEventsAnswer> Marketer::RecordCouponEvents(
   return answer;
 }
 
-absl::Status Marketer::PutCoupons(const recsys::v1::CouponCatalog& catalog,
+absl::Status Marketer::PutCoupons(const CouponCatalog& catalog,
                                   absl::Time deadline) const {
   RECSYS_RETURN_IF_ERROR(ValidateCatalog(catalog));
   return coupons_->PutCoupons(catalog, std::min(deadline, absl::Now() + absl::Seconds(5)));
 }
 
-absl::StatusOr<std::vector<recsys::v1::CouponWithState>> Marketer::ListCoupons(
+absl::StatusOr<std::vector<CouponWithState>> Marketer::ListCoupons(
     absl::Time deadline) const {
   return coupons_->ListCoupons(std::min(deadline, absl::Now() + absl::Seconds(5)));
 }

@@ -41,18 +41,19 @@
 #include "absl/time/time.h"
 #include "feature_store/feature_store.h"
 #include "marketing/audience.h"
+#include "marketing/coupon.h"
 #include "marketing/coupon_ranking.h"
 #include "marketing/coupon_store.h"
+#include "marketing/marketing_config.h"
 #include "marketing/segment_store.h"
 #include "marketing/segments.h"
 #include "model/model_store.h"
-#include "recsys/v1/marketing.pb.h"
 
 namespace recsys::marketing {
 
 struct MarketerOptions {
   // Thresholds, priors, margin, basket default (WithDefaults is applied).
-  recsys::v1::MarketingConfig config;
+  MarketingConfig config;
   // Upper bound on each store call of a request; the request deadline may
   // shorten it.
   absl::Duration store_timeout = absl::Milliseconds(100);
@@ -175,11 +176,11 @@ class Marketer {
                            absl::Time deadline) const;
 
   // Catalog administration (validated; the field is named on errors).
-  absl::Status PutCoupons(const recsys::v1::CouponCatalog& catalog, absl::Time deadline) const;
-  absl::StatusOr<std::vector<recsys::v1::CouponWithState>> ListCoupons(absl::Time deadline) const;
+  absl::Status PutCoupons(const CouponCatalog& catalog, absl::Time deadline) const;
+  absl::StatusOr<std::vector<CouponWithState>> ListCoupons(absl::Time deadline) const;
   absl::Status DeleteCoupon(absl::string_view coupon_id, absl::Time deadline) const;
 
-  const recsys::v1::MarketingConfig& config() const { return options_.config; }
+  const MarketingConfig& config() const { return options_.config; }
 
  private:
   struct AudienceModel;

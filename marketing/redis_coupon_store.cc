@@ -1,7 +1,8 @@
 // The Redis CouponStore. Key schema: docs/redis_keys.md ("Marketing keys").
 //
 //   {p}coupons                  SET   of coupon ids
-//   {p}coupon:{coupon_id}       HASH  definition (proto + the fields the
+//   {p}coupon:{coupon_id}       HASH  definition (the serialized
+//                                     recsys.v1.Coupon + the fields the
 //                                     scripts read) and state counters
 //   {p}u:{user_id}:cpn          HASH  i:{coupon_id} / r:{coupon_id} ->
 //                                     the user's issuances / redemptions
@@ -10,6 +11,10 @@
 // Issue and Redeem are one script each (EVALSHA, redis::Script): Redis runs a
 // script atomically, so the checks and the increments cannot interleave with
 // another client's.
+//
+// The stored definition ("def") is the protobuf serialization of
+// recsys.v1.Coupon, as every earlier version of this store wrote it; the
+// domain Coupon is converted at this edge (marketing_proto.h) on both ways.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -23,6 +28,8 @@
 #include "marketing/coupon_store.h"
 #include "marketing/coupon_store_internal.h"
 #include "marketing/coupons.h"
+#include "marketing/marketing_proto.h"
+#include "recsys/v1/marketing.pb.h"
 #include "redis/client.h"
 
 namespace recsys::marketing {
@@ -150,51 +157,51 @@ class RedisCouponStore final : public CouponStore {
 
   std::string Describe() const override { return client_->Describe(); }
 
-  absl::Status PutCoupons(const recsys::v1::CouponCatalog& catalog,
+  absl::Status PutCoupons(const CouponCatalog& catalog,
                           absl::Time deadline) override {
     RECSYS_RETURN_IF_ERROR(ValidateCatalog(catalog));
-    if (catalog.coupons().empty()) return absl::OkStatus();
+    if (catalog.coupons.empty()) return absl::OkStatus();
     std::vector<RedisCommand> commands;
     commands.push_back({"MULTI"});
-    for (const recsys::v1::Coupon& c : catalog.coupons()) {
+    for (const Coupon& c : catalog.coupons) {
       std::string def;
-      if (!c.SerializeToString(&def)) {
+      if (!ToProto(c).SerializeToString(&def)) {
         return absl::InternalError(
-            absl::StrCat("cannot serialize coupon '", c.id(), "'"));
+            absl::StrCat("cannot serialize coupon '", c.id, "'"));
       }
-      commands.push_back({"SADD", IdsKey(), c.id()});
+      commands.push_back({"SADD", IdsKey(), c.id});
       commands.push_back({"HSET",
-                          CouponKey(c.id()),
+                          CouponKey(c.id),
                           kDef,
                           std::move(def),
                           kType,
-                          absl::StrCat(static_cast<int>(c.type())),
+                          absl::StrCat(static_cast<int>(c.type)),
                           kAmountCents,
-                          absl::StrCat(ToCents(c.amount_off())),
+                          absl::StrCat(ToCents(c.amount_off)),
                           kPercent,
-                          FormatDouble(c.percent_off()),
+                          FormatDouble(c.percent_off),
                           kThresholdCents,
-                          absl::StrCat(ToCents(c.threshold_spend())),
+                          absl::StrCat(ToCents(c.threshold_spend)),
                           kMaxCents,
-                          absl::StrCat(ToCents(c.max_discount())),
+                          absl::StrCat(ToCents(c.max_discount)),
                           kFrom,
-                          absl::StrCat(c.valid_from_unix()),
+                          absl::StrCat(c.valid_from_unix),
                           kUntil,
-                          absl::StrCat(c.valid_until_unix()),
+                          absl::StrCat(c.valid_until_unix),
                           kBudgetCount,
-                          absl::StrCat(c.budget_count()),
+                          absl::StrCat(c.budget_count),
                           kBudgetCents,
-                          absl::StrCat(ToCents(c.budget_money())),
+                          absl::StrCat(ToCents(c.budget_money)),
                           kCap,
-                          absl::StrCat(c.per_user_cap()),
+                          absl::StrCat(c.per_user_cap),
                           kCampaign,
-                          c.campaign().empty() ? c.id() : c.campaign()});
+                          c.campaign.empty() ? c.id : c.campaign});
     }
     commands.push_back({"EXEC"});
     return client_->Execute(commands, deadline).status();
   }
 
-  absl::StatusOr<std::vector<recsys::v1::CouponWithState>> ListCoupons(
+  absl::StatusOr<std::vector<CouponWithState>> ListCoupons(
       absl::Time deadline) const override {
     const RedisCommand members[] = {{"SMEMBERS", IdsKey()}};
     RECSYS_ASSIGN_OR_RETURN(std::vector<Value> ids,
@@ -204,7 +211,7 @@ class RedisCouponStore final : public CouponStore {
       if (id.type == Value::Type::kString) sorted.push_back(id.text);
     }
     std::sort(sorted.begin(), sorted.end());
-    std::vector<recsys::v1::CouponWithState> out;
+    std::vector<CouponWithState> out;
     if (sorted.empty()) return out;
     std::vector<RedisCommand> commands;
     commands.reserve(sorted.size());
@@ -222,15 +229,17 @@ class RedisCouponStore final : public CouponStore {
           r.elements[0].type != Value::Type::kString) {
         continue;
       }
-      recsys::v1::CouponWithState& c = out.emplace_back();
-      if (!c.mutable_coupon()->ParseFromString(r.elements[0].text)) {
+      recsys::v1::Coupon def;
+      if (!def.ParseFromString(r.elements[0].text)) {
         return absl::DataLossError(
             absl::StrCat("redis ", client_->address(),
                          ": corrupt definition of coupon '", sorted[i], "'"));
       }
-      *c.mutable_state() = MakeCouponState(
-          c.coupon(), r.elements[1].AsInt().value_or(0),
-          r.elements[2].AsInt().value_or(0), r.elements[3].AsInt().value_or(0));
+      CouponWithState& c = out.emplace_back();
+      c.coupon = FromProto(def);
+      c.state = MakeCouponState(c.coupon, r.elements[1].AsInt().value_or(0),
+                                r.elements[2].AsInt().value_or(0),
+                                r.elements[3].AsInt().value_or(0));
     }
     return out;
   }

@@ -123,11 +123,11 @@ void SegmentBuilder::Add(absl::string_view user_id, absl::string_view order_id,
 }
 
 absl::StatusOr<std::vector<UserSegment>> SegmentBuilder::Build(
-    const recsys::v1::MarketingConfig& config, int64_t as_of_unix) const {
-  const recsys::v1::MarketingConfig c = WithDefaults(config);
+    const MarketingConfig& config, int64_t as_of_unix) const {
+  const MarketingConfig c = WithDefaults(config);
   RECSYS_RETURN_IF_ERROR(ValidateMarketingConfig(c));
-  const recsys::v1::SegmentThresholds& st = c.segments();
-  const recsys::v1::TierThresholds& tt = c.tiers();
+  const SegmentThresholds& st = c.segments;
+  const TierThresholds& tt = c.tiers;
   const int64_t as_of = as_of_unix != 0 ? as_of_unix : last_time_;
 
   // Orders in a canonical order, so that sums do not depend on hash order.
@@ -143,7 +143,7 @@ absl::StatusOr<std::vector<UserSegment>> SegmentBuilder::Build(
   }
   std::sort(orders.begin(), orders.end());
 
-  const int64_t trailing_start = as_of - int64_t{tt.trailing_days()} * kDay;
+  const int64_t trailing_start = as_of - int64_t{tt.trailing_days} * kDay;
   std::vector<UserSegment> users;
   {
     int32_t current = -1;
@@ -193,38 +193,38 @@ absl::StatusOr<std::vector<UserSegment>> SegmentBuilder::Build(
     u.m_score = QuantileScore(m_worse, n);
 
     const bool recent_first =
-        as_of - u.first_purchase_unix < int64_t{st.new_days()} * kDay;
-    if (u.recency_days >= st.deep_dormant_days()) {
+        as_of - u.first_purchase_unix < int64_t{st.new_days} * kDay;
+    if (u.recency_days >= st.deep_dormant_days) {
       u.segment = Segment::kDeepDormant;
-    } else if (u.recency_days >= st.dormant_days()) {
+    } else if (u.recency_days >= st.dormant_days) {
       u.segment = Segment::kDormant;
-    } else if (u.recency_days >= st.at_risk_days()) {
+    } else if (u.recency_days >= st.at_risk_days) {
       u.segment = Segment::kAtRisk;
-    } else if (recent_first && u.frequency <= st.new_max_orders()) {
+    } else if (recent_first && u.frequency <= st.new_max_orders) {
       u.segment = Segment::kNew;
-    } else if (u.r_score >= st.core_min_score() &&
-               u.f_score >= st.core_min_score() &&
-               u.m_score >= st.core_min_score()) {
+    } else if (u.r_score >= st.core_min_score &&
+               u.f_score >= st.core_min_score &&
+               u.m_score >= st.core_min_score) {
       u.segment = Segment::kCore;
     } else {
       u.segment = Segment::kPotential;
     }
 
-    if (u.trailing_spend >= tt.black()) {
+    if (u.trailing_spend >= tt.black) {
       u.tier = Tier::kBlack;
-    } else if (u.trailing_spend >= tt.gold()) {
+    } else if (u.trailing_spend >= tt.gold) {
       u.tier = Tier::kGold;
-    } else if (u.trailing_spend >= tt.silver()) {
+    } else if (u.trailing_spend >= tt.silver) {
       u.tier = Tier::kSilver;
     } else {
       u.tier = Tier::kNone;
     }
 
-    if (u.recency_days >= st.deep_dormant_days()) {
+    if (u.recency_days >= st.deep_dormant_days) {
       u.lifecycle = Lifecycle::kChurned;
-    } else if (u.recency_days >= st.dormant_days()) {
+    } else if (u.recency_days >= st.dormant_days) {
       u.lifecycle = Lifecycle::kLapsed;
-    } else if (u.recency_days >= st.at_risk_days()) {
+    } else if (u.recency_days >= st.at_risk_days) {
       u.lifecycle = Lifecycle::kLapsing;
     } else if (recent_first) {
       u.lifecycle = Lifecycle::kNew;
@@ -289,25 +289,6 @@ std::string FormatSummaryTable(const SegmentSummary& summary) {
   block("segment", summary.segments);
   block("tier", summary.tiers);
   return out;
-}
-
-recsys::v1::SegmentSummary SummaryToProto(
-    const SegmentSummary& summary, const recsys::v1::MarketingConfig& config) {
-  recsys::v1::SegmentSummary p;
-  p.set_as_of_unix(summary.as_of_unix);
-  p.set_users(summary.users);
-  p.set_spend(summary.spend);
-  auto fill = [](const GroupShare& g, recsys::v1::SegmentShare* out) {
-    out->set_name(g.name);
-    out->set_users(g.users);
-    out->set_user_share(g.user_share);
-    out->set_spend(g.spend);
-    out->set_spend_share(g.spend_share);
-  };
-  for (const GroupShare& g : summary.segments) fill(g, p.add_segments());
-  for (const GroupShare& g : summary.tiers) fill(g, p.add_tiers());
-  *p.mutable_config() = config;
-  return p;
 }
 
 absl::StatusOr<std::string> SegmentsToTsv(absl::Span<const UserSegment> users) {

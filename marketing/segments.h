@@ -12,8 +12,8 @@
 //   std::puts(FormatSummaryTable(summary).c_str());
 //
 // Definitions (docs/marketing.md has them with their defaults; every
-// threshold comes from recsys.v1.MarketingConfig, zero fields defaulted by
-// WithDefaults in coupons.h):
+// threshold comes from MarketingConfig (marketing_config.h), zero fields
+// defaulted by WithDefaults in coupons.h):
 //   - An order is a distinct (user, order id); lines without an order id
 //     form one order per distinct (user, time).
 //   - recency_days: whole days from the last order to as_of (rounded down).
@@ -48,8 +48,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "recsys/v1/marketing.pb.h"
-#include "recsys/v1/model_manifest.pb.h"
+#include "marketing/marketing_config.h"
 
 namespace recsys::marketing {
 
@@ -150,7 +149,7 @@ class SegmentBuilder {
   // is later are left out. Records are sorted by user id.
   // InvalidArgument when `config` fails ValidateMarketingConfig.
   absl::StatusOr<std::vector<UserSegment>> Build(
-      const recsys::v1::MarketingConfig& config, int64_t as_of_unix) const;
+      const MarketingConfig& config, int64_t as_of_unix) const;
 
  private:
   struct Order {
@@ -199,10 +198,6 @@ SegmentSummary Summarize(absl::Span<const UserSegment> users,
 //   core              41   13.7%     41234.50   52.1%
 // Lines end in '\n'.
 std::string FormatSummaryTable(const SegmentSummary& summary);
-
-// For the model manifest; `config` is recorded as given.
-recsys::v1::SegmentSummary SummaryToProto(
-    const SegmentSummary& summary, const recsys::v1::MarketingConfig& config);
 
 // segments.tsv of the model directory: a header line, then one line per
 // user with the columns

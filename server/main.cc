@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   }
   marketing::CouponStoreOptions coupon_options;
   coupon_options.free_shipping_value =
-      marketing::WithDefaults(marketer_options.config).free_shipping_value();
+      marketing::WithDefaults(marketer_options.config).free_shipping_value;
   // Declared before the stores that borrow it, so it outlives them.
   std::unique_ptr<redis::Client> redis_client;
   std::unique_ptr<feature_store::FeatureStore> features;
@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
       LogError(absl::StrCat("--coupons: ", put.ToString()));
       return 1;
     }
-    LogInfo(absl::StrCat("loaded ", catalog->coupons_size(), " coupons from ",
+    LogInfo(absl::StrCat("loaded ", catalog->coupons.size(), " coupons from ",
                          absl::GetFlag(FLAGS_coupons)));
   }
 

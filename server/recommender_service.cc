@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "marketing/marketing_proto.h"
 #include "server/grpc_status.h"
 
 namespace recsys::server {
@@ -227,7 +228,7 @@ grpc::Status RecommenderService::RecommendCoupons(grpc::ServerContext* context,
   for (const marketing::RankedCoupon& c : answer->coupons) {
     v1::RecommendedCoupon* out = response->add_coupons();
     out->set_coupon_id(c.coupon_id);
-    out->set_type(c.type);
+    out->set_type(marketing::ToProto(c.type));
     out->set_score(static_cast<float>(c.expected_value));
     out->mutable_reason()->set_code(ToReasonCode(c.reason));
     out->mutable_reason()->set_text(c.reason_text);
@@ -504,7 +505,7 @@ grpc::Status AdminService::PutCoupons(grpc::ServerContext* context,
   if (request->coupons().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("coupons: at least one coupon is required"));
   }
-  absl::Status st = marketer_->PutCoupons(*request, Deadline(context));
+  absl::Status st = marketer_->PutCoupons(marketing::FromProto(*request), Deadline(context));
   if (!st.ok()) return ToGrpcStatus(st);
   response->set_stored(request->coupons_size());
   return grpc::Status::OK;
@@ -517,7 +518,9 @@ grpc::Status AdminService::ListCoupons(grpc::ServerContext* context,
   }
   auto coupons = marketer_->ListCoupons(Deadline(context));
   if (!coupons.ok()) return ToGrpcStatus(coupons.status());
-  for (auto& c : *coupons) *response->add_coupons() = std::move(c);
+  for (const marketing::CouponWithState& c : *coupons) {
+    *response->add_coupons() = marketing::ToProto(c);
+  }
   return grpc::Status::OK;
 }
 

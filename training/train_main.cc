@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
   options.als.compute_loss = absl::GetFlag(FLAGS_loss);
   options.compute_segments = absl::GetFlag(FLAGS_segments);
   if (const std::string path = absl::GetFlag(FLAGS_marketing_config); !path.empty()) {
-    absl::StatusOr<recsys::v1::MarketingConfig> config =
+    absl::StatusOr<recsys::marketing::MarketingConfig> config =
         recsys::marketing::LoadMarketingConfig(path);
     if (!config.ok()) return Fail(config.status());
     options.marketing = *std::move(config);

@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "common/status_macros.h"
 #include "marketing/coupons.h"
+#include "marketing/marketing_proto.h"
 #include "model/ranker.h"
 
 namespace recsys::training {
@@ -40,6 +41,27 @@ std::string SkipSummary(const ReadStats& stats) {
     parts.push_back(absl::StrCat(reason, " ", rows));
   }
   return absl::StrJoin(parts, ", ");
+}
+
+// The manifest's record of the segments: every group as summarized, and
+// `config` as given.
+recsys::v1::SegmentSummary ManifestSegments(const marketing::SegmentSummary& summary,
+                                            const marketing::MarketingConfig& config) {
+  recsys::v1::SegmentSummary p;
+  p.set_as_of_unix(summary.as_of_unix);
+  p.set_users(summary.users);
+  p.set_spend(summary.spend);
+  auto fill = [](const marketing::GroupShare& g, recsys::v1::SegmentShare* out) {
+    out->set_name(g.name);
+    out->set_users(g.users);
+    out->set_user_share(g.user_share);
+    out->set_spend(g.spend);
+    out->set_spend_share(g.spend_share);
+  };
+  for (const marketing::GroupShare& g : summary.segments) fill(g, p.add_segments());
+  for (const marketing::GroupShare& g : summary.tiers) fill(g, p.add_tiers());
+  *p.mutable_config() = marketing::ToProto(config);
+  return p;
 }
 
 }  // namespace
@@ -348,12 +370,12 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   recsys::v1::SegmentSummary segment_summary;
   if (options.compute_segments && data.last_event_unix > 0) {
     const Clock::time_point segments_start = Clock::now();
-    const recsys::v1::MarketingConfig config = marketing::WithDefaults(options.marketing);
+    const marketing::MarketingConfig config = marketing::WithDefaults(options.marketing);
     const int64_t as_of =
         options.segments_as_of_unix > 0 ? options.segments_as_of_unix : data.last_event_unix;
     RECSYS_ASSIGN_OR_RETURN(segments, segment_builder.Build(config, as_of));
     result.segments = marketing::Summarize(segments, as_of);
-    segment_summary = marketing::SummaryToProto(result.segments, config);
+    segment_summary = ManifestSegments(result.segments, config);
     RECSYS_ASSIGN_OR_RETURN(segments_tsv, marketing::SegmentsToTsv(segments));
     result.segments_seconds = SecondsSince(segments_start);
     log(absl::StrFormat("segments as of %s: %d users in %.2fs",

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "feature_store/feature_store.h"
+#include "marketing/marketing_config.h"
 #include "marketing/segment_store.h"
 #include "marketing/segments.h"
 #include "model/model_format.h"
@@ -75,8 +76,8 @@ struct TrainerOptions {
   // Compute marketing segments (skipped for data without timestamps).
   bool compute_segments = true;
   // Segment and tier thresholds; zero fields take the defaults of
-  // marketing/coupons.h (WithDefaults).
-  recsys::v1::MarketingConfig marketing;
+  // marketing/coupons.h (WithDefaults). Recorded in the manifest.
+  marketing::MarketingConfig marketing;
   // Reference time of recency and trailing spend; 0: the latest event of
   // the data.
   int64_t segments_as_of_unix = 0;

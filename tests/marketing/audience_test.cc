@@ -240,12 +240,12 @@ TEST(ScanAudienceTest, ContactCapUsesTheLookupAndKeepsLimit) {
 TEST(ScanAudienceTest, ContactCapWithCouponStore) {
   absl::StatusOr<std::unique_ptr<CouponStore>> store = NewInMemoryCouponStore();
   ASSERT_TRUE(store.ok());
-  recsys::v1::CouponCatalog catalog;
-  recsys::v1::Coupon* c = catalog.add_coupons();
-  c->set_id("recall");
-  c->set_type(recsys::v1::COUPON_AMOUNT_OFF);
-  c->set_amount_off(5);
-  c->set_campaign("win_back");
+  CouponCatalog catalog;
+  Coupon* c = &catalog.coupons.emplace_back();
+  c->id = "recall";
+  c->type = CouponType::kAmountOff;
+  c->amount_off = 5;
+  c->campaign = "win_back";
   RECSYS_ASSERT_OK((*store)->PutCoupons(catalog, absl::InfiniteFuture()));
   RECSYS_ASSERT_OK((*store)->Issue("u2", "recall", kAt - absl::Hours(24),
                                    absl::InfiniteFuture()));

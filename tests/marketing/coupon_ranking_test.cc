@@ -13,8 +13,6 @@
 namespace recsys::marketing {
 namespace {
 
-using recsys::v1::Coupon;
-using recsys::v1::CouponWithState;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -23,25 +21,25 @@ const absl::Time kAt = absl::FromUnixSeconds(kNow);
 
 CouponWithState Entry(Coupon c, int64_t redeemed = 0, double spent = 0) {
   CouponWithState e;
-  e.set_allocated_coupon(new Coupon(c));
-  *e.mutable_state() = MakeCouponState(c, redeemed, redeemed, ToCents(spent));
+  e.coupon = c;
+  e.state = MakeCouponState(c, redeemed, redeemed, ToCents(spent));
   return e;
 }
 
 Coupon AmountOff(absl::string_view id, double amount) {
   Coupon c;
-  c.set_id(std::string(id));
-  c.set_type(recsys::v1::COUPON_AMOUNT_OFF);
-  c.set_amount_off(amount);
+  c.id = std::string(id);
+  c.type = CouponType::kAmountOff;
+  c.amount_off = amount;
   return c;
 }
 
 Coupon PercentOff(absl::string_view id, double percent, double max = 0) {
   Coupon c;
-  c.set_id(std::string(id));
-  c.set_type(recsys::v1::COUPON_PERCENT_OFF);
-  c.set_percent_off(percent);
-  c.set_max_discount(max);
+  c.id = std::string(id);
+  c.type = CouponType::kPercentOff;
+  c.percent_off = percent;
+  c.max_discount = max;
   return c;
 }
 
@@ -84,8 +82,8 @@ absl::Status Eligible(const CouponWithState& coupon,
 
 TEST(CheckEligibleTest, ValidityWindow) {
   Coupon c = AmountOff("w", 5);
-  c.set_valid_from_unix(kNow - 10);
-  c.set_valid_until_unix(kNow + 10);
+  c.valid_from_unix = kNow - 10;
+  c.valid_until_unix = kNow + 10;
   const CustomerInfo who = Customer(Segment::kPotential);
   RECSYS_EXPECT_OK(Eligible(Entry(c), who));
   RECSYS_EXPECT_OK(
@@ -102,22 +100,22 @@ TEST(CheckEligibleTest, ValidityWindow) {
 
 TEST(CheckEligibleTest, SegmentsTiersAndFirstOrder) {
   Coupon c = AmountOff("c", 5);
-  c.mutable_eligibility()->add_segments("dormant");
-  c.mutable_eligibility()->add_segments("deep_dormant");
+  c.eligibility.segments.push_back("dormant");
+  c.eligibility.segments.push_back("deep_dormant");
   RECSYS_EXPECT_OK(Eligible(Entry(c), Customer(Segment::kDormant)));
   RECSYS_EXPECT_OK(Eligible(Entry(c), Customer(Segment::kDeepDormant)));
   EXPECT_THAT(
       std::string(Eligible(Entry(c), Customer(Segment::kCore)).message()),
       HasSubstr("segment 'core' not eligible"));
 
-  c.mutable_eligibility()->clear_segments();
-  c.mutable_eligibility()->add_tiers("gold");
+  c.eligibility.segments.clear();
+  c.eligibility.tiers.push_back("gold");
   RECSYS_EXPECT_OK(Eligible(Entry(c), Customer(Segment::kCore, Tier::kGold)));
   EXPECT_EQ(Eligible(Entry(c), Customer(Segment::kCore, Tier::kSilver)).code(),
             absl::StatusCode::kFailedPrecondition);
 
-  c.mutable_eligibility()->clear_tiers();
-  c.mutable_eligibility()->set_first_order_only(true);
+  c.eligibility.tiers.clear();
+  c.eligibility.first_order_only = true;
   RECSYS_EXPECT_OK(Eligible(Entry(c), Customer(Segment::kNew, Tier::kNone, 0)));
   RECSYS_EXPECT_OK(Eligible(Entry(c), CustomerInfo()));
   EXPECT_THAT(
@@ -128,14 +126,14 @@ TEST(CheckEligibleTest, SegmentsTiersAndFirstOrder) {
 
 TEST(CheckEligibleTest, BudgetsAndCap) {
   Coupon c = AmountOff("c", 5);
-  c.set_budget_count(3);
+  c.budget_count = 3;
   const CustomerInfo who = Customer(Segment::kPotential);
   RECSYS_EXPECT_OK(Eligible(Entry(c, 2), who));
   EXPECT_EQ(Eligible(Entry(c, 3), who).code(),
             absl::StatusCode::kResourceExhausted);
 
-  c.set_budget_count(0);
-  c.set_budget_money(12);
+  c.budget_count = 0;
+  c.budget_money = 12;
   RECSYS_EXPECT_OK(Eligible(Entry(c, 1, 5), who));  // 7 left >= 5
   const absl::Status short_money =
       Eligible(Entry(c, 2, 10), who);  // 2 left < 5
@@ -145,8 +143,8 @@ TEST(CheckEligibleTest, BudgetsAndCap) {
   EXPECT_EQ(Eligible(Entry(c, 3, 12), who).code(),
             absl::StatusCode::kResourceExhausted);
 
-  c.set_budget_money(0);
-  c.set_per_user_cap(2);
+  c.budget_money = 0;
+  c.per_user_cap = 2;
   RECSYS_EXPECT_OK(Eligible(Entry(c), who, {.issued = 1}));
   EXPECT_EQ(Eligible(Entry(c), who, {.issued = 2}).code(),
             absl::StatusCode::kResourceExhausted);
@@ -154,21 +152,21 @@ TEST(CheckEligibleTest, BudgetsAndCap) {
 
 TEST(RankCouponsTest, IneligibleCouponsAreNeverReturned) {
   Coupon expired = AmountOff("expired", 5);
-  expired.set_valid_until_unix(kNow);
+  expired.valid_until_unix = kNow;
   Coupon future = AmountOff("future", 5);
-  future.set_valid_from_unix(kNow + 1);
+  future.valid_from_unix = kNow + 1;
   Coupon no_count = AmountOff("no_count", 5);
-  no_count.set_budget_count(10);
+  no_count.budget_count = 10;
   Coupon no_money = AmountOff("no_money", 5);
-  no_money.set_budget_money(20);
+  no_money.budget_money = 20;
   Coupon capped = AmountOff("capped", 5);
-  capped.set_per_user_cap(1);
+  capped.per_user_cap = 1;
   Coupon wrong_segment = AmountOff("wrong_segment", 5);
-  wrong_segment.mutable_eligibility()->add_segments("core");
+  wrong_segment.eligibility.segments.push_back("core");
   Coupon wrong_tier = AmountOff("wrong_tier", 5);
-  wrong_tier.mutable_eligibility()->add_tiers("black");
+  wrong_tier.eligibility.tiers.push_back("black");
   Coupon first = AmountOff("first", 5);
-  first.mutable_eligibility()->set_first_order_only(true);
+  first.eligibility.first_order_only = true;
   const std::vector<CouponWithState> coupons = {
       Entry(expired),         Entry(future), Entry(no_count, 10),
       Entry(no_money, 4, 20), Entry(capped), Entry(wrong_segment),
@@ -212,14 +210,14 @@ TEST(RankCouponsTest, OrderFollowsExpectedValue) {
 
 TEST(RankCouponsTest, PropensityAndIncrementalityMatter) {
   Coupon grocery = AmountOff("grocery", 3);
-  grocery.mutable_scope()->set_kind(recsys::v1::CouponScope::SCOPE_CATEGORIES);
-  grocery.mutable_scope()->add_categories("grocery");
+  grocery.scope.kind = CouponScope::Kind::kCategories;
+  grocery.scope.categories.push_back("grocery");
   Coupon toys = AmountOff("toys", 3);
-  toys.mutable_scope()->set_kind(recsys::v1::CouponScope::SCOPE_CATEGORIES);
-  toys.mutable_scope()->add_categories("toys");
+  toys.scope.kind = CouponScope::Kind::kCategories;
+  toys.scope.categories.push_back("toys");
   const std::vector<CouponWithState> coupons = {Entry(toys), Entry(grocery)};
   auto by_scope = [](const Coupon& c) {
-    return c.scope().categories(0) == "grocery" ? 0.8 : 0.1;
+    return c.scope.categories[0] == "grocery" ? 0.8 : 0.1;
   };
   std::vector<RankedCoupon> ranked =
       MustRank(coupons, Customer(Segment::kDormant), by_scope);
@@ -243,8 +241,8 @@ TEST(RankCouponsTest, PropensityAndIncrementalityMatter) {
 
 TEST(RankCouponsTest, ThresholdCouponLiftsTheBasket) {
   Coupon spend60 = AmountOff("spend60", 8);
-  spend60.set_type(recsys::v1::COUPON_THRESHOLD);
-  spend60.set_threshold_spend(60);
+  spend60.type = CouponType::kThreshold;
+  spend60.threshold_spend = 60;
   // Potential customer, basket 40 -> 60 with the coupon, u = 0.3:
   //   EV = p * (0.3 * 60 * 0.3 + 0.7 * 20 * 0.3 - 8) = 0.5 * (5.4 + 4.2 - 8) =
   //   0.8
@@ -258,8 +256,8 @@ TEST(RankCouponsTest, ThresholdCouponLiftsTheBasket) {
 
 TEST(RankCouponsTest, DefaultBasketAndFreeShipping) {
   Coupon ship;
-  ship.set_id("ship");
-  ship.set_type(recsys::v1::COUPON_FREE_SHIPPING);
+  ship.id = "ship";
+  ship.type = CouponType::kFreeShipping;
   // A customer without orders: basket = default 40, discount = shipping 5.
   const std::vector<RankedCoupon> ranked =
       MustRank({Entry(ship)}, CustomerInfo());
@@ -271,14 +269,14 @@ TEST(RankCouponsTest, DefaultBasketAndFreeShipping) {
 
 TEST(RankCouponsTest, Reasons) {
   Coupon first = AmountOff("first", 10);
-  first.mutable_eligibility()->set_first_order_only(true);
+  first.eligibility.first_order_only = true;
   Coupon recall = PercentOff("recall", 15, 25);
-  recall.mutable_scope()->set_kind(recsys::v1::CouponScope::SCOPE_CATEGORIES);
-  recall.mutable_scope()->add_categories("coffee_tea");
+  recall.scope.kind = CouponScope::Kind::kCategories;
+  recall.scope.categories.push_back("coffee_tea");
   Coupon perk;
-  perk.set_id("perk");
-  perk.set_type(recsys::v1::COUPON_FREE_SHIPPING);
-  perk.set_description("free shipping for members");
+  perk.id = "perk";
+  perk.type = CouponType::kFreeShipping;
+  perk.description = "free shipping for members";
 
   std::vector<RankedCoupon> r = MustRank({Entry(first)}, CustomerInfo());
   ASSERT_EQ(r.size(), 1u);
@@ -324,8 +322,8 @@ TEST(RankCouponsTest, BadArguments) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
-  recsys::v1::MarketingConfig bad;
-  bad.set_gross_margin_rate(2);
+  MarketingConfig bad;
+  bad.gross_margin_rate = 2;
   EXPECT_EQ(RankCoupons(coupons, CustomerInfo(), {}, kAt, bad, Constant(0.5))
                 .status()
                 .code(),

@@ -20,9 +20,6 @@
 namespace recsys::marketing {
 namespace {
 
-using recsys::v1::Coupon;
-using recsys::v1::CouponCatalog;
-using recsys::v1::CouponWithState;
 using ::testing::HasSubstr;
 
 constexpr int64_t kNow = 1700000000;
@@ -34,15 +31,15 @@ absl::Time At(int64_t unix_seconds) {
 
 Coupon AmountOff(absl::string_view id, double amount) {
   Coupon c;
-  c.set_id(std::string(id));
-  c.set_type(recsys::v1::COUPON_AMOUNT_OFF);
-  c.set_amount_off(amount);
+  c.id = std::string(id);
+  c.type = CouponType::kAmountOff;
+  c.amount_off = amount;
   return c;
 }
 
 CouponCatalog Catalog(std::initializer_list<Coupon> coupons) {
   CouponCatalog catalog;
-  for (const Coupon& c : coupons) *catalog.add_coupons() = c;
+  for (const Coupon& c : coupons) catalog.coupons.push_back(c);
   return catalog;
 }
 
@@ -75,7 +72,7 @@ class CouponStoreContractTest : public ::testing::TestWithParam<std::string> {
     EXPECT_TRUE(all.ok()) << all.status();
     if (all.ok()) {
       for (const CouponWithState& c : *all) {
-        if (c.coupon().id() == id) return c;
+        if (c.coupon.id == id) return c;
       }
     }
     ADD_FAILURE() << "no coupon " << id;
@@ -98,21 +95,21 @@ class CouponStoreContractTest : public ::testing::TestWithParam<std::string> {
 TEST_P(CouponStoreContractTest, PutAndListCoupons) {
   ASSERT_NE(store_, nullptr);
   Coupon b = AmountOff("b", 5);
-  b.set_budget_count(10);
-  b.set_budget_money(100);
-  b.set_description("five off");
+  b.budget_count = 10;
+  b.budget_money = 100;
+  b.description = "five off";
   Put({b, AmountOff("a", 3)});
   RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<CouponWithState> all,
                               store_->ListCoupons(kDeadline));
   ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[0].coupon().id(), "a");
-  EXPECT_EQ(all[1].coupon().id(), "b");
-  EXPECT_EQ(all[1].coupon().description(), "five off");
-  EXPECT_EQ(all[0].state().remaining_count(), -1);
-  EXPECT_EQ(all[0].state().remaining_money(), -1);
-  EXPECT_EQ(all[1].state().issued(), 0);
-  EXPECT_EQ(all[1].state().remaining_count(), 10);
-  EXPECT_DOUBLE_EQ(all[1].state().remaining_money(), 100);
+  EXPECT_EQ(all[0].coupon.id, "a");
+  EXPECT_EQ(all[1].coupon.id, "b");
+  EXPECT_EQ(all[1].coupon.description, "five off");
+  EXPECT_EQ(all[0].state.remaining_count, -1);
+  EXPECT_EQ(all[0].state.remaining_money, -1);
+  EXPECT_EQ(all[1].state.issued, 0);
+  EXPECT_EQ(all[1].state.remaining_count, 10);
+  EXPECT_DOUBLE_EQ(all[1].state.remaining_money, 100);
   RECSYS_EXPECT_OK(store_->Ping(kDeadline));
   EXPECT_FALSE(store_->Describe().empty());
 }
@@ -120,7 +117,7 @@ TEST_P(CouponStoreContractTest, PutAndListCoupons) {
 TEST_P(CouponStoreContractTest, InvalidCatalogStoresNothing) {
   ASSERT_NE(store_, nullptr);
   Coupon bad = AmountOff("bad", 5);
-  bad.set_percent_off(10);
+  bad.percent_off = 10;
   const absl::Status s =
       store_->PutCoupons(Catalog({AmountOff("good", 1), bad}), kDeadline);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
@@ -134,44 +131,44 @@ TEST_P(CouponStoreContractTest,
        UpsertKeepsStateAndBudgetChangesAdjustRemaining) {
   ASSERT_NE(store_, nullptr);
   Coupon c = AmountOff("c", 5);
-  c.set_budget_count(10);
-  c.set_budget_money(100);
+  c.budget_count = 10;
+  c.budget_money = 100;
   Put({c});
   for (int i = 0; i < 3; ++i) {
     RECSYS_ASSERT_OK(IssueAndRedeem(absl::StrCat("u", i), "c", 50));
   }
   CouponWithState got = Get("c");
-  EXPECT_EQ(got.state().issued(), 3);
-  EXPECT_EQ(got.state().redeemed(), 3);
-  EXPECT_DOUBLE_EQ(got.state().discount_spent(), 15);
-  EXPECT_EQ(got.state().remaining_count(), 7);
-  EXPECT_DOUBLE_EQ(got.state().remaining_money(), 85);
+  EXPECT_EQ(got.state.issued, 3);
+  EXPECT_EQ(got.state.redeemed, 3);
+  EXPECT_DOUBLE_EQ(got.state.discount_spent, 15);
+  EXPECT_EQ(got.state.remaining_count, 7);
+  EXPECT_DOUBLE_EQ(got.state.remaining_money, 85);
 
-  c.set_budget_count(2);  // below what is used: nothing remains, never negative
-  c.set_budget_money(10);
-  c.set_description("changed");
+  c.budget_count = 2;  // below what is used: nothing remains, never negative
+  c.budget_money = 10;
+  c.description = "changed";
   Put({c});
   got = Get("c");
-  EXPECT_EQ(got.coupon().description(), "changed");
-  EXPECT_EQ(got.state().redeemed(), 3);
-  EXPECT_EQ(got.state().remaining_count(), 0);
-  EXPECT_DOUBLE_EQ(got.state().remaining_money(), 0);
+  EXPECT_EQ(got.coupon.description, "changed");
+  EXPECT_EQ(got.state.redeemed, 3);
+  EXPECT_EQ(got.state.remaining_count, 0);
+  EXPECT_DOUBLE_EQ(got.state.remaining_money, 0);
   EXPECT_EQ(IssueAndRedeem("u9", "c", 50).status().code(),
             absl::StatusCode::kResourceExhausted);
 
-  c.set_budget_count(20);
-  c.set_budget_money(0);  // unlimited
+  c.budget_count = 20;
+  c.budget_money = 0;  // unlimited
   Put({c});
   got = Get("c");
-  EXPECT_EQ(got.state().remaining_count(), 17);
-  EXPECT_EQ(got.state().remaining_money(), -1);
+  EXPECT_EQ(got.state.remaining_count, 17);
+  EXPECT_EQ(got.state.remaining_money, -1);
   RECSYS_EXPECT_OK(IssueAndRedeem("u10", "c", 50));
 }
 
 TEST_P(CouponStoreContractTest, DeleteCoupon) {
   ASSERT_NE(store_, nullptr);
   Coupon c = AmountOff("gone", 5);
-  c.set_per_user_cap(1);
+  c.per_user_cap = 1;
   Put({c, AmountOff("kept", 1)});
   RECSYS_ASSERT_OK(store_->Issue("u1", "gone", At(kNow), kDeadline));
   RECSYS_ASSERT_OK(store_->DeleteCoupon("gone", kDeadline));
@@ -180,12 +177,12 @@ TEST_P(CouponStoreContractTest, DeleteCoupon) {
   RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<CouponWithState> all,
                               store_->ListCoupons(kDeadline));
   ASSERT_EQ(all.size(), 1u);
-  EXPECT_EQ(all[0].coupon().id(), "kept");
+  EXPECT_EQ(all[0].coupon.id, "kept");
   EXPECT_EQ(store_->Issue("u1", "gone", At(kNow), kDeadline).status().code(),
             absl::StatusCode::kNotFound);
   // Re-created: the state starts over, the user's cap does not.
   Put({c});
-  EXPECT_EQ(Get("gone").state().issued(), 0);
+  EXPECT_EQ(Get("gone").state.issued, 0);
   EXPECT_EQ(store_->Issue("u1", "gone", At(kNow), kDeadline).status().code(),
             absl::StatusCode::kResourceExhausted);
 }
@@ -193,9 +190,9 @@ TEST_P(CouponStoreContractTest, DeleteCoupon) {
 TEST_P(CouponStoreContractTest, IssueChecksWindowAndCountsPerUser) {
   ASSERT_NE(store_, nullptr);
   Coupon c = AmountOff("w", 5);
-  c.set_valid_from_unix(kNow - 100);
-  c.set_valid_until_unix(kNow + 100);
-  c.set_per_user_cap(2);
+  c.valid_from_unix = kNow - 100;
+  c.valid_until_unix = kNow + 100;
+  c.per_user_cap = 2;
   Put({c, AmountOff("other", 1)});
   absl::StatusOr<int64_t> early =
       store_->Issue("u1", "w", At(kNow - 101), kDeadline);
@@ -228,7 +225,7 @@ TEST_P(CouponStoreContractTest, IssueChecksWindowAndCountsPerUser) {
   EXPECT_EQ(counts[0].redeemed, 0);
   EXPECT_EQ(counts[1].issued, 0);
   EXPECT_EQ(counts[2].issued, 0);
-  EXPECT_EQ(Get("w").state().issued(), 3);
+  EXPECT_EQ(Get("w").state.issued, 3);
   RECSYS_ASSERT_OK_AND_ASSIGN(counts,
                               store_->GetUserCounts("nobody", ids, kDeadline));
   EXPECT_EQ(counts[0].issued, 0);
@@ -240,9 +237,9 @@ TEST_P(CouponStoreContractTest, IssueChecksWindowAndCountsPerUser) {
 TEST_P(CouponStoreContractTest, IssueRecordsCampaignContacts) {
   ASSERT_NE(store_, nullptr);
   Coupon a = AmountOff("a", 5);
-  a.set_campaign("win_back");
+  a.campaign = "win_back";
   Coupon b = AmountOff("b", 5);
-  b.set_campaign("win_back");
+  b.campaign = "win_back";
   Put({a, b, AmountOff("solo", 1)});  // solo's campaign is its id
   RECSYS_ASSERT_OK(store_->Issue("u1", "a", At(kNow), kDeadline));
   RECSYS_ASSERT_OK(store_->Issue("u2", "b", At(kNow + 50), kDeadline));
@@ -289,7 +286,7 @@ TEST_P(CouponStoreContractTest, RedeemNeedsAnUnredeemedIssuance) {
 TEST_P(CouponStoreContractTest, RedeemAfterExpiryFails) {
   ASSERT_NE(store_, nullptr);
   Coupon c = AmountOff("c", 5);
-  c.set_valid_until_unix(kNow);
+  c.valid_until_unix = kNow;
   Put({c});
   RECSYS_ASSERT_OK(store_->Issue("u1", "c", At(kNow - 10), kDeadline));
   EXPECT_EQ(store_->Redeem("u1", "c", 50, At(kNow), kDeadline).status().code(),
@@ -301,22 +298,22 @@ TEST_P(CouponStoreContractTest, DiscountOfEveryType) {
   ASSERT_NE(store_, nullptr);
   Coupon amount = AmountOff("amount", 5);
   Coupon percent;
-  percent.set_id("percent");
-  percent.set_type(recsys::v1::COUPON_PERCENT_OFF);
-  percent.set_percent_off(12.5);
-  percent.set_max_discount(20);
+  percent.id = "percent";
+  percent.type = CouponType::kPercentOff;
+  percent.percent_off = 12.5;
+  percent.max_discount = 20;
   Coupon odd = percent;
-  odd.set_id("odd");
-  odd.set_percent_off(33.33);
-  odd.set_max_discount(0);
+  odd.id = "odd";
+  odd.percent_off = 33.33;
+  odd.max_discount = 0;
   Coupon threshold;
-  threshold.set_id("threshold");
-  threshold.set_type(recsys::v1::COUPON_THRESHOLD);
-  threshold.set_amount_off(10);
-  threshold.set_threshold_spend(60);
+  threshold.id = "threshold";
+  threshold.type = CouponType::kThreshold;
+  threshold.amount_off = 10;
+  threshold.threshold_spend = 60;
   Coupon shipping;
-  shipping.set_id("ship");
-  shipping.set_type(recsys::v1::COUPON_FREE_SHIPPING);
+  shipping.id = "ship";
+  shipping.type = CouponType::kFreeShipping;
   Put({amount, percent, odd, threshold, shipping});
 
   EXPECT_DOUBLE_EQ(*IssueAndRedeem("u1", "amount", 50), 5);
@@ -341,15 +338,15 @@ TEST_P(CouponStoreContractTest, DiscountOfEveryType) {
       double d, store_->Redeem("u1", "threshold", 60, At(kNow), kDeadline));
   EXPECT_DOUBLE_EQ(d, 10);
   EXPECT_DOUBLE_EQ(*IssueAndRedeem("u1", "ship", 10), 4.95);
-  EXPECT_DOUBLE_EQ(Get("percent").state().discount_spent(), 34.16);
+  EXPECT_DOUBLE_EQ(Get("percent").state.discount_spent, 34.16);
 }
 
 TEST_P(CouponStoreContractTest, BudgetsStopIssuanceAndRedemption) {
   ASSERT_NE(store_, nullptr);
   Coupon count = AmountOff("count", 5);
-  count.set_budget_count(2);
+  count.budget_count = 2;
   Coupon money = AmountOff("money", 5);
-  money.set_budget_money(12);
+  money.budget_money = 12;
   Put({count, money});
   RECSYS_ASSERT_OK(IssueAndRedeem("u1", "count", 50));
   // Issued to two more users while one redemption remains.
@@ -363,7 +360,7 @@ TEST_P(CouponStoreContractTest, BudgetsStopIssuanceAndRedemption) {
               HasSubstr("2 of 2 redemptions used"));
   EXPECT_EQ(store_->Issue("u4", "count", At(kNow), kDeadline).status().code(),
             absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(Get("count").state().remaining_count(), 0);
+  EXPECT_EQ(Get("count").state.remaining_count, 0);
 
   RECSYS_ASSERT_OK(IssueAndRedeem("u1", "money", 50));
   RECSYS_ASSERT_OK(IssueAndRedeem("u2", "money", 50));
@@ -377,8 +374,8 @@ TEST_P(CouponStoreContractTest, BudgetsStopIssuanceAndRedemption) {
       double d, store_->Redeem("u3", "money", 2, At(kNow), kDeadline));
   EXPECT_DOUBLE_EQ(d, 2);
   const CouponWithState state = Get("money");
-  EXPECT_DOUBLE_EQ(state.state().remaining_money(), 0);
-  EXPECT_DOUBLE_EQ(state.state().discount_spent(), 12);
+  EXPECT_DOUBLE_EQ(state.state.remaining_money, 0);
+  EXPECT_DOUBLE_EQ(state.state.discount_spent, 12);
   absl::StatusOr<int64_t> exhausted =
       store_->Issue("u5", "money", At(kNow), kDeadline);
   EXPECT_EQ(exhausted.status().code(), absl::StatusCode::kResourceExhausted);
@@ -419,11 +416,11 @@ TEST_P(CouponStoreContractTest, InvalidArguments) {
 TEST_P(CouponStoreContractTest, ConcurrentRedemptionNeverOverspends) {
   ASSERT_NE(store_, nullptr);
   Coupon money_bound = AmountOff("money_bound", 5);
-  money_bound.set_budget_count(100);
-  money_bound.set_budget_money(400);  // 80 redemptions of 5.00
+  money_bound.budget_count = 100;
+  money_bound.budget_money = 400;  // 80 redemptions of 5.00
   Coupon count_bound = AmountOff("count_bound", 5);
-  count_bound.set_budget_count(100);
-  count_bound.set_budget_money(1000);
+  count_bound.budget_count = 100;
+  count_bound.budget_money = 1000;
   Put({money_bound, count_bound});
 
   constexpr int kThreads = 16;
@@ -457,22 +454,22 @@ TEST_P(CouponStoreContractTest, ConcurrentRedemptionNeverOverspends) {
   EXPECT_EQ(redeemed_money.load(), 80);
   EXPECT_EQ(redeemed_count.load(), 100);
   const CouponWithState m = Get("money_bound");
-  EXPECT_EQ(m.state().redeemed(), 80);
-  EXPECT_DOUBLE_EQ(m.state().discount_spent(), 400);
-  EXPECT_DOUBLE_EQ(m.state().remaining_money(), 0);
-  EXPECT_EQ(m.state().remaining_count(), 20);
+  EXPECT_EQ(m.state.redeemed, 80);
+  EXPECT_DOUBLE_EQ(m.state.discount_spent, 400);
+  EXPECT_DOUBLE_EQ(m.state.remaining_money, 0);
+  EXPECT_EQ(m.state.remaining_count, 20);
   const CouponWithState c = Get("count_bound");
-  EXPECT_EQ(c.state().redeemed(), 100);
-  EXPECT_DOUBLE_EQ(c.state().discount_spent(), 500);
-  EXPECT_EQ(c.state().remaining_count(), 0);
-  EXPECT_DOUBLE_EQ(c.state().remaining_money(), 500);
+  EXPECT_EQ(c.state.redeemed, 100);
+  EXPECT_DOUBLE_EQ(c.state.discount_spent, 500);
+  EXPECT_EQ(c.state.remaining_count, 0);
+  EXPECT_DOUBLE_EQ(c.state.remaining_money, 500);
 }
 
 // Many threads issue the same coupon to one user; the cap holds exactly.
 TEST_P(CouponStoreContractTest, ConcurrentIssuanceRespectsPerUserCap) {
   ASSERT_NE(store_, nullptr);
   Coupon c = AmountOff("capped", 5);
-  c.set_per_user_cap(3);
+  c.per_user_cap = 3;
   Put({c});
   std::atomic<int> issued{0}, exhausted{0};
   std::vector<std::thread> threads;
@@ -490,7 +487,7 @@ TEST_P(CouponStoreContractTest, ConcurrentIssuanceRespectsPerUserCap) {
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(issued.load(), 3);
   EXPECT_EQ(exhausted.load(), 77);
-  EXPECT_EQ(Get("capped").state().issued(), 3);
+  EXPECT_EQ(Get("capped").state.issued, 3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, CouponStoreContractTest,
@@ -501,17 +498,17 @@ INSTANTIATE_TEST_SUITE_P(Stores, CouponStoreContractTest,
 
 TEST(CouponStoreTest, MakeCouponState) {
   Coupon c = AmountOff("c", 5);
-  recsys::v1::CouponState s = MakeCouponState(c, 4, 2, 1000);
-  EXPECT_EQ(s.issued(), 4);
-  EXPECT_EQ(s.redeemed(), 2);
-  EXPECT_DOUBLE_EQ(s.discount_spent(), 10);
-  EXPECT_EQ(s.remaining_count(), -1);
-  EXPECT_EQ(s.remaining_money(), -1);
-  c.set_budget_count(5);
-  c.set_budget_money(8);
+  CouponState s = MakeCouponState(c, 4, 2, 1000);
+  EXPECT_EQ(s.issued, 4);
+  EXPECT_EQ(s.redeemed, 2);
+  EXPECT_DOUBLE_EQ(s.discount_spent, 10);
+  EXPECT_EQ(s.remaining_count, -1);
+  EXPECT_EQ(s.remaining_money, -1);
+  c.budget_count = 5;
+  c.budget_money = 8;
   s = MakeCouponState(c, 4, 2, 1000);
-  EXPECT_EQ(s.remaining_count(), 3);
-  EXPECT_DOUBLE_EQ(s.remaining_money(), 0);
+  EXPECT_EQ(s.remaining_count, 3);
+  EXPECT_DOUBLE_EQ(s.remaining_money, 0);
 }
 
 TEST(CouponStoreTest, BadOptions) {

@@ -1,6 +1,6 @@
 // Tests of the Redis coupon store beyond the contract suite in
 // coupon_store_test.cc: the key schema of docs/redis_keys.md, a dead or
-// restarted Redis, corrupt data.
+// restarted Redis, corrupt data, data written by earlier versions.
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,7 +15,10 @@
 #include "feature_store/redis_feature_store.h"
 #include "gtest/gtest.h"
 #include "marketing/coupon_store.h"
+#include "marketing/coupons.h"
+#include "marketing/marketing_proto.h"
 #include "marketing/segment_store.h"
+#include "recsys/v1/marketing.pb.h"
 #include "tests/marketing/test_util.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/status_matchers.h"
@@ -29,19 +32,19 @@ using ::testing::HasSubstr;
 constexpr int64_t kNow = 1700000000;
 constexpr absl::Time kDeadline = absl::InfiniteFuture();
 
-recsys::v1::CouponCatalog OneCoupon() {
-  recsys::v1::CouponCatalog catalog;
-  recsys::v1::Coupon* c = catalog.add_coupons();
-  c->set_id("C1");
-  c->set_type(recsys::v1::COUPON_PERCENT_OFF);
-  c->set_percent_off(12.5);
-  c->set_max_discount(20);
-  c->set_budget_count(10);
-  c->set_budget_money(99.5);
-  c->set_per_user_cap(2);
-  c->set_valid_from_unix(kNow - 10);
-  c->set_valid_until_unix(kNow + 10);
-  c->set_campaign("spring");
+CouponCatalog OneCoupon() {
+  CouponCatalog catalog;
+  Coupon* c = &catalog.coupons.emplace_back();
+  c->id = "C1";
+  c->type = CouponType::kPercentOff;
+  c->percent_off = 12.5;
+  c->max_discount = 20;
+  c->budget_count = 10;
+  c->budget_money = 99.5;
+  c->per_user_cap = 2;
+  c->valid_from_unix = kNow - 10;
+  c->valid_until_unix = kNow + 10;
+  c->campaign = "spring";
   return catalog;
 }
 
@@ -154,16 +157,98 @@ TEST(RedisCouponStoreTest, CorruptDefinitionIsDataLoss) {
                        ->Command({"HSET", p + "coupon:C1",
                                   "def", "\xff\xff\xff"})
                        .status());
-  absl::StatusOr<std::vector<recsys::v1::CouponWithState>> all =
+  absl::StatusOr<std::vector<CouponWithState>> all =
       store->ListCoupons(kDeadline);
   EXPECT_EQ(all.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(all.status().message()), HasSubstr("C1"));
   // An id in the set without a hash (deleted by hand) is skipped.
   RECSYS_ASSERT_OK(
       server->Command({"DEL", p + "coupon:C1"}).status());
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<recsys::v1::CouponWithState> none,
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<CouponWithState> none,
                               store->ListCoupons(kDeadline));
   EXPECT_TRUE(none.empty());
+}
+
+// Coupons as the store wrote them when its API took recsys.v1 messages: the
+// proto's serialization under "def", the script fields next to it. Written
+// here by hand (binary-safe, through the client), not through the store.
+TEST(RedisCouponStoreTest, ReadsCouponsWrittenAsProtoByEarlierVersions) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::Client * client, test::SharedRedisClient());
+  const std::string p = test::UniqueKeyPrefix();
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<CouponStore> store,
+                              NewRedisCouponStore(client, {.key_prefix = p}));
+
+  recsys::v1::Coupon old;
+  old.set_id("OLD15");
+  old.set_type(recsys::v1::COUPON_PERCENT_OFF);
+  old.set_percent_off(15);
+  old.set_max_discount(25);
+  old.mutable_scope()->set_kind(recsys::v1::CouponScope::SCOPE_CATEGORIES);
+  old.mutable_scope()->add_categories("coffee_tea");
+  old.mutable_eligibility()->add_segments("dormant");
+  old.mutable_eligibility()->add_tiers("gold");
+  old.set_valid_from_unix(kNow - 10);
+  old.set_valid_until_unix(kNow + 10);
+  old.set_budget_count(10);
+  old.set_budget_money(99.5);
+  old.set_per_user_cap(2);
+  old.set_campaign("win_back");
+  old.set_description("15% off coffee");
+  std::string def;
+  ASSERT_TRUE(old.SerializeToString(&def));
+  const std::string key = p + "coupon:OLD15";
+  const redis::Command write[] = {
+      {"SADD", p + "coupons", "OLD15"},
+      {"HSET", key, "def", def, "type", "2", "amount_cents", "0", "percent",
+       "15", "threshold_cents", "0", "max_cents", "2500", "from",
+       absl::StrCat(kNow - 10), "until", absl::StrCat(kNow + 10),
+       "budget_count", "10", "budget_cents", "9950", "cap", "2", "campaign",
+       "win_back", "issued", "3", "redeemed", "1", "spent_cents", "450"}};
+  RECSYS_ASSERT_OK(client->Execute(write, kDeadline).status());
+
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<CouponWithState> all,
+                              store->ListCoupons(kDeadline));
+  ASSERT_EQ(all.size(), 1u);
+  const Coupon& c = all[0].coupon;
+  EXPECT_EQ(c, FromProto(old));
+  EXPECT_EQ(c.id, "OLD15");
+  EXPECT_EQ(c.type, CouponType::kPercentOff);
+  EXPECT_EQ(c.percent_off, 15);
+  EXPECT_EQ(c.max_discount, 25);
+  EXPECT_EQ(c.scope.kind, CouponScope::Kind::kCategories);
+  EXPECT_THAT(c.scope.categories, ::testing::ElementsAre("coffee_tea"));
+  EXPECT_THAT(c.eligibility.segments, ::testing::ElementsAre("dormant"));
+  EXPECT_THAT(c.eligibility.tiers, ::testing::ElementsAre("gold"));
+  EXPECT_EQ(c.valid_from_unix, kNow - 10);
+  EXPECT_EQ(c.valid_until_unix, kNow + 10);
+  EXPECT_EQ(c.budget_count, 10);
+  EXPECT_EQ(c.budget_money, 99.5);
+  EXPECT_EQ(c.per_user_cap, 2);
+  EXPECT_EQ(c.campaign, "win_back");
+  EXPECT_EQ(c.description, "15% off coffee");
+  EXPECT_EQ(all[0].state.issued, 3);
+  EXPECT_EQ(all[0].state.redeemed, 1);
+  EXPECT_DOUBLE_EQ(all[0].state.discount_spent, 4.5);
+  EXPECT_EQ(all[0].state.remaining_count, 9);
+  EXPECT_DOUBLE_EQ(all[0].state.remaining_money, 95);
+  // The scripts use it as before.
+  RECSYS_ASSERT_OK(
+      store->Issue("u1", "OLD15", absl::FromUnixSeconds(kNow), kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      double discount,
+      store->Redeem("u1", "OLD15", 40, absl::FromUnixSeconds(kNow), kDeadline));
+  EXPECT_DOUBLE_EQ(discount, 6);
+
+  // Writing the same coupon now stores the same bytes as before, and keeps
+  // the state.
+  RECSYS_ASSERT_OK(store->PutCoupons({.coupons = {c}}, kDeadline));
+  const redis::Command read[] = {{"HGET", key, "def"}};
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<redis::Value> stored,
+                              client->Execute(read, kDeadline));
+  EXPECT_EQ(stored[0].text, def);
+  RECSYS_ASSERT_OK_AND_ASSIGN(all, store->ListCoupons(kDeadline));
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].state.redeemed, 2);
 }
 
 TEST(RedisCouponStoreTest, CorruptCountersAreInternalErrors) {
@@ -223,10 +308,10 @@ TEST(RedisStoresTest, ShareOnePoolWithinItsSize) {
                               NewRedisCouponStore(client.get()));
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<SegmentStore> segments,
                               NewRedisSegmentStore(client.get()));
-  recsys::v1::CouponCatalog catalog = OneCoupon();
-  catalog.mutable_coupons(0)->set_per_user_cap(0);
-  catalog.mutable_coupons(0)->set_budget_count(0);
-  catalog.mutable_coupons(0)->set_budget_money(0);
+  CouponCatalog catalog = OneCoupon();
+  catalog.coupons[0].per_user_cap = 0;
+  catalog.coupons[0].budget_count = 0;
+  catalog.coupons[0].budget_money = 0;
   RECSYS_ASSERT_OK(coupons->PutCoupons(catalog, kDeadline));
   const absl::Time t = absl::FromUnixSeconds(kNow);
   std::vector<std::thread> threads;

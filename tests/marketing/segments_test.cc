@@ -31,7 +31,7 @@ const UserSegment* Find(const std::vector<UserSegment>& users,
 
 std::vector<UserSegment> MustBuild(
     const SegmentBuilder& builder, int64_t as_of = kAsOf,
-    const recsys::v1::MarketingConfig& config = {}) {
+    const MarketingConfig& config = {}) {
   absl::StatusOr<std::vector<UserSegment>> users = builder.Build(config, as_of);
   EXPECT_TRUE(users.ok()) << users.status();
   return users.ok() ? *users : std::vector<UserSegment>{};
@@ -99,10 +99,10 @@ TEST(SegmentBuilderTest, RecencyRoundsDown) {
 }
 
 TEST(SegmentBuilderTest, ConfiguredThresholds) {
-  recsys::v1::MarketingConfig config;
-  config.mutable_segments()->set_at_risk_days(20);
-  config.mutable_segments()->set_dormant_days(60);
-  config.mutable_segments()->set_deep_dormant_days(120);
+  MarketingConfig config;
+  config.segments.at_risk_days = 20;
+  config.segments.dormant_days = 60;
+  config.segments.deep_dormant_days = 120;
   SegmentBuilder b;
   for (int days : {19, 20, 60, 120}) {
     const std::string user = absl::StrCat("d", days);
@@ -167,8 +167,8 @@ TEST(SegmentBuilderTest, CoreNeedsAllThreeScores) {
   EXPECT_EQ(Find(users, "frequent_cheap")->segment, Segment::kPotential);
 
   // A lower bar makes more users core.
-  recsys::v1::MarketingConfig lenient;
-  lenient.mutable_segments()->set_core_min_score(1);
+  MarketingConfig lenient;
+  lenient.segments.core_min_score = 1;
   const std::vector<UserSegment> all_core = MustBuild(b, kAsOf, lenient);
   EXPECT_EQ(Find(all_core, "frequent_cheap")->segment, Segment::kCore);
 }
@@ -234,10 +234,10 @@ TEST(SegmentBuilderTest, TierThresholdsOnTrailingSpend) {
   EXPECT_DOUBLE_EQ(Find(users, "old_money")->monetary, 10600);
   EXPECT_EQ(Find(users, "recent_money")->tier, Tier::kGold);
 
-  recsys::v1::MarketingConfig config;
-  config.mutable_tiers()->set_silver(100);
-  config.mutable_tiers()->set_gold(200);
-  config.mutable_tiers()->set_black(300);
+  MarketingConfig config;
+  config.tiers.silver = 100;
+  config.tiers.gold = 200;
+  config.tiers.black = 300;
   const std::vector<UserSegment> cheap = MustBuild(b, kAsOf, config);
   EXPECT_EQ(Find(cheap, "none")->tier, Tier::kBlack);
 }
@@ -286,8 +286,8 @@ TEST(SegmentBuilderTest, AsOfDefaultsToLatestLineAndIgnoresLaterOrders) {
 TEST(SegmentBuilderTest, InvalidConfigIsRejected) {
   SegmentBuilder b;
   b.Add("a", "", kAsOf, 5);
-  recsys::v1::MarketingConfig config;
-  config.mutable_segments()->set_dormant_days(200);  // above deep_dormant 180
+  MarketingConfig config;
+  config.segments.dormant_days = 200;  // above deep_dormant 180
   absl::StatusOr<std::vector<UserSegment>> users = b.Build(config, kAsOf);
   EXPECT_EQ(users.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(users.status().message()),
@@ -339,13 +339,13 @@ TEST(SegmentSummaryTest, SharesAndTable) {
             "all                    4  100.0%        1000.00  100.0%");
   EXPECT_THAT(table, HasSubstr("silver                 1   25.0%"));
 
-  const recsys::v1::SegmentSummary proto = SummaryToProto(s, WithDefaults({}));
-  EXPECT_EQ(proto.users(), 4);
-  ASSERT_EQ(proto.segments_size(), kNumSegments);
-  EXPECT_EQ(proto.segments(5).name(), "deep_dormant");
-  EXPECT_DOUBLE_EQ(proto.segments(5).spend_share(), 0.6);
-  EXPECT_EQ(proto.tiers_size(), kNumTiers);
-  EXPECT_EQ(proto.config().segments().dormant_days(), 90);
+  EXPECT_EQ(s.users, 4);
+  ASSERT_EQ(s.segments.size(), static_cast<size_t>(kNumSegments));
+  EXPECT_EQ(s.segments[5].name, "deep_dormant");
+  EXPECT_DOUBLE_EQ(s.segments[5].spend_share, 0.6);
+  EXPECT_EQ(s.tiers.size(), static_cast<size_t>(kNumTiers));
+  // The manifest's copy of the summary and config (training/trainer.cc) is
+  // checked field by field in tests/training/trainer_test.cc.
 }
 
 TEST(SegmentSummaryTest, Empty) {

@@ -1,5 +1,7 @@
 #include "training/trainer.h"
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -10,6 +12,8 @@
 #include "feature_store/in_memory_feature_store.h"
 #include "feature_store/redis_feature_store.h"
 #include "marketing/audience.h"
+#include "marketing/coupons.h"
+#include "marketing/marketing_proto.h"
 #include "marketing/segment_store.h"
 #include "marketing/segments.h"
 #include "gmock/gmock.h"
@@ -279,10 +283,27 @@ TEST(TrainerTest, ComputesSegmentsFromTheSameRows) {
   EXPECT_EQ(summary.segments(4).name(), "dormant");
   EXPECT_EQ(summary.segments(4).users(), 1);
   EXPECT_EQ(summary.config().segments().dormant_days(), 90);
+  // Every group as the trainer summarized it, and the config it used.
+  ASSERT_EQ(summary.tiers_size(), marketing::kNumTiers);
+  EXPECT_DOUBLE_EQ(summary.spend(), result->segments.spend);
+  for (int i = 0; i < marketing::kNumSegments + marketing::kNumTiers; ++i) {
+    const bool tier = i >= marketing::kNumSegments;
+    const int g = tier ? i - marketing::kNumSegments : i;
+    const recsys::v1::SegmentShare& got = tier ? summary.tiers(g) : summary.segments(g);
+    const marketing::GroupShare& want = tier ? result->segments.tiers[g] : result->segments.segments[g];
+    EXPECT_EQ(got.name(), want.name);
+    EXPECT_EQ(got.users(), want.users) << want.name;
+    EXPECT_DOUBLE_EQ(got.user_share(), want.user_share) << want.name;
+    EXPECT_DOUBLE_EQ(got.spend(), want.spend) << want.name;
+    EXPECT_DOUBLE_EQ(got.spend_share(), want.spend_share) << want.name;
+  }
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+      summary.config(), marketing::ToProto(marketing::WithDefaults(options.marketing))))
+      << summary.config().DebugString();
 
   // A configured threshold and reference time change the answer.
   options.version = "2";
-  options.marketing.mutable_segments()->set_dormant_days(150);
+  options.marketing.segments.dormant_days = 150;
   options.segments_as_of_unix = kT + 60 * kDay;
   result = Train(options, nullptr, segments.get());
   ASSERT_TRUE(result.ok()) << result.status();
@@ -367,7 +388,7 @@ TEST(TrainerTest, SegmentsNeedTimestamps) {
 
 TEST(TrainerTest, RejectsABadMarketingConfig) {
   TrainerOptions options = SmallOptions("/nonexistent.csv", "/tmp/x");
-  options.marketing.mutable_tiers()->set_gold(1);
+  options.marketing.tiers.gold = 1;
   const absl::Status status = Train(options, nullptr).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()), HasSubstr("marketing config: tiers.gold"));
