@@ -21,6 +21,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "feature_store/in_memory_feature_store.h"
@@ -37,7 +38,13 @@
 #include "server/recommender_service.h"
 #include "redis/client.h"
 
-ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "Address to listen on (port 0: any free port).");
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "Address to listen on (port 0: any free port); default: this host only.");
+ABSL_FLAG(absl::Duration, drain, absl::Seconds(5),
+          "On SIGTERM or SIGINT: report NOT_SERVING on every health name for this long, "
+          "still serving calls, before the port closes.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "After the drain: how long calls in flight may run before they are cancelled.");
 ABSL_FLAG(std::string, model_root, "models", "Directory of versioned model directories.");
 ABSL_FLAG(std::string, redis, "",
           "Redis host:port for features; empty: embedded in-memory store seeded from the model.");
@@ -254,7 +261,13 @@ int main(int argc, char** argv) {
   }
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  LogInfo("shutting down");
-  (*server)->Shutdown();
+  const absl::Duration drain = absl::GetFlag(FLAGS_drain);
+  LogInfo(absl::StrCat("signal ", signal_number, ": NOT_SERVING, draining for ",
+                       absl::FormatDuration(drain)));
+  (*server)->Drain();
+  absl::SleepFor(drain);
+  LogInfo("closing the port; finishing the calls in flight");
+  (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
+  LogInfo("stopped");
   return 0;
 }

@@ -597,16 +597,21 @@ void RecsysServer::HealthLoop() {
   }
 }
 
-void RecsysServer::Shutdown() {
-  if (shut_down_.exchange(true)) return;
+void RecsysServer::Drain() {
+  if (draining_.exchange(true)) return;
   stop_.Notify();
   if (health_thread_.joinable()) health_thread_.join();
-  if (server_ != nullptr) {
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  }
+  // NOT_SERVING for every name, and no later change (HealthLoop has ended).
+  if (server_ != nullptr) server_->GetHealthCheckService()->Shutdown();
 }
 
-RecsysServer::~RecsysServer() { Shutdown(); }
+void RecsysServer::Shutdown(absl::Duration grace) {
+  if (shut_down_.exchange(true)) return;
+  Drain();
+  if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+}
+
+RecsysServer::~RecsysServer() { Shutdown(absl::Seconds(5)); }
 
 std::shared_ptr<grpc::Channel> RecsysServer::InProcessChannel() {
   return server_->InProcessChannel(grpc::ChannelArguments());

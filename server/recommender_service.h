@@ -169,7 +169,9 @@ class AdminService final : public recsys::v1::Admin::Service {
 
 struct ServerOptions {
   // Address to listen on, e.g. "0.0.0.0:50051"; port 0 picks a free port.
-  std::string listen_address = "0.0.0.0:50051";
+  // Default: this host only; a deployment names the interface it serves on
+  // (deploy/ uses 0.0.0.0:50051 inside the pod).
+  std::string listen_address = "127.0.0.1:50051";
   // Maximum threads of the sync server (ResourceQuota::SetMaxThreads).
   int max_threads = 32;
   // Serve RecommendProducts and SimilarItems through the callback API
@@ -203,11 +205,18 @@ class RecsysServer {
       feature_store::FeatureStore* features, recommender::Storefront* storefront,
       const marketing::Marketer* marketer = nullptr);
 
-  ~RecsysServer();  // Shuts down (5 s grace) and joins.
+  ~RecsysServer();  // Shutdown() with a 5 s grace.
 
   int port() const { return port_; }
   void Wait() { server_->Wait(); }
-  void Shutdown();
+  // First phase of a graceful stop: every health service name reports
+  // NOT_SERVING from now on (load balancers stop sending new calls) while
+  // calls keep being served. Idempotent.
+  void Drain();
+  // Drain(), then stops accepting calls, lets the calls in flight finish
+  // for up to `grace` (those still running then are cancelled), and joins.
+  // Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
   // In-process channel, for tests and tools in the same process.
   std::shared_ptr<grpc::Channel> InProcessChannel();
 
@@ -225,6 +234,7 @@ class RecsysServer {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Notification stop_;
+  std::atomic<bool> draining_{false};
   std::atomic<bool> shut_down_{false};
   std::thread health_thread_;
 };

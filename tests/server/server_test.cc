@@ -4,6 +4,8 @@
 #include "server/recommender_service.h"
 
 
+#include <signal.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +23,7 @@
 #include "model/model_store.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "evaluation/production_ranker.h"
+#include "tests/testing/child_process.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/trained_shop.h"
@@ -163,6 +166,58 @@ TEST_F(ServerTest, HealthAndModelInfo) {
   EXPECT_TRUE(info.feature_store_healthy());
   EXPECT_NE(info.manifest_json().find("\"factors\""), std::string::npos);
   EXPECT_EQ(info.available_versions_size(), 1);
+}
+
+// SIGTERM: NOT_SERVING on every health name for the drain period while calls
+// are still answered, then the port closes and the process exits 0.
+TEST_F(ServerTest, SigtermDrainsThenExitsCleanly) {
+  const std::string port_file = world->shop->dir + "/drain.port";
+  auto process = recsys::testing::ChildProcess::Start(
+      {RECSYS_SERVER, "--listen=127.0.0.1:0", absl::StrCat("--port_file=", port_file),
+       absl::StrCat("--model_root=", world->shop->dir, "/models"),
+       absl::StrCat("--redis=", world->shop->redis->address()), "--poll_seconds=0",
+       "--drain=2s", "--shutdown_grace=5s"},
+      world->shop->dir + "/drain.log");
+  ASSERT_TRUE(process.ok()) << process.status();
+  auto port = recsys::testing::WaitForPortFile(port_file, process->get(), absl::Seconds(60));
+  ASSERT_TRUE(port.ok()) << port.status();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", *port),
+                                     grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  auto rec = v1::Recommender::NewStub(channel);
+  auto check = [&](const std::string& service) {
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    grpc::Status st = health->Check(&ctx, req, &resp);
+    return st.ok() ? resp.status() : HealthCheckResponse::UNKNOWN;
+  };
+  EXPECT_EQ(check(""), HealthCheckResponse::SERVING);
+  ASSERT_EQ(kill((*process)->pid(), SIGTERM), 0);
+  // Within the drain period: NOT_SERVING, and calls still answered.
+  const absl::Time until = absl::Now() + absl::Seconds(1);
+  while (check("") == HealthCheckResponse::SERVING && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(check(""), HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(check(kRecommenderHealthName), HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(check(kFeatureStoreHealthName), HealthCheckResponse::NOT_SERVING);
+  v1::RecommendProductsRequest req;
+  req.set_user_id(world->shop->users[0]);
+  auto* slot = req.add_slots();
+  slot->set_name("homepage_hero");
+  slot->set_k(3);
+  v1::RecommendProductsResponse resp;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  grpc::Status st = rec->RecommendProducts(&ctx, req, &resp);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.slots(0).items_size(), 3);
+  auto code = (*process)->Stop(0, absl::Seconds(20));  // signal 0: just wait
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
 }
 
 TEST_F(ServerTest, KnownUserGetsPersonalizedSlotsWithoutTheirPurchases) {
