@@ -24,6 +24,7 @@ absl::StatusOr<std::vector<float>> FoldInUser(
 
   std::vector<double> a(bundle.item_gram());
   std::vector<double> b(f, 0.0);
+  std::vector<double> y(f);
   for (int d = 0; d < f; ++d) a[static_cast<size_t>(d) * f + d] += reg;
   for (const WeightedItem& w : items) {
     if (w.item < 0 || w.item >= bundle.num_items()) {
@@ -31,12 +32,16 @@ absl::StatusOr<std::vector<float>> FoldInUser(
           absl::StrCat("items: row ", w.item, " out of range"));
     }
     const double c = Confidence(params, std::max(0.0f, w.strength));
-    absl::Span<const float> y = bundle.item_vector(w.item);
+    absl::Span<const float> yf = bundle.item_vector(w.item);
+    // In double once per item (the products below are the same values).
+    for (int d = 0; d < f; ++d) y[d] = yf[d];
+    // The Cholesky solve below reads the lower triangle only, so only it is
+    // updated (half the work; the same values).
     for (int r = 0; r < f; ++r) {
       b[r] += c * y[r];
       double* row = a.data() + static_cast<size_t>(r) * f;
       const double cy = (c - 1.0) * y[r];
-      for (int col = 0; col < f; ++col) row[col] += cy * y[col];
+      for (int col = 0; col <= r; ++col) row[col] += cy * y[col];
     }
   }
   // Cholesky A = L Lᵀ in place (lower triangle); A is SPD since reg > 0.
