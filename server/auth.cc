@@ -1,7 +1,6 @@
 #include "server/auth.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -13,7 +12,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -52,73 +50,13 @@ std::array<uint8_t, 32> Sha256(absl::string_view data) {
   return out;
 }
 
-bool ValidName(absl::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-  });
-}
-
 }  // namespace
-
-absl::string_view ScopeName(Scope scope) {
-  switch (scope) {
-    case Scope::kStorefront: return "storefront";
-    case Scope::kMarketing: return "marketing";
-    case Scope::kAdmin: return "admin";
-  }
-  return "unknown";
-}
-
-absl::StatusOr<Scope> ParseScope(absl::string_view name) {
-  for (Scope s : {Scope::kStorefront, Scope::kMarketing, Scope::kAdmin}) {
-    if (name == ScopeName(s)) return s;
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown scope '", name, "' (storefront, marketing or admin)"));
-}
-
-absl::StatusOr<std::vector<Scope>> ParseScopes(absl::string_view names) {
-  std::vector<Scope> scopes;
-  for (absl::string_view name : absl::StrSplit(names, ',')) {
-    auto scope = ParseScope(name);
-    if (!scope.ok()) return scope.status();
-    if (std::find(scopes.begin(), scopes.end(), *scope) == scopes.end()) {
-      scopes.push_back(*scope);
-    }
-  }
-  return scopes;
-}
 
 absl::StatusOr<Scope> RequiredScope(absl::string_view method) {
   for (const MethodScope& m : kMethodScopes) {
     if (m.method == method) return m.scope;
   }
   return absl::NotFoundError(absl::StrCat("no scope is defined for method ", method));
-}
-
-std::string Sha256Hex(absl::string_view data) {
-  const std::array<uint8_t, 32> hash = Sha256(data);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()));
-}
-
-absl::StatusOr<std::string> NewApiKey() {
-  unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
-    return absl::InternalError("RAND_bytes failed");
-  }
-  return absl::StrCat(
-      "rsk_", absl::BytesToHexString(
-                  absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes))));
-}
-
-std::string KeysFileLine(absl::string_view name, absl::string_view key,
-                         const std::vector<Scope>& scopes) {
-  return absl::StrCat(name, " ", kHashPrefix, Sha256Hex(key), " ",
-                      absl::StrJoin(scopes, ",", [](std::string* out, Scope s) {
-                        absl::StrAppend(out, ScopeName(s));
-                      }));
 }
 
 absl::StatusOr<ApiKeys> ApiKeys::Parse(absl::string_view text) {
@@ -140,7 +78,7 @@ absl::StatusOr<ApiKeys> ApiKeys::Parse(absl::string_view text) {
                               fields.size(), " fields"));
     }
     Key key;
-    if (!ValidName(fields[0])) {
+    if (!access::IsValidKeyName(fields[0])) {
       return bad("name: 1 to 64 of [A-Za-z0-9_.-]");
     }
     key.name = std::string(fields[0]);
@@ -152,7 +90,7 @@ absl::StatusOr<ApiKeys> ApiKeys::Parse(absl::string_view text) {
     }
     const std::string raw = absl::HexStringToBytes(hex);
     std::copy(raw.begin(), raw.end(), key.sha256.begin());
-    auto scopes = ParseScopes(fields[2]);
+    auto scopes = access::ParseScopes(fields[2]);
     if (!scopes.ok()) return bad(scopes.status().message());
     key.scopes = *std::move(scopes);
     for (const Key& other : keys.keys_) {
@@ -196,7 +134,7 @@ absl::Status ApiKeys::Authorize(absl::string_view method,
   }
   if (std::find(found->scopes.begin(), found->scopes.end(), *needed) == found->scopes.end()) {
     return absl::PermissionDeniedError(absl::StrCat(method, " requires scope ",
-                                                    ScopeName(*needed), "; key '", found->name,
+                                                    access::ScopeName(*needed), "; key '", found->name,
                                                     "' does not have it"));
   }
   return absl::OkStatus();

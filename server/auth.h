@@ -7,7 +7,7 @@
 //   ops         sha256:2c26b46b68ffc68f...      admin,marketing
 //
 // Blank lines and `#` comments are ignored. `recsys_cli new-api-key` makes a
-// key and prints its line. A client sends `authorization: Bearer <key>`.
+// key and prints its line (access/api_key.h has the format). A client sends `authorization: Bearer <key>`.
 //
 // The method → scope table (RequiredScope) is the one place that says which
 // scope each recsys.v1 method needs:
@@ -27,30 +27,15 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "access/api_key.h"
 
 namespace recsys::server {
 
-enum class Scope { kStorefront, kMarketing, kAdmin };
-
-absl::string_view ScopeName(Scope scope);
-// "storefront" → kStorefront, ...; InvalidArgument for another name.
-absl::StatusOr<Scope> ParseScope(absl::string_view name);
-// Comma-separated scope names, e.g. "storefront,admin"; InvalidArgument for
-// an unknown or empty name.
-absl::StatusOr<std::vector<Scope>> ParseScopes(absl::string_view names);
+using access::Scope;
 
 // The scope a recsys.v1 method (its short name, e.g. "Rollback") needs.
 // NotFound for a name outside the table.
 absl::StatusOr<Scope> RequiredScope(absl::string_view method);
-
-// Lower-case hex SHA-256 of `data` (OpenSSL's libcrypto).
-std::string Sha256Hex(absl::string_view data);
-
-// A new random key ("rsk_" + 64 hex digits from 32 bytes of RAND_bytes).
-absl::StatusOr<std::string> NewApiKey();
-// The keys-file line for `key`: "<name> sha256:<hex> <scope>[,<scope>...]".
-std::string KeysFileLine(absl::string_view name, absl::string_view key,
-                         const std::vector<Scope>& scopes);
 
 // The parsed keys file. Immutable after Parse, so thread-safe.
 class ApiKeys {

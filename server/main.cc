@@ -128,6 +128,31 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // Access first: a bad keys file or certificate refuses start-up at once.
+  server::ServerOptions server_options;
+  if (!absl::GetFlag(FLAGS_api_keys_file).empty()) {
+    auto keys = server::ApiKeys::Load(absl::GetFlag(FLAGS_api_keys_file));
+    if (!keys.ok()) {
+      LogError(absl::StrCat("--api_keys_file: ", keys.status().message()));
+      return 1;
+    }
+    server_options.security.api_keys = std::make_shared<const server::ApiKeys>(*std::move(keys));
+  }
+  {
+    auto cert = ReadFlagFile("tls_cert", absl::GetFlag(FLAGS_tls_cert));
+    auto key = ReadFlagFile("tls_key", absl::GetFlag(FLAGS_tls_key));
+    auto client_ca = ReadFlagFile("tls_client_ca", absl::GetFlag(FLAGS_tls_client_ca));
+    for (const auto* read : {&cert, &key, &client_ca}) {
+      if (!read->ok()) {
+        LogError(read->status().message());
+        return 1;
+      }
+    }
+    server_options.security.tls_cert_pem = *std::move(cert);
+    server_options.security.tls_key_pem = *std::move(key);
+    server_options.security.tls_client_ca_pem = *std::move(client_ca);
+  }
+
   model::ModelStoreOptions store_options;
   store_options.root = absl::GetFlag(FLAGS_model_root);
   store_options.poll_interval = absl::Seconds(absl::GetFlag(FLAGS_poll_seconds));
@@ -266,29 +291,6 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  server::ServerOptions server_options;
-  if (!absl::GetFlag(FLAGS_api_keys_file).empty()) {
-    auto keys = server::ApiKeys::Load(absl::GetFlag(FLAGS_api_keys_file));
-    if (!keys.ok()) {
-      LogError(absl::StrCat("--api_keys_file: ", keys.status().message()));
-      return 1;
-    }
-    server_options.security.api_keys = std::make_shared<const server::ApiKeys>(*std::move(keys));
-  }
-  {
-    auto cert = ReadFlagFile("tls_cert", absl::GetFlag(FLAGS_tls_cert));
-    auto key = ReadFlagFile("tls_key", absl::GetFlag(FLAGS_tls_key));
-    auto client_ca = ReadFlagFile("tls_client_ca", absl::GetFlag(FLAGS_tls_client_ca));
-    for (const auto* read : {&cert, &key, &client_ca}) {
-      if (!read->ok()) {
-        LogError(read->status().message());
-        return 1;
-      }
-    }
-    server_options.security.tls_cert_pem = *std::move(cert);
-    server_options.security.tls_key_pem = *std::move(key);
-    server_options.security.tls_client_ca_pem = *std::move(client_ca);
-  }
   server_options.listen_address = absl::GetFlag(FLAGS_listen);
   server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
   server_options.callback_api = absl::GetFlag(FLAGS_callback_api);
