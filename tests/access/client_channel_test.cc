@@ -17,7 +17,7 @@ TEST(ClientChannelTest, PlaintextAndTlsChannelsAreMade) {
   ClientChannelOptions plaintext;
   plaintext.target = kTarget;
   EXPECT_TRUE(NewClientChannel(plaintext).ok());
-  plaintext.api_key = "k";
+  plaintext.api_key.assign(8, 'k');
   EXPECT_TRUE(NewClientChannel(plaintext).ok());
   ClientChannelOptions tls;
   tls.target = kTarget;
