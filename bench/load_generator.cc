@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "access/client_channel.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 
@@ -280,12 +281,18 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
   std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> health_stubs;
   const absl::Time connect_deadline = absl::Now() + options.connect_timeout;
   for (int c = 0; c < options.channels; ++c) {
-    grpc::ChannelArguments args;
+    access::ClientChannelOptions channel_options;
+    channel_options.target = options.target;
+    channel_options.api_key = options.api_key;
+    channel_options.tls_ca_pem = options.tls_ca_pem;
+    channel_options.tls_cert_pem = options.tls_cert_pem;
+    channel_options.tls_key_pem = options.tls_key_pem;
     // One connection per channel: never share a subchannel.
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    args.SetInt("recsys.load.channel", c);
-    auto channel = grpc::CreateCustomChannel(options.target,
-                                             grpc::InsecureChannelCredentials(), args);
+    channel_options.args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    channel_options.args.SetInt("recsys.load.channel", c);
+    auto made = access::NewClientChannel(channel_options);
+    if (!made.ok()) return made.status();
+    std::shared_ptr<grpc::Channel> channel = *std::move(made);
     if (!channel->WaitForConnected(absl::ToChronoTime(connect_deadline))) {
       return absl::UnavailableError(
           absl::StrCat("target: cannot connect to ", options.target, " within ",

@@ -37,6 +37,13 @@ enum class LoadMode { kOpenLoop, kClosedLoop };
 struct LoadOptions {
   // Server address.
   std::string target = "127.0.0.1:50051";
+  // Access (access/client_channel.h): the API key sent on every call (never
+  // printed in results) and the PEM files' contents for TLS (tls_ca_pem)
+  // and mutual TLS (tls_cert_pem, tls_key_pem); empty: plaintext, no key.
+  std::string api_key;
+  std::string tls_ca_pem;
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
   LoadMode mode = LoadMode::kOpenLoop;
   // Open loop: requests per second (> 0).
   double rate = 1000;

@@ -6,6 +6,7 @@
 //   recsys_load --target=... --model_dir=... --mode=closed --concurrency=32
 //   recsys_load ... --mix=home_known:70,home_new:10,home_unknown:10,similar:10
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "access/client_channel.h"
 #include "bench/load_generator.h"
 
 namespace {
@@ -23,6 +25,12 @@ const recsys::bench::LoadOptions kLoad;
 }  // namespace
 
 ABSL_FLAG(std::string, target, kLoad.target, "Server address.");
+ABSL_FLAG(std::string, api_key_file, "",
+          "File holding the API key (scope storefront, plus marketing for coupons; default: "
+          "env RECSYS_API_KEY).");
+ABSL_FLAG(std::string, tls_ca, "", "CA certificate (PEM) of the server: connect with TLS.");
+ABSL_FLAG(std::string, tls_cert, "", "Client certificate (PEM), for a server with mutual TLS.");
+ABSL_FLAG(std::string, tls_key, "", "Private key (PEM) of --tls_cert.");
 ABSL_FLAG(std::string, mode, "open",
           "open: fixed --rate, latency from the scheduled send time; closed: "
           "--concurrency requests outstanding (maximum throughput).");
@@ -80,6 +88,24 @@ int main(int argc, char** argv) {
 
   LoadOptions options;
   options.target = absl::GetFlag(FLAGS_target);
+  {
+    auto access = recsys::access::ReadClientFiles({
+        .target = options.target,
+        .api_key_file = absl::GetFlag(FLAGS_api_key_file),
+        .api_key_env = std::getenv("RECSYS_API_KEY"),
+        .tls_ca_file = absl::GetFlag(FLAGS_tls_ca),
+        .tls_cert_file = absl::GetFlag(FLAGS_tls_cert),
+        .tls_key_file = absl::GetFlag(FLAGS_tls_key),
+    });
+    if (!access.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(access.status().message()).c_str());
+      return 2;
+    }
+    options.api_key = access->api_key;
+    options.tls_ca_pem = access->tls_ca_pem;
+    options.tls_cert_pem = access->tls_cert_pem;
+    options.tls_key_pem = access->tls_key_pem;
+  }
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode == "open") {
     options.mode = LoadMode::kOpenLoop;

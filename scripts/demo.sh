@@ -18,7 +18,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 BIN="$ROOT/$BUILD_DIR"
 
 bash scripts/install_deps.sh
-bash scripts/build.sh recsys_datagen recsys_train recsys_server_bin recsys_cli
+bash scripts/build.sh recsys_datagen recsys_train recsys_server_bin recsys_cli recsys_audience
 
 mkdir -p "$DEMO_DIR"
 DEMO_DIR=$(cd "$DEMO_DIR" && pwd)
@@ -66,8 +66,18 @@ echo "== 3. Train (and load purchase history + item metadata into Redis)"
   --redis="127.0.0.1:$REDIS_PORT"
 
 echo "== 4. Server"
+# One API key with every scope for this demo (production gives each client
+# its own key and scopes); the server's keys file holds only its hash.
+umask 077
+"$CLI" new-api-key --name=demo --scopes=storefront,marketing,admin > "$DEMO_DIR/new-api-key.txt"
+awk '$1=="key:"{print $2}' "$DEMO_DIR/new-api-key.txt" > "$DEMO_DIR/demo.key"
+awk '$1=="line:"{sub(/^line: /, ""); print}' "$DEMO_DIR/new-api-key.txt" > "$DEMO_DIR/api_keys"
+rm -f "$DEMO_DIR/new-api-key.txt"
+umask 022
+echo "API keys file: $(cat "$DEMO_DIR/api_keys")"
 rm -f "$DEMO_DIR/server.port"
 "$BIN/server/recsys_server" --model_root="$DEMO_DIR/models" \
+  --api_keys_file="$DEMO_DIR/api_keys" \
   --redis="127.0.0.1:$REDIS_PORT" --listen=127.0.0.1:0 \
   --slots_config="$ROOT/deploy/slots.textproto" \
   --port_file="$DEMO_DIR/server.port" > "$DEMO_DIR/server.log" 2>&1 &
@@ -79,7 +89,12 @@ done
 [[ -s "$DEMO_DIR/server.port" ]] || { cat "$DEMO_DIR/server.log"; exit 1; }
 TARGET="127.0.0.1:$(cat "$DEMO_DIR/server.port")"
 echo "recsys_server on $TARGET"
-cli() { "$CLI" --target="$TARGET" "$@"; }
+cli() { "$CLI" --target="$TARGET" --api_key_file="$DEMO_DIR/demo.key" "$@"; }
+# Without a key, an admin call is refused.
+if refused=$(env -u RECSYS_API_KEY "$CLI" --target="$TARGET" rollback 2>&1); then
+  echo "an unauthenticated Rollback was accepted"; exit 1
+fi
+echo "-- Rollback without an API key: $refused"
 
 echo
 echo "== 5. Live answers"
@@ -170,13 +185,13 @@ echo "-- with a 30-day contact cap for the win_back campaign, $FIRST is left out
 cli audience --coupon=COMEBACK15 --k=3 --contact_cap_days=30 --time="$MORNING"
 echo
 echo "-- nightly export: one file per campaign and segment"
-"$BIN/tools/recsys_audience" --target="$TARGET" --coupons=COMEBACK15,COMEBACK_GROCERY20,SPEND60SAVE8 \
+"$BIN/tools/recsys_audience" --target="$TARGET" --api_key_file="$DEMO_DIR/demo.key" --coupons=COMEBACK15,COMEBACK_GROCERY20,SPEND60SAVE8 \
   --contact_cap_days=30 --out_dir="$DEMO_DIR/audiences" --time="$MORNING"
 head -3 "$DEMO_DIR/audiences/win_back__dormant.csv"
 
 if [[ "${KEEP_RUNNING:-0}" == "1" ]]; then
   echo
   echo "Still running: redis-server (port $REDIS_PORT) and recsys_server ($TARGET)."
-  echo "Try: $CLI --target=$TARGET recommend --user=$HEAVY"
+  echo "Try: $CLI --target=$TARGET --api_key_file=$DEMO_DIR/demo.key recommend --user=$HEAVY"
   echo "Stop with: kill ${PIDS[*]}"
 fi

@@ -10,6 +10,7 @@ PACKAGES=(
   libhiredis-dev redis-server
   libabsl-dev zlib1g-dev tzdata liblapack-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libssl-dev openssl
 )
 
 missing=()

@@ -11,7 +11,9 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +36,7 @@
 #include "marketing/segment_store.h"
 #include "model/model_store.h"
 #include "recommender/storefront.h"
+#include "server/auth.h"
 #include "server/coupon_event_sink.h"
 #include "server/recommender_service.h"
 #include "redis/client.h"
@@ -79,8 +82,33 @@ ABSL_FLAG(std::string, marketing_config, "",
 ABSL_FLAG(std::string, coupons, "",
           "Coupon catalog (recsys.v1.CouponCatalog, text format) upserted into the coupon "
           "store at start; an invalid file stops the server with the field named.");
+ABSL_FLAG(std::string, api_keys_file, "",
+          "API keys that may call recsys.v1, one per line as '<name> sha256:<hex> "
+          "<scope>[,<scope>...]' (scopes: storefront, marketing, admin; make one with "
+          "`recsys_cli new-api-key`). Empty: every call is open (a warning is logged).");
+ABSL_FLAG(std::string, tls_cert, "",
+          "Server certificate chain (PEM); with --tls_key the port serves TLS only.");
+ABSL_FLAG(std::string, tls_key, "", "Private key of --tls_cert (PEM).");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "CA certificates (PEM) that sign client certificates: mutual TLS, a client "
+          "without a certificate signed by them cannot connect. Requires --tls_cert.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written to this file once serving (for scripts).");
+
+namespace {
+
+// The contents of the file named by a flag ("" for an empty flag).
+absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag, const std::string& path) {
+  if (path.empty()) return std::string();
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  if (!in || !(text << in.rdbuf())) {
+    return absl::NotFoundError(absl::StrCat("--", flag, ": cannot read ", path));
+  }
+  return text.str();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -99,6 +127,31 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // Access first: a bad keys file or certificate refuses start-up at once.
+  server::ServerOptions server_options;
+  if (!absl::GetFlag(FLAGS_api_keys_file).empty()) {
+    auto keys = server::ApiKeys::Load(absl::GetFlag(FLAGS_api_keys_file));
+    if (!keys.ok()) {
+      LogError(absl::StrCat("--api_keys_file: ", keys.status().message()));
+      return 1;
+    }
+    server_options.security.api_keys = std::make_shared<const server::ApiKeys>(*std::move(keys));
+  }
+  {
+    auto cert = ReadFlagFile("tls_cert", absl::GetFlag(FLAGS_tls_cert));
+    auto key = ReadFlagFile("tls_key", absl::GetFlag(FLAGS_tls_key));
+    auto client_ca = ReadFlagFile("tls_client_ca", absl::GetFlag(FLAGS_tls_client_ca));
+    for (const auto* read : {&cert, &key, &client_ca}) {
+      if (!read->ok()) {
+        LogError(read->status().message());
+        return 1;
+      }
+    }
+    server_options.security.tls_cert_pem = *std::move(cert);
+    server_options.security.tls_key_pem = *std::move(key);
+    server_options.security.tls_client_ca_pem = *std::move(client_ca);
+  }
 
   model::ModelStoreOptions store_options;
   store_options.root = absl::GetFlag(FLAGS_model_root);
@@ -238,7 +291,6 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  server::ServerOptions server_options;
   server_options.listen_address = absl::GetFlag(FLAGS_listen);
   server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
   server_options.callback_api = absl::GetFlag(FLAGS_callback_api);

@@ -10,6 +10,7 @@
 #include <google/protobuf/arena.h>
 #include <google/protobuf/util/json_util.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -93,17 +94,47 @@ v1::EventType FromEventType(feature_store::EventType type) {
   return static_cast<v1::EventType>(static_cast<int>(type));
 }
 
+// The call's `authorization` metadata checked by ApiKeys::Authorize; OK
+// without keys.
+grpc::Status CheckAccess(const ApiKeys* api_keys, const grpc::ServerContextBase* context,
+                         absl::string_view method) {
+  if (api_keys == nullptr) return grpc::Status::OK;
+  const auto& metadata = context->client_metadata();
+  const auto it = metadata.find("authorization");
+  const absl::string_view value =
+      it == metadata.end() ? absl::string_view()
+                           : absl::string_view(it->second.data(), it->second.size());
+  return ToGrpcStatus(api_keys->Authorize(method, value));
+}
+
+bool IsLoopback(absl::string_view address) {
+  return absl::StartsWith(address, "127.") || absl::StartsWith(address, "localhost:") ||
+         absl::StartsWith(address, "[::1]:") || absl::StartsWith(address, "unix:");
+}
+
 }  // namespace
+
+grpc::Status RecommenderService::Authorize(const grpc::ServerContextBase* context,
+                                           absl::string_view method) const {
+  return CheckAccess(api_keys_, context, method);
+}
+
+grpc::Status AdminService::Authorize(const grpc::ServerContextBase* context,
+                                     absl::string_view method) const {
+  return CheckAccess(api_keys_, context, method);
+}
 
 grpc::Status RecommenderService::RecommendProducts(grpc::ServerContext* context,
                                                    const v1::RecommendProductsRequest* request,
                                                    v1::RecommendProductsResponse* response) {
+  if (grpc::Status access = Authorize(context, "RecommendProducts"); !access.ok()) return access;
   return DoRecommendProducts(Deadline(context), *request, response);
 }
 
 grpc::Status RecommenderService::SimilarItems(grpc::ServerContext* context,
                                               const v1::SimilarItemsRequest* request,
                                               v1::SimilarItemsResponse* response) {
+  if (grpc::Status access = Authorize(context, "SimilarItems"); !access.ok()) return access;
   return DoSimilarItems(Deadline(context), *request, response);
 }
 
@@ -185,12 +216,13 @@ class ArenaAllocator final : public grpc::MessageAllocator<Request, Response> {
 }  // namespace
 
 CallbackRecommenderService::CallbackRecommenderService(
-    const recommender::Storefront* storefront, const marketing::Marketer* marketer)
+    const recommender::Storefront* storefront, const marketing::Marketer* marketer,
+    const ApiKeys* api_keys)
     : products_allocator_(std::make_unique<ArenaAllocator<v1::RecommendProductsRequest,
                                                           v1::RecommendProductsResponse>>()),
       similar_allocator_(
           std::make_unique<ArenaAllocator<v1::SimilarItemsRequest, v1::SimilarItemsResponse>>()) {
-  Init(storefront, marketer);
+  Init(storefront, marketer, api_keys);
   SetMessageAllocatorFor_RecommendProducts(products_allocator_.get());
   SetMessageAllocatorFor_SimilarItems(similar_allocator_.get());
 }
@@ -201,6 +233,10 @@ grpc::ServerUnaryReactor* CallbackRecommenderService::RecommendProducts(
     grpc::CallbackServerContext* context, const v1::RecommendProductsRequest* request,
     v1::RecommendProductsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status access = Authorize(context, "RecommendProducts"); !access.ok()) {
+    reactor->Finish(access);
+    return reactor;
+  }
   reactor->Finish(DoRecommendProducts(Deadline(context), *request, response));
   return reactor;
 }
@@ -209,6 +245,10 @@ grpc::ServerUnaryReactor* CallbackRecommenderService::SimilarItems(
     grpc::CallbackServerContext* context, const v1::SimilarItemsRequest* request,
     v1::SimilarItemsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status access = Authorize(context, "SimilarItems"); !access.ok()) {
+    reactor->Finish(access);
+    return reactor;
+  }
   reactor->Finish(DoSimilarItems(Deadline(context), *request, response));
   return reactor;
 }
@@ -216,6 +256,7 @@ grpc::ServerUnaryReactor* CallbackRecommenderService::SimilarItems(
 grpc::Status RecommenderService::RecommendCoupons(grpc::ServerContext* context,
                                                   const v1::RecommendCouponsRequest* request,
                                                   v1::RecommendCouponsResponse* response) {
+  if (grpc::Status access = Authorize(context, "RecommendCoupons"); !access.ok()) return access;
   if (marketer_ == nullptr) {
     return ToGrpcStatus(absl::UnimplementedError("RecommendCoupons: this server runs without the marketing engine"));
   }
@@ -247,6 +288,7 @@ grpc::Status RecommenderService::RecommendCoupons(grpc::ServerContext* context,
 grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
                                               const v1::FindAudienceRequest* request,
                                               grpc::ServerWriter<v1::AudiencePage>* writer) {
+  if (grpc::Status access = Authorize(context, "FindAudience"); !access.ok()) return access;
   if (marketer_ == nullptr) {
     return ToGrpcStatus(absl::UnimplementedError("FindAudience: this server runs without the marketing engine"));
   }
@@ -319,6 +361,7 @@ grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
 grpc::Status RecommenderService::RecordEvents(grpc::ServerContext* context,
                                               const v1::RecordEventsRequest* request,
                                               v1::RecordEventsResponse* response) {
+  if (grpc::Status access = Authorize(context, "RecordEvents"); !access.ok()) return access;
   std::vector<feature_store::Event> events;
   events.reserve(request->events_size());
   for (const v1::Event& e : request->events()) {
@@ -349,6 +392,7 @@ grpc::Status RecommenderService::RecordEvents(grpc::ServerContext* context,
 grpc::Status RecommenderService::GetUserProfile(grpc::ServerContext* context,
                                                 const v1::GetUserProfileRequest* request,
                                                 v1::UserProfile* response) {
+  if (grpc::Status access = Authorize(context, "GetUserProfile"); !access.ok()) return access;
   auto answer = recommender_->GetUserProfile(request->user_id(), request->history_limit(),
                                              Deadline(context));
   if (!answer.ok()) return ToGrpcStatus(answer.status());
@@ -397,6 +441,7 @@ grpc::Status RecommenderService::GetUserProfile(grpc::ServerContext* context,
 grpc::Status AdminService::GetModelInfo(grpc::ServerContext* context,
                                         const v1::GetModelInfoRequest*,
                                         v1::ModelInfo* response) {
+  if (grpc::Status access = Authorize(context, "GetModelInfo"); !access.ok()) return access;
   auto bundle = models_->Current();
   response->set_version(bundle->version());
   response->set_path(bundle->path());
@@ -419,9 +464,10 @@ grpc::Status AdminService::GetModelInfo(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::ReloadModel(grpc::ServerContext*,
+grpc::Status AdminService::ReloadModel(grpc::ServerContext* context,
                                        const v1::ReloadModelRequest* request,
                                        v1::ReloadModelResponse* response) {
+  if (grpc::Status access = Authorize(context, "ReloadModel"); !access.ok()) return access;
   absl::Status config = storefront_->ReloadSlotConfig();
   if (!config.ok()) return ToGrpcStatus(config);
   auto result = models_->Reload(request->version());
@@ -432,8 +478,9 @@ grpc::Status AdminService::ReloadModel(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::Rollback(grpc::ServerContext*, const v1::RollbackRequest*,
+grpc::Status AdminService::Rollback(grpc::ServerContext* context, const v1::RollbackRequest*,
                                     v1::RollbackResponse* response) {
+  if (grpc::Status access = Authorize(context, "Rollback"); !access.ok()) return access;
   auto result = models_->Rollback();
   if (!result.ok()) return ToGrpcStatus(result.status());
   response->set_previous_version(result->previous_version);
@@ -444,6 +491,7 @@ grpc::Status AdminService::Rollback(grpc::ServerContext*, const v1::RollbackRequ
 grpc::Status AdminService::UpdateItems(grpc::ServerContext* context,
                                        const v1::UpdateItemsRequest* request,
                                        v1::UpdateItemsResponse* response) {
+  if (grpc::Status access = Authorize(context, "UpdateItems"); !access.ok()) return access;
   std::vector<recommender::ItemUpdate> updates;
   updates.reserve(request->items_size());
   for (const v1::ItemUpdate& in : request->items()) {
@@ -466,6 +514,7 @@ grpc::Status AdminService::UpdateItems(grpc::ServerContext* context,
 grpc::Status AdminService::GetTrialReport(grpc::ServerContext* context,
                                           const v1::GetTrialReportRequest* request,
                                           v1::TrialReport* response) {
+  if (grpc::Status access = Authorize(context, "GetTrialReport"); !access.ok()) return access;
   if (request->request_time_unix() < 0) {
     return ToGrpcStatus(absl::InvalidArgumentError("request_time_unix: must be >= 0 (0: now)"));
   }
@@ -499,6 +548,7 @@ grpc::Status AdminService::GetTrialReport(grpc::ServerContext* context,
 grpc::Status AdminService::PutCoupons(grpc::ServerContext* context,
                                       const v1::CouponCatalog* request,
                                       v1::PutCouponsResponse* response) {
+  if (grpc::Status access = Authorize(context, "PutCoupons"); !access.ok()) return access;
   if (marketer_ == nullptr) {
     return ToGrpcStatus(absl::UnimplementedError("no marketing engine"));
   }
@@ -513,6 +563,7 @@ grpc::Status AdminService::PutCoupons(grpc::ServerContext* context,
 
 grpc::Status AdminService::ListCoupons(grpc::ServerContext* context,
                                        const v1::ListCouponsRequest*, v1::CouponList* response) {
+  if (grpc::Status access = Authorize(context, "ListCoupons"); !access.ok()) return access;
   if (marketer_ == nullptr) {
     return ToGrpcStatus(absl::UnimplementedError("no marketing engine"));
   }
@@ -527,6 +578,7 @@ grpc::Status AdminService::ListCoupons(grpc::ServerContext* context,
 grpc::Status AdminService::DeleteCoupon(grpc::ServerContext* context,
                                         const v1::DeleteCouponRequest* request,
                                         v1::DeleteCouponResponse*) {
+  if (grpc::Status access = Authorize(context, "DeleteCoupon"); !access.ok()) return access;
   if (marketer_ == nullptr) {
     return ToGrpcStatus(absl::UnimplementedError("no marketing engine"));
   }
@@ -537,15 +589,27 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
     const ServerOptions& options, model::ModelStore* models,
     feature_store::FeatureStore* features, recommender::Storefront* storefront,
     const marketing::Marketer* marketer) {
+  const ServerSecurity& security = options.security;
+  const bool tls = !security.tls_cert_pem.empty() || !security.tls_key_pem.empty();
+  if (tls && (security.tls_cert_pem.empty() || security.tls_key_pem.empty())) {
+    return absl::InvalidArgumentError("TLS needs both the certificate and its private key");
+  }
+  if (!security.tls_client_ca_pem.empty() && !tls) {
+    return absl::InvalidArgumentError(
+        "a client CA (mutual TLS) needs the server's TLS certificate and key");
+  }
   std::unique_ptr<RecsysServer> s(new RecsysServer());
   s->options_ = options;
   s->features_ = features;
+  const ApiKeys* api_keys = options.security.api_keys.get();
   if (options.callback_api) {
-    s->recommender_service_ = std::make_unique<CallbackRecommenderService>(storefront, marketer);
+    s->recommender_service_ =
+        std::make_unique<CallbackRecommenderService>(storefront, marketer, api_keys);
   } else {
-    s->recommender_service_ = std::make_unique<RecommenderService>(storefront, marketer);
+    s->recommender_service_ = std::make_unique<RecommenderService>(storefront, marketer, api_keys);
   }
-  s->admin_service_ = std::make_unique<AdminService>(models, features, storefront, marketer);
+  s->admin_service_ =
+      std::make_unique<AdminService>(models, features, storefront, marketer, api_keys);
 
   grpc::EnableDefaultHealthCheckService(true);
   if (options.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -553,8 +617,27 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
   grpc::ResourceQuota quota("recsys");
   quota.SetMaxThreads(options.max_threads);
   builder.SetResourceQuota(quota);
-  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
-                           &s->port_);
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (tls) {
+    grpc::SslServerCredentialsOptions ssl(
+        security.tls_client_ca_pem.empty()
+            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    ssl.pem_root_certs = security.tls_client_ca_pem;
+    ssl.pem_key_cert_pairs.push_back({security.tls_key_pem, security.tls_cert_pem});
+    credentials = grpc::SslServerCredentials(ssl);
+  } else {
+    credentials = grpc::InsecureServerCredentials();
+    if (!IsLoopback(options.listen_address)) {
+      LogWarning(absl::StrCat("listening on ", options.listen_address,
+                              " without TLS: calls and API keys cross the network in "
+                              "plaintext (--tls_cert, --tls_key)"));
+    }
+  }
+  if (api_keys == nullptr) {
+    LogWarning("no API keys (--api_keys_file): every recsys.v1 call is open to any client");
+  }
+  builder.AddListeningPort(options.listen_address, credentials, &s->port_);
   builder.RegisterService(s->recommender_service_.get());
   builder.RegisterService(s->admin_service_.get());
   s->server_ = builder.BuildAndStart();
@@ -569,7 +652,10 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
                            s->PingFeatureBackend(absl::Now() + absl::Milliseconds(200)).ok());
   s->health_thread_ = std::thread([p = s.get()] { p->HealthLoop(); });
   LogInfo(absl::StrCat("recsys server listening on port ", s->port_, ", feature store ",
-                       features->Describe()));
+                       features->Describe(), tls ? ", TLS" : ", plaintext",
+                       security.tls_client_ca_pem.empty() ? "" : " (client certificates required)",
+                       api_keys == nullptr ? ", open (no API keys)"
+                                           : absl::StrCat(", ", api_keys->size(), " API keys")));
   return s;
 }
 

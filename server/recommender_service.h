@@ -10,6 +10,10 @@
 // instead, on gRPC's own threads (CallbackRecommenderService); the other
 // calls stay sync. The services hold only borrowed, thread-safe
 // collaborators.
+//
+// Access: every recsys.v1 handler starts with one check of the call's
+// `authorization` metadata against ServerSecurity::api_keys (server/auth.h
+// holds the method → scope table); without keys every call is open.
 #ifndef RECSYS_SERVER_RECOMMENDER_SERVICE_H_
 #define RECSYS_SERVER_RECOMMENDER_SERVICE_H_
 
@@ -29,6 +33,7 @@
 #include "recommender/storefront.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "redis/client.h"
+#include "server/auth.h"
 
 namespace recsys::server {
 
@@ -42,10 +47,13 @@ class RecommenderService : public recsys::v1::Recommender::Service {
  public:
   // Borrowed pointers must outlive the service. Without a `marketer`,
   // RecommendCoupons and FindAudience answer UNIMPLEMENTED (and coupon events
-  // are refused by the storefront, which then has no coupon sink).
+  // are refused by the storefront, which then has no coupon sink). Without
+  // `api_keys` every call is open; with them, each call needs a key with the
+  // method's scope (ApiKeys::Authorize).
   explicit RecommenderService(const recommender::Storefront* storefront,
-                              const marketing::Marketer* marketer = nullptr) {
-    Init(storefront, marketer);
+                              const marketing::Marketer* marketer = nullptr,
+                              const ApiKeys* api_keys = nullptr) {
+    Init(storefront, marketer, api_keys);
   }
 
   grpc::Status RecommendProducts(grpc::ServerContext* context,
@@ -71,11 +79,16 @@ class RecommenderService : public recsys::v1::Recommender::Service {
   // For CallbackRecommenderService, whose gRPC base classes are default
   // constructed: Init before use.
   RecommenderService() = default;
-  void Init(const recommender::Storefront* storefront, const marketing::Marketer* marketer) {
+  void Init(const recommender::Storefront* storefront, const marketing::Marketer* marketer,
+            const ApiKeys* api_keys) {
     storefront_ = storefront;
     recommender_ = &storefront->recommender();
     marketer_ = marketer;
+    api_keys_ = api_keys;
   }
+  // OK when the call may run `method` (always, without API keys); else
+  // UNAUTHENTICATED or PERMISSION_DENIED.
+  grpc::Status Authorize(const grpc::ServerContextBase* context, absl::string_view method) const;
 
   // The bodies of the storefront calls, shared by both APIs.
   grpc::Status DoRecommendProducts(absl::Time deadline,
@@ -88,6 +101,7 @@ class RecommenderService : public recsys::v1::Recommender::Service {
   const recommender::Storefront* storefront_ = nullptr;
   const recommender::Recommender* recommender_ = nullptr;
   const marketing::Marketer* marketer_ = nullptr;
+  const ApiKeys* api_keys_ = nullptr;
 };
 
 // RecommenderService with RecommendProducts and SimilarItems on the
@@ -103,7 +117,8 @@ class CallbackRecommenderService final
           recsys::v1::Recommender::WithCallbackMethod_SimilarItems<RecommenderService>> {
  public:
   CallbackRecommenderService(const recommender::Storefront* storefront,
-                             const marketing::Marketer* marketer = nullptr);
+                             const marketing::Marketer* marketer = nullptr,
+                             const ApiKeys* api_keys = nullptr);
   ~CallbackRecommenderService() override;
 
   grpc::ServerUnaryReactor* RecommendProducts(
@@ -129,11 +144,16 @@ class AdminService final : public recsys::v1::Admin::Service {
   // re-reads the storefront's slot configuration first; a config that fails
   // validation is refused (INVALID_ARGUMENT naming the field) and both the
   // served config and the served model stay as they are. Without a
-  // `marketer`, the coupon calls answer UNIMPLEMENTED.
+  // `marketer`, the coupon calls answer UNIMPLEMENTED. `api_keys` as for
+  // RecommenderService (null: open).
   AdminService(model::ModelStore* models, feature_store::FeatureStore* features,
                recommender::Storefront* storefront,
-               const marketing::Marketer* marketer = nullptr)
-      : models_(models), features_(features), storefront_(storefront), marketer_(marketer) {}
+               const marketing::Marketer* marketer = nullptr, const ApiKeys* api_keys = nullptr)
+      : models_(models),
+        features_(features),
+        storefront_(storefront),
+        marketer_(marketer),
+        api_keys_(api_keys) {}
 
   grpc::Status GetModelInfo(grpc::ServerContext* context,
                             const recsys::v1::GetModelInfoRequest* request,
@@ -161,10 +181,30 @@ class AdminService final : public recsys::v1::Admin::Service {
                             recsys::v1::DeleteCouponResponse* response) override;
 
  private:
+  // As RecommenderService::Authorize.
+  grpc::Status Authorize(const grpc::ServerContextBase* context, absl::string_view method) const;
+
   model::ModelStore* const models_;
   feature_store::FeatureStore* const features_;
   recommender::Storefront* const storefront_;
   const marketing::Marketer* const marketer_;
+  const ApiKeys* const api_keys_;
+};
+
+// Who may connect and call (docs/architecture.md, "Access").
+struct ServerSecurity {
+  // The keys that may call recsys.v1 (ApiKeys::Authorize on every call).
+  // Null: every call is open and Start logs a warning. Health checking and
+  // reflection are open either way.
+  std::shared_ptr<const ApiKeys> api_keys;
+  // PEM contents (not paths). Certificate chain and private key of the
+  // server: both set → TLS (grpc::SslServerCredentials); both empty →
+  // plaintext, with a warning at start when the address is not loopback.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
+  // Set (requires TLS): mutual TLS, every client must present a
+  // certificate signed by these CAs.
+  std::string tls_client_ca_pem;
 };
 
 struct ServerOptions {
@@ -189,6 +229,8 @@ struct ServerOptions {
   const redis::Client* redis = nullptr;
   // Serve the reflection service (for grpcurl and similar tools).
   bool reflection = true;
+  // API keys and TLS; default: open and plaintext.
+  ServerSecurity security;
 };
 
 // A running gRPC server with both services, health checking (the
@@ -199,7 +241,9 @@ class RecsysServer {
   // Serves the given domain objects; it builds none. Borrowed pointers must
   // outlive the server; `marketer` may be null (no marketing calls).
   // `features` is the store the health check probes. Unavailable when the
-  // address cannot be bound.
+  // address cannot be bound; InvalidArgument for an incomplete
+  // ServerSecurity (a certificate without its key or the reverse, a client
+  // CA without TLS).
   static absl::StatusOr<std::unique_ptr<RecsysServer>> Start(
       const ServerOptions& options, model::ModelStore* models,
       feature_store::FeatureStore* features, recommender::Storefront* storefront,

@@ -15,6 +15,7 @@
 // Exit code: 0 on success, 1 on an RPC or I/O error, 2 on a usage error.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -31,9 +32,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "access/client_channel.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "localhost:50051", "recsys_server address.");
+ABSL_FLAG(std::string, api_key_file, "",
+          "File holding the API key (scope marketing and admin; default: env RECSYS_API_KEY).");
+ABSL_FLAG(std::string, tls_ca, "", "CA certificate (PEM) of the server: connect with TLS.");
+ABSL_FLAG(std::string, tls_cert, "", "Client certificate (PEM), for a server with mutual TLS.");
+ABSL_FLAG(std::string, tls_key, "", "Private key (PEM) of --tls_cert.");
 ABSL_FLAG(std::string, coupons, "", "Comma-separated coupon ids (empty: the whole catalog).");
 ABSL_FLAG(std::string, segments, "", "Comma-separated segments to keep (empty: all).");
 ABSL_FLAG(std::string, tiers, "", "Comma-separated tiers to keep (empty: all).");
@@ -101,8 +108,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--format: expected csv or jsonl, got '%s'\n", format.c_str());
     return 2;
   }
-  auto channel =
-      grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials());
+  auto channel_options = recsys::access::ReadClientFiles({
+      .target = absl::GetFlag(FLAGS_target),
+      .api_key_file = absl::GetFlag(FLAGS_api_key_file),
+      .api_key_env = std::getenv("RECSYS_API_KEY"),
+      .tls_ca_file = absl::GetFlag(FLAGS_tls_ca),
+      .tls_cert_file = absl::GetFlag(FLAGS_tls_cert),
+      .tls_key_file = absl::GetFlag(FLAGS_tls_key),
+  });
+  auto connected = channel_options.ok() ? recsys::access::NewClientChannel(*channel_options)
+                                        : channel_options.status();
+  if (!connected.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(connected.status().message()).c_str());
+    return 2;
+  }
+  std::shared_ptr<grpc::Channel> channel = *connected;
   auto admin = v1::Admin::NewStub(channel);
   auto rec = v1::Recommender::NewStub(channel);
 

@@ -3,12 +3,15 @@
 //   recsys_cli [--target=host:port] COMMAND [flags]
 //
 // Commands: recommend, similar, profile, event, item, trial, coupons, audience,
-// load-coupons, list-coupons, info, reload, rollback, health. Exit code: 0 on success, 1 on an RPC error (the
+// load-coupons, list-coupons, info, reload, rollback, health, new-api-key.
+// Calls send the API key of --api_key_file (or RECSYS_API_KEY) and use TLS
+// with --tls_ca (mutual TLS with --tls_cert/--tls_key). Exit code: 0 on success, 1 on an RPC error (the
 // status code and message are printed), 2 on a usage error.
 #include <chrono>
 #include <fstream>
 #include <sstream>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -29,10 +32,20 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "access/api_key.h"
+#include "access/client_channel.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "localhost:50051", "Server address.");
+ABSL_FLAG(std::string, api_key_file, "",
+          "File holding the API key sent on every call (default: env RECSYS_API_KEY).");
+ABSL_FLAG(std::string, tls_ca, "", "CA certificate (PEM) of the server: connect with TLS.");
+ABSL_FLAG(std::string, tls_cert, "", "Client certificate (PEM), for a server with mutual TLS.");
+ABSL_FLAG(std::string, tls_key, "", "Private key (PEM) of --tls_cert.");
+ABSL_FLAG(std::string, name, "", "new-api-key: the key's name in the keys file.");
+ABSL_FLAG(std::string, scopes, "",
+          "new-api-key: comma-separated scopes (storefront, marketing, admin).");
 ABSL_FLAG(int, timeout_ms, 2000, "Deadline of each call.");
 ABSL_FLAG(std::string, user, "", "User id.");
 ABSL_FLAG(std::string, item, "", "Item id.");
@@ -536,6 +549,28 @@ class Cli {
 
 }  // namespace
 
+// Prints a new key once, and its line for the server's --api_keys_file.
+int NewApiKey() {
+  const std::string name = absl::GetFlag(FLAGS_name);
+  if (!recsys::access::IsValidKeyName(name)) {
+    std::fprintf(stderr, "--name: 1 to 64 of [A-Za-z0-9_.-] required\n");
+    return 2;
+  }
+  auto scopes = recsys::access::ParseScopes(absl::GetFlag(FLAGS_scopes));
+  if (!scopes.ok()) {
+    std::fprintf(stderr, "--scopes: %s\n", std::string(scopes.status().message()).c_str());
+    return 2;
+  }
+  auto key = recsys::access::NewApiKey();
+  if (!key.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(key.status().message()).c_str());
+    return 1;
+  }
+  std::printf("key:  %s\nline: %s\n", key->c_str(),
+              recsys::access::KeysFileLine(name, *key, *scopes).c_str());
+  return 0;
+}
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Calls the recsys API.\n"
@@ -553,14 +588,32 @@ int main(int argc, char** argv) {
       "  item      --item=I [--stock=N] [--slow=true|false] [--category=C] [--item_price=P]\n"
       "            [--title=T] [--listed=now|UNIX]   (alias: stock)\n"
       "  trial     [--time=UNIX] [--ended_within_days=N]\n"
-      "  info | reload [--version=V] | rollback | health [--service=NAME]");
+      "  info | reload [--version=V] | rollback | health [--service=NAME]\n"
+      "  new-api-key --name=NAME --scopes=storefront,marketing,admin\n"
+      "Access: [--api_key_file=F] (or env RECSYS_API_KEY) [--tls_ca=CA.pem\n"
+      "        [--tls_cert=C.pem --tls_key=K.pem]]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() != 2) {
     std::fprintf(stderr, "%s\n", absl::ProgramUsageMessage().data());
     return 2;
   }
   const std::string command = args[1];
-  Cli cli(grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials()));
+  if (command == "new-api-key") return NewApiKey();
+  auto channel_options = recsys::access::ReadClientFiles({
+      .target = absl::GetFlag(FLAGS_target),
+      .api_key_file = absl::GetFlag(FLAGS_api_key_file),
+      .api_key_env = std::getenv("RECSYS_API_KEY"),
+      .tls_ca_file = absl::GetFlag(FLAGS_tls_ca),
+      .tls_cert_file = absl::GetFlag(FLAGS_tls_cert),
+      .tls_key_file = absl::GetFlag(FLAGS_tls_key),
+  });
+  auto channel = channel_options.ok() ? recsys::access::NewClientChannel(*channel_options)
+                                      : channel_options.status();
+  if (!channel.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(channel.status().message()).c_str());
+    return 2;
+  }
+  Cli cli(*channel);
   if (command == "recommend") return cli.Recommend();
   if (command == "similar") return cli.Similar();
   if (command == "profile") return cli.Profile();

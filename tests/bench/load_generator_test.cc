@@ -3,11 +3,13 @@
 #include <memory>
 #include <string>
 
+#include "access/api_key.h"
 #include "bench/synth_model.h"
 #include "feature_store/in_memory_feature_store.h"
 #include "gtest/gtest.h"
 #include "model/model_format.h"
 #include "model/model_store.h"
+#include "server/auth.h"
 #include "server/recommender_service.h"
 #include "tests/testing/test_server.h"
 #include "tests/model/test_model.h"
@@ -158,6 +160,34 @@ TEST_F(LoadGeneratorTest, ClosedLoopKeepsRequestsOutstanding) {
   EXPECT_EQ(r.all.codes.size(), 1u);
   EXPECT_EQ(r.all.latency.count, r.all.measured);
   EXPECT_NE(FormatReport(r).find("closed loop with 3 outstanding"), std::string::npos);
+}
+
+TEST_F(LoadGeneratorTest, SendsTheApiKeyOnEveryCall) {
+  const std::string key = "rsk_load-generator-test";
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      server::ApiKeys keys,
+      server::ApiKeys::Parse(access::KeysFileLine("load", key, {access::Scope::kStorefront})));
+  served_.reset();
+  server::ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.security.api_keys = std::make_shared<const server::ApiKeys>(std::move(keys));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      served_, recsys::testing::StartTestServer(options, models_.get(), &features_));
+  server_ = served_->server.get();
+  LoadOptions o = BaseOptions();
+  o.mode = LoadMode::kClosedLoop;
+  o.concurrency = 2;
+  o.warmup = absl::ZeroDuration();
+  o.duration = absl::Milliseconds(200);
+  RECSYS_ASSERT_OK_AND_ASSIGN(LoadResult without_key, RunLoad(o));
+  ASSERT_EQ(without_key.all.codes.size(), 1u);
+  EXPECT_EQ(without_key.all.codes.begin()->first, 16);  // UNAUTHENTICATED
+  o.api_key = key;
+  RECSYS_ASSERT_OK_AND_ASSIGN(LoadResult with_key, RunLoad(o));
+  ASSERT_EQ(with_key.all.codes.size(), 1u);
+  EXPECT_EQ(with_key.all.codes.begin()->first, 0);
+  EXPECT_EQ(ToJson(with_key).find(key), std::string::npos);
+  EXPECT_EQ(FormatReport(with_key).find(key), std::string::npos);
 }
 
 TEST_F(LoadGeneratorTest, UnreachableServerIsUnavailable) {

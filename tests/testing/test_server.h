@@ -28,7 +28,9 @@ struct TestServer {
   std::unique_ptr<server::MarketerCouponSink> coupon_sink;  // null without a marketer
   std::unique_ptr<recommender::Storefront> storefront;
   std::unique_ptr<server::RecsysServer> server;
-  // Connected to server->port() over TCP on 127.0.0.1.
+  // Connected to server->port() over TCP on 127.0.0.1: plaintext, no API
+  // key (for a server with ServerOptions::security set, tests build their
+  // own channel with access::NewClientChannel).
   std::shared_ptr<grpc::Channel> channel;
 
   ~TestServer() { server.reset(); }  // stop serving before the domain goes
