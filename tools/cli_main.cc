@@ -415,6 +415,10 @@ class Cli {
     std::printf("feature store   %s (%s)\n", resp.feature_store().c_str(),
                 resp.feature_store_healthy() ? "healthy" : "NOT ANSWERING");
     std::printf("versions        %s\n", absl::StrJoin(resp.available_versions(), " ").c_str());
+    for (const v1::RejectedVersion& r : resp.rejected_versions()) {
+      std::printf("rejected        %s at %s: %s\n", r.version().c_str(),
+                  FormatTime(r.rejected_unix()).c_str(), r.reason().c_str());
+    }
     return 0;
   }
 
