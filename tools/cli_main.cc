@@ -50,7 +50,7 @@ ABSL_FLAG(std::string, type, "view",
           "event: view, add_to_cart, purchase, impression, click.");
 ABSL_FLAG(int, quantity, 1, "event: units bought.");
 ABSL_FLAG(double, price, 0, "event: unit price.");
-ABSL_FLAG(std::string, version, "", "reload: version to load (empty: newest).");
+ABSL_FLAG(std::string, version, "", "reload: version to load (empty: the newest valid one).");
 ABSL_FLAG(int, history, 10, "profile: history entries shown.");
 ABSL_FLAG(std::string, service, "", "health: service name (empty: the server).");
 ABSL_FLAG(std::string, stock, "",
