@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include <google/protobuf/util/json_util.h>
+#include <xxhash.h>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
@@ -24,6 +25,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "absl/strings/str_format.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 #include "model/vector_index.h"
 
@@ -131,6 +134,75 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
                    std::istreambuf_iterator<char>());
   if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
   return data;
+}
+
+// XXH3_64bits of the whole file at `path` as 16 lower-case hex digits, and
+// its size, read in 1 MiB blocks.
+absl::StatusOr<std::pair<std::string, int64_t>> HashFile(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (f == nullptr) return ErrnoError("cannot open", path);
+  std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state(XXH3_createState(),
+                                                                       &XXH3_freeState);
+  if (state == nullptr || XXH3_64bits_reset(state.get()) != XXH_OK) {
+    return absl::InternalError("XXH3 state");
+  }
+  std::vector<char> buf(1 << 20);
+  int64_t size = 0;
+  while (true) {
+    const size_t n = std::fread(buf.data(), 1, buf.size(), f.get());
+    if (n > 0) {
+      XXH3_64bits_update(state.get(), buf.data(), n);
+      size += static_cast<int64_t>(n);
+    }
+    if (n < buf.size()) break;
+  }
+  if (std::ferror(f.get())) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  return std::make_pair(
+      absl::StrFormat("%016x", static_cast<uint64_t>(XXH3_64bits_digest(state.get()))), size);
+}
+
+// Checks every file's size and, when the manifest has them, its checksum,
+// before anything is parsed. A manifest without checksums (published before
+// they existed) is accepted with a warning.
+absl::Status VerifyFiles(const std::string& dir, const recsys::v1::ModelManifest& m) {
+  for (const auto& [name, size] : m.files()) {
+    std::error_code ec;
+    const auto actual = fs::file_size(dir + "/" + name, ec);
+    if (ec) return absl::DataLossError(absl::StrCat(dir, "/", name, ": missing"));
+    if (static_cast<int64_t>(actual) != size) {
+      return absl::DataLossError(absl::StrCat(dir, "/", name, ": size ", actual,
+                                              ", manifest says ", size));
+    }
+  }
+  if (m.checksums().empty()) {
+    LogWarning(absl::StrCat(dir, ": manifest has no checksums (published by an older "
+                            "version); files are loaded unverified"));
+    return absl::OkStatus();
+  }
+  absl::flat_hash_set<std::string> checked;
+  for (const recsys::v1::FileChecksum& c : m.checksums()) {
+    if (!m.files().contains(c.name())) {
+      return absl::DataLossError(absl::StrCat(dir, "/", kManifestFile, ": checksum for ",
+                                              c.name(), ", which is not in files"));
+    }
+    auto hashed = HashFile(dir + "/" + c.name());
+    if (!hashed.ok()) {
+      return absl::DataLossError(absl::StrCat(dir, "/", c.name(), ": ", hashed.status().message()));
+    }
+    if (hashed->second != c.size() || hashed->first != c.xxh3_64()) {
+      return absl::DataLossError(absl::StrCat(
+          dir, "/", c.name(), ": checksum mismatch (xxh3_64 ", hashed->first, ", size ",
+          hashed->second, "; manifest says ", c.xxh3_64(), ", size ", c.size(), ")"));
+    }
+    checked.insert(c.name());
+  }
+  for (const auto& [name, size] : m.files()) {
+    if (!checked.contains(name)) {
+      return absl::DataLossError(
+          absl::StrCat(dir, "/", kManifestFile, ": no checksum for ", name));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ReadVectors(const std::string& path, int64_t want_rows,
@@ -499,6 +571,14 @@ absl::Status WriteAll(const std::string& dir, const ModelData& data,
     if (ec) return absl::UnavailableError(absl::StrCat("stat ", f, ": ", ec.message()));
     (*manifest->mutable_files())[f] = static_cast<int64_t>(size);
   }
+  manifest->clear_checksums();
+  for (const char* f : files) {
+    RECSYS_ASSIGN_OR_RETURN(auto hashed, HashFile(dir + "/" + f));
+    recsys::v1::FileChecksum* c = manifest->add_checksums();
+    c->set_name(f);
+    c->set_size(hashed.second);
+    c->set_xxh3_64(hashed.first);
+  }
   std::string json;
   google::protobuf::util::JsonPrintOptions json_options;
   json_options.add_whitespace = true;
@@ -612,15 +692,7 @@ absl::StatusOr<ModelData> ReadModelData(const std::string& dir) {
     return absl::DataLossError(absl::StrCat(dir, "/", kManifestFile,
                                             ": bad dim/num_items/num_users"));
   }
-  for (const auto& [name, size] : m.files()) {
-    std::error_code ec;
-    const auto actual = fs::file_size(dir + "/" + name, ec);
-    if (ec) return absl::DataLossError(absl::StrCat(dir, "/", name, ": missing"));
-    if (static_cast<int64_t>(actual) != size) {
-      return absl::DataLossError(absl::StrCat(dir, "/", name, ": size ", actual,
-                                              ", manifest says ", size));
-    }
-  }
+  RECSYS_RETURN_IF_ERROR(VerifyFiles(dir, m));
   d.dim = m.dim();
 
   RECSYS_ASSIGN_OR_RETURN(std::string users_text, ReadFile(dir + "/" + kUsersFile));

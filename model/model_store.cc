@@ -1,10 +1,13 @@
 #include "model/model_store.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/dot.h"
 #include "common/log.h"
@@ -136,18 +139,18 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Create(
   }
   std::unique_ptr<ModelStore> store(new ModelStore(options));
   std::string errors;
-  for (const std::string& v : versions) {
-    auto bundle = ModelBundle::Load(options.root + "/" + v);
-    if (bundle.ok()) {
-      absl::MutexLock lock(&store->mu_);
-      store->current_ = *std::move(bundle);
-      break;
+  {
+    absl::MutexLock swap_lock(&store->swap_mu_);
+    for (const std::string& v : versions) {
+      auto bundle = store->LoadVersion(v);
+      if (bundle.ok()) {
+        absl::MutexLock lock(&store->mu_);
+        store->current_ = *std::move(bundle);
+        break;
+      }
+      absl::StrAppend(&errors, errors.empty() ? "" : "; ", v, ": ",
+                      bundle.status().message());
     }
-    LogError(absl::StrCat("model ", v, " rejected: ", bundle.status().message()));
-    absl::StrAppend(&errors, errors.empty() ? "" : "; ", v, ": ",
-                    bundle.status().message());
-    absl::MutexLock lock(&store->swap_mu_);
-    store->failed_versions_.insert(v);
   }
   {
     absl::MutexLock lock(&store->mu_);
@@ -181,6 +184,76 @@ std::vector<std::string> ModelStore::AvailableVersions() const {
   return versions.ok() ? *std::move(versions) : std::vector<std::string>();
 }
 
+std::vector<RejectedVersion> ModelStore::RejectedVersions() const {
+  std::vector<RejectedVersion> out;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [v, r] : rejected_) out.push_back(r.info);
+  }
+  std::sort(out.begin(), out.end(), [](const RejectedVersion& a, const RejectedVersion& b) {
+    int64_t x = 0, y = 0;
+    absl::SimpleAtoi(a.version, &x);
+    absl::SimpleAtoi(b.version, &y);
+    return x > y;
+  });
+  return out;
+}
+
+std::string ModelStore::Fingerprint(const std::string& version) const {
+  namespace fs = std::filesystem;
+  std::vector<std::string> entries;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options_.root + "/" + version, ec)) {
+    std::error_code size_ec, time_ec;
+    const auto size = entry.file_size(size_ec);
+    const auto mtime = entry.last_write_time(time_ec);
+    entries.push_back(absl::StrCat(
+        entry.path().filename().string(), ":", size_ec ? -1 : static_cast<int64_t>(size), ":",
+        time_ec ? 0 : static_cast<int64_t>(mtime.time_since_epoch().count())));
+  }
+  if (ec) return absl::StrCat("unreadable: ", ec.message());
+  std::sort(entries.begin(), entries.end());
+  return absl::StrJoin(entries, ",");
+}
+
+bool ModelStore::RejectedAndUnchanged(const std::string& version) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!rejected_.contains(version)) return false;
+  }
+  const std::string now = Fingerprint(version);
+  absl::MutexLock lock(&mu_);
+  auto it = rejected_.find(version);
+  if (it->second.fingerprint == now) return true;
+  LogInfo(absl::StrCat("model ", version, " changed since it was rejected; trying it again"));
+  rejected_.erase(it);
+  return false;
+}
+
+absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelStore::LoadVersion(
+    const std::string& version) {
+  // Taken before loading: a rewrite during the load changes it, so the
+  // version is tried again.
+  std::string fingerprint = Fingerprint(version);
+  auto bundle = ModelBundle::Load(options_.root + "/" + version);
+  absl::MutexLock lock(&mu_);
+  if (bundle.ok()) {
+    rejected_.erase(version);
+    return bundle;
+  }
+  LogError(absl::StrCat("model ", version, " rejected: ", bundle.status().message()));
+  rejected_[version] = Rejection{
+      RejectedVersion{version, std::string(bundle.status().message()), absl::Now()},
+      std::move(fingerprint)};
+  return bundle.status();
+}
+
+void ModelStore::ForgetRemovedVersions(const std::vector<std::string>& versions) {
+  const absl::flat_hash_set<std::string> present(versions.begin(), versions.end());
+  absl::MutexLock lock(&mu_);
+  absl::erase_if(rejected_, [&](const auto& entry) { return !present.contains(entry.first); });
+}
+
 void ModelStore::Swap(std::shared_ptr<const ModelBundle> next) {
   previous_ = std::move(current_);
   current_ = std::move(next);
@@ -194,46 +267,64 @@ absl::StatusOr<SwapResult> ModelStore::Reload(absl::string_view version) {
 }
 
 absl::StatusOr<SwapResult> ModelStore::ReloadLocked(absl::string_view version) {
-  std::string target(version);
-  if (target.empty()) {
-    std::vector<std::string> versions = AvailableVersions();
-    if (versions.empty()) {
-      return absl::NotFoundError(absl::StrCat("no model versions under ", options_.root));
-    }
-    target = versions.front();
-  } else if (target.find_first_not_of("0123456789") != std::string::npos) {
+  const std::string target(version);
+  if (target.find_first_not_of("0123456789") != std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("version: must be decimal digits, got '", target, "'"));
   }
+  const std::vector<std::string> versions = AvailableVersions();
+  ForgetRemovedVersions(versions);
+  if (versions.empty()) {
+    return absl::NotFoundError(absl::StrCat("no model versions under ", options_.root));
+  }
   SwapResult result;
+  std::string current_version;
   {
     absl::MutexLock lock(&mu_);
-    result.previous_version = current_->version();
-    if (current_->version() == target) {
-      pinned_ = false;
-      result.version = target;
-      return result;
-    }
+    current_version = current_->version();
+    result.previous_version = current_version;
   }
-  const std::vector<std::string> versions = AvailableVersions();
-  if (std::find(versions.begin(), versions.end(), target) == versions.end()) {
+  if (!target.empty() && target != current_version &&
+      std::find(versions.begin(), versions.end(), target) == versions.end()) {
     return absl::NotFoundError(absl::StrCat("version: no model version '", target,
                                             "' under ", options_.root));
   }
-  auto bundle = ModelBundle::Load(options_.root + "/" + target);
-  if (!bundle.ok()) {
-    failed_versions_.insert(target);
-    LogError(absl::StrCat("model ", target, " rejected: ", bundle.status().message()));
-    return absl::FailedPreconditionError(absl::StrCat(
-        "model ", target, " rejected, still serving ", result.previous_version,
-        ": ", bundle.status().message()));
+  // A named version, or the newest that loads (newest first).
+  std::vector<std::string> candidates;
+  if (target.empty()) {
+    candidates = versions;
+  } else {
+    candidates.push_back(target);
   }
-  absl::MutexLock lock(&mu_);
-  Swap(*std::move(bundle));
-  pinned_ = false;
-  result.version = target;
-  result.changed = true;
-  return result;
+  std::string errors;
+  for (const std::string& v : candidates) {
+    if (v == current_version) {
+      absl::MutexLock lock(&mu_);
+      pinned_ = false;
+      result.version = v;
+      return result;
+    }
+    if (target.empty() && RejectedAndUnchanged(v)) {
+      absl::MutexLock lock(&mu_);
+      absl::StrAppend(&errors, errors.empty() ? "" : "; ", v, " (unchanged since rejected): ",
+                      rejected_.at(v).info.reason);
+      continue;
+    }
+    auto bundle = LoadVersion(v);
+    if (!bundle.ok()) {
+      absl::StrAppend(&errors, errors.empty() ? "" : "; ", v, ": ", bundle.status().message());
+      continue;
+    }
+    absl::MutexLock lock(&mu_);
+    Swap(*std::move(bundle));
+    pinned_ = false;
+    result.version = v;
+    result.changed = true;
+    return result;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      target.empty() ? "no valid model" : absl::StrCat("model ", target, " rejected"),
+      ", still serving ", current_version, ": ", errors));
 }
 
 absl::StatusOr<SwapResult> ModelStore::Rollback() {
@@ -251,13 +342,12 @@ absl::StatusOr<SwapResult> ModelStore::Rollback() {
     absl::SimpleAtoi(current_version, &cur);
     for (const std::string& v : AvailableVersions()) {
       int64_t n = 0;
-      if (!absl::SimpleAtoi(v, &n) || n >= cur || failed_versions_.contains(v)) continue;
-      auto bundle = ModelBundle::Load(options_.root + "/" + v);
+      if (!absl::SimpleAtoi(v, &n) || n >= cur || RejectedAndUnchanged(v)) continue;
+      auto bundle = LoadVersion(v);
       if (bundle.ok()) {
         target = *std::move(bundle);
         break;
       }
-      failed_versions_.insert(v);
     }
   }
   if (target == nullptr) {
@@ -273,19 +363,26 @@ absl::StatusOr<SwapResult> ModelStore::Rollback() {
 
 bool ModelStore::PollOnce() {
   absl::MutexLock swap_lock(&swap_mu_);
-  std::vector<std::string> versions = AvailableVersions();
-  if (versions.empty()) return false;
+  const std::vector<std::string> versions = AvailableVersions();
+  ForgetRemovedVersions(versions);
+  int64_t cur = 0;
   {
     absl::MutexLock lock(&mu_);
     if (pinned_) return false;
-    int64_t newest = 0, cur = 0;
-    absl::SimpleAtoi(versions.front(), &newest);
     absl::SimpleAtoi(current_->version(), &cur);
-    if (newest <= cur) return false;
   }
-  if (failed_versions_.contains(versions.front())) return false;
-  auto result = ReloadLocked(versions.front());
-  return result.ok() && result->changed;
+  for (const std::string& v : versions) {  // newest first
+    int64_t n = 0;
+    if (!absl::SimpleAtoi(v, &n)) continue;
+    if (n <= cur) return false;
+    if (RejectedAndUnchanged(v)) continue;
+    auto bundle = LoadVersion(v);
+    if (!bundle.ok()) continue;
+    absl::MutexLock lock(&mu_);
+    Swap(*std::move(bundle));
+    return true;
+  }
+  return false;
 }
 
 void ModelStore::PollLoop() {

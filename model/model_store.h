@@ -8,8 +8,11 @@
 // ModelStore owns the current bundle. It loads the newest valid version under
 // a model root at creation, can reload (newest or a named version), roll back
 // to the previously served version, and optionally polls the root in a
-// background thread. A version that fails validation never replaces the
-// served one; it is remembered and not retried by the poller.
+// background thread. A version that fails validation (a checksum mismatch,
+// a bad file) never replaces the served one; it is remembered with its
+// reason and its files' fingerprint (name, size, mtime of every file in its
+// directory) and is not tried again by the poller or by Reload("") until
+// that fingerprint changes (the version was rewritten).
 #ifndef RECSYS_MODEL_MODEL_STORE_H_
 #define RECSYS_MODEL_MODEL_STORE_H_
 
@@ -149,6 +152,14 @@ struct ModelStoreOptions {
   absl::Duration poll_interval = absl::Seconds(30);
 };
 
+// A version that failed to load.
+struct RejectedVersion {
+  std::string version;
+  // The load error, naming the bad file.
+  std::string reason;
+  absl::Time rejected_at;
+};
+
 struct SwapResult {
   std::string previous_version;
   std::string version;
@@ -171,9 +182,13 @@ class ModelStore {
   // The served bundle; never null. Thread-safe; cheap (one shared_ptr copy).
   std::shared_ptr<const ModelBundle> Current() const;
 
-  // Loads `version` (empty: the newest) and serves it. A bundle that fails
-  // to load leaves the served one in place and returns FailedPrecondition
-  // with the reason; NotFound for an unknown version. Unpins.
+  // Loads `version` and serves it; empty: the newest valid version (newer
+  // versions that fail to load are recorded as rejected and skipped; ones
+  // rejected before whose files have not changed are skipped without
+  // loading). A named version is always loaded again, even if rejected
+  // before. A bundle that fails to load leaves the served one in place and
+  // returns FailedPrecondition with the reason; NotFound for an unknown
+  // version (or an empty root). Unpins.
   absl::StatusOr<SwapResult> Reload(absl::string_view version = "");
 
   // Serves the previously served bundle (or, if none is held, the newest
@@ -182,9 +197,16 @@ class ModelStore {
   // nothing to roll back to.
   absl::StatusOr<SwapResult> Rollback();
 
-  // One poll: reloads when a newer, not-yet-failed version exists and the
-  // store is not pinned. Returns whether the served version changed.
+  // One poll, unless pinned: serves the newest version newer than the
+  // served one that loads, trying newest first and skipping versions
+  // rejected before whose files have not changed (a broken newest version
+  // does not hide an older valid one, nor a later one). Returns whether the
+  // served version changed.
   bool PollOnce();
+
+  // Versions that failed to load and have not been rewritten since, newest
+  // first. Thread-safe.
+  std::vector<RejectedVersion> RejectedVersions() const;
 
   bool pinned() const;
   const std::string& root() const { return options_.root; }
@@ -197,6 +219,17 @@ class ModelStore {
   absl::StatusOr<SwapResult> ReloadLocked(absl::string_view version)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(swap_mu_);
   void Swap(std::shared_ptr<const ModelBundle> next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Loads root/version; on failure records it as rejected (with the
+  // fingerprint taken before loading), on success forgets any rejection.
+  absl::StatusOr<std::shared_ptr<const ModelBundle>> LoadVersion(const std::string& version)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(swap_mu_);
+  // True when `version` was rejected and its files have not changed since;
+  // forgets the rejection when they have.
+  bool RejectedAndUnchanged(const std::string& version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(swap_mu_);
+  // Drops the rejections of versions no longer under the root.
+  void ForgetRemovedVersions(const std::vector<std::string>& versions);
+  // Name, size and mtime of every file in the version's directory.
+  std::string Fingerprint(const std::string& version) const;
 
   const ModelStoreOptions options_;
   // Serializes Reload / Rollback / PollOnce (loading happens outside mu_).
@@ -205,7 +238,12 @@ class ModelStore {
   std::shared_ptr<const ModelBundle> current_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const ModelBundle> previous_ ABSL_GUARDED_BY(mu_);
   bool pinned_ ABSL_GUARDED_BY(mu_) = false;
-  absl::flat_hash_set<std::string> failed_versions_ ABSL_GUARDED_BY(swap_mu_);
+  struct Rejection {
+    RejectedVersion info;
+    std::string fingerprint;
+  };
+  // Changed only while swap_mu_ is held too (by loads).
+  absl::flat_hash_map<std::string, Rejection> rejected_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
   std::thread poller_;
 };

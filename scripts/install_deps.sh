@@ -8,7 +8,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libfaiss-dev libopenblas-dev
   libhiredis-dev redis-server
-  libabsl-dev zlib1g-dev tzdata liblapack-dev
+  libabsl-dev zlib1g-dev tzdata liblapack-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev openssl
 )

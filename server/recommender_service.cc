@@ -458,6 +458,12 @@ grpc::Status AdminService::GetModelInfo(grpc::ServerContext* context,
   response->set_manifest_json(json);
   for (const auto& v : models_->AvailableVersions()) response->add_available_versions(v);
   response->set_pinned(models_->pinned());
+  for (const model::RejectedVersion& r : models_->RejectedVersions()) {
+    v1::RejectedVersion* out = response->add_rejected_versions();
+    out->set_version(r.version);
+    out->set_reason(r.reason);
+    out->set_rejected_unix(absl::ToUnixSeconds(r.rejected_at));
+  }
   response->set_feature_store(features_->Describe());
   const absl::Time deadline = std::min(Deadline(context), absl::Now() + absl::Milliseconds(200));
   response->set_feature_store_healthy(features_->Ping(deadline).ok());

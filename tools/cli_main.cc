@@ -63,7 +63,7 @@ ABSL_FLAG(std::string, type, "view",
           "event: view, add_to_cart, purchase, impression, click.");
 ABSL_FLAG(int, quantity, 1, "event: units bought.");
 ABSL_FLAG(double, price, 0, "event: unit price.");
-ABSL_FLAG(std::string, version, "", "reload: version to load (empty: newest).");
+ABSL_FLAG(std::string, version, "", "reload: version to load (empty: the newest valid one).");
 ABSL_FLAG(int, history, 10, "profile: history entries shown.");
 ABSL_FLAG(std::string, service, "", "health: service name (empty: the server).");
 ABSL_FLAG(std::string, stock, "",
@@ -428,6 +428,10 @@ class Cli {
     std::printf("feature store   %s (%s)\n", resp.feature_store().c_str(),
                 resp.feature_store_healthy() ? "healthy" : "NOT ANSWERING");
     std::printf("versions        %s\n", absl::StrJoin(resp.available_versions(), " ").c_str());
+    for (const v1::RejectedVersion& r : resp.rejected_versions()) {
+      std::printf("rejected        %s at %s: %s\n", r.version().c_str(),
+                  FormatTime(r.rejected_unix()).c_str(), r.reason().c_str());
+    }
     return 0;
   }
 

@@ -6,6 +6,8 @@
 #include <set>
 #include <vector>
 
+#include <google/protobuf/util/json_util.h>
+
 #include "model/model_store.h"
 #include "model/vector_index.h"
 
@@ -292,6 +294,100 @@ TEST(IndexChoiceTest, BadRecallOptionsNameTheField) {
   EXPECT_TRUE(absl::IsInvalidArgument(PublishModel(root, testing::MakePlantedModel(), options).status()));
   RECSYS_ASSERT_OK_AND_ASSIGN(auto versions, ListModelVersions(root));
   EXPECT_TRUE(versions.empty());
+}
+
+TEST(ModelFormatTest, ManifestHasAnXxh3ChecksumPerFile) {
+  const std::string root = recsys::testing::MakeUniqueDir("model_format_checksums");
+  PublishOptions options;
+  options.version = "1";
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir,
+                              PublishModel(root, testing::MakePlantedModel(), options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(ModelData back, ReadModelData(dir));
+  ASSERT_EQ(back.manifest.checksums_size(), back.manifest.files_size());
+  for (const recsys::v1::FileChecksum& c : back.manifest.checksums()) {
+    EXPECT_EQ(c.size(), back.manifest.files().at(c.name())) << c.name();
+    EXPECT_EQ(c.size(), static_cast<int64_t>(fs::file_size(dir + "/" + c.name())));
+    EXPECT_EQ(c.xxh3_64().size(), 16u) << c.name();
+    EXPECT_EQ(c.xxh3_64().find_first_not_of("0123456789abcdef"), std::string::npos);
+  }
+}
+
+// Overwrites bytes at `offset` of `path`, keeping its size.
+void Overwrite(const std::string& path, int64_t offset, const std::string& bytes) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(offset);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+TEST(ModelFormatTest, SameSizeCorruptionIsDataLossNamingTheFile) {
+  const std::string root = recsys::testing::MakeUniqueDir("model_format_corrupt");
+  for (const char* file : {"items_ip.faiss", "items_cos.faiss", "item_vectors.f32",
+                           "user_vectors.f32", "items.tsv", "history.bin"}) {
+    PublishOptions options;
+    options.version = "";
+    RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir,
+                                PublishModel(root, testing::MakePlantedModel(), options));
+    const std::string path = dir + "/" + file;
+    const auto size = fs::file_size(path);
+    // Finite garbage floats / 0xFF bytes in the middle, size unchanged.
+    const float garbage[2] = {1234.5f, -987.25f};
+    Overwrite(path, static_cast<int64_t>(size / 2),
+              std::string(reinterpret_cast<const char*>(garbage), sizeof(garbage)));
+    ASSERT_EQ(fs::file_size(path), size);
+    absl::Status st = ReadModelData(dir).status();
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << file << ": " << st;
+    EXPECT_NE(st.message().find(absl::StrCat(file, ": checksum mismatch")), std::string::npos)
+        << st;
+    EXPECT_EQ(ModelBundle::Load(dir).status().code(), absl::StatusCode::kDataLoss) << file;
+  }
+}
+
+TEST(ModelFormatTest, ManifestWithoutChecksumsStillLoads) {
+  const std::string root = recsys::testing::MakeUniqueDir("model_format_old_manifest");
+  PublishOptions options;
+  options.version = "1";
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir,
+                              PublishModel(root, testing::MakePlantedModel(), options));
+  // Rewrite the manifest as an older PublishModel wrote it: no checksums.
+  std::ifstream in(dir + "/manifest.json");
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  recsys::v1::ModelManifest manifest;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &manifest).ok());
+  ASSERT_GT(manifest.checksums_size(), 0);
+  manifest.clear_checksums();
+  std::string old_json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(manifest, &old_json).ok());
+  ASSERT_EQ(old_json.find("checksums"), std::string::npos);
+  std::ofstream(dir + "/manifest.json", std::ios::trunc) << old_json;
+
+  RECSYS_ASSERT_OK_AND_ASSIGN(ModelData back, ReadModelData(dir));
+  EXPECT_EQ(back.manifest.checksums_size(), 0);
+  EXPECT_EQ(back.user_ids.size(), 10u);
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto bundle, ModelBundle::Load(dir));
+  EXPECT_EQ(bundle->num_items(), 20);
+  // Sizes are still checked.
+  std::ofstream(dir + "/items.tsv", std::ios::app) << "x\n";
+  EXPECT_EQ(ReadModelData(dir).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(ModelFormatTest, ChecksumForAFileMissingFromTheListIsDataLoss) {
+  const std::string root = recsys::testing::MakeUniqueDir("model_format_extra_checksum");
+  PublishOptions options;
+  options.version = "1";
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir,
+                              PublishModel(root, testing::MakePlantedModel(), options));
+  std::ifstream in(dir + "/manifest.json");
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  recsys::v1::ModelManifest manifest;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &manifest).ok());
+  // One file's checksum dropped: the manifest is incomplete.
+  manifest.mutable_checksums()->RemoveLast();
+  std::string edited;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(manifest, &edited).ok());
+  std::ofstream(dir + "/manifest.json", std::ios::trunc) << edited;
+  absl::Status st = ReadModelData(dir).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_NE(st.message().find("no checksum for"), std::string::npos) << st;
 }
 
 }  // namespace

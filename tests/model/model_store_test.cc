@@ -1,5 +1,6 @@
 #include "model/model_store.h"
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -80,9 +81,16 @@ TEST(ModelStoreTest, BrokenModelNeverReplacesTheServedOne) {
   RECSYS_ASSERT_OK_AND_ASSIGN(auto store, ModelStore::Create(Options(root)));
   Publish(root, "2");
   Corrupt(root, "2");
-  auto result = store->Reload();
-  EXPECT_TRUE(absl::IsFailedPrecondition(result.status())) << result.status();
+  // Reload() serves the newest valid version: still 1.
+  RECSYS_ASSERT_OK_AND_ASSIGN(SwapResult result, store->Reload());
+  EXPECT_FALSE(result.changed);
+  EXPECT_EQ(result.version, "1");
   EXPECT_EQ(store->Current()->version(), "1");
+  // Named, the broken version is FailedPrecondition with the reason.
+  auto named = store->Reload("2");
+  EXPECT_TRUE(absl::IsFailedPrecondition(named.status())) << named.status();
+  EXPECT_NE(named.status().message().find("user_vectors.f32"), std::string::npos)
+      << named.status();
   // The poller does not retry a version that failed.
   EXPECT_FALSE(store->PollOnce());
   EXPECT_EQ(store->Current()->version(), "1");
@@ -129,6 +137,185 @@ TEST(ModelStoreTest, RollbackFromDiskWhenNothingHeld) {
   EXPECT_EQ(store->Current()->version(), "2");
   RECSYS_ASSERT_OK_AND_ASSIGN(SwapResult r, store->Rollback());
   EXPECT_EQ(r.version, "1");
+}
+
+// A model large enough that its inner-product index is more than 4 KB:
+// 300 users and 300 items of dim 8 with pseudo-random vectors.
+ModelData MakeWideModel() {
+  ModelData d;
+  d.dim = 8;
+  d.manifest.mutable_params()->set_factors(d.dim);
+  uint64_t x = 12345;
+  auto next = [&x] {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<float>((x >> 40) % 2000) / 1000.0f - 1.0f;
+  };
+  for (int i = 0; i < 300; ++i) {
+    ItemMeta it;
+    it.item_id = absl::StrCat("i", i);
+    it.category = absl::StrCat("c", i % 5);
+    it.price = 1 + i % 7;
+    it.buyers = 300 - i;
+    it.purchases = 2 * it.buyers;
+    d.items.push_back(it);
+    for (int k = 0; k < d.dim; ++k) d.item_factors.push_back(next());
+  }
+  for (int u = 0; u < 300; ++u) {
+    d.user_ids.push_back(absl::StrCat("u", u));
+    for (int k = 0; k < d.dim; ++k) d.user_factors.push_back(next());
+  }
+  return d;
+}
+
+void PublishWide(const std::string& root, const std::string& version) {
+  PublishOptions options;
+  options.version = version;
+  options.index_spec = "Flat";
+  ASSERT_TRUE(PublishModel(root, MakeWideModel(), options).ok());
+}
+
+// Overwrites `n` bytes at `offset` of `path` with `bytes`, keeping its size.
+void OverwriteInPlace(const std::string& path, int64_t offset, const std::string& bytes) {
+  const auto size = fs::file_size(path);
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(offset);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  f.close();
+  ASSERT_EQ(fs::file_size(path), size);
+}
+
+// The tester's corruption: 4 KB of 0xFF inside items_ip.faiss and garbage
+// (finite) floats inside item_vectors.f32, both keeping their size.
+void CorruptLikeTheTester(const std::string& dir, bool index, bool vectors) {
+  if (index) {
+    ASSERT_GT(fs::file_size(dir + "/items_ip.faiss"), 4096u + 512u);
+    OverwriteInPlace(dir + "/items_ip.faiss", 256, std::string(4096, '\xFF'));
+  }
+  if (vectors) {
+    std::string garbage;
+    for (int i = 0; i < 64; ++i) {
+      const float v = 1000.0f + 37.0f * i;
+      garbage.append(reinterpret_cast<const char*>(&v), sizeof(v));
+    }
+    OverwriteInPlace(dir + "/item_vectors.f32", 128, garbage);
+  }
+}
+
+// Moves every file's mtime forward, as a rewrite by a later publish would.
+void Touch(const std::string& dir) {
+  for (const auto& e : fs::directory_iterator(dir)) {
+    fs::last_write_time(e.path(), fs::last_write_time(e.path()) + std::chrono::seconds(5));
+  }
+}
+
+std::string ReasonOf(const ModelStore& store, const std::string& version) {
+  for (const RejectedVersion& r : store.RejectedVersions()) {
+    if (r.version == version) return r.reason;
+  }
+  return "";
+}
+
+TEST(ModelStoreTest, CorruptedNewestIsRejectedNamingTheFileAndNeverServed) {
+  const std::string root = recsys::testing::MakeUniqueDir("store_corrupt");
+  PublishWide(root, "1");
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto store, ModelStore::Create(Options(root)));
+  PublishWide(root, "2");
+  const std::string good_copy = recsys::testing::MakeUniqueDir("store_corrupt_good");
+  fs::copy(root + "/2", good_copy, fs::copy_options::recursive);
+  CorruptLikeTheTester(root + "/2", /*index=*/true, /*vectors=*/true);
+
+  // The poller rejects it, naming the file; 1 is still served.
+  EXPECT_FALSE(store->PollOnce());
+  EXPECT_EQ(store->Current()->version(), "1");
+  ASSERT_EQ(store->RejectedVersions().size(), 1u);
+  const std::string reason = ReasonOf(*store, "2");
+  EXPECT_NE(reason.find("item_vectors.f32: checksum mismatch"), std::string::npos) << reason;
+  const absl::Time rejected_at = store->RejectedVersions()[0].rejected_at;
+
+  // Reload() with no version serves the newest valid one: 1.
+  RECSYS_ASSERT_OK_AND_ASSIGN(SwapResult r, store->Reload());
+  EXPECT_FALSE(r.changed);
+  EXPECT_EQ(r.version, "1");
+  // After an operator reload and a rollback-and-reload, the poller neither
+  // switches to 2 nor loads it again (its files did not change).
+  RECSYS_ASSERT_OK(store->Reload("1").status());
+  EXPECT_FALSE(store->PollOnce());
+  EXPECT_FALSE(store->PollOnce());
+  EXPECT_EQ(store->Current()->version(), "1");
+  ASSERT_EQ(store->RejectedVersions().size(), 1u);
+  EXPECT_EQ(store->RejectedVersions()[0].rejected_at, rejected_at);
+
+  // Rewritten correctly (the good bytes back, newer mtimes): retried, served.
+  for (const auto& e : fs::directory_iterator(good_copy)) {
+    fs::copy_file(e.path(), root + "/2/" + e.path().filename().string(),
+                  fs::copy_options::overwrite_existing);
+  }
+  Touch(root + "/2");
+  EXPECT_TRUE(store->PollOnce());
+  EXPECT_EQ(store->Current()->version(), "2");
+  EXPECT_TRUE(store->RejectedVersions().empty());
+}
+
+TEST(ModelStoreTest, IndexCorruptionAloneIsRejectedNamingTheIndex) {
+  const std::string root = recsys::testing::MakeUniqueDir("store_corrupt_index");
+  PublishWide(root, "1");
+  PublishWide(root, "2");
+  CorruptLikeTheTester(root + "/2", /*index=*/true, /*vectors=*/false);
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto store, ModelStore::Create(Options(root)));
+  EXPECT_EQ(store->Current()->version(), "1");
+  const std::string reason = ReasonOf(*store, "2");
+  EXPECT_NE(reason.find("items_ip.faiss: checksum mismatch"), std::string::npos) << reason;
+  // Republished in place (removed, published again): retried and served.
+  fs::remove_all(root + "/2");
+  PublishWide(root, "2");
+  Touch(root + "/2");
+  EXPECT_TRUE(store->PollOnce());
+  EXPECT_EQ(store->Current()->version(), "2");
+}
+
+TEST(ModelStoreTest, BrokenNewestDoesNotStopThePoller) {
+  const std::string root = recsys::testing::MakeUniqueDir("store_broken_newest");
+  PublishWide(root, "1");
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto store, ModelStore::Create(Options(root)));
+  // A valid 2 below a broken 3: 2 is picked up.
+  PublishWide(root, "2");
+  PublishWide(root, "3");
+  CorruptLikeTheTester(root + "/3", true, true);
+  EXPECT_TRUE(store->PollOnce());
+  EXPECT_EQ(store->Current()->version(), "2");
+  EXPECT_FALSE(ReasonOf(*store, "3").empty());
+  // A later 4 after the broken 3 is picked up too.
+  PublishWide(root, "4");
+  EXPECT_TRUE(store->PollOnce());
+  EXPECT_EQ(store->Current()->version(), "4");
+  // Rolled back to 2, then Reload(): newest valid is 4, never 3.
+  RECSYS_ASSERT_OK(store->Rollback().status());
+  EXPECT_FALSE(store->PollOnce());
+  RECSYS_ASSERT_OK_AND_ASSIGN(SwapResult r, store->Reload());
+  EXPECT_EQ(r.version, "4");
+}
+
+TEST(ModelStoreTest, ReloadWithNoVersionSkipsABrokenNewestAndRollbackToIt) {
+  const std::string root = recsys::testing::MakeUniqueDir("store_reload_newest_valid");
+  PublishWide(root, "1");
+  PublishWide(root, "2");
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto store, ModelStore::Create(Options(root)));
+  RECSYS_ASSERT_OK(store->Rollback().status());
+  EXPECT_EQ(store->Current()->version(), "1");
+  PublishWide(root, "3");
+  CorruptLikeTheTester(root + "/3", true, false);
+  // Newest valid is 2, not the broken 3 and not FailedPrecondition.
+  RECSYS_ASSERT_OK_AND_ASSIGN(SwapResult r, store->Reload());
+  EXPECT_TRUE(r.changed);
+  EXPECT_EQ(r.version, "2");
+  EXPECT_FALSE(store->pinned());
+  EXPECT_FALSE(store->PollOnce());
+  EXPECT_EQ(store->Current()->version(), "2");
+  EXPECT_NE(ReasonOf(*store, "3").find("items_ip.faiss"), std::string::npos);
+  // A rejected version removed from the root is no longer listed.
+  fs::remove_all(root + "/3");
+  EXPECT_FALSE(store->PollOnce());
+  EXPECT_TRUE(store->RejectedVersions().empty());
 }
 
 }  // namespace

@@ -551,6 +551,48 @@ TEST_F(ServerTest, AdminReloadAndRollback) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+// A newer version corrupted in place (4 KB of 0xFF inside items_ip.faiss,
+// same size): ReloadModel without a version stays on the newest valid one,
+// and GetModelInfo lists the rejected version with the reason.
+TEST_F(ServerTest, GetModelInfoListsARejectedVersionWithItsReason) {
+  namespace fs = std::filesystem;
+  const std::string served = world->shop->models->Current()->version();
+  const std::string broken = std::to_string(std::stoll(served) + 1);
+  const std::string root = world->shop->models->root();
+  fs::copy(root + "/" + served, root + "/" + broken, fs::copy_options::recursive);
+  const std::string index = root + "/" + broken + "/items_ip.faiss";
+  const auto size = fs::file_size(index);
+  ASSERT_GT(size, 4096u + 512u);
+  {
+    std::fstream f(index, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(256);
+    const std::string ff(4096, '\xFF');
+    f.write(ff.data(), static_cast<std::streamsize>(ff.size()));
+  }
+  ASSERT_EQ(fs::file_size(index), size);
+
+  v1::ReloadModelResponse reload;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  grpc::Status st = admin_->ReloadModel(&ctx, v1::ReloadModelRequest(), &reload);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_FALSE(reload.changed());
+  EXPECT_EQ(reload.version(), served);
+
+  v1::ModelInfo info;
+  grpc::ClientContext ictx;
+  Deadline(&ictx);
+  ASSERT_TRUE(admin_->GetModelInfo(&ictx, v1::GetModelInfoRequest(), &info).ok());
+  EXPECT_EQ(info.version(), served);
+  ASSERT_EQ(info.rejected_versions_size(), 1);
+  EXPECT_EQ(info.rejected_versions(0).version(), broken);
+  EXPECT_NE(info.rejected_versions(0).reason().find("items_ip.faiss: checksum mismatch"),
+            std::string::npos)
+      << info.rejected_versions(0).reason();
+  EXPECT_GT(info.rejected_versions(0).rejected_unix(), 0);
+  fs::remove_all(root + "/" + broken);
+}
+
 // Runs last in the suite: it stops Redis and brings it back empty.
 TEST_F(ServerTest, ZZRedisDownDegradesAnswersAndRecovers) {
   const std::string user = world->shop->users[2];
