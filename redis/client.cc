@@ -224,6 +224,27 @@ class Client::Pool {
                              absl::Span<const Command> commands,
                              absl::Time deadline, std::vector<Value>& replies);
 
+  // After a call failed with its connection reset: true when Redis
+  // requires a password this client does not send. A Redis with
+  // requirepass closes an unauthenticated connection that sends a large
+  // command (a bulk load's pipeline) instead of answering NOAUTH, so the
+  // caller would only see "connection reset". One PING on a fresh
+  // connection tells; it runs only on this error path.
+  bool RequiresAuth(absl::Time deadline) const {
+    if (!options_.password.empty()) return false;
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    Context context(redisConnectWithTimeout(
+        options_.host.c_str(), options_.port,
+        absl::ToTimeval(std::min(options_.connect_timeout, left))));
+    if (context == nullptr || context->err != 0) return false;
+    redisSetTimeout(context.get(), TimeoutUntil(deadline));
+    Reply reply(static_cast<redisReply*>(redisCommand(context.get(), "PING")));
+    return reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
+           absl::StartsWith(absl::string_view(reply->str, reply->len),
+                            "NOAUTH");
+  }
+
   Stats GetStats() const {
     Stats stats;
     stats.address = address_;
@@ -360,6 +381,14 @@ class Client::Pool {
 };
 
 namespace {
+
+// PermissionDenied: Redis wants a password and Options has none; `what` is
+// what Redis said (NOAUTH) or did (reset the connection).
+absl::Status NoAuthError(const std::string& address, absl::string_view what) {
+  return absl::PermissionDeniedError(absl::StrCat(
+      "redis ", address, " requires authentication (", what,
+      "); give a password (--redis_password_file or RECSYS_REDIS_PASSWORD)"));
+}
 
 // Status for a failed hiredis call on `context`.
 absl::Status IoError(const std::string& address, const redisContext* context,
@@ -543,15 +572,20 @@ absl::StatusOr<std::vector<Value>> Client::RoundTrip(
     }
     pool_->ReportCall(status.code() == absl::StatusCode::kDeadlineExceeded,
                       status.message());
-    if (!status.ok()) return status;
     for (const Value& reply : replies) {
-      if (reply.is_error() && absl::StartsWith(reply.text, "NOAUTH")) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "redis ", address_, " requires authentication (", reply.text,
-            "); give a password (--redis_password_file or "
-            "RECSYS_REDIS_PASSWORD)"));
+      // NOAUTH, or the answer Redis gives before closing a connection that
+      // sent a large command unauthenticated.
+      if (reply.is_error() &&
+          (absl::StartsWith(reply.text, "NOAUTH") ||
+           absl::StrContains(reply.text, "Protocol error: unauthenticated"))) {
+        return NoAuthError(address_, reply.text);
       }
     }
+    if (status.code() == absl::StatusCode::kUnavailable &&
+        pool_->RequiresAuth(deadline)) {
+      return NoAuthError(address_, status.message());
+    }
+    if (!status.ok()) return status;
     return replies;
   }
 }

@@ -46,7 +46,9 @@
 //     message says which.
 //   - PermissionDenied: Redis refused the connection's AUTH (wrong user or
 //     password; the connect then backs off like a failed connect), or
-//     answered NOAUTH (it requires a password and Options has none). The
+//     answered NOAUTH (it requires a password and Options has none; also
+//     when it reset the connection instead, as Redis does to a large
+//     unauthenticated command, and a probe PING answers NOAUTH). The
 //     message names the address and user, never the password.
 //   - DeadlineExceeded: no free connection, or no answer, before the
 //     deadline (also for a deadline already passed).

@@ -748,6 +748,12 @@ TEST(AuthTest, NoPasswordIsPermissionDenied) {
   const Command set[] = {{"SET", "k", "v"}};
   EXPECT_EQ(client->Execute(set, kDeadline).status().code(),
             absl::StatusCode::kPermissionDenied);
+  // A large unauthenticated command makes Redis close the connection
+  // instead of answering NOAUTH; still PermissionDenied, not a bare reset.
+  const Command big[] = {{"SET", "big", std::string(100000, 'x')}};
+  absl::Status bulk = client->Execute(big, kDeadline).status();
+  EXPECT_EQ(bulk.code(), absl::StatusCode::kPermissionDenied) << bulk;
+  EXPECT_THAT(std::string(bulk.message()), HasSubstr("requires authentication"));
   // With db != 0 the failure shows at connect (SELECT meets NOAUTH).
   Options with_db = OptionsFor(*server);
   with_db.db = 1;
