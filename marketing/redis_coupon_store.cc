@@ -10,9 +10,9 @@
 //                                     the user's issuances / redemptions
 //   {p}u:{user_id}:contact      HASH  campaign -> last contact (unix s)
 //
-// PutCoupons, DeleteCoupon, Issue and Redeem are one script each (EVALSHA, redis::Script): Redis runs a
-// script atomically, so the checks and the increments cannot interleave with
-// another client's.
+// PutCoupons, DeleteCoupon, Issue and Redeem are one script each (EVALSHA,
+// redis::Script): Redis runs a script atomically, so the checks and the
+// writes cannot interleave with another client's.
 //
 // The stored definition ("def") is the protobuf serialization of
 // recsys.v1.Coupon, as every earlier version of this store wrote it; the

@@ -248,7 +248,9 @@ absl::Status RedisServer::SpawnAndWait() {
                                                  " exited early (exit code ", code,
                                                  "); log tail:\n", LogTail()));
     }
-    if (AnswersPing(host_, port_, options_.auth_user, options_.auth_password)) return absl::OkStatus();
+    if (AnswersPing(host_, port_, options_.auth_user, options_.auth_password)) {
+      return absl::OkStatus();
+    }
     if (absl::Now() >= deadline) break;
     absl::SleepFor(kPollInterval);
   }
