@@ -71,6 +71,7 @@
 #include "model/model_format.h"
 #include "model/model_store.h"
 #include "redis/client.h"
+#include "redis/password.h"
 #include "recommender/recommender.h"
 #include "recommender/slot_config.h"
 #include "model/vector_index.h"
@@ -90,6 +91,9 @@ ABSL_FLAG(std::string, redis, "",
           "host:port of a Redis loaded with the model (recsys_synth_model --redis): "
           "also run the redis/* benchmarks.");
 ABSL_FLAG(std::string, redis_prefix, "rs:", "Prefix of every Redis key.");
+ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
+ABSL_FLAG(std::string, redis_password_file, "",
+          recsys::redis::kPasswordFileFlagHelp);
 ABSL_FLAG(std::string, crossover_items, "5000,10000,20000,50000,100000",
           "Catalog sizes of the crossover benchmarks.");
 
@@ -316,6 +320,11 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_redis).empty()) {
     auto options = recsys::redis::ParseAddress(absl::GetFlag(FLAGS_redis));
     if (!options.ok()) return Fail(options.status());
+    auto password =
+        recsys::redis::ReadPassword(absl::GetFlag(FLAGS_redis_password_file));
+    if (!password.ok()) return Fail(password.status());
+    options->user = absl::GetFlag(FLAGS_redis_user);
+    options->password = *std::move(password);
     auto client = recsys::redis::Client::Create(*options);
     if (!client.ok()) return Fail(client.status());
     f.redis_client = *std::move(client);

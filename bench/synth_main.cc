@@ -18,6 +18,7 @@
 #include "feature_store/redis_feature_store.h"
 #include "model/model_format.h"
 #include "redis/client.h"
+#include "redis/password.h"
 
 namespace {
 const recsys::bench::SynthOptions kSynth;
@@ -43,6 +44,9 @@ ABSL_FLAG(int, recall_queries, kPublish.recall_queries, "Sampled queries for the
 ABSL_FLAG(std::string, redis, "",
           "host:port; when set, bulk-load purchase histories and item metadata.");
 ABSL_FLAG(std::string, redis_prefix, "rs:", "Prefix of every Redis key.");
+ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
+ABSL_FLAG(std::string, redis_password_file, "",
+          recsys::redis::kPasswordFileFlagHelp);
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -101,6 +105,15 @@ int main(int argc, char** argv) {
       return 2;
     }
     options->default_timeout = absl::Seconds(30);
+    auto password =
+        recsys::redis::ReadPassword(absl::GetFlag(FLAGS_redis_password_file));
+    if (!password.ok()) {
+      std::fprintf(stderr, "--redis_password_file: %s\n",
+                   std::string(password.status().message()).c_str());
+      return 2;
+    }
+    options->user = absl::GetFlag(FLAGS_redis_user);
+    options->password = *std::move(password);
     auto client = recsys::redis::Client::Create(*options);
     if (!client.ok()) {
       std::fprintf(stderr, "--redis: %s\n", std::string(client.status().message()).c_str());

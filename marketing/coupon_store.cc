@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -104,6 +105,13 @@ absl::Status CheckUserId(absl::string_view field, absl::string_view user_id) {
   return absl::OkStatus();
 }
 
+absl::Status DeletedIdStatus(size_t index, absl::string_view id) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "coupons[", index, "].id: coupon '", id,
+      "' was deleted; use a new id (a deleted id cannot be reused, so its "
+      "budget cannot be reset)"));
+}
+
 }  // namespace internal
 
 CouponState MakeCouponState(const Coupon& coupon, int64_t issued,
@@ -142,6 +150,11 @@ class InMemoryCouponStore final : public CouponStore {
                           absl::Time) override {
     RECSYS_RETURN_IF_ERROR(ValidateCatalog(catalog));
     absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < catalog.coupons.size(); ++i) {
+      if (deleted_.contains(catalog.coupons[i].id)) {
+        return internal::DeletedIdStatus(i, catalog.coupons[i].id);
+      }
+    }
     for (const Coupon& coupon : catalog.coupons) {
       coupons_[coupon.id].coupon = coupon;
     }
@@ -169,6 +182,7 @@ class InMemoryCouponStore final : public CouponStore {
     if (it == coupons_.end())
       return OutcomeStatus(CouponOutcome::kNotFound, "", coupon_id, 0, 0);
     coupons_.erase(it);
+    deleted_.insert(std::string(coupon_id));
     return absl::OkStatus();
   }
 
@@ -327,6 +341,8 @@ class InMemoryCouponStore final : public CouponStore {
   mutable absl::Mutex mu_;
   // Sorted by id, so ListCoupons needs no sort.
   std::map<std::string, Entry, std::less<>> coupons_ ABSL_GUARDED_BY(mu_);
+  // Ids of deleted coupons, which PutCoupons refuses.
+  absl::flat_hash_set<std::string> deleted_ ABSL_GUARDED_BY(mu_);
   // user -> coupon -> counts.
   absl::flat_hash_map<std::string,
                       absl::flat_hash_map<std::string, UserCouponCounts>>

@@ -28,9 +28,15 @@
 //     the store's free_shipping_value) and counts it.
 //   - Money is kept in whole cents.
 //
+//   - A deleted coupon's id is retired: PutCoupons refuses it for good, so
+//     deleting a coupon and putting it again cannot reset its counters (5
+//     redemptions would otherwise become 0 and its budget would restart).
+//     Re-issue a coupon under a new id.
+//
 // Error contract shared by all implementations:
 //   - InvalidArgument: malformed argument (empty or invalid id, a catalog
-//     failing ValidateCatalog, negative or non-finite order value).
+//     failing ValidateCatalog, an id of a deleted coupon, negative or
+//     non-finite order value).
 //   - NotFound: unknown coupon id.
 //   - FailedPrecondition: outside the validity window; Redeem without an
 //     unredeemed issuance; order below the threshold.
@@ -79,6 +85,8 @@ class CouponStore {
 
   // Upserts every coupon of `catalog` (validated first, all or nothing):
   // definitions are replaced, states kept. Coupons not in the catalog stay.
+  // InvalidArgument naming coupons[i].id ("... was deleted; use a new id")
+  // when an id belongs to a deleted coupon; nothing is written then.
   virtual absl::Status PutCoupons(const CouponCatalog& catalog,
                                   absl::Time deadline) = 0;
 
@@ -86,8 +94,8 @@ class CouponStore {
   virtual absl::StatusOr<std::vector<CouponWithState>> ListCoupons(
       absl::Time deadline) const = 0;
 
-  // Removes the definition and state (NotFound when unknown). Per-user
-  // counts stay: a coupon re-created under the same id keeps its caps.
+  // Removes the definition and state (NotFound when unknown) and retires
+  // the id: PutCoupons refuses it from then on. Per-user counts stay.
   virtual absl::Status DeleteCoupon(absl::string_view coupon_id,
                                     absl::Time deadline) = 0;
 

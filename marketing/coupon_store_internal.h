@@ -6,6 +6,7 @@
 #ifndef RECSYS_MARKETING_COUPON_STORE_INTERNAL_H_
 #define RECSYS_MARKETING_COUPON_STORE_INTERNAL_H_
 
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/status/status.h"
@@ -41,6 +42,10 @@ enum class CouponOutcome {
 // naming the user and coupon.
 absl::Status OutcomeStatus(CouponOutcome outcome, absl::string_view user_id,
                            absl::string_view coupon_id, int64_t a, int64_t b);
+
+// InvalidArgument naming coupons[index].id: `id` belongs to a deleted coupon
+// and cannot be put again (its budget would restart from zero).
+absl::Status DeletedIdStatus(size_t index, absl::string_view id);
 
 // InvalidArgument unless `id` passes IsValidId; `field` names it. For
 // coupon ids and campaigns.

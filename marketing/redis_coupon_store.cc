@@ -1,6 +1,8 @@
 // The Redis CouponStore. Key schema: docs/redis_keys.md ("Marketing keys").
 //
 //   {p}coupons                  SET   of coupon ids
+//   {p}coupons:deleted          SET   ids of deleted coupons (tombstones:
+//                                     PutCoupons refuses them)
 //   {p}coupon:{coupon_id}       HASH  definition (the serialized
 //                                     recsys.v1.Coupon + the fields the
 //                                     scripts read) and state counters
@@ -8,9 +10,9 @@
 //                                     the user's issuances / redemptions
 //   {p}u:{user_id}:contact      HASH  campaign -> last contact (unix s)
 //
-// Issue and Redeem are one script each (EVALSHA, redis::Script): Redis runs a
-// script atomically, so the checks and the increments cannot interleave with
-// another client's.
+// PutCoupons, DeleteCoupon, Issue and Redeem are one script each (EVALSHA,
+// redis::Script): Redis runs a script atomically, so the checks and the
+// writes cannot interleave with another client's.
 //
 // The stored definition ("def") is the protobuf serialization of
 // recsys.v1.Coupon, as every earlier version of this store wrote it; the
@@ -139,6 +141,41 @@ redis.call('HINCRBY', KEYS[2], rfield, 1)
 return {0, disc, 0}
 )lua";
 
+// KEYS[1] = the deleted ids set, KEYS[2] = the ids set, KEYS[2 + i] = coupon
+// i's hash. ARGV, per coupon: id, n, then n hash field/value arguments.
+// Returns the 1-based position of the first coupon whose id was deleted
+// (nothing written), or 0 after writing every coupon.
+constexpr absl::string_view kPutScript = R"lua(
+local n = #KEYS - 2
+local ids = {}
+local from = {}
+local count = {}
+local pos = 1
+for i = 1, n do
+  ids[i] = ARGV[pos]
+  count[i] = tonumber(ARGV[pos + 1])
+  from[i] = pos + 2
+  pos = pos + 2 + count[i]
+  if redis.call('SISMEMBER', KEYS[1], ids[i]) == 1 then return i end
+end
+for i = 1, n do
+  redis.call('SADD', KEYS[2], ids[i])
+  redis.call('HSET', KEYS[2 + i], unpack(ARGV, from[i], from[i] + count[i] - 1))
+end
+return 0
+)lua";
+
+// KEYS[1] = the coupon's hash, KEYS[2] = the ids set, KEYS[3] = the deleted
+// ids set; ARGV[1] = the id. 1 when deleted (and the id retired), 0 when
+// unknown.
+constexpr absl::string_view kDeleteScript = R"lua(
+local a = redis.call('DEL', KEYS[1])
+local b = redis.call('SREM', KEYS[2], ARGV[1])
+if a == 0 and b == 0 then return 0 end
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+)lua";
+
 // Shortest text that reads back as the same double (Lua's tonumber included).
 std::string FormatDouble(double value) {
   char buffer[64];
@@ -161,44 +198,60 @@ class RedisCouponStore final : public CouponStore {
                           absl::Time deadline) override {
     RECSYS_RETURN_IF_ERROR(ValidateCatalog(catalog));
     if (catalog.coupons.empty()) return absl::OkStatus();
-    std::vector<RedisCommand> commands;
-    commands.push_back({"MULTI"});
+    // One script: the tombstone check and the writes are atomic.
+    std::vector<std::string> keys = {DeletedKey(), IdsKey()};
+    std::vector<std::string> args;
     for (const Coupon& c : catalog.coupons) {
       std::string def;
       if (!ToProto(c).SerializeToString(&def)) {
         return absl::InternalError(
             absl::StrCat("cannot serialize coupon '", c.id, "'"));
       }
-      commands.push_back({"SADD", IdsKey(), c.id});
-      commands.push_back({"HSET",
-                          CouponKey(c.id),
-                          kDef,
-                          std::move(def),
-                          kType,
-                          absl::StrCat(static_cast<int>(c.type)),
-                          kAmountCents,
-                          absl::StrCat(ToCents(c.amount_off)),
-                          kPercent,
-                          FormatDouble(c.percent_off),
-                          kThresholdCents,
-                          absl::StrCat(ToCents(c.threshold_spend)),
-                          kMaxCents,
-                          absl::StrCat(ToCents(c.max_discount)),
-                          kFrom,
-                          absl::StrCat(c.valid_from_unix),
-                          kUntil,
-                          absl::StrCat(c.valid_until_unix),
-                          kBudgetCount,
-                          absl::StrCat(c.budget_count),
-                          kBudgetCents,
-                          absl::StrCat(ToCents(c.budget_money)),
-                          kCap,
-                          absl::StrCat(c.per_user_cap),
-                          kCampaign,
-                          c.campaign.empty() ? c.id : c.campaign});
+      keys.push_back(CouponKey(c.id));
+      RedisCommand fields = {kDef,
+                             std::move(def),
+                             kType,
+                             absl::StrCat(static_cast<int>(c.type)),
+                             kAmountCents,
+                             absl::StrCat(ToCents(c.amount_off)),
+                             kPercent,
+                             FormatDouble(c.percent_off),
+                             kThresholdCents,
+                             absl::StrCat(ToCents(c.threshold_spend)),
+                             kMaxCents,
+                             absl::StrCat(ToCents(c.max_discount)),
+                             kFrom,
+                             absl::StrCat(c.valid_from_unix),
+                             kUntil,
+                             absl::StrCat(c.valid_until_unix),
+                             kBudgetCount,
+                             absl::StrCat(c.budget_count),
+                             kBudgetCents,
+                             absl::StrCat(ToCents(c.budget_money)),
+                             kCap,
+                             absl::StrCat(c.per_user_cap),
+                             kCampaign,
+                             c.campaign.empty() ? c.id : c.campaign};
+      args.push_back(c.id);
+      args.push_back(absl::StrCat(fields.size()));
+      for (std::string& f : fields) args.push_back(std::move(f));
     }
-    commands.push_back({"EXEC"});
-    return client_->Execute(commands, deadline).status();
+    RECSYS_ASSIGN_OR_RETURN(Value r,
+                            client_->Eval(put_script_, keys, args, deadline));
+    if (r.is_error()) {
+      return absl::InternalError(absl::StrCat(
+          "redis ", client_->address(), ": PutCoupons script failed: ", r.text));
+    }
+    if (r.type != Value::Type::kInteger || r.integer < 0 ||
+        r.integer > static_cast<int64_t>(catalog.coupons.size())) {
+      return absl::InternalError(absl::StrCat(
+          "redis ", client_->address(), ": unexpected PutCoupons reply"));
+    }
+    if (r.integer > 0) {
+      const size_t i = static_cast<size_t>(r.integer - 1);
+      return internal::DeletedIdStatus(i, catalog.coupons[i].id);
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<CouponWithState>> ListCoupons(
@@ -247,15 +300,19 @@ class RedisCouponStore final : public CouponStore {
   absl::Status DeleteCoupon(absl::string_view coupon_id,
                             absl::Time deadline) override {
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
-    const RedisCommand commands[] = {{"MULTI"},
-                                     {"DEL", CouponKey(coupon_id)},
-                                     {"SREM", IdsKey(), std::string(coupon_id)},
-                                     {"EXEC"}};
-    RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
-                            client_->Execute(commands, deadline));
-    const Value& exec = replies.back();
-    if (exec.elements.size() != 2 ||
-        (exec.elements[0].integer == 0 && exec.elements[1].integer == 0)) {
+    const std::string keys[] = {CouponKey(coupon_id), IdsKey(), DeletedKey()};
+    const std::string args[] = {std::string(coupon_id)};
+    RECSYS_ASSIGN_OR_RETURN(
+        Value r, client_->Eval(delete_script_, keys, args, deadline));
+    if (r.is_error()) {
+      return absl::InternalError(absl::StrCat(
+          "redis ", client_->address(), ": DeleteCoupon script failed: ", r.text));
+    }
+    if (r.type != Value::Type::kInteger) {
+      return absl::InternalError(absl::StrCat(
+          "redis ", client_->address(), ": unexpected DeleteCoupon reply"));
+    }
+    if (r.integer == 0) {
       return OutcomeStatus(CouponOutcome::kNotFound, "", coupon_id, 0, 0);
     }
     return absl::OkStatus();
@@ -394,6 +451,9 @@ class RedisCouponStore final : public CouponStore {
   }
 
   std::string IdsKey() const { return absl::StrCat(key_prefix_, "coupons"); }
+  std::string DeletedKey() const {
+    return absl::StrCat(key_prefix_, "coupons:deleted");
+  }
   std::string CouponKey(absl::string_view id) const {
     return absl::StrCat(key_prefix_, "coupon:", id);
   }
@@ -408,6 +468,8 @@ class RedisCouponStore final : public CouponStore {
   const int64_t shipping_cents_;
   const redis::Script issue_script_{std::string(kIssueScript)};
   const redis::Script redeem_script_{std::string(kRedeemScript)};
+  const redis::Script put_script_{std::string(kPutScript)};
+  const redis::Script delete_script_{std::string(kDeleteScript)};
 };
 
 }  // namespace

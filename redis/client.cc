@@ -107,6 +107,11 @@ class Client::Pool {
       while (true) {
         const absl::Time now = absl::Now();
         if (now < retry_after_) {
+          if (fail_fast_code_ == absl::StatusCode::kPermissionDenied) {
+            return absl::PermissionDeniedError(absl::StrCat(
+                fail_fast_reason_, "; not retrying AUTH for another ",
+                absl::FormatDuration(retry_after_ - now)));
+          }
           return absl::UnavailableError(absl::StrCat(
               "redis ", address_, " unreachable (", fail_fast_reason_,
               "); in reconnect backoff for another ",
@@ -137,6 +142,7 @@ class Client::Pool {
       if (back_off) {
         retry_after_ = absl::Now() + options_.reconnect_backoff;
         fail_fast_reason_ = std::string(context.status().message());
+        fail_fast_code_ = context.status().code();
       }
       // Waiters either take the freed slot or see the backoff.
       cv_.SignalAll();
@@ -182,6 +188,7 @@ class Client::Pool {
       stalled_in_a_row_ = 0;
       ++stall_trips_;
       retry_after_ = absl::Now() + options_.reconnect_backoff;
+      fail_fast_code_ = absl::StatusCode::kUnavailable;
       fail_fast_reason_ = absl::StrCat(options_.stall_trip,
                                        " calls in a row unanswered: ", error);
     }
@@ -216,6 +223,27 @@ class Client::Pool {
   absl::Status RerunNoScript(redisContext* context,
                              absl::Span<const Command> commands,
                              absl::Time deadline, std::vector<Value>& replies);
+
+  // After a call failed with its connection reset: true when Redis
+  // requires a password this client does not send. A Redis with
+  // requirepass closes an unauthenticated connection that sends a large
+  // command (a bulk load's pipeline) instead of answering NOAUTH, so the
+  // caller would only see "connection reset". One PING on a fresh
+  // connection tells; it runs only on this error path.
+  bool RequiresAuth(absl::Time deadline) const {
+    if (!options_.password.empty()) return false;
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    Context context(redisConnectWithTimeout(
+        options_.host.c_str(), options_.port,
+        absl::ToTimeval(std::min(options_.connect_timeout, left))));
+    if (context == nullptr || context->err != 0) return false;
+    redisSetTimeout(context.get(), TimeoutUntil(deadline));
+    Reply reply(static_cast<redisReply*>(redisCommand(context.get(), "PING")));
+    return reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
+           absl::StartsWith(absl::string_view(reply->str, reply->len),
+                            "NOAUTH");
+  }
 
   Stats GetStats() const {
     Stats stats;
@@ -262,6 +290,9 @@ class Client::Pool {
       return absl::UnavailableError(
           absl::StrCat("connect to redis ", address_, ": ", context->errstr));
     }
+    if (!options_.password.empty()) {
+      RECSYS_RETURN_IF_ERROR(Authenticate(context.get(), deadline, back_off));
+    }
     if (options_.db != 0) {
       redisSetTimeout(context.get(), TimeoutUntil(deadline));
       const std::string db = absl::StrCat(options_.db);
@@ -284,6 +315,43 @@ class Client::Pool {
     return context;
   }
 
+  // Sends AUTH [user] password on a new connection. PermissionDenied (and
+  // `back_off`) when Redis refuses it; Unavailable on an I/O error. No
+  // message contains the password.
+  absl::Status Authenticate(redisContext* context, absl::Time deadline,
+                            bool& back_off) {
+    redisSetTimeout(context, TimeoutUntil(deadline));
+    std::vector<const char*> argv = {"AUTH"};
+    std::vector<size_t> lengths = {4};
+    if (!options_.user.empty()) {
+      argv.push_back(options_.user.data());
+      lengths.push_back(options_.user.size());
+    }
+    argv.push_back(options_.password.data());
+    lengths.push_back(options_.password.size());
+    const std::string who =
+        options_.user.empty() ? std::string("the default user")
+                              : absl::StrCat("user '", options_.user, "'");
+    Reply reply(static_cast<redisReply*>(redisCommandArgv(
+        context, static_cast<int>(argv.size()), argv.data(), lengths.data())));
+    if (reply == nullptr) {
+      back_off = absl::Now() < deadline;
+      return absl::UnavailableError(absl::StrCat(
+          "AUTH as ", who, " on redis ", address_, ": ", context->errstr));
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+      back_off = true;
+      // Redis's error text ("WRONGPASS invalid username-password pair...",
+      // "ERR AUTH <password> called without any password configured...")
+      // never echoes the password; it is kept for the operator.
+      return absl::PermissionDeniedError(absl::StrCat(
+          "redis ", address_, " refused AUTH as ", who,
+          " (check --redis_user and the password file): ",
+          absl::string_view(reply->str, reply->len)));
+    }
+    return absl::OkStatus();
+  }
+
   // Immutable after construction.
   const Options options_;
   const std::string address_;
@@ -298,6 +366,9 @@ class Client::Pool {
   // fail_fast_reason_.
   absl::Time retry_after_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::string fail_fast_reason_ ABSL_GUARDED_BY(mu_);
+  // PermissionDenied after a refused AUTH, else Unavailable.
+  absl::StatusCode fail_fast_code_ ABSL_GUARDED_BY(mu_) =
+      absl::StatusCode::kUnavailable;
   int stalled_in_a_row_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t stall_trips_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t stale_retries_ ABSL_GUARDED_BY(mu_) = 0;
@@ -310,6 +381,14 @@ class Client::Pool {
 };
 
 namespace {
+
+// PermissionDenied: Redis wants a password and Options has none; `what` is
+// what Redis said (NOAUTH) or did (reset the connection).
+absl::Status NoAuthError(const std::string& address, absl::string_view what) {
+  return absl::PermissionDeniedError(absl::StrCat(
+      "redis ", address, " requires authentication (", what,
+      "); give a password (--redis_password_file or RECSYS_REDIS_PASSWORD)"));
+}
 
 // Status for a failed hiredis call on `context`.
 absl::Status IoError(const std::string& address, const redisContext* context,
@@ -493,6 +572,19 @@ absl::StatusOr<std::vector<Value>> Client::RoundTrip(
     }
     pool_->ReportCall(status.code() == absl::StatusCode::kDeadlineExceeded,
                       status.message());
+    for (const Value& reply : replies) {
+      // NOAUTH, or the answer Redis gives before closing a connection that
+      // sent a large command unauthenticated.
+      if (reply.is_error() &&
+          (absl::StartsWith(reply.text, "NOAUTH") ||
+           absl::StrContains(reply.text, "Protocol error: unauthenticated"))) {
+        return NoAuthError(address_, reply.text);
+      }
+    }
+    if (status.code() == absl::StatusCode::kUnavailable &&
+        pool_->RequiresAuth(deadline)) {
+      return NoAuthError(address_, status.message());
+    }
     if (!status.ok()) return status;
     return replies;
   }

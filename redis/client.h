@@ -33,13 +33,23 @@
 //     SIGPIPE, whose default action kills the process. Every call blocks
 //     SIGPIPE in the calling thread while it does I/O and discards one
 //     raised meanwhile.
+//   - Authentication: with Options::password set, every new connection
+//     (including one replacing a stale connection after a Redis restart)
+//     sends AUTH before SELECT, so the pool re-authenticates by itself.
 //   - Scripts run by SHA (EVALSHA); a NOSCRIPT reply (Redis restarted empty,
 //     or SCRIPT FLUSH) makes the client load the script again and re-run
 //     that command once, on the same connection. See Script.
 //
 // Status codes of every call:
 //   - Unavailable: Redis unreachable (connect failed, connection reset), or
-//     failing fast (connect backoff, stall breaker); the message says which.
+//     failing fast (connect backoff, stall breaker, refused AUTH); the
+//     message says which.
+//   - PermissionDenied: Redis refused the connection's AUTH (wrong user or
+//     password; the connect then backs off like a failed connect), or
+//     answered NOAUTH (it requires a password and Options has none; also
+//     when it reset the connection instead, as Redis does to a large
+//     unauthenticated command, and a probe PING answers NOAUTH). The
+//     message names the address and user, never the password.
 //   - DeadlineExceeded: no free connection, or no answer, before the
 //     deadline (also for a deadline already passed).
 //   - Internal (Execute only): an error reply, naming the command.
@@ -74,6 +84,14 @@ struct Options {
   int port = 6379;
   // Logical database (SELECT) of every connection.
   int db = 0;
+  // Credentials sent on every new connection, before SELECT: empty password
+  // sends no AUTH (a Redis without requirepass); a password alone sends
+  // `AUTH <password>` (the default user); user and password send
+  // `AUTH <user> <password>` (a Redis 6+ ACL user). The password never
+  // appears in a Status message, Describe(), Stats or a log line. Fill it
+  // from ReadPassword (password.h) in main, never from a flag value.
+  std::string user;
+  std::string password;
   // Maximum open connections; callers beyond it wait (until their deadline)
   // for a free one. Shared by every store using the client.
   int pool_size = 8;
@@ -92,7 +110,7 @@ struct Options {
 };
 
 // OK, or InvalidArgument naming the bad field: empty host, port outside
-// 1..65535, db < 0, pool_size < 1, non-positive connect_timeout or
+// 1..65535, db < 0, a user without a password, pool_size < 1, non-positive connect_timeout or
 // default_timeout, negative reconnect_backoff or stall_trip.
 absl::Status ValidateOptions(const Options& options);
 

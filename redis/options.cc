@@ -21,6 +21,10 @@ absl::Status ValidateOptions(const Options& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("db: must be >= 0, got ", options.db));
   }
+  if (!options.user.empty() && options.password.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "user: '", options.user, "' is set but the password is empty"));
+  }
   if (options.pool_size < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("pool_size: must be >= 1, got ", options.pool_size));

@@ -49,21 +49,35 @@ else
   "$BIN/training/recsys_datagen" --out="$INPUT" --seed=7
 fi
 
-echo "== 2. Redis"
+echo "== 2. Redis (password-protected)"
 REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-  --daemonize no --dir "$DEMO_DIR" > "$DEMO_DIR/redis.log" 2>&1 &
+# A fresh password per run, in files only the user can read: the redis-server
+# takes it as its requirepass from a config file, and recsys_train and
+# recsys_server from --redis_password_file, so it never shows in `ps`.
+PASSWORD_FILE="$DEMO_DIR/redis_password"
+(
+  umask 077
+  head -c 24 /dev/urandom | base64 | tr -d '/+=\n' > "$PASSWORD_FILE"
+  printf 'requirepass %s\n' "$(cat "$PASSWORD_FILE")" > "$DEMO_DIR/redis.conf"
+)
+redis-server "$DEMO_DIR/redis.conf" --port "$REDIS_PORT" --bind 127.0.0.1 \
+  --save "" --appendonly no --daemonize no --dir "$DEMO_DIR" \
+  > "$DEMO_DIR/redis.log" 2>&1 &
 PIDS+=($!)
+redis_ping() {
+  REDISCLI_AUTH=$(cat "$PASSWORD_FILE") redis-cli -p "$REDIS_PORT" ping 2>/dev/null |
+    grep -q PONG
+}
 for _ in $(seq 1 100); do
-  redis-cli -p "$REDIS_PORT" ping > /dev/null 2>&1 && break
+  redis_ping && break
   sleep 0.1
 done
-redis-cli -p "$REDIS_PORT" ping > /dev/null
-echo "redis-server on 127.0.0.1:$REDIS_PORT"
+redis_ping
+echo "redis-server on 127.0.0.1:$REDIS_PORT (requirepass from $PASSWORD_FILE)"
 
 echo "== 3. Train (and load purchase history + item metadata into Redis)"
 "$BIN/training/recsys_train" --input="$INPUT" --model_root="$DEMO_DIR/models" \
-  --redis="127.0.0.1:$REDIS_PORT"
+  --redis="127.0.0.1:$REDIS_PORT" --redis_password_file="$PASSWORD_FILE"
 
 echo "== 4. Server"
 # One API key with every scope for this demo (production gives each client
@@ -78,7 +92,8 @@ echo "API keys file: $(cat "$DEMO_DIR/api_keys")"
 rm -f "$DEMO_DIR/server.port"
 "$BIN/server/recsys_server" --model_root="$DEMO_DIR/models" \
   --api_keys_file="$DEMO_DIR/api_keys" \
-  --redis="127.0.0.1:$REDIS_PORT" --listen=127.0.0.1:0 \
+  --redis="127.0.0.1:$REDIS_PORT" --redis_password_file="$PASSWORD_FILE" \
+  --listen=127.0.0.1:0 \
   --slots_config="$ROOT/deploy/slots.textproto" \
   --port_file="$DEMO_DIR/server.port" > "$DEMO_DIR/server.log" 2>&1 &
 PIDS+=($!)

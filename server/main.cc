@@ -40,6 +40,7 @@
 #include "server/coupon_event_sink.h"
 #include "server/recommender_service.h"
 #include "redis/client.h"
+#include "redis/password.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "Address to listen on (port 0: any free port); default: this host only.");
@@ -52,6 +53,9 @@ ABSL_FLAG(std::string, model_root, "models", "Directory of versioned model direc
 ABSL_FLAG(std::string, redis, "",
           "Redis host:port for features; empty: embedded in-memory store seeded from the model.");
 ABSL_FLAG(std::string, redis_prefix, "rs:", "Prefix of every Redis key.");
+ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
+ABSL_FLAG(std::string, redis_password_file, "",
+          recsys::redis::kPasswordFileFlagHelp);
 ABSL_FLAG(int, redis_pool, 8,
           "Maximum Redis connections of the process (one pool shared by the feature, coupon "
           "and segment stores).");
@@ -186,6 +190,13 @@ int main(int argc, char** argv) {
       return 1;
     }
     redis_options->pool_size = absl::GetFlag(FLAGS_redis_pool);
+    auto password = redis::ReadPassword(absl::GetFlag(FLAGS_redis_password_file));
+    if (!password.ok()) {
+      LogError(absl::StrCat("--redis_password_file: ", password.status().message()));
+      return 1;
+    }
+    redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    redis_options->password = *std::move(password);
     auto client = redis::Client::Create(*redis_options);
     if (!client.ok()) {
       LogError(absl::StrCat("--redis: ", client.status().message()));

@@ -20,6 +20,7 @@
 #include "marketing/coupons.h"
 #include "marketing/segment_store.h"
 #include "redis/client.h"
+#include "redis/password.h"
 #include "training/trainer.h"
 
 namespace {
@@ -72,6 +73,9 @@ ABSL_FLAG(std::string, redis, "",
           "metadata into Redis after publishing.");
 ABSL_FLAG(std::string, redis_key_prefix, "",
           "Key prefix in Redis; empty: the store's default.");
+ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
+ABSL_FLAG(std::string, redis_password_file, "",
+          recsys::redis::kPasswordFileFlagHelp);
 ABSL_FLAG(int, max_error_lines, kRead.max_error_lines,
           "Malformed rows to print.");
 ABSL_FLAG(int64_t, max_record_bytes, kRead.csv.max_record_bytes,
@@ -205,6 +209,11 @@ int main(int argc, char** argv) {
     absl::StatusOr<recsys::redis::Options> redis_options =
         recsys::redis::ParseAddress(redis);
     if (!redis_options.ok()) return Fail(redis_options.status());
+    absl::StatusOr<std::string> password =
+        recsys::redis::ReadPassword(absl::GetFlag(FLAGS_redis_password_file));
+    if (!password.ok()) return Fail(password.status());
+    redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    redis_options->password = *std::move(password);
     absl::StatusOr<std::unique_ptr<recsys::redis::Client>> client =
         recsys::redis::Client::Create(*redis_options);
     if (!client.ok()) return Fail(client.status());

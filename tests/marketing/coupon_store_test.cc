@@ -180,11 +180,54 @@ TEST_P(CouponStoreContractTest, DeleteCoupon) {
   EXPECT_EQ(all[0].coupon.id, "kept");
   EXPECT_EQ(store_->Issue("u1", "gone", At(kNow), kDeadline).status().code(),
             absl::StatusCode::kNotFound);
-  // Re-created: the state starts over, the user's cap does not.
-  Put({c});
-  EXPECT_EQ(Get("gone").state.issued, 0);
-  EXPECT_EQ(store_->Issue("u1", "gone", At(kNow), kDeadline).status().code(),
-            absl::StatusCode::kResourceExhausted);
+  // The id is retired (DeletedIdCannotBeReused); the user's count stays.
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::vector<UserCouponCounts> counts,
+      store_->GetUserCounts("u1", std::vector<std::string>{"gone"}, kDeadline));
+  EXPECT_EQ(counts[0].issued, 1);
+}
+
+TEST_P(CouponStoreContractTest, DeletedIdCannotBeReused) {
+  ASSERT_NE(store_, nullptr);
+  Coupon c = AmountOff("spent", 5);
+  c.budget_count = 5;
+  Put({c, AmountOff("other", 1)});
+  for (int i = 0; i < 5; ++i) {
+    RECSYS_ASSERT_OK(IssueAndRedeem(absl::StrCat("u", i), "spent", 50));
+  }
+  EXPECT_EQ(Get("spent").state.remaining_count, 0);
+  RECSYS_ASSERT_OK(store_->DeleteCoupon("spent", kDeadline));
+
+  // Putting the deleted id again (alone, or inside a catalog) is refused,
+  // naming the entry, and writes nothing: the 5 redemptions cannot be reset
+  // to 0 that way.
+  absl::Status again = store_->PutCoupons(Catalog({c}), kDeadline);
+  EXPECT_EQ(again.code(), absl::StatusCode::kInvalidArgument) << again;
+  EXPECT_THAT(std::string(again.message()),
+              ::testing::HasSubstr("coupons[0].id"));
+  EXPECT_THAT(std::string(again.message()),
+              ::testing::HasSubstr("was deleted; use a new id"));
+  Coupon fresh = AmountOff("fresh", 2);
+  Coupon other = AmountOff("other", 3);
+  absl::Status mixed =
+      store_->PutCoupons(Catalog({fresh, c, other}), kDeadline);
+  EXPECT_EQ(mixed.code(), absl::StatusCode::kInvalidArgument) << mixed;
+  EXPECT_THAT(std::string(mixed.message()),
+              ::testing::HasSubstr("coupons[1].id"));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<CouponWithState> all,
+                              store_->ListCoupons(kDeadline));
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].coupon.id, "other");
+  EXPECT_EQ(all[0].coupon.amount_off, 1);  // the refused catalog wrote nothing
+  EXPECT_EQ(store_->Issue("u9", "spent", At(kNow), kDeadline).status().code(),
+            absl::StatusCode::kNotFound);
+  // A new id is fine; deleting twice still says NotFound.
+  Coupon renamed = c;
+  renamed.id = "spent-v2";
+  Put({renamed});
+  EXPECT_EQ(Get("spent-v2").state.remaining_count, 5);
+  EXPECT_EQ(store_->DeleteCoupon("spent", kDeadline).code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_P(CouponStoreContractTest, IssueChecksWindowAndCountsPerUser) {

@@ -89,6 +89,11 @@ TEST(RedisCouponStoreTest, KeySchemaMatchesDocumentation) {
   // Nothing else under the prefix.
   EXPECT_EQ(cmd({"EVAL", "return #redis.call('KEYS', ARGV[1])", "0", p + "*"}),
             "4");
+  // Deleting leaves a tombstone: the id in {p}coupons:deleted.
+  RECSYS_ASSERT_OK(store->DeleteCoupon("C1", kDeadline));
+  EXPECT_EQ(cmd({"EXISTS", coupon}), "0");
+  EXPECT_EQ(cmd({"TYPE", p + "coupons:deleted"}), "set");
+  EXPECT_EQ(cmd({"SMEMBERS", p + "coupons:deleted"}), "C1");
 }
 
 TEST(RedisCouponStoreTest, DeadRedisIsUnavailable) {

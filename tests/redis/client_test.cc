@@ -1,7 +1,8 @@
 // Tests of redis::Client against a real redis-server: options and address
 // parsing, replies, deadlines, the connect backoff and the stall breaker,
 // stale pooled connections after a restart, scripts after SCRIPT FLUSH or a
-// restart, the pool bound, and concurrent use.
+// restart, the pool bound, concurrent use, and AUTH (requirepass and an ACL
+// user; refused AUTH; re-authentication after a restart).
 #include "redis/client.h"
 
 #include <atomic>
@@ -105,6 +106,8 @@ TEST(OptionsTest, Validation) {
   EXPECT_EQ(error({.reconnect_backoff = -absl::Seconds(1)}),
             "reconnect_backoff: must be >= 0");
   EXPECT_EQ(error({.stall_trip = -1}), "stall_trip: must be >= 0, got -1");
+  EXPECT_EQ(error({.user = "app"}),
+            "user: 'app' is set but the password is empty");
   for (const Options& bad :
        {Options{.host = ""}, Options{.port = 0}, Options{.port = 70000},
         Options{.db = -1}, Options{.pool_size = 0},
@@ -646,6 +649,145 @@ TEST(ClientTest, CallersBeyondThePoolWaitUntilTheirDeadline) {
               HasSubstr("no free redis connection"));
   holder.join();
   RECSYS_EXPECT_OK(client->Ping(kDeadline));
+}
+
+// --- AUTH -----------------------------------------------------------------
+
+constexpr char kPassword[] = "pw-Secret-7f3a";
+
+// A server that requires kPassword (requirepass, the default user) and also
+// knows an ACL user "app" with password "app-Secret-91c2".
+absl::StatusOr<std::unique_ptr<RedisServer>> StartAuthServer() {
+  recsys::testing::RedisServerOptions options;
+  // A config directive's words are separate arguments on the command line.
+  options.extra_args = {"--requirepass", kPassword, "--user", "app", "on",
+                        ">app-Secret-91c2", "~*", "&*", "+@all"};
+  options.auth_password = kPassword;
+  return RedisServer::Start(options);
+}
+
+// True when no text the client shows contains `secret`.
+void ExpectNoSecretIn(const Client& client, const absl::Status& status,
+                      absl::string_view secret) {
+  EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr(secret)));
+  EXPECT_THAT(client.Describe(), ::testing::Not(HasSubstr(secret)));
+  EXPECT_THAT(client.GetStats().ToString(), ::testing::Not(HasSubstr(secret)));
+}
+
+TEST(AuthTest, RightPasswordWorksAndIsNeverShown) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              StartAuthServer());
+  Options options = OptionsFor(*server);
+  options.password = kPassword;
+  options.db = 2;  // AUTH comes before SELECT
+  std::unique_ptr<Client> client = MustCreate(options);
+  ASSERT_NE(client, nullptr);
+  const Command set[] = {{"SET", "k", "v"}};
+  RECSYS_ASSERT_OK(client->Execute(set, kDeadline).status());
+  RECSYS_EXPECT_OK(client->Ping(kDeadline));
+  // The key went to db 2 (the fixture's Command authenticates, in db 0).
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string db0_size, server->Command({"DBSIZE"}));
+  EXPECT_EQ(db0_size, "0");
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string info,
+                              server->Command({"INFO", "keyspace"}));
+  EXPECT_THAT(info, HasSubstr("db2:keys=1"));
+  ExpectNoSecretIn(*client, absl::OkStatus(), kPassword);
+}
+
+TEST(AuthTest, AclUserWorks) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              StartAuthServer());
+  Options options = OptionsFor(*server);
+  options.user = "app";
+  options.password = "app-Secret-91c2";
+  std::unique_ptr<Client> client = MustCreate(options);
+  ASSERT_NE(client, nullptr);
+  const Command set[] = {{"SET", "k", "v"}, {"ACL", "WHOAMI"}};
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<Value> r,
+                              client->Execute(set, kDeadline));
+  EXPECT_EQ(r[1].AsText(), "app");
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string v, server->Command({"GET", "k"}));
+  EXPECT_EQ(v, "v");
+}
+
+TEST(AuthTest, WrongPasswordIsPermissionDeniedWithoutThePassword) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              StartAuthServer());
+  for (const std::string user : {"", "app"}) {
+    SCOPED_TRACE(user);
+    Options options = OptionsFor(*server);
+    options.user = user;
+    options.password = "wrong-Guess-55d1";
+    options.reconnect_backoff = absl::Seconds(30);
+    std::unique_ptr<Client> client = MustCreate(options);
+    ASSERT_NE(client, nullptr);
+    absl::Status status = client->Ping(kDeadline);
+    EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("refused AUTH"));
+    EXPECT_THAT(std::string(status.message()), HasSubstr(server->address()));
+    ExpectNoSecretIn(*client, status, "wrong-Guess-55d1");
+    // The refused connect backs off: the next call fails fast, with the
+    // same code and still without the password.
+    const Command get[] = {{"GET", "k"}};
+    absl::Status again = client->Execute(get, kDeadline).status();
+    EXPECT_EQ(again.code(), absl::StatusCode::kPermissionDenied) << again;
+    ExpectNoSecretIn(*client, again, "wrong-Guess-55d1");
+    EXPECT_TRUE(client->GetStats().failing_fast);
+  }
+}
+
+TEST(AuthTest, NoPasswordIsPermissionDenied) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              StartAuthServer());
+  std::unique_ptr<Client> client = MustCreate(OptionsFor(*server));
+  ASSERT_NE(client, nullptr);
+  absl::Status status = client->Ping(kDeadline);
+  EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("NOAUTH"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("--redis_password_file"));
+  const Command set[] = {{"SET", "k", "v"}};
+  EXPECT_EQ(client->Execute(set, kDeadline).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // A large unauthenticated command makes Redis close the connection
+  // instead of answering NOAUTH; still PermissionDenied, not a bare reset.
+  const Command big[] = {{"SET", "big", std::string(100000, 'x')}};
+  absl::Status bulk = client->Execute(big, kDeadline).status();
+  EXPECT_EQ(bulk.code(), absl::StatusCode::kPermissionDenied) << bulk;
+  EXPECT_THAT(std::string(bulk.message()), HasSubstr("requires authentication"));
+  // With db != 0 the failure shows at connect (SELECT meets NOAUTH).
+  Options with_db = OptionsFor(*server);
+  with_db.db = 1;
+  std::unique_ptr<Client> db_client = MustCreate(with_db);
+  ASSERT_NE(db_client, nullptr);
+  EXPECT_FALSE(db_client->Ping(kDeadline).ok());
+}
+
+TEST(AuthTest, PooledConnectionReauthenticatesAfterRestart) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              StartAuthServer());
+  for (const std::string user : {"", "app"}) {
+    SCOPED_TRACE(user);
+    Options options = OptionsFor(*server);
+    options.user = user;
+    options.password = user.empty() ? kPassword : "app-Secret-91c2";
+    std::unique_ptr<Client> client = MustCreate(options);
+    ASSERT_NE(client, nullptr);
+    const Command set[] = {{"SET", "k", "v"}};
+    RECSYS_ASSERT_OK(client->Execute(set, kDeadline).status());
+    ASSERT_EQ(client->GetStats().idle_connections, 1);
+
+    RECSYS_ASSERT_OK(server->Restart());
+
+    // The idle connection died with the old server; the read is re-sent on
+    // a new connection, which authenticates again.
+    const Command get[] = {{"GET", "k"}};
+    RECSYS_ASSERT_OK_AND_ASSIGN(
+        std::vector<Value> r,
+        client->Execute(get, kDeadline, CallKind::kRead));
+    EXPECT_TRUE(r[0].is_nil());
+    EXPECT_EQ(client->GetStats().stale_retries, 1);
+    RECSYS_ASSERT_OK(client->Execute(set, kDeadline).status());
+  }
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Marketing through the gRPC API on a real redis-server: recsys_datagen
 // generates a shop, recsys_train computes segments and loads them into
 // Redis, the server serves coupons and audiences from Redis-backed stores.
+// The redis-server requires a password (--requirepass): recsys_train reads
+// it from --redis_password_file, the pool authenticates.
 
 #include <algorithm>
 #include <atomic>
@@ -10,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +30,7 @@
 #include "model/model_store.h"
 #include "server/recommender_service.h"
 #include "recsys/v1/recommender.grpc.pb.h"
+#include "redis/client.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/trained_shop.h"
@@ -35,6 +39,8 @@ namespace recsys::server {
 namespace {
 
 namespace v1 = recsys::v1;
+
+constexpr char kRedisPassword[] = "mkt-Test-Pw-4b7e";
 
 struct World {
   std::unique_ptr<recsys::testing::TrainedShop> shop;
@@ -58,7 +64,8 @@ class MarketingTest : public ::testing::Test {
                                                       .train = RECSYS_TRAIN,
                                                       .name = "marketing_test",
                                                       .users = 500,
-                                                      .seed = 5});
+                                                      .seed = 5,
+                                                      .redis_password = kRedisPassword});
     ASSERT_TRUE(shop.ok()) << shop.status();
     world->shop = *std::move(shop);
     std::ifstream in(world->shop->models->Current()->path() + "/segments.tsv");
@@ -203,6 +210,25 @@ class MarketingTest : public ::testing::Test {
   std::unique_ptr<v1::Recommender::Stub> rec_;
   std::unique_ptr<v1::Admin::Stub> admin_;
 };
+
+TEST_F(MarketingTest, TrainerLoadedIntoThePasswordProtectedRedis) {
+  // recsys_train --redis_password_file wrote the users' keys...
+  auto keys = world->shop->redis->Command({"DBSIZE"});
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  EXPECT_GT(std::stoll(*keys), 100) << "recsys_train loaded nothing";
+  // ...into a Redis that refuses a client without the password...
+  redis::Options no_password = world->shop->redis_client->options();
+  no_password.password.clear();
+  auto client = redis::Client::Create(no_password);
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_EQ((*client)->Ping(absl::Now() + absl::Seconds(5)).code(),
+            absl::StatusCode::kPermissionDenied);
+  // ...and its log never shows the password.
+  std::ifstream log(world->shop->dir + "/train.log");
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_EQ(text.str().find(kRedisPassword), std::string::npos) << text.str();
+}
 
 TEST_F(MarketingTest, ProfileCarriesTheTrainersSegments) {
   for (marketing::Segment s : {marketing::Segment::kCore, marketing::Segment::kDormant}) {
@@ -390,6 +416,38 @@ TEST_F(MarketingTest, BadCouponDefinitionsAreRejectedWithTheFieldNamed) {
   Deadline(&ctx);
   ASSERT_TRUE(admin_->ListCoupons(&ctx, v1::ListCouponsRequest(), &list).ok());
   for (const auto& c : list.coupons()) EXPECT_NE(c.coupon().id(), "T4_OK");
+}
+
+TEST_F(MarketingTest, DeletedCouponIdCannotBePutAgainToResetItsBudget) {
+  v1::Coupon c = MakeCoupon("T7_RETIRED");
+  c.set_budget_count(2);
+  ASSERT_TRUE(Put({c}).ok());
+  for (const std::string user : {"t7-a", "t7-b"}) {
+    ASSERT_EQ(CouponEvent(v1::EVENT_COUPON_ISSUED, user, "T7_RETIRED").accepted(), 1);
+    ASSERT_EQ(CouponEvent(v1::EVENT_COUPON_REDEEMED, user, "T7_RETIRED").accepted(), 1);
+  }
+  {
+    v1::DeleteCouponRequest req;
+    req.set_coupon_id("T7_RETIRED");
+    v1::DeleteCouponResponse resp;
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    grpc::Status st = admin_->DeleteCoupon(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  grpc::Status st = Put({MakeCoupon("T7_NEW"), c});
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_NE(st.error_message().find("coupons[1].id"), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("was deleted; use a new id"), std::string::npos)
+      << st.error_message();
+  v1::CouponList list;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  ASSERT_TRUE(admin_->ListCoupons(&ctx, v1::ListCouponsRequest(), &list).ok());
+  for (const auto& entry : list.coupons()) {
+    EXPECT_NE(entry.coupon().id(), "T7_RETIRED");
+    EXPECT_NE(entry.coupon().id(), "T7_NEW");  // the refused catalog wrote nothing
+  }
 }
 
 TEST_F(MarketingTest, ConcurrentRedemptionsThroughTheApiNeverOverspend) {

@@ -119,9 +119,33 @@ std::string RenderReply(const redisReply* reply) {
   }
 }
 
-bool AnswersPing(const std::string& host, int port) {
+// Sends AUTH [user] password on `context` when a password is given.
+absl::Status Authenticate(redisContext* context, const std::string& user,
+                          const std::string& password) {
+  if (password.empty()) return absl::OkStatus();
+  std::vector<const char*> args = {"AUTH"};
+  std::vector<size_t> lengths = {4};
+  if (!user.empty()) {
+    args.push_back(user.data());
+    lengths.push_back(user.size());
+  }
+  args.push_back(password.data());
+  lengths.push_back(password.size());
+  Reply reply(static_cast<redisReply*>(
+      redisCommandArgv(context, static_cast<int>(args.size()), args.data(),
+                       lengths.data())));
+  if (reply == nullptr) return absl::UnavailableError(context->errstr);
+  if (reply->type == REDIS_REPLY_ERROR) {
+    return absl::PermissionDeniedError(RenderReply(reply.get()));
+  }
+  return absl::OkStatus();
+}
+
+bool AnswersPing(const std::string& host, int port, const std::string& user,
+                 const std::string& password) {
   Context context = Connect(host, port, absl::Milliseconds(500));
   if (context == nullptr) return false;
+  if (!Authenticate(context.get(), user, password).ok()) return false;
   Reply reply(static_cast<redisReply*>(redisCommand(context.get(), "PING")));
   return reply != nullptr && reply->type == REDIS_REPLY_STATUS &&
          absl::string_view(reply->str, reply->len) == "PONG";
@@ -198,7 +222,7 @@ std::string RedisServer::LogTail() const {
 
 absl::Status RedisServer::SpawnAndWait() {
   // clang-format off
-  auto process = ChildProcess::Start({
+  std::vector<std::string> argv = {
       binary_,
       "--port", absl::StrCat(port_),
       "--bind", host_,
@@ -206,8 +230,11 @@ absl::Status RedisServer::SpawnAndWait() {
       "--appendonly", "no",
       "--daemonize", "no",
       "--dir", dir_,
-  }, log_path());
+  };
   // clang-format on
+  argv.insert(argv.end(), options_.extra_args.begin(),
+              options_.extra_args.end());
+  auto process = ChildProcess::Start(argv, log_path());
   if (!process.ok()) return process.status();
   process_ = *std::move(process);
 
@@ -221,7 +248,9 @@ absl::Status RedisServer::SpawnAndWait() {
                                                  " exited early (exit code ", code,
                                                  "); log tail:\n", LogTail()));
     }
-    if (AnswersPing(host_, port_)) return absl::OkStatus();
+    if (AnswersPing(host_, port_, options_.auth_user, options_.auth_password)) {
+      return absl::OkStatus();
+    }
     if (absl::Now() >= deadline) break;
     absl::SleepFor(kPollInterval);
   }
@@ -267,6 +296,11 @@ absl::StatusOr<std::string> RedisServer::Command(
   if (context == nullptr) {
     return absl::UnavailableError(
         absl::StrCat("cannot connect to redis at ", address()));
+  }
+  if (absl::Status auth = Authenticate(context.get(), options_.auth_user,
+                                       options_.auth_password);
+      !auth.ok()) {
+    return auth;
   }
   std::vector<const char*> args;
   std::vector<size_t> lengths;

@@ -2,7 +2,7 @@
 //
 // Start() picks a free TCP port on 127.0.0.1, runs
 //   redis-server --port N --bind 127.0.0.1 --save "" --appendonly no
-//                --daemonize no --dir <fresh temp dir>
+//                --daemonize no --dir <fresh temp dir> <extra_args...>
 // as a child process (stdout/stderr go to <temp dir>/redis.log) and returns
 // once the server answers PING. Nothing is persisted: Restart() comes back
 // empty, on the same port. The destructor stops the server and removes the
@@ -58,6 +58,15 @@ struct RedisServerOptions {
   // Start() retries with a new port this many times when the server exits
   // early (e.g. the port was taken in the meantime).
   int start_attempts = 3;
+  // Appended to the command line, e.g. {"--requirepass", "s3cret"} or
+  // {"--user", "app", "on", ">pw", "~*", "&*", "+@all"} (each word of a
+  // config directive is its own argument). Kept across Restart().
+  std::vector<std::string> extra_args;
+  // Credentials of the fixture's own connections (the PING readiness check
+  // and Command()): with auth_password set they send AUTH [auth_user]
+  // auth_password first. Needed when extra_args make Redis require one.
+  std::string auth_user;
+  std::string auth_password;
 };
 
 class RedisServer {
@@ -98,7 +107,8 @@ class RedisServer {
   // until it answers PING. Unavailable when it does not come up.
   absl::Status Restart();
 
-  // Runs one command on a fresh connection and returns the reply as text:
+  // Runs one command on a fresh connection (authenticated with the options'
+  // auth_user/auth_password) and returns the reply as text:
   // strings and status replies verbatim, integers in decimal, nil as "(nil)",
   // arrays as their elements' text joined with '\n'. An error reply is
   // returned as Internal. Handy to plant or inspect raw keys.

@@ -17,7 +17,12 @@ namespace fs = std::filesystem;
 absl::StatusOr<std::unique_ptr<TrainedShop>> TrainedShop::Create(
     const TrainedShopOptions& options) {
   auto shop = std::make_unique<TrainedShop>();
-  auto redis = RedisServer::Start();
+  RedisServerOptions server_options;
+  if (!options.redis_password.empty()) {
+    server_options.extra_args = {"--requirepass", options.redis_password};
+    server_options.auth_password = options.redis_password;
+  }
+  auto redis = RedisServer::Start(server_options);
   if (!redis.ok()) return redis.status();
   shop->redis = *std::move(redis);
   shop->dir = absl::StrCat(fs::temp_directory_path().string(), "/recsys_", options.name, "_",
@@ -25,6 +30,13 @@ absl::StatusOr<std::unique_ptr<TrainedShop>> TrainedShop::Create(
   fs::remove_all(shop->dir);
   fs::create_directories(shop->dir);
   const std::string csv = shop->dir + "/shop.csv";
+  std::string password_flag;
+  if (!options.redis_password.empty()) {
+    const std::string password_file = shop->dir + "/redis_password";
+    std::ofstream(password_file) << options.redis_password << "\n";
+    fs::permissions(password_file, fs::perms::owner_read | fs::perms::owner_write);
+    password_flag = " --redis_password_file=" + password_file;
+  }
   if (RunCommand(absl::StrCat(options.datagen, " --users=", options.users, " --items=",
                               options.items, " --seed=", options.seed, " --out=", csv, " > ",
                               shop->dir, "/datagen.log 2>&1")) != 0) {
@@ -34,7 +46,8 @@ absl::StatusOr<std::unique_ptr<TrainedShop>> TrainedShop::Create(
   if (RunCommand(absl::StrCat(options.train, " --input=", csv, " --model_root=", shop->dir,
                               "/models --factors=", options.factors, " --iterations=",
                               options.iterations, " --threads=", options.threads, " --redis=",
-                              shop->redis->address(), " > ", shop->dir, "/train.log 2>&1")) != 0) {
+                              shop->redis->address(), password_flag, " > ", shop->dir,
+                              "/train.log 2>&1")) != 0) {
     return absl::InternalError(absl::StrCat("recsys_train failed; see ", shop->dir,
                                             "/train.log"));
   }
@@ -52,6 +65,7 @@ absl::StatusOr<std::unique_ptr<TrainedShop>> TrainedShop::Create(
   redis_options.port = shop->redis->port();
   redis_options.connect_timeout = options.connect_timeout;
   redis_options.reconnect_backoff = options.reconnect_backoff;
+  redis_options.password = options.redis_password;
   auto client = redis::Client::Create(redis_options);
   if (!client.ok()) return client.status();
   shop->redis_client = *std::move(client);

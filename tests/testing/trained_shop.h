@@ -48,6 +48,11 @@ struct TrainedShopOptions {
   // that stop Redis see it come back quickly.
   absl::Duration connect_timeout = absl::Milliseconds(100);
   absl::Duration reconnect_backoff = absl::Milliseconds(100);
+  // Non-empty: the redis-server requires this password (--requirepass);
+  // recsys_train gets it from <dir>/redis_password through
+  // --redis_password_file, and the tests' pool authenticates with it.
+  // (Initialized so that designated initializers may omit it.)
+  std::string redis_password = "";
 };
 
 struct TrainedShop {
@@ -57,7 +62,8 @@ struct TrainedShop {
   ~TrainedShop();  // removes `dir` (the redis-server stops with `redis`)
 
   std::unique_ptr<RedisServer> redis;
-  // Working directory: shop.csv, models/, the binaries' logs.
+  // Working directory: shop.csv, models/, the binaries' logs
+  // (train.log), redis_password when one is set.
   std::string dir;
   std::unique_ptr<model::ModelStore> models;
   // users.tsv of the served model, in row order.
