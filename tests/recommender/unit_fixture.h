@@ -24,6 +24,7 @@
 #include "recommender/candidate.h"
 #include "recommender/recommender.h"
 #include "recommender/request_context.h"
+#include "recommender/rules/rule.h"
 #include "recommender/slot_config.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
@@ -118,6 +119,24 @@ class UnitTest : public ::testing::Test {
   feature_store::FaultyFeatureStore store_{&memory_};
   RecommenderOptions options_;
   AnswerMeta meta_;
+};
+
+// UnitTest for the rule units: slot 0 of a context as the slot filler sees
+// it, and the item features of a context.
+class RuleTest : public UnitTest {
+ protected:
+  // Slot 0 of `ctx` with nothing taken yet.
+  static SlotState Slot(const RequestContext& ctx) {
+    SlotState slot;
+    slot.spec = &ctx.request->slots[0];
+    slot.rule = ctx.slot_rules[0];
+    slot.active = &ctx.active[0];
+    return slot;
+  }
+  // Reads the features of the request's popular prefix.
+  void Fetch(RequestContext* ctx) {
+    FetchItemFeatures({}, store_, absl::InfiniteFuture(), ctx, &meta_);
+  }
 };
 
 }  // namespace recsys::recommender::testing

@@ -16,21 +16,7 @@ using feature_store::EventType;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-class RotationRuleTest : public testing::UnitTest {
- protected:
-  // Slot 0 of `ctx` with nothing taken yet.
-  static SlotState Slot(const RequestContext& ctx) {
-    SlotState slot;
-    slot.spec = &ctx.request->slots[0];
-    slot.rule = ctx.slot_rules[0];
-    slot.active = &ctx.active[0];
-    return slot;
-  }
-  // Reads the features of the request's popular prefix.
-  void Fetch(RequestContext* ctx) {
-    FetchItemFeatures({}, store_, absl::InfiniteFuture(), ctx, &meta_);
-  }
-};
+class RotationRuleTest : public testing::RuleTest {};
 
 TEST_F(RotationRuleTest, PenalizesTheMostRecentImpressions) {
   // Most recent first: b2, then b1, then b0.
