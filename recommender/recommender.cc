@@ -90,8 +90,11 @@ absl::Status Recommender::ValidateProductRequest(const ProductRequest& request) 
   }
   absl::flat_hash_set<absl::string_view> names;
   for (size_t i = 0; i < request.slots.size(); ++i) {
-    RECSYS_RETURN_IF_ERROR(CheckSlotName(absl::StrCat("slots[", i, "].name"),
-                                         request.slots[i].name));
+    // An empty name is the default slot, like an unknown one.
+    if (!request.slots[i].name.empty()) {
+      RECSYS_RETURN_IF_ERROR(CheckSlotName(absl::StrCat("slots[", i, "].name"),
+                                           request.slots[i].name));
+    }
     if (!names.insert(request.slots[i].name).second) {
       return absl::InvalidArgumentError(absl::StrCat("slots[", i, "].name: duplicate slot '",
                                                      request.slots[i].name, "'"));
