@@ -145,9 +145,10 @@ absl::StatusOr<std::unique_ptr<Marketer>> Marketer::Create(
   MarketerOptions o = options;
   o.config = WithDefaults(options.config);
   RECSYS_RETURN_IF_ERROR(ValidateMarketingConfig(o.config));
-  if (o.max_coupons < 1 || o.audience_chunk < 1 || o.audience_threads < 1) {
+  if (o.max_coupons < 1 || o.audience_chunk < 1 || o.audience_threads < 1 ||
+      o.max_audience_items < 1) {
     return absl::InvalidArgumentError(
-        "max_coupons, audience_chunk and audience_threads must be >= 1");
+        "max_coupons, audience_chunk, audience_threads and max_audience_items must be >= 1");
   }
   return std::unique_ptr<Marketer>(new Marketer(models, features, coupons, segments, o));
 }

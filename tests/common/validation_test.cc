@@ -38,7 +38,8 @@ TEST(CheckClientTimeTest, Window) {
   EXPECT_TRUE(CheckClientTime("t", absl::FromUnixSeconds(kEarliestUnixSeconds), now).ok());
   EXPECT_TRUE(CheckClientTime("t", now + absl::Hours(23), now).ok());
   for (int64_t s : {int64_t{-5}, int64_t{0}, int64_t{86400}, kEarliestUnixSeconds - 1}) {
-    const absl::Status st = CheckClientTime("events[0].timestamp_unix", absl::FromUnixSeconds(s), now);
+    const absl::Status st =
+        CheckClientTime("events[0].timestamp_unix", absl::FromUnixSeconds(s), now);
     EXPECT_TRUE(absl::IsInvalidArgument(st)) << s;
     EXPECT_EQ(st.message().find("events[0].timestamp_unix: "), 0u) << st.message();
   }
