@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "common/validation.h"
 #include "marketing/coupon_store_internal.h"
 #include "marketing/coupons.h"
 
@@ -81,26 +82,10 @@ absl::Status OutcomeStatus(CouponOutcome outcome, absl::string_view user_id,
 }
 
 absl::Status CheckId(absl::string_view field, absl::string_view id) {
-  if (id.empty())
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": must not be empty"));
+  RECSYS_RETURN_IF_ERROR(::recsys::CheckId(field, id));
   if (!IsValidId(id)) {
     return absl::InvalidArgumentError(
-        absl::StrCat(field,
-                     ": must be at most 128 bytes without whitespace or "
-                     "control characters"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckUserId(absl::string_view field, absl::string_view user_id) {
-  if (user_id.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": must not be empty"));
-  }
-  if (user_id.find_first_of("\t\r\n") != absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": must not contain a tab or line break"));
+        absl::StrCat(field, ": must be at most 128 bytes without whitespace"));
   }
   return absl::OkStatus();
 }
@@ -135,7 +120,6 @@ CouponState MakeCouponState(const Coupon& coupon, int64_t issued,
 namespace {
 
 using internal::CheckId;
-using internal::CheckUserId;
 using internal::CouponOutcome;
 using internal::OutcomeStatus;
 
@@ -189,7 +173,7 @@ class InMemoryCouponStore final : public CouponStore {
   absl::StatusOr<std::vector<UserCouponCounts>> GetUserCounts(
       absl::string_view user_id, absl::Span<const std::string> coupon_ids,
       absl::Time) const override {
-    RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
+    RECSYS_RETURN_IF_ERROR(::recsys::CheckId("user_id", user_id));
     for (size_t i = 0; i < coupon_ids.size(); ++i) {
       RECSYS_RETURN_IF_ERROR(
           CheckId(absl::StrCat("coupon_ids[", i, "]"), coupon_ids[i]));
@@ -211,7 +195,7 @@ class InMemoryCouponStore final : public CouponStore {
     RECSYS_RETURN_IF_ERROR(CheckId("campaign", campaign));
     for (size_t i = 0; i < user_ids.size(); ++i) {
       RECSYS_RETURN_IF_ERROR(
-          CheckUserId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
+          ::recsys::CheckId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
     }
     std::vector<int64_t> out(user_ids.size(), 0);
     absl::MutexLock lock(&mu_);
@@ -227,7 +211,7 @@ class InMemoryCouponStore final : public CouponStore {
   absl::StatusOr<int64_t> Issue(absl::string_view user_id,
                                 absl::string_view coupon_id, absl::Time time,
                                 absl::Time) override {
-    RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
+    RECSYS_RETURN_IF_ERROR(::recsys::CheckId("user_id", user_id));
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
     const int64_t now = absl::ToUnixSeconds(time);
     absl::MutexLock lock(&mu_);
@@ -263,7 +247,7 @@ class InMemoryCouponStore final : public CouponStore {
   absl::StatusOr<double> Redeem(absl::string_view user_id,
                                 absl::string_view coupon_id, double order_value,
                                 absl::Time time, absl::Time) override {
-    RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
+    RECSYS_RETURN_IF_ERROR(::recsys::CheckId("user_id", user_id));
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
     if (!std::isfinite(order_value) || order_value < 0 || order_value > 1e12) {
       return absl::InvalidArgumentError(

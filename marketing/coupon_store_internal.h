@@ -47,13 +47,10 @@ absl::Status OutcomeStatus(CouponOutcome outcome, absl::string_view user_id,
 // and cannot be put again (its budget would restart from zero).
 absl::Status DeletedIdStatus(size_t index, absl::string_view id);
 
-// InvalidArgument unless `id` passes IsValidId; `field` names it. For
-// coupon ids and campaigns.
+// InvalidArgument naming `field` unless `id` passes common/validation.h
+// CheckId and IsValidId (coupon ids are at most 128 bytes without
+// whitespace). For coupon ids and campaigns; user ids take CheckId alone.
 absl::Status CheckId(absl::string_view field, absl::string_view id);
-
-// InvalidArgument for an empty user id or one with a tab or line break (user
-// ids are otherwise opaque bytes, as in the feature store).
-absl::Status CheckUserId(absl::string_view field, absl::string_view user_id);
 
 }  // namespace recsys::marketing::internal
 

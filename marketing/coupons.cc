@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/validation.h"
 #include "marketing/marketing_proto.h"
 #include "recsys/v1/marketing.pb.h"
 
@@ -146,7 +147,7 @@ absl::string_view CouponTypeName(CouponType type) {
 }
 
 bool IsValidId(absl::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
+  if (id.empty() || id.size() > 128 || !IsValidUtf8(id)) return false;
   for (char c : id) {
     const unsigned char u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u == 0x7f) return false;

@@ -14,24 +14,17 @@
 #include "absl/time/clock.h"
 #include "common/dot.h"
 #include "common/status_macros.h"
+#include "common/validation.h"
 #include "marketing/coupons.h"
 
 namespace recsys::marketing {
 namespace {
 
 using model::ModelBundle;
+using ::recsys::CheckClientTime;
+using ::recsys::CheckId;
 
-constexpr size_t kMaxIdLength = 256;
 constexpr size_t kScopeItems = 500;
-
-absl::Status CheckUserId(absl::string_view user_id) {
-  if (user_id.empty()) return absl::InvalidArgumentError("user_id: must not be empty");
-  if (user_id.size() > kMaxIdLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("user_id: longer than ", kMaxIdLength, " bytes"));
-  }
-  return absl::OkStatus();
-}
 
 void Degrade(MarketingMeta* meta, absl::string_view what, const absl::Status& status) {
   meta->degraded = true;
@@ -152,9 +145,10 @@ absl::StatusOr<std::unique_ptr<Marketer>> Marketer::Create(
   MarketerOptions o = options;
   o.config = WithDefaults(options.config);
   RECSYS_RETURN_IF_ERROR(ValidateMarketingConfig(o.config));
-  if (o.max_coupons < 1 || o.audience_chunk < 1 || o.audience_threads < 1) {
+  if (o.max_coupons < 1 || o.audience_chunk < 1 || o.audience_threads < 1 ||
+      o.max_audience_items < 1) {
     return absl::InvalidArgumentError(
-        "max_coupons, audience_chunk and audience_threads must be >= 1");
+        "max_coupons, audience_chunk, audience_threads and max_audience_items must be >= 1");
   }
   return std::unique_ptr<Marketer>(new Marketer(models, features, coupons, segments, o));
 }
@@ -220,12 +214,16 @@ CustomerInfo Marketer::Customer(absl::string_view user_id, absl::Time now, absl:
 absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_id, int k,
                                                         absl::Time now,
                                                         absl::Time deadline) const {
-  RECSYS_RETURN_IF_ERROR(CheckUserId(user_id));
+  RECSYS_RETURN_IF_ERROR(CheckId("user_id", user_id));
   if (k < 1 || k > options_.max_coupons) {
     return absl::InvalidArgumentError(
         absl::StrCat("k: must be in [1, ", options_.max_coupons, "], got ", k));
   }
-  if (now == absl::InfinitePast()) now = absl::Now();
+  if (now == absl::InfinitePast()) {
+    now = absl::Now();
+  } else {
+    RECSYS_RETURN_IF_ERROR(CheckClientTime("context.request_time_unix", now, absl::Now()));
+  }
   const std::shared_ptr<const ModelBundle> bundle = models_->Current();
   CouponAnswer answer;
   answer.meta.model_version = bundle->version();
@@ -320,6 +318,20 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
   if (offers != 1) {
     return absl::InvalidArgumentError(
         "offer: exactly one of coupon_id, category or items must be set");
+  }
+  if (!query.coupon_id.empty()) RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", query.coupon_id));
+  if (!query.category.empty()) RECSYS_RETURN_IF_ERROR(CheckId("category", query.category));
+  if (!query.campaign.empty()) RECSYS_RETURN_IF_ERROR(CheckId("campaign", query.campaign));
+  if (static_cast<int64_t>(query.item_ids.size()) > options_.max_audience_items) {
+    return absl::InvalidArgumentError(absl::StrCat("items.item_ids: at most ",
+                                                   options_.max_audience_items, " ids, got ",
+                                                   query.item_ids.size()));
+  }
+  for (size_t i = 0; i < query.item_ids.size(); ++i) {
+    RECSYS_RETURN_IF_ERROR(CheckId(absl::StrCat("items.item_ids[", i, "]"), query.item_ids[i]));
+  }
+  if (query.now != absl::InfinitePast()) {
+    RECSYS_RETURN_IF_ERROR(CheckClientTime("context.request_time_unix", query.now, absl::Now()));
   }
   if (query.limit < 0) return absl::InvalidArgumentError("limit: must be >= 0");
   if (query.min_days_since_purchase < 0) {

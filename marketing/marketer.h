@@ -62,6 +62,9 @@ struct MarketerOptions {
   // Audience members per streamed chunk, and scoring threads.
   int audience_chunk = 1000;
   int audience_threads = 1;
+  // Most item ids one FindAudience offer may name (items.item_ids; >= 1); each
+  // costs a pass over the audience (a tester measured about 30 ms each).
+  int max_audience_items = 1000;
 };
 
 struct MarketingMeta {

@@ -27,6 +27,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/validation.h"
 #include "marketing/coupon_store.h"
 #include "marketing/coupon_store_internal.h"
 #include "marketing/coupons.h"
@@ -38,7 +39,6 @@ namespace recsys::marketing {
 namespace {
 
 using internal::CheckId;
-using internal::CheckUserId;
 using internal::CouponOutcome;
 using internal::OutcomeStatus;
 using redis::CallKind;
@@ -321,7 +321,7 @@ class RedisCouponStore final : public CouponStore {
   absl::StatusOr<std::vector<UserCouponCounts>> GetUserCounts(
       absl::string_view user_id, absl::Span<const std::string> coupon_ids,
       absl::Time deadline) const override {
-    RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
+    RECSYS_RETURN_IF_ERROR(::recsys::CheckId("user_id", user_id));
     for (size_t i = 0; i < coupon_ids.size(); ++i) {
       RECSYS_RETURN_IF_ERROR(
           CheckId(absl::StrCat("coupon_ids[", i, "]"), coupon_ids[i]));
@@ -358,7 +358,7 @@ class RedisCouponStore final : public CouponStore {
     RECSYS_RETURN_IF_ERROR(CheckId("campaign", campaign));
     for (size_t i = 0; i < user_ids.size(); ++i) {
       RECSYS_RETURN_IF_ERROR(
-          CheckUserId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
+          ::recsys::CheckId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
     }
     std::vector<int64_t> out(user_ids.size(), 0);
     if (user_ids.empty()) return out;
@@ -379,7 +379,7 @@ class RedisCouponStore final : public CouponStore {
   absl::StatusOr<int64_t> Issue(absl::string_view user_id,
                                 absl::string_view coupon_id, absl::Time time,
                                 absl::Time deadline) override {
-    RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
+    RECSYS_RETURN_IF_ERROR(::recsys::CheckId("user_id", user_id));
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
     RECSYS_ASSIGN_OR_RETURN(
         ScriptResult result,
@@ -397,7 +397,7 @@ class RedisCouponStore final : public CouponStore {
   absl::StatusOr<double> Redeem(absl::string_view user_id,
                                 absl::string_view coupon_id, double order_value,
                                 absl::Time time, absl::Time deadline) override {
-    RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
+    RECSYS_RETURN_IF_ERROR(::recsys::CheckId("user_id", user_id));
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
     if (!std::isfinite(order_value) || order_value < 0 || order_value > 1e12) {
       return absl::InvalidArgumentError(

@@ -10,12 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "common/validation.h"
 #include "marketing/coupon_store_internal.h"
 
 namespace recsys::marketing {
 namespace {
 
-using internal::CheckUserId;
 using redis::CallKind;
 using redis::Value;
 using RedisCommand = redis::Command;
@@ -49,7 +49,7 @@ class InMemorySegmentStore final : public SegmentStore {
 
   absl::Status PutSegments(absl::Span<const UserSegment> users) override {
     for (size_t i = 0; i < users.size(); ++i) {
-      RECSYS_RETURN_IF_ERROR(CheckUserId(absl::StrCat("users[", i, "].user_id"),
+      RECSYS_RETURN_IF_ERROR(::recsys::CheckId(absl::StrCat("users[", i, "].user_id"),
                                          users[i].user_id));
     }
     absl::MutexLock lock(&mu_);
@@ -59,7 +59,7 @@ class InMemorySegmentStore final : public SegmentStore {
 
   absl::StatusOr<UserSegment> GetSegment(absl::string_view user_id,
                                          absl::Time) const override {
-    RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
+    RECSYS_RETURN_IF_ERROR(::recsys::CheckId("user_id", user_id));
     absl::MutexLock lock(&mu_);
     auto it = users_.find(user_id);
     if (it == users_.end()) {
@@ -73,7 +73,7 @@ class InMemorySegmentStore final : public SegmentStore {
       absl::Span<const std::string> user_ids, absl::Time) const override {
     for (size_t i = 0; i < user_ids.size(); ++i) {
       RECSYS_RETURN_IF_ERROR(
-          CheckUserId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
+          ::recsys::CheckId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
     }
     std::vector<std::optional<UserSegment>> out(user_ids.size());
     absl::MutexLock lock(&mu_);
@@ -99,7 +99,7 @@ class RedisSegmentStore final : public SegmentStore {
 
   absl::Status PutSegments(absl::Span<const UserSegment> users) override {
     for (size_t i = 0; i < users.size(); ++i) {
-      RECSYS_RETURN_IF_ERROR(CheckUserId(absl::StrCat("users[", i, "].user_id"),
+      RECSYS_RETURN_IF_ERROR(::recsys::CheckId(absl::StrCat("users[", i, "].user_id"),
                                          users[i].user_id));
     }
     std::vector<RedisCommand> batch;
@@ -139,7 +139,7 @@ class RedisSegmentStore final : public SegmentStore {
   absl::StatusOr<UserSegment> GetSegment(absl::string_view user_id,
                                          absl::Time deadline) const override {
     const std::string ids[] = {std::string(user_id)};
-    RECSYS_RETURN_IF_ERROR(CheckUserId("user_id", user_id));
+    RECSYS_RETURN_IF_ERROR(::recsys::CheckId("user_id", user_id));
     RECSYS_ASSIGN_OR_RETURN(std::vector<std::optional<UserSegment>> found,
                             GetSegments(ids, deadline));
     if (!found[0].has_value()) {
@@ -154,7 +154,7 @@ class RedisSegmentStore final : public SegmentStore {
       absl::Time deadline) const override {
     for (size_t i = 0; i < user_ids.size(); ++i) {
       RECSYS_RETURN_IF_ERROR(
-          CheckUserId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
+          ::recsys::CheckId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
     }
     std::vector<std::optional<UserSegment>> out(user_ids.size());
     if (user_ids.empty()) return out;

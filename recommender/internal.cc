@@ -4,17 +4,25 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/dot.h"
 
 namespace recsys::recommender::internal {
 
-absl::Status CheckId(absl::string_view field, absl::string_view id) {
-  if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
-  if (id.size() > kMaxIdLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": longer than ", kMaxIdLength, " bytes"));
+absl::Status CheckSlotName(absl::string_view field, absl::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
+  if (name.size() > kMaxSlotNameLength) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": longer than ", kMaxSlotNameLength,
+                                                   " bytes (", name.size(), ")"));
+  }
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' &&
+        c != '-') {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": only letters, digits, '_', '.' and '-' are allowed"));
+    }
   }
   return absl::OkStatus();
 }

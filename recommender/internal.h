@@ -26,11 +26,15 @@
 
 namespace recsys::recommender::internal {
 
-// Longest user / item id accepted.
-inline constexpr size_t kMaxIdLength = 256;
+// Ids are checked by common/validation.h CheckId (one rule for every
+// domain).
 
-// InvalidArgument naming `field` when `id` is empty or too long; else OK.
-absl::Status CheckId(absl::string_view field, absl::string_view id);
+// Longest slot name accepted, in bytes.
+inline constexpr size_t kMaxSlotNameLength = 64;
+
+// InvalidArgument naming `field` unless `name` is 1 to kMaxSlotNameLength
+// bytes of [A-Za-z0-9_.-]; else OK. For request slots and the slot config.
+absl::Status CheckSlotName(absl::string_view field, absl::string_view name);
 
 // The deadline of one feature-store call: `deadline`, at most `timeout`
 // from now.

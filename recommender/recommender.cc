@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "common/validation.h"
 #include "recommender/candidate_source.h"
 #include "recommender/internal.h"
 #include "recommender/request_context.h"
@@ -20,7 +21,9 @@
 namespace recsys::recommender {
 
 using feature_store::EventType;
-using internal::CheckId;
+using ::recsys::CheckClientTime;
+using ::recsys::CheckId;
+using internal::CheckSlotName;
 using internal::FeatureDeadline;
 using internal::MarkDegraded;
 
@@ -56,6 +59,14 @@ absl::Status Recommender::ValidateFilters(const ItemFilters& filters) const {
         absl::StrCat("filters.categories: at most ", options_.max_categories,
                      " categories, got ", filters.categories.size()));
   }
+  for (size_t i = 0; i < filters.exclude_item_ids.size(); ++i) {
+    RECSYS_RETURN_IF_ERROR(
+        CheckId(absl::StrCat("filters.exclude_item_ids[", i, "]"), filters.exclude_item_ids[i]));
+  }
+  for (size_t i = 0; i < filters.categories.size(); ++i) {
+    RECSYS_RETURN_IF_ERROR(
+        CheckId(absl::StrCat("filters.categories[", i, "]"), filters.categories[i]));
+  }
   if (filters.min_price < 0 || filters.max_price < 0 ||
       !std::isfinite(filters.min_price) || !std::isfinite(filters.max_price)) {
     return absl::InvalidArgumentError("filters.min_price/max_price: must be finite and >= 0");
@@ -77,12 +88,26 @@ absl::Status Recommender::ValidateProductRequest(const ProductRequest& request) 
     return absl::InvalidArgumentError(absl::StrCat(
         "slots: at most ", options_.max_slots, " slots, got ", request.slots.size()));
   }
+  absl::flat_hash_set<absl::string_view> names;
   for (size_t i = 0; i < request.slots.size(); ++i) {
+    // An empty name is the default slot, like an unknown one.
+    if (!request.slots[i].name.empty()) {
+      RECSYS_RETURN_IF_ERROR(CheckSlotName(absl::StrCat("slots[", i, "].name"),
+                                           request.slots[i].name));
+    }
+    if (!names.insert(request.slots[i].name).second) {
+      return absl::InvalidArgumentError(absl::StrCat("slots[", i, "].name: duplicate slot '",
+                                                     request.slots[i].name, "'"));
+    }
     const int k = request.slots[i].k;
     if (k < 1 || k > options_.max_k) {
       return absl::InvalidArgumentError(absl::StrCat(
           "slots[", i, "].k: must be in [1, ", options_.max_k, "], got ", k));
     }
+  }
+  if (request.now != absl::InfinitePast()) {
+    RECSYS_RETURN_IF_ERROR(
+        CheckClientTime("context.request_time_unix", request.now, absl::Now()));
   }
   return ValidateFilters(request.filters);
 }
@@ -241,9 +266,8 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
     if (st.ok() && (e.price < 0 || !std::isfinite(e.price))) {
       st = absl::InvalidArgumentError(absl::StrCat(prefix, "price: must be finite and >= 0"));
     }
-    if (st.ok() && e.time > now + absl::Hours(24)) {
-      st = absl::InvalidArgumentError(
-          absl::StrCat(prefix, "timestamp_unix: more than a day in the future"));
+    if (st.ok() && e.time != absl::UnixEpoch()) {  // the epoch: 0, now
+      st = CheckClientTime(prefix + "timestamp_unix", e.time, now);
     }
     if (!st.ok()) {
       answer.rejected.emplace_back(index, std::string(st.message()));

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "recommender/internal.h"
 
 namespace recsys::recommender {
 namespace {
@@ -107,7 +108,7 @@ absl::StatusOr<std::shared_ptr<const SlotPlan>> SlotPlan::FromProto(
     const std::string prefix = absl::StrCat("slots[", s, "]");
     SlotRule rule;
     rule.name = in.name();
-    if (rule.name.empty()) return Invalid(prefix + ".name", "must not be empty");
+    RECSYS_RETURN_IF_ERROR(internal::CheckSlotName(prefix + ".name", rule.name));
     if (plan->by_name_.contains(rule.name)) {
       return Invalid(prefix + ".name", absl::StrCat("duplicate slot '", rule.name, "'"));
     }

@@ -7,12 +7,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/status_macros.h"
+#include "common/validation.h"
 #include "recommender/slot_config.h"
 
 namespace recsys::recommender {
 
 using feature_store::Event;
 using feature_store::EventType;
+using ::recsys::CheckClientTime;
+using ::recsys::CheckId;
 
 Storefront::Storefront(const StorefrontOptions& options, const model::ModelStore* models,
                        feature_store::FeatureStore* features, const CouponEventSink* coupons)
@@ -58,7 +62,8 @@ absl::StatusOr<ItemUpdateAnswer> Storefront::UpdateItems(const std::vector<ItemU
   for (size_t i = 0; i < updates.size(); ++i) {
     const ItemUpdate& in = updates[i];
     const std::string prefix = absl::StrCat("items[", i, "].");
-    if (in.item_id.empty()) return absl::InvalidArgumentError(prefix + "item_id: must not be empty");
+    RECSYS_RETURN_IF_ERROR(CheckId(prefix + "item_id", in.item_id));
+    if (!in.category.empty()) RECSYS_RETURN_IF_ERROR(CheckId(prefix + "category", in.category));
     if (in.stock.has_value() && *in.stock < -1) {
       return absl::InvalidArgumentError(
           absl::StrCat(prefix, "stock: must be >= -1, got ", *in.stock));
@@ -134,17 +139,24 @@ absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& 
     const Event& e = events[n];
     if (e.type == EventType::kCouponIssued || e.type == EventType::kCouponRedeemed) {
       const std::string prefix = absl::StrCat("events[", i, "].");
+      absl::Status user_ok = CheckId(prefix + "user_id", e.user_id);
+      absl::Status coupon_ok = CheckId(prefix + "coupon_id", e.coupon_id);
+      absl::Status time_ok = e.time == absl::UnixEpoch()
+                                 ? absl::OkStatus()
+                                 : CheckClientTime(prefix + "timestamp_unix", e.time, now);
       if (coupons_ == nullptr) {
         rejected.emplace_back(i, prefix + "type: coupon events need the marketing engine");
-      } else if (e.user_id.empty()) {
-        rejected.emplace_back(i, prefix + "user_id: must not be empty");
-      } else if (e.coupon_id.empty()) {
-        rejected.emplace_back(i, prefix + "coupon_id: must not be empty");
+      } else if (!user_ok.ok()) {
+        rejected.emplace_back(i, std::string(user_ok.message()));
+      } else if (!coupon_ok.ok()) {
+        rejected.emplace_back(i, std::string(coupon_ok.message()));
+      } else if (!time_ok.ok()) {
+        rejected.emplace_back(i, std::string(time_ok.message()));
       } else if (!(e.price >= 0) || !std::isfinite(e.price)) {
         rejected.emplace_back(i, prefix + "price: must be finite and >= 0");
       } else {
         Event c = e;
-        if (c.time <= absl::UnixEpoch()) c.time = now;
+        if (c.time == absl::UnixEpoch()) c.time = now;
         coupon_events.push_back(std::move(c));
         coupon_index.push_back(i);
       }

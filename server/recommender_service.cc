@@ -169,6 +169,10 @@ grpc::Status RecommenderService::DoSimilarItems(absl::Time deadline,
   query.filters = ToFilters(request.filters());
   query.user_id = request.user_id();
   query.price_band = request.price_band();
+  if (!v1::SimilarMode_IsValid(request.mode())) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("mode: unknown SimilarMode ", request.mode())));
+  }
   query.complements = request.mode() == v1::SIMILAR_MODE_COMPLEMENTS;
   query.deadline = deadline;
   auto answer = recommender_->SimilarItems(query);
@@ -260,9 +264,9 @@ grpc::Status RecommenderService::RecommendCoupons(grpc::ServerContext* context,
   if (marketer_ == nullptr) {
     return ToGrpcStatus(absl::UnimplementedError("RecommendCoupons: this server runs without the marketing engine"));
   }
-  const absl::Time now = request->context().request_time_unix() > 0
+  const absl::Time now = request->context().request_time_unix() != 0
                              ? absl::FromUnixSeconds(request->context().request_time_unix())
-                             : absl::Now();
+                             : absl::InfinitePast();
   auto answer =
       marketer_->RecommendCoupons(request->user_id(), request->k(), now, Deadline(context));
   if (!answer.ok()) return ToGrpcStatus(answer.status());
@@ -325,9 +329,9 @@ grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
     return ToGrpcStatus(absl::InvalidArgumentError("limit: must be >= 0 (0: all)"));
   }
   query.limit = request->limit();
-  query.now = request->context().request_time_unix() > 0
+  query.now = request->context().request_time_unix() != 0
                   ? absl::FromUnixSeconds(request->context().request_time_unix())
-                  : absl::Now();
+                  : absl::InfinitePast();
   query.deadline = Deadline(context);
   bool first = true;
   v1::AudiencePage page;

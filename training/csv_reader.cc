@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "common/validation.h"
 
 namespace recsys::training {
 namespace {
@@ -56,10 +57,6 @@ int DaysInMonth(int64_t year, int month) {
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30,
                                   31, 31, 30, 31, 30, 31};
   return month == 2 && IsLeapYear(year) ? 29 : kDays[month - 1];
-}
-
-bool HasSeparator(absl::string_view s) {
-  return s.find_first_of("\t\r\n") != absl::string_view::npos;
 }
 
 // Parses a finite double; nullopt otherwise.
@@ -564,8 +561,13 @@ class RowParser {
     const absl::string_view item = field(columns_.item);
     if (item.empty()) return Malformed(kSkipEmptyId, record, "empty item id");
     row_.item_id.assign(item.data(), item.size());
-    if (HasSeparator(row_.user_id) || HasSeparator(row_.item_id)) {
-      return Malformed(kSkipBadId, record, "id contains a tab or line break");
+    // The ids the server accepts (common/validation.h): a row the server
+    // would refuse never reaches the model or Redis.
+    if (absl::Status st = CheckId("user_id", row_.user_id); !st.ok()) {
+      return Malformed(kSkipBadId, record, st.message());
+    }
+    if (absl::Status st = CheckId("item_id", row_.item_id); !st.ok()) {
+      return Malformed(kSkipBadId, record, st.message());
     }
 
     row_.timestamp_unix = 0;

@@ -174,7 +174,8 @@ inline constexpr absl::string_view kSkipMissingField = "missing_field";
 inline constexpr absl::string_view kSkipWrongColumnCount = "wrong_column_count";
 inline constexpr absl::string_view kSkipRecordTooLong = "record_too_long";
 inline constexpr absl::string_view kSkipEmptyId = "empty_id";
-// An id containing a tab or line break (ids are stored in TSV files).
+// An id the server would refuse (common/validation.h CheckId: over 256
+// bytes, a control character such as a tab or line break, invalid UTF-8).
 inline constexpr absl::string_view kSkipBadId = "bad_id";
 
 struct ReadStats {

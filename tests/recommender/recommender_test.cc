@@ -326,6 +326,76 @@ TEST_F(RecommenderTest, EventsAreValidatedOneByOne) {
   EXPECT_TRUE(absl::IsInvalidArgument(recommender_->RecordEvents({}, absl::InfiniteFuture()).status()));
 }
 
+TEST_F(RecommenderTest, HostileInputIsRefusedNamingTheField) {
+  auto expect = [](const absl::Status& st, absl::string_view field) {
+    EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+    EXPECT_EQ(st.message().find(field), 0u) << st;
+  };
+  auto Named = [this](const std::string& slot) {
+    ProductRequest r = Request("ua0", 1);
+    r.slots[0].name = slot;
+    return r;
+  };
+  // Ids: control characters, invalid UTF-8, too long; in filters too.
+  expect(recommender_->RecommendProducts(Request("u\x01", 1)).status(), "user_id:");
+  expect(recommender_->RecommendProducts(Request("u\xff", 1)).status(), "user_id:");
+  expect(recommender_->RecommendProducts(Request(std::string(257, 'u'), 1)).status(),
+         "user_id:");
+  ProductRequest bad_filter = Request("ua0", 1);
+  bad_filter.filters.exclude_item_ids = {"a1", "a\n2"};
+  expect(recommender_->RecommendProducts(bad_filter).status(), "filters.exclude_item_ids[1]:");
+  bad_filter = Request("ua0", 1);
+  bad_filter.filters.categories = {"alpha\x7f"};
+  expect(recommender_->RecommendProducts(bad_filter).status(), "filters.categories[0]:");
+  SimilarRequest s;
+  s.item_id = "a1\t";
+  s.k = 3;
+  expect(recommender_->SimilarItems(s).status(), "item_id:");
+  expect(recommender_->GetUserProfile("u\r", 0, absl::InfiniteFuture()).status(), "user_id:");
+
+  // Slot names: length, charset, duplicates.
+  expect(recommender_->RecommendProducts(Named(std::string(65, 's'))).status(),
+         "slots[0].name:");
+  EXPECT_TRUE(recommender_->RecommendProducts(Named(std::string(64, 's'))).ok());
+  expect(recommender_->RecommendProducts(Named("feed/../x")).status(),
+         "slots[0].name:");
+  ProductRequest dup = Named("feed");
+  dup.slots.push_back({"other", 1});
+  dup.slots.push_back({"feed", 1});
+  const absl::Status dup_st = recommender_->RecommendProducts(dup).status();
+  expect(dup_st, "slots[2].name:");
+  EXPECT_NE(dup_st.message().find("duplicate"), absl::string_view::npos);
+
+  // Request time: before 2000 or more than a day ahead.
+  for (int64_t t : {int64_t{-5}, int64_t{86400}}) {
+    ProductRequest r = Request("ua0", 1);
+    r.now = absl::FromUnixSeconds(t);
+    expect(recommender_->RecommendProducts(r).status(), "context.request_time_unix:");
+  }
+  ProductRequest ahead = Request("ua0", 1);
+  ahead.now = absl::Now() + absl::Hours(48);
+  expect(recommender_->RecommendProducts(ahead).status(), "context.request_time_unix:");
+}
+
+TEST_F(RecommenderTest, EventTimesAndTypesOutsideTheWindowAreRejected) {
+  Event negative = Purchase("ua0", "a3");
+  negative.time = absl::FromUnixSeconds(-5);
+  Event in_1970 = Purchase("ua0", "a3");
+  in_1970.time = absl::FromUnixSeconds(86400);
+  Event unknown_type = Purchase("ua0", "a3");
+  unknown_type.type = static_cast<EventType>(99);
+  Event now = Purchase("ua0", "a3");
+  now.time = absl::UnixEpoch();  // 0: now
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      EventsAnswer a, recommender_->RecordEvents({negative, in_1970, unknown_type, now},
+                                                 absl::InfiniteFuture()));
+  EXPECT_EQ(a.accepted, 1);
+  ASSERT_EQ(a.rejected.size(), 3u);
+  EXPECT_EQ(a.rejected[0].second.find("events[0].timestamp_unix:"), 0u) << a.rejected[0].second;
+  EXPECT_EQ(a.rejected[1].second.find("events[1].timestamp_unix:"), 0u) << a.rejected[1].second;
+  EXPECT_EQ(a.rejected[2].second.find("events[2].type:"), 0u) << a.rejected[2].second;
+}
+
 TEST_F(RecommenderTest, SimilarItemsStayInTheGroupAndSkipTheUsersPurchases) {
   SimilarRequest s;
   s.item_id = "a3";

@@ -186,6 +186,33 @@ TEST_F(StorefrontDomainTest, MalformedCouponEventsAreReportedPerEvent) {
   EXPECT_TRUE(sink.seen.empty());
 }
 
+TEST_F(StorefrontDomainTest, HostileIdsAndTimesAreRefusedNamingTheField) {
+  FakeCouponSink sink;
+  auto storefront = Make({}, &sink);
+  Event control = CouponEvent(false, "ua0", "C\x01");
+  Event old = CouponEvent(false, "ua0", "C1");
+  old.time = absl::FromUnixSeconds(-5);
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      EventsAnswer answer,
+      storefront->RecordEvents({ItemEvent(EventType::kView, "ua0", "a5"), control, old},
+                               absl::InfiniteFuture()));
+  EXPECT_EQ(answer.accepted, 1);
+  ASSERT_EQ(answer.rejected.size(), 2u);
+  EXPECT_EQ(answer.rejected[0].second.find("events[1].coupon_id:"), 0u);
+  EXPECT_EQ(answer.rejected[1].second.find("events[2].timestamp_unix:"), 0u);
+  EXPECT_TRUE(sink.seen.empty());
+
+  ItemUpdate item;
+  item.item_id = "a1\n";
+  auto updated = storefront->UpdateItems({item}, absl::InfiniteFuture());
+  EXPECT_TRUE(absl::IsInvalidArgument(updated.status()));
+  EXPECT_EQ(updated.status().message().find("items[0].item_id:"), 0u) << updated.status();
+  item.item_id = "a1";
+  item.category = "\xc3";
+  updated = storefront->UpdateItems({item}, absl::InfiniteFuture());
+  EXPECT_EQ(updated.status().message().find("items[0].category:"), 0u) << updated.status();
+}
+
 TEST_F(StorefrontDomainTest, CouponEventsWithoutASinkAreRefused) {
   auto storefront = Make();
   auto answer =

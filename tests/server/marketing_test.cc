@@ -397,6 +397,31 @@ TEST_F(MarketingTest, CouponAudienceFollowsEligibilityAndTheContactCap) {
   EXPECT_NE(st.error_message().find("coupon_id"), std::string::npos);
 }
 
+TEST_F(MarketingTest, AudienceItemIdsAndTimesAreLimitedNamingTheField) {
+  v1::FindAudienceRequest many;
+  for (int i = 0; i < 100000; ++i) many.mutable_items()->add_item_ids(absl::StrCat("i", i));
+  grpc::Status st;
+  const absl::Time start = absl::Now();
+  Audience(many, &st);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_EQ(st.error_message().find("items.item_ids:"), 0u) << st.error_message();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+
+  v1::FindAudienceRequest control;
+  control.mutable_items()->add_item_ids("i00017");
+  control.mutable_items()->add_item_ids("i\x7f");
+  Audience(control, &st);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_EQ(st.error_message().find("items.item_ids[1]:"), 0u) << st.error_message();
+
+  v1::FindAudienceRequest old;
+  old.set_category("c0");
+  old.mutable_context()->set_request_time_unix(-5);
+  Audience(old, &st);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_EQ(st.error_message().find("context.request_time_unix:"), 0u) << st.error_message();
+}
+
 TEST_F(MarketingTest, BadCouponDefinitionsAreRejectedWithTheFieldNamed) {
   v1::Coupon bad = MakeCoupon("T4_BAD");
   bad.set_percent_off(150);

@@ -270,11 +270,28 @@ TEST(ReadPurchasesTest, MalformedRowsCountedWithLineNumbers) {
                           "line 5: expected 5 fields, got 4",
                           "line 6: empty user id", "line 7: empty item id",
                           "line 9: bad price '$3'", "line 10: empty timestamp",
-                          "line 11: id contains a tab or line break",
+                          "line 11: item_id: control character 0x0a at byte 5",
                           "line 14: expected 5 fields, got 6",
                           "line 16: bad price 'nan'"));
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[1].quantity, 1.5);
+}
+
+TEST(ReadPurchasesTest, IdsTheServerWouldRefuseAreSkipped) {
+  const std::string dir = MakeTestDir();
+  const std::string path = WriteFile(dir, "ids.csv",
+                                     "user_id,item_id,timestamp\n"
+                                     "u1,i1,100\n"
+                                     "u\x01,i1,100\n"
+                                     "u1,i\xff,100\n"
+                                     "u1,caf\xc3\xa9,100\n");
+  ReadStats stats;
+  std::vector<PurchaseRow> rows = ReadRows(path, {}, &stats);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].item_id, "caf\xc3\xa9");
+  EXPECT_EQ(stats.skipped["bad_id"], 2);
+  EXPECT_THAT(stats.errors, ElementsAre("line 3: user_id: control character 0x01 at byte 1",
+                                        "line 4: item_id: not valid UTF-8"));
 }
 
 TEST(ReadPurchasesTest, ErrorLinesAreCapped) {
