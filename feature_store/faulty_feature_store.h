@@ -42,6 +42,13 @@ class FaultyFeatureStore : public FeatureStore {
   absl::StatusOr<ItemChanges> GetItemChanges(
       int64_t since, absl::Time deadline) const override;
   absl::Status Ping(absl::Time deadline) const override;
+  // Forwarded to the wrapped store (no faults injected).
+  absl::Status MarkLoaded(absl::string_view model_version, absl::Time loaded_at) override {
+    return base_->MarkLoaded(model_version, loaded_at);
+  }
+  absl::Status CheckLoaded(absl::Time deadline) const override {
+    return base_->CheckLoaded(deadline);
+  }
 
  private:
   FeatureStore* const base_;

@@ -206,6 +206,28 @@ class FeatureStore {
 
   // OK when the backend answers before `deadline`.
   virtual absl::Status Ping(absl::Time deadline) const = 0;
+
+  // Load marker ("did the trainer's data survive?"). MarkLoaded records that
+  // a complete bulk load (PutItems + PutUsers) of model `model_version`
+  // finished at `loaded_at`; the trainer and model::LoadIntoFeatureStore
+  // call it last. CheckLoaded (one round trip; the server's health loop
+  // calls it) answers OK while the marker is present, and also when it was
+  // never seen by this object (a store written by tests or by hand);
+  // Unavailable naming the marker and the reload command once a marker that
+  // was seen is gone (a backend restarted empty). While CheckLoaded's last
+  // verdict is Unavailable, GetUser answers that same Unavailable without a
+  // round trip, so readers degrade as for an outage; the next OK verdict
+  // lifts it. Other errors (backend down) leave the verdict unchanged.
+  // Stores that cannot lose their data (in-memory) keep these defaults.
+  virtual absl::Status MarkLoaded(absl::string_view model_version, absl::Time loaded_at) {
+    (void)model_version;
+    (void)loaded_at;
+    return absl::OkStatus();
+  }
+  virtual absl::Status CheckLoaded(absl::Time deadline) const {
+    (void)deadline;
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace recsys::feature_store

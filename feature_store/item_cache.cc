@@ -87,6 +87,13 @@ class ItemCache final : public ItemCachingFeatureStore {
 
   absl::Status Ping(absl::Time deadline) const override { return base_->Ping(deadline); }
 
+  absl::Status MarkLoaded(absl::string_view model_version, absl::Time loaded_at) override {
+    return base_->MarkLoaded(model_version, loaded_at);
+  }
+  absl::Status CheckLoaded(absl::Time deadline) const override {
+    return base_->CheckLoaded(deadline);
+  }
+
   ItemCacheStats stats() const override {
     ItemCacheStats stats;
     {

@@ -1,6 +1,7 @@
 #include "feature_store/redis_feature_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -150,8 +151,24 @@ class RedisFeatureStore final : public FeatureStore {
   absl::StatusOr<ItemChanges> GetItemChanges(
       int64_t since, absl::Time deadline) const override;
   absl::Status Ping(absl::Time deadline) const override;
+  absl::Status MarkLoaded(absl::string_view model_version,
+                          absl::Time loaded_at) override;
+  absl::Status CheckLoaded(absl::Time deadline) const override;
 
  private:
+  std::string LoadedKey() const {
+    return absl::StrCat(options_.key_prefix, "loaded");
+  }
+  absl::Status NotLoadedError() const {
+    return absl::UnavailableError(absl::StrCat(
+        "feature store holds no loaded data (key ", LoadedKey(),
+        " missing: Redis restarted empty?); reload with: recsys_train "
+        "--load_redis_only --model_dir=<published model dir> --redis=",
+        client_->address(),
+        options_.key_prefix == "rs:"
+            ? ""
+            : absl::StrCat(" --redis_key_prefix=", options_.key_prefix)));
+  }
   std::string TrialKey(absl::string_view item_id) const {
     return absl::StrCat(options_.key_prefix, "t:", item_id);
   }
@@ -188,11 +205,17 @@ class RedisFeatureStore final : public FeatureStore {
   const redis::Script purchase_script_{std::string(kPurchaseScript)};
   const redis::Script catalog_change_script_{
       std::string(kCatalogChangeScript)};
+
+  // The load marker (CheckLoaded): seen present once; missing since the
+  // last CheckLoaded. Read by GetUser on the request path.
+  mutable std::atomic<bool> loaded_seen_{false};
+  mutable std::atomic<bool> loaded_missing_{false};
 };
 
 absl::StatusOr<UserFeatures> RedisFeatureStore::GetUser(
     absl::string_view user_id, absl::Time deadline) const {
   RECSYS_RETURN_IF_ERROR(internal::ValidateUserId(user_id));
+  if (loaded_missing_.load(std::memory_order_relaxed)) return NotLoadedError();
   const Command commands[] = {
       {"HGETALL", UserKey(user_id, "pc")},
       {"HGETALL", UserKey(user_id, "pt")},
@@ -553,6 +576,35 @@ absl::StatusOr<std::vector<TrialCounts>> RedisFeatureStore::GetTrialCounts(
 
 absl::Status RedisFeatureStore::Ping(absl::Time deadline) const {
   return client_->Ping(deadline);
+}
+
+absl::Status RedisFeatureStore::MarkLoaded(absl::string_view model_version,
+                                           absl::Time loaded_at) {
+  const Command command = {
+      "HSET", LoadedKey(), "model_version", std::string(model_version),
+      "loaded_unix", absl::StrCat(absl::ToUnixSeconds(loaded_at))};
+  RECSYS_RETURN_IF_ERROR(
+      client_->Execute({&command, 1}, absl::InfiniteFuture()).status());
+  loaded_seen_.store(true, std::memory_order_relaxed);
+  loaded_missing_.store(false, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+absl::Status RedisFeatureStore::CheckLoaded(absl::Time deadline) const {
+  const Command command = {"EXISTS", LoadedKey()};
+  RECSYS_ASSIGN_OR_RETURN(
+      std::vector<Value> replies,
+      client_->Execute({&command, 1}, deadline, CallKind::kRead));
+  if (replies[0].AsInt().value_or(0) > 0) {
+    loaded_seen_.store(true, std::memory_order_relaxed);
+    loaded_missing_.store(false, std::memory_order_relaxed);
+    return absl::OkStatus();
+  }
+  if (!loaded_seen_.load(std::memory_order_relaxed) && !options_.require_loaded) {
+    return absl::OkStatus();
+  }
+  loaded_missing_.store(true, std::memory_order_relaxed);
+  return NotLoadedError();
 }
 
 }  // namespace

@@ -21,6 +21,11 @@
 // (LPUSH), so "most recent first" means most recently recorded first.
 // Describe() is the client's: "redis host:port db N".
 //
+// Load marker: MarkLoaded writes the hash `{prefix}loaded` (model_version,
+// loaded_unix); CheckLoaded is one EXISTS (see feature_store.h), and while
+// its verdict is "missing" GetUser fails fast with Unavailable naming the
+// key and the reload command, without a round trip.
+//
 // Thread safety: safe for concurrent use.
 #ifndef RECSYS_FEATURE_STORE_REDIS_FEATURE_STORE_H_
 #define RECSYS_FEATURE_STORE_REDIS_FEATURE_STORE_H_
@@ -43,6 +48,11 @@ struct RedisFeatureStoreOptions {
   int impression_limit = 200;
   // Commands per pipelined batch in PutUsers / PutItems.
   int bulk_batch = 1000;
+  // CheckLoaded reports a missing load marker (`{prefix}loaded`, written by
+  // MarkLoaded) even if this store never saw it: for a server that must not
+  // start on a Redis the trainer has not loaded. Off: only a marker seen
+  // and then gone counts (stores written by tests or by hand keep working).
+  bool require_loaded = false;
 };
 
 // Creates the store over `client`, which is borrowed: it must outlive the

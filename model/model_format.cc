@@ -802,7 +802,9 @@ absl::Status LoadIntoFeatureStore(const ModelData& data,
     }
   }
   if (!items.empty()) RECSYS_RETURN_IF_ERROR(store->PutItems(items));
-  if (data.history_indptr.empty()) return absl::OkStatus();
+  if (data.history_indptr.empty()) {
+    return store->MarkLoaded(data.manifest.version(), absl::Now());
+  }
 
   std::vector<feature_store::UserFeatures> users;
   for (size_t u = 0; u < data.user_ids.size(); ++u) {
@@ -823,7 +825,8 @@ absl::Status LoadIntoFeatureStore(const ModelData& data,
     }
   }
   if (!users.empty()) RECSYS_RETURN_IF_ERROR(store->PutUsers(users));
-  return absl::OkStatus();
+  // Last, so the marker means "a complete load" (FeatureStore::MarkLoaded).
+  return store->MarkLoaded(data.manifest.version(), absl::Now());
 }
 
 }  // namespace recsys::model

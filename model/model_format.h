@@ -146,8 +146,10 @@ absl::StatusOr<std::vector<std::string>> ListModelVersions(
 
 // Writes the model's purchase history (PutUsers: one UserFeatures per user
 // with at least one purchase) and item metadata (PutItems) into `store`, in
-// batches of `batch` users / items. Used by the trainer's --redis load and
-// by the server to seed its embedded in-memory store.
+// batches of `batch` users / items, then the load marker (MarkLoaded with
+// the manifest's version and the current time). Used by
+// `recsys_train --load_redis_only` and by the server to seed its embedded
+// in-memory store.
 absl::Status LoadIntoFeatureStore(const ModelData& data,
                                   feature_store::FeatureStore* store,
                                   int batch = 5000);

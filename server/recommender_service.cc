@@ -670,14 +670,19 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
 }
 
 absl::Status RecsysServer::PingFeatureBackend(absl::Time deadline) const {
-  if (options_.redis != nullptr) return options_.redis->Ping(deadline);
-  return features_->Ping(deadline);
+  absl::Status pinged =
+      options_.redis != nullptr ? options_.redis->Ping(deadline) : features_->Ping(deadline);
+  if (!pinged.ok()) return pinged;
+  // A backend that answers but lost the trainer's data (restarted empty):
+  // also sets the store's verdict that makes GetUser degrade.
+  return features_->CheckLoaded(deadline);
 }
 
 void RecsysServer::HealthLoop() {
   bool last = true;
   while (!stop_.WaitForNotificationWithTimeout(options_.health_interval)) {
-    const bool ok = PingFeatureBackend(absl::Now() + absl::Milliseconds(200)).ok();
+    const absl::Status health = PingFeatureBackend(absl::Now() + absl::Milliseconds(200));
+    const bool ok = health.ok();
     server_->GetHealthCheckService()->SetServingStatus(kFeatureStoreHealthName, ok);
     if (ok != last) {
       const std::string what = options_.redis != nullptr ? options_.redis->GetStats().ToString()
@@ -685,8 +690,8 @@ void RecsysServer::HealthLoop() {
       if (ok) {
         LogInfo(absl::StrCat("feature store ", what, " is back"));
       } else {
-        LogWarning(absl::StrCat("feature store ", what,
-                                " not answering; serving degraded answers"));
+        LogWarning(absl::StrCat("feature store ", what, " not healthy (", health.ToString(),
+                                "); serving degraded answers"));
       }
       last = ok;
     }

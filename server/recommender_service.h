@@ -219,7 +219,7 @@ struct ServerOptions {
   // docs/benchmarks.md ("Thread model") has the measurements behind the
   // default.
   bool callback_api = true;
-  // How often the feature store's health is probed.
+  // How often the feature store's health (Ping, then CheckLoaded) is probed.
   absl::Duration health_interval = absl::Seconds(1);
   // The process's Redis pool, shared by the Redis stores (borrowed; must
   // outlive the server). When set, kFeatureStoreHealthName reports this
@@ -267,8 +267,9 @@ class RecsysServer {
  private:
   RecsysServer() = default;
   void HealthLoop();
-  // What kFeatureStoreHealthName reports: ServerOptions::redis, else the
-  // feature store.
+  // What kFeatureStoreHealthName reports: ServerOptions::redis's Ping, else
+  // the feature store's; then the store's CheckLoaded (a Redis restarted
+  // empty is NOT_SERVING and makes answers degraded until it is reloaded).
   absl::Status PingFeatureBackend(absl::Time deadline) const;
 
   ServerOptions options_;

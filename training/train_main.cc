@@ -4,6 +4,8 @@
 //   recsys_train --input purchases.csv.gz --model_root /models
 //   recsys_train --input purchases.csv.gz --model_root /models
 //       --redis 127.0.0.1:6379 --marketing_config deploy/marketing.textproto
+//   recsys_train --load_redis_only --model_dir /models/<version>
+//       --redis 127.0.0.1:6379      (reload a Redis that came back empty)
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -19,6 +21,7 @@
 #include "feature_store/redis_feature_store.h"
 #include "marketing/coupons.h"
 #include "marketing/segment_store.h"
+#include "model/model_format.h"
 #include "redis/client.h"
 #include "redis/password.h"
 #include "training/trainer.h"
@@ -76,6 +79,13 @@ ABSL_FLAG(std::string, redis_key_prefix, "",
 ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
 ABSL_FLAG(std::string, redis_password_file, "",
           recsys::redis::kPasswordFileFlagHelp);
+ABSL_FLAG(bool, load_redis_only, false,
+          "Do not train: load the published model in --model_dir (its purchase "
+          "history, item metadata and the load marker) into --redis, e.g. after "
+          "Redis restarted empty.");
+ABSL_FLAG(std::string, model_dir, "",
+          "With --load_redis_only: a published model directory, "
+          "<model_root>/<version>.");
 ABSL_FLAG(int, max_error_lines, kRead.max_error_lines,
           "Malformed rows to print.");
 ABSL_FLAG(int64_t, max_record_bytes, kRead.csv.max_record_bytes,
@@ -198,7 +208,16 @@ int main(int argc, char** argv) {
     std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
     std::fflush(stdout);
   };
-  if (absl::Status s = ValidateTrainerOptions(options); !s.ok()) return Fail(s);
+  const bool load_redis_only = absl::GetFlag(FLAGS_load_redis_only);
+  if (load_redis_only) {
+    if (absl::GetFlag(FLAGS_model_dir).empty() || absl::GetFlag(FLAGS_redis).empty()) {
+      return Fail(absl::InvalidArgumentError(
+          "--load_redis_only needs --model_dir=<model_root>/<version> and --redis=host:port"));
+    }
+    options.compute_segments = false;
+  } else if (absl::Status s = ValidateTrainerOptions(options); !s.ok()) {
+    return Fail(s);
+  }
 
   // One Redis pool for both stores; it outlives them (declared first).
   std::unique_ptr<recsys::redis::Client> redis_client;
@@ -237,6 +256,17 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (load_redis_only) {
+    const std::string dir = absl::GetFlag(FLAGS_model_dir);
+    absl::StatusOr<recsys::model::ModelData> data = recsys::model::ReadModelData(dir);
+    if (!data.ok()) return Fail(data.status());
+    if (absl::Status s = recsys::model::LoadIntoFeatureStore(*data, store.get()); !s.ok()) {
+      return Fail(s);
+    }
+    std::printf("loaded %s (version %s) into %s\n", dir.c_str(),
+                data->manifest.version().c_str(), store->Describe().c_str());
+    return 0;
+  }
   absl::StatusOr<TrainResult> result = Train(options, store.get(), segment_store.get());
   if (!result.ok()) return Fail(result.status());
   return 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -465,6 +466,14 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
           absl::StrCat("feature store bulk load into ", store->Describe(),
                        " failed (model already published at ", result.model_dir,
                        "): ", loaded.message()));
+    }
+    // Last, so the marker means "a complete load" (FeatureStore::MarkLoaded).
+    loaded = store->MarkLoaded(std::filesystem::path(result.model_dir).filename().string(),
+                               absl::Now());
+    if (!loaded.ok()) {
+      return absl::Status(loaded.code(),
+                          absl::StrCat("load marker in ", store->Describe(), " failed: ",
+                                       loaded.message()));
     }
     result.users_stored = data.num_users();
     result.items_stored = data.num_items();

@@ -229,6 +229,64 @@ TEST(RedisFeatureStoreTest, PassedDeadlineIsDeadlineExceeded) {
   RECSYS_EXPECT_OK(store->Ping(kNoDeadline));
 }
 
+// The load marker (FeatureStore::CheckLoaded): a marker seen and then lost
+// (Redis restarted empty) makes GetUser fail fast with Unavailable naming
+// it; a store that never had one keeps working; require_loaded flags an
+// absent marker from the start.
+TEST(RedisFeatureStoreTest, LoadMarkerLostAfterARestartDegradesUntilReloaded) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
+                              RedisServer::Start());
+  Options options = OptionsFor(*server);
+  options.store.key_prefix = "rs:";
+  options.redis.reconnect_backoff = absl::Milliseconds(10);
+  TestStore store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+  const UserFeatures users[] = {{.user_id = "u", .purchases = {{"a", 9, T(1)}}}};
+  RECSYS_ASSERT_OK(store->PutUsers(users));
+  // Never loaded by the trainer: no marker, nothing flagged.
+  RECSYS_EXPECT_OK(store->CheckLoaded(kNoDeadline));
+  RECSYS_ASSERT_OK(store->GetUser("u", kNoDeadline).status());
+
+  RECSYS_ASSERT_OK(store->MarkLoaded("20260101", T(5)));
+  RECSYS_EXPECT_OK(store->CheckLoaded(kNoDeadline));
+  {
+    const redis::Command command = {"HGET", "rs:loaded", "model_version"};
+    RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<redis::Value> replies,
+                                store.client->Execute({&command, 1}, kNoDeadline));
+    EXPECT_EQ(replies[0].AsText().value_or(""), "20260101");
+  }
+
+  RECSYS_ASSERT_OK(server->Restart());
+  absl::Status lost = store->CheckLoaded(kNoDeadline);
+  for (int i = 0; i < 50 && lost.ok(); ++i) {  // the first call may meet a stale connection
+    absl::SleepFor(absl::Milliseconds(20));
+    lost = store->CheckLoaded(kNoDeadline);
+  }
+  EXPECT_EQ(lost.code(), absl::StatusCode::kUnavailable) << lost;
+  EXPECT_NE(lost.message().find("key rs:loaded missing: Redis restarted empty?"),
+            std::string::npos)
+      << lost;
+  EXPECT_NE(lost.message().find("recsys_train --load_redis_only"), std::string::npos) << lost;
+  absl::Status user = store->GetUser("u", kNoDeadline).status();
+  EXPECT_EQ(user, lost);
+
+  // Reloaded (the marker back): OK again.
+  RECSYS_ASSERT_OK(store->PutUsers(users));
+  RECSYS_ASSERT_OK(store->MarkLoaded("20260101", T(6)));
+  RECSYS_EXPECT_OK(store->CheckLoaded(kNoDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures back, store->GetUser("u", kNoDeadline));
+  ASSERT_EQ(back.purchases.size(), 1u);
+  EXPECT_EQ(back.purchases[0].count, 9);
+
+  // require_loaded: a fresh store flags a missing marker without seeing it.
+  RECSYS_ASSERT_OK(server->Restart());
+  Options strict = options;
+  strict.store.require_loaded = true;
+  TestStore fresh = MustCreate(strict);
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_EQ(fresh->CheckLoaded(kNoDeadline).code(), absl::StatusCode::kUnavailable);
+}
+
 TEST(RedisFeatureStoreTest, SurvivesRedisStopAndRecoversAfterRestart) {
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server,
                               RedisServer::Start());

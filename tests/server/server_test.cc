@@ -26,6 +26,7 @@
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "evaluation/production_ranker.h"
 #include "tests/testing/child_process.h"
+#include "tests/testing/test_files.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/trained_shop.h"
@@ -742,15 +743,52 @@ TEST_F(ServerTest, ZZRedisDownDegradesAnswersAndRecovers) {
   EXPECT_EQ(status, HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(Health(kRecommenderHealthName), HealthCheckResponse::SERVING);
 
-  // Redis comes back (empty): answers stop being degraded.
+  // Redis comes back empty: it answers, but the trainer's load marker
+  // (rs:loaded) is gone, so the store stays NOT_SERVING and answers stay
+  // degraded, naming the marker and the reload command, computed from the
+  // model alone (training-time purchases still excluded).
   RECSYS_ASSERT_OK(world->shop->redis->Restart());
-  bool degraded = true;
-  for (int i = 0; i < 200 && degraded; ++i) {
+  const std::string expected_reason = "key rs:loaded missing: Redis restarted empty?";
+  std::string reason;
+  for (int i = 0; i < 200 && reason.find(expected_reason) == std::string::npos; ++i) {
     absl::SleepFor(absl::Milliseconds(50));
-    ASSERT_TRUE(Recommend(user, 3, &resp).ok());
-    degraded = resp.meta().degraded();
+    ASSERT_TRUE(Recommend(user, 10, &resp).ok());
+    reason = resp.meta().degraded_reason();
   }
-  EXPECT_FALSE(degraded);
+  EXPECT_TRUE(resp.meta().degraded());
+  EXPECT_NE(reason.find(expected_reason), std::string::npos) << reason;
+  EXPECT_NE(reason.find("recsys_train --load_redis_only"), std::string::npos) << reason;
+  ASSERT_EQ(resp.slots(0).items_size(), 10);
+  for (const auto& item : resp.slots(0).items()) {
+    EXPECT_EQ(bought.count(item.item_id()), 0u) << item.item_id();
+  }
+  ASSERT_TRUE(Profile(user, &profile).ok());
+  EXPECT_TRUE(profile.meta().degraded());
+  EXPECT_EQ(profile.purchases_size(), static_cast<int>(bought.size()));
+  EXPECT_EQ(Health(kFeatureStoreHealthName), HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(Health(kRecommenderHealthName), HealthCheckResponse::SERVING);
+
+  // The documented reload (README "Running in production"): SERVING and
+  // not degraded again, with the user's history back from Redis.
+  const std::string model_dir = absl::StrCat(world->shop->models->root(), "/",
+                                             world->shop->models->Current()->version());
+  ASSERT_EQ(recsys::testing::RunCommand(absl::StrCat(
+                RECSYS_TRAIN, " --load_redis_only --model_dir=", model_dir,
+                " --redis=127.0.0.1:", world->shop->redis->port(), " > ", world->shop->dir,
+                "/reload.log 2>&1")),
+            0)
+      << recsys::testing::ReadFileBytes(world->shop->dir + "/reload.log");
+  status = HealthCheckResponse::NOT_SERVING;
+  for (int i = 0; i < 200 && status != HealthCheckResponse::SERVING; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    status = Health(kFeatureStoreHealthName);
+  }
+  EXPECT_EQ(status, HealthCheckResponse::SERVING);
+  ASSERT_TRUE(Recommend(user, 3, &resp).ok());
+  EXPECT_FALSE(resp.meta().degraded()) << resp.meta().degraded_reason();
+  ASSERT_TRUE(Profile(user, &profile).ok());
+  EXPECT_FALSE(profile.meta().degraded()) << profile.meta().degraded_reason();
+  EXPECT_EQ(profile.purchases_size(), static_cast<int>(bought.size()));
 }
 
 }  // namespace
