@@ -144,18 +144,20 @@ struct Comparison {
   // treatment.mean / control.mean - 1 by the delta method; empty when
   // control.mean is 0.
   std::optional<Lift> relative;
-  // absolute.estimate / absolute.standard_error.
+  // absolute.estimate / absolute.standard_error; 0 when the standard error
+  // is 0.
   double z = 0;
   // Two-sided fixed-horizon p-value, 2·(1 - Φ(|z|)). Valid for ONE look at
   // a sample size fixed in advance; looking repeatedly and stopping at the
   // first p < alpha inflates the false positive rate.
   double p_value = 1;
 
-  // The mSPRT. tau2 is the mixing variance used (squared metric units) and
-  // likelihood_ratio Λ = sqrt(V / (V + tau²)) · exp(d² tau² / (2V(V +
-  // tau²))), d = absolute.estimate, V = absolute.standard_error².
+  // The mSPRT. tau2 is the mixing variance used (squared metric units);
+  // log_likelihood_ratio is log Λ, Λ = sqrt(V / (V + tau²)) · exp(d² tau² /
+  // (2V(V + tau²))), d = absolute.estimate, V = absolute.standard_error²
+  // (+infinity when V = 0 and d != 0; 0 when V = 0 and d = 0).
   double tau2 = 0;
-  double likelihood_ratio = 1;
+  double log_likelihood_ratio = 0;
   // min(1, 1/Λ) at this look. This is the formula's value, not its running
   // minimum: a caller that looks repeatedly reports min over its looks of
   // this value (the always-valid p-value is non-increasing), and may
