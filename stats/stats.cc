@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -378,6 +379,64 @@ absl::StatusOr<SrmResult> SampleRatioMismatch(absl::Span<const double> observed,
                 ChiSquared(result.degrees_of_freedom), result.chi_square))
           : 0;
   result.mismatch = result.p_value < options.alpha;
+  return result;
+}
+
+absl::StatusOr<ChiSquareResult> ChiSquareIndependence(
+    absl::Span<const double> counts, int rows, int cols) {
+  if (rows < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rows: must be >= 2, got ", rows));
+  }
+  if (cols < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cols: must be >= 2, got ", cols));
+  }
+  if (counts.size() != static_cast<size_t>(rows) * cols) {
+    return absl::InvalidArgumentError(absl::StrCat("counts: ", counts.size(),
+                                                   " counts for a ", rows,
+                                                   " x ", cols, " table"));
+  }
+  std::vector<double> row_sum(rows, 0), col_sum(cols, 0);
+  double total = 0;
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) {
+      const double v = counts[r * cols + c];
+      if (!std::isfinite(v) || v < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "counts[", r * cols + c, "]: must be finite and >= 0, got ", v));
+      }
+      row_sum[r] += v;
+      col_sum[c] += v;
+      total += v;
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    if (!(row_sum[r] > 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("counts: row ", r, " has no counts"));
+    }
+  }
+  for (int c = 0; c < cols; ++c) {
+    if (!(col_sum[c] > 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("counts: column ", c, " has no counts"));
+    }
+  }
+  ChiSquareResult result;
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) {
+      const double expected = row_sum[r] * col_sum[c] / total;
+      const double diff = counts[r * cols + c] - expected;
+      result.chi_square += diff * diff / expected;
+    }
+  }
+  result.degrees_of_freedom = static_cast<double>(rows - 1) * (cols - 1);
+  result.p_value =
+      std::isfinite(result.chi_square)
+          ? boost::math::cdf(boost::math::complement(
+                ChiSquared(result.degrees_of_freedom), result.chi_square))
+          : 0;
   return result;
 }
 

@@ -13,6 +13,8 @@
 //                                impressions) by the delta method
 //   SampleRatioMismatch          chi-square goodness of fit of the exposed
 //                                counts against the configured shares
+//   ChiSquareIndependence        chi-square test of independence of a
+//                                contingency table (orthogonal layers)
 //
 // Method (see docs/experiments.md, "Statistics"):
 //   - Fixed horizon: Welch's unequal-variance standard error with a normal
@@ -236,6 +238,21 @@ struct SrmResult {
 absl::StatusOr<SrmResult> SampleRatioMismatch(absl::Span<const double> observed,
                                               absl::Span<const double> shares,
                                               const SrmOptions& options = {});
+
+struct ChiSquareResult {
+  double chi_square = 0;          // Σ (observed - expected)² / expected
+  double degrees_of_freedom = 0;  // (rows - 1)(cols - 1)
+  double p_value = 1;             // P(chi2(df) >= chi_square)
+};
+
+// Pearson's chi-square test of independence of the rows and the columns of
+// a contingency table of counts, row-major `counts` of rows × cols (e.g.
+// users per variant of layer A × variant of layer B: orthogonal layers are
+// independent). InvalidArgument naming the field: rows or cols < 2, a size
+// other than rows · cols, a negative or non-finite count, a row or column
+// without counts.
+absl::StatusOr<ChiSquareResult> ChiSquareIndependence(
+    absl::Span<const double> counts, int rows, int cols);
 
 }  // namespace recsys::stats
 

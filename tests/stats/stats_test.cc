@@ -435,3 +435,60 @@ TEST(SampleRatioMismatchTest, RefusesBadInputNamingTheField) {
 
 }  // namespace
 }  // namespace recsys::stats
+
+namespace recsys::stats {
+namespace {
+
+TEST(ChiSquareIndependenceTest, HandComputedTables) {
+  // Rows 30 / 70, columns 40 / 60 of 100: expected 12 18 / 28 42.
+  const double two_by_two[] = {10, 20, 30, 40};
+  absl::StatusOr<ChiSquareResult> r = ChiSquareIndependence(two_by_two, 2, 2);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const double chi2 = 4.0 / 12 + 4.0 / 18 + 4.0 / 28 + 4.0 / 42;
+  EXPECT_NEAR(r->chi_square, chi2, 1e-12);
+  EXPECT_EQ(r->degrees_of_freedom, 1);
+  EXPECT_NEAR(r->p_value, std::erfc(std::sqrt(chi2 / 2)), 1e-12);
+
+  // 3 x 2, rows 20 / 30 / 50, columns 50 / 50: expected 10 10 / 15 15 /
+  // 25 25; df 2, P(chi² >= c) = exp(-c / 2).
+  const double three_by_two[] = {12, 8, 15, 15, 23, 27};
+  r = ChiSquareIndependence(three_by_two, 3, 2);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const double chi3 = 2 * 4.0 / 10 + 0 + 2 * 4.0 / 25;
+  EXPECT_NEAR(r->chi_square, chi3, 1e-12);
+  EXPECT_EQ(r->degrees_of_freedom, 2);
+  EXPECT_NEAR(r->p_value, std::exp(-chi3 / 2), 1e-12);
+
+  const double independent[] = {10, 20, 20, 40};
+  r = ChiSquareIndependence(independent, 2, 2);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->chi_square, 0);
+  EXPECT_EQ(r->p_value, 1);
+}
+
+TEST(ChiSquareIndependenceTest, RefusesBadInputNamingTheField) {
+  const double four[] = {1, 2, 3, 4};
+  const double negative[] = {1, 2, -3, 4};
+  const double empty_row[] = {0, 0, 3, 4};
+  const double empty_col[] = {0, 2, 0, 4};
+  struct Case {
+    absl::Span<const double> counts;
+    int rows, cols;
+    const char* prefix;
+  };
+  const Case cases[] = {{four, 1, 4, "rows: "},
+                        {four, 4, 1, "cols: "},
+                        {four, 2, 3, "counts: "},
+                        {negative, 2, 2, "counts[2]: "},
+                        {empty_row, 2, 2, "counts: row 0"},
+                        {empty_col, 2, 2, "counts: column 0"}};
+  for (const Case& c : cases) {
+    absl::StatusOr<ChiSquareResult> r =
+        ChiSquareIndependence(c.counts, c.rows, c.cols);
+    ASSERT_TRUE(absl::IsInvalidArgument(r.status())) << c.prefix;
+    EXPECT_EQ(r.status().message().find(c.prefix), 0u) << r.status();
+  }
+}
+
+}  // namespace
+}  // namespace recsys::stats
