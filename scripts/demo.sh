@@ -61,7 +61,7 @@ PASSWORD_FILE="$DEMO_DIR/redis_password"
   printf 'requirepass %s\n' "$(cat "$PASSWORD_FILE")" > "$DEMO_DIR/redis.conf"
 )
 redis-server "$DEMO_DIR/redis.conf" --port "$REDIS_PORT" --bind 127.0.0.1 \
-  --save "" --appendonly no --daemonize no --dir "$DEMO_DIR" \
+  --save "" --appendonly yes --appendfsync everysec --daemonize no --dir "$DEMO_DIR" \
   > "$DEMO_DIR/redis.log" 2>&1 &
 PIDS+=($!)
 redis_ping() {

@@ -12,19 +12,33 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev openssl
   libboost-math-dev
+  # Checks of deploy/: YAML lint and the Compose file.
+  yamllint docker-compose
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ((${#missing[@]} == 0)); then
-  echo "install_deps: all packages present"
-  exit 0
-fi
+# Node.js runs the Kubernetes schema check of deploy/ (the machine's own
+# Node.js when there is one, Debian's otherwise).
+if ! command -v node > /dev/null || ! command -v npm > /dev/null; then missing+=(nodejs npm); fi
 
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-echo "install_deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ((${#missing[@]} == 0)); then
+  echo "install_deps: all packages present"
+else
+  echo "install_deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages of the deploy/ check, pinned by deploy/validate/package-lock.json
+# and kept out of the repository (deploy/validate/node_modules is ignored).
+VALIDATE_DIR="$(dirname "$0")/../deploy/validate"
+if [[ ! -f "$VALIDATE_DIR/node_modules/.package-lock.json" ||
+      "$VALIDATE_DIR/package-lock.json" -nt "$VALIDATE_DIR/node_modules/.package-lock.json" ]]; then
+  echo "install_deps: npm ci in deploy/validate"
+  npm ci --prefix "$VALIDATE_DIR" --no-audit --no-fund --loglevel=error
+fi
