@@ -35,8 +35,8 @@ ABSL_FLAG(std::string, input, "",
           "A purchase file (canonical CSV or any ReadPurchases layout) to "
           "evaluate instead of the benchmarks, with --cut or "
           "--holdout_fraction.");
-ABSL_FLAG(std::string, format, "auto",
-          "Layout of --input: auto | canonical | online_retail | pairs.");
+ABSL_FLAG(std::string, format, "auto", recsys::training::kFormatFlagHelp);
+ABSL_FLAG(std::string, columns, "", recsys::training::kColumnsFlagHelp);
 ABSL_FLAG(std::string, cut, "2011-09-01",
           "Time split: train on rows before, test on rows at or after (unix "
           "seconds or YYYY-MM-DD[ HH:MM:SS], UTC).");
@@ -166,10 +166,11 @@ int main(int argc, char** argv) {
   if (!input.empty()) {
     ev::SplitProtocolOptions options;
     options.input = input;
-    absl::StatusOr<recsys::training::PurchaseFormat> format =
-        recsys::training::ParsePurchaseFormat(absl::GetFlag(FLAGS_format));
-    if (!format.ok()) return Fail(format.status());
-    options.read.format = *format;
+    if (absl::Status s = recsys::training::ParseInputFlags(
+            absl::GetFlag(FLAGS_format), absl::GetFlag(FLAGS_columns), &options.read);
+        !s.ok()) {
+      return Fail(s);
+    }
     const double fraction = absl::GetFlag(FLAGS_holdout_fraction);
     if (fraction > 0) {
       options.kind = ev::SplitKind::kHoldout;

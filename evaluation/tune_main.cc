@@ -35,7 +35,8 @@ ABSL_FLAG(
     std::string, data_dir, "",
     "Benchmark directory; default $RECSYS_DATA_DIR, else ../shared/data.");
 ABSL_FLAG(std::string, input, "", "Purchase file for --protocol input.");
-ABSL_FLAG(std::string, format, "auto", "Layout of --input.");
+ABSL_FLAG(std::string, format, "auto", recsys::training::kFormatFlagHelp);
+ABSL_FLAG(std::string, columns, "", recsys::training::kColumnsFlagHelp);
 ABSL_FLAG(std::string, cut, "2011-09-01",
           "Test cut of the time split (the search only reads rows before it).");
 ABSL_FLAG(int, validation_days, 30,
@@ -160,10 +161,11 @@ int main(int argc, char** argv) {
       input = data_dir + "/online_retail.csv.gz";
       read.format = recsys::training::PurchaseFormat::kOnlineRetail;
     } else {
-      absl::StatusOr<recsys::training::PurchaseFormat> f =
-          recsys::training::ParsePurchaseFormat(absl::GetFlag(FLAGS_format));
-      if (!f.ok()) return Fail(f.status());
-      read.format = *f;
+      if (absl::Status s = recsys::training::ParseInputFlags(
+              absl::GetFlag(FLAGS_format), absl::GetFlag(FLAGS_columns), &read);
+          !s.ok()) {
+        return Fail(s);
+      }
     }
     // The search reads the training period only: rows before the cut.
     recsys::training::ReadOptions train_read = read;

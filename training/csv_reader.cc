@@ -7,12 +7,14 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
 
@@ -300,6 +302,8 @@ absl::string_view PurchaseFormatName(PurchaseFormat format) {
       return "online_retail";
     case PurchaseFormat::kPairs:
       return "pairs";
+    case PurchaseFormat::kMapped:
+      return "mapped";
   }
   return "unknown";
 }
@@ -313,6 +317,74 @@ absl::StatusOr<PurchaseFormat> ParsePurchaseFormat(absl::string_view name) {
   return absl::InvalidArgumentError(
       absl::StrCat("unknown format '", name,
                    "' (expected auto, canonical, online_retail or pairs)"));
+}
+
+absl::StatusOr<ColumnMapping> ParseColumnMapping(absl::string_view spec) {
+  ColumnMapping mapping;
+  const std::pair<absl::string_view, std::string*> roles[] = {
+      {"user", &mapping.user},         {"item", &mapping.item},
+      {"time", &mapping.time},         {"quantity", &mapping.quantity},
+      {"price", &mapping.price},       {"category", &mapping.category},
+      {"title", &mapping.title},       {"invoice", &mapping.invoice}};
+  for (absl::string_view part : absl::StrSplit(spec, ',')) {
+    const size_t eq = part.find('=');
+    if (eq == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("columns: '", Echo(part), "' is not role=Header Name"));
+    }
+    const std::string role =
+        absl::AsciiStrToLower(absl::StripAsciiWhitespace(part.substr(0, eq)));
+    const absl::string_view name = absl::StripAsciiWhitespace(part.substr(eq + 1));
+    std::string* target = nullptr;
+    for (const auto& [known, field] : roles) {
+      if (role == known) target = field;
+    }
+    if (target == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "columns: unknown role '", Echo(role),
+          "' (expected user, item, time, quantity, price, category, title, invoice)"));
+    }
+    if (!target->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("columns: role '", role, "' given twice"));
+    }
+    if (name.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("columns: role '", role, "' names no column"));
+    }
+    target->assign(name.data(), name.size());
+  }
+  for (const auto& [role, field] : {std::pair<absl::string_view, const std::string*>{
+                                        "user", &mapping.user},
+                                    {"item", &mapping.item},
+                                    {"time", &mapping.time}}) {
+    if (field->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("columns: the required role '", role, "' is missing"));
+    }
+  }
+  return mapping;
+}
+
+absl::Status ParseInputFlags(absl::string_view format, absl::string_view columns,
+                             ReadOptions* read) {
+  absl::StatusOr<PurchaseFormat> parsed = ParsePurchaseFormat(format);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--format: ", parsed.status().message()));
+  }
+  read->format = *parsed;
+  read->columns.reset();
+  if (columns.empty()) return absl::OkStatus();
+  if (read->format != PurchaseFormat::kAuto) {
+    return absl::InvalidArgumentError(
+        "--columns: excludes --format (the mapping names every column)");
+  }
+  absl::StatusOr<ColumnMapping> mapping = ParseColumnMapping(columns);
+  if (!mapping.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--", mapping.status().message()));
+  }
+  read->columns = *std::move(mapping);
+  return absl::OkStatus();
 }
 
 int64_t ReadStats::total_skipped() const {
@@ -402,7 +474,8 @@ constexpr absl::string_view kCanonicalColumns =
     "user_id,item_id,timestamp[,quantity,price,category,title]";
 constexpr absl::string_view kOnlineRetailColumns =
     "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,"
-    "CustomerID,Country";
+    "CustomerID,Country, or Online Retail II's Invoice,StockCode,Description,"
+    "Quantity,InvoiceDate,Price,Customer ID,Country";
 
 // Lower-cased, trimmed header names.
 std::vector<std::string> HeaderNames(const CsvRecord& header) {
@@ -420,16 +493,40 @@ int Find(const std::vector<std::string>& names, absl::string_view name) {
   return it == names.end() ? -1 : static_cast<int>(it - names.begin());
 }
 
+// The first of `alternatives` present in `names`, or -1.
+int FindAny(const std::vector<std::string>& names,
+            std::initializer_list<absl::string_view> alternatives) {
+  for (absl::string_view name : alternatives) {
+    if (int i = Find(names, name); i >= 0) return i;
+  }
+  return -1;
+}
+
 // Finds the columns of `format` in `names`; InvalidArgument names the
 // missing ones.
 absl::StatusOr<Columns> MapColumns(const std::string& path,
                                    PurchaseFormat format,
+                                   const std::optional<ColumnMapping>& mapping,
                                    const std::vector<std::string>& names) {
   Columns c;
   std::vector<std::string> missing;
-  auto require = [&](absl::string_view name, absl::string_view shown) {
-    int i = Find(names, name);
+  auto require_any = [&](std::initializer_list<absl::string_view> alternatives,
+                         absl::string_view shown) {
+    int i = FindAny(names, alternatives);
     if (i < 0) missing.emplace_back(shown);
+    return i;
+  };
+  auto require = [&](absl::string_view name, absl::string_view shown) {
+    return require_any({name}, shown);
+  };
+  // A mapped column: required ones must exist, optional ones only when named.
+  auto mapped = [&](const std::string& header, absl::string_view role,
+                    bool required) {
+    if (header.empty() && !required) return -1;
+    const std::string lower =
+        absl::AsciiStrToLower(absl::StripAsciiWhitespace(header));
+    int i = Find(names, lower);
+    if (i < 0) missing.push_back(absl::StrCat("'", header, "' (", role, ")"));
     return i;
   };
   switch (format) {
@@ -443,13 +540,26 @@ absl::StatusOr<Columns> MapColumns(const std::string& path,
       c.title = Find(names, "title");
       break;
     case PurchaseFormat::kOnlineRetail:
-      c.invoice = require("invoiceno", "InvoiceNo");
+      c.invoice = require_any({"invoiceno", "invoice"}, "InvoiceNo");
       c.item = require("stockcode", "StockCode");
       c.quantity = require("quantity", "Quantity");
       c.timestamp = require("invoicedate", "InvoiceDate");
-      c.price = require("unitprice", "UnitPrice");
-      c.user = require("customerid", "CustomerID");
+      c.price = require_any({"unitprice", "price"}, "UnitPrice");
+      c.user = require_any({"customerid", "customer id"}, "CustomerID");
       c.title = Find(names, "description");
+      break;
+    case PurchaseFormat::kMapped:
+      if (!mapping.has_value()) {
+        return absl::InternalError("MapColumns: mapped format without a mapping");
+      }
+      c.user = mapped(mapping->user, "user", true);
+      c.item = mapped(mapping->item, "item", true);
+      c.timestamp = mapped(mapping->time, "time", true);
+      c.quantity = mapped(mapping->quantity, "quantity", false);
+      c.price = mapped(mapping->price, "price", false);
+      c.category = mapped(mapping->category, "category", false);
+      c.title = mapped(mapping->title, "title", false);
+      c.invoice = mapped(mapping->invoice, "invoice", false);
       break;
     case PurchaseFormat::kPairs:
       if (names.size() != 2) {
@@ -465,6 +575,11 @@ absl::StatusOr<Columns> MapColumns(const std::string& path,
     case PurchaseFormat::kAuto:
       return absl::InternalError("MapColumns: unresolved format");
   }
+  if (!missing.empty() && format == PurchaseFormat::kMapped) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": header lacks column", missing.size() > 1 ? "s " : " ",
+        absl::StrJoin(missing, ", "), " named by --columns"));
+  }
   if (!missing.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": header lacks column", missing.size() > 1 ? "s " : " ",
@@ -479,7 +594,8 @@ absl::StatusOr<Columns> MapColumns(const std::string& path,
 
 PurchaseFormat DetectFormat(const std::vector<std::string>& names) {
   auto has = [&](absl::string_view n) { return Find(names, n) >= 0; };
-  if (has("invoiceno") && has("stockcode") && has("customerid")) {
+  if ((has("invoiceno") || has("invoice")) && has("stockcode") &&
+      (has("customerid") || has("customer id"))) {
     return PurchaseFormat::kOnlineRetail;
   }
   if (has("user_id") && has("item_id") && has("timestamp")) {
@@ -494,9 +610,10 @@ class RowParser {
  public:
   RowParser(PurchaseFormat format, const Columns& columns, int num_columns,
             const ReadOptions& options, ReadStats* stats)
-      : format_(format),
-        columns_(columns),
+      : columns_(columns),
         num_columns_(num_columns),
+        exported_(format == PurchaseFormat::kOnlineRetail ||
+                  format == PurchaseFormat::kMapped),
         options_(options),
         stats_(stats) {}
 
@@ -521,7 +638,7 @@ class RowParser {
     // Order of the checks: cancellations, then quantity (a non-positive
     // quantity is a return or stock adjustment, whoever the customer), then
     // ids, timestamp and price.
-    if (format_ == PurchaseFormat::kOnlineRetail) {
+    if (columns_.invoice >= 0) {
       const absl::string_view invoice = field(columns_.invoice);
       if (!invoice.empty() && (invoice[0] == 'C' || invoice[0] == 'c')) {
         return Filtered(kSkipCancelled);
@@ -537,13 +654,13 @@ class RowParser {
                            absl::StrCat("bad quantity '", Echo(text), "'"));
         }
         row_.quantity = *q;
-      } else if (format_ == PurchaseFormat::kOnlineRetail) {
-        return Malformed(kSkipMissingField, record, "empty Quantity");
+      } else if (exported_) {
+        return Malformed(kSkipMissingField, record, "empty quantity");
       }
       if (row_.quantity <= 0) return Filtered(kSkipNonPositiveQuantity);
     }
 
-    if (format_ == PurchaseFormat::kOnlineRetail) {
+    if (exported_) {
       absl::string_view customer = field(columns_.user);
       if (customer.empty()) return Filtered(kSkipMissingCustomer);
       // Some spreadsheet exports write the id as a float ("17850.0").
@@ -594,8 +711,8 @@ class RowParser {
                            absl::StrCat("bad price '", Echo(text), "'"));
         }
         row_.price = *p;
-      } else if (format_ == PurchaseFormat::kOnlineRetail) {
-        return Malformed(kSkipMissingField, record, "empty UnitPrice");
+      } else if (exported_) {
+        return Malformed(kSkipMissingField, record, "empty price");
       }
     }
 
@@ -629,9 +746,10 @@ class RowParser {
     return false;
   }
 
-  const PurchaseFormat format_;
   const Columns columns_;
   const int num_columns_;
+  // Shop exports (online_retail, mapped): guest rows and spreadsheet ids.
+  const bool exported_;
   const ReadOptions& options_;
   ReadStats* const stats_;
   PurchaseRow row_;
@@ -661,6 +779,14 @@ absl::Status ReadPurchases(
   }
   const std::vector<std::string> names = HeaderNames(record);
   PurchaseFormat format = options.format;
+  if (options.columns.has_value()) {
+    if (format != PurchaseFormat::kAuto) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": a column mapping and format ", PurchaseFormatName(format),
+          " were both given; use one"));
+    }
+    format = PurchaseFormat::kMapped;
+  }
   if (format == PurchaseFormat::kAuto) {
     format = DetectFormat(names);
     if (format == PurchaseFormat::kAuto) {
@@ -671,10 +797,13 @@ absl::Status ReadPurchases(
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": unrecognised header '", Echo(shown),
           "': expected canonical (", kCanonicalColumns, "), online_retail (",
-          kOnlineRetailColumns, ") or a two-column user,item pairs header"));
+          kOnlineRetailColumns,
+          ") or a two-column user,item pairs header; name the columns of any "
+          "other export with a mapping (--columns user=...,item=...,time=...)"));
     }
   }
-  RECSYS_ASSIGN_OR_RETURN(Columns columns, MapColumns(path, format, names));
+  RECSYS_ASSIGN_OR_RETURN(Columns columns,
+                          MapColumns(path, format, options.columns, names));
   stats->format = format;
 
   RowParser parser(format, columns, record.size(), options, stats);

@@ -125,12 +125,42 @@ enum class PurchaseFormat {
   // Exactly two columns, user then item (e.g. "user_id,movie_id"); no
   // timestamps (0), quantity 1, price 0.
   kPairs,
+  // Any export whose columns are named by ReadOptions::columns (a
+  // ColumnMapping); set by ReadPurchases when a mapping is given.
+  kMapped,
 };
 
-// "auto", "canonical", "online_retail", "pairs".
+// "auto", "canonical", "online_retail", "pairs", "mapped".
 absl::string_view PurchaseFormatName(PurchaseFormat format);
-// Inverse of PurchaseFormatName; InvalidArgument lists the valid names.
+// Inverse of PurchaseFormatName for the formats a caller may ask for (not
+// "mapped", which comes from a ColumnMapping); InvalidArgument lists them.
 absl::StatusOr<PurchaseFormat> ParsePurchaseFormat(absl::string_view name);
+
+// Which header column holds each field of a purchase row, for exports in
+// any layout. Names are matched case-insensitively, surrounding blanks
+// ignored; an empty name means the export has no such column.
+struct ColumnMapping {
+  // Required.
+  std::string user;
+  std::string item;
+  std::string time;
+  // Optional: units (default 1; empty cells are malformed rows, zero or
+  // negative ones returns), unit price (default 0), category, title.
+  std::string quantity;
+  std::string price;
+  std::string category;
+  std::string title;
+  // Optional: the invoice or order number; rows whose invoice starts with
+  // 'C' are cancellations and skipped as "cancelled".
+  std::string invoice;
+};
+
+// Parses "role=Header Name,role=Header Name,..." with the roles user, item,
+// time (required), quantity, price, category, title, invoice, e.g.
+//   user=Customer ID,item=StockCode,time=InvoiceDate,quantity=Quantity
+// InvalidArgument names an unknown or repeated role, a missing '=', an empty
+// header name, or a missing required role.
+absl::StatusOr<ColumnMapping> ParseColumnMapping(absl::string_view spec);
 
 // One purchase line. Passed to the callback by const reference and reused
 // for the next row: copy what you keep.
@@ -151,6 +181,9 @@ struct PurchaseRow {
 struct ReadOptions {
   // Layout of the file; kAuto detects it from the header.
   PurchaseFormat format = PurchaseFormat::kAuto;
+  // When set, the columns are found by these header names whatever the
+  // layout (format must then be kAuto); rows are read as kMapped.
+  std::optional<ColumnMapping> columns;
   // Record size limit and buffer size of the underlying CsvReader.
   CsvReaderOptions csv;
   // How many malformed rows are described in ReadStats::errors.
@@ -199,13 +232,35 @@ struct ReadStats {
   int64_t total_skipped() const;
 };
 
+// Help texts of the input flags every program that reads purchase files
+// takes, and their one parser: sets read->format from `format` (auto,
+// canonical, online_retail, pairs) and read->columns from `columns` (a
+// ColumnMapping spec; empty: none). InvalidArgument names the flag.
+inline constexpr char kFormatFlagHelp[] =
+    "auto | canonical | online_retail | pairs (auto reads the header; "
+    "online_retail covers Online Retail and Online Retail II).";
+inline constexpr char kColumnsFlagHelp[] =
+    "Column mapping for any other export, role=Header Name,...: roles user, "
+    "item, time (required), quantity, price, category, title, invoice; e.g. "
+    "'user=Customer ID,item=StockCode,time=InvoiceDate'. Excludes --format.";
+absl::Status ParseInputFlags(absl::string_view format, absl::string_view columns,
+                             ReadOptions* read);
+
 // Streams the purchase rows of `path` (plain or .gz) into `on_row`, in file
 // order. Rows that are malformed or filtered out are counted in `*stats`
 // (required) and never stop the read.
 //
-// Auto-detection: a header with InvoiceNo, StockCode and CustomerID is
-// online_retail; one with user_id, item_id and timestamp is canonical; any
-// other two-column header is pairs.
+// Auto-detection: a header with InvoiceNo (or Invoice), StockCode and
+// CustomerID (or Customer ID) is online_retail — UCI Online Retail and Online
+// Retail II (Invoice,StockCode,Description,Quantity,InvoiceDate,Price,
+// Customer ID,Country) alike; one with user_id, item_id and timestamp is
+// canonical; any other two-column header is pairs. ReadOptions::columns
+// reads any other layout.
+//
+// online_retail and mapped rows: an invoice starting with 'C' is a
+// cancellation, an empty customer a guest purchase (skipped as
+// "missing_customer"), and a customer id written as a float by a spreadsheet
+// ("17850.0") is read as "17850".
 //
 // Timestamps: integer unix seconds, or "YYYY-MM-DD HH:MM[:SS[.fff]]" with
 // ' ' or 'T' and an optional trailing 'Z', or "YYYY-MM-DD"; all read as UTC
@@ -213,7 +268,8 @@ struct ReadStats {
 //
 // Errors: NotFound (missing file); InvalidArgument for an empty file ("...:
 // empty file, expected a header") or a header that lacks a required column
-// for the requested format (the message names the columns); DataLoss /
+// for the requested format or mapping (the message names the columns), or
+// both a format and a mapping; DataLoss /
 // Internal for read errors. On error the rows already handed to `on_row`
 // stay handed.
 absl::Status ReadPurchases(

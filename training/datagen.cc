@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <initializer_list>
 #include <numbers>
 #include <numeric>
 #include <utility>
@@ -154,12 +155,111 @@ constexpr double kHour[24] = {0.2, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5, 1.0,
                               1.6, 1.8, 2.2, 2.6, 2.8, 2.4, 1.5, 0.7};
 constexpr double kZipfExponent = 1.1;
 
+// What a kind of shop changes in the model (datagen.h). The general store's
+// profile reproduces its output exactly: every factor is 1 and no extra
+// random number is drawn.
+struct ShopProfile {
+  // Multiplier of each category's catalogue share; 0 leaves it out.
+  double share_factor[kNumCategories];
+  // Staple share of a category = min(0.95, its share × staple_factor);
+  // re-buy cycles × cycle_factor.
+  double staple_factor = 1;
+  double cycle_factor = 1;
+  // Staples per customer: the general store's 0-4 distribution when
+  // max_staples < 0, else uniform in [min_staples, max_staples].
+  int min_staples = 0;
+  int max_staples = -1;
+  // Median orders per customer and year.
+  double orders_median = 8;
+  // Discoveries per order: 1, then one more with this probability, at most
+  // max_discoveries.
+  double discovery_more = 0.5;
+  int max_discoveries = 8;
+  // Chance that a discovery re-buys an earlier purchase.
+  double repeat = 0.12;
+  // True: a discovery is never an item the customer already bought (re-buys
+  // come only from `repeat`).
+  bool new_discoveries = false;
+  // > 0: items are listed over the log (from a quarter before its start)
+  // and a discovery of an item `age` days after its listing is kept with
+  // probability exp(-age / collection_life_days); never before it.
+  double collection_life_days = 0;
+  // Electronics: share of accessories among the electronics items, the
+  // median prices of accessories and main devices, and the chance that a
+  // main device's purchase is followed by 1-3 of its accessories within 14
+  // days. 0: no accessories.
+  double accessory_share = 0;
+  double accessory_price = 0;
+  double main_price = 0;
+  double accessory_follow = 0;
+};
+
+ShopProfile ProfileOf(ShopKind kind) {
+  ShopProfile p;
+  std::fill(std::begin(p.share_factor), std::end(p.share_factor), 1.0);
+  auto only = [&](std::initializer_list<std::pair<Category, double>> factors) {
+    std::fill(std::begin(p.share_factor), std::end(p.share_factor), 0.0);
+    for (const auto& [c, f] : factors) p.share_factor[c] = f;
+  };
+  switch (kind) {
+    case ShopKind::kGeneral:
+      break;
+    case ShopKind::kGrocery:
+      only({{kGrocery, 3}, {kCoffeeTea, 2}, {kSnacks, 2}, {kBaby, 1.5},
+            {kHousehold, 2}, {kPet, 1.5}, {kBeauty, 0.5}, {kKitchen, 0.3}});
+      p.staple_factor = 1.3;
+      p.cycle_factor = 0.7;
+      p.min_staples = 3;
+      p.max_staples = 10;
+      p.orders_median = 40;
+      p.discovery_more = 0.75;
+      p.max_discoveries = 20;
+      p.repeat = 0.35;
+      break;
+    case ShopKind::kFashion:
+      only({{kFashion, 8}, {kBeauty, 2}, {kSports, 1.5}, {kGifts, 1.5}});
+      p.staple_factor = 0;
+      p.min_staples = 0;
+      p.max_staples = 0;
+      p.orders_median = 4;
+      p.discovery_more = 0.35;
+      p.max_discoveries = 5;
+      p.repeat = 0.03;
+      p.new_discoveries = true;
+      p.collection_life_days = 60;
+      break;
+    case ShopKind::kElectronics:
+      only({{kElectronics, 8}, {kBooks, 0.5}, {kToys, 0.5}, {kHome, 0.5},
+            {kKitchen, 1}});
+      p.staple_factor = 0;
+      p.min_staples = 0;
+      p.max_staples = 0;
+      p.orders_median = 2;
+      p.discovery_more = 0.2;
+      p.max_discoveries = 3;
+      p.repeat = 0.02;
+      p.new_discoveries = true;
+      p.collection_life_days = 240;
+      p.accessory_share = 0.6;
+      p.accessory_price = 15;
+      p.main_price = 250;
+      p.accessory_follow = 0.6;
+      break;
+  }
+  return p;
+}
+
 struct Item {
   Category category;
   int id;  // index in the output id space
   int price_cents;
   bool staple;
   int cycle_days;
+  // Unix seconds from which it sells (ShopProfile::collection_life_days).
+  double listed = 0;
+  bool accessory = false;
+  // Main devices: catalogue indexes of their accessories.
+  std::vector<int> accessories;
 };
 
 struct Catalogue {
@@ -172,22 +272,26 @@ struct Catalogue {
   std::vector<Discrete> staples_by_popularity;
 };
 
-Catalogue MakeCatalogue(int num_items, Rng& rng) {
+Catalogue MakeCatalogue(int num_items, const ShopProfile& profile,
+                        int64_t start, int64_t end, Rng& rng) {
   Catalogue cat;
   // Largest-remainder split of the catalogue over the categories.
+  auto share = [&](int c) { return kCategories[c].share * profile.share_factor[c]; };
   double total_share = 0;
-  for (const CategorySpec& c : kCategories) total_share += c.share;
+  for (int c = 0; c < kNumCategories; ++c) total_share += share(c);
   cat.count.assign(kNumCategories, 0);
   std::vector<std::pair<double, int>> remainders;
   int assigned = 0;
   for (int c = 0; c < kNumCategories; ++c) {
-    const double exact = num_items * kCategories[c].share / total_share;
+    const double exact = num_items * share(c) / total_share;
     cat.count[c] = static_cast<int>(exact);
     assigned += cat.count[c];
     remainders.emplace_back(-(exact - cat.count[c]), c);
   }
   std::sort(remainders.begin(), remainders.end());
   for (int k = 0; assigned < num_items; ++k, ++assigned) {
+    // Categories a kind of shop leaves out get no remainder either.
+    while (share(remainders[k % kNumCategories].second) <= 0) ++k;
     ++cat.count[remainders[k % kNumCategories].second];
   }
 
@@ -203,23 +307,35 @@ Catalogue MakeCatalogue(int num_items, Rng& rng) {
   cat.staples_by_popularity.resize(kNumCategories);
   for (int c = 0; c < kNumCategories; ++c) {
     const CategorySpec& spec = kCategories[c];
+    const double staple_share = std::min(0.95, spec.staple_share * profile.staple_factor);
+    const int cycle_min = static_cast<int>(std::lround(spec.cycle_min_days * profile.cycle_factor));
+    const int cycle_max = static_cast<int>(std::lround(spec.cycle_max_days * profile.cycle_factor));
+    const bool devices = c == kElectronics && profile.accessory_share > 0;
     std::vector<double> weights, staple_weights;
     for (int rank = 0; rank < cat.count[c]; ++rank) {
       Item item;
       item.category = static_cast<Category>(c);
       item.id = ids[cat.items.size()];
+      double median_price = spec.median_price;
+      if (devices) {
+        item.accessory = rng.Bernoulli(profile.accessory_share);
+        median_price = item.accessory ? profile.accessory_price : profile.main_price;
+      }
       const double price =
-          spec.median_price * rng.LogNormal(0, spec.price_sigma);
+          median_price * rng.LogNormal(0, spec.price_sigma);
       item.price_cents =
           std::max(49, static_cast<int>(std::lround(price * 100)));
       // Prices end in 9 like real shelf prices.
       item.price_cents = item.price_cents / 10 * 10 + 9;
-      item.staple = rng.Bernoulli(spec.staple_share);
+      item.staple = rng.Bernoulli(staple_share);
       item.cycle_days =
-          item.staple ? spec.cycle_min_days +
-                            static_cast<int>(rng.UniformMulShift32(
-                                spec.cycle_max_days - spec.cycle_min_days + 1))
+          item.staple ? cycle_min + static_cast<int>(rng.UniformMulShift32(
+                                        cycle_max - cycle_min + 1))
                       : 0;
+      if (profile.collection_life_days > 0) {
+        const double from = static_cast<double>(start) - 90.0 * kDay;
+        item.listed = from + rng.Uniform() * (static_cast<double>(end) - from);
+      }
       const double w = 1.0 / std::pow(rank + 1.0, kZipfExponent);
       const int index = static_cast<int>(cat.items.size());
       cat.items.push_back(item);
@@ -232,6 +348,24 @@ Catalogue MakeCatalogue(int num_items, Rng& rng) {
     }
     cat.by_popularity[c] = Discrete(weights);
     cat.staples_by_popularity[c] = Discrete(staple_weights);
+  }
+  // Each accessory belongs to a main device, chosen by popularity.
+  if (profile.accessory_share > 0) {
+    std::vector<int> mains;
+    std::vector<double> main_weights;
+    for (int rank = 0; rank < static_cast<int>(cat.members[kElectronics].size()); ++rank) {
+      const int index = cat.members[kElectronics][rank];
+      if (cat.items[index].accessory) continue;
+      mains.push_back(index);
+      main_weights.push_back(1.0 / std::pow(rank + 1.0, kZipfExponent));
+    }
+    if (!mains.empty()) {
+      const Discrete main_sampler(main_weights);
+      for (int index : cat.members[kElectronics]) {
+        if (!cat.items[index].accessory) continue;
+        cat.items[mains[main_sampler.Sample(rng)]].accessories.push_back(index);
+      }
+    }
   }
   return cat;
 }
@@ -266,7 +400,8 @@ struct Staple {
 
 // Generates one user's orders into `rows`. Each user has its own random
 // stream, so users do not influence each other.
-void GenerateUser(int user, const ShopOptions& options, const Catalogue& cat,
+void GenerateUser(int user, const ShopOptions& options,
+                  const ShopProfile& profile, const Catalogue& cat,
                   const Discrete& segments, const Discrete& hours,
                   int64_t start, int64_t end, std::vector<GenRow>* rows,
                   ShopStats* stats) {
@@ -288,7 +423,7 @@ void GenerateUser(int user, const ShopOptions& options, const Catalogue& cat,
 
   // Activity and lifetime.
   const double orders_per_year =
-      std::clamp(rng.LogNormal(std::log(8.0), 0.9), 0.5, 200.0);
+      std::clamp(rng.LogNormal(std::log(profile.orders_median), 0.9), 0.5, 200.0);
   const double span = static_cast<double>(end - start);
   double join = static_cast<double>(start);
   if (rng.Bernoulli(0.3)) join += rng.Uniform() * 0.8 * span;
@@ -302,11 +437,15 @@ void GenerateUser(int user, const ShopOptions& options, const Catalogue& cat,
   // Staples: consumables re-bought on a personal cycle.
   std::vector<Staple> staples;
   const double u = rng.Uniform();
-  const int num_staples = u < 0.2    ? 0
-                          : u < 0.45 ? 1
-                          : u < 0.7  ? 2
-                          : u < 0.88 ? 3
-                                     : 4;
+  const int num_staples =
+      profile.max_staples >= 0
+          ? profile.min_staples +
+                static_cast<int>(u * (profile.max_staples - profile.min_staples + 1))
+      : u < 0.2  ? 0
+      : u < 0.45 ? 1
+      : u < 0.7  ? 2
+      : u < 0.88 ? 3
+                 : 4;
   for (int s = 0; s < num_staples; ++s) {
     for (int attempt = 0; attempt < 20; ++attempt) {
       const int c = taste_sampler.Sample(rng);
@@ -368,24 +507,63 @@ void GenerateUser(int user, const ShopOptions& options, const Catalogue& cat,
       st.next_due = ts + st.cycle_seconds * rng.LogNormal(0, 0.15);
     }
     int discoveries = 1;
-    while (discoveries < 8 && rng.Bernoulli(0.5)) ++discoveries;
+    while (discoveries < profile.max_discoveries && rng.Bernoulli(profile.discovery_more)) {
+      ++discoveries;
+    }
     const int month = MonthOfDay(day_start / kDay);
     const Discrete& categories = month >= 11 ? holiday_sampler : taste_sampler;
+    // Collections sell only once listed, mostly while new.
+    const int attempts = profile.collection_life_days > 0 ? 12 : 4;
     for (int k = 0; k < discoveries; ++k) {
-      for (int attempt = 0; attempt < 4; ++attempt) {
+      // Shops of new discoveries decide a re-buy once per discovery; the
+      // general store draws it per attempt.
+      const bool rebuy = profile.new_discoveries && !history.empty() &&
+                         rng.Bernoulli(profile.repeat);
+      for (int attempt = 0; attempt < attempts; ++attempt) {
         int item;
-        if (!history.empty() && rng.Bernoulli(0.12)) {
+        if (profile.new_discoveries
+                ? rebuy
+                : !history.empty() && rng.Bernoulli(profile.repeat)) {
           item = history[rng.UniformMulShift32(
               static_cast<uint32_t>(history.size()))];
         } else {
           const int c = categories.Sample(rng);
           item = cat.members[c][cat.by_popularity[c].Sample(rng)];
+          if (profile.new_discoveries &&
+              std::find(history.begin(), history.end(), item) != history.end()) {
+            continue;
+          }
+          if (profile.collection_life_days > 0) {
+            const double age_days = (ts - cat.items[item].listed) / kDay;
+            if (age_days < 0 ||
+                !rng.Bernoulli(std::exp(-age_days / profile.collection_life_days))) {
+              continue;
+            }
+          }
         }
         if (std::find(basket.begin(), basket.end(), item) != basket.end()) {
           continue;
         }
         add(item, rng.Bernoulli(0.12) ? 2 : 1, false);
         history.push_back(item);
+        // A main device brings its accessories within two weeks.
+        const std::vector<int>& accessories = cat.items[item].accessories;
+        if (!accessories.empty() && rng.Bernoulli(profile.accessory_follow)) {
+          const int64_t later = std::min<int64_t>(
+              ts + static_cast<int64_t>(rng.Uniform() * 14 * kDay), end - 1);
+          const int n = 1 + (rng.Bernoulli(0.4) ? 1 : 0) + (rng.Bernoulli(0.2) ? 1 : 0);
+          std::vector<int> chosen;
+          for (int a = 0; a < n; ++a) {
+            const int accessory = accessories[rng.UniformMulShift32(
+                static_cast<uint32_t>(accessories.size()))];
+            if (std::find(chosen.begin(), chosen.end(), accessory) != chosen.end()) continue;
+            chosen.push_back(accessory);
+            rows->push_back(
+                GenRow{later, seq++, user, accessory, 1, cat.items[accessory].price_cents});
+            history.push_back(accessory);
+          }
+          ++stats->orders;
+        }
         break;
       }
     }
@@ -399,6 +577,29 @@ std::string PaddedId(char prefix, int value, int width) {
 }
 
 }  // namespace
+
+absl::string_view ShopKindName(ShopKind kind) {
+  switch (kind) {
+    case ShopKind::kGeneral:
+      return "general";
+    case ShopKind::kGrocery:
+      return "grocery";
+    case ShopKind::kFashion:
+      return "fashion";
+    case ShopKind::kElectronics:
+      return "electronics";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<ShopKind> ParseShopKind(absl::string_view name) {
+  for (ShopKind kind : {ShopKind::kGeneral, ShopKind::kGrocery, ShopKind::kFashion,
+                        ShopKind::kElectronics}) {
+    if (name == ShopKindName(kind)) return kind;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown shop kind '", name, "' (expected general, grocery, fashion or electronics)"));
+}
 
 const std::vector<std::string>& ShopCategories() {
   static const auto* names = [] {
@@ -434,7 +635,8 @@ absl::StatusOr<ShopStats> GenerateShop(
   const int64_t start = end - int64_t{options.days} * kDay;
 
   Rng rng(options.seed);
-  const Catalogue cat = MakeCatalogue(options.items, rng);
+  const ShopProfile profile = ProfileOf(options.kind);
+  const Catalogue cat = MakeCatalogue(options.items, profile, start, end, rng);
   std::vector<double> segment_shares;
   for (const SegmentSpec& s : Segments()) segment_shares.push_back(s.share);
   const Discrete segments(segment_shares);
@@ -444,7 +646,7 @@ absl::StatusOr<ShopStats> GenerateShop(
   std::vector<GenRow> rows;
   rows.reserve(static_cast<size_t>(options.users) * 25);
   for (int u = 0; u < options.users; ++u) {
-    GenerateUser(u, options, cat, segments, hours, start, end, &rows, &stats);
+    GenerateUser(u, options, profile, cat, segments, hours, start, end, &rows, &stats);
   }
   std::sort(rows.begin(), rows.end(), [](const GenRow& a, const GenRow& b) {
     return a.ts != b.ts ? a.ts < b.ts : a.seq < b.seq;

@@ -19,6 +19,19 @@
 //     categories (gifts and toys boosted in November and December), and now
 //     and then a repeat of an earlier purchase.
 //
+// Kinds of shop (ShopOptions::kind) change that model where real shops
+// differ; kGeneral is the store above:
+//   - kGrocery: food, drinks, household, baby and pet items, nearly all
+//     staples on weekly to fortnightly cycles, many staples per customer,
+//     large baskets, orders about weekly, frequent repeats.
+//   - kFashion: clothing, beauty, sports and gifts; almost no staples, small
+//     baskets, few orders a year, rare repeats, and seasonal collections:
+//     each item is listed at a time spread over the log (a quarter before
+//     its start) and sells mostly in its first ~60 days.
+//   - kElectronics: main devices and their accessories; rare orders of one or
+//     two items, almost no repeats, and after buying a main device a
+//     customer often buys one to three of its accessories within two weeks.
+//
 // Output: the canonical CSV, header user_id,item_id,timestamp,quantity,price,
 // category; ids "u000123" / "i00042" (zero-padded to at least 6 / 5 digits),
 // timestamps as integer unix seconds (UTC) in [end - days, end) where end is
@@ -38,11 +51,22 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "training/csv_reader.h"
 
 namespace recsys::training {
 
+// See the model above.
+enum class ShopKind { kGeneral, kGrocery, kFashion, kElectronics };
+
+// "general", "grocery", "fashion", "electronics".
+absl::string_view ShopKindName(ShopKind kind);
+// Inverse of ShopKindName; InvalidArgument lists the names.
+absl::StatusOr<ShopKind> ParseShopKind(absl::string_view name);
+
 struct ShopOptions {
+  // Kind of shop; kGeneral's output is unchanged by the other kinds.
+  ShopKind kind = ShopKind::kGeneral;
   // Number of users (>= 1).
   int users = 2000;
   // Catalogue size (>= 1).

@@ -2,6 +2,7 @@
 // (see training/datagen.h for the model and the output format).
 //
 //   recsys_datagen --out /tmp/shop.csv.gz --users 2000 --items 500 --seed 1
+//   recsys_datagen --out /tmp/grocery.csv.gz --kind grocery
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -14,6 +15,8 @@
 
 ABSL_FLAG(std::string, out, "",
           "Output path; gzip-compressed if it ends in .gz.");
+ABSL_FLAG(std::string, kind, "general",
+          "Kind of shop: general | grocery | fashion | electronics (training/datagen.h).");
 ABSL_FLAG(int, users, 2000, "Number of users.");
 ABSL_FLAG(int, items, 500, "Number of items.");
 ABSL_FLAG(int, days, 365, "Length of the log in days.");
@@ -24,8 +27,8 @@ ABSL_FLAG(std::string, end_date, "2024-12-31",
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Writes a synthetic shop purchase log (canonical CSV).\n"
-      "  recsys_datagen --out shop.csv.gz [--users N --items N --days N "
-      "--seed S --end_date YYYY-MM-DD]");
+      "  recsys_datagen --out shop.csv.gz [--kind K --users N --items N "
+      "--days N --seed S --end_date YYYY-MM-DD]");
   absl::ParseCommandLine(argc, argv);
   const std::string out = absl::GetFlag(FLAGS_out);
   if (out.empty()) {
@@ -33,6 +36,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   recsys::training::ShopOptions options;
+  absl::StatusOr<recsys::training::ShopKind> kind =
+      recsys::training::ParseShopKind(absl::GetFlag(FLAGS_kind));
+  if (!kind.ok()) {
+    std::fprintf(stderr, "recsys_datagen: --kind: %s\n", std::string(kind.status().message()).c_str());
+    return 2;
+  }
+  options.kind = *kind;
   options.users = absl::GetFlag(FLAGS_users);
   options.items = absl::GetFlag(FLAGS_items);
   options.days = absl::GetFlag(FLAGS_days);

@@ -36,8 +36,8 @@ const recsys::training::ReadOptions kRead;
 
 ABSL_FLAG(std::string, input, "",
           "Purchase file (CSV, plain or .gz). Required.");
-ABSL_FLAG(std::string, format, "auto",
-          "auto | canonical | online_retail | pairs.");
+ABSL_FLAG(std::string, format, "auto", recsys::training::kFormatFlagHelp);
+ABSL_FLAG(std::string, columns, "", recsys::training::kColumnsFlagHelp);
 ABSL_FLAG(std::string, model_root, "",
           "Directory receiving <model_root>/<version>/. Required.");
 ABSL_FLAG(std::string, version, "",
@@ -137,8 +137,6 @@ int main(int argc, char** argv) {
   using recsys::training::ConfidenceScaling;
   using recsys::training::ParseAlsSolver;
   using recsys::training::ParseConfidenceScaling;
-  using recsys::training::ParsePurchaseFormat;
-  using recsys::training::PurchaseFormat;
   using recsys::training::Train;
   using recsys::training::TrainerOptions;
   using recsys::training::TrainResult;
@@ -149,10 +147,11 @@ int main(int argc, char** argv) {
   options.model_root = absl::GetFlag(FLAGS_model_root);
   options.version = absl::GetFlag(FLAGS_version);
   options.index_spec = absl::GetFlag(FLAGS_index);
-  absl::StatusOr<PurchaseFormat> format =
-      ParsePurchaseFormat(absl::GetFlag(FLAGS_format));
-  if (!format.ok()) return Fail(format.status());
-  options.read.format = *format;
+  if (absl::Status s = recsys::training::ParseInputFlags(
+          absl::GetFlag(FLAGS_format), absl::GetFlag(FLAGS_columns), &options.read);
+      !s.ok()) {
+    return Fail(s);
+  }
   options.read.max_error_lines = absl::GetFlag(FLAGS_max_error_lines);
   options.read.csv.max_record_bytes = absl::GetFlag(FLAGS_max_record_bytes);
   if (absl::Status s =

@@ -350,6 +350,130 @@ TEST(ReadPurchasesTest, OnlineRetail) {
   EXPECT_EQ(rows[1].title, "HAND WARMER, UNION JACK");
 }
 
+TEST(ReadPurchasesTest, OnlineRetailTwoReadsAsIs) {
+  // UCI Online Retail II's header: Invoice, Price and "Customer ID".
+  const std::string dir = MakeTestDir();
+  const std::string path = WriteFile(
+      dir, "or2.csv",
+      "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,"
+      "Country\n"
+      "489434,85048,15CM CHRISTMAS GLASS BALL 20 LIGHTS,12,2009-12-01 "
+      "07:45:00,6.95,13085.0,United Kingdom\n"
+      "C489449,22087,PAPER BUNTING WHITE LACE,-12,2009-12-01 10:33:00,2.95,"
+      "16321.0,Australia\n"
+      "489436,21755,LOVE BUILDING BLOCK WORD,2,2009-12-01 09:06:00,5.45,,"
+      "United Kingdom\n"
+      "489437,22143,CHRISTMAS CRAFT HEART DECORATIONS,6,2009-12-01 "
+      "09:08:00,,15362.0,United Kingdom\n");
+  ReadStats stats;
+  std::vector<PurchaseRow> rows = ReadRows(path, {}, &stats);
+  EXPECT_EQ(stats.format, PurchaseFormat::kOnlineRetail);
+  EXPECT_EQ(stats.rows_read, 4);
+  EXPECT_THAT(stats.skipped,
+              UnorderedElementsAre(Pair("cancelled", 1), Pair("missing_customer", 1),
+                                   Pair("missing_field", 1)));
+  EXPECT_THAT(stats.errors, ElementsAre("line 5: empty price"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].user_id, "13085");
+  EXPECT_EQ(rows[0].item_id, "85048");
+  EXPECT_EQ(rows[0].quantity, 12);
+  EXPECT_EQ(rows[0].price, 6.95);
+  EXPECT_EQ(rows[0].title, "15CM CHRISTMAS GLASS BALL 20 LIGHTS");
+  EXPECT_EQ(rows[0].timestamp_unix, *ParseTimestamp("2009-12-01 07:45:00"));
+}
+
+TEST(ReadPurchasesTest, ColumnMappingReadsAnyExport) {
+  const std::string dir = MakeTestDir();
+  const std::string path = WriteFile(
+      dir, "shop.csv",
+      "Order Number, Buyer ,SKU,Ordered At,Units,Unit Price,Department,Extra\n"
+      "1001,alice,sku-1,2024-03-01 10:00:00,2,9.5,garden,x\n"
+      "C1002,alice,sku-2,2024-03-01 11:00:00,1,3,garden,x\n"
+      "1003,,sku-3,2024-03-02,1,3,toys,x\n"
+      "1004,bob.0,sku-4,2024-03-02,,3,toys,x\n"
+      "1005,bob,sku-5,yesterday,1,3,toys,x\n"
+      "1006,carol,sku-6,1709400000,0,3,toys,x\n"
+      "1007,carol,sku-7,1709400000,3,,toys,x\n");
+  ReadOptions options;
+  ASSERT_TRUE(ParseInputFlags("auto",
+                              "user=buyer,item=SKU,time=Ordered At,quantity=units,"
+                              "price=Unit Price,category=Department,invoice=Order Number",
+                              &options)
+                  .ok());
+  ReadStats stats;
+  std::vector<PurchaseRow> rows = ReadRows(path, options, &stats);
+  EXPECT_EQ(stats.format, PurchaseFormat::kMapped);
+  EXPECT_EQ(stats.rows_read, 7);
+  EXPECT_THAT(stats.skipped,
+              UnorderedElementsAre(Pair("cancelled", 1), Pair("missing_customer", 1),
+                                   Pair("missing_field", 2), Pair("bad_timestamp", 1),
+                                   Pair("non_positive_quantity", 1)));
+  EXPECT_THAT(stats.errors, ElementsAre("line 5: empty quantity",
+                                        "line 6: bad timestamp 'yesterday'",
+                                        "line 8: empty price"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].user_id, "alice");
+  EXPECT_EQ(rows[0].item_id, "sku-1");
+  EXPECT_EQ(rows[0].quantity, 2);
+  EXPECT_EQ(rows[0].price, 9.5);
+  EXPECT_EQ(rows[0].category, "garden");
+  EXPECT_EQ(rows[0].title, "");
+
+  // Only the required roles: quantity 1, price 0, no cancellations.
+  ReadOptions minimal;
+  ASSERT_TRUE(ParseInputFlags("auto", "user=Buyer,item=sku,time=ordered at", &minimal).ok());
+  rows = ReadRows(path, minimal, &stats);
+  EXPECT_EQ(stats.rows_used, 5);  // no buyer on line 4, bad time on line 6
+  EXPECT_EQ(rows[1].item_id, "sku-2");
+  EXPECT_EQ(rows[1].quantity, 1);
+  EXPECT_EQ(rows[1].price, 0);
+  EXPECT_EQ(rows[2].user_id, "bob");  // "bob.0" from a spreadsheet
+}
+
+TEST(ReadPurchasesTest, ColumnMappingNamesMissingColumns) {
+  const std::string dir = MakeTestDir();
+  const std::string path = WriteFile(dir, "shop.csv", "Buyer,SKU,When\nalice,a,1\n");
+  ReadOptions options;
+  ASSERT_TRUE(
+      ParseInputFlags("auto", "user=Buyer,item=Product,time=When,price=Amount", &options).ok());
+  ReadStats stats;
+  absl::Status status;
+  ReadRows(path, options, &stats, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              HasSubstr("lacks columns 'Product' (item), 'Amount' (price) named by --columns"));
+
+  // A format and a mapping together are refused before reading.
+  options.format = PurchaseFormat::kCanonical;
+  ReadRows(path, options, &stats, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("use one"));
+}
+
+TEST(ColumnMappingTest, ParseErrorsNameTheProblem) {
+  EXPECT_TRUE(ParseColumnMapping("user=a,item=b,time=c").ok());
+  const std::pair<const char*, const char*> cases[] = {
+      {"user=a,item=b", "required role 'time' is missing"},
+      {"user=a,item=b,time=c,colour=d", "unknown role 'colour'"},
+      {"user=a,item=b,time=c,user=d", "role 'user' given twice"},
+      {"user=a,item=b,time", "'time' is not role=Header Name"},
+      {"user=a,item=b,time= ", "role 'time' names no column"},
+  };
+  for (const auto& [spec, message] : cases) {
+    absl::StatusOr<ColumnMapping> parsed = ParseColumnMapping(spec);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << spec;
+    EXPECT_THAT(parsed.status().message(), HasSubstr(message)) << spec;
+  }
+  ReadOptions read;
+  absl::Status both = ParseInputFlags("canonical", "user=a,item=b,time=c", &read);
+  EXPECT_EQ(both.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(both.message(), HasSubstr("--columns: excludes --format"));
+  absl::Status bad_format = ParseInputFlags("xml", "", &read);
+  EXPECT_THAT(bad_format.message(), HasSubstr("--format: unknown format 'xml'"));
+  absl::Status bad_columns = ParseInputFlags("auto", "user=a", &read);
+  EXPECT_THAT(bad_columns.message(), HasSubstr("--columns: the required role 'item'"));
+}
+
 TEST(ReadPurchasesTest, PairsFormat) {
   const std::string dir = MakeTestDir();
   const std::string path = WriteGzFile(
@@ -482,6 +606,9 @@ TEST(PurchaseFormatTest, NamesRoundTrip) {
     EXPECT_EQ(*ParsePurchaseFormat(PurchaseFormatName(f)), f);
   }
   EXPECT_EQ(ParsePurchaseFormat("xml").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // "mapped" comes from a column mapping, never from --format.
+  EXPECT_EQ(ParsePurchaseFormat("mapped").status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

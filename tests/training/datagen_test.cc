@@ -1,6 +1,7 @@
 #include "training/datagen.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <string>
@@ -120,6 +121,124 @@ TEST(DatagenTest, DefaultShopIsPlausible) {
   }
   std::sort(per_user.begin(), per_user.end());
   EXPECT_GT(per_user.back(), 5 * per_user[per_user.size() / 2]);
+}
+
+// The shape of a generated log, measured from its rows only.
+struct Shape {
+  int64_t rows = 0;
+  double rows_per_order = 0;
+  // Rows whose (user, item) the user bought before.
+  double repeat_share = 0;
+  // Rows of the last 90 days on items first sold in those 90 days.
+  double new_item_share = 0;
+  // Cheap electronics rows (< 40) preceded within 14 days by the same user's
+  // purchase of an expensive one (>= 100).
+  double accessory_after_main = 0;
+  double orders_per_user = 0;
+};
+
+Shape Measure(ShopKind kind) {
+  ShopOptions options;
+  options.kind = kind;
+  options.users = 1000;
+  options.items = 300;
+  std::vector<PurchaseRow> rows;
+  absl::StatusOr<ShopStats> stats =
+      GenerateShop(options, [&](const PurchaseRow& row) { rows.push_back(row); });
+  EXPECT_TRUE(stats.ok()) << stats.status();
+  Shape shape;
+  if (!stats.ok() || rows.empty()) return shape;
+  shape.rows = stats->rows;
+  std::set<std::pair<std::string, int64_t>> orders;
+  std::set<std::pair<std::string, std::string>> bought;
+  std::map<std::string, int64_t> first_sale;
+  std::map<std::string, std::vector<int64_t>> main_times;  // user -> times
+  int64_t repeats = 0, cheap = 0, cheap_after_main = 0;
+  for (const PurchaseRow& row : rows) {
+    orders.insert({row.user_id, row.timestamp_unix});
+    repeats += !bought.insert({row.user_id, row.item_id}).second;
+    first_sale.emplace(row.item_id, row.timestamp_unix);
+    if (row.category != "electronics") continue;
+    if (row.price >= 100) main_times[row.user_id].push_back(row.timestamp_unix);
+    if (row.price < 40) {
+      ++cheap;
+      for (int64_t t : main_times[row.user_id]) {
+        if (t <= row.timestamp_unix && row.timestamp_unix - t <= 14 * 86400) {
+          ++cheap_after_main;
+          break;
+        }
+      }
+    }
+  }
+  const int64_t recent = rows.back().timestamp_unix - 90 * 86400;
+  int64_t recent_rows = 0, recent_new = 0;
+  for (const PurchaseRow& row : rows) {
+    if (row.timestamp_unix < recent) continue;
+    ++recent_rows;
+    recent_new += first_sale[row.item_id] >= recent;
+  }
+  shape.rows_per_order = static_cast<double>(rows.size()) / orders.size();
+  shape.repeat_share = static_cast<double>(repeats) / rows.size();
+  shape.new_item_share = recent_rows ? static_cast<double>(recent_new) / recent_rows : 0;
+  shape.accessory_after_main = cheap ? static_cast<double>(cheap_after_main) / cheap : 0;
+  shape.orders_per_user = static_cast<double>(orders.size()) / stats->active_users;
+  return shape;
+}
+
+TEST(DatagenTest, KindsOfShopDifferAsRealShopsDo) {
+  const Shape general = Measure(ShopKind::kGeneral);
+  const Shape grocery = Measure(ShopKind::kGrocery);
+  const Shape fashion = Measure(ShopKind::kFashion);
+  const Shape electronics = Measure(ShopKind::kElectronics);
+  for (const auto& [name, shape] : {std::pair{"general", general}, std::pair{"grocery", grocery},
+                                    std::pair{"fashion", fashion},
+                                    std::pair{"electronics", electronics}}) {
+    std::printf("%-11s rows %6lld  rows/order %.2f  orders/user %.1f  repeat %.3f  "
+                "new items %.3f  accessory after main %.3f\n",
+                name, static_cast<long long>(shape.rows), shape.rows_per_order,
+                shape.orders_per_user, shape.repeat_share, shape.new_item_share,
+                shape.accessory_after_main);
+  }
+
+  // Grocery: large baskets, frequent orders, mostly repeats.
+  EXPECT_GT(grocery.rows_per_order, 2 * general.rows_per_order);
+  EXPECT_GT(grocery.orders_per_user, 2 * general.orders_per_user);
+  EXPECT_GT(grocery.repeat_share, 0.6);
+  EXPECT_GT(grocery.repeat_share, general.repeat_share);
+
+  // Fashion: rare repeats, and recent sales go to recently listed items.
+  EXPECT_LT(fashion.repeat_share, 0.1);
+  EXPECT_GT(fashion.new_item_share, 3 * general.new_item_share);
+  EXPECT_LT(fashion.orders_per_user, general.orders_per_user);
+
+  // Electronics: few orders; accessories follow their main device.
+  EXPECT_LT(electronics.orders_per_user, fashion.orders_per_user + 1);
+  EXPECT_LT(electronics.repeat_share, 0.5 * general.repeat_share);
+  EXPECT_GT(electronics.accessory_after_main, 0.35);
+  EXPECT_GT(electronics.accessory_after_main, 3 * general.accessory_after_main);
+  EXPECT_LT(general.accessory_after_main, 0.2);
+}
+
+TEST(DatagenTest, EveryKindIsDeterministicAndNamed) {
+  const std::string dir = MakeTestDir();
+  for (ShopKind kind : {ShopKind::kGeneral, ShopKind::kGrocery, ShopKind::kFashion,
+                        ShopKind::kElectronics}) {
+    const std::string name(ShopKindName(kind));
+    EXPECT_EQ(*ParseShopKind(name), kind);
+    ShopOptions options;
+    options.kind = kind;
+    options.users = 300;
+    options.items = 100;
+    ASSERT_TRUE(WriteShopCsv(options, dir + "/" + name + "1.csv").ok()) << name;
+    ASSERT_TRUE(WriteShopCsv(options, dir + "/" + name + "2.csv").ok()) << name;
+    const std::string bytes = ReadFileBytes(dir + "/" + name + "1.csv");
+    EXPECT_GT(bytes.size(), 1000u) << name;
+    EXPECT_EQ(bytes, ReadFileBytes(dir + "/" + name + "2.csv")) << name;
+  }
+  EXPECT_NE(ReadFileBytes(dir + "/general1.csv"), ReadFileBytes(dir + "/grocery1.csv"));
+  absl::StatusOr<ShopKind> bad = ParseShopKind("bakery");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("'bakery'"));
 }
 
 TEST(DatagenTest, IdsArePaddedAndOptionsChecked) {
