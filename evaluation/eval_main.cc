@@ -37,6 +37,7 @@ ABSL_FLAG(std::string, input, "",
           "--holdout_fraction.");
 ABSL_FLAG(std::string, format, "auto", recsys::training::kFormatFlagHelp);
 ABSL_FLAG(std::string, columns, "", recsys::training::kColumnsFlagHelp);
+ABSL_FLAG(std::string, delimiter, ",", recsys::training::kDelimiterFlagHelp);
 ABSL_FLAG(std::string, cut, "2011-09-01",
           "Time split: train on rows before, test on rows at or after (unix "
           "seconds or YYYY-MM-DD[ HH:MM:SS], UTC).");
@@ -167,7 +168,8 @@ int main(int argc, char** argv) {
     ev::SplitProtocolOptions options;
     options.input = input;
     if (absl::Status s = recsys::training::ParseInputFlags(
-            absl::GetFlag(FLAGS_format), absl::GetFlag(FLAGS_columns), &options.read);
+            absl::GetFlag(FLAGS_format), absl::GetFlag(FLAGS_columns),
+          absl::GetFlag(FLAGS_delimiter), &options.read);
         !s.ok()) {
       return Fail(s);
     }

@@ -37,6 +37,7 @@ ABSL_FLAG(
 ABSL_FLAG(std::string, input, "", "Purchase file for --protocol input.");
 ABSL_FLAG(std::string, format, "auto", recsys::training::kFormatFlagHelp);
 ABSL_FLAG(std::string, columns, "", recsys::training::kColumnsFlagHelp);
+ABSL_FLAG(std::string, delimiter, ",", recsys::training::kDelimiterFlagHelp);
 ABSL_FLAG(std::string, cut, "2011-09-01",
           "Test cut of the time split (the search only reads rows before it).");
 ABSL_FLAG(int, validation_days, 30,
@@ -162,7 +163,8 @@ int main(int argc, char** argv) {
       read.format = recsys::training::PurchaseFormat::kOnlineRetail;
     } else {
       if (absl::Status s = recsys::training::ParseInputFlags(
-              absl::GetFlag(FLAGS_format), absl::GetFlag(FLAGS_columns), &read);
+              absl::GetFlag(FLAGS_format), absl::GetFlag(FLAGS_columns),
+          absl::GetFlag(FLAGS_delimiter), &read);
           !s.ok()) {
         return Fail(s);
       }

@@ -154,6 +154,7 @@ absl::StatusOr<bool> CsvReader::Next(CsvRecord* record) {
     return field;
   };
 
+  const char delimiter = options_.delimiter;
   if (at_start_) {
     at_start_ = false;
     if (pos_ == end_) Refill();
@@ -196,7 +197,7 @@ absl::StatusOr<bool> CsvReader::Next(CsvRecord* record) {
           [[fallthrough]];
         case kUnquoted: {
           const char* q = p;
-          while (q < e && *q != ',' && *q != '\n') ++q;
+          while (q < e && *q != delimiter && *q != '\n') ++q;
           const size_t n = q - p;
           field->append(p, n);
           bytes += n;
@@ -204,7 +205,7 @@ absl::StatusOr<bool> CsvReader::Next(CsvRecord* record) {
           if (q == e) break;
           ++pos_;
           ++bytes;
-          if (*q == ',') {
+          if (*q == delimiter) {
             field = add_field();
             state = kFieldStart;
           } else {
@@ -239,7 +240,7 @@ absl::StatusOr<bool> CsvReader::Next(CsvRecord* record) {
           if (c == '"') {
             field->push_back('"');
             state = kQuoted;
-          } else if (c == ',') {
+          } else if (c == delimiter) {
             field = add_field();
             state = kFieldStart;
           } else if (c == '\n') {
@@ -319,6 +320,22 @@ absl::StatusOr<PurchaseFormat> ParsePurchaseFormat(absl::string_view name) {
                    "' (expected auto, canonical, online_retail or pairs)"));
 }
 
+namespace {
+
+// 1-based position of a "#N" column name, or 0 when it is a header name.
+int ColumnPosition(absl::string_view name) {
+  if (name.size() < 2 || name[0] != '#') return 0;
+  int position = 0;
+  if (!absl::SimpleAtoi(name.substr(1), &position) || position < 1 || position > 10000) {
+    return -1;
+  }
+  return position;
+}
+
+}  // namespace
+
+bool ColumnMapping::positional() const { return ColumnPosition(user) > 0; }
+
 absl::StatusOr<ColumnMapping> ParseColumnMapping(absl::string_view spec) {
   ColumnMapping mapping;
   const std::pair<absl::string_view, std::string*> roles[] = {
@@ -363,11 +380,34 @@ absl::StatusOr<ColumnMapping> ParseColumnMapping(absl::string_view spec) {
           absl::StrCat("columns: the required role '", role, "' is missing"));
     }
   }
+  // Positions ("#N") or header names, never both.
+  const bool positional = ColumnPosition(mapping.user) != 0;
+  for (const auto& [role, field] : roles) {
+    if (field->empty()) continue;
+    const int position = ColumnPosition(*field);
+    if (position < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "columns: role '", role, "': '", Echo(*field), "' is not a position #1..#10000"));
+    }
+    if ((position > 0) != positional) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "columns: role '", role,
+          "' mixes column positions (#N, a file without header) and header names"));
+    }
+  }
   return mapping;
 }
 
 absl::Status ParseInputFlags(absl::string_view format, absl::string_view columns,
-                             ReadOptions* read) {
+                             absl::string_view delimiter, ReadOptions* read) {
+  if (delimiter == "tab" || delimiter == "\\t" || delimiter == "\t") {
+    read->csv.delimiter = '\t';
+  } else if (delimiter == "," || delimiter == ";" || delimiter == "|") {
+    read->csv.delimiter = delimiter[0];
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--delimiter: '", Echo(delimiter), "' is not one of , ; | tab"));
+  }
   absl::StatusOr<PurchaseFormat> parsed = ParsePurchaseFormat(format);
   if (!parsed.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--format: ", parsed.status().message()));
@@ -523,6 +563,13 @@ absl::StatusOr<Columns> MapColumns(const std::string& path,
   auto mapped = [&](const std::string& header, absl::string_view role,
                     bool required) {
     if (header.empty() && !required) return -1;
+    if (const int position = ColumnPosition(header); position > 0) {
+      if (position > static_cast<int>(names.size())) {
+        missing.push_back(absl::StrCat(header, " (", role, ")"));
+        return -1;
+      }
+      return position - 1;
+    }
     const std::string lower =
         absl::AsciiStrToLower(absl::StripAsciiWhitespace(header));
     int i = Find(names, lower);
@@ -576,6 +623,12 @@ absl::StatusOr<Columns> MapColumns(const std::string& path,
       return absl::InternalError("MapColumns: unresolved format");
   }
   if (!missing.empty() && format == PurchaseFormat::kMapped) {
+    if (mapping->positional()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": line 1 has ", names.size(), " fields, fewer than column",
+          missing.size() > 1 ? "s " : " ", absl::StrJoin(missing, ", "),
+          " named by --columns"));
+    }
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": header lacks column", missing.size() > 1 ? "s " : " ",
         absl::StrJoin(missing, ", "), " named by --columns"));
@@ -778,6 +831,9 @@ absl::Status ReadPurchases(
                      options.csv.max_record_bytes, " bytes"));
   }
   const std::vector<std::string> names = HeaderNames(record);
+  // A positional mapping reads a file without header: the first record is
+  // already a row.
+  const bool headerless = options.columns.has_value() && options.columns->positional();
   PurchaseFormat format = options.format;
   if (options.columns.has_value()) {
     if (format != PurchaseFormat::kAuto) {
@@ -807,9 +863,13 @@ absl::Status ReadPurchases(
   stats->format = format;
 
   RowParser parser(format, columns, record.size(), options, stats);
+  bool pending = headerless;
   while (true) {
-    RECSYS_ASSIGN_OR_RETURN(bool more, reader->Next(&record));
-    if (!more) break;
+    if (!pending) {
+      RECSYS_ASSIGN_OR_RETURN(bool more, reader->Next(&record));
+      if (!more) break;
+    }
+    pending = false;
     ++stats->rows_read;
     if (!parser.Parse(record)) continue;
     const PurchaseRow& row = parser.row();

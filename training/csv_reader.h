@@ -36,6 +36,8 @@ struct CsvReaderOptions {
   int64_t max_record_bytes = int64_t{1} << 20;
   // Size of the decompressed read buffer.
   int buffer_bytes = 1 << 18;
+  // Field separator: ',' (CSV), '\t' (TSV), ';' or '|'.
+  char delimiter = ',';
 };
 
 // One CSV record. The fields are reused between calls to Next(), so a record
@@ -58,7 +60,8 @@ class CsvRecord {
   bool too_long_ = false;
 };
 
-// Reads RFC-4180 records: fields separated by ',', records by "\n" or
+// Reads RFC-4180 records: fields separated by ',' (or
+// CsvReaderOptions::delimiter), records by "\n" or
 // "\r\n"; a field starting with '"' is quoted and may contain ',', line
 // breaks and doubled quotes ("" stands for "). Lenient where the RFC is
 // silent: a quote inside an unquoted field is kept literally, characters
@@ -138,7 +141,10 @@ absl::StatusOr<PurchaseFormat> ParsePurchaseFormat(absl::string_view name);
 
 // Which header column holds each field of a purchase row, for exports in
 // any layout. Names are matched case-insensitively, surrounding blanks
-// ignored; an empty name means the export has no such column.
+// ignored; an empty name means the export has no such column. A name "#N"
+// is the N-th column (1-based) of a file without a header line (e.g.
+// MovieLens' u.data: user=#1,item=#2,time=#4); positions and names cannot be
+// mixed.
 struct ColumnMapping {
   // Required.
   std::string user;
@@ -153,6 +159,9 @@ struct ColumnMapping {
   // Optional: the invoice or order number; rows whose invoice starts with
   // 'C' are cancellations and skipped as "cancelled".
   std::string invoice;
+
+  // True when the columns are positions ("#N"): the file has no header.
+  bool positional() const;
 };
 
 // Parses "role=Header Name,role=Header Name,..." with the roles user, item,
@@ -235,7 +244,8 @@ struct ReadStats {
 // Help texts of the input flags every program that reads purchase files
 // takes, and their one parser: sets read->format from `format` (auto,
 // canonical, online_retail, pairs) and read->columns from `columns` (a
-// ColumnMapping spec; empty: none). InvalidArgument names the flag.
+// ColumnMapping spec; empty: none) and read->csv.delimiter from `delimiter`
+// ("," ";" "|" or "tab"). InvalidArgument names the flag.
 inline constexpr char kFormatFlagHelp[] =
     "auto | canonical | online_retail | pairs (auto reads the header; "
     "online_retail covers Online Retail and Online Retail II).";
@@ -243,8 +253,10 @@ inline constexpr char kColumnsFlagHelp[] =
     "Column mapping for any other export, role=Header Name,...: roles user, "
     "item, time (required), quantity, price, category, title, invoice; e.g. "
     "'user=Customer ID,item=StockCode,time=InvoiceDate'. Excludes --format.";
+inline constexpr char kDelimiterFlagHelp[] =
+    "Field separator of the input: , (default) ; | or tab.";
 absl::Status ParseInputFlags(absl::string_view format, absl::string_view columns,
-                             ReadOptions* read);
+                             absl::string_view delimiter, ReadOptions* read);
 
 // Streams the purchase rows of `path` (plain or .gz) into `on_row`, in file
 // order. Rows that are malformed or filtered out are counted in `*stats`

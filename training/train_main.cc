@@ -38,6 +38,7 @@ ABSL_FLAG(std::string, input, "",
           "Purchase file (CSV, plain or .gz). Required.");
 ABSL_FLAG(std::string, format, "auto", recsys::training::kFormatFlagHelp);
 ABSL_FLAG(std::string, columns, "", recsys::training::kColumnsFlagHelp);
+ABSL_FLAG(std::string, delimiter, ",", recsys::training::kDelimiterFlagHelp);
 ABSL_FLAG(std::string, model_root, "",
           "Directory receiving <model_root>/<version>/. Required.");
 ABSL_FLAG(std::string, version, "",
@@ -148,7 +149,8 @@ int main(int argc, char** argv) {
   options.version = absl::GetFlag(FLAGS_version);
   options.index_spec = absl::GetFlag(FLAGS_index);
   if (absl::Status s = recsys::training::ParseInputFlags(
-          absl::GetFlag(FLAGS_format), absl::GetFlag(FLAGS_columns), &options.read);
+          absl::GetFlag(FLAGS_format), absl::GetFlag(FLAGS_columns),
+          absl::GetFlag(FLAGS_delimiter), &options.read);
       !s.ok()) {
     return Fail(s);
   }

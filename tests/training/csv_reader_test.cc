@@ -395,9 +395,8 @@ TEST(ReadPurchasesTest, ColumnMappingReadsAnyExport) {
       "1006,carol,sku-6,1709400000,0,3,toys,x\n"
       "1007,carol,sku-7,1709400000,3,,toys,x\n");
   ReadOptions options;
-  ASSERT_TRUE(ParseInputFlags("auto",
-                              "user=buyer,item=SKU,time=Ordered At,quantity=units,"
-                              "price=Unit Price,category=Department,invoice=Order Number",
+  ASSERT_TRUE(ParseInputFlags("auto", "user=buyer,item=SKU,time=Ordered At,quantity=units,"
+                              "price=Unit Price,category=Department,invoice=Order Number", ",",
                               &options)
                   .ok());
   ReadStats stats;
@@ -421,7 +420,7 @@ TEST(ReadPurchasesTest, ColumnMappingReadsAnyExport) {
 
   // Only the required roles: quantity 1, price 0, no cancellations.
   ReadOptions minimal;
-  ASSERT_TRUE(ParseInputFlags("auto", "user=Buyer,item=sku,time=ordered at", &minimal).ok());
+  ASSERT_TRUE(ParseInputFlags("auto", "user=Buyer,item=sku,time=ordered at", ",", &minimal).ok());
   rows = ReadRows(path, minimal, &stats);
   EXPECT_EQ(stats.rows_used, 5);  // no buyer on line 4, bad time on line 6
   EXPECT_EQ(rows[1].item_id, "sku-2");
@@ -435,7 +434,7 @@ TEST(ReadPurchasesTest, ColumnMappingNamesMissingColumns) {
   const std::string path = WriteFile(dir, "shop.csv", "Buyer,SKU,When\nalice,a,1\n");
   ReadOptions options;
   ASSERT_TRUE(
-      ParseInputFlags("auto", "user=Buyer,item=Product,time=When,price=Amount", &options).ok());
+      ParseInputFlags("auto", "user=Buyer,item=Product,time=When,price=Amount", ",", &options).ok());
   ReadStats stats;
   absl::Status status;
   ReadRows(path, options, &stats, &status);
@@ -465,13 +464,63 @@ TEST(ColumnMappingTest, ParseErrorsNameTheProblem) {
     EXPECT_THAT(parsed.status().message(), HasSubstr(message)) << spec;
   }
   ReadOptions read;
-  absl::Status both = ParseInputFlags("canonical", "user=a,item=b,time=c", &read);
+  absl::Status both = ParseInputFlags("canonical", "user=a,item=b,time=c", ",", &read);
   EXPECT_EQ(both.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(both.message(), HasSubstr("--columns: excludes --format"));
-  absl::Status bad_format = ParseInputFlags("xml", "", &read);
+  absl::Status bad_format = ParseInputFlags("xml", "", ",", &read);
   EXPECT_THAT(bad_format.message(), HasSubstr("--format: unknown format 'xml'"));
-  absl::Status bad_columns = ParseInputFlags("auto", "user=a", &read);
+  absl::Status bad_columns = ParseInputFlags("auto", "user=a", ",", &read);
   EXPECT_THAT(bad_columns.message(), HasSubstr("--columns: the required role 'item'"));
+}
+
+TEST(ReadPurchasesTest, HeaderlessTabSeparatedByPosition) {
+  // MovieLens u.data: user, item, rating, time; tab-separated, no header.
+  const std::string dir = MakeTestDir();
+  const std::string path = WriteFile(dir, "u.data",
+                                     "196\t242\t3\t881250949\n"
+                                     "186\t302\t3\t891717742\n"
+                                     "22\t377\t1\n"
+                                     "244\t51\t2\tnoon\n");
+  ReadOptions options;
+  ASSERT_TRUE(ParseInputFlags("auto", "user=#1,item=#2,time=#4", "tab", &options).ok());
+  EXPECT_EQ(options.csv.delimiter, '\t');
+  ReadStats stats;
+  std::vector<PurchaseRow> rows = ReadRows(path, options, &stats);
+  EXPECT_EQ(stats.format, PurchaseFormat::kMapped);
+  EXPECT_EQ(stats.rows_read, 4);
+  EXPECT_THAT(stats.skipped,
+              UnorderedElementsAre(Pair("wrong_column_count", 1), Pair("bad_timestamp", 1)));
+  EXPECT_THAT(stats.errors, ElementsAre("line 3: expected 4 fields, got 3",
+                                        "line 4: bad timestamp 'noon'"));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].user_id, "196");
+  EXPECT_EQ(rows[0].item_id, "242");
+  EXPECT_EQ(rows[0].timestamp_unix, 881250949);
+  EXPECT_EQ(rows[1].user_id, "186");
+
+  // A position past the first line's fields is refused before reading.
+  ASSERT_TRUE(ParseInputFlags("auto", "user=#1,item=#2,time=#7", "tab", &options).ok());
+  absl::Status status;
+  ReadRows(path, options, &stats, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("line 1 has 4 fields, fewer than column #7 (time)"));
+}
+
+TEST(ColumnMappingTest, PositionsAndDelimiters) {
+  absl::StatusOr<ColumnMapping> mapping = ParseColumnMapping("user=#1,item=#2,time=#4");
+  ASSERT_TRUE(mapping.ok());
+  EXPECT_TRUE(mapping->positional());
+  EXPECT_FALSE(ParseColumnMapping("user=a,item=b,time=c")->positional());
+  absl::StatusOr<ColumnMapping> mixed = ParseColumnMapping("user=#1,item=sku,time=#3");
+  EXPECT_THAT(mixed.status().message(), HasSubstr("role 'item' mixes column positions"));
+  absl::StatusOr<ColumnMapping> zero = ParseColumnMapping("user=#0,item=#1,time=#2");
+  EXPECT_THAT(zero.status().message(), HasSubstr("'#0' is not a position"));
+  ReadOptions read;
+  EXPECT_TRUE(ParseInputFlags("auto", "", ";", &read).ok());
+  EXPECT_EQ(read.csv.delimiter, ';');
+  absl::Status bad = ParseInputFlags("auto", "", "::", &read);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.message(), HasSubstr("--delimiter: '::'"));
 }
 
 TEST(ReadPurchasesTest, PairsFormat) {
