@@ -243,7 +243,9 @@ absl::StatusOr<recsys::v1::GateDecision> RunGate(
   log_rows = PurchaseLog();
 
   std::vector<SettingResult> candidate_results;
-  if (split.train.num_users() > 0) {
+  // No evaluated user (e.g. no data newer than the served model): refused
+  // below without fitting anything.
+  if (split.train.num_users() > 0 && !split.users.empty()) {
     // The candidate's pipeline on the rows before the window.
     const std::string scratch =
         absl::StrCat(model_root, "/.gate-", static_cast<int64_t>(getpid()));

@@ -310,15 +310,14 @@ absl::StatusOr<NightlyResult> RunNightly(const NightlyOptions& options) {
     done("train");
 
     // gate
-    if (on_disk) {
-      RECSYS_ASSIGN_OR_RETURN(
-          recsys::v1::ModelManifest m,
-          model::ReadManifest(fs::is_directory(published_dir) ? published_dir
-                                                              : refused_dir));
-      result.gate = m.gate();
-    } else {
+    // Where the candidate is: staged, published, or kept aside as refused.
+    const std::string at = fs::is_directory(published_dir) ? published_dir
+                           : fs::is_directory(refused_dir) ? refused_dir
+                                                           : staged_dir;
+    {
       RECSYS_ASSIGN_OR_RETURN(recsys::v1::ModelManifest m,
-                              model::ReadManifest(staged_dir));
+                              model::ReadManifest(at));
+      bool changed = false;
       if (m.gate().decision().empty()) {
         // Scratch fits of a gate killed before it cleaned up.
         for (const auto& entry : fs::directory_iterator(root, ec)) {
@@ -330,11 +329,15 @@ absl::StatusOr<NightlyResult> RunNightly(const NightlyOptions& options) {
         gate.log = options.log;
         RECSYS_ASSIGN_OR_RETURN(*m.mutable_gate(),
                                 evaluation::RunGate(trainer, root, gate));
-        if (options.force && m.gate().decision() == evaluation::kGateRefused) {
-          m.mutable_gate()->set_decision(evaluation::kGateForced);
-        }
-        RECSYS_RETURN_IF_ERROR(model::RewriteManifest(staged_dir, m));
+        changed = true;
       }
+      // --force on a refused candidate, also one refused by an earlier run
+      // of the same input.
+      if (options.force && m.gate().decision() == evaluation::kGateRefused) {
+        m.mutable_gate()->set_decision(evaluation::kGateForced);
+        changed = true;
+      }
+      if (changed) RECSYS_RETURN_IF_ERROR(model::RewriteManifest(at, m));
       result.gate = m.gate();
     }
     log(evaluation::DescribeGate(result.gate));
@@ -342,13 +345,11 @@ absl::StatusOr<NightlyResult> RunNightly(const NightlyOptions& options) {
 
     // publish
     const bool refused = result.gate.decision() == evaluation::kGateRefused;
-    if (!on_disk) {
-      if (refused) {
-        fs::create_directories(refused_root, ec);
-        RECSYS_RETURN_IF_ERROR(Rename(staged_dir, refused_dir));
-      } else {
-        RECSYS_RETURN_IF_ERROR(Rename(staged_dir, published_dir));
-      }
+    if (refused && at != refused_dir) {
+      fs::create_directories(refused_root, ec);
+      RECSYS_RETURN_IF_ERROR(Rename(at, refused_dir));
+    } else if (!refused && at != published_dir) {
+      RECSYS_RETURN_IF_ERROR(Rename(at, published_dir));
     }
     result.published = !refused;
     result.model_dir = refused ? refused_dir : published_dir;
@@ -410,7 +411,14 @@ absl::StatusOr<NightlyResult> RunNightly(const NightlyOptions& options) {
     }
     done("audiences");
 
-    // prune
+    // prune (first what an interrupted prune left, renamed but not removed)
+    for (const std::string& dir : {root, refused_root}) {
+      for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        if (entry.path().filename().string().rfind(".pruned-", 0) == 0) {
+          fs::remove_all(entry.path(), ec);
+        }
+      }
+    }
     std::vector<std::string> published = Versions(root);
     std::string newest_valid;
     for (const std::string& v : published) {

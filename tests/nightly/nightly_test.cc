@@ -250,6 +250,14 @@ TEST_F(NightlyTest, PublishesLoadsRedisAndReportsThenARerunChangesNothing) {
   EXPECT_EQ(ReadAll(audiences), version + "\n");
   EXPECT_TRUE(absl::StrContains(ReadAll(log),
                                 "resuming the run of version " + version));
+
+  // Pruning to one version keeps the newest and removes the base.
+  ASSERT_EQ(RunNightly(*dir_ + "/new", root,
+                       "clean:", extra + " --keep_versions=1", log),
+            0)
+      << ReadAll(log);
+  EXPECT_EQ(Versions(root), std::vector<std::string>({version}));
+  EXPECT_TRUE(absl::StrContains(ReadAll(log), " pruned=1 ")) << ReadAll(log);
 }
 
 TEST_F(NightlyTest, ACrashAtAnyStepThenARerunEndsAsOneCleanRun) {
@@ -393,18 +401,19 @@ TEST_F(NightlyTest, TheGateRefusesAModelTrainedOnShuffledItemsUnlessForced) {
   EXPECT_LT(m.gate().candidate_score(),
             m.gate().current_score() * (1 - m.gate().margin()));
 
-  // --force (a new run of the same input): published, recorded as forced.
-  fs::copy(root, root + "_force2", fs::copy_options::recursive);
-  fs::remove_all(root + "_force2/.nightly/state");
-  ASSERT_EQ(
-      RunNightly(*dir_ + "/shuffled", root + "_force2", "", "--force", log), 0)
+  // The operator forces it: the refused version is published as it is,
+  // recorded as forced, and loaded into Redis.
+  ASSERT_EQ(RunNightly(*dir_ + "/shuffled", root, "gate:", "--force", log), 0)
       << ReadAll(log);
-  const std::vector<std::string> forced = Versions(root + "_force2");
+  const std::vector<std::string> forced = Versions(root);
   ASSERT_EQ(forced.size(), 2u);
-  RECSYS_ASSERT_OK_AND_ASSIGN(
-      recsys::v1::ModelManifest f,
-      model::ReadManifest(root + "_force2/" + forced[0]));
+  EXPECT_EQ(forced[0], refused[0]);
+  EXPECT_TRUE(Versions(root + "/refused").empty());
+  RECSYS_ASSERT_OK_AND_ASSIGN(recsys::v1::ModelManifest f,
+                              model::ReadManifest(root + "/" + forced[0]));
   EXPECT_EQ(f.gate().decision(), evaluation::kGateForced);
+  EXPECT_EQ(f.gate().candidate_score(), m.gate().candidate_score());
+  EXPECT_EQ(LoadedVersion("gate:"), forced[0]);
 }
 
 }  // namespace
