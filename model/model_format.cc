@@ -673,6 +673,37 @@ absl::StatusOr<std::string> PublishModel(const std::string& root,
   return final_dir;
 }
 
+absl::StatusOr<recsys::v1::ModelManifest> ReadManifest(const std::string& dir) {
+  RECSYS_ASSIGN_OR_RETURN(std::string json, ReadFile(dir + "/" + kManifestFile));
+  google::protobuf::util::JsonParseOptions parse_options;
+  parse_options.ignore_unknown_fields = true;
+  recsys::v1::ModelManifest manifest;
+  auto st = google::protobuf::util::JsonStringToMessage(json, &manifest, parse_options);
+  if (!st.ok()) {
+    return absl::DataLossError(absl::StrCat(dir, "/", kManifestFile, ": ", st.ToString()));
+  }
+  return manifest;
+}
+
+absl::Status RewriteManifest(const std::string& dir,
+                             const recsys::v1::ModelManifest& manifest) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions json_options;
+  json_options.add_whitespace = true;
+  json_options.preserve_proto_field_names = true;
+  auto st = google::protobuf::util::MessageToJsonString(manifest, &json, json_options);
+  if (!st.ok()) {
+    return absl::InternalError(absl::StrCat("manifest to JSON: ", st.ToString()));
+  }
+  const std::string path = dir + "/" + kManifestFile;
+  const std::string tmp = path + ".tmp";
+  RECSYS_RETURN_IF_ERROR(WriteText(tmp, json));
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return ErrnoError("cannot rename manifest", tmp);
+  }
+  return SyncDir(dir);
+}
+
 absl::StatusOr<ModelData> ReadModelData(const std::string& dir) {
   ModelData d;
   RECSYS_ASSIGN_OR_RETURN(std::string json, ReadFile(dir + "/" + kManifestFile));

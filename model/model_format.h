@@ -138,6 +138,18 @@ absl::StatusOr<std::string> PublishModel(const std::string& root,
 // vectors; DataLoss / InvalidArgument name the bad file.
 absl::StatusOr<ModelData> ReadModelData(const std::string& dir);
 
+// Reads only the manifest of a model directory (no file or vector checks).
+// DataLoss names a missing or unparsable manifest.json.
+absl::StatusOr<recsys::v1::ModelManifest> ReadManifest(const std::string& dir);
+
+// Replaces manifest.json of a model directory atomically (a temp file,
+// fsynced, renamed over it, then the directory synced), e.g. to record the
+// evaluation gate's decision before the directory is renamed into the model
+// root. The per-file checksums stay valid: the manifest is not among the
+// checksummed files. Internal / Unavailable for I/O failures.
+absl::Status RewriteManifest(const std::string& dir,
+                             const recsys::v1::ModelManifest& manifest);
+
 // Lists the numeric version directories in `root`, newest first. Entries
 // starting with '.' (in-progress publishes) are ignored. NotFound if `root`
 // does not exist.

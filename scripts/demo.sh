@@ -18,7 +18,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 BIN="$ROOT/$BUILD_DIR"
 
 bash scripts/install_deps.sh
-bash scripts/build.sh recsys_datagen recsys_train recsys_server_bin recsys_cli recsys_audience
+bash scripts/build.sh recsys_datagen recsys_train recsys_server_bin recsys_cli recsys_audience recsys_nightly
 
 mkdir -p "$DEMO_DIR"
 DEMO_DIR=$(cd "$DEMO_DIR" && pwd)
@@ -203,6 +203,18 @@ echo "-- nightly export: one file per campaign and segment"
 "$BIN/tools/recsys_audience" --target="$TARGET" --api_key_file="$DEMO_DIR/demo.key" --coupons=COMEBACK15,COMEBACK_GROCERY20,SPEND60SAVE8 \
   --contact_cap_days=30 --out_dir="$DEMO_DIR/audiences" --time="$MORNING"
 head -3 "$DEMO_DIR/audiences/win_back__dormant.csv"
+
+echo
+echo "== 9. Nightly job on the same history: nothing newer than the served model,"
+echo "   so the gate cannot tell the models apart and refuses (exit 3); the served"
+echo "   model and Redis stay as they were (docs/nightly.md)"
+nightly_rc=0
+"$BIN/nightly/recsys_nightly" --input="$INPUT" --model_root="$DEMO_DIR/models" \
+  --redis="127.0.0.1:$REDIS_PORT" --redis_password_file="$PASSWORD_FILE" \
+  --textfile="$DEMO_DIR/recsys_nightly.prom" 2>"$DEMO_DIR/nightly.log" || nightly_rc=$?
+grep -h "gate: " "$DEMO_DIR/nightly.log" | sed 's/^[^ ]* INFO //'
+echo "recsys_nightly exit code: $nightly_rc"
+grep '^recsys_nightly_gate_decision' "$DEMO_DIR/recsys_nightly.prom"
 
 if [[ "${KEEP_RUNNING:-0}" == "1" ]]; then
   echo

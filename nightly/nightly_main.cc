@@ -1,0 +1,265 @@
+// recsys_nightly: the unattended nightly retraining (nightly/nightly.h):
+// history -> train -> evaluation gate -> publish -> Redis refresh ->
+// audience export -> prune -> one summary line and a Prometheus textfile.
+//
+//   recsys_nightly --input /exports/purchases --model_root /models
+//       --redis 127.0.0.1:6379 --textfile
+//       /var/lib/node_exporter/recsys_nightly.prom
+//
+// Exit codes: 0 published (or the run was already complete); 1 error (bad
+// input, I/O, Redis: a rerun resumes; bad input publishes nothing and leaves
+// Redis as it was); 2 usage error (bad flag); 3 the gate refused the
+// candidate (kept in <model_root>/refused/<version>, nothing served or
+// loaded changed; --force publishes it).
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/log.h"
+#include "evaluation/gate.h"
+#include "feature_store/redis_feature_store.h"
+#include "marketing/coupons.h"
+#include "marketing/segment_store.h"
+#include "nightly/nightly.h"
+#include "redis/client.h"
+#include "redis/password.h"
+#include "training/trainer.h"
+
+namespace {
+
+const recsys::training::AlsOptions kAls;
+const recsys::evaluation::GateOptions kGate;
+const recsys::nightly::NightlyOptions kNightly;
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitRefused = 3;
+// Exit code of the --crash_after test hook.
+constexpr int kExitCrashHook = 86;
+
+}  // namespace
+
+ABSL_FLAG(
+    std::string, input, "",
+    "Purchase history: a CSV file (plain or .gz) or a directory of daily "
+    "exports named with their date (YYYY-MM-DD) ending in .csv or .csv.gz. "
+    "Required.");
+ABSL_FLAG(std::string, format, "auto",
+          "auto | canonical | online_retail | pairs.");
+ABSL_FLAG(
+    std::string, model_root, "",
+    "Model root the server polls: receives <version>/, refused/<version>/ "
+    "and the job's state in .nightly/. Required.");
+// Model parameters: the defaults of recsys_train.
+ABSL_FLAG(int, factors, 128, "Latent factors.");
+ABSL_FLAG(int, iterations, kAls.iterations, "ALS sweeps.");
+ABSL_FLAG(double, regularization, 20, "L2 weight lambda.");
+ABSL_FLAG(double, alpha, 3, "Confidence weight alpha.");
+ABSL_FLAG(std::string, confidence, "linear", "log | linear.");
+ABSL_FLAG(std::string, signal, "events", "events | quantity | binary.");
+ABSL_FLAG(double, decay_half_life_days, 30,
+          "Half-life of the time decay; 0 = none.");
+ABSL_FLAG(int, threads, kAls.threads, "Worker threads (training and scoring).");
+ABSL_FLAG(uint64_t, seed, kAls.seed, "Seed of the factor initialisation.");
+ABSL_FLAG(std::string, index, "auto",
+          "FAISS index_factory spec of the item indexes, or auto.");
+ABSL_FLAG(int, ranker_validation_days, 30,
+          "Days at the end of the data on which the ranker's weights are fit.");
+ABSL_FLAG(std::string, marketing_config, "",
+          "recsys.v1.MarketingConfig text file (segment thresholds); empty: "
+          "defaults.");
+// The gate.
+ABSL_FLAG(double, gate_margin, kGate.margin,
+          "Refuse when the candidate's key metric < (1 - margin) x the served "
+          "model's.");
+ABSL_FLAG(std::string, gate_metric, kGate.metric,
+          "Key metric: ndcg | recall | hit_rate | map.");
+ABSL_FLAG(int, gate_k, kGate.k, "Cut-off of the key metric.");
+ABSL_FLAG(std::string, gate_setting, kGate.setting,
+          "Setting of the key metric: all (every test item) or new (items new "
+          "to the user).");
+ABSL_FLAG(
+    int, gate_window_days, kGate.window_days,
+    "Longest scoring window, days before the latest event (it starts after the "
+    "served model's latest training event).");
+ABSL_FLAG(
+    int, gate_min_users, kGate.min_users,
+    "Fewer evaluated users in the window: refused (the window cannot tell).");
+ABSL_FLAG(bool, force, false,
+          "Publish even when the gate refuses (recorded as 'forced').");
+ABSL_FLAG(int, keep_versions, kNightly.keep_versions,
+          "Published (and refused) versions kept; older ones are removed.");
+// Redis.
+ABSL_FLAG(
+    std::string, redis, "",
+    "host:port; when set, load the published model's history, item metadata "
+    "and segments, then the load marker.");
+ABSL_FLAG(std::string, redis_key_prefix, "",
+          "Key prefix in Redis; empty: the store's default.");
+ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
+ABSL_FLAG(std::string, redis_password_file, "",
+          recsys::redis::kPasswordFileFlagHelp);
+ABSL_FLAG(std::string, audience_command, "",
+          "Shell command run once per published version after the Redis "
+          "refresh, with "
+          "RECSYS_MODEL_VERSION and RECSYS_MODEL_DIR set (e.g. recsys_cli "
+          "reload, then "
+          "recsys_audience --out_dir /exports/$RECSYS_MODEL_VERSION).");
+ABSL_FLAG(std::string, textfile, "",
+          "Prometheus textfile (node-exporter textfile collector), e.g. "
+          "/var/lib/node_exporter/textfile/recsys_nightly.prom; empty: none.");
+ABSL_FLAG(
+    std::string, crash_after, "",
+    "Test hook: exit with code 86 right after this step (read, version, train, "
+    "gate, publish, redis, audiences, prune, report).");
+
+namespace {
+
+int Usage(const absl::Status& status) {
+  std::fprintf(stderr, "recsys_nightly: %s\n", status.ToString().c_str());
+  return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Nightly retraining: train, gate, publish, refresh Redis, prune.\n"
+      "  recsys_nightly --input /exports/purchases --model_root /models "
+      "--redis 127.0.0.1:6379");
+  absl::ParseCommandLine(argc, argv);
+  namespace tr = recsys::training;
+
+  recsys::nightly::NightlyOptions options;
+  options.input = absl::GetFlag(FLAGS_input);
+  options.model_root = absl::GetFlag(FLAGS_model_root);
+  tr::TrainerOptions& t = options.trainer;
+  absl::StatusOr<tr::PurchaseFormat> format =
+      tr::ParsePurchaseFormat(absl::GetFlag(FLAGS_format));
+  if (!format.ok()) return Usage(format.status());
+  t.read.format = *format;
+  absl::StatusOr<tr::ConfidenceScaling> scaling =
+      tr::ParseConfidenceScaling(absl::GetFlag(FLAGS_confidence));
+  if (!scaling.ok()) return Usage(scaling.status());
+  t.confidence.scaling = *scaling;
+  absl::StatusOr<tr::ConfidenceSignal> signal =
+      tr::ParseConfidenceSignal(absl::GetFlag(FLAGS_signal));
+  if (!signal.ok()) return Usage(signal.status());
+  t.confidence.signal = *signal;
+  t.confidence.alpha = static_cast<float>(absl::GetFlag(FLAGS_alpha));
+  t.confidence.decay_half_life_days =
+      static_cast<float>(absl::GetFlag(FLAGS_decay_half_life_days));
+  t.als.factors = absl::GetFlag(FLAGS_factors);
+  t.als.iterations = absl::GetFlag(FLAGS_iterations);
+  t.als.regularization =
+      static_cast<float>(absl::GetFlag(FLAGS_regularization));
+  t.als.threads = absl::GetFlag(FLAGS_threads);
+  t.als.seed = absl::GetFlag(FLAGS_seed);
+  t.als.compute_loss = false;
+  t.index_spec = absl::GetFlag(FLAGS_index);
+  t.ranker_validation_days = absl::GetFlag(FLAGS_ranker_validation_days);
+  if (const std::string path = absl::GetFlag(FLAGS_marketing_config);
+      !path.empty()) {
+    absl::StatusOr<recsys::marketing::MarketingConfig> config =
+        recsys::marketing::LoadMarketingConfig(path);
+    if (!config.ok()) return Usage(config.status());
+    t.marketing = *std::move(config);
+  }
+  options.gate.margin = absl::GetFlag(FLAGS_gate_margin);
+  options.gate.metric = absl::GetFlag(FLAGS_gate_metric);
+  options.gate.k = absl::GetFlag(FLAGS_gate_k);
+  options.gate.setting = absl::GetFlag(FLAGS_gate_setting);
+  options.gate.window_days = absl::GetFlag(FLAGS_gate_window_days);
+  options.gate.min_users = absl::GetFlag(FLAGS_gate_min_users);
+  options.gate.threads = t.als.threads;
+  options.force = absl::GetFlag(FLAGS_force);
+  options.keep_versions = absl::GetFlag(FLAGS_keep_versions);
+  options.audience_command = absl::GetFlag(FLAGS_audience_command);
+  options.textfile = absl::GetFlag(FLAGS_textfile);
+  options.log = [](absl::string_view line) { recsys::LogInfo(line); };
+  const std::string crash_after = absl::GetFlag(FLAGS_crash_after);
+  if (!crash_after.empty()) {
+    bool known = false;
+    for (const char* step : recsys::nightly::kSteps)
+      known |= crash_after == step;
+    if (!known) {
+      return Usage(absl::InvalidArgumentError(
+          absl::StrCat("--crash_after: unknown step '", crash_after, "'")));
+    }
+    options.on_step = [crash_after](absl::string_view step) {
+      if (step == crash_after) {
+        recsys::LogInfo(absl::StrCat("--crash_after=", step, ": exiting"));
+        std::fflush(nullptr);
+        std::_Exit(kExitCrashHook);
+      }
+    };
+  }
+  if (absl::Status s = recsys::nightly::ValidateNightlyOptions(options);
+      !s.ok()) {
+    return Usage(s);
+  }
+
+  // One Redis pool for both stores; it outlives them (declared first).
+  std::unique_ptr<recsys::redis::Client> redis_client;
+  std::unique_ptr<recsys::feature_store::FeatureStore> store;
+  std::unique_ptr<recsys::marketing::SegmentStore> segment_store;
+  if (const std::string redis = absl::GetFlag(FLAGS_redis); !redis.empty()) {
+    absl::StatusOr<recsys::redis::Options> redis_options =
+        recsys::redis::ParseAddress(redis);
+    if (!redis_options.ok()) return Usage(redis_options.status());
+    absl::StatusOr<std::string> password =
+        recsys::redis::ReadPassword(absl::GetFlag(FLAGS_redis_password_file));
+    if (!password.ok()) return Usage(password.status());
+    redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    redis_options->password = *std::move(password);
+    absl::StatusOr<std::unique_ptr<recsys::redis::Client>> client =
+        recsys::redis::Client::Create(*redis_options);
+    if (!client.ok()) return Usage(client.status());
+    redis_client = *std::move(client);
+    recsys::feature_store::RedisFeatureStoreOptions store_options;
+    if (const std::string prefix = absl::GetFlag(FLAGS_redis_key_prefix);
+        !prefix.empty()) {
+      store_options.key_prefix = prefix;
+    }
+    absl::StatusOr<std::unique_ptr<recsys::feature_store::FeatureStore>>
+        created = recsys::feature_store::NewRedisFeatureStore(
+            redis_client.get(), store_options);
+    if (!created.ok()) return Usage(created.status());
+    store = *std::move(created);
+    recsys::marketing::RedisSegmentStoreOptions segment_options;
+    segment_options.key_prefix = store_options.key_prefix;
+    absl::StatusOr<std::unique_ptr<recsys::marketing::SegmentStore>> segments =
+        recsys::marketing::NewRedisSegmentStore(redis_client.get(),
+                                                segment_options);
+    if (!segments.ok()) return Usage(segments.status());
+    segment_store = *std::move(segments);
+    options.store = store.get();
+    options.segment_store = segment_store.get();
+  }
+
+  absl::StatusOr<recsys::nightly::NightlyResult> result =
+      recsys::nightly::RunNightly(options);
+  if (!result.ok()) {
+    recsys::LogError(
+        absl::StrCat("recsys_nightly: FAILED: ", result.status().ToString(),
+                     " (nothing served changed before the failing step; a "
+                     "rerun resumes)"));
+    return kExitError;
+  }
+  std::printf("%s\n", result->summary.c_str());
+  std::fflush(stdout);
+  if (!result->published) {
+    recsys::LogError(absl::StrCat("recsys_nightly: the gate REFUSED version ",
+                                  result->version, ": ",
+                                  result->gate.reason()));
+    return kExitRefused;
+  }
+  return 0;
+}
