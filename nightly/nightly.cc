@@ -294,6 +294,10 @@ absl::StatusOr<NightlyResult> RunNightly(const NightlyOptions& options) {
         fs::is_directory(published_dir) || fs::is_directory(refused_dir);
     training::TrainerOptions trainer = options.trainer;
     trainer.input = history.path;
+    // The combined history is canonical CSV whatever the exports' layout.
+    trainer.read.format = training::PurchaseFormat::kCanonical;
+    trainer.read.columns.reset();
+    trainer.read.csv.delimiter = ',';
     trainer.model_root = staging;
     trainer.version = version;
     trainer.log = options.log;

@@ -51,8 +51,9 @@ ABSL_FLAG(
     "Purchase history: a CSV file (plain or .gz) or a directory of daily "
     "exports named with their date (YYYY-MM-DD) ending in .csv or .csv.gz. "
     "Required.");
-ABSL_FLAG(std::string, format, "auto",
-          "auto | canonical | online_retail | pairs.");
+ABSL_FLAG(std::string, format, "auto", recsys::training::kFormatFlagHelp);
+ABSL_FLAG(std::string, columns, "", recsys::training::kColumnsFlagHelp);
+ABSL_FLAG(std::string, delimiter, ",", recsys::training::kDelimiterFlagHelp);
 ABSL_FLAG(
     std::string, model_root, "",
     "Model root the server polls: receives <version>/, refused/<version>/ "
@@ -141,10 +142,11 @@ int main(int argc, char** argv) {
   options.input = absl::GetFlag(FLAGS_input);
   options.model_root = absl::GetFlag(FLAGS_model_root);
   tr::TrainerOptions& t = options.trainer;
-  absl::StatusOr<tr::PurchaseFormat> format =
-      tr::ParsePurchaseFormat(absl::GetFlag(FLAGS_format));
-  if (!format.ok()) return Usage(format.status());
-  t.read.format = *format;
+  if (absl::Status s = tr::ParseInputFlags(absl::GetFlag(FLAGS_format), absl::GetFlag(FLAGS_columns),
+                                           absl::GetFlag(FLAGS_delimiter), &t.read);
+      !s.ok()) {
+    return Usage(s);
+  }
   absl::StatusOr<tr::ConfidenceScaling> scaling =
       tr::ParseConfidenceScaling(absl::GetFlag(FLAGS_confidence));
   if (!scaling.ok()) return Usage(scaling.status());
