@@ -603,10 +603,10 @@ grpc::Status Admit(const ApiKeys* api_keys, const grpc::CallbackServerContext* c
     return ToGrpcStatus(absl::InvalidArgumentError(note.invalid_utf8()));
   }
   if (note.in_flight_at_start() > limits.max_concurrent_calls) {
-    return ToGrpcStatus(
-        absl::ResourceExhaustedError(absl::StrCat(method, ": ", limits.max_concurrent_calls,
-                                                  " calls already in flight (the server's limit, "
-                                                  "--max_concurrent_calls); retry later")));
+    return ToGrpcStatus(absl::ResourceExhaustedError(
+        absl::StrCat(method, ": the server already has its limit of ",
+                     limits.max_concurrent_calls,
+                     " calls in flight (--max_concurrent_calls); retry later")));
   }
   return grpc::Status::OK;
 }

@@ -24,6 +24,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "model/model_store.h"
+#include "redis/client.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "evaluation/production_ranker.h"
 #include "tests/testing/child_process.h"
@@ -845,6 +846,70 @@ TEST_F(ServerTest, GetModelInfoListsARejectedVersionWithItsReason) {
 }
 
 // Runs last in the suite: it stops Redis and brings it back empty.
+// Above --max_concurrent_calls calls in flight a call is refused with
+// RESOURCE_EXHAUSTED naming the limit. A server with a limit of 1 whose
+// feature store waits on a frozen Redis (SIGSTOP; its own pool and a long
+// feature timeout): the call that gets in holds the only slot until Redis
+// resumes, the other is refused.
+TEST_F(ServerTest, CallsAboveMaxConcurrentCallsAreRefusedNamingIt) {
+  auto address = redis::ParseAddress(world->shop->redis->address());
+  ASSERT_TRUE(address.ok()) << address.status();
+  auto client = redis::Client::Create(*address);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto features = feature_store::NewRedisFeatureStore(client->get());
+  ASSERT_TRUE(features.ok()) << features.status();
+  ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.health_interval = absl::Hours(1);  // no Redis pings while frozen
+  options.limits.max_concurrent_calls = 1;
+  recommender::StorefrontOptions storefront_options;
+  storefront_options.recommender.feature_timeout = absl::Minutes(10);
+  auto served = recsys::testing::StartTestServer(options, world->shop->models.get(),
+                                                 features->get(), storefront_options);
+  ASSERT_TRUE(served.ok()) << served.status();
+  auto stub = v1::Recommender::NewStub((*served)->channel);
+
+  ASSERT_TRUE(world->shop->redis->Suspend().ok());
+  auto profile = [&stub](const std::string& user) {
+    v1::GetUserProfileRequest req;
+    req.set_user_id(user);
+    v1::UserProfile resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+    return stub->GetUserProfile(&ctx, req, &resp);
+  };
+  std::vector<std::future<grpc::Status>> calls;
+  for (int i = 0; i < 2; ++i) {
+    calls.push_back(std::async(std::launch::async, profile, world->shop->users[i]));
+  }
+  // Without the limit both would wait: give up after 2 minutes.
+  int refused = -1;
+  const absl::Time give_up = absl::Now() + absl::Minutes(2);
+  while (refused < 0 && absl::Now() < give_up) {
+    for (int i = 0; i < 2 && refused < 0; ++i) {
+      if (calls[i].wait_for(std::chrono::milliseconds(20)) == std::future_status::ready) {
+        refused = i;
+      }
+    }
+  }
+  ASSERT_TRUE(world->shop->redis->Resume().ok());
+  ASSERT_GE(refused, 0) << "no call was refused while one was in flight";
+  const grpc::Status st = calls[refused].get();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+  EXPECT_EQ(st.error_message(),
+            "GetUserProfile: the server already has its limit of 1 calls in flight "
+            "(--max_concurrent_calls); retry later");
+  const grpc::Status held = calls[1 - refused].get();
+  EXPECT_TRUE(held.ok()) << held.error_code() << " " << held.error_message();
+  // The slot is free again.
+  EXPECT_TRUE(profile(world->shop->users[2]).ok());
+  // The suite's own pool may have tripped its stall breaker meanwhile.
+  for (int i = 0; i < 100 && !world->shop->redis_client->Ping(absl::Now() + absl::Seconds(1)).ok();
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
 TEST_F(ServerTest, ZZRedisDownDegradesAnswersAndRecovers) {
   const std::string user = world->shop->users[2];
   v1::UserProfile profile;
