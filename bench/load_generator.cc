@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <utility>
 
@@ -10,8 +11,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "access/client_channel.h"
@@ -24,11 +28,13 @@ namespace {
 namespace v1 = recsys::v1;
 
 bool UsesKnownUsers(const RequestMix& mix) {
-  return mix.weight(RequestKind::kHomeKnown) > 0 || mix.weight(RequestKind::kCoupons) > 0;
+  return mix.weight(RequestKind::kHomeKnown) > 0 || mix.weight(RequestKind::kCoupons) > 0 ||
+         mix.weight(RequestKind::kProfile) > 0;
 }
 
 bool UsesItems(const RequestMix& mix) {
-  return mix.weight(RequestKind::kHomeNew) > 0 || mix.weight(RequestKind::kSimilar) > 0;
+  return mix.weight(RequestKind::kHomeNew) > 0 || mix.weight(RequestKind::kSimilar) > 0 ||
+         mix.weight(RequestKind::kEvents) > 0;
 }
 
 // State shared by the sender and every in-flight call.
@@ -110,6 +116,8 @@ struct Run::Call {
   v1::RecommendCouponsResponse coupons_response;
   v1::RecordEventsRequest events_request;
   v1::RecordEventsResponse events_response;
+  v1::GetUserProfileRequest profile_request;
+  v1::UserProfile profile_response;
   grpc::health::v1::HealthCheckRequest health_request;
   grpc::health::v1::HealthCheckResponse health_response;
 };
@@ -174,6 +182,20 @@ void Run::Send(int64_t index, absl::Time origin) {
       call->coupons_request.set_k(options_.k);
       stub(index)->async()->RecommendCoupons(&call->context, &call->coupons_request,
                                              &call->coupons_response, done);
+      break;
+    case RequestKind::kEvents: {
+      v1::Event* event = call->events_request.add_events();
+      event->set_type(v1::EVENT_VIEW);
+      event->set_user_id(absl::StrCat(options_.run_id, "-events-", index));
+      event->set_item_id(options_.items[call->plan.item]);
+      stub(index)->async()->RecordEvents(&call->context, &call->events_request,
+                                         &call->events_response, done);
+      break;
+    }
+    case RequestKind::kProfile:
+      call->profile_request.set_user_id(options_.known_users[call->plan.user]);
+      stub(index)->async()->GetUserProfile(&call->context, &call->profile_request,
+                                           &call->profile_response, done);
       break;
     case RequestKind::kHealth:
       call->health_request.set_service("recsys.v1.Recommender");
@@ -243,6 +265,15 @@ absl::Status ValidateLoadOptions(const LoadOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("concurrency: must be >= 1, got ", o.concurrency));
   }
+  if (o.mode == LoadMode::kBurst && o.burst < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("burst: must be >= 1, got ", o.burst));
+  }
+  if (o.server_pid < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("server_pid: must be >= 0, got ", o.server_pid));
+  }
+  if (o.settle < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("settle: must be >= 0");
+  }
   if (o.duration <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("duration: must be > 0");
   }
@@ -265,11 +296,12 @@ absl::Status ValidateLoadOptions(const LoadOptions& o) {
   }
   if (UsesKnownUsers(o.mix) && o.known_users.empty()) {
     return absl::InvalidArgumentError(
-        "known_users: the mix has home_known or coupons requests but no known users");
+        "known_users: the mix has home_known, coupons or profile requests but no known "
+        "users");
   }
   if (UsesItems(o.mix) && o.items.empty()) {
     return absl::InvalidArgumentError(
-        "items: the mix has home_new or similar requests but no items");
+        "items: the mix has home_new, similar or events requests but no items");
   }
   return absl::OkStatus();
 }
@@ -304,14 +336,39 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
 
   LoadResult result;
   result.options = options;
+  if (options.mode == LoadMode::kBurst && options.server_pid > 0) {
+    auto before = ReadProcessStatus(options.server_pid);
+    if (!before.ok()) return before.status();
+    result.server.read = true;
+    result.server.rss_before_kb = result.server.rss_peak_kb = before->rss_kb;
+    result.server.hwm_before_kb = before->hwm_kb;
+    result.server.threads_before = result.server.threads_peak = before->threads;
+  }
   const absl::Duration cpu_at_start = ProcessCpu();
   Run run(options, std::move(stubs), std::move(health_stubs));
   const absl::Time start = absl::Now() + absl::Milliseconds(50);
-  const absl::Time measure_start = start + options.warmup;
-  const absl::Time measure_end = measure_start + options.duration;
+  const absl::Time measure_start =
+      options.mode == LoadMode::kBurst ? start : start + options.warmup;
+  const absl::Time measure_end =
+      options.mode == LoadMode::kBurst ? absl::InfiniteFuture() : measure_start + options.duration;
   run.set_measure_window(measure_start, measure_end);
 
-  if (options.mode == LoadMode::kOpenLoop) {
+  if (options.mode == LoadMode::kBurst) {
+    absl::SleepFor(start - absl::Now());
+    for (int i = 0; i < options.burst; ++i) run.Send(i, start);
+    // Sample the server until the last answer.
+    while (run.in_flight() > 0) {
+      if (result.server.read) {
+        auto now = ReadProcessStatus(options.server_pid);
+        if (now.ok()) {
+          ++result.server.samples;
+          result.server.rss_peak_kb = std::max(result.server.rss_peak_kb, now->rss_kb);
+          result.server.threads_peak = std::max(result.server.threads_peak, now->threads);
+        }
+      }
+      run.WaitInFlightBelow(1, absl::Now() + absl::Milliseconds(1));
+    }
+  } else if (options.mode == LoadMode::kOpenLoop) {
     const OpenLoopSchedule schedule(start, options.rate);
     const int64_t total = schedule.CountWithin(options.warmup + options.duration);
     for (int64_t i = 0; i < total; ++i) {
@@ -339,6 +396,14 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
 
   result.client_cpu = ProcessCpu() - cpu_at_start;
   result.sent = run.sent();
+  if (result.server.read) {
+    absl::SleepFor(options.settle);
+    auto after = ReadProcessStatus(options.server_pid);
+    if (!after.ok()) return after.status();
+    result.server.rss_after_kb = after->rss_kb;
+    result.server.hwm_after_kb = after->hwm_kb;
+    result.server.threads_after = after->threads;
+  }
   LatencyRecorder::Snapshot snap = run.recorder().Take();
   std::vector<absl::Duration> all_latencies;
   std::map<int, int64_t> all_codes;
@@ -349,7 +414,9 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
     result.kinds[k] = MakeKindResult(std::move(snap.latencies[k]), snap.codes[k]);
   }
   result.all = MakeKindResult(std::move(all_latencies), all_codes);
-  result.window = std::max(options.duration, run.last_completion() - measure_start);
+  result.window = options.mode == LoadMode::kBurst
+                      ? run.last_completion() - measure_start
+                      : std::max(options.duration, run.last_completion() - measure_start);
   result.achieved_rate =
       static_cast<double>(Ok(result.all)) / absl::ToDoubleSeconds(result.window);
   return result;
@@ -360,12 +427,17 @@ std::string FormatReport(const LoadResult& r) {
   std::string out;
   if (o.mode == LoadMode::kOpenLoop) {
     absl::StrAppendFormat(&out, "open loop at %.0f req/s", o.rate);
-  } else {
+  } else if (o.mode == LoadMode::kClosedLoop) {
     absl::StrAppendFormat(&out, "closed loop with %d outstanding", o.concurrency);
   }
-  absl::StrAppendFormat(&out, " for %s after %s warm-up; %d channels to %s\n",
-                        absl::FormatDuration(o.duration), absl::FormatDuration(o.warmup),
-                        o.channels, o.target);
+  if (o.mode == LoadMode::kBurst) {
+    absl::StrAppendFormat(&out, "burst of %d requests at once; %d channels to %s\n", o.burst,
+                          o.channels, o.target);
+  } else {
+    absl::StrAppendFormat(&out, " for %s after %s warm-up; %d channels to %s\n",
+                          absl::FormatDuration(o.duration), absl::FormatDuration(o.warmup),
+                          o.channels, o.target);
+  }
   absl::StrAppendFormat(&out, "mix %s; slot %s k=%d; timeout %s\n", o.mix.ToString(), o.slot,
                         o.k, absl::FormatDuration(o.timeout));
   absl::StrAppendFormat(&out, "%-13s %9s %9s %7s %9s %9s %9s %9s %9s\n", "kind", "measured",
@@ -399,6 +471,16 @@ std::string FormatReport(const LoadResult& r) {
                           Ms(r.max_send_lag), r.in_flight_waits, o.max_in_flight);
   }
   absl::StrAppendFormat(&out, "client CPU: %.2f s\n", absl::ToDoubleSeconds(r.client_cpu));
+  if (r.server.read) {
+    const ServerMemory& m = r.server;
+    absl::StrAppendFormat(
+        &out,
+        "server pid %d: VmRSS %.1f MiB before, %.1f at peak, %.1f %s after; "
+        "VmHWM %.1f -> %.1f MiB; threads %d before, %d at peak, %d after (%d reads)\n",
+        o.server_pid, m.rss_before_kb / 1024.0, m.rss_peak_kb / 1024.0, m.rss_after_kb / 1024.0,
+        absl::FormatDuration(o.settle), m.hwm_before_kb / 1024.0, m.hwm_after_kb / 1024.0,
+        m.threads_before, m.threads_peak, m.threads_after, m.samples);
+  }
   return out;
 }
 
@@ -422,16 +504,58 @@ std::string ToJson(const LoadResult& r) {
     absl::StrAppend(&kinds, kinds.empty() ? "" : ",", "\"",
                     RequestKindName(static_cast<RequestKind>(k)), "\":", kind_json(r.kinds[k]));
   }
+  std::string server = "null";
+  if (r.server.read) {
+    const ServerMemory& m = r.server;
+    server = absl::StrFormat(
+        "{\"pid\":%d,\"rss_before_kb\":%d,\"rss_peak_kb\":%d,\"rss_after_kb\":%d,"
+        "\"hwm_before_kb\":%d,\"hwm_after_kb\":%d,\"threads_before\":%d,"
+        "\"threads_peak\":%d,\"threads_after\":%d,\"samples\":%d,\"settle_s\":%.3f}",
+        o.server_pid, m.rss_before_kb, m.rss_peak_kb, m.rss_after_kb, m.hwm_before_kb,
+        m.hwm_after_kb, m.threads_before, m.threads_peak, m.threads_after, m.samples,
+        absl::ToDoubleSeconds(o.settle));
+  }
+  const char* mode = o.mode == LoadMode::kOpenLoop     ? "open"
+                     : o.mode == LoadMode::kClosedLoop ? "closed"
+                                                       : "burst";
   return absl::StrFormat(
-      "{\"mode\":\"%s\",\"rate\":%.3f,\"concurrency\":%d,\"duration_s\":%.3f,"
-      "\"warmup_s\":%.3f,\"channels\":%d,\"mix\":\"%s\",\"slot\":\"%s\",\"k\":%d,"
+      "{\"mode\":\"%s\",\"rate\":%.3f,\"concurrency\":%d,\"burst\":%d,"
+      "\"duration_s\":%.3f,\"warmup_s\":%.3f,\"channels\":%d,\"mix\":\"%s\","
+      "\"slot\":\"%s\",\"k\":%d,"
       "\"sent\":%d,\"window_s\":%.4f,\"achieved_rate\":%.3f,\"max_send_lag_ms\":%.4f,"
-      "\"in_flight_waits\":%d,\"client_cpu_s\":%.3f,\"kinds\":{%s},\"all\":%s}",
-      o.mode == LoadMode::kOpenLoop ? "open" : "closed", o.rate, o.concurrency,
-      absl::ToDoubleSeconds(o.duration), absl::ToDoubleSeconds(o.warmup), o.channels,
-      o.mix.ToString(), o.slot, o.k, r.sent, absl::ToDoubleSeconds(r.window), r.achieved_rate,
-      Ms(r.max_send_lag), r.in_flight_waits, absl::ToDoubleSeconds(r.client_cpu), kinds,
-      kind_json(r.all));
+      "\"in_flight_waits\":%d,\"client_cpu_s\":%.3f,\"kinds\":{%s},\"all\":%s,"
+      "\"server\":%s}",
+      mode, o.rate, o.concurrency, o.burst, absl::ToDoubleSeconds(o.duration),
+      absl::ToDoubleSeconds(o.warmup), o.channels, o.mix.ToString(), o.slot, o.k, r.sent,
+      absl::ToDoubleSeconds(r.window), r.achieved_rate, Ms(r.max_send_lag), r.in_flight_waits,
+      absl::ToDoubleSeconds(r.client_cpu), kinds, kind_json(r.all), server);
+}
+
+absl::StatusOr<ProcessStatus> ReadProcessStatus(int pid) {
+  const std::string path = absl::StrCat("/proc/", pid, "/status");
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("server_pid: cannot read ", path));
+  ProcessStatus status;
+  int found = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    for (auto [key, out] : {std::pair<absl::string_view, int64_t*>{"VmRSS:", &status.rss_kb},
+                            {"VmHWM:", &status.hwm_kb},
+                            {"Threads:", &status.threads}}) {
+      if (absl::StartsWith(line, key) &&
+          absl::SimpleAtoi(
+              absl::StripSuffix(
+                  absl::StripAsciiWhitespace(absl::string_view(line).substr(key.size())), " kB"),
+              out)) {
+        ++found;
+      }
+    }
+  }
+  if (found != 3) {
+    return absl::NotFoundError(
+        absl::StrCat("server_pid: ", path, " lacks VmRSS, VmHWM or Threads"));
+  }
+  return status;
 }
 
 }  // namespace recsys::bench

@@ -12,8 +12,16 @@
 // sends the next one at once. Latency is measured from the actual send. It
 // finds the maximum throughput.
 //
-// In both modes the first `warmup` is sent but not measured. Errors are
-// counted by status code (latency percentiles cover OK answers only).
+// Burst: `burst` requests are sent at once, without waiting for any
+// answer (the tester's "300 concurrent RecordEvents"), and every one is
+// measured from that moment; warmup and duration do not apply. With
+// `server_pid`, the server's memory and threads are read from
+// /proc/<pid>/status before the burst, every millisecond or so until the
+// last answer (the peak), and `settle` after it.
+//
+// In open and closed loop the first `warmup` is sent but not measured.
+// Errors are counted by status code (latency percentiles cover OK answers
+// only).
 //
 // Thread safety: RunLoad may be called from any thread; it blocks until the
 // run has finished and every request has completed or timed out.
@@ -32,7 +40,7 @@
 
 namespace recsys::bench {
 
-enum class LoadMode { kOpenLoop, kClosedLoop };
+enum class LoadMode { kOpenLoop, kClosedLoop, kBurst };
 
 struct LoadOptions {
   // Server address.
@@ -49,6 +57,13 @@ struct LoadOptions {
   double rate = 1000;
   // Closed loop: requests kept outstanding (>= 1).
   int concurrency = 16;
+  // Burst: requests sent at once (>= 1).
+  int burst = 2000;
+  // Burst: the server process whose /proc/<pid>/status is read (0: none;
+  // the server must run on this machine).
+  int server_pid = 0;
+  // Burst: how long after the last answer the server is read again.
+  absl::Duration settle = absl::Seconds(2);
   // Measured period, after the warm-up (> 0).
   absl::Duration duration = absl::Seconds(30);
   // Sent but not measured (>= 0).
@@ -91,6 +106,18 @@ struct KindResult {
   LatencySummary latency;
 };
 
+// The server's /proc/<pid>/status at three moments of a burst (kB and
+// thread counts).
+struct ServerMemory {
+  bool read = false;
+  int64_t rss_before_kb = 0, rss_peak_kb = 0, rss_after_kb = 0;
+  // VmHWM: the process's peak resident set since it started.
+  int64_t hwm_before_kb = 0, hwm_after_kb = 0;
+  int64_t threads_before = 0, threads_peak = 0, threads_after = 0;
+  // Reads taken during the burst.
+  int64_t samples = 0;
+};
+
 struct LoadResult {
   LoadOptions options;
   // Per kind, indexed by RequestKind, and all kinds together.
@@ -111,6 +138,8 @@ struct LoadResult {
   // CPU time (user + system) the load generator itself used during the
   // run: it shares the machine with the server.
   absl::Duration client_cpu;
+  // Burst with server_pid.
+  ServerMemory server;
 };
 
 // InvalidArgument naming the first bad field of `options` (including a mix
@@ -118,7 +147,8 @@ struct LoadResult {
 absl::Status ValidateLoadOptions(const LoadOptions& options);
 
 // Runs the load. InvalidArgument as ValidateLoadOptions; Unavailable when a
-// connection to the server cannot be made within connect_timeout.
+// connection to the server cannot be made within connect_timeout;
+// NotFound when server_pid's /proc/<pid>/status cannot be read.
 absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options);
 
 // A human-readable report: settings, a table of percentiles per kind, the
@@ -127,6 +157,13 @@ std::string FormatReport(const LoadResult& result);
 
 // The same as a JSON object (durations in milliseconds).
 std::string ToJson(const LoadResult& result);
+
+// VmRSS, VmHWM (kB) and Threads of /proc/<pid>/status; NotFound when the
+// file cannot be read or lacks one of them.
+struct ProcessStatus {
+  int64_t rss_kb = 0, hwm_kb = 0, threads = 0;
+};
+absl::StatusOr<ProcessStatus> ReadProcessStatus(int pid);
 
 }  // namespace recsys::bench
 

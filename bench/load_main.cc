@@ -33,14 +33,22 @@ ABSL_FLAG(std::string, tls_cert, "", "Client certificate (PEM), for a server wit
 ABSL_FLAG(std::string, tls_key, "", "Private key (PEM) of --tls_cert.");
 ABSL_FLAG(std::string, mode, "open",
           "open: fixed --rate, latency from the scheduled send time; closed: "
-          "--concurrency requests outstanding (maximum throughput).");
+          "--concurrency requests outstanding (maximum throughput); burst: --burst "
+          "requests at once, with the server's memory read when --server_pid is given.");
 ABSL_FLAG(double, rate, kLoad.rate, "open: requests per second.");
+ABSL_FLAG(int, burst, kLoad.burst, "burst: requests sent at once.");
+ABSL_FLAG(int, server_pid, kLoad.server_pid,
+          "burst: the server's pid (same machine): its VmRSS, VmHWM and threads are read "
+          "from /proc/<pid>/status before, during and after the burst (0: not read).");
+ABSL_FLAG(absl::Duration, settle, kLoad.settle,
+          "burst: how long after the last answer the server is read again.");
 ABSL_FLAG(int, concurrency, kLoad.concurrency, "closed: requests outstanding.");
 ABSL_FLAG(absl::Duration, duration, kLoad.duration, "Measured period.");
 ABSL_FLAG(absl::Duration, warmup, kLoad.warmup, "Unmeasured period before it.");
 ABSL_FLAG(std::string, mix, "home_known:100",
           "Request kinds and weights: home_known, home_new (a new user's first view "
-          "event, then a homepage request), home_unknown, similar, coupons.");
+          "event, then a homepage request), home_unknown, similar, coupons, health, events "
+          "(RecordEvents: a new user's view), profile (GetUserProfile of a known user).");
 ABSL_FLAG(std::string, slot, kLoad.slot, "Slot of homepage requests.");
 ABSL_FLAG(int, k, kLoad.k, "Items per homepage slot / similar / coupons request.");
 ABSL_FLAG(std::string, model_dir, "",
@@ -111,12 +119,17 @@ int main(int argc, char** argv) {
     options.mode = LoadMode::kOpenLoop;
   } else if (mode == "closed") {
     options.mode = LoadMode::kClosedLoop;
+  } else if (mode == "burst") {
+    options.mode = LoadMode::kBurst;
   } else {
-    std::fprintf(stderr, "--mode: open or closed, got '%s'\n", mode.c_str());
+    std::fprintf(stderr, "--mode: open, closed or burst, got '%s'\n", mode.c_str());
     return 2;
   }
   options.rate = absl::GetFlag(FLAGS_rate);
   options.concurrency = absl::GetFlag(FLAGS_concurrency);
+  options.burst = absl::GetFlag(FLAGS_burst);
+  options.server_pid = absl::GetFlag(FLAGS_server_pid);
+  options.settle = absl::GetFlag(FLAGS_settle);
   options.duration = absl::GetFlag(FLAGS_duration);
   options.warmup = absl::GetFlag(FLAGS_warmup);
   auto mix = RequestMix::Parse(absl::GetFlag(FLAGS_mix));

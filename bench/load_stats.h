@@ -37,10 +37,16 @@ enum class RequestKind {
   // grpc.health.v1.Health/Check of the recommender service: a call the
   // server answers without touching the model or Redis (gRPC's own cost).
   kHealth = 5,
+  // RecordEvents: one view of a catalog item by a brand-new user (one
+  // Redis write).
+  kEvents = 6,
+  // GetUserProfile of a known user (Redis reads).
+  kProfile = 7,
 };
-inline constexpr int kNumRequestKinds = 6;
+inline constexpr int kNumRequestKinds = 8;
 
-// "home_known", "home_new", "home_unknown", "similar", "coupons".
+// "home_known", "home_new", "home_unknown", "similar", "coupons", "health",
+// "events", "profile".
 absl::string_view RequestKindName(RequestKind kind);
 
 // Relative weights of the request kinds.
@@ -90,9 +96,9 @@ class OpenLoopSchedule {
 // timing or threads.
 struct PlannedRequest {
   RequestKind kind = RequestKind::kHomeKnown;
-  // Index into the known-user list (kHomeKnown, kCoupons).
+  // Index into the known-user list (kHomeKnown, kCoupons, kProfile).
   int64_t user = 0;
-  // Index into the item list (kHomeNew: the viewed item; kSimilar).
+  // Index into the item list (kHomeNew, kEvents: the viewed item; kSimilar).
   int64_t item = 0;
 };
 

@@ -26,6 +26,12 @@
 #   BENCH_SERVER_FLAGS []         extra recsys_server flags
 #   BENCH_HANG [4]                seconds Redis is stopped (SIGSTOP) during a
 #                                 last run at 500 requests/s (0: no such run)
+#   BENCH_BURST [2000]            last, bursts of this many requests sent at
+#                                 once (recsys_load --mode=burst), one per
+#                                 kind of BENCH_BURST_MIXES, each reading the
+#                                 server's VmRSS / VmHWM / threads before, at
+#                                 peak and 2 s after (0: no bursts)
+#   BENCH_BURST_MIXES ["events:1 profile:1 home_known:1"]
 #   BENCH_PROFILE [0]             1: perf record the server during the last
 #                                 open-loop run, and print the top symbols
 #   BENCH_IDLE_WAIT [0]           before each measurement, wait up to this
@@ -62,6 +68,8 @@ IDLE_WAIT=${BENCH_IDLE_WAIT:-0}
 MAX_REST=${BENCH_MAX_REST:-0.1}
 RETRIES=${BENCH_RETRIES:-0}
 HANG=${BENCH_HANG:-4}
+BURST=${BENCH_BURST:-2000}
+BURST_MIXES=${BENCH_BURST_MIXES:-events:1 profile:1 home_known:1}
 WORK=${BENCH_DIR:-bench-serving}
 
 command -v redis-server > /dev/null || { echo "redis-server is required"; exit 1; }
@@ -231,6 +239,16 @@ fi
 RSS_NOW=$(rss_kib VmRSS)
 RSS_PEAK=$(rss_kib VmHWM)
 REDIS_MEM=$(redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r')
+if ((BURST > 0)); then
+  for burst_mix in $BURST_MIXES; do
+    echo "== burst: $BURST requests ($burst_mix) at once"
+    wait_idle
+    "${LOAD[@]}" --mode=burst --burst="$BURST" --mix="$burst_mix" --timeout=30s \
+      --server_pid="$SERVER_PID" --json="$WORK/burst_${burst_mix%%:*}.json" \
+      > "$WORK/burst_${burst_mix%%:*}.log"
+    cat "$WORK/burst_${burst_mix%%:*}.log"
+  done
+fi
 
 if [[ "$PROFILE" == "1" && -f "$WORK/perf.data" ]]; then
   echo "== perf: server during the $LAST_RATE requests/s run (self time)"

@@ -67,10 +67,18 @@ ABSL_FLAG(absl::Duration, item_cache_staleness, absl::Seconds(1),
           "is seen (updates through this server are seen at once); 0s: check on every "
           "request.");
 ABSL_FLAG(int, poll_seconds, 30, "Seconds between checks for a newer model (0: never).");
-ABSL_FLAG(int, max_threads, 32, "Maximum gRPC server threads (sync API).");
+ABSL_FLAG(int, max_threads, 32,
+          "Maximum gRPC sync server threads: FindAudience streams, and every call with "
+          "--callback_api=false.");
 ABSL_FLAG(bool, callback_api, true,
-          "Serve RecommendProducts and SimilarItems through gRPC's callback API; false: "
-          "the sync thread pool, as the other calls (docs/benchmarks.md, \"Thread model\").");
+          "Serve every unary call through gRPC's callback API; false: the sync thread pool "
+          "(docs/benchmarks.md, \"Thread model\").");
+ABSL_FLAG(int, max_concurrent_calls, recsys::server::CallLimits().max_concurrent_calls,
+          "Unary calls in flight at once (callback API, from the parsed request to the sent "
+          "answer); beyond it a call is answered RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, max_audience_streams, recsys::server::CallLimits().max_audience_streams,
+          "FindAudience streams running at once (each scans every customer); beyond it a "
+          "stream is answered RESOURCE_EXHAUSTED at once.");
 ABSL_FLAG(int, max_k, 200, "Largest k accepted per slot.");
 ABSL_FLAG(int, feature_timeout_ms, 50,
           "Longest wait for the feature store per request before answering degraded.");
@@ -305,6 +313,8 @@ int main(int argc, char** argv) {
   server_options.listen_address = absl::GetFlag(FLAGS_listen);
   server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
   server_options.callback_api = absl::GetFlag(FLAGS_callback_api);
+  server_options.limits.max_concurrent_calls = absl::GetFlag(FLAGS_max_concurrent_calls);
+  server_options.limits.max_audience_streams = absl::GetFlag(FLAGS_max_audience_streams);
   server_options.redis = redis_client.get();
   auto server = server::RecsysServer::Start(server_options, models->get(), features.get(),
                                             storefront->get(), marketer->get());

@@ -10,6 +10,7 @@
 #include <google/protobuf/arena.h>
 #include <google/protobuf/util/json_util.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -182,93 +183,23 @@ grpc::Status RecommenderService::DoSimilarItems(absl::Time deadline,
   return grpc::Status::OK;
 }
 
-namespace {
-
-// One call's messages in an arena whose first block is part of this
-// object. 16 KiB holds a homepage answer of a few slots; larger answers
-// grow the arena.
-template <typename Request, typename Response>
-class ArenaMessages final : public grpc::MessageHolder<Request, Response> {
- public:
-  ArenaMessages() : arena_(Options(block_)) {
-    this->set_request(google::protobuf::Arena::CreateMessage<Request>(&arena_));
-    this->set_response(google::protobuf::Arena::CreateMessage<Response>(&arena_));
-  }
-  void Release() override { delete this; }
-
- private:
-  static constexpr size_t kBlockSize = 16 << 10;
-  static google::protobuf::ArenaOptions Options(char* block) {
-    google::protobuf::ArenaOptions options;
-    options.initial_block = block;
-    options.initial_block_size = kBlockSize;
-    return options;
-  }
-
-  alignas(16) char block_[kBlockSize];
-  google::protobuf::Arena arena_;
-};
-
-template <typename Request, typename Response>
-class ArenaAllocator final : public grpc::MessageAllocator<Request, Response> {
- public:
-  grpc::MessageHolder<Request, Response>* AllocateMessages() override {
-    return new ArenaMessages<Request, Response>();
-  }
-};
-
-}  // namespace
-
-CallbackRecommenderService::CallbackRecommenderService(
-    const recommender::Storefront* storefront, const marketing::Marketer* marketer,
-    const ApiKeys* api_keys)
-    : products_allocator_(std::make_unique<ArenaAllocator<v1::RecommendProductsRequest,
-                                                          v1::RecommendProductsResponse>>()),
-      similar_allocator_(
-          std::make_unique<ArenaAllocator<v1::SimilarItemsRequest, v1::SimilarItemsResponse>>()) {
-  Init(storefront, marketer, api_keys);
-  SetMessageAllocatorFor_RecommendProducts(products_allocator_.get());
-  SetMessageAllocatorFor_SimilarItems(similar_allocator_.get());
-}
-
-CallbackRecommenderService::~CallbackRecommenderService() = default;
-
-grpc::ServerUnaryReactor* CallbackRecommenderService::RecommendProducts(
-    grpc::CallbackServerContext* context, const v1::RecommendProductsRequest* request,
-    v1::RecommendProductsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (grpc::Status access = Authorize(context, "RecommendProducts"); !access.ok()) {
-    reactor->Finish(access);
-    return reactor;
-  }
-  reactor->Finish(DoRecommendProducts(Deadline(context), *request, response));
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* CallbackRecommenderService::SimilarItems(
-    grpc::CallbackServerContext* context, const v1::SimilarItemsRequest* request,
-    v1::SimilarItemsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (grpc::Status access = Authorize(context, "SimilarItems"); !access.ok()) {
-    reactor->Finish(access);
-    return reactor;
-  }
-  reactor->Finish(DoSimilarItems(Deadline(context), *request, response));
-  return reactor;
-}
-
 grpc::Status RecommenderService::RecommendCoupons(grpc::ServerContext* context,
                                                   const v1::RecommendCouponsRequest* request,
                                                   v1::RecommendCouponsResponse* response) {
   if (grpc::Status access = Authorize(context, "RecommendCoupons"); !access.ok()) return access;
+  return DoRecommendCoupons(Deadline(context), *request, response);
+}
+
+grpc::Status RecommenderService::DoRecommendCoupons(absl::Time deadline,
+                                                    const v1::RecommendCouponsRequest& request,
+                                                    v1::RecommendCouponsResponse* response) const {
   if (marketer_ == nullptr) {
     return ToGrpcStatus(absl::UnimplementedError("RecommendCoupons: this server runs without the marketing engine"));
   }
-  const absl::Time now = request->context().request_time_unix() != 0
-                             ? absl::FromUnixSeconds(request->context().request_time_unix())
+  const absl::Time now = request.context().request_time_unix() != 0
+                             ? absl::FromUnixSeconds(request.context().request_time_unix())
                              : absl::InfinitePast();
-  auto answer =
-      marketer_->RecommendCoupons(request->user_id(), request->k(), now, Deadline(context));
+  auto answer = marketer_->RecommendCoupons(request.user_id(), request.k(), now, deadline);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
   for (const marketing::RankedCoupon& c : answer->coupons) {
     v1::RecommendedCoupon* out = response->add_coupons();
@@ -293,6 +224,16 @@ grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
                                               const v1::FindAudienceRequest* request,
                                               grpc::ServerWriter<v1::AudiencePage>* writer) {
   if (grpc::Status access = Authorize(context, "FindAudience"); !access.ok()) return access;
+  // Each stream scans every customer: at most max_audience_streams at once,
+  // refused at once beyond (a client may retry later).
+  if (audience_streams_.fetch_add(1) >= limits_.max_audience_streams) {
+    audience_streams_.fetch_sub(1);
+    return ToGrpcStatus(absl::ResourceExhaustedError(
+        absl::StrCat("FindAudience: ", limits_.max_audience_streams,
+                     " audience streams already running (the server's limit, "
+                     "--max_audience_streams); retry when one has finished")));
+  }
+  const absl::Cleanup release = [this] { audience_streams_.fetch_sub(1); };
   if (marketer_ == nullptr) {
     return ToGrpcStatus(absl::UnimplementedError("FindAudience: this server runs without the marketing engine"));
   }
@@ -366,9 +307,15 @@ grpc::Status RecommenderService::RecordEvents(grpc::ServerContext* context,
                                               const v1::RecordEventsRequest* request,
                                               v1::RecordEventsResponse* response) {
   if (grpc::Status access = Authorize(context, "RecordEvents"); !access.ok()) return access;
+  return DoRecordEvents(Deadline(context), *request, response);
+}
+
+grpc::Status RecommenderService::DoRecordEvents(absl::Time deadline,
+                                                const v1::RecordEventsRequest& request,
+                                                v1::RecordEventsResponse* response) const {
   std::vector<feature_store::Event> events;
-  events.reserve(request->events_size());
-  for (const v1::Event& e : request->events()) {
+  events.reserve(request.events_size());
+  for (const v1::Event& e : request.events()) {
     feature_store::Event& out = events.emplace_back();
     // An unknown type maps to a value outside the enum, which the domain
     // rejects with the event's index.
@@ -381,7 +328,7 @@ grpc::Status RecommenderService::RecordEvents(grpc::ServerContext* context,
     out.price = e.price();
     out.slot = e.slot();
   }
-  auto answer = storefront_->RecordEvents(events, Deadline(context));
+  auto answer = storefront_->RecordEvents(events, deadline);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
   response->set_accepted(answer->accepted);
   for (const auto& [index, message] : answer->rejected) {
@@ -397,8 +344,13 @@ grpc::Status RecommenderService::GetUserProfile(grpc::ServerContext* context,
                                                 const v1::GetUserProfileRequest* request,
                                                 v1::UserProfile* response) {
   if (grpc::Status access = Authorize(context, "GetUserProfile"); !access.ok()) return access;
-  auto answer = recommender_->GetUserProfile(request->user_id(), request->history_limit(),
-                                             Deadline(context));
+  return DoGetUserProfile(Deadline(context), *request, response);
+}
+
+grpc::Status RecommenderService::DoGetUserProfile(absl::Time deadline,
+                                                  const v1::GetUserProfileRequest& request,
+                                                  v1::UserProfile* response) const {
+  auto answer = recommender_->GetUserProfile(request.user_id(), request.history_limit(), deadline);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
   response->set_user_id(answer->user_id);
   response->set_known_to_model(answer->known_to_model);
@@ -417,7 +369,7 @@ grpc::Status RecommenderService::GetUserProfile(grpc::ServerContext* context,
   }
   if (marketer_ != nullptr) {
     const marketing::MarketingProfile m =
-        marketer_->Profile(request->user_id(), absl::Now(), Deadline(context));
+        marketer_->Profile(request.user_id(), absl::Now(), deadline);
     response->set_segment(std::string(marketing::SegmentName(m.customer.segment)));
     response->set_tier(std::string(marketing::TierName(m.customer.tier)));
     if (m.record.has_value()) {
@@ -443,9 +395,14 @@ grpc::Status RecommenderService::GetUserProfile(grpc::ServerContext* context,
 }
 
 grpc::Status AdminService::GetModelInfo(grpc::ServerContext* context,
-                                        const v1::GetModelInfoRequest*,
+                                        const v1::GetModelInfoRequest* request,
                                         v1::ModelInfo* response) {
   if (grpc::Status access = Authorize(context, "GetModelInfo"); !access.ok()) return access;
+  return DoGetModelInfo(Deadline(context), *request, response);
+}
+
+grpc::Status AdminService::DoGetModelInfo(absl::Time deadline, const v1::GetModelInfoRequest&,
+                                          v1::ModelInfo* response) const {
   auto bundle = models_->Current();
   response->set_version(bundle->version());
   response->set_path(bundle->path());
@@ -469,8 +426,8 @@ grpc::Status AdminService::GetModelInfo(grpc::ServerContext* context,
     out->set_rejected_unix(absl::ToUnixSeconds(r.rejected_at));
   }
   response->set_feature_store(features_->Describe());
-  const absl::Time deadline = std::min(Deadline(context), absl::Now() + absl::Milliseconds(200));
-  response->set_feature_store_healthy(features_->Ping(deadline).ok());
+  const absl::Time ping_deadline = std::min(deadline, absl::Now() + absl::Milliseconds(200));
+  response->set_feature_store_healthy(features_->Ping(ping_deadline).ok());
   return grpc::Status::OK;
 }
 
@@ -478,9 +435,14 @@ grpc::Status AdminService::ReloadModel(grpc::ServerContext* context,
                                        const v1::ReloadModelRequest* request,
                                        v1::ReloadModelResponse* response) {
   if (grpc::Status access = Authorize(context, "ReloadModel"); !access.ok()) return access;
+  return DoReloadModel(Deadline(context), *request, response);
+}
+
+grpc::Status AdminService::DoReloadModel(absl::Time deadline, const v1::ReloadModelRequest& request,
+                                         v1::ReloadModelResponse* response) const {
   absl::Status config = storefront_->ReloadSlotConfig();
   if (!config.ok()) return ToGrpcStatus(config);
-  auto result = models_->Reload(request->version());
+  auto result = models_->Reload(request.version());
   if (!result.ok()) return ToGrpcStatus(result.status());
   response->set_previous_version(result->previous_version);
   response->set_version(result->version);
@@ -488,9 +450,15 @@ grpc::Status AdminService::ReloadModel(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::Rollback(grpc::ServerContext* context, const v1::RollbackRequest*,
+grpc::Status AdminService::Rollback(grpc::ServerContext* context,
+                                    const v1::RollbackRequest* request,
                                     v1::RollbackResponse* response) {
   if (grpc::Status access = Authorize(context, "Rollback"); !access.ok()) return access;
+  return DoRollback(Deadline(context), *request, response);
+}
+
+grpc::Status AdminService::DoRollback(absl::Time deadline, const v1::RollbackRequest&,
+                                      v1::RollbackResponse* response) const {
   auto result = models_->Rollback();
   if (!result.ok()) return ToGrpcStatus(result.status());
   response->set_previous_version(result->previous_version);
@@ -502,9 +470,14 @@ grpc::Status AdminService::UpdateItems(grpc::ServerContext* context,
                                        const v1::UpdateItemsRequest* request,
                                        v1::UpdateItemsResponse* response) {
   if (grpc::Status access = Authorize(context, "UpdateItems"); !access.ok()) return access;
+  return DoUpdateItems(Deadline(context), *request, response);
+}
+
+grpc::Status AdminService::DoUpdateItems(absl::Time deadline, const v1::UpdateItemsRequest& request,
+                                         v1::UpdateItemsResponse* response) const {
   std::vector<recommender::ItemUpdate> updates;
-  updates.reserve(request->items_size());
-  for (const v1::ItemUpdate& in : request->items()) {
+  updates.reserve(request.items_size());
+  for (const v1::ItemUpdate& in : request.items()) {
     recommender::ItemUpdate& u = updates.emplace_back();
     u.item_id = in.item_id();
     if (in.has_stock()) u.stock = in.stock();
@@ -514,7 +487,7 @@ grpc::Status AdminService::UpdateItems(grpc::ServerContext* context,
     u.title = in.title();
     u.listed_unix = in.listed_unix();
   }
-  auto answer = storefront_->UpdateItems(updates, Deadline(context));
+  auto answer = storefront_->UpdateItems(updates, deadline);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
   response->set_updated(answer->updated);
   for (const std::string& id : answer->unknown_to_model) response->add_unknown_to_model(id);
@@ -525,13 +498,19 @@ grpc::Status AdminService::GetTrialReport(grpc::ServerContext* context,
                                           const v1::GetTrialReportRequest* request,
                                           v1::TrialReport* response) {
   if (grpc::Status access = Authorize(context, "GetTrialReport"); !access.ok()) return access;
-  if (request->request_time_unix() < 0) {
+  return DoGetTrialReport(Deadline(context), *request, response);
+}
+
+grpc::Status AdminService::DoGetTrialReport(absl::Time deadline,
+                                            const v1::GetTrialReportRequest& request,
+                                            v1::TrialReport* response) const {
+  if (request.request_time_unix() < 0) {
     return ToGrpcStatus(absl::InvalidArgumentError("request_time_unix: must be >= 0 (0: now)"));
   }
-  const absl::Time now = request->request_time_unix() > 0
-                             ? absl::FromUnixSeconds(request->request_time_unix())
+  const absl::Time now = request.request_time_unix() > 0
+                             ? absl::FromUnixSeconds(request.request_time_unix())
                              : absl::Now();
-  auto answer = storefront_->recommender().TrialReport(now, request->ended_within_days(), Deadline(context));
+  auto answer = storefront_->recommender().TrialReport(now, request.ended_within_days(), deadline);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
   response->set_trial_days(answer->trial_days);
   for (const recommender::TrialItemReport& r : answer->items) {
@@ -559,25 +538,36 @@ grpc::Status AdminService::PutCoupons(grpc::ServerContext* context,
                                       const v1::CouponCatalog* request,
                                       v1::PutCouponsResponse* response) {
   if (grpc::Status access = Authorize(context, "PutCoupons"); !access.ok()) return access;
+  return DoPutCoupons(Deadline(context), *request, response);
+}
+
+grpc::Status AdminService::DoPutCoupons(absl::Time deadline, const v1::CouponCatalog& request,
+                                        v1::PutCouponsResponse* response) const {
   if (marketer_ == nullptr) {
     return ToGrpcStatus(absl::UnimplementedError("no marketing engine"));
   }
-  if (request->coupons().empty()) {
+  if (request.coupons().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("coupons: at least one coupon is required"));
   }
-  absl::Status st = marketer_->PutCoupons(marketing::FromProto(*request), Deadline(context));
+  absl::Status st = marketer_->PutCoupons(marketing::FromProto(request), deadline);
   if (!st.ok()) return ToGrpcStatus(st);
-  response->set_stored(request->coupons_size());
+  response->set_stored(request.coupons_size());
   return grpc::Status::OK;
 }
 
 grpc::Status AdminService::ListCoupons(grpc::ServerContext* context,
-                                       const v1::ListCouponsRequest*, v1::CouponList* response) {
+                                       const v1::ListCouponsRequest* request,
+                                       v1::CouponList* response) {
   if (grpc::Status access = Authorize(context, "ListCoupons"); !access.ok()) return access;
+  return DoListCoupons(Deadline(context), *request, response);
+}
+
+grpc::Status AdminService::DoListCoupons(absl::Time deadline, const v1::ListCouponsRequest&,
+                                         v1::CouponList* response) const {
   if (marketer_ == nullptr) {
     return ToGrpcStatus(absl::UnimplementedError("no marketing engine"));
   }
-  auto coupons = marketer_->ListCoupons(Deadline(context));
+  auto coupons = marketer_->ListCoupons(deadline);
   if (!coupons.ok()) return ToGrpcStatus(coupons.status());
   for (const marketing::CouponWithState& c : *coupons) {
     *response->add_coupons() = marketing::ToProto(c);
@@ -587,12 +577,138 @@ grpc::Status AdminService::ListCoupons(grpc::ServerContext* context,
 
 grpc::Status AdminService::DeleteCoupon(grpc::ServerContext* context,
                                         const v1::DeleteCouponRequest* request,
-                                        v1::DeleteCouponResponse*) {
+                                        v1::DeleteCouponResponse* response) {
   if (grpc::Status access = Authorize(context, "DeleteCoupon"); !access.ok()) return access;
+  return DoDeleteCoupon(Deadline(context), *request, response);
+}
+
+grpc::Status AdminService::DoDeleteCoupon(absl::Time deadline,
+                                          const v1::DeleteCouponRequest& request,
+                                          v1::DeleteCouponResponse*) const {
   if (marketer_ == nullptr) {
     return ToGrpcStatus(absl::UnimplementedError("no marketing engine"));
   }
-  return ToGrpcStatus(marketer_->DeleteCoupon(request->coupon_id(), Deadline(context)));
+  return ToGrpcStatus(marketer_->DeleteCoupon(request.coupon_id(), deadline));
+}
+
+namespace {
+
+// What every callback call goes through before its body: access, then the
+// request's invalid UTF-8 (INVALID_ARGUMENT naming the field), then the
+// bound on calls in flight.
+grpc::Status Admit(const ApiKeys* api_keys, const grpc::CallbackServerContext* context,
+                   absl::string_view method, const CallNote& note, const CallLimits& limits) {
+  if (grpc::Status access = CheckAccess(api_keys, context, method); !access.ok()) return access;
+  if (!note.invalid_utf8().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(note.invalid_utf8()));
+  }
+  if (note.in_flight_at_start() > limits.max_concurrent_calls) {
+    return ToGrpcStatus(absl::ResourceExhaustedError(
+        absl::StrCat(method, ": the server already has its limit of ",
+                     limits.max_concurrent_calls,
+                     " calls in flight (--max_concurrent_calls); retry later")));
+  }
+  return grpc::Status::OK;
+}
+
+// The first arena block of a call's messages: 16 KiB holds a homepage
+// answer of a few slots (larger answers grow the arena); 1 KiB for the
+// other calls, whose messages are mostly small.
+constexpr size_t kLargeBlock = 16 << 10;
+constexpr size_t kSmallBlock = 1 << 10;
+
+// A callback handler for the call `method` of `Service` whose body is
+// `body` (a Do* member): Admit, then the body with the call's deadline.
+template <size_t kBlock, typename Service, typename Request, typename Response>
+grpc::internal::MethodHandler* NewCallbackHandler(
+    const Service* service, const char* method, const ApiKeys* api_keys, const CallLimits& limits,
+    CallCounter* calls,
+    grpc::Status (Service::*body)(absl::Time, const Request&, Response*) const) {
+  using Handler = CallbackHandler<Request, Response, kBlock>;
+  return new Handler(
+      [service, method, api_keys, limits, body](grpc::CallbackServerContext* context,
+                                                const Request* request, Response* response) {
+        grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+        grpc::Status admitted =
+            Admit(api_keys, context, method, Handler::Messages::Of(context), limits);
+        reactor->Finish(admitted.ok() ? (service->*body)(Deadline(context), *request, response)
+                                      : admitted);
+        return reactor;
+      },
+      calls);
+}
+
+int RecommenderMethod(absl::string_view name) {
+  return MethodIndex(
+      *v1::RecommendProductsRequest::descriptor()->file()->FindServiceByName("Recommender"), name);
+}
+
+int AdminMethod(absl::string_view name) {
+  return MethodIndex(
+      *v1::RecommendProductsRequest::descriptor()->file()->FindServiceByName("Admin"), name);
+}
+
+}  // namespace
+
+CallbackRecommenderService::CallbackRecommenderService(const recommender::Storefront* storefront,
+                                                       const marketing::Marketer* marketer,
+                                                       const ApiKeys* api_keys,
+                                                       const CallLimits& limits, CallCounter* calls)
+    : RecommenderService(storefront, marketer, api_keys, limits) {
+  const RecommenderService* self = this;
+  MarkMethodCallback(
+      RecommenderMethod("RecommendProducts"),
+      NewCallbackHandler<kLargeBlock>(self, "RecommendProducts", api_keys, limits, calls,
+                                      &CallbackRecommenderService::DoRecommendProducts));
+  MarkMethodCallback(RecommenderMethod("SimilarItems"),
+                     NewCallbackHandler<kLargeBlock>(self, "SimilarItems", api_keys, limits, calls,
+                                                     &CallbackRecommenderService::DoSimilarItems));
+  MarkMethodCallback(
+      RecommenderMethod("RecommendCoupons"),
+      NewCallbackHandler<kSmallBlock>(self, "RecommendCoupons", api_keys, limits, calls,
+                                      &CallbackRecommenderService::DoRecommendCoupons));
+  MarkMethodCallback(RecommenderMethod("RecordEvents"),
+                     NewCallbackHandler<kSmallBlock>(self, "RecordEvents", api_keys, limits, calls,
+                                                     &CallbackRecommenderService::DoRecordEvents));
+  MarkMethodCallback(
+      RecommenderMethod("GetUserProfile"),
+      NewCallbackHandler<kSmallBlock>(self, "GetUserProfile", api_keys, limits, calls,
+                                      &CallbackRecommenderService::DoGetUserProfile));
+}
+
+CallbackAdminService::CallbackAdminService(model::ModelStore* models,
+                                           feature_store::FeatureStore* features,
+                                           recommender::Storefront* storefront,
+                                           const marketing::Marketer* marketer,
+                                           const ApiKeys* api_keys, const CallLimits& limits,
+                                           CallCounter* calls)
+    : AdminService(models, features, storefront, marketer, api_keys) {
+  const AdminService* self = this;
+  MarkMethodCallback(AdminMethod("GetModelInfo"),
+                     NewCallbackHandler<kSmallBlock>(self, "GetModelInfo", api_keys, limits, calls,
+                                                     &CallbackAdminService::DoGetModelInfo));
+  MarkMethodCallback(AdminMethod("ReloadModel"),
+                     NewCallbackHandler<kSmallBlock>(self, "ReloadModel", api_keys, limits, calls,
+                                                     &CallbackAdminService::DoReloadModel));
+  MarkMethodCallback(AdminMethod("Rollback"),
+                     NewCallbackHandler<kSmallBlock>(self, "Rollback", api_keys, limits, calls,
+                                                     &CallbackAdminService::DoRollback));
+  MarkMethodCallback(AdminMethod("UpdateItems"),
+                     NewCallbackHandler<kSmallBlock>(self, "UpdateItems", api_keys, limits, calls,
+                                                     &CallbackAdminService::DoUpdateItems));
+  MarkMethodCallback(
+      AdminMethod("GetTrialReport"),
+      NewCallbackHandler<kSmallBlock>(self, "GetTrialReport", api_keys, limits, calls,
+                                      &CallbackAdminService::DoGetTrialReport));
+  MarkMethodCallback(AdminMethod("PutCoupons"),
+                     NewCallbackHandler<kSmallBlock>(self, "PutCoupons", api_keys, limits, calls,
+                                                     &CallbackAdminService::DoPutCoupons));
+  MarkMethodCallback(AdminMethod("ListCoupons"),
+                     NewCallbackHandler<kSmallBlock>(self, "ListCoupons", api_keys, limits, calls,
+                                                     &CallbackAdminService::DoListCoupons));
+  MarkMethodCallback(AdminMethod("DeleteCoupon"),
+                     NewCallbackHandler<kSmallBlock>(self, "DeleteCoupon", api_keys, limits, calls,
+                                                     &CallbackAdminService::DoDeleteCoupon));
 }
 
 absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
@@ -608,18 +724,29 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
     return absl::InvalidArgumentError(
         "a client CA (mutual TLS) needs the server's TLS certificate and key");
   }
+  if (options.limits.max_concurrent_calls < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("max_concurrent_calls: must be >= 1, got ",
+                                                   options.limits.max_concurrent_calls));
+  }
+  if (options.limits.max_audience_streams < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("max_audience_streams: must be >= 1, got ",
+                                                   options.limits.max_audience_streams));
+  }
   std::unique_ptr<RecsysServer> s(new RecsysServer());
   s->options_ = options;
   s->features_ = features;
   const ApiKeys* api_keys = options.security.api_keys.get();
   if (options.callback_api) {
-    s->recommender_service_ =
-        std::make_unique<CallbackRecommenderService>(storefront, marketer, api_keys);
+    s->recommender_service_ = std::make_unique<CallbackRecommenderService>(
+        storefront, marketer, api_keys, options.limits, &s->calls_);
+    s->admin_service_ = std::make_unique<CallbackAdminService>(
+        models, features, storefront, marketer, api_keys, options.limits, &s->calls_);
   } else {
-    s->recommender_service_ = std::make_unique<RecommenderService>(storefront, marketer, api_keys);
+    s->recommender_service_ =
+        std::make_unique<RecommenderService>(storefront, marketer, api_keys, options.limits);
+    s->admin_service_ =
+        std::make_unique<AdminService>(models, features, storefront, marketer, api_keys);
   }
-  s->admin_service_ =
-      std::make_unique<AdminService>(models, features, storefront, marketer, api_keys);
 
   grpc::EnableDefaultHealthCheckService(true);
   if (options.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -4,16 +4,26 @@
 // proto, one status mapping (grpc_status.h). All logic, validation included,
 // lives in recommender::Recommender and model::ModelStore.
 //
-// Threading: the sync gRPC API calls these handlers from its thread pool.
-// With ServerOptions::callback_api, RecommendProducts and SimilarItems (the
-// storefront's latency-bound calls) are served through the callback API
-// instead, on gRPC's own threads (CallbackRecommenderService); the other
-// calls stay sync. The services hold only borrowed, thread-safe
-// collaborators.
+// Threading: with ServerOptions::callback_api (the default) every unary
+// call of both services is served through gRPC's callback API
+// (CallbackRecommenderService, CallbackAdminService): each request runs to
+// completion on the gRPC thread that read it, blocking only on the
+// feature store's round trips (bounded by the request deadline and the
+// Redis client's fail-fast), with no hand-off to a worker thread and no
+// thread pool to exhaust. A call is refused (RESOURCE_EXHAUSTED) only above
+// CallLimits::max_concurrent_calls calls in flight. FindAudience, the one
+// streaming call, stays on the sync API (ServerOptions::max_threads) with
+// its own bound, CallLimits::max_audience_streams. Without callback_api
+// every call is served by the sync thread pool (kept for comparison). The
+// services hold only borrowed, thread-safe collaborators and atomics.
 //
 // Access: every recsys.v1 handler starts with one check of the call's
 // `authorization` metadata against ServerSecurity::api_keys (server/auth.h
 // holds the method → scope table); without keys every call is open.
+//
+// Invalid UTF-8 in a string field of a request: INVALID_ARGUMENT naming the
+// field on the callback API (server/callback_handler.h); the sync API keeps
+// gRPC's INTERNAL with an empty message.
 #ifndef RECSYS_SERVER_RECOMMENDER_SERVICE_H_
 #define RECSYS_SERVER_RECOMMENDER_SERVICE_H_
 
@@ -34,6 +44,7 @@
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "redis/client.h"
 #include "server/auth.h"
+#include "server/callback_handler.h"
 
 namespace recsys::server {
 
@@ -43,6 +54,19 @@ inline constexpr char kRecommenderHealthName[] = "recsys.v1.Recommender";
 // replica out of rotation.
 inline constexpr char kFeatureStoreHealthName[] = "recsys.feature_store";
 
+// Bounds on concurrent work (ServerOptions::limits).
+struct CallLimits {
+  // Unary calls (callback API) in flight at once, from the parse of the
+  // request until its answer is sent: beyond it a call is answered
+  // RESOURCE_EXHAUSTED naming this limit. Calls waiting for a gRPC thread
+  // are not counted (they hold only their request bytes). >= 1.
+  int max_concurrent_calls = 2000;
+  // FindAudience streams running at once (each scans every customer, about
+  // 30 ms of CPU per item id asked): beyond it RESOURCE_EXHAUSTED naming
+  // this limit, at once. >= 1.
+  int max_audience_streams = 2;
+};
+
 class RecommenderService : public recsys::v1::Recommender::Service {
  public:
   // Borrowed pointers must outlive the service. Without a `marketer`,
@@ -50,11 +74,15 @@ class RecommenderService : public recsys::v1::Recommender::Service {
   // are refused by the storefront, which then has no coupon sink). Without
   // `api_keys` every call is open; with them, each call needs a key with the
   // method's scope (ApiKeys::Authorize).
+  // `limits.max_audience_streams` bounds FindAudience.
   explicit RecommenderService(const recommender::Storefront* storefront,
                               const marketing::Marketer* marketer = nullptr,
-                              const ApiKeys* api_keys = nullptr) {
-    Init(storefront, marketer, api_keys);
-  }
+                              const ApiKeys* api_keys = nullptr, const CallLimits& limits = {})
+      : storefront_(storefront),
+        recommender_(&storefront->recommender()),
+        marketer_(marketer),
+        api_keys_(api_keys),
+        limits_(limits) {}
 
   grpc::Status RecommendProducts(grpc::ServerContext* context,
                                  const recsys::v1::RecommendProductsRequest* request,
@@ -76,69 +104,52 @@ class RecommenderService : public recsys::v1::Recommender::Service {
                               recsys::v1::UserProfile* response) override;
 
  protected:
-  // For CallbackRecommenderService, whose gRPC base classes are default
-  // constructed: Init before use.
-  RecommenderService() = default;
-  void Init(const recommender::Storefront* storefront, const marketing::Marketer* marketer,
-            const ApiKeys* api_keys) {
-    storefront_ = storefront;
-    recommender_ = &storefront->recommender();
-    marketer_ = marketer;
-    api_keys_ = api_keys;
-  }
   // OK when the call may run `method` (always, without API keys); else
   // UNAUTHENTICATED or PERMISSION_DENIED.
   grpc::Status Authorize(const grpc::ServerContextBase* context, absl::string_view method) const;
+  const ApiKeys* api_keys() const { return api_keys_; }
 
-  // The bodies of the storefront calls, shared by both APIs.
+  // The bodies of the unary calls, shared by both APIs: after access is
+  // checked, with the call's deadline.
   grpc::Status DoRecommendProducts(absl::Time deadline,
                                    const recsys::v1::RecommendProductsRequest& request,
                                    recsys::v1::RecommendProductsResponse* response) const;
   grpc::Status DoSimilarItems(absl::Time deadline, const recsys::v1::SimilarItemsRequest& request,
                               recsys::v1::SimilarItemsResponse* response) const;
+  grpc::Status DoRecommendCoupons(absl::Time deadline,
+                                  const recsys::v1::RecommendCouponsRequest& request,
+                                  recsys::v1::RecommendCouponsResponse* response) const;
+  grpc::Status DoRecordEvents(absl::Time deadline, const recsys::v1::RecordEventsRequest& request,
+                              recsys::v1::RecordEventsResponse* response) const;
+  grpc::Status DoGetUserProfile(absl::Time deadline,
+                                const recsys::v1::GetUserProfileRequest& request,
+                                recsys::v1::UserProfile* response) const;
 
  private:
-  const recommender::Storefront* storefront_ = nullptr;
-  const recommender::Recommender* recommender_ = nullptr;
-  const marketing::Marketer* marketer_ = nullptr;
-  const ApiKeys* api_keys_ = nullptr;
+  const recommender::Storefront* const storefront_;
+  const recommender::Recommender* const recommender_;
+  const marketing::Marketer* const marketer_;
+  const ApiKeys* const api_keys_;
+  const CallLimits limits_;
+  // FindAudience streams running now (<= limits_.max_audience_streams).
+  std::atomic<int> audience_streams_{0};
 };
 
-// RecommenderService with RecommendProducts and SimilarItems on the
-// callback API: each request runs to completion on the gRPC thread that
-// read it (the handlers block only on the feature store's round trips,
-// bounded by RecommenderOptions::feature_timeout), with no hand-off to a
-// sync worker thread.
-// Requests and responses of both calls live in a protobuf arena per call,
-// whose first block is allocated with the call's state: one allocation per
-// call for the messages instead of one per field.
-class CallbackRecommenderService final
-    : public recsys::v1::Recommender::WithCallbackMethod_RecommendProducts<
-          recsys::v1::Recommender::WithCallbackMethod_SimilarItems<RecommenderService>> {
+// RecommenderService with every unary call on the callback API
+// (server/callback_handler.h): auth, then INVALID_ARGUMENT for a request
+// whose string field held invalid UTF-8, then RESOURCE_EXHAUSTED above
+// `limits.max_concurrent_calls` calls in flight (counted in `calls`, shared
+// with CallbackAdminService), then the call's body. FindAudience stays on
+// the sync API.
+class CallbackRecommenderService final : public RecommenderService {
  public:
+  // `calls` is borrowed and must outlive the server.
   CallbackRecommenderService(const recommender::Storefront* storefront,
-                             const marketing::Marketer* marketer = nullptr,
-                             const ApiKeys* api_keys = nullptr);
-  ~CallbackRecommenderService() override;
-
-  grpc::ServerUnaryReactor* RecommendProducts(
-      grpc::CallbackServerContext* context, const recsys::v1::RecommendProductsRequest* request,
-      recsys::v1::RecommendProductsResponse* response) override;
-  grpc::ServerUnaryReactor* SimilarItems(grpc::CallbackServerContext* context,
-                                         const recsys::v1::SimilarItemsRequest* request,
-                                         recsys::v1::SimilarItemsResponse* response) override;
-
- private:
-  // Must outlive the server (gRPC keeps pointers to them).
-  std::unique_ptr<grpc::MessageAllocator<recsys::v1::RecommendProductsRequest,
-                                         recsys::v1::RecommendProductsResponse>>
-      products_allocator_;
-  std::unique_ptr<
-      grpc::MessageAllocator<recsys::v1::SimilarItemsRequest, recsys::v1::SimilarItemsResponse>>
-      similar_allocator_;
+                             const marketing::Marketer* marketer, const ApiKeys* api_keys,
+                             const CallLimits& limits, CallCounter* calls);
 };
 
-class AdminService final : public recsys::v1::Admin::Service {
+class AdminService : public recsys::v1::Admin::Service {
  public:
   // All pointers are borrowed and must outlive the service. ReloadModel
   // re-reads the storefront's slot configuration first; a config that fails
@@ -184,11 +195,42 @@ class AdminService final : public recsys::v1::Admin::Service {
   // As RecommenderService::Authorize.
   grpc::Status Authorize(const grpc::ServerContextBase* context, absl::string_view method) const;
 
+ protected:
+  const ApiKeys* api_keys() const { return api_keys_; }
+  // The bodies of the calls, shared by both APIs (as RecommenderService's).
+  grpc::Status DoGetModelInfo(absl::Time deadline, const recsys::v1::GetModelInfoRequest& request,
+                              recsys::v1::ModelInfo* response) const;
+  grpc::Status DoReloadModel(absl::Time deadline, const recsys::v1::ReloadModelRequest& request,
+                             recsys::v1::ReloadModelResponse* response) const;
+  grpc::Status DoRollback(absl::Time deadline, const recsys::v1::RollbackRequest& request,
+                          recsys::v1::RollbackResponse* response) const;
+  grpc::Status DoUpdateItems(absl::Time deadline, const recsys::v1::UpdateItemsRequest& request,
+                             recsys::v1::UpdateItemsResponse* response) const;
+  grpc::Status DoGetTrialReport(absl::Time deadline,
+                                const recsys::v1::GetTrialReportRequest& request,
+                                recsys::v1::TrialReport* response) const;
+  grpc::Status DoPutCoupons(absl::Time deadline, const recsys::v1::CouponCatalog& request,
+                            recsys::v1::PutCouponsResponse* response) const;
+  grpc::Status DoListCoupons(absl::Time deadline, const recsys::v1::ListCouponsRequest& request,
+                             recsys::v1::CouponList* response) const;
+  grpc::Status DoDeleteCoupon(absl::Time deadline, const recsys::v1::DeleteCouponRequest& request,
+                              recsys::v1::DeleteCouponResponse* response) const;
+
+ private:
   model::ModelStore* const models_;
   feature_store::FeatureStore* const features_;
   recommender::Storefront* const storefront_;
   const marketing::Marketer* const marketer_;
   const ApiKeys* const api_keys_;
+};
+
+// AdminService with every call on the callback API, admitted as
+// CallbackRecommenderService's calls (`calls` shared with it).
+class CallbackAdminService final : public AdminService {
+ public:
+  CallbackAdminService(model::ModelStore* models, feature_store::FeatureStore* features,
+                       recommender::Storefront* storefront, const marketing::Marketer* marketer,
+                       const ApiKeys* api_keys, const CallLimits& limits, CallCounter* calls);
 };
 
 // Who may connect and call (docs/architecture.md, "Access").
@@ -212,13 +254,16 @@ struct ServerOptions {
   // Default: this host only; a deployment names the interface it serves on
   // (deploy/ uses 0.0.0.0:50051 inside the pod).
   std::string listen_address = "127.0.0.1:50051";
-  // Maximum threads of the sync server (ResourceQuota::SetMaxThreads).
+  // Maximum threads of the sync server (ResourceQuota::SetMaxThreads):
+  // FindAudience, and every call without callback_api.
   int max_threads = 32;
-  // Serve RecommendProducts and SimilarItems through the callback API
-  // (CallbackRecommenderService) instead of the sync thread pool.
+  // Serve every unary call through the callback API (CallbackRecommender-
+  // Service, CallbackAdminService) instead of the sync thread pool.
   // docs/benchmarks.md ("Thread model") has the measurements behind the
   // default.
   bool callback_api = true;
+  // Calls in flight and audience streams (CallLimits has the defaults).
+  CallLimits limits;
   // How often the feature store's health (Ping, then CheckLoaded) is probed.
   absl::Duration health_interval = absl::Seconds(1);
   // The process's Redis pool, shared by the Redis stores (borrowed; must
@@ -274,6 +319,8 @@ class RecsysServer {
 
   ServerOptions options_;
   feature_store::FeatureStore* features_ = nullptr;
+  // Unary calls in flight on the callback API (both services).
+  CallCounter calls_;
   std::unique_ptr<RecommenderService> recommender_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -1,5 +1,7 @@
 #include "bench/load_generator.h"
 
+#include <unistd.h>
+
 #include <memory>
 #include <string>
 
@@ -50,6 +52,16 @@ TEST(LoadOptionsTest, BadOptionsNameTheField) {
   bad = o;
   bad.mix = *RequestMix::Parse("similar:1");
   expect_bad(bad, "items");
+  bad = o;
+  bad.mix = *RequestMix::Parse("events:1");
+  expect_bad(bad, "items");
+  bad = o;
+  bad.mode = LoadMode::kBurst;
+  bad.burst = 0;
+  expect_bad(bad, "burst");
+  bad = o;
+  bad.server_pid = -1;
+  expect_bad(bad, "server_pid");
   // Closed loop ignores the rate.
   bad = o;
   bad.mode = LoadMode::kClosedLoop;
@@ -102,6 +114,35 @@ class LoadGeneratorTest : public ::testing::Test {
   server::RecsysServer* server_ = nullptr;  // served_->server
 };
 
+// Burst mode against the in-process server: every request sent at once is
+// answered and counted, and this process's /proc status is read before,
+// during and after.
+TEST_F(LoadGeneratorTest, BurstSendsEveryRequestAtOnceAndReadsTheServer) {
+  LoadOptions o = BaseOptions();
+  o.mode = LoadMode::kBurst;
+  o.burst = 300;
+  o.mix = *RequestMix::Parse("events:1,profile:1");
+  o.server_pid = static_cast<int>(getpid());
+  o.settle = absl::ZeroDuration();
+  RECSYS_ASSERT_OK_AND_ASSIGN(LoadResult r, RunLoad(o));
+  EXPECT_EQ(r.sent, 300);
+  EXPECT_EQ(r.all.measured, 300);
+  EXPECT_EQ(r.all.codes.at(0), 300) << FormatReport(r);
+  EXPECT_GT(r.kinds[static_cast<int>(RequestKind::kEvents)].measured, 0);
+  EXPECT_GT(r.kinds[static_cast<int>(RequestKind::kProfile)].measured, 0);
+  ASSERT_TRUE(r.server.read);
+  EXPECT_GT(r.server.rss_before_kb, 0);
+  EXPECT_GE(r.server.rss_peak_kb, r.server.rss_before_kb);
+  EXPECT_GE(r.server.hwm_after_kb, r.server.rss_peak_kb);
+  EXPECT_GT(r.server.threads_before, 0);
+  EXPECT_NE(FormatReport(r).find("burst of 300 requests"), std::string::npos);
+  EXPECT_NE(ToJson(r).find("\"mode\":\"burst\""), std::string::npos);
+  EXPECT_NE(ToJson(r).find("\"rss_peak_kb\""), std::string::npos);
+
+  o.server_pid = 999999999;  // beyond pid_max
+  EXPECT_TRUE(absl::IsNotFound(RunLoad(o).status()));
+}
+
 TEST_F(LoadGeneratorTest, OpenLoopSendsTheScheduleAndCountsCodes) {
   LoadOptions o = BaseOptions();
   o.rate = 200;
@@ -117,7 +158,9 @@ TEST_F(LoadGeneratorTest, OpenLoopSendsTheScheduleAndCountsCodes) {
   for (int k = 0; k < kNumRequestKinds; ++k) {
     const KindResult& kind = r.kinds[k];
     measured += kind.measured;
-    if (static_cast<RequestKind>(k) == RequestKind::kCoupons) {
+    if (o.mix.weight(static_cast<RequestKind>(k)) == 0) {
+      EXPECT_EQ(kind.measured, 0);
+    } else if (static_cast<RequestKind>(k) == RequestKind::kCoupons) {
       // RecommendCoupons is not implemented by the server yet.
       EXPECT_EQ(kind.codes.count(0), 0u);
       EXPECT_EQ(kind.latency.count, 0);

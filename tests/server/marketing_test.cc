@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
@@ -21,6 +22,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "feature_store/redis_feature_store.h"
 #include "gtest/gtest.h"
 #include "marketing/coupon_store.h"
@@ -521,6 +523,86 @@ TEST_F(MarketingTest, ConcurrentRedemptionsThroughTheApiNeverOverspend) {
     EXPECT_DOUBLE_EQ(entry.state().discount_spent(), 80);
     EXPECT_DOUBLE_EQ(entry.state().remaining_money(), 0);
   }
+}
+
+// FindAudience streams beyond --max_audience_streams (default 2) are
+// refused at once with RESOURCE_EXHAUSTED naming the limit. The two that
+// hold the slots are kept running by a frozen Redis (SIGSTOP): their first
+// store call (the coupon list) waits for its deadline, which a marketer
+// with a long store timeout makes the client's. Their own pool, so the
+// shared one's stall breaker is not involved.
+TEST_F(MarketingTest, AudienceStreamsAboveTheLimitAreRefusedNamingIt) {
+  auto address = redis::ParseAddress(world->shop->redis->address());
+  ASSERT_TRUE(address.ok()) << address.status();
+  address->password = kRedisPassword;
+  address->pool_size = 4;
+  auto client = redis::Client::Create(*address);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto coupons = marketing::NewRedisCouponStore(client->get());
+  auto segments = marketing::NewRedisSegmentStore(client->get());
+  ASSERT_TRUE(coupons.ok() && segments.ok());
+  marketing::MarketerOptions marketer_options;
+  marketer_options.store_timeout = absl::Minutes(10);
+  auto marketer =
+      marketing::Marketer::Create(world->shop->models.get(), world->shop->features.get(),
+                                  coupons->get(), segments->get(), marketer_options);
+  ASSERT_TRUE(marketer.ok()) << marketer.status();
+  ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.health_interval = absl::Hours(1);  // no Redis pings while frozen
+  ASSERT_EQ(options.limits.max_audience_streams, 2);
+  auto served = recsys::testing::StartTestServer(options, world->shop->models.get(),
+                                                 world->shop->features.get(), {}, marketer->get());
+  ASSERT_TRUE(served.ok()) << served.status();
+  auto stub = v1::Recommender::NewStub((*served)->channel);
+
+  v1::FindAudienceRequest req;
+  req.set_category(world->shop->models->Current()->item(0).category);
+  auto stream = [&stub, &req] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+    auto reader = stub->FindAudience(&ctx, req);
+    v1::AudiencePage page;
+    int members = 0;
+    while (reader->Read(&page)) members += page.members_size();
+    return std::make_pair(reader->Finish(), members);
+  };
+  ASSERT_TRUE(world->shop->redis->Suspend().ok());
+  std::vector<std::future<std::pair<grpc::Status, int>>> streams;
+  for (int i = 0; i < 3; ++i) streams.push_back(std::async(std::launch::async, stream));
+  // The first stream to end is the refused one: the other two wait for
+  // Redis, which stays frozen until then.
+  // Without the limit all three would wait: give up after 2 minutes.
+  int refused = -1;
+  const absl::Time give_up = absl::Now() + absl::Minutes(2);
+  while (refused < 0 && absl::Now() < give_up) {
+    for (int i = 0; i < 3 && refused < 0; ++i) {
+      if (streams[i].wait_for(std::chrono::milliseconds(20)) == std::future_status::ready) {
+        refused = i;
+      }
+    }
+  }
+  if (refused < 0) {
+    ASSERT_TRUE(world->shop->redis->Resume().ok());
+    FAIL() << "no stream was refused while two were running";
+  }
+  const auto [status, members] = streams[refused].get();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_NE(status.error_message().find("2 audience streams already running"), std::string::npos)
+      << status.error_message();
+  EXPECT_NE(status.error_message().find("--max_audience_streams"), std::string::npos);
+  EXPECT_EQ(members, 0);
+  ASSERT_TRUE(world->shop->redis->Resume().ok());
+  for (int i = 0; i < 3; ++i) {
+    if (i == refused) continue;
+    const auto [st, n] = streams[i].get();
+    EXPECT_TRUE(st.ok()) << i << ": " << st.error_code() << " " << st.error_message();
+    EXPECT_GT(n, 0);
+  }
+  // The slots are free again.
+  const auto [again, n] = stream();
+  EXPECT_TRUE(again.ok()) << again.error_message();
+  EXPECT_GT(n, 0);
 }
 
 TEST_F(MarketingTest, RedisDownDegradesCouponsInsteadOfFailing) {

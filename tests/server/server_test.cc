@@ -10,6 +10,7 @@
 #include <future>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -23,6 +24,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "model/model_store.h"
+#include "redis/client.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "evaluation/production_ranker.h"
 #include "tests/testing/child_process.h"
@@ -479,30 +481,120 @@ TEST_F(ServerTest, HostileInputGetsInvalidArgumentNamingTheField) {
   expect_field(rec_->SimilarItems(&sctx, sreq, &sresp), "mode:");
 }
 
-// Invalid UTF-8 in a proto3 string field fails protobuf's parser before
-// any handler runs. gRPC 1.51 answers with an empty message: UNIMPLEMENTED
-// from the callback API (server_callback_handlers.h fails the call with an
-// UnimplementedUnaryReactor), INTERNAL from the sync API (proto_utils.h
-// GenericDeserialize: InitializationErrorString, empty for proto3). Pinned
-// here so an upgrade that changes it shows up (docs/reliability.md, "Input").
-TEST_F(ServerTest, InvalidUtf8InAStringFieldIsRefusedBeforeTheHandler) {
+// Raw request bytes through grpc::GenericStub: what a client that does not
+// use protobuf (or a broken one) can send.
+grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                     const std::string& bytes, grpc::ByteBuffer* response = nullptr) {
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer ignored;
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, method, grpc::StubOptions(), &request,
+                 response != nullptr ? response : &ignored,
+                 [&done](grpc::Status st) { done.set_value(st); });
+  return done.get_future().get();
+}
+
+// 6 bytes that are not UTF-8, put in place of kMarker in serialized bytes.
+constexpr char kMarker[] = "@BAD@!";
+
+std::string WithInvalidUtf8(const google::protobuf::Message& message) {
+  std::string wire = message.SerializeAsString();
+  for (size_t at = wire.find(kMarker); at != std::string::npos; at = wire.find(kMarker, at)) {
+    wire.replace(at, 6, std::string("\xff\xfe\xc0\x80\xed\xa0", 6));
+  }
+  return wire;
+}
+
+// Invalid UTF-8 in a proto3 string field fails protobuf's generated parser.
+// The callback API (the default) parses such a request field by field
+// (server/callback_handler.h) and answers INVALID_ARGUMENT naming the
+// field, for every unary method, nested and repeated fields included, and
+// stores nothing. The sync API (--callback_api=false) keeps gRPC 1.51's
+// answer: INTERNAL with an empty message (proto_utils.h GenericDeserialize).
+TEST_F(ServerTest, InvalidUtf8InAStringFieldIsInvalidArgumentNamingTheField) {
   // RecommendProductsRequest{user_id: "\xff", slots {name: "homepage_hero" k: 3}}.
   const std::string wire = std::string("\x0a\x01\xff\x12\x11\x0a\x0d", 7) + "homepage_hero" +
                            std::string("\x10\x03", 2);
   std::string valid = wire;
   valid[2] = 'u';
-  auto call = [](const std::shared_ptr<grpc::Channel>& channel, const std::string& bytes) {
-    grpc::Slice slice(bytes);
-    grpc::ByteBuffer request(&slice, 1);
-    grpc::ByteBuffer response;
-    grpc::GenericStub stub(channel);
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
-    std::promise<grpc::Status> done;
-    stub.UnaryCall(&ctx, "/recsys.v1.Recommender/RecommendProducts", grpc::StubOptions(),
-                   &request, &response, [&done](grpc::Status st) { done.set_value(st); });
-    return done.get_future().get();
-  };
+  const std::string products = "/recsys.v1.Recommender/RecommendProducts";
+  grpc::Status st = RawCall(world->channel, products, wire);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_EQ(st.error_message(), "user_id: invalid UTF-8");
+  // The same bytes made valid are served: the framing above is right.
+  EXPECT_TRUE(RawCall(world->channel, products, valid).ok());
+
+  // A batch of events whose third event's item id is invalid: refused as a
+  // whole, nothing stored (the user's profile is unchanged).
+  const std::string user = world->shop->users[7];
+  v1::UserProfile before;
+  ASSERT_TRUE(Profile(user, &before).ok());
+  v1::RecordEventsRequest events;
+  const auto bundle = world->shop->models->Current();
+  for (int i = 0; i < 4; ++i) {
+    v1::Event* e = events.add_events();
+    e->set_type(v1::EVENT_PURCHASE);
+    e->set_user_id(user);
+    e->set_item_id(i == 2 ? kMarker : bundle->item(i).item_id);
+    e->set_quantity(1);
+    e->set_price(2.5);
+  }
+  st = RawCall(world->channel, "/recsys.v1.Recommender/RecordEvents", WithInvalidUtf8(events));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_EQ(st.error_message(), "events[2].item_id: invalid UTF-8");
+  v1::UserProfile after;
+  ASSERT_TRUE(Profile(user, &after).ok());
+  after.clear_meta();
+  before.clear_meta();
+  EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
+
+  v1::GetUserProfileRequest profile_request;
+  profile_request.set_user_id(kMarker);
+  st = RawCall(world->channel, "/recsys.v1.Recommender/GetUserProfile",
+               WithInvalidUtf8(profile_request));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_EQ(st.error_message(), "user_id: invalid UTF-8");
+
+  v1::SimilarItemsRequest similar;
+  similar.set_item_id(bundle->item(0).item_id);
+  similar.set_k(3);
+  similar.mutable_filters()->add_exclude_item_ids("x");
+  similar.mutable_filters()->add_exclude_item_ids(kMarker);
+  st = RawCall(world->channel, "/recsys.v1.Recommender/SimilarItems", WithInvalidUtf8(similar));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_EQ(st.error_message(), "filters.exclude_item_ids[1]: invalid UTF-8");
+
+  // Admin: an item update whose second item's category is invalid; the
+  // first item's stock is not changed.
+  v1::UpdateItemsRequest update;
+  v1::ItemUpdate* first = update.add_items();
+  first->set_item_id(bundle->item(0).item_id);
+  first->set_stock(0);
+  v1::ItemUpdate* second = update.add_items();
+  second->set_item_id(bundle->item(1).item_id);
+  second->set_category(kMarker);
+  st = RawCall(world->channel, "/recsys.v1.Admin/UpdateItems", WithInvalidUtf8(update));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_EQ(st.error_message(), "items[1].category: invalid UTF-8");
+  const std::string zero_stock = bundle->item(0).item_id;
+  auto features = world->shop->features->GetItems({zero_stock}, absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(features.ok()) << features.status();
+  ASSERT_EQ(features->size(), 1u);
+  ASSERT_TRUE((*features)[0].has_value());
+  EXPECT_NE((*features)[0]->stock, 0) << "the refused update was applied";
+
+  // Bytes that are not a message at all keep gRPC's answer.
+  st = RawCall(world->channel, products,
+               std::string("\x0a\x05"
+                           "ab",
+                           4));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED) << st.error_message();
+
+  // The sync API keeps gRPC's INTERNAL with an empty message.
   ServerOptions options;
   options.listen_address = "127.0.0.1:0";
   options.callback_api = false;
@@ -511,16 +603,60 @@ TEST_F(ServerTest, InvalidUtf8InAStringFieldIsRefusedBeforeTheHandler) {
   auto sync_server = recsys::testing::StartTestServer(
       options, world->shop->models.get(), world->shop->features.get(), storefront_options);
   ASSERT_TRUE(sync_server.ok()) << sync_server.status();
-
-  const grpc::Status callback = call(world->channel, wire);
-  EXPECT_EQ(callback.error_code(), grpc::StatusCode::UNIMPLEMENTED) << callback.error_message();
-  EXPECT_EQ(callback.error_message(), "");
-  const grpc::Status sync = call((*sync_server)->channel, wire);
+  const grpc::Status sync = RawCall((*sync_server)->channel, products, wire);
   EXPECT_EQ(sync.error_code(), grpc::StatusCode::INTERNAL) << sync.error_message();
   EXPECT_EQ(sync.error_message(), "");
-  // The same bytes made valid are served: the framing above is right.
-  EXPECT_TRUE(call(world->channel, valid).ok());
-  EXPECT_TRUE(call((*sync_server)->channel, valid).ok());
+  EXPECT_TRUE(RawCall((*sync_server)->channel, products, valid).ok());
+}
+
+// The tester's bursts (300 concurrent RecordEvents: 188 RESOURCE_EXHAUSTED
+// from the 32-thread sync pool; 500 concurrent GetUserProfile: 179) on the
+// default server, real Redis: every call answered OK.
+TEST_F(ServerTest, BurstsOfCheapCallsAreNeverRefused) {
+  auto stub = v1::Recommender::NewStub(world->channel);
+  const auto bundle = world->shop->models->Current();
+  struct Call {
+    grpc::ClientContext ctx;
+    v1::RecordEventsRequest events;
+    v1::RecordEventsResponse events_response;
+    v1::GetUserProfileRequest profile;
+    v1::UserProfile profile_response;
+  };
+  for (const int burst : {300, 500}) {
+    const bool profiles = burst == 500;
+    SCOPED_TRACE(profiles ? "500 GetUserProfile" : "300 RecordEvents");
+    std::vector<std::unique_ptr<Call>> calls;
+    std::vector<std::promise<grpc::Status>> done(burst);
+    for (int i = 0; i < burst; ++i) {
+      auto call = std::make_unique<Call>();
+      call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+      auto on_done = [&done, i](grpc::Status st) { done[i].set_value(std::move(st)); };
+      if (profiles) {
+        call->profile.set_user_id(world->shop->users[i % world->shop->users.size()]);
+        stub->async()->GetUserProfile(&call->ctx, &call->profile, &call->profile_response, on_done);
+      } else {
+        v1::Event* e = call->events.add_events();
+        e->set_type(v1::EVENT_VIEW);
+        e->set_user_id(absl::StrCat("burst-user-", i));
+        e->set_item_id(bundle->item(i % bundle->num_items()).item_id);
+        stub->async()->RecordEvents(&call->ctx, &call->events, &call->events_response, on_done);
+      }
+      calls.push_back(std::move(call));
+    }
+    std::map<grpc::StatusCode, int> codes;
+    for (int i = 0; i < burst; ++i) {
+      const grpc::Status st = done[i].get_future().get();
+      ++codes[st.error_code()];
+      if (!st.ok()) ADD_FAILURE() << i << ": " << st.error_code() << " " << st.error_message();
+    }
+    EXPECT_EQ(codes[grpc::StatusCode::OK], burst);
+    EXPECT_EQ(codes[grpc::StatusCode::RESOURCE_EXHAUSTED], 0);
+    if (!profiles) {
+      int accepted = 0;
+      for (const auto& call : calls) accepted += call->events_response.accepted();
+      EXPECT_EQ(accepted, burst);
+    }
+  }
 }
 
 TEST_F(ServerTest, SyncAndCallbackApisGiveTheSameAnswersAndErrors) {
@@ -710,6 +846,70 @@ TEST_F(ServerTest, GetModelInfoListsARejectedVersionWithItsReason) {
 }
 
 // Runs last in the suite: it stops Redis and brings it back empty.
+// Above --max_concurrent_calls calls in flight a call is refused with
+// RESOURCE_EXHAUSTED naming the limit. A server with a limit of 1 whose
+// feature store waits on a frozen Redis (SIGSTOP; its own pool and a long
+// feature timeout): the call that gets in holds the only slot until Redis
+// resumes, the other is refused.
+TEST_F(ServerTest, CallsAboveMaxConcurrentCallsAreRefusedNamingIt) {
+  auto address = redis::ParseAddress(world->shop->redis->address());
+  ASSERT_TRUE(address.ok()) << address.status();
+  auto client = redis::Client::Create(*address);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto features = feature_store::NewRedisFeatureStore(client->get());
+  ASSERT_TRUE(features.ok()) << features.status();
+  ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.health_interval = absl::Hours(1);  // no Redis pings while frozen
+  options.limits.max_concurrent_calls = 1;
+  recommender::StorefrontOptions storefront_options;
+  storefront_options.recommender.feature_timeout = absl::Minutes(10);
+  auto served = recsys::testing::StartTestServer(options, world->shop->models.get(),
+                                                 features->get(), storefront_options);
+  ASSERT_TRUE(served.ok()) << served.status();
+  auto stub = v1::Recommender::NewStub((*served)->channel);
+
+  ASSERT_TRUE(world->shop->redis->Suspend().ok());
+  auto profile = [&stub](const std::string& user) {
+    v1::GetUserProfileRequest req;
+    req.set_user_id(user);
+    v1::UserProfile resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+    return stub->GetUserProfile(&ctx, req, &resp);
+  };
+  std::vector<std::future<grpc::Status>> calls;
+  for (int i = 0; i < 2; ++i) {
+    calls.push_back(std::async(std::launch::async, profile, world->shop->users[i]));
+  }
+  // Without the limit both would wait: give up after 2 minutes.
+  int refused = -1;
+  const absl::Time give_up = absl::Now() + absl::Minutes(2);
+  while (refused < 0 && absl::Now() < give_up) {
+    for (int i = 0; i < 2 && refused < 0; ++i) {
+      if (calls[i].wait_for(std::chrono::milliseconds(20)) == std::future_status::ready) {
+        refused = i;
+      }
+    }
+  }
+  ASSERT_TRUE(world->shop->redis->Resume().ok());
+  ASSERT_GE(refused, 0) << "no call was refused while one was in flight";
+  const grpc::Status st = calls[refused].get();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+  EXPECT_EQ(st.error_message(),
+            "GetUserProfile: the server already has its limit of 1 calls in flight "
+            "(--max_concurrent_calls); retry later");
+  const grpc::Status held = calls[1 - refused].get();
+  EXPECT_TRUE(held.ok()) << held.error_code() << " " << held.error_message();
+  // The slot is free again.
+  EXPECT_TRUE(profile(world->shop->users[2]).ok());
+  // The suite's own pool may have tripped its stall breaker meanwhile.
+  for (int i = 0; i < 100 && !world->shop->redis_client->Ping(absl::Now() + absl::Seconds(1)).ok();
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
 TEST_F(ServerTest, ZZRedisDownDegradesAnswersAndRecovers) {
   const std::string user = world->shop->users[2];
   v1::UserProfile profile;
