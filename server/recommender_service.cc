@@ -380,10 +380,12 @@ grpc::Status RecommenderService::RecordEvents(grpc::ServerContext* context,
     out.quantity = e.quantity();
     out.price = e.price();
     out.slot = e.slot();
+    out.event_id = e.event_id();
   }
   auto answer = storefront_->RecordEvents(events, Deadline(context));
   if (!answer.ok()) return ToGrpcStatus(answer.status());
   response->set_accepted(answer->accepted);
+  response->set_duplicates(answer->duplicates);
   for (const auto& [index, message] : answer->rejected) {
     v1::EventError* err = response->add_rejected();
     err->set_index(index);
