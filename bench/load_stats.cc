@@ -21,6 +21,7 @@ absl::string_view RequestKindName(RequestKind kind) {
     case RequestKind::kSimilar: return "similar";
     case RequestKind::kCoupons: return "coupons";
     case RequestKind::kHealth: return "health";
+    case RequestKind::kPurchase: return "purchase";
   }
   return "?";
 }
@@ -38,7 +39,7 @@ absl::StatusOr<RequestMix> RequestMix::Parse(absl::string_view spec) {
     if (kind < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "mix: unknown request kind '", kv.first,
-          "' (known: home_known, home_new, home_unknown, similar, coupons, health)"));
+          "' (known: home_known, home_new, home_unknown, similar, coupons, health, purchase)"));
     }
     if (seen[kind]) {
       return absl::InvalidArgumentError(absl::StrCat("mix: '", kv.first, "' given twice"));

@@ -37,10 +37,18 @@ enum class RequestKind {
   // grpc.health.v1.Health/Check of the recommender service: a call the
   // server answers without touching the model or Redis (gRPC's own cost).
   kHealth = 5,
+  // RecordEvents of one purchase of a catalog item by a user of its own
+  // ("<run_id>-buyer-<index>"), with event_id "<run_id>-ev-<index>" and an
+  // explicit timestamp; UNAVAILABLE / DEADLINE_EXCEEDED answers are retried
+  // with the same id (LoadOptions::event_retries), and the final outcome of
+  // every event can be logged (LoadOptions::ack_log). For soak runs that
+  // check "acknowledged = stored once" afterwards.
+  kPurchase = 6,
 };
-inline constexpr int kNumRequestKinds = 6;
+inline constexpr int kNumRequestKinds = 7;
 
-// "home_known", "home_new", "home_unknown", "similar", "coupons".
+// "home_known", "home_new", "home_unknown", "similar", "coupons", "health",
+// "purchase".
 absl::string_view RequestKindName(RequestKind kind);
 
 // Relative weights of the request kinds.
