@@ -156,7 +156,7 @@ cycle=0
 bursts=()
 until (( SECONDS - START >= DURATION )); do
   cycle=$((cycle + 1))
-  log "-- cycle $cycle: publish a new model version"
+  log "-- cycle $cycle: server RSS $(rss) kB; publish a new model version"
   "$BIN/training/recsys_train" --input="$WORK/shop.csv" --model_root="$WORK/models" \
     --factors=32 >> "$WORK/train.log" 2>&1
   sleep 3
