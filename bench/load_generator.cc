@@ -5,6 +5,7 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <thread>
 #include <utility>
 
 #include <sys/resource.h>
@@ -34,7 +35,8 @@ bool UsesKnownUsers(const RequestMix& mix) {
 
 bool UsesItems(const RequestMix& mix) {
   return mix.weight(RequestKind::kHomeNew) > 0 || mix.weight(RequestKind::kSimilar) > 0 ||
-         mix.weight(RequestKind::kEvents) > 0;
+         mix.weight(RequestKind::kEvents) > 0 ||
+         mix.weight(RequestKind::kPurchase) > 0;
 }
 
 // State shared by the sender and every in-flight call.
@@ -46,7 +48,13 @@ class Run {
         planner_(options.mix, options.seed, static_cast<int64_t>(options.known_users.size()),
                  static_cast<int64_t>(options.items.size())),
         stubs_(std::move(stubs)),
-        health_stubs_(std::move(health_stubs)) {}
+        health_stubs_(std::move(health_stubs)) {
+    if (!options.ack_log.empty()) ack_log_.open(options.ack_log, std::ios::app);
+  }
+  bool ack_log_ok() {
+    absl::MutexLock lock(&log_mu_);
+    return options_.ack_log.empty() || ack_log_.good();
+  }
 
   // Starts request `index`, due at `origin` (its latency counts from
   // there). Never blocks.
@@ -80,6 +88,9 @@ class Run {
   struct Call;
   void Finish(Call* call, const grpc::Status& status);
   void StartRecommend(Call* call, const std::string& user);
+  // Sends call->events_request (a purchase), retrying as LoadOptions says.
+  void SendPurchase(Call* call);
+  void LogEvent(const Call& call, const grpc::Status& status);
   v1::Recommender::Stub* stub(int64_t index) {
     return stubs_[static_cast<size_t>(index) % stubs_.size()].get();
   }
@@ -95,6 +106,8 @@ class Run {
   std::atomic<int64_t> in_flight_{0};
   std::atomic<int64_t> sent_{0};
   std::atomic<int64_t> next_index_{0};
+  absl::Mutex log_mu_;
+  std::ofstream ack_log_ ABSL_GUARDED_BY(log_mu_);
   mutable absl::Mutex mu_;
   absl::Time last_completion_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
@@ -120,6 +133,9 @@ struct Run::Call {
   v1::UserProfile profile_response;
   grpc::health::v1::HealthCheckRequest health_request;
   grpc::health::v1::HealthCheckResponse health_response;
+  // kPurchase: attempts made, and the context of the current one.
+  int attempts = 0;
+  std::unique_ptr<grpc::ClientContext> retry_context;
 };
 
 std::chrono::system_clock::time_point DeadlineAfter(absl::Duration timeout) {
@@ -197,6 +213,17 @@ void Run::Send(int64_t index, absl::Time origin) {
       stub(index)->async()->GetUserProfile(&call->context, &call->profile_request,
                                            &call->profile_response, done);
       break;
+    case RequestKind::kPurchase: {
+      v1::Event* event = call->events_request.add_events();
+      event->set_type(v1::EVENT_PURCHASE);
+      event->set_user_id(absl::StrCat(options_.run_id, "-buyer-", index));
+      event->set_item_id(options_.items[call->plan.item]);
+      event->set_timestamp_unix(absl::ToUnixSeconds(absl::Now()));
+      event->set_price(1);
+      event->set_event_id(absl::StrCat(options_.run_id, "-ev-", index));
+      SendPurchase(call);
+      break;
+    }
     case RequestKind::kHealth:
       call->health_request.set_service("recsys.v1.Recommender");
       health_stubs_[static_cast<size_t>(index) % health_stubs_.size()]->async()->Check(
@@ -215,6 +242,42 @@ void Run::StartRecommend(Call* call, const std::string& user) {
   stub(call->index)->async()->RecommendProducts(
       &call->context, &call->recommend_request, &call->recommend_response,
       [this, call](grpc::Status status) { Finish(call, status); });
+}
+
+void Run::SendPurchase(Call* call) {
+  grpc::ClientContext* context = &call->context;
+  if (call->attempts > 0) {
+    call->retry_context = std::make_unique<grpc::ClientContext>();
+    call->retry_context->set_deadline(DeadlineAfter(options_.timeout));
+    context = call->retry_context.get();
+  }
+  ++call->attempts;
+  call->events_response.Clear();
+  stub(call->index)->async()->RecordEvents(
+      context, &call->events_request, &call->events_response,
+      [this, call](grpc::Status status) {
+        const bool retryable = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                               status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+        if (retryable && call->attempts <= options_.event_retries) {
+          // Not on gRPC's callback thread: the wait would hold it.
+          std::thread([this, call] {
+            absl::SleepFor(options_.event_retry_backoff);
+            SendPurchase(call);
+          }).detach();
+          return;
+        }
+        LogEvent(*call, status);
+        Finish(call, status);
+      });
+}
+
+void Run::LogEvent(const Call& call, const grpc::Status& status) {
+  if (options_.ack_log.empty()) return;
+  const v1::Event& e = call.events_request.events(0);
+  absl::MutexLock lock(&log_mu_);
+  ack_log_ << e.event_id() << '\t' << e.user_id() << '\t' << e.item_id() << '\t'
+           << static_cast<int>(status.error_code()) << '\t' << call.attempts << '\n';
+  ack_log_.flush();
 }
 
 void Run::Finish(Call* call, const grpc::Status& status) {
@@ -301,7 +364,14 @@ absl::Status ValidateLoadOptions(const LoadOptions& o) {
   }
   if (UsesItems(o.mix) && o.items.empty()) {
     return absl::InvalidArgumentError(
-        "items: the mix has home_new, similar or events requests but no items");
+        "items: the mix has home_new, similar, events or purchase requests but no items");
+  }
+  if (o.event_retries < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event_retries: must be >= 0, got ", o.event_retries));
+  }
+  if (o.event_retry_backoff < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("event_retry_backoff: must be >= 0");
   }
   return absl::OkStatus();
 }
@@ -346,6 +416,10 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
   }
   const absl::Duration cpu_at_start = ProcessCpu();
   Run run(options, std::move(stubs), std::move(health_stubs));
+  if (!run.ack_log_ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ack_log: cannot open ", options.ack_log, " for appending"));
+  }
   const absl::Time start = absl::Now() + absl::Milliseconds(50);
   const absl::Time measure_start =
       options.mode == LoadMode::kBurst ? start : start + options.warmup;
@@ -388,7 +462,9 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
     absl::SleepFor(measure_end - absl::Now());
   }
   // Every call ends by its deadline at the latest.
-  run.WaitInFlightBelow(1, absl::Now() + options.timeout + absl::Seconds(30));
+  run.WaitInFlightBelow(1, absl::Now() + (options.timeout + options.event_retry_backoff) *
+                                              (options.event_retries + 1) +
+                              absl::Seconds(30));
   if (run.in_flight() > 0) {
     return absl::DeadlineExceededError(
         absl::StrCat(run.in_flight(), " calls did not complete after their deadline"));

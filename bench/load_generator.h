@@ -95,6 +95,15 @@ struct LoadOptions {
   std::string run_id = "load";
   // RequestContext.request_time_unix of homepage requests (0: server time).
   int64_t request_time_unix = 0;
+  // Purchase requests: how many times an UNAVAILABLE or DEADLINE_EXCEEDED
+  // answer is sent again (same event id), each after event_retry_backoff
+  // (>= 0). The latency covers every attempt.
+  int event_retries = 0;
+  absl::Duration event_retry_backoff = absl::Milliseconds(200);
+  // Purchase requests: when set, one line per event is appended to this
+  // file at its final answer: event_id, user_id, item_id, final status code
+  // (0 = acknowledged), attempts, tab-separated.
+  std::string ack_log;
 };
 
 struct KindResult {

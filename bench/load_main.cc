@@ -66,6 +66,14 @@ ABSL_FLAG(std::string, run_id, "",
           "Prefix of new / unknown user ids (default: load-<unix time>).");
 ABSL_FLAG(int64_t, request_time, 0,
           "RequestContext.request_time_unix of homepage requests (0: server time).");
+ABSL_FLAG(int, event_retries, kLoad.event_retries,
+          "purchase requests: resend an UNAVAILABLE or DEADLINE_EXCEEDED answer this many "
+          "times with the same event id.");
+ABSL_FLAG(absl::Duration, event_retry_backoff, kLoad.event_retry_backoff,
+          "purchase requests: wait before each resend.");
+ABSL_FLAG(std::string, ack_log, "",
+          "purchase requests: append one line per event (event_id, user_id, item_id, final "
+          "status code, attempts; tab-separated) to this file.");
 ABSL_FLAG(std::string, json, "", "Also write the result as JSON to this file ('-': stdout).");
 
 namespace {
@@ -145,6 +153,9 @@ int main(int argc, char** argv) {
   options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.run_id = absl::GetFlag(FLAGS_run_id);
+  options.event_retries = absl::GetFlag(FLAGS_event_retries);
+  options.event_retry_backoff = absl::GetFlag(FLAGS_event_retry_backoff);
+  options.ack_log = absl::GetFlag(FLAGS_ack_log);
   if (options.run_id.empty()) {
     options.run_id = absl::StrCat("load-", absl::ToUnixSeconds(absl::Now()));
   }

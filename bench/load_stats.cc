@@ -25,6 +25,8 @@ absl::string_view RequestKindName(RequestKind kind) {
       return "events";
     case RequestKind::kProfile:
       return "profile";
+    case RequestKind::kPurchase:
+      return "purchase";
   }
   return "?";
 }
@@ -43,7 +45,7 @@ absl::StatusOr<RequestMix> RequestMix::Parse(absl::string_view spec) {
       return absl::InvalidArgumentError(absl::StrCat(
           "mix: unknown request kind '", kv.first,
           "' (known: home_known, home_new, home_unknown, similar, coupons, health, events, "
-          "profile)"));
+          "profile, purchase)"));
     }
     if (seen[kind]) {
       return absl::InvalidArgumentError(absl::StrCat("mix: '", kv.first, "' given twice"));

@@ -42,11 +42,18 @@ enum class RequestKind {
   kEvents = 6,
   // GetUserProfile of a known user (Redis reads).
   kProfile = 7,
+  // RecordEvents of one purchase of a catalog item by a user of its own
+  // ("<run_id>-buyer-<index>"), with event_id "<run_id>-ev-<index>" and an
+  // explicit timestamp; UNAVAILABLE / DEADLINE_EXCEEDED answers are retried
+  // with the same id (LoadOptions::event_retries), and the final outcome of
+  // every event can be logged (LoadOptions::ack_log). For soak runs that
+  // check "acknowledged = stored once" afterwards.
+  kPurchase = 8,
 };
-inline constexpr int kNumRequestKinds = 8;
+inline constexpr int kNumRequestKinds = 9;
 
 // "home_known", "home_new", "home_unknown", "similar", "coupons", "health",
-// "events", "profile".
+// "events", "profile", "purchase".
 absl::string_view RequestKindName(RequestKind kind);
 
 // Relative weights of the request kinds.

@@ -36,10 +36,15 @@ FaultyFeatureStore::GetItemsUncached(absl::Span<const std::string> item_ids,
   return base_->GetItemsUncached(item_ids, deadline);
 }
 
-absl::Status FaultyFeatureStore::RecordEvents(absl::Span<const Event> events,
-                                              absl::Time deadline) {
+absl::StatusOr<RecordOutcome> FaultyFeatureStore::RecordEvents(
+    absl::Span<const Event> events, absl::Time deadline) {
   if (failing()) return Injected();
-  return base_->RecordEvents(events, deadline);
+  absl::StatusOr<RecordOutcome> outcome = base_->RecordEvents(events, deadline);
+  if (outcome.ok() && lose_write_acks_.load()) {
+    return absl::UnavailableError(
+        "injected fault: events applied, acknowledgement lost");
+  }
+  return outcome;
 }
 
 absl::Status FaultyFeatureStore::PutUsers(

@@ -1,6 +1,9 @@
 // FaultyFeatureStore wraps another FeatureStore and, while failing is set,
 // answers every call with Unavailable instead of forwarding it. Tests use it
-// to check that callers degrade rather than fail.
+// to check that callers degrade rather than fail. While lose_write_acks is
+// set, RecordEvents is forwarded (the events are applied) and then answered
+// Unavailable, as when Redis applied a pipeline whose replies never
+// arrived: tests of retries use it.
 //
 // Thread safety: safe for concurrent use; set_failing may be called at any
 // time. The wrapped store must outlive this object.
@@ -21,6 +24,7 @@ class FaultyFeatureStore : public FeatureStore {
 
   void set_failing(bool failing) { failing_.store(failing); }
   bool failing() const { return failing_.load(); }
+  void set_lose_write_acks(bool lose) { lose_write_acks_.store(lose); }
 
   std::string Describe() const override;
   absl::StatusOr<UserFeatures> GetUser(absl::string_view user_id,
@@ -30,8 +34,8 @@ class FaultyFeatureStore : public FeatureStore {
       absl::Time deadline) const override;
   absl::StatusOr<std::vector<std::optional<ItemFeatures>>> GetItemsUncached(
       absl::Span<const std::string> item_ids, absl::Time deadline) const override;
-  absl::Status RecordEvents(absl::Span<const Event> events,
-                            absl::Time deadline) override;
+  absl::StatusOr<RecordOutcome> RecordEvents(absl::Span<const Event> events,
+                                             absl::Time deadline) override;
   absl::Status PutUsers(absl::Span<const UserFeatures> users) override;
   absl::Status PutItems(absl::Span<const ItemFeatures> items) override;
   absl::StatusOr<std::vector<ListedItem>> GetListedItems(
@@ -53,6 +57,7 @@ class FaultyFeatureStore : public FeatureStore {
  private:
   FeatureStore* const base_;
   std::atomic<bool> failing_{false};
+  std::atomic<bool> lose_write_acks_{false};
 };
 
 }  // namespace recsys::feature_store

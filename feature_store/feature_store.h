@@ -67,6 +67,34 @@ struct Event {
   // caller decides): also counted in the item's trial counters
   // (GetTrialCounts). Ignored for other event types.
   bool count_for_trial = false;
+  // Idempotency key given by the caller (recsys.v1.Event.event_id); empty:
+  // derived from the content (EventDedupKey).
+  std::string event_id;
+};
+
+// How long a store remembers that an event id was applied (RecordEvents),
+// unless its options say otherwise: a retry within it is not applied again.
+inline constexpr absl::Duration kDefaultEventDedupWindow = absl::Hours(24);
+
+// The key under which stores remember that `event` was applied:
+//   - "id:" + event_id when the caller gave one;
+//   - else "h:" + 32 hex digits of the XXH3-128 hash of the content: type,
+//     user_id, item_id, coupon_id, the time in whole unix seconds, slot,
+//     quantity and price (each length-prefixed, so fields cannot run into
+//     each other). count_for_trial (set by the server) is not part of it.
+// So two events with the same content in the same second are one event,
+// and a caller that wants both recorded gives them ids. Coupon events use
+// the same key for their coupon operation (marketing/coupon_store.h).
+std::string EventDedupKey(const Event& event);
+
+// What RecordEvents did with a batch.
+struct RecordOutcome {
+  // Events applied by this call.
+  int applied = 0;
+  // Indices into the batch of events whose dedup key (EventDedupKey) was
+  // already applied within the store's dedup window, by an earlier call or
+  // earlier in the same batch: not applied again. Ascending.
+  std::vector<int> duplicates;
 };
 
 // One item a user has bought.
@@ -174,8 +202,16 @@ class FeatureStore {
   // Impressions, clicks and purchases with count_for_trial also increment
   // the item's trial counters.
   // Lists are trimmed to the store's limits. All events in one round trip.
-  virtual absl::Status RecordEvents(absl::Span<const Event> events,
-                                    absl::Time deadline) = 0;
+  //
+  // Each event is applied at most once per dedup key (EventDedupKey) within
+  // the store's dedup window: the store remembers the key atomically with
+  // the event's effect, so "remembered" and "applied" cannot disagree. An
+  // event whose key is remembered is reported in RecordOutcome::duplicates
+  // and changes nothing. Hence after Unavailable / DeadlineExceeded (some
+  // events of the batch may have been applied) sending the same batch
+  // again applies exactly the events that had not landed.
+  virtual absl::StatusOr<RecordOutcome> RecordEvents(
+      absl::Span<const Event> events, absl::Time deadline) = 0;
 
   // Bulk loads, used by the trainer: replace the stored purchase history of
   // each given user (recent activity is kept), and upsert item features.

@@ -36,7 +36,10 @@ bool IsEmpty(const UserFeatures& user) {
 
 InMemoryFeatureStore::InMemoryFeatureStore(const InMemoryOptions& options)
     : options_{.recent_limit = std::max(1, options.recent_limit),
-               .impression_limit = std::max(1, options.impression_limit)} {}
+               .impression_limit = std::max(1, options.impression_limit),
+               .event_dedup_window =
+                   std::max(absl::Seconds(1), options.event_dedup_window),
+               .clock = options.clock ? options.clock : [] { return absl::Now(); }} {}
 
 InMemoryFeatureStore::~InMemoryFeatureStore() = default;
 
@@ -76,11 +79,28 @@ InMemoryFeatureStore::GetItems(absl::Span<const std::string> item_ids,
   return result;
 }
 
-absl::Status InMemoryFeatureStore::RecordEvents(absl::Span<const Event> events,
-                                                absl::Time /*deadline*/) {
+absl::StatusOr<RecordOutcome> InMemoryFeatureStore::RecordEvents(
+    absl::Span<const Event> events, absl::Time /*deadline*/) {
   RECSYS_RETURN_IF_ERROR(internal::ValidateEvents(events));
+  RecordOutcome outcome;
+  const absl::Time now = options_.clock();
   absl::MutexLock lock(&mu_);
-  for (const Event& event : events) {
+  while (!applied_order_.empty() && applied_order_.front().first <= now) {
+    auto it = applied_.find(applied_order_.front().second);
+    if (it != applied_.end() && it->second <= now) applied_.erase(it);
+    applied_order_.pop_front();
+  }
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& event = events[i];
+    std::string key = EventDedupKey(event);
+    if (auto it = applied_.find(key); it != applied_.end() && it->second > now) {
+      outcome.duplicates.push_back(static_cast<int>(i));
+      continue;
+    }
+    const absl::Time expires = now + options_.event_dedup_window;
+    applied_[key] = expires;
+    applied_order_.emplace_back(expires, std::move(key));
+    ++outcome.applied;
     if (event.count_for_trial) {
       TrialCounts& counts = trial_[event.item_id];
       if (event.type == EventType::kImpression) ++counts.impressions;
@@ -116,7 +136,7 @@ absl::Status InMemoryFeatureStore::RecordEvents(absl::Span<const Event> events,
         break;
     }
   }
-  return absl::OkStatus();
+  return outcome;
 }
 
 absl::Status InMemoryFeatureStore::PutUsers(

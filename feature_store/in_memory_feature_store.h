@@ -3,7 +3,8 @@
 // when no Redis is configured; unit tests use it directly.
 //
 // Semantics match the Redis store (same list limits, same event handling,
-// same validation, times truncated to whole seconds), so tests written
+// same validation, times truncated to whole seconds, the same dedup of
+// events by EventDedupKey within the dedup window), so tests written
 // against one hold for the other. Deadlines are ignored: calls never block
 // on I/O.
 //
@@ -11,6 +12,8 @@
 #ifndef RECSYS_FEATURE_STORE_IN_MEMORY_FEATURE_STORE_H_
 #define RECSYS_FEATURE_STORE_IN_MEMORY_FEATURE_STORE_H_
 
+#include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -27,6 +30,12 @@ struct InMemoryOptions {
   // Values below 1 are treated as 1.
   int recent_limit = 100;
   int impression_limit = 200;
+  // How long an applied event's dedup key is remembered (RecordEvents in
+  // feature_store.h). Values below 1 s are treated as 1 s.
+  absl::Duration event_dedup_window = kDefaultEventDedupWindow;
+  // The clock the dedup window is measured with; null: absl::Now. Tests
+  // inject one to expire keys without sleeping.
+  std::function<absl::Time()> clock;
 };
 
 class InMemoryFeatureStore : public FeatureStore {
@@ -40,8 +49,8 @@ class InMemoryFeatureStore : public FeatureStore {
   absl::StatusOr<std::vector<std::optional<ItemFeatures>>> GetItems(
       absl::Span<const std::string> item_ids,
       absl::Time deadline) const override;
-  absl::Status RecordEvents(absl::Span<const Event> events,
-                            absl::Time deadline) override;
+  absl::StatusOr<RecordOutcome> RecordEvents(absl::Span<const Event> events,
+                                             absl::Time deadline) override;
   absl::Status PutUsers(absl::Span<const UserFeatures> users) override;
   absl::Status PutItems(absl::Span<const ItemFeatures> items) override;
   absl::StatusOr<std::vector<ListedItem>> GetListedItems(
@@ -61,6 +70,12 @@ class InMemoryFeatureStore : public FeatureStore {
   // Listing index: item id -> listing time (only items with a known one).
   absl::flat_hash_map<std::string, absl::Time> listed_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, TrialCounts> trial_ ABSL_GUARDED_BY(mu_);
+  // Dedup keys of applied events -> when they expire, and the same keys in
+  // the order they were applied (expiry order: the window is fixed and the
+  // clock does not go back), so expired keys are dropped from the front.
+  absl::flat_hash_map<std::string, absl::Time> applied_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<absl::Time, std::string>> applied_order_
+      ABSL_GUARDED_BY(mu_);
   // Catalog change feed: the version of the last PutItems, and the items
   // by the version that last wrote them (both directions).
   int64_t catalog_version_ ABSL_GUARDED_BY(mu_) = 0;

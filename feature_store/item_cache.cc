@@ -48,8 +48,8 @@ class ItemCache final : public ItemCachingFeatureStore {
     return base_->GetItemsUncached(item_ids, deadline);
   }
 
-  absl::Status RecordEvents(absl::Span<const Event> events,
-                            absl::Time deadline) override {
+  absl::StatusOr<RecordOutcome> RecordEvents(absl::Span<const Event> events,
+                                             absl::Time deadline) override {
     return base_->RecordEvents(events, deadline);
   }
 

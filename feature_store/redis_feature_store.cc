@@ -32,19 +32,34 @@ using redis::CallKind;
 using redis::Command;
 using redis::Value;
 
-// Records a purchase of ARGV[1] at unix second ARGV[2]:
-//   KEYS[1] (pc hash): count += 1; a corrupt (non-integer) count restarts at 1.
-//   KEYS[2] (pt hash): set to ARGV[2] unless it already holds a later time,
-//                      so the last purchase never moves backwards.
-constexpr absl::string_view kPurchaseScript =
-    "local c = redis.pcall('HINCRBY', KEYS[1], ARGV[1], 1)\n"
-    "if type(c) == 'table' and c.err then\n"
-    "  redis.call('HSET', KEYS[1], ARGV[1], 1)\n"
+// Applies one event at most once. KEYS[1] is the event's dedup marker
+// ({p}ev:{EventDedupKey}); when it exists the event was applied within the
+// window and the script returns 0 without changing anything. Otherwise:
+//   KEYS[4], KEYS[5] (purchases only: pc and pt hashes): count of ARGV[5]
+//     += 1 (a corrupt, non-integer count restarts at 1); its last purchase
+//     time set to ARGV[6] unless a later one is stored;
+//   KEYS[3] (trial hash): field ARGV[4] += 1 when ARGV[4] is not empty;
+//   KEYS[2] (act or imp list): LPUSH ARGV[2], LTRIM to ARGV[3] entries;
+// then writes the marker with a TTL of ARGV[1] seconds and returns 1. The
+// marker is written last: a Redis error half way stops the script before
+// it, so a marker always means the event was applied (Redis runs a script
+// atomically: no reader sees the effect without the marker).
+constexpr absl::string_view kEventScript =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+    "if #KEYS >= 5 then\n"
+    "  local c = redis.pcall('HINCRBY', KEYS[4], ARGV[5], 1)\n"
+    "  if type(c) == 'table' and c.err then\n"
+    "    redis.call('HSET', KEYS[4], ARGV[5], 1)\n"
+    "  end\n"
+    "  local t = tonumber(redis.call('HGET', KEYS[5], ARGV[5]))\n"
+    "  if not t or t < tonumber(ARGV[6]) then\n"
+    "    redis.call('HSET', KEYS[5], ARGV[5], ARGV[6])\n"
+    "  end\n"
     "end\n"
-    "local t = tonumber(redis.call('HGET', KEYS[2], ARGV[1]))\n"
-    "if not t or t < tonumber(ARGV[2]) then\n"
-    "  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
-    "end\n"
+    "if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[4], 1) end\n"
+    "redis.call('LPUSH', KEYS[2], ARGV[2])\n"
+    "redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)\n"
+    "redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])\n"
     "return 1\n";
 
 // Records a PutItems batch in the catalog change feed: raises the version
@@ -139,8 +154,8 @@ class RedisFeatureStore final : public FeatureStore {
   absl::StatusOr<std::vector<std::optional<ItemFeatures>>> GetItems(
       absl::Span<const std::string> item_ids,
       absl::Time deadline) const override;
-  absl::Status RecordEvents(absl::Span<const Event> events,
-                            absl::Time deadline) override;
+  absl::StatusOr<RecordOutcome> RecordEvents(absl::Span<const Event> events,
+                                             absl::Time deadline) override;
   absl::Status PutUsers(absl::Span<const UserFeatures> users) override;
   absl::Status PutItems(absl::Span<const ItemFeatures> items) override;
   absl::StatusOr<std::vector<ListedItem>> GetListedItems(
@@ -198,11 +213,14 @@ class RedisFeatureStore final : public FeatureStore {
   std::string ItemKey(absl::string_view item_id) const {
     return absl::StrCat(options_.key_prefix, "i:", item_id);
   }
+  std::string EventKey(const Event& event) const {
+    return absl::StrCat(options_.key_prefix, "ev:", EventDedupKey(event));
+  }
 
   // Immutable after construction.
   redis::Client* const client_;  // borrowed; thread-safe
   const RedisFeatureStoreOptions options_;
-  const redis::Script purchase_script_{std::string(kPurchaseScript)};
+  const redis::Script event_script_{std::string(kEventScript)};
   const redis::Script catalog_change_script_{
       std::string(kCatalogChangeScript)};
 
@@ -337,59 +355,61 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
   return result;
 }
 
-absl::Status RedisFeatureStore::RecordEvents(absl::Span<const Event> events,
-                                             absl::Time deadline) {
+absl::StatusOr<RecordOutcome> RedisFeatureStore::RecordEvents(
+    absl::Span<const Event> events, absl::Time deadline) {
   RECSYS_RETURN_IF_ERROR(internal::ValidateEvents(events));
-  if (events.empty()) return absl::OkStatus();
+  RecordOutcome outcome;
+  if (events.empty()) return outcome;
+  const std::string window =
+      absl::StrCat(absl::ToInt64Seconds(options_.event_dedup_window));
   std::vector<Command> commands;
-  commands.reserve(events.size() * 2 + 2);
-  // Lists pushed to, trimmed once at the end of the batch, with their limit.
-  std::vector<std::pair<std::string, int>> trims;
-  absl::flat_hash_set<std::string> trimmed;
-  auto push = [&](std::string key, std::string entry, int limit) {
-    commands.push_back({"LPUSH", key, std::move(entry)});
-    if (trimmed.insert(key).second) trims.emplace_back(std::move(key), limit);
-  };
+  commands.reserve(events.size());
   for (const Event& event : events) {
+    absl::string_view trial_field;
     if (event.count_for_trial) {
-      absl::string_view field;
-      if (event.type == EventType::kImpression) field = kTrialImpressions;
-      if (event.type == EventType::kClick) field = kTrialClicks;
-      if (event.type == EventType::kPurchase) field = kTrialPurchases;
-      if (!field.empty()) {
-        commands.push_back({"HINCRBY", TrialKey(event.item_id),
-                            std::string(field), "1"});
-      }
+      if (event.type == EventType::kImpression) trial_field = kTrialImpressions;
+      if (event.type == EventType::kClick) trial_field = kTrialClicks;
+      if (event.type == EventType::kPurchase) trial_field = kTrialPurchases;
     }
-    std::string entry = FormatActivity(event);
-    switch (event.type) {
-      case EventType::kPurchase: {
-        RECSYS_ASSIGN_OR_RETURN(
-            Command purchase,
-            client_->ScriptCommand(
-                purchase_script_,
-                {UserKey(event.user_id, "pc"), UserKey(event.user_id, "pt")},
-                {event.item_id, absl::StrCat(absl::ToUnixSeconds(event.time))},
-                deadline));
-        commands.push_back(std::move(purchase));
-        push(UserKey(event.user_id, "act"), std::move(entry),
-             options_.recent_limit);
-        break;
-      }
-      case EventType::kImpression:
-        push(UserKey(event.user_id, "imp"), std::move(entry),
-             options_.impression_limit);
-        break;
-      default:  // view, add_to_cart, click (others were rejected above).
-        push(UserKey(event.user_id, "act"), std::move(entry),
-             options_.recent_limit);
-        break;
+    const bool impression = event.type == EventType::kImpression;
+    std::vector<std::string> keys = {
+        EventKey(event), UserKey(event.user_id, impression ? "imp" : "act"),
+        TrialKey(event.item_id)};
+    std::vector<std::string> args = {
+        window, FormatActivity(event),
+        absl::StrCat(impression ? options_.impression_limit
+                                : options_.recent_limit),
+        std::string(trial_field)};
+    if (event.type == EventType::kPurchase) {
+      keys.push_back(UserKey(event.user_id, "pc"));
+      keys.push_back(UserKey(event.user_id, "pt"));
+      args.push_back(event.item_id);
+      args.push_back(absl::StrCat(absl::ToUnixSeconds(event.time)));
+    }
+    RECSYS_ASSIGN_OR_RETURN(
+        Command command,
+        client_->ScriptCommand(event_script_, keys, args, deadline));
+    commands.push_back(std::move(command));
+  }
+  // Every event is applied at most once (its marker), so the pipeline is
+  // idempotent: CallKind::kRead lets the client send it again on a new
+  // connection when a stale pooled one fails before any reply.
+  RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
+                          client_->Execute(commands, deadline, CallKind::kRead));
+  for (size_t i = 0; i < replies.size(); ++i) {
+    const std::optional<int64_t> applied = replies[i].AsInt();
+    if (!applied.has_value()) {
+      return absl::InternalError(absl::StrCat(
+          "redis ", client_->address(), ": unexpected reply of the event script for events[",
+          i, "]"));
+    }
+    if (*applied == 1) {
+      ++outcome.applied;
+    } else {
+      outcome.duplicates.push_back(static_cast<int>(i));
     }
   }
-  for (auto& [key, limit] : trims) {
-    commands.push_back({"LTRIM", std::move(key), "0", absl::StrCat(limit - 1)});
-  }
-  return client_->Execute(commands, deadline).status();
+  return outcome;
 }
 
 absl::Status RedisFeatureStore::PutUsers(absl::Span<const UserFeatures> users) {
@@ -621,6 +641,11 @@ absl::StatusOr<std::unique_ptr<FeatureStore>> NewRedisFeatureStore(
   if (options.impression_limit < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "impression_limit: must be >= 1, got ", options.impression_limit));
+  }
+  if (options.event_dedup_window < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event_dedup_window: must be at least 1s, got ",
+                     absl::FormatDuration(options.event_dedup_window)));
   }
   if (options.bulk_batch < 1) {
     return absl::InvalidArgumentError(

@@ -7,14 +7,16 @@
 // client's default_timeout for absl::InfiniteFuture()), fail fast after a
 // failed connect or a hung Redis (stall breaker), reads re-sent once after a
 // stale pooled connection. Reads (GetUser, GetItems, GetListedItems,
-// GetTrialCounts, GetItemChanges, Ping) are marked idempotent; writes are
-// never re-sent.
+// GetTrialCounts, GetItemChanges, Ping) and RecordEvents (each event is one
+// Lua script that applies it at most once, keyed by its EventDedupKey) are
+// marked idempotent; the other writes are never re-sent.
 //
 // Every call is one pipelined round trip (PutUsers / PutItems: one per
 // bulk_batch commands; the first purchase event or PutItems of a process
 // also loads its Lua script once). Writes are not atomic across a batch:
 // when a write fails with Unavailable or DeadlineExceeded it may have been
-// partly applied. Redis errors on a write (e.g. a key of the wrong type) are
+// partly applied; for RecordEvents, sending the batch again is safe (the
+// events that landed are reported as duplicates). Redis errors on a write (e.g. a key of the wrong type) are
 // Internal. Reads skip values that do not parse (a corrupt count, a
 // malformed list entry) instead of failing. Times are stored at one-second
 // resolution. Recent-activity and impression lists are ordered by recording
@@ -46,6 +48,11 @@ struct RedisFeatureStoreOptions {
   // Lengths kept of the per-user recent-activity and impression lists.
   int recent_limit = 100;
   int impression_limit = 200;
+  // How long an applied event's dedup marker ({prefix}ev:{key}) lives: a
+  // retry of the event within it is not applied again (feature_store.h,
+  // RecordEvents). Whole seconds, at least 1 s. The server's
+  // --event_dedup_window.
+  absl::Duration event_dedup_window = kDefaultEventDedupWindow;
   // Commands per pipelined batch in PutUsers / PutItems.
   int bulk_batch = 1000;
   // CheckLoaded reports a missing load marker (`{prefix}loaded`, written by
@@ -59,7 +66,8 @@ struct RedisFeatureStoreOptions {
 // store (and may be shared with other stores). Does not connect: a Redis
 // that is down at start-up makes calls fail with Unavailable until it comes
 // back. InvalidArgument for a null client or bad options (recent_limit,
-// impression_limit or bulk_batch < 1), naming the field.
+// impression_limit or bulk_batch < 1, event_dedup_window < 1 s), naming the
+// field.
 absl::StatusOr<std::unique_ptr<FeatureStore>> NewRedisFeatureStore(
     redis::Client* client, const RedisFeatureStoreOptions& options = {});
 

@@ -3,7 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -90,6 +93,14 @@ absl::Status CheckId(absl::string_view field, absl::string_view id) {
   return absl::OkStatus();
 }
 
+absl::Status CheckOpId(absl::string_view op_id) {
+  if (op_id.size() > 512) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("op_id: at most 512 bytes, got ", op_id.size()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DeletedIdStatus(size_t index, absl::string_view id) {
   return absl::InvalidArgumentError(absl::StrCat(
       "coupons[", index, "].id: coupon '", id,
@@ -126,7 +137,9 @@ using internal::OutcomeStatus;
 class InMemoryCouponStore final : public CouponStore {
  public:
   explicit InMemoryCouponStore(const CouponStoreOptions& options)
-      : shipping_cents_(ToCents(options.free_shipping_value)) {}
+      : shipping_cents_(ToCents(options.free_shipping_value)),
+        op_window_(options.op_dedup_window),
+        clock_(options.clock ? options.clock : [] { return absl::Now(); }) {}
 
   std::string Describe() const override { return "in-memory"; }
 
@@ -208,13 +221,17 @@ class InMemoryCouponStore final : public CouponStore {
     return out;
   }
 
-  absl::StatusOr<int64_t> Issue(absl::string_view user_id,
-                                absl::string_view coupon_id, absl::Time time,
-                                absl::Time) override {
+  absl::StatusOr<IssueResult> IssueOnce(absl::string_view user_id,
+                                        absl::string_view coupon_id, absl::Time time,
+                                        absl::string_view op_id, absl::Time) override {
     RECSYS_RETURN_IF_ERROR(::recsys::CheckId("user_id", user_id));
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
+    RECSYS_RETURN_IF_ERROR(internal::CheckOpId(op_id));
     const int64_t now = absl::ToUnixSeconds(time);
     absl::MutexLock lock(&mu_);
+    if (std::optional<int64_t> done = AppliedOp(op_id)) {
+      return IssueResult{.issued = *done, .duplicate = true};
+    }
     auto it = coupons_.find(coupon_id);
     if (it == coupons_.end()) {
       return OutcomeStatus(CouponOutcome::kNotFound, user_id, coupon_id, 0, 0);
@@ -241,14 +258,17 @@ class InMemoryCouponStore final : public CouponStore {
     const std::string& campaign = c.campaign.empty() ? c.id : c.campaign;
     int64_t& last = contacts_[user_id][campaign];
     last = std::max(last, now);
-    return counts.issued;
+    RememberOp(op_id, counts.issued);
+    return IssueResult{.issued = counts.issued};
   }
 
-  absl::StatusOr<double> Redeem(absl::string_view user_id,
-                                absl::string_view coupon_id, double order_value,
-                                absl::Time time, absl::Time) override {
+  absl::StatusOr<RedeemResult> RedeemOnce(absl::string_view user_id,
+                                          absl::string_view coupon_id, double order_value,
+                                          absl::Time time, absl::string_view op_id,
+                                          absl::Time) override {
     RECSYS_RETURN_IF_ERROR(::recsys::CheckId("user_id", user_id));
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
+    RECSYS_RETURN_IF_ERROR(internal::CheckOpId(op_id));
     if (!std::isfinite(order_value) || order_value < 0 || order_value > 1e12) {
       return absl::InvalidArgumentError(
           absl::StrCat("order_value: must be in [0, 1e12], got ", order_value));
@@ -256,6 +276,9 @@ class InMemoryCouponStore final : public CouponStore {
     const int64_t order_cents = ToCents(order_value);
     const int64_t now = absl::ToUnixSeconds(time);
     absl::MutexLock lock(&mu_);
+    if (std::optional<int64_t> done = AppliedOp(op_id)) {
+      return RedeemResult{.discount = FromCents(*done), .duplicate = true};
+    }
     auto it = coupons_.find(coupon_id);
     if (it == coupons_.end()) {
       return OutcomeStatus(CouponOutcome::kNotFound, user_id, coupon_id, 0, 0);
@@ -293,7 +316,8 @@ class InMemoryCouponStore final : public CouponStore {
     ++entry.redeemed;
     entry.spent_cents += discount;
     ++counts->redeemed;
-    return FromCents(discount);
+    RememberOp(op_id, discount);
+    return RedeemResult{.discount = FromCents(discount)};
   }
 
   absl::Status Ping(absl::Time) const override { return absl::OkStatus(); }
@@ -305,6 +329,29 @@ class InMemoryCouponStore final : public CouponStore {
     int64_t redeemed = 0;
     int64_t spent_cents = 0;
   };
+
+  // The figure remembered for `op_id` while it is within the window;
+  // nullopt for an empty or unknown id. Drops expired ids first.
+  std::optional<int64_t> AppliedOp(absl::string_view op_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const absl::Time now = clock_();
+    while (!op_order_.empty() && op_order_.front().first <= now) {
+      auto it = ops_.find(op_order_.front().second);
+      if (it != ops_.end() && it->second.first <= now) ops_.erase(it);
+      op_order_.pop_front();
+    }
+    if (op_id.empty()) return std::nullopt;
+    auto it = ops_.find(op_id);
+    if (it == ops_.end() || it->second.first <= now) return std::nullopt;
+    return it->second.second;
+  }
+  void RememberOp(absl::string_view op_id, int64_t figure)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (op_id.empty()) return;
+    const absl::Time expires = clock_() + op_window_;
+    ops_[std::string(op_id)] = {expires, figure};
+    op_order_.emplace_back(expires, std::string(op_id));
+  }
 
   static absl::Status CheckWindow(const Coupon& c,
                                   absl::string_view user_id, int64_t now) {
@@ -321,6 +368,8 @@ class InMemoryCouponStore final : public CouponStore {
 
   // Immutable after construction.
   const int64_t shipping_cents_;
+  const absl::Duration op_window_;
+  const std::function<absl::Time()> clock_;
 
   mutable absl::Mutex mu_;
   // Sorted by id, so ListCoupons needs no sort.
@@ -334,6 +383,11 @@ class InMemoryCouponStore final : public CouponStore {
   // user -> campaign -> last contact (unix seconds).
   absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, int64_t>>
       contacts_ ABSL_GUARDED_BY(mu_);
+  // Applied op ids -> (expiry, the issued count or discount cents), and
+  // the ids in the order applied (expiry order), to drop expired ones.
+  absl::flat_hash_map<std::string, std::pair<absl::Time, int64_t>> ops_
+      ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<absl::Time, std::string>> op_order_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -345,6 +399,11 @@ absl::StatusOr<std::unique_ptr<CouponStore>> NewInMemoryCouponStore(
     return absl::InvalidArgumentError(
         absl::StrCat("free_shipping_value: must be >= 0, got ",
                      options.free_shipping_value));
+  }
+  if (options.op_dedup_window < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("op_dedup_window: must be at least 1s, got ",
+                     absl::FormatDuration(options.op_dedup_window)));
   }
   return std::unique_ptr<CouponStore>(new InMemoryCouponStore(options));
 }

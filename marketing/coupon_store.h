@@ -27,6 +27,14 @@
 //     money remain. It returns the discount (DiscountCents in coupons.h with
 //     the store's free_shipping_value) and counts it.
 //   - Money is kept in whole cents.
+//   - IssueOnce / RedeemOnce carry an operation id (op_id; RecordEvents
+//     passes the event's feature_store::EventDedupKey). A successful
+//     operation remembers its id for op_dedup_window, atomically with the
+//     counters it changes; the same id again within the window changes
+//     nothing and succeeds with the first application's figures and
+//     `duplicate` set. So an operation answered Unavailable (applied or
+//     not) can be sent again: it spends the budget once, and its retry is
+//     not refused. A refused operation remembers nothing.
 //
 //   - A deleted coupon's id is retired: PutCoupons refuses it for good, so
 //     deleting a coupon and putting it again cannot reset its counters (5
@@ -50,6 +58,7 @@
 #define RECSYS_MARKETING_COUPON_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,6 +83,29 @@ struct CouponStoreOptions {
   // Discount of a COUPON_FREE_SHIPPING redemption (the shipping cost the
   // shop absorbs); MarketingConfig.free_shipping_value. Must be >= 0.
   double free_shipping_value = 5;
+  // How long IssueOnce / RedeemOnce remember an operation id (whole
+  // seconds, at least 1 s). The server's --event_dedup_window.
+  absl::Duration op_dedup_window = absl::Hours(24);
+  // In-memory store only: the clock op_dedup_window is measured with;
+  // null: absl::Now. (Redis expires the ids with its own clock.)
+  std::function<absl::Time()> clock;
+};
+
+// An IssueOnce.
+struct IssueResult {
+  // The user's issued count after the issuance (for a duplicate: after the
+  // first application).
+  int64_t issued = 0;
+  // The op id had been applied already: nothing changed now.
+  bool duplicate = false;
+};
+
+// A RedeemOnce.
+struct RedeemResult {
+  // The discount granted, in money (for a duplicate: the first
+  // application's).
+  double discount = 0;
+  bool duplicate = false;
 };
 
 class CouponStore {
@@ -111,23 +143,46 @@ class CouponStore {
       absl::string_view campaign, absl::Span<const std::string> user_ids,
       absl::Time deadline) const = 0;
 
-  // See the file comment. Returns the user's issued count after this one.
-  virtual absl::StatusOr<int64_t> Issue(absl::string_view user_id,
-                                        absl::string_view coupon_id,
-                                        absl::Time time,
-                                        absl::Time deadline) = 0;
+  // See the file comment. `op_id` empty: not deduplicated (every call
+  // applies); otherwise at most 512 bytes (InvalidArgument naming op_id).
+  virtual absl::StatusOr<IssueResult> IssueOnce(absl::string_view user_id,
+                                                absl::string_view coupon_id,
+                                                absl::Time time,
+                                                absl::string_view op_id,
+                                                absl::Time deadline) = 0;
+  virtual absl::StatusOr<RedeemResult> RedeemOnce(absl::string_view user_id,
+                                                  absl::string_view coupon_id,
+                                                  double order_value,
+                                                  absl::Time time,
+                                                  absl::string_view op_id,
+                                                  absl::Time deadline) = 0;
 
-  // See the file comment. Returns the discount granted, in money.
-  virtual absl::StatusOr<double> Redeem(absl::string_view user_id,
-                                        absl::string_view coupon_id,
-                                        double order_value, absl::Time time,
-                                        absl::Time deadline) = 0;
+  // IssueOnce without an op id. Returns the user's issued count after this
+  // one.
+  absl::StatusOr<int64_t> Issue(absl::string_view user_id,
+                                absl::string_view coupon_id, absl::Time time,
+                                absl::Time deadline) {
+    absl::StatusOr<IssueResult> r = IssueOnce(user_id, coupon_id, time, "", deadline);
+    if (!r.ok()) return r.status();
+    return r->issued;
+  }
+
+  // RedeemOnce without an op id. Returns the discount granted, in money.
+  absl::StatusOr<double> Redeem(absl::string_view user_id,
+                                absl::string_view coupon_id, double order_value,
+                                absl::Time time, absl::Time deadline) {
+    absl::StatusOr<RedeemResult> r =
+        RedeemOnce(user_id, coupon_id, order_value, time, "", deadline);
+    if (!r.ok()) return r.status();
+    return r->discount;
+  }
 
   // OK when the backend answers before `deadline`.
   virtual absl::Status Ping(absl::Time deadline) const = 0;
 };
 
-// InvalidArgument for a negative or non-finite free_shipping_value.
+// InvalidArgument for a negative or non-finite free_shipping_value, or an
+// op_dedup_window below 1 s.
 absl::StatusOr<std::unique_ptr<CouponStore>> NewInMemoryCouponStore(
     const CouponStoreOptions& options = {});
 
@@ -141,8 +196,10 @@ struct RedisCouponStoreOptions {
 
 // A store over `client`, which is borrowed: it must outlive the store (and
 // may be shared with other stores). Issue and Redeem run Lua scripts by SHA
-// (redis::Script). Reads are marked idempotent, so they survive a stale
-// pooled connection; writes are never re-sent. Does not connect: a Redis
+// (redis::Script); an op id is remembered in `{prefix}cop:{op_id}` by the
+// same script, with a TTL of op_dedup_window. Reads, and IssueOnce /
+// RedeemOnce with an op id (idempotent), survive a stale pooled
+// connection; other writes are never re-sent. Does not connect: a Redis
 // that is down makes calls fail with Unavailable until it is back.
 // InvalidArgument for a null client or bad options.
 absl::StatusOr<std::unique_ptr<CouponStore>> NewRedisCouponStore(

@@ -52,6 +52,10 @@ absl::Status DeletedIdStatus(size_t index, absl::string_view id);
 // whitespace). For coupon ids and campaigns; user ids take CheckId alone.
 absl::Status CheckId(absl::string_view field, absl::string_view id);
 
+// InvalidArgument naming op_id when it is longer than 512 bytes; empty is
+// valid (no dedup). Op ids are feature_store::EventDedupKey values.
+absl::Status CheckOpId(absl::string_view op_id);
+
 }  // namespace recsys::marketing::internal
 
 #endif  // RECSYS_MARKETING_COUPON_STORE_INTERNAL_H_

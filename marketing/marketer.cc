@@ -556,8 +556,12 @@ absl::StatusOr<CouponEventsAnswer> Marketer::RecordCouponEvents(
   for (const CouponEvent& e : events) {
     const std::string prefix = absl::StrCat("events[", e.index, "]");
     absl::Status st;
+    bool duplicate = false;
     if (e.redeemed) {
-      st = coupons_->Redeem(e.user_id, e.coupon_id, e.order_value, e.time, store_deadline).status();
+      absl::StatusOr<RedeemResult> r = coupons_->RedeemOnce(
+          e.user_id, e.coupon_id, e.order_value, e.time, e.op_id, store_deadline);
+      st = r.status();
+      duplicate = r.ok() && r->duplicate;
     } else {
       // Issuing checks the segment rules too (the store checks budgets,
       // caps and the window).
@@ -577,15 +581,21 @@ absl::StatusOr<CouponEventsAnswer> Marketer::RecordCouponEvents(
         } else {
           st = CheckEligible(*coupon, customer, {}, e.time, options_.config);
         }
-        if (st.ok()) st = coupons_->Issue(e.user_id, e.coupon_id, e.time, store_deadline).status();
+        if (st.ok()) {
+          absl::StatusOr<IssueResult> r =
+              coupons_->IssueOnce(e.user_id, e.coupon_id, e.time, e.op_id, store_deadline);
+          st = r.status();
+          duplicate = r.ok() && r->duplicate;
+        }
       }
     }
     if (st.ok()) {
       ++answer.accepted;
+      if (duplicate) ++answer.duplicates;
     } else if (StoreDown(st)) {
       return absl::UnavailableError(absl::StrCat(
           "coupon store did not confirm ", prefix, " (", st.message(),
-          "); earlier coupon events of the batch were applied, retry from there"));
+          "); it and earlier coupon events of the batch may have been applied"));
     } else {
       answer.rejected.emplace_back(e.index, absl::StrCat(prefix, ": ", st.message()));
     }

@@ -139,10 +139,17 @@ struct CouponEvent {
   absl::Time time;
   // Redemptions: the order value the discount applies to.
   double order_value = 0;
+  // The operation's id (feature_store::EventDedupKey of the event): applied
+  // at most once within the coupon store's op_dedup_window. Empty: not
+  // deduplicated.
+  std::string op_id;
 };
 
 struct CouponEventsAnswer {
+  // Events applied, or found already applied (duplicates).
   int accepted = 0;
+  // Of `accepted`, events whose op_id had been applied already.
+  int duplicates = 0;
   // (request index, message): events refused by a budget, cap, window or
   // eligibility rule, or naming an unknown coupon.
   std::vector<std::pair<int, std::string>> rejected;
@@ -168,9 +175,10 @@ class Marketer {
   absl::StatusOr<AudienceSummary> FindAudience(const AudienceQuery& query,
                                                const AudienceEntrySink& sink) const;
 
-  // Issues / redeems through the coupon store, in order. Unavailable when
-  // the store does not answer (earlier events of the batch may have been
-  // applied).
+  // Issues / redeems through the coupon store, in order, each at most once
+  // per op_id. Unavailable when the store does not answer (earlier events
+  // of the batch, and maybe the one named, may have been applied: sending
+  // the same events again with the same op ids applies only the others).
   absl::StatusOr<CouponEventsAnswer> RecordCouponEvents(const std::vector<CouponEvent>& events,
                                                         absl::Time deadline) const;
 

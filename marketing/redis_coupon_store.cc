@@ -62,11 +62,18 @@ constexpr char kIssued[] = "issued";
 constexpr char kRedeemed[] = "redeemed";
 constexpr char kSpentCents[] = "spent_cents";
 
-// Issue. KEYS: coupon hash, the user's counts, the user's contacts.
-// ARGV: coupon id, now (unix seconds).
+// Issue. KEYS: coupon hash, the user's counts, the user's contacts, and
+// with an op id its marker ({p}cop:{op_id}). ARGV: coupon id, now (unix
+// seconds), the marker's TTL in seconds.
 // Returns {outcome, a, b} (internal::CouponOutcome); on success a = the
-// user's issuances after this one.
+// user's issuances after this one. A marker present: {0, its value, 0, 1}
+// (applied before; nothing changed). The marker is written with the
+// counters, so it exists exactly when the issuance was applied.
 constexpr absl::string_view kIssueScript = R"lua(
+if KEYS[4] then
+  local done = redis.call('GET', KEYS[4])
+  if done then return {0, tonumber(done) or 0, 0, 1} end
+end
 local d = redis.call('HMGET', KEYS[1], 'def', 'from', 'until', 'budget_count',
                      'budget_cents', 'cap', 'campaign', 'redeemed', 'spent_cents')
 if not d[1] then return {1, 0, 0} end
@@ -90,14 +97,22 @@ local n = redis.call('HINCRBY', KEYS[2], field, 1)
 local campaign = d[7] or ARGV[1]
 local last = tonumber(redis.call('HGET', KEYS[3], campaign)) or 0
 if now > last then redis.call('HSET', KEYS[3], campaign, ARGV[2]) end
+if KEYS[4] then redis.call('SET', KEYS[4], n, 'EX', ARGV[3]) end
 return {0, n, 0}
 )lua";
 
-// Redeem. KEYS: coupon hash, the user's counts.
-// ARGV: coupon id, now, order value in cents, free-shipping value in cents.
+// Redeem. KEYS: coupon hash, the user's counts, and with an op id its
+// marker. ARGV: coupon id, now, order value in cents, free-shipping value
+// in cents, the marker's TTL in seconds.
 // Returns {outcome, a, b}; on success a = the discount in cents. The
-// discount follows DiscountCents (coupons.cc) step by step.
+// discount follows DiscountCents (coupons.cc) step by step. A marker
+// present: {0, the discount it recorded, 0, 1}; it is written with the
+// budget counters.
 constexpr absl::string_view kRedeemScript = R"lua(
+if KEYS[3] then
+  local done = redis.call('GET', KEYS[3])
+  if done then return {0, tonumber(done) or 0, 0, 1} end
+end
 local d = redis.call('HMGET', KEYS[1], 'def', 'from', 'until', 'budget_count',
                      'budget_cents', 'type', 'amount_cents', 'percent',
                      'threshold_cents', 'max_cents', 'redeemed', 'spent_cents')
@@ -138,6 +153,7 @@ if bm > 0 and spent + disc > bm then return {9, math.max(0, bm - spent), disc} e
 redis.call('HINCRBY', KEYS[1], 'redeemed', 1)
 redis.call('HINCRBY', KEYS[1], 'spent_cents', disc)
 redis.call('HINCRBY', KEYS[2], rfield, 1)
+if KEYS[3] then redis.call('SET', KEYS[3], disc, 'EX', ARGV[5]) end
 return {0, disc, 0}
 )lua";
 
@@ -190,7 +206,9 @@ class RedisCouponStore final : public CouponStore {
                    const RedisCouponStoreOptions& options)
       : client_(client),
         key_prefix_(options.key_prefix),
-        shipping_cents_(ToCents(options.coupons.free_shipping_value)) {}
+        shipping_cents_(ToCents(options.coupons.free_shipping_value)),
+        op_window_seconds_(
+            absl::StrCat(absl::ToInt64Seconds(options.coupons.op_dedup_window))) {}
 
   std::string Describe() const override { return client_->Describe(); }
 
@@ -376,44 +394,50 @@ class RedisCouponStore final : public CouponStore {
     return out;
   }
 
-  absl::StatusOr<int64_t> Issue(absl::string_view user_id,
-                                absl::string_view coupon_id, absl::Time time,
-                                absl::Time deadline) override {
+  absl::StatusOr<IssueResult> IssueOnce(absl::string_view user_id,
+                                        absl::string_view coupon_id, absl::Time time,
+                                        absl::string_view op_id,
+                                        absl::Time deadline) override {
     RECSYS_RETURN_IF_ERROR(::recsys::CheckId("user_id", user_id));
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
+    RECSYS_RETURN_IF_ERROR(internal::CheckOpId(op_id));
+    std::vector<std::string> keys = {CouponKey(coupon_id), UserKey(user_id, "cpn"),
+                                     UserKey(user_id, "contact")};
+    if (!op_id.empty()) keys.push_back(OpKey(op_id));
     RECSYS_ASSIGN_OR_RETURN(
         ScriptResult result,
-        RunScript(issue_script_,
-                  {CouponKey(coupon_id), UserKey(user_id, "cpn"),
-                   UserKey(user_id, "contact")},
-                  {std::string(coupon_id),
-                   absl::StrCat(absl::ToUnixSeconds(time))},
-                  deadline));
+        RunScript(issue_script_, keys,
+                  {std::string(coupon_id), absl::StrCat(absl::ToUnixSeconds(time)),
+                   op_window_seconds_},
+                  deadline, op_id.empty() ? CallKind::kWrite : CallKind::kRead));
     RECSYS_RETURN_IF_ERROR(
         OutcomeStatus(result.outcome, user_id, coupon_id, result.a, result.b));
-    return result.a;
+    return IssueResult{.issued = result.a, .duplicate = result.duplicate};
   }
 
-  absl::StatusOr<double> Redeem(absl::string_view user_id,
-                                absl::string_view coupon_id, double order_value,
-                                absl::Time time, absl::Time deadline) override {
+  absl::StatusOr<RedeemResult> RedeemOnce(absl::string_view user_id,
+                                          absl::string_view coupon_id, double order_value,
+                                          absl::Time time, absl::string_view op_id,
+                                          absl::Time deadline) override {
     RECSYS_RETURN_IF_ERROR(::recsys::CheckId("user_id", user_id));
     RECSYS_RETURN_IF_ERROR(CheckId("coupon_id", coupon_id));
+    RECSYS_RETURN_IF_ERROR(internal::CheckOpId(op_id));
     if (!std::isfinite(order_value) || order_value < 0 || order_value > 1e12) {
       return absl::InvalidArgumentError(
           absl::StrCat("order_value: must be in [0, 1e12], got ", order_value));
     }
+    std::vector<std::string> keys = {CouponKey(coupon_id), UserKey(user_id, "cpn")};
+    if (!op_id.empty()) keys.push_back(OpKey(op_id));
     RECSYS_ASSIGN_OR_RETURN(
         ScriptResult result,
-        RunScript(redeem_script_, {CouponKey(coupon_id), UserKey(user_id, "cpn")},
-                  {std::string(coupon_id),
-                   absl::StrCat(absl::ToUnixSeconds(time)),
-                   absl::StrCat(ToCents(order_value)),
-                   absl::StrCat(shipping_cents_)},
-                  deadline));
+        RunScript(redeem_script_, keys,
+                  {std::string(coupon_id), absl::StrCat(absl::ToUnixSeconds(time)),
+                   absl::StrCat(ToCents(order_value)), absl::StrCat(shipping_cents_),
+                   op_window_seconds_},
+                  deadline, op_id.empty() ? CallKind::kWrite : CallKind::kRead));
     RECSYS_RETURN_IF_ERROR(
         OutcomeStatus(result.outcome, user_id, coupon_id, result.a, result.b));
-    return FromCents(result.a);
+    return RedeemResult{.discount = FromCents(result.a), .duplicate = result.duplicate};
   }
 
   absl::Status Ping(absl::Time deadline) const override {
@@ -425,21 +449,25 @@ class RedisCouponStore final : public CouponStore {
     CouponOutcome outcome = CouponOutcome::kOk;
     int64_t a = 0;
     int64_t b = 0;
+    // The op id's marker was present: applied before, nothing changed.
+    bool duplicate = false;
   };
 
-  // Runs one of the coupon scripts (a write: never re-sent). Internal for a
+  // Runs one of the coupon scripts: kWrite (never re-sent) without an op
+  // id; kRead with one (the marker makes it idempotent). Internal for a
   // Lua error or a reply of the wrong shape.
   absl::StatusOr<ScriptResult> RunScript(const redis::Script& script,
                                          absl::Span<const std::string> keys,
                                          absl::Span<const std::string> args,
-                                         absl::Time deadline) const {
+                                         absl::Time deadline, CallKind kind) const {
     RECSYS_ASSIGN_OR_RETURN(Value r,
-                            client_->Eval(script, keys, args, deadline));
+                            client_->Eval(script, keys, args, deadline, kind));
     if (r.is_error()) {
       return absl::InternalError(absl::StrCat(
           "redis ", client_->address(), ": coupon script failed: ", r.text));
     }
-    if (r.type != Value::Type::kArray || r.elements.size() != 3 ||
+    if (r.type != Value::Type::kArray ||
+        (r.elements.size() != 3 && r.elements.size() != 4) ||
         r.elements[0].type != Value::Type::kInteger ||
         r.elements[0].integer < static_cast<int>(CouponOutcome::kOk) ||
         r.elements[0].integer > static_cast<int>(CouponOutcome::kMoneyShort)) {
@@ -447,7 +475,8 @@ class RedisCouponStore final : public CouponStore {
           "redis ", client_->address(), ": unexpected coupon script reply"));
     }
     return ScriptResult{static_cast<CouponOutcome>(r.elements[0].integer),
-                        r.elements[1].integer, r.elements[2].integer};
+                        r.elements[1].integer, r.elements[2].integer,
+                        r.elements.size() == 4};
   }
 
   std::string IdsKey() const { return absl::StrCat(key_prefix_, "coupons"); }
@@ -461,11 +490,16 @@ class RedisCouponStore final : public CouponStore {
                       absl::string_view suffix) const {
     return absl::StrCat(key_prefix_, "u:", user_id, ":", suffix);
   }
+  std::string OpKey(absl::string_view op_id) const {
+    return absl::StrCat(key_prefix_, "cop:", op_id);
+  }
 
   // Immutable after construction.
   redis::Client* const client_;  // borrowed; thread-safe
   const std::string key_prefix_;
   const int64_t shipping_cents_;
+  // The op markers' TTL, in whole seconds (decimal).
+  const std::string op_window_seconds_;
   const redis::Script issue_script_{std::string(kIssueScript)};
   const redis::Script redeem_script_{std::string(kRedeemScript)};
   const redis::Script put_script_{std::string(kPutScript)};
@@ -480,6 +514,11 @@ absl::StatusOr<std::unique_ptr<CouponStore>> NewRedisCouponStore(
   if (!std::isfinite(shipping) || shipping < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "free_shipping_value: must be >= 0, got ", shipping));
+  }
+  if (options.coupons.op_dedup_window < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("op_dedup_window: must be at least 1s, got ",
+                     absl::FormatDuration(options.coupons.op_dedup_window)));
   }
   if (client == nullptr) {
     return absl::InvalidArgumentError("client: must not be null");

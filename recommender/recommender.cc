@@ -260,6 +260,7 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
           absl::StrCat(prefix, "type: coupon events are stored by the marketing engine"));
     }
     if (st.ok()) st = CheckId(prefix + "item_id", e.item_id);
+    if (st.ok() && !e.event_id.empty()) st = CheckId(prefix + "event_id", e.event_id);
     if (st.ok() && e.quantity < 0) {
       st = absl::InvalidArgumentError(absl::StrCat(prefix, "quantity: must be >= 0"));
     }
@@ -297,14 +298,16 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
       e.count_for_trial = t != nullptr && InTrialWindow(*t, e.time, trial_days);
     }
   }
-  absl::Status st =
+  absl::StatusOr<feature_store::RecordOutcome> outcome =
       features_->RecordEvents(valid, FeatureDeadline(deadline, options_.feature_timeout * 4));
-  if (!st.ok()) {
-    if (absl::IsInvalidArgument(st)) return st;
-    return absl::UnavailableError(absl::StrCat(
-        "feature store did not confirm the events (", st.message(), "); retry the batch"));
+  if (!outcome.ok()) {
+    if (absl::IsInvalidArgument(outcome.status())) return outcome.status();
+    return absl::UnavailableError(
+        absl::StrCat("feature store did not confirm the events (", outcome.status().message(),
+                     "); some may have been applied"));
   }
   answer.accepted = static_cast<int>(valid.size());
+  answer.duplicates = static_cast<int>(outcome->duplicates.size());
   return answer;
 }
 

@@ -129,7 +129,11 @@ struct SimilarAnswer {
 };
 
 struct EventsAnswer {
+  // Events stored: applied now, or already applied (duplicates).
   int accepted = 0;
+  // Of `accepted`, events whose dedup key (feature_store::EventDedupKey)
+  // was already applied within the store's dedup window: not applied again.
+  int duplicates = 0;
   // (index into the request, message) for each event not stored.
   std::vector<std::pair<int, std::string>> rejected;
   AnswerMeta meta;
@@ -232,7 +236,10 @@ class Recommender {
   // purchases of items in their trial window at the event's time are also
   // counted for the trial report). InvalidArgument when no
   // event is valid (message names the first bad field); Unavailable when the
-  // store did not confirm the write (part of the batch may have been applied).
+  // store did not confirm the write (part of the batch may have been
+  // applied; the store applies each event at most once, so sending the
+  // same events again is safe). Events given with time = the epoch are
+  // recorded at the current second, and their dedup key derived from it.
   // `indices`, when given, numbers the events in messages and in
   // EventsAnswer::rejected (events[i] is reported as events[(*indices)[i]]).
   // Coupon events are rejected: the marketing engine stores them.

@@ -18,6 +18,32 @@ using feature_store::EventType;
 using ::recsys::CheckClientTime;
 using ::recsys::CheckId;
 
+namespace {
+
+// A store did not confirm the batch (Unavailable or DeadlineExceeded; other
+// codes are returned as they are): tells the caller whether sending the
+// same batch again is safe.
+absl::Status NotConfirmed(const absl::Status& status, const std::vector<Event>& events) {
+  if (!absl::IsUnavailable(status) && !absl::IsDeadlineExceeded(status)) return status;
+  int unkeyed = 0;  // no id and time 0: the key depends on the second received
+  for (const Event& e : events) {
+    if (e.event_id.empty() && e.time == absl::UnixEpoch()) ++unkeyed;
+  }
+  std::string message = absl::StrCat(
+      status.message(),
+      "; retrying the same batch is safe: each event is applied at most once "
+      "(by event_id, else by its content), and events that had landed are "
+      "counted in duplicates");
+  if (unkeyed > 0) {
+    absl::StrAppend(&message, " - except ", unkeyed,
+                    " event(s) with neither event_id nor timestamp_unix, which a "
+                    "retry in a later second records again");
+  }
+  return absl::Status(status.code(), message);
+}
+
+}  // namespace
+
 Storefront::Storefront(const StorefrontOptions& options, const model::ModelStore* models,
                        feature_store::FeatureStore* features, const CouponEventSink* coupons)
     : options_(options),
@@ -150,6 +176,11 @@ absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& 
         rejected.emplace_back(i, std::string(user_ok.message()));
       } else if (!coupon_ok.ok()) {
         rejected.emplace_back(i, std::string(coupon_ok.message()));
+      } else if (absl::Status id_ok = e.event_id.empty()
+                                          ? absl::OkStatus()
+                                          : CheckId(prefix + "event_id", e.event_id);
+                 !id_ok.ok()) {
+        rejected.emplace_back(i, std::string(id_ok.message()));
       } else if (!time_ok.ok()) {
         rejected.emplace_back(i, std::string(time_ok.message()));
       } else if (!(e.price >= 0) || !std::isfinite(e.price)) {
@@ -168,17 +199,17 @@ absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& 
   if (events.empty()) return absl::InvalidArgumentError("events: at least one event is required");
   EventsAnswer answer;
   int accepted = 0;
+  int duplicates = 0;
   if (!item_events.empty()) {
     auto stored = recommender_->RecordEvents(item_events, deadline, &item_index);
     if (!stored.ok()) {
-      if (!absl::IsInvalidArgument(stored.status()) ||
-          (coupon_events.empty() && rejected.empty())) {
-        return stored.status();
-      }
+      if (!absl::IsInvalidArgument(stored.status())) return NotConfirmed(stored.status(), events);
+      if (coupon_events.empty() && rejected.empty()) return stored.status();
       // None of the item events is valid; the coupon events may be.
       for (int i : item_index) rejected.emplace_back(i, std::string(stored.status().message()));
     } else {
       accepted += stored->accepted;
+      duplicates += stored->duplicates;
       for (const auto& r : stored->rejected) rejected.push_back(r);
       answer.meta = stored->meta;
     }
@@ -188,8 +219,12 @@ absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& 
   int refused = 0;
   if (!coupon_events.empty()) {
     auto outcome = coupons_->RecordCouponEvents(coupon_events, coupon_index, deadline);
-    if (!outcome.ok()) return outcome.status();
+    if (!outcome.ok()) {
+      if (absl::IsInvalidArgument(outcome.status())) return outcome.status();
+      return NotConfirmed(outcome.status(), events);
+    }
     accepted += outcome->accepted;
+    duplicates += outcome->duplicates;
     refused = static_cast<int>(outcome->rejected.size());
     for (const auto& r : outcome->rejected) rejected.push_back(r);
   }
@@ -199,6 +234,7 @@ absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& 
                                                        : rejected.front().second);
   }
   answer.accepted = accepted;
+  answer.duplicates = duplicates;
   answer.rejected = std::move(rejected);
   return answer;
 }

@@ -60,7 +60,10 @@ struct ItemUpdateAnswer {
 // `rejected` with its index from `indices`; an error Status means the store
 // did not confirm the batch.
 struct CouponEventsOutcome {
+  // Events applied, or found already applied (duplicates).
   int accepted = 0;
+  // Of `accepted`, events whose operation id had already been applied.
+  int duplicates = 0;
   std::vector<std::pair<int, std::string>> rejected;
 };
 class CouponEventSink {
@@ -68,7 +71,9 @@ class CouponEventSink {
   virtual ~CouponEventSink() = default;
   // REQUIRES: events.size() == indices.size(); every event is a coupon
   // event with user_id and coupon_id set, time set (not the epoch) and
-  // price (the order value) finite and >= 0.
+  // price (the order value) finite and >= 0. Each event's operation is
+  // applied at most once per feature_store::EventDedupKey within the
+  // marketing store's dedup window.
   virtual absl::StatusOr<CouponEventsOutcome> RecordCouponEvents(
       absl::Span<const feature_store::Event> events, absl::Span<const int> indices,
       absl::Time deadline) const = 0;
@@ -107,7 +112,13 @@ class Storefront {
   // Stores a batch of item and coupon events. Malformed events are reported
   // per event (index into `events`); InvalidArgument when nothing could be
   // stored and no event was refused by a coupon rule (the message names the
-  // first bad field); Unavailable when a store did not confirm a write.
+  // first bad field); Unavailable / DeadlineExceeded when a store did not
+  // confirm a write: part of the batch may have been applied, and the
+  // message says that sending the same batch again is safe (every event is
+  // applied at most once per dedup key, feature_store::EventDedupKey), or
+  // how many events it cannot say that of (no event_id and time 0, whose
+  // key depends on the second they were received). A retry's events that
+  // had landed count in EventsAnswer::duplicates.
   absl::StatusOr<EventsAnswer> RecordEvents(const std::vector<feature_store::Event>& events,
                                             absl::Time deadline) const;
 

@@ -191,9 +191,14 @@ echo
 echo "-- the first of them gets the coupon and redeems it on a 48.00 order"
 FIRST=$(cli audience --coupon=COMEBACK15 --k=1 --time="$MORNING" | awk 'NR==3{print $2}')
 cli event --type=coupon_issued --user="$FIRST" --coupon=COMEBACK15 --time="$MORNING"
-cli event --type=coupon_redeemed --user="$FIRST" --coupon=COMEBACK15 --price=48 --time="$MORNING"
-echo "-- redeeming the same issuance again is refused"
-cli event --type=coupon_redeemed --user="$FIRST" --coupon=COMEBACK15 --price=48 --time="$MORNING"
+cli event --type=coupon_redeemed --user="$FIRST" --coupon=COMEBACK15 --price=48 --time="$MORNING" \
+  --event_id=order-1001/COMEBACK15
+echo "-- the shop retries that call (e.g. after a timeout) with the same event_id: applied once"
+cli event --type=coupon_redeemed --user="$FIRST" --coupon=COMEBACK15 --price=48 --time="$MORNING" \
+  --event_id=order-1001/COMEBACK15
+echo "-- redeeming the same issuance on another order is refused"
+cli event --type=coupon_redeemed --user="$FIRST" --coupon=COMEBACK15 --price=48 --time="$MORNING" \
+  --event_id=order-1002/COMEBACK15
 cli list-coupons
 echo
 echo "-- with a 30-day contact cap for the win_back campaign, $FIRST is left out"

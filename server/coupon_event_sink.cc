@@ -19,11 +19,13 @@ absl::StatusOr<recommender::CouponEventsOutcome> MarketerCouponSink::RecordCoupo
     c.coupon_id = e.coupon_id;
     c.time = e.time;
     c.order_value = e.price;
+    c.op_id = feature_store::EventDedupKey(e);
   }
   auto answer = marketer_->RecordCouponEvents(coupon_events, deadline);
   if (!answer.ok()) return answer.status();
   recommender::CouponEventsOutcome outcome;
   outcome.accepted = answer->accepted;
+  outcome.duplicates = answer->duplicates;
   outcome.rejected = std::move(answer->rejected);
   return outcome;
 }

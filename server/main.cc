@@ -66,6 +66,11 @@ ABSL_FLAG(absl::Duration, item_cache_staleness, absl::Seconds(1),
           "With --item_cache: longest delay before an item update made by another process "
           "is seen (updates through this server are seen at once); 0s: check on every "
           "request.");
+ABSL_FLAG(absl::Duration, event_dedup_window, recsys::feature_store::kDefaultEventDedupWindow,
+          "How long an applied event id (RecordEvents: Event.event_id, or the id derived "
+          "from the event's content) is remembered: a retry within it is not applied again "
+          "(whole seconds, at least 1s). Costs Redis memory per event in the window "
+          "(docs/redis_keys.md).");
 ABSL_FLAG(int, poll_seconds, 30, "Seconds between checks for a newer model (0: never).");
 ABSL_FLAG(int, max_threads, 32,
           "Maximum gRPC sync server threads: FindAudience streams, and every call with "
@@ -183,7 +188,13 @@ int main(int argc, char** argv) {
     }
     marketer_options.config = *config;
   }
+  const absl::Duration dedup_window = absl::GetFlag(FLAGS_event_dedup_window);
+  if (dedup_window < absl::Seconds(1)) {
+    LogError("--event_dedup_window: must be at least 1s");
+    return 1;
+  }
   marketing::CouponStoreOptions coupon_options;
+  coupon_options.op_dedup_window = dedup_window;
   coupon_options.free_shipping_value =
       marketing::WithDefaults(marketer_options.config).free_shipping_value;
   // Declared before the stores that borrow it, so it outlives them.
@@ -215,6 +226,7 @@ int main(int argc, char** argv) {
     const std::string prefix = absl::GetFlag(FLAGS_redis_prefix);
     feature_store::RedisFeatureStoreOptions feature_options;
     feature_options.key_prefix = prefix;
+    feature_options.event_dedup_window = dedup_window;
     auto redis_features =
         feature_store::NewRedisFeatureStore(redis_client.get(), feature_options);
     if (!redis_features.ok()) {
@@ -247,7 +259,8 @@ int main(int argc, char** argv) {
     coupons = *std::move(coupon_store);
     segments = *std::move(segment_store);
   } else {
-    auto memory = std::make_unique<feature_store::InMemoryFeatureStore>();
+    auto memory = std::make_unique<feature_store::InMemoryFeatureStore>(
+        feature_store::InMemoryOptions{.event_dedup_window = dedup_window});
     auto data = model::ReadModelData((*models)->Current()->path());
     absl::Status seeded = data.ok() ? model::LoadIntoFeatureStore(*data, memory.get())
                                     : data.status();

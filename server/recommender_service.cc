@@ -327,10 +327,12 @@ grpc::Status RecommenderService::DoRecordEvents(absl::Time deadline,
     out.quantity = e.quantity();
     out.price = e.price();
     out.slot = e.slot();
+    out.event_id = e.event_id();
   }
   auto answer = storefront_->RecordEvents(events, deadline);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
   response->set_accepted(answer->accepted);
+  response->set_duplicates(answer->duplicates);
   for (const auto& [index, message] : answer->rejected) {
     v1::EventError* err = response->add_rejected();
     err->set_index(index);

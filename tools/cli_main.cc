@@ -63,6 +63,9 @@ ABSL_FLAG(std::string, type, "view",
           "event: view, add_to_cart, purchase, impression, click.");
 ABSL_FLAG(int, quantity, 1, "event: units bought.");
 ABSL_FLAG(double, price, 0, "event: unit price.");
+ABSL_FLAG(std::string, event_id, "",
+          "event: its id; sending the same id again is not applied again (empty: the server "
+          "derives one from the content).");
 ABSL_FLAG(std::string, version, "", "reload: version to load (empty: the newest valid one).");
 ABSL_FLAG(int, history, 10, "profile: history entries shown.");
 ABSL_FLAG(std::string, service, "", "health: service name (empty: the server).");
@@ -281,14 +284,16 @@ class Cli {
     e->set_timestamp_unix(absl::GetFlag(FLAGS_time));
     e->set_quantity(absl::GetFlag(FLAGS_quantity));
     e->set_price(absl::GetFlag(FLAGS_price));
+    e->set_event_id(absl::GetFlag(FLAGS_event_id));
     v1::RecordEventsResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
     grpc::Status st = rec_->RecordEvents(&ctx, req, &resp);
     if (!st.ok()) return Fail(st);
-    std::printf("recorded %d event(s): %s %s %s\n", resp.accepted(), type.c_str(),
+    std::printf("recorded %d event(s): %s %s %s%s\n", resp.accepted(), type.c_str(),
                 e->user_id().c_str(),
-                e->coupon_id().empty() ? e->item_id().c_str() : e->coupon_id().c_str());
+                e->coupon_id().empty() ? e->item_id().c_str() : e->coupon_id().c_str(),
+                resp.duplicates() > 0 ? " (already applied: not applied again)" : "");
     for (const auto& r : resp.rejected()) {
       std::printf("  rejected #%d: %s\n", r.index(), r.message().c_str());
     }

@@ -2,11 +2,15 @@
 
 #include <unistd.h>
 
+#include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "access/api_key.h"
+#include "absl/strings/str_split.h"
 #include "bench/synth_model.h"
+#include "feature_store/faulty_feature_store.h"
 #include "feature_store/in_memory_feature_store.h"
 #include "gtest/gtest.h"
 #include "model/model_format.h"
@@ -203,6 +207,78 @@ TEST_F(LoadGeneratorTest, ClosedLoopKeepsRequestsOutstanding) {
   EXPECT_EQ(r.all.codes.size(), 1u);
   EXPECT_EQ(r.all.latency.count, r.all.measured);
   EXPECT_NE(FormatReport(r).find("closed loop with 3 outstanding"), std::string::npos);
+}
+
+// Reads an ack log: one row of 5 tab-separated fields per event.
+std::vector<std::vector<std::string>> ReadAckLog(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    rows.push_back(absl::StrSplit(line, '\t'));
+  }
+  return rows;
+}
+
+TEST_F(LoadGeneratorTest, PurchasesAreLoggedWithTheirOutcome) {
+  LoadOptions o = BaseOptions();
+  o.rate = 200;
+  o.warmup = absl::ZeroDuration();
+  o.duration = absl::Milliseconds(200);
+  o.mix = *RequestMix::Parse("purchase:1");
+  o.run_id = "acks";
+  o.ack_log = recsys::testing::MakeUniqueDir("ack_log") + "/acks.tsv";
+  RECSYS_ASSERT_OK_AND_ASSIGN(LoadResult r, RunLoad(o));
+  EXPECT_EQ(r.sent, 40);
+  EXPECT_EQ(r.all.codes.at(0), 40);
+  const std::vector<std::vector<std::string>> rows = ReadAckLog(o.ack_log);
+  ASSERT_EQ(rows.size(), 40u);
+  for (const std::vector<std::string>& row : rows) {
+    ASSERT_EQ(row.size(), 5u);
+    EXPECT_EQ(row[0].rfind("acks-ev-", 0), 0u) << row[0];
+    EXPECT_EQ(row[3], "0");  // acknowledged
+    EXPECT_EQ(row[4], "1");  // first attempt
+    RECSYS_ASSERT_OK_AND_ASSIGN(feature_store::UserFeatures user,
+                                features_.GetUser(row[1], absl::InfiniteFuture()));
+    ASSERT_EQ(user.purchases.size(), 1u);
+    EXPECT_EQ(user.purchases[0].item_id, row[2]);
+  }
+}
+
+// Every acknowledgement lost (the store applies the events, then answers
+// UNAVAILABLE): each purchase is sent 1 + event_retries times with the same
+// id, logged as failed, and stored exactly once.
+TEST_F(LoadGeneratorTest, RetriedPurchasesKeepTheirIdAndAreStoredOnce) {
+  feature_store::FaultyFeatureStore faulty(&features_);
+  faulty.set_lose_write_acks(true);
+  server::ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.reflection = false;
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<recsys::testing::TestServer> lossy,
+                              recsys::testing::StartTestServer(options, models_.get(), &faulty));
+  LoadOptions o = BaseOptions();
+  o.target = absl::StrCat("127.0.0.1:", lossy->server->port());
+  o.rate = 100;
+  o.warmup = absl::ZeroDuration();
+  o.duration = absl::Milliseconds(100);
+  o.mix = *RequestMix::Parse("purchase:1");
+  o.run_id = "lossy";
+  o.event_retries = 2;
+  o.event_retry_backoff = absl::Milliseconds(10);
+  o.ack_log = recsys::testing::MakeUniqueDir("ack_log") + "/acks.tsv";
+  RECSYS_ASSERT_OK_AND_ASSIGN(LoadResult r, RunLoad(o));
+  EXPECT_EQ(r.sent, 10);
+  EXPECT_EQ(r.all.codes.at(14), 10);  // UNAVAILABLE after the retries
+  const std::vector<std::vector<std::string>> rows = ReadAckLog(o.ack_log);
+  ASSERT_EQ(rows.size(), 10u);
+  for (const std::vector<std::string>& row : rows) {
+    ASSERT_EQ(row.size(), 5u);
+    EXPECT_EQ(row[3], "14");
+    EXPECT_EQ(row[4], "3");
+    RECSYS_ASSERT_OK_AND_ASSIGN(feature_store::UserFeatures user,
+                                features_.GetUser(row[1], absl::InfiniteFuture()));
+    ASSERT_EQ(user.purchases.size(), 1u);
+    EXPECT_EQ(user.purchases[0].count, 1) << row[0];
+  }
 }
 
 TEST_F(LoadGeneratorTest, SendsTheApiKeyOnEveryCall) {

@@ -49,7 +49,7 @@ TEST(FaultyFeatureStoreTest, FailsEveryCallWhileFailing) {
   EXPECT_TRUE(faulty.failing());
 
   const Event events[] = {Purchase("u", "a", T(1))};
-  absl::Status status = faulty.RecordEvents(events, kNoDeadline);
+  absl::Status status = faulty.RecordEvents(events, kNoDeadline).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(status.message(), "injected fault");
   EXPECT_EQ(faulty.GetUser("u", kNoDeadline).status().code(),

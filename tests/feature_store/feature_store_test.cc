@@ -556,7 +556,7 @@ TYPED_TEST(FeatureStoreContractTest, InvalidEventsRejectedAndNothingWritten) {
   {
     const Event events[] = {Purchase("lee", "a", T(1)),
                             Purchase("", "a", T(2))};
-    absl::Status status = store->RecordEvents(events, kNoDeadline);
+    absl::Status status = store->RecordEvents(events, kNoDeadline).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
     EXPECT_NE(status.message().find("events[1].user_id"),
               absl::string_view::npos)
@@ -565,7 +565,7 @@ TYPED_TEST(FeatureStoreContractTest, InvalidEventsRejectedAndNothingWritten) {
   {
     const Event events[] = {View("lee", "a", T(1)), View("lee", "b", T(2)),
                             Impression("lee", "", T(3))};
-    absl::Status status = store->RecordEvents(events, kNoDeadline);
+    absl::Status status = store->RecordEvents(events, kNoDeadline).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
     EXPECT_NE(status.message().find("events[2].item_id"),
               absl::string_view::npos)
@@ -573,7 +573,7 @@ TYPED_TEST(FeatureStoreContractTest, InvalidEventsRejectedAndNothingWritten) {
   }
   {
     const Event events[] = {View("lee", "a", absl::InfiniteFuture())};
-    absl::Status status = store->RecordEvents(events, kNoDeadline);
+    absl::Status status = store->RecordEvents(events, kNoDeadline).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
     EXPECT_NE(status.message().find("events[0].time"), absl::string_view::npos)
         << status;
@@ -581,7 +581,7 @@ TYPED_TEST(FeatureStoreContractTest, InvalidEventsRejectedAndNothingWritten) {
   {
     const Event events[] = {
         MakeEvent(static_cast<EventType>(42), "lee", "a", T(1))};
-    absl::Status status = store->RecordEvents(events, kNoDeadline);
+    absl::Status status = store->RecordEvents(events, kNoDeadline).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
     EXPECT_NE(status.message().find("events[0].type"), absl::string_view::npos)
         << status;
@@ -598,7 +598,7 @@ TYPED_TEST(FeatureStoreContractTest, CouponEventsAreUnimplemented) {
     Event coupon = MakeEvent(type, "max", "", T(2));
     coupon.coupon_id = "WELCOME10";
     const Event events[] = {Purchase("max", "a", T(1)), coupon};
-    absl::Status status = store->RecordEvents(events, kNoDeadline);
+    absl::Status status = store->RecordEvents(events, kNoDeadline).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented) << status;
     EXPECT_NE(status.message().find("events[1]"), absl::string_view::npos)
         << status;
@@ -668,6 +668,100 @@ TYPED_TEST(FeatureStoreContractTest, TrialCountersCountFlaggedEventsOnly) {
   RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures ann, store->GetUser("ann", kNoDeadline));
   EXPECT_EQ(ann.impressions.size(), 2u);
   EXPECT_EQ(ann.purchases.size(), 1u);
+}
+
+// ---------------------------------------------------------------------------
+// Events count once (EventDedupKey, RecordOutcome).
+
+TEST(EventDedupKeyTest, GivenIdWinsElseEveryContentFieldCounts) {
+  Event base = Purchase("u", "sku", T(100));
+  base.slot = "feed";
+  base.price = 9.5;
+  base.quantity = 2;
+  const std::string key = EventDedupKey(base);
+  EXPECT_EQ(key.substr(0, 2), "h:");
+  EXPECT_EQ(key.size(), 2u + 32u);
+  EXPECT_EQ(EventDedupKey(base), key);  // deterministic
+  Event same = base;
+  same.count_for_trial = true;  // set by the server, not content
+  EXPECT_EQ(EventDedupKey(same), key);
+  same.time = T(100) + absl::Milliseconds(900);  // same second
+  EXPECT_EQ(EventDedupKey(same), key);
+
+  std::vector<Event> changed(9, base);
+  changed[0].type = EventType::kView;
+  changed[1].user_id = "v";
+  changed[2].item_id = "sku2";
+  changed[3].coupon_id = "c";
+  changed[4].time = T(101);
+  changed[5].slot = "hero";
+  changed[6].quantity = 3;
+  changed[7].price = 9.25;
+  // Fields cannot run into each other: "u"+"sku" differs from "us"+"ku".
+  changed[8].user_id = "us";
+  changed[8].item_id = "ku";
+  for (size_t i = 0; i < changed.size(); ++i) {
+    EXPECT_NE(EventDedupKey(changed[i]), key) << i;
+  }
+  Event given = base;
+  given.event_id = "evt-42";
+  EXPECT_EQ(EventDedupKey(given), "id:evt-42");
+  given.item_id = "other";  // the id alone decides
+  EXPECT_EQ(EventDedupKey(given), "id:evt-42");
+}
+
+TYPED_TEST(FeatureStoreContractTest, ReplayedBatchCountsOnce) {
+  std::unique_ptr<FeatureStore> store = this->MakeStore();
+  ASSERT_NE(store, nullptr);
+  Event trial = Impression("dora", "new", T(5));
+  trial.count_for_trial = true;
+  Event bought = Purchase("dora", "a", T(6));
+  bought.count_for_trial = true;
+  const Event batch[] = {View("dora", "a", T(4)), trial, bought};
+  RECSYS_ASSERT_OK_AND_ASSIGN(RecordOutcome first, store->RecordEvents(batch, kNoDeadline));
+  EXPECT_EQ(first.applied, 3);
+  EXPECT_TRUE(first.duplicates.empty());
+  RECSYS_ASSERT_OK_AND_ASSIGN(RecordOutcome again, store->RecordEvents(batch, kNoDeadline));
+  EXPECT_EQ(again.applied, 0);
+  EXPECT_EQ(again.duplicates, (std::vector<int>{0, 1, 2}));
+
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user, store->GetUser("dora", kNoDeadline));
+  ASSERT_EQ(user.purchases.size(), 1u);
+  EXPECT_EQ(user.purchases[0].count, 1);
+  EXPECT_EQ(user.recent.size(), 2u);
+  EXPECT_EQ(user.impressions.size(), 1u);
+  const std::string items[] = {"new", "a"};
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<TrialCounts> counts,
+                              store->GetTrialCounts(items, kNoDeadline));
+  EXPECT_EQ(counts[0].impressions, 1);
+  EXPECT_EQ(counts[1].purchases, 1);
+}
+
+TYPED_TEST(FeatureStoreContractTest, SameContentIsOneEventUnlessIdsDiffer) {
+  std::unique_ptr<FeatureStore> store = this->MakeStore();
+  ASSERT_NE(store, nullptr);
+  // Two identical purchases in the same second without ids: one event.
+  const Event twins[] = {Purchase("eve", "a", T(7)), Purchase("eve", "a", T(7))};
+  RECSYS_ASSERT_OK_AND_ASSIGN(RecordOutcome outcome, store->RecordEvents(twins, kNoDeadline));
+  EXPECT_EQ(outcome.applied, 1);
+  EXPECT_EQ(outcome.duplicates, (std::vector<int>{1}));
+  // With ids, both count; replaying either id changes nothing.
+  Event one = Purchase("eve", "b", T(7));
+  one.event_id = "order-1/line-1";
+  Event two = one;
+  two.event_id = "order-1/line-2";
+  const Event distinct[] = {one, two};
+  RECSYS_ASSERT_OK_AND_ASSIGN(outcome, store->RecordEvents(distinct, kNoDeadline));
+  EXPECT_EQ(outcome.applied, 2);
+  const Event replay[] = {two};
+  RECSYS_ASSERT_OK_AND_ASSIGN(outcome, store->RecordEvents(replay, kNoDeadline));
+  EXPECT_EQ(outcome.applied, 0);
+  EXPECT_EQ(outcome.duplicates, (std::vector<int>{0}));
+
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user, store->GetUser("eve", kNoDeadline));
+  EXPECT_EQ(FindPurchase(user, "a")->count, 1);
+  EXPECT_EQ(FindPurchase(user, "b")->count, 2);
+  EXPECT_EQ(user.recent.size(), 3u);
 }
 
 }  // namespace

@@ -82,5 +82,24 @@ TEST(InMemoryFeatureStoreTest, ConcurrentPurchasesCountExactly) {
   EXPECT_EQ(user.recent.size(), 20u);
 }
 
+TEST(InMemoryFeatureStoreTest, DedupWindowExpires) {
+  absl::Time now = absl::FromUnixSeconds(1800000000);
+  InMemoryFeatureStore store(InMemoryOptions{
+      .event_dedup_window = absl::Seconds(10), .clock = [&now] { return now; }});
+  Event event = Purchase("u", "a", T(1));
+  event.event_id = "e1";
+  const Event batch[] = {event};
+  RECSYS_ASSERT_OK_AND_ASSIGN(RecordOutcome outcome, store.RecordEvents(batch, kNoDeadline));
+  EXPECT_EQ(outcome.applied, 1);
+  now += absl::Seconds(9);  // still within the window
+  RECSYS_ASSERT_OK_AND_ASSIGN(outcome, store.RecordEvents(batch, kNoDeadline));
+  EXPECT_EQ(outcome.duplicates.size(), 1u);
+  now += absl::Seconds(1);  // 10 s after: forgotten, applied again
+  RECSYS_ASSERT_OK_AND_ASSIGN(outcome, store.RecordEvents(batch, kNoDeadline));
+  EXPECT_EQ(outcome.applied, 1);
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user, store.GetUser("u", kNoDeadline));
+  EXPECT_EQ(FindPurchase(user, "a")->count, 2);
+}
+
 }  // namespace
 }  // namespace recsys::feature_store

@@ -52,7 +52,8 @@ class CountingStore final : public FeatureStore {
     if (after_read) after_read();
     return result;
   }
-  absl::Status RecordEvents(absl::Span<const Event> events, absl::Time deadline) override {
+  absl::StatusOr<RecordOutcome> RecordEvents(absl::Span<const Event> events,
+                                             absl::Time deadline) override {
     return base_->RecordEvents(events, deadline);
   }
   absl::Status PutUsers(absl::Span<const UserFeatures> users) override {

@@ -153,7 +153,7 @@ TEST(RedisFeatureStoreTest, DeadRedisFailsFastWithUnavailable) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 
   const Event events[] = {Purchase("u", "a", T(1))};
-  EXPECT_EQ(store->RecordEvents(events, kNoDeadline).code(),
+  EXPECT_EQ(store->RecordEvents(events, kNoDeadline).status().code(),
             absl::StatusCode::kUnavailable);
   const std::string ids[] = {"a"};
   EXPECT_EQ(store->GetItems(ids, kNoDeadline).status().code(),
@@ -319,7 +319,7 @@ TEST(RedisFeatureStoreTest, SurvivesRedisStopAndRecoversAfterRestart) {
     big.push_back(
         View("u", absl::StrCat("item-", i, std::string(64, 'x')), T(i)));
   }
-  absl::Status status = store->RecordEvents(big, kNoDeadline);
+  absl::Status status = store->RecordEvents(big, kNoDeadline).status();
   EXPECT_TRUE(IsUnavailableOrDeadline(status)) << status;
   for (int i = 0; i < 10; ++i) {
     status = store->GetUser("u", kNoDeadline).status();
@@ -366,7 +366,7 @@ TEST(RedisFeatureStoreTest, SlowRedisIsDeadlineExceededAndConnectionDropped) {
       server->Command({"CLIENT", "PAUSE", "60000", "WRITE"}).status());
   const Event late[] = {View("u", "v", T(2))};
   absl::Status status =
-      store->RecordEvents(late, absl::Now() + absl::Milliseconds(200));
+      store->RecordEvents(late, absl::Now() + absl::Milliseconds(200)).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
   RECSYS_ASSERT_OK(server->Command({"CLIENT", "UNPAUSE"}).status());
 
@@ -430,6 +430,122 @@ TEST(RedisFeatureStoreTest, KeySchemaMatchesDocumentation) {
   EXPECT_EQ(command({"HGET", p + "t:sku-1", "impressions"}), "1");
   EXPECT_EQ(command({"GET", p + "catalog_version"}), "1");
   EXPECT_EQ(command({"ZSCORE", p + "catalog_changes", "sku-1"}), "1");
+  // Dedup markers: a given id, and a derived one, each with the window as TTL.
+  Event with_id = View("alice", "sku-4", T(14));
+  with_id.event_id = "evt-1";
+  const Event id_events[] = {with_id};
+  RECSYS_ASSERT_OK(store->RecordEvents(id_events, kNoDeadline));
+  EXPECT_EQ(command({"GET", p + "ev:id:evt-1"}), "1");
+  const int64_t ttl = std::stoll(command({"TTL", p + "ev:id:evt-1"}));
+  EXPECT_GT(ttl, 86400 - 60);
+  EXPECT_LE(ttl, 86400);
+  EXPECT_EQ(command({"EXISTS", p + "ev:" + EventDedupKey(events[0])}), "1");
+}
+
+// A dedup marker lives for the window, then the same event applies again.
+TEST(RedisFeatureStoreTest, DedupMarkerExpiresAfterTheWindow) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
+  Options options = OptionsFor(*server);
+  options.store.event_dedup_window = absl::Seconds(1);
+  TestStore store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+  const std::string marker = options.store.key_prefix + "ev:id:short";
+  Event event = Purchase("fred", "a", T(20));
+  event.event_id = "short";
+  const Event batch[] = {event};
+  RECSYS_ASSERT_OK_AND_ASSIGN(RecordOutcome outcome, store->RecordEvents(batch, kNoDeadline));
+  EXPECT_EQ(outcome.applied, 1);
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string ttl, server->Command({"TTL", marker}));
+  EXPECT_EQ(ttl, "1");
+  // Redis expires it; wait (bounded) until it is gone rather than sleeping a
+  // fixed time.
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (server->Command({"EXISTS", marker}).value_or("") != "0" && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_EQ(server->Command({"EXISTS", marker}).value_or(""), "0");
+  RECSYS_ASSERT_OK_AND_ASSIGN(outcome, store->RecordEvents(batch, kNoDeadline));
+  EXPECT_EQ(outcome.applied, 1);
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user, store->GetUser("fred", kNoDeadline));
+  EXPECT_EQ(FindPurchase(user, "a")->count, 2);
+
+  Options zero = OptionsFor(*server);
+  zero.store.event_dedup_window = absl::Milliseconds(500);
+  EXPECT_EQ(NewRedisFeatureStore(store.client.get(), zero.store).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// The tester's fault: Redis paused (SIGSTOP) while a batch is in flight.
+// The call fails (no answer before its deadline) but Redis applies the
+// batch once it resumes; the caller retries the same batch as told, and
+// every event is stored exactly once.
+TEST(RedisFeatureStoreTest, BatchSentWhilePausedThenRetriedIsStoredOnce) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server, RedisServer::Start());
+  Options options = OptionsFor(*server);
+  TestStore store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+  const std::string p = options.store.key_prefix;
+  // Loads the script and leaves a pooled connection.
+  const Event warm[] = {View("warm", "a", T(1))};
+  RECSYS_ASSERT_OK(store->RecordEvents(warm, kNoDeadline));
+
+  std::vector<Event> batch;
+  for (int i = 0; i < 20; ++i) {
+    Event e = (i % 2 == 0) ? Purchase("gina", absl::StrCat("p", i), T(100 + i))
+                           : View("gina", absl::StrCat("v", i), T(100 + i));
+    e.event_id = absl::StrCat("gina-", i);
+    batch.push_back(e);
+  }
+  RECSYS_ASSERT_OK(server->Suspend());
+  absl::StatusOr<RecordOutcome> lost =
+      store->RecordEvents(batch, absl::Now() + absl::Milliseconds(300));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(lost.status()) || absl::IsUnavailable(lost.status()))
+      << lost.status();
+  RECSYS_ASSERT_OK(server->Resume());
+  // Redis reads the timed-out pipeline after it resumes and applies it:
+  // "reported failed, but stored". Wait (bounded) until it has.
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (server->Command({"EXISTS", p + "ev:id:gina-19"}).value_or("") != "1" &&
+         absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(server->Command({"LLEN", p + "u:gina:act"}).value_or(""), "20");
+
+  // The retry the error told the caller to make.
+  RECSYS_ASSERT_OK_AND_ASSIGN(RecordOutcome retry, store->RecordEvents(batch, kNoDeadline));
+  EXPECT_EQ(retry.applied, 0);
+  EXPECT_EQ(retry.duplicates.size(), 20u);
+  EXPECT_EQ(server->Command({"LLEN", p + "u:gina:act"}).value_or(""), "20");
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user, store->GetUser("gina", kNoDeadline));
+  ASSERT_EQ(user.purchases.size(), 10u);
+  for (const PurchaseRecord& purchase : user.purchases) EXPECT_EQ(purchase.count, 1);
+}
+
+// A batch that never reached Redis (it was down) is applied by the retry.
+TEST(RedisFeatureStoreTest, BatchRefusedWhileRedisIsDownIsAppliedByTheRetry) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server, RedisServer::Start());
+  Options options = OptionsFor(*server);
+  options.redis.reconnect_backoff = absl::Milliseconds(10);
+  TestStore store = MustCreate(options);
+  ASSERT_NE(store, nullptr);
+  Event e = Purchase("hank", "a", T(5));
+  e.event_id = "hank-1";
+  const Event batch[] = {e};
+  RECSYS_ASSERT_OK(server->Stop());
+  EXPECT_TRUE(absl::IsUnavailable(store->RecordEvents(batch, kNoDeadline).status()));
+  RECSYS_ASSERT_OK(server->Restart());
+  // A stale pooled connection (if any) is replaced transparently: the
+  // event pipeline is idempotent. Retries until the backoff has passed.
+  absl::StatusOr<RecordOutcome> retry = store->RecordEvents(batch, kNoDeadline);
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (!retry.ok() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));
+    retry = store->RecordEvents(batch, kNoDeadline);
+  }
+  RECSYS_ASSERT_OK(retry.status());
+  EXPECT_EQ(retry->applied, 1);
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user, store->GetUser("hank", kNoDeadline));
+  EXPECT_EQ(FindPurchase(user, "a")->count, 1);
 }
 
 TEST(RedisFeatureStoreTest, SelectsTheConfiguredDatabase) {
@@ -523,7 +639,7 @@ TEST(RedisFeatureStoreTest, KeyOfWrongTypeIsNotACrash) {
 
   // Writing into it is a Redis error, reported as Internal.
   const Event events[] = {Purchase("cat", "a", T(1))};
-  absl::Status status = store->RecordEvents(events, kNoDeadline);
+  absl::Status status = store->RecordEvents(events, kNoDeadline).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << status;
   // The connection is still usable.
   RECSYS_EXPECT_OK(store->Ping(kNoDeadline));
@@ -587,7 +703,7 @@ TEST_P(RedisConcurrencyTest, ConcurrentPurchasesCountExactly) {
         const Event events[] = {
             Purchase("shared", "hot", time),
             Purchase("shared", absl::StrCat("own-", t), time)};
-        absl::Status status = store->RecordEvents(events, kNoDeadline);
+        absl::Status status = store->RecordEvents(events, kNoDeadline).status();
         if (!status.ok() && errors[t].ok()) errors[t] = status;
         if (i % 10 == 0) {
           status = store->GetUser("shared", kNoDeadline).status();

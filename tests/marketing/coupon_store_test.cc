@@ -533,6 +533,67 @@ TEST_P(CouponStoreContractTest, ConcurrentIssuanceRespectsPerUserCap) {
   EXPECT_EQ(Get("capped").state.issued, 3);
 }
 
+// Operations with an op id apply once: the retry of a redemption answered
+// "unavailable" (applied or not) succeeds and spends the budget once.
+TEST_P(CouponStoreContractTest, RedemptionRetriedWithItsIdSpendsTheBudgetOnce) {
+  ASSERT_NE(store_, nullptr);
+  Coupon c = AmountOff("once", 10);
+  c.budget_count = 1;  // a second application would be refused
+  c.budget_money = 100;
+  Put({c});
+  RECSYS_ASSERT_OK_AND_ASSIGN(IssueResult issued,
+                              store_->IssueOnce("u1", "once", At(kNow), "id:iss-1", kDeadline));
+  EXPECT_EQ(issued.issued, 1);
+  EXPECT_FALSE(issued.duplicate);
+  RECSYS_ASSERT_OK_AND_ASSIGN(IssueResult issued_again,
+                              store_->IssueOnce("u1", "once", At(kNow), "id:iss-1", kDeadline));
+  EXPECT_TRUE(issued_again.duplicate);
+  EXPECT_EQ(issued_again.issued, 1);
+  EXPECT_EQ(Get("once").state.issued, 1);
+
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      RedeemResult first, store_->RedeemOnce("u1", "once", 50, At(kNow), "id:red-1", kDeadline));
+  EXPECT_DOUBLE_EQ(first.discount, 10);
+  EXPECT_FALSE(first.duplicate);
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      RedeemResult retry, store_->RedeemOnce("u1", "once", 50, At(kNow), "id:red-1", kDeadline));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_DOUBLE_EQ(retry.discount, 10);
+  const CouponWithState state = Get("once");
+  EXPECT_EQ(state.state.redeemed, 1);
+  EXPECT_DOUBLE_EQ(state.state.discount_spent, 10);
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<UserCouponCounts> counts,
+                              store_->GetUserCounts("u1", {"once"}, kDeadline));
+  EXPECT_EQ(counts[0].redeemed, 1);
+  // Another redemption (a new id) is a new operation: refused, the budget
+  // is spent.
+  EXPECT_EQ(store_->RedeemOnce("u1", "once", 50, At(kNow), "id:red-2", kDeadline).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_P(CouponStoreContractTest, RefusedOperationRemembersNoId) {
+  ASSERT_NE(store_, nullptr);
+  Coupon c = AmountOff("later", 5);
+  c.valid_from_unix = kNow + 100;
+  Put({c});
+  EXPECT_EQ(store_->IssueOnce("u1", "later", At(kNow), "id:x", kDeadline).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // The same id once the coupon is valid: applied, not a duplicate.
+  RECSYS_ASSERT_OK_AND_ASSIGN(IssueResult r,
+                              store_->IssueOnce("u1", "later", At(kNow + 100), "id:x", kDeadline));
+  EXPECT_FALSE(r.duplicate);
+  EXPECT_EQ(Get("later").state.issued, 1);
+  // Without an op id nothing is deduplicated.
+  RECSYS_ASSERT_OK(store_->Issue("u2", "later", At(kNow + 100), kDeadline));
+  RECSYS_ASSERT_OK(store_->Issue("u2", "later", At(kNow + 100), kDeadline));
+  EXPECT_EQ(Get("later").state.issued, 3);
+  EXPECT_EQ(
+      store_->IssueOnce("u1", "later", At(kNow + 100), std::string(513, 'x'), kDeadline)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, CouponStoreContractTest,
                          ::testing::Values("in_memory", "redis"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
@@ -568,6 +629,25 @@ TEST(CouponStoreTest, BadOptions) {
             absl::StatusCode::kInvalidArgument);
   // Bad client options are refused where the client is made.
   EXPECT_EQ(redis::Client::Create({.port = 0}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(InMemoryCouponStoreTest, OpIdsAreForgottenAfterTheWindow) {
+  absl::Time now = At(kNow);
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<CouponStore> store,
+      NewInMemoryCouponStore({.op_dedup_window = absl::Seconds(10),
+                              .clock = [&now] { return now; }}));
+  RECSYS_ASSERT_OK(store->PutCoupons(Catalog({AmountOff("c", 1)}), kDeadline));
+  RECSYS_ASSERT_OK(store->IssueOnce("u", "c", At(kNow), "id:1", kDeadline));
+  now += absl::Seconds(9);
+  RECSYS_ASSERT_OK_AND_ASSIGN(IssueResult r, store->IssueOnce("u", "c", At(kNow), "id:1", kDeadline));
+  EXPECT_TRUE(r.duplicate);
+  now += absl::Seconds(1);
+  RECSYS_ASSERT_OK_AND_ASSIGN(r, store->IssueOnce("u", "c", At(kNow), "id:1", kDeadline));
+  EXPECT_FALSE(r.duplicate);
+  EXPECT_EQ(r.issued, 2);
+  EXPECT_EQ(NewInMemoryCouponStore({.op_dedup_window = absl::ZeroDuration()}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

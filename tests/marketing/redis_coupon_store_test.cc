@@ -151,6 +151,56 @@ TEST(RedisCouponStoreTest, RecoversAfterRestart) {
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
 }
 
+// The tester's fault: a redemption sent while Redis is paused (SIGSTOP)
+// fails, Redis applies it when it resumes, and the retry with the same op
+// id answers success (already applied) instead of "refused"; the budget is
+// spent once.
+TEST(RedisCouponStoreTest, RedemptionRetriedAfterAPauseSpendsTheBudgetOnce) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> server, RedisServer::Start());
+  redis::Options options = test::OptionsFor(*server);
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> client,
+                              redis::Client::Create(options));
+  const std::string p = test::UniqueKeyPrefix();
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<CouponStore> store,
+      NewRedisCouponStore(client.get(),
+                          {.key_prefix = p, .coupons = {.op_dedup_window = absl::Seconds(600)}}));
+  CouponCatalog catalog = OneCoupon();
+  catalog.coupons[0].budget_count = 1;  // a second redemption would be refused
+  RECSYS_ASSERT_OK(store->PutCoupons(catalog, kDeadline));
+  const absl::Time t = absl::FromUnixSeconds(kNow);
+  RECSYS_ASSERT_OK(store->IssueOnce("u1", "C1", t, "id:issue-1", kDeadline));
+  // Loads the redeem script before the pause.
+  EXPECT_EQ(store->RedeemOnce("u2", "C1", 80, t, "id:warm", kDeadline).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  RECSYS_ASSERT_OK(server->Suspend());
+  const absl::Status lost =
+      store->RedeemOnce("u1", "C1", 80, t, "id:order-7", absl::Now() + absl::Milliseconds(300))
+          .status();
+  EXPECT_TRUE(IsUnavailableOrDeadline(lost)) << lost;
+  RECSYS_ASSERT_OK(server->Resume());
+  const std::string marker = p + "cop:id:order-7";
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (server->Command({"EXISTS", marker}).value_or("") != "1" && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  // Applied although reported failed; the marker holds the discount in
+  // cents and lives for the window.
+  ASSERT_EQ(server->Command({"GET", marker}).value_or(""), "1000");
+  const int64_t ttl = std::stoll(server->Command({"TTL", marker}).value_or("0"));
+  EXPECT_GT(ttl, 500);
+  EXPECT_LE(ttl, 600);
+
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedeemResult retry,
+                              store->RedeemOnce("u1", "C1", 80, t, "id:order-7", kDeadline));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_DOUBLE_EQ(retry.discount, 10);
+  EXPECT_EQ(server->Command({"HMGET", p + "coupon:C1", "redeemed", "spent_cents"}).value_or(""),
+            "1\n1000");
+  EXPECT_EQ(server->Command({"HGET", p + "u:u1:cpn", "r:C1"}).value_or(""), "1");
+}
+
 TEST(RedisCouponStoreTest, CorruptDefinitionIsDataLoss) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
   RECSYS_ASSERT_OK_AND_ASSIGN(redis::Client * client, test::SharedRedisClient());
@@ -333,7 +383,7 @@ TEST(RedisStoresTest, ShareOnePoolWithinItsSize) {
             event.item_id = "sku";
             event.time = t;
             const feature_store::Event events[] = {event};
-            status = features->RecordEvents(events, kDeadline);
+            status = features->RecordEvents(events, kDeadline).status();
             if (status.ok()) status = features->GetUser(user, kDeadline).status();
             break;
           }

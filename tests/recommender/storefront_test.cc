@@ -235,6 +235,51 @@ TEST_F(StorefrontDomainTest, RecordEventsFailuresKeepTheirCodes) {
           .status()));
 }
 
+// The store applied the batch but its answer was lost: Unavailable saying
+// that a retry is safe (and naming the events it cannot say that of);
+// the retry stores nothing twice and reports the duplicates.
+TEST_F(StorefrontDomainTest, LostAcknowledgementThenRetryStoresEachEventOnce) {
+  auto storefront = Make();
+  const absl::Time t = absl::Now() - absl::Minutes(5);
+  Event bought = ItemEvent(EventType::kPurchase, "ub3", "a7");
+  bought.time = t;
+  bought.event_id = "order-9";
+  Event viewed = ItemEvent(EventType::kView, "ub3", "a8");
+  viewed.time = t;  // no id: derived from the content
+  const std::vector<Event> batch = {bought, viewed};
+  faulty_.set_lose_write_acks(true);
+  absl::Status lost = storefront->RecordEvents(batch, absl::InfiniteFuture()).status();
+  EXPECT_TRUE(absl::IsUnavailable(lost)) << lost;
+  EXPECT_NE(lost.message().find("retrying the same batch is safe"), absl::string_view::npos)
+      << lost;
+  EXPECT_EQ(lost.message().find("except"), absl::string_view::npos) << lost;
+  faulty_.set_lose_write_acks(false);
+  RECSYS_ASSERT_OK_AND_ASSIGN(EventsAnswer retry,
+                              storefront->RecordEvents(batch, absl::InfiniteFuture()));
+  EXPECT_EQ(retry.accepted, 2);
+  EXPECT_EQ(retry.duplicates, 2);
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto user, memory_.GetUser("ub3", absl::InfiniteFuture()));
+  int bought_a7 = 0;
+  for (const auto& p : user.purchases) {
+    if (p.item_id == "a7") bought_a7 = p.count;
+  }
+  EXPECT_EQ(bought_a7, 1);
+  int activity = 0;
+  for (const auto& a : user.recent) activity += (a.item_id == "a7" || a.item_id == "a8");
+  EXPECT_EQ(activity, 2);
+
+  // An event with neither id nor time: its key depends on the second it is
+  // received, and the message says so.
+  faulty_.set_lose_write_acks(true);
+  lost = storefront->RecordEvents({ItemEvent(EventType::kView, "ub3", "a9")},
+                                  absl::InfiniteFuture())
+             .status();
+  faulty_.set_lose_write_acks(false);
+  EXPECT_NE(lost.message().find("except 1 event(s) with neither event_id nor timestamp_unix"),
+            absl::string_view::npos)
+      << lost;
+}
+
 TEST_F(StorefrontDomainTest, BadSlotConfigIsRefusedAndTheServedOneKept) {
   const std::string path = root_ + "/slots.textproto";
   std::ofstream(path) << R"pb(slots { name: "hero" sources { source: SOURCE_TRENDING weight: 1 } })pb";

@@ -194,6 +194,9 @@ class MarketingTest : public ::testing::Test {
     e->set_coupon_id(coupon);
     e->set_price(order_value);
     e->set_timestamp_unix(world->as_of);
+    // Each call is a new business event (a retry would reuse its id).
+    static int events_sent = 0;  // the suite's Redis outlives each test
+    e->set_event_id(absl::StrCat("marketing-test-", ++events_sent));
     v1::RecordEventsResponse resp;
     grpc::ClientContext ctx;
     Deadline(&ctx);
