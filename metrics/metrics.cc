@@ -312,12 +312,24 @@ Family<Histogram>* Registry::AddHistogram(absl::string_view name,
       ->histogram.get();
 }
 
-void Registry::AddCollector(Collector collector) {
+int64_t Registry::AddCollector(Collector collector) {
   absl::MutexLock lock(&mu_);
-  collectors_.push_back(std::move(collector));
+  const int64_t id = next_collector_id_++;
+  collectors_.emplace_back(id, std::move(collector));
+  return id;
+}
+
+void Registry::RemoveCollector(int64_t id) {
+  absl::MutexLock collect(&collect_mu_);
+  absl::MutexLock lock(&mu_);
+  collectors_.erase(
+      std::remove_if(collectors_.begin(), collectors_.end(),
+                     [id](const auto& c) { return c.first == id; }),
+      collectors_.end());
 }
 
 std::vector<FamilySnapshot> Registry::Collect() const {
+  absl::MutexLock collect(&collect_mu_);
   std::vector<FamilySnapshot> out;
   std::vector<Collector> collectors;
   {
@@ -331,7 +343,9 @@ std::vector<FamilySnapshot> Registry::Collect() const {
         out.push_back(entry->histogram->Read());
       }
     }
-    collectors = collectors_;
+    for (const auto& [id, collector] : collectors_) {
+      collectors.push_back(collector);
+    }
   }
   // Collectors run without the registry's lock: they may be slow (I/O).
   for (const Collector& collector : collectors) {

@@ -209,9 +209,14 @@ class Registry {
                                   std::vector<double> bounds);
 
   // Adds a collector, run on every scrape after the families above; the
-  // families it returns must not reuse a name of this registry. Everything
-  // it captures must outlive the registry (or the last scrape).
-  void AddCollector(Collector collector);
+  // families it returns must not reuse a name of this registry's own
+  // families. What it captures must stay valid until RemoveCollector (or
+  // the registry's last scrape).
+  int64_t AddCollector(Collector collector);
+  // Removes the collector `id` returned by AddCollector; waits for a scrape
+  // in progress to finish first, so the collector's captures may be
+  // destroyed on return. Unknown ids are ignored.
+  void RemoveCollector(int64_t id);
 
   // Every family: the registry's own, then the collectors', each family
   // once (samples of one name from several collectors are merged).
@@ -230,9 +235,13 @@ class Registry {
                    std::vector<std::string> label_names,
                    std::vector<double> bounds);
 
+  // Held for a whole Collect (collectors run under it, not under mu_), so
+  // RemoveCollector can wait for the scrape in progress.
+  mutable absl::Mutex collect_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
-  std::vector<Collector> collectors_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<int64_t, Collector>> collectors_ ABSL_GUARDED_BY(mu_);
+  int64_t next_collector_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 // True for [a-zA-Z_:][a-zA-Z0-9_:]* (metric names); label names also may

@@ -125,6 +125,20 @@ TEST(RegistryTest, CollectorsRunAtScrapeTimeAndMerge) {
             text.rfind("# TYPE shared_total"));
 }
 
+TEST(RegistryTest, RemovedCollectorIsNotRun) {
+  Registry registry;
+  int calls = 0;
+  const int64_t id = registry.AddCollector([&calls] {
+    ++calls;
+    return std::vector<FamilySnapshot>{};
+  });
+  registry.Exposition();
+  registry.RemoveCollector(id);
+  registry.RemoveCollector(id + 100);  // unknown: ignored
+  registry.Exposition();
+  EXPECT_EQ(calls, 1);
+}
+
 TEST(RegistryTest, ClashingCollectorFamilyIsDropped) {
   Registry registry;
   registry.AddGauge("g", "G.")->Get({})->Set(1);
