@@ -11,6 +11,9 @@ PACKAGES=(
   libabsl-dev zlib1g-dev tzdata liblapack-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev openssl
+  # Observability: the HTTP port (cpp-httplib), promtool (alert rule tests,
+  # `promtool check metrics`), headless Chromium (the status page test).
+  libcpp-httplib-dev prometheus chromium python3
 )
 
 missing=()

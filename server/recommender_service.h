@@ -34,6 +34,8 @@
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "redis/client.h"
 #include "server/auth.h"
+#include "server/http_server.h"
+#include "server/server_metrics.h"
 
 namespace recsys::server {
 
@@ -75,6 +77,11 @@ class RecommenderService : public recsys::v1::Recommender::Service {
                               const recsys::v1::GetUserProfileRequest* request,
                               recsys::v1::UserProfile* response) override;
 
+  // Where answers' degraded flags, fallbacks and accepted events are
+  // counted (borrowed; must outlive the service). Set before serving;
+  // default null: not counted.
+  void SetMetrics(ServerMetrics* metrics) { metrics_ = metrics; }
+
  protected:
   // For CallbackRecommenderService, whose gRPC base classes are default
   // constructed: Init before use.
@@ -102,6 +109,7 @@ class RecommenderService : public recsys::v1::Recommender::Service {
   const recommender::Recommender* recommender_ = nullptr;
   const marketing::Marketer* marketer_ = nullptr;
   const ApiKeys* api_keys_ = nullptr;
+  ServerMetrics* metrics_ = nullptr;
 };
 
 // RecommenderService with RecommendProducts and SimilarItems on the
@@ -231,6 +239,11 @@ struct ServerOptions {
   bool reflection = true;
   // API keys and TLS; default: open and plaintext.
   ServerSecurity security;
+  // Where the server records its metrics (server_metrics.h: every call's
+  // latency and code, degraded answers, fallbacks, per-slot events, the
+  // model and coupon collectors). Borrowed; must outlive the server.
+  // Default null: no metrics.
+  metrics::Registry* metrics = nullptr;
 };
 
 // A running gRPC server with both services, health checking (the
@@ -263,6 +276,11 @@ class RecsysServer {
   void Shutdown(absl::Duration grace = absl::Seconds(5));
   // In-process channel, for tests and tools in the same process.
   std::shared_ptr<grpc::Channel> InProcessChannel();
+  // True while the recommender's gRPC health status is SERVING: from Start
+  // until Drain (what /readyz reports).
+  bool serving() const { return !draining_.load(); }
+  // Null without ServerOptions::metrics.
+  ServerMetrics* metrics() const { return metrics_.get(); }
 
  private:
   RecsysServer() = default;
@@ -274,6 +292,8 @@ class RecsysServer {
 
   ServerOptions options_;
   feature_store::FeatureStore* features_ = nullptr;
+  // Declared before server_: the interceptors point to it.
+  std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<RecommenderService> recommender_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<grpc::Server> server_;
