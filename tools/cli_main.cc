@@ -63,6 +63,9 @@ ABSL_FLAG(std::string, type, "view",
           "event: view, add_to_cart, purchase, impression, click.");
 ABSL_FLAG(int, quantity, 1, "event: units bought.");
 ABSL_FLAG(double, price, 0, "event: unit price.");
+ABSL_FLAG(std::string, slot, "",
+          "event: the slot the item was shown in (impressions, clicks, and purchases "
+          "attributed to a slot).");
 ABSL_FLAG(std::string, version, "", "reload: version to load (empty: the newest valid one).");
 ABSL_FLAG(int, history, 10, "profile: history entries shown.");
 ABSL_FLAG(std::string, service, "", "health: service name (empty: the server).");
@@ -281,6 +284,7 @@ class Cli {
     e->set_timestamp_unix(absl::GetFlag(FLAGS_time));
     e->set_quantity(absl::GetFlag(FLAGS_quantity));
     e->set_price(absl::GetFlag(FLAGS_price));
+    e->set_slot(absl::GetFlag(FLAGS_slot));
     v1::RecordEventsResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
