@@ -38,6 +38,12 @@ constexpr const char* kCodeNames[17] = {"OK",
 constexpr const char* kDegradedReasons[] = {"feature_store", "segment_store",
                                             "coupon_store"};
 
+// The methods that report answers' degraded flags (RecordAnswer,
+// RecordMarketingAnswer).
+constexpr const char* kAnswerMethods[] = {"RecommendProducts", "SimilarItems",
+                                          "GetUserProfile", "RecordEvents",
+                                          "RecommendCoupons"};
+
 // Services whose methods are labelled by name; their method lists come from
 // the generated descriptors. Any other call is counted as "other".
 constexpr const char* kServices[] = {"recsys.v1.Recommender", "recsys.v1.Admin",
@@ -141,8 +147,18 @@ ServerMetrics::ServerMetrics(metrics::Registry* registry)
     series->method = method;
     methods_.emplace(path, std::move(series));
   }
-  for (const char* kind : {"cold_start", "fold_in", "popular_fill"}) {
-    fallbacks_->Get({kind});  // exported at 0 from the start
+  // Children the request path uses, created now (exported at 0 from the
+  // start) so that recording needs no lookup under a lock.
+  cold_start_ = fallbacks_->Get({"cold_start"});
+  fold_in_ = fallbacks_->Get({"fold_in"});
+  popular_fill_ = fallbacks_->Get({"popular_fill"});
+  for (const char* method : kAnswerMethods) {
+    for (const char* reason : kDegradedReasons) {
+      degraded_by_.emplace(absl::StrCat(method, "/", reason),
+                           degraded_->Get({method, reason}));
+    }
+    degraded_by_.emplace(absl::StrCat(method, "/other"),
+                         degraded_->Get({method, "other"}));
   }
   AddCollectors();
 }
@@ -178,15 +194,22 @@ std::string ServerMetrics::DegradedReasonLabel(absl::string_view reason) {
   return "other";
 }
 
+void ServerMetrics::CountDegraded(absl::string_view method,
+                                  absl::string_view reason) {
+  const std::string label = DegradedReasonLabel(reason);
+  auto it = degraded_by_.find(absl::StrCat(method, "/", label));
+  // A method outside kAnswerMethods: looked up under the family's lock.
+  metrics::Counter* counter =
+      it != degraded_by_.end() ? it->second : degraded_->Get({method, label});
+  counter->Increment();
+}
+
 void ServerMetrics::RecordAnswer(absl::string_view method,
                                  const recommender::AnswerMeta& meta) {
-  if (meta.degraded) {
-    degraded_->Get({method, DegradedReasonLabel(meta.degraded_reason)})
-        ->Increment();
-  }
-  if (meta.cold_start) fallbacks_->Get({"cold_start"})->Increment();
-  if (meta.folded_in) fallbacks_->Get({"fold_in"})->Increment();
-  if (meta.popular_filled > 0) fallbacks_->Get({"popular_fill"})->Increment();
+  if (meta.degraded) CountDegraded(method, meta.degraded_reason);
+  if (meta.cold_start) cold_start_->Increment();
+  if (meta.folded_in) fold_in_->Increment();
+  if (meta.popular_filled > 0) popular_fill_->Increment();
 }
 
 void ServerMetrics::RecordMarketingAnswer(
@@ -194,11 +217,21 @@ void ServerMetrics::RecordMarketingAnswer(
   if (!meta.degraded) return;
   // One answer may name several components ("a unavailable (...); b
   // unavailable (...)"): count it under the first.
-  degraded_->Get({method, DegradedReasonLabel(meta.degraded_reason)})
-      ->Increment();
+  CountDegraded(method, meta.degraded_reason);
 }
 
 ServerMetrics::LocalSlot* ServerMetrics::Slot(absl::string_view name) {
+  {
+    // The common case, a slot seen before: a shared lock.
+    absl::ReaderMutexLock lock(&mu_);
+    if (known_slots_.contains(name)) {
+      auto it = slots_.find(name);
+      if (it != slots_.end()) return it->second.get();
+    } else {
+      auto it = slots_.find("other");
+      if (it != slots_.end()) return it->second.get();
+    }
+  }
   absl::MutexLock lock(&mu_);
   const std::string label =
       known_slots_.contains(name) ? std::string(name) : std::string("other");
@@ -256,7 +289,7 @@ void ServerMetrics::SetSlotCountsSource(SlotCountsSource source) {
 
 std::vector<SlotCounts> ServerMetrics::LocalSlotCounts() const {
   std::vector<SlotCounts> out;
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
   for (const auto& [name, slot] : slots_) {
     SlotCounts& c = out.emplace_back();
     c.slot = name;
@@ -284,7 +317,7 @@ void ServerMetrics::AddCollectors() {
   const int64_t id = registry_->AddCollector([this] {
     SlotCountsSource source;
     {
-      absl::MutexLock lock(&mu_);
+      absl::ReaderMutexLock lock(&mu_);
       source = source_;
     }
     const std::vector<SlotCounts> counts =

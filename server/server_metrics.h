@@ -11,9 +11,10 @@
 // list (others "other"), slots from the configured slot names (others
 // "other"). No label ever holds a user or item id.
 //
-// Thread safety: all methods are safe for concurrent use; the Record*
-// calls on the request path only update atomics (a child is looked up under
-// a lock once per label tuple, then kept).
+// Thread safety: all methods are safe for concurrent use. On the request
+// path the interceptor and RecordAnswer only update atomics (children are
+// created at construction, or once per method and code and then kept);
+// RecordEvents finds a slot's counters under a shared (reader) lock.
 #ifndef RECSYS_SERVER_SERVER_METRICS_H_
 #define RECSYS_SERVER_SERVER_METRICS_H_
 
@@ -133,12 +134,18 @@ class ServerMetrics {
     metrics::Counter gmv;
   };
   LocalSlot* Slot(absl::string_view name);
+  void CountDegraded(absl::string_view method, absl::string_view reason);
 
   // Immutable after construction.
   metrics::Registry* const registry_;
   metrics::Family<metrics::Histogram>* rpc_duration_;
   metrics::Family<metrics::Counter>* degraded_;
   metrics::Family<metrics::Counter>* fallbacks_;
+  metrics::Counter* cold_start_;
+  metrics::Counter* fold_in_;
+  metrics::Counter* popular_fill_;
+  // "method/reason" -> child of degraded_, for the answering methods.
+  absl::flat_hash_map<std::string, metrics::Counter*> degraded_by_;
   absl::flat_hash_map<std::string, std::unique_ptr<MethodSeries>> methods_;
   MethodSeries other_;
   // Collectors added to registry_, removed by the destructor.
