@@ -42,5 +42,13 @@ async function main() {
   fs.writeFileSync(out, Buffer.from(shot.data, "base64"));
   ws.close();
 }
-main().then(() => { browser.kill(); fs.rmSync(profile, { recursive: true, force: true }); },
-            e => { console.error(e); browser.kill(); process.exit(1); });
+// The profile is removed once the browser has exited (it writes there
+// until then).
+function finish(code) {
+  browser.on("exit", () => {
+    try { fs.rmSync(profile, { recursive: true, force: true }); } catch (e) {}
+    process.exit(code);
+  });
+  browser.kill();
+}
+main().then(() => finish(0), e => { console.error(e); finish(1); });
