@@ -100,6 +100,7 @@ class ItemCache final : public ItemCachingFeatureStore {
       absl::ReaderMutexLock lock(&mu_);
       stats.items = static_cast<int64_t>(items_.size());
       stats.catalog_version = version_;
+      stats.last_refresh = last_refresh_;
     }
     stats.hits = hits_.load(std::memory_order_relaxed);
     stats.misses = misses_.load(std::memory_order_relaxed);
@@ -151,6 +152,8 @@ class ItemCache final : public ItemCachingFeatureStore {
   mutable std::atomic<int64_t> hits_{0};
   mutable std::atomic<int64_t> misses_{0};
   mutable std::atomic<int64_t> refreshes_{0};
+  // When the change feed was last read successfully; InfinitePast: never.
+  mutable absl::Time last_refresh_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   mutable std::atomic<int64_t> refresh_failures_{0};
   mutable std::atomic<int64_t> invalidated_{0};
 };
@@ -214,6 +217,7 @@ void ItemCache::MaybeRefresh(absl::Time deadline) const {
       refresh_failures_.fetch_add(1, std::memory_order_relaxed);
     } else {
       refreshes_.fetch_add(1, std::memory_order_relaxed);
+      last_refresh_ = absl::Now();
       if (since < 0 || changes->reset) {
         invalidated_.fetch_add(static_cast<int64_t>(items_.size()), std::memory_order_relaxed);
         items_.clear();

@@ -62,6 +62,9 @@ struct ItemCacheStats {
   int64_t refresh_failures = 0;
   int64_t invalidated = 0;   // items dropped after a change
   int64_t catalog_version = -1;  // last version seen; -1: none yet
+  // Last successful change-feed read (the cache is at most this old plus
+  // max_staleness behind other writers); InfinitePast: none yet.
+  absl::Time last_refresh = absl::InfinitePast();
 };
 
 class ItemCachingFeatureStore : public FeatureStore {

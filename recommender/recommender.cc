@@ -130,6 +130,13 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
                     FeatureDeadline(request.deadline, options_.feature_timeout), ctx.get(),
                     &answer.meta);
   answer.slots = FillSlots(*ctx, lists, *rules_);
+  answer.meta.cold_start = ctx->query.empty();
+  answer.meta.folded_in = ctx->folded_in;
+  for (const SlotAnswer& slot : answer.slots) {
+    for (const ScoredItem& item : slot.items) {
+      if (item.reason.code == ReasonCode::kPopular) ++answer.meta.popular_filled;
+    }
+  }
   return answer;
 }
 

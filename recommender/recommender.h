@@ -74,6 +74,14 @@ struct AnswerMeta {
   std::string model_version;
   bool degraded = false;
   std::string degraded_reason;
+  // How RecommendProducts made the answer, for the server's metrics (not
+  // sent to clients). cold_start: no user vector (unknown user without
+  // activity), so only non-personal sources ran; folded_in: the user vector
+  // was folded in from live activity; popular_filled: items shown from the
+  // popular fill.
+  bool cold_start = false;
+  bool folded_in = false;
+  int popular_filled = 0;
 };
 
 struct ItemFilters {

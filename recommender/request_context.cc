@@ -130,7 +130,10 @@ void ResolveUserSignal(const RecommenderOptions& options, RequestContext* ctx) {
   }
   if ((user_row < 0 || newer_activity) && !fold_in.empty()) {
     auto folded = model::FoldInUser(bundle, fold_in);
-    if (folded.ok()) ctx->query = *std::move(folded);
+    if (folded.ok()) {
+      ctx->query = *std::move(folded);
+      ctx->folded_in = true;
+    }
   }
   if (ctx->query.empty() && user_row >= 0) {
     absl::Span<const float> v = bundle.user_vector(user_row);

@@ -142,6 +142,8 @@ struct RequestContext {
   // bought row's entry (pointing into `history`).
   std::vector<model::HistoryEntry> history;
   absl::flat_hash_map<int32_t, const model::HistoryEntry*> bought;
+  // True when `query` was folded in from the user's live activity.
+  bool folded_in = false;
   // The user's vector (trained or folded in); empty: no signal.
   std::vector<float> query;
 

@@ -522,9 +522,53 @@ std::string Stats::ToString() const {
 Client::Client(const Options& options)
     : options_(options),
       address_(absl::StrCat(options.host, ":", options.port)),
-      pool_(std::make_unique<Pool>(options_, address_)) {}
+      pool_(std::make_unique<Pool>(options_, address_)) {
+  metrics::Registry* registry = options_.metrics;
+  if (registry == nullptr) return;
+  call_seconds_ =
+      registry
+          ->AddHistogram("recsys_redis_call_duration_seconds",
+                         "Redis round trips (pipelines), from acquiring a "
+                         "connection to the last reply.",
+                         {}, metrics::LatencyBuckets())
+          ->Get({});
+  call_errors_ = registry->AddCounter(
+      "recsys_redis_call_errors_total",
+      "Redis round trips that failed, by status code (UNAVAILABLE includes "
+      "calls refused fast while connecting backs off or the stall breaker is "
+      "open).",
+      {"code"});
+  collector_id_ = registry->AddCollector([this] {
+    const Stats stats = GetStats();
+    using metrics::MakeFamily;
+    using metrics::Type;
+    return std::vector<metrics::FamilySnapshot>{
+        MakeFamily("recsys_redis_pool_connections",
+                   "Redis connections open (state=open) and idle among them.",
+                   Type::kGauge, {"state"},
+                   {{{"open"}, static_cast<double>(stats.open_connections)},
+                    {{"idle"}, static_cast<double>(stats.idle_connections)}}),
+        MakeFamily("recsys_redis_pool_size",
+                   "Maximum Redis connections of the process.", Type::kGauge,
+                   {}, {{{}, static_cast<double>(stats.pool_size)}}),
+        MakeFamily("recsys_redis_failing_fast",
+                   "1 while Redis calls fail fast (connect backoff or open "
+                   "stall breaker), else 0.",
+                   Type::kGauge, {}, {{{}, stats.failing_fast ? 1.0 : 0.0}}),
+        MakeFamily("recsys_redis_stall_trips_total",
+                   "Times the stall breaker opened.", Type::kCounter, {},
+                   {{{}, static_cast<double>(stats.stall_trips)}}),
+        MakeFamily("recsys_redis_stale_retries_total",
+                   "Reads re-sent after a stale pooled connection.",
+                   Type::kCounter, {},
+                   {{{}, static_cast<double>(stats.stale_retries)}}),
+    };
+  });
+}
 
-Client::~Client() = default;
+Client::~Client() {
+  if (collector_id_ != 0) options_.metrics->RemoveCollector(collector_id_);
+}
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(const Options& options) {
   RECSYS_RETURN_IF_ERROR(ValidateOptions(options));
@@ -536,6 +580,23 @@ std::string Client::Describe() const {
 }
 
 absl::StatusOr<std::vector<Value>> Client::RoundTrip(
+    absl::Span<const Command> commands, absl::Time deadline,
+    CallKind kind) const {
+  if (call_seconds_ == nullptr || commands.empty()) {
+    return RoundTripUnmeasured(commands, deadline, kind);
+  }
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::vector<Value>> replies =
+      RoundTripUnmeasured(commands, deadline, kind);
+  call_seconds_->Observe(absl::ToDoubleSeconds(absl::Now() - start));
+  if (!replies.ok()) {
+    call_errors_->Get({absl::StatusCodeToString(replies.status().code())})
+        ->Increment();
+  }
+  return replies;
+}
+
+absl::StatusOr<std::vector<Value>> Client::RoundTripUnmeasured(
     absl::Span<const Command> commands, absl::Time deadline,
     CallKind kind) const {
   if (deadline == absl::InfiniteFuture()) {

@@ -75,6 +75,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "metrics/metrics.h"
 
 namespace recsys::redis {
 
@@ -107,6 +108,12 @@ struct Options {
   // reconnect_backoff. 0: never. One slow answer (a scheduling stall) does
   // not trip it; a hung Redis does within a few calls.
   int stall_trip = 3;
+  // Where the client records its metrics (borrowed; must outlive the
+  // client): recsys_redis_call_duration_seconds, recsys_redis_call_errors_total
+  // by code, and a scrape-time collector of the pool's Stats (connections,
+  // failing_fast, stall trips), registered by Create. The client must then
+  // outlive the registry's last scrape. Default null: no metrics.
+  metrics::Registry* metrics = nullptr;
 };
 
 // OK, or InvalidArgument naming the bad field: empty host, port outside
@@ -265,10 +272,18 @@ class Client {
  private:
   class Pool;
   explicit Client(const Options& options);
+  // RoundTrip without the metrics.
+  absl::StatusOr<std::vector<Value>> RoundTripUnmeasured(
+      absl::Span<const Command> commands, absl::Time deadline,
+      CallKind kind) const;
 
   // Immutable after construction.
   const Options options_;
   const std::string address_;
+  // Null without Options::metrics.
+  metrics::Histogram* call_seconds_ = nullptr;
+  metrics::Family<metrics::Counter>* call_errors_ = nullptr;
+  int64_t collector_id_ = 0;  // of the pool-stats collector; 0: none
   // Thread-safe; holds every connection and the failure policy.
   const std::unique_ptr<Pool> pool_;
 };

@@ -24,6 +24,11 @@
 #                                 the global rules)
 #   BENCH_MICRO_TIME [2]          seconds per micro-benchmark
 #   BENCH_SERVER_FLAGS []         extra recsys_server flags
+#   BENCH_SCRAPE_RUNS [2]         pairs of closed-loop runs (BENCH_SCRAPE_CONCURRENCY
+#                                 [first of BENCH_CONCURRENCY] outstanding) without,
+#                                 then with, a GET /metrics every second; prints the
+#                                 throughput and p99 ratio (docs/benchmarks.md,
+#                                 "Scraping"). 0: none
 #   BENCH_HANG [4]                seconds Redis is stopped (SIGSTOP) during a
 #                                 last run at 500 requests/s (0: no such run)
 #   BENCH_BURST [2000]            last, bursts of this many requests sent at
@@ -70,6 +75,7 @@ RETRIES=${BENCH_RETRIES:-0}
 HANG=${BENCH_HANG:-4}
 BURST=${BENCH_BURST:-2000}
 BURST_MIXES=${BENCH_BURST_MIXES:-events:1 profile:1 home_known:1}
+SCRAPE_RUNS=${BENCH_SCRAPE_RUNS:-2}
 WORK=${BENCH_DIR:-bench-serving}
 
 command -v redis-server > /dev/null || { echo "redis-server is required"; exit 1; }
@@ -186,11 +192,12 @@ OMP_NUM_THREADS=1 "$BIN/bench/recsys_bench_micro" --model_root="$WORK/models" \
   --benchmark_out="$WORK/micro.json" --benchmark_out_format=json | tee "$WORK/micro.log"
 
 echo "== recsys_server"
-rm -f "$WORK/server.port"
+rm -f "$WORK/server.port" "$WORK/http.port"
 # shellcheck disable=SC2086
 OMP_NUM_THREADS=1 "$BIN/server/recsys_server" --model_root="$WORK/models" \
   --redis="127.0.0.1:$REDIS_PORT" --slots_config="$SLOTS_CONFIG" --poll_seconds=0 \
-  --listen=127.0.0.1:0 --port_file="$WORK/server.port" ${BENCH_SERVER_FLAGS:-} \
+  --listen=127.0.0.1:0 --port_file="$WORK/server.port" \
+  --http_listen=127.0.0.1:0 --http_port_file="$WORK/http.port" ${BENCH_SERVER_FLAGS:-} \
   > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 PIDS+=($SERVER_PID)
@@ -224,6 +231,34 @@ for c in $CONCURRENCY; do
   echo "== closed loop, $c outstanding"
   load_run "closed_$c" --mode=closed --concurrency="$c"
 done
+if ((SCRAPE_RUNS > 0)); then
+  CONCURRENCY_ARRAY=($CONCURRENCY)
+  SCRAPE_C=${BENCH_SCRAPE_CONCURRENCY:-${CONCURRENCY_ARRAY[0]}}
+  METRICS_URL="http://127.0.0.1:$(cat "$WORK/http.port")/metrics"
+  for ((i = 1; i <= SCRAPE_RUNS; i++)); do
+    echo "== closed loop, $SCRAPE_C outstanding, no scrape ($i/$SCRAPE_RUNS)"
+    load_run "noscrape_$i" --mode=closed --concurrency="$SCRAPE_C"
+    echo "== closed loop, $SCRAPE_C outstanding, GET /metrics every second ($i/$SCRAPE_RUNS)"
+    ( while true; do curl -s -o /dev/null "$METRICS_URL"; sleep 1; done ) &
+    SCRAPER_PID=$!
+    load_run "scrape_$i" --mode=closed --concurrency="$SCRAPE_C"
+    kill "$SCRAPER_PID"; wait "$SCRAPER_PID" 2> /dev/null || true
+  done
+  python3 - "$WORK" "$SCRAPE_RUNS" <<'PY' | tee "$WORK/scrape.log"
+import json, os, sys
+work, runs = sys.argv[1], int(sys.argv[2])
+def load(kind):
+    return [json.load(open(os.path.join(work, "%s_%d.json" % (kind, i)))) for i in range(1, runs + 1)]
+off, on = load("noscrape"), load("scrape")
+rate = lambda rs: sum(r["achieved_rate"] for r in rs) / len(rs)
+p99 = lambda rs: sum(r["all"]["p99_ms"] for r in rs) / len(rs)
+print("| scrape /metrics every second | throughput (requests/s) | p99 (ms) |")
+print("|---|---|---|")
+print("| no | %.0f | %.2f |" % (rate(off), p99(off)))
+print("| yes | %.0f | %.2f |" % (rate(on), p99(on)))
+print("| ratio (with / without) | %.3f | %.3f |" % (rate(on) / rate(off), p99(on) / p99(off)))
+PY
+fi
 echo "== gRPC alone: health checks (no model, no Redis), 1000 requests/s"
 load_run grpc_1000 --mode=open --rate=1000 --mix=health:100
 if ((HANG > 0)); then

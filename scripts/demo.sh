@@ -89,13 +89,15 @@ awk '$1=="line:"{sub(/^line: /, ""); print}' "$DEMO_DIR/new-api-key.txt" > "$DEM
 rm -f "$DEMO_DIR/new-api-key.txt"
 umask 022
 echo "API keys file: $(cat "$DEMO_DIR/api_keys")"
-rm -f "$DEMO_DIR/server.port"
+rm -f "$DEMO_DIR/server.port" "$DEMO_DIR/http.port"
 "$BIN/server/recsys_server" --model_root="$DEMO_DIR/models" \
   --api_keys_file="$DEMO_DIR/api_keys" \
   --redis="127.0.0.1:$REDIS_PORT" --redis_password_file="$PASSWORD_FILE" \
   --listen=127.0.0.1:0 \
   --slots_config="$ROOT/deploy/slots.textproto" \
-  --port_file="$DEMO_DIR/server.port" > "$DEMO_DIR/server.log" 2>&1 &
+  --port_file="$DEMO_DIR/server.port" \
+  --http_listen=127.0.0.1:0 --http_port_file="$DEMO_DIR/http.port" \
+  > "$DEMO_DIR/server.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 300); do
   [[ -s "$DEMO_DIR/server.port" ]] && break
@@ -221,9 +223,19 @@ grep -h "gate: " "$DEMO_DIR/nightly.log" | sed 's/^[^ ]* INFO //'
 echo "recsys_nightly exit code: $nightly_rc"
 grep '^recsys_nightly_gate_decision' "$DEMO_DIR/recsys_nightly.prom"
 
+echo
+echo "== 10. Metrics and the live status page"
+echo "-- the storefront reports what it showed and what was clicked, per slot"
+cli event --type=impression --user="$HEAVY" --item="$TOP_ITEM" --slot=homepage_hero --time="$MORNING"
+cli event --type=click --user="$HEAVY" --item="$TOP_ITEM" --slot=homepage_hero --time="$MORNING"
+HTTP="http://127.0.0.1:$(cat "$DEMO_DIR/http.port")"
+echo "status page: $HTTP/   metrics: $HTTP/metrics   probes: $HTTP/healthz $HTTP/readyz"
+curl -s "$HTTP/metrics" | grep -E '^recsys_(rpc_duration_seconds_count\{service="recsys.v1.Recommender",method="RecommendProducts"|model_info|slot_impressions_total|coupon_redeemed_total|redis_failing_fast)' | head -12
+
 if [[ "${KEEP_RUNNING:-0}" == "1" ]]; then
   echo
   echo "Still running: redis-server (port $REDIS_PORT) and recsys_server ($TARGET)."
+  echo "Status page: $HTTP/ (metrics: $HTTP/metrics)"
   echo "Try: $CLI --target=$TARGET --api_key_file=$DEMO_DIR/demo.key recommend --user=$HEAVY"
   echo "Stop with: kill ${PIDS[*]}"
 fi

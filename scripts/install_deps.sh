@@ -14,6 +14,9 @@ PACKAGES=(
   libboost-math-dev
   # Checks of deploy/: YAML lint and the Compose file.
   yamllint docker-compose
+  # Observability: the HTTP port (cpp-httplib), promtool (alert rule tests,
+  # `promtool check metrics`), headless Chromium (the status page test).
+  libcpp-httplib-dev prometheus chromium python3
 )
 
 missing=()

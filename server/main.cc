@@ -29,6 +29,8 @@
 #include "feature_store/in_memory_feature_store.h"
 #include "feature_store/item_cache.h"
 #include "feature_store/redis_feature_store.h"
+#include "metrics/metrics.h"
+#include "metrics/process.h"
 #include "model/model_format.h"
 #include "marketing/coupon_store.h"
 #include "marketing/coupons.h"
@@ -38,6 +40,8 @@
 #include "recommender/storefront.h"
 #include "server/auth.h"
 #include "server/coupon_event_sink.h"
+#include "server/http_server.h"
+#include "server/server_metrics.h"
 #include "server/recommender_service.h"
 #include "redis/client.h"
 #include "redis/password.h"
@@ -109,6 +113,12 @@ ABSL_FLAG(std::string, tls_key, "", "Private key of --tls_cert (PEM).");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "CA certificates (PEM) that sign client certificates: mutual TLS, a client "
           "without a certificate signed by them cannot connect. Requires --tls_cert.");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464",
+          "Address of the operators' HTTP port: /metrics (Prometheus), /healthz, /readyz "
+          "and the live status page at /; port 0: any free port; empty: no HTTP port. "
+          "Default: this host only.");
+ABSL_FLAG(std::string, http_port_file, "",
+          "If set, the bound HTTP port is written to this file once serving (for scripts).");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written to this file once serving (for scripts).");
 
@@ -123,6 +133,15 @@ absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag, const std::stri
     return absl::NotFoundError(absl::StrCat("--", flag, ": cannot read ", path));
   }
   return text.str();
+}
+
+// Writes `port` and a newline to `path` through a temporary file and a
+// rename, so a reader never sees a partial file.
+bool WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  return f != nullptr && std::fprintf(f, "%d\n", port) >= 0 && std::fclose(f) == 0 &&
+         std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
 }  // namespace
@@ -170,6 +189,11 @@ int main(int argc, char** argv) {
     server_options.security.tls_client_ca_pem = *std::move(client_ca);
   }
 
+  // Declared first: every component that records into it must be
+  // destroyed before it (the HTTP server, which scrapes it, stops first).
+  metrics::Registry registry;
+  registry.AddCollector(metrics::ProcessCollector());
+
   model::ModelStoreOptions store_options;
   store_options.root = absl::GetFlag(FLAGS_model_root);
   store_options.poll_interval = absl::Seconds(absl::GetFlag(FLAGS_poll_seconds));
@@ -209,6 +233,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     redis_options->pool_size = absl::GetFlag(FLAGS_redis_pool);
+    redis_options->metrics = &registry;
     auto password = redis::ReadPassword(absl::GetFlag(FLAGS_redis_password_file));
     if (!password.ok()) {
       LogError(absl::StrCat("--redis_password_file: ", password.status().message()));
@@ -242,6 +267,7 @@ int main(int argc, char** argv) {
         LogError(absl::StrCat("--item_cache_staleness: ", cached.status().message()));
         return 1;
       }
+      server::AddItemCacheCollector(&registry, cached->get());
       features = *std::move(cached);
     }
     marketing::RedisCouponStoreOptions redis_coupon_options;
@@ -329,6 +355,7 @@ int main(int argc, char** argv) {
   server_options.limits.max_concurrent_calls = absl::GetFlag(FLAGS_max_concurrent_calls);
   server_options.limits.max_audience_streams = absl::GetFlag(FLAGS_max_audience_streams);
   server_options.redis = redis_client.get();
+  server_options.metrics = &registry;
   auto server = server::RecsysServer::Start(server_options, models->get(), features.get(),
                                             storefront->get(), marketer->get());
   if (!server.ok()) {
@@ -336,13 +363,28 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
-    const std::string path = absl::GetFlag(FLAGS_port_file);
-    const std::string tmp = path + ".tmp";
-    FILE* f = std::fopen(tmp.c_str(), "w");
-    if (f == nullptr || std::fprintf(f, "%d\n", (*server)->port()) < 0 ||
-        std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
-      LogError(absl::StrCat("cannot write --port_file ", path));
+    if (!WritePortFile(absl::GetFlag(FLAGS_port_file), (*server)->port())) {
+      LogError(absl::StrCat("cannot write --port_file ", absl::GetFlag(FLAGS_port_file)));
       return 1;
+    }
+  }
+  std::unique_ptr<server::HttpServer> http;
+  if (!absl::GetFlag(FLAGS_http_listen).empty()) {
+    server::HttpOptions http_options;
+    http_options.listen_address = absl::GetFlag(FLAGS_http_listen);
+    auto started = server::HttpServer::Start(http_options, &registry,
+                                             [s = server->get()] { return s->serving(); });
+    if (!started.ok()) {
+      LogError(absl::StrCat("--http_listen: ", started.status().message()));
+      return 1;
+    }
+    http = *std::move(started);
+    if (!absl::GetFlag(FLAGS_http_port_file).empty()) {
+      if (!WritePortFile(absl::GetFlag(FLAGS_http_port_file), http->port())) {
+        LogError(absl::StrCat("cannot write --http_port_file ",
+                              absl::GetFlag(FLAGS_http_port_file)));
+        return 1;
+      }
     }
   }
   int signal_number = 0;
@@ -354,6 +396,7 @@ int main(int argc, char** argv) {
   absl::SleepFor(drain);
   LogInfo("closing the port; finishing the calls in flight");
   (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
+  if (http != nullptr) http->Stop();
   LogInfo("stopped");
   return 0;
 }

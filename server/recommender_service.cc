@@ -1,5 +1,6 @@
 #include "server/recommender_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <utility>
@@ -152,6 +153,7 @@ grpc::Status RecommenderService::DoRecommendProducts(absl::Time deadline,
   query.deadline = deadline;
   auto answer = recommender_->RecommendProducts(query);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
+  if (metrics_ != nullptr) metrics_->RecordAnswer("RecommendProducts", answer->meta);
   for (const auto& slot : answer->slots) {
     v1::SlotResult* out = response->add_slots();
     out->set_name(slot.name);
@@ -178,6 +180,7 @@ grpc::Status RecommenderService::DoSimilarItems(absl::Time deadline,
   query.deadline = deadline;
   auto answer = recommender_->SimilarItems(query);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
+  if (metrics_ != nullptr) metrics_->RecordAnswer("SimilarItems", answer->meta);
   for (const auto& item : answer->items) ToProto(item, response->add_items());
   ToProto(answer->meta, response->mutable_meta());
   return grpc::Status::OK;
@@ -201,6 +204,7 @@ grpc::Status RecommenderService::DoRecommendCoupons(absl::Time deadline,
                              : absl::InfinitePast();
   auto answer = marketer_->RecommendCoupons(request.user_id(), request.k(), now, deadline);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
+  if (metrics_ != nullptr) metrics_->RecordMarketingAnswer("RecommendCoupons", answer->meta);
   for (const marketing::RankedCoupon& c : answer->coupons) {
     v1::RecommendedCoupon* out = response->add_coupons();
     out->set_coupon_id(c.coupon_id);
@@ -331,6 +335,14 @@ grpc::Status RecommenderService::DoRecordEvents(absl::Time deadline,
   }
   auto answer = storefront_->RecordEvents(events, deadline);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
+  if (metrics_ != nullptr) {
+    std::vector<int> rejected;
+    rejected.reserve(answer->rejected.size());
+    for (const auto& r : answer->rejected) rejected.push_back(r.first);
+    std::sort(rejected.begin(), rejected.end());
+    metrics_->RecordAnswer("RecordEvents", answer->meta);
+    metrics_->RecordEvents(events, rejected);
+  }
   response->set_accepted(answer->accepted);
   response->set_duplicates(answer->duplicates);
   for (const auto& [index, message] : answer->rejected) {
@@ -392,6 +404,7 @@ grpc::Status RecommenderService::DoGetUserProfile(absl::Time deadline,
       answer->meta.degraded_reason = m.meta.degraded_reason;
     }
   }
+  if (metrics_ != nullptr) metrics_->RecordAnswer("GetUserProfile", answer->meta);
   ToProto(answer->meta, response->mutable_meta());
   return grpc::Status::OK;
 }
@@ -749,6 +762,18 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
     s->admin_service_ =
         std::make_unique<AdminService>(models, features, storefront, marketer, api_keys);
   }
+  if (options.metrics != nullptr) {
+    s->metrics_ = std::make_unique<ServerMetrics>(options.metrics);
+    s->recommender_service_->SetMetrics(s->metrics_.get());
+    std::vector<std::string> slots(storefront->recommender().options().blended_slots.begin(),
+                                   storefront->recommender().options().blended_slots.end());
+    if (const auto plan = storefront->recommender().slot_plan(); plan != nullptr) {
+      for (const recommender::SlotRule& rule : plan->slots()) slots.push_back(rule.name);
+    }
+    s->metrics_->SetKnownSlots(slots);
+    s->metrics_->AddModelCollector(models);
+    s->metrics_->AddCouponCollector(marketer);
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   if (options.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -777,6 +802,12 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
     LogWarning("no API keys (--api_keys_file): every recsys.v1 call is open to any client");
   }
   builder.AddListeningPort(options.listen_address, credentials, &s->port_);
+  if (s->metrics_ != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(s->metrics_->NewInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   builder.RegisterService(s->recommender_service_.get());
   builder.RegisterService(s->admin_service_.get());
   s->server_ = builder.BuildAndStart();

@@ -45,6 +45,8 @@
 #include "redis/client.h"
 #include "server/auth.h"
 #include "server/callback_handler.h"
+#include "server/http_server.h"
+#include "server/server_metrics.h"
 
 namespace recsys::server {
 
@@ -103,6 +105,11 @@ class RecommenderService : public recsys::v1::Recommender::Service {
                               const recsys::v1::GetUserProfileRequest* request,
                               recsys::v1::UserProfile* response) override;
 
+  // Where answers' degraded flags, fallbacks and accepted events are
+  // counted (borrowed; must outlive the service). Set before serving;
+  // default null: not counted.
+  void SetMetrics(ServerMetrics* metrics) { metrics_ = metrics; }
+
  protected:
   // OK when the call may run `method` (always, without API keys); else
   // UNAUTHENTICATED or PERMISSION_DENIED.
@@ -133,6 +140,8 @@ class RecommenderService : public recsys::v1::Recommender::Service {
   const CallLimits limits_;
   // FindAudience streams running now (<= limits_.max_audience_streams).
   std::atomic<int> audience_streams_{0};
+  // Set once by RecsysServer::Create before serving (SetMetrics); may stay null.
+  ServerMetrics* metrics_ = nullptr;
 };
 
 // RecommenderService with every unary call on the callback API
@@ -276,6 +285,11 @@ struct ServerOptions {
   bool reflection = true;
   // API keys and TLS; default: open and plaintext.
   ServerSecurity security;
+  // Where the server records its metrics (server_metrics.h: every call's
+  // latency and code, degraded answers, fallbacks, per-slot events, the
+  // model and coupon collectors). Borrowed; must outlive the server.
+  // Default null: no metrics.
+  metrics::Registry* metrics = nullptr;
 };
 
 // A running gRPC server with both services, health checking (the
@@ -308,6 +322,11 @@ class RecsysServer {
   void Shutdown(absl::Duration grace = absl::Seconds(5));
   // In-process channel, for tests and tools in the same process.
   std::shared_ptr<grpc::Channel> InProcessChannel();
+  // True while the recommender's gRPC health status is SERVING: from Start
+  // until Drain (what /readyz reports).
+  bool serving() const { return !draining_.load(); }
+  // Null without ServerOptions::metrics.
+  ServerMetrics* metrics() const { return metrics_.get(); }
 
  private:
   RecsysServer() = default;
@@ -319,6 +338,8 @@ class RecsysServer {
 
   ServerOptions options_;
   feature_store::FeatureStore* features_ = nullptr;
+  // Declared before server_: the interceptors point to it.
+  std::unique_ptr<ServerMetrics> metrics_;
   // Unary calls in flight on the callback API (both services).
   CallCounter calls_;
   std::unique_ptr<RecommenderService> recommender_service_;

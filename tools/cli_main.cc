@@ -66,6 +66,9 @@ ABSL_FLAG(double, price, 0, "event: unit price.");
 ABSL_FLAG(std::string, event_id, "",
           "event: its id; sending the same id again is not applied again (empty: the server "
           "derives one from the content).");
+ABSL_FLAG(std::string, slot, "",
+          "event: the slot the item was shown in (impressions, clicks, and purchases "
+          "attributed to a slot).");
 ABSL_FLAG(std::string, version, "", "reload: version to load (empty: the newest valid one).");
 ABSL_FLAG(int, history, 10, "profile: history entries shown.");
 ABSL_FLAG(std::string, service, "", "health: service name (empty: the server).");
@@ -285,6 +288,7 @@ class Cli {
     e->set_quantity(absl::GetFlag(FLAGS_quantity));
     e->set_price(absl::GetFlag(FLAGS_price));
     e->set_event_id(absl::GetFlag(FLAGS_event_id));
+    e->set_slot(absl::GetFlag(FLAGS_slot));
     v1::RecordEventsResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(&ctx);

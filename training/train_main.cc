@@ -7,7 +7,9 @@
 //   recsys_train --load_redis_only --model_dir /models/<version>
 //       --redis 127.0.0.1:6379      (reload a Redis that came back empty)
 #include <cstdint>
+#include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +23,7 @@
 #include "feature_store/redis_feature_store.h"
 #include "marketing/coupons.h"
 #include "marketing/segment_store.h"
+#include "metrics/metrics.h"
 #include "model/model_format.h"
 #include "redis/client.h"
 #include "redis/password.h"
@@ -67,6 +70,11 @@ ABSL_FLAG(int, ranker_validation_days, 30,
           "Days at the end of the data on which the production ranker's weights "
           "are fit (0: default weights).");
 ABSL_FLAG(uint64_t, seed, kAls.seed, "Seed of the factor initialisation.");
+ABSL_FLAG(std::string, metrics_file, "",
+          "After a successful run, write its metrics in the Prometheus text format to this "
+          "file (through a temporary file and a rename), for node-exporter's textfile "
+          "collector (e.g. /var/lib/node_exporter/textfile/recsys_train.prom): last success "
+          "time, duration, rows read and skipped, final loss. Empty: none.");
 ABSL_FLAG(bool, loss, true,
           "Compute and print the loss after every iteration (one extra pass).");
 ABSL_FLAG(std::string, index, "auto",
@@ -124,6 +132,51 @@ absl::Status ParseTimeFlag(absl::string_view name, const std::string& value,
         absl::StrCat("--", name, ": bad time '", value, "'"));
   }
   *out = *t;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+namespace {
+
+// The run's metrics as a Prometheus textfile, written atomically.
+absl::Status WriteMetricsFile(const std::string& path,
+                              const recsys::training::TrainResult& result) {
+  recsys::metrics::Registry registry;
+  auto gauge = [&registry](absl::string_view name, absl::string_view help, double value) {
+    registry.AddGauge(name, help)->Get({})->Set(value);
+  };
+  gauge("recsys_training_last_success_timestamp_seconds",
+        "When the last successful training run ended.", static_cast<double>(std::time(nullptr)));
+  gauge("recsys_training_duration_seconds", "Wall time of the last successful run.",
+        result.total_seconds);
+  gauge("recsys_training_rows_read", "Data rows read by the last successful run.",
+        static_cast<double>(result.read_stats.rows_read));
+  gauge("recsys_training_rows_used", "Rows used (rows read less those skipped).",
+        static_cast<double>(result.read_stats.rows_used));
+  auto* skipped = registry.AddGauge("recsys_training_rows_skipped",
+                                    "Rows skipped by the last successful run, by reason.",
+                                    {"reason"});
+  skipped->Get({"total"})->Set(static_cast<double>(result.read_stats.total_skipped()));
+  for (const auto& [reason, rows] : result.read_stats.skipped) {
+    skipped->Get({reason})->Set(static_cast<double>(rows));
+  }
+  gauge("recsys_training_users", "Users in the trained model.", result.users);
+  gauge("recsys_training_items", "Items in the trained model.", result.items);
+  gauge("recsys_training_interactions", "Distinct (user, item) pairs trained on.",
+        static_cast<double>(result.interactions));
+  if (!result.iterations.empty() && !std::isnan(result.iterations.back().loss)) {
+    gauge("recsys_training_final_loss",
+          "Normalised ALS loss after the last iteration (evaluation of the fit).",
+          result.iterations.back().loss);
+  }
+  const std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  const std::string text = registry.Exposition();
+  if (f == nullptr || std::fwrite(text.data(), 1, text.size(), f) != text.size() ||
+      std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("--metrics_file: cannot write ", path));
+  }
   return absl::OkStatus();
 }
 
@@ -270,5 +323,8 @@ int main(int argc, char** argv) {
   }
   absl::StatusOr<TrainResult> result = Train(options, store.get(), segment_store.get());
   if (!result.ok()) return Fail(result.status());
+  if (const std::string path = absl::GetFlag(FLAGS_metrics_file); !path.empty()) {
+    if (absl::Status s = WriteMetricsFile(path, *result); !s.ok()) return Fail(s);
+  }
   return 0;
 }

@@ -312,12 +312,17 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   }
   RECSYS_ASSIGN_OR_RETURN(CsrMatrix weights, BuildConfidence(data, confidence));
   AlsOptions als = options.als;
+  double iteration_seconds = 0;  // sum so far, for the ETA
   als.on_iteration = [&](const AlsIterationStats& it) {
-    log(absl::StrFormat("iter %d/%d loss %s %.2fs", it.iteration,
+    iteration_seconds += it.seconds;
+    const int left = options.als.iterations - it.iteration;
+    const double eta = it.iteration > 0 ? iteration_seconds / it.iteration * left : 0;
+    log(absl::StrFormat("iter %d/%d loss %s %.2fs, %d%% done, ETA %.0fs", it.iteration,
                         options.als.iterations,
                         std::isnan(it.loss) ? std::string("-")
                                             : absl::StrFormat("%.5f", it.loss),
-                        it.seconds));
+                        it.seconds, 100 * it.iteration / std::max(1, options.als.iterations),
+                        eta));
     if (options.als.on_iteration) options.als.on_iteration(it);
   };
   const Clock::time_point train_start = Clock::now();

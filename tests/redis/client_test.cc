@@ -790,5 +790,37 @@ TEST(AuthTest, PooledConnectionReauthenticatesAfterRestart) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Metrics.
+
+TEST(ClientMetricsTest, RoundTripsErrorsAndPoolStats) {
+  absl::StatusOr<std::unique_ptr<RedisServer>> server = RedisServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  metrics::Registry registry;
+  Options options = OptionsFor(**server);
+  options.metrics = &registry;
+  options.stall_trip = 0;
+  // Long enough that the backoff is still on when the test looks.
+  options.reconnect_backoff = absl::Seconds(120);
+  std::unique_ptr<Client> client = MustCreate(options);
+  ASSERT_NE(client, nullptr);
+  for (int i = 0; i < 3; ++i) RECSYS_ASSERT_OK(client->Ping(kDeadline));
+  std::string text = registry.Exposition();
+  EXPECT_THAT(text, ::testing::HasSubstr("recsys_redis_call_duration_seconds_count 3\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("recsys_redis_failing_fast 0\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("recsys_redis_pool_connections{state=\"open\"} 1\n"));
+  // A dead Redis: the call fails, is counted by code, and the pool then
+  // fails fast (connect backoff).
+  RECSYS_ASSERT_OK((*server)->Stop());
+  EXPECT_FALSE(client->Ping(kDeadline).ok());
+  EXPECT_FALSE(client->Ping(kDeadline).ok());
+  text = registry.Exposition();
+  EXPECT_THAT(text, ::testing::HasSubstr("recsys_redis_call_errors_total{code=\"UNAVAILABLE\"} 2\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("recsys_redis_failing_fast 1\n"));
+  // The client's collector goes with it.
+  client.reset();
+  EXPECT_THAT(registry.Exposition(), ::testing::Not(::testing::HasSubstr("recsys_redis_pool_size")));
+}
+
 }  // namespace
 }  // namespace recsys::redis
