@@ -11,6 +11,11 @@ PACKAGES=(
   libabsl-dev zlib1g-dev tzdata liblapack-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev openssl
+  # Sanitizer and fuzz builds (scripts/sanitize.sh, scripts/fuzz.sh): clang
+  # 14, its runtimes (ASan, UBSan, TSan and libFuzzer's
+  # libclang_rt.fuzzer, which -fsanitize=fuzzer links; the separate
+  # libfuzzer-14-dev only adds a standalone libFuzzer.a) and its OpenMP.
+  clang-14 libclang-rt-14-dev libomp-14-dev
 )
 
 missing=()
