@@ -30,6 +30,8 @@ if ((${#targets[@]} == 0)); then
   for dir in fuzz/corpus/*/; do targets+=("$(basename "$dir")"); done
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+# As the server runs: FAISS's OpenMP threads would spin on a busy box.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 mkdir -p "$BUILD_DIR/artifacts"
 for t in "${targets[@]}"; do
