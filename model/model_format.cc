@@ -767,7 +767,10 @@ absl::StatusOr<ModelData> ReadModelData(const std::string& dir) {
     std::memcpy(&nnz, hist.data() + 4 + sizeof(users), sizeof(nnz));
   }
   constexpr size_t kEntryBytes = sizeof(int32_t) * 2 + sizeof(int64_t);
-  if (users != static_cast<uint64_t>(m.num_users()) ||
+  // users equals num_users (as many as users.tsv holds); nnz is bounded by
+  // the file size before it is multiplied, so the size check cannot wrap.
+  const uint64_t max_entries = hist.size() >= header ? (hist.size() - header) / kEntryBytes : 0;
+  if (users != static_cast<uint64_t>(m.num_users()) || nnz > max_entries ||
       hist.size() != header + (users + 1) * sizeof(int64_t) + nnz * kEntryBytes) {
     return absl::DataLossError(absl::StrCat(dir, "/", kHistoryFile, ": malformed"));
   }

@@ -17,6 +17,11 @@ PACKAGES=(
   # Observability: the HTTP port (cpp-httplib), promtool (alert rule tests,
   # `promtool check metrics`), headless Chromium (the status page test).
   libcpp-httplib-dev prometheus chromium python3
+  # Sanitizer and fuzz builds (scripts/sanitize.sh, scripts/fuzz.sh): clang
+  # 14, its runtimes (ASan, UBSan, TSan and libFuzzer's
+  # libclang_rt.fuzzer, which -fsanitize=fuzzer links; the separate
+  # libfuzzer-14-dev only adds a standalone libFuzzer.a) and its OpenMP.
+  clang-14 libclang-rt-14-dev libomp-14-dev
 )
 
 missing=()

@@ -1,10 +1,33 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine: installs dependencies,
 # builds, and runs every GoogleTest suite through ctest (the Redis
-# integration tests start their own redis-server on free ports).
+# integration tests start their own redis-server on free ports). Then, unless
+# RECSYS_TEST_EXTRAS=0, the library suites under ASan+UBSan
+# (scripts/sanitize.sh asan) and every fuzz target for FUZZ_SECONDS (default
+# 60) each (scripts/fuzz.sh). RECSYS_TEST_TSAN=1 adds the TSan step, which is
+# not on by default: Debian's Abseil is not built with TSan, so every
+# absl::Mutex-guarded access is reported (docs/reliability.md, "Sanitizers").
+# Each step prints its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install_deps.sh
-bash scripts/build.sh
-cd "${BUILD_DIR:-build}"
-ctest --output-on-failure -j "${JOBS:-2}" --timeout 600
+step() {
+  local name=$1
+  shift
+  local start=$SECONDS
+  echo "== test.sh: $name"
+  "$@"
+  echo "== test.sh: $name done in $((SECONDS - start)) s"
+}
+release_suite() {
+  bash scripts/build.sh
+  (cd "${BUILD_DIR:-build}" && ctest --output-on-failure -j "${JOBS:-2}" --timeout 600)
+}
+step "install_deps" bash scripts/install_deps.sh
+step "Release build and suite" release_suite
+if [[ ${RECSYS_TEST_EXTRAS:-1} != 0 ]]; then
+  step "ASan+UBSan build and suite" env -u BUILD_DIR bash scripts/sanitize.sh asan
+  if [[ ${RECSYS_TEST_TSAN:-0} == 1 ]]; then
+    step "TSan build and suite" env -u BUILD_DIR bash scripts/sanitize.sh tsan
+  fi
+  step "fuzz targets" env -u BUILD_DIR bash scripts/fuzz.sh
+fi

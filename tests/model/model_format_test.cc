@@ -1,6 +1,8 @@
 #include "model/model_format.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -340,6 +342,44 @@ TEST(ModelFormatTest, SameSizeCorruptionIsDataLossNamingTheFile) {
         << st;
     EXPECT_EQ(ModelBundle::Load(dir).status().code(), absl::StatusCode::kDataLoss) << file;
   }
+}
+
+// Found by fuzz/model_dir_fuzzer: an entry count in history.bin's header so
+// large that the expected file size wrapped around to the real one made the
+// reader resize its vector to 2^60 entries (std::length_error, the process
+// aborted). The manifest carries no checksums, as an older one would, so the
+// file's own checks are all that stands in the way.
+TEST(ModelFormatTest, HistoryEntryCountThatOverflowsTheSizeCheckIsDataLoss) {
+  const std::string root = recsys::testing::MakeUniqueDir("model_format_history_overflow");
+  PublishOptions options;
+  options.version = "1";
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir,
+                              PublishModel(root, testing::MakePlantedModel(), options));
+  std::ifstream in(dir + "/manifest.json");
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  recsys::v1::ModelManifest manifest;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &manifest).ok());
+  manifest.clear_checksums();
+  std::string edited;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(manifest, &edited).ok());
+  std::ofstream(dir + "/manifest.json", std::ios::trunc) << edited;
+  // Header: "RSH1", users (u64), entries (u64). 2^60 more entries times 16
+  // bytes each adds exactly 2^64 to the expected size.
+  const std::string path = dir + "/history.bin";
+  std::ifstream hist(path, std::ios::binary);
+  char header[20];
+  ASSERT_TRUE(hist.read(header, sizeof(header)));
+  hist.close();
+  uint64_t entries;
+  std::memcpy(&entries, header + 12, sizeof(entries));
+  ASSERT_EQ(entries, 20u);  // MakePlantedModel: 10 users x 2 purchases
+  entries += uint64_t{1} << 60;
+  Overwrite(path, 12, std::string(reinterpret_cast<const char*>(&entries), sizeof(entries)));
+
+  absl::Status st = ReadModelData(dir).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_NE(st.message().find("history.bin: malformed"), std::string::npos) << st;
+  EXPECT_EQ(ModelBundle::Load(dir).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(ModelFormatTest, ManifestWithoutChecksumsStillLoads) {
