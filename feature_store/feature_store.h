@@ -67,6 +67,11 @@ struct Event {
   // caller decides): also counted in the item's trial counters
   // (GetTrialCounts). Ignored for other event types.
   bool count_for_trial = false;
+  // Client-chosen id: a retried event counts once in experiment counters.
+  std::string event_id;
+  // The answer that led to the event (experiments/recommendation_id.h);
+  // empty: not attributed.
+  std::string recommendation_id;
 };
 
 // One item a user has bought.
