@@ -132,16 +132,19 @@ struct Marketer::AudienceModel {
 };
 
 Marketer::Marketer(const model::ModelStore* models, feature_store::FeatureStore* features,
-                   CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options)
+                   CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options,
+                   const experiments::PlanHolder* experiments)
     : models_(models),
       features_(features),
       coupons_(coupons),
       segments_(segments),
-      options_(options) {}
+      options_(options),
+      experiments_(experiments) {}
 
 absl::StatusOr<std::unique_ptr<Marketer>> Marketer::Create(
     const model::ModelStore* models, feature_store::FeatureStore* features,
-    CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options) {
+    CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options,
+    const experiments::PlanHolder* experiments) {
   MarketerOptions o = options;
   o.config = WithDefaults(options.config);
   RECSYS_RETURN_IF_ERROR(ValidateMarketingConfig(o.config));
@@ -150,7 +153,8 @@ absl::StatusOr<std::unique_ptr<Marketer>> Marketer::Create(
     return absl::InvalidArgumentError(
         "max_coupons, audience_chunk, audience_threads and max_audience_items must be >= 1");
   }
-  return std::unique_ptr<Marketer>(new Marketer(models, features, coupons, segments, o));
+  return std::unique_ptr<Marketer>(
+      new Marketer(models, features, coupons, segments, o, experiments));
 }
 
 absl::Time Marketer::StoreDeadline(absl::Time deadline) const {
@@ -227,6 +231,12 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
   const std::shared_ptr<const ModelBundle> bundle = models_->Current();
   CouponAnswer answer;
   answer.meta.model_version = bundle->version();
+  std::shared_ptr<const experiments::ExperimentPlan> plan =
+      experiments_ != nullptr ? experiments_->Get() : experiments::EmptyPlan();
+  const std::vector<experiments::Assignment> assignments = plan->Assign(user_id, now);
+  answer.recommendation_id =
+      experiments::NewRecommendationId(user_id, experiments::kCouponsSlot, assignments, now);
+  answer.assignments = experiments::ArmsFor(assignments, experiments::kCouponsSlot);
   std::optional<UserSegment> record;
   answer.customer = Customer(user_id, now, deadline, &record, &answer.meta);
 
@@ -235,6 +245,20 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
     // Without budgets and caps no coupon can be promised.
     Degrade(&answer.meta, "coupon store", catalog.status());
     return answer;
+  }
+  // The coupon policies of the user's variants: holdouts get none of their
+  // campaign, restricted variants only the coupons named.
+  if (!assignments.empty()) {
+    std::erase_if(*catalog, [&](const CouponWithState& c) {
+      const std::string& campaign = c.coupon.campaign.empty() ? c.coupon.id : c.coupon.campaign;
+      for (const experiments::Assignment& a : assignments) {
+        const experiments::CouponPolicy* policy = a.variant->PolicyFor(campaign);
+        if (policy == nullptr) continue;
+        if (policy->holdout) return true;
+        if (!policy->coupon_ids.empty() && !policy->coupon_ids.contains(c.coupon.id)) return true;
+      }
+      return false;
+    });
   }
   std::vector<std::string> ids;
   ids.reserve(catalog->size());
@@ -557,7 +581,10 @@ absl::StatusOr<CouponEventsAnswer> Marketer::RecordCouponEvents(
     const std::string prefix = absl::StrCat("events[", e.index, "]");
     absl::Status st;
     if (e.redeemed) {
-      st = coupons_->Redeem(e.user_id, e.coupon_id, e.order_value, e.time, store_deadline).status();
+      auto discount = coupons_->Redeem(e.user_id, e.coupon_id, e.order_value, e.time,
+                                       store_deadline);
+      st = discount.status();
+      if (st.ok()) answer.discounts.emplace_back(e.index, *discount);
     } else {
       // Issuing checks the segment rules too (the store checks budgets,
       // caps and the window).

@@ -25,6 +25,7 @@ absl::StatusOr<recommender::CouponEventsOutcome> MarketerCouponSink::RecordCoupo
   recommender::CouponEventsOutcome outcome;
   outcome.accepted = answer->accepted;
   outcome.rejected = std::move(answer->rejected);
+  outcome.discounts = std::move(answer->discounts);
   return outcome;
 }
 
