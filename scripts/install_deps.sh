@@ -11,6 +11,7 @@ PACKAGES=(
   libabsl-dev zlib1g-dev tzdata liblapack-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev openssl
+  libboost-math-dev
 )
 
 missing=()
