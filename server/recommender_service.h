@@ -179,6 +179,9 @@ class AdminService final : public recsys::v1::Admin::Service {
   grpc::Status DeleteCoupon(grpc::ServerContext* context,
                             const recsys::v1::DeleteCouponRequest* request,
                             recsys::v1::DeleteCouponResponse* response) override;
+  grpc::Status GetExperimentReport(grpc::ServerContext* context,
+                                   const recsys::v1::GetExperimentReportRequest* request,
+                                   recsys::v1::ExperimentReports* response) override;
 
  private:
   // As RecommenderService::Authorize.
