@@ -56,12 +56,12 @@ class InMemoryCounterStore final : public CounterStore {
         it->second = now + rules.event_id_ttl;
       }
     }
-    VariantCounts& variant = counts_[e.experiment][e.variant];
-    SlotCounts& slot = variant.slots[e.slot];
-    VariantSums& sums = variant.sums;
     auto [user_it, fresh] = users_.try_emplace(e.experiment + '\0' + e.user_id);
     UserRecord& user = user_it->second;
     if (!fresh && user.variant != e.variant) return Outcome::kOtherVariant;
+    VariantCounts& variant = counts_[e.experiment][e.variant];
+    SlotCounts& slot = variant.slots[e.slot];
+    VariantSums& sums = variant.sums;
     if (e.type == CountedEvent::kPurchase) {
       if (fresh || e.time < user.first || e.time > user.last + rules.attribution_window) {
         if (fresh) users_.erase(user_it);
