@@ -36,8 +36,10 @@ bool Attributable(EventType type) {
     case EventType::kAddToCart:
     case EventType::kPurchase:
     case EventType::kCouponIssued:
-    case EventType::kCouponRedeemed: return true;
-    case EventType::kView: return false;
+    case EventType::kCouponRedeemed:
+      return true;
+    case EventType::kView:
+      return false;
   }
   return false;
 }
@@ -46,32 +48,41 @@ namespace {
 
 CountedEvent ToCounted(EventType type) {
   switch (type) {
-    case EventType::kImpression: return CountedEvent::kImpression;
-    case EventType::kClick: return CountedEvent::kClick;
-    case EventType::kAddToCart: return CountedEvent::kAddToCart;
-    case EventType::kPurchase: return CountedEvent::kPurchase;
-    case EventType::kCouponIssued: return CountedEvent::kCouponIssued;
-    case EventType::kCouponRedeemed: return CountedEvent::kCouponRedeemed;
-    case EventType::kView: break;
+    case EventType::kImpression:
+      return CountedEvent::kImpression;
+    case EventType::kClick:
+      return CountedEvent::kClick;
+    case EventType::kAddToCart:
+      return CountedEvent::kAddToCart;
+    case EventType::kPurchase:
+      return CountedEvent::kPurchase;
+    case EventType::kCouponIssued:
+      return CountedEvent::kCouponIssued;
+    case EventType::kCouponRedeemed:
+      return CountedEvent::kCouponRedeemed;
+    case EventType::kView:
+      break;
   }
   return CountedEvent::kImpression;  // not reached: checked by Attributable
 }
 
 }  // namespace
 
-absl::Status Attribute(const ExperimentPlan& plan, const feature_store::Event& e,
-                       absl::string_view prefix, double value, double pre_spend,
+absl::Status Attribute(const ExperimentPlan& plan,
+                       const feature_store::Event& e, absl::string_view prefix,
+                       double value, double pre_spend,
                        std::vector<ExperimentEvent>* out) {
   const std::string field = absl::StrCat(prefix, "recommendation_id");
   if (!Attributable(e.type)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": ", feature_store::EventTypeName(e.type),
-                     " events are not attributed; send it with impressions, clicks, carts, "
-                     "purchases or coupon events"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": ", feature_store::EventTypeName(e.type),
+        " events are not attributed; send it with impressions, clicks, carts, "
+        "purchases or coupon events"));
   }
   if (e.type == EventType::kPurchase && (!std::isfinite(value) || value < 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(prefix, "price: quantity * price must be finite and >= 0, got ", value));
+    return absl::InvalidArgumentError(absl::StrCat(
+        prefix, "price: quantity * price must be finite and >= 0, got ",
+        value));
   }
   auto ref = ParseRecommendationId(field, e.recommendation_id);
   if (!ref.ok()) return ref.status();
@@ -87,8 +98,9 @@ absl::Status Attribute(const ExperimentPlan& plan, const feature_store::Event& e
           absl::StrCat(field, ": unknown experiment '", arm.experiment, "'"));
     }
     if (experiment->FindVariant(arm.variant) == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": experiment '", arm.experiment,
-                                                     "' has no variant '", arm.variant, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": experiment '", arm.experiment,
+                       "' has no variant '", arm.variant, "'"));
     }
     if (arm.forced) continue;
     ExperimentEvent& x = mine.emplace_back();

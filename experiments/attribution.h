@@ -48,8 +48,9 @@ bool Attributable(feature_store::EventType type);
 // value (quantity * price) is negative or not finite. `value` is the
 // counted value (purchases: quantity * price; redemptions: the discount).
 // Nothing is appended on error.
-absl::Status Attribute(const ExperimentPlan& plan, const feature_store::Event& e,
-                       absl::string_view prefix, double value, double pre_spend,
+absl::Status Attribute(const ExperimentPlan& plan,
+                       const feature_store::Event& e, absl::string_view prefix,
+                       double value, double pre_spend,
                        std::vector<ExperimentEvent>* out);
 
 }  // namespace recsys::experiments

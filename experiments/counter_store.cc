@@ -24,15 +24,16 @@ struct UserRecord {
 
 class InMemoryCounterStore final : public CounterStore {
  public:
-  absl::StatusOr<std::vector<Outcome>> Record(absl::Span<const ExperimentEvent> events,
-                                              const CountRules& rules,
-                                              absl::Time deadline) override {
+  absl::StatusOr<std::vector<Outcome>> Record(
+      absl::Span<const ExperimentEvent> events, const CountRules& rules,
+      absl::Time deadline) override {
     (void)deadline;
     absl::MutexLock lock(&mu_);
     std::vector<Outcome> out;
     out.reserve(events.size());
     const absl::Time now = absl::Now();
-    for (const ExperimentEvent& e : events) out.push_back(RecordOne(e, rules, now));
+    for (const ExperimentEvent& e : events)
+      out.push_back(RecordOne(e, rules, now));
     return out;
   }
 
@@ -46,8 +47,8 @@ class InMemoryCounterStore final : public CounterStore {
   }
 
  private:
-  Outcome RecordOne(const ExperimentEvent& e, const CountRules& rules, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  Outcome RecordOne(const ExperimentEvent& e, const CountRules& rules,
+                    absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!e.event_id.empty()) {
       const std::string key = e.experiment + '\0' + e.event_id;
       auto [it, inserted] = seen_.try_emplace(key, now + rules.event_id_ttl);
@@ -63,7 +64,8 @@ class InMemoryCounterStore final : public CounterStore {
     SlotCounts& slot = variant.slots[e.slot];
     VariantSums& sums = variant.sums;
     if (e.type == CountedEvent::kPurchase) {
-      if (fresh || e.time < user.first || e.time > user.last + rules.attribution_window) {
+      if (fresh || e.time < user.first ||
+          e.time > user.last + rules.attribution_window) {
         if (fresh) users_.erase(user_it);
         ++slot.unattributed_purchases;
         return Outcome::kUnattributed;
@@ -106,19 +108,25 @@ class InMemoryCounterStore final : public CounterStore {
         sums.sum_num_den += user.impressions;
         user.clicks += 1;
         break;
-      case CountedEvent::kAddToCart: ++slot.add_to_carts; break;
-      case CountedEvent::kCouponIssued: ++slot.coupons_issued; break;
+      case CountedEvent::kAddToCart:
+        ++slot.add_to_carts;
+        break;
+      case CountedEvent::kCouponIssued:
+        ++slot.coupons_issued;
+        break;
       case CountedEvent::kCouponRedeemed:
         ++slot.coupons_redeemed;
         slot.discount += e.value;
         break;
-      case CountedEvent::kPurchase: break;  // above
+      case CountedEvent::kPurchase:
+        break;  // above
     }
     return Outcome::kCounted;
   }
 
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, ExperimentCounts> counts_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, ExperimentCounts> counts_
+      ABSL_GUARDED_BY(mu_);
   // "<experiment>\0<user>" -> record.
   absl::flat_hash_map<std::string, UserRecord> users_ ABSL_GUARDED_BY(mu_);
   // "<experiment>\0<event id>" -> expiry.

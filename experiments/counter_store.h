@@ -116,9 +116,9 @@ class CounterStore {
   // Counts `events` in order; one Outcome per event. Unavailable /
   // DeadlineExceeded when the store did not confirm them (some may have
   // been counted: retry with the same event ids).
-  virtual absl::StatusOr<std::vector<Outcome>> Record(absl::Span<const ExperimentEvent> events,
-                                                      const CountRules& rules,
-                                                      absl::Time deadline) = 0;
+  virtual absl::StatusOr<std::vector<Outcome>> Record(
+      absl::Span<const ExperimentEvent> events, const CountRules& rules,
+      absl::Time deadline) = 0;
 
   // The counters of `experiment` (empty when nothing was counted).
   virtual absl::StatusOr<ExperimentCounts> Read(absl::string_view experiment,

@@ -44,7 +44,6 @@ inline constexpr int kBuckets = 10000;
 // The pseudo slot names of the answers without slots.
 inline constexpr char kSimilarItemsSlot[] = "similar_items";
 inline constexpr char kCouponsSlot[] = "coupons";
-inline constexpr char kAudienceSlot[] = "audience";
 
 // XXH3_64 of `salt`, a zero byte and `user_id`, mod kBuckets: in
 // [0, kBuckets). The same on every machine and in every process.
@@ -117,7 +116,8 @@ class ExperimentPlan {
   static absl::StatusOr<std::shared_ptr<const ExperimentPlan>> Parse(
       absl::string_view text, absl::string_view origin = "experiments config");
   // Reads and parses a file; NotFound when it cannot be read.
-  static absl::StatusOr<std::shared_ptr<const ExperimentPlan>> Load(const std::string& path);
+  static absl::StatusOr<std::shared_ptr<const ExperimentPlan>> Load(
+      const std::string& path);
   // Validates an already-parsed config.
   static absl::StatusOr<std::shared_ptr<const ExperimentPlan>> FromProto(
       const recsys::v1::ExperimentsConfig& config);
@@ -125,12 +125,15 @@ class ExperimentPlan {
   // The user's assignments at `now`, at most one per layer, in layer order:
   // an override, else the running experiment whose active range holds the
   // user's bucket (none when the bucket is unused or reserved for growth).
-  std::vector<Assignment> Assign(absl::string_view user_id, absl::Time now) const;
+  std::vector<Assignment> Assign(absl::string_view user_id,
+                                 absl::Time now) const;
 
   // nullptr for an unknown name.
   const Experiment* Find(absl::string_view name) const;
   // Every experiment, layer by layer in config order.
-  const std::vector<std::unique_ptr<Experiment>>& experiments() const { return experiments_; }
+  const std::vector<std::unique_ptr<Experiment>>& experiments() const {
+    return experiments_;
+  }
 
   absl::Duration attribution_window() const { return attribution_window_; }
   absl::Duration event_id_ttl() const { return event_id_ttl_; }

@@ -29,7 +29,8 @@ uint64_t Nonce() {
 bool IsHex(absl::string_view s, size_t n) {
   if (s.size() != n) return false;
   for (char c : s) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c)) || absl::ascii_isupper(c)) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c)) ||
+        absl::ascii_isupper(c)) {
       return false;
     }
   }
@@ -39,7 +40,8 @@ bool IsHex(absl::string_view s, size_t n) {
 bool IsSlotName(absl::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' &&
+        c != '-' && c != '.') {
       return false;
     }
   }
@@ -47,7 +49,7 @@ bool IsSlotName(absl::string_view s) {
 }
 
 bool Shapes(const Experiment& e, absl::string_view slot) {
-  if (slot == kCouponsSlot || slot == kAudienceSlot) return !e.campaigns.empty();
+  if (slot == kCouponsSlot) return !e.campaigns.empty();
   return e.slots.contains(slot);
 }
 
@@ -57,25 +59,29 @@ uint32_t UserHash(absl::string_view user_id) {
   return static_cast<uint32_t>(XXH3_64bits(user_id.data(), user_id.size()));
 }
 
-std::vector<Arm> ArmsFor(absl::Span<const Assignment> assignments, absl::string_view slot) {
+std::vector<Arm> ArmsFor(absl::Span<const Assignment> assignments,
+                         absl::string_view slot) {
   std::vector<Arm> out;
   for (const Assignment& a : assignments) {
-    if (Shapes(*a.experiment, slot)) out.push_back({a.experiment->name, a.variant->name, a.forced});
+    if (Shapes(*a.experiment, slot))
+      out.push_back({a.experiment->name, a.variant->name, a.forced});
   }
   return out;
 }
 
-std::string NewRecommendationId(absl::string_view user_id, absl::string_view slot,
-                                absl::Span<const Assignment> assignments, absl::Time now) {
+std::string NewRecommendationId(absl::string_view user_id,
+                                absl::string_view slot,
+                                absl::Span<const Assignment> assignments,
+                                absl::Time now) {
   std::string arms;
   for (const Assignment& a : assignments) {
     if (!Shapes(*a.experiment, slot)) continue;
-    absl::StrAppend(&arms, arms.empty() ? "" : ",", a.experiment->name, ":", a.variant->name,
-                    a.forced ? ":qa" : "");
+    absl::StrAppend(&arms, arms.empty() ? "" : ",", a.experiment->name, ":",
+                    a.variant->name, a.forced ? ":qa" : "");
   }
-  std::string body =
-      absl::StrCat(kVersion, "~", absl::ToUnixSeconds(now), "~", slot, "~", arms, "~",
-                   absl::StrFormat("%08x~%016x", UserHash(user_id), Nonce()));
+  std::string body = absl::StrCat(
+      kVersion, "~", absl::ToUnixSeconds(now), "~", slot, "~", arms, "~",
+      absl::StrFormat("%08x~%016x", UserHash(user_id), Nonce()));
   absl::StrAppend(&body, absl::StrFormat("~%08x", Check(body)));
   return body;
 }
@@ -83,8 +89,8 @@ std::string NewRecommendationId(absl::string_view user_id, absl::string_view slo
 absl::StatusOr<RecommendationRef> ParseRecommendationId(absl::string_view field,
                                                         absl::string_view id) {
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": malformed recommendation id (", why,
-                                                   ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": malformed recommendation id (", why, ")"));
   };
   if (id.size() > kMaxRecommendationIdLength) return bad("too long");
   const size_t last = id.rfind('~');
@@ -98,7 +104,8 @@ absl::StatusOr<RecommendationRef> ParseRecommendationId(absl::string_view field,
   if (parts.size() != 6 || parts[0] != kVersion) return bad("unknown layout");
   RecommendationRef ref;
   int64_t issued = 0;
-  if (!absl::SimpleAtoi(parts[1], &issued) || issued < 0) return bad("issue time");
+  if (!absl::SimpleAtoi(parts[1], &issued) || issued < 0)
+    return bad("issue time");
   ref.issued = absl::FromUnixSeconds(issued);
   if (!IsSlotName(parts[2])) return bad("slot");
   ref.slot = std::string(parts[2]);
@@ -113,7 +120,8 @@ absl::StatusOr<RecommendationRef> ParseRecommendationId(absl::string_view field,
     }
   }
   uint32_t user_hash = 0;
-  if (!IsHex(parts[4], 8) || !absl::SimpleHexAtoi(parts[4], &user_hash)) return bad("user");
+  if (!IsHex(parts[4], 8) || !absl::SimpleHexAtoi(parts[4], &user_hash))
+    return bad("user");
   ref.user_hash = user_hash;
   if (!IsHex(parts[5], 16)) return bad("nonce");
   return ref;

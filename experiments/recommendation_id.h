@@ -48,12 +48,15 @@ uint32_t UserHash(absl::string_view user_id);
 
 // A new id for an answer to `user_id` in `slot` at `now`, carrying those of
 // `assignments` that shape `slot` (their experiment lists the slot, or for
-// kCouponsSlot / kAudienceSlot has a campaign). The nonce is random.
-std::string NewRecommendationId(absl::string_view user_id, absl::string_view slot,
-                                absl::Span<const Assignment> assignments, absl::Time now);
+// kCouponsSlot has a campaign). The nonce is random.
+std::string NewRecommendationId(absl::string_view user_id,
+                                absl::string_view slot,
+                                absl::Span<const Assignment> assignments,
+                                absl::Time now);
 
 // The assignments of `assignments` that shape `slot` (as above), by name.
-std::vector<Arm> ArmsFor(absl::Span<const Assignment> assignments, absl::string_view slot);
+std::vector<Arm> ArmsFor(absl::Span<const Assignment> assignments,
+                         absl::string_view slot);
 
 // Parses an id. InvalidArgument naming `field` when it is malformed (the
 // check fails, a part is missing or not of its form).

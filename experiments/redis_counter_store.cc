@@ -99,69 +99,103 @@ std::string Num(double x) { return absl::StrCat(x); }
 
 bool SetSlotCounter(SlotCounts* s, absl::string_view name, double value) {
   const auto i = static_cast<int64_t>(value);
-  if (name == "impressions") s->impressions = i;
-  else if (name == "clicks") s->clicks = i;
-  else if (name == "add_to_carts") s->add_to_carts = i;
-  else if (name == "conversions") s->conversions = i;
-  else if (name == "gmv") s->gmv = value;
-  else if (name == "coupons_issued") s->coupons_issued = i;
-  else if (name == "coupons_redeemed") s->coupons_redeemed = i;
-  else if (name == "discount") s->discount = value;
-  else if (name == "unattributed_purchases") s->unattributed_purchases = i;
-  else return false;
+  if (name == "impressions")
+    s->impressions = i;
+  else if (name == "clicks")
+    s->clicks = i;
+  else if (name == "add_to_carts")
+    s->add_to_carts = i;
+  else if (name == "conversions")
+    s->conversions = i;
+  else if (name == "gmv")
+    s->gmv = value;
+  else if (name == "coupons_issued")
+    s->coupons_issued = i;
+  else if (name == "coupons_redeemed")
+    s->coupons_redeemed = i;
+  else if (name == "discount")
+    s->discount = value;
+  else if (name == "unattributed_purchases")
+    s->unattributed_purchases = i;
+  else
+    return false;
   return true;
 }
 
 bool SetSum(VariantSums* s, absl::string_view name, double value) {
-  if (name == "exposed_users") s->exposed_users = static_cast<int64_t>(value);
-  else if (name == "converted_users") s->converted_users = static_cast<int64_t>(value);
-  else if (name == "sum_y") s->sum_y = value;
-  else if (name == "sum_y2") s->sum_y2 = value;
-  else if (name == "sum_x") s->sum_x = value;
-  else if (name == "sum_x2") s->sum_x2 = value;
-  else if (name == "sum_xy") s->sum_xy = value;
-  else if (name == "sum_num") s->sum_num = value;
-  else if (name == "sum_den") s->sum_den = value;
-  else if (name == "sum_num2") s->sum_num2 = value;
-  else if (name == "sum_den2") s->sum_den2 = value;
-  else if (name == "sum_num_den") s->sum_num_den = value;
-  else return false;
+  if (name == "exposed_users")
+    s->exposed_users = static_cast<int64_t>(value);
+  else if (name == "converted_users")
+    s->converted_users = static_cast<int64_t>(value);
+  else if (name == "sum_y")
+    s->sum_y = value;
+  else if (name == "sum_y2")
+    s->sum_y2 = value;
+  else if (name == "sum_x")
+    s->sum_x = value;
+  else if (name == "sum_x2")
+    s->sum_x2 = value;
+  else if (name == "sum_xy")
+    s->sum_xy = value;
+  else if (name == "sum_num")
+    s->sum_num = value;
+  else if (name == "sum_den")
+    s->sum_den = value;
+  else if (name == "sum_num2")
+    s->sum_num2 = value;
+  else if (name == "sum_den2")
+    s->sum_den2 = value;
+  else if (name == "sum_num_den")
+    s->sum_num_den = value;
+  else
+    return false;
   return true;
 }
 
 class RedisCounterStore final : public CounterStore {
  public:
-  RedisCounterStore(const redis::Client* client, const RedisCounterStoreOptions& options)
+  RedisCounterStore(const redis::Client* client,
+                    const RedisCounterStoreOptions& options)
       : client_(client), options_(options) {}
 
-  absl::StatusOr<std::vector<Outcome>> Record(absl::Span<const ExperimentEvent> events,
-                                              const CountRules& rules,
-                                              absl::Time deadline) override {
+  absl::StatusOr<std::vector<Outcome>> Record(
+      absl::Span<const ExperimentEvent> events, const CountRules& rules,
+      absl::Time deadline) override {
     std::vector<redis::Command> commands;
     commands.reserve(events.size());
-    const std::string window = absl::StrCat(absl::ToInt64Seconds(rules.attribution_window));
-    const std::string ttl = absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(rules.event_id_ttl)));
+    const std::string window =
+        absl::StrCat(absl::ToInt64Seconds(rules.attribution_window));
+    const std::string ttl = absl::StrCat(
+        std::max<int64_t>(1, absl::ToInt64Seconds(rules.event_id_ttl)));
     for (const ExperimentEvent& e : events) {
       const std::string base = Base(e.experiment);
-      std::vector<std::string> keys = {
-          base + "c", absl::StrCat(base, "u:", e.user_id),
-          absl::StrCat(base, "e:", e.event_id)};
+      std::vector<std::string> keys = {base + "c",
+                                       absl::StrCat(base, "u:", e.user_id),
+                                       absl::StrCat(base, "e:", e.event_id)};
       std::vector<std::string> args = {
-          absl::StrCat(static_cast<int>(e.type)), e.variant, e.slot,
-          absl::StrCat(absl::ToUnixSeconds(e.time)), Num(e.value), Num(e.pre_spend), window, ttl,
+          absl::StrCat(static_cast<int>(e.type)),
+          e.variant,
+          e.slot,
+          absl::StrCat(absl::ToUnixSeconds(e.time)),
+          Num(e.value),
+          Num(e.pre_spend),
+          window,
+          ttl,
           e.event_id.empty() ? "0" : "1"};
       auto command = client_->ScriptCommand(script_, keys, args, deadline);
       if (!command.ok()) return command.status();
       commands.push_back(*std::move(command));
     }
-    auto replies = client_->Execute(commands, deadline, redis::CallKind::kWrite);
+    auto replies =
+        client_->Execute(commands, deadline, redis::CallKind::kWrite);
     if (!replies.ok()) return replies.status();
     std::vector<Outcome> out;
     out.reserve(replies->size());
     for (const redis::Value& r : *replies) {
       const auto code = r.AsInt();
       if (!code.has_value() || *code < 0 || *code > 3) {
-        return absl::InternalError("experiment counter script: unexpected reply");
+        return absl::InternalError(
+            "experiment counter script: unexpected reply");
       }
       out.push_back(static_cast<Outcome>(*code));
     }
@@ -171,25 +205,30 @@ class RedisCounterStore final : public CounterStore {
   absl::StatusOr<ExperimentCounts> Read(absl::string_view experiment,
                                         absl::Time deadline) const override {
     const redis::Command hgetall = {"HGETALL", Base(experiment) + "c"};
-    auto replies = client_->Execute({&hgetall, 1}, deadline, redis::CallKind::kRead);
+    auto replies =
+        client_->Execute({&hgetall, 1}, deadline, redis::CallKind::kRead);
     if (!replies.ok()) return replies.status();
     const redis::Value& all = (*replies)[0];
     ExperimentCounts out;
     for (size_t i = 0; i + 1 < all.elements.size(); i += 2) {
-      const std::vector<absl::string_view> field = absl::StrSplit(all.elements[i].text, '|');
+      const std::vector<absl::string_view> field =
+          absl::StrSplit(all.elements[i].text, '|');
       double value = 0;
-      if (field.size() != 3 || !absl::SimpleAtod(all.elements[i + 1].text, &value)) {
+      if (field.size() != 3 ||
+          !absl::SimpleAtod(all.elements[i + 1].text, &value)) {
         return absl::InternalError(
-            absl::StrCat("experiment counters of ", experiment, ": unexpected field '",
-                         all.elements[i].text, "'"));
+            absl::StrCat("experiment counters of ", experiment,
+                         ": unexpected field '", all.elements[i].text, "'"));
       }
       VariantCounts& v = out[std::string(field[0])];
-      const bool known = field[1].empty() ? SetSum(&v.sums, field[2], value)
-                                          : SetSlotCounter(&v.slots[std::string(field[1])],
-                                                           field[2], value);
+      const bool known = field[1].empty()
+                             ? SetSum(&v.sums, field[2], value)
+                             : SetSlotCounter(&v.slots[std::string(field[1])],
+                                              field[2], value);
       if (!known) {
-        return absl::InternalError(absl::StrCat("experiment counters of ", experiment,
-                                                ": unknown counter '", field[2], "'"));
+        return absl::InternalError(
+            absl::StrCat("experiment counters of ", experiment,
+                         ": unknown counter '", field[2], "'"));
       }
     }
     return out;
@@ -209,7 +248,8 @@ class RedisCounterStore final : public CounterStore {
 
 absl::StatusOr<std::unique_ptr<CounterStore>> NewRedisCounterStore(
     const redis::Client* client, const RedisCounterStoreOptions& options) {
-  if (client == nullptr) return absl::InvalidArgumentError("client: must not be null");
+  if (client == nullptr)
+    return absl::InvalidArgumentError("client: must not be null");
   return std::unique_ptr<CounterStore>(new RedisCounterStore(client, options));
 }
 

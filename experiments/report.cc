@@ -66,34 +66,43 @@ LiftReport NotEnough(absl::string_view metric, const absl::Status& why) {
   return r;
 }
 
-std::vector<LiftReport> Lifts(const VariantSums& control, const VariantSums& treatment) {
+std::vector<LiftReport> Lifts(const VariantSums& control,
+                              const VariantSums& treatment) {
   std::vector<LiftReport> out;
   constexpr char kMethod[] =
-      "absolute: mSPRT always-valid 95% confidence sequence and p-value; relative: "
+      "absolute: mSPRT always-valid 95% confidence sequence and p-value; "
+      "relative: "
       "delta method, fixed horizon";
-  auto cuped = stats::CompareMeansCuped(GmvMoments(control), GmvMoments(treatment));
+  auto cuped =
+      stats::CompareMeansCuped(GmvMoments(control), GmvMoments(treatment));
   if (cuped.ok()) {
     out.push_back(FromComparison(
         "gmv_per_user", cuped->adjusted,
-        absl::StrCat(kMethod, "; CUPED on pre-period spend (variance reduced by ",
-                     absl::StrFormat("%.1f%%", 100 * cuped->variance_reduction), ")")));
+        absl::StrCat(
+            kMethod, "; CUPED on pre-period spend (variance reduced by ",
+            absl::StrFormat("%.1f%%", 100 * cuped->variance_reduction), ")")));
   } else {
-    auto plain = stats::CompareMeans(GmvMoments(control), GmvMoments(treatment));
+    auto plain =
+        stats::CompareMeans(GmvMoments(control), GmvMoments(treatment));
     out.push_back(plain.ok() ? FromComparison("gmv_per_user", *plain, kMethod)
                              : NotEnough("gmv_per_user", plain.status()));
   }
-  auto conversion = stats::CompareMeans(ConversionMoments(control), ConversionMoments(treatment));
-  out.push_back(conversion.ok() ? FromComparison("conversion", *conversion, kMethod)
-                                : NotEnough("conversion", conversion.status()));
+  auto conversion = stats::CompareMeans(ConversionMoments(control),
+                                        ConversionMoments(treatment));
+  out.push_back(conversion.ok()
+                    ? FromComparison("conversion", *conversion, kMethod)
+                    : NotEnough("conversion", conversion.status()));
   auto ctr = stats::CompareRatios(CtrMoments(control), CtrMoments(treatment));
-  out.push_back(ctr.ok() ? FromComparison("ctr", *ctr, kMethod) : NotEnough("ctr", ctr.status()));
+  out.push_back(ctr.ok() ? FromComparison("ctr", *ctr, kMethod)
+                         : NotEnough("ctr", ctr.status()));
   return out;
 }
 
 }  // namespace
 
-ExperimentReport BuildReport(const Experiment& experiment, const ExperimentCounts& counts,
-                             double margin, absl::Time now) {
+ExperimentReport BuildReport(const Experiment& experiment,
+                             const ExperimentCounts& counts, double margin,
+                             absl::Time now) {
   ExperimentReport report;
   report.experiment = experiment.name;
   report.layer = experiment.layer;
@@ -120,9 +129,11 @@ ExperimentReport BuildReport(const Experiment& experiment, const ExperimentCount
       r.coupons_redeemed += s.coupons_redeemed;
       r.coupon_cost += s.discount;
     }
-    if (r.impressions > 0) r.ctr = static_cast<double>(r.clicks) / r.impressions;
+    if (r.impressions > 0)
+      r.ctr = static_cast<double>(r.clicks) / r.impressions;
     if (r.exposed_users > 0) {
-      r.conversion_rate = static_cast<double>(r.converted_users) / r.exposed_users;
+      r.conversion_rate =
+          static_cast<double>(r.converted_users) / r.exposed_users;
       r.gmv_per_exposed_user = r.gmv / r.exposed_users;
     }
     r.net_margin = r.gmv * margin - r.coupon_cost;
@@ -130,14 +141,15 @@ ExperimentReport BuildReport(const Experiment& experiment, const ExperimentCount
     shares.push_back(v.share);
   }
   const VariantCounts* control = kNone;
-  if (auto it = counts.find(experiment.variants[experiment.control].name); it != counts.end()) {
+  if (auto it = counts.find(experiment.variants[experiment.control].name);
+      it != counts.end()) {
     control = &it->second;
   }
   for (size_t i = 0; i < experiment.variants.size(); ++i) {
     if (report.variants[i].control) continue;
     auto it = counts.find(experiment.variants[i].name);
-    report.variants[i].lifts =
-        Lifts(control->sums, it == counts.end() ? kNone->sums : it->second.sums);
+    report.variants[i].lifts = Lifts(
+        control->sums, it == counts.end() ? kNone->sums : it->second.sums);
   }
   auto srm = stats::SampleRatioMismatch(exposed, shares);
   if (srm.ok()) {
@@ -145,24 +157,28 @@ ExperimentReport BuildReport(const Experiment& experiment, const ExperimentCount
     report.srm = srm->mismatch;
   }
   report.statistics =
-      "users are the unit; absolute lifts: mSPRT always-valid 95% confidence sequences and "
-      "p-values at this look (valid under continuous monitoring); relative lifts: delta "
-      "method, fixed horizon; GMV per user adjusted by CUPED on pre-period spend; SRM: "
-      "chi-square of exposed users against the configured shares, flagged at p < 0.001";
+      "users are the unit; absolute lifts: mSPRT always-valid 95% confidence "
+      "sequences and "
+      "p-values at this look (valid under continuous monitoring); relative "
+      "lifts: delta "
+      "method, fixed horizon; GMV per user adjusted by CUPED on pre-period "
+      "spend; SRM: "
+      "chi-square of exposed users against the configured shares, flagged at p "
+      "< 0.001";
   return report;
 }
 
-absl::StatusOr<std::vector<ExperimentReport>> ReadReports(const ExperimentPlan& plan,
-                                                          const CounterStore& counters,
-                                                          absl::string_view name,
-                                                          absl::Time deadline) {
+absl::StatusOr<std::vector<ExperimentReport>> ReadReports(
+    const ExperimentPlan& plan, const CounterStore& counters,
+    absl::string_view name, absl::Time deadline) {
   std::vector<const Experiment*> wanted;
   if (name.empty()) {
     for (const auto& e : plan.experiments()) wanted.push_back(e.get());
   } else {
     const Experiment* e = plan.Find(name);
     if (e == nullptr) {
-      return absl::NotFoundError(absl::StrCat("experiment: unknown experiment '", name, "'"));
+      return absl::NotFoundError(
+          absl::StrCat("experiment: unknown experiment '", name, "'"));
     }
     wanted.push_back(e);
   }

@@ -69,16 +69,16 @@ struct ExperimentReport {
 // The report of `experiment` from its counters; `margin` is the gross
 // margin on GMV (ExperimentPlan::margin). Never fails: a lift without
 // enough data says so in its method.
-ExperimentReport BuildReport(const Experiment& experiment, const ExperimentCounts& counts,
-                             double margin, absl::Time now);
+ExperimentReport BuildReport(const Experiment& experiment,
+                             const ExperimentCounts& counts, double margin,
+                             absl::Time now);
 
 // Reports of `name` (empty: every experiment of `plan`) read from
 // `counters`. NotFound naming `experiment` for an unknown name; the
 // counters' errors otherwise.
-absl::StatusOr<std::vector<ExperimentReport>> ReadReports(const ExperimentPlan& plan,
-                                                          const CounterStore& counters,
-                                                          absl::string_view name,
-                                                          absl::Time deadline);
+absl::StatusOr<std::vector<ExperimentReport>> ReadReports(
+    const ExperimentPlan& plan, const CounterStore& counters,
+    absl::string_view name, absl::Time deadline);
 
 }  // namespace recsys::experiments
 

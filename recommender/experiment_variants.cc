@@ -7,14 +7,16 @@
 
 namespace recsys::recommender {
 
-absl::StatusOr<std::shared_ptr<const ExperimentVariants>> ExperimentVariants::Compile(
+absl::StatusOr<std::shared_ptr<const ExperimentVariants>>
+ExperimentVariants::Compile(
     std::shared_ptr<const experiments::ExperimentPlan> plan) {
   std::shared_ptr<ExperimentVariants> out(new ExperimentVariants());
   for (const auto& experiment : plan->experiments()) {
     for (const experiments::Variant& v : experiment->variants) {
       if (v.slots.empty()) continue;
       recsys::v1::SlotsConfig config;
-      for (const recsys::v1::SlotConfig& slot : v.slots) *config.add_slots() = slot;
+      for (const recsys::v1::SlotConfig& slot : v.slots)
+        *config.add_slots() = slot;
       auto compiled = SlotPlan::FromProto(config);
       if (!compiled.ok()) {
         // SlotPlan names fields from "slots[i]"; the variant's path first.

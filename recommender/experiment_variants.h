@@ -28,16 +28,22 @@ class ExperimentVariants {
       std::shared_ptr<const experiments::ExperimentPlan> plan);
 
   const experiments::ExperimentPlan& plan() const { return *plan_; }
-  const std::shared_ptr<const experiments::ExperimentPlan>& shared_plan() const { return plan_; }
+  const std::shared_ptr<const experiments::ExperimentPlan>& shared_plan()
+      const {
+    return plan_;
+  }
 
   // The rule `variant` gives `slot`; nullptr when it keeps the slot's.
-  const SlotRule* Rule(const experiments::Variant* variant, absl::string_view slot) const;
+  const SlotRule* Rule(const experiments::Variant* variant,
+                       absl::string_view slot) const;
 
  private:
   ExperimentVariants() = default;
 
   std::shared_ptr<const experiments::ExperimentPlan> plan_;
-  absl::flat_hash_map<const experiments::Variant*, std::shared_ptr<const SlotPlan>> slots_;
+  absl::flat_hash_map<const experiments::Variant*,
+                      std::shared_ptr<const SlotPlan>>
+      slots_;
 };
 
 // What the user's assignments change in one request.

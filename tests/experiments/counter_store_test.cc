@@ -37,12 +37,14 @@ class CounterStoreTest : public ::testing::TestWithParam<bool> {
     }
     // A fresh experiment name per test: the shared Redis keeps the others.
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    experiment_ = absl::StrCat("e", std::hash<std::string>()(info->name()) % 100000,
-                               GetParam() ? "r" : "m");
+    experiment_ =
+        absl::StrCat("e", std::hash<std::string>()(info->name()) % 100000,
+                     GetParam() ? "r" : "m");
   }
 
-  ExperimentEvent Event(CountedEvent type, const std::string& variant, const std::string& user,
-                        absl::Time t, double value = 0, const std::string& event_id = "",
+  ExperimentEvent Event(CountedEvent type, const std::string& variant,
+                        const std::string& user, absl::Time t, double value = 0,
+                        const std::string& event_id = "",
                         const std::string& slot = "feed") {
     ExperimentEvent e;
     e.experiment = experiment_;
@@ -71,13 +73,15 @@ class CounterStoreTest : public ::testing::TestWithParam<bool> {
   std::unique_ptr<redis::Client> client_;
   std::unique_ptr<CounterStore> store_;
   std::string experiment_;
-  CountRules rules_{.attribution_window = absl::Hours(1), .event_id_ttl = absl::Hours(1)};
+  CountRules rules_{.attribution_window = absl::Hours(1),
+                    .event_id_ttl = absl::Hours(1)};
 };
 
 TEST_P(CounterStoreTest, EventsMoveOnlyTheirVariantsCounters) {
   Record({Event(CountedEvent::kImpression, "b", "u1", kT0),
           Event(CountedEvent::kClick, "b", "u1", kT0 + absl::Seconds(5)),
-          Event(CountedEvent::kPurchase, "b", "u1", kT0 + absl::Seconds(60), 25.5)});
+          Event(CountedEvent::kPurchase, "b", "u1", kT0 + absl::Seconds(60),
+                25.5)});
   ExperimentCounts counts = Read();
   EXPECT_FALSE(counts.contains("a"));
   ASSERT_TRUE(counts.contains("b"));
@@ -96,12 +100,16 @@ TEST_P(CounterStoreTest, EventsMoveOnlyTheirVariantsCounters) {
 }
 
 TEST_P(CounterStoreTest, ARetriedEventIdCountsOnce) {
-  const auto first = Record({Event(CountedEvent::kImpression, "a", "u1", kT0, 0, "ev-1"),
-                             Event(CountedEvent::kPurchase, "a", "u1", kT0, 10, "ev-2")});
-  EXPECT_EQ(first, (std::vector<Outcome>{Outcome::kCounted, Outcome::kCounted}));
-  const auto again = Record({Event(CountedEvent::kImpression, "a", "u1", kT0, 0, "ev-1"),
-                             Event(CountedEvent::kPurchase, "a", "u1", kT0, 10, "ev-2")});
-  EXPECT_EQ(again, (std::vector<Outcome>{Outcome::kDuplicate, Outcome::kDuplicate}));
+  const auto first =
+      Record({Event(CountedEvent::kImpression, "a", "u1", kT0, 0, "ev-1"),
+              Event(CountedEvent::kPurchase, "a", "u1", kT0, 10, "ev-2")});
+  EXPECT_EQ(first,
+            (std::vector<Outcome>{Outcome::kCounted, Outcome::kCounted}));
+  const auto again =
+      Record({Event(CountedEvent::kImpression, "a", "u1", kT0, 0, "ev-1"),
+              Event(CountedEvent::kPurchase, "a", "u1", kT0, 10, "ev-2")});
+  EXPECT_EQ(again,
+            (std::vector<Outcome>{Outcome::kDuplicate, Outcome::kDuplicate}));
   ExperimentCounts counts = Read();
   EXPECT_EQ(counts["a"].slots["feed"].impressions, 1);
   EXPECT_EQ(counts["a"].slots["feed"].conversions, 1);
@@ -116,17 +124,21 @@ TEST_P(CounterStoreTest, PurchasesOutsideTheWindowDoNotCount) {
       // Before the first exposure.
       Event(CountedEvent::kPurchase, "a", "u1", kT0 + absl::Seconds(5), 5),
       // One hour after the last exposure: still in.
-      Event(CountedEvent::kPurchase, "a", "u1", kT0 + absl::Seconds(10) + absl::Hours(1), 7),
+      Event(CountedEvent::kPurchase, "a", "u1",
+            kT0 + absl::Seconds(10) + absl::Hours(1), 7),
       // One second later: out.
-      Event(CountedEvent::kPurchase, "a", "u1", kT0 + absl::Seconds(11) + absl::Hours(1), 9),
+      Event(CountedEvent::kPurchase, "a", "u1",
+            kT0 + absl::Seconds(11) + absl::Hours(1), 9),
       // A click renews the window.
       Event(CountedEvent::kClick, "a", "u1", kT0 + absl::Hours(3)),
-      Event(CountedEvent::kPurchase, "a", "u1", kT0 + absl::Hours(3) + absl::Minutes(30), 11),
+      Event(CountedEvent::kPurchase, "a", "u1",
+            kT0 + absl::Hours(3) + absl::Minutes(30), 11),
   });
-  EXPECT_EQ(out, (std::vector<Outcome>{Outcome::kUnattributed, Outcome::kCounted,
-                                       Outcome::kUnattributed, Outcome::kCounted,
-                                       Outcome::kUnattributed, Outcome::kCounted,
-                                       Outcome::kCounted}));
+  EXPECT_EQ(out,
+            (std::vector<Outcome>{Outcome::kUnattributed, Outcome::kCounted,
+                                  Outcome::kUnattributed, Outcome::kCounted,
+                                  Outcome::kUnattributed, Outcome::kCounted,
+                                  Outcome::kCounted}));
   ExperimentCounts counts = Read();
   EXPECT_EQ(counts["a"].slots["feed"].conversions, 2);
   EXPECT_DOUBLE_EQ(counts["a"].slots["feed"].gmv, 18);
@@ -162,7 +174,8 @@ TEST_P(CounterStoreTest, SumsEqualTheStatisticsOfPerUserValues) {
       events.push_back(Event(CountedEvent::kImpression, "a", u.id, kT0));
       events.back().pre_spend = u.x;
     }
-    for (int i = 0; i < u.clicks; ++i) events.push_back(Event(CountedEvent::kClick, "a", u.id, kT0));
+    for (int i = 0; i < u.clicks; ++i)
+      events.push_back(Event(CountedEvent::kClick, "a", u.id, kT0));
     for (double v : u.purchases) {
       events.push_back(Event(CountedEvent::kPurchase, "a", u.id, kT0, v));
       y += v;
@@ -187,16 +200,20 @@ TEST_P(CounterStoreTest, SumsEqualTheStatisticsOfPerUserValues) {
 }
 
 TEST_P(CounterStoreTest, CouponEventsCountIssuedRedeemedAndDiscount) {
-  Record({Event(CountedEvent::kCouponIssued, "coupon", "u1", kT0, 0, "", "coupons"),
-          Event(CountedEvent::kCouponRedeemed, "coupon", "u1", kT0, 4.5, "", "coupons")});
+  Record({Event(CountedEvent::kCouponIssued, "coupon", "u1", kT0, 0, "",
+                "coupons"),
+          Event(CountedEvent::kCouponRedeemed, "coupon", "u1", kT0, 4.5, "",
+                "coupons")});
   const SlotCounts c = Read()["coupon"].slots["coupons"];
   EXPECT_EQ(c.coupons_issued, 1);
   EXPECT_EQ(c.coupons_redeemed, 1);
   EXPECT_DOUBLE_EQ(c.discount, 4.5);
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, CounterStoreTest, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Redis" : "InMemory"; });
+INSTANTIATE_TEST_SUITE_P(Stores, CounterStoreTest,
+                         ::testing::Values(false, true), [](const auto& info) {
+                           return info.param ? "Redis" : "InMemory";
+                         });
 
 }  // namespace
 }  // namespace recsys::experiments

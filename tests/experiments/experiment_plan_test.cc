@@ -116,11 +116,16 @@ TEST(ExperimentPlanTest, SharesWithinToleranceOver100kIds) {
     }
   }
   // Expected share of all users; tolerance: 5 binomial standard deviations.
-  const std::map<std::string, double> expected = {
-      {"layout", 0.4},          {"layout/control", 0.2},  {"layout/waterfall", 0.12},
-      {"layout/categories", 0.08}, {"copy", 0.1},          {"copy/a", 0.05},
-      {"copy/b", 0.05},         {"winback", 1.0},         {"winback/coupon", 0.9},
-      {"winback/holdout", 0.1}};
+  const std::map<std::string, double> expected = {{"layout", 0.4},
+                                                  {"layout/control", 0.2},
+                                                  {"layout/waterfall", 0.12},
+                                                  {"layout/categories", 0.08},
+                                                  {"copy", 0.1},
+                                                  {"copy/a", 0.05},
+                                                  {"copy/b", 0.05},
+                                                  {"winback", 1.0},
+                                                  {"winback/coupon", 0.9},
+                                                  {"winback/holdout", 0.1}};
   for (const auto& [name, p] : expected) {
     const double sd = std::sqrt(kUsers * p * (1 - p));
     EXPECT_NEAR(count[name], kUsers * p, 5 * sd + 1) << name;
@@ -154,7 +159,8 @@ TEST(ExperimentPlanTest, ExperimentsOfALayerAreExclusive) {
   ASSERT_NE(plan, nullptr);
   for (int i = 0; i < 20000; ++i) {
     int in_home = 0;
-    for (const Assignment& a : plan->Assign(Id(i), kNow)) in_home += a.experiment->layer == "home";
+    for (const Assignment& a : plan->Assign(Id(i), kNow))
+      in_home += a.experiment->layer == "home";
     EXPECT_LE(in_home, 1);
   }
 }
@@ -162,9 +168,11 @@ TEST(ExperimentPlanTest, ExperimentsOfALayerAreExclusive) {
 TEST(ExperimentPlanTest, RampUpKeepsEveryAssignment) {
   // layout reserves 0.6 of the layer and runs on 0.2, then 0.6.
   const std::string small = absl::StrReplaceAll(
-      kConfig, {{"traffic_share: 0.4", "traffic_share: 0.2 reserved_share: 0.6"}});
+      kConfig,
+      {{"traffic_share: 0.4", "traffic_share: 0.2 reserved_share: 0.6"}});
   const std::string large = absl::StrReplaceAll(
-      kConfig, {{"traffic_share: 0.4", "traffic_share: 0.6 reserved_share: 0.6"}});
+      kConfig,
+      {{"traffic_share: 0.4", "traffic_share: 0.6 reserved_share: 0.6"}});
   auto before = MustParse(small);
   auto after = MustParse(large);
   ASSERT_NE(before, nullptr);
@@ -208,8 +216,9 @@ TEST(ExperimentPlanTest, OverridesPinAUserAndLeaveOtherLayers) {
 
 TEST(ExperimentPlanTest, OnlyRunningExperimentsAssign) {
   auto plan = MustParse(absl::StrReplaceAll(
-      kConfig, {{"name: \"winback\"\n      traffic_share: 1",
-                 "name: \"winback\" start_unix: 1764000001 traffic_share: 1"}}));
+      kConfig,
+      {{"name: \"winback\"\n      traffic_share: 1",
+        "name: \"winback\" start_unix: 1764000001 traffic_share: 1"}}));
   ASSERT_NE(plan, nullptr);
   for (int i = 0; i < 100; ++i) {
     for (const Assignment& a : plan->Assign(Id(i), kNow)) {
@@ -225,35 +234,88 @@ TEST(ExperimentPlanTest, OnlyRunningExperimentsAssign) {
 
 TEST(ExperimentPlanTest, BadConfigsNameTheField) {
   // The layer's shares sum above 1.
-  EXPECT_THAT(Refused(absl::StrReplaceAll(kConfig, {{"traffic_share: 0.1", "traffic_share: 0.7"}})),
-              HasSubstr("layers[0].experiments[1].traffic_share: the layer's shares sum above 1"));
+  EXPECT_THAT(Refused(absl::StrReplaceAll(
+                  kConfig, {{"traffic_share: 0.1", "traffic_share: 0.7"}})),
+              HasSubstr("layers[0].experiments[1].traffic_share: the layer's "
+                        "shares sum above 1"));
   // Variants overlap (their shares sum above 1).
-  EXPECT_THAT(Refused(absl::StrReplaceAll(kConfig, {{"share: 0.2 }", "share: 0.3 }"}})),
-              HasSubstr("layers[0].experiments[0].variants[2].share: variants overlap"));
+  EXPECT_THAT(
+      Refused(absl::StrReplaceAll(kConfig, {{"share: 0.2 }", "share: 0.3 }"}})),
+      HasSubstr(
+          "layers[0].experiments[0].variants[2].share: variants overlap"));
   // ... or leave a gap.
-  EXPECT_THAT(Refused(absl::StrReplaceAll(kConfig, {{"share: 0.2 }", "share: 0.1 }"}})),
-              HasSubstr("layers[0].experiments[0].variants: the variants' shares must sum to 1"));
+  EXPECT_THAT(
+      Refused(absl::StrReplaceAll(kConfig, {{"share: 0.2 }", "share: 0.1 }"}})),
+      HasSubstr("layers[0].experiments[0].variants: the variants' shares must "
+                "sum to 1"));
   // Explicit ranges that overlap.
-  EXPECT_THAT(Refused(absl::StrReplaceAll(kConfig, {{"name: \"copy\"", "name: \"copy\" first_bucket: 3000"}})),
-              HasSubstr("layers[0].experiments[1].first_bucket: buckets [3000, 4000) overlap"));
-  EXPECT_THAT(Refused(absl::StrCat(kConfig, R"pb(overrides { user_id: "u" experiment: "nope" variant: "a" })pb")),
+  EXPECT_THAT(
+      Refused(absl::StrReplaceAll(
+          kConfig, {{"name: \"copy\"", "name: \"copy\" first_bucket: 3000"}})),
+      HasSubstr("layers[0].experiments[1].first_bucket: buckets [3000, 4000) "
+                "overlap"));
+  EXPECT_THAT(Refused(absl::StrCat(kConfig, R"pb(overrides {
+                                                   user_id: "u"
+                                                   experiment: "nope"
+                                                   variant: "a"
+                                                 })pb")),
               HasSubstr("overrides[0].experiment: unknown experiment 'nope'"));
-  EXPECT_THAT(Refused(absl::StrCat(kConfig, R"pb(overrides { user_id: "u" experiment: "copy" variant: "c" })pb")),
-              HasSubstr("overrides[0].variant: experiment 'copy' has no variant 'c'"));
-  EXPECT_THAT(Refused(absl::StrReplaceAll(kConfig, {{"name: \"waterfall\"", "name: \"control\""}})),
-              HasSubstr("layers[0].experiments[0].variants[1].name: duplicate variant 'control'"));
-  EXPECT_THAT(Refused(absl::StrReplaceAll(kConfig, {{"name: \"copy\"", "name: \"layout\""}})),
-              HasSubstr("layers[0].experiments[1].name: duplicate experiment 'layout'"));
-  EXPECT_THAT(Refused(absl::StrReplaceAll(kConfig, {{"name: \"waterfall\" share: 0.3", "name: \"waterfall\" share: 0.3 slots { name: \"cart\" }"}})),
-              HasSubstr("layers[0].experiments[0].variants[1].slots[0].name: slot 'cart' is not one of the experiment's slots"));
-  EXPECT_THAT(Refused(absl::StrReplaceAll(kConfig, {{"campaign: \"winback\" holdout", "campaign: \"other\" holdout"}})),
-              HasSubstr("layers[1].experiments[0].variants[1].coupons[0].campaign: campaign 'other'"));
-  EXPECT_THAT(Refused(absl::StrReplaceAll(kConfig, {{"name: \"a\"", "name: \"a b\""}})),
-              HasSubstr("layers[0].experiments[1].variants[0].name"));
-  EXPECT_THAT(Refused("layers { name: \"x\" experiments { name: \"e\" traffic_share: 1.5 } }"),
-              HasSubstr("layers[0].experiments[0].traffic_share: must be in (0, 1]"));
+  EXPECT_THAT(
+      Refused(absl::StrCat(kConfig, R"pb(overrides {
+                                           user_id: "u"
+                                           experiment: "copy"
+                                           variant: "c"
+                                         })pb")),
+      HasSubstr("overrides[0].variant: experiment 'copy' has no variant 'c'"));
+  EXPECT_THAT(Refused(absl::StrReplaceAll(
+                  kConfig, {{"name: \"waterfall\"", "name: \"control\""}})),
+              HasSubstr("layers[0].experiments[0].variants[1].name: duplicate "
+                        "variant 'control'"));
+  EXPECT_THAT(
+      Refused(absl::StrReplaceAll(kConfig,
+                                  {{"name: \"copy\"", "name: \"layout\""}})),
+      HasSubstr(
+          "layers[0].experiments[1].name: duplicate experiment 'layout'"));
+  EXPECT_THAT(
+      Refused(absl::StrReplaceAll(
+          kConfig,
+          {{"name: \"waterfall\" share: 0.3",
+            "name: \"waterfall\" share: 0.3 slots { name: \"cart\" }"}})),
+      HasSubstr("layers[0].experiments[0].variants[1].slots[0].name: slot "
+                "'cart' is not one of the experiment's slots"));
+  EXPECT_THAT(
+      Refused(absl::StrReplaceAll(kConfig, {{"campaign: \"winback\" holdout",
+                                             "campaign: \"other\" holdout"}})),
+      HasSubstr("layers[1].experiments[0].variants[1].coupons[0].campaign: "
+                "campaign 'other'"));
+  EXPECT_THAT(
+      Refused(absl::StrReplaceAll(kConfig, {{"name: \"a\"", "name: \"a b\""}})),
+      HasSubstr("layers[0].experiments[1].variants[0].name"));
+  EXPECT_THAT(
+      Refused("layers { name: \"x\" experiments { name: \"e\" traffic_share: "
+              "1.5 } }"),
+      HasSubstr("layers[0].experiments[0].traffic_share: must be in (0, 1]"));
   EXPECT_THAT(Refused("margin: 2"), HasSubstr("margin: must be in [0, 1]"));
   EXPECT_THAT(Refused("layers { name: \"x\" "), HasSubstr("line 1"));
+}
+
+}  // namespace
+}  // namespace recsys::experiments
+
+namespace recsys::experiments {
+namespace {
+
+TEST(ExperimentPlanTest, TheDeployedConfigLoads) {
+  auto plan = ExperimentPlan::Load(std::string(RECSYS_SOURCE_DIR) +
+                                   "/deploy/experiments.textproto");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const Experiment* layout = (*plan)->Find("homepage_layout");
+  ASSERT_NE(layout, nullptr);
+  EXPECT_EQ(layout->variants[layout->control].name, "control");
+  const Experiment* holdout = (*plan)->Find("welcome_holdout");
+  ASSERT_NE(holdout, nullptr);
+  ASSERT_NE(holdout->FindVariant("holdout")->PolicyFor("welcome"), nullptr);
+  EXPECT_TRUE(holdout->FindVariant("holdout")->PolicyFor("welcome")->holdout);
 }
 
 }  // namespace

@@ -41,7 +41,8 @@ TEST(RecommendationIdTest, CarriesTheSlotAndTheAssignmentsThatShapeIt) {
   ASSERT_TRUE(plan.ok()) << plan.status();
   const auto assignments = (*plan)->Assign("u1", kNow);
   ASSERT_EQ(assignments.size(), 2u);
-  const std::string id = NewRecommendationId("u1", "homepage_feed", assignments, kNow);
+  const std::string id =
+      NewRecommendationId("u1", "homepage_feed", assignments, kNow);
   auto ref = ParseRecommendationId("recommendation_id", id);
   ASSERT_TRUE(ref.ok()) << ref.status();
   EXPECT_EQ(ref->slot, "homepage_feed");
@@ -61,7 +62,8 @@ TEST(RecommendationIdTest, CarriesTheSlotAndTheAssignmentsThatShapeIt) {
   // Two answers never share an id.
   EXPECT_NE(id, NewRecommendationId("u1", "homepage_feed", assignments, kNow));
   // No experiment: an id all the same.
-  auto none = ParseRecommendationId("x", NewRecommendationId("u1", "pdp", assignments, kNow));
+  auto none = ParseRecommendationId(
+      "x", NewRecommendationId("u1", "pdp", assignments, kNow));
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->arms.empty());
 }
@@ -70,7 +72,8 @@ TEST(RecommendationIdTest, QaOverridesAreMarked) {
   auto plan = ExperimentPlan::Parse(kConfig);
   ASSERT_TRUE(plan.ok());
   auto ref = ParseRecommendationId(
-      "x", NewRecommendationId("qa", "homepage_feed", (*plan)->Assign("qa", kNow), kNow));
+      "x", NewRecommendationId("qa", "homepage_feed",
+                               (*plan)->Assign("qa", kNow), kNow));
   ASSERT_TRUE(ref.ok());
   ASSERT_EQ(ref->arms.size(), 1u);
   EXPECT_TRUE(ref->arms[0].forced);
@@ -80,17 +83,18 @@ TEST(RecommendationIdTest, QaOverridesAreMarked) {
 TEST(RecommendationIdTest, MalformedIdsAreRefusedNamingTheField) {
   auto plan = ExperimentPlan::Parse(kConfig);
   ASSERT_TRUE(plan.ok());
-  const std::string id =
-      NewRecommendationId("u1", "homepage_feed", (*plan)->Assign("u1", kNow), kNow);
+  const std::string id = NewRecommendationId("u1", "homepage_feed",
+                                             (*plan)->Assign("u1", kNow), kNow);
   std::string edited = id;
   edited[2] = edited[2] == '1' ? '2' : '1';  // the issue time
   for (const std::string& bad :
-       {std::string(""), std::string("hello"), id.substr(0, id.size() - 1), edited,
-        std::string(2000, 'a'), id + "~00000000"}) {
+       {std::string(""), std::string("hello"), id.substr(0, id.size() - 1),
+        edited, std::string(2000, 'a'), id + "~00000000"}) {
     auto ref = ParseRecommendationId("events[3].recommendation_id", bad);
     ASSERT_FALSE(ref.ok()) << bad;
     EXPECT_EQ(ref.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(ref.status().message(), HasSubstr("events[3].recommendation_id: malformed"));
+    EXPECT_THAT(ref.status().message(),
+                HasSubstr("events[3].recommendation_id: malformed"));
   }
 }
 

@@ -46,8 +46,8 @@ TEST(ReportTest, RatesLiftsAndSrmFromTheCounters) {
   ExperimentCounts counts;
   counts["a"] = Counts(1000, 100, 5000, 400000);
   counts["b"] = Counts(1000, 150, 7000, 600000);
-  const ExperimentReport r =
-      BuildReport(*(*plan)->Find("layout"), counts, (*plan)->margin(), absl::Now());
+  const ExperimentReport r = BuildReport(*(*plan)->Find("layout"), counts,
+                                         (*plan)->margin(), absl::Now());
   ASSERT_EQ(r.variants.size(), 2u);
   const VariantReport& a = r.variants[0];
   const VariantReport& b = r.variants[1];
@@ -77,15 +77,18 @@ TEST(ReportTest, RatesLiftsAndSrmFromTheCounters) {
   // A 52/48 split of 20,000 users against 50/50 shares.
   counts["a"].sums.exposed_users = 10400;
   counts["b"].sums.exposed_users = 9600;
-  EXPECT_TRUE(BuildReport(*(*plan)->Find("layout"), counts, 0.25, absl::Now()).srm);
+  EXPECT_TRUE(
+      BuildReport(*(*plan)->Find("layout"), counts, 0.25, absl::Now()).srm);
 }
 
 TEST(ReportTest, WithoutDataTheLiftsSaySo) {
   auto plan = ExperimentPlan::Parse(kConfig);
   ASSERT_TRUE(plan.ok());
-  const ExperimentReport r = BuildReport(*(*plan)->Find("layout"), {}, 0.3, absl::Now());
+  const ExperimentReport r =
+      BuildReport(*(*plan)->Find("layout"), {}, 0.3, absl::Now());
   ASSERT_EQ(r.variants[1].lifts.size(), 3u);
-  EXPECT_NE(r.variants[1].lifts[0].method.find("not enough data"), std::string::npos);
+  EXPECT_NE(r.variants[1].lifts[0].method.find("not enough data"),
+            std::string::npos);
 }
 
 }  // namespace
