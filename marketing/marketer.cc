@@ -133,18 +133,20 @@ struct Marketer::AudienceModel {
 
 Marketer::Marketer(const model::ModelStore* models, feature_store::FeatureStore* features,
                    CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options,
-                   const experiments::PlanHolder* experiments)
+                   const experiments::PlanHolder* experiments,
+                   experiments::CounterStore* counters)
     : models_(models),
       features_(features),
       coupons_(coupons),
       segments_(segments),
       options_(options),
-      experiments_(experiments) {}
+      experiments_(experiments),
+      counters_(counters) {}
 
 absl::StatusOr<std::unique_ptr<Marketer>> Marketer::Create(
     const model::ModelStore* models, feature_store::FeatureStore* features,
     CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options,
-    const experiments::PlanHolder* experiments) {
+    const experiments::PlanHolder* experiments, experiments::CounterStore* counters) {
   MarketerOptions o = options;
   o.config = WithDefaults(options.config);
   RECSYS_RETURN_IF_ERROR(ValidateMarketingConfig(o.config));
@@ -154,7 +156,7 @@ absl::StatusOr<std::unique_ptr<Marketer>> Marketer::Create(
         "max_coupons, audience_chunk, audience_threads and max_audience_items must be >= 1");
   }
   return std::unique_ptr<Marketer>(
-      new Marketer(models, features, coupons, segments, o, experiments));
+      new Marketer(models, features, coupons, segments, o, experiments, counters));
 }
 
 absl::Time Marketer::StoreDeadline(absl::Time deadline) const {
@@ -237,6 +239,27 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
   answer.recommendation_id =
       experiments::NewRecommendationId(user_id, experiments::kCouponsSlot, assignments, now);
   answer.assignments = experiments::ArmsFor(assignments, experiments::kCouponsSlot);
+  if (counters_ != nullptr) {
+    // The answer is the exposure (a holdout sees nothing to report).
+    std::vector<experiments::ExperimentEvent> exposures;
+    for (const experiments::Arm& arm : answer.assignments) {
+      if (arm.forced) continue;
+      experiments::ExperimentEvent& e = exposures.emplace_back();
+      e.experiment = arm.experiment;
+      e.variant = arm.variant;
+      e.slot = experiments::kCouponsSlot;
+      e.user_id = std::string(user_id);
+      e.type = experiments::CountedEvent::kImpression;
+      e.time = now;
+    }
+    if (!exposures.empty()) {
+      experiments::CountRules rules;
+      rules.attribution_window = plan->attribution_window();
+      rules.event_id_ttl = plan->event_id_ttl();
+      auto counted = counters_->Record(exposures, rules, StoreDeadline(deadline));
+      if (!counted.ok()) Degrade(&answer.meta, "experiment counters", counted.status());
+    }
+  }
   std::optional<UserSegment> record;
   answer.customer = Customer(user_id, now, deadline, &record, &answer.meta);
 

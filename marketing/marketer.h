@@ -161,11 +161,15 @@ class Marketer {
  public:
   // Borrowed pointers must outlive the Marketer. InvalidArgument when the
   // config fails ValidateMarketingConfig. `experiments` (may be null: no
-  // experiment) holds the served experiments plan.
+  // experiment) holds the served experiments plan; `counters` (may be null)
+  // records each RecommendCoupons answer as an exposure of its coupon
+  // experiments (an impression of slot "coupons"), so a holdout user who
+  // gets no coupon is counted too.
   static absl::StatusOr<std::unique_ptr<Marketer>> Create(
       const model::ModelStore* models, feature_store::FeatureStore* features,
       CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options,
-      const experiments::PlanHolder* experiments = nullptr);
+      const experiments::PlanHolder* experiments = nullptr,
+      experiments::CounterStore* counters = nullptr);
 
   // Eligible coupons for `user_id` at `now`, best expected value first, at
   // most k (1..max_coupons). InvalidArgument names the field. The user's
@@ -204,7 +208,7 @@ class Marketer {
 
   Marketer(const model::ModelStore* models, feature_store::FeatureStore* features,
            CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options,
-           const experiments::PlanHolder* experiments);
+           const experiments::PlanHolder* experiments, experiments::CounterStore* counters);
 
   absl::Time StoreDeadline(absl::Time deadline) const;
   // The customer view of a user from the segment store and live purchases.
@@ -219,6 +223,7 @@ class Marketer {
   SegmentStore* const segments_;
   const MarketerOptions options_;
   const experiments::PlanHolder* const experiments_;
+  experiments::CounterStore* const counters_;
 
   mutable absl::Mutex audience_mu_;
   mutable std::shared_ptr<const AudienceModel> audience_ ABSL_GUARDED_BY(audience_mu_);

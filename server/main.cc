@@ -286,7 +286,8 @@ int main(int argc, char** argv) {
   // read by the marketing engine.
   experiments::PlanHolder experiment_plans;
   auto marketer = marketing::Marketer::Create(models->get(), features.get(), coupons.get(),
-                                              segments.get(), marketer_options, &experiment_plans);
+                                              segments.get(), marketer_options, &experiment_plans,
+                                              experiment_counters.get());
   if (!marketer.ok()) {
     LogError(absl::StrCat("marketing engine: ", marketer.status().ToString()));
     return 1;
