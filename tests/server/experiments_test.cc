@@ -339,7 +339,7 @@ TEST_F(ExperimentsServerTest, ABadConfigOnReloadKeepsTheServedOne) {
   Deadline(&ctx);
   grpc::Status st = admin_->ReloadModel(&ctx, v1::ReloadModelRequest(), &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(st.error_message().find("layers[1].name: duplicate layer 'home'"),
+  EXPECT_NE(st.error_message().find("layers[2].name: duplicate layer 'home'"),
             std::string::npos)
       << st.error_message();
   EXPECT_EQ(Feed(rec_.get(), world->shop->users[3]).assignments(0).variant(),
