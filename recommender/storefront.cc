@@ -21,6 +21,30 @@ using ::recsys::CheckId;
 
 namespace {
 
+// The pre-period spend (what the user bought before this batch, at the
+// served model's prices) of each user with experiment events, read before
+// the batch is stored; the counters keep it from the user's first exposure
+// only. A user unknown to the store, or a store not answering: 0.
+void FillPreSpend(const model::ModelBundle& bundle, const feature_store::FeatureStore& features,
+                  const std::vector<Event>& events, absl::Time deadline,
+                  std::vector<std::vector<experiments::ExperimentEvent>>* attributed) {
+  absl::flat_hash_map<std::string, double> pre_spend;
+  for (size_t n = 0; n < events.size(); ++n) {
+    if ((*attributed)[n].empty()) continue;
+    auto [it, fresh] = pre_spend.try_emplace(events[n].user_id, 0.0);
+    if (fresh) {
+      auto user = features.GetUser(events[n].user_id, deadline);
+      if (user.ok()) {
+        for (const feature_store::PurchaseRecord& p : user->purchases) {
+          const int32_t row = bundle.ItemRow(p.item_id);
+          if (row >= 0) it->second += p.count * bundle.item(row).price;
+        }
+      }
+    }
+    for (experiments::ExperimentEvent& x : (*attributed)[n]) x.pre_spend = it->second;
+  }
+}
+
 absl::StatusOr<std::shared_ptr<const ExperimentVariants>> LoadExperiments(
     const std::string& path) {
   RECSYS_ASSIGN_OR_RETURN(std::shared_ptr<const experiments::ExperimentPlan> plan,
@@ -169,7 +193,8 @@ absl::StatusOr<ItemUpdateAnswer> Storefront::UpdateItems(const std::vector<ItemU
 absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& events,
                                                       absl::Time deadline) const {
   // Item events go to the Recommender (feature store), coupon events to the
-  // sink; indices refer to `events`.
+  // sink; indices refer to `events`. Experiment events are counted after
+  // both stored theirs, with the pre-period spend read before.
   std::vector<Event> item_events;
   std::vector<int> item_index;
   std::vector<Event> coupon_events;
@@ -226,6 +251,10 @@ absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& 
     item_index.push_back(i);
   }
   if (events.empty()) return absl::InvalidArgumentError("events: at least one event is required");
+  if (any_attributed) {
+    FillPreSpend(*models_->Current(), *features_, events,
+                 std::min(deadline, now + options_.recommender.feature_timeout), &attributed);
+  }
   EventsAnswer answer;
   int accepted = 0;
   if (!item_events.empty()) {
@@ -276,31 +305,10 @@ absl::Status Storefront::CountAttributed(
     const std::vector<Event>& events,
     const std::vector<std::vector<experiments::ExperimentEvent>>& attributed,
     const std::vector<bool>& stored, absl::Time deadline) const {
-  // Pre-period spend (what the user bought before, at the served model's
-  // prices) of each user with an exposure in the batch; the counters keep
-  // it from the user's first exposure only.
-  const auto bundle = models_->Current();
-  absl::flat_hash_map<std::string, double> pre_spend;
-  const absl::Time store_deadline =
-      std::min(deadline, absl::Now() + options_.recommender.feature_timeout);
-  for (size_t n = 0; n < events.size(); ++n) {
-    if (!stored[n] || attributed[n].empty() || events[n].type == EventType::kPurchase) continue;
-    auto [it, fresh] = pre_spend.try_emplace(events[n].user_id, 0.0);
-    if (!fresh) continue;
-    auto user = features_->GetUser(events[n].user_id, store_deadline);
-    if (!user.ok()) continue;  // unknown (no history) or not answering: 0
-    for (const feature_store::PurchaseRecord& p : user->purchases) {
-      const int32_t row = bundle->ItemRow(p.item_id);
-      if (row >= 0) it->second += p.count * bundle->item(row).price;
-    }
-  }
   std::vector<experiments::ExperimentEvent> batch;
   for (size_t n = 0; n < events.size(); ++n) {
     if (!stored[n]) continue;
-    for (experiments::ExperimentEvent x : attributed[n]) {
-      if (auto it = pre_spend.find(x.user_id); it != pre_spend.end()) x.pre_spend = it->second;
-      batch.push_back(std::move(x));
-    }
+    for (const experiments::ExperimentEvent& x : attributed[n]) batch.push_back(x);
   }
   if (batch.empty()) return absl::OkStatus();
   const auto plan = plans_->Get();

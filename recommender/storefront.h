@@ -149,8 +149,7 @@ class Storefront {
              experiments::PlanHolder* plans, experiments::CounterStore* counters);
 
   // Counts the experiment events of the stored events (`stored[i]`:
-  // events[i] was stored); the pre-period spend of newly seen users is read
-  // from the feature store.
+  // events[i] was stored).
   absl::Status CountAttributed(const std::vector<feature_store::Event>& events,
                                const std::vector<std::vector<experiments::ExperimentEvent>>& attributed,
                                const std::vector<bool>& stored, absl::Time deadline) const;
