@@ -70,6 +70,9 @@ struct Event {
   // Idempotency key given by the caller (recsys.v1.Event.event_id); empty:
   // derived from the content (EventDedupKey).
   std::string event_id;
+  // The answer that led to the event (experiments/recommendation_id.h);
+  // empty: not attributed.
+  std::string recommendation_id;
 };
 
 // How long a store remembers that an event id was applied (RecordEvents),

@@ -132,16 +132,21 @@ struct Marketer::AudienceModel {
 };
 
 Marketer::Marketer(const model::ModelStore* models, feature_store::FeatureStore* features,
-                   CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options)
+                   CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options,
+                   const experiments::PlanHolder* experiments,
+                   experiments::CounterStore* counters)
     : models_(models),
       features_(features),
       coupons_(coupons),
       segments_(segments),
-      options_(options) {}
+      options_(options),
+      experiments_(experiments),
+      counters_(counters) {}
 
 absl::StatusOr<std::unique_ptr<Marketer>> Marketer::Create(
     const model::ModelStore* models, feature_store::FeatureStore* features,
-    CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options) {
+    CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options,
+    const experiments::PlanHolder* experiments, experiments::CounterStore* counters) {
   MarketerOptions o = options;
   o.config = WithDefaults(options.config);
   RECSYS_RETURN_IF_ERROR(ValidateMarketingConfig(o.config));
@@ -150,7 +155,8 @@ absl::StatusOr<std::unique_ptr<Marketer>> Marketer::Create(
     return absl::InvalidArgumentError(
         "max_coupons, audience_chunk, audience_threads and max_audience_items must be >= 1");
   }
-  return std::unique_ptr<Marketer>(new Marketer(models, features, coupons, segments, o));
+  return std::unique_ptr<Marketer>(
+      new Marketer(models, features, coupons, segments, o, experiments, counters));
 }
 
 absl::Time Marketer::StoreDeadline(absl::Time deadline) const {
@@ -227,6 +233,33 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
   const std::shared_ptr<const ModelBundle> bundle = models_->Current();
   CouponAnswer answer;
   answer.meta.model_version = bundle->version();
+  std::shared_ptr<const experiments::ExperimentPlan> plan =
+      experiments_ != nullptr ? experiments_->Get() : experiments::EmptyPlan();
+  const std::vector<experiments::Assignment> assignments = plan->Assign(user_id, now);
+  answer.recommendation_id =
+      experiments::NewRecommendationId(user_id, experiments::kCouponsSlot, assignments, now);
+  answer.assignments = experiments::ArmsFor(assignments, experiments::kCouponsSlot);
+  if (counters_ != nullptr) {
+    // The answer is the exposure (a holdout sees nothing to report).
+    std::vector<experiments::ExperimentEvent> exposures;
+    for (const experiments::Arm& arm : answer.assignments) {
+      if (arm.forced) continue;
+      experiments::ExperimentEvent& e = exposures.emplace_back();
+      e.experiment = arm.experiment;
+      e.variant = arm.variant;
+      e.slot = experiments::kCouponsSlot;
+      e.user_id = std::string(user_id);
+      e.type = experiments::CountedEvent::kImpression;
+      e.time = now;
+    }
+    if (!exposures.empty()) {
+      experiments::CountRules rules;
+      rules.attribution_window = plan->attribution_window();
+      rules.event_id_ttl = plan->event_id_ttl();
+      auto counted = counters_->Record(exposures, rules, StoreDeadline(deadline));
+      if (!counted.ok()) Degrade(&answer.meta, "experiment counters", counted.status());
+    }
+  }
   std::optional<UserSegment> record;
   answer.customer = Customer(user_id, now, deadline, &record, &answer.meta);
 
@@ -235,6 +268,20 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
     // Without budgets and caps no coupon can be promised.
     Degrade(&answer.meta, "coupon store", catalog.status());
     return answer;
+  }
+  // The coupon policies of the user's variants: holdouts get none of their
+  // campaign, restricted variants only the coupons named.
+  if (!assignments.empty()) {
+    std::erase_if(*catalog, [&](const CouponWithState& c) {
+      const std::string& campaign = c.coupon.campaign.empty() ? c.coupon.id : c.coupon.campaign;
+      for (const experiments::Assignment& a : assignments) {
+        const experiments::CouponPolicy* policy = a.variant->PolicyFor(campaign);
+        if (policy == nullptr) continue;
+        if (policy->holdout) return true;
+        if (!policy->coupon_ids.empty() && !policy->coupon_ids.contains(c.coupon.id)) return true;
+      }
+      return false;
+    });
   }
   std::vector<std::string> ids;
   ids.reserve(catalog->size());
@@ -562,6 +609,7 @@ absl::StatusOr<CouponEventsAnswer> Marketer::RecordCouponEvents(
           e.user_id, e.coupon_id, e.order_value, e.time, e.op_id, store_deadline);
       st = r.status();
       duplicate = r.ok() && r->duplicate;
+      if (st.ok()) answer.discounts.emplace_back(e.index, r->discount);
     } else {
       // Issuing checks the segment rules too (the store checks budgets,
       // caps and the window).

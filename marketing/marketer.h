@@ -39,6 +39,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "experiments/attribution.h"
+#include "experiments/recommendation_id.h"
 #include "feature_store/feature_store.h"
 #include "marketing/audience.h"
 #include "marketing/coupon.h"
@@ -75,6 +77,11 @@ struct MarketingMeta {
 
 struct CouponAnswer {
   std::vector<RankedCoupon> coupons;
+  // Sent back with the coupon events and purchases that follow
+  // (experiments/recommendation_id.h, slot "coupons"), and the experiment
+  // variants that shaped the answer.
+  std::string recommendation_id;
+  std::vector<experiments::Arm> assignments;
   // The customer the coupons were chosen for.
   CustomerInfo customer;
   MarketingMeta meta;
@@ -150,6 +157,8 @@ struct CouponEventsAnswer {
   int accepted = 0;
   // Of `accepted`, events whose op_id had been applied already.
   int duplicates = 0;
+  // (request index, discount granted) of each accepted redemption.
+  std::vector<std::pair<int, double>> discounts;
   // (request index, message): events refused by a budget, cap, window or
   // eligibility rule, or naming an unknown coupon.
   std::vector<std::pair<int, std::string>> rejected;
@@ -158,13 +167,22 @@ struct CouponEventsAnswer {
 class Marketer {
  public:
   // Borrowed pointers must outlive the Marketer. InvalidArgument when the
-  // config fails ValidateMarketingConfig.
+  // config fails ValidateMarketingConfig. `experiments` (may be null: no
+  // experiment) holds the served experiments plan; `counters` (may be null)
+  // records each RecommendCoupons answer as an exposure of its coupon
+  // experiments (an impression of slot "coupons"), so a holdout user who
+  // gets no coupon is counted too.
   static absl::StatusOr<std::unique_ptr<Marketer>> Create(
       const model::ModelStore* models, feature_store::FeatureStore* features,
-      CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options);
+      CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options,
+      const experiments::PlanHolder* experiments = nullptr,
+      experiments::CounterStore* counters = nullptr);
 
   // Eligible coupons for `user_id` at `now`, best expected value first, at
-  // most k (1..max_coupons). InvalidArgument names the field.
+  // most k (1..max_coupons). InvalidArgument names the field. The user's
+  // experiment variants apply their coupon policies first: a holdout
+  // variant gets no coupon of its campaign, a variant with coupon_ids only
+  // those of it.
   absl::StatusOr<CouponAnswer> RecommendCoupons(absl::string_view user_id, int k,
                                                 absl::Time now, absl::Time deadline) const;
 
@@ -197,7 +215,8 @@ class Marketer {
   struct AudienceModel;
 
   Marketer(const model::ModelStore* models, feature_store::FeatureStore* features,
-           CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options);
+           CouponStore* coupons, SegmentStore* segments, const MarketerOptions& options,
+           const experiments::PlanHolder* experiments, experiments::CounterStore* counters);
 
   absl::Time StoreDeadline(absl::Time deadline) const;
   // The customer view of a user from the segment store and live purchases.
@@ -211,6 +230,8 @@ class Marketer {
   CouponStore* const coupons_;
   SegmentStore* const segments_;
   const MarketerOptions options_;
+  const experiments::PlanHolder* const experiments_;
+  experiments::CounterStore* const counters_;
 
   mutable absl::Mutex audience_mu_;
   mutable std::shared_ptr<const AudienceModel> audience_ ABSL_GUARDED_BY(audience_mu_);

@@ -39,6 +39,16 @@ std::shared_ptr<const SlotPlan> Recommender::slot_plan() const {
   return plan_;
 }
 
+void Recommender::SetExperiments(std::shared_ptr<const ExperimentVariants> experiments) {
+  absl::MutexLock lock(&plan_mu_);
+  experiments_ = std::move(experiments);
+}
+
+std::shared_ptr<const ExperimentVariants> Recommender::experiments() const {
+  absl::MutexLock lock(&plan_mu_);
+  return experiments_;
+}
+
 Recommender::Recommender(const model::ModelStore* models, feature_store::FeatureStore* features,
                          const RecommenderOptions& options)
     : models_(models),
@@ -121,8 +131,29 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   UserState user = LoadUser(*bundle, *features_, request.user_id,
                             FeatureDeadline(request.deadline, options_.feature_timeout),
                             &answer.meta);
+  // The user's experiment variants: a slot's rule and the ranker's
+  // candidates where a variant changes them.
+  const absl::Time now = request.now == absl::InfinitePast() ? absl::Now() : request.now;
+  std::shared_ptr<const ExperimentVariants> variants = experiments();
+  std::vector<experiments::Assignment> assignments;
+  Treatment treatment;
+  if (variants != nullptr) {
+    assignments = variants->plan().Assign(request.user_id, now);
+    treatment.slot_rules.assign(request.slots.size(), nullptr);
+    for (size_t s = 0; s < request.slots.size(); ++s) {
+      for (const experiments::Assignment& a : assignments) {
+        if (!a.experiment->slots.contains(request.slots[s].name)) continue;
+        if (const SlotRule* rule = variants->Rule(a.variant, request.slots[s].name)) {
+          treatment.slot_rules[s] = rule;
+        }
+        treatment.ranker_candidates =
+            std::max(treatment.ranker_candidates, a.variant->ranker_vector_candidates);
+      }
+    }
+  }
   const std::unique_ptr<RequestContext> ctx =
-      BuildRequestContext(request, bundle, std::move(user), slot_plan(), options_);
+      BuildRequestContext(request, bundle, std::move(user), slot_plan(), options_,
+                          std::move(treatment), variants);
   RECSYS_ASSIGN_OR_RETURN(const CandidateLists lists, sources_->Generate(*ctx));
   PickTrialItems(*trial_pool_, FeatureDeadline(request.deadline, options_.feature_timeout),
                  ctx.get());
@@ -132,10 +163,13 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   answer.slots = FillSlots(*ctx, lists, *rules_);
   answer.meta.cold_start = ctx->query.empty();
   answer.meta.folded_in = ctx->folded_in;
-  for (const SlotAnswer& slot : answer.slots) {
+  for (SlotAnswer& slot : answer.slots) {
     for (const ScoredItem& item : slot.items) {
       if (item.reason.code == ReasonCode::kPopular) ++answer.meta.popular_filled;
     }
+    slot.recommendation_id =
+        experiments::NewRecommendationId(request.user_id, slot.name, assignments, now);
+    slot.assignments = experiments::ArmsFor(assignments, slot.name);
   }
   return answer;
 }
@@ -234,6 +268,15 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
     answer.items.push_back(
         internal::MakeItem(*bundle, static_cast<int32_t>(hits[i].id), hits[i].score,
                            std::move(e)));
+  }
+  if (!request.user_id.empty()) {
+    const absl::Time now = absl::Now();
+    std::shared_ptr<const ExperimentVariants> variants = experiments();
+    std::vector<experiments::Assignment> assignments;
+    if (variants != nullptr) assignments = variants->plan().Assign(request.user_id, now);
+    answer.recommendation_id = experiments::NewRecommendationId(
+        request.user_id, experiments::kSimilarItemsSlot, assignments, now);
+    answer.assignments = experiments::ArmsFor(assignments, experiments::kSimilarItemsSlot);
   }
   return answer;
 }

@@ -28,7 +28,9 @@
 #include "absl/time/time.h"
 #include "feature_store/feature_store.h"
 #include "absl/synchronization/mutex.h"
+#include "experiments/recommendation_id.h"
 #include "model/model_store.h"
+#include "recommender/experiment_variants.h"
 #include "recommender/slot_config.h"
 #include "recommender/trial_pool.h"
 
@@ -108,6 +110,10 @@ struct ProductRequest {
 struct SlotAnswer {
   std::string name;
   std::vector<ScoredItem> items;
+  // Sent back with the events the slot leads to (experiments/
+  // recommendation_id.h), and the experiment variants that shaped it.
+  std::string recommendation_id;
+  std::vector<experiments::Arm> assignments;
 };
 
 struct ProductAnswer {
@@ -134,6 +140,9 @@ struct SimilarRequest {
 struct SimilarAnswer {
   std::vector<ScoredItem> items;
   AnswerMeta meta;
+  // With a user_id: as SlotAnswer (slot "similar_items").
+  std::string recommendation_id;
+  std::vector<experiments::Arm> assignments;
 };
 
 struct EventsAnswer {
@@ -282,6 +291,15 @@ class Recommender {
   void SetSlotPlan(std::shared_ptr<const SlotPlan> plan);
   std::shared_ptr<const SlotPlan> slot_plan() const;
 
+  // The experiments (experiment_variants.h); null: none. Each
+  // RecommendProducts answer assigns its user (ExperimentPlan::Assign at
+  // the request time), serves each slot with the rule of the variant that
+  // changes it (else the slot plan's), and gives every slot a
+  // recommendation id with the assignments of the experiments that list
+  // it. Requests in flight keep the experiments they started with.
+  void SetExperiments(std::shared_ptr<const ExperimentVariants> experiments);
+  std::shared_ptr<const ExperimentVariants> experiments() const;
+
  private:
   absl::Status ValidateFilters(const ItemFilters& filters) const;
   absl::Status ValidateProductRequest(const ProductRequest& request) const;
@@ -295,6 +313,7 @@ class Recommender {
   const std::unique_ptr<const RuleSet> rules_;
   mutable absl::Mutex plan_mu_;
   std::shared_ptr<const SlotPlan> plan_ ABSL_GUARDED_BY(plan_mu_);
+  std::shared_ptr<const ExperimentVariants> experiments_ ABSL_GUARDED_BY(plan_mu_);
 };
 
 }  // namespace recsys::recommender

@@ -149,8 +149,11 @@ void ResolveSlots(const RecommenderOptions& options, RequestContext* ctx) {
   const SlotPlan* plan = ctx->plan.get();
   ctx->slot_rules.reserve(request.slots.size());
   ctx->default_rules.reserve(request.slots.size());
-  for (const SlotSpec& slot : request.slots) {
-    const SlotRule* configured = plan != nullptr ? plan->Find(slot.name) : nullptr;
+  for (size_t s = 0; s < request.slots.size(); ++s) {
+    const SlotSpec& slot = request.slots[s];
+    const SlotRule* configured = s < ctx->treatment.slot_rules.size() ? ctx->treatment.slot_rules[s]
+                                                                      : nullptr;
+    if (configured == nullptr && plan != nullptr) configured = plan->Find(slot.name);
     if (configured != nullptr) {
       ctx->slot_rules.push_back(configured);
     } else {
@@ -172,9 +175,12 @@ void ResolveSlots(const RecommenderOptions& options, RequestContext* ctx) {
 
 std::unique_ptr<RequestContext> BuildRequestContext(
     const ProductRequest& request, std::shared_ptr<const model::ModelBundle> bundle, UserState user,
-    std::shared_ptr<const SlotPlan> plan, const RecommenderOptions& options) {
+    std::shared_ptr<const SlotPlan> plan, const RecommenderOptions& options,
+    Treatment treatment, std::shared_ptr<const ExperimentVariants> experiments) {
   static const Rules* const kNoRules = new Rules();
   auto ctx = std::make_unique<RequestContext>();
+  ctx->treatment = std::move(treatment);
+  ctx->experiments = std::move(experiments);
   ctx->request = &request;
   ctx->bundle = std::move(bundle);
   ctx->plan = std::move(plan);

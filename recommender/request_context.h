@@ -117,6 +117,10 @@ struct RequestContext {
   const ProductRequest* request = nullptr;
   std::shared_ptr<const model::ModelBundle> bundle;
   std::shared_ptr<const SlotPlan> plan;  // null: no configuration
+  // What the user's experiment variants change (its rules are owned by
+  // `experiments`, kept alive for the request).
+  Treatment treatment;
+  std::shared_ptr<const ExperimentVariants> experiments;
   const Rules* rules = nullptr;          // the plan's, or the defaults
   absl::Time now;                        // request.now, or the time of the call
   int64_t now_unix = 0;
@@ -168,9 +172,12 @@ struct RequestContext {
 // Resolves `request` against `bundle` and `plan` (null: defaults) for
 // `user`. Never fails; `request` must have passed validation and outlive
 // the result.
+// `treatment` (rules owned by `experiments`) overrides the plan's slot
+// rules where it names one.
 std::unique_ptr<RequestContext> BuildRequestContext(
     const ProductRequest& request, std::shared_ptr<const model::ModelBundle> bundle, UserState user,
-    std::shared_ptr<const SlotPlan> plan, const RecommenderOptions& options);
+    std::shared_ptr<const SlotPlan> plan, const RecommenderOptions& options,
+    Treatment treatment = {}, std::shared_ptr<const ExperimentVariants> experiments = nullptr);
 
 // Reads, in one store call bounded by `deadline`, the features of every
 // candidate in `lists`, of the popular prefix, of the items pinned by

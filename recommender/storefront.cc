@@ -4,6 +4,7 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -40,40 +41,100 @@ absl::Status NotConfirmed(const absl::Status& status, const std::vector<Event>& 
                     "retry in a later second records again");
   }
   return absl::Status(status.code(), message);
+
+// The pre-period spend (what the user bought before this batch, at the
+// served model's prices) of each user with experiment events, read before
+// the batch is stored; the counters keep it from the user's first exposure
+// only. A user unknown to the store, or a store not answering: 0.
+void FillPreSpend(const model::ModelBundle& bundle, const feature_store::FeatureStore& features,
+                  const std::vector<Event>& events, absl::Time deadline,
+                  std::vector<std::vector<experiments::ExperimentEvent>>* attributed) {
+  absl::flat_hash_map<std::string, double> pre_spend;
+  for (size_t n = 0; n < events.size(); ++n) {
+    if ((*attributed)[n].empty()) continue;
+    auto [it, fresh] = pre_spend.try_emplace(events[n].user_id, 0.0);
+    if (fresh) {
+      auto user = features.GetUser(events[n].user_id, deadline);
+      if (user.ok()) {
+        for (const feature_store::PurchaseRecord& p : user->purchases) {
+          const int32_t row = bundle.ItemRow(p.item_id);
+          if (row >= 0) it->second += p.count * bundle.item(row).price;
+        }
+      }
+    }
+    for (experiments::ExperimentEvent& x : (*attributed)[n]) x.pre_spend = it->second;
+  }
+}
+
+absl::StatusOr<std::shared_ptr<const ExperimentVariants>> LoadExperiments(
+    const std::string& path) {
+  RECSYS_ASSIGN_OR_RETURN(std::shared_ptr<const experiments::ExperimentPlan> plan,
+                          experiments::ExperimentPlan::Load(path));
+  return ExperimentVariants::Compile(std::move(plan));
 }
 
 }  // namespace
 
 Storefront::Storefront(const StorefrontOptions& options, const model::ModelStore* models,
-                       feature_store::FeatureStore* features, const CouponEventSink* coupons)
+                       feature_store::FeatureStore* features, const CouponEventSink* coupons,
+                       experiments::PlanHolder* plans, experiments::CounterStore* counters)
     : options_(options),
       models_(models),
       features_(features),
       coupons_(coupons),
-      recommender_(std::make_unique<Recommender>(models, features, options.recommender)) {}
+      recommender_(std::make_unique<Recommender>(models, features, options.recommender)),
+      own_plans_(plans == nullptr ? std::make_unique<experiments::PlanHolder>() : nullptr),
+      own_counters_(counters == nullptr ? experiments::NewInMemoryCounterStore() : nullptr),
+      plans_(plans != nullptr ? plans : own_plans_.get()),
+      counters_(counters != nullptr ? counters : own_counters_.get()) {}
 
 absl::StatusOr<std::unique_ptr<Storefront>> Storefront::Create(
     const StorefrontOptions& options, const model::ModelStore* models,
-    feature_store::FeatureStore* features, const CouponEventSink* coupons) {
-  std::unique_ptr<Storefront> s(new Storefront(options, models, features, coupons));
+    feature_store::FeatureStore* features, const CouponEventSink* coupons,
+    experiments::PlanHolder* plans, experiments::CounterStore* counters) {
+  std::unique_ptr<Storefront> s(
+      new Storefront(options, models, features, coupons, plans, counters));
   if (!options.slots_config.empty()) {
     auto plan = SlotPlan::Load(options.slots_config);
     if (!plan.ok()) return plan.status();
     s->recommender_->SetSlotPlan(*std::move(plan));
   }
+  if (!options.experiments_config.empty()) {
+    auto variants = LoadExperiments(options.experiments_config);
+    if (!variants.ok()) return variants.status();
+    s->plans_->Set((*variants)->shared_plan());
+    s->recommender_->SetExperiments(*std::move(variants));
+  }
   return s;
 }
 
 absl::Status Storefront::ReloadSlotConfig() {
-  if (options_.slots_config.empty()) return absl::OkStatus();
-  auto plan = SlotPlan::Load(options_.slots_config);
-  if (!plan.ok()) {
-    LogError(absl::StrCat("slots config rejected, keeping the served one: ",
-                          plan.status().message()));
-    return absl::InvalidArgumentError(absl::StrCat("slots config rejected (nothing reloaded): ",
-                                                   plan.status().message()));
+  // Both files are checked before either is swapped in.
+  absl::StatusOr<std::shared_ptr<const SlotPlan>> plan;
+  if (!options_.slots_config.empty()) {
+    plan = SlotPlan::Load(options_.slots_config);
+    if (!plan.ok()) {
+      LogError(absl::StrCat("slots config rejected, keeping the served one: ",
+                            plan.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "slots config rejected (nothing reloaded): ", plan.status().message()));
+    }
   }
-  recommender_->SetSlotPlan(*std::move(plan));
+  absl::StatusOr<std::shared_ptr<const ExperimentVariants>> variants;
+  if (!options_.experiments_config.empty()) {
+    variants = LoadExperiments(options_.experiments_config);
+    if (!variants.ok()) {
+      LogError(absl::StrCat("experiments config rejected, keeping the served one: ",
+                            variants.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "experiments config rejected (nothing reloaded): ", variants.status().message()));
+    }
+  }
+  if (!options_.slots_config.empty()) recommender_->SetSlotPlan(*std::move(plan));
+  if (!options_.experiments_config.empty()) {
+    plans_->Set((*variants)->shared_plan());
+    recommender_->SetExperiments(*std::move(variants));
+  }
   return absl::OkStatus();
 }
 
@@ -153,16 +214,35 @@ absl::StatusOr<ItemUpdateAnswer> Storefront::UpdateItems(const std::vector<ItemU
 absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& events,
                                                       absl::Time deadline) const {
   // Item events go to the Recommender (feature store), coupon events to the
-  // sink; indices refer to `events`.
+  // sink; indices refer to `events`. Experiment events are counted after
+  // both stored theirs, with the pre-period spend read before.
   std::vector<Event> item_events;
   std::vector<int> item_index;
   std::vector<Event> coupon_events;
   std::vector<int> coupon_index;
   std::vector<std::pair<int, std::string>> rejected;
   const absl::Time now = absl::Now();
+  // Experiment events of each event with a recommendation id; an event
+  // whose id does not attribute is refused before anything is stored.
+  const std::shared_ptr<const experiments::ExperimentPlan> plan = plans_->Get();
+  std::vector<std::vector<experiments::ExperimentEvent>> attributed(events.size());
+  bool any_attributed = false;
   for (size_t n = 0; n < events.size(); ++n) {
     const int i = static_cast<int>(n);
     const Event& e = events[n];
+    if (!e.recommendation_id.empty()) {
+      Event at = e;
+      if (at.time == absl::UnixEpoch()) at.time = now;
+      const double value =
+          e.type == EventType::kPurchase ? (e.quantity == 0 ? 1 : e.quantity) * e.price : 0;
+      absl::Status ok = experiments::Attribute(*plan, at, absl::StrCat("events[", i, "]."), value,
+                                               0, &attributed[n]);
+      if (!ok.ok()) {
+        rejected.emplace_back(i, std::string(ok.message()));
+        continue;
+      }
+      any_attributed = any_attributed || !attributed[n].empty();
+    }
     if (e.type == EventType::kCouponIssued || e.type == EventType::kCouponRedeemed) {
       const std::string prefix = absl::StrCat("events[", i, "].");
       absl::Status user_ok = CheckId(prefix + "user_id", e.user_id);
@@ -197,6 +277,10 @@ absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& 
     item_index.push_back(i);
   }
   if (events.empty()) return absl::InvalidArgumentError("events: at least one event is required");
+  if (any_attributed) {
+    FillPreSpend(*models_->Current(), *features_, events,
+                 std::min(deadline, now + options_.recommender.feature_timeout), &attributed);
+  }
   EventsAnswer answer;
   int accepted = 0;
   int duplicates = 0;
@@ -227,16 +311,48 @@ absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& 
     duplicates += outcome->duplicates;
     refused = static_cast<int>(outcome->rejected.size());
     for (const auto& r : outcome->rejected) rejected.push_back(r);
+    // Redemptions count the discount granted.
+    for (const auto& [index, discount] : outcome->discounts) {
+      for (experiments::ExperimentEvent& x : attributed[index]) x.value = discount;
+    }
   }
   std::sort(rejected.begin(), rejected.end());
   if (accepted == 0 && refused == 0) {
     return absl::InvalidArgumentError(rejected.empty() ? "events: nothing stored"
                                                        : rejected.front().second);
   }
+  if (any_attributed) {
+    std::vector<bool> stored(events.size(), true);
+    for (const auto& r : rejected) stored[r.first] = false;
+    RECSYS_RETURN_IF_ERROR(CountAttributed(events, attributed, stored, deadline));
+  }
   answer.accepted = accepted;
   answer.duplicates = duplicates;
   answer.rejected = std::move(rejected);
   return answer;
+}
+
+absl::Status Storefront::CountAttributed(
+    const std::vector<Event>& events,
+    const std::vector<std::vector<experiments::ExperimentEvent>>& attributed,
+    const std::vector<bool>& stored, absl::Time deadline) const {
+  std::vector<experiments::ExperimentEvent> batch;
+  for (size_t n = 0; n < events.size(); ++n) {
+    if (!stored[n]) continue;
+    for (const experiments::ExperimentEvent& x : attributed[n]) batch.push_back(x);
+  }
+  if (batch.empty()) return absl::OkStatus();
+  const auto plan = plans_->Get();
+  experiments::CountRules rules;
+  rules.attribution_window = plan->attribution_window();
+  rules.event_id_ttl = plan->event_id_ttl();
+  auto counted = counters_->Record(batch, rules, deadline);
+  if (!counted.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "events stored, experiment counters not confirmed (retry with the same event ids): ",
+        counted.status().message()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace recsys::recommender

@@ -7,8 +7,12 @@
 //   - event batches (RecordEvents): item events go to the feature store
 //     through the Recommender, coupon events to a CouponEventSink (the
 //     marketing engine), with the request's indices kept in every message;
-//   - the slot configuration (ReloadSlotConfig): re-read from its file, a
-//     bad file refused with the field named and the served one kept.
+//   - the slot configuration and the experiments (ReloadSlotConfig):
+//     re-read from their files, a bad file refused with the field named and
+//     the served ones kept;
+//   - attribution: events that carry a recommendation_id are counted for
+//     the experiment variants it names (experiments/attribution.h) once
+//     they are stored.
 //
 // Thread safety: all methods may be called concurrently. Borrowed pointers
 // must outlive the Storefront.
@@ -27,6 +31,8 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "feature_store/feature_store.h"
+#include "experiments/attribution.h"
+#include "experiments/counter_store.h"
 #include "model/model_store.h"
 #include "recommender/recommender.h"
 
@@ -64,6 +70,8 @@ struct CouponEventsOutcome {
   int accepted = 0;
   // Of `accepted`, events whose operation id had already been applied.
   int duplicates = 0;
+  // (index, discount granted in money) of each accepted redemption.
+  std::vector<std::pair<int, double>> discounts;
   std::vector<std::pair<int, std::string>> rejected;
 };
 class CouponEventSink {
@@ -85,6 +93,9 @@ struct StorefrontOptions {
   // Slot configuration file (recsys.v1.SlotsConfig, text format); empty:
   // none (every slot uses the default behaviour).
   std::string slots_config;
+  // Experiments file (recsys.v1.ExperimentsConfig, text format); empty: no
+  // experiment (answers still carry recommendation ids).
+  std::string experiments_config;
   // Most items in one UpdateItems call.
   int max_item_updates = 10000;
   // Upper bound on the store calls of UpdateItems; the deadline may shorten
@@ -94,11 +105,16 @@ struct StorefrontOptions {
 
 class Storefront {
  public:
-  // InvalidArgument (naming the field) when options.slots_config does not
-  // load. `coupons` may be null: coupon events are then refused per event.
+  // InvalidArgument (naming the field) when options.slots_config or
+  // options.experiments_config does not load. `coupons` may be null: coupon
+  // events are then refused per event. `plans`, when given, receives every
+  // experiments plan the Storefront serves (for the marketing engine);
+  // `counters` counts attributed events (null: an in-memory store of the
+  // Storefront's own).
   static absl::StatusOr<std::unique_ptr<Storefront>> Create(
       const StorefrontOptions& options, const model::ModelStore* models,
-      feature_store::FeatureStore* features, const CouponEventSink* coupons = nullptr);
+      feature_store::FeatureStore* features, const CouponEventSink* coupons = nullptr,
+      experiments::PlanHolder* plans = nullptr, experiments::CounterStore* counters = nullptr);
 
   const Recommender& recommender() const { return *recommender_; }
   Recommender& recommender() { return *recommender_; }
@@ -119,22 +135,46 @@ class Storefront {
   // how many events it cannot say that of (no event_id and time 0, whose
   // key depends on the second they were received). A retry's events that
   // had landed count in EventsAnswer::duplicates.
+  // An event with a recommendation_id that fails attribution (malformed,
+  // another user's, an unknown experiment or variant, a view) is malformed:
+  // neither stored nor counted. Stored events with one are then counted for
+  // the variants it names (purchases: quantity * price), once per event_id;
+  // the counters' store not confirming is Unavailable.
   absl::StatusOr<EventsAnswer> RecordEvents(const std::vector<feature_store::Event>& events,
                                             absl::Time deadline) const;
 
-  // Re-reads options.slots_config (no-op without one). InvalidArgument
-  // naming the field, and the served configuration kept, for a bad file.
+  // Re-reads options.slots_config and options.experiments_config (no-op
+  // without them). InvalidArgument naming the field, and both served
+  // configurations kept, when either file is bad.
   absl::Status ReloadSlotConfig();
+
+  // The served experiments plan (never null) and the counters.
+  std::shared_ptr<const experiments::ExperimentPlan> experiment_plan() const {
+    return plans_->Get();
+  }
+  const experiments::CounterStore& counters() const { return *counters_; }
 
  private:
   Storefront(const StorefrontOptions& options, const model::ModelStore* models,
-             feature_store::FeatureStore* features, const CouponEventSink* coupons);
+             feature_store::FeatureStore* features, const CouponEventSink* coupons,
+             experiments::PlanHolder* plans, experiments::CounterStore* counters);
+
+  // Counts the experiment events of the stored events (`stored[i]`:
+  // events[i] was stored).
+  absl::Status CountAttributed(const std::vector<feature_store::Event>& events,
+                               const std::vector<std::vector<experiments::ExperimentEvent>>& attributed,
+                               const std::vector<bool>& stored, absl::Time deadline) const;
 
   const StorefrontOptions options_;
   const model::ModelStore* const models_;
   feature_store::FeatureStore* const features_;
   const CouponEventSink* const coupons_;
   const std::unique_ptr<Recommender> recommender_;
+  // Owned when Create was given none.
+  std::unique_ptr<experiments::PlanHolder> own_plans_;
+  std::unique_ptr<experiments::CounterStore> own_counters_;
+  experiments::PlanHolder* plans_;
+  experiments::CounterStore* counters_;
 };
 
 }  // namespace recsys::recommender

@@ -39,6 +39,7 @@ constexpr MethodScope kMethodScopes[] = {
     {"PutCoupons", Scope::kAdmin},
     {"ListCoupons", Scope::kAdmin},
     {"DeleteCoupon", Scope::kAdmin},
+    {"GetExperimentReport", Scope::kAdmin},
 };
 
 constexpr absl::string_view kHashPrefix = "sha256:";

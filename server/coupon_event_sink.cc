@@ -27,6 +27,7 @@ absl::StatusOr<recommender::CouponEventsOutcome> MarketerCouponSink::RecordCoupo
   outcome.accepted = answer->accepted;
   outcome.duplicates = answer->duplicates;
   outcome.rejected = std::move(answer->rejected);
+  outcome.discounts = std::move(answer->discounts);
   return outcome;
 }
 

@@ -26,6 +26,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "experiments/attribution.h"
+#include "experiments/counter_store.h"
 #include "feature_store/in_memory_feature_store.h"
 #include "feature_store/item_cache.h"
 #include "feature_store/redis_feature_store.h"
@@ -97,6 +99,10 @@ ABSL_FLAG(std::vector<std::string>, blended_slots, std::vector<std::string>({"fo
 ABSL_FLAG(std::string, slots_config, "",
           "Storefront slot configuration (recsys.v1.SlotsConfig in text format, e.g. "
           "deploy/slots.textproto); re-read by Admin.ReloadModel.");
+ABSL_FLAG(std::string, experiments_config, "",
+          "A/B experiments (recsys.v1.ExperimentsConfig in text format, e.g. "
+          "deploy/experiments.textproto); re-read with --slots_config by Admin.ReloadModel. "
+          "Counters live in Redis with --redis, else in this process.");
 ABSL_FLAG(std::string, marketing_config, "",
           "Marketing config (recsys.v1.MarketingConfig, text format): segment and tier "
           "thresholds, incrementality priors, margin; empty: the documented defaults.");
@@ -226,6 +232,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<feature_store::FeatureStore> features;
   std::unique_ptr<marketing::CouponStore> coupons;
   std::unique_ptr<marketing::SegmentStore> segments;
+  std::unique_ptr<experiments::CounterStore> experiment_counters;
   if (!absl::GetFlag(FLAGS_redis).empty()) {
     auto redis_options = redis::ParseAddress(absl::GetFlag(FLAGS_redis));
     if (!redis_options.ok()) {
@@ -284,7 +291,15 @@ int main(int argc, char** argv) {
     }
     coupons = *std::move(coupon_store);
     segments = *std::move(segment_store);
+    auto counter_store =
+        experiments::NewRedisCounterStore(redis_client.get(), {.key_prefix = prefix});
+    if (!counter_store.ok()) {
+      LogError(absl::StrCat("--redis: ", counter_store.status().message()));
+      return 1;
+    }
+    experiment_counters = *std::move(counter_store);
   } else {
+    experiment_counters = experiments::NewInMemoryCounterStore();
     auto memory = std::make_unique<feature_store::InMemoryFeatureStore>(
         feature_store::InMemoryOptions{.event_dedup_window = dedup_window});
     auto data = model::ReadModelData((*models)->Current()->path());
@@ -314,8 +329,12 @@ int main(int argc, char** argv) {
     coupons = *std::move(coupon_store);
   }
 
+  // The served experiments plan: set by the storefront (load and reload),
+  // read by the marketing engine.
+  experiments::PlanHolder experiment_plans;
   auto marketer = marketing::Marketer::Create(models->get(), features.get(), coupons.get(),
-                                              segments.get(), marketer_options);
+                                              segments.get(), marketer_options, &experiment_plans,
+                                              experiment_counters.get());
   if (!marketer.ok()) {
     LogError(absl::StrCat("marketing engine: ", marketer.status().ToString()));
     return 1;
@@ -334,6 +353,7 @@ int main(int argc, char** argv) {
 
   recommender::StorefrontOptions storefront_options;
   storefront_options.slots_config = absl::GetFlag(FLAGS_slots_config);
+  storefront_options.experiments_config = absl::GetFlag(FLAGS_experiments_config);
   recommender::RecommenderOptions& rec_options = storefront_options.recommender;
   rec_options.max_k = absl::GetFlag(FLAGS_max_k);
   rec_options.feature_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_feature_timeout_ms));
@@ -342,10 +362,12 @@ int main(int argc, char** argv) {
     rec_options.blended_slots.insert(slot);
   }
   const server::MarketerCouponSink coupon_sink(marketer->get());
-  auto storefront = recommender::Storefront::Create(storefront_options, models->get(),
-                                                    features.get(), &coupon_sink);
+  auto storefront = recommender::Storefront::Create(
+      storefront_options, models->get(), features.get(), &coupon_sink, &experiment_plans,
+      experiment_counters.get());
   if (!storefront.ok()) {
-    LogError(absl::StrCat("--slots_config: ", storefront.status().ToString()));
+    LogError(absl::StrCat("--slots_config / --experiments_config: ",
+                          storefront.status().ToString()));
     return 1;
   }
 

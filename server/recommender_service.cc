@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "experiments/report.h"
 #include "marketing/marketing_proto.h"
 #include "server/grpc_status.h"
 
@@ -92,6 +93,15 @@ void ToProto(const marketing::MarketingMeta& meta, v1::ResponseMeta* out) {
   out->set_degraded_reason(meta.degraded_reason);
 }
 
+void ToProto(const std::vector<experiments::Arm>& arms,
+             google::protobuf::RepeatedPtrField<v1::Assignment>* out) {
+  for (const experiments::Arm& arm : arms) {
+    v1::Assignment* a = out->Add();
+    a->set_experiment(arm.experiment);
+    a->set_variant(arm.variant);
+  }
+}
+
 v1::EventType FromEventType(feature_store::EventType type) {
   return static_cast<v1::EventType>(static_cast<int>(type));
 }
@@ -158,6 +168,8 @@ grpc::Status RecommenderService::DoRecommendProducts(absl::Time deadline,
     v1::SlotResult* out = response->add_slots();
     out->set_name(slot.name);
     for (const auto& item : slot.items) ToProto(item, out->add_items());
+    out->set_recommendation_id(slot.recommendation_id);
+    ToProto(slot.assignments, out->mutable_assignments());
   }
   ToProto(answer->meta, response->mutable_meta());
   return grpc::Status::OK;
@@ -183,6 +195,8 @@ grpc::Status RecommenderService::DoSimilarItems(absl::Time deadline,
   if (metrics_ != nullptr) metrics_->RecordAnswer("SimilarItems", answer->meta);
   for (const auto& item : answer->items) ToProto(item, response->add_items());
   ToProto(answer->meta, response->mutable_meta());
+  response->set_recommendation_id(answer->recommendation_id);
+  ToProto(answer->assignments, response->mutable_assignments());
   return grpc::Status::OK;
 }
 
@@ -221,6 +235,8 @@ grpc::Status RecommenderService::DoRecommendCoupons(absl::Time deadline,
   response->set_tier(std::string(marketing::TierName(answer->customer.tier)));
   response->set_orders(answer->customer.orders);
   ToProto(answer->meta, response->mutable_meta());
+  response->set_recommendation_id(answer->recommendation_id);
+  ToProto(answer->assignments, response->mutable_assignments());
   return grpc::Status::OK;
 }
 
@@ -332,6 +348,7 @@ grpc::Status RecommenderService::DoRecordEvents(absl::Time deadline,
     out.price = e.price();
     out.slot = e.slot();
     out.event_id = e.event_id();
+    out.recommendation_id = e.recommendation_id();
   }
   auto answer = storefront_->RecordEvents(events, deadline);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
@@ -724,6 +741,83 @@ CallbackAdminService::CallbackAdminService(model::ModelStore* models,
   MarkMethodCallback(AdminMethod("DeleteCoupon"),
                      NewCallbackHandler<kSmallBlock>(self, "DeleteCoupon", api_keys, limits, calls,
                                                      &CallbackAdminService::DoDeleteCoupon));
+  MarkMethodCallback(
+      AdminMethod("GetExperimentReport"),
+      NewCallbackHandler<kSmallBlock>(self, "GetExperimentReport", api_keys, limits, calls,
+                                      &CallbackAdminService::DoGetExperimentReport));
+}
+
+grpc::Status AdminService::GetExperimentReport(grpc::ServerContext* context,
+                                               const v1::GetExperimentReportRequest* request,
+                                               v1::ExperimentReports* response) {
+  if (grpc::Status access = Authorize(context, "GetExperimentReport"); !access.ok()) {
+    return access;
+  }
+  return DoGetExperimentReport(Deadline(context), *request, response);
+}
+
+grpc::Status AdminService::DoGetExperimentReport(absl::Time deadline,
+                                                 const v1::GetExperimentReportRequest& request,
+                                                 v1::ExperimentReports* response) const {
+  auto reports = experiments::ReadReports(*storefront_->experiment_plan(),
+                                          storefront_->counters(), request.experiment(),
+                                          deadline);
+  if (!reports.ok()) return ToGrpcStatus(reports.status());
+  for (const experiments::ExperimentReport& r : *reports) {
+    v1::ExperimentReport* out = response->add_experiments();
+    out->set_experiment(r.experiment);
+    out->set_layer(r.layer);
+    out->set_running(r.running);
+    out->set_srm_p_value(r.srm_p_value);
+    out->set_srm(r.srm);
+    out->set_statistics(r.statistics);
+    for (const experiments::VariantReport& v : r.variants) {
+      v1::VariantReport* vo = out->add_variants();
+      vo->set_variant(v.variant);
+      vo->set_control(v.control);
+      vo->set_share(v.share);
+      vo->set_exposed_users(v.exposed_users);
+      vo->set_impressions(v.impressions);
+      vo->set_clicks(v.clicks);
+      vo->set_ctr(v.ctr);
+      vo->set_converted_users(v.converted_users);
+      vo->set_conversion_rate(v.conversion_rate);
+      vo->set_gmv(v.gmv);
+      vo->set_gmv_per_exposed_user(v.gmv_per_exposed_user);
+      vo->set_coupons_issued(v.coupons_issued);
+      vo->set_coupons_redeemed(v.coupons_redeemed);
+      vo->set_coupon_cost(v.coupon_cost);
+      vo->set_net_margin(v.net_margin);
+      for (const auto& [slot, s] : v.slots) {
+        v1::SlotCounters* so = vo->add_slots();
+        so->set_slot(slot);
+        so->set_impressions(s.impressions);
+        so->set_clicks(s.clicks);
+        so->set_add_to_carts(s.add_to_carts);
+        so->set_conversions(s.conversions);
+        so->set_gmv(s.gmv);
+        so->set_coupons_issued(s.coupons_issued);
+        so->set_coupons_redeemed(s.coupons_redeemed);
+        so->set_discount(s.discount);
+        so->set_unattributed_purchases(s.unattributed_purchases);
+      }
+      for (const experiments::LiftReport& l : v.lifts) {
+        v1::Lift* lo = vo->add_lifts();
+        lo->set_metric(l.metric);
+        lo->set_control(l.control);
+        lo->set_treatment(l.treatment);
+        lo->set_absolute(l.absolute);
+        lo->set_absolute_low(l.absolute_low);
+        lo->set_absolute_high(l.absolute_high);
+        lo->set_relative(l.relative);
+        lo->set_relative_low(l.relative_low);
+        lo->set_relative_high(l.relative_high);
+        lo->set_p_value(l.p_value);
+        lo->set_method(l.method);
+      }
+    }
+  }
+  return grpc::Status::OK;
 }
 
 absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(

@@ -199,6 +199,9 @@ class AdminService : public recsys::v1::Admin::Service {
   grpc::Status DeleteCoupon(grpc::ServerContext* context,
                             const recsys::v1::DeleteCouponRequest* request,
                             recsys::v1::DeleteCouponResponse* response) override;
+  grpc::Status GetExperimentReport(grpc::ServerContext* context,
+                                   const recsys::v1::GetExperimentReportRequest* request,
+                                   recsys::v1::ExperimentReports* response) override;
 
  private:
   // As RecommenderService::Authorize.
@@ -224,6 +227,9 @@ class AdminService : public recsys::v1::Admin::Service {
                              recsys::v1::CouponList* response) const;
   grpc::Status DoDeleteCoupon(absl::Time deadline, const recsys::v1::DeleteCouponRequest& request,
                               recsys::v1::DeleteCouponResponse* response) const;
+  grpc::Status DoGetExperimentReport(absl::Time deadline,
+                                     const recsys::v1::GetExperimentReportRequest& request,
+                                     recsys::v1::ExperimentReports* response) const;
 
  private:
   model::ModelStore* const models_;

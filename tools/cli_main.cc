@@ -3,7 +3,8 @@
 //   recsys_cli [--target=host:port] COMMAND [flags]
 //
 // Commands: recommend, similar, profile, event, item, trial, coupons, audience,
-// load-coupons, list-coupons, info, reload, rollback, health, new-api-key.
+// load-coupons, list-coupons, experiment-report, info, reload, rollback,
+// health, new-api-key.
 // Calls send the API key of --api_key_file (or RECSYS_API_KEY) and use TLS
 // with --tls_ca (mutual TLS with --tls_cert/--tls_key). Exit code: 0 on success, 1 on an RPC error (the
 // status code and message are printed), 2 on a usage error.
@@ -80,6 +81,9 @@ ABSL_FLAG(double, item_price, 0, "item: catalog unit price.");
 ABSL_FLAG(std::string, title, "", "item: catalog title.");
 ABSL_FLAG(std::string, listed, "",
           "item: listing time, Unix seconds or 'now' (starts the trial window).");
+ABSL_FLAG(std::string, experiment, "", "experiment-report: one experiment (empty: all).");
+ABSL_FLAG(std::string, recommendation_id, "",
+          "event: the recommendation_id of the answer that led to the event.");
 ABSL_FLAG(int, ended_within_days, 0, "trial: also list trials ended this many days ago.");
 ABSL_FLAG(std::string, coupon, "", "audience: the offered coupon; event: the coupon of a coupon event.");
 ABSL_FLAG(std::string, items, "", "audience: comma-separated item ids offered.");
@@ -196,8 +200,58 @@ class Cli {
     std::printf("recommendations for user %s (%.1f ms)  ", req.user_id().c_str(), ms);
     PrintMeta(resp.meta());
     for (const auto& slot : resp.slots()) {
-      std::printf(" slot %s\n", slot.name().c_str());
+      std::string arms;
+      for (const auto& a : slot.assignments()) {
+        absl::StrAppend(&arms, " ", a.experiment(), "=", a.variant());
+      }
+      std::printf(" slot %s  recommendation_id=%s%s%s\n", slot.name().c_str(),
+                  slot.recommendation_id().c_str(), arms.empty() ? "" : "  variants:",
+                  arms.c_str());
       PrintItems(slot.items());
+    }
+    return 0;
+  }
+
+  int ExperimentReport() {
+    v1::GetExperimentReportRequest req;
+    req.set_experiment(absl::GetFlag(FLAGS_experiment));
+    v1::ExperimentReports resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = admin_->GetExperimentReport(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st);
+    for (const v1::ExperimentReport& r : resp.experiments()) {
+      std::printf("experiment %s (layer %s, %s)  SRM p=%.4g%s\n", r.experiment().c_str(),
+                  r.layer().c_str(), r.running() ? "running" : "not running", r.srm_p_value(),
+                  r.srm() ? "  ** SAMPLE RATIO MISMATCH: do not trust the lifts **" : "");
+      std::printf("  %-14s %5s %8s %8s %7s %6s %8s %10s %8s %8s %10s\n", "variant", "share",
+                  "exposed", "impr", "ctr", "conv", "cvr", "gmv/user", "coupons", "cost",
+                  "margin");
+      for (const v1::VariantReport& v : r.variants()) {
+        std::printf("  %-14s %5.2f %8lld %8lld %6.2f%% %6lld %7.2f%% %10.2f %8lld %8.2f %10.2f%s\n",
+                    v.variant().substr(0, 14).c_str(), v.share(),
+                    static_cast<long long>(v.exposed_users()),
+                    static_cast<long long>(v.impressions()), 100 * v.ctr(),
+                    static_cast<long long>(v.converted_users()), 100 * v.conversion_rate(),
+                    v.gmv_per_exposed_user(), static_cast<long long>(v.coupons_issued()),
+                    v.coupon_cost(), v.net_margin(), v.control() ? "  (control)" : "");
+      }
+      for (const v1::VariantReport& v : r.variants()) {
+        for (const v1::Lift& l : v.lifts()) {
+          if (l.method().rfind("not enough data", 0) == 0) {
+            std::printf("  %s %-12s %s\n", v.variant().c_str(), l.metric().c_str(),
+                        l.method().c_str());
+            continue;
+          }
+          std::printf(
+              "  %s vs control %-12s %+.4g [%+.4g, %+.4g]  relative %+.1f%% [%+.1f%%, %+.1f%%]  "
+              "p=%.3g\n",
+              v.variant().c_str(), l.metric().c_str(), l.absolute(), l.absolute_low(),
+              l.absolute_high(), 100 * l.relative(), 100 * l.relative_low(),
+              100 * l.relative_high(), l.p_value());
+        }
+      }
+      std::printf("  statistics: %s\n", r.statistics().c_str());
     }
     return 0;
   }
@@ -289,6 +343,7 @@ class Cli {
     e->set_price(absl::GetFlag(FLAGS_price));
     e->set_event_id(absl::GetFlag(FLAGS_event_id));
     e->set_slot(absl::GetFlag(FLAGS_slot));
+    e->set_recommendation_id(absl::GetFlag(FLAGS_recommendation_id));
     v1::RecordEventsResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
@@ -593,6 +648,7 @@ int main(int argc, char** argv) {
       "  similar   --item=I [--k=10] [--user=U] [--mode=similar|complements] [--price_band=0.3]\n"
       "  profile   --user=U\n"
       "  event     --user=U --item=I --type=view|add_to_cart|purchase|impression|click\n"
+      "            [--recommendation_id=R] [--event_id=E]\n"
       "            --user=U --coupon=C --type=coupon_issued|coupon_redeemed [--price=ORDER]\n"
       "  coupons   --user=U [--k=5] [--time=UNIX]\n"
       "  audience  (--coupon=C | --categories=CAT | --items=I1,I2) [--segments=dormant,..]\n"
@@ -601,6 +657,7 @@ int main(int argc, char** argv) {
       "  item      --item=I [--stock=N] [--slow=true|false] [--category=C] [--item_price=P]\n"
       "            [--title=T] [--listed=now|UNIX]   (alias: stock)\n"
       "  trial     [--time=UNIX] [--ended_within_days=N]\n"
+      "  experiment-report [--experiment=NAME]\n"
       "  info | reload [--version=V] | rollback | health [--service=NAME]\n"
       "  new-api-key --name=NAME --scopes=storefront,marketing,admin\n"
       "Access: [--api_key_file=F] (or env RECSYS_API_KEY) [--tls_ca=CA.pem\n"
@@ -641,6 +698,7 @@ int main(int argc, char** argv) {
   if (command == "load-coupons") return cli.LoadCoupons();
   if (command == "list-coupons") return cli.ListCoupons();
   if (command == "health") return cli.Health();
+  if (command == "experiment-report") return cli.ExperimentReport();
   std::fprintf(stderr, "unknown command '%s'\n%s\n", command.c_str(),
                absl::ProgramUsageMessage().data());
   return 2;

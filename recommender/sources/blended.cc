@@ -17,7 +17,9 @@ absl::StatusOr<std::vector<Candidate>> BlendedSource::Generate(const RequestCont
   model::RankOptions rank_options;
   rank_options.k = ctx.fetch_k;
   rank_options.now_unix = ctx.now_unix;
-  rank_options.vector_candidates = std::max(ranker_candidates_, ctx.fetch_k);
+  const int candidates =
+      ctx.treatment.ranker_candidates > 0 ? ctx.treatment.ranker_candidates : ranker_candidates_;
+  rank_options.vector_candidates = std::max(candidates, ctx.fetch_k);
   rank_options.filter = ctx.repurchase_filter.get();
   RECSYS_ASSIGN_OR_RETURN(std::vector<model::RankedItem> ranked,
                           model::RankItems(ranker, ranker_user, rank_options));

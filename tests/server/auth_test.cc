@@ -107,7 +107,7 @@ TEST(AuthTest, EveryMethodOfTheApiHasAScope) {
       ++methods;
     }
   }
-  EXPECT_EQ(methods, 14);
+  EXPECT_EQ(methods, 15);
   EXPECT_EQ(RequiredScope("Check").status().code(), absl::StatusCode::kNotFound);
 }
 
@@ -119,7 +119,8 @@ TEST(AuthTest, TheDocumentedScopes) {
     EXPECT_EQ(*RequiredScope(m), Scope::kMarketing) << m;
   }
   for (const char* m : {"GetModelInfo", "ReloadModel", "Rollback", "UpdateItems",
-                        "GetTrialReport", "PutCoupons", "ListCoupons", "DeleteCoupon"}) {
+                        "GetTrialReport", "PutCoupons", "ListCoupons", "DeleteCoupon",
+                        "GetExperimentReport"}) {
     EXPECT_EQ(*RequiredScope(m), Scope::kAdmin) << m;
   }
 }

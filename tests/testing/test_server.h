@@ -37,13 +37,16 @@ struct TestServer {
 };
 
 // Borrowed pointers must outlive the result. `marketer` may be null.
-// Errors: those of Storefront::Create (a bad slots config) and
-// RecsysServer::Start.
+// `plans` (the holder the marketer reads) and `counters` as for
+// Storefront::Create (null: the storefront's own, counters in memory).
+// Errors: those of Storefront::Create (a bad slots or experiments config)
+// and RecsysServer::Start.
 absl::StatusOr<std::unique_ptr<TestServer>> StartTestServer(
     const server::ServerOptions& options, model::ModelStore* models,
     feature_store::FeatureStore* features,
     const recommender::StorefrontOptions& storefront_options = {},
-    const marketing::Marketer* marketer = nullptr);
+    const marketing::Marketer* marketer = nullptr, experiments::PlanHolder* plans = nullptr,
+    experiments::CounterStore* counters = nullptr);
 
 }  // namespace recsys::testing
 
