@@ -128,7 +128,7 @@ rm -f "$WORK/new-api-key.txt"
 umask 022
 "$BIN/server/recsys_server" --model_root="$WORK/models" --api_keys_file="$WORK/api_keys" \
   --redis="127.0.0.1:$REDIS_PORT" --redis_password_file="$PASSWORD_FILE" \
-  --listen=127.0.0.1:0 --poll_seconds=2 --coupons="$ROOT/deploy/coupons.textproto" \
+  --listen=127.0.0.1:0 --http_listen=127.0.0.1:0 --poll_seconds=2 --coupons="$ROOT/deploy/coupons.textproto" \
   --marketing_config="$ROOT/deploy/marketing.textproto" \
   --port_file="$WORK/server.port" > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!

@@ -867,6 +867,7 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
     s->metrics_->SetKnownSlots(slots);
     s->metrics_->AddModelCollector(models);
     s->metrics_->AddCouponCollector(marketer);
+    s->metrics_->AddExperimentCollector(storefront);
   }
 
   grpc::EnableDefaultHealthCheckService(true);

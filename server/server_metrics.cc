@@ -444,6 +444,80 @@ void ServerMetrics::AddCouponCollector(const marketing::Marketer* marketer) {
   collector_ids_.push_back(id);
 }
 
+void ServerMetrics::AddExperimentCollector(const recommender::Storefront* storefront) {
+  if (storefront == nullptr) return;
+  metrics::Counter* errors =
+      registry_
+          ->AddCounter("recsys_experiment_scrape_errors_total",
+                       "Scrapes whose experiment counters did not answer in time.")
+          ->Get({});
+  const int64_t id = registry_->AddCollector([storefront, errors] {
+    using Samples = std::vector<std::pair<std::vector<std::string>, double>>;
+    Samples exposed, impressions, clicks, conversions, gmv, issued, redeemed, discount;
+    const std::shared_ptr<const experiments::ExperimentPlan> plan =
+        storefront->experiment_plan();
+    const absl::Time deadline = absl::Now() + absl::Seconds(1);
+    for (const auto& experiment : plan->experiments()) {
+      auto counts = storefront->counters().Read(experiment->name, deadline);
+      if (!counts.ok()) {
+        errors->Increment();
+        continue;
+      }
+      // Every configured variant, 0 until it has exposures (so a variant
+      // that gets no traffic shows, e.g. to a sample-ratio check).
+      for (const experiments::Variant& variant : experiment->variants) {
+        const auto it = counts->find(variant.name);
+        exposed.push_back({{experiment->name, variant.name},
+                           it == counts->end() ? 0.0
+                                               : static_cast<double>(it->second.sums.exposed_users)});
+      }
+      for (const auto& [variant, v] : *counts) {
+        for (const auto& [slot, c] : v.slots) {
+          const std::vector<std::string> labels = {experiment->name, variant, slot};
+          impressions.emplace_back(labels, static_cast<double>(c.impressions));
+          clicks.emplace_back(labels, static_cast<double>(c.clicks));
+          conversions.emplace_back(labels, static_cast<double>(c.conversions));
+          gmv.emplace_back(labels, c.gmv);
+          issued.emplace_back(labels, static_cast<double>(c.coupons_issued));
+          redeemed.emplace_back(labels, static_cast<double>(c.coupons_redeemed));
+          discount.emplace_back(labels, c.discount);
+        }
+      }
+    }
+    using metrics::MakeFamily;
+    using metrics::Type;
+    const std::vector<std::string> slot_labels = {"experiment", "variant", "slot"};
+    return std::vector<metrics::FamilySnapshot>{
+        MakeFamily("recsys_experiment_exposed_users",
+                   "Users exposed to a variant (shared by every replica).", Type::kGauge,
+                   {"experiment", "variant"}, std::move(exposed)),
+        MakeFamily("recsys_experiment_impressions_total",
+                   "Impressions attributed to a variant in a slot (shared).", Type::kCounter,
+                   slot_labels, std::move(impressions)),
+        MakeFamily("recsys_experiment_clicks_total",
+                   "Clicks attributed to a variant in a slot (shared).", Type::kCounter,
+                   slot_labels, std::move(clicks)),
+        MakeFamily("recsys_experiment_conversions_total",
+                   "Purchases attributed to a variant in a slot (shared).", Type::kCounter,
+                   slot_labels, std::move(conversions)),
+        MakeFamily("recsys_experiment_gmv_total",
+                   "Purchase value attributed to a variant in a slot (shared).",
+                   Type::kCounter, slot_labels, std::move(gmv)),
+        MakeFamily("recsys_experiment_coupons_issued_total",
+                   "Coupons issued under a variant (shared).", Type::kCounter, slot_labels,
+                   std::move(issued)),
+        MakeFamily("recsys_experiment_coupons_redeemed_total",
+                   "Coupons redeemed under a variant (shared).", Type::kCounter, slot_labels,
+                   std::move(redeemed)),
+        MakeFamily("recsys_experiment_discount_total",
+                   "Discount money granted under a variant (shared).", Type::kCounter,
+                   slot_labels, std::move(discount)),
+    };
+  });
+  absl::MutexLock lock(&mu_);
+  collector_ids_.push_back(id);
+}
+
 int64_t AddItemCacheCollector(
     metrics::Registry* registry,
     const feature_store::ItemCachingFeatureStore* cache) {

@@ -38,6 +38,7 @@
 #include "metrics/metrics.h"
 #include "model/model_store.h"
 #include "recommender/recommender.h"
+#include "recommender/storefront.h"
 
 namespace recsys::server {
 
@@ -76,6 +77,13 @@ class ServerMetrics {
   // borrowed and must outlive this object; a null `marketer` adds nothing.
   void AddModelCollector(const model::ModelStore* models);
   void AddCouponCollector(const marketing::Marketer* marketer);
+  // Exports the experiment counters every replica shares (the storefront's
+  // CounterStore, read at scrape time) per experiment x variant x slot:
+  // recsys_experiment_{impressions,clicks,conversions,coupons_issued,
+  // coupons_redeemed}_total, recsys_experiment_{gmv,discount}_total and the
+  // gauge recsys_experiment_exposed_users (per experiment x variant).
+  // `storefront` is borrowed and must outlive this object.
+  void AddExperimentCollector(const recommender::Storefront* storefront);
 
   metrics::Registry* registry() const { return registry_; }
 

@@ -128,7 +128,7 @@ TEST_F(GoldenTest, AnswersMatchTheRecordedOnes) {
 
   const std::string port_file = dir_ + "/port";
   auto server = recsys::testing::ChildProcess::Start(
-      {RECSYS_SERVER, "--listen=127.0.0.1:0", absl::StrCat("--port_file=", port_file),
+      {RECSYS_SERVER, "--listen=127.0.0.1:0", "--http_listen=127.0.0.1:0", absl::StrCat("--port_file=", port_file),
        absl::StrCat("--model_root=", dir_, "/models"),
        absl::StrCat("--redis=", redis_->address()), "--poll_seconds=0",
        "--feature_timeout_ms=5000", "--item_cache_staleness=0s",

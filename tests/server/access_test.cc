@@ -404,7 +404,7 @@ TEST_F(AccessTest, BadKeysFileRefusesStartUpNamingTheLine) {
   const std::string log = files->dir + "/bad_keys.log";
   const int code = recsys::testing::RunCommand(
       absl::StrCat(RECSYS_SERVER, " --model_root=", files->model_root,
-                   " --listen=127.0.0.1:0 --api_keys_file=", bad, " > ", log, " 2>&1"));
+                   " --listen=127.0.0.1:0 --http_listen=127.0.0.1:0 --api_keys_file=", bad, " > ", log, " 2>&1"));
   EXPECT_EQ(code, 1);
   const std::string text = Read(log);
   EXPECT_NE(text.find("line 3"), std::string::npos) << text;
@@ -416,6 +416,7 @@ TEST_F(AccessTest, TheServerNeverLogsAKey) {
   const std::string port_file = files->dir + "/server.port";
   auto server = recsys::testing::ChildProcess::Start(
       {RECSYS_SERVER, "--model_root=" + files->model_root, "--listen=127.0.0.1:0",
+       "--http_listen=127.0.0.1:0",
        "--api_keys_file=" + files->keys_file, "--port_file=" + port_file, "--drain=0s",
        "--poll_seconds=0"},
       log);

@@ -18,6 +18,7 @@
 #include "marketing/coupon_store.h"
 #include "marketing/marketer.h"
 #include "marketing/segment_store.h"
+#include "metrics/metrics.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "tests/testing/child_process.h"
 #include "tests/testing/test_files.h"
@@ -74,6 +75,8 @@ struct World {
   std::unique_ptr<marketing::CouponStore> coupons;
   std::unique_ptr<marketing::SegmentStore> segments;
   std::unique_ptr<marketing::Marketer> marketer;
+  // The server's metrics (before `server`, which borrows it).
+  metrics::Registry registry;
   std::unique_ptr<recsys::testing::TestServer> server;
   std::string config;
 };
@@ -115,6 +118,7 @@ class ExperimentsServerTest : public ::testing::Test {
     ServerOptions options;
     options.listen_address = "127.0.0.1:0";
     options.redis = world->shop->redis_client.get();
+    options.metrics = &world->registry;
     recommender::StorefrontOptions storefront_options;
     storefront_options.experiments_config = world->config;
     storefront_options.recommender.feature_timeout = absl::Milliseconds(500);
@@ -265,7 +269,7 @@ TEST_F(ExperimentsServerTest, EventsCountOnceForTheirVariantOnly) {
   v1::RecordEventsResponse resp;
   ASSERT_TRUE(Record(events, &resp).ok());
   EXPECT_EQ(resp.accepted(), 3);
-  // Retried: stored again, counted once.
+  // Retried: neither stored nor counted again.
   ASSERT_TRUE(Record(events, &resp).ok());
   const v1::ExperimentReport after = Report();
   const auto& t0 = Variant(before, "trending");
@@ -326,6 +330,43 @@ TEST_F(ExperimentsServerTest,
   Deadline(&ctx);
   EXPECT_EQ(admin_->GetExperimentReport(&ctx, req, &resp).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ExperimentsServerTest, SharedCountersAreExportedAsMetrics) {
+  // An impression for a variant, then the scrape shows the report's numbers
+  // per experiment x variant x slot.
+  const std::string user = world->shop->users[3];
+  const v1::SlotResult feed = Feed(rec_.get(), user);
+  ASSERT_GT(feed.items_size(), 0);
+  v1::RecordEventsResponse resp;
+  ASSERT_TRUE(Record({Event(v1::EVENT_IMPRESSION, user, feed.items(0).item_id(),
+                            feed.recommendation_id(), "metrics-imp")},
+                     &resp)
+                  .ok());
+  const v1::ExperimentReport report = Report();
+  const std::string text = world->registry.Exposition();
+  int slots = 0;
+  for (const v1::VariantReport& v : report.variants()) {
+    for (const v1::SlotCounters& slot : v.slots()) {
+      ++slots;
+      const std::string labels = absl::StrCat("{experiment=\"layout\",variant=\"", v.variant(),
+                                              "\",slot=\"", slot.slot(), "\"} ");
+      EXPECT_NE(text.find(absl::StrCat("recsys_experiment_impressions_total", labels,
+                                       slot.impressions(), "\n")),
+                std::string::npos)
+          << labels << "\n" << text;
+      EXPECT_NE(text.find(absl::StrCat("recsys_experiment_clicks_total", labels, slot.clicks(),
+                                       "\n")),
+                std::string::npos)
+          << labels;
+    }
+    EXPECT_NE(text.find(absl::StrCat("recsys_experiment_exposed_users{experiment=\"layout\","
+                                     "variant=\"",
+                                     v.variant(), "\"} ", v.exposed_users(), "\n")),
+              std::string::npos)
+        << v.variant();
+  }
+  EXPECT_GT(slots, 0);
 }
 
 TEST_F(ExperimentsServerTest, ABadConfigOnReloadKeepsTheServedOne) {
@@ -405,7 +446,7 @@ TEST_F(ExperimentsServerTest, AssignmentIsStableAcrossProcessesAndRestarts) {
     const std::string port_file =
         absl::StrCat(world->shop->dir, "/", name, ".port");
     auto process = recsys::testing::ChildProcess::Start(
-        {RECSYS_SERVER, "--listen=127.0.0.1:0",
+        {RECSYS_SERVER, "--listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
          absl::StrCat("--port_file=", port_file),
          absl::StrCat("--model_root=", world->shop->dir, "/models"),
          absl::StrCat("--redis=", world->shop->redis->address()),

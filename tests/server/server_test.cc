@@ -178,7 +178,7 @@ TEST_F(ServerTest, HealthAndModelInfo) {
 TEST_F(ServerTest, SigtermDrainsThenExitsCleanly) {
   const std::string port_file = world->shop->dir + "/drain.port";
   auto process = recsys::testing::ChildProcess::Start(
-      {RECSYS_SERVER, "--listen=127.0.0.1:0", absl::StrCat("--port_file=", port_file),
+      {RECSYS_SERVER, "--listen=127.0.0.1:0", "--http_listen=127.0.0.1:0", absl::StrCat("--port_file=", port_file),
        absl::StrCat("--model_root=", world->shop->dir, "/models"),
        absl::StrCat("--redis=", world->shop->redis->address()), "--poll_seconds=0",
        "--drain=2s", "--shutdown_grace=5s"},
