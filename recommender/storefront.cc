@@ -41,6 +41,7 @@ absl::Status NotConfirmed(const absl::Status& status, const std::vector<Event>& 
                     "retry in a later second records again");
   }
   return absl::Status(status.code(), message);
+}
 
 // The pre-period spend (what the user bought before this batch, at the
 // served model's prices) of each user with experiment events, read before
