@@ -243,7 +243,7 @@ cli event --type=impression --user="$HEAVY" --item="$TOP_ITEM" --slot=homepage_h
 cli event --type=click --user="$HEAVY" --item="$TOP_ITEM" --slot=homepage_hero --time="$MORNING"
 HTTP="http://127.0.0.1:$(cat "$DEMO_DIR/http.port")"
 echo "status page: $HTTP/   metrics: $HTTP/metrics   probes: $HTTP/healthz $HTTP/readyz"
-curl -s "$HTTP/metrics" | grep -E '^recsys_(rpc_duration_seconds_count\{service="recsys.v1.Recommender",method="RecommendProducts"|model_info|slot_impressions_total|coupon_redeemed_total|redis_failing_fast)' | head -12
+curl -s "$HTTP/metrics" | grep -E '^recsys_(rpc_duration_seconds_count\{service="recsys.v1.Recommender",method="RecommendProducts"|model_info|slot_impressions_total|experiment_impressions_total|coupon_redeemed_total|redis_failing_fast)' | head -16
 
 if [[ "${KEEP_RUNNING:-0}" == "1" ]]; then
   echo

@@ -141,6 +141,10 @@ int main(int argc, char** argv) {
       e->set_user_id(user);
       e->set_recommendation_id(id);
       e->set_event_id(absl::StrCat(user, "-", n++));
+      // As a storefront does: what was shown and clicked names its slot.
+      if (type == v1::EVENT_IMPRESSION || type == v1::EVENT_CLICK) {
+        e->set_slot(absl::GetFlag(FLAGS_slot));
+      }
       return e;
     };
     v1::RecommendProductsRequest rreq;
