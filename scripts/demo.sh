@@ -22,6 +22,9 @@ bash scripts/build.sh recsys_datagen recsys_train recsys_server_bin recsys_cli r
 
 mkdir -p "$DEMO_DIR"
 DEMO_DIR=$(cd "$DEMO_DIR" && pwd)
+# Each run starts from an empty Redis: its AOF (persistence, as in
+# production) would otherwise bring back the previous run's data.
+rm -rf "$DEMO_DIR/appendonlydir" "$DEMO_DIR/dump.rdb"
 CLI="$BIN/tools/recsys_cli"
 
 free_port() {
@@ -239,8 +242,10 @@ cli experiment-report
 echo
 echo "== 11. Metrics and the live status page"
 echo "-- the storefront reports what it showed and what was clicked, per slot"
-cli event --type=impression --user="$HEAVY" --item="$TOP_ITEM" --slot=homepage_hero --time="$MORNING"
-cli event --type=click --user="$HEAVY" --item="$TOP_ITEM" --slot=homepage_hero --time="$MORNING"
+cli event --type=impression --user="$HEAVY" --item="$TOP_ITEM" --slot=homepage_hero --time="$MORNING" \
+  --event_id="hero-impression-$$"
+cli event --type=click --user="$HEAVY" --item="$TOP_ITEM" --slot=homepage_hero --time="$MORNING" \
+  --event_id="hero-click-$$"
 HTTP="http://127.0.0.1:$(cat "$DEMO_DIR/http.port")"
 echo "status page: $HTTP/   metrics: $HTTP/metrics   probes: $HTTP/healthz $HTTP/readyz"
 curl -s "$HTTP/metrics" | grep -E '^recsys_(rpc_duration_seconds_count\{service="recsys.v1.Recommender",method="RecommendProducts"|model_info|slot_impressions_total|experiment_impressions_total|coupon_redeemed_total|redis_failing_fast)' | head -16
