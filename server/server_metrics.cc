@@ -453,7 +453,7 @@ void ServerMetrics::AddExperimentCollector(const recommender::Storefront* storef
           ->Get({});
   const int64_t id = registry_->AddCollector([storefront, errors] {
     using Samples = std::vector<std::pair<std::vector<std::string>, double>>;
-    Samples exposed, impressions, clicks, conversions, gmv, issued, redeemed, discount;
+    Samples share, exposed, impressions, clicks, conversions, gmv, issued, redeemed, discount;
     const std::shared_ptr<const experiments::ExperimentPlan> plan =
         storefront->experiment_plan();
     const absl::Time deadline = absl::Now() + absl::Seconds(1);
@@ -466,6 +466,7 @@ void ServerMetrics::AddExperimentCollector(const recommender::Storefront* storef
       // Every configured variant, 0 until it has exposures (so a variant
       // that gets no traffic shows, e.g. to a sample-ratio check).
       for (const experiments::Variant& variant : experiment->variants) {
+        share.push_back({{experiment->name, variant.name}, variant.share});
         const auto it = counts->find(variant.name);
         exposed.push_back({{experiment->name, variant.name},
                            it == counts->end() ? 0.0
@@ -488,6 +489,9 @@ void ServerMetrics::AddExperimentCollector(const recommender::Storefront* storef
     using metrics::Type;
     const std::vector<std::string> slot_labels = {"experiment", "variant", "slot"};
     return std::vector<metrics::FamilySnapshot>{
+        MakeFamily("recsys_experiment_variant_share",
+                   "A variant's configured share of its experiment's users.", Type::kGauge,
+                   {"experiment", "variant"}, std::move(share)),
         MakeFamily("recsys_experiment_exposed_users",
                    "Users exposed to a variant (shared by every replica).", Type::kGauge,
                    {"experiment", "variant"}, std::move(exposed)),

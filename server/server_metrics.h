@@ -81,7 +81,8 @@ class ServerMetrics {
   // CounterStore, read at scrape time) per experiment x variant x slot:
   // recsys_experiment_{impressions,clicks,conversions,coupons_issued,
   // coupons_redeemed}_total, recsys_experiment_{gmv,discount}_total and the
-  // gauge recsys_experiment_exposed_users (per experiment x variant).
+  // gauges recsys_experiment_exposed_users and recsys_experiment_variant_share
+  // (per experiment x variant; every configured variant, 0 until exposed).
   // `storefront` is borrowed and must outlive this object.
   void AddExperimentCollector(const recommender::Storefront* storefront);
 
