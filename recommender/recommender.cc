@@ -293,6 +293,8 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
   answer.meta.model_version = models_->Current()->version();
   std::vector<feature_store::Event> valid;
   valid.reserve(events.size());
+  std::vector<int> valid_index;  // request index of each valid event
+  valid_index.reserve(events.size());
   const absl::Time now = absl::Now();
   for (size_t i = 0; i < events.size(); ++i) {
     const feature_store::Event& e = events[i];
@@ -325,6 +327,7 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
       continue;
     }
     valid.push_back(e);
+    valid_index.push_back(index);
     if (valid.back().time == absl::UnixEpoch()) valid.back().time = now;
     if (valid.back().quantity == 0) valid.back().quantity = 1;
   }
@@ -358,6 +361,9 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
   }
   answer.accepted = static_cast<int>(valid.size());
   answer.duplicates = static_cast<int>(outcome->duplicates.size());
+  answer.duplicate_indices.reserve(outcome->duplicates.size());
+  for (int d : outcome->duplicates) answer.duplicate_indices.push_back(valid_index[d]);
+  std::sort(answer.duplicate_indices.begin(), answer.duplicate_indices.end());
   return answer;
 }
 

@@ -151,6 +151,10 @@ struct EventsAnswer {
   // Of `accepted`, events whose dedup key (feature_store::EventDedupKey)
   // was already applied within the store's dedup window: not applied again.
   int duplicates = 0;
+  // The request indices (numbered as `rejected`) of the item events among
+  // those duplicates, ascending: callers that count events (metrics) skip
+  // them. Coupon events' duplicates are only counted in `duplicates`.
+  std::vector<int> duplicate_indices;
   // (index into the request, message) for each event not stored.
   std::vector<std::pair<int, std::string>> rejected;
   AnswerMeta meta;

@@ -295,6 +295,7 @@ absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& 
     } else {
       accepted += stored->accepted;
       duplicates += stored->duplicates;
+      answer.duplicate_indices = stored->duplicate_indices;
       for (const auto& r : stored->rejected) rejected.push_back(r);
       answer.meta = stored->meta;
     }

@@ -353,12 +353,13 @@ grpc::Status RecommenderService::DoRecordEvents(absl::Time deadline,
   auto answer = storefront_->RecordEvents(events, deadline);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
   if (metrics_ != nullptr) {
-    std::vector<int> rejected;
-    rejected.reserve(answer->rejected.size());
-    for (const auto& r : answer->rejected) rejected.push_back(r.first);
-    std::sort(rejected.begin(), rejected.end());
+    // Refused events and retries of applied ones are not counted again.
+    std::vector<int> skip = answer->duplicate_indices;
+    skip.reserve(skip.size() + answer->rejected.size());
+    for (const auto& r : answer->rejected) skip.push_back(r.first);
+    std::sort(skip.begin(), skip.end());
     metrics_->RecordAnswer("RecordEvents", answer->meta);
-    metrics_->RecordEvents(events, rejected);
+    metrics_->RecordEvents(events, skip);
   }
   response->set_accepted(answer->accepted);
   response->set_duplicates(answer->duplicates);
@@ -859,12 +860,7 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
   if (options.metrics != nullptr) {
     s->metrics_ = std::make_unique<ServerMetrics>(options.metrics);
     s->recommender_service_->SetMetrics(s->metrics_.get());
-    std::vector<std::string> slots(storefront->recommender().options().blended_slots.begin(),
-                                   storefront->recommender().options().blended_slots.end());
-    if (const auto plan = storefront->recommender().slot_plan(); plan != nullptr) {
-      for (const recommender::SlotRule& rule : plan->slots()) slots.push_back(rule.name);
-    }
-    s->metrics_->SetKnownSlots(slots);
+    s->metrics_->FollowSlotConfig(storefront);
     s->metrics_->AddModelCollector(models);
     s->metrics_->AddCouponCollector(marketer);
     s->metrics_->AddExperimentCollector(storefront);

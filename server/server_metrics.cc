@@ -241,15 +241,14 @@ ServerMetrics::LocalSlot* ServerMetrics::Slot(absl::string_view name) {
 }
 
 void ServerMetrics::RecordEvents(absl::Span<const feature_store::Event> events,
-                                 const std::vector<int>& rejected) {
-  size_t next_rejected = 0;
+                                 const std::vector<int>& skip) {
+  RefreshKnownSlots();
+  size_t next_skip = 0;
   for (size_t i = 0; i < events.size(); ++i) {
-    while (next_rejected < rejected.size() &&
-           rejected[next_rejected] < static_cast<int>(i)) {
-      ++next_rejected;
+    while (next_skip < skip.size() && skip[next_skip] < static_cast<int>(i)) {
+      ++next_skip;
     }
-    if (next_rejected < rejected.size() &&
-        rejected[next_rejected] == static_cast<int>(i)) {
+    if (next_skip < skip.size() && skip[next_skip] == static_cast<int>(i)) {
       continue;
     }
     const feature_store::Event& e = events[i];
@@ -277,9 +276,47 @@ void ServerMetrics::RecordEvents(absl::Span<const feature_store::Event> events,
 
 void ServerMetrics::SetKnownSlots(const std::vector<std::string>& slots) {
   absl::MutexLock lock(&mu_);
+  storefront_ = nullptr;
   known_slots_.clear();
   known_slots_.insert(slots.begin(), slots.end());
   known_slots_.erase("other");
+}
+
+void ServerMetrics::FollowSlotConfig(const recommender::Storefront* storefront) {
+  {
+    absl::MutexLock lock(&mu_);
+    storefront_ = storefront;
+    known_plan_ = nullptr;
+  }
+  RefreshKnownSlots();
+}
+
+void ServerMetrics::RefreshKnownSlots() {
+  const recommender::Storefront* storefront;
+  const void* seen;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    storefront = storefront_;
+    seen = known_plan_;
+  }
+  if (storefront == nullptr) return;
+  const std::shared_ptr<const recommender::SlotPlan> plan =
+      storefront->recommender().slot_plan();
+  // A storefront without a plan is followed once (its blended slots).
+  const void* current = plan != nullptr ? static_cast<const void*>(plan.get())
+                                        : static_cast<const void*>(storefront);
+  if (current == seen) return;
+  absl::flat_hash_set<std::string> slots(
+      storefront->recommender().options().blended_slots.begin(),
+      storefront->recommender().options().blended_slots.end());
+  if (plan != nullptr) {
+    for (const recommender::SlotRule& rule : plan->slots()) slots.insert(rule.name);
+  }
+  slots.erase("other");
+  absl::MutexLock lock(&mu_);
+  if (storefront_ != storefront) return;
+  known_slots_ = std::move(slots);
+  known_plan_ = current;
 }
 
 void ServerMetrics::SetSlotCountsSource(SlotCountsSource source) {

@@ -102,14 +102,20 @@ class ServerMetrics {
   void RecordMarketingAnswer(absl::string_view method,
                              const marketing::MarketingMeta& meta);
 
-  // Accepted events of one RecordEvents call (`rejected` holds the indices
-  // the domain refused), counted per slot into the in-process slot counts.
+  // The events of one RecordEvents call, counted per slot into the
+  // in-process slot counts, except the indices in `skip` (ascending: the
+  // events the domain refused and the retries of events already applied).
   void RecordEvents(absl::Span<const feature_store::Event> events,
-                    const std::vector<int>& rejected);
+                    const std::vector<int>& skip);
 
   // The slot names exported as themselves (the configured ones); any other
   // slot is counted as "other". Replaces the previous list.
   void SetKnownSlots(const std::vector<std::string>& slots);
+  // Keeps the known slots equal to `storefront`'s configured slots (its
+  // blended slots and the slots of its slot plan), re-read when a reload
+  // replaces the plan; replaces SetKnownSlots' list. `storefront` is
+  // borrowed and must outlive this object.
+  void FollowSlotConfig(const recommender::Storefront* storefront);
   // Replaces the in-process slot counts by `source` (e.g. shared counters
   // in Redis). Null restores the in-process counts.
   void SetSlotCountsSource(SlotCountsSource source);
@@ -143,6 +149,8 @@ class ServerMetrics {
     metrics::Counter gmv;
   };
   LocalSlot* Slot(absl::string_view name);
+  // Rebuilds known_slots_ when the followed storefront's plan changed.
+  void RefreshKnownSlots();
   void CountDegraded(absl::string_view method, absl::string_view reason);
 
   // Immutable after construction.
@@ -164,6 +172,9 @@ class ServerMetrics {
   absl::flat_hash_map<std::string, std::unique_ptr<LocalSlot>> slots_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> known_slots_ ABSL_GUARDED_BY(mu_);
+  // Set by FollowSlotConfig; the plan known_slots_ was built from.
+  const recommender::Storefront* storefront_ ABSL_GUARDED_BY(mu_) = nullptr;
+  const void* known_plan_ ABSL_GUARDED_BY(mu_) = nullptr;
   SlotCountsSource source_ ABSL_GUARDED_BY(mu_);
 };
 
