@@ -377,6 +377,7 @@ int main(int argc, char** argv) {
   server_options.limits.max_concurrent_calls = absl::GetFlag(FLAGS_max_concurrent_calls);
   server_options.limits.max_audience_streams = absl::GetFlag(FLAGS_max_audience_streams);
   server_options.redis = redis_client.get();
+  server_options.exposures.key_prefix = absl::GetFlag(FLAGS_redis_prefix);
   server_options.metrics = &registry;
   auto server = server::RecsysServer::Start(server_options, models->get(), features.get(),
                                             storefront->get(), marketer->get());

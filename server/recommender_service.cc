@@ -858,7 +858,11 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
         std::make_unique<AdminService>(models, features, storefront, marketer, api_keys);
   }
   if (options.metrics != nullptr) {
+    auto exposures = ExposureTracker::Create(options.redis, options.exposures);
+    if (!exposures.ok()) return exposures.status();
+    s->exposures_ = *std::move(exposures);
     s->metrics_ = std::make_unique<ServerMetrics>(options.metrics);
+    s->metrics_->AddExposureCollector(s->exposures_.get());
     s->recommender_service_->SetMetrics(s->metrics_.get());
     s->metrics_->FollowSlotConfig(storefront);
     s->metrics_->AddModelCollector(models);

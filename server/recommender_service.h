@@ -46,6 +46,7 @@
 #include "server/auth.h"
 #include "server/callback_handler.h"
 #include "server/http_server.h"
+#include "server/exposure_tracker.h"
 #include "server/server_metrics.h"
 
 namespace recsys::server {
@@ -296,6 +297,10 @@ struct ServerOptions {
   // model and coupon collectors). Borrowed; must outlive the server.
   // Default null: no metrics.
   metrics::Registry* metrics = nullptr;
+  // Distinct users shown each slot over the last hour (exposure_tracker.h),
+  // kept with the metrics: shared in `redis` when it is set (give the
+  // stores' key prefix), else counted in process.
+  ExposureTrackerOptions exposures;
 };
 
 // A running gRPC server with both services, health checking (the
@@ -344,6 +349,8 @@ class RecsysServer {
 
   ServerOptions options_;
   feature_store::FeatureStore* features_ = nullptr;
+  // Declared before metrics_, whose collector reads it.
+  std::unique_ptr<ExposureTracker> exposures_;
   // Declared before server_: the interceptors point to it.
   std::unique_ptr<ServerMetrics> metrics_;
   // Unary calls in flight on the callback API (both services).

@@ -236,7 +236,10 @@ ServerMetrics::LocalSlot* ServerMetrics::Slot(absl::string_view name) {
   const std::string label =
       known_slots_.contains(name) ? std::string(name) : std::string("other");
   auto& slot = slots_[label];
-  if (slot == nullptr) slot = std::make_unique<LocalSlot>();
+  if (slot == nullptr) {
+    slot = std::make_unique<LocalSlot>();
+    slot->label = label;
+  }
   return slot.get();
 }
 
@@ -253,9 +256,15 @@ void ServerMetrics::RecordEvents(absl::Span<const feature_store::Event> events,
     }
     const feature_store::Event& e = events[i];
     switch (e.type) {
-      case feature_store::EventType::kImpression:
-        Slot(e.slot)->impressions.Increment();
+      case feature_store::EventType::kImpression: {
+        LocalSlot* slot = Slot(e.slot);
+        slot->impressions.Increment();
+        if (ExposureTracker* t = exposures_.load(std::memory_order_acquire);
+            t != nullptr && !e.slot.empty()) {
+          t->Record(slot->label, e.user_id);
+        }
         break;
+      }
       case feature_store::EventType::kClick:
         Slot(e.slot)->clicks.Increment();
         break;
@@ -317,6 +326,52 @@ void ServerMetrics::RefreshKnownSlots() {
   if (storefront_ != storefront) return;
   known_slots_ = std::move(slots);
   known_plan_ = current;
+}
+
+void ServerMetrics::AddExposureCollector(ExposureTracker* tracker) {
+  exposures_.store(tracker, std::memory_order_release);
+  const int64_t id = registry_->AddCollector([this, tracker] {
+    RefreshKnownSlots();
+    std::vector<std::string> slots;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      slots.assign(known_slots_.begin(), known_slots_.end());
+    }
+    slots.push_back("other");
+    using Samples = std::vector<std::pair<std::vector<std::string>, double>>;
+    Samples exposed;
+    auto users = tracker->DistinctUsers(slots);
+    if (users.ok()) {
+      for (auto& [slot, n] : *users) exposed.push_back({{slot}, n});
+    } else {
+      exposure_read_errors_.fetch_add(1, std::memory_order_relaxed);
+    }
+    using metrics::MakeFamily;
+    using metrics::Type;
+    std::vector<metrics::FamilySnapshot> out;
+    // A failed read leaves the gauge out rather than reporting zero users.
+    if (users.ok()) {
+      out.push_back(MakeFamily(
+          "recsys_slot_exposed_users",
+          "Distinct users shown the slot over the last hour (impression "
+          "events; shared by every replica when Redis is configured).",
+          Type::kGauge, {"slot"}, std::move(exposed)));
+    }
+    out.push_back(MakeFamily(
+        "recsys_slot_exposure_dropped_total",
+        "Exposed users dropped because the buffer waiting for Redis was full.",
+        Type::kCounter, {}, {{{}, static_cast<double>(tracker->dropped())}}));
+    out.push_back(MakeFamily(
+        "recsys_slot_exposure_errors_total",
+        "Failed writes (flushes) and reads of the exposed users in Redis.",
+        Type::kCounter, {},
+        {{{},
+          static_cast<double>(tracker->flush_errors() +
+                              exposure_read_errors_.load(std::memory_order_relaxed))}}));
+    return out;
+  });
+  absl::MutexLock lock(&mu_);
+  collector_ids_.push_back(id);
 }
 
 void ServerMetrics::SetSlotCountsSource(SlotCountsSource source) {

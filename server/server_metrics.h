@@ -39,6 +39,7 @@
 #include "model/model_store.h"
 #include "recommender/recommender.h"
 #include "recommender/storefront.h"
+#include "server/exposure_tracker.h"
 
 namespace recsys::server {
 
@@ -85,6 +86,13 @@ class ServerMetrics {
   // (per experiment x variant; every configured variant, 0 until exposed).
   // `storefront` is borrowed and must outlive this object.
   void AddExperimentCollector(const recommender::Storefront* storefront);
+  // Exports recsys_slot_exposed_users{slot} (distinct users shown each
+  // slot over the last hour: the configured slots and "other", 0 until
+  // shown), recsys_slot_exposure_dropped_total and
+  // recsys_slot_exposure_errors_total (failed flushes and reads), and
+  // records every counted impression's user into `tracker`. Borrowed; must
+  // outlive this object.
+  void AddExposureCollector(ExposureTracker* tracker);
 
   metrics::Registry* registry() const { return registry_; }
 
@@ -143,6 +151,7 @@ class ServerMetrics {
   void AddCollectors();
 
   struct LocalSlot {
+    std::string label;
     metrics::Counter impressions;
     metrics::Counter clicks;
     metrics::Counter conversions;
@@ -176,6 +185,9 @@ class ServerMetrics {
   const recommender::Storefront* storefront_ ABSL_GUARDED_BY(mu_) = nullptr;
   const void* known_plan_ ABSL_GUARDED_BY(mu_) = nullptr;
   SlotCountsSource source_ ABSL_GUARDED_BY(mu_);
+  // Set once by AddExposureCollector, before any call is served.
+  std::atomic<ExposureTracker*> exposures_{nullptr};
+  std::atomic<int64_t> exposure_read_errors_{0};
 };
 
 // Adds a collector of the item cache's counters and staleness (seconds

@@ -200,6 +200,9 @@ TEST_F(ObservabilityTest, SlotEventsCountedUnderConfiguredSlotsOrOther) {
              "variant=\"none\"}"),
       1);
   EXPECT_THAT(text, ::testing::Not(HasSubstr("some-unconfigured-slot")));
+  // One user was shown each slot (the retry changed nothing).
+  EXPECT_EQ(Sample(text, "recsys_slot_exposed_users{slot=\"for_you\"}"), 1);
+  EXPECT_EQ(Sample(text, "recsys_slot_exposed_users{slot=\"other\"}"), 1);
 }
 
 TEST_F(ObservabilityTest, SlotsAddedByAConfigReloadGetTheirOwnLabel) {
