@@ -6,8 +6,13 @@
 //       --redis 127.0.0.1:6379 --marketing_config deploy/marketing.textproto
 //   recsys_train --load_redis_only --model_dir /models/<version>
 //       --redis 127.0.0.1:6379      (reload a Redis that came back empty)
+//   recsys_import --input purchases.csv --model_root /models
+//       --user_factors userFactors/ --item_factors itemFactors/
+//       (vectors trained by Spark MLlib ALS instead of training here;
+//       recsys_import is this program with the factor flags required)
 #include <cstdint>
 #include <cmath>
+#include <tuple>
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -27,6 +32,7 @@
 #include "model/model_format.h"
 #include "redis/client.h"
 #include "redis/password.h"
+#include "training/factor_import.h"
 #include "training/trainer.h"
 
 namespace {
@@ -88,6 +94,15 @@ ABSL_FLAG(std::string, redis_key_prefix, "",
 ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
 ABSL_FLAG(std::string, redis_password_file, "",
           recsys::redis::kPasswordFileFlagHelp);
+ABSL_FLAG(std::string, user_factors, "",
+          "Vectors trained elsewhere: Spark MLlib ALS userFactors (JSON lines or CSV, a file "
+          "or Spark's output directory; training/factor_import.h). With --item_factors, "
+          "replaces training; --factors is read from the files, --alpha, --regularization "
+          "and the confidence flags should be the ones the vectors were trained with.");
+ABSL_FLAG(std::string, item_factors, "", "Spark MLlib ALS itemFactors (see --user_factors).");
+ABSL_FLAG(std::string, user_id_map, "",
+          "Optional CSV spark_id,shop_id renaming the user factor ids to the history's ids.");
+ABSL_FLAG(std::string, item_id_map, "", "Optional CSV spark_id,shop_id for the item factors.");
 ABSL_FLAG(bool, load_redis_only, false,
           "Do not train: load the published model in --model_dir (its purchase "
           "history, item metadata and the load marker) into --redis, e.g. after "
@@ -118,8 +133,14 @@ ABSL_FLAG(std::string, segments_as_of, "",
 
 namespace {
 
+#ifdef RECSYS_IMPORT_BINARY
+constexpr char kProgram[] = "recsys_import";
+#else
+constexpr char kProgram[] = "recsys_train";
+#endif
+
 int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "recsys_train: %s\n", status.ToString().c_str());
+  std::fprintf(stderr, "%s: %s\n", kProgram, status.ToString().c_str());
   return 1;
 }
 
@@ -262,6 +283,63 @@ int main(int argc, char** argv) {
     std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
     std::fflush(stdout);
   };
+  const std::string user_factors = absl::GetFlag(FLAGS_user_factors);
+  const std::string item_factors = absl::GetFlag(FLAGS_item_factors);
+#ifdef RECSYS_IMPORT_BINARY
+  if (user_factors.empty() || item_factors.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "recsys_import needs --user_factors and --item_factors (Spark ALS exports)"));
+  }
+#endif
+  // Vectors trained elsewhere, read before the history so that a bad
+  // export stops the run before anything else.
+  recsys::training::FactorTable user_table, item_table;
+  if (!user_factors.empty() || !item_factors.empty()) {
+    if (user_factors.empty() || item_factors.empty()) {
+      return Fail(absl::InvalidArgumentError(
+          "--user_factors and --item_factors: give both or neither"));
+    }
+    for (auto [path, map, table, what] :
+         {std::tuple{user_factors, absl::GetFlag(FLAGS_user_id_map), &user_table, "user"},
+          std::tuple{item_factors, absl::GetFlag(FLAGS_item_id_map), &item_table, "item"}}) {
+      recsys::training::FactorReadStats stats;
+      stats.max_error_lines = absl::GetFlag(FLAGS_max_error_lines);
+      absl::StatusOr<recsys::training::FactorTable> read =
+          recsys::training::ReadSparkFactors(path, &stats);
+      if (!read.ok()) return Fail(read.status());
+      *table = *std::move(read);
+      std::printf("%s factors: %lld rows of %d values read from %s, %lld malformed\n", what,
+                  static_cast<long long>(stats.rows_used), table->dim, path.c_str(),
+                  static_cast<long long>(stats.malformed));
+      for (const std::string& e : stats.errors) std::printf("  %s\n", e.c_str());
+      if (!map.empty()) {
+        int64_t unmapped = 0;
+        if (absl::Status st = recsys::training::ApplyIdMap(map, table, &unmapped); !st.ok()) {
+          return Fail(st);
+        }
+        std::printf("%s factors: %lld ids not in %s dropped\n", what,
+                    static_cast<long long>(unmapped), map.c_str());
+      }
+    }
+    options.als.factors = user_table.dim;
+    const float lambda = options.als.regularization;
+    options.factors = [&user_table, &item_table, lambda](
+                          const recsys::training::InteractionData& data,
+                          const recsys::training::CsrMatrix& confidence)
+        -> absl::StatusOr<recsys::training::AlsModel> {
+      recsys::training::ImportStats stats;
+      auto model = recsys::training::ImportFactors(user_table, item_table, data, confidence,
+                                                   lambda, &stats);
+      if (model.ok()) {
+        std::printf(
+            "imported vectors: users %d matched, %d solved from their history (%lld exported "
+            "users not in the history); items %d matched, %d solved (%lld not in the history)\n",
+            stats.users_matched, stats.users_solved, static_cast<long long>(stats.users_unknown),
+            stats.items_matched, stats.items_solved, static_cast<long long>(stats.items_unknown));
+      }
+      return model;
+    };
+  }
   const bool load_redis_only = absl::GetFlag(FLAGS_load_redis_only);
   if (load_redis_only) {
     if (absl::GetFlag(FLAGS_model_dir).empty() || absl::GetFlag(FLAGS_redis).empty()) {

@@ -326,7 +326,20 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     if (options.als.on_iteration) options.als.on_iteration(it);
   };
   const Clock::time_point train_start = Clock::now();
-  RECSYS_ASSIGN_OR_RETURN(AlsModel model, TrainAls(weights, als));
+  absl::StatusOr<AlsModel> trained =
+      options.factors ? options.factors(data, weights) : TrainAls(weights, als);
+  if (!trained.ok()) return trained.status();
+  AlsModel model = *std::move(trained);
+  if (options.factors &&
+      (model.factors != options.als.factors || model.num_users != data.num_users() ||
+       model.num_items != data.num_items() ||
+       model.user_factors.size() != size_t{1} * model.num_users * model.factors ||
+       model.item_factors.size() != size_t{1} * model.num_items * model.factors)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "factors: expected ", data.num_users(), " users and ", data.num_items(), " items x ",
+        options.als.factors, " factors, got ", model.num_users, " x ", model.num_items, " x ",
+        model.factors));
+  }
   result.train_seconds = SecondsSince(train_start);
   result.iterations = model.iterations;
   double solve_seconds = 0;

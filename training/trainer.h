@@ -81,6 +81,16 @@ struct TrainerOptions {
   // Reference time of recency and trailing spend; 0: the latest event of
   // the data.
   int64_t segments_as_of_unix = 0;
+  // Vectors trained elsewhere (factor_import.h): when set, it replaces
+  // the factorisation. Called with the interaction data and its confidence
+  // matrix (users x items); returns factors in the data's row order with
+  // als.factors columns (which fold-in at serving reads from the manifest,
+  // with als.alpha and als.lambda: set them as the vectors were trained).
+  // Everything else (ranker fit, complements, segments, indexes, publish,
+  // Redis load) is as for a model trained here.
+  std::function<absl::StatusOr<AlsModel>(const InteractionData& data,
+                                         const CsrMatrix& confidence)>
+      factors;
 };
 
 struct TrainResult {
