@@ -18,7 +18,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 BIN="$ROOT/$BUILD_DIR"
 
 bash scripts/install_deps.sh
-bash scripts/build.sh recsys_datagen recsys_train recsys_server_bin recsys_cli recsys_audience recsys_nightly recsys_simulate
+bash scripts/build.sh recsys_datagen recsys_train recsys_server_bin recsys_cli recsys_audience recsys_nightly recsys_simulate recsys_import
 
 mkdir -p "$DEMO_DIR"
 DEMO_DIR=$(cd "$DEMO_DIR" && pwd)
@@ -248,7 +248,37 @@ cli event --type=click --user="$HEAVY" --item="$TOP_ITEM" --slot=homepage_hero -
   --event_id="hero-click-$$"
 HTTP="http://127.0.0.1:$(cat "$DEMO_DIR/http.port")"
 echo "status page: $HTTP/   metrics: $HTTP/metrics   probes: $HTTP/healthz $HTTP/readyz"
-curl -s "$HTTP/metrics" | grep -E '^recsys_(rpc_duration_seconds_count\{service="recsys.v1.Recommender",method="RecommendProducts"|model_info|slot_impressions_total|experiment_impressions_total|coupon_redeemed_total|redis_failing_fast)' | head -16
+curl -s "$HTTP/metrics" | grep -E '^recsys_(rpc_duration_seconds_count\{service="recsys.v1.Recommender",method="RecommendProducts"|model_info|slot_impressions_total|slot_exposed_users|experiment_impressions_total|coupon_redeemed_total|redis_failing_fast)' | head -18
+
+echo
+echo "== 12. Vectors trained on Spark (docs/scaling.md): the served model's vectors"
+echo "   written in Spark MLlib ALS's layout (userFactors/itemFactors JSON lines,"
+echo "   integer ids, id maps; two users left out), published again by recsys_import"
+SERVED="$DEMO_DIR/models/$(ls "$DEMO_DIR/models" | grep -E '^[0-9]+$' | sort -n | tail -1)"
+python3 - "$SERVED" "$DEMO_DIR/spark" <<'PY'
+import json, os, struct, sys
+served, out = sys.argv[1], sys.argv[2]
+dim = json.load(open(f"{served}/manifest.json"))["dim"]
+for side, ids_file, vec_file, skip in (("user", "users.tsv", "user_vectors.f32", 2),
+                                       ("item", "items.tsv", "item_vectors.f32", 0)):
+    ids = [l.rstrip("\n").split("\t")[0] for l in open(f"{served}/{ids_file}")]
+    raw = open(f"{served}/{vec_file}", "rb").read()
+    body = raw[len(raw) - len(ids) * dim * 4:]  # after the header
+    d = f"{out}/{side}Factors"
+    os.makedirs(d, exist_ok=True)
+    with open(f"{d}/part-00000.json", "w") as f, open(f"{out}/{side}_index.csv", "w") as m:
+        m.write("index,id\n")
+        for i, name in enumerate(ids[skip:]):
+            v = struct.unpack_from(f"<{dim}f", body, (i + skip) * dim * 4)
+            f.write(json.dumps({"id": i, "features": [float(x) for x in v]}) + "\n")
+            m.write(f"{i},{name}\n")
+    open(f"{d}/_SUCCESS", "w").close()
+PY
+"$BIN/training/recsys_import" --input="$INPUT" --model_root="$DEMO_DIR/imported" \
+  --user_factors="$DEMO_DIR/spark/userFactors" --item_factors="$DEMO_DIR/spark/itemFactors" \
+  --user_id_map="$DEMO_DIR/spark/user_index.csv" --item_id_map="$DEMO_DIR/spark/item_index.csv" \
+  > "$DEMO_DIR/import.log"
+grep -E "^(user|item) factors: .* read|^imported vectors|^published" "$DEMO_DIR/import.log"
 
 if [[ "${KEEP_RUNNING:-0}" == "1" ]]; then
   echo
