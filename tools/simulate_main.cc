@@ -61,7 +61,7 @@ ABSL_FLAG(int, user_width, 0,
 ABSL_FLAG(int, first_user, 0,
           "Visitors are i = first_user, first_user + 1, ...");
 ABSL_FLAG(std::string, experiment, "homepage_layout",
-          "The homepage experiment.");
+          "The homepage experiment (empty: no homepage part).");
 ABSL_FLAG(std::string, slot, "homepage_feed", "Its slot.");
 ABSL_FLAG(int, k, 6, "Items per answer (impressions per visit).");
 ABSL_FLAG(
@@ -301,10 +301,12 @@ int main(int argc, char** argv) {
               absl::GetFlag(FLAGS_users),
               static_cast<unsigned long long>(absl::GetFlag(FLAGS_seed)),
               errors);
-  std::printf(
-      "truth of %s: click probability per impression, buy probability per "
-      "click %.3f\n",
-      experiment.c_str(), buy);
+  if (!experiment.empty()) {
+    std::printf(
+        "truth of %s: click probability per impression, buy probability per "
+        "click %.3f\n",
+        experiment.c_str(), buy);
+  }
   for (const auto& [variant, t] : home) {
     const auto p = click.find(variant);
     std::printf(
