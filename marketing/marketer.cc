@@ -649,6 +649,7 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
           if (m.days_since_purchase >= 0) {
             absl::StrAppend(&e.reason_text, ", last order ", m.days_since_purchase, " days ago");
           }
+          e.held_out = b == nullptr && held_out;
           if (b != nullptr) {
             absl::StrAppend(&e.reason_text, "; offer: ", b->text);
           } else if (held_out) {

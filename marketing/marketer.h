@@ -133,6 +133,9 @@ struct AudienceEntry {
   // variants; a variant that holds out a campaign gets no coupon of it.
   std::string recommendation_id;
   std::vector<experiments::Arm> assignments;
+  // The user's variants hold out every coupon that would be best (for a
+  // coupon offer: its campaign); best_coupon_id is then empty.
+  bool held_out = false;
 };
 
 struct AudienceSummary {

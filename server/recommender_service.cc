@@ -342,6 +342,7 @@ grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
           member->mutable_reason()->set_code(v1::REASON_AFFINITY);
           member->mutable_reason()->set_text(e.reason_text);
           member->set_recommendation_id(e.recommendation_id);
+          member->set_held_out(e.held_out);
           ToProto(e.assignments, member->mutable_assignments());
         }
         if (first) {

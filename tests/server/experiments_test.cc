@@ -481,6 +481,7 @@ TEST_F(ExperimentsServerTest, AudienceMembersCarryIdsAndAHoldoutGetsNoCoupon) {
     ++listed[variant];
     with_coupon[variant] += m.best_coupon_id() == "EXP_WELCOME_ALL";
     if (variant == "coupon" && treated == nullptr) treated = &m;
+    EXPECT_EQ(m.held_out(), variant == "holdout") << m.user_id();
     if (variant == "holdout") {
       EXPECT_EQ(m.best_coupon_id(), "") << m.user_id();
       EXPECT_NE(m.reason().text().find("held out"), std::string::npos)
