@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "experiments/report.h"
 #include "stats/stats.h"
 
@@ -189,7 +190,13 @@ UpliftSource::~UpliftSource() {
 void UpliftSource::Loop() {
   while (true) {
     // Failures keep the previous estimates; the next round tries again.
-    (void)Refresh(absl::Now() + options_.refresh_timeout);
+    const absl::Status refreshed =
+        Refresh(absl::Now() + options_.refresh_timeout);
+    if (!refreshed.ok()) {
+      LogError(absl::StrCat("measured coupon uplift not refreshed (",
+                            refreshed.ToString(),
+                            "); the previous estimates stay in use"));
+    }
     absl::MutexLock lock(&mu_);
     const absl::Time next = absl::Now() + options_.refresh_interval;
     while (!stop_ && absl::Now() < next) {

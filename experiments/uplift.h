@@ -122,8 +122,8 @@ class UpliftSource {
  public:
   // Borrowed pointers must outlive the source. InvalidArgument for bad
   // options. With refresh_interval > 0 a thread refreshes right away and
-  // then every interval until the source is destroyed; failed refreshes
-  // keep the previous estimates.
+  // then every interval until the source is destroyed; a failed refresh is
+  // logged and keeps the previous estimates.
   static absl::StatusOr<std::unique_ptr<UpliftSource>> Create(
       const PlanHolder* plans, const CounterStore* counters,
       const UpliftOptions& options);
