@@ -1,15 +1,15 @@
 #include "server/recommender_service.h"
 
+#include <google/protobuf/arena.h>
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <utility>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/resource_quota.h>
-#include <google/protobuf/arena.h>
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "experiments/report.h"
+#include "experiments/uplift.h"
 #include "marketing/marketing_proto.h"
 #include "server/grpc_status.h"
 
@@ -100,6 +101,34 @@ void ToProto(const std::vector<experiments::Arm>& arms,
     a->set_experiment(arm.experiment);
     a->set_variant(arm.variant);
   }
+}
+
+void ToProto(const experiments::Incrementality& u,
+             v1::IncrementalityFigures* out) {
+  out->set_source(std::string(experiments::UpliftUseName(u.use)));
+  out->set_value(u.value);
+  out->set_prior(u.prior);
+  out->set_measured(u.measured);
+  out->set_standard_error(u.standard_error);
+  out->set_weight(u.weight);
+  out->set_experiment(u.experiment);
+  out->set_holdout_users(u.holdout_users);
+  out->set_treated_users(u.treated_users);
+}
+
+void ToProto(const experiments::LiftReport& l, v1::Lift* lo) {
+  lo->set_metric(l.metric);
+  lo->set_control(l.control);
+  lo->set_treatment(l.treatment);
+  lo->set_absolute(l.absolute);
+  lo->set_absolute_low(l.absolute_low);
+  lo->set_absolute_high(l.absolute_high);
+  lo->set_relative(l.relative);
+  lo->set_relative_low(l.relative_low);
+  lo->set_relative_high(l.relative_high);
+  lo->set_p_value(l.p_value);
+  lo->set_method(l.method);
+  lo->set_standard_error(l.standard_error);
 }
 
 v1::EventType FromEventType(feature_store::EventType type) {
@@ -230,6 +259,7 @@ grpc::Status RecommenderService::DoRecommendCoupons(absl::Time deadline,
     out->set_incrementality(static_cast<float>(c.incrementality));
     out->set_basket_value(c.basket_value);
     out->set_discount(c.discount);
+    ToProto(c.uplift, out->mutable_incrementality_figures());
   }
   response->set_segment(std::string(marketing::SegmentName(answer->customer.segment)));
   response->set_tier(std::string(marketing::TierName(answer->customer.tier)));
@@ -311,6 +341,9 @@ grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
           member->set_best_coupon_id(e.best_coupon_id);
           member->mutable_reason()->set_code(v1::REASON_AFFINITY);
           member->mutable_reason()->set_text(e.reason_text);
+          member->set_recommendation_id(e.recommendation_id);
+          member->set_held_out(e.held_out);
+          ToProto(e.assignments, member->mutable_assignments());
         }
         if (first) {
           ToProto(meta, page.mutable_meta());
@@ -802,21 +835,22 @@ grpc::Status AdminService::DoGetExperimentReport(absl::Time deadline,
         so->set_discount(s.discount);
         so->set_unattributed_purchases(s.unattributed_purchases);
       }
-      for (const experiments::LiftReport& l : v.lifts) {
-        v1::Lift* lo = vo->add_lifts();
-        lo->set_metric(l.metric);
-        lo->set_control(l.control);
-        lo->set_treatment(l.treatment);
-        lo->set_absolute(l.absolute);
-        lo->set_absolute_low(l.absolute_low);
-        lo->set_absolute_high(l.absolute_high);
-        lo->set_relative(l.relative);
-        lo->set_relative_low(l.relative_low);
-        lo->set_relative_high(l.relative_high);
-        lo->set_p_value(l.p_value);
-        lo->set_method(l.method);
+      for (const experiments::LiftReport& l : v.lifts)
+        ToProto(l, vo->add_lifts());
+      for (const experiments::SegmentReport& g : v.segments) {
+        v1::SegmentReport* go = vo->add_segments();
+        go->set_segment(g.segment);
+        go->set_exposed_users(g.exposed_users);
+        go->set_converted_users(g.converted_users);
+        go->set_conversion_rate(g.conversion_rate);
+        go->set_gmv(g.gmv);
+        go->set_coupon_cost(g.coupon_cost);
+        go->set_margin_per_user(g.margin_per_user);
+        for (const experiments::LiftReport& l : g.lifts)
+          ToProto(l, go->add_lifts());
       }
     }
+    out->set_segment_baseline(r.segment_baseline);
   }
   return grpc::Status::OK;
 }

@@ -175,7 +175,8 @@ int main(int argc, char** argv) {
       f->tmp = f->path + ".tmp";
       f->out.open(f->tmp, std::ios::trunc);
       if (format == "csv") {
-        f->out << "user_id,coupon_id,score,segment,tier,days_since_purchase,reason\n";
+        f->out << "user_id,coupon_id,score,segment,tier,days_since_purchase,"
+                  "reason,recommendation_id\n";
       }
     }
     return f.get();
@@ -204,18 +205,26 @@ int main(int argc, char** argv) {
                      std::chrono::seconds(absl::GetFlag(FLAGS_timeout_s)));
     auto reader = rec->FindAudience(&ctx, req);
     v1::AudiencePage page;
-    int64_t streamed = 0, kept = 0;
+    int64_t streamed = 0, kept = 0, held_out = 0;
     auto& seen = written[campaign];
     while (reader->Read(&page)) {
       for (const v1::AudienceMember& m : page.members()) {
         ++streamed;
+        // A coupon experiment holds the campaign out for this user: no
+        // coupon.
+        if (m.held_out()) {
+          ++held_out;
+          continue;
+        }
         if (!seen.insert(m.user_id()).second) continue;
         ++kept;
         OutFile* f = file_for(campaign, m.segment());
         if (format == "csv") {
           f->out << CsvField(m.user_id()) << ',' << CsvField(coupon) << ','
-                 << absl::StrFormat("%.6f", m.score()) << ',' << m.segment() << ',' << m.tier()
-                 << ',' << m.days_since_purchase() << ',' << CsvField(m.reason().text()) << '\n';
+                 << absl::StrFormat("%.6f", m.score()) << ',' << m.segment()
+                 << ',' << m.tier() << ',' << m.days_since_purchase() << ','
+                 << CsvField(m.reason().text()) << ','
+                 << CsvField(m.recommendation_id()) << '\n';
         } else {
           f->out << "{\"user_id\":" << JsonString(m.user_id())
                  << ",\"coupon_id\":" << JsonString(coupon)
@@ -223,7 +232,9 @@ int main(int argc, char** argv) {
                  << ",\"segment\":" << JsonString(m.segment())
                  << ",\"tier\":" << JsonString(m.tier())
                  << ",\"days_since_purchase\":" << m.days_since_purchase()
-                 << ",\"reason\":" << JsonString(m.reason().text()) << "}\n";
+                 << ",\"reason\":" << JsonString(m.reason().text())
+                 << ",\"recommendation_id\":"
+                 << JsonString(m.recommendation_id()) << "}\n";
         }
         ++f->rows;
       }
@@ -235,9 +246,11 @@ int main(int argc, char** argv) {
       for (auto& [name, f] : files) std::filesystem::remove(f->tmp, ec);
       return 1;
     }
-    std::printf("%-20s campaign %-16s %8lld users streamed, %8lld new to the campaign\n",
-                coupon.c_str(), campaign.c_str(), static_cast<long long>(streamed),
-                static_cast<long long>(kept));
+    std::printf(
+        "%-20s campaign %-16s %8lld users streamed, %8lld held out, %8lld new "
+        "to the campaign\n",
+        coupon.c_str(), campaign.c_str(), static_cast<long long>(streamed),
+        static_cast<long long>(held_out), static_cast<long long>(kept));
   }
   for (auto& [name, f] : files) {
     f->out.close();

@@ -251,6 +251,45 @@ class Cli {
               100 * l.relative_high(), l.p_value());
         }
       }
+      bool segments = false;
+      for (const v1::VariantReport& v : r.variants())
+        segments |= v.segments_size() > 0;
+      if (segments) {
+        std::printf(
+            "  per segment; incremental conversion and margin per user against "
+            "%s, "
+            "always-valid 95%% intervals:\n",
+            r.segment_baseline().c_str());
+        std::printf("  %-14s %-12s %8s %7s %9s  %s\n", "variant", "segment",
+                    "exposed", "cvr", "margin/u",
+                    "incremental conversion, margin/user");
+        for (const v1::VariantReport& v : r.variants()) {
+          for (const v1::SegmentReport& g : v.segments()) {
+            std::string lifts;
+            for (const v1::Lift& l : g.lifts()) {
+              if (l.method().rfind("not enough data", 0) == 0) {
+                absl::StrAppend(&lifts, "  (not enough data)");
+              } else if (l.metric() == "incremental_conversion") {
+                absl::StrAppend(
+                    &lifts,
+                    absl::StrFormat("  %+.2f pts [%+.2f, %+.2f]",
+                                    100 * l.absolute(), 100 * l.absolute_low(),
+                                    100 * l.absolute_high()));
+              } else {
+                absl::StrAppend(
+                    &lifts,
+                    absl::StrFormat("  %+.3f [%+.3f, %+.3f]", l.absolute(),
+                                    l.absolute_low(), l.absolute_high()));
+              }
+            }
+            std::printf("  %-14s %-12s %8lld %6.2f%% %9.3f%s\n",
+                        v.variant().substr(0, 14).c_str(), g.segment().c_str(),
+                        static_cast<long long>(g.exposed_users()),
+                        100 * g.conversion_rate(), g.margin_per_user(),
+                        lifts.c_str());
+          }
+        }
+      }
       std::printf("  statistics: %s\n", r.statistics().c_str());
     }
     return 0;
@@ -381,6 +420,17 @@ class Cli {
       std::printf("  %-16s %8.2f %6.3f %5.2f %8.2f %8.2f  %s\n", c.coupon_id().c_str(),
                   c.score(), c.propensity(), c.incrementality(), c.basket_value(), c.discount(),
                   c.reason().text().c_str());
+      const v1::IncrementalityFigures& u = c.incrementality_figures();
+      if (!u.source().empty() && u.source() != "prior") {
+        std::printf(
+            "  %-16s u from %s: prior %.3f, measured %.3f (se %.3f, %lld "
+            "holdout / %lld "
+            "treated users of %s), weight %.2f\n",
+            "", u.source().c_str(), u.prior(), u.measured(), u.standard_error(),
+            static_cast<long long>(u.holdout_users()),
+            static_cast<long long>(u.treated_users()), u.experiment().c_str(),
+            u.weight());
+      }
     }
     return 0;
   }
