@@ -133,10 +133,14 @@ return {1, id}
 
 int64_t Seconds(absl::Time t) { return absl::ToUnixSeconds(t); }
 
-int UtcHour(absl::Time t) { return absl::ToCivilHour(t, absl::UTCTimeZone()).hour(); }
+int UtcHour(absl::Time t) {
+  return absl::ToCivilHour(t, absl::UTCTimeZone()).hour();
+}
 
-std::string Member(absl::string_view rule, absl::string_view user, absl::string_view cause) {
-  return absl::StrCat(rule, std::string(1, kSep), user, std::string(1, kSep), cause);
+std::string Member(absl::string_view rule, absl::string_view user,
+                   absl::string_view cause) {
+  return absl::StrCat(rule, std::string(1, kSep), user, std::string(1, kSep),
+                      cause);
 }
 
 // The most frequent hour of the user's hash (`h:<hour>` fields), ties to
@@ -165,8 +169,10 @@ struct TriggerEngine::Check {
   int64_t due = 0;
 };
 
-std::string TriggerEngine::OfferId(absl::string_view rule, absl::string_view user_id,
-                                   absl::string_view cause, absl::Time trigger_time) {
+std::string TriggerEngine::OfferId(absl::string_view rule,
+                                   absl::string_view user_id,
+                                   absl::string_view cause,
+                                   absl::Time trigger_time) {
   std::string content;
   for (absl::string_view part : {rule, user_id, cause}) {
     absl::StrAppend(&content, part.size(), ":", part, ";");
@@ -174,7 +180,8 @@ std::string TriggerEngine::OfferId(absl::string_view rule, absl::string_view use
   absl::StrAppend(&content, Seconds(trigger_time));
   const XXH128_hash_t h = XXH3_128bits(content.data(), content.size());
   char hex[33];
-  std::snprintf(hex, sizeof(hex), "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+  std::snprintf(hex, sizeof(hex), "%016llx%016llx",
+                static_cast<unsigned long long>(h.high64),
                 static_cast<unsigned long long>(h.low64));
   return std::string(hex, 32);
 }
@@ -183,7 +190,8 @@ absl::StatusOr<std::unique_ptr<TriggerEngine>> TriggerEngine::Create(
     redis::Client* client, CouponStore* coupons, const SegmentStore* segments,
     const experiments::PlanHolder* plans, const UserSignalsSource* signals,
     const TriggerEngineOptions& options) {
-  if (client == nullptr) return absl::InvalidArgumentError("trigger engine: needs Redis");
+  if (client == nullptr)
+    return absl::InvalidArgumentError("trigger engine: needs Redis");
   for (size_t i = 0; i < options.config.rules.size(); ++i) {
     if (!options.config.rules[i].coupon_id.empty() && coupons == nullptr) {
       return absl::InvalidArgumentError(
@@ -191,15 +199,18 @@ absl::StatusOr<std::unique_ptr<TriggerEngine>> TriggerEngine::Create(
     }
   }
   if (options.event_dedup_window < absl::Seconds(1)) {
-    return absl::InvalidArgumentError("event_dedup_window: must be at least 1s");
+    return absl::InvalidArgumentError(
+        "event_dedup_window: must be at least 1s");
   }
   return std::unique_ptr<TriggerEngine>(
       new TriggerEngine(client, coupons, segments, plans, signals, options));
 }
 
 TriggerEngine::TriggerEngine(redis::Client* client, CouponStore* coupons,
-                             const SegmentStore* segments, const experiments::PlanHolder* plans,
-                             const UserSignalsSource* signals, const TriggerEngineOptions& options)
+                             const SegmentStore* segments,
+                             const experiments::PlanHolder* plans,
+                             const UserSignalsSource* signals,
+                             const TriggerEngineOptions& options)
     : client_(client),
       coupons_(coupons),
       segments_(segments),
@@ -209,7 +220,8 @@ TriggerEngine::TriggerEngine(redis::Client* client, CouponStore* coupons,
   if (options_.metrics != nullptr) {
     outcomes_ = options_.metrics->AddCounter(
         "recsys_triggered_offers_total",
-        "Claimed trigger checks by rule and outcome (written, duplicate, cancelled, holdout, "
+        "Claimed trigger checks by rule and outcome (written, duplicate, "
+        "cancelled, holdout, "
         "deferred, capped, budget, coupon_refused, unknown_rule, error).",
         {"rule", "outcome"});
   }
@@ -223,7 +235,8 @@ std::string TriggerEngine::Key(absl::string_view suffix) const {
   return absl::StrCat(options_.key_prefix, "trg:", suffix);
 }
 
-void TriggerEngine::Count(absl::string_view rule, absl::string_view outcome) const {
+void TriggerEngine::Count(absl::string_view rule,
+                          absl::string_view outcome) const {
   if (outcomes_ != nullptr) outcomes_->Get({rule, outcome})->Increment();
 }
 
@@ -232,16 +245,19 @@ absl::Status TriggerEngine::ObserveEvents(absl::Span<const Event> events,
   const absl::Time store_deadline = StoreDeadline(deadline);
   const std::string pending = Key("pending");
   const std::string at = Key("at");
-  const std::string ttl = absl::StrCat(absl::ToInt64Seconds(options_.event_dedup_window));
+  const std::string ttl =
+      absl::StrCat(absl::ToInt64Seconds(options_.event_dedup_window));
   std::vector<redis::Command> commands;
   for (const Event& e : events) {
-    if (e.type == EventType::kImpression || e.type == EventType::kCouponIssued ||
+    if (e.type == EventType::kImpression ||
+        e.type == EventType::kCouponIssued ||
         e.type == EventType::kCouponRedeemed) {
       continue;
     }
     const int64_t t = Seconds(e.time);
-    std::vector<std::string> args = {ttl, std::string(feature_store::EventTypeName(e.type)),
-                                     absl::StrCat(t), absl::StrCat(UtcHour(e.time))};
+    std::vector<std::string> args = {
+        ttl, std::string(feature_store::EventTypeName(e.type)), absl::StrCat(t),
+        absl::StrCat(UtcHour(e.time))};
     for (const TriggerRule& rule : options_.config.rules) {
       if (!rule.on_event || rule.event != e.type) continue;
       // One pending check per rule and user; a purchase-started rule (a
@@ -251,20 +267,24 @@ absl::Status TriggerEngine::ObserveEvents(absl::Span<const Event> events,
       args.push_back(absl::StrCat(Seconds(e.time + rule.delay)));
       args.push_back(absl::StrCat(t));
     }
-    std::vector<std::string> keys = {Key(absl::StrCat("ev:", feature_store::EventDedupKey(e))),
-                                     Key(absl::StrCat("u:", e.user_id)), pending, at};
-    RECSYS_ASSIGN_OR_RETURN(redis::Command command,
-                            client_->ScriptCommand(ObserveScript(), keys, args, store_deadline));
+    std::vector<std::string> keys = {
+        Key(absl::StrCat("ev:", feature_store::EventDedupKey(e))),
+        Key(absl::StrCat("u:", e.user_id)), pending, at};
+    RECSYS_ASSIGN_OR_RETURN(
+        redis::Command command,
+        client_->ScriptCommand(ObserveScript(), keys, args, store_deadline));
     commands.push_back(std::move(command));
   }
   if (commands.empty()) return absl::OkStatus();
   // Idempotent (each event's marker), so a stale connection may re-send it.
-  auto replies = client_->Execute(commands, store_deadline, redis::CallKind::kRead);
+  auto replies =
+      client_->Execute(commands, store_deadline, redis::CallKind::kRead);
   if (!replies.ok()) return replies.status();
   return absl::OkStatus();
 }
 
-absl::Status TriggerEngine::SignalPass(const TriggerRunRequest& request, absl::Time deadline,
+absl::Status TriggerEngine::SignalPass(const TriggerRunRequest& request,
+                                       absl::Time deadline,
                                        TriggerRunAnswer* answer) const {
   bool any = false;
   for (const TriggerRule& r : options_.config.rules) any = any || !r.on_event;
@@ -293,17 +313,21 @@ absl::Status TriggerEngine::SignalPass(const TriggerRunRequest& request, absl::T
         if (s.has_value() && s->churn_risk >= 0) {
           at_risk = s->churn_risk >= rule.min_churn_risk;
         } else if (seg.has_value()) {
-          at_risk = std::find(rule.fallback_segments.begin(), rule.fallback_segments.end(),
+          at_risk = std::find(rule.fallback_segments.begin(),
+                              rule.fallback_segments.end(),
                               seg->segment) != rule.fallback_segments.end();
         }
         const double spend = s.has_value() && s->monetary >= 0 ? s->monetary
-                             : seg.has_value()                  ? seg->monetary
-                                                                : 0;
+                             : seg.has_value()                 ? seg->monetary
+                                                               : 0;
         if (!at_risk || spend < rule.min_monetary) continue;
-        trigger = seg.has_value() && seg->last_purchase_unix > 0 ? seg->last_purchase_unix : week;
+        trigger = seg.has_value() && seg->last_purchase_unix > 0
+                      ? seg->last_purchase_unix
+                      : week;
         cause = absl::StrCat("lapse:", trigger);
       } else if (rule.signal == TriggerSignal::kReplenishment) {
-        if (!s.has_value() || s->next_due_unix <= 0 || s->next_due_unix > now) continue;
+        if (!s.has_value() || s->next_due_unix <= 0 || s->next_due_unix > now)
+          continue;
         trigger = s->next_due_unix;
         cause = absl::StrCat("due:", trigger);
       } else {
@@ -311,38 +335,45 @@ absl::Status TriggerEngine::SignalPass(const TriggerRunRequest& request, absl::T
       }
       const std::string member = Member(rule.name, users[i], cause);
       commands.push_back({"HSETNX", Key("at"), member, absl::StrCat(trigger)});
-      commands.push_back({"ZADD", Key("pending"), "NX", absl::StrCat(now), member});
+      commands.push_back(
+          {"ZADD", Key("pending"), "NX", absl::StrCat(now), member});
     }
   }
   if (commands.empty()) return absl::OkStatus();
-  RECSYS_ASSIGN_OR_RETURN(std::vector<redis::Value> replies,
-                          client_->Execute(commands, deadline, redis::CallKind::kRead));
-  for (size_t i = 1; i < replies.size(); i += 2) answer->scheduled += replies[i].integer > 0;
+  RECSYS_ASSIGN_OR_RETURN(
+      std::vector<redis::Value> replies,
+      client_->Execute(commands, deadline, redis::CallKind::kRead));
+  for (size_t i = 1; i < replies.size(); i += 2)
+    answer->scheduled += replies[i].integer > 0;
   return absl::OkStatus();
 }
 
-absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(const TriggerRunRequest& request,
-                                                    absl::Time deadline) const {
+absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(
+    const TriggerRunRequest& request, absl::Time deadline) const {
   const TriggersConfig& config = options_.config;
   const absl::Time store_deadline = StoreDeadline(deadline);
   TriggerRunAnswer answer;
   RECSYS_RETURN_IF_ERROR(SignalPass(request, store_deadline, &answer));
 
   const int64_t now = Seconds(request.now);
-  const std::vector<std::string> claim_keys = {Key("pending"), Key("claimed"), Key("at"),
-                                               Key("due")};
+  const std::vector<std::string> claim_keys = {Key("pending"), Key("claimed"),
+                                               Key("at"), Key("due")};
   RECSYS_ASSIGN_OR_RETURN(
       redis::Value claimed,
-      client_->Eval(ClaimScript(), claim_keys,
-                    {absl::StrCat(now), absl::StrCat(now + absl::ToInt64Seconds(config.claim_lease)),
-                     absl::StrCat(config.claim_batch)},
-                    store_deadline));
-  if (claimed.is_error()) return absl::InternalError(absl::StrCat("claim: ", claimed.text));
+      client_->Eval(
+          ClaimScript(), claim_keys,
+          {absl::StrCat(now),
+           absl::StrCat(now + absl::ToInt64Seconds(config.claim_lease)),
+           absl::StrCat(config.claim_batch)},
+          store_deadline));
+  if (claimed.is_error())
+    return absl::InternalError(absl::StrCat("claim: ", claimed.text));
   std::vector<Check> checks;
   for (size_t i = 0; i + 2 < claimed.elements.size(); i += 3) {
     Check c;
     c.member = claimed.elements[i].text;
-    std::vector<std::string> parts = absl::StrSplit(c.member, absl::MaxSplits(kSep, 2));
+    std::vector<std::string> parts =
+        absl::StrSplit(c.member, absl::MaxSplits(kSep, 2));
     if (parts.size() == 3) {
       c.rule = parts[0];
       c.user_id = parts[1];
@@ -361,10 +392,12 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(const TriggerRunRequest& req
     const std::string sent = Key(absl::StrCat("sent:", c.user_id));
     reads.push_back({"HGETALL", Key(absl::StrCat("u:", c.user_id))});
     reads.push_back({"ZCOUNT", sent, absl::StrCat("(", now - 86400), "+inf"});
-    reads.push_back({"ZCOUNT", sent, absl::StrCat("(", now - 7 * 86400), "+inf"});
+    reads.push_back(
+        {"ZCOUNT", sent, absl::StrCat("(", now - 7 * 86400), "+inf"});
   }
-  RECSYS_ASSIGN_OR_RETURN(std::vector<redis::Value> user_state,
-                          client_->Execute(reads, store_deadline, redis::CallKind::kRead));
+  RECSYS_ASSIGN_OR_RETURN(
+      std::vector<redis::Value> user_state,
+      client_->Execute(reads, store_deadline, redis::CallKind::kRead));
 
   const std::shared_ptr<const experiments::ExperimentPlan> plan =
       plans_ != nullptr ? plans_->Get() : experiments::EmptyPlan();
@@ -375,7 +408,8 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(const TriggerRunRequest& req
     const redis::Value& hash = user_state[3 * n];
     for (size_t i = 0; i + 1 < hash.elements.size(); i += 2) {
       int64_t v = 0;
-      if (absl::SimpleAtoi(hash.elements[i + 1].text, &v)) fields[hash.elements[i].text] = v;
+      if (absl::SimpleAtoi(hash.elements[i + 1].text, &v))
+        fields[hash.elements[i].text] = v;
     }
     const int64_t day_count = user_state[3 * n + 1].integer;
     const int64_t week_count = user_state[3 * n + 2].integer;
@@ -387,19 +421,24 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(const TriggerRunRequest& req
       outcome = "unknown_rule";
     } else {
       for (EventType type : rule->cancel_on) {
-        auto it = fields.find(absl::StrCat("last:", feature_store::EventTypeName(type)));
-        if (it != fields.end() && it->second >= c.trigger) outcome = "cancelled";
+        auto it = fields.find(
+            absl::StrCat("last:", feature_store::EventTypeName(type)));
+        if (it != fields.end() && it->second >= c.trigger)
+          outcome = "cancelled";
       }
       if (outcome.empty()) {
-        for (const experiments::Assignment& a : plan->Assign(c.user_id, request.now)) {
-          const experiments::CouponPolicy* policy = a.variant->PolicyFor(rule->campaign);
+        for (const experiments::Assignment& a :
+             plan->Assign(c.user_id, request.now)) {
+          const experiments::CouponPolicy* policy =
+              a.variant->PolicyFor(rule->campaign);
           if (policy != nullptr && policy->holdout) outcome = "holdout";
         }
       }
       if (outcome.empty()) {
         int hour = UsualHour(fields);
         if (hour < 0) hour = config.default_active_hour;
-        absl::Time send = SendTime(config, absl::FromUnixSeconds(c.due), rule->at_active_hour, hour);
+        absl::Time send = SendTime(config, absl::FromUnixSeconds(c.due),
+                                   rule->at_active_hour, hour);
         if (send <= request.now && InQuietHours(config, request.now)) {
           send = SendTime(config, request.now, false, hour);
         }
@@ -409,17 +448,20 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(const TriggerRunRequest& req
           defer_to = send;
         }
       }
-      if (outcome.empty() && ((config.per_day_cap > 0 && day_count >= config.per_day_cap) ||
-                              (config.per_week_cap > 0 && week_count >= config.per_week_cap))) {
+      if (outcome.empty() &&
+          ((config.per_day_cap > 0 && day_count >= config.per_day_cap) ||
+           (config.per_week_cap > 0 && week_count >= config.per_week_cap))) {
         outcome = "capped";
       }
     }
     const absl::Time trigger_time = absl::FromUnixSeconds(c.trigger);
     const std::string offer_id =
-        rule == nullptr ? "" : OfferId(c.rule, c.user_id, c.cause, trigger_time);
+        rule == nullptr ? ""
+                        : OfferId(c.rule, c.user_id, c.cause, trigger_time);
     if (outcome.empty() && !rule->coupon_id.empty()) {
-      absl::StatusOr<IssueResult> issued = coupons_->IssueOnce(
-          c.user_id, rule->coupon_id, request.now, absl::StrCat("offer:", offer_id), store_deadline);
+      absl::StatusOr<IssueResult> issued =
+          coupons_->IssueOnce(c.user_id, rule->coupon_id, request.now,
+                              absl::StrCat("offer:", offer_id), store_deadline);
       if (!issued.ok()) {
         if (absl::IsResourceExhausted(issued.status())) {
           outcome = "budget";
@@ -465,9 +507,11 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(const TriggerRunRequest& req
       offer.trigger_time = trigger_time;
       offer.send_time = request.now;
       const std::string kind =
-          rule->on_event ? std::string(feature_store::EventTypeName(rule->event))
-                         : std::string(TriggerSignalName(rule->signal));
-      for (const auto& [f, v] : std::vector<std::pair<std::string, std::string>>{
+          rule->on_event
+              ? std::string(feature_store::EventTypeName(rule->event))
+              : std::string(TriggerSignalName(rule->signal));
+      for (const auto& [f, v] :
+           std::vector<std::pair<std::string, std::string>>{
                {"offer_id", offer.offer_id},
                {"rule", offer.rule},
                {"trigger", kind},
@@ -511,7 +555,8 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(const TriggerRunRequest& req
     if (outcome == "deferred") ++answer.deferred;
     if (outcome == "capped") ++answer.capped;
     if (outcome == "budget") ++answer.budget;
-    if (outcome == "coupon_refused" || outcome == "unknown_rule") ++answer.errors;
+    if (outcome == "coupon_refused" || outcome == "unknown_rule")
+      ++answer.errors;
   }
   return answer;
 }

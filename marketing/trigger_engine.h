@@ -163,8 +163,10 @@ class TriggerEngine {
 
  private:
   struct Check;
-  TriggerEngine(redis::Client* client, CouponStore* coupons, const SegmentStore* segments,
-                const experiments::PlanHolder* plans, const UserSignalsSource* signals,
+  TriggerEngine(redis::Client* client, CouponStore* coupons,
+                const SegmentStore* segments,
+                const experiments::PlanHolder* plans,
+                const UserSignalsSource* signals,
                 const TriggerEngineOptions& options);
 
   absl::Time StoreDeadline(absl::Time deadline) const;
