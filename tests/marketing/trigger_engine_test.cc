@@ -452,6 +452,45 @@ TEST_F(TriggerEngineTest, WinBackFromSignalsOrTheSegment) {
   EXPECT_EQ(OutboxLength(), 4u);
 }
 
+TEST_F(TriggerEngineTest, KeySchemaMatchesDocumentation) {
+  auto engine = Engine(absl::StrCat(kCartRule, "caps { per_day: 5 }"));
+  const absl::Time t0 = Utc(5, 10);
+  const int64_t t = absl::ToUnixSeconds(t0);
+  RECSYS_ASSERT_OK(
+      engine->ObserveEvents({Ev(EventType::kAddToCart, "kim", "a", t0, "e1"),
+                             Ev(EventType::kView, "kim", "b", t0)},
+                            kDeadline));
+  auto cmd = [&](std::vector<std::string> argv) {
+    absl::StatusOr<std::string> r = server_->Command(argv);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : "";
+  };
+  const std::string p = prefix_ + "trg:";
+  const std::string member = absl::StrCat("cart_abandoned\x1f", "kim\x1f");
+  EXPECT_EQ(cmd({"TYPE", p + "u:kim"}), "hash");
+  EXPECT_EQ(
+      cmd({"HMGET", p + "u:kim", "h:10", "last:add_to_cart", "last:view"}),
+      absl::StrCat("2\n", t, "\n", t));
+  EXPECT_EQ(cmd({"GET", p + "ev:id:e1"}), "1");
+  EXPECT_GT(std::stoll(cmd({"TTL", p + "ev:id:e1"})), 86400 - 60);
+  EXPECT_EQ(cmd({"ZSCORE", p + "pending", member}), absl::StrCat(t + 4 * 3600));
+  EXPECT_EQ(cmd({"HGET", p + "at", member}), absl::StrCat(t));
+
+  // Deferred by quiet hours? No: written at the due time.
+  TriggerRunAnswer a = Run(*engine, t0 + absl::Hours(4));
+  ASSERT_EQ(a.written, 1);
+  const std::string id = a.offers[0].offer_id;
+  EXPECT_EQ(id.size(), 32u);
+  EXPECT_EQ(cmd({"ZCARD", p + "pending"}), "0");
+  EXPECT_EQ(cmd({"ZCARD", p + "claimed"}), "0");
+  EXPECT_EQ(cmd({"HLEN", p + "at"}), "0");
+  EXPECT_EQ(cmd({"HLEN", p + "due"}), "0");
+  EXPECT_EQ(cmd({"GET", p + "offer:" + id}), a.offers[0].stream_id);
+  EXPECT_GT(std::stoll(cmd({"TTL", p + "offer:" + id})), 30 * 86400 - 60);
+  EXPECT_EQ(cmd({"ZSCORE", p + "sent:kim", id}), absl::StrCat(t + 4 * 3600));
+  EXPECT_EQ(cmd({"TYPE", prefix_ + "offers"}), "stream");
+}
+
 TEST_F(TriggerEngineTest, RejectsACouponRuleWithoutACouponStore) {
   RECSYS_ASSERT_OK_AND_ASSIGN(
       TriggersConfig config, ParseTriggersConfig(R"pb(
