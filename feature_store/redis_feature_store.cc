@@ -78,6 +78,8 @@ constexpr absl::string_view kItemTitle = "title";
 constexpr absl::string_view kItemStock = "stock";
 constexpr absl::string_view kItemSlowMover = "slow";
 constexpr absl::string_view kItemListed = "listed";
+constexpr absl::string_view kItemCost = "cost";
+constexpr absl::string_view kItemRole = "role";
 
 // Trial counter fields ({p}t:{item_id} hash).
 constexpr absl::string_view kTrialImpressions = "impressions";
@@ -308,7 +310,8 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
     commands.push_back({"HMGET", ItemKey(id), std::string(kItemCategory),
                         std::string(kItemPrice), std::string(kItemTitle),
                         std::string(kItemStock), std::string(kItemSlowMover),
-                        std::string(kItemListed)});
+                        std::string(kItemListed), std::string(kItemCost),
+                        std::string(kItemRole)});
   }
   RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
                           client_->RoundTrip(commands, deadline, CallKind::kRead));
@@ -318,8 +321,8 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
     // Unknown item: every field nil. A key of another type (an error reply)
     // is treated as unknown too.
     bool any = false;
-    if (reply->type == Value::Type::kArray && reply->elements.size() == 6) {
-      for (size_t j = 0; j < 6; ++j) any = any || IsString(&reply->elements[j]);
+    if (reply->type == Value::Type::kArray && reply->elements.size() == 8) {
+      for (size_t j = 0; j < 8; ++j) any = any || IsString(&reply->elements[j]);
     }
     if (!any) {
       result.emplace_back(std::nullopt);
@@ -350,6 +353,12 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
         absl::SimpleAtoi(ReplyText(&reply->elements[5]), &listed)) {
       item.listed = absl::FromUnixSeconds(listed);
     }
+    double cost = 0;
+    if (IsString(&reply->elements[6]) &&
+        absl::SimpleAtod(ReplyText(&reply->elements[6]), &cost) && cost >= 0) {
+      item.cost = cost;
+    }
+    if (IsString(&reply->elements[7])) item.role = std::string(ReplyText(&reply->elements[7]));
     result.emplace_back(std::move(item));
   }
   return result;
@@ -472,6 +481,13 @@ absl::Status RedisFeatureStore::PutItems(absl::Span<const ItemFeatures> items) {
       const std::string listed = absl::StrCat(absl::ToUnixSeconds(item.listed));
       batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemListed), listed});
       batch.push_back({"ZADD", ListedKey(), listed, item.item_id});
+    }
+    if (item.cost >= 0) {
+      batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemCost),
+                       FormatDouble(item.cost)});
+    }
+    if (!item.role.empty()) {
+      batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemRole), item.role});
     }
     if (batch.size() >= static_cast<size_t>(options_.bulk_batch) || i + 1 == items.size()) {
       // The change feed entry follows the features it announces, on the

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -159,6 +160,13 @@ absl::StatusOr<ItemUpdateAnswer> Storefront::UpdateItems(const std::vector<ItemU
     if (!(in.price >= 0) || !std::isfinite(in.price)) {
       return absl::InvalidArgumentError(prefix + "price: must be finite and >= 0");
     }
+    if (in.cost.has_value() && (!(*in.cost >= 0) || !std::isfinite(*in.cost))) {
+      return absl::InvalidArgumentError(prefix + "cost: must be finite and >= 0");
+    }
+    if (!in.role.empty() && in.role != "none" && !IsItemRole(in.role)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          prefix, "role: unknown role '", in.role, "' (expected traffic, profit, image or none)"));
+    }
     if (in.listed_unix < 0 || in.listed_unix > latest_listing) {
       return absl::InvalidArgumentError(absl::StrCat(
           prefix, "listed_unix: must be a Unix time within a year from now, got ",
@@ -198,6 +206,8 @@ absl::StatusOr<ItemUpdateAnswer> Storefront::UpdateItems(const std::vector<ItemU
     if (!in.category.empty()) f.category = in.category;
     if (in.price > 0) f.price = in.price;
     if (!in.title.empty()) f.title = in.title;
+    if (in.cost.has_value()) f.cost = *in.cost;
+    if (!in.role.empty()) f.role = in.role;
     // PutItems records a known listing time; an unset one keeps the stored.
     f.listed = in.listed_unix > 0 ? absl::FromUnixSeconds(in.listed_unix) : absl::InfinitePast();
     items.push_back(std::move(f));
@@ -298,6 +308,9 @@ absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& 
       answer.duplicate_indices = stored->duplicate_indices;
       for (const auto& r : stored->rejected) rejected.push_back(r);
       answer.meta = stored->meta;
+      if (observer_ != nullptr) {
+        RECSYS_RETURN_IF_ERROR(Observe(item_events, item_index, stored->rejected, now, deadline));
+      }
     }
   }
   // Coupon events refused by a budget, cap, window or eligibility rule are
@@ -332,6 +345,28 @@ absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& 
   answer.duplicates = duplicates;
   answer.rejected = std::move(rejected);
   return answer;
+}
+
+absl::Status Storefront::Observe(const std::vector<Event>& item_events,
+                                 const std::vector<int>& item_index,
+                                 const std::vector<std::pair<int, std::string>>& rejected,
+                                 absl::Time now, absl::Time deadline) const {
+  absl::flat_hash_set<int> refused;
+  for (const auto& r : rejected) refused.insert(r.first);
+  std::vector<Event> stored;
+  for (size_t n = 0; n < item_events.size(); ++n) {
+    if (refused.contains(item_index[n])) continue;
+    stored.push_back(item_events[n]);
+    if (stored.back().time == absl::UnixEpoch()) stored.back().time = now;
+  }
+  if (stored.empty()) return absl::OkStatus();
+  absl::Status st = observer_->ObserveEvents(stored, deadline);
+  if (!st.ok()) {
+    return absl::Status(st.code(), absl::StrCat("events stored, triggered offers not confirmed "
+                                                "(retry with the same event ids): ",
+                                                st.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Storefront::CountAttributed(

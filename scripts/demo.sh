@@ -99,6 +99,7 @@ rm -f "$DEMO_DIR/server.port" "$DEMO_DIR/http.port"
   --listen=127.0.0.1:0 \
   --slots_config="$ROOT/deploy/slots.textproto" \
   --experiments_config="$ROOT/deploy/experiments.textproto" \
+  --triggers_config="$ROOT/deploy/triggers.textproto" --trigger_interval=0 \
   --port_file="$DEMO_DIR/server.port" \
   --http_listen=127.0.0.1:0 --http_port_file="$DEMO_DIR/http.port" \
   > "$DEMO_DIR/server.log" 2>&1 &
@@ -214,6 +215,12 @@ echo "-- nightly export: one file per campaign and segment"
 "$BIN/tools/recsys_audience" --target="$TARGET" --api_key_file="$DEMO_DIR/demo.key" --coupons=COMEBACK15,COMEBACK_GROCERY20,SPEND60SAVE8 \
   --contact_cap_days=30 --out_dir="$DEMO_DIR/audiences" --time="$MORNING"
 head -3 "$DEMO_DIR/audiences/win_back__dormant.csv"
+echo
+echo "-- a cart left by $LIGHT becomes one offer in the outbox 4 h later (deploy/triggers.textproto)"
+cli event --type=add_to_cart --user="$LIGHT" --item="$TOP_ITEM" --time="$MORNING" --event_id="cart-$$"
+cli offers --time=$((MORNING + 4 * 3600))
+RECSYS_REDIS_PASSWORD=$(cat "$PASSWORD_FILE") bash "$ROOT/scripts/offers_consumer.sh" \
+  --redis="127.0.0.1:$REDIS_PORT" --once
 
 echo
 echo "== 9. Nightly job on the same history: nothing newer than the served model,"

@@ -38,12 +38,15 @@
 #include "marketing/coupons.h"
 #include "marketing/marketer.h"
 #include "marketing/segment_store.h"
+#include "marketing/trigger_engine.h"
+#include "marketing/triggers.h"
 #include "model/model_store.h"
 #include "recommender/storefront.h"
 #include "server/auth.h"
 #include "server/coupon_event_sink.h"
 #include "server/http_server.h"
 #include "server/server_metrics.h"
+#include "server/triggers.h"
 #include "server/recommender_service.h"
 #include "redis/client.h"
 #include "redis/password.h"
@@ -109,6 +112,13 @@ ABSL_FLAG(std::string, marketing_config, "",
 ABSL_FLAG(std::string, coupons, "",
           "Coupon catalog (recsys.v1.CouponCatalog, text format) upserted into the coupon "
           "store at start; an invalid file stops the server with the field named.");
+ABSL_FLAG(std::string, triggers_config, "",
+          "Triggered offers (recsys.v1.TriggersConfig, text format, e.g. "
+          "deploy/triggers.textproto): behaviour and a periodic pass turn into offers in the "
+          "Redis stream outbox; needs --redis. Empty: none (Admin.RunTriggers is UNIMPLEMENTED).");
+ABSL_FLAG(absl::Duration, trigger_interval, absl::Seconds(60),
+          "How often the server claims due trigger checks and writes their offers (0: only "
+          "through Admin.RunTriggers).");
 ABSL_FLAG(std::string, api_keys_file, "",
           "API keys that may call recsys.v1, one per line as '<name> sha256:<hex> "
           "<scope>[,<scope>...]' (scopes: storefront, marketing, admin; make one with "
@@ -371,6 +381,40 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // Triggered offers: the storefront hands them its stored item events; a
+  // loop claims the due checks.
+  std::unique_ptr<marketing::TriggerEngine> triggers;
+  std::unique_ptr<server::TriggerEventObserver> trigger_observer;
+  if (!absl::GetFlag(FLAGS_triggers_config).empty()) {
+    if (redis_client == nullptr) {
+      LogError("--triggers_config: needs --redis (timers and the outbox live in Redis)");
+      return 1;
+    }
+    auto config = marketing::LoadTriggersConfig(absl::GetFlag(FLAGS_triggers_config));
+    if (!config.ok()) {
+      LogError(absl::StrCat("--triggers_config: ", config.status().ToString()));
+      return 1;
+    }
+    marketing::TriggerEngineOptions trigger_options;
+    trigger_options.config = *std::move(config);
+    trigger_options.key_prefix = absl::GetFlag(FLAGS_redis_prefix);
+    trigger_options.event_dedup_window = dedup_window;
+    trigger_options.metrics = &registry;
+    auto engine = marketing::TriggerEngine::Create(redis_client.get(), coupons.get(),
+                                                   segments.get(), &experiment_plans, nullptr,
+                                                   trigger_options);
+    if (!engine.ok()) {
+      LogError(absl::StrCat("--triggers_config: ", engine.status().ToString()));
+      return 1;
+    }
+    triggers = *std::move(engine);
+    trigger_observer = std::make_unique<server::TriggerEventObserver>(triggers.get());
+    (*storefront)->SetEventObserver(trigger_observer.get());
+    LogInfo(absl::StrCat("triggered offers: ", triggers->config().rules.size(), " rules from ",
+                         absl::GetFlag(FLAGS_triggers_config), ", outbox ",
+                         absl::GetFlag(FLAGS_redis_prefix), triggers->config().stream));
+  }
+
   server_options.listen_address = absl::GetFlag(FLAGS_listen);
   server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
   server_options.callback_api = absl::GetFlag(FLAGS_callback_api);
@@ -379,6 +423,7 @@ int main(int argc, char** argv) {
   server_options.redis = redis_client.get();
   server_options.exposures.key_prefix = absl::GetFlag(FLAGS_redis_prefix);
   server_options.metrics = &registry;
+  server_options.triggers = triggers.get();
   auto server = server::RecsysServer::Start(server_options, models->get(), features.get(),
                                             storefront->get(), marketer->get());
   if (!server.ok()) {
@@ -410,12 +455,18 @@ int main(int argc, char** argv) {
       }
     }
   }
+  std::unique_ptr<server::TriggerLoop> trigger_loop;
+  if (triggers != nullptr && absl::GetFlag(FLAGS_trigger_interval) > absl::ZeroDuration()) {
+    trigger_loop = std::make_unique<server::TriggerLoop>(triggers.get(),
+                                                         absl::GetFlag(FLAGS_trigger_interval));
+  }
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   const absl::Duration drain = absl::GetFlag(FLAGS_drain);
   LogInfo(absl::StrCat("signal ", signal_number, ": NOT_SERVING, draining for ",
                        absl::FormatDuration(drain)));
   (*server)->Drain();
+  trigger_loop.reset();
   absl::SleepFor(drain);
   LogInfo("closing the port; finishing the calls in flight");
   (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/validation.h"
 #include "experiments/report.h"
 #include "experiments/uplift.h"
 #include "marketing/marketing_proto.h"
@@ -552,6 +553,8 @@ grpc::Status AdminService::DoUpdateItems(absl::Time deadline, const v1::UpdateIt
     u.price = in.price();
     u.title = in.title();
     u.listed_unix = in.listed_unix();
+    if (in.has_cost()) u.cost = in.cost();
+    u.role = in.role();
   }
   auto answer = storefront_->UpdateItems(updates, deadline);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
@@ -655,6 +658,62 @@ grpc::Status AdminService::DoDeleteCoupon(absl::Time deadline,
     return ToGrpcStatus(absl::UnimplementedError("no marketing engine"));
   }
   return ToGrpcStatus(marketer_->DeleteCoupon(request.coupon_id(), deadline));
+}
+
+grpc::Status AdminService::RunTriggers(grpc::ServerContext* context,
+                                       const v1::RunTriggersRequest* request,
+                                       v1::RunTriggersResponse* response) {
+  if (grpc::Status access = Authorize(context, "RunTriggers"); !access.ok()) return access;
+  return DoRunTriggers(Deadline(context), *request, response);
+}
+
+grpc::Status AdminService::DoRunTriggers(absl::Time deadline,
+                                         const v1::RunTriggersRequest& request,
+                                         v1::RunTriggersResponse* response) const {
+  if (triggers_ == nullptr) {
+    return ToGrpcStatus(absl::UnimplementedError("no triggered offers (--triggers_config)"));
+  }
+  if (request.now_unix() < 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("now_unix: must be >= 0, got ", request.now_unix())));
+  }
+  if (request.user_ids_size() > 10000) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("user_ids: at most 10000, got ", request.user_ids_size())));
+  }
+  marketing::TriggerRunRequest run;
+  run.now = request.now_unix() == 0 ? absl::Now() : absl::FromUnixSeconds(request.now_unix());
+  for (int i = 0; i < request.user_ids_size(); ++i) {
+    absl::Status ok = CheckId(absl::StrCat("user_ids[", i, "]"), request.user_ids(i));
+    if (!ok.ok()) return ToGrpcStatus(ok);
+    run.user_ids.push_back(request.user_ids(i));
+  }
+  absl::StatusOr<marketing::TriggerRunAnswer> ran = triggers_->Run(run, deadline);
+  if (!ran.ok()) return ToGrpcStatus(ran.status());
+  response->set_scheduled(ran->scheduled);
+  response->set_claimed(ran->claimed);
+  response->set_written(ran->written);
+  response->set_duplicates(ran->duplicates);
+  response->set_cancelled(ran->cancelled);
+  response->set_holdout(ran->holdout);
+  response->set_deferred(ran->deferred);
+  response->set_capped(ran->capped);
+  response->set_budget(ran->budget);
+  response->set_errors(ran->errors);
+  for (const marketing::Offer& o : ran->offers) {
+    v1::TriggeredOffer* out = response->add_offers();
+    out->set_offer_id(o.offer_id);
+    out->set_stream_id(o.stream_id);
+    out->set_rule(o.rule);
+    out->set_user_id(o.user_id);
+    out->set_campaign(o.campaign);
+    out->set_coupon_id(o.coupon_id);
+    out->set_template_id(o.template_id);
+    out->set_cause(o.cause);
+    out->set_trigger_unix(absl::ToUnixSeconds(o.trigger_time));
+    out->set_send_unix(absl::ToUnixSeconds(o.send_time));
+  }
+  return grpc::Status::OK;
 }
 
 namespace {
@@ -779,6 +838,9 @@ CallbackAdminService::CallbackAdminService(model::ModelStore* models,
       AdminMethod("GetExperimentReport"),
       NewCallbackHandler<kSmallBlock>(self, "GetExperimentReport", api_keys, limits, calls,
                                       &CallbackAdminService::DoGetExperimentReport));
+  MarkMethodCallback(AdminMethod("RunTriggers"),
+                     NewCallbackHandler<kSmallBlock>(self, "RunTriggers", api_keys, limits, calls,
+                                                     &CallbackAdminService::DoRunTriggers));
 }
 
 grpc::Status AdminService::GetExperimentReport(grpc::ServerContext* context,
@@ -891,6 +953,7 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
     s->admin_service_ =
         std::make_unique<AdminService>(models, features, storefront, marketer, api_keys);
   }
+  s->admin_service_->SetTriggers(options.triggers);
   if (options.metrics != nullptr) {
     auto exposures = ExposureTracker::Create(options.redis, options.exposures);
     if (!exposures.ok()) return exposures.status();

@@ -93,6 +93,10 @@ ABSL_FLAG(int, min_days, 0, "audience: minimum days since the last purchase.");
 ABSL_FLAG(int, contact_cap_days, 0, "audience: skip users contacted for the campaign this recently.");
 ABSL_FLAG(std::string, campaign, "", "audience: campaign name for the contact cap.");
 ABSL_FLAG(std::string, file, "", "load-coupons: catalog file (recsys.v1.CouponCatalog, text format).");
+ABSL_FLAG(std::string, cost, "", "item: unit cost (empty: keep).");
+ABSL_FLAG(std::string, role, "", "item: product role traffic, profit, image or none (empty: keep).");
+ABSL_FLAG(std::string, users, "",
+          "offers: comma-separated users of the signal pass (win-back, replenishment).");
 
 namespace {
 
@@ -597,6 +601,15 @@ class Cli {
       }
       item->set_listed_unix(unix);
     }
+    if (const std::string cost = absl::GetFlag(FLAGS_cost); !cost.empty()) {
+      double value = 0;
+      if (!absl::SimpleAtod(cost, &value)) {
+        std::fprintf(stderr, "--cost: expected a number, got '%s'\n", cost.c_str());
+        return 2;
+      }
+      item->set_cost(value);
+    }
+    item->set_role(absl::GetFlag(FLAGS_role));
     v1::UpdateItemsResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
@@ -607,6 +620,8 @@ class Cli {
     if (item->has_slow_mover()) what += item->slow_mover() ? ", slow mover" : ", not a slow mover";
     if (!item->category().empty()) what += absl::StrCat(", category ", item->category());
     if (item->listed_unix() > 0) what += absl::StrCat(", listed ", FormatTime(item->listed_unix()));
+    if (item->has_cost()) what += absl::StrCat(", cost ", item->cost());
+    if (!item->role().empty()) what += absl::StrCat(", role ", item->role());
     std::printf("updated %d item(s): %s%s%s\n", resp.updated(), item->item_id().c_str(),
                 what.c_str(), resp.unknown_to_model().empty() ? "" : " (new to the model)");
     return 0;
@@ -630,6 +645,33 @@ class Cli {
                   static_cast<long long>(r.impressions()), static_cast<long long>(r.clicks()),
                   static_cast<long long>(r.purchases()), 100 * r.click_rate(),
                   100 * r.purchase_rate(), r.vector_source().c_str());
+    }
+    return 0;
+  }
+
+  // One pass of the triggered offers (Admin.RunTriggers).
+  int Offers() {
+    v1::RunTriggersRequest req;
+    req.set_now_unix(absl::GetFlag(FLAGS_time));
+    for (absl::string_view u : absl::StrSplit(absl::GetFlag(FLAGS_users), ',', absl::SkipEmpty())) {
+      req.add_user_ids(std::string(u));
+    }
+    v1::RunTriggersResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = admin_->RunTriggers(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st);
+    std::printf(
+        "triggered offers: %d checks claimed (%d scheduled by signals): %d written, %d "
+        "duplicates, %d cancelled, %d held out, %d deferred, %d capped, %d out of budget, %d "
+        "errors\n",
+        resp.claimed(), resp.scheduled(), resp.written(), resp.duplicates(), resp.cancelled(),
+        resp.holdout(), resp.deferred(), resp.capped(), resp.budget(), resp.errors());
+    for (const v1::TriggeredOffer& o : resp.offers()) {
+      std::printf("  %s %-16s user %-12s coupon %-12s template %-16s trigger %s\n",
+                  o.offer_id().c_str(), o.rule().c_str(), o.user_id().c_str(),
+                  o.coupon_id().empty() ? "-" : o.coupon_id().c_str(), o.template_id().c_str(),
+                  FormatTime(o.trigger_unix()).c_str());
     }
     return 0;
   }
@@ -705,8 +747,9 @@ int main(int argc, char** argv) {
       "            [--tiers=gold,..] [--min_days=N] [--contact_cap_days=N --campaign=X] [--k=N]\n"
       "  load-coupons --file=deploy/coupons.textproto    list-coupons\n"
       "  item      --item=I [--stock=N] [--slow=true|false] [--category=C] [--item_price=P]\n"
-      "            [--title=T] [--listed=now|UNIX]   (alias: stock)\n"
+      "            [--title=T] [--listed=now|UNIX] [--cost=C] [--role=R]   (alias: stock)\n"
       "  trial     [--time=UNIX] [--ended_within_days=N]\n"
+      "  offers    [--time=UNIX] [--users=U1,U2]   (one pass of the triggered offers)\n"
       "  experiment-report [--experiment=NAME]\n"
       "  info | reload [--version=V] | rollback | health [--service=NAME]\n"
       "  new-api-key --name=NAME --scopes=storefront,marketing,admin\n"
@@ -745,6 +788,7 @@ int main(int argc, char** argv) {
   if (command == "rollback") return cli.Rollback();
   if (command == "item" || command == "stock") return cli.Item();
   if (command == "trial") return cli.Trial();
+  if (command == "offers") return cli.Offers();
   if (command == "load-coupons") return cli.LoadCoupons();
   if (command == "list-coupons") return cli.ListCoupons();
   if (command == "health") return cli.Health();

@@ -400,7 +400,9 @@ TEST(RedisFeatureStoreTest, KeySchemaMatchesDocumentation) {
                                  .price = 19.5,
                                  .title = "Shoe",
                                  .stock = 3,
-                                 .listed = T(5)}};
+                                 .listed = T(5),
+                                 .cost = 7.25,
+                                 .role = "profit"}};
   RECSYS_ASSERT_OK(store->PutItems(items));
   Event trial = Impression("bob", "sku-1", T(13));
   trial.count_for_trial = true;
@@ -423,8 +425,8 @@ TEST(RedisFeatureStoreTest, KeySchemaMatchesDocumentation) {
             absl::StrCat("impression|", absl::ToUnixSeconds(T(12)), "|sku-3"));
   EXPECT_EQ(
       command({"HMGET", p + "i:sku-1", "category", "price", "title", "stock", "slow",
-               "listed"}),
-      absl::StrCat("shoes\n19.5\nShoe\n3\n0\n", absl::ToUnixSeconds(T(5))));
+               "listed", "cost", "role"}),
+      absl::StrCat("shoes\n19.5\nShoe\n3\n0\n", absl::ToUnixSeconds(T(5)), "\n7.25\nprofit"));
   EXPECT_EQ(command({"ZSCORE", p + "listed", "sku-1"}),
             absl::StrCat(absl::ToUnixSeconds(T(5))));
   EXPECT_EQ(command({"HGET", p + "t:sku-1", "impressions"}), "1");
