@@ -1,0 +1,332 @@
+#include "tests/testing/redis_cluster.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "tests/testing/child_process.h"
+
+namespace recsys::testing {
+namespace {
+
+constexpr int kSlots = 16384;
+
+absl::StatusOr<std::string> FindRedisCli() {
+  if (const char* path = std::getenv("PATH"); path != nullptr) {
+    for (absl::string_view dir : absl::StrSplit(path, ':')) {
+      if (dir.empty()) continue;
+      std::string candidate = absl::StrCat(dir, "/redis-cli");
+      if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+  }
+  if (access("/usr/bin/redis-cli", X_OK) == 0) return "/usr/bin/redis-cli";
+  return absl::FailedPreconditionError(
+      "redis-cli not found in PATH or at /usr/bin/redis-cli; the cluster "
+      "tests need it (Debian/Ubuntu: apt-get install redis-tools)");
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string Tail(const std::string& text, size_t n = 1500) {
+  return text.size() <= n ? text : text.substr(text.size() - n);
+}
+
+// Parses CLUSTER NODES; `slot_master`, when set, gets the master address
+// of every slot a healthy master claims ("" for none).
+std::vector<ClusterNodeInfo> ParseNodes(const std::string& text,
+                                        std::vector<std::string>* slot_master) {
+  std::vector<ClusterNodeInfo> nodes;
+  if (slot_master != nullptr) slot_master->assign(kSlots, "");
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    std::vector<absl::string_view> fields =
+        absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (fields.size() < 8) continue;
+    ClusterNodeInfo node;
+    node.id = std::string(fields[0]);
+    // "127.0.0.1:7000@17000[,hostname]".
+    absl::string_view address = fields[1];
+    address = address.substr(0, address.find('@'));
+    node.address = std::string(address);
+    node.master = absl::StrContains(fields[2], "master");
+    node.failed = absl::StrContains(fields[2], "fail");
+    if (fields[3] != "-") node.master_id = std::string(fields[3]);
+    if (slot_master != nullptr && node.master && !node.failed) {
+      for (size_t i = 8; i < fields.size(); ++i) {
+        absl::string_view range = fields[i];
+        if (absl::StartsWith(range, "[")) continue;  // migration marker
+        std::pair<absl::string_view, absl::string_view> bounds =
+            absl::StrSplit(range, absl::MaxSplits('-', 1));
+        int first = 0;
+        int last = 0;
+        if (!absl::SimpleAtoi(bounds.first, &first)) continue;
+        if (bounds.second.empty()) {
+          last = first;
+        } else if (!absl::SimpleAtoi(bounds.second, &last)) {
+          continue;
+        }
+        for (int slot = std::max(first, 0); slot <= last && slot < kSlots;
+             ++slot) {
+          (*slot_master)[slot] = node.address;
+        }
+      }
+    }
+    nodes.push_back(std::move(node));
+  }
+  return nodes;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RedisCluster>> RedisCluster::Start(
+    const RedisClusterOptions& options) {
+  if (options.masters < 3) {
+    return absl::InvalidArgumentError("masters: redis-cli needs at least 3");
+  }
+  absl::StatusOr<std::string> cli = FindRedisCli();
+  if (!cli.ok()) return cli.status();
+  const absl::Time deadline = absl::Now() + options.startup_timeout;
+  std::unique_ptr<RedisCluster> cluster(new RedisCluster(options, *cli));
+  const int total = options.masters * (1 + options.replicas_per_master);
+  RedisServerOptions server_options;
+  server_options.extra_args = {
+      "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+      "--cluster-node-timeout",
+      absl::StrCat(absl::ToInt64Milliseconds(options.node_timeout)),
+      // A replica whose master died long ago may still be promoted.
+      "--cluster-replica-validity-factor", "0"};
+  server_options.extra_args.insert(server_options.extra_args.end(),
+                                   options.extra_args.begin(),
+                                   options.extra_args.end());
+  for (int i = 0; i < total; ++i) {
+    absl::StatusOr<std::unique_ptr<RedisServer>> node =
+        RedisServer::Start(server_options);
+    if (!node.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "starting cluster node ", i, ": ", node.status().message()));
+    }
+    cluster->nodes_.push_back(*std::move(node));
+  }
+  std::vector<std::string> addresses;
+  for (const auto& node : cluster->nodes_) addresses.push_back(node->address());
+  const std::string log =
+      (std::filesystem::path(cluster->nodes_[0]->log_path()).parent_path() /
+       "cluster-create.log")
+          .string();
+  const std::string command = absl::StrCat(
+      "timeout ",
+      std::max<int64_t>(1, absl::ToInt64Seconds(deadline - absl::Now())), " ",
+      *cli, " --cluster create ", absl::StrJoin(addresses, " "),
+      " --cluster-replicas ", options.replicas_per_master, " --cluster-yes > ",
+      log, " 2>&1");
+  if (const int code = RunCommand(command); code != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "redis-cli --cluster create exited ", code, ": ", Tail(ReadAll(log))));
+  }
+  absl::Status healthy = cluster->WaitHealthy(deadline - absl::Now());
+  if (!healthy.ok()) return healthy;
+  return cluster;
+}
+
+RedisServer* RedisCluster::NodeAt(const std::string& address) {
+  for (auto& node : nodes_) {
+    if (node->address() == address) return node.get();
+  }
+  return nullptr;
+}
+
+std::string RedisCluster::url() const {
+  std::vector<std::string> addresses;
+  for (const auto& node : nodes_) addresses.push_back(node->address());
+  return absl::StrCat("redis-cluster://", absl::StrJoin(addresses, ","));
+}
+
+const RedisServer* RedisCluster::AnyRunning() const {
+  for (const auto& node : nodes_) {
+    if (node->running()) return node.get();
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::vector<ClusterNodeInfo>> RedisCluster::Nodes() const {
+  const RedisServer* node = AnyRunning();
+  if (node == nullptr) return absl::UnavailableError("no node is running");
+  absl::StatusOr<std::string> text = node->Command({"CLUSTER", "NODES"});
+  if (!text.ok()) return text.status();
+  return ParseNodes(*text, nullptr);
+}
+
+absl::StatusOr<std::string> RedisCluster::MasterOf(int slot) const {
+  const RedisServer* node = AnyRunning();
+  if (node == nullptr) return absl::UnavailableError("no node is running");
+  absl::StatusOr<std::string> text = node->Command({"CLUSTER", "NODES"});
+  if (!text.ok()) return text.status();
+  std::vector<std::string> slot_master;
+  ParseNodes(*text, &slot_master);
+  if (slot < 0 || slot >= kSlots || slot_master[slot].empty()) {
+    return absl::NotFoundError(absl::StrCat("no master serves slot ", slot));
+  }
+  return slot_master[slot];
+}
+
+absl::StatusOr<std::string> RedisCluster::IdOf(
+    const std::string& address) const {
+  absl::StatusOr<std::vector<ClusterNodeInfo>> nodes = Nodes();
+  if (!nodes.ok()) return nodes.status();
+  for (const ClusterNodeInfo& node : *nodes) {
+    if (node.address == address) return node.id;
+  }
+  return absl::NotFoundError(absl::StrCat("no node at ", address));
+}
+
+absl::Status RedisCluster::WaitHealthy(absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::string why = "not checked";
+  while (true) {
+    std::vector<std::string> first_map;
+    bool ok = true;
+    for (const auto& node : nodes_) {
+      if (!node->running()) continue;
+      absl::StatusOr<std::string> info = node->Command({"CLUSTER", "INFO"});
+      if (!info.ok() || !absl::StrContains(*info, "cluster_state:ok")) {
+        why = absl::StrCat(node->address(), ": cluster_state not ok");
+        ok = false;
+        break;
+      }
+      absl::StatusOr<std::string> text = node->Command({"CLUSTER", "NODES"});
+      if (!text.ok()) {
+        why = std::string(text.status().message());
+        ok = false;
+        break;
+      }
+      std::vector<std::string> slot_master;
+      const std::vector<ClusterNodeInfo> known =
+          ParseNodes(*text, &slot_master);
+      if (known.size() != nodes_.size()) {
+        why = absl::StrCat(node->address(), " knows ", known.size(), " of ",
+                           nodes_.size(), " nodes");
+        ok = false;
+        break;
+      }
+      for (int slot = 0; slot < kSlots && ok; ++slot) {
+        const std::string& master = slot_master[slot];
+        bool running = false;
+        for (const auto& other : nodes_) {
+          if (other->running() && other->address() == master) running = true;
+        }
+        if (!running) {
+          why = absl::StrCat(node->address(), ": slot ", slot,
+                             " has no running master");
+          ok = false;
+        }
+      }
+      if (!ok) break;
+      if (first_map.empty()) {
+        first_map = std::move(slot_master);
+      } else if (first_map != slot_master) {
+        why = absl::StrCat(node->address(),
+                           " disagrees with the first node's slot map");
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(
+          absl::StrCat("redis cluster not healthy after ",
+                       absl::FormatDuration(timeout), ": ", why));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
+absl::Status RedisCluster::OnEveryMaster(
+    const std::vector<std::string>& command) const {
+  absl::StatusOr<std::vector<ClusterNodeInfo>> nodes = Nodes();
+  if (!nodes.ok()) return nodes.status();
+  for (const ClusterNodeInfo& info : *nodes) {
+    if (!info.master || info.failed) continue;
+    for (const auto& node : nodes_) {
+      if (node->address() != info.address || !node->running()) continue;
+      absl::StatusOr<std::string> reply = node->Command(command);
+      if (!reply.ok()) return reply.status();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> RedisCluster::KeyCount() const {
+  absl::StatusOr<std::vector<ClusterNodeInfo>> nodes = Nodes();
+  if (!nodes.ok()) return nodes.status();
+  int64_t total = 0;
+  for (const ClusterNodeInfo& info : *nodes) {
+    if (!info.master || info.failed) continue;
+    for (const auto& node : nodes_) {
+      if (node->address() != info.address || !node->running()) continue;
+      absl::StatusOr<std::string> reply = node->Command({"DBSIZE"});
+      if (!reply.ok()) return reply.status();
+      int64_t n = 0;
+      if (!absl::SimpleAtoi(*reply, &n)) {
+        return absl::InternalError(absl::StrCat("DBSIZE answered ", *reply));
+      }
+      total += n;
+    }
+  }
+  return total;
+}
+
+absl::Status RedisCluster::Reshard(const std::string& from,
+                                   const std::string& to, int slots) const {
+  absl::StatusOr<std::string> from_id = IdOf(from);
+  if (!from_id.ok()) return from_id.status();
+  absl::StatusOr<std::string> to_id = IdOf(to);
+  if (!to_id.ok()) return to_id.status();
+  const std::string log =
+      (std::filesystem::path(nodes_[0]->log_path()).parent_path() /
+       "reshard.log")
+          .string();
+  const std::string command = absl::StrCat(
+      "timeout 120 ", cli_, " --cluster reshard ", from, " --cluster-from ",
+      *from_id, " --cluster-to ", *to_id, " --cluster-slots ", slots,
+      " --cluster-pipeline 5 --cluster-yes > ", log, " 2>&1");
+  if (const int code = RunCommand(command); code != 0) {
+    return absl::InternalError(absl::StrCat(
+        "redis-cli --cluster reshard exited ", code, ": ", Tail(ReadAll(log))));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RedisCluster*> SharedRedisCluster() {
+  static absl::StatusOr<std::unique_ptr<RedisCluster>> cluster = [] {
+    RedisClusterOptions options;
+    options.replicas_per_master = 0;
+    return RedisCluster::Start(options);
+  }();
+  if (!cluster.ok()) return cluster.status();
+  return cluster->get();
+}
+
+}  // namespace recsys::testing
