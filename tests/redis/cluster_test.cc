@@ -4,7 +4,8 @@
 // scripts kept on one node, ASK during a slot migration, MOVED after it,
 // resharding (redis-cli --cluster reshard) under load, and a master killed
 // under load (reads and writes fail over to the promoted replica; nothing
-// acknowledged is lost).
+// acknowledged is lost); and a master behind Redis Sentinel killed under
+// load (the client follows the promoted replica).
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -435,6 +436,60 @@ TEST(ClusterFailoverTest, KilledMasterDegradesThenItsReplicaServes) {
   const std::vector<std::string> now_masters = client->ClusterMasters();
   EXPECT_EQ(now_masters.size(), 3u);
   EXPECT_THAT(now_masters, ::testing::Not(::testing::Contains(victim)));
+}
+
+TEST(SentinelTest, FollowsTheMasterThroughAFailover) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<recsys::testing::RedisSentinelGroup> group,
+      recsys::testing::RedisSentinelGroup::Start());
+  RECSYS_ASSERT_OK_AND_ASSIGN(Options options, ParseAddress(group->url()));
+  options.connect_timeout = absl::Seconds(2);
+  options.default_timeout = absl::Seconds(2);
+  options.reconnect_backoff = absl::Milliseconds(100);
+  std::unique_ptr<Client> client = MustCreate(options);
+  ASSERT_NE(client, nullptr);
+  // Acknowledged by the replica before the master dies.
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::vector<Value> acked,
+      client->Execute({{"SET", "kept", "1"}, {"WAIT", "1", "5000"}}, Soon()));
+  ASSERT_EQ(acked[1].AsInt(), 1);
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string written,
+                              group->master().Command({"GET", "kept"}));
+  EXPECT_EQ(written, "1");
+
+  Load load(client.get());
+  while (load.succeeded() < 10) absl::SleepFor(absl::Milliseconds(5));
+  const std::string old_master = group->master().address();
+  RECSYS_ASSERT_OK(group->master().Stop());
+  // The sentinel promotes the replica; the client follows by itself.
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < give_up) {
+    absl::StatusOr<std::string> master = group->CurrentMaster();
+    if (master.ok() && *master == group->replica().address()) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string master, group->CurrentMaster());
+  ASSERT_EQ(master, group->replica().address());
+  const int after = load.succeeded();
+  while (load.succeeded() < after + 20 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  load.Stop();
+  EXPECT_GE(load.succeeded(), after + 20);
+  for (const std::string& error : load.errors()) {
+    EXPECT_TRUE(absl::StartsWith(error, "UNAVAILABLE") ||
+                absl::StartsWith(error, "DEADLINE_EXCEEDED"))
+        << error;
+  }
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::vector<Value> kept,
+      client->Execute({{"GET", "kept"}}, Soon(), CallKind::kRead));
+  EXPECT_EQ(kept[0].text, "1");
+  // The writes went to the promoted replica.
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string role,
+                              group->replica().Command({"ROLE"}));
+  EXPECT_TRUE(absl::StartsWith(role, "master")) << role;
+  EXPECT_NE(old_master, master);
 }
 
 }  // namespace

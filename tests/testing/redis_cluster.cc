@@ -1,5 +1,7 @@
 #include "tests/testing/redis_cluster.h"
 
+#include <hiredis/hiredis.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -317,6 +319,138 @@ absl::Status RedisCluster::Reshard(const std::string& from,
         "redis-cli --cluster reshard exited ", code, ": ", Tail(ReadAll(log))));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<RedisSentinelGroup>> RedisSentinelGroup::Start(
+    const RedisSentinelOptions& options) {
+  const absl::Time deadline = absl::Now() + options.startup_timeout;
+  std::unique_ptr<RedisSentinelGroup> group(new RedisSentinelGroup());
+  group->options_ = options;
+  absl::StatusOr<std::unique_ptr<RedisServer>> master = RedisServer::Start();
+  if (!master.ok()) return master.status();
+  group->master_ = *std::move(master);
+  RedisServerOptions replica_options;
+  replica_options.extra_args = {"--replicaof", "127.0.0.1",
+                                absl::StrCat(group->master_->port())};
+  absl::StatusOr<std::unique_ptr<RedisServer>> replica =
+      RedisServer::Start(replica_options);
+  if (!replica.ok()) return replica.status();
+  group->replica_ = *std::move(replica);
+  absl::StatusOr<int> port = PickUnusedPort();
+  if (!port.ok()) return port.status();
+  group->sentinel_port_ = *port;
+  group->dir_ =
+      std::filesystem::path(group->master_->log_path()).parent_path().string();
+  const std::string config = group->dir_ + "/sentinel.conf";
+  {
+    std::ofstream out(config);
+    out << "port " << *port << "\nbind 127.0.0.1\ndir " << group->dir_
+        << "\nsentinel monitor " << options.master_name << " 127.0.0.1 "
+        << group->master_->port() << " 1\n"
+        << "sentinel down-after-milliseconds " << options.master_name << " "
+        << absl::ToInt64Milliseconds(options.down_after) << "\n"
+        << "sentinel failover-timeout " << options.master_name << " "
+        << absl::ToInt64Milliseconds(options.failover_timeout) << "\n";
+    if (!out) return absl::InternalError("cannot write " + config);
+  }
+  absl::StatusOr<std::unique_ptr<ChildProcess>> sentinel =
+      ChildProcess::Start({"/usr/bin/redis-server", config, "--sentinel"},
+                          group->dir_ + "/sentinel.log");
+  if (!sentinel.ok()) return sentinel.status();
+  group->sentinel_ = *std::move(sentinel);
+  // Ready once the sentinel knows the master and has found the replica.
+  std::string why;
+  while (true) {
+    absl::StatusOr<std::string> replicas =
+        group->SentinelCommand({"SENTINEL", "REPLICAS", options.master_name});
+    if (replicas.ok() &&
+        absl::StrContains(*replicas, absl::StrCat(group->replica_->port())) &&
+        absl::StrContains(*replicas, "slave")) {
+      absl::StatusOr<std::string> replication =
+          group->replica_->Command({"INFO", "replication"});
+      if (replication.ok() &&
+          absl::StrContains(*replication, "master_link_status:up")) {
+        return group;
+      }
+      why = "replica not linked to the master yet";
+    } else {
+      why = replicas.ok() ? "sentinel has not found the replica yet"
+                          : std::string(replicas.status().message());
+    }
+    if (absl::Now() >= deadline || !group->sentinel_->Running()) {
+      return absl::UnavailableError(absl::StrCat(
+          "sentinel group not ready: ", why,
+          "; sentinel log: ", Tail(ReadAll(group->dir_ + "/sentinel.log"))));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
+RedisSentinelGroup::~RedisSentinelGroup() {
+  if (sentinel_ != nullptr)
+    sentinel_->Stop(SIGKILL, absl::Seconds(5)).IgnoreError();
+}
+
+std::string RedisSentinelGroup::url() const {
+  return absl::StrCat("redis-sentinel://127.0.0.1:", sentinel_port_, "/",
+                      options_.master_name);
+}
+
+absl::StatusOr<std::string> RedisSentinelGroup::CurrentMaster() const {
+  absl::StatusOr<std::string> reply = SentinelCommand(
+      {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", options_.master_name});
+  if (!reply.ok()) return reply.status();
+  std::vector<std::string> parts = absl::StrSplit(*reply, '\n');
+  if (parts.size() != 2) {
+    return absl::NotFoundError(absl::StrCat("sentinel answered ", *reply));
+  }
+  return absl::StrCat(parts[0], ":", parts[1]);
+}
+
+absl::StatusOr<std::string> RedisSentinelGroup::SentinelCommand(
+    const std::vector<std::string>& argv) const {
+  std::unique_ptr<redisContext, void (*)(redisContext*)> context(
+      redisConnectWithTimeout("127.0.0.1", sentinel_port_,
+                              absl::ToTimeval(absl::Seconds(2))),
+      redisFree);
+  if (context == nullptr || context->err != 0) {
+    return absl::UnavailableError("cannot connect to the sentinel");
+  }
+  redisSetTimeout(context.get(), absl::ToTimeval(absl::Seconds(5)));
+  std::vector<const char*> args;
+  std::vector<size_t> lengths;
+  for (const std::string& arg : argv) {
+    args.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  std::unique_ptr<redisReply, void (*)(void*)> reply(
+      static_cast<redisReply*>(redisCommandArgv(context.get(),
+                                                static_cast<int>(args.size()),
+                                                args.data(), lengths.data())),
+      freeReplyObject);
+  if (reply == nullptr) return absl::UnavailableError(context->errstr);
+  if (reply->type == REDIS_REPLY_ERROR) {
+    return absl::InternalError(std::string(reply->str, reply->len));
+  }
+  // Flattened, one element per line (nested arrays too).
+  std::string out;
+  std::vector<const redisReply*> stack = {reply.get()};
+  while (!stack.empty()) {
+    const redisReply* r = stack.back();
+    stack.pop_back();
+    if (r->type == REDIS_REPLY_ARRAY) {
+      for (size_t i = r->elements; i > 0; --i)
+        stack.push_back(r->element[i - 1]);
+      continue;
+    }
+    if (!out.empty()) out += '\n';
+    if (r->type == REDIS_REPLY_INTEGER) {
+      out += absl::StrCat(r->integer);
+    } else if (r->str != nullptr) {
+      out.append(r->str, r->len);
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<RedisCluster*> SharedRedisCluster() {

@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "tests/testing/child_process.h"
 #include "tests/testing/redis_server.h"
 
 namespace recsys::testing {
@@ -113,6 +114,48 @@ class RedisCluster {
   const RedisClusterOptions options_;
   const std::string cli_;
   std::vector<std::unique_ptr<RedisServer>> nodes_;
+};
+
+// A master, one replica and one Redis Sentinel watching them, on loopback:
+// the master and the replica are RedisServers, the sentinel is
+// `redis-server <dir>/sentinel.conf --sentinel` with quorum 1. Start()
+// returns once the sentinel names the master and knows the replica. The
+// destructor kills all three.
+struct RedisSentinelOptions {
+  std::string master_name = "mymaster";
+  // sentinel down-after-milliseconds and failover-timeout.
+  absl::Duration down_after = absl::Milliseconds(500);
+  absl::Duration failover_timeout = absl::Seconds(3);
+  absl::Duration startup_timeout = absl::Seconds(30);
+};
+
+class RedisSentinelGroup {
+ public:
+  static absl::StatusOr<std::unique_ptr<RedisSentinelGroup>> Start(
+      const RedisSentinelOptions& options = {});
+  ~RedisSentinelGroup();
+  RedisSentinelGroup(const RedisSentinelGroup&) = delete;
+  RedisSentinelGroup& operator=(const RedisSentinelGroup&) = delete;
+
+  RedisServer& master() { return *master_; }
+  RedisServer& replica() { return *replica_; }
+  // "redis-sentinel://127.0.0.1:<sentinel port>/<master_name>".
+  std::string url() const;
+  // "host:port" of the master as the sentinel names it now.
+  absl::StatusOr<std::string> CurrentMaster() const;
+
+ private:
+  RedisSentinelGroup() = default;
+  // Runs one command on the sentinel; the reply as RedisServer::Command.
+  absl::StatusOr<std::string> SentinelCommand(
+      const std::vector<std::string>& argv) const;
+
+  RedisSentinelOptions options_;
+  std::unique_ptr<RedisServer> master_;
+  std::unique_ptr<RedisServer> replica_;
+  int sentinel_port_ = 0;
+  std::string dir_;
+  std::unique_ptr<ChildProcess> sentinel_;
 };
 
 // One cluster (3 masters, no replicas) for the whole test executable,
