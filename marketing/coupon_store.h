@@ -196,7 +196,7 @@ struct RedisCouponStoreOptions {
 
 // A store over `client`, which is borrowed: it must outlive the store (and
 // may be shared with other stores). Issue and Redeem run Lua scripts by SHA
-// (redis::Script); an op id is remembered in `{prefix}cop:{op_id}` by the
+// (redis::Script); an op id is remembered in `{prefix}{coupons}:op:<op_id>` by the
 // same script, with a TTL of op_dedup_window. Reads, and IssueOnce /
 // RedeemOnce with an op id (idempotent), survive a stale pooled
 // connection; other writes are never re-sent. Does not connect: a Redis

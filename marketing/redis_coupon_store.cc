@@ -479,19 +479,23 @@ class RedisCouponStore final : public CouponStore {
                         r.elements.size() == 4};
   }
 
-  std::string IdsKey() const { return absl::StrCat(key_prefix_, "coupons"); }
+  // Every coupon key holds the hash tag {coupons}: the scripts check a
+  // coupon's budget, the user's cap and the operation's marker together
+  // (and PutCoupons the whole catalog), so in a Redis Cluster they all live
+  // in one slot (docs/redis_keys.md, docs/scaling.md).
+  std::string IdsKey() const { return absl::StrCat(key_prefix_, "{coupons}"); }
   std::string DeletedKey() const {
-    return absl::StrCat(key_prefix_, "coupons:deleted");
+    return absl::StrCat(key_prefix_, "{coupons}:deleted");
   }
   std::string CouponKey(absl::string_view id) const {
-    return absl::StrCat(key_prefix_, "coupon:", id);
+    return absl::StrCat(key_prefix_, "{coupons}:coupon:", id);
   }
   std::string UserKey(absl::string_view user_id,
                       absl::string_view suffix) const {
-    return absl::StrCat(key_prefix_, "u:", user_id, ":", suffix);
+    return absl::StrCat(key_prefix_, "{coupons}:u:", user_id, ":", suffix);
   }
   std::string OpKey(absl::string_view op_id) const {
-    return absl::StrCat(key_prefix_, "cop:", op_id);
+    return absl::StrCat(key_prefix_, "{coupons}:op:", op_id);
   }
 
   // Immutable after construction.

@@ -70,9 +70,9 @@ TEST(RedisCouponStoreTest, KeySchemaMatchesDocumentation) {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : "";
   };
-  EXPECT_EQ(cmd({"TYPE", p + "coupons"}), "set");
-  EXPECT_EQ(cmd({"SMEMBERS", p + "coupons"}), "C1");
-  const std::string coupon = p + "coupon:C1";
+  EXPECT_EQ(cmd({"TYPE", p + "{coupons}"}), "set");
+  EXPECT_EQ(cmd({"SMEMBERS", p + "{coupons}"}), "C1");
+  const std::string coupon = p + "{coupons}:coupon:C1";
   EXPECT_EQ(cmd({"TYPE", coupon}), "hash");
   EXPECT_EQ(cmd({"HMGET", coupon, "type", "amount_cents", "percent",
                  "threshold_cents", "max_cents", "from", "until",
@@ -82,18 +82,18 @@ TEST(RedisCouponStoreTest, KeySchemaMatchesDocumentation) {
                          "\n10\n9950\n2\nspring\n1\n1\n1000"));
   EXPECT_EQ(cmd({"HEXISTS", coupon, "def"}), "1");
   EXPECT_EQ(cmd({"HLEN", coupon}), "15");
-  const std::string counts = p + "u:user:1:cpn";
+  const std::string counts = p + "{coupons}:u:user:1:cpn";
   EXPECT_EQ(cmd({"HGETALL", counts}), "i:C1\n1\nr:C1\n1");
-  const std::string contacts = p + "u:user:1:contact";
+  const std::string contacts = p + "{coupons}:u:user:1:contact";
   EXPECT_EQ(cmd({"HGETALL", contacts}), absl::StrCat("spring\n", kNow));
   // Nothing else under the prefix.
   EXPECT_EQ(cmd({"EVAL", "return #redis.call('KEYS', ARGV[1])", "0", p + "*"}),
             "4");
-  // Deleting leaves a tombstone: the id in {p}coupons:deleted.
+  // Deleting leaves a tombstone: the id in {p}{coupons}:deleted.
   RECSYS_ASSERT_OK(store->DeleteCoupon("C1", kDeadline));
   EXPECT_EQ(cmd({"EXISTS", coupon}), "0");
-  EXPECT_EQ(cmd({"TYPE", p + "coupons:deleted"}), "set");
-  EXPECT_EQ(cmd({"SMEMBERS", p + "coupons:deleted"}), "C1");
+  EXPECT_EQ(cmd({"TYPE", p + "{coupons}:deleted"}), "set");
+  EXPECT_EQ(cmd({"SMEMBERS", p + "{coupons}:deleted"}), "C1");
 }
 
 TEST(RedisCouponStoreTest, DeadRedisIsUnavailable) {
@@ -180,7 +180,7 @@ TEST(RedisCouponStoreTest, RedemptionRetriedAfterAPauseSpendsTheBudgetOnce) {
           .status();
   EXPECT_TRUE(IsUnavailableOrDeadline(lost)) << lost;
   RECSYS_ASSERT_OK(server->Resume());
-  const std::string marker = p + "cop:id:order-7";
+  const std::string marker = p + "{coupons}:op:id:order-7";
   const absl::Time give_up = absl::Now() + absl::Seconds(30);
   while (server->Command({"EXISTS", marker}).value_or("") != "1" && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(50));
@@ -196,9 +196,9 @@ TEST(RedisCouponStoreTest, RedemptionRetriedAfterAPauseSpendsTheBudgetOnce) {
                               store->RedeemOnce("u1", "C1", 80, t, "id:order-7", kDeadline));
   EXPECT_TRUE(retry.duplicate);
   EXPECT_DOUBLE_EQ(retry.discount, 10);
-  EXPECT_EQ(server->Command({"HMGET", p + "coupon:C1", "redeemed", "spent_cents"}).value_or(""),
+  EXPECT_EQ(server->Command({"HMGET", p + "{coupons}:coupon:C1", "redeemed", "spent_cents"}).value_or(""),
             "1\n1000");
-  EXPECT_EQ(server->Command({"HGET", p + "u:u1:cpn", "r:C1"}).value_or(""), "1");
+  EXPECT_EQ(server->Command({"HGET", p + "{coupons}:u:u1:cpn", "r:C1"}).value_or(""), "1");
 }
 
 TEST(RedisCouponStoreTest, CorruptDefinitionIsDataLoss) {
@@ -209,7 +209,7 @@ TEST(RedisCouponStoreTest, CorruptDefinitionIsDataLoss) {
                               NewRedisCouponStore(client, {.key_prefix = p}));
   RECSYS_ASSERT_OK(store->PutCoupons(OneCoupon(), kDeadline));
   RECSYS_ASSERT_OK(server
-                       ->Command({"HSET", p + "coupon:C1",
+                       ->Command({"HSET", p + "{coupons}:coupon:C1",
                                   "def", "\xff\xff\xff"})
                        .status());
   absl::StatusOr<std::vector<CouponWithState>> all =
@@ -218,7 +218,7 @@ TEST(RedisCouponStoreTest, CorruptDefinitionIsDataLoss) {
   EXPECT_THAT(std::string(all.status().message()), HasSubstr("C1"));
   // An id in the set without a hash (deleted by hand) is skipped.
   RECSYS_ASSERT_OK(
-      server->Command({"DEL", p + "coupon:C1"}).status());
+      server->Command({"DEL", p + "{coupons}:coupon:C1"}).status());
   RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<CouponWithState> none,
                               store->ListCoupons(kDeadline));
   EXPECT_TRUE(none.empty());
@@ -251,9 +251,9 @@ TEST(RedisCouponStoreTest, ReadsCouponsWrittenAsProtoByEarlierVersions) {
   old.set_description("15% off coffee");
   std::string def;
   ASSERT_TRUE(old.SerializeToString(&def));
-  const std::string key = p + "coupon:OLD15";
+  const std::string key = p + "{coupons}:coupon:OLD15";
   const redis::Command write[] = {
-      {"SADD", p + "coupons", "OLD15"},
+      {"SADD", p + "{coupons}", "OLD15"},
       {"HSET", key, "def", def, "type", "2", "amount_cents", "0", "percent",
        "15", "threshold_cents", "0", "max_cents", "2500", "from",
        absl::StrCat(kNow - 10), "until", absl::StrCat(kNow + 10),
@@ -315,7 +315,7 @@ TEST(RedisCouponStoreTest, CorruptCountersAreInternalErrors) {
   RECSYS_ASSERT_OK(store->PutCoupons(OneCoupon(), kDeadline));
   // The user's counts key holds a string instead of a hash.
   RECSYS_ASSERT_OK(
-      server->Command({"SET", p + "u:u1:cpn", "x"}).status());
+      server->Command({"SET", p + "{coupons}:u:u1:cpn", "x"}).status());
   const absl::Status s =
       store->Issue("u1", "C1", absl::FromUnixSeconds(kNow), kDeadline).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
@@ -412,7 +412,7 @@ TEST(RedisStoresTest, ShareOnePoolWithinItsSize) {
   EXPECT_GE(connections, 2);
   EXPECT_LE(connections, 3 + 1);  // the pool, plus the connection asking
   RECSYS_ASSERT_OK_AND_ASSIGN(std::string issued,
-                              server->Command({"HGET", "rs:coupon:C1", "issued"}));
+                              server->Command({"HGET", "rs:{coupons}:coupon:C1", "issued"}));
   EXPECT_EQ(issued, "90");
 }
 
