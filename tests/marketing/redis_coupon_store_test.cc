@@ -1,6 +1,8 @@
 // Tests of the Redis coupon store beyond the contract suite in
 // coupon_store_test.cc: the key schema of docs/redis_keys.md, a dead or
-// restarted Redis, corrupt data, data written by earlier versions.
+// restarted Redis, corrupt data, data written by earlier versions, and a
+// Redis Cluster master killed during redemptions (label cluster).
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,15 +13,17 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "gmock/gmock.h"
 #include "feature_store/redis_feature_store.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "marketing/coupon_store.h"
 #include "marketing/coupons.h"
 #include "marketing/marketing_proto.h"
 #include "marketing/segment_store.h"
 #include "recsys/v1/marketing.pb.h"
+#include "redis/slot.h"
 #include "tests/marketing/test_util.h"
+#include "tests/testing/redis_cluster.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/status_matchers.h"
 
@@ -46,6 +50,12 @@ CouponCatalog OneCoupon() {
   c->valid_until_unix = kNow + 10;
   c->campaign = "spring";
   return catalog;
+}
+
+// The budget or the user's cap said no.
+bool IsRefused(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kResourceExhausted ||
+         status.code() == absl::StatusCode::kFailedPrecondition;
 }
 
 bool IsUnavailableOrDeadline(const absl::Status& status) {
@@ -414,6 +424,103 @@ TEST(RedisStoresTest, ShareOnePoolWithinItsSize) {
   RECSYS_ASSERT_OK_AND_ASSIGN(std::string issued,
                               server->Command({"HGET", "rs:{coupons}:coupon:C1", "issued"}));
   EXPECT_EQ(issued, "90");
+}
+
+// The master holding the coupons' slot is killed while users are issued
+// and redeem a coupon with a budget of 30. Every operation carries an op id
+// and is retried with it until it gets a definite answer, as RecordEvents
+// callers do; the store waits for a replica's acknowledgement
+// (replica_acks = 1). The budget is granted exactly 30 times, and each
+// acknowledged redemption is still counted after the replica took over.
+TEST(CouponFailoverOnRedisClusterTest,
+     MasterKilledDuringRedemptionsNeverOverspends) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<recsys::testing::RedisCluster> cluster,
+      recsys::testing::RedisCluster::Start({.replicas_per_master = 1}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::Options options,
+                              redis::ParseAddress(cluster->url()));
+  options.connect_timeout = absl::Seconds(1);
+  options.default_timeout = absl::Seconds(2);
+  options.reconnect_backoff = absl::Milliseconds(100);
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> client,
+                              redis::Client::Create(options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<CouponStore> store,
+      NewRedisCouponStore(client.get(),
+                          {.key_prefix = "f:", .replica_acks = 1}));
+  CouponCatalog catalog;
+  Coupon* c = &catalog.coupons.emplace_back();
+  c->id = "C1";
+  c->type = CouponType::kAmountOff;
+  c->amount_off = 1;
+  c->budget_count = 30;
+  RECSYS_ASSERT_OK(store->PutCoupons(catalog, absl::Now() + absl::Seconds(10)));
+
+  // One user after the other: issue, then redeem, each retried with its id.
+  std::atomic<int> redeemed{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> retries{0};
+  std::atomic<int> done{0};
+  std::vector<std::string> unexpected;
+  std::thread shoppers([&] {
+    for (int i = 0; i < 60; ++i) {
+      const std::string user = absl::StrCat("u", i);
+      const absl::Time give_up = absl::Now() + absl::Seconds(60);
+      absl::Status status;
+      bool issued = false;
+      while (absl::Now() < give_up) {
+        status = store
+                     ->IssueOnce(user, "C1", absl::FromUnixSeconds(kNow),
+                                 absl::StrCat("issue-", i),
+                                 absl::Now() + absl::Seconds(2))
+                     .status();
+        if (!IsUnavailableOrDeadline(status)) break;
+        ++retries;
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+      if (status.ok()) {
+        issued = true;
+      } else if (!IsRefused(status)) {
+        unexpected.push_back(status.ToString());
+      } else {
+        ++refused;
+      }
+      while (issued && absl::Now() < give_up) {
+        status = store
+                     ->RedeemOnce(user, "C1", 10, absl::FromUnixSeconds(kNow),
+                                  absl::StrCat("redeem-", i),
+                                  absl::Now() + absl::Seconds(2))
+                     .status();
+        if (!IsUnavailableOrDeadline(status)) break;
+        ++retries;
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+      if (issued && status.ok()) {
+        ++redeemed;
+      } else if (issued && IsRefused(status)) {
+        ++refused;
+      } else if (issued) {
+        unexpected.push_back(status.ToString());
+      }
+      ++done;
+    }
+  });
+  while (done < 8) absl::SleepFor(absl::Milliseconds(1));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string master,
+                              cluster->MasterOf(redis::KeySlot("{coupons}")));
+  ASSERT_NE(cluster->NodeAt(master), nullptr);
+  RECSYS_ASSERT_OK(cluster->NodeAt(master)->Stop());
+  shoppers.join();
+  EXPECT_THAT(unexpected, ::testing::IsEmpty());
+  EXPECT_EQ(redeemed, 30);
+  EXPECT_EQ(redeemed + refused, 60);
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::vector<CouponWithState> coupons,
+      store->ListCoupons(absl::Now() + absl::Seconds(10)));
+  ASSERT_EQ(coupons.size(), 1u);
+  EXPECT_EQ(coupons[0].state.redeemed, 30);
+  EXPECT_DOUBLE_EQ(coupons[0].state.discount_spent, 30);
+  EXPECT_EQ(coupons[0].state.remaining_count, 0);
 }
 
 }  // namespace
