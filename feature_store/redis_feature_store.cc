@@ -509,11 +509,18 @@ absl::Status RedisFeatureStore::PutItems(absl::Span<const ItemFeatures> items) {
       batch.push_back({"ZADD", ListedKey(), listed, item.item_id});
     }
     if (batch.size() >= static_cast<size_t>(options_.bulk_batch) || i + 1 == items.size()) {
-      // The change feed entry follows the features it announces, on the
-      // same connection.
+      // The change feed entry follows the features it announces: on one
+      // Redis in the same pipeline (one connection keeps the order); in a
+      // cluster the items are on other nodes than {catalog}, with no order
+      // between nodes, so it goes in a round trip of its own after them.
       RECSYS_ASSIGN_OR_RETURN(
           Command change,
           CatalogChange(items.subspan(batch_begin, i + 1 - batch_begin)));
+      if (client_->options().topology == redis::Topology::kCluster) {
+        RECSYS_RETURN_IF_ERROR(
+            client_->Execute(batch, absl::InfiniteFuture()).status());
+        batch.clear();
+      }
       batch.push_back(std::move(change));
       RECSYS_RETURN_IF_ERROR(
           client_->Execute(batch, absl::InfiniteFuture()).status());

@@ -329,6 +329,11 @@ class Client {
   // the pipeline (Redis did not run it the first time): so a script in a
   // pipeline must not have to run before the commands that follow it, and
   // must not be inside MULTI/EXEC. No commands: OK, no replies, no I/O.
+  // In a cluster the commands for one node keep their order, but commands
+  // for different nodes have none (the nodes are asked one after the other,
+  // in the order of their first command, and redirected commands are sent
+  // again later): a command that must follow commands on other nodes goes
+  // in a later RoundTrip.
   absl::StatusOr<std::vector<Value>> RoundTrip(
       absl::Span<const Command> commands, absl::Time deadline,
       CallKind kind = CallKind::kWrite) const;
