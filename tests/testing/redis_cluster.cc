@@ -224,6 +224,17 @@ absl::Status RedisCluster::WaitHealthy(absl::Duration timeout) const {
         ok = false;
         break;
       }
+      // A replica counts once its initial sync is done (WAIT needs it).
+      if (absl::StrContains(*text, "myself,slave")) {
+        absl::StatusOr<std::string> replication =
+            node->Command({"INFO", "replication"});
+        if (!replication.ok() ||
+            !absl::StrContains(*replication, "master_link_status:up")) {
+          why = absl::StrCat(node->address(), ": replica not in sync yet");
+          ok = false;
+          break;
+        }
+      }
       std::vector<std::string> slot_master;
       const std::vector<ClusterNodeInfo> known =
           ParseNodes(*text, &slot_master);

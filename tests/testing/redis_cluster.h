@@ -90,7 +90,8 @@ class RedisCluster {
 
   // Waits until every running node reports cluster_state:ok and agrees on
   // who serves every slot, with every slot served by a running master
-  // (after a kill: until the replica took over). Unavailable on timeout.
+  // (after a kill: until the replica took over), and every running replica
+  // has finished its sync (master_link_status:up). Unavailable on timeout.
   absl::Status WaitHealthy(absl::Duration timeout) const;
 
   // Runs `command` on every running master (FLUSHALL, SCRIPT FLUSH, ...).
