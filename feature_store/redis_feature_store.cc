@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -32,13 +33,14 @@ using redis::CallKind;
 using redis::Command;
 using redis::Value;
 
-// Applies one event at most once. KEYS[1] is the event's dedup marker
-// ({p}ev:{EventDedupKey}); when it exists the event was applied within the
-// window and the script returns 0 without changing anything. Otherwise:
-//   KEYS[4], KEYS[5] (purchases only: pc and pt hashes): count of ARGV[5]
+// Applies one event at most once to its user's keys, which share the
+// user's hash tag, so the script runs on one Redis Cluster slot. KEYS[1] is
+// the event's dedup marker ({p}ev:{<user>}:<EventDedupKey>); when it exists
+// the event was applied within the window and the script returns 0 without
+// changing anything. Otherwise:
+//   KEYS[3], KEYS[4] (purchases only: pc and pt hashes): count of ARGV[4]
 //     += 1 (a corrupt, non-integer count restarts at 1); its last purchase
-//     time set to ARGV[6] unless a later one is stored;
-//   KEYS[3] (trial hash): field ARGV[4] += 1 when ARGV[4] is not empty;
+//     time set to ARGV[5] unless a later one is stored;
 //   KEYS[2] (act or imp list): LPUSH ARGV[2], LTRIM to ARGV[3] entries;
 // then writes the marker with a TTL of ARGV[1] seconds and returns 1. The
 // marker is written last: a Redis error half way stops the script before
@@ -46,20 +48,30 @@ using redis::Value;
 // atomically: no reader sees the effect without the marker).
 constexpr absl::string_view kEventScript =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-    "if #KEYS >= 5 then\n"
-    "  local c = redis.pcall('HINCRBY', KEYS[4], ARGV[5], 1)\n"
+    "if #KEYS >= 4 then\n"
+    "  local c = redis.pcall('HINCRBY', KEYS[3], ARGV[4], 1)\n"
     "  if type(c) == 'table' and c.err then\n"
-    "    redis.call('HSET', KEYS[4], ARGV[5], 1)\n"
+    "    redis.call('HSET', KEYS[3], ARGV[4], 1)\n"
     "  end\n"
-    "  local t = tonumber(redis.call('HGET', KEYS[5], ARGV[5]))\n"
-    "  if not t or t < tonumber(ARGV[6]) then\n"
-    "    redis.call('HSET', KEYS[5], ARGV[5], ARGV[6])\n"
+    "  local t = tonumber(redis.call('HGET', KEYS[4], ARGV[4]))\n"
+    "  if not t or t < tonumber(ARGV[5]) then\n"
+    "    redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])\n"
     "  end\n"
     "end\n"
-    "if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[4], 1) end\n"
     "redis.call('LPUSH', KEYS[2], ARGV[2])\n"
     "redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)\n"
     "redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])\n"
+    "return 1\n";
+
+// Counts one event for an item's trial at most once, on the item's slot:
+// KEYS[1] is the item's trial hash ({p}t:{<item>}), KEYS[2] the event's
+// trial marker ({p}tev:{<item>}:<EventDedupKey>). A marker present: returns
+// 0, nothing changed. Otherwise field ARGV[1] += 1, the marker is written
+// last with a TTL of ARGV[2] seconds, and it returns 1.
+constexpr absl::string_view kTrialScript =
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end\n"
+    "redis.call('HINCRBY', KEYS[1], ARGV[1], 1)\n"
+    "redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])\n"
     "return 1\n";
 
 // Records a PutItems batch in the catalog change feed: raises the version
@@ -186,17 +198,24 @@ class RedisFeatureStore final : public FeatureStore {
             ? ""
             : absl::StrCat(" --redis_key_prefix=", options_.key_prefix)));
   }
+  // Keys hold the user or item id as a Redis Cluster hash tag ({...}), so
+  // one user's keys (and one item's) share a slot; the key families with
+  // no id share the {catalog} tag where one script writes them together.
   std::string TrialKey(absl::string_view item_id) const {
-    return absl::StrCat(options_.key_prefix, "t:", item_id);
+    return absl::StrCat(options_.key_prefix, "t:{", item_id, "}");
+  }
+  std::string TrialEventKey(const Event& event) const {
+    return absl::StrCat(options_.key_prefix, "tev:{", event.item_id, "}:",
+                        EventDedupKey(event));
   }
   std::string ListedKey() const {
     return absl::StrCat(options_.key_prefix, "listed");
   }
   std::string CatalogVersionKey() const {
-    return absl::StrCat(options_.key_prefix, "catalog_version");
+    return absl::StrCat(options_.key_prefix, "{catalog}:version");
   }
   std::string CatalogChangesKey() const {
-    return absl::StrCat(options_.key_prefix, "catalog_changes");
+    return absl::StrCat(options_.key_prefix, "{catalog}:changes");
   }
   // The change-feed command for the items of one PutItems batch.
   absl::StatusOr<Command> CatalogChange(
@@ -210,19 +229,21 @@ class RedisFeatureStore final : public FeatureStore {
   }
   std::string UserKey(absl::string_view user_id,
                       absl::string_view suffix) const {
-    return absl::StrCat(options_.key_prefix, "u:", user_id, ":", suffix);
+    return absl::StrCat(options_.key_prefix, "u:{", user_id, "}:", suffix);
   }
   std::string ItemKey(absl::string_view item_id) const {
-    return absl::StrCat(options_.key_prefix, "i:", item_id);
+    return absl::StrCat(options_.key_prefix, "i:{", item_id, "}");
   }
   std::string EventKey(const Event& event) const {
-    return absl::StrCat(options_.key_prefix, "ev:", EventDedupKey(event));
+    return absl::StrCat(options_.key_prefix, "ev:{", event.user_id, "}:",
+                        EventDedupKey(event));
   }
 
   // Immutable after construction.
   redis::Client* const client_;  // borrowed; thread-safe
   const RedisFeatureStoreOptions options_;
   const redis::Script event_script_{std::string(kEventScript)};
+  const redis::Script trial_script_{std::string(kTrialScript)};
   const redis::Script catalog_change_script_{
       std::string(kCatalogChangeScript)};
 
@@ -371,8 +392,10 @@ absl::StatusOr<RecordOutcome> RedisFeatureStore::RecordEvents(
   if (events.empty()) return outcome;
   const std::string window =
       absl::StrCat(absl::ToInt64Seconds(options_.event_dedup_window));
+  // The event scripts first (replies 0..n-1), then the trial scripts.
   std::vector<Command> commands;
   commands.reserve(events.size());
+  std::vector<Command> trial_commands;
   for (const Event& event : events) {
     absl::string_view trial_field;
     if (event.count_for_trial) {
@@ -382,13 +405,11 @@ absl::StatusOr<RecordOutcome> RedisFeatureStore::RecordEvents(
     }
     const bool impression = event.type == EventType::kImpression;
     std::vector<std::string> keys = {
-        EventKey(event), UserKey(event.user_id, impression ? "imp" : "act"),
-        TrialKey(event.item_id)};
+        EventKey(event), UserKey(event.user_id, impression ? "imp" : "act")};
     std::vector<std::string> args = {
         window, FormatActivity(event),
         absl::StrCat(impression ? options_.impression_limit
-                                : options_.recent_limit),
-        std::string(trial_field)};
+                                : options_.recent_limit)};
     if (event.type == EventType::kPurchase) {
       keys.push_back(UserKey(event.user_id, "pc"));
       keys.push_back(UserKey(event.user_id, "pt"));
@@ -399,13 +420,27 @@ absl::StatusOr<RecordOutcome> RedisFeatureStore::RecordEvents(
         Command command,
         client_->ScriptCommand(event_script_, keys, args, deadline));
     commands.push_back(std::move(command));
+    if (!trial_field.empty()) {
+      // The item's trial counter lives on the item's slot, not the user's:
+      // its own script and marker, so it too counts the event at most once.
+      const std::string trial_keys[] = {TrialKey(event.item_id),
+                                        TrialEventKey(event)};
+      const std::string trial_args[] = {std::string(trial_field), window};
+      RECSYS_ASSIGN_OR_RETURN(
+          Command trial,
+          client_->ScriptCommand(trial_script_, trial_keys, trial_args,
+                                 deadline));
+      trial_commands.push_back(std::move(trial));
+    }
   }
-  // Every event is applied at most once (its marker), so the pipeline is
+  commands.insert(commands.end(), std::make_move_iterator(trial_commands.begin()),
+                  std::make_move_iterator(trial_commands.end()));
+  // Every event is applied at most once (its markers), so the pipeline is
   // idempotent: CallKind::kRead lets the client send it again on a new
   // connection when a stale pooled one fails before any reply.
   RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
                           client_->Execute(commands, deadline, CallKind::kRead));
-  for (size_t i = 0; i < replies.size(); ++i) {
+  for (size_t i = 0; i < events.size(); ++i) {
     const std::optional<int64_t> applied = replies[i].AsInt();
     if (!applied.has_value()) {
       return absl::InternalError(absl::StrCat(
@@ -490,11 +525,18 @@ absl::Status RedisFeatureStore::PutItems(absl::Span<const ItemFeatures> items) {
       batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemRole), item.role});
     }
     if (batch.size() >= static_cast<size_t>(options_.bulk_batch) || i + 1 == items.size()) {
-      // The change feed entry follows the features it announces, on the
-      // same connection.
+      // The change feed entry follows the features it announces: on one
+      // Redis in the same pipeline (one connection keeps the order); in a
+      // cluster the items are on other nodes than {catalog}, with no order
+      // between nodes, so it goes in a round trip of its own after them.
       RECSYS_ASSIGN_OR_RETURN(
           Command change,
           CatalogChange(items.subspan(batch_begin, i + 1 - batch_begin)));
+      if (client_->options().topology == redis::Topology::kCluster) {
+        RECSYS_RETURN_IF_ERROR(
+            client_->Execute(batch, absl::InfiniteFuture()).status());
+        batch.clear();
+      }
       batch.push_back(std::move(change));
       RECSYS_RETURN_IF_ERROR(
           client_->Execute(batch, absl::InfiniteFuture()).status());

@@ -100,8 +100,9 @@ ABSL_FLAG(int, keep_versions, kNightly.keep_versions,
 // Redis.
 ABSL_FLAG(
     std::string, redis, "",
-    "host:port; when set, load the published model's history, item metadata "
-    "and segments, then the load marker.");
+    "host:port (or a redis-cluster:// / redis-sentinel:// URL, see "
+    "recsys_server --help); when set, load the published model's history, "
+    "item metadata and segments, then the load marker.");
 ABSL_FLAG(std::string, redis_key_prefix, "",
           "Key prefix in Redis; empty: the store's default.");
 ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
@@ -219,7 +220,10 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::string> password =
         recsys::redis::ReadPassword(absl::GetFlag(FLAGS_redis_password_file));
     if (!password.ok()) return Usage(password.status());
-    redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    // A user named in a redis:// URL stays unless --redis_user is given.
+    if (!absl::GetFlag(FLAGS_redis_user).empty()) {
+      redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    }
     redis_options->password = *std::move(password);
     absl::StatusOr<std::unique_ptr<recsys::redis::Client>> client =
         recsys::redis::Client::Create(*redis_options);

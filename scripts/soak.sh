@@ -207,7 +207,7 @@ for path in sorted(glob.glob(os.path.join(work, "acks-*.tsv"))):
             events.append((f[0], f[1], f[2], int(f[3]), int(f[4])))
 # One HGET per event, as lines of one redis-cli run (ids hold no spaces);
 # redis-cli prints one reply per line, an empty line for a missing field.
-commands = "".join("HGET rs:u:%s:pc %s\n" % (user, item) for _, user, item, _, _ in events)
+commands = "".join("HGET rs:u:{%s}:pc %s\n" % (user, item) for _, user, item, _, _ in events)
 env = dict(os.environ, REDISCLI_AUTH=password)
 reply = subprocess.run(["redis-cli", "-p", port], input=commands.encode(), capture_output=True,
                        env=env, check=True).stdout.decode().split("\n")

@@ -60,11 +60,19 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "After the drain: how long calls in flight may run before they are cancelled.");
 ABSL_FLAG(std::string, model_root, "models", "Directory of versioned model directories.");
 ABSL_FLAG(std::string, redis, "",
-          "Redis host:port for features; empty: embedded in-memory store seeded from the model.");
+          "Redis for features, coupons and segments: host:port, redis://[user@]host:port, a Redis "
+          "Cluster as host:port,host:port,... or redis-cluster://host:port[,...] (seed nodes), "
+          "or redis-sentinel://host:port[,...]/master_name; empty: embedded in-memory store "
+          "seeded from the model. Passwords only from --redis_password_file or the environment.");
 ABSL_FLAG(std::string, redis_prefix, "rs:", "Prefix of every Redis key.");
 ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
 ABSL_FLAG(std::string, redis_password_file, "",
           recsys::redis::kPasswordFileFlagHelp);
+ABSL_FLAG(int, redis_coupon_replica_acks, 0,
+          "With a replicated Redis (Sentinel or Cluster): each coupon issue or redemption waits "
+          "(WAIT, up to 500 ms) until this many replicas hold it, so a master failover cannot "
+          "lose it and grant the budget twice; unconfirmed: UNAVAILABLE, retry with the same "
+          "event id. 0: no wait (docs/scaling.md).");
 ABSL_FLAG(int, redis_pool, 8,
           "Maximum Redis connections of the process (one pool shared by the feature, coupon "
           "and segment stores).");
@@ -256,7 +264,10 @@ int main(int argc, char** argv) {
       LogError(absl::StrCat("--redis_password_file: ", password.status().message()));
       return 1;
     }
-    redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    // A user named in a redis:// URL stays unless --redis_user is given.
+    if (!absl::GetFlag(FLAGS_redis_user).empty()) {
+      redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    }
     redis_options->password = *std::move(password);
     auto client = redis::Client::Create(*redis_options);
     if (!client.ok()) {
@@ -290,6 +301,7 @@ int main(int argc, char** argv) {
     marketing::RedisCouponStoreOptions redis_coupon_options;
     redis_coupon_options.key_prefix = prefix;
     redis_coupon_options.coupons = coupon_options;
+    redis_coupon_options.replica_acks = absl::GetFlag(FLAGS_redis_coupon_replica_acks);
     marketing::RedisSegmentStoreOptions segment_options;
     segment_options.key_prefix = prefix;
     auto coupon_store = marketing::NewRedisCouponStore(redis_client.get(), redis_coupon_options);

@@ -87,8 +87,9 @@ ABSL_FLAG(std::string, index, "auto",
           "FAISS index_factory spec of the item indexes, or auto: exact (Flat) up "
           "to 5000 items, IVF above, tuned for recall@20 >= 0.95.");
 ABSL_FLAG(std::string, redis, "",
-          "host:port; when set, bulk-load purchase histories and item "
-          "metadata into Redis after publishing.");
+          "host:port (or a redis-cluster:// / redis-sentinel:// URL, see "
+          "recsys_server --help); when set, bulk-load purchase histories and "
+          "item metadata into Redis after publishing.");
 ABSL_FLAG(std::string, redis_key_prefix, "",
           "Key prefix in Redis; empty: the store's default.");
 ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
@@ -363,7 +364,10 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::string> password =
         recsys::redis::ReadPassword(absl::GetFlag(FLAGS_redis_password_file));
     if (!password.ok()) return Fail(password.status());
-    redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    // A user named in a redis:// URL stays unless --redis_user is given.
+    if (!absl::GetFlag(FLAGS_redis_user).empty()) {
+      redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    }
     redis_options->password = *std::move(password);
     absl::StatusOr<std::unique_ptr<recsys::redis::Client>> client =
         recsys::redis::Client::Create(*redis_options);

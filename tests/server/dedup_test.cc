@@ -116,10 +116,10 @@ TEST_F(DedupTest,
 
   // Redis applies the pipeline it had received once it resumes.
   const absl::Time give_up = absl::Now() + absl::Seconds(30);
-  while (Redis({"LLEN", "rs:u:ua1:act"}) != "10" && absl::Now() < give_up) {
+  while (Redis({"LLEN", "rs:u:{ua1}:act"}) != "10" && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(50));
   }
-  ASSERT_EQ(Redis({"LLEN", "rs:u:ua1:act"}), "10")
+  ASSERT_EQ(Redis({"LLEN", "rs:u:{ua1}:act"}), "10")
       << "the paused batch was not applied";
 
   // The retry, until the store answers (its fail-fast backoff may still run).
@@ -132,9 +132,9 @@ TEST_F(DedupTest,
   ASSERT_TRUE(retry.ok()) << retry.error_message();
   EXPECT_EQ(response.accepted(), 10);
   EXPECT_EQ(response.duplicates(), 10);
-  EXPECT_EQ(Redis({"LLEN", "rs:u:ua1:act"}), "10");
+  EXPECT_EQ(Redis({"LLEN", "rs:u:{ua1}:act"}), "10");
   for (int i = 0; i < 10; i += 2) {
-    EXPECT_EQ(Redis({"HGET", "rs:u:ua1:pc", absl::StrCat("b", i)}), "1") << i;
+    EXPECT_EQ(Redis({"HGET", "rs:u:{ua1}:pc", absl::StrCat("b", i)}), "1") << i;
   }
 }
 
@@ -159,8 +159,8 @@ TEST_F(DedupTest, ReplayedBatchWithoutIdsCountsOnceAndSaysSo) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.accepted(), 3);
   EXPECT_EQ(response.duplicates(), 3);
-  EXPECT_EQ(Redis({"HGET", "rs:u:ub2:pc", "a0"}), "1");
-  EXPECT_EQ(Redis({"LLEN", "rs:u:ub2:act"}), "3");
+  EXPECT_EQ(Redis({"HGET", "rs:u:{ub2}:pc", "a0"}), "1");
+  EXPECT_EQ(Redis({"LLEN", "rs:u:{ub2}:act"}), "3");
 
   // An event_id with a control character is refused naming the field.
   v1::RecordEventsRequest bad;
