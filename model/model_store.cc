@@ -180,12 +180,15 @@ std::vector<VariantVersion> ModelStore::SetVariantVersions(
   // Merged by version, in order of first mention.
   std::vector<VariantVersion> wanted;
   for (const VariantVersionRequest& r : requests) {
-    auto same = std::find_if(wanted.begin(), wanted.end(),
-                             [&](const VariantVersion& w) { return w.version == r.version; });
+    auto same = std::find_if(
+        wanted.begin(), wanted.end(),
+        [&](const VariantVersion& w) { return w.version == r.version; });
     if (same == wanted.end()) {
-      wanted.push_back(VariantVersion{r.version, r.used_by, nullptr, absl::OkStatus()});
+      wanted.push_back(
+          VariantVersion{r.version, r.used_by, nullptr, absl::OkStatus()});
     } else {
-      same->used_by.insert(same->used_by.end(), r.used_by.begin(), r.used_by.end());
+      same->used_by.insert(same->used_by.end(), r.used_by.begin(),
+                           r.used_by.end());
     }
   }
   // What is in memory already and may be shared.
@@ -201,9 +204,10 @@ std::vector<VariantVersion> ModelStore::SetVariantVersions(
   const std::vector<std::string> available = AvailableVersions();
   int count = 0;
   for (VariantVersion& v : wanted) {
-    if (v.version.empty() || v.version.find_first_not_of("0123456789") != std::string::npos) {
-      v.status = absl::InvalidArgumentError(
-          absl::StrCat("'", v.version, "' is not a model version (decimal digits)"));
+    if (v.version.empty() ||
+        v.version.find_first_not_of("0123456789") != std::string::npos) {
+      v.status = absl::InvalidArgumentError(absl::StrCat(
+          "'", v.version, "' is not a model version (decimal digits)"));
     } else if (count >= options_.max_variant_versions) {
       v.status = absl::ResourceExhaustedError(absl::StrCat(
           "over the bound of ", options_.max_variant_versions,
@@ -213,9 +217,10 @@ std::vector<VariantVersion> ModelStore::SetVariantVersions(
         if (bundle->version() == v.version) v.bundle = bundle;
       }
       if (v.bundle == nullptr) {
-        if (std::find(available.begin(), available.end(), v.version) == available.end()) {
-          v.status = absl::NotFoundError(
-              absl::StrCat("no model version '", v.version, "' under ", options_.root));
+        if (std::find(available.begin(), available.end(), v.version) ==
+            available.end()) {
+          v.status = absl::NotFoundError(absl::StrCat(
+              "no model version '", v.version, "' under ", options_.root));
         } else {
           auto loaded = LoadVersion(v.version);
           if (loaded.ok()) {
@@ -231,8 +236,9 @@ std::vector<VariantVersion> ModelStore::SetVariantVersions(
     if (v.bundle != nullptr) {
       LogInfo(absl::StrCat("model ", v.version, " held for ", users));
     } else {
-      LogWarning(absl::StrCat("model ", v.version, " not held for ", users, " (",
-                              v.status.message(), "); they are served by the default model"));
+      LogWarning(absl::StrCat("model ", v.version, " not held for ", users,
+                              " (", v.status.message(),
+                              "); they are served by the default model"));
     }
   }
   absl::MutexLock lock(&mu_);

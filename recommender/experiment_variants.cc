@@ -12,7 +12,8 @@ namespace recsys::recommender {
 
 absl::StatusOr<std::shared_ptr<const ExperimentVariants>>
 ExperimentVariants::Compile(
-    std::shared_ptr<const experiments::ExperimentPlan> plan, model::ModelStore* models) {
+    std::shared_ptr<const experiments::ExperimentPlan> plan,
+    model::ModelStore* models) {
   std::shared_ptr<ExperimentVariants> out(new ExperimentVariants());
   for (const auto& experiment : plan->experiments()) {
     for (const experiments::Variant& v : experiment->variants) {
@@ -40,8 +41,9 @@ ExperimentVariants::Compile(
       if (v.model_version.empty()) continue;
       asking.emplace_back(&v, v.model_version);
       const std::string user = absl::StrCat(experiment->name, "/", v.name);
-      auto same = std::find_if(requests.begin(), requests.end(),
-                               [&](const auto& r) { return r.version == v.model_version; });
+      auto same = std::find_if(
+          requests.begin(), requests.end(),
+          [&](const auto& r) { return r.version == v.model_version; });
       if (same != requests.end()) {
         same->used_by.push_back(user);
       } else {
@@ -70,7 +72,8 @@ ExperimentVariants::Compile(
   return std::shared_ptr<const ExperimentVariants>(std::move(out));
 }
 
-const VariantModel* ExperimentVariants::Model(const experiments::Variant* variant) const {
+const VariantModel* ExperimentVariants::Model(
+    const experiments::Variant* variant) const {
   auto it = variant_models_.find(variant);
   return it == variant_models_.end() ? nullptr : it->second;
 }

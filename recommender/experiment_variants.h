@@ -73,7 +73,8 @@ class ExperimentVariants {
       slots_;
   // By version; variants point into it.
   absl::flat_hash_map<std::string, VariantModel> models_;
-  absl::flat_hash_map<const experiments::Variant*, const VariantModel*> variant_models_;
+  absl::flat_hash_map<const experiments::Variant*, const VariantModel*>
+      variant_models_;
 };
 
 // What the user's assignments change in one request.

@@ -124,11 +124,14 @@ absl::Status Recommender::ValidateProductRequest(const ProductRequest& request) 
 }
 
 absl::StatusOr<std::vector<SlotAnswer>> Recommender::FillFromModel(
-    const ProductRequest& request, std::shared_ptr<const model::ModelBundle> bundle,
+    const ProductRequest& request,
+    std::shared_ptr<const model::ModelBundle> bundle,
     const std::vector<experiments::Assignment>& assignments,
-    const std::shared_ptr<const ExperimentVariants>& variants, AnswerMeta* meta) const {
-  UserState user = LoadUser(*bundle, *features_, request.user_id,
-                            FeatureDeadline(request.deadline, options_.feature_timeout), meta);
+    const std::shared_ptr<const ExperimentVariants>& variants,
+    AnswerMeta* meta) const {
+  UserState user = LoadUser(
+      *bundle, *features_, request.user_id,
+      FeatureDeadline(request.deadline, options_.feature_timeout), meta);
   // The user's experiment variants: a slot's rule and the ranker's
   // candidates where a variant changes them.
   Treatment treatment;
@@ -145,14 +148,15 @@ absl::StatusOr<std::vector<SlotAnswer>> Recommender::FillFromModel(
       }
     }
   }
-  const std::unique_ptr<RequestContext> ctx =
-      BuildRequestContext(request, std::move(bundle), std::move(user), slot_plan(), options_,
-                          std::move(treatment), variants);
+  const std::unique_ptr<RequestContext> ctx = BuildRequestContext(
+      request, std::move(bundle), std::move(user), slot_plan(), options_,
+      std::move(treatment), variants);
   RECSYS_ASSIGN_OR_RETURN(const CandidateLists lists, sources_->Generate(*ctx));
   PickTrialItems(*trial_pool_, FeatureDeadline(request.deadline, options_.feature_timeout),
                  ctx.get());
   FetchItemFeatures(lists, *features_,
-                    FeatureDeadline(request.deadline, options_.feature_timeout), ctx.get(), meta);
+                    FeatureDeadline(request.deadline, options_.feature_timeout),
+                    ctx.get(), meta);
   meta->cold_start = meta->cold_start || ctx->query.empty();
   meta->folded_in = meta->folded_in || ctx->folded_in;
   return FillSlots(*ctx, lists, *rules_);
@@ -164,18 +168,19 @@ namespace {
 // the variant of an experiment listing the slot that asks for a held
 // version, else `fallback` (noting in `meta` a version not held).
 std::shared_ptr<const model::ModelBundle> ModelFor(
-    absl::string_view slot, const std::vector<experiments::Assignment>& assignments,
-    const ExperimentVariants* variants, std::shared_ptr<const model::ModelBundle> fallback,
-    AnswerMeta* meta) {
+    absl::string_view slot,
+    const std::vector<experiments::Assignment>& assignments,
+    const ExperimentVariants* variants,
+    std::shared_ptr<const model::ModelBundle> fallback, AnswerMeta* meta) {
   if (variants == nullptr) return fallback;
   for (const experiments::Assignment& a : assignments) {
     if (!a.experiment->slots.contains(slot)) continue;
     const VariantModel* m = variants->Model(a.variant);
     if (m == nullptr) continue;
     if (m->bundle != nullptr) return m->bundle;
-    const std::string note =
-        absl::StrCat(a.experiment->name, "/", a.variant->name, " wants model ", m->version, " (",
-                     m->reason, "); served by ", fallback->version());
+    const std::string note = absl::StrCat(
+        a.experiment->name, "/", a.variant->name, " wants model ", m->version,
+        " (", m->reason, "); served by ", fallback->version());
     if (!absl::StrContains(meta->model_fallback_reason, note)) {
       absl::StrAppend(&meta->model_fallback_reason,
                       meta->model_fallback_reason.empty() ? "" : "; ", note);
@@ -192,17 +197,20 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   RECSYS_RETURN_IF_ERROR(ValidateProductRequest(request));
   const std::shared_ptr<const model::ModelBundle> bundle = models_->Current();
   ProductAnswer answer;
-  const absl::Time now = request.now == absl::InfinitePast() ? absl::Now() : request.now;
+  const absl::Time now =
+      request.now == absl::InfinitePast() ? absl::Now() : request.now;
   std::shared_ptr<const ExperimentVariants> variants = experiments();
   std::vector<experiments::Assignment> assignments;
-  if (variants != nullptr) assignments = variants->plan().Assign(request.user_id, now);
+  if (variants != nullptr)
+    assignments = variants->plan().Assign(request.user_id, now);
   // The model of each slot, and the slots of each model in the order of
   // its first slot.
   std::vector<std::shared_ptr<const model::ModelBundle>> models;
   std::vector<std::vector<size_t>> groups;
   for (size_t s = 0; s < request.slots.size(); ++s) {
     std::shared_ptr<const model::ModelBundle> m =
-        ModelFor(request.slots[s].name, assignments, variants.get(), bundle, &answer.meta);
+        ModelFor(request.slots[s].name, assignments, variants.get(), bundle,
+                 &answer.meta);
     size_t g = 0;
     while (g < models.size() && models[g] != m) ++g;
     if (g == models.size()) {
@@ -213,9 +221,11 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
   }
   answer.meta.model_version = models.front()->version();
   if (groups.size() == 1) {
-    RECSYS_ASSIGN_OR_RETURN(answer.slots, FillFromModel(request, models.front(), assignments,
-                                                        variants, &answer.meta));
-    for (SlotAnswer& slot : answer.slots) slot.model_version = models.front()->version();
+    RECSYS_ASSIGN_OR_RETURN(answer.slots,
+                            FillFromModel(request, models.front(), assignments,
+                                          variants, &answer.meta));
+    for (SlotAnswer& slot : answer.slots)
+      slot.model_version = models.front()->version();
   } else {
     // One model at a time; a later one never shows what an earlier one did.
     answer.slots.resize(request.slots.size());
@@ -225,13 +235,15 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
       part.now = now;
       part.slots.clear();
       for (size_t s : groups[g]) part.slots.push_back(request.slots[s]);
-      part.filters.exclude_item_ids.insert(part.filters.exclude_item_ids.end(), shown.begin(),
-                                           shown.end());
-      RECSYS_ASSIGN_OR_RETURN(std::vector<SlotAnswer> filled,
-                              FillFromModel(part, models[g], assignments, variants, &answer.meta));
+      part.filters.exclude_item_ids.insert(part.filters.exclude_item_ids.end(),
+                                           shown.begin(), shown.end());
+      RECSYS_ASSIGN_OR_RETURN(
+          std::vector<SlotAnswer> filled,
+          FillFromModel(part, models[g], assignments, variants, &answer.meta));
       for (size_t i = 0; i < filled.size() && i < groups[g].size(); ++i) {
         filled[i].model_version = models[g]->version();
-        for (const ScoredItem& item : filled[i].items) shown.push_back(item.item_id);
+        for (const ScoredItem& item : filled[i].items)
+          shown.push_back(item.item_id);
         answer.slots[groups[g][i]] = std::move(filled[i]);
       }
     }
@@ -267,11 +279,12 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
   std::vector<experiments::Assignment> assignments;
   if (!request.user_id.empty()) {
     variants = experiments();
-    if (variants != nullptr) assignments = variants->plan().Assign(request.user_id, now);
+    if (variants != nullptr)
+      assignments = variants->plan().Assign(request.user_id, now);
   }
   const std::shared_ptr<const model::ModelBundle> bundle =
-      ModelFor(experiments::kSimilarItemsSlot, assignments, variants.get(), models_->Current(),
-               &answer.meta);
+      ModelFor(experiments::kSimilarItemsSlot, assignments, variants.get(),
+               models_->Current(), &answer.meta);
   answer.meta.model_version = bundle->version();
   const int32_t item_row = bundle->ItemRow(request.item_id);
   // An item listed after the last training: its trial-pool vector.

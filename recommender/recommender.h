@@ -326,9 +326,11 @@ class Recommender {
   // `assignments` (pointing into `variants`' plan), recording what it learns
   // of the answer (degraded, cold start, fold-in) in `*meta`.
   absl::StatusOr<std::vector<SlotAnswer>> FillFromModel(
-      const ProductRequest& request, std::shared_ptr<const model::ModelBundle> bundle,
+      const ProductRequest& request,
+      std::shared_ptr<const model::ModelBundle> bundle,
       const std::vector<experiments::Assignment>& assignments,
-      const std::shared_ptr<const ExperimentVariants>& variants, AnswerMeta* meta) const;
+      const std::shared_ptr<const ExperimentVariants>& variants,
+      AnswerMeta* meta) const;
 
   const model::ModelStore* const models_;
   feature_store::FeatureStore* const features_;

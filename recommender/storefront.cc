@@ -78,16 +78,22 @@ absl::StatusOr<std::shared_ptr<const ExperimentVariants>> LoadExperiments(
 
 }  // namespace
 
-Storefront::Storefront(const StorefrontOptions& options, model::ModelStore* models,
-                       feature_store::FeatureStore* features, const CouponEventSink* coupons,
-                       experiments::PlanHolder* plans, experiments::CounterStore* counters)
+Storefront::Storefront(const StorefrontOptions& options,
+                       model::ModelStore* models,
+                       feature_store::FeatureStore* features,
+                       const CouponEventSink* coupons,
+                       experiments::PlanHolder* plans,
+                       experiments::CounterStore* counters)
     : options_(options),
       models_(models),
       features_(features),
       coupons_(coupons),
-      recommender_(std::make_unique<Recommender>(models, features, options.recommender)),
-      own_plans_(plans == nullptr ? std::make_unique<experiments::PlanHolder>() : nullptr),
-      own_counters_(counters == nullptr ? experiments::NewInMemoryCounterStore() : nullptr),
+      recommender_(
+          std::make_unique<Recommender>(models, features, options.recommender)),
+      own_plans_(plans == nullptr ? std::make_unique<experiments::PlanHolder>()
+                                  : nullptr),
+      own_counters_(counters == nullptr ? experiments::NewInMemoryCounterStore()
+                                        : nullptr),
       plans_(plans != nullptr ? plans : own_plans_.get()),
       counters_(counters != nullptr ? counters : own_counters_.get()) {}
 

@@ -115,8 +115,10 @@ class Storefront {
   // and on every ReloadSlotConfig.
   static absl::StatusOr<std::unique_ptr<Storefront>> Create(
       const StorefrontOptions& options, model::ModelStore* models,
-      feature_store::FeatureStore* features, const CouponEventSink* coupons = nullptr,
-      experiments::PlanHolder* plans = nullptr, experiments::CounterStore* counters = nullptr);
+      feature_store::FeatureStore* features,
+      const CouponEventSink* coupons = nullptr,
+      experiments::PlanHolder* plans = nullptr,
+      experiments::CounterStore* counters = nullptr);
 
   const Recommender& recommender() const { return *recommender_; }
   Recommender& recommender() { return *recommender_; }
@@ -162,8 +164,9 @@ class Storefront {
 
  private:
   Storefront(const StorefrontOptions& options, model::ModelStore* models,
-             feature_store::FeatureStore* features, const CouponEventSink* coupons,
-             experiments::PlanHolder* plans, experiments::CounterStore* counters);
+             feature_store::FeatureStore* features,
+             const CouponEventSink* coupons, experiments::PlanHolder* plans,
+             experiments::CounterStore* counters);
 
   // Counts the experiment events of the stored events (`stored[i]`:
   // events[i] was stored).

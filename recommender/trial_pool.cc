@@ -126,7 +126,8 @@ void TrialPool::Invalidate() {
     // Same items, but stale: the next Get rebuilds, and readers meanwhile
     // still have the old items.
     cached.snapshot = std::make_shared<const TrialSnapshot>(
-        cached.snapshot->model_version(), absl::InfinitePast(), cached.snapshot->items());
+        cached.snapshot->model_version(), absl::InfinitePast(),
+        cached.snapshot->items());
     cached.next_try = absl::InfinitePast();
   }
 }
@@ -142,7 +143,8 @@ std::shared_ptr<const TrialSnapshot> TrialPool::Get(const model::ModelBundle& bu
     if (it != cache_.end()) {
       it->second.used = now;
       cached = it->second.snapshot;
-      if (now - cached->built_at() < options_.refresh || now < it->second.next_try) {
+      if (now - cached->built_at() < options_.refresh ||
+          now < it->second.next_try) {
         return cached;
       }
     }
@@ -154,7 +156,8 @@ std::shared_ptr<const TrialSnapshot> TrialPool::Get(const model::ModelBundle& bu
     rebuild_mu_.Lock();
     absl::MutexLock lock(&mu_);
     auto it = cache_.find(bundle.version());
-    if (it != cache_.end() && now - it->second.snapshot->built_at() < options_.refresh) {
+    if (it != cache_.end() &&
+        now - it->second.snapshot->built_at() < options_.refresh) {
       std::shared_ptr<const TrialSnapshot> fresh = it->second.snapshot;
       rebuild_mu_.Unlock();
       return fresh;
@@ -183,7 +186,8 @@ std::shared_ptr<const TrialSnapshot> TrialPool::Get(const model::ModelBundle& bu
       auto oldest = cache_.end();
       for (auto it = cache_.begin(); it != cache_.end(); ++it) {
         if (it->first == bundle.version()) continue;
-        if (oldest == cache_.end() || it->second.used < oldest->second.used) oldest = it;
+        if (oldest == cache_.end() || it->second.used < oldest->second.used)
+          oldest = it;
       }
       if (oldest == cache_.end()) break;
       cache_.erase(oldest);

@@ -21,8 +21,8 @@
 // (the served one and those serving experiment variants side by side, at
 // most TrialPoolOptions::max_models) and rebuilds one when it is older than
 // the refresh interval, so the request path reads the store's listing index
-// at most once per interval and model. Membership in the window is decided per request time,
-// not when the snapshot was built.
+// at most once per interval and model. Membership in the window is decided per
+// request time, not when the snapshot was built.
 //
 // Thread safety: TrialSnapshot is immutable; TrialPool is safe for
 // concurrent use (one request refreshes while the others read the previous

@@ -320,8 +320,9 @@ TEST(ExperimentPlanTest, TheDeployedConfigLoads) {
 
 TEST(ExperimentPlanTest, VariantModelVersionIsAVersionName) {
   auto plan = MustParse(absl::StrReplaceAll(
-      kConfig, {{"name: \"waterfall\" share: 0.3",
-                 "name: \"waterfall\" share: 0.3 model_version: \"1700000200\""}}));
+      kConfig,
+      {{"name: \"waterfall\" share: 0.3",
+        "name: \"waterfall\" share: 0.3 model_version: \"1700000200\""}}));
   ASSERT_NE(plan, nullptr);
   EXPECT_EQ(plan->Find("layout")->FindVariant("waterfall")->model_version,
             "1700000200");
@@ -329,11 +330,13 @@ TEST(ExperimentPlanTest, VariantModelVersionIsAVersionName) {
   for (const char* bad : {"v2", "../1", "123456789012345678901", "1 2"}) {
     EXPECT_THAT(
         Refused(absl::StrReplaceAll(
-            kConfig, {{"name: \"waterfall\" share: 0.3",
-                       absl::StrCat("name: \"waterfall\" share: 0.3 model_version: \"",
-                                    bad, "\"")}})),
-        HasSubstr("layers[0].experiments[0].variants[1].model_version: must be a "
-                  "model version"))
+            kConfig,
+            {{"name: \"waterfall\" share: 0.3",
+              absl::StrCat("name: \"waterfall\" share: 0.3 model_version: \"",
+                           bad, "\"")}})),
+        HasSubstr(
+            "layers[0].experiments[0].variants[1].model_version: must be a "
+            "model version"))
         << bad;
   }
 }

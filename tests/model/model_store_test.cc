@@ -329,9 +329,14 @@ TEST(ModelStoreTest, HoldsVariantVersionsBesideTheServedOne) {
 
   // "4" is the served bundle (shared, not loaded again), "1" is loaded,
   // "2" is broken, "9" absent, "3" over the bound of two, "x" no version.
-  std::vector<VariantVersion> held = store->SetVariantVersions(
-      {{"4", {"e/a"}}, {"2", {"e/b"}}, {"1", {"f/a"}}, {"9", {"f/b"}}, {"3", {"g/a"}},
-       {"1", {"g/b"}}, {"x", {"h/a"}}});
+  std::vector<VariantVersion> held =
+      store->SetVariantVersions({{"4", {"e/a"}},
+                                 {"2", {"e/b"}},
+                                 {"1", {"f/a"}},
+                                 {"9", {"f/b"}},
+                                 {"3", {"g/a"}},
+                                 {"1", {"g/b"}},
+                                 {"x", {"h/a"}}});
   ASSERT_EQ(held.size(), 6u);
   EXPECT_EQ(held[0].version, "4");
   EXPECT_EQ(held[0].bundle, store->Current());
@@ -339,7 +344,8 @@ TEST(ModelStoreTest, HoldsVariantVersionsBesideTheServedOne) {
   EXPECT_EQ(held[1].version, "2");
   EXPECT_EQ(held[1].bundle, nullptr);
   EXPECT_TRUE(absl::IsFailedPrecondition(held[1].status)) << held[1].status;
-  EXPECT_NE(held[1].status.message().find("user_vectors"), absl::string_view::npos)
+  EXPECT_NE(held[1].status.message().find("user_vectors"),
+            absl::string_view::npos)
       << held[1].status;
   EXPECT_EQ(held[2].version, "1");
   ASSERT_NE(held[2].bundle, nullptr);
@@ -373,13 +379,15 @@ TEST(ModelStoreTest, HoldsVariantVersionsBesideTheServedOne) {
 }
 
 TEST(ModelStoreTest, NoVariantVersionsWithABoundOfZero) {
-  const std::string root = recsys::testing::MakeUniqueDir("variant_versions_zero");
+  const std::string root =
+      recsys::testing::MakeUniqueDir("variant_versions_zero");
   Publish(root, "1");
   Publish(root, "2");
   ModelStoreOptions options = Options(root);
   options.max_variant_versions = 0;
   RECSYS_ASSERT_OK_AND_ASSIGN(auto store, ModelStore::Create(options));
-  std::vector<VariantVersion> held = store->SetVariantVersions({{"1", {"e/a"}}});
+  std::vector<VariantVersion> held =
+      store->SetVariantVersions({{"1", {"e/a"}}});
   ASSERT_EQ(held.size(), 1u);
   EXPECT_TRUE(absl::IsResourceExhausted(held[0].status));
 }
