@@ -498,9 +498,10 @@ class Cli {
     }
     for (const v1::VariantModelVersion& v : resp.variant_versions()) {
       const std::string state =
-          v.loaded() ? absl::StrCat("loaded ", FormatTime(v.loaded_unix()), ", ", v.num_users(),
-                                    " x ", v.num_items())
-                     : absl::StrCat("NOT LOADED (", v.error(), "): default model serves");
+          v.loaded() ? absl::StrCat("loaded ", FormatTime(v.loaded_unix()),
+                                    ", ", v.num_users(), " x ", v.num_items())
+                     : absl::StrCat("NOT LOADED (", v.error(),
+                                    "): default model serves");
       std::printf("variant model   %s for %s: %s\n", v.version().c_str(),
                   absl::StrJoin(v.used_by(), ", ").c_str(), state.c_str());
     }

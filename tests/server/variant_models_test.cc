@@ -61,22 +61,23 @@ model::ModelData VersionModel(const std::string& prefix) {
 // "models" on homepage_feed and similar_items: control (the default model),
 // v100 and v200 on their versions; the shares are thirds.
 std::string Config(const std::string& a, const std::string& b) {
-  return absl::StrReplaceAll(R"pb(
-    layers {
-      name: "home"
-      experiments {
-        name: "models"
-        traffic_share: 1
-        slots: "homepage_feed"
-        slots: "similar_items"
-        variants { name: "control" share: 0.34 }
-        variants { name: "va" share: 0.33 model_version: "A" }
-        variants { name: "vb" share: 0.33 model_version: "B" }
-      }
-    }
-  )pb",
-                             {{"\"A\"", absl::StrCat("\"", a, "\"")},
-                              {"\"B\"", absl::StrCat("\"", b, "\"")}});
+  return absl::StrReplaceAll(
+      R"pb(
+        layers {
+          name: "home"
+          experiments {
+            name: "models"
+            traffic_share: 1
+            slots: "homepage_feed"
+            slots: "similar_items"
+            variants { name: "control" share: 0.34 }
+            variants { name: "va" share: 0.33 model_version: "A" }
+            variants { name: "vb" share: 0.33 model_version: "B" }
+          }
+        }
+      )pb",
+      {{"\"A\"", absl::StrCat("\"", a, "\"")},
+       {"\"B\"", absl::StrCat("\"", b, "\"")}});
 }
 
 // Replaces the file by rename, as an operator's deploy would.
@@ -87,13 +88,15 @@ void WriteConfig(const std::string& path, const std::string& text) {
 }
 
 void Deadline(grpc::ClientContext* ctx) {
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(30));
 }
 
 std::string User(int i) { return absl::StrCat("user-", i); }
 
 // The variant of "models" in a slot's assignments ("" when none).
-std::string VariantOf(const google::protobuf::RepeatedPtrField<v1::Assignment>& arms) {
+std::string VariantOf(
+    const google::protobuf::RepeatedPtrField<v1::Assignment>& arms) {
   for (const v1::Assignment& a : arms) {
     if (a.experiment() == "models") return a.variant();
   }
@@ -101,8 +104,9 @@ std::string VariantOf(const google::protobuf::RepeatedPtrField<v1::Assignment>& 
 }
 
 // True when every item id starts with the prefix of `version`.
-bool FromVersion(const google::protobuf::RepeatedPtrField<v1::RecommendedItem>& items,
-                 const std::string& version, std::string* bad) {
+bool FromVersion(
+    const google::protobuf::RepeatedPtrField<v1::RecommendedItem>& items,
+    const std::string& version, std::string* bad) {
   auto it = kPrefix.find(version);
   if (it == kPrefix.end()) {
     *bad = absl::StrCat("unknown version '", version, "'");
@@ -129,8 +133,9 @@ class VariantModelsTest : public ::testing::Test {
       ASSERT_TRUE(dir.ok()) << dir.status();
     }
     features_ = std::make_unique<feature_store::InMemoryFeatureStore>();
-    config_ = recsys::testing::WriteFile(recsys::testing::MakeUniqueDir("variant_models_config"),
-                                         "experiments.textproto", Config("100", "200"));
+    config_ = recsys::testing::WriteFile(
+        recsys::testing::MakeUniqueDir("variant_models_config"),
+        "experiments.textproto", Config("100", "200"));
   }
 
   // Serves the newest version ("300") with at most `max_variant_versions`
@@ -149,15 +154,16 @@ class VariantModelsTest : public ::testing::Test {
     options.metrics = &registry_;
     recommender::StorefrontOptions storefront_options;
     storefront_options.experiments_config = config_;
-    auto served = recsys::testing::StartTestServer(options, models_.get(), features_.get(),
-                                                   storefront_options);
+    auto served = recsys::testing::StartTestServer(
+        options, models_.get(), features_.get(), storefront_options);
     ASSERT_TRUE(served.ok()) << served.status();
     served_ = *std::move(served);
     stub_ = v1::Recommender::NewStub(served_->channel);
     admin_ = v1::Admin::NewStub(served_->channel);
   }
 
-  grpc::Status Recommend(const std::string& user, v1::RecommendProductsResponse* resp,
+  grpc::Status Recommend(const std::string& user,
+                         v1::RecommendProductsResponse* resp,
                          bool with_cart = true) {
     v1::RecommendProductsRequest req;
     req.set_user_id(user);
@@ -174,7 +180,8 @@ class VariantModelsTest : public ::testing::Test {
     return stub_->RecommendProducts(&ctx, req, resp);
   }
 
-  grpc::Status Similar(const std::string& user, v1::SimilarItemsResponse* resp) {
+  grpc::Status Similar(const std::string& user,
+                       v1::SimilarItemsResponse* resp) {
     v1::SimilarItemsRequest req;
     req.set_item_id("anchor");
     req.set_user_id(user);
@@ -195,7 +202,8 @@ class VariantModelsTest : public ::testing::Test {
     v1::ModelInfo info;
     grpc::ClientContext ctx;
     Deadline(&ctx);
-    grpc::Status st = admin_->GetModelInfo(&ctx, v1::GetModelInfoRequest(), &info);
+    grpc::Status st =
+        admin_->GetModelInfo(&ctx, v1::GetModelInfoRequest(), &info);
     EXPECT_TRUE(st.ok()) << st.error_message();
     return info;
   }
@@ -238,7 +246,8 @@ TEST_F(VariantModelsTest, EachVariantIsServedByItsOwnVersion) {
     EXPECT_EQ(cart.model_version(), "300");
     EXPECT_TRUE(cart.assignments().empty());
     ASSERT_EQ(cart.items_size(), 3);
-    EXPECT_TRUE(FromVersion(cart.items(), "300", &bad)) << User(i) << ": " << bad;
+    EXPECT_TRUE(FromVersion(cart.items(), "300", &bad))
+        << User(i) << ": " << bad;
 
     // SimilarItems for the same user: the variant's version.
     v1::SimilarItemsResponse similar;
@@ -289,10 +298,12 @@ TEST_F(VariantModelsTest, AMissingVersionFallsBackToTheDefaultModel) {
       ++fallbacks;
       EXPECT_EQ(feed.model_version(), "300");
       EXPECT_TRUE(resp.meta().model_fallback());
-      EXPECT_TRUE(absl::StrContains(resp.meta().model_fallback_reason(),
-                                    "models/va wants model 999 (no model version '999'"))
+      EXPECT_TRUE(absl::StrContains(
+          resp.meta().model_fallback_reason(),
+          "models/va wants model 999 (no model version '999'"))
           << resp.meta().model_fallback_reason();
-      EXPECT_TRUE(absl::StrContains(resp.meta().model_fallback_reason(), "served by 300"))
+      EXPECT_TRUE(absl::StrContains(resp.meta().model_fallback_reason(),
+                                    "served by 300"))
           << resp.meta().model_fallback_reason();
       v1::SimilarItemsResponse similar;
       ASSERT_TRUE(Similar(User(i), &similar).ok());
@@ -305,16 +316,18 @@ TEST_F(VariantModelsTest, AMissingVersionFallsBackToTheDefaultModel) {
   }
   EXPECT_GT(fallbacks, 5);
   // Counted for the operators.
-  EXPECT_TRUE(absl::StrContains(registry_.Exposition(),
-                                absl::StrCat("recsys_fallbacks_total{kind=\"model_version\"} ",
-                                             2 * fallbacks)))
+  EXPECT_TRUE(absl::StrContains(
+      registry_.Exposition(),
+      absl::StrCat("recsys_fallbacks_total{kind=\"model_version\"} ",
+                   2 * fallbacks)))
       << registry_.Exposition();
   // Reported by GetModelInfo.
   const v1::ModelInfo info = Info();
   ASSERT_EQ(info.variant_versions_size(), 2);
   EXPECT_EQ(info.variant_versions(0).version(), "999");
   EXPECT_FALSE(info.variant_versions(0).loaded());
-  EXPECT_TRUE(absl::StrContains(info.variant_versions(0).error(), "no model version '999'"))
+  EXPECT_TRUE(absl::StrContains(info.variant_versions(0).error(),
+                                "no model version '999'"))
       << info.variant_versions(0).error();
   EXPECT_TRUE(info.variant_versions(1).loaded());
 }
@@ -325,7 +338,8 @@ TEST_F(VariantModelsTest, ABrokenVersionFallsBack) {
   const v1::ModelInfo info = Info();
   ASSERT_EQ(info.variant_versions_size(), 2);
   EXPECT_FALSE(info.variant_versions(0).loaded());
-  EXPECT_TRUE(absl::StrContains(info.variant_versions(0).error(), "user_vectors"))
+  EXPECT_TRUE(
+      absl::StrContains(info.variant_versions(0).error(), "user_vectors"))
       << info.variant_versions(0).error();
   EXPECT_TRUE(info.variant_versions(1).loaded());
   int fallbacks = 0;
@@ -348,7 +362,8 @@ TEST_F(VariantModelsTest, VersionsOverTheBoundFallBack) {
   ASSERT_EQ(info.variant_versions_size(), 2);
   EXPECT_TRUE(info.variant_versions(0).loaded());
   EXPECT_FALSE(info.variant_versions(1).loaded());
-  EXPECT_TRUE(absl::StrContains(info.variant_versions(1).error(), "over the bound of 1"))
+  EXPECT_TRUE(absl::StrContains(info.variant_versions(1).error(),
+                                "over the bound of 1"))
       << info.variant_versions(1).error();
   int fallbacks = 0;
   for (int i = 0; i < 30; ++i) {
@@ -391,14 +406,17 @@ TEST_F(VariantModelsTest, ConfigReloadsSwitchVersionsWithNoFailedCall) {
         Deadline(&ctx);
         grpc::Status st = stub->RecommendProducts(&ctx, req, &resp);
         answered.fetch_add(1);
-        if (!st.ok() || resp.slots_size() != 2 || resp.meta().model_fallback()) {
+        if (!st.ok() || resp.slots_size() != 2 ||
+            resp.meta().model_fallback()) {
           failed.fetch_add(1);
-          ADD_FAILURE() << st.error_message() << " " << resp.meta().model_fallback_reason();
+          ADD_FAILURE() << st.error_message() << " "
+                        << resp.meta().model_fallback_reason();
           continue;
         }
         std::string bad;
         for (const v1::SlotResult& s : resp.slots()) {
-          if (!FromVersion(s.items(), s.model_version(), &bad)) inconsistent.fetch_add(1);
+          if (!FromVersion(s.items(), s.model_version(), &bad))
+            inconsistent.fetch_add(1);
         }
         if (resp.slots(1).model_version() != "300") inconsistent.fetch_add(1);
         absl::MutexLock lock(&mu);
@@ -409,7 +427,8 @@ TEST_F(VariantModelsTest, ConfigReloadsSwitchVersionsWithNoFailedCall) {
   }
   auto wait_for_answers = [&] {
     const int64_t target = answered.load() + 40;
-    while (answered.load() < target) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (answered.load() < target)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
   };
   const std::vector<std::pair<std::string, std::string>> configs = {
       {"200", "100"}, {"100", "300"}, {"100", "200"}, {"200", "100"}};
@@ -422,7 +441,8 @@ TEST_F(VariantModelsTest, ConfigReloadsSwitchVersionsWithNoFailedCall) {
     ASSERT_EQ(info.variant_versions_size(), 2);
     EXPECT_EQ(info.variant_versions(0).version(), a);
     EXPECT_EQ(info.variant_versions(1).version(), b);
-    EXPECT_TRUE(info.variant_versions(0).loaded() && info.variant_versions(1).loaded());
+    EXPECT_TRUE(info.variant_versions(0).loaded() &&
+                info.variant_versions(1).loaded());
   }
   wait_for_answers();
   stop.store(true);
@@ -430,12 +450,14 @@ TEST_F(VariantModelsTest, ConfigReloadsSwitchVersionsWithNoFailedCall) {
   EXPECT_EQ(failed.load(), 0);
   EXPECT_EQ(inconsistent.load(), 0);
   // Both variants were served by both of their versions along the way.
-  for (const char* s : {"va@100", "va@200", "vb@100", "vb@200", "vb@300", "control@300"}) {
+  for (const char* s :
+       {"va@100", "va@200", "vb@100", "vb@200", "vb@300", "control@300"}) {
     EXPECT_TRUE(seen.contains(s)) << s;
   }
-  std::printf("config reloads under load: %zu reloads, %lld RPCs, %lld failed\n",
-              configs.size(), static_cast<long long>(answered.load()),
-              static_cast<long long>(failed.load()));
+  std::printf(
+      "config reloads under load: %zu reloads, %lld RPCs, %lld failed\n",
+      configs.size(), static_cast<long long>(answered.load()),
+      static_cast<long long>(failed.load()));
 }
 
 }  // namespace
