@@ -100,8 +100,8 @@ ABSL_FLAG(bool, force, false,
 ABSL_FLAG(int, keep_versions, kNightly.keep_versions,
           "Published (and refused) versions kept; older ones are removed.");
 ABSL_FLAG(std::string, experiments_config, "",
-          "The server's experiments config (recsys.v1.ExperimentsConfig, text format): "
-          "the model versions its variants name are never pruned.");
+          "The server's experiments config (recsys.v1.ExperimentsConfig, text "
+          "format): the model versions its variants name are never pruned.");
 ABSL_FLAG(std::vector<std::string>, keep_model_versions, {},
           "Comma-separated published versions never pruned.");
 // Redis.
@@ -192,14 +192,16 @@ int main(int argc, char** argv) {
   options.keep_versions = absl::GetFlag(FLAGS_keep_versions);
   options.keep_pinned = absl::GetFlag(FLAGS_keep_model_versions);
   if (!absl::GetFlag(FLAGS_experiments_config).empty()) {
-    auto plan = recsys::experiments::ExperimentPlan::Load(absl::GetFlag(FLAGS_experiments_config));
+    auto plan = recsys::experiments::ExperimentPlan::Load(
+        absl::GetFlag(FLAGS_experiments_config));
     if (!plan.ok()) {
       return Usage(absl::InvalidArgumentError(
           absl::StrCat("--experiments_config: ", plan.status().message())));
     }
     for (const auto& experiment : (*plan)->experiments()) {
       for (const recsys::experiments::Variant& v : experiment->variants) {
-        if (!v.model_version.empty()) options.keep_pinned.push_back(v.model_version);
+        if (!v.model_version.empty())
+          options.keep_pinned.push_back(v.model_version);
       }
     }
   }

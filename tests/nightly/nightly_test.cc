@@ -273,17 +273,16 @@ TEST_F(NightlyTest, PruneKeepsTheVersionsExperimentVariantsServe) {
   const std::string config = recsys::testing::WriteFile(
       *dir_, "pinned_experiments.textproto",
       absl::StrCat(R"pb(
-        layers {
-          name: "home"
-          experiments {
-            name: "models"
-            traffic_share: 1
-            slots: "homepage_feed"
-            variants { name: "control" share: 0.5 }
-            variants { name: "old" share: 0.5 model_version: ")pb",
-                   base, R"pb(" }
+                     layers {
+                       name: "home"
+                       experiments { name: "models" traffic_share: 1
+                                     slots: "homepage_feed"
+                                     variants { name: "control" share: 0.5 }
+                                     variants { name: "old" share: 0.5
+                                                model_version: ")pb",
+                   base, R"pb(                              " }
           }
-        })pb"));
+                                                            })pb"));
   ASSERT_EQ(RunNightly(*dir_ + "/new", root, "",
                        "--keep_versions=1 --experiments_config=" + config, log),
             0)
@@ -304,7 +303,8 @@ TEST_F(NightlyTest, PruneKeepsTheVersionsExperimentVariantsServe) {
   EXPECT_NE(RunNightly(*dir_ + "/new", root, "",
                        "--keep_versions=1 --experiments_config=" + bad, log),
             0);
-  EXPECT_TRUE(absl::StrContains(ReadAll(log), "--experiments_config")) << ReadAll(log);
+  EXPECT_TRUE(absl::StrContains(ReadAll(log), "--experiments_config"))
+      << ReadAll(log);
   EXPECT_EQ(Versions(root), after);
   // Without a pin, the base goes.
   ASSERT_EQ(RunNightly(*dir_ + "/new", root, "", "--keep_versions=1", log), 0)
