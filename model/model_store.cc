@@ -208,26 +208,25 @@ std::vector<VariantVersion> ModelStore::SetVariantVersions(
         v.version.find_first_not_of("0123456789") != std::string::npos) {
       v.status = absl::InvalidArgumentError(absl::StrCat(
           "'", v.version, "' is not a model version (decimal digits)"));
-    } else if (count >= options_.max_variant_versions) {
-      v.status = absl::ResourceExhaustedError(absl::StrCat(
-          "over the bound of ", options_.max_variant_versions,
-          " model versions beside the served one (--max_variant_models)"));
     } else {
       for (const auto& bundle : held) {
         if (bundle->version() == v.version) v.bundle = bundle;
       }
-      if (v.bundle == nullptr) {
-        if (std::find(available.begin(), available.end(), v.version) ==
-            available.end()) {
-          v.status = absl::NotFoundError(absl::StrCat(
-              "no model version '", v.version, "' under ", options_.root));
+      if (v.bundle == nullptr && std::find(available.begin(), available.end(),
+                                           v.version) == available.end()) {
+        v.status = absl::NotFoundError(absl::StrCat(
+            "no model version '", v.version, "' under ", options_.root));
+      } else if (count >= options_.max_variant_versions) {
+        v.bundle = nullptr;
+        v.status = absl::ResourceExhaustedError(absl::StrCat(
+            "over the bound of ", options_.max_variant_versions,
+            " model versions beside the served one (--max_variant_models)"));
+      } else if (v.bundle == nullptr) {
+        auto loaded = LoadVersion(v.version);
+        if (loaded.ok()) {
+          v.bundle = *std::move(loaded);
         } else {
-          auto loaded = LoadVersion(v.version);
-          if (loaded.ok()) {
-            v.bundle = *std::move(loaded);
-          } else {
-            v.status = absl::FailedPreconditionError(loaded.status().message());
-          }
+          v.status = absl::FailedPreconditionError(loaded.status().message());
         }
       }
       if (v.bundle != nullptr) ++count;

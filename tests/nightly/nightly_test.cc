@@ -272,17 +272,11 @@ TEST_F(NightlyTest, PruneKeepsTheVersionsExperimentVariantsServe) {
   // A variant serves the base version: pruning to one version keeps it.
   const std::string config = recsys::testing::WriteFile(
       *dir_, "pinned_experiments.textproto",
-      absl::StrCat(R"pb(
-                     layers {
-                       name: "home"
-                       experiments { name: "models" traffic_share: 1
-                                     slots: "homepage_feed"
-                                     variants { name: "control" share: 0.5 }
-                                     variants { name: "old" share: 0.5
-                                                model_version: ")pb",
-                   base, R"pb(                              " }
-          }
-                                                            })pb"));
+      absl::StrCat("layers { name: \"home\" experiments { name: \"models\" "
+                   "traffic_share: 1 slots: \"homepage_feed\" "
+                   "variants { name: \"control\" share: 0.5 } "
+                   "variants { name: \"old\" share: 0.5 model_version: \"",
+                   base, "\" } } }"));
   ASSERT_EQ(RunNightly(*dir_ + "/new", root, "",
                        "--keep_versions=1 --experiments_config=" + config, log),
             0)
