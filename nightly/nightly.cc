@@ -433,6 +433,11 @@ absl::StatusOr<NightlyResult> RunNightly(const NightlyOptions& options) {
     }
     for (size_t i = options.keep_versions; i < published.size(); ++i) {
       if (published[i] == newest_valid) continue;
+      if (std::find(options.keep_pinned.begin(), options.keep_pinned.end(),
+                    published[i]) != options.keep_pinned.end()) {
+        log(absl::StrCat("prune: keeping ", published[i], " (pinned)"));
+        continue;
+      }
       RECSYS_RETURN_IF_ERROR(RemoveVersion(root, published[i]));
       result.pruned.push_back(published[i]);
     }

@@ -23,7 +23,8 @@
 //   audiences  `audience_command` through /bin/sh, with RECSYS_MODEL_VERSION
 //              and RECSYS_MODEL_DIR in its environment, when set.
 //   prune      keeps the newest keep_versions published versions (and the
-//              newest valid one) and the newest keep_versions refused ones.
+//              newest valid one, and every version in keep_pinned) and the
+//              newest keep_versions refused ones.
 //   report     summary line and textfile.
 //
 // Idempotent: a rerun after a crash at any point finishes the same run. The
@@ -73,6 +74,10 @@ struct NightlyOptions {
   // Published versions kept by the prune step (>= 1); the newest valid
   // version is always kept. Refused versions: the same number.
   int keep_versions = 5;
+  // Published versions never pruned, whatever their age: the model
+  // versions that experiment variants serve (recsys_nightly
+  // --experiments_config, --keep_model_versions).
+  std::vector<std::string> keep_pinned;
   // Stores refreshed after publishing (null: no refresh). Not owned; must
   // outlive the call.
   feature_store::FeatureStore* store = nullptr;

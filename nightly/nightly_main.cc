@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -24,6 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "common/log.h"
 #include "evaluation/gate.h"
+#include "experiments/experiment_plan.h"
 #include "feature_store/redis_feature_store.h"
 #include "marketing/coupons.h"
 #include "marketing/segment_store.h"
@@ -97,6 +99,11 @@ ABSL_FLAG(bool, force, false,
           "Publish even when the gate refuses (recorded as 'forced').");
 ABSL_FLAG(int, keep_versions, kNightly.keep_versions,
           "Published (and refused) versions kept; older ones are removed.");
+ABSL_FLAG(std::string, experiments_config, "",
+          "The server's experiments config (recsys.v1.ExperimentsConfig, text "
+          "format): the model versions its variants name are never pruned.");
+ABSL_FLAG(std::vector<std::string>, keep_model_versions, {},
+          "Comma-separated published versions never pruned.");
 // Redis.
 ABSL_FLAG(
     std::string, redis, "",
@@ -184,6 +191,21 @@ int main(int argc, char** argv) {
   options.gate.threads = t.als.threads;
   options.force = absl::GetFlag(FLAGS_force);
   options.keep_versions = absl::GetFlag(FLAGS_keep_versions);
+  options.keep_pinned = absl::GetFlag(FLAGS_keep_model_versions);
+  if (!absl::GetFlag(FLAGS_experiments_config).empty()) {
+    auto plan = recsys::experiments::ExperimentPlan::Load(
+        absl::GetFlag(FLAGS_experiments_config));
+    if (!plan.ok()) {
+      return Usage(absl::InvalidArgumentError(
+          absl::StrCat("--experiments_config: ", plan.status().message())));
+    }
+    for (const auto& experiment : (*plan)->experiments()) {
+      for (const recsys::experiments::Variant& v : experiment->variants) {
+        if (!v.model_version.empty())
+          options.keep_pinned.push_back(v.model_version);
+      }
+    }
+  }
   options.audience_command = absl::GetFlag(FLAGS_audience_command);
   options.textfile = absl::GetFlag(FLAGS_textfile);
   options.log = [](absl::string_view line) { recsys::LogInfo(line); };

@@ -68,30 +68,38 @@ void FillPreSpend(const model::ModelBundle& bundle, const feature_store::Feature
   }
 }
 
+// REQUIRES: every other configuration being loaded has validated (the
+// model store is given the variants' versions).
 absl::StatusOr<std::shared_ptr<const ExperimentVariants>> LoadExperiments(
-    const std::string& path) {
+    const std::string& path, model::ModelStore* models) {
   RECSYS_ASSIGN_OR_RETURN(std::shared_ptr<const experiments::ExperimentPlan> plan,
                           experiments::ExperimentPlan::Load(path));
-  return ExperimentVariants::Compile(std::move(plan));
+  return ExperimentVariants::Compile(std::move(plan), models);
 }
 
 }  // namespace
 
-Storefront::Storefront(const StorefrontOptions& options, const model::ModelStore* models,
-                       feature_store::FeatureStore* features, const CouponEventSink* coupons,
-                       experiments::PlanHolder* plans, experiments::CounterStore* counters)
+Storefront::Storefront(const StorefrontOptions& options,
+                       model::ModelStore* models,
+                       feature_store::FeatureStore* features,
+                       const CouponEventSink* coupons,
+                       experiments::PlanHolder* plans,
+                       experiments::CounterStore* counters)
     : options_(options),
       models_(models),
       features_(features),
       coupons_(coupons),
-      recommender_(std::make_unique<Recommender>(models, features, options.recommender)),
-      own_plans_(plans == nullptr ? std::make_unique<experiments::PlanHolder>() : nullptr),
-      own_counters_(counters == nullptr ? experiments::NewInMemoryCounterStore() : nullptr),
+      recommender_(
+          std::make_unique<Recommender>(models, features, options.recommender)),
+      own_plans_(plans == nullptr ? std::make_unique<experiments::PlanHolder>()
+                                  : nullptr),
+      own_counters_(counters == nullptr ? experiments::NewInMemoryCounterStore()
+                                        : nullptr),
       plans_(plans != nullptr ? plans : own_plans_.get()),
       counters_(counters != nullptr ? counters : own_counters_.get()) {}
 
 absl::StatusOr<std::unique_ptr<Storefront>> Storefront::Create(
-    const StorefrontOptions& options, const model::ModelStore* models,
+    const StorefrontOptions& options, model::ModelStore* models,
     feature_store::FeatureStore* features, const CouponEventSink* coupons,
     experiments::PlanHolder* plans, experiments::CounterStore* counters) {
   std::unique_ptr<Storefront> s(
@@ -102,7 +110,7 @@ absl::StatusOr<std::unique_ptr<Storefront>> Storefront::Create(
     s->recommender_->SetSlotPlan(*std::move(plan));
   }
   if (!options.experiments_config.empty()) {
-    auto variants = LoadExperiments(options.experiments_config);
+    auto variants = LoadExperiments(options.experiments_config, models);
     if (!variants.ok()) return variants.status();
     s->plans_->Set((*variants)->shared_plan());
     s->recommender_->SetExperiments(*std::move(variants));
@@ -124,7 +132,7 @@ absl::Status Storefront::ReloadSlotConfig() {
   }
   absl::StatusOr<std::shared_ptr<const ExperimentVariants>> variants;
   if (!options_.experiments_config.empty()) {
-    variants = LoadExperiments(options_.experiments_config);
+    variants = LoadExperiments(options_.experiments_config, models_);
     if (!variants.ok()) {
       LogError(absl::StrCat("experiments config rejected, keeping the served one: ",
                             variants.status().message()));

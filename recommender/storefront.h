@@ -128,11 +128,15 @@ class Storefront {
   // events are then refused per event. `plans`, when given, receives every
   // experiments plan the Storefront serves (for the marketing engine);
   // `counters` counts attributed events (null: an in-memory store of the
-  // Storefront's own).
+  // Storefront's own). `models` is asked to hold the model versions the
+  // experiments' variants name (ExperimentVariants::Compile), at creation
+  // and on every ReloadSlotConfig.
   static absl::StatusOr<std::unique_ptr<Storefront>> Create(
-      const StorefrontOptions& options, const model::ModelStore* models,
-      feature_store::FeatureStore* features, const CouponEventSink* coupons = nullptr,
-      experiments::PlanHolder* plans = nullptr, experiments::CounterStore* counters = nullptr);
+      const StorefrontOptions& options, model::ModelStore* models,
+      feature_store::FeatureStore* features,
+      const CouponEventSink* coupons = nullptr,
+      experiments::PlanHolder* plans = nullptr,
+      experiments::CounterStore* counters = nullptr);
 
   // Sets the observer of stored item events (borrowed; must outlive the
   // Storefront; null: none). Call before serving: not synchronized with
@@ -168,7 +172,11 @@ class Storefront {
 
   // Re-reads options.slots_config and options.experiments_config (no-op
   // without them). InvalidArgument naming the field, and both served
-  // configurations kept, when either file is bad.
+  // configurations kept, when either file is bad. Once both are valid, the
+  // model store is given the variants' model versions (loading new ones,
+  // dropping those no longer named) before the new plan is served; a
+  // version it cannot hold is logged and its variants fall back to the
+  // default model, never refusing the config.
   absl::Status ReloadSlotConfig();
 
   // The served experiments plan (never null) and the counters.
@@ -178,9 +186,10 @@ class Storefront {
   const experiments::CounterStore& counters() const { return *counters_; }
 
  private:
-  Storefront(const StorefrontOptions& options, const model::ModelStore* models,
-             feature_store::FeatureStore* features, const CouponEventSink* coupons,
-             experiments::PlanHolder* plans, experiments::CounterStore* counters);
+  Storefront(const StorefrontOptions& options, model::ModelStore* models,
+             feature_store::FeatureStore* features,
+             const CouponEventSink* coupons, experiments::PlanHolder* plans,
+             experiments::CounterStore* counters);
 
   // Hands the stored item events (those of `item_events` whose index is not
   // in `rejected`) to observer_.
@@ -195,7 +204,7 @@ class Storefront {
                                const std::vector<bool>& stored, absl::Time deadline) const;
 
   const StorefrontOptions options_;
-  const model::ModelStore* const models_;
+  model::ModelStore* const models_;
   feature_store::FeatureStore* const features_;
   const CouponEventSink* const coupons_;
   const EventObserver* observer_ = nullptr;

@@ -89,6 +89,12 @@ ABSL_FLAG(absl::Duration, event_dedup_window, recsys::feature_store::kDefaultEve
           "(whole seconds, at least 1s). Costs Redis memory per event in the window "
           "(docs/redis_keys.md).");
 ABSL_FLAG(int, poll_seconds, 30, "Seconds between checks for a newer model (0: never).");
+ABSL_FLAG(
+    int, max_variant_models,
+    recsys::model::ModelStoreOptions().max_variant_versions,
+    "Most model versions held beside the served one for experiment variants "
+    "(Variant.model_version); each costs about one model's memory. Variants "
+    "whose version is over the bound are served by the default model.");
 ABSL_FLAG(int, max_threads, 32,
           "Maximum gRPC sync server threads: FindAudience streams, and every call with "
           "--callback_api=false.");
@@ -221,6 +227,12 @@ int main(int argc, char** argv) {
   model::ModelStoreOptions store_options;
   store_options.root = absl::GetFlag(FLAGS_model_root);
   store_options.poll_interval = absl::Seconds(absl::GetFlag(FLAGS_poll_seconds));
+  store_options.max_variant_versions = absl::GetFlag(FLAGS_max_variant_models);
+  if (store_options.max_variant_versions < 0) {
+    LogError(absl::StrCat("--max_variant_models: must be >= 0, got ",
+                          store_options.max_variant_versions));
+    return 1;
+  }
   auto models = model::ModelStore::Create(store_options);
   if (!models.ok()) {
     LogError(absl::StrCat("cannot load a model: ", models.status().ToString()));

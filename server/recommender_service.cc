@@ -51,6 +51,8 @@ void ToProto(const AnswerMeta& meta, v1::ResponseMeta* out) {
   out->set_model_version(meta.model_version);
   out->set_degraded(meta.degraded);
   out->set_degraded_reason(meta.degraded_reason);
+  out->set_model_fallback(meta.model_fallback);
+  out->set_model_fallback_reason(meta.model_fallback_reason);
 }
 
 void ToProto(const ScoredItem& item, v1::RecommendedItem* out) {
@@ -199,6 +201,7 @@ grpc::Status RecommenderService::DoRecommendProducts(absl::Time deadline,
     out->set_name(slot.name);
     for (const auto& item : slot.items) ToProto(item, out->add_items());
     out->set_recommendation_id(slot.recommendation_id);
+    out->set_model_version(slot.model_version);
     ToProto(slot.assignments, out->mutable_assignments());
   }
   ToProto(answer->meta, response->mutable_meta());
@@ -491,6 +494,18 @@ grpc::Status AdminService::DoGetModelInfo(absl::Time deadline, const v1::GetMode
     out->set_version(r.version);
     out->set_reason(r.reason);
     out->set_rejected_unix(absl::ToUnixSeconds(r.rejected_at));
+  }
+  for (const model::VariantVersion& v : models_->VariantVersions()) {
+    v1::VariantModelVersion* out = response->add_variant_versions();
+    out->set_version(v.version);
+    for (const std::string& user : v.used_by) out->add_used_by(user);
+    out->set_loaded(v.bundle != nullptr);
+    out->set_error(std::string(v.status.message()));
+    if (v.bundle != nullptr) {
+      out->set_loaded_unix(absl::ToUnixSeconds(v.bundle->loaded_at()));
+      out->set_num_users(v.bundle->num_users());
+      out->set_num_items(v.bundle->num_items());
+    }
   }
   response->set_feature_store(features_->Describe());
   const absl::Time ping_deadline = std::min(deadline, absl::Now() + absl::Milliseconds(200));

@@ -120,7 +120,8 @@ ServerMetrics::ServerMetrics(metrics::Registry* registry)
           "Storefront answers that used a fallback: cold_start (no user "
           "vector: popular and trending items), fold_in (user vector folded "
           "in from live activity), popular_fill (popular items filled a "
-          "slot).",
+          "slot), model_version (an experiment variant's model version is "
+          "not held: the default model answered).",
           {"kind"})) {
   other_.service = "other";
   other_.method = "other";
@@ -152,6 +153,7 @@ ServerMetrics::ServerMetrics(metrics::Registry* registry)
   cold_start_ = fallbacks_->Get({"cold_start"});
   fold_in_ = fallbacks_->Get({"fold_in"});
   popular_fill_ = fallbacks_->Get({"popular_fill"});
+  model_version_ = fallbacks_->Get({"model_version"});
   for (const char* method : kAnswerMethods) {
     for (const char* reason : kDegradedReasons) {
       degraded_by_.emplace(absl::StrCat(method, "/", reason),
@@ -210,6 +212,7 @@ void ServerMetrics::RecordAnswer(absl::string_view method,
   if (meta.cold_start) cold_start_->Increment();
   if (meta.folded_in) fold_in_->Increment();
   if (meta.popular_filled > 0) popular_fill_->Increment();
+  if (meta.model_fallback) model_version_->Increment();
 }
 
 void ServerMetrics::RecordMarketingAnswer(

@@ -170,6 +170,7 @@ class ServerMetrics {
   metrics::Counter* cold_start_;
   metrics::Counter* fold_in_;
   metrics::Counter* popular_fill_;
+  metrics::Counter* model_version_;
   // "method/reason" -> child of degraded_, for the answering methods.
   absl::flat_hash_map<std::string, metrics::Counter*> degraded_by_;
   absl::flat_hash_map<std::string, std::unique_ptr<MethodSeries>> methods_;

@@ -550,6 +550,15 @@ class Cli {
       std::printf("rejected        %s at %s: %s\n", r.version().c_str(),
                   FormatTime(r.rejected_unix()).c_str(), r.reason().c_str());
     }
+    for (const v1::VariantModelVersion& v : resp.variant_versions()) {
+      const std::string state =
+          v.loaded() ? absl::StrCat("loaded ", FormatTime(v.loaded_unix()),
+                                    ", ", v.num_users(), " x ", v.num_items())
+                     : absl::StrCat("NOT LOADED (", v.error(),
+                                    "): default model serves");
+      std::printf("variant model   %s for %s: %s\n", v.version().c_str(),
+                  absl::StrJoin(v.used_by(), ", ").c_str(), state.c_str());
+    }
     return 0;
   }
 

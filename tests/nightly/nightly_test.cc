@@ -260,6 +260,52 @@ TEST_F(NightlyTest, PublishesLoadsRedisAndReportsThenARerunChangesNothing) {
   EXPECT_TRUE(absl::StrContains(ReadAll(log), " pruned=1 ")) << ReadAll(log);
 }
 
+TEST_F(NightlyTest, PruneKeepsTheVersionsExperimentVariantsServe) {
+  const std::string root = CopyBase("pinned");
+  const std::string log = *dir_ + "/pinned.log";
+  const std::vector<std::string> before = Versions(root);
+  ASSERT_EQ(before.size(), 1u);
+  const std::string base = before[0];
+  ASSERT_EQ(RunNightly(*dir_ + "/new", root, "", "", log), 0) << ReadAll(log);
+  const std::vector<std::string> after = Versions(root);
+  ASSERT_EQ(after.size(), 2u) << ReadAll(log);
+  // A variant serves the base version: pruning to one version keeps it.
+  const std::string config = recsys::testing::WriteFile(
+      *dir_, "pinned_experiments.textproto",
+      absl::StrCat("layers { name: \"home\" experiments { name: \"models\" "
+                   "traffic_share: 1 slots: \"homepage_feed\" "
+                   "variants { name: \"control\" share: 0.5 } "
+                   "variants { name: \"old\" share: 0.5 model_version: \"",
+                   base, "\" } } }"));
+  ASSERT_EQ(RunNightly(*dir_ + "/new", root, "",
+                       "--keep_versions=1 --experiments_config=" + config, log),
+            0)
+      << ReadAll(log);
+  EXPECT_EQ(Versions(root), after);
+  EXPECT_TRUE(absl::StrContains(ReadAll(log), " pruned=0 ")) << ReadAll(log);
+  EXPECT_TRUE(absl::StrContains(ReadAll(log), "keeping " + base + " (pinned)"))
+      << ReadAll(log);
+  // --keep_model_versions pins it too.
+  ASSERT_EQ(RunNightly(*dir_ + "/new", root, "",
+                       "--keep_versions=1 --keep_model_versions=" + base, log),
+            0)
+      << ReadAll(log);
+  EXPECT_EQ(Versions(root), after);
+  // A bad experiments config stops the job before anything is pruned.
+  const std::string bad = recsys::testing::WriteFile(
+      *dir_, "bad_experiments.textproto", "layers { name: \"a b\" }");
+  EXPECT_NE(RunNightly(*dir_ + "/new", root, "",
+                       "--keep_versions=1 --experiments_config=" + bad, log),
+            0);
+  EXPECT_TRUE(absl::StrContains(ReadAll(log), "--experiments_config"))
+      << ReadAll(log);
+  EXPECT_EQ(Versions(root), after);
+  // Without a pin, the base goes.
+  ASSERT_EQ(RunNightly(*dir_ + "/new", root, "", "--keep_versions=1", log), 0)
+      << ReadAll(log);
+  EXPECT_EQ(Versions(root), std::vector<std::string>({after[0]}));
+}
+
 TEST_F(NightlyTest, ACrashAtAnyStepThenARerunEndsAsOneCleanRun) {
   // The reference: one clean run.
   const std::string ref_root = CopyBase("ref");
