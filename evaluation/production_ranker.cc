@@ -217,6 +217,8 @@ absl::StatusOr<std::unique_ptr<Model>> NewTunedRankerModel(
   ModelParams params = IalsParams(ials);
   params.emplace_back("validation_days", absl::StrCat(days));
   params.emplace_back("tuned", outcome.report.candidates(outcome.report.chosen()).spec());
+  params.emplace_back("tuned_new",
+                      outcome.report.candidates(outcome.report.chosen_new()).spec());
   params.emplace_back("serve_all", std::string(model::RankerServeName(weights.serve_all)));
   params.emplace_back("serve_new", std::string(model::RankerServeName(weights.serve_new)));
   for (auto& p : RankerParams(weights, options.vector_candidates)) params.push_back(std::move(p));

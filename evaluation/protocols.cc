@@ -212,6 +212,8 @@ absl::StatusOr<ProtocolOutput> RunSplitProtocol(
         fit_json.Set("tuning",
                      Json::Object()
                          .Set("chosen", fit.tuning.candidates(fit.tuning.chosen()).spec())
+                         .Set("chosen_new",
+                              fit.tuning.candidates(fit.tuning.chosen_new()).spec())
                          .Set("budget_seconds", fit.tuning.budget_seconds())
                          .Set("seconds", fit.tuning.seconds())
                          .Set("candidates", std::move(candidates))
@@ -221,17 +223,24 @@ absl::StatusOr<ProtocolOutput> RunSplitProtocol(
                                            .Set("ranker_all", g.ranker_all())
                                            .Set("popularity_all", g.popularity_all())
                                            .Set("buy_again_all", g.buy_again_all())
+                                           .Set("vector_all", g.vector_all())
+                                           .Set("neighbors_all", g.neighbors_all())
                                            .Set("ranker_new", g.ranker_new())
-                                           .Set("popularity_new", g.popularity_new())));
+                                           .Set("popularity_new", g.popularity_new())
+                                           .Set("vector_new", g.vector_new())
+                                           .Set("neighbors_new", g.neighbors_new())));
         Log(options.log,
-            absl::StrFormat("ranker tuned: chose %s; guard serves all items: %s, new items: %s "
-                            "(validation R@20 all: ranker %.4f, popularity %.4f, buy_again %.4f; "
-                            "new: ranker %.4f, popularity %.4f)",
+            absl::StrFormat("ranker tuned: chose %s (new items: %s); guard serves all items: "
+                            "%s, new items: %s (validation R@20 all: ranker %.4f, popularity "
+                            "%.4f, buy_again %.4f, vector %.4f, neighbors %.4f; new: ranker "
+                            "%.4f, popularity %.4f, vector %.4f, neighbors %.4f)",
                             fit.tuning.candidates(fit.tuning.chosen()).spec(),
+                            fit.tuning.candidates(fit.tuning.chosen_new()).spec(),
                             model::RankerServeName(fit.weights.serve_all),
                             model::RankerServeName(fit.weights.serve_new), g.ranker_all(),
-                            g.popularity_all(), g.buy_again_all(), g.ranker_new(),
-                            g.popularity_new()));
+                            g.popularity_all(), g.buy_again_all(), g.vector_all(),
+                            g.neighbors_all(), g.ranker_new(), g.popularity_new(),
+                            g.vector_new(), g.neighbors_new()));
       }
       Log(options.log,
           absl::StrFormat("ranker fit on %s..%s: %d users, %d examples, %d "

@@ -22,7 +22,25 @@ constexpr const char* kFeatureNames[kNumRankerFeatures] = {
     "trending",
 };
 
-constexpr const char* kServeNames[] = {"ranker", "popularity", "buy_again"};
+constexpr const char* kServeNames[] = {"ranker", "popularity", "buy_again", "vector",
+                                       "neighbors"};
+
+// Σ over the user's purchases (in history order, so the float sums do not
+// depend on hash order) of the similarity of each kept neighbour.
+absl::flat_hash_map<int32_t, float> NeighbourScores(const RankerItemStats& stats,
+                                                    absl::Span<const HistoryEntry> history) {
+  absl::flat_hash_map<int32_t, float> knn;
+  if (stats.neighbor_indptr.empty()) return knn;
+  const int32_t num_items = static_cast<int32_t>(stats.neighbor_indptr.size()) - 1;
+  for (const HistoryEntry& h : history) {
+    const int32_t item = h.item;
+    if (item < 0 || item >= num_items) continue;
+    for (int64_t k = stats.neighbor_indptr[item]; k < stats.neighbor_indptr[item + 1]; ++k) {
+      knn[stats.neighbor_items[k]] += stats.neighbor_sims[k];
+    }
+  }
+  return knn;
+}
 
 void WeightsToMap(const std::array<float, kNumRankerFeatures>& w,
                   google::protobuf::Map<std::string, float>* out) {
@@ -65,12 +83,14 @@ absl::string_view RankerFeatureName(int feature) {
 
 absl::string_view RankerServeName(RankerServe serve) {
   const int i = static_cast<int>(serve);
-  return i >= 0 && i < 3 ? kServeNames[i] : "ranker";
+  return i >= 0 && i < 5 ? kServeNames[i] : "ranker";
 }
 
 RankerServe RankerServeFromName(absl::string_view name) {
   if (name == kServeNames[1]) return RankerServe::kPopularity;
   if (name == kServeNames[2]) return RankerServe::kBuyAgain;
+  if (name == kServeNames[3]) return RankerServe::kVector;
+  if (name == kServeNames[4]) return RankerServe::kNeighbors;
   return RankerServe::kRanker;
 }
 
@@ -383,15 +403,7 @@ absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
   // Item neighbours of the history: summed similarity, normalised by the
   // largest sum; the best knn_candidates allowed ones join.
   if (!stats.neighbor_indptr.empty() && !bought.empty() && options.knn_candidates > 0) {
-    absl::flat_hash_map<int32_t, float> knn;
-    // In history order, so the float sums do not depend on hash order.
-    for (const HistoryEntry& h : user.history) {
-      const int32_t item = h.item;
-      if (item < 0 || item >= num_items) continue;
-      for (int64_t k = stats.neighbor_indptr[item]; k < stats.neighbor_indptr[item + 1]; ++k) {
-        knn[stats.neighbor_items[k]] += stats.neighbor_sims[k];
-      }
-    }
+    const absl::flat_hash_map<int32_t, float> knn = NeighbourScores(stats, user.history);
     std::vector<std::pair<float, int32_t>> order;
     order.reserve(knn.size());
     float max_score = 0;
@@ -442,11 +454,48 @@ absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
 namespace {
 
 // The guard's baseline list for one setting.
-std::vector<RankedItem> BaselineList(const RankerModel& model, const RankerUser& user,
-                                     const RankOptions& options, RankerServe serve) {
+absl::StatusOr<std::vector<RankedItem>> BaselineList(const RankerModel& model,
+                                                     const RankerUser& user,
+                                                     const RankOptions& options,
+                                                     RankerServe serve) {
   const RankerItemStats& stats = *model.item_stats;
   const int32_t num_items = static_cast<int32_t>(stats.repeat_rate.size());
   std::vector<RankedItem> out;
+  if (serve == RankerServe::kVector || serve == RankerServe::kNeighbors) {
+    absl::flat_hash_map<int32_t, const HistoryEntry*> bought;
+    for (const HistoryEntry& h : user.history) {
+      if (h.item >= 0 && h.item < num_items) bought[h.item] = &h;
+    }
+    if (serve == RankerServe::kVector) {
+      if (user.vector.empty() || model.index == nullptr) return out;
+      CandidateFilter filter(options.filter, options.include_bought ? nullptr : &bought);
+      SearchOptions search;
+      if (options.filter != nullptr || !options.include_bought) search.filter = &filter;
+      RECSYS_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
+                              model.index->Search(user.vector, options.k, search));
+      for (const Neighbor& n : hits) {
+        const int32_t item = static_cast<int32_t>(n.id);
+        out.push_back({item, n.score, bought.contains(item)});
+      }
+      return out;
+    }
+    std::vector<std::pair<float, int32_t>> order;
+    for (const auto& [item, score] : NeighbourScores(stats, user.history)) {
+      if (!options.include_bought && bought.contains(item)) continue;
+      if (options.filter != nullptr && !options.filter->Allowed(item)) continue;
+      order.push_back({score, item});
+    }
+    const size_t keep = std::min<size_t>(options.k, order.size());
+    std::partial_sort(order.begin(), order.begin() + keep, order.end(),
+                      [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+                        if (a.first != b.first) return a.first > b.first;
+                        return a.second < b.second;
+                      });
+    for (size_t r = 0; r < keep; ++r) {
+      out.push_back({order[r].second, order[r].first, bought.contains(order[r].second)});
+    }
+    return out;
+  }
   if (serve == RankerServe::kBuyAgain) {
     if (!options.include_bought) return out;
     std::vector<const HistoryEntry*> entries;

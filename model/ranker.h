@@ -77,8 +77,17 @@ enum RankerFeature : int {
 };
 
 // What serves a setting: the ranker, or a baseline the guard preferred.
-enum class RankerServe : int { kRanker = 0, kPopularity = 1, kBuyAgain = 2 };
-// "ranker", "popularity", "buy_again".
+// kVector: the nearest items by the user's vector (iALS alone); kNeighbors:
+// the item neighbours of the user's purchases by summed similarity
+// (item-kNN alone).
+enum class RankerServe : int {
+  kRanker = 0,
+  kPopularity = 1,
+  kBuyAgain = 2,
+  kVector = 3,
+  kNeighbors = 4,
+};
+// "ranker", "popularity", "buy_again", "vector", "neighbors".
 absl::string_view RankerServeName(RankerServe serve);
 // Empty text is kRanker; an unknown name is kRanker too (old readers ignore
 // what they do not know).
@@ -269,8 +278,9 @@ absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
 // and history candidates alone). When the
 // weights' guard names a baseline for the setting (serve_all with bought
 // items, serve_new without), that baseline's list is returned instead:
-// popularity (popular_order) or buy-again (the history by events, then the
-// latest purchase). InvalidArgument for a vector of the wrong size or k < 1.
+// popularity (popular_order), buy-again (the history by events, then the
+// latest purchase), vector (the index's nearest items) or neighbours (the
+// summed neighbour similarity of the user's purchases). InvalidArgument for a vector of the wrong size or k < 1.
 absl::StatusOr<std::vector<RankedItem>> RankItems(const RankerModel& model,
                                                   const RankerUser& user,
                                                   const RankOptions& options);

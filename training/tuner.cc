@@ -180,7 +180,7 @@ absl::StatusOr<WindowRecall> ScoreOnWindow(
     absl::Span<const int64_t> history_indptr,
     absl::Span<const model::HistoryEntry> history,
     const std::vector<std::vector<int32_t>>& labels, int64_t now_unix, int k,
-    int vector_candidates, int threads) {
+    int vector_candidates, int threads, bool score_all) {
   std::vector<int32_t> users;
   const int64_t num_users =
       history_indptr.empty() ? 0
@@ -217,6 +217,7 @@ absl::StatusOr<WindowRecall> ScoreOnWindow(
           options.now_unix = now_unix;
           options.vector_candidates = vector_candidates;
           for (bool include : {true, false}) {
+            if (include && !score_all) continue;
             const std::vector<int32_t>& target = include ? t : t_new;
             if (target.empty()) continue;
             options.include_bought = include;
@@ -241,7 +242,7 @@ absl::StatusOr<WindowRecall> ScoreOnWindow(
   WindowRecall r;
   for (size_t i = 0; i < users.size(); ++i) {
     r.all += all[i];
-    ++r.users_all;
+    r.users_all += score_all ? 1 : 0;
     if (fresh[i] >= 0) {
       r.new_items += fresh[i];
       ++r.users_new;
@@ -287,37 +288,54 @@ absl::StatusOr<TuneOutcome> TuneRanker(
       Date(windows.window2_start_unix), Date(windows.end_unix), window_users,
       candidates.size(), options.budget_seconds));
 
-  // Baselines on window 2 (they need no factors).
-  model::RankerWeights popularity_weights, buy_again_weights;
-  popularity_weights.serve_all = popularity_weights.serve_new =
-      model::RankerServe::kPopularity;
-  buy_again_weights.serve_all = model::RankerServe::kBuyAgain;
-  buy_again_weights.serve_new =
-      model::RankerServe::kPopularity;  // unused below
-  model::RankerModel baseline_model = model::MakeRankerModel(
-      nullptr, {}, 0, &parts2.stats, &popularity_weights);
-  RECSYS_ASSIGN_OR_RETURN(
-      WindowRecall popularity,
-      ScoreOnWindow(baseline_model, {}, h2.history_indptr, h2.history,
-                    windows.labels2, windows.window2_start_unix, options.k, 0,
-                    threads));
-  baseline_model.weights = &buy_again_weights;
-  RECSYS_ASSIGN_OR_RETURN(
-      WindowRecall buy_again,
-      ScoreOnWindow(baseline_model, {}, h2.history_indptr, h2.history,
-                    windows.labels2, windows.window2_start_unix, options.k, 0,
-                    threads));
+  // Baselines on window 2 that need no factors.
+  auto serving = [](model::RankerServe serve) {
+    model::RankerWeights w;
+    w.serve_all = w.serve_new = serve;
+    return w;
+  };
+  const model::RankerWeights popularity_weights =
+      serving(model::RankerServe::kPopularity);
+  const model::RankerWeights buy_again_weights =
+      serving(model::RankerServe::kBuyAgain);
+  const model::RankerWeights neighbors_weights =
+      serving(model::RankerServe::kNeighbors);
+  const model::RankerWeights vector_weights =
+      serving(model::RankerServe::kVector);
+  auto score_baseline = [&](const model::RankerWeights& w) {
+    const model::RankerModel m =
+        model::MakeRankerModel(nullptr, {}, 0, &parts2.stats, &w);
+    return ScoreOnWindow(m, {}, h2.history_indptr, h2.history, windows.labels2,
+                         windows.window2_start_unix, options.k, 0, threads);
+  };
+  RECSYS_ASSIGN_OR_RETURN(WindowRecall popularity,
+                          score_baseline(popularity_weights));
+  RECSYS_ASSIGN_OR_RETURN(WindowRecall buy_again,
+                          score_baseline(buy_again_weights));
+  RECSYS_ASSIGN_OR_RETURN(WindowRecall neighbors,
+                          score_baseline(neighbors_weights));
   log(absl::StrFormat(
-      "tune: baselines R@%d all / new: popularity %.4f / %.4f, buy_again %.4f",
-      options.k, popularity.all, popularity.new_items, buy_again.all));
+      "tune: baselines R@%d all / new: popularity %.4f / %.4f, buy_again %.4f, "
+      "neighbors %.4f / %.4f",
+      options.k, popularity.all, popularity.new_items, buy_again.all,
+      neighbors.all, neighbors.new_items));
 
+  // The choice: per configuration, the feature set best on all items and
+  // the weights best on new items (a set's discovery weights or its main
+  // ones); the configuration with the best sum wins.
   struct Best {
     int candidate = -1;
-    RankerFeatureSet set = RankerFeatureSet::kBase;
+    RankerFeatureSet set_all = RankerFeatureSet::kBase;
+    RankerFeatureSet set_new = RankerFeatureSet::kBase;
     bool discovery = false;
     double objective = -1;
-    WindowRecall recall;
-    int report_index = -1;
+    double recall_all = 0;
+    double recall_new = 0;
+    int64_t users_all = 0;
+    int64_t users_new = 0;
+    int entry_all = -1;
+    int entry_new = -1;
+    WindowRecall vector;
     AlsModel als2;
   } best;
   double last_seconds = 0;
@@ -354,6 +372,8 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     std::vector<RankerFitResult> fits;
     std::vector<RankerFeatureSet> fit_sets;
     for (RankerFeatureSet set : sets) {
+      // Configurations after the first try the sets the first preferred.
+      if (c > 0 && set != best.set_all && set != best.set_new) continue;
       fit.feature_set = set;
       fit.discovery = true;
       auto r = FitRankerWeights(*examples, fit);
@@ -368,6 +388,18 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     RECSYS_ASSIGN_OR_RETURN(AlsModel als2, TrainOn(windows.period2, candidate));
     RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<model::VectorIndex> index2,
                             IndexOf(als2, options.index_spec));
+    const model::RankerModel vector_model =
+        model::MakeRankerModel(index2.get(), als2.item_factors, als2.factors,
+                               &parts2.stats, &vector_weights);
+    RECSYS_ASSIGN_OR_RETURN(
+        WindowRecall vector,
+        ScoreOnWindow(vector_model, als2.user_factors, h2.history_indptr,
+                      h2.history, windows.labels2, windows.window2_start_unix,
+                      options.k, 0, threads));
+    int entry_all = -1, entry_new = -1;
+    double best_all = -1, best_new = -1;
+    int64_t users_all = 0, users_new = 0;
+    std::vector<bool> discovery_of(fits.size(), false);
     for (size_t f = 0; f < fits.size(); ++f) {
       model::RankerWeights plain = fits[f].weights;
       plain.has_discovery = false;
@@ -388,33 +420,54 @@ absl::StatusOr<TuneOutcome> TuneRanker(
             ScoreOnWindow(model_d, als2.user_factors, h2.history_indptr,
                           h2.history, windows.labels2,
                           windows.window2_start_unix, options.k,
-                          vector_candidates, threads));
+                          vector_candidates, threads, /*score_all=*/false));
         if (d.new_items > r.new_items) {
           r.new_items = d.new_items;
           discovery = true;
         }
       }
-      const double objective = r.all + r.new_items;
+      discovery_of[f] = discovery;
       recsys::v1::TuningCandidate* entry = report.add_candidates();
       entry->set_spec(absl::StrCat(
           candidate.spec, ",features=", RankerFeatureSetName(fit_sets[f]),
           discovery ? ",discovery" : ""));
       entry->set_recall_all(r.all);
       entry->set_recall_new(r.new_items);
-      entry->set_objective(objective);
-      log(absl::StrFormat("tune: %s: R@%d all %.4f new %.4f objective %.4f",
-                          entry->spec(), options.k, r.all, r.new_items,
-                          objective));
-      if (objective > best.objective) {
-        best.candidate = static_cast<int>(c);
-        best.set = fit_sets[f];
-        best.discovery = discovery;
-        best.objective = objective;
-        best.recall = r;
-        best.report_index = report.candidates_size() - 1;
+      entry->set_objective(r.all + r.new_items);
+      log(absl::StrFormat("tune: %s: R@%d all %.4f new %.4f", entry->spec(),
+                          options.k, r.all, r.new_items));
+      const int index = report.candidates_size() - 1;
+      if (r.all > best_all) {
+        best_all = r.all;
+        entry_all = index;
+        users_all = r.users_all;
+      }
+      if (r.new_items > best_new) {
+        best_new = r.new_items;
+        entry_new = index;
+        users_new = r.users_new;
       }
     }
-    if (best.candidate == static_cast<int>(c)) best.als2 = std::move(als2);
+    log(absl::StrFormat("tune: %s: vector alone R@%d all %.4f new %.4f",
+                        candidate.spec, options.k, vector.all,
+                        vector.new_items));
+    if (entry_all >= 0 && best_all + best_new > best.objective) {
+      const int first =
+          report.candidates_size() - static_cast<int>(fits.size());
+      best.candidate = static_cast<int>(c);
+      best.set_all = fit_sets[entry_all - first];
+      best.set_new = fit_sets[entry_new - first];
+      best.discovery = discovery_of[entry_new - first];
+      best.objective = best_all + best_new;
+      best.recall_all = best_all;
+      best.recall_new = best_new;
+      best.users_all = users_all;
+      best.users_new = users_new;
+      best.entry_all = entry_all;
+      best.entry_new = entry_new;
+      best.vector = vector;
+      best.als2 = std::move(als2);
+    }
     last_seconds = SecondsSince(candidate_start);
     for (int i = report.candidates_size() - static_cast<int>(fits.size());
          i < report.candidates_size(); ++i) {
@@ -425,9 +478,11 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     return absl::FailedPreconditionError(
         "tuner: no candidate could be fit on the window");
   }
-  report.set_chosen(best.report_index);
+  report.set_chosen(best.entry_all);
+  report.set_chosen_new(best.entry_new);
   out.chosen = best.candidate;
-  out.feature_set = best.set;
+  out.feature_set = best.set_all;
+  out.feature_set_new = best.set_new;
   out.discovery = best.discovery;
 
   // Final weights: the choice refit on window 2 (iALS of period 2).
@@ -439,46 +494,77 @@ absl::StatusOr<TuneOutcome> TuneRanker(
                                best.als2.factors, &parts2.stats, nullptr);
     RankerFitOptions fit = options.fit;
     fit.threads = threads;
-    fit.feature_set = best.set;
-    fit.discovery = best.discovery;
     RECSYS_ASSIGN_OR_RETURN(
-        out.fit,
-        FitRanker(model2, best.als2.user_factors, h2.history_indptr, h2.history,
-                  windows.labels2, windows.window2_start_unix, fit));
+        RankerExamples examples,
+        BuildRankerExamples(model2, best.als2.user_factors, h2.history_indptr,
+                            h2.history, windows.labels2,
+                            windows.window2_start_unix, fit));
+    fit.feature_set = best.set_all;
+    fit.discovery = false;
+    RECSYS_ASSIGN_OR_RETURN(out.fit, FitRankerWeights(examples, fit));
+    fit.feature_set = best.set_new;
+    fit.discovery = best.discovery;
+    RECSYS_ASSIGN_OR_RETURN(RankerFitResult fit_new,
+                            FitRankerWeights(examples, fit));
+    out.fit.weights.discovery =
+        best.discovery ? fit_new.weights.discovery : fit_new.weights.w;
+    out.fit.weights.has_discovery = true;
   }
   out.weights = out.fit.weights;
   out.weights.origin = absl::StrCat(
-      "tuned (", report.candidates(best.report_index).spec(),
+      "tuned (all items: ", report.candidates(best.entry_all).spec(),
+      "; new items: ", report.candidates(best.entry_new).spec(),
       "); fit on the window ", Date(windows.window2_start_unix), "..",
       Date(windows.end_unix), " (", out.fit.weights.origin, ")");
 
-  // The guard.
+  // The guard: the best of the ranker and the baselines per setting (the
+  // ranker on ties).
   recsys::v1::RankerGuardReport& guard = out.weights.guard;
   guard.set_k(options.k);
-  guard.set_users_all(best.recall.users_all);
-  guard.set_users_new(best.recall.users_new);
-  guard.set_ranker_all(best.recall.all);
+  guard.set_users_all(best.users_all);
+  guard.set_users_new(best.users_new);
+  guard.set_ranker_all(best.recall_all);
   guard.set_popularity_all(popularity.all);
   guard.set_buy_again_all(buy_again.all);
-  guard.set_ranker_new(best.recall.new_items);
+  guard.set_vector_all(best.vector.all);
+  guard.set_neighbors_all(neighbors.all);
+  guard.set_ranker_new(best.recall_new);
   guard.set_popularity_new(popularity.new_items);
+  guard.set_vector_new(best.vector.new_items);
+  guard.set_neighbors_new(neighbors.new_items);
   if (options.guard) {
-    if (buy_again.all > best.recall.all && buy_again.all >= popularity.all) {
-      out.weights.serve_all = model::RankerServe::kBuyAgain;
-    } else if (popularity.all > best.recall.all) {
-      out.weights.serve_all = model::RankerServe::kPopularity;
-    }
-    if (popularity.new_items > best.recall.new_items) {
-      out.weights.serve_new = model::RankerServe::kPopularity;
-    }
+    auto pick = [](double ranker,
+                   std::initializer_list<std::pair<double, model::RankerServe>>
+                       baselines) {
+      model::RankerServe serve = model::RankerServe::kRanker;
+      double top = ranker;
+      for (const auto& [score, which] : baselines) {
+        if (score > top) {
+          top = score;
+          serve = which;
+        }
+      }
+      return serve;
+    };
+    out.weights.serve_all = pick(
+        best.recall_all, {{buy_again.all, model::RankerServe::kBuyAgain},
+                          {popularity.all, model::RankerServe::kPopularity},
+                          {best.vector.all, model::RankerServe::kVector},
+                          {neighbors.all, model::RankerServe::kNeighbors}});
+    out.weights.serve_new =
+        pick(best.recall_new,
+             {{popularity.new_items, model::RankerServe::kPopularity},
+              {best.vector.new_items, model::RankerServe::kVector},
+              {neighbors.new_items, model::RankerServe::kNeighbors}});
   }
   report.set_seconds(SecondsSince(start));
   log(absl::StrFormat(
-      "tune: chose %s (R@%d all %.4f, new %.4f); guard serves all items: %s, "
-      "new items: %s; "
-      "%.1fs",
-      report.candidates(best.report_index).spec(), options.k, best.recall.all,
-      best.recall.new_items, model::RankerServeName(out.weights.serve_all),
+      "tune: chose %s for all items (R@%d %.4f), %s for new items (%.4f); "
+      "guard serves all "
+      "items: %s, new items: %s; %.1fs",
+      report.candidates(best.entry_all).spec(), options.k, best.recall_all,
+      report.candidates(best.entry_new).spec(), best.recall_new,
+      model::RankerServeName(out.weights.serve_all),
       model::RankerServeName(out.weights.serve_new), report.seconds()));
   return out;
 }

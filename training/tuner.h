@@ -10,18 +10,24 @@
 // variations around it), iALS is trained on period 1 and the ranker's
 // weights are fit on window 1 for every feature set (RankerFeatureSet:
 // without / with item neighbours / with popular and trending items, each
-// with and without discovery weights); iALS is then trained on period 2
+// with and without discovery weights; configurations after the first try
+// only the set the first preferred); iALS is then trained on period 2
 // and every fit is scored on window 2, a window none of them saw: Recall@k
 // of the ranker with and without the user's bought items (all items / new
-// items). The choice maximises recall_all + recall_new. Its weights are
-// then refit on window 2 (iALS of period 2, as the plain trainer fits them)
-// and the caller retrains the chosen iALS on all its data.
+// items). Per configuration the feature set best on all items gives the main
+// weights and the weights best on new items (a set's discovery weights or
+// its main ones) give the discovery weights; the configuration with the best
+// sum of the two recalls wins. Its weights are then refit on window 2 (iALS
+// of period 2, as the plain trainer fits them) and the caller retrains the
+// chosen iALS on all its data.
 //
-// Guard: on window 2, the chosen ranker's recall is compared with the
-// popularity and buy-again baselines (the same lists RankItems returns
-// when RankerWeights::serve_* name them); a setting where a baseline
-// scores higher is served by that baseline (serve_all / serve_new in the
-// returned weights, stored in the manifest, honoured by model::RankItems).
+// Guard: on window 2, per setting, the chosen ranker's recall is compared
+// with the baselines' — popularity, buy-again (all items only), the vector
+// alone (the chosen iALS's nearest items) and the item neighbours alone —
+// as RankItems returns them when RankerWeights::serve_* name them; a
+// setting where a baseline scores higher is served by the best baseline
+// (serve_all / serve_new in the returned weights, stored in the manifest,
+// honoured by model::RankItems, so by the server and the evaluator alike).
 //
 // Budget: candidates run in grid order until the next one is expected to
 // end after budget_seconds (the first always runs).
@@ -116,7 +122,11 @@ struct TunerOptions {
 struct TuneOutcome {
   // Index into the candidates of the choice.
   int chosen = 0;
+  // Feature set of the main weights (all items) and of the weights used
+  // without bought items (discovery: that set's discovery weights, else its
+  // main weights).
   RankerFeatureSet feature_set = RankerFeatureSet::kBase;
+  RankerFeatureSet feature_set_new = RankerFeatureSet::kBase;
   bool discovery = false;
   // Weights refit on window 2 with the chosen configuration, with the
   // guard's decision and scores.
@@ -138,6 +148,7 @@ absl::StatusOr<TuneOutcome> TuneRanker(
 // window purchases, |top-k ∩ T| / min(|T|, k), all items (T = the window's
 // items) and new items (T without the user's history; users with an empty
 // T skipped). `user_factors` and the history CSR are the model's rows.
+// score_all = false scores the new-items setting only (all stays 0).
 struct WindowRecall {
   double all = 0;
   double new_items = 0;
@@ -149,7 +160,7 @@ absl::StatusOr<WindowRecall> ScoreOnWindow(
     absl::Span<const int64_t> history_indptr,
     absl::Span<const model::HistoryEntry> history,
     const std::vector<std::vector<int32_t>>& labels, int64_t now_unix, int k,
-    int vector_candidates, int threads);
+    int vector_candidates, int threads, bool score_all = true);
 
 }  // namespace recsys::training
 
