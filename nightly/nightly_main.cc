@@ -75,6 +75,9 @@ ABSL_FLAG(std::string, index, "auto",
           "FAISS index_factory spec of the item indexes, or auto.");
 ABSL_FLAG(int, ranker_validation_days, 30,
           "Days at the end of the data on which the ranker's weights are fit.");
+ABSL_FLAG(bool, tune, true,
+          "Self-tuning with the validation guard (recsys_train --tune; "
+          "--tune=false: the given iALS and the plain ranker fit).");
 ABSL_FLAG(std::string, marketing_config, "",
           "recsys.v1.MarketingConfig text file (segment thresholds); empty: "
           "defaults.");
@@ -175,6 +178,7 @@ int main(int argc, char** argv) {
   t.als.compute_loss = false;
   t.index_spec = absl::GetFlag(FLAGS_index);
   t.ranker_validation_days = absl::GetFlag(FLAGS_ranker_validation_days);
+  t.tune = absl::GetFlag(FLAGS_tune);
   if (const std::string path = absl::GetFlag(FLAGS_marketing_config);
       !path.empty()) {
     absl::StatusOr<recsys::marketing::MarketingConfig> config =

@@ -76,6 +76,22 @@ ABSL_FLAG(int, ranker_validation_days, 30,
           "Days at the end of the data on which the production ranker's weights "
           "are fit (0: default weights).");
 ABSL_FLAG(uint64_t, seed, kAls.seed, "Seed of the factor initialisation.");
+ABSL_FLAG(bool, tune, false,
+          "Self-tuning: score iALS configurations around the given one and the "
+          "ranker's feature sets on two validation windows at the end of the data "
+          "(length: --ranker_validation_days, at most a sixth of the data's span), "
+          "publish the best retrained on all data, and serve popularity or "
+          "buy-again where they beat the ranker on validation. Every candidate's "
+          "score and the choice go to the log and the manifest (tuning).");
+ABSL_FLAG(double, tune_budget_factor, 5,
+          "--tune: time budget of the candidates, in multiples of the plain "
+          "training measured first.");
+ABSL_FLAG(double, tune_budget_seconds, 0,
+          "--tune: time budget in seconds (overrides --tune_budget_factor when > 0).");
+ABSL_FLAG(int, tune_max_candidates, 6, "--tune: iALS configurations at most.");
+ABSL_FLAG(bool, tune_guard, true,
+          "--tune: serve the winning baseline in a setting where it beats the "
+          "ranker on validation.");
 ABSL_FLAG(std::string, metrics_file, "",
           "After a successful run, write its metrics in the Prometheus text format to this "
           "file (through a temporary file and a rename), for node-exporter's textfile "
@@ -265,6 +281,11 @@ int main(int argc, char** argv) {
   options.als.cg_steps = absl::GetFlag(FLAGS_cg_steps);
   options.als.threads = absl::GetFlag(FLAGS_threads);
   options.ranker_validation_days = absl::GetFlag(FLAGS_ranker_validation_days);
+  options.tune = absl::GetFlag(FLAGS_tune);
+  options.tune_budget_factor = absl::GetFlag(FLAGS_tune_budget_factor);
+  options.tune_budget_seconds = absl::GetFlag(FLAGS_tune_budget_seconds);
+  options.tune_max_candidates = absl::GetFlag(FLAGS_tune_max_candidates);
+  options.tune_guard = absl::GetFlag(FLAGS_tune_guard);
   options.compute_complements = absl::GetFlag(FLAGS_bundles);
   options.als.seed = absl::GetFlag(FLAGS_seed);
   options.als.compute_loss = absl::GetFlag(FLAGS_loss);

@@ -82,6 +82,13 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& options) {
   if (options.index_spec.empty()) {
     return absl::InvalidArgumentError("index_spec: empty");
   }
+  if (!(options.tune_budget_factor > 0) || !(options.tune_budget_seconds >= 0)) {
+    return absl::InvalidArgumentError(
+        "tune_budget: factor must be > 0 and seconds >= 0");
+  }
+  if (options.tune_max_candidates < 1) {
+    return absl::InvalidArgumentError("tune_max_candidates: must be >= 1");
+  }
   if (options.store_batch < 1) {
     return absl::InvalidArgumentError("store_batch: must be >= 1");
   }
@@ -352,9 +359,74 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                           : solve_seconds / model.iterations.size()));
   weights = CsrMatrix();
 
-  // 3. The production ranker's weights.
+  // 3. The production ranker's weights: tuned (which may also replace the
+  // factorisation), or fit on the last window.
   result.ranker = model::DefaultRankerWeights();
-  if (options.ranker_validation_days > 0 && data.last_event_unix > 0) {
+  result.als = options.als;
+  result.confidence = options.confidence;
+  bool tuned = false;
+  if (options.tune && options.ranker_validation_days > 0 && data.last_event_unix > 0) {
+    const int days =
+        TuneWindowDays(data.first_unix, data.last_event_unix, options.ranker_validation_days);
+    const Clock::time_point tune_start = Clock::now();
+    absl::StatusOr<TuneOutcome> outcome =
+        absl::FailedPreconditionError("the data spans less than 6 days");
+    if (days > 0) {
+      RowVisitor rows = [&options](const std::function<void(const PurchaseRow&)>& row) {
+        ReadOptions read = options.read;
+        read.max_error_lines = 0;
+        ReadStats unused;
+        return ReadPurchases(options.input, read, row, &unused);
+      };
+      auto windows = BuildTuneWindows(rows, options.interactions, data.last_event_unix, days);
+      if (windows.ok()) {
+        TunerOptions tuner;
+        tuner.fit = options.ranker_fit;
+        if (tuner.fit.threads < 1) tuner.fit.threads = options.als.threads;
+        tuner.budget_seconds = options.tune_budget_seconds > 0
+                                   ? options.tune_budget_seconds
+                                   : options.tune_budget_factor * std::max(result.train_seconds, 0.1);
+        tuner.guard = options.tune_guard;
+        tuner.log = log;
+        outcome = TuneRanker(*windows,
+                             TuneGrid(options.als, options.confidence, options.tune_max_candidates),
+                             tuner);
+      } else {
+        outcome = windows.status();
+      }
+    }
+    if (outcome.ok()) {
+      tuned = true;
+      result.ranker = outcome->weights;
+      result.tuning = outcome->report;
+      const std::vector<TuneCandidate> grid =
+          TuneGrid(options.als, options.confidence, options.tune_max_candidates);
+      if (outcome->chosen != 0) {
+        // Retrain the chosen configuration on all data.
+        result.als = grid[outcome->chosen].als;
+        result.confidence = grid[outcome->chosen].confidence;
+        ConfidenceOptions confidence_full = result.confidence;
+        if (confidence_full.reference_unix == 0) {
+          confidence_full.reference_unix = data.last_event_unix;
+        }
+        RECSYS_ASSIGN_OR_RETURN(CsrMatrix chosen_weights, BuildConfidence(data, confidence_full));
+        AlsOptions als_full = result.als;
+        als_full.on_iteration = nullptr;
+        const Clock::time_point retrain_start = Clock::now();
+        RECSYS_ASSIGN_OR_RETURN(model, TrainAls(chosen_weights, als_full));
+        result.iterations = model.iterations;
+        log(absl::StrFormat("tune: retrained %s on all data in %.2fs",
+                            grid[outcome->chosen].spec, SecondsSince(retrain_start)));
+      }
+    } else {
+      log(absl::StrCat("tune: not tuned (", outcome.status().message(), ")"));
+    }
+    result.tune_seconds = SecondsSince(tune_start);
+    result.ranker_seconds = result.tune_seconds;
+  }
+  if (tuned) {
+    log(absl::StrFormat("ranker %s in %.2fs", result.ranker.origin, result.ranker_seconds));
+  } else if (options.ranker_validation_days > 0 && data.last_event_unix > 0) {
     const Clock::time_point ranker_start = Clock::now();
     auto fit = FitRankerOnInput(options, data.last_event_unix);
     result.ranker_seconds = SecondsSince(ranker_start);
@@ -416,20 +488,20 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   manifest.set_version(options.version);
   manifest.set_created_unix(absl::ToUnixSeconds(absl::Now()));
   recsys::v1::TrainingParams* params = manifest.mutable_params();
-  params->set_factors(options.als.factors);
-  params->set_iterations(options.als.iterations);
-  params->set_regularization(options.als.regularization);
-  params->set_alpha(options.confidence.alpha);
+  params->set_factors(result.als.factors);
+  params->set_iterations(result.als.iterations);
+  params->set_regularization(result.als.regularization);
+  params->set_alpha(result.confidence.alpha);
   params->set_confidence(
-      std::string(ConfidenceScalingName(options.confidence.scaling)));
-  params->set_epsilon(options.confidence.epsilon);
-  params->set_signal(std::string(ConfidenceSignalName(options.confidence.signal)));
-  params->set_cg_steps(options.als.solver == AlsSolver::kConjugateGradient
-                           ? options.als.cg_steps
+      std::string(ConfidenceScalingName(result.confidence.scaling)));
+  params->set_epsilon(result.confidence.epsilon);
+  params->set_signal(std::string(ConfidenceSignalName(result.confidence.signal)));
+  params->set_cg_steps(result.als.solver == AlsSolver::kConjugateGradient
+                           ? result.als.cg_steps
                            : 0);
-  params->set_threads(options.als.threads);
-  params->set_seed(options.als.seed);
-  params->set_decay_half_life_days(options.confidence.decay_half_life_days);
+  params->set_threads(result.als.threads);
+  params->set_seed(result.als.seed);
+  params->set_decay_half_life_days(result.confidence.decay_half_life_days);
   params->set_index_spec(options.index_spec);
   recsys::v1::DataStats* ds = manifest.mutable_data();
   ds->set_source(options.input);
@@ -455,6 +527,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   }
   manifest.set_train_seconds(result.train_seconds);
   if (!segments_tsv.empty()) *manifest.mutable_segments() = std::move(segment_summary);
+  if (result.tuning.candidates_size() > 0) *manifest.mutable_tuning() = result.tuning;
 
   const Clock::time_point publish_start = Clock::now();
   model::PublishOptions publish;

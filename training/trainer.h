@@ -34,6 +34,7 @@
 #include "training/bundles.h"
 #include "training/interactions.h"
 #include "training/ranker_fit.h"
+#include "training/tuner.h"
 
 namespace recsys::training {
 
@@ -69,6 +70,20 @@ struct TrainerOptions {
   int ranker_validation_days = 30;
   // Options of the ranker fit (threads default to als.threads).
   RankerFitOptions ranker_fit;
+  // Self-tuning (training/tuner.h): two validation windows of
+  // TuneWindowDays(ranker_validation_days) at the end of the data, the
+  // candidates of TuneGrid(als, confidence, tune_max_candidates) with every
+  // ranker feature set, the choice retrained on all data, the guard. Off:
+  // the configured iALS and the base ranker features, fit on one window.
+  // Data without timestamps or too short a span (< 6 days) is not tuned.
+  bool tune = false;
+  // Time budget of the candidates: tune_budget_factor x the seconds of the
+  // plain training (measured first), or tune_budget_seconds when > 0.
+  double tune_budget_factor = 5;
+  double tune_budget_seconds = 0;
+  int tune_max_candidates = 6;
+  // Apply the validation guard (serve a baseline that beats the ranker).
+  bool tune_guard = true;
   // Compute "frequently bought together" complements from the orders
   // (rows of one user at one time); skipped for data without timestamps.
   bool compute_complements = true;
@@ -111,6 +126,12 @@ struct TrainResult {
   // The ranker fit (empty origin "default" when no fit ran).
   model::RankerWeights ranker;
   double ranker_seconds = 0;
+  // The tuning run (candidates empty when it did not run) and the iALS
+  // configuration published (the chosen one when tuned).
+  recsys::v1::TuningReport tuning;
+  double tune_seconds = 0;
+  AlsOptions als;
+  ConfidenceOptions confidence;
   // Records written to the feature store (0 without a store).
   int64_t users_stored = 0;
   int64_t items_stored = 0;
