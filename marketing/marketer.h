@@ -42,6 +42,8 @@
 #include "experiments/attribution.h"
 #include "experiments/recommendation_id.h"
 #include "feature_store/feature_store.h"
+#include "intelligence/intel.h"
+#include "intelligence/intel_store.h"
 #include "marketing/audience.h"
 #include "marketing/coupon.h"
 #include "marketing/coupon_ranking.h"
@@ -67,6 +69,10 @@ struct MarketerOptions {
   // Most item ids one FindAudience offer may name (items.item_ids; >= 1); each
   // costs a pass over the audience (a tester measured about 30 ms each).
   int max_audience_items = 1000;
+  // Customer intelligence per user for Profile (borrowed, must outlive the
+  // Marketer; null: profiles without it). Audiences read the model
+  // directory's intel.tsv instead.
+  const intelligence::IntelStore* intel = nullptr;
 };
 
 struct MarketingMeta {
@@ -91,6 +97,8 @@ struct CouponAnswer {
 struct MarketingProfile {
   // nullopt: no record (a user the trainer has not seen).
   std::optional<UserSegment> record;
+  // nullopt: no intelligence record (or no intelligence store).
+  std::optional<intelligence::UserIntel> intel;
   CustomerInfo customer;
   MarketingMeta meta;
 };
@@ -107,6 +115,11 @@ struct AudienceQuery {
   // > 0 needs a campaign (the coupon's campaign, or its id, by default).
   int32_t contact_cap_days = 0;
   std::string campaign;
+  // Customer-intelligence filters (AudienceFilter has their meaning).
+  std::vector<std::string> tags;
+  float min_churn_risk = 0;
+  float min_purchase_intent = 0;
+  int32_t due_within_days = 0;
   // 0: every matching user.
   int64_t limit = 0;
   absl::Time now = absl::InfinitePast();  // InfinitePast: absl::Now()
@@ -119,6 +132,11 @@ struct AudienceEntry {
   Segment segment = Segment::kPotential;
   Tier tier = Tier::kNone;
   int32_t days_since_purchase = -1;
+  // The user's customer intelligence (valid during the sink call).
+  const std::vector<std::string>* tags = nullptr;
+  float purchase_intent = -1;
+  float churn_risk = 0;
+  int64_t next_purchase_unix = 0;
   // Best eligible coupon for the user's segment and tier ("" when none).
   std::string best_coupon_id;
   CouponReason reason = CouponReason::kAffinity;
