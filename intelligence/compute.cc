@@ -206,12 +206,17 @@ absl::StatusOr<IntelResult> IntelBuilder::Build(
     if (category_intervals[c].size() >= 3)
       category_cycle[c] = Median(category_intervals[c]);
   }
-  auto item_prior = [&](int32_t item) {
-    if (item_intervals[item].size() >= 3) return Median(item_intervals[item]);
-    if (category_cycle[item_category[item]] > 0)
-      return category_cycle[item_category[item]];
-    return global_item_cycle;
-  };
+  // Each item's prior cycle: its own median with 3+ intervals, else its
+  // category's, else all items'.
+  std::vector<double> item_prior_days(items_.size(), global_item_cycle);
+  for (size_t i = 0; i < items_.size(); ++i) {
+    if (item_intervals[i].size() >= 3) {
+      item_prior_days[i] = Median(std::move(item_intervals[i]));
+    } else if (category_cycle[item_category[i]] > 0) {
+      item_prior_days[i] = category_cycle[item_category[i]];
+    }
+  }
+  auto item_prior = [&](int32_t item) { return item_prior_days[item]; };
 
   // The intent model on the time split.
   const int64_t t0 =
