@@ -353,6 +353,14 @@ MarketingProfile Marketer::Profile(absl::string_view user_id, absl::Time now,
   profile.meta.model_version = models_->Current()->version();
   if (now == absl::InfinitePast()) now = absl::Now();
   profile.customer = Customer(user_id, now, deadline, &profile.record, &profile.meta);
+  if (options_.intel != nullptr) {
+    auto intel = options_.intel->GetIntel(user_id, StoreDeadline(deadline));
+    if (intel.ok()) {
+      profile.intel = *std::move(intel);
+    } else if (!absl::IsNotFound(intel.status())) {
+      Degrade(&profile.meta, "intelligence store", intel.status());
+    }
+  }
   return profile;
 }
 
@@ -370,6 +378,17 @@ absl::StatusOr<std::shared_ptr<const Marketer::AudienceModel>> Marketer::Audienc
     records.reserve(parsed.size());
     for (UserSegment& s : parsed) records.emplace(s.user_id, std::move(s));
   }
+  // intel.tsv of the model directory (optional).
+  absl::flat_hash_map<std::string, intelligence::UserIntel> intel;
+  std::ifstream intel_in(bundle->path() + "/intel.tsv");
+  if (intel_in) {
+    std::stringstream text;
+    text << intel_in.rdbuf();
+    RECSYS_ASSIGN_OR_RETURN(std::vector<intelligence::UserIntel> parsed,
+                            intelligence::ParseIntelTsv(text.str()));
+    intel.reserve(parsed.size());
+    for (intelligence::UserIntel& u : parsed) intel.emplace(u.user_id, std::move(u));
+  }
   auto model = std::make_shared<AudienceModel>();
   model->version = bundle->version();
   std::vector<AudienceUser> users(bundle->num_users());
@@ -386,6 +405,12 @@ absl::StatusOr<std::shared_ptr<const Marketer::AudienceModel>> Marketer::Audienc
       for (const auto& h : bundle->history(row)) {
         u.last_purchase_unix = std::max(u.last_purchase_unix, h.last_unix);
       }
+    }
+    if (auto i = intel.find(u.user_id); i != intel.end()) {
+      u.tags = std::move(i->second.tags);
+      u.purchase_intent = static_cast<float>(i->second.purchase_intent);
+      u.churn_risk = static_cast<float>(i->second.churn_risk);
+      u.next_purchase_unix = i->second.next_purchase_unix;
     }
   }
   absl::Span<const float> vectors;
@@ -449,6 +474,24 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
   }
   filter.min_days_since_purchase = query.min_days_since_purchase;
   filter.contact_cap_days = query.contact_cap_days;
+  for (size_t i = 0; i < query.tags.size(); ++i) {
+    RECSYS_RETURN_IF_ERROR(CheckId(absl::StrCat("filters.tags[", i, "]"), query.tags[i]));
+  }
+  filter.tags = query.tags;
+  if (!(query.min_churn_risk >= 0 && query.min_churn_risk <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "filters.min_churn_risk: must be in [0, 1], got ", query.min_churn_risk));
+  }
+  if (!(query.min_purchase_intent >= 0 && query.min_purchase_intent <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "filters.min_purchase_intent: must be in [0, 1], got ", query.min_purchase_intent));
+  }
+  if (query.due_within_days < 0) {
+    return absl::InvalidArgumentError("filters.due_within_days: must be >= 0");
+  }
+  filter.min_churn_risk = query.min_churn_risk;
+  filter.min_purchase_intent = query.min_purchase_intent;
+  filter.due_within_days = query.due_within_days;
   const absl::Time now = query.now == absl::InfinitePast() ? absl::Now() : query.now;
 
   const std::shared_ptr<const ModelBundle> bundle = models_->Current();
@@ -626,6 +669,11 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
           e.segment = m.segment;
           e.tier = m.tier;
           e.days_since_purchase = m.days_since_purchase;
+          const AudienceUser& user = audience->table->user(m.row);
+          e.tags = &user.tags;
+          e.purchase_intent = user.purchase_intent;
+          e.churn_risk = user.churn_risk;
+          e.next_purchase_unix = user.next_purchase_unix;
           const std::vector<experiments::Assignment> assignments =
               plan->Assign(m.user_id, now);
           e.recommendation_id = experiments::NewRecommendationId(

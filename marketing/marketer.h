@@ -43,6 +43,8 @@
 #include "experiments/recommendation_id.h"
 #include "experiments/uplift.h"
 #include "feature_store/feature_store.h"
+#include "intelligence/intel.h"
+#include "intelligence/intel_store.h"
 #include "marketing/audience.h"
 #include "marketing/coupon.h"
 #include "marketing/coupon_ranking.h"
@@ -73,6 +75,10 @@ struct MarketerOptions {
   // estimates are read from the experiment counters (default every 60 s;
   // RecommendCoupons itself never reads them).
   experiments::UpliftOptions uplift;
+  // Customer intelligence per user for Profile (borrowed, must outlive the
+  // Marketer; null: profiles without it). Audiences read the model
+  // directory's intel.tsv instead.
+  const intelligence::IntelStore* intel = nullptr;
 };
 
 struct MarketingMeta {
@@ -97,6 +103,8 @@ struct CouponAnswer {
 struct MarketingProfile {
   // nullopt: no record (a user the trainer has not seen).
   std::optional<UserSegment> record;
+  // nullopt: no intelligence record (or no intelligence store).
+  std::optional<intelligence::UserIntel> intel;
   CustomerInfo customer;
   MarketingMeta meta;
 };
@@ -113,6 +121,11 @@ struct AudienceQuery {
   // > 0 needs a campaign (the coupon's campaign, or its id, by default).
   int32_t contact_cap_days = 0;
   std::string campaign;
+  // Customer-intelligence filters (AudienceFilter has their meaning).
+  std::vector<std::string> tags;
+  float min_churn_risk = 0;
+  float min_purchase_intent = 0;
+  int32_t due_within_days = 0;
   // 0: every matching user.
   int64_t limit = 0;
   absl::Time now = absl::InfinitePast();  // InfinitePast: absl::Now()
@@ -125,6 +138,11 @@ struct AudienceEntry {
   Segment segment = Segment::kPotential;
   Tier tier = Tier::kNone;
   int32_t days_since_purchase = -1;
+  // The user's customer intelligence (valid during the sink call).
+  const std::vector<std::string>* tags = nullptr;
+  float purchase_intent = -1;
+  float churn_risk = 0;
+  int64_t next_purchase_unix = 0;
   // Best eligible coupon for the user's segment and tier ("" when none).
   std::string best_coupon_id;
   CouponReason reason = CouponReason::kAffinity;

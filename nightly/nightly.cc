@@ -388,6 +388,15 @@ absl::StatusOr<NightlyResult> RunNightly(const NightlyOptions& options) {
                 absl::MakeConstSpan(segments).subspan(b, n)));
           }
         }
+        if (!data.intel_tsv.empty() && options.intel_store != nullptr) {
+          RECSYS_ASSIGN_OR_RETURN(std::vector<intelligence::UserIntel> intel,
+                                  intelligence::ParseIntelTsv(data.intel_tsv));
+          for (size_t b = 0; b < intel.size(); b += options.store_batch) {
+            const size_t n = std::min<size_t>(options.store_batch, intel.size() - b);
+            RECSYS_RETURN_IF_ERROR(
+                options.intel_store->PutIntel(absl::MakeConstSpan(intel).subspan(b, n)));
+          }
+        }
         // History and items, then the load marker, last.
         RECSYS_RETURN_IF_ERROR(model::LoadIntoFeatureStore(
             data, options.store, options.store_batch));

@@ -48,6 +48,7 @@
 #include "absl/strings/string_view.h"
 #include "evaluation/gate.h"
 #include "feature_store/feature_store.h"
+#include "intelligence/intel_store.h"
 #include "marketing/segment_store.h"
 #include "training/trainer.h"
 
@@ -82,6 +83,8 @@ struct NightlyOptions {
   // outlive the call.
   feature_store::FeatureStore* store = nullptr;
   marketing::SegmentStore* segment_store = nullptr;
+  // Receives the model's intel.tsv records in the redis step (null: none).
+  intelligence::IntelStore* intel_store = nullptr;
   // Users / items per bulk call of the refresh.
   int store_batch = 5000;
   // Shell command of the audience export (empty: none).

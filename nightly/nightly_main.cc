@@ -81,6 +81,9 @@ ABSL_FLAG(bool, tune, true,
 ABSL_FLAG(std::string, marketing_config, "",
           "recsys.v1.MarketingConfig text file (segment thresholds); empty: "
           "defaults.");
+ABSL_FLAG(std::string, intelligence_config, "",
+          "recsys.v1.IntelligenceConfig text file (tag rules, growth tiers); "
+          "empty: defaults.");
 // The gate.
 ABSL_FLAG(double, gate_margin, kGate.margin,
           "Refuse when the candidate's key metric < (1 - margin) x the served "
@@ -186,6 +189,12 @@ int main(int argc, char** argv) {
     if (!config.ok()) return Usage(config.status());
     t.marketing = *std::move(config);
   }
+  if (const std::string path = absl::GetFlag(FLAGS_intelligence_config); !path.empty()) {
+    absl::StatusOr<recsys::intelligence::IntelligenceConfig> config =
+        recsys::intelligence::LoadIntelligenceConfig(path);
+    if (!config.ok()) return Usage(config.status());
+    t.intelligence = *std::move(config);
+  }
   options.gate.margin = absl::GetFlag(FLAGS_gate_margin);
   options.gate.metric = absl::GetFlag(FLAGS_gate_metric);
   options.gate.k = absl::GetFlag(FLAGS_gate_k);
@@ -239,6 +248,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<recsys::redis::Client> redis_client;
   std::unique_ptr<recsys::feature_store::FeatureStore> store;
   std::unique_ptr<recsys::marketing::SegmentStore> segment_store;
+  std::unique_ptr<recsys::intelligence::IntelStore> intel_store;
   if (const std::string redis = absl::GetFlag(FLAGS_redis); !redis.empty()) {
     absl::StatusOr<recsys::redis::Options> redis_options =
         recsys::redis::ParseAddress(redis);
@@ -274,6 +284,12 @@ int main(int argc, char** argv) {
     segment_store = *std::move(segments);
     options.store = store.get();
     options.segment_store = segment_store.get();
+    absl::StatusOr<std::unique_ptr<recsys::intelligence::IntelStore>> intel =
+        recsys::intelligence::NewRedisIntelStore(redis_client.get(),
+                                                 {.key_prefix = store_options.key_prefix});
+    if (!intel.ok()) return Usage(intel.status());
+    intel_store = *std::move(intel);
+    options.intel_store = intel_store.get();
   }
 
   absl::StatusOr<recsys::nightly::NightlyResult> result =

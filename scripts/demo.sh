@@ -80,7 +80,8 @@ echo "redis-server on 127.0.0.1:$REDIS_PORT (requirepass from $PASSWORD_FILE)"
 
 echo "== 3. Train (and load purchase history + item metadata into Redis)"
 "$BIN/training/recsys_train" --input="$INPUT" --model_root="$DEMO_DIR/models" \
-  --redis="127.0.0.1:$REDIS_PORT" --redis_password_file="$PASSWORD_FILE"
+  --redis="127.0.0.1:$REDIS_PORT" --redis_password_file="$PASSWORD_FILE" \
+  --intelligence_config="$ROOT/deploy/intelligence.textproto"
 
 echo "== 4. Server"
 # One API key with every scope for this demo (production gives each client
@@ -178,7 +179,8 @@ cli trial --time="$MORNING"
 
 echo
 echo "== 8. Marketing: segments, coupons, a win-back audience"
-# Segments were computed by recsys_train (see its summary table above) and
+# Segments and customer intelligence (tags, intent, churn risk, next
+# expected purchase: the profiles below) were computed by recsys_train and
 # loaded into Redis; the coupon catalog is managed through the Admin API.
 cli load-coupons --file="$ROOT/deploy/coupons.textproto"
 CORE=$(awk -F'\t' '$2=="core" && ($3=="gold" || $3=="black"){print $1; exit}' \

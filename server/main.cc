@@ -37,6 +37,7 @@
 #include "marketing/coupon_store.h"
 #include "marketing/coupons.h"
 #include "marketing/marketer.h"
+#include "intelligence/intel_store.h"
 #include "marketing/segment_store.h"
 #include "marketing/trigger_engine.h"
 #include "marketing/triggers.h"
@@ -262,6 +263,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<feature_store::FeatureStore> features;
   std::unique_ptr<marketing::CouponStore> coupons;
   std::unique_ptr<marketing::SegmentStore> segments;
+  std::unique_ptr<intelligence::IntelStore> intel;
   std::unique_ptr<experiments::CounterStore> experiment_counters;
   if (!absl::GetFlag(FLAGS_redis).empty()) {
     auto redis_options = redis::ParseAddress(absl::GetFlag(FLAGS_redis));
@@ -325,6 +327,12 @@ int main(int argc, char** argv) {
     }
     coupons = *std::move(coupon_store);
     segments = *std::move(segment_store);
+    auto intel_store = intelligence::NewRedisIntelStore(redis_client.get(), {.key_prefix = prefix});
+    if (!intel_store.ok()) {
+      LogError(absl::StrCat("--redis: ", intel_store.status().message()));
+      return 1;
+    }
+    intel = *std::move(intel_store);
     auto counter_store =
         experiments::NewRedisCounterStore(redis_client.get(), {.key_prefix = prefix});
     if (!counter_store.ok()) {
@@ -355,6 +363,16 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
+    // Customer intelligence from the model's intel.tsv (when trained with it).
+    intel = intelligence::NewInMemoryIntelStore();
+    if (!data->intel_tsv.empty()) {
+      auto parsed = intelligence::ParseIntelTsv(data->intel_tsv);
+      absl::Status put = parsed.ok() ? intel->PutIntel(*parsed) : parsed.status();
+      if (!put.ok()) {
+        LogError(absl::StrCat("cannot seed the intelligence store: ", put.ToString()));
+        return 1;
+      }
+    }
     auto coupon_store = marketing::NewInMemoryCouponStore(coupon_options);
     if (!coupon_store.ok()) {
       LogError(coupon_store.status().ToString());
@@ -366,6 +384,7 @@ int main(int argc, char** argv) {
   // The served experiments plan: set by the storefront (load and reload),
   // read by the marketing engine.
   experiments::PlanHolder experiment_plans;
+  marketer_options.intel = intel.get();
   auto marketer = marketing::Marketer::Create(models->get(), features.get(), coupons.get(),
                                               segments.get(), marketer_options, &experiment_plans,
                                               experiment_counters.get());

@@ -319,6 +319,10 @@ grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
   query.tiers.assign(f.tiers().begin(), f.tiers().end());
   query.min_days_since_purchase = f.min_days_since_purchase();
   query.contact_cap_days = f.contact_cap_days();
+  query.tags.assign(f.tags().begin(), f.tags().end());
+  query.min_churn_risk = f.min_churn_risk();
+  query.min_purchase_intent = f.min_purchase_intent();
+  query.due_within_days = f.due_within_days();
   query.campaign = request->campaign();
   if (request->limit() < 0) {
     return ToGrpcStatus(absl::InvalidArgumentError("limit: must be >= 0 (0: all)"));
@@ -342,6 +346,12 @@ grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
           member->set_segment(std::string(marketing::SegmentName(e.segment)));
           member->set_tier(std::string(marketing::TierName(e.tier)));
           member->set_days_since_purchase(e.days_since_purchase);
+          if (e.tags != nullptr) {
+            member->mutable_interest_tags()->Add(e.tags->begin(), e.tags->end());
+          }
+          member->set_purchase_intent(e.purchase_intent);
+          member->set_churn_risk(e.churn_risk);
+          member->set_next_purchase_unix(e.next_purchase_unix);
           member->set_best_coupon_id(e.best_coupon_id);
           member->mutable_reason()->set_code(v1::REASON_AFFINITY);
           member->mutable_reason()->set_text(e.reason_text);
@@ -453,6 +463,28 @@ grpc::Status RecommenderService::DoGetUserProfile(absl::Time deadline,
       rfm->set_m_score(r.m_score);
     } else {
       response->set_lifecycle_stage("new");
+    }
+    if (m.intel.has_value()) {
+      const intelligence::UserIntel& i = *m.intel;
+      response->mutable_interest_tags()->Add(i.tags.begin(), i.tags.end());
+      for (const auto& [category, share] : i.affinities) {
+        v1::CategoryAffinity* a = response->add_category_affinities();
+        a->set_category(category);
+        a->set_share(static_cast<float>(share));
+      }
+      response->set_purchase_intent(static_cast<float>(i.purchase_intent));
+      response->set_churn_risk(static_cast<float>(i.churn_risk));
+      response->set_next_purchase_unix(i.next_purchase_unix);
+      response->set_cycle_days(static_cast<float>(i.cycle_days));
+      response->set_relative_price_level(static_cast<float>(i.relative_price_level));
+      response->set_discount_share(static_cast<float>(i.discount_share));
+      response->set_growth_value(i.growth_value);
+      response->set_growth_tier(i.growth_tier);
+      response->set_intelligence_as_of_unix(i.as_of_unix);
+    } else {
+      response->set_purchase_intent(-1);
+      response->set_relative_price_level(-1);
+      response->set_discount_share(-1);
     }
     if (m.meta.degraded && !answer->meta.degraded) {
       answer->meta.degraded = true;

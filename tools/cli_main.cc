@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -345,6 +346,26 @@ class Cli {
                     resp.rfm().r_score(), resp.rfm().f_score(), resp.rfm().m_score());
       }
       std::printf("\n");
+    }
+    if (resp.intelligence_as_of_unix() > 0) {
+      std::printf(" intelligence as of %s: tags %s\n",
+                  FormatTime(resp.intelligence_as_of_unix()).c_str(),
+                  resp.interest_tags().empty() ? "(none)"
+                                               : absl::StrJoin(resp.interest_tags(), ", ").c_str());
+      std::printf("  intent %.2f (order within 30 days), churn risk %.2f", resp.purchase_intent(),
+                  resp.churn_risk());
+      if (resp.next_purchase_unix() > 0) {
+        std::printf(", cycle %.1f days, next purchase expected %s", resp.cycle_days(),
+                    FormatTime(resp.next_purchase_unix()).c_str());
+      }
+      std::printf("\n  affinities");
+      for (const auto& a : resp.category_affinities()) {
+        std::printf(" %s %.2f", a.category().c_str(), a.share());
+      }
+      std::printf("; price level %.2f, discounted %.0f%%; growth %.2f%s%s\n",
+                  resp.relative_price_level(), 100 * std::max(0.0f, resp.discount_share()),
+                  resp.growth_value(), resp.growth_tier().empty() ? "" : " tier ",
+                  resp.growth_tier().c_str());
     }
     std::printf(" purchases (most recent first)\n  %-12s %-14s %6s  %s\n", "item", "category",
                 "count", "last purchase");

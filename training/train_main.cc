@@ -147,6 +147,15 @@ ABSL_FLAG(std::string, marketing_config, "",
 ABSL_FLAG(std::string, segments_as_of, "",
           "Reference time of recency and trailing spend (unix seconds or "
           "YYYY-MM-DD[ HH:MM:SS]); empty: the latest event of the data.");
+ABSL_FLAG(bool, intelligence, true,
+          "Compute customer intelligence (interest tags, affinities, purchase "
+          "intent and churn risk, repurchase cycles, price sensitivity, growth "
+          "tiers) as of --segments_as_of: intel.tsv in the model, and with "
+          "--redis each user's record in Redis.");
+ABSL_FLAG(std::string, intelligence_config, "",
+          "recsys.v1.IntelligenceConfig text file (tag rules, model settings, "
+          "growth tiers; e.g. deploy/intelligence.textproto); empty: defaults, "
+          "learned tags only.");
 
 namespace {
 
@@ -296,6 +305,13 @@ int main(int argc, char** argv) {
     if (!config.ok()) return Fail(config.status());
     options.marketing = *std::move(config);
   }
+  options.compute_intelligence = absl::GetFlag(FLAGS_intelligence);
+  if (const std::string path = absl::GetFlag(FLAGS_intelligence_config); !path.empty()) {
+    absl::StatusOr<recsys::intelligence::IntelligenceConfig> config =
+        recsys::intelligence::LoadIntelligenceConfig(path);
+    if (!config.ok()) return Fail(config.status());
+    options.intelligence = *std::move(config);
+  }
   if (absl::Status s = ParseTimeFlag("segments_as_of", absl::GetFlag(FLAGS_segments_as_of),
                                      &options.segments_as_of_unix);
       !s.ok()) {
@@ -369,6 +385,7 @@ int main(int argc, char** argv) {
           "--load_redis_only needs --model_dir=<model_root>/<version> and --redis=host:port"));
     }
     options.compute_segments = false;
+    options.compute_intelligence = false;
   } else if (absl::Status s = ValidateTrainerOptions(options); !s.ok()) {
     return Fail(s);
   }
@@ -377,6 +394,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<recsys::redis::Client> redis_client;
   std::unique_ptr<recsys::feature_store::FeatureStore> store;
   std::unique_ptr<recsys::marketing::SegmentStore> segment_store;
+  std::unique_ptr<recsys::intelligence::IntelStore> intel_store;
   const std::string redis = absl::GetFlag(FLAGS_redis);
   if (!redis.empty()) {
     absl::StatusOr<recsys::redis::Options> redis_options =
@@ -411,6 +429,13 @@ int main(int argc, char** argv) {
       if (!segments.ok()) return Fail(segments.status());
       segment_store = *std::move(segments);
     }
+    if (options.compute_intelligence) {
+      absl::StatusOr<std::unique_ptr<recsys::intelligence::IntelStore>> intel =
+          recsys::intelligence::NewRedisIntelStore(redis_client.get(),
+                                                   {.key_prefix = store_options.key_prefix});
+      if (!intel.ok()) return Fail(intel.status());
+      intel_store = *std::move(intel);
+    }
   }
 
   if (load_redis_only) {
@@ -424,7 +449,7 @@ int main(int argc, char** argv) {
                 data->manifest.version().c_str(), store->Describe().c_str());
     return 0;
   }
-  absl::StatusOr<TrainResult> result = Train(options, store.get(), segment_store.get());
+  absl::StatusOr<TrainResult> result = Train(options, store.get(), segment_store.get(), intel_store.get());
   if (!result.ok()) return Fail(result.status());
   if (const std::string path = absl::GetFlag(FLAGS_metrics_file); !path.empty()) {
     if (absl::Status s = WriteMetricsFile(path, *result); !s.ok()) return Fail(s);

@@ -270,7 +270,8 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> ReadBaskets(const TrainerOptio
 
 absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                                   feature_store::FeatureStore* store,
-                                  marketing::SegmentStore* segment_store) {
+                                  marketing::SegmentStore* segment_store,
+                                  intelligence::IntelStore* intel_store) {
   RECSYS_RETURN_IF_ERROR(ValidateTrainerOptions(options));
   auto log = [&](absl::string_view line) {
     if (options.log) options.log(line);
@@ -282,12 +283,17 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   // and time, as the files carry no order ids).
   InteractionBuilder builder(options.interactions);
   marketing::SegmentBuilder segment_builder;
+  intelligence::IntelBuilder intel_builder;
   RECSYS_RETURN_IF_ERROR(ReadPurchases(
       options.input, options.read,
       [&](const PurchaseRow& row) {
         builder.Add(row);
         if (options.compute_segments) {
           segment_builder.Add(row.user_id, "", row.timestamp_unix, row.quantity * row.price);
+        }
+        if (options.compute_intelligence) {
+          intel_builder.Add({row.user_id, row.item_id, row.category, row.timestamp_unix,
+                             intelligence::ActivityKind::kPurchase, row.quantity, row.price});
         }
       },
       &result.read_stats));
@@ -482,6 +488,32 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   }
   segment_builder = marketing::SegmentBuilder();
 
+  // 5b. Customer intelligence, from the same rows.
+  std::vector<intelligence::UserIntel> intel;
+  std::string intel_tsv;
+  if (options.compute_intelligence && data.last_event_unix > 0) {
+    const Clock::time_point intel_start = Clock::now();
+    RECSYS_ASSIGN_OR_RETURN(
+        intelligence::IntelResult computed,
+        intel_builder.Build(options.intelligence, {.as_of_unix = options.segments_as_of_unix}));
+    result.intent = computed.intent;
+    intel = std::move(computed.users);
+    result.intel_users = static_cast<int64_t>(intel.size());
+    RECSYS_ASSIGN_OR_RETURN(intel_tsv, intelligence::IntelToTsv(intel));
+    result.intel_seconds = SecondsSince(intel_start);
+    log(absl::StrFormat(
+        "intelligence: %d users in %.2fs; intent model %s (train users %d, positive rate "
+        "%.3f, calibration users %d, AUC %.3f, ECE %.3f)",
+        result.intel_users, result.intel_seconds,
+        result.intent.fitted ? "fitted" : "not fitted (too little history)",
+        result.intent.train_users, result.intent.train_positive_rate,
+        result.intent.calibration_users, result.intent.calibration_auc,
+        result.intent.calibration_ece));
+  } else if (options.compute_intelligence) {
+    log("intelligence: skipped (the data has no timestamps)");
+  }
+  intel_builder = intelligence::IntelBuilder();
+
   // 6. Publish.
   recsys::v1::ModelManifest manifest;
   *manifest.mutable_ranker() = model::RankerWeightsToConfig(result.ranker);
@@ -539,6 +571,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
         BuildModelData(data, std::move(model), std::move(manifest));
     model_data.complements = std::move(complements);
     model_data.segments_tsv = std::move(segments_tsv);
+    model_data.intel_tsv = std::move(intel_tsv);
     RECSYS_ASSIGN_OR_RETURN(
         result.model_dir,
         model::PublishModel(options.model_root, model_data, publish));
@@ -590,6 +623,22 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     }
     log(absl::StrFormat("loaded %d segment records into %s in %.2fs", result.segments_stored,
                         segment_store->Describe(), SecondsSince(start_segments)));
+  }
+  if (intel_store != nullptr && !intel.empty()) {
+    const Clock::time_point start_intel = Clock::now();
+    for (size_t begin = 0; begin < intel.size(); begin += options.store_batch) {
+      const size_t n = std::min<size_t>(options.store_batch, intel.size() - begin);
+      absl::Status stored = intel_store->PutIntel(absl::MakeConstSpan(intel).subspan(begin, n));
+      if (!stored.ok()) {
+        return absl::Status(stored.code(),
+                            absl::StrCat("intelligence load into ", intel_store->Describe(),
+                                         " failed (model already published at ",
+                                         result.model_dir, "): ", stored.message()));
+      }
+      result.intel_stored += static_cast<int64_t>(n);
+    }
+    log(absl::StrFormat("loaded %d intelligence records into %s in %.2fs", result.intel_stored,
+                        intel_store->Describe(), SecondsSince(start_intel)));
   }
   result.total_seconds = SecondsSince(start);
   log(absl::StrFormat("total %.2fs", result.total_seconds));

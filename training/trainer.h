@@ -25,6 +25,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "feature_store/feature_store.h"
+#include "intelligence/compute.h"
+#include "intelligence/config.h"
+#include "intelligence/intel_store.h"
 #include "marketing/marketing_config.h"
 #include "marketing/segment_store.h"
 #include "marketing/segments.h"
@@ -106,6 +109,12 @@ struct TrainerOptions {
   std::function<absl::StatusOr<AlsModel>(const InteractionData& data,
                                          const CsrMatrix& confidence)>
       factors;
+  // Compute customer intelligence (intel.tsv; skipped for data without
+  // timestamps) as of segments_as_of_unix, with this config (tag rules
+  // are checked against the data's categories: an unknown one fails the
+  // run before anything is published).
+  bool compute_intelligence = true;
+  intelligence::IntelligenceConfig intelligence;
 };
 
 struct TrainResult {
@@ -140,6 +149,11 @@ struct TrainResult {
   double segments_seconds = 0;
   // Records written to the segment store (0 without one).
   int64_t segments_stored = 0;
+  // Customer intelligence: records computed and stored, the intent model.
+  int64_t intel_users = 0;
+  int64_t intel_stored = 0;
+  intelligence::IntentReport intent;
+  double intel_seconds = 0;
 };
 
 // Runs the pipeline. `store` (nullable, not owned, must outlive the call)
@@ -153,9 +167,12 @@ struct TrainResult {
 // empty file or unknown header, DataLoss); the PublishModel errors; the
 // stores' errors from the bulk loads (the model is then already published,
 // and TrainResult is lost: the status message names the model directory).
+// `intel_store` (nullable, not owned) then receives every user's
+// customer-intelligence record.
 absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                                   feature_store::FeatureStore* store,
-                                  marketing::SegmentStore* segment_store = nullptr);
+                                  marketing::SegmentStore* segment_store = nullptr,
+                                  intelligence::IntelStore* intel_store = nullptr);
 
 // Checks every option Train() depends on (input, model_root and version
 // included). InvalidArgument names the bad option.
