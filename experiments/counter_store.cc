@@ -59,7 +59,9 @@ class InMemoryCounterStore final : public CounterStore {
         it->second = now + rules.event_id_ttl;
       }
     }
-    auto [user_it, fresh] = users_.try_emplace(e.experiment + '\0' + e.user_id);
+    auto emplaced = users_.try_emplace(e.experiment + '\0' + e.user_id);
+    auto user_it = emplaced.first;
+    const bool fresh = emplaced.second;
     UserRecord& user = user_it->second;
     if (!fresh && user.variant != e.variant) return Outcome::kOtherVariant;
     VariantCounts& variant = counts_[e.experiment][e.variant];
