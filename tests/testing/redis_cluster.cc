@@ -114,6 +114,7 @@ absl::StatusOr<std::unique_ptr<RedisCluster>> RedisCluster::Start(
   std::unique_ptr<RedisCluster> cluster(new RedisCluster(options, *cli));
   const int total = options.masters * (1 + options.replicas_per_master);
   RedisServerOptions server_options;
+  server_options.max_port = 65535 - 10000;  // the bus listens on port + 10000
   server_options.extra_args = {
       "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
       "--cluster-node-timeout",
