@@ -330,6 +330,7 @@ absl::Status TriggerEngine::SignalPass(const TriggerRunRequest& request,
           continue;
         trigger = s->next_due_unix;
         cause = absl::StrCat("due:", trigger);
+        if (!s->due_item_id.empty()) absl::StrAppend(&cause, ":", s->due_item_id);
       } else {
         continue;
       }

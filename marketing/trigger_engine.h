@@ -65,11 +65,13 @@ namespace recsys::marketing {
 struct UserSignals {
   // Probability the customer is lapsing, in [0, 1]; < 0: unknown.
   double churn_risk = -1;
-  // Purchase intent in [0, 1]; < 0: unknown. (Not used by the rules yet
-  // beyond the win-back fallback.)
+  // Purchase intent in [0, 1]; < 0: unknown. Informational: the win-back
+  // rule reads churn_risk, which already measures the fall of intent.
   double intent = -1;
   // When the customer is due to buy again (replenishment); 0: unknown.
   int64_t next_due_unix = 0;
+  // The item due at next_due_unix; empty: the next order as a whole.
+  std::string due_item_id;
   // Usual active hour (UTC, 0..23); < 0: unknown.
   int usual_active_hour = -1;
   // What the customer spent (win-back min_monetary); < 0: unknown.

@@ -36,6 +36,7 @@
 #include "model/model_format.h"
 #include "marketing/coupon_store.h"
 #include "marketing/coupons.h"
+#include "marketing/intel_signals.h"
 #include "marketing/marketer.h"
 #include "intelligence/intel_store.h"
 #include "marketing/segment_store.h"
@@ -426,6 +427,9 @@ int main(int argc, char** argv) {
 
   // Triggered offers: the storefront hands them its stored item events; a
   // loop claims the due checks.
+  // The win-back and replenishment rules read the nightly intelligence
+  // (declared first: the engine borrows it).
+  const marketing::IntelSignals intel_signals(intel.get());
   std::unique_ptr<marketing::TriggerEngine> triggers;
   std::unique_ptr<server::TriggerEventObserver> trigger_observer;
   if (!absl::GetFlag(FLAGS_triggers_config).empty()) {
@@ -444,8 +448,8 @@ int main(int argc, char** argv) {
     trigger_options.event_dedup_window = dedup_window;
     trigger_options.metrics = &registry;
     auto engine = marketing::TriggerEngine::Create(redis_client.get(), coupons.get(),
-                                                   segments.get(), &experiment_plans, nullptr,
-                                                   trigger_options);
+                                                   segments.get(), &experiment_plans,
+                                                   &intel_signals, trigger_options);
     if (!engine.ok()) {
       LogError(absl::StrCat("--triggers_config: ", engine.status().ToString()));
       return 1;
