@@ -29,6 +29,7 @@
 #include "feature_store/feature_store.h"
 #include "absl/synchronization/mutex.h"
 #include "experiments/recommendation_id.h"
+#include "intelligence/intel_store.h"
 #include "model/model_store.h"
 #include "recommender/experiment_variants.h"
 #include "recommender/slot_config.h"
@@ -232,6 +233,12 @@ struct RecommenderOptions {
   // How the trial pool reads the store's listing index (trial_pool.h): a
   // catalog listing is served within about `refresh`.
   TrialPoolOptions trial_pool;
+  // The users' customer-intelligence records (borrowed, must outlive the
+  // Recommender; null: none). A request with a buy-again slot reads the
+  // user's record (one store call, bounded like the feature store's) so
+  // the buy-again source ranks the items due now first
+  // (sources/buy_again.h); without a record the order is by purchases.
+  const intelligence::IntelStore* intel = nullptr;
 };
 
 class Recommender {

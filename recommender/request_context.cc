@@ -219,6 +219,30 @@ std::unique_ptr<RequestContext> BuildRequestContext(
   return ctx;
 }
 
+void LoadRepurchaseCycles(const intelligence::IntelStore* intel, absl::Time deadline,
+                          RequestContext* ctx) {
+  if (intel == nullptr || ctx->bought.empty()) return;
+  bool buy_again = false;
+  for (const SlotRule* rule : ctx->slot_rules) {
+    for (const auto& [source, weight] : rule->sources) {
+      buy_again = buy_again || source == Source::kBuyAgain;
+    }
+  }
+  if (!buy_again) return;
+  absl::StatusOr<intelligence::UserIntel> record =
+      intel->GetIntel(ctx->request->user_id, deadline);
+  if (!record.ok()) return;
+  for (const intelligence::DueItem& d : record->due_items) {
+    if (d.due_unix <= 0 || !(d.cycle_days > 0)) continue;
+    const int32_t row = ctx->model().ItemRow(d.item_id);
+    auto bought = ctx->bought.find(row);
+    if (row < 0 || bought == ctx->bought.end()) continue;
+    const int64_t cycle_seconds = static_cast<int64_t>(d.cycle_days * 86400);
+    ctx->cycles[row] = {std::max(d.due_unix, bought->second->last_unix + cycle_seconds),
+                        d.cycle_days};
+  }
+}
+
 void FetchItemFeatures(const CandidateLists& lists, const feature_store::FeatureStore& store,
                        absl::Time deadline, RequestContext* ctx, AnswerMeta* meta) {
   const model::ModelBundle& bundle = *ctx->bundle;

@@ -27,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "feature_store/feature_store.h"
+#include "intelligence/intel_store.h"
 #include "model/model_store.h"
 #include "model/vector_index.h"
 #include "recommender/candidate.h"
@@ -106,6 +107,14 @@ class ItemFeatureLookup {
   absl::flat_hash_map<absl::string_view, size_t> new_at_;
 };
 
+// When the user is due to buy an item again: the nightly estimate
+// (intelligence::DueItem: the user's own intervals shrunk toward the
+// item's or its category's cycle), moved later by a purchase since.
+struct ItemCycle {
+  int64_t due_unix = 0;
+  double cycle_days = 0;
+};
+
 struct RequestContext {
   RequestContext() = default;
   RequestContext(const RequestContext&) = delete;
@@ -134,6 +143,9 @@ struct RequestContext {
   absl::flat_hash_set<int32_t> excluded;
   // Bought rows that must not return yet (rules/repurchase_window.h).
   absl::flat_hash_set<int32_t> not_due;
+  // The user's repurchase cycle per bought row, from the intelligence
+  // record (LoadRepurchaseCycles); empty without one.
+  absl::flat_hash_map<int32_t, ItemCycle> cycles;
   // Never shown by repurchase sources: request exclusions and not_due.
   absl::flat_hash_set<int32_t> repurchase_excluded;
   // `excluded` and `repurchase_excluded` with the request's filters.
@@ -178,6 +190,15 @@ std::unique_ptr<RequestContext> BuildRequestContext(
     const ProductRequest& request, std::shared_ptr<const model::ModelBundle> bundle, UserState user,
     std::shared_ptr<const SlotPlan> plan, const RecommenderOptions& options,
     Treatment treatment = {}, std::shared_ptr<const ExperimentVariants> experiments = nullptr);
+
+// When a slot of `ctx` uses the buy-again source and `intel` is set, reads
+// the user's intelligence record (one store call bounded by `deadline`)
+// into ctx->cycles: each due item the model knows and the user bought, due
+// at max(the record's due time, the latest purchase + its cycle). No
+// record, or a store failure, leaves ctx->cycles empty (buy-again then
+// orders by purchases); never fails.
+void LoadRepurchaseCycles(const intelligence::IntelStore* intel, absl::Time deadline,
+                          RequestContext* ctx);
 
 // Reads, in one store call bounded by `deadline`, the features of every
 // candidate in `lists`, of the popular prefix, of the items pinned by

@@ -411,6 +411,8 @@ int main(int argc, char** argv) {
   recommender::RecommenderOptions& rec_options = storefront_options.recommender;
   rec_options.max_k = absl::GetFlag(FLAGS_max_k);
   rec_options.feature_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_feature_timeout_ms));
+  // Buy-again ranks the items due now first by the users' repurchase cycles.
+  rec_options.intel = intel.get();
   rec_options.blended_slots.clear();
   for (const std::string& slot : absl::GetFlag(FLAGS_blended_slots)) {
     rec_options.blended_slots.insert(slot);

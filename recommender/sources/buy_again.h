@@ -1,7 +1,10 @@
 // BuyAgainSource (Source::kBuyAgain): the user's purchases that are due again
-// (rules/repurchase_window.h) and pass the request filters, most purchased
-// first (then most recent, then row), scored by purchase count. Reason
-// kBuyAgain.
+// (rules/repurchase_window.h) and pass the request filters, scored by
+// purchase count. Order: first the items due now by the user's repurchase
+// cycle (RequestContext::cycles, from the intelligence record), earliest
+// due first; then the items without a known cycle, most purchased first
+// (then most recent, then row); last the items whose cycle says they are
+// not due yet, soonest due first. Reason kBuyAgain.
 //
 // Thread safety: immutable; Generate is safe to call concurrently.
 #ifndef RECSYS_RECOMMENDER_SOURCES_BUY_AGAIN_H_

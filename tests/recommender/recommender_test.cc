@@ -12,6 +12,8 @@
 #include "feature_store/faulty_feature_store.h"
 #include "feature_store/in_memory_feature_store.h"
 #include "gtest/gtest.h"
+#include "intelligence/intel.h"
+#include "intelligence/intel_store.h"
 #include "recommender/experiment_variants.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
@@ -205,6 +207,36 @@ TEST_F(RecommenderTest, SlotsNeverRepeatAnItem) {
   }
   // 20 items minus 2 bought = 18 available, 19 requested.
   EXPECT_EQ(total, 18u);
+}
+
+TEST_F(RecommenderTest, BuyAgainSlotPutsTheItemDueNowFirst) {
+  // ua2 bought a2 three times and a3 once.
+  ProductRequest r = Request("ua2", 2);
+  r.slots = {{"reorder", 2}};
+  r.now = absl::FromUnixSeconds(1790000000);
+  std::unique_ptr<intelligence::IntelStore> intel = intelligence::NewInMemoryIntelStore();
+  RecommenderOptions options;
+  options.intel = intel.get();
+  Recommender recommender(models_.get(), &faulty_, options);
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto plan, SlotPlan::Parse(R"pb(
+    slots {
+      name: "reorder"
+      sources { source: SOURCE_BUY_AGAIN weight: 1 }
+    }
+  )pb"));
+  recommender.SetSlotPlan(plan);
+  // No record: by purchase count.
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer a, recommender.RecommendProducts(r));
+  ASSERT_EQ(a.slots.size(), 1u);
+  EXPECT_EQ(Ids(a.slots[0].items), (std::vector<std::string>{"a2", "a3"}));
+  // The nightly record: a3 is due (its cycle has passed), a2 in 10 days.
+  intelligence::UserIntel record;
+  record.user_id = "ua2";
+  record.due_items = {{"a3", 1790000000 - 3600, 20}, {"a2", 1790000000 + 10 * 86400, 40}};
+  RECSYS_ASSERT_OK(intel->PutIntel({record}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(a, recommender.RecommendProducts(r));
+  EXPECT_EQ(Ids(a.slots[0].items), (std::vector<std::string>{"a3", "a2"}));
+  EXPECT_EQ(a.slots[0].items[0].reason.code, ReasonCode::kBuyAgain);
 }
 
 TEST_F(RecommenderTest, BlendedSlotBringsBackPurchasesAndDiscoveryDoesNot) {

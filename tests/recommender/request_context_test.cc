@@ -3,7 +3,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "intelligence/intel.h"
+#include "intelligence/intel_store.h"
 #include "tests/recommender/unit_fixture.h"
 
 namespace recsys::recommender {
@@ -12,6 +15,49 @@ namespace {
 using feature_store::EventType;
 
 class RequestContextTest : public testing::UnitTest {};
+
+TEST_F(RequestContextTest, RepurchaseCyclesComeFromTheIntelligenceRecord) {
+  const ProductRequest request = Request("ua2", 5);
+  const int64_t now = absl::ToUnixSeconds(request.now);
+  std::unique_ptr<intelligence::IntelStore> intel = intelligence::NewInMemoryIntelStore();
+  intelligence::UserIntel record;
+  record.user_id = "ua2";
+  record.due_items = {{"a3", now - 86400, 30},  // bought: kept
+                      {"a7", now, 10},          // not bought by ua2
+                      {"zz", now, 10}};         // not in the model
+  RECSYS_ASSERT_OK(intel->PutIntel({record}));
+
+  // Without a buy-again slot nothing is read.
+  auto plain = Context(request);
+  LoadRepurchaseCycles(intel.get(), absl::InfiniteFuture(), plain.get());
+  EXPECT_TRUE(plain->cycles.empty());
+
+  const auto plan = Plan(R"pb(slots {
+                                name: "feed"
+                                sources { source: SOURCE_BUY_AGAIN weight: 1 }
+                              })pb");
+  auto ctx = Context(request, plan);
+  LoadRepurchaseCycles(intel.get(), absl::InfiniteFuture(), ctx.get());
+  ASSERT_EQ(ctx->cycles.size(), 1u);
+  EXPECT_EQ(ctx->cycles.at(Row("a3")).due_unix, now - 86400);
+  EXPECT_EQ(ctx->cycles.at(Row("a3")).cycle_days, 30);
+
+  // A purchase of a3 since the record: due one cycle after it.
+  const absl::Time bought = request.now - absl::Hours(3 * 24);
+  Record("ua2", "a3", EventType::kPurchase, bought);
+  auto later = Context(request, plan);
+  LoadRepurchaseCycles(intel.get(), absl::InfiniteFuture(), later.get());
+  ASSERT_EQ(later->cycles.size(), 1u);
+  EXPECT_EQ(later->cycles.at(Row("a3")).due_unix, absl::ToUnixSeconds(bought) + 30 * 86400);
+
+  // No record, or no store: nothing.
+  const ProductRequest other = Request("ua3", 5);
+  auto none = Context(other, plan);
+  LoadRepurchaseCycles(intel.get(), absl::InfiniteFuture(), none.get());
+  EXPECT_TRUE(none->cycles.empty());
+  LoadRepurchaseCycles(nullptr, absl::InfiniteFuture(), ctx.get());
+  EXPECT_EQ(ctx->cycles.size(), 1u);
+}
 
 TEST_F(RequestContextTest, ResolvesTheUserAndTheSlots) {
   ProductRequest request = Request("ua2", 3, "feed");
