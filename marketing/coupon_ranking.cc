@@ -25,6 +25,13 @@ bool Contains(const std::vector<std::string>& list, absl::string_view name) {
   return std::find(list.begin(), list.end(), name) != list.end();
 }
 
+// u_f = 1 - (1 - u)^f (coupon_ranking.h); f not positive or not finite
+// counts as 1.
+double WithSensitivity(double u, double f) {
+  if (!(f > 0) || !std::isfinite(f) || f == 1) return u;
+  return std::clamp(1 - std::pow(1 - u, f), 0.0, 1.0);
+}
+
 // The expected basket, and the basket when the coupon is used.
 double ExpectedBasket(const CustomerInfo& customer,
                       const MarketingConfig& config) {
@@ -198,7 +205,7 @@ absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
                          prior, nullptr, experiments::UpliftOptions());
     r.uplift.value = std::clamp(r.uplift.value, 0.0, 1.0);
     if (!(r.uplift.value >= 0)) r.uplift.value = 0;  // NaN
-    const double u = r.uplift.value;
+    const double u = WithSensitivity(r.uplift.value, customer.price_sensitivity);
     r.coupon_id = c.id;
     r.type = c.type;
     r.propensity = p;
@@ -238,6 +245,23 @@ absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
     ranked.resize(max_results);
   }
   return ranked;
+}
+
+double PriceSensitivity(double discount_share, double relative_price_level) {
+  constexpr double kDiscountWeight = 2;
+  constexpr double kTypicalDiscountShare = 0.2;
+  constexpr double kPriceWeight = 1;
+  constexpr double kMaxSensitivity = 4;
+  const double share = discount_share >= 0 && std::isfinite(discount_share)
+                           ? std::min(discount_share, 1.0)
+                           : kTypicalDiscountShare;
+  const double level =
+      relative_price_level > 0 && std::isfinite(relative_price_level)
+          ? relative_price_level
+          : 1;
+  const double f = std::exp(kDiscountWeight * (share - kTypicalDiscountShare)) *
+                   std::pow(level, -kPriceWeight);
+  return std::clamp(f, 1 / kMaxSensitivity, kMaxSensitivity);
 }
 
 }  // namespace recsys::marketing

@@ -17,6 +17,16 @@
 // would have happened anyway, and D is paid on every redemption, incremental
 // or not. For coupons other than threshold ones this is p*u*B*m - p*D.
 //
+// Price sensitivity: u is the chance that the coupon is decisive, so 1 - u
+// is the chance the customer buys anyway. A price-sensitive customer buys
+// less often without a discount: with the customer's sensitivity f
+// (CustomerInfo::price_sensitivity, PriceSensitivity below; 1 neutral),
+//
+//   u_f = 1 - (1 - u)^f
+//
+// replaces u above (f > 1 raises it toward 1, f < 1 lowers it toward 0,
+// f = 1 or an unknown sensitivity leaves it).
+//
 // Thread safety: free functions without shared state; `propensity` is called
 // from the calling thread only.
 #ifndef RECSYS_MARKETING_COUPON_RANKING_H_
@@ -67,7 +77,25 @@ struct CustomerInfo {
   int32_t recency_days = 0;
   // Average order value; 0 = unknown (config.default_basket_value is used).
   double average_order_value = 0;
+  // How much more than a typical customer a discount moves this one
+  // (PriceSensitivity); 1 = typical or unknown.
+  double price_sensitivity = 1;
 };
+
+// The sensitivity f of the file comment from the customer-intelligence
+// record's price figures (intelligence/intel.h):
+//
+//   f = clamp(exp(k_d * (discount_share - s_0)) * level^(-k_p),
+//             1/f_max, f_max)
+//
+// with k_d = 2, s_0 = 0.2 (the share of discounted purchases of a typical
+// customer), k_p = 1 and f_max = 4: a customer who bought half their lines
+// at a discount and at the category's typical price level has f = e^0.6 =
+// 1.82; one who never bought at a discount and buys items 30% dearer than
+// their category's typical item has f = e^-0.4 / 1.3 = 0.52. An unknown
+// figure (< 0, or not finite) counts as typical (discount_share s_0,
+// level 1).
+double PriceSensitivity(double discount_share, double relative_price_level);
 
 // From the user's segment record. Users without a record are new:
 // CustomerInfo{} (segment new, tier none, no orders).
@@ -78,11 +106,13 @@ struct RankedCoupon {
   CouponType type = CouponType::kUnspecified;
   // EV of the formula above, in money; may be negative.
   double expected_value = 0;
-  // Its inputs: p, u, B' and D.
+  // Its inputs: p, u (after the price-sensitivity adjustment: u_f), B'
+  // and D.
   double propensity = 0;
   double incrementality = 0;
   // Where u came from: the segment's prior, or the campaign's measured
-  // uplift (shrunk toward the prior, or alone); uplift.value == u.
+  // uplift (shrunk toward the prior, or alone); uplift.value == u before
+  // the price-sensitivity adjustment.
   experiments::Incrementality uplift;
   double basket_value = 0;
   double discount = 0;

@@ -278,6 +278,16 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
   answer.assignments = experiments::ArmsFor(assignments, experiments::kCouponsSlot);
   std::optional<UserSegment> record;
   answer.customer = Customer(user_id, now, deadline, &record, &answer.meta);
+  if (options_.intel != nullptr) {
+    // How much a discount moves this customer (coupon_ranking.h).
+    auto intel = options_.intel->GetIntel(user_id, StoreDeadline(deadline));
+    if (intel.ok()) {
+      answer.customer.price_sensitivity =
+          PriceSensitivity(intel->discount_share, intel->relative_price_level);
+    } else if (!absl::IsNotFound(intel.status())) {
+      Degrade(&answer.meta, "intelligence store", intel.status());
+    }
+  }
   const std::string segment(SegmentName(answer.customer.segment));
   if (counters_ != nullptr) {
     // The answer is the exposure (a holdout sees nothing to report), with
@@ -356,6 +366,8 @@ MarketingProfile Marketer::Profile(absl::string_view user_id, absl::Time now,
   if (options_.intel != nullptr) {
     auto intel = options_.intel->GetIntel(user_id, StoreDeadline(deadline));
     if (intel.ok()) {
+      profile.customer.price_sensitivity =
+          PriceSensitivity(intel->discount_share, intel->relative_price_level);
       profile.intel = *std::move(intel);
     } else if (!absl::IsNotFound(intel.status())) {
       Degrade(&profile.meta, "intelligence store", intel.status());

@@ -1,5 +1,6 @@
 #include "marketing/coupon_ranking.h"
 
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -237,6 +238,67 @@ TEST(RankCouponsTest, PropensityAndIncrementalityMatter) {
       MustRank(coupons, Customer(Segment::kDormant), Constant(std::nan("")));
   EXPECT_DOUBLE_EQ(ranked[0].propensity, 0);
   EXPECT_DOUBLE_EQ(ranked[0].expected_value, 0);
+}
+
+TEST(RankCouponsTest, PriceSensitivityFromTheIntelligenceRecord) {
+  // Typical or unknown figures: neutral.
+  EXPECT_DOUBLE_EQ(PriceSensitivity(0.2, 1), 1);
+  EXPECT_DOUBLE_EQ(PriceSensitivity(-1, -1), 1);
+  EXPECT_DOUBLE_EQ(PriceSensitivity(std::nan(""), 0), 1);
+  // Half the lines at a discount, typical prices: e^(2 * 0.3).
+  EXPECT_NEAR(PriceSensitivity(0.5, 1), std::exp(0.6), 1e-12);
+  // Never at a discount, items 30% dearer: e^(-0.4) / 1.3.
+  EXPECT_NEAR(PriceSensitivity(0, 1.3), std::exp(-0.4) / 1.3, 1e-12);
+  // Clamped to [1/4, 4].
+  EXPECT_DOUBLE_EQ(PriceSensitivity(1, 0.1), 4);
+  EXPECT_DOUBLE_EQ(PriceSensitivity(0, 10), 0.25);
+}
+
+// A price-sensitive customer values a discount more: u_f = 1 - (1 - u)^f.
+TEST(RankCouponsTest, PriceSensitiveCustomersChangeTheRanking) {
+  Coupon grocery = AmountOff("grocery", 3);
+  grocery.scope.kind = CouponScope::Kind::kCategories;
+  grocery.scope.categories.push_back("grocery");
+  Coupon toys = AmountOff("toys", 3);
+  toys.scope.kind = CouponScope::Kind::kCategories;
+  toys.scope.categories.push_back("toys");
+  const std::vector<CouponWithState> coupons = {Entry(toys), Entry(grocery)};
+  auto by_scope = [](const Coupon& c) {
+    return c.scope.categories[0] == "grocery" ? 0.8 : 0.1;
+  };
+  // A typical core customer (u = 0.1) buys anyway: every discount loses
+  // money, the least likely one least.
+  CustomerInfo core = Customer(Segment::kCore);
+  std::vector<RankedCoupon> ranked = MustRank(coupons, core, by_scope);
+  EXPECT_THAT(Ids(ranked), ElementsAre("toys", "grocery"));
+  EXPECT_LT(ranked[0].expected_value, 0);
+  EXPECT_DOUBLE_EQ(ranked[0].incrementality, 0.1);
+
+  // The same segment, price-sensitive (f = 4): u_f = 1 - 0.9^4 = 0.3439,
+  // so 0.3439 * 50 * 0.3 = 5.16 > 3: the coupon pays, the likelier first.
+  core.price_sensitivity = 4;
+  ranked = MustRank(coupons, core, by_scope);
+  EXPECT_THAT(Ids(ranked), ElementsAre("grocery", "toys"));
+  const double u4 = 1 - std::pow(0.9, 4);
+  EXPECT_NEAR(ranked[0].incrementality, u4, 1e-12);
+  EXPECT_DOUBLE_EQ(ranked[0].uplift.value, 0.1);  // before the adjustment
+  EXPECT_NEAR(ranked[0].expected_value, 0.8 * (u4 * 50 * 0.3 - 3), 1e-12);
+  EXPECT_GT(ranked[0].expected_value, 0);
+
+  // A dormant customer (u = 0.7) who never needs a discount (f = 1/4):
+  // u_f = 1 - 0.3^0.25 = 0.26, so 0.26 * 15 = 3.9 > 3 still pays, but less.
+  CustomerInfo dormant = Customer(Segment::kDormant);
+  const double typical =
+      MustRank(coupons, dormant, by_scope)[0].expected_value;
+  dormant.price_sensitivity = 0.25;
+  ranked = MustRank(coupons, dormant, by_scope);
+  EXPECT_THAT(Ids(ranked), ElementsAre("grocery", "toys"));
+  EXPECT_NEAR(ranked[0].incrementality, 1 - std::pow(0.3, 0.25), 1e-12);
+  EXPECT_LT(ranked[0].expected_value, typical);
+  // Not a number, or not positive: neutral.
+  dormant.price_sensitivity = std::nan("");
+  EXPECT_DOUBLE_EQ(MustRank(coupons, dormant, by_scope)[0].expected_value,
+                   typical);
 }
 
 // The measured uplift of a coupon's campaign replaces the segment's prior in

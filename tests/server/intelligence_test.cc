@@ -223,6 +223,64 @@ TEST_F(IntelligenceApiTest, ProfileCarriesTheTrainersIntelligenceFromRedis) {
   EXPECT_EQ(empty.intelligence_as_of_unix(), 0);
 }
 
+// RecommendCoupons reads the user's record: a price-sensitive customer
+// values a discount more (u_f = 1 - (1 - u)^f, docs/marketing.md).
+TEST_F(IntelligenceApiTest, PriceSensitivityMovesTheCouponIncrementality) {
+  const intelligence::UserIntel* user = nullptr;
+  for (size_t i = world->records.size() / 2; i < world->records.size(); ++i) {
+    if (world->shop->models->Current()->UserRow(world->records[i].user_id) >=
+        0) {
+      user = &world->records[i];
+      break;
+    }
+  }
+  ASSERT_NE(user, nullptr);
+  marketing::CouponCatalog catalog;
+  marketing::Coupon& c = catalog.coupons.emplace_back();
+  c.id = "PRICE_TEST5";
+  c.type = marketing::CouponType::kAmountOff;
+  c.amount_off = 5;
+  ASSERT_TRUE(
+      world->marketer->PutCoupons(catalog, absl::InfiniteFuture()).ok());
+  // (incrementality used, the u before the adjustment) for the record with
+  // these price figures.
+  auto with = [&](double discount_share, double level) {
+    intelligence::UserIntel changed = *user;
+    changed.discount_share = discount_share;
+    changed.relative_price_level = level;
+    EXPECT_TRUE(world->intel->PutIntel({changed}).ok());
+    v1::RecommendCouponsRequest req;
+    req.set_user_id(user->user_id);
+    req.set_k(50);
+    req.mutable_context()->set_request_time_unix(world->as_of);
+    v1::RecommendCouponsResponse resp;
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    const grpc::Status st = rec_->RecommendCoupons(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    EXPECT_FALSE(resp.meta().degraded());
+    for (const v1::RecommendedCoupon& r : resp.coupons()) {
+      if (r.coupon_id() == "PRICE_TEST5") {
+        return std::make_pair(static_cast<double>(r.incrementality()),
+                              r.incrementality_figures().value());
+      }
+    }
+    ADD_FAILURE() << "PRICE_TEST5 not offered";
+    return std::make_pair(-1.0, -1.0);
+  };
+  // Typical figures (discount share 0.2, price level 1): f = 1.
+  const auto [typical, u] = with(0.2, 1);
+  ASSERT_GT(u, 0);
+  ASSERT_LT(u, 1);
+  EXPECT_NEAR(typical, u, 1e-6);
+  // Every line at a discount, at half the category's price level: f = 4.
+  const auto [sensitive, u_again] = with(1, 0.5);
+  EXPECT_NEAR(u_again, u, 1e-12);
+  EXPECT_NEAR(sensitive, 1 - std::pow(1 - u, 4), 1e-6);
+  EXPECT_GT(sensitive, typical);
+  ASSERT_TRUE(world->intel->PutIntel({*user}).ok());
+}
+
 TEST_F(IntelligenceApiTest, AudienceFiltersByTags) {
   // The most common learned tag, and a rule tag of the config.
   std::map<std::string, int> counts;
