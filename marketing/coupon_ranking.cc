@@ -205,7 +205,8 @@ absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
                          prior, nullptr, experiments::UpliftOptions());
     r.uplift.value = std::clamp(r.uplift.value, 0.0, 1.0);
     if (!(r.uplift.value >= 0)) r.uplift.value = 0;  // NaN
-    const double u = WithSensitivity(r.uplift.value, customer.price_sensitivity);
+    const double u =
+        WithSensitivity(r.uplift.value, customer.price_sensitivity);
     r.coupon_id = c.id;
     r.type = c.type;
     r.propensity = p;

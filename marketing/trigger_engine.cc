@@ -24,8 +24,9 @@ using feature_store::EventType;
 // control characters: common/validation.h).
 constexpr char kSep = '\x1f';
 
-// KEYS: event marker, user hash, pending, at. ARGV: marker ttl, event type
-// name, unix time, UTC hour, then (member, due, trigger) per rule started.
+// The user's part of observing an event (keys in the user's slot). KEYS:
+// event marker, user hash. ARGV: marker ttl, event type name, unix time,
+// UTC hour. Returns 0 for an event already observed.
 const redis::Script& ObserveScript() {
   static const redis::Script* script = new redis::Script(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -34,15 +35,25 @@ local f = 'last:' .. ARGV[2]
 local old = tonumber(redis.call('HGET', KEYS[2], f))
 if old == nil or old < tonumber(ARGV[3]) then redis.call('HSET', KEYS[2], f, ARGV[3]) end
 redis.call('EXPIRE', KEYS[2], 7776000)
-for i = 5, #ARGV, 3 do
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+return 1
+)lua");
+  return *script;
+}
+
+// The timers' part (keys in the {trg} slot): schedules the checks an event
+// starts. Idempotent: a trigger no newer than the pending one changes
+// nothing. KEYS: pending, at. ARGV: (member, due, trigger) per rule.
+const redis::Script& ScheduleScript() {
+  static const redis::Script* script = new redis::Script(R"lua(
+for i = 1, #ARGV, 3 do
   local m, due, trig = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-  local at = tonumber(redis.call('HGET', KEYS[4], m))
+  local at = tonumber(redis.call('HGET', KEYS[2], m))
   if at == nil or at < trig then
-    redis.call('HSET', KEYS[4], m, ARGV[i + 2])
-    redis.call('ZADD', KEYS[3], due, m)
+    redis.call('HSET', KEYS[2], m, ARGV[i + 2])
+    redis.call('ZADD', KEYS[1], due, m)
   end
 end
-redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
 return 1
 )lua");
   return *script;
@@ -77,61 +88,64 @@ return out
   return *script;
 }
 
-// Ends a claimed check. KEYS: claimed, at, due, pending, offer marker, sent,
-// stream. ARGV: mode (drop, defer, emit), member, trigger, rule delay
-// seconds, now (defer: the new due time), marker ttl, per-day cap,
-// per-week cap, stream maxlen, offer id, then the entry's field/value
-// pairs. Returns {1, stream id} written, {0, stream id} duplicate, {2}
-// capped, {3} deferred, {4} dropped. A trigger newer than the one ended
-// (it arrived meanwhile) goes back to pending.
+// Reserves an offer id for a user (keys in the user's slot). KEYS: offer
+// marker, sent. ARGV: now, marker ttl, per-day cap, per-week cap, offer
+// id. Returns {0, stream id}: already written (a duplicate); {2}: capped;
+// {1}: reserved, write the entry (the marker says 'pending' until the
+// entry's id replaces it; a reservation found 'pending', after a failure
+// between the two, is answered {1} again and the entry written again).
+const redis::Script& ReserveScript() {
+  static const redis::Script* script = new redis::Script(R"lua(
+local v = redis.call('GET', KEYS[1])
+if v and v ~= 'pending' then return {0, v} end
+if v then return {1} end
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 604800)
+local pd, pw = tonumber(ARGV[3]), tonumber(ARGV[4])
+if pd > 0 and redis.call('ZCOUNT', KEYS[2], '(' .. (now - 86400), '+inf') >= pd then
+  return {2}
+end
+if pw > 0 and redis.call('ZCARD', KEYS[2]) >= pw then return {2} end
+redis.call('SET', KEYS[1], 'pending', 'EX', ARGV[2])
+redis.call('ZADD', KEYS[2], now, ARGV[5])
+redis.call('EXPIRE', KEYS[2], 691200)
+return {1}
+)lua");
+  return *script;
+}
+
+// Ends a claimed check (keys in the {trg} slot). KEYS: claimed, at, due,
+// pending. ARGV: mode (defer, or done), member, trigger, rule delay
+// seconds, the new due time (defer). A trigger newer than the one ended (it
+// arrived meanwhile) goes back to pending.
 const redis::Script& FinishScript() {
   static const redis::Script* script = new redis::Script(R"lua(
 local mode, m, trig = ARGV[1], ARGV[2], ARGV[3]
-local function finish()
-  redis.call('ZREM', KEYS[1], m)
-  redis.call('HDEL', KEYS[3], m)
-  local at = redis.call('HGET', KEYS[2], m)
-  if at == false or at == trig then
-    redis.call('HDEL', KEYS[2], m)
-  else
-    redis.call('ZADD', KEYS[4], 'NX', tonumber(at) + tonumber(ARGV[4]), m)
-  end
-end
+redis.call('ZREM', KEYS[1], m)
+redis.call('HDEL', KEYS[3], m)
 if mode == 'defer' then
-  redis.call('ZREM', KEYS[1], m)
-  redis.call('HDEL', KEYS[3], m)
   redis.call('ZADD', KEYS[4], 'GT', ARGV[5], m)
-  return {3}
+  return 3
 end
-if mode == 'drop' then finish() return {4} end
-if redis.call('EXISTS', KEYS[5]) == 1 then
-  finish()
-  return {0, redis.call('GET', KEYS[5])}
+local at = redis.call('HGET', KEYS[2], m)
+if at == false or at == trig then
+  redis.call('HDEL', KEYS[2], m)
+else
+  redis.call('ZADD', KEYS[4], 'NX', tonumber(at) + tonumber(ARGV[4]), m)
 end
-local now = tonumber(ARGV[5])
-redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - 604800)
-local pd, pw = tonumber(ARGV[7]), tonumber(ARGV[8])
-if pd > 0 and redis.call('ZCOUNT', KEYS[6], '(' .. (now - 86400), '+inf') >= pd then
-  finish()
-  return {2}
-end
-if pw > 0 and redis.call('ZCARD', KEYS[6]) >= pw then
-  finish()
-  return {2}
-end
-local fields = {}
-for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
-local id = redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[9], '*', unpack(fields))
-redis.call('SET', KEYS[5], id, 'EX', ARGV[6])
-redis.call('ZADD', KEYS[6], now, ARGV[10])
-redis.call('EXPIRE', KEYS[6], 691200)
-finish()
-return {1, id}
+return 4
 )lua");
   return *script;
 }
 
 int64_t Seconds(absl::Time t) { return absl::ToUnixSeconds(t); }
+
+// A key of one user's trigger state: {p}trg:{<user>}:<suffix>, in the
+// user's Redis Cluster slot (the hash tag is the user id).
+std::string UserKey(absl::string_view prefix, absl::string_view user,
+                    absl::string_view suffix) {
+  return absl::StrCat(prefix, "trg:{", user, "}:", suffix);
+}
 
 int UtcHour(absl::Time t) {
   return absl::ToCivilHour(t, absl::UTCTimeZone()).hour();
@@ -231,8 +245,9 @@ absl::Time TriggerEngine::StoreDeadline(absl::Time deadline) const {
   return std::min(deadline, absl::Now() + options_.store_timeout);
 }
 
+// The timers: {p}{trg}:<suffix>, all in one Redis Cluster slot.
 std::string TriggerEngine::Key(absl::string_view suffix) const {
-  return absl::StrCat(options_.key_prefix, "trg:", suffix);
+  return absl::StrCat(options_.key_prefix, "{trg}:", suffix);
 }
 
 void TriggerEngine::Count(absl::string_view rule,
@@ -255,21 +270,32 @@ absl::Status TriggerEngine::ObserveEvents(absl::Span<const Event> events,
       continue;
     }
     const int64_t t = Seconds(e.time);
-    std::vector<std::string> args = {
-        ttl, std::string(feature_store::EventTypeName(e.type)), absl::StrCat(t),
-        absl::StrCat(UtcHour(e.time))};
+    std::vector<std::string> schedule;
     for (const TriggerRule& rule : options_.config.rules) {
       if (!rule.on_event || rule.event != e.type) continue;
       // One pending check per rule and user; a purchase-started rule (a
       // review request) keeps one per item bought.
       const std::string cause = e.type == EventType::kPurchase ? e.item_id : "";
-      args.push_back(Member(rule.name, e.user_id, cause));
-      args.push_back(absl::StrCat(Seconds(e.time + rule.delay)));
-      args.push_back(absl::StrCat(t));
+      schedule.push_back(Member(rule.name, e.user_id, cause));
+      schedule.push_back(absl::StrCat(Seconds(e.time + rule.delay)));
+      schedule.push_back(absl::StrCat(t));
     }
-    std::vector<std::string> keys = {
-        Key(absl::StrCat("ev:", feature_store::EventDedupKey(e))),
-        Key(absl::StrCat("u:", e.user_id)), pending, at};
+    // The timers first: scheduling is idempotent, so a batch sent again
+    // after a failure between the two finds its checks whatever happened.
+    if (!schedule.empty()) {
+      const std::vector<std::string> timer_keys = {pending, at};
+      RECSYS_ASSIGN_OR_RETURN(redis::Command command,
+                              client_->ScriptCommand(ScheduleScript(), timer_keys,
+                                                     schedule, store_deadline));
+      commands.push_back(std::move(command));
+    }
+    const std::vector<std::string> keys = {
+        UserKey(options_.key_prefix, e.user_id,
+                absl::StrCat("ev:", feature_store::EventDedupKey(e))),
+        UserKey(options_.key_prefix, e.user_id, "u")};
+    const std::vector<std::string> args = {
+        ttl, std::string(feature_store::EventTypeName(e.type)), absl::StrCat(t),
+        absl::StrCat(UtcHour(e.time))};
     RECSYS_ASSIGN_OR_RETURN(
         redis::Command command,
         client_->ScriptCommand(ObserveScript(), keys, args, store_deadline));
@@ -390,8 +416,8 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(
   // One round trip: each user's hours and latest events, and contacts.
   std::vector<redis::Command> reads;
   for (const Check& c : checks) {
-    const std::string sent = Key(absl::StrCat("sent:", c.user_id));
-    reads.push_back({"HGETALL", Key(absl::StrCat("u:", c.user_id))});
+    const std::string sent = UserKey(options_.key_prefix, c.user_id, "sent");
+    reads.push_back({"HGETALL", UserKey(options_.key_prefix, c.user_id, "u")});
     reads.push_back({"ZCOUNT", sent, absl::StrCat("(", now - 86400), "+inf"});
     reads.push_back(
         {"ZCOUNT", sent, absl::StrCat("(", now - 7 * 86400), "+inf"});
@@ -477,26 +503,8 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(
         }
       }
     }
-    const std::vector<std::string> keys = {
-        Key("claimed"),
-        Key("at"),
-        Key("due"),
-        Key("pending"),
-        Key(absl::StrCat("offer:", offer_id)),
-        Key(absl::StrCat("sent:", c.user_id)),
-        absl::StrCat(options_.key_prefix, config.stream)};
-    std::vector<std::string> args = {
-        outcome.empty() ? "emit" : mode,
-        c.member,
-        absl::StrCat(c.trigger),
-        absl::StrCat(rule == nullptr ? 0 : absl::ToInt64Seconds(rule->delay)),
-        absl::StrCat(mode == "defer" ? Seconds(defer_to) : now),
-        absl::StrCat(absl::ToInt64Seconds(config.offer_id_ttl)),
-        absl::StrCat(config.per_day_cap),
-        absl::StrCat(config.per_week_cap),
-        absl::StrCat(config.stream_maxlen),
-        offer_id};
     Offer offer;
+    std::vector<std::string> fields;  // the entry's field/value pairs
     if (outcome.empty()) {
       offer.offer_id = offer_id;
       offer.rule = rule->name;
@@ -523,30 +531,86 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(
                {"cause", offer.cause},
                {"trigger_unix", absl::StrCat(c.trigger)},
                {"send_unix", absl::StrCat(now)}}) {
-        args.push_back(f);
-        args.push_back(v);
+        fields.push_back(f);
+        fields.push_back(v);
       }
     }
-    absl::StatusOr<redis::Value> done =
-        client_->Eval(FinishScript(), keys, args, store_deadline);
-    if (!done.ok() || done->is_error() || done->elements.empty()) {
+    // A failed store call leaves the check claimed (tried again after the
+    // lease); true when the pass goes on.
+    absl::Status fatal;
+    auto failed = [&](const absl::Status& st, bool error_reply) {
+      if (st.ok() && !error_reply) return false;
       ++answer.errors;
       Count(c.rule, "error");
-      if (!done.ok() && !absl::IsUnavailable(done.status()) &&
-          !absl::IsDeadlineExceeded(done.status())) {
-        return done.status();
+      if (!st.ok() && !absl::IsUnavailable(st) &&
+          !absl::IsDeadlineExceeded(st)) {
+        fatal = st;
       }
-      continue;
+      return true;
+    };
+    if (outcome.empty()) {
+      // The user's slot: the caps again and the offer id's reservation;
+      // then the entry; then the marker takes the entry's id.
+      const std::string marker =
+          UserKey(options_.key_prefix, c.user_id, absl::StrCat("offer:", offer_id));
+      const std::vector<std::string> user_keys = {
+          marker, UserKey(options_.key_prefix, c.user_id, "sent")};
+      absl::StatusOr<redis::Value> reserved = client_->Eval(
+          ReserveScript(), user_keys,
+          {absl::StrCat(now),
+           absl::StrCat(absl::ToInt64Seconds(config.offer_id_ttl)),
+           absl::StrCat(config.per_day_cap), absl::StrCat(config.per_week_cap),
+           offer_id},
+          store_deadline);
+      if (failed(reserved.status(),
+                 reserved.ok() &&
+                     (reserved->is_error() || reserved->elements.empty()))) {
+        if (!fatal.ok()) return fatal;
+        continue;
+      }
+      const int64_t code = reserved->elements[0].integer;
+      if (code == 0) {
+        outcome = "duplicate";
+      } else if (code == 2) {
+        outcome = "capped";
+      } else {
+        redis::Command xadd = {"XADD",
+                               absl::StrCat(options_.key_prefix, config.stream),
+                               "MAXLEN", "~",
+                               absl::StrCat(config.stream_maxlen), "*"};
+        xadd.insert(xadd.end(), fields.begin(), fields.end());
+        absl::StatusOr<std::vector<redis::Value>> added =
+            client_->Execute({xadd}, store_deadline, redis::CallKind::kWrite);
+        if (failed(added.status(), false)) {
+          if (!fatal.ok()) return fatal;
+          continue;
+        }
+        offer.stream_id = (*added)[0].text;
+        absl::StatusOr<std::vector<redis::Value>> marked = client_->Execute(
+            {{"SET", marker, offer.stream_id, "XX", "KEEPTTL"}}, store_deadline,
+            redis::CallKind::kRead);
+        if (failed(marked.status(), false)) {
+          // The entry is written; the retry after the lease writes it
+          // again (at least once: the offer id drops the repeat).
+          if (!fatal.ok()) return fatal;
+          continue;
+        }
+        outcome = "written";
+        answer.offers.push_back(offer);
+      }
     }
-    const int64_t code = done->elements[0].integer;
-    if (code == 1) {
-      outcome = "written";
-      offer.stream_id = done->elements[1].text;
-      answer.offers.push_back(std::move(offer));
-    } else if (code == 0) {
-      outcome = "duplicate";
-    } else if (code == 2) {
-      outcome = "capped";
+    // The {trg} slot: the check is done (or deferred).
+    const std::vector<std::string> timer_keys = {Key("claimed"), Key("at"),
+                                                 Key("due"), Key("pending")};
+    absl::StatusOr<redis::Value> done = client_->Eval(
+        FinishScript(), timer_keys,
+        {mode == "defer" ? "defer" : "done", c.member, absl::StrCat(c.trigger),
+         absl::StrCat(rule == nullptr ? 0 : absl::ToInt64Seconds(rule->delay)),
+         absl::StrCat(mode == "defer" ? Seconds(defer_to) : now)},
+        store_deadline);
+    if (outcome != "written" && failed(done.status(), done.ok() && done->is_error())) {
+      if (!fatal.ok()) return fatal;
+      continue;
     }
     Count(c.rule, outcome);
     if (outcome == "written") ++answer.written;

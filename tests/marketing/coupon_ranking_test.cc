@@ -288,8 +288,7 @@ TEST(RankCouponsTest, PriceSensitiveCustomersChangeTheRanking) {
   // A dormant customer (u = 0.7) who never needs a discount (f = 1/4):
   // u_f = 1 - 0.3^0.25 = 0.26, so 0.26 * 15 = 3.9 > 3 still pays, but less.
   CustomerInfo dormant = Customer(Segment::kDormant);
-  const double typical =
-      MustRank(coupons, dormant, by_scope)[0].expected_value;
+  const double typical = MustRank(coupons, dormant, by_scope)[0].expected_value;
   dormant.price_sensitivity = 0.25;
   ranked = MustRank(coupons, dormant, by_scope);
   EXPECT_THAT(Ids(ranked), ElementsAre("grocery", "toys"));

@@ -234,12 +234,12 @@ TEST_F(TriggerEngineTest, DuplicateEventsAndReplicasGiveOneOffer) {
   // twice.
   const std::string member = absl::StrCat("cart_abandoned\x1f", "dan\x1f");
   RECSYS_ASSERT_OK(server_
-                       ->Command({"HSET", prefix_ + "trg:at", member,
+                       ->Command({"HSET", prefix_ + "{trg}:at", member,
                                   absl::StrCat(absl::ToUnixSeconds(t0))})
                        .status());
   RECSYS_ASSERT_OK(
       server_
-          ->Command({"ZADD", prefix_ + "trg:claimed",
+          ->Command({"ZADD", prefix_ + "{trg}:claimed",
                      absl::StrCat(absl::ToUnixSeconds(due)), member})
           .status());
   TriggerRunAnswer again = Run(*engine, due + absl::Minutes(10));
@@ -465,14 +465,15 @@ TEST_F(TriggerEngineTest, KeySchemaMatchesDocumentation) {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : "";
   };
-  const std::string p = prefix_ + "trg:";
+  // The timers share the {trg} slot; the user's keys the user's slot.
+  const std::string p = prefix_ + "{trg}:";
+  const std::string u = prefix_ + "trg:{kim}:";
   const std::string member = absl::StrCat("cart_abandoned\x1f", "kim\x1f");
-  EXPECT_EQ(cmd({"TYPE", p + "u:kim"}), "hash");
-  EXPECT_EQ(
-      cmd({"HMGET", p + "u:kim", "h:10", "last:add_to_cart", "last:view"}),
-      absl::StrCat("2\n", t, "\n", t));
-  EXPECT_EQ(cmd({"GET", p + "ev:id:e1"}), "1");
-  EXPECT_GT(std::stoll(cmd({"TTL", p + "ev:id:e1"})), 86400 - 60);
+  EXPECT_EQ(cmd({"TYPE", u + "u"}), "hash");
+  EXPECT_EQ(cmd({"HMGET", u + "u", "h:10", "last:add_to_cart", "last:view"}),
+            absl::StrCat("2\n", t, "\n", t));
+  EXPECT_EQ(cmd({"GET", u + "ev:id:e1"}), "1");
+  EXPECT_GT(std::stoll(cmd({"TTL", u + "ev:id:e1"})), 86400 - 60);
   EXPECT_EQ(cmd({"ZSCORE", p + "pending", member}), absl::StrCat(t + 4 * 3600));
   EXPECT_EQ(cmd({"HGET", p + "at", member}), absl::StrCat(t));
 
@@ -485,10 +486,32 @@ TEST_F(TriggerEngineTest, KeySchemaMatchesDocumentation) {
   EXPECT_EQ(cmd({"ZCARD", p + "claimed"}), "0");
   EXPECT_EQ(cmd({"HLEN", p + "at"}), "0");
   EXPECT_EQ(cmd({"HLEN", p + "due"}), "0");
-  EXPECT_EQ(cmd({"GET", p + "offer:" + id}), a.offers[0].stream_id);
-  EXPECT_GT(std::stoll(cmd({"TTL", p + "offer:" + id})), 30 * 86400 - 60);
-  EXPECT_EQ(cmd({"ZSCORE", p + "sent:kim", id}), absl::StrCat(t + 4 * 3600));
+  EXPECT_EQ(cmd({"GET", u + "offer:" + id}), a.offers[0].stream_id);
+  EXPECT_GT(std::stoll(cmd({"TTL", u + "offer:" + id})), 30 * 86400 - 60);
+  EXPECT_EQ(cmd({"ZSCORE", u + "sent", id}), absl::StrCat(t + 4 * 3600));
   EXPECT_EQ(cmd({"TYPE", prefix_ + "offers"}), "stream");
+}
+
+// An entry written while its marker was not (a failure between the two):
+// the retry after the lease writes the entry again (at least once; the
+// offer id lets the consumer drop the repeat) and then marks it.
+TEST_F(TriggerEngineTest, AReservedOfferIsWrittenAgainAfterAFailure) {
+  auto engine = Engine(kCartRule);
+  const absl::Time t0 = Utc(5, 10);
+  RECSYS_ASSERT_OK(engine->ObserveEvents(
+      {Ev(EventType::kAddToCart, "lee", "a", t0)}, kDeadline));
+  const std::string id = TriggerEngine::OfferId("cart_abandoned", "lee", "", t0);
+  // As if a pass had reserved the id and died before the entry.
+  RECSYS_ASSERT_OK(server_
+                       ->Command({"SET", prefix_ + "trg:{lee}:offer:" + id,
+                                  "pending", "EX", "600"})
+                       .status());
+  TriggerRunAnswer a = Run(*engine, t0 + absl::Hours(4));
+  ASSERT_EQ(a.written, 1);
+  EXPECT_EQ(OutboxLength(), 1);
+  EXPECT_EQ(server_->Command({"GET", prefix_ + "trg:{lee}:offer:" + id})
+                .value_or(""),
+            a.offers[0].stream_id);
 }
 
 TEST_F(TriggerEngineTest, RejectsACouponRuleWithoutACouponStore) {
@@ -503,6 +526,78 @@ TEST_F(TriggerEngineTest, RejectsACouponRuleWithoutACouponStore) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The same engine on a Redis Cluster: every script's keys share a slot
+// (the timers {trg}, each user's keys the user's), so events, the signal
+// pass and the offers work across nodes.
+TEST(TriggerEngineOnRedisClusterTest, OffersAcrossNodes) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::Client * client,
+                              test::SharedRedisClusterClient());
+  const std::string prefix = test::UniqueKeyPrefix();
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<CouponStore> coupons,
+      NewRedisCouponStore(client, {.key_prefix = prefix}));
+  CouponCatalog catalog;
+  Coupon& c = catalog.coupons.emplace_back();
+  c.id = "BACK5";
+  c.type = CouponType::kAmountOff;
+  c.amount_off = 5;
+  RECSYS_ASSERT_OK(coupons->PutCoupons(catalog, kDeadline));
+  RECSYS_ASSERT_OK_AND_ASSIGN(TriggersConfig config, ParseTriggersConfig(R"pb(
+    rules {
+      name: "cart_abandoned"
+      on_event: "add_to_cart"
+      cancel_on: "purchase"
+      delay: "4h"
+    }
+    rules {
+      name: "win_back"
+      on_signal: "win_back"
+      min_churn_risk: 0.5
+      coupon_id: "BACK5"
+    }
+  )pb"));
+  FixedSignals signals;
+  TriggerEngineOptions options;
+  options.config = config;
+  options.key_prefix = prefix;
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<TriggerEngine> engine,
+      TriggerEngine::Create(client, coupons.get(), nullptr, nullptr, &signals,
+                            options));
+  const absl::Time t0 = Utc(5, 10);
+  // Users over every node (3 masters): carts, one ended by a purchase.
+  std::vector<Event> events;
+  std::vector<std::string> users;
+  for (int i = 0; i < 12; ++i) {
+    const std::string u = absl::StrCat("cluster-user-", i);
+    users.push_back(u);
+    events.push_back(Ev(EventType::kAddToCart, u, "a", t0, u + "/cart"));
+    signals.by_user[u] = {.churn_risk = i % 2 == 0 ? 0.9 : 0.1};
+  }
+  events.push_back(
+      Ev(EventType::kPurchase, users[0], "a", t0 + absl::Hours(1)));
+  RECSYS_ASSERT_OK(engine->ObserveEvents(events, kDeadline));
+  RECSYS_ASSERT_OK(engine->ObserveEvents(events, kDeadline));  // sent again
+
+  absl::StatusOr<TriggerRunAnswer> a =
+      engine->Run({.now = t0 + absl::Hours(4), .user_ids = users}, kDeadline);
+  RECSYS_ASSERT_OK(a.status());
+  EXPECT_EQ(a->errors, 0);
+  EXPECT_EQ(a->scheduled, 6);      // win-back: the even users
+  EXPECT_EQ(a->cancelled, 1);      // users[0]'s cart
+  EXPECT_EQ(a->written, 11 + 6);   // the other carts, every win-back
+  // The same pass again: nothing new.
+  a = engine->Run({.now = t0 + absl::Hours(5), .user_ids = users}, kDeadline);
+  RECSYS_ASSERT_OK(a.status());
+  EXPECT_EQ(a->written, 0);
+  EXPECT_EQ(a->duplicates, 6);
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::vector<redis::Value> len,
+      client->Execute({{"XLEN", prefix + "offers"}}, kDeadline,
+                      redis::CallKind::kRead));
+  EXPECT_EQ(len[0].integer, 17);
 }
 
 }  // namespace

@@ -74,8 +74,8 @@ class TriggersServiceTest : public ::testing::Test {
         store_, feature_store::NewRedisFeatureStore(client_.get()));
     RECSYS_ASSERT_OK_AND_ASSIGN(coupons_,
                                 marketing::NewRedisCouponStore(client_.get()));
-    RECSYS_ASSERT_OK_AND_ASSIGN(
-        segments_, marketing::NewRedisSegmentStore(client_.get()));
+    RECSYS_ASSERT_OK_AND_ASSIGN(segments_,
+                                marketing::NewRedisSegmentStore(client_.get()));
     RECSYS_ASSERT_OK_AND_ASSIGN(
         intel_, intelligence::NewRedisIntelStore(client_.get()));
     // As server/main.cc wires them: signals from the intelligence records.
@@ -215,11 +215,7 @@ class SignalTriggersServiceTest : public TriggersServiceTest {
  protected:
   std::string Config() const override {
     return R"pb(
-      rules {
-        name: "cart_abandoned"
-        on_event: "add_to_cart"
-        delay: "4h"
-      }
+      rules { name: "cart_abandoned" on_event: "add_to_cart" delay: "4h" }
       rules {
         name: "win_back"
         on_signal: "win_back"
@@ -279,8 +275,8 @@ TEST_F(SignalTriggersServiceTest, AtRiskCustomerGetsAWinBackOfferInTheOutbox) {
   // A model too young to score: no signal, and no segment record either.
   PutIntel("unscored", /*intent=*/-1, /*churn_risk=*/0);
   v1::RunTriggersResponse response;
-  grpc::Status st = RunTriggers(now_, &response,
-                                {"lapsing", "steady", "unscored", "nobody"});
+  grpc::Status st =
+      RunTriggers(now_, &response, {"lapsing", "steady", "unscored", "nobody"});
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(response.scheduled(), 1);
   EXPECT_EQ(response.written(), 1);
@@ -294,9 +290,9 @@ TEST_F(SignalTriggersServiceTest, AtRiskCustomerGetsAWinBackOfferInTheOutbox) {
   EXPECT_THAT(outbox, HasSubstr("win_back\nuser_id\nlapsing"));
   EXPECT_THAT(outbox, ::testing::Not(HasSubstr("steady")));
   EXPECT_EQ(Redis({"XLEN", "rs:offers"}), "1");
-  RECSYS_ASSERT_OK_AND_ASSIGN(
-      auto counts, coupons_->GetUserCounts("lapsing", {"COMEBACK15"},
-                                           absl::InfiniteFuture()));
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto counts,
+                              coupons_->GetUserCounts("lapsing", {"COMEBACK15"},
+                                                      absl::InfiniteFuture()));
   EXPECT_EQ(counts[0].issued, 1);
 
   // The next pass (same week, same record) finds the same offer id.
@@ -316,12 +312,13 @@ TEST_F(SignalTriggersServiceTest, AtRiskCustomerGetsAWinBackOfferInTheOutbox) {
 }
 
 TEST_F(SignalTriggersServiceTest, ReplenishmentWhenAnItemIsDue) {
-  PutIntel("refiller", 0.6, 0.01,
-           {{.item_id = "coffee-1kg", .due_unix = now_ - 3600, .cycle_days = 21},
-            {.item_id = "filters", .due_unix = now_ + 86400, .cycle_days = 60}});
-  PutIntel("not-yet", 0.6, 0.01,
-           {{.item_id = "coffee-1kg", .due_unix = now_ + 86400,
-             .cycle_days = 21}});
+  PutIntel(
+      "refiller", 0.6, 0.01,
+      {{.item_id = "coffee-1kg", .due_unix = now_ - 3600, .cycle_days = 21},
+       {.item_id = "filters", .due_unix = now_ + 86400, .cycle_days = 60}});
+  PutIntel(
+      "not-yet", 0.6, 0.01,
+      {{.item_id = "coffee-1kg", .due_unix = now_ + 86400, .cycle_days = 21}});
   v1::RunTriggersResponse response;
   ASSERT_TRUE(RunTriggers(now_, &response, {"refiller", "not-yet"}).ok());
   ASSERT_EQ(response.offers_size(), 1);
