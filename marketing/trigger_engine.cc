@@ -284,9 +284,10 @@ absl::Status TriggerEngine::ObserveEvents(absl::Span<const Event> events,
     // after a failure between the two finds its checks whatever happened.
     if (!schedule.empty()) {
       const std::vector<std::string> timer_keys = {pending, at};
-      RECSYS_ASSIGN_OR_RETURN(redis::Command command,
-                              client_->ScriptCommand(ScheduleScript(), timer_keys,
-                                                     schedule, store_deadline));
+      RECSYS_ASSIGN_OR_RETURN(
+          redis::Command command,
+          client_->ScriptCommand(ScheduleScript(), timer_keys, schedule,
+                                 store_deadline));
       commands.push_back(std::move(command));
     }
     const std::vector<std::string> keys = {
@@ -356,7 +357,8 @@ absl::Status TriggerEngine::SignalPass(const TriggerRunRequest& request,
           continue;
         trigger = s->next_due_unix;
         cause = absl::StrCat("due:", trigger);
-        if (!s->due_item_id.empty()) absl::StrAppend(&cause, ":", s->due_item_id);
+        if (!s->due_item_id.empty())
+          absl::StrAppend(&cause, ":", s->due_item_id);
       } else {
         continue;
       }
@@ -504,7 +506,7 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(
       }
     }
     Offer offer;
-    std::vector<std::string> fields;  // the entry's field/value pairs
+    std::vector<std::string> entry;  // the entry's field/value pairs
     if (outcome.empty()) {
       offer.offer_id = offer_id;
       offer.rule = rule->name;
@@ -531,8 +533,8 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(
                {"cause", offer.cause},
                {"trigger_unix", absl::StrCat(c.trigger)},
                {"send_unix", absl::StrCat(now)}}) {
-        fields.push_back(f);
-        fields.push_back(v);
+        entry.push_back(f);
+        entry.push_back(v);
       }
     }
     // A failed store call leaves the check claimed (tried again after the
@@ -551,8 +553,8 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(
     if (outcome.empty()) {
       // The user's slot: the caps again and the offer id's reservation;
       // then the entry; then the marker takes the entry's id.
-      const std::string marker =
-          UserKey(options_.key_prefix, c.user_id, absl::StrCat("offer:", offer_id));
+      const std::string marker = UserKey(options_.key_prefix, c.user_id,
+                                         absl::StrCat("offer:", offer_id));
       const std::vector<std::string> user_keys = {
           marker, UserKey(options_.key_prefix, c.user_id, "sent")};
       absl::StatusOr<redis::Value> reserved = client_->Eval(
@@ -576,9 +578,11 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(
       } else {
         redis::Command xadd = {"XADD",
                                absl::StrCat(options_.key_prefix, config.stream),
-                               "MAXLEN", "~",
-                               absl::StrCat(config.stream_maxlen), "*"};
-        xadd.insert(xadd.end(), fields.begin(), fields.end());
+                               "MAXLEN",
+                               "~",
+                               absl::StrCat(config.stream_maxlen),
+                               "*"};
+        xadd.insert(xadd.end(), entry.begin(), entry.end());
         absl::StatusOr<std::vector<redis::Value>> added =
             client_->Execute({xadd}, store_deadline, redis::CallKind::kWrite);
         if (failed(added.status(), false)) {
@@ -608,7 +612,8 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(
          absl::StrCat(rule == nullptr ? 0 : absl::ToInt64Seconds(rule->delay)),
          absl::StrCat(mode == "defer" ? Seconds(defer_to) : now)},
         store_deadline);
-    if (outcome != "written" && failed(done.status(), done.ok() && done->is_error())) {
+    if (outcome != "written" &&
+        failed(done.status(), done.ok() && done->is_error())) {
       if (!fatal.ok()) return fatal;
       continue;
     }

@@ -8,9 +8,9 @@
 //     event that starts a rule (TriggerRule::on_event) schedules a pending
 //     check at event time + delay in a Redis sorted set. One pending check
 //     per rule and user (per item for purchases): a later trigger moves it
-//     later, a duplicate changes nothing. Each event is observed at most
-//     once per dedup key (feature_store::EventDedupKey), by a marker written
-//     in the same script.
+//     later, a duplicate changes nothing. Each event counts toward the
+//     hours at most once per dedup key (feature_store::EventDedupKey), by a
+//     marker written in the same script.
 //   - Run (periodically, and Admin.RunTriggers): first the signal pass over
 //     the users named (win-back, replenishment: UserSignals, else the
 //     segment record), which schedules checks due at once; then due checks
@@ -24,16 +24,16 @@
 // campaign ("holdout"); it waits (goes back to pending) until its send time
 // (the usual active hour, outside the quiet hours: "deferred"); it is
 // dropped when the contact caps are reached ("capped") or the rule's coupon
-// cannot be issued (budget, per-user cap or window: "budget"). Otherwise the
-// offer is written by one Lua script that checks the caps again, writes the
-// entry (XADD MAXLEN ~) and the offer id's marker (SET NX), so an offer id
-// is written once ("duplicate" otherwise). The offer id is a hash of the
+// cannot be issued (budget, per-user cap or window: "budget"). Otherwise a
+// script in the user's slot checks the caps again and reserves the offer
+// id ("duplicate" when written before), then the entry is added (XADD
+// MAXLEN ~) and the id marked written (keys: Cluster-safe). The id is a hash of the
 // rule, user, cause and trigger time: the same cause gives the same id on
 // every replica and every retry. Every outcome is counted in
 // recsys_triggered_offers_total{rule, outcome}.
 //
-// Delivery is at least once toward the stream consumer (XREADGROUP / XACK);
-// the offer id lets the messaging system drop a repeat.
+// Delivery is at least once (a failure after XADD writes it again), and so
+// toward the consumer (XREADGROUP / XACK): the offer id drops a repeat.
 //
 // Thread safety: all methods are safe to call concurrently, from any
 // number of replicas.

@@ -500,7 +500,8 @@ TEST_F(TriggerEngineTest, AReservedOfferIsWrittenAgainAfterAFailure) {
   const absl::Time t0 = Utc(5, 10);
   RECSYS_ASSERT_OK(engine->ObserveEvents(
       {Ev(EventType::kAddToCart, "lee", "a", t0)}, kDeadline));
-  const std::string id = TriggerEngine::OfferId("cart_abandoned", "lee", "", t0);
+  const std::string id =
+      TriggerEngine::OfferId("cart_abandoned", "lee", "", t0);
   // As if a pass had reserved the id and died before the entry.
   RECSYS_ASSERT_OK(server_
                        ->Command({"SET", prefix_ + "trg:{lee}:offer:" + id,
@@ -509,9 +510,9 @@ TEST_F(TriggerEngineTest, AReservedOfferIsWrittenAgainAfterAFailure) {
   TriggerRunAnswer a = Run(*engine, t0 + absl::Hours(4));
   ASSERT_EQ(a.written, 1);
   EXPECT_EQ(OutboxLength(), 1);
-  EXPECT_EQ(server_->Command({"GET", prefix_ + "trg:{lee}:offer:" + id})
-                .value_or(""),
-            a.offers[0].stream_id);
+  EXPECT_EQ(
+      server_->Command({"GET", prefix_ + "trg:{lee}:offer:" + id}).value_or(""),
+      a.offers[0].stream_id);
 }
 
 TEST_F(TriggerEngineTest, RejectsACouponRuleWithoutACouponStore) {
@@ -545,19 +546,19 @@ TEST(TriggerEngineOnRedisClusterTest, OffersAcrossNodes) {
   c.amount_off = 5;
   RECSYS_ASSERT_OK(coupons->PutCoupons(catalog, kDeadline));
   RECSYS_ASSERT_OK_AND_ASSIGN(TriggersConfig config, ParseTriggersConfig(R"pb(
-    rules {
-      name: "cart_abandoned"
-      on_event: "add_to_cart"
-      cancel_on: "purchase"
-      delay: "4h"
-    }
-    rules {
-      name: "win_back"
-      on_signal: "win_back"
-      min_churn_risk: 0.5
-      coupon_id: "BACK5"
-    }
-  )pb"));
+                                rules {
+                                  name: "cart_abandoned"
+                                  on_event: "add_to_cart"
+                                  cancel_on: "purchase"
+                                  delay: "4h"
+                                }
+                                rules {
+                                  name: "win_back"
+                                  on_signal: "win_back"
+                                  min_churn_risk: 0.5
+                                  coupon_id: "BACK5"
+                                }
+                              )pb"));
   FixedSignals signals;
   TriggerEngineOptions options;
   options.config = config;
@@ -585,9 +586,9 @@ TEST(TriggerEngineOnRedisClusterTest, OffersAcrossNodes) {
       engine->Run({.now = t0 + absl::Hours(4), .user_ids = users}, kDeadline);
   RECSYS_ASSERT_OK(a.status());
   EXPECT_EQ(a->errors, 0);
-  EXPECT_EQ(a->scheduled, 6);      // win-back: the even users
-  EXPECT_EQ(a->cancelled, 1);      // users[0]'s cart
-  EXPECT_EQ(a->written, 11 + 6);   // the other carts, every win-back
+  EXPECT_EQ(a->scheduled, 6);     // win-back: the even users
+  EXPECT_EQ(a->cancelled, 1);     // users[0]'s cart
+  EXPECT_EQ(a->written, 11 + 6);  // the other carts, every win-back
   // The same pass again: nothing new.
   a = engine->Run({.now = t0 + absl::Hours(5), .user_ids = users}, kDeadline);
   RECSYS_ASSERT_OK(a.status());
