@@ -223,6 +223,22 @@ cli event --type=add_to_cart --user="$LIGHT" --item="$TOP_ITEM" --time="$MORNING
 cli offers --time=$((MORNING + 4 * 3600))
 RECSYS_REDIS_PASSWORD=$(cat "$PASSWORD_FILE") bash "$ROOT/scripts/offers_consumer.sh" \
   --redis="127.0.0.1:$REDIS_PORT" --once
+echo
+echo "-- the nightly churn risk drives the win-back rule (risk >= 0.2, spend >= 100): the"
+echo "   18:00 pass checks an at-risk customer and a steady one; only the first gets an offer"
+EVENING=$((MORNING + 10 * 3600))
+# Customers with no item due for a replenishment by then (one offer a day).
+intel_pick() {
+  awk -F'\t' -v t="$EVENING" -v skip="$LIGHT $FIRST" \
+    'FNR==1{next} NR==FNR{m[$1]=$7; next}
+     index(" " skip " ", " " $1 " "){next}
+     {due=0; n=split($13, d, "|"); for (i=1;i<=n;i++) {split(d[i], f, "@"); if (f[2]+0 <= t) due=1}}
+     !due && m[$1] >= 100 {print $1, $6, $5}' "$MODEL_DIR/segments.tsv" "$MODEL_DIR/intel.tsv"
+}
+read -r RISKY RISKY_CHURN _ < <(intel_pick | sort -k2,2gr | head -1)
+read -r STEADY STEADY_CHURN _ < <(intel_pick | awk '$3 >= 0.5' | sort -k2,2g | head -1)
+echo "$RISKY: churn risk $RISKY_CHURN; $STEADY: churn risk $STEADY_CHURN"
+cli offers --time="$EVENING" --users="$RISKY,$STEADY"
 
 echo
 echo "== 9. Nightly job on the same history: nothing newer than the served model,"
