@@ -473,12 +473,13 @@ absl::Status IoError(const std::string& address, const redisContext* context,
   return absl::UnavailableError(message);
 }
 
-// Sends `commands` pipelined on `context` and appends one reply per command
-// to `replies`, stopping at the first failure (so replies->size() tells how
-// many arrived).
-absl::Status Pipeline(const std::string& address, redisContext* context,
-                      absl::Span<const Command> commands, absl::Time deadline,
-                      std::vector<Value>* replies) {
+// Appends `commands` to `context`'s output buffer and writes all of it to
+// the socket (blocking, bounded by `deadline`), without reading any reply:
+// the first half of Pipeline, so that one caller can send to several nodes
+// before waiting for any of them. Redis buffers its replies meanwhile.
+absl::Status SendPipeline(const std::string& address, redisContext* context,
+                          absl::Span<const Command> commands,
+                          absl::Time deadline) {
   errno = 0;
   if (redisSetTimeout(context, TimeoutUntil(deadline)) != REDIS_OK) {
     return IoError(address, context, errno, deadline);
@@ -498,8 +499,23 @@ absl::Status Pipeline(const std::string& address, redisContext* context,
       return IoError(address, context, errno, deadline);
     }
   }
-  replies->reserve(replies->size() + commands.size());
-  for (size_t i = 0; i < commands.size(); ++i) {
+  for (int done = 0; !done;) {
+    errno = 0;
+    if (redisBufferWrite(context, &done) != REDIS_OK) {
+      return IoError(address, context, errno, deadline);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Reads `n` replies from `context` and appends them to `replies`, stopping
+// at the first failure (so replies->size() tells how many arrived): the
+// second half of Pipeline.
+absl::Status ReceivePipeline(const std::string& address, redisContext* context,
+                             size_t n, absl::Time deadline,
+                             std::vector<Value>* replies) {
+  replies->reserve(replies->size() + n);
+  for (size_t i = 0; i < n; ++i) {
     void* raw = nullptr;
     errno = 0;
     if (redisGetReply(context, &raw) != REDIS_OK || raw == nullptr) {
@@ -509,6 +525,16 @@ absl::Status Pipeline(const std::string& address, redisContext* context,
     replies->push_back(Convert(reply.get()));
   }
   return absl::OkStatus();
+}
+
+// Sends `commands` pipelined on `context` and appends one reply per command
+// to `replies`, stopping at the first failure (so replies->size() tells how
+// many arrived).
+absl::Status Pipeline(const std::string& address, redisContext* context,
+                      absl::Span<const Command> commands, absl::Time deadline,
+                      std::vector<Value>* replies) {
+  RECSYS_RETURN_IF_ERROR(SendPipeline(address, context, commands, deadline));
+  return ReceivePipeline(address, context, commands.size(), deadline, replies);
 }
 
 }  // namespace
@@ -551,20 +577,61 @@ absl::Status Pool::RerunNoScript(redisContext* context,
   return absl::OkStatus();
 }
 
+// The first attempt of a round trip on one pool, started by StartOnPool:
+// a connection acquired and the commands written to it, no reply read yet.
+// Finish it with RoundTripOnPool, which returns the connection to its pool.
+struct SentPipeline {
+  // Acquire's error (then `lease` is empty and nothing was sent).
+  absl::Status acquired;
+  Pool::Lease lease;
+  // SendPipeline's.
+  absl::Status sent;
+};
+
+// Acquires a connection of `pool` and writes `commands` to it.
+// REQUIRES: SIGPIPE blocked.
+SentPipeline StartOnPool(Pool& pool, absl::Span<const Command> commands,
+                         absl::Time deadline) {
+  SentPipeline out;
+  absl::StatusOr<Pool::Lease> lease = pool.Acquire(deadline);
+  if (!lease.ok()) {
+    out.acquired = lease.status();
+    return out;
+  }
+  out.lease = *std::move(lease);
+  out.sent =
+      SendPipeline(pool.address(), out.lease.context.get(), commands, deadline);
+  return out;
+}
+
 // One round trip of `commands` on `pool`, with the policy of client.h:
 // a stale pooled connection re-sent once for kRead, NOAUTH reported as
 // PermissionDenied, and (sentinel mode) a READONLY answer from a demoted
-// master re-sent once on a new connection. REQUIRES: SIGPIPE blocked.
+// master re-sent once on a new connection. With `started` (StartOnPool of
+// the same pool and commands), its first attempt is that one: the replies
+// are read from its connection. REQUIRES: SIGPIPE blocked.
 absl::StatusOr<std::vector<Value>> RoundTripOnPool(
     Pool& pool, absl::Span<const Command> commands, absl::Time deadline,
-    CallKind kind) {
+    CallKind kind, SentPipeline* started = nullptr) {
   std::vector<Value> replies;
   if (commands.empty()) return replies;
   for (int attempt = 0;; ++attempt) {
-    RECSYS_ASSIGN_OR_RETURN(Pool::Lease lease, pool.Acquire(deadline));
+    Pool::Lease lease;
+    absl::Status status;
+    if (attempt == 0 && started != nullptr) {
+      RECSYS_RETURN_IF_ERROR(started->acquired);
+      lease = std::move(started->lease);
+      status = started->sent;
+    } else {
+      RECSYS_ASSIGN_OR_RETURN(lease, pool.Acquire(deadline));
+      status =
+          SendPipeline(pool.address(), lease.context.get(), commands, deadline);
+    }
     replies.clear();
-    absl::Status status = Pipeline(pool.address(), lease.context.get(),
-                                   commands, deadline, &replies);
+    if (status.ok()) {
+      status = ReceivePipeline(pool.address(), lease.context.get(),
+                               commands.size(), deadline, &replies);
+    }
     if (status.ok()) {
       status =
           pool.RerunNoScript(lease.context.get(), commands, deadline, replies);
@@ -1201,13 +1268,14 @@ absl::StatusOr<std::vector<Value>> Client::ClusterRoundTrip(
       }
       it->second.push_back(u);
     }
-    std::vector<Unit> again;
-    bool moved = false;
-    bool wait = false;
-    for (const auto& [node, unit_indices] : by_node) {
-      std::vector<Command> batch;
-      std::vector<size_t> origin;  // per batch entry: command index, or npos
-      for (const size_t u : unit_indices) {
+    // The batch of each node, and per batch entry the command's index (npos
+    // for an ASKING).
+    std::vector<std::vector<Command>> batches(by_node.size());
+    std::vector<std::vector<size_t>> origins(by_node.size());
+    for (size_t n = 0; n < by_node.size(); ++n) {
+      std::vector<Command>& batch = batches[n];
+      std::vector<size_t>& origin = origins[n];
+      for (const size_t u : by_node[n].second) {
         const Unit& unit = pending[u];
         const bool asking = !unit.ask_node.empty();
         const bool transaction = NameIs(commands[unit.indices[0]], "MULTI");
@@ -1221,8 +1289,42 @@ absl::StatusOr<std::vector<Value>> Client::ClusterRoundTrip(
           origin.push_back(unit.indices[k]);
         }
       }
-      absl::StatusOr<std::vector<Value>> got = internal::RoundTripOnPool(
-          *cluster_->PoolOf(node), batch, deadline, kind);
+    }
+    // Every node's batch is written before any reply is read, so the nodes
+    // work on their batches at the same time: one round trip in all, not
+    // one per node. Connections are acquired in address order (and a retry
+    // below takes a connection of a node later in that order than every
+    // connection still held), so two calls never wait for each other's
+    // connections.
+    std::vector<absl::StatusOr<std::vector<Value>>> results(by_node.size());
+    if (by_node.size() == 1) {
+      results[0] = internal::RoundTripOnPool(
+          *cluster_->PoolOf(by_node[0].first), batches[0], deadline, kind);
+    } else {
+      std::vector<size_t> order(by_node.size());
+      for (size_t n = 0; n < order.size(); ++n) order[n] = n;
+      std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return by_node[a].first < by_node[b].first;
+      });
+      std::vector<internal::SentPipeline> started(by_node.size());
+      for (const size_t n : order) {
+        started[n] = internal::StartOnPool(*cluster_->PoolOf(by_node[n].first),
+                                           batches[n], deadline);
+      }
+      for (auto it = order.rbegin(); it != order.rend(); ++it) {
+        results[*it] = internal::RoundTripOnPool(
+            *cluster_->PoolOf(by_node[*it].first), batches[*it], deadline, kind,
+            &started[*it]);
+      }
+    }
+    std::vector<Unit> again;
+    bool moved = false;
+    bool wait = false;
+    for (size_t n = 0; n < by_node.size(); ++n) {
+      const std::vector<size_t>& unit_indices = by_node[n].second;
+      const std::vector<Command>& batch = batches[n];
+      const std::vector<size_t>& origin = origins[n];
+      absl::StatusOr<std::vector<Value>>& got = results[n];
       if (!got.ok()) {
         // The node may have failed over: learn the new map for the next
         // calls (failures are the call's own error, already reported).

@@ -12,9 +12,10 @@
 //     commands of one MULTI/EXEC go together to the node of their first
 //     key, a command without a key (PING, SCRIPT LOAD) goes with the next
 //     command that has one; the replies come back in the caller's order.
-//     The nodes of one pipeline are asked one after the other, so a
-//     pipeline whose keys share a slot (one user's keys, one script's keys)
-//     stays one round trip to one node. A MOVED reply (the slot moved for
+//     Every node's commands are written before any reply is read, so the
+//     nodes of one pipeline work at the same time (one round trip in all,
+//     not one per node), and a pipeline whose keys share a slot (one user's
+//     keys, one script's keys) is one round trip to one node. A MOVED reply (the slot moved for
 //     good) updates the slot, refreshes the map (at most once per
 //     cluster_refresh_interval) and re-sends that command (or its whole
 //     transaction) to the new owner; an ASK reply (the slot is being
@@ -330,10 +331,9 @@ class Client {
   // pipeline must not have to run before the commands that follow it, and
   // must not be inside MULTI/EXEC. No commands: OK, no replies, no I/O.
   // In a cluster the commands for one node keep their order, but commands
-  // for different nodes have none (the nodes are asked one after the other,
-  // in the order of their first command, and redirected commands are sent
-  // again later): a command that must follow commands on other nodes goes
-  // in a later RoundTrip.
+  // for different nodes have none (the nodes are asked at the same time,
+  // and redirected commands are sent again later): a command that must
+  // follow commands on other nodes goes in a later RoundTrip.
   absl::StatusOr<std::vector<Value>> RoundTrip(
       absl::Span<const Command> commands, absl::Time deadline,
       CallKind kind = CallKind::kWrite) const;

@@ -1,11 +1,13 @@
 // Tests of redis::Client in cluster mode on a real Redis Cluster started on
 // loopback (tests/testing/redis_cluster.h): slots against CLUSTER KEYSLOT,
-// pipelines split per node and reassembled in order, transactions and
+// pipelines split per node, sent to every node before any reply is read
+// and reassembled in order, transactions and
 // scripts kept on one node, ASK during a slot migration, MOVED after it,
 // resharding (redis-cli --cluster reshard) under load, and a master killed
 // under load (reads and writes fail over to the promoted replica; nothing
 // acknowledged is lost); and a master behind Redis Sentinel killed under
 // load (the client follows the promoted replica).
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -144,6 +146,76 @@ TEST_F(ClusterTest, PipelineSpreadsOverEveryMasterAndKeepsOrder) {
   }
   RECSYS_EXPECT_OK(client->Ping(Soon()));
   EXPECT_THAT(client->GetStats().ToString(), HasSubstr("3 masters"));
+}
+
+// Every node's batch is written before any reply is read: pipelines over
+// every master from many threads at once on pools of one connection per
+// node (each call holds a connection of several nodes at a time, so calls
+// that took them in different orders would wait for each other until
+// their deadline), and one pipeline of several MB per node (written whole
+// before its replies are read).
+TEST_F(ClusterTest, ConcurrentPipelinesOverEveryMasterOnPoolsOfOne) {
+  Options options = ClusterOptions(*cluster_);
+  options.pool_size = 1;
+  std::unique_ptr<Client> client = MustCreate(options);
+  ASSERT_NE(client, nullptr);
+  constexpr int kThreads = 6;
+  constexpr int kRounds = 40;
+  std::atomic<int> failed{0};
+  std::atomic<int> wrong{0};
+  absl::Mutex mu;
+  std::string first_failure;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      for (int round = 0; round < kRounds; ++round) {
+        // Keys in a different order each round, so the first command's
+        // node differs between calls.
+        std::vector<int> keys(30);
+        for (int k = 0; k < 30; ++k) keys[k] = k;
+        std::shuffle(keys.begin(), keys.end(), rng);
+        std::vector<Command> sets;
+        std::vector<Command> gets;
+        for (const int k : keys) {
+          const std::string key = absl::StrCat("c:", t, ":", k);
+          sets.push_back({"SET", key, absl::StrCat(round, ":", k)});
+          gets.push_back({"GET", key});
+        }
+        absl::StatusOr<std::vector<Value>> replies = client->Execute(sets, Soon());
+        if (replies.ok()) {
+          replies = client->Execute(gets, Soon(), CallKind::kRead);
+        }
+        if (!replies.ok()) {
+          absl::MutexLock lock(&mu);
+          if (failed++ == 0) first_failure = replies.status().ToString();
+          continue;
+        }
+        for (size_t i = 0; i < keys.size(); ++i) {
+          if ((*replies)[i].text != absl::StrCat(round, ":", keys[i])) ++wrong;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failed, 0) << first_failure;
+  EXPECT_EQ(wrong, 0);
+
+  // About 4 MB per master in one pipeline, then read back in one.
+  std::vector<Command> sets;
+  std::vector<Command> gets;
+  const std::string value(1000, 'v');
+  for (int i = 0; i < 12000; ++i) {
+    sets.push_back({"SET", absl::StrCat("big:", i), absl::StrCat(i, value)});
+    gets.push_back({"GET", absl::StrCat("big:", i)});
+  }
+  RECSYS_ASSERT_OK(client->Execute(sets, Soon()).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<Value> replies,
+                              client->Execute(gets, Soon(), CallKind::kRead));
+  ASSERT_EQ(replies.size(), gets.size());
+  for (int i = 0; i < 12000; ++i) {
+    ASSERT_EQ(replies[i].text, absl::StrCat(i, value)) << i;
+  }
 }
 
 TEST_F(ClusterTest, TransactionsAndScriptsStayOnTheNodeOfTheirTag) {
