@@ -6,6 +6,8 @@
 //       --redis 127.0.0.1:6379 --marketing_config deploy/marketing.textproto
 //   recsys_train --load_redis_only --model_dir /models/<version>
 //       --redis 127.0.0.1:6379      (reload a Redis that came back empty)
+// With --redis the published model goes into Redis as a new generation,
+// switched live at once (training/redis_load.h).
 #include <cstdint>
 #include <cmath>
 #include <cstdio>
@@ -20,13 +22,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "feature_store/redis_feature_store.h"
 #include "marketing/coupons.h"
-#include "marketing/segment_store.h"
 #include "metrics/metrics.h"
 #include "model/model_format.h"
 #include "redis/client.h"
 #include "redis/password.h"
+#include "training/redis_load.h"
 #include "training/trainer.h"
 
 namespace {
@@ -81,8 +82,9 @@ ABSL_FLAG(std::string, index, "auto",
           "FAISS index_factory spec of the item indexes, or auto: exact (Flat) up "
           "to 5000 items, IVF above, tuned for recall@20 >= 0.95.");
 ABSL_FLAG(std::string, redis, "",
-          "host:port; when set, bulk-load purchase histories and item "
-          "metadata into Redis after publishing.");
+          "host:port; when set, load purchase histories, item metadata and "
+          "segments into Redis after publishing, as a new generation switched "
+          "live at once (docs/redis_keys.md).");
 ABSL_FLAG(std::string, redis_key_prefix, "",
           "Key prefix in Redis; empty: the store's default.");
 ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
@@ -90,8 +92,11 @@ ABSL_FLAG(std::string, redis_password_file, "",
           recsys::redis::kPasswordFileFlagHelp);
 ABSL_FLAG(bool, load_redis_only, false,
           "Do not train: load the published model in --model_dir (its purchase "
-          "history, item metadata and the load marker) into --redis, e.g. after "
-          "Redis restarted empty.");
+          "history, item metadata, segments and the load marker) into --redis, "
+          "e.g. after Redis restarted empty.");
+ABSL_FLAG(int, redis_keep_generations, 2,
+          "Redis generations kept after the switch: the live one and previous "
+          "ones (rollback targets).");
 ABSL_FLAG(std::string, model_dir, "",
           "With --load_redis_only: a published model directory, "
           "<model_root>/<version>.");
@@ -273,10 +278,8 @@ int main(int argc, char** argv) {
     return Fail(s);
   }
 
-  // One Redis pool for both stores; it outlives them (declared first).
+  // One Redis pool; it outlives every use (declared first).
   std::unique_ptr<recsys::redis::Client> redis_client;
-  std::unique_ptr<recsys::feature_store::FeatureStore> store;
-  std::unique_ptr<recsys::marketing::SegmentStore> segment_store;
   const std::string redis = absl::GetFlag(FLAGS_redis);
   if (!redis.empty()) {
     absl::StatusOr<recsys::redis::Options> redis_options =
@@ -291,38 +294,35 @@ int main(int argc, char** argv) {
         recsys::redis::Client::Create(*redis_options);
     if (!client.ok()) return Fail(client.status());
     redis_client = *std::move(client);
-    recsys::feature_store::RedisFeatureStoreOptions store_options;
-    const std::string prefix = absl::GetFlag(FLAGS_redis_key_prefix);
-    if (!prefix.empty()) store_options.key_prefix = prefix;
-    absl::StatusOr<std::unique_ptr<recsys::feature_store::FeatureStore>>
-        created = recsys::feature_store::NewRedisFeatureStore(
-            redis_client.get(), store_options);
-    if (!created.ok()) return Fail(created.status());
-    store = *std::move(created);
-    if (options.compute_segments) {
-      recsys::marketing::RedisSegmentStoreOptions segment_options;
-      segment_options.key_prefix = store_options.key_prefix;
-      absl::StatusOr<std::unique_ptr<recsys::marketing::SegmentStore>> segments =
-          recsys::marketing::NewRedisSegmentStore(redis_client.get(),
-                                                  segment_options);
-      if (!segments.ok()) return Fail(segments.status());
-      segment_store = *std::move(segments);
-    }
   }
+  recsys::training::RedisLoadOptions load_options;
+  if (const std::string prefix = absl::GetFlag(FLAGS_redis_key_prefix); !prefix.empty()) {
+    load_options.key_prefix = prefix;
+  }
+  load_options.keep_generations = absl::GetFlag(FLAGS_redis_keep_generations);
+  load_options.log = options.log;
+  // The published model into Redis as a new generation (training/redis_load.h).
+  auto load_redis = [&](const std::string& dir) -> absl::Status {
+    absl::StatusOr<recsys::model::ModelData> data = recsys::model::ReadModelData(dir);
+    if (!data.ok()) return data.status();
+    absl::StatusOr<recsys::training::RedisLoadResult> loaded =
+        recsys::training::LoadRedisGeneration(*data, redis_client.get(), load_options);
+    if (!loaded.ok()) return loaded.status();
+    std::printf("loaded %s (version %s) into %s as generation %lld\n", dir.c_str(),
+                data->manifest.version().c_str(), redis_client->Describe().c_str(),
+                static_cast<long long>(loaded->generation));
+    return absl::OkStatus();
+  };
 
   if (load_redis_only) {
-    const std::string dir = absl::GetFlag(FLAGS_model_dir);
-    absl::StatusOr<recsys::model::ModelData> data = recsys::model::ReadModelData(dir);
-    if (!data.ok()) return Fail(data.status());
-    if (absl::Status s = recsys::model::LoadIntoFeatureStore(*data, store.get()); !s.ok()) {
-      return Fail(s);
-    }
-    std::printf("loaded %s (version %s) into %s\n", dir.c_str(),
-                data->manifest.version().c_str(), store->Describe().c_str());
+    if (absl::Status s = load_redis(absl::GetFlag(FLAGS_model_dir)); !s.ok()) return Fail(s);
     return 0;
   }
-  absl::StatusOr<TrainResult> result = Train(options, store.get(), segment_store.get());
+  absl::StatusOr<TrainResult> result = Train(options, nullptr, nullptr);
   if (!result.ok()) return Fail(result.status());
+  if (redis_client != nullptr) {
+    if (absl::Status s = load_redis(result->model_dir); !s.ok()) return Fail(s);
+  }
   if (const std::string path = absl::GetFlag(FLAGS_metrics_file); !path.empty()) {
     if (absl::Status s = WriteMetricsFile(path, *result); !s.ok()) return Fail(s);
   }
