@@ -18,8 +18,11 @@
 //              to <model_root>/refused/<version> when refused (the poller
 //              reads only numeric children of the root).
 //   redis      the published model's purchase history, item metadata and
-//              segments into the stores, the load marker last
-//              (model::LoadIntoFeatureStore), when stores are given.
+//              segments written as a new Redis generation, verified, then
+//              switched live in one step, old generations pruned
+//              (training::LoadRedisGeneration, training/redis_load.h), when
+//              a Redis client is given. Its sub-steps call on_step as
+//              "redis:<step>" (redis:begin ... redis:prune).
 //   audiences  `audience_command` through /bin/sh, with RECSYS_MODEL_VERSION
 //              and RECSYS_MODEL_DIR in its environment, when set.
 //   prune      keeps the newest keep_versions published versions (and the
@@ -46,8 +49,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "evaluation/gate.h"
-#include "feature_store/feature_store.h"
-#include "marketing/segment_store.h"
+#include "redis/client.h"
+#include "training/redis_load.h"
 #include "training/trainer.h"
 
 namespace recsys::nightly {
@@ -73,12 +76,12 @@ struct NightlyOptions {
   // Published versions kept by the prune step (>= 1); the newest valid
   // version is always kept. Refused versions: the same number.
   int keep_versions = 5;
-  // Stores refreshed after publishing (null: no refresh). Not owned; must
+  // The Redis refreshed after publishing (null: no refresh). Not owned; must
   // outlive the call.
-  feature_store::FeatureStore* store = nullptr;
-  marketing::SegmentStore* segment_store = nullptr;
-  // Users / items per bulk call of the refresh.
-  int store_batch = 5000;
+  redis::Client* redis = nullptr;
+  // The refresh: key prefix, batch, generations kept (its on_step and log
+  // are set by the job).
+  training::RedisLoadOptions redis_load;
   // Shell command of the audience export (empty: none).
   std::string audience_command;
   // Prometheus textfile written at the end, also on failure (empty: none).
