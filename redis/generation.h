@@ -107,7 +107,8 @@ class GenerationCache {
   // Runs the commands `build(view)` returns in one round trip (kRead). When
   // the cached view is older than `refresh`, the pointer's HMGET is sent in
   // the same pipeline; if it names another generation, the cache is updated
-  // and `build` runs again with it (a second round trip, once per flip).
+  // and `build` runs again with it (a second round trip: once per flip, and
+  // on the first read, since the cache starts at generation 0).
   // Returns the view the replies belong to and the replies of `build`'s
   // commands (not the pointer's). A pointer that does not parse is Internal.
   // `build` must return at least one command.

@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "marketing/segment_store.h"
 #include "marketing/segments.h"
+#include "metrics/metrics.h"
 #include "model/model_format.h"
 #include "redis/client.h"
 #include "redis/generation.h"
@@ -379,6 +380,54 @@ TEST_F(RedisLoadTest, TheItemCacheDropsEverythingWhenTheGenerationChanges) {
   RECSYS_ASSERT_OK_AND_ASSIGN(auto after, cache->GetItems(ids, kNoDeadline));
   ASSERT_TRUE(after[0].has_value());
   EXPECT_EQ(after[0]->title, "a0 v2");
+}
+
+// Round trips of `registry`'s Redis client so far.
+uint64_t RoundTrips(const metrics::Registry& registry) {
+  uint64_t n = 0;
+  for (const metrics::FamilySnapshot& family : registry.Collect()) {
+    if (family.name != "recsys_redis_call_duration_seconds") continue;
+    for (const metrics::Sample& sample : family.samples) n += sample.histogram.count;
+  }
+  return n;
+}
+
+TEST_F(RedisLoadTest, AReadIsOneRoundTripButTheFirstAfterAFlip) {
+  RECSYS_ASSERT_OK(LoadRedisGeneration(ModelVersion(1), client_, LoadOptions()).status());
+  metrics::Registry registry;
+  redis::Options options = client_->options();
+  options.metrics = &registry;
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> counted,
+                              redis::Client::Create(options));
+  feature_store::RedisFeatureStoreOptions store_options;
+  store_options.key_prefix = prefix_;
+  store_options.generation_refresh = absl::ZeroDuration();  // check every read
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<feature_store::FeatureStore> store,
+                              feature_store::NewRedisFeatureStore(counted.get(), store_options));
+  const std::string ids[] = {"a0", "b3"};
+  // The process's first read learns the generation (the cache starts at
+  // generation 0): read again, as after a flip.
+  const uint64_t start = RoundTrips(registry);
+  RECSYS_ASSERT_OK(store->GetUser("ua1", kNoDeadline).status());
+  EXPECT_EQ(RoundTrips(registry) - start, 2u);
+  // Then one round trip per read, the pointer checked inside it.
+  for (int i = 0; i < 3; ++i) {
+    const uint64_t before = RoundTrips(registry);
+    RECSYS_ASSERT_OK(store->GetUser("ua0", kNoDeadline).status());
+    RECSYS_ASSERT_OK(store->GetItems(ids, kNoDeadline).status());
+    EXPECT_EQ(RoundTrips(registry) - before, 2u) << i;
+  }
+  RECSYS_ASSERT_OK(LoadRedisGeneration(ModelVersion(2), client_, LoadOptions()).status());
+  uint64_t before = RoundTrips(registry);
+  RECSYS_ASSERT_OK_AND_ASSIGN(feature_store::UserFeatures user,
+                              store->GetUser("ua0", kNoDeadline));
+  EXPECT_EQ(RoundTrips(registry) - before, 2u);  // the pointer moved: read again
+  before = RoundTrips(registry);
+  RECSYS_ASSERT_OK(store->GetItems(ids, kNoDeadline).status());
+  EXPECT_EQ(RoundTrips(registry) - before, 1u);
+  bool found = false;
+  for (const auto& p : user.purchases) found |= p.item_id == "a0" && p.count == 20;
+  EXPECT_TRUE(found);
 }
 
 TEST_F(RedisLoadTest, BadOptionsAreRefused) {
