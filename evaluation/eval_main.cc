@@ -70,6 +70,12 @@ ABSL_FLAG(double, ease_lambda, recsys::evaluation::kDefaultRetailEaseLambda,
           "ease: L2 weight of the split protocols.");
 ABSL_FLAG(double, ncf_ease_lambda, recsys::evaluation::kDefaultNcfEaseLambda,
           "ease: L2 weight of protocol B.");
+ABSL_FLAG(bool, ranker_tune, true,
+          "Production ranker: the trainer's self-tuning and validation guard "
+          "(recsys_train --tune, on in recsys_nightly); false: the plain fit.");
+ABSL_FLAG(double, ranker_tune_budget_seconds, 0,
+          "Production ranker with tuning: time budget of the candidates in "
+          "seconds; 0: 5 x the measured plain training, as the trainer.");
 ABSL_FLAG(int, validation_days, 30,
           "Production ranker: days at the end of the training period whose "
           "purchases label the weight fit.");
@@ -125,6 +131,8 @@ int main(int argc, char** argv) {
   model.threads = absl::GetFlag(FLAGS_threads);
   model.knn.neighbors = absl::GetFlag(FLAGS_knn_neighbors);
   model.ranker.validation_days = absl::GetFlag(FLAGS_validation_days);
+  model.ranker.tune = absl::GetFlag(FLAGS_ranker_tune);
+  model.ranker.tune_budget_seconds = absl::GetFlag(FLAGS_ranker_tune_budget_seconds);
   model.ranker.vector_candidates = absl::GetFlag(FLAGS_vector_candidates);
   absl::StatusOr<ev::IalsSpec> ials =
       ev::ParseIalsSpec(absl::GetFlag(FLAGS_ials), ev::IalsSpec());

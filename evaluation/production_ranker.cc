@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "model/vector_index.h"
 #include "training/trainer.h"
+#include "training/tuner.h"
 
 namespace recsys::evaluation {
 namespace {
@@ -124,6 +125,12 @@ ModelParams RankerParams(const RankerWeights& w, int vector_candidates) {
     p.emplace_back(absl::StrCat("w.", model::RankerFeatureName(f)),
                    absl::StrCat(w.w[f]));
   }
+  if (w.has_discovery) {
+    for (int f = 0; f < model::kNumRankerFeatures; ++f) {
+      p.emplace_back(absl::StrCat("discovery.", model::RankerFeatureName(f)),
+                     absl::StrCat(w.discovery[f]));
+    }
+  }
   return p;
 }
 
@@ -149,6 +156,80 @@ absl::StatusOr<std::vector<int32_t>> RankWithRanker(
   return out;
 }
 
+namespace {
+
+// The trainer's self-tuning over the training period (see the header).
+// FailedPrecondition when the data is too short or a window is empty.
+absl::StatusOr<std::unique_ptr<Model>> NewTunedRankerModel(
+    const PurchaseLog& training_period, const InteractionData* train, int64_t now_unix,
+    const ProductionRankerOptions& options, RankerFitReport* rep) {
+  // The plain training first: it measures the budget, and it is the final
+  // model when the configured iALS stays the choice.
+  const Clock::time_point plain_start = Clock::now();
+  RECSYS_ASSIGN_OR_RETURN(ModelData full, TrainModelData(*train, options.ials));
+  const double plain_seconds = SecondsSince(plain_start);
+  const int days = training::TuneWindowDays(training_period.first_unix,
+                                            training_period.last_unix, options.validation_days);
+  if (days < 1) return absl::FailedPreconditionError("the training period is too short");
+  training::RowVisitor rows = [&training_period](
+                                  const std::function<void(const training::PurchaseRow&)>& row) {
+    training::PurchaseRow r;
+    for (const Purchase& p : training_period.rows) {
+      r.user_id = training_period.user_ids[p.user];
+      r.item_id = training_period.item_ids[p.item];
+      r.timestamp_unix = p.timestamp_unix;
+      r.quantity = p.quantity;
+      row(r);
+    }
+    return absl::OkStatus();
+  };
+  RECSYS_ASSIGN_OR_RETURN(
+      training::TuneWindows windows,
+      training::BuildTuneWindows(rows, {}, training_period.last_unix, days));
+  rep->window_start_unix = windows.window2_start_unix;
+  rep->window_end_unix = windows.end_unix;
+  rep->fit_period_rows = 0;
+  rep->window_rows = windows.window2_rows;
+  rep->fit_users = windows.period2.num_users();
+  rep->fit_items = windows.period2.num_items();
+  training::TunerOptions tuner;
+  tuner.fit = options.fit;
+  tuner.fit.vector_candidates = options.vector_candidates;
+  tuner.index_spec = options.index_spec;
+  tuner.budget_seconds = options.tune_budget_seconds > 0
+                             ? options.tune_budget_seconds
+                             : options.tune_budget_factor * std::max(plain_seconds, 0.1);
+  const std::vector<training::TuneCandidate> grid = training::TuneGrid(
+      options.ials.als, options.ials.confidence, options.tune_max_candidates);
+  RECSYS_ASSIGN_OR_RETURN(training::TuneOutcome outcome,
+                          training::TuneRanker(windows, grid, tuner));
+  IalsSpec ials = options.ials;
+  if (outcome.chosen != 0) {
+    ials.als = grid[outcome.chosen].als;
+    ials.confidence = grid[outcome.chosen].confidence;
+    ials.als.threads = options.ials.als.threads;
+    RECSYS_ASSIGN_OR_RETURN(full, TrainModelData(*train, ials));
+  }
+  rep->fit = outcome.fit;
+  rep->tuning = outcome.report;
+  rep->weights = outcome.weights;
+  RankerWeights weights = outcome.weights;
+  ModelParams params = IalsParams(ials);
+  params.emplace_back("validation_days", absl::StrCat(days));
+  params.emplace_back("tuned", outcome.report.candidates(outcome.report.chosen()).spec());
+  params.emplace_back("tuned_new",
+                      outcome.report.candidates(outcome.report.chosen_new()).spec());
+  params.emplace_back("serve_all", std::string(model::RankerServeName(weights.serve_all)));
+  params.emplace_back("serve_new", std::string(model::RankerServeName(weights.serve_new)));
+  for (auto& p : RankerParams(weights, options.vector_candidates)) params.push_back(std::move(p));
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<RankerParts> parts,
+                          MakeParts(std::move(full), std::move(weights), options.index_spec));
+  return std::make_unique<ProductionRankerModel>(train, std::move(parts), now_unix,
+                                                 options.vector_candidates, std::move(params));
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Model>> NewProductionRankerModel(
     const PurchaseLog& training_period, const InteractionData* train,
     int64_t now_unix, const ProductionRankerOptions& options,
@@ -163,6 +244,18 @@ absl::StatusOr<std::unique_ptr<Model>> NewProductionRankerModel(
   }
   RankerFitReport local;
   RankerFitReport& rep = report != nullptr ? *report : local;
+  if (options.tune) {
+    auto tuned = NewTunedRankerModel(training_period, train, now_unix, options, &rep);
+    if (tuned.ok() || !absl::IsFailedPrecondition(tuned.status())) {
+      if (tuned.ok()) {
+        rep.seconds = SecondsSince(start);
+        (*tuned)->set_train_seconds(rep.seconds);
+      }
+      return tuned;
+    }
+    // Too little data to tune: the plain fit, as the trainer falls back.
+    rep = RankerFitReport();
+  }
   const int64_t window_start =
       now_unix - static_cast<int64_t>(options.validation_days) * 86400;
   rep.window_start_unix = window_start;

@@ -12,6 +12,12 @@
 //   3. iALS is trained again on the whole training period; with a fresh
 //      index and item statistics and the fitted weights, every user is
 //      ranked by model::RankItems at `now` (the time split's cut).
+// With `tune` (the default, as recsys_nightly trains), steps 1-2 are the
+// trainer's self-tuning instead (training/tuner.h: two windows at the end of
+// the training period, the candidates of TuneGrid within the time budget,
+// the feature sets, the guard), and step 3 trains the chosen iALS; the
+// guard's decision is part of the weights, so RankItems serves the winning
+// baseline where the ranker lost on validation, as the server does.
 //
 // BundleRanker ranks from a model::ModelBundle (what the server
 // loads): the bundle's RankerModel (weights from the manifest, item
@@ -61,6 +67,13 @@ struct ProductionRankerOptions {
   int vector_candidates = 200;
   // FAISS spec of the item index.
   std::string index_spec = "Flat";
+  // Self-tuning and the guard, as recsys_train --tune (see above). The
+  // budget: tune_budget_seconds when > 0, else tune_budget_factor x the
+  // measured plain training of the whole training period.
+  bool tune = true;
+  double tune_budget_factor = 5;
+  double tune_budget_seconds = 0;
+  int tune_max_candidates = 6;
 };
 
 // What the weight fit saw, for the report.
@@ -73,6 +86,10 @@ struct RankerFitReport {
   int64_t window_end_unix = 0;
   training::RankerFitResult fit;
   double seconds = 0;
+  // With tune: the tuner's report (candidates empty when not tuned) and the
+  // served weights (guard decision included).
+  recsys::v1::TuningReport tuning;
+  model::RankerWeights weights;
 };
 
 // Builds the production ranker model. `training_period` holds only rows

@@ -197,6 +197,51 @@ absl::StatusOr<ProtocolOutput> RunSplitProtocol(
               .Set("positives", fit.fit.positives)
               .Set("candidate_recall", fit.fit.candidate_recall)
               .Set("log_loss", fit.fit.log_loss);
+      if (fit.tuning.candidates_size() > 0) {
+        Json candidates = Json::Array();
+        for (const auto& c : fit.tuning.candidates()) {
+          candidates.Push(Json::Object()
+                              .Set("spec", c.spec())
+                              .Set("recall_all", c.recall_all())
+                              .Set("recall_new", c.recall_new())
+                              .Set("objective", c.objective())
+                              .Set("seconds", c.seconds())
+                              .Set("skipped", c.skipped()));
+        }
+        const auto& g = fit.weights.guard;
+        fit_json.Set("tuning",
+                     Json::Object()
+                         .Set("chosen", fit.tuning.candidates(fit.tuning.chosen()).spec())
+                         .Set("chosen_new",
+                              fit.tuning.candidates(fit.tuning.chosen_new()).spec())
+                         .Set("budget_seconds", fit.tuning.budget_seconds())
+                         .Set("seconds", fit.tuning.seconds())
+                         .Set("candidates", std::move(candidates))
+                         .Set("serve_all", std::string(model::RankerServeName(fit.weights.serve_all)))
+                         .Set("serve_new", std::string(model::RankerServeName(fit.weights.serve_new)))
+                         .Set("guard", Json::Object()
+                                           .Set("ranker_all", g.ranker_all())
+                                           .Set("popularity_all", g.popularity_all())
+                                           .Set("buy_again_all", g.buy_again_all())
+                                           .Set("vector_all", g.vector_all())
+                                           .Set("neighbors_all", g.neighbors_all())
+                                           .Set("ranker_new", g.ranker_new())
+                                           .Set("popularity_new", g.popularity_new())
+                                           .Set("vector_new", g.vector_new())
+                                           .Set("neighbors_new", g.neighbors_new())));
+        Log(options.log,
+            absl::StrFormat("ranker tuned: chose %s (new items: %s); guard serves all items: "
+                            "%s, new items: %s (validation R@20 all: ranker %.4f, popularity "
+                            "%.4f, buy_again %.4f, vector %.4f, neighbors %.4f; new: ranker "
+                            "%.4f, popularity %.4f, vector %.4f, neighbors %.4f)",
+                            fit.tuning.candidates(fit.tuning.chosen()).spec(),
+                            fit.tuning.candidates(fit.tuning.chosen_new()).spec(),
+                            model::RankerServeName(fit.weights.serve_all),
+                            model::RankerServeName(fit.weights.serve_new), g.ranker_all(),
+                            g.popularity_all(), g.buy_again_all(), g.vector_all(),
+                            g.neighbors_all(), g.ranker_new(), g.popularity_new(),
+                            g.vector_new(), g.neighbors_new()));
+      }
       Log(options.log,
           absl::StrFormat("ranker fit on %s..%s: %d users, %d examples, %d "
                           "positives, candidate recall %.4f, log loss %.4f",

@@ -212,6 +212,8 @@ absl::StatusOr<std::unique_ptr<Model>> TrainCandidate(
     }
     ProductionRankerOptions ranker = ranker_options;
     RECSYS_ASSIGN_OR_RETURN(ranker.ials, ParseIalsSpec(ials, {}));
+    // The candidate's iALS as given: the search is the tuning here.
+    ranker.tune = false;
     ranker.ials.als.threads = threads;
     ranker.fit.threads = threads;
     return NewProductionRankerModel(*training_period, train, now_unix, ranker,

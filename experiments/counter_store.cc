@@ -15,8 +15,10 @@ struct UserRecord {
   std::string variant;
   absl::Time first;
   absl::Time last;  // last exposure or click
+  std::string segment;
   double x = 0;
   double y = 0;
+  double d = 0;  // discounts granted
   double impressions = 0;
   double clicks = 0;
   bool converted = false;
@@ -57,12 +59,19 @@ class InMemoryCounterStore final : public CounterStore {
         it->second = now + rules.event_id_ttl;
       }
     }
-    auto [user_it, fresh] = users_.try_emplace(e.experiment + '\0' + e.user_id);
+    auto emplaced = users_.try_emplace(e.experiment + '\0' + e.user_id);
+    auto user_it = emplaced.first;
+    const bool fresh = emplaced.second;
     UserRecord& user = user_it->second;
     if (!fresh && user.variant != e.variant) return Outcome::kOtherVariant;
     VariantCounts& variant = counts_[e.experiment][e.variant];
     SlotCounts& slot = variant.slots[e.slot];
     VariantSums& sums = variant.sums;
+    // The user's segment sums; nullptr when the segment is not known.
+    auto segment_sums = [&]() -> SegmentSums* {
+      const std::string& segment = fresh ? e.segment : user.segment;
+      return segment.empty() ? nullptr : &variant.segments[segment];
+    };
     if (e.type == CountedEvent::kPurchase) {
       if (fresh || e.time < user.first ||
           e.time > user.last + rules.attribution_window) {
@@ -71,24 +80,34 @@ class InMemoryCounterStore final : public CounterStore {
         return Outcome::kUnattributed;
       }
       const double v = e.value;
+      SegmentSums* const seg = segment_sums();
       ++slot.conversions;
       slot.gmv += v;
       sums.sum_y += v;
       sums.sum_y2 += 2 * user.y * v + v * v;
       sums.sum_xy += user.x * v;
+      if (seg != nullptr) {
+        seg->sum_y += v;
+        seg->sum_y2 += 2 * user.y * v + v * v;
+        seg->sum_yd += user.d * v;
+      }
       user.y += v;
       if (!user.converted) {
         user.converted = true;
         ++sums.converted_users;
+        if (seg != nullptr) ++seg->converted_users;
       }
       return Outcome::kCounted;
     }
+    SegmentSums* const seg = segment_sums();
     if (fresh) {
       user.variant = e.variant;
       user.first = e.time;
       user.last = e.time;
       user.x = e.pre_spend;
+      user.segment = e.segment;
       ++sums.exposed_users;
+      if (seg != nullptr) ++seg->exposed_users;
       sums.sum_x += e.pre_spend;
       sums.sum_x2 += e.pre_spend * e.pre_spend;
     }
@@ -117,6 +136,12 @@ class InMemoryCounterStore final : public CounterStore {
       case CountedEvent::kCouponRedeemed:
         ++slot.coupons_redeemed;
         slot.discount += e.value;
+        if (seg != nullptr) {
+          seg->sum_d += e.value;
+          seg->sum_d2 += 2 * user.d * e.value + e.value * e.value;
+          seg->sum_yd += user.y * e.value;
+        }
+        user.d += e.value;
         break;
       case CountedEvent::kPurchase:
         break;  // above

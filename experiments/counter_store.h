@@ -7,12 +7,17 @@
 // Per experiment × variant, over exposed users: the sums the statistics
 // need (stats/: Moments over y = the user's attributed GMV and x = the
 // user's pre-period spend; RatioMoments over clicks / impressions per user;
-// converted users). Per user and experiment: the variant, first exposure
-// time, x, running totals, last exposure or click.
+// converted users). Per experiment × variant × segment (the user's
+// marketing segment at first exposure, when the exposing call knew it):
+// the sums of the uplift estimate (SegmentSums). Per user and experiment:
+// the variant, segment, first exposure time, x, running totals (GMV,
+// discount, impressions, clicks), last exposure or click.
 //
 // Rules, the same in both implementations:
 //   - Exposure: a user's first impression, click, add-to-cart or coupon
-//     event of the experiment; it records x (the event's pre_spend) once.
+//     event of the experiment; it records x (the event's pre_spend) and the
+//     segment (the event's segment; empty: the user counts in no segment)
+//     once. Later events of the user add to the segment of the first one.
 //   - A purchase counts (conversion, GMV, y) when the user is exposed and
 //     its time lies in [first exposure, last exposure or click + window];
 //     otherwise it is counted as unattributed only.
@@ -62,6 +67,11 @@ struct ExperimentEvent {
   double value = 0;
   // The user's spend before the experiment (used on first exposure).
   double pre_spend = 0;
+  // The user's marketing segment (used on first exposure): one of the
+  // bounded set of segment names (marketing::SegmentName), set only by the
+  // server (RecommendCoupons' exposure), never from client input. Empty:
+  // not known; the user then counts in no segment.
+  std::string segment;
   // Empty: no deduplication.
   std::string event_id;
 };
@@ -101,9 +111,21 @@ struct VariantSums {
   double sum_num = 0, sum_den = 0, sum_num2 = 0, sum_den2 = 0, sum_num_den = 0;
 };
 
+// Per-user sums of one variant over its exposed users of one segment: y =
+// the user's attributed GMV, d = the discounts the user's redemptions were
+// granted. The per-user margin net of discounts, m·y - d, has mean
+// (m·sum_y - sum_d)/n and Σ(m·y - d)² = m²·sum_y2 - 2m·sum_yd + sum_d2.
+struct SegmentSums {
+  int64_t exposed_users = 0;
+  int64_t converted_users = 0;
+  double sum_y = 0, sum_y2 = 0;
+  double sum_d = 0, sum_d2 = 0, sum_yd = 0;
+};
+
 struct VariantCounts {
   VariantSums sums;
-  std::map<std::string, SlotCounts> slots;  // by slot name
+  std::map<std::string, SlotCounts> slots;      // by slot name
+  std::map<std::string, SegmentSums> segments;  // by segment name
 };
 
 // By variant name.

@@ -77,6 +77,15 @@ absl::Status ParseVariant(const std::string& field, const v1::Variant& in,
                                 candidates));
   }
   out->ranker_vector_candidates = candidates;
+  const std::string& version = in.model_version();
+  if (version.size() > 20 ||
+      version.find_first_not_of("0123456789") != std::string::npos) {
+    return Invalid(field + ".model_version",
+                   absl::StrCat("must be a model version (up to 20 decimal "
+                                "digits; empty: the default model), got '",
+                                version, "'"));
+  }
+  out->model_version = version;
   absl::flat_hash_set<std::string> campaigns;
   for (int i = 0; i < in.coupons_size(); ++i) {
     const std::string policy_field = absl::StrCat(field, ".coupons[", i, "]");

@@ -70,6 +70,11 @@ struct Variant {
   // 0: the server's default.
   int ranker_vector_candidates = 0;
   std::vector<CouponPolicy> coupons;
+  // The model version serving the experiment's slots (decimal digits, at
+  // most 20); empty: the default model. Only its format is checked here:
+  // whether the server holds it is decided when the plan is served
+  // (recommender::ExperimentVariants), never by refusing the config.
+  std::string model_version;
 
   // The policy for `campaign`; nullptr when the variant has none.
   const CouponPolicy* PolicyFor(absl::string_view campaign) const;

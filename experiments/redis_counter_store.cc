@@ -3,8 +3,11 @@
 // round trip. Keys (docs/redis_keys.md), all under the hash tag {<exp>}:
 //   <prefix>x:{<exp>}:c            HASH  "<variant>|<slot>|<counter>" and
 //                                        "<variant>||<sum>" -> number
+//   <prefix>x:{<exp>}:s            HASH  "<variant>|<segment>|<sum>" -> number
+//                                        (SegmentSums)
 //   <prefix>x:{<exp>}:u:<user>     HASH  v (variant), first, last, x, y,
-//                                        i (impressions), k (clicks), cv
+//                                        i (impressions), k (clicks), cv,
+//                                        sg (segment), d (discounts)
 //   <prefix>x:{<exp>}:e:<event id> STRING, expires after the event-id TTL
 #include <string>
 #include <utility>
@@ -18,9 +21,10 @@
 namespace recsys::experiments {
 namespace {
 
-// KEYS: counters, user, event id (a dummy key when ARGV[9] is '0').
+// KEYS: counters, user, event id (a dummy key when ARGV[9] is '0'),
+//       segment sums.
 // ARGV: type, variant, slot, time, value, pre_spend, window (s), ttl (s),
-//       has event id.
+//       has event id, segment (used on first exposure; '' = none).
 // Returns the Outcome.
 const char kCountScript[] = R"lua(
 if ARGV[9] == '1' then
@@ -32,6 +36,11 @@ local vs = v .. '|' .. ARGV[3] .. '|'
 local vm = v .. '||'
 local uv = redis.call('HGET', u, 'v')
 if uv and uv ~= v then return 3 end
+-- The segment sums' field prefix, nil when the user's segment is unknown.
+local sp = nil
+local sg = ARGV[10]
+if uv then sg = redis.call('HGET', u, 'sg') or '' end
+if sg ~= '' then sp = v .. '|' .. sg .. '|' end
 if typ == '4' then
   if not uv then
     redis.call('HINCRBY', c, vs .. 'unattributed_purchases', 1)
@@ -51,17 +60,25 @@ if typ == '4' then
   redis.call('HINCRBYFLOAT', c, vm .. 'sum_y', val)
   redis.call('HINCRBYFLOAT', c, vm .. 'sum_y2', 2 * y * val + val * val)
   redis.call('HINCRBYFLOAT', c, vm .. 'sum_xy', x * val)
+  if sp then
+    local d = tonumber(redis.call('HGET', u, 'd') or '0')
+    redis.call('HINCRBYFLOAT', KEYS[4], sp .. 'sum_y', val)
+    redis.call('HINCRBYFLOAT', KEYS[4], sp .. 'sum_y2', 2 * y * val + val * val)
+    redis.call('HINCRBYFLOAT', KEYS[4], sp .. 'sum_yd', d * val)
+  end
   redis.call('HSET', u, 'y', tostring(y + val))
   if redis.call('HSETNX', u, 'cv', '1') == 1 then
     redis.call('HINCRBY', c, vm .. 'converted_users', 1)
+    if sp then redis.call('HINCRBY', KEYS[4], sp .. 'converted_users', 1) end
   end
   return 1
 end
 if not uv then
   local x = tonumber(ARGV[6])
   redis.call('HSET', u, 'v', v, 'first', ARGV[4], 'last', ARGV[4], 'x', ARGV[6],
-             'y', '0', 'i', '0', 'k', '0')
+             'y', '0', 'i', '0', 'k', '0', 'd', '0', 'sg', ARGV[10])
   redis.call('HINCRBY', c, vm .. 'exposed_users', 1)
+  if sp then redis.call('HINCRBY', KEYS[4], sp .. 'exposed_users', 1) end
   redis.call('HINCRBYFLOAT', c, vm .. 'sum_x', x)
   redis.call('HINCRBYFLOAT', c, vm .. 'sum_x2', x * x)
 elseif t > tonumber(redis.call('HGET', u, 'last')) then
@@ -89,7 +106,16 @@ elseif typ == '5' then
   redis.call('HINCRBY', c, vs .. 'coupons_issued', 1)
 elseif typ == '6' then
   redis.call('HINCRBY', c, vs .. 'coupons_redeemed', 1)
-  redis.call('HINCRBYFLOAT', c, vs .. 'discount', tonumber(ARGV[5]))
+  local w = tonumber(ARGV[5])
+  redis.call('HINCRBYFLOAT', c, vs .. 'discount', w)
+  local d = tonumber(redis.call('HGET', u, 'd') or '0')
+  if sp then
+    local y = tonumber(redis.call('HGET', u, 'y'))
+    redis.call('HINCRBYFLOAT', KEYS[4], sp .. 'sum_d', w)
+    redis.call('HINCRBYFLOAT', KEYS[4], sp .. 'sum_d2', 2 * d * w + w * w)
+    redis.call('HINCRBYFLOAT', KEYS[4], sp .. 'sum_yd', y * w)
+  end
+  redis.call('HSET', u, 'd', tostring(d + w))
 end
 return 1
 )lua";
@@ -117,6 +143,26 @@ bool SetSlotCounter(SlotCounts* s, absl::string_view name, double value) {
     s->discount = value;
   else if (name == "unattributed_purchases")
     s->unattributed_purchases = i;
+  else
+    return false;
+  return true;
+}
+
+bool SetSegmentSum(SegmentSums* s, absl::string_view name, double value) {
+  if (name == "exposed_users")
+    s->exposed_users = static_cast<int64_t>(value);
+  else if (name == "converted_users")
+    s->converted_users = static_cast<int64_t>(value);
+  else if (name == "sum_y")
+    s->sum_y = value;
+  else if (name == "sum_y2")
+    s->sum_y2 = value;
+  else if (name == "sum_d")
+    s->sum_d = value;
+  else if (name == "sum_d2")
+    s->sum_d2 = value;
+  else if (name == "sum_yd")
+    s->sum_yd = value;
   else
     return false;
   return true;
@@ -169,9 +215,9 @@ class RedisCounterStore final : public CounterStore {
         std::max<int64_t>(1, absl::ToInt64Seconds(rules.event_id_ttl)));
     for (const ExperimentEvent& e : events) {
       const std::string base = Base(e.experiment);
-      std::vector<std::string> keys = {base + "c",
-                                       absl::StrCat(base, "u:", e.user_id),
-                                       absl::StrCat(base, "e:", e.event_id)};
+      std::vector<std::string> keys = {
+          base + "c", absl::StrCat(base, "u:", e.user_id),
+          absl::StrCat(base, "e:", e.event_id), base + "s"};
       std::vector<std::string> args = {
           absl::StrCat(static_cast<int>(e.type)),
           e.variant,
@@ -181,7 +227,8 @@ class RedisCounterStore final : public CounterStore {
           Num(e.pre_spend),
           window,
           ttl,
-          e.event_id.empty() ? "0" : "1"};
+          e.event_id.empty() ? "0" : "1",
+          e.segment};
       auto command = client_->ScriptCommand(script_, keys, args, deadline);
       if (!command.ok()) return command.status();
       commands.push_back(*std::move(command));
@@ -204,31 +251,40 @@ class RedisCounterStore final : public CounterStore {
 
   absl::StatusOr<ExperimentCounts> Read(absl::string_view experiment,
                                         absl::Time deadline) const override {
-    const redis::Command hgetall = {"HGETALL", Base(experiment) + "c"};
-    auto replies =
-        client_->Execute({&hgetall, 1}, deadline, redis::CallKind::kRead);
+    const std::string base = Base(experiment);
+    const redis::Command hgetall[2] = {{"HGETALL", base + "c"},
+                                       {"HGETALL", base + "s"}};
+    auto replies = client_->Execute(hgetall, deadline, redis::CallKind::kRead);
     if (!replies.ok()) return replies.status();
-    const redis::Value& all = (*replies)[0];
     ExperimentCounts out;
-    for (size_t i = 0; i + 1 < all.elements.size(); i += 2) {
-      const std::vector<absl::string_view> field =
-          absl::StrSplit(all.elements[i].text, '|');
-      double value = 0;
-      if (field.size() != 3 ||
-          !absl::SimpleAtod(all.elements[i + 1].text, &value)) {
-        return absl::InternalError(
-            absl::StrCat("experiment counters of ", experiment,
-                         ": unexpected field '", all.elements[i].text, "'"));
-      }
-      VariantCounts& v = out[std::string(field[0])];
-      const bool known = field[1].empty()
-                             ? SetSum(&v.sums, field[2], value)
-                             : SetSlotCounter(&v.slots[std::string(field[1])],
-                                              field[2], value);
-      if (!known) {
-        return absl::InternalError(
-            absl::StrCat("experiment counters of ", experiment,
-                         ": unknown counter '", field[2], "'"));
+    for (int h = 0; h < 2; ++h) {
+      const redis::Value& all = (*replies)[h];
+      for (size_t i = 0; i + 1 < all.elements.size(); i += 2) {
+        const std::vector<absl::string_view> field =
+            absl::StrSplit(all.elements[i].text, '|');
+        double value = 0;
+        if (field.size() != 3 ||
+            !absl::SimpleAtod(all.elements[i + 1].text, &value)) {
+          return absl::InternalError(
+              absl::StrCat("experiment counters of ", experiment,
+                           ": unexpected field '", all.elements[i].text, "'"));
+        }
+        VariantCounts& v = out[std::string(field[0])];
+        bool known = false;
+        if (h == 1) {
+          known = SetSegmentSum(&v.segments[std::string(field[1])], field[2],
+                                value);
+        } else if (field[1].empty()) {
+          known = SetSum(&v.sums, field[2], value);
+        } else {
+          known =
+              SetSlotCounter(&v.slots[std::string(field[1])], field[2], value);
+        }
+        if (!known) {
+          return absl::InternalError(
+              absl::StrCat("experiment counters of ", experiment,
+                           ": unknown counter '", field[2], "'"));
+        }
       }
     }
     return out;

@@ -55,6 +55,7 @@ LiftReport FromComparison(absl::string_view metric, const stats::Comparison& c,
     r.relative_high = c.relative->ci.upper;
   }
   r.p_value = c.always_valid_p_value;
+  r.standard_error = c.absolute.standard_error;
   r.method = std::string(method);
   return r;
 }
@@ -98,7 +99,80 @@ std::vector<LiftReport> Lifts(const VariantSums& control,
   return out;
 }
 
+void AddSegments(const Experiment& experiment, const ExperimentCounts& counts,
+                 double margin, ExperimentReport* report) {
+  const int baseline = SegmentBaseline(experiment);
+  report->segment_baseline = experiment.variants[baseline].name;
+  const std::map<std::string, SegmentSums>* base = nullptr;
+  if (auto it = counts.find(experiment.variants[baseline].name);
+      it != counts.end()) {
+    base = &it->second.segments;
+  }
+  constexpr char kMethod[] =
+      "mSPRT always-valid 95% confidence sequence and p-value against the "
+      "baseline's users of the segment";
+  for (size_t i = 0; i < experiment.variants.size(); ++i) {
+    auto it = counts.find(experiment.variants[i].name);
+    if (it == counts.end()) continue;
+    for (const auto& [name, s] : it->second.segments) {
+      SegmentReport& r = report->variants[i].segments.emplace_back();
+      r.segment = name;
+      r.exposed_users = s.exposed_users;
+      r.converted_users = s.converted_users;
+      r.gmv = s.sum_y;
+      r.coupon_cost = s.sum_d;
+      if (s.exposed_users > 0) {
+        r.conversion_rate =
+            static_cast<double>(s.converted_users) / s.exposed_users;
+        r.margin_per_user = (margin * s.sum_y - s.sum_d) / s.exposed_users;
+      }
+      if (static_cast<int>(i) == baseline) continue;
+      static const SegmentSums* const kEmpty = new SegmentSums();
+      const SegmentSums* b = kEmpty;
+      if (base != nullptr) {
+        if (auto bit = base->find(name); bit != base->end()) b = &bit->second;
+      }
+      auto conversion = stats::CompareMeans(SegmentConversionMoments(*b),
+                                            SegmentConversionMoments(s));
+      r.lifts.push_back(
+          conversion.ok()
+              ? FromComparison("incremental_conversion", *conversion, kMethod)
+              : NotEnough("incremental_conversion", conversion.status()));
+      auto net = stats::CompareMeans(SegmentMarginMoments(*b, margin),
+                                     SegmentMarginMoments(s, margin));
+      r.lifts.push_back(
+          net.ok() ? FromComparison("incremental_margin", *net, kMethod)
+                   : NotEnough("incremental_margin", net.status()));
+    }
+  }
+}
+
 }  // namespace
+
+int SegmentBaseline(const Experiment& experiment) {
+  for (size_t i = 0; i < experiment.variants.size(); ++i) {
+    for (const CouponPolicy& p : experiment.variants[i].coupons) {
+      if (p.holdout) return static_cast<int>(i);
+    }
+  }
+  return experiment.control;
+}
+
+stats::Moments SegmentConversionMoments(const SegmentSums& s) {
+  stats::Moments m;
+  m.n = static_cast<double>(s.exposed_users);
+  m.sum_y = static_cast<double>(s.converted_users);
+  m.sum_y2 = m.sum_y;  // an indicator: y² = y
+  return m;
+}
+
+stats::Moments SegmentMarginMoments(const SegmentSums& s, double margin) {
+  stats::Moments m;
+  m.n = static_cast<double>(s.exposed_users);
+  m.sum_y = margin * s.sum_y - s.sum_d;
+  m.sum_y2 = margin * margin * s.sum_y2 - 2 * margin * s.sum_yd + s.sum_d2;
+  return m;
+}
 
 ExperimentReport BuildReport(const Experiment& experiment,
                              const ExperimentCounts& counts, double margin,
@@ -151,6 +225,7 @@ ExperimentReport BuildReport(const Experiment& experiment,
     report.variants[i].lifts = Lifts(
         control->sums, it == counts.end() ? kNone->sums : it->second.sums);
   }
+  AddSegments(experiment, counts, margin, &report);
   auto srm = stats::SampleRatioMismatch(exposed, shares);
   if (srm.ok()) {
     report.srm_p_value = srm->p_value;

@@ -10,6 +10,15 @@
 // lifts the fixed-horizon delta-method interval. The SRM check compares
 // exposed users per variant with the configured shares.
 //
+// Per segment (SegmentSums: the user's marketing segment at exposure, known
+// for coupon experiments exposed through RecommendCoupons): each variant's
+// conversion and margin net of discounts per exposed user, and for every
+// variant but the baseline the incremental conversion (variant − baseline)
+// and incremental margin per exposed user (m·GMV − discount, variant −
+// baseline), each with its always-valid interval. The baseline is the
+// experiment's first variant with a holdout coupon policy, else the
+// control.
+//
 // Thread safety: free functions; safe to call concurrently.
 #ifndef RECSYS_EXPERIMENTS_REPORT_H_
 #define RECSYS_EXPERIMENTS_REPORT_H_
@@ -22,6 +31,7 @@
 #include "absl/time/time.h"
 #include "experiments/counter_store.h"
 #include "experiments/experiment_plan.h"
+#include "stats/stats.h"
 
 namespace recsys::experiments {
 
@@ -32,8 +42,26 @@ struct LiftReport {
   double absolute = 0, absolute_low = 0, absolute_high = 0;
   double relative = 0, relative_low = 0, relative_high = 0;
   double p_value = 1;
+  // Fixed-horizon (Welch) standard error of `absolute`.
+  double standard_error = 0;
   // How it was computed, or why it could not be ("not enough data: ...").
   std::string method;
+};
+
+// One variant's figures among the users of one segment.
+struct SegmentReport {
+  std::string segment;
+  int64_t exposed_users = 0;
+  int64_t converted_users = 0;
+  double conversion_rate = 0;
+  double gmv = 0;
+  double coupon_cost = 0;
+  // (margin · gmv − coupon_cost) / exposed_users.
+  double margin_per_user = 0;
+  // Against the baseline's users of the same segment (metrics
+  // "incremental_conversion", "incremental_margin"); empty for the
+  // baseline.
+  std::vector<LiftReport> lifts;
 };
 
 struct VariantReport {
@@ -54,6 +82,8 @@ struct VariantReport {
   double net_margin = 0;
   std::map<std::string, SlotCounts> slots;
   std::vector<LiftReport> lifts;  // empty for the control
+  // By segment name; empty when no exposure carried a segment.
+  std::vector<SegmentReport> segments;
 };
 
 struct ExperimentReport {
@@ -64,7 +94,18 @@ struct ExperimentReport {
   double srm_p_value = 1;
   bool srm = false;
   std::string statistics;
+  // The variant the segment rows compare with (see the file comment).
+  std::string segment_baseline;
 };
+
+// The variant segment rows compare with: the first with a holdout coupon
+// policy, else the control (an index into experiment.variants).
+int SegmentBaseline(const Experiment& experiment);
+
+// stats/ moments of one segment's conversion (y = 1 if converted) and of
+// its margin net of discounts (y = margin·GMV − discount) per exposed user.
+stats::Moments SegmentConversionMoments(const SegmentSums& s);
+stats::Moments SegmentMarginMoments(const SegmentSums& s, double margin);
 
 // The report of `experiment` from its counters; `margin` is the gross
 // margin on GMV (ExperimentPlan::margin). Never fails: a lift without

@@ -140,6 +140,13 @@ struct ItemFeatures {
   // registers the item in the listing index, GetListedItems); it never
   // clears one.
   absl::Time listed = absl::InfinitePast();
+  // Unit cost to the shop (margin = price - cost); < 0: not known.
+  // PutItems records a known cost and never clears one.
+  double cost = -1;
+  // Merchandising role: "traffic", "profit", "image", or "none"; empty: not
+  // known. PutItems records a set role ("none" clears it to none) and keeps
+  // the stored one for an empty role.
+  std::string role;
 };
 
 // An entry of the listing index.

@@ -189,7 +189,12 @@ absl::Status InMemoryFeatureStore::PutItems(
     items_by_version_.insert({catalog_version_, item.item_id});
     ItemFeatures& stored = items_[item.item_id];
     const absl::Time listed = stored.listed;
+    const double cost = stored.cost;
+    const std::string role = stored.role;
     stored = item;
+    // A known cost and a set role are recorded; unknown ones keep the old.
+    if (stored.cost < 0) stored.cost = cost;
+    if (stored.role.empty()) stored.role = role;
     stored.listed = internal::TruncateToSeconds(item.listed);
     // A known listing time is recorded; an unknown one keeps the old.
     if (stored.listed == absl::InfinitePast()) {

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -33,13 +34,15 @@ using redis::CallKind;
 using redis::Command;
 using redis::Value;
 
-// Applies one event at most once. KEYS[1] is the event's dedup marker
-// ({p}ev:{EventDedupKey}); when it exists the event was applied within the
-// window and the script returns 0 without changing anything. Otherwise:
-//   KEYS[4] (purchases only: the user's purchase journal, a ZSET): adds
-//     member ARGV[5] with score ARGV[6] (the purchase time), then drops the
-//     entries more than ARGV[7] seconds (the retention) older than it;
-//   KEYS[3] (trial hash): field ARGV[4] += 1 when ARGV[4] is not empty;
+// Applies one event at most once to its user's keys, which share the
+// user's hash tag, so the script runs on one Redis Cluster slot. KEYS[1] is
+// the event's dedup marker ({p}ev:{<user>}:<EventDedupKey>); when it exists
+// the event was applied within the window and the script returns 0 without
+// changing anything. Otherwise:
+//   KEYS[3] (purchases only: the user's purchase journal {p}u:{<user>}:rp, a
+//     ZSET): adds member ARGV[4] with score ARGV[5] (the purchase time),
+//     then drops the entries more than ARGV[6] seconds (the retention) older
+//     than it;
 //   KEYS[2] (act or imp list): LPUSH ARGV[2], LTRIM to ARGV[3] entries;
 // then writes the marker with a TTL of ARGV[1] seconds and returns 1. The
 // marker is written last: a Redis error half way stops the script before
@@ -47,15 +50,25 @@ using redis::Value;
 // atomically: no reader sees the effect without the marker).
 constexpr absl::string_view kEventScript =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-    "if #KEYS >= 4 then\n"
-    "  redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])\n"
-    "  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf',\n"
-    "             '(' .. (tonumber(ARGV[6]) - tonumber(ARGV[7])))\n"
+    "if #KEYS >= 3 then\n"
+    "  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])\n"
+    "  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf',\n"
+    "             '(' .. (tonumber(ARGV[5]) - tonumber(ARGV[6])))\n"
     "end\n"
-    "if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[4], 1) end\n"
     "redis.call('LPUSH', KEYS[2], ARGV[2])\n"
     "redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)\n"
     "redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])\n"
+    "return 1\n";
+
+// Counts one event for an item's trial at most once, on the item's slot:
+// KEYS[1] is the item's trial hash ({p}t:{<item>}), KEYS[2] the event's
+// trial marker ({p}tev:{<item>}:<EventDedupKey>). A marker present: returns
+// 0, nothing changed. Otherwise field ARGV[1] += 1, the marker is written
+// last with a TTL of ARGV[2] seconds, and it returns 1.
+constexpr absl::string_view kTrialScript =
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end\n"
+    "redis.call('HINCRBY', KEYS[1], ARGV[1], 1)\n"
+    "redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])\n"
     "return 1\n";
 
 // Records a PutItems batch in the catalog change feed: raises the version
@@ -74,6 +87,8 @@ constexpr absl::string_view kItemTitle = "title";
 constexpr absl::string_view kItemStock = "stock";
 constexpr absl::string_view kItemSlowMover = "slow";
 constexpr absl::string_view kItemListed = "listed";
+constexpr absl::string_view kItemCost = "cost";
+constexpr absl::string_view kItemRole = "role";
 
 // Trial counter fields ({p}t:{item_id} hash).
 constexpr absl::string_view kTrialImpressions = "impressions";
@@ -201,17 +216,24 @@ class RedisFeatureStore final : public FeatureStore {
             ? ""
             : absl::StrCat(" --redis_key_prefix=", options_.key_prefix)));
   }
+  // Keys hold the user or item id as a Redis Cluster hash tag ({...}), so
+  // one user's keys (and one item's) share a slot; the key families with
+  // no id share the {catalog} tag where one script writes them together.
   std::string TrialKey(absl::string_view item_id) const {
-    return absl::StrCat(options_.key_prefix, "t:", item_id);
+    return absl::StrCat(options_.key_prefix, "t:{", item_id, "}");
+  }
+  std::string TrialEventKey(const Event& event) const {
+    return absl::StrCat(options_.key_prefix, "tev:{", event.item_id, "}:",
+                        EventDedupKey(event));
   }
   std::string ListedKey() const {
     return absl::StrCat(options_.key_prefix, "listed");
   }
   std::string CatalogVersionKey() const {
-    return absl::StrCat(options_.key_prefix, "catalog_version");
+    return absl::StrCat(options_.key_prefix, "{catalog}:version");
   }
   std::string CatalogChangesKey() const {
-    return absl::StrCat(options_.key_prefix, "catalog_changes");
+    return absl::StrCat(options_.key_prefix, "{catalog}:changes");
   }
   // The change-feed command for the items of one PutItems batch.
   absl::StatusOr<Command> CatalogChange(
@@ -229,18 +251,26 @@ class RedisFeatureStore final : public FeatureStore {
   // bulk record).
   std::string UserKey(absl::string_view base, absl::string_view user_id,
                       absl::string_view suffix) const {
-    return absl::StrCat(base, "u:", user_id, ":", suffix);
+    return absl::StrCat(base, "u:{", user_id, "}:", suffix);
   }
   std::string UserKey(absl::string_view user_id,
                       absl::string_view suffix) const {
     return UserKey(options_.key_prefix, user_id, suffix);
   }
+  // The item's record: the live one under options_.key_prefix, a
+  // generation's bulk one under BulkPrefix(generation).
   std::string ItemKey(absl::string_view base, absl::string_view item_id) const {
-    return absl::StrCat(base, "i:", item_id);
+    return absl::StrCat(base, "i:{", item_id, "}");
   }
   std::string ItemKey(absl::string_view item_id) const {
     return ItemKey(options_.key_prefix, item_id);
   }
+  std::string EventKey(const Event& event) const {
+    return absl::StrCat(options_.key_prefix, "ev:{", event.user_id, "}:",
+                        EventDedupKey(event));
+  }
+  // The generation part goes before the key family, so a user's keys of
+  // every generation keep the {<user>} tag ({p}g7:u:{<user>}:pc).
   std::string BulkPrefix(int64_t generation) const {
     return redis::GenerationKeyPrefix(options_.key_prefix, generation);
   }
@@ -253,6 +283,7 @@ class RedisFeatureStore final : public FeatureStore {
   redis::Client* const client_;  // borrowed; thread-safe
   const RedisFeatureStoreOptions options_;
   const redis::Script event_script_{std::string(kEventScript)};
+  const redis::Script trial_script_{std::string(kTrialScript)};
   const redis::Script catalog_change_script_{
       std::string(kCatalogChangeScript)};
   // The live generation (thread-safe).
@@ -379,9 +410,10 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
   RECSYS_RETURN_IF_ERROR(internal::ValidateItemIds(item_ids));
   std::vector<std::optional<ItemFeatures>> result;
   if (item_ids.empty()) return result;
-  // Per item the live record (Admin.UpdateItems: stock, flags, listing)
-  // and, from generation 1 on, the generation's bulk record (category,
-  // price, title from the model), which wins for those three fields.
+  // Per item the live record (Admin.UpdateItems: stock, flags, listing,
+  // cost, role) and, from generation 1 on, the generation's bulk record
+  // (category, price, title from the model), which wins for those three
+  // fields.
   auto build = [&](const redis::GenerationView& view) {
     std::vector<Command> commands;
     commands.reserve(item_ids.size() * (view.generation > 0 ? 2 : 1));
@@ -389,7 +421,8 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
       commands.push_back({"HMGET", ItemKey(id), std::string(kItemCategory),
                           std::string(kItemPrice), std::string(kItemTitle),
                           std::string(kItemStock), std::string(kItemSlowMover),
-                          std::string(kItemListed)});
+                          std::string(kItemListed), std::string(kItemCost),
+                          std::string(kItemRole)});
       if (view.generation > 0) {
         commands.push_back({"HMGET", ItemKey(BulkPrefix(view.generation), id),
                             std::string(kItemCategory), std::string(kItemPrice),
@@ -407,11 +440,11 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
     // Unknown item: every field nil. A key of another type (an error reply)
     // is treated as unknown too.
     bool any = false;
-    if (reply->type == Value::Type::kArray && reply->elements.size() == 6) {
-      for (size_t j = 0; j < 6; ++j) any = any || IsString(&reply->elements[j]);
+    if (reply->type == Value::Type::kArray && reply->elements.size() == 8) {
+      for (size_t j = 0; j < 8; ++j) any = any || IsString(&reply->elements[j]);
     } else {
       reply->type = Value::Type::kArray;
-      reply->elements.assign(6, Value{});
+      reply->elements.assign(8, Value{});
     }
     if (stride == 2) {
       const Value* bulk = &replies[i * stride + 1];
@@ -453,6 +486,12 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
         absl::SimpleAtoi(ReplyText(&reply->elements[5]), &listed)) {
       item.listed = absl::FromUnixSeconds(listed);
     }
+    double cost = 0;
+    if (IsString(&reply->elements[6]) &&
+        absl::SimpleAtod(ReplyText(&reply->elements[6]), &cost) && cost >= 0) {
+      item.cost = cost;
+    }
+    if (IsString(&reply->elements[7])) item.role = std::string(ReplyText(&reply->elements[7]));
     result.emplace_back(std::move(item));
   }
   return result;
@@ -467,8 +506,10 @@ absl::StatusOr<RecordOutcome> RedisFeatureStore::RecordEvents(
       absl::StrCat(absl::ToInt64Seconds(options_.event_dedup_window));
   const std::string retention = absl::StrCat(
       absl::ToInt64Seconds(options_.purchase_journal_retention));
+  // The event scripts first (replies 0..n-1), then the trial scripts.
   std::vector<Command> commands;
   commands.reserve(events.size());
+  std::vector<Command> trial_commands;
   for (const Event& event : events) {
     absl::string_view trial_field;
     if (event.count_for_trial) {
@@ -479,14 +520,11 @@ absl::StatusOr<RecordOutcome> RedisFeatureStore::RecordEvents(
     const bool impression = event.type == EventType::kImpression;
     const std::string dedup_key = EventDedupKey(event);
     std::vector<std::string> keys = {
-        absl::StrCat(options_.key_prefix, "ev:", dedup_key),
-        UserKey(event.user_id, impression ? "imp" : "act"),
-        TrialKey(event.item_id)};
+        EventKey(event), UserKey(event.user_id, impression ? "imp" : "act")};
     std::vector<std::string> args = {
         window, FormatActivity(event),
         absl::StrCat(impression ? options_.impression_limit
-                                : options_.recent_limit),
-        std::string(trial_field)};
+                                : options_.recent_limit)};
     if (event.type == EventType::kPurchase) {
       keys.push_back(UserKey(event.user_id, "rp"));
       args.push_back(JournalMember(dedup_key, event.item_id));
@@ -497,13 +535,27 @@ absl::StatusOr<RecordOutcome> RedisFeatureStore::RecordEvents(
         Command command,
         client_->ScriptCommand(event_script_, keys, args, deadline));
     commands.push_back(std::move(command));
+    if (!trial_field.empty()) {
+      // The item's trial counter lives on the item's slot, not the user's:
+      // its own script and marker, so it too counts the event at most once.
+      const std::string trial_keys[] = {TrialKey(event.item_id),
+                                        TrialEventKey(event)};
+      const std::string trial_args[] = {std::string(trial_field), window};
+      RECSYS_ASSIGN_OR_RETURN(
+          Command trial,
+          client_->ScriptCommand(trial_script_, trial_keys, trial_args,
+                                 deadline));
+      trial_commands.push_back(std::move(trial));
+    }
   }
-  // Every event is applied at most once (its marker), so the pipeline is
+  commands.insert(commands.end(), std::make_move_iterator(trial_commands.begin()),
+                  std::make_move_iterator(trial_commands.end()));
+  // Every event is applied at most once (its markers), so the pipeline is
   // idempotent: CallKind::kRead lets the client send it again on a new
   // connection when a stale pooled one fails before any reply.
   RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
                           client_->Execute(commands, deadline, CallKind::kRead));
-  for (size_t i = 0; i < replies.size(); ++i) {
+  for (size_t i = 0; i < events.size(); ++i) {
     const std::optional<int64_t> applied = replies[i].AsInt();
     if (!applied.has_value()) {
       return absl::InternalError(absl::StrCat(
@@ -578,6 +630,16 @@ absl::Status RedisFeatureStore::PutItems(absl::Span<const ItemFeatures> items) {
                        std::string(kItemCategory), item.category,
                        std::string(kItemPrice), FormatDouble(item.price),
                        std::string(kItemTitle), item.title});
+      // Cost and role (Admin.UpdateItems) are not the model's: set, they
+      // go to the live record as without generations.
+      if (item.cost >= 0) {
+        batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemCost),
+                         FormatDouble(item.cost)});
+      }
+      if (!item.role.empty()) {
+        batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemRole),
+                         item.role});
+      }
       if (batch.size() >= static_cast<size_t>(options_.bulk_batch) ||
           i + 1 == items.size()) {
         RECSYS_RETURN_IF_ERROR(
@@ -597,12 +659,26 @@ absl::Status RedisFeatureStore::PutItems(absl::Span<const ItemFeatures> items) {
       batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemListed), listed});
       batch.push_back({"ZADD", ListedKey(), listed, item.item_id});
     }
+    if (item.cost >= 0) {
+      batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemCost),
+                       FormatDouble(item.cost)});
+    }
+    if (!item.role.empty()) {
+      batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemRole), item.role});
+    }
     if (batch.size() >= static_cast<size_t>(options_.bulk_batch) || i + 1 == items.size()) {
-      // The change feed entry follows the features it announces, on the
-      // same connection.
+      // The change feed entry follows the features it announces: on one
+      // Redis in the same pipeline (one connection keeps the order); in a
+      // cluster the items are on other nodes than {catalog}, with no order
+      // between nodes, so it goes in a round trip of its own after them.
       RECSYS_ASSIGN_OR_RETURN(
           Command change,
           CatalogChange(items.subspan(batch_begin, i + 1 - batch_begin)));
+      if (client_->options().topology == redis::Topology::kCluster) {
+        RECSYS_RETURN_IF_ERROR(
+            client_->Execute(batch, absl::InfiniteFuture()).status());
+        batch.clear();
+      }
       batch.push_back(std::move(change));
       RECSYS_RETURN_IF_ERROR(
           client_->Execute(batch, absl::InfiniteFuture()).status());

@@ -71,10 +71,10 @@ struct RedisFeatureStoreOptions {
   // Lengths kept of the per-user recent-activity and impression lists.
   int recent_limit = 100;
   int impression_limit = 200;
-  // How long an applied event's dedup marker ({prefix}ev:{key}) lives: a
-  // retry of the event within it is not applied again (feature_store.h,
-  // RecordEvents). Whole seconds, at least 1 s. The server's
-  // --event_dedup_window.
+  // How long an applied event's dedup markers ({prefix}ev:{<user>}:<key>,
+  // and {prefix}tev:{<item>}:<key> of a trial count) live: a retry of the
+  // event within it is not applied again (feature_store.h, RecordEvents).
+  // Whole seconds, at least 1 s. The server's --event_dedup_window.
   absl::Duration event_dedup_window = kDefaultEventDedupWindow;
   // Commands per pipelined batch in PutUsers / PutItems.
   int bulk_batch = 1000;

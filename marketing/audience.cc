@@ -15,6 +15,24 @@
 namespace recsys::marketing {
 namespace {
 
+// The customer-intelligence filters (tags, churn risk, intent, due date).
+bool PassesIntelligence(const AudienceUser& u, const AudienceFilter& filter, int64_t now_unix) {
+  for (const std::string& tag : filter.tags) {
+    if (!std::binary_search(u.tags.begin(), u.tags.end(), tag)) return false;
+  }
+  if (filter.min_churn_risk > 0 && u.churn_risk < filter.min_churn_risk) return false;
+  if (filter.min_purchase_intent > 0 && u.purchase_intent < filter.min_purchase_intent) {
+    return false;
+  }
+  if (filter.due_within_days > 0) {
+    if (u.next_purchase_unix <= 0) return false;
+    const int64_t gap = u.next_purchase_unix > now_unix ? u.next_purchase_unix - now_unix
+                                                        : now_unix - u.next_purchase_unix;
+    if (gap > int64_t{filter.due_within_days} * 86400) return false;
+  }
+  return true;
+}
+
 constexpr int64_t kDay = 86400;
 
 // A key whose ascending order is score descending, then row ascending.
@@ -114,6 +132,18 @@ absl::StatusOr<AudienceStats> ScanAudience(const AudienceTable& table,
     return absl::InvalidArgumentError(absl::StrCat(
         "contact_cap_days: must be >= 0, got ", filter.contact_cap_days));
   }
+  if (filter.due_within_days < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("due_within_days: must be >= 0, got ", filter.due_within_days));
+  }
+  if (!(filter.min_churn_risk >= 0 && filter.min_churn_risk <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("min_churn_risk: must be in [0, 1], got ", filter.min_churn_risk));
+  }
+  if (!(filter.min_purchase_intent >= 0 && filter.min_purchase_intent <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "min_purchase_intent: must be in [0, 1], got ", filter.min_purchase_intent));
+  }
   if (filter.contact_cap_days > 0 && !last_contact) {
     return absl::InvalidArgumentError(
         "contact_cap_days: set, but no last-contact lookup given");
@@ -169,6 +199,7 @@ absl::StatusOr<AudienceStats> ScanAudience(const AudienceTable& table,
            u.last_purchase_unix > latest_purchase)) {
         continue;
       }
+      if (!PassesIntelligence(u, filter, now_unix)) continue;
       keys.push_back(SortKey(DotSimd(table.vector(r).data(), t, dim),
                              static_cast<uint32_t>(r)));
     }

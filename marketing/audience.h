@@ -46,6 +46,13 @@ struct AudienceUser {
   Tier tier = Tier::kNone;
   // Unix seconds of the last order; 0 = no order.
   int64_t last_purchase_unix = 0;
+  // Customer intelligence (intelligence/intel.h; defaults without a
+  // record): interest tags (sorted), purchase intent (-1 unknown), churn
+  // risk, next expected order (0 unknown).
+  std::vector<std::string> tags;
+  float purchase_intent = -1;
+  float churn_risk = 0;
+  int64_t next_purchase_unix = 0;
 };
 
 // Users with their vectors. Row r is users[r] with vector
@@ -98,6 +105,14 @@ struct AudienceFilter {
   // > 0: drop users whose last contact for the campaign (from the
   // ContactLookup) is less than this many days before `now`.
   int32_t contact_cap_days = 0;
+  // Keep users having every one of these tags.
+  std::vector<std::string> tags;
+  // > 0: keep users with at least this churn risk / purchase intent.
+  float min_churn_risk = 0;
+  float min_purchase_intent = 0;
+  // > 0: keep users whose next expected order is at most this many days
+  // from `now`, before or after (due for a replenishment).
+  int32_t due_within_days = 0;
 };
 
 struct AudienceOptions {

@@ -157,10 +157,10 @@ absl::Status CheckEligible(const CouponWithState& entry,
 }
 
 absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
-    absl::Span<const CouponWithState> coupons,
-    const CustomerInfo& customer, absl::Span<const UserCouponCounts> counts,
-    absl::Time now, const MarketingConfig& config_in,
-    const PropensityFn& propensity, int max_results) {
+    absl::Span<const CouponWithState> coupons, const CustomerInfo& customer,
+    absl::Span<const UserCouponCounts> counts, absl::Time now,
+    const MarketingConfig& config_in, const PropensityFn& propensity,
+    int max_results, const IncrementalityFn& incrementality) {
   if (!counts.empty() && counts.size() != coupons.size()) {
     return absl::InvalidArgumentError(absl::StrCat("counts: ", counts.size(),
                                                    " entries for ",
@@ -174,7 +174,7 @@ absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
   RECSYS_RETURN_IF_ERROR(ValidateMarketingConfig(config));
   const double basket = ExpectedBasket(customer, config);
   const double margin = config.gross_margin_rate;
-  const double u = IncrementalityPrior(config, customer.segment);
+  const double prior = IncrementalityPrior(config, customer.segment);
 
   std::vector<RankedCoupon> ranked;
   for (size_t i = 0; i < coupons.size(); ++i) {
@@ -192,6 +192,13 @@ absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
     const double discount = FromCents(DiscountOn(c, with_coupon, config));
 
     RankedCoupon r;
+    r.uplift = incrementality
+                   ? incrementality(c, prior)
+                   : experiments::BlendIncrementality(
+                         prior, nullptr, experiments::UpliftOptions());
+    r.uplift.value = std::clamp(r.uplift.value, 0.0, 1.0);
+    if (!(r.uplift.value >= 0)) r.uplift.value = 0;  // NaN
+    const double u = r.uplift.value;
     r.coupon_id = c.id;
     r.type = c.type;
     r.propensity = p;

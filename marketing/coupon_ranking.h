@@ -2,7 +2,9 @@
 // value for the shop (docs/marketing.md, "Ranking coupons").
 //
 // With p = the user's propensity to buy in the coupon's scope, u = the
-// incrementality prior of the user's segment, B = the expected basket (the
+// incrementality of the user's segment (the configured prior, or, when an
+// IncrementalityFn is given, what it makes of the campaign's measured
+// uplift: experiments/uplift.h), B = the expected basket (the
 // user's average order value, else config.default_basket_value), B' = the
 // basket when the coupon is used (max(B, threshold_spend) for threshold
 // coupons, else B), m = config.gross_margin_rate and D = the discount on B'
@@ -30,6 +32,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "experiments/uplift.h"
 #include "marketing/coupon.h"
 #include "marketing/coupon_store.h"
 #include "marketing/marketing_config.h"
@@ -78,6 +81,9 @@ struct RankedCoupon {
   // Its inputs: p, u, B' and D.
   double propensity = 0;
   double incrementality = 0;
+  // Where u came from: the segment's prior, or the campaign's measured
+  // uplift (shrunk toward the prior, or alone); uplift.value == u.
+  experiments::Incrementality uplift;
   double basket_value = 0;
   double discount = 0;
   CouponReason reason = CouponReason::kSegmentOffer;
@@ -89,6 +95,12 @@ struct RankedCoupon {
 // The user's probability of buying in `coupon`'s scope, in [0, 1] (values
 // outside are clamped, NaN counts as 0).
 using PropensityFn = std::function<double(const Coupon& coupon)>;
+
+// The incrementality to use for `coupon` given the segment's configured
+// `prior` (e.g. BlendIncrementality with the campaign's measured uplift).
+// Its value is clamped to [0, 1].
+using IncrementalityFn = std::function<experiments::Incrementality(
+    const Coupon& coupon, double prior)>;
 
 // OK when `coupon` may be offered to the customer at `now`:
 //   FailedPrecondition: not yet valid, expired, segment or tier not
@@ -105,13 +117,14 @@ absl::Status CheckEligible(const CouponWithState& coupon,
 // The eligible coupons of `coupons`, best expected value first (ties: coupon
 // id ascending), at most `max_results` (0 = all). `counts[i]` is the
 // customer's history with coupons[i]; an empty span means none. `config`
-// gets WithDefaults applied. InvalidArgument when counts and coupons differ
-// in length or the config is invalid.
+// gets WithDefaults applied. `incrementality` null: the segment's prior for
+// every coupon. InvalidArgument when counts and coupons differ in length or
+// the config is invalid.
 absl::StatusOr<std::vector<RankedCoupon>> RankCoupons(
     absl::Span<const CouponWithState> coupons, const CustomerInfo& customer,
     absl::Span<const UserCouponCounts> counts, absl::Time now,
-    const MarketingConfig& config,
-    const PropensityFn& propensity, int max_results = 0);
+    const MarketingConfig& config, const PropensityFn& propensity,
+    int max_results = 0, const IncrementalityFn& incrementality = nullptr);
 
 // A short text for the coupon: its description, or e.g. "15% off (up to
 // 20.00) on coffee_tea", "save 10.00 on orders of 50.00 or more", "free

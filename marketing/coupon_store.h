@@ -192,11 +192,22 @@ struct RedisCouponStoreOptions {
   std::string key_prefix = "rs:";
   // Options every CouponStore takes.
   CouponStoreOptions coupons;
+  // With a replicated Redis (a Sentinel-managed master, a Redis Cluster):
+  // after an Issue or Redeem that changed the counters, WAIT until this
+  // many replicas hold it, at most replica_ack_timeout. Redis replicates
+  // asynchronously, so a master that dies right after answering may take
+  // the redemption with it, and the promoted replica would grant the budget
+  // again; with a replica's acknowledgement the redemption survives the
+  // failover. Not confirmed in time: Unavailable "applied on the master,
+  // not confirmed by a replica; retry with the same id" (the op id makes
+  // the retry apply it at most once). 0 (default): no WAIT.
+  int replica_acks = 0;
+  absl::Duration replica_ack_timeout = absl::Milliseconds(500);
 };
 
 // A store over `client`, which is borrowed: it must outlive the store (and
 // may be shared with other stores). Issue and Redeem run Lua scripts by SHA
-// (redis::Script); an op id is remembered in `{prefix}cop:{op_id}` by the
+// (redis::Script); an op id is remembered in `{prefix}{coupons}:op:<op_id>` by the
 // same script, with a TTL of op_dedup_window. Reads, and IssueOnce /
 // RedeemOnce with an op id (idempotent), survive a stale pooled
 // connection; other writes are never re-sent. Does not connect: a Redis

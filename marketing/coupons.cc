@@ -1,12 +1,7 @@
 #include "marketing/coupons.h"
 
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
-
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,26 +12,12 @@
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "marketing/marketing_proto.h"
+#include "marketing/text_proto.h"
 #include "recsys/v1/marketing.pb.h"
 
 namespace recsys::marketing {
 namespace {
 
-
-// Keeps the first syntax error with its position (1-based).
-class FirstError : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int line, int column, const std::string& message) override {
-    if (error_.empty()) {
-      error_ = absl::StrCat("line ", line + 1, ", column ", column + 1, ": ",
-                            message);
-    }
-  }
-  const std::string& error() const { return error_; }
-
- private:
-  std::string error_;
-};
 
 absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
@@ -95,37 +76,6 @@ std::string TierChoices() {
     absl::StrAppend(&out, i == 0 ? "" : ", ", TierName(static_cast<Tier>(i)));
   }
   return out;
-}
-
-absl::StatusOr<std::string> ReadTextFile(const std::string& path,
-                                         absl::string_view what) {
-  std::ifstream in(path);
-  if (!in)
-    return absl::NotFoundError(absl::StrCat(what, " ", path, ": cannot open"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad())
-    return absl::DataLossError(absl::StrCat(what, " ", path, ": read error"));
-  return buffer.str();
-}
-
-template <typename Message>
-absl::Status ParseText(absl::string_view text, absl::string_view origin,
-                       Message* out) {
-  google::protobuf::TextFormat::Parser parser;
-  FirstError errors;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(std::string(text), out)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(origin, ": ", errors.error()));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Prefixed(absl::string_view origin, const absl::Status& status) {
-  if (status.ok()) return status;
-  return absl::Status(status.code(),
-                      absl::StrCat(origin, ": ", status.message()));
 }
 
 }  // namespace
@@ -470,7 +420,7 @@ absl::Status ValidateCatalog(const CouponCatalog& catalog) {
 absl::StatusOr<CouponCatalog> ParseCouponCatalog(absl::string_view text,
                                                  absl::string_view origin) {
   recsys::v1::CouponCatalog proto;
-  RECSYS_RETURN_IF_ERROR(ParseText(text, origin, &proto));
+  RECSYS_RETURN_IF_ERROR(ParseTextProto(text, origin, &proto));
   CouponCatalog catalog = FromProto(proto);
   RECSYS_RETURN_IF_ERROR(Prefixed(origin, ValidateCatalog(catalog)));
   return catalog;
@@ -479,7 +429,7 @@ absl::StatusOr<CouponCatalog> ParseCouponCatalog(absl::string_view text,
 absl::StatusOr<MarketingConfig> ParseMarketingConfig(absl::string_view text,
                                                      absl::string_view origin) {
   recsys::v1::MarketingConfig proto;
-  RECSYS_RETURN_IF_ERROR(ParseText(text, origin, &proto));
+  RECSYS_RETURN_IF_ERROR(ParseTextProto(text, origin, &proto));
   // Fields the file leaves out are 0 in the proto, and take their defaults.
   MarketingConfig config = WithDefaults(FromProto(proto));
   RECSYS_RETURN_IF_ERROR(Prefixed(origin, ValidateMarketingConfig(config)));

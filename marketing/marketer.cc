@@ -121,6 +121,26 @@ bool Covers(const ModelBundle& bundle, const CouponScope& scope,
   }
 }
 
+// The campaign a coupon belongs to (its id when it names none).
+const std::string& CampaignOf(const Coupon& coupon) {
+  return coupon.campaign.empty() ? coupon.id : coupon.campaign;
+}
+
+// Whether the coupon policies of `assignments` let the user have `coupon`:
+// not when a variant holds its campaign out, or names other coupons of it.
+bool AllowedByPolicies(const Coupon& coupon,
+                       absl::Span<const experiments::Assignment> assignments) {
+  const std::string& campaign = CampaignOf(coupon);
+  for (const experiments::Assignment& a : assignments) {
+    const experiments::CouponPolicy* policy = a.variant->PolicyFor(campaign);
+    if (policy == nullptr) continue;
+    if (policy->holdout) return false;
+    if (!policy->coupon_ids.empty() && !policy->coupon_ids.contains(coupon.id))
+      return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 // The audience table of one model version.
@@ -155,8 +175,25 @@ absl::StatusOr<std::unique_ptr<Marketer>> Marketer::Create(
     return absl::InvalidArgumentError(
         "max_coupons, audience_chunk, audience_threads and max_audience_items must be >= 1");
   }
-  return std::unique_ptr<Marketer>(
-      new Marketer(models, features, coupons, segments, o, experiments, counters));
+  RECSYS_RETURN_IF_ERROR(experiments::ValidateUpliftOptions(o.uplift));
+  std::unique_ptr<Marketer> marketer(new Marketer(
+      models, features, coupons, segments, o, experiments, counters));
+  if (experiments != nullptr && counters != nullptr) {
+    RECSYS_ASSIGN_OR_RETURN(
+        marketer->uplift_,
+        experiments::UpliftSource::Create(experiments, counters, o.uplift));
+  }
+  return marketer;
+}
+
+absl::Status Marketer::RefreshUplift(absl::Time deadline) const {
+  if (uplift_ == nullptr) return absl::OkStatus();
+  return uplift_->Refresh(deadline);
+}
+
+std::vector<experiments::UpliftEstimate> Marketer::UpliftEstimates() const {
+  if (uplift_ == nullptr) return {};
+  return uplift_->All();
 }
 
 absl::Time Marketer::StoreDeadline(absl::Time deadline) const {
@@ -239,8 +276,12 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
   answer.recommendation_id =
       experiments::NewRecommendationId(user_id, experiments::kCouponsSlot, assignments, now);
   answer.assignments = experiments::ArmsFor(assignments, experiments::kCouponsSlot);
+  std::optional<UserSegment> record;
+  answer.customer = Customer(user_id, now, deadline, &record, &answer.meta);
+  const std::string segment(SegmentName(answer.customer.segment));
   if (counters_ != nullptr) {
-    // The answer is the exposure (a holdout sees nothing to report).
+    // The answer is the exposure (a holdout sees nothing to report), with
+    // the segment the coupons are chosen for.
     std::vector<experiments::ExperimentEvent> exposures;
     for (const experiments::Arm& arm : answer.assignments) {
       if (arm.forced) continue;
@@ -251,6 +292,7 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
       e.user_id = std::string(user_id);
       e.type = experiments::CountedEvent::kImpression;
       e.time = now;
+      e.segment = segment;
     }
     if (!exposures.empty()) {
       experiments::CountRules rules;
@@ -260,8 +302,6 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
       if (!counted.ok()) Degrade(&answer.meta, "experiment counters", counted.status());
     }
   }
-  std::optional<UserSegment> record;
-  answer.customer = Customer(user_id, now, deadline, &record, &answer.meta);
 
   auto catalog = coupons_->ListCoupons(StoreDeadline(deadline));
   if (!catalog.ok()) {
@@ -273,14 +313,7 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
   // campaign, restricted variants only the coupons named.
   if (!assignments.empty()) {
     std::erase_if(*catalog, [&](const CouponWithState& c) {
-      const std::string& campaign = c.coupon.campaign.empty() ? c.coupon.id : c.coupon.campaign;
-      for (const experiments::Assignment& a : assignments) {
-        const experiments::CouponPolicy* policy = a.variant->PolicyFor(campaign);
-        if (policy == nullptr) continue;
-        if (policy->holdout) return true;
-        if (!policy->coupon_ids.empty() && !policy->coupon_ids.contains(c.coupon.id)) return true;
-      }
-      return false;
+      return !AllowedByPolicies(c.coupon, assignments);
     });
   }
   std::vector<std::string> ids;
@@ -300,9 +333,17 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
     const std::vector<int32_t> rows = ScopeRows(*bundle, coupon.scope);
     return Propensity(*bundle, user_row, rows);
   };
-  RECSYS_ASSIGN_OR_RETURN(answer.coupons,
-                          RankCoupons(*catalog, answer.customer, counts, now, options_.config,
-                                      propensity, k));
+  IncrementalityFn incrementality = [&](const Coupon& coupon, double prior) {
+    std::optional<experiments::UpliftEstimate> measured;
+    if (uplift_ != nullptr)
+      measured = uplift_->Find(CampaignOf(coupon), segment);
+    return experiments::BlendIncrementality(
+        prior, measured ? &*measured : nullptr, options_.uplift);
+  };
+  RECSYS_ASSIGN_OR_RETURN(
+      answer.coupons,
+      RankCoupons(*catalog, answer.customer, counts, now, options_.config,
+                  propensity, k, incrementality));
   return answer;
 }
 
@@ -312,6 +353,14 @@ MarketingProfile Marketer::Profile(absl::string_view user_id, absl::Time now,
   profile.meta.model_version = models_->Current()->version();
   if (now == absl::InfinitePast()) now = absl::Now();
   profile.customer = Customer(user_id, now, deadline, &profile.record, &profile.meta);
+  if (options_.intel != nullptr) {
+    auto intel = options_.intel->GetIntel(user_id, StoreDeadline(deadline));
+    if (intel.ok()) {
+      profile.intel = *std::move(intel);
+    } else if (!absl::IsNotFound(intel.status())) {
+      Degrade(&profile.meta, "intelligence store", intel.status());
+    }
+  }
   return profile;
 }
 
@@ -329,6 +378,17 @@ absl::StatusOr<std::shared_ptr<const Marketer::AudienceModel>> Marketer::Audienc
     records.reserve(parsed.size());
     for (UserSegment& s : parsed) records.emplace(s.user_id, std::move(s));
   }
+  // intel.tsv of the model directory (optional).
+  absl::flat_hash_map<std::string, intelligence::UserIntel> intel;
+  std::ifstream intel_in(bundle->path() + "/intel.tsv");
+  if (intel_in) {
+    std::stringstream text;
+    text << intel_in.rdbuf();
+    RECSYS_ASSIGN_OR_RETURN(std::vector<intelligence::UserIntel> parsed,
+                            intelligence::ParseIntelTsv(text.str()));
+    intel.reserve(parsed.size());
+    for (intelligence::UserIntel& u : parsed) intel.emplace(u.user_id, std::move(u));
+  }
   auto model = std::make_shared<AudienceModel>();
   model->version = bundle->version();
   std::vector<AudienceUser> users(bundle->num_users());
@@ -345,6 +405,12 @@ absl::StatusOr<std::shared_ptr<const Marketer::AudienceModel>> Marketer::Audienc
       for (const auto& h : bundle->history(row)) {
         u.last_purchase_unix = std::max(u.last_purchase_unix, h.last_unix);
       }
+    }
+    if (auto i = intel.find(u.user_id); i != intel.end()) {
+      u.tags = std::move(i->second.tags);
+      u.purchase_intent = static_cast<float>(i->second.purchase_intent);
+      u.churn_risk = static_cast<float>(i->second.churn_risk);
+      u.next_purchase_unix = i->second.next_purchase_unix;
     }
   }
   absl::Span<const float> vectors;
@@ -408,6 +474,24 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
   }
   filter.min_days_since_purchase = query.min_days_since_purchase;
   filter.contact_cap_days = query.contact_cap_days;
+  for (size_t i = 0; i < query.tags.size(); ++i) {
+    RECSYS_RETURN_IF_ERROR(CheckId(absl::StrCat("filters.tags[", i, "]"), query.tags[i]));
+  }
+  filter.tags = query.tags;
+  if (!(query.min_churn_risk >= 0 && query.min_churn_risk <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "filters.min_churn_risk: must be in [0, 1], got ", query.min_churn_risk));
+  }
+  if (!(query.min_purchase_intent >= 0 && query.min_purchase_intent <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "filters.min_purchase_intent: must be in [0, 1], got ", query.min_purchase_intent));
+  }
+  if (query.due_within_days < 0) {
+    return absl::InvalidArgumentError("filters.due_within_days: must be >= 0");
+  }
+  filter.min_churn_risk = query.min_churn_risk;
+  filter.min_purchase_intent = query.min_purchase_intent;
+  filter.due_within_days = query.due_within_days;
   const absl::Time now = query.now == absl::InfinitePast() ? absl::Now() : query.now;
 
   const std::shared_ptr<const ModelBundle> bundle = models_->Current();
@@ -522,31 +606,44 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
       if (Covers(*bundle, c.coupon.scope, offer_rows)) candidates.push_back(c);
     }
   }
-  struct Best {
-    std::string coupon_id;
+  // Per (segment, tier), every candidate best first (with the segment's
+  // measured uplift, as RecommendCoupons); each member takes the first its
+  // coupon experiments allow.
+  struct Ranked {
+    const Coupon* coupon;
     std::string text;
   };
-  std::vector<Best> best(kNumSegments * kNumTiers);
+  std::vector<std::vector<Ranked>> best(kNumSegments * kNumTiers);
   for (int s = 0; s < kNumSegments; ++s) {
+    const std::string segment(SegmentName(static_cast<Segment>(s)));
+    IncrementalityFn incrementality = [&](const Coupon& coupon, double prior) {
+      std::optional<experiments::UpliftEstimate> measured;
+      if (uplift_ != nullptr)
+        measured = uplift_->Find(CampaignOf(coupon), segment);
+      return experiments::BlendIncrementality(
+          prior, measured ? &*measured : nullptr, options_.uplift);
+    };
     for (int t = 0; t < kNumTiers; ++t) {
       CustomerInfo customer;
       customer.segment = static_cast<Segment>(s);
       customer.tier = static_cast<Tier>(t);
       customer.orders = 1;
-      auto ranked = RankCoupons(candidates, customer, {}, now, options_.config,
-                                [](const Coupon&) { return 0.5; }, 1);
-      if (ranked.ok() && !ranked->empty()) {
-        best[s * kNumTiers + t] = {ranked->front().coupon_id, DescribeCoupon([&] {
-                                     for (const auto& c : candidates) {
-                                       if (c.coupon.id == ranked->front().coupon_id) {
-                                         return c.coupon;
-                                       }
-                                     }
-                                     return Coupon();
-                                   }())};
+      auto ranked = RankCoupons(
+          candidates, customer, {}, now, options_.config,
+          [](const Coupon&) { return 0.5; }, 0, incrementality);
+      if (!ranked.ok()) continue;
+      for (const RankedCoupon& r : *ranked) {
+        for (const auto& c : candidates) {
+          if (c.coupon.id == r.coupon_id) {
+            best[s * kNumTiers + t].push_back(
+                {&c.coupon, DescribeCoupon(c.coupon)});
+          }
+        }
       }
     }
   }
+  std::shared_ptr<const experiments::ExperimentPlan> plan =
+      experiments_ != nullptr ? experiments_->Get() : experiments::EmptyPlan();
 
   RECSYS_ASSIGN_OR_RETURN(std::shared_ptr<const AudienceModel> audience, Audience(bundle));
   ContactLookup contacts;
@@ -572,15 +669,41 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
           e.segment = m.segment;
           e.tier = m.tier;
           e.days_since_purchase = m.days_since_purchase;
-          const Best& b = best[static_cast<int>(m.segment) * kNumTiers + static_cast<int>(m.tier)];
-          e.best_coupon_id = b.coupon_id;
+          const AudienceUser& user = audience->table->user(m.row);
+          e.tags = &user.tags;
+          e.purchase_intent = user.purchase_intent;
+          e.churn_risk = user.churn_risk;
+          e.next_purchase_unix = user.next_purchase_unix;
+          const std::vector<experiments::Assignment> assignments =
+              plan->Assign(m.user_id, now);
+          e.recommendation_id = experiments::NewRecommendationId(
+              m.user_id, experiments::kCouponsSlot, assignments, now);
+          e.assignments =
+              experiments::ArmsFor(assignments, experiments::kCouponsSlot);
+          const Ranked* b = nullptr;
+          bool held_out = false;
+          for (const Ranked& r : best[static_cast<int>(m.segment) * kNumTiers +
+                                      static_cast<int>(m.tier)]) {
+            if (AllowedByPolicies(*r.coupon, assignments)) {
+              b = &r;
+              break;
+            }
+            held_out = true;
+          }
+          if (b != nullptr) e.best_coupon_id = b->coupon->id;
           e.reason = CouponReason::kAffinity;
           e.reason_text = absl::StrFormat("affinity %.2f to %s; %s", m.score, label,
                                           SegmentName(m.segment));
           if (m.days_since_purchase >= 0) {
             absl::StrAppend(&e.reason_text, ", last order ", m.days_since_purchase, " days ago");
           }
-          if (!b.coupon_id.empty()) absl::StrAppend(&e.reason_text, "; offer: ", b.text);
+          e.held_out = b == nullptr && held_out;
+          if (b != nullptr) {
+            absl::StrAppend(&e.reason_text, "; offer: ", b->text);
+          } else if (held_out) {
+            absl::StrAppend(&e.reason_text,
+                            "; no coupon: held out by its experiment");
+          }
           entries.push_back(std::move(e));
         }
         return sink(entries, summary.meta);

@@ -41,7 +41,10 @@
 #include "absl/time/time.h"
 #include "experiments/attribution.h"
 #include "experiments/recommendation_id.h"
+#include "experiments/uplift.h"
 #include "feature_store/feature_store.h"
+#include "intelligence/intel.h"
+#include "intelligence/intel_store.h"
 #include "marketing/audience.h"
 #include "marketing/coupon.h"
 #include "marketing/coupon_ranking.h"
@@ -67,6 +70,15 @@ struct MarketerOptions {
   // Most item ids one FindAudience offer may name (items.item_ids; >= 1); each
   // costs a pass over the audience (a tester measured about 30 ms each).
   int max_audience_items = 1000;
+  // Measured coupon uplift (experiments/uplift.h): shrinkage toward the
+  // configured priors, the switch to the measured value, and how often the
+  // estimates are read from the experiment counters (default every 60 s;
+  // RecommendCoupons itself never reads them).
+  experiments::UpliftOptions uplift;
+  // Customer intelligence per user for Profile (borrowed, must outlive the
+  // Marketer; null: profiles without it). Audiences read the model
+  // directory's intel.tsv instead.
+  const intelligence::IntelStore* intel = nullptr;
 };
 
 struct MarketingMeta {
@@ -91,6 +103,8 @@ struct CouponAnswer {
 struct MarketingProfile {
   // nullopt: no record (a user the trainer has not seen).
   std::optional<UserSegment> record;
+  // nullopt: no intelligence record (or no intelligence store).
+  std::optional<intelligence::UserIntel> intel;
   CustomerInfo customer;
   MarketingMeta meta;
 };
@@ -107,6 +121,11 @@ struct AudienceQuery {
   // > 0 needs a campaign (the coupon's campaign, or its id, by default).
   int32_t contact_cap_days = 0;
   std::string campaign;
+  // Customer-intelligence filters (AudienceFilter has their meaning).
+  std::vector<std::string> tags;
+  float min_churn_risk = 0;
+  float min_purchase_intent = 0;
+  int32_t due_within_days = 0;
   // 0: every matching user.
   int64_t limit = 0;
   absl::Time now = absl::InfinitePast();  // InfinitePast: absl::Now()
@@ -119,10 +138,22 @@ struct AudienceEntry {
   Segment segment = Segment::kPotential;
   Tier tier = Tier::kNone;
   int32_t days_since_purchase = -1;
+  // The user's customer intelligence (valid during the sink call).
+  const std::vector<std::string>* tags = nullptr;
+  float purchase_intent = -1;
+  float churn_risk = 0;
+  int64_t next_purchase_unix = 0;
   // Best eligible coupon for the user's segment and tier ("" when none).
   std::string best_coupon_id;
   CouponReason reason = CouponReason::kAffinity;
   std::string reason_text;
+  // As CouponAnswer's (slot "coupons"): the user's coupon experiments'
+  // variants; a variant that holds out a campaign gets no coupon of it.
+  std::string recommendation_id;
+  std::vector<experiments::Arm> assignments;
+  // The user's variants hold out every coupon that would be best (for a
+  // coupon offer: its campaign); best_coupon_id is then empty.
+  bool held_out = false;
 };
 
 struct AudienceSummary {
@@ -182,12 +213,18 @@ class Marketer {
   // most k (1..max_coupons). InvalidArgument names the field. The user's
   // experiment variants apply their coupon policies first: a holdout
   // variant gets no coupon of its campaign, a variant with coupon_ids only
-  // those of it.
+  // those of it. Each coupon's incrementality is the segment's prior, or
+  // the campaign's measured uplift for the segment (shrunk toward the prior
+  // until its interval is tight), from the estimates in memory
+  // (RankedCoupon::uplift says which).
   absl::StatusOr<CouponAnswer> RecommendCoupons(absl::string_view user_id, int k,
                                                 absl::Time now, absl::Time deadline) const;
 
   // Users for the offer, best first, through `sink`. InvalidArgument names
-  // the field (unknown coupon, segment or tier, no offer, ...).
+  // the field (unknown coupon, segment or tier, no offer, ...). Each
+  // member carries a recommendation id and the coupon experiments'
+  // assignments, and its best coupon obeys them (a holdout user gets no
+  // coupon of the held-out campaign). Listing a user is not an exposure.
   // The first call for a model version builds the audience table (user
   // vectors shared with the model, segments from segments.tsv).
   absl::StatusOr<AudienceSummary> FindAudience(const AudienceQuery& query,
@@ -211,6 +248,13 @@ class Marketer {
 
   const MarketingConfig& config() const { return options_.config; }
 
+  // Reads the experiment counters again for the measured uplift
+  // (UpliftSource::Refresh); OK without experiments or counters. The
+  // background refresh does the same every options.uplift.refresh_interval.
+  absl::Status RefreshUplift(absl::Time deadline) const;
+  // The estimates in use (empty without experiments or counters).
+  std::vector<experiments::UpliftEstimate> UpliftEstimates() const;
+
  private:
   struct AudienceModel;
 
@@ -232,6 +276,8 @@ class Marketer {
   const MarketerOptions options_;
   const experiments::PlanHolder* const experiments_;
   experiments::CounterStore* const counters_;
+  // Null without experiments or counters.
+  std::unique_ptr<experiments::UpliftSource> uplift_;
 
   mutable absl::Mutex audience_mu_;
   mutable std::shared_ptr<const AudienceModel> audience_ ABSL_GUARDED_BY(audience_mu_);

@@ -21,6 +21,7 @@
 #include <charconv>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -207,8 +208,10 @@ class RedisCouponStore final : public CouponStore {
       : client_(client),
         key_prefix_(options.key_prefix),
         shipping_cents_(ToCents(options.coupons.free_shipping_value)),
-        op_window_seconds_(
-            absl::StrCat(absl::ToInt64Seconds(options.coupons.op_dedup_window))) {}
+        op_window_seconds_(absl::StrCat(
+            absl::ToInt64Seconds(options.coupons.op_dedup_window))),
+        replica_acks_(options.replica_acks),
+        replica_ack_timeout_(options.replica_ack_timeout) {}
 
   std::string Describe() const override { return client_->Describe(); }
 
@@ -460,8 +463,21 @@ class RedisCouponStore final : public CouponStore {
                                          absl::Span<const std::string> keys,
                                          absl::Span<const std::string> args,
                                          absl::Time deadline, CallKind kind) const {
-    RECSYS_ASSIGN_OR_RETURN(Value r,
-                            client_->Eval(script, keys, args, deadline, kind));
+    RECSYS_ASSIGN_OR_RETURN(
+        redis::Command command,
+        client_->ScriptCommand(script, keys, args, deadline));
+    std::vector<redis::Command> commands = {std::move(command)};
+    if (replica_acks_ > 0) {
+      // WAIT has no key: the client sends it after the script, on the same
+      // connection (in a cluster: to the same node).
+      commands.push_back(
+          {"WAIT", absl::StrCat(replica_acks_),
+           absl::StrCat(std::max<int64_t>(
+               1, absl::ToInt64Milliseconds(replica_ack_timeout_)))});
+    }
+    RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
+                            client_->RoundTrip(commands, deadline, kind));
+    Value& r = replies[0];
     if (r.is_error()) {
       return absl::InternalError(absl::StrCat(
           "redis ", client_->address(), ": coupon script failed: ", r.text));
@@ -474,24 +490,41 @@ class RedisCouponStore final : public CouponStore {
       return absl::InternalError(absl::StrCat(
           "redis ", client_->address(), ": unexpected coupon script reply"));
     }
-    return ScriptResult{static_cast<CouponOutcome>(r.elements[0].integer),
+    ScriptResult result{static_cast<CouponOutcome>(r.elements[0].integer),
                         r.elements[1].integer, r.elements[2].integer,
                         r.elements.size() == 4};
+    if (replica_acks_ > 0 && result.outcome == CouponOutcome::kOk &&
+        !result.duplicate) {
+      const std::optional<int64_t> acked = replies[1].AsInt();
+      if (!acked.has_value() || *acked < replica_acks_) {
+        return absl::UnavailableError(absl::StrCat(
+            "redis ", client_->address(),
+            ": coupon operation applied on the master but confirmed by ",
+            acked.value_or(0), " of ", replica_acks_, " replicas within ",
+            absl::FormatDuration(replica_ack_timeout_),
+            "; retry with the same id (it is applied at most once)"));
+      }
+    }
+    return result;
   }
 
-  std::string IdsKey() const { return absl::StrCat(key_prefix_, "coupons"); }
+  // Every coupon key holds the hash tag {coupons}: the scripts check a
+  // coupon's budget, the user's cap and the operation's marker together
+  // (and PutCoupons the whole catalog), so in a Redis Cluster they all live
+  // in one slot (docs/redis_keys.md, docs/scaling.md).
+  std::string IdsKey() const { return absl::StrCat(key_prefix_, "{coupons}"); }
   std::string DeletedKey() const {
-    return absl::StrCat(key_prefix_, "coupons:deleted");
+    return absl::StrCat(key_prefix_, "{coupons}:deleted");
   }
   std::string CouponKey(absl::string_view id) const {
-    return absl::StrCat(key_prefix_, "coupon:", id);
+    return absl::StrCat(key_prefix_, "{coupons}:coupon:", id);
   }
   std::string UserKey(absl::string_view user_id,
                       absl::string_view suffix) const {
-    return absl::StrCat(key_prefix_, "u:", user_id, ":", suffix);
+    return absl::StrCat(key_prefix_, "{coupons}:u:", user_id, ":", suffix);
   }
   std::string OpKey(absl::string_view op_id) const {
-    return absl::StrCat(key_prefix_, "cop:", op_id);
+    return absl::StrCat(key_prefix_, "{coupons}:op:", op_id);
   }
 
   // Immutable after construction.
@@ -500,6 +533,9 @@ class RedisCouponStore final : public CouponStore {
   const int64_t shipping_cents_;
   // The op markers' TTL, in whole seconds (decimal).
   const std::string op_window_seconds_;
+  // RedisCouponStoreOptions::replica_acks and replica_ack_timeout.
+  const int replica_acks_;
+  const absl::Duration replica_ack_timeout_;
   const redis::Script issue_script_{std::string(kIssueScript)};
   const redis::Script redeem_script_{std::string(kRedeemScript)};
   const redis::Script put_script_{std::string(kPutScript)};
@@ -514,6 +550,15 @@ absl::StatusOr<std::unique_ptr<CouponStore>> NewRedisCouponStore(
   if (!std::isfinite(shipping) || shipping < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "free_shipping_value: must be >= 0, got ", shipping));
+  }
+  if (options.replica_acks < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("replica_acks: must be >= 0, got ", options.replica_acks));
+  }
+  if (options.replica_acks > 0 &&
+      options.replica_ack_timeout < absl::Milliseconds(1)) {
+    return absl::InvalidArgumentError(
+        "replica_ack_timeout: must be at least 1ms");
   }
   if (options.coupons.op_dedup_window < absl::Seconds(1)) {
     return absl::InvalidArgumentError(

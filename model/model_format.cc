@@ -49,6 +49,7 @@ constexpr char kPopularFile[] = "popular.tsv";
 constexpr char kHistoryFile[] = "history.bin";
 constexpr char kComplementsFile[] = "complements.tsv";
 constexpr char kSegmentsFile[] = "segments.tsv";
+constexpr char kIntelFile[] = "intel.tsv";
 
 absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   return absl::UnavailableError(
@@ -554,6 +555,10 @@ absl::Status WriteAll(const std::string& dir, const ModelData& data,
     RECSYS_RETURN_IF_ERROR(WriteText(dir + "/" + kSegmentsFile, data.segments_tsv));
     files.push_back(kSegmentsFile);
   }
+  if (!data.intel_tsv.empty()) {
+    RECSYS_RETURN_IF_ERROR(WriteText(dir + "/" + kIntelFile, data.intel_tsv));
+    files.push_back(kIntelFile);
+  }
 
   RECSYS_RETURN_IF_ERROR(BuildIndexes(dir, data, options, manifest));
 
@@ -810,6 +815,9 @@ absl::StatusOr<ModelData> ReadModelData(const std::string& dir) {
   }
   if (m.files().contains(kSegmentsFile)) {
     RECSYS_ASSIGN_OR_RETURN(d.segments_tsv, ReadFile(dir + "/" + kSegmentsFile));
+  }
+  if (m.files().contains(kIntelFile)) {
+    RECSYS_ASSIGN_OR_RETURN(d.intel_tsv, ReadFile(dir + "/" + kIntelFile));
   }
   absl::Status check = CheckData(d);
   if (!check.ok()) {

@@ -14,6 +14,7 @@
 //     history.bin                  per-user purchase history (CSR)
 //     complements.tsv              optional: item row -> bundle complements
 //     segments.tsv                 optional: marketing segment per user
+//     intel.tsv                    optional: customer intelligence per user
 //
 // Publishing writes everything to <root>/.tmp-<version>/, fsyncs each file and
 // the directory, then renames it to <root>/<version>/, so a reader never sees
@@ -80,6 +81,10 @@ struct ModelData {
   // belongs to marketing/segments.h (SegmentsToTsv writes it,
   // ParseSegmentsTsv reads it). Empty: no file (older models have none).
   std::string segments_tsv;
+  // Optional customer intelligence: the text of intel.tsv, whose layout
+  // belongs to intelligence/intel.h (IntelToTsv, ParseIntelTsv). Empty: no
+  // file.
+  std::string intel_tsv;
 };
 
 inline constexpr char kAutoIndexSpec[] = "auto";

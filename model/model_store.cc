@@ -174,6 +174,82 @@ std::shared_ptr<const ModelBundle> ModelStore::Current() const {
   return current_;
 }
 
+std::vector<VariantVersion> ModelStore::SetVariantVersions(
+    const std::vector<VariantVersionRequest>& requests) {
+  absl::MutexLock swap_lock(&swap_mu_);
+  // Merged by version, in order of first mention.
+  std::vector<VariantVersion> wanted;
+  for (const VariantVersionRequest& r : requests) {
+    auto same = std::find_if(
+        wanted.begin(), wanted.end(),
+        [&](const VariantVersion& w) { return w.version == r.version; });
+    if (same == wanted.end()) {
+      wanted.push_back(
+          VariantVersion{r.version, r.used_by, nullptr, absl::OkStatus()});
+    } else {
+      same->used_by.insert(same->used_by.end(), r.used_by.begin(),
+                           r.used_by.end());
+    }
+  }
+  // What is in memory already and may be shared.
+  std::vector<std::shared_ptr<const ModelBundle>> held;
+  {
+    absl::MutexLock lock(&mu_);
+    held.push_back(current_);
+    if (previous_ != nullptr) held.push_back(previous_);
+    for (const VariantVersion& v : variant_versions_) {
+      if (v.bundle != nullptr) held.push_back(v.bundle);
+    }
+  }
+  const std::vector<std::string> available = AvailableVersions();
+  int count = 0;
+  for (VariantVersion& v : wanted) {
+    if (v.version.empty() ||
+        v.version.find_first_not_of("0123456789") != std::string::npos) {
+      v.status = absl::InvalidArgumentError(absl::StrCat(
+          "'", v.version, "' is not a model version (decimal digits)"));
+    } else {
+      for (const auto& bundle : held) {
+        if (bundle->version() == v.version) v.bundle = bundle;
+      }
+      if (v.bundle == nullptr && std::find(available.begin(), available.end(),
+                                           v.version) == available.end()) {
+        v.status = absl::NotFoundError(absl::StrCat(
+            "no model version '", v.version, "' under ", options_.root));
+      } else if (count >= options_.max_variant_versions) {
+        v.bundle = nullptr;
+        v.status = absl::ResourceExhaustedError(absl::StrCat(
+            "over the bound of ", options_.max_variant_versions,
+            " model versions beside the served one (--max_variant_models)"));
+      } else if (v.bundle == nullptr) {
+        auto loaded = LoadVersion(v.version);
+        if (loaded.ok()) {
+          v.bundle = *std::move(loaded);
+        } else {
+          v.status = absl::FailedPreconditionError(loaded.status().message());
+        }
+      }
+      if (v.bundle != nullptr) ++count;
+    }
+    const std::string users = absl::StrJoin(v.used_by, ", ");
+    if (v.bundle != nullptr) {
+      LogInfo(absl::StrCat("model ", v.version, " held for ", users));
+    } else {
+      LogWarning(absl::StrCat("model ", v.version, " not held for ", users,
+                              " (", v.status.message(),
+                              "); they are served by the default model"));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  variant_versions_ = wanted;
+  return wanted;
+}
+
+std::vector<VariantVersion> ModelStore::VariantVersions() const {
+  absl::MutexLock lock(&mu_);
+  return variant_versions_;
+}
+
 bool ModelStore::pinned() const {
   absl::MutexLock lock(&mu_);
   return pinned_;

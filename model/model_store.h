@@ -13,6 +13,13 @@
 // reason and its files' fingerprint (name, size, mtime of every file in its
 // directory) and is not tried again by the poller or by Reload("") until
 // that fingerprint changes (the version was rewritten).
+//
+// Beside the served (default) bundle, the store holds the versions that
+// experiment variants ask for (SetVariantVersions), at most
+// options.max_variant_versions of them. Every bundle is a
+// shared_ptr<const ModelBundle>: whoever took one (a request, a compiled
+// experiments plan) keeps it alive, so neither a swap nor a change of the
+// variant versions frees a model in use.
 #ifndef RECSYS_MODEL_MODEL_STORE_H_
 #define RECSYS_MODEL_MODEL_STORE_H_
 
@@ -150,6 +157,32 @@ struct ModelStoreOptions {
   // How often the background poller looks for a newer version;
   // absl::ZeroDuration() disables polling.
   absl::Duration poll_interval = absl::Seconds(30);
+  // Most versions held beside the served one for experiment variants
+  // (SetVariantVersions); the ones asked for beyond it are not loaded and
+  // their variants fall back to the served model. Each held version costs
+  // about one model's memory (its vectors and two indexes: roughly the size
+  // of its directory), on top of the served and the previously served one.
+  // 0: none.
+  int max_variant_versions = 2;
+};
+
+// A model version that experiment variants ask for.
+struct VariantVersionRequest {
+  std::string version;
+  // Who asks, e.g. "layout/v2"; reported back as it is.
+  std::vector<std::string> used_by;
+};
+
+// A model version held (or not) for experiment variants.
+struct VariantVersion {
+  std::string version;
+  std::vector<std::string> used_by;
+  // The loaded model; null when it is not held, and `status` says why:
+  // InvalidArgument (not a version name), NotFound (not under the root),
+  // FailedPrecondition (failed to load: the reason names the bad file),
+  // ResourceExhausted (over options.max_variant_versions).
+  std::shared_ptr<const ModelBundle> bundle;
+  absl::Status status;
 };
 
 // A version that failed to load.
@@ -208,6 +241,21 @@ class ModelStore {
   // first. Thread-safe.
   std::vector<RejectedVersion> RejectedVersions() const;
 
+  // Holds exactly the versions of `requests` (in order, merged by version)
+  // beside the served one, replacing the previous set: a version already
+  // held, served, or previously served is shared, not loaded again; any
+  // other is loaded now (always tried, even if rejected before). At most
+  // options.max_variant_versions are held; the rest, and those that do not
+  // load, are returned with a null bundle and the reason (and logged as
+  // warnings). Never fails as a whole. Versions dropped from the set are
+  // freed once nothing else holds them. Serialized with Reload, Rollback
+  // and PollOnce; the served model is not changed. Thread-safe.
+  std::vector<VariantVersion> SetVariantVersions(
+      const std::vector<VariantVersionRequest>& requests);
+
+  // The result of the last SetVariantVersions (empty before). Thread-safe.
+  std::vector<VariantVersion> VariantVersions() const;
+
   bool pinned() const;
   const std::string& root() const { return options_.root; }
   // Versions present under the root, newest first.
@@ -244,6 +292,8 @@ class ModelStore {
   };
   // Changed only while swap_mu_ is held too (by loads).
   absl::flat_hash_map<std::string, Rejection> rejected_ ABSL_GUARDED_BY(mu_);
+  // Set only while swap_mu_ is held too.
+  std::vector<VariantVersion> variant_versions_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
   std::thread poller_;
 };

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/dot.h"
+#include "common/status_macros.h"
 
 namespace recsys::model {
 namespace {
@@ -17,8 +18,44 @@ constexpr const char* kFeatureNames[kNumRankerFeatures] = {
     "vector_score",           "vector_rank",          "bought",
     "log_count",              "recency",              "bought_x_user_repeat",
     "bought_x_item_repeat",   "item_repeat",          "popularity",
-    "bought_x_log_history",
+    "bought_x_log_history",   "knn_score",            "knn_rank",
+    "trending",
 };
+
+constexpr const char* kServeNames[] = {"ranker", "popularity", "buy_again", "vector",
+                                       "neighbors"};
+
+// Σ over the user's purchases (in history order, so the float sums do not
+// depend on hash order) of the similarity of each kept neighbour.
+absl::flat_hash_map<int32_t, float> NeighbourScores(const RankerItemStats& stats,
+                                                    absl::Span<const HistoryEntry> history) {
+  absl::flat_hash_map<int32_t, float> knn;
+  if (stats.neighbor_indptr.empty()) return knn;
+  const int32_t num_items = static_cast<int32_t>(stats.neighbor_indptr.size()) - 1;
+  for (const HistoryEntry& h : history) {
+    const int32_t item = h.item;
+    if (item < 0 || item >= num_items) continue;
+    for (int64_t k = stats.neighbor_indptr[item]; k < stats.neighbor_indptr[item + 1]; ++k) {
+      knn[stats.neighbor_items[k]] += stats.neighbor_sims[k];
+    }
+  }
+  return knn;
+}
+
+void WeightsToMap(const std::array<float, kNumRankerFeatures>& w,
+                  google::protobuf::Map<std::string, float>* out) {
+  for (int f = 0; f < kNumRankerFeatures; ++f) (*out)[kFeatureNames[f]] = w[f];
+}
+
+std::array<float, kNumRankerFeatures> WeightsFromMap(
+    const google::protobuf::Map<std::string, float>& map) {
+  std::array<float, kNumRankerFeatures> w{};
+  for (int f = 0; f < kNumRankerFeatures; ++f) {
+    auto it = map.find(kFeatureNames[f]);
+    w[f] = it == map.end() ? 0.0f : it->second;
+  }
+  return w;
+}
 
 // Allows what the caller's filter allows, minus bought items when the
 // repurchase source is off.
@@ -44,6 +81,19 @@ absl::string_view RankerFeatureName(int feature) {
   return kFeatureNames[feature];
 }
 
+absl::string_view RankerServeName(RankerServe serve) {
+  const int i = static_cast<int>(serve);
+  return i >= 0 && i < 5 ? kServeNames[i] : "ranker";
+}
+
+RankerServe RankerServeFromName(absl::string_view name) {
+  if (name == kServeNames[1]) return RankerServe::kPopularity;
+  if (name == kServeNames[2]) return RankerServe::kBuyAgain;
+  if (name == kServeNames[3]) return RankerServe::kVector;
+  if (name == kServeNames[4]) return RankerServe::kNeighbors;
+  return RankerServe::kRanker;
+}
+
 RankerWeights DefaultRankerWeights() {
   RankerWeights w;
   w.w[kFeatVectorScore] = 2.0f;
@@ -63,23 +113,33 @@ RankerWeights DefaultRankerWeights() {
 
 recsys::v1::RankerConfig RankerWeightsToConfig(const RankerWeights& weights) {
   recsys::v1::RankerConfig config;
-  for (int f = 0; f < kNumRankerFeatures; ++f) {
-    (*config.mutable_weights())[kFeatureNames[f]] = weights.w[f];
-  }
+  WeightsToMap(weights.w, config.mutable_weights());
+  if (weights.has_discovery) WeightsToMap(weights.discovery, config.mutable_discovery_weights());
   config.set_recency_tau_days(weights.recency_tau_days);
   config.set_origin(weights.origin);
+  if (weights.serve_all != RankerServe::kRanker) {
+    config.set_serve_all(std::string(RankerServeName(weights.serve_all)));
+  }
+  if (weights.serve_new != RankerServe::kRanker) {
+    config.set_serve_new(std::string(RankerServeName(weights.serve_new)));
+  }
+  if (weights.guard.k() > 0) *config.mutable_guard() = weights.guard;
   return config;
 }
 
 RankerWeights RankerWeightsFromConfig(const recsys::v1::RankerConfig& config) {
   if (config.weights().empty()) return DefaultRankerWeights();
   RankerWeights w;
-  for (int f = 0; f < kNumRankerFeatures; ++f) {
-    auto it = config.weights().find(kFeatureNames[f]);
-    w.w[f] = it == config.weights().end() ? 0.0f : it->second;
+  w.w = WeightsFromMap(config.weights());
+  if (!config.discovery_weights().empty()) {
+    w.discovery = WeightsFromMap(config.discovery_weights());
+    w.has_discovery = true;
   }
   w.recency_tau_days = config.recency_tau_days() > 0 ? config.recency_tau_days() : 30;
   w.origin = config.origin();
+  w.serve_all = RankerServeFromName(config.serve_all());
+  w.serve_new = RankerServeFromName(config.serve_new());
+  w.guard = config.guard();
   return w;
 }
 
@@ -94,24 +154,114 @@ std::string RankerWeightsToJson(const RankerWeights& weights) {
 
 RankerItemStats ComputeRankerItemStats(int32_t num_items,
                                        absl::Span<const int64_t> history_indptr,
-                                       absl::Span<const HistoryEntry> history) {
-  std::vector<int32_t> buyers(num_items, 0), repeaters(num_items, 0);
+                                       absl::Span<const HistoryEntry> history,
+                                       const RankerStatsOptions& options) {
+  std::vector<int32_t> buyers(num_items, 0), repeaters(num_items, 0), recent(num_items, 0);
+  std::vector<int64_t> events(num_items, 0);
+  int64_t latest = 0;
   if (!history_indptr.empty()) {
+    for (const HistoryEntry& h : history) latest = std::max(latest, h.last_unix);
+    const int64_t recent_from = latest - int64_t{options.trending_days} * 86400;
     for (const HistoryEntry& h : history) {
       if (h.item < 0 || h.item >= num_items) continue;
       ++buyers[h.item];
+      events[h.item] += std::max(0, h.count);
       if (h.count >= 2) ++repeaters[h.item];
+      if (latest > 0 && h.last_unix >= recent_from) ++recent[h.item];
     }
   }
   RankerItemStats stats;
   stats.repeat_rate.assign(num_items, 0.0f);
   stats.popularity.assign(num_items, 0.0f);
-  int32_t max_buyers = 0;
+  stats.trending.assign(num_items, 0.0f);
+  int32_t max_buyers = 0, max_recent = 0;
   for (int32_t b : buyers) max_buyers = std::max(max_buyers, b);
+  for (int32_t r : recent) max_recent = std::max(max_recent, r);
   const double denom = std::log1p(static_cast<double>(std::max(1, max_buyers)));
+  const double recent_denom = std::log1p(static_cast<double>(std::max(1, max_recent)));
   for (int32_t i = 0; i < num_items; ++i) {
     if (buyers[i] > 0) stats.repeat_rate[i] = static_cast<float>(repeaters[i]) / buyers[i];
     stats.popularity[i] = static_cast<float>(std::log1p(static_cast<double>(buyers[i])) / denom);
+    stats.trending[i] =
+        static_cast<float>(std::log1p(static_cast<double>(recent[i])) / recent_denom);
+  }
+  stats.popular_order.resize(num_items);
+  for (int32_t i = 0; i < num_items; ++i) stats.popular_order[i] = i;
+  std::sort(stats.popular_order.begin(), stats.popular_order.end(), [&](int32_t a, int32_t b) {
+    if (buyers[a] != buyers[b]) return buyers[a] > buyers[b];
+    if (events[a] != events[b]) return events[a] > events[b];
+    return a < b;
+  });
+  for (int32_t i : stats.popular_order) {
+    if (recent[i] > 0) stats.trending_order.push_back(i);
+  }
+  std::stable_sort(stats.trending_order.begin(), stats.trending_order.end(),
+                   [&](int32_t a, int32_t b) { return recent[a] > recent[b]; });
+
+  // Item neighbours: co-purchase counts over each user's most recent items.
+  if (history_indptr.size() < 2 || num_items == 0 || options.neighbors < 1) return stats;
+  const int64_t num_users = static_cast<int64_t>(history_indptr.size()) - 1;
+  std::vector<std::vector<int32_t>> user_items(num_users);
+  int64_t work = 0;
+  std::vector<int32_t> item_users_count(num_items, 0);
+  for (int64_t u = 0; u < num_users; ++u) {
+    std::vector<const HistoryEntry*> entries;
+    for (int64_t k = history_indptr[u]; k < history_indptr[u + 1]; ++k) {
+      if (history[k].item >= 0 && history[k].item < num_items) entries.push_back(&history[k]);
+    }
+    if (static_cast<int>(entries.size()) > options.max_user_items) {
+      std::partial_sort(entries.begin(), entries.begin() + options.max_user_items, entries.end(),
+                        [](const HistoryEntry* a, const HistoryEntry* b) {
+                          if (a->last_unix != b->last_unix) return a->last_unix > b->last_unix;
+                          return a->item < b->item;
+                        });
+      entries.resize(options.max_user_items);
+    }
+    for (const HistoryEntry* e : entries) {
+      user_items[u].push_back(e->item);
+      ++item_users_count[e->item];
+    }
+    work += static_cast<int64_t>(entries.size()) * static_cast<int64_t>(entries.size());
+  }
+  if (work > options.max_neighbor_work) return stats;
+  std::vector<int64_t> item_indptr(num_items + 1, 0);
+  for (int32_t i = 0; i < num_items; ++i) item_indptr[i + 1] = item_indptr[i] + item_users_count[i];
+  std::vector<int32_t> item_users(item_indptr[num_items]);
+  std::vector<int64_t> fill(item_indptr.begin(), item_indptr.end() - 1);
+  for (int64_t u = 0; u < num_users; ++u) {
+    for (int32_t i : user_items[u]) item_users[fill[i]++] = static_cast<int32_t>(u);
+  }
+  std::vector<float> co(num_items, 0.0f);
+  std::vector<int32_t> touched;
+  std::vector<std::pair<float, int32_t>> best;
+  stats.neighbor_indptr.assign(1, 0);
+  for (int32_t i = 0; i < num_items; ++i) {
+    touched.clear();
+    for (int64_t k = item_indptr[i]; k < item_indptr[i + 1]; ++k) {
+      for (int32_t j : user_items[item_users[k]]) {
+        if (j == i) continue;
+        if (co[j] == 0.0f) touched.push_back(j);
+        co[j] += 1.0f;
+      }
+    }
+    best.clear();
+    for (int32_t j : touched) {
+      const double norm = std::sqrt(static_cast<double>(item_users_count[i]) *
+                                    static_cast<double>(item_users_count[j]));
+      best.push_back({static_cast<float>(co[j] / norm), j});
+      co[j] = 0.0f;
+    }
+    const size_t keep = std::min<size_t>(options.neighbors, best.size());
+    std::partial_sort(best.begin(), best.begin() + keep, best.end(),
+                      [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+                        if (a.first != b.first) return a.first > b.first;
+                        return a.second < b.second;
+                      });
+    for (size_t r = 0; r < keep; ++r) {
+      stats.neighbor_items.push_back(best[r].second);
+      stats.neighbor_sims.push_back(best[r].first);
+    }
+    stats.neighbor_indptr.push_back(static_cast<int64_t>(stats.neighbor_items.size()));
   }
   return stats;
 }
@@ -143,11 +293,23 @@ RankerModel MakeRankerModel(const VectorIndex* index, absl::Span<const float> it
 void RankerFeatures(const RankerModel& model, const RankerUserStats& user_stats, int32_t item,
                     float vector_score, int vector_rank, const HistoryEntry* history_entry,
                     int64_t now_unix, float* f) {
+  RankerCandidate c;
+  c.item = item;
+  c.vector_score = vector_score;
+  c.vector_rank = vector_rank;
+  c.entry = history_entry;
+  RankerFeatures(model, user_stats, c, now_unix, f);
+}
+
+void RankerFeatures(const RankerModel& model, const RankerUserStats& user_stats,
+                    const RankerCandidate& c, int64_t now_unix, float* f) {
   const RankerItemStats& items = *model.item_stats;
+  const HistoryEntry* history_entry = c.entry;
+  const int32_t item = c.item;
   const float bought = history_entry != nullptr ? 1.0f : 0.0f;
   const float item_repeat = items.repeat_rate[item];
-  f[kFeatVectorScore] = vector_score;
-  f[kFeatVectorRank] = vector_rank >= 0 ? 1.0f / std::log2(2.0f + vector_rank) : 0.0f;
+  f[kFeatVectorScore] = c.vector_score;
+  f[kFeatVectorRank] = c.vector_rank >= 0 ? 1.0f / std::log2(2.0f + c.vector_rank) : 0.0f;
   f[kFeatBought] = bought;
   f[kFeatLogCount] =
       history_entry != nullptr ? std::log1p(static_cast<float>(std::max(0, history_entry->count)))
@@ -166,7 +328,206 @@ void RankerFeatures(const RankerModel& model, const RankerUserStats& user_stats,
   f[kFeatItemRepeat] = item_repeat;
   f[kFeatPopularity] = items.popularity[item];
   f[kFeatBoughtXLogHistory] = bought * user_stats.log_history;
+  f[kFeatKnnScore] = c.knn_score;
+  f[kFeatKnnRank] = c.knn_rank >= 0 ? 1.0f / std::log2(2.0f + c.knn_rank) : 0.0f;
+  f[kFeatTrending] = items.trending.empty() ? 0.0f : items.trending[item];
 }
+
+absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
+    const RankerModel& model, const RankerUser& user, const RankOptions& options) {
+  if (!user.vector.empty() && static_cast<int>(user.vector.size()) != model.dim) {
+    return absl::InvalidArgumentError(absl::StrCat("user vector: expected ", model.dim,
+                                                   " floats, got ", user.vector.size()));
+  }
+  const RankerItemStats& stats = *model.item_stats;
+  const int32_t num_items = static_cast<int32_t>(stats.repeat_rate.size());
+  absl::flat_hash_map<int32_t, const HistoryEntry*> bought;
+  bought.reserve(user.history.size());
+  for (const HistoryEntry& h : user.history) {
+    if (h.item >= 0 && h.item < num_items) bought[h.item] = &h;
+  }
+  auto allowed = [&](int32_t item) {
+    if (!options.include_bought && bought.contains(item)) return false;
+    return options.filter == nullptr || options.filter->Allowed(item);
+  };
+  auto vector_score = [&](int32_t item) {
+    return user.vector.empty()
+               ? 0.0f
+               : DotSequential(user.vector.data(),
+                               model.item_factors.data() + static_cast<size_t>(item) * model.dim,
+                               model.dim);
+  };
+
+  std::vector<RankerCandidate> candidates;
+  absl::flat_hash_map<int32_t, int> position;
+  auto add = [&](int32_t item, float score, int rank, uint8_t source) -> RankerCandidate* {
+    auto [it, inserted] = position.emplace(item, static_cast<int>(candidates.size()));
+    if (!inserted) {
+      candidates[it->second].sources |= source;
+      return &candidates[it->second];
+    }
+    RankerCandidate& c = candidates.emplace_back();
+    c.item = item;
+    c.vector_score = score;
+    c.vector_rank = rank;
+    auto b = bought.find(item);
+    c.entry = b == bought.end() ? nullptr : b->second;
+    c.sources = source;
+    return &c;
+  };
+  if (!user.vector.empty() && options.vector_candidates > 0) {
+    CandidateFilter filter(options.filter, options.include_bought ? nullptr : &bought);
+    SearchOptions search;
+    if (options.filter != nullptr || !options.include_bought) search.filter = &filter;
+    auto hits = model.index->Search(user.vector, options.vector_candidates, search);
+    if (!hits.ok()) return hits.status();
+    candidates.reserve(hits->size() + bought.size() + options.knn_candidates +
+                       2 * options.popular_candidates);
+    for (size_t r = 0; r < hits->size(); ++r) {
+      add(static_cast<int32_t>((*hits)[r].id), (*hits)[r].score, static_cast<int>(r),
+          kSourceVector);
+    }
+  }
+  if (options.include_bought) {
+    for (const HistoryEntry& h : user.history) {
+      if (h.item < 0 || h.item >= num_items) continue;
+      if (options.filter != nullptr && !options.filter->Allowed(h.item)) continue;
+      auto it = position.find(h.item);
+      if (it != position.end()) {
+        candidates[it->second].sources |= kSourceHistory;
+        continue;
+      }
+      add(h.item, vector_score(h.item), -1, kSourceHistory);
+    }
+  }
+  // Item neighbours of the history: summed similarity, normalised by the
+  // largest sum; the best knn_candidates allowed ones join.
+  if (!stats.neighbor_indptr.empty() && !bought.empty() && options.knn_candidates > 0) {
+    const absl::flat_hash_map<int32_t, float> knn = NeighbourScores(stats, user.history);
+    std::vector<std::pair<float, int32_t>> order;
+    order.reserve(knn.size());
+    float max_score = 0;
+    for (const auto& [item, score] : knn) {
+      max_score = std::max(max_score, score);
+      if (allowed(item)) order.push_back({score, item});
+    }
+    const size_t keep = std::min<size_t>(std::max(0, options.knn_candidates), order.size());
+    std::partial_sort(order.begin(), order.begin() + keep, order.end(),
+                      [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+                        if (a.first != b.first) return a.first > b.first;
+                        return a.second < b.second;
+                      });
+    for (size_t r = 0; r < keep; ++r) {
+      const int32_t item = order[r].second;
+      auto it = position.find(item);
+      RankerCandidate* c = it != position.end()
+                               ? &candidates[it->second]
+                               : add(item, vector_score(item), -1, kSourceNeighbors);
+      c->sources |= kSourceNeighbors;
+      c->knn_rank = static_cast<int>(r);
+    }
+    if (max_score > 0) {
+      for (RankerCandidate& c : candidates) {
+        auto it = knn.find(c.item);
+        if (it != knn.end()) c.knn_score = it->second / max_score;
+      }
+    }
+  }
+  // The popular and the trending items.
+  for (const std::vector<int32_t>* list : {&stats.popular_order, &stats.trending_order}) {
+    int taken = 0;
+    for (size_t r = 0; r < list->size() && taken < options.popular_candidates; ++r) {
+      const int32_t item = (*list)[r];
+      if (!allowed(item)) continue;
+      ++taken;
+      auto it = position.find(item);
+      if (it != position.end()) {
+        candidates[it->second].sources |= kSourcePopular;
+      } else {
+        add(item, vector_score(item), -1, kSourcePopular);
+      }
+    }
+  }
+  return candidates;
+}
+
+namespace {
+
+// The guard's baseline list for one setting.
+absl::StatusOr<std::vector<RankedItem>> BaselineList(const RankerModel& model,
+                                                     const RankerUser& user,
+                                                     const RankOptions& options,
+                                                     RankerServe serve) {
+  const RankerItemStats& stats = *model.item_stats;
+  const int32_t num_items = static_cast<int32_t>(stats.repeat_rate.size());
+  std::vector<RankedItem> out;
+  if (serve == RankerServe::kVector || serve == RankerServe::kNeighbors) {
+    absl::flat_hash_map<int32_t, const HistoryEntry*> bought;
+    for (const HistoryEntry& h : user.history) {
+      if (h.item >= 0 && h.item < num_items) bought[h.item] = &h;
+    }
+    if (serve == RankerServe::kVector) {
+      if (user.vector.empty() || model.index == nullptr) return out;
+      CandidateFilter filter(options.filter, options.include_bought ? nullptr : &bought);
+      SearchOptions search;
+      if (options.filter != nullptr || !options.include_bought) search.filter = &filter;
+      RECSYS_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
+                              model.index->Search(user.vector, options.k, search));
+      for (const Neighbor& n : hits) {
+        const int32_t item = static_cast<int32_t>(n.id);
+        out.push_back({item, n.score, bought.contains(item)});
+      }
+      return out;
+    }
+    std::vector<std::pair<float, int32_t>> order;
+    for (const auto& [item, score] : NeighbourScores(stats, user.history)) {
+      if (!options.include_bought && bought.contains(item)) continue;
+      if (options.filter != nullptr && !options.filter->Allowed(item)) continue;
+      order.push_back({score, item});
+    }
+    const size_t keep = std::min<size_t>(options.k, order.size());
+    std::partial_sort(order.begin(), order.begin() + keep, order.end(),
+                      [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+                        if (a.first != b.first) return a.first > b.first;
+                        return a.second < b.second;
+                      });
+    for (size_t r = 0; r < keep; ++r) {
+      out.push_back({order[r].second, order[r].first, bought.contains(order[r].second)});
+    }
+    return out;
+  }
+  if (serve == RankerServe::kBuyAgain) {
+    if (!options.include_bought) return out;
+    std::vector<const HistoryEntry*> entries;
+    for (const HistoryEntry& h : user.history) {
+      if (h.item < 0 || h.item >= num_items) continue;
+      if (options.filter != nullptr && !options.filter->Allowed(h.item)) continue;
+      entries.push_back(&h);
+    }
+    std::sort(entries.begin(), entries.end(), [](const HistoryEntry* a, const HistoryEntry* b) {
+      if (a->count != b->count) return a->count > b->count;
+      if (a->last_unix != b->last_unix) return a->last_unix > b->last_unix;
+      return a->item < b->item;
+    });
+    for (const HistoryEntry* h : entries) {
+      if (static_cast<int>(out.size()) >= options.k) break;
+      out.push_back({h->item, static_cast<float>(h->count), true});
+    }
+    return out;
+  }
+  absl::flat_hash_map<int32_t, bool> bought;
+  for (const HistoryEntry& h : user.history) bought[h.item] = true;
+  for (int32_t item : stats.popular_order) {
+    if (static_cast<int>(out.size()) >= options.k) break;
+    const bool was_bought = bought.contains(item);
+    if (!options.include_bought && was_bought) continue;
+    if (options.filter != nullptr && !options.filter->Allowed(item)) continue;
+    out.push_back({item, stats.popularity[item], was_bought});
+  }
+  return out;
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<RankedItem>> RankItems(const RankerModel& model,
                                                   const RankerUser& user,
@@ -178,62 +539,26 @@ absl::StatusOr<std::vector<RankedItem>> RankItems(const RankerModel& model,
     return absl::InvalidArgumentError(absl::StrCat("user vector: expected ", model.dim,
                                                    " floats, got ", user.vector.size()));
   }
-  const int32_t num_items = static_cast<int32_t>(model.item_stats->repeat_rate.size());
-  absl::flat_hash_map<int32_t, const HistoryEntry*> bought;
-  bought.reserve(user.history.size());
-  for (const HistoryEntry& h : user.history) {
-    if (h.item >= 0 && h.item < num_items) bought[h.item] = &h;
-  }
-  const RankerUserStats user_stats = ComputeRankerUserStats(user.history);
   const RankerWeights& weights = *model.weights;
-
-  struct Candidate {
-    int32_t item;
-    float vector_score;
-    int vector_rank;
-  };
-  std::vector<Candidate> candidates;
-  absl::flat_hash_map<int32_t, int> position;
-  if (!user.vector.empty() && options.vector_candidates > 0) {
-    CandidateFilter filter(options.filter, options.include_bought ? nullptr : &bought);
-    SearchOptions search;
-    if (options.filter != nullptr || !options.include_bought) search.filter = &filter;
-    auto hits = model.index->Search(user.vector, options.vector_candidates, search);
-    if (!hits.ok()) return hits.status();
-    candidates.reserve(hits->size() + bought.size());
-    for (size_t r = 0; r < hits->size(); ++r) {
-      const int32_t item = static_cast<int32_t>((*hits)[r].id);
-      position[item] = static_cast<int>(candidates.size());
-      candidates.push_back({item, (*hits)[r].score, static_cast<int>(r)});
-    }
-  }
-  if (options.include_bought) {
-    for (const HistoryEntry& h : user.history) {
-      if (h.item < 0 || h.item >= num_items || position.contains(h.item)) continue;
-      if (options.filter != nullptr && !options.filter->Allowed(h.item)) continue;
-      const float score =
-          user.vector.empty()
-              ? 0.0f
-              : DotSequential(
-                    user.vector.data(),
-                    model.item_factors.data() + static_cast<size_t>(h.item) * model.dim,
-                    model.dim);
-      position[h.item] = static_cast<int>(candidates.size());
-      candidates.push_back({h.item, score, -1});
-    }
-  }
+  const RankerServe serve = options.include_bought ? weights.serve_all : weights.serve_new;
+  if (serve != RankerServe::kRanker) return BaselineList(model, user, options, serve);
+  const std::array<float, kNumRankerFeatures>& w =
+      !options.include_bought && weights.has_discovery ? weights.discovery : weights.w;
+  RankOptions collect = options;
+  if (w[kFeatKnnScore] == 0.0f && w[kFeatKnnRank] == 0.0f) collect.knn_candidates = 0;
+  if (w[kFeatTrending] == 0.0f) collect.popular_candidates = 0;
+  RECSYS_ASSIGN_OR_RETURN(std::vector<RankerCandidate> candidates,
+                          CollectRankerCandidates(model, user, collect));
+  const RankerUserStats user_stats = ComputeRankerUserStats(user.history);
 
   std::vector<RankedItem> ranked;
   ranked.reserve(candidates.size());
   float features[kNumRankerFeatures];
-  for (const Candidate& c : candidates) {
-    auto it = bought.find(c.item);
-    const HistoryEntry* entry = it == bought.end() ? nullptr : it->second;
-    RankerFeatures(model, user_stats, c.item, c.vector_score, c.vector_rank, entry,
-                   options.now_unix, features);
+  for (const RankerCandidate& c : candidates) {
+    RankerFeatures(model, user_stats, c, options.now_unix, features);
     float score = 0;
-    for (int f = 0; f < kNumRankerFeatures; ++f) score += weights.w[f] * features[f];
-    ranked.push_back({c.item, score, entry != nullptr});
+    for (int f = 0; f < kNumRankerFeatures; ++f) score += w[f] * features[f];
+    ranked.push_back({c.item, score, c.entry != nullptr});
   }
   const size_t k = std::min<size_t>(options.k, ranked.size());
   std::partial_sort(ranked.begin(), ranked.begin() + k, ranked.end(),

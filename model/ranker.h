@@ -1,8 +1,15 @@
-// The production ranker: one scoring of candidates from two sources — the
-// user's own purchase history (repurchase) and the nearest items by the
-// user's vector (discovery) — with weights learned from data, so how much
-// each source counts depends on the user (how often they re-buy, how much
-// history they have) and on the item (how often its buyers re-buy it).
+// The production ranker: one scoring of candidates from several sources —
+// the user's own purchase history (repurchase), the nearest items by the
+// user's vector (discovery), the item neighbours of what the user bought
+// (item-kNN over the training history) and the popular and trending items —
+// with weights learned from data, so how much each source counts depends on
+// the user (how often they re-buy, how much history they have) and on the
+// item (how often its buyers re-buy it, how popular it is now).
+//
+// A validation guard (training/tuner.h) may decide that a baseline serves
+// instead: RankerWeights::serve_all / serve_new name what RankItems returns
+// with and without bought items (the ranker, popularity or buy-again), so
+// the server and the evaluator follow the same decision.
 //
 // The same function ranks for the server (RecommendProducts slots that use
 // the blended ranker) and for the offline evaluator, so the evaluated lists
@@ -55,19 +62,57 @@ enum RankerFeature : int {
   kFeatPopularity,
   // bought × log(1 + distinct items the user bought).
   kFeatBoughtXLogHistory,
+  // Σ over the user's bought items of cosine(item, i) among the item's kept
+  // neighbours, divided by the largest such sum among the user's items
+  // (0 without neighbours).
+  kFeatKnnScore,
+  // 1 / log2(2 + rank) of i in that neighbour order (0 beyond
+  // RankOptions::knn_candidates).
+  kFeatKnnRank,
+  // log(1 + recent buyers of i) / log(1 + recent buyers of the top item);
+  // recent: last purchase within RankerStatsOptions::trending_days of the
+  // history's latest purchase.
+  kFeatTrending,
   kNumRankerFeatures,
 };
+
+// What serves a setting: the ranker, or a baseline the guard preferred.
+// kVector: the nearest items by the user's vector (iALS alone); kNeighbors:
+// the item neighbours of the user's purchases by summed similarity
+// (item-kNN alone).
+enum class RankerServe : int {
+  kRanker = 0,
+  kPopularity = 1,
+  kBuyAgain = 2,
+  kVector = 3,
+  kNeighbors = 4,
+};
+// "ranker", "popularity", "buy_again", "vector", "neighbors".
+absl::string_view RankerServeName(RankerServe serve);
+// Empty text is kRanker; an unknown name is kRanker too (old readers ignore
+// what they do not know).
+RankerServe RankerServeFromName(absl::string_view name);
 
 // Short names, for reports and the manifest ("vector_score", ...).
 absl::string_view RankerFeatureName(int feature);
 
 struct RankerWeights {
   std::array<float, kNumRankerFeatures> w{};
+  // Weights when bought items are excluded (RankOptions::include_bought =
+  // false), fit on the candidates the user had not bought; used only when
+  // has_discovery.
+  std::array<float, kNumRankerFeatures> discovery{};
+  bool has_discovery = false;
   // Time constant of the recency feature, in days.
   float recency_tau_days = 30;
   // Where the weights come from, e.g. "fit on 2011-08-02..2011-09-01" or
   // "default".
   std::string origin;
+  // The validation guard's decision per setting (with / without bought
+  // items) and the scores it was taken on (empty: no guard ran).
+  RankerServe serve_all = RankerServe::kRanker;
+  RankerServe serve_new = RankerServe::kRanker;
+  recsys::v1::RankerGuardReport guard;
 };
 
 // Hand-set weights for models trained without a validation window:
@@ -88,12 +133,43 @@ struct RankerItemStats {
   std::vector<float> repeat_rate;
   // log(1 + buyers) / log(1 + max buyers).
   std::vector<float> popularity;
+  // kFeatTrending per item.
+  std::vector<float> trending;
+  // Item rows by buyers, then purchase events (descending), then row: the
+  // popularity baseline's order.
+  std::vector<int32_t> popular_order;
+  // Item rows by recent buyers (descending), then popular_order; only items
+  // with a recent buyer.
+  std::vector<int32_t> trending_order;
+  // Item neighbours (CSR over item rows, best first): cosine similarity of
+  // the items' binary buyer columns. Empty when not computed (see
+  // RankerStatsOptions::max_neighbor_work).
+  std::vector<int64_t> neighbor_indptr;
+  std::vector<int32_t> neighbor_items;
+  std::vector<float> neighbor_sims;
+};
+
+struct RankerStatsOptions {
+  // Neighbours kept per item.
+  int neighbors = 50;
+  // Recent buyers (trending): last purchase at most this many days before
+  // the history's latest purchase.
+  int trending_days = 30;
+  // Per user, only the most recent this many items count for neighbours.
+  int max_user_items = 300;
+  // Neighbours are skipped when the co-purchase count (Σ over users of
+  // min(items, max_user_items)²) exceeds this, bounding the time to about a
+  // second per 10^8 (the server computes them when it loads a model).
+  int64_t max_neighbor_work = 400'000'000;
 };
 
 // Computes RankerItemStats from a purchase-history CSR (model_format.h).
+// Deterministic: the trainer, the evaluator and the server loading a model
+// get the same statistics from the same history.
 RankerItemStats ComputeRankerItemStats(int32_t num_items,
                                        absl::Span<const int64_t> history_indptr,
-                                       absl::Span<const HistoryEntry> history);
+                                       absl::Span<const HistoryEntry> history,
+                                       const RankerStatsOptions& options = {});
 
 // The model-side inputs of the ranker; all borrowed.
 struct RankerModel {
@@ -126,6 +202,12 @@ struct RankOptions {
   int64_t now_unix = 0;
   // How many nearest items by vector are candidates.
   int vector_candidates = 200;
+  // How many item neighbours of the user's purchases are candidates (the
+  // neighbour rank feature counts this far; see RankItems).
+  int knn_candidates = 100;
+  // How many of the most popular and of the trending items are candidates
+  // (each; see RankItems).
+  int popular_candidates = 30;
   // Whether already-bought items may be returned (the repurchase source).
   bool include_bought = true;
   // Optional filter on item rows (exclusions, categories, ...). Borrowed.
@@ -147,13 +229,58 @@ struct RankerUserStats {
   float log_history = 0;
 };
 RankerUserStats ComputeRankerUserStats(absl::Span<const HistoryEntry> history);
+// As below, with no neighbour score (knn_score 0, knn_rank -1).
 void RankerFeatures(const RankerModel& model, const RankerUserStats& user_stats,
                     int32_t item, float vector_score, int vector_rank,
                     const HistoryEntry* history_entry, int64_t now_unix,
                     float* features);
 
-// Candidate generation (vector neighbours ∪ history) and scoring; the k best,
-// best first. InvalidArgument for a vector of the wrong size or k < 1.
+// Which sources proposed a candidate (RankerCandidate::sources bits).
+enum RankerSource : uint8_t {
+  kSourceVector = 1,
+  kSourceHistory = 2,
+  kSourceNeighbors = 4,
+  kSourcePopular = 8,
+};
+
+// One candidate of a user with what its features need.
+struct RankerCandidate {
+  int32_t item = 0;
+  float vector_score = 0;
+  // Rank among the vector candidates (-1: not one).
+  int vector_rank = -1;
+  // Normalised neighbour score (kFeatKnnScore) and rank (-1: beyond
+  // knn_candidates).
+  float knn_score = 0;
+  int knn_rank = -1;
+  // The user's history entry (nullptr: not bought). Points into the
+  // RankerUser's history.
+  const HistoryEntry* entry = nullptr;
+  // RankerSource bits.
+  uint8_t sources = 0;
+};
+void RankerFeatures(const RankerModel& model, const RankerUserStats& user_stats,
+                    const RankerCandidate& candidate, int64_t now_unix,
+                    float* features);
+
+// The candidates of one user, without scoring: vector neighbours, then
+// (with include_bought) the history, the item neighbours of the history,
+// the popular and the trending items; each item once, filtered by
+// options.filter (and without bought items unless include_bought).
+// InvalidArgument for a vector of the wrong size; the index's errors.
+absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
+    const RankerModel& model, const RankerUser& user, const RankOptions& options);
+
+// Candidate generation and scoring; the k best, best first. Neighbour
+// candidates join only when the weights in use give a neighbour feature a
+// non-zero weight, popular and trending ones only when kFeatTrending has
+// one (so weights fit without them, as in older models, rank the vector
+// and history candidates alone). When the
+// weights' guard names a baseline for the setting (serve_all with bought
+// items, serve_new without), that baseline's list is returned instead:
+// popularity (popular_order), buy-again (the history by events, then the
+// latest purchase), vector (the index's nearest items) or neighbours (the
+// summed neighbour similarity of the user's purchases). InvalidArgument for a vector of the wrong size or k < 1.
 absl::StatusOr<std::vector<RankedItem>> RankItems(const RankerModel& model,
                                                   const RankerUser& user,
                                                   const RankOptions& options);

@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
+#include "intelligence/intel.h"
 #include "marketing/segments.h"
 #include "model/model_format.h"
 #include "nightly/history.h"
@@ -377,6 +378,16 @@ absl::StatusOr<NightlyResult> RunNightly(const NightlyOptions& options) {
       } else {
         RECSYS_ASSIGN_OR_RETURN(model::ModelData data,
                                 model::ReadModelData(published_dir));
+        if (!data.intel_tsv.empty() && options.intel_store != nullptr) {
+          RECSYS_ASSIGN_OR_RETURN(std::vector<intelligence::UserIntel> intel,
+                                  intelligence::ParseIntelTsv(data.intel_tsv));
+          const size_t batch = options.redis_load.batch;
+          for (size_t b = 0; b < intel.size(); b += batch) {
+            const size_t n = std::min<size_t>(batch, intel.size() - b);
+            RECSYS_RETURN_IF_ERROR(
+                options.intel_store->PutIntel(absl::MakeConstSpan(intel).subspan(b, n)));
+          }
+        }
         // A new generation, verified, switched live in one step; a rerun
         // after a crash resumes it (training/redis_load.h).
         training::RedisLoadOptions load = options.redis_load;
@@ -431,6 +442,11 @@ absl::StatusOr<NightlyResult> RunNightly(const NightlyOptions& options) {
     }
     for (size_t i = options.keep_versions; i < published.size(); ++i) {
       if (published[i] == newest_valid) continue;
+      if (std::find(options.keep_pinned.begin(), options.keep_pinned.end(),
+                    published[i]) != options.keep_pinned.end()) {
+        log(absl::StrCat("prune: keeping ", published[i], " (pinned)"));
+        continue;
+      }
       RECSYS_RETURN_IF_ERROR(RemoveVersion(root, published[i]));
       result.pruned.push_back(published[i]);
     }

@@ -21,12 +21,14 @@
 //              segments written as a new Redis generation, verified, then
 //              switched live in one step, old generations pruned
 //              (training::LoadRedisGeneration, training/redis_load.h), when
-//              a Redis client is given. Its sub-steps call on_step as
+//              a Redis client is given; the model's intel records go to
+//              intel_store first (not part of a generation). Its sub-steps call on_step as
 //              "redis:<step>" (redis:begin ... redis:prune).
 //   audiences  `audience_command` through /bin/sh, with RECSYS_MODEL_VERSION
 //              and RECSYS_MODEL_DIR in its environment, when set.
 //   prune      keeps the newest keep_versions published versions (and the
-//              newest valid one) and the newest keep_versions refused ones.
+//              newest valid one, and every version in keep_pinned) and the
+//              newest keep_versions refused ones.
 //   report     summary line and textfile.
 //
 // Idempotent: a rerun after a crash at any point finishes the same run. The
@@ -49,6 +51,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "evaluation/gate.h"
+#include "intelligence/intel_store.h"
 #include "redis/client.h"
 #include "training/redis_load.h"
 #include "training/trainer.h"
@@ -76,12 +79,20 @@ struct NightlyOptions {
   // Published versions kept by the prune step (>= 1); the newest valid
   // version is always kept. Refused versions: the same number.
   int keep_versions = 5;
+  // Published versions never pruned, whatever their age: the model
+  // versions that experiment variants serve (recsys_nightly
+  // --experiments_config, --keep_model_versions).
+  std::vector<std::string> keep_pinned;
   // The Redis refreshed after publishing (null: no refresh). Not owned; must
   // outlive the call.
   redis::Client* redis = nullptr;
   // The refresh: key prefix, batch, generations kept (its on_step and log
   // are set by the job).
   training::RedisLoadOptions redis_load;
+  // Receives the model's intel.tsv records in the redis step, before the
+  // generation is loaded (null: none). Intel records are not part of a
+  // generation (docs/redis_keys.md).
+  intelligence::IntelStore* intel_store = nullptr;
   // Shell command of the audience export (empty: none).
   std::string audience_command;
   // Prometheus textfile written at the end, also on failure (empty: none).

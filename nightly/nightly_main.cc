@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -24,6 +25,8 @@
 #include "absl/strings/string_view.h"
 #include "common/log.h"
 #include "evaluation/gate.h"
+#include "experiments/experiment_plan.h"
+#include "intelligence/intel_store.h"
 #include "marketing/coupons.h"
 #include "nightly/nightly.h"
 #include "redis/client.h"
@@ -72,9 +75,15 @@ ABSL_FLAG(std::string, index, "auto",
           "FAISS index_factory spec of the item indexes, or auto.");
 ABSL_FLAG(int, ranker_validation_days, 30,
           "Days at the end of the data on which the ranker's weights are fit.");
+ABSL_FLAG(bool, tune, true,
+          "Self-tuning with the validation guard (recsys_train --tune; "
+          "--tune=false: the given iALS and the plain ranker fit).");
 ABSL_FLAG(std::string, marketing_config, "",
           "recsys.v1.MarketingConfig text file (segment thresholds); empty: "
           "defaults.");
+ABSL_FLAG(std::string, intelligence_config, "",
+          "recsys.v1.IntelligenceConfig text file (tag rules, growth tiers); "
+          "empty: defaults.");
 // The gate.
 ABSL_FLAG(double, gate_margin, kGate.margin,
           "Refuse when the candidate's key metric < (1 - margin) x the served "
@@ -96,11 +105,18 @@ ABSL_FLAG(bool, force, false,
           "Publish even when the gate refuses (recorded as 'forced').");
 ABSL_FLAG(int, keep_versions, kNightly.keep_versions,
           "Published (and refused) versions kept; older ones are removed.");
+ABSL_FLAG(std::string, experiments_config, "",
+          "The server's experiments config (recsys.v1.ExperimentsConfig, text "
+          "format): the model versions its variants name are never pruned.");
+ABSL_FLAG(std::vector<std::string>, keep_model_versions, {},
+          "Comma-separated published versions never pruned.");
 // Redis.
 ABSL_FLAG(
     std::string, redis, "",
-    "host:port; when set, load the published model's history, item metadata "
-    "and segments as a new generation and switch to it at once.");
+    "host:port (or a redis-cluster:// / redis-sentinel:// URL, see "
+    "recsys_server --help); when set, load the published model's history, "
+    "item metadata and segments as a new generation and switch to it at "
+    "once.");
 ABSL_FLAG(int, redis_keep_generations, 2,
           "Redis generations kept: the live one and previous ones (rollback "
           "targets); older ones are removed after each switch.");
@@ -154,7 +170,10 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::string> password =
         recsys::redis::ReadPassword(absl::GetFlag(FLAGS_redis_password_file));
     if (!password.ok()) return Usage(password.status());
-    redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    // A user named in a redis:// URL stays unless --redis_user is given.
+    if (!absl::GetFlag(FLAGS_redis_user).empty()) {
+      redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    }
     redis_options->password = *std::move(password);
     absl::StatusOr<std::unique_ptr<recsys::redis::Client>> client =
         recsys::redis::Client::Create(*redis_options);
@@ -208,12 +227,19 @@ int main(int argc, char** argv) {
   t.als.compute_loss = false;
   t.index_spec = absl::GetFlag(FLAGS_index);
   t.ranker_validation_days = absl::GetFlag(FLAGS_ranker_validation_days);
+  t.tune = absl::GetFlag(FLAGS_tune);
   if (const std::string path = absl::GetFlag(FLAGS_marketing_config);
       !path.empty()) {
     absl::StatusOr<recsys::marketing::MarketingConfig> config =
         recsys::marketing::LoadMarketingConfig(path);
     if (!config.ok()) return Usage(config.status());
     t.marketing = *std::move(config);
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_intelligence_config); !path.empty()) {
+    absl::StatusOr<recsys::intelligence::IntelligenceConfig> config =
+        recsys::intelligence::LoadIntelligenceConfig(path);
+    if (!config.ok()) return Usage(config.status());
+    t.intelligence = *std::move(config);
   }
   options.gate.margin = absl::GetFlag(FLAGS_gate_margin);
   options.gate.metric = absl::GetFlag(FLAGS_gate_metric);
@@ -224,6 +250,21 @@ int main(int argc, char** argv) {
   options.gate.threads = t.als.threads;
   options.force = absl::GetFlag(FLAGS_force);
   options.keep_versions = absl::GetFlag(FLAGS_keep_versions);
+  options.keep_pinned = absl::GetFlag(FLAGS_keep_model_versions);
+  if (!absl::GetFlag(FLAGS_experiments_config).empty()) {
+    auto plan = recsys::experiments::ExperimentPlan::Load(
+        absl::GetFlag(FLAGS_experiments_config));
+    if (!plan.ok()) {
+      return Usage(absl::InvalidArgumentError(
+          absl::StrCat("--experiments_config: ", plan.status().message())));
+    }
+    for (const auto& experiment : (*plan)->experiments()) {
+      for (const recsys::experiments::Variant& v : experiment->variants) {
+        if (!v.model_version.empty())
+          options.keep_pinned.push_back(v.model_version);
+      }
+    }
+  }
   options.audience_command = absl::GetFlag(FLAGS_audience_command);
   options.textfile = absl::GetFlag(FLAGS_textfile);
   options.log = [](absl::string_view line) { recsys::LogInfo(line); };
@@ -254,6 +295,16 @@ int main(int argc, char** argv) {
   if (absl::Status s = recsys::nightly::ValidateNightlyOptions(options);
       !s.ok()) {
     return Usage(s);
+  }
+
+  std::unique_ptr<recsys::intelligence::IntelStore> intel_store;
+  if (redis_client != nullptr) {
+    absl::StatusOr<std::unique_ptr<recsys::intelligence::IntelStore>> intel =
+        recsys::intelligence::NewRedisIntelStore(redis_client.get(),
+                                                 {.key_prefix = key_prefix});
+    if (!intel.ok()) return Usage(intel.status());
+    intel_store = *std::move(intel);
+    options.intel_store = intel_store.get();
   }
 
   absl::StatusOr<recsys::nightly::NightlyResult> result =

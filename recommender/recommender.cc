@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
@@ -122,23 +123,19 @@ absl::Status Recommender::ValidateProductRequest(const ProductRequest& request) 
   return ValidateFilters(request.filters);
 }
 
-absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
-    const ProductRequest& request) const {
-  RECSYS_RETURN_IF_ERROR(ValidateProductRequest(request));
-  const std::shared_ptr<const model::ModelBundle> bundle = models_->Current();
-  ProductAnswer answer;
-  answer.meta.model_version = bundle->version();
-  UserState user = LoadUser(*bundle, *features_, request.user_id,
-                            FeatureDeadline(request.deadline, options_.feature_timeout),
-                            &answer.meta);
+absl::StatusOr<std::vector<SlotAnswer>> Recommender::FillFromModel(
+    const ProductRequest& request,
+    std::shared_ptr<const model::ModelBundle> bundle,
+    const std::vector<experiments::Assignment>& assignments,
+    const std::shared_ptr<const ExperimentVariants>& variants,
+    AnswerMeta* meta) const {
+  UserState user = LoadUser(
+      *bundle, *features_, request.user_id,
+      FeatureDeadline(request.deadline, options_.feature_timeout), meta);
   // The user's experiment variants: a slot's rule and the ranker's
   // candidates where a variant changes them.
-  const absl::Time now = request.now == absl::InfinitePast() ? absl::Now() : request.now;
-  std::shared_ptr<const ExperimentVariants> variants = experiments();
-  std::vector<experiments::Assignment> assignments;
   Treatment treatment;
   if (variants != nullptr) {
-    assignments = variants->plan().Assign(request.user_id, now);
     treatment.slot_rules.assign(request.slots.size(), nullptr);
     for (size_t s = 0; s < request.slots.size(); ++s) {
       for (const experiments::Assignment& a : assignments) {
@@ -151,18 +148,106 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
       }
     }
   }
-  const std::unique_ptr<RequestContext> ctx =
-      BuildRequestContext(request, bundle, std::move(user), slot_plan(), options_,
-                          std::move(treatment), variants);
+  const std::unique_ptr<RequestContext> ctx = BuildRequestContext(
+      request, std::move(bundle), std::move(user), slot_plan(), options_,
+      std::move(treatment), variants);
   RECSYS_ASSIGN_OR_RETURN(const CandidateLists lists, sources_->Generate(*ctx));
   PickTrialItems(*trial_pool_, FeatureDeadline(request.deadline, options_.feature_timeout),
                  ctx.get());
   FetchItemFeatures(lists, *features_,
-                    FeatureDeadline(request.deadline, options_.feature_timeout), ctx.get(),
-                    &answer.meta);
-  answer.slots = FillSlots(*ctx, lists, *rules_);
-  answer.meta.cold_start = ctx->query.empty();
-  answer.meta.folded_in = ctx->folded_in;
+                    FeatureDeadline(request.deadline, options_.feature_timeout),
+                    ctx.get(), meta);
+  meta->cold_start = meta->cold_start || ctx->query.empty();
+  meta->folded_in = meta->folded_in || ctx->folded_in;
+  return FillSlots(*ctx, lists, *rules_);
+}
+
+namespace {
+
+// The model that serves `slot` for a user with `assignments`: the bundle of
+// the variant of an experiment listing the slot that asks for a held
+// version, else `fallback` (noting in `meta` a version not held).
+std::shared_ptr<const model::ModelBundle> ModelFor(
+    absl::string_view slot,
+    const std::vector<experiments::Assignment>& assignments,
+    const ExperimentVariants* variants,
+    std::shared_ptr<const model::ModelBundle> fallback, AnswerMeta* meta) {
+  if (variants == nullptr) return fallback;
+  for (const experiments::Assignment& a : assignments) {
+    if (!a.experiment->slots.contains(slot)) continue;
+    const VariantModel* m = variants->Model(a.variant);
+    if (m == nullptr) continue;
+    if (m->bundle != nullptr) return m->bundle;
+    const std::string note = absl::StrCat(
+        a.experiment->name, "/", a.variant->name, " wants model ", m->version,
+        " (", m->reason, "); served by ", fallback->version());
+    if (!absl::StrContains(meta->model_fallback_reason, note)) {
+      absl::StrAppend(&meta->model_fallback_reason,
+                      meta->model_fallback_reason.empty() ? "" : "; ", note);
+    }
+    meta->model_fallback = true;
+  }
+  return fallback;
+}
+
+}  // namespace
+
+absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
+    const ProductRequest& request) const {
+  RECSYS_RETURN_IF_ERROR(ValidateProductRequest(request));
+  const std::shared_ptr<const model::ModelBundle> bundle = models_->Current();
+  ProductAnswer answer;
+  const absl::Time now =
+      request.now == absl::InfinitePast() ? absl::Now() : request.now;
+  std::shared_ptr<const ExperimentVariants> variants = experiments();
+  std::vector<experiments::Assignment> assignments;
+  if (variants != nullptr)
+    assignments = variants->plan().Assign(request.user_id, now);
+  // The model of each slot, and the slots of each model in the order of
+  // its first slot.
+  std::vector<std::shared_ptr<const model::ModelBundle>> models;
+  std::vector<std::vector<size_t>> groups;
+  for (size_t s = 0; s < request.slots.size(); ++s) {
+    std::shared_ptr<const model::ModelBundle> m =
+        ModelFor(request.slots[s].name, assignments, variants.get(), bundle,
+                 &answer.meta);
+    size_t g = 0;
+    while (g < models.size() && models[g] != m) ++g;
+    if (g == models.size()) {
+      models.push_back(std::move(m));
+      groups.emplace_back();
+    }
+    groups[g].push_back(s);
+  }
+  answer.meta.model_version = models.front()->version();
+  if (groups.size() == 1) {
+    RECSYS_ASSIGN_OR_RETURN(answer.slots,
+                            FillFromModel(request, models.front(), assignments,
+                                          variants, &answer.meta));
+    for (SlotAnswer& slot : answer.slots)
+      slot.model_version = models.front()->version();
+  } else {
+    // One model at a time; a later one never shows what an earlier one did.
+    answer.slots.resize(request.slots.size());
+    std::vector<std::string> shown;
+    for (size_t g = 0; g < groups.size(); ++g) {
+      ProductRequest part = request;
+      part.now = now;
+      part.slots.clear();
+      for (size_t s : groups[g]) part.slots.push_back(request.slots[s]);
+      part.filters.exclude_item_ids.insert(part.filters.exclude_item_ids.end(),
+                                           shown.begin(), shown.end());
+      RECSYS_ASSIGN_OR_RETURN(
+          std::vector<SlotAnswer> filled,
+          FillFromModel(part, models[g], assignments, variants, &answer.meta));
+      for (size_t i = 0; i < filled.size() && i < groups[g].size(); ++i) {
+        filled[i].model_version = models[g]->version();
+        for (const ScoredItem& item : filled[i].items)
+          shown.push_back(item.item_id);
+        answer.slots[groups[g][i]] = std::move(filled[i]);
+      }
+    }
+  }
   for (SlotAnswer& slot : answer.slots) {
     for (const ScoredItem& item : slot.items) {
       if (item.reason.code == ReasonCode::kPopular) ++answer.meta.popular_filled;
@@ -187,8 +272,19 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
         absl::StrCat("price_band: must be in [0, 1), got ", request.price_band));
   }
 
-  const std::shared_ptr<const model::ModelBundle> bundle = models_->Current();
   SimilarAnswer answer;
+  // The user's experiments, and the model of a variant on similar_items.
+  const absl::Time now = absl::Now();
+  std::shared_ptr<const ExperimentVariants> variants;
+  std::vector<experiments::Assignment> assignments;
+  if (!request.user_id.empty()) {
+    variants = experiments();
+    if (variants != nullptr)
+      assignments = variants->plan().Assign(request.user_id, now);
+  }
+  const std::shared_ptr<const model::ModelBundle> bundle =
+      ModelFor(experiments::kSimilarItemsSlot, assignments, variants.get(),
+               models_->Current(), &answer.meta);
   answer.meta.model_version = bundle->version();
   const int32_t item_row = bundle->ItemRow(request.item_id);
   // An item listed after the last training: its trial-pool vector.
@@ -270,10 +366,6 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
                            std::move(e)));
   }
   if (!request.user_id.empty()) {
-    const absl::Time now = absl::Now();
-    std::shared_ptr<const ExperimentVariants> variants = experiments();
-    std::vector<experiments::Assignment> assignments;
-    if (variants != nullptr) assignments = variants->plan().Assign(request.user_id, now);
     answer.recommendation_id = experiments::NewRecommendationId(
         request.user_id, experiments::kSimilarItemsSlot, assignments, now);
     answer.assignments = experiments::ArmsFor(assignments, experiments::kSimilarItemsSlot);
@@ -293,6 +385,8 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
   answer.meta.model_version = models_->Current()->version();
   std::vector<feature_store::Event> valid;
   valid.reserve(events.size());
+  std::vector<int> valid_index;  // request index of each valid event
+  valid_index.reserve(events.size());
   const absl::Time now = absl::Now();
   for (size_t i = 0; i < events.size(); ++i) {
     const feature_store::Event& e = events[i];
@@ -325,6 +419,7 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
       continue;
     }
     valid.push_back(e);
+    valid_index.push_back(index);
     if (valid.back().time == absl::UnixEpoch()) valid.back().time = now;
     if (valid.back().quantity == 0) valid.back().quantity = 1;
   }
@@ -358,6 +453,9 @@ absl::StatusOr<EventsAnswer> Recommender::RecordEvents(
   }
   answer.accepted = static_cast<int>(valid.size());
   answer.duplicates = static_cast<int>(outcome->duplicates.size());
+  answer.duplicate_indices.reserve(outcome->duplicates.size());
+  for (int d : outcome->duplicates) answer.duplicate_indices.push_back(valid_index[d]);
+  std::sort(answer.duplicate_indices.begin(), answer.duplicate_indices.end());
   return answer;
 }
 

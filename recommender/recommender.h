@@ -73,9 +73,17 @@ struct ScoredItem {
 };
 
 struct AnswerMeta {
+  // The model that produced the answer (RecommendProducts: its first slot's;
+  // SlotAnswer::model_version names each slot's).
   std::string model_version;
   bool degraded = false;
   std::string degraded_reason;
+  // An experiment variant asked for a model version that is not held, so
+  // the default model served its slots instead; the reason names the
+  // variant, the version and why ("layout/v2 wants model 7 (...); served
+  // by 5").
+  bool model_fallback = false;
+  std::string model_fallback_reason;
   // How RecommendProducts made the answer, for the server's metrics (not
   // sent to clients). cold_start: no user vector (unknown user without
   // activity), so only non-personal sources ran; folded_in: the user vector
@@ -114,6 +122,8 @@ struct SlotAnswer {
   // recommendation_id.h), and the experiment variants that shaped it.
   std::string recommendation_id;
   std::vector<experiments::Arm> assignments;
+  // The model version that filled the slot.
+  std::string model_version;
 };
 
 struct ProductAnswer {
@@ -151,6 +161,10 @@ struct EventsAnswer {
   // Of `accepted`, events whose dedup key (feature_store::EventDedupKey)
   // was already applied within the store's dedup window: not applied again.
   int duplicates = 0;
+  // The request indices (numbered as `rejected`) of the item events among
+  // those duplicates, ascending: callers that count events (metrics) skip
+  // them. Coupon events' duplicates are only counted in `duplicates`.
+  std::vector<int> duplicate_indices;
   // (index into the request, message) for each event not stored.
   std::vector<std::pair<int, std::string>> rejected;
   AnswerMeta meta;
@@ -228,6 +242,12 @@ class Recommender {
   ~Recommender();
 
   // Fills the slots in request order, never repeating an item across them.
+  // A slot of an experiment whose variant for the user sets a model version
+  // held by the store is filled from that version (SlotAnswer::
+  // model_version); slots served by different versions are filled one
+  // version at a time, in the order of each version's first slot, and a
+  // later version never shows an item an earlier one showed (each such
+  // version reads the user from the store once more).
   // The user vector is the model's, or folded in from live activity for a
   // user unknown to the model. Each slot draws from the candidate sources
   // of its configuration (slot_config.h; unconfigured slots: the production
@@ -241,6 +261,9 @@ class Recommender {
   // items fill what is left and serve users with no signal at all.
   absl::StatusOr<ProductAnswer> RecommendProducts(const ProductRequest& request) const;
 
+  // With a user_id in an experiment on "similar_items" whose variant sets a
+  // model version held by the store, that version answers (else the
+  // default model, flagged as model_fallback when the version is not held).
   // Items nearest to `item_id` by cosine of item vectors (or, with
   // request.complements, its bundle complements), never out of stock
   // (feature store), within the price band and filters. An item unknown to
@@ -303,6 +326,15 @@ class Recommender {
  private:
   absl::Status ValidateFilters(const ItemFilters& filters) const;
   absl::Status ValidateProductRequest(const ProductRequest& request) const;
+  // Fills the slots of `request` (validated) from `bundle` for a user with
+  // `assignments` (pointing into `variants`' plan), recording what it learns
+  // of the answer (degraded, cold start, fold-in) in `*meta`.
+  absl::StatusOr<std::vector<SlotAnswer>> FillFromModel(
+      const ProductRequest& request,
+      std::shared_ptr<const model::ModelBundle> bundle,
+      const std::vector<experiments::Assignment>& assignments,
+      const std::shared_ptr<const ExperimentVariants>& variants,
+      AnswerMeta* meta) const;
 
   const model::ModelStore* const models_;
   feature_store::FeatureStore* const features_;

@@ -97,6 +97,10 @@ absl::StatusOr<std::shared_ptr<const SlotPlan>> SlotPlan::Load(const std::string
   return Parse(buffer.str(), path);
 }
 
+bool IsItemRole(absl::string_view role) {
+  return role == "traffic" || role == "profit" || role == "image";
+}
+
 absl::StatusOr<std::shared_ptr<const SlotPlan>> SlotPlan::FromProto(
     const v1::SlotsConfig& config) {
   std::shared_ptr<SlotPlan> plan(new SlotPlan());
@@ -134,6 +138,29 @@ absl::StatusOr<std::shared_ptr<const SlotPlan>> SlotPlan::FromProto(
                      absl::StrCat("must be in [0, 1], got ", in.trial_share()));
     }
     rule.trial_share = in.trial_share();
+    if (!(in.margin_weight() >= 0 && in.margin_weight() <= 1)) {
+      return Invalid(prefix + ".margin_weight",
+                     absl::StrCat("must be in [0, 1], got ", in.margin_weight()));
+    }
+    rule.margin_weight = in.margin_weight();
+    for (int i = 0; i < in.reserve_roles_size(); ++i) {
+      const std::string field = absl::StrCat(prefix, ".reserve_roles[", i, "]");
+      const v1::RoleReservation& r = in.reserve_roles(i);
+      if (!IsItemRole(r.role())) {
+        return Invalid(field + ".role", absl::StrCat("unknown role '", r.role(),
+                                                     "' (expected one of traffic, profit, image)"));
+      }
+      if (r.positions() < 1 || r.positions() > 200) {
+        return Invalid(field + ".positions",
+                       absl::StrCat("must be in [1, 200], got ", r.positions()));
+      }
+      for (const auto& [role, n] : rule.reserve_roles) {
+        if (role == r.role()) {
+          return Invalid(field + ".role", absl::StrCat("role '", r.role(), "' reserved twice"));
+        }
+      }
+      rule.reserve_roles.emplace_back(r.role(), r.positions());
+    }
     rule.exclude_categories.insert(in.exclude_categories().begin(), in.exclude_categories().end());
     plan->by_name_[rule.name] = plan->slots_.size();
     plan->slots_.push_back(std::move(rule));

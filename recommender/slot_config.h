@@ -40,7 +40,15 @@ struct SlotRule {
   absl::flat_hash_set<std::string> exclude_categories;
   // Expected share of the slot given to trial-pool items, in [0, 1].
   float trial_share = 0;
+  // Weight of expected margin against relevance, in [0, 1] (rules/margin.h).
+  float margin_weight = 0;
+  // (role, positions) reserved in the slot, in config order
+  // (rules/role_reservation.h).
+  std::vector<std::pair<std::string, int>> reserve_roles;
 };
+
+// True for the product roles "traffic", "profit" and "image".
+bool IsItemRole(absl::string_view role);
 
 struct TimeRule {
   std::string name;

@@ -6,6 +6,8 @@
 #include "recommender/fusion.h"
 #include "recommender/internal.h"
 #include "recommender/rules/campaign_pins.h"
+#include "recommender/rules/margin.h"
+#include "recommender/rules/role_reservation.h"
 #include "recommender/trial_picks.h"
 
 namespace recsys::recommender {
@@ -52,13 +54,32 @@ void FillFromCandidates(const RequestContext& ctx, const CandidateLists& lists,
   const SlotState& slot = fill->state();
   std::vector<FusedCandidate> merged = FuseRanks(slot.rule->sources, lists);
   for (FusedCandidate& m : merged) m.score = rules.Score(ctx, slot, m.row, m.score, nullptr);
-  for (size_t i : FusedOrder(merged)) {
+  const bool margin = slot.rule->margin_weight > 0;
+  if (margin) WeighMargin(ctx, slot.rule->margin_weight, &merged);
+  const std::vector<size_t> order = FusedOrder(merged);
+  auto take = [&](const FusedCandidate& m) {
+    Explanation why = internal::ExplainCandidate(ctx.model(), *m.why, ctx.anchors);
+    rules.Score(ctx, slot, m.row, 1.0f, &why.applied_rules);  // names only: m.score has them
+    if (margin) why.applied_rules.push_back("margin");
+    fill->Take(m.row, m.score, std::move(why));
+  };
+  const size_t first = fill->size();
+  std::vector<size_t> reserved;
+  if (!slot.rule->reserve_roles.empty()) {
+    reserved = ReservedPicks(ctx, merged, order, regular_k - static_cast<int>(first), *fill);
+    for (size_t i : reserved) take(merged[i]);
+  }
+  for (size_t i : order) {
     if (fill->size() >= regular_k) break;
     const FusedCandidate& m = merged[i];
     if (!fill->CanShow(m.row, m.from_repurchase)) continue;
-    Explanation why = internal::ExplainCandidate(ctx.model(), *m.why, ctx.anchors);
-    rules.Score(ctx, slot, m.row, 1.0f, &why.applied_rules);  // names only: m.score has them
-    fill->Take(m.row, m.score, std::move(why));
+    take(m);
+  }
+  if (!reserved.empty()) {
+    // Reserved items take their place by score among the others.
+    std::vector<ScoredItem>& items = fill->answer().items;
+    std::stable_sort(items.begin() + first, items.end(),
+                     [](const ScoredItem& a, const ScoredItem& b) { return a.score > b.score; });
   }
 }
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -67,30 +68,38 @@ void FillPreSpend(const model::ModelBundle& bundle, const feature_store::Feature
   }
 }
 
+// REQUIRES: every other configuration being loaded has validated (the
+// model store is given the variants' versions).
 absl::StatusOr<std::shared_ptr<const ExperimentVariants>> LoadExperiments(
-    const std::string& path) {
+    const std::string& path, model::ModelStore* models) {
   RECSYS_ASSIGN_OR_RETURN(std::shared_ptr<const experiments::ExperimentPlan> plan,
                           experiments::ExperimentPlan::Load(path));
-  return ExperimentVariants::Compile(std::move(plan));
+  return ExperimentVariants::Compile(std::move(plan), models);
 }
 
 }  // namespace
 
-Storefront::Storefront(const StorefrontOptions& options, const model::ModelStore* models,
-                       feature_store::FeatureStore* features, const CouponEventSink* coupons,
-                       experiments::PlanHolder* plans, experiments::CounterStore* counters)
+Storefront::Storefront(const StorefrontOptions& options,
+                       model::ModelStore* models,
+                       feature_store::FeatureStore* features,
+                       const CouponEventSink* coupons,
+                       experiments::PlanHolder* plans,
+                       experiments::CounterStore* counters)
     : options_(options),
       models_(models),
       features_(features),
       coupons_(coupons),
-      recommender_(std::make_unique<Recommender>(models, features, options.recommender)),
-      own_plans_(plans == nullptr ? std::make_unique<experiments::PlanHolder>() : nullptr),
-      own_counters_(counters == nullptr ? experiments::NewInMemoryCounterStore() : nullptr),
+      recommender_(
+          std::make_unique<Recommender>(models, features, options.recommender)),
+      own_plans_(plans == nullptr ? std::make_unique<experiments::PlanHolder>()
+                                  : nullptr),
+      own_counters_(counters == nullptr ? experiments::NewInMemoryCounterStore()
+                                        : nullptr),
       plans_(plans != nullptr ? plans : own_plans_.get()),
       counters_(counters != nullptr ? counters : own_counters_.get()) {}
 
 absl::StatusOr<std::unique_ptr<Storefront>> Storefront::Create(
-    const StorefrontOptions& options, const model::ModelStore* models,
+    const StorefrontOptions& options, model::ModelStore* models,
     feature_store::FeatureStore* features, const CouponEventSink* coupons,
     experiments::PlanHolder* plans, experiments::CounterStore* counters) {
   std::unique_ptr<Storefront> s(
@@ -101,7 +110,7 @@ absl::StatusOr<std::unique_ptr<Storefront>> Storefront::Create(
     s->recommender_->SetSlotPlan(*std::move(plan));
   }
   if (!options.experiments_config.empty()) {
-    auto variants = LoadExperiments(options.experiments_config);
+    auto variants = LoadExperiments(options.experiments_config, models);
     if (!variants.ok()) return variants.status();
     s->plans_->Set((*variants)->shared_plan());
     s->recommender_->SetExperiments(*std::move(variants));
@@ -123,7 +132,7 @@ absl::Status Storefront::ReloadSlotConfig() {
   }
   absl::StatusOr<std::shared_ptr<const ExperimentVariants>> variants;
   if (!options_.experiments_config.empty()) {
-    variants = LoadExperiments(options_.experiments_config);
+    variants = LoadExperiments(options_.experiments_config, models_);
     if (!variants.ok()) {
       LogError(absl::StrCat("experiments config rejected, keeping the served one: ",
                             variants.status().message()));
@@ -158,6 +167,13 @@ absl::StatusOr<ItemUpdateAnswer> Storefront::UpdateItems(const std::vector<ItemU
     }
     if (!(in.price >= 0) || !std::isfinite(in.price)) {
       return absl::InvalidArgumentError(prefix + "price: must be finite and >= 0");
+    }
+    if (in.cost.has_value() && (!(*in.cost >= 0) || !std::isfinite(*in.cost))) {
+      return absl::InvalidArgumentError(prefix + "cost: must be finite and >= 0");
+    }
+    if (!in.role.empty() && in.role != "none" && !IsItemRole(in.role)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          prefix, "role: unknown role '", in.role, "' (expected traffic, profit, image or none)"));
     }
     if (in.listed_unix < 0 || in.listed_unix > latest_listing) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -198,6 +214,8 @@ absl::StatusOr<ItemUpdateAnswer> Storefront::UpdateItems(const std::vector<ItemU
     if (!in.category.empty()) f.category = in.category;
     if (in.price > 0) f.price = in.price;
     if (!in.title.empty()) f.title = in.title;
+    if (in.cost.has_value()) f.cost = *in.cost;
+    if (!in.role.empty()) f.role = in.role;
     // PutItems records a known listing time; an unset one keeps the stored.
     f.listed = in.listed_unix > 0 ? absl::FromUnixSeconds(in.listed_unix) : absl::InfinitePast();
     items.push_back(std::move(f));
@@ -295,8 +313,12 @@ absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& 
     } else {
       accepted += stored->accepted;
       duplicates += stored->duplicates;
+      answer.duplicate_indices = stored->duplicate_indices;
       for (const auto& r : stored->rejected) rejected.push_back(r);
       answer.meta = stored->meta;
+      if (observer_ != nullptr) {
+        RECSYS_RETURN_IF_ERROR(Observe(item_events, item_index, stored->rejected, now, deadline));
+      }
     }
   }
   // Coupon events refused by a budget, cap, window or eligibility rule are
@@ -331,6 +353,28 @@ absl::StatusOr<EventsAnswer> Storefront::RecordEvents(const std::vector<Event>& 
   answer.duplicates = duplicates;
   answer.rejected = std::move(rejected);
   return answer;
+}
+
+absl::Status Storefront::Observe(const std::vector<Event>& item_events,
+                                 const std::vector<int>& item_index,
+                                 const std::vector<std::pair<int, std::string>>& rejected,
+                                 absl::Time now, absl::Time deadline) const {
+  absl::flat_hash_set<int> refused;
+  for (const auto& r : rejected) refused.insert(r.first);
+  std::vector<Event> stored;
+  for (size_t n = 0; n < item_events.size(); ++n) {
+    if (refused.contains(item_index[n])) continue;
+    stored.push_back(item_events[n]);
+    if (stored.back().time == absl::UnixEpoch()) stored.back().time = now;
+  }
+  if (stored.empty()) return absl::OkStatus();
+  absl::Status st = observer_->ObserveEvents(stored, deadline);
+  if (!st.ok()) {
+    return absl::Status(st.code(), absl::StrCat("events stored, triggered offers not confirmed "
+                                                "(retry with the same event ids): ",
+                                                st.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Storefront::CountAttributed(

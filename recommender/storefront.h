@@ -52,6 +52,10 @@ struct ItemUpdate {
   std::string title;
   // Listing time (start of the trial window) in Unix seconds; 0: keep.
   int64_t listed_unix = 0;
+  // Unit cost (>= 0). nullopt: keep.
+  std::optional<double> cost;
+  // "traffic", "profit", "image", or "none" (clears); empty: keep.
+  std::string role;
 };
 
 struct ItemUpdateAnswer {
@@ -87,6 +91,20 @@ class CouponEventSink {
       absl::Time deadline) const = 0;
 };
 
+// Sees every item event a RecordEvents batch stored (the triggered offers
+// of the marketing engine: timers, usual hours). An error Status means the
+// observer did not confirm the batch; implementations observe each event at
+// most once per feature_store::EventDedupKey, so the batch may be sent
+// again.
+class EventObserver {
+ public:
+  virtual ~EventObserver() = default;
+  // REQUIRES: item events (no coupon events), validated and stored, each
+  // time set (not the epoch).
+  virtual absl::Status ObserveEvents(absl::Span<const feature_store::Event> events,
+                                     absl::Time deadline) const = 0;
+};
+
 struct StorefrontOptions {
   // Options of the Recommender the Storefront owns.
   RecommenderOptions recommender;
@@ -110,11 +128,20 @@ class Storefront {
   // events are then refused per event. `plans`, when given, receives every
   // experiments plan the Storefront serves (for the marketing engine);
   // `counters` counts attributed events (null: an in-memory store of the
-  // Storefront's own).
+  // Storefront's own). `models` is asked to hold the model versions the
+  // experiments' variants name (ExperimentVariants::Compile), at creation
+  // and on every ReloadSlotConfig.
   static absl::StatusOr<std::unique_ptr<Storefront>> Create(
-      const StorefrontOptions& options, const model::ModelStore* models,
-      feature_store::FeatureStore* features, const CouponEventSink* coupons = nullptr,
-      experiments::PlanHolder* plans = nullptr, experiments::CounterStore* counters = nullptr);
+      const StorefrontOptions& options, model::ModelStore* models,
+      feature_store::FeatureStore* features,
+      const CouponEventSink* coupons = nullptr,
+      experiments::PlanHolder* plans = nullptr,
+      experiments::CounterStore* counters = nullptr);
+
+  // Sets the observer of stored item events (borrowed; must outlive the
+  // Storefront; null: none). Call before serving: not synchronized with
+  // RecordEvents.
+  void SetEventObserver(const EventObserver* observer) { observer_ = observer; }
 
   const Recommender& recommender() const { return *recommender_; }
   Recommender& recommender() { return *recommender_; }
@@ -145,7 +172,11 @@ class Storefront {
 
   // Re-reads options.slots_config and options.experiments_config (no-op
   // without them). InvalidArgument naming the field, and both served
-  // configurations kept, when either file is bad.
+  // configurations kept, when either file is bad. Once both are valid, the
+  // model store is given the variants' model versions (loading new ones,
+  // dropping those no longer named) before the new plan is served; a
+  // version it cannot hold is logged and its variants fall back to the
+  // default model, never refusing the config.
   absl::Status ReloadSlotConfig();
 
   // The served experiments plan (never null) and the counters.
@@ -155,10 +186,17 @@ class Storefront {
   const experiments::CounterStore& counters() const { return *counters_; }
 
  private:
-  Storefront(const StorefrontOptions& options, const model::ModelStore* models,
-             feature_store::FeatureStore* features, const CouponEventSink* coupons,
-             experiments::PlanHolder* plans, experiments::CounterStore* counters);
+  Storefront(const StorefrontOptions& options, model::ModelStore* models,
+             feature_store::FeatureStore* features,
+             const CouponEventSink* coupons, experiments::PlanHolder* plans,
+             experiments::CounterStore* counters);
 
+  // Hands the stored item events (those of `item_events` whose index is not
+  // in `rejected`) to observer_.
+  absl::Status Observe(const std::vector<feature_store::Event>& item_events,
+                       const std::vector<int>& item_index,
+                       const std::vector<std::pair<int, std::string>>& rejected, absl::Time now,
+                       absl::Time deadline) const;
   // Counts the experiment events of the stored events (`stored[i]`:
   // events[i] was stored).
   absl::Status CountAttributed(const std::vector<feature_store::Event>& events,
@@ -166,9 +204,10 @@ class Storefront {
                                const std::vector<bool>& stored, absl::Time deadline) const;
 
   const StorefrontOptions options_;
-  const model::ModelStore* const models_;
+  model::ModelStore* const models_;
   feature_store::FeatureStore* const features_;
   const CouponEventSink* const coupons_;
+  const EventObserver* observer_ = nullptr;
   const std::unique_ptr<Recommender> recommender_;
   // Owned when Create was given none.
   std::unique_ptr<experiments::PlanHolder> own_plans_;

@@ -122,13 +122,14 @@ TrialPool::TrialPool(const feature_store::FeatureStore* store,
 
 void TrialPool::Invalidate() {
   absl::MutexLock lock(&mu_);
-  if (current_ != nullptr) {
+  for (auto& [version, cached] : cache_) {
     // Same items, but stale: the next Get rebuilds, and readers meanwhile
     // still have the old items.
-    current_ = std::make_shared<const TrialSnapshot>(
-        current_->model_version(), absl::InfinitePast(), current_->items());
+    cached.snapshot = std::make_shared<const TrialSnapshot>(
+        cached.snapshot->model_version(), absl::InfinitePast(),
+        cached.snapshot->items());
+    cached.next_try = absl::InfinitePast();
   }
-  next_try_ = absl::InfinitePast();
 }
 
 std::shared_ptr<const TrialSnapshot> TrialPool::Get(const model::ModelBundle& bundle,
@@ -138,23 +139,26 @@ std::shared_ptr<const TrialSnapshot> TrialPool::Get(const model::ModelBundle& bu
   std::shared_ptr<const TrialSnapshot> cached;
   {
     absl::MutexLock lock(&mu_);
-    cached = current_;
-    if (cached != nullptr && cached->model_version() == bundle.version() &&
-        (now - cached->built_at() < options_.refresh || now < next_try_)) {
-      return cached;
+    auto it = cache_.find(bundle.version());
+    if (it != cache_.end()) {
+      it->second.used = now;
+      cached = it->second.snapshot;
+      if (now - cached->built_at() < options_.refresh ||
+          now < it->second.next_try) {
+        return cached;
+      }
     }
   }
-  const bool same_model =
-      cached != nullptr && cached->model_version() == bundle.version();
-  if (same_model) {
+  if (cached != nullptr) {
     // Someone else is rebuilding: the previous snapshot will do.
     if (!rebuild_mu_.TryLock()) return cached;
   } else {
     rebuild_mu_.Lock();
     absl::MutexLock lock(&mu_);
-    if (current_ != nullptr && current_->model_version() == bundle.version() &&
-        now - current_->built_at() < options_.refresh) {
-      std::shared_ptr<const TrialSnapshot> fresh = current_;
+    auto it = cache_.find(bundle.version());
+    if (it != cache_.end() &&
+        now - it->second.snapshot->built_at() < options_.refresh) {
+      std::shared_ptr<const TrialSnapshot> fresh = it->second.snapshot;
       rebuild_mu_.Unlock();
       return fresh;
     }
@@ -164,17 +168,30 @@ std::shared_ptr<const TrialSnapshot> TrialPool::Get(const model::ModelBundle& bu
   std::shared_ptr<const TrialSnapshot> result;
   {
     absl::MutexLock lock(&mu_);
+    Cached& entry = cache_[bundle.version()];
+    entry.used = now;
     if (built.ok()) {
-      current_ = *std::move(built);
-      next_try_ = absl::InfinitePast();
+      entry.snapshot = *std::move(built);
+      entry.next_try = absl::InfinitePast();
     } else {
-      next_try_ = absl::Now() + options_.retry_after_failure;
-      if (!same_model) {
-        current_ = std::make_shared<const TrialSnapshot>(
+      entry.next_try = absl::Now() + options_.retry_after_failure;
+      if (entry.snapshot == nullptr) {
+        entry.snapshot = std::make_shared<const TrialSnapshot>(
             bundle.version(), absl::InfinitePast(), std::vector<TrialItem>());
       }
     }
-    result = current_;
+    result = entry.snapshot;
+    // The least recently used versions go.
+    while (static_cast<int>(cache_.size()) > std::max(1, options_.max_models)) {
+      auto oldest = cache_.end();
+      for (auto it = cache_.begin(); it != cache_.end(); ++it) {
+        if (it->first == bundle.version()) continue;
+        if (oldest == cache_.end() || it->second.used < oldest->second.used)
+          oldest = it;
+      }
+      if (oldest == cache_.end()) break;
+      cache_.erase(oldest);
+    }
   }
   rebuild_mu_.Unlock();
   return result;

@@ -17,11 +17,12 @@
 // least recently shown first.
 //
 // A TrialSnapshot is built from the store's listing index for one model
-// version and is immutable; TrialPool caches the current snapshot and
-// rebuilds it when it is older than the refresh interval or the model
-// changed, so the request path reads the store's listing index at most
-// once per interval. Membership in the window is decided per request time,
-// not when the snapshot was built.
+// version and is immutable; TrialPool caches one snapshot per model version
+// (the served one and those serving experiment variants side by side, at
+// most TrialPoolOptions::max_models) and rebuilds one when it is older than
+// the refresh interval, so the request path reads the store's listing index
+// at most once per interval and model. Membership in the window is decided per
+// request time, not when the snapshot was built.
 //
 // Thread safety: TrialSnapshot is immutable; TrialPool is safe for
 // concurrent use (one request refreshes while the others read the previous
@@ -107,6 +108,10 @@ struct TrialPoolOptions {
   // After a failed rebuild, the previous snapshot (or an empty one) is used
   // for this long before trying again.
   absl::Duration retry_after_failure = absl::Seconds(1);
+  // Model versions whose snapshots are kept (the least recently used one
+  // goes first): the served model, the previous one, and the versions of
+  // experiment variants.
+  int max_models = 4;
 };
 
 class TrialPool {
@@ -132,8 +137,13 @@ class TrialPool {
   // changed.
   mutable absl::Mutex rebuild_mu_;
   mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(rebuild_mu_);
-  mutable std::shared_ptr<const TrialSnapshot> current_ ABSL_GUARDED_BY(mu_);
-  mutable absl::Time next_try_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  struct Cached {
+    std::shared_ptr<const TrialSnapshot> snapshot;
+    absl::Time next_try = absl::InfinitePast();
+    absl::Time used = absl::InfinitePast();
+  };
+  // By model version.
+  mutable absl::flat_hash_map<std::string, Cached> cache_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace recsys::recommender

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,11 +19,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "redis/sigpipe.h"
+#include "redis/slot.h"
 
 namespace recsys::redis {
 namespace {
@@ -80,16 +84,63 @@ bool IsNoScript(const Value& reply) {
   return reply.is_error() && absl::StartsWith(reply.text, "NOSCRIPT");
 }
 
+bool IsReadOnly(const Value& reply) {
+  return reply.is_error() && absl::StartsWith(reply.text, "READONLY");
+}
+
+std::string EndpointAddress(const Endpoint& endpoint) {
+  return absl::StrCat(endpoint.host, ":", endpoint.port);
+}
+
 }  // namespace
 
-// The connections and the failure policy of one Client (see client.h).
+namespace internal {
+
+// SHA -> source of every script loaded through one Client, shared by its
+// pools (a cluster node, or a restarted Redis, that answers NOSCRIPT gets
+// the script from here).
+//
+// Thread safety: safe for concurrent use.
+class ScriptRegistry {
+ public:
+  void Register(const std::string& sha, const std::string& source) {
+    absl::MutexLock lock(&mu_);
+    if (!scripts_.contains(sha)) scripts_.emplace(sha, source);
+  }
+  std::optional<std::string> Source(absl::string_view sha) const {
+    absl::MutexLock lock(&mu_);
+    auto it = scripts_.find(sha);
+    if (it == scripts_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::string> scripts_ ABSL_GUARDED_BY(mu_);
+};
+
+// Finds the address to connect to (sentinel mode: the current master).
+using Resolver = std::function<absl::StatusOr<Endpoint>(absl::Time deadline)>;
+
+// The connections to one Redis and their failure policy (see client.h).
 //
 // Thread safety: safe for concurrent use. A connection handed out by Acquire
 // belongs to the caller until passed back to Release.
-class Client::Pool {
+class Pool {
  public:
-  Pool(const Options& options, const std::string& address)
-      : options_(options), address_(address) {}
+  // `scripts` is borrowed and must outlive the pool. `resolve`, when set,
+  // is asked for the address of every new connection instead of `endpoint`.
+  Pool(const Options& options, Endpoint endpoint, std::string address,
+       const ScriptRegistry* scripts, Resolver resolve = nullptr)
+      : options_(options),
+        address_(std::move(address)),
+        scripts_(scripts),
+        resolve_(std::move(resolve)),
+        target_(std::move(endpoint)) {}
+
+  const std::string& address() const { return address_; }
+  // True in sentinel mode: connections follow the master's address.
+  bool follows_failover() const { return resolve_ != nullptr; }
 
   // A connection lent by Acquire; `reused` when it had been used before
   // (taken from the idle list), so it may have gone stale meanwhile.
@@ -203,17 +254,9 @@ class Client::Pool {
     script_reloads_ += n;
   }
 
-  // Remembers the source of a loaded script, for the NOSCRIPT fallback.
-  void RegisterScript(const std::string& sha, const std::string& source) {
-    absl::MutexLock lock(&scripts_mu_);
-    if (!scripts_.contains(sha)) scripts_.emplace(sha, source);
-  }
   // The source registered for `sha`; nullopt when unknown.
   std::optional<std::string> ScriptSource(absl::string_view sha) const {
-    absl::MutexLock lock(&scripts_mu_);
-    auto it = scripts_.find(sha);
-    if (it == scripts_.end()) return std::nullopt;
-    return it->second;
+    return scripts_->Source(sha);
   }
 
   // After a pipeline on `context` got its replies: loads again every
@@ -234,8 +277,9 @@ class Client::Pool {
     if (!options_.password.empty()) return false;
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) return false;
+    const Endpoint target = Target();
     Context context(redisConnectWithTimeout(
-        options_.host.c_str(), options_.port,
+        target.host.c_str(), target.port,
         absl::ToTimeval(std::min(options_.connect_timeout, left))));
     if (context == nullptr || context->err != 0) return false;
     redisSetTimeout(context.get(), TimeoutUntil(deadline));
@@ -243,6 +287,13 @@ class Client::Pool {
     return reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
            absl::StartsWith(absl::string_view(reply->str, reply->len),
                             "NOAUTH");
+  }
+
+  // The address the last connection went to (sentinel mode: the master
+  // last resolved).
+  Endpoint Target() const {
+    absl::MutexLock lock(&mu_);
+    return target_;
   }
 
   Stats GetStats() const {
@@ -275,20 +326,39 @@ class Client::Pool {
       return absl::DeadlineExceededError(absl::StrCat(
           "deadline passed before connecting to redis ", address_));
     }
-    const absl::Duration timeout = std::min(options_.connect_timeout, left);
-    Context context(redisConnectWithTimeout(
-        options_.host.c_str(), options_.port, absl::ToTimeval(timeout)));
+    Endpoint target;
+    if (resolve_ != nullptr) {
+      absl::StatusOr<Endpoint> resolved = resolve_(deadline);
+      if (!resolved.ok()) {
+        back_off = resolved.status().code() == absl::StatusCode::kUnavailable;
+        return resolved.status();
+      }
+      target = *std::move(resolved);
+      absl::MutexLock lock(&mu_);
+      target_ = target;
+    } else {
+      target = Target();
+    }
+    // In sentinel mode the label names the master; say where it was.
+    const std::string where =
+        resolve_ == nullptr
+            ? address_
+            : absl::StrCat(address_, " at ", EndpointAddress(target));
+    const absl::Duration timeout =
+        std::min(options_.connect_timeout, deadline - absl::Now());
+    Context context(redisConnectWithTimeout(target.host.c_str(), target.port,
+                                            absl::ToTimeval(timeout)));
     if (context == nullptr) {
       return absl::ResourceExhaustedError("cannot allocate a redis context");
     }
     if (context->err != 0) {
       if (timeout < options_.connect_timeout && absl::Now() >= deadline) {
         return absl::DeadlineExceededError(
-            absl::StrCat("connect to redis ", address_, ": ", context->errstr));
+            absl::StrCat("connect to redis ", where, ": ", context->errstr));
       }
       back_off = true;
       return absl::UnavailableError(
-          absl::StrCat("connect to redis ", address_, ": ", context->errstr));
+          absl::StrCat("connect to redis ", where, ": ", context->errstr));
     }
     if (!options_.password.empty()) {
       RECSYS_RETURN_IF_ERROR(Authenticate(context.get(), deadline, back_off));
@@ -355,8 +425,12 @@ class Client::Pool {
   // Immutable after construction.
   const Options options_;
   const std::string address_;
+  const ScriptRegistry* const scripts_;
+  const Resolver resolve_;
 
   mutable absl::Mutex mu_;
+  // Where connections go (sentinel mode: the master last resolved).
+  Endpoint target_ ABSL_GUARDED_BY(mu_);
   // Signalled when a connection or a slot is freed, or a connect failed.
   absl::CondVar cv_;
   std::vector<Context> idle_ ABSL_GUARDED_BY(mu_);
@@ -373,11 +447,6 @@ class Client::Pool {
   int64_t stall_trips_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t stale_retries_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t script_reloads_ ABSL_GUARDED_BY(mu_) = 0;
-
-  mutable absl::Mutex scripts_mu_;
-  // SHA -> source of every script loaded through this client.
-  absl::flat_hash_map<std::string, std::string> scripts_
-      ABSL_GUARDED_BY(scripts_mu_);
 };
 
 namespace {
@@ -444,10 +513,10 @@ absl::Status Pipeline(const std::string& address, redisContext* context,
 
 }  // namespace
 
-absl::Status Client::Pool::RerunNoScript(redisContext* context,
-                                         absl::Span<const Command> commands,
-                                         absl::Time deadline,
-                                         std::vector<Value>& replies) {
+absl::Status Pool::RerunNoScript(redisContext* context,
+                                 absl::Span<const Command> commands,
+                                 absl::Time deadline,
+                                 std::vector<Value>& replies) {
   // One more round trip for the EVALSHA commands of known scripts that met
   // NOSCRIPT: each script loaded once, then the commands again, in their
   // order.
@@ -481,6 +550,463 @@ absl::Status Client::Pool::RerunNoScript(redisContext* context,
   }
   return absl::OkStatus();
 }
+
+// One round trip of `commands` on `pool`, with the policy of client.h:
+// a stale pooled connection re-sent once for kRead, NOAUTH reported as
+// PermissionDenied, and (sentinel mode) a READONLY answer from a demoted
+// master re-sent once on a new connection. REQUIRES: SIGPIPE blocked.
+absl::StatusOr<std::vector<Value>> RoundTripOnPool(
+    Pool& pool, absl::Span<const Command> commands, absl::Time deadline,
+    CallKind kind) {
+  std::vector<Value> replies;
+  if (commands.empty()) return replies;
+  for (int attempt = 0;; ++attempt) {
+    RECSYS_ASSIGN_OR_RETURN(Pool::Lease lease, pool.Acquire(deadline));
+    replies.clear();
+    absl::Status status = Pipeline(pool.address(), lease.context.get(),
+                                   commands, deadline, &replies);
+    if (status.ok()) {
+      status =
+          pool.RerunNoScript(lease.context.get(), commands, deadline, replies);
+    }
+    // A pooled connection that failed before any reply, other than by
+    // timing out, was dead before this call (e.g. Redis restarted).
+    const bool stale = lease.reused &&
+                       status.code() == absl::StatusCode::kUnavailable &&
+                       replies.empty();
+    // The master was demoted (sentinel failover): this connection now
+    // talks to a replica, which applied none of the writes.
+    const Value* read_only = nullptr;
+    if (status.ok() && pool.follows_failover()) {
+      for (const Value& reply : replies) {
+        if (IsReadOnly(reply)) {
+          read_only = &reply;
+          break;
+        }
+      }
+    }
+    pool.Release(std::move(lease.context), status.ok() && read_only == nullptr);
+    if (stale) {
+      pool.DropIdle();
+      if (kind == CallKind::kRead && attempt == 0) {
+        pool.CountStaleRetry();
+        continue;
+      }
+    }
+    if (read_only != nullptr) {
+      pool.DropIdle();
+      if (attempt == 0) continue;
+      return absl::UnavailableError(
+          absl::StrCat("redis ", pool.address(),
+                       " answers as a read-only replica (failover in "
+                       "progress?): ",
+                       read_only->text));
+    }
+    pool.ReportCall(status.code() == absl::StatusCode::kDeadlineExceeded,
+                    status.message());
+    for (const Value& reply : replies) {
+      // NOAUTH, or the answer Redis gives before closing a connection that
+      // sent a large command unauthenticated.
+      if (reply.is_error() &&
+          (absl::StartsWith(reply.text, "NOAUTH") ||
+           absl::StrContains(reply.text, "Protocol error: unauthenticated"))) {
+        return NoAuthError(pool.address(), reply.text);
+      }
+    }
+    if (status.code() == absl::StatusCode::kUnavailable &&
+        pool.RequiresAuth(deadline)) {
+      return NoAuthError(pool.address(), status.message());
+    }
+    if (!status.ok()) return status;
+    return replies;
+  }
+}
+
+// Asks the sentinels of `options`, in order, for the address of
+// options.sentinel_master. Unavailable naming each sentinel's failure when
+// none knows it; DeadlineExceeded when the deadline passes first.
+absl::StatusOr<Endpoint> AskSentinels(const Options& options,
+                                      absl::Time deadline) {
+  std::vector<std::string> errors;
+  for (const Endpoint& sentinel : options.nodes) {
+    const std::string address = EndpointAddress(sentinel);
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "deadline passed while asking the sentinels for master '",
+          options.sentinel_master, "'"));
+    }
+    const absl::Duration timeout = std::min(options.connect_timeout, left);
+    Context context(redisConnectWithTimeout(
+        sentinel.host.c_str(), sentinel.port, absl::ToTimeval(timeout)));
+    if (context == nullptr || context->err != 0) {
+      errors.push_back(absl::StrCat(
+          address, ": ", context == nullptr ? "no memory" : context->errstr));
+      continue;
+    }
+    redisSetTimeout(context.get(), absl::ToTimeval(timeout));
+    const char* argv[] = {"SENTINEL", "get-master-addr-by-name",
+                          options.sentinel_master.c_str()};
+    const size_t lengths[] = {8, 23, options.sentinel_master.size()};
+    Reply reply(static_cast<redisReply*>(
+        redisCommandArgv(context.get(), 3, argv, lengths)));
+    if (reply == nullptr) {
+      errors.push_back(absl::StrCat(address, ": ", context->errstr));
+      continue;
+    }
+    int port = 0;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[0]->type == REDIS_REPLY_STRING &&
+        reply->element[1]->type == REDIS_REPLY_STRING &&
+        absl::SimpleAtoi(
+            absl::string_view(reply->element[1]->str, reply->element[1]->len),
+            &port)) {
+      return Endpoint{
+          std::string(reply->element[0]->str, reply->element[0]->len), port};
+    }
+    errors.push_back(absl::StrCat(
+        address, ": knows no master '", options.sentinel_master, "'",
+        reply->type == REDIS_REPLY_ERROR
+            ? absl::StrCat(" (", absl::string_view(reply->str, reply->len), ")")
+            : ""));
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "no sentinel gave the address of master '", options.sentinel_master,
+      "': ", absl::StrJoin(errors, "; ")));
+}
+
+// The slot map of a Redis Cluster and one pool per node.
+//
+// Thread safety: safe for concurrent use. Pools are created on first use
+// and never destroyed before the Cluster, so a Pool* stays valid.
+class Cluster {
+ public:
+  // `scripts` is borrowed and must outlive the cluster.
+  Cluster(const Options& options, const ScriptRegistry* scripts)
+      : options_(options), scripts_(scripts), slot_node_(kClusterSlots, -1) {
+    for (const Endpoint& seed : options.nodes) {
+      seeds_.push_back(EndpointAddress(seed));
+      absl::MutexLock lock(&mu_);
+      NodeIndex(seed);
+    }
+  }
+
+  // The pool of node `address` ("host:port"); created on first use.
+  Pool* PoolOf(const std::string& address) {
+    absl::MutexLock lock(&mu_);
+    auto it = pools_.find(address);
+    if (it != pools_.end()) return it->second.get();
+    const size_t colon = address.rfind(':');
+    int port = 0;
+    absl::SimpleAtoi(address.substr(colon + 1), &port);
+    auto pool = std::make_unique<Pool>(
+        options_, Endpoint{address.substr(0, colon), port}, address, scripts_);
+    Pool* raw = pool.get();
+    pools_.emplace(address, std::move(pool));
+    return raw;
+  }
+
+  bool HasMap() const {
+    absl::ReaderMutexLock lock(&mu_);
+    return has_map_;
+  }
+
+  // The node serving `slot` ("host:port"); -1: any master. Empty when no
+  // node is known to serve it.
+  std::string NodeOf(int slot) const {
+    absl::ReaderMutexLock lock(&mu_);
+    if (slot >= 0) {
+      const int node = slot_node_[slot];
+      return node < 0 ? std::string() : nodes_[node];
+    }
+    for (const int node : slot_node_) {
+      if (node >= 0) return nodes_[node];
+    }
+    return seeds_.empty() ? std::string() : seeds_[0];
+  }
+
+  // Records a MOVED answer: `slot` is served by `address` now.
+  void SetSlot(int slot, const std::string& address) {
+    if (slot < 0 || slot >= kClusterSlots) return;
+    const size_t colon = address.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(address.substr(colon + 1), &port)) {
+      return;
+    }
+    absl::MutexLock lock(&mu_);
+    slot_node_[slot] = NodeIndex(Endpoint{address.substr(0, colon), port});
+  }
+
+  // The masters of the slot map, each once, in slot order.
+  std::vector<std::string> Masters() const {
+    absl::ReaderMutexLock lock(&mu_);
+    std::vector<std::string> masters;
+    std::vector<bool> seen(nodes_.size(), false);
+    for (const int node : slot_node_) {
+      if (node >= 0 && !seen[node]) {
+        seen[node] = true;
+        masters.push_back(nodes_[node]);
+      }
+    }
+    return masters;
+  }
+
+  // Fetches the slot map (CLUSTER SLOTS) from the first node that answers:
+  // the masters of the current map, then the seeds. Does nothing (OK) when
+  // the last fetch is younger than cluster_refresh_interval (unless there
+  // is no map yet) or another thread is fetching it (unless there is no map
+  // yet: then waits for that fetch). Unavailable when no node answered.
+  // REQUIRES: SIGPIPE blocked.
+  absl::Status Refresh(absl::Time deadline) {
+    if (HasMap()) {
+      if (!refresh_mu_.TryLock()) return absl::OkStatus();
+    } else {
+      refresh_mu_.Lock();
+      if (HasMap()) {
+        refresh_mu_.Unlock();
+        return absl::OkStatus();
+      }
+    }
+    absl::Status status = RefreshLocked(deadline);
+    refresh_mu_.Unlock();
+    return status;
+  }
+
+  // Sum of the pools of the current masters (all known nodes before the
+  // first map).
+  Stats GetStats(const std::string& address) const {
+    std::vector<std::string> masters = Masters();
+    if (masters.empty()) masters = seeds_;
+    Stats total;
+    total.address = address;
+    total.db = 0;
+    int counted = 0;
+    for (const std::string& master : masters) {
+      const Pool* pool = nullptr;
+      {
+        absl::ReaderMutexLock lock(&mu_);
+        auto it = pools_.find(master);
+        if (it != pools_.end()) pool = it->second.get();
+      }
+      ++counted;
+      if (pool == nullptr) {
+        total.pool_size += options_.pool_size;
+        continue;
+      }
+      const Stats stats = pool->GetStats();
+      total.pool_size += stats.pool_size;
+      total.open_connections += stats.open_connections;
+      total.idle_connections += stats.idle_connections;
+      if (stats.failing_fast && !total.failing_fast) {
+        total.failing_fast = true;
+        total.fail_fast_remaining = stats.fail_fast_remaining;
+        total.fail_fast_reason =
+            absl::StrCat(master, ": ", stats.fail_fast_reason);
+      }
+      total.stalled_in_a_row =
+          std::max(total.stalled_in_a_row, stats.stalled_in_a_row);
+      total.stall_trips += stats.stall_trips;
+      total.stale_retries += stats.stale_retries;
+      total.script_reloads += stats.script_reloads;
+    }
+    total.address = absl::StrCat(address, " (", counted, " masters)");
+    absl::MutexLock lock(&counts_mu_);
+    total.moved_redirects = moved_;
+    total.ask_redirects = asks_;
+    total.slot_map_fetches = fetches_;
+    return total;
+  }
+
+  void CountRedirect(bool moved) {
+    absl::MutexLock lock(&counts_mu_);
+    ++(moved ? moved_ : asks_);
+  }
+
+ private:
+  absl::Status RefreshLocked(absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(refresh_mu_) {
+    const absl::Time now = absl::Now();
+    if (HasMap() && now - last_refresh_ < options_.cluster_refresh_interval) {
+      return absl::OkStatus();
+    }
+    last_refresh_ = now;
+    std::vector<std::string> candidates = Masters();
+    for (const std::string& seed : seeds_) {
+      if (std::find(candidates.begin(), candidates.end(), seed) ==
+          candidates.end()) {
+        candidates.push_back(seed);
+      }
+    }
+    std::vector<std::string> errors;
+    const Command command[] = {{"CLUSTER", "SLOTS"}};
+    for (const std::string& candidate : candidates) {
+      Pool* pool = PoolOf(candidate);
+      absl::StatusOr<std::vector<Value>> replies =
+          RoundTripOnPool(*pool, command, deadline, CallKind::kRead);
+      if (!replies.ok()) {
+        errors.push_back(std::string(replies.status().message()));
+        if (replies.status().code() == absl::StatusCode::kDeadlineExceeded &&
+            absl::Now() >= deadline) {
+          break;
+        }
+        continue;
+      }
+      const Value& reply = (*replies)[0];
+      if (reply.type != Value::Type::kArray) {
+        errors.push_back(absl::StrCat(candidate, ": CLUSTER SLOTS answered '",
+                                      reply.text, "'"));
+        continue;
+      }
+      const Endpoint asked = pool->Target();
+      std::vector<std::pair<std::pair<int, int>, Endpoint>> ranges;
+      for (const Value& range : reply.elements) {
+        if (range.type != Value::Type::kArray || range.elements.size() < 3 ||
+            range.elements[2].type != Value::Type::kArray ||
+            range.elements[2].elements.size() < 2) {
+          continue;
+        }
+        const std::optional<int64_t> start = range.elements[0].AsInt();
+        const std::optional<int64_t> end = range.elements[1].AsInt();
+        const Value& master = range.elements[2];
+        std::optional<int64_t> port = master.elements[1].AsInt();
+        if (!start || !end || !port || *start < 0 || *end >= kClusterSlots ||
+            *start > *end) {
+          continue;
+        }
+        std::string host = master.elements[0].text;
+        // "" or "?": the node does not know how it is reached; it is the
+        // one asked.
+        if (host.empty() || host == "?") host = asked.host;
+        ranges.push_back({{static_cast<int>(*start), static_cast<int>(*end)},
+                          Endpoint{host, static_cast<int>(*port)}});
+      }
+      if (ranges.empty()) {
+        errors.push_back(absl::StrCat(candidate, ": serves no slots"));
+        continue;
+      }
+      absl::MutexLock lock(&mu_);
+      std::fill(slot_node_.begin(), slot_node_.end(), -1);
+      for (const auto& [span, endpoint] : ranges) {
+        const int node = NodeIndex(endpoint);
+        for (int slot = span.first; slot <= span.second; ++slot) {
+          slot_node_[slot] = node;
+        }
+      }
+      has_map_ = true;
+      absl::MutexLock counts_lock(&counts_mu_);
+      ++fetches_;
+      return absl::OkStatus();
+    }
+    return absl::UnavailableError(
+        absl::StrCat("no node of the redis cluster answered CLUSTER SLOTS: ",
+                     absl::StrJoin(errors, "; ")));
+  }
+
+  int NodeIndex(const Endpoint& endpoint) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const std::string address = EndpointAddress(endpoint);
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i] == address) return static_cast<int>(i);
+    }
+    nodes_.push_back(address);
+    return static_cast<int>(nodes_.size() - 1);
+  }
+
+  // Immutable after construction.
+  const Options options_;
+  const ScriptRegistry* const scripts_;
+  std::vector<std::string> seeds_;
+
+  // Held by the one thread fetching the map.
+  absl::Mutex refresh_mu_;
+  absl::Time last_refresh_ ABSL_GUARDED_BY(refresh_mu_) = absl::InfinitePast();
+
+  mutable absl::Mutex mu_;
+  // Every node ever seen ("host:port"); slot_node_ indexes it.
+  std::vector<std::string> nodes_ ABSL_GUARDED_BY(mu_);
+  // Per slot: index in nodes_ of its master, -1 when unknown.
+  std::vector<int> slot_node_ ABSL_GUARDED_BY(mu_);
+  bool has_map_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<std::string, std::unique_ptr<Pool>> pools_
+      ABSL_GUARDED_BY(mu_);
+
+  mutable absl::Mutex counts_mu_;
+  int64_t moved_ ABSL_GUARDED_BY(counts_mu_) = 0;
+  int64_t asks_ ABSL_GUARDED_BY(counts_mu_) = 0;
+  int64_t fetches_ ABSL_GUARDED_BY(counts_mu_) = 0;
+};
+
+}  // namespace internal
+
+namespace {
+
+// The commands of a pipeline that must go to one node together: a
+// MULTI...EXEC transaction, or one command with a key preceded by the
+// keyless commands before it. `slot` is the first key's, -1 for none.
+struct Unit {
+  std::vector<size_t> indices;
+  int slot = -1;
+  // Set after an ASK reply: the node to send the unit to, with ASKING.
+  std::string ask_node;
+};
+
+bool NameIs(const Command& command, absl::string_view name) {
+  return !command.empty() && absl::EqualsIgnoreCase(command[0], name);
+}
+
+std::vector<Unit> SplitIntoUnits(absl::Span<const Command> commands) {
+  std::vector<Unit> units;
+  Unit current;
+  bool in_transaction = false;
+  for (size_t i = 0; i < commands.size(); ++i) {
+    const int slot = CommandSlot(commands[i]);
+    current.indices.push_back(i);
+    if (in_transaction) {
+      if (current.slot < 0) current.slot = slot;
+      if (NameIs(commands[i], "EXEC") || NameIs(commands[i], "DISCARD")) {
+        in_transaction = false;
+        units.push_back(std::move(current));
+        current = Unit();
+      }
+      continue;
+    }
+    if (NameIs(commands[i], "MULTI")) {
+      in_transaction = true;
+      continue;
+    }
+    if (slot >= 0) {
+      current.slot = slot;
+      units.push_back(std::move(current));
+      current = Unit();
+    }
+  }
+  if (!current.indices.empty()) {
+    if (!in_transaction && !units.empty()) {
+      // Trailing keyless commands go with the last command that has a key.
+      units.back().indices.insert(units.back().indices.end(),
+                                  current.indices.begin(),
+                                  current.indices.end());
+    } else {
+      units.push_back(std::move(current));
+    }
+  }
+  return units;
+}
+
+// "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381": slot and node.
+bool ParseRedirect(absl::string_view text, absl::string_view kind, int* slot,
+                   std::string* node) {
+  if (!absl::ConsumePrefix(&text, kind) || !absl::ConsumePrefix(&text, " ")) {
+    return false;
+  }
+  const size_t space = text.find(' ');
+  if (space == absl::string_view::npos) return false;
+  if (!absl::SimpleAtoi(text.substr(0, space), slot)) return false;
+  *node = std::string(text.substr(space + 1));
+  return !node->empty();
+}
+
+}  // namespace
 
 std::optional<std::string> Value::AsText() const {
   switch (type) {
@@ -516,13 +1042,45 @@ std::string Stats::ToString() const {
   }
   absl::StrAppend(&out, "; stall trips ", stall_trips, ", stale retries ",
                   stale_retries, ", script reloads ", script_reloads);
+  if (slot_map_fetches > 0) {
+    absl::StrAppend(&out, "; slot maps fetched ", slot_map_fetches, ", MOVED ",
+                    moved_redirects, ", ASK ", ask_redirects);
+  }
   return out;
 }
 
+namespace {
+
+std::unique_ptr<internal::Pool> MakePool(
+    const Options& options, const std::string& address,
+    const internal::ScriptRegistry* scripts) {
+  switch (options.topology) {
+    case Topology::kSingle:
+      return std::make_unique<internal::Pool>(
+          options, Endpoint{options.host, options.port}, address, scripts);
+    case Topology::kSentinel:
+      return std::make_unique<internal::Pool>(
+          options, Endpoint{}, address, scripts,
+          [options](absl::Time deadline) {
+            return internal::AskSentinels(options, deadline);
+          });
+    case Topology::kCluster:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Client::Client(const Options& options)
     : options_(options),
-      address_(absl::StrCat(options.host, ":", options.port)),
-      pool_(std::make_unique<Pool>(options_, address_)) {
+      address_(FormatAddress(options)),
+      scripts_(std::make_unique<internal::ScriptRegistry>()),
+      pool_(MakePool(options_, address_, scripts_.get())),
+      cluster_(
+          options.topology == Topology::kCluster
+              ? std::make_unique<internal::Cluster>(options_, scripts_.get())
+              : nullptr) {
   metrics::Registry* registry = options_.metrics;
   if (registry == nullptr) return;
   call_seconds_ =
@@ -606,48 +1164,128 @@ absl::StatusOr<std::vector<Value>> Client::RoundTripUnmeasured(
     return absl::DeadlineExceededError(
         absl::StrCat("deadline passed before calling redis ", address_));
   }
-  std::vector<Value> replies;
-  if (commands.empty()) return replies;
+  if (commands.empty()) return std::vector<Value>();
   internal::ScopedSigpipeBlock sigpipe_block;
-  for (int attempt = 0;; ++attempt) {
-    RECSYS_ASSIGN_OR_RETURN(Pool::Lease lease, pool_->Acquire(deadline));
-    replies.clear();
-    absl::Status status =
-        Pipeline(address_, lease.context.get(), commands, deadline, &replies);
-    if (status.ok()) {
-      status = pool_->RerunNoScript(lease.context.get(), commands, deadline,
-                                    replies);
+  if (cluster_ != nullptr) return ClusterRoundTrip(commands, deadline, kind);
+  return internal::RoundTripOnPool(*pool_, commands, deadline, kind);
+}
+
+absl::StatusOr<std::vector<Value>> Client::ClusterRoundTrip(
+    absl::Span<const Command> commands, absl::Time deadline,
+    CallKind kind) const {
+  if (!cluster_->HasMap()) {
+    RECSYS_RETURN_IF_ERROR(cluster_->Refresh(deadline));
+  }
+  std::vector<Value> replies(commands.size());
+  std::vector<Unit> pending = SplitIntoUnits(commands);
+  for (int round = 0;; ++round) {
+    // Units per node, nodes in the order of their first unit.
+    std::vector<std::pair<std::string, std::vector<size_t>>> by_node;
+    for (size_t u = 0; u < pending.size(); ++u) {
+      std::string node = pending[u].ask_node;
+      if (node.empty()) node = cluster_->NodeOf(pending[u].slot);
+      if (node.empty()) {
+        RECSYS_RETURN_IF_ERROR(cluster_->Refresh(deadline));
+        node = cluster_->NodeOf(pending[u].slot);
+        if (node.empty()) {
+          return absl::UnavailableError(
+              absl::StrCat("redis cluster ", address_, ": no node serves slot ",
+                           pending[u].slot, " (cluster down?)"));
+        }
+      }
+      auto it = std::find_if(by_node.begin(), by_node.end(),
+                             [&](const auto& g) { return g.first == node; });
+      if (it == by_node.end()) {
+        by_node.push_back({node, {}});
+        it = by_node.end() - 1;
+      }
+      it->second.push_back(u);
     }
-    // A pooled connection that failed before any reply, other than by
-    // timing out, was dead before this call (e.g. Redis restarted).
-    const bool stale = lease.reused &&
-                       status.code() == absl::StatusCode::kUnavailable &&
-                       replies.empty();
-    pool_->Release(std::move(lease.context), status.ok());
-    if (stale) {
-      pool_->DropIdle();
-      if (kind == CallKind::kRead && attempt == 0) {
-        pool_->CountStaleRetry();
-        continue;
+    std::vector<Unit> again;
+    bool moved = false;
+    bool wait = false;
+    for (const auto& [node, unit_indices] : by_node) {
+      std::vector<Command> batch;
+      std::vector<size_t> origin;  // per batch entry: command index, or npos
+      for (const size_t u : unit_indices) {
+        const Unit& unit = pending[u];
+        const bool asking = !unit.ask_node.empty();
+        const bool transaction = NameIs(commands[unit.indices[0]], "MULTI");
+        for (size_t k = 0; k < unit.indices.size(); ++k) {
+          // ASKING holds for the next command, or for a whole transaction.
+          if (asking && (!transaction || k == 0)) {
+            batch.push_back({"ASKING"});
+            origin.push_back(std::string::npos);
+          }
+          batch.push_back(commands[unit.indices[k]]);
+          origin.push_back(unit.indices[k]);
+        }
+      }
+      absl::StatusOr<std::vector<Value>> got = internal::RoundTripOnPool(
+          *cluster_->PoolOf(node), batch, deadline, kind);
+      if (!got.ok()) {
+        // The node may have failed over: learn the new map for the next
+        // calls (failures are the call's own error, already reported).
+        cluster_->Refresh(deadline).IgnoreError();
+        return got.status();
+      }
+      for (size_t b = 0; b < batch.size(); ++b) {
+        if (origin[b] != std::string::npos) {
+          replies[origin[b]] = std::move((*got)[b]);
+        }
+      }
+      for (const size_t u : unit_indices) {
+        Unit unit = pending[u];
+        bool redirect = false;
+        for (const size_t i : unit.indices) {
+          const Value& reply = replies[i];
+          if (!reply.is_error()) continue;
+          int slot = 0;
+          std::string to;
+          if (ParseRedirect(reply.text, "MOVED", &slot, &to)) {
+            cluster_->SetSlot(slot, to);
+            cluster_->CountRedirect(/*moved=*/true);
+            unit.ask_node.clear();
+            moved = redirect = true;
+            break;
+          }
+          if (ParseRedirect(reply.text, "ASK", &slot, &to)) {
+            unit.ask_node = to;
+            cluster_->CountRedirect(/*moved=*/false);
+            redirect = true;
+            break;
+          }
+          if (absl::StartsWith(reply.text, "TRYAGAIN") ||
+              absl::StartsWith(reply.text, "CLUSTERDOWN")) {
+            wait = redirect = true;
+            break;
+          }
+        }
+        if (redirect) again.push_back(std::move(unit));
       }
     }
-    pool_->ReportCall(status.code() == absl::StatusCode::kDeadlineExceeded,
-                      status.message());
-    for (const Value& reply : replies) {
-      // NOAUTH, or the answer Redis gives before closing a connection that
-      // sent a large command unauthenticated.
-      if (reply.is_error() &&
-          (absl::StartsWith(reply.text, "NOAUTH") ||
-           absl::StrContains(reply.text, "Protocol error: unauthenticated"))) {
-        return NoAuthError(address_, reply.text);
-      }
+    if (again.empty()) return replies;
+    if (round + 1 >= options_.max_redirects) {
+      return absl::UnavailableError(
+          absl::StrCat("redis cluster ", address_, ": still redirected after ",
+                       options_.max_redirects,
+                       " rounds (resharding or failover in "
+                       "progress?): ",
+                       replies[again[0].indices.back()].text));
     }
-    if (status.code() == absl::StatusCode::kUnavailable &&
-        pool_->RequiresAuth(deadline)) {
-      return NoAuthError(address_, status.message());
+    if (moved) cluster_->Refresh(deadline).IgnoreError();
+    if (wait) {
+      absl::SleepFor(
+          std::min(absl::Milliseconds(20),
+                   std::max(absl::ZeroDuration(), deadline - absl::Now())));
     }
-    if (!status.ok()) return status;
-    return replies;
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("redis cluster ", address_,
+                       ": deadline passed while following "
+                       "redirects"));
+    }
+    pending = std::move(again);
   }
 }
 
@@ -699,7 +1337,7 @@ absl::StatusOr<Command> Client::ScriptCommand(
     absl::MutexLock lock(&script.mu_);
     script.sha_ = sha;
   }
-  pool_->RegisterScript(sha, script.source_);
+  scripts_->Register(sha, script.source_);
   Command command;
   command.reserve(3 + keys.size() + args.size());
   command.push_back("EVALSHA");
@@ -724,6 +1362,26 @@ absl::StatusOr<Value> Client::Eval(const Script& script,
 
 absl::Status Client::Ping(absl::Time deadline) const {
   const Command commands[] = {{"PING"}};
+  if (cluster_ != nullptr) {
+    if (deadline == absl::InfiniteFuture()) {
+      deadline = absl::Now() + options_.default_timeout;
+    }
+    internal::ScopedSigpipeBlock sigpipe_block;
+    RECSYS_RETURN_IF_ERROR(cluster_->Refresh(deadline));
+    for (const std::string& master : cluster_->Masters()) {
+      RECSYS_ASSIGN_OR_RETURN(
+          std::vector<Value> replies,
+          internal::RoundTripOnPool(*cluster_->PoolOf(master), commands,
+                                    deadline, CallKind::kRead));
+      if (replies[0].type != Value::Type::kStatus ||
+          replies[0].text != "PONG") {
+        return absl::InternalError(absl::StrCat("redis ", master,
+                                                ": unexpected PING reply '",
+                                                replies[0].text, "'"));
+      }
+    }
+    return absl::OkStatus();
+  }
   RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
                           RoundTrip(commands, deadline, CallKind::kRead));
   if (replies[0].type == Value::Type::kStatus && replies[0].text == "PONG") {
@@ -733,6 +1391,47 @@ absl::Status Client::Ping(absl::Time deadline) const {
       "redis ", address_, ": unexpected PING reply '", replies[0].text, "'"));
 }
 
-Stats Client::GetStats() const { return pool_->GetStats(); }
+Stats Client::GetStats() const {
+  if (cluster_ != nullptr) return cluster_->GetStats(address_);
+  return pool_->GetStats();
+}
+
+absl::StatusOr<std::vector<std::string>> Client::DataNodes(
+    absl::Time deadline) const {
+  if (cluster_ == nullptr) return std::vector<std::string>{address_};
+  if (deadline == absl::InfiniteFuture()) {
+    deadline = absl::Now() + options_.default_timeout;
+  }
+  internal::ScopedSigpipeBlock sigpipe_block;
+  RECSYS_RETURN_IF_ERROR(cluster_->Refresh(deadline));
+  return cluster_->Masters();
+}
+
+absl::StatusOr<std::vector<Value>> Client::RoundTripOnNode(
+    const std::string& node, absl::Span<const Command> commands,
+    absl::Time deadline, CallKind kind) const {
+  if (cluster_ == nullptr) return RoundTrip(commands, deadline, kind);
+  const std::vector<std::string> masters = cluster_->Masters();
+  if (std::find(masters.begin(), masters.end(), node) == masters.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "node: ", node, " is not a master of the cluster's slot map"));
+  }
+  if (deadline == absl::InfiniteFuture()) {
+    deadline = absl::Now() + options_.default_timeout;
+  }
+  if (absl::Now() >= deadline) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("deadline passed before calling redis ", node));
+  }
+  if (commands.empty()) return std::vector<Value>();
+  internal::ScopedSigpipeBlock sigpipe_block;
+  return internal::RoundTripOnPool(*cluster_->PoolOf(node), commands, deadline,
+                                   kind);
+}
+
+std::vector<std::string> Client::ClusterMasters() const {
+  if (cluster_ == nullptr) return {};
+  return cluster_->Masters();
+}
 
 }  // namespace recsys::redis

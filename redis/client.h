@@ -1,7 +1,39 @@
-// redis::Client: the process's one pool of connections to one Redis, shared
+// redis::Client: the process's one pool of connections to Redis, shared
 // by every store that keeps data there (feature_store/redis_feature_store.h,
 // marketing/coupon_store.h, marketing/segment_store.h). The only code that
 // links hiredis; hiredis types never leave redis/*.cc.
+//
+// Three topologies (Options::topology), one interface for the callers:
+//   - kSingle: one Redis at host:port.
+//   - kCluster: a Redis Cluster. The client learns which master serves each
+//     of the 16384 slots (redis/slot.h) from CLUSTER SLOTS of any node it
+//     knows (the seeds in Options::nodes, then the masters it learnt), and
+//     keeps one bounded pool per master. A pipeline is split per node: the
+//     commands of one MULTI/EXEC go together to the node of their first
+//     key, a command without a key (PING, SCRIPT LOAD) goes with the next
+//     command that has one; the replies come back in the caller's order.
+//     The nodes of one pipeline are asked one after the other, so a
+//     pipeline whose keys share a slot (one user's keys, one script's keys)
+//     stays one round trip to one node. A MOVED reply (the slot moved for
+//     good) updates the slot, refreshes the map (at most once per
+//     cluster_refresh_interval) and re-sends that command (or its whole
+//     transaction) to the new owner; an ASK reply (the slot is being
+//     migrated and this key has moved already) re-sends it once to the
+//     named node, preceded by ASKING; TRYAGAIN and CLUSTERDOWN (a
+//     migration touching several keys, a failover in progress) re-send
+//     after a short pause; at most max_redirects rounds, then Unavailable.
+//     A node that cannot be reached fails the call with Unavailable (the
+//     path callers already treat as degraded) and refreshes the map, so
+//     once the cluster promotes its replica the calls go there.
+//   - kSentinel: a master found through Redis Sentinel. Every new
+//     connection asks the sentinels (Options::nodes, in order; the first
+//     that answers) for sentinel_master's address
+//     (SENTINEL get-master-addr-by-name). A failover is followed because
+//     connections to the old master break (reset, or they answer READONLY
+//     once it is demoted): they are closed and the next connection asks
+//     the sentinels again. A pipeline answered READONLY was applied
+//     nowhere (a replica refuses every write, and Redis 7 refuses a script
+//     up front), so it is re-sent once to the new master.
 //
 // Create one Client per process (the composition root, e.g. the server's
 // main) and lend it to the stores as a raw pointer; it must outlive them.
@@ -37,8 +69,11 @@
 //     (including one replacing a stale connection after a Redis restart)
 //     sends AUTH before SELECT, so the pool re-authenticates by itself.
 //   - Scripts run by SHA (EVALSHA); a NOSCRIPT reply (Redis restarted empty,
-//     or SCRIPT FLUSH) makes the client load the script again and re-run
-//     that command once, on the same connection. See Script.
+//     or SCRIPT FLUSH, or a cluster node that never saw the script) makes
+//     the client load the script again and re-run that command once, on the
+//     same connection. See Script.
+//   - In a cluster the policy above holds per node (one pool, one backoff,
+//     one stall breaker per master; pool_size connections per master).
 //
 // Status codes of every call:
 //   - Unavailable: Redis unreachable (connect failed, connection reset), or
@@ -79,11 +114,40 @@
 
 namespace recsys::redis {
 
+namespace internal {
+class Pool;
+class Cluster;
+class ScriptRegistry;
+}  // namespace internal
+
+// One "host:port".
+struct Endpoint {
+  std::string host;
+  int port = 6379;
+};
+
+enum class Topology {
+  // One Redis at Options::host:port.
+  kSingle,
+  // A Redis Cluster reached through the seed nodes Options::nodes.
+  kCluster,
+  // The master named Options::sentinel_master, found through the sentinels
+  // Options::nodes.
+  kSentinel,
+};
+
 struct Options {
-  // Server address.
+  // kSingle (default), kCluster or kSentinel; see the file comment.
+  Topology topology = Topology::kSingle;
+  // kSingle: the server address.
   std::string host = "127.0.0.1";
   int port = 6379;
-  // Logical database (SELECT) of every connection.
+  // kCluster: seed nodes (any nodes of the cluster; one answering suffices).
+  // kSentinel: the sentinels, asked in order. Unused by kSingle.
+  std::vector<Endpoint> nodes;
+  // kSentinel: the master's name in the sentinels' configuration.
+  std::string sentinel_master;
+  // Logical database (SELECT) of every connection. Must be 0 in a cluster.
   int db = 0;
   // Credentials sent on every new connection, before SELECT: empty password
   // sends no AUTH (a Redis without requirepass); a password alone sends
@@ -108,6 +172,12 @@ struct Options {
   // reconnect_backoff. 0: never. One slow answer (a scheduling stall) does
   // not trip it; a hung Redis does within a few calls.
   int stall_trip = 3;
+  // kCluster: rounds of MOVED / ASK / TRYAGAIN / CLUSTERDOWN re-sends per
+  // call before it fails with Unavailable.
+  int max_redirects = 5;
+  // kCluster: the slot map is fetched again (CLUSTER SLOTS) at most this
+  // often, on a MOVED reply or an unreachable node.
+  absl::Duration cluster_refresh_interval = absl::Milliseconds(100);
   // Where the client records its metrics (borrowed; must outlive the
   // client): recsys_redis_call_duration_seconds, recsys_redis_call_errors_total
   // by code, and a scrape-time collector of the pool's Stats (connections,
@@ -117,14 +187,33 @@ struct Options {
 };
 
 // OK, or InvalidArgument naming the bad field: empty host, port outside
-// 1..65535, db < 0, a user without a password, pool_size < 1, non-positive connect_timeout or
-// default_timeout, negative reconnect_backoff or stall_trip.
+// 1..65535 (also of each node), db < 0 (or not 0 in a cluster), a user
+// without a password, pool_size < 1, non-positive connect_timeout or
+// default_timeout, negative reconnect_backoff or stall_trip, no nodes for
+// kCluster / kSentinel, no sentinel_master for kSentinel, max_redirects < 1,
+// negative cluster_refresh_interval.
 absl::Status ValidateOptions(const Options& options);
 
-// Parses "host:port", "host" (port 6379), "[v6]:port" or "[v6]" into
-// options (the other fields keep their defaults). InvalidArgument names the
-// malformed part.
+// Parses the --redis flag of every program into options (the other fields
+// keep their defaults):
+//   "host:port", "host" (port 6379), "[v6]:port", "[v6]"   one Redis;
+//   "redis://[user@]host:port"                             one Redis;
+//   "host:port,host:port,..." or
+//   "redis://[user@]host:port,host:port,..."               a cluster (seeds);
+//   "redis-cluster://[user@]host:port[,host:port...]"      a cluster (one
+//                                                          seed is enough);
+//   "redis-sentinel://[user@]host:port[,...]/master_name"  a master found
+//                                                          through sentinels.
+// The user of a URL is the ACL user of the data connections (sentinels are
+// asked without credentials). A password in the URL
+// ("redis://user:secret@...") is InvalidArgument, whose message does not
+// repeat the address: passwords come from a file or the environment
+// (password.h). InvalidArgument names the malformed part otherwise.
 absl::StatusOr<Options> ParseAddress(absl::string_view address);
+
+// The address of `options` as ParseAddress takes it back ("host:port", or a
+// redis-cluster:// / redis-sentinel:// URL), without credentials.
+std::string FormatAddress(const Options& options);
 
 // One reply. Arrays hold their elements.
 struct Value {
@@ -185,7 +274,8 @@ class Script {
 
 // A read-only snapshot of the pool, for health reports and logs.
 struct Stats {
-  // "host:port" and database.
+  // "host:port" and database; in a cluster the sums over the nodes' pools
+  // (failing_fast when any node fails fast), address "cluster of N nodes".
   std::string address;
   int db = 0;
   int pool_size = 0;
@@ -204,6 +294,11 @@ struct Stats {
   int64_t stall_trips = 0;
   int64_t stale_retries = 0;
   int64_t script_reloads = 0;
+  // Cluster only, since creation: commands re-sent after a MOVED or an ASK
+  // reply, and slot maps fetched (CLUSTER SLOTS).
+  int64_t moved_redirects = 0;
+  int64_t ask_redirects = 0;
+  int64_t slot_map_fetches = 0;
 
   // One line, e.g. "redis 127.0.0.1:6379 db 0: 3/8 connections (2 idle)".
   std::string ToString() const;
@@ -220,9 +315,10 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   const Options& options() const { return options_; }
-  // "host:port".
+  // FormatAddress(options()): "host:port", or the cluster's or sentinels'
+  // URL.
   const std::string& address() const { return address_; }
-  // "redis host:port db N", the form the stores' Describe() returns.
+  // "redis <address> db N", the form the stores' Describe() returns.
   std::string Describe() const;
 
   // Sends `commands` pipelined on one pooled connection and returns one
@@ -233,6 +329,11 @@ class Client {
   // the pipeline (Redis did not run it the first time): so a script in a
   // pipeline must not have to run before the commands that follow it, and
   // must not be inside MULTI/EXEC. No commands: OK, no replies, no I/O.
+  // In a cluster the commands for one node keep their order, but commands
+  // for different nodes have none (the nodes are asked one after the other,
+  // in the order of their first command, and redirected commands are sent
+  // again later): a command that must follow commands on other nodes goes
+  // in a later RoundTrip.
   absl::StatusOr<std::vector<Value>> RoundTrip(
       absl::Span<const Command> commands, absl::Time deadline,
       CallKind kind = CallKind::kWrite) const;
@@ -263,17 +364,45 @@ class Client {
                              CallKind kind = CallKind::kWrite) const;
 
   // OK when Redis answers PING before `deadline`; Unavailable while failing
-  // fast. Internal for an unexpected reply.
+  // fast. Internal for an unexpected reply. In a cluster every master known
+  // from the slot map is asked (one round trip each), and any that fails
+  // fails the Ping: health reports a cluster that cannot serve some slots.
   absl::Status Ping(absl::Time deadline) const;
+
+  // kCluster: the masters' "host:port" serving the slot map's slots, in
+  // slot order (empty before the first call fetched the map); kSingle and
+  // kSentinel: empty. No I/O.
+  std::vector<std::string> ClusterMasters() const;
+
+  // The nodes that hold keys, for commands that act on one node's whole
+  // keyspace (SCAN, DBSIZE), each named as RoundTripOnNode takes it:
+  // kCluster: every master of the slot map, in slot order (the map is
+  // fetched first when older than cluster_refresh_interval, or missing:
+  // one round trip); kSingle and kSentinel: one node, address(). Errors:
+  // as RoundTrip.
+  absl::StatusOr<std::vector<std::string>> DataNodes(absl::Time deadline) const;
+
+  // Sends `commands` pipelined to the one node `node` (from DataNodes),
+  // whatever their keys: one round trip. kSingle and kSentinel: RoundTrip.
+  // kCluster: no redirect is followed (a key command for a slot the node
+  // does not serve answers MOVED, an error reply), so send keyless commands
+  // (SCAN) this way and key commands through RoundTrip. InvalidArgument for
+  // a node that is not a master of the current slot map.
+  absl::StatusOr<std::vector<Value>> RoundTripOnNode(
+      const std::string& node, absl::Span<const Command> commands,
+      absl::Time deadline, CallKind kind = CallKind::kRead) const;
 
   // A snapshot of the pool; no I/O.
   Stats GetStats() const;
 
  private:
-  class Pool;
   explicit Client(const Options& options);
   // RoundTrip without the metrics.
   absl::StatusOr<std::vector<Value>> RoundTripUnmeasured(
+      absl::Span<const Command> commands, absl::Time deadline,
+      CallKind kind) const;
+  // The cluster's RoundTripUnmeasured: split per node, follow redirects.
+  absl::StatusOr<std::vector<Value>> ClusterRoundTrip(
       absl::Span<const Command> commands, absl::Time deadline,
       CallKind kind) const;
 
@@ -284,8 +413,15 @@ class Client {
   metrics::Histogram* call_seconds_ = nullptr;
   metrics::Family<metrics::Counter>* call_errors_ = nullptr;
   int64_t collector_id_ = 0;  // of the pool-stats collector; 0: none
-  // Thread-safe; holds every connection and the failure policy.
-  const std::unique_ptr<Pool> pool_;
+  // Thread-safe: the sources of the scripts loaded through this client,
+  // shared by every pool (for the NOSCRIPT fallback).
+  const std::unique_ptr<internal::ScriptRegistry> scripts_;
+  // kSingle / kSentinel: holds every connection and the failure policy.
+  // Null in a cluster. Thread-safe.
+  const std::unique_ptr<internal::Pool> pool_;
+  // kCluster: the slot map and a pool per node. Null otherwise.
+  // Thread-safe.
+  const std::unique_ptr<internal::Cluster> cluster_;
 };
 
 }  // namespace recsys::redis

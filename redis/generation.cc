@@ -18,7 +18,7 @@
 namespace recsys::redis {
 namespace {
 
-// Fields of the pointer hash {p}gen.
+// Fields of the pointer hash {p}{gen}.
 constexpr const char* kLive = "live";
 constexpr const char* kCutoff = "cutoff";
 constexpr const char* kHistory = "history";
@@ -27,7 +27,7 @@ constexpr const char* kLoading = "loading";
 constexpr const char* kLoadingId = "loading_id";
 constexpr const char* kNext = "next";
 
-// KEYS[1] = {p}gen; ARGV[1] = load id. Returns {generation, already_live}.
+// KEYS[1] = {p}{gen}; ARGV[1] = load id. Returns {generation, already_live}.
 constexpr absl::string_view kBeginScript =
     "local s = redis.call('HMGET', KEYS[1], 'live', 'model_version', "
     "'loading', 'loading_id', 'next')\n"
@@ -38,9 +38,10 @@ constexpr absl::string_view kBeginScript =
     "'next', n)\n"
     "return {n, 0}\n";
 
-// KEYS[1] = {p}gen, KEYS[2] = {p}g<N>:meta, KEYS[3] = {p}loaded.
-// ARGV: generation, cutoff ('' = none), model version, users, items,
-// segments, keep, now. Returns 1 (flipped) or 0 (already live).
+// KEYS[1] = {p}{gen}, KEYS[2] = {p}{gen}:meta:<N> (one slot: the {gen}
+// tag). ARGV: generation, cutoff ('' = none), model version, users, items,
+// segments, keep, now, '1' when the layout before generations holds data
+// (its load marker exists). Returns 1 (flipped) or 0 (already live).
 constexpr absl::string_view kFlipScript =
     "local s = redis.call('HMGET', KEYS[1], 'live', 'loading', 'history')\n"
     "if s[2] ~= ARGV[1] then\n"
@@ -54,7 +55,7 @@ constexpr absl::string_view kFlipScript =
     "local old = s[3]\n"
     "if not old then\n"
     "  if s[1] then old = s[1]\n"
-    "  elseif redis.call('EXISTS', KEYS[3]) == 1 then old = '0'\n"
+    "  elseif ARGV[9] == '1' then old = '0'\n"
     "  else old = '' end\n"
     "end\n"
     "local h = {ARGV[1]}\n"
@@ -65,21 +66,15 @@ constexpr absl::string_view kFlipScript =
     "'model_version', ARGV[3], 'history', table.concat(h, ','), "
     "'flipped_unix', ARGV[8])\n"
     "redis.call('HDEL', KEYS[1], 'loading', 'loading_id')\n"
-    "redis.call('HSET', KEYS[3], 'model_version', ARGV[3], 'loaded_unix', "
-    "ARGV[8])\n"
     "return 1\n";
 
-// KEYS[1] = {p}gen, KEYS[2] = {p}loaded. ARGV: expected live generation,
-// target, its cutoff, its model version, the new history, now. Returns 1,
-// or 0 when the live generation is not the expected one.
+// KEYS[1] = {p}{gen}. ARGV: expected live generation, target, its cutoff,
+// its model version, the new history, now. Returns 1, or 0 when the live
+// generation is not the expected one.
 constexpr absl::string_view kRollbackScript =
     "if redis.call('HGET', KEYS[1], 'live') ~= ARGV[1] then return 0 end\n"
     "redis.call('HSET', KEYS[1], 'live', ARGV[2], 'cutoff', ARGV[3], "
     "'model_version', ARGV[4], 'history', ARGV[5], 'flipped_unix', ARGV[6])\n"
-    "if ARGV[4] ~= '' then\n"
-    "  redis.call('HSET', KEYS[2], 'model_version', ARGV[4], 'loaded_unix', "
-    "ARGV[6])\n"
-    "end\n"
     "return 1\n";
 
 const Script& BeginScript() {
@@ -130,7 +125,12 @@ std::string GenerationKeyPrefix(absl::string_view key_prefix,
 }
 
 std::string GenerationPointerKey(absl::string_view key_prefix) {
-  return absl::StrCat(key_prefix, "gen");
+  return absl::StrCat(key_prefix, "{gen}");
+}
+
+std::string GenerationMetaKey(absl::string_view key_prefix,
+                              int64_t generation) {
+  return absl::StrCat(key_prefix, "{gen}:meta:", generation);
 }
 
 // --- GenerationCache ---------------------------------------------------------
@@ -189,6 +189,9 @@ absl::StatusOr<std::pair<GenerationView, std::vector<Value>>>
 GenerationCache::RoundTrip(
     const std::function<std::vector<Command>(const GenerationView&)>& build,
     absl::Time deadline) const {
+  if (client_->options().topology == Topology::kCluster) {
+    return ClusterRoundTrip(build, deadline);
+  }
   const absl::Time now = absl::Now();
   GenerationView view;
   bool stale = false;
@@ -216,8 +219,46 @@ GenerationCache::RoundTrip(
   return std::make_pair(fresh, std::move(replies));
 }
 
-// --- Generations
-// --------------------------------------------------------------
+absl::StatusOr<std::pair<GenerationView, std::vector<Value>>>
+GenerationCache::ClusterRoundTrip(
+    const std::function<std::vector<Command>(const GenerationView&)>& build,
+    absl::Time deadline) const {
+  GenerationView view;
+  bool resolve = false;
+  bool never = false;
+  {
+    absl::MutexLock lock(&mu_);
+    view = view_;
+    never = checked_at_ == absl::InfinitePast();
+    if (never || (absl::Now() - checked_at_ >= refresh_ && !resolving_)) {
+      // Before the first resolution every reader resolves; after it, one
+      // reader at a time does while the others keep the cached view.
+      resolve = true;
+      if (!never) resolving_ = true;
+    }
+  }
+  if (resolve) {
+    absl::StatusOr<GenerationView> fresh = Resolve(deadline);
+    {
+      absl::MutexLock lock(&mu_);
+      resolving_ = false;
+    }
+    if (fresh.ok()) {
+      view = *fresh;
+    } else if (never) {
+      return fresh.status();
+    }
+    // Else the pointer's node did not answer: the read goes on with the
+    // view resolved before (its generation is kept until a later load's
+    // prune, which needs that node too); the next read tries again.
+  }
+  RECSYS_ASSIGN_OR_RETURN(
+      std::vector<Value> replies,
+      client_->RoundTrip(build(view), deadline, CallKind::kRead));
+  return std::make_pair(view, std::move(replies));
+}
+
+// --- Generations -------------------------------------------------------------
 
 Generations::Generations(const Client* client, std::string key_prefix)
     : client_(client), key_prefix_(std::move(key_prefix)) {}
@@ -284,23 +325,32 @@ absl::Status Generations::Scan(
     const std::string& pattern, absl::Time deadline,
     const std::function<absl::Status(const std::vector<std::string>&)>& each)
     const {
-  std::string cursor = "0";
-  do {
-    const Command command = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-    RECSYS_ASSIGN_OR_RETURN(
-        std::vector<Value> replies,
-        client_->Execute({&command, 1}, deadline, CallKind::kRead));
-    const Value& r = replies[0];
-    if (r.type != Value::Type::kArray || r.elements.size() != 2 ||
-        r.elements[1].type != Value::Type::kArray) {
-      return absl::InternalError("SCAN: unexpected reply");
-    }
-    cursor = Text(r.elements[0]);
-    std::vector<std::string> keys;
-    keys.reserve(r.elements[1].elements.size());
-    for (const Value& k : r.elements[1].elements) keys.push_back(Text(k));
-    if (!keys.empty()) RECSYS_RETURN_IF_ERROR(each(keys));
-  } while (cursor != "0" && !cursor.empty());
+  // Every node holding keys (each master of a cluster) has its own
+  // keyspace and cursor.
+  RECSYS_ASSIGN_OR_RETURN(std::vector<std::string> nodes,
+                          client_->DataNodes(deadline));
+  for (const std::string& node : nodes) {
+    std::string cursor = "0";
+    do {
+      const Command command = {"SCAN",  cursor,  "MATCH",
+                               pattern, "COUNT", "1000"};
+      RECSYS_ASSIGN_OR_RETURN(
+          std::vector<Value> replies,
+          client_->RoundTripOnNode(node, {&command, 1}, deadline,
+                                   CallKind::kRead));
+      const Value& r = replies[0];
+      if (r.type != Value::Type::kArray || r.elements.size() != 2 ||
+          r.elements[1].type != Value::Type::kArray) {
+        return absl::InternalError(
+            absl::StrCat("SCAN on ", node, ": unexpected reply ", r.text));
+      }
+      cursor = Text(r.elements[0]);
+      std::vector<std::string> keys;
+      keys.reserve(r.elements[1].elements.size());
+      for (const Value& k : r.elements[1].elements) keys.push_back(Text(k));
+      if (!keys.empty()) RECSYS_RETURN_IF_ERROR(each(keys));
+    } while (cursor != "0" && !cursor.empty());
+  }
   return absl::OkStatus();
 }
 
@@ -340,10 +390,16 @@ absl::Status Generations::Flip(const FlipInfo& info,
     return absl::InvalidArgumentError(
         absl::StrCat("keep: must be >= 1, got ", info.keep));
   }
-  const std::string keys[] = {
-      GenerationPointerKey(key_prefix_),
-      GenerationKeyPrefix(key_prefix_, info.generation) + "meta",
-      absl::StrCat(key_prefix_, "loaded")};
+  // Whether the layout before generations holds data (a rollback target
+  // for the first flip): its load marker, on another slot than the script's.
+  const std::string loaded_key = absl::StrCat(key_prefix_, "loaded");
+  const Command exists = {"EXISTS", loaded_key};
+  RECSYS_ASSIGN_OR_RETURN(
+      std::vector<Value> exists_reply,
+      client_->Execute({&exists, 1}, deadline, CallKind::kRead));
+  const bool had_marker = exists_reply[0].AsInt().value_or(0) > 0;
+  const std::string keys[] = {GenerationPointerKey(key_prefix_),
+                              GenerationMetaKey(key_prefix_, info.generation)};
   const std::string args[] = {absl::StrCat(info.generation),
                               CutoffText(info.cutoff_unix),
                               info.model_version,
@@ -351,14 +407,21 @@ absl::Status Generations::Flip(const FlipInfo& info,
                               absl::StrCat(info.counts.items),
                               absl::StrCat(info.counts.segments),
                               absl::StrCat(info.keep),
-                              absl::StrCat(absl::ToUnixSeconds(info.now))};
+                              absl::StrCat(absl::ToUnixSeconds(info.now)),
+                              had_marker ? "1" : "0"};
   RECSYS_ASSIGN_OR_RETURN(Value reply,
                           client_->Eval(FlipScript(), keys, args, deadline));
   if (reply.is_error()) {
     return absl::FailedPreconditionError(
         absl::StrCat("flip to generation ", info.generation, ": ", reply.text));
   }
-  return absl::OkStatus();
+  // The load marker follows the pointer (its own slot, so its own command;
+  // a rerun after a crash right here writes it: the flip is then a no-op).
+  const Command marker = {
+      "HSET",        loaded_key,
+      kModelVersion, info.model_version,
+      "loaded_unix", absl::StrCat(absl::ToUnixSeconds(info.now))};
+  return client_->Execute({&marker, 1}, deadline).status();
 }
 
 absl::StatusOr<int64_t> Generations::Prune(int keep,
@@ -377,14 +440,18 @@ absl::StatusOr<int64_t> Generations::Prune(int keep,
   if (state.loading > 0) kept.insert(state.loading);
 
   int64_t removed = 0;
+  // One UNLINK per key, pipelined 500 at a time: the keys of one SCAN
+  // batch are on one node but on many slots, and a multi-key command must
+  // stay in one slot in a cluster. The client routes each to its master.
   auto unlink = [&](std::vector<std::string>& doomed) -> absl::Status {
     for (size_t b = 0; b < doomed.size(); b += 500) {
-      Command command = {"UNLINK"};
       const size_t e = std::min(doomed.size(), b + 500);
-      command.insert(command.end(), doomed.begin() + b, doomed.begin() + e);
+      std::vector<Command> commands;
+      commands.reserve(e - b);
+      for (size_t k = b; k < e; ++k) commands.push_back({"UNLINK", doomed[k]});
       RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
-                              client_->Execute({&command, 1}, deadline));
-      removed += replies[0].AsInt().value_or(0);
+                              client_->Execute(commands, deadline));
+      for (const Value& r : replies) removed += r.AsInt().value_or(0);
     }
     doomed.clear();
     return absl::OkStatus();
@@ -404,12 +471,30 @@ absl::StatusOr<int64_t> Generations::Prune(int keep,
               !std::all_of(rest.begin(), rest.begin() + colon,
                            [](char c) { return absl::ascii_isdigit(c); }) ||
               !absl::SimpleAtoi(rest.substr(0, colon), &g) || g <= 0) {
-            continue;  // not a generation key ({p}gen, ...)
+            continue;  // not a generation key (e.g. a prefix "gen:")
           }
           if (!kept.contains(g)) doomed.push_back(key);
         }
         return unlink(doomed);
       }));
+
+  // The records of the generations removed ({p}{gen}:meta:<N>).
+  const std::string meta_prefix = GenerationMetaKey(key_prefix_, 0);
+  const std::string meta_base = meta_prefix.substr(0, meta_prefix.size() - 1);
+  RECSYS_RETURN_IF_ERROR(
+      Scan(EscapeGlob(meta_base) + "*", deadline,
+           [&](const std::vector<std::string>& keys) {
+             std::vector<std::string> doomed;
+             for (const std::string& key : keys) {
+               int64_t g = 0;
+               if (absl::SimpleAtoi(
+                       absl::string_view(key).substr(meta_base.size()), &g) &&
+                   g > 0 && !kept.contains(g)) {
+                 doomed.push_back(key);
+               }
+             }
+             return unlink(doomed);
+           }));
 
   // Generation 0's bulk keys, once it is no longer a rollback target.
   if (state.live.generation > 0 && !kept.contains(0)) {
@@ -442,8 +527,7 @@ absl::StatusOr<int64_t> Generations::Rollback(absl::Time deadline) const {
   std::string cutoff;
   std::string model_version;
   if (target > 0) {
-    const Command command = {"HMGET",
-                             GenerationKeyPrefix(key_prefix_, target) + "meta",
+    const Command command = {"HMGET", GenerationMetaKey(key_prefix_, target),
                              kCutoff, kModelVersion};
     RECSYS_ASSIGN_OR_RETURN(
         std::vector<Value> replies,
@@ -458,20 +542,29 @@ absl::StatusOr<int64_t> Generations::Rollback(absl::Time deadline) const {
     model_version = Text(r.elements[1]);
   }
   std::vector<int64_t> rest(state.history.begin() + 1, state.history.end());
-  const std::string keys[] = {GenerationPointerKey(key_prefix_),
-                              absl::StrCat(key_prefix_, "loaded")};
+  const std::string keys[] = {GenerationPointerKey(key_prefix_)};
+  const absl::Time now = absl::Now();
   const std::string args[] = {absl::StrCat(state.live.generation),
                               absl::StrCat(target),
                               cutoff,
                               model_version,
                               absl::StrJoin(rest, ","),
-                              absl::StrCat(absl::ToUnixSeconds(absl::Now()))};
+                              absl::StrCat(absl::ToUnixSeconds(now))};
   RECSYS_ASSIGN_OR_RETURN(
       Value reply, client_->Eval(RollbackScript(), keys, args, deadline));
   RECSYS_RETURN_IF_ERROR(ScriptError(reply, "rollback"));
   if (reply.AsInt().value_or(0) != 1) {
     return absl::FailedPreconditionError(
         "rollback: the live generation changed meanwhile; retry");
+  }
+  // The load marker names the model of the generation now live (its own
+  // slot, so its own command after the switch).
+  if (!model_version.empty()) {
+    const Command marker = {
+        "HSET",        absl::StrCat(key_prefix_, "loaded"),
+        kModelVersion, model_version,
+        "loaded_unix", absl::StrCat(absl::ToUnixSeconds(now))};
+    RECSYS_RETURN_IF_ERROR(client_->Execute({&marker, 1}, deadline).status());
   }
   return target;
 }

@@ -2,18 +2,25 @@
 // one (docs/redis_keys.md, "Generations").
 //
 // The bulk data a model load writes (purchase history, item metadata,
-// segments) lives under a generation prefix `{p}g<N>:` (GenerationKeyPrefix);
-// one pointer hash, `{p}gen`, names the live generation. A load writes a
-// complete new generation next to the live one, verifies it, then switches
-// the pointer in one Lua script, so readers go from the old data to the new
-// at one instant. Generation 0 is the layout written before generations
-// existed: its bulk keys carry no generation part (`{p}u:...`), and it is
-// live while `{p}gen` names none.
+// segments) lives under a generation prefix `{p}g<N>:` (GenerationKeyPrefix)
+// put before the key family, so the keys keep their Redis Cluster hash tags
+// (`{p}g7:u:{<user>}:pc`, `{p}g7:i:{<item>}`); one pointer hash, `{p}{gen}`,
+// names the live generation. A load writes a complete new generation next
+// to the live one, verifies it, then switches the pointer in one Lua script
+// (its keys all carry the `{gen}` tag: one slot), so readers go from the
+// old data to the new at one instant. Generation 0 is the layout written
+// before generations existed: its bulk keys carry no generation part
+// (`{p}u:{<user>}:...`), and it is live while `{p}{gen}` names none.
 //
-// Readers: GenerationCache keeps the live generation in process memory and
-// checks the pointer at most once per `refresh`, inside the read's own
-// pipeline (no extra round trip), re-reading once with the new generation
-// when it changed (RoundTrip).
+// Readers: GenerationCache keeps the live generation in process memory.
+// On one Redis (kSingle, kSentinel) it checks the pointer at most once per
+// `refresh`, inside the read's own pipeline (no extra round trip),
+// re-reading once with the new generation when it changed. On a Redis
+// Cluster the pointer lives on another node than a user's keys, so it is
+// resolved on its own at most once per `refresh` (one reader at a time)
+// and each read is one round trip with the cached view: a read may use a
+// pointer up to `refresh` old, which is safe because the previous
+// generation is kept until the next load's prune.
 //
 // Writers: Generations (the nightly job and recsys_train --redis through
 // training/redis_load.h; rollback through recsys_nightly --redis_rollback).
@@ -49,8 +56,15 @@ inline constexpr int64_t kNoCutoff = std::numeric_limits<int64_t>::min();
 std::string GenerationKeyPrefix(absl::string_view key_prefix,
                                 int64_t generation);
 
-// The pointer hash, `{p}gen`.
+// The pointer hash, `{p}{gen}`. Every key a generation script touches
+// (the pointer and the generations' records) holds the `{gen}` hash tag,
+// so each script runs on one Redis Cluster slot.
 std::string GenerationPointerKey(absl::string_view key_prefix);
+
+// The record of `generation` (cutoff, model version, counts, flip time),
+// `{p}{gen}:meta:<N>`, written by the flip, removed by Prune with the
+// generation.
+std::string GenerationMetaKey(absl::string_view key_prefix, int64_t generation);
 
 // What a reader needs of the live generation.
 struct GenerationView {
@@ -104,11 +118,13 @@ class GenerationCache {
   // The view last resolved (generation 0 before the first check).
   GenerationView Current() const;
 
-  // Runs the commands `build(view)` returns in one round trip (kRead). When
-  // the cached view is older than `refresh`, the pointer's HMGET is sent in
-  // the same pipeline; if it names another generation, the cache is updated
-  // and `build` runs again with it (a second round trip: once per flip, and
-  // on the first read, since the cache starts at generation 0).
+  // Runs the commands `build(view)` returns in one round trip (kRead). One
+  // Redis: when the cached view is older than `refresh`, the pointer's
+  // HMGET is sent in the same pipeline; if it names another generation, the
+  // cache is updated and `build` runs again with it (a second round trip:
+  // once per flip, and on the first read, since the cache starts at
+  // generation 0). Cluster: see the file comment (a reader that resolves
+  // the pointer pays one round trip to the pointer's node first).
   // Returns the view the replies belong to and the replies of `build`'s
   // commands (not the pointer's). A pointer that does not parse is Internal.
   // `build` must return at least one command.
@@ -120,6 +136,16 @@ class GenerationCache {
   absl::StatusOr<GenerationView> Resolve(absl::Time deadline) const;
 
  private:
+  // RoundTrip on a Redis Cluster, where the pointer and the read's keys live
+  // on different nodes: the pointer is resolved on its own (one round trip
+  // to its node) at most once per `refresh` by one reader at a time, never
+  // inside the read's pipeline; the read is one round trip with the cached
+  // view. When the pointer's node fails, the read goes on with the view
+  // resolved before (fails only before the first resolution).
+  absl::StatusOr<std::pair<GenerationView, std::vector<Value>>>
+  ClusterRoundTrip(
+      const std::function<std::vector<Command>(const GenerationView&)>& build,
+      absl::Time deadline) const;
   absl::StatusOr<GenerationView> Parse(const Value& reply) const;
   void Store(const GenerationView& view, absl::Time now) const;
 
@@ -131,6 +157,8 @@ class GenerationCache {
   mutable absl::Mutex mu_;
   mutable GenerationView view_ ABSL_GUARDED_BY(mu_);
   mutable absl::Time checked_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Cluster: a reader is resolving the pointer (the others keep view_).
+  mutable bool resolving_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // What a flip records about the new generation.
@@ -168,28 +196,36 @@ class Generations {
   absl::StatusOr<Begun> Begin(absl::string_view load_id,
                               absl::Time deadline) const;
 
-  // Counts the keys of `generation` (SCAN MATCH over the keyspace, batches
-  // of 1000). Generation 0 is not countable (InvalidArgument).
+  // Counts the keys of `generation` (SCAN MATCH over the keyspace of every
+  // node holding keys, Client::DataNodes, batches of 1000). Generation 0 is not
+  // countable (InvalidArgument).
   absl::StatusOr<GenerationCounts> Count(int64_t generation,
                                          absl::Time deadline) const;
 
-  // Makes `info.generation` live in one Lua script: checks that it is the
-  // load in progress, writes its record ({p}g<N>:meta), points `{p}gen` at
-  // it (live, cutoff, model_version, history trimmed to info.keep), clears
-  // the load in progress and writes the load marker `{p}loaded`
-  // (model_version, loaded_unix). FailedPrecondition when the generation is
-  // not the load in progress (another load started since); OK without a
-  // change when it is already live.
+  // Makes `info.generation` live in one Lua script on the `{gen}` slot:
+  // checks that it is the load in progress, writes its record
+  // ({p}{gen}:meta:<N>), points `{p}{gen}` at it (live, cutoff,
+  // model_version, history trimmed to info.keep) and clears the load in
+  // progress. Then (its own command: another slot) writes the load marker
+  // `{p}loaded` (model_version, loaded_unix), also when already live, so a
+  // rerun after a crash between the two writes it. FailedPrecondition when the
+  // generation is not the load in progress (another load started since); OK
+  // without a change when it is already live.
   absl::Status Flip(const FlipInfo& info, absl::Time deadline) const;
 
   // Removes every generation but the newest `keep` of the history and the
-  // load in progress (SCAN MATCH {p}g*, UNLINK in batches of 500). When
-  // generation 0 falls out of the history, its bulk keys ({p}u:*:pc, :pt,
-  // :seg) go too. Returns the number of keys removed.
+  // load in progress: SCAN MATCH {p}g* on every node holding keys (each
+  // master of a cluster), then one UNLINK per key, pipelined 500 at a time
+  // (no multi-key command, no script: the keys span every slot), and their
+  // records {p}{gen}:meta:<N>. When generation 0 falls out of the history,
+  // its bulk keys ({p}u:*:pc, :pt, :seg) go too. Returns the number of keys
+  // removed.
   absl::StatusOr<int64_t> Prune(int keep, absl::Time deadline) const;
 
-  // Points `{p}gen` back at the previous generation of the history (which
-  // must still exist) and drops the current one from the history. Returns
+  // Points `{p}{gen}` back at the previous generation of the history (which
+  // must still exist) and drops the current one from the history (one Lua
+  // script on the `{gen}` slot), then sets the load marker's model version
+  // to the target's. Returns
   // the generation now live. FailedPrecondition without a previous
   // generation, or when the pointer changed meanwhile.
   absl::StatusOr<int64_t> Rollback(absl::Time deadline) const;

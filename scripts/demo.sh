@@ -18,7 +18,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 BIN="$ROOT/$BUILD_DIR"
 
 bash scripts/install_deps.sh
-bash scripts/build.sh recsys_datagen recsys_train recsys_server_bin recsys_cli recsys_audience recsys_nightly recsys_simulate
+bash scripts/build.sh recsys_datagen recsys_train recsys_server_bin recsys_cli recsys_audience recsys_nightly recsys_simulate recsys_import
 
 mkdir -p "$DEMO_DIR"
 DEMO_DIR=$(cd "$DEMO_DIR" && pwd)
@@ -80,9 +80,10 @@ echo "redis-server on 127.0.0.1:$REDIS_PORT (requirepass from $PASSWORD_FILE)"
 
 echo "== 3. Train (and load purchase history + item metadata into Redis)"
 "$BIN/training/recsys_train" --input="$INPUT" --model_root="$DEMO_DIR/models" \
-  --redis="127.0.0.1:$REDIS_PORT" --redis_password_file="$PASSWORD_FILE"
+  --redis="127.0.0.1:$REDIS_PORT" --redis_password_file="$PASSWORD_FILE" \
+  --intelligence_config="$ROOT/deploy/intelligence.textproto"
 # The load wrote a new generation and switched the pointer to it at once.
-echo "live Redis generation: $(REDISCLI_AUTH=$(cat "$PASSWORD_FILE") redis-cli -p "$REDIS_PORT" HGET rs:gen live)"
+echo "live Redis generation: $(REDISCLI_AUTH=$(cat "$PASSWORD_FILE") redis-cli -p "$REDIS_PORT" HGET 'rs:{gen}' live)"
 
 echo "== 4. Server"
 # One API key with every scope for this demo (production gives each client
@@ -101,6 +102,7 @@ rm -f "$DEMO_DIR/server.port" "$DEMO_DIR/http.port"
   --listen=127.0.0.1:0 \
   --slots_config="$ROOT/deploy/slots.textproto" \
   --experiments_config="$ROOT/deploy/experiments.textproto" \
+  --triggers_config="$ROOT/deploy/triggers.textproto" --trigger_interval=0 \
   --port_file="$DEMO_DIR/server.port" \
   --http_listen=127.0.0.1:0 --http_port_file="$DEMO_DIR/http.port" \
   > "$DEMO_DIR/server.log" 2>&1 &
@@ -179,7 +181,8 @@ cli trial --time="$MORNING"
 
 echo
 echo "== 8. Marketing: segments, coupons, a win-back audience"
-# Segments were computed by recsys_train (see its summary table above) and
+# Segments and customer intelligence (tags, intent, churn risk, next
+# expected purchase: the profiles below) were computed by recsys_train and
 # loaded into Redis; the coupon catalog is managed through the Admin API.
 cli load-coupons --file="$ROOT/deploy/coupons.textproto"
 CORE=$(awk -F'\t' '$2=="core" && ($3=="gold" || $3=="black"){print $1; exit}' \
@@ -216,6 +219,12 @@ echo "-- nightly export: one file per campaign and segment"
 "$BIN/tools/recsys_audience" --target="$TARGET" --api_key_file="$DEMO_DIR/demo.key" --coupons=COMEBACK15,COMEBACK_GROCERY20,SPEND60SAVE8 \
   --contact_cap_days=30 --out_dir="$DEMO_DIR/audiences" --time="$MORNING"
 head -3 "$DEMO_DIR/audiences/win_back__dormant.csv"
+echo
+echo "-- a cart left by $LIGHT becomes one offer in the outbox 4 h later (deploy/triggers.textproto)"
+cli event --type=add_to_cart --user="$LIGHT" --item="$TOP_ITEM" --time="$MORNING" --event_id="cart-$$"
+cli offers --time=$((MORNING + 4 * 3600))
+RECSYS_REDIS_PASSWORD=$(cat "$PASSWORD_FILE") bash "$ROOT/scripts/offers_consumer.sh" \
+  --redis="127.0.0.1:$REDIS_PORT" --once
 
 echo
 echo "== 9. Nightly job on the same history: nothing newer than the served model,"
@@ -250,7 +259,37 @@ cli event --type=click --user="$HEAVY" --item="$TOP_ITEM" --slot=homepage_hero -
   --event_id="hero-click-$$"
 HTTP="http://127.0.0.1:$(cat "$DEMO_DIR/http.port")"
 echo "status page: $HTTP/   metrics: $HTTP/metrics   probes: $HTTP/healthz $HTTP/readyz"
-curl -s "$HTTP/metrics" | grep -E '^recsys_(rpc_duration_seconds_count\{service="recsys.v1.Recommender",method="RecommendProducts"|model_info|slot_impressions_total|experiment_impressions_total|coupon_redeemed_total|redis_failing_fast)' | head -16
+curl -s "$HTTP/metrics" | grep -E '^recsys_(rpc_duration_seconds_count\{service="recsys.v1.Recommender",method="RecommendProducts"|model_info|slot_impressions_total|slot_exposed_users|experiment_impressions_total|coupon_redeemed_total|redis_failing_fast)' | head -18
+
+echo
+echo "== 12. Vectors trained on Spark (docs/scaling.md): the served model's vectors"
+echo "   written in Spark MLlib ALS's layout (userFactors/itemFactors JSON lines,"
+echo "   integer ids, id maps; two users left out), published again by recsys_import"
+SERVED="$DEMO_DIR/models/$(ls "$DEMO_DIR/models" | grep -E '^[0-9]+$' | sort -n | tail -1)"
+python3 - "$SERVED" "$DEMO_DIR/spark" <<'PY'
+import json, os, struct, sys
+served, out = sys.argv[1], sys.argv[2]
+dim = json.load(open(f"{served}/manifest.json"))["dim"]
+for side, ids_file, vec_file, skip in (("user", "users.tsv", "user_vectors.f32", 2),
+                                       ("item", "items.tsv", "item_vectors.f32", 0)):
+    ids = [l.rstrip("\n").split("\t")[0] for l in open(f"{served}/{ids_file}")]
+    raw = open(f"{served}/{vec_file}", "rb").read()
+    body = raw[len(raw) - len(ids) * dim * 4:]  # after the header
+    d = f"{out}/{side}Factors"
+    os.makedirs(d, exist_ok=True)
+    with open(f"{d}/part-00000.json", "w") as f, open(f"{out}/{side}_index.csv", "w") as m:
+        m.write("index,id\n")
+        for i, name in enumerate(ids[skip:]):
+            v = struct.unpack_from(f"<{dim}f", body, (i + skip) * dim * 4)
+            f.write(json.dumps({"id": i, "features": [float(x) for x in v]}) + "\n")
+            m.write(f"{i},{name}\n")
+    open(f"{d}/_SUCCESS", "w").close()
+PY
+"$BIN/training/recsys_import" --input="$INPUT" --model_root="$DEMO_DIR/imported" \
+  --user_factors="$DEMO_DIR/spark/userFactors" --item_factors="$DEMO_DIR/spark/itemFactors" \
+  --user_id_map="$DEMO_DIR/spark/user_index.csv" --item_id_map="$DEMO_DIR/spark/item_index.csv" \
+  > "$DEMO_DIR/import.log"
+grep -E "^(user|item) factors: .* read|^imported vectors|^published" "$DEMO_DIR/import.log"
 
 if [[ "${KEEP_RUNNING:-0}" == "1" ]]; then
   echo

@@ -12,6 +12,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev openssl
   libboost-math-dev
+  # JSON lines of factors exported by Spark (recsys_import).
+  nlohmann-json3-dev
   # Checks of deploy/: YAML lint and the Compose file.
   yamllint docker-compose
   # Observability: the HTTP port (cpp-httplib), promtool (alert rule tests,

@@ -23,7 +23,7 @@
 #     Redis for 2 s (SIGSTOP / SIGCONT), and a burst of purchases
 #     (recsys_load closed loop, SOAK_BURST outstanding, 3 s, own ack log).
 # At the end it reads every logged purchase back from Redis
-# (entries of {p}u:<buyer>:rp for <item>: 1 when stored once) and reports:
+# (entries of {p}u:{<buyer>}:rp for <item>: 1 when stored once) and reports:
 #   failed RPCs           calls whose final status was not OK (every kind,
 #                         after the purchase retries)
 #   acked, not stored     purchases answered OK whose count is 0
@@ -213,7 +213,7 @@ count = ("local n = 0 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) d
          "local c = string.find(m, ':', 1, true) "
          "if c and string.sub(m, c + 1 + tonumber(string.sub(m, 1, c - 1))) == ARGV[1] "
          "then n = n + 1 end end return n")
-commands = "".join('EVAL "%s" 1 rs:u:%s:rp %s\n' % (count, user, item)
+commands = "".join('EVAL "%s" 1 rs:u:{%s}:rp %s\n' % (count, user, item)
                    for _, user, item, _, _ in events)
 env = dict(os.environ, REDISCLI_AUTH=password)
 reply = subprocess.run(["redis-cli", "-p", port], input=commands.encode(), capture_output=True,

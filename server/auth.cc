@@ -40,6 +40,7 @@ constexpr MethodScope kMethodScopes[] = {
     {"ListCoupons", Scope::kAdmin},
     {"DeleteCoupon", Scope::kAdmin},
     {"GetExperimentReport", Scope::kAdmin},
+    {"RunTriggers", Scope::kAdmin},
 };
 
 constexpr absl::string_view kHashPrefix = "sha256:";

@@ -37,13 +37,17 @@
 #include "marketing/coupon_store.h"
 #include "marketing/coupons.h"
 #include "marketing/marketer.h"
+#include "intelligence/intel_store.h"
 #include "marketing/segment_store.h"
+#include "marketing/trigger_engine.h"
+#include "marketing/triggers.h"
 #include "model/model_store.h"
 #include "recommender/storefront.h"
 #include "server/auth.h"
 #include "server/coupon_event_sink.h"
 #include "server/http_server.h"
 #include "server/server_metrics.h"
+#include "server/triggers.h"
 #include "server/recommender_service.h"
 #include "redis/client.h"
 #include "redis/password.h"
@@ -57,11 +61,19 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "After the drain: how long calls in flight may run before they are cancelled.");
 ABSL_FLAG(std::string, model_root, "models", "Directory of versioned model directories.");
 ABSL_FLAG(std::string, redis, "",
-          "Redis host:port for features; empty: embedded in-memory store seeded from the model.");
+          "Redis for features, coupons and segments: host:port, redis://[user@]host:port, a Redis "
+          "Cluster as host:port,host:port,... or redis-cluster://host:port[,...] (seed nodes), "
+          "or redis-sentinel://host:port[,...]/master_name; empty: embedded in-memory store "
+          "seeded from the model. Passwords only from --redis_password_file or the environment.");
 ABSL_FLAG(std::string, redis_prefix, "rs:", "Prefix of every Redis key.");
 ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
 ABSL_FLAG(std::string, redis_password_file, "",
           recsys::redis::kPasswordFileFlagHelp);
+ABSL_FLAG(int, redis_coupon_replica_acks, 0,
+          "With a replicated Redis (Sentinel or Cluster): each coupon issue or redemption waits "
+          "(WAIT, up to 500 ms) until this many replicas hold it, so a master failover cannot "
+          "lose it and grant the budget twice; unconfirmed: UNAVAILABLE, retry with the same "
+          "event id. 0: no wait (docs/scaling.md).");
 ABSL_FLAG(int, redis_pool, 8,
           "Maximum Redis connections of the process (one pool shared by the feature, coupon "
           "and segment stores).");
@@ -78,6 +90,12 @@ ABSL_FLAG(absl::Duration, event_dedup_window, recsys::feature_store::kDefaultEve
           "(whole seconds, at least 1s). Costs Redis memory per event in the window "
           "(docs/redis_keys.md).");
 ABSL_FLAG(int, poll_seconds, 30, "Seconds between checks for a newer model (0: never).");
+ABSL_FLAG(
+    int, max_variant_models,
+    recsys::model::ModelStoreOptions().max_variant_versions,
+    "Most model versions held beside the served one for experiment variants "
+    "(Variant.model_version); each costs about one model's memory. Variants "
+    "whose version is over the bound are served by the default model.");
 ABSL_FLAG(int, max_threads, 32,
           "Maximum gRPC sync server threads: FindAudience streams, and every call with "
           "--callback_api=false.");
@@ -109,6 +127,13 @@ ABSL_FLAG(std::string, marketing_config, "",
 ABSL_FLAG(std::string, coupons, "",
           "Coupon catalog (recsys.v1.CouponCatalog, text format) upserted into the coupon "
           "store at start; an invalid file stops the server with the field named.");
+ABSL_FLAG(std::string, triggers_config, "",
+          "Triggered offers (recsys.v1.TriggersConfig, text format, e.g. "
+          "deploy/triggers.textproto): behaviour and a periodic pass turn into offers in the "
+          "Redis stream outbox; needs --redis. Empty: none (Admin.RunTriggers is UNIMPLEMENTED).");
+ABSL_FLAG(absl::Duration, trigger_interval, absl::Seconds(60),
+          "How often the server claims due trigger checks and writes their offers (0: only "
+          "through Admin.RunTriggers).");
 ABSL_FLAG(std::string, api_keys_file, "",
           "API keys that may call recsys.v1, one per line as '<name> sha256:<hex> "
           "<scope>[,<scope>...]' (scopes: storefront, marketing, admin; make one with "
@@ -203,6 +228,12 @@ int main(int argc, char** argv) {
   model::ModelStoreOptions store_options;
   store_options.root = absl::GetFlag(FLAGS_model_root);
   store_options.poll_interval = absl::Seconds(absl::GetFlag(FLAGS_poll_seconds));
+  store_options.max_variant_versions = absl::GetFlag(FLAGS_max_variant_models);
+  if (store_options.max_variant_versions < 0) {
+    LogError(absl::StrCat("--max_variant_models: must be >= 0, got ",
+                          store_options.max_variant_versions));
+    return 1;
+  }
   auto models = model::ModelStore::Create(store_options);
   if (!models.ok()) {
     LogError(absl::StrCat("cannot load a model: ", models.status().ToString()));
@@ -232,6 +263,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<feature_store::FeatureStore> features;
   std::unique_ptr<marketing::CouponStore> coupons;
   std::unique_ptr<marketing::SegmentStore> segments;
+  std::unique_ptr<intelligence::IntelStore> intel;
   std::unique_ptr<experiments::CounterStore> experiment_counters;
   if (!absl::GetFlag(FLAGS_redis).empty()) {
     auto redis_options = redis::ParseAddress(absl::GetFlag(FLAGS_redis));
@@ -246,7 +278,10 @@ int main(int argc, char** argv) {
       LogError(absl::StrCat("--redis_password_file: ", password.status().message()));
       return 1;
     }
-    redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    // A user named in a redis:// URL stays unless --redis_user is given.
+    if (!absl::GetFlag(FLAGS_redis_user).empty()) {
+      redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    }
     redis_options->password = *std::move(password);
     auto client = redis::Client::Create(*redis_options);
     if (!client.ok()) {
@@ -280,6 +315,7 @@ int main(int argc, char** argv) {
     marketing::RedisCouponStoreOptions redis_coupon_options;
     redis_coupon_options.key_prefix = prefix;
     redis_coupon_options.coupons = coupon_options;
+    redis_coupon_options.replica_acks = absl::GetFlag(FLAGS_redis_coupon_replica_acks);
     marketing::RedisSegmentStoreOptions segment_options;
     segment_options.key_prefix = prefix;
     auto coupon_store = marketing::NewRedisCouponStore(redis_client.get(), redis_coupon_options);
@@ -291,6 +327,12 @@ int main(int argc, char** argv) {
     }
     coupons = *std::move(coupon_store);
     segments = *std::move(segment_store);
+    auto intel_store = intelligence::NewRedisIntelStore(redis_client.get(), {.key_prefix = prefix});
+    if (!intel_store.ok()) {
+      LogError(absl::StrCat("--redis: ", intel_store.status().message()));
+      return 1;
+    }
+    intel = *std::move(intel_store);
     auto counter_store =
         experiments::NewRedisCounterStore(redis_client.get(), {.key_prefix = prefix});
     if (!counter_store.ok()) {
@@ -321,6 +363,16 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
+    // Customer intelligence from the model's intel.tsv (when trained with it).
+    intel = intelligence::NewInMemoryIntelStore();
+    if (!data->intel_tsv.empty()) {
+      auto parsed = intelligence::ParseIntelTsv(data->intel_tsv);
+      absl::Status put = parsed.ok() ? intel->PutIntel(*parsed) : parsed.status();
+      if (!put.ok()) {
+        LogError(absl::StrCat("cannot seed the intelligence store: ", put.ToString()));
+        return 1;
+      }
+    }
     auto coupon_store = marketing::NewInMemoryCouponStore(coupon_options);
     if (!coupon_store.ok()) {
       LogError(coupon_store.status().ToString());
@@ -332,6 +384,7 @@ int main(int argc, char** argv) {
   // The served experiments plan: set by the storefront (load and reload),
   // read by the marketing engine.
   experiments::PlanHolder experiment_plans;
+  marketer_options.intel = intel.get();
   auto marketer = marketing::Marketer::Create(models->get(), features.get(), coupons.get(),
                                               segments.get(), marketer_options, &experiment_plans,
                                               experiment_counters.get());
@@ -371,13 +424,49 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // Triggered offers: the storefront hands them its stored item events; a
+  // loop claims the due checks.
+  std::unique_ptr<marketing::TriggerEngine> triggers;
+  std::unique_ptr<server::TriggerEventObserver> trigger_observer;
+  if (!absl::GetFlag(FLAGS_triggers_config).empty()) {
+    if (redis_client == nullptr) {
+      LogError("--triggers_config: needs --redis (timers and the outbox live in Redis)");
+      return 1;
+    }
+    auto config = marketing::LoadTriggersConfig(absl::GetFlag(FLAGS_triggers_config));
+    if (!config.ok()) {
+      LogError(absl::StrCat("--triggers_config: ", config.status().ToString()));
+      return 1;
+    }
+    marketing::TriggerEngineOptions trigger_options;
+    trigger_options.config = *std::move(config);
+    trigger_options.key_prefix = absl::GetFlag(FLAGS_redis_prefix);
+    trigger_options.event_dedup_window = dedup_window;
+    trigger_options.metrics = &registry;
+    auto engine = marketing::TriggerEngine::Create(redis_client.get(), coupons.get(),
+                                                   segments.get(), &experiment_plans, nullptr,
+                                                   trigger_options);
+    if (!engine.ok()) {
+      LogError(absl::StrCat("--triggers_config: ", engine.status().ToString()));
+      return 1;
+    }
+    triggers = *std::move(engine);
+    trigger_observer = std::make_unique<server::TriggerEventObserver>(triggers.get());
+    (*storefront)->SetEventObserver(trigger_observer.get());
+    LogInfo(absl::StrCat("triggered offers: ", triggers->config().rules.size(), " rules from ",
+                         absl::GetFlag(FLAGS_triggers_config), ", outbox ",
+                         absl::GetFlag(FLAGS_redis_prefix), triggers->config().stream));
+  }
+
   server_options.listen_address = absl::GetFlag(FLAGS_listen);
   server_options.max_threads = absl::GetFlag(FLAGS_max_threads);
   server_options.callback_api = absl::GetFlag(FLAGS_callback_api);
   server_options.limits.max_concurrent_calls = absl::GetFlag(FLAGS_max_concurrent_calls);
   server_options.limits.max_audience_streams = absl::GetFlag(FLAGS_max_audience_streams);
   server_options.redis = redis_client.get();
+  server_options.exposures.key_prefix = absl::GetFlag(FLAGS_redis_prefix);
   server_options.metrics = &registry;
+  server_options.triggers = triggers.get();
   auto server = server::RecsysServer::Start(server_options, models->get(), features.get(),
                                             storefront->get(), marketer->get());
   if (!server.ok()) {
@@ -409,12 +498,18 @@ int main(int argc, char** argv) {
       }
     }
   }
+  std::unique_ptr<server::TriggerLoop> trigger_loop;
+  if (triggers != nullptr && absl::GetFlag(FLAGS_trigger_interval) > absl::ZeroDuration()) {
+    trigger_loop = std::make_unique<server::TriggerLoop>(triggers.get(),
+                                                         absl::GetFlag(FLAGS_trigger_interval));
+  }
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   const absl::Duration drain = absl::GetFlag(FLAGS_drain);
   LogInfo(absl::StrCat("signal ", signal_number, ": NOT_SERVING, draining for ",
                        absl::FormatDuration(drain)));
   (*server)->Drain();
+  trigger_loop.reset();
   absl::SleepFor(drain);
   LogInfo("closing the port; finishing the calls in flight");
   (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));

@@ -1,22 +1,24 @@
 #include "server/recommender_service.h"
 
+#include <google/protobuf/arena.h>
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <utility>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/resource_quota.h>
-#include <google/protobuf/arena.h>
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/validation.h"
 #include "experiments/report.h"
+#include "experiments/uplift.h"
 #include "marketing/marketing_proto.h"
 #include "server/grpc_status.h"
 
@@ -49,6 +51,8 @@ void ToProto(const AnswerMeta& meta, v1::ResponseMeta* out) {
   out->set_model_version(meta.model_version);
   out->set_degraded(meta.degraded);
   out->set_degraded_reason(meta.degraded_reason);
+  out->set_model_fallback(meta.model_fallback);
+  out->set_model_fallback_reason(meta.model_fallback_reason);
 }
 
 void ToProto(const ScoredItem& item, v1::RecommendedItem* out) {
@@ -100,6 +104,34 @@ void ToProto(const std::vector<experiments::Arm>& arms,
     a->set_experiment(arm.experiment);
     a->set_variant(arm.variant);
   }
+}
+
+void ToProto(const experiments::Incrementality& u,
+             v1::IncrementalityFigures* out) {
+  out->set_source(std::string(experiments::UpliftUseName(u.use)));
+  out->set_value(u.value);
+  out->set_prior(u.prior);
+  out->set_measured(u.measured);
+  out->set_standard_error(u.standard_error);
+  out->set_weight(u.weight);
+  out->set_experiment(u.experiment);
+  out->set_holdout_users(u.holdout_users);
+  out->set_treated_users(u.treated_users);
+}
+
+void ToProto(const experiments::LiftReport& l, v1::Lift* lo) {
+  lo->set_metric(l.metric);
+  lo->set_control(l.control);
+  lo->set_treatment(l.treatment);
+  lo->set_absolute(l.absolute);
+  lo->set_absolute_low(l.absolute_low);
+  lo->set_absolute_high(l.absolute_high);
+  lo->set_relative(l.relative);
+  lo->set_relative_low(l.relative_low);
+  lo->set_relative_high(l.relative_high);
+  lo->set_p_value(l.p_value);
+  lo->set_method(l.method);
+  lo->set_standard_error(l.standard_error);
 }
 
 v1::EventType FromEventType(feature_store::EventType type) {
@@ -169,6 +201,7 @@ grpc::Status RecommenderService::DoRecommendProducts(absl::Time deadline,
     out->set_name(slot.name);
     for (const auto& item : slot.items) ToProto(item, out->add_items());
     out->set_recommendation_id(slot.recommendation_id);
+    out->set_model_version(slot.model_version);
     ToProto(slot.assignments, out->mutable_assignments());
   }
   ToProto(answer->meta, response->mutable_meta());
@@ -230,6 +263,7 @@ grpc::Status RecommenderService::DoRecommendCoupons(absl::Time deadline,
     out->set_incrementality(static_cast<float>(c.incrementality));
     out->set_basket_value(c.basket_value);
     out->set_discount(c.discount);
+    ToProto(c.uplift, out->mutable_incrementality_figures());
   }
   response->set_segment(std::string(marketing::SegmentName(answer->customer.segment)));
   response->set_tier(std::string(marketing::TierName(answer->customer.tier)));
@@ -285,6 +319,10 @@ grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
   query.tiers.assign(f.tiers().begin(), f.tiers().end());
   query.min_days_since_purchase = f.min_days_since_purchase();
   query.contact_cap_days = f.contact_cap_days();
+  query.tags.assign(f.tags().begin(), f.tags().end());
+  query.min_churn_risk = f.min_churn_risk();
+  query.min_purchase_intent = f.min_purchase_intent();
+  query.due_within_days = f.due_within_days();
   query.campaign = request->campaign();
   if (request->limit() < 0) {
     return ToGrpcStatus(absl::InvalidArgumentError("limit: must be >= 0 (0: all)"));
@@ -308,9 +346,18 @@ grpc::Status RecommenderService::FindAudience(grpc::ServerContext* context,
           member->set_segment(std::string(marketing::SegmentName(e.segment)));
           member->set_tier(std::string(marketing::TierName(e.tier)));
           member->set_days_since_purchase(e.days_since_purchase);
+          if (e.tags != nullptr) {
+            member->mutable_interest_tags()->Add(e.tags->begin(), e.tags->end());
+          }
+          member->set_purchase_intent(e.purchase_intent);
+          member->set_churn_risk(e.churn_risk);
+          member->set_next_purchase_unix(e.next_purchase_unix);
           member->set_best_coupon_id(e.best_coupon_id);
           member->mutable_reason()->set_code(v1::REASON_AFFINITY);
           member->mutable_reason()->set_text(e.reason_text);
+          member->set_recommendation_id(e.recommendation_id);
+          member->set_held_out(e.held_out);
+          ToProto(e.assignments, member->mutable_assignments());
         }
         if (first) {
           ToProto(meta, page.mutable_meta());
@@ -353,12 +400,13 @@ grpc::Status RecommenderService::DoRecordEvents(absl::Time deadline,
   auto answer = storefront_->RecordEvents(events, deadline);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
   if (metrics_ != nullptr) {
-    std::vector<int> rejected;
-    rejected.reserve(answer->rejected.size());
-    for (const auto& r : answer->rejected) rejected.push_back(r.first);
-    std::sort(rejected.begin(), rejected.end());
+    // Refused events and retries of applied ones are not counted again.
+    std::vector<int> skip = answer->duplicate_indices;
+    skip.reserve(skip.size() + answer->rejected.size());
+    for (const auto& r : answer->rejected) skip.push_back(r.first);
+    std::sort(skip.begin(), skip.end());
     metrics_->RecordAnswer("RecordEvents", answer->meta);
-    metrics_->RecordEvents(events, rejected);
+    metrics_->RecordEvents(events, skip);
   }
   response->set_accepted(answer->accepted);
   response->set_duplicates(answer->duplicates);
@@ -416,6 +464,28 @@ grpc::Status RecommenderService::DoGetUserProfile(absl::Time deadline,
     } else {
       response->set_lifecycle_stage("new");
     }
+    if (m.intel.has_value()) {
+      const intelligence::UserIntel& i = *m.intel;
+      response->mutable_interest_tags()->Add(i.tags.begin(), i.tags.end());
+      for (const auto& [category, share] : i.affinities) {
+        v1::CategoryAffinity* a = response->add_category_affinities();
+        a->set_category(category);
+        a->set_share(static_cast<float>(share));
+      }
+      response->set_purchase_intent(static_cast<float>(i.purchase_intent));
+      response->set_churn_risk(static_cast<float>(i.churn_risk));
+      response->set_next_purchase_unix(i.next_purchase_unix);
+      response->set_cycle_days(static_cast<float>(i.cycle_days));
+      response->set_relative_price_level(static_cast<float>(i.relative_price_level));
+      response->set_discount_share(static_cast<float>(i.discount_share));
+      response->set_growth_value(i.growth_value);
+      response->set_growth_tier(i.growth_tier);
+      response->set_intelligence_as_of_unix(i.as_of_unix);
+    } else {
+      response->set_purchase_intent(-1);
+      response->set_relative_price_level(-1);
+      response->set_discount_share(-1);
+    }
     if (m.meta.degraded && !answer->meta.degraded) {
       answer->meta.degraded = true;
       answer->meta.degraded_reason = m.meta.degraded_reason;
@@ -456,6 +526,18 @@ grpc::Status AdminService::DoGetModelInfo(absl::Time deadline, const v1::GetMode
     out->set_version(r.version);
     out->set_reason(r.reason);
     out->set_rejected_unix(absl::ToUnixSeconds(r.rejected_at));
+  }
+  for (const model::VariantVersion& v : models_->VariantVersions()) {
+    v1::VariantModelVersion* out = response->add_variant_versions();
+    out->set_version(v.version);
+    for (const std::string& user : v.used_by) out->add_used_by(user);
+    out->set_loaded(v.bundle != nullptr);
+    out->set_error(std::string(v.status.message()));
+    if (v.bundle != nullptr) {
+      out->set_loaded_unix(absl::ToUnixSeconds(v.bundle->loaded_at()));
+      out->set_num_users(v.bundle->num_users());
+      out->set_num_items(v.bundle->num_items());
+    }
   }
   response->set_feature_store(features_->Describe());
   const absl::Time ping_deadline = std::min(deadline, absl::Now() + absl::Milliseconds(200));
@@ -518,6 +600,8 @@ grpc::Status AdminService::DoUpdateItems(absl::Time deadline, const v1::UpdateIt
     u.price = in.price();
     u.title = in.title();
     u.listed_unix = in.listed_unix();
+    if (in.has_cost()) u.cost = in.cost();
+    u.role = in.role();
   }
   auto answer = storefront_->UpdateItems(updates, deadline);
   if (!answer.ok()) return ToGrpcStatus(answer.status());
@@ -621,6 +705,62 @@ grpc::Status AdminService::DoDeleteCoupon(absl::Time deadline,
     return ToGrpcStatus(absl::UnimplementedError("no marketing engine"));
   }
   return ToGrpcStatus(marketer_->DeleteCoupon(request.coupon_id(), deadline));
+}
+
+grpc::Status AdminService::RunTriggers(grpc::ServerContext* context,
+                                       const v1::RunTriggersRequest* request,
+                                       v1::RunTriggersResponse* response) {
+  if (grpc::Status access = Authorize(context, "RunTriggers"); !access.ok()) return access;
+  return DoRunTriggers(Deadline(context), *request, response);
+}
+
+grpc::Status AdminService::DoRunTriggers(absl::Time deadline,
+                                         const v1::RunTriggersRequest& request,
+                                         v1::RunTriggersResponse* response) const {
+  if (triggers_ == nullptr) {
+    return ToGrpcStatus(absl::UnimplementedError("no triggered offers (--triggers_config)"));
+  }
+  if (request.now_unix() < 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("now_unix: must be >= 0, got ", request.now_unix())));
+  }
+  if (request.user_ids_size() > 10000) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("user_ids: at most 10000, got ", request.user_ids_size())));
+  }
+  marketing::TriggerRunRequest run;
+  run.now = request.now_unix() == 0 ? absl::Now() : absl::FromUnixSeconds(request.now_unix());
+  for (int i = 0; i < request.user_ids_size(); ++i) {
+    absl::Status ok = CheckId(absl::StrCat("user_ids[", i, "]"), request.user_ids(i));
+    if (!ok.ok()) return ToGrpcStatus(ok);
+    run.user_ids.push_back(request.user_ids(i));
+  }
+  absl::StatusOr<marketing::TriggerRunAnswer> ran = triggers_->Run(run, deadline);
+  if (!ran.ok()) return ToGrpcStatus(ran.status());
+  response->set_scheduled(ran->scheduled);
+  response->set_claimed(ran->claimed);
+  response->set_written(ran->written);
+  response->set_duplicates(ran->duplicates);
+  response->set_cancelled(ran->cancelled);
+  response->set_holdout(ran->holdout);
+  response->set_deferred(ran->deferred);
+  response->set_capped(ran->capped);
+  response->set_budget(ran->budget);
+  response->set_errors(ran->errors);
+  for (const marketing::Offer& o : ran->offers) {
+    v1::TriggeredOffer* out = response->add_offers();
+    out->set_offer_id(o.offer_id);
+    out->set_stream_id(o.stream_id);
+    out->set_rule(o.rule);
+    out->set_user_id(o.user_id);
+    out->set_campaign(o.campaign);
+    out->set_coupon_id(o.coupon_id);
+    out->set_template_id(o.template_id);
+    out->set_cause(o.cause);
+    out->set_trigger_unix(absl::ToUnixSeconds(o.trigger_time));
+    out->set_send_unix(absl::ToUnixSeconds(o.send_time));
+  }
+  return grpc::Status::OK;
 }
 
 namespace {
@@ -745,6 +885,9 @@ CallbackAdminService::CallbackAdminService(model::ModelStore* models,
       AdminMethod("GetExperimentReport"),
       NewCallbackHandler<kSmallBlock>(self, "GetExperimentReport", api_keys, limits, calls,
                                       &CallbackAdminService::DoGetExperimentReport));
+  MarkMethodCallback(AdminMethod("RunTriggers"),
+                     NewCallbackHandler<kSmallBlock>(self, "RunTriggers", api_keys, limits, calls,
+                                                     &CallbackAdminService::DoRunTriggers));
 }
 
 grpc::Status AdminService::GetExperimentReport(grpc::ServerContext* context,
@@ -801,21 +944,22 @@ grpc::Status AdminService::DoGetExperimentReport(absl::Time deadline,
         so->set_discount(s.discount);
         so->set_unattributed_purchases(s.unattributed_purchases);
       }
-      for (const experiments::LiftReport& l : v.lifts) {
-        v1::Lift* lo = vo->add_lifts();
-        lo->set_metric(l.metric);
-        lo->set_control(l.control);
-        lo->set_treatment(l.treatment);
-        lo->set_absolute(l.absolute);
-        lo->set_absolute_low(l.absolute_low);
-        lo->set_absolute_high(l.absolute_high);
-        lo->set_relative(l.relative);
-        lo->set_relative_low(l.relative_low);
-        lo->set_relative_high(l.relative_high);
-        lo->set_p_value(l.p_value);
-        lo->set_method(l.method);
+      for (const experiments::LiftReport& l : v.lifts)
+        ToProto(l, vo->add_lifts());
+      for (const experiments::SegmentReport& g : v.segments) {
+        v1::SegmentReport* go = vo->add_segments();
+        go->set_segment(g.segment);
+        go->set_exposed_users(g.exposed_users);
+        go->set_converted_users(g.converted_users);
+        go->set_conversion_rate(g.conversion_rate);
+        go->set_gmv(g.gmv);
+        go->set_coupon_cost(g.coupon_cost);
+        go->set_margin_per_user(g.margin_per_user);
+        for (const experiments::LiftReport& l : g.lifts)
+          ToProto(l, go->add_lifts());
       }
     }
+    out->set_segment_baseline(r.segment_baseline);
   }
   return grpc::Status::OK;
 }
@@ -856,15 +1000,15 @@ absl::StatusOr<std::unique_ptr<RecsysServer>> RecsysServer::Start(
     s->admin_service_ =
         std::make_unique<AdminService>(models, features, storefront, marketer, api_keys);
   }
+  s->admin_service_->SetTriggers(options.triggers);
   if (options.metrics != nullptr) {
+    auto exposures = ExposureTracker::Create(options.redis, options.exposures);
+    if (!exposures.ok()) return exposures.status();
+    s->exposures_ = *std::move(exposures);
     s->metrics_ = std::make_unique<ServerMetrics>(options.metrics);
+    s->metrics_->AddExposureCollector(s->exposures_.get());
     s->recommender_service_->SetMetrics(s->metrics_.get());
-    std::vector<std::string> slots(storefront->recommender().options().blended_slots.begin(),
-                                   storefront->recommender().options().blended_slots.end());
-    if (const auto plan = storefront->recommender().slot_plan(); plan != nullptr) {
-      for (const recommender::SlotRule& rule : plan->slots()) slots.push_back(rule.name);
-    }
-    s->metrics_->SetKnownSlots(slots);
+    s->metrics_->FollowSlotConfig(storefront);
     s->metrics_->AddModelCollector(models);
     s->metrics_->AddCouponCollector(marketer);
     s->metrics_->AddExperimentCollector(storefront);

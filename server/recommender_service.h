@@ -38,6 +38,7 @@
 #include "absl/synchronization/notification.h"
 #include "feature_store/feature_store.h"
 #include "marketing/marketer.h"
+#include "marketing/trigger_engine.h"
 #include "model/model_store.h"
 #include "recommender/recommender.h"
 #include "recommender/storefront.h"
@@ -46,6 +47,7 @@
 #include "server/auth.h"
 #include "server/callback_handler.h"
 #include "server/http_server.h"
+#include "server/exposure_tracker.h"
 #include "server/server_metrics.h"
 
 namespace recsys::server {
@@ -202,6 +204,13 @@ class AdminService : public recsys::v1::Admin::Service {
   grpc::Status GetExperimentReport(grpc::ServerContext* context,
                                    const recsys::v1::GetExperimentReportRequest* request,
                                    recsys::v1::ExperimentReports* response) override;
+  grpc::Status RunTriggers(grpc::ServerContext* context,
+                           const recsys::v1::RunTriggersRequest* request,
+                           recsys::v1::RunTriggersResponse* response) override;
+
+  // The triggered-offers engine RunTriggers drives (borrowed; must outlive
+  // the service). Set before serving; default null: UNIMPLEMENTED.
+  void SetTriggers(const marketing::TriggerEngine* triggers) { triggers_ = triggers; }
 
  private:
   // As RecommenderService::Authorize.
@@ -230,6 +239,8 @@ class AdminService : public recsys::v1::Admin::Service {
   grpc::Status DoGetExperimentReport(absl::Time deadline,
                                      const recsys::v1::GetExperimentReportRequest& request,
                                      recsys::v1::ExperimentReports* response) const;
+  grpc::Status DoRunTriggers(absl::Time deadline, const recsys::v1::RunTriggersRequest& request,
+                             recsys::v1::RunTriggersResponse* response) const;
 
  private:
   model::ModelStore* const models_;
@@ -237,6 +248,7 @@ class AdminService : public recsys::v1::Admin::Service {
   recommender::Storefront* const storefront_;
   const marketing::Marketer* const marketer_;
   const ApiKeys* const api_keys_;
+  const marketing::TriggerEngine* triggers_ = nullptr;
 };
 
 // AdminService with every call on the callback API, admitted as
@@ -296,6 +308,13 @@ struct ServerOptions {
   // model and coupon collectors). Borrowed; must outlive the server.
   // Default null: no metrics.
   metrics::Registry* metrics = nullptr;
+  // Distinct users shown each slot over the last hour (exposure_tracker.h),
+  // kept with the metrics: shared in `redis` when it is set (give the
+  // stores' key prefix), else counted in process.
+  ExposureTrackerOptions exposures;
+  // The triggered-offers engine behind Admin.RunTriggers (borrowed; must
+  // outlive the server). Default null: RunTriggers is UNIMPLEMENTED.
+  const marketing::TriggerEngine* triggers = nullptr;
 };
 
 // A running gRPC server with both services, health checking (the
@@ -344,6 +363,8 @@ class RecsysServer {
 
   ServerOptions options_;
   feature_store::FeatureStore* features_ = nullptr;
+  // Declared before metrics_, whose collector reads it.
+  std::unique_ptr<ExposureTracker> exposures_;
   // Declared before server_: the interceptors point to it.
   std::unique_ptr<ServerMetrics> metrics_;
   // Unary calls in flight on the callback API (both services).

@@ -120,7 +120,8 @@ ServerMetrics::ServerMetrics(metrics::Registry* registry)
           "Storefront answers that used a fallback: cold_start (no user "
           "vector: popular and trending items), fold_in (user vector folded "
           "in from live activity), popular_fill (popular items filled a "
-          "slot).",
+          "slot), model_version (an experiment variant's model version is "
+          "not held: the default model answered).",
           {"kind"})) {
   other_.service = "other";
   other_.method = "other";
@@ -152,6 +153,7 @@ ServerMetrics::ServerMetrics(metrics::Registry* registry)
   cold_start_ = fallbacks_->Get({"cold_start"});
   fold_in_ = fallbacks_->Get({"fold_in"});
   popular_fill_ = fallbacks_->Get({"popular_fill"});
+  model_version_ = fallbacks_->Get({"model_version"});
   for (const char* method : kAnswerMethods) {
     for (const char* reason : kDegradedReasons) {
       degraded_by_.emplace(absl::StrCat(method, "/", reason),
@@ -210,6 +212,7 @@ void ServerMetrics::RecordAnswer(absl::string_view method,
   if (meta.cold_start) cold_start_->Increment();
   if (meta.folded_in) fold_in_->Increment();
   if (meta.popular_filled > 0) popular_fill_->Increment();
+  if (meta.model_fallback) model_version_->Increment();
 }
 
 void ServerMetrics::RecordMarketingAnswer(
@@ -236,27 +239,35 @@ ServerMetrics::LocalSlot* ServerMetrics::Slot(absl::string_view name) {
   const std::string label =
       known_slots_.contains(name) ? std::string(name) : std::string("other");
   auto& slot = slots_[label];
-  if (slot == nullptr) slot = std::make_unique<LocalSlot>();
+  if (slot == nullptr) {
+    slot = std::make_unique<LocalSlot>();
+    slot->label = label;
+  }
   return slot.get();
 }
 
 void ServerMetrics::RecordEvents(absl::Span<const feature_store::Event> events,
-                                 const std::vector<int>& rejected) {
-  size_t next_rejected = 0;
+                                 const std::vector<int>& skip) {
+  RefreshKnownSlots();
+  size_t next_skip = 0;
   for (size_t i = 0; i < events.size(); ++i) {
-    while (next_rejected < rejected.size() &&
-           rejected[next_rejected] < static_cast<int>(i)) {
-      ++next_rejected;
+    while (next_skip < skip.size() && skip[next_skip] < static_cast<int>(i)) {
+      ++next_skip;
     }
-    if (next_rejected < rejected.size() &&
-        rejected[next_rejected] == static_cast<int>(i)) {
+    if (next_skip < skip.size() && skip[next_skip] == static_cast<int>(i)) {
       continue;
     }
     const feature_store::Event& e = events[i];
     switch (e.type) {
-      case feature_store::EventType::kImpression:
-        Slot(e.slot)->impressions.Increment();
+      case feature_store::EventType::kImpression: {
+        LocalSlot* slot = Slot(e.slot);
+        slot->impressions.Increment();
+        if (ExposureTracker* t = exposures_.load(std::memory_order_acquire);
+            t != nullptr && !e.slot.empty()) {
+          t->Record(slot->label, e.user_id);
+        }
         break;
+      }
       case feature_store::EventType::kClick:
         Slot(e.slot)->clicks.Increment();
         break;
@@ -277,9 +288,93 @@ void ServerMetrics::RecordEvents(absl::Span<const feature_store::Event> events,
 
 void ServerMetrics::SetKnownSlots(const std::vector<std::string>& slots) {
   absl::MutexLock lock(&mu_);
+  storefront_ = nullptr;
   known_slots_.clear();
   known_slots_.insert(slots.begin(), slots.end());
   known_slots_.erase("other");
+}
+
+void ServerMetrics::FollowSlotConfig(const recommender::Storefront* storefront) {
+  {
+    absl::MutexLock lock(&mu_);
+    storefront_ = storefront;
+    known_plan_ = nullptr;
+  }
+  RefreshKnownSlots();
+}
+
+void ServerMetrics::RefreshKnownSlots() {
+  const recommender::Storefront* storefront;
+  const void* seen;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    storefront = storefront_;
+    seen = known_plan_;
+  }
+  if (storefront == nullptr) return;
+  const std::shared_ptr<const recommender::SlotPlan> plan =
+      storefront->recommender().slot_plan();
+  // A storefront without a plan is followed once (its blended slots).
+  const void* current = plan != nullptr ? static_cast<const void*>(plan.get())
+                                        : static_cast<const void*>(storefront);
+  if (current == seen) return;
+  absl::flat_hash_set<std::string> slots(
+      storefront->recommender().options().blended_slots.begin(),
+      storefront->recommender().options().blended_slots.end());
+  if (plan != nullptr) {
+    for (const recommender::SlotRule& rule : plan->slots()) slots.insert(rule.name);
+  }
+  slots.erase("other");
+  absl::MutexLock lock(&mu_);
+  if (storefront_ != storefront) return;
+  known_slots_ = std::move(slots);
+  known_plan_ = current;
+}
+
+void ServerMetrics::AddExposureCollector(ExposureTracker* tracker) {
+  exposures_.store(tracker, std::memory_order_release);
+  const int64_t id = registry_->AddCollector([this, tracker] {
+    RefreshKnownSlots();
+    std::vector<std::string> slots;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      slots.assign(known_slots_.begin(), known_slots_.end());
+    }
+    slots.push_back("other");
+    using Samples = std::vector<std::pair<std::vector<std::string>, double>>;
+    Samples exposed;
+    auto users = tracker->DistinctUsers(slots);
+    if (users.ok()) {
+      for (auto& [slot, n] : *users) exposed.push_back({{slot}, n});
+    } else {
+      exposure_read_errors_.fetch_add(1, std::memory_order_relaxed);
+    }
+    using metrics::MakeFamily;
+    using metrics::Type;
+    std::vector<metrics::FamilySnapshot> out;
+    // A failed read leaves the gauge out rather than reporting zero users.
+    if (users.ok()) {
+      out.push_back(MakeFamily(
+          "recsys_slot_exposed_users",
+          "Distinct users shown the slot over the last hour (impression "
+          "events; shared by every replica when Redis is configured).",
+          Type::kGauge, {"slot"}, std::move(exposed)));
+    }
+    out.push_back(MakeFamily(
+        "recsys_slot_exposure_dropped_total",
+        "Exposed users dropped because the buffer waiting for Redis was full.",
+        Type::kCounter, {}, {{{}, static_cast<double>(tracker->dropped())}}));
+    out.push_back(MakeFamily(
+        "recsys_slot_exposure_errors_total",
+        "Failed writes (flushes) and reads of the exposed users in Redis.",
+        Type::kCounter, {},
+        {{{},
+          static_cast<double>(tracker->flush_errors() +
+                              exposure_read_errors_.load(std::memory_order_relaxed))}}));
+    return out;
+  });
+  absl::MutexLock lock(&mu_);
+  collector_ids_.push_back(id);
 }
 
 void ServerMetrics::SetSlotCountsSource(SlotCountsSource source) {

@@ -39,6 +39,7 @@
 #include "model/model_store.h"
 #include "recommender/recommender.h"
 #include "recommender/storefront.h"
+#include "server/exposure_tracker.h"
 
 namespace recsys::server {
 
@@ -85,6 +86,13 @@ class ServerMetrics {
   // (per experiment x variant; every configured variant, 0 until exposed).
   // `storefront` is borrowed and must outlive this object.
   void AddExperimentCollector(const recommender::Storefront* storefront);
+  // Exports recsys_slot_exposed_users{slot} (distinct users shown each
+  // slot over the last hour: the configured slots and "other", 0 until
+  // shown), recsys_slot_exposure_dropped_total and
+  // recsys_slot_exposure_errors_total (failed flushes and reads), and
+  // records every counted impression's user into `tracker`. Borrowed; must
+  // outlive this object.
+  void AddExposureCollector(ExposureTracker* tracker);
 
   metrics::Registry* registry() const { return registry_; }
 
@@ -102,14 +110,20 @@ class ServerMetrics {
   void RecordMarketingAnswer(absl::string_view method,
                              const marketing::MarketingMeta& meta);
 
-  // Accepted events of one RecordEvents call (`rejected` holds the indices
-  // the domain refused), counted per slot into the in-process slot counts.
+  // The events of one RecordEvents call, counted per slot into the
+  // in-process slot counts, except the indices in `skip` (ascending: the
+  // events the domain refused and the retries of events already applied).
   void RecordEvents(absl::Span<const feature_store::Event> events,
-                    const std::vector<int>& rejected);
+                    const std::vector<int>& skip);
 
   // The slot names exported as themselves (the configured ones); any other
   // slot is counted as "other". Replaces the previous list.
   void SetKnownSlots(const std::vector<std::string>& slots);
+  // Keeps the known slots equal to `storefront`'s configured slots (its
+  // blended slots and the slots of its slot plan), re-read when a reload
+  // replaces the plan; replaces SetKnownSlots' list. `storefront` is
+  // borrowed and must outlive this object.
+  void FollowSlotConfig(const recommender::Storefront* storefront);
   // Replaces the in-process slot counts by `source` (e.g. shared counters
   // in Redis). Null restores the in-process counts.
   void SetSlotCountsSource(SlotCountsSource source);
@@ -137,12 +151,15 @@ class ServerMetrics {
   void AddCollectors();
 
   struct LocalSlot {
+    std::string label;
     metrics::Counter impressions;
     metrics::Counter clicks;
     metrics::Counter conversions;
     metrics::Counter gmv;
   };
   LocalSlot* Slot(absl::string_view name);
+  // Rebuilds known_slots_ when the followed storefront's plan changed.
+  void RefreshKnownSlots();
   void CountDegraded(absl::string_view method, absl::string_view reason);
 
   // Immutable after construction.
@@ -153,6 +170,7 @@ class ServerMetrics {
   metrics::Counter* cold_start_;
   metrics::Counter* fold_in_;
   metrics::Counter* popular_fill_;
+  metrics::Counter* model_version_;
   // "method/reason" -> child of degraded_, for the answering methods.
   absl::flat_hash_map<std::string, metrics::Counter*> degraded_by_;
   absl::flat_hash_map<std::string, std::unique_ptr<MethodSeries>> methods_;
@@ -164,7 +182,13 @@ class ServerMetrics {
   absl::flat_hash_map<std::string, std::unique_ptr<LocalSlot>> slots_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> known_slots_ ABSL_GUARDED_BY(mu_);
+  // Set by FollowSlotConfig; the plan known_slots_ was built from.
+  const recommender::Storefront* storefront_ ABSL_GUARDED_BY(mu_) = nullptr;
+  const void* known_plan_ ABSL_GUARDED_BY(mu_) = nullptr;
   SlotCountsSource source_ ABSL_GUARDED_BY(mu_);
+  // Set once by AddExposureCollector, before any call is served.
+  std::atomic<ExposureTracker*> exposures_{nullptr};
+  std::atomic<int64_t> exposure_read_errors_{0};
 };
 
 // Adds a collector of the item cache's counters and staleness (seconds

@@ -256,6 +256,14 @@ double MixingVariance(const CompareOptions& options,
 
 }  // namespace
 
+absl::StatusOr<double> NormalQuantile(double p) {
+  if (!(p > 0 && p < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("p: must be in (0, 1), got ", p));
+  }
+  return boost::math::quantile(Normal(), p);
+}
+
 absl::StatusOr<VariantSummary> Summarize(const Moments& moments) {
   RECSYS_ASSIGN_OR_RETURN(const Centred c, CentreMoments("", moments));
   return SummaryOf(c.n, c.mean_y, c.syy / (c.n - 1));

@@ -210,6 +210,10 @@ absl::StatusOr<Comparison> CompareRatios(const RatioMoments& control,
                                          const RatioMoments& treatment,
                                          const CompareOptions& options = {});
 
+// The standard normal quantile Φ⁻¹(p); InvalidArgument naming `p` outside
+// (0, 1).
+absl::StatusOr<double> NormalQuantile(double p);
+
 // One variant's mean and per-user variance, checked as above.
 absl::StatusOr<VariantSummary> Summarize(const Moments& moments);
 absl::StatusOr<VariantSummary> SummarizeRatio(const RatioMoments& moments);

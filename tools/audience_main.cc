@@ -6,7 +6,8 @@
 //   <out_dir>/<campaign>__<segment>.csv    (or .jsonl with --format=jsonl)
 //
 // with the columns user_id, coupon_id, score, segment, tier,
-// days_since_purchase, reason. A campaign is the coupon's campaign field
+// days_since_purchase, reason, interest_tags (joined by '|'),
+// purchase_intent, churn_risk, next_purchase_unix. A campaign is the coupon's campaign field
 // (its id when empty). A user eligible for several coupons of one campaign
 // is written once, for the first coupon in the order processed (--coupons
 // order, else catalog order). Files are written to a temporary name and
@@ -31,6 +32,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "access/client_channel.h"
 #include "recsys/v1/recommender.grpc.pb.h"
@@ -45,6 +47,10 @@ ABSL_FLAG(std::string, coupons, "", "Comma-separated coupon ids (empty: the whol
 ABSL_FLAG(std::string, segments, "", "Comma-separated segments to keep (empty: all).");
 ABSL_FLAG(std::string, tiers, "", "Comma-separated tiers to keep (empty: all).");
 ABSL_FLAG(int, min_days, 0, "Minimum days since the last purchase.");
+ABSL_FLAG(std::string, tags, "", "Comma-separated interest tags a user must all have.");
+ABSL_FLAG(double, min_churn_risk, 0, "Keep users with at least this churn risk (0: all).");
+ABSL_FLAG(int, due_within_days, 0,
+          "Keep users whose next expected purchase is within this many days (0: all).");
 ABSL_FLAG(int, contact_cap_days, 0,
           "Skip users contacted for the coupon's campaign within this many days.");
 ABSL_FLAG(int, limit, 0, "Most users per coupon (0: every matching user).");
@@ -175,7 +181,8 @@ int main(int argc, char** argv) {
       f->tmp = f->path + ".tmp";
       f->out.open(f->tmp, std::ios::trunc);
       if (format == "csv") {
-        f->out << "user_id,coupon_id,score,segment,tier,days_since_purchase,reason\n";
+        f->out << "user_id,coupon_id,score,segment,tier,days_since_purchase,reason,"
+                  "recommendation_id,interest_tags,purchase_intent,churn_risk,next_purchase_unix\n";
       }
     }
     return f.get();
@@ -199,23 +206,38 @@ int main(int argc, char** argv) {
     }
     filters->set_min_days_since_purchase(absl::GetFlag(FLAGS_min_days));
     filters->set_contact_cap_days(absl::GetFlag(FLAGS_contact_cap_days));
+    for (absl::string_view t : absl::StrSplit(absl::GetFlag(FLAGS_tags), ',', absl::SkipEmpty())) {
+      filters->add_tags(std::string(t));
+    }
+    filters->set_min_churn_risk(static_cast<float>(absl::GetFlag(FLAGS_min_churn_risk)));
+    filters->set_due_within_days(absl::GetFlag(FLAGS_due_within_days));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::seconds(absl::GetFlag(FLAGS_timeout_s)));
     auto reader = rec->FindAudience(&ctx, req);
     v1::AudiencePage page;
-    int64_t streamed = 0, kept = 0;
+    int64_t streamed = 0, kept = 0, held_out = 0;
     auto& seen = written[campaign];
     while (reader->Read(&page)) {
       for (const v1::AudienceMember& m : page.members()) {
         ++streamed;
+        // A coupon experiment holds the campaign out for this user: no
+        // coupon.
+        if (m.held_out()) {
+          ++held_out;
+          continue;
+        }
         if (!seen.insert(m.user_id()).second) continue;
         ++kept;
         OutFile* f = file_for(campaign, m.segment());
         if (format == "csv") {
           f->out << CsvField(m.user_id()) << ',' << CsvField(coupon) << ','
                  << absl::StrFormat("%.6f", m.score()) << ',' << m.segment() << ',' << m.tier()
-                 << ',' << m.days_since_purchase() << ',' << CsvField(m.reason().text()) << '\n';
+                 << ',' << m.days_since_purchase() << ',' << CsvField(m.reason().text()) << ','
+                 << CsvField(m.recommendation_id()) << ','
+                 << CsvField(absl::StrJoin(m.interest_tags(), "|")) << ','
+                 << absl::StrFormat("%.4f,%.4f", m.purchase_intent(), m.churn_risk()) << ','
+                 << m.next_purchase_unix() << '\n';
         } else {
           f->out << "{\"user_id\":" << JsonString(m.user_id())
                  << ",\"coupon_id\":" << JsonString(coupon)
@@ -223,7 +245,12 @@ int main(int argc, char** argv) {
                  << ",\"segment\":" << JsonString(m.segment())
                  << ",\"tier\":" << JsonString(m.tier())
                  << ",\"days_since_purchase\":" << m.days_since_purchase()
-                 << ",\"reason\":" << JsonString(m.reason().text()) << "}\n";
+                 << ",\"reason\":" << JsonString(m.reason().text())
+                 << ",\"recommendation_id\":" << JsonString(m.recommendation_id())
+                 << ",\"interest_tags\":" << JsonString(absl::StrJoin(m.interest_tags(), "|"))
+                 << ",\"purchase_intent\":" << absl::StrFormat("%.4f", m.purchase_intent())
+                 << ",\"churn_risk\":" << absl::StrFormat("%.4f", m.churn_risk())
+                 << ",\"next_purchase_unix\":" << m.next_purchase_unix() << "}\n";
         }
         ++f->rows;
       }
@@ -235,9 +262,11 @@ int main(int argc, char** argv) {
       for (auto& [name, f] : files) std::filesystem::remove(f->tmp, ec);
       return 1;
     }
-    std::printf("%-20s campaign %-16s %8lld users streamed, %8lld new to the campaign\n",
-                coupon.c_str(), campaign.c_str(), static_cast<long long>(streamed),
-                static_cast<long long>(kept));
+    std::printf(
+        "%-20s campaign %-16s %8lld users streamed, %8lld held out, %8lld new "
+        "to the campaign\n",
+        coupon.c_str(), campaign.c_str(), static_cast<long long>(streamed),
+        static_cast<long long>(held_out), static_cast<long long>(kept));
   }
   for (auto& [name, f] : files) {
     f->out.close();

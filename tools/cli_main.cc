@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -93,6 +94,10 @@ ABSL_FLAG(int, min_days, 0, "audience: minimum days since the last purchase.");
 ABSL_FLAG(int, contact_cap_days, 0, "audience: skip users contacted for the campaign this recently.");
 ABSL_FLAG(std::string, campaign, "", "audience: campaign name for the contact cap.");
 ABSL_FLAG(std::string, file, "", "load-coupons: catalog file (recsys.v1.CouponCatalog, text format).");
+ABSL_FLAG(std::string, cost, "", "item: unit cost (empty: keep).");
+ABSL_FLAG(std::string, role, "", "item: product role traffic, profit, image or none (empty: keep).");
+ABSL_FLAG(std::string, users, "",
+          "offers: comma-separated users of the signal pass (win-back, replenishment).");
 
 namespace {
 
@@ -251,6 +256,45 @@ class Cli {
               100 * l.relative_high(), l.p_value());
         }
       }
+      bool segments = false;
+      for (const v1::VariantReport& v : r.variants())
+        segments |= v.segments_size() > 0;
+      if (segments) {
+        std::printf(
+            "  per segment; incremental conversion and margin per user against "
+            "%s, "
+            "always-valid 95%% intervals:\n",
+            r.segment_baseline().c_str());
+        std::printf("  %-14s %-12s %8s %7s %9s  %s\n", "variant", "segment",
+                    "exposed", "cvr", "margin/u",
+                    "incremental conversion, margin/user");
+        for (const v1::VariantReport& v : r.variants()) {
+          for (const v1::SegmentReport& g : v.segments()) {
+            std::string lifts;
+            for (const v1::Lift& l : g.lifts()) {
+              if (l.method().rfind("not enough data", 0) == 0) {
+                absl::StrAppend(&lifts, "  (not enough data)");
+              } else if (l.metric() == "incremental_conversion") {
+                absl::StrAppend(
+                    &lifts,
+                    absl::StrFormat("  %+.2f pts [%+.2f, %+.2f]",
+                                    100 * l.absolute(), 100 * l.absolute_low(),
+                                    100 * l.absolute_high()));
+              } else {
+                absl::StrAppend(
+                    &lifts,
+                    absl::StrFormat("  %+.3f [%+.3f, %+.3f]", l.absolute(),
+                                    l.absolute_low(), l.absolute_high()));
+              }
+            }
+            std::printf("  %-14s %-12s %8lld %6.2f%% %9.3f%s\n",
+                        v.variant().substr(0, 14).c_str(), g.segment().c_str(),
+                        static_cast<long long>(g.exposed_users()),
+                        100 * g.conversion_rate(), g.margin_per_user(),
+                        lifts.c_str());
+          }
+        }
+      }
       std::printf("  statistics: %s\n", r.statistics().c_str());
     }
     return 0;
@@ -302,6 +346,26 @@ class Cli {
                     resp.rfm().r_score(), resp.rfm().f_score(), resp.rfm().m_score());
       }
       std::printf("\n");
+    }
+    if (resp.intelligence_as_of_unix() > 0) {
+      std::printf(" intelligence as of %s: tags %s\n",
+                  FormatTime(resp.intelligence_as_of_unix()).c_str(),
+                  resp.interest_tags().empty() ? "(none)"
+                                               : absl::StrJoin(resp.interest_tags(), ", ").c_str());
+      std::printf("  intent %.2f (order within 30 days), churn risk %.2f", resp.purchase_intent(),
+                  resp.churn_risk());
+      if (resp.next_purchase_unix() > 0) {
+        std::printf(", cycle %.1f days, next purchase expected %s", resp.cycle_days(),
+                    FormatTime(resp.next_purchase_unix()).c_str());
+      }
+      std::printf("\n  affinities");
+      for (const auto& a : resp.category_affinities()) {
+        std::printf(" %s %.2f", a.category().c_str(), a.share());
+      }
+      std::printf("; price level %.2f, discounted %.0f%%; growth %.2f%s%s\n",
+                  resp.relative_price_level(), 100 * std::max(0.0f, resp.discount_share()),
+                  resp.growth_value(), resp.growth_tier().empty() ? "" : " tier ",
+                  resp.growth_tier().c_str());
     }
     std::printf(" purchases (most recent first)\n  %-12s %-14s %6s  %s\n", "item", "category",
                 "count", "last purchase");
@@ -381,6 +445,17 @@ class Cli {
       std::printf("  %-16s %8.2f %6.3f %5.2f %8.2f %8.2f  %s\n", c.coupon_id().c_str(),
                   c.score(), c.propensity(), c.incrementality(), c.basket_value(), c.discount(),
                   c.reason().text().c_str());
+      const v1::IncrementalityFigures& u = c.incrementality_figures();
+      if (!u.source().empty() && u.source() != "prior") {
+        std::printf(
+            "  %-16s u from %s: prior %.3f, measured %.3f (se %.3f, %lld "
+            "holdout / %lld "
+            "treated users of %s), weight %.2f\n",
+            "", u.source().c_str(), u.prior(), u.measured(), u.standard_error(),
+            static_cast<long long>(u.holdout_users()),
+            static_cast<long long>(u.treated_users()), u.experiment().c_str(),
+            u.weight());
+      }
     }
     return 0;
   }
@@ -496,6 +571,15 @@ class Cli {
       std::printf("rejected        %s at %s: %s\n", r.version().c_str(),
                   FormatTime(r.rejected_unix()).c_str(), r.reason().c_str());
     }
+    for (const v1::VariantModelVersion& v : resp.variant_versions()) {
+      const std::string state =
+          v.loaded() ? absl::StrCat("loaded ", FormatTime(v.loaded_unix()),
+                                    ", ", v.num_users(), " x ", v.num_items())
+                     : absl::StrCat("NOT LOADED (", v.error(),
+                                    "): default model serves");
+      std::printf("variant model   %s for %s: %s\n", v.version().c_str(),
+                  absl::StrJoin(v.used_by(), ", ").c_str(), state.c_str());
+    }
     return 0;
   }
 
@@ -547,6 +631,15 @@ class Cli {
       }
       item->set_listed_unix(unix);
     }
+    if (const std::string cost = absl::GetFlag(FLAGS_cost); !cost.empty()) {
+      double value = 0;
+      if (!absl::SimpleAtod(cost, &value)) {
+        std::fprintf(stderr, "--cost: expected a number, got '%s'\n", cost.c_str());
+        return 2;
+      }
+      item->set_cost(value);
+    }
+    item->set_role(absl::GetFlag(FLAGS_role));
     v1::UpdateItemsResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
@@ -557,6 +650,8 @@ class Cli {
     if (item->has_slow_mover()) what += item->slow_mover() ? ", slow mover" : ", not a slow mover";
     if (!item->category().empty()) what += absl::StrCat(", category ", item->category());
     if (item->listed_unix() > 0) what += absl::StrCat(", listed ", FormatTime(item->listed_unix()));
+    if (item->has_cost()) what += absl::StrCat(", cost ", item->cost());
+    if (!item->role().empty()) what += absl::StrCat(", role ", item->role());
     std::printf("updated %d item(s): %s%s%s\n", resp.updated(), item->item_id().c_str(),
                 what.c_str(), resp.unknown_to_model().empty() ? "" : " (new to the model)");
     return 0;
@@ -580,6 +675,33 @@ class Cli {
                   static_cast<long long>(r.impressions()), static_cast<long long>(r.clicks()),
                   static_cast<long long>(r.purchases()), 100 * r.click_rate(),
                   100 * r.purchase_rate(), r.vector_source().c_str());
+    }
+    return 0;
+  }
+
+  // One pass of the triggered offers (Admin.RunTriggers).
+  int Offers() {
+    v1::RunTriggersRequest req;
+    req.set_now_unix(absl::GetFlag(FLAGS_time));
+    for (absl::string_view u : absl::StrSplit(absl::GetFlag(FLAGS_users), ',', absl::SkipEmpty())) {
+      req.add_user_ids(std::string(u));
+    }
+    v1::RunTriggersResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status st = admin_->RunTriggers(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st);
+    std::printf(
+        "triggered offers: %d checks claimed (%d scheduled by signals): %d written, %d "
+        "duplicates, %d cancelled, %d held out, %d deferred, %d capped, %d out of budget, %d "
+        "errors\n",
+        resp.claimed(), resp.scheduled(), resp.written(), resp.duplicates(), resp.cancelled(),
+        resp.holdout(), resp.deferred(), resp.capped(), resp.budget(), resp.errors());
+    for (const v1::TriggeredOffer& o : resp.offers()) {
+      std::printf("  %s %-16s user %-12s coupon %-12s template %-16s trigger %s\n",
+                  o.offer_id().c_str(), o.rule().c_str(), o.user_id().c_str(),
+                  o.coupon_id().empty() ? "-" : o.coupon_id().c_str(), o.template_id().c_str(),
+                  FormatTime(o.trigger_unix()).c_str());
     }
     return 0;
   }
@@ -655,8 +777,9 @@ int main(int argc, char** argv) {
       "            [--tiers=gold,..] [--min_days=N] [--contact_cap_days=N --campaign=X] [--k=N]\n"
       "  load-coupons --file=deploy/coupons.textproto    list-coupons\n"
       "  item      --item=I [--stock=N] [--slow=true|false] [--category=C] [--item_price=P]\n"
-      "            [--title=T] [--listed=now|UNIX]   (alias: stock)\n"
+      "            [--title=T] [--listed=now|UNIX] [--cost=C] [--role=R]   (alias: stock)\n"
       "  trial     [--time=UNIX] [--ended_within_days=N]\n"
+      "  offers    [--time=UNIX] [--users=U1,U2]   (one pass of the triggered offers)\n"
       "  experiment-report [--experiment=NAME]\n"
       "  info | reload [--version=V] | rollback | health [--service=NAME]\n"
       "  new-api-key --name=NAME --scopes=storefront,marketing,admin\n"
@@ -695,6 +818,7 @@ int main(int argc, char** argv) {
   if (command == "rollback") return cli.Rollback();
   if (command == "item" || command == "stock") return cli.Item();
   if (command == "trial") return cli.Trial();
+  if (command == "offers") return cli.Offers();
   if (command == "load-coupons") return cli.LoadCoupons();
   if (command == "list-coupons") return cli.ListCoupons();
   if (command == "health") return cli.Health();

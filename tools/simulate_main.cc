@@ -18,8 +18,13 @@
 // (value: the item's price). Then RecommendCoupons: a coupon offered is
 // issued (coupon_issued event) and the visitor orders with probability
 // base_conversion, plus coupon_uplift when the coupon was issued; an order
-// redeems the coupon. Every event carries an event_id; seeded, so a run is
-// reproducible.
+// redeems the coupon. --base_conversion and --coupon_uplift take one
+// probability or one per segment ("new:0.04,dormant:0.1"; the segment
+// RecommendCoupons answers for the visitor, default "*:<p>"). Every event
+// carries an event_id; seeded, so a run is reproducible. With --report
+// (needs the admin scope) the coupon experiment's report is read at the end
+// and its measured incremental conversion and incrementality per segment
+// are printed beside the truth.
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
@@ -33,6 +38,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "access/client_channel.h"
 #include "common/random.h"
@@ -48,8 +54,14 @@ ABSL_FLAG(std::string, tls_ca, "",
 ABSL_FLAG(int, users, 2000, "Visitors simulated.");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of every random draw.");
 ABSL_FLAG(std::string, user_prefix, "sim-", "Visitor ids are <prefix><i>.");
+ABSL_FLAG(int, user_width, 0,
+          "Pad i with zeros to this many digits (recsys_datagen's ids are "
+          "u0000...: --user_prefix=u --user_width=4 replays the shop's own "
+          "customers, with their segments).");
+ABSL_FLAG(int, first_user, 0,
+          "Visitors are i = first_user, first_user + 1, ...");
 ABSL_FLAG(std::string, experiment, "homepage_layout",
-          "The homepage experiment.");
+          "The homepage experiment (empty: no homepage part).");
 ABSL_FLAG(std::string, slot, "homepage_feed", "Its slot.");
 ABSL_FLAG(int, k, 6, "Items per answer (impressions per visit).");
 ABSL_FLAG(
@@ -58,10 +70,14 @@ ABSL_FLAG(
 ABSL_FLAG(double, buy, 0.25, "True probability that a click is bought.");
 ABSL_FLAG(std::string, coupon_experiment, "",
           "The coupon holdout experiment (empty: no coupon part).");
-ABSL_FLAG(double, base_conversion, 0.05,
-          "True order probability without a coupon.");
-ABSL_FLAG(double, coupon_uplift, 0.04,
-          "True added order probability with a coupon.");
+ABSL_FLAG(std::string, base_conversion, "0.05",
+          "True order probability without a coupon: p, or segment:p,... "
+          "(segments not listed: *:p, else 0).");
+ABSL_FLAG(std::string, coupon_uplift, "0.04",
+          "True added order probability with a coupon: p, or segment:p,...");
+ABSL_FLAG(bool, report, false,
+          "Print the coupon experiment's measured uplift per segment beside "
+          "the truth at the end (Admin.GetExperimentReport).");
 ABSL_FLAG(double, order_value, 40, "Value of a coupon-part order.");
 ABSL_FLAG(int, timeout_ms, 5000, "Deadline of each call.");
 
@@ -81,6 +97,26 @@ std::map<std::string, double> ParseProbabilities(const std::string& text) {
     out[kv.first] = p;
   }
   return out;
+}
+
+// "0.04" or "new:0.04,dormant:0.1" -> by segment ("*" for every other).
+std::map<std::string, double> ParsePerSegment(const std::string& text) {
+  double p = 0;
+  if (absl::SimpleAtod(text, &p)) {
+    if (p < 0 || p > 1) {
+      std::fprintf(stderr, "bad probability '%s'\n", text.c_str());
+      std::exit(2);
+    }
+    return {{"*", p}};
+  }
+  return ParseProbabilities(text);
+}
+
+double ForSegment(const std::map<std::string, double>& by_segment,
+                  const std::string& segment) {
+  auto it = by_segment.find(segment);
+  if (it == by_segment.end()) it = by_segment.find("*");
+  return it == by_segment.end() ? 0 : it->second;
 }
 
 std::string VariantOf(
@@ -117,6 +153,10 @@ int main(int argc, char** argv) {
   const double buy = absl::GetFlag(FLAGS_buy);
   const std::string experiment = absl::GetFlag(FLAGS_experiment);
   const std::string coupon_experiment = absl::GetFlag(FLAGS_coupon_experiment);
+  const auto base_conversion =
+      ParsePerSegment(absl::GetFlag(FLAGS_base_conversion));
+  const auto coupon_uplift =
+      ParsePerSegment(absl::GetFlag(FLAGS_coupon_uplift));
   recsys::Rng rng(absl::GetFlag(FLAGS_seed));
   auto deadline = [](grpc::ClientContext* ctx) {
     ctx->set_deadline(
@@ -130,9 +170,14 @@ int main(int argc, char** argv) {
     double gmv = 0;
   };
   std::map<std::string, Tally> home, coupons;
+  // Coupon part by segment, then variant.
+  std::map<std::string, std::map<std::string, Tally>> by_segment;
   int errors = 0;
   for (int i = 0; i < absl::GetFlag(FLAGS_users); ++i) {
-    const std::string user = absl::StrCat(absl::GetFlag(FLAGS_user_prefix), i);
+    const std::string user =
+        absl::StrCat(absl::GetFlag(FLAGS_user_prefix),
+                     absl::StrFormat("%0*d", absl::GetFlag(FLAGS_user_width),
+                                     absl::GetFlag(FLAGS_first_user) + i));
     int n = 0;
     auto event = [&](v1::RecordEventsRequest* req, v1::EventType type,
                      const std::string& id) {
@@ -202,16 +247,20 @@ int main(int argc, char** argv) {
       if (!st.ok()) ++errors;
       if (!cvariant.empty()) {
         Tally& t = coupons[cvariant];
+        Tally& ts = by_segment[cresp.segment()][cvariant];
         ++t.users;
+        ++ts.users;
         const bool offered = cresp.coupons_size() > 0;
         if (offered) {
           event(&coupon_events, v1::EVENT_COUPON_ISSUED,
                 cresp.recommendation_id())
               ->set_coupon_id(cresp.coupons(0).coupon_id());
           ++t.issued;
+          ++ts.issued;
         }
-        const double p = absl::GetFlag(FLAGS_base_conversion) +
-                         (offered ? absl::GetFlag(FLAGS_coupon_uplift) : 0);
+        const double p =
+            ForSegment(base_conversion, cresp.segment()) +
+            (offered ? ForSegment(coupon_uplift, cresp.segment()) : 0);
         if (rng.Uniform() < p && feed.items_size() > 0) {
           const double value = absl::GetFlag(FLAGS_order_value);
           v1::Event* e =
@@ -226,6 +275,7 @@ int main(int argc, char** argv) {
             r->set_price(value);
           }
           ++t.orders;
+          ++ts.orders;
           t.gmv += value;
         }
       }
@@ -251,10 +301,12 @@ int main(int argc, char** argv) {
               absl::GetFlag(FLAGS_users),
               static_cast<unsigned long long>(absl::GetFlag(FLAGS_seed)),
               errors);
-  std::printf(
-      "truth of %s: click probability per impression, buy probability per "
-      "click %.3f\n",
-      experiment.c_str(), buy);
+  if (!experiment.empty()) {
+    std::printf(
+        "truth of %s: click probability per impression, buy probability per "
+        "click %.3f\n",
+        experiment.c_str(), buy);
+  }
   for (const auto& [variant, t] : home) {
     const auto p = click.find(variant);
     std::printf(
@@ -267,9 +319,10 @@ int main(int argc, char** argv) {
         static_cast<long long>(t.purchases));
   }
   if (!coupon_experiment.empty()) {
-    std::printf("truth of %s: order probability %.3f, +%.3f with a coupon\n",
-                coupon_experiment.c_str(), absl::GetFlag(FLAGS_base_conversion),
-                absl::GetFlag(FLAGS_coupon_uplift));
+    std::printf("truth of %s: order probability %s, plus %s with a coupon\n",
+                coupon_experiment.c_str(),
+                absl::GetFlag(FLAGS_base_conversion).c_str(),
+                absl::GetFlag(FLAGS_coupon_uplift).c_str());
     for (const auto& [variant, t] : coupons) {
       std::printf(
           "  %-12s simulated: %lld users, %lld coupons issued, conversion "
@@ -277,6 +330,60 @@ int main(int argc, char** argv) {
           variant.c_str(), static_cast<long long>(t.users),
           static_cast<long long>(t.issued),
           t.users > 0 ? static_cast<double>(t.orders) / t.users : 0.0);
+    }
+    for (const auto& [segment, variants] : by_segment) {
+      const double base = ForSegment(base_conversion, segment);
+      const double uplift = ForSegment(coupon_uplift, segment);
+      std::printf(
+          "  segment %-12s true uplift %+.4f, true incrementality %.3f\n",
+          segment.c_str(), uplift,
+          base + uplift > 0 ? uplift / (base + uplift) : 0.0);
+    }
+  }
+  if (!coupon_experiment.empty() && absl::GetFlag(FLAGS_report)) {
+    auto admin = v1::Admin::NewStub(*channel);
+    v1::GetExperimentReportRequest req;
+    req.set_experiment(coupon_experiment);
+    v1::ExperimentReports resp;
+    grpc::ClientContext ctx;
+    deadline(&ctx);
+    grpc::Status st = admin->GetExperimentReport(&ctx, req, &resp);
+    if (!st.ok() || resp.experiments_size() != 1) {
+      std::fprintf(stderr, "GetExperimentReport: %s\n",
+                   st.error_message().c_str());
+      return 1;
+    }
+    const v1::ExperimentReport& r = resp.experiments(0);
+    std::printf("measured against %s (report):\n",
+                r.segment_baseline().c_str());
+    std::printf(
+        "  | variant | segment | exposed | true uplift | measured uplift "
+        "[always-valid 95%%] "
+        "| true incrementality | measured incrementality |\n");
+    std::map<std::string, double> baseline_cvr;
+    for (const v1::VariantReport& v : r.variants()) {
+      if (v.variant() != r.segment_baseline()) continue;
+      for (const v1::SegmentReport& g : v.segments()) {
+        baseline_cvr[g.segment()] = g.conversion_rate();
+      }
+    }
+    for (const v1::VariantReport& v : r.variants()) {
+      for (const v1::SegmentReport& g : v.segments()) {
+        for (const v1::Lift& l : g.lifts()) {
+          if (l.metric() != "incremental_conversion") continue;
+          const double base = ForSegment(base_conversion, g.segment());
+          const double uplift = ForSegment(coupon_uplift, g.segment());
+          const double ct = g.conversion_rate();
+          std::printf(
+              "  | %s | %s | %lld | %+.4f | %+.4f [%+.4f, %+.4f] | %.3f | %.3f "
+              "|\n",
+              v.variant().c_str(), g.segment().c_str(),
+              static_cast<long long>(g.exposed_users()), uplift, l.absolute(),
+              l.absolute_low(), l.absolute_high(),
+              base + uplift > 0 ? uplift / (base + uplift) : 0.0,
+              ct > 0 ? 1 - baseline_cvr[g.segment()] / ct : 0.0);
+        }
+      }
     }
   }
   return errors == 0 ? 0 : 1;

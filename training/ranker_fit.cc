@@ -24,14 +24,6 @@ using model::kNumRankerFeatures;
 // Features plus a constant 1 for the bias.
 constexpr int kDims = kNumRankerFeatures + 1;
 
-struct Examples {
-  std::vector<float> x;  // n x kDims
-  std::vector<uint8_t> y;
-  int64_t window_items = 0;
-  int64_t found = 0;
-  int users = 0;
-};
-
 // Solves a (kDims x kDims, SPD) * s = g in place (Cholesky); false if not
 // positive definite.
 bool Solve(std::vector<double> a, std::vector<double>* g) {
@@ -62,133 +54,23 @@ bool Solve(std::vector<double> a, std::vector<double>* g) {
   return true;
 }
 
-}  // namespace
-
-absl::StatusOr<RankerFitResult> FitRanker(const model::RankerModel& model,
-                                          absl::Span<const float> user_factors,
-                                          absl::Span<const int64_t> history_indptr,
-                                          absl::Span<const HistoryEntry> history,
-                                          const std::vector<std::vector<int32_t>>& window_items,
-                                          int64_t now_unix, const RankerFitOptions& options) {
-  if (model.index == nullptr || model.item_stats == nullptr || model.dim < 1) {
-    return absl::InvalidArgumentError("model: index, item_stats and dim are required");
-  }
-  const int64_t num_users =
-      history_indptr.empty() ? 0 : static_cast<int64_t>(history_indptr.size()) - 1;
-  if (!user_factors.empty() &&
-      user_factors.size() != static_cast<size_t>(num_users) * model.dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "user_factors: ", user_factors.size(), " floats for ", num_users, " users x dim ",
-        model.dim));
-  }
-  model::RankerWeights tau_weights;
-  tau_weights.recency_tau_days = options.recency_tau_days;
-  model::RankerModel fit_model = model;
-  fit_model.weights = &tau_weights;
-
-  // Users with window purchases, in row order, capped.
-  std::vector<int32_t> users;
-  for (int64_t u = 0; u < num_users && u < static_cast<int64_t>(window_items.size()); ++u) {
-    if (!window_items[u].empty()) users.push_back(static_cast<int32_t>(u));
-    if (static_cast<int>(users.size()) >= options.max_users) break;
-  }
-  if (users.empty()) {
-    return absl::FailedPreconditionError("no user of the fit period bought in the window");
-  }
-
-  // Candidates and features per user, in parallel; merged in user order so
-  // the result does not depend on the thread count.
-  const int threads = std::max(1, options.threads);
-  std::vector<Examples> per_user(users.size());
-  std::atomic<bool> failed{false};
-  ParallelFor(static_cast<int64_t>(users.size()), threads, 1, [&](int, int64_t begin,
-                                                                  int64_t end) {
-    for (int64_t idx = begin; idx < end; ++idx) {
-      const int32_t u = users[idx];
-      Examples& ex = per_user[idx];
-      absl::Span<const HistoryEntry> h = history.subspan(
-          history_indptr[u], history_indptr[u + 1] - history_indptr[u]);
-      model::RankerUser user;
-      if (!user_factors.empty()) {
-        user.vector = user_factors.subspan(static_cast<size_t>(u) * model.dim, model.dim);
-      }
-      user.history = h;
-      const model::RankerUserStats stats = model::ComputeRankerUserStats(h);
-      // Vector candidates with their ranks.
-      std::vector<std::pair<int32_t, std::pair<float, int>>> candidates;
-      absl::flat_hash_set<int32_t> seen;
-      if (!user.vector.empty()) {
-        auto hits = model.index->Search(user.vector, options.vector_candidates);
-        if (!hits.ok()) {
-          failed = true;
-          return;
-        }
-        for (size_t r = 0; r < hits->size(); ++r) {
-          const int32_t item = static_cast<int32_t>((*hits)[r].id);
-          seen.insert(item);
-          candidates.push_back({item, {(*hits)[r].score, static_cast<int>(r)}});
-        }
-      }
-      for (const HistoryEntry& e : h) {
-        if (!seen.insert(e.item).second) continue;
-        float score = 0;
-        if (!user.vector.empty()) {
-          const float* y = model.item_factors.data() + static_cast<size_t>(e.item) * model.dim;
-          score = DotSequential(user.vector.data(), y, model.dim);
-        }
-        candidates.push_back({e.item, {score, -1}});
-      }
-      absl::flat_hash_set<int32_t> positives(window_items[u].begin(), window_items[u].end());
-      ex.window_items = static_cast<int64_t>(positives.size());
-      ex.users = 1;
-      float f[kNumRankerFeatures];
-      for (const auto& [item, score_rank] : candidates) {
-        const HistoryEntry* entry = nullptr;
-        for (const HistoryEntry& e : h) {
-          if (e.item == item) {
-            entry = &e;
-            break;
-          }
-        }
-        model::RankerFeatures(fit_model, stats, item, score_rank.first, score_rank.second,
-                                    entry, now_unix, f);
-        ex.x.insert(ex.x.end(), f, f + kNumRankerFeatures);
-        ex.x.push_back(1.0f);
-        const bool positive = positives.contains(item);
-        ex.y.push_back(positive ? 1 : 0);
-        ex.found += positive;
-      }
-    }
-  });
-  if (failed) return absl::InternalError("vector search failed while building examples");
-
-  Examples all;
-  for (Examples& ex : per_user) {
-    all.x.insert(all.x.end(), ex.x.begin(), ex.x.end());
-    all.y.insert(all.y.end(), ex.y.begin(), ex.y.end());
-    all.window_items += ex.window_items;
-    all.found += ex.found;
-    all.users += ex.users;
-    ex = Examples();
-  }
-  const int64_t n = static_cast<int64_t>(all.y.size());
-  if (all.found == 0) {
-    return absl::FailedPreconditionError(
-        "no window purchase is among the candidates; cannot fit the ranker");
-  }
-
-  // Logistic regression with L2 (bias unpenalized), Newton's method.
+// Logistic regression with L2 (bias unpenalized), Newton's method, over n
+// rows of kDims (the last a constant 1).
+absl::StatusOr<std::vector<double>> FitLogistic(const std::vector<float>& x,
+                                                const std::vector<uint8_t>& labels,
+                                                const RankerFitOptions& options, double* loss_out) {
+  const int64_t n = static_cast<int64_t>(labels.size());
   std::vector<double> w(kDims, 0.0);
   double loss = 0;
   for (int iter = 0; iter < options.max_iterations; ++iter) {
     std::vector<double> grad(kDims, 0.0), hess(kDims * kDims, 0.0);
     loss = 0;
     for (int64_t i = 0; i < n; ++i) {
-      const float* xi = all.x.data() + i * kDims;
+      const float* xi = x.data() + i * kDims;
       double z = 0;
       for (int d = 0; d < kDims; ++d) z += w[d] * xi[d];
       const double p = 1.0 / (1.0 + std::exp(-z));
-      const double y = all.y[i];
+      const double y = labels[i];
       loss += y > 0 ? -std::log(std::max(p, 1e-12)) : -std::log(std::max(1 - p, 1e-12));
       const double r = p - y;
       const double s = std::max(p * (1 - p), 1e-9);
@@ -220,20 +102,182 @@ absl::StatusOr<RankerFitResult> FitRanker(const model::RankerModel& model,
     }
     if (norm < 1e-12) break;
   }
+  *loss_out = loss;
+  return w;
+}
 
+}  // namespace
+
+absl::string_view RankerFeatureSetName(RankerFeatureSet set) {
+  switch (set) {
+    case RankerFeatureSet::kBase: return "base";
+    case RankerFeatureSet::kNeighbors: return "neighbors";
+    case RankerFeatureSet::kNeighborsTrending: return "neighbors+trending";
+  }
+  return "base";
+}
+
+absl::StatusOr<RankerExamples> BuildRankerExamples(
+    const model::RankerModel& model, absl::Span<const float> user_factors,
+    absl::Span<const int64_t> history_indptr, absl::Span<const HistoryEntry> history,
+    const std::vector<std::vector<int32_t>>& window_items, int64_t now_unix,
+    const RankerFitOptions& options) {
+  if (model.index == nullptr || model.item_stats == nullptr || model.dim < 1) {
+    return absl::InvalidArgumentError("model: index, item_stats and dim are required");
+  }
+  const int64_t num_users =
+      history_indptr.empty() ? 0 : static_cast<int64_t>(history_indptr.size()) - 1;
+  if (!user_factors.empty() &&
+      user_factors.size() != static_cast<size_t>(num_users) * model.dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "user_factors: ", user_factors.size(), " floats for ", num_users, " users x dim ",
+        model.dim));
+  }
+  model::RankerWeights tau_weights;
+  tau_weights.recency_tau_days = options.recency_tau_days;
+  model::RankerModel fit_model = model;
+  fit_model.weights = &tau_weights;
+
+  // Users with window purchases, in row order, capped.
+  std::vector<int32_t> users;
+  for (int64_t u = 0; u < num_users && u < static_cast<int64_t>(window_items.size()); ++u) {
+    if (!window_items[u].empty()) users.push_back(static_cast<int32_t>(u));
+    if (static_cast<int>(users.size()) >= options.max_users) break;
+  }
+  if (users.empty()) {
+    return absl::FailedPreconditionError("no user of the fit period bought in the window");
+  }
+
+  // Candidates (every source) and features per user, in parallel; merged in
+  // user order so the result does not depend on the thread count.
+  const int threads = std::max(1, options.threads);
+  std::vector<RankerExamples> per_user(users.size());
+  std::atomic<bool> failed{false};
+  ParallelFor(static_cast<int64_t>(users.size()), threads, 1, [&](int, int64_t begin,
+                                                                  int64_t end) {
+    for (int64_t idx = begin; idx < end; ++idx) {
+      const int32_t u = users[idx];
+      RankerExamples& ex = per_user[idx];
+      absl::Span<const HistoryEntry> h = history.subspan(
+          history_indptr[u], history_indptr[u + 1] - history_indptr[u]);
+      model::RankerUser user;
+      if (!user_factors.empty()) {
+        user.vector = user_factors.subspan(static_cast<size_t>(u) * model.dim, model.dim);
+      }
+      user.history = h;
+      const model::RankerUserStats stats = model::ComputeRankerUserStats(h);
+      model::RankOptions rank;
+      rank.vector_candidates = options.vector_candidates;
+      auto candidates = model::CollectRankerCandidates(fit_model, user, rank);
+      if (!candidates.ok()) {
+        failed = true;
+        return;
+      }
+      absl::flat_hash_set<int32_t> positives(window_items[u].begin(), window_items[u].end());
+      ex.window_items = static_cast<int64_t>(positives.size());
+      ex.users = 1;
+      float f[kNumRankerFeatures];
+      for (const model::RankerCandidate& c : *candidates) {
+        model::RankerFeatures(fit_model, stats, c, now_unix, f);
+        ex.x.insert(ex.x.end(), f, f + kNumRankerFeatures);
+        ex.x.push_back(1.0f);
+        ex.y.push_back(positives.contains(c.item) ? 1 : 0);
+        ex.sources.push_back(c.sources);
+      }
+    }
+  });
+  if (failed) return absl::InternalError("vector search failed while building examples");
+
+  RankerExamples all;
+  for (RankerExamples& ex : per_user) {
+    all.x.insert(all.x.end(), ex.x.begin(), ex.x.end());
+    all.y.insert(all.y.end(), ex.y.begin(), ex.y.end());
+    all.sources.insert(all.sources.end(), ex.sources.begin(), ex.sources.end());
+    all.window_items += ex.window_items;
+    all.users += ex.users;
+    ex = RankerExamples();
+  }
+  return all;
+}
+
+absl::StatusOr<RankerFitResult> FitRankerWeights(const RankerExamples& examples,
+                                                 const RankerFitOptions& options) {
+  // The rows and columns of the feature set: candidates of its sources only,
+  // the features it does not use at 0 (so their weights stay 0).
+  uint8_t sources = model::kSourceVector | model::kSourceHistory;
+  std::vector<int> unused;
+  switch (options.feature_set) {
+    case RankerFeatureSet::kBase:
+      unused = {model::kFeatKnnScore, model::kFeatKnnRank, model::kFeatTrending};
+      break;
+    case RankerFeatureSet::kNeighbors:
+      sources |= model::kSourceNeighbors;
+      unused = {model::kFeatTrending};
+      break;
+    case RankerFeatureSet::kNeighborsTrending:
+      sources |= model::kSourceNeighbors | model::kSourcePopular;
+      break;
+  }
+  std::vector<float> x, xd;
+  std::vector<uint8_t> y, yd;
+  int64_t found = 0, found_discovery = 0;
+  for (size_t i = 0; i < examples.y.size(); ++i) {
+    if ((examples.sources[i] & sources) == 0) continue;
+    const size_t at = x.size();
+    x.insert(x.end(), examples.x.begin() + i * kDims, examples.x.begin() + (i + 1) * kDims);
+    for (int f : unused) x[at + f] = 0.0f;
+    y.push_back(examples.y[i]);
+    found += examples.y[i];
+    if (options.discovery && x[at + model::kFeatBought] == 0.0f) {
+      xd.insert(xd.end(), x.begin() + at, x.begin() + at + kDims);
+      yd.push_back(examples.y[i]);
+      found_discovery += examples.y[i];
+    }
+  }
+  if (found == 0) {
+    return absl::FailedPreconditionError(
+        "no window purchase is among the candidates; cannot fit the ranker");
+  }
   RankerFitResult result;
+  double loss = 0;
+  RECSYS_ASSIGN_OR_RETURN(std::vector<double> w, FitLogistic(x, y, options, &loss));
   for (int f = 0; f < kNumRankerFeatures; ++f) result.weights.w[f] = static_cast<float>(w[f]);
+  // Discovery weights: the same fit on the candidates the user had not
+  // bought (what ranks when bought items are excluded).
+  if (found_discovery > 0) {
+    double discovery_loss = 0;
+    RECSYS_ASSIGN_OR_RETURN(std::vector<double> d,
+                            FitLogistic(xd, yd, options, &discovery_loss));
+    for (int f = 0; f < kNumRankerFeatures; ++f) {
+      result.weights.discovery[f] = static_cast<float>(d[f]);
+    }
+    result.weights.has_discovery = true;
+  }
   result.weights.recency_tau_days = options.recency_tau_days;
-  result.users = all.users;
-  result.examples = n;
-  result.positives = all.found;
+  result.users = examples.users;
+  result.examples = static_cast<int64_t>(y.size());
+  result.positives = found;
   result.candidate_recall =
-      all.window_items > 0 ? static_cast<double>(all.found) / all.window_items : 0.0;
+      examples.window_items > 0 ? static_cast<double>(found) / examples.window_items : 0.0;
   result.log_loss = loss;
   result.weights.origin = absl::StrFormat(
-      "logistic fit: %d users, %d examples, %d positives, candidate recall %.3f", result.users,
-      result.examples, result.positives, result.candidate_recall);
+      "logistic fit: %d users, %d examples, %d positives, candidate recall %.3f, features %s%s",
+      result.users, result.examples, result.positives, result.candidate_recall,
+      RankerFeatureSetName(options.feature_set),
+      result.weights.has_discovery ? ", discovery weights" : "");
   return result;
+}
+
+absl::StatusOr<RankerFitResult> FitRanker(const model::RankerModel& model,
+                                          absl::Span<const float> user_factors,
+                                          absl::Span<const int64_t> history_indptr,
+                                          absl::Span<const HistoryEntry> history,
+                                          const std::vector<std::vector<int32_t>>& window_items,
+                                          int64_t now_unix, const RankerFitOptions& options) {
+  RECSYS_ASSIGN_OR_RETURN(RankerExamples examples,
+                          BuildRankerExamples(model, user_factors, history_indptr, history,
+                                              window_items, now_unix, options));
+  return FitRankerWeights(examples, options);
 }
 
 WindowLabels::WindowLabels(const InteractionData& fit_period)

@@ -6,9 +6,12 @@
 // the window is ranked as the server would rank them at `now_unix`; each
 // candidate (vector neighbours ∪ history) becomes one example, labelled 1 if
 // the user bought the item in the window. A logistic regression with L2
-// (Newton's method; ten features, so each step is a 10 x 10 solve) gives the
+// (Newton's method; a few features, so each step is a small solve) gives the
 // weights. Because candidates include both sources, the weights learn how
 // much repurchase versus discovery deserves, per user and item features.
+// RankerFitOptions::feature_set adds the item-neighbour and the
+// popular/trending candidates with their features; `discovery` fits a
+// second weight vector on the not-bought candidates.
 //
 // FitRankerOnWindow is that whole step for a model already trained on the
 // fit period (the trainer and the evaluation's production ranker both call
@@ -34,7 +37,20 @@
 
 namespace recsys::training {
 
+// Which of the ranker's inputs a fit uses: the vector and history
+// candidates with the first ten features (kBase, as models before the
+// neighbour features), plus the item neighbours (kNeighbors: candidates and
+// kFeatKnnScore / kFeatKnnRank), plus the popular and trending items
+// (kNeighborsTrending: candidates and kFeatTrending).
+enum class RankerFeatureSet { kBase = 0, kNeighbors = 1, kNeighborsTrending = 2 };
+absl::string_view RankerFeatureSetName(RankerFeatureSet set);
+
 struct RankerFitOptions {
+  // Inputs of the fit (the tuner tries each).
+  RankerFeatureSet feature_set = RankerFeatureSet::kBase;
+  // Also fit discovery weights (RankerWeights::discovery) on the candidates
+  // the user had not bought.
+  bool discovery = false;
   // Vector candidates per user (RankOptions::vector_candidates).
   int vector_candidates = 200;
   // Time constant of the recency feature.
@@ -58,6 +74,33 @@ struct RankerFitResult {
   double candidate_recall = 0;
   double log_loss = 0;
 };
+
+// Labelled candidates of a window from every source (vector, history,
+// neighbours, popular and trending), so that several feature sets can be
+// fit from one pass: row i of x has kNumRankerFeatures features and a
+// constant 1; sources[i] holds its RankerSource bits.
+struct RankerExamples {
+  std::vector<float> x;
+  std::vector<uint8_t> y;
+  std::vector<uint8_t> sources;
+  int users = 0;
+  // Distinct window purchases of those users.
+  int64_t window_items = 0;
+};
+
+// The examples FitRanker fits (arguments as FitRanker's; the feature set and
+// discovery options are not used here).
+absl::StatusOr<RankerExamples> BuildRankerExamples(
+    const model::RankerModel& model, absl::Span<const float> user_factors,
+    absl::Span<const int64_t> history_indptr,
+    absl::Span<const model::HistoryEntry> history,
+    const std::vector<std::vector<int32_t>>& window_items, int64_t now_unix,
+    const RankerFitOptions& options);
+
+// The logistic fit of options.feature_set (and options.discovery) on
+// `examples`. FailedPrecondition when no candidate of the set is positive.
+absl::StatusOr<RankerFitResult> FitRankerWeights(const RankerExamples& examples,
+                                                 const RankerFitOptions& options);
 
 // `model` and `user_factors` (num_users x model.dim; may be empty: no
 // vectors) come from training on the fit period; `history` is the fit

@@ -6,10 +6,15 @@
 //       --redis 127.0.0.1:6379 --marketing_config deploy/marketing.textproto
 //   recsys_train --load_redis_only --model_dir /models/<version>
 //       --redis 127.0.0.1:6379      (reload a Redis that came back empty)
+//   recsys_import --input purchases.csv --model_root /models
+//       --user_factors userFactors/ --item_factors itemFactors/
+//       (vectors trained by Spark MLlib ALS instead of training here;
+//       recsys_import is this program with the factor flags required)
 // With --redis the published model goes into Redis as a new generation,
 // switched live at once (training/redis_load.h).
 #include <cstdint>
 #include <cmath>
+#include <tuple>
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -27,6 +32,7 @@
 #include "model/model_format.h"
 #include "redis/client.h"
 #include "redis/password.h"
+#include "training/factor_import.h"
 #include "training/redis_load.h"
 #include "training/trainer.h"
 
@@ -71,6 +77,22 @@ ABSL_FLAG(int, ranker_validation_days, 30,
           "Days at the end of the data on which the production ranker's weights "
           "are fit (0: default weights).");
 ABSL_FLAG(uint64_t, seed, kAls.seed, "Seed of the factor initialisation.");
+ABSL_FLAG(bool, tune, false,
+          "Self-tuning: score iALS configurations around the given one and the "
+          "ranker's feature sets on two validation windows at the end of the data "
+          "(length: --ranker_validation_days, at most a sixth of the data's span), "
+          "publish the best retrained on all data, and serve popularity or "
+          "buy-again where they beat the ranker on validation. Every candidate's "
+          "score and the choice go to the log and the manifest (tuning).");
+ABSL_FLAG(double, tune_budget_factor, 5,
+          "--tune: time budget of the candidates, in multiples of the plain "
+          "training measured first.");
+ABSL_FLAG(double, tune_budget_seconds, 0,
+          "--tune: time budget in seconds (overrides --tune_budget_factor when > 0).");
+ABSL_FLAG(int, tune_max_candidates, 6, "--tune: iALS configurations at most.");
+ABSL_FLAG(bool, tune_guard, true,
+          "--tune: serve the winning baseline in a setting where it beats the "
+          "ranker on validation.");
 ABSL_FLAG(std::string, metrics_file, "",
           "After a successful run, write its metrics in the Prometheus text format to this "
           "file (through a temporary file and a rename), for node-exporter's textfile "
@@ -82,14 +104,24 @@ ABSL_FLAG(std::string, index, "auto",
           "FAISS index_factory spec of the item indexes, or auto: exact (Flat) up "
           "to 5000 items, IVF above, tuned for recall@20 >= 0.95.");
 ABSL_FLAG(std::string, redis, "",
-          "host:port; when set, load purchase histories, item metadata and "
-          "segments into Redis after publishing, as a new generation switched "
-          "live at once (docs/redis_keys.md).");
+          "host:port (or a redis-cluster:// / redis-sentinel:// URL, see "
+          "recsys_server --help); when set, load purchase histories, item "
+          "metadata and segments into Redis after publishing, as a new "
+          "generation switched live at once (docs/redis_keys.md).");
 ABSL_FLAG(std::string, redis_key_prefix, "",
           "Key prefix in Redis; empty: the store's default.");
 ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
 ABSL_FLAG(std::string, redis_password_file, "",
           recsys::redis::kPasswordFileFlagHelp);
+ABSL_FLAG(std::string, user_factors, "",
+          "Vectors trained elsewhere: Spark MLlib ALS userFactors (JSON lines or CSV, a file "
+          "or Spark's output directory; training/factor_import.h). With --item_factors, "
+          "replaces training; --factors is read from the files, --alpha, --regularization "
+          "and the confidence flags should be the ones the vectors were trained with.");
+ABSL_FLAG(std::string, item_factors, "", "Spark MLlib ALS itemFactors (see --user_factors).");
+ABSL_FLAG(std::string, user_id_map, "",
+          "Optional CSV spark_id,shop_id renaming the user factor ids to the history's ids.");
+ABSL_FLAG(std::string, item_id_map, "", "Optional CSV spark_id,shop_id for the item factors.");
 ABSL_FLAG(bool, load_redis_only, false,
           "Do not train: load the published model in --model_dir (its purchase "
           "history, item metadata, segments and the load marker) into --redis, "
@@ -120,11 +152,26 @@ ABSL_FLAG(std::string, marketing_config, "",
 ABSL_FLAG(std::string, segments_as_of, "",
           "Reference time of recency and trailing spend (unix seconds or "
           "YYYY-MM-DD[ HH:MM:SS]); empty: the latest event of the data.");
+ABSL_FLAG(bool, intelligence, true,
+          "Compute customer intelligence (interest tags, affinities, purchase "
+          "intent and churn risk, repurchase cycles, price sensitivity, growth "
+          "tiers) as of --segments_as_of: intel.tsv in the model, and with "
+          "--redis each user's record in Redis.");
+ABSL_FLAG(std::string, intelligence_config, "",
+          "recsys.v1.IntelligenceConfig text file (tag rules, model settings, "
+          "growth tiers; e.g. deploy/intelligence.textproto); empty: defaults, "
+          "learned tags only.");
 
 namespace {
 
+#ifdef RECSYS_IMPORT_BINARY
+constexpr char kProgram[] = "recsys_import";
+#else
+constexpr char kProgram[] = "recsys_train";
+#endif
+
 int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "recsys_train: %s\n", status.ToString().c_str());
+  std::fprintf(stderr, "%s: %s\n", kProgram, status.ToString().c_str());
   return 1;
 }
 
@@ -248,6 +295,11 @@ int main(int argc, char** argv) {
   options.als.cg_steps = absl::GetFlag(FLAGS_cg_steps);
   options.als.threads = absl::GetFlag(FLAGS_threads);
   options.ranker_validation_days = absl::GetFlag(FLAGS_ranker_validation_days);
+  options.tune = absl::GetFlag(FLAGS_tune);
+  options.tune_budget_factor = absl::GetFlag(FLAGS_tune_budget_factor);
+  options.tune_budget_seconds = absl::GetFlag(FLAGS_tune_budget_seconds);
+  options.tune_max_candidates = absl::GetFlag(FLAGS_tune_max_candidates);
+  options.tune_guard = absl::GetFlag(FLAGS_tune_guard);
   options.compute_complements = absl::GetFlag(FLAGS_bundles);
   options.als.seed = absl::GetFlag(FLAGS_seed);
   options.als.compute_loss = absl::GetFlag(FLAGS_loss);
@@ -258,6 +310,13 @@ int main(int argc, char** argv) {
     if (!config.ok()) return Fail(config.status());
     options.marketing = *std::move(config);
   }
+  options.compute_intelligence = absl::GetFlag(FLAGS_intelligence);
+  if (const std::string path = absl::GetFlag(FLAGS_intelligence_config); !path.empty()) {
+    absl::StatusOr<recsys::intelligence::IntelligenceConfig> config =
+        recsys::intelligence::LoadIntelligenceConfig(path);
+    if (!config.ok()) return Fail(config.status());
+    options.intelligence = *std::move(config);
+  }
   if (absl::Status s = ParseTimeFlag("segments_as_of", absl::GetFlag(FLAGS_segments_as_of),
                                      &options.segments_as_of_unix);
       !s.ok()) {
@@ -267,6 +326,63 @@ int main(int argc, char** argv) {
     std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
     std::fflush(stdout);
   };
+  const std::string user_factors = absl::GetFlag(FLAGS_user_factors);
+  const std::string item_factors = absl::GetFlag(FLAGS_item_factors);
+#ifdef RECSYS_IMPORT_BINARY
+  if (user_factors.empty() || item_factors.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "recsys_import needs --user_factors and --item_factors (Spark ALS exports)"));
+  }
+#endif
+  // Vectors trained elsewhere, read before the history so that a bad
+  // export stops the run before anything else.
+  recsys::training::FactorTable user_table, item_table;
+  if (!user_factors.empty() || !item_factors.empty()) {
+    if (user_factors.empty() || item_factors.empty()) {
+      return Fail(absl::InvalidArgumentError(
+          "--user_factors and --item_factors: give both or neither"));
+    }
+    for (auto [path, map, table, what] :
+         {std::tuple{user_factors, absl::GetFlag(FLAGS_user_id_map), &user_table, "user"},
+          std::tuple{item_factors, absl::GetFlag(FLAGS_item_id_map), &item_table, "item"}}) {
+      recsys::training::FactorReadStats stats;
+      stats.max_error_lines = absl::GetFlag(FLAGS_max_error_lines);
+      absl::StatusOr<recsys::training::FactorTable> read =
+          recsys::training::ReadSparkFactors(path, &stats);
+      if (!read.ok()) return Fail(read.status());
+      *table = *std::move(read);
+      std::printf("%s factors: %lld rows of %d values read from %s, %lld malformed\n", what,
+                  static_cast<long long>(stats.rows_used), table->dim, path.c_str(),
+                  static_cast<long long>(stats.malformed));
+      for (const std::string& e : stats.errors) std::printf("  %s\n", e.c_str());
+      if (!map.empty()) {
+        int64_t unmapped = 0;
+        if (absl::Status st = recsys::training::ApplyIdMap(map, table, &unmapped); !st.ok()) {
+          return Fail(st);
+        }
+        std::printf("%s factors: %lld ids not in %s dropped\n", what,
+                    static_cast<long long>(unmapped), map.c_str());
+      }
+    }
+    options.als.factors = user_table.dim;
+    const float lambda = options.als.regularization;
+    options.factors = [&user_table, &item_table, lambda](
+                          const recsys::training::InteractionData& data,
+                          const recsys::training::CsrMatrix& confidence)
+        -> absl::StatusOr<recsys::training::AlsModel> {
+      recsys::training::ImportStats stats;
+      auto model = recsys::training::ImportFactors(user_table, item_table, data, confidence,
+                                                   lambda, &stats);
+      if (model.ok()) {
+        std::printf(
+            "imported vectors: users %d matched, %d solved from their history (%lld exported "
+            "users not in the history); items %d matched, %d solved (%lld not in the history)\n",
+            stats.users_matched, stats.users_solved, static_cast<long long>(stats.users_unknown),
+            stats.items_matched, stats.items_solved, static_cast<long long>(stats.items_unknown));
+      }
+      return model;
+    };
+  }
   const bool load_redis_only = absl::GetFlag(FLAGS_load_redis_only);
   if (load_redis_only) {
     if (absl::GetFlag(FLAGS_model_dir).empty() || absl::GetFlag(FLAGS_redis).empty()) {
@@ -274,12 +390,15 @@ int main(int argc, char** argv) {
           "--load_redis_only needs --model_dir=<model_root>/<version> and --redis=host:port"));
     }
     options.compute_segments = false;
+    options.compute_intelligence = false;
   } else if (absl::Status s = ValidateTrainerOptions(options); !s.ok()) {
     return Fail(s);
   }
 
   // One Redis pool; it outlives every use (declared first).
   std::unique_ptr<recsys::redis::Client> redis_client;
+  // Intel records are not part of a generation: the trainer writes them.
+  std::unique_ptr<recsys::intelligence::IntelStore> intel_store;
   const std::string redis = absl::GetFlag(FLAGS_redis);
   if (!redis.empty()) {
     absl::StatusOr<recsys::redis::Options> redis_options =
@@ -288,12 +407,26 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::string> password =
         recsys::redis::ReadPassword(absl::GetFlag(FLAGS_redis_password_file));
     if (!password.ok()) return Fail(password.status());
-    redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    // A user named in a redis:// URL stays unless --redis_user is given.
+    if (!absl::GetFlag(FLAGS_redis_user).empty()) {
+      redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    }
     redis_options->password = *std::move(password);
     absl::StatusOr<std::unique_ptr<recsys::redis::Client>> client =
         recsys::redis::Client::Create(*redis_options);
     if (!client.ok()) return Fail(client.status());
     redis_client = *std::move(client);
+    if (options.compute_intelligence) {
+      recsys::intelligence::RedisIntelStoreOptions intel_options;
+      if (const std::string prefix = absl::GetFlag(FLAGS_redis_key_prefix);
+          !prefix.empty()) {
+        intel_options.key_prefix = prefix;
+      }
+      absl::StatusOr<std::unique_ptr<recsys::intelligence::IntelStore>> intel =
+          recsys::intelligence::NewRedisIntelStore(redis_client.get(), intel_options);
+      if (!intel.ok()) return Fail(intel.status());
+      intel_store = *std::move(intel);
+    }
   }
   recsys::training::RedisLoadOptions load_options;
   if (const std::string prefix = absl::GetFlag(FLAGS_redis_key_prefix); !prefix.empty()) {
@@ -318,7 +451,7 @@ int main(int argc, char** argv) {
     if (absl::Status s = load_redis(absl::GetFlag(FLAGS_model_dir)); !s.ok()) return Fail(s);
     return 0;
   }
-  absl::StatusOr<TrainResult> result = Train(options, nullptr, nullptr);
+  absl::StatusOr<TrainResult> result = Train(options, nullptr, nullptr, intel_store.get());
   if (!result.ok()) return Fail(result.status());
   if (redis_client != nullptr) {
     if (absl::Status s = load_redis(result->model_dir); !s.ok()) return Fail(s);

@@ -82,6 +82,13 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& options) {
   if (options.index_spec.empty()) {
     return absl::InvalidArgumentError("index_spec: empty");
   }
+  if (!(options.tune_budget_factor > 0) || !(options.tune_budget_seconds >= 0)) {
+    return absl::InvalidArgumentError(
+        "tune_budget: factor must be > 0 and seconds >= 0");
+  }
+  if (options.tune_max_candidates < 1) {
+    return absl::InvalidArgumentError("tune_max_candidates: must be >= 1");
+  }
   if (options.store_batch < 1) {
     return absl::InvalidArgumentError("store_batch: must be >= 1");
   }
@@ -263,7 +270,8 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> ReadBaskets(const TrainerOptio
 
 absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                                   feature_store::FeatureStore* store,
-                                  marketing::SegmentStore* segment_store) {
+                                  marketing::SegmentStore* segment_store,
+                                  intelligence::IntelStore* intel_store) {
   RECSYS_RETURN_IF_ERROR(ValidateTrainerOptions(options));
   auto log = [&](absl::string_view line) {
     if (options.log) options.log(line);
@@ -275,12 +283,17 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   // and time, as the files carry no order ids).
   InteractionBuilder builder(options.interactions);
   marketing::SegmentBuilder segment_builder;
+  intelligence::IntelBuilder intel_builder;
   RECSYS_RETURN_IF_ERROR(ReadPurchases(
       options.input, options.read,
       [&](const PurchaseRow& row) {
         builder.Add(row);
         if (options.compute_segments) {
           segment_builder.Add(row.user_id, "", row.timestamp_unix, row.quantity * row.price);
+        }
+        if (options.compute_intelligence) {
+          intel_builder.Add({row.user_id, row.item_id, row.category, row.timestamp_unix,
+                             intelligence::ActivityKind::kPurchase, row.quantity, row.price});
         }
       },
       &result.read_stats));
@@ -326,7 +339,20 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     if (options.als.on_iteration) options.als.on_iteration(it);
   };
   const Clock::time_point train_start = Clock::now();
-  RECSYS_ASSIGN_OR_RETURN(AlsModel model, TrainAls(weights, als));
+  absl::StatusOr<AlsModel> trained =
+      options.factors ? options.factors(data, weights) : TrainAls(weights, als);
+  if (!trained.ok()) return trained.status();
+  AlsModel model = *std::move(trained);
+  if (options.factors &&
+      (model.factors != options.als.factors || model.num_users != data.num_users() ||
+       model.num_items != data.num_items() ||
+       model.user_factors.size() != size_t{1} * model.num_users * model.factors ||
+       model.item_factors.size() != size_t{1} * model.num_items * model.factors)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "factors: expected ", data.num_users(), " users and ", data.num_items(), " items x ",
+        options.als.factors, " factors, got ", model.num_users, " x ", model.num_items, " x ",
+        model.factors));
+  }
   result.train_seconds = SecondsSince(train_start);
   result.iterations = model.iterations;
   double solve_seconds = 0;
@@ -339,9 +365,74 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                           : solve_seconds / model.iterations.size()));
   weights = CsrMatrix();
 
-  // 3. The production ranker's weights.
+  // 3. The production ranker's weights: tuned (which may also replace the
+  // factorisation), or fit on the last window.
   result.ranker = model::DefaultRankerWeights();
-  if (options.ranker_validation_days > 0 && data.last_event_unix > 0) {
+  result.als = options.als;
+  result.confidence = options.confidence;
+  bool tuned = false;
+  if (options.tune && options.ranker_validation_days > 0 && data.last_event_unix > 0) {
+    const int days =
+        TuneWindowDays(data.first_unix, data.last_event_unix, options.ranker_validation_days);
+    const Clock::time_point tune_start = Clock::now();
+    absl::StatusOr<TuneOutcome> outcome =
+        absl::FailedPreconditionError("the data spans less than 6 days");
+    if (days > 0) {
+      RowVisitor rows = [&options](const std::function<void(const PurchaseRow&)>& row) {
+        ReadOptions read = options.read;
+        read.max_error_lines = 0;
+        ReadStats unused;
+        return ReadPurchases(options.input, read, row, &unused);
+      };
+      auto windows = BuildTuneWindows(rows, options.interactions, data.last_event_unix, days);
+      if (windows.ok()) {
+        TunerOptions tuner;
+        tuner.fit = options.ranker_fit;
+        if (tuner.fit.threads < 1) tuner.fit.threads = options.als.threads;
+        tuner.budget_seconds = options.tune_budget_seconds > 0
+                                   ? options.tune_budget_seconds
+                                   : options.tune_budget_factor * std::max(result.train_seconds, 0.1);
+        tuner.guard = options.tune_guard;
+        tuner.log = log;
+        outcome = TuneRanker(*windows,
+                             TuneGrid(options.als, options.confidence, options.tune_max_candidates),
+                             tuner);
+      } else {
+        outcome = windows.status();
+      }
+    }
+    if (outcome.ok()) {
+      tuned = true;
+      result.ranker = outcome->weights;
+      result.tuning = outcome->report;
+      const std::vector<TuneCandidate> grid =
+          TuneGrid(options.als, options.confidence, options.tune_max_candidates);
+      if (outcome->chosen != 0) {
+        // Retrain the chosen configuration on all data.
+        result.als = grid[outcome->chosen].als;
+        result.confidence = grid[outcome->chosen].confidence;
+        ConfidenceOptions confidence_full = result.confidence;
+        if (confidence_full.reference_unix == 0) {
+          confidence_full.reference_unix = data.last_event_unix;
+        }
+        RECSYS_ASSIGN_OR_RETURN(CsrMatrix chosen_weights, BuildConfidence(data, confidence_full));
+        AlsOptions als_full = result.als;
+        als_full.on_iteration = nullptr;
+        const Clock::time_point retrain_start = Clock::now();
+        RECSYS_ASSIGN_OR_RETURN(model, TrainAls(chosen_weights, als_full));
+        result.iterations = model.iterations;
+        log(absl::StrFormat("tune: retrained %s on all data in %.2fs",
+                            grid[outcome->chosen].spec, SecondsSince(retrain_start)));
+      }
+    } else {
+      log(absl::StrCat("tune: not tuned (", outcome.status().message(), ")"));
+    }
+    result.tune_seconds = SecondsSince(tune_start);
+    result.ranker_seconds = result.tune_seconds;
+  }
+  if (tuned) {
+    log(absl::StrFormat("ranker %s in %.2fs", result.ranker.origin, result.ranker_seconds));
+  } else if (options.ranker_validation_days > 0 && data.last_event_unix > 0) {
     const Clock::time_point ranker_start = Clock::now();
     auto fit = FitRankerOnInput(options, data.last_event_unix);
     result.ranker_seconds = SecondsSince(ranker_start);
@@ -397,26 +488,52 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   }
   segment_builder = marketing::SegmentBuilder();
 
+  // 5b. Customer intelligence, from the same rows.
+  std::vector<intelligence::UserIntel> intel;
+  std::string intel_tsv;
+  if (options.compute_intelligence && data.last_event_unix > 0) {
+    const Clock::time_point intel_start = Clock::now();
+    RECSYS_ASSIGN_OR_RETURN(
+        intelligence::IntelResult computed,
+        intel_builder.Build(options.intelligence, {.as_of_unix = options.segments_as_of_unix}));
+    result.intent = computed.intent;
+    intel = std::move(computed.users);
+    result.intel_users = static_cast<int64_t>(intel.size());
+    RECSYS_ASSIGN_OR_RETURN(intel_tsv, intelligence::IntelToTsv(intel));
+    result.intel_seconds = SecondsSince(intel_start);
+    log(absl::StrFormat(
+        "intelligence: %d users in %.2fs; intent model %s (train users %d, positive rate "
+        "%.3f, calibration users %d, AUC %.3f, ECE %.3f)",
+        result.intel_users, result.intel_seconds,
+        result.intent.fitted ? "fitted" : "not fitted (too little history)",
+        result.intent.train_users, result.intent.train_positive_rate,
+        result.intent.calibration_users, result.intent.calibration_auc,
+        result.intent.calibration_ece));
+  } else if (options.compute_intelligence) {
+    log("intelligence: skipped (the data has no timestamps)");
+  }
+  intel_builder = intelligence::IntelBuilder();
+
   // 6. Publish.
   recsys::v1::ModelManifest manifest;
   *manifest.mutable_ranker() = model::RankerWeightsToConfig(result.ranker);
   manifest.set_version(options.version);
   manifest.set_created_unix(absl::ToUnixSeconds(absl::Now()));
   recsys::v1::TrainingParams* params = manifest.mutable_params();
-  params->set_factors(options.als.factors);
-  params->set_iterations(options.als.iterations);
-  params->set_regularization(options.als.regularization);
-  params->set_alpha(options.confidence.alpha);
+  params->set_factors(result.als.factors);
+  params->set_iterations(result.als.iterations);
+  params->set_regularization(result.als.regularization);
+  params->set_alpha(result.confidence.alpha);
   params->set_confidence(
-      std::string(ConfidenceScalingName(options.confidence.scaling)));
-  params->set_epsilon(options.confidence.epsilon);
-  params->set_signal(std::string(ConfidenceSignalName(options.confidence.signal)));
-  params->set_cg_steps(options.als.solver == AlsSolver::kConjugateGradient
-                           ? options.als.cg_steps
+      std::string(ConfidenceScalingName(result.confidence.scaling)));
+  params->set_epsilon(result.confidence.epsilon);
+  params->set_signal(std::string(ConfidenceSignalName(result.confidence.signal)));
+  params->set_cg_steps(result.als.solver == AlsSolver::kConjugateGradient
+                           ? result.als.cg_steps
                            : 0);
-  params->set_threads(options.als.threads);
-  params->set_seed(options.als.seed);
-  params->set_decay_half_life_days(options.confidence.decay_half_life_days);
+  params->set_threads(result.als.threads);
+  params->set_seed(result.als.seed);
+  params->set_decay_half_life_days(result.confidence.decay_half_life_days);
   params->set_index_spec(options.index_spec);
   recsys::v1::DataStats* ds = manifest.mutable_data();
   ds->set_source(options.input);
@@ -442,6 +559,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   }
   manifest.set_train_seconds(result.train_seconds);
   if (!segments_tsv.empty()) *manifest.mutable_segments() = std::move(segment_summary);
+  if (result.tuning.candidates_size() > 0) *manifest.mutable_tuning() = result.tuning;
 
   const Clock::time_point publish_start = Clock::now();
   model::PublishOptions publish;
@@ -453,6 +571,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
         BuildModelData(data, std::move(model), std::move(manifest));
     model_data.complements = std::move(complements);
     model_data.segments_tsv = std::move(segments_tsv);
+    model_data.intel_tsv = std::move(intel_tsv);
     RECSYS_ASSIGN_OR_RETURN(
         result.model_dir,
         model::PublishModel(options.model_root, model_data, publish));
@@ -504,6 +623,22 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     }
     log(absl::StrFormat("loaded %d segment records into %s in %.2fs", result.segments_stored,
                         segment_store->Describe(), SecondsSince(start_segments)));
+  }
+  if (intel_store != nullptr && !intel.empty()) {
+    const Clock::time_point start_intel = Clock::now();
+    for (size_t begin = 0; begin < intel.size(); begin += options.store_batch) {
+      const size_t n = std::min<size_t>(options.store_batch, intel.size() - begin);
+      absl::Status stored = intel_store->PutIntel(absl::MakeConstSpan(intel).subspan(begin, n));
+      if (!stored.ok()) {
+        return absl::Status(stored.code(),
+                            absl::StrCat("intelligence load into ", intel_store->Describe(),
+                                         " failed (model already published at ",
+                                         result.model_dir, "): ", stored.message()));
+      }
+      result.intel_stored += static_cast<int64_t>(n);
+    }
+    log(absl::StrFormat("loaded %d intelligence records into %s in %.2fs", result.intel_stored,
+                        intel_store->Describe(), SecondsSince(start_intel)));
   }
   result.total_seconds = SecondsSince(start);
   log(absl::StrFormat("total %.2fs", result.total_seconds));

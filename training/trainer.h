@@ -25,6 +25,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "feature_store/feature_store.h"
+#include "intelligence/compute.h"
+#include "intelligence/config.h"
+#include "intelligence/intel_store.h"
 #include "marketing/marketing_config.h"
 #include "marketing/segment_store.h"
 #include "marketing/segments.h"
@@ -34,6 +37,7 @@
 #include "training/bundles.h"
 #include "training/interactions.h"
 #include "training/ranker_fit.h"
+#include "training/tuner.h"
 
 namespace recsys::training {
 
@@ -69,6 +73,20 @@ struct TrainerOptions {
   int ranker_validation_days = 30;
   // Options of the ranker fit (threads default to als.threads).
   RankerFitOptions ranker_fit;
+  // Self-tuning (training/tuner.h): two validation windows of
+  // TuneWindowDays(ranker_validation_days) at the end of the data, the
+  // candidates of TuneGrid(als, confidence, tune_max_candidates) with every
+  // ranker feature set, the choice retrained on all data, the guard. Off:
+  // the configured iALS and the base ranker features, fit on one window.
+  // Data without timestamps or too short a span (< 6 days) is not tuned.
+  bool tune = false;
+  // Time budget of the candidates: tune_budget_factor x the seconds of the
+  // plain training (measured first), or tune_budget_seconds when > 0.
+  double tune_budget_factor = 5;
+  double tune_budget_seconds = 0;
+  int tune_max_candidates = 6;
+  // Apply the validation guard (serve a baseline that beats the ranker).
+  bool tune_guard = true;
   // Compute "frequently bought together" complements from the orders
   // (rows of one user at one time); skipped for data without timestamps.
   bool compute_complements = true;
@@ -81,6 +99,22 @@ struct TrainerOptions {
   // Reference time of recency and trailing spend; 0: the latest event of
   // the data.
   int64_t segments_as_of_unix = 0;
+  // Vectors trained elsewhere (factor_import.h): when set, it replaces
+  // the factorisation. Called with the interaction data and its confidence
+  // matrix (users x items); returns factors in the data's row order with
+  // als.factors columns (which fold-in at serving reads from the manifest,
+  // with als.alpha and als.lambda: set them as the vectors were trained).
+  // Everything else (ranker fit, complements, segments, indexes, publish,
+  // Redis load) is as for a model trained here.
+  std::function<absl::StatusOr<AlsModel>(const InteractionData& data,
+                                         const CsrMatrix& confidence)>
+      factors;
+  // Compute customer intelligence (intel.tsv; skipped for data without
+  // timestamps) as of segments_as_of_unix, with this config (tag rules
+  // are checked against the data's categories: an unknown one fails the
+  // run before anything is published).
+  bool compute_intelligence = true;
+  intelligence::IntelligenceConfig intelligence;
 };
 
 struct TrainResult {
@@ -101,6 +135,12 @@ struct TrainResult {
   // The ranker fit (empty origin "default" when no fit ran).
   model::RankerWeights ranker;
   double ranker_seconds = 0;
+  // The tuning run (candidates empty when it did not run) and the iALS
+  // configuration published (the chosen one when tuned).
+  recsys::v1::TuningReport tuning;
+  double tune_seconds = 0;
+  AlsOptions als;
+  ConfidenceOptions confidence;
   // Records written to the feature store (0 without a store).
   int64_t users_stored = 0;
   int64_t items_stored = 0;
@@ -109,6 +149,11 @@ struct TrainResult {
   double segments_seconds = 0;
   // Records written to the segment store (0 without one).
   int64_t segments_stored = 0;
+  // Customer intelligence: records computed and stored, the intent model.
+  int64_t intel_users = 0;
+  int64_t intel_stored = 0;
+  intelligence::IntentReport intent;
+  double intel_seconds = 0;
 };
 
 // Runs the pipeline. `store` (nullable, not owned, must outlive the call)
@@ -122,9 +167,12 @@ struct TrainResult {
 // empty file or unknown header, DataLoss); the PublishModel errors; the
 // stores' errors from the bulk loads (the model is then already published,
 // and TrainResult is lost: the status message names the model directory).
+// `intel_store` (nullable, not owned) then receives every user's
+// customer-intelligence record.
 absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                                   feature_store::FeatureStore* store,
-                                  marketing::SegmentStore* segment_store = nullptr);
+                                  marketing::SegmentStore* segment_store = nullptr,
+                                  intelligence::IntelStore* intel_store = nullptr);
 
 // Checks every option Train() depends on (input, model_root and version
 // included). InvalidArgument names the bad option.

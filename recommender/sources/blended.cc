@@ -24,13 +24,18 @@ absl::StatusOr<std::vector<Candidate>> BlendedSource::Generate(const RequestCont
   RECSYS_ASSIGN_OR_RETURN(std::vector<model::RankedItem> ranked,
                           model::RankItems(ranker, ranker_user, rank_options));
   list.reserve(ranked.size());
+  // When the model's validation guard serves popularity instead of the
+  // ranker (model/ranker.h), its items say so.
+  const ReasonCode discovery_code =
+      ranker.weights->serve_all == model::RankerServe::kPopularity ? ReasonCode::kPopular
+                                                                   : ReasonCode::kPersonalized;
   for (const model::RankedItem& r : ranked) {
     if (r.bought) {
       auto purchase = ctx.bought.find(r.item);
       list.push_back({r.item, r.score, ReasonCode::kBuyAgain, -1, false,
                       purchase == ctx.bought.end() ? nullptr : purchase->second});
     } else {
-      list.push_back({r.item, r.score, ReasonCode::kPersonalized});
+      list.push_back({r.item, r.score, discovery_code});
     }
   }
   return list;

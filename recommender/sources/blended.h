@@ -2,7 +2,10 @@
 // over the user's purchases and vector neighbours: repurchases that are due
 // (rules/repurchase_window.h) blended with discovery, fetch_k items. Reason
 // kBuyAgain for bought items, kPersonalized otherwise; none for a user with
-// neither a query vector nor purchases.
+// neither a query vector nor purchases. When the model's validation guard
+// chose a baseline for this setting (RankerWeights::serve_all, recorded in
+// the manifest by recsys_train --tune), RankItems returns that baseline's
+// list: buy-again (the purchases by events) or popularity (reason kPopular).
 //
 // Thread safety: immutable; Generate is safe to call concurrently.
 #ifndef RECSYS_RECOMMENDER_SOURCES_BLENDED_H_

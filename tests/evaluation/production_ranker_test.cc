@@ -117,6 +117,7 @@ TEST(ProductionRankerTest, FitsOnTheWindowBeforeNow) {
   options.ials = SmallIals();
   options.validation_days = 30;
   options.fit.threads = 1;
+  options.tune = false;  // the plain fit (the tuned one: below)
   RankerFitReport report;
   RECSYS_ASSERT_OK_AND_ASSIGN(
       std::unique_ptr<Model> model,
@@ -143,6 +144,82 @@ TEST(ProductionRankerTest, FitsOnTheWindowBeforeNow) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// With tuning (as recsys_nightly trains), the evaluated production ranker
+// is the tuned trainer's published model: the same choice, the same guard,
+// the same lists for every user in both settings.
+TEST(ProductionRankerTest, TunedEvaluatorListsEqualTheTunedTrainersLists) {
+  const std::string dir = MakeTestDir();
+  training::ShopOptions shop;
+  shop.users = 150;
+  shop.items = 60;
+  shop.days = 120;
+  shop.seed = 3;
+  shop.end_date = "2024-06-30";
+  const std::string path = dir + "/shop.csv";
+  ASSERT_TRUE(training::WriteShopCsv(shop, path).ok());
+  RECSYS_ASSERT_OK_AND_ASSIGN(PurchaseLog log, ReadPurchaseLog(path, {}));
+  const int64_t now = log.last_unix + 1;
+  const EvalSplit split = SplitByTime(log, now);
+
+  ProductionRankerOptions options;
+  options.ials = SmallIals();
+  options.validation_days = 14;
+  options.fit.threads = 2;
+  options.tune_budget_seconds = 1e6;  // every candidate, on any machine
+  options.tune_max_candidates = 2;
+  RankerFitReport report;
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Model> evaluated,
+      NewProductionRankerModel(log, &split.train, now, options, &report));
+  ASSERT_GE(report.tuning.candidates_size(), 4);
+  EXPECT_EQ(report.window_end_unix, log.last_unix);
+  EXPECT_EQ(report.window_start_unix, log.last_unix - 14 * kDay);
+
+  training::TrainerOptions trainer;
+  trainer.input = path;
+  trainer.model_root = dir + "/models";
+  trainer.version = "1";
+  trainer.als = options.ials.als;
+  trainer.confidence = options.ials.confidence;
+  trainer.ranker_validation_days = 14;
+  trainer.ranker_fit.threads = 2;
+  trainer.compute_segments = false;
+  trainer.compute_complements = false;
+  trainer.tune = true;
+  trainer.tune_budget_seconds = 1e6;
+  trainer.tune_max_candidates = 2;
+  RECSYS_ASSERT_OK_AND_ASSIGN(training::TrainResult trained,
+                              training::Train(trainer, nullptr));
+  EXPECT_EQ(trained.tuning.chosen(), report.tuning.chosen());
+  EXPECT_EQ(trained.tuning.chosen_new(), report.tuning.chosen_new());
+  ASSERT_EQ(trained.tuning.candidates_size(), report.tuning.candidates_size());
+  for (int c = 0; c < report.tuning.candidates_size(); ++c) {
+    EXPECT_EQ(trained.tuning.candidates(c).spec(), report.tuning.candidates(c).spec());
+    EXPECT_DOUBLE_EQ(trained.tuning.candidates(c).objective(),
+                     report.tuning.candidates(c).objective());
+  }
+  EXPECT_EQ(trained.ranker.serve_all, report.weights.serve_all);
+  EXPECT_EQ(trained.ranker.serve_new, report.weights.serve_new);
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::shared_ptr<const model::ModelBundle> bundle,
+                              model::ModelBundle::Load(trained.model_dir));
+  const BundleRanker served(bundle.get());
+  int compared = 0;
+  for (int32_t u = 0; u < split.train.num_users(); ++u) {
+    for (bool exclude_bought : {false, true}) {
+      RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<int32_t> rows,
+                                  evaluated->Recommend(u, 10, exclude_bought));
+      std::vector<std::string> ids;
+      for (int32_t i : rows) ids.push_back(split.train.item_ids[i]);
+      RECSYS_ASSERT_OK_AND_ASSIGN(
+          std::vector<std::string> from_bundle,
+          served.Rank(split.train.user_ids[u], 10, now, !exclude_bought));
+      EXPECT_EQ(ids, from_bundle) << split.train.user_ids[u];
+    }
+    ++compared;
+  }
+  EXPECT_GT(compared, 100);
 }
 
 }  // namespace

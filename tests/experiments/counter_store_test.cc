@@ -210,6 +210,65 @@ TEST_P(CounterStoreTest, CouponEventsCountIssuedRedeemedAndDiscount) {
   EXPECT_DOUBLE_EQ(c.discount, 4.5);
 }
 
+// The segment of the first exposure holds for the user's later events:
+// users, conversions, GMV and discounts per segment, with the per-user
+// sums of the margin's variance (Σy², Σd², Σy·d).
+TEST_P(CounterStoreTest, SegmentSumsFollowTheSegmentOfTheFirstExposure) {
+  auto exposure = [&](const std::string& variant, const std::string& user,
+                      const std::string& segment) {
+    ExperimentEvent e =
+        Event(CountedEvent::kImpression, variant, user, kT0, 0, "", "coupons");
+    e.segment = segment;
+    return e;
+  };
+  // u1 (new, coupon): redeems 5 off two orders of 40 and 20.
+  // u2 (new, coupon): exposed only. u3 (dormant, coupon): one order of 10.
+  // u4 (new, holdout): one order of 30. u5: no segment known.
+  ExperimentEvent later_segment = exposure("coupon", "u1", "core");
+  std::vector<Outcome> out = Record({
+      exposure("coupon", "u1", "new"),
+      exposure("coupon", "u2", "new"),
+      exposure("coupon", "u3", "dormant"),
+      exposure("holdout", "u4", "new"),
+      exposure("coupon", "u5", ""),
+      later_segment,  // ignored: u1 stays "new"
+      Event(CountedEvent::kCouponRedeemed, "coupon", "u1", kT0, 5, "",
+            "coupons"),
+      Event(CountedEvent::kPurchase, "coupon", "u1", kT0, 40, "", "coupons"),
+      Event(CountedEvent::kPurchase, "coupon", "u1", kT0, 20, "", "coupons"),
+      Event(CountedEvent::kCouponRedeemed, "coupon", "u1", kT0, 5, "",
+            "coupons"),
+      Event(CountedEvent::kPurchase, "coupon", "u3", kT0, 10, "", "coupons"),
+      Event(CountedEvent::kPurchase, "holdout", "u4", kT0, 30, "", "coupons"),
+      Event(CountedEvent::kPurchase, "coupon", "u5", kT0, 99, "", "coupons"),
+  });
+  ASSERT_EQ(out.size(), 13u);
+  for (Outcome o : out) EXPECT_EQ(o, Outcome::kCounted);
+  const ExperimentCounts counts = Read();
+  const auto& coupon = counts.at("coupon").segments;
+  ASSERT_EQ(coupon.size(), 2u);  // new, dormant; u5 in none
+  const SegmentSums& n = coupon.at("new");
+  EXPECT_EQ(n.exposed_users, 2);
+  EXPECT_EQ(n.converted_users, 1);
+  // u1: y = 60, d = 10; u2: 0.
+  EXPECT_DOUBLE_EQ(n.sum_y, 60);
+  EXPECT_DOUBLE_EQ(n.sum_y2, 3600);
+  EXPECT_DOUBLE_EQ(n.sum_d, 10);
+  EXPECT_DOUBLE_EQ(n.sum_d2, 100);
+  EXPECT_DOUBLE_EQ(n.sum_yd, 600);
+  const SegmentSums& d = coupon.at("dormant");
+  EXPECT_EQ(d.exposed_users, 1);
+  EXPECT_EQ(d.converted_users, 1);
+  EXPECT_DOUBLE_EQ(d.sum_y, 10);
+  EXPECT_DOUBLE_EQ(d.sum_d, 0);
+  const SegmentSums& h = counts.at("holdout").segments.at("new");
+  EXPECT_EQ(h.exposed_users, 1);
+  EXPECT_EQ(h.converted_users, 1);
+  EXPECT_DOUBLE_EQ(h.sum_y2, 900);
+  // The variant's own sums still count every user, u5 included.
+  EXPECT_EQ(counts.at("coupon").sums.exposed_users, 4);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, CounterStoreTest,
                          ::testing::Values(false, true), [](const auto& info) {
                            return info.param ? "Redis" : "InMemory";

@@ -318,5 +318,28 @@ TEST(ExperimentPlanTest, TheDeployedConfigLoads) {
   EXPECT_TRUE(holdout->FindVariant("holdout")->PolicyFor("welcome")->holdout);
 }
 
+TEST(ExperimentPlanTest, VariantModelVersionIsAVersionName) {
+  auto plan = MustParse(absl::StrReplaceAll(
+      kConfig,
+      {{"name: \"waterfall\" share: 0.3",
+        "name: \"waterfall\" share: 0.3 model_version: \"1700000200\""}}));
+  ASSERT_NE(plan, nullptr);
+  EXPECT_EQ(plan->Find("layout")->FindVariant("waterfall")->model_version,
+            "1700000200");
+  EXPECT_EQ(plan->Find("layout")->FindVariant("control")->model_version, "");
+  for (const char* bad : {"v2", "../1", "123456789012345678901", "1 2"}) {
+    EXPECT_THAT(
+        Refused(absl::StrReplaceAll(
+            kConfig,
+            {{"name: \"waterfall\" share: 0.3",
+              absl::StrCat("name: \"waterfall\" share: 0.3 model_version: \"",
+                           bad, "\"")}})),
+        HasSubstr(
+            "layers[0].experiments[0].variants[1].model_version: must be a "
+            "model version"))
+        << bad;
+  }
+}
+
 }  // namespace
 }  // namespace recsys::experiments

@@ -1,7 +1,8 @@
 // Tests of feature_store.h: the event-type names and the behavioural contract
 // every FeatureStore implementation must meet. The contract suite is a typed
 // test run against the in-memory store and against the Redis store on a real
-// redis-server.
+// redis-server and on a real three-master Redis Cluster (ctest label
+// `cluster`).
 #include "feature_store/feature_store.h"
 
 #include <algorithm>
@@ -95,6 +96,22 @@ struct RedisBackend {
   }
 };
 
+// The Redis store on a three-master Redis Cluster: every key family must
+// keep a request's keys and each script's keys in one slot.
+struct RedisClusterBackend {
+  static constexpr char kName[] = "RedisCluster";
+  static absl::StatusOr<std::unique_ptr<FeatureStore>> Make(
+      const Limits& limits) {
+    absl::StatusOr<redis::Client*> client = test::SharedRedisClusterClient();
+    if (!client.ok()) return client.status();
+    RedisFeatureStoreOptions options;
+    options.key_prefix = test::UniqueKeyPrefix();
+    options.recent_limit = limits.recent;
+    options.impression_limit = limits.impressions;
+    return NewRedisFeatureStore(*client, options);
+  }
+};
+
 // The Redis store behind the item cache, reading the change feed on every
 // call: the cache must keep the whole contract.
 struct CachedRedisBackend {
@@ -130,7 +147,8 @@ class FeatureStoreContractTest : public ::testing::Test {
   }
 };
 
-using Backends = ::testing::Types<InMemoryBackend, RedisBackend, CachedRedisBackend>;
+using Backends = ::testing::Types<InMemoryBackend, RedisBackend, CachedRedisBackend,
+                                  RedisClusterBackend>;
 TYPED_TEST_SUITE(FeatureStoreContractTest, Backends, BackendNames);
 
 TYPED_TEST(FeatureStoreContractTest, PingIsOk) {

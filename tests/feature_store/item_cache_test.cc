@@ -326,7 +326,7 @@ TEST_F(ItemCacheRedisTest, AFlushedRedisEmptiesTheCache) {
   EXPECT_EQ(Stocks(*cache, {"sku-1", "sku-2"}), (std::vector<int64_t>{4, 9}));
   EXPECT_EQ(cache->stats().catalog_version, 2);
   // The catalog is lost and rewritten by another process: version 1 < 2.
-  for (const char* key : {"catalog_version", "catalog_changes", "i:sku-1", "i:sku-2"}) {
+  for (const char* key : {"{catalog}:version", "{catalog}:changes", "i:{sku-1}", "i:{sku-2}"}) {
     RECSYS_ASSERT_OK(server_->Command({"DEL", prefix_ + key}).status());
   }
   auto other = Replica(absl::ZeroDuration());

@@ -400,7 +400,9 @@ TEST(RedisFeatureStoreTest, KeySchemaMatchesDocumentation) {
                                  .price = 19.5,
                                  .title = "Shoe",
                                  .stock = 3,
-                                 .listed = T(5)}};
+                                 .listed = T(5),
+                                 .cost = 7.25,
+                                 .role = "profit"}};
   RECSYS_ASSERT_OK(store->PutItems(items));
   Event trial = Impression("bob", "sku-1", T(13));
   trial.count_for_trial = true;
@@ -416,44 +418,46 @@ TEST(RedisFeatureStoreTest, KeySchemaMatchesDocumentation) {
   // A recorded purchase goes to the journal (member: length of the dedup
   // key, ':', the dedup key, the item; score: its time), not to the
   // generation's history.
-  EXPECT_EQ(command({"TYPE", p + "u:alice:rp"}), "zset");
+  EXPECT_EQ(command({"TYPE", p + "u:{alice}:rp"}), "zset");
   const std::string dedup = EventDedupKey(events[0]);
-  EXPECT_EQ(command({"ZRANGE", p + "u:alice:rp", "0", "-1", "WITHSCORES"}),
+  EXPECT_EQ(command({"ZRANGE", p + "u:{alice}:rp", "0", "-1", "WITHSCORES"}),
             absl::StrCat(dedup.size(), ":", dedup, "sku-1\n", ts));
-  EXPECT_EQ(command({"EXISTS", p + "u:alice:pc"}), "0");
+  EXPECT_EQ(command({"EXISTS", p + "u:{alice}:pc"}), "0");
   // Bulk history (generation 0: no pointer) under the prefix.
   UserFeatures bulk_user{.user_id = "carol"};
   bulk_user.purchases.push_back({"sku-9", 2, T(3)});
   const UserFeatures bulk_users[] = {bulk_user};
   RECSYS_ASSERT_OK(store->PutUsers(bulk_users));
-  EXPECT_EQ(command({"TYPE", p + "u:carol:pc"}), "hash");
-  EXPECT_EQ(command({"HGET", p + "u:carol:pc", "sku-9"}), "2");
-  EXPECT_EQ(command({"HGET", p + "u:carol:pt", "sku-9"}),
+  EXPECT_EQ(command({"TYPE", p + "u:{carol}:pc"}), "hash");
+  EXPECT_EQ(command({"HGET", p + "u:{carol}:pc", "sku-9"}), "2");
+  EXPECT_EQ(command({"HGET", p + "u:{carol}:pt", "sku-9"}),
             absl::StrCat(absl::ToUnixSeconds(T(3))));
-  EXPECT_EQ(command({"LRANGE", p + "u:alice:act", "0", "-1"}),
+  EXPECT_EQ(command({"LRANGE", p + "u:{alice}:act", "0", "-1"}),
             absl::StrCat("view|", absl::ToUnixSeconds(T(11)), "|sku-2\n",
                          "purchase|", ts, "|sku-1"));
-  EXPECT_EQ(command({"LRANGE", p + "u:alice:imp", "0", "-1"}),
+  EXPECT_EQ(command({"LRANGE", p + "u:{alice}:imp", "0", "-1"}),
             absl::StrCat("impression|", absl::ToUnixSeconds(T(12)), "|sku-3"));
   EXPECT_EQ(
-      command({"HMGET", p + "i:sku-1", "category", "price", "title", "stock", "slow",
-               "listed"}),
-      absl::StrCat("shoes\n19.5\nShoe\n3\n0\n", absl::ToUnixSeconds(T(5))));
+      command({"HMGET", p + "i:{sku-1}", "category", "price", "title", "stock", "slow",
+               "listed", "cost", "role"}),
+      absl::StrCat("shoes\n19.5\nShoe\n3\n0\n", absl::ToUnixSeconds(T(5)), "\n7.25\nprofit"));
   EXPECT_EQ(command({"ZSCORE", p + "listed", "sku-1"}),
             absl::StrCat(absl::ToUnixSeconds(T(5))));
-  EXPECT_EQ(command({"HGET", p + "t:sku-1", "impressions"}), "1");
-  EXPECT_EQ(command({"GET", p + "catalog_version"}), "1");
-  EXPECT_EQ(command({"ZSCORE", p + "catalog_changes", "sku-1"}), "1");
+  EXPECT_EQ(command({"HGET", p + "t:{sku-1}", "impressions"}), "1");
+  // The trial count's own marker, on the item's slot.
+  EXPECT_EQ(command({"EXISTS", p + "tev:{sku-1}:" + EventDedupKey(trial)}), "1");
+  EXPECT_EQ(command({"GET", p + "{catalog}:version"}), "1");
+  EXPECT_EQ(command({"ZSCORE", p + "{catalog}:changes", "sku-1"}), "1");
   // Dedup markers: a given id, and a derived one, each with the window as TTL.
   Event with_id = View("alice", "sku-4", T(14));
   with_id.event_id = "evt-1";
   const Event id_events[] = {with_id};
   RECSYS_ASSERT_OK(store->RecordEvents(id_events, kNoDeadline));
-  EXPECT_EQ(command({"GET", p + "ev:id:evt-1"}), "1");
-  const int64_t ttl = std::stoll(command({"TTL", p + "ev:id:evt-1"}));
+  EXPECT_EQ(command({"GET", p + "ev:{alice}:id:evt-1"}), "1");
+  const int64_t ttl = std::stoll(command({"TTL", p + "ev:{alice}:id:evt-1"}));
   EXPECT_GT(ttl, 86400 - 60);
   EXPECT_LE(ttl, 86400);
-  EXPECT_EQ(command({"EXISTS", p + "ev:" + EventDedupKey(events[0])}), "1");
+  EXPECT_EQ(command({"EXISTS", p + "ev:{alice}:" + EventDedupKey(events[0])}), "1");
 }
 
 // A dedup marker lives for the window, then the same event applies again
@@ -464,7 +468,7 @@ TEST(RedisFeatureStoreTest, DedupMarkerExpiresAfterTheWindow) {
   options.store.event_dedup_window = absl::Seconds(1);
   TestStore store = MustCreate(options);
   ASSERT_NE(store, nullptr);
-  const std::string marker = options.store.key_prefix + "ev:id:short";
+  const std::string marker = options.store.key_prefix + "ev:{fred}:id:short";
   Event event = Purchase("fred", "a", T(20));
   event.event_id = "short";
   const Event batch[] = {event};
@@ -521,17 +525,17 @@ TEST(RedisFeatureStoreTest, BatchSentWhilePausedThenRetriedIsStoredOnce) {
   // Redis reads the timed-out pipeline after it resumes and applies it:
   // "reported failed, but stored". Wait (bounded) until it has.
   const absl::Time give_up = absl::Now() + absl::Seconds(30);
-  while (server->Command({"EXISTS", p + "ev:id:gina-19"}).value_or("") != "1" &&
+  while (server->Command({"EXISTS", p + "ev:{gina}:id:gina-19"}).value_or("") != "1" &&
          absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(50));
   }
-  ASSERT_EQ(server->Command({"LLEN", p + "u:gina:act"}).value_or(""), "20");
+  ASSERT_EQ(server->Command({"LLEN", p + "u:{gina}:act"}).value_or(""), "20");
 
   // The retry the error told the caller to make.
   RECSYS_ASSERT_OK_AND_ASSIGN(RecordOutcome retry, store->RecordEvents(batch, kNoDeadline));
   EXPECT_EQ(retry.applied, 0);
   EXPECT_EQ(retry.duplicates.size(), 20u);
-  EXPECT_EQ(server->Command({"LLEN", p + "u:gina:act"}).value_or(""), "20");
+  EXPECT_EQ(server->Command({"LLEN", p + "u:{gina}:act"}).value_or(""), "20");
   RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user, store->GetUser("gina", kNoDeadline));
   ASSERT_EQ(user.purchases.size(), 10u);
   for (const PurchaseRecord& purchase : user.purchases) EXPECT_EQ(purchase.count, 1);
@@ -576,7 +580,7 @@ TEST(RedisFeatureStoreTest, SelectsTheConfiguredDatabase) {
   // The fixture's connections use db 0.
   RECSYS_ASSERT_OK_AND_ASSIGN(
       std::string exists,
-      server->Command({"EXISTS", options.store.key_prefix + "u:alice:rp"}));
+      server->Command({"EXISTS", options.store.key_prefix + "u:{alice}:rp"}));
   EXPECT_EQ(exists, "0");
   RECSYS_ASSERT_OK_AND_ASSIGN(std::string keyspace,
                               server->Command({"INFO", "keyspace"}));
@@ -591,13 +595,13 @@ TEST(RedisFeatureStoreTest, CorruptValuesAreSkipped) {
   const std::string p = options.store.key_prefix;
   for (const std::vector<std::string>& argv :
        std::vector<std::vector<std::string>>{
-           {"HSET", p + "u:bob:pc", "good", "2", "text", "abc", "zero", "0",
+           {"HSET", p + "u:{bob}:pc", "good", "2", "text", "abc", "zero", "0",
             "negative", "-3", "huge", "99999999999999999999"},
-           {"HSET", p + "u:bob:pt", "good", "not-a-time", "text", "5"},
-           {"RPUSH", p + "u:bob:act", "view|100|fine", "garbage", "view|abc|x",
+           {"HSET", p + "u:{bob}:pt", "good", "not-a-time", "text", "5"},
+           {"RPUSH", p + "u:{bob}:act", "view|100|fine", "garbage", "view|abc|x",
             "nosuchtype|1|x", "view|5|", "|1|x", "click|101|pipe|in|id"},
-           {"RPUSH", p + "u:bob:imp", "impression", "impression|7|shown"},
-           {"HSET", p + "i:broken", "price", "cheap", "stock", "lots",
+           {"RPUSH", p + "u:{bob}:imp", "impression", "impression|7|shown"},
+           {"HSET", p + "i:{broken}", "price", "cheap", "stock", "lots",
             "category", "c"},
        }) {
     RECSYS_ASSERT_OK(server->Command(argv).status());
@@ -643,9 +647,9 @@ TEST(RedisFeatureStoreTest, KeyOfWrongTypeIsNotACrash) {
   TestStore store = MustCreate(options);
   ASSERT_NE(store, nullptr);
   const std::string p = options.store.key_prefix;
-  RECSYS_ASSERT_OK(server->Command({"SET", p + "u:cat:pc", "x"}).status());
-  RECSYS_ASSERT_OK(server->Command({"SET", p + "u:cat:rp", "x"}).status());
-  RECSYS_ASSERT_OK(server->Command({"SET", p + "i:odd", "x"}).status());
+  RECSYS_ASSERT_OK(server->Command({"SET", p + "u:{cat}:pc", "x"}).status());
+  RECSYS_ASSERT_OK(server->Command({"SET", p + "u:{cat}:rp", "x"}).status());
+  RECSYS_ASSERT_OK(server->Command({"SET", p + "i:{odd}", "x"}).status());
 
   // The key exists, so the user is known, with nothing readable.
   RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user,
@@ -688,7 +692,7 @@ TEST(RedisFeatureStoreTest, ScriptsSurviveScriptFlush) {
   EXPECT_EQ(a->count, 3);
   EXPECT_EQ(a->last_purchase, T(4));
   RECSYS_ASSERT_OK_AND_ASSIGN(std::string version,
-                              server->Command({"GET", p + "catalog_version"}));
+                              server->Command({"GET", p + "{catalog}:version"}));
   EXPECT_EQ(version, "2");
   EXPECT_EQ(store.client->GetStats().script_reloads, 2);
 }

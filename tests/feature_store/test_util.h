@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "feature_store/feature_store.h"
 #include "redis/client.h"
+#include "tests/testing/redis_cluster.h"
 #include "tests/testing/redis_server.h"
 
 namespace recsys::feature_store::test {
@@ -103,6 +104,25 @@ inline absl::StatusOr<redis::Client*> SharedRedisClient() {
     options.connect_timeout = absl::Seconds(5);
     options.default_timeout = absl::Seconds(10);
     return redis::Client::Create(options);
+  }();
+  if (!client.ok()) return client.status();
+  return client->get();
+}
+
+// One client on the shared Redis Cluster (tests/testing/redis_cluster.h)
+// for the whole test executable: the contract suites' cluster backend.
+inline absl::StatusOr<redis::Client*> SharedRedisClusterClient() {
+  static absl::StatusOr<std::unique_ptr<redis::Client>> client =
+      []() -> absl::StatusOr<std::unique_ptr<redis::Client>> {
+    absl::StatusOr<recsys::testing::RedisCluster*> cluster =
+        recsys::testing::SharedRedisCluster();
+    if (!cluster.ok()) return cluster.status();
+    absl::StatusOr<redis::Options> options =
+        redis::ParseAddress((*cluster)->url());
+    if (!options.ok()) return options.status();
+    options->connect_timeout = absl::Seconds(5);
+    options->default_timeout = absl::Seconds(10);
+    return redis::Client::Create(*options);
   }();
   if (!client.ok()) return client.status();
   return client->get();

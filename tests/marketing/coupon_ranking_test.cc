@@ -239,6 +239,48 @@ TEST(RankCouponsTest, PropensityAndIncrementalityMatter) {
   EXPECT_DOUBLE_EQ(ranked[0].expected_value, 0);
 }
 
+// The measured uplift of a coupon's campaign replaces the segment's prior in
+// the expected value, and each coupon says which incrementality it used.
+TEST(RankCouponsTest, MeasuredUpliftReplacesThePriorPerCampaign) {
+  Coupon measured = AmountOff("measured", 3);
+  measured.campaign = "welcome";
+  Coupon plain = AmountOff("plain", 3);
+  const std::vector<CouponWithState> coupons = {Entry(measured), Entry(plain)};
+  experiments::UpliftEstimate estimate;
+  estimate.experiment = "welcome_holdout";
+  estimate.incrementality = 0.9;
+  estimate.standard_error = 0.01;  // 1.96·se <= 0.05: used alone
+  IncrementalityFn uplift = [&](const Coupon& c, double prior) {
+    return experiments::BlendIncrementality(
+        prior, c.campaign == "welcome" ? &estimate : nullptr, {});
+  };
+  auto ranked = RankCoupons(coupons, Customer(Segment::kCore), {}, kAt,
+                            MarketingConfig(), Constant(0.5), 0, uplift);
+  ASSERT_TRUE(ranked.ok()) << ranked.status();
+  ASSERT_EQ(ranked->size(), 2u);
+  const RankedCoupon& first = (*ranked)[0];
+  EXPECT_EQ(first.coupon_id, "measured");
+  EXPECT_EQ(first.uplift.use, experiments::UpliftUse::kMeasured);
+  EXPECT_DOUBLE_EQ(first.incrementality, 0.9);
+  EXPECT_DOUBLE_EQ(first.uplift.prior, 0.1);  // core's prior
+  EXPECT_EQ(first.uplift.experiment, "welcome_holdout");
+  EXPECT_DOUBLE_EQ(first.expected_value, 0.5 * (0.9 * 50 * 0.3 - 3));
+  const RankedCoupon& second = (*ranked)[1];
+  EXPECT_EQ(second.uplift.use, experiments::UpliftUse::kPrior);
+  EXPECT_DOUBLE_EQ(second.incrementality, 0.1);
+  EXPECT_DOUBLE_EQ(second.expected_value, 0.5 * (0.1 * 50 * 0.3 - 3));
+
+  // A wide interval: shrunk toward the prior by w = tau² / (tau² + se²).
+  estimate.standard_error = 0.2;
+  ranked = RankCoupons(coupons, Customer(Segment::kCore), {}, kAt,
+                       MarketingConfig(), Constant(0.5), 0, uplift);
+  ASSERT_TRUE(ranked.ok()) << ranked.status();
+  const RankedCoupon& shrunk = (*ranked)[0];
+  EXPECT_EQ(shrunk.uplift.use, experiments::UpliftUse::kShrunk);
+  EXPECT_DOUBLE_EQ(shrunk.uplift.weight, 0.5);  // 0.04 / (0.04 + 0.04)
+  EXPECT_DOUBLE_EQ(shrunk.incrementality, 0.5 * 0.9 + 0.5 * 0.1);
+}
+
 TEST(RankCouponsTest, ThresholdCouponLiftsTheBasket) {
   Coupon spend60 = AmountOff("spend60", 8);
   spend60.type = CouponType::kThreshold;

@@ -49,8 +49,10 @@ class CouponStoreContractTest : public ::testing::TestWithParam<std::string> {
 
   std::unique_ptr<CouponStore> Make(const CouponStoreOptions& options) {
     absl::StatusOr<std::unique_ptr<CouponStore>> store;
-    if (GetParam() == "redis") {
-      absl::StatusOr<redis::Client*> client = test::SharedRedisClient();
+    if (GetParam() == "redis" || GetParam() == "redis_cluster") {
+      absl::StatusOr<redis::Client*> client =
+          GetParam() == "redis" ? test::SharedRedisClient()
+                                : test::SharedRedisClusterClient();
       EXPECT_TRUE(client.ok()) << client.status();
       if (!client.ok()) return nullptr;
       store = NewRedisCouponStore(
@@ -595,7 +597,7 @@ TEST_P(CouponStoreContractTest, RefusedOperationRemembersNoId) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, CouponStoreContractTest,
-                         ::testing::Values("in_memory", "redis"),
+                         ::testing::Values("in_memory", "redis", "redis_cluster"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });

@@ -1,6 +1,8 @@
 // Tests of the Redis coupon store beyond the contract suite in
 // coupon_store_test.cc: the key schema of docs/redis_keys.md, a dead or
-// restarted Redis, corrupt data, data written by earlier versions.
+// restarted Redis, corrupt data, data written by earlier versions, and a
+// Redis Cluster master killed during redemptions (label cluster).
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,15 +13,17 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "gmock/gmock.h"
 #include "feature_store/redis_feature_store.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "marketing/coupon_store.h"
 #include "marketing/coupons.h"
 #include "marketing/marketing_proto.h"
 #include "marketing/segment_store.h"
 #include "recsys/v1/marketing.pb.h"
+#include "redis/slot.h"
 #include "tests/marketing/test_util.h"
+#include "tests/testing/redis_cluster.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/status_matchers.h"
 
@@ -48,6 +52,12 @@ CouponCatalog OneCoupon() {
   return catalog;
 }
 
+// The budget or the user's cap said no.
+bool IsRefused(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kResourceExhausted ||
+         status.code() == absl::StatusCode::kFailedPrecondition;
+}
+
 bool IsUnavailableOrDeadline(const absl::Status& status) {
   return status.code() == absl::StatusCode::kUnavailable ||
          status.code() == absl::StatusCode::kDeadlineExceeded;
@@ -70,9 +80,9 @@ TEST(RedisCouponStoreTest, KeySchemaMatchesDocumentation) {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : "";
   };
-  EXPECT_EQ(cmd({"TYPE", p + "coupons"}), "set");
-  EXPECT_EQ(cmd({"SMEMBERS", p + "coupons"}), "C1");
-  const std::string coupon = p + "coupon:C1";
+  EXPECT_EQ(cmd({"TYPE", p + "{coupons}"}), "set");
+  EXPECT_EQ(cmd({"SMEMBERS", p + "{coupons}"}), "C1");
+  const std::string coupon = p + "{coupons}:coupon:C1";
   EXPECT_EQ(cmd({"TYPE", coupon}), "hash");
   EXPECT_EQ(cmd({"HMGET", coupon, "type", "amount_cents", "percent",
                  "threshold_cents", "max_cents", "from", "until",
@@ -82,18 +92,18 @@ TEST(RedisCouponStoreTest, KeySchemaMatchesDocumentation) {
                          "\n10\n9950\n2\nspring\n1\n1\n1000"));
   EXPECT_EQ(cmd({"HEXISTS", coupon, "def"}), "1");
   EXPECT_EQ(cmd({"HLEN", coupon}), "15");
-  const std::string counts = p + "u:user:1:cpn";
+  const std::string counts = p + "{coupons}:u:user:1:cpn";
   EXPECT_EQ(cmd({"HGETALL", counts}), "i:C1\n1\nr:C1\n1");
-  const std::string contacts = p + "u:user:1:contact";
+  const std::string contacts = p + "{coupons}:u:user:1:contact";
   EXPECT_EQ(cmd({"HGETALL", contacts}), absl::StrCat("spring\n", kNow));
   // Nothing else under the prefix.
   EXPECT_EQ(cmd({"EVAL", "return #redis.call('KEYS', ARGV[1])", "0", p + "*"}),
             "4");
-  // Deleting leaves a tombstone: the id in {p}coupons:deleted.
+  // Deleting leaves a tombstone: the id in {p}{coupons}:deleted.
   RECSYS_ASSERT_OK(store->DeleteCoupon("C1", kDeadline));
   EXPECT_EQ(cmd({"EXISTS", coupon}), "0");
-  EXPECT_EQ(cmd({"TYPE", p + "coupons:deleted"}), "set");
-  EXPECT_EQ(cmd({"SMEMBERS", p + "coupons:deleted"}), "C1");
+  EXPECT_EQ(cmd({"TYPE", p + "{coupons}:deleted"}), "set");
+  EXPECT_EQ(cmd({"SMEMBERS", p + "{coupons}:deleted"}), "C1");
 }
 
 TEST(RedisCouponStoreTest, DeadRedisIsUnavailable) {
@@ -180,7 +190,7 @@ TEST(RedisCouponStoreTest, RedemptionRetriedAfterAPauseSpendsTheBudgetOnce) {
           .status();
   EXPECT_TRUE(IsUnavailableOrDeadline(lost)) << lost;
   RECSYS_ASSERT_OK(server->Resume());
-  const std::string marker = p + "cop:id:order-7";
+  const std::string marker = p + "{coupons}:op:id:order-7";
   const absl::Time give_up = absl::Now() + absl::Seconds(30);
   while (server->Command({"EXISTS", marker}).value_or("") != "1" && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(50));
@@ -196,9 +206,9 @@ TEST(RedisCouponStoreTest, RedemptionRetriedAfterAPauseSpendsTheBudgetOnce) {
                               store->RedeemOnce("u1", "C1", 80, t, "id:order-7", kDeadline));
   EXPECT_TRUE(retry.duplicate);
   EXPECT_DOUBLE_EQ(retry.discount, 10);
-  EXPECT_EQ(server->Command({"HMGET", p + "coupon:C1", "redeemed", "spent_cents"}).value_or(""),
+  EXPECT_EQ(server->Command({"HMGET", p + "{coupons}:coupon:C1", "redeemed", "spent_cents"}).value_or(""),
             "1\n1000");
-  EXPECT_EQ(server->Command({"HGET", p + "u:u1:cpn", "r:C1"}).value_or(""), "1");
+  EXPECT_EQ(server->Command({"HGET", p + "{coupons}:u:u1:cpn", "r:C1"}).value_or(""), "1");
 }
 
 TEST(RedisCouponStoreTest, CorruptDefinitionIsDataLoss) {
@@ -209,7 +219,7 @@ TEST(RedisCouponStoreTest, CorruptDefinitionIsDataLoss) {
                               NewRedisCouponStore(client, {.key_prefix = p}));
   RECSYS_ASSERT_OK(store->PutCoupons(OneCoupon(), kDeadline));
   RECSYS_ASSERT_OK(server
-                       ->Command({"HSET", p + "coupon:C1",
+                       ->Command({"HSET", p + "{coupons}:coupon:C1",
                                   "def", "\xff\xff\xff"})
                        .status());
   absl::StatusOr<std::vector<CouponWithState>> all =
@@ -218,7 +228,7 @@ TEST(RedisCouponStoreTest, CorruptDefinitionIsDataLoss) {
   EXPECT_THAT(std::string(all.status().message()), HasSubstr("C1"));
   // An id in the set without a hash (deleted by hand) is skipped.
   RECSYS_ASSERT_OK(
-      server->Command({"DEL", p + "coupon:C1"}).status());
+      server->Command({"DEL", p + "{coupons}:coupon:C1"}).status());
   RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<CouponWithState> none,
                               store->ListCoupons(kDeadline));
   EXPECT_TRUE(none.empty());
@@ -251,9 +261,9 @@ TEST(RedisCouponStoreTest, ReadsCouponsWrittenAsProtoByEarlierVersions) {
   old.set_description("15% off coffee");
   std::string def;
   ASSERT_TRUE(old.SerializeToString(&def));
-  const std::string key = p + "coupon:OLD15";
+  const std::string key = p + "{coupons}:coupon:OLD15";
   const redis::Command write[] = {
-      {"SADD", p + "coupons", "OLD15"},
+      {"SADD", p + "{coupons}", "OLD15"},
       {"HSET", key, "def", def, "type", "2", "amount_cents", "0", "percent",
        "15", "threshold_cents", "0", "max_cents", "2500", "from",
        absl::StrCat(kNow - 10), "until", absl::StrCat(kNow + 10),
@@ -315,7 +325,7 @@ TEST(RedisCouponStoreTest, CorruptCountersAreInternalErrors) {
   RECSYS_ASSERT_OK(store->PutCoupons(OneCoupon(), kDeadline));
   // The user's counts key holds a string instead of a hash.
   RECSYS_ASSERT_OK(
-      server->Command({"SET", p + "u:u1:cpn", "x"}).status());
+      server->Command({"SET", p + "{coupons}:u:u1:cpn", "x"}).status());
   const absl::Status s =
       store->Issue("u1", "C1", absl::FromUnixSeconds(kNow), kDeadline).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
@@ -412,8 +422,110 @@ TEST(RedisStoresTest, ShareOnePoolWithinItsSize) {
   EXPECT_GE(connections, 2);
   EXPECT_LE(connections, 3 + 1);  // the pool, plus the connection asking
   RECSYS_ASSERT_OK_AND_ASSIGN(std::string issued,
-                              server->Command({"HGET", "rs:coupon:C1", "issued"}));
+                              server->Command({"HGET", "rs:{coupons}:coupon:C1", "issued"}));
   EXPECT_EQ(issued, "90");
+}
+
+// The master holding the coupons' slot is killed while users are issued
+// and redeem a coupon with a budget of 20. Every operation carries an op id
+// and is retried with it until it gets a definite answer, as RecordEvents
+// callers do; the store waits for a replica's acknowledgement
+// (replica_acks = 1). The budget is granted exactly 20 times, and each
+// acknowledged redemption is still counted after the replica took over.
+// (The promoted replica has no replica of its own, so each operation after
+// the failover waits replica_ack_timeout, answers UNAVAILABLE, and its retry
+// finds it applied: a duplicate, reported done.)
+TEST(CouponFailoverOnRedisClusterTest,
+     MasterKilledDuringRedemptionsNeverOverspends) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<recsys::testing::RedisCluster> cluster,
+      recsys::testing::RedisCluster::Start({.replicas_per_master = 1}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::Options options,
+                              redis::ParseAddress(cluster->url()));
+  options.connect_timeout = absl::Seconds(1);
+  options.default_timeout = absl::Seconds(2);
+  options.reconnect_backoff = absl::Milliseconds(100);
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> client,
+                              redis::Client::Create(options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<CouponStore> store,
+      NewRedisCouponStore(client.get(),
+                          {.key_prefix = "f:",
+                           .replica_acks = 1,
+                           .replica_ack_timeout = absl::Milliseconds(100)}));
+  CouponCatalog catalog;
+  Coupon* c = &catalog.coupons.emplace_back();
+  c->id = "C1";
+  c->type = CouponType::kAmountOff;
+  c->amount_off = 1;
+  c->budget_count = 20;
+  RECSYS_ASSERT_OK(store->PutCoupons(catalog, absl::Now() + absl::Seconds(10)));
+
+  // One user after the other: issue, then redeem, each retried with its id.
+  std::atomic<int> redeemed{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> retries{0};
+  std::atomic<int> done{0};
+  std::vector<std::string> unexpected;
+  std::thread shoppers([&] {
+    for (int i = 0; i < 40; ++i) {
+      const std::string user = absl::StrCat("u", i);
+      const absl::Time give_up = absl::Now() + absl::Seconds(60);
+      absl::Status status;
+      bool issued = false;
+      while (absl::Now() < give_up) {
+        status = store
+                     ->IssueOnce(user, "C1", absl::FromUnixSeconds(kNow),
+                                 absl::StrCat("issue-", i),
+                                 absl::Now() + absl::Seconds(2))
+                     .status();
+        if (!IsUnavailableOrDeadline(status)) break;
+        ++retries;
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+      if (status.ok()) {
+        issued = true;
+      } else if (!IsRefused(status)) {
+        unexpected.push_back(status.ToString());
+      } else {
+        ++refused;
+      }
+      while (issued && absl::Now() < give_up) {
+        status = store
+                     ->RedeemOnce(user, "C1", 10, absl::FromUnixSeconds(kNow),
+                                  absl::StrCat("redeem-", i),
+                                  absl::Now() + absl::Seconds(2))
+                     .status();
+        if (!IsUnavailableOrDeadline(status)) break;
+        ++retries;
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+      if (issued && status.ok()) {
+        ++redeemed;
+      } else if (issued && IsRefused(status)) {
+        ++refused;
+      } else if (issued) {
+        unexpected.push_back(status.ToString());
+      }
+      ++done;
+    }
+  });
+  while (done < 8) absl::SleepFor(absl::Milliseconds(1));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string master,
+                              cluster->MasterOf(redis::KeySlot("{coupons}")));
+  ASSERT_NE(cluster->NodeAt(master), nullptr);
+  RECSYS_ASSERT_OK(cluster->NodeAt(master)->Stop());
+  shoppers.join();
+  EXPECT_THAT(unexpected, ::testing::IsEmpty());
+  EXPECT_EQ(redeemed, 20);
+  EXPECT_EQ(redeemed + refused, 40);
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::vector<CouponWithState> coupons,
+      store->ListCoupons(absl::Now() + absl::Seconds(10)));
+  ASSERT_EQ(coupons.size(), 1u);
+  EXPECT_EQ(coupons[0].state.redeemed, 20);
+  EXPECT_DOUBLE_EQ(coupons[0].state.discount_spent, 20);
+  EXPECT_EQ(coupons[0].state.remaining_count, 0);
 }
 
 }  // namespace

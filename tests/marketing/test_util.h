@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "redis/client.h"
+#include "tests/testing/redis_cluster.h"
 #include "tests/testing/redis_server.h"
 
 namespace recsys::marketing::test {
@@ -50,6 +51,25 @@ inline absl::StatusOr<redis::Client*> SharedRedisClient() {
     absl::StatusOr<recsys::testing::RedisServer*> server = SharedRedisServer();
     if (!server.ok()) return server.status();
     return redis::Client::Create(OptionsFor(**server));
+  }();
+  if (!client.ok()) return client.status();
+  return client->get();
+}
+
+// One client on the shared Redis Cluster (tests/testing/redis_cluster.h)
+// for the whole test executable: the contract suites' cluster backend.
+inline absl::StatusOr<redis::Client*> SharedRedisClusterClient() {
+  static absl::StatusOr<std::unique_ptr<redis::Client>> client =
+      []() -> absl::StatusOr<std::unique_ptr<redis::Client>> {
+    absl::StatusOr<recsys::testing::RedisCluster*> cluster =
+        recsys::testing::SharedRedisCluster();
+    if (!cluster.ok()) return cluster.status();
+    absl::StatusOr<redis::Options> options =
+        redis::ParseAddress((*cluster)->url());
+    if (!options.ok()) return options.status();
+    options->connect_timeout = absl::Seconds(5);
+    options->default_timeout = absl::Seconds(20);
+    return redis::Client::Create(*options);
   }();
   if (!client.ok()) return client.status();
   return client->get();

@@ -318,5 +318,79 @@ TEST(ModelStoreTest, ReloadWithNoVersionSkipsABrokenNewestAndRollbackToIt) {
   EXPECT_TRUE(store->RejectedVersions().empty());
 }
 
+TEST(ModelStoreTest, HoldsVariantVersionsBesideTheServedOne) {
+  const std::string root = recsys::testing::MakeUniqueDir("variant_versions");
+  for (const char* v : {"1", "2", "3", "4"}) Publish(root, v);
+  Corrupt(root, "2");
+  ModelStoreOptions options = Options(root);
+  options.max_variant_versions = 2;
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto store, ModelStore::Create(options));
+  ASSERT_EQ(store->Current()->version(), "4");
+
+  // "4" is the served bundle (shared, not loaded again), "1" is loaded,
+  // "2" is broken, "9" absent, "3" over the bound of two, "x" no version.
+  std::vector<VariantVersion> held =
+      store->SetVariantVersions({{"4", {"e/a"}},
+                                 {"2", {"e/b"}},
+                                 {"1", {"f/a"}},
+                                 {"9", {"f/b"}},
+                                 {"3", {"g/a"}},
+                                 {"1", {"g/b"}},
+                                 {"x", {"h/a"}}});
+  ASSERT_EQ(held.size(), 6u);
+  EXPECT_EQ(held[0].version, "4");
+  EXPECT_EQ(held[0].bundle, store->Current());
+  EXPECT_TRUE(held[0].status.ok());
+  EXPECT_EQ(held[1].version, "2");
+  EXPECT_EQ(held[1].bundle, nullptr);
+  EXPECT_TRUE(absl::IsFailedPrecondition(held[1].status)) << held[1].status;
+  EXPECT_NE(held[1].status.message().find("user_vectors"),
+            absl::string_view::npos)
+      << held[1].status;
+  EXPECT_EQ(held[2].version, "1");
+  ASSERT_NE(held[2].bundle, nullptr);
+  EXPECT_EQ(held[2].bundle->version(), "1");
+  EXPECT_EQ(held[2].used_by, (std::vector<std::string>{"f/a", "g/b"}));
+  EXPECT_TRUE(absl::IsNotFound(held[3].status)) << held[3].status;
+  EXPECT_TRUE(absl::IsResourceExhausted(held[4].status)) << held[4].status;
+  EXPECT_EQ(held[4].bundle, nullptr);
+  EXPECT_TRUE(absl::IsInvalidArgument(held[5].status)) << held[5].status;
+  // The served model did not change; the set is reported.
+  EXPECT_EQ(store->Current()->version(), "4");
+  EXPECT_EQ(store->VariantVersions().size(), 6u);
+
+  // A new set shares what is held and drops the rest; a bundle someone
+  // still holds stays valid after it is dropped.
+  std::shared_ptr<const ModelBundle> in_use = held[2].bundle;
+  held = store->SetVariantVersions({{"3", {"g/a"}}});
+  ASSERT_EQ(held.size(), 1u);
+  ASSERT_NE(held[0].bundle, nullptr);
+  EXPECT_EQ(held[0].bundle->version(), "3");
+  EXPECT_EQ(in_use->version(), "1");
+  EXPECT_EQ(in_use->num_items(), 20);
+  EXPECT_EQ(in_use.use_count(), 1);  // only the test holds it now
+  // A swap of the served model leaves the variant versions alone.
+  RECSYS_ASSERT_OK_AND_ASSIGN(SwapResult r, store->Reload("1"));
+  EXPECT_TRUE(r.changed);
+  ASSERT_EQ(store->VariantVersions().size(), 1u);
+  EXPECT_EQ(store->VariantVersions()[0].bundle->version(), "3");
+  EXPECT_TRUE(store->SetVariantVersions({}).empty());
+  EXPECT_TRUE(store->VariantVersions().empty());
+}
+
+TEST(ModelStoreTest, NoVariantVersionsWithABoundOfZero) {
+  const std::string root =
+      recsys::testing::MakeUniqueDir("variant_versions_zero");
+  Publish(root, "1");
+  Publish(root, "2");
+  ModelStoreOptions options = Options(root);
+  options.max_variant_versions = 0;
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto store, ModelStore::Create(options));
+  std::vector<VariantVersion> held =
+      store->SetVariantVersions({{"1", {"e/a"}}});
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_TRUE(absl::IsResourceExhausted(held[0].status));
+}
+
 }  // namespace
 }  // namespace recsys::model

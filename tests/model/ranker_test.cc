@@ -117,6 +117,137 @@ TEST_F(RankerTest, HistoryOnlyUserAndBadArguments) {
   EXPECT_TRUE(absl::IsInvalidArgument(RankItems(model_, bad, options).status()));
 }
 
+TEST_F(RankerTest, NeighboursTrendingAndPopularOrder) {
+  // Buyers: item 2 {0, 1}, item 3 {0}: cosine(2, 3) = 1 / sqrt(2 * 1).
+  ASSERT_EQ(stats_.neighbor_indptr.size(), 5u);
+  ASSERT_EQ(stats_.neighbor_indptr[3] - stats_.neighbor_indptr[2], 1);
+  EXPECT_EQ(stats_.neighbor_items[stats_.neighbor_indptr[2]], 3);
+  EXPECT_NEAR(stats_.neighbor_sims[stats_.neighbor_indptr[2]], 1 / std::sqrt(2.0), 1e-6);
+  EXPECT_EQ(stats_.neighbor_indptr[1], stats_.neighbor_indptr[0]);  // item 0: nobody
+  ASSERT_EQ(stats_.popular_order.size(), 4u);
+  EXPECT_EQ(stats_.popular_order[0], 2);
+  EXPECT_EQ(stats_.popular_order[1], 3);
+  // Every purchase is recent (the latest is at 1000).
+  EXPECT_EQ(stats_.trending_order, (std::vector<int32_t>{2, 3}));
+  EXPECT_FLOAT_EQ(stats_.trending[2], 1.0f);
+  EXPECT_FLOAT_EQ(stats_.trending[0], 0.0f);
+  // Over the work bound: no neighbours, the rest unchanged.
+  RankerStatsOptions bounded;
+  bounded.max_neighbor_work = 1;
+  const RankerItemStats small = ComputeRankerItemStats(4, indptr_, history_, bounded);
+  EXPECT_TRUE(small.neighbor_indptr.empty());
+  EXPECT_EQ(small.popular_order, stats_.popular_order);
+}
+
+TEST_F(RankerTest, NeighbourCandidatesOnlyWithNeighbourWeights) {
+  // The user bought item 2 only; the vector's single candidate is item 0;
+  // item 3 is 2's neighbour.
+  const std::vector<float> x_user = {1.0f, 0.0f};
+  const std::vector<HistoryEntry> user_history = {{2, 1, 1000}};
+  RankerUser user{x_user, user_history};
+  RankOptions options;
+  options.k = 4;
+  options.now_unix = 1000;
+  options.vector_candidates = 1;
+  weights_ = DefaultRankerWeights();  // as older models: no neighbour weight
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto ranked, RankItems(model_, user, options));
+  for (const auto& r : ranked) EXPECT_NE(r.item, 3);
+  weights_.w[kFeatKnnScore] = 10.0f;
+  RECSYS_ASSERT_OK_AND_ASSIGN(ranked, RankItems(model_, user, options));
+  ASSERT_FALSE(ranked.empty());
+  EXPECT_EQ(ranked[0].item, 3);
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto candidates, CollectRankerCandidates(model_, user, options));
+  bool found = false;
+  for (const RankerCandidate& c : candidates) {
+    if (c.item != 3) continue;
+    found = true;
+    EXPECT_EQ(c.sources & kSourceNeighbors, kSourceNeighbors);
+    EXPECT_FLOAT_EQ(c.knn_score, 1.0f);
+    EXPECT_EQ(c.knn_rank, 0);
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(RankerTest, TheGuardServesTheWinningBaseline) {
+  const std::vector<float> x_user = {1.0f, 0.0f};
+  const std::vector<HistoryEntry> user_history = {{3, 1, 900}, {2, 5, 800}};
+  RankerUser user{x_user, user_history};
+  RankOptions options;
+  options.k = 3;
+  options.now_unix = 1000;
+  weights_.serve_all = RankerServe::kBuyAgain;
+  weights_.serve_new = RankerServe::kPopularity;
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto ranked, RankItems(model_, user, options));
+  // Buy-again: the history by purchases, nothing else.
+  ASSERT_EQ(ranked.size(), 2u);
+  EXPECT_EQ(ranked[0].item, 2);
+  EXPECT_EQ(ranked[1].item, 3);
+  EXPECT_TRUE(ranked[0].bought);
+  // Without bought items: popularity, bought items left out.
+  options.include_bought = false;
+  RECSYS_ASSERT_OK_AND_ASSIGN(ranked, RankItems(model_, user, options));
+  ASSERT_EQ(ranked.size(), 2u);
+  EXPECT_EQ(ranked[0].item, stats_.popular_order[2]);
+  EXPECT_FALSE(ranked[0].bought);
+  // Popularity with bought items.
+  weights_.serve_all = RankerServe::kPopularity;
+  options.include_bought = true;
+  RECSYS_ASSERT_OK_AND_ASSIGN(ranked, RankItems(model_, user, options));
+  ASSERT_EQ(ranked.size(), 3u);
+  EXPECT_EQ(ranked[0].item, 2);
+  EXPECT_TRUE(ranked[0].bought);
+}
+
+TEST_F(RankerTest, DiscoveryWeightsRankWithoutBoughtItems) {
+  const std::vector<float> x_user = {1.0f, 0.0f};  // points at items 0, 1
+  const std::vector<HistoryEntry> user_history = {{2, 1, 1000}};
+  RankerUser user{x_user, user_history};
+  RankOptions options;
+  options.k = 1;
+  options.now_unix = 1000;
+  options.include_bought = false;
+  weights_ = RankerWeights();
+  weights_.w[kFeatVectorScore] = 1.0f;
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto ranked, RankItems(model_, user, options));
+  EXPECT_EQ(ranked[0].item, 0);
+  weights_.discovery[kFeatVectorScore] = -1.0f;
+  weights_.has_discovery = true;
+  RECSYS_ASSERT_OK_AND_ASSIGN(ranked, RankItems(model_, user, options));
+  EXPECT_NE(ranked[0].item, 0);
+  options.include_bought = true;  // the main weights again
+  RECSYS_ASSERT_OK_AND_ASSIGN(ranked, RankItems(model_, user, options));
+  EXPECT_EQ(ranked[0].item, 0);
+}
+
+TEST(RankerWeightsTest, GuardAndDiscoveryRoundTrip) {
+  RankerWeights w = DefaultRankerWeights();
+  w.discovery[kFeatKnnScore] = 0.25f;
+  w.has_discovery = true;
+  w.serve_all = RankerServe::kBuyAgain;
+  w.serve_new = RankerServe::kPopularity;
+  w.guard.set_k(20);
+  w.guard.set_ranker_all(0.3);
+  const recsys::v1::RankerConfig config = RankerWeightsToConfig(w);
+  EXPECT_EQ(config.serve_all(), "buy_again");
+  EXPECT_EQ(config.serve_new(), "popularity");
+  RankerWeights back = RankerWeightsFromConfig(config);
+  EXPECT_TRUE(back.has_discovery);
+  EXPECT_EQ(back.discovery, w.discovery);
+  EXPECT_EQ(back.serve_all, RankerServe::kBuyAgain);
+  EXPECT_EQ(back.serve_new, RankerServe::kPopularity);
+  EXPECT_DOUBLE_EQ(back.guard.ranker_all(), 0.3);
+  // A config of an older model: the ranker serves both settings, one
+  // weight vector, no neighbour or trending weight.
+  recsys::v1::RankerConfig old;
+  (*old.mutable_weights())["vector_score"] = 1.0f;
+  RankerWeights from_old = RankerWeightsFromConfig(old);
+  EXPECT_FALSE(from_old.has_discovery);
+  EXPECT_EQ(from_old.serve_all, RankerServe::kRanker);
+  EXPECT_EQ(from_old.serve_new, RankerServe::kRanker);
+  EXPECT_EQ(from_old.w[kFeatKnnScore], 0.0f);
+  EXPECT_EQ(RankerServeFromName("something new"), RankerServe::kRanker);
+}
+
 TEST(RankerWeightsTest, ConfigRoundTripAndDefaults) {
   RankerWeights w = DefaultRankerWeights();
   w.w[kFeatRecency] = 3.5f;

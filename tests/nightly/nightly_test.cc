@@ -261,6 +261,52 @@ TEST_F(NightlyTest, PublishesLoadsRedisAndReportsThenARerunChangesNothing) {
   EXPECT_TRUE(absl::StrContains(ReadAll(log), " pruned=1 ")) << ReadAll(log);
 }
 
+TEST_F(NightlyTest, PruneKeepsTheVersionsExperimentVariantsServe) {
+  const std::string root = CopyBase("pinned");
+  const std::string log = *dir_ + "/pinned.log";
+  const std::vector<std::string> before = Versions(root);
+  ASSERT_EQ(before.size(), 1u);
+  const std::string base = before[0];
+  ASSERT_EQ(RunNightly(*dir_ + "/new", root, "", "", log), 0) << ReadAll(log);
+  const std::vector<std::string> after = Versions(root);
+  ASSERT_EQ(after.size(), 2u) << ReadAll(log);
+  // A variant serves the base version: pruning to one version keeps it.
+  const std::string config = recsys::testing::WriteFile(
+      *dir_, "pinned_experiments.textproto",
+      absl::StrCat("layers { name: \"home\" experiments { name: \"models\" "
+                   "traffic_share: 1 slots: \"homepage_feed\" "
+                   "variants { name: \"control\" share: 0.5 } "
+                   "variants { name: \"old\" share: 0.5 model_version: \"",
+                   base, "\" } } }"));
+  ASSERT_EQ(RunNightly(*dir_ + "/new", root, "",
+                       "--keep_versions=1 --experiments_config=" + config, log),
+            0)
+      << ReadAll(log);
+  EXPECT_EQ(Versions(root), after);
+  EXPECT_TRUE(absl::StrContains(ReadAll(log), " pruned=0 ")) << ReadAll(log);
+  EXPECT_TRUE(absl::StrContains(ReadAll(log), "keeping " + base + " (pinned)"))
+      << ReadAll(log);
+  // --keep_model_versions pins it too.
+  ASSERT_EQ(RunNightly(*dir_ + "/new", root, "",
+                       "--keep_versions=1 --keep_model_versions=" + base, log),
+            0)
+      << ReadAll(log);
+  EXPECT_EQ(Versions(root), after);
+  // A bad experiments config stops the job before anything is pruned.
+  const std::string bad = recsys::testing::WriteFile(
+      *dir_, "bad_experiments.textproto", "layers { name: \"a b\" }");
+  EXPECT_NE(RunNightly(*dir_ + "/new", root, "",
+                       "--keep_versions=1 --experiments_config=" + bad, log),
+            0);
+  EXPECT_TRUE(absl::StrContains(ReadAll(log), "--experiments_config"))
+      << ReadAll(log);
+  EXPECT_EQ(Versions(root), after);
+  // Without a pin, the base goes.
+  ASSERT_EQ(RunNightly(*dir_ + "/new", root, "", "--keep_versions=1", log), 0)
+      << ReadAll(log);
+  EXPECT_EQ(Versions(root), std::vector<std::string>({after[0]}));
+}
+
 TEST_F(NightlyTest, ACrashAtAnyStepThenARerunEndsAsOneCleanRun) {
   // The reference: one clean run.
   const std::string ref_root = CopyBase("ref");
@@ -323,7 +369,7 @@ TEST_F(NightlyTest, AKillInsideTheRedisStepLeavesTheLiveDataThenARerunEndsAsOneC
   ASSERT_EQ(RunNightly(*dir_ + "/new", ref_root, "rref:", "", *dir_ + "/rref.log"), 0)
       << ReadAll(*dir_ + "/rref.log");
   const std::vector<std::string> ref_keys = Keys("rref:");
-  EXPECT_EQ(Redis({"HGET", "rref:gen", "live"})[0].text, "1");
+  EXPECT_EQ(Redis({"HGET", "rref:{gen}", "live"})[0].text, "1");
 
   for (const char* sub : training::kRedisLoadSteps) {
     const std::string step = absl::StrCat("redis:", sub);
@@ -337,11 +383,11 @@ TEST_F(NightlyTest, AKillInsideTheRedisStepLeavesTheLiveDataThenARerunEndsAsOneC
     // Before the flip nothing is live (this Redis held no load before);
     // from the flip on, generation 1 is, complete.
     const bool flipped = std::string(sub) == "flip" || std::string(sub) == "prune";
-    EXPECT_EQ(Redis({"HGET", prefix + "gen", "live"})[0].text, flipped ? "1" : "");
+    EXPECT_EQ(Redis({"HGET", prefix + "{gen}", "live"})[0].text, flipped ? "1" : "");
     EXPECT_EQ(LoadedVersion(prefix).empty(), !flipped);
     ASSERT_EQ(RunNightly(*dir_ + "/new", root, prefix, "", log), 0) << ReadAll(log);
     EXPECT_EQ(Keys(prefix), ref_keys);
-    EXPECT_EQ(Redis({"HGET", prefix + "gen", "live"})[0].text, "1");
+    EXPECT_EQ(Redis({"HGET", prefix + "{gen}", "live"})[0].text, "1");
     EXPECT_EQ(LoadedVersion(prefix), Versions(root)[0]);
   }
 }
@@ -372,7 +418,7 @@ TEST_F(NightlyTest, RedisRollbackGoesBackToThePreviousGeneration) {
   EXPECT_EQ(LoadedVersion("rb:"), versions[1]);
   EXPECT_EQ(rollback(), 0) << ReadAll(log);
   EXPECT_TRUE(absl::StrContains(ReadAll(log), "generation 1 is live")) << ReadAll(log);
-  EXPECT_EQ(Redis({"HGET", "rb:gen", "live"})[0].text, "1");
+  EXPECT_EQ(Redis({"HGET", "rb:{gen}", "live"})[0].text, "1");
   EXPECT_EQ(LoadedVersion("rb:"), versions[0]);
 }
 

@@ -161,10 +161,11 @@ def main():
         users = [l.strip() for l in open(f"{work}/models/{version}/users.tsv")][:3]
         item = open(f"{work}/models/{version}/popular.tsv").readline().split("\t")[1].strip()
         cli = [f"{b}/tools/recsys_cli", f"--target={target}"]
-        now = str(int(time.time()) - 5)
+        now = int(time.time()) - 5
+        # Distinct seconds: identical events would be one event (dedup).
         for i in range(4):
             run(cli + ["event", "--type=impression", f"--user={users[i % 3]}", f"--item={item}",
-                       "--slot=for_you", f"--time={now}"], stdout=subprocess.DEVNULL)
+                       "--slot=for_you", f"--time={now - i}"], stdout=subprocess.DEVNULL)
         run(cli + ["event", "--type=click", f"--user={users[0]}", f"--item={item}", "--slot=for_you",
                    f"--time={now}"], stdout=subprocess.DEVNULL)
         # promtool on /metrics while the load runs.

@@ -8,9 +8,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "experiments/experiment_plan.h"
 #include "feature_store/faulty_feature_store.h"
 #include "feature_store/in_memory_feature_store.h"
 #include "gtest/gtest.h"
+#include "recommender/experiment_variants.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_files.h"
@@ -428,6 +430,117 @@ TEST_F(RecommenderTest, ProfileShowsHistoryAndLiveEvents) {
   EXPECT_EQ(p.purchases[0].category, "beta");
   ASSERT_FALSE(p.recent.empty());
   EXPECT_EQ(p.recent[0].item_id, "b9");
+}
+
+// A slot of an experiment whose variant names another model version is
+// filled from it, the other slots from the served model, with no item
+// shown twice across them (the two versions share their item ids).
+TEST(RecommenderVariantModelTest,
+     SlotsOfAVariantComeFromItsVersionWithoutRepeats) {
+  const std::string root =
+      recsys::testing::MakeUniqueDir("recommender_variant_model");
+  model::ModelData first = model::testing::MakePlantedModel();
+  model::ModelData second = model::testing::MakePlantedModel();
+  // Version 2 reverses the users' tastes: ua* like beta, ub* like alpha.
+  for (size_t i = 0; i < second.user_factors.size(); i += 4) {
+    std::swap(second.user_factors[i], second.user_factors[i + 1]);
+  }
+  for (const auto& [version, data] :
+       {std::pair{"1", &first}, std::pair{"2", &second}}) {
+    model::PublishOptions publish;
+    publish.version = version;
+    ASSERT_TRUE(model::PublishModel(root, *data, publish).ok());
+  }
+  model::ModelStoreOptions options;
+  options.root = root;
+  options.poll_interval = absl::ZeroDuration();
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto models, model::ModelStore::Create(options));
+  ASSERT_EQ(models->Current()->version(), "2");
+  feature_store::InMemoryFeatureStore store;
+  Recommender recommender(models.get(), &store);
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      auto plan, experiments::ExperimentPlan::Parse(R"pb(
+        layers {
+          name: "home"
+          experiments {
+            name: "models"
+            traffic_share: 1
+            slots: "feed"
+            variants { name: "control" share: 0.5 }
+            variants { name: "old" share: 0.5 model_version: "1" }
+          }
+        }
+        overrides { user_id: "ua0" experiment: "models" variant: "old" }
+        overrides { user_id: "ub0" experiment: "models" variant: "control" }
+      )pb"));
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto variants,
+                              ExperimentVariants::Compile(plan, models.get()));
+  ASSERT_NE(variants->Model(plan->Find("models")->FindVariant("old")), nullptr);
+  recommender.SetExperiments(variants);
+
+  ProductRequest request;
+  request.user_id = "ua0";
+  request.slots = {{"other", 4}, {"feed", 4}};
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer answer,
+                              recommender.RecommendProducts(request));
+  ASSERT_EQ(answer.slots.size(), 2u);
+  EXPECT_EQ(answer.slots[0].name, "other");
+  EXPECT_EQ(answer.slots[0].model_version, "2");
+  EXPECT_EQ(answer.slots[1].name, "feed");
+  EXPECT_EQ(answer.slots[1].model_version, "1");
+  EXPECT_EQ(answer.meta.model_version, "2");
+  EXPECT_FALSE(answer.meta.model_fallback);
+  // Version 2 sees ua0 as a beta fan, version 1 as an alpha fan.
+  std::set<std::string> shown;
+  for (const ScoredItem& item : answer.slots[0].items) {
+    EXPECT_EQ(item.category, "beta") << item.item_id;
+    EXPECT_TRUE(shown.insert(item.item_id).second) << item.item_id;
+  }
+  for (const ScoredItem& item : answer.slots[1].items) {
+    EXPECT_EQ(item.category, "alpha") << item.item_id;
+    EXPECT_TRUE(shown.insert(item.item_id).second) << item.item_id;
+  }
+  EXPECT_EQ(shown.size(), 8u);
+
+  // Both slots in the experiment's version: never a repeat either.
+  request.slots = {{"feed", 4}, {"also", 4}};
+  RECSYS_ASSERT_OK_AND_ASSIGN(answer, recommender.RecommendProducts(request));
+  EXPECT_EQ(answer.meta.model_version, "1");
+  EXPECT_EQ(answer.slots[0].model_version, "1");
+  EXPECT_EQ(answer.slots[1].model_version, "2");
+
+  // A control user is served by version 2 alone.
+  request.user_id = "ub0";
+  RECSYS_ASSERT_OK_AND_ASSIGN(answer, recommender.RecommendProducts(request));
+  EXPECT_EQ(answer.slots[0].model_version, "2");
+  EXPECT_EQ(answer.slots[1].model_version, "2");
+
+  // A version the store does not have: the served model, flagged.
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      auto missing, experiments::ExperimentPlan::Parse(R"pb(
+        layers {
+          name: "home"
+          experiments {
+            name: "models"
+            traffic_share: 1
+            slots: "feed"
+            variants { name: "control" share: 0.5 }
+            variants { name: "old" share: 0.5 model_version: "7" }
+          }
+        }
+        overrides { user_id: "ua0" experiment: "models" variant: "old" }
+      )pb"));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      variants, ExperimentVariants::Compile(missing, models.get()));
+  recommender.SetExperiments(variants);
+  request.user_id = "ua0";
+  RECSYS_ASSERT_OK_AND_ASSIGN(answer, recommender.RecommendProducts(request));
+  EXPECT_EQ(answer.slots[0].model_version, "2");
+  EXPECT_TRUE(answer.meta.model_fallback);
+  EXPECT_EQ(
+      answer.meta.model_fallback_reason,
+      absl::StrCat("models/old wants model 7 (no model version '7' under ",
+                   root, "); served by 2"));
 }
 
 }  // namespace

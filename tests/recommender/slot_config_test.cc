@@ -106,6 +106,19 @@ TEST(SlotConfigTest, BadConfigsNameTheField) {
   ExpectInvalid(R"pb(slots { name: "a" sources { source: SOURCE_TRENDING weight: 1 }
                              trial_share: 1.5 })pb",
                 "slots[0].trial_share");
+  ExpectInvalid(R"pb(slots { name: "a" sources { source: SOURCE_TRENDING weight: 1 }
+                             margin_weight: 1.5 })pb",
+                "slots[0].margin_weight: must be in [0, 1], got 1.5");
+  ExpectInvalid(R"pb(slots { name: "a" sources { source: SOURCE_TRENDING weight: 1 }
+                             reserve_roles { role: "hero" positions: 1 } })pb",
+                "slots[0].reserve_roles[0].role: unknown role 'hero'");
+  ExpectInvalid(R"pb(slots { name: "a" sources { source: SOURCE_TRENDING weight: 1 }
+                             reserve_roles { role: "profit" positions: 0 } })pb",
+                "slots[0].reserve_roles[0].positions");
+  ExpectInvalid(R"pb(slots { name: "a" sources { source: SOURCE_TRENDING weight: 1 }
+                             reserve_roles { role: "profit" positions: 1 }
+                             reserve_roles { role: "profit" positions: 2 } })pb",
+                "slots[0].reserve_roles[1].role: role 'profit' reserved twice");
   ExpectInvalid(R"pb(rules { trial_days: -1 })pb", "rules.trial_days");
   ExpectInvalid(R"pb(rules { trial_graduation_purchases: -1 })pb",
                 "rules.trial_graduation_purchases");

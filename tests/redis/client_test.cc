@@ -166,6 +166,77 @@ TEST(ParseAddressTest, RejectsMalformedAddresses) {
   EXPECT_NE(status.message().find("'abc'"), absl::string_view::npos) << status;
 }
 
+TEST(ParseAddressTest, RedisUrlIsOneRedis) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(Options options,
+                              ParseAddress("redis://app@10.0.0.5:6380"));
+  EXPECT_EQ(options.topology, Topology::kSingle);
+  EXPECT_EQ(options.host, "10.0.0.5");
+  EXPECT_EQ(options.port, 6380);
+  EXPECT_EQ(options.user, "app");
+  EXPECT_EQ(FormatAddress(options), "10.0.0.5:6380");
+}
+
+TEST(ParseAddressTest, ListsAndClusterUrlsAreClusters) {
+  for (absl::string_view text :
+       {"10.0.0.1:7000,10.0.0.2:7001", "redis://10.0.0.1:7000,10.0.0.2:7001",
+        "redis-cluster://10.0.0.1:7000,10.0.0.2:7001"}) {
+    RECSYS_ASSERT_OK_AND_ASSIGN(Options options, ParseAddress(text));
+    EXPECT_EQ(options.topology, Topology::kCluster) << text;
+    ASSERT_EQ(options.nodes.size(), 2u) << text;
+    EXPECT_EQ(options.nodes[0].host, "10.0.0.1");
+    EXPECT_EQ(options.nodes[1].port, 7001);
+    EXPECT_EQ(FormatAddress(options),
+              "redis-cluster://10.0.0.1:7000,10.0.0.2:7001");
+    RECSYS_EXPECT_OK(ValidateOptions(options));
+  }
+  // One seed is enough with the explicit scheme.
+  RECSYS_ASSERT_OK_AND_ASSIGN(Options one,
+                              ParseAddress("redis-cluster://app@[::1]:7000"));
+  EXPECT_EQ(one.topology, Topology::kCluster);
+  EXPECT_EQ(one.user, "app");
+  ASSERT_EQ(one.nodes.size(), 1u);
+  EXPECT_EQ(one.nodes[0].host, "::1");
+  // A cluster has only database 0.
+  one.db = 1;
+  EXPECT_EQ(ValidateOptions(one).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ParseAddressTest, SentinelUrlNamesTheMaster) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      Options options,
+      ParseAddress("redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/shop"));
+  EXPECT_EQ(options.topology, Topology::kSentinel);
+  EXPECT_EQ(options.sentinel_master, "shop");
+  ASSERT_EQ(options.nodes.size(), 2u);
+  EXPECT_EQ(options.nodes[1].host, "10.0.0.2");
+  EXPECT_EQ(FormatAddress(options),
+            "redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/shop");
+  RECSYS_EXPECT_OK(ValidateOptions(options));
+  EXPECT_EQ(ParseAddress("redis-sentinel://10.0.0.1:26379").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseAddress("redis-sentinel://10.0.0.1:26379/").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ParseAddressTest, PasswordInTheUrlIsRefusedWithoutRepeatingIt) {
+  for (absl::string_view text :
+       {"redis://app:s3cret@10.0.0.5:6380", "redis://:s3cret@10.0.0.5",
+        "redis-cluster://app:s3cret@10.0.0.1:7000,10.0.0.2:7001"}) {
+    absl::Status status = ParseAddress(text).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(status.message(), HasSubstr("--redis_password_file"));
+    EXPECT_THAT(std::string(status.message()),
+                ::testing::Not(HasSubstr("s3cret")));
+  }
+  for (absl::string_view bad :
+       {"http://host:6379", "redis://", "redis://@host:1", "a:1,,b:2",
+        "redis-cluster://", "a:1,b:0"}) {
+    EXPECT_EQ(ParseAddress(bad).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Replies.
 

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "redis/client.h"
+#include "redis/slot.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/status_matchers.h"
 
@@ -69,7 +70,14 @@ class GenerationTest : public ::testing::Test {
 TEST_F(GenerationTest, KeyPrefixes) {
   EXPECT_EQ(GenerationKeyPrefix("rs:", 0), "rs:");
   EXPECT_EQ(GenerationKeyPrefix("rs:", 7), "rs:g7:");
-  EXPECT_EQ(GenerationPointerKey("rs:"), "rs:gen");
+  EXPECT_EQ(GenerationPointerKey("rs:"), "rs:{gen}");
+  EXPECT_EQ(GenerationMetaKey("rs:", 7), "rs:{gen}:meta:7");
+  // The flip and rollback scripts' keys share one Redis Cluster slot; a
+  // user's keys keep their own tag in every generation.
+  EXPECT_EQ(KeySlot(GenerationPointerKey("rs:")),
+            KeySlot(GenerationMetaKey("rs:", 7)));
+  EXPECT_EQ(KeySlot(GenerationKeyPrefix("rs:", 7) + "u:{alice}:pc"),
+            KeySlot("rs:u:{alice}:act"));
 }
 
 TEST_F(GenerationTest, BeginResumesTheSameLoadAndAllocatesAboveEveryOther) {
@@ -118,12 +126,17 @@ TEST_F(GenerationTest, PruneKeepsTheHistoryAndRollbackWalksBack) {
   for (int v = 1; v <= 3; ++v) {
     const int64_t n = LoadAndFlip(g, absl::StrCat("v", v));
     RECSYS_ASSERT_OK(
-        Run({"SET", GenerationKeyPrefix(prefix_, n) + "u:x:pc", "1"}));
+        Run({"SET", GenerationKeyPrefix(prefix_, n) + "u:{x}:pc", "1"}));
   }
   // A key that only looks like a generation's is left alone.
   RECSYS_ASSERT_OK(Run({"SET", prefix_ + "gx:1", "1"}));
   RECSYS_ASSERT_OK_AND_ASSIGN(int64_t removed, g.Prune(2, Deadline()));
   EXPECT_EQ(removed, 2);  // g1's key and its meta
+  const Command meta_exists = {"EXISTS", GenerationMetaKey(prefix_, 1)};
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::vector<Value> meta_left,
+      client_->Execute({&meta_exists, 1}, Deadline(), CallKind::kRead));
+  EXPECT_EQ(meta_left[0].AsInt(), 0);
   RECSYS_ASSERT_OK_AND_ASSIGN(GenerationCounts g2, g.Count(2, Deadline()));
   EXPECT_EQ(g2.users, 1);
   RECSYS_ASSERT_OK_AND_ASSIGN(GenerationCounts g1, g.Count(1, Deadline()));

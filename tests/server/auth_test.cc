@@ -107,7 +107,7 @@ TEST(AuthTest, EveryMethodOfTheApiHasAScope) {
       ++methods;
     }
   }
-  EXPECT_EQ(methods, 15);
+  EXPECT_EQ(methods, 16);
   EXPECT_EQ(RequiredScope("Check").status().code(), absl::StatusCode::kNotFound);
 }
 

@@ -116,10 +116,10 @@ TEST_F(DedupTest,
 
   // Redis applies the pipeline it had received once it resumes.
   const absl::Time give_up = absl::Now() + absl::Seconds(30);
-  while (Redis({"LLEN", "rs:u:ua1:act"}) != "10" && absl::Now() < give_up) {
+  while (Redis({"LLEN", "rs:u:{ua1}:act"}) != "10" && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(50));
   }
-  ASSERT_EQ(Redis({"LLEN", "rs:u:ua1:act"}), "10")
+  ASSERT_EQ(Redis({"LLEN", "rs:u:{ua1}:act"}), "10")
       << "the paused batch was not applied";
 
   // The retry, until the store answers (its fail-fast backoff may still run).
@@ -132,12 +132,12 @@ TEST_F(DedupTest,
   ASSERT_TRUE(retry.ok()) << retry.error_message();
   EXPECT_EQ(response.accepted(), 10);
   EXPECT_EQ(response.duplicates(), 10);
-  EXPECT_EQ(Redis({"LLEN", "rs:u:ua1:act"}), "10");
+  EXPECT_EQ(Redis({"LLEN", "rs:u:{ua1}:act"}), "10");
   // Each purchase once in the user's purchase journal (docs/redis_keys.md).
-  EXPECT_EQ(Redis({"ZCARD", "rs:u:ua1:rp"}), "5");
+  EXPECT_EQ(Redis({"ZCARD", "rs:u:{ua1}:rp"}), "5");
   for (int i = 0; i < 10; i += 2) {
     const std::string dedup = absl::StrCat("id:checkout-42/", i);
-    EXPECT_NE(Redis({"ZSCORE", "rs:u:ua1:rp",
+    EXPECT_NE(Redis({"ZSCORE", "rs:u:{ua1}:rp",
                      absl::StrCat(dedup.size(), ":", dedup, "b", i)}),
               "(nil)")
         << i;
@@ -165,8 +165,8 @@ TEST_F(DedupTest, ReplayedBatchWithoutIdsCountsOnceAndSaysSo) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.accepted(), 3);
   EXPECT_EQ(response.duplicates(), 3);
-  EXPECT_EQ(Redis({"ZCARD", "rs:u:ub2:rp"}), "3");
-  EXPECT_EQ(Redis({"LLEN", "rs:u:ub2:act"}), "3");
+  EXPECT_EQ(Redis({"ZCARD", "rs:u:{ub2}:rp"}), "3");
+  EXPECT_EQ(Redis({"LLEN", "rs:u:{ub2}:act"}), "3");
 
   // An event_id with a control character is refused naming the field.
   v1::RecordEventsRequest bad;

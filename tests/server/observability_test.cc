@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -167,6 +168,7 @@ TEST_F(ObservabilityTest, SlotEventsCountedUnderConfiguredSlotsOrOther) {
     e->set_price(price);
     e->set_quantity(2);
     e->set_timestamp_unix(absl::ToUnixSeconds(absl::Now()) - 10);
+    e->set_event_id(absl::StrCat("ev", req.events_size()));
   };
   for (int i = 0; i < 4; ++i) add(v1::EVENT_IMPRESSION, "for_you", 0);
   add(v1::EVENT_CLICK, "for_you", 0);
@@ -179,6 +181,12 @@ TEST_F(ObservabilityTest, SlotEventsCountedUnderConfiguredSlotsOrOther) {
   grpc::ClientContext ctx;
   ASSERT_TRUE(stub_->RecordEvents(&ctx, req, &resp).ok());
   ASSERT_EQ(resp.rejected_size(), 1);
+  // The same batch again (a client retry): every event is a duplicate and
+  // no count moves.
+  v1::RecordEventsResponse retry;
+  grpc::ClientContext retry_ctx;
+  ASSERT_TRUE(stub_->RecordEvents(&retry_ctx, req, &retry).ok());
+  EXPECT_EQ(retry.duplicates(), 7);
   const std::string text = registry_.Exposition();
   const std::string labels =
       "{slot=\"for_you\",experiment=\"none\",variant=\"none\"}";
@@ -192,6 +200,57 @@ TEST_F(ObservabilityTest, SlotEventsCountedUnderConfiguredSlotsOrOther) {
              "variant=\"none\"}"),
       1);
   EXPECT_THAT(text, ::testing::Not(HasSubstr("some-unconfigured-slot")));
+  // One user was shown each slot (the retry changed nothing).
+  EXPECT_EQ(Sample(text, "recsys_slot_exposed_users{slot=\"for_you\"}"), 1);
+  EXPECT_EQ(Sample(text, "recsys_slot_exposed_users{slot=\"other\"}"), 1);
+}
+
+TEST_F(ObservabilityTest, SlotsAddedByAConfigReloadGetTheirOwnLabel) {
+  const std::string path =
+      recsys::testing::MakeUniqueDir("observability_slots") + "/slots.textproto";
+  std::ofstream(path) << R"pb(slots { name: "hero" sources { source: SOURCE_TRENDING weight: 1 } })pb";
+  ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.metrics = &registry_;
+  recommender::StorefrontOptions storefront;
+  storefront.slots_config = path;
+  auto served = recsys::testing::StartTestServer(options, models_.get(), &faulty_, storefront);
+  ASSERT_TRUE(served.ok()) << served.status();
+  auto stub = v1::Recommender::NewStub((*served)->channel);
+  auto admin = v1::Admin::NewStub((*served)->channel);
+  int next_id = 0;
+  auto impression = [&](const std::string& slot) {
+    v1::RecordEventsRequest req;
+    v1::Event* e = req.add_events();
+    e->set_type(v1::EVENT_IMPRESSION);
+    e->set_user_id("ua0");
+    e->set_item_id("a1");
+    e->set_slot(slot);
+    e->set_event_id(absl::StrCat("reload", next_id++));
+    v1::RecordEventsResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->RecordEvents(&ctx, req, &resp).ok());
+  };
+  auto count = [&](const std::string& slot) {
+    return Sample(registry_.Exposition(),
+                  absl::StrCat("recsys_slot_impressions_total{slot=\"", slot,
+                               "\",experiment=\"none\",variant=\"none\"}"));
+  };
+  impression("hero");
+  impression("evening_deals");  // not configured yet: "other"
+  EXPECT_EQ(count("hero"), 1);
+  EXPECT_EQ(count("other"), 1);
+  EXPECT_EQ(count("evening_deals"), -1);
+  std::ofstream(path) << R"pb(
+    slots { name: "hero" sources { source: SOURCE_TRENDING weight: 1 } }
+    slots { name: "evening_deals" sources { source: SOURCE_TRENDING weight: 1 } }
+  )pb";
+  v1::ReloadModelResponse reload;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(admin->ReloadModel(&ctx, v1::ReloadModelRequest(), &reload).ok());
+  impression("evening_deals");
+  EXPECT_EQ(count("evening_deals"), 1);
+  EXPECT_EQ(count("other"), 1);
 }
 
 TEST_F(ObservabilityTest, SharedSlotCountsSourceReplacesTheLocalOne) {

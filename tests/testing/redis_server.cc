@@ -153,7 +153,9 @@ bool AnswersPing(const std::string& host, int port, const std::string& user,
 
 }  // namespace
 
-absl::StatusOr<int> PickUnusedPort() {
+namespace {
+
+absl::StatusOr<int> PickUnusedPortOnce() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return ErrnoStatus("socket");
   sockaddr_in address{};
@@ -173,6 +175,19 @@ absl::StatusOr<int> PickUnusedPort() {
   }
   close(fd);
   return static_cast<int>(ntohs(address.sin_port));
+}
+
+}  // namespace
+
+absl::StatusOr<int> PickUnusedPort(int max_port) {
+  int last = 0;
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    absl::StatusOr<int> port = PickUnusedPortOnce();
+    if (!port.ok() || *port <= max_port) return port;
+    last = *port;
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "no free port at most ", max_port, " in 64 tries (last ", last, ")"));
 }
 
 RedisServer::RedisServer(const RedisServerOptions& options, std::string binary,
@@ -196,7 +211,7 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
   absl::Status status = absl::UnavailableError("no start attempt made");
   for (int attempt = 0; attempt < std::max(1, options.start_attempts);
        ++attempt) {
-    absl::StatusOr<int> port = PickUnusedPort();
+    absl::StatusOr<int> port = PickUnusedPort(options.max_port);
     if (!port.ok()) return port.status();
     server->port_ = *port;
     status = server->SpawnAndWait();

@@ -47,8 +47,10 @@ namespace recsys::testing {
 // A TCP port on 127.0.0.1 that was free when checked (bound to port 0, read
 // back, closed). Another process may take it before it is used; callers that
 // start a server on it should retry on failure. Nothing listens on it, so it
-// also serves as a "dead Redis" address.
-absl::StatusOr<int> PickUnusedPort();
+// also serves as a "dead Redis" address. The port is at most max_port (the
+// kernel is asked again, up to 64 times, while it hands out a higher one):
+// a Redis Cluster node needs port + 10000 to exist for its bus.
+absl::StatusOr<int> PickUnusedPort(int max_port = 65535);
 
 struct RedisServerOptions {
   // Path of redis-server. Empty: search PATH, then /usr/bin/redis-server.
@@ -58,6 +60,9 @@ struct RedisServerOptions {
   // Start() retries with a new port this many times when the server exits
   // early (e.g. the port was taken in the meantime).
   int start_attempts = 3;
+  // Highest port the server may listen on (55535 for Cluster nodes, whose
+  // bus listens on port + 10000).
+  int max_port = 65535;
   // Appended to the command line, e.g. {"--requirepass", "s3cret"} or
   // {"--user", "app", "on", ">pw", "~*", "&*", "+@all"} (each word of a
   // config directive is its own argument). Kept across Restart().

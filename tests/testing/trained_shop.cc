@@ -46,7 +46,8 @@ absl::StatusOr<std::unique_ptr<TrainedShop>> TrainedShop::Create(
   if (RunCommand(absl::StrCat(options.train, " --input=", csv, " --model_root=", shop->dir,
                               "/models --factors=", options.factors, " --iterations=",
                               options.iterations, " --threads=", options.threads, " --redis=",
-                              shop->redis->address(), password_flag, " > ", shop->dir,
+                              shop->redis->address(), password_flag, " ", options.train_flags,
+                              " > ", shop->dir,
                               "/train.log 2>&1")) != 0) {
     return absl::InternalError(absl::StrCat("recsys_train failed; see ", shop->dir,
                                             "/train.log"));

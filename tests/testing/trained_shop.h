@@ -53,6 +53,9 @@ struct TrainedShopOptions {
   // --redis_password_file, and the tests' pool authenticates with it.
   // (Initialized so that designated initializers may omit it.)
   std::string redis_password = "";
+  // More recsys_train flags, appended as written (e.g.
+  // "--intelligence_config=...").
+  std::string train_flags = "";
 };
 
 struct TrainedShop {

@@ -115,7 +115,7 @@ class RedisLoadTest : public ::testing::Test {
   // The pointer's fields that do not depend on the wall clock.
   static std::map<std::string, std::string> Pointer(const std::string& prefix) {
     std::map<std::string, std::string> out;
-    const std::vector<redis::Value> r = Redis({"HGETALL", prefix + "gen"});
+    const std::vector<redis::Value> r = Redis({"HGETALL", prefix + "{gen}"});
     for (size_t i = 0; i + 1 < r[0].elements.size(); i += 2) {
       if (r[0].elements[i].text == "flipped_unix") continue;
       out[r[0].elements[i].text] = r[0].elements[i + 1].text;
@@ -324,7 +324,7 @@ TEST_F(RedisLoadTest, TheLayoutBeforeGenerationsServesAndMigrates) {
       std::vector<marketing::UserSegment> records,
       marketing::ParseSegmentsTsv(ModelVersion(1).segments_tsv));
   RECSYS_ASSERT_OK(segments_->PutSegments(records));
-  ASSERT_FALSE(Keys(prefix_ + "u:ua0:pc").empty());
+  ASSERT_FALSE(Keys(prefix_ + "u:{ua0}:pc").empty());
   EXPECT_EQ(SeenVersion(), "v1");
   // Live records (Admin.UpdateItems) stay under the prefix.
   feature_store::ItemFeatures stocked;
@@ -352,14 +352,14 @@ TEST_F(RedisLoadTest, TheLayoutBeforeGenerationsServesAndMigrates) {
   RECSYS_ASSERT_OK(
       LoadRedisGeneration(ModelVersion(3), client_, LoadOptions()).status());
   EXPECT_EQ(Pointer(prefix_)["history"], "2,0");
-  EXPECT_FALSE(Keys(prefix_ + "u:ua0:pc").empty());  // still a rollback target
+  EXPECT_FALSE(Keys(prefix_ + "u:{ua0}:pc").empty());  // still a rollback target
   RECSYS_ASSERT_OK(
       LoadRedisGeneration(ModelVersion(4), client_, LoadOptions()).status());
   EXPECT_EQ(Pointer(prefix_)["history"], "3,2");
   // Generation 0's bulk keys are gone; its live records are not.
-  EXPECT_TRUE(Keys(prefix_ + "u:ua0:pc").empty());
+  EXPECT_TRUE(Keys(prefix_ + "u:{ua0}:pc").empty());
   EXPECT_TRUE(Keys(prefix_ + "u:ub1:seg").empty());
-  EXPECT_FALSE(Keys(prefix_ + "i:a0").empty());
+  EXPECT_FALSE(Keys(prefix_ + "i:{a0}").empty());
   EXPECT_EQ(SeenVersion(), "v4");
 }
 

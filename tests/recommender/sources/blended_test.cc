@@ -53,5 +53,40 @@ TEST_F(BlendedSourceTest, BlendedIsEmptyForAUserWithoutSignal) {
   EXPECT_TRUE(list.empty());
 }
 
+TEST_F(BlendedSourceTest, TheValidationGuardsBaselineFillsBlendedSlots) {
+  model::ModelData data = model::testing::MakePlantedModel();
+  model::RankerWeights weights = model::DefaultRankerWeights();
+  weights.serve_all = model::RankerServe::kBuyAgain;
+  *data.manifest.mutable_ranker() = model::RankerWeightsToConfig(weights);
+  const std::string root = recsys::testing::MakeUniqueDir("blended_guard");
+  RECSYS_ASSERT_OK(model::PublishModel(root, data, {.version = "1"}).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(bundle_, model::ModelBundle::Load(root + "/1"));
+  const ProductRequest request = Request("ua2", 5);
+  auto ctx = Context(request);
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<Candidate> list, BlendedSource(50).Generate(*ctx));
+  // Buy-again: the user's purchases and nothing else.
+  ASSERT_FALSE(list.empty());
+  for (const Candidate& c : list) {
+    EXPECT_EQ(c.code, ReasonCode::kBuyAgain);
+    EXPECT_TRUE(Id(c.row) == "a2" || Id(c.row) == "a3") << Id(c.row);
+  }
+
+  weights.serve_all = model::RankerServe::kPopularity;
+  *data.manifest.mutable_ranker() = model::RankerWeightsToConfig(weights);
+  RECSYS_ASSERT_OK(model::PublishModel(root, data, {.version = "2"}).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(bundle_, model::ModelBundle::Load(root + "/2"));
+  auto popular_ctx = Context(request);
+  RECSYS_ASSERT_OK_AND_ASSIGN(list, BlendedSource(50).Generate(*popular_ctx));
+  ASSERT_FALSE(list.empty());
+  // The model's popularity order, bought items allowed.
+  const std::vector<int32_t>& order = bundle_->ranker_item_stats().popular_order;
+  size_t at = 0;
+  for (const Candidate& c : list) {
+    while (at < order.size() && order[at] != c.row) ++at;
+    ASSERT_LT(at, order.size()) << "out of popularity order: " << Id(c.row);
+    if (c.code != ReasonCode::kBuyAgain) EXPECT_EQ(c.code, ReasonCode::kPopular);
+  }
+}
+
 }  // namespace
 }  // namespace recsys::recommender

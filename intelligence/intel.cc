@@ -1,0 +1,187 @@
+#include "intelligence/intel.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace recsys::intelligence {
+namespace {
+
+constexpr char kHeader[] =
+    "user_id\tas_of\ttags\taffinities\tpurchase_intent\tchurn_risk\tcycle_"
+    "days\t"
+    "next_purchase_unix\trelative_price_level\tdiscount_share\tgrowth_"
+    "value\tgrowth_tier\t"
+    "due_items";
+
+std::string Num(double value) {
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  if (ec != std::errc()) return "0";
+  return std::string(buffer, end);
+}
+
+bool Clean(absl::string_view text) {
+  return text.find_first_of("\t\n\r|=@") == absl::string_view::npos;
+}
+
+}  // namespace
+
+bool UserIntel::HasTag(absl::string_view tag) const {
+  return std::binary_search(tags.begin(), tags.end(), tag);
+}
+
+const std::vector<std::string>& IntelFieldNames() {
+  static const auto* names =
+      new std::vector<std::string>{"as_of",
+                                   "tags",
+                                   "affinities",
+                                   "purchase_intent",
+                                   "churn_risk",
+                                   "cycle_days",
+                                   "next_purchase_unix",
+                                   "relative_price_level",
+                                   "discount_share",
+                                   "growth_value",
+                                   "growth_tier",
+                                   "due_items"};
+  return *names;
+}
+
+std::vector<std::string> EncodeIntelFields(const UserIntel& u,
+                                           int64_t* dropped) {
+  int64_t left_out = 0;
+  std::vector<std::string> tags, affinities, due;
+  for (const std::string& t : u.tags) {
+    if (Clean(t) && !t.empty()) {
+      tags.push_back(t);
+    } else {
+      ++left_out;
+    }
+  }
+  for (const auto& [category, share] : u.affinities) {
+    if (Clean(category) && !category.empty()) {
+      affinities.push_back(absl::StrCat(category, "=", Num(share)));
+    } else {
+      ++left_out;
+    }
+  }
+  for (const DueItem& d : u.due_items) {
+    if (Clean(d.item_id) && !d.item_id.empty()) {
+      due.push_back(
+          absl::StrCat(d.item_id, "@", d.due_unix, "@", Num(d.cycle_days)));
+    } else {
+      ++left_out;
+    }
+  }
+  if (dropped != nullptr) *dropped += left_out;
+  return {absl::StrCat(u.as_of_unix),
+          absl::StrJoin(tags, "|"),
+          absl::StrJoin(affinities, "|"),
+          Num(u.purchase_intent),
+          Num(u.churn_risk),
+          Num(u.cycle_days),
+          absl::StrCat(u.next_purchase_unix),
+          Num(u.relative_price_level),
+          Num(u.discount_share),
+          Num(u.growth_value),
+          Clean(u.growth_tier) ? u.growth_tier : "",
+          absl::StrJoin(due, "|")};
+}
+
+absl::StatusOr<UserIntel> DecodeIntelFields(
+    absl::string_view user_id, absl::Span<const absl::string_view> f) {
+  if (f.size() != kIntelFields) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fields: ", f.size(), ", expected ", kIntelFields));
+  }
+  const std::vector<std::string>& names = IntelFieldNames();
+  auto bad = [&](int i) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(names[i], ": malformed '", f[i], "'"));
+  };
+  UserIntel u;
+  u.user_id = std::string(user_id);
+  if (!absl::SimpleAtoi(f[0], &u.as_of_unix)) return bad(0);
+  for (absl::string_view t : absl::StrSplit(f[1], '|', absl::SkipEmpty()))
+    u.tags.emplace_back(t);
+  std::sort(u.tags.begin(), u.tags.end());
+  for (absl::string_view a : absl::StrSplit(f[2], '|', absl::SkipEmpty())) {
+    const std::vector<absl::string_view> kv = absl::StrSplit(a, '=');
+    double share = 0;
+    if (kv.size() != 2 || kv[0].empty() || !absl::SimpleAtod(kv[1], &share))
+      return bad(2);
+    u.affinities.emplace_back(std::string(kv[0]), share);
+  }
+  if (!absl::SimpleAtod(f[3], &u.purchase_intent)) return bad(3);
+  if (!absl::SimpleAtod(f[4], &u.churn_risk)) return bad(4);
+  if (!absl::SimpleAtod(f[5], &u.cycle_days)) return bad(5);
+  if (!absl::SimpleAtoi(f[6], &u.next_purchase_unix)) return bad(6);
+  if (!absl::SimpleAtod(f[7], &u.relative_price_level)) return bad(7);
+  if (!absl::SimpleAtod(f[8], &u.discount_share)) return bad(8);
+  if (!absl::SimpleAtod(f[9], &u.growth_value)) return bad(9);
+  u.growth_tier = std::string(f[10]);
+  for (absl::string_view d : absl::StrSplit(f[11], '|', absl::SkipEmpty())) {
+    const std::vector<absl::string_view> parts = absl::StrSplit(d, '@');
+    DueItem item;
+    if (parts.size() != 3 || parts[0].empty() ||
+        !absl::SimpleAtoi(parts[1], &item.due_unix) ||
+        !absl::SimpleAtod(parts[2], &item.cycle_days)) {
+      return bad(11);
+    }
+    item.item_id = std::string(parts[0]);
+    u.due_items.push_back(std::move(item));
+  }
+  return u;
+}
+
+absl::StatusOr<std::string> IntelToTsv(absl::Span<const UserIntel> users,
+                                       int64_t* dropped) {
+  if (dropped != nullptr) *dropped = 0;
+  std::string out = absl::StrCat(kHeader, "\n");
+  for (const UserIntel& u : users) {
+    if (u.user_id.empty() ||
+        u.user_id.find_first_of("\t\n\r") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "user_id: empty or with a tab or line break: '", u.user_id, "'"));
+    }
+    absl::StrAppend(&out, u.user_id, "\t",
+                    absl::StrJoin(EncodeIntelFields(u, dropped), "\t"), "\n");
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<UserIntel>> ParseIntelTsv(absl::string_view text) {
+  if (text.empty()) return absl::DataLossError("intel.tsv: empty");
+  std::vector<UserIntel> users;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    if (line_number == 1) {
+      if (line != kHeader)
+        return absl::DataLossError("intel.tsv line 1: unexpected header");
+      continue;
+    }
+    if (line.empty()) continue;
+    const std::vector<absl::string_view> f = absl::StrSplit(line, '\t');
+    if (f.size() != kIntelFields + 1 || f[0].empty()) {
+      return absl::DataLossError(
+          absl::StrCat("intel.tsv line ", line_number, ": ", f.size(),
+                       " columns, expected ", kIntelFields + 1));
+    }
+    auto u = DecodeIntelFields(f[0], absl::MakeConstSpan(f).subspan(1));
+    if (!u.ok()) {
+      return absl::DataLossError(absl::StrCat("intel.tsv line ", line_number,
+                                              ": ", u.status().message()));
+    }
+    users.push_back(*std::move(u));
+  }
+  return users;
+}
+
+}  // namespace recsys::intelligence

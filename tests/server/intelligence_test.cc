@@ -1,0 +1,327 @@
+// Customer intelligence through the gRPC API on a real redis-server:
+// recsys_datagen generates a shop, recsys_train computes the intelligence
+// with deploy/intelligence.textproto and loads it into Redis; the server's
+// GetUserProfile reads it from Redis and FindAudience filters by tags,
+// churn risk, intent and due date from the model's intel.tsv.
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "intelligence/intel.h"
+#include "intelligence/intel_store.h"
+#include "marketing/coupon_store.h"
+#include "marketing/marketer.h"
+#include "marketing/segment_store.h"
+#include "model/model_store.h"
+#include "recsys/v1/recommender.grpc.pb.h"
+#include "tests/testing/redis_server.h"
+#include "tests/testing/test_server.h"
+#include "tests/testing/trained_shop.h"
+
+namespace recsys::server {
+namespace {
+
+namespace v1 = recsys::v1;
+
+struct World {
+  std::unique_ptr<recsys::testing::TrainedShop> shop;
+  std::unique_ptr<marketing::CouponStore> coupons;
+  std::unique_ptr<marketing::SegmentStore> segments;
+  std::unique_ptr<intelligence::IntelStore> intel;
+  std::unique_ptr<marketing::Marketer> marketer;
+  std::unique_ptr<recsys::testing::TestServer> server;
+  // intel.tsv of the model.
+  std::vector<intelligence::UserIntel> records;
+  int64_t as_of = 0;
+};
+
+World* world = nullptr;
+
+class IntelligenceApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    world = new World();
+    auto shop = recsys::testing::TrainedShop::Create(
+        {.datagen = RECSYS_DATAGEN,
+         .train = RECSYS_TRAIN,
+         .name = "intelligence_test",
+         .users = 500,
+         .seed = 5,
+         .train_flags = "--intelligence_config=" RECSYS_DEPLOY_DIR
+                        "/intelligence.textproto"});
+    ASSERT_TRUE(shop.ok()) << shop.status();
+    world->shop = *std::move(shop);
+    std::ifstream in(world->shop->models->Current()->path() + "/intel.tsv");
+    std::stringstream text;
+    text << in.rdbuf();
+    auto records = intelligence::ParseIntelTsv(text.str());
+    ASSERT_TRUE(records.ok()) << records.status();
+    world->records = *std::move(records);
+    ASSERT_FALSE(world->records.empty());
+    world->as_of = world->records.front().as_of_unix;
+
+    auto coupons =
+        marketing::NewRedisCouponStore(world->shop->redis_client.get());
+    ASSERT_TRUE(coupons.ok()) << coupons.status();
+    world->coupons = *std::move(coupons);
+    auto segments =
+        marketing::NewRedisSegmentStore(world->shop->redis_client.get());
+    ASSERT_TRUE(segments.ok()) << segments.status();
+    world->segments = *std::move(segments);
+    auto intel =
+        intelligence::NewRedisIntelStore(world->shop->redis_client.get());
+    ASSERT_TRUE(intel.ok()) << intel.status();
+    world->intel = *std::move(intel);
+    marketing::MarketerOptions marketer_options;
+    marketer_options.store_timeout =
+        absl::Seconds(2);  // the test box may be busy
+    marketer_options.intel = world->intel.get();
+    auto marketer = marketing::Marketer::Create(
+        world->shop->models.get(), world->shop->features.get(),
+        world->coupons.get(), world->segments.get(), marketer_options);
+    ASSERT_TRUE(marketer.ok()) << marketer.status();
+    world->marketer = *std::move(marketer);
+
+    ServerOptions options;
+    options.listen_address = "127.0.0.1:0";
+    options.redis = world->shop->redis_client.get();
+    recommender::StorefrontOptions storefront_options;
+    storefront_options.recommender.feature_timeout = absl::Milliseconds(500);
+    auto server = recsys::testing::StartTestServer(
+        options, world->shop->models.get(), world->shop->features.get(),
+        storefront_options, world->marketer.get());
+    ASSERT_TRUE(server.ok()) << server.status();
+    world->server = *std::move(server);
+  }
+
+  static void TearDownTestSuite() {
+    if (world == nullptr) return;
+    world->server.reset();
+    world->marketer.reset();
+    world->intel.reset();
+    world->coupons.reset();
+    world->segments.reset();
+    world->shop.reset();
+    delete world;
+    world = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(world, nullptr);
+    ASSERT_NE(world->server, nullptr) << "suite set-up failed";
+    rec_ = v1::Recommender::NewStub(world->server->channel);
+  }
+
+  static void Deadline(grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::seconds(20));
+  }
+
+  std::vector<v1::AudienceMember> Audience(const v1::FindAudienceRequest& req,
+                                           grpc::Status* status = nullptr) {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    auto reader = rec_->FindAudience(&ctx, req);
+    std::vector<v1::AudienceMember> out;
+    v1::AudiencePage page;
+    while (reader->Read(&page)) {
+      for (const auto& m : page.members()) out.push_back(m);
+    }
+    grpc::Status st = reader->Finish();
+    if (status != nullptr) {
+      *status = st;
+    } else {
+      EXPECT_TRUE(st.ok()) << st.error_message();
+    }
+    return out;
+  }
+
+  // Users of intel.tsv the served model knows (the audience scans those).
+  static std::set<std::string> Expected(
+      const std::function<bool(const intelligence::UserIntel&)>& keep) {
+    std::set<std::string> out;
+    for (const auto& r : world->records) {
+      if (world->shop->models->Current()->UserRow(r.user_id) >= 0 && keep(r)) {
+        out.insert(r.user_id);
+      }
+    }
+    return out;
+  }
+
+  v1::FindAudienceRequest Request() const {
+    v1::FindAudienceRequest req;
+    req.set_category(world->shop->models->Current()->item(0).category);
+    req.mutable_context()->set_request_time_unix(world->as_of);
+    return req;
+  }
+
+  std::unique_ptr<v1::Recommender::Stub> rec_;
+};
+
+TEST_F(IntelligenceApiTest, ProfileCarriesTheTrainersIntelligenceFromRedis) {
+  // recsys_train wrote the records into Redis.
+  const intelligence::UserIntel* tagged = nullptr;
+  for (const auto& r : world->records) {
+    if (r.tags.size() >= 2 && r.purchase_intent >= 0 &&
+        r.next_purchase_unix > 0) {
+      tagged = &r;
+      break;
+    }
+  }
+  ASSERT_NE(tagged, nullptr);
+  auto stored = world->shop->redis->Command(
+      {"HGET", "rs:u:" + tagged->user_id + ":intel", "purchase_intent"});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(std::stod(*stored), tagged->purchase_intent);
+
+  v1::GetUserProfileRequest req;
+  req.set_user_id(tagged->user_id);
+  v1::UserProfile profile;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  ASSERT_TRUE(rec_->GetUserProfile(&ctx, req, &profile).ok());
+  EXPECT_EQ(std::vector<std::string>(profile.interest_tags().begin(),
+                                     profile.interest_tags().end()),
+            tagged->tags);
+  EXPECT_FLOAT_EQ(profile.purchase_intent(),
+                  static_cast<float>(tagged->purchase_intent));
+  EXPECT_FLOAT_EQ(profile.churn_risk(), static_cast<float>(tagged->churn_risk));
+  EXPECT_EQ(profile.next_purchase_unix(), tagged->next_purchase_unix);
+  EXPECT_FLOAT_EQ(profile.cycle_days(), static_cast<float>(tagged->cycle_days));
+  EXPECT_EQ(profile.growth_tier(), tagged->growth_tier);
+  EXPECT_EQ(profile.intelligence_as_of_unix(), world->as_of);
+  ASSERT_EQ(profile.category_affinities_size(),
+            static_cast<int>(tagged->affinities.size()));
+  EXPECT_EQ(profile.category_affinities(0).category(),
+            tagged->affinities[0].first);
+  EXPECT_FALSE(profile.meta().degraded());
+
+  // A user without a record (its key removed): unknown figures, no tags.
+  const std::string other = world->records.back().user_id;
+  ASSERT_NE(other, tagged->user_id);
+  ASSERT_TRUE(
+      world->shop->redis->Command({"DEL", "rs:u:" + other + ":intel"}).ok());
+  req.set_user_id(other);
+  v1::UserProfile empty;
+  grpc::ClientContext ctx2;
+  Deadline(&ctx2);
+  ASSERT_TRUE(rec_->GetUserProfile(&ctx2, req, &empty).ok());
+  EXPECT_EQ(empty.interest_tags_size(), 0);
+  EXPECT_EQ(empty.purchase_intent(), -1);
+  EXPECT_EQ(empty.intelligence_as_of_unix(), 0);
+}
+
+TEST_F(IntelligenceApiTest, AudienceFiltersByTags) {
+  // The most common learned tag, and a rule tag of the config.
+  std::map<std::string, int> counts;
+  for (const auto& r : world->records) {
+    for (const auto& t : r.tags) ++counts[t];
+  }
+  std::string learned;
+  for (const auto& [tag, n] : counts) {
+    if (tag.rfind("likes:", 0) == 0 && (learned.empty() || n > counts[learned]))
+      learned = tag;
+  }
+  ASSERT_FALSE(learned.empty());
+  ASSERT_GT(counts["recent_buyer"], 0);
+
+  v1::FindAudienceRequest req = Request();
+  req.mutable_filters()->add_tags(learned);
+  std::set<std::string> got;
+  for (const auto& m : Audience(req)) {
+    got.insert(m.user_id());
+    EXPECT_TRUE(
+        std::count(m.interest_tags().begin(), m.interest_tags().end(), learned))
+        << m.user_id();
+  }
+  const auto expected =
+      Expected([&](const auto& r) { return r.HasTag(learned); });
+  ASSERT_FALSE(expected.empty());
+  EXPECT_EQ(got, expected);
+
+  // Two tags: both must hold.
+  req.mutable_filters()->add_tags("recent_buyer");
+  got.clear();
+  for (const auto& m : Audience(req)) got.insert(m.user_id());
+  EXPECT_EQ(got, Expected([&](const auto& r) {
+              return r.HasTag(learned) && r.HasTag("recent_buyer");
+            }));
+
+  // A tag nobody has: nobody.
+  v1::FindAudienceRequest none = Request();
+  none.mutable_filters()->add_tags("no_such_tag");
+  EXPECT_TRUE(Audience(none).empty());
+}
+
+TEST_F(IntelligenceApiTest, AudienceByChurnRiskIntentAndReplenishment) {
+  v1::FindAudienceRequest req = Request();
+  req.mutable_filters()->set_min_churn_risk(0.2f);
+  std::set<std::string> got;
+  for (const auto& m : Audience(req)) {
+    got.insert(m.user_id());
+    EXPECT_GE(m.churn_risk(), 0.2f);
+  }
+  const auto at_risk = Expected(
+      [](const auto& r) { return static_cast<float>(r.churn_risk) >= 0.2f; });
+  ASSERT_FALSE(at_risk.empty());
+  EXPECT_EQ(got, at_risk);
+
+  req = Request();
+  req.mutable_filters()->set_min_purchase_intent(0.5f);
+  got.clear();
+  for (const auto& m : Audience(req)) got.insert(m.user_id());
+  EXPECT_EQ(got, Expected([](const auto& r) {
+              return static_cast<float>(r.purchase_intent) >= 0.5f;
+            }));
+
+  // Due for a replenishment this week (as of the data's end).
+  req = Request();
+  req.mutable_filters()->set_due_within_days(7);
+  got.clear();
+  for (const auto& m : Audience(req)) {
+    got.insert(m.user_id());
+    EXPECT_LE(std::abs(m.next_purchase_unix() - world->as_of), 7 * 86400)
+        << m.user_id();
+  }
+  const auto due = Expected([](const auto& r) {
+    return r.next_purchase_unix > 0 &&
+           std::abs(r.next_purchase_unix - world->as_of) <= 7 * 86400;
+  });
+  ASSERT_FALSE(due.empty());
+  EXPECT_EQ(got, due);
+}
+
+TEST_F(IntelligenceApiTest, BadFiltersAreRefusedNamingTheField) {
+  v1::FindAudienceRequest req = Request();
+  req.mutable_filters()->set_min_churn_risk(1.5f);
+  grpc::Status status;
+  Audience(req, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "filters.min_churn_risk: must be in [0, 1], got 1.5");
+  req = Request();
+  req.mutable_filters()->add_tags("");
+  Audience(req, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("filters.tags[0]"), std::string::npos)
+      << status.error_message();
+  req = Request();
+  req.mutable_filters()->set_due_within_days(-1);
+  Audience(req, &status);
+  EXPECT_EQ(status.error_message(), "filters.due_within_days: must be >= 0");
+}
+
+}  // namespace
+}  // namespace recsys::server

@@ -1,0 +1,278 @@
+#include "training/tuner.h"
+
+#include <google/protobuf/util/message_differencer.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/model_format.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_files.h"
+#include "training/datagen.h"
+#include "training/trainer.h"
+
+namespace recsys::training {
+namespace {
+
+using recsys::testing::MakeTestDir;
+using recsys::testing::WriteFile;
+using ::testing::HasSubstr;
+
+constexpr int64_t kDay = 86400;
+
+// The generated shop's rows (a year ending 2024-12-31), in file order.
+std::vector<PurchaseRow> ShopRows(const std::string& dir) {
+  ShopOptions shop;
+  shop.users = 300;
+  shop.items = 80;
+  shop.seed = 5;
+  const std::string path = dir + "/shop.csv.gz";
+  EXPECT_TRUE(WriteShopCsv(shop, path).ok());
+  std::vector<PurchaseRow> rows;
+  ReadStats stats;
+  EXPECT_TRUE(
+      ReadPurchases(
+          path, {}, [&](const PurchaseRow& r) { rows.push_back(r); }, &stats)
+          .ok());
+  return rows;
+}
+
+std::string ToCsv(const std::vector<PurchaseRow>& rows) {
+  std::string csv = "user_id,item_id,timestamp,quantity,price,category\n";
+  for (const PurchaseRow& r : rows) {
+    absl::StrAppend(&csv, r.user_id, ",", r.item_id, ",", r.timestamp_unix, ",",
+                    r.quantity, ",", r.price, ",", r.category, "\n");
+  }
+  return csv;
+}
+
+RowVisitor VisitRows(const std::vector<PurchaseRow>* rows) {
+  return [rows](const std::function<void(const PurchaseRow&)>& row) {
+    for (const PurchaseRow& r : *rows) row(r);
+    return absl::OkStatus();
+  };
+}
+
+TunerOptions SmallTuner() {
+  TunerOptions options;
+  options.fit.threads = 2;
+  options.budget_seconds = 1e6;
+  return options;
+}
+
+std::vector<TuneCandidate> SmallGrid(int n) {
+  AlsOptions als;
+  als.factors = 8;
+  als.iterations = 3;
+  als.regularization = 5;
+  ConfidenceOptions confidence;
+  return TuneGrid(als, confidence, n);
+}
+
+TEST(TuneGridTest, StartsWithTheConfigurationAndVariesAroundIt) {
+  AlsOptions als;
+  als.factors = 128;
+  als.regularization = 20;
+  ConfidenceOptions confidence;
+  confidence.alpha = 3;
+  confidence.decay_half_life_days = 30;
+  const std::vector<TuneCandidate> grid = TuneGrid(als, confidence, 100);
+  ASSERT_EQ(grid.size(), 7u);
+  EXPECT_EQ(grid[0].spec, "factors=128,reg=20,alpha=3,decay=30");
+  EXPECT_EQ(grid[1].spec, "factors=128,reg=80,alpha=3,decay=30");
+  EXPECT_EQ(grid[2].spec, "factors=128,reg=5,alpha=3,decay=30");
+  EXPECT_EQ(grid[5].spec, "factors=64,reg=20,alpha=3,decay=30");
+  EXPECT_EQ(grid[6].spec, "factors=128,reg=20,alpha=3,decay=0");
+  for (const TuneCandidate& c : grid)
+    EXPECT_EQ(c.als.iterations, als.iterations);
+  EXPECT_EQ(TuneGrid(als, confidence, 3).size(), 3u);
+}
+
+TEST(TuneWindowDaysTest, AtMostASixthOfTheSpan) {
+  EXPECT_EQ(TuneWindowDays(0, 365 * kDay, 30), 30);
+  EXPECT_EQ(TuneWindowDays(0, 60 * kDay, 30), 10);
+  EXPECT_EQ(TuneWindowDays(0, 5 * kDay, 30), 0);
+  EXPECT_EQ(TuneWindowDays(0, 365 * kDay, 0), 0);
+}
+
+TEST(TunerTest, ScoresEveryCandidateAndGuardsOnTheWindow) {
+  const std::string dir = MakeTestDir();
+  const std::vector<PurchaseRow> rows = ShopRows(dir);
+  int64_t last = 0;
+  for (const PurchaseRow& r : rows) last = std::max(last, r.timestamp_unix);
+  RECSYS_ASSERT_OK_AND_ASSIGN(TuneWindows windows,
+                              BuildTuneWindows(VisitRows(&rows), {}, last, 30));
+  EXPECT_EQ(windows.window2_start_unix, last - 30 * kDay);
+  EXPECT_EQ(windows.window1_start_unix, last - 60 * kDay);
+  EXPECT_LE(windows.period1.last_event_unix, windows.window1_start_unix);
+  EXPECT_LE(windows.period2.last_event_unix, windows.window2_start_unix);
+  EXPECT_GT(windows.window1_rows, 0);
+  EXPECT_GT(windows.window2_rows, 0);
+
+  std::vector<std::string> lines;
+  TunerOptions options = SmallTuner();
+  options.log = [&](absl::string_view line) { lines.emplace_back(line); };
+  RECSYS_ASSERT_OK_AND_ASSIGN(TuneOutcome out,
+                              TuneRanker(windows, SmallGrid(2), options));
+  const recsys::v1::TuningReport& report = out.report;
+  // The first configuration with three feature sets, the second with the
+  // one or two sets the first preferred; all scored.
+  ASSERT_GE(report.candidates_size(), 4);
+  ASSERT_LE(report.candidates_size(), 5);
+  for (const auto& c : report.candidates()) {
+    EXPECT_TRUE(c.skipped().empty()) << c.spec();
+    EXPECT_DOUBLE_EQ(c.objective(), c.recall_all() + c.recall_new());
+    EXPECT_GT(c.recall_all(), 0);
+  }
+  // The chosen configuration's best entries per setting.
+  ASSERT_GE(report.chosen(), 0);
+  ASSERT_GE(report.chosen_new(), 0);
+  const int first_entry = out.chosen == 0 ? 0 : 3;
+  const int last_entry = out.chosen == 0 ? 3 : report.candidates_size();
+  for (int i = first_entry; i < last_entry; ++i) {
+    EXPECT_LE(report.candidates(i).recall_all(),
+              report.candidates(report.chosen()).recall_all());
+    EXPECT_LE(report.candidates(i).recall_new(),
+              report.candidates(report.chosen_new()).recall_new());
+  }
+  EXPECT_EQ(report.window_start_unix(), windows.window2_start_unix);
+  EXPECT_GT(report.window_users(), 0);
+  // Every candidate's score is logged, and the choice.
+  int scored = 0;
+  for (const std::string& line : lines) {
+    scored += line.find(",features=") != std::string::npos;
+  }
+  EXPECT_EQ(scored, report.candidates_size() + 1);  // + the choice
+  EXPECT_THAT(lines.back(), HasSubstr("tune: chose"));
+
+  // The guard's decision follows its recorded scores.
+  const recsys::v1::RankerGuardReport& g = out.weights.guard;
+  EXPECT_EQ(g.k(), 20);
+  EXPECT_DOUBLE_EQ(g.ranker_all(),
+                   report.candidates(report.chosen()).recall_all());
+  EXPECT_DOUBLE_EQ(g.ranker_new(),
+                   report.candidates(report.chosen_new()).recall_new());
+  const double best_baseline_all =
+      std::max({g.popularity_all(), g.buy_again_all(), g.vector_all(),
+                g.neighbors_all()});
+  const double best_baseline_new =
+      std::max({g.popularity_new(), g.vector_new(), g.neighbors_new()});
+  EXPECT_GT(g.vector_all(), 0);
+  EXPECT_GT(g.neighbors_all(), 0);
+  EXPECT_EQ(out.weights.serve_all == model::RankerServe::kRanker,
+            g.ranker_all() >= best_baseline_all);
+  EXPECT_EQ(out.weights.serve_new == model::RankerServe::kRanker,
+            g.ranker_new() >= best_baseline_new);
+  EXPECT_TRUE(out.weights.has_discovery);
+  EXPECT_THAT(out.weights.origin, HasSubstr("tuned ("));
+
+  // Without the guard nothing falls back.
+  options.guard = false;
+  RECSYS_ASSERT_OK_AND_ASSIGN(TuneOutcome unguarded,
+                              TuneRanker(windows, SmallGrid(1), options));
+  EXPECT_EQ(unguarded.weights.serve_all, model::RankerServe::kRanker);
+  EXPECT_EQ(unguarded.weights.serve_new, model::RankerServe::kRanker);
+}
+
+TEST(TunerTest, TheBudgetSkipsLaterCandidates) {
+  const std::string dir = MakeTestDir();
+  const std::vector<PurchaseRow> rows = ShopRows(dir);
+  int64_t last = 0;
+  for (const PurchaseRow& r : rows) last = std::max(last, r.timestamp_unix);
+  RECSYS_ASSERT_OK_AND_ASSIGN(TuneWindows windows,
+                              BuildTuneWindows(VisitRows(&rows), {}, last, 30));
+  TunerOptions options = SmallTuner();
+  options.budget_seconds = 1e-9;  // spent as soon as the first one ran
+  RECSYS_ASSERT_OK_AND_ASSIGN(TuneOutcome out,
+                              TuneRanker(windows, SmallGrid(3), options));
+  ASSERT_EQ(out.report.candidates_size(), 3 + 2);
+  EXPECT_EQ(out.report.candidates(3).skipped(), "time budget");
+  EXPECT_EQ(out.report.candidates(4).skipped(), "time budget");
+  EXPECT_EQ(out.chosen, 0);
+  EXPECT_LT(out.report.chosen(), 3);
+  EXPECT_LT(out.report.chosen_new(), 3);
+  options.budget_seconds = 0;
+  EXPECT_EQ(TuneRanker(windows, SmallGrid(1), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// The trainer's tuner reads only rows before the trainer's cut: two files
+// that differ only at and after the cut give the same search, the same
+// choice and the same published model.
+TEST(TrainerTuneTest, NeverSeesRowsAfterTheCut) {
+  const std::string dir = MakeTestDir();
+  const std::vector<PurchaseRow> rows = ShopRows(dir);
+  const int64_t cut = absl::ToUnixSeconds(
+      absl::FromCivil(absl::CivilDay(2024, 11, 1), absl::UTCTimeZone()));
+  std::vector<PurchaseRow> loud;
+  for (const PurchaseRow& r : rows) {
+    if (r.timestamp_unix < cut) {
+      loud.push_back(r);
+    } else {
+      // After the cut: other items, a new user, many more purchases.
+      PurchaseRow changed = r;
+      changed.item_id = "leak";
+      loud.push_back(changed);
+      changed.user_id = "leaker";
+      loud.push_back(changed);
+    }
+  }
+  const std::string quiet_path = WriteFile(dir, "quiet.csv", ToCsv(rows));
+  const std::string loud_path = WriteFile(dir, "loud.csv", ToCsv(loud));
+  std::vector<recsys::v1::ModelManifest> manifests;
+  std::vector<model::ModelData> models;
+  for (const std::string& path : {quiet_path, loud_path}) {
+    TrainerOptions options;
+    options.input = path;
+    options.model_root = dir + "/models" + std::to_string(manifests.size());
+    options.version = "1";
+    options.read.before_unix = cut;
+    options.als.factors = 8;
+    options.als.iterations = 3;
+    options.als.threads = 2;
+    options.compute_segments = false;
+    options.tune = true;
+    options.tune_max_candidates = 2;
+    options.tune_budget_seconds = 1e6;
+    std::vector<std::string> lines;
+    options.log = [&](absl::string_view line) { lines.emplace_back(line); };
+    RECSYS_ASSERT_OK_AND_ASSIGN(TrainResult result, Train(options, nullptr));
+    RECSYS_ASSERT_OK_AND_ASSIGN(model::ModelData data,
+                                model::ReadModelData(result.model_dir));
+    EXPECT_GE(data.manifest.tuning().candidates_size(), 4);
+    EXPECT_LT(data.manifest.tuning().window_end_unix(), cut);
+    EXPECT_THAT(data.manifest.ranker().origin(), HasSubstr("tuned ("));
+    EXPECT_EQ(data.manifest.ranker().guard().k(), 20);
+    bool logged_choice = false;
+    for (const std::string& line : lines)
+      logged_choice |= line.find("tune: chose") == 0;
+    EXPECT_TRUE(logged_choice);
+    for (const model::ItemMeta& item : data.items)
+      EXPECT_NE(item.item_id, "leak");
+    for (const std::string& id : data.user_ids) EXPECT_NE(id, "leaker");
+    // Wall times differ between runs; everything else must not.
+    recsys::v1::TuningReport* tuning = data.manifest.mutable_tuning();
+    tuning->clear_seconds();
+    for (auto& c : *tuning->mutable_candidates()) c.clear_seconds();
+    manifests.push_back(data.manifest);
+    models.push_back(std::move(data));
+  }
+  google::protobuf::util::MessageDifferencer same;
+  EXPECT_TRUE(same.Compare(manifests[0].tuning(), manifests[1].tuning()))
+      << manifests[0].tuning().DebugString()
+      << manifests[1].tuning().DebugString();
+  EXPECT_TRUE(same.Compare(manifests[0].ranker(), manifests[1].ranker()))
+      << manifests[0].ranker().DebugString()
+      << manifests[1].ranker().DebugString();
+  EXPECT_TRUE(same.Compare(manifests[0].params(), manifests[1].params()));
+  EXPECT_EQ(models[0].item_factors, models[1].item_factors);
+  EXPECT_EQ(models[0].user_factors, models[1].user_factors);
+}
+
+}  // namespace
+}  // namespace recsys::training

@@ -1,0 +1,572 @@
+#include "training/tuner.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "common/parallel.h"
+#include "common/status_macros.h"
+#include "model/vector_index.h"
+#include "training/trainer.h"
+
+namespace recsys::training {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string Spec(const AlsOptions& als, const ConfidenceOptions& c) {
+  return absl::StrFormat("factors=%d,reg=%g,alpha=%g,decay=%g", als.factors,
+                         als.regularization, c.alpha, c.decay_half_life_days);
+}
+
+absl::StatusOr<AlsModel> TrainOn(const InteractionData& data,
+                                 const TuneCandidate& candidate) {
+  ConfidenceOptions confidence = candidate.confidence;
+  if (confidence.reference_unix == 0)
+    confidence.reference_unix = data.last_event_unix;
+  RECSYS_ASSIGN_OR_RETURN(CsrMatrix weights, BuildConfidence(data, confidence));
+  AlsOptions als = candidate.als;
+  als.on_iteration = nullptr;
+  als.compute_loss = false;
+  return TrainAls(weights, als);
+}
+
+absl::StatusOr<std::unique_ptr<model::VectorIndex>> IndexOf(
+    const AlsModel& als, absl::string_view spec) {
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<model::VectorIndex> index,
+                          model::VectorIndex::Create(
+                              als.factors, spec, model::Metric::kInnerProduct));
+  RECSYS_RETURN_IF_ERROR(index->Add(als.item_factors));
+  return index;
+}
+
+// A period's history and ranker statistics.
+struct PeriodParts {
+  model::ModelData history;
+  model::RankerItemStats stats;
+};
+
+PeriodParts PartsOf(const InteractionData& period) {
+  PeriodParts p;
+  p.history = BuildModelData(period, AlsModel(), {});
+  p.stats = model::ComputeRankerItemStats(
+      period.num_items(), p.history.history_indptr, p.history.history);
+  return p;
+}
+
+std::string Date(int64_t unix) {
+  return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(unix),
+                          absl::UTCTimeZone());
+}
+
+}  // namespace
+
+std::vector<TuneCandidate> TuneGrid(const AlsOptions& als,
+                                    const ConfidenceOptions& confidence,
+                                    int max_candidates) {
+  std::vector<TuneCandidate> grid;
+  auto push = [&](AlsOptions a, ConfidenceOptions c) {
+    a.on_iteration = nullptr;
+    grid.push_back({a, c, Spec(a, c)});
+  };
+  push(als, confidence);
+  {
+    AlsOptions a = als;
+    a.regularization *= 4;
+    push(a, confidence);
+  }
+  {
+    AlsOptions a = als;
+    a.regularization /= 4;
+    push(a, confidence);
+  }
+  {
+    ConfidenceOptions c = confidence;
+    c.alpha *= 3;
+    push(als, c);
+  }
+  {
+    ConfidenceOptions c = confidence;
+    c.alpha /= 3;
+    push(als, c);
+  }
+  if (als.factors >= 16) {
+    AlsOptions a = als;
+    a.factors /= 2;
+    push(a, confidence);
+  }
+  {
+    ConfidenceOptions c = confidence;
+    c.decay_half_life_days = confidence.decay_half_life_days > 0 ? 0 : 30;
+    push(als, c);
+  }
+  if (max_candidates >= 1 && static_cast<int>(grid.size()) > max_candidates) {
+    grid.resize(max_candidates);
+  }
+  return grid;
+}
+
+int TuneWindowDays(int64_t first_unix, int64_t last_unix, int validation_days) {
+  const int64_t span_days = (last_unix - first_unix) / 86400;
+  if (span_days < 6 || validation_days < 1) return 0;
+  return static_cast<int>(std::min<int64_t>(validation_days, span_days / 6));
+}
+
+absl::StatusOr<TuneWindows> BuildTuneWindows(
+    const RowVisitor& rows, const InteractionOptions& interactions,
+    int64_t end_unix, int window_days) {
+  if (window_days < 1)
+    return absl::InvalidArgumentError("window_days: must be >= 1");
+  TuneWindows w;
+  w.window_days = window_days;
+  w.end_unix = end_unix;
+  w.window2_start_unix = end_unix - int64_t{window_days} * 86400;
+  w.window1_start_unix = end_unix - 2 * int64_t{window_days} * 86400;
+  InteractionBuilder period1(interactions), period2(interactions);
+  struct WindowRow {
+    std::string user_id;
+    std::string item_id;
+    bool second;
+  };
+  std::vector<WindowRow> window_rows;
+  RECSYS_RETURN_IF_ERROR(rows([&](const PurchaseRow& row) {
+    if (row.timestamp_unix < w.window1_start_unix) period1.Add(row);
+    if (row.timestamp_unix < w.window2_start_unix) {
+      period2.Add(row);
+    }
+    if (row.timestamp_unix >= w.window1_start_unix) {
+      window_rows.push_back({row.user_id, row.item_id,
+                             row.timestamp_unix >= w.window2_start_unix});
+    }
+  }));
+  w.period1 = period1.Build();
+  w.period2 = period2.Build();
+  if (w.period1.num_users() == 0) {
+    return absl::FailedPreconditionError(
+        "no purchases before the first validation window");
+  }
+  WindowLabels labels1(w.period1), labels2(w.period2);
+  for (const WindowRow& r : window_rows) {
+    if (r.second) {
+      labels2.Add(r.user_id, r.item_id);
+      ++w.window2_rows;
+    } else {
+      labels1.Add(r.user_id, r.item_id);
+      ++w.window1_rows;
+    }
+  }
+  w.labels1 = labels1.Take();
+  w.labels2 = labels2.Take();
+  if (w.window1_rows == 0 || w.window2_rows == 0) {
+    return absl::FailedPreconditionError(
+        "a validation window has no purchases");
+  }
+  return w;
+}
+
+absl::StatusOr<WindowRecall> ScoreOnWindow(
+    const model::RankerModel& model, absl::Span<const float> user_factors,
+    absl::Span<const int64_t> history_indptr,
+    absl::Span<const model::HistoryEntry> history,
+    const std::vector<std::vector<int32_t>>& labels, int64_t now_unix, int k,
+    int vector_candidates, int threads, bool score_all) {
+  std::vector<int32_t> users;
+  const int64_t num_users =
+      history_indptr.empty() ? 0
+                             : static_cast<int64_t>(history_indptr.size()) - 1;
+  for (int64_t u = 0; u < num_users && u < static_cast<int64_t>(labels.size());
+       ++u) {
+    if (!labels[u].empty()) users.push_back(static_cast<int32_t>(u));
+  }
+  // Per user: recall all, recall new (-1: no new item).
+  std::vector<double> all(users.size(), 0), fresh(users.size(), -1);
+  std::atomic<bool> failed{false};
+  ParallelFor(
+      static_cast<int64_t>(users.size()), std::max(1, threads), 1,
+      [&](int, int64_t begin, int64_t end) {
+        for (int64_t idx = begin; idx < end; ++idx) {
+          const int32_t u = users[idx];
+          model::RankerUser user;
+          if (!user_factors.empty()) {
+            user.vector = user_factors.subspan(
+                static_cast<size_t>(u) * model.dim, model.dim);
+          }
+          user.history = history.subspan(
+              history_indptr[u], history_indptr[u + 1] - history_indptr[u]);
+          const std::vector<int32_t>& t = labels[u];
+          absl::flat_hash_set<int32_t> bought;
+          for (const model::HistoryEntry& h : user.history)
+            bought.insert(h.item);
+          std::vector<int32_t> t_new;
+          for (int32_t i : t) {
+            if (!bought.contains(i)) t_new.push_back(i);
+          }
+          model::RankOptions options;
+          options.k = k;
+          options.now_unix = now_unix;
+          options.vector_candidates = vector_candidates;
+          for (bool include : {true, false}) {
+            if (include && !score_all) continue;
+            const std::vector<int32_t>& target = include ? t : t_new;
+            if (target.empty()) continue;
+            options.include_bought = include;
+            auto ranked = model::RankItems(model, user, options);
+            if (!ranked.ok()) {
+              failed = true;
+              return;
+            }
+            int hits = 0;
+            for (const model::RankedItem& r : *ranked) {
+              hits += std::binary_search(target.begin(), target.end(), r.item);
+            }
+            const double recall =
+                static_cast<double>(hits) /
+                static_cast<double>(std::min<size_t>(target.size(), k));
+            (include ? all[idx] : fresh[idx]) = recall;
+          }
+        }
+      });
+  if (failed)
+    return absl::InternalError("ranking failed while scoring the window");
+  WindowRecall r;
+  for (size_t i = 0; i < users.size(); ++i) {
+    r.all += all[i];
+    r.users_all += score_all ? 1 : 0;
+    if (fresh[i] >= 0) {
+      r.new_items += fresh[i];
+      ++r.users_new;
+    }
+  }
+  if (r.users_all > 0) r.all /= r.users_all;
+  if (r.users_new > 0) r.new_items /= r.users_new;
+  return r;
+}
+
+absl::StatusOr<TuneOutcome> TuneRanker(
+    const TuneWindows& windows, const std::vector<TuneCandidate>& candidates,
+    const TunerOptions& options) {
+  if (candidates.empty())
+    return absl::InvalidArgumentError("tuner: no candidate");
+  if (!(options.budget_seconds > 0)) {
+    return absl::InvalidArgumentError("budget_seconds: must be > 0");
+  }
+  auto log = [&](absl::string_view line) {
+    if (options.log) options.log(line);
+  };
+  const Clock::time_point start = Clock::now();
+  const int threads = std::max(1, options.fit.threads);
+  const int vector_candidates = options.fit.vector_candidates;
+  const PeriodParts parts1 = PartsOf(windows.period1);
+  const PeriodParts parts2 = PartsOf(windows.period2);
+  const model::ModelData& h1 = parts1.history;
+  const model::ModelData& h2 = parts2.history;
+
+  TuneOutcome out;
+  recsys::v1::TuningReport& report = out.report;
+  report.set_window_start_unix(windows.window2_start_unix);
+  report.set_window_end_unix(windows.end_unix);
+  report.set_k(options.k);
+  report.set_budget_seconds(options.budget_seconds);
+  int64_t window_users = 0;
+  for (const auto& l : windows.labels2) window_users += !l.empty();
+  report.set_window_users(window_users);
+  log(absl::StrFormat(
+      "tune: fit weights on %s..%s, score on %s..%s (%d users), %d candidates, "
+      "budget %.1fs",
+      Date(windows.window1_start_unix), Date(windows.window2_start_unix),
+      Date(windows.window2_start_unix), Date(windows.end_unix), window_users,
+      candidates.size(), options.budget_seconds));
+
+  // Baselines on window 2 that need no factors.
+  auto serving = [](model::RankerServe serve) {
+    model::RankerWeights w;
+    w.serve_all = w.serve_new = serve;
+    return w;
+  };
+  const model::RankerWeights popularity_weights =
+      serving(model::RankerServe::kPopularity);
+  const model::RankerWeights buy_again_weights =
+      serving(model::RankerServe::kBuyAgain);
+  const model::RankerWeights neighbors_weights =
+      serving(model::RankerServe::kNeighbors);
+  const model::RankerWeights vector_weights =
+      serving(model::RankerServe::kVector);
+  auto score_baseline = [&](const model::RankerWeights& w) {
+    const model::RankerModel m =
+        model::MakeRankerModel(nullptr, {}, 0, &parts2.stats, &w);
+    return ScoreOnWindow(m, {}, h2.history_indptr, h2.history, windows.labels2,
+                         windows.window2_start_unix, options.k, 0, threads);
+  };
+  RECSYS_ASSIGN_OR_RETURN(WindowRecall popularity,
+                          score_baseline(popularity_weights));
+  RECSYS_ASSIGN_OR_RETURN(WindowRecall buy_again,
+                          score_baseline(buy_again_weights));
+  RECSYS_ASSIGN_OR_RETURN(WindowRecall neighbors,
+                          score_baseline(neighbors_weights));
+  log(absl::StrFormat(
+      "tune: baselines R@%d all / new: popularity %.4f / %.4f, buy_again %.4f, "
+      "neighbors %.4f / %.4f",
+      options.k, popularity.all, popularity.new_items, buy_again.all,
+      neighbors.all, neighbors.new_items));
+
+  // The choice: per configuration, the feature set best on all items and
+  // the weights best on new items (a set's discovery weights or its main
+  // ones); the configuration with the best sum wins.
+  struct Best {
+    int candidate = -1;
+    RankerFeatureSet set_all = RankerFeatureSet::kBase;
+    RankerFeatureSet set_new = RankerFeatureSet::kBase;
+    bool discovery = false;
+    double objective = -1;
+    double recall_all = 0;
+    double recall_new = 0;
+    int64_t users_all = 0;
+    int64_t users_new = 0;
+    int entry_all = -1;
+    int entry_new = -1;
+    WindowRecall vector;
+    AlsModel als2;
+  } best;
+  double last_seconds = 0;
+  const RankerFeatureSet sets[] = {RankerFeatureSet::kBase,
+                                   RankerFeatureSet::kNeighbors,
+                                   RankerFeatureSet::kNeighborsTrending};
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    const TuneCandidate& candidate = candidates[c];
+    if (c > 0 && SecondsSince(start) + last_seconds > options.budget_seconds) {
+      recsys::v1::TuningCandidate* entry = report.add_candidates();
+      entry->set_spec(candidate.spec);
+      entry->set_skipped("time budget");
+      log(absl::StrCat("tune: ", candidate.spec, ": skipped (time budget)"));
+      continue;
+    }
+    const Clock::time_point candidate_start = Clock::now();
+    RECSYS_ASSIGN_OR_RETURN(AlsModel als1, TrainOn(windows.period1, candidate));
+    RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<model::VectorIndex> index1,
+                            IndexOf(als1, options.index_spec));
+    const model::RankerModel model1 = model::MakeRankerModel(
+        index1.get(), als1.item_factors, als1.factors, &parts1.stats, nullptr);
+    RankerFitOptions fit = options.fit;
+    fit.threads = threads;
+    auto examples = BuildRankerExamples(
+        model1, als1.user_factors, h1.history_indptr, h1.history,
+        windows.labels1, windows.window1_start_unix, fit);
+    if (!examples.ok()) {
+      recsys::v1::TuningCandidate* entry = report.add_candidates();
+      entry->set_spec(candidate.spec);
+      entry->set_skipped(std::string(examples.status().message()));
+      last_seconds = SecondsSince(candidate_start);
+      continue;
+    }
+    std::vector<RankerFitResult> fits;
+    std::vector<RankerFeatureSet> fit_sets;
+    for (RankerFeatureSet set : sets) {
+      // Configurations after the first try the sets the first preferred.
+      if (c > 0 && set != best.set_all && set != best.set_new) continue;
+      fit.feature_set = set;
+      fit.discovery = true;
+      auto r = FitRankerWeights(*examples, fit);
+      if (r.ok()) {
+        fits.push_back(*std::move(r));
+        fit_sets.push_back(set);
+      }
+    }
+    examples = RankerExamples();
+    index1.reset();
+    als1 = AlsModel();
+    RECSYS_ASSIGN_OR_RETURN(AlsModel als2, TrainOn(windows.period2, candidate));
+    RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<model::VectorIndex> index2,
+                            IndexOf(als2, options.index_spec));
+    const model::RankerModel vector_model =
+        model::MakeRankerModel(index2.get(), als2.item_factors, als2.factors,
+                               &parts2.stats, &vector_weights);
+    RECSYS_ASSIGN_OR_RETURN(
+        WindowRecall vector,
+        ScoreOnWindow(vector_model, als2.user_factors, h2.history_indptr,
+                      h2.history, windows.labels2, windows.window2_start_unix,
+                      options.k, 0, threads));
+    int entry_all = -1, entry_new = -1;
+    double best_all = -1, best_new = -1;
+    int64_t users_all = 0, users_new = 0;
+    std::vector<bool> discovery_of(fits.size(), false);
+    for (size_t f = 0; f < fits.size(); ++f) {
+      model::RankerWeights plain = fits[f].weights;
+      plain.has_discovery = false;
+      const model::RankerModel model2 = model::MakeRankerModel(
+          index2.get(), als2.item_factors, als2.factors, &parts2.stats, &plain);
+      RECSYS_ASSIGN_OR_RETURN(
+          WindowRecall r,
+          ScoreOnWindow(model2, als2.user_factors, h2.history_indptr,
+                        h2.history, windows.labels2, windows.window2_start_unix,
+                        options.k, vector_candidates, threads));
+      bool discovery = false;
+      if (fits[f].weights.has_discovery) {
+        const model::RankerModel model_d = model::MakeRankerModel(
+            index2.get(), als2.item_factors, als2.factors, &parts2.stats,
+            &fits[f].weights);
+        RECSYS_ASSIGN_OR_RETURN(
+            WindowRecall d,
+            ScoreOnWindow(model_d, als2.user_factors, h2.history_indptr,
+                          h2.history, windows.labels2,
+                          windows.window2_start_unix, options.k,
+                          vector_candidates, threads, /*score_all=*/false));
+        if (d.new_items > r.new_items) {
+          r.new_items = d.new_items;
+          discovery = true;
+        }
+      }
+      discovery_of[f] = discovery;
+      recsys::v1::TuningCandidate* entry = report.add_candidates();
+      entry->set_spec(absl::StrCat(
+          candidate.spec, ",features=", RankerFeatureSetName(fit_sets[f]),
+          discovery ? ",discovery" : ""));
+      entry->set_recall_all(r.all);
+      entry->set_recall_new(r.new_items);
+      entry->set_objective(r.all + r.new_items);
+      log(absl::StrFormat("tune: %s: R@%d all %.4f new %.4f", entry->spec(),
+                          options.k, r.all, r.new_items));
+      const int index = report.candidates_size() - 1;
+      if (r.all > best_all) {
+        best_all = r.all;
+        entry_all = index;
+        users_all = r.users_all;
+      }
+      if (r.new_items > best_new) {
+        best_new = r.new_items;
+        entry_new = index;
+        users_new = r.users_new;
+      }
+    }
+    log(absl::StrFormat("tune: %s: vector alone R@%d all %.4f new %.4f",
+                        candidate.spec, options.k, vector.all,
+                        vector.new_items));
+    if (entry_all >= 0 && best_all + best_new > best.objective) {
+      const int first =
+          report.candidates_size() - static_cast<int>(fits.size());
+      best.candidate = static_cast<int>(c);
+      best.set_all = fit_sets[entry_all - first];
+      best.set_new = fit_sets[entry_new - first];
+      best.discovery = discovery_of[entry_new - first];
+      best.objective = best_all + best_new;
+      best.recall_all = best_all;
+      best.recall_new = best_new;
+      best.users_all = users_all;
+      best.users_new = users_new;
+      best.entry_all = entry_all;
+      best.entry_new = entry_new;
+      best.vector = vector;
+      best.als2 = std::move(als2);
+    }
+    last_seconds = SecondsSince(candidate_start);
+    for (int i = report.candidates_size() - static_cast<int>(fits.size());
+         i < report.candidates_size(); ++i) {
+      report.mutable_candidates(i)->set_seconds(last_seconds);
+    }
+  }
+  if (best.candidate < 0) {
+    return absl::FailedPreconditionError(
+        "tuner: no candidate could be fit on the window");
+  }
+  report.set_chosen(best.entry_all);
+  report.set_chosen_new(best.entry_new);
+  out.chosen = best.candidate;
+  out.feature_set = best.set_all;
+  out.feature_set_new = best.set_new;
+  out.discovery = best.discovery;
+
+  // Final weights: the choice refit on window 2 (iALS of period 2).
+  {
+    RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<model::VectorIndex> index2,
+                            IndexOf(best.als2, options.index_spec));
+    const model::RankerModel model2 =
+        model::MakeRankerModel(index2.get(), best.als2.item_factors,
+                               best.als2.factors, &parts2.stats, nullptr);
+    RankerFitOptions fit = options.fit;
+    fit.threads = threads;
+    RECSYS_ASSIGN_OR_RETURN(
+        RankerExamples examples,
+        BuildRankerExamples(model2, best.als2.user_factors, h2.history_indptr,
+                            h2.history, windows.labels2,
+                            windows.window2_start_unix, fit));
+    fit.feature_set = best.set_all;
+    fit.discovery = false;
+    RECSYS_ASSIGN_OR_RETURN(out.fit, FitRankerWeights(examples, fit));
+    fit.feature_set = best.set_new;
+    fit.discovery = best.discovery;
+    RECSYS_ASSIGN_OR_RETURN(RankerFitResult fit_new,
+                            FitRankerWeights(examples, fit));
+    out.fit.weights.discovery =
+        best.discovery ? fit_new.weights.discovery : fit_new.weights.w;
+    out.fit.weights.has_discovery = true;
+  }
+  out.weights = out.fit.weights;
+  out.weights.origin = absl::StrCat(
+      "tuned (all items: ", report.candidates(best.entry_all).spec(),
+      "; new items: ", report.candidates(best.entry_new).spec(),
+      "); fit on the window ", Date(windows.window2_start_unix), "..",
+      Date(windows.end_unix), " (", out.fit.weights.origin, ")");
+
+  // The guard: the best of the ranker and the baselines per setting (the
+  // ranker on ties).
+  recsys::v1::RankerGuardReport& guard = out.weights.guard;
+  guard.set_k(options.k);
+  guard.set_users_all(best.users_all);
+  guard.set_users_new(best.users_new);
+  guard.set_ranker_all(best.recall_all);
+  guard.set_popularity_all(popularity.all);
+  guard.set_buy_again_all(buy_again.all);
+  guard.set_vector_all(best.vector.all);
+  guard.set_neighbors_all(neighbors.all);
+  guard.set_ranker_new(best.recall_new);
+  guard.set_popularity_new(popularity.new_items);
+  guard.set_vector_new(best.vector.new_items);
+  guard.set_neighbors_new(neighbors.new_items);
+  if (options.guard) {
+    auto pick = [](double ranker,
+                   std::initializer_list<std::pair<double, model::RankerServe>>
+                       baselines) {
+      model::RankerServe serve = model::RankerServe::kRanker;
+      double top = ranker;
+      for (const auto& [score, which] : baselines) {
+        if (score > top) {
+          top = score;
+          serve = which;
+        }
+      }
+      return serve;
+    };
+    out.weights.serve_all = pick(
+        best.recall_all, {{buy_again.all, model::RankerServe::kBuyAgain},
+                          {popularity.all, model::RankerServe::kPopularity},
+                          {best.vector.all, model::RankerServe::kVector},
+                          {neighbors.all, model::RankerServe::kNeighbors}});
+    out.weights.serve_new =
+        pick(best.recall_new,
+             {{popularity.new_items, model::RankerServe::kPopularity},
+              {best.vector.new_items, model::RankerServe::kVector},
+              {neighbors.new_items, model::RankerServe::kNeighbors}});
+  }
+  report.set_seconds(SecondsSince(start));
+  log(absl::StrFormat(
+      "tune: chose %s for all items (R@%d %.4f), %s for new items (%.4f); "
+      "guard serves all "
+      "items: %s, new items: %s; %.1fs",
+      report.candidates(best.entry_all).spec(), options.k, best.recall_all,
+      report.candidates(best.entry_new).spec(), best.recall_new,
+      model::RankerServeName(out.weights.serve_all),
+      model::RankerServeName(out.weights.serve_new), report.seconds()));
+  return out;
+}
+
+}  // namespace recsys::training

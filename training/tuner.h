@@ -1,0 +1,167 @@
+// Self-tuning of the production ranker and the validation guard.
+//
+// Protocol. Two validation windows of w days are carved from the end of
+// the training data (TuneWindowDays gives w):
+//
+//   ... period 1 ... | window 1 [end-2w, end-w) | window 2 [end-w, end]
+//   ........... period 2 ..................... |
+//
+// For each candidate iALS configuration (TuneGrid: the configured one and
+// variations around it), iALS is trained on period 1 and the ranker's
+// weights are fit on window 1 for every feature set (RankerFeatureSet:
+// without / with item neighbours / with popular and trending items, each
+// with and without discovery weights; configurations after the first try
+// only the set the first preferred); iALS is then trained on period 2
+// and every fit is scored on window 2, a window none of them saw: Recall@k
+// of the ranker with and without the user's bought items (all items / new
+// items). Per configuration the feature set best on all items gives the main
+// weights and the weights best on new items (a set's discovery weights or
+// its main ones) give the discovery weights; the configuration with the best
+// sum of the two recalls wins. Its weights are then refit on window 2 (iALS
+// of period 2, as the plain trainer fits them) and the caller retrains the
+// chosen iALS on all its data.
+//
+// Guard: on window 2, per setting, the chosen ranker's recall is compared
+// with the baselines' — popularity, buy-again (all items only), the vector
+// alone (the chosen iALS's nearest items) and the item neighbours alone —
+// as RankItems returns them when RankerWeights::serve_* name them; a
+// setting where a baseline scores higher is served by the best baseline
+// (serve_all / serve_new in the returned weights, stored in the manifest,
+// honoured by model::RankItems, so by the server and the evaluator alike).
+//
+// Budget: candidates run in grid order until the next one is expected to
+// end after budget_seconds (the first always runs).
+//
+// Leaks: the tuner sees only the rows the caller's RowVisitor gives; the
+// trainer's visitor reads the input with the trainer's own time filter, so
+// no row at or after the cut reaches it.
+//
+// Thread safety: pure functions; `threads` workers inside.
+#ifndef RECSYS_TRAINING_TUNER_H_
+#define RECSYS_TRAINING_TUNER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "model/ranker.h"
+#include "recsys/v1/model_manifest.pb.h"
+#include "training/als.h"
+#include "training/csv_reader.h"
+#include "training/interactions.h"
+#include "training/ranker_fit.h"
+
+namespace recsys::training {
+
+// One candidate configuration of the factorisation.
+struct TuneCandidate {
+  AlsOptions als;
+  ConfidenceOptions confidence;
+  // Short description, e.g. "factors=128,reg=20,alpha=3,decay=30".
+  std::string spec;
+};
+
+// The configured candidate first, then variations around it, at most
+// `max_candidates`: regularisation x4 and x1/4, alpha x3 and x1/3, half the
+// factors, the decay switched (30 days <-> none). Every candidate keeps the
+// base's iterations, solver, threads and seed.
+std::vector<TuneCandidate> TuneGrid(const AlsOptions& als,
+                                    const ConfidenceOptions& confidence,
+                                    int max_candidates);
+
+// The window length rule: validation_days, shortened to a sixth of the
+// data's time span (whole days, at least 1) so both fit periods keep at
+// least two thirds of it. 0 when the span is under 6 days (no tuning).
+int TuneWindowDays(int64_t first_unix, int64_t last_unix, int validation_days);
+
+// Calls its argument once per purchase row the tuner may see.
+using RowVisitor = std::function<absl::Status(
+    const std::function<void(const PurchaseRow&)>& row)>;
+
+// The two periods and windows (see the file comment).
+struct TuneWindows {
+  int window_days = 0;
+  int64_t window1_start_unix = 0;
+  int64_t window2_start_unix = 0;
+  int64_t end_unix = 0;
+  InteractionData period1;
+  InteractionData period2;
+  // WindowLabels of window 1 over period 1's rows, of window 2 over period 2's.
+  std::vector<std::vector<int32_t>> labels1;
+  std::vector<std::vector<int32_t>> labels2;
+  int64_t window1_rows = 0;
+  int64_t window2_rows = 0;
+};
+
+// One pass over `rows`. end_unix is the latest row time the caller knows
+// (rows after it count in window 2). FailedPrecondition when either period
+// or window is empty.
+absl::StatusOr<TuneWindows> BuildTuneWindows(
+    const RowVisitor& rows, const InteractionOptions& interactions,
+    int64_t end_unix, int window_days);
+
+struct TunerOptions {
+  // Recall@k of the selection and the guard.
+  int k = 20;
+  // Options of the weight fits (feature_set and discovery are the tuner's).
+  RankerFitOptions fit;
+  // FAISS spec of the inner-product indexes of the trials.
+  std::string index_spec = "Flat";
+  // Time budget of the candidates, in seconds (> 0).
+  double budget_seconds = 60;
+  // Apply the guard (false: serve_all / serve_new stay the ranker).
+  bool guard = true;
+  // Progress and every candidate's scores, one line each. Null: silent.
+  std::function<void(absl::string_view)> log;
+};
+
+struct TuneOutcome {
+  // Index into the candidates of the choice.
+  int chosen = 0;
+  // Feature set of the main weights (all items) and of the weights used
+  // without bought items (discovery: that set's discovery weights, else its
+  // main weights).
+  RankerFeatureSet feature_set = RankerFeatureSet::kBase;
+  RankerFeatureSet feature_set_new = RankerFeatureSet::kBase;
+  bool discovery = false;
+  // Weights refit on window 2 with the chosen configuration, with the
+  // guard's decision and scores.
+  model::RankerWeights weights;
+  RankerFitResult fit;
+  // Every candidate's scores, the choice and the budget (the manifest's
+  // tuning field).
+  recsys::v1::TuningReport report;
+};
+
+// Runs the search and the guard. InvalidArgument for no candidates or a
+// budget <= 0; FailedPrecondition when no candidate could be fit (e.g. no
+// window purchase among the candidates); TrainAls and VectorIndex errors.
+absl::StatusOr<TuneOutcome> TuneRanker(
+    const TuneWindows& windows, const std::vector<TuneCandidate>& candidates,
+    const TunerOptions& options);
+
+// Validation Recall@k on a window of `weights` over a model: per user with
+// window purchases, |top-k ∩ T| / min(|T|, k), all items (T = the window's
+// items) and new items (T without the user's history; users with an empty
+// T skipped). `user_factors` and the history CSR are the model's rows.
+// score_all = false scores the new-items setting only (all stays 0).
+struct WindowRecall {
+  double all = 0;
+  double new_items = 0;
+  int64_t users_all = 0;
+  int64_t users_new = 0;
+};
+absl::StatusOr<WindowRecall> ScoreOnWindow(
+    const model::RankerModel& model, absl::Span<const float> user_factors,
+    absl::Span<const int64_t> history_indptr,
+    absl::Span<const model::HistoryEntry> history,
+    const std::vector<std::vector<int32_t>>& labels, int64_t now_unix, int k,
+    int vector_candidates, int threads, bool score_all = true);
+
+}  // namespace recsys::training
+
+#endif  // RECSYS_TRAINING_TUNER_H_
