@@ -19,6 +19,7 @@
 #include "model/model_format.h"
 #include "redis/client.h"
 #include "redis/password.h"
+#include "training/redis_load.h"
 
 namespace {
 const recsys::bench::SynthOptions kSynth;
@@ -44,6 +45,10 @@ ABSL_FLAG(int, recall_queries, kPublish.recall_queries, "Sampled queries for the
 ABSL_FLAG(std::string, redis, "",
           "host:port; when set, bulk-load purchase histories and item metadata.");
 ABSL_FLAG(std::string, redis_prefix, "rs:", "Prefix of every Redis key.");
+ABSL_FLAG(bool, redis_generation, true,
+          "Load Redis as a new generation switched live, as recsys_nightly does "
+          "(training/redis_load.h); false: the layout before generations "
+          "(generation 0), for comparisons.");
 ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
 ABSL_FLAG(std::string, redis_password_file, "",
           recsys::redis::kPasswordFileFlagHelp);
@@ -127,7 +132,14 @@ int main(int argc, char** argv) {
       return 2;
     }
     t0 = absl::Now();
-    absl::Status loaded = model::LoadIntoFeatureStore(*data, store->get());
+    absl::Status loaded;
+    if (absl::GetFlag(FLAGS_redis_generation)) {
+      training::RedisLoadOptions load_options;
+      load_options.key_prefix = store_options.key_prefix;
+      loaded = training::LoadRedisGeneration(*data, client->get(), load_options).status();
+    } else {
+      loaded = model::LoadIntoFeatureStore(*data, store->get());
+    }
     if (!loaded.ok()) {
       std::fprintf(stderr, "redis load: %s\n", loaded.ToString().c_str());
       return 1;

@@ -167,6 +167,11 @@ struct ItemChanges {
   // history (a flushed or restored Redis). Anything derived from the catalog
   // before must be thrown away; `item_ids` is then empty.
   bool reset = false;
+  // The bulk-data generation the store serves (redis/generation.h; 0 for
+  // stores without generations). When it differs from the previous call's,
+  // every item's metadata may have changed: drop everything derived from
+  // the catalog, as for `reset`.
+  int64_t generation = 0;
 };
 
 // Outcome counters of an item's trial: events recorded with
@@ -225,6 +230,10 @@ class FeatureStore {
 
   // Bulk loads, used by the trainer: replace the stored purchase history of
   // each given user (recent activity is kept), and upsert item features.
+  // The Redis store keeps purchases recorded through RecordEvents apart (its
+  // journal) and adds those later than the bulk data's export to the
+  // history (redis_feature_store.h); a bulk load there goes through
+  // training/redis_load.h.
   virtual absl::Status PutUsers(absl::Span<const UserFeatures> users) = 0;
   virtual absl::Status PutItems(absl::Span<const ItemFeatures> items) = 0;
 

@@ -144,6 +144,8 @@ class ItemCache final : public ItemCachingFeatureStore {
   mutable absl::flat_hash_map<std::string, uint32_t> category_index_ ABSL_GUARDED_BY(mu_);
   // Catalog version the entries are current with; -1 until first read.
   mutable int64_t version_ ABSL_GUARDED_BY(mu_) = -1;
+  // Bulk-data generation the entries belong to (ItemChanges::generation).
+  mutable int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   // Raised whenever entries are dropped: a miss read before that may hold
   // features older than the drop, and is then not kept.
   mutable uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
@@ -218,7 +220,9 @@ void ItemCache::MaybeRefresh(absl::Time deadline) const {
     } else {
       refreshes_.fetch_add(1, std::memory_order_relaxed);
       last_refresh_ = absl::Now();
-      if (since < 0 || changes->reset) {
+      // A new generation (a bulk load switched, or a rollback) changes any
+      // item's metadata: drop everything, as for a reset.
+      if (since < 0 || changes->reset || changes->generation != generation_) {
         invalidated_.fetch_add(static_cast<int64_t>(items_.size()), std::memory_order_relaxed);
         items_.clear();
         ++epoch_;
@@ -229,6 +233,7 @@ void ItemCache::MaybeRefresh(absl::Time deadline) const {
         ++epoch_;
       }
       version_ = changes->version;
+      generation_ = changes->generation;
     }
   }
   refresh_mu_.Unlock();

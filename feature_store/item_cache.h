@@ -11,8 +11,9 @@
 //     one round trip, by one caller at a time), and drops those items;
 //   - PutItems through the cache drops the written items at once, so an
 //     update made through this process is seen by its next request;
-//   - a store whose version went backwards (flushed or restored Redis)
-//     empties the cache.
+//   - a store whose version went backwards (flushed or restored Redis), or
+//     whose bulk-data generation changed (ItemChanges::generation: a bulk
+//     load switched, or a rollback), empties the cache.
 // So an answer reflects every write made through any process at most
 // `max_staleness` (plus one round trip) earlier. max_staleness = 0 checks
 // the feed on every GetItems call.

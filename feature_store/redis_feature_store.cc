@@ -25,6 +25,7 @@
 #include "common/status_macros.h"
 #include "feature_store/validation.h"
 #include "redis/client.h"
+#include "redis/generation.h"
 
 namespace recsys::feature_store {
 namespace {
@@ -38,9 +39,10 @@ using redis::Value;
 // the event's dedup marker ({p}ev:{<user>}:<EventDedupKey>); when it exists
 // the event was applied within the window and the script returns 0 without
 // changing anything. Otherwise:
-//   KEYS[3], KEYS[4] (purchases only: pc and pt hashes): count of ARGV[4]
-//     += 1 (a corrupt, non-integer count restarts at 1); its last purchase
-//     time set to ARGV[5] unless a later one is stored;
+//   KEYS[3] (purchases only: the user's purchase journal {p}u:{<user>}:rp, a
+//     ZSET): adds member ARGV[4] with score ARGV[5] (the purchase time),
+//     then drops the entries more than ARGV[6] seconds (the retention) older
+//     than it;
 //   KEYS[2] (act or imp list): LPUSH ARGV[2], LTRIM to ARGV[3] entries;
 // then writes the marker with a TTL of ARGV[1] seconds and returns 1. The
 // marker is written last: a Redis error half way stops the script before
@@ -48,15 +50,10 @@ using redis::Value;
 // atomically: no reader sees the effect without the marker).
 constexpr absl::string_view kEventScript =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-    "if #KEYS >= 4 then\n"
-    "  local c = redis.pcall('HINCRBY', KEYS[3], ARGV[4], 1)\n"
-    "  if type(c) == 'table' and c.err then\n"
-    "    redis.call('HSET', KEYS[3], ARGV[4], 1)\n"
-    "  end\n"
-    "  local t = tonumber(redis.call('HGET', KEYS[4], ARGV[4]))\n"
-    "  if not t or t < tonumber(ARGV[5]) then\n"
-    "    redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])\n"
-    "  end\n"
+    "if #KEYS >= 3 then\n"
+    "  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])\n"
+    "  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf',\n"
+    "             '(' .. (tonumber(ARGV[5]) - tonumber(ARGV[6])))\n"
     "end\n"
     "redis.call('LPUSH', KEYS[2], ARGV[2])\n"
     "redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)\n"
@@ -149,6 +146,25 @@ void ParseActivityList(const Value* reply,
   }
 }
 
+// A purchase journal member: "<length of the dedup key>:<dedup key><item
+// id>", unique per event (its dedup key) and holding any bytes in the ids.
+std::string JournalMember(const std::string& dedup_key,
+                          absl::string_view item_id) {
+  return absl::StrCat(dedup_key.size(), ":", dedup_key, item_id);
+}
+
+// The item of a journal member; empty when malformed.
+absl::string_view JournalItem(absl::string_view member) {
+  const size_t colon = member.find(':');
+  size_t length = 0;
+  if (colon == absl::string_view::npos ||
+      !absl::SimpleAtoi(member.substr(0, colon), &length) ||
+      member.size() - colon - 1 < length) {
+    return {};
+  }
+  return member.substr(colon + 1 + length);
+}
+
 // True unless `reply` is an empty array, i.e. the key exists (an error reply
 // such as WRONGTYPE also means a key exists).
 bool KeyExists(const Value* reply) {
@@ -159,7 +175,9 @@ class RedisFeatureStore final : public FeatureStore {
  public:
   RedisFeatureStore(redis::Client* client,
                     const RedisFeatureStoreOptions& options)
-      : client_(client), options_(options) {}
+      : client_(client),
+        options_(options),
+        generations_(client, options.key_prefix, options.generation_refresh) {}
 
   std::string Describe() const override { return client_->Describe(); }
 
@@ -227,16 +245,38 @@ class RedisFeatureStore final : public FeatureStore {
                                   {CatalogVersionKey(), CatalogChangesKey()},
                                   ids, absl::InfiniteFuture());
   }
+  // The key builders. `base` is options_.key_prefix for the real-time keys
+  // (act, imp, the purchase journal rp, the item's live record) or
+  // BulkPrefix(generation) for a generation's bulk keys (pc, pt, the item's
+  // bulk record).
+  std::string UserKey(absl::string_view base, absl::string_view user_id,
+                      absl::string_view suffix) const {
+    return absl::StrCat(base, "u:{", user_id, "}:", suffix);
+  }
   std::string UserKey(absl::string_view user_id,
                       absl::string_view suffix) const {
-    return absl::StrCat(options_.key_prefix, "u:{", user_id, "}:", suffix);
+    return UserKey(options_.key_prefix, user_id, suffix);
+  }
+  // The item's record: the live one under options_.key_prefix, a
+  // generation's bulk one under BulkPrefix(generation).
+  std::string ItemKey(absl::string_view base, absl::string_view item_id) const {
+    return absl::StrCat(base, "i:{", item_id, "}");
   }
   std::string ItemKey(absl::string_view item_id) const {
-    return absl::StrCat(options_.key_prefix, "i:{", item_id, "}");
+    return ItemKey(options_.key_prefix, item_id);
   }
   std::string EventKey(const Event& event) const {
     return absl::StrCat(options_.key_prefix, "ev:{", event.user_id, "}:",
                         EventDedupKey(event));
+  }
+  // The generation part goes before the key family, so a user's keys of
+  // every generation keep the {<user>} tag ({p}g7:u:{<user>}:pc).
+  std::string BulkPrefix(int64_t generation) const {
+    return redis::GenerationKeyPrefix(options_.key_prefix, generation);
+  }
+  // The generation PutUsers / PutItems write: load_generation, or 0.
+  int64_t WriteGeneration() const {
+    return options_.load_generation > 0 ? options_.load_generation : 0;
   }
 
   // Immutable after construction.
@@ -246,6 +286,8 @@ class RedisFeatureStore final : public FeatureStore {
   const redis::Script trial_script_{std::string(kTrialScript)};
   const redis::Script catalog_change_script_{
       std::string(kCatalogChangeScript)};
+  // The live generation (thread-safe).
+  const redis::GenerationCache generations_;
 
   // The load marker (CheckLoaded): seen present once; missing since the
   // last CheckLoaded. Read by GetUser on the request path.
@@ -257,22 +299,33 @@ absl::StatusOr<UserFeatures> RedisFeatureStore::GetUser(
     absl::string_view user_id, absl::Time deadline) const {
   RECSYS_RETURN_IF_ERROR(internal::ValidateUserId(user_id));
   if (loaded_missing_.load(std::memory_order_relaxed)) return NotLoadedError();
-  const Command commands[] = {
-      {"HGETALL", UserKey(user_id, "pc")},
-      {"HGETALL", UserKey(user_id, "pt")},
-      {"LRANGE", UserKey(user_id, "act"), "0",
-       absl::StrCat(options_.recent_limit - 1)},
-      {"LRANGE", UserKey(user_id, "imp"), "0",
-       absl::StrCat(options_.impression_limit - 1)},
+  // The generation's history, the real-time lists and the purchases
+  // recorded after the generation's cutoff, all from one generation.
+  auto build = [&](const redis::GenerationView& view) {
+    const std::string bulk = BulkPrefix(view.generation);
+    return std::vector<Command>{
+        {"HGETALL", UserKey(bulk, user_id, "pc")},
+        {"HGETALL", UserKey(bulk, user_id, "pt")},
+        {"LRANGE", UserKey(user_id, "act"), "0",
+         absl::StrCat(options_.recent_limit - 1)},
+        {"LRANGE", UserKey(user_id, "imp"), "0",
+         absl::StrCat(options_.impression_limit - 1)},
+        {"ZRANGEBYSCORE", UserKey(user_id, "rp"),
+         view.cutoff_unix == redis::kNoCutoff
+             ? std::string("-inf")
+             : absl::StrCat("(", view.cutoff_unix),
+         "+inf", "WITHSCORES"},
+    };
   };
-  RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
-                          client_->RoundTrip(commands, deadline, CallKind::kRead));
+  RECSYS_ASSIGN_OR_RETURN(auto read, generations_.RoundTrip(build, deadline));
+  const std::vector<Value>& replies = read.second;
   const Value* counts = &replies[0];
   const Value* times = &replies[1];
   const Value* recent = &replies[2];
   const Value* impressions = &replies[3];
+  const Value* journal = &replies[4];
   if (!KeyExists(counts) && !KeyExists(times) && !KeyExists(recent) &&
-      !KeyExists(impressions)) {
+      !KeyExists(impressions) && !KeyExists(journal)) {
     return absl::NotFoundError(
         absl::StrCat("no features for user '", user_id, "'"));
   }
@@ -282,6 +335,24 @@ absl::StatusOr<UserFeatures> RedisFeatureStore::GetUser(
   // Values that do not parse are skipped: one corrupt field must not make the
   // whole user unreadable.
   absl::flat_hash_map<absl::string_view, int64_t> last_purchase;
+  // Purchases recorded since the generation's export: one per journal entry.
+  absl::flat_hash_map<absl::string_view, int64_t> recorded;
+  if (journal->type == Value::Type::kArray) {
+    for (size_t i = 0; i + 1 < journal->elements.size(); i += 2) {
+      const Value* member = &journal->elements[i];
+      double score = 0;
+      if (!IsString(member) || !IsString(&journal->elements[i + 1]) ||
+          !absl::SimpleAtod(ReplyText(&journal->elements[i + 1]), &score)) {
+        continue;
+      }
+      absl::string_view item = JournalItem(ReplyText(member));
+      if (item.empty()) continue;
+      ++recorded[item];
+      const int64_t seconds = static_cast<int64_t>(score);
+      auto [it, inserted] = last_purchase.try_emplace(item, seconds);
+      if (!inserted) it->second = std::max(it->second, seconds);
+    }
+  }
   if (times->type == Value::Type::kArray) {
     for (size_t i = 0; i + 1 < times->elements.size(); i += 2) {
       const Value* field = &times->elements[i];
@@ -289,7 +360,8 @@ absl::StatusOr<UserFeatures> RedisFeatureStore::GetUser(
       int64_t seconds = 0;
       if (IsString(field) && IsString(value) &&
           absl::SimpleAtoi(ReplyText(value), &seconds)) {
-        last_purchase[ReplyText(field)] = seconds;
+        auto [it, inserted] = last_purchase.try_emplace(ReplyText(field), seconds);
+        if (!inserted) it->second = std::max(it->second, seconds);
       }
     }
   }
@@ -303,6 +375,10 @@ absl::StatusOr<UserFeatures> RedisFeatureStore::GetUser(
           !absl::SimpleAtoi(ReplyText(value), &count) || count < 1) {
         continue;
       }
+      if (auto r = recorded.find(ReplyText(field)); r != recorded.end()) {
+        count += r->second;
+        recorded.erase(r);
+      }
       PurchaseRecord purchase;
       purchase.item_id = std::string(ReplyText(field));
       purchase.count = static_cast<int32_t>(
@@ -313,6 +389,15 @@ absl::StatusOr<UserFeatures> RedisFeatureStore::GetUser(
       }
       user.purchases.push_back(std::move(purchase));
     }
+  }
+  // Items bought only since the export.
+  for (const auto& [item, count] : recorded) {
+    PurchaseRecord purchase;
+    purchase.item_id = std::string(item);
+    purchase.count = static_cast<int32_t>(
+        std::min<int64_t>(count, std::numeric_limits<int32_t>::max()));
+    purchase.last_purchase = absl::FromUnixSeconds(last_purchase[item]);
+    user.purchases.push_back(std::move(purchase));
   }
   ParseActivityList(recent, user.recent);
   ParseActivityList(impressions, user.impressions);
@@ -325,25 +410,52 @@ RedisFeatureStore::GetItems(absl::Span<const std::string> item_ids,
   RECSYS_RETURN_IF_ERROR(internal::ValidateItemIds(item_ids));
   std::vector<std::optional<ItemFeatures>> result;
   if (item_ids.empty()) return result;
-  std::vector<Command> commands;
-  commands.reserve(item_ids.size());
-  for (const std::string& id : item_ids) {
-    commands.push_back({"HMGET", ItemKey(id), std::string(kItemCategory),
-                        std::string(kItemPrice), std::string(kItemTitle),
-                        std::string(kItemStock), std::string(kItemSlowMover),
-                        std::string(kItemListed), std::string(kItemCost),
-                        std::string(kItemRole)});
-  }
-  RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
-                          client_->RoundTrip(commands, deadline, CallKind::kRead));
+  // Per item the live record (Admin.UpdateItems: stock, flags, listing,
+  // cost, role) and, from generation 1 on, the generation's bulk record
+  // (category, price, title from the model), which wins for those three
+  // fields.
+  auto build = [&](const redis::GenerationView& view) {
+    std::vector<Command> commands;
+    commands.reserve(item_ids.size() * (view.generation > 0 ? 2 : 1));
+    for (const std::string& id : item_ids) {
+      commands.push_back({"HMGET", ItemKey(id), std::string(kItemCategory),
+                          std::string(kItemPrice), std::string(kItemTitle),
+                          std::string(kItemStock), std::string(kItemSlowMover),
+                          std::string(kItemListed), std::string(kItemCost),
+                          std::string(kItemRole)});
+      if (view.generation > 0) {
+        commands.push_back({"HMGET", ItemKey(BulkPrefix(view.generation), id),
+                            std::string(kItemCategory), std::string(kItemPrice),
+                            std::string(kItemTitle)});
+      }
+    }
+    return commands;
+  };
+  RECSYS_ASSIGN_OR_RETURN(auto read, generations_.RoundTrip(build, deadline));
+  std::vector<Value>& replies = read.second;
+  const size_t stride = read.first.generation > 0 ? 2 : 1;
   result.reserve(item_ids.size());
   for (size_t i = 0; i < item_ids.size(); ++i) {
-    const Value* reply = &replies[i];
+    Value* reply = &replies[i * stride];
     // Unknown item: every field nil. A key of another type (an error reply)
     // is treated as unknown too.
     bool any = false;
     if (reply->type == Value::Type::kArray && reply->elements.size() == 8) {
       for (size_t j = 0; j < 8; ++j) any = any || IsString(&reply->elements[j]);
+    } else {
+      reply->type = Value::Type::kArray;
+      reply->elements.assign(8, Value{});
+    }
+    if (stride == 2) {
+      const Value* bulk = &replies[i * stride + 1];
+      bool any_bulk = false;
+      if (bulk->type == Value::Type::kArray && bulk->elements.size() == 3) {
+        for (size_t j = 0; j < 3; ++j) any_bulk = any_bulk || IsString(&bulk->elements[j]);
+      }
+      if (any_bulk) {
+        for (size_t j = 0; j < 3; ++j) reply->elements[j] = bulk->elements[j];
+        any = true;
+      }
     }
     if (!any) {
       result.emplace_back(std::nullopt);
@@ -392,6 +504,8 @@ absl::StatusOr<RecordOutcome> RedisFeatureStore::RecordEvents(
   if (events.empty()) return outcome;
   const std::string window =
       absl::StrCat(absl::ToInt64Seconds(options_.event_dedup_window));
+  const std::string retention = absl::StrCat(
+      absl::ToInt64Seconds(options_.purchase_journal_retention));
   // The event scripts first (replies 0..n-1), then the trial scripts.
   std::vector<Command> commands;
   commands.reserve(events.size());
@@ -404,6 +518,7 @@ absl::StatusOr<RecordOutcome> RedisFeatureStore::RecordEvents(
       if (event.type == EventType::kPurchase) trial_field = kTrialPurchases;
     }
     const bool impression = event.type == EventType::kImpression;
+    const std::string dedup_key = EventDedupKey(event);
     std::vector<std::string> keys = {
         EventKey(event), UserKey(event.user_id, impression ? "imp" : "act")};
     std::vector<std::string> args = {
@@ -411,10 +526,10 @@ absl::StatusOr<RecordOutcome> RedisFeatureStore::RecordEvents(
         absl::StrCat(impression ? options_.impression_limit
                                 : options_.recent_limit)};
     if (event.type == EventType::kPurchase) {
-      keys.push_back(UserKey(event.user_id, "pc"));
-      keys.push_back(UserKey(event.user_id, "pt"));
-      args.push_back(event.item_id);
+      keys.push_back(UserKey(event.user_id, "rp"));
+      args.push_back(JournalMember(dedup_key, event.item_id));
       args.push_back(absl::StrCat(absl::ToUnixSeconds(event.time)));
+      args.push_back(retention);
     }
     RECSYS_ASSIGN_OR_RETURN(
         Command command,
@@ -461,8 +576,9 @@ absl::Status RedisFeatureStore::PutUsers(absl::Span<const UserFeatures> users) {
   std::vector<Command> batch;
   batch.reserve(options_.bulk_batch + 8);
   for (const UserFeatures& user : users) {
-    const std::string counts_key = UserKey(user.user_id, "pc");
-    const std::string times_key = UserKey(user.user_id, "pt");
+    const std::string bulk = BulkPrefix(WriteGeneration());
+    const std::string counts_key = UserKey(bulk, user.user_id, "pc");
+    const std::string times_key = UserKey(bulk, user.user_id, "pt");
     // MULTI/EXEC so that a concurrent GetUser never sees the history
     // half-replaced.
     batch.push_back({"MULTI"});
@@ -504,8 +620,34 @@ absl::Status RedisFeatureStore::PutItems(absl::Span<const ItemFeatures> items) {
   std::vector<Command> batch;
   batch.reserve(std::min<size_t>(items.size(), options_.bulk_batch) + 1);
   size_t batch_begin = 0;  // first item of `batch`
+  const int64_t generation = WriteGeneration();
   for (size_t i = 0; i < items.size(); ++i) {
     const ItemFeatures& item = items[i];
+    if (generation > 0) {
+      // A generation's bulk record: the model's metadata only; stock, flags
+      // and listings stay in the live record.
+      batch.push_back({"HSET", ItemKey(BulkPrefix(generation), item.item_id),
+                       std::string(kItemCategory), item.category,
+                       std::string(kItemPrice), FormatDouble(item.price),
+                       std::string(kItemTitle), item.title});
+      // Cost and role (Admin.UpdateItems) are not the model's: set, they
+      // go to the live record as without generations.
+      if (item.cost >= 0) {
+        batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemCost),
+                         FormatDouble(item.cost)});
+      }
+      if (!item.role.empty()) {
+        batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemRole),
+                         item.role});
+      }
+      if (batch.size() >= static_cast<size_t>(options_.bulk_batch) ||
+          i + 1 == items.size()) {
+        RECSYS_RETURN_IF_ERROR(
+            client_->Execute(batch, absl::InfiniteFuture()).status());
+        batch.clear();
+      }
+      continue;
+    }
     batch.push_back({"HSET", ItemKey(item.item_id), std::string(kItemCategory),
                      item.category, std::string(kItemPrice),
                      FormatDouble(item.price), std::string(kItemTitle),
@@ -554,14 +696,18 @@ absl::StatusOr<ItemChanges> RedisFeatureStore::GetItemChanges(
         absl::StrCat("since: must be a catalog version (>= 0) or ",
                      kLatestCatalogVersion, ", got ", since));
   }
-  std::vector<Command> commands = {{"GET", CatalogVersionKey()}};
-  if (since != kLatestCatalogVersion) {
-    commands.push_back({"ZRANGEBYSCORE", CatalogChangesKey(),
-                        absl::StrCat("(", since), "+inf", "WITHSCORES"});
-  }
-  RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
-                          client_->RoundTrip(commands, deadline, CallKind::kRead));
+  auto build = [&](const redis::GenerationView&) {
+    std::vector<Command> commands = {{"GET", CatalogVersionKey()}};
+    if (since != kLatestCatalogVersion) {
+      commands.push_back({"ZRANGEBYSCORE", CatalogChangesKey(),
+                          absl::StrCat("(", since), "+inf", "WITHSCORES"});
+    }
+    return commands;
+  };
+  RECSYS_ASSIGN_OR_RETURN(auto read, generations_.RoundTrip(build, deadline));
+  const std::vector<Value>& replies = read.second;
   ItemChanges changes;
+  changes.generation = read.first.generation;
   const Value* version = &replies[0];
   if (version->type == Value::Type::kError) {
     return absl::InternalError(absl::StrCat("redis ", client_->address(), ": GET ",
@@ -658,6 +804,9 @@ absl::Status RedisFeatureStore::Ping(absl::Time deadline) const {
 
 absl::Status RedisFeatureStore::MarkLoaded(absl::string_view model_version,
                                            absl::Time loaded_at) {
+  // A store loading a generation: the flip writes the marker
+  // (redis::Generations::Flip), so it means "a complete, live load".
+  if (WriteGeneration() > 0) return absl::OkStatus();
   const Command command = {
       "HSET", LoadedKey(), "model_version", std::string(model_version),
       "loaded_unix", absl::StrCat(absl::ToUnixSeconds(loaded_at))};
@@ -708,6 +857,20 @@ absl::StatusOr<std::unique_ptr<FeatureStore>> NewRedisFeatureStore(
   if (options.bulk_batch < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("bulk_batch: must be >= 1, got ", options.bulk_batch));
+  }
+  if (options.load_generation < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "load_generation: must be >= 0, got ", options.load_generation));
+  }
+  if (options.generation_refresh < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("generation_refresh: must be >= 0, got ",
+                     absl::FormatDuration(options.generation_refresh)));
+  }
+  if (options.purchase_journal_retention < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("purchase_journal_retention: must be at least 1s, got ",
+                     absl::FormatDuration(options.purchase_journal_retention)));
   }
   return std::make_unique<RedisFeatureStore>(client, options);
 }

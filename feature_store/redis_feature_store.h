@@ -23,6 +23,29 @@
 // (LPUSH), so "most recent first" means most recently recorded first.
 // Describe() is the client's: "redis host:port db N".
 //
+// Generations (redis/generation.h, docs/redis_keys.md): the bulk data
+// (purchase history :pc/:pt, the items' model metadata) of generation N > 0
+// lives under `{prefix}g<N>:`, generation 0 (no pointer `{prefix}gen`: the
+// layout before generations) directly under the prefix. Reads follow the
+// pointer through a redis::GenerationCache: checked at most once per
+// generation_refresh inside the read's own pipeline, so a read costs no
+// extra round trip but right after a flip, and each call reads one
+// generation. The real-time keys (recent activity, impressions, trial
+// counters, dedup markers, the purchase journal `:rp`, the items' live
+// record `{prefix}i:`) have no generation: RecordEvents appends a purchase
+// to the journal, and GetUser adds the journal's purchases after the
+// generation's cutoff (its newest exported purchase) to the generation's
+// history, so no purchase recorded during or after a load is lost at the
+// flip. GetItems takes category, price and title from the generation's
+// record when it has the item, the rest from the live record.
+//
+// Bulk writes: a store with load_generation > 0 writes that generation
+// (PutUsers: its :pc/:pt; PutItems: its item records, no change feed) and
+// its MarkLoaded does nothing (Generations::Flip writes the marker); the
+// loader is training/redis_load.h. A serving store (load_generation 0)
+// writes PutUsers into generation 0 and PutItems into the live records
+// (Admin.UpdateItems).
+//
 // Load marker: MarkLoaded writes the hash `{prefix}loaded` (model_version,
 // loaded_unix); CheckLoaded is one EXISTS (see feature_store.h), and while
 // its verdict is "missing" GetUser fails fast with Unavailable naming the
@@ -60,13 +83,27 @@ struct RedisFeatureStoreOptions {
   // start on a Redis the trainer has not loaded. Off: only a marker seen
   // and then gone counts (stores written by tests or by hand keep working).
   bool require_loaded = false;
+  // > 0: this store writes generation N of a load in progress (see the
+  // file comment). 0 (default): a serving store.
+  int64_t load_generation = 0;
+  // How long a resolved live generation is used before the pointer is
+  // checked again (inside the next read's pipeline). Zero: every read
+  // checks it. Default 1 s.
+  absl::Duration generation_refresh = absl::Seconds(1);
+  // How long a purchase stays in the user's journal ({prefix}u:<id>:rp):
+  // recording a purchase drops the user's entries more than this much older
+  // than it (event times, not the clock). Longer than the time from a
+  // purchase to the live generation that holds it (the next export's
+  // load). At least 1 s; default 30 days.
+  absl::Duration purchase_journal_retention = absl::Hours(24 * 30);
 };
 
 // Creates the store over `client`, which is borrowed: it must outlive the
 // store (and may be shared with other stores). Does not connect: a Redis
 // that is down at start-up makes calls fail with Unavailable until it comes
 // back. InvalidArgument for a null client or bad options (recent_limit,
-// impression_limit or bulk_batch < 1, event_dedup_window < 1 s), naming the
+// impression_limit or bulk_batch < 1, event_dedup_window < 1 s,
+// generation_refresh < 0, purchase_journal_retention < 1 s), naming the
 // field.
 absl::StatusOr<std::unique_ptr<FeatureStore>> NewRedisFeatureStore(
     redis::Client* client, const RedisFeatureStoreOptions& options = {});

@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "marketing/coupon_store_internal.h"
+#include "redis/generation.h"
 
 namespace recsys::marketing {
 namespace {
@@ -93,7 +94,9 @@ class RedisSegmentStore final : public SegmentStore {
  public:
   RedisSegmentStore(redis::Client* client,
                     const RedisSegmentStoreOptions& options)
-      : client_(client), options_(options) {}
+      : client_(client),
+        options_(options),
+        generations_(client, options.key_prefix, options.generation_refresh) {}
 
   std::string Describe() const override { return client_->Describe(); }
 
@@ -105,7 +108,7 @@ class RedisSegmentStore final : public SegmentStore {
     std::vector<RedisCommand> batch;
     for (const UserSegment& u : users) {
       // MULTI/EXEC: a reader never sees half a record.
-      const std::string key = Key(u.user_id);
+      const std::string key = Key(options_.load_generation, u.user_id);
       batch.push_back({"MULTI"});
       batch.push_back({"DEL", key});
       batch.push_back({"HSET",      key,
@@ -158,15 +161,19 @@ class RedisSegmentStore final : public SegmentStore {
     }
     std::vector<std::optional<UserSegment>> out(user_ids.size());
     if (user_ids.empty()) return out;
-    std::vector<RedisCommand> commands;
-    commands.reserve(user_ids.size());
-    for (const std::string& id : user_ids) {
-      RedisCommand command = {"HMGET", Key(id)};
-      for (const char* field : kFields) command.push_back(field);
-      commands.push_back(std::move(command));
-    }
-    RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
-                            client_->RoundTrip(commands, deadline, CallKind::kRead));
+    // All of one generation (redis/generation.h).
+    auto build = [&](const redis::GenerationView& view) {
+      std::vector<RedisCommand> commands;
+      commands.reserve(user_ids.size());
+      for (const std::string& id : user_ids) {
+        RedisCommand command = {"HMGET", Key(view.generation, id)};
+        for (const char* field : kFields) command.push_back(field);
+        commands.push_back(std::move(command));
+      }
+      return commands;
+    };
+    RECSYS_ASSIGN_OR_RETURN(auto read, generations_.RoundTrip(build, deadline));
+    const std::vector<Value>& replies = read.second;
     for (size_t i = 0; i < user_ids.size(); ++i) {
       out[i] = Parse(user_ids[i], replies[i]);
     }
@@ -210,13 +217,18 @@ class RedisSegmentStore final : public SegmentStore {
     return u;
   }
 
-  std::string Key(absl::string_view user_id) const {
-    return absl::StrCat(options_.key_prefix, "u:", user_id, ":seg");
+  // The one key builder: the record of `user_id` in `generation` (0: the
+  // layout before generations).
+  std::string Key(int64_t generation, absl::string_view user_id) const {
+    return absl::StrCat(
+        redis::GenerationKeyPrefix(options_.key_prefix, generation), "u:",
+        user_id, ":seg");
   }
 
   // Immutable after construction.
   redis::Client* const client_;  // borrowed; thread-safe
   const RedisSegmentStoreOptions options_;
+  const redis::GenerationCache generations_;  // thread-safe
 };
 
 }  // namespace
@@ -233,6 +245,15 @@ absl::StatusOr<std::unique_ptr<SegmentStore>> NewRedisSegmentStore(
   if (options.bulk_batch < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("bulk_batch: must be >= 1, got ", options.bulk_batch));
+  }
+  if (options.load_generation < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "load_generation: must be >= 0, got ", options.load_generation));
+  }
+  if (options.generation_refresh < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("generation_refresh: must be >= 0, got ",
+                     absl::FormatDuration(options.generation_refresh)));
   }
   return std::unique_ptr<SegmentStore>(new RedisSegmentStore(client, options));
 }

@@ -5,8 +5,10 @@
 // Implementations:
 //   - NewInMemorySegmentStore: one process; tests and an embedded server
 //     (seeded from the model directory's segments.tsv).
-//   - NewRedisSegmentStore: key {p}u:{user_id}:seg, a HASH
-//   (docs/redis_keys.md).
+//   - NewRedisSegmentStore: key {g}u:{user_id}:seg, a HASH, where {g} is
+//     the live generation's key prefix (redis/generation.h,
+//     docs/redis_keys.md): reads follow the generation pointer, checked at
+//     most once per generation_refresh inside the read's own pipeline.
 //
 // Error contract:
 //   - InvalidArgument: empty user id, or a user id with a tab or line break.
@@ -17,6 +19,7 @@
 #ifndef RECSYS_MARKETING_SEGMENT_STORE_H_
 #define RECSYS_MARKETING_SEGMENT_STORE_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,12 +62,19 @@ struct RedisSegmentStoreOptions {
   std::string key_prefix = "rs:";
   // Commands per pipelined batch of PutSegments.
   int bulk_batch = 1000;
+  // PutSegments writes this generation (> 0: a load in progress, see
+  // training/redis_load.h; 0, the default: the layout before generations).
+  int64_t load_generation = 0;
+  // How long a resolved live generation is used before the pointer is
+  // checked again. Default 1 s.
+  absl::Duration generation_refresh = absl::Seconds(1);
 };
 
 // A store over `client`, which is borrowed: it must outlive the store (and
 // may be shared with other stores). Reads are marked idempotent (they
 // survive a stale pooled connection). Does not connect. InvalidArgument for
-// a null client or bad options (bulk_batch < 1), naming the field.
+// a null client or bad options (bulk_batch < 1, load_generation < 0,
+// generation_refresh < 0), naming the field.
 absl::StatusOr<std::unique_ptr<SegmentStore>> NewRedisSegmentStore(
     redis::Client* client, const RedisSegmentStoreOptions& options = {});
 

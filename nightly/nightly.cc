@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
+#include "intelligence/intel.h"
 #include "marketing/segments.h"
 #include "model/model_format.h"
 #include "nightly/history.h"
@@ -158,11 +159,11 @@ absl::Status ValidateNightlyOptions(const NightlyOptions& o) {
     return absl::InvalidArgumentError("model_root: required");
   if (o.keep_versions < 1)
     return absl::InvalidArgumentError("keep_versions: must be >= 1");
-  if (o.store_batch < 1)
-    return absl::InvalidArgumentError("store_batch: must be >= 1");
-  if ((o.store == nullptr) != (o.segment_store == nullptr)) {
+  if (o.redis_load.batch < 1)
+    return absl::InvalidArgumentError("redis_load.batch: must be >= 1");
+  if (o.redis_load.keep_generations < 1) {
     return absl::InvalidArgumentError(
-        "store and segment_store: give both or neither");
+        "redis_load.keep_generations: must be >= 1");
   }
   RECSYS_RETURN_IF_ERROR(evaluation::ValidateGateOptions(o.gate));
   training::TrainerOptions t = o.trainer;
@@ -371,39 +372,38 @@ absl::StatusOr<NightlyResult> RunNightly(const NightlyOptions& options) {
                             model::ReadManifest(result.model_dir));
     result.users = manifest.num_users();
     result.items = manifest.num_items();
-    if (!refused && options.store != nullptr) {
+    if (!refused && options.redis != nullptr) {
       if (state["redis"] == version) {
         log("redis: already loaded");
       } else {
         RECSYS_ASSIGN_OR_RETURN(model::ModelData data,
                                 model::ReadModelData(published_dir));
-        if (!data.segments_tsv.empty()) {
-          RECSYS_ASSIGN_OR_RETURN(
-              std::vector<marketing::UserSegment> segments,
-              marketing::ParseSegmentsTsv(data.segments_tsv));
-          for (size_t b = 0; b < segments.size(); b += options.store_batch) {
-            const size_t n =
-                std::min<size_t>(options.store_batch, segments.size() - b);
-            RECSYS_RETURN_IF_ERROR(options.segment_store->PutSegments(
-                absl::MakeConstSpan(segments).subspan(b, n)));
-          }
-        }
         if (!data.intel_tsv.empty() && options.intel_store != nullptr) {
           RECSYS_ASSIGN_OR_RETURN(std::vector<intelligence::UserIntel> intel,
                                   intelligence::ParseIntelTsv(data.intel_tsv));
-          for (size_t b = 0; b < intel.size(); b += options.store_batch) {
-            const size_t n = std::min<size_t>(options.store_batch, intel.size() - b);
+          const size_t batch = options.redis_load.batch;
+          for (size_t b = 0; b < intel.size(); b += batch) {
+            const size_t n = std::min<size_t>(batch, intel.size() - b);
             RECSYS_RETURN_IF_ERROR(
                 options.intel_store->PutIntel(absl::MakeConstSpan(intel).subspan(b, n)));
           }
         }
-        // History and items, then the load marker, last.
-        RECSYS_RETURN_IF_ERROR(model::LoadIntoFeatureStore(
-            data, options.store, options.store_batch));
+        // A new generation, verified, switched live in one step; a rerun
+        // after a crash resumes it (training/redis_load.h).
+        training::RedisLoadOptions load = options.redis_load;
+        load.log = log;
+        load.on_step = [&](absl::string_view step) {
+          if (options.on_step) options.on_step(absl::StrCat("redis:", step));
+          return absl::OkStatus();
+        };
+        RECSYS_ASSIGN_OR_RETURN(
+            training::RedisLoadResult loaded,
+            training::LoadRedisGeneration(data, options.redis, load));
         state["redis"] = version;
         RECSYS_RETURN_IF_ERROR(WriteState(state_path, state));
-        log(absl::StrCat("redis: loaded version ", version, " into ",
-                         options.store->Describe()));
+        log(absl::StrCat("redis: version ", version, " live as generation ",
+                         loaded.generation, " in ",
+                         options.redis->Describe()));
       }
       result.redis_refreshed = true;
     }

@@ -18,8 +18,12 @@
 //              to <model_root>/refused/<version> when refused (the poller
 //              reads only numeric children of the root).
 //   redis      the published model's purchase history, item metadata and
-//              segments into the stores, the load marker last
-//              (model::LoadIntoFeatureStore), when stores are given.
+//              segments written as a new Redis generation, verified, then
+//              switched live in one step, old generations pruned
+//              (training::LoadRedisGeneration, training/redis_load.h), when
+//              a Redis client is given; the model's intel records go to
+//              intel_store first (not part of a generation). Its sub-steps call on_step as
+//              "redis:<step>" (redis:begin ... redis:prune).
 //   audiences  `audience_command` through /bin/sh, with RECSYS_MODEL_VERSION
 //              and RECSYS_MODEL_DIR in its environment, when set.
 //   prune      keeps the newest keep_versions published versions (and the
@@ -47,9 +51,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "evaluation/gate.h"
-#include "feature_store/feature_store.h"
 #include "intelligence/intel_store.h"
-#include "marketing/segment_store.h"
+#include "redis/client.h"
+#include "training/redis_load.h"
 #include "training/trainer.h"
 
 namespace recsys::nightly {
@@ -79,14 +83,16 @@ struct NightlyOptions {
   // versions that experiment variants serve (recsys_nightly
   // --experiments_config, --keep_model_versions).
   std::vector<std::string> keep_pinned;
-  // Stores refreshed after publishing (null: no refresh). Not owned; must
+  // The Redis refreshed after publishing (null: no refresh). Not owned; must
   // outlive the call.
-  feature_store::FeatureStore* store = nullptr;
-  marketing::SegmentStore* segment_store = nullptr;
-  // Receives the model's intel.tsv records in the redis step (null: none).
+  redis::Client* redis = nullptr;
+  // The refresh: key prefix, batch, generations kept (its on_step and log
+  // are set by the job).
+  training::RedisLoadOptions redis_load;
+  // Receives the model's intel.tsv records in the redis step, before the
+  // generation is loaded (null: none). Intel records are not part of a
+  // generation (docs/redis_keys.md).
   intelligence::IntelStore* intel_store = nullptr;
-  // Users / items per bulk call of the refresh.
-  int store_batch = 5000;
   // Shell command of the audience export (empty: none).
   std::string audience_command;
   // Prometheus textfile written at the end, also on failure (empty: none).

@@ -26,12 +26,12 @@
 #include "common/log.h"
 #include "evaluation/gate.h"
 #include "experiments/experiment_plan.h"
-#include "feature_store/redis_feature_store.h"
+#include "intelligence/intel_store.h"
 #include "marketing/coupons.h"
-#include "marketing/segment_store.h"
 #include "nightly/nightly.h"
 #include "redis/client.h"
 #include "redis/password.h"
+#include "training/redis_load.h"
 #include "training/trainer.h"
 
 namespace {
@@ -115,7 +115,14 @@ ABSL_FLAG(
     std::string, redis, "",
     "host:port (or a redis-cluster:// / redis-sentinel:// URL, see "
     "recsys_server --help); when set, load the published model's history, "
-    "item metadata and segments, then the load marker.");
+    "item metadata and segments as a new generation and switch to it at "
+    "once.");
+ABSL_FLAG(int, redis_keep_generations, 2,
+          "Redis generations kept: the live one and previous ones (rollback "
+          "targets); older ones are removed after each switch.");
+ABSL_FLAG(bool, redis_rollback, false,
+          "Do nothing else: point --redis back at the previous generation "
+          "(the data of the model served before the last switch) and exit.");
 ABSL_FLAG(std::string, redis_key_prefix, "",
           "Key prefix in Redis; empty: the store's default.");
 ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
@@ -133,7 +140,9 @@ ABSL_FLAG(std::string, textfile, "",
 ABSL_FLAG(
     std::string, crash_after, "",
     "Test hook: exit with code 86 right after this step (read, version, train, "
-    "gate, publish, redis, audiences, prune, report).");
+    "gate, publish, redis, audiences, prune, report) or Redis sub-step "
+    "(redis:begin, redis:features, redis:segments, redis:verify, redis:flip, "
+    "redis:prune).");
 
 namespace {
 
@@ -151,6 +160,43 @@ int main(int argc, char** argv) {
       "--redis 127.0.0.1:6379");
   absl::ParseCommandLine(argc, argv);
   namespace tr = recsys::training;
+
+  // One Redis pool; it outlives every use (declared first).
+  std::unique_ptr<recsys::redis::Client> redis_client;
+  if (const std::string redis = absl::GetFlag(FLAGS_redis); !redis.empty()) {
+    absl::StatusOr<recsys::redis::Options> redis_options =
+        recsys::redis::ParseAddress(redis);
+    if (!redis_options.ok()) return Usage(redis_options.status());
+    absl::StatusOr<std::string> password =
+        recsys::redis::ReadPassword(absl::GetFlag(FLAGS_redis_password_file));
+    if (!password.ok()) return Usage(password.status());
+    // A user named in a redis:// URL stays unless --redis_user is given.
+    if (!absl::GetFlag(FLAGS_redis_user).empty()) {
+      redis_options->user = absl::GetFlag(FLAGS_redis_user);
+    }
+    redis_options->password = *std::move(password);
+    absl::StatusOr<std::unique_ptr<recsys::redis::Client>> client =
+        recsys::redis::Client::Create(*redis_options);
+    if (!client.ok()) return Usage(client.status());
+    redis_client = *std::move(client);
+  }
+  std::string key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
+  if (key_prefix.empty()) key_prefix = tr::RedisLoadOptions().key_prefix;
+  if (absl::GetFlag(FLAGS_redis_rollback)) {
+    if (redis_client == nullptr) {
+      return Usage(absl::InvalidArgumentError("--redis_rollback needs --redis"));
+    }
+    absl::StatusOr<int64_t> live =
+        tr::RollbackRedisGeneration(redis_client.get(), key_prefix);
+    if (!live.ok()) {
+      recsys::LogError(absl::StrCat("recsys_nightly: rollback FAILED: ",
+                                    live.status().ToString()));
+      return kExitError;
+    }
+    std::printf("recsys_nightly: redis rolled back: generation %lld is live\n",
+                static_cast<long long>(*live));
+    return 0;
+  }
 
   recsys::nightly::NightlyOptions options;
   options.input = absl::GetFlag(FLAGS_input);
@@ -227,6 +273,8 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const char* step : recsys::nightly::kSteps)
       known |= crash_after == step;
+    for (const char* step : tr::kRedisLoadSteps)
+      known |= crash_after == absl::StrCat("redis:", step);
     if (!known) {
       return Usage(absl::InvalidArgumentError(
           absl::StrCat("--crash_after: unknown step '", crash_after, "'")));
@@ -239,54 +287,21 @@ int main(int argc, char** argv) {
       }
     };
   }
+  options.redis = redis_client.get();
+  options.redis_load.key_prefix = key_prefix;
+  options.redis_load.keep_generations =
+      absl::GetFlag(FLAGS_redis_keep_generations);
+
   if (absl::Status s = recsys::nightly::ValidateNightlyOptions(options);
       !s.ok()) {
     return Usage(s);
   }
 
-  // One Redis pool for both stores; it outlives them (declared first).
-  std::unique_ptr<recsys::redis::Client> redis_client;
-  std::unique_ptr<recsys::feature_store::FeatureStore> store;
-  std::unique_ptr<recsys::marketing::SegmentStore> segment_store;
   std::unique_ptr<recsys::intelligence::IntelStore> intel_store;
-  if (const std::string redis = absl::GetFlag(FLAGS_redis); !redis.empty()) {
-    absl::StatusOr<recsys::redis::Options> redis_options =
-        recsys::redis::ParseAddress(redis);
-    if (!redis_options.ok()) return Usage(redis_options.status());
-    absl::StatusOr<std::string> password =
-        recsys::redis::ReadPassword(absl::GetFlag(FLAGS_redis_password_file));
-    if (!password.ok()) return Usage(password.status());
-    // A user named in a redis:// URL stays unless --redis_user is given.
-    if (!absl::GetFlag(FLAGS_redis_user).empty()) {
-      redis_options->user = absl::GetFlag(FLAGS_redis_user);
-    }
-    redis_options->password = *std::move(password);
-    absl::StatusOr<std::unique_ptr<recsys::redis::Client>> client =
-        recsys::redis::Client::Create(*redis_options);
-    if (!client.ok()) return Usage(client.status());
-    redis_client = *std::move(client);
-    recsys::feature_store::RedisFeatureStoreOptions store_options;
-    if (const std::string prefix = absl::GetFlag(FLAGS_redis_key_prefix);
-        !prefix.empty()) {
-      store_options.key_prefix = prefix;
-    }
-    absl::StatusOr<std::unique_ptr<recsys::feature_store::FeatureStore>>
-        created = recsys::feature_store::NewRedisFeatureStore(
-            redis_client.get(), store_options);
-    if (!created.ok()) return Usage(created.status());
-    store = *std::move(created);
-    recsys::marketing::RedisSegmentStoreOptions segment_options;
-    segment_options.key_prefix = store_options.key_prefix;
-    absl::StatusOr<std::unique_ptr<recsys::marketing::SegmentStore>> segments =
-        recsys::marketing::NewRedisSegmentStore(redis_client.get(),
-                                                segment_options);
-    if (!segments.ok()) return Usage(segments.status());
-    segment_store = *std::move(segments);
-    options.store = store.get();
-    options.segment_store = segment_store.get();
+  if (redis_client != nullptr) {
     absl::StatusOr<std::unique_ptr<recsys::intelligence::IntelStore>> intel =
         recsys::intelligence::NewRedisIntelStore(redis_client.get(),
-                                                 {.key_prefix = store_options.key_prefix});
+                                                 {.key_prefix = key_prefix});
     if (!intel.ok()) return Usage(intel.status());
     intel_store = *std::move(intel);
     options.intel_store = intel_store.get();

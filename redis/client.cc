@@ -1498,6 +1498,39 @@ Stats Client::GetStats() const {
   return pool_->GetStats();
 }
 
+absl::StatusOr<std::vector<std::string>> Client::DataNodes(
+    absl::Time deadline) const {
+  if (cluster_ == nullptr) return std::vector<std::string>{address_};
+  if (deadline == absl::InfiniteFuture()) {
+    deadline = absl::Now() + options_.default_timeout;
+  }
+  internal::ScopedSigpipeBlock sigpipe_block;
+  RECSYS_RETURN_IF_ERROR(cluster_->Refresh(deadline));
+  return cluster_->Masters();
+}
+
+absl::StatusOr<std::vector<Value>> Client::RoundTripOnNode(
+    const std::string& node, absl::Span<const Command> commands,
+    absl::Time deadline, CallKind kind) const {
+  if (cluster_ == nullptr) return RoundTrip(commands, deadline, kind);
+  const std::vector<std::string> masters = cluster_->Masters();
+  if (std::find(masters.begin(), masters.end(), node) == masters.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "node: ", node, " is not a master of the cluster's slot map"));
+  }
+  if (deadline == absl::InfiniteFuture()) {
+    deadline = absl::Now() + options_.default_timeout;
+  }
+  if (absl::Now() >= deadline) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("deadline passed before calling redis ", node));
+  }
+  if (commands.empty()) return std::vector<Value>();
+  internal::ScopedSigpipeBlock sigpipe_block;
+  return internal::RoundTripOnPool(*cluster_->PoolOf(node), commands, deadline,
+                                   kind);
+}
+
 std::vector<std::string> Client::ClusterMasters() const {
   if (cluster_ == nullptr) return {};
   return cluster_->Masters();

@@ -374,6 +374,24 @@ class Client {
   // kSentinel: empty. No I/O.
   std::vector<std::string> ClusterMasters() const;
 
+  // The nodes that hold keys, for commands that act on one node's whole
+  // keyspace (SCAN, DBSIZE), each named as RoundTripOnNode takes it:
+  // kCluster: every master of the slot map, in slot order (the map is
+  // fetched first when older than cluster_refresh_interval, or missing:
+  // one round trip); kSingle and kSentinel: one node, address(). Errors:
+  // as RoundTrip.
+  absl::StatusOr<std::vector<std::string>> DataNodes(absl::Time deadline) const;
+
+  // Sends `commands` pipelined to the one node `node` (from DataNodes),
+  // whatever their keys: one round trip. kSingle and kSentinel: RoundTrip.
+  // kCluster: no redirect is followed (a key command for a slot the node
+  // does not serve answers MOVED, an error reply), so send keyless commands
+  // (SCAN) this way and key commands through RoundTrip. InvalidArgument for
+  // a node that is not a master of the current slot map.
+  absl::StatusOr<std::vector<Value>> RoundTripOnNode(
+      const std::string& node, absl::Span<const Command> commands,
+      absl::Time deadline, CallKind kind = CallKind::kRead) const;
+
   // A snapshot of the pool; no I/O.
   Stats GetStats() const;
 

@@ -14,6 +14,8 @@
 # Environment (defaults in brackets):
 #   BENCH_USERS [1000000]  BENCH_ITEMS [100000]  BENCH_DIM [64]  model size
 #   BENCH_INDEX [auto]            --index of the synthesized model
+#   BENCH_REDIS_GENERATION [1]    0: load Redis in the layout before
+#                                 generations (docs/redis_keys.md)
 #   BENCH_RATES ["500 1000 2000"] open-loop rates, requests/s
 #   BENCH_CONCURRENCY ["4 8 16"]  closed-loop runs (outstanding requests)
 #   BENCH_DURATION [30s] BENCH_WARMUP [5s]  measured / unmeasured time per run
@@ -180,7 +182,8 @@ echo "127.0.0.1:$REDIS_PORT"
 echo "== model: $USERS users x $ITEMS items x $DIM dims (index $INDEX), Redis load"
 "$BIN/bench/recsys_synth_model" --users="$USERS" --items="$ITEMS" --dim="$DIM" \
   --index="$INDEX" --model_root="$WORK/models" --version=1 \
-  --redis="127.0.0.1:$REDIS_PORT" | tee "$WORK/synth.log"
+  --redis="127.0.0.1:$REDIS_PORT" --redis_generation="${BENCH_REDIS_GENERATION:-1}" \
+  | tee "$WORK/synth.log"
 MODEL_DIR="$WORK/models/1"
 
 echo "== floor and in-process micro-benchmarks (server not running)"

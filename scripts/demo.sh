@@ -82,6 +82,8 @@ echo "== 3. Train (and load purchase history + item metadata into Redis)"
 "$BIN/training/recsys_train" --input="$INPUT" --model_root="$DEMO_DIR/models" \
   --redis="127.0.0.1:$REDIS_PORT" --redis_password_file="$PASSWORD_FILE" \
   --intelligence_config="$ROOT/deploy/intelligence.textproto"
+# The load wrote a new generation and switched the pointer to it at once.
+echo "live Redis generation: $(REDISCLI_AUTH=$(cat "$PASSWORD_FILE") redis-cli -p "$REDIS_PORT" HGET 'rs:{gen}' live)"
 
 echo "== 4. Server"
 # One API key with every scope for this demo (production gives each client

@@ -23,7 +23,7 @@
 #     Redis for 2 s (SIGSTOP / SIGCONT), and a burst of purchases
 #     (recsys_load closed loop, SOAK_BURST outstanding, 3 s, own ack log).
 # At the end it reads every logged purchase back from Redis
-# (HGET {p}u:<buyer>:pc <item>: 1 when stored once) and reports:
+# (entries of {p}u:{<buyer>}:rp for <item>: 1 when stored once) and reports:
 #   failed RPCs           calls whose final status was not OK (every kind,
 #                         after the purchase retries)
 #   acked, not stored     purchases answered OK whose count is 0
@@ -205,9 +205,16 @@ for path in sorted(glob.glob(os.path.join(work, "acks-*.tsv"))):
         f = line.rstrip("\n").split("\t")
         if len(f) == 5:
             events.append((f[0], f[1], f[2], int(f[3]), int(f[4])))
-# One HGET per event, as lines of one redis-cli run (ids hold no spaces);
-# redis-cli prints one reply per line, an empty line for a missing field.
-commands = "".join("HGET rs:u:{%s}:pc %s\n" % (user, item) for _, user, item, _, _ in events)
+# One EVAL per event, as lines of one redis-cli run (ids hold no spaces):
+# the number of entries of the user's purchase journal (members
+# "<length>:<dedup key><item>", docs/redis_keys.md) for the item; redis-cli
+# prints one integer per line.
+count = ("local n = 0 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do "
+         "local c = string.find(m, ':', 1, true) "
+         "if c and string.sub(m, c + 1 + tonumber(string.sub(m, 1, c - 1))) == ARGV[1] "
+         "then n = n + 1 end end return n")
+commands = "".join('EVAL "%s" 1 rs:u:{%s}:rp %s\n' % (count, user, item)
+                   for _, user, item, _, _ in events)
 env = dict(os.environ, REDISCLI_AUTH=password)
 reply = subprocess.run(["redis-cli", "-p", port], input=commands.encode(), capture_output=True,
                        env=env, check=True).stdout.decode().split("\n")

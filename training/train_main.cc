@@ -10,6 +10,8 @@
 //       --user_factors userFactors/ --item_factors itemFactors/
 //       (vectors trained by Spark MLlib ALS instead of training here;
 //       recsys_import is this program with the factor flags required)
+// With --redis the published model goes into Redis as a new generation,
+// switched live at once (training/redis_load.h).
 #include <cstdint>
 #include <cmath>
 #include <tuple>
@@ -25,14 +27,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "feature_store/redis_feature_store.h"
 #include "marketing/coupons.h"
-#include "marketing/segment_store.h"
 #include "metrics/metrics.h"
 #include "model/model_format.h"
 #include "redis/client.h"
 #include "redis/password.h"
 #include "training/factor_import.h"
+#include "training/redis_load.h"
 #include "training/trainer.h"
 
 namespace {
@@ -104,8 +105,9 @@ ABSL_FLAG(std::string, index, "auto",
           "to 5000 items, IVF above, tuned for recall@20 >= 0.95.");
 ABSL_FLAG(std::string, redis, "",
           "host:port (or a redis-cluster:// / redis-sentinel:// URL, see "
-          "recsys_server --help); when set, bulk-load purchase histories and "
-          "item metadata into Redis after publishing.");
+          "recsys_server --help); when set, load purchase histories, item "
+          "metadata and segments into Redis after publishing, as a new "
+          "generation switched live at once (docs/redis_keys.md).");
 ABSL_FLAG(std::string, redis_key_prefix, "",
           "Key prefix in Redis; empty: the store's default.");
 ABSL_FLAG(std::string, redis_user, "", recsys::redis::kUserFlagHelp);
@@ -122,8 +124,11 @@ ABSL_FLAG(std::string, user_id_map, "",
 ABSL_FLAG(std::string, item_id_map, "", "Optional CSV spark_id,shop_id for the item factors.");
 ABSL_FLAG(bool, load_redis_only, false,
           "Do not train: load the published model in --model_dir (its purchase "
-          "history, item metadata and the load marker) into --redis, e.g. after "
-          "Redis restarted empty.");
+          "history, item metadata, segments and the load marker) into --redis, "
+          "e.g. after Redis restarted empty.");
+ABSL_FLAG(int, redis_keep_generations, 2,
+          "Redis generations kept after the switch: the live one and previous "
+          "ones (rollback targets).");
 ABSL_FLAG(std::string, model_dir, "",
           "With --load_redis_only: a published model directory, "
           "<model_root>/<version>.");
@@ -390,10 +395,9 @@ int main(int argc, char** argv) {
     return Fail(s);
   }
 
-  // One Redis pool for both stores; it outlives them (declared first).
+  // One Redis pool; it outlives every use (declared first).
   std::unique_ptr<recsys::redis::Client> redis_client;
-  std::unique_ptr<recsys::feature_store::FeatureStore> store;
-  std::unique_ptr<recsys::marketing::SegmentStore> segment_store;
+  // Intel records are not part of a generation: the trainer writes them.
   std::unique_ptr<recsys::intelligence::IntelStore> intel_store;
   const std::string redis = absl::GetFlag(FLAGS_redis);
   if (!redis.empty()) {
@@ -412,45 +416,46 @@ int main(int argc, char** argv) {
         recsys::redis::Client::Create(*redis_options);
     if (!client.ok()) return Fail(client.status());
     redis_client = *std::move(client);
-    recsys::feature_store::RedisFeatureStoreOptions store_options;
-    const std::string prefix = absl::GetFlag(FLAGS_redis_key_prefix);
-    if (!prefix.empty()) store_options.key_prefix = prefix;
-    absl::StatusOr<std::unique_ptr<recsys::feature_store::FeatureStore>>
-        created = recsys::feature_store::NewRedisFeatureStore(
-            redis_client.get(), store_options);
-    if (!created.ok()) return Fail(created.status());
-    store = *std::move(created);
-    if (options.compute_segments) {
-      recsys::marketing::RedisSegmentStoreOptions segment_options;
-      segment_options.key_prefix = store_options.key_prefix;
-      absl::StatusOr<std::unique_ptr<recsys::marketing::SegmentStore>> segments =
-          recsys::marketing::NewRedisSegmentStore(redis_client.get(),
-                                                  segment_options);
-      if (!segments.ok()) return Fail(segments.status());
-      segment_store = *std::move(segments);
-    }
     if (options.compute_intelligence) {
+      recsys::intelligence::RedisIntelStoreOptions intel_options;
+      if (const std::string prefix = absl::GetFlag(FLAGS_redis_key_prefix);
+          !prefix.empty()) {
+        intel_options.key_prefix = prefix;
+      }
       absl::StatusOr<std::unique_ptr<recsys::intelligence::IntelStore>> intel =
-          recsys::intelligence::NewRedisIntelStore(redis_client.get(),
-                                                   {.key_prefix = store_options.key_prefix});
+          recsys::intelligence::NewRedisIntelStore(redis_client.get(), intel_options);
       if (!intel.ok()) return Fail(intel.status());
       intel_store = *std::move(intel);
     }
   }
+  recsys::training::RedisLoadOptions load_options;
+  if (const std::string prefix = absl::GetFlag(FLAGS_redis_key_prefix); !prefix.empty()) {
+    load_options.key_prefix = prefix;
+  }
+  load_options.keep_generations = absl::GetFlag(FLAGS_redis_keep_generations);
+  load_options.log = options.log;
+  // The published model into Redis as a new generation (training/redis_load.h).
+  auto load_redis = [&](const std::string& dir) -> absl::Status {
+    absl::StatusOr<recsys::model::ModelData> data = recsys::model::ReadModelData(dir);
+    if (!data.ok()) return data.status();
+    absl::StatusOr<recsys::training::RedisLoadResult> loaded =
+        recsys::training::LoadRedisGeneration(*data, redis_client.get(), load_options);
+    if (!loaded.ok()) return loaded.status();
+    std::printf("loaded %s (version %s) into %s as generation %lld\n", dir.c_str(),
+                data->manifest.version().c_str(), redis_client->Describe().c_str(),
+                static_cast<long long>(loaded->generation));
+    return absl::OkStatus();
+  };
 
   if (load_redis_only) {
-    const std::string dir = absl::GetFlag(FLAGS_model_dir);
-    absl::StatusOr<recsys::model::ModelData> data = recsys::model::ReadModelData(dir);
-    if (!data.ok()) return Fail(data.status());
-    if (absl::Status s = recsys::model::LoadIntoFeatureStore(*data, store.get()); !s.ok()) {
-      return Fail(s);
-    }
-    std::printf("loaded %s (version %s) into %s\n", dir.c_str(),
-                data->manifest.version().c_str(), store->Describe().c_str());
+    if (absl::Status s = load_redis(absl::GetFlag(FLAGS_model_dir)); !s.ok()) return Fail(s);
     return 0;
   }
-  absl::StatusOr<TrainResult> result = Train(options, store.get(), segment_store.get(), intel_store.get());
+  absl::StatusOr<TrainResult> result = Train(options, nullptr, nullptr, intel_store.get());
   if (!result.ok()) return Fail(result.status());
+  if (redis_client != nullptr) {
+    if (absl::Status s = load_redis(result->model_dir); !s.ok()) return Fail(s);
+  }
   if (const std::string path = absl::GetFlag(FLAGS_metrics_file); !path.empty()) {
     if (absl::Status s = WriteMetricsFile(path, *result); !s.ok()) return Fail(s);
   }

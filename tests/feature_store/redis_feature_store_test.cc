@@ -415,9 +415,23 @@ TEST(RedisFeatureStoreTest, KeySchemaMatchesDocumentation) {
     return reply.value_or("");
   };
   const std::string ts = absl::StrCat(absl::ToUnixSeconds(T(10)));
-  EXPECT_EQ(command({"TYPE", p + "u:{alice}:pc"}), "hash");
-  EXPECT_EQ(command({"HGET", p + "u:{alice}:pc", "sku-1"}), "1");
-  EXPECT_EQ(command({"HGET", p + "u:{alice}:pt", "sku-1"}), ts);
+  // A recorded purchase goes to the journal (member: length of the dedup
+  // key, ':', the dedup key, the item; score: its time), not to the
+  // generation's history.
+  EXPECT_EQ(command({"TYPE", p + "u:{alice}:rp"}), "zset");
+  const std::string dedup = EventDedupKey(events[0]);
+  EXPECT_EQ(command({"ZRANGE", p + "u:{alice}:rp", "0", "-1", "WITHSCORES"}),
+            absl::StrCat(dedup.size(), ":", dedup, "sku-1\n", ts));
+  EXPECT_EQ(command({"EXISTS", p + "u:{alice}:pc"}), "0");
+  // Bulk history (generation 0: no pointer) under the prefix.
+  UserFeatures bulk_user{.user_id = "carol"};
+  bulk_user.purchases.push_back({"sku-9", 2, T(3)});
+  const UserFeatures bulk_users[] = {bulk_user};
+  RECSYS_ASSERT_OK(store->PutUsers(bulk_users));
+  EXPECT_EQ(command({"TYPE", p + "u:{carol}:pc"}), "hash");
+  EXPECT_EQ(command({"HGET", p + "u:{carol}:pc", "sku-9"}), "2");
+  EXPECT_EQ(command({"HGET", p + "u:{carol}:pt", "sku-9"}),
+            absl::StrCat(absl::ToUnixSeconds(T(3))));
   EXPECT_EQ(command({"LRANGE", p + "u:{alice}:act", "0", "-1"}),
             absl::StrCat("view|", absl::ToUnixSeconds(T(11)), "|sku-2\n",
                          "purchase|", ts, "|sku-1"));
@@ -446,7 +460,8 @@ TEST(RedisFeatureStoreTest, KeySchemaMatchesDocumentation) {
   EXPECT_EQ(command({"EXISTS", p + "ev:{alice}:" + EventDedupKey(events[0])}), "1");
 }
 
-// A dedup marker lives for the window, then the same event applies again.
+// A dedup marker lives for the window, then the same event applies again
+// (its purchase stays one entry of the journal, keyed by the event).
 TEST(RedisFeatureStoreTest, DedupMarkerExpiresAfterTheWindow) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
   Options options = OptionsFor(*server);
@@ -471,7 +486,8 @@ TEST(RedisFeatureStoreTest, DedupMarkerExpiresAfterTheWindow) {
   RECSYS_ASSERT_OK_AND_ASSIGN(outcome, store->RecordEvents(batch, kNoDeadline));
   EXPECT_EQ(outcome.applied, 1);
   RECSYS_ASSERT_OK_AND_ASSIGN(UserFeatures user, store->GetUser("fred", kNoDeadline));
-  EXPECT_EQ(FindPurchase(user, "a")->count, 2);
+  EXPECT_EQ(user.recent.size(), 2u);
+  EXPECT_EQ(FindPurchase(user, "a")->count, 1);
 
   Options zero = OptionsFor(*server);
   zero.store.event_dedup_window = absl::Milliseconds(500);
@@ -564,7 +580,7 @@ TEST(RedisFeatureStoreTest, SelectsTheConfiguredDatabase) {
   // The fixture's connections use db 0.
   RECSYS_ASSERT_OK_AND_ASSIGN(
       std::string exists,
-      server->Command({"EXISTS", options.store.key_prefix + "u:{alice}:pc"}));
+      server->Command({"EXISTS", options.store.key_prefix + "u:{alice}:rp"}));
   EXPECT_EQ(exists, "0");
   RECSYS_ASSERT_OK_AND_ASSIGN(std::string keyspace,
                               server->Command({"INFO", "keyspace"}));
@@ -608,8 +624,9 @@ TEST(RedisFeatureStoreTest, CorruptValuesAreSkipped) {
   EXPECT_EQ(items[0]->price, 0);
   EXPECT_EQ(items[0]->stock, -1);
 
-  // A purchase of an item whose count is corrupt starts counting afresh, and
-  // a corrupt last-purchase time is overwritten.
+  // A recorded purchase of an item whose bulk count is corrupt counts from
+  // the journal alone, and a corrupt last-purchase time gives way to the
+  // journal's.
   const Event events[] = {Purchase("bob", "text", T(1)),
                           Purchase("bob", "good", T(2))};
   RECSYS_ASSERT_OK(store->RecordEvents(events, kNoDeadline));
@@ -631,6 +648,7 @@ TEST(RedisFeatureStoreTest, KeyOfWrongTypeIsNotACrash) {
   ASSERT_NE(store, nullptr);
   const std::string p = options.store.key_prefix;
   RECSYS_ASSERT_OK(server->Command({"SET", p + "u:{cat}:pc", "x"}).status());
+  RECSYS_ASSERT_OK(server->Command({"SET", p + "u:{cat}:rp", "x"}).status());
   RECSYS_ASSERT_OK(server->Command({"SET", p + "i:{odd}", "x"}).status());
 
   // The key exists, so the user is known, with nothing readable.

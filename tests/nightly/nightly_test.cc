@@ -25,6 +25,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_files.h"
 #include "training/datagen.h"
+#include "training/redis_load.h"
 
 namespace recsys::nightly {
 namespace {
@@ -360,6 +361,65 @@ TEST_F(NightlyTest, ACrashAtAnyStepThenARerunEndsAsOneCleanRun) {
     }
     EXPECT_FALSE(fs::exists(root + "/.nightly/staging/" + versions[0]));
   }
+}
+
+TEST_F(NightlyTest, AKillInsideTheRedisStepLeavesTheLiveDataThenARerunEndsAsOneCleanRun) {
+  // The reference: one clean run (generation 1 live).
+  const std::string ref_root = CopyBase("rref");
+  ASSERT_EQ(RunNightly(*dir_ + "/new", ref_root, "rref:", "", *dir_ + "/rref.log"), 0)
+      << ReadAll(*dir_ + "/rref.log");
+  const std::vector<std::string> ref_keys = Keys("rref:");
+  EXPECT_EQ(Redis({"HGET", "rref:{gen}", "live"})[0].text, "1");
+
+  for (const char* sub : training::kRedisLoadSteps) {
+    const std::string step = absl::StrCat("redis:", sub);
+    SCOPED_TRACE(step);
+    const std::string name = absl::StrCat("rcrash_", sub);
+    const std::string root = CopyBase(name);
+    const std::string prefix = name + ":";
+    const std::string log = *dir_ + "/" + name + ".log";
+    ASSERT_EQ(RunNightly(*dir_ + "/new", root, prefix, " --crash_after=" + step, log), 86)
+        << ReadAll(log);
+    // Before the flip nothing is live (this Redis held no load before);
+    // from the flip on, generation 1 is, complete.
+    const bool flipped = std::string(sub) == "flip" || std::string(sub) == "prune";
+    EXPECT_EQ(Redis({"HGET", prefix + "{gen}", "live"})[0].text, flipped ? "1" : "");
+    EXPECT_EQ(LoadedVersion(prefix).empty(), !flipped);
+    ASSERT_EQ(RunNightly(*dir_ + "/new", root, prefix, "", log), 0) << ReadAll(log);
+    EXPECT_EQ(Keys(prefix), ref_keys);
+    EXPECT_EQ(Redis({"HGET", prefix + "{gen}", "live"})[0].text, "1");
+    EXPECT_EQ(LoadedVersion(prefix), Versions(root)[0]);
+  }
+}
+
+TEST_F(NightlyTest, RedisRollbackGoesBackToThePreviousGeneration) {
+  const std::string root = CopyBase("rollback");
+  const std::string log = *dir_ + "/rollback.log";
+  ASSERT_EQ(RunNightly(*dir_ + "/new", root, "rb:", "", log), 0) << ReadAll(log);
+  const std::vector<std::string> versions = Versions(root);
+  ASSERT_EQ(versions.size(), 2u);
+  auto rollback = [&]() {
+    return recsys::testing::RunCommand(absl::StrCat(
+        RECSYS_NIGHTLY, " --redis=", redis_->address(),
+        " --redis_key_prefix=rb: --redis_rollback > ", log, " 2>&1"));
+  };
+  // One generation only: nothing to go back to.
+  EXPECT_EQ(rollback(), 1) << ReadAll(log);
+  EXPECT_TRUE(absl::StrContains(ReadAll(log), "no previous generation")) << ReadAll(log);
+
+  // The older model loaded on top (generation 2), then rolled back.
+  RECSYS_ASSERT_OK_AND_ASSIGN(model::ModelData older,
+                              model::ReadModelData(root + "/" + versions[1]));
+  training::RedisLoadOptions load;
+  load.key_prefix = "rb:";
+  RECSYS_ASSERT_OK_AND_ASSIGN(training::RedisLoadResult loaded,
+                              training::LoadRedisGeneration(older, client_, load));
+  EXPECT_EQ(loaded.generation, 2);
+  EXPECT_EQ(LoadedVersion("rb:"), versions[1]);
+  EXPECT_EQ(rollback(), 0) << ReadAll(log);
+  EXPECT_TRUE(absl::StrContains(ReadAll(log), "generation 1 is live")) << ReadAll(log);
+  EXPECT_EQ(Redis({"HGET", "rb:{gen}", "live"})[0].text, "1");
+  EXPECT_EQ(LoadedVersion("rb:"), versions[0]);
 }
 
 TEST_F(NightlyTest, BadInputStopsBeforePublishingAndLeavesRedisAsItWas) {

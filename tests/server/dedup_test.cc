@@ -133,8 +133,14 @@ TEST_F(DedupTest,
   EXPECT_EQ(response.accepted(), 10);
   EXPECT_EQ(response.duplicates(), 10);
   EXPECT_EQ(Redis({"LLEN", "rs:u:{ua1}:act"}), "10");
+  // Each purchase once in the user's purchase journal (docs/redis_keys.md).
+  EXPECT_EQ(Redis({"ZCARD", "rs:u:{ua1}:rp"}), "5");
   for (int i = 0; i < 10; i += 2) {
-    EXPECT_EQ(Redis({"HGET", "rs:u:{ua1}:pc", absl::StrCat("b", i)}), "1") << i;
+    const std::string dedup = absl::StrCat("id:checkout-42/", i);
+    EXPECT_NE(Redis({"ZSCORE", "rs:u:{ua1}:rp",
+                     absl::StrCat(dedup.size(), ":", dedup, "b", i)}),
+              "(nil)")
+        << i;
   }
 }
 
@@ -159,7 +165,7 @@ TEST_F(DedupTest, ReplayedBatchWithoutIdsCountsOnceAndSaysSo) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.accepted(), 3);
   EXPECT_EQ(response.duplicates(), 3);
-  EXPECT_EQ(Redis({"HGET", "rs:u:{ub2}:pc", "a0"}), "1");
+  EXPECT_EQ(Redis({"ZCARD", "rs:u:{ub2}:rp"}), "3");
   EXPECT_EQ(Redis({"LLEN", "rs:u:{ub2}:act"}), "3");
 
   // An event_id with a control character is refused naming the field.
