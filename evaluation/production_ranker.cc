@@ -213,6 +213,8 @@ absl::StatusOr<std::unique_ptr<Model>> NewTunedRankerModel(
   rep->fit = outcome.fit;
   rep->tuning = outcome.report;
   rep->weights = outcome.weights;
+  rep->fusion_all = outcome.fusion_all;
+  rep->fusion_new = outcome.fusion_new;
   RankerWeights weights = outcome.weights;
   ModelParams params = IalsParams(ials);
   params.emplace_back("validation_days", absl::StrCat(days));

@@ -90,6 +90,10 @@ struct RankerFitReport {
   // served weights (guard decision included).
   recsys::v1::TuningReport tuning;
   model::RankerWeights weights;
+  // With tune: the guard's validation recall of the fusion of the vector
+  // and neighbour lists (training::TuneOutcome::fusion_*).
+  double fusion_all = 0;
+  double fusion_new = 0;
 };
 
 // Builds the production ranker model. `training_period` holds only rows

@@ -228,19 +228,23 @@ absl::StatusOr<ProtocolOutput> RunSplitProtocol(
                                            .Set("ranker_new", g.ranker_new())
                                            .Set("popularity_new", g.popularity_new())
                                            .Set("vector_new", g.vector_new())
-                                           .Set("neighbors_new", g.neighbors_new())));
+                                           .Set("neighbors_new", g.neighbors_new())
+                                           .Set("fusion_all", fit.fusion_all)
+                                           .Set("fusion_new", fit.fusion_new)));
         Log(options.log,
             absl::StrFormat("ranker tuned: chose %s (new items: %s); guard serves all items: "
                             "%s, new items: %s (validation R@20 all: ranker %.4f, popularity "
-                            "%.4f, buy_again %.4f, vector %.4f, neighbors %.4f; new: ranker "
-                            "%.4f, popularity %.4f, vector %.4f, neighbors %.4f)",
+                            "%.4f, buy_again %.4f, vector %.4f, neighbors %.4f, fusion %.4f; "
+                            "new: ranker %.4f, popularity %.4f, vector %.4f, neighbors %.4f, "
+                            "fusion %.4f)",
                             fit.tuning.candidates(fit.tuning.chosen()).spec(),
                             fit.tuning.candidates(fit.tuning.chosen_new()).spec(),
                             model::RankerServeName(fit.weights.serve_all),
                             model::RankerServeName(fit.weights.serve_new), g.ranker_all(),
                             g.popularity_all(), g.buy_again_all(), g.vector_all(),
-                            g.neighbors_all(), g.ranker_new(), g.popularity_new(),
-                            g.vector_new(), g.neighbors_new()));
+                            g.neighbors_all(), fit.fusion_all, g.ranker_new(),
+                            g.popularity_new(), g.vector_new(), g.neighbors_new(),
+                            fit.fusion_new));
       }
       Log(options.log,
           absl::StrFormat("ranker fit on %s..%s: %d users, %d examples, %d "

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <utility>
 
 #include <google/protobuf/util/json_util.h>
@@ -22,8 +23,9 @@ constexpr const char* kFeatureNames[kNumRankerFeatures] = {
     "trending",
 };
 
-constexpr const char* kServeNames[] = {"ranker", "popularity", "buy_again", "vector",
-                                       "neighbors"};
+constexpr const char* kServeNames[] = {"ranker", "popularity", "buy_again",
+                                       "vector", "neighbors",  "fusion"};
+constexpr int kNumServe = 6;
 
 // Σ over the user's purchases (in history order, so the float sums do not
 // depend on hash order) of the similarity of each kept neighbour.
@@ -83,7 +85,7 @@ absl::string_view RankerFeatureName(int feature) {
 
 absl::string_view RankerServeName(RankerServe serve) {
   const int i = static_cast<int>(serve);
-  return i >= 0 && i < 5 ? kServeNames[i] : "ranker";
+  return i >= 0 && i < kNumServe ? kServeNames[i] : "ranker";
 }
 
 RankerServe RankerServeFromName(absl::string_view name) {
@@ -91,6 +93,7 @@ RankerServe RankerServeFromName(absl::string_view name) {
   if (name == kServeNames[2]) return RankerServe::kBuyAgain;
   if (name == kServeNames[3]) return RankerServe::kVector;
   if (name == kServeNames[4]) return RankerServe::kNeighbors;
+  if (name == kServeNames[5]) return RankerServe::kFusion;
   return RankerServe::kRanker;
 }
 
@@ -461,39 +464,79 @@ absl::StatusOr<std::vector<RankedItem>> BaselineList(const RankerModel& model,
   const RankerItemStats& stats = *model.item_stats;
   const int32_t num_items = static_cast<int32_t>(stats.repeat_rate.size());
   std::vector<RankedItem> out;
-  if (serve == RankerServe::kVector || serve == RankerServe::kNeighbors) {
+  if (serve == RankerServe::kVector || serve == RankerServe::kNeighbors ||
+      serve == RankerServe::kFusion) {
     absl::flat_hash_map<int32_t, const HistoryEntry*> bought;
     for (const HistoryEntry& h : user.history) {
       if (h.item >= 0 && h.item < num_items) bought[h.item] = &h;
     }
-    if (serve == RankerServe::kVector) {
-      if (user.vector.empty() || model.index == nullptr) return out;
+    // The nearest items by vector, best first, at most `depth`.
+    auto vector_list =
+        [&](int depth) -> absl::StatusOr<std::vector<RankedItem>> {
+      std::vector<RankedItem> list;
+      if (user.vector.empty() || model.index == nullptr) return list;
       CandidateFilter filter(options.filter, options.include_bought ? nullptr : &bought);
       SearchOptions search;
-      if (options.filter != nullptr || !options.include_bought) search.filter = &filter;
+      if (options.filter != nullptr || !options.include_bought)
+        search.filter = &filter;
       RECSYS_ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
-                              model.index->Search(user.vector, options.k, search));
+                              model.index->Search(user.vector, depth, search));
       for (const Neighbor& n : hits) {
         const int32_t item = static_cast<int32_t>(n.id);
-        out.push_back({item, n.score, bought.contains(item)});
+        list.push_back({item, n.score, bought.contains(item)});
       }
-      return out;
+      return list;
+    };
+    // The item neighbours by summed similarity, best first, at most `depth`.
+    auto neighbour_list = [&](int depth) {
+      std::vector<RankedItem> list;
+      std::vector<std::pair<float, int32_t>> order;
+      for (const auto& [item, score] : NeighbourScores(stats, user.history)) {
+        if (!options.include_bought && bought.contains(item)) continue;
+        if (options.filter != nullptr && !options.filter->Allowed(item))
+          continue;
+        order.push_back({score, item});
+      }
+      const size_t keep = std::min<size_t>(std::max(0, depth), order.size());
+      std::partial_sort(order.begin(), order.begin() + keep, order.end(),
+                        [](const std::pair<float, int32_t>& a,
+                           const std::pair<float, int32_t>& b) {
+                          if (a.first != b.first) return a.first > b.first;
+                          return a.second < b.second;
+                        });
+      for (size_t r = 0; r < keep; ++r) {
+        list.push_back({order[r].second, order[r].first,
+                        bought.contains(order[r].second)});
+      }
+      return list;
+    };
+    if (serve == RankerServe::kVector) return vector_list(options.k);
+    if (serve == RankerServe::kNeighbors) return neighbour_list(options.k);
+    // Reciprocal rank fusion (Cormack et al. 2009): Σ over the two lists of
+    // 1 / (kFusionRankConstant + rank), ranks from 1, each list cut at
+    // max(k, knn_candidates).
+    const int depth = std::max(options.k, options.knn_candidates);
+    RECSYS_ASSIGN_OR_RETURN(std::vector<RankedItem> by_vector,
+                            vector_list(depth));
+    const std::vector<RankedItem> by_neighbours = neighbour_list(depth);
+    absl::flat_hash_map<int32_t, float> fused;
+    for (const std::vector<RankedItem>* list :
+         std::initializer_list<const std::vector<RankedItem>*>{
+             &by_vector, &by_neighbours}) {
+      for (size_t r = 0; r < list->size(); ++r) {
+        fused[(*list)[r].item] +=
+            1.0f / (kFusionRankConstant + static_cast<float>(r + 1));
+      }
     }
-    std::vector<std::pair<float, int32_t>> order;
-    for (const auto& [item, score] : NeighbourScores(stats, user.history)) {
-      if (!options.include_bought && bought.contains(item)) continue;
-      if (options.filter != nullptr && !options.filter->Allowed(item)) continue;
-      order.push_back({score, item});
-    }
-    const size_t keep = std::min<size_t>(options.k, order.size());
-    std::partial_sort(order.begin(), order.begin() + keep, order.end(),
-                      [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
-                        if (a.first != b.first) return a.first > b.first;
-                        return a.second < b.second;
+    for (const auto& [item, score] : fused)
+      out.push_back({item, score, bought.contains(item)});
+    const size_t keep = std::min<size_t>(options.k, out.size());
+    std::partial_sort(out.begin(), out.begin() + keep, out.end(),
+                      [](const RankedItem& a, const RankedItem& b) {
+                        if (a.score != b.score) return a.score > b.score;
+                        return a.item < b.item;
                       });
-    for (size_t r = 0; r < keep; ++r) {
-      out.push_back({order[r].second, order[r].first, bought.contains(order[r].second)});
-    }
+    out.resize(keep);
     return out;
   }
   if (serve == RankerServe::kBuyAgain) {

@@ -8,7 +8,7 @@
 //
 // A validation guard (training/tuner.h) may decide that a baseline serves
 // instead: RankerWeights::serve_all / serve_new name what RankItems returns
-// with and without bought items (the ranker, popularity or buy-again), so
+// with and without bought items (the ranker or a baseline), so
 // the server and the evaluator follow the same decision.
 //
 // The same function ranks for the server (RecommendProducts slots that use
@@ -18,8 +18,8 @@
 // Score of candidate i for user u: w · f(u, i), with features f
 // (RankerFeature below). Weights come from training::FitRanker (logistic
 // regression on a validation window carved from the training period) and
-// are stored in the model manifest (ModelManifest.ranker); DefaultRankerWeights()
-// serves models trained without that window.
+// are stored in the model manifest (ModelManifest.ranker);
+// DefaultRankerWeights() serves models trained without that window.
 //
 // Thread safety: pure functions over borrowed, immutable inputs.
 #ifndef RECSYS_MODEL_RANKER_H_
@@ -79,15 +79,20 @@ enum RankerFeature : int {
 // What serves a setting: the ranker, or a baseline the guard preferred.
 // kVector: the nearest items by the user's vector (iALS alone); kNeighbors:
 // the item neighbours of the user's purchases by summed similarity
-// (item-kNN alone).
+// (item-kNN alone); kFusion: reciprocal rank fusion of those two lists
+// (RankItems).
 enum class RankerServe : int {
   kRanker = 0,
   kPopularity = 1,
   kBuyAgain = 2,
   kVector = 3,
   kNeighbors = 4,
+  kFusion = 5,
 };
-// "ranker", "popularity", "buy_again", "vector", "neighbors".
+// The constant c of reciprocal rank fusion, score = Σ 1 / (c + rank): the
+// value of Cormack, Clarke and Büttcher (SIGIR 2009), not tuned here.
+inline constexpr float kFusionRankConstant = 60.0f;
+// "ranker", "popularity", "buy_again", "vector", "neighbors", "fusion".
 absl::string_view RankerServeName(RankerServe serve);
 // Empty text is kRanker; an unknown name is kRanker too (old readers ignore
 // what they do not know).
@@ -279,8 +284,11 @@ absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
 // weights' guard names a baseline for the setting (serve_all with bought
 // items, serve_new without), that baseline's list is returned instead:
 // popularity (popular_order), buy-again (the history by events, then the
-// latest purchase), vector (the index's nearest items) or neighbours (the
-// summed neighbour similarity of the user's purchases). InvalidArgument for a vector of the wrong size or k < 1.
+// latest purchase), vector (the index's nearest items), neighbours (the
+// summed neighbour similarity of the user's purchases) or their fusion
+// (Σ 1 / (kFusionRankConstant + rank) over the vector and the neighbour
+// lists, each cut at max(k, knn_candidates)). InvalidArgument for a vector of
+// the wrong size or k < 1.
 absl::StatusOr<std::vector<RankedItem>> RankItems(const RankerModel& model,
                                                   const RankerUser& user,
                                                   const RankOptions& options);

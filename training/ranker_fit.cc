@@ -246,8 +246,11 @@ absl::StatusOr<RankerFitResult> FitRankerWeights(const RankerExamples& examples,
   // bought (what ranks when bought items are excluded).
   if (found_discovery > 0) {
     double discovery_loss = 0;
-    RECSYS_ASSIGN_OR_RETURN(std::vector<double> d,
-                            FitLogistic(xd, yd, options, &discovery_loss));
+    RankerFitOptions discovery_options = options;
+    if (options.discovery_l2 >= 0) discovery_options.l2 = options.discovery_l2;
+    RECSYS_ASSIGN_OR_RETURN(
+        std::vector<double> d,
+        FitLogistic(xd, yd, discovery_options, &discovery_loss));
     for (int f = 0; f < kNumRankerFeatures; ++f) {
       result.weights.discovery[f] = static_cast<float>(d[f]);
     }

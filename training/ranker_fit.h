@@ -57,6 +57,8 @@ struct RankerFitOptions {
   float recency_tau_days = 30;
   // L2 penalty on the weights.
   double l2 = 1e-3;
+  // L2 penalty on the discovery weights; negative: `l2`.
+  double discovery_l2 = -1;
   // Newton iterations (stops earlier when the step is tiny).
   int max_iterations = 30;
   // At most this many window users are used (the first ones by row).

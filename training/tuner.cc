@@ -1,6 +1,7 @@
 #include "training/tuner.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -302,6 +303,15 @@ absl::StatusOr<TuneOutcome> TuneRanker(
       serving(model::RankerServe::kNeighbors);
   const model::RankerWeights vector_weights =
       serving(model::RankerServe::kVector);
+  const model::RankerWeights fusion_weights =
+      serving(model::RankerServe::kFusion);
+  // Discovery weights are also fit with these multiples of the L2 penalty
+  // (a window's new purchases are few, so the fit may need more shrinkage).
+  const double kDiscoveryL2Factors[] = {10, 100};
+  struct DiscoveryFit {
+    double l2 = 0;
+    std::array<float, model::kNumRankerFeatures> weights{};
+  };
   auto score_baseline = [&](const model::RankerWeights& w) {
     const model::RankerModel m =
         model::MakeRankerModel(nullptr, {}, 0, &parts2.stats, &w);
@@ -335,7 +345,9 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     int64_t users_new = 0;
     int entry_all = -1;
     int entry_new = -1;
+    double discovery_l2 = -1;
     WindowRecall vector;
+    WindowRecall fusion;
     AlsModel als2;
   } best;
   double last_seconds = 0;
@@ -371,16 +383,29 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     }
     std::vector<RankerFitResult> fits;
     std::vector<RankerFeatureSet> fit_sets;
+    std::vector<std::vector<DiscoveryFit>> more_discovery;
     for (RankerFeatureSet set : sets) {
       // Configurations after the first try the sets the first preferred.
       if (c > 0 && set != best.set_all && set != best.set_new) continue;
       fit.feature_set = set;
       fit.discovery = true;
+      fit.discovery_l2 = -1;
       auto r = FitRankerWeights(*examples, fit);
-      if (r.ok()) {
-        fits.push_back(*std::move(r));
-        fit_sets.push_back(set);
+      if (!r.ok()) continue;
+      std::vector<DiscoveryFit> more;
+      if (r->weights.has_discovery) {
+        for (double factor : kDiscoveryL2Factors) {
+          fit.discovery_l2 = options.fit.l2 * factor;
+          auto d = FitRankerWeights(*examples, fit);
+          if (d.ok() && d->weights.has_discovery) {
+            more.push_back({fit.discovery_l2, d->weights.discovery});
+          }
+        }
+        fit.discovery_l2 = -1;
       }
+      fits.push_back(*std::move(r));
+      fit_sets.push_back(set);
+      more_discovery.push_back(std::move(more));
     }
     examples = RankerExamples();
     index1.reset();
@@ -396,10 +421,19 @@ absl::StatusOr<TuneOutcome> TuneRanker(
         ScoreOnWindow(vector_model, als2.user_factors, h2.history_indptr,
                       h2.history, windows.labels2, windows.window2_start_unix,
                       options.k, 0, threads));
+    const model::RankerModel fusion_model =
+        model::MakeRankerModel(index2.get(), als2.item_factors, als2.factors,
+                               &parts2.stats, &fusion_weights);
+    RECSYS_ASSIGN_OR_RETURN(
+        WindowRecall fusion,
+        ScoreOnWindow(fusion_model, als2.user_factors, h2.history_indptr,
+                      h2.history, windows.labels2, windows.window2_start_unix,
+                      options.k, 0, threads));
     int entry_all = -1, entry_new = -1;
     double best_all = -1, best_new = -1;
     int64_t users_all = 0, users_new = 0;
     std::vector<bool> discovery_of(fits.size(), false);
+    std::vector<double> discovery_l2_of(fits.size(), -1);
     for (size_t f = 0; f < fits.size(); ++f) {
       model::RankerWeights plain = fits[f].weights;
       plain.has_discovery = false;
@@ -425,12 +459,33 @@ absl::StatusOr<TuneOutcome> TuneRanker(
           r.new_items = d.new_items;
           discovery = true;
         }
+        for (const DiscoveryFit& more : more_discovery[f]) {
+          model::RankerWeights shrunk = fits[f].weights;
+          shrunk.discovery = more.weights;
+          const model::RankerModel model_s =
+              model::MakeRankerModel(index2.get(), als2.item_factors,
+                                     als2.factors, &parts2.stats, &shrunk);
+          RECSYS_ASSIGN_OR_RETURN(
+              WindowRecall ds,
+              ScoreOnWindow(model_s, als2.user_factors, h2.history_indptr,
+                            h2.history, windows.labels2,
+                            windows.window2_start_unix, options.k,
+                            vector_candidates, threads, /*score_all=*/false));
+          if (ds.new_items > r.new_items) {
+            r.new_items = ds.new_items;
+            discovery = true;
+            discovery_l2_of[f] = more.l2;
+          }
+        }
       }
       discovery_of[f] = discovery;
       recsys::v1::TuningCandidate* entry = report.add_candidates();
       entry->set_spec(absl::StrCat(
           candidate.spec, ",features=", RankerFeatureSetName(fit_sets[f]),
-          discovery ? ",discovery" : ""));
+          discovery ? ",discovery" : "",
+          discovery_l2_of[f] >= 0
+              ? absl::StrFormat(",discovery_l2=%g", discovery_l2_of[f])
+              : ""));
       entry->set_recall_all(r.all);
       entry->set_recall_new(r.new_items);
       entry->set_objective(r.all + r.new_items);
@@ -448,9 +503,11 @@ absl::StatusOr<TuneOutcome> TuneRanker(
         users_new = r.users_new;
       }
     }
-    log(absl::StrFormat("tune: %s: vector alone R@%d all %.4f new %.4f",
-                        candidate.spec, options.k, vector.all,
-                        vector.new_items));
+    log(absl::StrFormat(
+        "tune: %s: vector alone R@%d all %.4f new %.4f; fusion of vector and "
+        "neighbours all %.4f new %.4f",
+        candidate.spec, options.k, vector.all, vector.new_items, fusion.all,
+        fusion.new_items));
     if (entry_all >= 0 && best_all + best_new > best.objective) {
       const int first =
           report.candidates_size() - static_cast<int>(fits.size());
@@ -458,6 +515,7 @@ absl::StatusOr<TuneOutcome> TuneRanker(
       best.set_all = fit_sets[entry_all - first];
       best.set_new = fit_sets[entry_new - first];
       best.discovery = discovery_of[entry_new - first];
+      best.discovery_l2 = discovery_l2_of[entry_new - first];
       best.objective = best_all + best_new;
       best.recall_all = best_all;
       best.recall_new = best_new;
@@ -466,6 +524,7 @@ absl::StatusOr<TuneOutcome> TuneRanker(
       best.entry_all = entry_all;
       best.entry_new = entry_new;
       best.vector = vector;
+      best.fusion = fusion;
       best.als2 = std::move(als2);
     }
     last_seconds = SecondsSince(candidate_start);
@@ -504,6 +563,7 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     RECSYS_ASSIGN_OR_RETURN(out.fit, FitRankerWeights(examples, fit));
     fit.feature_set = best.set_new;
     fit.discovery = best.discovery;
+    fit.discovery_l2 = best.discovery ? best.discovery_l2 : -1;
     RECSYS_ASSIGN_OR_RETURN(RankerFitResult fit_new,
                             FitRankerWeights(examples, fit));
     out.fit.weights.discovery =
@@ -550,13 +610,24 @@ absl::StatusOr<TuneOutcome> TuneRanker(
         best.recall_all, {{buy_again.all, model::RankerServe::kBuyAgain},
                           {popularity.all, model::RankerServe::kPopularity},
                           {best.vector.all, model::RankerServe::kVector},
-                          {neighbors.all, model::RankerServe::kNeighbors}});
+                          {neighbors.all, model::RankerServe::kNeighbors},
+                          {best.fusion.all, model::RankerServe::kFusion}});
     out.weights.serve_new =
         pick(best.recall_new,
              {{popularity.new_items, model::RankerServe::kPopularity},
               {best.vector.new_items, model::RankerServe::kVector},
-              {neighbors.new_items, model::RankerServe::kNeighbors}});
+              {neighbors.new_items, model::RankerServe::kNeighbors},
+              {best.fusion.new_items, model::RankerServe::kFusion}});
   }
+  out.fusion_all = best.fusion.all;
+  out.fusion_new = best.fusion.new_items;
+  // The guard report has no field for the fusion; its scores go to the
+  // weights' origin (stored in the manifest).
+  absl::StrAppend(
+      &out.weights.origin,
+      absl::StrFormat("; guard: fusion of vector and neighbours R@%d all "
+                      "%.4f new %.4f",
+                      options.k, best.fusion.all, best.fusion.new_items));
   report.set_seconds(SecondsSince(start));
   log(absl::StrFormat(
       "tune: chose %s for all items (R@%d %.4f), %s for new items (%.4f); "

@@ -10,7 +10,8 @@
 // variations around it), iALS is trained on period 1 and the ranker's
 // weights are fit on window 1 for every feature set (RankerFeatureSet:
 // without / with item neighbours / with popular and trending items, each
-// with and without discovery weights; configurations after the first try
+// with and without discovery weights, the discovery weights also with
+// 10x and 100x the L2 penalty; configurations after the first try
 // only the set the first preferred); iALS is then trained on period 2
 // and every fit is scored on window 2, a window none of them saw: Recall@k
 // of the ranker with and without the user's bought items (all items / new
@@ -23,7 +24,8 @@
 //
 // Guard: on window 2, per setting, the chosen ranker's recall is compared
 // with the baselines' — popularity, buy-again (all items only), the vector
-// alone (the chosen iALS's nearest items) and the item neighbours alone —
+// alone (the chosen iALS's nearest items), the item neighbours alone and
+// the reciprocal rank fusion of those two lists —
 // as RankItems returns them when RankerWeights::serve_* name them; a
 // setting where a baseline scores higher is served by the best baseline
 // (serve_all / serve_new in the returned weights, stored in the manifest,
@@ -132,6 +134,11 @@ struct TuneOutcome {
   // guard's decision and scores.
   model::RankerWeights weights;
   RankerFitResult fit;
+  // The guard's score of the fusion of the vector and neighbour lists on
+  // window 2 (RankerGuardReport has no field for it; the weights' origin
+  // records it).
+  double fusion_all = 0;
+  double fusion_new = 0;
   // Every candidate's scores, the choice and the budget (the manifest's
   // tuning field).
   recsys::v1::TuningReport report;

@@ -198,6 +198,50 @@ TEST_F(RankerTest, TheGuardServesTheWinningBaseline) {
   EXPECT_TRUE(ranked[0].bought);
 }
 
+TEST_F(RankerTest, TheGuardCanServeTheFusionOfVectorAndNeighbours) {
+  // Vector (1, 0) orders 0, 1, 3, 2; item 3's only neighbour is 2.
+  const std::vector<float> x_user = {1.0f, 0.0f};
+  const std::vector<HistoryEntry> user_history = {{3, 1, 900}};
+  RankerUser user{x_user, user_history};
+  RankOptions options;
+  options.k = 2;
+  options.now_unix = 1000;
+  options.include_bought = false;
+  weights_.serve_new = RankerServe::kVector;
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto ranked, RankItems(model_, user, options));
+  ASSERT_EQ(ranked.size(), 2u);
+  EXPECT_EQ(ranked[0].item, 0);
+  EXPECT_EQ(ranked[1].item, 1);
+  weights_.serve_new = RankerServe::kNeighbors;
+  RECSYS_ASSERT_OK_AND_ASSIGN(ranked, RankItems(model_, user, options));
+  ASSERT_EQ(ranked.size(), 1u);
+  EXPECT_EQ(ranked[0].item, 2);
+  // Fused: 2 is third by vector and first by neighbours, 1/63 + 1/61;
+  // 0 is first by vector only, 1/61.
+  weights_.serve_new = RankerServe::kFusion;
+  RECSYS_ASSERT_OK_AND_ASSIGN(ranked, RankItems(model_, user, options));
+  ASSERT_EQ(ranked.size(), 2u);
+  EXPECT_EQ(ranked[0].item, 2);
+  EXPECT_NEAR(ranked[0].score, 1.0 / 63 + 1.0 / 61, 1e-6);
+  EXPECT_EQ(ranked[1].item, 0);
+  EXPECT_NEAR(ranked[1].score, 1.0 / 61, 1e-6);
+  EXPECT_FALSE(ranked[0].bought);
+  // With bought items, 3 (third by vector) joins the vector list and 2 is
+  // fourth there: 1/64 + 1/61.
+  weights_.serve_all = RankerServe::kFusion;
+  options.include_bought = true;
+  options.k = 4;
+  RECSYS_ASSERT_OK_AND_ASSIGN(ranked, RankItems(model_, user, options));
+  ASSERT_EQ(ranked.size(), 4u);
+  EXPECT_EQ(ranked[0].item, 2);
+  EXPECT_EQ(ranked[1].item, 0);
+  EXPECT_EQ(ranked[2].item, 1);
+  EXPECT_EQ(ranked[3].item, 3);
+  EXPECT_TRUE(ranked[3].bought);
+  EXPECT_EQ(RankerServeName(RankerServe::kFusion), "fusion");
+  EXPECT_EQ(RankerServeFromName("fusion"), RankerServe::kFusion);
+}
+
 TEST_F(RankerTest, DiscoveryWeightsRankWithoutBoughtItems) {
   const std::vector<float> x_user = {1.0f, 0.0f};  // points at items 0, 1
   const std::vector<HistoryEntry> user_history = {{2, 1, 1000}};

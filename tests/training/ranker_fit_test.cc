@@ -95,6 +95,31 @@ TEST_F(RankerFitTest, LearnsDiscoveryWhenTheWindowFollowsTheVector) {
   EXPECT_LT(w[model::kFeatBought], 0.0f);
 }
 
+TEST_F(RankerFitTest, DiscoveryL2ShrinksOnlyTheDiscoveryWeights) {
+  std::vector<std::vector<int32_t>> window(kUsers);
+  for (int u = 0; u < kUsers; ++u) window[u] = {u % kItems};
+  RankerFitOptions options;
+  options.vector_candidates = 5;
+  options.discovery = true;
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      RankerFitResult plain,
+      FitRanker(model_, users_, indptr_, history_, window, kNow, options));
+  options.discovery_l2 = options.l2 * 100;
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      RankerFitResult shrunk,
+      FitRanker(model_, users_, indptr_, history_, window, kNow, options));
+  ASSERT_TRUE(plain.weights.has_discovery);
+  ASSERT_TRUE(shrunk.weights.has_discovery);
+  double norm_plain = 0, norm_shrunk = 0;
+  for (int f = 0; f < model::kNumRankerFeatures; ++f) {
+    EXPECT_FLOAT_EQ(plain.weights.w[f], shrunk.weights.w[f]) << f;
+    norm_plain += plain.weights.discovery[f] * plain.weights.discovery[f];
+    norm_shrunk += shrunk.weights.discovery[f] * shrunk.weights.discovery[f];
+  }
+  EXPECT_GT(norm_plain, 0);
+  EXPECT_LT(norm_shrunk, norm_plain);
+}
+
 TEST_F(RankerFitTest, NoWindowPurchasesIsAnError) {
   std::vector<std::vector<int32_t>> window(kUsers);
   RankerFitOptions options;

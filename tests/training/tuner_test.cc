@@ -159,9 +159,9 @@ TEST(TunerTest, ScoresEveryCandidateAndGuardsOnTheWindow) {
                    report.candidates(report.chosen_new()).recall_new());
   const double best_baseline_all =
       std::max({g.popularity_all(), g.buy_again_all(), g.vector_all(),
-                g.neighbors_all()});
-  const double best_baseline_new =
-      std::max({g.popularity_new(), g.vector_new(), g.neighbors_new()});
+                g.neighbors_all(), out.fusion_all});
+  const double best_baseline_new = std::max(
+      {g.popularity_new(), g.vector_new(), g.neighbors_new(), out.fusion_new});
   EXPECT_GT(g.vector_all(), 0);
   EXPECT_GT(g.neighbors_all(), 0);
   EXPECT_EQ(out.weights.serve_all == model::RankerServe::kRanker,
@@ -170,6 +170,9 @@ TEST(TunerTest, ScoresEveryCandidateAndGuardsOnTheWindow) {
             g.ranker_new() >= best_baseline_new);
   EXPECT_TRUE(out.weights.has_discovery);
   EXPECT_THAT(out.weights.origin, HasSubstr("tuned ("));
+  EXPECT_GT(out.fusion_all, 0);
+  EXPECT_THAT(out.weights.origin,
+              HasSubstr("guard: fusion of vector and neighbours R@20"));
 
   // Without the guard nothing falls back.
   options.guard = false;
