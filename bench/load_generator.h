@@ -120,7 +120,10 @@ struct KindResult {
 struct ServerMemory {
   bool read = false;
   int64_t rss_before_kb = 0, rss_peak_kb = 0, rss_after_kb = 0;
-  // VmHWM: the process's peak resident set since it started.
+  // VmHWM: the process's peak resident set since it started, as the kernel
+  // keeps it. The kernel updates that mark lazily (on unmap, exit) and keeps
+  // resident counts per thread, so it may read below an RSS sampled earlier;
+  // report both, compare neither.
   int64_t hwm_before_kb = 0, hwm_after_kb = 0;
   int64_t threads_before = 0, threads_peak = 0, threads_after = 0;
   // Reads taken during the burst.
