@@ -20,6 +20,17 @@ bool PassesIntelligence(const AudienceUser& u, const AudienceFilter& filter, int
   for (const std::string& tag : filter.tags) {
     if (!std::binary_search(u.tags.begin(), u.tags.end(), tag)) return false;
   }
+  if (!filter.any_tags.empty() &&
+      std::none_of(filter.any_tags.begin(), filter.any_tags.end(), [&](const std::string& tag) {
+        return std::binary_search(u.tags.begin(), u.tags.end(), tag);
+      })) {
+    return false;
+  }
+  if (!filter.growth_tiers.empty() &&
+      std::find(filter.growth_tiers.begin(), filter.growth_tiers.end(), u.growth_tier) ==
+          filter.growth_tiers.end()) {
+    return false;
+  }
   if (filter.min_churn_risk > 0 && u.churn_risk < filter.min_churn_risk) return false;
   if (filter.min_purchase_intent > 0 && u.purchase_intent < filter.min_purchase_intent) {
     return false;

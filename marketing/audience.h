@@ -53,6 +53,8 @@ struct AudienceUser {
   float purchase_intent = -1;
   float churn_risk = 0;
   int64_t next_purchase_unix = 0;
+  // Growth tier ("" = none or no record).
+  std::string growth_tier;
 };
 
 // Users with their vectors. Row r is users[r] with vector
@@ -107,6 +109,12 @@ struct AudienceFilter {
   int32_t contact_cap_days = 0;
   // Keep users having every one of these tags.
   std::vector<std::string> tags;
+  // Keep users having at least one of these tags; empty: all (a coupon's
+  // eligibility.tags).
+  std::vector<std::string> any_tags;
+  // Keep users in one of these growth tiers; empty: all (a coupon's
+  // eligibility.growth_tiers).
+  std::vector<std::string> growth_tiers;
   // > 0: keep users with at least this churn risk / purchase intent.
   float min_churn_risk = 0;
   float min_purchase_intent = 0;

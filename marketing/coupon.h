@@ -69,6 +69,12 @@ struct CouponEligibility {
   std::vector<std::string> tiers;
   // Only for users without any order yet (their first order). Default: false.
   bool first_order_only = false;
+  // Growth tier names (intelligence config), e.g. "platinum": a tier-only
+  // coupon. Default: empty (all). A customer without a known growth tier
+  // (no intelligence record, or it could not be read) is not eligible.
+  std::vector<std::string> growth_tiers;
+  // Interest tags: the customer has at least one. Default: empty (all).
+  std::vector<std::string> tags;
 
   friend bool operator==(const CouponEligibility&,
                          const CouponEligibility&) = default;

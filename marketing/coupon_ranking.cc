@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -141,6 +142,17 @@ absl::Status CheckEligible(const CouponWithState& entry,
   if (!e.tiers.empty() && !Contains(e.tiers, TierName(customer.tier))) {
     return absl::FailedPreconditionError(
         absl::StrCat("tier '", TierName(customer.tier), "' not eligible"));
+  }
+  if (!e.growth_tiers.empty() && !Contains(e.growth_tiers, customer.growth_tier)) {
+    return absl::FailedPreconditionError(
+        customer.growth_tier.empty()
+            ? std::string("growth-tier coupon; the customer's growth tier is unknown")
+            : absl::StrCat("growth tier '", customer.growth_tier, "' not eligible"));
+  }
+  if (!e.tags.empty() && absl::c_none_of(e.tags, [&](const std::string& tag) {
+        return absl::c_linear_search(customer.tags, tag);
+      })) {
+    return absl::FailedPreconditionError("the customer has none of the coupon's tags");
   }
   if (s.remaining_count == 0) {
     return absl::ResourceExhaustedError("no redemptions left in the budget");

@@ -80,6 +80,11 @@ struct CustomerInfo {
   // How much more than a typical customer a discount moves this one
   // (PriceSensitivity); 1 = typical or unknown.
   double price_sensitivity = 1;
+  // From the customer-intelligence record (intelligence/intel.h): growth
+  // tier ("" = none or unknown) and interest tags (sorted); for coupons'
+  // eligibility.growth_tiers and eligibility.tags.
+  std::string growth_tier;
+  std::vector<std::string> tags;
 };
 
 // The sensitivity f of the file comment from the customer-intelligence
@@ -133,8 +138,9 @@ using IncrementalityFn = std::function<experiments::Incrementality(
     const Coupon& coupon, double prior)>;
 
 // OK when `coupon` may be offered to the customer at `now`:
-//   FailedPrecondition: not yet valid, expired, segment or tier not
-//     eligible, first-order coupon for a customer with orders;
+//   FailedPrecondition: not yet valid, expired, segment, tier or growth
+//     tier not eligible, none of the coupon's tags, first-order coupon for
+//     a customer with orders;
 //   ResourceExhausted: no redemptions left, money budget left below the
 //     discount on the customer's basket, the customer's issuances at the
 //     per-user cap.

@@ -364,6 +364,11 @@ absl::Status ValidateCoupon(const Coupon& coupon, absl::string_view field) {
                                   "' (expected one of ", TierChoices(), ")"));
     }
   }
+  // Growth tiers and tags are names of the intelligence config, which the
+  // catalog does not see: only their form is checked here.
+  RECSYS_RETURN_IF_ERROR(
+      CheckList(name("eligibility.growth_tiers"), e.growth_tiers));
+  RECSYS_RETURN_IF_ERROR(CheckList(name("eligibility.tags"), e.tags));
 
   if (coupon.valid_from_unix < 0) {
     return Invalid(

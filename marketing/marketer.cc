@@ -284,6 +284,8 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
     if (intel.ok()) {
       answer.customer.price_sensitivity =
           PriceSensitivity(intel->discount_share, intel->relative_price_level);
+      answer.customer.growth_tier = std::move(intel->growth_tier);
+      answer.customer.tags = std::move(intel->tags);
     } else if (!absl::IsNotFound(intel.status())) {
       Degrade(&answer.meta, "intelligence store", intel.status());
     }
@@ -368,6 +370,8 @@ MarketingProfile Marketer::Profile(absl::string_view user_id, absl::Time now,
     if (intel.ok()) {
       profile.customer.price_sensitivity =
           PriceSensitivity(intel->discount_share, intel->relative_price_level);
+      profile.customer.growth_tier = intel->growth_tier;
+      profile.customer.tags = intel->tags;
       profile.intel = *std::move(intel);
     } else if (!absl::IsNotFound(intel.status())) {
       Degrade(&profile.meta, "intelligence store", intel.status());
@@ -423,6 +427,7 @@ absl::StatusOr<std::shared_ptr<const Marketer::AudienceModel>> Marketer::Audienc
       u.purchase_intent = static_cast<float>(i->second.purchase_intent);
       u.churn_risk = static_cast<float>(i->second.churn_risk);
       u.next_purchase_unix = i->second.next_purchase_unix;
+      u.growth_tier = std::move(i->second.growth_tier);
     }
   }
   absl::Span<const float> vectors;
@@ -568,6 +573,9 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
       nobody = nobody || keep.empty();
       filter.tiers = std::move(keep);
     }
+    // Tier-only and tag coupons: members without a record have neither.
+    filter.growth_tiers = offered->coupon.eligibility.growth_tiers;
+    filter.any_tags = offered->coupon.eligibility.tags;
     const Coupon& c = offered->coupon;
     const int64_t t = absl::ToUnixSeconds(now);
     if ((c.valid_from_unix > 0 && t < c.valid_from_unix) ||

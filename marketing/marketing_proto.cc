@@ -43,6 +43,8 @@ Coupon FromProto(const v1::Coupon& p) {
   c.eligibility.segments = ToVector(p.eligibility().segments());
   c.eligibility.tiers = ToVector(p.eligibility().tiers());
   c.eligibility.first_order_only = p.eligibility().first_order_only();
+  c.eligibility.growth_tiers = ToVector(p.eligibility().growth_tiers());
+  c.eligibility.tags = ToVector(p.eligibility().tags());
   c.valid_from_unix = p.valid_from_unix();
   c.valid_until_unix = p.valid_until_unix();
   c.budget_count = p.budget_count();
@@ -75,6 +77,8 @@ v1::Coupon ToProto(const Coupon& c) {
     ToRepeated(c.eligibility.segments, e->mutable_segments());
     ToRepeated(c.eligibility.tiers, e->mutable_tiers());
     e->set_first_order_only(c.eligibility.first_order_only);
+    ToRepeated(c.eligibility.growth_tiers, e->mutable_growth_tiers());
+    ToRepeated(c.eligibility.tags, e->mutable_tags());
   }
   p.set_valid_from_unix(c.valid_from_unix);
   p.set_valid_until_unix(c.valid_until_unix);

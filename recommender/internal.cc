@@ -215,6 +215,19 @@ Explanation ExplainTrial(const TrialItem& t, absl::Time now, int trial_days, boo
   Explanation e;
   e.code = ReasonCode::kTrialPool;
   e.anchor_category = t.category;
+  if (now < t.listed) {
+    // Early access (Rules::early_access_days): the launch is still ahead.
+    const int64_t hours = absl::ToInt64Hours(absl::Ceil(t.listed - now, absl::Hours(1)));
+    e.text = absl::StrCat("early access: ",
+                          t.category.empty() ? "new arrival" : absl::StrCat("new in ", t.category),
+                          hours < 24 ? absl::StrCat(", launches in ", hours, hours == 1 ? " hour" : " hours")
+                                     : absl::StrCat(", launches in ", hours / 24,
+                                                    hours / 24 == 1 ? " day" : " days"));
+    e.applied_rules.push_back("trial_pool");
+    e.applied_rules.push_back("early_access");
+    if (rotated) e.applied_rules.push_back("rotation");
+    return e;
+  }
   const int64_t days = (now - t.listed) / absl::Hours(24);
   e.text = absl::StrCat(t.category.empty() ? "new arrival" : absl::StrCat("new in ", t.category),
                         days == 0

@@ -151,7 +151,7 @@ absl::StatusOr<std::vector<SlotAnswer>> Recommender::FillFromModel(
   const std::unique_ptr<RequestContext> ctx = BuildRequestContext(
       request, std::move(bundle), std::move(user), slot_plan(), options_,
       std::move(treatment), variants);
-  LoadRepurchaseCycles(options_.intel,
+  LoadUserIntel(options_.intel,
                        FeatureDeadline(request.deadline, options_.feature_timeout), ctx.get());
   RECSYS_ASSIGN_OR_RETURN(const CandidateLists lists, sources_->Generate(*ctx));
   PickTrialItems(*trial_pool_, FeatureDeadline(request.deadline, options_.feature_timeout),

@@ -61,7 +61,7 @@ struct Explanation {
   std::string text;
   // Business rules that changed the entry's rank ("daypart:<name>",
   // "festival:<name>", "low_stock", "slow_mover", "rotation",
-  // "trial_pool").
+  // "trial_pool", "early_access").
   std::vector<std::string> applied_rules;
 };
 

@@ -219,19 +219,28 @@ std::unique_ptr<RequestContext> BuildRequestContext(
   return ctx;
 }
 
-void LoadRepurchaseCycles(const intelligence::IntelStore* intel, absl::Time deadline,
-                          RequestContext* ctx) {
-  if (intel == nullptr || ctx->bought.empty()) return;
+void LoadUserIntel(const intelligence::IntelStore* intel, absl::Time deadline,
+                   RequestContext* ctx) {
+  if (intel == nullptr) return;
   bool buy_again = false;
+  bool trial = false;
   for (const SlotRule* rule : ctx->slot_rules) {
     for (const auto& [source, weight] : rule->sources) {
       buy_again = buy_again || source == Source::kBuyAgain;
     }
+    trial = trial || rule->trial_share > 0;
   }
-  if (!buy_again) return;
+  buy_again = buy_again && !ctx->bought.empty();
+  const bool early_access = trial && !ctx->rules->early_access_days.empty();
+  if (!buy_again && !early_access) return;
   absl::StatusOr<intelligence::UserIntel> record =
       intel->GetIntel(ctx->request->user_id, deadline);
   if (!record.ok()) return;
+  if (early_access && !record->growth_tier.empty()) {
+    auto it = ctx->rules->early_access_days.find(record->growth_tier);
+    if (it != ctx->rules->early_access_days.end()) ctx->early_access_days = it->second;
+  }
+  if (!buy_again) return;
   for (const intelligence::DueItem& d : record->due_items) {
     if (d.due_unix <= 0 || !(d.cycle_days > 0)) continue;
     const int32_t row = ctx->model().ItemRow(d.item_id);

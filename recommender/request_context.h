@@ -144,8 +144,12 @@ struct RequestContext {
   // Bought rows that must not return yet (rules/repurchase_window.h).
   absl::flat_hash_set<int32_t> not_due;
   // The user's repurchase cycle per bought row, from the intelligence
-  // record (LoadRepurchaseCycles); empty without one.
+  // record (LoadUserIntel); empty without one.
   absl::flat_hash_map<int32_t, ItemCycle> cycles;
+  // Days before a trial item's listing this user sees it: the early access
+  // of the growth tier in the intelligence record (Rules::early_access_days;
+  // LoadUserIntel); 0 without.
+  int early_access_days = 0;
   // Never shown by repurchase sources: request exclusions and not_due.
   absl::flat_hash_set<int32_t> repurchase_excluded;
   // `excluded` and `repurchase_excluded` with the request's filters.
@@ -191,14 +195,17 @@ std::unique_ptr<RequestContext> BuildRequestContext(
     std::shared_ptr<const SlotPlan> plan, const RecommenderOptions& options,
     Treatment treatment = {}, std::shared_ptr<const ExperimentVariants> experiments = nullptr);
 
-// When a slot of `ctx` uses the buy-again source and `intel` is set, reads
-// the user's intelligence record (one store call bounded by `deadline`)
-// into ctx->cycles: each due item the model knows and the user bought, due
-// at max(the record's due time, the latest purchase + its cycle). No
-// record, or a store failure, leaves ctx->cycles empty (buy-again then
-// orders by purchases); never fails.
-void LoadRepurchaseCycles(const intelligence::IntelStore* intel, absl::Time deadline,
-                          RequestContext* ctx);
+// When `intel` is set and the request needs the user's intelligence record
+// — a slot uses the buy-again source and the user bought something, or a
+// slot has a trial share and the rules give some growth tier early access
+// — reads it (one store call bounded by `deadline`) into
+//   ctx->cycles: each due item the model knows and the user bought, due at
+//     max(the record's due time, the latest purchase + its cycle);
+//   ctx->early_access_days: the early access of the record's growth tier.
+// No record, or a store failure, leaves both empty (buy-again then orders
+// by purchases; no early access); never fails.
+void LoadUserIntel(const intelligence::IntelStore* intel, absl::Time deadline,
+                   RequestContext* ctx);
 
 // Reads, in one store call bounded by `deadline`, the features of every
 // candidate in `lists`, of the popular prefix, of the items pinned by

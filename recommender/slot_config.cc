@@ -1,5 +1,7 @@
 #include "recommender/slot_config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -7,6 +9,7 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
@@ -251,6 +254,23 @@ absl::StatusOr<std::shared_ptr<const SlotPlan>> SlotPlan::FromProto(
   }
   if (r.trial_graduation_purchases() > 0) {
     plan->rules_.trial_graduation_purchases = r.trial_graduation_purchases();
+  }
+  for (int i = 0; i < r.early_access_size(); ++i) {
+    const recsys::v1::EarlyAccess& a = r.early_access(i);
+    const std::string field = absl::StrCat("rules.early_access[", i, "]");
+    if (a.days() < 1 || a.days() > 90) {
+      return Invalid(field + ".days", absl::StrCat("must be in [1, 90], got ", a.days()));
+    }
+    if (a.growth_tiers().empty()) return Invalid(field + ".growth_tiers", "must not be empty");
+    for (int j = 0; j < a.growth_tiers_size(); ++j) {
+      const std::string& tier = a.growth_tiers(j);
+      if (tier.empty() || absl::c_any_of(tier, [](unsigned char c) { return std::isspace(c); })) {
+        return Invalid(absl::StrCat(field, ".growth_tiers[", j, "]"),
+                       absl::StrCat("must be a name without whitespace, got '", tier, "'"));
+      }
+      int& days = plan->rules_.early_access_days[tier];
+      days = std::max(days, a.days());
+    }
   }
   return std::shared_ptr<const SlotPlan>(std::move(plan));
 }

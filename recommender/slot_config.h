@@ -75,6 +75,10 @@ struct Rules {
   float rotation_multiplier = 1;
   int trial_days = 15;
   int trial_graduation_purchases = 1;
+  // Growth tier -> days before an item's listing its members see it in the
+  // trial pool (BusinessRules.early_access; a tier named twice keeps the
+  // larger). Empty: no early access.
+  absl::flat_hash_map<std::string, int> early_access_days;
 };
 
 class SlotPlan {

@@ -33,7 +33,9 @@ std::vector<const TrialItem*> RankTrialItems(const RequestContext& ctx,
   };
   std::vector<RankedTrial> ranked;
   for (const TrialItem& t : snapshot.items()) {
-    if (!InTrialWindow(t, ctx.now, ctx.rules->trial_days)) continue;
+    if (!InTrialWindowWithEarlyAccess(t, ctx.now, ctx.rules->trial_days, ctx.early_access_days)) {
+      continue;
+    }
     if (skip_ids.contains(t.item_id) || (t.row >= 0 && ctx.excluded.contains(t.row))) continue;
     if (!categories.empty() && !categories.contains(t.category)) continue;
     if (request.filters.min_price > 0 && t.price < request.filters.min_price) continue;

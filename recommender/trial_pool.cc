@@ -36,7 +36,11 @@ const TrialItem* TrialSnapshot::Find(absl::string_view item_id) const {
 }
 
 bool InTrialWindow(const TrialItem& item, absl::Time t, int days) {
-  return item.listed != absl::InfinitePast() && t >= item.listed &&
+  return InTrialWindowWithEarlyAccess(item, t, days, 0);
+}
+
+bool InTrialWindowWithEarlyAccess(const TrialItem& item, absl::Time t, int days, int early_days) {
+  return item.listed != absl::InfinitePast() && t >= item.listed - absl::Hours(24) * early_days &&
          t < item.listed + absl::Hours(24) * days;
 }
 

@@ -87,6 +87,10 @@ class TrialSnapshot {
 
 // True when `t` falls in [listed, listed + days).
 bool InTrialWindow(const TrialItem& item, absl::Time t, int days);
+// True when `t` falls in [listed - early_days, listed + days): the window of
+// a customer with early access (Rules::early_access_days; early_days 0 is
+// InTrialWindow).
+bool InTrialWindowWithEarlyAccess(const TrialItem& item, absl::Time t, int days, int early_days);
 
 // The mean direction of `category`'s item vectors scaled to their mean
 // norm; empty when the model has no item of that category.

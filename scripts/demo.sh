@@ -196,6 +196,19 @@ done
 echo
 cli coupons --user=first-time-visitor --k=3 --time="$MORNING"
 echo
+echo "-- tier benefits (growth tiers of deploy/intelligence.textproto): a platinum member"
+echo "   sees a product launching in 2 days (early access, deploy/slots.textproto) and"
+echo "   gets the platinum-only coupon PLATINUM_THANKS; a silver member gets neither"
+PLATINUM=$(awk -F'\t' 'NR>1 && $12=="platinum"{print $1; exit}' "$MODEL_DIR/intel.tsv")
+SILVER=$(awk -F'\t' 'NR>1 && $12=="silver"{print $1; exit}' "$MODEL_DIR/intel.tsv")
+cli item --item=new-espresso-grinder --category=coffee_tea --item_price=59 \
+  --title="Burr espresso grinder" --stock=20 --listed=$((MORNING + 2 * 86400))
+for user in "$PLATINUM" "$SILVER"; do
+  cli recommend --user="$user" --time="$MORNING" --slots=homepage_feed:10 \
+    --exclude=new-drip-coffee,new-throw-blanket
+  cli coupons --user="$user" --k=5 --time="$MORNING"
+done
+echo
 echo "-- dormant users (90+ days) for the recall coupon COMEBACK15, best first"
 cli audience --coupon=COMEBACK15 --k=8 --time="$MORNING"
 echo

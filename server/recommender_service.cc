@@ -268,6 +268,7 @@ grpc::Status RecommenderService::DoRecommendCoupons(absl::Time deadline,
   response->set_segment(std::string(marketing::SegmentName(answer->customer.segment)));
   response->set_tier(std::string(marketing::TierName(answer->customer.tier)));
   response->set_orders(answer->customer.orders);
+  response->set_growth_tier(answer->customer.growth_tier);
   ToProto(answer->meta, response->mutable_meta());
   response->set_recommendation_id(answer->recommendation_id);
   ToProto(answer->assignments, response->mutable_assignments());

@@ -433,9 +433,10 @@ class Cli {
     SetDeadline(&ctx);
     grpc::Status st = rec_->RecommendCoupons(&ctx, req, &resp);
     if (!st.ok()) return Fail(st);
-    std::printf("coupons for user %s (%s, tier %s, %d orders)  model %s%s\n",
+    std::printf("coupons for user %s (%s, tier %s, %d orders%s%s)  model %s%s\n",
                 req.user_id().c_str(), resp.segment().c_str(), resp.tier().c_str(),
-                resp.orders(), resp.meta().model_version().c_str(),
+                resp.orders(), resp.growth_tier().empty() ? "" : ", growth tier ",
+                resp.growth_tier().c_str(), resp.meta().model_version().c_str(),
                 resp.meta().degraded() ? "  DEGRADED" : "");
     if (resp.meta().degraded()) std::printf("  (%s)\n", resp.meta().degraded_reason().c_str());
     if (resp.coupons().empty()) std::printf("  no eligible coupon\n");

@@ -125,6 +125,37 @@ TEST(CheckEligibleTest, SegmentsTiersAndFirstOrder) {
       HasSubstr("first-order coupon"));
 }
 
+TEST(CheckEligibleTest, GrowthTierOnlyAndTagCoupons) {
+  Coupon c = AmountOff("vip", 5);
+  c.eligibility.growth_tiers = {"platinum", "diamond"};
+  CustomerInfo who = Customer(Segment::kCore);
+  who.growth_tier = "platinum";
+  RECSYS_EXPECT_OK(Eligible(Entry(c), who));
+  who.growth_tier = "silver";
+  const absl::Status silver = Eligible(Entry(c), who);
+  EXPECT_EQ(silver.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(silver.message()), HasSubstr("growth tier 'silver' not eligible"));
+  // No intelligence record: no tier-only coupon.
+  who.growth_tier.clear();
+  EXPECT_THAT(std::string(Eligible(Entry(c), who).message()),
+              HasSubstr("growth tier is unknown"));
+
+  c.eligibility.growth_tiers.clear();
+  c.eligibility.tags = {"fitness_enthusiast", "runner"};
+  who.tags = {"likes:sports", "runner"};
+  RECSYS_EXPECT_OK(Eligible(Entry(c), who));
+  who.tags = {"likes:sports"};
+  EXPECT_THAT(std::string(Eligible(Entry(c), who).message()),
+              HasSubstr("none of the coupon's tags"));
+  // Both conditions hold together.
+  c.eligibility.growth_tiers = {"platinum"};
+  who.tags = {"runner"};
+  who.growth_tier = "gold";
+  EXPECT_EQ(Eligible(Entry(c), who).code(), absl::StatusCode::kFailedPrecondition);
+  who.growth_tier = "platinum";
+  RECSYS_EXPECT_OK(Eligible(Entry(c), who));
+}
+
 TEST(CheckEligibleTest, BudgetsAndCap) {
   Coupon c = AmountOff("c", 5);
   c.budget_count = 3;

@@ -1,5 +1,6 @@
 #include "marketing/coupons.h"
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -7,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "intelligence/config.h"
 #include "tests/testing/status_matchers.h"
 
 namespace recsys::marketing {
@@ -235,6 +237,14 @@ TEST(ValidateCouponTest, Eligibility) {
       Mutated(CouponType::kAmountOff,
               [](Coupon& c) { c.eligibility.segments.push_back(""); }),
       "coupons[2].eligibility.segments[0]: must not be empty");
+  EXPECT_EQ(Mutated(CouponType::kAmountOff,
+                    [](Coupon& c) {
+                      c.eligibility.growth_tiers = {"platinum", "platinum"};
+                    }),
+            "coupons[2].eligibility.growth_tiers[1]: duplicate 'platinum'");
+  EXPECT_EQ(Mutated(CouponType::kAmountOff,
+                    [](Coupon& c) { c.eligibility.tags = {"runner", ""}; }),
+            "coupons[2].eligibility.tags[1]: must not be empty");
 }
 
 TEST(ValidateCouponTest, ValidityWindow) {
@@ -452,6 +462,20 @@ TEST(ShippedFilesTest, DeployCatalogAndConfigParse) {
     shipping |= c.type == CouponType::kFreeShipping;
   }
   EXPECT_TRUE(first_order && win_back && threshold && shipping);
+  // Growth tiers named by coupons exist in the shipped intelligence config.
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      intelligence::IntelligenceConfig intel,
+      intelligence::LoadIntelligenceConfig(RECSYS_DEPLOY_DIR "/intelligence.textproto"));
+  int tier_only = 0;
+  for (const Coupon& c : catalog.coupons) {
+    tier_only += !c.eligibility.growth_tiers.empty();
+    for (const std::string& tier : c.eligibility.growth_tiers) {
+      EXPECT_TRUE(std::any_of(intel.growth_tiers.begin(), intel.growth_tiers.end(),
+                              [&](const intelligence::GrowthTier& g) { return g.name == tier; }))
+          << c.id << ": " << tier;
+    }
+  }
+  EXPECT_GE(tier_only, 1);
   RECSYS_ASSERT_OK_AND_ASSIGN(
       MarketingConfig config,
       LoadMarketingConfig(RECSYS_DEPLOY_DIR "/marketing.textproto"));

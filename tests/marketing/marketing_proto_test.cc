@@ -28,7 +28,10 @@ const char* const kCoupons[] = {
     R"pb(id: "AMOUNT" type: COUPON_AMOUNT_OFF amount_off: 10 percent_off: 1
          threshold_spend: 2 max_discount: 3
          scope { kind: SCOPE_CATEGORIES categories: "coffee_tea" categories: "bakery" }
-         eligibility { segments: "new" segments: "core" tiers: "gold" first_order_only: true }
+         eligibility {
+           segments: "new" segments: "core" tiers: "gold" first_order_only: true
+           growth_tiers: "platinum" growth_tiers: "diamond" tags: "runner"
+         }
          valid_from_unix: 1700000000 valid_until_unix: 1800000000
          budget_count: 5000 budget_money: 50000.5 per_user_cap: 1
          campaign: "welcome" description: "10.00 off")pb",
@@ -70,6 +73,8 @@ TEST(MarketingProtoTest, CouponFieldsMapByName) {
   EXPECT_THAT(c.eligibility.segments, ::testing::ElementsAre("new", "core"));
   EXPECT_THAT(c.eligibility.tiers, ::testing::ElementsAre("gold"));
   EXPECT_TRUE(c.eligibility.first_order_only);
+  EXPECT_THAT(c.eligibility.growth_tiers, ::testing::ElementsAre("platinum", "diamond"));
+  EXPECT_THAT(c.eligibility.tags, ::testing::ElementsAre("runner"));
   EXPECT_EQ(c.valid_from_unix, 1700000000);
   EXPECT_EQ(c.valid_until_unix, 1800000000);
   EXPECT_EQ(c.budget_count, 5000);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "experiments/experiment_plan.h"
 #include "feature_store/faulty_feature_store.h"
 #include "feature_store/in_memory_feature_store.h"
@@ -237,6 +238,63 @@ TEST_F(RecommenderTest, BuyAgainSlotPutsTheItemDueNowFirst) {
   RECSYS_ASSERT_OK_AND_ASSIGN(a, recommender.RecommendProducts(r));
   EXPECT_EQ(Ids(a.slots[0].items), (std::vector<std::string>{"a3", "a2"}));
   EXPECT_EQ(a.slots[0].items[0].reason.code, ReasonCode::kBuyAgain);
+}
+
+TEST_F(RecommenderTest, TopGrowthTierSeesAScheduledLaunchBeforeEveryoneElse) {
+  const absl::Time now = absl::FromUnixSeconds(1790000000);
+  std::unique_ptr<intelligence::IntelStore> intel = intelligence::NewInMemoryIntelStore();
+  intelligence::UserIntel platinum;
+  platinum.user_id = "ua0";
+  platinum.growth_tier = "platinum";
+  intelligence::UserIntel gold;
+  gold.user_id = "ua1";
+  gold.growth_tier = "gold";
+  RECSYS_ASSERT_OK(intel->PutIntel({platinum, gold}));
+  RecommenderOptions options;
+  options.intel = intel.get();
+  Recommender recommender(models_.get(), &faulty_, options);
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto plan, SlotPlan::Parse(R"pb(
+    slots {
+      name: "feed"
+      sources { source: SOURCE_PERSONALIZED weight: 1 }
+      trial_share: 0.5
+    }
+    rules { early_access { growth_tiers: "platinum" days: 3 } }
+  )pb"));
+  recommender.SetSlotPlan(plan);
+  feature_store::ItemFeatures launch;
+  launch.item_id = "launch";
+  launch.category = "alpha";
+  launch.price = 4;
+  launch.listed = now + absl::Hours(48);
+  RECSYS_ASSERT_OK(memory_.PutItems({launch}));
+  auto find = [](const ProductAnswer& a, const std::string& id) -> const ScoredItem* {
+    for (const ScoredItem& item : a.slots[0].items) {
+      if (item.item_id == id) return &item;
+    }
+    return nullptr;
+  };
+
+  ProductRequest r = Request("ua0", 4);
+  r.now = now;
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProductAnswer a, recommender.RecommendProducts(r));
+  const ScoredItem* shown = find(a, "launch");
+  ASSERT_NE(shown, nullptr) << absl::StrJoin(Ids(a.slots[0].items), ",");
+  EXPECT_EQ(shown->reason.code, ReasonCode::kTrialPool);
+  EXPECT_EQ(shown->reason.text, "early access: new in alpha, launches in 2 days");
+  EXPECT_NE(std::find(shown->reason.applied_rules.begin(), shown->reason.applied_rules.end(),
+                      "early_access"),
+            shown->reason.applied_rules.end());
+
+  // Another tier waits for the launch.
+  r.user_id = "ua1";
+  RECSYS_ASSERT_OK_AND_ASSIGN(a, recommender.RecommendProducts(r));
+  EXPECT_EQ(find(a, "launch"), nullptr);
+  r.now = now + absl::Hours(49);
+  RECSYS_ASSERT_OK_AND_ASSIGN(a, recommender.RecommendProducts(r));
+  shown = find(a, "launch");
+  ASSERT_NE(shown, nullptr);
+  EXPECT_EQ(shown->reason.text.rfind("new in alpha, listed today", 0), 0u) << shown->reason.text;
 }
 
 TEST_F(RecommenderTest, BlendedSlotBringsBackPurchasesAndDiscoveryDoesNot) {

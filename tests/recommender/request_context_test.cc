@@ -29,7 +29,7 @@ TEST_F(RequestContextTest, RepurchaseCyclesComeFromTheIntelligenceRecord) {
 
   // Without a buy-again slot nothing is read.
   auto plain = Context(request);
-  LoadRepurchaseCycles(intel.get(), absl::InfiniteFuture(), plain.get());
+  LoadUserIntel(intel.get(), absl::InfiniteFuture(), plain.get());
   EXPECT_TRUE(plain->cycles.empty());
 
   const auto plan = Plan(R"pb(slots {
@@ -37,7 +37,7 @@ TEST_F(RequestContextTest, RepurchaseCyclesComeFromTheIntelligenceRecord) {
                                 sources { source: SOURCE_BUY_AGAIN weight: 1 }
                               })pb");
   auto ctx = Context(request, plan);
-  LoadRepurchaseCycles(intel.get(), absl::InfiniteFuture(), ctx.get());
+  LoadUserIntel(intel.get(), absl::InfiniteFuture(), ctx.get());
   ASSERT_EQ(ctx->cycles.size(), 1u);
   EXPECT_EQ(ctx->cycles.at(Row("a3")).due_unix, now - 86400);
   EXPECT_EQ(ctx->cycles.at(Row("a3")).cycle_days, 30);
@@ -46,17 +46,53 @@ TEST_F(RequestContextTest, RepurchaseCyclesComeFromTheIntelligenceRecord) {
   const absl::Time bought = request.now - absl::Hours(3 * 24);
   Record("ua2", "a3", EventType::kPurchase, bought);
   auto later = Context(request, plan);
-  LoadRepurchaseCycles(intel.get(), absl::InfiniteFuture(), later.get());
+  LoadUserIntel(intel.get(), absl::InfiniteFuture(), later.get());
   ASSERT_EQ(later->cycles.size(), 1u);
   EXPECT_EQ(later->cycles.at(Row("a3")).due_unix, absl::ToUnixSeconds(bought) + 30 * 86400);
 
   // No record, or no store: nothing.
   const ProductRequest other = Request("ua3", 5);
   auto none = Context(other, plan);
-  LoadRepurchaseCycles(intel.get(), absl::InfiniteFuture(), none.get());
+  LoadUserIntel(intel.get(), absl::InfiniteFuture(), none.get());
   EXPECT_TRUE(none->cycles.empty());
-  LoadRepurchaseCycles(nullptr, absl::InfiniteFuture(), ctx.get());
+  LoadUserIntel(nullptr, absl::InfiniteFuture(), ctx.get());
   EXPECT_EQ(ctx->cycles.size(), 1u);
+}
+
+TEST_F(RequestContextTest, EarlyAccessComesFromTheGrowthTierOfTheRecord) {
+  const ProductRequest request = Request("ua0", 5, "feed");
+  std::unique_ptr<intelligence::IntelStore> intel = intelligence::NewInMemoryIntelStore();
+  intelligence::UserIntel record;
+  record.user_id = "ua0";
+  record.growth_tier = "platinum";
+  RECSYS_ASSERT_OK(intel->PutIntel({record}));
+  const auto plan = Plan(R"pb(slots {
+                                name: "feed"
+                                sources { source: SOURCE_PERSONALIZED weight: 1 }
+                                trial_share: 0.2
+                              }
+                              rules { early_access { growth_tiers: "platinum" days: 4 } })pb");
+  auto ctx = Context(request, plan);
+  LoadUserIntel(intel.get(), absl::InfiniteFuture(), ctx.get());
+  EXPECT_EQ(ctx->early_access_days, 4);
+
+  // Another tier, no record or no trial slot: none.
+  record.user_id = "ua1";
+  record.growth_tier = "silver";
+  RECSYS_ASSERT_OK(intel->PutIntel({record}));
+  auto silver = Context(Request("ua1", 5, "feed"), plan);
+  LoadUserIntel(intel.get(), absl::InfiniteFuture(), silver.get());
+  EXPECT_EQ(silver->early_access_days, 0);
+  auto unknown = Context(Request("ua3", 5, "feed"), plan);
+  LoadUserIntel(intel.get(), absl::InfiniteFuture(), unknown.get());
+  EXPECT_EQ(unknown->early_access_days, 0);
+  auto no_trial = Context(request, Plan(R"pb(slots {
+                                               name: "feed"
+                                               sources { source: SOURCE_PERSONALIZED weight: 1 }
+                                             }
+                                             rules { early_access { growth_tiers: "platinum" days: 4 } })pb"));
+  LoadUserIntel(intel.get(), absl::InfiniteFuture(), no_trial.get());
+  EXPECT_EQ(no_trial->early_access_days, 0);
 }
 
 TEST_F(RequestContextTest, ResolvesTheUserAndTheSlots) {

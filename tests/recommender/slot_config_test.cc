@@ -2,7 +2,9 @@
 
 #include <string>
 
+#include "absl/algorithm/container.h"
 #include "gtest/gtest.h"
+#include "intelligence/config.h"
 #include "tests/testing/status_matchers.h"
 
 namespace recsys::recommender {
@@ -35,6 +37,15 @@ TEST(SlotConfigTest, ShippedConfigIsValid) {
   EXPECT_EQ(plan->Find("nope"), nullptr);
   EXPECT_EQ(plan->rules().repurchasable_min_days.at("grocery"), 7);
   EXPECT_FLOAT_EQ(plan->rules().slow_mover_multiplier, 0.5f);
+  // Early access names growth tiers of the shipped intelligence config.
+  RECSYS_ASSERT_OK_AND_ASSIGN(intelligence::IntelligenceConfig intel,
+                              intelligence::LoadIntelligenceConfig(RECSYS_INTELLIGENCE_CONFIG));
+  ASSERT_FALSE(plan->rules().early_access_days.empty());
+  for (const auto& [tier, days] : plan->rules().early_access_days) {
+    EXPECT_TRUE(absl::c_any_of(intel.growth_tiers,
+                               [&](const intelligence::GrowthTier& g) { return g.name == tier; }))
+        << tier;
+  }
 }
 
 TEST(SlotConfigTest, DaypartsSwitchWithTheHourInTheTimezone) {
@@ -122,9 +133,33 @@ TEST(SlotConfigTest, BadConfigsNameTheField) {
   ExpectInvalid(R"pb(rules { trial_days: -1 })pb", "rules.trial_days");
   ExpectInvalid(R"pb(rules { trial_graduation_purchases: -1 })pb",
                 "rules.trial_graduation_purchases");
+  ExpectInvalid(R"pb(rules { early_access { growth_tiers: "vip" days: 0 } })pb",
+                "rules.early_access[0].days: must be in [1, 90], got 0");
+  ExpectInvalid(R"pb(rules { early_access { growth_tiers: "vip" days: 91 } })pb",
+                "rules.early_access[0].days");
+  ExpectInvalid(R"pb(rules { early_access { days: 3 } })pb",
+                "rules.early_access[0].growth_tiers: must not be empty");
+  ExpectInvalid(R"pb(rules {
+                       early_access { growth_tiers: "vip" days: 3 }
+                       early_access { growth_tiers: "gold" growth_tiers: "top tier" days: 1 }
+                     })pb",
+                "rules.early_access[1].growth_tiers[1]");
   // Syntax errors give the position.
   ExpectInvalid("slots { name: \"a\"\n  sources { sorce: 1 } }", "line 2");
   EXPECT_TRUE(absl::IsNotFound(SlotPlan::Load("/nonexistent/slots.textproto").status()));
+}
+
+TEST(SlotConfigTest, EarlyAccessByGrowthTierKeepsTheLongestGrant) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto plan, SlotPlan::Parse(R"pb(
+    rules {
+      early_access { growth_tiers: "platinum" growth_tiers: "gold" days: 2 }
+      early_access { growth_tiers: "platinum" days: 5 }
+    }
+  )pb"));
+  EXPECT_EQ(plan->rules().early_access_days,
+            (absl::flat_hash_map<std::string, int>{{"platinum", 5}, {"gold", 2}}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto none, SlotPlan::Parse(""));
+  EXPECT_TRUE(none->rules().early_access_days.empty());
 }
 
 }  // namespace

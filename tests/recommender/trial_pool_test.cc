@@ -89,6 +89,21 @@ TEST_F(TrialPoolTest, WindowIsHalfOpen) {
   EXPECT_FALSE(InTrialWindow(item, absl::FromUnixSeconds(86400), 15));
 }
 
+TEST_F(TrialPoolTest, EarlyAccessOpensTheWindowDaysBeforeTheListing) {
+  TrialItem item;
+  item.listed = absl::FromUnixSeconds(10 * 86400);
+  EXPECT_FALSE(InTrialWindowWithEarlyAccess(item, absl::FromUnixSeconds(7 * 86400 - 1), 15, 3));
+  EXPECT_TRUE(InTrialWindowWithEarlyAccess(item, absl::FromUnixSeconds(7 * 86400), 15, 3));
+  EXPECT_FALSE(InTrialWindow(item, absl::FromUnixSeconds(7 * 86400), 15));
+  // The end of the window does not move.
+  EXPECT_TRUE(InTrialWindowWithEarlyAccess(item, absl::FromUnixSeconds(25 * 86400 - 1), 15, 3));
+  EXPECT_FALSE(InTrialWindowWithEarlyAccess(item, absl::FromUnixSeconds(25 * 86400), 15, 3));
+  // 0 days is the plain window.
+  EXPECT_FALSE(InTrialWindowWithEarlyAccess(item, absl::FromUnixSeconds(10 * 86400 - 1), 15, 0));
+  item.listed = absl::InfinitePast();
+  EXPECT_FALSE(InTrialWindowWithEarlyAccess(item, absl::FromUnixSeconds(86400), 15, 3));
+}
+
 TEST_F(TrialPoolTest, CachesRefreshesAndSurvivesStoreFailures) {
   feature_store::FaultyFeatureStore faulty(&store_);
   TrialPoolOptions options;

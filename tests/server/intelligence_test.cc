@@ -281,6 +281,61 @@ TEST_F(IntelligenceApiTest, PriceSensitivityMovesTheCouponIncrementality) {
   ASSERT_TRUE(world->intel->PutIntel({*user}).ok());
 }
 
+// A tier-only coupon (eligibility.growth_tiers): offered to the members of
+// its growth tiers, by RecommendCoupons (from the record in Redis) and by
+// FindAudience (from intel.tsv), and to nobody else.
+TEST_F(IntelligenceApiTest, TierOnlyCouponReachesItsGrowthTiersOnly) {
+  const std::set<std::string> top = {"gold", "platinum"};
+  const intelligence::UserIntel* member = nullptr;
+  const intelligence::UserIntel* other = nullptr;
+  for (const auto& r : world->records) {
+    if (world->shop->models->Current()->UserRow(r.user_id) < 0) continue;
+    if (member == nullptr && top.count(r.growth_tier)) member = &r;
+    if (other == nullptr && !r.growth_tier.empty() && !top.count(r.growth_tier)) other = &r;
+  }
+  ASSERT_NE(member, nullptr);
+  ASSERT_NE(other, nullptr);
+  marketing::CouponCatalog catalog;
+  marketing::Coupon& c = catalog.coupons.emplace_back();
+  c.id = "VIP_TEST";
+  c.type = marketing::CouponType::kAmountOff;
+  c.amount_off = 5;
+  c.eligibility.growth_tiers = {"gold", "platinum"};
+  marketing::Coupon& open = catalog.coupons.emplace_back();
+  open.id = "OPEN_TEST";
+  open.type = marketing::CouponType::kAmountOff;
+  open.amount_off = 5;
+  ASSERT_TRUE(world->marketer->PutCoupons(catalog, absl::InfiniteFuture()).ok());
+  auto offered = [&](const intelligence::UserIntel& user) {
+    v1::RecommendCouponsRequest req;
+    req.set_user_id(user.user_id);
+    req.set_k(50);
+    req.mutable_context()->set_request_time_unix(world->as_of);
+    v1::RecommendCouponsResponse resp;
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    const grpc::Status st = rec_->RecommendCoupons(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    EXPECT_FALSE(resp.meta().degraded());
+    EXPECT_EQ(resp.growth_tier(), user.growth_tier);
+    std::set<std::string> ids;
+    for (const v1::RecommendedCoupon& r : resp.coupons()) ids.insert(r.coupon_id());
+    return ids;
+  };
+  EXPECT_EQ(offered(*member), (std::set<std::string>{"OPEN_TEST", "VIP_TEST"}))
+      << member->growth_tier;
+  EXPECT_EQ(offered(*other), (std::set<std::string>{"OPEN_TEST"})) << other->growth_tier;
+
+  v1::FindAudienceRequest req;
+  req.set_coupon_id("VIP_TEST");
+  req.mutable_context()->set_request_time_unix(world->as_of);
+  std::set<std::string> got;
+  for (const auto& m : Audience(req)) got.insert(m.user_id());
+  const auto expected = Expected([&](const auto& r) { return top.count(r.growth_tier) > 0; });
+  ASSERT_FALSE(expected.empty());
+  EXPECT_EQ(got, expected);
+}
+
 TEST_F(IntelligenceApiTest, AudienceFiltersByTags) {
   // The most common learned tag, and a rule tag of the config.
   std::map<std::string, int> counts;
