@@ -4,8 +4,10 @@
 #include <charconv>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
@@ -13,6 +15,13 @@ namespace recsys::intelligence {
 namespace {
 
 constexpr char kHeader[] =
+    "user_id\tas_of\ttags\taffinities\tpurchase_intent\tchurn_risk\tcycle_"
+    "days\t"
+    "next_purchase_unix\trelative_price_level\tdiscount_share\tgrowth_"
+    "value\tgrowth_tier\t"
+    "due_items\tbirthday";
+// The header of files written before the birthday column.
+constexpr char kHeaderWithoutBirthday[] =
     "user_id\tas_of\ttags\taffinities\tpurchase_intent\tchurn_risk\tcycle_"
     "days\t"
     "next_purchase_unix\trelative_price_level\tdiscount_share\tgrowth_"
@@ -49,13 +58,16 @@ const std::vector<std::string>& IntelFieldNames() {
                                    "discount_share",
                                    "growth_value",
                                    "growth_tier",
-                                   "due_items"};
+                                   "due_items",
+                                   "birthday"};
   return *names;
 }
 
 std::vector<std::string> EncodeIntelFields(const UserIntel& u,
                                            int64_t* dropped) {
   int64_t left_out = 0;
+  int month = 0, day = 0;
+  if (!u.birthday.empty() && !ParseBirthday(u.birthday, &month, &day)) ++left_out;
   std::vector<std::string> tags, affinities, due;
   for (const std::string& t : u.tags) {
     if (Clean(t) && !t.empty()) {
@@ -91,7 +103,8 @@ std::vector<std::string> EncodeIntelFields(const UserIntel& u,
           Num(u.discount_share),
           Num(u.growth_value),
           Clean(u.growth_tier) ? u.growth_tier : "",
-          absl::StrJoin(due, "|")};
+          absl::StrJoin(due, "|"),
+          ParseBirthday(u.birthday, &month, &day) ? absl::StrFormat("%02d-%02d", month, day) : ""};
 }
 
 absl::StatusOr<UserIntel> DecodeIntelFields(
@@ -137,6 +150,11 @@ absl::StatusOr<UserIntel> DecodeIntelFields(
     item.item_id = std::string(parts[0]);
     u.due_items.push_back(std::move(item));
   }
+  int month = 0, day = 0;
+  if (!f[12].empty()) {
+    if (!ParseBirthday(f[12], &month, &day)) return bad(12);
+    u.birthday = absl::StrFormat("%02d-%02d", month, day);
+  }
   return u;
 }
 
@@ -160,20 +178,25 @@ absl::StatusOr<std::vector<UserIntel>> ParseIntelTsv(absl::string_view text) {
   if (text.empty()) return absl::DataLossError("intel.tsv: empty");
   std::vector<UserIntel> users;
   int line_number = 0;
+  int columns = kIntelFields + 1;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
     if (line_number == 1) {
-      if (line != kHeader)
+      if (line == kHeaderWithoutBirthday) {
+        columns = kIntelFields;
+      } else if (line != kHeader) {
         return absl::DataLossError("intel.tsv line 1: unexpected header");
+      }
       continue;
     }
     if (line.empty()) continue;
-    const std::vector<absl::string_view> f = absl::StrSplit(line, '\t');
-    if (f.size() != kIntelFields + 1 || f[0].empty()) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, '\t');
+    if (static_cast<int>(f.size()) != columns || f[0].empty()) {
       return absl::DataLossError(
           absl::StrCat("intel.tsv line ", line_number, ": ", f.size(),
-                       " columns, expected ", kIntelFields + 1));
+                       " columns, expected ", columns));
     }
+    if (columns == kIntelFields) f.push_back("");  // no birthday
     auto u = DecodeIntelFields(f[0], absl::MakeConstSpan(f).subspan(1));
     if (!u.ok()) {
       return absl::DataLossError(absl::StrCat("intel.tsv line ", line_number,
@@ -182,6 +205,28 @@ absl::StatusOr<std::vector<UserIntel>> ParseIntelTsv(absl::string_view text) {
     users.push_back(*std::move(u));
   }
   return users;
+}
+
+bool ParseBirthday(absl::string_view text, int* month, int* day) {
+  if (text.size() == 10 && text[4] == '-') {
+    for (int i = 0; i < 4; ++i) {
+      if (!absl::ascii_isdigit(text[i])) return false;
+    }
+    text.remove_prefix(5);
+  }
+  if (text.size() != 5 || text[2] != '-') return false;
+  int m = 0, d = 0;
+  if (!absl::ascii_isdigit(text[0]) || !absl::ascii_isdigit(text[1]) ||
+      !absl::ascii_isdigit(text[3]) || !absl::ascii_isdigit(text[4]) ||
+      !absl::SimpleAtoi(text.substr(0, 2), &m) || !absl::SimpleAtoi(text.substr(3, 2), &d)) {
+    return false;
+  }
+  // Days per month in a leap year: 02-29 is a birthday.
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (m < 1 || m > 12 || d < 1 || d > kDays[m - 1]) return false;
+  *month = m;
+  *day = d;
+  return true;
 }
 
 }  // namespace recsys::intelligence

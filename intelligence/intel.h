@@ -48,6 +48,8 @@ struct UserIntel {
   std::string growth_tier;
   // Items due for a repurchase, earliest first.
   std::vector<DueItem> due_items;
+  // "MM-DD" from the shop's customer file (ParseBirthday); empty: unknown.
+  std::string birthday;
 
   bool HasTag(absl::string_view tag) const;
 };
@@ -55,7 +57,7 @@ struct UserIntel {
 // The record as text fields, in the column order of intel.tsv after
 // user_id (the Redis store's hash fields, IntelFieldNames(), use the same
 // encoding). Decode: InvalidArgument naming the field when one is malformed.
-inline constexpr int kIntelFields = 12;
+inline constexpr int kIntelFields = 13;
 const std::vector<std::string>& IntelFieldNames();
 std::vector<std::string> EncodeIntelFields(const UserIntel& user,
                                            int64_t* dropped = nullptr);
@@ -65,8 +67,9 @@ absl::StatusOr<UserIntel> DecodeIntelFields(
 // intel.tsv: a header line, then one line per user with the columns
 //   user_id as_of tags affinities purchase_intent churn_risk cycle_days
 //   next_purchase_unix relative_price_level discount_share growth_value
-//   growth_tier due_items
-// separated by tabs; lists are joined by '|' (tags), "category=share|..."
+//   growth_tier due_items birthday
+// separated by tabs (files written before the birthday column, with the
+// older header, are read with it empty); lists are joined by '|' (tags), "category=share|..."
 // and "item@due_unix@cycle_days|...". Entries whose text contains a tab,
 // line break, '|', '=' or '@' are left out (counted in *dropped when
 // given). User ids with a tab or line break: InvalidArgument.
@@ -74,6 +77,10 @@ absl::StatusOr<std::string> IntelToTsv(absl::Span<const UserIntel> users,
                                        int64_t* dropped = nullptr);
 // Parses IntelToTsv output. DataLoss names the first bad line.
 absl::StatusOr<std::vector<UserIntel>> ParseIntelTsv(absl::string_view text);
+
+// A birthday as "MM-DD" or "YYYY-MM-DD" (a real calendar date; 02-29 is
+// allowed). On success sets *month (1..12) and *day and returns true.
+bool ParseBirthday(absl::string_view text, int* month, int* day);
 
 }  // namespace recsys::intelligence
 

@@ -106,7 +106,13 @@ class RedisIntelStore final : public IntelStore {
       return NoRecord(user_id);
     }
     std::vector<absl::string_view> fields;
-    for (const Value& v : r.elements) {
+    for (size_t i = 0; i < r.elements.size(); ++i) {
+      const Value& v = r.elements[i];
+      // A record written before the birthday field has none.
+      if (i + 1 == r.elements.size() && v.type == Value::Type::kNil && !fields.empty()) {
+        fields.push_back("");
+        continue;
+      }
       // A missing record answers nil fields; a record of another layout
       // counts as none.
       if (v.type != Value::Type::kString) return NoRecord(user_id);

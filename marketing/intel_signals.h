@@ -15,7 +15,8 @@
 //                   "due", and the order-level next_purchase_unix, which
 //                   has no such bound, is not used);
 //   monetary, usual_active_hour: unknown (the segment record's spend and
-//                   the engine's own hour histogram stand in).
+//                   the engine's own hour histogram stand in);
+//   birthday_month, birthday_day = the record's birthday (0: none).
 // A user without a record (NotFound) has no signals (nullopt).
 //
 // Thread safety: safe for concurrent calls when the store is (every

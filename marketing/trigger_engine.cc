@@ -9,9 +9,12 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/civil_time.h"
 #include "common/status_macros.h"
 
 namespace recsys::marketing {
@@ -139,6 +142,16 @@ return 4
 }
 
 int64_t Seconds(absl::Time t) { return absl::ToUnixSeconds(t); }
+
+// The end (UTC) of the birthday a check's cause names ("birthday:<date>");
+// InfiniteFuture when it names none.
+absl::Time BirthdayEnd(absl::string_view cause) {
+  absl::CivilDay day;
+  if (!absl::ConsumePrefix(&cause, "birthday:") || !absl::ParseCivilTime(cause, &day)) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromCivil(day + 1, absl::UTCTimeZone());
+}
 
 // A key of one user's trigger state: {p}trg:{<user>}:<suffix>, in the
 // user's Redis Cluster slot (the hash tag is the user id).
@@ -359,6 +372,15 @@ absl::Status TriggerEngine::SignalPass(const TriggerRunRequest& request,
         cause = absl::StrCat("due:", trigger);
         if (!s->due_item_id.empty())
           absl::StrAppend(&cause, ":", s->due_item_id);
+      } else if (rule.signal == TriggerSignal::kBirthday) {
+        if (!s.has_value() || s->birthday_month == 0) continue;
+        const absl::CivilDay birthday =
+            NextBirthday(s->birthday_month, s->birthday_day, request.now);
+        const absl::CivilDay from = birthday - rule.days_before;
+        if (absl::ToCivilDay(request.now, absl::UTCTimeZone()) < from) continue;
+        // One offer per birthday: the cause names the date.
+        trigger = Seconds(absl::FromCivil(from, absl::UTCTimeZone()));
+        cause = absl::StrCat("birthday:", absl::FormatCivilTime(birthday));
       } else {
         continue;
       }
@@ -471,7 +493,10 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(
         if (send <= request.now && InQuietHours(config, request.now)) {
           send = SendTime(config, request.now, false, hour);
         }
-        if (send > request.now) {
+        if (rule->signal == TriggerSignal::kBirthday && send >= BirthdayEnd(c.cause)) {
+          // A birthday greeting is never sent after the birthday.
+          outcome = "late";
+        } else if (send > request.now) {
           outcome = "deferred";
           mode = "defer";
           defer_to = send;

@@ -76,6 +76,9 @@ struct UserSignals {
   int usual_active_hour = -1;
   // What the customer spent (win-back min_monetary); < 0: unknown.
   double monetary = -1;
+  // Birthday (birthday rules); 0: unknown.
+  int birthday_month = 0;
+  int birthday_day = 0;
 };
 
 // Where UserSignals come from. Implementations: safe for concurrent calls.

@@ -96,10 +96,12 @@ absl::StatusOr<TriggerRule> RuleFromProto(const std::string& field,
     rule.signal = TriggerSignal::kWinBack;
   } else if (in.on_signal() == "replenishment") {
     rule.signal = TriggerSignal::kReplenishment;
+  } else if (in.on_signal() == "birthday") {
+    rule.signal = TriggerSignal::kBirthday;
   } else {
     return Invalid(field + ".on_signal",
                    absl::StrCat("unknown signal '", in.on_signal(),
-                                "' (expected one of win_back, replenishment)"));
+                                "' (expected one of win_back, replenishment, birthday)"));
   }
   for (int i = 0; i < in.cancel_on_size(); ++i) {
     RECSYS_ASSIGN_OR_RETURN(
@@ -163,6 +165,16 @@ absl::StatusOr<TriggerRule> RuleFromProto(const std::string& field,
         "min_churn_risk, fallback_segments and min_monetary apply to "
         "on_signal: \"win_back\" only");
   }
+  if (in.days_before() != 0) {
+    if (rule.signal != TriggerSignal::kBirthday) {
+      return Invalid(field + ".days_before", "applies to on_signal: \"birthday\" only");
+    }
+    if (in.days_before() < 0 || in.days_before() > 30) {
+      return Invalid(field + ".days_before",
+                     absl::StrCat("must be in [0, 30], got ", in.days_before()));
+    }
+  }
+  rule.days_before = in.days_before();
   return rule;
 }
 
@@ -268,6 +280,8 @@ absl::string_view TriggerSignalName(TriggerSignal signal) {
       return "win_back";
     case TriggerSignal::kReplenishment:
       return "replenishment";
+    case TriggerSignal::kBirthday:
+      return "birthday";
     case TriggerSignal::kNone:
       break;
   }
@@ -323,6 +337,17 @@ absl::Time SendTime(const TriggersConfig& config, absl::Time due,
   absl::Time t = at_active_hour ? NextHour(due, active_hour) : due;
   if (InQuietHours(config, t)) t = NextHour(t, config.quiet_end);
   return t;
+}
+
+absl::CivilDay NextBirthday(int month, int day, absl::Time now) {
+  const absl::CivilDay today = absl::ToCivilDay(now, absl::UTCTimeZone());
+  // absl normalises Feb 29 of a common year to Mar 1: step back to Feb 28.
+  auto in_year = [&](absl::civil_year_t year) {
+    const absl::CivilDay d(year, month, day);
+    return d.month() == month ? d : absl::CivilDay(year, month + 1, 1) - 1;
+  };
+  const absl::CivilDay this_year = in_year(today.year());
+  return this_year >= today ? this_year : in_year(today.year() + 1);
 }
 
 }  // namespace recsys::marketing

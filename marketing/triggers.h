@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "feature_store/feature_store.h"
 #include "marketing/segments.h"
@@ -35,6 +36,7 @@ enum class TriggerSignal {
   kNone = 0,           // an event (TriggerRule::on_event)
   kWinBack = 1,        // an at-risk valuable customer, or an intent drop
   kReplenishment = 2,  // a repurchase due
+  kBirthday = 3,       // the customer's birthday (once a year)
 };
 
 struct TriggerRule {
@@ -55,6 +57,8 @@ struct TriggerRule {
   double min_churn_risk = 0.5;
   std::vector<Segment> fallback_segments = {Segment::kAtRisk};
   double min_monetary = 0;
+  // Birthday: due this many days before the birthday [0].
+  int days_before = 0;
 };
 
 struct TriggersConfig {
@@ -76,7 +80,7 @@ struct TriggersConfig {
   const TriggerRule* Find(absl::string_view name) const;
 };
 
-// "win_back", "replenishment" ("" for kNone).
+// "win_back", "replenishment", "birthday" ("" for kNone).
 absl::string_view TriggerSignalName(TriggerSignal signal);
 
 // Parses protobuf text format; `origin` names the source in messages.
@@ -100,6 +104,10 @@ bool InQuietHours(const TriggersConfig& config, absl::Time t);
 // quiet hours, the end of the quiet hours. Never before `due`.
 absl::Time SendTime(const TriggersConfig& config, absl::Time due,
                     bool at_active_hour, int active_hour);
+
+// The next birthday (UTC date) on or after `now`'s UTC date for a birthday
+// on `month`-`day` (1..12, 1..31); 02-29 falls on 02-28 in common years.
+absl::CivilDay NextBirthday(int month, int day, absl::Time now);
 
 }  // namespace recsys::marketing
 

@@ -84,6 +84,9 @@ ABSL_FLAG(std::string, marketing_config, "",
 ABSL_FLAG(std::string, intelligence_config, "",
           "recsys.v1.IntelligenceConfig text file (tag rules, growth tiers); "
           "empty: defaults.");
+ABSL_FLAG(std::string, customers, "",
+          "The shop's customer file (user_id, birthday; as recsys_train "
+          "--customers); empty: none.");
 // The gate.
 ABSL_FLAG(double, gate_margin, kGate.margin,
           "Refuse when the candidate's key metric < (1 - margin) x the served "
@@ -241,6 +244,7 @@ int main(int argc, char** argv) {
     if (!config.ok()) return Usage(config.status());
     t.intelligence = *std::move(config);
   }
+  t.customers_path = absl::GetFlag(FLAGS_customers);
   options.gate.margin = absl::GetFlag(FLAGS_gate_margin);
   options.gate.metric = absl::GetFlag(FLAGS_gate_metric);
   options.gate.k = absl::GetFlag(FLAGS_gate_k);

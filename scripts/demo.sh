@@ -51,6 +51,9 @@ else
   INPUT="$DEMO_DIR/shop.csv"
   "$BIN/training/recsys_datagen" --out="$INPUT" --seed=7
 fi
+# The shop's customer file (a CRM export): birthdays for the birthday trigger.
+printf 'user_id,email,birthday\nu000003,c3@example.com,1988-01-08\nu000004,c4@example.com,06-15\nu000005,c5@example.com,\n' \
+  > "$DEMO_DIR/customers.csv"
 
 echo "== 2. Redis (password-protected)"
 REDIS_PORT=$(free_port)
@@ -81,7 +84,8 @@ echo "redis-server on 127.0.0.1:$REDIS_PORT (requirepass from $PASSWORD_FILE)"
 echo "== 3. Train (and load purchase history + item metadata into Redis)"
 "$BIN/training/recsys_train" --input="$INPUT" --model_root="$DEMO_DIR/models" \
   --redis="127.0.0.1:$REDIS_PORT" --redis_password_file="$PASSWORD_FILE" \
-  --intelligence_config="$ROOT/deploy/intelligence.textproto"
+  --intelligence_config="$ROOT/deploy/intelligence.textproto" \
+  --customers="$DEMO_DIR/customers.csv"
 # The load wrote a new generation and switched the pointer to it at once.
 echo "live Redis generation: $(REDISCLI_AUTH=$(cat "$PASSWORD_FILE") redis-cli -p "$REDIS_PORT" HGET 'rs:{gen}' live)"
 
@@ -244,7 +248,7 @@ echo "   18:00 pass checks an at-risk customer and a steady one; only the first 
 EVENING=$((MORNING + 10 * 3600))
 # Customers with no item due for a replenishment by then (one offer a day).
 intel_pick() {
-  awk -F'\t' -v t="$EVENING" -v skip="$LIGHT $FIRST" \
+  awk -F'\t' -v t="$EVENING" -v skip="$LIGHT $FIRST u000003" \
     'FNR==1{next} NR==FNR{m[$1]=$7; next}
      index(" " skip " ", " " $1 " "){next}
      {due=0; n=split($13, d, "|"); for (i=1;i<=n;i++) {split(d[i], f, "@"); if (f[2]+0 <= t) due=1}}
@@ -254,6 +258,15 @@ read -r RISKY RISKY_CHURN _ < <(intel_pick | sort -k2,2gr | head -1)
 read -r STEADY STEADY_CHURN _ < <(intel_pick | awk '$3 >= 0.5' | sort -k2,2g | head -1)
 echo "$RISKY: churn risk $RISKY_CHURN; $STEADY: churn risk $STEADY_CHURN"
 cli offers --time="$EVENING" --users="$RISKY,$STEADY"
+echo
+echo "-- a birthday greeting 3 days ahead (customer file -> intelligence record -> trigger)"
+BDAY=$(awk -F'\t' 'NR>1 && $14!=""{print $1; exit}' "$MODEL_DIR/intel.tsv")
+if [[ -n "$BDAY" ]]; then
+  echo "$BDAY: birthday $(awk -F'\t' -v u="$BDAY" '$1==u{print $14}' "$MODEL_DIR/intel.tsv")"
+  cli offers --time="$EVENING" --users="$BDAY"
+else
+  echo "(no customer of the file has purchases in this data: skipped)"
+fi
 
 echo
 echo "== 9. Nightly job on the same history: nothing newer than the served model,"

@@ -157,6 +157,10 @@ ABSL_FLAG(bool, intelligence, true,
           "intent and churn risk, repurchase cycles, price sensitivity, growth "
           "tiers) as of --segments_as_of: intel.tsv in the model, and with "
           "--redis each user's record in Redis.");
+ABSL_FLAG(std::string, customers, "",
+          "The shop's customer file (CSV with a header: user_id and birthday, "
+          "MM-DD or YYYY-MM-DD; docs/marketing.md): birthdays for the "
+          "intelligence records and the birthday trigger. Empty: none.");
 ABSL_FLAG(std::string, intelligence_config, "",
           "recsys.v1.IntelligenceConfig text file (tag rules, model settings, "
           "growth tiers; e.g. deploy/intelligence.textproto); empty: defaults, "
@@ -317,6 +321,7 @@ int main(int argc, char** argv) {
     if (!config.ok()) return Fail(config.status());
     options.intelligence = *std::move(config);
   }
+  options.customers_path = absl::GetFlag(FLAGS_customers);
   if (absl::Status s = ParseTimeFlag("segments_as_of", absl::GetFlag(FLAGS_segments_as_of),
                                      &options.segments_as_of_unix);
       !s.ok()) {

@@ -17,6 +17,7 @@
 #include "marketing/coupons.h"
 #include "marketing/marketing_proto.h"
 #include "model/ranker.h"
+#include "training/customers.h"
 
 namespace recsys::training {
 namespace {
@@ -279,6 +280,18 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   const Clock::time_point start = Clock::now();
   TrainResult result;
 
+  // 0. The customer file, before anything is read or published.
+  CustomerFile customers;
+  if (!options.customers_path.empty()) {
+    RECSYS_ASSIGN_OR_RETURN(customers, ReadCustomerFile(options.customers_path));
+    result.customer_rows = customers.rows_read;
+    result.customer_malformed = customers.malformed;
+    log(absl::StrFormat("customers %s: rows %d, birthdays %d, unknown %d, malformed %d",
+                        options.customers_path, customers.rows_read, customers.birthdays.size(),
+                        customers.unknown, customers.malformed));
+    for (const std::string& e : customers.errors) log(absl::StrCat("  ", e));
+  }
+
   // 1. Read and aggregate (orders for the segments too: one order per user
   // and time, as the files carry no order ids).
   InteractionBuilder builder(options.interactions);
@@ -499,6 +512,16 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     result.intent = computed.intent;
     intel = std::move(computed.users);
     result.intel_users = static_cast<int64_t>(intel.size());
+    for (intelligence::UserIntel& u : intel) {
+      auto it = customers.birthdays.find(u.user_id);
+      if (it == customers.birthdays.end()) continue;
+      u.birthday = it->second;
+      ++result.birthdays_joined;
+    }
+    if (!options.customers_path.empty()) {
+      log(absl::StrFormat("customers: birthdays joined to %d of %d intelligence records",
+                          result.birthdays_joined, result.intel_users));
+    }
     RECSYS_ASSIGN_OR_RETURN(intel_tsv, intelligence::IntelToTsv(intel));
     result.intel_seconds = SecondsSince(intel_start);
     log(absl::StrFormat(

@@ -115,6 +115,11 @@ struct TrainerOptions {
   // run before anything is published).
   bool compute_intelligence = true;
   intelligence::IntelligenceConfig intelligence;
+  // The shop's customer file (customers.h): birthdays joined to the
+  // intelligence records of the users with purchases. Empty: none. Read
+  // before the purchases, so a missing or unreadable file fails the run
+  // before anything is published; malformed rows are counted and logged.
+  std::string customers_path;
 };
 
 struct TrainResult {
@@ -154,6 +159,10 @@ struct TrainResult {
   int64_t intel_stored = 0;
   intelligence::IntentReport intent;
   double intel_seconds = 0;
+  // Customer file: rows read, malformed, and records given a birthday.
+  int64_t customer_rows = 0;
+  int64_t customer_malformed = 0;
+  int64_t birthdays_joined = 0;
 };
 
 // Runs the pipeline. `store` (nullable, not owned, must outlive the call)

@@ -22,6 +22,7 @@ UserIntel Record(absl::string_view id, double intent) {
   u.cycle_days = 10;
   u.next_purchase_unix = 1700864000;
   u.due_items = {{"i1", 1700100000, 14}};
+  u.birthday = "04-12";
   return u;
 }
 
@@ -34,6 +35,7 @@ void Exercise(IntelStore* store) {
   EXPECT_EQ(u1.next_purchase_unix, 1700864000);
   ASSERT_EQ(u1.due_items.size(), 1u);
   EXPECT_EQ(u1.due_items[0].item_id, "i1");
+  EXPECT_EQ(u1.birthday, "04-12");
   // Replaced as a whole.
   UserIntel again = Record("u1", 0.75);
   again.tags.clear();
@@ -73,6 +75,16 @@ TEST(RedisIntelStoreTest, PutGetOnARealRedis) {
   Exercise(store.get());
   EXPECT_EQ(NewRedisIntelStore(nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // A record written before the birthday field reads with none.
+  RECSYS_ASSERT_OK(store->PutIntel({Record("old", 0.5)}));
+  RECSYS_ASSERT_OK(server->Command({"HDEL", "t:u:old:intel", "birthday"}).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserIntel old, store->GetIntel("old", absl::InfiniteFuture()));
+  EXPECT_EQ(old.purchase_intent, 0.5);
+  EXPECT_EQ(old.birthday, "");
+  // Another field missing: no record.
+  RECSYS_ASSERT_OK(server->Command({"HDEL", "t:u:old:intel", "tags"}).status());
+  EXPECT_EQ(store->GetIntel("old", absl::InfiniteFuture()).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

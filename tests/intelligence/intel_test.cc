@@ -73,11 +73,58 @@ TEST(IntelTsvTest, LeavesOutEntriesThatCannotBeWritten) {
 TEST(IntelTsvTest, NamesTheBadLine) {
   RECSYS_ASSERT_OK_AND_ASSIGN(std::string tsv, IntelToTsv({Sample()}));
   const std::string broken =
-      tsv + "u2\t1\t\t\tnot-a-number\t0\t0\t0\t-1\t-1\t0\t\t\n";
+      tsv + "u2\t1\t\t\tnot-a-number\t0\t0\t0\t-1\t-1\t0\t\t\t\n";
   EXPECT_EQ(ParseIntelTsv(broken).status().message(),
             "intel.tsv line 3: purchase_intent: malformed 'not-a-number'");
   EXPECT_EQ(ParseIntelTsv("user\n").status().code(),
             absl::StatusCode::kDataLoss);
+  const std::string bad_birthday = tsv + "u2\t1\t\t\t-1\t0\t0\t0\t-1\t-1\t0\t\t\t02-30\n";
+  EXPECT_EQ(ParseIntelTsv(bad_birthday).status().message(),
+            "intel.tsv line 3: birthday: malformed '02-30'");
+}
+
+TEST(IntelTsvTest, BirthdayRoundTripsAndOlderFilesReadWithout) {
+  UserIntel u = Sample();
+  u.birthday = "1990-02-29";
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string tsv, IntelToTsv({u}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<UserIntel> back, ParseIntelTsv(tsv));
+  EXPECT_EQ(back[0].birthday, "02-29");
+  // The layout before the birthday column.
+  const std::string old =
+      "user_id\tas_of\ttags\taffinities\tpurchase_intent\tchurn_risk\tcycle_days\t"
+      "next_purchase_unix\trelative_price_level\tdiscount_share\tgrowth_value\tgrowth_tier\t"
+      "due_items\n"
+      "u9\t1\tvip\t\t0.5\t0\t0\t0\t-1\t-1\t10\tgold\t\n";
+  RECSYS_ASSERT_OK_AND_ASSIGN(back, ParseIntelTsv(old));
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].growth_tier, "gold");
+  EXPECT_EQ(back[0].birthday, "");
+  EXPECT_EQ(ParseIntelTsv(old + "u8\t1\t\t\t0\t0\t0\t0\t-1\t-1\t0\t\t\t04-01\n")
+                .status()
+                .message(),
+            "intel.tsv line 3: 14 columns, expected 13");
+  // An unreadable birthday is left out when writing (and counted).
+  u.birthday = "13-01";
+  int64_t dropped = 0;
+  RECSYS_ASSERT_OK_AND_ASSIGN(tsv, IntelToTsv({u}, &dropped));
+  EXPECT_EQ(dropped, 1);
+  RECSYS_ASSERT_OK_AND_ASSIGN(back, ParseIntelTsv(tsv));
+  EXPECT_EQ(back[0].birthday, "");
+}
+
+TEST(ParseBirthdayTest, MonthDayOrFullDate) {
+  int m = 0, d = 0;
+  EXPECT_TRUE(ParseBirthday("04-12", &m, &d));
+  EXPECT_EQ(m, 4);
+  EXPECT_EQ(d, 12);
+  EXPECT_TRUE(ParseBirthday("1985-12-31", &m, &d));
+  EXPECT_EQ(m, 12);
+  EXPECT_EQ(d, 31);
+  EXPECT_TRUE(ParseBirthday("02-29", &m, &d));
+  for (const char* bad : {"", "4-12", "04/12", "13-01", "00-10", "04-31", "02-30", "04-00",
+                          "1985-4-12", "85-04-12", "x985-04-12", "04-1a", "+4-12"}) {
+    EXPECT_FALSE(ParseBirthday(bad, &m, &d)) << bad;
+  }
 }
 
 }  // namespace

@@ -452,6 +452,51 @@ TEST_F(TriggerEngineTest, WinBackFromSignalsOrTheSegment) {
   EXPECT_EQ(OutboxLength(), 4u);
 }
 
+TEST_F(TriggerEngineTest, BirthdayOfferOncePerBirthdayFromDaysBefore) {
+  auto engine = Engine(R"pb(
+    rules { name: "birthday" on_signal: "birthday" days_before: 2 at_active_hour: true }
+    default_active_hour: 10
+  )pb");
+  // Birthdays on March 4, March 7 and March 9; none.
+  signals_.by_user["today"] = {.birthday_month = 3, .birthday_day = 4};
+  signals_.by_user["soon"] = {.birthday_month = 3, .birthday_day = 7};
+  signals_.by_user["late"] = {.birthday_month = 3, .birthday_day = 9};
+  signals_.by_user["unknown"] = {};
+  // ("late" joins the passes only on its birthday.)
+  const std::vector<std::string> users = {"today", "soon", "unknown", "nobody"};
+  // March 4, 08:00: "today" is due, sent at its active hour (10:00); "soon"
+  // waits for its window (from March 5).
+  TriggerRunAnswer a = Run(*engine, Utc(4, 8), users);
+  EXPECT_EQ(a.scheduled, 1);
+  EXPECT_EQ(a.written, 0);
+  a = Run(*engine, Utc(4, 10), users);
+  ASSERT_EQ(a.written, 1);
+  EXPECT_EQ(a.offers[0].user_id, "today");
+  EXPECT_EQ(a.offers[0].cause, "birthday:2024-03-04");
+  EXPECT_EQ(a.offers[0].trigger_time, Utc(2, 0));
+  // March 5, 09:00: "soon" enters its window and is sent at 10:00; "today"
+  // is a year away.
+  a = Run(*engine, Utc(5, 9), users);
+  EXPECT_EQ(a.written, 0);
+  a = Run(*engine, Utc(5, 10), users);
+  ASSERT_EQ(a.written, 1);
+  EXPECT_EQ(a.offers[0].user_id, "soon");
+  EXPECT_EQ(a.offers[0].cause, "birthday:2024-03-07");
+  // Later passes in the window: the same offer ids, nothing new.
+  a = Run(*engine, Utc(6, 10), users);
+  EXPECT_EQ(a.written, 0);
+  a = Run(*engine, Utc(7, 10), users);
+  EXPECT_EQ(a.written, 0);
+  // A first pass on the birthday after the active hour: never a belated
+  // greeting.
+  a = Run(*engine, Utc(9, 12), {"late"});
+  EXPECT_EQ(a.written, 0);
+  a = Run(*engine, Utc(10, 10), {});
+  EXPECT_EQ(a.written, 0);
+  EXPECT_EQ(Counted("birthday", "late"), 1);
+  EXPECT_EQ(OutboxLength(), 2);
+}
+
 TEST_F(TriggerEngineTest, KeySchemaMatchesDocumentation) {
   auto engine = Engine(absl::StrCat(kCartRule, "caps { per_day: 5 }"));
   const absl::Time t0 = Utc(5, 10);

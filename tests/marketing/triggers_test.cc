@@ -114,6 +114,10 @@ TEST(TriggersConfigTest, ErrorsNameTheField) {
                      fallback_segments: "sleepy"
                    })pb"),
       HasSubstr("rules[0].fallback_segments[0]: unknown segment 'sleepy'"));
+  EXPECT_THAT(ErrorOf(R"pb(rules { name: "a" on_signal: "birthday" days_before: 31 })pb"),
+              HasSubstr("rules[0].days_before: must be in [0, 30], got 31"));
+  EXPECT_THAT(ErrorOf(R"pb(rules { name: "a" on_signal: "win_back" days_before: 2 })pb"),
+              HasSubstr("rules[0].days_before: applies to on_signal: \"birthday\" only"));
   EXPECT_THAT(ErrorOf(R"pb(quiet_hours { start_hour: 24 })pb"),
               HasSubstr("quiet_hours.start_hour: must be in [0, 23], got 24"));
   EXPECT_THAT(ErrorOf(R"pb(caps { per_day: -1 })pb"),
@@ -131,6 +135,28 @@ TEST(TriggersConfigTest, DeployedConfigLoads) {
       TriggersConfig c,
       LoadTriggersConfig(RECSYS_DEPLOY_DIR "/triggers.textproto"));
   EXPECT_NE(c.Find("cart_abandoned"), nullptr);
+}
+
+TEST(TriggersConfigTest, BirthdayRule) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      TriggersConfig c,
+      ParseTriggersConfig(R"pb(rules { name: "bday" on_signal: "birthday" days_before: 3 })pb"));
+  ASSERT_EQ(c.rules.size(), 1u);
+  EXPECT_EQ(c.rules[0].signal, TriggerSignal::kBirthday);
+  EXPECT_EQ(c.rules[0].days_before, 3);
+  EXPECT_EQ(TriggerSignalName(TriggerSignal::kBirthday), "birthday");
+}
+
+TEST(NextBirthdayTest, ThisYearOrNextAndFebruary29) {
+  EXPECT_EQ(NextBirthday(3, 7, Utc(2024, 3, 5, 23)), absl::CivilDay(2024, 3, 7));
+  EXPECT_EQ(NextBirthday(3, 5, Utc(2024, 3, 5, 23)), absl::CivilDay(2024, 3, 5));  // today
+  EXPECT_EQ(NextBirthday(3, 4, Utc(2024, 3, 5, 0)), absl::CivilDay(2025, 3, 4));
+  EXPECT_EQ(NextBirthday(1, 2, Utc(2024, 12, 31, 12)), absl::CivilDay(2025, 1, 2));
+  // February 29: itself in a leap year, February 28 otherwise.
+  EXPECT_EQ(NextBirthday(2, 29, Utc(2024, 2, 1, 0)), absl::CivilDay(2024, 2, 29));
+  EXPECT_EQ(NextBirthday(2, 29, Utc(2025, 2, 1, 0)), absl::CivilDay(2025, 2, 28));
+  EXPECT_EQ(NextBirthday(2, 29, Utc(2025, 3, 1, 0)), absl::CivilDay(2026, 2, 28));
+  EXPECT_EQ(NextBirthday(12, 31, Utc(2025, 12, 31, 23)), absl::CivilDay(2025, 12, 31));
 }
 
 TEST(SendTimeTest, ActiveHourAndQuietHours) {

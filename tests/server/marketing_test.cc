@@ -86,7 +86,7 @@ class MarketingTest : public ::testing::Test {
     ASSERT_TRUE(segments.ok()) << segments.status();
     world->segments = *std::move(segments);
     marketing::MarketerOptions marketer_options;
-    marketer_options.store_timeout = absl::Seconds(2);  // the test box may be busy
+    marketer_options.store_timeout = absl::Seconds(10);  // the test box may be busy
     auto marketer =
         marketing::Marketer::Create(world->shop->models.get(), world->shop->features.get(),
                                     world->coupons.get(), world->segments.get(), marketer_options);
