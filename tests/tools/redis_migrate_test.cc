@@ -413,6 +413,46 @@ TEST_F(RedisMigrateClusterTest, AnInterruptedRunAndARerunEndWithTheSameKeySet) {
   ExpectSameCoupons();
 }
 
+// The other directions: the cluster as the source (its three masters
+// walked), a Sentinel-managed master as the target, and back to one Redis.
+TEST_F(RedisMigrateClusterTest, FromTheClusterToASentinelMasterAndBack) {
+  Fill();
+  RECSYS_ASSERT_OK(redis::MigrateKeys(*source_, *target_, {}).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<recsys::testing::RedisSentinelGroup> group,
+      recsys::testing::RedisSentinelGroup::Start());
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::Options options,
+                              redis::ParseAddress(group->url()));
+  options.connect_timeout = absl::Seconds(5);
+  options.default_timeout = absl::Seconds(20);
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> sentinel,
+                              redis::Client::Create(options));
+
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::MigrateResult out,
+                              redis::MigrateKeys(*target_, *sentinel, {}));
+  EXPECT_EQ(out.per_node.size(), 3u);  // one entry per master walked
+  EXPECT_EQ(out.totals.copied, static_cast<int64_t>(Keys(*source_).size()));
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::VerifyResult verify,
+                              redis::VerifyKeys(*target_, *sentinel, {}));
+  EXPECT_TRUE(verify.ok()) << verify.ToString();
+  EXPECT_EQ(Keys(*sentinel), Keys(*source_));
+  RECSYS_ASSERT_OK_AND_ASSIGN(Stores on_sentinel, OpenStores(sentinel.get()));
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto coupons,
+                              on_sentinel.coupons->ListCoupons(Deadline()));
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto expected,
+                              from_.coupons->ListCoupons(Deadline()));
+  EXPECT_EQ(coupons, expected);
+
+  // Back into the (emptied) single Redis.
+  RECSYS_ASSERT_OK(server_->FlushAll());
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::MigrateResult back,
+                              redis::MigrateKeys(*sentinel, *source_, {}));
+  EXPECT_EQ(back.totals.copied, out.totals.copied);
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::VerifyResult same,
+                              redis::VerifyKeys(*target_, *source_, {}));
+  EXPECT_TRUE(same.ok()) << same.ToString();
+}
+
 // The real command line: recsys_cli redis-migrate.
 TEST_F(RedisMigrateClusterTest, TheCliCopiesVerifiesAndFailsOnADifference) {
   Fill();
