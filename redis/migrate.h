@@ -40,8 +40,9 @@ namespace recsys::redis {
 
 // Counts of one source node (MigrateResult::per_node) and of the whole run.
 struct MigrateCounts {
-  // Keys SCAN returned under the prefix (a key SCAN returns twice during a
-  // rehash counts twice, and is copied once: the second is "existing").
+  // Keys SCAN returned under the prefix. A key SCAN returns twice (it may,
+  // while the source rehashes) counts twice; its second copy counts as
+  // existing (or is written again with replace).
   int64_t scanned = 0;
   // Keys written on the target (dry_run: keys that would be written).
   int64_t copied = 0;
