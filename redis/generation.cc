@@ -319,9 +319,9 @@ absl::Status Generations::Scan(
   RECSYS_ASSIGN_OR_RETURN(std::vector<std::string> nodes,
                           client_->DataNodes(deadline));
   for (const std::string& node : nodes) {
-    RECSYS_RETURN_IF_ERROR(ScanNode(
-        *client_, node, pattern, 1000, deadline,
-        [&](std::vector<std::string> keys) { return each(keys); }));
+    RECSYS_RETURN_IF_ERROR(
+        ScanNode(*client_, node, pattern, 1000, deadline,
+                 [&](std::vector<std::string> keys) { return each(keys); }));
   }
   return absl::OkStatus();
 }

@@ -105,8 +105,9 @@ ABSL_FLAG(std::string, role, "", "item: product role traffic, profit, image or n
 ABSL_FLAG(std::string, users, "",
           "offers: comma-separated users of the signal pass (win-back, replenishment).");
 ABSL_FLAG(std::string, from, "",
-          "redis-migrate: the source Redis, as every --redis flag takes it (host:port, "
-          "redis://[user@]host:port, redis-cluster://..., redis-sentinel://.../master).");
+          "redis-migrate: the source Redis, as every --redis flag takes it "
+          "(host:port, redis://[user@]host:port, redis-cluster://..., "
+          "redis-sentinel://.../master).");
 ABSL_FLAG(std::string, to, "", "redis-migrate: the target Redis, as --from.");
 ABSL_FLAG(std::string, from_password_file, "",
           "redis-migrate: file holding the source's Redis password; empty: "
@@ -115,17 +116,19 @@ ABSL_FLAG(std::string, to_password_file, "",
           "redis-migrate: file holding the target's Redis password; empty: "
           "$RECSYS_REDIS_PASSWORD, or no AUTH when unset.");
 ABSL_FLAG(std::string, prefix, "rs:",
-          "redis-migrate: copy the keys starting with this prefix (the deployment's "
-          "--redis_prefix; empty: every key).");
-ABSL_FLAG(int, batch, 500, "redis-migrate: keys per pipelined DUMP / RESTORE batch.");
+          "redis-migrate: copy the keys starting with this prefix (the "
+          "deployment's --redis_prefix; empty: every key).");
+ABSL_FLAG(int, batch, 500,
+          "redis-migrate: keys per pipelined DUMP / RESTORE batch.");
 ABSL_FLAG(bool, replace, false,
-          "redis-migrate: overwrite keys the target holds already (default: leave them, "
-          "count them as existing).");
+          "redis-migrate: overwrite keys the target holds already (default: "
+          "leave them, count them as existing).");
 ABSL_FLAG(bool, dry_run, false,
           "redis-migrate: write nothing; count what a run would copy.");
 ABSL_FLAG(bool, verify, false,
-          "redis-migrate: after the copy (or alone, with --dry_run), compare the key sets, "
-          "values and expiries of both sides; exit 1 on any difference.");
+          "redis-migrate: after the copy (or alone, with --dry_run), compare "
+          "the key sets, values and expiries of both sides; exit 1 on any "
+          "difference.");
 
 namespace {
 
@@ -792,18 +795,22 @@ int NewApiKey() {
 // A Redis client for --from / --to: the address as every --redis flag takes
 // it, the password from `password_file` or the environment (never a flag).
 absl::StatusOr<std::unique_ptr<recsys::redis::Client>> RedisFromFlags(
-    absl::string_view flag, const std::string& address, const std::string& password_file) {
+    absl::string_view flag, const std::string& address,
+    const std::string& password_file) {
   if (address.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--", flag, ": required"));
   }
-  absl::StatusOr<recsys::redis::Options> options = recsys::redis::ParseAddress(address);
+  absl::StatusOr<recsys::redis::Options> options =
+      recsys::redis::ParseAddress(address);
   if (!options.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", options.status().message()));
-  }
-  absl::StatusOr<std::string> password = recsys::redis::ReadPassword(password_file);
-  if (!password.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, "_password_file: ", password.status().message()));
+        absl::StrCat("--", flag, ": ", options.status().message()));
+  }
+  absl::StatusOr<std::string> password =
+      recsys::redis::ReadPassword(password_file);
+  if (!password.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", flag, "_password_file: ", password.status().message()));
   }
   options->password = *std::move(password);
   options->connect_timeout = absl::Seconds(2);
@@ -817,11 +824,13 @@ absl::StatusOr<std::unique_ptr<recsys::redis::Client>> RedisFromFlags(
 int RedisMigrate() {
   auto source = RedisFromFlags("from", absl::GetFlag(FLAGS_from),
                                absl::GetFlag(FLAGS_from_password_file));
-  auto target = source.ok() ? RedisFromFlags("to", absl::GetFlag(FLAGS_to),
-                                             absl::GetFlag(FLAGS_to_password_file))
-                            : source.status();
+  auto target = source.ok()
+                    ? RedisFromFlags("to", absl::GetFlag(FLAGS_to),
+                                     absl::GetFlag(FLAGS_to_password_file))
+                    : source.status();
   if (!target.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(target.status().message()).c_str());
+    std::fprintf(stderr, "%s\n",
+                 std::string(target.status().message()).c_str());
     return 2;
   }
   absl::Time last_report = absl::Now();
@@ -834,10 +843,12 @@ int RedisMigrate() {
           [&](const recsys::redis::MigrateProgress& p) {
             if (absl::Now() - last_report >= absl::Seconds(5)) {
               last_report = absl::Now();
-              std::fprintf(stderr, "redis-migrate: node %d/%d %s: scanned %lld, copied %lld\n",
-                           p.node_index + 1, p.nodes, p.node.c_str(),
-                           static_cast<long long>(p.totals.scanned),
-                           static_cast<long long>(p.totals.copied));
+              std::fprintf(
+                  stderr,
+                  "redis-migrate: node %d/%d %s: scanned %lld, copied %lld\n",
+                  p.node_index + 1, p.nodes, p.node.c_str(),
+                  static_cast<long long>(p.totals.scanned),
+                  static_cast<long long>(p.totals.copied));
             }
             return true;
           },
@@ -846,8 +857,8 @@ int RedisMigrate() {
     std::fprintf(stderr, "--batch: must be >= 1, got %d\n", options.batch_size);
     return 2;
   }
-  std::string line = absl::StrCat("redis-migrate ", (*source)->address(), " -> ",
-                                  (*target)->address(), " prefix '",
+  std::string line = absl::StrCat("redis-migrate ", (*source)->address(),
+                                  " -> ", (*target)->address(), " prefix '",
                                   absl::CEscape(options.prefix), "'",
                                   options.dry_run ? " (dry run)" : "");
   auto copied = recsys::redis::MigrateKeys(**source, **target, options);
