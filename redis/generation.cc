@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "redis/scan.h"
 
 namespace recsys::redis {
 namespace {
@@ -88,18 +89,6 @@ const Script& FlipScript() {
 const Script& RollbackScript() {
   static const Script* script = new Script(std::string(kRollbackScript));
   return *script;
-}
-
-// `text` with SCAN MATCH's glob characters escaped.
-std::string EscapeGlob(absl::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') {
-      out.push_back('\\');
-    }
-    out.push_back(c);
-  }
-  return out;
 }
 
 // The text of a string reply; empty for nil.
@@ -330,26 +319,9 @@ absl::Status Generations::Scan(
   RECSYS_ASSIGN_OR_RETURN(std::vector<std::string> nodes,
                           client_->DataNodes(deadline));
   for (const std::string& node : nodes) {
-    std::string cursor = "0";
-    do {
-      const Command command = {"SCAN",  cursor,  "MATCH",
-                               pattern, "COUNT", "1000"};
-      RECSYS_ASSIGN_OR_RETURN(
-          std::vector<Value> replies,
-          client_->RoundTripOnNode(node, {&command, 1}, deadline,
-                                   CallKind::kRead));
-      const Value& r = replies[0];
-      if (r.type != Value::Type::kArray || r.elements.size() != 2 ||
-          r.elements[1].type != Value::Type::kArray) {
-        return absl::InternalError(
-            absl::StrCat("SCAN on ", node, ": unexpected reply ", r.text));
-      }
-      cursor = Text(r.elements[0]);
-      std::vector<std::string> keys;
-      keys.reserve(r.elements[1].elements.size());
-      for (const Value& k : r.elements[1].elements) keys.push_back(Text(k));
-      if (!keys.empty()) RECSYS_RETURN_IF_ERROR(each(keys));
-    } while (cursor != "0" && !cursor.empty());
+    RECSYS_RETURN_IF_ERROR(
+        ScanNode(*client_, node, pattern, 1000, deadline,
+                 [&](std::vector<std::string> keys) { return each(keys); }));
   }
   return absl::OkStatus();
 }

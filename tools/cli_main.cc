@@ -4,10 +4,12 @@
 //
 // Commands: recommend, similar, profile, event, item, trial, coupons, audience,
 // load-coupons, list-coupons, experiment-report, info, reload, rollback,
-// health, new-api-key.
+// health, new-api-key, and redis-migrate (talks to Redis, not to the server:
+// copies a deployment's keys from one Redis to another, redis/migrate.h).
 // Calls send the API key of --api_key_file (or RECSYS_API_KEY) and use TLS
 // with --tls_ca (mutual TLS with --tls_cert/--tls_key). Exit code: 0 on success, 1 on an RPC error (the
-// status code and message are printed), 2 on a usage error.
+// status code and message are printed; redis-migrate: a Redis error or a
+// difference found by --verify), 2 on a usage error.
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -25,6 +27,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/text_format.h"
@@ -38,6 +41,9 @@
 #include "access/client_channel.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "recsys/v1/recommender.grpc.pb.h"
+#include "redis/client.h"
+#include "redis/migrate.h"
+#include "redis/password.h"
 
 ABSL_FLAG(std::string, target, "localhost:50051", "Server address.");
 ABSL_FLAG(std::string, api_key_file, "",
@@ -98,6 +104,31 @@ ABSL_FLAG(std::string, cost, "", "item: unit cost (empty: keep).");
 ABSL_FLAG(std::string, role, "", "item: product role traffic, profit, image or none (empty: keep).");
 ABSL_FLAG(std::string, users, "",
           "offers: comma-separated users of the signal pass (win-back, replenishment).");
+ABSL_FLAG(std::string, from, "",
+          "redis-migrate: the source Redis, as every --redis flag takes it "
+          "(host:port, redis://[user@]host:port, redis-cluster://..., "
+          "redis-sentinel://.../master).");
+ABSL_FLAG(std::string, to, "", "redis-migrate: the target Redis, as --from.");
+ABSL_FLAG(std::string, from_password_file, "",
+          "redis-migrate: file holding the source's Redis password; empty: "
+          "$RECSYS_REDIS_PASSWORD, or no AUTH when unset.");
+ABSL_FLAG(std::string, to_password_file, "",
+          "redis-migrate: file holding the target's Redis password; empty: "
+          "$RECSYS_REDIS_PASSWORD, or no AUTH when unset.");
+ABSL_FLAG(std::string, prefix, "rs:",
+          "redis-migrate: copy the keys starting with this prefix (the "
+          "deployment's --redis_prefix; empty: every key).");
+ABSL_FLAG(int, batch, 500,
+          "redis-migrate: keys per pipelined DUMP / RESTORE batch.");
+ABSL_FLAG(bool, replace, false,
+          "redis-migrate: overwrite keys the target holds already (default: "
+          "leave them, count them as existing).");
+ABSL_FLAG(bool, dry_run, false,
+          "redis-migrate: write nothing; count what a run would copy.");
+ABSL_FLAG(bool, verify, false,
+          "redis-migrate: after the copy (or alone, with --dry_run), compare "
+          "the key sets, values and expiries of both sides; exit 1 on any "
+          "difference.");
 
 namespace {
 
@@ -762,6 +793,99 @@ int NewApiKey() {
   return 0;
 }
 
+// A Redis client for --from / --to: the address as every --redis flag takes
+// it, the password from `password_file` or the environment (never a flag).
+absl::StatusOr<std::unique_ptr<recsys::redis::Client>> RedisFromFlags(
+    absl::string_view flag, const std::string& address,
+    const std::string& password_file) {
+  if (address.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": required"));
+  }
+  absl::StatusOr<recsys::redis::Options> options =
+      recsys::redis::ParseAddress(address);
+  if (!options.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": ", options.status().message()));
+  }
+  absl::StatusOr<std::string> password =
+      recsys::redis::ReadPassword(password_file);
+  if (!password.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", flag, "_password_file: ", password.status().message()));
+  }
+  options->password = *std::move(password);
+  options->connect_timeout = absl::Seconds(2);
+  options->default_timeout = absl::Seconds(30);
+  options->pool_size = 2;
+  return recsys::redis::Client::Create(*options);
+}
+
+// Copies (and/or verifies) the keys under --prefix from --from to --to;
+// progress on stderr, one summary line on stdout.
+int RedisMigrate() {
+  auto source = RedisFromFlags("from", absl::GetFlag(FLAGS_from),
+                               absl::GetFlag(FLAGS_from_password_file));
+  auto target = source.ok()
+                    ? RedisFromFlags("to", absl::GetFlag(FLAGS_to),
+                                     absl::GetFlag(FLAGS_to_password_file))
+                    : source.status();
+  if (!target.ok()) {
+    std::fprintf(stderr, "%s\n",
+                 std::string(target.status().message()).c_str());
+    return 2;
+  }
+  absl::Time last_report = absl::Now();
+  recsys::redis::MigrateOptions options{
+      .prefix = absl::GetFlag(FLAGS_prefix),
+      .batch_size = absl::GetFlag(FLAGS_batch),
+      .replace = absl::GetFlag(FLAGS_replace),
+      .dry_run = absl::GetFlag(FLAGS_dry_run),
+      .progress =
+          [&](const recsys::redis::MigrateProgress& p) {
+            if (absl::Now() - last_report >= absl::Seconds(5)) {
+              last_report = absl::Now();
+              std::fprintf(
+                  stderr,
+                  "redis-migrate: node %d/%d %s: scanned %lld, copied %lld\n",
+                  p.node_index + 1, p.nodes, p.node.c_str(),
+                  static_cast<long long>(p.totals.scanned),
+                  static_cast<long long>(p.totals.copied));
+            }
+            return true;
+          },
+  };
+  if (options.batch_size < 1) {
+    std::fprintf(stderr, "--batch: must be >= 1, got %d\n", options.batch_size);
+    return 2;
+  }
+  std::string line = absl::StrCat("redis-migrate ", (*source)->address(),
+                                  " -> ", (*target)->address(), " prefix '",
+                                  absl::CEscape(options.prefix), "'",
+                                  options.dry_run ? " (dry run)" : "");
+  auto copied = recsys::redis::MigrateKeys(**source, **target, options);
+  if (!copied.ok()) {
+    std::fprintf(stderr, "%s: error: %s: %s\n", line.c_str(),
+                 absl::StatusCodeToString(copied.status().code()).c_str(),
+                 std::string(copied.status().message()).c_str());
+    return 1;
+  }
+  absl::StrAppend(&line, ": ", copied->ToString());
+  bool differs = false;
+  if (absl::GetFlag(FLAGS_verify)) {
+    auto verified = recsys::redis::VerifyKeys(**source, **target, options);
+    if (!verified.ok()) {
+      std::fprintf(stderr, "%s; verify: error: %s: %s\n", line.c_str(),
+                   absl::StatusCodeToString(verified.status().code()).c_str(),
+                   std::string(verified.status().message()).c_str());
+      return 1;
+    }
+    absl::StrAppend(&line, "; verify: ", verified->ToString());
+    differs = !verified->ok();
+  }
+  std::printf("%s\n", line.c_str());
+  return differs ? 1 : 0;
+}
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Calls the recsys API.\n"
@@ -784,6 +908,9 @@ int main(int argc, char** argv) {
       "  experiment-report [--experiment=NAME]\n"
       "  info | reload [--version=V] | rollback | health [--service=NAME]\n"
       "  new-api-key --name=NAME --scopes=storefront,marketing,admin\n"
+      "  redis-migrate --from=REDIS --to=REDIS [--prefix=rs:] [--replace] [--dry_run] [--verify]\n"
+      "            [--batch=500] [--from_password_file=F] [--to_password_file=F]\n"
+      "            (copies the keys under the prefix, e.g. one Redis -> a cluster)\n"
       "Access: [--api_key_file=F] (or env RECSYS_API_KEY) [--tls_ca=CA.pem\n"
       "        [--tls_cert=C.pem --tls_key=K.pem]]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
@@ -793,6 +920,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[1];
   if (command == "new-api-key") return NewApiKey();
+  if (command == "redis-migrate") return RedisMigrate();
   auto channel_options = recsys::access::ReadClientFiles({
       .target = absl::GetFlag(FLAGS_target),
       .api_key_file = absl::GetFlag(FLAGS_api_key_file),
