@@ -24,6 +24,14 @@ absl::Status CheckUsers(absl::Span<const UserIntel> users) {
   return absl::OkStatus();
 }
 
+absl::Status CheckIds(absl::Span<const std::string> user_ids) {
+  for (size_t i = 0; i < user_ids.size(); ++i) {
+    RECSYS_RETURN_IF_ERROR(
+        ::recsys::CheckId(absl::StrCat("user_ids[", i, "]"), user_ids[i]));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status NoRecord(absl::string_view user_id) {
   return absl::NotFoundError(
       absl::StrCat("no intelligence record for user '", user_id, "'"));
@@ -47,6 +55,19 @@ class InMemoryIntelStore final : public IntelStore {
     auto it = users_.find(user_id);
     if (it == users_.end()) return NoRecord(user_id);
     return it->second;
+  }
+
+  absl::StatusOr<std::vector<std::optional<UserIntel>>> GetIntels(
+      absl::Span<const std::string> user_ids, absl::Time) const override {
+    RECSYS_RETURN_IF_ERROR(CheckIds(user_ids));
+    std::vector<std::optional<UserIntel>> out;
+    out.reserve(user_ids.size());
+    absl::MutexLock lock(&mu_);
+    for (const std::string& id : user_ids) {
+      auto it = users_.find(id);
+      out.push_back(it == users_.end() ? std::nullopt : std::optional<UserIntel>(it->second));
+    }
+    return out;
   }
 
  private:
@@ -96,14 +117,40 @@ class RedisIntelStore final : public IntelStore {
   absl::StatusOr<UserIntel> GetIntel(absl::string_view user_id,
                                      absl::Time deadline) const override {
     RECSYS_RETURN_IF_ERROR(::recsys::CheckId("user_id", user_id));
-    redis::Command command = {"HMGET", Key(user_id)};
-    for (const std::string& name : IntelFieldNames()) command.push_back(name);
     RECSYS_ASSIGN_OR_RETURN(
         std::vector<Value> replies,
-        client_->RoundTrip({command}, deadline, CallKind::kRead));
-    const Value& r = replies[0];
+        client_->RoundTrip({Read(user_id)}, deadline, CallKind::kRead));
+    std::optional<UserIntel> u = Decode(user_id, replies[0]);
+    if (!u.has_value()) return NoRecord(user_id);
+    return *std::move(u);
+  }
+
+  absl::StatusOr<std::vector<std::optional<UserIntel>>> GetIntels(
+      absl::Span<const std::string> user_ids, absl::Time deadline) const override {
+    RECSYS_RETURN_IF_ERROR(CheckIds(user_ids));
+    std::vector<std::optional<UserIntel>> out;
+    if (user_ids.empty()) return out;
+    std::vector<redis::Command> commands;
+    commands.reserve(user_ids.size());
+    for (const std::string& id : user_ids) commands.push_back(Read(id));
+    RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
+                            client_->RoundTrip(commands, deadline, CallKind::kRead));
+    out.reserve(user_ids.size());
+    for (size_t i = 0; i < user_ids.size(); ++i) out.push_back(Decode(user_ids[i], replies[i]));
+    return out;
+  }
+
+ private:
+  redis::Command Read(absl::string_view user_id) const {
+    redis::Command command = {"HMGET", Key(user_id)};
+    for (const std::string& name : IntelFieldNames()) command.push_back(name);
+    return command;
+  }
+
+  // The record in an HMGET reply; nullopt for none (or another layout).
+  static std::optional<UserIntel> Decode(absl::string_view user_id, const Value& r) {
     if (r.type != Value::Type::kArray || r.elements.size() != kIntelFields) {
-      return NoRecord(user_id);
+      return std::nullopt;
     }
     std::vector<absl::string_view> fields;
     for (size_t i = 0; i < r.elements.size(); ++i) {
@@ -115,15 +162,14 @@ class RedisIntelStore final : public IntelStore {
       }
       // A missing record answers nil fields; a record of another layout
       // counts as none.
-      if (v.type != Value::Type::kString) return NoRecord(user_id);
+      if (v.type != Value::Type::kString) return std::nullopt;
       fields.push_back(v.text);
     }
     auto decoded = DecodeIntelFields(user_id, fields);
-    if (!decoded.ok()) return NoRecord(user_id);
-    return decoded;
+    if (!decoded.ok()) return std::nullopt;
+    return *std::move(decoded);
   }
 
- private:
   std::string Key(absl::string_view user_id) const {
     return absl::StrCat(options_.key_prefix, "u:", user_id, ":intel");
   }

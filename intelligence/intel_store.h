@@ -16,7 +16,9 @@
 #define RECSYS_INTELLIGENCE_INTEL_STORE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -37,6 +39,12 @@ class IntelStore {
   virtual absl::Status PutIntel(absl::Span<const UserIntel> users) = 0;
   virtual absl::StatusOr<UserIntel> GetIntel(absl::string_view user_id,
                                              absl::Time deadline) const = 0;
+  // The records of `user_ids`, in order; nullopt for a user without one.
+  // One pipelined round trip (per node of a cluster) for Redis.
+  // InvalidArgument names the first bad id (user_ids[i]); the backend's
+  // errors as for GetIntel.
+  virtual absl::StatusOr<std::vector<std::optional<UserIntel>>> GetIntels(
+      absl::Span<const std::string> user_ids, absl::Time deadline) const = 0;
 };
 
 std::unique_ptr<IntelStore> NewInMemoryIntelStore();

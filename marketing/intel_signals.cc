@@ -1,5 +1,7 @@
 #include "marketing/intel_signals.h"
 
+#include "common/status_macros.h"
+
 namespace recsys::marketing {
 
 UserSignals SignalsFromIntel(const intelligence::UserIntel& intel) {
@@ -18,17 +20,13 @@ UserSignals SignalsFromIntel(const intelligence::UserIntel& intel) {
 
 absl::StatusOr<std::vector<std::optional<UserSignals>>> IntelSignals::Get(
     absl::Span<const std::string> user_ids, absl::Time deadline) const {
+  RECSYS_ASSIGN_OR_RETURN(std::vector<std::optional<intelligence::UserIntel>> records,
+                          store_->GetIntels(user_ids, deadline));
   std::vector<std::optional<UserSignals>> out;
-  out.reserve(user_ids.size());
-  for (const std::string& user : user_ids) {
-    absl::StatusOr<intelligence::UserIntel> intel =
-        store_->GetIntel(user, deadline);
-    if (absl::IsNotFound(intel.status())) {
-      out.push_back(std::nullopt);
-      continue;
-    }
-    if (!intel.ok()) return intel.status();
-    out.push_back(SignalsFromIntel(*intel));
+  out.reserve(records.size());
+  for (const std::optional<intelligence::UserIntel>& r : records) {
+    out.push_back(r.has_value() ? std::optional<UserSignals>(SignalsFromIntel(*r))
+                                : std::nullopt);
   }
   return out;
 }

@@ -47,8 +47,9 @@ class IntelSignals final : public UserSignalsSource {
   explicit IntelSignals(const intelligence::IntelStore* store)
       : store_(store) {}
 
-  // One store read per user. Unavailable / DeadlineExceeded (and any error
-  // other than NotFound) from the store are returned as they are.
+  // One batched store read (IntelStore::GetIntels). Its errors
+  // (Unavailable / DeadlineExceeded, InvalidArgument for a bad id) are
+  // returned as they are.
   absl::StatusOr<std::vector<std::optional<UserSignals>>> Get(
       absl::Span<const std::string> user_ids,
       absl::Time deadline) const override;

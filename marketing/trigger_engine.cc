@@ -399,6 +399,16 @@ absl::Status TriggerEngine::SignalPass(const TriggerRunRequest& request,
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> TriggerEngine::ScheduleSignals(absl::Span<const std::string> user_ids,
+                                                   absl::Time now, absl::Time deadline) const {
+  TriggerRunRequest request;
+  request.now = now;
+  request.user_ids.assign(user_ids.begin(), user_ids.end());
+  TriggerRunAnswer answer;
+  RECSYS_RETURN_IF_ERROR(SignalPass(request, StoreDeadline(deadline), &answer));
+  return answer.scheduled;
+}
+
 absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(
     const TriggerRunRequest& request, absl::Time deadline) const {
   const TriggersConfig& config = options_.config;

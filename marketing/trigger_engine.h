@@ -160,6 +160,15 @@ class TriggerEngine {
   absl::StatusOr<TriggerRunAnswer> Run(const TriggerRunRequest& request,
                                        absl::Time deadline) const;
 
+  // The signal pass alone over `user_ids` at `now` (the nightly job runs it
+  // over every user with an intelligence record, in batches): checks are
+  // scheduled, none is claimed; the replicas' claims send them when due.
+  // Returns the checks newly scheduled (a rerun schedules none again).
+  // Unavailable / DeadlineExceeded when Redis or a signal store does not
+  // answer: running the same batch again is safe.
+  absl::StatusOr<int> ScheduleSignals(absl::Span<const std::string> user_ids, absl::Time now,
+                                      absl::Time deadline) const;
+
   const TriggersConfig& config() const { return options_.config; }
 
   // The deterministic offer id: 32 hex digits.

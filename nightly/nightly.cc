@@ -159,6 +159,8 @@ absl::Status ValidateNightlyOptions(const NightlyOptions& o) {
     return absl::InvalidArgumentError("model_root: required");
   if (o.keep_versions < 1)
     return absl::InvalidArgumentError("keep_versions: must be >= 1");
+  if (o.signals_batch < 1)
+    return absl::InvalidArgumentError("signals_batch: must be >= 1");
   if (o.redis_load.batch < 1)
     return absl::InvalidArgumentError("redis_load.batch: must be >= 1");
   if (o.redis_load.keep_generations < 1) {
@@ -424,6 +426,35 @@ absl::StatusOr<NightlyResult> RunNightly(const NightlyOptions& options) {
     }
     done("audiences");
 
+    // signals (no state needed: a rerun schedules the same checks, which
+    // Redis already holds)
+    if (!refused && options.triggers != nullptr) {
+      std::vector<std::string> users;
+      std::ifstream in(published_dir + "/intel.tsv");
+      if (in) {
+        std::stringstream text;
+        text << in.rdbuf();
+        RECSYS_ASSIGN_OR_RETURN(std::vector<intelligence::UserIntel> intel,
+                                intelligence::ParseIntelTsv(text.str()));
+        users.reserve(intel.size());
+        for (intelligence::UserIntel& u : intel) users.push_back(std::move(u.user_id));
+      }
+      const absl::Time now =
+          options.signals_now == absl::InfinitePast() ? absl::Now() : options.signals_now;
+      result.signal_users = static_cast<int64_t>(users.size());
+      for (size_t b = 0; b < users.size(); b += options.signals_batch) {
+        const size_t n = std::min<size_t>(options.signals_batch, users.size() - b);
+        RECSYS_ASSIGN_OR_RETURN(
+            const int scheduled,
+            options.triggers->ScheduleSignals(absl::MakeConstSpan(users).subspan(b, n), now,
+                                              absl::Now() + absl::Seconds(30)));
+        result.signals_scheduled += scheduled;
+      }
+      log(absl::StrFormat("signals: %d users passed, %d checks scheduled", result.signal_users,
+                          result.signals_scheduled));
+    }
+    done("signals");
+
     // prune (first what an interrupted prune left, renamed but not removed)
     for (const std::string& dir : {root, refused_root}) {
       for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -473,7 +504,7 @@ absl::StatusOr<NightlyResult> RunNightly(const NightlyOptions& options) {
   result.summary = absl::StrFormat(
       "recsys_nightly: %s version=%s gate=%s %s candidate=%.4f served=%.4f%s "
       "rows=%d users=%d "
-      "items=%d redis=%s audiences=%s pruned=%d seconds=%.1f",
+      "items=%d redis=%s audiences=%s signals=%s pruned=%d seconds=%.1f",
       result.published ? "published" : "refused", result.version,
       result.gate.decision(), result.gate.key_metric(),
       result.gate.candidate_score(), result.gate.current_score(),
@@ -482,7 +513,10 @@ absl::StatusOr<NightlyResult> RunNightly(const NightlyOptions& options) {
           : absl::StrCat(" served_version=", result.gate.current_version()),
       result.rows_used, result.users, result.items,
       result.redis_refreshed ? "loaded" : "skipped",
-      result.audiences_exported ? "exported" : "skipped", result.pruned.size(),
+      result.audiences_exported ? "exported" : "skipped",
+      result.signal_users < 0 ? std::string("skipped")
+                              : absl::StrCat(result.signals_scheduled, "/", result.signal_users),
+      result.pruned.size(),
       result.seconds);
   log(result.summary);
   done("report");

@@ -26,6 +26,13 @@
 //              "redis:<step>" (redis:begin ... redis:prune).
 //   audiences  `audience_command` through /bin/sh, with RECSYS_MODEL_VERSION
 //              and RECSYS_MODEL_DIR in its environment, when set.
+//   signals    with `triggers`: the trigger engine's signal pass (win-back,
+//              replenishment, birthday; marketing/trigger_engine.h) over
+//              every user of the published model's intel.tsv, in batches
+//              of signals_batch, after the redis step wrote their records:
+//              checks are scheduled in Redis and the servers' claims send
+//              them when due. Idempotent by construction (a check and its
+//              offer id are the same on a rerun).
 //   prune      keeps the newest keep_versions published versions (and the
 //              newest valid one, and every version in keep_pinned) and the
 //              newest keep_versions refused ones.
@@ -50,8 +57,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "evaluation/gate.h"
 #include "intelligence/intel_store.h"
+#include "marketing/trigger_engine.h"
 #include "redis/client.h"
 #include "training/redis_load.h"
 #include "training/trainer.h"
@@ -59,9 +68,9 @@
 namespace recsys::nightly {
 
 // The steps, in order.
-inline constexpr const char* kSteps[] = {"read",      "version", "train",
-                                         "gate",      "publish", "redis",
-                                         "audiences", "prune",   "report"};
+inline constexpr const char* kSteps[] = {"read",  "version",   "train",   "gate",
+                                         "publish", "redis", "audiences", "signals",
+                                         "prune", "report"};
 
 struct NightlyOptions {
   // A purchase file or a directory of daily exports (history.h).
@@ -95,6 +104,14 @@ struct NightlyOptions {
   intelligence::IntelStore* intel_store = nullptr;
   // Shell command of the audience export (empty: none).
   std::string audience_command;
+  // The signals step's engine (null: no signals step). Not owned; must
+  // outlive the call. Its signals should read the intel store written by
+  // the redis step.
+  const marketing::TriggerEngine* triggers = nullptr;
+  // Users per signal pass (>= 1), and the time of the pass (InfinitePast:
+  // the wall clock when the step runs).
+  int signals_batch = 1000;
+  absl::Time signals_now = absl::InfinitePast();
   // Prometheus textfile written at the end, also on failure (empty: none).
   std::string textfile;
   // Called after each step with its name (e.g. a test hook that stops the
@@ -117,6 +134,10 @@ struct NightlyResult {
   int32_t items = 0;
   bool redis_refreshed = false;
   bool audiences_exported = false;
+  // Users passed to the signal pass and checks it scheduled (-1: no
+  // signals step).
+  int64_t signal_users = -1;
+  int64_t signals_scheduled = 0;
   std::vector<std::string> pruned;
   double seconds = 0;
   // The one summary line (also logged).

@@ -27,7 +27,12 @@
 #include "evaluation/gate.h"
 #include "experiments/experiment_plan.h"
 #include "intelligence/intel_store.h"
+#include "marketing/coupon_store.h"
 #include "marketing/coupons.h"
+#include "marketing/intel_signals.h"
+#include "marketing/segment_store.h"
+#include "marketing/trigger_engine.h"
+#include "marketing/triggers.h"
 #include "nightly/nightly.h"
 #include "redis/client.h"
 #include "redis/password.h"
@@ -84,6 +89,12 @@ ABSL_FLAG(std::string, marketing_config, "",
 ABSL_FLAG(std::string, intelligence_config, "",
           "recsys.v1.IntelligenceConfig text file (tag rules, growth tiers); "
           "empty: defaults.");
+ABSL_FLAG(std::string, triggers_config, "",
+          "recsys.v1.TriggersConfig text file (deploy/triggers.textproto), with "
+          "--redis: after the Redis refresh, the signal pass (win-back, "
+          "replenishment, birthday) over every user with an intelligence record; "
+          "the servers send the offers when due. Empty: no signals step.");
+ABSL_FLAG(int, signals_batch, 1000, "Users per signal pass of the signals step.");
 ABSL_FLAG(std::string, customers, "",
           "The shop's customer file (user_id, birthday; as recsys_train "
           "--customers); empty: none.");
@@ -309,6 +320,43 @@ int main(int argc, char** argv) {
     if (!intel.ok()) return Usage(intel.status());
     intel_store = *std::move(intel);
     options.intel_store = intel_store.get();
+  }
+
+  // The signals step: the servers' trigger engine on the same Redis, its
+  // signals read from the intel records the redis step writes.
+  std::unique_ptr<recsys::marketing::CouponStore> coupon_store;
+  std::unique_ptr<recsys::marketing::SegmentStore> segment_store;
+  std::unique_ptr<recsys::marketing::IntelSignals> intel_signals;
+  std::unique_ptr<recsys::marketing::TriggerEngine> triggers;
+  options.signals_batch = absl::GetFlag(FLAGS_signals_batch);
+  if (const std::string path = absl::GetFlag(FLAGS_triggers_config); !path.empty()) {
+    if (redis_client == nullptr) {
+      return Usage(absl::InvalidArgumentError(
+          "--triggers_config: needs --redis (timers and the outbox live in Redis)"));
+    }
+    absl::StatusOr<recsys::marketing::TriggersConfig> config =
+        recsys::marketing::LoadTriggersConfig(path);
+    if (!config.ok()) return Usage(config.status());
+    recsys::marketing::RedisCouponStoreOptions coupon_options;
+    coupon_options.key_prefix = key_prefix;
+    auto coupons = recsys::marketing::NewRedisCouponStore(redis_client.get(), coupon_options);
+    if (!coupons.ok()) return Usage(coupons.status());
+    coupon_store = *std::move(coupons);
+    recsys::marketing::RedisSegmentStoreOptions segment_options;
+    segment_options.key_prefix = key_prefix;
+    auto segments = recsys::marketing::NewRedisSegmentStore(redis_client.get(), segment_options);
+    if (!segments.ok()) return Usage(segments.status());
+    segment_store = *std::move(segments);
+    intel_signals = std::make_unique<recsys::marketing::IntelSignals>(intel_store.get());
+    recsys::marketing::TriggerEngineOptions trigger_options;
+    trigger_options.config = *std::move(config);
+    trigger_options.key_prefix = key_prefix;
+    auto engine = recsys::marketing::TriggerEngine::Create(
+        redis_client.get(), coupon_store.get(), segment_store.get(), nullptr,
+        intel_signals.get(), trigger_options);
+    if (!engine.ok()) return Usage(engine.status());
+    triggers = *std::move(engine);
+    options.triggers = triggers.get();
   }
 
   absl::StatusOr<recsys::nightly::NightlyResult> result =

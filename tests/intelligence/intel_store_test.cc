@@ -46,6 +46,19 @@ void Exercise(IntelStore* store) {
   EXPECT_TRUE(u1.tags.empty());
   EXPECT_EQ(store->GetIntel("nobody", absl::InfiniteFuture()).status().code(),
             absl::StatusCode::kNotFound);
+  // Batched: in order, none for a user without a record.
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto batch,
+                              store->GetIntels({"u2", "nobody", "u1"}, absl::InfiniteFuture()));
+  ASSERT_EQ(batch.size(), 3u);
+  ASSERT_TRUE(batch[0].has_value());
+  EXPECT_EQ(batch[0]->purchase_intent, 0.25);
+  EXPECT_FALSE(batch[1].has_value());
+  ASSERT_TRUE(batch[2].has_value());
+  EXPECT_EQ(batch[2]->purchase_intent, 0.75);
+  EXPECT_TRUE(store->GetIntels({}, absl::InfiniteFuture())->empty());
+  const absl::Status bad = store->GetIntels({"u1", ""}, absl::InfiniteFuture()).status();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("user_ids[1]"), absl::string_view::npos) << bad;
   EXPECT_EQ(store->GetIntel("", absl::InfiniteFuture()).status().code(),
             absl::StatusCode::kInvalidArgument);
   // A refused batch stores nothing.

@@ -38,6 +38,14 @@ TEST(IntelSignalsTest, MapsScoresAndTheEarliestDueItem) {
   s = SignalsFromIntel(u);
   EXPECT_EQ(s.next_due_unix, 1'600'000'000);
   EXPECT_EQ(s.due_item_id, "tea");
+  EXPECT_EQ(s.birthday_month, 0);
+
+  u.birthday = "02-29";
+  s = SignalsFromIntel(u);
+  EXPECT_EQ(s.birthday_month, 2);
+  EXPECT_EQ(s.birthday_day, 29);
+  u.birthday = "bad";
+  EXPECT_EQ(SignalsFromIntel(u).birthday_month, 0);
 }
 
 TEST(IntelSignalsTest, NoFittedModelMeansUnknownRisk) {

@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "intelligence/intel.h"
 #include "model/model_format.h"
 #include "redis/client.h"
 #include "tests/testing/child_process.h"
@@ -259,6 +260,41 @@ TEST_F(NightlyTest, PublishesLoadsRedisAndReportsThenARerunChangesNothing) {
       << ReadAll(log);
   EXPECT_EQ(Versions(root), std::vector<std::string>({version}));
   EXPECT_TRUE(absl::StrContains(ReadAll(log), " pruned=1 ")) << ReadAll(log);
+}
+
+// --triggers_config: after the Redis refresh the signal pass runs over
+// every user of the published intel.tsv; a rerun schedules nothing twice.
+TEST_F(NightlyTest, SignalsStepSchedulesTheNightsChecksOnce) {
+  const std::string root = CopyBase("signals");
+  const std::string log = *dir_ + "/signals.log";
+  const std::string config = recsys::testing::WriteFile(
+      *dir_, "signals_triggers.textproto",
+      R"pb(rules { name: "refill" on_signal: "replenishment" })pb");
+  const std::string extra = absl::StrCat("--triggers_config=", config, " --signals_batch=50");
+  ASSERT_EQ(RunNightly(*dir_ + "/new", root, "sig:", extra, log), 0) << ReadAll(log);
+  const std::vector<std::string> versions = Versions(root);
+  ASSERT_EQ(versions.size(), 2u);
+  const std::string tsv = ReadAll(root + "/" + versions[0] + "/intel.tsv");
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<intelligence::UserIntel> records,
+                              intelligence::ParseIntelTsv(tsv));
+  // Every record with a due item (the data ends in 2024: all are due now).
+  int64_t due = 0;
+  for (const intelligence::UserIntel& r : records) {
+    due += !r.due_items.empty() && r.due_items.front().due_unix > 0;
+  }
+  ASSERT_GT(due, 0);
+  EXPECT_EQ(Redis({"ZCARD", "sig:{trg}:pending"})[0].integer, due);
+  EXPECT_TRUE(absl::StrContains(ReadAll(log), absl::StrCat(" signals=", due, "/",
+                                                            records.size(), " ")))
+      << ReadAll(log);
+  // The same input again: the same checks, none scheduled twice.
+  ASSERT_EQ(RunNightly(*dir_ + "/new", root, "sig:", extra, log), 0) << ReadAll(log);
+  EXPECT_EQ(Redis({"ZCARD", "sig:{trg}:pending"})[0].integer, due);
+  EXPECT_TRUE(absl::StrContains(ReadAll(log), absl::StrCat(" signals=0/", records.size(), " ")))
+      << ReadAll(log);
+  // Without --redis the step cannot run: refused at start.
+  EXPECT_EQ(RunNightly(*dir_ + "/new", root, "", extra, log), 2) << ReadAll(log);
+  EXPECT_TRUE(absl::StrContains(ReadAll(log), "--triggers_config: needs --redis")) << ReadAll(log);
 }
 
 TEST_F(NightlyTest, PruneKeepsTheVersionsExperimentVariantsServe) {
