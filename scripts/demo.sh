@@ -262,7 +262,8 @@ echo
 echo "-- a birthday greeting 3 days ahead (customer file -> intelligence record -> trigger)"
 BDAY=$(awk -F'\t' 'NR>1 && $14!=""{print $1; exit}' "$MODEL_DIR/intel.tsv")
 if [[ -n "$BDAY" ]]; then
-  echo "$BDAY: birthday $(awk -F'\t' -v u="$BDAY" '$1==u{print $14}' "$MODEL_DIR/intel.tsv")"
+  # The profile serves the birthday the customer file put in the record.
+  cli profile --user="$BDAY" --history=1
   cli offers --time="$EVENING" --users="$BDAY"
 else
   echo "(no customer of the file has purchases in this data: skipped)"

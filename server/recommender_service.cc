@@ -482,6 +482,13 @@ grpc::Status RecommenderService::DoGetUserProfile(absl::Time deadline,
       response->set_growth_value(i.growth_value);
       response->set_growth_tier(i.growth_tier);
       response->set_intelligence_as_of_unix(i.as_of_unix);
+      response->set_birthday(i.birthday);
+      for (const intelligence::DueItem& d : i.due_items) {
+        v1::DueRepurchase* due = response->add_due_items();
+        due->set_item_id(d.item_id);
+        due->set_due_unix(d.due_unix);
+        due->set_cycle_days(static_cast<float>(d.cycle_days));
+      }
     } else {
       response->set_purchase_intent(-1);
       response->set_relative_price_level(-1);

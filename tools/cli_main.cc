@@ -389,6 +389,12 @@ class Cli {
         std::printf(", cycle %.1f days, next purchase expected %s", resp.cycle_days(),
                     FormatTime(resp.next_purchase_unix()).c_str());
       }
+      if (!resp.birthday().empty()) std::printf(", birthday %s", resp.birthday().c_str());
+      for (int i = 0; i < std::min(resp.due_items_size(), 3); ++i) {
+        const auto& d = resp.due_items(i);
+        std::printf("%s %s due %s (every %.0f days)", i == 0 ? "\n  buys again:" : ";",
+                    d.item_id().c_str(), FormatTime(d.due_unix()).c_str(), d.cycle_days());
+      }
       std::printf("\n  affinities");
       for (const auto& a : resp.category_affinities()) {
         std::printf(" %s %.2f", a.category().c_str(), a.share());

@@ -175,7 +175,7 @@ TEST_F(IntelligenceApiTest, ProfileCarriesTheTrainersIntelligenceFromRedis) {
   const intelligence::UserIntel* tagged = nullptr;
   for (const auto& r : world->records) {
     if (r.tags.size() >= 2 && r.purchase_intent >= 0 &&
-        r.next_purchase_unix > 0) {
+        r.next_purchase_unix > 0 && !r.due_items.empty()) {
       tagged = &r;
       break;
     }
@@ -206,7 +206,28 @@ TEST_F(IntelligenceApiTest, ProfileCarriesTheTrainersIntelligenceFromRedis) {
             static_cast<int>(tagged->affinities.size()));
   EXPECT_EQ(profile.category_affinities(0).category(),
             tagged->affinities[0].first);
+  ASSERT_EQ(profile.due_items_size(),
+            static_cast<int>(tagged->due_items.size()));
+  for (int i = 0; i < profile.due_items_size(); ++i) {
+    EXPECT_EQ(profile.due_items(i).item_id(), tagged->due_items[i].item_id);
+    EXPECT_EQ(profile.due_items(i).due_unix(), tagged->due_items[i].due_unix);
+    EXPECT_FLOAT_EQ(profile.due_items(i).cycle_days(),
+                    static_cast<float>(tagged->due_items[i].cycle_days));
+  }
+  EXPECT_EQ(profile.birthday(), "");
   EXPECT_FALSE(profile.meta().degraded());
+
+  // The birthday the customer file put in the record.
+  ASSERT_TRUE(world->shop->redis
+                  ->Command({"HSET", "rs:u:" + tagged->user_id + ":intel",
+                             "birthday", "03-14"})
+                  .ok());
+  v1::UserProfile with_birthday;
+  grpc::ClientContext ctx_birthday;
+  Deadline(&ctx_birthday);
+  ASSERT_TRUE(
+      rec_->GetUserProfile(&ctx_birthday, req, &with_birthday).ok());
+  EXPECT_EQ(with_birthday.birthday(), "03-14");
 
   // A user without a record (its key removed): unknown figures, no tags.
   const std::string other = world->records.back().user_id;
@@ -319,7 +340,12 @@ TEST_F(IntelligenceApiTest, TierOnlyCouponReachesItsGrowthTiersOnly) {
     EXPECT_FALSE(resp.meta().degraded());
     EXPECT_EQ(resp.growth_tier(), user.growth_tier);
     std::set<std::string> ids;
-    for (const v1::RecommendedCoupon& r : resp.coupons()) ids.insert(r.coupon_id());
+    // Only this test's coupons (others of the suite may be in the store).
+    for (const v1::RecommendedCoupon& r : resp.coupons()) {
+      if (r.coupon_id() == "OPEN_TEST" || r.coupon_id() == "VIP_TEST") {
+        ids.insert(r.coupon_id());
+      }
+    }
     return ids;
   };
   EXPECT_EQ(offered(*member), (std::set<std::string>{"OPEN_TEST", "VIP_TEST"}))
