@@ -158,6 +158,55 @@ absl::StatusOr<std::vector<int32_t>> RankWithRanker(
 
 namespace {
 
+// The plain fit of the ranker's weights: iALS on the training period
+// before the last validation_days, the weights fit on those days (the
+// trainer's step without tuning). Fills rep->fit and the window fields.
+absl::Status FitPlainRanker(const PurchaseLog& training_period,
+                            int64_t now_unix,
+                            const ProductionRankerOptions& options,
+                            RankerFitReport* rep) {
+  const int64_t window_start =
+      now_unix - static_cast<int64_t>(options.validation_days) * 86400;
+  rep->window_start_unix = window_start;
+  rep->window_end_unix = now_unix;
+
+  // 1. Fit period model.
+  const PurchaseLog fit_log = SliceByTime(
+      training_period, std::numeric_limits<int64_t>::min(), window_start);
+  const InteractionData fit_data = BuildInteractions(fit_log);
+  rep->fit_period_rows = static_cast<int64_t>(fit_log.rows.size());
+  rep->fit_users = fit_data.num_users();
+  rep->fit_items = fit_data.num_items();
+  if (fit_data.num_users() == 0) {
+    return absl::FailedPreconditionError(
+        "production ranker: no purchases before the validation window");
+  }
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<Model> fit_model,
+                          NewIalsModel(&fit_data, options.ials));
+
+  // 2. Labels: window purchases of fit-period users on fit-period items;
+  // the weights fit on them (the trainer's step).
+  training::WindowLabels labels(fit_data);
+  for (const Purchase& p : training_period.rows) {
+    if (p.timestamp_unix < window_start || p.timestamp_unix >= now_unix) {
+      continue;
+    }
+    ++rep->window_rows;
+    labels.Add(training_period.user_ids[p.user],
+               training_period.item_ids[p.item]);
+  }
+  training::WindowFitOptions fit_options;
+  fit_options.fit = options.fit;
+  fit_options.fit.vector_candidates = options.vector_candidates;
+  fit_options.index_spec = options.index_spec;
+  RECSYS_ASSIGN_OR_RETURN(
+      rep->fit, training::FitRankerOnWindow(fit_data, *IalsFactors(*fit_model),
+                                            labels.Take(), window_start,
+                                            now_unix, fit_options));
+  fit_model.reset();
+  return absl::OkStatus();
+}
+
 // The trainer's self-tuning over the training period (see the header).
 // FailedPrecondition when the data is too short or a window is empty.
 absl::StatusOr<std::unique_ptr<Model>> NewTunedRankerModel(
@@ -167,6 +216,12 @@ absl::StatusOr<std::unique_ptr<Model>> NewTunedRankerModel(
   // model when the configured iALS stays the choice.
   const Clock::time_point plain_start = Clock::now();
   RECSYS_ASSIGN_OR_RETURN(ModelData full, TrainModelData(*train, options.ials));
+  // The plain ranker fit completes one plain training (the budget's unit,
+  // as in the trainer); its weights are not used.
+  {
+    RankerFitReport plain;
+    FitPlainRanker(training_period, now_unix, options, &plain).IgnoreError();
+  }
   const double plain_seconds = SecondsSince(plain_start);
   const int days = training::TuneWindowDays(training_period.first_unix,
                                             training_period.last_unix, options.validation_days);
@@ -258,43 +313,8 @@ absl::StatusOr<std::unique_ptr<Model>> NewProductionRankerModel(
     // Too little data to tune: the plain fit, as the trainer falls back.
     rep = RankerFitReport();
   }
-  const int64_t window_start =
-      now_unix - static_cast<int64_t>(options.validation_days) * 86400;
-  rep.window_start_unix = window_start;
-  rep.window_end_unix = now_unix;
-
-  // 1. Fit period model.
-  const PurchaseLog fit_log = SliceByTime(
-      training_period, std::numeric_limits<int64_t>::min(), window_start);
-  const InteractionData fit_data = BuildInteractions(fit_log);
-  rep.fit_period_rows = static_cast<int64_t>(fit_log.rows.size());
-  rep.fit_users = fit_data.num_users();
-  rep.fit_items = fit_data.num_items();
-  if (fit_data.num_users() == 0) {
-    return absl::FailedPreconditionError(
-        "production ranker: no purchases before the validation window");
-  }
-  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<Model> fit_model,
-                          NewIalsModel(&fit_data, options.ials));
-
-  // 2. Labels: window purchases of fit-period users on fit-period items;
-  // the weights fit on them (the trainer's step).
-  training::WindowLabels labels(fit_data);
-  for (const Purchase& p : training_period.rows) {
-    if (p.timestamp_unix < window_start || p.timestamp_unix >= now_unix) {
-      continue;
-    }
-    ++rep.window_rows;
-    labels.Add(training_period.user_ids[p.user], training_period.item_ids[p.item]);
-  }
-  training::WindowFitOptions fit_options;
-  fit_options.fit = options.fit;
-  fit_options.fit.vector_candidates = options.vector_candidates;
-  fit_options.index_spec = options.index_spec;
-  RECSYS_ASSIGN_OR_RETURN(
-      rep.fit, training::FitRankerOnWindow(fit_data, *IalsFactors(*fit_model), labels.Take(),
-                                           window_start, now_unix, fit_options));
-  fit_model.reset();
+  RECSYS_RETURN_IF_ERROR(
+      FitPlainRanker(training_period, now_unix, options, &rep));
 
   // 3. Final model on the whole training period.
   RECSYS_ASSIGN_OR_RETURN(ModelData full, TrainModelData(*train, options.ials));

@@ -69,7 +69,8 @@ struct ProductionRankerOptions {
   std::string index_spec = "Flat";
   // Self-tuning and the guard, as recsys_train --tune (see above). The
   // budget: tune_budget_seconds when > 0, else tune_budget_factor x the
-  // measured plain training of the whole training period.
+  // measured plain training (iALS on the whole training period and the
+  // plain fit of the ranker's weights, as the trainer measures it).
   bool tune = true;
   double tune_budget_factor = 5;
   double tune_budget_seconds = 0;

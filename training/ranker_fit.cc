@@ -60,24 +60,54 @@ absl::StatusOr<std::vector<double>> FitLogistic(const std::vector<float>& x,
                                                 const std::vector<uint8_t>& labels,
                                                 const RankerFitOptions& options, double* loss_out) {
   const int64_t n = static_cast<int64_t>(labels.size());
+  // The sums over the examples are taken per block of kBlock rows (in
+  // parallel) and the blocks are added in order, so the weights do not
+  // depend on the number of threads.
+  constexpr int64_t kBlock = 8192;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  struct Sums {
+    std::vector<double> grad, hess;
+    double loss = 0;
+  };
+  std::vector<Sums> partial(blocks);
   std::vector<double> w(kDims, 0.0);
   double loss = 0;
   for (int iter = 0; iter < options.max_iterations; ++iter) {
+    ParallelFor(blocks, std::max(1, options.threads), 1,
+                [&](int, int64_t begin, int64_t end) {
+                  for (int64_t block = begin; block < end; ++block) {
+                    Sums& sums = partial[block];
+                    sums.grad.assign(kDims, 0.0);
+                    sums.hess.assign(kDims * kDims, 0.0);
+                    sums.loss = 0;
+                    const int64_t last = std::min(n, (block + 1) * kBlock);
+                    for (int64_t i = block * kBlock; i < last; ++i) {
+                      const float* xi = x.data() + i * kDims;
+                      double z = 0;
+                      for (int d = 0; d < kDims; ++d) z += w[d] * xi[d];
+                      const double p = 1.0 / (1.0 + std::exp(-z));
+                      const double y = labels[i];
+                      sums.loss += y > 0 ? -std::log(std::max(p, 1e-12))
+                                         : -std::log(std::max(1 - p, 1e-12));
+                      const double r = p - y;
+                      const double s = std::max(p * (1 - p), 1e-9);
+                      for (int a = 0; a < kDims; ++a) {
+                        sums.grad[a] += r * xi[a];
+                        const double sa = s * xi[a];
+                        for (int b = 0; b <= a; ++b)
+                          sums.hess[a * kDims + b] += sa * xi[b];
+                      }
+                    }
+                  }
+                });
     std::vector<double> grad(kDims, 0.0), hess(kDims * kDims, 0.0);
     loss = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      const float* xi = x.data() + i * kDims;
-      double z = 0;
-      for (int d = 0; d < kDims; ++d) z += w[d] * xi[d];
-      const double p = 1.0 / (1.0 + std::exp(-z));
-      const double y = labels[i];
-      loss += y > 0 ? -std::log(std::max(p, 1e-12)) : -std::log(std::max(1 - p, 1e-12));
-      const double r = p - y;
-      const double s = std::max(p * (1 - p), 1e-9);
+    for (const Sums& sums : partial) {
+      loss += sums.loss;
       for (int a = 0; a < kDims; ++a) {
-        grad[a] += r * xi[a];
-        const double sa = s * xi[a];
-        for (int b = 0; b <= a; ++b) hess[a * kDims + b] += sa * xi[b];
+        grad[a] += sums.grad[a];
+        for (int b = 0; b <= a; ++b)
+          hess[a * kDims + b] += sums.hess[a * kDims + b];
       }
     }
     loss /= n;
@@ -240,8 +270,12 @@ absl::StatusOr<RankerFitResult> FitRankerWeights(const RankerExamples& examples,
   }
   RankerFitResult result;
   double loss = 0;
-  RECSYS_ASSIGN_OR_RETURN(std::vector<double> w, FitLogistic(x, y, options, &loss));
-  for (int f = 0; f < kNumRankerFeatures; ++f) result.weights.w[f] = static_cast<float>(w[f]);
+  if (options.main_weights) {
+    RECSYS_ASSIGN_OR_RETURN(std::vector<double> w,
+                            FitLogistic(x, y, options, &loss));
+    for (int f = 0; f < kNumRankerFeatures; ++f)
+      result.weights.w[f] = static_cast<float>(w[f]);
+  }
   // Discovery weights: the same fit on the candidates the user had not
   // bought (what ranks when bought items are excluded).
   if (found_discovery > 0) {

@@ -7,7 +7,9 @@
 // candidate (vector neighbours ∪ history) becomes one example, labelled 1 if
 // the user bought the item in the window. A logistic regression with L2
 // (Newton's method; a few features, so each step is a small solve) gives the
-// weights. Because candidates include both sources, the weights learn how
+// weights (the sums over the examples run on `threads` workers, in fixed
+// blocks, so the weights do not depend on the thread count). Because
+// candidates include both sources, the weights learn how
 // much repurchase versus discovery deserves, per user and item features.
 // RankerFitOptions::feature_set adds the item-neighbour and the
 // popular/trending candidates with their features; `discovery` fits a
@@ -18,7 +20,8 @@
 // it); WindowLabels turns the window's purchases into its labels.
 //
 // Thread safety: FitRanker and FitRankerOnWindow are pure functions;
-// `threads` workers build the examples. A WindowLabels is not thread-safe.
+// `threads` workers build the examples and sum the fit. A WindowLabels is
+// not thread-safe.
 #ifndef RECSYS_TRAINING_RANKER_FIT_H_
 #define RECSYS_TRAINING_RANKER_FIT_H_
 
@@ -59,6 +62,10 @@ struct RankerFitOptions {
   double l2 = 1e-3;
   // L2 penalty on the discovery weights; negative: `l2`.
   double discovery_l2 = -1;
+  // Fit the main weights. False: only the discovery weights are fit (w
+  // stays 0, log_loss 0), e.g. to try another discovery penalty without
+  // refitting the main weights, which do not depend on it.
+  bool main_weights = true;
   // Newton iterations (stops earlier when the step is tiny).
   int max_iterations = 30;
   // At most this many window users are used (the first ones by row).

@@ -85,8 +85,8 @@ ABSL_FLAG(bool, tune, false,
           "buy-again where they beat the ranker on validation. Every candidate's "
           "score and the choice go to the log and the manifest (tuning).");
 ABSL_FLAG(double, tune_budget_factor, 5,
-          "--tune: time budget of the candidates, in multiples of the plain "
-          "training measured first.");
+          "--tune: time budget of the candidates, in multiples of one plain "
+          "training measured first (read, iALS, plain ranker fit).");
 ABSL_FLAG(double, tune_budget_seconds, 0,
           "--tune: time budget in seconds (overrides --tune_budget_factor when > 0).");
 ABSL_FLAG(int, tune_max_candidates, 6, "--tune: iALS configurations at most.");

@@ -80,8 +80,10 @@ struct TrainerOptions {
   // the configured iALS and the base ranker features, fit on one window.
   // Data without timestamps or too short a span (< 6 days) is not tuned.
   bool tune = false;
-  // Time budget of the candidates: tune_budget_factor x the seconds of the
-  // plain training (measured first), or tune_budget_seconds when > 0.
+  // Time budget of the candidates: tune_budget_factor x the seconds of one
+  // plain training (measured first: the run up to and including the plain
+  // ranker fit — read, iALS, ranker fit — which is served when the tuning
+  // cannot run), or tune_budget_seconds when > 0.
   double tune_budget_factor = 5;
   double tune_budget_seconds = 0;
   int tune_max_candidates = 6;

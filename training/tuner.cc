@@ -308,10 +308,6 @@ absl::StatusOr<TuneOutcome> TuneRanker(
   // Discovery weights are also fit with these multiples of the L2 penalty
   // (a window's new purchases are few, so the fit may need more shrinkage).
   const double kDiscoveryL2Factors[] = {10, 100};
-  struct DiscoveryFit {
-    double l2 = 0;
-    std::array<float, model::kNumRankerFeatures> weights{};
-  };
   auto score_baseline = [&](const model::RankerWeights& w) {
     const model::RankerModel m =
         model::MakeRankerModel(nullptr, {}, 0, &parts2.stats, &w);
@@ -346,17 +342,28 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     int entry_all = -1;
     int entry_new = -1;
     double discovery_l2 = -1;
-    WindowRecall vector;
-    WindowRecall fusion;
     AlsModel als2;
   } best;
   double last_seconds = 0;
+  // The first configuration's iALS and examples seconds, and its sets.
+  double first_fixed_seconds = 0;
+  int first_sets = 0;
   const RankerFeatureSet sets[] = {RankerFeatureSet::kBase,
                                    RankerFeatureSet::kNeighbors,
                                    RankerFeatureSet::kNeighborsTrending};
   for (size_t c = 0; c < candidates.size(); ++c) {
     const TuneCandidate& candidate = candidates[c];
-    if (c > 0 && SecondsSince(start) + last_seconds > options.budget_seconds) {
+    // The next configuration's expected time: the last one's, except after
+    // the first, which tried every feature set: its per-configuration parts
+    // (iALS, examples) plus its fits and scoring per set times the sets the
+    // next one tries.
+    double expected = last_seconds;
+    if (c == 1 && first_sets > 0) {
+      const int next_sets = best.set_all == best.set_new ? 1 : 2;
+      expected = first_fixed_seconds +
+                 (last_seconds - first_fixed_seconds) * next_sets / first_sets;
+    }
+    if (c > 0 && SecondsSince(start) + expected > options.budget_seconds) {
       recsys::v1::TuningCandidate* entry = report.add_candidates();
       entry->set_spec(candidate.spec);
       entry->set_skipped("time budget");
@@ -364,6 +371,13 @@ absl::StatusOr<TuneOutcome> TuneRanker(
       continue;
     }
     const Clock::time_point candidate_start = Clock::now();
+    double als_seconds = 0, examples_seconds = 0, fit_seconds = 0,
+           score_seconds = 0;
+    Clock::time_point phase = Clock::now();
+    auto lap = [&phase](double* into) {
+      *into += SecondsSince(phase);
+      phase = Clock::now();
+    };
     RECSYS_ASSIGN_OR_RETURN(AlsModel als1, TrainOn(windows.period1, candidate));
     RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<model::VectorIndex> index1,
                             IndexOf(als1, options.index_spec));
@@ -371,9 +385,11 @@ absl::StatusOr<TuneOutcome> TuneRanker(
         index1.get(), als1.item_factors, als1.factors, &parts1.stats, nullptr);
     RankerFitOptions fit = options.fit;
     fit.threads = threads;
+    lap(&als_seconds);
     auto examples = BuildRankerExamples(
         model1, als1.user_factors, h1.history_indptr, h1.history,
         windows.labels1, windows.window1_start_unix, fit);
+    lap(&examples_seconds);
     if (!examples.ok()) {
       recsys::v1::TuningCandidate* entry = report.add_candidates();
       entry->set_spec(candidate.spec);
@@ -383,102 +399,95 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     }
     std::vector<RankerFitResult> fits;
     std::vector<RankerFeatureSet> fit_sets;
-    std::vector<std::vector<DiscoveryFit>> more_discovery;
+    // The discovery penalty of each fit's own discovery weights (-1: l2).
+    std::vector<double> discovery_l2_base;
     for (RankerFeatureSet set : sets) {
-      // Configurations after the first try the sets the first preferred.
+      // Configurations after the first try only the sets, and the discovery
+      // penalty, the best configuration so far preferred.
       if (c > 0 && set != best.set_all && set != best.set_new) continue;
       fit.feature_set = set;
       fit.discovery = true;
-      fit.discovery_l2 = -1;
+      const double own_l2 = c > 0 && best.discovery ? best.discovery_l2 : -1;
+      fit.discovery_l2 = own_l2;
       auto r = FitRankerWeights(*examples, fit);
       if (!r.ok()) continue;
-      std::vector<DiscoveryFit> more;
-      if (r->weights.has_discovery) {
-        for (double factor : kDiscoveryL2Factors) {
-          fit.discovery_l2 = options.fit.l2 * factor;
-          auto d = FitRankerWeights(*examples, fit);
-          if (d.ok() && d->weights.has_discovery) {
-            more.push_back({fit.discovery_l2, d->weights.discovery});
-          }
-        }
-        fit.discovery_l2 = -1;
-      }
+      discovery_l2_base.push_back(own_l2);
       fits.push_back(*std::move(r));
       fit_sets.push_back(set);
-      more_discovery.push_back(std::move(more));
     }
-    examples = RankerExamples();
     index1.reset();
     als1 = AlsModel();
+    lap(&fit_seconds);
     RECSYS_ASSIGN_OR_RETURN(AlsModel als2, TrainOn(windows.period2, candidate));
     RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<model::VectorIndex> index2,
                             IndexOf(als2, options.index_spec));
-    const model::RankerModel vector_model =
-        model::MakeRankerModel(index2.get(), als2.item_factors, als2.factors,
-                               &parts2.stats, &vector_weights);
-    RECSYS_ASSIGN_OR_RETURN(
-        WindowRecall vector,
-        ScoreOnWindow(vector_model, als2.user_factors, h2.history_indptr,
-                      h2.history, windows.labels2, windows.window2_start_unix,
-                      options.k, 0, threads));
-    const model::RankerModel fusion_model =
-        model::MakeRankerModel(index2.get(), als2.item_factors, als2.factors,
-                               &parts2.stats, &fusion_weights);
-    RECSYS_ASSIGN_OR_RETURN(
-        WindowRecall fusion,
-        ScoreOnWindow(fusion_model, als2.user_factors, h2.history_indptr,
-                      h2.history, windows.labels2, windows.window2_start_unix,
-                      options.k, 0, threads));
+    lap(&als_seconds);
     int entry_all = -1, entry_new = -1;
     double best_all = -1, best_new = -1;
     int64_t users_all = 0, users_new = 0;
     std::vector<bool> discovery_of(fits.size(), false);
     std::vector<double> discovery_l2_of(fits.size(), -1);
+    std::vector<WindowRecall> scores(fits.size());
+    // The set whose discovery weights score best on new items (-1: none).
+    int best_discovery = -1;
+    double best_discovery_new = -1;
+    auto score_new = [&](const model::RankerWeights& weights) {
+      const model::RankerModel m =
+          model::MakeRankerModel(index2.get(), als2.item_factors, als2.factors,
+                                 &parts2.stats, &weights);
+      return ScoreOnWindow(m, als2.user_factors, h2.history_indptr, h2.history,
+                           windows.labels2, windows.window2_start_unix,
+                           options.k, vector_candidates, threads,
+                           /*score_all=*/false);
+    };
     for (size_t f = 0; f < fits.size(); ++f) {
       model::RankerWeights plain = fits[f].weights;
       plain.has_discovery = false;
       const model::RankerModel model2 = model::MakeRankerModel(
           index2.get(), als2.item_factors, als2.factors, &parts2.stats, &plain);
       RECSYS_ASSIGN_OR_RETURN(
-          WindowRecall r,
+          scores[f],
           ScoreOnWindow(model2, als2.user_factors, h2.history_indptr,
                         h2.history, windows.labels2, windows.window2_start_unix,
                         options.k, vector_candidates, threads));
-      bool discovery = false;
       if (fits[f].weights.has_discovery) {
-        const model::RankerModel model_d = model::MakeRankerModel(
-            index2.get(), als2.item_factors, als2.factors, &parts2.stats,
-            &fits[f].weights);
-        RECSYS_ASSIGN_OR_RETURN(
-            WindowRecall d,
-            ScoreOnWindow(model_d, als2.user_factors, h2.history_indptr,
-                          h2.history, windows.labels2,
-                          windows.window2_start_unix, options.k,
-                          vector_candidates, threads, /*score_all=*/false));
-        if (d.new_items > r.new_items) {
-          r.new_items = d.new_items;
-          discovery = true;
+        RECSYS_ASSIGN_OR_RETURN(WindowRecall d, score_new(fits[f].weights));
+        if (d.new_items > scores[f].new_items) {
+          scores[f].new_items = d.new_items;
+          discovery_of[f] = true;
+          discovery_l2_of[f] = discovery_l2_base[f];
         }
-        for (const DiscoveryFit& more : more_discovery[f]) {
-          model::RankerWeights shrunk = fits[f].weights;
-          shrunk.discovery = more.weights;
-          const model::RankerModel model_s =
-              model::MakeRankerModel(index2.get(), als2.item_factors,
-                                     als2.factors, &parts2.stats, &shrunk);
-          RECSYS_ASSIGN_OR_RETURN(
-              WindowRecall ds,
-              ScoreOnWindow(model_s, als2.user_factors, h2.history_indptr,
-                            h2.history, windows.labels2,
-                            windows.window2_start_unix, options.k,
-                            vector_candidates, threads, /*score_all=*/false));
-          if (ds.new_items > r.new_items) {
-            r.new_items = ds.new_items;
-            discovery = true;
-            discovery_l2_of[f] = more.l2;
-          }
+        if (d.new_items > best_discovery_new) {
+          best_discovery_new = d.new_items;
+          best_discovery = static_cast<int>(f);
         }
       }
-      discovery_of[f] = discovery;
+    }
+    // The first configuration also tries larger discovery penalties, on the
+    // set whose discovery weights did best (the main weights do not depend
+    // on the penalty, so only the discovery weights are refit).
+    if (c == 0 && best_discovery >= 0) {
+      const size_t f = static_cast<size_t>(best_discovery);
+      fit.feature_set = fit_sets[f];
+      fit.main_weights = false;
+      for (double factor : kDiscoveryL2Factors) {
+        fit.discovery_l2 = options.fit.l2 * factor;
+        auto more = FitRankerWeights(*examples, fit);
+        if (!more.ok() || !more->weights.has_discovery) continue;
+        model::RankerWeights shrunk = fits[f].weights;
+        shrunk.discovery = more->weights.discovery;
+        RECSYS_ASSIGN_OR_RETURN(WindowRecall ds, score_new(shrunk));
+        if (ds.new_items > scores[f].new_items) {
+          scores[f].new_items = ds.new_items;
+          discovery_of[f] = true;
+          discovery_l2_of[f] = fit.discovery_l2;
+        }
+      }
+    }
+    examples = RankerExamples();
+    for (size_t f = 0; f < fits.size(); ++f) {
+      const WindowRecall& r = scores[f];
+      const bool discovery = discovery_of[f];
       recsys::v1::TuningCandidate* entry = report.add_candidates();
       entry->set_spec(absl::StrCat(
           candidate.spec, ",features=", RankerFeatureSetName(fit_sets[f]),
@@ -503,11 +512,12 @@ absl::StatusOr<TuneOutcome> TuneRanker(
         users_new = r.users_new;
       }
     }
+    lap(&score_seconds);
     log(absl::StrFormat(
-        "tune: %s: vector alone R@%d all %.4f new %.4f; fusion of vector and "
-        "neighbours all %.4f new %.4f",
-        candidate.spec, options.k, vector.all, vector.new_items, fusion.all,
-        fusion.new_items));
+        "tune: %s: %.2fs (iALS %.2fs, examples %.2fs, fits %.2fs, scoring "
+        "%.2fs)",
+        candidate.spec, SecondsSince(candidate_start), als_seconds,
+        examples_seconds, fit_seconds, score_seconds));
     if (entry_all >= 0 && best_all + best_new > best.objective) {
       const int first =
           report.candidates_size() - static_cast<int>(fits.size());
@@ -523,11 +533,13 @@ absl::StatusOr<TuneOutcome> TuneRanker(
       best.users_new = users_new;
       best.entry_all = entry_all;
       best.entry_new = entry_new;
-      best.vector = vector;
-      best.fusion = fusion;
       best.als2 = std::move(als2);
     }
     last_seconds = SecondsSince(candidate_start);
+    if (c == 0) {
+      first_fixed_seconds = als_seconds + examples_seconds;
+      first_sets = static_cast<int>(fits.size());
+    }
     for (int i = report.candidates_size() - static_cast<int>(fits.size());
          i < report.candidates_size(); ++i) {
       report.mutable_candidates(i)->set_seconds(last_seconds);
@@ -544,10 +556,28 @@ absl::StatusOr<TuneOutcome> TuneRanker(
   out.feature_set_new = best.set_new;
   out.discovery = best.discovery;
 
-  // Final weights: the choice refit on window 2 (iALS of period 2).
+  // Final weights: the choice refit on window 2 (iALS of period 2); the
+  // guard's baselines that need the chosen factors.
+  WindowRecall vector, fusion;
   {
     RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<model::VectorIndex> index2,
                             IndexOf(best.als2, options.index_spec));
+    for (auto [weights, into] : {std::pair{&vector_weights, &vector},
+                                 std::pair{&fusion_weights, &fusion}}) {
+      const model::RankerModel baseline =
+          model::MakeRankerModel(index2.get(), best.als2.item_factors,
+                                 best.als2.factors, &parts2.stats, weights);
+      RECSYS_ASSIGN_OR_RETURN(
+          *into,
+          ScoreOnWindow(baseline, best.als2.user_factors, h2.history_indptr,
+                        h2.history, windows.labels2, windows.window2_start_unix,
+                        options.k, 0, threads));
+    }
+    log(absl::StrFormat(
+        "tune: %s: vector alone R@%d all %.4f new %.4f; fusion of vector and "
+        "neighbours all %.4f new %.4f",
+        candidates[best.candidate].spec, options.k, vector.all,
+        vector.new_items, fusion.all, fusion.new_items));
     const model::RankerModel model2 =
         model::MakeRankerModel(index2.get(), best.als2.item_factors,
                                best.als2.factors, &parts2.stats, nullptr);
@@ -586,11 +616,11 @@ absl::StatusOr<TuneOutcome> TuneRanker(
   guard.set_ranker_all(best.recall_all);
   guard.set_popularity_all(popularity.all);
   guard.set_buy_again_all(buy_again.all);
-  guard.set_vector_all(best.vector.all);
+  guard.set_vector_all(vector.all);
   guard.set_neighbors_all(neighbors.all);
   guard.set_ranker_new(best.recall_new);
   guard.set_popularity_new(popularity.new_items);
-  guard.set_vector_new(best.vector.new_items);
+  guard.set_vector_new(vector.new_items);
   guard.set_neighbors_new(neighbors.new_items);
   if (options.guard) {
     auto pick = [](double ranker,
@@ -609,25 +639,25 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     out.weights.serve_all = pick(
         best.recall_all, {{buy_again.all, model::RankerServe::kBuyAgain},
                           {popularity.all, model::RankerServe::kPopularity},
-                          {best.vector.all, model::RankerServe::kVector},
+                          {vector.all, model::RankerServe::kVector},
                           {neighbors.all, model::RankerServe::kNeighbors},
-                          {best.fusion.all, model::RankerServe::kFusion}});
+                          {fusion.all, model::RankerServe::kFusion}});
     out.weights.serve_new =
         pick(best.recall_new,
              {{popularity.new_items, model::RankerServe::kPopularity},
-              {best.vector.new_items, model::RankerServe::kVector},
+              {vector.new_items, model::RankerServe::kVector},
               {neighbors.new_items, model::RankerServe::kNeighbors},
-              {best.fusion.new_items, model::RankerServe::kFusion}});
+              {fusion.new_items, model::RankerServe::kFusion}});
   }
-  out.fusion_all = best.fusion.all;
-  out.fusion_new = best.fusion.new_items;
+  out.fusion_all = fusion.all;
+  out.fusion_new = fusion.new_items;
   // The guard report has no field for the fusion; its scores go to the
   // weights' origin (stored in the manifest).
   absl::StrAppend(
       &out.weights.origin,
       absl::StrFormat("; guard: fusion of vector and neighbours R@%d all "
                       "%.4f new %.4f",
-                      options.k, best.fusion.all, best.fusion.new_items));
+                      options.k, fusion.all, fusion.new_items));
   report.set_seconds(SecondsSince(start));
   log(absl::StrFormat(
       "tune: chose %s for all items (R@%d %.4f), %s for new items (%.4f); "

@@ -10,29 +10,36 @@
 // variations around it), iALS is trained on period 1 and the ranker's
 // weights are fit on window 1 for every feature set (RankerFeatureSet:
 // without / with item neighbours / with popular and trending items, each
-// with and without discovery weights, the discovery weights also with
-// 10x and 100x the L2 penalty; configurations after the first try
-// only the set the first preferred); iALS is then trained on period 2
-// and every fit is scored on window 2, a window none of them saw: Recall@k
-// of the ranker with and without the user's bought items (all items / new
-// items). Per configuration the feature set best on all items gives the main
-// weights and the weights best on new items (a set's discovery weights or
-// its main ones) give the discovery weights; the configuration with the best
-// sum of the two recalls wins. Its weights are then refit on window 2 (iALS
-// of period 2, as the plain trainer fits them) and the caller retrains the
-// chosen iALS on all its data.
+// with and without discovery weights; on the first configuration the set
+// whose discovery weights score best also tries 10x and 100x the L2
+// penalty on them; configurations after the first try only the sets and
+// the discovery penalty the best configuration so far preferred); iALS is
+// then trained on period 2 and every fit is scored on window 2, a window
+// none of them saw: Recall@k of the ranker with and without the user's
+// bought items (all items / new items). What does not depend on the
+// configuration (the periods' histories, item statistics and neighbours,
+// the baselines' scores) is computed once. Per configuration the feature
+// set best on all items gives the main weights and the weights best on new
+// items (a set's discovery weights or its main ones) give the discovery
+// weights; the configuration with the best sum of the two recalls wins.
+// Its weights are then refit on window 2 (iALS of period 2, as the plain
+// trainer fits them) and the caller retrains the chosen iALS on all its
+// data.
 //
 // Guard: on window 2, per setting, the chosen ranker's recall is compared
 // with the baselines' — popularity, buy-again (all items only), the vector
 // alone (the chosen iALS's nearest items), the item neighbours alone and
-// the reciprocal rank fusion of those two lists —
+// the reciprocal rank fusion of those two lists (the vector alone and the
+// fusion scored for the chosen configuration only) —
 // as RankItems returns them when RankerWeights::serve_* name them; a
 // setting where a baseline scores higher is served by the best baseline
 // (serve_all / serve_new in the returned weights, stored in the manifest,
 // honoured by model::RankItems, so by the server and the evaluator alike).
 //
 // Budget: candidates run in grid order until the next one is expected to
-// end after budget_seconds (the first always runs).
+// end after budget_seconds (the first always runs; the second is expected
+// to take the first's iALS and examples time plus its fits and scoring per
+// feature set times the sets it tries, later ones the previous one's time).
 //
 // Leaks: the tuner sees only the rows the caller's RowVisitor gives; the
 // trainer's visitor reads the input with the trainer's own time filter, so

@@ -120,6 +120,71 @@ TEST_F(RankerFitTest, DiscoveryL2ShrinksOnlyTheDiscoveryWeights) {
   EXPECT_LT(norm_shrunk, norm_plain);
 }
 
+// Examples over several of the fit's blocks: a deterministic pseudo-random
+// feature mix, labels from a known score, some bought candidates.
+RankerExamples ManyExamples(int rows) {
+  RankerExamples examples;
+  uint64_t state = 12345;
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<float>((state >> 33) % 10000) / 10000.0f;
+  };
+  for (int i = 0; i < rows; ++i) {
+    float score = 0;
+    for (int f = 0; f < model::kNumRankerFeatures; ++f) {
+      const float v = next();
+      examples.x.push_back(f == model::kFeatBought ? (v < 0.3f ? 1.0f : 0.0f)
+                                                   : v);
+      score += (f % 3 == 0 ? 1.0f : -0.5f) * examples.x.back();
+    }
+    examples.x.push_back(1.0f);
+    examples.y.push_back(score + next() > 1.2f ? 1 : 0);
+    examples.sources.push_back(model::kSourceVector);
+  }
+  examples.users = rows / 10;
+  examples.window_items = rows / 5;
+  return examples;
+}
+
+TEST(FitRankerWeightsTest, TheWeightsDoNotDependOnTheThreadCount) {
+  const RankerExamples examples = ManyExamples(30000);  // several blocks
+  RankerFitOptions options;
+  options.discovery = true;
+  options.threads = 1;
+  RECSYS_ASSERT_OK_AND_ASSIGN(RankerFitResult one,
+                              FitRankerWeights(examples, options));
+  options.threads = 3;
+  RECSYS_ASSERT_OK_AND_ASSIGN(RankerFitResult three,
+                              FitRankerWeights(examples, options));
+  ASSERT_TRUE(one.weights.has_discovery);
+  double norm = 0;
+  for (int f = 0; f < model::kNumRankerFeatures; ++f) {
+    EXPECT_EQ(one.weights.w[f], three.weights.w[f]) << f;
+    EXPECT_EQ(one.weights.discovery[f], three.weights.discovery[f]) << f;
+    norm += one.weights.w[f] * one.weights.w[f];
+  }
+  EXPECT_EQ(one.log_loss, three.log_loss);
+  EXPECT_GT(norm, 0);
+}
+
+TEST(FitRankerWeightsTest, WithoutMainWeightsOnlyTheDiscoveryWeightsAreFit) {
+  const RankerExamples examples = ManyExamples(5000);
+  RankerFitOptions options;
+  options.discovery = true;
+  options.discovery_l2 = options.l2 * 10;
+  RECSYS_ASSERT_OK_AND_ASSIGN(RankerFitResult both,
+                              FitRankerWeights(examples, options));
+  options.main_weights = false;
+  RECSYS_ASSERT_OK_AND_ASSIGN(RankerFitResult discovery_only,
+                              FitRankerWeights(examples, options));
+  ASSERT_TRUE(discovery_only.weights.has_discovery);
+  for (int f = 0; f < model::kNumRankerFeatures; ++f) {
+    EXPECT_EQ(discovery_only.weights.w[f], 0.0f) << f;
+    EXPECT_EQ(discovery_only.weights.discovery[f], both.weights.discovery[f])
+        << f;
+  }
+}
+
 TEST_F(RankerFitTest, NoWindowPurchasesIsAnError) {
   std::vector<std::vector<int32_t>> window(kUsers);
   RankerFitOptions options;

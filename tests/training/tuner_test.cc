@@ -277,5 +277,37 @@ TEST(TrainerTuneTest, NeverSeesRowsAfterTheCut) {
   EXPECT_EQ(models[0].user_factors, models[1].user_factors);
 }
 
+// The budget's unit is one plain training up to and including its ranker
+// fit (read, iALS, the plain ranker fit), not the iALS alone.
+TEST(TrainerTuneTest, TheBudgetIsAMultipleOfThePlainTraining) {
+  const std::string dir = MakeTestDir();
+  const std::vector<PurchaseRow> rows = ShopRows(dir);
+  TrainerOptions options;
+  options.input = WriteFile(dir, "shop.csv", ToCsv(rows));
+  options.model_root = dir + "/models";
+  options.version = "1";
+  options.als.factors = 8;
+  options.als.iterations = 3;
+  options.als.threads = 2;
+  options.compute_segments = false;
+  options.tune = true;
+  options.tune_max_candidates = 2;
+  options.tune_budget_factor = 3;
+  std::vector<std::string> lines;
+  options.log = [&](absl::string_view line) { lines.emplace_back(line); };
+  RECSYS_ASSERT_OK_AND_ASSIGN(TrainResult result, Train(options, nullptr));
+  ASSERT_GT(result.tuning.candidates_size(), 0);
+  EXPECT_GE(result.tuning.budget_seconds(),
+            3 * (result.read_seconds + result.train_seconds));
+  bool logged_budget = false;
+  for (const std::string& line : lines) {
+    logged_budget |=
+        line.find("tune: the plain training (read, iALS, ranker fit") == 0;
+  }
+  EXPECT_TRUE(logged_budget);
+  // The plain fit is measured, not served: the tuned weights are.
+  EXPECT_THAT(result.ranker.origin, HasSubstr("tuned ("));
+}
+
 }  // namespace
 }  // namespace recsys::training
