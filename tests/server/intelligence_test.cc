@@ -25,8 +25,10 @@
 #include "marketing/coupon_store.h"
 #include "marketing/marketer.h"
 #include "marketing/segment_store.h"
+#include "metrics/metrics.h"
 #include "model/model_store.h"
 #include "recsys/v1/recommender.grpc.pb.h"
+#include "redis/client.h"
 #include "server/live_tags.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/test_server.h"
@@ -558,6 +560,54 @@ TEST_F(IntelligenceApiTest, BadFiltersAreRefusedNamingTheField) {
   req.mutable_filters()->set_due_within_days(-1);
   Audience(req, &status);
   EXPECT_EQ(status.error_message(), "filters.due_within_days: must be >= 0");
+}
+
+// With its Redis down, the live tags fail alone: RecordEvents stores the
+// event and answers OK; the failure is counted and logged.
+TEST_F(IntelligenceApiTest, LiveTagsDownDoNotFailRecordEvents) {
+  auto down = recsys::testing::RedisServer::Start();
+  ASSERT_TRUE(down.ok()) << down.status();
+  redis::Options options;
+  options.host = (*down)->host();
+  options.port = (*down)->port();
+  options.default_timeout = absl::Seconds(2);
+  options.connect_timeout = absl::Seconds(2);
+  auto client = redis::Client::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto intel = intelligence::NewRedisIntelStore(client->get());
+  ASSERT_TRUE(intel.ok()) << intel.status();
+  ASSERT_TRUE((*down)->Stop().ok());
+  metrics::Registry registry;
+  const LiveTagObserver failing(world->shop->models.get(), intel->get(), &registry);
+  world->server->storefront->SetEventObserver(&failing);
+
+  const auto bundle = world->shop->models->Current();
+  std::string item;
+  for (int32_t row = 0; row < bundle->num_items() && item.empty(); ++row) {
+    if (bundle->item(row).category == "sports") item = bundle->item(row).item_id;
+  }
+  ASSERT_FALSE(item.empty());
+  const std::string user = world->records.front().user_id;
+  Buy(user, {item}, {"live-down-1"});
+  auto stored = world->shop->features->GetUser(user, absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  // The same event again: a duplicate for the feature store (stored once).
+  v1::RecordEventsRequest again;
+  v1::Event* e = again.add_events();
+  e->set_type(v1::EVENT_PURCHASE);
+  e->set_user_id(user);
+  e->set_item_id(item);
+  e->set_price(20);
+  e->set_event_id("live-down-1");
+  v1::RecordEventsResponse response;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  ASSERT_TRUE(rec_->RecordEvents(&ctx, again, &response).ok());
+  EXPECT_EQ(response.duplicates(), 1);
+  world->server->storefront->SetEventObserver(world->live_tags.get());
+  const metrics::Counter* errors =
+      registry.AddCounter("recsys_live_tag_events_total", "", {"outcome"})->Get({"error"});
+  EXPECT_EQ(errors->Value(), 2);
 }
 
 }  // namespace
