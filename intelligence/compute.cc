@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "intelligence/live_tags.h"
 
 namespace recsys::intelligence {
 namespace {
@@ -448,16 +449,27 @@ absl::StatusOr<IntelResult> IntelBuilder::Build(
       ok &= rule.min_views == 0 || scoped_views >= rule.min_views;
       ok &= rule.min_affinity == 0 ||
             affinity_of(rule.category) >= rule.min_affinity;
-      ok &= rule.growth_tiers.empty() ||
-            std::find(rule.growth_tiers.begin(), rule.growth_tiers.end(),
-                      out.growth_tier) != rule.growth_tiers.end();
+      const bool in_tier =
+          rule.growth_tiers.empty() ||
+          std::find(rule.growth_tiers.begin(), rule.growth_tiers.end(),
+                    out.growth_tier) != rule.growth_tiers.end();
+      ok &= in_tier;
       ok &= rule.min_discount_share == 0 ||
             out.discount_share >= rule.min_discount_share;
       ok &= rule.min_purchase_intent == 0 ||
             out.purchase_intent >= rule.min_purchase_intent;
       ok &= rule.min_churn_risk == 0 || out.churn_risk >= rule.min_churn_risk;
       for (const std::string& ref : rule.all_of) ok &= tags.contains(ref);
-      if (ok) tags.insert(rule.name);
+      if (ok) {
+        tags.insert(rule.name);
+      } else if (in_tier && IsLiveRule(rule)) {
+        // Events can complete it before the next run (live_tags.h).
+        LiveProgress progress = StartProgress(rule);
+        progress.purchases = static_cast<int>(order_times.size());
+        progress.spend = scoped_spend;
+        progress.views = scoped_views;
+        out.live.push_back(std::move(progress));
+      }
     }
     for (const auto& [category, share] : affinities) {
       if (share >= config.learned_tag_min_affinity)

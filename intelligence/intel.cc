@@ -19,8 +19,15 @@ constexpr char kHeader[] =
     "days\t"
     "next_purchase_unix\trelative_price_level\tdiscount_share\tgrowth_"
     "value\tgrowth_tier\t"
+    "due_items\tbirthday\tlive";
+// The headers of files written before the live column, and before the
+// birthday column.
+constexpr char kHeaderWithoutLive[] =
+    "user_id\tas_of\ttags\taffinities\tpurchase_intent\tchurn_risk\tcycle_"
+    "days\t"
+    "next_purchase_unix\trelative_price_level\tdiscount_share\tgrowth_"
+    "value\tgrowth_tier\t"
     "due_items\tbirthday";
-// The header of files written before the birthday column.
 constexpr char kHeaderWithoutBirthday[] =
     "user_id\tas_of\ttags\taffinities\tpurchase_intent\tchurn_risk\tcycle_"
     "days\t"
@@ -59,7 +66,8 @@ const std::vector<std::string>& IntelFieldNames() {
                                    "growth_value",
                                    "growth_tier",
                                    "due_items",
-                                   "birthday"};
+                                   "birthday",
+                                   "live"};
   return *names;
 }
 
@@ -91,6 +99,16 @@ std::vector<std::string> EncodeIntelFields(const UserIntel& u,
       ++left_out;
     }
   }
+  std::vector<std::string> live;
+  for (const LiveProgress& p : u.live) {
+    if (Clean(p.tag) && !p.tag.empty() && Clean(p.category) && !p.category.empty()) {
+      live.push_back(absl::StrCat(p.tag, "@", p.category, "@", p.min_purchases, "@",
+                                  Num(p.min_spend), "@", p.min_views, "@", p.purchases, "@",
+                                  Num(p.spend), "@", p.views));
+    } else {
+      ++left_out;
+    }
+  }
   if (dropped != nullptr) *dropped += left_out;
   return {absl::StrCat(u.as_of_unix),
           absl::StrJoin(tags, "|"),
@@ -104,7 +122,8 @@ std::vector<std::string> EncodeIntelFields(const UserIntel& u,
           Num(u.growth_value),
           Clean(u.growth_tier) ? u.growth_tier : "",
           absl::StrJoin(due, "|"),
-          ParseBirthday(u.birthday, &month, &day) ? absl::StrFormat("%02d-%02d", month, day) : ""};
+          ParseBirthday(u.birthday, &month, &day) ? absl::StrFormat("%02d-%02d", month, day) : "",
+          absl::StrJoin(live, "|")};
 }
 
 absl::StatusOr<UserIntel> DecodeIntelFields(
@@ -155,6 +174,19 @@ absl::StatusOr<UserIntel> DecodeIntelFields(
     if (!ParseBirthday(f[12], &month, &day)) return bad(12);
     u.birthday = absl::StrFormat("%02d-%02d", month, day);
   }
+  for (absl::string_view entry : absl::StrSplit(f[13], '|', absl::SkipEmpty())) {
+    const std::vector<absl::string_view> parts = absl::StrSplit(entry, '@');
+    LiveProgress p;
+    if (parts.size() != 8 || parts[0].empty() || parts[1].empty() ||
+        !absl::SimpleAtoi(parts[2], &p.min_purchases) || !absl::SimpleAtod(parts[3], &p.min_spend) ||
+        !absl::SimpleAtoi(parts[4], &p.min_views) || !absl::SimpleAtoi(parts[5], &p.purchases) ||
+        !absl::SimpleAtod(parts[6], &p.spend) || !absl::SimpleAtoi(parts[7], &p.views)) {
+      return bad(13);
+    }
+    p.tag = std::string(parts[0]);
+    p.category = std::string(parts[1]);
+    u.live.push_back(std::move(p));
+  }
   return u;
 }
 
@@ -183,6 +215,8 @@ absl::StatusOr<std::vector<UserIntel>> ParseIntelTsv(absl::string_view text) {
     ++line_number;
     if (line_number == 1) {
       if (line == kHeaderWithoutBirthday) {
+        columns = kIntelFields - 1;
+      } else if (line == kHeaderWithoutLive) {
         columns = kIntelFields;
       } else if (line != kHeader) {
         return absl::DataLossError("intel.tsv line 1: unexpected header");
@@ -196,7 +230,8 @@ absl::StatusOr<std::vector<UserIntel>> ParseIntelTsv(absl::string_view text) {
           absl::StrCat("intel.tsv line ", line_number, ": ", f.size(),
                        " columns, expected ", columns));
     }
-    if (columns == kIntelFields) f.push_back("");  // no birthday
+    // Older files: no birthday, no live progress.
+    while (static_cast<int>(f.size()) < kIntelFields + 1) f.push_back("");
     auto u = DecodeIntelFields(f[0], absl::MakeConstSpan(f).subspan(1));
     if (!u.ok()) {
       return absl::DataLossError(absl::StrCat("intel.tsv line ", line_number,

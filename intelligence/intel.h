@@ -24,6 +24,23 @@ struct DueItem {
   double cycle_days = 0;
 };
 
+// A user's counts as of the record's as_of toward a live tag rule
+// (live_tags.h) the user does not satisfy yet, with the rule's thresholds
+// (0: the condition is off), so that an event can complete it without the
+// configuration.
+struct LiveProgress {
+  std::string tag;
+  std::string category;
+  int min_purchases = 0;
+  double min_spend = 0;
+  int min_views = 0;
+  // Orders with an item of the category, their spend, and views plus
+  // add-to-carts of the category, within the rule's window.
+  int purchases = 0;
+  double spend = 0;
+  int views = 0;
+};
+
 struct UserIntel {
   std::string user_id;
   // Reference time the record was computed for.
@@ -50,6 +67,9 @@ struct UserIntel {
   std::vector<DueItem> due_items;
   // "MM-DD" from the shop's customer file (ParseBirthday); empty: unknown.
   std::string birthday;
+  // Progress toward the live rules the user does not satisfy yet (rule
+  // order); a live event that completes one moves its tag into `tags`.
+  std::vector<LiveProgress> live;
 
   bool HasTag(absl::string_view tag) const;
 };
@@ -57,7 +77,7 @@ struct UserIntel {
 // The record as text fields, in the column order of intel.tsv after
 // user_id (the Redis store's hash fields, IntelFieldNames(), use the same
 // encoding). Decode: InvalidArgument naming the field when one is malformed.
-inline constexpr int kIntelFields = 13;
+inline constexpr int kIntelFields = 14;
 const std::vector<std::string>& IntelFieldNames();
 std::vector<std::string> EncodeIntelFields(const UserIntel& user,
                                            int64_t* dropped = nullptr);
@@ -67,10 +87,12 @@ absl::StatusOr<UserIntel> DecodeIntelFields(
 // intel.tsv: a header line, then one line per user with the columns
 //   user_id as_of tags affinities purchase_intent churn_risk cycle_days
 //   next_purchase_unix relative_price_level discount_share growth_value
-//   growth_tier due_items birthday
-// separated by tabs (files written before the birthday column, with the
-// older header, are read with it empty); lists are joined by '|' (tags), "category=share|..."
-// and "item@due_unix@cycle_days|...". Entries whose text contains a tab,
+//   growth_tier due_items birthday live
+// separated by tabs (files written before the birthday or the live column,
+// with the older headers, are read with them empty); lists are joined by
+// '|' (tags), "category=share|...", "item@due_unix@cycle_days|..." and
+// (live) "tag@category@min_purchases@min_spend@min_views@purchases@spend@views|...".
+// Entries whose text contains a tab,
 // line break, '|', '=' or '@' are left out (counted in *dropped when
 // given). User ids with a tab or line break: InvalidArgument.
 absl::StatusOr<std::string> IntelToTsv(absl::Span<const UserIntel> users,

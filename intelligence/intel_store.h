@@ -5,7 +5,15 @@
 //   - NewInMemoryIntelStore: one process (tests, an embedded server seeded
 //     from the model directory's intel.tsv).
 //   - NewRedisIntelStore: key {p}u:{user_id}:intel, a HASH with the fields
-//     of IntelFieldNames() (docs/redis_keys.md).
+//     of IntelFieldNames() and the live state (docs/redis_keys.md); the
+//     live audiences are SETs {p}tag_live:<tag>.
+//
+// Live tags (live_tags.h): ApplyLiveEvents completes the live rules of the
+// records from the server's events; PutIntel replaces a record, live state
+// included. Race: an event applied to the old record after the run read
+// its data and before PutIntel replaced the record is in neither (the
+// following run counts it); an event later than the new record's as_of
+// applied after the write counts in it.
 //
 // Error contract: InvalidArgument for a bad user id (CheckId); NotFound
 // when the user has no record; Unavailable / DeadlineExceeded when the
@@ -26,6 +34,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "intelligence/intel.h"
+#include "intelligence/live_tags.h"
 #include "redis/client.h"
 
 namespace recsys::intelligence {
@@ -45,6 +54,23 @@ class IntelStore {
   // errors as for GetIntel.
   virtual absl::StatusOr<std::vector<std::optional<UserIntel>>> GetIntels(
       absl::Span<const std::string> user_ids, absl::Time deadline) const = 0;
+
+  // Applies each event to its user's record (ApplyLiveEvent), at most once
+  // per event dedup_key and record (a record written by PutIntel starts
+  // afresh: events up to its as_of are ignored anyway), and adds the user
+  // to the live audience of every tag a live event gave the current record
+  // (again on a batch sent again, so a retry after a failure completes it).
+  // Users without a record and events without a category change nothing.
+  // InvalidArgument for a bad id ("events[i].user_id"); backend errors as
+  // GetIntel (part of the batch may then be applied: send it again).
+  virtual absl::Status ApplyLiveEvents(absl::Span<const LiveEvent> events,
+                                       absl::Time deadline) = 0;
+  // The users a live event tagged `tag` whose current record still has it
+  // (members of a record replaced since are left out and dropped from the
+  // audience), unordered. InvalidArgument for a bad tag; backend errors as
+  // GetIntel.
+  virtual absl::StatusOr<std::vector<std::string>> LiveTagUsers(
+      absl::string_view tag, absl::Time deadline) const = 0;
 };
 
 std::unique_ptr<IntelStore> NewInMemoryIntelStore();

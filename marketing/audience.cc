@@ -17,13 +17,20 @@ namespace {
 
 // The customer-intelligence filters (tags, churn risk, intent, due date).
 bool PassesIntelligence(const AudienceUser& u, const AudienceFilter& filter, int64_t now_unix) {
+  const std::vector<std::string>* live = nullptr;
+  if (filter.live_tags != nullptr) {
+    auto it = filter.live_tags->find(u.user_id);
+    if (it != filter.live_tags->end()) live = &it->second;
+  }
+  auto has = [&](const std::string& tag) {
+    return std::binary_search(u.tags.begin(), u.tags.end(), tag) ||
+           (live != nullptr && std::find(live->begin(), live->end(), tag) != live->end());
+  };
   for (const std::string& tag : filter.tags) {
-    if (!std::binary_search(u.tags.begin(), u.tags.end(), tag)) return false;
+    if (!has(tag)) return false;
   }
   if (!filter.any_tags.empty() &&
-      std::none_of(filter.any_tags.begin(), filter.any_tags.end(), [&](const std::string& tag) {
-        return std::binary_search(u.tags.begin(), u.tags.end(), tag);
-      })) {
+      std::none_of(filter.any_tags.begin(), filter.any_tags.end(), has)) {
     return false;
   }
   if (!filter.growth_tiers.empty() &&

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -112,6 +113,10 @@ struct AudienceFilter {
   // Keep users having at least one of these tags; empty: all (a coupon's
   // eligibility.tags).
   std::vector<std::string> any_tags;
+  // Tags live events gave users after the records the table was built from
+  // (intelligence::IntelStore::LiveTagUsers), by user id, counted with
+  // AudienceUser::tags by the two tag filters; null: none. Borrowed.
+  const absl::flat_hash_map<std::string, std::vector<std::string>>* live_tags = nullptr;
   // Keep users in one of these growth tiers; empty: all (a coupon's
   // eligibility.growth_tiers).
   std::vector<std::string> growth_tiers;

@@ -614,6 +614,23 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
     return absl::InvalidArgumentError(
         "campaign: required with filters.contact_cap_days for a category or item offer");
   }
+  // Users tagged by live events since the records of intel.tsv.
+  absl::flat_hash_map<std::string, std::vector<std::string>> live_tags;
+  if (options_.intel != nullptr) {
+    std::vector<std::string> wanted = filter.tags;
+    wanted.insert(wanted.end(), filter.any_tags.begin(), filter.any_tags.end());
+    std::sort(wanted.begin(), wanted.end());
+    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    for (const std::string& tag : wanted) {
+      auto users = options_.intel->LiveTagUsers(tag, StoreDeadline(query.deadline));
+      if (!users.ok()) {
+        Degrade(&summary.meta, "intelligence store (live tags)", users.status());
+        break;
+      }
+      for (const std::string& user : *users) live_tags[user].push_back(tag);
+    }
+    if (!live_tags.empty()) filter.live_tags = &live_tags;
+  }
   const std::vector<float> target = MeanVector(*bundle, offer_rows);
 
   // Best coupon per (segment, tier): EV ordering does not depend on the
@@ -677,11 +694,15 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
   scan.chunk_size = options_.audience_chunk;
   scan.threads = options_.audience_threads;
   std::vector<AudienceEntry> entries;
+  // The tags of members a live event tagged (valid during the sink call).
+  std::vector<std::vector<std::string>> merged_tags;
   auto result = ScanAudience(
       *audience->table, target, filter, now, contacts, scan,
       [&](absl::Span<const AudienceMember> chunk) {
         entries.clear();
         entries.reserve(chunk.size());
+        merged_tags.clear();
+        merged_tags.reserve(chunk.size());
         for (const AudienceMember& m : chunk) {
           AudienceEntry e;
           e.user_id = m.user_id;
@@ -691,6 +712,14 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
           e.days_since_purchase = m.days_since_purchase;
           const AudienceUser& user = audience->table->user(m.row);
           e.tags = &user.tags;
+          if (auto live = live_tags.find(m.user_id); live != live_tags.end()) {
+            std::vector<std::string>& tags = merged_tags.emplace_back(user.tags);
+            for (const std::string& tag : live->second) {
+              auto at = std::lower_bound(tags.begin(), tags.end(), tag);
+              if (at == tags.end() || *at != tag) tags.insert(at, tag);
+            }
+            e.tags = &tags;
+          }
           e.purchase_intent = user.purchase_intent;
           e.churn_risk = user.churn_risk;
           e.next_purchase_unix = user.next_purchase_unix;

@@ -48,6 +48,7 @@
 #include "server/coupon_event_sink.h"
 #include "server/http_server.h"
 #include "server/server_metrics.h"
+#include "server/live_tags.h"
 #include "server/triggers.h"
 #include "server/recommender_service.h"
 #include "redis/client.h"
@@ -132,6 +133,9 @@ ABSL_FLAG(std::string, triggers_config, "",
           "Triggered offers (recsys.v1.TriggersConfig, text format, e.g. "
           "deploy/triggers.textproto): behaviour and a periodic pass turn into offers in the "
           "Redis stream outbox; needs --redis. Empty: none (Admin.RunTriggers is UNIMPLEMENTED).");
+ABSL_FLAG(bool, live_tags, true,
+          "Live interest tags: purchases, views and add-to-carts complete the live tag rules "
+          "of the intelligence records (and their live audiences) between training runs.");
 ABSL_FLAG(absl::Duration, trigger_interval, absl::Seconds(60),
           "How often the server claims due trigger checks and writes their offers (0: only "
           "through Admin.RunTriggers).");
@@ -458,10 +462,20 @@ int main(int argc, char** argv) {
     }
     triggers = *std::move(engine);
     trigger_observer = std::make_unique<server::TriggerEventObserver>(triggers.get());
-    (*storefront)->SetEventObserver(trigger_observer.get());
     LogInfo(absl::StrCat("triggered offers: ", triggers->config().rules.size(), " rules from ",
                          absl::GetFlag(FLAGS_triggers_config), ", outbox ",
                          absl::GetFlag(FLAGS_redis_prefix), triggers->config().stream));
+  }
+
+  // Live interest tags: the stored events complete the records' live rules.
+  std::unique_ptr<server::LiveTagObserver> live_tag_observer;
+  if (absl::GetFlag(FLAGS_live_tags)) {
+    live_tag_observer =
+        std::make_unique<server::LiveTagObserver>(models->get(), intel.get(), &registry);
+  }
+  const server::EventObservers event_observers({trigger_observer.get(), live_tag_observer.get()});
+  if (trigger_observer != nullptr || live_tag_observer != nullptr) {
+    (*storefront)->SetEventObserver(&event_observers);
   }
 
   server_options.listen_address = absl::GetFlag(FLAGS_listen);

@@ -1,7 +1,9 @@
 #include "intelligence/intel_store.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -68,9 +70,103 @@ void Exercise(IntelStore* store) {
             absl::StatusCode::kNotFound);
 }
 
+// u1 is two purchases (or 100 of spend) short of "fit" and one view short
+// of "look"; "toys" is not in reach.
+UserIntel LiveRecord(absl::string_view id) {
+  UserIntel u = Record(id, 0.5);
+  u.live = {{.tag = "fit", .category = "sports", .min_purchases = 3, .purchases = 1},
+            {.tag = "rich", .category = "sports", .min_spend = 100, .spend = 0.5},
+            {.tag = "look", .category = "garden", .min_views = 2, .views = 1},
+            {.tag = "toy", .category = "toys", .min_purchases = 5}};
+  return u;
+}
+
+LiveEvent Event(absl::string_view user, absl::string_view category, bool purchase,
+                double spend, int64_t t, absl::string_view key) {
+  return {.user_id = std::string(user),
+          .category = std::string(category),
+          .purchase = purchase,
+          .spend = spend,
+          .time_unix = t,
+          .dedup_key = std::string(key)};
+}
+
+std::vector<std::string> Sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+// The same events give both stores the same records (the Redis store runs
+// ApplyLiveEvent's logic in Lua).
+void ExerciseLive(IntelStore* store) {
+  const absl::Time never = absl::InfiniteFuture();
+  const int64_t t = 1700000000;
+  RECSYS_ASSERT_OK(store->PutIntel({LiveRecord("u1"), LiveRecord("u2")}));
+  // Before the record's as_of: already counted. No record: nothing.
+  RECSYS_ASSERT_OK(store->ApplyLiveEvents(
+      {Event("u1", "sports", true, 1, t, "old"), Event("nobody", "sports", true, 1, t + 1, "n"),
+       Event("u1", "", true, 1, t + 1, "nocat"), Event("u1", "sports", true, 49.75, t + 5, "e1")},
+      never));
+  RECSYS_ASSERT_OK_AND_ASSIGN(UserIntel u1, store->GetIntel("u1", never));
+  ASSERT_EQ(u1.live.size(), 4u);
+  EXPECT_EQ(u1.live[0].purchases, 2);
+  EXPECT_EQ(u1.live[1].spend, 50.25);
+  EXPECT_EQ(u1.tags, (std::vector<std::string>{"a", "likes:coffee_tea"}));
+  // The same event again (a retried batch) counts once.
+  RECSYS_ASSERT_OK(
+      store->ApplyLiveEvents({Event("u1", "sports", true, 49.75, t + 5, "e1")}, never));
+  RECSYS_ASSERT_OK_AND_ASSIGN(u1, store->GetIntel("u1", never));
+  EXPECT_EQ(u1.live[0].purchases, 2);
+  // The third purchase reaches fit and rich; a view reaches look.
+  RECSYS_ASSERT_OK(store->ApplyLiveEvents({Event("u1", "sports", true, 50, t + 6, "e2"),
+                                           Event("u1", "garden", false, 0, t + 7, "e3"),
+                                           Event("u2", "garden", false, 0, t + 7, "e3")},
+                                          never));
+  RECSYS_ASSERT_OK_AND_ASSIGN(u1, store->GetIntel("u1", never));
+  EXPECT_EQ(u1.tags,
+            (std::vector<std::string>{"a", "fit", "likes:coffee_tea", "look", "rich"}));
+  ASSERT_EQ(u1.live.size(), 1u);
+  EXPECT_EQ(u1.live[0].tag, "toy");
+  EXPECT_EQ(u1.purchase_intent, 0.5);  // the rest of the record is kept
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<std::string> fit, store->LiveTagUsers("fit", never));
+  EXPECT_EQ(fit, (std::vector<std::string>{"u1"}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<std::string> look, store->LiveTagUsers("look", never));
+  EXPECT_EQ(Sorted(look), (std::vector<std::string>{"u1", "u2"}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<std::string> toy, store->LiveTagUsers("toy", never));
+  EXPECT_TRUE(toy.empty());
+  // A new record (a training run) replaces the live state: the live tags
+  // and the audience membership go, the markers too (an event of the new
+  // record's time counts again).
+  UserIntel fresh = LiveRecord("u1");
+  fresh.as_of_unix = t + 6;
+  RECSYS_ASSERT_OK(store->PutIntel({fresh}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(u1, store->GetIntel("u1", never));
+  EXPECT_EQ(u1.tags, (std::vector<std::string>{"a", "likes:coffee_tea"}));
+  EXPECT_EQ(u1.live.size(), 4u);
+  RECSYS_ASSERT_OK_AND_ASSIGN(look, store->LiveTagUsers("look", never));
+  EXPECT_EQ(look, (std::vector<std::string>{"u2"}));
+  RECSYS_ASSERT_OK(
+      store->ApplyLiveEvents({Event("u1", "garden", false, 0, t + 7, "e3")}, never));
+  RECSYS_ASSERT_OK_AND_ASSIGN(u1, store->GetIntel("u1", never));
+  EXPECT_TRUE(u1.HasTag("look"));
+  // Bad ids name the field.
+  const absl::Status bad =
+      store->ApplyLiveEvents({Event("u1", "garden", false, 0, t + 8, "x"),
+                              Event("", "garden", false, 0, t + 8, "y")},
+                             never);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("events[1].user_id"), absl::string_view::npos) << bad;
+  EXPECT_EQ(store->LiveTagUsers("", never).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(InMemoryIntelStoreTest, PutGet) {
   auto store = NewInMemoryIntelStore();
   Exercise(store.get());
+}
+
+TEST(InMemoryIntelStoreTest, LiveTags) {
+  auto store = NewInMemoryIntelStore();
+  ExerciseLive(store.get());
 }
 
 TEST(RedisIntelStoreTest, PutGetOnARealRedis) {
@@ -86,6 +182,17 @@ TEST(RedisIntelStoreTest, PutGetOnARealRedis) {
       auto store,
       NewRedisIntelStore(client.get(), {.key_prefix = "t:", .bulk_batch = 1}));
   Exercise(store.get());
+  ExerciseLive(store.get());
+  // The live state in the record's hash: the marker fields of the events
+  // applied, the live tags; the audience in its set.
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto marker, server->Command({"HGET", "t:u:u1:intel", "ev:e3"}));
+  EXPECT_EQ(marker, "1");
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto live_tags,
+                              server->Command({"HGET", "t:u:u1:intel", "live_tags"}));
+  EXPECT_EQ(live_tags, "look");
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto member,
+                              server->Command({"SISMEMBER", "t:tag_live:look", "u2"}));
+  EXPECT_EQ(member, "1");
   EXPECT_EQ(NewRedisIntelStore(nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
   // A record written before the birthday field reads with none.
@@ -94,6 +201,14 @@ TEST(RedisIntelStoreTest, PutGetOnARealRedis) {
   RECSYS_ASSERT_OK_AND_ASSIGN(UserIntel old, store->GetIntel("old", absl::InfiniteFuture()));
   EXPECT_EQ(old.purchase_intent, 0.5);
   EXPECT_EQ(old.birthday, "");
+  // A record written before the live field reads with no live progress,
+  // and live events leave it alone.
+  RECSYS_ASSERT_OK(server->Command({"HDEL", "t:u:old:intel", "live"}).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(old, store->GetIntel("old", absl::InfiniteFuture()));
+  EXPECT_TRUE(old.live.empty());
+  RECSYS_ASSERT_OK(store->ApplyLiveEvents(
+      {{.user_id = "old", .category = "sports", .purchase = true, .time_unix = 1800000000}},
+      absl::InfiniteFuture()));
   // Another field missing: no record.
   RECSYS_ASSERT_OK(server->Command({"HDEL", "t:u:old:intel", "tags"}).status());
   EXPECT_EQ(store->GetIntel("old", absl::InfiniteFuture()).status().code(),

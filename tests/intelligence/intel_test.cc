@@ -73,12 +73,12 @@ TEST(IntelTsvTest, LeavesOutEntriesThatCannotBeWritten) {
 TEST(IntelTsvTest, NamesTheBadLine) {
   RECSYS_ASSERT_OK_AND_ASSIGN(std::string tsv, IntelToTsv({Sample()}));
   const std::string broken =
-      tsv + "u2\t1\t\t\tnot-a-number\t0\t0\t0\t-1\t-1\t0\t\t\t\n";
+      tsv + "u2\t1\t\t\tnot-a-number\t0\t0\t0\t-1\t-1\t0\t\t\t\t\n";
   EXPECT_EQ(ParseIntelTsv(broken).status().message(),
             "intel.tsv line 3: purchase_intent: malformed 'not-a-number'");
   EXPECT_EQ(ParseIntelTsv("user\n").status().code(),
             absl::StatusCode::kDataLoss);
-  const std::string bad_birthday = tsv + "u2\t1\t\t\t-1\t0\t0\t0\t-1\t-1\t0\t\t\t02-30\n";
+  const std::string bad_birthday = tsv + "u2\t1\t\t\t-1\t0\t0\t0\t-1\t-1\t0\t\t\t02-30\t\n";
   EXPECT_EQ(ParseIntelTsv(bad_birthday).status().message(),
             "intel.tsv line 3: birthday: malformed '02-30'");
 }
@@ -110,6 +110,53 @@ TEST(IntelTsvTest, BirthdayRoundTripsAndOlderFilesReadWithout) {
   EXPECT_EQ(dropped, 1);
   RECSYS_ASSERT_OK_AND_ASSIGN(back, ParseIntelTsv(tsv));
   EXPECT_EQ(back[0].birthday, "");
+}
+
+TEST(IntelTsvTest, LiveProgressRoundTripsAndOlderFilesReadWithout) {
+  UserIntel u = Sample();
+  u.live = {{.tag = "fitness_enthusiast",
+             .category = "sports",
+             .min_purchases = 3,
+             .purchases = 1,
+             .spend = 12.5},
+            {.tag = "gamer",
+             .category = "toys",
+             .min_spend = 99.5,
+             .min_views = 4,
+             .spend = 10.25,
+             .views = 2},
+            {.tag = "bad|tag", .category = "toys", .min_views = 1}};
+  int64_t dropped = 0;
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string tsv, IntelToTsv({u}, &dropped));
+  EXPECT_EQ(dropped, 1);
+  EXPECT_NE(tsv.find("fitness_enthusiast@sports@3@0@0@1@12.5@0|gamer@toys@0@99.5@4@0@10.25@2"),
+            std::string::npos)
+      << tsv;
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<UserIntel> back, ParseIntelTsv(tsv));
+  ASSERT_EQ(back[0].live.size(), 2u);
+  EXPECT_EQ(back[0].live[1].tag, "gamer");
+  EXPECT_EQ(back[0].live[1].category, "toys");
+  EXPECT_EQ(back[0].live[1].min_spend, 99.5);
+  EXPECT_EQ(back[0].live[1].min_views, 4);
+  EXPECT_EQ(back[0].live[1].spend, 10.25);
+  EXPECT_EQ(back[0].live[1].views, 2);
+  EXPECT_EQ(back[0].live[0].min_purchases, 3);
+  EXPECT_EQ(back[0].live[0].purchases, 1);
+  // The layout before the live column (with the birthday).
+  const std::string old =
+      "user_id\tas_of\ttags\taffinities\tpurchase_intent\tchurn_risk\tcycle_days\t"
+      "next_purchase_unix\trelative_price_level\tdiscount_share\tgrowth_value\tgrowth_tier\t"
+      "due_items\tbirthday\n"
+      "u9\t1\tvip\t\t0.5\t0\t0\t0\t-1\t-1\t10\tgold\t\t04-01\n";
+  RECSYS_ASSERT_OK_AND_ASSIGN(back, ParseIntelTsv(old));
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].birthday, "04-01");
+  EXPECT_TRUE(back[0].live.empty());
+  // A malformed entry names the field.
+  std::string bad = tsv;
+  bad.replace(bad.find("@12.5@"), 6, "@x@");
+  EXPECT_NE(ParseIntelTsv(bad).status().message().find("live: malformed"), std::string::npos)
+      << ParseIntelTsv(bad).status();
 }
 
 TEST(ParseBirthdayTest, MonthDayOrFullDate) {

@@ -2,7 +2,8 @@
 // recsys_datagen generates a shop, recsys_train computes the intelligence
 // with deploy/intelligence.textproto and loads it into Redis; the server's
 // GetUserProfile reads it from Redis and FindAudience filters by tags,
-// churn risk, intent and due date from the model's intel.tsv.
+// churn risk, intent and due date from the model's intel.tsv. Events of
+// RecordEvents complete the live tag rules (server/live_tags.h) in Redis.
 
 #include <grpcpp/grpcpp.h>
 
@@ -24,8 +25,11 @@
 #include "marketing/coupon_store.h"
 #include "marketing/marketer.h"
 #include "marketing/segment_store.h"
+#include "metrics/metrics.h"
 #include "model/model_store.h"
 #include "recsys/v1/recommender.grpc.pb.h"
+#include "redis/client.h"
+#include "server/live_tags.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/trained_shop.h"
@@ -41,6 +45,7 @@ struct World {
   std::unique_ptr<marketing::SegmentStore> segments;
   std::unique_ptr<intelligence::IntelStore> intel;
   std::unique_ptr<marketing::Marketer> marketer;
+  std::unique_ptr<LiveTagObserver> live_tags;
   std::unique_ptr<recsys::testing::TestServer> server;
   // intel.tsv of the model.
   std::vector<intelligence::UserIntel> records;
@@ -104,6 +109,10 @@ class IntelligenceApiTest : public ::testing::Test {
         storefront_options, world->marketer.get());
     ASSERT_TRUE(server.ok()) << server.status();
     world->server = *std::move(server);
+    // As server/main.cc: the stored events complete the live tag rules.
+    world->live_tags = std::make_unique<LiveTagObserver>(
+        world->shop->models.get(), world->intel.get(), nullptr);
+    world->server->storefront->SetEventObserver(world->live_tags.get());
   }
 
   static void TearDownTestSuite() {
@@ -167,8 +176,125 @@ class IntelligenceApiTest : public ::testing::Test {
     return req;
   }
 
+  std::vector<std::string> ProfileTags(const std::string& user) {
+    v1::GetUserProfileRequest req;
+    req.set_user_id(user);
+    v1::UserProfile profile;
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    const grpc::Status st = rec_->GetUserProfile(&ctx, req, &profile);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return {profile.interest_tags().begin(), profile.interest_tags().end()};
+  }
+
+  // Purchases of `items` by `user` now, with the given event ids.
+  void Buy(const std::string& user, const std::vector<std::string>& items,
+           const std::vector<std::string>& ids) {
+    v1::RecordEventsRequest req;
+    for (size_t i = 0; i < items.size(); ++i) {
+      v1::Event* e = req.add_events();
+      e->set_type(v1::EVENT_PURCHASE);
+      e->set_user_id(user);
+      e->set_item_id(items[i]);
+      e->set_price(20);
+      e->set_event_id(ids[i]);
+    }
+    v1::RecordEventsResponse response;
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    const grpc::Status st = rec_->RecordEvents(&ctx, req, &response);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_EQ(response.rejected_size(), 0) << response.rejected(0).message();
+  }
+
+  std::set<std::string> AudienceWithTag(const std::string& tag) {
+    v1::FindAudienceRequest req = Request();
+    req.mutable_filters()->add_tags(tag);
+    std::set<std::string> got;
+    for (const auto& m : Audience(req)) {
+      got.insert(m.user_id());
+      EXPECT_TRUE(std::count(m.interest_tags().begin(), m.interest_tags().end(), tag))
+          << m.user_id();
+    }
+    return got;
+  }
+
   std::unique_ptr<v1::Recommender::Stub> rec_;
 };
+
+// fitness_enthusiast (3 purchases in sports within 180 days) is live: a
+// user two purchases short buys two sports items and has the tag at once,
+// in the profile and in FindAudience; a retried batch counts once; other
+// rules do not move; a new training write resets the live state.
+TEST_F(IntelligenceApiTest, EventsCompleteALiveTagAtOnce) {
+  const auto bundle = world->shop->models->Current();
+  std::vector<std::string> sports;
+  for (int32_t row = 0; row < bundle->num_items() && sports.size() < 3; ++row) {
+    if (bundle->item(row).category == "sports") sports.push_back(bundle->item(row).item_id);
+  }
+  ASSERT_EQ(sports.size(), 3u);
+  // A user of the served model two purchases short, without the non-live
+  // tags a purchase could bring at the next run.
+  const intelligence::UserIntel* user = nullptr;
+  for (const auto& r : world->records) {
+    if (bundle->UserRow(r.user_id) < 0 || r.HasTag("recent_buyer") || r.HasTag("big_spender")) {
+      continue;
+    }
+    for (const auto& p : r.live) {
+      if (p.tag == "fitness_enthusiast" && p.min_purchases == p.purchases + 2) user = &r;
+    }
+    if (user != nullptr) break;
+  }
+  ASSERT_NE(user, nullptr);
+  ASSERT_LT(user->as_of_unix, absl::ToUnixSeconds(absl::Now()));
+  const std::string id = user->user_id;
+  ASSERT_EQ(ProfileTags(id), user->tags);
+  ASSERT_EQ(AudienceWithTag("fitness_enthusiast").count(id), 0u);
+
+  Buy(id, {sports[0]}, {"live-1"});
+  // Sent again (a client retry): counted once.
+  Buy(id, {sports[0]}, {"live-1"});
+  EXPECT_EQ(ProfileTags(id), user->tags);
+  auto record = world->intel->GetIntel(id, absl::InfiniteFuture());
+  ASSERT_TRUE(record.ok()) << record.status();
+  int purchases = -1;
+  for (const auto& p : record->live) {
+    if (p.tag == "fitness_enthusiast") purchases = p.purchases;
+  }
+  EXPECT_EQ(purchases, user->live.empty() ? -1 : [&] {
+    for (const auto& p : user->live) {
+      if (p.tag == "fitness_enthusiast") return p.purchases + 1;
+    }
+    return -1;
+  }());
+  EXPECT_EQ(AudienceWithTag("fitness_enthusiast").count(id), 0u);
+
+  Buy(id, {sports[1]}, {"live-2"});
+  std::vector<std::string> expected = user->tags;
+  expected.push_back("fitness_enthusiast");
+  std::sort(expected.begin(), expected.end());
+  // Only the live rule moved (recent_buyer and big_spender wait for the run).
+  EXPECT_EQ(ProfileTags(id), expected);
+  const std::set<std::string> audience = AudienceWithTag("fitness_enthusiast");
+  EXPECT_EQ(audience.count(id), 1u);
+  EXPECT_EQ(audience, [&] {
+    auto s = Expected([](const auto& r) { return r.HasTag("fitness_enthusiast"); });
+    s.insert(id);
+    return s;
+  }());
+  // Another purchase of a tagged user changes nothing more.
+  Buy(id, {sports[2]}, {"live-3"});
+  EXPECT_EQ(ProfileTags(id), expected);
+
+  // A training run writes the records again: the live state is gone (the
+  // run counts the purchases itself).
+  ASSERT_TRUE(world->intel->PutIntel({*user}).ok());
+  EXPECT_EQ(ProfileTags(id), user->tags);
+  EXPECT_EQ(AudienceWithTag("fitness_enthusiast").count(id), 0u);
+  EXPECT_EQ(world->shop->redis->Command({"SISMEMBER", "rs:tag_live:fitness_enthusiast", id})
+                .value_or("?"),
+            "0");
+}
 
 TEST_F(IntelligenceApiTest, ProfileCarriesTheTrainersIntelligenceFromRedis) {
   // recsys_train wrote the records into Redis.
@@ -460,6 +586,54 @@ TEST_F(IntelligenceApiTest, BadFiltersAreRefusedNamingTheField) {
   req.mutable_filters()->set_due_within_days(-1);
   Audience(req, &status);
   EXPECT_EQ(status.error_message(), "filters.due_within_days: must be >= 0");
+}
+
+// With its Redis down, the live tags fail alone: RecordEvents stores the
+// event and answers OK; the failure is counted and logged.
+TEST_F(IntelligenceApiTest, LiveTagsDownDoNotFailRecordEvents) {
+  auto down = recsys::testing::RedisServer::Start();
+  ASSERT_TRUE(down.ok()) << down.status();
+  redis::Options options;
+  options.host = (*down)->host();
+  options.port = (*down)->port();
+  options.default_timeout = absl::Seconds(2);
+  options.connect_timeout = absl::Seconds(2);
+  auto client = redis::Client::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto intel = intelligence::NewRedisIntelStore(client->get());
+  ASSERT_TRUE(intel.ok()) << intel.status();
+  ASSERT_TRUE((*down)->Stop().ok());
+  metrics::Registry registry;
+  const LiveTagObserver failing(world->shop->models.get(), intel->get(), &registry);
+  world->server->storefront->SetEventObserver(&failing);
+
+  const auto bundle = world->shop->models->Current();
+  std::string item;
+  for (int32_t row = 0; row < bundle->num_items() && item.empty(); ++row) {
+    if (bundle->item(row).category == "sports") item = bundle->item(row).item_id;
+  }
+  ASSERT_FALSE(item.empty());
+  const std::string user = world->records.front().user_id;
+  Buy(user, {item}, {"live-down-1"});
+  auto stored = world->shop->features->GetUser(user, absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  // The same event again: a duplicate for the feature store (stored once).
+  v1::RecordEventsRequest again;
+  v1::Event* e = again.add_events();
+  e->set_type(v1::EVENT_PURCHASE);
+  e->set_user_id(user);
+  e->set_item_id(item);
+  e->set_price(20);
+  e->set_event_id("live-down-1");
+  v1::RecordEventsResponse response;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  ASSERT_TRUE(rec_->RecordEvents(&ctx, again, &response).ok());
+  EXPECT_EQ(response.duplicates(), 1);
+  world->server->storefront->SetEventObserver(world->live_tags.get());
+  const metrics::Counter* errors =
+      registry.AddCounter("recsys_live_tag_events_total", "", {"outcome"})->Get({"error"});
+  EXPECT_EQ(errors->Value(), 2);
 }
 
 }  // namespace
