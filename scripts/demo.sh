@@ -243,12 +243,34 @@ cli offers --time=$((MORNING + 4 * 3600))
 RECSYS_REDIS_PASSWORD=$(cat "$PASSWORD_FILE") bash "$ROOT/scripts/offers_consumer.sh" \
   --redis="127.0.0.1:$REDIS_PORT" --once
 echo
+# Live tags (deploy/intelligence.textproto): a rule that only counts events
+# in a category is completed by RecordEvents at once, not at the next run.
+# The record's live column says how far each customer is from such a rule.
+LIVE="" LIVE_NEED=""
+read -r LIVE LIVE_NEED < <(awk -F'\t' -v skip="$LIGHT $FIRST u000003" \
+  'FNR>1 && !index(" " skip " ", " " $1 " ") {n=split($15, e, "|")
+     for (i=1;i<=n;i++) {split(e[i], f, "@")
+       if (f[1]=="fitness_enthusiast" && f[4]+0==0 && f[5]+0==0) print $1, f[3]-f[6]}}' \
+  "$MODEL_DIR/intel.tsv" | sort -k2,2n -k1,1 | head -1) || true
+SPORTS_ITEM=$(awk -F'\t' '$2=="sports"{print $1; exit}' "$MODEL_DIR/items.tsv")
+if [[ -n "$LIVE" && -n "$SPORTS_ITEM" ]]; then
+  echo "-- a live tag: $LIVE is $LIVE_NEED sports order(s) short of fitness_enthusiast (3 in 180 days)"
+  cli profile --user="$LIVE" --history=1 > "$DEMO_DIR/live_profile.txt"
+  grep -m1 "tags" "$DEMO_DIR/live_profile.txt"
+  for i in $(seq 1 "$LIVE_NEED"); do
+    cli event --type=purchase --user="$LIVE" --item="$SPORTS_ITEM" --price=25 \
+      --time="$MORNING" --event_id="live-$$-$i"
+  done
+  cli profile --user="$LIVE" --history=1 > "$DEMO_DIR/live_profile.txt"
+  grep -m1 "tags" "$DEMO_DIR/live_profile.txt"
+fi
+echo
 echo "-- the nightly churn risk drives the win-back rule (risk >= 0.2, spend >= 100): the"
 echo "   18:00 pass checks an at-risk customer and a steady one; only the first gets an offer"
 EVENING=$((MORNING + 10 * 3600))
 # Customers with no item due for a replenishment by then (one offer a day).
 intel_pick() {
-  awk -F'\t' -v t="$EVENING" -v skip="$LIGHT $FIRST u000003" \
+  awk -F'\t' -v t="$EVENING" -v skip="$LIGHT $FIRST u000003 $LIVE" \
     'FNR==1{next} NR==FNR{m[$1]=$7; next}
      index(" " skip " ", " " $1 " "){next}
      {due=0; n=split($13, d, "|"); for (i=1;i<=n;i++) {split(d[i], f, "@"); if (f[2]+0 <= t) due=1}}
