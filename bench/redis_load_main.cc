@@ -1,15 +1,18 @@
 // recsys_bench_redis_load: bulk-load throughput of redis::Client, without
 // process start or model read. Writes keys the way the trainer's bulk load
 // writes them (feature_store/redis_feature_store.cc, PutUsers / PutItems):
-// per user MULTI, DEL, HSET of the purchase counts, HSET of the purchase
-// times, EXEC (two hashes of --purchases fields, tagged with the user); per
-// item one HSET of four fields (tagged with the item); pipelined through
+// per user DEL, HSET of the purchase counts, HSET of the purchase times (two
+// hashes of --purchases fields, tagged with the user), as a load writes its
+// generation; with --transactions wrapped in MULTI ... EXEC, as a serving
+// store writes generation 0; per item one HSET of four fields (tagged with
+// the item); pipelined through
 // Client::Execute in batches of --batch commands with the bulk deadline
 // (Options::default_timeout per batch). The data is built before the clock
 // starts; the figure is keys written per second of the load alone.
 //
 //   recsys_bench_redis_load --redis=redis-cluster://127.0.0.1:7001
-//       --users=200000 --items=20000 [--batch=1000] [--prefix=rsbench:]
+//       --users=200000 --items=20000 [--batch=1000] [--transactions]
+//       [--prefix=rsbench:]
 //
 // Keys are written under --prefix (default "rsbench:", not the service's
 // "rs:"), overwriting a previous run's; the program deletes nothing.
@@ -41,6 +44,9 @@ ABSL_FLAG(int, purchases, 5, "Purchase fields per user hash.");
 ABSL_FLAG(int, batch, 1000,
           "Commands per pipelined batch (the loader's "
           "RedisFeatureStoreOptions::bulk_batch).");
+ABSL_FLAG(bool, transactions, false,
+          "Wrap each user's commands in MULTI ... EXEC, as a serving store "
+          "writes generation 0 (default: as a load writes its generation).");
 ABSL_FLAG(int, pool, 8,
           "Connections per Redis node (--redis_pool of the programs).");
 ABSL_FLAG(std::string, prefix, "rsbench:", "Prefix of every key written.");
@@ -67,6 +73,7 @@ int main(int argc, char** argv) {
   const int items = absl::GetFlag(FLAGS_items);
   const int purchases = absl::GetFlag(FLAGS_purchases);
   const int batch_size = absl::GetFlag(FLAGS_batch);
+  const bool transactions = absl::GetFlag(FLAGS_transactions);
   if (absl::GetFlag(FLAGS_redis).empty()) {
     return Fail(absl::InvalidArgumentError("--redis: required"));
   }
@@ -112,11 +119,11 @@ int main(int argc, char** argv) {
       times.push_back(item);
       times.push_back(absl::StrCat(now - 86400 * p));
     }
-    add({"MULTI"});
+    if (transactions) add({"MULTI"});
     add({"DEL", counts_key, times_key});
     add(std::move(counts));
     add(std::move(times));
-    add({"EXEC"});
+    if (transactions) add({"EXEC"});
     end_unit();
   }
   for (int i = 0; i < items; ++i) {
