@@ -113,6 +113,9 @@ TEST(NewRedisFeatureStoreTest, RejectsBadOptions) {
   options = RedisFeatureStoreOptions();
   options.bulk_batch = 0;
   expect_invalid(options, "bulk_batch 0");
+  options = RedisFeatureStoreOptions();
+  options.bulk_threads = 0;
+  expect_invalid(options, "bulk_threads 0");
   EXPECT_EQ(NewRedisFeatureStore(nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -805,6 +808,46 @@ TEST(RedisFeatureStoreTest, BulkPutUsers) {
     ASSERT_TRUE(third.has_value()) << u;
     EXPECT_EQ(third->count, 3);
     EXPECT_EQ(third->last_purchase, T(u + 2));
+  }
+}
+
+// PutUsers on several lanes: a user given twice in one call (in different
+// batches) keeps the later history, as with one lane, because a user's
+// writes always take the lane of its id.
+TEST(RedisFeatureStoreTest, BulkPutUsersOnLanesKeepsTheLastHistoryOfAUser) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
+  for (const int64_t generation : {0, 4}) {
+    Options options = OptionsFor(*server);
+    options.store.bulk_threads = 3;
+    options.store.bulk_batch = 6;  // a few users per batch
+    options.store.load_generation = generation;
+    TestStore store = MustCreate(options);
+    ASSERT_NE(store, nullptr);
+    constexpr int kUsers = 200;
+    std::vector<UserFeatures> users;
+    for (int round = 0; round < 2; ++round) {
+      for (int u = 0; u < kUsers; ++u) {
+        users.push_back({.user_id = absl::StrCat("user-", u),
+                         .purchases = {{.item_id = absl::StrCat("r", round),
+                                        .count = round + 1,
+                                        .last_purchase = T(u)}}});
+      }
+    }
+    RECSYS_ASSERT_OK(store->PutUsers(users));
+    RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> reader,
+                                redis::Client::Create(options.redis));
+    const std::string base =
+        redis::GenerationKeyPrefix(options.store.key_prefix, generation);
+    for (int u = 0; u < kUsers; ++u) {
+      RECSYS_ASSERT_OK_AND_ASSIGN(
+          std::vector<redis::Value> replies,
+          reader->Execute(
+              {{"HGETALL", absl::StrCat(base, "u:{user-", u, "}:pc")}},
+              kNoDeadline));
+      ASSERT_EQ(replies[0].elements.size(), 2u) << generation << " " << u;
+      EXPECT_EQ(replies[0].elements[0].text, "r1") << generation << " " << u;
+      EXPECT_EQ(replies[0].elements[1].text, "2") << generation << " " << u;
+    }
   }
 }
 
