@@ -1,15 +1,19 @@
 // recsys_bench_redis_load: bulk-load throughput of redis::Client, without
 // process start or model read. Writes keys the way the trainer's bulk load
 // writes them (feature_store/redis_feature_store.cc, PutUsers / PutItems):
-// per user MULTI, DEL, HSET of the purchase counts, HSET of the purchase
-// times, EXEC (two hashes of --purchases fields, tagged with the user); per
-// item one HSET of four fields (tagged with the item); pipelined through
-// Client::Execute in batches of --batch commands with the bulk deadline
+// per user DEL, HSET of the purchase counts, HSET of the purchase times (two
+// hashes of --purchases fields, tagged with the user), as a load writes its
+// generation; with --transactions wrapped in MULTI ... EXEC, as a serving
+// store writes generation 0; per item one HSET of four fields (tagged with
+// the item); pipelined through
+// Client::Execute in batches of --batch commands, sent through
+// redis::BulkWriter on --threads lanes, with the bulk deadline
 // (Options::default_timeout per batch). The data is built before the clock
 // starts; the figure is keys written per second of the load alone.
 //
 //   recsys_bench_redis_load --redis=redis-cluster://127.0.0.1:7001
-//       --users=200000 --items=20000 [--batch=1000] [--prefix=rsbench:]
+//       --users=200000 --items=20000 [--batch=1000] [--transactions]
+//       [--threads=1] [--prefix=rsbench:]
 //
 // Keys are written under --prefix (default "rsbench:", not the service's
 // "rs:"), overwriting a previous run's; the program deletes nothing.
@@ -26,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "redis/bulk_writer.h"
 #include "redis/client.h"
 #include "redis/password.h"
 
@@ -41,6 +46,13 @@ ABSL_FLAG(int, purchases, 5, "Purchase fields per user hash.");
 ABSL_FLAG(int, batch, 1000,
           "Commands per pipelined batch (the loader's "
           "RedisFeatureStoreOptions::bulk_batch).");
+ABSL_FLAG(bool, transactions, false,
+          "Wrap each user's commands in MULTI ... EXEC, as a serving store "
+          "writes generation 0 (default: as a load writes its generation).");
+ABSL_FLAG(int, threads, 1,
+          "Lanes of redis::BulkWriter (the loader's "
+          "RedisFeatureStoreOptions::bulk_threads), batch b on lane b % "
+          "threads.");
 ABSL_FLAG(int, pool, 8,
           "Connections per Redis node (--redis_pool of the programs).");
 ABSL_FLAG(std::string, prefix, "rsbench:", "Prefix of every key written.");
@@ -67,12 +79,16 @@ int main(int argc, char** argv) {
   const int items = absl::GetFlag(FLAGS_items);
   const int purchases = absl::GetFlag(FLAGS_purchases);
   const int batch_size = absl::GetFlag(FLAGS_batch);
+  const bool transactions = absl::GetFlag(FLAGS_transactions);
+  const int threads = absl::GetFlag(FLAGS_threads);
   if (absl::GetFlag(FLAGS_redis).empty()) {
     return Fail(absl::InvalidArgumentError("--redis: required"));
   }
-  if (users < 0 || items < 0 || purchases < 1 || batch_size < 1) {
+  if (users < 0 || items < 0 || purchases < 1 || batch_size < 1 ||
+      threads < 1) {
     return Fail(absl::InvalidArgumentError(
-        "--users and --items must be >= 0, --purchases and --batch >= 1"));
+        "--users and --items must be >= 0, --purchases, --batch and "
+        "--threads >= 1"));
   }
   absl::StatusOr<recsys::redis::Options> options =
       recsys::redis::ParseAddress(absl::GetFlag(FLAGS_redis));
@@ -112,11 +128,11 @@ int main(int argc, char** argv) {
       times.push_back(item);
       times.push_back(absl::StrCat(now - 86400 * p));
     }
-    add({"MULTI"});
+    if (transactions) add({"MULTI"});
     add({"DEL", counts_key, times_key});
     add(std::move(counts));
     add(std::move(times));
-    add({"EXEC"});
+    if (transactions) add({"EXEC"});
     end_unit();
   }
   for (int i = 0; i < items; ++i) {
@@ -131,18 +147,25 @@ int main(int argc, char** argv) {
   for (const auto& b : batches) commands += b.size();
 
   const absl::Time start = absl::Now();
-  for (const auto& b : batches) {
-    absl::StatusOr<std::vector<recsys::redis::Value>> replies =
-        (*client)->Execute(b, absl::InfiniteFuture());
-    if (!replies.ok()) return Fail(replies.status());
+  // The batches go through redis::BulkWriter as PutUsers sends them, on
+  // --threads lanes (batch b on lane b % threads).
+  absl::Status status;
+  {
+    recsys::redis::BulkWriter writer(client->get(), threads);
+    for (size_t b = 0; b < batches.size() && status.ok(); ++b) {
+      status =
+          writer.Send(static_cast<int>(b % threads), std::move(batches[b]));
+    }
+    if (status.ok()) status = writer.Finish();
   }
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  if (!status.ok()) return Fail(status);
   std::printf(
       "redis %s: %lld keys (%d users x 2 hashes, %d items), %zu commands in "
       "%zu batches of "
-      "<= %d: %.3f s, %.0f keys/s, %.0f commands/s\n",
+      "<= %d, %d thread(s): %.3f s, %.0f keys/s, %.0f commands/s\n",
       (*client)->address().c_str(), static_cast<long long>(keys), users, items,
-      commands, batches.size(), batch_size, seconds, keys / seconds,
+      commands, batches.size(), batch_size, threads, seconds, keys / seconds,
       commands / seconds);
   std::printf("%s\n", (*client)->GetStats().ToString().c_str());
   return 0;

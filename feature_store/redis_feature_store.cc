@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iterator>
 #include <limits>
 #include <memory>
@@ -24,6 +25,7 @@
 #include "absl/types/span.h"
 #include "common/status_macros.h"
 #include "feature_store/validation.h"
+#include "redis/bulk_writer.h"
 #include "redis/client.h"
 #include "redis/generation.h"
 
@@ -573,15 +575,31 @@ absl::StatusOr<RecordOutcome> RedisFeatureStore::RecordEvents(
 
 absl::Status RedisFeatureStore::PutUsers(absl::Span<const UserFeatures> users) {
   RECSYS_RETURN_IF_ERROR(internal::ValidateUsers(users));
-  std::vector<Command> batch;
-  batch.reserve(options_.bulk_batch + 8);
+  // bulk_threads lanes; each user's writes go on the lane of its id, so a
+  // user given twice keeps its last history (one lane sends in order).
+  redis::BulkWriter writer(client_, options_.bulk_threads);
+  std::vector<std::vector<Command>> batches(writer.lanes());
+  for (std::vector<Command>& batch : batches) {
+    batch.reserve(options_.bulk_batch + 8);
+  }
+  // Generation 0 is the one GetUser reads: MULTI/EXEC so that a concurrent
+  // GetUser never sees a history half-replaced. A load's generation N > 0 is
+  // read by nobody until the flip and never written after it, so its users
+  // go without the transaction: 3 commands per user instead of 5, the same
+  // keys and values.
+  const int64_t generation = WriteGeneration();
+  const bool transactions = generation == 0;
+  const std::string bulk = BulkPrefix(generation);
   for (const UserFeatures& user : users) {
-    const std::string bulk = BulkPrefix(WriteGeneration());
+    const int lane =
+        writer.lanes() == 1
+            ? 0
+            : static_cast<int>(std::hash<std::string>()(user.user_id) %
+                               writer.lanes());
+    std::vector<Command>& batch = batches[lane];
     const std::string counts_key = UserKey(bulk, user.user_id, "pc");
     const std::string times_key = UserKey(bulk, user.user_id, "pt");
-    // MULTI/EXEC so that a concurrent GetUser never sees the history
-    // half-replaced.
-    batch.push_back({"MULTI"});
+    if (transactions) batch.push_back({"MULTI"});
     batch.push_back({"DEL", counts_key, times_key});
     if (!user.purchases.empty()) {
       Command counts = {"HSET", counts_key};
@@ -601,18 +619,19 @@ absl::Status RedisFeatureStore::PutUsers(absl::Span<const UserFeatures> users) {
       batch.push_back(std::move(counts));
       if (times.size() > 2) batch.push_back(std::move(times));
     }
-    batch.push_back({"EXEC"});
+    if (transactions) batch.push_back({"EXEC"});
     if (batch.size() >= static_cast<size_t>(options_.bulk_batch)) {
-      RECSYS_RETURN_IF_ERROR(
-          client_->Execute(batch, absl::InfiniteFuture()).status());
-      batch.clear();
+      RECSYS_RETURN_IF_ERROR(writer.Send(lane, std::move(batch)));
+      batch = std::vector<Command>();
+      batch.reserve(options_.bulk_batch + 8);
     }
   }
-  if (!batch.empty()) {
-    RECSYS_RETURN_IF_ERROR(
-          client_->Execute(batch, absl::InfiniteFuture()).status());
+  for (int lane = 0; lane < writer.lanes(); ++lane) {
+    if (!batches[lane].empty()) {
+      RECSYS_RETURN_IF_ERROR(writer.Send(lane, std::move(batches[lane])));
+    }
   }
-  return absl::OkStatus();
+  return writer.Finish();
 }
 
 absl::Status RedisFeatureStore::PutItems(absl::Span<const ItemFeatures> items) {
@@ -857,6 +876,10 @@ absl::StatusOr<std::unique_ptr<FeatureStore>> NewRedisFeatureStore(
   if (options.bulk_batch < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("bulk_batch: must be >= 1, got ", options.bulk_batch));
+  }
+  if (options.bulk_threads < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bulk_threads: must be >= 1, got ", options.bulk_threads));
   }
   if (options.load_generation < 0) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -12,15 +12,16 @@
 // marked idempotent; the other writes are never re-sent.
 //
 // Every call is one pipelined round trip (PutUsers / PutItems: one per
-// bulk_batch commands; the first purchase event or PutItems of a process
-// also loads its Lua script once). Writes are not atomic across a batch:
+// bulk_batch commands, PutUsers' on up to bulk_threads threads at once; the
+// first purchase event or PutItems of a process also loads its Lua script
+// once). Writes are not atomic across a batch:
 // when a write fails with Unavailable or DeadlineExceeded it may have been
 // partly applied; for RecordEvents, sending the batch again is safe (the
-// events that landed are reported as duplicates). Redis errors on a write (e.g. a key of the wrong type) are
-// Internal. Reads skip values that do not parse (a corrupt count, a
-// malformed list entry) instead of failing. Times are stored at one-second
-// resolution. Recent-activity and impression lists are ordered by recording
-// (LPUSH), so "most recent first" means most recently recorded first.
+// events that landed are reported as duplicates). Redis errors on a write (e.g.
+// a key of the wrong type) are Internal. Reads skip values that do not parse (a
+// corrupt count, a malformed list entry) instead of failing. Times are stored
+// at one-second resolution. Recent-activity and impression lists are ordered by
+// recording (LPUSH), so "most recent first" means most recently recorded first.
 // Describe() is the client's: "redis host:port db N".
 //
 // Generations (redis/generation.h, docs/redis_keys.md): the bulk data
@@ -78,6 +79,12 @@ struct RedisFeatureStoreOptions {
   absl::Duration event_dedup_window = kDefaultEventDedupWindow;
   // Commands per pipelined batch in PutUsers / PutItems.
   int bulk_batch = 1000;
+  // PutUsers' lanes (redis/bulk_writer.h): threads with one batch each in
+  // flight, so that building the next batches overlaps with Redis applying
+  // the previous ones; a user's writes always take the lane of its id.
+  // 1: one batch at a time on the calling thread. Default 3 (measured in
+  // docs/benchmarks.md, "Redis bulk load").
+  int bulk_threads = 3;
   // CheckLoaded reports a missing load marker (`{prefix}loaded`, written by
   // MarkLoaded) even if this store never saw it: for a server that must not
   // start on a Redis the trainer has not loaded. Off: only a marker seen
@@ -102,7 +109,7 @@ struct RedisFeatureStoreOptions {
 // store (and may be shared with other stores). Does not connect: a Redis
 // that is down at start-up makes calls fail with Unavailable until it comes
 // back. InvalidArgument for a null client or bad options (recent_limit,
-// impression_limit or bulk_batch < 1, event_dedup_window < 1 s,
+// impression_limit, bulk_batch or bulk_threads < 1, event_dedup_window < 1 s,
 // generation_refresh < 0, purchase_journal_retention < 1 s), naming the
 // field.
 absl::StatusOr<std::unique_ptr<FeatureStore>> NewRedisFeatureStore(

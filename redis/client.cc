@@ -1,9 +1,16 @@
 #include "redis/client.h"
 
+// sds.h (hiredis's string type, the output buffer's) declares C functions
+// without extern "C"; included before hiredis.h, which includes it
+// outside its own extern "C" block.
+extern "C" {
+#include <hiredis/sds.h>
+}
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -264,7 +271,7 @@ class Pool {
   // once (one more round trip), replacing their replies. I/O errors as
   // Pipeline.
   absl::Status RerunNoScript(redisContext* context,
-                             absl::Span<const Command> commands,
+                             absl::Span<const Command* const> commands,
                              absl::Time deadline, std::vector<Value>& replies);
 
   // After a call failed with its connection reset: true when Redis
@@ -473,31 +480,92 @@ absl::Status IoError(const std::string& address, const redisContext* context,
   return absl::UnavailableError(message);
 }
 
+// Pointers to the commands of `commands`, the form the pipeline functions
+// take (a cluster pipeline sends each node its commands in place, without
+// copying them into a batch of its own).
+std::vector<const Command*> CommandRefs(absl::Span<const Command> commands) {
+  std::vector<const Command*> refs;
+  refs.reserve(commands.size());
+  for (const Command& command : commands) refs.push_back(&command);
+  return refs;
+}
+
+// Decimal digits of `n`.
+size_t DecimalDigits(size_t n) {
+  size_t digits = 1;
+  while (n >= 10) {
+    n /= 10;
+    ++digits;
+  }
+  return digits;
+}
+
+// Writes `n` in decimal at `out`; returns the end. `digits` is
+// DecimalDigits(n).
+char* WriteDecimal(char* out, size_t n, size_t digits) {
+  char* end = out + digits;
+  for (char* p = end; p != out; n /= 10) *--p = static_cast<char>('0' + n % 10);
+  return end;
+}
+
+// Bytes of `command` in the Redis protocol (RESP): "*<argc>\r\n", then per
+// argument "$<length>\r\n<bytes>\r\n".
+size_t EncodedSize(const Command& command) {
+  size_t size = 1 + DecimalDigits(command.size()) + 2;
+  for (const std::string& arg : command) {
+    size += 1 + DecimalDigits(arg.size()) + 2 + arg.size() + 2;
+  }
+  return size;
+}
+
+// Encodes `command` at `out` (EncodedSize(command) bytes); returns the end.
+// The same bytes as hiredis's redisFormatCommandArgv.
+char* Encode(const Command& command, char* out) {
+  *out++ = '*';
+  out = WriteDecimal(out, command.size(), DecimalDigits(command.size()));
+  *out++ = '\r';
+  *out++ = '\n';
+  for (const std::string& arg : command) {
+    *out++ = '$';
+    out = WriteDecimal(out, arg.size(), DecimalDigits(arg.size()));
+    *out++ = '\r';
+    *out++ = '\n';
+    if (!arg.empty()) std::memcpy(out, arg.data(), arg.size());
+    out += arg.size();
+    *out++ = '\r';
+    *out++ = '\n';
+  }
+  return out;
+}
+
 // Appends `commands` to `context`'s output buffer and writes all of it to
 // the socket (blocking, bounded by `deadline`), without reading any reply:
 // the first half of Pipeline, so that one caller can send to several nodes
-// before waiting for any of them. Redis buffers its replies meanwhile.
+// before waiting for any of them. Redis buffers its replies meanwhile. Each
+// command is encoded once, straight into the output buffer (grown once for
+// the whole pipeline), not formatted apart and then copied.
 absl::Status SendPipeline(const std::string& address, redisContext* context,
-                          absl::Span<const Command> commands,
+                          absl::Span<const Command* const> commands,
                           absl::Time deadline) {
   errno = 0;
   if (redisSetTimeout(context, TimeoutUntil(deadline)) != REDIS_OK) {
     return IoError(address, context, errno, deadline);
   }
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  for (const Command& command : commands) {
-    argv.clear();
-    lengths.clear();
-    for (const std::string& arg : command) {
-      argv.push_back(arg.data());
-      lengths.push_back(arg.size());
-    }
-    errno = 0;
-    if (redisAppendCommandArgv(context, static_cast<int>(argv.size()),
-                               argv.data(), lengths.data()) != REDIS_OK) {
-      return IoError(address, context, errno, deadline);
-    }
+  size_t total = 0;
+  for (const Command* command : commands) total += EncodedSize(*command);
+  sds grown = sdsMakeRoomFor(context->obuf, total);
+  if (grown == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("redis ", address, ": out of memory for a pipeline of ",
+                     total, " bytes"));
+  }
+  context->obuf = grown;
+  char* out = context->obuf + sdslen(context->obuf);
+  for (const Command* command : commands) {
+    char* end = Encode(*command, out);
+    // One command at a time: sdsIncrLen takes an int.
+    sdsIncrLen(context->obuf, static_cast<int>(end - out));
+    out = end;
   }
   for (int done = 0; !done;) {
     errno = 0;
@@ -531,8 +599,8 @@ absl::Status ReceivePipeline(const std::string& address, redisContext* context,
 // to `replies`, stopping at the first failure (so replies->size() tells how
 // many arrived).
 absl::Status Pipeline(const std::string& address, redisContext* context,
-                      absl::Span<const Command> commands, absl::Time deadline,
-                      std::vector<Value>* replies) {
+                      absl::Span<const Command* const> commands,
+                      absl::Time deadline, std::vector<Value>* replies) {
   RECSYS_RETURN_IF_ERROR(SendPipeline(address, context, commands, deadline));
   return ReceivePipeline(address, context, commands.size(), deadline, replies);
 }
@@ -540,7 +608,7 @@ absl::Status Pipeline(const std::string& address, redisContext* context,
 }  // namespace
 
 absl::Status Pool::RerunNoScript(redisContext* context,
-                                 absl::Span<const Command> commands,
+                                 absl::Span<const Command* const> commands,
                                  absl::Time deadline,
                                  std::vector<Value>& replies) {
   // One more round trip for the EVALSHA commands of known scripts that met
@@ -551,11 +619,11 @@ absl::Status Pool::RerunNoScript(redisContext* context,
   std::vector<size_t> reply_of;  // index in `again` of each rerun's reply
   absl::flat_hash_set<std::string> loaded;
   for (size_t i = 0; i < replies.size(); ++i) {
-    if (!IsNoScript(replies[i]) || commands[i].size() < 2 ||
-        commands[i][0] != "EVALSHA") {
+    if (!IsNoScript(replies[i]) || commands[i]->size() < 2 ||
+        (*commands[i])[0] != "EVALSHA") {
       continue;
     }
-    const std::string& sha = commands[i][1];
+    const std::string& sha = (*commands[i])[1];
     if (!loaded.contains(sha)) {
       std::optional<std::string> source = ScriptSource(sha);
       if (!source.has_value()) continue;  // not loaded through this client
@@ -564,13 +632,13 @@ absl::Status Pool::RerunNoScript(redisContext* context,
     }
     rerun.push_back(i);
     reply_of.push_back(again.size());
-    again.push_back(commands[i]);
+    again.push_back(*commands[i]);
   }
   if (rerun.empty()) return absl::OkStatus();
   CountScriptReloads(static_cast<int>(loaded.size()));
   std::vector<Value> again_replies;
-  RECSYS_RETURN_IF_ERROR(
-      Pipeline(address_, context, again, deadline, &again_replies));
+  RECSYS_RETURN_IF_ERROR(Pipeline(address_, context, CommandRefs(again),
+                                  deadline, &again_replies));
   for (size_t k = 0; k < rerun.size(); ++k) {
     replies[rerun[k]] = std::move(again_replies[reply_of[k]]);
   }
@@ -590,7 +658,7 @@ struct SentPipeline {
 
 // Acquires a connection of `pool` and writes `commands` to it.
 // REQUIRES: SIGPIPE blocked.
-SentPipeline StartOnPool(Pool& pool, absl::Span<const Command> commands,
+SentPipeline StartOnPool(Pool& pool, absl::Span<const Command* const> commands,
                          absl::Time deadline) {
   SentPipeline out;
   absl::StatusOr<Pool::Lease> lease = pool.Acquire(deadline);
@@ -611,7 +679,7 @@ SentPipeline StartOnPool(Pool& pool, absl::Span<const Command> commands,
 // the same pool and commands), its first attempt is that one: the replies
 // are read from its connection. REQUIRES: SIGPIPE blocked.
 absl::StatusOr<std::vector<Value>> RoundTripOnPool(
-    Pool& pool, absl::Span<const Command> commands, absl::Time deadline,
+    Pool& pool, absl::Span<const Command* const> commands, absl::Time deadline,
     CallKind kind, SentPipeline* started = nullptr) {
   std::vector<Value> replies;
   if (commands.empty()) return replies;
@@ -687,6 +755,13 @@ absl::StatusOr<std::vector<Value>> RoundTripOnPool(
     if (!status.ok()) return status;
     return replies;
   }
+}
+
+// RoundTripOnPool of `commands` held in place.
+absl::StatusOr<std::vector<Value>> RoundTripOnPool(
+    Pool& pool, absl::Span<const Command> commands, absl::Time deadline,
+    CallKind kind) {
+  return RoundTripOnPool(pool, CommandRefs(commands), deadline, kind);
 }
 
 // Asks the sentinels of `options`, in order, for the address of
@@ -790,6 +865,22 @@ class Cluster {
       if (node >= 0) return nodes_[node];
     }
     return seeds_.empty() ? std::string() : seeds_[0];
+  }
+
+  // Per slot of `slots` (each in [0, kClusterSlots)), the index of the
+  // node serving it (NodeName gives its address), -1 when none is known;
+  // read under one lock, for a whole pipeline.
+  std::vector<int> NodeIndices(absl::Span<const int> slots) const {
+    std::vector<int> out(slots.size());
+    absl::ReaderMutexLock lock(&mu_);
+    for (size_t i = 0; i < slots.size(); ++i) out[i] = slot_node_[slots[i]];
+    return out;
+  }
+
+  // The address of node `index` of NodeIndices (indices are never reused).
+  std::string NodeName(int index) const {
+    absl::ReaderMutexLock lock(&mu_);
+    return nodes_[index];
   }
 
   // Records a MOVED answer: `slot` is served by `address` now.
@@ -1009,31 +1100,35 @@ namespace {
 
 // The commands of a pipeline that must go to one node together: a
 // MULTI...EXEC transaction, or one command with a key preceded by the
-// keyless commands before it. `slot` is the first key's, -1 for none.
+// keyless commands before it; always the consecutive commands [begin, end).
+// `slot` is the first key's, -1 for none.
 struct Unit {
-  std::vector<size_t> indices;
+  size_t begin = 0;
+  size_t end = 0;
   int slot = -1;
   // Set after an ASK reply: the node to send the unit to, with ASKING.
   std::string ask_node;
 };
 
 bool NameIs(const Command& command, absl::string_view name) {
-  return !command.empty() && absl::EqualsIgnoreCase(command[0], name);
+  return !command.empty() && command[0].size() == name.size() &&
+         absl::EqualsIgnoreCase(command[0], name);
 }
 
+// Computes each command's slot once (a transaction's, up to its first key).
 std::vector<Unit> SplitIntoUnits(absl::Span<const Command> commands) {
   std::vector<Unit> units;
-  Unit current;
+  size_t begin = 0;
+  int slot = -1;
   bool in_transaction = false;
   for (size_t i = 0; i < commands.size(); ++i) {
-    const int slot = CommandSlot(commands[i]);
-    current.indices.push_back(i);
     if (in_transaction) {
-      if (current.slot < 0) current.slot = slot;
+      if (slot < 0) slot = CommandSlot(commands[i]);
       if (NameIs(commands[i], "EXEC") || NameIs(commands[i], "DISCARD")) {
         in_transaction = false;
-        units.push_back(std::move(current));
-        current = Unit();
+        units.push_back(Unit{begin, i + 1, slot, {}});
+        begin = i + 1;
+        slot = -1;
       }
       continue;
     }
@@ -1041,20 +1136,19 @@ std::vector<Unit> SplitIntoUnits(absl::Span<const Command> commands) {
       in_transaction = true;
       continue;
     }
-    if (slot >= 0) {
-      current.slot = slot;
-      units.push_back(std::move(current));
-      current = Unit();
+    const int command_slot = CommandSlot(commands[i]);
+    if (command_slot >= 0) {
+      units.push_back(Unit{begin, i + 1, command_slot, {}});
+      begin = i + 1;
+      slot = -1;
     }
   }
-  if (!current.indices.empty()) {
+  if (begin < commands.size()) {
     if (!in_transaction && !units.empty()) {
       // Trailing keyless commands go with the last command that has a key.
-      units.back().indices.insert(units.back().indices.end(),
-                                  current.indices.begin(),
-                                  current.indices.end());
+      units.back().end = commands.size();
     } else {
-      units.push_back(std::move(current));
+      units.push_back(Unit{begin, commands.size(), slot, {}});
     }
   }
   return units;
@@ -1246,9 +1340,35 @@ absl::StatusOr<std::vector<Value>> Client::ClusterRoundTrip(
   std::vector<Value> replies(commands.size());
   std::vector<Unit> pending = SplitIntoUnits(commands);
   for (int round = 0;; ++round) {
-    // Units per node, nodes in the order of their first unit.
+    // Units per node, nodes in the order of their first unit. The slot map
+    // is read once for the whole pipeline.
     std::vector<std::pair<std::string, std::vector<size_t>>> by_node;
+    std::vector<int> group_of_index;  // node index -> entry of by_node
+    auto group_of = [&](const std::string& node) -> size_t {
+      for (size_t g = 0; g < by_node.size(); ++g) {
+        if (by_node[g].first == node) return g;
+      }
+      by_node.push_back({node, {}});
+      return by_node.size() - 1;
+    };
+    std::vector<int> slots(pending.size());
     for (size_t u = 0; u < pending.size(); ++u) {
+      slots[u] = std::max(pending[u].slot, 0);
+    }
+    const std::vector<int> indices = cluster_->NodeIndices(slots);
+    for (size_t u = 0; u < pending.size(); ++u) {
+      const int index = indices[u];
+      if (pending[u].ask_node.empty() && pending[u].slot >= 0 && index >= 0) {
+        if (static_cast<size_t>(index) >= group_of_index.size()) {
+          group_of_index.resize(index + 1, -1);
+        }
+        if (group_of_index[index] < 0) {
+          group_of_index[index] =
+              static_cast<int>(group_of(cluster_->NodeName(index)));
+        }
+        by_node[group_of_index[index]].second.push_back(u);
+        continue;
+      }
       std::string node = pending[u].ask_node;
       if (node.empty()) node = cluster_->NodeOf(pending[u].slot);
       if (node.empty()) {
@@ -1260,33 +1380,28 @@ absl::StatusOr<std::vector<Value>> Client::ClusterRoundTrip(
                            pending[u].slot, " (cluster down?)"));
         }
       }
-      auto it = std::find_if(by_node.begin(), by_node.end(),
-                             [&](const auto& g) { return g.first == node; });
-      if (it == by_node.end()) {
-        by_node.push_back({node, {}});
-        it = by_node.end() - 1;
-      }
-      it->second.push_back(u);
+      by_node[group_of(node)].second.push_back(u);
     }
-    // The batch of each node, and per batch entry the command's index (npos
-    // for an ASKING).
-    std::vector<std::vector<Command>> batches(by_node.size());
+    // The batch of each node (the caller's commands in place), and per
+    // batch entry the command's index (npos for an ASKING).
+    static const Command* const kAsking = new Command{"ASKING"};
+    std::vector<std::vector<const Command*>> batches(by_node.size());
     std::vector<std::vector<size_t>> origins(by_node.size());
     for (size_t n = 0; n < by_node.size(); ++n) {
-      std::vector<Command>& batch = batches[n];
+      std::vector<const Command*>& batch = batches[n];
       std::vector<size_t>& origin = origins[n];
       for (const size_t u : by_node[n].second) {
         const Unit& unit = pending[u];
         const bool asking = !unit.ask_node.empty();
-        const bool transaction = NameIs(commands[unit.indices[0]], "MULTI");
-        for (size_t k = 0; k < unit.indices.size(); ++k) {
+        const bool transaction = NameIs(commands[unit.begin], "MULTI");
+        for (size_t i = unit.begin; i < unit.end; ++i) {
           // ASKING holds for the next command, or for a whole transaction.
-          if (asking && (!transaction || k == 0)) {
-            batch.push_back({"ASKING"});
+          if (asking && (!transaction || i == unit.begin)) {
+            batch.push_back(kAsking);
             origin.push_back(std::string::npos);
           }
-          batch.push_back(commands[unit.indices[k]]);
-          origin.push_back(unit.indices[k]);
+          batch.push_back(&commands[i]);
+          origin.push_back(i);
         }
       }
     }
@@ -1322,7 +1437,7 @@ absl::StatusOr<std::vector<Value>> Client::ClusterRoundTrip(
     bool wait = false;
     for (size_t n = 0; n < by_node.size(); ++n) {
       const std::vector<size_t>& unit_indices = by_node[n].second;
-      const std::vector<Command>& batch = batches[n];
+      const std::vector<const Command*>& batch = batches[n];
       const std::vector<size_t>& origin = origins[n];
       absl::StatusOr<std::vector<Value>>& got = results[n];
       if (!got.ok()) {
@@ -1339,7 +1454,7 @@ absl::StatusOr<std::vector<Value>> Client::ClusterRoundTrip(
       for (const size_t u : unit_indices) {
         Unit unit = pending[u];
         bool redirect = false;
-        for (const size_t i : unit.indices) {
+        for (size_t i = unit.begin; i < unit.end; ++i) {
           const Value& reply = replies[i];
           if (!reply.is_error()) continue;
           int slot = 0;
@@ -1373,7 +1488,7 @@ absl::StatusOr<std::vector<Value>> Client::ClusterRoundTrip(
                        options_.max_redirects,
                        " rounds (resharding or failover in "
                        "progress?): ",
-                       replies[again[0].indices.back()].text));
+                       replies[again[0].end - 1].text));
     }
     if (moved) cluster_->Refresh(deadline).IgnoreError();
     if (wait) {

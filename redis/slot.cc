@@ -37,7 +37,11 @@ bool IsKeyless(absl::string_view name) {
       "SAVE",    "SCAN",     "SCRIPT",    "SELECT",   "TIME",      "UNWATCH",
       "WAIT"};
   for (absl::string_view keyless : kKeyless) {
-    if (absl::EqualsIgnoreCase(name, keyless)) return true;
+    // The length first: most names differ in it, and the check is inline.
+    if (keyless.size() == name.size() &&
+        absl::EqualsIgnoreCase(name, keyless)) {
+      return true;
+    }
   }
   return false;
 }

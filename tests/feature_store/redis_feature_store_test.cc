@@ -5,6 +5,7 @@
 // tests/redis/client_test.cc.
 #include "feature_store/redis_feature_store.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,7 @@
 #include "feature_store/feature_store.h"
 #include "gtest/gtest.h"
 #include "redis/client.h"
+#include "redis/generation.h"
 #include "tests/feature_store/test_util.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/status_matchers.h"
@@ -111,6 +113,9 @@ TEST(NewRedisFeatureStoreTest, RejectsBadOptions) {
   options = RedisFeatureStoreOptions();
   options.bulk_batch = 0;
   expect_invalid(options, "bulk_batch 0");
+  options = RedisFeatureStoreOptions();
+  options.bulk_threads = 0;
+  expect_invalid(options, "bulk_threads 0");
   EXPECT_EQ(NewRedisFeatureStore(nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -806,6 +811,46 @@ TEST(RedisFeatureStoreTest, BulkPutUsers) {
   }
 }
 
+// PutUsers on several lanes: a user given twice in one call (in different
+// batches) keeps the later history, as with one lane, because a user's
+// writes always take the lane of its id.
+TEST(RedisFeatureStoreTest, BulkPutUsersOnLanesKeepsTheLastHistoryOfAUser) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
+  for (const int64_t generation : {0, 4}) {
+    Options options = OptionsFor(*server);
+    options.store.bulk_threads = 3;
+    options.store.bulk_batch = 6;  // a few users per batch
+    options.store.load_generation = generation;
+    TestStore store = MustCreate(options);
+    ASSERT_NE(store, nullptr);
+    constexpr int kUsers = 200;
+    std::vector<UserFeatures> users;
+    for (int round = 0; round < 2; ++round) {
+      for (int u = 0; u < kUsers; ++u) {
+        users.push_back({.user_id = absl::StrCat("user-", u),
+                         .purchases = {{.item_id = absl::StrCat("r", round),
+                                        .count = round + 1,
+                                        .last_purchase = T(u)}}});
+      }
+    }
+    RECSYS_ASSERT_OK(store->PutUsers(users));
+    RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> reader,
+                                redis::Client::Create(options.redis));
+    const std::string base =
+        redis::GenerationKeyPrefix(options.store.key_prefix, generation);
+    for (int u = 0; u < kUsers; ++u) {
+      RECSYS_ASSERT_OK_AND_ASSIGN(
+          std::vector<redis::Value> replies,
+          reader->Execute(
+              {{"HGETALL", absl::StrCat(base, "u:{user-", u, "}:pc")}},
+              kNoDeadline));
+      ASSERT_EQ(replies[0].elements.size(), 2u) << generation << " " << u;
+      EXPECT_EQ(replies[0].elements[0].text, "r1") << generation << " " << u;
+      EXPECT_EQ(replies[0].elements[1].text, "2") << generation << " " << u;
+    }
+  }
+}
+
 TEST(RedisFeatureStoreTest, BulkPutItemsAcrossBatches) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
   Options options = OptionsFor(*server);
@@ -825,6 +870,104 @@ TEST(RedisFeatureStoreTest, BulkPutItemsAcrossBatches) {
     ASSERT_TRUE(got[i].has_value()) << i;
     EXPECT_EQ(got[i]->stock, i);
   }
+}
+
+// A load writes its generation without MULTI/EXEC (nobody reads it before
+// the flip); the hashes must be the same bytes as generation 0's, written
+// the transactional way: the same fields and values, the old fields of a
+// replaced history gone, a cleared history's keys deleted. Small batches,
+// so that users straddle pipelines.
+void CheckLoadWritesTheSameHashesAsGenerationZero(redis::Client* client) {
+  constexpr int64_t kGeneration = 5;
+  const std::string prefix = test::UniqueKeyPrefix();
+  RedisFeatureStoreOptions serving_options;
+  serving_options.key_prefix = prefix;
+  serving_options.bulk_batch = 4;
+  RedisFeatureStoreOptions load_options = serving_options;
+  load_options.load_generation = kGeneration;
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<FeatureStore> serving,
+                              NewRedisFeatureStore(client, serving_options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<FeatureStore> load,
+                              NewRedisFeatureStore(client, load_options));
+
+  const std::vector<std::string> ids = {"u0", "u1", "u2", "u 3\r\n{x}"};
+  std::vector<UserFeatures> earlier(3);
+  earlier[0] = {
+      .user_id = ids[0],
+      .purchases = {{.item_id = "a", .count = 1, .last_purchase = T(1)},
+                    {.item_id = "b", .count = 4, .last_purchase = T(2)},
+                    {.item_id = "c", .count = 1, .last_purchase = T(3)}}};
+  earlier[1] = {
+      .user_id = ids[1],
+      .purchases = {{.item_id = "a", .count = 1, .last_purchase = T(1)}}};
+  earlier[2] = {
+      .user_id = ids[2],
+      .purchases = {{.item_id = "x", .count = 9, .last_purchase = T(9)}}};
+  std::vector<UserFeatures> later(4);
+  later[0] = {
+      .user_id = ids[0],
+      .purchases = {
+          {.item_id = "a", .count = 2, .last_purchase = T(5)},
+          {.item_id = "b", .count = 1, .last_purchase = absl::InfinitePast()}}};
+  later[1] = {
+      .user_id = ids[1],
+      .purchases = {{.item_id = "d", .count = 1, .last_purchase = T(6)},
+                    {.item_id = "e\r\n", .count = 3, .last_purchase = T(7)}}};
+  later[2] = {.user_id = ids[2]};  // history cleared
+  later[3] = {
+      .user_id = ids[3],
+      .purchases = {{.item_id = "z", .count = 1, .last_purchase = T(8)}}};
+  for (FeatureStore* store : {serving.get(), load.get()}) {
+    RECSYS_ASSERT_OK(store->PutUsers(earlier));
+    RECSYS_ASSERT_OK(store->PutUsers(later));
+  }
+
+  // HGETALL of `key` as sorted field/value pairs; empty for a missing key.
+  auto hash = [&](const std::string& key) {
+    std::vector<std::pair<std::string, std::string>> fields;
+    absl::StatusOr<std::vector<redis::Value>> replies =
+        client->Execute({{"HGETALL", key}}, kNoDeadline);
+    EXPECT_TRUE(replies.ok()) << replies.status();
+    if (!replies.ok()) return fields;
+    const redis::Value& reply = (*replies)[0];
+    for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+      fields.push_back({reply.elements[i].text, reply.elements[i + 1].text});
+    }
+    std::sort(fields.begin(), fields.end());
+    return fields;
+  };
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  const std::string load_prefix =
+      redis::GenerationKeyPrefix(prefix, kGeneration);
+  for (const std::string& id : ids) {
+    for (const char* suffix : {"pc", "pt"}) {
+      const std::string key = absl::StrCat("u:{", id, "}:", suffix);
+      EXPECT_EQ(hash(load_prefix + key), hash(prefix + key)) << key;
+    }
+  }
+  // What both hold, so that the comparison above cannot pass on two empty
+  // keyspaces.
+  EXPECT_EQ(hash(load_prefix + "u:{u0}:pc"), (Fields{{"a", "2"}, {"b", "1"}}));
+  EXPECT_EQ(hash(load_prefix + "u:{u0}:pt"),
+            (Fields{{"a", absl::StrCat(absl::ToUnixSeconds(T(5)))}}));
+  EXPECT_EQ(hash(load_prefix + "u:{u1}:pc"),
+            (Fields{{"d", "1"}, {"e\r\n", "3"}}));
+  EXPECT_EQ(hash(load_prefix + "u:{u2}:pc"), Fields{});
+  EXPECT_EQ(hash(load_prefix + "u:{u2}:pt"), Fields{});
+  EXPECT_EQ(hash(load_prefix + "u:{u 3\r\n{x}}:pc"), (Fields{{"z", "1"}}));
+}
+
+TEST(RedisFeatureStoreTest, LoadWritesTheSameHashesAsGenerationZero) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::Client * client,
+                              test::SharedRedisClient());
+  CheckLoadWritesTheSameHashesAsGenerationZero(client);
+}
+
+// The same on a three-master cluster (ctest label `cluster`).
+TEST(RedisClusterFeatureStoreTest, LoadWritesTheSameHashesAsGenerationZero) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::Client * client,
+                              test::SharedRedisClusterClient());
+  CheckLoadWritesTheSameHashesAsGenerationZero(client);
 }
 
 }  // namespace

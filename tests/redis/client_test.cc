@@ -260,6 +260,43 @@ TEST(ValueTest, Conversions) {
   EXPECT_EQ(v.AsInt(), std::nullopt);
 }
 
+// Commands are encoded straight into the connection's output buffer: every
+// argument must reach Redis byte for byte, whatever its length (0, one to
+// several decimal digits, a large value) or content, and whatever the
+// number of arguments; a pipeline of several MB grows the buffer once.
+TEST(ClientTest, EveryArgumentArrivesAsSent) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, SharedRedisServer());
+  std::unique_ptr<Client> client = MustCreate(OptionsFor(*server));
+  ASSERT_NE(client, nullptr);
+  const std::string key = UniqueKeyPrefix() + "args";
+  Command push = {"RPUSH", key};
+  std::vector<std::string> values = {"",
+                                     "x",
+                                     std::string("\r\n\0$*", 6),
+                                     std::string(9, 'a'),
+                                     std::string(10, 'b'),
+                                     std::string(99, 'c'),
+                                     std::string(100, 'd'),
+                                     std::string(1 << 20, 'e')};
+  for (int i = 0; i < 120; ++i) values.push_back(absl::StrCat("v", i));
+  push.insert(push.end(), values.begin(), values.end());
+  std::vector<Command> commands = {push, {"LRANGE", key, "0", "-1"}};
+  for (int i = 0; i < 20000; ++i) {
+    commands.push_back(
+        {"SET", absl::StrCat(key, ":", i), std::string(100, 'f')});
+  }
+  commands.push_back({"GET", absl::StrCat(key, ":", 19999)});
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<Value> replies,
+                              client->Execute(commands, kDeadline));
+  ASSERT_EQ(replies.size(), commands.size());
+  EXPECT_EQ(replies[0].integer, static_cast<int64_t>(values.size()));
+  ASSERT_EQ(replies[1].elements.size(), values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ(replies[1].elements[i].text, values[i]) << i;
+  }
+  EXPECT_EQ(replies.back().text, std::string(100, 'f'));
+}
+
 TEST(ClientTest, PipelinedRepliesOfEveryType) {
   RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, SharedRedisServer());
   std::unique_ptr<Client> client = MustCreate(OptionsFor(*server));

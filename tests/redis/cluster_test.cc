@@ -148,6 +148,51 @@ TEST_F(ClusterTest, PipelineSpreadsOverEveryMasterAndKeepsOrder) {
   EXPECT_THAT(client->GetStats().ToString(), HasSubstr("3 masters"));
 }
 
+// A pipeline is cut into units (a transaction; a command with a key and
+// the keyless commands before it; trailing keyless commands with the last
+// keyed one) sent to their nodes in place: the replies come back in the
+// caller's order, every transaction applied on its tag's node.
+TEST_F(ClusterTest, UnitsOfMixedPipelinesKeepTheCallersOrder) {
+  std::unique_ptr<Client> client = MustCreate(ClusterOptions(*cluster_));
+  ASSERT_NE(client, nullptr);
+  std::vector<Command> commands = {{"PING"}};
+  for (int i = 0; i < 300; ++i) {
+    const std::string tag = absl::StrCat("{t", i, "}");
+    commands.push_back({"MULTI"});
+    commands.push_back({"DEL", tag + "a", tag + "b"});
+    commands.push_back({"SET", tag + "a", absl::StrCat("a", i)});
+    commands.push_back({"SET", tag + "b", absl::StrCat("b", i)});
+    commands.push_back({"EXEC"});
+    commands.push_back({"SET", absl::StrCat("plain", i), absl::StrCat("p", i)});
+    commands.push_back({"ECHO", absl::StrCat("e", i)});
+  }
+  commands.push_back({"PING"});
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<Value> replies,
+                              client->Execute(commands, Soon()));
+  ASSERT_EQ(replies.size(), commands.size());
+  EXPECT_EQ(replies.front().text, "PONG");
+  EXPECT_EQ(replies.back().text, "PONG");
+  for (int i = 0; i < 300; ++i) {
+    const size_t base = 1 + 7 * static_cast<size_t>(i);
+    EXPECT_EQ(replies[base].text, "OK") << i;                     // MULTI
+    ASSERT_EQ(replies[base + 4].type, Value::Type::kArray) << i;  // EXEC
+    EXPECT_EQ(replies[base + 4].elements.size(), 3u) << i;
+    EXPECT_EQ(replies[base + 5].text, "OK") << i;
+    EXPECT_EQ(replies[base + 6].text, absl::StrCat("e", i)) << i;
+  }
+  std::vector<Command> gets;
+  for (int i = 0; i < 300; ++i) {
+    gets.push_back({"GET", absl::StrCat("{t", i, "}b")});
+    gets.push_back({"GET", absl::StrCat("plain", i)});
+  }
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<Value> got,
+                              client->Execute(gets, Soon(), CallKind::kRead));
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_EQ(got[2 * i].text, absl::StrCat("b", i)) << i;
+    EXPECT_EQ(got[2 * i + 1].text, absl::StrCat("p", i)) << i;
+  }
+}
+
 // Every node's batch is written before any reply is read: pipelines over
 // every master from many threads at once on pools of one connection per
 // node (each call holds a connection of several nodes at a time, so calls
