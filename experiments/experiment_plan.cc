@@ -4,8 +4,10 @@
 #include <google/protobuf/text_format.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -186,6 +188,18 @@ absl::Status ParseExperiment(const std::string& field, const v1::Experiment& in,
                                                   in.campaigns(i), "'"));
     }
   }
+  for (int i = 0; i < in.target_tags_size(); ++i) {
+    const std::string tag_field = absl::StrCat(field, ".target_tags[", i, "]");
+    const std::string& tag = in.target_tags(i);
+    if (tag.empty() || tag.size() > 128) {
+      return Invalid(tag_field, "must be 1 to 128 bytes");
+    }
+    if (std::find(out->target_tags.begin(), out->target_tags.end(), tag) !=
+        out->target_tags.end()) {
+      return Invalid(tag_field, absl::StrCat("duplicate tag '", tag, "'"));
+    }
+    out->target_tags.push_back(tag);
+  }
   if (out->slots.empty() && out->campaigns.empty()) {
     return Invalid(field + ".slots",
                    "an experiment needs at least one slot or campaign");
@@ -303,12 +317,19 @@ absl::StatusOr<std::shared_ptr<const ExperimentPlan>> ExperimentPlan::Parse(
 absl::StatusOr<std::shared_ptr<const ExperimentPlan>> ExperimentPlan::Load(
     const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  if (!in || !(text << in.rdbuf())) {
+  if (!in) {
     return absl::NotFoundError(
         absl::StrCat("cannot read experiments config ", path));
   }
-  return Parse(text.str(), path);
+  // An empty file is a config without experiments (inserting no
+  // characters sets failbit, so read by iterators, not operator<<).
+  const std::string text((std::istreambuf_iterator<char>(in)),
+                         std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read experiments config ", path));
+  }
+  return Parse(text, path);
 }
 
 absl::StatusOr<std::shared_ptr<const ExperimentPlan>> ExperimentPlan::FromProto(
@@ -419,8 +440,43 @@ const Experiment* ExperimentPlan::Find(absl::string_view name) const {
   return it == by_name_.end() ? nullptr : it->second;
 }
 
-std::vector<Assignment> ExperimentPlan::Assign(absl::string_view user_id,
-                                               absl::Time now) const {
+namespace {
+
+bool HasTargetTag(const Experiment& e, absl::Span<const std::string> tags) {
+  for (const std::string& t : e.target_tags) {
+    if (std::find(tags.begin(), tags.end(), t) != tags.end()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool ExperimentPlan::NeedsTags(absl::string_view user_id, absl::Time now) const {
+  const std::vector<Override>* forced = nullptr;
+  if (auto it = overrides_.find(user_id); it != overrides_.end())
+    forced = &it->second;
+  for (const Layer& layer : layers_) {
+    if (forced != nullptr &&
+        std::any_of(forced->begin(), forced->end(), [&](const Override& o) {
+          return o.experiment->layer == layer.name;
+        })) {
+      continue;
+    }
+    if (layer.experiments.empty()) continue;
+    const int b = Bucket(layer.salt, user_id);
+    for (const Experiment* e : layer.experiments) {
+      if (b >= e->first_bucket && b < e->active_end) {
+        if (e->RunningAt(now) && !e->target_tags.empty()) return true;
+        break;
+      }
+    }
+  }
+  return false;
+}
+
+std::vector<Assignment> ExperimentPlan::Assign(
+    absl::string_view user_id, absl::Time now,
+    absl::Span<const std::string> tags) const {
   std::vector<Assignment> out;
   if (layers_.empty()) return out;
   const std::vector<Override>* forced = nullptr;
@@ -440,7 +496,8 @@ std::vector<Assignment> ExperimentPlan::Assign(absl::string_view user_id,
     const int b = Bucket(layer.salt, user_id);
     for (const Experiment* e : layer.experiments) {
       if (b >= e->first_bucket && b < e->active_end) {
-        if (e->RunningAt(now))
+        if (e->RunningAt(now) &&
+            (e->target_tags.empty() || HasTargetTag(*e, tags)))
           out.push_back({e, &e->VariantOf(user_id), false});
         break;
       }

@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "recsys/v1/experiments.pb.h"
 
 namespace recsys::experiments {
@@ -98,6 +99,8 @@ struct Experiment {
   std::vector<Variant> variants;
   absl::flat_hash_set<std::string> slots;
   absl::flat_hash_set<std::string> campaigns;
+  // Only users having one of these interest tags enter; empty: everyone.
+  std::vector<std::string> target_tags;
 
   bool RunningAt(absl::Time t) const { return start <= t && t < end; }
   // nullptr for an unknown name.
@@ -129,9 +132,17 @@ class ExperimentPlan {
 
   // The user's assignments at `now`, at most one per layer, in layer order:
   // an override, else the running experiment whose active range holds the
-  // user's bucket (none when the bucket is unused or reserved for growth).
-  std::vector<Assignment> Assign(absl::string_view user_id,
-                                 absl::Time now) const;
+  // user's bucket (none when the bucket is unused or reserved for growth,
+  // or when the experiment has target_tags and `tags`, the user's interest
+  // tags, has none of them). Callers that do not know the user's tags pass
+  // an empty span: the user enters no targeted experiment.
+  std::vector<Assignment> Assign(absl::string_view user_id, absl::Time now,
+                                 absl::Span<const std::string> tags) const;
+
+  // True when the user's bucket falls in a running experiment with
+  // target_tags at `now` (and no override decides the layer): only then
+  // does Assign need the user's tags, so callers read them only then.
+  bool NeedsTags(absl::string_view user_id, absl::Time now) const;
 
   // nullptr for an unknown name.
   const Experiment* Find(absl::string_view name) const;

@@ -12,6 +12,7 @@ UserSignals SignalsFromIntel(const intelligence::UserIntel& intel) {
     s.next_due_unix = intel.due_items.front().due_unix;
     s.due_item_id = intel.due_items.front().item_id;
   }
+  s.tags = intel.tags;
   if (!intelligence::ParseBirthday(intel.birthday, &s.birthday_month, &s.birthday_day)) {
     s.birthday_month = s.birthday_day = 0;
   }

@@ -272,10 +272,6 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
   answer.meta.model_version = bundle->version();
   std::shared_ptr<const experiments::ExperimentPlan> plan =
       experiments_ != nullptr ? experiments_->Get() : experiments::EmptyPlan();
-  const std::vector<experiments::Assignment> assignments = plan->Assign(user_id, now);
-  answer.recommendation_id =
-      experiments::NewRecommendationId(user_id, experiments::kCouponsSlot, assignments, now);
-  answer.assignments = experiments::ArmsFor(assignments, experiments::kCouponsSlot);
   std::optional<UserSegment> record;
   answer.customer = Customer(user_id, now, deadline, &record, &answer.meta);
   if (options_.intel != nullptr) {
@@ -290,6 +286,12 @@ absl::StatusOr<CouponAnswer> Marketer::RecommendCoupons(absl::string_view user_i
       Degrade(&answer.meta, "intelligence store", intel.status());
     }
   }
+  // After the record: experiments targeted by tags assign by its tags.
+  const std::vector<experiments::Assignment> assignments =
+      plan->Assign(user_id, now, answer.customer.tags);
+  answer.recommendation_id =
+      experiments::NewRecommendationId(user_id, experiments::kCouponsSlot, assignments, now);
+  answer.assignments = experiments::ArmsFor(assignments, experiments::kCouponsSlot);
   const std::string segment(SegmentName(answer.customer.segment));
   if (counters_ != nullptr) {
     // The answer is the exposure (a holdout sees nothing to report), with
@@ -724,7 +726,7 @@ absl::StatusOr<AudienceSummary> Marketer::FindAudience(const AudienceQuery& quer
           e.churn_risk = user.churn_risk;
           e.next_purchase_unix = user.next_purchase_unix;
           const std::vector<experiments::Assignment> assignments =
-              plan->Assign(m.user_id, now);
+              plan->Assign(m.user_id, now, *e.tags);
           e.recommendation_id = experiments::NewRecommendationId(
               m.user_id, experiments::kCouponsSlot, assignments, now);
           e.assignments =

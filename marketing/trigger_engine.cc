@@ -462,6 +462,28 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(
 
   const std::shared_ptr<const experiments::ExperimentPlan> plan =
       plans_ != nullptr ? plans_->Get() : experiments::EmptyPlan();
+  // Interest tags of the users a targeted experiment may hold out: one
+  // batched read of the signals, only when some user needs them. A failed
+  // read fails the pass (the claims come back after their lease), so no
+  // offer goes out unchecked against a holdout.
+  absl::flat_hash_map<std::string, std::vector<std::string>> tags_of;
+  if (signals_ != nullptr) {
+    std::vector<std::string> targeted;
+    for (const Check& c : checks) {
+      if (!tags_of.contains(c.user_id) && plan->NeedsTags(c.user_id, request.now)) {
+        tags_of[c.user_id];
+        targeted.push_back(c.user_id);
+      }
+    }
+    if (!targeted.empty()) {
+      RECSYS_ASSIGN_OR_RETURN(std::vector<std::optional<UserSignals>> got,
+                              signals_->Get(targeted, store_deadline));
+      for (size_t i = 0; i < targeted.size() && i < got.size(); ++i) {
+        if (got[i].has_value()) tags_of[targeted[i]] = std::move(got[i]->tags);
+      }
+    }
+  }
+  static const std::vector<std::string> kNoTags;
   for (size_t n = 0; n < checks.size(); ++n) {
     const Check& c = checks[n];
     const TriggerRule* rule = config.Find(c.rule);
@@ -488,8 +510,10 @@ absl::StatusOr<TriggerRunAnswer> TriggerEngine::Run(
           outcome = "cancelled";
       }
       if (outcome.empty()) {
-        for (const experiments::Assignment& a :
-             plan->Assign(c.user_id, request.now)) {
+        auto tags = tags_of.find(c.user_id);
+        for (const experiments::Assignment& a : plan->Assign(
+                 c.user_id, request.now,
+                 tags == tags_of.end() ? kNoTags : tags->second)) {
           const experiments::CouponPolicy* policy =
               a.variant->PolicyFor(rule->campaign);
           if (policy != nullptr && policy->holdout) outcome = "holdout";

@@ -79,6 +79,8 @@ struct UserSignals {
   // Birthday (birthday rules); 0: unknown.
   int birthday_month = 0;
   int birthday_day = 0;
+  // Interest tags (experiments targeted by tags decide holdouts by them).
+  std::vector<std::string> tags;
 };
 
 // Where UserSignals come from. Implementations: safe for concurrent calls.

@@ -166,6 +166,23 @@ absl::StatusOr<std::vector<SlotAnswer>> Recommender::FillFromModel(
 
 namespace {
 
+// The user's interest tags when a targeted experiment of `plan` needs them
+// (ExperimentPlan::NeedsTags): one read of the intelligence record. Empty
+// otherwise, without a store or without a record; a failed read degrades
+// the answer and the user enters no targeted experiment.
+std::vector<std::string> TargetingTags(const experiments::ExperimentPlan& plan,
+                                       absl::string_view user_id, absl::Time now,
+                                       const intelligence::IntelStore* intel,
+                                       absl::Time deadline, AnswerMeta* meta) {
+  if (intel == nullptr || !plan.NeedsTags(user_id, now)) return {};
+  absl::StatusOr<intelligence::UserIntel> record = intel->GetIntel(user_id, deadline);
+  if (record.ok()) return std::move(record->tags);
+  if (!absl::IsNotFound(record.status()) && !meta->degraded) {
+    MarkDegraded(meta, record.status());
+  }
+  return {};
+}
+
 // The model that serves `slot` for a user with `assignments`: the bundle of
 // the variant of an experiment listing the slot that asks for a held
 // version, else `fallback` (noting in `meta` a version not held).
@@ -203,8 +220,12 @@ absl::StatusOr<ProductAnswer> Recommender::RecommendProducts(
       request.now == absl::InfinitePast() ? absl::Now() : request.now;
   std::shared_ptr<const ExperimentVariants> variants = experiments();
   std::vector<experiments::Assignment> assignments;
-  if (variants != nullptr)
-    assignments = variants->plan().Assign(request.user_id, now);
+  if (variants != nullptr) {
+    const std::vector<std::string> tags = TargetingTags(
+        variants->plan(), request.user_id, now, options_.intel,
+        FeatureDeadline(request.deadline, options_.feature_timeout), &answer.meta);
+    assignments = variants->plan().Assign(request.user_id, now, tags);
+  }
   // The model of each slot, and the slots of each model in the order of
   // its first slot.
   std::vector<std::shared_ptr<const model::ModelBundle>> models;
@@ -281,8 +302,12 @@ absl::StatusOr<SimilarAnswer> Recommender::SimilarItems(const SimilarRequest& re
   std::vector<experiments::Assignment> assignments;
   if (!request.user_id.empty()) {
     variants = experiments();
-    if (variants != nullptr)
-      assignments = variants->plan().Assign(request.user_id, now);
+    if (variants != nullptr) {
+      const std::vector<std::string> tags = TargetingTags(
+          variants->plan(), request.user_id, now, options_.intel,
+          FeatureDeadline(request.deadline, options_.feature_timeout), &answer.meta);
+      assignments = variants->plan().Assign(request.user_id, now, tags);
+    }
   }
   const std::shared_ptr<const model::ModelBundle> bundle =
       ModelFor(experiments::kSimilarItemsSlot, assignments, variants.get(),

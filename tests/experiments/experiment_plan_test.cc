@@ -2,6 +2,7 @@
 // uniform, independent layers, overrides, ramp-up).
 #include "experiments/experiment_plan.h"
 
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -94,8 +95,8 @@ TEST(ExperimentPlanTest, TwoParsesAssignAlike) {
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   for (int i = 0; i < 2000; ++i) {
-    auto x = a->Assign(Id(i), kNow);
-    auto y = b->Assign(Id(i), kNow);
+    auto x = a->Assign(Id(i), kNow, {});
+    auto y = b->Assign(Id(i), kNow, {});
     ASSERT_EQ(x.size(), y.size());
     for (size_t j = 0; j < x.size(); ++j) {
       EXPECT_EQ(x[j].experiment->name, y[j].experiment->name);
@@ -110,7 +111,7 @@ TEST(ExperimentPlanTest, SharesWithinToleranceOver100kIds) {
   constexpr int kUsers = 100000;
   std::map<std::string, int> count;
   for (int i = 0; i < kUsers; ++i) {
-    for (const Assignment& a : plan->Assign(Id(i), kNow)) {
+    for (const Assignment& a : plan->Assign(Id(i), kNow, {})) {
       ++count[absl::StrCat(a.experiment->name, "/", a.variant->name)];
       ++count[a.experiment->name];
     }
@@ -139,7 +140,7 @@ TEST(ExperimentPlanTest, LayersAreIndependent) {
   std::vector<double> table(3 * 2, 0);
   for (int i = 0; i < 100000; ++i) {
     int row = -1, col = -1;
-    for (const Assignment& a : plan->Assign(Id(i), kNow)) {
+    for (const Assignment& a : plan->Assign(Id(i), kNow, {})) {
       if (a.experiment->name == "layout") {
         row = static_cast<int>(a.variant - a.experiment->variants.data());
       }
@@ -159,7 +160,7 @@ TEST(ExperimentPlanTest, ExperimentsOfALayerAreExclusive) {
   ASSERT_NE(plan, nullptr);
   for (int i = 0; i < 20000; ++i) {
     int in_home = 0;
-    for (const Assignment& a : plan->Assign(Id(i), kNow))
+    for (const Assignment& a : plan->Assign(Id(i), kNow, {}))
       in_home += a.experiment->layer == "home";
     EXPECT_LE(in_home, 1);
   }
@@ -180,10 +181,10 @@ TEST(ExperimentPlanTest, RampUpKeepsEveryAssignment) {
   int moved = 0, kept = 0, added = 0;
   for (int i = 0; i < 50000; ++i) {
     std::map<std::string, std::string> was, is;
-    for (const Assignment& a : before->Assign(Id(i), kNow)) {
+    for (const Assignment& a : before->Assign(Id(i), kNow, {})) {
       was[a.experiment->name] = a.variant->name;
     }
-    for (const Assignment& a : after->Assign(Id(i), kNow)) {
+    for (const Assignment& a : after->Assign(Id(i), kNow, {})) {
       is[a.experiment->name] = a.variant->name;
     }
     for (const auto& [experiment, variant] : was) {
@@ -205,7 +206,7 @@ TEST(ExperimentPlanTest, OverridesPinAUserAndLeaveOtherLayers) {
     overrides { user_id: "qa-1" experiment: "copy" variant: "b" }
   )pb"));
   ASSERT_NE(plan, nullptr);
-  auto assignments = plan->Assign("qa-1", kNow);
+  auto assignments = plan->Assign("qa-1", kNow, {});
   ASSERT_EQ(assignments.size(), 2u);
   EXPECT_EQ(assignments[0].experiment->name, "copy");
   EXPECT_EQ(assignments[0].variant->name, "b");
@@ -221,18 +222,87 @@ TEST(ExperimentPlanTest, OnlyRunningExperimentsAssign) {
         "name: \"winback\" start_unix: 1764000001 traffic_share: 1"}}));
   ASSERT_NE(plan, nullptr);
   for (int i = 0; i < 100; ++i) {
-    for (const Assignment& a : plan->Assign(Id(i), kNow)) {
+    for (const Assignment& a : plan->Assign(Id(i), kNow, {})) {
       EXPECT_NE(a.experiment->name, "winback");
     }
   }
   bool seen = false;
-  for (const Assignment& a : plan->Assign(Id(0), kNow + absl::Seconds(1))) {
+  for (const Assignment& a : plan->Assign(Id(0), kNow + absl::Seconds(1), {})) {
     seen = seen || a.experiment->name == "winback";
   }
   EXPECT_TRUE(seen);
 }
 
+// An experiment targeted by tags: only users having one of them enter;
+// the others of its range are in no experiment of the layer. NeedsTags is
+// true exactly for the users whose bucket falls in the targeted range.
+TEST(ExperimentPlanTest, TargetTagsLetOnlyTaggedUsersIn) {
+  auto plan = MustParse(absl::StrReplaceAll(
+      kConfig, {{"slots: \"homepage_feed\"",
+                 "slots: \"homepage_feed\" target_tags: \"vip\" "
+                 "target_tags: \"likes:coffee\""}}));
+  ASSERT_NE(plan, nullptr);
+  const std::vector<std::string> vip = {"likes:books", "vip"};
+  const std::vector<std::string> coffee = {"likes:coffee"};
+  const std::vector<std::string> other = {"likes:books", "recent_buyer"};
+  int in_range = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const bool layout = Bucket("home", Id(i)) < 4000;  // its 40% range
+    EXPECT_EQ(plan->NeedsTags(Id(i), kNow), layout) << Id(i);
+    auto named = [&](const std::vector<std::string>& tags) {
+      std::vector<std::string> names;
+      for (const Assignment& a : plan->Assign(Id(i), kNow, tags))
+        names.push_back(a.experiment->name);
+      return names;
+    };
+    if (layout) {
+      ++in_range;
+      EXPECT_EQ(named(vip), (std::vector<std::string>{"layout", "winback"}));
+      EXPECT_EQ(named(coffee), (std::vector<std::string>{"layout", "winback"}));
+      // Not tagged: in no experiment of the layer (not in "copy" either).
+      EXPECT_EQ(named(other), (std::vector<std::string>{"winback"}));
+      EXPECT_EQ(named({}), (std::vector<std::string>{"winback"}));
+      // The variant does not depend on the tags.
+      EXPECT_EQ(plan->Assign(Id(i), kNow, vip)[0].variant,
+                plan->Assign(Id(i), kNow, coffee)[0].variant);
+    } else {
+      EXPECT_EQ(named(vip), named(other));
+    }
+  }
+  EXPECT_NEAR(in_range, 800, 120);
+  // Not running yet: no tags needed.
+  auto later = MustParse(absl::StrReplaceAll(
+      kConfig, {{"slots: \"homepage_feed\"",
+                 "slots: \"homepage_feed\" target_tags: \"vip\" "
+                 "start_unix: 1764000001"}}));
+  ASSERT_NE(later, nullptr);
+  for (int i = 0; i < 200; ++i) EXPECT_FALSE(later->NeedsTags(Id(i), kNow));
+  // A QA override decides the layer without tags.
+  auto qa = MustParse(absl::StrCat(
+      absl::StrReplaceAll(kConfig, {{"slots: \"homepage_feed\"",
+                                     "slots: \"homepage_feed\" "
+                                     "target_tags: \"vip\""}}),
+      R"pb(overrides { user_id: "qa-1" experiment: "layout" variant: "waterfall" })pb"));
+  ASSERT_NE(qa, nullptr);
+  EXPECT_FALSE(qa->NeedsTags("qa-1", kNow));
+  auto forced = qa->Assign("qa-1", kNow, {});
+  ASSERT_FALSE(forced.empty());
+  EXPECT_EQ(forced[0].variant->name, "waterfall");
+  EXPECT_TRUE(forced[0].forced);
+}
+
 TEST(ExperimentPlanTest, BadConfigsNameTheField) {
+  EXPECT_THAT(Refused(absl::StrReplaceAll(
+                  kConfig, {{"slots: \"homepage_feed\"",
+                             "slots: \"homepage_feed\" target_tags: \"\""}})),
+              HasSubstr("layers[0].experiments[0].target_tags[0]: must be 1 "
+                        "to 128 bytes"));
+  EXPECT_THAT(Refused(absl::StrReplaceAll(
+                  kConfig, {{"slots: \"homepage_feed\"",
+                             "slots: \"homepage_feed\" target_tags: \"vip\" "
+                             "target_tags: \"vip\""}})),
+              HasSubstr("layers[0].experiments[0].target_tags[1]: duplicate "
+                        "tag 'vip'"));
   // The layer's shares sum above 1.
   EXPECT_THAT(Refused(absl::StrReplaceAll(
                   kConfig, {{"traffic_share: 0.1", "traffic_share: 0.7"}})),
@@ -316,6 +386,18 @@ TEST(ExperimentPlanTest, TheDeployedConfigLoads) {
   ASSERT_NE(holdout, nullptr);
   ASSERT_NE(holdout->FindVariant("holdout")->PolicyFor("welcome"), nullptr);
   EXPECT_TRUE(holdout->FindVariant("holdout")->PolicyFor("welcome")->holdout);
+}
+
+// An emptied file stops every experiment; a missing one is NotFound.
+TEST(ExperimentPlanTest, AnEmptyFileIsAConfigWithoutExperiments) {
+  const std::string path = ::testing::TempDir() + "/empty_experiments.textproto";
+  { std::ofstream out(path, std::ios::trunc); }
+  auto plan = ExperimentPlan::Load(path);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE((*plan)->experiments().empty());
+  EXPECT_TRUE((*plan)->Assign("u1", kNow, {}).empty());
+  EXPECT_EQ(ExperimentPlan::Load(path + ".missing").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(ExperimentPlanTest, VariantModelVersionIsAVersionName) {

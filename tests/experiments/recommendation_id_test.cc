@@ -39,7 +39,7 @@ const absl::Time kNow = absl::FromUnixSeconds(1764000000);
 TEST(RecommendationIdTest, CarriesTheSlotAndTheAssignmentsThatShapeIt) {
   auto plan = ExperimentPlan::Parse(kConfig);
   ASSERT_TRUE(plan.ok()) << plan.status();
-  const auto assignments = (*plan)->Assign("u1", kNow);
+  const auto assignments = (*plan)->Assign("u1", kNow, {});
   ASSERT_EQ(assignments.size(), 2u);
   const std::string id =
       NewRecommendationId("u1", "homepage_feed", assignments, kNow);
@@ -73,7 +73,7 @@ TEST(RecommendationIdTest, QaOverridesAreMarked) {
   ASSERT_TRUE(plan.ok());
   auto ref = ParseRecommendationId(
       "x", NewRecommendationId("qa", "homepage_feed",
-                               (*plan)->Assign("qa", kNow), kNow));
+                               (*plan)->Assign("qa", kNow, {}), kNow));
   ASSERT_TRUE(ref.ok());
   ASSERT_EQ(ref->arms.size(), 1u);
   EXPECT_TRUE(ref->arms[0].forced);
@@ -84,7 +84,7 @@ TEST(RecommendationIdTest, MalformedIdsAreRefusedNamingTheField) {
   auto plan = ExperimentPlan::Parse(kConfig);
   ASSERT_TRUE(plan.ok());
   const std::string id = NewRecommendationId("u1", "homepage_feed",
-                                             (*plan)->Assign("u1", kNow), kNow);
+                                             (*plan)->Assign("u1", kNow, {}), kNow);
   std::string edited = id;
   edited[2] = edited[2] == '1' ? '2' : '1';  // the issue time
   for (const std::string& bad :

@@ -255,7 +255,7 @@ void Simulate(const ExperimentPlan& plan, CounterStore* store, Rng* rng,
   for (const Truth& truth : kTruths) {
     for (int i = first; i < first + users; ++i) {
       const std::string user = absl::StrCat("sim-", truth.segment, "-", i);
-      const std::vector<Assignment> arms = plan.Assign(user, t);
+      const std::vector<Assignment> arms = plan.Assign(user, t, {});
       ASSERT_EQ(arms.size(), 1u);
       const std::string variant = arms[0].variant->name;
       const bool coupon = variant == "coupon";

@@ -345,7 +345,7 @@ TEST_F(TriggerEngineTest, HoldoutUsersGetNone) {
   std::vector<std::string> held, offered;
   for (int i = 0; held.size() < 3 || offered.size() < 3; ++i) {
     const std::string user = absl::StrCat("user-", i);
-    const auto a = plan->Assign(user, t0);
+    const auto a = plan->Assign(user, t0, {});
     ASSERT_EQ(a.size(), 1u);
     (a[0].variant->name == "holdout" ? held : offered).push_back(user);
   }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "experiments/attribution.h"
 #include "intelligence/intel.h"
 #include "intelligence/intel_store.h"
 #include "marketing/coupon_store.h"
@@ -31,6 +32,7 @@
 #include "redis/client.h"
 #include "server/live_tags.h"
 #include "tests/testing/redis_server.h"
+#include "tests/testing/test_files.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/trained_shop.h"
 
@@ -46,6 +48,10 @@ struct World {
   std::unique_ptr<intelligence::IntelStore> intel;
   std::unique_ptr<marketing::Marketer> marketer;
   std::unique_ptr<LiveTagObserver> live_tags;
+  // The experiments the storefront and the marketer serve, from
+  // `experiments_config` (empty until a test writes it and reloads).
+  experiments::PlanHolder plans;
+  std::string experiments_config;
   std::unique_ptr<recsys::testing::TestServer> server;
   // intel.tsv of the model.
   std::vector<intelligence::UserIntel> records;
@@ -95,7 +101,8 @@ class IntelligenceApiTest : public ::testing::Test {
     marketer_options.intel = world->intel.get();
     auto marketer = marketing::Marketer::Create(
         world->shop->models.get(), world->shop->features.get(),
-        world->coupons.get(), world->segments.get(), marketer_options);
+        world->coupons.get(), world->segments.get(), marketer_options,
+        &world->plans);
     ASSERT_TRUE(marketer.ok()) << marketer.status();
     world->marketer = *std::move(marketer);
 
@@ -104,9 +111,14 @@ class IntelligenceApiTest : public ::testing::Test {
     options.redis = world->shop->redis_client.get();
     recommender::StorefrontOptions storefront_options;
     storefront_options.recommender.feature_timeout = absl::Milliseconds(500);
+    // As server/main.cc with --redis: the recommender reads the records.
+    storefront_options.recommender.intel = world->intel.get();
+    world->experiments_config = recsys::testing::WriteFile(
+        world->shop->dir, "experiments.textproto", "");
+    storefront_options.experiments_config = world->experiments_config;
     auto server = recsys::testing::StartTestServer(
         options, world->shop->models.get(), world->shop->features.get(),
-        storefront_options, world->marketer.get());
+        storefront_options, world->marketer.get(), &world->plans);
     ASSERT_TRUE(server.ok()) << server.status();
     world->server = *std::move(server);
     // As server/main.cc: the stored events complete the live tag rules.
@@ -634,6 +646,108 @@ TEST_F(IntelligenceApiTest, LiveTagsDownDoNotFailRecordEvents) {
   const metrics::Counter* errors =
       registry.AddCounter("recsys_live_tag_events_total", "", {"outcome"})->Get({"error"});
   EXPECT_EQ(errors->Value(), 2);
+}
+
+// An experiment targeted by an interest tag (Experiment.target_tags): in
+// RecommendProducts, RecommendCoupons and FindAudience, the users of its
+// range with the tag get its variants, the others none; a tag completed
+// live by events counts at once.
+TEST_F(IntelligenceApiTest, ExperimentTargetedByATagAssignsOnlyTaggedUsers) {
+  auto* models = world->shop->models.get();
+  // A rule tag: who has it and who does not (both known to the model).
+  const std::string tag = "recent_buyer";
+  const intelligence::UserIntel* tagged = nullptr;
+  const intelligence::UserIntel* untagged = nullptr;
+  for (const auto& r : world->records) {
+    if (models->Current()->UserRow(r.user_id) < 0) continue;
+    if (tagged == nullptr && r.HasTag(tag)) tagged = &r;
+    if (untagged == nullptr && !r.HasTag(tag)) untagged = &r;
+  }
+  ASSERT_NE(tagged, nullptr);
+  ASSERT_NE(untagged, nullptr);
+  {
+    std::ofstream out(world->experiments_config, std::ios::trunc);
+    out << R"pb(layers {
+                  name: "targeting"
+                  experiments {
+                    name: "for_recent_buyers"
+                    traffic_share: 1
+                    slots: "homepage_feed"
+                    campaigns: "recent_buyers"
+                    target_tags: "recent_buyer"
+                    variants { name: "a" share: 0.5 }
+                    variants { name: "b" share: 0.5 }
+                  }
+                })pb";
+  }
+  ASSERT_TRUE(world->server->storefront->ReloadSlotConfig().ok());
+
+  auto product_arms = [&](const std::string& user) {
+    v1::RecommendProductsRequest req;
+    req.set_user_id(user);
+    auto* slot = req.add_slots();
+    slot->set_name("homepage_feed");
+    slot->set_k(3);
+    req.mutable_context()->set_request_time_unix(world->as_of);
+    v1::RecommendProductsResponse resp;
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    const grpc::Status st = rec_->RecommendProducts(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    std::vector<std::string> arms;
+    if (resp.slots_size() == 1) {
+      for (const auto& a : resp.slots(0).assignments())
+        arms.push_back(a.experiment());
+    }
+    return arms;
+  };
+  auto coupon_arms = [&](const std::string& user) {
+    v1::RecommendCouponsRequest req;
+    req.set_user_id(user);
+    req.set_k(3);
+    req.mutable_context()->set_request_time_unix(world->as_of);
+    v1::RecommendCouponsResponse resp;
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    const grpc::Status st = rec_->RecommendCoupons(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    std::vector<std::string> arms;
+    for (const auto& a : resp.assignments()) arms.push_back(a.experiment());
+    return arms;
+  };
+  const std::vector<std::string> in = {"for_recent_buyers"};
+  EXPECT_EQ(product_arms(tagged->user_id), in);
+  EXPECT_EQ(product_arms(untagged->user_id), std::vector<std::string>{});
+  EXPECT_EQ(coupon_arms(tagged->user_id), in);
+  EXPECT_EQ(coupon_arms(untagged->user_id), std::vector<std::string>{});
+
+  // FindAudience: every member is in the experiment exactly when tagged.
+  v1::FindAudienceRequest req = Request();
+  int members_in = 0;
+  int members_out = 0;
+  for (const v1::AudienceMember& m : Audience(req)) {
+    const bool has = std::count(m.interest_tags().begin(),
+                                m.interest_tags().end(), tag) > 0;
+    EXPECT_EQ(m.assignments_size(), has ? 1 : 0) << m.user_id();
+    (has ? members_in : members_out) += 1;
+  }
+  EXPECT_GT(members_in, 0);
+  EXPECT_GT(members_out, 0);
+
+  // The record gains the tag (as a training run or a live rule would):
+  // the next answer assigns the user.
+  ASSERT_TRUE(world->shop->redis
+                  ->Command({"HSET", "rs:u:" + untagged->user_id + ":intel",
+                             "tags", tag})
+                  .ok());
+  EXPECT_EQ(product_arms(untagged->user_id), in);
+  ASSERT_TRUE(world->intel->PutIntel({*untagged}).ok());
+
+  {
+    std::ofstream out(world->experiments_config, std::ios::trunc);
+  }
+  ASSERT_TRUE(world->server->storefront->ReloadSlotConfig().ok());
+  EXPECT_EQ(product_arms(tagged->user_id), std::vector<std::string>{});
 }
 
 }  // namespace

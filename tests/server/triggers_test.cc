@@ -352,7 +352,7 @@ TEST_F(SignalTriggersServiceTest, CapsBudgetsAndHoldoutsStillApply) {
   std::vector<std::string> held, offered;
   for (int i = 0; held.size() < 1 || offered.size() < 3; ++i) {
     const std::string user = absl::StrCat("risky-", i);
-    const auto a = plan->Assign(user, absl::FromUnixSeconds(now_));
+    const auto a = plan->Assign(user, absl::FromUnixSeconds(now_), {});
     ASSERT_EQ(a.size(), 1u);
     (a[0].variant->name == "holdout" ? held : offered).push_back(user);
   }
