@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "access/client_channel.h"
+#include "common/process_status.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 
@@ -408,7 +409,10 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options) {
   result.options = options;
   if (options.mode == LoadMode::kBurst && options.server_pid > 0) {
     auto before = ReadProcessStatus(options.server_pid);
-    if (!before.ok()) return before.status();
+    if (!before.ok()) {
+      return absl::Status(before.status().code(),
+                          absl::StrCat("server_pid: ", before.status().message()));
+    }
     result.server.read = true;
     result.server.rss_before_kb = result.server.rss_peak_kb = before->rss_kb;
     result.server.hwm_before_kb = before->hwm_kb;
@@ -605,33 +609,6 @@ std::string ToJson(const LoadResult& r) {
       absl::ToDoubleSeconds(o.warmup), o.channels, o.mix.ToString(), o.slot, o.k, r.sent,
       absl::ToDoubleSeconds(r.window), r.achieved_rate, Ms(r.max_send_lag), r.in_flight_waits,
       absl::ToDoubleSeconds(r.client_cpu), kinds, kind_json(r.all), server);
-}
-
-absl::StatusOr<ProcessStatus> ReadProcessStatus(int pid) {
-  const std::string path = absl::StrCat("/proc/", pid, "/status");
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("server_pid: cannot read ", path));
-  ProcessStatus status;
-  int found = 0;
-  std::string line;
-  while (std::getline(in, line)) {
-    for (auto [key, out] : {std::pair<absl::string_view, int64_t*>{"VmRSS:", &status.rss_kb},
-                            {"VmHWM:", &status.hwm_kb},
-                            {"Threads:", &status.threads}}) {
-      if (absl::StartsWith(line, key) &&
-          absl::SimpleAtoi(
-              absl::StripSuffix(
-                  absl::StripAsciiWhitespace(absl::string_view(line).substr(key.size())), " kB"),
-              out)) {
-        ++found;
-      }
-    }
-  }
-  if (found != 3) {
-    return absl::NotFoundError(
-        absl::StrCat("server_pid: ", path, " lacks VmRSS, VmHWM or Threads"));
-  }
-  return status;
 }
 
 }  // namespace recsys::bench

@@ -170,12 +170,6 @@ std::string FormatReport(const LoadResult& result);
 // The same as a JSON object (durations in milliseconds).
 std::string ToJson(const LoadResult& result);
 
-// VmRSS, VmHWM (kB) and Threads of /proc/<pid>/status; NotFound when the
-// file cannot be read or lacks one of them.
-struct ProcessStatus {
-  int64_t rss_kb = 0, hwm_kb = 0, threads = 0;
-};
-absl::StatusOr<ProcessStatus> ReadProcessStatus(int pid);
 
 }  // namespace recsys::bench
 

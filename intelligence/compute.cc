@@ -185,15 +185,21 @@ absl::StatusOr<IntelResult> IntelBuilder::Build(
   std::vector<std::vector<double>> item_intervals(items_.size());
   std::vector<std::vector<double>> category_intervals(categories_.size());
   std::vector<double> all_intervals;
-  // Per user: item -> distinct purchase times up to as_of.
-  std::vector<std::map<int32_t, std::vector<int64_t>>> bought(users_.size());
-  for (size_t u = 0; u < users_.size(); ++u) {
-    for (const Line& l : users_[u].lines) {
-      if (l.time <= as_of) bought[u][l.item].push_back(l.time);
+  // A user's item -> distinct purchase times up to as_of; built when used,
+  // not kept for every user (it would take about 100 bytes per pair).
+  auto bought_of = [as_of](const User& user) {
+    std::map<int32_t, std::vector<int64_t>> bought;
+    for (const Line& l : user.lines) {
+      if (l.time <= as_of) bought[l.item].push_back(l.time);
     }
-    for (auto& [item, times] : bought[u]) {
+    for (auto& [item, times] : bought) {
       std::sort(times.begin(), times.end());
       times.erase(std::unique(times.begin(), times.end()), times.end());
+    }
+    return bought;
+  };
+  for (const User& user : users_) {
+    for (const auto& [item, times] : bought_of(user)) {
       for (double d : IntervalsDays(times)) {
         item_intervals[item].push_back(d);
         category_intervals[item_category[item]].push_back(d);
@@ -371,7 +377,7 @@ absl::StatusOr<IntelResult> IntelBuilder::Build(
             static_cast<int64_t>(std::llround(out.cycle_days * kDay));
       }
     }
-    for (const auto& [item, times] : bought[u]) {
+    for (const auto& [item, times] : bought_of(user)) {
       const double prior = item_prior(item);
       if (prior <= 0 && times.size() < 2) continue;
       const double cycle = ShrunkCycle(IntervalsDays(times), prior, k);
@@ -481,7 +487,11 @@ absl::StatusOr<IntelResult> IntelBuilder::Build(
       affinities.resize(options.max_affinities);
     }
     out.affinities = std::move(affinities);
-    result.users.push_back(std::move(out));
+    if (options.on_user) {
+      options.on_user(std::move(out));
+    } else {
+      result.users.push_back(std::move(out));
+    }
   }
   return result;
 }

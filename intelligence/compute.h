@@ -20,6 +20,7 @@
 #define RECSYS_INTELLIGENCE_COMPUTE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,11 @@ struct ComputeOptions {
   // Items kept in UserIntel::due_items and categories in affinities.
   int max_due_items = 10;
   int max_affinities = 5;
+  // When set, each record is handed to it as it is computed (in user id
+  // order, on the calling thread) instead of being kept in
+  // IntelResult::users, which then stays empty: a run over millions of
+  // users need not hold every record at once.
+  std::function<void(UserIntel&&)> on_user;
 };
 
 // Names of the intent features, in the order of IntentFeatures.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 
 namespace recsys::intelligence {
 namespace {
@@ -190,26 +191,39 @@ absl::StatusOr<UserIntel> DecodeIntelFields(
   return u;
 }
 
+absl::string_view IntelTsvHeader() {
+  static const std::string* const kHeaderLine = new std::string(absl::StrCat(kHeader, "\n"));
+  return *kHeaderLine;
+}
+
+absl::Status AppendIntelTsvLine(const UserIntel& u, std::string* out, int64_t* dropped) {
+  if (u.user_id.empty() || u.user_id.find_first_of("\t\n\r") != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("user_id: empty or with a tab or line break: '", u.user_id, "'"));
+  }
+  absl::StrAppend(out, u.user_id, "\t", absl::StrJoin(EncodeIntelFields(u, dropped), "\t"),
+                  "\n");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> IntelToTsv(absl::Span<const UserIntel> users,
                                        int64_t* dropped) {
   if (dropped != nullptr) *dropped = 0;
-  std::string out = absl::StrCat(kHeader, "\n");
+  std::string out(IntelTsvHeader());
   for (const UserIntel& u : users) {
-    if (u.user_id.empty() ||
-        u.user_id.find_first_of("\t\n\r") != std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "user_id: empty or with a tab or line break: '", u.user_id, "'"));
-    }
-    absl::StrAppend(&out, u.user_id, "\t",
-                    absl::StrJoin(EncodeIntelFields(u, dropped), "\t"), "\n");
+    RECSYS_RETURN_IF_ERROR(AppendIntelTsvLine(u, &out, dropped));
   }
   return out;
 }
 
-absl::StatusOr<std::vector<UserIntel>> ParseIntelTsv(absl::string_view text) {
+absl::Status ForEachIntelBatch(
+    absl::string_view text, int batch,
+    const std::function<absl::Status(absl::Span<const UserIntel>)>& fn) {
   if (text.empty()) return absl::DataLossError("intel.tsv: empty");
+  batch = std::max(batch, 1);
   std::vector<UserIntel> users;
-  int line_number = 0;
+  users.reserve(batch);
+  int64_t line_number = 0;
   int columns = kIntelFields + 1;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
@@ -238,7 +252,22 @@ absl::StatusOr<std::vector<UserIntel>> ParseIntelTsv(absl::string_view text) {
                                               ": ", u.status().message()));
     }
     users.push_back(*std::move(u));
+    if (static_cast<int>(users.size()) == batch) {
+      RECSYS_RETURN_IF_ERROR(fn(users));
+      users.clear();
+    }
   }
+  if (!users.empty()) RECSYS_RETURN_IF_ERROR(fn(users));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<UserIntel>> ParseIntelTsv(absl::string_view text) {
+  std::vector<UserIntel> users;
+  RECSYS_RETURN_IF_ERROR(ForEachIntelBatch(
+      text, 1 << 16, [&users](absl::Span<const UserIntel> batch) {
+        users.insert(users.end(), batch.begin(), batch.end());
+        return absl::OkStatus();
+      }));
   return users;
 }
 

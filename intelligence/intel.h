@@ -7,10 +7,12 @@
 #define RECSYS_INTELLIGENCE_INTEL_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
@@ -97,8 +99,21 @@ absl::StatusOr<UserIntel> DecodeIntelFields(
 // given). User ids with a tab or line break: InvalidArgument.
 absl::StatusOr<std::string> IntelToTsv(absl::Span<const UserIntel> users,
                                        int64_t* dropped = nullptr);
+// IntelToTsv one record at a time: IntelTsvHeader() (with its line break)
+// starts the text, AppendIntelTsvLine adds a user's line (the same errors and
+// *dropped counting as IntelToTsv; nothing is appended on error).
+absl::string_view IntelTsvHeader();
+absl::Status AppendIntelTsvLine(const UserIntel& user, std::string* out,
+                                int64_t* dropped = nullptr);
 // Parses IntelToTsv output. DataLoss names the first bad line.
 absl::StatusOr<std::vector<UserIntel>> ParseIntelTsv(absl::string_view text);
+// The same in batches, for files too large to hold decoded: calls `fn` with
+// up to `batch` (at least 1) consecutive records at a time, in file order.
+// Stops at the first bad line (DataLoss as ParseIntelTsv; the batches before
+// it were handed over) or the first error `fn` returns, which it returns.
+absl::Status ForEachIntelBatch(
+    absl::string_view text, int batch,
+    const std::function<absl::Status(absl::Span<const UserIntel>)>& fn);
 
 // A birthday as "MM-DD" or "YYYY-MM-DD" (a real calendar date; 02-29 is
 // allowed). On success sets *month (1..12) and *day and returns true.

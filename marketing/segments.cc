@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -313,9 +314,12 @@ absl::StatusOr<std::string> SegmentsToTsv(absl::Span<const UserSegment> users) {
   return out;
 }
 
-absl::StatusOr<std::vector<UserSegment>> ParseSegmentsTsv(
-    absl::string_view text) {
+absl::Status ForEachSegmentBatch(
+    absl::string_view text, int batch,
+    const std::function<absl::Status(absl::Span<const UserSegment>)>& fn) {
+  batch = std::max(batch, 1);
   std::vector<UserSegment> users;
+  users.reserve(batch);
   int64_t line_no = 0;
   bool header = true;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
@@ -361,8 +365,24 @@ absl::StatusOr<std::vector<UserSegment>> ParseSegmentsTsv(
       if (score < 1 || score > 5) return bad("score outside 1..5");
     }
     users.push_back(std::move(u));
+    if (static_cast<int>(users.size()) == batch) {
+      RECSYS_RETURN_IF_ERROR(fn(users));
+      users.clear();
+    }
   }
   if (header) return absl::DataLossError("segments.tsv: missing header");
+  if (!users.empty()) RECSYS_RETURN_IF_ERROR(fn(users));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<UserSegment>> ParseSegmentsTsv(
+    absl::string_view text) {
+  std::vector<UserSegment> users;
+  RECSYS_RETURN_IF_ERROR(ForEachSegmentBatch(
+      text, 1 << 16, [&users](absl::Span<const UserSegment> batch) {
+        users.insert(users.end(), batch.begin(), batch.end());
+        return absl::OkStatus();
+      }));
   return users;
 }
 

@@ -39,12 +39,14 @@
 #define RECSYS_MARKETING_SEGMENTS_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
@@ -210,6 +212,14 @@ absl::StatusOr<std::string> SegmentsToTsv(absl::Span<const UserSegment> users);
 // Parses SegmentsToTsv output. DataLoss names the first bad line.
 absl::StatusOr<std::vector<UserSegment>> ParseSegmentsTsv(
     absl::string_view text);
+// The same in batches, for files too large to hold decoded: calls `fn` with
+// up to `batch` (at least 1) consecutive records at a time, in file order.
+// Stops at the first bad line (DataLoss as ParseSegmentsTsv; the batches
+// before it were handed over) or the first error `fn` returns, which it
+// returns.
+absl::Status ForEachSegmentBatch(
+    absl::string_view text, int batch,
+    const std::function<absl::Status(absl::Span<const UserSegment>)>& fn);
 
 }  // namespace recsys::marketing
 

@@ -218,7 +218,14 @@ absl::StatusOr<RankerExamples> BuildRankerExamples(
   });
   if (failed) return absl::InternalError("vector search failed while building examples");
 
+  // Reserved at the exact size: growing by doubling would hold up to three
+  // copies of the largest array at once.
   RankerExamples all;
+  size_t rows = 0;
+  for (const RankerExamples& ex : per_user) rows += ex.y.size();
+  all.x.reserve(rows * kDims);
+  all.y.reserve(rows);
+  all.sources.reserve(rows);
   for (RankerExamples& ex : per_user) {
     all.x.insert(all.x.end(), ex.x.begin(), ex.x.end());
     all.y.insert(all.y.end(), ex.y.begin(), ex.y.end());
@@ -250,6 +257,10 @@ absl::StatusOr<RankerFitResult> FitRankerWeights(const RankerExamples& examples,
   }
   std::vector<float> x, xd;
   std::vector<uint8_t> y, yd;
+  size_t rows = 0;
+  for (uint8_t s : examples.sources) rows += (s & sources) != 0;
+  x.reserve(rows * kDims);
+  y.reserve(rows);
   int64_t found = 0, found_discovery = 0;
   for (size_t i = 0; i < examples.y.size(); ++i) {
     if ((examples.sources[i] & sources) == 0) continue;

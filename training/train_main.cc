@@ -226,6 +226,14 @@ absl::Status WriteMetricsFile(const std::string& path,
           "Normalised ALS loss after the last iteration (evaluation of the fit).",
           result.iterations.back().loss);
   }
+  if (!result.memory.empty()) {
+    auto* peak = registry.AddGauge(
+        "recsys_training_phase_peak_resident_bytes",
+        "Peak resident memory of each phase of the last successful run.", {"phase"});
+    for (const recsys::training::TrainPhaseMemory& m : result.memory) {
+      peak->Get({m.phase})->Set(static_cast<double>(m.peak_kb) * 1024);
+    }
+  }
   const std::string tmp = path + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "w");
   const std::string text = registry.Exposition();

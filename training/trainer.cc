@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -14,11 +15,15 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/process_status.h"
 #include "common/status_macros.h"
 #include "marketing/coupons.h"
 #include "marketing/marketing_proto.h"
 #include "model/ranker.h"
 #include "training/customers.h"
+
+#include <malloc.h>
+#include <unistd.h>
 
 namespace recsys::training {
 namespace {
@@ -28,6 +33,36 @@ using Clock = std::chrono::steady_clock;
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
+
+// Records each phase's peak and final resident set (TrainResult::memory):
+// Start() resets the kernel's peak before a phase, End() returns freed heap
+// memory to the system (glibc's malloc_trim) and reads both after it.
+class PhaseMemory {
+ public:
+  PhaseMemory(std::function<void(absl::string_view)> log, std::vector<TrainPhaseMemory>* out)
+      : log_(std::move(log)), out_(out), per_phase_(ResetPeakRss().ok()) {}
+
+  void Start() {
+    if (per_phase_) per_phase_ = ResetPeakRss().ok();
+  }
+
+  void End(absl::string_view phase) {
+    // Hand the phase's freed heap back to the system, so the resident set
+    // the next phase starts from is what is still in use.
+    malloc_trim(0);
+    absl::StatusOr<ProcessStatus> status = ReadProcessStatus(getpid());
+    if (!status.ok()) return;  // no /proc: nothing to record
+    out_->push_back({std::string(phase), status->hwm_kb, status->rss_kb, per_phase_});
+    log_(absl::StrFormat("memory: %s peak %.2f GiB%s, resident after %.2f GiB", phase,
+                         status->hwm_kb / 1048576.0, per_phase_ ? "" : " (since start)",
+                         status->rss_kb / 1048576.0));
+  }
+
+ private:
+  const std::function<void(absl::string_view)> log_;
+  std::vector<TrainPhaseMemory>* const out_;
+  bool per_phase_;
+};
 
 std::string CleanField(absl::string_view s) {
   std::string out(s);
@@ -280,6 +315,8 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   };
   const Clock::time_point start = Clock::now();
   TrainResult result;
+  PhaseMemory memory(log, &result.memory);
+  memory.Start();
 
   // 0. The customer file, before anything is read or published.
   CustomerFile customers;
@@ -297,17 +334,12 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   // and time, as the files carry no order ids).
   InteractionBuilder builder(options.interactions);
   marketing::SegmentBuilder segment_builder;
-  intelligence::IntelBuilder intel_builder;
   RECSYS_RETURN_IF_ERROR(ReadPurchases(
       options.input, options.read,
       [&](const PurchaseRow& row) {
         builder.Add(row);
         if (options.compute_segments) {
           segment_builder.Add(row.user_id, "", row.timestamp_unix, row.quantity * row.price);
-        }
-        if (options.compute_intelligence) {
-          intel_builder.Add({row.user_id, row.item_id, row.category, row.timestamp_unix,
-                             intelligence::ActivityKind::kPurchase, row.quantity, row.price});
         }
       },
       &result.read_stats));
@@ -331,8 +363,117 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
       "read in %.2fs",
       result.users, result.items, result.interactions, 100 * density,
       data.total_events, result.read_seconds));
+  memory.End("read");
+
+  // 1b. Marketing segments, from the same rows; computed before the
+  // factorisation so their builders' memory is freed first.
+  memory.Start();
+  // Kept encoded only (the decoded records take several times the memory):
+  // the segment store load decodes segments_tsv in batches.
+  std::string segments_tsv;
+  recsys::v1::SegmentSummary segment_summary;
+  if (options.compute_segments && data.last_event_unix > 0) {
+    const Clock::time_point segments_start = Clock::now();
+    const marketing::MarketingConfig config = marketing::WithDefaults(options.marketing);
+    const int64_t as_of =
+        options.segments_as_of_unix > 0 ? options.segments_as_of_unix : data.last_event_unix;
+    RECSYS_ASSIGN_OR_RETURN(std::vector<marketing::UserSegment> segments,
+                            segment_builder.Build(config, as_of));
+    result.segments = marketing::Summarize(segments, as_of);
+    segment_summary = ManifestSegments(result.segments, config);
+    RECSYS_ASSIGN_OR_RETURN(segments_tsv, marketing::SegmentsToTsv(segments));
+    result.segments_seconds = SecondsSince(segments_start);
+    log(absl::StrFormat("segments as of %s: %d users in %.2fs",
+                        absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(as_of),
+                                         absl::UTCTimeZone()),
+                        result.segments.users, result.segments_seconds));
+    for (absl::string_view line :
+         absl::StrSplit(marketing::FormatSummaryTable(result.segments), '\n', absl::SkipEmpty())) {
+      log(absl::StrCat("  ", line));
+    }
+  } else if (options.compute_segments) {
+    log("segments: skipped (the data has no timestamps)");
+  }
+  segment_builder = marketing::SegmentBuilder();
+  memory.End("segments");
+
+  // 1c. Customer intelligence, from the same rows, read again: the builder
+  // keeps every purchase line, so it is not filled alongside the
+  // interaction matrix (the read's peak would be the sum of both).
+  memory.Start();
+  // Kept encoded only, as segments_tsv.
+  std::string intel_tsv;
+  if (options.compute_intelligence && data.last_event_unix > 0) {
+    const Clock::time_point intel_start = Clock::now();
+    intelligence::IntelBuilder intel_builder;
+    ReadOptions read = options.read;
+    read.max_error_lines = 0;  // logged by the first read
+    ReadStats unused;
+    RECSYS_RETURN_IF_ERROR(ReadPurchases(
+        options.input, read,
+        [&intel_builder](const PurchaseRow& row) {
+          intel_builder.Add({row.user_id, row.item_id, row.category, row.timestamp_unix,
+                             intelligence::ActivityKind::kPurchase, row.quantity, row.price});
+        },
+        &unused));
+    // Each record is encoded as it is computed (with the customer file's
+    // birthday joined), never all held decoded.
+    intel_tsv = std::string(intelligence::IntelTsvHeader());
+    absl::Status encoded;
+    intelligence::ComputeOptions compute{.as_of_unix = options.segments_as_of_unix};
+    compute.on_user = [&](intelligence::UserIntel&& u) {
+      ++result.intel_users;
+      auto it = customers.birthdays.find(u.user_id);
+      if (it != customers.birthdays.end()) {
+        u.birthday = it->second;
+        ++result.birthdays_joined;
+      }
+      if (encoded.ok()) encoded = intelligence::AppendIntelTsvLine(u, &intel_tsv);
+    };
+    RECSYS_ASSIGN_OR_RETURN(intelligence::IntelResult computed,
+                            intel_builder.Build(options.intelligence, compute));
+    RECSYS_RETURN_IF_ERROR(encoded);
+    result.intent = computed.intent;
+    if (!options.customers_path.empty()) {
+      log(absl::StrFormat("customers: birthdays joined to %d of %d intelligence records",
+                          result.birthdays_joined, result.intel_users));
+    }
+    result.intel_seconds = SecondsSince(intel_start);
+    log(absl::StrFormat(
+        "intelligence: %d users in %.2fs; intent model %s (train users %d, positive rate "
+        "%.3f, calibration users %d, AUC %.3f, ECE %.3f)",
+        result.intel_users, result.intel_seconds,
+        result.intent.fitted ? "fitted" : "not fitted (too little history)",
+        result.intent.train_users, result.intent.train_positive_rate,
+        result.intent.calibration_users, result.intent.calibration_auc,
+        result.intent.calibration_ece));
+  } else if (options.compute_intelligence) {
+    log("intelligence: skipped (the data has no timestamps)");
+  }
+  memory.End("intelligence");
+
+  // The plain ranker fit (its own iALS on the rows before the window). When
+  // tuning, it runs after the factorisation (it completes one plain
+  // training, whose measured time sets the budget, and it is served when the
+  // tuning cannot run); otherwise before it, so that the two models are
+  // never in memory together.
+  std::optional<absl::StatusOr<RankerFitResult>> plain_fit;
+  double plain_fit_seconds = 0;
+  auto fit_plain = [&] {
+    const Clock::time_point ranker_start = Clock::now();
+    plain_fit = FitRankerOnInput(options, data.last_event_unix);
+    plain_fit_seconds = SecondsSince(ranker_start);
+  };
+  const bool ranker_first =
+      !options.tune && options.ranker_validation_days > 0 && data.last_event_unix > 0;
+  if (ranker_first) {
+    memory.Start();
+    fit_plain();
+    memory.End("ranker");
+  }
 
   // 2. Factorise.
+  memory.Start();
   ConfidenceOptions confidence = options.confidence;
   if (confidence.reference_unix == 0) {
     confidence.reference_unix = data.last_event_unix;
@@ -378,6 +519,8 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                           ? 0.0
                           : solve_seconds / model.iterations.size()));
   weights = CsrMatrix();
+  memory.End("factorise");
+  if (!ranker_first) memory.Start();
 
   // 3. The production ranker's weights: tuned (which may also replace the
   // factorisation), or fit on the last window.
@@ -385,16 +528,6 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   result.als = options.als;
   result.confidence = options.confidence;
   bool tuned = false;
-  // The plain ranker fit; when tuning, it runs first (it completes one plain
-  // training, whose measured time sets the budget, and it is served when the
-  // tuning cannot run).
-  std::optional<absl::StatusOr<RankerFitResult>> plain_fit;
-  double plain_fit_seconds = 0;
-  auto fit_plain = [&] {
-    const Clock::time_point ranker_start = Clock::now();
-    plain_fit = FitRankerOnInput(options, data.last_event_unix);
-    plain_fit_seconds = SecondsSince(ranker_start);
-  };
   if (options.tune && options.ranker_validation_days > 0 && data.last_event_unix > 0) {
     const int days =
         TuneWindowDays(data.first_unix, data.last_event_unix, options.ranker_validation_days);
@@ -477,7 +610,10 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     log("ranker: default weights (no validation window)");
   }
 
+  if (!ranker_first) memory.End("ranker");
+
   // 4. Bundles: complements from co-purchases in the same order.
+  memory.Start();
   std::vector<std::vector<std::pair<int32_t, float>>> complements;
   if (options.compute_complements && data.last_event_unix > 0) {
     const Clock::time_point bundle_start = Clock::now();
@@ -491,69 +627,8 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     log(absl::StrFormat("bundles: %d orders, complements for %d of %d items in %.2fs",
                         baskets.size(), with, data.num_items(), SecondsSince(bundle_start)));
   }
+  memory.End("bundles");
 
-  // 5. Marketing segments, from the same rows.
-  std::vector<marketing::UserSegment> segments;
-  std::string segments_tsv;
-  recsys::v1::SegmentSummary segment_summary;
-  if (options.compute_segments && data.last_event_unix > 0) {
-    const Clock::time_point segments_start = Clock::now();
-    const marketing::MarketingConfig config = marketing::WithDefaults(options.marketing);
-    const int64_t as_of =
-        options.segments_as_of_unix > 0 ? options.segments_as_of_unix : data.last_event_unix;
-    RECSYS_ASSIGN_OR_RETURN(segments, segment_builder.Build(config, as_of));
-    result.segments = marketing::Summarize(segments, as_of);
-    segment_summary = ManifestSegments(result.segments, config);
-    RECSYS_ASSIGN_OR_RETURN(segments_tsv, marketing::SegmentsToTsv(segments));
-    result.segments_seconds = SecondsSince(segments_start);
-    log(absl::StrFormat("segments as of %s: %d users in %.2fs",
-                        absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(as_of),
-                                         absl::UTCTimeZone()),
-                        result.segments.users, result.segments_seconds));
-    for (absl::string_view line :
-         absl::StrSplit(marketing::FormatSummaryTable(result.segments), '\n', absl::SkipEmpty())) {
-      log(absl::StrCat("  ", line));
-    }
-  } else if (options.compute_segments) {
-    log("segments: skipped (the data has no timestamps)");
-  }
-  segment_builder = marketing::SegmentBuilder();
-
-  // 5b. Customer intelligence, from the same rows.
-  std::vector<intelligence::UserIntel> intel;
-  std::string intel_tsv;
-  if (options.compute_intelligence && data.last_event_unix > 0) {
-    const Clock::time_point intel_start = Clock::now();
-    RECSYS_ASSIGN_OR_RETURN(
-        intelligence::IntelResult computed,
-        intel_builder.Build(options.intelligence, {.as_of_unix = options.segments_as_of_unix}));
-    result.intent = computed.intent;
-    intel = std::move(computed.users);
-    result.intel_users = static_cast<int64_t>(intel.size());
-    for (intelligence::UserIntel& u : intel) {
-      auto it = customers.birthdays.find(u.user_id);
-      if (it == customers.birthdays.end()) continue;
-      u.birthday = it->second;
-      ++result.birthdays_joined;
-    }
-    if (!options.customers_path.empty()) {
-      log(absl::StrFormat("customers: birthdays joined to %d of %d intelligence records",
-                          result.birthdays_joined, result.intel_users));
-    }
-    RECSYS_ASSIGN_OR_RETURN(intel_tsv, intelligence::IntelToTsv(intel));
-    result.intel_seconds = SecondsSince(intel_start);
-    log(absl::StrFormat(
-        "intelligence: %d users in %.2fs; intent model %s (train users %d, positive rate "
-        "%.3f, calibration users %d, AUC %.3f, ECE %.3f)",
-        result.intel_users, result.intel_seconds,
-        result.intent.fitted ? "fitted" : "not fitted (too little history)",
-        result.intent.train_users, result.intent.train_positive_rate,
-        result.intent.calibration_users, result.intent.calibration_auc,
-        result.intent.calibration_ece));
-  } else if (options.compute_intelligence) {
-    log("intelligence: skipped (the data has no timestamps)");
-  }
-  intel_builder = intelligence::IntelBuilder();
 
   // 6. Publish.
   recsys::v1::ModelManifest manifest;
@@ -602,6 +677,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   if (!segments_tsv.empty()) *manifest.mutable_segments() = std::move(segment_summary);
   if (result.tuning.candidates_size() > 0) *manifest.mutable_tuning() = result.tuning;
 
+  memory.Start();
   const Clock::time_point publish_start = Clock::now();
   model::PublishOptions publish;
   publish.index_spec = options.index_spec;
@@ -616,12 +692,16 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     RECSYS_ASSIGN_OR_RETURN(
         result.model_dir,
         model::PublishModel(options.model_root, model_data, publish));
+    segments_tsv = std::move(model_data.segments_tsv);
+    intel_tsv = std::move(model_data.intel_tsv);
   }
   result.publish_seconds = SecondsSince(publish_start);
   log(absl::StrFormat("published %s in %.2fs", result.model_dir,
                       result.publish_seconds));
+  memory.End("publish");
 
   // 7. Bulk load the feature store, then the segment store.
+  memory.Start();
   if (store != nullptr) {
     const Clock::time_point store_start = Clock::now();
     absl::Status loaded = LoadFeatureStore(data, options.store_batch, store);
@@ -647,39 +727,50 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                         result.users_stored, result.items_stored,
                         store->Describe(), result.store_seconds));
   }
-  if (segment_store != nullptr && !segments.empty()) {
+  if (segment_store != nullptr && !segments_tsv.empty()) {
     const Clock::time_point start_segments = Clock::now();
-    for (size_t begin = 0; begin < segments.size(); begin += options.store_batch) {
-      const size_t n = std::min<size_t>(options.store_batch, segments.size() - begin);
-      absl::Status stored =
-          segment_store->PutSegments(absl::MakeConstSpan(segments).subspan(begin, n));
-      if (!stored.ok()) {
-        return absl::Status(
-            stored.code(),
-            absl::StrCat("segment load into ", segment_store->Describe(),
-                         " failed (model already published at ", result.model_dir,
-                         "): ", stored.message()));
-      }
-      result.segments_stored += static_cast<int64_t>(n);
+    absl::Status stored = marketing::ForEachSegmentBatch(
+        segments_tsv, options.store_batch,
+        [&](absl::Span<const marketing::UserSegment> batch) {
+          RECSYS_RETURN_IF_ERROR(segment_store->PutSegments(batch));
+          result.segments_stored += static_cast<int64_t>(batch.size());
+          return absl::OkStatus();
+        });
+    if (!stored.ok()) {
+      return absl::Status(stored.code(),
+                          absl::StrCat("segment load into ", segment_store->Describe(),
+                                       " failed (model already published at ",
+                                       result.model_dir, "): ", stored.message()));
     }
     log(absl::StrFormat("loaded %d segment records into %s in %.2fs", result.segments_stored,
                         segment_store->Describe(), SecondsSince(start_segments)));
   }
-  if (intel_store != nullptr && !intel.empty()) {
+  if (intel_store != nullptr && !intel_tsv.empty()) {
     const Clock::time_point start_intel = Clock::now();
-    for (size_t begin = 0; begin < intel.size(); begin += options.store_batch) {
-      const size_t n = std::min<size_t>(options.store_batch, intel.size() - begin);
-      absl::Status stored = intel_store->PutIntel(absl::MakeConstSpan(intel).subspan(begin, n));
-      if (!stored.ok()) {
-        return absl::Status(stored.code(),
-                            absl::StrCat("intelligence load into ", intel_store->Describe(),
-                                         " failed (model already published at ",
-                                         result.model_dir, "): ", stored.message()));
-      }
-      result.intel_stored += static_cast<int64_t>(n);
+    absl::Status stored = intelligence::ForEachIntelBatch(
+        intel_tsv, options.store_batch, [&](absl::Span<const intelligence::UserIntel> batch) {
+          RECSYS_RETURN_IF_ERROR(intel_store->PutIntel(batch));
+          result.intel_stored += static_cast<int64_t>(batch.size());
+          return absl::OkStatus();
+        });
+    if (!stored.ok()) {
+      return absl::Status(stored.code(),
+                          absl::StrCat("intelligence load into ", intel_store->Describe(),
+                                       " failed (model already published at ",
+                                       result.model_dir, "): ", stored.message()));
     }
     log(absl::StrFormat("loaded %d intelligence records into %s in %.2fs", result.intel_stored,
                         intel_store->Describe(), SecondsSince(start_intel)));
+  }
+  if (store != nullptr || segment_store != nullptr || intel_store != nullptr) {
+    memory.End("store loads");
+  }
+  if (!result.memory.empty()) {
+    const TrainPhaseMemory* top = &result.memory[0];
+    for (const TrainPhaseMemory& m : result.memory) {
+      if (m.peak_kb > top->peak_kb) top = &m;
+    }
+    log(absl::StrFormat("memory: run peak %.2f GiB (%s)", top->peak_kb / 1048576.0, top->phase));
   }
   result.total_seconds = SecondsSince(start);
   log(absl::StrFormat("total %.2fs", result.total_seconds));

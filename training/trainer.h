@@ -124,6 +124,18 @@ struct TrainerOptions {
   std::string customers_path;
 };
 
+// The memory of one phase of Train: the process's peak resident set during
+// the phase (since the start of the run when the kernel's peak cannot be
+// reset: per_phase false) and its resident set at the phase's end, in kB.
+struct TrainPhaseMemory {
+  // "read", "segments", "intelligence", "ranker", "factorise", "bundles",
+  // "publish", "store loads" (when tuning, "ranker" follows "factorise").
+  std::string phase;
+  int64_t peak_kb = 0;
+  int64_t resident_kb = 0;
+  bool per_phase = true;
+};
+
 struct TrainResult {
   // The published directory, <model_root>/<version>.
   std::string model_dir;
@@ -165,12 +177,22 @@ struct TrainResult {
   int64_t customer_rows = 0;
   int64_t customer_malformed = 0;
   int64_t birthdays_joined = 0;
+  // One entry per phase that ran, in order (empty without /proc); each is
+  // also logged as "memory: <phase> peak … GiB, resident after … GiB".
+  std::vector<TrainPhaseMemory> memory;
 };
 
-// Runs the pipeline. `store` (nullable, not owned, must outlive the call)
-// receives the bulk load after the model is published; `segment_store`
-// (nullable, not owned, must outlive the call) then receives every user's
-// segment record.
+// Runs the pipeline: read; segments and customer intelligence (from a
+// second pass over the input); the ranker fit on the last window (its own
+// iALS, before the main factorisation unless tuning, so the two models are
+// never in memory together); the factorisation; bundles; publish; store
+// loads. Segment and intelligence records are held encoded (as their .tsv
+// files) and decoded in batches for the store loads. Each phase's peak
+// memory is in TrainResult::memory.
+//
+// `store` (nullable, not owned, must outlive the call) receives the bulk
+// load after the model is published; `segment_store` (nullable, not owned,
+// must outlive the call) then receives every user's segment record.
 //
 // Errors: InvalidArgument for bad options (checked before reading) and when
 // the input has no usable rows (nothing is published; the message gives the

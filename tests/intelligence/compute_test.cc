@@ -109,6 +109,20 @@ TEST(IntelBuilderTest, CyclesOnAHandComputedShop) {
   EXPECT_TRUE(u3.due_items.empty());
 }
 
+TEST(IntelBuilderTest, OnUserReceivesTheSameRecordsInsteadOfTheList) {
+  IntelBuilder b = SmallShop();
+  RECSYS_ASSERT_OK_AND_ASSIGN(IntelResult kept, b.Build(SmallConfig()));
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string want, IntelToTsv(kept.users));
+  std::string got(IntelTsvHeader());
+  ComputeOptions options;
+  options.on_user = [&got](UserIntel&& u) { ASSERT_TRUE(AppendIntelTsvLine(u, &got).ok()); };
+  RECSYS_ASSERT_OK_AND_ASSIGN(IntelResult streamed, b.Build(SmallConfig(), options));
+  EXPECT_TRUE(streamed.users.empty());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(streamed.as_of_unix, kept.as_of_unix);
+  EXPECT_EQ(streamed.intent.fitted, kept.intent.fitted);
+}
+
 TEST(IntelBuilderTest, AffinitiesPriceGrowthAndTags) {
   IntelBuilder b = SmallShop();
   RECSYS_ASSERT_OK_AND_ASSIGN(IntelResult r, b.Build(SmallConfig()));

@@ -83,6 +83,53 @@ TEST(IntelTsvTest, NamesTheBadLine) {
             "intel.tsv line 3: birthday: malformed '02-30'");
 }
 
+TEST(IntelTsvTest, BatchesHandOverEveryRecordInOrderAndStopAtABadLine) {
+  std::vector<UserIntel> users;
+  std::string tsv(IntelTsvHeader());
+  for (int i = 0; i < 7; ++i) {
+    UserIntel u = Sample();
+    u.user_id = "u" + std::to_string(i);
+    users.push_back(u);
+    RECSYS_ASSERT_OK(AppendIntelTsvLine(u, &tsv));
+  }
+  // One record at a time is the same text as IntelToTsv.
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string whole, IntelToTsv(users));
+  EXPECT_EQ(tsv, whole);
+
+  std::vector<size_t> sizes;
+  std::vector<std::string> ids;
+  RECSYS_ASSERT_OK(ForEachIntelBatch(tsv, 3, [&](absl::Span<const UserIntel> batch) {
+    sizes.push_back(batch.size());
+    for (const UserIntel& u : batch) ids.push_back(u.user_id);
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(sizes, (std::vector<size_t>{3, 3, 1}));
+  EXPECT_EQ(ids, (std::vector<std::string>{"u0", "u1", "u2", "u3", "u4", "u5", "u6"}));
+
+  // A bad line: the batches before it were handed over, the error names it.
+  const std::string broken = tsv + "u7\t1\t\t\tnot-a-number\t0\t0\t0\t-1\t-1\t0\t\t\t\t\n";
+  int handed = 0;
+  absl::Status status = ForEachIntelBatch(broken, 4, [&](absl::Span<const UserIntel> batch) {
+    handed += static_cast<int>(batch.size());
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(status.message(), "intel.tsv line 9: purchase_intent: malformed 'not-a-number'");
+  EXPECT_EQ(handed, 4);
+  // The callback's error stops the walk and is returned.
+  int calls = 0;
+  status = ForEachIntelBatch(tsv, 2, [&](absl::Span<const UserIntel>) {
+    ++calls;
+    return absl::UnavailableError("store down");
+  });
+  EXPECT_EQ(status, absl::UnavailableError("store down"));
+  EXPECT_EQ(calls, 1);
+  UserIntel bad = Sample();
+  bad.user_id = "a\nb";
+  std::string out = "x";
+  EXPECT_EQ(AppendIntelTsvLine(bad, &out).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(out, "x");
+}
+
 TEST(IntelTsvTest, BirthdayRoundTripsAndOlderFilesReadWithout) {
   UserIntel u = Sample();
   u.birthday = "1990-02-29";

@@ -385,6 +385,41 @@ TEST(SegmentsTsvTest, RoundTrip) {
   }
 }
 
+TEST(SegmentsTsvTest, BatchesHandOverEveryRecordInOrderAndStopAtABadLine) {
+  SegmentBuilder b;
+  for (int i = 0; i < 5; ++i) b.Add("u" + std::to_string(i), "", DaysAgo(3 + i), 10 + i);
+  const std::vector<UserSegment> users = MustBuild(b);
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string tsv, SegmentsToTsv(users));
+  std::vector<size_t> sizes;
+  std::vector<std::string> ids;
+  RECSYS_ASSERT_OK(ForEachSegmentBatch(tsv, 2, [&](absl::Span<const UserSegment> batch) {
+    sizes.push_back(batch.size());
+    for (const UserSegment& u : batch) ids.push_back(u.user_id);
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(sizes, (std::vector<size_t>{2, 2, 1}));
+  std::vector<std::string> want;
+  for (const UserSegment& u : users) want.push_back(u.user_id);
+  EXPECT_EQ(ids, want);
+
+  int handed = 0;
+  absl::Status status = ForEachSegmentBatch(
+      tsv + "u\tcore\n", 2, [&](absl::Span<const UserSegment> batch) {
+        handed += static_cast<int>(batch.size());
+        return absl::OkStatus();
+      });
+  EXPECT_THAT(std::string(status.message()), HasSubstr("line 7: 2 columns"));
+  EXPECT_EQ(handed, 4);
+  status = ForEachSegmentBatch(tsv, 10, [](absl::Span<const UserSegment>) {
+    return absl::UnavailableError("store down");
+  });
+  EXPECT_EQ(status, absl::UnavailableError("store down"));
+  EXPECT_EQ(ForEachSegmentBatch("", 10, [](absl::Span<const UserSegment>) {
+              return absl::OkStatus();
+            }).code(),
+            absl::StatusCode::kDataLoss);
+}
+
 TEST(SegmentsTsvTest, Errors) {
   UserSegment tab;
   tab.user_id = "a\tb";

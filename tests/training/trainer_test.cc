@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "feature_store/in_memory_feature_store.h"
 #include "feature_store/redis_feature_store.h"
@@ -136,6 +137,40 @@ TEST(TrainerTest, EndToEndPublishesModelAndLoadsStore) {
   // Same version again: refused, nothing overwritten.
   EXPECT_EQ(Train(options, nullptr).status().code(),
             absl::StatusCode::kAlreadyExists);
+}
+
+TEST(TrainerTest, RecordsThePeakMemoryOfEachPhase) {
+  const std::string dir = MakeTestDir();
+  TrainerOptions options = SmallOptions(WriteSmallShop(dir), dir + "/models");
+  std::vector<std::string> lines;
+  options.log = [&](absl::string_view line) { lines.emplace_back(line); };
+  feature_store::InMemoryFeatureStore store;
+  absl::StatusOr<TrainResult> result = Train(options, &store);
+  ASSERT_TRUE(result.ok()) << result.status();
+
+  std::vector<std::string> phases;
+  for (const TrainPhaseMemory& m : result->memory) {
+    phases.push_back(m.phase);
+    EXPECT_GT(m.peak_kb, 0) << m.phase;
+    EXPECT_GT(m.resident_kb, 0) << m.phase;
+    // The peak of a phase covers its end.
+    EXPECT_GE(m.peak_kb, m.resident_kb) << m.phase;
+  }
+  // Without tuning, the ranker's own iALS runs before the main one.
+  EXPECT_THAT(phases, ElementsAre("read", "segments", "intelligence", "ranker", "factorise",
+                                  "bundles", "publish", "store loads"));
+  EXPECT_THAT(lines, ::testing::Contains(StartsWith("memory: factorise peak ")));
+  // Segments and intelligence are computed before the factorisation.
+  auto at = [&lines](absl::string_view prefix) {
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (absl::StartsWith(lines[i], prefix)) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  ASSERT_GE(at("segments as of "), 0);
+  ASSERT_GE(at("intelligence: "), 0);
+  EXPECT_LT(at("segments as of "), at("iter 1/3 "));
+  EXPECT_LT(at("intelligence: "), at("iter 1/3 "));
 }
 
 TEST(TrainerTest, MalformedRowsAreCountedAndRecorded) {
