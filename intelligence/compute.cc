@@ -79,6 +79,14 @@ void IntelBuilder::Add(const Activity& a) {
   last_time_ = std::max(last_time_, a.time_unix);
 }
 
+void IntelBuilder::ShrinkToFit() {
+  for (User& user : users_) {
+    user.lines.shrink_to_fit();
+    user.events.shrink_to_fit();
+  }
+  users_.shrink_to_fit();
+}
+
 double IntelBuilder::PriorOrderCycle(int64_t t) const {
   std::vector<double> all;
   for (const User& user : users_) {

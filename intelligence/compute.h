@@ -97,6 +97,10 @@ class IntelBuilder {
   // quantity or price, are counted in skipped() and ignored.
   void Add(const Activity& activity);
   int64_t skipped() const { return skipped_; }
+  // Releases the spare capacity of the per-user lists (growing by doubling
+  // leaves about a third of them unused); call after the last Add, before
+  // Build, when memory is tight.
+  void ShrinkToFit();
   int64_t last_time_unix() const { return last_time_; }
 
   // InvalidArgument when the config fails ValidateIntelligenceConfig with

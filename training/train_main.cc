@@ -76,6 +76,9 @@ ABSL_FLAG(bool, bundles, true,
 ABSL_FLAG(int, ranker_validation_days, 30,
           "Days at the end of the data on which the production ranker's weights "
           "are fit (0: default weights).");
+ABSL_FLAG(int32_t, ranker_max_users, 2000000,
+          "The ranker fit's own iALS is trained on at most about this many users "
+          "(a fixed sample by user id hash beyond; bounds its memory). 0: every user.");
 ABSL_FLAG(uint64_t, seed, kAls.seed, "Seed of the factor initialisation.");
 ABSL_FLAG(bool, tune, false,
           "Self-tuning: score iALS configurations around the given one and the "
@@ -307,6 +310,7 @@ int main(int argc, char** argv) {
   options.als.cg_steps = absl::GetFlag(FLAGS_cg_steps);
   options.als.threads = absl::GetFlag(FLAGS_threads);
   options.ranker_validation_days = absl::GetFlag(FLAGS_ranker_validation_days);
+  options.ranker_max_users = absl::GetFlag(FLAGS_ranker_max_users);
   options.tune = absl::GetFlag(FLAGS_tune);
   options.tune_budget_factor = absl::GetFlag(FLAGS_tune_budget_factor);
   options.tune_budget_seconds = absl::GetFlag(FLAGS_tune_budget_seconds);

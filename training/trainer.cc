@@ -22,6 +22,8 @@
 #include "model/ranker.h"
 #include "training/customers.h"
 
+#include <xxhash.h>
+
 #include <malloc.h>
 #include <unistd.h>
 
@@ -128,6 +130,9 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& options) {
   }
   if (options.store_batch < 1) {
     return absl::InvalidArgumentError("store_batch: must be >= 1");
+  }
+  if (options.ranker_max_users < 0) {
+    return absl::InvalidArgumentError("ranker_max_users: must be >= 0");
   }
   if (options.read.max_error_lines < 0) {
     return absl::InvalidArgumentError("max_error_lines: must be >= 0");
@@ -243,19 +248,38 @@ absl::Status LoadFeatureStore(const InteractionData& data, int batch,
 // Fits the ranker on the last `ranker_validation_days` of the data: ALS on
 // the rows before the window, labels from the rows inside it.
 absl::StatusOr<RankerFitResult> FitRankerOnInput(const TrainerOptions& options,
-                                                 int64_t last_event_unix) {
+                                                 int64_t last_event_unix, int32_t num_users) {
   const int64_t cut = last_event_unix - int64_t{options.ranker_validation_days} * 86400;
+  // Past ranker_max_users, a sample of the users by a fixed hash of their id
+  // (the same users every run): the fit's iALS then holds vectors for the
+  // sample only.
+  const bool sample = options.ranker_max_users > 0 && num_users > options.ranker_max_users;
+  const uint64_t keep_below =
+      sample ? static_cast<uint64_t>(static_cast<long double>(options.ranker_max_users) /
+                                     num_users * 18446744073709551615.0L)
+             : 0;
+  auto keep = [&](absl::string_view user_id) {
+    return !sample || XXH3_64bits(user_id.data(), user_id.size()) < keep_below;
+  };
   ReadOptions before = options.read;
   before.before_unix = std::min(before.before_unix, cut);
   before.max_error_lines = 0;
   InteractionBuilder builder(options.interactions);
   ReadStats stats;
   RECSYS_RETURN_IF_ERROR(ReadPurchases(
-      options.input, before, [&builder](const PurchaseRow& row) { builder.Add(row); }, &stats));
+      options.input, before,
+      [&](const PurchaseRow& row) {
+        if (keep(row.user_id)) builder.Add(row);
+      },
+      &stats));
   if (stats.rows_used == 0) {
     return absl::FailedPreconditionError("no purchases before the validation window");
   }
   const InteractionData data = builder.Build();
+  if (sample && options.log) {
+    options.log(absl::StrFormat("ranker: its iALS on a sample of %d of %d users (ranker_max_users)",
+                                data.num_users(), num_users));
+  }
   ConfidenceOptions confidence = options.confidence;
   if (confidence.reference_unix == 0) confidence.reference_unix = data.last_event_unix;
   RECSYS_ASSIGN_OR_RETURN(CsrMatrix weights, BuildConfidence(data, confidence));
@@ -416,6 +440,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                              intelligence::ActivityKind::kPurchase, row.quantity, row.price});
         },
         &unused));
+    intel_builder.ShrinkToFit();
     // Each record is encoded as it is computed (with the customer file's
     // birthday joined), never all held decoded.
     intel_tsv = std::string(intelligence::IntelTsvHeader());
@@ -461,7 +486,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   double plain_fit_seconds = 0;
   auto fit_plain = [&] {
     const Clock::time_point ranker_start = Clock::now();
-    plain_fit = FitRankerOnInput(options, data.last_event_unix);
+    plain_fit = FitRankerOnInput(options, data.last_event_unix, data.num_users());
     plain_fit_seconds = SecondsSince(ranker_start);
   };
   const bool ranker_first =

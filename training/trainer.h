@@ -73,6 +73,11 @@ struct TrainerOptions {
   int ranker_validation_days = 30;
   // Options of the ranker fit (threads default to als.threads).
   RankerFitOptions ranker_fit;
+  // The ranker fit's own iALS (on the rows before the window) is trained on
+  // at most about this many users: with more, on a fixed sample of them
+  // (by a hash of the user id, the same users every run), which bounds its
+  // memory (factors x 4 bytes per user). 0: every user.
+  int32_t ranker_max_users = 2000000;
   // Self-tuning (training/tuner.h): two validation windows of
   // TuneWindowDays(ranker_validation_days) at the end of the data, the
   // candidates of TuneGrid(als, confidence, tune_max_candidates) with every

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -255,6 +256,48 @@ TEST(TrainerTest, ValidatesOptionsBeforeReading) {
   options.confidence.epsilon = -1;
   EXPECT_EQ(Train(options, nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
+  options = SmallOptions("/nonexistent.csv", "/tmp/x");
+  options.ranker_max_users = -1;
+  EXPECT_EQ(Train(options, nullptr).status(),
+            absl::InvalidArgumentError("ranker_max_users: must be >= 0"));
+}
+
+TEST(TrainerTest, TheRankersIalsUsesASampleOfUsersBeyondItsCap) {
+  const std::string dir = MakeTestDir();
+  const std::string input = WriteSmallShop(dir);
+  auto run = [&](int32_t cap, std::vector<std::string>* lines) {
+    TrainerOptions options = SmallOptions(input, dir + "/models" + std::to_string(cap));
+    options.ranker_max_users = cap;
+    options.log = [lines](absl::string_view line) { lines->emplace_back(line); };
+    return Train(options, nullptr);
+  };
+  std::vector<std::string> all_lines, capped_lines, again_lines;
+  absl::StatusOr<TrainResult> all = run(0, &all_lines);
+  absl::StatusOr<TrainResult> capped = run(100, &capped_lines);
+  absl::StatusOr<TrainResult> again = run(100, &again_lines);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_TRUE(capped.ok()) << capped.status();
+  ASSERT_TRUE(again.ok()) << again.status();
+  auto sample_line = [](const std::vector<std::string>& lines) {
+    for (const std::string& line : lines) {
+      if (absl::StartsWith(line, "ranker: its iALS on a sample of ")) return line;
+    }
+    return std::string();
+  };
+  EXPECT_EQ(sample_line(all_lines), "");
+  // About a third of the 300 users (a hash sample), the same ones every run.
+  const std::string line = sample_line(capped_lines);
+  int sampled = 0;
+  ASSERT_EQ(std::sscanf(line.c_str(), "ranker: its iALS on a sample of %d of 300 users", &sampled),
+            1)
+      << line;
+  EXPECT_GT(sampled, 60);
+  EXPECT_LT(sampled, 140);
+  EXPECT_EQ(sample_line(again_lines), line);
+  // The fit ran on the sample; the served model still has every user.
+  EXPECT_THAT(capped->ranker.origin, StartsWith("fit on the window "));
+  EXPECT_EQ(capped->users, 300);
+  EXPECT_EQ(capped->ranker.origin, again->ranker.origin);
 }
 
 TEST(TrainerTest, ComputesSegmentsFromTheSameRows) {
