@@ -489,11 +489,24 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     plain_fit = FitRankerOnInput(options, data.last_event_unix, data.num_users());
     plain_fit_seconds = SecondsSince(ranker_start);
   };
+  // Without a fit (or when it fails), the default weights.
+  result.ranker = model::DefaultRankerWeights();
+  auto report_plain_fit = [&] {
+    const absl::StatusOr<RankerFitResult>& fit = *plain_fit;
+    result.ranker_seconds = plain_fit_seconds;
+    if (fit.ok()) {
+      result.ranker = fit->weights;
+      log(absl::StrFormat("ranker %s in %.2fs", fit->weights.origin, result.ranker_seconds));
+    } else {
+      log(absl::StrCat("ranker: default weights (", fit.status().message(), ")"));
+    }
+  };
   const bool ranker_first =
       !options.tune && options.ranker_validation_days > 0 && data.last_event_unix > 0;
   if (ranker_first) {
     memory.Start();
     fit_plain();
+    report_plain_fit();
     memory.End("ranker");
   }
 
@@ -549,7 +562,6 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
 
   // 3. The production ranker's weights: tuned (which may also replace the
   // factorisation), or fit on the last window.
-  result.ranker = model::DefaultRankerWeights();
   result.als = options.als;
   result.confidence = options.confidence;
   bool tuned = false;
@@ -621,16 +633,12 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   }
   if (tuned) {
     log(absl::StrFormat("ranker %s in %.2fs", result.ranker.origin, result.ranker_seconds));
+  } else if (ranker_first) {
+    // Fit and reported before the factorisation.
   } else if (options.ranker_validation_days > 0 && data.last_event_unix > 0) {
+    // Tuning did not run: the plain fit it started with is served.
     if (!plain_fit.has_value()) fit_plain();
-    const absl::StatusOr<RankerFitResult>& fit = *plain_fit;
-    result.ranker_seconds = plain_fit_seconds;
-    if (fit.ok()) {
-      result.ranker = fit->weights;
-      log(absl::StrFormat("ranker %s in %.2fs", fit->weights.origin, result.ranker_seconds));
-    } else {
-      log(absl::StrCat("ranker: default weights (", fit.status().message(), ")"));
-    }
+    report_plain_fit();
   } else {
     log("ranker: default weights (no validation window)");
   }

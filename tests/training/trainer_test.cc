@@ -172,6 +172,9 @@ TEST(TrainerTest, RecordsThePeakMemoryOfEachPhase) {
   ASSERT_GE(at("intelligence: "), 0);
   EXPECT_LT(at("segments as of "), at("iter 1/3 "));
   EXPECT_LT(at("intelligence: "), at("iter 1/3 "));
+  // So is the ranker fit, reported as it ends.
+  ASSERT_GE(at("ranker fit on the window "), 0);
+  EXPECT_LT(at("ranker fit on the window "), at("iter 1/3 "));
 }
 
 TEST(TrainerTest, MalformedRowsAreCountedAndRecorded) {
