@@ -97,6 +97,8 @@ class IntelBuilder {
   // quantity or price, are counted in skipped() and ignored.
   void Add(const Activity& activity);
   int64_t skipped() const { return skipped_; }
+  // True when no activity was added (or all of it was skipped).
+  bool empty() const { return users_.empty(); }
   // Releases the spare capacity of the per-user lists (growing by doubling
   // leaves about a third of them unused); call after the last Add, before
   // Build, when memory is tight.

@@ -340,7 +340,6 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   const Clock::time_point start = Clock::now();
   TrainResult result;
   PhaseMemory memory(log, &result.memory);
-  memory.Start();
 
   // 0. The customer file, before anything is read or published.
   CustomerFile customers;
@@ -354,8 +353,71 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     for (const std::string& e : customers.errors) log(absl::StrCat("  ", e));
   }
 
-  // 1. Read and aggregate (orders for the segments too: one order per user
+  // 1. Customer intelligence, from its own pass over the input, first: its
+  // builder keeps every purchase line, so it runs while nothing else is held
+  // (filled alongside the interaction matrix, the read's peak would be the
+  // sum of both), and only its encoded records are kept.
+  memory.Start();
+  // Kept encoded only (the decoded records take several times the memory):
+  // the intelligence store load decodes intel_tsv in batches.
+  std::string intel_tsv;
+  if (options.compute_intelligence) {
+    const Clock::time_point intel_start = Clock::now();
+    intelligence::IntelBuilder intel_builder;
+    ReadOptions read = options.read;
+    read.max_error_lines = 0;  // logged by the main read
+    ReadStats unused;
+    RECSYS_RETURN_IF_ERROR(ReadPurchases(
+        options.input, read,
+        [&intel_builder](const PurchaseRow& row) {
+          intel_builder.Add({row.user_id, row.item_id, row.category, row.timestamp_unix,
+                             intelligence::ActivityKind::kPurchase, row.quantity, row.price});
+        },
+        &unused));
+    intel_builder.ShrinkToFit();
+    if (intel_builder.empty()) {
+      // No usable rows: the main read below says so.
+    } else if (intel_builder.last_time_unix() <= 0) {
+      log("intelligence: skipped (the data has no timestamps)");
+    } else {
+      // Each record is encoded as it is computed (with the customer file's
+      // birthday joined), never all held decoded.
+      intel_tsv = std::string(intelligence::IntelTsvHeader());
+      absl::Status encoded;
+      intelligence::ComputeOptions compute{.as_of_unix = options.segments_as_of_unix};
+      compute.on_user = [&](intelligence::UserIntel&& u) {
+        ++result.intel_users;
+        auto it = customers.birthdays.find(u.user_id);
+        if (it != customers.birthdays.end()) {
+          u.birthday = it->second;
+          ++result.birthdays_joined;
+        }
+        if (encoded.ok()) encoded = intelligence::AppendIntelTsvLine(u, &intel_tsv);
+      };
+      RECSYS_ASSIGN_OR_RETURN(intelligence::IntelResult computed,
+                              intel_builder.Build(options.intelligence, compute));
+      RECSYS_RETURN_IF_ERROR(encoded);
+      result.intent = computed.intent;
+      if (!options.customers_path.empty()) {
+        log(absl::StrFormat("customers: birthdays joined to %d of %d intelligence records",
+                            result.birthdays_joined, result.intel_users));
+      }
+      result.intel_seconds = SecondsSince(intel_start);
+      log(absl::StrFormat(
+          "intelligence: %d users in %.2fs; intent model %s (train users %d, positive rate "
+          "%.3f, calibration users %d, AUC %.3f, ECE %.3f)",
+          result.intel_users, result.intel_seconds,
+          result.intent.fitted ? "fitted" : "not fitted (too little history)",
+          result.intent.train_users, result.intent.train_positive_rate,
+          result.intent.calibration_users, result.intent.calibration_auc,
+          result.intent.calibration_ece));
+    }
+  }
+  memory.End("intelligence");
+
+  // 2. Read and aggregate (orders for the segments too: one order per user
   // and time, as the files carry no order ids).
+  memory.Start();
   InteractionBuilder builder(options.interactions);
   marketing::SegmentBuilder segment_builder;
   RECSYS_RETURN_IF_ERROR(ReadPurchases(
@@ -389,7 +451,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
       data.total_events, result.read_seconds));
   memory.End("read");
 
-  // 1b. Marketing segments, from the same rows; computed before the
+  // 2b. Marketing segments, from the same rows; computed before the
   // factorisation so their builders' memory is freed first.
   memory.Start();
   // Kept encoded only (the decoded records take several times the memory):
@@ -421,61 +483,6 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   segment_builder = marketing::SegmentBuilder();
   memory.End("segments");
 
-  // 1c. Customer intelligence, from the same rows, read again: the builder
-  // keeps every purchase line, so it is not filled alongside the
-  // interaction matrix (the read's peak would be the sum of both).
-  memory.Start();
-  // Kept encoded only, as segments_tsv.
-  std::string intel_tsv;
-  if (options.compute_intelligence && data.last_event_unix > 0) {
-    const Clock::time_point intel_start = Clock::now();
-    intelligence::IntelBuilder intel_builder;
-    ReadOptions read = options.read;
-    read.max_error_lines = 0;  // logged by the first read
-    ReadStats unused;
-    RECSYS_RETURN_IF_ERROR(ReadPurchases(
-        options.input, read,
-        [&intel_builder](const PurchaseRow& row) {
-          intel_builder.Add({row.user_id, row.item_id, row.category, row.timestamp_unix,
-                             intelligence::ActivityKind::kPurchase, row.quantity, row.price});
-        },
-        &unused));
-    intel_builder.ShrinkToFit();
-    // Each record is encoded as it is computed (with the customer file's
-    // birthday joined), never all held decoded.
-    intel_tsv = std::string(intelligence::IntelTsvHeader());
-    absl::Status encoded;
-    intelligence::ComputeOptions compute{.as_of_unix = options.segments_as_of_unix};
-    compute.on_user = [&](intelligence::UserIntel&& u) {
-      ++result.intel_users;
-      auto it = customers.birthdays.find(u.user_id);
-      if (it != customers.birthdays.end()) {
-        u.birthday = it->second;
-        ++result.birthdays_joined;
-      }
-      if (encoded.ok()) encoded = intelligence::AppendIntelTsvLine(u, &intel_tsv);
-    };
-    RECSYS_ASSIGN_OR_RETURN(intelligence::IntelResult computed,
-                            intel_builder.Build(options.intelligence, compute));
-    RECSYS_RETURN_IF_ERROR(encoded);
-    result.intent = computed.intent;
-    if (!options.customers_path.empty()) {
-      log(absl::StrFormat("customers: birthdays joined to %d of %d intelligence records",
-                          result.birthdays_joined, result.intel_users));
-    }
-    result.intel_seconds = SecondsSince(intel_start);
-    log(absl::StrFormat(
-        "intelligence: %d users in %.2fs; intent model %s (train users %d, positive rate "
-        "%.3f, calibration users %d, AUC %.3f, ECE %.3f)",
-        result.intel_users, result.intel_seconds,
-        result.intent.fitted ? "fitted" : "not fitted (too little history)",
-        result.intent.train_users, result.intent.train_positive_rate,
-        result.intent.calibration_users, result.intent.calibration_auc,
-        result.intent.calibration_ece));
-  } else if (options.compute_intelligence) {
-    log("intelligence: skipped (the data has no timestamps)");
-  }
-  memory.End("intelligence");
 
   // The plain ranker fit (its own iALS on the rows before the window). When
   // tuning, it runs after the factorisation (it completes one plain

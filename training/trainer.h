@@ -133,7 +133,7 @@ struct TrainerOptions {
 // the phase (since the start of the run when the kernel's peak cannot be
 // reset: per_phase false) and its resident set at the phase's end, in kB.
 struct TrainPhaseMemory {
-  // "read", "segments", "intelligence", "ranker", "factorise", "bundles",
+  // "intelligence", "read", "segments", "ranker", "factorise", "bundles",
   // "publish", "store loads" (when tuning, "ranker" follows "factorise").
   std::string phase;
   int64_t peak_kb = 0;
@@ -187,11 +187,11 @@ struct TrainResult {
   std::vector<TrainPhaseMemory> memory;
 };
 
-// Runs the pipeline: read; segments and customer intelligence (from a
-// second pass over the input); the ranker fit on the last window (its own
-// iALS, before the main factorisation unless tuning, so the two models are
-// never in memory together); the factorisation; bundles; publish; store
-// loads. Segment and intelligence records are held encoded (as their .tsv
+// Runs the pipeline: customer intelligence (from its own pass over the
+// input, first, while nothing else is held); the read; segments; the ranker
+// fit on the last window (its own iALS, before the main factorisation
+// unless tuning, so the two models are never in memory together); the
+// factorisation; bundles; publish; store loads. Segment and intelligence records are held encoded (as their .tsv
 // files) and decoded in batches for the store loads. Each phase's peak
 // memory is in TrainResult::memory.
 //

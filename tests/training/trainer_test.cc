@@ -157,11 +157,12 @@ TEST(TrainerTest, RecordsThePeakMemoryOfEachPhase) {
     // The peak of a phase covers its end.
     EXPECT_GE(m.peak_kb, m.resident_kb) << m.phase;
   }
-  // Without tuning, the ranker's own iALS runs before the main one.
-  EXPECT_THAT(phases, ElementsAre("read", "segments", "intelligence", "ranker", "factorise",
+  // Intelligence first, from its own pass; without tuning, the ranker's own
+  // iALS runs before the main one.
+  EXPECT_THAT(phases, ElementsAre("intelligence", "read", "segments", "ranker", "factorise",
                                   "bundles", "publish", "store loads"));
   EXPECT_THAT(lines, ::testing::Contains(StartsWith("memory: factorise peak ")));
-  // Segments and intelligence are computed before the factorisation.
+  // Intelligence, segments and the ranker fit come before the factorisation.
   auto at = [&lines](absl::string_view prefix) {
     for (size_t i = 0; i < lines.size(); ++i) {
       if (absl::StartsWith(lines[i], prefix)) return static_cast<int>(i);
