@@ -343,6 +343,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
 
   // 0. The customer file, before anything is read or published.
   CustomerFile customers;
+  const Clock::time_point customers_start = Clock::now();
   if (!options.customers_path.empty()) {
     RECSYS_ASSIGN_OR_RETURN(customers, ReadCustomerFile(options.customers_path));
     result.customer_rows = customers.rows_read;
@@ -352,6 +353,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                         customers.unknown, customers.malformed));
     for (const std::string& e : customers.errors) log(absl::StrCat("  ", e));
   }
+  const double customers_seconds = SecondsSince(customers_start);
 
   // 1. Customer intelligence, from its own pass over the input, first: its
   // builder keeps every purchase line, so it runs while nothing else is held
@@ -418,6 +420,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   // 2. Read and aggregate (orders for the segments too: one order per user
   // and time, as the files carry no order ids).
   memory.Start();
+  const Clock::time_point read_start = Clock::now();
   InteractionBuilder builder(options.interactions);
   marketing::SegmentBuilder segment_builder;
   RECSYS_RETURN_IF_ERROR(ReadPurchases(
@@ -441,7 +444,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   result.users = data.num_users();
   result.items = data.num_items();
   result.interactions = data.events.nnz();
-  result.read_seconds = SecondsSince(start);
+  result.read_seconds = SecondsSince(read_start);
   const double density = static_cast<double>(result.interactions) /
                          (static_cast<double>(result.users) * result.items);
   log(absl::StrFormat(
@@ -576,7 +579,10 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     const int days =
         TuneWindowDays(data.first_unix, data.last_event_unix, options.ranker_validation_days);
     fit_plain();
-    const double plain_seconds = SecondsSince(start);
+    // Read, iALS and the ranker fit: the customer file, segments and
+    // intelligence, which tuning does not repeat, are left out.
+    const double plain_seconds = SecondsSince(start) - customers_seconds -
+                                 result.segments_seconds - result.intel_seconds;
     const Clock::time_point tune_start = Clock::now();
     absl::StatusOr<TuneOutcome> outcome =
         absl::FailedPreconditionError("the data spans less than 6 days");
