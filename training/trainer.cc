@@ -486,6 +486,26 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   segment_builder = marketing::SegmentBuilder();
   memory.End("segments");
 
+  // 2c. Bundles: complements from co-purchases in the same order. They do
+  // not need the model, so they are computed before either iALS, and their
+  // orders are freed before the factors are held.
+  memory.Start();
+  std::vector<std::vector<std::pair<int32_t, float>>> complements;
+  double bundles_seconds = 0;
+  if (options.compute_complements && data.last_event_unix > 0) {
+    const Clock::time_point bundle_start = Clock::now();
+    RECSYS_ASSIGN_OR_RETURN(std::vector<std::vector<int32_t>> baskets, ReadBaskets(options, data));
+    std::vector<std::string> categories;
+    categories.reserve(data.items.size());
+    for (const ItemInfo& info : data.items) categories.push_back(info.category);
+    complements = ComputeComplements(baskets, categories, options.complements);
+    int64_t with = 0;
+    for (const auto& list : complements) with += !list.empty();
+    bundles_seconds = SecondsSince(bundle_start);
+    log(absl::StrFormat("bundles: %d orders, complements for %d of %d items in %.2fs",
+                        baskets.size(), with, data.num_items(), bundles_seconds));
+  }
+  memory.End("bundles");
 
   // The plain ranker fit (its own iALS on the rows before the window). When
   // tuning, it runs after the factorisation (it completes one plain
@@ -579,10 +599,11 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     const int days =
         TuneWindowDays(data.first_unix, data.last_event_unix, options.ranker_validation_days);
     fit_plain();
-    // Read, iALS and the ranker fit: the customer file, segments and
-    // intelligence, which tuning does not repeat, are left out.
+    // Read, iALS and the ranker fit: the customer file, segments,
+    // intelligence and bundles, which tuning does not repeat, are left out.
     const double plain_seconds = SecondsSince(start) - customers_seconds -
-                                 result.segments_seconds - result.intel_seconds;
+                                 result.segments_seconds - result.intel_seconds -
+                                 bundles_seconds;
     const Clock::time_point tune_start = Clock::now();
     absl::StatusOr<TuneOutcome> outcome =
         absl::FailedPreconditionError("the data spans less than 6 days");
@@ -658,25 +679,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
 
   if (!ranker_first) memory.End("ranker");
 
-  // 4. Bundles: complements from co-purchases in the same order.
-  memory.Start();
-  std::vector<std::vector<std::pair<int32_t, float>>> complements;
-  if (options.compute_complements && data.last_event_unix > 0) {
-    const Clock::time_point bundle_start = Clock::now();
-    RECSYS_ASSIGN_OR_RETURN(std::vector<std::vector<int32_t>> baskets, ReadBaskets(options, data));
-    std::vector<std::string> categories;
-    categories.reserve(data.items.size());
-    for (const ItemInfo& info : data.items) categories.push_back(info.category);
-    complements = ComputeComplements(baskets, categories, options.complements);
-    int64_t with = 0;
-    for (const auto& list : complements) with += !list.empty();
-    log(absl::StrFormat("bundles: %d orders, complements for %d of %d items in %.2fs",
-                        baskets.size(), with, data.num_items(), SecondsSince(bundle_start)));
-  }
-  memory.End("bundles");
-
-
-  // 6. Publish.
+  // 4. Publish.
   recsys::v1::ModelManifest manifest;
   *manifest.mutable_ranker() = model::RankerWeightsToConfig(result.ranker);
   manifest.set_version(options.version);
@@ -746,7 +749,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                       result.publish_seconds));
   memory.End("publish");
 
-  // 7. Bulk load the feature store, then the segment store.
+  // 5. Bulk load the feature store, then the segment store.
   memory.Start();
   if (store != nullptr) {
     const Clock::time_point store_start = Clock::now();

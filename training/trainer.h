@@ -133,7 +133,7 @@ struct TrainerOptions {
 // the phase (since the start of the run when the kernel's peak cannot be
 // reset: per_phase false) and its resident set at the phase's end, in kB.
 struct TrainPhaseMemory {
-  // "intelligence", "read", "segments", "ranker", "factorise", "bundles",
+  // "intelligence", "read", "segments", "bundles", "ranker", "factorise",
   // "publish", "store loads" (when tuning, "ranker" follows "factorise").
   std::string phase;
   int64_t peak_kb = 0;
@@ -188,10 +188,10 @@ struct TrainResult {
 };
 
 // Runs the pipeline: customer intelligence (from its own pass over the
-// input, first, while nothing else is held); the read; segments; the ranker
-// fit on the last window (its own iALS, before the main factorisation
-// unless tuning, so the two models are never in memory together); the
-// factorisation; bundles; publish; store loads. Segment and intelligence records are held encoded (as their .tsv
+// input, first, while nothing else is held); the read; segments; bundles;
+// the ranker fit on the last window (its own iALS, before the main
+// factorisation unless tuning, so the two models are never in memory
+// together); the factorisation; publish; store loads. Segment and intelligence records are held encoded (as their .tsv
 // files) and decoded in batches for the store loads. Each phase's peak
 // memory is in TrainResult::memory.
 //
