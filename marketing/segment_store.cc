@@ -1,8 +1,10 @@
 #include "marketing/segment_store.h"
 
 #include <charconv>
+#include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -12,6 +14,7 @@
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "marketing/coupon_store_internal.h"
+#include "redis/bulk_writer.h"
 #include "redis/generation.h"
 
 namespace recsys::marketing {
@@ -105,11 +108,24 @@ class RedisSegmentStore final : public SegmentStore {
       RECSYS_RETURN_IF_ERROR(::recsys::CheckId(absl::StrCat("users[", i, "].user_id"),
                                          users[i].user_id));
     }
-    std::vector<RedisCommand> batch;
+    // bulk_threads lanes; each user's writes go on the lane of its id, so a
+    // user given twice keeps its last record (one lane sends in order).
+    redis::BulkWriter writer(client_, options_.bulk_threads);
+    std::vector<std::vector<RedisCommand>> batches(writer.lanes());
+    // Generation 0 is read live: MULTI/EXEC, so that a reader never sees
+    // half a record. A load's generation N > 0 is read by nobody until the
+    // flip and never written after it: DEL and HSET alone, the same key and
+    // fields (as RedisFeatureStore::PutUsers).
+    const bool transactions = options_.load_generation == 0;
     for (const UserSegment& u : users) {
-      // MULTI/EXEC: a reader never sees half a record.
+      const int lane =
+          writer.lanes() == 1
+              ? 0
+              : static_cast<int>(std::hash<std::string>()(u.user_id) %
+                                 writer.lanes());
+      std::vector<RedisCommand>& batch = batches[lane];
       const std::string key = Key(options_.load_generation, u.user_id);
-      batch.push_back({"MULTI"});
+      if (transactions) batch.push_back({"MULTI"});
       batch.push_back({"DEL", key});
       batch.push_back({"HSET",      key,
                        kFields[0],  std::string(SegmentName(u.segment)),
@@ -125,18 +141,18 @@ class RedisSegmentStore final : public SegmentStore {
                        kFields[10], absl::StrCat(u.f_score),
                        kFields[11], absl::StrCat(u.m_score),
                        kFields[12], absl::StrCat(u.as_of_unix)});
-      batch.push_back({"EXEC"});
+      if (transactions) batch.push_back({"EXEC"});
       if (batch.size() >= static_cast<size_t>(options_.bulk_batch)) {
-        RECSYS_RETURN_IF_ERROR(
-            client_->Execute(batch, absl::InfiniteFuture()).status());
-        batch.clear();
+        RECSYS_RETURN_IF_ERROR(writer.Send(lane, std::move(batch)));
+        batch = std::vector<RedisCommand>();
       }
     }
-    if (!batch.empty()) {
-      RECSYS_RETURN_IF_ERROR(
-          client_->Execute(batch, absl::InfiniteFuture()).status());
+    for (int lane = 0; lane < writer.lanes(); ++lane) {
+      if (!batches[lane].empty()) {
+        RECSYS_RETURN_IF_ERROR(writer.Send(lane, std::move(batches[lane])));
+      }
     }
-    return absl::OkStatus();
+    return writer.Finish();
   }
 
   absl::StatusOr<UserSegment> GetSegment(absl::string_view user_id,
@@ -245,6 +261,10 @@ absl::StatusOr<std::unique_ptr<SegmentStore>> NewRedisSegmentStore(
   if (options.bulk_batch < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("bulk_batch: must be >= 1, got ", options.bulk_batch));
+  }
+  if (options.bulk_threads < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bulk_threads: must be >= 1, got ", options.bulk_threads));
   }
   if (options.load_generation < 0) {
     return absl::InvalidArgumentError(absl::StrCat(

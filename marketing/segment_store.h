@@ -5,7 +5,7 @@
 // Implementations:
 //   - NewInMemorySegmentStore: one process; tests and an embedded server
 //     (seeded from the model directory's segments.tsv).
-//   - NewRedisSegmentStore: key {g}u:{user_id}:seg, a HASH, where {g} is
+//   - NewRedisSegmentStore: key {g}u:<user_id>:seg, a HASH, where {g} is
 //     the live generation's key prefix (redis/generation.h,
 //     docs/redis_keys.md): reads follow the generation pointer, checked at
 //     most once per generation_refresh inside the read's own pipeline.
@@ -62,6 +62,9 @@ struct RedisSegmentStoreOptions {
   std::string key_prefix = "rs:";
   // Commands per pipelined batch of PutSegments.
   int bulk_batch = 1000;
+  // Batches of PutSegments in flight at once (redis/bulk_writer.h); a
+  // user's writes always take the lane of its id. Default 3.
+  int bulk_threads = 3;
   // PutSegments writes this generation (> 0: a load in progress, see
   // training/redis_load.h; 0, the default: the layout before generations).
   int64_t load_generation = 0;
@@ -73,8 +76,8 @@ struct RedisSegmentStoreOptions {
 // A store over `client`, which is borrowed: it must outlive the store (and
 // may be shared with other stores). Reads are marked idempotent (they
 // survive a stale pooled connection). Does not connect. InvalidArgument for
-// a null client or bad options (bulk_batch < 1, load_generation < 0,
-// generation_refresh < 0), naming the field.
+// a null client or bad options (bulk_batch < 1, bulk_threads < 1,
+// load_generation < 0, generation_refresh < 0), naming the field.
 absl::StatusOr<std::unique_ptr<SegmentStore>> NewRedisSegmentStore(
     redis::Client* client, const RedisSegmentStoreOptions& options = {});
 

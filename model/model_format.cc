@@ -236,26 +236,30 @@ absl::Status ReadVectors(const std::string& path, int64_t want_rows,
   return absl::OkStatus();
 }
 
-absl::Status CheckData(const ModelData& d) {
+// `vectors` false: the factors are not held (ReadModelOptions::vectors)
+// and not checked.
+absl::Status CheckData(const ModelData& d, bool vectors = true) {
   const size_t nu = d.user_ids.size(), ni = d.items.size();
   if (d.dim < 1) return absl::InvalidArgumentError("dim: must be >= 1");
   if (ni == 0) return absl::InvalidArgumentError("items: no items");
-  if (d.user_factors.size() != nu * d.dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "user_factors: size ", d.user_factors.size(), " != users ", nu,
-        " x dim ", d.dim));
-  }
-  if (d.item_factors.size() != ni * d.dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "item_factors: size ", d.item_factors.size(), " != items ", ni,
-        " x dim ", d.dim));
-  }
-  for (const auto* v : {&d.user_factors, &d.item_factors}) {
-    for (float x : *v) {
-      if (!std::isfinite(x)) {
-        return absl::InvalidArgumentError(
-            v == &d.user_factors ? "user_factors: non-finite value"
-                                 : "item_factors: non-finite value");
+  if (vectors) {
+    if (d.user_factors.size() != nu * d.dim) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "user_factors: size ", d.user_factors.size(), " != users ", nu,
+          " x dim ", d.dim));
+    }
+    if (d.item_factors.size() != ni * d.dim) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "item_factors: size ", d.item_factors.size(), " != items ", ni,
+          " x dim ", d.dim));
+    }
+    for (const auto* v : {&d.user_factors, &d.item_factors}) {
+      for (float x : *v) {
+        if (!std::isfinite(x)) {
+          return absl::InvalidArgumentError(
+              v == &d.user_factors ? "user_factors: non-finite value"
+                                   : "item_factors: non-finite value");
+        }
       }
     }
   }
@@ -709,7 +713,8 @@ absl::Status RewriteManifest(const std::string& dir,
   return SyncDir(dir);
 }
 
-absl::StatusOr<ModelData> ReadModelData(const std::string& dir) {
+absl::StatusOr<ModelData> ReadModelData(const std::string& dir,
+                                        const ReadModelOptions& options) {
   ModelData d;
   RECSYS_ASSIGN_OR_RETURN(std::string json, ReadFile(dir + "/" + kManifestFile));
   google::protobuf::util::JsonParseOptions parse_options;
@@ -759,10 +764,12 @@ absl::StatusOr<ModelData> ReadModelData(const std::string& dir) {
     return absl::DataLossError(absl::StrCat(dir, "/", kItemsFile, ": ", d.items.size(),
                                             " items, manifest says ", m.num_items()));
   }
-  RECSYS_RETURN_IF_ERROR(ReadVectors(dir + "/" + kUserVectorsFile, m.num_users(),
-                                     m.dim(), &d.user_factors));
-  RECSYS_RETURN_IF_ERROR(ReadVectors(dir + "/" + kItemVectorsFile, m.num_items(),
-                                     m.dim(), &d.item_factors));
+  if (options.vectors) {
+    RECSYS_RETURN_IF_ERROR(ReadVectors(dir + "/" + kUserVectorsFile, m.num_users(),
+                                       m.dim(), &d.user_factors));
+    RECSYS_RETURN_IF_ERROR(ReadVectors(dir + "/" + kItemVectorsFile, m.num_items(),
+                                       m.dim(), &d.item_factors));
+  }
 
   RECSYS_ASSIGN_OR_RETURN(std::string hist, ReadFile(dir + "/" + kHistoryFile));
   const size_t header = 4 + 2 * sizeof(uint64_t);
@@ -788,7 +795,7 @@ absl::StatusOr<ModelData> ReadModelData(const std::string& dir) {
     std::memcpy(&d.history[i].count, p + sizeof(int32_t), sizeof(int32_t));
     std::memcpy(&d.history[i].last_unix, p + 2 * sizeof(int32_t), sizeof(int64_t));
   }
-  if (m.files().contains(kComplementsFile)) {
+  if (options.extras && m.files().contains(kComplementsFile)) {
     RECSYS_ASSIGN_OR_RETURN(std::string comp, ReadFile(dir + "/" + kComplementsFile));
     d.complements.resize(d.items.size());
     int comp_line = 0;
@@ -816,10 +823,10 @@ absl::StatusOr<ModelData> ReadModelData(const std::string& dir) {
   if (m.files().contains(kSegmentsFile)) {
     RECSYS_ASSIGN_OR_RETURN(d.segments_tsv, ReadFile(dir + "/" + kSegmentsFile));
   }
-  if (m.files().contains(kIntelFile)) {
+  if (options.extras && m.files().contains(kIntelFile)) {
     RECSYS_ASSIGN_OR_RETURN(d.intel_tsv, ReadFile(dir + "/" + kIntelFile));
   }
-  absl::Status check = CheckData(d);
+  absl::Status check = CheckData(d, options.vectors);
   if (!check.ok()) {
     return absl::DataLossError(absl::StrCat(dir, ": ", check.message()));
   }

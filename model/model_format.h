@@ -138,10 +138,24 @@ absl::StatusOr<std::string> PublishModel(const std::string& root,
                                          const ModelData& data,
                                          const PublishOptions& options = {});
 
+// What ReadModelData keeps in memory. Every file of the manifest is
+// verified (sizes, checksums) whatever is kept.
+struct ReadModelOptions {
+  // The user and item vectors (user_factors, item_factors). False leaves
+  // them empty: a Redis load needs the items, the history and the segments
+  // only, and at 10M users x 128 dims the vectors hold 5 GiB. Default true.
+  bool vectors = true;
+  // complements and intel_tsv (the server's, not a Redis load's). Default
+  // true.
+  bool extras = true;
+};
+
 // Reads a model directory written by PublishModel, without the FAISS
 // indexes (see model_store.h). Validates the manifest, file sizes and
-// vectors; DataLoss / InvalidArgument name the bad file.
-absl::StatusOr<ModelData> ReadModelData(const std::string& dir);
+// checksums, and the parts kept (the vectors' sizes and values, ids,
+// history); DataLoss / InvalidArgument name the bad file.
+absl::StatusOr<ModelData> ReadModelData(const std::string& dir,
+                                        const ReadModelOptions& options = {});
 
 // Reads only the manifest of a model directory (no file or vector checks).
 // DataLoss names a missing or unparsable manifest.json.

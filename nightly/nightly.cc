@@ -378,8 +378,10 @@ absl::StatusOr<NightlyResult> RunNightly(const NightlyOptions& options) {
       if (state["redis"] == version) {
         log("redis: already loaded");
       } else {
-        RECSYS_ASSIGN_OR_RETURN(model::ModelData data,
-                                model::ReadModelData(published_dir));
+        // The history, items, segments and intelligence: not the vectors.
+        RECSYS_ASSIGN_OR_RETURN(
+            model::ModelData data,
+            model::ReadModelData(published_dir, {.vectors = false}));
         if (!data.intel_tsv.empty() && options.intel_store != nullptr) {
           RECSYS_ASSIGN_OR_RETURN(std::vector<intelligence::UserIntel> intel,
                                   intelligence::ParseIntelTsv(data.intel_tsv));

@@ -13,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "redis/scan.h"
 
@@ -311,23 +313,23 @@ absl::StatusOr<Generations::Begun> Generations::Begin(
 }
 
 absl::Status Generations::Scan(
-    const std::string& pattern, absl::Time deadline,
+    const std::string& pattern, absl::Duration call_timeout,
     const std::function<absl::Status(const std::vector<std::string>&)>& each)
     const {
   // Every node holding keys (each master of a cluster) has its own
   // keyspace and cursor.
   RECSYS_ASSIGN_OR_RETURN(std::vector<std::string> nodes,
-                          client_->DataNodes(deadline));
+                          client_->DataNodes(absl::Now() + call_timeout));
   for (const std::string& node : nodes) {
     RECSYS_RETURN_IF_ERROR(
-        ScanNode(*client_, node, pattern, 1000, deadline,
+        ScanNode(*client_, node, pattern, 1000, call_timeout,
                  [&](std::vector<std::string> keys) { return each(keys); }));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<GenerationCounts> Generations::Count(int64_t generation,
-                                                    absl::Time deadline) const {
+absl::StatusOr<GenerationCounts> Generations::Count(
+    int64_t generation, absl::Duration call_timeout) const {
   if (generation <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("generation: must be >= 1, got ", generation));
@@ -335,7 +337,7 @@ absl::StatusOr<GenerationCounts> Generations::Count(int64_t generation,
   const std::string prefix = GenerationKeyPrefix(key_prefix_, generation);
   GenerationCounts counts;
   RECSYS_RETURN_IF_ERROR(Scan(
-      EscapeGlob(prefix) + "*", deadline,
+      EscapeGlob(prefix) + "*", call_timeout,
       [&](const std::vector<std::string>& keys) {
         for (const std::string& key : keys) {
           ++counts.keys;
@@ -396,13 +398,14 @@ absl::Status Generations::Flip(const FlipInfo& info,
   return client_->Execute({&marker, 1}, deadline).status();
 }
 
-absl::StatusOr<int64_t> Generations::Prune(int keep,
-                                           absl::Time deadline) const {
+absl::StatusOr<int64_t> Generations::Prune(
+    int keep, absl::Duration call_timeout) const {
   if (keep < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("keep: must be >= 1, got ", keep));
   }
-  RECSYS_ASSIGN_OR_RETURN(GenerationState state, Read(deadline));
+  RECSYS_ASSIGN_OR_RETURN(GenerationState state,
+                          Read(absl::Now() + call_timeout));
   absl::flat_hash_set<int64_t> kept;
   for (size_t i = 0; i < state.history.size() && i < static_cast<size_t>(keep);
        ++i) {
@@ -422,7 +425,8 @@ absl::StatusOr<int64_t> Generations::Prune(int keep,
       commands.reserve(e - b);
       for (size_t k = b; k < e; ++k) commands.push_back({"UNLINK", doomed[k]});
       RECSYS_ASSIGN_OR_RETURN(std::vector<Value> replies,
-                              client_->Execute(commands, deadline));
+                              client_->Execute(commands,
+                                               absl::Now() + call_timeout));
       for (const Value& r : replies) removed += r.AsInt().value_or(0);
     }
     doomed.clear();
@@ -431,7 +435,7 @@ absl::StatusOr<int64_t> Generations::Prune(int keep,
 
   const std::string g_prefix = key_prefix_ + "g";
   RECSYS_RETURN_IF_ERROR(Scan(
-      EscapeGlob(g_prefix) + "*", deadline,
+      EscapeGlob(g_prefix) + "*", call_timeout,
       [&](const std::vector<std::string>& keys) {
         std::vector<std::string> doomed;
         for (const std::string& key : keys) {
@@ -454,7 +458,7 @@ absl::StatusOr<int64_t> Generations::Prune(int keep,
   const std::string meta_prefix = GenerationMetaKey(key_prefix_, 0);
   const std::string meta_base = meta_prefix.substr(0, meta_prefix.size() - 1);
   RECSYS_RETURN_IF_ERROR(
-      Scan(EscapeGlob(meta_base) + "*", deadline,
+      Scan(EscapeGlob(meta_base) + "*", call_timeout,
            [&](const std::vector<std::string>& keys) {
              std::vector<std::string> doomed;
              for (const std::string& key : keys) {
@@ -471,7 +475,7 @@ absl::StatusOr<int64_t> Generations::Prune(int keep,
   // Generation 0's bulk keys, once it is no longer a rollback target.
   if (state.live.generation > 0 && !kept.contains(0)) {
     const std::string u_prefix = key_prefix_ + "u:";
-    RECSYS_RETURN_IF_ERROR(Scan(EscapeGlob(u_prefix) + "*", deadline,
+    RECSYS_RETURN_IF_ERROR(Scan(EscapeGlob(u_prefix) + "*", call_timeout,
                                 [&](const std::vector<std::string>& keys) {
                                   std::vector<std::string> doomed;
                                   for (const std::string& key : keys) {

@@ -197,10 +197,12 @@ class Generations {
                               absl::Time deadline) const;
 
   // Counts the keys of `generation` (SCAN MATCH over the keyspace of every
-  // node holding keys, Client::DataNodes, batches of 1000). Generation 0 is not
+  // node holding keys, Client::DataNodes, batches of 1000). `call_timeout`
+  // bounds each call; the walk has none, as it grows with the keyspace
+  // (every generation kept: 60M keys at 10M users). Generation 0 is not
   // countable (InvalidArgument).
   absl::StatusOr<GenerationCounts> Count(int64_t generation,
-                                         absl::Time deadline) const;
+                                         absl::Duration call_timeout) const;
 
   // Makes `info.generation` live in one Lua script on the `{gen}` slot:
   // checks that it is the load in progress, writes its record
@@ -219,8 +221,8 @@ class Generations {
   // (no multi-key command, no script: the keys span every slot), and their
   // records {p}{gen}:meta:<N>. When generation 0 falls out of the history,
   // its bulk keys ({p}u:*:pc, :pt, :seg) go too. Returns the number of keys
-  // removed.
-  absl::StatusOr<int64_t> Prune(int keep, absl::Time deadline) const;
+  // removed. `call_timeout` bounds each call (as Count).
+  absl::StatusOr<int64_t> Prune(int keep, absl::Duration call_timeout) const;
 
   // Points `{p}{gen}` back at the previous generation of the history (which
   // must still exist) and drops the current one from the history (one Lua
@@ -232,8 +234,9 @@ class Generations {
 
  private:
   // Keys matching `pattern`, in SCAN batches; `each` gets every batch.
+  // `call_timeout` bounds each call.
   absl::Status Scan(
-      const std::string& pattern, absl::Time deadline,
+      const std::string& pattern, absl::Duration call_timeout,
       const std::function<absl::Status(const std::vector<std::string>&)>& each)
       const;
 

@@ -168,7 +168,7 @@ absl::Status WalkKeys(
   const std::string pattern = EscapeGlob(options.prefix) + "*";
   for (size_t n = 0; n < nodes.size(); ++n) {
     absl::Status status = ScanNode(
-        client, nodes[n], pattern, options.batch_size, absl::InfiniteFuture(),
+        client, nodes[n], pattern, options.batch_size, options.call_timeout,
         [&](std::vector<std::string> keys) -> absl::Status {
           const absl::Span<const std::string> all(keys);
           for (size_t b = 0; b < all.size(); b += options.batch_size) {

@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 
 namespace recsys::redis {
@@ -23,13 +25,16 @@ std::string EscapeGlob(absl::string_view text) {
 
 absl::Status ScanNode(
     const Client& client, const std::string& node, absl::string_view pattern,
-    int count, absl::Time deadline,
+    int count, absl::Duration call_timeout,
     const std::function<absl::Status(std::vector<std::string> keys)>& each) {
   const std::string count_text = absl::StrCat(count);
   std::string cursor = "0";
   do {
     const Command command = {"SCAN",  cursor,    "MATCH", std::string(pattern),
                              "COUNT", count_text};
+    const absl::Time deadline = call_timeout == absl::InfiniteDuration()
+                                    ? absl::InfiniteFuture()
+                                    : absl::Now() + call_timeout;
     RECSYS_ASSIGN_OR_RETURN(
         std::vector<Value> replies,
         client.RoundTripOnNode(node, {&command, 1}, deadline, CallKind::kRead));

@@ -30,14 +30,17 @@ std::string EscapeGlob(absl::string_view text);
 // from cursor 0 until the cursor comes back to 0. SCAN's guarantees hold:
 // a key present during the whole walk is seen at least once (a rehash may
 // return it twice), a key added or removed meanwhile may or may not be.
-// Each SCAN call is bounded by `deadline` (absl::InfiniteFuture(): the
-// client's default_timeout per call). Stops at the first error: of a
+// Each SCAN call is bounded by `call_timeout` from its start
+// (absl::InfiniteDuration(): the client's default_timeout); the walk as a
+// whole has no deadline, as its length grows with the node's keyspace (a
+// node of 20M keys takes 20,000 calls of COUNT 1000). Stops at the first
+// error: of a
 // SCAN call (as Client::RoundTripOnNode; Internal for a reply that is not
 // a SCAN reply) or the first non-OK status `each` returns, which is
 // returned as is. REQUIRES: count >= 1.
 absl::Status ScanNode(
     const Client& client, const std::string& node, absl::string_view pattern,
-    int count, absl::Time deadline,
+    int count, absl::Duration call_timeout,
     const std::function<absl::Status(std::vector<std::string> keys)>& each);
 
 }  // namespace recsys::redis

@@ -349,7 +349,10 @@ int main(int argc, char** argv) {
     experiment_counters = experiments::NewInMemoryCounterStore();
     auto memory = std::make_unique<feature_store::InMemoryFeatureStore>(
         feature_store::InMemoryOptions{.event_dedup_window = dedup_window});
-    auto data = model::ReadModelData((*models)->Current()->path());
+    // The model store holds the vectors already: only the history, items,
+    // segments and intelligence here.
+    auto data = model::ReadModelData((*models)->Current()->path(),
+                                     {.vectors = false});
     absl::Status seeded = data.ok() ? model::LoadIntoFeatureStore(*data, memory.get())
                                     : data.status();
     if (!seeded.ok()) {

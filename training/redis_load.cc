@@ -7,6 +7,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/status_macros.h"
 #include "feature_store/redis_feature_store.h"
@@ -15,14 +18,6 @@
 #include "redis/generation.h"
 
 namespace recsys::training {
-namespace {
-
-// Bounds each Redis call of the load (a SCAN batch, a pipeline, a script).
-constexpr absl::Duration kCallTimeout = absl::Seconds(30);
-
-absl::Time Deadline() { return absl::Now() + kCallTimeout; }
-
-}  // namespace
 
 absl::StatusOr<RedisLoadResult> LoadRedisGeneration(
     const model::ModelData& data, redis::Client* client,
@@ -38,6 +33,12 @@ absl::StatusOr<RedisLoadResult> LoadRedisGeneration(
     return absl::InvalidArgumentError(absl::StrCat(
         "keep_generations: must be >= 1, got ", options.keep_generations));
   }
+  if (options.call_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("call_timeout: must be > 0, got ",
+                     absl::FormatDuration(options.call_timeout)));
+  }
+  auto deadline = [&] { return absl::Now() + options.call_timeout; };
   const std::string& version = data.manifest.version();
   if (version.empty()) {
     return absl::InvalidArgumentError("model: the manifest has no version");
@@ -52,7 +53,7 @@ absl::StatusOr<RedisLoadResult> LoadRedisGeneration(
   const redis::Generations generations(client, options.key_prefix);
   RedisLoadResult result;
   RECSYS_ASSIGN_OR_RETURN(redis::Generations::Begun begun,
-                          generations.Begin(version, Deadline()));
+                          generations.Begin(version, deadline()));
   result.generation = begun.generation;
   result.already_live = begun.already_live;
   RECSYS_RETURN_IF_ERROR(done("begin"));
@@ -60,6 +61,7 @@ absl::StatusOr<RedisLoadResult> LoadRedisGeneration(
     log(absl::StrCat("redis: loading version ", version, " as generation ",
                      begun.generation));
     // Features: items and history, into the new generation only.
+    const absl::Time write_start = absl::Now();
     feature_store::RedisFeatureStoreOptions store_options;
     store_options.key_prefix = options.key_prefix;
     store_options.load_generation = begun.generation;
@@ -68,25 +70,32 @@ absl::StatusOr<RedisLoadResult> LoadRedisGeneration(
         feature_store::NewRedisFeatureStore(client, store_options));
     RECSYS_RETURN_IF_ERROR(
         model::LoadIntoFeatureStore(data, store.get(), options.batch));
+    log(absl::StrFormat("redis: features: %d items and the history of %d users "
+                        "written in %.1fs",
+                        data.items.size(), data.user_ids.size(),
+                        absl::ToDoubleSeconds(absl::Now() - write_start)));
     RECSYS_RETURN_IF_ERROR(done("features"));
 
-    // Segments.
-    std::vector<marketing::UserSegment> segments;
-    if (!data.segments_tsv.empty()) {
-      RECSYS_ASSIGN_OR_RETURN(segments,
-                              marketing::ParseSegmentsTsv(data.segments_tsv));
-    }
+    // Segments, decoded batch by batch (10M records are 1.5 GiB decoded).
+    const absl::Time segments_start = absl::Now();
     marketing::RedisSegmentStoreOptions segment_options;
     segment_options.key_prefix = options.key_prefix;
     segment_options.load_generation = begun.generation;
     RECSYS_ASSIGN_OR_RETURN(
         std::unique_ptr<marketing::SegmentStore> segment_store,
         marketing::NewRedisSegmentStore(client, segment_options));
-    for (size_t b = 0; b < segments.size(); b += options.batch) {
-      const size_t n = std::min<size_t>(options.batch, segments.size() - b);
-      RECSYS_RETURN_IF_ERROR(segment_store->PutSegments(
-          absl::MakeConstSpan(segments).subspan(b, n)));
-    }
+    int64_t segments = 0;
+    RECSYS_RETURN_IF_ERROR(marketing::ForEachSegmentBatch(
+        data.segments_tsv, options.batch,
+        [&](absl::Span<const marketing::UserSegment> batch) {
+          segments += static_cast<int64_t>(batch.size());
+          return segment_store->PutSegments(batch);
+        }));
+    const absl::Time write_end = absl::Now();
+    result.write_seconds = absl::ToDoubleSeconds(write_end - write_start);
+    log(absl::StrFormat("redis: segments: %d records written in %.1fs",
+                        segments,
+                        absl::ToDoubleSeconds(write_end - segments_start)));
     RECSYS_RETURN_IF_ERROR(done("segments"));
 
     // Verify: every record written is there.
@@ -99,9 +108,19 @@ absl::StatusOr<RedisLoadResult> LoadRedisGeneration(
       cutoff = std::max<int64_t>(cutoff, h.last_unix);
     }
     expected.items = static_cast<int64_t>(data.items.size());
-    expected.segments = static_cast<int64_t>(segments.size());
-    RECSYS_ASSIGN_OR_RETURN(redis::GenerationCounts counted,
-                            generations.Count(begun.generation, Deadline()));
+    expected.segments = segments;
+    const absl::Time verify_start = absl::Now();
+    RECSYS_ASSIGN_OR_RETURN(
+        redis::GenerationCounts counted,
+        generations.Count(begun.generation, options.call_timeout));
+    result.verify_seconds = absl::ToDoubleSeconds(absl::Now() - verify_start);
+    // Users' :pc and :pt keys, item records and segment records.
+    result.keys_written = counted.keys;
+    log(absl::StrFormat(
+        "redis: wrote %d keys in %.1fs (%.0f keys/s); counted them in %.1fs",
+        counted.keys, result.write_seconds,
+        result.write_seconds > 0 ? counted.keys / result.write_seconds : 0.0,
+        result.verify_seconds));
     if (!(counted == expected)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "redis: generation ", begun.generation, " of version ", version,
@@ -119,7 +138,7 @@ absl::StatusOr<RedisLoadResult> LoadRedisGeneration(
     flip.counts = counted;
     flip.keep = options.keep_generations;
     flip.now = absl::Now();
-    RECSYS_RETURN_IF_ERROR(generations.Flip(flip, Deadline()));
+    RECSYS_RETURN_IF_ERROR(generations.Flip(flip, deadline()));
     result.users = counted.users;
     result.items = counted.items;
     result.segments = counted.segments;
@@ -133,24 +152,27 @@ absl::StatusOr<RedisLoadResult> LoadRedisGeneration(
   }
   RECSYS_RETURN_IF_ERROR(done("flip"));
 
+  const absl::Time prune_start = absl::Now();
   RECSYS_ASSIGN_OR_RETURN(
       result.pruned_keys,
-      generations.Prune(options.keep_generations, Deadline()));
+      generations.Prune(options.keep_generations, options.call_timeout));
+  result.prune_seconds = absl::ToDoubleSeconds(absl::Now() - prune_start);
   if (result.pruned_keys > 0) {
-    log(absl::StrCat("redis: removed ", result.pruned_keys,
-                     " keys of old generations"));
+    log(absl::StrFormat("redis: removed %d keys of old generations in %.1fs",
+                        result.pruned_keys, result.prune_seconds));
   }
   RECSYS_RETURN_IF_ERROR(done("prune"));
   return result;
 }
 
 absl::StatusOr<int64_t> RollbackRedisGeneration(redis::Client* client,
-                                                absl::string_view key_prefix) {
+                                                absl::string_view key_prefix,
+                                                absl::Duration call_timeout) {
   if (client == nullptr) {
     return absl::InvalidArgumentError("client: must not be null");
   }
   const redis::Generations generations(client, std::string(key_prefix));
-  return generations.Rollback(Deadline());
+  return generations.Rollback(absl::Now() + call_timeout);
 }
 
 }  // namespace recsys::training

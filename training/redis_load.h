@@ -34,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "model/model_format.h"
 #include "redis/client.h"
 
@@ -51,6 +52,11 @@ struct RedisLoadOptions {
   // Generations kept: the live one and the previous ones (rollback
   // targets). >= 1; default 2 (live + previous).
   int keep_generations = 2;
+  // Bounds each Redis call of the load: a script, a SCAN batch, a
+  // pipeline of the verify and prune walks (which, like the bulk writes,
+  // have no overall deadline: they grow with the keyspace). > 0; default
+  // 30 s.
+  absl::Duration call_timeout = absl::Seconds(30);
   // Called after each step with its name (test hooks). A non-OK status
   // stops the load there with that status, as a crash would: nothing is
   // undone.
@@ -67,14 +73,23 @@ struct RedisLoadResult {
   int64_t users = 0;
   int64_t items = 0;
   int64_t segments = 0;
+  // Keys the features and segments steps wrote (items, a user's :pc and
+  // :pt, segment records; as counted by verify), and the seconds those two
+  // steps took: keys_written / write_seconds is the bulk rate.
+  int64_t keys_written = 0;
+  double write_seconds = 0;
+  // Seconds of the verify step's count and of the prune step.
+  double verify_seconds = 0;
+  double prune_seconds = 0;
   // Keys removed by the prune step.
   int64_t pruned_keys = 0;
 };
 
-// Loads `data` (a published model: ReadModelData) as a new generation and
+// Loads `data` (a published model: ReadModelData; the vectors, complements
+// and intelligence are not used) as a new generation and
 // switches to it. `client` is borrowed. Errors: InvalidArgument for bad
 // options or a model without a version, DataLoss for an unreadable
-// segments file, FailedPrecondition when verification fails or another
+// segments file (the load stops at its first bad line, nothing switched), FailedPrecondition when verification fails or another
 // load took over, and the Redis errors of the stores.
 absl::StatusOr<RedisLoadResult> LoadRedisGeneration(
     const model::ModelData& data, redis::Client* client,
@@ -82,8 +97,9 @@ absl::StatusOr<RedisLoadResult> LoadRedisGeneration(
 
 // Points the live generation back at the previous one
 // (Generations::Rollback); returns the generation now live.
-absl::StatusOr<int64_t> RollbackRedisGeneration(redis::Client* client,
-                                                absl::string_view key_prefix);
+absl::StatusOr<int64_t> RollbackRedisGeneration(
+    redis::Client* client, absl::string_view key_prefix,
+    absl::Duration call_timeout = absl::Seconds(30));
 
 }  // namespace recsys::training
 

@@ -453,7 +453,10 @@ int main(int argc, char** argv) {
   load_options.log = options.log;
   // The published model into Redis as a new generation (training/redis_load.h).
   auto load_redis = [&](const std::string& dir) -> absl::Status {
-    absl::StatusOr<recsys::model::ModelData> data = recsys::model::ReadModelData(dir);
+    // The items, history and segments: not the vectors, complements or
+    // intelligence (5 GiB of vectors at 10M users x 128 dims).
+    absl::StatusOr<recsys::model::ModelData> data =
+        recsys::model::ReadModelData(dir, {.vectors = false, .extras = false});
     if (!data.ok()) return data.status();
     absl::StatusOr<recsys::training::RedisLoadResult> loaded =
         recsys::training::LoadRedisGeneration(*data, redis_client.get(), load_options);

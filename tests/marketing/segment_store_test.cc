@@ -164,6 +164,47 @@ TEST(RedisSegmentStoreTest, KeySchemaMatchesDocumentation) {
             absl::StatusCode::kNotFound);
 }
 
+// A load's generation (> 0) goes without MULTI/EXEC and on several lanes:
+// the same key layout and fields as generation 0, every record of a bulk
+// call there, and a user given twice keeps its last record.
+TEST(RedisSegmentStoreTest, LoadWritesTheSameHashesAsGenerationZero) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(RedisServer * server, test::SharedRedisServer());
+  RECSYS_ASSERT_OK_AND_ASSIGN(redis::Client * client, test::SharedRedisClient());
+  const std::string p = test::UniqueKeyPrefix();
+  std::vector<UserSegment> records;
+  for (int i = 0; i < 2500; ++i) {
+    records.push_back(Record(absl::StrCat("u", i), Segment::kCore, Tier::kGold));
+  }
+  UserSegment again = Record("u7", Segment::kDeepDormant, Tier::kSilver);
+  records.push_back(again);
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<SegmentStore> live,
+                              NewRedisSegmentStore(client, {.key_prefix = p}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<SegmentStore> load,
+      NewRedisSegmentStore(client, {.key_prefix = p,
+                                    .bulk_batch = 100,
+                                    .bulk_threads = 3,
+                                    .load_generation = 4}));
+  RECSYS_ASSERT_OK(live->PutSegments(records));
+  RECSYS_ASSERT_OK(load->PutSegments(records));
+  for (const char* user : {"u0", "u7", "u1234", "u2499"}) {
+    RECSYS_ASSERT_OK_AND_ASSIGN(
+        std::string zero,
+        server->Command({"HGETALL", absl::StrCat(p, "u:", user, ":seg")}));
+    RECSYS_ASSERT_OK_AND_ASSIGN(
+        std::string four,
+        server->Command({"HGETALL", absl::StrCat(p, "g4:u:", user, ":seg")}));
+    EXPECT_FALSE(zero.empty()) << user;
+    EXPECT_EQ(zero, four) << user;
+  }
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::string u7, server->Command({"HGET", p + "g4:u:u7:seg", "segment"}));
+  EXPECT_EQ(u7, "deep_dormant");
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::string keys, server->Command({"KEYS", p + "g4:u:*"}));
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), '\n') + 1, 2500);
+}
+
 TEST(RedisSegmentStoreTest, DeadRedisIsUnavailable) {
   RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> client,
@@ -185,6 +226,10 @@ TEST(RedisSegmentStoreTest, BadOptions) {
       NewRedisSegmentStore(client.get(), {.bulk_batch = 0}).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(), "bulk_batch: must be >= 1, got 0");
+  EXPECT_EQ(NewRedisSegmentStore(client.get(), {.bulk_threads = 0})
+                .status()
+                .message(),
+            "bulk_threads: must be >= 1, got 0");
   EXPECT_EQ(NewRedisSegmentStore(nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

@@ -344,6 +344,48 @@ TEST(ModelFormatTest, SameSizeCorruptionIsDataLossNamingTheFile) {
   }
 }
 
+// A Redis load reads the model without its vectors: those stay empty, the
+// rest is read as in full, and every file is still verified.
+TEST(ModelFormatTest, ReadWithoutVectorsKeepsTheRestAndStillVerifiesThem) {
+  const std::string root = recsys::testing::MakeUniqueDir("model_format_parts");
+  ModelData data = testing::MakePlantedModel();
+  data.complements.resize(data.items.size());
+  data.complements[3] = {{12, 0.75f}};
+  data.segments_tsv = "user_id\tsegment\nua0\tcore\n";
+  data.intel_tsv = "user_id\tintent\nua0\t0.5\n";
+  PublishOptions options;
+  options.version = "7";
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir, PublishModel(root, data, options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(ModelData full, ReadModelData(dir));
+  RECSYS_ASSERT_OK_AND_ASSIGN(ModelData lean,
+                              ReadModelData(dir, {.vectors = false, .extras = false}));
+  EXPECT_TRUE(lean.user_factors.empty());
+  EXPECT_TRUE(lean.item_factors.empty());
+  EXPECT_TRUE(lean.complements.empty());
+  EXPECT_TRUE(lean.intel_tsv.empty());
+  EXPECT_FALSE(full.user_factors.empty());
+  EXPECT_FALSE(full.complements.empty());
+  EXPECT_EQ(full.intel_tsv, data.intel_tsv);
+  EXPECT_EQ(lean.dim, full.dim);
+  EXPECT_EQ(lean.user_ids, full.user_ids);
+  ASSERT_EQ(lean.items.size(), full.items.size());
+  EXPECT_EQ(lean.items[3].title, full.items[3].title);
+  EXPECT_EQ(lean.history_indptr, full.history_indptr);
+  ASSERT_EQ(lean.history.size(), full.history.size());
+  EXPECT_EQ(lean.history.back().last_unix, full.history.back().last_unix);
+  EXPECT_EQ(lean.segments_tsv, data.segments_tsv);
+
+  // A vector file broken on disk fails the lean read too.
+  const std::string path = dir + "/user_vectors.f32";
+  const float garbage[2] = {1234.5f, -987.25f};
+  Overwrite(path, static_cast<int64_t>(fs::file_size(path) / 2),
+            std::string(reinterpret_cast<const char*>(garbage), sizeof(garbage)));
+  const absl::Status st = ReadModelData(dir, {.vectors = false}).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_NE(st.message().find("user_vectors.f32: checksum mismatch"), std::string::npos)
+      << st;
+}
+
 // Found by fuzz/model_dir_fuzzer: an entry count in history.bin's header so
 // large that the expected file size wrapped around to the real one made the
 // reader resize its vector to 2^60 entries (std::length_error, the process

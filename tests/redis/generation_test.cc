@@ -130,16 +130,16 @@ TEST_F(GenerationTest, PruneKeepsTheHistoryAndRollbackWalksBack) {
   }
   // A key that only looks like a generation's is left alone.
   RECSYS_ASSERT_OK(Run({"SET", prefix_ + "gx:1", "1"}));
-  RECSYS_ASSERT_OK_AND_ASSIGN(int64_t removed, g.Prune(2, Deadline()));
+  RECSYS_ASSERT_OK_AND_ASSIGN(int64_t removed, g.Prune(2, absl::Seconds(10)));
   EXPECT_EQ(removed, 2);  // g1's key and its meta
   const Command meta_exists = {"EXISTS", GenerationMetaKey(prefix_, 1)};
   RECSYS_ASSERT_OK_AND_ASSIGN(
       std::vector<Value> meta_left,
       client_->Execute({&meta_exists, 1}, Deadline(), CallKind::kRead));
   EXPECT_EQ(meta_left[0].AsInt(), 0);
-  RECSYS_ASSERT_OK_AND_ASSIGN(GenerationCounts g2, g.Count(2, Deadline()));
+  RECSYS_ASSERT_OK_AND_ASSIGN(GenerationCounts g2, g.Count(2, absl::Seconds(10)));
   EXPECT_EQ(g2.users, 1);
-  RECSYS_ASSERT_OK_AND_ASSIGN(GenerationCounts g1, g.Count(1, Deadline()));
+  RECSYS_ASSERT_OK_AND_ASSIGN(GenerationCounts g1, g.Count(1, absl::Seconds(10)));
   EXPECT_EQ(g1.keys, 0);
 
   RECSYS_ASSERT_OK_AND_ASSIGN(int64_t live, g.Rollback(Deadline()));

@@ -53,7 +53,7 @@ TEST(ScanNodeTest, APrefixWithGlobCharactersMatchesLiterally) {
   std::vector<std::string> seen;
   int batches = 0;
   RECSYS_ASSERT_OK(ScanNode(*client, nodes[0], EscapeGlob("sc*[1]:") + "*", 10,
-                            deadline, [&](std::vector<std::string> keys) {
+                            absl::Seconds(10), [&](std::vector<std::string> keys) {
                               ++batches;
                               seen.insert(seen.end(), keys.begin(), keys.end());
                               return absl::OkStatus();
@@ -68,13 +68,47 @@ TEST(ScanNodeTest, APrefixWithGlobCharactersMatchesLiterally) {
 
   int calls = 0;
   const absl::Status stopped =
-      ScanNode(*client, nodes[0], EscapeGlob("sc*[1]:") + "*", 10, deadline,
-               [&](std::vector<std::string>) {
+      ScanNode(*client, nodes[0], EscapeGlob("sc*[1]:") + "*", 10,
+               absl::Seconds(10), [&](std::vector<std::string>) {
                  ++calls;
                  return absl::AbortedError("enough");
                });
   EXPECT_EQ(stopped.code(), absl::StatusCode::kAborted);
   EXPECT_EQ(calls, 1);
+}
+
+// The timeout bounds each SCAN call, not the walk: a walk whose batches
+// take longer in all than the timeout (here the caller's work between
+// them) still ends, so a keyspace of any size can be walked.
+TEST(ScanNodeTest, TheTimeoutBoundsEachCallNotTheWholeWalk) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(testing::RedisServer * server,
+                              testing::SharedRedisServer());
+  Options options;
+  options.host = server->host();
+  options.port = server->port();
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client,
+                              Client::Create(options));
+  std::vector<Command> sets;
+  for (int i = 0; i < 40; ++i) {
+    sets.push_back({"SET", absl::StrCat("slow:", i), "1"});
+  }
+  RECSYS_ASSERT_OK(
+      client->Execute(sets, absl::Now() + absl::Seconds(10)).status());
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      std::vector<std::string> nodes,
+      client->DataNodes(absl::Now() + absl::Seconds(10)));
+  const absl::Duration call_timeout = absl::Seconds(1);
+  const absl::Time start = absl::Now();
+  int batches = 0;
+  RECSYS_ASSERT_OK(ScanNode(*client, nodes[0], "slow:*", 10, call_timeout,
+                            [&](std::vector<std::string>) {
+                              if (++batches <= 3) {
+                                absl::SleepFor(absl::Milliseconds(400));
+                              }
+                              return absl::OkStatus();
+                            }));
+  EXPECT_GE(batches, 3);
+  EXPECT_GT(absl::Now() - start, call_timeout);
 }
 
 }  // namespace

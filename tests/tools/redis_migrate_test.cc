@@ -222,7 +222,7 @@ class RedisMigrateClusterTest : public ::testing::Test {
     if (!nodes.ok()) return keys;
     for (const std::string& node : *nodes) {
       absl::Status status =
-          redis::ScanNode(client, node, "*", 1000, Deadline(),
+          redis::ScanNode(client, node, "*", 1000, absl::Seconds(10),
                           [&](std::vector<std::string> batch) {
                             keys.insert(keys.end(), batch.begin(), batch.end());
                             return absl::OkStatus();

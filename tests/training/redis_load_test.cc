@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "feature_store/item_cache.h"
@@ -171,13 +172,20 @@ TEST_F(RedisLoadTest, ReadersSeeTheOldGenerationUntilTheFlipAndTheNewAfter) {
   EXPECT_EQ(first.items, 20);
   EXPECT_EQ(first.segments, 10);
   EXPECT_EQ(SeenVersion(), "v1");
+  // Every key of the generation was written by this load, and counted.
+  EXPECT_EQ(first.keys_written,
+            static_cast<int64_t>(Keys(prefix_ + "g1:").size()));
+  EXPECT_GT(first.keys_written, 10 + 20 + 10);
+  EXPECT_GE(first.write_seconds, 0.0);
 
   std::vector<std::string> seen;
+  std::vector<std::string> lines;
   RedisLoadOptions options = LoadOptions();
   options.on_step = [&](absl::string_view step) {
     seen.push_back(absl::StrCat(step, "=", SeenVersion()));
     return absl::OkStatus();
   };
+  options.log = [&](absl::string_view line) { lines.emplace_back(line); };
   RECSYS_ASSERT_OK_AND_ASSIGN(
       RedisLoadResult second,
       LoadRedisGeneration(ModelVersion(2), client_, options));
@@ -185,6 +193,11 @@ TEST_F(RedisLoadTest, ReadersSeeTheOldGenerationUntilTheFlipAndTheNewAfter) {
   EXPECT_EQ(seen,
             std::vector<std::string>({"begin=v1", "features=v1", "segments=v1",
                                       "verify=v1", "flip=v2", "prune=v2"}));
+  // The log gives the bulk rate: the keys written and the time it took.
+  EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](const std::string& l) {
+    return absl::StartsWith(l, absl::StrCat("redis: wrote ", second.keys_written,
+                                            " keys in "));
+  })) << absl::StrJoin(lines, "\n");
   EXPECT_EQ(Pointer(prefix_)["history"], "2,1");
   EXPECT_EQ(Redis({"HGET", prefix_ + "loaded", "model_version"})[0].text,
             ModelVersion(2).manifest.version());
@@ -436,6 +449,13 @@ TEST_F(RedisLoadTest, BadOptionsAreRefused) {
   EXPECT_EQ(
       LoadRedisGeneration(ModelVersion(1), client_, options).status().code(),
       absl::StatusCode::kInvalidArgument);
+  options = LoadOptions();
+  options.call_timeout = absl::ZeroDuration();
+  const absl::Status no_timeout =
+      LoadRedisGeneration(ModelVersion(1), client_, options).status();
+  EXPECT_EQ(no_timeout.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(no_timeout.message(), "call_timeout: must be > 0"))
+      << no_timeout;
   model::ModelData unversioned = ModelVersion(1);
   unversioned.manifest.clear_version();
   EXPECT_EQ(
