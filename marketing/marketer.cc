@@ -386,50 +386,60 @@ absl::StatusOr<std::shared_ptr<const Marketer::AudienceModel>> Marketer::Audienc
     std::shared_ptr<const ModelBundle> bundle) const {
   absl::MutexLock lock(&audience_mu_);
   if (audience_ != nullptr && audience_->version == bundle->version()) return audience_;
-  // segments.tsv of the model directory (optional).
-  absl::flat_hash_map<std::string, UserSegment> records;
-  std::ifstream in(bundle->path() + "/segments.tsv");
-  if (in) {
-    std::stringstream text;
-    text << in.rdbuf();
-    RECSYS_ASSIGN_OR_RETURN(std::vector<UserSegment> parsed, ParseSegmentsTsv(text.str()));
-    records.reserve(parsed.size());
-    for (UserSegment& s : parsed) records.emplace(s.user_id, std::move(s));
-  }
-  // intel.tsv of the model directory (optional).
-  absl::flat_hash_map<std::string, intelligence::UserIntel> intel;
-  std::ifstream intel_in(bundle->path() + "/intel.tsv");
-  if (intel_in) {
-    std::stringstream text;
-    text << intel_in.rdbuf();
-    RECSYS_ASSIGN_OR_RETURN(std::vector<intelligence::UserIntel> parsed,
-                            intelligence::ParseIntelTsv(text.str()));
-    intel.reserve(parsed.size());
-    for (intelligence::UserIntel& u : parsed) intel.emplace(u.user_id, std::move(u));
-  }
   auto model = std::make_shared<AudienceModel>();
   model->version = bundle->version();
   std::vector<AudienceUser> users(bundle->num_users());
   for (int32_t row = 0; row < bundle->num_users(); ++row) {
-    AudienceUser& u = users[row];
-    u.user_id = bundle->user_id(row);
-    auto it = records.find(u.user_id);
-    if (it != records.end()) {
-      u.segment = it->second.segment;
-      u.tier = it->second.tier;
-      u.last_purchase_unix = it->second.last_purchase_unix;
+    users[row].user_id = bundle->user_id(row);
+  }
+  // segments.tsv and intel.tsv of the model directory (both optional),
+  // decoded in batches straight into the users' rows: at 10M users the
+  // decoded records of either file would take GBs on top of the text.
+  constexpr int kBatch = 10000;
+  std::vector<bool> with_segment(users.size(), false);
+  if (std::ifstream in(bundle->path() + "/segments.tsv"); in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    RECSYS_RETURN_IF_ERROR(ForEachSegmentBatch(
+        text.str(), kBatch, [&](absl::Span<const UserSegment> batch) {
+          for (const UserSegment& s : batch) {
+            const int32_t row = bundle->UserRow(s.user_id);
+            if (row < 0) continue;
+            AudienceUser& u = users[row];
+            u.segment = s.segment;
+            u.tier = s.tier;
+            u.last_purchase_unix = s.last_purchase_unix;
+            with_segment[row] = true;
+          }
+          return absl::OkStatus();
+        }));
+  }
+  if (std::ifstream in(bundle->path() + "/intel.tsv"); in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    RECSYS_RETURN_IF_ERROR(intelligence::ForEachIntelBatch(
+        text.str(), kBatch, [&](absl::Span<const intelligence::UserIntel> batch) {
+          for (const intelligence::UserIntel& i : batch) {
+            const int32_t row = bundle->UserRow(i.user_id);
+            if (row < 0) continue;
+            AudienceUser& u = users[row];
+            u.tags = i.tags;
+            u.purchase_intent = static_cast<float>(i.purchase_intent);
+            u.churn_risk = static_cast<float>(i.churn_risk);
+            u.next_purchase_unix = i.next_purchase_unix;
+            u.growth_tier = i.growth_tier;
+          }
+          return absl::OkStatus();
+        }));
+  }
+  for (int32_t row = 0; row < bundle->num_users(); ++row) {
+    if (with_segment[row]) {
       ++model->with_segments;
-    } else {
-      for (const auto& h : bundle->history(row)) {
-        u.last_purchase_unix = std::max(u.last_purchase_unix, h.last_unix);
-      }
+      continue;
     }
-    if (auto i = intel.find(u.user_id); i != intel.end()) {
-      u.tags = std::move(i->second.tags);
-      u.purchase_intent = static_cast<float>(i->second.purchase_intent);
-      u.churn_risk = static_cast<float>(i->second.churn_risk);
-      u.next_purchase_unix = i->second.next_purchase_unix;
-      u.growth_tier = std::move(i->second.growth_tier);
+    AudienceUser& u = users[row];
+    for (const auto& h : bundle->history(row)) {
+      u.last_purchase_unix = std::max(u.last_purchase_unix, h.last_unix);
     }
   }
   absl::Span<const float> vectors;
