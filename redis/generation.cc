@@ -29,6 +29,9 @@ constexpr const char* kModelVersion = "model_version";
 constexpr const char* kLoading = "loading";
 constexpr const char* kLoadingId = "loading_id";
 constexpr const char* kNext = "next";
+// "<N>;<g>,<g>,...": the last complete prune removed every generation up to
+// N but the listed ones (Generations::Prune).
+constexpr const char* kSwept = "swept";
 
 // KEYS[1] = {p}{gen}; ARGV[1] = load id. Returns {generation, already_live}.
 constexpr absl::string_view kBeginScript =
@@ -36,6 +39,9 @@ constexpr absl::string_view kBeginScript =
     "'loading', 'loading_id', 'next')\n"
     "if s[1] and s[2] == ARGV[1] then return {tonumber(s[1]), 1} end\n"
     "if s[3] and s[4] == ARGV[1] then return {tonumber(s[3]), 0} end\n"
+    "if not s[1] and not s[5] then\n"
+    "  redis.call('HSET', KEYS[1], 'swept', '0;0')\n"
+    "end\n"
     "local n = math.max(tonumber(s[5]) or 0, tonumber(s[1]) or 0) + 1\n"
     "redis.call('HSET', KEYS[1], 'loading', n, 'loading_id', ARGV[1], "
     "'next', n)\n"
@@ -259,13 +265,13 @@ absl::StatusOr<GenerationState> Generations::Read(absl::Time deadline) const {
                            kLive,    kCutoff,
                            kHistory, kModelVersion,
                            kLoading, kLoadingId,
-                           kNext};
+                           kNext,    kSwept};
   RECSYS_ASSIGN_OR_RETURN(
       std::vector<Value> replies,
       client_->Execute({&command, 1}, deadline, CallKind::kRead));
   const Value& r = replies[0];
   GenerationState state;
-  if (r.type != Value::Type::kArray || r.elements.size() != 7) {
+  if (r.type != Value::Type::kArray || r.elements.size() != 8) {
     return absl::InternalError(
         absl::StrCat(GenerationPointerKey(key_prefix_), ": unexpected reply"));
   }
@@ -290,6 +296,22 @@ absl::StatusOr<GenerationState> Generations::Read(absl::Time deadline) const {
   state.loading = number(4);
   state.loading_id = Text(r.elements[5]);
   state.last_allocated = std::max(number(6), state.live.generation);
+  // A record that does not parse counts as none (the full walk).
+  const std::pair<absl::string_view, absl::string_view> swept =
+      absl::StrSplit(Text(r.elements[7]), absl::MaxSplits(';', 1));
+  int64_t through = 0;
+  std::vector<int64_t> survivors;
+  bool valid = absl::SimpleAtoi(swept.first, &through) && through >= 0;
+  for (absl::string_view g :
+       absl::StrSplit(swept.second, ',', absl::SkipEmpty())) {
+    int64_t n = 0;
+    valid = valid && absl::SimpleAtoi(g, &n) && n >= 0;
+    survivors.push_back(n);
+  }
+  if (valid) {
+    state.swept_through = through;
+    state.swept_survivors = std::move(survivors);
+  }
   return state;
 }
 
@@ -433,47 +455,81 @@ absl::StatusOr<int64_t> Generations::Prune(
     return absl::OkStatus();
   };
 
-  const std::string g_prefix = key_prefix_ + "g";
-  RECSYS_RETURN_IF_ERROR(Scan(
-      EscapeGlob(g_prefix) + "*", call_timeout,
-      [&](const std::vector<std::string>& keys) {
-        std::vector<std::string> doomed;
-        for (const std::string& key : keys) {
-          absl::string_view rest =
-              absl::string_view(key).substr(g_prefix.size());
-          const size_t colon = rest.find(':');
-          int64_t g = 0;
-          if (colon == absl::string_view::npos || colon == 0 ||
-              !std::all_of(rest.begin(), rest.begin() + colon,
-                           [](char c) { return absl::ascii_isdigit(c); }) ||
-              !absl::SimpleAtoi(rest.substr(0, colon), &g) || g <= 0) {
-            continue;  // not a generation key (e.g. a prefix "gen:")
+  auto unlink_all = [&](const std::vector<std::string>& keys) {
+    std::vector<std::string> doomed = keys;
+    return unlink(doomed);
+  };
+  if (state.swept_through >= 0) {
+    // Only the generations that can still hold keys: the survivors of the
+    // last complete prune and every one allocated since. Each is walked
+    // with its own pattern, so the walk returns only the keys to remove
+    // (not those of the generations kept: tens of millions at 10M users).
+    std::vector<int64_t> candidates = state.swept_survivors;
+    for (int64_t g = state.swept_through + 1; g <= state.last_allocated; ++g) {
+      candidates.push_back(g);
+    }
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()),
+                     candidates.end());
+    std::vector<std::string> metas;
+    for (int64_t g : candidates) {
+      if (g <= 0 || kept.contains(g)) continue;
+      RECSYS_RETURN_IF_ERROR(
+          Scan(EscapeGlob(GenerationKeyPrefix(key_prefix_, g)) + "*",
+               call_timeout, unlink_all));
+      metas.push_back(GenerationMetaKey(key_prefix_, g));
+    }
+    RECSYS_RETURN_IF_ERROR(unlink(metas));
+  } else {
+    // No record of an earlier prune (a pointer written before it): every
+    // generation key, and every record.
+    const std::string g_prefix = key_prefix_ + "g";
+    RECSYS_RETURN_IF_ERROR(Scan(
+        EscapeGlob(g_prefix) + "*", call_timeout,
+        [&](const std::vector<std::string>& keys) {
+          std::vector<std::string> doomed;
+          for (const std::string& key : keys) {
+            absl::string_view rest =
+                absl::string_view(key).substr(g_prefix.size());
+            const size_t colon = rest.find(':');
+            int64_t g = 0;
+            if (colon == absl::string_view::npos || colon == 0 ||
+                !std::all_of(rest.begin(), rest.begin() + colon,
+                             [](char c) { return absl::ascii_isdigit(c); }) ||
+                !absl::SimpleAtoi(rest.substr(0, colon), &g) || g <= 0) {
+              continue;  // not a generation key (e.g. a prefix "gen:")
+            }
+            if (!kept.contains(g)) doomed.push_back(key);
           }
-          if (!kept.contains(g)) doomed.push_back(key);
-        }
-        return unlink(doomed);
-      }));
+          return unlink(doomed);
+        }));
 
-  // The records of the generations removed ({p}{gen}:meta:<N>).
-  const std::string meta_prefix = GenerationMetaKey(key_prefix_, 0);
-  const std::string meta_base = meta_prefix.substr(0, meta_prefix.size() - 1);
-  RECSYS_RETURN_IF_ERROR(
-      Scan(EscapeGlob(meta_base) + "*", call_timeout,
-           [&](const std::vector<std::string>& keys) {
-             std::vector<std::string> doomed;
-             for (const std::string& key : keys) {
-               int64_t g = 0;
-               if (absl::SimpleAtoi(
-                       absl::string_view(key).substr(meta_base.size()), &g) &&
-                   g > 0 && !kept.contains(g)) {
-                 doomed.push_back(key);
+    // The records of the generations removed ({p}{gen}:meta:<N>).
+    const std::string meta_prefix = GenerationMetaKey(key_prefix_, 0);
+    const std::string meta_base = meta_prefix.substr(0, meta_prefix.size() - 1);
+    RECSYS_RETURN_IF_ERROR(
+        Scan(EscapeGlob(meta_base) + "*", call_timeout,
+             [&](const std::vector<std::string>& keys) {
+               std::vector<std::string> doomed;
+               for (const std::string& key : keys) {
+                 int64_t g = 0;
+                 if (absl::SimpleAtoi(
+                         absl::string_view(key).substr(meta_base.size()), &g) &&
+                     g > 0 && !kept.contains(g)) {
+                   doomed.push_back(key);
+                 }
                }
-             }
-             return unlink(doomed);
-           }));
+               return unlink(doomed);
+             }));
+  }
 
   // Generation 0's bulk keys, once it is no longer a rollback target.
-  if (state.live.generation > 0 && !kept.contains(0)) {
+  // Walked once: the record of that prune no longer lists generation 0.
+  const bool zero_may_hold_keys =
+      state.swept_through < 0 ||
+      std::find(state.swept_survivors.begin(), state.swept_survivors.end(),
+                0) != state.swept_survivors.end();
+  if (state.live.generation > 0 && !kept.contains(0) && zero_may_hold_keys) {
     const std::string u_prefix = key_prefix_ + "u:";
     RECSYS_RETURN_IF_ERROR(Scan(EscapeGlob(u_prefix) + "*", call_timeout,
                                 [&](const std::vector<std::string>& keys) {
@@ -488,6 +544,15 @@ absl::StatusOr<int64_t> Generations::Prune(
                                   return unlink(doomed);
                                 }));
   }
+  // The record of this prune: every generation up to the highest allocated
+  // is gone but the ones kept. A generation allocated meanwhile is above it.
+  std::vector<int64_t> survivors(kept.begin(), kept.end());
+  std::sort(survivors.begin(), survivors.end());
+  const Command record = {
+      "HSET", GenerationPointerKey(key_prefix_), kSwept,
+      absl::StrCat(state.last_allocated, ";", absl::StrJoin(survivors, ","))};
+  RECSYS_RETURN_IF_ERROR(
+      client_->Execute({&record, 1}, absl::Now() + call_timeout).status());
   return removed;
 }
 

@@ -93,6 +93,10 @@ struct GenerationState {
   std::string loading_id;
   // The highest generation number ever allocated.
   int64_t last_allocated = 0;
+  // The last complete prune (Generations::Prune): it removed every
+  // generation up to swept_through but swept_survivors. -1: no record.
+  int64_t swept_through = -1;
+  std::vector<int64_t> swept_survivors;
 };
 
 // Number of keys of each bulk family in one generation (Generations::Count).
@@ -188,7 +192,10 @@ class Generations {
   // after the flip: nothing to write). The same load id as the recorded
   // load in progress resumes its generation (rewriting it is idempotent);
   // another one allocates a new generation above every one ever allocated
-  // (the abandoned one is removed by Prune). One Lua script.
+  // (the abandoned one is removed by Prune). The first load ever (no
+  // pointer yet) also records that no generation but 0 (the layout
+  // before generations) can hold keys (`swept`, see Prune). One Lua
+  // script.
   struct Begun {
     int64_t generation = 0;
     bool already_live = false;
@@ -216,12 +223,18 @@ class Generations {
   absl::Status Flip(const FlipInfo& info, absl::Time deadline) const;
 
   // Removes every generation but the newest `keep` of the history and the
-  // load in progress: SCAN MATCH {p}g* on every node holding keys (each
-  // master of a cluster), then one UNLINK per key, pipelined 500 at a time
-  // (no multi-key command, no script: the keys span every slot), and their
-  // records {p}{gen}:meta:<N>. When generation 0 falls out of the history,
-  // its bulk keys ({p}u:*:pc, :pt, :seg) go too. Returns the number of keys
-  // removed. `call_timeout` bounds each call (as Count).
+  // load in progress: SCAN MATCH {p}g<N>:* on every node holding keys (each
+  // master of a cluster) for each generation N that can still hold keys
+  // (the survivors of the last prune, recorded in the pointer's `swept`,
+  // and every one allocated since; without that record, one walk over
+  // {p}g*), then one UNLINK per key, pipelined 500 at a time (no multi-key
+  // command, no script: the keys span every slot), and their records
+  // {p}{gen}:meta:<N>. When generation 0 falls out of the history, its
+  // bulk keys ({p}u:*:pc, :pt, :seg) go too (walked once: while the record
+  // still lists generation 0). Ends by recording itself in `swept`: the
+  // highest generation allocated and the ones kept. So a prune with
+  // nothing to remove walks nothing. Returns the number of keys removed.
+  // `call_timeout` bounds each call (as Count).
   absl::StatusOr<int64_t> Prune(int keep, absl::Duration call_timeout) const;
 
   // Points `{p}{gen}` back at the previous generation of the history (which

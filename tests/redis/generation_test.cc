@@ -151,6 +151,51 @@ TEST_F(GenerationTest, PruneKeepsTheHistoryAndRollbackWalksBack) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+// Each prune records what it left (the pointer's `swept`); the next one
+// walks only the generations that can still hold keys, and a pointer
+// without the record gets the walk over every generation key.
+TEST_F(GenerationTest, PruneRecordsWhatItLeftAndTheNextWalksOnlyTheRest) {
+  const Generations g(client_.get(), prefix_);
+  auto plant = [&](int64_t n) {
+    RECSYS_ASSERT_OK(
+        Run({"SET", GenerationKeyPrefix(prefix_, n) + "u:{x}:pc", "1"}));
+  };
+  for (int v = 1; v <= 3; ++v) plant(LoadAndFlip(g, absl::StrCat("v", v)));
+  // The first load recorded that only generation 0 could hold keys.
+  RECSYS_ASSERT_OK_AND_ASSIGN(GenerationState before, g.Read(Deadline()));
+  EXPECT_EQ(before.swept_through, 0);
+  EXPECT_EQ(before.swept_survivors, (std::vector<int64_t>{0}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(int64_t removed, g.Prune(2, absl::Seconds(10)));
+  EXPECT_EQ(removed, 2);  // g1's key and its meta
+  RECSYS_ASSERT_OK_AND_ASSIGN(GenerationState after, g.Read(Deadline()));
+  EXPECT_EQ(after.swept_through, 3);
+  EXPECT_EQ(after.swept_survivors, (std::vector<int64_t>{2, 3}));
+
+  // Generation 4: g2 leaves the history and is the one walked.
+  plant(LoadAndFlip(g, "v4"));
+  RECSYS_ASSERT_OK_AND_ASSIGN(removed, g.Prune(2, absl::Seconds(10)));
+  EXPECT_EQ(removed, 2);  // g2's key and its meta
+  RECSYS_ASSERT_OK_AND_ASSIGN(GenerationCounts g2, g.Count(2, absl::Seconds(10)));
+  EXPECT_EQ(g2.keys, 0);
+  RECSYS_ASSERT_OK_AND_ASSIGN(GenerationCounts g3, g.Count(3, absl::Seconds(10)));
+  EXPECT_EQ(g3.keys, 1);
+  RECSYS_ASSERT_OK_AND_ASSIGN(after, g.Read(Deadline()));
+  EXPECT_EQ(after.swept_through, 4);
+  EXPECT_EQ(after.swept_survivors, (std::vector<int64_t>{3, 4}));
+  // Nothing more to remove: nothing walked, nothing removed.
+  RECSYS_ASSERT_OK_AND_ASSIGN(removed, g.Prune(2, absl::Seconds(10)));
+  EXPECT_EQ(removed, 0);
+
+  // Without the record (a pointer from before it), a key left in g1 is
+  // found by the walk over every generation key.
+  plant(1);
+  RECSYS_ASSERT_OK(Run({"HDEL", GenerationPointerKey(prefix_), "swept"}));
+  RECSYS_ASSERT_OK_AND_ASSIGN(removed, g.Prune(2, absl::Seconds(10)));
+  EXPECT_EQ(removed, 1);
+  RECSYS_ASSERT_OK_AND_ASSIGN(after, g.Read(Deadline()));
+  EXPECT_EQ(after.swept_through, 4);
+}
+
 TEST_F(GenerationTest,
        TheCacheReadsThePointerOnlyWhenStaleAndRereadsAfterAFlip) {
   const Generations g(client_.get(), prefix_);
