@@ -247,7 +247,9 @@ class Generations {
 
  private:
   // Keys matching `pattern`, in SCAN batches; `each` gets every batch.
-  // `call_timeout` bounds each call.
+  // The nodes are walked at once, one thread each; `each` is called for
+  // one batch at a time (under a lock), from those threads. `call_timeout`
+  // bounds each call.
   absl::Status Scan(
       const std::string& pattern, absl::Duration call_timeout,
       const std::function<absl::Status(const std::vector<std::string>&)>& each)
