@@ -591,11 +591,7 @@ absl::Status RedisFeatureStore::PutUsers(absl::Span<const UserFeatures> users) {
   const bool transactions = generation == 0;
   const std::string bulk = BulkPrefix(generation);
   for (const UserFeatures& user : users) {
-    const int lane =
-        writer.lanes() == 1
-            ? 0
-            : static_cast<int>(std::hash<std::string>()(user.user_id) %
-                               writer.lanes());
+    const int lane = writer.LaneFor(user.user_id);
     std::vector<Command>& batch = batches[lane];
     const std::string counts_key = UserKey(bulk, user.user_id, "pc");
     const std::string times_key = UserKey(bulk, user.user_id, "pt");

@@ -1,7 +1,6 @@
 #include "marketing/segment_store.h"
 
 #include <charconv>
-#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -118,11 +117,7 @@ class RedisSegmentStore final : public SegmentStore {
     // fields (as RedisFeatureStore::PutUsers).
     const bool transactions = options_.load_generation == 0;
     for (const UserSegment& u : users) {
-      const int lane =
-          writer.lanes() == 1
-              ? 0
-              : static_cast<int>(std::hash<std::string>()(u.user_id) %
-                                 writer.lanes());
+      const int lane = writer.LaneFor(u.user_id);
       std::vector<RedisCommand>& batch = batches[lane];
       const std::string key = Key(options_.load_generation, u.user_id);
       if (transactions) batch.push_back({"MULTI"});

@@ -23,13 +23,16 @@
 #ifndef RECSYS_REDIS_BULK_WRITER_H_
 #define RECSYS_REDIS_BULK_WRITER_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "redis/client.h"
 
@@ -48,6 +51,16 @@ class BulkWriter {
   BulkWriter& operator=(const BulkWriter&) = delete;
 
   int lanes() const { return static_cast<int>(lanes_.size()); }
+
+  // The lane for the writes of `key` (e.g. a user id): a hash of it modulo
+  // lanes(), so every write of one key takes one lane and keeps its order.
+  int LaneFor(absl::string_view key) const {
+    return lanes() == 1
+               ? 0
+               : static_cast<int>(std::hash<std::string_view>()(
+                                      std::string_view(key.data(), key.size())) %
+                                  static_cast<size_t>(lanes()));
+  }
 
   // Sends `batch` on lane `lane` (REQUIRES: 0 <= lane < lanes()): waits
   // while that lane already has a batch waiting. OK, or the first error of
