@@ -299,8 +299,9 @@ absl::StatusOr<GenerationState> Generations::Read(absl::Time deadline) const {
   state.loading_id = Text(r.elements[5]);
   state.last_allocated = std::max(number(6), state.live.generation);
   // A record that does not parse counts as none (the full walk).
+  const std::string swept_text = Text(r.elements[7]);
   const std::pair<absl::string_view, absl::string_view> swept =
-      absl::StrSplit(Text(r.elements[7]), absl::MaxSplits(';', 1));
+      absl::StrSplit(swept_text, absl::MaxSplits(';', 1));
   int64_t through = 0;
   std::vector<int64_t> survivors;
   bool valid = absl::SimpleAtoi(swept.first, &through) && through >= 0;
