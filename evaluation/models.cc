@@ -16,14 +16,7 @@
 #include "common/parallel.h"
 #include "common/random.h"
 #include "common/status_macros.h"
-
-// LAPACK (Fortran ABI): Cholesky factorisation and inverse of an SPD matrix.
-extern "C" {
-void dpotrf_(const char* uplo, const int* n, double* a, const int* lda,
-             int* info);
-void dpotri_(const char* uplo, const int* n, double* a, const int* lda,
-             int* info);
-}
+#include "model/ease.h"
 
 namespace recsys::evaluation {
 namespace {
@@ -840,12 +833,9 @@ absl::StatusOr<std::unique_ptr<Model>> TrainModelFromSpec(
 absl::StatusOr<std::unique_ptr<Model>> NewEaseModel(
     const InteractionData* data, const EaseOptions& options) {
   const int n = data->num_items();
-  if (n > 20000) {
+  if (n > model::kEaseMaxItems) {
     return absl::InvalidArgumentError(
-        absl::StrCat("ease: ", n, " items; at most 20000 supported"));
-  }
-  if (!(options.lambda > 0)) {
-    return absl::InvalidArgumentError("ease: lambda must be > 0");
+        absl::StrCat("ease: ", n, " items; at most ", model::kEaseMaxItems, " supported"));
   }
   const Clock::time_point start = Clock::now();
   const CsrMatrix& m = data->events;
@@ -860,37 +850,8 @@ absl::StatusOr<std::unique_ptr<Model>> NewEaseModel(
       }
     }
   }
-  for (int i = 0; i < n; ++i)
-    g[static_cast<size_t>(i) * n + i] += options.lambda;
-  const char uplo = 'L';
-  int info = 0;
-  dpotrf_(&uplo, &n, g.data(), &n, &info);
-  if (info != 0) {
-    return absl::InternalError(
-        absl::StrCat("ease: dpotrf failed, info ", info));
-  }
-  dpotri_(&uplo, &n, g.data(), &n, &info);
-  if (info != 0) {
-    return absl::InternalError(
-        absl::StrCat("ease: dpotri failed, info ", info));
-  }
-  // dpotri fills the lower triangle (column-major) == upper triangle of the
-  // row-major view; mirror it.
-  for (int i = 0; i < n; ++i) {
-    for (int j = i + 1; j < n; ++j) {
-      g[static_cast<size_t>(j) * n + i] = g[static_cast<size_t>(i) * n + j];
-    }
-  }
-  // B_ij = -P_ij / P_jj, zero diagonal.
-  std::vector<float> b(static_cast<size_t>(n) * n);
-  for (int i = 0; i < n; ++i) {
-    for (int j = 0; j < n; ++j) {
-      b[static_cast<size_t>(i) * n + j] =
-          i == j ? 0.0f
-                 : static_cast<float>(-g[static_cast<size_t>(i) * n + j] /
-                                      g[static_cast<size_t>(j) * n + j]);
-    }
-  }
+  RECSYS_ASSIGN_OR_RETURN(std::vector<float> b,
+                          model::EaseWeights(n, std::move(g), options.lambda));
   auto model = std::make_unique<EaseModel>(data, options, std::move(b));
   model->set_train_seconds(SecondsSince(start));
   return model;

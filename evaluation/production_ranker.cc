@@ -75,7 +75,8 @@ absl::StatusOr<std::unique_ptr<RankerParts>> MakeParts(
       BuildIndex(parts->data.item_factors, parts->data.dim, index_spec));
   parts->stats = model::ComputeRankerItemStats(
       static_cast<int32_t>(parts->data.items.size()),
-      parts->data.history_indptr, parts->data.history);
+      parts->data.history_indptr, parts->data.history,
+      model::RankerStatsOptionsFor(weights));
   parts->weights = std::move(weights);
   return parts;
 }
@@ -222,7 +223,7 @@ absl::StatusOr<std::unique_ptr<Model>> NewTunedRankerModel(
     RankerFitReport plain;
     FitPlainRanker(training_period, now_unix, options, &plain).IgnoreError();
   }
-  const double plain_seconds = SecondsSince(plain_start);
+  const double plain_seconds = SecondsSince(plain_start) + options.tune_read_seconds;
   const int days = training::TuneWindowDays(training_period.first_unix,
                                             training_period.last_unix, options.validation_days);
   if (days < 1) return absl::FailedPreconditionError("the training period is too short");
@@ -251,6 +252,7 @@ absl::StatusOr<std::unique_ptr<Model>> NewTunedRankerModel(
   tuner.fit = options.fit;
   tuner.fit.vector_candidates = options.vector_candidates;
   tuner.index_spec = options.index_spec;
+  tuner.ease_max_items = options.tune_ease_max_items;
   tuner.budget_seconds = options.tune_budget_seconds > 0
                              ? options.tune_budget_seconds
                              : options.tune_budget_factor * std::max(plain_seconds, 0.1);

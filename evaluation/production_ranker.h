@@ -69,12 +69,19 @@ struct ProductionRankerOptions {
   std::string index_spec = "Flat";
   // Self-tuning and the guard, as recsys_train --tune (see above). The
   // budget: tune_budget_seconds when > 0, else tune_budget_factor x the
-  // measured plain training (iALS on the whole training period and the
-  // plain fit of the ranker's weights, as the trainer measures it).
+  // measured plain training (the caller's read of the input,
+  // tune_read_seconds, plus iALS on the whole training period and the plain
+  // fit of the ranker's weights: the trainer's unit, which includes its
+  // read).
   bool tune = true;
   double tune_budget_factor = 5;
   double tune_budget_seconds = 0;
   int tune_max_candidates = 6;
+  // TunerOptions::ease_max_items (as recsys_train's --tune_ease_max_items).
+  int tune_ease_max_items = 5000;
+  // Seconds the caller spent reading the input (RunSplitProtocol measures
+  // them), counted in the plain training.
+  double tune_read_seconds = 0;
 };
 
 // What the weight fit saw, for the report.

@@ -106,6 +106,7 @@ absl::StatusOr<ProtocolOutput> RunSplitProtocol(
   }
   RECSYS_ASSIGN_OR_RETURN(PurchaseLog log,
                           ReadPurchaseLog(options.input, options.read));
+  const double read_seconds = SecondsSince(start);
   Log(options.log, absl::StrCat("read ", options.input, ": ", log.rows.size(),
                                 " purchase rows, ", log.user_ids.size(),
                                 " users, ", log.item_ids.size(), " items"));
@@ -179,6 +180,7 @@ absl::StatusOr<ProtocolOutput> RunSplitProtocol(
       ProductionRankerOptions ranker = options.model.ranker;
       ranker.ials.als.threads = options.model.threads;
       ranker.fit.threads = options.model.threads;
+      ranker.tune_read_seconds = read_seconds;
       RankerFitReport fit;
       RECSYS_ASSIGN_OR_RETURN(
           model, NewProductionRankerModel(training_period, &split.train,

@@ -89,7 +89,8 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(
   }
   b->ranker_weights_ = RankerWeightsFromConfig(b->manifest_.ranker());
   b->ranker_item_stats_ =
-      ComputeRankerItemStats(b->num_items(), b->history_indptr_, b->history_);
+      ComputeRankerItemStats(b->num_items(), b->history_indptr_, b->history_,
+                             RankerStatsOptionsFor(b->ranker_weights_));
   b->loaded_at_ = absl::Now();
   return std::shared_ptr<const ModelBundle>(std::move(b));
 }

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/dot.h"
+#include "model/ease.h"
 #include "common/status_macros.h"
 
 namespace recsys::model {
@@ -76,7 +77,46 @@ class CandidateFilter : public IdFilter {
   const absl::flat_hash_map<int32_t, const HistoryEntry*>* bought_;
 };
 
+// Keeps, per row of the dense row-major n x n matrix `b`, the `neighbors`
+// largest positive entries off the diagonal (best first, ties by column) as
+// the stats' neighbour CSR.
+void KeepTopPositive(const std::vector<float>& b, int n, int neighbors, RankerItemStats* stats) {
+  std::vector<std::pair<float, int32_t>> best;
+  stats->neighbor_indptr.assign(1, 0);
+  for (int i = 0; i < n; ++i) {
+    best.clear();
+    const float* row = b.data() + static_cast<size_t>(i) * n;
+    for (int j = 0; j < n; ++j) {
+      if (j != i && row[j] > 0) best.push_back({row[j], j});
+    }
+    const size_t keep = std::min<size_t>(neighbors, best.size());
+    std::partial_sort(best.begin(), best.begin() + keep, best.end(),
+                      [](const std::pair<float, int32_t>& x, const std::pair<float, int32_t>& y) {
+                        if (x.first != y.first) return x.first > y.first;
+                        return x.second < y.second;
+                      });
+    for (size_t r = 0; r < keep; ++r) {
+      stats->neighbor_items.push_back(best[r].second);
+      stats->neighbor_sims.push_back(best[r].first);
+    }
+    stats->neighbor_indptr.push_back(static_cast<int64_t>(stats->neighbor_items.size()));
+  }
+}
+
 }  // namespace
+
+absl::string_view NeighborKindName(NeighborKind kind) {
+  return kind == NeighborKind::kEase ? "ease" : "cosine";
+}
+
+RankerStatsOptions RankerStatsOptionsFor(const RankerWeights& weights) {
+  RankerStatsOptions options;
+  options.neighbor_kind = weights.neighbors;
+  if (weights.neighbors == NeighborKind::kEase && weights.ease_lambda > 0) {
+    options.ease_lambda = weights.ease_lambda;
+  }
+  return options;
+}
 
 absl::string_view RankerFeatureName(int feature) {
   if (feature < 0 || feature >= kNumRankerFeatures) return "unknown";
@@ -120,6 +160,10 @@ recsys::v1::RankerConfig RankerWeightsToConfig(const RankerWeights& weights) {
   if (weights.has_discovery) WeightsToMap(weights.discovery, config.mutable_discovery_weights());
   config.set_recency_tau_days(weights.recency_tau_days);
   config.set_origin(weights.origin);
+  if (weights.neighbors != NeighborKind::kCosine) {
+    config.set_neighbors(std::string(NeighborKindName(weights.neighbors)));
+    config.set_ease_lambda(weights.ease_lambda);
+  }
   if (weights.serve_all != RankerServe::kRanker) {
     config.set_serve_all(std::string(RankerServeName(weights.serve_all)));
   }
@@ -143,6 +187,10 @@ RankerWeights RankerWeightsFromConfig(const recsys::v1::RankerConfig& config) {
   w.serve_all = RankerServeFromName(config.serve_all());
   w.serve_new = RankerServeFromName(config.serve_new());
   w.guard = config.guard();
+  if (config.neighbors() == NeighborKindName(NeighborKind::kEase)) {
+    w.neighbors = NeighborKind::kEase;
+    w.ease_lambda = config.ease_lambda();
+  }
   return w;
 }
 
@@ -227,6 +275,20 @@ RankerItemStats ComputeRankerItemStats(int32_t num_items,
     work += static_cast<int64_t>(entries.size()) * static_cast<int64_t>(entries.size());
   }
   if (work > options.max_neighbor_work) return stats;
+  if (options.neighbor_kind == NeighborKind::kEase) {
+    if (num_items > kEaseMaxItems) return stats;
+    const int n = num_items;
+    std::vector<double> gram(static_cast<size_t>(n) * n, 0.0);
+    for (const std::vector<int32_t>& items : user_items) {
+      for (int32_t a : items) {
+        double* row = gram.data() + static_cast<size_t>(a) * n;
+        for (int32_t b : items) row[b] += 1.0;
+      }
+    }
+    absl::StatusOr<std::vector<float>> b = EaseWeights(n, std::move(gram), options.ease_lambda);
+    if (b.ok()) KeepTopPositive(*b, n, options.neighbors, &stats);
+    return stats;
+  }
   std::vector<int64_t> item_indptr(num_items + 1, 0);
   for (int32_t i = 0; i < num_items; ++i) item_indptr[i + 1] = item_indptr[i] + item_users_count[i];
   std::vector<int32_t> item_users(item_indptr[num_items]);

@@ -101,6 +101,14 @@ RankerServe RankerServeFromName(absl::string_view name);
 // Short names, for reports and the manifest ("vector_score", ...).
 absl::string_view RankerFeatureName(int feature);
 
+// How the ranker's item neighbours (RankerItemStats::neighbor_*) are
+// computed from the purchase history: kCosine, the cosine similarity of the
+// items' binary buyer columns; kEase, the item-item weights of EASE
+// (model/ease.h) over the same binary matrix, positive weights only.
+enum class NeighborKind : int { kCosine = 0, kEase = 1 };
+// "cosine", "ease".
+absl::string_view NeighborKindName(NeighborKind kind);
+
 struct RankerWeights {
   std::array<float, kNumRankerFeatures> w{};
   // Weights when bought items are excluded (RankOptions::include_bought =
@@ -110,6 +118,11 @@ struct RankerWeights {
   bool has_discovery = false;
   // Time constant of the recency feature, in days.
   float recency_tau_days = 30;
+  // The item neighbours the weights were fit with; whoever computes the
+  // RankerItemStats for these weights uses them (RankerStatsOptionsFor).
+  NeighborKind neighbors = NeighborKind::kCosine;
+  // EASE's lambda when neighbors is kEase.
+  double ease_lambda = 0;
   // Where the weights come from, e.g. "fit on 2011-08-02..2011-09-01" or
   // "default".
   std::string origin;
@@ -146,8 +159,8 @@ struct RankerItemStats {
   // Item rows by recent buyers (descending), then popular_order; only items
   // with a recent buyer.
   std::vector<int32_t> trending_order;
-  // Item neighbours (CSR over item rows, best first): cosine similarity of
-  // the items' binary buyer columns. Empty when not computed (see
+  // Item neighbours (CSR over item rows, best first): the similarity of
+  // RankerStatsOptions::neighbor_kind. Empty when not computed (see
   // RankerStatsOptions::max_neighbor_work).
   std::vector<int64_t> neighbor_indptr;
   std::vector<int32_t> neighbor_items;
@@ -166,7 +179,18 @@ struct RankerStatsOptions {
   // min(items, max_user_items)²) exceeds this, bounding the time to about a
   // second per 10^8 (the server computes them when it loads a model).
   int64_t max_neighbor_work = 400'000'000;
+  // The kind of neighbours. kEase solves a dense num_items² system (about
+  // 0.2 GB and a few seconds at 5,000 items); with more than kEaseMaxItems
+  // items, or when the solve fails, no neighbours are computed.
+  NeighborKind neighbor_kind = NeighborKind::kCosine;
+  // EASE's L2 penalty (kEase only): the value the evaluation's EASE chose
+  // on validation data (docs/evaluation.md, "Tuning").
+  double ease_lambda = 1000;
 };
+
+// The statistics options that match `weights` (their neighbour kind and
+// EASE lambda; the rest at defaults).
+RankerStatsOptions RankerStatsOptionsFor(const RankerWeights& weights);
 
 // Computes RankerItemStats from a purchase-history CSR (model_format.h).
 // Deterministic: the trainer, the evaluator and the server loading a model

@@ -93,6 +93,9 @@ ABSL_FLAG(double, tune_budget_factor, 5,
 ABSL_FLAG(double, tune_budget_seconds, 0,
           "--tune: time budget in seconds (overrides --tune_budget_factor when > 0).");
 ABSL_FLAG(int, tune_max_candidates, 6, "--tune: iALS configurations at most.");
+ABSL_FLAG(int, tune_ease_max_items, 5000,
+          "--tune: also try EASE item neighbours when the catalog has at most this "
+          "many items (0: cosine neighbours only).");
 ABSL_FLAG(bool, tune_guard, true,
           "--tune: serve the winning baseline in a setting where it beats the "
           "ranker on validation.");
@@ -315,6 +318,7 @@ int main(int argc, char** argv) {
   options.tune_budget_factor = absl::GetFlag(FLAGS_tune_budget_factor);
   options.tune_budget_seconds = absl::GetFlag(FLAGS_tune_budget_seconds);
   options.tune_max_candidates = absl::GetFlag(FLAGS_tune_max_candidates);
+  options.tune_ease_max_items = absl::GetFlag(FLAGS_tune_ease_max_items);
   options.tune_guard = absl::GetFlag(FLAGS_tune_guard);
   options.compute_complements = absl::GetFlag(FLAGS_bundles);
   options.als.seed = absl::GetFlag(FLAGS_seed);

@@ -125,6 +125,9 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& options) {
     return absl::InvalidArgumentError(
         "tune_budget: factor must be > 0 and seconds >= 0");
   }
+  if (options.tune_ease_max_items < 0) {
+    return absl::InvalidArgumentError("tune_ease_max_items: must be >= 0");
+  }
   if (options.tune_max_candidates < 1) {
     return absl::InvalidArgumentError("tune_max_candidates: must be >= 1");
   }
@@ -628,6 +631,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
             "%.2fs; budget %.1fs",
             plain_fit_seconds, plain_seconds, tuner.budget_seconds));
         tuner.guard = options.tune_guard;
+        tuner.ease_max_items = options.tune_ease_max_items;
         tuner.log = log;
         outcome = TuneRanker(*windows,
                              TuneGrid(options.als, options.confidence, options.tune_max_candidates),

@@ -92,6 +92,9 @@ struct TrainerOptions {
   double tune_budget_factor = 5;
   double tune_budget_seconds = 0;
   int tune_max_candidates = 6;
+  // The tuner also tries EASE item neighbours when the catalog has at most
+  // this many items (TunerOptions::ease_max_items); 0: cosine only.
+  int tune_ease_max_items = 5000;
   // Apply the validation guard (serve a baseline that beats the ranker).
   bool tune_guard = true;
   // Compute "frequently bought together" complements from the orders

@@ -58,11 +58,13 @@ struct PeriodParts {
   model::RankerItemStats stats;
 };
 
-PeriodParts PartsOf(const InteractionData& period) {
+PeriodParts PartsOf(const InteractionData& period,
+                    const model::RankerStatsOptions& stats_options) {
   PeriodParts p;
   p.history = BuildModelData(period, AlsModel(), {});
   p.stats = model::ComputeRankerItemStats(
-      period.num_items(), p.history.history_indptr, p.history.history);
+      period.num_items(), p.history.history_indptr, p.history.history,
+      stats_options);
   return p;
 }
 
@@ -268,10 +270,40 @@ absl::StatusOr<TuneOutcome> TuneRanker(
   const Clock::time_point start = Clock::now();
   const int threads = std::max(1, options.fit.threads);
   const int vector_candidates = options.fit.vector_candidates;
-  const PeriodParts parts1 = PartsOf(windows.period1);
-  const PeriodParts parts2 = PartsOf(windows.period2);
+  const PeriodParts parts1 = PartsOf(windows.period1, {});
+  const PeriodParts parts2 = PartsOf(windows.period2, {});
   const model::ModelData& h1 = parts1.history;
   const model::ModelData& h2 = parts2.history;
+  // EASE neighbours, where the catalog is small enough: the statistics of
+  // both periods with them (the histories are the same).
+  std::vector<model::NeighborKind> kinds = {model::NeighborKind::kCosine};
+  model::RankerStatsOptions ease_options;
+  ease_options.neighbor_kind = model::NeighborKind::kEase;
+  ease_options.ease_lambda = options.ease_lambda;
+  PeriodParts ease1, ease2;
+  if (options.ease_max_items > 0 &&
+      windows.period2.num_items() <= options.ease_max_items) {
+    const Clock::time_point ease_start = Clock::now();
+    ease1.stats = model::ComputeRankerItemStats(
+        windows.period1.num_items(), h1.history_indptr, h1.history,
+        ease_options);
+    ease2.stats = model::ComputeRankerItemStats(
+        windows.period2.num_items(), h2.history_indptr, h2.history,
+        ease_options);
+    if (!ease1.stats.neighbor_indptr.empty() &&
+        !ease2.stats.neighbor_indptr.empty()) {
+      kinds.push_back(model::NeighborKind::kEase);
+    }
+    log(absl::StrFormat("tune: EASE neighbours (lambda %g) of %d items: %.2fs",
+                        options.ease_lambda, windows.period2.num_items(),
+                        SecondsSince(ease_start)));
+  }
+  auto stats1 = [&](model::NeighborKind kind) -> const model::RankerItemStats& {
+    return kind == model::NeighborKind::kEase ? ease1.stats : parts1.stats;
+  };
+  auto stats2 = [&](model::NeighborKind kind) -> const model::RankerItemStats& {
+    return kind == model::NeighborKind::kEase ? ease2.stats : parts2.stats;
+  };
 
   TuneOutcome out;
   recsys::v1::TuningReport& report = out.report;
@@ -308,23 +340,20 @@ absl::StatusOr<TuneOutcome> TuneRanker(
   // Discovery weights are also fit with these multiples of the L2 penalty
   // (a window's new purchases are few, so the fit may need more shrinkage).
   const double kDiscoveryL2Factors[] = {10, 100};
-  auto score_baseline = [&](const model::RankerWeights& w) {
+  auto score_baseline = [&](const model::RankerWeights& w,
+                            const model::RankerItemStats& stats) {
     const model::RankerModel m =
-        model::MakeRankerModel(nullptr, {}, 0, &parts2.stats, &w);
+        model::MakeRankerModel(nullptr, {}, 0, &stats, &w);
     return ScoreOnWindow(m, {}, h2.history_indptr, h2.history, windows.labels2,
                          windows.window2_start_unix, options.k, 0, threads);
   };
   RECSYS_ASSIGN_OR_RETURN(WindowRecall popularity,
-                          score_baseline(popularity_weights));
+                          score_baseline(popularity_weights, parts2.stats));
   RECSYS_ASSIGN_OR_RETURN(WindowRecall buy_again,
-                          score_baseline(buy_again_weights));
-  RECSYS_ASSIGN_OR_RETURN(WindowRecall neighbors,
-                          score_baseline(neighbors_weights));
+                          score_baseline(buy_again_weights, parts2.stats));
   log(absl::StrFormat(
-      "tune: baselines R@%d all / new: popularity %.4f / %.4f, buy_again %.4f, "
-      "neighbors %.4f / %.4f",
-      options.k, popularity.all, popularity.new_items, buy_again.all,
-      neighbors.all, neighbors.new_items));
+      "tune: baselines R@%d all / new: popularity %.4f / %.4f, buy_again %.4f",
+      options.k, popularity.all, popularity.new_items, buy_again.all));
 
   // The choice: per configuration, the feature set best on all items and
   // the weights best on new items (a set's discovery weights or its main
@@ -342,6 +371,7 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     int entry_all = -1;
     int entry_new = -1;
     double discovery_l2 = -1;
+    model::NeighborKind kind = model::NeighborKind::kCosine;
     AlsModel als2;
   } best;
   double last_seconds = 0;
@@ -351,7 +381,16 @@ absl::StatusOr<TuneOutcome> TuneRanker(
   const RankerFeatureSet sets[] = {RankerFeatureSet::kBase,
                                    RankerFeatureSet::kNeighbors,
                                    RankerFeatureSet::kNeighborsTrending};
-  for (size_t c = 0; c < candidates.size(); ++c) {
+  // Trials: the first configuration with each kind of neighbours, then the
+  // other configurations with the kind the best trial so far used.
+  const size_t num_kinds = kinds.size();
+  for (size_t t = 0; t + 1 < candidates.size() + num_kinds; ++t) {
+    const size_t c = t < num_kinds ? 0 : t - num_kinds + 1;
+    const model::NeighborKind kind = t < num_kinds ? kinds[t] : best.kind;
+    const model::RankerItemStats& trial_stats1 = stats1(kind);
+    const model::RankerItemStats& trial_stats2 = stats2(kind);
+    const std::string kind_spec =
+        kind == model::NeighborKind::kEase ? ",neighbors=ease" : "";
     const TuneCandidate& candidate = candidates[c];
     // The next configuration's expected time: the last one's, except after
     // the first, which tried every feature set: its per-configuration parts
@@ -365,9 +404,9 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     }
     if (c > 0 && SecondsSince(start) + expected > options.budget_seconds) {
       recsys::v1::TuningCandidate* entry = report.add_candidates();
-      entry->set_spec(candidate.spec);
+      entry->set_spec(absl::StrCat(candidate.spec, kind_spec));
       entry->set_skipped("time budget");
-      log(absl::StrCat("tune: ", candidate.spec, ": skipped (time budget)"));
+      log(absl::StrCat("tune: ", entry->spec(), ": skipped (time budget)"));
       continue;
     }
     const Clock::time_point candidate_start = Clock::now();
@@ -382,7 +421,7 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<model::VectorIndex> index1,
                             IndexOf(als1, options.index_spec));
     const model::RankerModel model1 = model::MakeRankerModel(
-        index1.get(), als1.item_factors, als1.factors, &parts1.stats, nullptr);
+        index1.get(), als1.item_factors, als1.factors, &trial_stats1, nullptr);
     RankerFitOptions fit = options.fit;
     fit.threads = threads;
     lap(&als_seconds);
@@ -392,7 +431,7 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     lap(&examples_seconds);
     if (!examples.ok()) {
       recsys::v1::TuningCandidate* entry = report.add_candidates();
-      entry->set_spec(candidate.spec);
+      entry->set_spec(absl::StrCat(candidate.spec, kind_spec));
       entry->set_skipped(std::string(examples.status().message()));
       last_seconds = SecondsSince(candidate_start);
       continue;
@@ -405,6 +444,10 @@ absl::StatusOr<TuneOutcome> TuneRanker(
       // Configurations after the first try only the sets, and the discovery
       // penalty, the best configuration so far preferred.
       if (c > 0 && set != best.set_all && set != best.set_new) continue;
+      // Without neighbours, the kind changes nothing.
+      if (c == 0 && kind != kinds[0] && set == RankerFeatureSet::kBase) {
+        continue;
+      }
       fit.feature_set = set;
       fit.discovery = true;
       const double own_l2 = c > 0 && best.discovery ? best.discovery_l2 : -1;
@@ -434,7 +477,7 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     auto score_new = [&](const model::RankerWeights& weights) {
       const model::RankerModel m =
           model::MakeRankerModel(index2.get(), als2.item_factors, als2.factors,
-                                 &parts2.stats, &weights);
+                                 &trial_stats2, &weights);
       return ScoreOnWindow(m, als2.user_factors, h2.history_indptr, h2.history,
                            windows.labels2, windows.window2_start_unix,
                            options.k, vector_candidates, threads,
@@ -444,7 +487,7 @@ absl::StatusOr<TuneOutcome> TuneRanker(
       model::RankerWeights plain = fits[f].weights;
       plain.has_discovery = false;
       const model::RankerModel model2 = model::MakeRankerModel(
-          index2.get(), als2.item_factors, als2.factors, &parts2.stats, &plain);
+          index2.get(), als2.item_factors, als2.factors, &trial_stats2, &plain);
       RECSYS_ASSIGN_OR_RETURN(
           scores[f],
           ScoreOnWindow(model2, als2.user_factors, h2.history_indptr,
@@ -490,7 +533,8 @@ absl::StatusOr<TuneOutcome> TuneRanker(
       const bool discovery = discovery_of[f];
       recsys::v1::TuningCandidate* entry = report.add_candidates();
       entry->set_spec(absl::StrCat(
-          candidate.spec, ",features=", RankerFeatureSetName(fit_sets[f]),
+          candidate.spec, kind_spec, ",features=",
+          RankerFeatureSetName(fit_sets[f]),
           discovery ? ",discovery" : "",
           discovery_l2_of[f] >= 0
               ? absl::StrFormat(",discovery_l2=%g", discovery_l2_of[f])
@@ -516,12 +560,14 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     log(absl::StrFormat(
         "tune: %s: %.2fs (iALS %.2fs, examples %.2fs, fits %.2fs, scoring "
         "%.2fs)",
-        candidate.spec, SecondsSince(candidate_start), als_seconds,
+        absl::StrCat(candidate.spec, kind_spec), SecondsSince(candidate_start),
+        als_seconds,
         examples_seconds, fit_seconds, score_seconds));
     if (entry_all >= 0 && best_all + best_new > best.objective) {
       const int first =
           report.candidates_size() - static_cast<int>(fits.size());
       best.candidate = static_cast<int>(c);
+      best.kind = kind;
       best.set_all = fit_sets[entry_all - first];
       best.set_new = fit_sets[entry_new - first];
       best.discovery = discovery_of[entry_new - first];
@@ -559,6 +605,14 @@ absl::StatusOr<TuneOutcome> TuneRanker(
   // Final weights: the choice refit on window 2 (iALS of period 2); the
   // guard's baselines that need the chosen factors.
   WindowRecall vector, fusion;
+  const model::RankerItemStats& chosen_stats2 = stats2(best.kind);
+  // The neighbours alone, with the chosen kind's neighbours (what RankItems
+  // serves for kNeighbors with the published weights).
+  RECSYS_ASSIGN_OR_RETURN(WindowRecall neighbors,
+                          score_baseline(neighbors_weights, chosen_stats2));
+  log(absl::StrFormat("tune: %s neighbours alone R@%d all %.4f new %.4f",
+                      model::NeighborKindName(best.kind), options.k,
+                      neighbors.all, neighbors.new_items));
   {
     RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<model::VectorIndex> index2,
                             IndexOf(best.als2, options.index_spec));
@@ -566,7 +620,7 @@ absl::StatusOr<TuneOutcome> TuneRanker(
                                  std::pair{&fusion_weights, &fusion}}) {
       const model::RankerModel baseline =
           model::MakeRankerModel(index2.get(), best.als2.item_factors,
-                                 best.als2.factors, &parts2.stats, weights);
+                                 best.als2.factors, &chosen_stats2, weights);
       RECSYS_ASSIGN_OR_RETURN(
           *into,
           ScoreOnWindow(baseline, best.als2.user_factors, h2.history_indptr,
@@ -580,7 +634,7 @@ absl::StatusOr<TuneOutcome> TuneRanker(
         vector.new_items, fusion.all, fusion.new_items));
     const model::RankerModel model2 =
         model::MakeRankerModel(index2.get(), best.als2.item_factors,
-                               best.als2.factors, &parts2.stats, nullptr);
+                               best.als2.factors, &chosen_stats2, nullptr);
     RankerFitOptions fit = options.fit;
     fit.threads = threads;
     RECSYS_ASSIGN_OR_RETURN(
@@ -601,6 +655,9 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     out.fit.weights.has_discovery = true;
   }
   out.weights = out.fit.weights;
+  out.weights.neighbors = best.kind;
+  out.weights.ease_lambda =
+      best.kind == model::NeighborKind::kEase ? options.ease_lambda : 0;
   out.weights.origin = absl::StrCat(
       "tuned (all items: ", report.candidates(best.entry_all).spec(),
       "; new items: ", report.candidates(best.entry_new).spec(),

@@ -22,7 +22,11 @@
 // set best on all items gives the main weights and the weights best on new
 // items (a set's discovery weights or its main ones) give the discovery
 // weights; the configuration with the best sum of the two recalls wins.
-// Its weights are then refit on window 2 (iALS of period 2, as the plain
+// The first configuration runs once per kind of item neighbours (cosine,
+// and EASE where the catalog is small enough: TunerOptions::ease_max_items;
+// the EASE trial skips the set without neighbours, which it cannot change);
+// later configurations use the kind of the best trial so far, and the
+// chosen kind goes into the weights (RankerWeights::neighbors). Its weights are then refit on window 2 (iALS of period 2, as the plain
 // trainer fits them) and the caller retrains the chosen iALS on all its
 // data.
 //
@@ -124,6 +128,13 @@ struct TunerOptions {
   double budget_seconds = 60;
   // Apply the guard (false: serve_all / serve_new stay the ranker).
   bool guard = true;
+  // The first configuration is also tried with EASE item neighbours
+  // (model::NeighborKind::kEase, lambda ease_lambda) when the catalog has at
+  // most this many items; the later ones use the kind that scored best. 0:
+  // cosine neighbours only. The server solves EASE again when it loads the
+  // model (a few seconds at 5,000 items).
+  int ease_max_items = 5000;
+  double ease_lambda = 1000;
   // Progress and every candidate's scores, one line each. Null: silent.
   std::function<void(absl::string_view)> log;
 };

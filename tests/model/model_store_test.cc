@@ -47,6 +47,35 @@ TEST(ModelBundleTest, LoadsIdsVectorsAndPopularity) {
   EXPECT_EQ(bundle->ip_index().size(), 20);
 }
 
+// A model whose ranker was fit with EASE neighbours is served with them:
+// the bundle computes the same statistics as the trainer's tuner.
+TEST(ModelBundleTest, RankerStatisticsFollowTheManifestsNeighbourKind) {
+  const std::string root = recsys::testing::MakeUniqueDir("bundle_ease");
+  ModelData data = testing::MakePlantedModel();
+  RankerWeights weights = DefaultRankerWeights();
+  weights.neighbors = NeighborKind::kEase;
+  weights.ease_lambda = 2;
+  *data.manifest.mutable_ranker() = RankerWeightsToConfig(weights);
+  PublishOptions options;
+  options.version = "1";
+  RECSYS_ASSERT_OK(PublishModel(root, data, options));
+  Publish(root, "2");  // the same model with default (cosine) weights
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto ease, ModelBundle::Load(root + "/1"));
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto cosine, ModelBundle::Load(root + "/2"));
+  EXPECT_EQ(ease->ranker_weights().neighbors, NeighborKind::kEase);
+  EXPECT_EQ(ease->ranker_weights().ease_lambda, 2);
+  RankerStatsOptions ease_options;
+  ease_options.neighbor_kind = NeighborKind::kEase;
+  ease_options.ease_lambda = 2;
+  const RankerItemStats expected =
+      ComputeRankerItemStats(data.items.size(), data.history_indptr, data.history, ease_options);
+  ASSERT_FALSE(expected.neighbor_items.empty());
+  EXPECT_EQ(ease->ranker_item_stats().neighbor_indptr, expected.neighbor_indptr);
+  EXPECT_EQ(ease->ranker_item_stats().neighbor_items, expected.neighbor_items);
+  EXPECT_EQ(ease->ranker_item_stats().neighbor_sims, expected.neighbor_sims);
+  EXPECT_NE(cosine->ranker_item_stats().neighbor_sims, expected.neighbor_sims);
+}
+
 TEST(ModelBundleTest, ItemSquaredNormsMatchTheVectors) {
   const std::string root = recsys::testing::MakeUniqueDir("bundle_norms");
   Publish(root, "1");

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "model/ease.h"
 #include "tests/model/test_model.h"
 #include "tests/testing/status_matchers.h"
 
@@ -137,6 +138,48 @@ TEST_F(RankerTest, NeighboursTrendingAndPopularOrder) {
   const RankerItemStats small = ComputeRankerItemStats(4, indptr_, history_, bounded);
   EXPECT_TRUE(small.neighbor_indptr.empty());
   EXPECT_EQ(small.popular_order, stats_.popular_order);
+}
+
+TEST(EaseWeightsTest, TwoItemsByHand) {
+  // G + λI = [[2+1, 1], [1, 1+1]]: P = G⁻¹ ∝ [[2, -1], [-1, 3]], so
+  // B_01 = -P_01 / P_11 = 1/3 and B_10 = -P_10 / P_00 = 1/2.
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<float> b, EaseWeights(2, {2, 1, 1, 1}, 1.0));
+  ASSERT_EQ(b.size(), 4u);
+  EXPECT_EQ(b[0], 0.0f);
+  EXPECT_EQ(b[3], 0.0f);
+  EXPECT_NEAR(b[1], 1.0 / 3.0, 1e-6);
+  EXPECT_NEAR(b[2], 1.0 / 2.0, 1e-6);
+  EXPECT_EQ(EaseWeights(2, {2, 1, 1}, 1.0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EaseWeights(2, {2, 1, 1, 1}, 0.0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EaseWeights(0, {}, 1.0).status().code(), absl::StatusCode::kInvalidArgument);
+  // Not positive definite: the factorisation fails with an error.
+  EXPECT_EQ(EaseWeights(2, {-5, 0, 0, -5}, 1.0).status().code(), absl::StatusCode::kInternal);
+}
+
+TEST_F(RankerTest, EaseNeighboursByHand) {
+  // Gram over items 2 and 3 (users {2, 3} and {2}): [[2, 1], [1, 1]]; with
+  // λ = 1 as in EaseWeightsTest, item 2's neighbour 3 weighs B_23 = 1/3 and
+  // item 3's neighbour 2 weighs B_32 = 1/2. Items 0 and 1: nobody bought
+  // them, no neighbour.
+  RankerStatsOptions options;
+  options.neighbor_kind = NeighborKind::kEase;
+  options.ease_lambda = 1;
+  const RankerItemStats ease = ComputeRankerItemStats(4, indptr_, history_, options);
+  ASSERT_EQ(ease.neighbor_indptr, (std::vector<int64_t>{0, 0, 0, 1, 2}));
+  EXPECT_EQ(ease.neighbor_items, (std::vector<int32_t>{3, 2}));
+  EXPECT_NEAR(ease.neighbor_sims[0], 1.0 / 3.0, 1e-6);
+  EXPECT_NEAR(ease.neighbor_sims[1], 1.0 / 2.0, 1e-6);
+  // Everything but the neighbours is as with cosine neighbours.
+  EXPECT_EQ(ease.popular_order, stats_.popular_order);
+  EXPECT_EQ(ease.repeat_rate, stats_.repeat_rate);
+  // The weights name the kind; the statistics options follow them.
+  RankerWeights w = DefaultRankerWeights();
+  EXPECT_EQ(RankerStatsOptionsFor(w).neighbor_kind, NeighborKind::kCosine);
+  w.neighbors = NeighborKind::kEase;
+  w.ease_lambda = 1;
+  EXPECT_EQ(RankerStatsOptionsFor(w).neighbor_kind, NeighborKind::kEase);
+  EXPECT_EQ(RankerStatsOptionsFor(w).ease_lambda, 1.0);
 }
 
 TEST_F(RankerTest, NeighbourCandidatesOnlyWithNeighbourWeights) {
@@ -290,6 +333,16 @@ TEST(RankerWeightsTest, GuardAndDiscoveryRoundTrip) {
   EXPECT_EQ(from_old.serve_new, RankerServe::kRanker);
   EXPECT_EQ(from_old.w[kFeatKnnScore], 0.0f);
   EXPECT_EQ(RankerServeFromName("something new"), RankerServe::kRanker);
+  EXPECT_EQ(from_old.neighbors, NeighborKind::kCosine);
+  EXPECT_TRUE(config.neighbors().empty());
+  // The neighbour kind and EASE's lambda.
+  w.neighbors = NeighborKind::kEase;
+  w.ease_lambda = 250;
+  const recsys::v1::RankerConfig with_ease = RankerWeightsToConfig(w);
+  EXPECT_EQ(with_ease.neighbors(), "ease");
+  back = RankerWeightsFromConfig(with_ease);
+  EXPECT_EQ(back.neighbors, NeighborKind::kEase);
+  EXPECT_EQ(back.ease_lambda, 250);
 }
 
 TEST(RankerWeightsTest, ConfigRoundTripAndDefaults) {

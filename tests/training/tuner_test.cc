@@ -22,6 +22,7 @@ namespace {
 using recsys::testing::MakeTestDir;
 using recsys::testing::WriteFile;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr int64_t kDay = 86400;
 
@@ -58,10 +59,21 @@ RowVisitor VisitRows(const std::vector<PurchaseRow>* rows) {
   };
 }
 
+// The test shop's two 30-day windows at the end of its data.
+absl::StatusOr<TuneWindows> ShopWindows() {
+  const std::vector<PurchaseRow> rows = ShopRows(MakeTestDir());
+  int64_t last = 0;
+  for (const PurchaseRow& r : rows) last = std::max(last, r.timestamp_unix);
+  return BuildTuneWindows(VisitRows(&rows), {}, last, 30);
+}
+
+// Cosine neighbours only (EaseNeighboursAreTriedOnTheFirstConfiguration
+// turns EASE on).
 TunerOptions SmallTuner() {
   TunerOptions options;
   options.fit.threads = 2;
   options.budget_seconds = 1e6;
+  options.ease_max_items = 0;
   return options;
 }
 
@@ -182,13 +194,64 @@ TEST(TunerTest, ScoresEveryCandidateAndGuardsOnTheWindow) {
   EXPECT_EQ(unguarded.weights.serve_new, model::RankerServe::kRanker);
 }
 
+// On the first configuration the EASE trial runs the two sets with
+// neighbours; the later configurations use the kind of the best trial, and
+// the weights name the kind of the chosen entries.
+TEST(TunerTest, EaseNeighboursAreTriedOnTheFirstConfiguration) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(TuneWindows windows, ShopWindows());
+  TunerOptions options = SmallTuner();
+  options.ease_max_items = windows.period2.num_items();
+  options.ease_lambda = 50;
+  RECSYS_ASSERT_OK_AND_ASSIGN(TuneOutcome out,
+                              TuneRanker(windows, SmallGrid(2), options));
+  const recsys::v1::TuningReport& report = out.report;
+  // Cosine: three sets; EASE: two; the second configuration: one or two.
+  ASSERT_GE(report.candidates_size(), 6);
+  ASSERT_LE(report.candidates_size(), 7);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_THAT(report.candidates(i).spec(), Not(HasSubstr("neighbors=ease")));
+  }
+  EXPECT_THAT(report.candidates(3).spec(),
+              HasSubstr(",neighbors=ease,features=neighbors"));
+  EXPECT_THAT(report.candidates(4).spec(),
+              HasSubstr(",neighbors=ease,features=neighbors+trending"));
+  for (const auto& c : report.candidates()) {
+    EXPECT_TRUE(c.skipped().empty()) << c.spec();
+    EXPECT_GT(c.recall_all(), 0) << c.spec();
+  }
+  const bool ease_chosen =
+      report.candidates(report.chosen()).spec().find("neighbors=ease") !=
+      std::string::npos;
+  EXPECT_EQ(report.candidates(report.chosen_new()).spec().find("neighbors=ease") !=
+                std::string::npos,
+            ease_chosen);
+  EXPECT_EQ(out.weights.neighbors, ease_chosen ? model::NeighborKind::kEase
+                                               : model::NeighborKind::kCosine);
+  EXPECT_EQ(out.weights.ease_lambda, ease_chosen ? 50 : 0);
+  // The second configuration used the kind the first preferred.
+  const recsys::v1::TuningReport& r = report;
+  const double cosine_best =
+      std::max({r.candidates(0).recall_all(), r.candidates(1).recall_all(),
+                r.candidates(2).recall_all()}) +
+      std::max({r.candidates(0).recall_new(), r.candidates(1).recall_new(),
+                r.candidates(2).recall_new()});
+  const double ease_best =
+      std::max(r.candidates(3).recall_all(), r.candidates(4).recall_all()) +
+      std::max(r.candidates(3).recall_new(), r.candidates(4).recall_new());
+  EXPECT_EQ(r.candidates(5).spec().find("neighbors=ease") != std::string::npos,
+            ease_best > cosine_best);
+  // Without EASE no trial names it.
+  options.ease_max_items = windows.period2.num_items() - 1;
+  RECSYS_ASSERT_OK_AND_ASSIGN(TuneOutcome cosine,
+                              TuneRanker(windows, SmallGrid(1), options));
+  for (const auto& c : cosine.report.candidates()) {
+    EXPECT_THAT(c.spec(), Not(HasSubstr("neighbors=ease")));
+  }
+  EXPECT_EQ(cosine.weights.neighbors, model::NeighborKind::kCosine);
+}
+
 TEST(TunerTest, TheBudgetSkipsLaterCandidates) {
-  const std::string dir = MakeTestDir();
-  const std::vector<PurchaseRow> rows = ShopRows(dir);
-  int64_t last = 0;
-  for (const PurchaseRow& r : rows) last = std::max(last, r.timestamp_unix);
-  RECSYS_ASSERT_OK_AND_ASSIGN(TuneWindows windows,
-                              BuildTuneWindows(VisitRows(&rows), {}, last, 30));
+  RECSYS_ASSERT_OK_AND_ASSIGN(TuneWindows windows, ShopWindows());
   TunerOptions options = SmallTuner();
   options.budget_seconds = 1e-9;  // spent as soon as the first one ran
   RECSYS_ASSERT_OK_AND_ASSIGN(TuneOutcome out,
