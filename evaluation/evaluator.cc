@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "common/parallel.h"
 #include "common/status_macros.h"
+#include "stats/stats.h"
 
 namespace recsys::evaluation {
 
@@ -32,6 +33,9 @@ absl::StatusOr<std::vector<SettingResult>> EvaluateSplit(
     const bool exclude = is_new || split.test_items_all_new;
     std::vector<MetricsAccumulator> acc(
         threads, MetricsAccumulator(options.ks, split.train.num_items()));
+    std::vector<std::vector<double>> user_recall(
+        options.ks.size(), std::vector<double>(split.users.size(),
+                                               std::numeric_limits<double>::quiet_NaN()));
     std::mutex mu;
     absl::Status first_error;
     ParallelFor(static_cast<int64_t>(split.users.size()), threads, 32,
@@ -49,6 +53,9 @@ absl::StatusOr<std::vector<SettingResult>> EvaluateSplit(
                       return;
                     }
                     acc[t].Add(*list, relevant);
+                    for (size_t k = 0; k < options.ks.size(); ++k) {
+                      user_recall[k][i] = ScoreList(*list, relevant, options.ks[k]).recall;
+                    }
                   }
                 });
     RECSYS_RETURN_IF_ERROR(first_error);
@@ -57,8 +64,41 @@ absl::StatusOr<std::vector<SettingResult>> EvaluateSplit(
     r.setting = setting;
     r.users = acc[0].users();
     r.metrics = acc[0].Results();
+    r.user_recall = std::move(user_recall);
     out.push_back(std::move(r));
   }
+  return out;
+}
+
+absl::StatusOr<PairedDifference> PairedRecallDifference(const SettingResult& a,
+                                                        const SettingResult& b, int k_index,
+                                                        double confidence) {
+  if (a.setting != b.setting) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("setting: '", a.setting, "' vs '", b.setting, "'"));
+  }
+  if (k_index < 0 || k_index >= static_cast<int>(a.user_recall.size()) ||
+      k_index >= static_cast<int>(b.user_recall.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("k_index: ", k_index, " out of range"));
+  }
+  const std::vector<double>& x = a.user_recall[k_index];
+  const std::vector<double>& y = b.user_recall[k_index];
+  if (x.size() != y.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("user_recall: ", x.size(), " vs ", y.size(), " users (not one split)"));
+  }
+  stats::Moments diff;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i]) || std::isnan(y[i])) continue;
+    diff.Add(x[i] - y[i]);
+  }
+  RECSYS_ASSIGN_OR_RETURN(stats::VariantSummary summary, stats::Summarize(diff));
+  RECSYS_ASSIGN_OR_RETURN(double z, stats::NormalQuantile(0.5 + confidence / 2));
+  PairedDifference out;
+  out.users = static_cast<int64_t>(diff.n);
+  out.difference = summary.mean;
+  out.lower = summary.mean - z * summary.standard_error;
+  out.upper = summary.mean + z * summary.standard_error;
   return out;
 }
 

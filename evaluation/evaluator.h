@@ -33,6 +33,9 @@ struct SettingResult {
   std::string setting;
   int64_t users = 0;
   std::vector<MetricsAtK> metrics;  // one per k
+  // Per k (as metrics): each split user's Recall@k, in split.users order;
+  // NaN for a user not evaluated in this setting (no relevant item).
+  std::vector<std::vector<double>> user_recall;
 };
 
 struct SplitEvalOptions {
@@ -47,6 +50,22 @@ struct SplitEvalOptions {
 absl::StatusOr<std::vector<SettingResult>> EvaluateSplit(
     const Model& model, const EvalSplit& split,
     const SplitEvalOptions& options);
+
+// The difference of two models' Recall@k over the same users (a - b over
+// the users both evaluated, paired), with its confidence interval: the mean
+// of the per-user differences ± z·(standard error) (recsys::stats; a normal
+// approximation, fine for the hundreds of users of a split).
+struct PairedDifference {
+  int64_t users = 0;
+  double difference = 0;
+  double lower = 0;
+  double upper = 0;
+};
+// InvalidArgument when the results do not belong to the same split and
+// setting, k_index is out of range, or fewer than 2 users are shared.
+absl::StatusOr<PairedDifference> PairedRecallDifference(const SettingResult& a,
+                                                        const SettingResult& b, int k_index,
+                                                        double confidence = 0.95);
 
 // The metric of `results` named by `setting`, k and metric ("recall",
 // "ndcg", "hit_rate", "map", "coverage"); NaN when absent.

@@ -292,6 +292,36 @@ absl::StatusOr<ProtocolOutput> RunSplitProtocol(
     }
   }
   report.Set("models", std::move(models));
+  // The production ranker against every other model, paired over users.
+  const TableRow* ranker_row = nullptr;
+  for (const TableRow& row : out.rows) {
+    if (row.model == "production_ranker") ranker_row = &row;
+  }
+  if (ranker_row != nullptr) {
+    Json paired = Json::Array();
+    for (const TableRow& row : out.rows) {
+      if (&row == ranker_row) continue;
+      for (const SettingResult& mine : ranker_row->results) {
+        for (const SettingResult& theirs : row.results) {
+          if (theirs.setting != mine.setting) continue;
+          for (size_t k = 0; k < options.ks.size(); ++k) {
+            absl::StatusOr<PairedDifference> d =
+                PairedRecallDifference(mine, theirs, static_cast<int>(k));
+            if (!d.ok()) continue;  // fewer than 2 shared users
+            paired.Push(Json::Object()
+                            .Set("model", row.model)
+                            .Set("setting", mine.setting)
+                            .Set("k", options.ks[k])
+                            .Set("users", d->users)
+                            .Set("recall_difference", d->difference)
+                            .Set("ci95_lower", d->lower)
+                            .Set("ci95_upper", d->upper));
+          }
+        }
+      }
+    }
+    report.Set("production_ranker_paired", std::move(paired));
+  }
   Json notes_json = Json::Array();
   for (const std::string& n : notes) notes_json.Push(n);
   report.Set("notes", std::move(notes_json));

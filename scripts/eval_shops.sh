@@ -54,7 +54,7 @@ import json, sys
 MODELS = ["popularity", "buy_again", "item_knn", "ease", "ials", "production_ranker"]
 BASELINES = ["popularity", "buy_again", "item_knn", "ease", "ials"]
 print("| shop | setting | users | " + " | ".join(MODELS) +
-      " | production ranker vs best baseline |")
+      " | production ranker vs best baseline (95% interval) |")
 print("|---|---|---|" + "---|" * len(MODELS) + "---|")
 for arg in sys.argv[1:]:
     name, path = arg.split("=", 1)
@@ -82,6 +82,13 @@ for arg in sys.argv[1:]:
             cells.append(f"**{text}**" if r20[model] == max(r20.values()) else text)
         if best and "production_ranker" in r20:
             delta = f"{(r20['production_ranker'] / best - 1) * 100:+.1f}%"
+            # The 95% interval of the paired per-user difference from the
+            # best baseline, relative to that baseline's recall.
+            best_model = max(base, key=base.get)
+            for p in protocol.get("production_ranker_paired", []):
+                if (p["model"], p["setting"], p["k"]) == (best_model, setting, 20):
+                    delta += (f" ({p['ci95_lower'] / best * 100:+.1f}% to "
+                              f"{p['ci95_upper'] / best * 100:+.1f}%)")
         else:
             delta = "–"
         print(f"| {name} | {setting} items | {users} | " + " | ".join(cells) + f" | {delta} |")

@@ -1,5 +1,6 @@
 #include "evaluation/protocols.h"
 
+#include <cmath>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -61,6 +62,48 @@ TEST(RunSplitProtocolTest, TimeSplitRunsEveryModel) {
   EXPECT_THAT(json, HasSubstr("\"ranker_fit\""));
   EXPECT_THAT(json, HasSubstr("\"params\""));
   EXPECT_THAT(json, HasSubstr("\"cut\":\"2024-06-01\""));
+
+  // Per-user recalls average to the reported recall; the paired difference
+  // of two models over the same users is the difference of their recalls,
+  // inside its interval.
+  const TableRow* ranker = nullptr;
+  const TableRow* popularity = nullptr;
+  for (const TableRow& row : out.rows) {
+    if (row.model == "production_ranker") ranker = &row;
+    if (row.model == "popularity") popularity = &row;
+  }
+  ASSERT_NE(ranker, nullptr);
+  ASSERT_NE(popularity, nullptr);
+  for (int s = 0; s < 2; ++s) {
+    const SettingResult& mine = ranker->results[s];
+    const SettingResult& theirs = popularity->results[s];
+    ASSERT_EQ(mine.user_recall.size(), 2u);  // k = 10, 20
+    double sum = 0;
+    int64_t users = 0;
+    for (double r : mine.user_recall[1]) {
+      if (std::isnan(r)) continue;
+      sum += r;
+      ++users;
+    }
+    EXPECT_EQ(users, mine.users);
+    EXPECT_NEAR(sum / users, mine.metrics[1].recall, 1e-12);
+    RECSYS_ASSERT_OK_AND_ASSIGN(PairedDifference d,
+                                PairedRecallDifference(mine, theirs, 1));
+    EXPECT_EQ(d.users, mine.users);
+    EXPECT_NEAR(d.difference, mine.metrics[1].recall - theirs.metrics[1].recall, 1e-12);
+    EXPECT_LT(d.lower, d.difference);
+    EXPECT_GT(d.upper, d.difference);
+  }
+  EXPECT_EQ(PairedRecallDifference(ranker->results[0], popularity->results[1], 1)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PairedRecallDifference(ranker->results[0], popularity->results[0], 2)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(json, HasSubstr("\"production_ranker_paired\""));
+  EXPECT_THAT(json, HasSubstr("\"ci95_lower\""));
 }
 
 TEST(RunSplitProtocolTest, HoldoutSkipsTheTimeAwareRanker) {
