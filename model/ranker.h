@@ -1,7 +1,8 @@
 // The production ranker: one scoring of candidates from several sources —
 // the user's own purchase history (repurchase), the nearest items by the
 // user's vector (discovery), the item neighbours of what the user bought
-// (item-kNN over the training history) and the popular and trending items —
+// (cosine item-kNN or EASE over the training history: NeighborKind) and the
+// popular and trending items —
 // with weights learned from data, so how much each source counts depends on
 // the user (how often they re-buy, how much history they have) and on the
 // item (how often its buyers re-buy it, how popular it is now).

@@ -299,6 +299,9 @@ nightly_rc=0
 "$BIN/nightly/recsys_nightly" --input="$INPUT" --model_root="$DEMO_DIR/models" \
   --redis="127.0.0.1:$REDIS_PORT" --redis_password_file="$PASSWORD_FILE" \
   --textfile="$DEMO_DIR/recsys_nightly.prom" 2>"$DEMO_DIR/nightly.log" || nightly_rc=$?
+# The nightly training tunes itself on two validation windows at the end of
+# the history (docs/evaluation.md, "Self-tuning and the guard").
+grep -h "tune: chose" "$DEMO_DIR/nightly.log" | sed 's/^[^ ]* INFO //'
 grep -h "gate: " "$DEMO_DIR/nightly.log" | sed 's/^[^ ]* INFO //'
 echo "recsys_nightly exit code: $nightly_rc"
 grep '^recsys_nightly_gate_decision' "$DEMO_DIR/recsys_nightly.prom"

@@ -134,6 +134,7 @@ struct TunerOptions {
   // cosine neighbours only. The server solves EASE again when it loads the
   // model (a few seconds at 5,000 items).
   int ease_max_items = 5000;
+  // EASE's L2 penalty (RankerStatsOptions::ease_lambda).
   double ease_lambda = 1000;
   // Progress and every candidate's scores, one line each. Null: silent.
   std::function<void(absl::string_view)> log;
