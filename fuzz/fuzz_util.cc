@@ -99,6 +99,9 @@ model::ModelData TinyModel() {
                {2, 1, 1700000200},
                {3, 2, 1700000300}};
   d.complements = {{{2, 0.5f}}, {}, {{0, 0.5f}, {1, 0.25f}}, {}};
+  d.ranker_neighbors.indptr = {0, 1, 2, 3, 4};
+  d.ranker_neighbors.items = {1, 0, 3, 2};
+  d.ranker_neighbors.sims = {0.5f, 0.5f, 0.4f, 0.4f};
   marketing::UserSegment s;
   s.user_id = "u1";
   s.as_of_unix = 1700000400;

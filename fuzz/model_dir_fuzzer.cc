@@ -125,6 +125,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                           static_cast<size_t>(item) < d.items.size());
       }
     }
+    const recsys::model::ItemNeighbors& n = d.ranker_neighbors;
+    RECSYS_FUZZ_CHECK(n.indptr.empty() || (n.indptr.size() == d.items.size() + 1 &&
+                                           n.indptr.back() == static_cast<int64_t>(n.items.size())));
+    RECSYS_FUZZ_CHECK(n.sims.size() == n.items.size());
+    for (size_t i = 0; i + 1 < n.indptr.size(); ++i) {
+      RECSYS_FUZZ_CHECK(n.indptr[i] <= n.indptr[i + 1]);
+    }
+    for (int32_t item : n.items) {
+      RECSYS_FUZZ_CHECK(item >= 0 && static_cast<size_t>(item) < d.items.size());
+    }
     (void)recsys::marketing::ParseSegmentsTsv(d.segments_tsv);
   }
   if ((mode & 2) && !(is_faiss && (mode & 1))) {

@@ -37,6 +37,7 @@ namespace fs = std::filesystem;
 
 constexpr char kVectorMagic[4] = {'R', 'S', 'V', '1'};
 constexpr char kHistoryMagic[4] = {'R', 'S', 'H', '1'};
+constexpr char kNeighborsMagic[4] = {'R', 'S', 'N', '1'};
 
 constexpr char kManifestFile[] = "manifest.json";
 constexpr char kUsersFile[] = "users.tsv";
@@ -50,6 +51,7 @@ constexpr char kHistoryFile[] = "history.bin";
 constexpr char kComplementsFile[] = "complements.tsv";
 constexpr char kSegmentsFile[] = "segments.tsv";
 constexpr char kIntelFile[] = "intel.tsv";
+constexpr char kNeighborsFile[] = "neighbors.bin";
 
 absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   return absl::UnavailableError(
@@ -316,6 +318,28 @@ absl::Status CheckData(const ModelData& d, bool vectors = true) {
       }
     }
   }
+  if (!d.ranker_neighbors.indptr.empty()) {
+    const ItemNeighbors& n = d.ranker_neighbors;
+    if (n.indptr.size() != ni + 1 || n.indptr.front() != 0 ||
+        n.indptr.back() != static_cast<int64_t>(n.items.size()) ||
+        n.sims.size() != n.items.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ranker_neighbors: ", n.indptr.size(), " offsets for ", ni, " items, ",
+          n.items.size(), " rows and ", n.sims.size(), " similarities"));
+    }
+    for (size_t i = 0; i < ni; ++i) {
+      if (n.indptr[i] > n.indptr[i + 1]) {
+        return absl::InvalidArgumentError("ranker_neighbors: offsets not monotonic");
+      }
+    }
+    for (size_t k = 0; k < n.items.size(); ++k) {
+      if (n.items[k] < 0 || static_cast<size_t>(n.items[k]) >= ni || !std::isfinite(n.sims[k])) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "ranker_neighbors: entry ", k, " has item row ", n.items[k], " or similarity ",
+            n.sims[k], " out of range"));
+      }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -554,6 +578,19 @@ absl::Status WriteAll(const std::string& dir, const ModelData& data,
     }
     RECSYS_RETURN_IF_ERROR(WriteText(dir + "/" + kComplementsFile, text));
     files.push_back(kComplementsFile);
+  }
+  if (!data.ranker_neighbors.indptr.empty()) {
+    const ItemNeighbors& n = data.ranker_neighbors;
+    RECSYS_ASSIGN_OR_RETURN(OutFile out, OutFile::Open(dir + "/" + kNeighborsFile));
+    const uint64_t items = ni, entries = n.items.size();
+    RECSYS_RETURN_IF_ERROR(out.Write(kNeighborsMagic, 4));
+    RECSYS_RETURN_IF_ERROR(out.Write(&items, sizeof(items)));
+    RECSYS_RETURN_IF_ERROR(out.Write(&entries, sizeof(entries)));
+    RECSYS_RETURN_IF_ERROR(out.Write(n.indptr.data(), n.indptr.size() * sizeof(int64_t)));
+    RECSYS_RETURN_IF_ERROR(out.Write(n.items.data(), entries * sizeof(int32_t)));
+    RECSYS_RETURN_IF_ERROR(out.Write(n.sims.data(), entries * sizeof(float)));
+    RECSYS_RETURN_IF_ERROR(out.Close());
+    files.push_back(kNeighborsFile);
   }
   if (!data.segments_tsv.empty()) {
     RECSYS_RETURN_IF_ERROR(WriteText(dir + "/" + kSegmentsFile, data.segments_tsv));
@@ -819,6 +856,31 @@ absl::StatusOr<ModelData> ReadModelData(const std::string& dir,
         d.complements[row].push_back({item, score});
       }
     }
+  }
+  if (options.extras && m.files().contains(kNeighborsFile)) {
+    RECSYS_ASSIGN_OR_RETURN(std::string nb, ReadFile(dir + "/" + kNeighborsFile));
+    uint64_t items = 0, entries = 0;
+    if (nb.size() >= header && std::memcmp(nb.data(), kNeighborsMagic, 4) == 0) {
+      std::memcpy(&items, nb.data() + 4, sizeof(items));
+      std::memcpy(&entries, nb.data() + 4 + sizeof(items), sizeof(entries));
+    }
+    constexpr size_t kNeighborBytes = sizeof(int32_t) + sizeof(float);
+    // entries is bounded by the file size before it is multiplied.
+    const uint64_t max_neighbors = nb.size() >= header ? (nb.size() - header) / kNeighborBytes : 0;
+    if (items != d.items.size() || entries > max_neighbors ||
+        nb.size() != header + (items + 1) * sizeof(int64_t) + entries * kNeighborBytes) {
+      return absl::DataLossError(absl::StrCat(dir, "/", kNeighborsFile, ": malformed"));
+    }
+    ItemNeighbors& n = d.ranker_neighbors;
+    n.indptr.resize(items + 1);
+    n.items.resize(entries);
+    n.sims.resize(entries);
+    const char* q = nb.data() + header;
+    std::memcpy(n.indptr.data(), q, n.indptr.size() * sizeof(int64_t));
+    q += n.indptr.size() * sizeof(int64_t);
+    std::memcpy(n.items.data(), q, entries * sizeof(int32_t));
+    q += entries * sizeof(int32_t);
+    std::memcpy(n.sims.data(), q, entries * sizeof(float));
   }
   if (m.files().contains(kSegmentsFile)) {
     RECSYS_ASSIGN_OR_RETURN(d.segments_tsv, ReadFile(dir + "/" + kSegmentsFile));

@@ -15,6 +15,7 @@
 //     complements.tsv              optional: item row -> bundle complements
 //     segments.tsv                 optional: marketing segment per user
 //     intel.tsv                    optional: customer intelligence per user
+//     neighbors.bin                optional: the ranker's item neighbours
 //
 // Publishing writes everything to <root>/.tmp-<version>/, fsyncs each file and
 // the directory, then renames it to <root>/<version>/, so a reader never sees
@@ -60,6 +61,15 @@ struct HistoryEntry {
   int64_t last_unix = 0;
 };
 
+// Item neighbours as CSR over item rows: item i's neighbours are
+// items[indptr[i], indptr[i+1]) with their similarities in sims, best
+// first. Empty (no indptr): none.
+struct ItemNeighbors {
+  std::vector<int64_t> indptr;
+  std::vector<int32_t> items;
+  std::vector<float> sims;
+};
+
 struct ModelData {
   // version, params and data stats; num_users / num_items / dim / files /
   // format_version / index_type are filled in by PublishModel.
@@ -85,6 +95,12 @@ struct ModelData {
   // belongs to intelligence/intel.h (IntelToTsv, ParseIntelTsv). Empty: no
   // file.
   std::string intel_tsv;
+  // Optional: the production ranker's item neighbours as the trainer
+  // computed them from `history` for the manifest's ranker
+  // (model::ComputeRankerItemStats with model::RankerStatsOptionsFor), so
+  // the server loads them instead of computing them again (an EASE solve
+  // takes seconds). Empty: no file; the loader computes them.
+  ItemNeighbors ranker_neighbors;
 };
 
 inline constexpr char kAutoIndexSpec[] = "auto";
@@ -145,8 +161,8 @@ struct ReadModelOptions {
   // them empty: a Redis load needs the items, the history and the segments
   // only, and at 10M users x 128 dims the vectors hold 5 GiB. Default true.
   bool vectors = true;
-  // complements and intel_tsv (the server's, not a Redis load's). Default
-  // true.
+  // complements, intel_tsv and ranker_neighbors (the server's, not a Redis
+  // load's). Default true.
   bool extras = true;
 };
 

@@ -88,9 +88,14 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(
     }
   }
   b->ranker_weights_ = RankerWeightsFromConfig(b->manifest_.ranker());
+  // The trainer's neighbours when the model stores them (no EASE solve
+  // here); computed from the history otherwise.
+  RankerStatsOptions stats_options = RankerStatsOptionsFor(b->ranker_weights_);
+  const bool stored_neighbors = !data.ranker_neighbors.indptr.empty();
+  if (stored_neighbors) stats_options.neighbors = 0;
   b->ranker_item_stats_ =
-      ComputeRankerItemStats(b->num_items(), b->history_indptr_, b->history_,
-                             RankerStatsOptionsFor(b->ranker_weights_));
+      ComputeRankerItemStats(b->num_items(), b->history_indptr_, b->history_, stats_options);
+  if (stored_neighbors) b->ranker_item_stats_.neighbors = std::move(data.ranker_neighbors);
   b->loaded_at_ = absl::Now();
   return std::shared_ptr<const ModelBundle>(std::move(b));
 }

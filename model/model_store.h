@@ -48,7 +48,10 @@ namespace recsys::model {
 class ModelBundle {
  public:
   // Loads and validates the model directory `dir` (model_format.h) and its
-  // indexes. DataLoss / FailedPrecondition name the bad file.
+  // indexes, and derives the ranker's item statistics from the history
+  // (model::ComputeRankerItemStats for the manifest's ranker), taking the
+  // item neighbours from neighbors.bin when the model has one. DataLoss /
+  // FailedPrecondition name the bad file.
   static absl::StatusOr<std::shared_ptr<const ModelBundle>> Load(
       const std::string& dir);
 

@@ -33,13 +33,13 @@ constexpr int kNumServe = 6;
 absl::flat_hash_map<int32_t, float> NeighbourScores(const RankerItemStats& stats,
                                                     absl::Span<const HistoryEntry> history) {
   absl::flat_hash_map<int32_t, float> knn;
-  if (stats.neighbor_indptr.empty()) return knn;
-  const int32_t num_items = static_cast<int32_t>(stats.neighbor_indptr.size()) - 1;
+  if (stats.neighbors.indptr.empty()) return knn;
+  const int32_t num_items = static_cast<int32_t>(stats.neighbors.indptr.size()) - 1;
   for (const HistoryEntry& h : history) {
     const int32_t item = h.item;
     if (item < 0 || item >= num_items) continue;
-    for (int64_t k = stats.neighbor_indptr[item]; k < stats.neighbor_indptr[item + 1]; ++k) {
-      knn[stats.neighbor_items[k]] += stats.neighbor_sims[k];
+    for (int64_t k = stats.neighbors.indptr[item]; k < stats.neighbors.indptr[item + 1]; ++k) {
+      knn[stats.neighbors.items[k]] += stats.neighbors.sims[k];
     }
   }
   return knn;
@@ -82,7 +82,7 @@ class CandidateFilter : public IdFilter {
 // the stats' neighbour CSR.
 void KeepTopPositive(const std::vector<float>& b, int n, int neighbors, RankerItemStats* stats) {
   std::vector<std::pair<float, int32_t>> best;
-  stats->neighbor_indptr.assign(1, 0);
+  stats->neighbors.indptr.assign(1, 0);
   for (int i = 0; i < n; ++i) {
     best.clear();
     const float* row = b.data() + static_cast<size_t>(i) * n;
@@ -96,10 +96,10 @@ void KeepTopPositive(const std::vector<float>& b, int n, int neighbors, RankerIt
                         return x.second < y.second;
                       });
     for (size_t r = 0; r < keep; ++r) {
-      stats->neighbor_items.push_back(best[r].second);
-      stats->neighbor_sims.push_back(best[r].first);
+      stats->neighbors.items.push_back(best[r].second);
+      stats->neighbors.sims.push_back(best[r].first);
     }
-    stats->neighbor_indptr.push_back(static_cast<int64_t>(stats->neighbor_items.size()));
+    stats->neighbors.indptr.push_back(static_cast<int64_t>(stats->neighbors.items.size()));
   }
 }
 
@@ -252,8 +252,19 @@ RankerItemStats ComputeRankerItemStats(int32_t num_items,
   // Item neighbours: co-purchase counts over each user's most recent items.
   if (history_indptr.size() < 2 || num_items == 0 || options.neighbors < 1) return stats;
   const int64_t num_users = static_cast<int64_t>(history_indptr.size()) - 1;
-  std::vector<std::vector<int32_t>> user_items(num_users);
+  // The work bound first, so that a history past it costs no copy of its
+  // items.
   int64_t work = 0;
+  for (int64_t u = 0; u < num_users && work <= options.max_neighbor_work; ++u) {
+    int64_t n = 0;
+    for (int64_t k = history_indptr[u]; k < history_indptr[u + 1]; ++k) {
+      if (history[k].item >= 0 && history[k].item < num_items) ++n;
+    }
+    n = std::min<int64_t>(n, options.max_user_items);
+    work += n * n;
+  }
+  if (work > options.max_neighbor_work) return stats;
+  std::vector<std::vector<int32_t>> user_items(num_users);
   std::vector<int32_t> item_users_count(num_items, 0);
   for (int64_t u = 0; u < num_users; ++u) {
     std::vector<const HistoryEntry*> entries;
@@ -272,9 +283,7 @@ RankerItemStats ComputeRankerItemStats(int32_t num_items,
       user_items[u].push_back(e->item);
       ++item_users_count[e->item];
     }
-    work += static_cast<int64_t>(entries.size()) * static_cast<int64_t>(entries.size());
   }
-  if (work > options.max_neighbor_work) return stats;
   if (options.neighbor_kind == NeighborKind::kEase) {
     if (num_items > kEaseMaxItems) return stats;
     const int n = num_items;
@@ -299,7 +308,7 @@ RankerItemStats ComputeRankerItemStats(int32_t num_items,
   std::vector<float> co(num_items, 0.0f);
   std::vector<int32_t> touched;
   std::vector<std::pair<float, int32_t>> best;
-  stats.neighbor_indptr.assign(1, 0);
+  stats.neighbors.indptr.assign(1, 0);
   for (int32_t i = 0; i < num_items; ++i) {
     touched.clear();
     for (int64_t k = item_indptr[i]; k < item_indptr[i + 1]; ++k) {
@@ -323,10 +332,10 @@ RankerItemStats ComputeRankerItemStats(int32_t num_items,
                         return a.second < b.second;
                       });
     for (size_t r = 0; r < keep; ++r) {
-      stats.neighbor_items.push_back(best[r].second);
-      stats.neighbor_sims.push_back(best[r].first);
+      stats.neighbors.items.push_back(best[r].second);
+      stats.neighbors.sims.push_back(best[r].first);
     }
-    stats.neighbor_indptr.push_back(static_cast<int64_t>(stats.neighbor_items.size()));
+    stats.neighbors.indptr.push_back(static_cast<int64_t>(stats.neighbors.items.size()));
   }
   return stats;
 }
@@ -467,7 +476,7 @@ absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
   }
   // Item neighbours of the history: summed similarity, normalised by the
   // largest sum; the best knn_candidates allowed ones join.
-  if (!stats.neighbor_indptr.empty() && !bought.empty() && options.knn_candidates > 0) {
+  if (!stats.neighbors.indptr.empty() && !bought.empty() && options.knn_candidates > 0) {
     const absl::flat_hash_map<int32_t, float> knn = NeighbourScores(stats, user.history);
     std::vector<std::pair<float, int32_t>> order;
     order.reserve(knn.size());

@@ -163,13 +163,12 @@ struct RankerItemStats {
   // Item neighbours (CSR over item rows, best first): the similarity of
   // RankerStatsOptions::neighbor_kind. Empty when not computed (see
   // RankerStatsOptions::max_neighbor_work).
-  std::vector<int64_t> neighbor_indptr;
-  std::vector<int32_t> neighbor_items;
-  std::vector<float> neighbor_sims;
+  ItemNeighbors neighbors;
 };
 
 struct RankerStatsOptions {
-  // Neighbours kept per item.
+  // Neighbours kept per item; 0: no neighbours are computed (e.g. when the
+  // model stores them: ModelData::ranker_neighbors).
   int neighbors = 50;
   // Recent buyers (trending): last purchase at most this many days before
   // the history's latest purchase.
@@ -178,7 +177,8 @@ struct RankerStatsOptions {
   int max_user_items = 300;
   // Neighbours are skipped when the co-purchase count (Σ over users of
   // min(items, max_user_items)²) exceeds this, bounding the time to about a
-  // second per 10^8 (the server computes them when it loads a model).
+  // second per 10^8 (the trainer computes them once and stores them with
+  // the model; the server computes them only for a model without them).
   int64_t max_neighbor_work = 400'000'000;
   // The kind of neighbours. kEase solves a dense num_items² system (about
   // 0.2 GB and a few seconds at 5,000 items); with more than kEaseMaxItems

@@ -739,6 +739,17 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
   {
     model::ModelData model_data =
         BuildModelData(data, std::move(model), std::move(manifest));
+    // The ranker's item neighbours go with the model, so the server does not
+    // compute them (an EASE solve) on every load.
+    const Clock::time_point neighbors_start = Clock::now();
+    model::RankerItemStats ranker_stats = model::ComputeRankerItemStats(
+        data.num_items(), model_data.history_indptr, model_data.history,
+        model::RankerStatsOptionsFor(result.ranker));
+    model_data.ranker_neighbors = std::move(ranker_stats.neighbors);
+    log(absl::StrFormat("ranker neighbours (%s): %d entries in %.2fs",
+                        model::NeighborKindName(result.ranker.neighbors),
+                        model_data.ranker_neighbors.items.size(),
+                        SecondsSince(neighbors_start)));
     model_data.complements = std::move(complements);
     model_data.segments_tsv = std::move(segments_tsv);
     model_data.intel_tsv = std::move(intel_tsv);

@@ -1,10 +1,13 @@
 // The training pipeline: purchase file -> interaction matrix -> implicit ALS
-// -> published model directory (recommender/model_format.h), and optionally
+// -> published model directory (model/model_format.h), and optionally
 // a bulk load of every user's purchase history and the item metadata into a
 // FeatureStore. From the same rows it computes the customers' marketing
 // segments (marketing/segments.h): a summary in the manifest and the log,
 // segments.tsv in the model directory, and each user's record in a
-// SegmentStore when one is given.
+// SegmentStore when one is given. The model carries the production ranker
+// (model/ranker.h): its weights, fit on a validation window or tuned
+// (training/tuner.h), in the manifest, and its item neighbours, computed
+// once over the whole history, in neighbors.bin.
 //
 //   TrainerOptions options;
 //   options.input = "purchases.csv.gz";

@@ -290,8 +290,8 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     ease2.stats = model::ComputeRankerItemStats(
         windows.period2.num_items(), h2.history_indptr, h2.history,
         ease_options);
-    if (!ease1.stats.neighbor_indptr.empty() &&
-        !ease2.stats.neighbor_indptr.empty()) {
+    if (!ease1.stats.neighbors.indptr.empty() &&
+        !ease2.stats.neighbors.indptr.empty()) {
       kinds.push_back(model::NeighborKind::kEase);
     }
     log(absl::StrFormat("tune: EASE neighbours (lambda %g) of %d items: %.2fs",

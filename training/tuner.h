@@ -131,8 +131,9 @@ struct TunerOptions {
   // The first configuration is also tried with EASE item neighbours
   // (model::NeighborKind::kEase, lambda ease_lambda) when the catalog has at
   // most this many items; the later ones use the kind that scored best. 0:
-  // cosine neighbours only. The server solves EASE again when it loads the
-  // model (a few seconds at 5,000 items).
+  // cosine neighbours only. The trainer solves EASE once more over all its
+  // data for the published model's neighbours (neighbors.bin), which the
+  // server loads as they are.
   int ease_max_items = 5000;
   // EASE's L2 penalty (RankerStatsOptions::ease_lambda).
   double ease_lambda = 1000;

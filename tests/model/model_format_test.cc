@@ -1,6 +1,7 @@
 #include "model/model_format.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -391,12 +392,10 @@ TEST(ModelFormatTest, ReadWithoutVectorsKeepsTheRestAndStillVerifiesThem) {
 // reader resize its vector to 2^60 entries (std::length_error, the process
 // aborted). The manifest carries no checksums, as an older one would, so the
 // file's own checks are all that stands in the way.
-TEST(ModelFormatTest, HistoryEntryCountThatOverflowsTheSizeCheckIsDataLoss) {
-  const std::string root = recsys::testing::MakeUniqueDir("model_format_history_overflow");
-  PublishOptions options;
-  options.version = "1";
-  RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir,
-                              PublishModel(root, testing::MakePlantedModel(), options));
+// Rewrites the manifest of the model directory `dir` without checksums (as
+// PublishModel wrote it before them), so that an edited file reaches the
+// reader's own checks.
+void ClearChecksums(const std::string& dir) {
   std::ifstream in(dir + "/manifest.json");
   const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   recsys::v1::ModelManifest manifest;
@@ -405,6 +404,15 @@ TEST(ModelFormatTest, HistoryEntryCountThatOverflowsTheSizeCheckIsDataLoss) {
   std::string edited;
   ASSERT_TRUE(google::protobuf::util::MessageToJsonString(manifest, &edited).ok());
   std::ofstream(dir + "/manifest.json", std::ios::trunc) << edited;
+}
+
+TEST(ModelFormatTest, HistoryEntryCountThatOverflowsTheSizeCheckIsDataLoss) {
+  const std::string root = recsys::testing::MakeUniqueDir("model_format_history_overflow");
+  PublishOptions options;
+  options.version = "1";
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir,
+                              PublishModel(root, testing::MakePlantedModel(), options));
+  ClearChecksums(dir);
   // Header: "RSH1", users (u64), entries (u64). 2^60 more entries times 16
   // bytes each adds exactly 2^64 to the expected size.
   const std::string path = dir + "/history.bin";
@@ -421,6 +429,64 @@ TEST(ModelFormatTest, HistoryEntryCountThatOverflowsTheSizeCheckIsDataLoss) {
   absl::Status st = ReadModelData(dir).status();
   EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
   EXPECT_NE(st.message().find("history.bin: malformed"), std::string::npos) << st;
+  EXPECT_EQ(ModelBundle::Load(dir).status().code(), absl::StatusCode::kDataLoss);
+}
+
+// The ranker's item neighbours round-trip through neighbors.bin; a read
+// without extras (a Redis load) leaves them out; inconsistent ones are
+// refused on publish, naming the field; a file whose entry count disagrees
+// with its size is DataLoss.
+TEST(ModelFormatTest, RankerNeighboursRoundTripAndAreChecked) {
+  const std::string root = recsys::testing::MakeUniqueDir("model_format_neighbors");
+  ModelData data = testing::MakePlantedModel();
+  ASSERT_EQ(data.items.size(), 20u);
+  // Item 3: rows 12 (0.75) and 15 (0.5); item 4: row 3 (0.25); others none.
+  ItemNeighbors& n = data.ranker_neighbors;
+  n.indptr.assign(21, 3);
+  for (int i = 0; i <= 3; ++i) n.indptr[i] = 0;
+  n.indptr[4] = 2;
+  n.items = {12, 15, 3};
+  n.sims = {0.75f, 0.5f, 0.25f};
+  PublishOptions options;
+  options.version = "1";
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string dir, PublishModel(root, data, options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(ModelData back, ReadModelData(dir));
+  EXPECT_TRUE(back.manifest.files().contains("neighbors.bin"));
+  EXPECT_EQ(back.ranker_neighbors.indptr, n.indptr);
+  EXPECT_EQ(back.ranker_neighbors.items, n.items);
+  EXPECT_EQ(back.ranker_neighbors.sims, n.sims);
+  ReadModelOptions lean;
+  lean.extras = false;
+  RECSYS_ASSERT_OK_AND_ASSIGN(ModelData without, ReadModelData(dir, lean));
+  EXPECT_TRUE(without.ranker_neighbors.indptr.empty());
+  // A model without neighbours has no file.
+  options.version = "2";
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string plain,
+                              PublishModel(root, testing::MakePlantedModel(), options));
+  EXPECT_FALSE(fs::exists(plain + "/neighbors.bin"));
+
+  options.version = "3";
+  for (int broken = 0; broken < 4; ++broken) {
+    ModelData bad = data;
+    if (broken == 0) bad.ranker_neighbors.indptr.pop_back();
+    if (broken == 1) bad.ranker_neighbors.items[1] = 20;
+    if (broken == 2) bad.ranker_neighbors.sims[2] = std::nanf("");
+    if (broken == 3) bad.ranker_neighbors.indptr[5] = 1;  // below item 4's start, 2
+    absl::Status st = PublishModel(root, bad, options).status();
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << broken;
+    EXPECT_NE(st.message().find("ranker_neighbors"), std::string::npos) << st;
+  }
+  EXPECT_FALSE(fs::exists(root + "/3"));
+
+  // An entry count that disagrees with the file's size.
+  ClearChecksums(dir);
+  // Header: "RSN1", items (u64), entries (u64).
+  const uint64_t entries = 4;
+  Overwrite(dir + "/neighbors.bin", 12,
+            std::string(reinterpret_cast<const char*>(&entries), sizeof(entries)));
+  absl::Status st = ReadModelData(dir).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_NE(st.message().find("neighbors.bin: malformed"), std::string::npos) << st;
   EXPECT_EQ(ModelBundle::Load(dir).status().code(), absl::StatusCode::kDataLoss);
 }
 

@@ -47,15 +47,22 @@ TEST(ModelBundleTest, LoadsIdsVectorsAndPopularity) {
   EXPECT_EQ(bundle->ip_index().size(), 20);
 }
 
-// A model whose ranker was fit with EASE neighbours is served with them:
-// the bundle computes the same statistics as the trainer's tuner.
-TEST(ModelBundleTest, RankerStatisticsFollowTheManifestsNeighbourKind) {
-  const std::string root = recsys::testing::MakeUniqueDir("bundle_ease");
+// The planted model with default ranker weights fit on EASE neighbours
+// (lambda 2).
+ModelData PlantedModelWithEaseRanker() {
   ModelData data = testing::MakePlantedModel();
   RankerWeights weights = DefaultRankerWeights();
   weights.neighbors = NeighborKind::kEase;
   weights.ease_lambda = 2;
   *data.manifest.mutable_ranker() = RankerWeightsToConfig(weights);
+  return data;
+}
+
+// A model whose ranker was fit with EASE neighbours is served with them:
+// the bundle computes the same statistics as the trainer's tuner.
+TEST(ModelBundleTest, RankerStatisticsFollowTheManifestsNeighbourKind) {
+  const std::string root = recsys::testing::MakeUniqueDir("bundle_ease");
+  ModelData data = PlantedModelWithEaseRanker();
   PublishOptions options;
   options.version = "1";
   RECSYS_ASSERT_OK(PublishModel(root, data, options));
@@ -69,11 +76,43 @@ TEST(ModelBundleTest, RankerStatisticsFollowTheManifestsNeighbourKind) {
   ease_options.ease_lambda = 2;
   const RankerItemStats expected =
       ComputeRankerItemStats(data.items.size(), data.history_indptr, data.history, ease_options);
-  ASSERT_FALSE(expected.neighbor_items.empty());
-  EXPECT_EQ(ease->ranker_item_stats().neighbor_indptr, expected.neighbor_indptr);
-  EXPECT_EQ(ease->ranker_item_stats().neighbor_items, expected.neighbor_items);
-  EXPECT_EQ(ease->ranker_item_stats().neighbor_sims, expected.neighbor_sims);
-  EXPECT_NE(cosine->ranker_item_stats().neighbor_sims, expected.neighbor_sims);
+  ASSERT_FALSE(expected.neighbors.items.empty());
+  EXPECT_EQ(ease->ranker_item_stats().neighbors.indptr, expected.neighbors.indptr);
+  EXPECT_EQ(ease->ranker_item_stats().neighbors.items, expected.neighbors.items);
+  EXPECT_EQ(ease->ranker_item_stats().neighbors.sims, expected.neighbors.sims);
+  EXPECT_NE(cosine->ranker_item_stats().neighbors.sims, expected.neighbors.sims);
+}
+
+// A model that stores its ranker's neighbours is served with those (not
+// with neighbours computed again from the history); the other item
+// statistics still come from the history.
+TEST(ModelBundleTest, StoredRankerNeighboursAreServedAsStored) {
+  const std::string root = recsys::testing::MakeUniqueDir("bundle_stored_neighbors");
+  ModelData data = PlantedModelWithEaseRanker();
+  const int32_t num_items = static_cast<int32_t>(data.items.size());
+  // Each item's one neighbour is the next row: not what EASE gives.
+  ItemNeighbors& stored = data.ranker_neighbors;
+  for (int32_t i = 0; i <= num_items; ++i) stored.indptr.push_back(i);
+  for (int32_t i = 0; i < num_items; ++i) {
+    stored.items.push_back((i + 1) % num_items);
+    stored.sims.push_back(0.5f);
+  }
+  PublishOptions options;
+  options.version = "1";
+  RECSYS_ASSERT_OK(PublishModel(root, data, options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto bundle, ModelBundle::Load(root + "/1"));
+  EXPECT_EQ(bundle->ranker_item_stats().neighbors.indptr, stored.indptr);
+  EXPECT_EQ(bundle->ranker_item_stats().neighbors.items, stored.items);
+  EXPECT_EQ(bundle->ranker_item_stats().neighbors.sims, stored.sims);
+  RankerStatsOptions ease_options;
+  ease_options.neighbor_kind = NeighborKind::kEase;
+  ease_options.ease_lambda = 2;
+  const RankerItemStats computed =
+      ComputeRankerItemStats(num_items, data.history_indptr, data.history, ease_options);
+  EXPECT_NE(computed.neighbors.items, stored.items);
+  EXPECT_EQ(bundle->ranker_item_stats().popularity, computed.popularity);
+  EXPECT_EQ(bundle->ranker_item_stats().popular_order, computed.popular_order);
+  EXPECT_EQ(bundle->ranker_item_stats().trending_order, computed.trending_order);
 }
 
 TEST(ModelBundleTest, ItemSquaredNormsMatchTheVectors) {

@@ -120,11 +120,11 @@ TEST_F(RankerTest, HistoryOnlyUserAndBadArguments) {
 
 TEST_F(RankerTest, NeighboursTrendingAndPopularOrder) {
   // Buyers: item 2 {0, 1}, item 3 {0}: cosine(2, 3) = 1 / sqrt(2 * 1).
-  ASSERT_EQ(stats_.neighbor_indptr.size(), 5u);
-  ASSERT_EQ(stats_.neighbor_indptr[3] - stats_.neighbor_indptr[2], 1);
-  EXPECT_EQ(stats_.neighbor_items[stats_.neighbor_indptr[2]], 3);
-  EXPECT_NEAR(stats_.neighbor_sims[stats_.neighbor_indptr[2]], 1 / std::sqrt(2.0), 1e-6);
-  EXPECT_EQ(stats_.neighbor_indptr[1], stats_.neighbor_indptr[0]);  // item 0: nobody
+  ASSERT_EQ(stats_.neighbors.indptr.size(), 5u);
+  ASSERT_EQ(stats_.neighbors.indptr[3] - stats_.neighbors.indptr[2], 1);
+  EXPECT_EQ(stats_.neighbors.items[stats_.neighbors.indptr[2]], 3);
+  EXPECT_NEAR(stats_.neighbors.sims[stats_.neighbors.indptr[2]], 1 / std::sqrt(2.0), 1e-6);
+  EXPECT_EQ(stats_.neighbors.indptr[1], stats_.neighbors.indptr[0]);  // item 0: nobody
   ASSERT_EQ(stats_.popular_order.size(), 4u);
   EXPECT_EQ(stats_.popular_order[0], 2);
   EXPECT_EQ(stats_.popular_order[1], 3);
@@ -136,7 +136,7 @@ TEST_F(RankerTest, NeighboursTrendingAndPopularOrder) {
   RankerStatsOptions bounded;
   bounded.max_neighbor_work = 1;
   const RankerItemStats small = ComputeRankerItemStats(4, indptr_, history_, bounded);
-  EXPECT_TRUE(small.neighbor_indptr.empty());
+  EXPECT_TRUE(small.neighbors.indptr.empty());
   EXPECT_EQ(small.popular_order, stats_.popular_order);
 }
 
@@ -166,10 +166,10 @@ TEST_F(RankerTest, EaseNeighboursByHand) {
   options.neighbor_kind = NeighborKind::kEase;
   options.ease_lambda = 1;
   const RankerItemStats ease = ComputeRankerItemStats(4, indptr_, history_, options);
-  ASSERT_EQ(ease.neighbor_indptr, (std::vector<int64_t>{0, 0, 0, 1, 2}));
-  EXPECT_EQ(ease.neighbor_items, (std::vector<int32_t>{3, 2}));
-  EXPECT_NEAR(ease.neighbor_sims[0], 1.0 / 3.0, 1e-6);
-  EXPECT_NEAR(ease.neighbor_sims[1], 1.0 / 2.0, 1e-6);
+  ASSERT_EQ(ease.neighbors.indptr, (std::vector<int64_t>{0, 0, 0, 1, 2}));
+  EXPECT_EQ(ease.neighbors.items, (std::vector<int32_t>{3, 2}));
+  EXPECT_NEAR(ease.neighbors.sims[0], 1.0 / 3.0, 1e-6);
+  EXPECT_NEAR(ease.neighbors.sims[1], 1.0 / 2.0, 1e-6);
   // Everything but the neighbours is as with cosine neighbours.
   EXPECT_EQ(ease.popular_order, stats_.popular_order);
   EXPECT_EQ(ease.repeat_rate, stats_.repeat_rate);

@@ -108,6 +108,10 @@ TEST(TrainerTest, EndToEndPublishesModelAndLoadsStore) {
   EXPECT_GT(m.train_seconds(), 0);
 
   ASSERT_EQ(model->history_indptr.size(), 301u);
+  // The ranker's item neighbours are stored (tuner_test checks their values).
+  EXPECT_TRUE(m.files().contains("neighbors.bin"));
+  EXPECT_EQ(model->ranker_neighbors.indptr.size(), model->items.size() + 1);
+  EXPECT_THAT(lines, ::testing::Contains(StartsWith("ranker neighbours (cosine): ")));
   EXPECT_EQ(static_cast<int64_t>(model->history.size()), result->interactions);
   for (const model::ItemMeta& item : model->items) {
     EXPECT_THAT(item.item_id, StartsWith("i"));

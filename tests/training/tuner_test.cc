@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/model_format.h"
+#include "model/ranker.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_files.h"
 #include "training/datagen.h"
@@ -321,6 +322,15 @@ TEST(TrainerTuneTest, NeverSeesRowsAfterTheCut) {
     for (const model::ItemMeta& item : data.items)
       EXPECT_NE(item.item_id, "leak");
     for (const std::string& id : data.user_ids) EXPECT_NE(id, "leaker");
+    // The model stores the ranker's item neighbours as the loader would
+    // compute them from its history for its weights.
+    const model::RankerItemStats expected = model::ComputeRankerItemStats(
+        static_cast<int32_t>(data.items.size()), data.history_indptr, data.history,
+        model::RankerStatsOptionsFor(model::RankerWeightsFromConfig(data.manifest.ranker())));
+    ASSERT_FALSE(expected.neighbors.items.empty());
+    EXPECT_EQ(data.ranker_neighbors.indptr, expected.neighbors.indptr);
+    EXPECT_EQ(data.ranker_neighbors.items, expected.neighbors.items);
+    EXPECT_EQ(data.ranker_neighbors.sims, expected.neighbors.sims);
     // Wall times differ between runs; everything else must not.
     recsys::v1::TuningReport* tuning = data.manifest.mutable_tuning();
     tuning->clear_seconds();
@@ -338,6 +348,7 @@ TEST(TrainerTuneTest, NeverSeesRowsAfterTheCut) {
   EXPECT_TRUE(same.Compare(manifests[0].params(), manifests[1].params()));
   EXPECT_EQ(models[0].item_factors, models[1].item_factors);
   EXPECT_EQ(models[0].user_factors, models[1].user_factors);
+  EXPECT_EQ(models[0].ranker_neighbors.sims, models[1].ranker_neighbors.sims);
 }
 
 // The budget's unit is one plain training up to and including its ranker
