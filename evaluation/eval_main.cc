@@ -76,6 +76,8 @@ ABSL_FLAG(bool, ranker_tune, true,
 ABSL_FLAG(double, ranker_tune_budget_seconds, 0,
           "Production ranker with tuning: time budget of the candidates in "
           "seconds; 0: 5 x the measured plain training, as the trainer.");
+ABSL_FLAG(double, ranker_guard_confidence, 0.95,
+          "Production ranker with tuning: recsys_train's --tune_guard_confidence.");
 ABSL_FLAG(int, validation_days, 30,
           "Production ranker: days at the end of the training period whose "
           "purchases label the weight fit.");
@@ -133,6 +135,7 @@ int main(int argc, char** argv) {
   model.ranker.validation_days = absl::GetFlag(FLAGS_validation_days);
   model.ranker.tune = absl::GetFlag(FLAGS_ranker_tune);
   model.ranker.tune_budget_seconds = absl::GetFlag(FLAGS_ranker_tune_budget_seconds);
+  model.ranker.tune_guard_confidence = absl::GetFlag(FLAGS_ranker_guard_confidence);
   model.ranker.vector_candidates = absl::GetFlag(FLAGS_vector_candidates);
   absl::StatusOr<ev::IalsSpec> ials =
       ev::ParseIalsSpec(absl::GetFlag(FLAGS_ials), ev::IalsSpec());

@@ -87,18 +87,13 @@ absl::StatusOr<PairedDifference> PairedRecallDifference(const SettingResult& a,
     return absl::InvalidArgumentError(
         absl::StrCat("user_recall: ", x.size(), " vs ", y.size(), " users (not one split)"));
   }
-  stats::Moments diff;
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (std::isnan(x[i]) || std::isnan(y[i])) continue;
-    diff.Add(x[i] - y[i]);
-  }
-  RECSYS_ASSIGN_OR_RETURN(stats::VariantSummary summary, stats::Summarize(diff));
-  RECSYS_ASSIGN_OR_RETURN(double z, stats::NormalQuantile(0.5 + confidence / 2));
+  RECSYS_ASSIGN_OR_RETURN(stats::PairedDifference paired,
+                          stats::ComparePaired(x, y, confidence));
   PairedDifference out;
-  out.users = static_cast<int64_t>(diff.n);
-  out.difference = summary.mean;
-  out.lower = summary.mean - z * summary.standard_error;
-  out.upper = summary.mean + z * summary.standard_error;
+  out.users = paired.n;
+  out.difference = paired.mean;
+  out.lower = paired.ci.lower;
+  out.upper = paired.ci.upper;
   return out;
 }
 

@@ -253,6 +253,7 @@ absl::StatusOr<std::unique_ptr<Model>> NewTunedRankerModel(
   tuner.fit.vector_candidates = options.vector_candidates;
   tuner.index_spec = options.index_spec;
   tuner.ease_max_items = options.tune_ease_max_items;
+  tuner.guard_confidence = options.tune_guard_confidence;
   tuner.budget_seconds = options.tune_budget_seconds > 0
                              ? options.tune_budget_seconds
                              : options.tune_budget_factor * std::max(plain_seconds, 0.1);

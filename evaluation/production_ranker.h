@@ -79,6 +79,9 @@ struct ProductionRankerOptions {
   int tune_max_candidates = 6;
   // TunerOptions::ease_max_items (as recsys_train's --tune_ease_max_items).
   int tune_ease_max_items = 5000;
+  // TunerOptions::guard_confidence (as recsys_train's
+  // --tune_guard_confidence).
+  double tune_guard_confidence = 0.95;
   // Seconds the caller spent reading the input (RunSplitProtocol measures
   // them), counted in the plain training.
   double tune_read_seconds = 0;

@@ -232,13 +232,21 @@ absl::StatusOr<ProtocolOutput> RunSplitProtocol(
                                            .Set("vector_new", g.vector_new())
                                            .Set("neighbors_new", g.neighbors_new())
                                            .Set("fusion_all", fit.fusion_all)
-                                           .Set("fusion_new", fit.fusion_new)));
+                                           .Set("fusion_new", fit.fusion_new)
+                                           .Set("confidence", g.confidence())
+                                           .Set("rival_all", g.rival_all())
+                                           .Set("rival_new", g.rival_new())
+                                           .Set("margin_all_lower", g.margin_all_lower())
+                                           .Set("margin_all_upper", g.margin_all_upper())
+                                           .Set("margin_new_lower", g.margin_new_lower())
+                                           .Set("margin_new_upper", g.margin_new_upper())));
         Log(options.log,
             absl::StrFormat("ranker tuned: chose %s (new items: %s); guard serves all items: "
                             "%s, new items: %s (validation R@20 all: ranker %.4f, popularity "
                             "%.4f, buy_again %.4f, vector %.4f, neighbors %.4f, fusion %.4f; "
                             "new: ranker %.4f, popularity %.4f, vector %.4f, neighbors %.4f, "
-                            "fusion %.4f)",
+                            "fusion %.4f; ranker minus %s %+.4f..%+.4f, minus %s "
+                            "%+.4f..%+.4f at %.0f%%)",
                             fit.tuning.candidates(fit.tuning.chosen()).spec(),
                             fit.tuning.candidates(fit.tuning.chosen_new()).spec(),
                             model::RankerServeName(fit.weights.serve_all),
@@ -246,7 +254,9 @@ absl::StatusOr<ProtocolOutput> RunSplitProtocol(
                             g.popularity_all(), g.buy_again_all(), g.vector_all(),
                             g.neighbors_all(), fit.fusion_all, g.ranker_new(),
                             g.popularity_new(), g.vector_new(), g.neighbors_new(),
-                            fit.fusion_new));
+                            fit.fusion_new, g.rival_all(), g.margin_all_lower(),
+                            g.margin_all_upper(), g.rival_new(), g.margin_new_lower(),
+                            g.margin_new_upper(), 100 * g.confidence()));
       }
       Log(options.log,
           absl::StrFormat("ranker fit on %s..%s: %d users, %d examples, %d "

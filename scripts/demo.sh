@@ -302,6 +302,9 @@ nightly_rc=0
 # The nightly training tunes itself on two validation windows at the end of
 # the history (docs/evaluation.md, "Self-tuning and the guard").
 grep -h "tune: chose" "$DEMO_DIR/nightly.log" | sed 's/^[^ ]* INFO //'
+# The guard keeps the ranker only where it beats the best baseline beyond
+# chance on the validation window.
+grep -h "tune: guard:" "$DEMO_DIR/nightly.log" | sed 's/^[^ ]* INFO //'
 # The chosen item neighbours are published with the model (neighbors.bin),
 # so the server loads them instead of computing them.
 grep -h "ranker neighbours" "$DEMO_DIR/nightly.log" | sed 's/^[^ ]* INFO //'

@@ -269,6 +269,32 @@ absl::StatusOr<VariantSummary> Summarize(const Moments& moments) {
   return SummaryOf(c.n, c.mean_y, c.syy / (c.n - 1));
 }
 
+absl::StatusOr<PairedDifference> ComparePaired(absl::Span<const double> a,
+                                               absl::Span<const double> b,
+                                               double confidence) {
+  if (a.size() != b.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("b: ", b.size(), " values for ", a.size(), " in a"));
+  }
+  if (!(confidence > 0 && confidence < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("confidence: must be in (0, 1), got ", confidence));
+  }
+  Moments diff;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) || std::isnan(b[i])) continue;
+    diff.Add(a[i] - b[i]);
+  }
+  RECSYS_ASSIGN_OR_RETURN(const VariantSummary summary, Summarize(diff));
+  RECSYS_ASSIGN_OR_RETURN(const double z, NormalQuantile(0.5 + confidence / 2));
+  PairedDifference out;
+  out.n = static_cast<int64_t>(diff.n);
+  out.mean = summary.mean;
+  out.ci.lower = summary.mean - z * summary.standard_error;
+  out.ci.upper = summary.mean + z * summary.standard_error;
+  return out;
+}
+
 absl::StatusOr<VariantSummary> SummarizeRatio(const RatioMoments& moments) {
   return SummarizeRatioIn("", moments);
 }

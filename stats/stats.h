@@ -214,6 +214,20 @@ absl::StatusOr<Comparison> CompareRatios(const RatioMoments& control,
 // (0, 1).
 absl::StatusOr<double> NormalQuantile(double p);
 
+// Two measurements of the same units (e.g. two models' recall per user):
+// the mean of the differences a[i] - b[i], pairs with a NaN skipped, and
+// its normal interval at `confidence`, mean ± z·(standard error).
+struct PairedDifference {
+  int64_t n = 0;
+  double mean = 0;
+  Interval ci;
+};
+// InvalidArgument naming `b` when the sizes differ, `confidence` outside
+// (0, 1), `n` when fewer than 2 pairs remain.
+absl::StatusOr<PairedDifference> ComparePaired(absl::Span<const double> a,
+                                               absl::Span<const double> b,
+                                               double confidence = 0.95);
+
 // One variant's mean and per-user variance, checked as above.
 absl::StatusOr<VariantSummary> Summarize(const Moments& moments);
 absl::StatusOr<VariantSummary> SummarizeRatio(const RatioMoments& moments);

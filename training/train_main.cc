@@ -99,6 +99,11 @@ ABSL_FLAG(int, tune_ease_max_items, 5000,
 ABSL_FLAG(bool, tune_guard, true,
           "--tune: serve the winning baseline in a setting where it beats the "
           "ranker on validation.");
+ABSL_FLAG(double, tune_guard_confidence, 0.95,
+          "--tune: the guard serves the ranker in a setting only when the lower end of "
+          "this confidence interval of its validation recall minus the best baseline's "
+          "(paired over the users) is above 0; 0: whenever its recall is at least the "
+          "baseline's.");
 ABSL_FLAG(std::string, metrics_file, "",
           "After a successful run, write its metrics in the Prometheus text format to this "
           "file (through a temporary file and a rename), for node-exporter's textfile "
@@ -320,6 +325,7 @@ int main(int argc, char** argv) {
   options.tune_max_candidates = absl::GetFlag(FLAGS_tune_max_candidates);
   options.tune_ease_max_items = absl::GetFlag(FLAGS_tune_ease_max_items);
   options.tune_guard = absl::GetFlag(FLAGS_tune_guard);
+  options.tune_guard_confidence = absl::GetFlag(FLAGS_tune_guard_confidence);
   options.compute_complements = absl::GetFlag(FLAGS_bundles);
   options.als.seed = absl::GetFlag(FLAGS_seed);
   options.als.compute_loss = absl::GetFlag(FLAGS_loss);

@@ -631,6 +631,7 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
             "%.2fs; budget %.1fs",
             plain_fit_seconds, plain_seconds, tuner.budget_seconds));
         tuner.guard = options.tune_guard;
+        tuner.guard_confidence = options.tune_guard_confidence;
         tuner.ease_max_items = options.tune_ease_max_items;
         tuner.log = log;
         outcome = TuneRanker(*windows,

@@ -100,6 +100,8 @@ struct TrainerOptions {
   int tune_ease_max_items = 5000;
   // Apply the validation guard (serve a baseline that beats the ranker).
   bool tune_guard = true;
+  // TunerOptions::guard_confidence.
+  double tune_guard_confidence = 0.95;
   // Compute "frequently bought together" complements from the orders
   // (rows of one user at one time); skipped for data without timestamps.
   bool compute_complements = true;

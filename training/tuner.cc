@@ -5,7 +5,11 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <initializer_list>
+#include <limits>
 #include <memory>
+#include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -15,6 +19,7 @@
 #include "common/parallel.h"
 #include "common/status_macros.h"
 #include "model/vector_index.h"
+#include "stats/stats.h"
 #include "training/trainer.h"
 
 namespace recsys::training {
@@ -253,6 +258,11 @@ absl::StatusOr<WindowRecall> ScoreOnWindow(
   }
   if (r.users_all > 0) r.all /= r.users_all;
   if (r.users_new > 0) r.new_items /= r.users_new;
+  if (score_all) r.user_all = std::move(all);
+  for (double& f : fresh) {
+    if (f < 0) f = std::numeric_limits<double>::quiet_NaN();
+  }
+  r.user_new = std::move(fresh);
   return r;
 }
 
@@ -372,6 +382,9 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     int entry_new = -1;
     double discovery_l2 = -1;
     model::NeighborKind kind = model::NeighborKind::kCosine;
+    // The per-user recalls of recall_all and recall_new (WindowRecall).
+    std::vector<double> user_all;
+    std::vector<double> user_new;
     AlsModel als2;
   } best;
   double last_seconds = 0;
@@ -497,6 +510,7 @@ absl::StatusOr<TuneOutcome> TuneRanker(
         RECSYS_ASSIGN_OR_RETURN(WindowRecall d, score_new(fits[f].weights));
         if (d.new_items > scores[f].new_items) {
           scores[f].new_items = d.new_items;
+          scores[f].user_new = d.user_new;
           discovery_of[f] = true;
           discovery_l2_of[f] = discovery_l2_base[f];
         }
@@ -522,6 +536,7 @@ absl::StatusOr<TuneOutcome> TuneRanker(
         RECSYS_ASSIGN_OR_RETURN(WindowRecall ds, score_new(shrunk));
         if (ds.new_items > scores[f].new_items) {
           scores[f].new_items = ds.new_items;
+          scores[f].user_new = std::move(ds.user_new);
           discovery_of[f] = true;
           discovery_l2_of[f] = fit.discovery_l2;
         }
@@ -579,6 +594,8 @@ absl::StatusOr<TuneOutcome> TuneRanker(
       best.users_new = users_new;
       best.entry_all = entry_all;
       best.entry_new = entry_new;
+      best.user_all = std::move(scores[entry_all - first].user_all);
+      best.user_new = std::move(scores[entry_new - first].user_new);
       best.als2 = std::move(als2);
     }
     last_seconds = SecondsSince(candidate_start);
@@ -679,32 +696,68 @@ absl::StatusOr<TuneOutcome> TuneRanker(
   guard.set_popularity_new(popularity.new_items);
   guard.set_vector_new(vector.new_items);
   guard.set_neighbors_new(neighbors.new_items);
+  // Per setting, the best baseline on window 2 and the paired interval of
+  // the ranker's recall minus its recall over the window's users.
+  struct Rival {
+    model::RankerServe serve = model::RankerServe::kRanker;
+    double recall = -1;
+    const std::vector<double>* users = nullptr;
+  };
+  auto best_rival = [](std::initializer_list<std::tuple<double, const std::vector<double>*,
+                                                        model::RankerServe>>
+                           baselines) {
+    Rival rival;
+    for (const auto& [recall, users, serve] : baselines) {
+      if (recall > rival.recall) rival = Rival{serve, recall, users};
+    }
+    return rival;
+  };
+  const Rival rival_all = best_rival(
+      {{buy_again.all, &buy_again.user_all, model::RankerServe::kBuyAgain},
+       {popularity.all, &popularity.user_all, model::RankerServe::kPopularity},
+       {vector.all, &vector.user_all, model::RankerServe::kVector},
+       {neighbors.all, &neighbors.user_all, model::RankerServe::kNeighbors},
+       {fusion.all, &fusion.user_all, model::RankerServe::kFusion}});
+  const Rival rival_new = best_rival(
+      {{popularity.new_items, &popularity.user_new, model::RankerServe::kPopularity},
+       {vector.new_items, &vector.user_new, model::RankerServe::kVector},
+       {neighbors.new_items, &neighbors.user_new, model::RankerServe::kNeighbors},
+       {fusion.new_items, &fusion.user_new, model::RankerServe::kFusion}});
+  const double confidence = options.guard_confidence > 0 ? options.guard_confidence : 0.95;
+  guard.set_confidence(confidence);
+  // Whether the ranker serves a setting: at least the rival's recall and,
+  // with guard_confidence, an interval above 0. An interval that cannot be
+  // computed (fewer than 2 users) counts as not above 0.
+  auto ranker_serves = [&](double ranker, const std::vector<double>& ranker_users,
+                           const Rival& rival, double* lower, double* upper) {
+    absl::StatusOr<stats::PairedDifference> d =
+        stats::ComparePaired(ranker_users, *rival.users, confidence);
+    if (d.ok()) {
+      *lower = d->ci.lower;
+      *upper = d->ci.upper;
+    }
+    if (ranker < rival.recall) return false;
+    return options.guard_confidence <= 0 || (d.ok() && d->ci.lower > 0);
+  };
+  double lower = 0, upper = 0;
+  const bool ranker_all = ranker_serves(best.recall_all, best.user_all, rival_all, &lower, &upper);
+  guard.set_rival_all(std::string(model::RankerServeName(rival_all.serve)));
+  guard.set_margin_all_lower(lower);
+  guard.set_margin_all_upper(upper);
+  lower = upper = 0;
+  const bool ranker_new = ranker_serves(best.recall_new, best.user_new, rival_new, &lower, &upper);
+  guard.set_rival_new(std::string(model::RankerServeName(rival_new.serve)));
+  guard.set_margin_new_lower(lower);
+  guard.set_margin_new_upper(upper);
+  log(absl::StrFormat(
+      "tune: guard: ranker minus the best baseline on window 2 (%.0f%% interval): all items "
+      "%+.4f..%+.4f (vs %s), new items %+.4f..%+.4f (vs %s)",
+      100 * confidence, guard.margin_all_lower(), guard.margin_all_upper(),
+      guard.rival_all(), guard.margin_new_lower(), guard.margin_new_upper(),
+      guard.rival_new()));
   if (options.guard) {
-    auto pick = [](double ranker,
-                   std::initializer_list<std::pair<double, model::RankerServe>>
-                       baselines) {
-      model::RankerServe serve = model::RankerServe::kRanker;
-      double top = ranker;
-      for (const auto& [score, which] : baselines) {
-        if (score > top) {
-          top = score;
-          serve = which;
-        }
-      }
-      return serve;
-    };
-    out.weights.serve_all = pick(
-        best.recall_all, {{buy_again.all, model::RankerServe::kBuyAgain},
-                          {popularity.all, model::RankerServe::kPopularity},
-                          {vector.all, model::RankerServe::kVector},
-                          {neighbors.all, model::RankerServe::kNeighbors},
-                          {fusion.all, model::RankerServe::kFusion}});
-    out.weights.serve_new =
-        pick(best.recall_new,
-             {{popularity.new_items, model::RankerServe::kPopularity},
-              {vector.new_items, model::RankerServe::kVector},
-              {neighbors.new_items, model::RankerServe::kNeighbors},
-              {fusion.new_items, model::RankerServe::kFusion}});
+    if (!ranker_all) out.weights.serve_all = rival_all.serve;
+    if (!ranker_new) out.weights.serve_new = rival_new.serve;
   }
   out.fusion_all = fusion.all;
   out.fusion_new = fusion.new_items;

@@ -35,10 +35,13 @@
 // alone (the chosen iALS's nearest items), the item neighbours alone and
 // the reciprocal rank fusion of those two lists (the vector alone and the
 // fusion scored for the chosen configuration only) —
-// as RankItems returns them when RankerWeights::serve_* name them; a
-// setting where a baseline scores higher is served by the best baseline
-// (serve_all / serve_new in the returned weights, stored in the manifest,
-// honoured by model::RankItems, so by the server and the evaluator alike).
+// as RankItems returns them when RankerWeights::serve_* name them. The
+// ranker keeps a setting only when it beats the best baseline there beyond
+// chance (TunerOptions::guard_confidence: the paired interval of the two
+// recalls over window 2's users lies above 0); otherwise the best baseline
+// serves it (serve_all / serve_new in the returned weights, stored in the
+// manifest, honoured by model::RankItems, so by the server and the
+// evaluator alike).
 //
 // Budget: candidates run in grid order until the next one is expected to
 // end after budget_seconds (the first always runs; the second is expected
@@ -128,6 +131,16 @@ struct TunerOptions {
   double budget_seconds = 60;
   // Apply the guard (false: serve_all / serve_new stay the ranker).
   bool guard = true;
+  // How sure the guard must be that the ranker beats the best baseline of a
+  // setting before it serves the ranker there: the lower end of the
+  // interval, at this confidence, of the ranker's recall minus the
+  // baseline's, paired over window 2's users (stats::ComparePaired), must be
+  // above 0; otherwise the baseline serves. 0: the ranker serves whenever its
+  // recall is at least the best baseline's. The interval is reported
+  // (RankerGuardReport) either way, at 0.95 when this is 0. The default asks
+  // for the conventional 95%: the simpler model serves unless the window's
+  // users show the ranker better beyond chance.
+  double guard_confidence = 0.95;
   // The first configuration is also tried with EASE item neighbours
   // (model::NeighborKind::kEase, lambda ease_lambda) when the catalog has at
   // most this many items; the later ones use the kind that scored best. 0:
@@ -181,6 +194,11 @@ struct WindowRecall {
   double new_items = 0;
   int64_t users_all = 0;
   int64_t users_new = 0;
+  // Per window user (the users with labels, by row), for paired
+  // comparisons: the recall on all items (empty when score_all is false)
+  // and on new items (NaN for a user without new items).
+  std::vector<double> user_all;
+  std::vector<double> user_new;
 };
 absl::StatusOr<WindowRecall> ScoreOnWindow(
     const model::RankerModel& model, absl::Span<const float> user_factors,

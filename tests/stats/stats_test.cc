@@ -1,6 +1,7 @@
 #include "stats/stats.h"
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -31,6 +32,30 @@ Moments MomentsOf(const std::vector<double>& y,
   Moments m;
   for (size_t i = 0; i < y.size(); ++i) m.Add(y[i], x.empty() ? 0 : x[i]);
   return m;
+}
+
+// Differences {1, 2, 2} (the NaN pair skipped): mean 5/3, sample variance
+// 1/3, standard error sqrt(1/9) = 1/3, z(0.975) = 1.959964.
+TEST(ComparePairedTest, HandComputedSmallCase) {
+  const std::vector<double> a = {1, 2, 3, NAN};
+  const std::vector<double> b = {0, 0, 1, 5};
+  absl::StatusOr<PairedDifference> d = ComparePaired(a, b);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->n, 3);
+  EXPECT_NEAR(d->mean, 5.0 / 3, 1e-12);
+  EXPECT_NEAR(d->ci.lower, 5.0 / 3 - 1.959964 / 3, 1e-6);
+  EXPECT_NEAR(d->ci.upper, 5.0 / 3 + 1.959964 / 3, 1e-6);
+  absl::StatusOr<PairedDifference> wide = ComparePaired(a, b, 0.99);
+  ASSERT_TRUE(wide.ok());
+  EXPECT_NEAR(wide->ci.upper, 5.0 / 3 + 2.575829 / 3, 1e-6);
+
+  const std::vector<double> short_b = {0, 0};
+  EXPECT_NE(ComparePaired(a, short_b).status().message().find("b: 2 values for 4"),
+            std::string::npos);
+  EXPECT_NE(ComparePaired(a, b, 1).status().message().find("confidence"), std::string::npos);
+  const std::vector<double> one = {1, NAN};
+  const std::vector<double> other = {0, 0};
+  EXPECT_EQ(ComparePaired(one, other).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(CompareMeansTest, HandComputedSmallCase) {

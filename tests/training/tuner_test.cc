@@ -3,6 +3,7 @@
 #include <google/protobuf/util/message_differencer.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ namespace {
 
 using recsys::testing::MakeTestDir;
 using recsys::testing::WriteFile;
+using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -177,10 +179,57 @@ TEST(TunerTest, ScoresEveryCandidateAndGuardsOnTheWindow) {
       {g.popularity_new(), g.vector_new(), g.neighbors_new(), out.fusion_new});
   EXPECT_GT(g.vector_all(), 0);
   EXPECT_GT(g.neighbors_all(), 0);
+  // The rival of each setting is its best baseline; the paired interval
+  // holds the difference of the recorded recalls.
+  const std::map<std::string, double> all_of = {
+      {"popularity", g.popularity_all()}, {"buy_again", g.buy_again_all()},
+      {"vector", g.vector_all()}, {"neighbors", g.neighbors_all()}, {"fusion", out.fusion_all}};
+  const std::map<std::string, double> new_of = {{"popularity", g.popularity_new()},
+                                                {"vector", g.vector_new()},
+                                                {"neighbors", g.neighbors_new()},
+                                                {"fusion", out.fusion_new}};
+  ASSERT_TRUE(all_of.contains(g.rival_all())) << g.rival_all();
+  ASSERT_TRUE(new_of.contains(g.rival_new())) << g.rival_new();
+  EXPECT_EQ(all_of.at(g.rival_all()), best_baseline_all);
+  EXPECT_EQ(new_of.at(g.rival_new()), best_baseline_new);
+  EXPECT_EQ(g.confidence(), 0.95);
+  EXPECT_LE(g.margin_all_lower(), g.ranker_all() - best_baseline_all + 1e-9);
+  EXPECT_GE(g.margin_all_upper(), g.ranker_all() - best_baseline_all - 1e-9);
+  EXPECT_LE(g.margin_new_lower(), g.ranker_new() - best_baseline_new + 1e-9);
+  EXPECT_GE(g.margin_new_upper(), g.ranker_new() - best_baseline_new - 1e-9);
+  // The ranker serves where it is at least the rival and, at the default
+  // guard_confidence, the lower end of the interval is above 0; else the
+  // rival serves.
   EXPECT_EQ(out.weights.serve_all == model::RankerServe::kRanker,
-            g.ranker_all() >= best_baseline_all);
+            g.ranker_all() >= best_baseline_all && g.margin_all_lower() > 0);
   EXPECT_EQ(out.weights.serve_new == model::RankerServe::kRanker,
-            g.ranker_new() >= best_baseline_new);
+            g.ranker_new() >= best_baseline_new && g.margin_new_lower() > 0);
+  if (out.weights.serve_all != model::RankerServe::kRanker) {
+    EXPECT_EQ(model::RankerServeName(out.weights.serve_all), g.rival_all());
+  }
+  if (out.weights.serve_new != model::RankerServe::kRanker) {
+    EXPECT_EQ(model::RankerServeName(out.weights.serve_new), g.rival_new());
+  }
+  EXPECT_THAT(lines, Contains(HasSubstr("tune: guard: ranker minus the best baseline")));
+  // On this shop the ranker beats its rival on all items beyond 95% and
+  // serves. Asking for 1 - 1e-8 widens the same interval past 0: the rival
+  // serves, with the same recalls. At 0 (the recalls alone) the ranker
+  // serves, and the interval is still reported at 95%.
+  EXPECT_GT(g.margin_all_lower(), 0);
+  EXPECT_EQ(out.weights.serve_all, model::RankerServe::kRanker);
+  TunerOptions strict = options;
+  strict.guard_confidence = 1 - 1e-8;
+  RECSYS_ASSERT_OK_AND_ASSIGN(TuneOutcome sure, TuneRanker(windows, SmallGrid(2), strict));
+  EXPECT_EQ(sure.weights.guard.ranker_all(), g.ranker_all());
+  EXPECT_LE(sure.weights.guard.margin_all_lower(), 0);
+  EXPECT_EQ(model::RankerServeName(sure.weights.serve_all), g.rival_all());
+  TunerOptions by_recall = options;
+  by_recall.guard_confidence = 0;
+  RECSYS_ASSERT_OK_AND_ASSIGN(TuneOutcome recall_only,
+                              TuneRanker(windows, SmallGrid(2), by_recall));
+  EXPECT_EQ(recall_only.weights.guard.confidence(), 0.95);
+  EXPECT_EQ(recall_only.weights.guard.margin_all_lower(), g.margin_all_lower());
+  EXPECT_EQ(recall_only.weights.serve_all, model::RankerServe::kRanker);
   EXPECT_TRUE(out.weights.has_discovery);
   EXPECT_THAT(out.weights.origin, HasSubstr("tuned ("));
   EXPECT_GT(out.fusion_all, 0);
