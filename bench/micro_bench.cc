@@ -15,6 +15,9 @@
 //   index/vector_index_k50_filter  what a homepage slot of k = 20 asks:
 //                              k = 2k + 10 with an IdFilter.
 //   fold_in/items:N            FoldInUser from N items (a new user).
+//   load/title_neighbors       model::TitleNeighbors over the model's
+//                              catalog: what a model load adds for the
+//                              ranker's title features.
 //   features/get_user, features/get_items:N  InMemoryFeatureStore reads
 //                              (copying and decoding the stored features).
 //   rule_pass/<slot>           Recommender::RecommendProducts, one slot of
@@ -68,6 +71,7 @@
 #include "feature_store/item_cache.h"
 #include "feature_store/redis_feature_store.h"
 #include "model/fold_in.h"
+#include "model/item_text.h"
 #include "model/model_format.h"
 #include "model/model_store.h"
 #include "redis/client.h"
@@ -178,6 +182,21 @@ void BM_FoldIn(benchmark::State& state) {
     benchmark::DoNotOptimize(v);
   }
   state.SetItemsProcessed(state.iterations());
+}
+
+void BM_TitleNeighbors(benchmark::State& state) {
+  std::vector<model::ItemMeta> items;
+  for (int32_t i = 0; i < fixture->bundle->num_items(); ++i) {
+    items.push_back(fixture->bundle->item(i));
+  }
+  size_t entries = 0;
+  for (auto _ : state) {
+    const model::ItemNeighbors n = model::TitleNeighbors(items);
+    entries = n.items.size();
+    benchmark::DoNotOptimize(n);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(absl::StrCat(items.size(), " items, ", entries, " neighbours"));
 }
 
 void BM_GetUser(benchmark::State& state, const feature_store::FeatureStore* store) {
@@ -370,6 +389,8 @@ int main(int argc, char** argv) {
               BM_VectorIndex)
               ->Args({2 * k + 10, 1}));
   benchmark::RegisterBenchmark("fold_in/items", BM_FoldIn)->Arg(1)->Arg(5)->Arg(50);
+  benchmark::RegisterBenchmark("load/title_neighbors", BM_TitleNeighbors)
+      ->Unit(benchmark::kMillisecond);
   const int64_t get_items = std::min<int64_t>(150, bundle.num_items());
   threads(benchmark::RegisterBenchmark("features/get_user", BM_GetUser, f.store.get()));
   benchmark::RegisterBenchmark("features/get_items", BM_GetItems, f.store.get())

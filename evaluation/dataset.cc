@@ -44,10 +44,7 @@ InteractionData BuildFiltered(const PurchaseLog& log,
   for (size_t r = 0; r < log.rows.size(); ++r) {
     const Purchase& p = log.rows[r];
     if (!keep(r, p)) continue;
-    row.user_id = log.user_ids[p.user];
-    row.item_id = log.item_ids[p.item];
-    row.timestamp_unix = p.timestamp_unix;
-    row.quantity = p.quantity;
+    FillPurchaseRow(log, p, &row);
     builder.Add(row);
   }
   return builder.Build();
@@ -218,6 +215,10 @@ absl::StatusOr<PurchaseLog> ReadPurchaseLog(
         Purchase p;
         p.user = Intern(row.user_id, &users, &log.user_ids);
         p.item = Intern(row.item_id, &items, &log.item_ids);
+        log.item_categories.resize(log.item_ids.size());
+        log.item_titles.resize(log.item_ids.size());
+        if (!row.category.empty()) log.item_categories[p.item] = row.category;
+        if (!row.title.empty()) log.item_titles[p.item] = row.title;
         p.timestamp_unix = row.timestamp_unix;
         p.quantity = row.quantity;
         log.rows.push_back(p);
@@ -231,6 +232,24 @@ absl::StatusOr<PurchaseLog> ReadPurchaseLog(
   log.first_unix = log.read_stats.first_unix;
   log.last_unix = log.read_stats.last_unix;
   return log;
+}
+
+void FillPurchaseRow(const PurchaseLog& log, const Purchase& p, PurchaseRow* row) {
+  row->user_id = log.user_ids[p.user];
+  row->item_id = log.item_ids[p.item];
+  row->timestamp_unix = p.timestamp_unix;
+  row->quantity = p.quantity;
+  const size_t item = static_cast<size_t>(p.item);
+  if (item < log.item_categories.size()) {
+    row->category = log.item_categories[item];
+  } else {
+    row->category.clear();
+  }
+  if (item < log.item_titles.size()) {
+    row->title = log.item_titles[item];
+  } else {
+    row->title.clear();
+  }
 }
 
 PurchaseLog SliceByTime(const PurchaseLog& log, int64_t not_before_unix,
@@ -247,6 +266,13 @@ PurchaseLog SliceByTime(const PurchaseLog& log, int64_t not_before_unix,
     Purchase q = p;
     q.user = Intern(log.user_ids[p.user], &users, &out.user_ids);
     q.item = Intern(log.item_ids[p.item], &items, &out.item_ids);
+    if (out.item_titles.size() < out.item_ids.size()) {
+      auto at = [&](const std::vector<std::string>& v) {
+        return p.item < static_cast<int32_t>(v.size()) ? v[p.item] : std::string();
+      };
+      out.item_categories.push_back(at(log.item_categories));
+      out.item_titles.push_back(at(log.item_titles));
+    }
     out.rows.push_back(q);
     if (first || p.timestamp_unix < out.first_unix) {
       out.first_unix = p.timestamp_unix;

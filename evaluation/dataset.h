@@ -34,6 +34,11 @@ struct Purchase {
 struct PurchaseLog {
   std::vector<std::string> user_ids;
   std::vector<std::string> item_ids;
+  // Parallel to item_ids: the last non-empty category and title read for
+  // the item anywhere in the file (catalog data, the same in every time
+  // slice).
+  std::vector<std::string> item_categories;
+  std::vector<std::string> item_titles;
   std::vector<Purchase> rows;
   training::ReadStats read_stats;
   // Range of the rows' timestamps (0 when empty).
@@ -45,6 +50,10 @@ struct PurchaseLog {
 // `options`). Errors as ReadPurchases; InvalidArgument when no row is usable.
 absl::StatusOr<PurchaseLog> ReadPurchaseLog(
     const std::string& path, const training::ReadOptions& options);
+
+// `p` as the reader's row: ids, time, quantity, and the item's category
+// and title. Reuses `row`'s strings.
+void FillPurchaseRow(const PurchaseLog& log, const Purchase& p, training::PurchaseRow* row);
 
 // The rows with not_before <= timestamp < before, ids re-interned (so the
 // result mentions no user or item that only appears outside the range).

@@ -77,6 +77,8 @@ absl::StatusOr<std::unique_ptr<RankerParts>> MakeParts(
       static_cast<int32_t>(parts->data.items.size()),
       parts->data.history_indptr, parts->data.history,
       model::RankerStatsOptionsFor(weights));
+  model::AddRankerContentStats(parts->data.items, model::RankerStatsOptionsFor(weights),
+                               &parts->stats);
   parts->weights = std::move(weights);
   return parts;
 }
@@ -231,10 +233,7 @@ absl::StatusOr<std::unique_ptr<Model>> NewTunedRankerModel(
                                   const std::function<void(const training::PurchaseRow&)>& row) {
     training::PurchaseRow r;
     for (const Purchase& p : training_period.rows) {
-      r.user_id = training_period.user_ids[p.user];
-      r.item_id = training_period.item_ids[p.item];
-      r.timestamp_unix = p.timestamp_unix;
-      r.quantity = p.quantity;
+      FillPurchaseRow(training_period, p, &r);
       row(r);
     }
     return absl::OkStatus();

@@ -640,6 +640,22 @@ absl::Status WriteAll(const std::string& dir, const ModelData& data,
 
 }  // namespace
 
+void AppendNeighborRow(std::vector<std::pair<float, int32_t>>* candidates, int keep,
+                       ItemNeighbors* out) {
+  if (out->indptr.empty()) out->indptr.push_back(0);
+  const size_t n = std::min<size_t>(std::max(0, keep), candidates->size());
+  std::partial_sort(candidates->begin(), candidates->begin() + n, candidates->end(),
+                    [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+                      if (a.first != b.first) return a.first > b.first;
+                      return a.second < b.second;
+                    });
+  for (size_t r = 0; r < n; ++r) {
+    out->items.push_back((*candidates)[r].second);
+    out->sims.push_back((*candidates)[r].first);
+  }
+  out->indptr.push_back(static_cast<int64_t>(out->items.size()));
+}
+
 std::pair<std::string, std::string> ChooseIndexSpec(int64_t num_items,
                                                     const PublishOptions& options) {
   if (options.index_spec != kAutoIndexSpec) {

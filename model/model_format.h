@@ -70,6 +70,12 @@ struct ItemNeighbors {
   std::vector<float> sims;
 };
 
+// Appends the next item's row to `out` (starting its indptr if empty): the
+// `keep` best of `candidates` (item, similarity) by similarity, then item
+// row, best first. Reorders `candidates`.
+void AppendNeighborRow(std::vector<std::pair<float, int32_t>>* candidates, int keep,
+                       ItemNeighbors* out);
+
 struct ModelData {
   // version, params and data stats; num_users / num_items / dim / files /
   // format_version / index_type are filled in by PublishModel.

@@ -96,6 +96,8 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(
   b->ranker_item_stats_ =
       ComputeRankerItemStats(b->num_items(), b->history_indptr_, b->history_, stats_options);
   if (stored_neighbors) b->ranker_item_stats_.neighbors = std::move(data.ranker_neighbors);
+  // Title neighbours and categories, from items.tsv.
+  AddRankerContentStats(b->items_, stats_options, &b->ranker_item_stats_);
   b->loaded_at_ = absl::Now();
   return std::shared_ptr<const ModelBundle>(std::move(b));
 }

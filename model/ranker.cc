@@ -21,7 +21,7 @@ constexpr const char* kFeatureNames[kNumRankerFeatures] = {
     "log_count",              "recency",              "bought_x_user_repeat",
     "bought_x_item_repeat",   "item_repeat",          "popularity",
     "bought_x_log_history",   "knn_score",            "knn_rank",
-    "trending",
+    "trending",               "title_score",          "title_rank",
 };
 
 constexpr const char* kServeNames[] = {"ranker", "popularity", "buy_again",
@@ -30,16 +30,16 @@ constexpr int kNumServe = 6;
 
 // Σ over the user's purchases (in history order, so the float sums do not
 // depend on hash order) of the similarity of each kept neighbour.
-absl::flat_hash_map<int32_t, float> NeighbourScores(const RankerItemStats& stats,
+absl::flat_hash_map<int32_t, float> NeighbourScores(const ItemNeighbors& neighbors,
                                                     absl::Span<const HistoryEntry> history) {
   absl::flat_hash_map<int32_t, float> knn;
-  if (stats.neighbors.indptr.empty()) return knn;
-  const int32_t num_items = static_cast<int32_t>(stats.neighbors.indptr.size()) - 1;
+  if (neighbors.indptr.empty()) return knn;
+  const int32_t num_items = static_cast<int32_t>(neighbors.indptr.size()) - 1;
   for (const HistoryEntry& h : history) {
     const int32_t item = h.item;
     if (item < 0 || item >= num_items) continue;
-    for (int64_t k = stats.neighbors.indptr[item]; k < stats.neighbors.indptr[item + 1]; ++k) {
-      knn[stats.neighbors.items[k]] += stats.neighbors.sims[k];
+    for (int64_t k = neighbors.indptr[item]; k < neighbors.indptr[item + 1]; ++k) {
+      knn[neighbors.items[k]] += neighbors.sims[k];
     }
   }
   return knn;
@@ -82,6 +82,7 @@ class CandidateFilter : public IdFilter {
 // the stats' neighbour CSR.
 void KeepTopPositive(const std::vector<float>& b, int n, int neighbors, RankerItemStats* stats) {
   std::vector<std::pair<float, int32_t>> best;
+  stats->neighbors = ItemNeighbors();
   stats->neighbors.indptr.assign(1, 0);
   for (int i = 0; i < n; ++i) {
     best.clear();
@@ -89,17 +90,7 @@ void KeepTopPositive(const std::vector<float>& b, int n, int neighbors, RankerIt
     for (int j = 0; j < n; ++j) {
       if (j != i && row[j] > 0) best.push_back({row[j], j});
     }
-    const size_t keep = std::min<size_t>(neighbors, best.size());
-    std::partial_sort(best.begin(), best.begin() + keep, best.end(),
-                      [](const std::pair<float, int32_t>& x, const std::pair<float, int32_t>& y) {
-                        if (x.first != y.first) return x.first > y.first;
-                        return x.second < y.second;
-                      });
-    for (size_t r = 0; r < keep; ++r) {
-      stats->neighbors.items.push_back(best[r].second);
-      stats->neighbors.sims.push_back(best[r].first);
-    }
-    stats->neighbors.indptr.push_back(static_cast<int64_t>(stats->neighbors.items.size()));
+    AppendNeighborRow(&best, neighbors, &stats->neighbors);
   }
 }
 
@@ -325,19 +316,22 @@ RankerItemStats ComputeRankerItemStats(int32_t num_items,
       best.push_back({static_cast<float>(co[j] / norm), j});
       co[j] = 0.0f;
     }
-    const size_t keep = std::min<size_t>(options.neighbors, best.size());
-    std::partial_sort(best.begin(), best.begin() + keep, best.end(),
-                      [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
-                        if (a.first != b.first) return a.first > b.first;
-                        return a.second < b.second;
-                      });
-    for (size_t r = 0; r < keep; ++r) {
-      stats.neighbors.items.push_back(best[r].second);
-      stats.neighbors.sims.push_back(best[r].first);
-    }
-    stats.neighbors.indptr.push_back(static_cast<int64_t>(stats.neighbors.items.size()));
+    AppendNeighborRow(&best, options.neighbors, &stats.neighbors);
   }
   return stats;
+}
+
+void AddRankerContentStats(absl::Span<const ItemMeta> items,
+                           const RankerStatsOptions& options, RankerItemStats* stats) {
+  const size_t num_items = std::min(items.size(), stats->repeat_rate.size());
+  items = items.subspan(0, num_items);
+  stats->title_neighbors = TitleNeighbors(items, options.title);
+  if (!stats->title_neighbors.indptr.empty()) {
+    // Rows past the catalog's titled items: none.
+    while (stats->title_neighbors.indptr.size() < stats->repeat_rate.size() + 1) {
+      stats->title_neighbors.indptr.push_back(stats->title_neighbors.indptr.back());
+    }
+  }
 }
 
 RankerUserStats ComputeRankerUserStats(absl::Span<const HistoryEntry> history) {
@@ -405,6 +399,8 @@ void RankerFeatures(const RankerModel& model, const RankerUserStats& user_stats,
   f[kFeatKnnScore] = c.knn_score;
   f[kFeatKnnRank] = c.knn_rank >= 0 ? 1.0f / std::log2(2.0f + c.knn_rank) : 0.0f;
   f[kFeatTrending] = items.trending.empty() ? 0.0f : items.trending[item];
+  f[kFeatTitleScore] = c.title_score;
+  f[kFeatTitleRank] = c.title_rank >= 0 ? 1.0f / std::log2(2.0f + c.title_rank) : 0.0f;
 }
 
 absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
@@ -455,8 +451,9 @@ absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
     if (options.filter != nullptr || !options.include_bought) search.filter = &filter;
     auto hits = model.index->Search(user.vector, options.vector_candidates, search);
     if (!hits.ok()) return hits.status();
-    candidates.reserve(hits->size() + bought.size() + options.knn_candidates +
-                       2 * options.popular_candidates);
+    candidates.reserve(hits->size() + bought.size() + std::max(0, options.knn_candidates) +
+                       std::max(0, options.title_candidates) +
+                       2 * std::max(0, options.popular_candidates));
     for (size_t r = 0; r < hits->size(); ++r) {
       add(static_cast<int32_t>((*hits)[r].id), (*hits)[r].score, static_cast<int>(r),
           kSourceVector);
@@ -474,18 +471,20 @@ absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
       add(h.item, vector_score(h.item), -1, kSourceHistory);
     }
   }
-  // Item neighbours of the history: summed similarity, normalised by the
-  // largest sum; the best knn_candidates allowed ones join.
-  if (!stats.neighbors.indptr.empty() && !bought.empty() && options.knn_candidates > 0) {
-    const absl::flat_hash_map<int32_t, float> knn = NeighbourScores(stats, user.history);
+  // Item and title neighbours of the history: summed similarity,
+  // normalised by the largest sum; the best `depth` allowed ones join.
+  auto add_neighbours = [&](const ItemNeighbors& neighbors, int depth, uint8_t source,
+                            float RankerCandidate::*score_of, int RankerCandidate::*rank_of) {
+    if (neighbors.indptr.empty() || bought.empty() || depth <= 0) return;
+    const absl::flat_hash_map<int32_t, float> scores = NeighbourScores(neighbors, user.history);
     std::vector<std::pair<float, int32_t>> order;
-    order.reserve(knn.size());
+    order.reserve(scores.size());
     float max_score = 0;
-    for (const auto& [item, score] : knn) {
+    for (const auto& [item, score] : scores) {
       max_score = std::max(max_score, score);
       if (allowed(item)) order.push_back({score, item});
     }
-    const size_t keep = std::min<size_t>(std::max(0, options.knn_candidates), order.size());
+    const size_t keep = std::min<size_t>(depth, order.size());
     std::partial_sort(order.begin(), order.begin() + keep, order.end(),
                       [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
                         if (a.first != b.first) return a.first > b.first;
@@ -494,19 +493,22 @@ absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
     for (size_t r = 0; r < keep; ++r) {
       const int32_t item = order[r].second;
       auto it = position.find(item);
-      RankerCandidate* c = it != position.end()
-                               ? &candidates[it->second]
-                               : add(item, vector_score(item), -1, kSourceNeighbors);
-      c->sources |= kSourceNeighbors;
-      c->knn_rank = static_cast<int>(r);
+      RankerCandidate* c = it != position.end() ? &candidates[it->second]
+                                                : add(item, vector_score(item), -1, source);
+      c->sources |= source;
+      c->*rank_of = static_cast<int>(r);
     }
     if (max_score > 0) {
       for (RankerCandidate& c : candidates) {
-        auto it = knn.find(c.item);
-        if (it != knn.end()) c.knn_score = it->second / max_score;
+        auto it = scores.find(c.item);
+        if (it != scores.end()) c.*score_of = it->second / max_score;
       }
     }
-  }
+  };
+  add_neighbours(stats.neighbors, options.knn_candidates, kSourceNeighbors,
+                 &RankerCandidate::knn_score, &RankerCandidate::knn_rank);
+  add_neighbours(stats.title_neighbors, options.title_candidates, kSourceTitle,
+                 &RankerCandidate::title_score, &RankerCandidate::title_rank);
   // The popular and the trending items.
   for (const std::vector<int32_t>* list : {&stats.popular_order, &stats.trending_order}) {
     int taken = 0;
@@ -562,7 +564,7 @@ absl::StatusOr<std::vector<RankedItem>> BaselineList(const RankerModel& model,
     auto neighbour_list = [&](int depth) {
       std::vector<RankedItem> list;
       std::vector<std::pair<float, int32_t>> order;
-      for (const auto& [item, score] : NeighbourScores(stats, user.history)) {
+      for (const auto& [item, score] : NeighbourScores(stats.neighbors, user.history)) {
         if (!options.include_bought && bought.contains(item)) continue;
         if (options.filter != nullptr && !options.filter->Allowed(item))
           continue;
@@ -660,6 +662,7 @@ absl::StatusOr<std::vector<RankedItem>> RankItems(const RankerModel& model,
       !options.include_bought && weights.has_discovery ? weights.discovery : weights.w;
   RankOptions collect = options;
   if (w[kFeatKnnScore] == 0.0f && w[kFeatKnnRank] == 0.0f) collect.knn_candidates = 0;
+  if (w[kFeatTitleScore] == 0.0f && w[kFeatTitleRank] == 0.0f) collect.title_candidates = 0;
   if (w[kFeatTrending] == 0.0f) collect.popular_candidates = 0;
   RECSYS_ASSIGN_OR_RETURN(std::vector<RankerCandidate> candidates,
                           CollectRankerCandidates(model, user, collect));

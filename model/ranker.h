@@ -1,8 +1,9 @@
 // The production ranker: one scoring of candidates from several sources —
 // the user's own purchase history (repurchase), the nearest items by the
 // user's vector (discovery), the item neighbours of what the user bought
-// (cosine item-kNN or EASE over the training history: NeighborKind) and the
-// popular and trending items —
+// (cosine item-kNN or EASE over the training history: NeighborKind), the
+// items whose titles resemble what the user bought (model/item_text.h) and
+// the popular and trending items —
 // with weights learned from data, so how much each source counts depends on
 // the user (how often they re-buy, how much history they have) and on the
 // item (how often its buyers re-buy it, how popular it is now).
@@ -34,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "model/item_text.h"
 #include "model/model_format.h"
 #include "model/vector_index.h"
 #include "recsys/v1/model_manifest.pb.h"
@@ -74,6 +76,13 @@ enum RankerFeature : int {
   // recent: last purchase within RankerStatsOptions::trending_days of the
   // history's latest purchase.
   kFeatTrending,
+  // Σ over the user's bought items of the title similarity (item_text.h) of
+  // i among the item's kept title neighbours, divided by the largest such
+  // sum among the user's items (0 without title neighbours).
+  kFeatTitleScore,
+  // 1 / log2(2 + rank) of i in that order (0 beyond
+  // RankOptions::title_candidates).
+  kFeatTitleRank,
   kNumRankerFeatures,
 };
 
@@ -164,6 +173,9 @@ struct RankerItemStats {
   // RankerStatsOptions::neighbor_kind. Empty when not computed (see
   // RankerStatsOptions::max_neighbor_work).
   ItemNeighbors neighbors;
+  // Title neighbours (TitleNeighbors); empty when the catalog has no
+  // titles or they were not computed (AddRankerContentStats).
+  ItemNeighbors title_neighbors;
 };
 
 struct RankerStatsOptions {
@@ -187,7 +199,16 @@ struct RankerStatsOptions {
   // EASE's L2 penalty (kEase only): the value the evaluation's EASE chose
   // on validation data (docs/evaluation.md, "Tuning").
   double ease_lambda = 1000;
+  // Title neighbours (AddRankerContentStats).
+  TitleNeighborOptions title;
 };
+
+// Fills stats->title_neighbors from the catalog's titles (`items`, parallel
+// to item rows; TitleNeighbors with options.title): what the title features
+// need. Items beyond the stats' item count are ignored; rows past `items`
+// have no title neighbours.
+void AddRankerContentStats(absl::Span<const ItemMeta> items,
+                           const RankerStatsOptions& options, RankerItemStats* stats);
 
 // The statistics options that match `weights` (their neighbour kind and
 // EASE lambda; the rest at defaults).
@@ -235,6 +256,9 @@ struct RankOptions {
   // How many item neighbours of the user's purchases are candidates (the
   // neighbour rank feature counts this far; see RankItems).
   int knn_candidates = 100;
+  // How many title neighbours of the user's purchases are candidates (the
+  // title rank feature counts this far).
+  int title_candidates = 100;
   // How many of the most popular and of the trending items are candidates
   // (each; see RankItems).
   int popular_candidates = 30;
@@ -271,6 +295,7 @@ enum RankerSource : uint8_t {
   kSourceHistory = 2,
   kSourceNeighbors = 4,
   kSourcePopular = 8,
+  kSourceTitle = 16,
 };
 
 // One candidate of a user with what its features need.
@@ -283,6 +308,9 @@ struct RankerCandidate {
   // knn_candidates).
   float knn_score = 0;
   int knn_rank = -1;
+  // The same for title neighbours (kFeatTitleScore, kFeatTitleRank).
+  float title_score = 0;
+  int title_rank = -1;
   // The user's history entry (nullptr: not bought). Points into the
   // RankerUser's history.
   const HistoryEntry* entry = nullptr;
@@ -294,8 +322,8 @@ void RankerFeatures(const RankerModel& model, const RankerUserStats& user_stats,
                     float* features);
 
 // The candidates of one user, without scoring: vector neighbours, then
-// (with include_bought) the history, the item neighbours of the history,
-// the popular and the trending items; each item once, filtered by
+// (with include_bought) the history, the item neighbours and the title
+// neighbours of the history, the popular and the trending items; each item once, filtered by
 // options.filter (and without bought items unless include_bought).
 // InvalidArgument for a vector of the wrong size; the index's errors.
 absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
@@ -303,7 +331,7 @@ absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
 
 // Candidate generation and scoring; the k best, best first. Neighbour
 // candidates join only when the weights in use give a neighbour feature a
-// non-zero weight, popular and trending ones only when kFeatTrending has
+// non-zero weight, title neighbours likewise with the title features, popular and trending ones only when kFeatTrending has
 // one (so weights fit without them, as in older models, rank the vector
 // and history candidates alone). When the
 // weights' guard names a baseline for the setting (serve_all with bought

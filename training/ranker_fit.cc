@@ -143,6 +143,7 @@ absl::string_view RankerFeatureSetName(RankerFeatureSet set) {
     case RankerFeatureSet::kBase: return "base";
     case RankerFeatureSet::kNeighbors: return "neighbors";
     case RankerFeatureSet::kNeighborsTrending: return "neighbors+trending";
+    case RankerFeatureSet::kContent: return "neighbors+trending+content";
   }
   return "base";
 }
@@ -242,17 +243,24 @@ absl::StatusOr<RankerFitResult> FitRankerWeights(const RankerExamples& examples,
   // The rows and columns of the feature set: candidates of its sources only,
   // the features it does not use at 0 (so their weights stay 0).
   uint8_t sources = model::kSourceVector | model::kSourceHistory;
+  const std::vector<int> content = {model::kFeatTitleScore, model::kFeatTitleRank};
   std::vector<int> unused;
   switch (options.feature_set) {
     case RankerFeatureSet::kBase:
       unused = {model::kFeatKnnScore, model::kFeatKnnRank, model::kFeatTrending};
+      unused.insert(unused.end(), content.begin(), content.end());
       break;
     case RankerFeatureSet::kNeighbors:
       sources |= model::kSourceNeighbors;
       unused = {model::kFeatTrending};
+      unused.insert(unused.end(), content.begin(), content.end());
       break;
     case RankerFeatureSet::kNeighborsTrending:
       sources |= model::kSourceNeighbors | model::kSourcePopular;
+      unused = content;
+      break;
+    case RankerFeatureSet::kContent:
+      sources |= model::kSourceNeighbors | model::kSourcePopular | model::kSourceTitle;
       break;
   }
   std::vector<float> x, xd;
@@ -370,8 +378,9 @@ absl::StatusOr<RankerFitResult> FitRankerOnWindow(
                               model::Metric::kInnerProduct));
   RECSYS_RETURN_IF_ERROR(index->Add(fit_model.item_factors));
   const model::ModelData history = BuildModelData(fit_period, AlsModel(), {});
-  const model::RankerItemStats item_stats = model::ComputeRankerItemStats(
+  model::RankerItemStats item_stats = model::ComputeRankerItemStats(
       fit_period.num_items(), history.history_indptr, history.history);
+  model::AddRankerContentStats(history.items, {}, &item_stats);
   // FitRanker supplies its own weights.
   const model::RankerModel model = model::MakeRankerModel(
       index.get(), fit_model.item_factors, fit_model.factors, &item_stats, nullptr);

@@ -44,8 +44,15 @@ namespace recsys::training {
 // candidates with the first ten features (kBase, as models before the
 // neighbour features), plus the item neighbours (kNeighbors: candidates and
 // kFeatKnnScore / kFeatKnnRank), plus the popular and trending items
-// (kNeighborsTrending: candidates and kFeatTrending).
-enum class RankerFeatureSet { kBase = 0, kNeighbors = 1, kNeighborsTrending = 2 };
+// (kNeighborsTrending: candidates and kFeatTrending), plus the items whose
+// titles resemble the user's purchases (kContent: the title neighbours as
+// candidates, with kFeatTitleScore / kFeatTitleRank).
+enum class RankerFeatureSet {
+  kBase = 0,
+  kNeighbors = 1,
+  kNeighborsTrending = 2,
+  kContent = 3,
+};
 absl::string_view RankerFeatureSetName(RankerFeatureSet set);
 
 struct RankerFitOptions {

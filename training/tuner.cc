@@ -70,6 +70,7 @@ PeriodParts PartsOf(const InteractionData& period,
   p.stats = model::ComputeRankerItemStats(
       period.num_items(), p.history.history_indptr, p.history.history,
       stats_options);
+  model::AddRankerContentStats(p.history.items, stats_options, &p.stats);
   return p;
 }
 
@@ -300,6 +301,9 @@ absl::StatusOr<TuneOutcome> TuneRanker(
     ease2.stats = model::ComputeRankerItemStats(
         windows.period2.num_items(), h2.history_indptr, h2.history,
         ease_options);
+    // The content statistics do not depend on the neighbour kind.
+    ease1.stats.title_neighbors = parts1.stats.title_neighbors;
+    ease2.stats.title_neighbors = parts2.stats.title_neighbors;
     if (!ease1.stats.neighbors.indptr.empty() &&
         !ease2.stats.neighbors.indptr.empty()) {
       kinds.push_back(model::NeighborKind::kEase);
@@ -348,8 +352,10 @@ absl::StatusOr<TuneOutcome> TuneRanker(
   const model::RankerWeights fusion_weights =
       serving(model::RankerServe::kFusion);
   // Discovery weights are also fit with these multiples of the L2 penalty
-  // (a window's new purchases are few, so the fit may need more shrinkage).
-  const double kDiscoveryL2Factors[] = {10, 100};
+  // (a window's new purchases are few, so the fit may need more shrinkage;
+  // or less, when a weak signal such as the title similarity needs a large
+  // weight to count).
+  const double kDiscoveryL2Factors[] = {0.01, 0.1, 10, 100};
   auto score_baseline = [&](const model::RankerWeights& w,
                             const model::RankerItemStats& stats) {
     const model::RankerModel m =
@@ -393,7 +399,8 @@ absl::StatusOr<TuneOutcome> TuneRanker(
   int first_sets = 0;
   const RankerFeatureSet sets[] = {RankerFeatureSet::kBase,
                                    RankerFeatureSet::kNeighbors,
-                                   RankerFeatureSet::kNeighborsTrending};
+                                   RankerFeatureSet::kNeighborsTrending,
+                                   RankerFeatureSet::kContent};
   // Trials: the first configuration with each kind of neighbours, then the
   // other configurations with the kind the best trial so far used.
   const size_t num_kinds = kinds.size();
@@ -520,7 +527,7 @@ absl::StatusOr<TuneOutcome> TuneRanker(
         }
       }
     }
-    // The first configuration also tries larger discovery penalties, on the
+    // The first configuration also tries other discovery penalties, on the
     // set whose discovery weights did best (the main weights do not depend
     // on the penalty, so only the discovery weights are refit).
     if (c == 0 && best_discovery >= 0) {

@@ -9,10 +9,10 @@
 // For each candidate iALS configuration (TuneGrid: the configured one and
 // variations around it), iALS is trained on period 1 and the ranker's
 // weights are fit on window 1 for every feature set (RankerFeatureSet:
-// without / with item neighbours / with popular and trending items, each
-// with and without discovery weights; on the first configuration the set
-// whose discovery weights score best also tries 10x and 100x the L2
-// penalty on them; configurations after the first try only the sets and
+// without / with item neighbours / with popular and trending items / with
+// title neighbours, each with and without discovery weights; on the first
+// configuration the set whose discovery weights score best also tries
+// 0.01x, 0.1x, 10x and 100x the L2 penalty on them; configurations after the first try only the sets and
 // the discovery penalty the best configuration so far preferred); iALS is
 // then trained on period 2 and every fit is scored on window 2, a window
 // none of them saw: Recall@k of the ranker with and without the user's

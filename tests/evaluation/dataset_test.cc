@@ -108,6 +108,34 @@ TEST(SplitByTimeTest, SliceByTimeKeepsOnlyTheRange) {
             SplitByTime(log, kCut).train.events.indices);
 }
 
+// The catalog's titles and categories reach the slices, the rows the tuner
+// reads and the training data (the ranker's title features need them).
+TEST(SplitByTimeTest, TitlesAndCategoriesFollowTheItems) {
+  const std::string dir = MakeTestDir();
+  const std::string csv = absl::StrCat(
+      "user_id,item_id,timestamp,quantity,price,category,title\n",
+      "u1,a,", kCut - 5 * kDay, ",1,2.5,home,Red lantern\n",
+      "u1,b,", kCut - 3 * kDay, ",1,1,,\n",
+      "u2,b,", kCut - 2 * kDay, ",1,1,kitchen,Blue mug\n",
+      "u2,c,", kCut + kDay, ",1,1,home,Paper lantern\n");
+  RECSYS_ASSERT_OK_AND_ASSIGN(PurchaseLog log,
+                              ReadPurchaseLog(WriteFile(dir, "t.csv", csv), {}));
+  EXPECT_THAT(log.item_titles, ElementsAre("Red lantern", "Blue mug", "Paper lantern"));
+  EXPECT_THAT(log.item_categories, ElementsAre("home", "kitchen", "home"));
+  const PurchaseLog after = SliceByTime(log, kCut, INT64_MAX);
+  EXPECT_THAT(after.item_ids, ElementsAre("c"));
+  EXPECT_THAT(after.item_titles, ElementsAre("Paper lantern"));
+  training::PurchaseRow row;
+  FillPurchaseRow(log, log.rows[1], &row);
+  EXPECT_EQ(row.item_id, "b");
+  EXPECT_EQ(row.title, "Blue mug");
+  EXPECT_EQ(row.category, "kitchen");
+  const training::InteractionData data = SplitByTime(log, kCut).train;
+  ASSERT_EQ(data.item_ids.size(), 2u);
+  EXPECT_EQ(data.items[Row(data.item_ids, "a")].title, "Red lantern");
+  EXPECT_EQ(data.items[Row(data.item_ids, "b")].category, "kitchen");
+}
+
 TEST(SplitByHoldoutTest, DeterministicAndDisjoint) {
   std::string csv = "user_id,item_id,timestamp\n";
   for (int u = 0; u < 20; ++u) {

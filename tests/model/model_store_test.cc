@@ -115,6 +115,29 @@ TEST(ModelBundleTest, StoredRankerNeighboursAreServedAsStored) {
   EXPECT_EQ(bundle->ranker_item_stats().trending_order, computed.trending_order);
 }
 
+// The title neighbours come from items.tsv's titles, computed at load.
+TEST(ModelBundleTest, TitleNeighboursComeFromTheCatalogTitles) {
+  const std::string root = recsys::testing::MakeUniqueDir("bundle_titles");
+  ModelData data = testing::MakePlantedModel();
+  const char* kColours[] = {"red", "blue", "green", "white", "black"};
+  for (size_t i = 0; i < data.items.size(); ++i) {
+    data.items[i].title = absl::StrCat(kColours[i % 5], i % 2 == 0 ? " lantern" : " cushion");
+  }
+  PublishOptions options;
+  options.version = "1";
+  RECSYS_ASSERT_OK(PublishModel(root, data, options));
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto bundle, ModelBundle::Load(root + "/1"));
+  const ItemNeighbors expected = TitleNeighbors(data.items);
+  ASSERT_FALSE(expected.items.empty());
+  EXPECT_EQ(bundle->ranker_item_stats().title_neighbors.indptr, expected.indptr);
+  EXPECT_EQ(bundle->ranker_item_stats().title_neighbors.items, expected.items);
+  EXPECT_EQ(bundle->ranker_item_stats().title_neighbors.sims, expected.sims);
+  // The planted titles ("Item a0", ...) share only "item", in every title.
+  Publish(root, "2");
+  RECSYS_ASSERT_OK_AND_ASSIGN(auto plain, ModelBundle::Load(root + "/2"));
+  EXPECT_TRUE(plain->ranker_item_stats().title_neighbors.indptr.empty());
+}
+
 TEST(ModelBundleTest, ItemSquaredNormsMatchTheVectors) {
   const std::string root = recsys::testing::MakeUniqueDir("bundle_norms");
   Publish(root, "1");

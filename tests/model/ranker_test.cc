@@ -34,6 +34,32 @@ class RankerTest : public ::testing::Test {
     model_.weights = &weights_;
   }
 
+  // Ranks `user` (k 4, now 1000, one vector candidate) with the default
+  // weights, where `item` must not appear, then with `feature` weighted 10,
+  // where it must come first; returns its candidate entry.
+  RankerCandidate JoinsOnlyWithWeight(const RankerUser& user, bool include_bought,
+                                      RankerFeature feature, int32_t item) {
+    RankOptions options;
+    options.k = 4;
+    options.now_unix = 1000;
+    options.vector_candidates = 1;
+    options.include_bought = include_bought;
+    weights_ = DefaultRankerWeights();  // as older models: no such weight
+    auto ranked = RankItems(model_, user, options);
+    EXPECT_TRUE(ranked.ok()) << ranked.status();
+    for (const auto& r : *ranked) EXPECT_NE(r.item, item);
+    weights_.w[feature] = 10.0f;
+    ranked = RankItems(model_, user, options);
+    EXPECT_TRUE(ranked.ok() && !ranked->empty() && (*ranked)[0].item == item);
+    auto candidates = CollectRankerCandidates(model_, user, options);
+    EXPECT_TRUE(candidates.ok()) << candidates.status();
+    for (const RankerCandidate& c : *candidates) {
+      if (c.item == item) return c;
+    }
+    ADD_FAILURE() << "item " << item << " is not a candidate";
+    return RankerCandidate();
+  }
+
   std::vector<float> factors_;
   std::unique_ptr<VectorIndex> index_;
   std::vector<int64_t> indptr_;
@@ -187,28 +213,41 @@ TEST_F(RankerTest, NeighbourCandidatesOnlyWithNeighbourWeights) {
   // item 3 is 2's neighbour.
   const std::vector<float> x_user = {1.0f, 0.0f};
   const std::vector<HistoryEntry> user_history = {{2, 1, 1000}};
-  RankerUser user{x_user, user_history};
-  RankOptions options;
-  options.k = 4;
-  options.now_unix = 1000;
-  options.vector_candidates = 1;
-  weights_ = DefaultRankerWeights();  // as older models: no neighbour weight
-  RECSYS_ASSERT_OK_AND_ASSIGN(auto ranked, RankItems(model_, user, options));
-  for (const auto& r : ranked) EXPECT_NE(r.item, 3);
-  weights_.w[kFeatKnnScore] = 10.0f;
-  RECSYS_ASSERT_OK_AND_ASSIGN(ranked, RankItems(model_, user, options));
-  ASSERT_FALSE(ranked.empty());
-  EXPECT_EQ(ranked[0].item, 3);
-  RECSYS_ASSERT_OK_AND_ASSIGN(auto candidates, CollectRankerCandidates(model_, user, options));
-  bool found = false;
-  for (const RankerCandidate& c : candidates) {
-    if (c.item != 3) continue;
-    found = true;
-    EXPECT_EQ(c.sources & kSourceNeighbors, kSourceNeighbors);
-    EXPECT_FLOAT_EQ(c.knn_score, 1.0f);
-    EXPECT_EQ(c.knn_rank, 0);
-  }
-  EXPECT_TRUE(found);
+  const RankerCandidate c = JoinsOnlyWithWeight({x_user, user_history},
+                                                /*include_bought=*/true, kFeatKnnScore, 3);
+  EXPECT_EQ(c.sources & kSourceNeighbors, kSourceNeighbors);
+  EXPECT_FLOAT_EQ(c.knn_score, 1.0f);
+  EXPECT_EQ(c.knn_rank, 0);
+}
+
+TEST_F(RankerTest, TitleCandidatesOnlyWithTitleWeights) {
+  // Titles: item 1 resembles item 2 (both "jumbo bag"); items 0 and 3 share
+  // nothing. The user bought item 2; the vector's single candidate is 0.
+  std::vector<ItemMeta> items(4);
+  items[0].title = "paper lantern";
+  items[1].title = "JUMBO BAG red";
+  items[2].title = "jumbo bag pink";
+  items[3].title = "clock";
+  AddRankerContentStats(items, {}, &stats_);
+  ASSERT_EQ(stats_.title_neighbors.indptr.size(), 5u);
+  EXPECT_EQ(stats_.title_neighbors.items, (std::vector<int32_t>{2, 1}));
+  const ItemNeighbors direct = TitleNeighbors(items);
+  EXPECT_EQ(stats_.title_neighbors.indptr, direct.indptr);
+  EXPECT_EQ(stats_.title_neighbors.sims, direct.sims);
+  const std::vector<float> x_user = {1.0f, 0.0f};
+  const std::vector<HistoryEntry> user_history = {{2, 1, 1000}};
+  const RankerCandidate c = JoinsOnlyWithWeight({x_user, user_history},
+                                                /*include_bought=*/false, kFeatTitleScore, 1);
+  EXPECT_EQ(c.sources & kSourceTitle, kSourceTitle);
+  EXPECT_FLOAT_EQ(c.title_score, 1.0f);
+  EXPECT_EQ(c.title_rank, 0);
+  float f[kNumRankerFeatures];
+  RankerFeatures(model_, ComputeRankerUserStats(user_history), c, 1000, f);
+  EXPECT_FLOAT_EQ(f[kFeatTitleScore], 1.0f);
+  EXPECT_FLOAT_EQ(f[kFeatTitleRank], 1.0f);
+  // A shorter catalog leaves the other rows without title neighbours.
+  AddRankerContentStats(absl::MakeSpan(items).subspan(0, 3), {}, &stats_);
+  EXPECT_EQ(stats_.title_neighbors.indptr, (std::vector<int64_t>{0, 0, 1, 2, 2}));
 }
 
 TEST_F(RankerTest, TheGuardServesTheWinningBaseline) {

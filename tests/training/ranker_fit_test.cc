@@ -120,6 +120,44 @@ TEST_F(RankerFitTest, DiscoveryL2ShrinksOnlyTheDiscoveryWeights) {
   EXPECT_LT(norm_shrunk, norm_plain);
 }
 
+// Each item's only title neighbour is the item opposite it on the circle;
+// each user's window purchase is the title neighbour of their first bought
+// item, which neither the vector (5 candidates), the history nor the item
+// neighbours propose. Only the content set learns from the title features.
+TEST_F(RankerFitTest, TitleNeighboursCountOnlyInTheContentSet) {
+  model::ItemNeighbors& titles = stats_.title_neighbors;
+  for (int i = 0; i <= kItems; ++i) titles.indptr.push_back(i);
+  for (int i = 0; i < kItems; ++i) {
+    titles.items.push_back((i + kItems / 2) % kItems);
+    titles.sims.push_back(0.9f);
+  }
+  std::vector<std::vector<int32_t>> window(kUsers);
+  for (int u = 0; u < kUsers; ++u) {
+    window[u] = {(history_[3 * u].item + kItems / 2) % kItems};
+  }
+  RankerFitOptions options;
+  options.vector_candidates = 5;
+  options.discovery = true;
+  RECSYS_ASSERT_OK_AND_ASSIGN(
+      RankerExamples examples,
+      BuildRankerExamples(model_, users_, indptr_, history_, window, kNow, options));
+  options.feature_set = RankerFeatureSet::kNeighbors;
+  EXPECT_TRUE(absl::IsFailedPrecondition(FitRankerWeights(examples, options).status()));
+  // Every item is a popular candidate here, so the window purchases are
+  // among these candidates, but the title features stay out.
+  options.feature_set = RankerFeatureSet::kNeighborsTrending;
+  RECSYS_ASSERT_OK_AND_ASSIGN(RankerFitResult without, FitRankerWeights(examples, options));
+  EXPECT_EQ(without.weights.discovery[model::kFeatTitleScore], 0.0f);
+  EXPECT_EQ(without.weights.discovery[model::kFeatTitleRank], 0.0f);
+  EXPECT_EQ(without.weights.w[model::kFeatTitleScore], 0.0f);
+  options.feature_set = RankerFeatureSet::kContent;
+  RECSYS_ASSERT_OK_AND_ASSIGN(RankerFitResult fit, FitRankerWeights(examples, options));
+  EXPECT_GT(fit.weights.discovery[model::kFeatTitleScore] +
+                fit.weights.discovery[model::kFeatTitleRank],
+            0.0f);
+  EXPECT_EQ(RankerFeatureSetName(RankerFeatureSet::kContent), "neighbors+trending+content");
+}
+
 // Examples over several of the fit's blocks: a deterministic pseudo-random
 // feature mix, labels from a known score, some bought candidates.
 RankerExamples ManyExamples(int rows) {

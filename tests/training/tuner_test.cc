@@ -244,7 +244,7 @@ TEST(TunerTest, ScoresEveryCandidateAndGuardsOnTheWindow) {
   EXPECT_EQ(unguarded.weights.serve_new, model::RankerServe::kRanker);
 }
 
-// On the first configuration the EASE trial runs the two sets with
+// On the first configuration the EASE trial runs the three sets with
 // neighbours; the later configurations use the kind of the best trial, and
 // the weights name the kind of the chosen entries.
 TEST(TunerTest, EaseNeighboursAreTriedOnTheFirstConfiguration) {
@@ -255,16 +255,19 @@ TEST(TunerTest, EaseNeighboursAreTriedOnTheFirstConfiguration) {
   RECSYS_ASSERT_OK_AND_ASSIGN(TuneOutcome out,
                               TuneRanker(windows, SmallGrid(2), options));
   const recsys::v1::TuningReport& report = out.report;
-  // Cosine: three sets; EASE: two; the second configuration: one or two.
-  ASSERT_GE(report.candidates_size(), 6);
-  ASSERT_LE(report.candidates_size(), 7);
-  for (int i = 0; i < 3; ++i) {
+  // Cosine: four sets; EASE: three; the second configuration: one or two.
+  ASSERT_GE(report.candidates_size(), 8);
+  ASSERT_LE(report.candidates_size(), 9);
+  for (int i = 0; i < 4; ++i) {
     EXPECT_THAT(report.candidates(i).spec(), Not(HasSubstr("neighbors=ease")));
   }
-  EXPECT_THAT(report.candidates(3).spec(),
-              HasSubstr(",neighbors=ease,features=neighbors"));
+  EXPECT_THAT(report.candidates(3).spec(), HasSubstr(",features=neighbors+trending+content"));
   EXPECT_THAT(report.candidates(4).spec(),
+              HasSubstr(",neighbors=ease,features=neighbors"));
+  EXPECT_THAT(report.candidates(5).spec(),
               HasSubstr(",neighbors=ease,features=neighbors+trending"));
+  EXPECT_THAT(report.candidates(6).spec(),
+              HasSubstr(",neighbors=ease,features=neighbors+trending+content"));
   for (const auto& c : report.candidates()) {
     EXPECT_TRUE(c.skipped().empty()) << c.spec();
     EXPECT_GT(c.recall_all(), 0) << c.spec();
@@ -280,16 +283,16 @@ TEST(TunerTest, EaseNeighboursAreTriedOnTheFirstConfiguration) {
   EXPECT_EQ(out.weights.ease_lambda, ease_chosen ? 50 : 0);
   // The second configuration used the kind the first preferred.
   const recsys::v1::TuningReport& r = report;
-  const double cosine_best =
-      std::max({r.candidates(0).recall_all(), r.candidates(1).recall_all(),
-                r.candidates(2).recall_all()}) +
-      std::max({r.candidates(0).recall_new(), r.candidates(1).recall_new(),
-                r.candidates(2).recall_new()});
-  const double ease_best =
-      std::max(r.candidates(3).recall_all(), r.candidates(4).recall_all()) +
-      std::max(r.candidates(3).recall_new(), r.candidates(4).recall_new());
-  EXPECT_EQ(r.candidates(5).spec().find("neighbors=ease") != std::string::npos,
-            ease_best > cosine_best);
+  auto best_of = [&r](int from, int to) {
+    double all = 0, fresh = 0;
+    for (int i = from; i < to; ++i) {
+      all = std::max(all, r.candidates(i).recall_all());
+      fresh = std::max(fresh, r.candidates(i).recall_new());
+    }
+    return all + fresh;
+  };
+  EXPECT_EQ(r.candidates(7).spec().find("neighbors=ease") != std::string::npos,
+            best_of(4, 7) > best_of(0, 4));
   // Without EASE no trial names it.
   options.ease_max_items = windows.period2.num_items() - 1;
   RECSYS_ASSERT_OK_AND_ASSIGN(TuneOutcome cosine,
@@ -306,12 +309,12 @@ TEST(TunerTest, TheBudgetSkipsLaterCandidates) {
   options.budget_seconds = 1e-9;  // spent as soon as the first one ran
   RECSYS_ASSERT_OK_AND_ASSIGN(TuneOutcome out,
                               TuneRanker(windows, SmallGrid(3), options));
-  ASSERT_EQ(out.report.candidates_size(), 3 + 2);
-  EXPECT_EQ(out.report.candidates(3).skipped(), "time budget");
+  ASSERT_EQ(out.report.candidates_size(), 4 + 2);
   EXPECT_EQ(out.report.candidates(4).skipped(), "time budget");
+  EXPECT_EQ(out.report.candidates(5).skipped(), "time budget");
   EXPECT_EQ(out.chosen, 0);
-  EXPECT_LT(out.report.chosen(), 3);
-  EXPECT_LT(out.report.chosen_new(), 3);
+  EXPECT_LT(out.report.chosen(), 4);
+  EXPECT_LT(out.report.chosen_new(), 4);
   options.budget_seconds = 0;
   EXPECT_EQ(TuneRanker(windows, SmallGrid(1), options).status().code(),
             absl::StatusCode::kInvalidArgument);
