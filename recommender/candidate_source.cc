@@ -40,6 +40,8 @@ std::unique_ptr<const SourceRegistry> NewDefaultSourceRegistry(const Recommender
   auto registry = std::make_unique<SourceRegistry>();
   registry->Register(Source::kPersonalized, std::make_unique<PersonalizedSource>());
   registry->Register(Source::kBlended, std::make_unique<BlendedSource>(options.ranker_candidates));
+  registry->Register(Source::kBlendedNew,
+                     std::make_unique<BlendedSource>(options.ranker_candidates, /*new_items=*/true));
   registry->Register(Source::kBuyAgain, std::make_unique<BuyAgainSource>());
   registry->Register(Source::kSimilarToRecent, std::make_unique<SimilarToRecentSource>());
   registry->Register(Source::kTrending, std::make_unique<TrendingSource>());

@@ -72,6 +72,7 @@ absl::string_view SourceName(Source source) {
     case Source::kTrending: return "trending";
     case Source::kCategoryBestsellers: return "category_bestsellers";
     case Source::kBundleComplements: return "bundle_complements";
+    case Source::kBlendedNew: return "blended_new";
   }
   return "unknown";
 }
@@ -124,7 +125,7 @@ absl::StatusOr<std::shared_ptr<const SlotPlan>> SlotPlan::FromProto(
       const std::string field = absl::StrCat(prefix, ".sources[", i, "]");
       const int source = in.sources(i).source();
       if (source < static_cast<int>(Source::kPersonalized) ||
-          source > static_cast<int>(Source::kBundleComplements)) {
+          source > static_cast<int>(Source::kBlendedNew)) {
         return Invalid(field + ".source", "must be set to a known source");
       }
       if (!Positive(in.sources(i).weight())) {

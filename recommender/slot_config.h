@@ -31,6 +31,7 @@ enum class Source {
   kTrending = 5,
   kCategoryBestsellers = 6,
   kBundleComplements = 7,
+  kBlendedNew = 8,
 };
 
 struct SlotRule {

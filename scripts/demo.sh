@@ -145,7 +145,7 @@ for user in "$HEAVY" "$LIGHT"; do
     echo
     echo "-- homepage at $(date -u -d "@$when" '+%Y-%m-%d %H:%M') UTC"
     cli recommend --user="$user" --time="$when" \
-      --slots=homepage_hero:4,buy_again:3,for_you:5,homepage_feed:6
+      --slots=homepage_hero:4,buy_again:3,for_you:5,new_for_you:4,homepage_feed:6
   done
 done
 echo

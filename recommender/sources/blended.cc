@@ -21,14 +21,16 @@ absl::StatusOr<std::vector<Candidate>> BlendedSource::Generate(const RequestCont
       ctx.treatment.ranker_candidates > 0 ? ctx.treatment.ranker_candidates : ranker_candidates_;
   rank_options.vector_candidates = std::max(candidates, ctx.fetch_k);
   rank_options.filter = ctx.repurchase_filter.get();
+  rank_options.include_bought = !new_items_;
   RECSYS_ASSIGN_OR_RETURN(std::vector<model::RankedItem> ranked,
                           model::RankItems(ranker, ranker_user, rank_options));
   list.reserve(ranked.size());
   // When the model's validation guard serves popularity instead of the
   // ranker (model/ranker.h), its items say so.
+  const model::RankerServe serve =
+      new_items_ ? ranker.weights->serve_new : ranker.weights->serve_all;
   const ReasonCode discovery_code =
-      ranker.weights->serve_all == model::RankerServe::kPopularity ? ReasonCode::kPopular
-                                                                   : ReasonCode::kPersonalized;
+      serve == model::RankerServe::kPopularity ? ReasonCode::kPopular : ReasonCode::kPersonalized;
   for (const model::RankedItem& r : ranked) {
     if (r.bought) {
       auto purchase = ctx.bought.find(r.item);

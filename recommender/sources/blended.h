@@ -7,6 +7,11 @@
 // the manifest by recsys_train --tune), RankItems returns that baseline's
 // list: buy-again (the purchases by events) or popularity (reason kPopular).
 //
+// With `new_items` (Source::kBlendedNew) the ranker ranks without the
+// user's purchases (RankOptions::include_bought = false): its discovery
+// weights, or the baseline the guard chose for new items (serve_new); the
+// source then proposes no bought item (repurchase() is false).
+//
 // Thread safety: immutable; Generate is safe to call concurrently.
 #ifndef RECSYS_RECOMMENDER_SOURCES_BLENDED_H_
 #define RECSYS_RECOMMENDER_SOURCES_BLENDED_H_
@@ -22,12 +27,14 @@ class BlendedSource : public CandidateSource {
  public:
   // The ranker considers at least `ranker_candidates` vector neighbours
   // (RecommenderOptions::ranker_candidates).
-  explicit BlendedSource(int ranker_candidates) : ranker_candidates_(ranker_candidates) {}
-  bool repurchase() const override { return true; }
+  explicit BlendedSource(int ranker_candidates, bool new_items = false)
+      : ranker_candidates_(ranker_candidates), new_items_(new_items) {}
+  bool repurchase() const override { return !new_items_; }
   absl::StatusOr<std::vector<Candidate>> Generate(const RequestContext& ctx) const override;
 
  private:
   const int ranker_candidates_;
+  const bool new_items_;
 };
 
 }  // namespace recsys::recommender

@@ -27,11 +27,14 @@ TEST_F(CandidateSourceTest, EverySourceIsRegistered) {
   std::unique_ptr<const SourceRegistry> registry = NewDefaultSourceRegistry(options_);
   for (Source s :
        {Source::kPersonalized, Source::kBlended, Source::kBuyAgain, Source::kSimilarToRecent,
-        Source::kTrending, Source::kCategoryBestsellers, Source::kBundleComplements}) {
+        Source::kTrending, Source::kCategoryBestsellers, Source::kBundleComplements,
+        Source::kBlendedNew}) {
     EXPECT_NE(registry->Find(s), nullptr) << SourceName(s);
   }
   EXPECT_TRUE(registry->Find(Source::kBuyAgain)->repurchase());
   EXPECT_FALSE(registry->Find(Source::kTrending)->repurchase());
+  EXPECT_TRUE(registry->Find(Source::kBlended)->repurchase());
+  EXPECT_FALSE(registry->Find(Source::kBlendedNew)->repurchase());
 }
 
 TEST_F(CandidateSourceTest, GeneratesOnlyTheSourcesTheSlotsUse) {

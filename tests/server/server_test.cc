@@ -68,6 +68,10 @@ class ServerTest : public ::testing::Test {
     rec_options.max_exclude_ids = 20;
     // Generous: the box running the tests may be busy.
     rec_options.feature_timeout = absl::Milliseconds(500);
+    // One configured slot; the others keep the default sources.
+    storefront_options.slots_config = recsys::testing::WriteFile(
+        recsys::testing::MakeUniqueDir("server_test_slots"), "slots.textproto",
+        "slots { name: \"new_for_you\" sources { source: SOURCE_BLENDED_NEW weight: 1 } }\n");
     auto server = recsys::testing::StartTestServer(options, world->shop->models.get(),
                                                    world->shop->features.get(), storefront_options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -321,31 +325,40 @@ TEST_F(ServerTest, ViewsPersonalizeABrandNewUser) {
 
 // The production ranker served for blended slots is the evaluator's: for
 // users without live events, the server's "for_you" slot equals the
-// evaluator's list from the same model directory.
-TEST_F(ServerTest, BlendedSlotEqualsTheEvaluatorsProductionRankerLists) {
+// evaluator's list from the same model directory, and the discovery slot
+// "new_for_you" (SOURCE_BLENDED_NEW) its new-items list (the ranker without
+// the user's purchases).
+TEST_F(ServerTest, BlendedSlotsEqualTheEvaluatorsProductionRankerLists) {
   const auto bundle = world->shop->models->Current();
   const int64_t now = bundle->manifest().data().last_event_unix() + 86400;
-  int compared = 0;
-  for (size_t u = 3; u < 9 && u < world->shop->users.size(); ++u) {
-    const std::string& user = world->shop->users[u];
-    auto expected = evaluation::RankForUser(*bundle, user, 10, now);
-    ASSERT_TRUE(expected.ok()) << expected.status();
-    v1::RecommendProductsRequest req;
-    req.set_user_id(user);
-    auto* slot = req.add_slots();
-    slot->set_name("for_you");
-    slot->set_k(10);
-    req.mutable_context()->set_request_time_unix(now);
-    v1::RecommendProductsResponse resp;
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
-    ASSERT_TRUE(rec_->RecommendProducts(&ctx, req, &resp).ok());
-    std::vector<std::string> served;
-    for (const auto& item : resp.slots(0).items()) served.push_back(item.item_id());
-    EXPECT_EQ(served, *expected) << "user " << user;
-    ++compared;
+  const evaluation::BundleRanker ranker(bundle.get());
+  for (const bool new_items : {false, true}) {
+    const std::string slot_name = new_items ? "new_for_you" : "for_you";
+    int compared = 0;
+    for (size_t u = 3; u < 9 && u < world->shop->users.size(); ++u) {
+      const std::string& user = world->shop->users[u];
+      auto expected = ranker.Rank(user, 10, now, /*include_bought=*/!new_items);
+      ASSERT_TRUE(expected.ok()) << expected.status();
+      v1::RecommendProductsRequest req;
+      req.set_user_id(user);
+      auto* slot = req.add_slots();
+      slot->set_name(slot_name);
+      slot->set_k(10);
+      req.mutable_context()->set_request_time_unix(now);
+      v1::RecommendProductsResponse resp;
+      grpc::ClientContext ctx;
+      Deadline(&ctx);
+      ASSERT_TRUE(rec_->RecommendProducts(&ctx, req, &resp).ok());
+      std::vector<std::string> served;
+      for (const auto& item : resp.slots(0).items()) {
+        served.push_back(item.item_id());
+        if (new_items) EXPECT_NE(item.reason().code(), v1::REASON_BUY_AGAIN);
+      }
+      EXPECT_EQ(served, *expected) << slot_name << ", user " << user;
+      ++compared;
+    }
+    EXPECT_GE(compared, 5);
   }
-  EXPECT_GE(compared, 5);
 }
 
 TEST_F(ServerTest, SimilarItems) {
