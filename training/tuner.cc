@@ -184,6 +184,19 @@ absl::StatusOr<TuneWindows> BuildTuneWindows(
   return w;
 }
 
+bool GuardKeepsRanker(double ranker, absl::Span<const double> ranker_users, double rival,
+                      absl::Span<const double> rival_users, double confidence, double* lower,
+                      double* upper) {
+  absl::StatusOr<stats::PairedDifference> d =
+      stats::ComparePaired(ranker_users, rival_users, confidence > 0 ? confidence : 0.95);
+  if (d.ok()) {
+    *lower = d->ci.lower;
+    *upper = d->ci.upper;
+  }
+  if (ranker < rival) return false;
+  return confidence <= 0 || (d.ok() && d->ci.lower > 0);
+}
+
 absl::StatusOr<WindowRecall> ScoreOnWindow(
     const model::RankerModel& model, absl::Span<const float> user_factors,
     absl::Span<const int64_t> history_indptr,
@@ -732,19 +745,10 @@ absl::StatusOr<TuneOutcome> TuneRanker(
        {fusion.new_items, &fusion.user_new, model::RankerServe::kFusion}});
   const double confidence = options.guard_confidence > 0 ? options.guard_confidence : 0.95;
   guard.set_confidence(confidence);
-  // Whether the ranker serves a setting: at least the rival's recall and,
-  // with guard_confidence, an interval above 0. An interval that cannot be
-  // computed (fewer than 2 users) counts as not above 0.
   auto ranker_serves = [&](double ranker, const std::vector<double>& ranker_users,
                            const Rival& rival, double* lower, double* upper) {
-    absl::StatusOr<stats::PairedDifference> d =
-        stats::ComparePaired(ranker_users, *rival.users, confidence);
-    if (d.ok()) {
-      *lower = d->ci.lower;
-      *upper = d->ci.upper;
-    }
-    if (ranker < rival.recall) return false;
-    return options.guard_confidence <= 0 || (d.ok() && d->ci.lower > 0);
+    return GuardKeepsRanker(ranker, ranker_users, rival.recall, *rival.users,
+                            std::max(0.0, options.guard_confidence), lower, upper);
   };
   double lower = 0, upper = 0;
   const bool ranker_all = ranker_serves(best.recall_all, best.user_all, rival_all, &lower, &upper);

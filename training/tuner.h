@@ -64,6 +64,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "model/ranker.h"
 #include "recsys/v1/model_manifest.pb.h"
 #include "training/als.h"
@@ -183,6 +184,21 @@ struct TuneOutcome {
 absl::StatusOr<TuneOutcome> TuneRanker(
     const TuneWindows& windows, const std::vector<TuneCandidate>& candidates,
     const TunerOptions& options);
+
+// The guard's decision for one setting: whether the ranker (validation
+// recall `ranker`, per window user `ranker_users`) serves rather than its
+// best baseline (`rival`, `rival_users`, the same users in the same order).
+// The ranker serves when its recall is at least the rival's and, with
+// `confidence` > 0, the paired interval at that confidence of its per-user
+// recall minus the rival's (stats::ComparePaired; NaN pairs skipped) lies
+// above 0; an interval that cannot be computed (fewer than 2 pairs, users
+// of different counts) counts as not above 0, so the rival, the simpler
+// model, serves without evidence. `lower` / `upper` receive the interval
+// at `confidence`, or at 0.95 when it is 0 (unchanged when it cannot be
+// computed).
+bool GuardKeepsRanker(double ranker, absl::Span<const double> ranker_users, double rival,
+                      absl::Span<const double> rival_users, double confidence, double* lower,
+                      double* upper);
 
 // Validation Recall@k on a window of `weights` over a model: per user with
 // window purchases, |top-k ∩ T| / min(|T|, k), all items (T = the window's

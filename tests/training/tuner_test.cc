@@ -1,5 +1,6 @@
 #include "training/tuner.h"
 
+#include <cmath>
 #include <google/protobuf/util/message_differencer.h>
 
 #include <algorithm>
@@ -113,6 +114,45 @@ TEST(TuneWindowDaysTest, AtMostASixthOfTheSpan) {
   EXPECT_EQ(TuneWindowDays(0, 60 * kDay, 30), 10);
   EXPECT_EQ(TuneWindowDays(0, 5 * kDay, 30), 0);
   EXPECT_EQ(TuneWindowDays(0, 365 * kDay, 0), 0);
+}
+
+// The guard's rule for one setting, case by case.
+TEST(GuardKeepsRankerTest, AheadBeyondChanceOrTheRivalServes) {
+  double lower = -7, upper = -7;
+  // Ahead on every user: the interval lies above 0.
+  const std::vector<double> strong = {1, 1, 1, 0.5, 1, 1};
+  const std::vector<double> weak = {0, 0.1, 0, 0, 0.2, 0};
+  EXPECT_TRUE(GuardKeepsRanker(0.917, strong, 0.05, weak, 0.95, &lower, &upper));
+  EXPECT_GT(lower, 0);
+  EXPECT_GT(upper, lower);
+  // Ahead on average (0.5 vs 0.375) but not beyond chance: the rival serves
+  // at 95%, the ranker without the interval rule; the interval is reported
+  // at 95% either way.
+  const std::vector<double> mixed = {1, 0, 1, 0};
+  const std::vector<double> other = {0, 1, 0, 0.5};
+  EXPECT_FALSE(GuardKeepsRanker(0.5, mixed, 0.375, other, 0.95, &lower, &upper));
+  EXPECT_LT(lower, 0);
+  EXPECT_GT(upper, 0);
+  const double reported = lower;
+  lower = upper = -7;
+  EXPECT_TRUE(GuardKeepsRanker(0.5, mixed, 0.375, other, 0, &lower, &upper));
+  EXPECT_DOUBLE_EQ(lower, reported);
+  // Behind the rival: never, whatever the confidence.
+  EXPECT_FALSE(GuardKeepsRanker(0.375, other, 0.5, mixed, 0, &lower, &upper));
+  // One window user: no interval, so without evidence the rival serves
+  // (the ranker only when the rule is off), and nothing is reported.
+  lower = upper = -7;
+  const std::vector<double> one = {1};
+  const std::vector<double> none = {0};
+  EXPECT_FALSE(GuardKeepsRanker(1, one, 0, none, 0.95, &lower, &upper));
+  EXPECT_EQ(lower, -7);
+  EXPECT_EQ(upper, -7);
+  EXPECT_TRUE(GuardKeepsRanker(1, one, 0, none, 0, &lower, &upper));
+  // Users without new items (NaN) are skipped: two pairs remain, both +1.
+  const std::vector<double> with_nan = {1, std::nan(""), 1};
+  const std::vector<double> rival_nan = {0, 0.5, 0};
+  EXPECT_TRUE(GuardKeepsRanker(1, with_nan, 0.167, rival_nan, 0.95, &lower, &upper));
+  EXPECT_DOUBLE_EQ(lower, 1);
 }
 
 TEST(TunerTest, ScoresEveryCandidateAndGuardsOnTheWindow) {
