@@ -73,6 +73,10 @@ ABSL_FLAG(double, ncf_ease_lambda, recsys::evaluation::kDefaultNcfEaseLambda,
 ABSL_FLAG(bool, ranker_tune, true,
           "Production ranker: the trainer's self-tuning and validation guard "
           "(recsys_train --tune, on in recsys_nightly); false: the plain fit.");
+ABSL_FLAG(bool, ranker_ceiling, false,
+          "Time splits: also evaluate ranker_ceiling, the production ranker with "
+          "weights fit on the test period itself (a diagnostic bound of what "
+          "better weights could reach; never a baseline, never served).");
 ABSL_FLAG(double, ranker_tune_budget_seconds, 0,
           "Production ranker with tuning: time budget of the candidates in "
           "seconds; 0: 5 x the measured plain training, as the trainer.");
@@ -134,6 +138,7 @@ int main(int argc, char** argv) {
   model.knn.neighbors = absl::GetFlag(FLAGS_knn_neighbors);
   model.ranker.validation_days = absl::GetFlag(FLAGS_validation_days);
   model.ranker.tune = absl::GetFlag(FLAGS_ranker_tune);
+  model.ranker_ceiling = absl::GetFlag(FLAGS_ranker_ceiling);
   model.ranker.tune_budget_seconds = absl::GetFlag(FLAGS_ranker_tune_budget_seconds);
   model.ranker.tune_guard_confidence = absl::GetFlag(FLAGS_ranker_guard_confidence);
   model.ranker.vector_candidates = absl::GetFlag(FLAGS_vector_candidates);

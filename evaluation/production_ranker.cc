@@ -83,40 +83,51 @@ absl::StatusOr<std::unique_ptr<RankerParts>> MakeParts(
   return parts;
 }
 
+// Ranks every user with RankWithRanker over `all` on all items and over
+// `new_items` (null: `all`) on new items.
 class ProductionRankerModel : public Model {
  public:
-  ProductionRankerModel(const InteractionData* train,
-                        std::unique_ptr<RankerParts> parts, int64_t now_unix,
-                        int vector_candidates, ModelParams params)
+  ProductionRankerModel(const InteractionData* train, std::unique_ptr<RankerParts> all,
+                        int64_t now_unix, int vector_candidates, ModelParams params,
+                        std::string name = "production_ranker",
+                        std::unique_ptr<RankerParts> new_items = nullptr)
       : Model(train),
-        parts_(std::move(parts)),
-        model_(parts_->model()),
+        all_(std::move(all)),
+        new_(std::move(new_items)),
+        model_all_(all_->model()),
+        model_new_(new_ != nullptr ? new_->model() : model_all_),
         now_unix_(now_unix),
         vector_candidates_(vector_candidates),
-        params_(std::move(params)) {}
+        params_(std::move(params)),
+        name_(std::move(name)) {}
 
-  std::string name() const override { return "production_ranker"; }
+  std::string name() const override { return name_; }
   ModelParams params() const override { return params_; }
   absl::Status ScoreAll(int32_t, absl::Span<float>) const override {
     return absl::UnimplementedError(
-        "production_ranker ranks lists only (no per-item scores)");
+        absl::StrCat(name_, " ranks lists only (no per-item scores)"));
   }
   absl::StatusOr<std::vector<int32_t>> Recommend(
       int32_t user, int k, bool exclude_bought) const override {
-    const ModelData& d = parts_->data;
+    const RankerParts& parts = exclude_bought && new_ != nullptr ? *new_ : *all_;
+    const ModelData& d = parts.data;
     absl::Span<const float> vec(
         d.user_factors.data() + static_cast<size_t>(user) * d.dim,
         static_cast<size_t>(d.dim));
-    return RankWithRanker(model_, vec, HistoryOf(d, user), k, now_unix_,
-                          !exclude_bought, vector_candidates_);
+    return RankWithRanker(exclude_bought ? model_new_ : model_all_, vec,
+                          HistoryOf(d, user), k, now_unix_, !exclude_bought,
+                          vector_candidates_);
   }
 
  private:
-  const std::unique_ptr<RankerParts> parts_;
-  const RankerModel model_;
+  const std::unique_ptr<RankerParts> all_;
+  const std::unique_ptr<RankerParts> new_;
+  const RankerModel model_all_;
+  const RankerModel model_new_;
   const int64_t now_unix_;
   const int vector_candidates_;
   const ModelParams params_;
+  const std::string name_;
 };
 
 ModelParams RankerParams(const RankerWeights& w, int vector_candidates) {
@@ -352,6 +363,127 @@ absl::StatusOr<std::unique_ptr<Model>> NewRankerModelFromData(
       MakeParts(std::move(data), std::move(weights), index_spec));
   return std::make_unique<ProductionRankerModel>(
       train, std::move(parts), now_unix, vector_candidates, std::move(params));
+}
+
+absl::StatusOr<std::unique_ptr<Model>> NewRankerCeilingModel(
+    const EvalSplit& split, const ProductionRankerOptions& options, int k) {
+  const Clock::time_point start = Clock::now();
+  if (split.kind != "time") {
+    return absl::InvalidArgumentError("ranker ceiling: it needs a time split");
+  }
+  const InteractionData& train = split.train;
+  const int32_t num_items = train.num_items();
+  // Labels: the test items of the evaluated users that the catalog knows.
+  std::vector<std::vector<int32_t>> labels(static_cast<size_t>(train.num_users()));
+  int64_t labelled = 0;
+  for (const EvalUser& u : split.users) {
+    for (int32_t item : u.test_items) {
+      if (item >= 0 && item < num_items) labels[static_cast<size_t>(u.user)].push_back(item);
+    }
+    labelled += !labels[static_cast<size_t>(u.user)].empty();
+  }
+  if (labelled == 0) {
+    return absl::FailedPreconditionError(
+        "ranker ceiling: no evaluated user bought a catalog item in the test period");
+  }
+  IalsSpec ials = options.ials;
+  RECSYS_ASSIGN_OR_RETURN(const ModelData full, TrainModelData(train, ials));
+  training::RankerFitOptions fit = options.fit;
+  fit.vector_candidates = options.vector_candidates;
+  const training::TunerOptions tuner_defaults;
+
+  struct Choice {
+    double recall = -1;
+    RankerWeights weights;
+    std::string spec;
+  };
+  Choice best_all, best_new;
+  std::vector<model::NeighborKind> kinds = {model::NeighborKind::kCosine};
+  if (num_items <= options.tune_ease_max_items) kinds.push_back(model::NeighborKind::kEase);
+  const training::RankerFeatureSet sets[] = {
+      training::RankerFeatureSet::kBase, training::RankerFeatureSet::kNeighbors,
+      training::RankerFeatureSet::kNeighborsTrending, training::RankerFeatureSet::kContent};
+  for (model::NeighborKind kind : kinds) {
+    RankerWeights kind_weights;
+    kind_weights.neighbors = kind;
+    kind_weights.ease_lambda =
+        kind == model::NeighborKind::kEase ? tuner_defaults.ease_lambda : 0;
+    const model::RankerStatsOptions stats_options = model::RankerStatsOptionsFor(kind_weights);
+    RankerItemStats stats = model::ComputeRankerItemStats(num_items, full.history_indptr,
+                                                          full.history, stats_options);
+    if (kind == model::NeighborKind::kEase && stats.neighbors.indptr.empty()) continue;
+    model::AddRankerContentStats(full.items, stats_options, &stats);
+    RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
+                            BuildIndex(full.item_factors, full.dim, options.index_spec));
+    const RankerModel unweighted =
+        model::MakeRankerModel(index.get(), full.item_factors, full.dim, &stats, nullptr);
+    RECSYS_ASSIGN_OR_RETURN(
+        const training::RankerExamples examples,
+        training::BuildRankerExamples(unweighted, full.user_factors, full.history_indptr,
+                                      full.history, labels, split.now_unix, fit));
+    auto score = [&](const RankerWeights& weights, bool score_all) {
+      const RankerModel m =
+          model::MakeRankerModel(index.get(), full.item_factors, full.dim, &stats, &weights);
+      return training::ScoreOnWindow(m, full.user_factors, full.history_indptr, full.history,
+                                     labels, split.now_unix, k, options.vector_candidates,
+                                     fit.threads, score_all);
+    };
+    auto consider = [](Choice* best, double recall, RankerWeights weights, std::string spec) {
+      if (recall > best->recall) *best = Choice{recall, std::move(weights), std::move(spec)};
+    };
+    for (training::RankerFeatureSet set : sets) {
+      const std::string spec =
+          absl::StrCat("neighbors=", model::NeighborKindName(kind),
+                       ",features=", training::RankerFeatureSetName(set));
+      training::RankerFitOptions set_fit = fit;
+      set_fit.feature_set = set;
+      set_fit.discovery = false;
+      absl::StatusOr<training::RankerFitResult> main = training::FitRankerWeights(examples, set_fit);
+      if (!main.ok()) continue;
+      RankerWeights weights = main->weights;
+      weights.neighbors = kind_weights.neighbors;
+      weights.ease_lambda = kind_weights.ease_lambda;
+      weights.has_discovery = false;
+      RECSYS_ASSIGN_OR_RETURN(const training::WindowRecall plain, score(weights, true));
+      consider(&best_all, plain.all, weights, spec);
+      consider(&best_new, plain.new_items, weights, spec);
+      // Discovery weights at the fit's own penalty and the tuner's
+      // multiples of it.
+      std::vector<double> penalties = {-1};
+      for (double factor : training::kDiscoveryL2Factors) penalties.push_back(fit.l2 * factor);
+      set_fit.discovery = true;
+      set_fit.main_weights = false;
+      for (double l2 : penalties) {
+        set_fit.discovery_l2 = l2;
+        absl::StatusOr<training::RankerFitResult> d = training::FitRankerWeights(examples, set_fit);
+        if (!d.ok() || !d->weights.has_discovery) continue;
+        RankerWeights with_discovery = weights;
+        with_discovery.discovery = d->weights.discovery;
+        with_discovery.has_discovery = true;
+        RECSYS_ASSIGN_OR_RETURN(const training::WindowRecall r, score(with_discovery, false));
+        consider(&best_new, r.new_items, with_discovery,
+                 absl::StrCat(spec, ",discovery", l2 >= 0 ? absl::StrCat(",discovery_l2=", l2) : ""));
+      }
+    }
+  }
+  if (best_all.recall < 0 || best_new.recall < 0) {
+    return absl::FailedPreconditionError("ranker ceiling: no feature set could be fit");
+  }
+  ModelParams params = IalsParams(ials);
+  params.emplace_back("fit_on", "the test period (a ceiling, never served)");
+  params.emplace_back("chosen_all", best_all.spec);
+  params.emplace_back("chosen_new", best_new.spec);
+  params.emplace_back("test_recall_all", absl::StrCat(best_all.recall));
+  params.emplace_back("test_recall_new", absl::StrCat(best_new.recall));
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<RankerParts> all,
+                          MakeParts(full, std::move(best_all.weights), options.index_spec));
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<RankerParts> new_items,
+                          MakeParts(full, std::move(best_new.weights), options.index_spec));
+  auto model = std::make_unique<ProductionRankerModel>(
+      &train, std::move(all), split.now_unix, options.vector_candidates, std::move(params),
+      "ranker_ceiling", std::move(new_items));
+  model->set_train_seconds(SecondsSince(start));
+  return model;
 }
 
 BundleRanker::BundleRanker(const model::ModelBundle* bundle,

@@ -128,6 +128,21 @@ absl::StatusOr<std::unique_ptr<Model>> NewRankerModelFromData(
     model::RankerWeights weights, int64_t now_unix, int vector_candidates,
     absl::string_view index_spec = "Flat");
 
+// The ranker's ceiling on a time split: the production ranker's candidates
+// and features with weights fit on the test period itself. The labels are
+// the evaluated users' test items (those in the training catalog); iALS is
+// trained once on split.train with options.ials; per setting (all items,
+// new items) the best by recall@k on the test period of every feature set,
+// neighbour kind (cosine; EASE up to options.tune_ease_max_items items) and
+// discovery penalty (the tuner's). It reads the test period, so it is never
+// served nor selected on: it measures how much of the ranker's gap to a
+// target better weights alone could close (docs/evaluation.md). `split`
+// must outlive the model. InvalidArgument for a split that is not a time
+// split; FailedPrecondition when no evaluated user has a test item in the
+// catalog; the errors of TrainAls, VectorIndex and FitRanker.
+absl::StatusOr<std::unique_ptr<Model>> NewRankerCeilingModel(
+    const EvalSplit& split, const ProductionRankerOptions& options, int k = 20);
+
 // Ranking from a published model, as the server does (without a feature
 // store: the history is the model's training history).
 class BundleRanker {

@@ -1,5 +1,6 @@
 #include "evaluation/protocols.h"
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <memory>
@@ -153,6 +154,13 @@ absl::StatusOr<ProtocolOutput> RunSplitProtocol(
   Json models = Json::Array();
   std::vector<std::string> notes;
   std::vector<std::string> names = options.model.models.names;
+  if (options.model.ranker_ceiling) {
+    if (time_split) {
+      names.push_back("ranker_ceiling");
+    } else {
+      notes.push_back("ranker_ceiling skipped: it needs a time split");
+    }
+  }
   const size_t num_named = names.size();
   for (const std::string& spec : options.model.extra_specs)
     names.push_back(spec);
@@ -265,6 +273,13 @@ absl::StatusOr<ProtocolOutput> RunSplitProtocol(
                           UnixDate(fit.window_end_unix), fit.fit.users,
                           fit.fit.examples, fit.fit.positives,
                           fit.fit.candidate_recall, fit.fit.log_loss));
+    } else if (!extra && name == "ranker_ceiling") {
+      ProductionRankerOptions ranker = options.model.ranker;
+      ranker.ials.als.threads = options.model.threads;
+      ranker.fit.threads = options.model.threads;
+      const int k =
+          options.ks.empty() ? 20 : *std::max_element(options.ks.begin(), options.ks.end());
+      RECSYS_ASSIGN_OR_RETURN(model, NewRankerCeilingModel(split, ranker, k));
     } else if (extra) {
       RECSYS_ASSIGN_OR_RETURN(
           model, TrainModelFromSpec(name, &split.train, options.model.threads));
@@ -282,7 +297,7 @@ absl::StatusOr<ProtocolOutput> RunSplitProtocol(
     mj.Set("params", ParamsToJson(model->params()));
     if (name == "ials") {
       mj.Set("ials_spec", FormatIalsSpec(options.model.ials));
-    } else if (name == "production_ranker") {
+    } else if (name == "production_ranker" || name == "ranker_ceiling") {
       mj.Set("ials_spec", FormatIalsSpec(options.model.ranker.ials));
     }
     if (has_fit) {

@@ -50,6 +50,10 @@ struct ModelOptions {
   // Further models given as TrainModelFromSpec text (blends, variants),
   // evaluated after the named ones; their rows show the spec.
   std::vector<std::string> extra_specs;
+  // Time split only: also evaluate "ranker_ceiling" (NewRankerCeilingModel,
+  // with `ranker`'s options), the ranker with weights fit on the test
+  // period: a diagnostic bound, never a baseline.
+  bool ranker_ceiling = false;
   int threads = 2;
 };
 

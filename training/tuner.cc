@@ -364,11 +364,6 @@ absl::StatusOr<TuneOutcome> TuneRanker(
       serving(model::RankerServe::kVector);
   const model::RankerWeights fusion_weights =
       serving(model::RankerServe::kFusion);
-  // Discovery weights are also fit with these multiples of the L2 penalty
-  // (a window's new purchases are few, so the fit may need more shrinkage;
-  // or less, when a weak signal such as the title similarity needs a large
-  // weight to count).
-  const double kDiscoveryL2Factors[] = {0.01, 0.1, 10, 100};
   auto score_baseline = [&](const model::RankerWeights& w,
                             const model::RankerItemStats& stats) {
     const model::RankerModel m =

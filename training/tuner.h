@@ -121,6 +121,12 @@ absl::StatusOr<TuneWindows> BuildTuneWindows(
     const RowVisitor& rows, const InteractionOptions& interactions,
     int64_t end_unix, int window_days);
 
+// The multiples of the L2 penalty the tuner also fits discovery weights with
+// on its first configuration: a window's new purchases are few, so the fit
+// may need more shrinkage; or less, when a weak signal such as the title
+// similarity needs a large weight to count.
+inline constexpr double kDiscoveryL2Factors[] = {0.01, 0.1, 10, 100};
+
 struct TunerOptions {
   // Recall@k of the selection and the guard.
   int k = 20;

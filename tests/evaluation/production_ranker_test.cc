@@ -1,12 +1,15 @@
 #include "evaluation/production_ranker.h"
 
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "evaluation/dataset.h"
 #include "gmock/gmock.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "model/model_format.h"
 #include "model/model_store.h"
@@ -19,6 +22,7 @@ namespace recsys::evaluation {
 namespace {
 
 using recsys::testing::MakeTestDir;
+using recsys::testing::WriteFile;
 
 constexpr int64_t kDay = 86400;
 
@@ -220,6 +224,68 @@ TEST(ProductionRankerTest, TunedEvaluatorListsEqualTheTunedTrainersLists) {
     ++compared;
   }
   EXPECT_GT(compared, 100);
+}
+
+// The ceiling fits its weights on the test period: the same training rows
+// with two different test periods give opposite first picks. Every user
+// bought three items 70, 40 and 10 days before the cut; in one test period
+// each re-buys the oldest, in the other the newest.
+TEST(RankerCeilingTest, FitsOnTheTestPeriod) {
+  const std::string dir = MakeTestDir();
+  constexpr int kUsers = 90;
+  constexpr int kItems = 30;
+  const int64_t cut = 1'717'200'000;  // 2024-06-01
+  auto log_for = [&](bool oldest) {
+    std::string csv = "user_id,item_id,timestamp\n";
+    for (int u = 0; u < kUsers; ++u) {
+      const int items[3] = {u % kItems, (u + 7) % kItems, (u + 13) % kItems};
+      const int days[3] = {70, 40, 10};
+      for (int j = 0; j < 3; ++j) {
+        absl::StrAppendFormat(&csv, "u%03d,i%02d,%d\n", u, items[j], cut - days[j] * kDay);
+      }
+      absl::StrAppendFormat(&csv, "u%03d,i%02d,%d\n", u, oldest ? items[0] : items[2],
+                            cut + 5 * kDay);
+    }
+    const std::string path = WriteFile(dir, oldest ? "oldest.csv" : "newest.csv", csv);
+    absl::StatusOr<PurchaseLog> log = ReadPurchaseLog(path, {});
+    EXPECT_TRUE(log.ok()) << log.status();
+    return log.ok() ? *std::move(log) : PurchaseLog();
+  };
+  ProductionRankerOptions options;
+  options.ials = SmallIals();
+  options.fit.threads = 1;
+  for (bool oldest : {true, false}) {
+    const PurchaseLog log = log_for(oldest);
+    ASSERT_FALSE(log.rows.empty());
+    const EvalSplit split = SplitByTime(log, cut);
+    ASSERT_EQ(split.users.size(), static_cast<size_t>(kUsers));
+    RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Model> ceiling,
+                                NewRankerCeilingModel(split, options, /*k=*/1));
+    EXPECT_EQ(ceiling->name(), "ranker_ceiling");
+    int hits = 0;
+    for (const EvalUser& u : split.users) {
+      RECSYS_ASSERT_OK_AND_ASSIGN(std::vector<int32_t> list,
+                                  ceiling->Recommend(u.user, 1, /*exclude_bought=*/false));
+      ASSERT_EQ(list.size(), 1u);
+      hits += list[0] == u.test_items[0];
+    }
+    // Guessing among the three bought items would hit a third of them.
+    EXPECT_GE(hits, kUsers * 9 / 10) << (oldest ? "oldest" : "newest");
+  }
+}
+
+TEST(RankerCeilingTest, NeedsATimeSplitWithCatalogTestItems) {
+  const std::string dir = MakeTestDir();
+  const PurchaseLog log = ShopLog(dir);
+  ASSERT_FALSE(log.rows.empty());
+  ProductionRankerOptions options;
+  options.ials = SmallIals();
+  options.fit.threads = 1;
+  EXPECT_EQ(NewRankerCeilingModel(SplitByHoldout(log, 0.2, 1), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A cut after the last row: no test period.
+  EXPECT_EQ(NewRankerCeilingModel(SplitByTime(log, log.last_unix + 1), options).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

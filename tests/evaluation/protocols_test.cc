@@ -106,6 +106,26 @@ TEST(RunSplitProtocolTest, TimeSplitRunsEveryModel) {
   EXPECT_THAT(json, HasSubstr("\"ci95_lower\""));
 }
 
+// The ceiling is evaluated only when asked for, after the named models.
+TEST(RunSplitProtocolTest, RankerCeilingOnRequest) {
+  const std::string dir = MakeTestDir();
+  SplitProtocolOptions options;
+  options.input = ShopCsv(dir);
+  options.kind = SplitKind::kTime;
+  options.cut_unix = 1717200000;  // 2024-06-01
+  options.model = SmallModels();
+  RECSYS_ASSERT_OK_AND_ASSIGN(options.model.models, ParseModelSelection("popularity"));
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProtocolOutput plain, RunSplitProtocol(options));
+  ASSERT_EQ(plain.rows.size(), 1u);
+  options.model.ranker_ceiling = true;
+  RECSYS_ASSERT_OK_AND_ASSIGN(ProtocolOutput out, RunSplitProtocol(options));
+  ASSERT_EQ(out.rows.size(), 2u);
+  EXPECT_EQ(out.rows[1].model, "ranker_ceiling");
+  ASSERT_EQ(out.rows[1].results.size(), 2u);
+  EXPECT_GT(out.rows[1].results[0].users, 0);
+  EXPECT_THAT(out.report.Dump(-1), HasSubstr("the test period (a ceiling, never served)"));
+}
+
 TEST(RunSplitProtocolTest, HoldoutSkipsTheTimeAwareRanker) {
   const std::string dir = MakeTestDir();
   SplitProtocolOptions options;
@@ -117,10 +137,12 @@ TEST(RunSplitProtocolTest, HoldoutSkipsTheTimeAwareRanker) {
   RECSYS_ASSERT_OK_AND_ASSIGN(
       options.model.models,
       ParseModelSelection("popularity,ials,production_ranker"));
+  options.model.ranker_ceiling = true;
   RECSYS_ASSERT_OK_AND_ASSIGN(ProtocolOutput out, RunSplitProtocol(options));
   ASSERT_EQ(out.rows.size(), 2u);
   EXPECT_EQ(out.rows[0].results.size(), 1u);  // "all" only
   EXPECT_THAT(out.text, HasSubstr("production_ranker skipped"));
+  EXPECT_THAT(out.text, HasSubstr("ranker_ceiling skipped: it needs a time split"));
   options.holdout_fraction = 1.5;
   EXPECT_FALSE(RunSplitProtocol(options).ok());
   EXPECT_FALSE(ParseModelSelection("popularity,magic").ok());
