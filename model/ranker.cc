@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <initializer_list>
 #include <utility>
 
@@ -28,22 +29,78 @@ constexpr const char* kServeNames[] = {"ranker", "popularity", "buy_again",
                                        "vector", "neighbors",  "fusion"};
 constexpr int kNumServe = 6;
 
-// Σ over the user's purchases (in history order, so the float sums do not
-// depend on hash order) of the similarity of each kept neighbour.
-absl::flat_hash_map<int32_t, float> NeighbourScores(const ItemNeighbors& neighbors,
-                                                    absl::Span<const HistoryEntry> history) {
-  absl::flat_hash_map<int32_t, float> knn;
-  if (neighbors.indptr.empty()) return knn;
-  const int32_t num_items = static_cast<int32_t>(neighbors.indptr.size()) - 1;
-  for (const HistoryEntry& h : history) {
-    const int32_t item = h.item;
-    if (item < 0 || item >= num_items) continue;
-    for (int64_t k = neighbors.indptr[item]; k < neighbors.indptr[item + 1]; ++k) {
-      knn[neighbors.items[k]] += neighbors.sims[k];
+// Σ over the user's purchases of the similarity of each kept neighbour, in
+// a dense per-thread array stamped with a generation, so that neither the
+// array nor a hash map is touched beyond the summed items (a hash map costs
+// several times more per addition). Each item's sum is taken in history
+// order, so the floats do not depend on anything else. One live object per
+// thread uses the thread's array; a nested one (not done today) gets its
+// own. Not thread-safe itself; RankItems makes one per call.
+class NeighbourScores {
+ public:
+  NeighbourScores(const ItemNeighbors& neighbors, absl::Span<const HistoryEntry> history) {
+    Scratch& shared = ThreadScratch();
+    scratch_ = shared.in_use ? &own_ : &shared;
+    scratch_->in_use = true;
+    if (neighbors.indptr.empty()) return;
+    const int32_t num_items = static_cast<int32_t>(neighbors.indptr.size()) - 1;
+    if (scratch_->sums.size() < static_cast<size_t>(num_items)) {
+      scratch_->sums.resize(num_items);
+      scratch_->stamps.resize(num_items, 0);
     }
+    if (++scratch_->generation == 0) {  // wrapped: forget every stamp
+      std::fill(scratch_->stamps.begin(), scratch_->stamps.end(), 0);
+      scratch_->generation = 1;
+    }
+    const uint32_t gen = scratch_->generation;
+    float* sums = scratch_->sums.data();
+    uint32_t* stamps = scratch_->stamps.data();
+    for (const HistoryEntry& h : history) {
+      const int32_t item = h.item;
+      if (item < 0 || item >= num_items) continue;
+      for (int64_t k = neighbors.indptr[item]; k < neighbors.indptr[item + 1]; ++k) {
+        const int32_t n = neighbors.items[k];
+        if (stamps[n] != gen) {
+          stamps[n] = gen;
+          sums[n] = neighbors.sims[k];
+          items_.push_back(n);
+        } else {
+          sums[n] += neighbors.sims[k];
+        }
+      }
+    }
+    num_items_ = num_items;
   }
-  return knn;
-}
+  ~NeighbourScores() { scratch_->in_use = false; }
+  NeighbourScores(const NeighbourScores&) = delete;
+  NeighbourScores& operator=(const NeighbourScores&) = delete;
+
+  // The items with a sum, in the order first reached.
+  const std::vector<int32_t>& items() const { return items_; }
+  // Whether `item` has a sum, and the sum (0 without).
+  bool has(int32_t item) const {
+    return item >= 0 && item < num_items_ &&
+           scratch_->stamps[item] == scratch_->generation;
+  }
+  float score(int32_t item) const { return has(item) ? scratch_->sums[item] : 0.0f; }
+
+ private:
+  struct Scratch {
+    std::vector<float> sums;
+    std::vector<uint32_t> stamps;
+    uint32_t generation = 0;
+    bool in_use = false;
+  };
+  static Scratch& ThreadScratch() {
+    thread_local Scratch scratch;
+    return scratch;
+  }
+
+  Scratch own_;
+  Scratch* scratch_ = nullptr;
+  std::vector<int32_t> items_;
+  int32_t num_items_ = 0;
+};
 
 void WeightsToMap(const std::array<float, kNumRankerFeatures>& w,
                   google::protobuf::Map<std::string, float>* out) {
@@ -476,11 +533,12 @@ absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
   auto add_neighbours = [&](const ItemNeighbors& neighbors, int depth, uint8_t source,
                             float RankerCandidate::*score_of, int RankerCandidate::*rank_of) {
     if (neighbors.indptr.empty() || bought.empty() || depth <= 0) return;
-    const absl::flat_hash_map<int32_t, float> scores = NeighbourScores(neighbors, user.history);
+    const NeighbourScores scores(neighbors, user.history);
     std::vector<std::pair<float, int32_t>> order;
-    order.reserve(scores.size());
+    order.reserve(scores.items().size());
     float max_score = 0;
-    for (const auto& [item, score] : scores) {
+    for (int32_t item : scores.items()) {
+      const float score = scores.score(item);
       max_score = std::max(max_score, score);
       if (allowed(item)) order.push_back({score, item});
     }
@@ -500,8 +558,7 @@ absl::StatusOr<std::vector<RankerCandidate>> CollectRankerCandidates(
     }
     if (max_score > 0) {
       for (RankerCandidate& c : candidates) {
-        auto it = scores.find(c.item);
-        if (it != scores.end()) c.*score_of = it->second / max_score;
+        if (scores.has(c.item)) c.*score_of = scores.score(c.item) / max_score;
       }
     }
   };
@@ -564,11 +621,12 @@ absl::StatusOr<std::vector<RankedItem>> BaselineList(const RankerModel& model,
     auto neighbour_list = [&](int depth) {
       std::vector<RankedItem> list;
       std::vector<std::pair<float, int32_t>> order;
-      for (const auto& [item, score] : NeighbourScores(stats.neighbors, user.history)) {
+      const NeighbourScores scores(stats.neighbors, user.history);
+      for (int32_t item : scores.items()) {
         if (!options.include_bought && bought.contains(item)) continue;
         if (options.filter != nullptr && !options.filter->Allowed(item))
           continue;
-        order.push_back({score, item});
+        order.push_back({scores.score(item), item});
       }
       const size_t keep = std::min<size_t>(std::max(0, depth), order.size());
       std::partial_sort(order.begin(), order.begin() + keep, order.end(),

@@ -23,7 +23,9 @@
 // are stored in the model manifest (ModelManifest.ranker);
 // DefaultRankerWeights() serves models trained without that window.
 //
-// Thread safety: pure functions over borrowed, immutable inputs.
+// Thread safety: pure functions over borrowed, immutable inputs; safe to
+// call concurrently. Ranking keeps one scratch array of item scores per
+// thread (the size of the largest catalog ranked on that thread).
 #ifndef RECSYS_MODEL_RANKER_H_
 #define RECSYS_MODEL_RANKER_H_
 

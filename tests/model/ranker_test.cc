@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -218,6 +219,73 @@ TEST_F(RankerTest, NeighbourCandidatesOnlyWithNeighbourWeights) {
   EXPECT_EQ(c.sources & kSourceNeighbors, kSourceNeighbors);
   EXPECT_FLOAT_EQ(c.knn_score, 1.0f);
   EXPECT_EQ(c.knn_rank, 0);
+}
+
+// Neighbour sums by hand, the same on every call whatever was ranked
+// before on the thread (another user, a smaller catalog) and on other
+// threads at the same time.
+TEST(RankerNeighbourSumsTest, ByHandOnEveryCallAndThread) {
+  // Six items; the user bought 0 and 1. Neighbours of 0: 2 (0.5), 3 (0.25);
+  // of 1: 2 (0.25), 4 (1.0). Sums: 4 1.0, 2 0.75, 3 0.25.
+  auto make = [](int32_t num_items, ItemNeighbors neighbors) {
+    RankerItemStats stats;
+    stats.repeat_rate.assign(num_items, 0.0f);
+    stats.popularity.assign(num_items, 0.0f);
+    stats.trending.assign(num_items, 0.0f);
+    stats.neighbors = std::move(neighbors);
+    return stats;
+  };
+  const RankerItemStats six =
+      make(6, ItemNeighbors{{0, 2, 4, 4, 4, 4, 4}, {2, 3, 4, 2}, {0.5f, 0.25f, 1.0f, 0.25f}});
+  // Four items, where 0's neighbour is 3 (0.125) and 1 has none.
+  const RankerItemStats four = make(4, ItemNeighbors{{0, 1, 1, 1, 1}, {3}, {0.125f}});
+  RankerWeights weights;
+  weights.w[kFeatKnnScore] = 1.0f;
+  auto model_of = [&weights](const RankerItemStats& stats) {
+    return MakeRankerModel(nullptr, {}, 0, &stats, &weights);
+  };
+  RankOptions options;
+  options.vector_candidates = 0;
+  options.popular_candidates = 0;
+  options.include_bought = false;
+  const std::vector<HistoryEntry> bought = {{0, 1, 1000}, {1, 1, 1000}};
+  auto check_six = [&]() {
+    auto candidates = CollectRankerCandidates(model_of(six), {{}, bought}, options);
+    ASSERT_TRUE(candidates.ok()) << candidates.status();
+    ASSERT_EQ(candidates->size(), 3u);
+    const int32_t items[] = {4, 2, 3};
+    const float scores[] = {1.0f, 0.75f, 0.25f};
+    for (int r = 0; r < 3; ++r) {
+      EXPECT_EQ((*candidates)[r].item, items[r]);
+      EXPECT_FLOAT_EQ((*candidates)[r].knn_score, scores[r]);
+      EXPECT_EQ((*candidates)[r].knn_rank, r);
+    }
+    auto ranked = RankItems(model_of(six), {{}, bought}, options);
+    ASSERT_TRUE(ranked.ok());
+    ASSERT_EQ(ranked->size(), 3u);
+    EXPECT_EQ((*ranked)[0].item, 4);
+    EXPECT_EQ((*ranked)[2].item, 3);
+  };
+  check_six();
+  // Another user on the smaller catalog, then the first again.
+  auto small = CollectRankerCandidates(model_of(four), {{}, bought}, options);
+  ASSERT_TRUE(small.ok());
+  ASSERT_EQ(small->size(), 1u);
+  EXPECT_EQ((*small)[0].item, 3);
+  EXPECT_FLOAT_EQ((*small)[0].knn_score, 1.0f);
+  check_six();
+  // A user whose purchases have no neighbours: no candidate.
+  auto none = CollectRankerCandidates(model_of(six), {{}, std::vector<HistoryEntry>{{5, 1, 1000}}},
+                                      options);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&]() {
+      for (int i = 0; i < 200; ++i) check_six();
+    });
+  }
+  for (std::thread& t : threads) t.join();
 }
 
 TEST_F(RankerTest, TitleCandidatesOnlyWithTitleWeights) {
