@@ -389,7 +389,8 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
       // birthday joined), never all held decoded.
       intel_tsv = std::string(intelligence::IntelTsvHeader());
       absl::Status encoded;
-      intelligence::ComputeOptions compute{.as_of_unix = options.segments_as_of_unix};
+      intelligence::ComputeOptions compute;
+      compute.as_of_unix = options.segments_as_of_unix;
       compute.on_user = [&](intelligence::UserIntel&& u) {
         ++result.intel_users;
         auto it = customers.birthdays.find(u.user_id);

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -419,10 +420,12 @@ TEST(TrainerTest, DormantAudienceOnAGeneratedShop) {
   int64_t dormant = 0;
   for (const std::string& id : model->user_ids) {
     const marketing::UserSegment* r = by_id.at(id);
-    users.push_back({.user_id = id,
-                     .segment = r->segment,
-                     .tier = r->tier,
-                     .last_purchase_unix = r->last_purchase_unix});
+    marketing::AudienceUser user;
+    user.user_id = id;
+    user.segment = r->segment;
+    user.tier = r->tier;
+    user.last_purchase_unix = r->last_purchase_unix;
+    users.push_back(std::move(user));
     dormant += r->recency_days >= 90;
   }
   ASSERT_GT(dormant, 10);
