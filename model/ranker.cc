@@ -30,12 +30,14 @@ constexpr const char* kServeNames[] = {"ranker", "popularity", "buy_again",
 constexpr int kNumServe = 6;
 
 // Σ over the user's purchases of the similarity of each kept neighbour, in
-// a dense per-thread array stamped with a generation, so that neither the
-// array nor a hash map is touched beyond the summed items (a hash map costs
-// several times more per addition). Each item's sum is taken in history
-// order, so the floats do not depend on anything else. One live object per
-// thread uses the thread's array; a nested one (not done today) gets its
-// own. Not thread-safe itself; RankItems makes one per call.
+// a dense per-thread array (4 bytes and a bit per item of the largest
+// catalog ranked on the thread), so that neither the array nor a hash map
+// is touched beyond the summed items (a hash map costs several times more
+// per addition); the bits of the summed items are cleared when the object
+// goes. Each item's sum is taken in history order, so the floats do not
+// depend on anything else. One live object per thread uses the thread's
+// array; a nested one (not done today) gets its own. Not thread-safe
+// itself; RankItems makes one per call.
 class NeighbourScores {
  public:
   NeighbourScores(const ItemNeighbors& neighbors, absl::Span<const HistoryEntry> history) {
@@ -46,22 +48,18 @@ class NeighbourScores {
     const int32_t num_items = static_cast<int32_t>(neighbors.indptr.size()) - 1;
     if (scratch_->sums.size() < static_cast<size_t>(num_items)) {
       scratch_->sums.resize(num_items);
-      scratch_->stamps.resize(num_items, 0);
+      scratch_->seen.resize((static_cast<size_t>(num_items) + 63) / 64, 0);
     }
-    if (++scratch_->generation == 0) {  // wrapped: forget every stamp
-      std::fill(scratch_->stamps.begin(), scratch_->stamps.end(), 0);
-      scratch_->generation = 1;
-    }
-    const uint32_t gen = scratch_->generation;
     float* sums = scratch_->sums.data();
-    uint32_t* stamps = scratch_->stamps.data();
+    uint64_t* seen = scratch_->seen.data();
     for (const HistoryEntry& h : history) {
       const int32_t item = h.item;
       if (item < 0 || item >= num_items) continue;
       for (int64_t k = neighbors.indptr[item]; k < neighbors.indptr[item + 1]; ++k) {
         const int32_t n = neighbors.items[k];
-        if (stamps[n] != gen) {
-          stamps[n] = gen;
+        const uint64_t bit = uint64_t{1} << (n & 63);
+        if ((seen[n >> 6] & bit) == 0) {
+          seen[n >> 6] |= bit;
           sums[n] = neighbors.sims[k];
           items_.push_back(n);
         } else {
@@ -71,7 +69,10 @@ class NeighbourScores {
     }
     num_items_ = num_items;
   }
-  ~NeighbourScores() { scratch_->in_use = false; }
+  ~NeighbourScores() {
+    for (int32_t n : items_) scratch_->seen[n >> 6] &= ~(uint64_t{1} << (n & 63));
+    scratch_->in_use = false;
+  }
   NeighbourScores(const NeighbourScores&) = delete;
   NeighbourScores& operator=(const NeighbourScores&) = delete;
 
@@ -80,15 +81,15 @@ class NeighbourScores {
   // Whether `item` has a sum, and the sum (0 without).
   bool has(int32_t item) const {
     return item >= 0 && item < num_items_ &&
-           scratch_->stamps[item] == scratch_->generation;
+           (scratch_->seen[item >> 6] >> (item & 63) & 1) != 0;
   }
   float score(int32_t item) const { return has(item) ? scratch_->sums[item] : 0.0f; }
 
  private:
   struct Scratch {
     std::vector<float> sums;
-    std::vector<uint32_t> stamps;
-    uint32_t generation = 0;
+    // One bit per item: summed by the live object.
+    std::vector<uint64_t> seen;
     bool in_use = false;
   };
   static Scratch& ThreadScratch() {

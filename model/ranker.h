@@ -25,7 +25,8 @@
 //
 // Thread safety: pure functions over borrowed, immutable inputs; safe to
 // call concurrently. Ranking keeps one scratch array of item scores per
-// thread (the size of the largest catalog ranked on that thread).
+// thread: 4 bytes and a bit per item of the largest catalog ranked on that
+// thread.
 #ifndef RECSYS_MODEL_RANKER_H_
 #define RECSYS_MODEL_RANKER_H_
 
