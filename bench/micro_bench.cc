@@ -50,7 +50,6 @@
 #include <memory>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -316,12 +315,7 @@ int main(int argc, char** argv) {
   std::vector<feature_store::ItemFeatures> items;
   for (int32_t i = 0; i < bundle.num_items(); ++i) {
     const model::ItemMeta& m = bundle.item(i);
-    feature_store::ItemFeatures item;
-    item.item_id = m.item_id;
-    item.category = m.category;
-    item.price = m.price;
-    item.title = m.title;
-    items.push_back(std::move(item));
+    items.push_back(model::ItemFeaturesFromMeta(m));
     f.feature_item_ids.push_back(m.item_id);
   }
   if (absl::Status st = f.store->PutItems(items); !st.ok()) return Fail(st);

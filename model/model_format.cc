@@ -911,18 +911,22 @@ absl::StatusOr<ModelData> ReadModelData(const std::string& dir,
   return d;
 }
 
+feature_store::ItemFeatures ItemFeaturesFromMeta(const ItemMeta& item) {
+  feature_store::ItemFeatures f;
+  f.item_id = item.item_id;
+  f.category = item.category;
+  f.price = item.price;
+  f.title = item.title;
+  return f;
+}
+
 absl::Status LoadIntoFeatureStore(const ModelData& data,
                                   feature_store::FeatureStore* store, int batch) {
   if (batch < 1) batch = 1;
   std::vector<feature_store::ItemFeatures> items;
   items.reserve(std::min<size_t>(batch, data.items.size()));
   for (const ItemMeta& it : data.items) {
-    feature_store::ItemFeatures f;
-    f.item_id = it.item_id;
-    f.category = it.category;
-    f.price = it.price;
-    f.title = it.title;
-    items.push_back(std::move(f));
+    items.push_back(ItemFeaturesFromMeta(it));
     if (static_cast<int>(items.size()) == batch) {
       RECSYS_RETURN_IF_ERROR(store->PutItems(items));
       items.clear();

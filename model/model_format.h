@@ -197,6 +197,10 @@ absl::Status RewriteManifest(const std::string& dir,
 absl::StatusOr<std::vector<std::string>> ListModelVersions(
     const std::string& root);
 
+// The feature-store record of a catalog item: id, category, price and
+// title; stock, flags, listing time and cost unknown (their defaults).
+feature_store::ItemFeatures ItemFeaturesFromMeta(const ItemMeta& item);
+
 // Writes the model's purchase history (PutUsers: one UserFeatures per user
 // with at least one purchase) and item metadata (PutItems) into `store`, in
 // batches of `batch` users / items, then the load marker (MarkLoaded with

@@ -293,7 +293,9 @@ TEST_F(RedisLoadTest, PurchasesRecordedDuringALoadSurviveTheFlip) {
   RECSYS_ASSERT_OK_AND_ASSIGN(feature_store::UserFeatures ub0,
                               store_->GetUser("ub0", kNoDeadline));
   for (const auto& p : ub0.purchases) {
-    if (p.item_id == "b0") EXPECT_EQ(p.count, 2);  // 1 exported + 1, not 3
+    if (p.item_id == "b0") {
+      EXPECT_EQ(p.count, 2);  // 1 exported + 1, not 3
+    }
   }
 }
 
