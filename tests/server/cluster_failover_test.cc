@@ -47,9 +47,10 @@ grpc::Status Recommend(v1::Recommender::Stub* stub, const std::string& user,
 }
 
 TEST(ClusterServerTest, MasterKilledUnderLoadEveryCallIsAnswered) {
-  RECSYS_ASSERT_OK_AND_ASSIGN(
-      std::unique_ptr<testing::RedisCluster> cluster,
-      testing::RedisCluster::Start({.replicas_per_master = 1}));
+  testing::RedisClusterOptions cluster_options;
+  cluster_options.replicas_per_master = 1;
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<testing::RedisCluster> cluster,
+                              testing::RedisCluster::Start(cluster_options));
   const std::string dir = absl::StrCat(fs::temp_directory_path().string(),
                                        "/recsys_cluster_", ::getpid());
   fs::remove_all(dir);

@@ -352,7 +352,9 @@ TEST_F(ServerTest, BlendedSlotsEqualTheEvaluatorsProductionRankerLists) {
       std::vector<std::string> served;
       for (const auto& item : resp.slots(0).items()) {
         served.push_back(item.item_id());
-        if (new_items) EXPECT_NE(item.reason().code(), v1::REASON_BUY_AGAIN);
+        if (new_items) {
+          EXPECT_NE(item.reason().code(), v1::REASON_BUY_AGAIN);
+        }
       }
       EXPECT_EQ(served, *expected) << slot_name << ", user " << user;
       ++compared;

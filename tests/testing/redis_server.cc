@@ -25,10 +25,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "tests/testing/child_process.h"
@@ -141,14 +143,25 @@ absl::Status Authenticate(redisContext* context, const std::string& user,
   return absl::OkStatus();
 }
 
-bool AnswersPing(const std::string& host, int port, const std::string& user,
-                 const std::string& password) {
+// The process id of the redis-server answering on host:port, or 0 when none
+// answers (yet). A server on a port picked as unused may belong to another
+// test process that picked the same port a moment earlier: the caller
+// compares the id with its own child's.
+pid_t AnsweringPid(const std::string& host, int port, const std::string& user,
+                   const std::string& password) {
   Context context = Connect(host, port, absl::Milliseconds(500));
-  if (context == nullptr) return false;
-  if (!Authenticate(context.get(), user, password).ok()) return false;
-  Reply reply(static_cast<redisReply*>(redisCommand(context.get(), "PING")));
-  return reply != nullptr && reply->type == REDIS_REPLY_STATUS &&
-         absl::string_view(reply->str, reply->len) == "PONG";
+  if (context == nullptr) return 0;
+  if (!Authenticate(context.get(), user, password).ok()) return 0;
+  Reply reply(static_cast<redisReply*>(redisCommand(context.get(), "INFO server")));
+  if (reply == nullptr || reply->type != REDIS_REPLY_STRING) return 0;
+  for (absl::string_view line :
+       absl::StrSplit(absl::string_view(reply->str, reply->len), "\r\n")) {
+    int64_t pid = 0;
+    if (absl::ConsumePrefix(&line, "process_id:") && absl::SimpleAtoi(line, &pid)) {
+      return static_cast<pid_t>(pid);
+    }
+  }
+  return 0;
 }
 
 }  // namespace
@@ -211,7 +224,8 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
   absl::Status status = absl::UnavailableError("no start attempt made");
   for (int attempt = 0; attempt < std::max(1, options.start_attempts);
        ++attempt) {
-    absl::StatusOr<int> port = PickUnusedPort(options.max_port);
+    absl::StatusOr<int> port =
+        options.port != 0 ? options.port : PickUnusedPort(options.max_port);
     if (!port.ok()) return port.status();
     server->port_ = *port;
     status = server->SpawnAndWait();
@@ -253,7 +267,7 @@ absl::Status RedisServer::SpawnAndWait() {
   if (!process.ok()) return process.status();
   process_ = *std::move(process);
 
-  // Bounded polling: the server is ready when it answers PING.
+  // Bounded polling.
   const absl::Time deadline = absl::Now() + options_.startup_timeout;
   while (true) {
     if (!process_->Running()) {
@@ -263,7 +277,11 @@ absl::Status RedisServer::SpawnAndWait() {
                                                  " exited early (exit code ", code,
                                                  "); log tail:\n", LogTail()));
     }
-    if (AnswersPing(host_, port_, options_.auth_user, options_.auth_password)) {
+    // Ready when our own child answers; another process's server on the same
+    // port makes ours fail to bind and exit, and the next attempt picks
+    // another port.
+    if (AnsweringPid(host_, port_, options_.auth_user, options_.auth_password) ==
+        process_->pid()) {
       return absl::OkStatus();
     }
     if (absl::Now() >= deadline) break;
@@ -271,7 +289,7 @@ absl::Status RedisServer::SpawnAndWait() {
   }
   Stop().IgnoreError();
   return absl::UnavailableError(absl::StrCat(
-      "redis-server on port ", port_, " did not answer PING within ",
+      "redis-server on port ", port_, " did not answer within ",
       absl::FormatDuration(options_.startup_timeout), "; log tail:\n",
       LogTail()));
 }

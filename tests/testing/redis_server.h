@@ -4,7 +4,10 @@
 //   redis-server --port N --bind 127.0.0.1 --save "" --appendonly no
 //                --daemonize no --dir <fresh temp dir> <extra_args...>
 // as a child process (stdout/stderr go to <temp dir>/redis.log) and returns
-// once the server answers PING. Nothing is persisted: Restart() comes back
+// once the server answers as that child (INFO server's process_id is the
+// child's pid: a server another test process started on the same port a
+// moment earlier does not count, ours fails to bind and Start() retries on a
+// new port). Nothing is persisted: Restart() comes back
 // empty, on the same port. The destructor stops the server and removes the
 // temp dir.
 //
@@ -55,11 +58,13 @@ absl::StatusOr<int> PickUnusedPort(int max_port = 65535);
 struct RedisServerOptions {
   // Path of redis-server. Empty: search PATH, then /usr/bin/redis-server.
   std::string binary;
-  // How long Start() and Restart() wait for the server to answer PING.
+  // How long Start() and Restart() wait for the server to answer.
   absl::Duration startup_timeout = absl::Seconds(10);
   // Start() retries with a new port this many times when the server exits
   // early (e.g. the port was taken in the meantime).
   int start_attempts = 3;
+  // The port to listen on; 0 (the default) picks an unused one per attempt.
+  int port = 0;
   // Highest port the server may listen on (55535 for Cluster nodes, whose
   // bus listens on port + 10000).
   int max_port = 65535;
@@ -67,7 +72,7 @@ struct RedisServerOptions {
   // {"--user", "app", "on", ">pw", "~*", "&*", "+@all"} (each word of a
   // config directive is its own argument). Kept across Restart().
   std::vector<std::string> extra_args;
-  // Credentials of the fixture's own connections (the PING readiness check
+  // Credentials of the fixture's own connections (the readiness check
   // and Command()): with auth_password set they send AUTH [auth_user]
   // auth_password first. Needed when extra_args make Redis require one.
   std::string auth_user;
@@ -76,7 +81,7 @@ struct RedisServerOptions {
 
 class RedisServer {
  public:
-  // Starts a server and waits until it answers PING.
+  // Starts a server and waits until it answers as its own child.
   // FailedPrecondition: redis-server not found. Unavailable: it did not start
   // or answer within startup_timeout (the message quotes its log).
   static absl::StatusOr<std::unique_ptr<RedisServer>> Start(
@@ -109,7 +114,7 @@ class RedisServer {
   absl::Status Resume();
 
   // Stop(), then starts a fresh, empty server on the same port and waits
-  // until it answers PING. Unavailable when it does not come up.
+  // until it answers as its own child. Unavailable when it does not come up.
   absl::Status Restart();
 
   // Runs one command on a fresh connection (authenticated with the options'
@@ -130,8 +135,8 @@ class RedisServer {
   RedisServer(const RedisServerOptions& options, std::string binary,
               std::string dir);
 
-  // Spawns redis-server on port_ and waits for PING. On failure the child is
-  // reaped and process_ is null.
+  // Spawns redis-server on port_ and waits until it answers as that child.
+  // On failure the child is reaped and process_ is null.
   absl::Status SpawnAndWait();
   // Tail of the log, for error messages.
   std::string LogTail() const;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 
@@ -69,6 +70,23 @@ TEST(RedisServerTest, TwoServersUseDifferentPorts) {
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> b,
                               RedisServer::Start());
   EXPECT_NE(a->port(), b->port());
+}
+
+// Two test processes may pick the same unused port: the second server fails
+// to bind, and the first one's answer must not pass for it.
+TEST(RedisServerTest, AServerOnTheSamePortIsNotMistakenForOurs) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RedisServer> a,
+                              RedisServer::Start());
+  RedisServerOptions options;
+  options.port = a->port();
+  options.start_attempts = 1;
+  absl::StatusOr<std::unique_ptr<RedisServer>> b = RedisServer::Start(options);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(b.status().message(), "exited early")) << b.status();
+  // The first server is untouched.
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::string pong, a->Command({"PING"}));
+  EXPECT_EQ(pong, "PONG");
 }
 
 TEST(RedisServerTest, DestructorRemovesTheTempDir) {
