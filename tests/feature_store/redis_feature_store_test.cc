@@ -121,7 +121,9 @@ TEST(NewRedisFeatureStoreTest, RejectsBadOptions) {
 }
 
 TEST(NewRedisFeatureStoreTest, DoesNotConnectAndDescribesItself) {
-  RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<recsys::testing::RefusingPort> dead,
+                              recsys::testing::RefusingPort::Open());
+  const int port = dead->port();
   redis::Options options;
   options.port = port;
   options.db = 2;
@@ -137,7 +139,9 @@ TEST(NewRedisFeatureStoreTest, DoesNotConnectAndDescribesItself) {
 // A dead Redis.
 
 TEST(RedisFeatureStoreTest, DeadRedisFailsFastWithUnavailable) {
-  RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<recsys::testing::RefusingPort> dead,
+                              recsys::testing::RefusingPort::Open());
+  const int port = dead->port();
   Options options;
   options.redis.port = port;
   options.redis.reconnect_backoff = absl::Minutes(10);

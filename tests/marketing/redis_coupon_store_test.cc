@@ -107,7 +107,9 @@ TEST(RedisCouponStoreTest, KeySchemaMatchesDocumentation) {
 }
 
 TEST(RedisCouponStoreTest, DeadRedisIsUnavailable) {
-  RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<recsys::testing::RefusingPort> dead,
+                              recsys::testing::RefusingPort::Open());
+  const int port = dead->port();
   redis::Options options;
   options.port = port;
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> client,

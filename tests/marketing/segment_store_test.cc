@@ -206,7 +206,9 @@ TEST(RedisSegmentStoreTest, LoadWritesTheSameHashesAsGenerationZero) {
 }
 
 TEST(RedisSegmentStoreTest, DeadRedisIsUnavailable) {
-  RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<recsys::testing::RefusingPort> dead,
+                              recsys::testing::RefusingPort::Open());
+  const int port = dead->port();
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<redis::Client> client,
                               redis::Client::Create({.port = port}));
   RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<SegmentStore> store,

@@ -419,7 +419,9 @@ TEST(ClientTest, UnansweredCallIsDeadlineExceededAndItsConnectionDropped) {
 }
 
 TEST(ClientTest, DeadRedisFailsFastAfterTheFirstFailedConnect) {
-  RECSYS_ASSERT_OK_AND_ASSIGN(int port, recsys::testing::PickUnusedPort());
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<recsys::testing::RefusingPort> dead,
+                              recsys::testing::RefusingPort::Open());
+  const int port = dead->port();
   std::unique_ptr<Client> client =
       MustCreate({.port = port, .reconnect_backoff = absl::Minutes(10)});
   ASSERT_NE(client, nullptr);

@@ -348,54 +348,63 @@ absl::StatusOr<std::unique_ptr<RedisSentinelGroup>> RedisSentinelGroup::Start(
       RedisServer::Start(replica_options);
   if (!replica.ok()) return replica.status();
   group->replica_ = *std::move(replica);
-  absl::StatusOr<int> port = PickUnusedPort();
-  if (!port.ok()) return port.status();
-  group->sentinel_port_ = *port;
   group->dir_ =
       std::filesystem::path(group->master_->log_path()).parent_path().string();
-  const std::string config = group->dir_ + "/sentinel.conf";
-  {
-    std::ofstream out(config);
-    out << "port " << *port << "\nbind 127.0.0.1\ndir " << group->dir_
-        << "\nsentinel monitor " << options.master_name << " 127.0.0.1 "
-        << group->master_->port() << " 1\n"
-        << "sentinel down-after-milliseconds " << options.master_name << " "
-        << absl::ToInt64Milliseconds(options.down_after) << "\n"
-        << "sentinel failover-timeout " << options.master_name << " "
-        << absl::ToInt64Milliseconds(options.failover_timeout) << "\n";
-    if (!out) return absl::InternalError("cannot write " + config);
-  }
-  absl::StatusOr<std::unique_ptr<ChildProcess>> sentinel =
-      ChildProcess::Start({"/usr/bin/redis-server", config, "--sentinel"},
-                          group->dir_ + "/sentinel.log");
-  if (!sentinel.ok()) return sentinel.status();
-  group->sentinel_ = *std::move(sentinel);
-  // Ready once the sentinel knows the master and has found the replica.
-  std::string why;
-  while (true) {
-    absl::StatusOr<std::string> replicas =
-        group->SentinelCommand({"SENTINEL", "REPLICAS", options.master_name});
-    if (replicas.ok() &&
-        absl::StrContains(*replicas, absl::StrCat(group->replica_->port())) &&
-        absl::StrContains(*replicas, "slave")) {
-      absl::StatusOr<std::string> replication =
-          group->replica_->Command({"INFO", "replication"});
-      if (replication.ok() &&
-          absl::StrContains(*replication, "master_link_status:up")) {
-        return group;
+  // A sentinel that exits (its port was taken between the pick and the bind)
+  // is started again on a new port.
+  std::string why = "no start attempt made";
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    absl::StatusOr<int> port = PickUnusedPort();
+    if (!port.ok()) return port.status();
+    group->sentinel_port_ = *port;
+    const std::string config = group->dir_ + "/sentinel.conf";
+    {
+      std::ofstream out(config);
+      out << "port " << *port << "\nbind 127.0.0.1\ndir " << group->dir_
+          << "\nsentinel monitor " << options.master_name << " 127.0.0.1 "
+          << group->master_->port() << " 1\n"
+          << "sentinel down-after-milliseconds " << options.master_name << " "
+          << absl::ToInt64Milliseconds(options.down_after) << "\n"
+          << "sentinel failover-timeout " << options.master_name << " "
+          << absl::ToInt64Milliseconds(options.failover_timeout) << "\n";
+      if (!out) return absl::InternalError("cannot write " + config);
+    }
+    absl::StatusOr<std::unique_ptr<ChildProcess>> sentinel =
+        ChildProcess::Start({"/usr/bin/redis-server", config, "--sentinel"},
+                            group->dir_ + "/sentinel.log");
+    if (!sentinel.ok()) return sentinel.status();
+    group->sentinel_ = *std::move(sentinel);
+    // Ready once the sentinel knows the master and has found the replica.
+    while (group->sentinel_->Running()) {
+      absl::StatusOr<std::string> replicas =
+          group->SentinelCommand({"SENTINEL", "REPLICAS", options.master_name});
+      if (replicas.ok() &&
+          absl::StrContains(*replicas, absl::StrCat(group->replica_->port())) &&
+          absl::StrContains(*replicas, "slave")) {
+        absl::StatusOr<std::string> replication =
+            group->replica_->Command({"INFO", "replication"});
+        if (replication.ok() &&
+            absl::StrContains(*replication, "master_link_status:up")) {
+          return group;
+        }
+        why = "replica not linked to the master yet";
+      } else {
+        why = replicas.ok() ? "sentinel has not found the replica yet"
+                            : std::string(replicas.status().message());
       }
-      why = "replica not linked to the master yet";
-    } else {
-      why = replicas.ok() ? "sentinel has not found the replica yet"
-                          : std::string(replicas.status().message());
+      if (absl::Now() >= deadline) {
+        return absl::UnavailableError(absl::StrCat(
+            "sentinel group not ready: ", why,
+            "; sentinel log: ", Tail(ReadAll(group->dir_ + "/sentinel.log"))));
+      }
+      absl::SleepFor(absl::Milliseconds(50));
     }
-    if (absl::Now() >= deadline || !group->sentinel_->Running()) {
-      return absl::UnavailableError(absl::StrCat(
-          "sentinel group not ready: ", why,
-          "; sentinel log: ", Tail(ReadAll(group->dir_ + "/sentinel.log"))));
-    }
-    absl::SleepFor(absl::Milliseconds(50));
+    why = absl::StrCat("sentinel exited; its log: ",
+                       Tail(ReadAll(group->dir_ + "/sentinel.log")));
+    group->sentinel_->Stop(SIGKILL, absl::ZeroDuration()).IgnoreError();
+    group->sentinel_.reset();
   }
+  return absl::UnavailableError(absl::StrCat("sentinel group not ready: ", why));
 }
 
 RedisSentinelGroup::~RedisSentinelGroup() {

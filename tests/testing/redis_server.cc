@@ -168,26 +168,34 @@ pid_t AnsweringPid(const std::string& host, int port, const std::string& user,
 
 namespace {
 
-absl::StatusOr<int> PickUnusedPortOnce() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ErrnoStatus("socket");
+// A socket bound to 127.0.0.1:<a port the kernel picks>, not listening; the
+// caller owns `*fd`.
+absl::StatusOr<int> BindAnyPort(int* fd) {
+  *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (*fd < 0) return ErrnoStatus("socket");
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+  if (bind(*fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
     absl::Status status = ErrnoStatus("bind 127.0.0.1:0");
-    close(fd);
+    close(*fd);
     return status;
   }
   socklen_t length = sizeof(address);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+  if (getsockname(*fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
     absl::Status status = ErrnoStatus("getsockname");
-    close(fd);
+    close(*fd);
     return status;
   }
-  close(fd);
   return static_cast<int>(ntohs(address.sin_port));
+}
+
+absl::StatusOr<int> PickUnusedPortOnce() {
+  int fd = -1;
+  absl::StatusOr<int> port = BindAnyPort(&fd);
+  if (port.ok()) close(fd);
+  return port;
 }
 
 }  // namespace
@@ -202,6 +210,15 @@ absl::StatusOr<int> PickUnusedPort(int max_port) {
   return absl::UnavailableError(absl::StrCat(
       "no free port at most ", max_port, " in 64 tries (last ", last, ")"));
 }
+
+absl::StatusOr<std::unique_ptr<RefusingPort>> RefusingPort::Open() {
+  int fd = -1;
+  absl::StatusOr<int> port = BindAnyPort(&fd);
+  if (!port.ok()) return port.status();
+  return std::unique_ptr<RefusingPort>(new RefusingPort(fd, *port));
+}
+
+RefusingPort::~RefusingPort() { close(fd_); }
 
 RedisServer::RedisServer(const RedisServerOptions& options, std::string binary,
                          std::string dir)

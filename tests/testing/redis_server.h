@@ -49,11 +49,30 @@ namespace recsys::testing {
 
 // A TCP port on 127.0.0.1 that was free when checked (bound to port 0, read
 // back, closed). Another process may take it before it is used; callers that
-// start a server on it should retry on failure. Nothing listens on it, so it
-// also serves as a "dead Redis" address. The port is at most max_port (the
-// kernel is asked again, up to 64 times, while it hands out a higher one):
-// a Redis Cluster node needs port + 10000 to exist for its bus.
+// start a server on it should retry on failure. For a "dead Redis" address
+// use RefusingPort, which no other process can take. The port is at most
+// max_port (the kernel is asked again, up to 64 times, while it hands out a
+// higher one): a Redis Cluster node needs port + 10000 to exist for its bus.
 absl::StatusOr<int> PickUnusedPort(int max_port = 65535);
+
+// A port on 127.0.0.1 that refuses connections for this object's lifetime: a
+// socket is bound to it and never listens, so a connect gets ECONNREFUSED and
+// no other process (a test running beside this one) can start a server on it.
+// Thread safety: immutable after Open().
+class RefusingPort {
+ public:
+  static absl::StatusOr<std::unique_ptr<RefusingPort>> Open();
+  ~RefusingPort();
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+
+  int port() const { return port_; }
+
+ private:
+  RefusingPort(int fd, int port) : fd_(fd), port_(port) {}
+  const int fd_;
+  const int port_;
+};
 
 struct RedisServerOptions {
   // Path of redis-server. Empty: search PATH, then /usr/bin/redis-server.

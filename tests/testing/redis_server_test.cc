@@ -1,5 +1,12 @@
 #include "tests/testing/redis_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -26,6 +33,29 @@ TEST(PickUnusedPortTest, StaysAtOrBelowTheLimit) {
     ASSERT_GT(port, 0);
     ASSERT_LE(port, 55535);
   }
+}
+
+TEST(RefusingPortTest, RefusesConnectionsAndCannotBeTaken) {
+  RECSYS_ASSERT_OK_AND_ASSIGN(std::unique_ptr<RefusingPort> dead,
+                              RefusingPort::Open());
+  ASSERT_GT(dead->port(), 0);
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(dead->port()));
+  const int connected =
+      connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  const int error = errno;
+  close(fd);
+  EXPECT_EQ(connected, -1);
+  EXPECT_EQ(error, ECONNREFUSED);
+  // A redis-server (which binds with SO_REUSEADDR) cannot take it either.
+  RedisServerOptions options;
+  options.port = dead->port();
+  options.start_attempts = 1;
+  EXPECT_FALSE(RedisServer::Start(options).ok());
 }
 
 TEST(RedisServerTest, StartsAnswersStopsAndRestarts) {
