@@ -185,7 +185,7 @@ TEST_F(ServerTest, SigtermDrainsThenExitsCleanly) {
       {RECSYS_SERVER, "--listen=127.0.0.1:0", "--http_listen=127.0.0.1:0", absl::StrCat("--port_file=", port_file),
        absl::StrCat("--model_root=", world->shop->dir, "/models"),
        absl::StrCat("--redis=", world->shop->redis->address()), "--poll_seconds=0",
-       "--drain=2s", "--shutdown_grace=5s"},
+       "--drain=5s", "--shutdown_grace=5s"},
       world->shop->dir + "/drain.log");
   ASSERT_TRUE(process.ok()) << process.status();
   auto port = recsys::testing::WaitForPortFile(port_file, process->get(), absl::Seconds(60));
@@ -205,8 +205,9 @@ TEST_F(ServerTest, SigtermDrainsThenExitsCleanly) {
   };
   EXPECT_EQ(check(""), HealthCheckResponse::SERVING);
   ASSERT_EQ(kill((*process)->pid(), SIGTERM), 0);
-  // Within the drain period: NOT_SERVING, and calls still answered.
-  const absl::Time until = absl::Now() + absl::Seconds(1);
+  // Within the drain period: NOT_SERVING, and calls still answered. (The
+  // drain is long enough for a loaded box to run the checks inside it.)
+  const absl::Time until = absl::Now() + absl::Seconds(2);
   while (check("") == HealthCheckResponse::SERVING && absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(20));
   }
