@@ -70,8 +70,10 @@ absl::StatusOr<IntentEvalReport> EvaluateIntent(
     builder.Add({r.user_id, r.item_id, r.category, r.timestamp_unix,
                  intelligence::ActivityKind::kPurchase, r.quantity, r.price});
   }
+  intelligence::ComputeOptions compute;
+  compute.as_of_unix = t;
   RECSYS_ASSIGN_OR_RETURN(intelligence::IntelResult intel,
-                          builder.Build(options.config, {.as_of_unix = t}));
+                          builder.Build(options.config, compute));
   if (!intel.intent.fitted) {
     return absl::InvalidArgumentError(
         "the intent model could not be fitted before as_of");

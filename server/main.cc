@@ -347,8 +347,9 @@ int main(int argc, char** argv) {
     experiment_counters = *std::move(counter_store);
   } else {
     experiment_counters = experiments::NewInMemoryCounterStore();
-    auto memory = std::make_unique<feature_store::InMemoryFeatureStore>(
-        feature_store::InMemoryOptions{.event_dedup_window = dedup_window});
+    feature_store::InMemoryOptions memory_options;
+    memory_options.event_dedup_window = dedup_window;
+    auto memory = std::make_unique<feature_store::InMemoryFeatureStore>(memory_options);
     // The model store holds the vectors already: only the history, items,
     // segments and intelligence here.
     auto data = model::ReadModelData((*models)->Current()->path(),

@@ -6,11 +6,11 @@
 // here.
 //
 //   recsys_simulate --target=127.0.0.1:50051 --api_key_file=demo.key
-//   --users=3000 \
-//     --experiment=homepage_layout --slot=homepage_feed \
-//     --click=control:0.04,waterfall:0.06 --buy=0.25 \
+//     --users=3000 --experiment=homepage_layout --slot=homepage_feed
+//     --click=control:0.04,waterfall:0.06 --buy=0.25
 //     --coupon_experiment=welcome_holdout --base_conversion=0.05
 //     --coupon_uplift=0.04
+//   (one command line)
 //
 // Per visitor (ids "<prefix><i>", new to the shop): one RecommendProducts
 // of --slot (k = --k); one impression per item shown, each clicked with the
@@ -135,12 +135,12 @@ int main(int argc, char** argv) {
       "Replays simulated visitors with known true effects against "
       "recsys_server.");
   absl::ParseCommandLine(argc, argv);
-  auto options = recsys::access::ReadClientFiles({
-      .target = absl::GetFlag(FLAGS_target),
-      .api_key_file = absl::GetFlag(FLAGS_api_key_file),
-      .api_key_env = std::getenv("RECSYS_API_KEY"),
-      .tls_ca_file = absl::GetFlag(FLAGS_tls_ca),
-  });
+  recsys::access::ClientFiles files;
+  files.target = absl::GetFlag(FLAGS_target);
+  files.api_key_file = absl::GetFlag(FLAGS_api_key_file);
+  files.api_key_env = std::getenv("RECSYS_API_KEY");
+  files.tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
+  auto options = recsys::access::ReadClientFiles(files);
   auto channel = options.ok() ? recsys::access::NewClientChannel(*options)
                               : options.status();
   if (!channel.ok()) {

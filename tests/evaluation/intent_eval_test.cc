@@ -37,11 +37,17 @@ std::vector<training::PurchaseRow> Shop() {
   return rows;
 }
 
+IntentEvalOptions At(int64_t as_of_unix) {
+  IntentEvalOptions options;
+  options.as_of_unix = as_of_unix;
+  return options;
+}
+
 TEST(IntentEvalTest, ModelAndBaselineOnTheSameUsers) {
   const std::vector<training::PurchaseRow> rows = Shop();
   RECSYS_ASSERT_OK_AND_ASSIGN(
       IntentEvalReport report,
-      EvaluateIntent(rows, {.as_of_unix = kT + 300 * kDay}));
+      EvaluateIntent(rows, At(kT + 300 * kDay)));
   ASSERT_EQ(report.rows.size(), 2u);
   EXPECT_GT(report.users, 500);
   EXPECT_GT(report.positive_rate, 0.1);
@@ -68,7 +74,7 @@ TEST(IntentEvalTest, RefusesASplitWithoutLabels) {
             absl::StatusCode::kInvalidArgument);
   // After the data's end nobody buys: one class only.
   EXPECT_EQ(
-      EvaluateIntent(rows, {.as_of_unix = kT + 400 * kDay}).status().code(),
+      EvaluateIntent(rows, At(kT + 400 * kDay)).status().code(),
       absl::StatusCode::kInvalidArgument);
 }
 

@@ -214,7 +214,9 @@ TEST(IntelBuilderTest, IntentIsCalibratedOnASimulatedShop) {
     mean[g] /= n[g];
     const double truth = 1 - std::pow(1 - q[g], 30.0 / 7);
     EXPECT_NEAR(mean[g], truth, 0.12) << "group " << g;
-    if (g > 0) EXPECT_GT(mean[g], mean[g - 1]);
+    if (g > 0) {
+      EXPECT_GT(mean[g], mean[g - 1]);
+    }
   }
 }
 

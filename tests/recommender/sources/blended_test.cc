@@ -85,7 +85,9 @@ TEST_F(BlendedSourceTest, TheValidationGuardsBaselineFillsBlendedSlots) {
   for (const Candidate& c : list) {
     while (at < order.size() && order[at] != c.row) ++at;
     ASSERT_LT(at, order.size()) << "out of popularity order: " << Id(c.row);
-    if (c.code != ReasonCode::kBuyAgain) EXPECT_EQ(c.code, ReasonCode::kPopular);
+    if (c.code != ReasonCode::kBuyAgain) {
+      EXPECT_EQ(c.code, ReasonCode::kPopular);
+    }
   }
 }
 
