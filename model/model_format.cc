@@ -344,13 +344,12 @@ absl::Status CheckData(const ModelData& d, bool vectors = true) {
 }
 
 std::string NewVersion(const std::string& root) {
-  int64_t v = 0;
-  absl::SimpleAtoi(absl::FormatTime("%Y%m%d%H%M%S", absl::Now(), absl::UTCTimeZone()), &v);
+  int64_t v = VersionNumber(absl::FormatTime("%Y%m%d%H%M%S", absl::Now(), absl::UTCTimeZone()));
   // Never go backwards relative to what is already there.
   auto versions = ListModelVersions(root);
   if (versions.ok() && !versions->empty()) {
-    int64_t newest = 0;
-    if (absl::SimpleAtoi(versions->front(), &newest) && newest >= v) v = newest + 1;
+    const int64_t newest = VersionNumber(versions->front());
+    if (newest >= v) v = newest + 1;
   }
   return absl::StrCat(v);
 }
@@ -673,6 +672,11 @@ std::pair<std::string, std::string> ChooseIndexSpec(int64_t num_items,
   return {absl::StrCat("IVF", nlist, ",Flat"),
           absl::StrCat("auto: ", num_items, " items > flat_max_items ",
                        options.flat_max_items)};
+}
+
+int64_t VersionNumber(absl::string_view version) {
+  int64_t v = 0;
+  return absl::SimpleAtoi(version, &v) ? v : 0;
 }
 
 absl::StatusOr<std::vector<std::string>> ListModelVersions(const std::string& root) {

@@ -191,6 +191,10 @@ absl::StatusOr<recsys::v1::ModelManifest> ReadManifest(const std::string& dir);
 absl::Status RewriteManifest(const std::string& dir,
                              const recsys::v1::ModelManifest& manifest);
 
+// The number a version name stands for (versions order by it); 0 when the
+// name is not a number.
+int64_t VersionNumber(absl::string_view version);
+
 // Lists the numeric version directories in `root`, newest first. Entries
 // starting with '.' (in-progress publishes) are ignored. NotFound if `root`
 // does not exist.

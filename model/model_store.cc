@@ -275,10 +275,7 @@ std::vector<RejectedVersion> ModelStore::RejectedVersions() const {
     for (const auto& [v, r] : rejected_) out.push_back(r.info);
   }
   std::sort(out.begin(), out.end(), [](const RejectedVersion& a, const RejectedVersion& b) {
-    int64_t x = 0, y = 0;
-    absl::SimpleAtoi(a.version, &x);
-    absl::SimpleAtoi(b.version, &y);
-    return x > y;
+    return VersionNumber(a.version) > VersionNumber(b.version);
   });
   return out;
 }
@@ -422,8 +419,7 @@ absl::StatusOr<SwapResult> ModelStore::Rollback() {
   }
   if (target == nullptr) {
     // Nothing held in memory: the newest valid version older than current.
-    int64_t cur = 0;
-    absl::SimpleAtoi(current_version, &cur);
+    const int64_t cur = VersionNumber(current_version);
     for (const std::string& v : AvailableVersions()) {
       int64_t n = 0;
       if (!absl::SimpleAtoi(v, &n) || n >= cur || RejectedAndUnchanged(v)) continue;
@@ -453,7 +449,7 @@ bool ModelStore::PollOnce() {
   {
     absl::MutexLock lock(&mu_);
     if (pinned_) return false;
-    absl::SimpleAtoi(current_->version(), &cur);
+    cur = VersionNumber(current_->version());
   }
   for (const std::string& v : versions) {  // newest first
     int64_t n = 0;

@@ -13,11 +13,11 @@
 namespace recsys::redis {
 
 BulkWriter::BulkWriter(const Client* client, int lanes)
-    : client_(client), lanes_(std::max(lanes, 1)) {
-  if (lanes_.size() == 1) return;
-  threads_.reserve(lanes_.size());
-  for (size_t lane = 0; lane < lanes_.size(); ++lane) {
-    threads_.emplace_back([this, lane] { Run(static_cast<int>(lane)); });
+    : client_(client), lane_count_(std::max(lanes, 1)), lanes_(lane_count_) {
+  if (lane_count_ == 1) return;
+  threads_.reserve(lane_count_);
+  for (int lane = 0; lane < lane_count_; ++lane) {
+    threads_.emplace_back([this, lane] { Run(lane); });
   }
 }
 

@@ -50,7 +50,7 @@ class BulkWriter {
   BulkWriter(const BulkWriter&) = delete;
   BulkWriter& operator=(const BulkWriter&) = delete;
 
-  int lanes() const { return static_cast<int>(lanes_.size()); }
+  int lanes() const { return lane_count_; }
 
   // The lane for the writes of `key` (e.g. a user id): a hash of it modulo
   // lanes(), so every write of one key takes one lane and keeps its order.
@@ -83,6 +83,7 @@ class BulkWriter {
 
   // Immutable after construction.
   const Client* const client_;  // borrowed
+  const int lane_count_;
   std::vector<std::thread> threads_;  // empty with one lane
 
   mutable absl::Mutex mu_;

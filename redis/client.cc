@@ -839,8 +839,8 @@ class Cluster {
     auto it = pools_.find(address);
     if (it != pools_.end()) return it->second.get();
     const size_t colon = address.rfind(':');
-    int port = 0;
-    absl::SimpleAtoi(address.substr(colon + 1), &port);
+    int port = 0;  // unparsable: 0, and connecting to it fails
+    if (!absl::SimpleAtoi(address.substr(colon + 1), &port)) port = 0;
     auto pool = std::make_unique<Pool>(
         options_, Endpoint{address.substr(0, colon), port}, address, scripts_);
     Pool* raw = pool.get();

@@ -102,6 +102,14 @@ TEST(ModelFormatTest, VersionsListedNewestFirstAndAutoVersionIncreases) {
   EXPECT_TRUE(absl::IsNotFound(ListModelVersions(root + "/missing").status()));
 }
 
+TEST(ModelFormatTest, VersionNumberOfANameOrZero) {
+  EXPECT_EQ(VersionNumber("20260101000001"), 20260101000001);
+  EXPECT_GT(VersionNumber("20260101000010"), VersionNumber("20260101000009"));
+  EXPECT_EQ(VersionNumber(""), 0);
+  EXPECT_EQ(VersionNumber("v2"), 0);
+  EXPECT_EQ(VersionNumber(".tmp-20260101000001"), 0);
+}
+
 TEST(ModelFormatTest, InconsistentDataIsRejectedWithTheFieldNamed) {
   const std::string root = recsys::testing::MakeUniqueDir("model_bad");
   ModelData data = testing::MakePlantedModel();
