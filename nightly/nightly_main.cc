@@ -83,6 +83,12 @@ ABSL_FLAG(int, ranker_validation_days, 30,
 ABSL_FLAG(bool, tune, true,
           "Self-tuning with the validation guard (recsys_train --tune; "
           "--tune=false: the given iALS and the plain ranker fit).");
+ABSL_FLAG(double, tune_budget_factor, 5,
+          "--tune: time budget of the candidates, in multiples of one plain "
+          "training (recsys_train --tune_budget_factor).");
+ABSL_FLAG(double, tune_budget_seconds, 0,
+          "--tune: time budget in seconds (overrides --tune_budget_factor when > 0); "
+          "a fixed budget makes the choice independent of the machine's speed.");
 ABSL_FLAG(std::string, marketing_config, "",
           "recsys.v1.MarketingConfig text file (segment thresholds); empty: "
           "defaults.");
@@ -242,6 +248,8 @@ int main(int argc, char** argv) {
   t.index_spec = absl::GetFlag(FLAGS_index);
   t.ranker_validation_days = absl::GetFlag(FLAGS_ranker_validation_days);
   t.tune = absl::GetFlag(FLAGS_tune);
+  t.tune_budget_factor = absl::GetFlag(FLAGS_tune_budget_factor);
+  t.tune_budget_seconds = absl::GetFlag(FLAGS_tune_budget_seconds);
   if (const std::string path = absl::GetFlag(FLAGS_marketing_config);
       !path.empty()) {
     absl::StatusOr<recsys::marketing::MarketingConfig> config =
